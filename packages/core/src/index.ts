@@ -1,0 +1,46 @@
+export { AssertionError, assert, assertNever, defined, maybe } from "./assert.js";
+export { describeValue, InputError, listNames } from "./errors.js";
+export { BinaryHeap } from "./heap.js";
+export type { ClientId, DestinationSet, GroupId, MessageId, Multicast, ProcessId } from "./ids.js";
+export { compareIds, destinationKey, destinationSet, isGlobal } from "./ids.js";
+export type { NumberLimits } from "./json.js";
+export { JsonFields, JsonItems } from "./json.js";
+export type { GroupRole, Overlay, OverlayKind } from "./overlay.js";
+export {
+  CdagOverlay,
+  checkOverlayAgainstTopology,
+  OVERLAY_KINDS,
+  parseOverlay,
+  TreeOverlay,
+  targetGroups,
+} from "./overlay.js";
+export type { Ratio } from "./prng.js";
+export { Prng, percent, ratio } from "./prng.js";
+export type { ClientLogic, ProcessLogic, ProcessOutput, ProcessSend } from "./process.js";
+export type {
+  GroupConfig,
+  GroupInput,
+  GroupLogic,
+  GroupOutput,
+  LatencyModel,
+  ProtocolDefinition,
+  WireDescription,
+} from "./protocol.js";
+export type { ClientPlacement, GroupPlacement, LatencyMatrix } from "./topology.js";
+export { parseLatencyCsv, parseTopology, Topology, topologyFromMatrix } from "./topology.js";
+export type {
+  CompleteEvent,
+  DeliverEvent,
+  FaultEvent,
+  FaultKind,
+  MemberEvent,
+  MulticastEvent,
+  SendEvent,
+  TraceEvent,
+  TraceEventKind,
+  TraceId,
+  ViewEvent,
+} from "./trace.js";
+export { formatTraceLine, parseTrace, parseTraceLine } from "./trace.js";
+export type { LocalitySpec } from "./workload.js";
+export { DestinationChooser, nearestGroup } from "./workload.js";

@@ -1,0 +1,45 @@
+import type { DestinationSet, GroupId, MessageId, Multicast, ProcessId } from "./ids.js";
+
+/**
+ * The contract between drivers (simulator, network runtime) and the processes they run.
+ *
+ * A driver knows processes, links, bytes and time, never a protocol. Each process is a pure,
+ * synchronous state machine: the driver hands it one input at a time (a message from a link or a
+ * tick) and carries out the outputs it returns. The group layer turns a protocol's group logic
+ * into replica processes; clients are processes too.
+ */
+export type ProcessOutput =
+  | ProcessSend
+  | { readonly kind: "deliver"; readonly group: GroupId; readonly message: Multicast }
+  | { readonly kind: "complete"; readonly id: MessageId };
+
+export interface ProcessSend {
+  readonly kind: "send";
+  readonly to: ProcessId;
+  readonly body: unknown;
+  /** Modelled encoded size: the simulator charges it on links and in processing cost. */
+  readonly bytes: number;
+  /** Trace kind, e.g. "request", "reply", "propose". */
+  readonly label: string;
+  /** The multicast this message is about, when there is one (for `send` trace events). */
+  readonly id?: MessageId;
+  /** True for traffic between processes of groups (protocol messages), false for client traffic. */
+  readonly protocol: boolean;
+}
+
+export interface ProcessLogic {
+  readonly id: ProcessId;
+  /** Whether the driver must call `tick` every `tickMs`; drivers skip ticks otherwise. */
+  readonly wantsTicks: boolean;
+  receive(from: ProcessId, body: unknown): readonly ProcessOutput[];
+  tick(): readonly ProcessOutput[];
+}
+
+/** A client process: it starts multicasts on the workload's behalf and reports completions. */
+export interface ClientLogic extends ProcessLogic {
+  /** Starts a multicast to `dst`; the outputs carry its requests, the message carries its id. */
+  multicast(
+    dst: DestinationSet,
+    payloadBytes: number,
+  ): { message: Multicast; outputs: readonly ProcessOutput[] };
+}

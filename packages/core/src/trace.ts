@@ -1,0 +1,193 @@
+import { describeValue, InputError } from "./errors.js";
+
+/**
+ * Trace events: what every run can write as JSON Lines, one object per line. Times are in ms
+ * (virtual time in the simulator, a monotonic clock in the runtime). Checkers and plots read only
+ * this format, so it is kept stable; docs/trace.md documents it.
+ *
+ * Ids are JSON strings or numbers, used consistently within a run. When a file holds several
+ * runs, every event carries `run`, the run's label.
+ */
+export type TraceId = string | number;
+
+interface TraceBase {
+  readonly t: number;
+  readonly run?: string;
+}
+
+export interface MulticastEvent extends TraceBase {
+  readonly ev: "multicast";
+  readonly id: TraceId;
+  readonly client: TraceId;
+  readonly dst: readonly TraceId[];
+}
+export interface DeliverEvent extends TraceBase {
+  readonly ev: "deliver";
+  readonly id: TraceId;
+  readonly group: TraceId;
+  readonly proc: TraceId;
+}
+export interface CompleteEvent extends TraceBase {
+  readonly ev: "complete";
+  readonly id: TraceId;
+  readonly client: TraceId;
+}
+export type FaultKind = "crash" | "recover" | "byzantine";
+export interface FaultEvent extends TraceBase {
+  readonly ev: "fault";
+  readonly proc: TraceId;
+  readonly kind: FaultKind;
+}
+export interface ViewEvent extends TraceBase {
+  readonly ev: "view";
+  readonly group: TraceId;
+  readonly view: number;
+}
+export interface SendEvent extends TraceBase {
+  readonly ev: "send";
+  readonly from: TraceId;
+  readonly to: TraceId;
+  readonly kind: string;
+  readonly id?: TraceId;
+  readonly bytes?: number;
+}
+/** Declares that `proc` is a replica of `group`, so checkers know processes that deliver nothing. */
+export interface MemberEvent extends TraceBase {
+  readonly ev: "member";
+  readonly group: TraceId;
+  readonly proc: TraceId;
+}
+
+export type TraceEvent =
+  | MulticastEvent
+  | DeliverEvent
+  | CompleteEvent
+  | FaultEvent
+  | ViewEvent
+  | SendEvent
+  | MemberEvent;
+
+export type TraceEventKind = TraceEvent["ev"];
+
+/** One JSON Lines line (without the newline) for an event. */
+export function formatTraceLine(event: TraceEvent): string {
+  return JSON.stringify(event);
+}
+
+/** Parses a JSON Lines trace; `source` names the file in errors. Blank lines are skipped. */
+export function parseTrace(text: string, source: string): TraceEvent[] {
+  const events: TraceEvent[] = [];
+  const lines = text.split("\n");
+  for (let index = 0; index < lines.length; index += 1) {
+    const line = (lines[index] ?? "").trim();
+    if (line === "") continue;
+    events.push(parseTraceLine(line, `${source}:${index + 1}`));
+  }
+  return events;
+}
+
+/** Parses and validates one line; `where` is "file:line" for errors. */
+export function parseTraceLine(line: string, where: string): TraceEvent {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new InputError(where, "", `expected one JSON object per line, got ${describeValue(line)}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new InputError(where, "", `expected a JSON object, got ${describeValue(value)}`);
+  }
+  const record = value as Record<string, unknown>;
+  const fields = FIELDS[record.ev as TraceEventKind];
+  if (fields === undefined) {
+    throw new InputError(
+      where,
+      "ev",
+      `expected one of ${Object.keys(FIELDS).join(", ")}, got ${describeValue(record.ev)}`,
+    );
+  }
+  checkNumber(record, "t", where);
+  if (record.run !== undefined && typeof record.run !== "string") {
+    throw new InputError(where, "run", `expected a string, got ${describeValue(record.run)}`);
+  }
+  for (const [field, kind] of fields) {
+    const present = record[field] !== undefined;
+    if (!present && kind.endsWith("?")) continue;
+    const base = kind.replace("?", "");
+    if (base === "id") checkId(record, field, where);
+    else if (base === "ids") checkIds(record, field, where);
+    else if (base === "number") checkNumber(record, field, where);
+    else if (base === "string") checkString(record, field, where);
+    else if (base === "fault") checkFault(record, field, where);
+  }
+  return record as unknown as TraceEvent;
+}
+
+type FieldKind = "id" | "id?" | "ids" | "number" | "number?" | "string" | "fault";
+const FIELDS: Record<TraceEventKind, readonly (readonly [string, FieldKind])[]> = {
+  multicast: [
+    ["id", "id"],
+    ["client", "id"],
+    ["dst", "ids"],
+  ],
+  deliver: [
+    ["id", "id"],
+    ["group", "id"],
+    ["proc", "id"],
+  ],
+  complete: [
+    ["id", "id"],
+    ["client", "id"],
+  ],
+  fault: [
+    ["proc", "id"],
+    ["kind", "fault"],
+  ],
+  view: [
+    ["group", "id"],
+    ["view", "number"],
+  ],
+  send: [
+    ["from", "id"],
+    ["to", "id"],
+    ["kind", "string"],
+    ["id", "id?"],
+    ["bytes", "number?"],
+  ],
+  member: [
+    ["group", "id"],
+    ["proc", "id"],
+  ],
+};
+
+function isId(value: unknown): boolean {
+  return typeof value === "string" || (typeof value === "number" && Number.isFinite(value));
+}
+function checkId(record: Record<string, unknown>, field: string, where: string): void {
+  if (!isId(record[field])) {
+    throw new InputError(where, field, `expected a string or number id, got ${describeValue(record[field])}`);
+  }
+}
+function checkIds(record: Record<string, unknown>, field: string, where: string): void {
+  const value = record[field];
+  if (!Array.isArray(value) || value.length === 0 || !value.every(isId)) {
+    throw new InputError(where, field, `expected a non-empty array of ids, got ${describeValue(value)}`);
+  }
+}
+function checkNumber(record: Record<string, unknown>, field: string, where: string): void {
+  const value = record[field];
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new InputError(where, field, `expected a finite number, got ${describeValue(value)}`);
+  }
+}
+function checkString(record: Record<string, unknown>, field: string, where: string): void {
+  if (typeof record[field] !== "string") {
+    throw new InputError(where, field, `expected a string, got ${describeValue(record[field])}`);
+  }
+}
+function checkFault(record: Record<string, unknown>, field: string, where: string): void {
+  const value = record[field];
+  if (value !== "crash" && value !== "recover" && value !== "byzantine") {
+    throw new InputError(where, field, `expected crash, recover or byzantine, got ${describeValue(value)}`);
+  }
+}

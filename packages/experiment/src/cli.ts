@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+import { AssertionError, InputError } from "@amcast/core";
+import { runBenchCommand } from "./commands/bench.js";
+import { runCheckCommand } from "./commands/check.js";
+import { runExperimentCommand } from "./commands/experiment.js";
+import { runSwarmCommand } from "./commands/swarm.js";
+import { UsageError } from "./commands/usage.js";
+
+const COMMANDS: Record<string, (args: string[]) => number> = {
+  experiment: runExperimentCommand,
+  check: runCheckCommand,
+  swarm: runSwarmCommand,
+  bench: runBenchCommand,
+};
+
+const USAGE = `usage: amcast <command> [options]
+  experiment [NAME|FILE] [--seed N] [--trace FILE] [--trace-sends] [--out DIR] [--json] [--list]
+  check FILE [--real-time] [--no-liveness] [--json]
+  swarm [--protocol NAME] [--seed N] [--seeds N] [--trace FILE]
+  bench [--multicasts N] [--json]`;
+
+function main(argv: string[]): number {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "--help" || command === "-h") {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  const run = COMMANDS[command];
+  if (run === undefined)
+    throw new UsageError(
+      `unknown command ${JSON.stringify(command)} (known: ${Object.keys(COMMANDS).join(", ")})`,
+    );
+  return run(rest);
+}
+
+try {
+  process.exitCode = main(process.argv.slice(2));
+} catch (error) {
+  if (error instanceof InputError || error instanceof UsageError) {
+    // Bad input is the user's to fix: one clear line, no stack trace.
+    process.stderr.write(`amcast: ${error.message}\n`);
+    process.exitCode = 2;
+  } else if (error instanceof AssertionError) {
+    process.stderr.write(`amcast: internal assertion failed: ${error.message}\n${error.stack ?? ""}\n`);
+    process.exitCode = 3;
+  } else {
+    throw error;
+  }
+}

@@ -1,0 +1,98 @@
+import { join } from "node:path";
+import { findProjectRoot } from "../files.js";
+import { PROTOCOLS } from "../registry.js";
+import { runSummary } from "../run.js";
+import type { ScenarioOutcome } from "../scenario.js";
+import { runScenario } from "../scenario.js";
+import { loadExperiment } from "../spec.js";
+import { formatTable } from "../table.js";
+import { integerFlag, parseCommandArgs } from "./usage.js";
+
+/** The experiment whose topology and workload shape the simulator benchmark uses. */
+const BENCH_EXPERIMENT = "quickstart";
+
+/**
+ * `amcast bench [--multicasts N] [--repeat K] [--json]`: simulator speed. Runs every protocol on the
+ * 12-region quickstart setup with at least N multicasts (default 120,000), without checking or
+ * keeping the trace, K times (default 3), and reports the median simulated message events per
+ * wall-clock second.
+ */
+export function runBenchCommand(args: string[]): number {
+  const { values } = parseCommandArgs(
+    "bench",
+    args,
+    { multicasts: { type: "string" }, repeat: { type: "string" }, json: { type: "boolean" } },
+    0,
+  );
+  const multicastsMin = integerFlag("bench", "multicasts", values.multicasts, 1, 100_000_000) ?? 120_000;
+  const repeat = integerFlag("bench", "repeat", values.repeat, 1, 100) ?? 3;
+  const root = findProjectRoot(process.cwd());
+  const experiment = loadExperiment(join(root, "experiments", `${BENCH_EXPERIMENT}.json`));
+  const base = experiment.workloads[0];
+  if (base === undefined) throw new Error("the quickstart experiment has a workload");
+  const clientsPerGroup = base.clientsPerGroup ?? 1;
+  const groups = experiment.topology.groupIds.length;
+  const workload = {
+    ...base,
+    name: "bench",
+    multicastsPerClient: Math.ceil(multicastsMin / (clientsPerGroup * groups)),
+  };
+
+  const rows: (string | number)[][] = [];
+  const runs: Record<string, unknown>[] = [];
+  for (const protocol of PROTOCOLS) {
+    const overlay = experiment.protocols.find((run) => run.protocol === protocol)?.overlay ?? null;
+    if (protocol.overlayKind !== null && overlay === null) continue;
+    const outcomes: ScenarioOutcome[] = [];
+    for (let index = 0; index < repeat; index += 1) {
+      outcomes.push(
+        runScenario({
+          label: `bench/${protocol.name}`,
+          seed: 1,
+          topology: experiment.topology,
+          protocol,
+          overlay,
+          mode: "solo",
+          f: 0,
+          workload,
+          network: experiment.network,
+          processing: experiment.processing,
+          faults: { crashes: [], partitions: [] },
+          timeLimitMs: experiment.timeLimitMs,
+          tickMs: experiment.tickMs,
+          realTime: false,
+          recordSends: false,
+          check: false,
+          keepSamples: false,
+        }),
+      );
+    }
+    outcomes.sort((a, b) => a.wallMs - b.wallMs);
+    const median = outcomes[Math.floor(outcomes.length / 2)] as ScenarioOutcome;
+    const eventsPerSec = (median.sim.messageEvents * 1000) / median.wallMs;
+    const queueEventsPerSec = (median.sim.queueEvents * 1000) / median.wallMs;
+    rows.push([
+      protocol.name,
+      median.metrics.multicasts,
+      median.sim.messageEvents,
+      median.sim.queueEvents,
+      Math.round(median.wallMs),
+      Math.round(eventsPerSec),
+      Math.round(queueEventsPerSec),
+      Math.round((median.metrics.multicasts * 1000) / median.wallMs),
+    ]);
+    runs.push({
+      ...runSummary(median),
+      wallMsAll: outcomes.map((outcome) => Math.round(outcome.wallMs)),
+      queueEventsPerSec: Math.round(queueEventsPerSec),
+    });
+  }
+  process.stdout.write(
+    `simulator benchmark: ${groups} groups (${experiment.topology.name}), ${clientsPerGroup} clients per group, median of ${repeat} run(s), no checking\n`,
+  );
+  process.stdout.write(
+    `${formatTable(["protocol", "multicasts", "message events", "queue events", "wall ms", "message events/s", "queue events/s", "multicasts/s"], rows)}\n`,
+  );
+  if (values.json === true) process.stdout.write(`${JSON.stringify({ benchmark: "simulator", runs })}\n`);
+  return 0;
+}

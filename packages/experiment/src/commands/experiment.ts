@@ -1,0 +1,141 @@
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { formatReport } from "@amcast/check";
+import { AssertionError, describeValue, InputError, listNames } from "@amcast/core";
+import { displayPath, findProjectRoot, jsonNames } from "../files.js";
+import { kindsTable, progressLine, runsTable } from "../report.js";
+import { writeResults } from "../results.js";
+import { runExperiment, runSummary } from "../run.js";
+import type { ScenarioOutcome } from "../scenario.js";
+import { loadExperiment } from "../spec.js";
+import { TraceFileWriter } from "../trace-file.js";
+import { integerFlag, parseCommandArgs, stringFlag } from "./usage.js";
+
+export const DEFAULT_EXPERIMENT = "quickstart";
+
+/** `amcast experiment [NAME|FILE] [--seed N] [--trace FILE] [--trace-sends] [--out DIR] [--json] [--list]` */
+export function runExperimentCommand(args: string[]): number {
+  const { values, positionals } = parseCommandArgs(
+    "experiment",
+    args,
+    {
+      seed: { type: "string" },
+      trace: { type: "string" },
+      "trace-sends": { type: "boolean" },
+      out: { type: "string" },
+      json: { type: "boolean" },
+      list: { type: "boolean" },
+    },
+    1,
+  );
+  const root = findProjectRoot(process.cwd());
+  const experimentsDir = join(root, "experiments");
+  if (values.list === true) {
+    process.stdout.write(`${jsonNames(experimentsDir).join("\n")}\n`);
+    return 0;
+  }
+  const name = positionals[0] ?? DEFAULT_EXPERIMENT;
+  const file = resolveExperimentFile(name, experimentsDir);
+  const seed = integerFlag("experiment", "seed", values.seed, 0, Number.MAX_SAFE_INTEGER);
+  const traceFile = stringFlag(values.trace);
+  const recordSends = values["trace-sends"] === true;
+  if (recordSends && traceFile === undefined)
+    throw new InputError("experiment", "--trace-sends", "needs --trace FILE to write the sends to");
+  const json = values.json === true;
+
+  const experiment = loadExperiment(file);
+  const outDir = resolve(stringFlag(values.out) ?? join(root, "results", experiment.name));
+  const replay = replayCommand(name, seed, traceFile);
+  const print = (line: string): void => {
+    process.stdout.write(`${line}\n`);
+  };
+
+  print(
+    `amcast experiment ${experiment.name}: ${experiment.protocols.length} protocol(s) x ${experiment.workloads.length} workload(s) x ` +
+      `${seed === undefined ? experiment.seeds.length : 1} seed(s) on ${experiment.topology.name} ` +
+      `(${experiment.topology.groupIds.length} groups, ${experiment.mode} mode)`,
+  );
+  const writer = traceFile === undefined ? undefined : new TraceFileWriter(resolve(traceFile));
+  let outcomes: ScenarioOutcome[];
+  let currentRun = "";
+  try {
+    outcomes = runExperiment(experiment, {
+      ...(seed === undefined ? {} : { seed }),
+      recordSends,
+      keepSamples: true,
+      ...(writer === undefined ? {} : { onTrace: (event) => writer.write(event) }),
+      onRun: (outcome, index, total) => {
+        currentRun = outcome.spec.label;
+        print(progressLine(outcome, index, total));
+      },
+    });
+  } catch (error) {
+    if (error instanceof AssertionError) {
+      // A protocol or simulator invariant broke: a bug, reproducible from the seed.
+      process.stderr.write(
+        `amcast: assertion failed after run ${describeValue(currentRun)}: ${error.message}\nreplay: ${replay}\n`,
+      );
+    }
+    throw error;
+  } finally {
+    writer?.close();
+  }
+
+  print("");
+  print(runsTable(outcomes));
+  print("");
+  print(
+    "latency per kind of message (floor: max over destinations of the client's one-way delay; model: the protocol's message pattern)",
+  );
+  print(kindsTable(outcomes));
+
+  const runs = outcomes.map(runSummary);
+  const summary = {
+    experiment: experiment.name,
+    seed: seed ?? experiment.seeds[0] ?? 1,
+    seeds: seed === undefined ? experiment.seeds : [seed],
+    runs,
+  };
+  const written = writeResults(outDir, summary, outcomes);
+  print("");
+  print(`results: ${displayPath(outDir)}/ (${written.join(", ")})`);
+  if (writer !== undefined) print(`trace: ${displayPath(writer.file)} (${writer.lines} events)`);
+
+  const failed = outcomes.filter((outcome) => (outcome.check?.violations.length ?? 0) > 0);
+  if (failed.length === 0) {
+    print(`checks: every run holds all checked properties (${outcomes.length} run(s))`);
+  } else {
+    for (const outcome of failed) {
+      if (outcome.check !== null) print(formatReport(outcome.check));
+      print(
+        `FAILED: ${outcome.spec.label} seed ${outcome.spec.seed}; replay: ${replayCommand(name, outcome.spec.seed, traceFile ?? "trace.jsonl")}`,
+      );
+    }
+  }
+  if (json) print(JSON.stringify(summary));
+  return failed.length === 0 ? 0 : 1;
+}
+
+/** `experiments/NAME.json`, or NAME itself when it is a path to a file. */
+export function resolveExperimentFile(name: string, experimentsDir: string): string {
+  if (name.endsWith(".json") || name.includes("/")) {
+    if (!existsSync(name)) throw new InputError(name, "", "experiment file not found");
+    return resolve(name);
+  }
+  const file = join(experimentsDir, `${name}.json`);
+  if (!existsSync(file)) {
+    throw new InputError(
+      "experiment",
+      "NAME",
+      `unknown experiment ${describeValue(name)} (known: ${listNames(jsonNames(experimentsDir))})`,
+    );
+  }
+  return file;
+}
+
+function replayCommand(name: string, seed: number | undefined, traceFile: string | undefined): string {
+  const parts = ["pnpm run experiment", name];
+  if (seed !== undefined) parts.push("--seed", String(seed));
+  if (traceFile !== undefined) parts.push("--trace", traceFile);
+  return parts.join(" ");
+}

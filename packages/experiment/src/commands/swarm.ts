@@ -1,0 +1,69 @@
+import { resolve } from "node:path";
+import { formatReport } from "@amcast/check";
+import { listNames } from "@amcast/core";
+import { PROTOCOLS, protocolByName } from "../registry.js";
+import { runScenario } from "../scenario.js";
+import { swarmCase } from "../swarm.js";
+import { TraceFileWriter } from "../trace-file.js";
+import { integerFlag, parseCommandArgs, stringFlag, UsageError } from "./usage.js";
+
+/**
+ * `amcast swarm [--protocol NAME] [--seed N] [--seeds COUNT] [--trace FILE]`: runs swarm seeds
+ * (the same cases `pnpm test` runs) and prints each failure with the command that replays it.
+ */
+export function runSwarmCommand(args: string[]): number {
+  const { values } = parseCommandArgs(
+    "swarm",
+    args,
+    {
+      protocol: { type: "string" },
+      seed: { type: "string" },
+      seeds: { type: "string" },
+      trace: { type: "string" },
+      "real-time": { type: "boolean" },
+    },
+    0,
+  );
+  const protocols =
+    values.protocol === undefined ? PROTOCOLS : [protocolByName(values.protocol, "swarm", "--protocol")];
+  const first = integerFlag("swarm", "seed", values.seed, 0, Number.MAX_SAFE_INTEGER) ?? 0;
+  const count =
+    integerFlag("swarm", "seeds", values.seeds, 1, 1_000_000) ?? (values.seed === undefined ? 100 : 1);
+  const traceFile = stringFlag(values.trace);
+  if (traceFile !== undefined && count !== 1)
+    throw new UsageError("swarm: --trace writes one seed's trace; give --seed N without --seeds");
+  const realTime = values["real-time"] === true;
+  let failures = 0;
+  for (const protocol of protocols) {
+    for (let seed = first; seed < first + count; seed += 1) {
+      const writer = traceFile === undefined ? undefined : new TraceFileWriter(resolve(traceFile));
+      const { description, scenario } = swarmCase(protocol, seed, {
+        crashes: true,
+        realTime,
+        recordSends: writer !== undefined,
+        ...(writer === undefined ? {} : { onTrace: (event) => writer.write(event) }),
+      });
+      const outcome = runScenario(scenario);
+      writer?.close();
+      const violations = outcome.check?.violations.length ?? 0;
+      const stalled = outcome.sim.stoppedBy !== "drained" && scenario.faults.crashes.length === 0;
+      if (violations > 0 || stalled || count === 1) {
+        process.stdout.write(`${protocol.name} seed ${seed}: ${description}\n`);
+        process.stdout.write(
+          `  ${outcome.metrics.multicasts} multicasts, ${outcome.metrics.delivered} delivered, stopped: ${outcome.sim.stoppedBy}\n`,
+        );
+        if (outcome.check !== null) process.stdout.write(`${formatReport(outcome.check)}\n`);
+      }
+      if (violations > 0 || stalled) {
+        failures += 1;
+        process.stdout.write(
+          `  replay: pnpm run swarm --protocol ${protocol.name} --seed ${seed} --trace swarm-${seed}.jsonl\n`,
+        );
+      }
+    }
+  }
+  process.stdout.write(
+    `swarm: ${protocols.length * count} case(s) of ${listNames(protocols.map((protocol) => protocol.name))}, ${failures} failed\n`,
+  );
+  return failures === 0 ? 0 : 1;
+}

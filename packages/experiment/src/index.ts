@@ -1,0 +1,12 @@
+export { findProjectRoot, readJson, readText } from "./files.js";
+export type { LatencySummary, MessageSample, RunMetrics } from "./metrics.js";
+export { MetricsCollector, messageKind, percentile } from "./metrics.js";
+export { PROTOCOLS, protocolByName, protocolNames } from "./registry.js";
+export type { ExperimentOptions } from "./run.js";
+export { experimentScenarios, runExperiment, runSummary } from "./run.js";
+export type { ScenarioOutcome, ScenarioSpec } from "./scenario.js";
+export { runScenario } from "./scenario.js";
+export type { ExperimentSpec, ProtocolRun, WorkloadSpec } from "./spec.js";
+export { loadExperiment } from "./spec.js";
+export type { SwarmCase, SwarmOptions } from "./swarm.js";
+export { swarmCase, swarmOverlay } from "./swarm.js";

@@ -1,0 +1,228 @@
+import type {
+  DestinationSet,
+  GroupId,
+  LatencyModel,
+  Overlay,
+  ProtocolDefinition,
+  Topology,
+  TraceEvent,
+} from "@amcast/core";
+import { assert } from "@amcast/core";
+
+/** Latency statistics of a set of multicasts. */
+export interface LatencySummary {
+  readonly count: number;
+  readonly mean: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+  /** Mean latency over the mean physical floor (max over destinations of the client's delay). */
+  readonly floorRatio: number;
+  /** Mean latency over the mean of the protocol's own latency model, when it has one. */
+  readonly modelRatio: number | null;
+  readonly meanFloorMs: number;
+  readonly meanModelMs: number | null;
+}
+
+/** Kind of a multicast for per-kind tables: "local", or "global-N" for N destinations. */
+export function messageKind(dst: DestinationSet): string {
+  return dst.length === 1 ? "local" : `global-${dst.length}`;
+}
+
+class LatencyAccumulator {
+  readonly samples: number[] = [];
+  floorSumMs = 0;
+  modelSumMs = 0;
+  modelCount = 0;
+
+  add(latencyMs: number, floorMs: number, modelMs: number | null): void {
+    this.samples.push(latencyMs);
+    this.floorSumMs += floorMs;
+    if (modelMs !== null) {
+      this.modelSumMs += modelMs;
+      this.modelCount += 1;
+    }
+  }
+
+  summary(): LatencySummary {
+    const count = this.samples.length;
+    if (count === 0) {
+      return {
+        count,
+        mean: 0,
+        p50: 0,
+        p99: 0,
+        max: 0,
+        floorRatio: 0,
+        modelRatio: null,
+        meanFloorMs: 0,
+        meanModelMs: null,
+      };
+    }
+    const sorted = Float64Array.from(this.samples).sort();
+    let sum = 0;
+    for (const value of sorted) sum += value;
+    const mean = sum / count;
+    const meanFloorMs = this.floorSumMs / count;
+    const meanModelMs = this.modelCount === count ? this.modelSumMs / count : null;
+    return {
+      count,
+      mean,
+      p50: percentile(sorted, 0.5),
+      p99: percentile(sorted, 0.99),
+      max: sorted[count - 1] as number,
+      floorRatio: meanFloorMs > 0 ? mean / meanFloorMs : 0,
+      modelRatio: meanModelMs !== null && meanModelMs > 0 ? mean / meanModelMs : null,
+      meanFloorMs,
+      meanModelMs,
+    };
+  }
+}
+
+/** Nearest-rank percentile of sorted samples. */
+export function percentile(sorted: Float64Array, fraction: number): number {
+  assert(sorted.length > 0, "percentile of nothing");
+  const rank = Math.ceil(fraction * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
+}
+
+interface InFlight {
+  readonly client: string;
+  readonly dst: DestinationSet;
+  readonly multicastMs: number;
+  /** Destination groups that have not delivered yet (first replica to deliver counts). */
+  readonly groupsLeft: Set<GroupId>;
+  lastDeliveryMs: number;
+  completeMs: number;
+}
+
+/** One multicast's outcome, for per-message CSVs and time series. */
+export interface MessageSample {
+  readonly multicastMs: number;
+  readonly latencyMs: number;
+  readonly kind: string;
+}
+
+export interface RunMetrics {
+  readonly multicasts: number;
+  /** Multicasts delivered by every destination group. */
+  readonly delivered: number;
+  readonly completed: number;
+  readonly latency: LatencySummary;
+  /** Multicast to the client's completion (every destination answered). */
+  readonly completeLatency: LatencySummary;
+  readonly byKind: ReadonlyMap<string, LatencySummary>;
+  /** Completed multicasts per second of (virtual) time between the first multicast and the last completion. */
+  readonly multicastsPerSec: number;
+  readonly samples: readonly MessageSample[];
+}
+
+/**
+ * Folds trace events into run metrics as they are produced, so a long run needs no stored trace.
+ * Latency of a multicast = time from the multicast to the delivery at its last destination group
+ * (a group delivers when its first replica does).
+ */
+export class MetricsCollector {
+  private readonly inFlight = new Map<string, InFlight>();
+  private readonly latency = new LatencyAccumulator();
+  private readonly completeLatency = new LatencyAccumulator();
+  private readonly byKind = new Map<string, LatencyAccumulator>();
+  private readonly samples: MessageSample[] = [];
+  private multicasts = 0;
+  private delivered = 0;
+  private completed = 0;
+  private firstMulticastMs = Number.POSITIVE_INFINITY;
+  private lastCompleteMs = 0;
+
+  constructor(
+    private readonly topology: Topology,
+    private readonly clientRegions: ReadonlyMap<string, string>,
+    private readonly protocol: ProtocolDefinition<unknown>,
+    private readonly overlay: Overlay | null,
+    private readonly keepSamples: boolean,
+  ) {}
+
+  onEvent(event: TraceEvent): void {
+    switch (event.ev) {
+      case "multicast": {
+        this.multicasts += 1;
+        this.firstMulticastMs = Math.min(this.firstMulticastMs, event.t);
+        const dst = event.dst as DestinationSet;
+        this.inFlight.set(String(event.id), {
+          client: String(event.client),
+          dst,
+          multicastMs: event.t,
+          groupsLeft: new Set(dst),
+          lastDeliveryMs: -1,
+          completeMs: -1,
+        });
+        break;
+      }
+      case "deliver": {
+        const record = this.inFlight.get(String(event.id));
+        if (record === undefined || !record.groupsLeft.delete(String(event.group))) return;
+        if (record.groupsLeft.size === 0) {
+          record.lastDeliveryMs = event.t;
+          this.delivered += 1;
+          this.maybeFinish(String(event.id), record);
+        }
+        break;
+      }
+      case "complete": {
+        const record = this.inFlight.get(String(event.id));
+        if (record === undefined) return;
+        record.completeMs = event.t;
+        this.completed += 1;
+        this.lastCompleteMs = Math.max(this.lastCompleteMs, event.t);
+        this.maybeFinish(String(event.id), record);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  private maybeFinish(id: string, record: InFlight): void {
+    if (record.lastDeliveryMs < 0 || record.completeMs < 0) return;
+    this.inFlight.delete(id);
+    const region = this.clientRegions.get(record.client);
+    assert(region !== undefined, () => `client ${record.client} has no region`);
+    const latencyModel: LatencyModel = {
+      clientToGroupMs: (group) => this.topology.regionToGroupMs(region, group),
+      groupToGroupMs: (from, to) => this.topology.groupToGroupMs(from, to),
+    };
+    let floorMs = 0;
+    for (const group of record.dst) floorMs = Math.max(floorMs, latencyModel.clientToGroupMs(group));
+    const modelMs = this.protocol.modelLatencyMs?.(record.dst, this.overlay, latencyModel) ?? null;
+    const latencyMs = record.lastDeliveryMs - record.multicastMs;
+    const kind = messageKind(record.dst);
+    this.latency.add(latencyMs, floorMs, modelMs);
+    this.completeLatency.add(record.completeMs - record.multicastMs, floorMs, modelMs);
+    let perKind = this.byKind.get(kind);
+    if (perKind === undefined) {
+      perKind = new LatencyAccumulator();
+      this.byKind.set(kind, perKind);
+    }
+    perKind.add(latencyMs, floorMs, modelMs);
+    if (this.keepSamples) this.samples.push({ multicastMs: record.multicastMs, latencyMs, kind });
+  }
+
+  finish(): RunMetrics {
+    const kinds = [...this.byKind.keys()].sort((a, b) => kindOrder(a) - kindOrder(b));
+    const spanMs = this.lastCompleteMs - this.firstMulticastMs;
+    return {
+      multicasts: this.multicasts,
+      delivered: this.delivered,
+      completed: this.completed,
+      latency: this.latency.summary(),
+      completeLatency: this.completeLatency.summary(),
+      byKind: new Map(kinds.map((kind) => [kind, (this.byKind.get(kind) as LatencyAccumulator).summary()])),
+      multicastsPerSec: spanMs > 0 ? (this.completed * 1000) / spanMs : 0,
+      samples: this.samples,
+    };
+  }
+}
+
+function kindOrder(kind: string): number {
+  return kind === "local" ? 1 : Number(kind.slice("global-".length));
+}

@@ -1,0 +1,23 @@
+import type { ProtocolDefinition } from "@amcast/core";
+import { describeValue, InputError, listNames } from "@amcast/core";
+import { skeen } from "@amcast/skeen";
+
+/** Every protocol an experiment can name. A new protocol package joins by being listed here. */
+export const PROTOCOLS: readonly ProtocolDefinition<unknown>[] = [skeen as ProtocolDefinition<unknown>];
+
+export function protocolNames(): string[] {
+  return PROTOCOLS.map((protocol) => protocol.name);
+}
+
+/** The protocol called `name`; otherwise an `InputError` at `source`/`field` listing the known ones. */
+export function protocolByName(name: unknown, source: string, field: string): ProtocolDefinition<unknown> {
+  const protocol = PROTOCOLS.find((candidate) => candidate.name === name);
+  if (protocol === undefined) {
+    throw new InputError(
+      source,
+      field,
+      `unknown protocol ${describeValue(name)} (known: ${listNames(protocolNames())})`,
+    );
+  }
+  return protocol;
+}

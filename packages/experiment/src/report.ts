@@ -1,0 +1,85 @@
+import type { ScenarioOutcome } from "./scenario.js";
+import { formatTable } from "./table.js";
+
+/** The main table: one row per run. */
+export function runsTable(outcomes: readonly ScenarioOutcome[]): string {
+  const header = [
+    "run",
+    "multicasts",
+    "delivered",
+    "mean ms",
+    "p50 ms",
+    "p99 ms",
+    "floor x",
+    "model x",
+    "msgs/mcast",
+    "mcast/s",
+    "checks",
+  ];
+  const rows = outcomes.map(({ spec, sim, metrics, check }) => [
+    spec.label,
+    metrics.multicasts,
+    metrics.delivered,
+    metrics.latency.mean,
+    metrics.latency.p50,
+    metrics.latency.p99,
+    metrics.latency.floorRatio,
+    metrics.latency.modelRatio ?? "-",
+    metrics.multicasts === 0 ? 0 : sim.protocolMessages / metrics.multicasts,
+    metrics.multicastsPerSec,
+    check === null
+      ? "not run"
+      : check.violations.length === 0
+        ? "ok"
+        : `${check.violations.length} violations`,
+  ]);
+  return formatTable(header, rows);
+}
+
+/** Latency per kind of message (local, global-2, global-3, ...) for every run. */
+export function kindsTable(outcomes: readonly ScenarioOutcome[]): string {
+  const header = [
+    "run",
+    "kind",
+    "count",
+    "mean ms",
+    "p50 ms",
+    "p99 ms",
+    "floor ms",
+    "floor x",
+    "model ms",
+    "model x",
+  ];
+  const rows = outcomes.flatMap(({ spec, metrics }) =>
+    [...metrics.byKind].map(([kind, summary]) => [
+      spec.label,
+      kind,
+      summary.count,
+      summary.mean,
+      summary.p50,
+      summary.p99,
+      summary.meanFloorMs,
+      summary.floorRatio,
+      summary.meanModelMs ?? "-",
+      summary.modelRatio ?? "-",
+    ]),
+  );
+  return formatTable(header, rows);
+}
+
+/** One progress line per finished run. */
+export function progressLine(outcome: ScenarioOutcome, index: number, total: number): string {
+  const { spec, sim, metrics, check, wallMs } = outcome;
+  const checks =
+    check === null
+      ? "not checked"
+      : check.violations.length === 0
+        ? `checks: ${check.checked.length} properties hold`
+        : `checks: ${check.violations.length} VIOLATIONS`;
+  const stop = sim.stoppedBy === "drained" ? "" : ` [stopped: ${sim.stoppedBy}]`;
+  const rate = wallMs > 0 ? Math.round((sim.messageEvents * 1000) / wallMs) : 0;
+  return (
+    `[${index + 1}/${total}] ${spec.label} seed ${spec.seed}: ${metrics.multicasts} multicasts, ` +
+    `${(sim.endMs / 1000).toFixed(1)} s simulated in ${(wallMs / 1000).toFixed(1)} s (${rate} message events/s); ${checks}${stop}`
+  );
+}

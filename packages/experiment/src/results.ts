@@ -1,0 +1,124 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cdfPoints, lineChartSvg } from "./plot.js";
+import type { ScenarioOutcome } from "./scenario.js";
+
+/** Writes summary.json, runs.csv, kinds.csv, samples.csv and latency-cdf.svg under `dir`. */
+export function writeResults(
+  dir: string,
+  summary: Record<string, unknown>,
+  outcomes: readonly ScenarioOutcome[],
+): string[] {
+  mkdirSync(dir, { recursive: true });
+  const written: string[] = [];
+  const write = (name: string, text: string): void => {
+    writeFileSync(join(dir, name), text);
+    written.push(name);
+  };
+  write("summary.json", `${JSON.stringify(summary, null, 2)}\n`);
+  write(
+    "runs.csv",
+    csv(
+      [
+        "run",
+        "protocol",
+        "mode",
+        "workload",
+        "seed",
+        "multicasts",
+        "delivered",
+        "mean_ms",
+        "p50_ms",
+        "p99_ms",
+        "floor_ratio",
+        "model_ratio",
+        "messages_per_multicast",
+        "multicasts_per_sec",
+        "violations",
+        "stopped_by",
+      ],
+      outcomes.map(({ spec, sim, metrics, check }) => [
+        spec.label,
+        spec.protocol.name,
+        spec.mode,
+        spec.workload.name,
+        spec.seed,
+        metrics.multicasts,
+        metrics.delivered,
+        metrics.latency.mean,
+        metrics.latency.p50,
+        metrics.latency.p99,
+        metrics.latency.floorRatio,
+        metrics.latency.modelRatio ?? "",
+        metrics.multicasts === 0 ? 0 : sim.protocolMessages / metrics.multicasts,
+        metrics.multicastsPerSec,
+        check?.violations.length ?? "",
+        sim.stoppedBy,
+      ]),
+    ),
+  );
+  write(
+    "kinds.csv",
+    csv(
+      [
+        "run",
+        "kind",
+        "count",
+        "mean_ms",
+        "p50_ms",
+        "p99_ms",
+        "floor_ms",
+        "floor_ratio",
+        "model_ms",
+        "model_ratio",
+      ],
+      outcomes.flatMap(({ spec, metrics }) =>
+        [...metrics.byKind].map(([kind, s]) => [
+          spec.label,
+          kind,
+          s.count,
+          s.mean,
+          s.p50,
+          s.p99,
+          s.meanFloorMs,
+          s.floorRatio,
+          s.meanModelMs ?? "",
+          s.modelRatio ?? "",
+        ]),
+      ),
+    ),
+  );
+  write(
+    "samples.csv",
+    csv(
+      ["run", "multicast_ms", "latency_ms", "kind"],
+      outcomes.flatMap(({ spec, metrics }) =>
+        metrics.samples.map((s) => [spec.label, s.multicastMs, s.latencyMs, s.kind]),
+      ),
+    ),
+  );
+  const series = outcomes.map(({ spec, metrics }) => ({
+    name: spec.label,
+    points: cdfPoints(metrics.samples.map((s) => s.latencyMs)),
+  }));
+  const p99Max = Math.max(1, ...outcomes.map(({ metrics }) => metrics.latency.p99));
+  write(
+    "latency-cdf.svg",
+    lineChartSvg(series, {
+      title: "Latency (multicast to last destination delivery)",
+      xLabel: "latency (ms)",
+      yLabel: "fraction of multicasts",
+      xMax: p99Max * 1.1,
+      yMax: 1,
+    }),
+  );
+  return written;
+}
+
+function csv(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
+  const cell = (value: string | number): string => {
+    const text = typeof value === "number" ? String(Math.round(value * 1000) / 1000) : value;
+    return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  };
+  return `${[header, ...rows].map((row) => row.map(cell).join(",")).join("\n")}\n`;
+}

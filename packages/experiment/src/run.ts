@@ -1,0 +1,122 @@
+import type { TraceEvent } from "@amcast/core";
+import type { LatencySummary } from "./metrics.js";
+import type { ScenarioOutcome, ScenarioSpec } from "./scenario.js";
+import { runScenario } from "./scenario.js";
+import type { ExperimentSpec } from "./spec.js";
+
+export interface ExperimentOptions {
+  /** Run only this seed instead of the experiment's list. */
+  readonly seed?: number;
+  readonly recordSends: boolean;
+  readonly keepSamples: boolean;
+  readonly onTrace?: (event: TraceEvent) => void;
+  /** Called after each run (progress output). */
+  readonly onRun?: (outcome: ScenarioOutcome, index: number, total: number) => void;
+}
+
+/** The runs of an experiment: every protocol under every workload, for every seed. */
+export function experimentScenarios(experiment: ExperimentSpec, options: ExperimentOptions): ScenarioSpec[] {
+  const seeds = options.seed === undefined ? experiment.seeds : [options.seed];
+  const scenarios: ScenarioSpec[] = [];
+  for (const seed of seeds) {
+    for (const workload of experiment.workloads) {
+      for (const run of experiment.protocols) {
+        const parts = [run.label, experiment.mode, workload.name];
+        if (seeds.length > 1) parts.push(`seed-${seed}`);
+        const label = parts.join("/");
+        const onTrace = options.onTrace;
+        scenarios.push({
+          label,
+          seed,
+          topology: experiment.topology,
+          protocol: run.protocol,
+          overlay: run.overlay,
+          mode: experiment.mode,
+          f: experiment.f,
+          workload,
+          network: experiment.network,
+          processing: experiment.processing,
+          faults: experiment.faults,
+          timeLimitMs: experiment.timeLimitMs,
+          tickMs: experiment.tickMs,
+          realTime: experiment.realTime,
+          recordSends: options.recordSends,
+          check: true,
+          keepSamples: options.keepSamples,
+          ...(onTrace === undefined
+            ? {}
+            : { onTrace: (event: TraceEvent) => onTrace({ ...event, run: label }) }),
+        });
+      }
+    }
+  }
+  return scenarios;
+}
+
+export function runExperiment(experiment: ExperimentSpec, options: ExperimentOptions): ScenarioOutcome[] {
+  const scenarios = experimentScenarios(experiment, options);
+  return scenarios.map((scenario, index) => {
+    const outcome = runScenario(scenario);
+    options.onRun?.(outcome, index, scenarios.length);
+    return outcome;
+  });
+}
+
+/** The machine-readable summary of one run (DESIGN.md, "Machine-readable results"). */
+export function runSummary(outcome: ScenarioOutcome): Record<string, unknown> {
+  const { spec, sim, metrics, check } = outcome;
+  const latency = metrics.latency;
+  return {
+    label: spec.label,
+    protocol: spec.protocol.name,
+    overlay: spec.overlay?.name ?? null,
+    mode: spec.mode,
+    f: spec.f,
+    linearizable: false,
+    workload: spec.workload.name,
+    seed: spec.seed,
+    multicasts: metrics.multicasts,
+    delivered: metrics.delivered,
+    completed: metrics.completed,
+    violations: check?.violations.length ?? null,
+    latencyMs: latencyJson(latency),
+    completeLatencyMs: latencyJson(metrics.completeLatency),
+    floorRatio: round(latency.floorRatio),
+    modelRatio: latency.modelRatio === null ? null : round(latency.modelRatio),
+    messagesPerMulticast: metrics.multicasts === 0 ? 0 : round(sim.protocolMessages / metrics.multicasts),
+    multicastsPerSec: round(metrics.multicastsPerSec),
+    byKind: Object.fromEntries([...metrics.byKind].map(([kind, summary]) => [kind, kindJson(summary)])),
+    stoppedBy: sim.stoppedBy,
+    simulatedMs: round(sim.endMs),
+    wallMs: round(outcome.wallMs),
+    messageEvents: sim.messageEvents,
+    messageEventsPerSec: outcome.wallMs > 0 ? Math.round((sim.messageEvents * 1000) / outcome.wallMs) : 0,
+    sendsByKind: Object.fromEntries([...sim.sendsByLabel].sort(([a], [b]) => (a < b ? -1 : 1))),
+  };
+}
+
+function latencyJson(summary: LatencySummary): Record<string, number> {
+  return {
+    mean: round(summary.mean),
+    p50: round(summary.p50),
+    p99: round(summary.p99),
+    max: round(summary.max),
+  };
+}
+
+function kindJson(summary: LatencySummary): Record<string, number | null> {
+  return {
+    count: summary.count,
+    mean: round(summary.mean),
+    p50: round(summary.p50),
+    p99: round(summary.p99),
+    floorMs: round(summary.meanFloorMs),
+    floorRatio: round(summary.floorRatio),
+    modelMs: summary.meanModelMs === null ? null : round(summary.meanModelMs),
+    modelRatio: summary.modelRatio === null ? null : round(summary.modelRatio),
+  };
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}

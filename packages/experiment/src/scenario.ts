@@ -1,0 +1,134 @@
+import type { CheckReport } from "@amcast/check";
+import { checkRun } from "@amcast/check";
+import type { Overlay, ProtocolDefinition, Topology, TraceEvent } from "@amcast/core";
+import { DestinationChooser, nearestGroup, Prng, targetGroups } from "@amcast/core";
+import type { ReplicationMode } from "@amcast/group";
+import { createClient, createReplica, Membership, replicaCount } from "@amcast/group";
+import type {
+  FaultOptions,
+  NetworkOptions,
+  ProcessingCost,
+  SimClient,
+  SimProcess,
+  SimResult,
+} from "@amcast/sim";
+import { simulate } from "@amcast/sim";
+import type { RunMetrics } from "./metrics.js";
+import { MetricsCollector } from "./metrics.js";
+import type { WorkloadSpec } from "./spec.js";
+
+/** Everything one simulated run needs: a protocol on a topology under a workload and faults. */
+export interface ScenarioSpec {
+  readonly label: string;
+  readonly seed: number;
+  readonly topology: Topology;
+  readonly protocol: ProtocolDefinition<unknown>;
+  readonly overlay: Overlay | null;
+  readonly mode: ReplicationMode;
+  readonly f: number;
+  readonly workload: WorkloadSpec;
+  readonly network: NetworkOptions;
+  readonly processing: ProcessingCost;
+  readonly faults: FaultOptions;
+  readonly timeLimitMs: number;
+  readonly tickMs: number;
+  readonly realTime: boolean;
+  readonly recordSends: boolean;
+  /** Run the oracles (needs the trace in memory). */
+  readonly check: boolean;
+  /** Keep per-message latency samples (for CSVs and plots). */
+  readonly keepSamples: boolean;
+  /** Sees every trace event (e.g. a trace file writer). */
+  readonly onTrace?: (event: TraceEvent) => void;
+}
+
+export interface ScenarioOutcome {
+  readonly spec: ScenarioSpec;
+  readonly sim: SimResult;
+  readonly metrics: RunMetrics;
+  readonly check: CheckReport | null;
+  readonly wallMs: number;
+}
+
+/** Builds the processes and clients of a scenario, runs the simulator, checks the trace. */
+export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
+  const { topology, protocol, overlay, mode, workload } = spec;
+  const membership = Membership.uniform(topology.groupIds, replicaCount(mode, spec.f));
+  const processes: SimProcess[] = membership.processes().map(({ id, group }) => ({
+    logic: createReplica({ protocol, group, id, membership, overlay, mode }),
+    region: topology.groupRegion(group),
+    group,
+  }));
+
+  const targets = workload.groups ?? targetGroups(overlay, topology);
+  const placements: { region: string; home: string }[] = [];
+  if (workload.clientsPerGroup !== null) {
+    for (const group of targets) {
+      for (let i = 0; i < workload.clientsPerGroup; i += 1)
+        placements.push({ region: topology.groupRegion(group), home: group });
+    }
+  } else {
+    for (const placement of topology.clients) {
+      const home = placement.home ?? nearestGroup(topology, placement.region, targets);
+      for (let i = 0; i < placement.count; i += 1) placements.push({ region: placement.region, home });
+    }
+  }
+  const startPrng = new Prng(spec.seed).derive("client-start");
+  const clientRegions = new Map<string, string>();
+  const clients: SimClient[] = placements.map(({ region, home }, index) => {
+    const id = `c${index}`;
+    clientRegions.set(id, region);
+    const chooser = new DestinationChooser(workload.locality, topology, targets, home);
+    const outstandingMax = workload.loop === "closed" ? workload.outstanding : workload.outstandingMax;
+    return {
+      logic: createClient({ id, protocol, membership, overlay, mode, outstandingMax }),
+      region,
+      loop:
+        workload.loop === "closed"
+          ? {
+              kind: "closed",
+              multicasts: workload.multicastsPerClient,
+              outstanding: workload.outstanding,
+              thinkMs: workload.thinkMs,
+            }
+          : {
+              kind: "open",
+              multicasts: workload.multicastsPerClient,
+              ratePerSec: workload.ratePerSec,
+              outstandingMax,
+            },
+      payloadBytes: workload.payloadBytes,
+      startMs: startPrng.float() * workload.startSpreadMs,
+      destinations: (prng) => chooser.next(prng),
+    };
+  });
+
+  const metrics = new MetricsCollector(topology, clientRegions, protocol, overlay, spec.keepSamples);
+  const events: TraceEvent[] = [];
+  const onTrace = spec.onTrace;
+  const keep = spec.check;
+  const started = performance.now();
+  const sim = simulate({
+    seed: spec.seed,
+    topology,
+    processes,
+    clients,
+    network: spec.network,
+    processing: spec.processing,
+    faults: spec.faults,
+    tickMs: spec.tickMs,
+    timeLimitMs: spec.timeLimitMs,
+    recordSends: spec.recordSends,
+    onEvent: (event) => {
+      metrics.onEvent(event);
+      if (keep && event.ev !== "send") events.push(event);
+      onTrace?.(event);
+    },
+  });
+  const wallMs = performance.now() - started;
+  // Validity and agreement are owed only when nothing was lost on purpose: the run was not cut
+  // short and no process crashed (a crashed solo group loses what reaches it while down).
+  const liveness = sim.stoppedBy !== "time-limit" && spec.faults.crashes.length === 0;
+  const check = spec.check ? checkRun(events, { liveness, realTime: spec.realTime }) : null;
+  return { spec, sim, metrics: metrics.finish(), check, wallMs };
+}

@@ -1,0 +1,217 @@
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+
+/** The built CLI, as users run it (`pnpm test` builds it first). */
+const CLI = resolve(__dirname, "../dist/cli.js");
+const OVERLAYS = resolve(__dirname, "../../../overlays");
+
+/** Runs the CLI as a user would, in `cwd`; returns exit code and output. */
+function amcast(cwd: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: "utf8" });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const SMALL_TOPOLOGY = {
+  kind: "topology",
+  name: "three",
+  regions: ["a", "b", "c"],
+  latencyMs: [
+    [1, 20, 30],
+    [20, 1, 25],
+    [30, 25, 1],
+  ],
+  groups: "one-per-region",
+};
+
+const SMALL_EXPERIMENT = {
+  name: "small",
+  topology: "../overlays/three.topology.json",
+  protocols: [{ protocol: "skeen" }],
+  workloads: [
+    { name: "mixed", clientsPerGroup: 2, multicastsPerClient: 30, localPercent: 50, globalSizes: [2, 3] },
+  ],
+  seeds: [3],
+};
+
+let project = "";
+
+/** Writes `experiments/NAME.json` in the scratch project. */
+function experiment(name: string, body: unknown): void {
+  writeFileSync(
+    join(project, "experiments", `${name}.json`),
+    typeof body === "string" ? body : JSON.stringify(body),
+  );
+}
+
+beforeAll(() => {
+  project = mkdtempSync(join(tmpdir(), "amcast-cli-"));
+  mkdirSync(join(project, "experiments"));
+  mkdirSync(join(project, "overlays"));
+  cpSync(join(OVERLAYS, "aws-12-regions-ms.csv"), join(project, "overlays", "aws-12-regions-ms.csv"));
+  writeFileSync(join(project, "overlays", "three.topology.json"), JSON.stringify(SMALL_TOPOLOGY));
+  experiment("small", SMALL_EXPERIMENT);
+});
+
+/** Bad input: exit code 2, exactly one line on stderr, no stack trace. */
+function expectOneLineError(result: { status: number | null; stderr: string }, pattern: RegExp): void {
+  expect(result.status).toBe(2);
+  const lines = result.stderr.trim().split("\n");
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^amcast: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(result.stderr).not.toMatch(/\bat .*\.(ts|js):\d+/);
+}
+
+describe("amcast experiment", () => {
+  it("runs an experiment, checks it, writes results and a trace, and ends with a JSON line", () => {
+    const result = amcast(
+      project,
+      "experiment",
+      "small",
+      "--json",
+      "--trace",
+      "out/trace.jsonl",
+      "--trace-sends",
+    );
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/checks: every run holds all checked properties/);
+    const lines = result.stdout.trim().split("\n");
+    const summary = JSON.parse(lines[lines.length - 1] as string);
+    expect(summary.experiment).toBe("small");
+    expect(summary.seed).toBe(3);
+    const run = summary.runs[0];
+    expect(run).toMatchObject({
+      label: "skeen/solo/mixed",
+      protocol: "skeen",
+      mode: "solo",
+      linearizable: false,
+      multicasts: 180,
+      delivered: 180,
+      violations: 0,
+    });
+    expect(run.latencyMs.p99).toBeGreaterThanOrEqual(run.latencyMs.p50);
+    expect(run.floorRatio).toBeGreaterThanOrEqual(1);
+    const written = JSON.parse(readFileSync(join(project, "results", "small", "summary.json"), "utf8"));
+    expect(written.runs[0].multicasts).toBe(180);
+    expect(readFileSync(join(project, "results", "small", "latency-cdf.svg"), "utf8")).toMatch(/^<svg/);
+    const trace = readFileSync(join(project, "out", "trace.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(trace.filter((event) => event.ev === "multicast")).toHaveLength(180);
+    expect(trace.some((event) => event.ev === "send" && event.kind === "propose")).toBe(true);
+
+    const check = amcast(project, "check", "out/trace.jsonl");
+    expect(check.status).toBe(0);
+    expect(check.stdout).toMatch(/hold/);
+  });
+
+  it("gives the same results for the same seed and other results for another", () => {
+    const first = amcast(project, "experiment", "small", "--json");
+    const again = amcast(project, "experiment", "small", "--json");
+    const other = amcast(project, "experiment", "small", "--json", "--seed", "4");
+    const latency = (output: string) => {
+      const lines = output.trim().split("\n");
+      return JSON.parse(lines[lines.length - 1] as string).runs[0].latencyMs;
+    };
+    expect(latency(again.stdout)).toEqual(latency(first.stdout));
+    expect(latency(other.stdout)).not.toEqual(latency(first.stdout));
+  });
+});
+
+describe("bad input gets one clear line and a non-zero exit", () => {
+  it("an unknown experiment name, listing the known ones", () => {
+    expectOneLineError(amcast(project, "experiment", "nope"), /unknown experiment "nope" \(known: .*small/);
+  });
+
+  it("an unknown protocol, listing the known ones", () => {
+    experiment("bad-protocol", { ...SMALL_EXPERIMENT, protocols: [{ protocol: "paxos" }] });
+    expectOneLineError(
+      amcast(project, "experiment", "bad-protocol"),
+      /bad-protocol\.json: protocols\[0\]\.protocol: unknown protocol "paxos" \(known: skeen/,
+    );
+  });
+
+  it("an invalid topology file, naming the file and field", () => {
+    writeFileSync(
+      join(project, "overlays", "broken.topology.json"),
+      JSON.stringify({
+        ...SMALL_TOPOLOGY,
+        latencyMs: [
+          [1, 2, 3],
+          [1, 2, 3],
+          [1, "x", 3],
+        ],
+      }),
+    );
+    experiment("bad-topology", { ...SMALL_EXPERIMENT, topology: "../overlays/broken.topology.json" });
+    expectOneLineError(
+      amcast(project, "experiment", "bad-topology"),
+      /broken\.topology\.json: latencyMs\[2\]\[1\]: expected a number >= 0, got "x"/,
+    );
+  });
+
+  it("an invalid overlay: a C-DAG that misses a group", () => {
+    writeFileSync(
+      join(project, "overlays", "short.cdag.json"),
+      JSON.stringify({ kind: "cdag", name: "short", order: ["a", "b"] }),
+    );
+    experiment("bad-overlay", {
+      ...SMALL_EXPERIMENT,
+      protocols: [{ protocol: "skeen", overlay: "../overlays/short.cdag.json" }],
+    });
+    expectOneLineError(
+      amcast(project, "experiment", "bad-overlay"),
+      /short\.cdag\.json: order: group "c" of topology three is missing/,
+    );
+  });
+
+  it("a destination group that does not exist", () => {
+    experiment("bad-group", {
+      ...SMALL_EXPERIMENT,
+      workloads: [{ ...SMALL_EXPERIMENT.workloads[0], groups: ["a", "zz"] }],
+    });
+    expectOneLineError(
+      amcast(project, "experiment", "bad-group"),
+      /bad-group\.json: workloads\[0\]\.groups\[1\]: group "zz" is not a target group/,
+    );
+  });
+
+  it("a misspelt field, malformed JSON, a missing file and a bad fault", () => {
+    experiment("typo", { ...SMALL_EXPERIMENT, seed: 3 });
+    expectOneLineError(amcast(project, "experiment", "typo"), /typo\.json: seed: is not a known field here/);
+    experiment("not-json", "{ name: small");
+    expectOneLineError(amcast(project, "experiment", "not-json"), /not-json\.json: is not valid JSON/);
+    experiment("no-topology", { ...SMALL_EXPERIMENT, topology: "../overlays/missing.json" });
+    expectOneLineError(
+      amcast(project, "experiment", "no-topology"),
+      /missing\.json: topology file .* not found/,
+    );
+    experiment("bad-fault", { ...SMALL_EXPERIMENT, faults: { crashes: [{ proc: "q/0", atMs: 5 }] } });
+    expectOneLineError(
+      amcast(project, "experiment", "bad-fault"),
+      /faults\.crashes\[0\]\.proc: process "q\/0" does not exist/,
+    );
+  });
+
+  it("an unknown flag or command, and a malformed trace", () => {
+    expectOneLineError(
+      amcast(project, "experiment", "small", "--sed", "3"),
+      /experiment: Unknown option '--sed'.*--seed VALUE/,
+    );
+    expectOneLineError(
+      amcast(project, "experiment", "small", "--seed", "x"),
+      /--seed expects a whole number/,
+    );
+    expectOneLineError(amcast(project, "frobnicate"), /unknown command "frobnicate"/);
+    writeFileSync(join(project, "bad.jsonl"), '{"ev":"deliver","id":"m","group":"g","t":1}\n');
+    expectOneLineError(
+      amcast(project, "check", "bad.jsonl"),
+      /bad\.jsonl:1: proc: expected a string or number id/,
+    );
+  });
+});

@@ -1,0 +1,116 @@
+import type { ProcessOutput } from "@amcast/core";
+import { InputError } from "@amcast/core";
+import { skeen } from "@amcast/skeen";
+import { describe, expect, it } from "vitest";
+import type { GroupWire } from "../src/index.js";
+import { createClient, createReplica, Membership, type SoloReplica } from "../src/index.js";
+
+const membership = Membership.uniform(["g1", "g2"], 1);
+const replica = (group: string): SoloReplica<unknown> =>
+  createReplica({
+    protocol: skeen,
+    group,
+    id: `${group}/0`,
+    membership,
+    overlay: null,
+    mode: "solo",
+  }) as SoloReplica<unknown>;
+const client = () =>
+  createClient({ id: "c0", protocol: skeen, membership, overlay: null, mode: "solo", outstandingMax: 2 });
+
+function sends(outputs: readonly ProcessOutput[]): string[] {
+  return outputs.flatMap((output) =>
+    output.kind === "send" ? [`${output.label} -> ${output.to}`] : [`${output.kind}`],
+  );
+}
+
+describe("membership", () => {
+  it("maps replicas to groups and back", () => {
+    const three = Membership.uniform(["b", "a"], 3);
+    expect(three.groups).toEqual(["a", "b"]);
+    expect(three.replicas("a")).toEqual(["a/0", "a/1", "a/2"]);
+    expect(three.groupOf("b/2")).toBe("b");
+    expect(three.groupOf("c0")).toBeUndefined();
+    expect(
+      () =>
+        new Membership(
+          new Map([
+            ["a", ["p"]],
+            ["b", ["p"]],
+          ]),
+        ),
+    ).toThrow(/two groups/);
+  });
+});
+
+describe("solo replicas and clients", () => {
+  it("run a multicast end to end: request, proposals, delivery, replies, completion", () => {
+    const c = client();
+    const g1 = replica("g1");
+    const g2 = replica("g2");
+    const { message, outputs } = c.multicast(["g1", "g2"], 8);
+    expect(message.id).toBe("c0:0");
+    expect(sends(outputs)).toEqual(["request -> g1/0", "request -> g2/0"]);
+    const request = (outputs[0] as { body: GroupWire }).body;
+
+    const fromG1 = g1.receive("c0", request);
+    expect(sends(fromG1)).toEqual(["propose -> g2/0"]);
+    const fromG2 = g2.receive("c0", request);
+    expect(sends(fromG2)).toEqual(["propose -> g1/0"]);
+
+    const atG2 = g2.receive("g1/0", (fromG1[0] as { body: unknown }).body);
+    expect(sends(atG2)).toEqual(["deliver", "reply -> c0"]);
+    const atG1 = g1.receive("g2/0", (fromG2[0] as { body: unknown }).body);
+    expect(sends(atG1)).toEqual(["deliver", "reply -> c0"]);
+
+    expect(c.receive("g2/0", (atG2[1] as { body: unknown }).body)).toEqual([]);
+    expect(c.receive("g1/0", (atG1[1] as { body: unknown }).body)).toEqual([
+      { kind: "complete", id: "c0:0" },
+    ]);
+    expect(c.inFlight).toBe(0);
+  });
+
+  it("drops malformed, misattributed and duplicate inputs without throwing", () => {
+    const g1 = replica("g1");
+    const { outputs } = client().multicast(["g1"], 0);
+    const request = (outputs[0] as { body: GroupWire }).body;
+    expect(g1.receive("c0", "garbage")).toEqual([]);
+    expect(g1.receive("c0", { t: "reply", id: "x", group: "g2" })).toEqual([]);
+    // A request whose client field names someone else than the link's sender.
+    expect(g1.receive("c9", request)).toEqual([]);
+    // A peer message from a process that is no replica.
+    expect(g1.receive("c0", { t: "peer", body: { type: "propose", id: "x", ts: 1 } })).toEqual([]);
+    expect(sends(g1.receive("c0", request))).toEqual(["deliver", "reply -> c0"]);
+    expect(g1.receive("c0", request)).toEqual([]);
+    expect(Object.fromEntries(g1.drops)).toEqual({
+      malformed: 2,
+      "unknown-sender": 2,
+      "duplicate-request": 1,
+    });
+  });
+
+  it("counts each destination group's reply once and ignores replies from processes that are no replica", () => {
+    const c = client();
+    c.multicast(["g1", "g2"], 0);
+    expect(c.receive("g1/0", { t: "reply", id: "c0:0", group: "g1" })).toEqual([]);
+    expect(c.receive("g1/0", { t: "reply", id: "c0:0", group: "g1" })).toEqual([]);
+    expect(c.receive("c5", { t: "reply", id: "c0:0", group: "g2" })).toEqual([]);
+    expect(c.receive("g2/0", { t: "reply", id: "c0:0", group: "g2" })).toEqual([
+      { kind: "complete", id: "c0:0" },
+    ]);
+  });
+
+  it("rejects a multicast to a group that does not exist, naming it", () => {
+    expect(() => client().multicast(["g1", "g7"], 0)).toThrow(InputError);
+    expect(() => client().multicast(["g1", "g7"], 0)).toThrow(
+      /multicast: dst: group "g7" does not exist \(groups: g1 or g2\)/,
+    );
+  });
+
+  it("keeps at most outstandingMax multicasts in flight", () => {
+    const c = client();
+    c.multicast(["g1"], 0);
+    c.multicast(["g1"], 0);
+    expect(() => c.multicast(["g1"], 0)).toThrow(/in flight/);
+  });
+});

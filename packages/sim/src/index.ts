@@ -1,0 +1,16 @@
+export type {
+  ClosedLoop,
+  CrashFault,
+  FaultOptions,
+  NetworkOptions,
+  OpenLoop,
+  PartitionFault,
+  ProcessingCost,
+  SimClient,
+  SimOptions,
+  SimProcess,
+  SimResult,
+  StopReason,
+} from "./options.js";
+export { DEFAULT_NETWORK, DEFAULT_PROCESSING, NO_FAULTS } from "./options.js";
+export { Simulator, simulate } from "./simulator.js";

@@ -1,0 +1,140 @@
+import type {
+  ClientLogic,
+  DestinationSet,
+  GroupId,
+  Prng,
+  ProcessId,
+  ProcessLogic,
+  Ratio,
+  Topology,
+  TraceEvent,
+} from "@amcast/core";
+
+/** How links behave. Links are reliable and FIFO between correct processes whatever is set here. */
+export interface NetworkOptions {
+  /** Standard deviation of the normal jitter on each message, as a fraction of the link's delay. */
+  readonly jitterSdFraction: number;
+  /**
+   * Extra reordering across links: with probability `chance` a message is held up to
+   * `extraDelayMsMax` more. FIFO within a link is kept (later messages wait behind it, as on TCP),
+   * so this reorders messages of different links relative to each other.
+   */
+  readonly reorder: { readonly chance: Ratio; readonly extraDelayMsMax: number } | null;
+}
+
+/** Service time of one input at a group process: `perMessageUs` plus `perByteNs` per byte. */
+export interface ProcessingCost {
+  readonly perMessageUs: number;
+  readonly perByteNs: number;
+}
+
+/** A process stops at `atMs`; messages reaching it while down are lost. It keeps its state. */
+export interface CrashFault {
+  readonly proc: ProcessId;
+  readonly atMs: number;
+  readonly recoverAtMs?: number;
+}
+
+/**
+ * Links between `side` and everyone else are cut from `atMs` to `healAtMs`. Links stay reliable:
+ * what is sent across the cut is held and arrives (in FIFO order) after the partition heals.
+ */
+export interface PartitionFault {
+  readonly side: readonly ProcessId[];
+  readonly atMs: number;
+  readonly healAtMs: number;
+}
+
+export interface FaultOptions {
+  readonly crashes: readonly CrashFault[];
+  readonly partitions: readonly PartitionFault[];
+}
+
+/** A closed-loop client keeps `outstanding` multicasts in flight, waiting `thinkMs` after each. */
+export interface ClosedLoop {
+  readonly kind: "closed";
+  readonly multicasts: number;
+  readonly outstanding: number;
+  readonly thinkMs: number;
+}
+
+/**
+ * An open-loop client starts multicasts as a Poisson process at `ratePerSec`. At most
+ * `outstandingMax` are in flight; an arrival beyond that is skipped and counted (an overloaded
+ * system would otherwise grow an unbounded backlog).
+ */
+export interface OpenLoop {
+  readonly kind: "open";
+  readonly multicasts: number;
+  readonly ratePerSec: number;
+  readonly outstandingMax: number;
+}
+
+export interface SimProcess {
+  readonly logic: ProcessLogic;
+  readonly region: string;
+  readonly group: GroupId;
+}
+
+export interface SimClient {
+  readonly logic: ClientLogic;
+  readonly region: string;
+  readonly loop: ClosedLoop | OpenLoop;
+  readonly payloadBytes: number;
+  readonly startMs: number;
+  /** Draws the destinations of the client's next multicast from the client's own stream. */
+  readonly destinations: (prng: Prng) => DestinationSet;
+}
+
+export interface SimOptions {
+  readonly seed: number;
+  readonly topology: Topology;
+  readonly processes: readonly SimProcess[];
+  readonly clients: readonly SimClient[];
+  readonly network: NetworkOptions;
+  readonly processing: ProcessingCost;
+  readonly faults: FaultOptions;
+  /** Period of `tick` for processes that want ticks. */
+  readonly tickMs: number;
+  /** Virtual time at which the run stops if it has not drained. */
+  readonly timeLimitMs: number;
+  /** Also emit a `send` event for every message put on a link. */
+  readonly recordSends: boolean;
+  /** Receives every trace event, in order. */
+  readonly onEvent: (event: TraceEvent) => void;
+}
+
+export const DEFAULT_NETWORK: NetworkOptions = { jitterSdFraction: 0.05, reorder: null };
+export const DEFAULT_PROCESSING: ProcessingCost = { perMessageUs: 0, perByteNs: 0 };
+export const NO_FAULTS: FaultOptions = { crashes: [], partitions: [] };
+
+/** Why a run ended. */
+export type StopReason =
+  /** Every client finished its workload and nothing is left in flight. */
+  | "drained"
+  /** The time limit was reached first. */
+  | "time-limit"
+  /** Nothing is left to happen but clients still wait: something was lost or is stuck. */
+  | "stalled";
+
+export interface SimResult {
+  readonly seed: number;
+  readonly endMs: number;
+  readonly stoppedBy: StopReason;
+  /** Messages taken from a link and handed to a process: the simulator's unit of work. */
+  readonly messageEvents: number;
+  /** Every event popped from the queue (messages, services, ticks, client wake-ups, faults). */
+  readonly queueEvents: number;
+  readonly protocolMessages: number;
+  readonly protocolBytes: number;
+  readonly clientMessages: number;
+  readonly clientBytes: number;
+  readonly sendsByLabel: ReadonlyMap<string, number>;
+  /** Messages that reached a crashed process and were lost. */
+  readonly lostToCrashes: number;
+  readonly multicasts: number;
+  readonly completed: number;
+  readonly deliveries: number;
+  /** Open-loop arrivals skipped because the client had `outstandingMax` in flight. */
+  readonly arrivalsSkipped: number;
+}

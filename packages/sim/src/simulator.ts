@@ -1,0 +1,589 @@
+import type { ProcessId, ProcessLogic, ProcessOutput, TraceEvent } from "@amcast/core";
+import { assert, Prng } from "@amcast/core";
+import type { SimClient, SimOptions, SimResult, StopReason } from "./options.js";
+
+/** What a queued event does. Small integers keep the hot loop's switch cheap. */
+const EventType = {
+  /** A message reaches the end of a link. */
+  Arrival: 0,
+  /** A busy process finishes serving its current input. */
+  ServiceDone: 1,
+  /** A process's periodic tick. */
+  Tick: 2,
+  /** A client starts its next multicast (closed-loop think time over, or an open-loop arrival). */
+  ClientWake: 3,
+  Crash: 4,
+  Recover: 5,
+} as const;
+type EventType = (typeof EventType)[keyof typeof EventType];
+
+/**
+ * One queued event. Every event has the same fields (one hidden class for V8); fields a type does
+ * not use hold neutral values. Order: (time, sequence number), so equal times keep insertion order.
+ */
+class SimEvent {
+  constructor(
+    readonly t: number,
+    readonly seq: number,
+    readonly type: EventType,
+    /** The process the event happens at. */
+    readonly at: number,
+    /** The sending process of an arrival. */
+    readonly from: number,
+    readonly body: unknown,
+    readonly bytes: number,
+    /** Incarnation of `at` when a service started; a crash in between invalidates it. */
+    readonly incarnation: number,
+  ) {}
+}
+
+/**
+ * The event queue: a binary min-heap on (t, seq) with the comparison inlined, because popping
+ * and pushing events is the simulator's innermost loop.
+ */
+class EventQueue {
+  private readonly items: SimEvent[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  peek(): SimEvent | undefined {
+    return this.items[0];
+  }
+
+  push(event: SimEvent): void {
+    const items = this.items;
+    let index = items.length;
+    items.push(event);
+    const t = event.t;
+    const seq = event.seq;
+    while (index > 0) {
+      const parentIndex = (index - 1) >> 1;
+      const parent = items[parentIndex] as SimEvent;
+      if (parent.t < t || (parent.t === t && parent.seq < seq)) break;
+      items[index] = parent;
+      index = parentIndex;
+    }
+    items[index] = event;
+  }
+
+  pop(): SimEvent {
+    const items = this.items;
+    const top = items[0] as SimEvent;
+    const last = items.pop() as SimEvent;
+    const size = items.length;
+    if (size === 0) return top;
+    const t = last.t;
+    const seq = last.seq;
+    let index = 0;
+    for (;;) {
+      const left = 2 * index + 1;
+      if (left >= size) break;
+      let child = left;
+      let childEvent = items[left] as SimEvent;
+      const right = left + 1;
+      if (right < size) {
+        const rightEvent = items[right] as SimEvent;
+        if (
+          rightEvent.t < childEvent.t ||
+          (rightEvent.t === childEvent.t && rightEvent.seq < childEvent.seq)
+        ) {
+          child = right;
+          childEvent = rightEvent;
+        }
+      }
+      if (t < childEvent.t || (t === childEvent.t && seq < childEvent.seq)) break;
+      items[index] = childEvent;
+      index = child;
+    }
+    items[index] = last;
+    return top;
+  }
+}
+
+/** Per-link state, created on a link's first message. */
+interface LinkState {
+  readonly prng: Prng;
+  /** Arrival time of the latest message: the FIFO floor for the next one. */
+  lastArrivalMs: number;
+}
+
+/** Per-process state the simulator keeps (the process's own state lives in its logic). */
+interface ProcessSlot {
+  readonly id: ProcessId;
+  readonly logic: ProcessLogic;
+  readonly region: number;
+  /** Group of a replica; undefined for a client. */
+  readonly group: string | undefined;
+  readonly client: ClientSlot | undefined;
+  /** Arrivals waiting while the process serves another one; FIFO. */
+  readonly inbox: SimEvent[];
+  inboxHead: number;
+  /** Arrival being served (its ServiceDone event is queued). */
+  serving: SimEvent | undefined;
+  crashed: boolean;
+  incarnation: number;
+}
+
+interface ClientSlot {
+  readonly spec: SimClient;
+  readonly prng: Prng;
+  started: number;
+  completed: number;
+  /** Multicast id -> issue time, for messages in flight. */
+  readonly inFlight: Map<string, number>;
+}
+
+/** The bound on a process's inbox; reaching it means the run is hopelessly overloaded. */
+const INBOX_LIMIT = 10_000_000;
+
+/**
+ * A deterministic discrete-event simulator of processes on a WAN.
+ *
+ * - Virtual time in ms; one event queue ordered by (time, sequence number).
+ * - A message's delay is the topology's one-way delay between the two regions plus seeded normal
+ *   jitter (and optional extra reordering delay); links are FIFO, so a message never overtakes an
+ *   earlier one on the same link.
+ * - Each group process serves its inputs one at a time, each costing
+ *   `perMessageUs + bytes * perByteNs`; a busy process queues what arrives. Clients are load
+ *   generators and cost nothing.
+ * - Every random draw comes from a sub-stream of the seed (per link, per client), so the same
+ *   seed and options give the same trace, byte for byte.
+ */
+export class Simulator {
+  private readonly options: SimOptions;
+  private readonly queue = new EventQueue();
+  private readonly slots: ProcessSlot[] = [];
+  private readonly indexById = new Map<ProcessId, number>();
+  private readonly root: Prng;
+  /** Link state by `from * processCount + to`, created on first use. */
+  private readonly links: (LinkState | undefined)[] = [];
+  private readonly partitions: {
+    readonly side: ReadonlySet<number>;
+    readonly atMs: number;
+    readonly healAtMs: number;
+  }[];
+  private now = 0;
+  private seq = 0;
+  /** Queued events other than ticks: when none is left, only ticks could still happen. */
+  private foregroundEvents = 0;
+  private clientsDone = 0;
+  private readonly clientCount: number;
+
+  private messageEvents = 0;
+  private queueEvents = 0;
+  private protocolMessages = 0;
+  private protocolBytes = 0;
+  private clientMessages = 0;
+  private clientBytes = 0;
+  private readonly sendsByLabel = new Map<string, number>();
+  private lostToCrashes = 0;
+  private multicasts = 0;
+  private completed = 0;
+  private deliveries = 0;
+  private arrivalsSkipped = 0;
+  private ran = false;
+
+  constructor(options: SimOptions) {
+    this.options = options;
+    this.root = new Prng(options.seed);
+    assert(options.tickMs > 0, `tickMs ${options.tickMs} is not > 0`);
+    assert(options.timeLimitMs > 0, `timeLimitMs ${options.timeLimitMs} is not > 0`);
+    assert(options.network.jitterSdFraction >= 0, "jitter is not negative");
+    for (const process of options.processes) {
+      this.addSlot(process.logic, process.region, process.group, undefined);
+    }
+    for (const client of options.clients) {
+      assert(client.loop.multicasts >= 0, "a client's multicast count is not negative");
+      this.addSlot(client.logic, client.region, undefined, {
+        spec: client,
+        prng: this.root.derive(`client/${client.logic.id}`),
+        started: 0,
+        completed: 0,
+        inFlight: new Map(),
+      });
+    }
+    this.clientCount = options.clients.length;
+    this.partitions = options.faults.partitions.map((partition) => {
+      assert(partition.atMs < partition.healAtMs, "a partition heals after it starts");
+      return {
+        side: new Set(partition.side.map((id) => this.indexOf(id))),
+        atMs: partition.atMs,
+        healAtMs: partition.healAtMs,
+      };
+    });
+  }
+
+  /** Runs to the end (drained, stalled or time limit). A simulator runs once. */
+  run(): SimResult {
+    assert(!this.ran, "a simulator runs once");
+    this.ran = true;
+    this.start();
+    const stoppedBy = this.loop();
+    return {
+      seed: this.options.seed,
+      endMs: this.now,
+      stoppedBy,
+      messageEvents: this.messageEvents,
+      queueEvents: this.queueEvents,
+      protocolMessages: this.protocolMessages,
+      protocolBytes: this.protocolBytes,
+      clientMessages: this.clientMessages,
+      clientBytes: this.clientBytes,
+      sendsByLabel: this.sendsByLabel,
+      lostToCrashes: this.lostToCrashes,
+      multicasts: this.multicasts,
+      completed: this.completed,
+      deliveries: this.deliveries,
+      arrivalsSkipped: this.arrivalsSkipped,
+    };
+  }
+
+  private addSlot(
+    logic: ProcessLogic,
+    region: string,
+    group: string | undefined,
+    client: ClientSlot | undefined,
+  ): void {
+    assert(!this.indexById.has(logic.id), () => `process ${logic.id} is listed twice`);
+    this.indexById.set(logic.id, this.slots.length);
+    this.slots.push({
+      id: logic.id,
+      logic,
+      region: this.options.topology.regionIndex(region),
+      group,
+      client,
+      inbox: [],
+      inboxHead: 0,
+      serving: undefined,
+      crashed: false,
+      incarnation: 0,
+    });
+  }
+
+  private indexOf(id: ProcessId): number {
+    const index = this.indexById.get(id);
+    assert(index !== undefined, () => `unknown process ${id}`);
+    return index;
+  }
+
+  private start(): void {
+    const { options } = this;
+    for (const slot of this.slots) {
+      if (slot.group !== undefined) this.emit({ ev: "member", group: slot.group, proc: slot.id, t: 0 });
+    }
+    for (const crash of options.faults.crashes) {
+      const at = this.indexOf(crash.proc);
+      this.schedule(crash.atMs, EventType.Crash, at, -1, undefined, 0);
+      if (crash.recoverAtMs !== undefined) {
+        assert(crash.recoverAtMs > crash.atMs, "a process recovers after it crashes");
+        this.schedule(crash.recoverAtMs, EventType.Recover, at, -1, undefined, 0);
+      }
+    }
+    this.slots.forEach((slot, index) => {
+      if (slot.logic.wantsTicks) this.schedule(options.tickMs, EventType.Tick, index, -1, undefined, 0);
+      const client = slot.client;
+      if (client === undefined) return;
+      if (client.spec.loop.multicasts === 0) {
+        this.clientsDone += 1;
+        return;
+      }
+      if (client.spec.loop.kind === "closed") {
+        // Each of the `outstanding` slots starts its own chain of multicasts.
+        for (let lane = 0; lane < client.spec.loop.outstanding; lane += 1) {
+          this.schedule(client.spec.startMs, EventType.ClientWake, index, -1, undefined, 0);
+        }
+      } else {
+        this.schedule(client.spec.startMs, EventType.ClientWake, index, -1, undefined, 0);
+      }
+    });
+  }
+
+  private loop(): StopReason {
+    const { queue } = this;
+    const timeLimitMs = this.options.timeLimitMs;
+    for (;;) {
+      if (this.clientsDone === this.clientCount && this.foregroundEvents === 0) return "drained";
+      const event = queue.peek();
+      if (event === undefined || this.foregroundEvents === 0) return "stalled";
+      if (event.t > timeLimitMs) {
+        this.now = timeLimitMs;
+        return "time-limit";
+      }
+      queue.pop();
+      this.queueEvents += 1;
+      this.now = event.t;
+      if (event.type !== EventType.Tick) this.foregroundEvents -= 1;
+      this.handle(event);
+    }
+  }
+
+  private handle(event: SimEvent): void {
+    const slot = this.slots[event.at] as ProcessSlot;
+    switch (event.type) {
+      case EventType.Arrival:
+        this.onArrival(event.at, slot, event);
+        break;
+      case EventType.ServiceDone:
+        if (slot.crashed || event.incarnation !== slot.incarnation) return;
+        this.finishService(event.at, slot);
+        break;
+      case EventType.Tick:
+        if (!slot.crashed) this.apply(event.at, slot, slot.logic.tick());
+        this.schedule(this.now + this.options.tickMs, EventType.Tick, event.at, -1, undefined, 0);
+        break;
+      case EventType.ClientWake:
+        this.onClientWake(event.at, slot);
+        break;
+      case EventType.Crash:
+        this.crash(slot);
+        break;
+      case EventType.Recover:
+        if (slot.crashed) {
+          slot.crashed = false;
+          this.emit({ ev: "fault", proc: slot.id, kind: "recover", t: this.now });
+        }
+        break;
+    }
+  }
+
+  private onArrival(index: number, slot: ProcessSlot, input: SimEvent): void {
+    if (slot.crashed) {
+      this.lostToCrashes += 1;
+      return;
+    }
+    const costMs = slot.client === undefined ? this.serviceMs(input.bytes) : 0;
+    if (costMs === 0 && slot.serving === undefined) {
+      this.serve(index, slot, input);
+      return;
+    }
+    if (slot.serving === undefined) {
+      slot.serving = input;
+      this.schedule(this.now + costMs, EventType.ServiceDone, index, -1, undefined, 0, slot.incarnation);
+    } else {
+      assert(
+        slot.inbox.length - slot.inboxHead < INBOX_LIMIT,
+        () => `inbox of ${slot.id} exceeds ${INBOX_LIMIT}`,
+      );
+      slot.inbox.push(input);
+    }
+  }
+
+  private finishService(index: number, slot: ProcessSlot): void {
+    const input = slot.serving;
+    assert(input !== undefined, () => `${slot.id} finished serving nothing`);
+    slot.serving = undefined;
+    this.serve(index, slot, input);
+    if (slot.crashed || slot.serving !== undefined) return;
+    if (slot.inboxHead < slot.inbox.length) {
+      const next = slot.inbox[slot.inboxHead] as SimEvent;
+      slot.inboxHead += 1;
+      if (slot.inboxHead === slot.inbox.length) {
+        slot.inbox.length = 0;
+        slot.inboxHead = 0;
+      } else if (slot.inboxHead > 1024 && slot.inboxHead * 2 > slot.inbox.length) {
+        // Compact now and then so a long-lived backlog does not keep its consumed prefix.
+        slot.inbox.splice(0, slot.inboxHead);
+        slot.inboxHead = 0;
+      }
+      slot.serving = next;
+      this.schedule(
+        this.now + this.serviceMs(next.bytes),
+        EventType.ServiceDone,
+        index,
+        -1,
+        undefined,
+        0,
+        slot.incarnation,
+      );
+    }
+  }
+
+  private serve(index: number, slot: ProcessSlot, input: SimEvent): void {
+    this.messageEvents += 1;
+    const from = (this.slots[input.from] as ProcessSlot).id;
+    this.apply(index, slot, slot.logic.receive(from, input.body));
+  }
+
+  private serviceMs(bytes: number): number {
+    const { perMessageUs, perByteNs } = this.options.processing;
+    return perMessageUs / 1000 + (bytes * perByteNs) / 1_000_000;
+  }
+
+  private crash(slot: ProcessSlot): void {
+    if (slot.crashed) return;
+    slot.crashed = true;
+    slot.incarnation += 1;
+    // What was waiting or in service is lost with the process's volatile memory.
+    this.lostToCrashes += slot.inbox.length - slot.inboxHead + (slot.serving === undefined ? 0 : 1);
+    slot.inbox.length = 0;
+    slot.inboxHead = 0;
+    slot.serving = undefined;
+    this.emit({ ev: "fault", proc: slot.id, kind: "crash", t: this.now });
+  }
+
+  private onClientWake(index: number, slot: ProcessSlot): void {
+    const client = slot.client;
+    assert(client !== undefined, "only clients wake up");
+    const loop = client.spec.loop;
+    if (client.started >= loop.multicasts || slot.crashed) return;
+    if (loop.kind === "open") {
+      // Next arrival first, so skipping this one does not stop the process.
+      if (client.started + 1 < loop.multicasts) {
+        const gapMs = client.prng.exponential(1000 / loop.ratePerSec);
+        this.schedule(this.now + gapMs, EventType.ClientWake, index, -1, undefined, 0);
+      }
+      if (client.inFlight.size >= loop.outstandingMax) {
+        this.arrivalsSkipped += 1;
+        client.started += 1;
+        this.maybeClientDone(client);
+        return;
+      }
+    }
+    client.started += 1;
+    const dst = client.spec.destinations(client.prng);
+    const { message, outputs } = client.spec.logic.multicast(dst, client.spec.payloadBytes);
+    client.inFlight.set(message.id, this.now);
+    this.multicasts += 1;
+    this.emit({ ev: "multicast", id: message.id, client: slot.id, dst: message.dst, t: this.now });
+    this.apply(index, slot, outputs);
+  }
+
+  private onComplete(index: number, slot: ProcessSlot, id: string): void {
+    const client = slot.client;
+    assert(client !== undefined, () => `${slot.id} completed a multicast but is no client`);
+    assert(client.inFlight.delete(id), () => `${slot.id} completed ${id}, which is not in flight`);
+    client.completed += 1;
+    this.completed += 1;
+    this.emit({ ev: "complete", id, client: slot.id, t: this.now });
+    const loop = client.spec.loop;
+    if (loop.kind === "closed" && client.started < loop.multicasts) {
+      this.schedule(this.now + loop.thinkMs, EventType.ClientWake, index, -1, undefined, 0);
+    }
+    this.maybeClientDone(client);
+  }
+
+  private maybeClientDone(client: ClientSlot): void {
+    if (client.started === client.spec.loop.multicasts && client.inFlight.size === 0) this.clientsDone += 1;
+  }
+
+  private apply(index: number, slot: ProcessSlot, outputs: readonly ProcessOutput[]): void {
+    for (const output of outputs) {
+      switch (output.kind) {
+        case "send":
+          this.send(
+            index,
+            slot,
+            output.to,
+            output.body,
+            output.bytes,
+            output.label,
+            output.id,
+            output.protocol,
+          );
+          break;
+        case "deliver":
+          this.deliveries += 1;
+          this.emit({
+            ev: "deliver",
+            id: output.message.id,
+            group: output.group,
+            proc: slot.id,
+            t: this.now,
+          });
+          break;
+        case "complete":
+          this.onComplete(index, slot, output.id);
+          break;
+      }
+    }
+  }
+
+  private send(
+    from: number,
+    slot: ProcessSlot,
+    toId: ProcessId,
+    body: unknown,
+    bytes: number,
+    label: string,
+    id: string | undefined,
+    protocol: boolean,
+  ): void {
+    const to = this.indexOf(toId);
+    assert(to !== from, () => `${slot.id} sends to itself`);
+    const toSlot = this.slots[to] as ProcessSlot;
+    if (protocol) {
+      this.protocolMessages += 1;
+      this.protocolBytes += bytes;
+    } else {
+      this.clientMessages += 1;
+      this.clientBytes += bytes;
+    }
+    this.sendsByLabel.set(label, (this.sendsByLabel.get(label) ?? 0) + 1);
+    if (this.options.recordSends) {
+      this.emit(
+        id === undefined
+          ? { ev: "send", from: slot.id, to: toId, kind: label, bytes, t: this.now }
+          : { ev: "send", from: slot.id, to: toId, kind: label, id, bytes, t: this.now },
+      );
+    }
+    const link = this.link(from, to);
+    const { jitterSdFraction, reorder } = this.options.network;
+    const baseMs = this.options.topology.delayMs(slot.region, toSlot.region);
+    let delayMs =
+      jitterSdFraction === 0 ? baseMs : Math.max(0, baseMs * (1 + jitterSdFraction * link.prng.normal()));
+    if (reorder !== null && link.prng.chance(reorder.chance))
+      delayMs += link.prng.float() * reorder.extraDelayMsMax;
+    const departMs = this.partitions.length === 0 ? this.now : this.departureMs(from, to);
+    const arrivalMs = Math.max(departMs + delayMs, link.lastArrivalMs);
+    link.lastArrivalMs = arrivalMs;
+    this.schedule(arrivalMs, EventType.Arrival, to, from, body, bytes);
+  }
+
+  /** When a message sent now leaves: now, or when the partition cutting the link heals. */
+  private departureMs(from: number, to: number): number {
+    let departMs = this.now;
+    for (const partition of this.partitions) {
+      if (departMs < partition.atMs || departMs >= partition.healAtMs) continue;
+      if (partition.side.has(from) !== partition.side.has(to)) departMs = partition.healAtMs;
+    }
+    return departMs;
+  }
+
+  private link(from: number, to: number): LinkState {
+    const key = from * this.slots.length + to;
+    let link = this.links[key];
+    if (link === undefined) {
+      const fromId = (this.slots[from] as ProcessSlot).id;
+      const toId = (this.slots[to] as ProcessSlot).id;
+      link = { prng: this.root.derive(`link/${fromId}->${toId}`), lastArrivalMs: 0 };
+      this.links[key] = link;
+    }
+    return link;
+  }
+
+  private schedule(
+    t: number,
+    type: EventType,
+    at: number,
+    from: number,
+    body: unknown,
+    bytes: number,
+    incarnation = 0,
+  ): void {
+    assert(t >= this.now, () => `event scheduled in the past (${t} < ${this.now})`);
+    if (type !== EventType.Tick) this.foregroundEvents += 1;
+    this.queue.push(new SimEvent(t, this.seq, type, at, from, body, bytes, incarnation));
+    this.seq += 1;
+  }
+
+  private emit(event: TraceEvent): void {
+    this.options.onEvent(event);
+  }
+}
+
+/** Runs one simulation to the end. */
+export function simulate(options: SimOptions): SimResult {
+  return new Simulator(options).run();
+}

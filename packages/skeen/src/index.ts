@@ -1,0 +1,2 @@
+export type { SkeenMessage, SkeenPropose } from "./skeen.js";
+export { SkeenGroup, skeen } from "./skeen.js";
