@@ -90,8 +90,8 @@ interface InFlight {
   readonly client: string;
   readonly dst: DestinationSet;
   readonly multicastMs: number;
-  /** Destination groups that have not delivered yet (first replica to deliver counts). */
-  readonly groupsLeft: Set<GroupId>;
+  /** Destination groups that have not delivered yet (first replica to deliver counts); a few each. */
+  readonly groupsLeft: GroupId[];
   lastDeliveryMs: number;
   completeMs: number;
 }
@@ -152,7 +152,7 @@ export class MetricsCollector {
           client: String(event.client),
           dst,
           multicastMs: event.t,
-          groupsLeft: new Set(dst),
+          groupsLeft: [...dst],
           lastDeliveryMs: -1,
           completeMs: -1,
         });
@@ -160,8 +160,11 @@ export class MetricsCollector {
       }
       case "deliver": {
         const record = this.inFlight.get(String(event.id));
-        if (record === undefined || !record.groupsLeft.delete(String(event.group))) return;
-        if (record.groupsLeft.size === 0) {
+        if (record === undefined) return;
+        const index = record.groupsLeft.indexOf(String(event.group));
+        if (index < 0) return;
+        record.groupsLeft.splice(index, 1);
+        if (record.groupsLeft.length === 0) {
           record.lastDeliveryMs = event.t;
           this.delivered += 1;
           this.maybeFinish(String(event.id), record);

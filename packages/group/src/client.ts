@@ -36,8 +36,8 @@ export class MulticastClient implements ClientLogic {
   readonly wantsTicks = false;
   private readonly spec: ClientSpec;
   private nextSeq = 0;
-  /** Destination groups that have not answered yet, per message in flight. */
-  private readonly awaiting = new Map<MessageId, Set<GroupId>>();
+  /** Destination groups that have not answered yet, per message in flight (a few groups each). */
+  private readonly awaiting = new Map<MessageId, GroupId[]>();
 
   constructor(spec: ClientSpec) {
     assert(spec.outstandingMax >= 1, "a client keeps at least one multicast in flight");
@@ -71,7 +71,7 @@ export class MulticastClient implements ClientLogic {
     const seq = this.nextSeq;
     this.nextSeq += 1;
     const message: Multicast = { id: `${this.id}:${seq}`, client: this.id, dst, payloadBytes };
-    this.awaiting.set(message.id, new Set(dst));
+    this.awaiting.set(message.id, [...dst]);
     const envelope: GroupWire = { t: "request", message, seq };
     const bytes = ENVELOPE_BYTES + multicastBytes(message);
     const outputs: ProcessOutput[] = [];
@@ -98,8 +98,11 @@ export class MulticastClient implements ClientLogic {
     // The answering group comes from the link, not from the reply's own field.
     const group = this.spec.membership.groupOf(from);
     const waiting = this.awaiting.get(envelope.id);
-    if (group === undefined || waiting === undefined || !waiting.delete(group)) return [];
-    if (waiting.size > 0) return [];
+    if (group === undefined || waiting === undefined) return [];
+    const index = waiting.indexOf(group);
+    if (index < 0) return [];
+    waiting.splice(index, 1);
+    if (waiting.length > 0) return [];
     this.awaiting.delete(envelope.id);
     return [{ kind: "complete", id: envelope.id }];
   }

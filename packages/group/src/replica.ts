@@ -121,16 +121,21 @@ export class SoloReplica<M> implements ProcessLogic {
         assert(output.to !== this.group, () => `group ${this.group} sends to itself`);
         const description = this.protocol.describe(output.body);
         const envelope: GroupWire = { t: "peer", body: output.body };
+        const bytes = ENVELOPE_BYTES + description.bytes;
         for (const to of this.membership.replicas(output.to)) {
-          result.push({
-            kind: "send",
-            to,
-            body: envelope,
-            bytes: ENVELOPE_BYTES + description.bytes,
-            label: description.kind,
-            ...(description.id === undefined ? {} : { id: description.id }),
-            protocol: true,
-          });
+          result.push(
+            description.id === undefined
+              ? { kind: "send", to, body: envelope, bytes, label: description.kind, protocol: true }
+              : {
+                  kind: "send",
+                  to,
+                  body: envelope,
+                  bytes,
+                  label: description.kind,
+                  id: description.id,
+                  protocol: true,
+                },
+          );
         }
       } else {
         const message = output.message;
