@@ -1,23 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { TreeOverlay } from "../src/index.js";
-import {
-  CdagOverlay,
-  checkOverlayAgainstTopology,
-  InputError,
-  parseOverlay,
-  topologyFromMatrix,
-} from "../src/index.js";
-
-function expectInputError(action: () => unknown, pattern: RegExp): void {
-  let caught: unknown;
-  try {
-    action();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(InputError);
-  expect((caught as Error).message).toMatch(pattern);
-}
+import { CdagOverlay, checkOverlayAgainstTopology, parseOverlay, topologyFromMatrix } from "../src/index.js";
+import { expectInputError } from "./helpers.js";
 
 const topology = topologyFromMatrix("t", {
   regions: ["a", "b", "c"],

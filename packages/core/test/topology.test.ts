@@ -1,22 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { InputError, parseLatencyCsv, parseTopology } from "../src/index.js";
+import { parseLatencyCsv, parseTopology } from "../src/index.js";
+import { expectInputError } from "./helpers.js";
 
 const CSV = "region,A,B,C\nA,1,10,20\nB,11,2,30\nC,21,31,3\n";
 const read = (name: string): string => {
   if (name === "m.csv") return CSV;
   throw new Error(`no file ${name}`);
 };
-
-function expectInputError(action: () => unknown, pattern: RegExp): void {
-  let caught: unknown;
-  try {
-    action();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(InputError);
-  expect((caught as Error).message).toMatch(pattern);
-}
 
 describe("latency CSV", () => {
   it("reads a square one-way matrix", () => {

@@ -1,4 +1,5 @@
 import type { ScenarioOutcome } from "./scenario.js";
+import { messagesPerMulticast } from "./scenario.js";
 import { formatTable } from "./table.js";
 
 /** The main table: one row per run. */
@@ -16,22 +17,22 @@ export function runsTable(outcomes: readonly ScenarioOutcome[]): string {
     "mcast/s",
     "checks",
   ];
-  const rows = outcomes.map(({ spec, sim, metrics, check }) => [
-    spec.label,
-    metrics.multicasts,
-    metrics.delivered,
-    metrics.latency.mean,
-    metrics.latency.p50,
-    metrics.latency.p99,
-    metrics.latency.floorRatio,
-    metrics.latency.modelRatio ?? "-",
-    metrics.multicasts === 0 ? 0 : sim.protocolMessages / metrics.multicasts,
-    metrics.multicastsPerSec,
-    check === null
+  const rows = outcomes.map((outcome) => [
+    outcome.spec.label,
+    outcome.metrics.multicasts,
+    outcome.metrics.delivered,
+    outcome.metrics.latency.mean,
+    outcome.metrics.latency.p50,
+    outcome.metrics.latency.p99,
+    outcome.metrics.latency.floorRatio,
+    outcome.metrics.latency.modelRatio ?? "-",
+    messagesPerMulticast(outcome),
+    outcome.metrics.multicastsPerSec,
+    outcome.check === null
       ? "not run"
-      : check.violations.length === 0
+      : outcome.check.violations.length === 0
         ? "ok"
-        : `${check.violations.length} violations`,
+        : `${outcome.check.violations.length} violations`,
   ]);
   return formatTable(header, rows);
 }

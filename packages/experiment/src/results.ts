@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cdfPoints, lineChartSvg } from "./plot.js";
 import type { ScenarioOutcome } from "./scenario.js";
+import { messagesPerMulticast } from "./scenario.js";
 
 /** Writes summary.json, runs.csv, kinds.csv, samples.csv and latency-cdf.svg under `dir`. */
 export function writeResults(
@@ -37,23 +38,23 @@ export function writeResults(
         "violations",
         "stopped_by",
       ],
-      outcomes.map(({ spec, sim, metrics, check }) => [
-        spec.label,
-        spec.protocol.name,
-        spec.mode,
-        spec.workload.name,
-        spec.seed,
-        metrics.multicasts,
-        metrics.delivered,
-        metrics.latency.mean,
-        metrics.latency.p50,
-        metrics.latency.p99,
-        metrics.latency.floorRatio,
-        metrics.latency.modelRatio ?? "",
-        metrics.multicasts === 0 ? 0 : sim.protocolMessages / metrics.multicasts,
-        metrics.multicastsPerSec,
-        check?.violations.length ?? "",
-        sim.stoppedBy,
+      outcomes.map((outcome) => [
+        outcome.spec.label,
+        outcome.spec.protocol.name,
+        outcome.spec.mode,
+        outcome.spec.workload.name,
+        outcome.spec.seed,
+        outcome.metrics.multicasts,
+        outcome.metrics.delivered,
+        outcome.metrics.latency.mean,
+        outcome.metrics.latency.p50,
+        outcome.metrics.latency.p99,
+        outcome.metrics.latency.floorRatio,
+        outcome.metrics.latency.modelRatio ?? "",
+        messagesPerMulticast(outcome),
+        outcome.metrics.multicastsPerSec,
+        outcome.check?.violations.length ?? "",
+        outcome.sim.stoppedBy,
       ]),
     ),
   );

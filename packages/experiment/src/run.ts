@@ -1,7 +1,7 @@
 import type { TraceEvent } from "@amcast/core";
 import type { LatencySummary } from "./metrics.js";
 import type { ScenarioOutcome, ScenarioSpec } from "./scenario.js";
-import { runScenario } from "./scenario.js";
+import { messagesPerMulticast, runScenario } from "./scenario.js";
 import type { ExperimentSpec } from "./spec.js";
 
 export interface ExperimentOptions {
@@ -83,7 +83,7 @@ export function runSummary(outcome: ScenarioOutcome): Record<string, unknown> {
     completeLatencyMs: latencyJson(metrics.completeLatency),
     floorRatio: round(latency.floorRatio),
     modelRatio: latency.modelRatio === null ? null : round(latency.modelRatio),
-    messagesPerMulticast: metrics.multicasts === 0 ? 0 : round(sim.protocolMessages / metrics.multicasts),
+    messagesPerMulticast: round(messagesPerMulticast(outcome)),
     multicastsPerSec: round(metrics.multicastsPerSec),
     byKind: Object.fromEntries([...metrics.byKind].map(([kind, summary]) => [kind, kindJson(summary)])),
     stoppedBy: sim.stoppedBy,

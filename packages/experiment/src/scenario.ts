@@ -50,6 +50,11 @@ export interface ScenarioOutcome {
   readonly wallMs: number;
 }
 
+/** Protocol messages (between group processes) per multicast. */
+export function messagesPerMulticast(outcome: ScenarioOutcome): number {
+  return outcome.metrics.multicasts === 0 ? 0 : outcome.sim.protocolMessages / outcome.metrics.multicasts;
+}
+
 /** Builds the processes and clients of a scenario, runs the simulator, checks the trace. */
 export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
   const { topology, protocol, overlay, mode, workload } = spec;
