@@ -18,15 +18,8 @@ import { MetricsCollector } from "./metrics.js";
 import type { WorkloadSpec } from "./spec.js";
 
 /** Everything one simulated run needs: a protocol on a topology under a workload and faults. */
-export interface ScenarioSpec {
+export interface ScenarioSpec extends SystemSpec {
   readonly label: string;
-  readonly seed: number;
-  readonly topology: Topology;
-  readonly protocol: ProtocolDefinition<unknown>;
-  readonly overlay: Overlay | null;
-  readonly mode: ReplicationMode;
-  readonly f: number;
-  readonly workload: WorkloadSpec;
   readonly network: NetworkOptions;
   readonly processing: ProcessingCost;
   readonly faults: FaultOptions;
@@ -55,8 +48,32 @@ export function messagesPerMulticast(outcome: ScenarioOutcome): number {
   return outcome.metrics.multicasts === 0 ? 0 : outcome.sim.protocolMessages / outcome.metrics.multicasts;
 }
 
-/** Builds the processes and clients of a scenario, runs the simulator, checks the trace. */
-export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
+/** What a system is made of, independent of the driver that runs it. */
+export interface SystemSpec {
+  readonly seed: number;
+  readonly topology: Topology;
+  readonly protocol: ProtocolDefinition<unknown>;
+  readonly overlay: Overlay | null;
+  readonly mode: ReplicationMode;
+  readonly f: number;
+  readonly workload: WorkloadSpec;
+}
+
+/** The replicas and clients of a system, ready for a driver (the simulator or the network runtime). */
+export interface BuiltSystem {
+  readonly membership: Membership;
+  readonly processes: SimProcess[];
+  readonly clients: SimClient[];
+  /** Region of every client, for latency floors. */
+  readonly clientRegions: ReadonlyMap<string, string>;
+}
+
+/**
+ * Builds the replica processes of every group and the clients of the workload. Clients sit next
+ * to their home group (`clientsPerGroup`) or where the topology places them; each draws its
+ * destinations from the locality model with its own random stream.
+ */
+export function buildSystem(spec: SystemSpec): BuiltSystem {
   const { topology, protocol, overlay, mode, workload } = spec;
   const membership = Membership.uniform(topology.groupIds, replicaCount(mode, spec.f));
   const processes: SimProcess[] = membership.processes().map(({ id, group }) => ({
@@ -107,6 +124,13 @@ export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
       destinations: (prng) => chooser.next(prng),
     };
   });
+  return { membership, processes, clients, clientRegions };
+}
+
+/** Builds the system of a scenario, runs the simulator, checks the trace. */
+export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
+  const { topology, protocol, overlay } = spec;
+  const { processes, clients, clientRegions } = buildSystem(spec);
 
   const metrics = new MetricsCollector(topology, clientRegions, protocol, overlay, spec.keepSamples);
   const events: TraceEvent[] = [];
