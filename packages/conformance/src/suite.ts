@@ -2,27 +2,39 @@ import type { ProtocolDefinition } from "@amcast/core";
 import { Prng, percent, Topology } from "@amcast/core";
 import type { ScenarioOutcome, ScenarioSpec, WorkloadSpec } from "@amcast/experiment";
 import { runScenario, swarmCase, swarmOverlay } from "@amcast/experiment";
+import type { ReplicationMode } from "@amcast/group";
+import { BYZANTINE_STRATEGIES, REPLICATION_MODES, replicaCount } from "@amcast/group";
 
 /**
- * The shared property suite: named situations every protocol must handle, each run on the
- * simulator and judged only by the oracles over its trace. A protocol joins by being registered
- * with the experiment runner; nothing here knows any protocol.
+ * The shared property suite: named situations every protocol must handle in every replication
+ * mode, each run on the simulator and judged only by the oracles over its trace. A protocol joins
+ * by being registered with the experiment runner; nothing here knows any protocol.
  */
 export interface PropertyCase {
   readonly name: string;
-  /** Whether every multicast must be delivered (no crash lost anything). */
-  readonly live: boolean;
-  readonly scenario: (protocol: ProtocolDefinition<unknown>, seed: number) => ScenarioSpec;
+  /** Modes the case applies to. */
+  readonly modes: readonly ReplicationMode[];
+  /** Whether every multicast must be delivered in `mode` (false where a fault may lose messages). */
+  readonly live: (mode: ReplicationMode) => boolean;
+  readonly scenario: (
+    protocol: ProtocolDefinition<unknown>,
+    mode: ReplicationMode,
+    seed: number,
+  ) => ScenarioSpec;
 }
+
+/** Faults tolerated per group in the replicated modes of the suite. */
+const SUITE_F = 1;
 
 /** Outcome of one case: the violations as printable lines, empty when everything held. */
 export function judge(outcome: ScenarioOutcome, live: boolean, replay: string): string[] {
   const problems: string[] = [];
   for (const violation of outcome.check?.violations ?? []) problems.push(violation.message);
-  if (live && outcome.sim.stoppedBy !== "drained")
+  if (live && outcome.sim.stoppedBy !== "drained") {
     problems.push(
       `liveness: the run ${outcome.sim.stoppedBy} with ${outcome.metrics.completed}/${outcome.metrics.multicasts} multicasts complete`,
     );
+  }
   if (live && outcome.metrics.delivered !== outcome.metrics.multicasts) {
     problems.push(
       `liveness: ${outcome.metrics.multicasts - outcome.metrics.delivered} multicasts were not delivered everywhere`,
@@ -56,7 +68,7 @@ function workload(overrides: Partial<WorkloadSpec>): WorkloadSpec {
     name: "suite",
     clientsPerGroup: null,
     loop: "closed",
-    multicastsPerClient: 40,
+    multicastsPerClient: 30,
     outstanding: 2,
     thinkMs: 0,
     ratePerSec: 50,
@@ -69,25 +81,34 @@ function workload(overrides: Partial<WorkloadSpec>): WorkloadSpec {
   };
 }
 
+/** Every replica of `groups` in `mode`. */
+function replicasOf(groups: readonly string[], mode: ReplicationMode): string[] {
+  const count = replicaCount(mode, mode === "solo" ? 0 : SUITE_F);
+  return groups.flatMap((group) => Array.from({ length: count }, (_, index) => `${group}/${index}`));
+}
+
 function scenario(
   protocol: ProtocolDefinition<unknown>,
+  mode: ReplicationMode,
   seed: number,
   name: string,
   overrides: Partial<ScenarioSpec>,
 ): ScenarioSpec {
   const topology = overrides.topology ?? wan(seed);
   return {
-    label: `suite/${protocol.name}/${name}`,
+    label: `suite/${protocol.name}/${mode}/${name}`,
     seed,
     topology,
     protocol,
     overlay: swarmOverlay(protocol, topology.groupIds, new Prng(seed).derive("suite-overlay")),
-    mode: "solo",
-    f: 0,
+    mode,
+    f: mode === "solo" ? 0 : SUITE_F,
     workload: workload({}),
+    byzantine: [],
     network: { jitterSdFraction: 0.05, reorder: null },
     processing: { perMessageUs: 10, perByteNs: 1 },
     faults: { crashes: [], partitions: [] },
+    faultPlan: name,
     timeLimitMs: 600_000,
     tickMs: 10,
     realTime: false,
@@ -98,71 +119,106 @@ function scenario(
   };
 }
 
+const always = (): boolean => true;
+
 export const PROPERTY_CASES: readonly PropertyCase[] = [
   {
     name: "mixed local and global multicasts on a WAN",
-    live: true,
-    scenario: (protocol, seed) => scenario(protocol, seed, "mixed", {}),
+    modes: REPLICATION_MODES,
+    live: always,
+    scenario: (protocol, mode, seed) => scenario(protocol, mode, seed, "mixed", {}),
   },
   {
     name: "only global multicasts to every group (maximal contention)",
-    live: true,
-    scenario: (protocol, seed) =>
-      scenario(protocol, seed, "all-global", {
+    modes: REPLICATION_MODES,
+    live: always,
+    scenario: (protocol, mode, seed) =>
+      scenario(protocol, mode, seed, "all-global", {
         workload: workload({ locality: { localPercent: 0, globalSizes: [5], globalChoice: "uniform" } }),
       }),
   },
   {
     name: "only local multicasts",
-    live: true,
-    scenario: (protocol, seed) =>
-      scenario(protocol, seed, "all-local", {
+    modes: REPLICATION_MODES,
+    live: always,
+    scenario: (protocol, mode, seed) =>
+      scenario(protocol, mode, seed, "all-local", {
         workload: workload({ locality: { localPercent: 100, globalSizes: [], globalChoice: "uniform" } }),
       }),
   },
   {
     name: "heavy jitter and cross-link reordering",
-    live: true,
-    scenario: (protocol, seed) =>
-      scenario(protocol, seed, "reorder", {
+    modes: REPLICATION_MODES,
+    live: always,
+    scenario: (protocol, mode, seed) =>
+      scenario(protocol, mode, seed, "reorder", {
         network: { jitterSdFraction: 0.5, reorder: { chance: percent(40), extraDelayMsMax: 300 } },
       }),
   },
   {
     name: "open-loop load that queues at busy groups",
-    live: true,
-    scenario: (protocol, seed) =>
-      scenario(protocol, seed, "open-loop", {
-        workload: workload({ loop: "open", ratePerSec: 400, multicastsPerClient: 60 }),
-        processing: { perMessageUs: 400, perByteNs: 20 },
+    modes: REPLICATION_MODES,
+    live: always,
+    scenario: (protocol, mode, seed) =>
+      scenario(protocol, mode, seed, "open-loop", {
+        workload: workload({ loop: "open", ratePerSec: 200, multicastsPerClient: 40 }),
+        processing: { perMessageUs: 200, perByteNs: 10 },
       }),
   },
   {
     name: "partitions that heal: safety throughout, everything delivered after healing",
-    live: true,
-    scenario: (protocol, seed) =>
-      scenario(protocol, seed, "partition", {
+    modes: REPLICATION_MODES,
+    live: always,
+    scenario: (protocol, mode, seed) =>
+      scenario(protocol, mode, seed, "partition", {
         faults: {
           crashes: [],
           partitions: [
-            { side: ["g0/0", "g1/0"], atMs: 30, healAtMs: 400 },
-            { side: ["g4/0"], atMs: 200, healAtMs: 900 },
+            { side: replicasOf(["g0", "g1"], mode), atMs: 30, healAtMs: 400 },
+            { side: replicasOf(["g4"], mode), atMs: 200, healAtMs: 900 },
           ],
         },
       }),
   },
   {
-    name: "a group crashes and recovers: safety is kept (solo groups lose what reaches them while down)",
-    live: false,
-    scenario: (protocol, seed) =>
-      scenario(protocol, seed, "crash", {
-        faults: { crashes: [{ proc: "g2/0", atMs: 60, recoverAtMs: 300 }], partitions: [] },
+    name: "crashes and recoveries: a solo group loses what reaches it while down; replicated groups ride through, leaders included",
+    modes: REPLICATION_MODES,
+    live: (mode) => mode !== "solo",
+    scenario: (protocol, mode, seed) =>
+      scenario(protocol, mode, seed, "crash", {
+        faults: {
+          crashes:
+            mode === "solo"
+              ? [{ proc: "g2/0", atMs: 60, recoverAtMs: 300 }]
+              : [
+                  { leaderOf: "g2", atMs: 60, recoverAtMs: 700 },
+                  { leaderOf: "g0", atMs: 150 },
+                  { proc: "g3/1", atMs: 40, recoverAtMs: 400 },
+                ],
+          partitions: [],
+        },
       }),
   },
   {
+    name: "one Byzantine replica in every group, each with another strategy",
+    modes: ["byzantine"],
+    live: always,
+    scenario: (protocol, mode, seed) => {
+      const byzantine = GROUPS.map((group, index) => ({
+        proc: `${group}/${(index + seed) % 4}`,
+        strategy: BYZANTINE_STRATEGIES[(index + seed) % BYZANTINE_STRATEGIES.length] ?? "silent",
+      }));
+      return scenario(protocol, mode, seed, "byzantine", {
+        byzantine,
+        faults: { crashes: [], partitions: [], byzantine: byzantine.map((fault) => fault.proc) },
+      });
+    },
+  },
+  {
     name: "a tiny system: two groups, one client each",
-    live: true,
-    scenario: (protocol, seed) => {
+    modes: REPLICATION_MODES,
+    live: always,
+    scenario: (protocol, mode, seed) => {
       const topology = new Topology(
         "pair",
         {
@@ -181,23 +237,36 @@ export const PROPERTY_CASES: readonly PropertyCase[] = [
           { region: "b", count: 1 },
         ],
       );
-      return scenario(protocol, seed, "pair", {
+      return scenario(protocol, mode, seed, "pair", {
         topology,
         overlay: swarmOverlay(protocol, topology.groupIds, new Prng(seed)),
-        workload: workload({ multicastsPerClient: 100, outstanding: 3 }),
+        workload: workload({ multicastsPerClient: 60, outstanding: 3 }),
       });
     },
   },
 ];
 
-/** Runs one swarm seed and judges it. */
+/** Runs one swarm seed (drawing its mode among all modes) and judges it. */
 export function runSwarmSeed(
   protocol: ProtocolDefinition<unknown>,
   seed: number,
 ): { description: string; problems: string[] } {
-  const { description, scenario: spec } = swarmCase(protocol, seed, { crashes: true, realTime: false });
-  const outcome = runScenario(spec);
-  const live = spec.faults.crashes.length === 0;
+  const { description, scenario: spec } = swarmCase(protocol, seed, {
+    crashes: true,
+    realTime: false,
+    modes: REPLICATION_MODES,
+  });
   const replay = `pnpm run swarm --protocol ${protocol.name} --seed ${seed} --trace swarm-${seed}.jsonl`;
+  let outcome: ScenarioOutcome;
+  try {
+    outcome = runScenario(spec);
+  } catch (error) {
+    // An assertion inside a protocol or the simulator: a bug, which the seed reproduces.
+    return {
+      description,
+      problems: [`crashed: ${(error as Error).stack ?? String(error)}`, `replay: ${replay}`],
+    };
+  }
+  const live = spec.mode !== "solo" || spec.faults.crashes.length === 0;
   return { description, problems: judge(outcome, live, replay) };
 }

@@ -11,7 +11,12 @@ import type { DestinationSet, GroupId, MessageId, Multicast, ProcessId } from ".
 export type ProcessOutput =
   | ProcessSend
   | { readonly kind: "deliver"; readonly group: GroupId; readonly message: Multicast }
-  | { readonly kind: "complete"; readonly id: MessageId };
+  | {
+      readonly kind: "complete";
+      readonly id: MessageId;
+      /** What each destination group's application answered, when the client collects it. */
+      readonly results?: Readonly<Record<GroupId, unknown>>;
+    };
 
 export interface ProcessSend {
   readonly kind: "send";
@@ -33,6 +38,12 @@ export interface ProcessLogic {
   readonly wantsTicks: boolean;
   receive(from: ProcessId, body: unknown): readonly ProcessOutput[];
   tick(): readonly ProcessOutput[];
+  /**
+   * For processes that tick (replicas with heartbeats never go quiet): true when nothing it knows
+   * of is left to do. Drivers end a run once every live process is idle and has stayed idle long
+   * enough for anything in flight to land. Processes without ticks need not answer.
+   */
+  idle?(): boolean;
 }
 
 /** A client process: it starts multicasts on the workload's behalf and reports completions. */

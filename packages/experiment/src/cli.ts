@@ -3,23 +3,31 @@ import { AssertionError, InputError } from "@amcast/core";
 import { runBenchCommand } from "./commands/bench.js";
 import { runCheckCommand } from "./commands/check.js";
 import { runExperimentCommand } from "./commands/experiment.js";
+import { runClientsCommand, runKeysCommand, runReplicaCommand } from "./commands/replica.js";
 import { runSwarmCommand } from "./commands/swarm.js";
 import { UsageError } from "./commands/usage.js";
 
-const COMMANDS: Record<string, (args: string[]) => number> = {
+const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   experiment: runExperimentCommand,
   check: runCheckCommand,
   swarm: runSwarmCommand,
   bench: runBenchCommand,
+  replica: runReplicaCommand,
+  clients: runClientsCommand,
+  keys: runKeysCommand,
 };
 
 const USAGE = `usage: amcast <command> [options]
   experiment [NAME|FILE] [--seed N] [--trace FILE] [--trace-sends] [--out DIR] [--json] [--list]
+             [--runtime sim|net] [--client-hosts N] [--no-latency] [--work-dir DIR] [--time-limit-s S]
   check FILE [--real-time] [--no-liveness] [--json]
   swarm [--protocol NAME] [--seed N] [--seeds N] [--trace FILE]
-  bench [--multicasts N] [--json]`;
+  bench [--multicasts N] [--json] [--runtime net]
+  replica --deployment FILE --id ID (--keys FILE | --secret-file FILE) [--trace FILE]
+  clients --deployment FILE [--id HOST] (--keys FILE | --secret-file FILE) [--trace FILE]
+  keys --deployment FILE --secret-file FILE --out DIR`;
 
-function main(argv: string[]): number {
+function main(argv: string[]): number | Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === "--help" || command === "-h") {
     process.stdout.write(`${USAGE}\n`);
@@ -34,7 +42,7 @@ function main(argv: string[]): number {
 }
 
 try {
-  process.exitCode = main(process.argv.slice(2));
+  process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
   if (error instanceof InputError || error instanceof UsageError) {
     // Bad input is the user's to fix: one clear line, no stack trace.

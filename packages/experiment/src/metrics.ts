@@ -115,6 +115,14 @@ export interface RunMetrics {
   /** Completed multicasts per second of (virtual) time between the first multicast and the last completion. */
   readonly multicastsPerSec: number;
   readonly samples: readonly MessageSample[];
+  /** Faults and overlay views as they happened, for marking plots. */
+  readonly marks: readonly RunMark[];
+}
+
+/** Something worth marking on a plot over time: a fault or a view change. */
+export interface RunMark {
+  readonly t: number;
+  readonly label: string;
 }
 
 /**
@@ -128,6 +136,7 @@ export class MetricsCollector {
   private readonly completeLatency = new LatencyAccumulator();
   private readonly byKind = new Map<string, LatencyAccumulator>();
   private readonly samples: MessageSample[] = [];
+  private readonly marks: RunMark[] = [];
   private multicasts = 0;
   private delivered = 0;
   private completed = 0;
@@ -180,6 +189,18 @@ export class MetricsCollector {
         this.maybeFinish(String(event.id), record);
         break;
       }
+      case "fault":
+        if (event.kind !== "byzantine" && this.marks.length < MARKS_MAX)
+          this.marks.push({ t: event.t, label: `${event.kind} ${event.proc}` });
+        break;
+      case "view":
+        if (
+          this.marks.length < MARKS_MAX &&
+          !this.marks.some((mark) => mark.label === `view ${event.view}`)
+        ) {
+          this.marks.push({ t: event.t, label: `view ${event.view}` });
+        }
+        break;
       default:
         break;
     }
@@ -222,9 +243,13 @@ export class MetricsCollector {
       byKind: new Map(kinds.map((kind) => [kind, (this.byKind.get(kind) as LatencyAccumulator).summary()])),
       multicastsPerSec: spanMs > 0 ? (this.completed * 1000) / spanMs : 0,
       samples: this.samples,
+      marks: this.marks,
     };
   }
 }
+
+/** Marks kept per run: plots show a handful, not thousands. */
+const MARKS_MAX = 100;
 
 function kindOrder(kind: string): number {
   return kind === "local" ? 1 : Number(kind.slice("global-".length));

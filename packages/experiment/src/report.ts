@@ -84,3 +84,54 @@ export function progressLine(outcome: ScenarioOutcome, index: number, total: num
     `${(sim.endMs / 1000).toFixed(1)} s simulated in ${(wallMs / 1000).toFixed(1)} s (${rate} message events/s); ${checks}${stop}`
   );
 }
+
+/** Seconds before and after a fault over which its impact is averaged. */
+const FAULT_WINDOW_MS = 2000;
+
+/**
+ * For runs with crashes: mean and max latency of the multicasts started in the two seconds before
+ * and after each crash (the first three per run), so a failover's cost is visible in numbers.
+ */
+export function faultImpactTable(outcomes: readonly ScenarioOutcome[]): string | undefined {
+  const rows: (string | number)[][] = [];
+  for (const { spec, metrics } of outcomes) {
+    for (const mark of metrics.marks.filter((candidate) => candidate.label.startsWith("crash")).slice(0, 3)) {
+      const window = (fromMs: number, toMs: number) =>
+        metrics.samples.filter((sample) => sample.multicastMs >= fromMs && sample.multicastMs < toMs);
+      const before = window(mark.t - FAULT_WINDOW_MS, mark.t);
+      const after = window(mark.t, mark.t + FAULT_WINDOW_MS);
+      const mean = (samples: readonly { latencyMs: number }[]) =>
+        samples.length === 0
+          ? 0
+          : samples.reduce((sum, sample) => sum + sample.latencyMs, 0) / samples.length;
+      const max = (samples: readonly { latencyMs: number }[]) =>
+        samples.reduce((top, sample) => Math.max(top, sample.latencyMs), 0);
+      rows.push([
+        spec.label,
+        mark.label,
+        mark.t / 1000,
+        before.length,
+        mean(before),
+        max(before),
+        after.length,
+        mean(after),
+        max(after),
+      ]);
+    }
+  }
+  if (rows.length === 0) return undefined;
+  return formatTable(
+    [
+      "run",
+      "fault",
+      "at s",
+      "before n",
+      "before mean ms",
+      "before max ms",
+      "after n",
+      "after mean ms",
+      "after max ms",
+    ],
+    rows,
+  );
+}

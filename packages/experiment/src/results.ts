@@ -4,7 +4,7 @@ import { cdfPoints, lineChartSvg } from "./plot.js";
 import type { ScenarioOutcome } from "./scenario.js";
 import { messagesPerMulticast } from "./scenario.js";
 
-/** Writes summary.json, runs.csv, kinds.csv, samples.csv and latency-cdf.svg under `dir`. */
+/** Writes summary.json, runs.csv, kinds.csv, samples.csv, latency-cdf.svg and latency-over-time.svg under `dir`. */
 export function writeResults(
   dir: string,
   summary: Record<string, unknown>,
@@ -113,7 +113,40 @@ export function writeResults(
       yMax: 1,
     }),
   );
+  const timeSeries = outcomes.map(({ spec, metrics }) => ({
+    name: spec.label,
+    points: latencyOverTime(metrics.samples),
+  }));
+  const marks = outcomes
+    .flatMap(({ metrics }) => metrics.marks)
+    .map((mark) => ({ x: mark.t / 1000, label: mark.label }));
+  write(
+    "latency-over-time.svg",
+    lineChartSvg(timeSeries, {
+      title: "Mean latency per second of (simulated) time",
+      xLabel: "time (s)",
+      yLabel: "mean latency (ms)",
+      markers: marks.slice(0, 12),
+    }),
+  );
   return written;
+}
+
+/** Mean latency of the multicasts started in each second. */
+export function latencyOverTime(
+  samples: readonly { multicastMs: number; latencyMs: number }[],
+): [number, number][] {
+  const sums = new Map<number, { total: number; count: number }>();
+  for (const sample of samples) {
+    const second = Math.floor(sample.multicastMs / 1000);
+    const bucket = sums.get(second) ?? { total: 0, count: 0 };
+    bucket.total += sample.latencyMs;
+    bucket.count += 1;
+    sums.set(second, bucket);
+  }
+  return [...sums.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([second, { total, count }]) => [second + 0.5, total / count]);
 }
 
 function csv(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {

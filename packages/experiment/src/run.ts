@@ -20,33 +20,40 @@ export function experimentScenarios(experiment: ExperimentSpec, options: Experim
   const scenarios: ScenarioSpec[] = [];
   for (const seed of seeds) {
     for (const workload of experiment.workloads) {
-      for (const run of experiment.protocols) {
-        const parts = [run.label, experiment.mode, workload.name];
-        if (seeds.length > 1) parts.push(`seed-${seed}`);
-        const label = parts.join("/");
-        const onTrace = options.onTrace;
-        scenarios.push({
-          label,
-          seed,
-          topology: experiment.topology,
-          protocol: run.protocol,
-          overlay: run.overlay,
-          mode: experiment.mode,
-          f: experiment.f,
-          workload,
-          network: experiment.network,
-          processing: experiment.processing,
-          faults: experiment.faults,
-          timeLimitMs: experiment.timeLimitMs,
-          tickMs: experiment.tickMs,
-          realTime: experiment.realTime,
-          recordSends: options.recordSends,
-          check: true,
-          keepSamples: options.keepSamples,
-          ...(onTrace === undefined
-            ? {}
-            : { onTrace: (event: TraceEvent) => onTrace({ ...event, run: label }) }),
-        });
+      for (const plan of experiment.faultPlans) {
+        for (const mode of plan.modes ?? experiment.modes) {
+          for (const run of experiment.protocols) {
+            const parts = [run.label, mode, workload.name];
+            if (plan.name !== "") parts.push(plan.name);
+            if (seeds.length > 1) parts.push(`seed-${seed}`);
+            const label = parts.join("/");
+            const onTrace = options.onTrace;
+            scenarios.push({
+              label,
+              seed,
+              topology: experiment.topology,
+              protocol: run.protocol,
+              overlay: run.overlay,
+              mode,
+              f: mode === "solo" ? 0 : experiment.f,
+              workload,
+              byzantine: plan.byzantine,
+              network: experiment.network,
+              processing: experiment.processing,
+              faults: plan.faults,
+              faultPlan: plan.name,
+              timeLimitMs: experiment.timeLimitMs,
+              tickMs: experiment.tickMs,
+              realTime: experiment.realTime,
+              recordSends: options.recordSends,
+              check: true,
+              keepSamples: options.keepSamples,
+              ...(onTrace === undefined
+                ? {}
+                : { onTrace: (event: TraceEvent) => onTrace({ ...event, run: label }) }),
+            });
+          }
+        }
       }
     }
   }
@@ -72,6 +79,7 @@ export function runSummary(outcome: ScenarioOutcome): Record<string, unknown> {
     overlay: spec.overlay?.name ?? null,
     mode: spec.mode,
     f: spec.f,
+    faultPlan: spec.faultPlan,
     linearizable: false,
     workload: spec.workload.name,
     seed: spec.seed,

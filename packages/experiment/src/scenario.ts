@@ -1,9 +1,16 @@
 import type { CheckReport } from "@amcast/check";
 import { checkRun } from "@amcast/check";
-import type { Overlay, ProtocolDefinition, Topology, TraceEvent } from "@amcast/core";
+import type { GroupId, Overlay, ProcessId, ProtocolDefinition, Topology, TraceEvent } from "@amcast/core";
 import { DestinationChooser, nearestGroup, Prng, targetGroups } from "@amcast/core";
-import type { ReplicationMode } from "@amcast/group";
-import { createClient, createReplica, Membership, replicaCount } from "@amcast/group";
+import type { Replica, ReplicationMode } from "@amcast/group";
+import {
+  ByzantineReplica,
+  createClient,
+  createReplica,
+  Membership,
+  replicaCount,
+  SimulatedSignatures,
+} from "@amcast/group";
 import type {
   FaultOptions,
   NetworkOptions,
@@ -15,11 +22,13 @@ import type {
 import { simulate } from "@amcast/sim";
 import type { RunMetrics } from "./metrics.js";
 import { MetricsCollector } from "./metrics.js";
-import type { WorkloadSpec } from "./spec.js";
+import type { ByzantineFault, WorkloadSpec } from "./spec.js";
 
 /** Everything one simulated run needs: a protocol on a topology under a workload and faults. */
 export interface ScenarioSpec extends SystemSpec {
   readonly label: string;
+  /** Name of the fault plan the run follows ("" when there is one plan). */
+  readonly faultPlan: string;
   readonly network: NetworkOptions;
   readonly processing: ProcessingCost;
   readonly faults: FaultOptions;
@@ -57,6 +66,8 @@ export interface SystemSpec {
   readonly mode: ReplicationMode;
   readonly f: number;
   readonly workload: WorkloadSpec;
+  /** Replicas that run a Byzantine strategy instead of the protocol (Byzantine mode only). */
+  readonly byzantine: readonly ByzantineFault[];
 }
 
 /** The replicas and clients of a system, ready for a driver (the simulator or the network runtime). */
@@ -66,6 +77,8 @@ export interface BuiltSystem {
   readonly clients: SimClient[];
   /** Region of every client, for latency floors. */
   readonly clientRegions: ReadonlyMap<string, string>;
+  /** The leader most correct replicas of a group follow right now (for leader crashes). */
+  readonly leaderOf: (group: GroupId) => ProcessId | undefined;
 }
 
 /**
@@ -74,13 +87,43 @@ export interface BuiltSystem {
  * destinations from the locality model with its own random stream.
  */
 export function buildSystem(spec: SystemSpec): BuiltSystem {
-  const { topology, protocol, overlay, mode, workload } = spec;
-  const membership = Membership.uniform(topology.groupIds, replicaCount(mode, spec.f));
-  const processes: SimProcess[] = membership.processes().map(({ id, group }) => ({
-    logic: createReplica({ protocol, group, id, membership, overlay, mode }),
-    region: topology.groupRegion(group),
-    group,
-  }));
+  const { topology, protocol, overlay, mode, workload, f } = spec;
+  const membership = Membership.uniform(topology.groupIds, replicaCount(mode, f));
+  // Byzantine mode signs requests, stream copies and consensus messages (see SimulatedSignatures).
+  const signatures = mode === "byzantine" ? new SimulatedSignatures(spec.seed) : undefined;
+  const strategies = new Map(spec.byzantine.map((fault) => [fault.proc, fault.strategy]));
+  const replicas: Replica<unknown>[] = [];
+  const processes: SimProcess[] = membership.processes().map(({ id, group }) => {
+    const signer = signatures?.signerFor(id);
+    const replica = createReplica({
+      protocol,
+      group,
+      id,
+      membership,
+      overlay,
+      mode,
+      f,
+      ...(signer === undefined || signatures === undefined ? {} : { signer, verifier: signatures }),
+    });
+    const strategy = strategies.get(id);
+    if (strategy === undefined) replicas.push(replica);
+    const logic =
+      strategy === undefined || signer === undefined
+        ? replica
+        : new ByzantineReplica(replica, strategy, signer, membership);
+    return { logic, region: topology.groupRegion(group), group };
+  });
+  const leaderOf = (group: GroupId): ProcessId | undefined => {
+    const votes = new Map<ProcessId, number>();
+    for (const replica of replicas) {
+      const leader = replica.group === group ? replica.orderer.leader() : undefined;
+      if (leader !== undefined) votes.set(leader, (votes.get(leader) ?? 0) + 1);
+    }
+    let best: ProcessId | undefined;
+    for (const [leader, count] of votes)
+      if (best === undefined || count > (votes.get(best) ?? 0)) best = leader;
+    return best;
+  };
 
   const targets = workload.groups ?? targetGroups(overlay, topology);
   const placements: { region: string; home: string }[] = [];
@@ -103,7 +146,16 @@ export function buildSystem(spec: SystemSpec): BuiltSystem {
     const chooser = new DestinationChooser(workload.locality, topology, targets, home);
     const outstandingMax = workload.loop === "closed" ? workload.outstanding : workload.outstandingMax;
     return {
-      logic: createClient({ id, protocol, membership, overlay, mode, outstandingMax }),
+      logic: createClient({
+        id,
+        protocol,
+        membership,
+        overlay,
+        mode,
+        f,
+        outstandingMax,
+        ...(signatures === undefined ? {} : { signer: signatures.signerFor(id) }),
+      }),
       region,
       loop:
         workload.loop === "closed"
@@ -124,13 +176,13 @@ export function buildSystem(spec: SystemSpec): BuiltSystem {
       destinations: (prng) => chooser.next(prng),
     };
   });
-  return { membership, processes, clients, clientRegions };
+  return { membership, processes, clients, clientRegions, leaderOf };
 }
 
 /** Builds the system of a scenario, runs the simulator, checks the trace. */
 export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
   const { topology, protocol, overlay } = spec;
-  const { processes, clients, clientRegions } = buildSystem(spec);
+  const { processes, clients, clientRegions, leaderOf } = buildSystem(spec);
 
   const metrics = new MetricsCollector(topology, clientRegions, protocol, overlay, spec.keepSamples);
   const events: TraceEvent[] = [];
@@ -148,6 +200,7 @@ export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
     tickMs: spec.tickMs,
     timeLimitMs: spec.timeLimitMs,
     recordSends: spec.recordSends,
+    leaderOf,
     onEvent: (event) => {
       metrics.onEvent(event);
       if (keep && event.ev !== "send") events.push(event);
@@ -155,9 +208,10 @@ export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
     },
   });
   const wallMs = performance.now() - started;
-  // Validity and agreement are owed only when nothing was lost on purpose: the run was not cut
-  // short and no process crashed (a crashed solo group loses what reaches it while down).
-  const liveness = sim.stoppedBy !== "time-limit" && spec.faults.crashes.length === 0;
+  // Validity and agreement are owed unless the run was cut short, or a solo group crashed (it
+  // loses what reaches it while down); replicated groups must deliver through their faults.
+  const liveness =
+    sim.stoppedBy !== "time-limit" && (spec.mode !== "solo" || spec.faults.crashes.length === 0);
   const check = spec.check ? checkRun(events, { liveness, realTime: spec.realTime }) : null;
   return { spec, sim, metrics: metrics.finish(), check, wallMs };
 }

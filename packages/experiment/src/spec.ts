@@ -10,8 +10,8 @@ import {
   percent,
   targetGroups,
 } from "@amcast/core";
-import type { ReplicationMode } from "@amcast/group";
-import { REPLICATION_MODES, replicaCount } from "@amcast/group";
+import type { ByzantineStrategy, ReplicationMode } from "@amcast/group";
+import { BYZANTINE_STRATEGIES, REPLICATION_MODES, replicaCount } from "@amcast/group";
 import type { CrashFault, FaultOptions, NetworkOptions, PartitionFault, ProcessingCost } from "@amcast/sim";
 import { besideFile, displayPath, readJson, readText } from "./files.js";
 import { protocolByName } from "./registry.js";
@@ -43,19 +43,39 @@ export interface WorkloadSpec {
   readonly startSpreadMs: number;
 }
 
+/** A replica that is Byzantine for the whole run, and how it misbehaves. */
+export interface ByzantineFault {
+  readonly proc: string;
+  readonly strategy: ByzantineStrategy;
+}
+
+/**
+ * A set of faults injected together. An experiment runs every plan (in the modes it names):
+ * e.g. "none" and "leader-crash", to show what a crashed leader costs.
+ */
+export interface FaultPlan {
+  /** "" for the single plan of a `faults` field (it adds nothing to run labels). */
+  readonly name: string;
+  /** Modes the plan runs in; null: every mode of the experiment. */
+  readonly modes: readonly ReplicationMode[] | null;
+  readonly faults: FaultOptions;
+  readonly byzantine: readonly ByzantineFault[];
+}
+
 export interface ExperimentSpec {
   readonly name: string;
   readonly description: string;
   readonly file: string;
   readonly topology: Topology;
   readonly protocols: readonly ProtocolRun[];
-  readonly mode: ReplicationMode;
+  /** Replication modes every protocol runs in. */
+  readonly modes: readonly ReplicationMode[];
   /** Faults tolerated per group (replicas = replicaCount(mode, f)). */
   readonly f: number;
   readonly workloads: readonly WorkloadSpec[];
   readonly network: NetworkOptions;
   readonly processing: ProcessingCost;
-  readonly faults: FaultOptions;
+  readonly faultPlans: readonly FaultPlan[];
   readonly seeds: readonly number[];
   readonly timeLimitMs: number;
   readonly tickMs: number;
@@ -95,9 +115,12 @@ export function loadExperiment(file: string): ExperimentSpec {
     labels.add(run.label);
   });
 
-  const mode = doc.choice<ReplicationMode>("mode", REPLICATION_MODES, "solo");
-  const f = doc.number("f", { integer: true, min: 0, max: 10 }, 0);
-  replicaCount(mode, f);
+  const modes = readModes(doc);
+  const f = doc.number(
+    "f",
+    { integer: true, min: 0, max: 10 },
+    modes.some((mode) => mode !== "solo") ? 1 : 0,
+  );
   const workloads = doc
     .array("workloads")
     .objects()
@@ -116,12 +139,7 @@ export function loadExperiment(file: string): ExperimentSpec {
 
   const network = readNetwork(doc.optionalObject("network"));
   const processing = readProcessing(doc.optionalObject("processing"));
-  const processIds = new Set(
-    topology.groupIds.flatMap((group) =>
-      Array.from({ length: replicaCount(mode, f) }, (_, i) => `${group}/${i}`),
-    ),
-  );
-  const faults = readFaults(doc.optionalObject("faults"), processIds);
+  const faultPlans = readFaultPlans(doc, topology, modes, f);
   const seeds = doc.has("seeds") ? doc.array("seeds").numbers({ integer: true, min: 0, max: SEED_MAX }) : [1];
   const timeLimitMs = doc.number("timeLimitMs", { min: 1 }, 3_600_000);
   const tickMs = doc.number("tickMs", { min: 0.001 }, 10);
@@ -135,12 +153,12 @@ export function loadExperiment(file: string): ExperimentSpec {
     file,
     topology,
     protocols,
-    mode,
+    modes,
     f,
     workloads,
     network,
     processing,
-    faults,
+    faultPlans,
     seeds,
     timeLimitMs,
     tickMs,
@@ -189,13 +207,13 @@ function readWorkload(item: JsonFields, topology: Topology, protocols: readonly 
   }
   const loop = item.choice("loop", ["closed", "open"] as const, "closed");
   const multicastsPerClient = item.number("multicastsPerClient", { integer: true, min: 0, max: 100_000_000 });
-  const outstanding = item.number("outstanding", { integer: true, min: 1, max: 10_000 }, 1);
+  const outstanding = item.number("outstanding", { integer: true, min: 1, max: 8192 }, 1);
   const thinkMs = item.number("thinkMs", { min: 0 }, 0);
   const ratePerSec =
     loop === "open"
       ? item.number("ratePerSec", { min: 0.001 })
       : item.number("ratePerSec", { min: 0.001 }, 1);
-  const outstandingMax = item.number("outstandingMax", { integer: true, min: 1, max: 1_000_000 }, 10_000);
+  const outstandingMax = item.number("outstandingMax", { integer: true, min: 1, max: 8192 }, 8192);
   const payloadBytes = item.number("payloadBytes", { integer: true, min: 0, max: 100_000_000 }, 64);
   const localPercent = item.number("localPercent", { integer: true, min: 0, max: 100 }, 90);
   const globalSizes = item.has("globalSizes")
@@ -261,33 +279,158 @@ function readProcessing(doc: JsonFields | undefined): ProcessingCost {
   return { perMessageUs, perByteNs };
 }
 
-function readFaults(doc: JsonFields | undefined, processIds: ReadonlySet<string>): FaultOptions {
-  if (doc === undefined) return { crashes: [], partitions: [] };
-  const known = listNames([...processIds].slice(0, 6)) + (processIds.size > 6 ? ", ..." : "");
+function readModes(doc: JsonFields): ReplicationMode[] {
+  if (doc.has("mode") && doc.has("modes")) throw doc.error("modes", "give either mode or modes, not both");
+  if (!doc.has("modes")) return [doc.choice<ReplicationMode>("mode", REPLICATION_MODES, "solo")];
+  const items = doc.array("modes");
+  const modes = items.strings();
+  modes.forEach((mode, index) => {
+    if (!(REPLICATION_MODES as readonly string[]).includes(mode)) {
+      throw items.error(index, `expected one of ${listNames(REPLICATION_MODES)}, got ${describeValue(mode)}`);
+    }
+    if (modes.indexOf(mode) !== index)
+      throw items.error(index, `mode ${describeValue(mode)} is listed twice`);
+  });
+  return modes as ReplicationMode[];
+}
+
+function readFaultPlans(
+  doc: JsonFields,
+  topology: Topology,
+  modes: readonly ReplicationMode[],
+  f: number,
+): FaultPlan[] {
+  if (doc.has("faults") && doc.has("faultPlans"))
+    throw doc.error("faultPlans", "give either faults or faultPlans, not both");
+  if (!doc.has("faultPlans")) {
+    const faults = doc.optionalObject("faults");
+    return [readFaultPlan(faults, "", null, topology, modes, f)];
+  }
+  const names = new Set<string>();
+  return doc
+    .array("faultPlans")
+    .objects()
+    .map((item) => {
+      const name = item.string("name");
+      if (names.has(name)) throw item.error("name", `fault plan ${describeValue(name)} is defined twice`);
+      names.add(name);
+      let planModes: ReplicationMode[] | null = null;
+      const modeItems = item.optionalArray("modes");
+      if (modeItems !== undefined) {
+        planModes = modeItems.strings().map((mode, index) => {
+          if (!(modes as readonly string[]).includes(mode)) {
+            throw modeItems.error(
+              index,
+              `expected one of the experiment's modes (${listNames(modes)}), got ${describeValue(mode)}`,
+            );
+          }
+          return mode as ReplicationMode;
+        });
+      }
+      return readFaultPlan(item, name, planModes, topology, modes, f);
+    });
+}
+
+/** Reads one fault plan and checks it against every mode it runs in. */
+function readFaultPlan(
+  doc: JsonFields | undefined,
+  name: string,
+  planModes: readonly ReplicationMode[] | null,
+  topology: Topology,
+  modes: readonly ReplicationMode[],
+  f: number,
+): FaultPlan {
+  const runsIn = planModes ?? modes;
+  if (doc === undefined)
+    return { name, modes: planModes, faults: { crashes: [], partitions: [] }, byzantine: [] };
+  const replicasMax = Math.max(...runsIn.map((mode) => replicaCount(mode, f)));
+  const existsInEveryMode = (id: string): boolean => {
+    const slash = id.lastIndexOf("/");
+    const group = id.slice(0, slash);
+    const index = Number(id.slice(slash + 1));
+    return (
+      slash > 0 &&
+      topology.hasGroup(group) &&
+      Number.isInteger(index) &&
+      runsIn.every((mode) => index >= 0 && index < replicaCount(mode, f))
+    );
+  };
+  const example = `${topology.groupIds[0] ?? "g"}/0 .. /${replicasMax - 1}`;
   const checkProcess = (item: JsonFields, field: string, id: string): void => {
-    if (!processIds.has(id))
-      throw item.error(field, `process ${describeValue(id)} does not exist (processes: ${known})`);
+    if (!existsInEveryMode(id)) {
+      throw item.error(
+        field,
+        `process ${describeValue(id)} does not exist in ${listNames(runsIn)} mode with f=${f} (replicas are <group>/<index>, e.g. ${example})`,
+      );
+    }
+  };
+  const faultyByGroup = new Map<string, Set<string>>();
+  const markFaulty = (item: JsonFields, field: string, group: string, who: string): void => {
+    let faulty = faultyByGroup.get(group);
+    if (faulty === undefined) {
+      faulty = new Set();
+      faultyByGroup.set(group, faulty);
+    }
+    faulty.add(who);
+    if (runsIn.some((mode) => mode !== "solo") && faulty.size > f) {
+      throw item.error(
+        field,
+        `group ${describeValue(group)} would have ${faulty.size} faulty replicas; f=${f} tolerates at most ${f}`,
+      );
+    }
   };
   const crashes: CrashFault[] = (doc.optionalArray("crashes")?.objects() ?? []).map((item) => {
-    const proc = item.string("proc");
-    checkProcess(item, "proc", proc);
     const atMs = item.number("atMs", { min: 0 });
     const recoverAtMs = item.has("recoverAtMs")
       ? item.number("recoverAtMs", { min: atMs + 0.001 })
       : undefined;
+    const recover = recoverAtMs === undefined ? {} : { recoverAtMs };
+    if (item.has("leaderOf")) {
+      const group = item.string("leaderOf");
+      if (!topology.hasGroup(group)) {
+        throw item.error(
+          "leaderOf",
+          `group ${describeValue(group)} does not exist (groups: ${listNames(topology.groupIds)})`,
+        );
+      }
+      markFaulty(item, "leaderOf", group, "leader");
+      item.done();
+      return { leaderOf: group, atMs, ...recover };
+    }
+    const proc = item.string("proc");
+    checkProcess(item, "proc", proc);
+    markFaulty(item, "proc", proc.slice(0, proc.lastIndexOf("/")), proc);
     item.done();
-    return recoverAtMs === undefined ? { proc, atMs } : { proc, atMs, recoverAtMs };
+    return { proc, atMs, ...recover };
   });
   const partitions: PartitionFault[] = (doc.optionalArray("partitions")?.objects() ?? []).map((item) => {
     const side = item.array("side").strings();
-    side.forEach((id) => {
-      checkProcess(item, "side", id);
-    });
+    for (const id of side) checkProcess(item, "side", id);
     const atMs = item.number("atMs", { min: 0 });
     const healAtMs = item.number("healAtMs", { min: atMs + 0.001 });
     item.done();
     return { side, atMs, healAtMs };
   });
+  const byzantineItems = doc.optionalArray("byzantine")?.objects() ?? [];
+  if (byzantineItems.length > 0 && runsIn.some((mode) => mode !== "byzantine")) {
+    throw doc.error(
+      "byzantine",
+      `Byzantine replicas need byzantine mode; this plan also runs in ${listNames(runsIn.filter((mode) => mode !== "byzantine"))} (restrict it with "modes": ["byzantine"])`,
+    );
+  }
+  const byzantine: ByzantineFault[] = byzantineItems.map((item) => {
+    const proc = item.string("proc");
+    checkProcess(item, "proc", proc);
+    const strategy = item.choice<ByzantineStrategy>("strategy", BYZANTINE_STRATEGIES);
+    markFaulty(item, "proc", proc.slice(0, proc.lastIndexOf("/")), proc);
+    item.done();
+    return { proc, strategy };
+  });
   doc.done();
-  return { crashes, partitions };
+  return {
+    name,
+    modes: planModes,
+    faults: { crashes, partitions, byzantine: byzantine.map((fault) => fault.proc) },
+    byzantine,
+  };
 }

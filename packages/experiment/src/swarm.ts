@@ -1,8 +1,10 @@
 import type { Overlay, ProtocolDefinition, TraceEvent } from "@amcast/core";
 import { assert, assertNever, CdagOverlay, Prng, percent, Topology } from "@amcast/core";
+import type { ReplicationMode } from "@amcast/group";
+import { BYZANTINE_STRATEGIES, replicaCount } from "@amcast/group";
 import type { CrashFault, PartitionFault } from "@amcast/sim";
 import type { ScenarioSpec } from "./scenario.js";
-import type { WorkloadSpec } from "./spec.js";
+import type { ByzantineFault, WorkloadSpec } from "./spec.js";
 
 /**
  * Swarm testing (after TigerBeetle's VOPR): each seed draws a whole configuration — topology,
@@ -19,6 +21,8 @@ export interface SwarmOptions {
   /** Let some seeds crash processes (safety is then checked, liveness is not). */
   readonly crashes: boolean;
   readonly realTime: boolean;
+  /** Replication modes a seed may draw. */
+  readonly modes: readonly ReplicationMode[];
   readonly recordSends?: boolean;
   readonly onTrace?: (event: TraceEvent) => void;
 }
@@ -71,7 +75,12 @@ export function swarmCase(
     : null;
   const network = { jitterSdFraction: prng.pick([0, 0.05, 0.2, 0.5]), reorder };
   const processing = { perMessageUs: prng.pick([0, 0, 5, 50, 500]), perByteNs: prng.pick([0, 1, 10]) };
-  const processes = regions.map((region) => `${region}/0`);
+  const mode = prng.pick(options.modes);
+  const f = mode === "solo" ? 0 : mode === "crash" ? prng.pick([1, 1, 2]) : 1;
+  const replicas = replicaCount(mode, f);
+  const processes = regions.flatMap((region) =>
+    Array.from({ length: replicas }, (_, index) => `${region}/${index}`),
+  );
 
   const partitions: PartitionFault[] = [];
   if (prng.chance(percent(40))) {
@@ -85,14 +94,30 @@ export function swarmCase(
     }
   }
   const crashes: CrashFault[] = [];
-  if (options.crashes && prng.chance(percent(20))) {
+  const byzantine: ByzantineFault[] = [];
+  const crashAt = (): { atMs: number; recoverAtMs?: number } => {
     const atMs = round(prng.float() * 400);
-    const proc = prng.pick(processes);
-    crashes.push(
-      prng.chance(percent(50))
-        ? { proc, atMs, recoverAtMs: round(atMs + 1 + prng.float() * 400) }
-        : { proc, atMs },
-    );
+    return prng.chance(percent(60)) ? { atMs, recoverAtMs: round(atMs + 1 + prng.float() * 600) } : { atMs };
+  };
+  if (mode === "solo") {
+    if (options.crashes && prng.chance(percent(20)))
+      crashes.push({ proc: prng.pick(processes), ...crashAt() });
+  } else {
+    // Up to f faulty replicas per group: crashed (leaders included) or, in Byzantine mode, Byzantine.
+    for (const group of regions) {
+      const faulty = prng.sample(
+        Array.from({ length: replicas }, (_, index) => `${group}/${index}`),
+        prng.intBetween(0, f),
+      );
+      for (const proc of faulty) {
+        if (mode === "byzantine" && prng.chance(percent(70)))
+          byzantine.push({ proc, strategy: prng.pick(BYZANTINE_STRATEGIES) });
+        else if (!options.crashes) continue;
+        else if (prng.chance(percent(30)) && !crashes.some((crash) => crash.leaderOf === group))
+          crashes.push({ leaderOf: group, ...crashAt() });
+        else crashes.push({ proc, ...crashAt() });
+      }
+    }
   }
 
   const scenario: ScenarioSpec = {
@@ -101,12 +126,14 @@ export function swarmCase(
     topology,
     protocol,
     overlay,
-    mode: "solo",
-    f: 0,
+    mode,
+    f,
     workload,
+    byzantine,
     network,
     processing,
-    faults: { crashes, partitions },
+    faults: { crashes, partitions, byzantine: byzantine.map((fault) => fault.proc) },
+    faultPlan: "swarm",
     timeLimitMs: 600_000,
     tickMs: 10,
     realTime: options.realTime,
@@ -125,8 +152,14 @@ export function swarmCase(
     reorder === null
       ? "no reorder"
       : `reorder ${reorder.chance.numerator}% up to ${reorder.extraDelayMsMax} ms`,
+    `${mode} mode, f=${f}`,
     `${partitions.length} partitions`,
-    crashes.length === 0 ? "no crash" : `crash ${crashes.map((crash) => crash.proc).join(",")}`,
+    crashes.length === 0
+      ? "no crash"
+      : `crash ${crashes.map((crash) => crash.proc ?? `leader of ${crash.leaderOf}`).join(",")}`,
+    byzantine.length === 0
+      ? "no Byzantine replica"
+      : `Byzantine ${byzantine.map((fault) => `${fault.proc}:${fault.strategy}`).join(",")}`,
     overlay === null ? "no overlay" : `${overlay.kind} ${overlay.groups.join(">")}`,
   ].join(", ");
   return { seed, description, scenario };

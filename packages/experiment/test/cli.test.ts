@@ -198,6 +198,44 @@ describe("bad input gets one clear line and a non-zero exit", () => {
     );
   });
 
+  it("faults a mode cannot take: more faulty replicas than f, a Byzantine replica outside Byzantine mode, an unknown strategy", () => {
+    const replicated = { ...SMALL_EXPERIMENT, modes: ["crash", "byzantine"], f: 1 };
+    experiment("too-many", {
+      ...replicated,
+      faults: {
+        crashes: [
+          { proc: "a/0", atMs: 5 },
+          { proc: "a/1", atMs: 9 },
+        ],
+      },
+    });
+    expectOneLineError(
+      amcast(project, "experiment", "too-many"),
+      /faults\.crashes\[1\]\.proc: group "a" would have 2 faulty replicas; f=1 tolerates at most 1/,
+    );
+    experiment("byz-in-crash", {
+      ...replicated,
+      faults: { byzantine: [{ proc: "a/3", strategy: "silent" }] },
+    });
+    expectOneLineError(
+      amcast(project, "experiment", "byz-in-crash"),
+      /faults\.byzantine: Byzantine replicas need byzantine mode; this plan also runs in crash/,
+    );
+    experiment("bad-strategy", {
+      ...replicated,
+      faultPlans: [{ name: "x", modes: ["byzantine"], byzantine: [{ proc: "a/3", strategy: "sneaky" }] }],
+    });
+    expectOneLineError(
+      amcast(project, "experiment", "bad-strategy"),
+      /faultPlans\[0\]\.byzantine\[0\]\.strategy: expected one of silent, equivocate/,
+    );
+    experiment("no-replica", { ...replicated, faults: { crashes: [{ proc: "a/3", atMs: 5 }] } });
+    expectOneLineError(
+      amcast(project, "experiment", "no-replica"),
+      /process "a\/3" does not exist in crash or byzantine mode with f=1/,
+    );
+  });
+
   it("an unknown flag or command, and a malformed trace", () => {
     expectOneLineError(
       amcast(project, "experiment", "small", "--sed", "3"),
@@ -213,5 +251,25 @@ describe("bad input gets one clear line and a non-zero exit", () => {
       amcast(project, "check", "bad.jsonl"),
       /bad\.jsonl:1: proc: expected a string or number id/,
     );
+  });
+});
+
+describe("the README", () => {
+  it("shows an experiment file that loads and runs", () => {
+    const readme = readFileSync(resolve(__dirname, "../../../README.md"), "utf8");
+    const start = readme.indexOf("An **experiment**");
+    const block = /```json\n([\s\S]*?)\n```/.exec(readme.slice(start));
+    expect(block).not.toBeNull();
+    const example = JSON.parse((block as RegExpExecArray)[1] as string);
+    cpSync(join(OVERLAYS, "aws-12.topology.json"), join(project, "overlays", "aws-12.topology.json"));
+    // Keep the run short: the file's structure is what is under test.
+    example.workloads[0].multicastsPerClient = 5;
+    example.seeds = [1];
+    experiment("readme-example", example);
+    const result = amcast(project, "experiment", "readme-example");
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/skeen\/byzantine\/locality\/liar/);
+    expect(result.stdout).toMatch(/skeen\/crash\/locality\/storm/);
   });
 });

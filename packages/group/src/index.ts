@@ -1,7 +1,24 @@
+export type { Signer, Verifier } from "./auth.js";
+export { canonical, digest, SimulatedSignatures } from "./auth.js";
+export type { ByzantineStrategy } from "./byzantine.js";
+export { BYZANTINE_STRATEGIES, ByzantineReplica } from "./byzantine.js";
 export type { ClientSpec } from "./client.js";
 export { createClient, MulticastClient } from "./client.js";
+export { CLIENT_SEQ_WINDOW } from "./clients.js";
+export type { OrderedInput } from "./inputs.js";
 export { Membership, replicaId } from "./membership.js";
-export type { DropReason, ReplicaSpec, ReplicationMode } from "./replica.js";
-export { createReplica, REPLICATION_MODES, replicaCount, SoloReplica } from "./replica.js";
+export type { Orderer, OrderingOptions } from "./orderer.js";
+export { DEFAULT_ORDERING } from "./orderer.js";
+export { PbftOrderer } from "./pbft.js";
+export { RaftOrderer } from "./raft.js";
+export type { Application, DropReason, ReplicaSpec, ReplicationMode } from "./replica.js";
+export {
+  createReplica,
+  REPLICATION_MODES,
+  Replica,
+  replicaCount,
+  replyQuorum,
+  streamQuorum,
+} from "./replica.js";
 export type { GroupWire } from "./wire.js";
 export { ENVELOPE_BYTES, multicastBytes } from "./wire.js";

@@ -1,8 +1,8 @@
 import type {
-  ClientId,
   GroupId,
   GroupLogic,
   GroupOutput,
+  Multicast,
   Overlay,
   ProcessId,
   ProcessLogic,
@@ -10,27 +10,57 @@ import type {
   ProtocolDefinition,
 } from "@amcast/core";
 import { assert, assertNever } from "@amcast/core";
+import type { Signer, Verifier } from "./auth.js";
+import { SIGNATURE_BYTES } from "./auth.js";
+import { ClientRequests } from "./clients.js";
+import type { OrderedInput } from "./inputs.js";
+import { copyDigests, makeCopyInput, makeRequestInput, requestDigest } from "./inputs.js";
 import type { Membership } from "./membership.js";
+import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
+import { DEFAULT_ORDERING, SoloOrderer } from "./orderer.js";
+import { PbftOrderer } from "./pbft.js";
+import { RaftOrderer } from "./raft.js";
+import { IncomingStreams, OutgoingStreams } from "./streams.js";
 import type { GroupWire } from "./wire.js";
-import { ENVELOPE_BYTES, readEnvelope, replyBytes } from "./wire.js";
+import { ENVELOPE_BYTES, multicastBytes, readEnvelope, replyBytes } from "./wire.js";
 
 /**
- * How a group's logic is replicated. `solo` runs one process per group: the process feeds its
- * inputs straight into the logic, in arrival order. (crash and byzantine replication come next;
- * they will order the same inputs through consensus before feeding them in.)
+ * How a group's logic is replicated:
+ * - `solo`: one process per group; inputs are taken in arrival order.
+ * - `crash`: 2f+1 replicas order inputs with a Raft-style log (raft.ts); up to f may crash.
+ * - `byzantine`: 3f+1 replicas order inputs PBFT-style (pbft.ts); up to f may be Byzantine.
+ * The protocol's group logic is the same in every mode.
  */
-export type ReplicationMode = "solo";
-export const REPLICATION_MODES: readonly ReplicationMode[] = ["solo"];
+export type ReplicationMode = "solo" | "crash" | "byzantine";
+export const REPLICATION_MODES: readonly ReplicationMode[] = ["solo", "crash", "byzantine"];
 
-/** Replicas a group needs in each mode for `f` tolerated faults. */
-export function replicaCount(mode: ReplicationMode, _f: number): number {
+/** Replicas a group needs in each mode to tolerate `f` faulty ones. */
+export function replicaCount(mode: ReplicationMode, f: number): number {
+  assert(Number.isInteger(f) && f >= 0, `f ${f} is not a whole number >= 0`);
   switch (mode) {
     case "solo":
       return 1;
+    case "crash":
+      return 2 * f + 1;
+    case "byzantine":
+      return 3 * f + 1;
     default:
       return assertNever(mode, "replication mode");
   }
 }
+
+/** Identical copies of a stream item needed from the sending group before it is taken. */
+export function streamQuorum(mode: ReplicationMode, f: number): number {
+  return mode === "byzantine" ? f + 1 : 1;
+}
+
+/** Matching replies a client needs from a group. */
+export function replyQuorum(mode: ReplicationMode, f: number): number {
+  return mode === "byzantine" ? f + 1 : 1;
+}
+
+/** The application a group runs: executes a delivered message and returns the reply's result. */
+export type Application = (message: Multicast, group: GroupId) => unknown;
 
 export interface ReplicaSpec<M> {
   readonly protocol: ProtocolDefinition<M>;
@@ -39,91 +69,287 @@ export interface ReplicaSpec<M> {
   readonly membership: Membership;
   readonly overlay: Overlay | null;
   readonly mode: ReplicationMode;
+  /** Faulty replicas tolerated per group (0 in solo mode). */
+  readonly f: number;
+  /** This replica's signer and everyone's verifier: required in Byzantine mode. */
+  readonly signer?: Signer;
+  readonly verifier?: Verifier;
+  readonly application?: Application;
+  readonly ordering?: Partial<OrderingOptions>;
+  /** Items a stream may run ahead of the next expected one (see IncomingStreams). */
+  readonly streamWindowMax?: number;
 }
 
 /** Why a replica refused an input; counted, never thrown, so a bad peer cannot crash it. */
-export type DropReason = "malformed" | "unknown-sender" | "not-an-entry-group" | "duplicate-request";
+export type DropReason =
+  | "malformed"
+  | "unknown-sender"
+  | "bad-signature"
+  | "not-an-entry-group"
+  | "duplicate-request"
+  | "stale-copy";
+
+const DEFAULT_STREAM_WINDOW = 1_000_000;
 
 /**
- * One replica of a group in `solo` mode. It turns envelopes from links into group inputs, runs
- * the protocol's logic, and turns the logic's outputs into envelopes for processes: `send` goes to
- * the destination group's replica, `deliver` is reported to the driver and answered to the client.
+ * One replica of a group. It turns envelopes from links into inputs, has its group order them
+ * (the `Orderer` of its mode), runs the protocol's logic on what was decided, in decided order,
+ * and turns the logic's outputs into envelopes: a `send` to group G becomes item k of this
+ * group's stream to G, copied to every replica of G; a `deliver` is executed by the application
+ * and answered to the client. Every correct replica of a group takes the same steps.
  */
-export class SoloReplica<M> implements ProcessLogic {
+export class Replica<M> implements ProcessLogic {
   readonly id: ProcessId;
   readonly group: GroupId;
-  readonly wantsTicks = false;
+  readonly mode: ReplicationMode;
+  readonly wantsTicks: boolean;
   readonly drops = new Map<DropReason, number>();
-  private readonly protocol: ProtocolDefinition<M>;
-  private readonly membership: Membership;
-  private readonly overlay: Overlay | null;
+  readonly orderer: Orderer;
+  private readonly spec: ReplicaSpec<M>;
   private readonly logic: GroupLogic<M>;
-  /**
-   * Highest request sequence number taken per client. Clients number their requests, and a link
-   * is FIFO, so anything at or below it is a duplicate. Bounded by the number of clients.
-   */
-  private readonly lastSeqByClient = new Map<ClientId, number>();
+  private readonly outgoing = new OutgoingStreams();
+  private readonly incoming: IncomingStreams;
+  private readonly clients = new ClientRequests();
+  private outputs: ProcessOutput[] = [];
+  private ticks = 0;
+  private executedInputs = 0;
 
   constructor(spec: ReplicaSpec<M>) {
-    assert(spec.mode === "solo", `SoloReplica runs solo mode, not ${spec.mode}`);
+    const replicas = spec.membership.replicas(spec.group);
+    assert(replicas.includes(spec.id), () => `${spec.id} is not a replica of ${spec.group}`);
     assert(
-      spec.membership.groupOf(spec.id) === spec.group,
-      () => `${spec.id} is not a replica of ${spec.group}`,
+      replicas.length === replicaCount(spec.mode, spec.f),
+      () =>
+        `${spec.group} has ${replicas.length} replicas, ${spec.mode} mode with f=${spec.f} needs ${replicaCount(spec.mode, spec.f)}`,
     );
+    assert(
+      spec.mode !== "byzantine" || (spec.signer !== undefined && spec.verifier !== undefined),
+      "Byzantine mode needs signatures",
+    );
+    assert(spec.signer === undefined || spec.signer.id === spec.id, "a replica signs as itself");
     this.id = spec.id;
     this.group = spec.group;
-    this.protocol = spec.protocol;
-    this.membership = spec.membership;
-    this.overlay = spec.overlay;
+    this.mode = spec.mode;
+    this.spec = spec;
+    this.wantsTicks = spec.mode !== "solo";
     this.logic = spec.protocol.createGroup({
       group: spec.group,
       groups: spec.membership.groups,
       overlay: spec.overlay,
     });
+    this.incoming = new IncomingStreams(
+      () => streamQuorum(spec.mode, spec.f),
+      spec.streamWindowMax ?? DEFAULT_STREAM_WINDOW,
+    );
+    const ordering: OrderingOptions = { ...DEFAULT_ORDERING, ...spec.ordering };
+    const host: OrdererHost = {
+      self: spec.id,
+      replicas,
+      send: (to, message, bytes, label) => {
+        const envelope: GroupWire = { t: "consensus", body: message };
+        this.outputs.push({
+          kind: "send",
+          to,
+          body: envelope,
+          bytes: ENVELOPE_BYTES + bytes,
+          label,
+          protocol: true,
+        });
+      },
+      decide: (batch) => {
+        for (const input of batch) this.execute(input);
+      },
+      useful: (input) => this.useful(input),
+      now: () => this.ticks,
+    };
+    switch (spec.mode) {
+      case "solo":
+        this.orderer = new SoloOrderer(host);
+        break;
+      case "crash":
+        this.orderer = new RaftOrderer(host, ordering);
+        break;
+      case "byzantine":
+        this.orderer = new PbftOrderer(
+          host,
+          ordering,
+          spec.f,
+          spec.signer as Signer,
+          spec.verifier as Verifier,
+          (input) => this.validRelayedInput(input),
+        );
+        break;
+      default:
+        this.orderer = assertNever(spec.mode, "replication mode");
+    }
+  }
+
+  /** Inputs executed so far (client requests and stream copies, repeats excluded). */
+  get executed(): number {
+    return this.executedInputs;
   }
 
   receive(from: ProcessId, body: unknown): readonly ProcessOutput[] {
     const envelope = readEnvelope(body);
     if (envelope === undefined) return this.drop("malformed");
     switch (envelope.t) {
-      case "request": {
-        const message = envelope.message;
-        if (this.membership.groupOf(from) !== undefined || message.client !== from)
+      case "request":
+        this.onRequest(from, envelope);
+        break;
+      case "copy":
+        this.onCopy(from, envelope);
+        break;
+      case "consensus":
+        if (this.spec.membership.groupOf(from) !== this.group || from === this.id)
           return this.drop("unknown-sender");
-        if (!message.dst.every((group) => this.membership.hasGroup(group))) return this.drop("malformed");
-        if (!this.protocol.entryGroups(message.dst, this.overlay).includes(this.group))
-          return this.drop("not-an-entry-group");
-        const lastSeq = this.lastSeqByClient.get(message.client) ?? -1;
-        if (envelope.seq <= lastSeq) return this.drop("duplicate-request");
-        this.lastSeqByClient.set(message.client, envelope.seq);
-        return this.apply(this.logic.step({ kind: "request", message }));
-      }
-      case "peer": {
-        const fromGroup = this.membership.groupOf(from);
-        if (fromGroup === undefined || fromGroup === this.group) return this.drop("unknown-sender");
-        return this.apply(this.logic.step({ kind: "peer", from: fromGroup, body: envelope.body as M }));
-      }
+        this.orderer.receive(from, envelope.body);
+        break;
       case "reply":
         return this.drop("malformed");
       default:
         return assertNever(envelope, "envelope");
     }
+    return this.flush();
   }
 
   tick(): readonly ProcessOutput[] {
-    return [];
+    this.ticks += 1;
+    this.orderer.tick();
+    return this.flush();
   }
 
-  private apply(outputs: readonly GroupOutput<M>[]): ProcessOutput[] {
-    const result: ProcessOutput[] = [];
+  idle(): boolean {
+    return this.orderer.idle();
+  }
+
+  private onRequest(from: ProcessId, envelope: Extract<GroupWire, { t: "request" }>): void {
+    const { message, seq, signature } = envelope;
+    // Only the client itself may send its request; the link says who sent it.
+    if (this.spec.membership.groupOf(from) !== undefined || !wellFormed(message, seq, from)) {
+      this.drop("malformed");
+      return;
+    }
+    if (!message.dst.every((group) => this.spec.membership.hasGroup(group))) {
+      this.drop("malformed");
+      return;
+    }
+    if (!this.spec.protocol.entryGroups(message.dst, this.spec.overlay).includes(this.group)) {
+      this.drop("not-an-entry-group");
+      return;
+    }
+    if (this.clients.isExecuted(from, seq)) {
+      // A retry: answer from the reply cache; executing twice is never an option.
+      this.drop("duplicate-request");
+      const reply = this.clients.cachedReply(from, seq);
+      if (reply !== undefined) this.sendReply(from, reply);
+      return;
+    }
+    const bytes = ENVELOPE_BYTES + multicastBytes(message) + this.signatureBytes();
+    const input = makeRequestInput(from, seq, message, signature, bytes, this.mode === "byzantine");
+    if (this.mode === "byzantine" && !this.spec.verifier?.verify(from, input.digest, signature)) {
+      this.drop("bad-signature");
+      return;
+    }
+    this.orderer.submit(input);
+  }
+
+  private onCopy(from: ProcessId, envelope: Extract<GroupWire, { t: "copy" }>): void {
+    const fromGroup = this.spec.membership.groupOf(from);
+    if (fromGroup === undefined || fromGroup === this.group) {
+      this.drop("unknown-sender");
+      return;
+    }
+    if (!Number.isSafeInteger(envelope.k) || envelope.k < 0 || typeof envelope.signature !== "string") {
+      this.drop("malformed");
+      return;
+    }
+    const bytes = ENVELOPE_BYTES + 8 + this.bodyBytes(envelope.body) + this.signatureBytes();
+    const input = makeCopyInput(
+      from,
+      fromGroup,
+      envelope.k,
+      envelope.body,
+      envelope.signature,
+      bytes,
+      this.mode === "byzantine",
+    );
+    if (!this.incoming.accepts(input)) {
+      this.drop("stale-copy");
+      return;
+    }
+    if (this.mode === "byzantine" && !this.spec.verifier?.verify(from, input.digest, envelope.signature)) {
+      this.drop("bad-signature");
+      return;
+    }
+    this.orderer.submit(input);
+  }
+
+  /**
+   * Checks an input relayed by another replica (Byzantine mode's check of a proposal): its digest
+   * is recomputed from its content and its signature checked against that. Returns the input to
+   * order, or undefined when it is invalid.
+   */
+  private validRelayedInput(input: OrderedInput): boolean {
+    const verifier = this.spec.verifier;
+    if (verifier === undefined) return true;
+    if (typeof input !== "object" || input === null || typeof input.signature !== "string") return false;
+    if (input.kind === "request") {
+      return (
+        input.key === `${input.client}#${input.seq}` &&
+        wellFormed(input.message, input.seq, input.client) &&
+        this.spec.membership.groupOf(input.client) === undefined &&
+        requestDigest(input.client, input.seq, input.message) === input.digest &&
+        verifier.verify(input.client, input.digest, input.signature)
+      );
+    }
+    if (input.kind !== "copy") return false;
+    const fromGroup = this.spec.membership.groupOf(input.sender);
+    if (
+      fromGroup !== input.fromGroup ||
+      fromGroup === this.group ||
+      input.key !== `${input.sender}#${input.k}`
+    )
+      return false;
+    const digests = copyDigests(input.sender, input.fromGroup, input.k, input.body);
+    return (
+      digests.item === input.itemDigest &&
+      digests.signed === input.digest &&
+      verifier.verify(input.sender, input.digest, input.signature)
+    );
+  }
+
+  private useful(input: OrderedInput): boolean {
+    return input.kind === "request"
+      ? !this.clients.isExecuted(input.client, input.seq)
+      : this.incoming.accepts(input);
+  }
+
+  /** Runs one decided input through the protocol logic (repeats are dropped here). */
+  private execute(input: OrderedInput): void {
+    if (input.kind === "request") {
+      if (!this.clients.markExecuted(input.client, input.seq)) return;
+      this.executedInputs += 1;
+      this.apply(this.logic.step({ kind: "request", message: input.message }));
+      return;
+    }
+    for (const item of this.incoming.onOrderedCopy(input)) {
+      this.executedInputs += 1;
+      this.apply(this.logic.step({ kind: "peer", from: item.fromGroup, body: item.body as M }));
+    }
+  }
+
+  private apply(outputs: readonly GroupOutput<M>[]): void {
     for (const output of outputs) {
       if (output.kind === "send") {
         assert(output.to !== this.group, () => `group ${this.group} sends to itself`);
-        const description = this.protocol.describe(output.body);
-        const envelope: GroupWire = { t: "peer", body: output.body };
-        const bytes = ENVELOPE_BYTES + description.bytes;
-        for (const to of this.membership.replicas(output.to)) {
-          result.push(
+        const k = this.outgoing.next(output.to);
+        const signature =
+          this.spec.signer?.sign(copyDigests(this.id, this.group, k, output.body).signed) ?? "";
+        const description = this.spec.protocol.describe(output.body);
+        const envelope: GroupWire = { t: "copy", k, body: output.body, signature };
+        const bytes = ENVELOPE_BYTES + 8 + description.bytes + this.signatureBytes();
+        for (const to of this.spec.membership.replicas(output.to)) {
+          this.outputs.push(
             description.id === undefined
               ? { kind: "send", to, body: envelope, bytes, label: description.kind, protocol: true }
               : {
@@ -143,33 +369,77 @@ export class SoloReplica<M> implements ProcessLogic {
           message.dst.includes(this.group),
           () => `group ${this.group} delivers ${message.id}, not addressed to it`,
         );
-        result.push({ kind: "deliver", group: this.group, message });
-        const reply: GroupWire = { t: "reply", id: message.id, group: this.group };
-        result.push({
-          kind: "send",
-          to: message.client,
-          body: reply,
-          bytes: replyBytes(message.id, this.group),
-          label: "reply",
-          id: message.id,
-          protocol: false,
-        });
+        this.outputs.push({ kind: "deliver", group: this.group, message });
+        const result = this.spec.application?.(message, this.group) ?? null;
+        const reply: GroupWire = { t: "reply", id: message.id, group: this.group, result };
+        const seq = sequenceOf(message);
+        if (seq !== undefined && this.clients.isExecuted(message.client, seq))
+          this.clients.recordReply(message.client, seq, reply);
+        this.sendReply(message.client, reply);
       }
     }
-    return result;
+  }
+
+  private sendReply(client: ProcessId, reply: GroupWire): void {
+    assert(reply.t === "reply", "a reply envelope");
+    this.outputs.push({
+      kind: "send",
+      to: client,
+      body: reply,
+      bytes: replyBytes(reply.id, reply.group),
+      label: "reply",
+      id: reply.id,
+      protocol: false,
+    });
+  }
+
+  private bodyBytes(body: unknown): number {
+    try {
+      return this.spec.protocol.describe(body as M).bytes;
+    } catch {
+      return 64;
+    }
+  }
+
+  private signatureBytes(): number {
+    return this.mode === "byzantine" ? SIGNATURE_BYTES : 0;
+  }
+
+  private flush(): readonly ProcessOutput[] {
+    if (this.outputs.length === 0) return NO_OUTPUTS;
+    const outputs = this.outputs;
+    this.outputs = [];
+    return outputs;
   }
 
   private drop(reason: DropReason): readonly ProcessOutput[] {
     this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
-    return [];
+    return this.flush();
   }
 }
 
-export function createReplica<M>(spec: ReplicaSpec<M>): ProcessLogic {
-  switch (spec.mode) {
-    case "solo":
-      return new SoloReplica(spec);
-    default:
-      return assertNever(spec.mode, "replication mode");
+const NO_OUTPUTS: readonly ProcessOutput[] = [];
+
+/** A request's message is the client's own: its id is "<client>:<seq>" and its fields have their types. */
+function wellFormed(message: Multicast, seq: number, client: ProcessId): boolean {
+  if (typeof message !== "object" || message === null || !Number.isSafeInteger(seq) || seq < 0) return false;
+  if (message.client !== client || message.id !== `${client}:${seq}`) return false;
+  if (typeof message.payloadBytes !== "number" || !(message.payloadBytes >= 0)) return false;
+  const dst = message.dst as unknown;
+  if (!Array.isArray(dst) || dst.length === 0) return false;
+  for (let i = 0; i < dst.length; i += 1) {
+    if (typeof dst[i] !== "string" || (i > 0 && !(dst[i - 1] < dst[i]))) return false;
   }
+  return true;
+}
+
+/** The sequence number in a message id "<client>:<seq>". */
+function sequenceOf(message: Multicast): number | undefined {
+  const at = message.id.lastIndexOf(":");
+  const seq = Number(message.id.slice(at + 1));
+  return at > 0 && Number.isSafeInteger(seq) ? seq : undefined;
+}
+
+export function createReplica<M>(spec: ReplicaSpec<M>): Replica<M> {
+  return new Replica(spec);
 }

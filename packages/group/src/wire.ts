@@ -1,13 +1,20 @@
 import type { GroupId, MessageId, Multicast } from "@amcast/core";
 
 /**
- * Envelopes the group layer puts on the wire between processes. Protocol bodies travel inside
- * `peer`; the receiver learns the sending group from the link (membership), never from here.
+ * Envelopes the group layer puts on the wire between processes. The receiver learns who sent an
+ * envelope from the link (and the sender's group from membership), never from a field in it.
+ *
+ * - `request`: client -> replicas of an entry group; signed by the client in Byzantine mode.
+ * - `copy`: a replica's copy of item `k` of its group's stream to the receiver's group (the
+ *   protocol body inside); signed by the sending replica in Byzantine mode.
+ * - `consensus`: between replicas of one group (the orderer's messages).
+ * - `reply`: replica -> client once its group delivered the message, with the application's result.
  */
 export type GroupWire =
-  | { readonly t: "request"; readonly message: Multicast; readonly seq: number }
-  | { readonly t: "peer"; readonly body: unknown }
-  | { readonly t: "reply"; readonly id: MessageId; readonly group: GroupId };
+  | { readonly t: "request"; readonly message: Multicast; readonly seq: number; readonly signature: string }
+  | { readonly t: "copy"; readonly k: number; readonly body: unknown; readonly signature: string }
+  | { readonly t: "consensus"; readonly body: unknown }
+  | { readonly t: "reply"; readonly id: MessageId; readonly group: GroupId; readonly result: unknown };
 
 /** Modelled bytes of an envelope's own header (type tag, lengths, sequence number). */
 export const ENVELOPE_BYTES = 16;
@@ -20,12 +27,14 @@ export function multicastBytes(message: Multicast): number {
 }
 
 export function replyBytes(id: MessageId, group: GroupId): number {
-  return ENVELOPE_BYTES + id.length + group.length;
+  return ENVELOPE_BYTES + id.length + group.length + 8;
 }
+
+const KINDS = new Set(["request", "copy", "consensus", "reply"]);
 
 /** Narrows an untrusted body to an envelope kind, or undefined when it is not one. */
 export function readEnvelope(body: unknown): GroupWire | undefined {
   if (typeof body !== "object" || body === null) return undefined;
   const t = (body as { t?: unknown }).t;
-  return t === "request" || t === "peer" || t === "reply" ? (body as GroupWire) : undefined;
+  return typeof t === "string" && KINDS.has(t) ? (body as GroupWire) : undefined;
 }

@@ -2,11 +2,11 @@ import type { ProcessOutput } from "@amcast/core";
 import { InputError } from "@amcast/core";
 import { skeen } from "@amcast/skeen";
 import { describe, expect, it } from "vitest";
-import type { GroupWire } from "../src/index.js";
-import { createClient, createReplica, Membership, type SoloReplica } from "../src/index.js";
+import type { GroupWire, Replica } from "../src/index.js";
+import { createClient, createReplica, Membership } from "../src/index.js";
 
 const membership = Membership.uniform(["g1", "g2"], 1);
-const replica = (group: string): SoloReplica<unknown> =>
+const replica = (group: string): Replica<unknown> =>
   createReplica({
     protocol: skeen,
     group,
@@ -14,15 +14,25 @@ const replica = (group: string): SoloReplica<unknown> =>
     membership,
     overlay: null,
     mode: "solo",
-  }) as SoloReplica<unknown>;
+    f: 0,
+  }) as Replica<unknown>;
 const client = () =>
-  createClient({ id: "c0", protocol: skeen, membership, overlay: null, mode: "solo", outstandingMax: 2 });
+  createClient({
+    id: "c0",
+    protocol: skeen,
+    membership,
+    overlay: null,
+    mode: "solo",
+    f: 0,
+    outstandingMax: 2,
+  });
 
 function sends(outputs: readonly ProcessOutput[]): string[] {
   return outputs.flatMap((output) =>
     output.kind === "send" ? [`${output.label} -> ${output.to}`] : [`${output.kind}`],
   );
 }
+const bodyOf = (output: ProcessOutput | undefined): GroupWire => (output as { body: GroupWire }).body;
 
 describe("membership", () => {
   it("maps replicas to groups and back", () => {
@@ -44,47 +54,51 @@ describe("membership", () => {
 });
 
 describe("solo replicas and clients", () => {
-  it("run a multicast end to end: request, proposals, delivery, replies, completion", () => {
+  it("run a multicast end to end: request, stream copies, delivery, replies, completion", () => {
     const c = client();
     const g1 = replica("g1");
     const g2 = replica("g2");
     const { message, outputs } = c.multicast(["g1", "g2"], 8);
     expect(message.id).toBe("c0:0");
     expect(sends(outputs)).toEqual(["request -> g1/0", "request -> g2/0"]);
-    const request = (outputs[0] as { body: GroupWire }).body;
+    const request = bodyOf(outputs[0]);
 
     const fromG1 = g1.receive("c0", request);
     expect(sends(fromG1)).toEqual(["propose -> g2/0"]);
+    expect(bodyOf(fromG1[0])).toMatchObject({ t: "copy", k: 0 });
     const fromG2 = g2.receive("c0", request);
     expect(sends(fromG2)).toEqual(["propose -> g1/0"]);
 
-    const atG2 = g2.receive("g1/0", (fromG1[0] as { body: unknown }).body);
+    const atG2 = g2.receive("g1/0", bodyOf(fromG1[0]));
     expect(sends(atG2)).toEqual(["deliver", "reply -> c0"]);
-    const atG1 = g1.receive("g2/0", (fromG2[0] as { body: unknown }).body);
+    const atG1 = g1.receive("g2/0", bodyOf(fromG2[0]));
     expect(sends(atG1)).toEqual(["deliver", "reply -> c0"]);
 
-    expect(c.receive("g2/0", (atG2[1] as { body: unknown }).body)).toEqual([]);
-    expect(c.receive("g1/0", (atG1[1] as { body: unknown }).body)).toEqual([
-      { kind: "complete", id: "c0:0" },
+    expect(c.receive("g2/0", bodyOf(atG2[1]))).toEqual([]);
+    expect(c.receive("g1/0", bodyOf(atG1[1]))).toEqual([
+      { kind: "complete", id: "c0:0", results: { g1: null, g2: null } },
     ]);
-    expect(c.inFlight).toBe(0);
+    expect(c.inFlightCount).toBe(0);
   });
 
-  it("drops malformed, misattributed and duplicate inputs without throwing", () => {
+  it("drops malformed and misattributed inputs without throwing, and answers a retry from its cache", () => {
     const g1 = replica("g1");
     const { outputs } = client().multicast(["g1"], 0);
-    const request = (outputs[0] as { body: GroupWire }).body;
+    const request = bodyOf(outputs[0]);
     expect(g1.receive("c0", "garbage")).toEqual([]);
-    expect(g1.receive("c0", { t: "reply", id: "x", group: "g2" })).toEqual([]);
+    expect(g1.receive("c0", { t: "reply", id: "x", group: "g2", result: null })).toEqual([]);
     // A request whose client field names someone else than the link's sender.
     expect(g1.receive("c9", request)).toEqual([]);
-    // A peer message from a process that is no replica.
-    expect(g1.receive("c0", { t: "peer", body: { type: "propose", id: "x", ts: 1 } })).toEqual([]);
+    // A stream copy from a process that is no replica.
+    expect(
+      g1.receive("c0", { t: "copy", k: 0, body: { type: "propose", id: "x", ts: 1 }, signature: "" }),
+    ).toEqual([]);
     expect(sends(g1.receive("c0", request))).toEqual(["deliver", "reply -> c0"]);
-    expect(g1.receive("c0", request)).toEqual([]);
+    // The retry is answered from the reply cache, not executed again.
+    expect(sends(g1.receive("c0", request))).toEqual(["reply -> c0"]);
     expect(Object.fromEntries(g1.drops)).toEqual({
-      malformed: 2,
-      "unknown-sender": 2,
+      malformed: 3,
+      "unknown-sender": 1,
       "duplicate-request": 1,
     });
   });
@@ -92,11 +106,11 @@ describe("solo replicas and clients", () => {
   it("counts each destination group's reply once and ignores replies from processes that are no replica", () => {
     const c = client();
     c.multicast(["g1", "g2"], 0);
-    expect(c.receive("g1/0", { t: "reply", id: "c0:0", group: "g1" })).toEqual([]);
-    expect(c.receive("g1/0", { t: "reply", id: "c0:0", group: "g1" })).toEqual([]);
-    expect(c.receive("c5", { t: "reply", id: "c0:0", group: "g2" })).toEqual([]);
-    expect(c.receive("g2/0", { t: "reply", id: "c0:0", group: "g2" })).toEqual([
-      { kind: "complete", id: "c0:0" },
+    expect(c.receive("g1/0", { t: "reply", id: "c0:0", group: "g1", result: 1 })).toEqual([]);
+    expect(c.receive("g1/0", { t: "reply", id: "c0:0", group: "g1", result: 1 })).toEqual([]);
+    expect(c.receive("c5", { t: "reply", id: "c0:0", group: "g2", result: 2 })).toEqual([]);
+    expect(c.receive("g2/0", { t: "reply", id: "c0:0", group: "g2", result: 2 })).toEqual([
+      { kind: "complete", id: "c0:0", results: { g1: 1, g2: 2 } },
     ]);
   });
 

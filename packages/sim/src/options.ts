@@ -28,12 +28,18 @@ export interface ProcessingCost {
   readonly perByteNs: number;
 }
 
-/** A process stops at `atMs`; messages reaching it while down are lost. It keeps its state. */
-export interface CrashFault {
-  readonly proc: ProcessId;
+/**
+ * A process stops at `atMs`; messages reaching it while down are lost. It keeps its state (what a
+ * real process keeps on disk) and resumes at `recoverAtMs`, if given. Either `proc` names it, or
+ * `leaderOf` names a group whose current leader crashes (resolved when the fault strikes).
+ */
+export type CrashFault = (
+  | { readonly proc: ProcessId; readonly leaderOf?: undefined }
+  | { readonly leaderOf: GroupId; readonly proc?: undefined }
+) & {
   readonly atMs: number;
   readonly recoverAtMs?: number;
-}
+};
 
 /**
  * Links between `side` and everyone else are cut from `atMs` to `healAtMs`. Links stay reliable:
@@ -48,6 +54,8 @@ export interface PartitionFault {
 export interface FaultOptions {
   readonly crashes: readonly CrashFault[];
   readonly partitions: readonly PartitionFault[];
+  /** Processes that are Byzantine for the whole run (their logic misbehaves; the trace says so). */
+  readonly byzantine?: readonly ProcessId[];
 }
 
 /** A closed-loop client keeps `outstanding` multicasts in flight, waiting `thinkMs` after each. */
@@ -102,6 +110,8 @@ export interface SimOptions {
   readonly recordSends: boolean;
   /** Receives every trace event, in order. */
   readonly onEvent: (event: TraceEvent) => void;
+  /** The current leader of a group, for `leaderOf` crashes (asked when the crash strikes). */
+  readonly leaderOf?: (group: GroupId) => ProcessId | undefined;
 }
 
 export const DEFAULT_NETWORK: NetworkOptions = { jitterSdFraction: 0.05, reorder: null };

@@ -135,6 +135,12 @@ interface ClientSlot {
   readonly inFlight: Map<string, number>;
 }
 
+/** Ticks a `leaderOf` crash keeps waiting for a leader to exist before it gives up. */
+const LEADERLESS_ATTEMPTS_MAX = 1000;
+
+/** Virtual time with nothing but ticks after which a run counts as stalled. */
+const STALL_MS = 120_000;
+
 /** The bound on a process's inbox; reaching it means the run is hopelessly overloaded. */
 const INBOX_LIMIT = 10_000_000;
 
@@ -164,12 +170,26 @@ export class Simulator {
     readonly atMs: number;
     readonly healAtMs: number;
   }[];
+  /** Which process a `leaderOf` crash took down, by fault index, so it recovers the same one. */
+  private readonly crashedLeaderByFault = new Map<number, number>();
+  /** Attempts of a `leaderOf` crash that found no leader, by fault index. */
+  private readonly leaderlessAttempts = new Map<number, number>();
   private now = 0;
   private seq = 0;
   /** Queued events other than ticks: when none is left, only ticks could still happen. */
   private foregroundEvents = 0;
   private clientsDone = 0;
   private readonly clientCount: number;
+  /** The process whose ticks trigger the end-of-run check (the first that ticks), or -1. */
+  private watchIndex = -1;
+  /** When every live process was first seen idle with the workload done, or undefined. */
+  private settleStartMs: number | undefined;
+  /** How long everything must stay idle: long enough for anything in flight to land. */
+  private readonly settleMs: number;
+  /** After the last fault heals (partition) or recovers (crash), the end-of-run check may pass. */
+  private readonly faultsOverMs: number;
+  /** Virtual time of the last non-tick event: a run with only ticks for this long has stalled. */
+  private lastForegroundMs = 0;
 
   private messageEvents = 0;
   private queueEvents = 0;
@@ -213,6 +233,19 @@ export class Simulator {
         healAtMs: partition.healAtMs,
       };
     });
+    let maxDelayMs = 0;
+    for (const from of this.slots)
+      for (const to of this.slots)
+        maxDelayMs = Math.max(maxDelayMs, options.topology.delayMs(from.region, to.region));
+    const jitterMs = maxDelayMs * options.network.jitterSdFraction * 6;
+    this.settleMs =
+      2 * (maxDelayMs + jitterMs + (options.network.reorder?.extraDelayMsMax ?? 0)) + 5 * options.tickMs;
+    let faultsOverMs = 0;
+    for (const partition of options.faults.partitions)
+      faultsOverMs = Math.max(faultsOverMs, partition.healAtMs);
+    for (const crash of options.faults.crashes)
+      faultsOverMs = Math.max(faultsOverMs, crash.recoverAtMs ?? crash.atMs);
+    this.faultsOverMs = faultsOverMs;
   }
 
   /** Runs to the end (drained, stalled or time limit). A simulator runs once. */
@@ -273,16 +306,24 @@ export class Simulator {
     for (const slot of this.slots) {
       if (slot.group !== undefined) this.emit({ ev: "member", group: slot.group, proc: slot.id, t: 0 });
     }
-    for (const crash of options.faults.crashes) {
-      const at = this.indexOf(crash.proc);
-      this.schedule(crash.atMs, EventType.Crash, at, -1, undefined, 0);
+    for (const proc of options.faults.byzantine ?? []) {
+      this.indexOf(proc);
+      this.emit({ ev: "fault", proc, kind: "byzantine", t: 0 });
+    }
+    options.faults.crashes.forEach((crash, index) => {
+      // A crash of a named process is bound now; a leader's is resolved when it strikes.
+      const at = crash.proc === undefined ? -1 : this.indexOf(crash.proc);
+      this.schedule(crash.atMs, EventType.Crash, at, index, undefined, 0);
       if (crash.recoverAtMs !== undefined) {
         assert(crash.recoverAtMs > crash.atMs, "a process recovers after it crashes");
-        this.schedule(crash.recoverAtMs, EventType.Recover, at, -1, undefined, 0);
+        this.schedule(crash.recoverAtMs, EventType.Recover, at, index, undefined, 0);
       }
-    }
+    });
     this.slots.forEach((slot, index) => {
-      if (slot.logic.wantsTicks) this.schedule(options.tickMs, EventType.Tick, index, -1, undefined, 0);
+      if (slot.logic.wantsTicks) {
+        if (this.watchIndex < 0) this.watchIndex = index;
+        this.schedule(options.tickMs, EventType.Tick, index, -1, undefined, 0);
+      }
       const client = slot.client;
       if (client === undefined) return;
       if (client.spec.loop.multicasts === 0) {
@@ -304,9 +345,14 @@ export class Simulator {
     const { queue } = this;
     const timeLimitMs = this.options.timeLimitMs;
     for (;;) {
-      if (this.clientsDone === this.clientCount && this.foregroundEvents === 0) return "drained";
+      // Without ticking processes, nothing in flight means nothing can happen any more; with them,
+      // timers may still act, so the end waits for `settled` (checked on ticks).
+      if (this.watchIndex < 0 && this.clientsDone === this.clientCount && this.foregroundEvents === 0)
+        return "drained";
       const event = queue.peek();
-      if (event === undefined || this.foregroundEvents === 0) return "stalled";
+      if (event === undefined) return "stalled";
+      if (this.foregroundEvents === 0 && (this.watchIndex < 0 || event.t - this.lastForegroundMs > STALL_MS))
+        return "stalled";
       if (event.t > timeLimitMs) {
         this.now = timeLimitMs;
         return "time-limit";
@@ -314,12 +360,38 @@ export class Simulator {
       queue.pop();
       this.queueEvents += 1;
       this.now = event.t;
-      if (event.type !== EventType.Tick) this.foregroundEvents -= 1;
+      if (event.type !== EventType.Tick) {
+        this.foregroundEvents -= 1;
+        this.lastForegroundMs = event.t;
+      }
       this.handle(event);
+      if (event.type === EventType.Tick && event.at === this.watchIndex && this.settled()) return "drained";
     }
   }
 
+  /**
+   * The end of a run with ticking processes (their heartbeats never stop): the workload is done,
+   * every fault is over, and every live process has been idle for `settleMs`, long enough for
+   * anything that was in flight to arrive and be handled.
+   */
+  private settled(): boolean {
+    const quiet =
+      this.clientsDone === this.clientCount &&
+      this.now >= this.faultsOverMs &&
+      this.slots.every((slot) => slot.crashed || (slot.logic.idle?.() ?? true));
+    if (!quiet) {
+      this.settleStartMs = undefined;
+      return false;
+    }
+    this.settleStartMs ??= this.now;
+    return this.now - this.settleStartMs >= this.settleMs;
+  }
+
   private handle(event: SimEvent): void {
+    if (event.type === EventType.Crash || event.type === EventType.Recover) {
+      this.onFault(event);
+      return;
+    }
     const slot = this.slots[event.at] as ProcessSlot;
     switch (event.type) {
       case EventType.Arrival:
@@ -336,15 +408,39 @@ export class Simulator {
       case EventType.ClientWake:
         this.onClientWake(event.at, slot);
         break;
-      case EventType.Crash:
-        this.crash(slot);
+      default:
         break;
-      case EventType.Recover:
-        if (slot.crashed) {
-          slot.crashed = false;
-          this.emit({ ev: "fault", proc: slot.id, kind: "recover", t: this.now });
+    }
+  }
+
+  /** Crash and recover events; `event.from` is the index of the fault in the options. */
+  private onFault(event: SimEvent): void {
+    const fault = this.options.faults.crashes[event.from];
+    assert(fault !== undefined, "a fault event names its fault");
+    let at = event.at;
+    if (at < 0) {
+      at = this.crashedLeaderByFault.get(event.from) ?? -1;
+      if (event.type === EventType.Crash) {
+        const leader = fault.leaderOf === undefined ? undefined : this.options.leaderOf?.(fault.leaderOf);
+        if (leader === undefined) {
+          // No leader right now (an election is on): try again a tick later, for a while.
+          const attempts = this.leaderlessAttempts.get(event.from) ?? 0;
+          this.leaderlessAttempts.set(event.from, attempts + 1);
+          if (attempts < LEADERLESS_ATTEMPTS_MAX)
+            this.schedule(this.now + this.options.tickMs, EventType.Crash, -1, event.from, undefined, 0);
+          return;
         }
-        break;
+        at = this.indexOf(leader);
+        this.crashedLeaderByFault.set(event.from, at);
+      }
+      if (at < 0) return;
+    }
+    const slot = this.slots[at] as ProcessSlot;
+    if (event.type === EventType.Crash) {
+      this.crash(slot);
+    } else if (slot.crashed) {
+      slot.crashed = false;
+      this.emit({ ev: "fault", proc: slot.id, kind: "recover", t: this.now });
     }
   }
 

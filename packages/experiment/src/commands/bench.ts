@@ -55,6 +55,8 @@ export function runBenchCommand(args: string[]): number {
           mode: "solo",
           f: 0,
           workload,
+          byzantine: [],
+          faultPlan: "",
           network: experiment.network,
           processing: experiment.processing,
           faults: { crashes: [], partitions: [] },

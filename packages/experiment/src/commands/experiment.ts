@@ -3,18 +3,22 @@ import { join, resolve } from "node:path";
 import { formatReport } from "@amcast/check";
 import { AssertionError, describeValue, InputError, listNames } from "@amcast/core";
 import { displayPath, findProjectRoot, jsonNames } from "../files.js";
-import { kindsTable, progressLine, runsTable } from "../report.js";
+import { faultImpactTable, kindsTable, progressLine, runsTable } from "../report.js";
 import { writeResults } from "../results.js";
 import { runExperiment, runSummary } from "../run.js";
 import type { ScenarioOutcome } from "../scenario.js";
 import { loadExperiment } from "../spec.js";
 import { TraceFileWriter } from "../trace-file.js";
-import { integerFlag, parseCommandArgs, stringFlag } from "./usage.js";
+import { NET_EXPERIMENT_OPTIONS, runNetExperiment } from "./experiment-net.js";
+import { integerFlag, parseCommandArgs, stringFlag, UsageError } from "./usage.js";
 
 export const DEFAULT_EXPERIMENT = "quickstart";
 
-/** `amcast experiment [NAME|FILE] [--seed N] [--trace FILE] [--trace-sends] [--out DIR] [--json] [--list]` */
-export function runExperimentCommand(args: string[]): number {
+/**
+ * `amcast experiment [NAME|FILE] [--seed N] [--trace FILE] [--trace-sends] [--out DIR] [--json] [--list]
+ * [--runtime sim|net ...]`; `--runtime net` runs on real processes (see experiment-net.ts).
+ */
+export function runExperimentCommand(args: string[]): number | Promise<number> {
   const { values, positionals } = parseCommandArgs(
     "experiment",
     args,
@@ -25,6 +29,7 @@ export function runExperimentCommand(args: string[]): number {
       out: { type: "string" },
       json: { type: "boolean" },
       list: { type: "boolean" },
+      ...NET_EXPERIMENT_OPTIONS,
     },
     1,
   );
@@ -44,6 +49,13 @@ export function runExperimentCommand(args: string[]): number {
   const json = values.json === true;
 
   const experiment = loadExperiment(file);
+  const runtime = stringFlag(values.runtime) ?? "sim";
+  if (runtime === "net") {
+    const out = stringFlag(values.out);
+    return runNetExperiment({ experiment, name, root, seed, traceFile, recordSends, json, out, values });
+  }
+  if (runtime !== "sim")
+    throw new UsageError(`experiment: --runtime is sim or net, got ${JSON.stringify(runtime)}`);
   const outDir = resolve(stringFlag(values.out) ?? join(root, "results", experiment.name));
   const replay = replayCommand(name, seed, traceFile);
   const print = (line: string): void => {
@@ -53,7 +65,7 @@ export function runExperimentCommand(args: string[]): number {
   print(
     `amcast experiment ${experiment.name}: ${experiment.protocols.length} protocol(s) x ${experiment.workloads.length} workload(s) x ` +
       `${seed === undefined ? experiment.seeds.length : 1} seed(s) on ${experiment.topology.name} ` +
-      `(${experiment.topology.groupIds.length} groups, ${experiment.mode} mode)`,
+      `(${experiment.topology.groupIds.length} groups, ${experiment.modes.join("/")} mode${experiment.modes.length > 1 ? "s" : ""})`,
   );
   const writer = traceFile === undefined ? undefined : new TraceFileWriter(resolve(traceFile));
   let outcomes: ScenarioOutcome[];
@@ -88,6 +100,12 @@ export function runExperimentCommand(args: string[]): number {
     "latency per kind of message (floor: max over destinations of the client's one-way delay; model: the protocol's message pattern)",
   );
   print(kindsTable(outcomes));
+  const impact = faultImpactTable(outcomes);
+  if (impact !== undefined) {
+    print("");
+    print(`latency around crashes (multicasts started ${2} s before and after)`);
+    print(impact);
+  }
 
   const runs = outcomes.map(runSummary);
   const summary = {

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { formatReport } from "@amcast/check";
 import { listNames } from "@amcast/core";
+import { REPLICATION_MODES } from "@amcast/group";
 import { PROTOCOLS, protocolByName } from "../registry.js";
 import { runScenario } from "../scenario.js";
 import { swarmCase } from "../swarm.js";
@@ -40,13 +41,28 @@ export function runSwarmCommand(args: string[]): number {
       const { description, scenario } = swarmCase(protocol, seed, {
         crashes: true,
         realTime,
+        modes: REPLICATION_MODES,
         recordSends: writer !== undefined,
         ...(writer === undefined ? {} : { onTrace: (event) => writer.write(event) }),
       });
-      const outcome = runScenario(scenario);
+      const replay = `pnpm run swarm --protocol ${protocol.name} --seed ${seed} --trace swarm-${seed}.jsonl`;
+      let outcome: ReturnType<typeof runScenario>;
+      try {
+        outcome = runScenario(scenario);
+      } catch (error) {
+        // An invariant broke inside a protocol, the group layer or the simulator: a bug.
+        writer?.close();
+        failures += 1;
+        process.stdout.write(
+          `${protocol.name} seed ${seed}: ${description}\n  crashed: ${(error as Error).stack ?? String(error)}\n  replay: ${replay}\n`,
+        );
+        continue;
+      }
       writer?.close();
       const violations = outcome.check?.violations.length ?? 0;
-      const stalled = outcome.sim.stoppedBy !== "drained" && scenario.faults.crashes.length === 0;
+      const stalled =
+        outcome.sim.stoppedBy !== "drained" &&
+        (scenario.mode !== "solo" || scenario.faults.crashes.length === 0);
       if (violations > 0 || stalled || count === 1) {
         process.stdout.write(`${protocol.name} seed ${seed}: ${description}\n`);
         process.stdout.write(
@@ -56,9 +72,7 @@ export function runSwarmCommand(args: string[]): number {
       }
       if (violations > 0 || stalled) {
         failures += 1;
-        process.stdout.write(
-          `  replay: pnpm run swarm --protocol ${protocol.name} --seed ${seed} --trace swarm-${seed}.jsonl\n`,
-        );
+        process.stdout.write(`  replay: ${replay}\n`);
       }
     }
   }

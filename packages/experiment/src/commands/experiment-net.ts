@@ -1,0 +1,183 @@
+import { join, resolve } from "node:path";
+import { formatReport } from "@amcast/check";
+import { displayPath } from "../files.js";
+import type { NetOutcome, NetRunOptions } from "../net-runner.js";
+import { DEFAULT_NET_OPTIONS, NetRunError, runScenarioNet } from "../net-runner.js";
+import { kindsTable, runsTable } from "../report.js";
+import { writeResults } from "../results.js";
+import { experimentScenarios, runSummary } from "../run.js";
+import { formatTable } from "../table.js";
+import type { ExperimentSpec } from "../spec.js";
+import { TraceFileWriter } from "../trace-file.js";
+import { integerFlag, stringFlag } from "./usage.js";
+
+/** Flags of `amcast experiment` that only the network runtime reads. */
+export const NET_EXPERIMENT_OPTIONS = {
+  runtime: { type: "string" },
+  "client-hosts": { type: "string" },
+  "no-latency": { type: "boolean" },
+  "work-dir": { type: "string" },
+  "time-limit-s": { type: "string" },
+} as const;
+
+export interface NetExperimentArgs {
+  readonly experiment: ExperimentSpec;
+  readonly name: string;
+  readonly root: string;
+  readonly seed: number | undefined;
+  readonly traceFile: string | undefined;
+  readonly recordSends: boolean;
+  readonly json: boolean;
+  readonly out: string | undefined;
+  readonly values: Record<string, string | boolean | undefined>;
+}
+
+/**
+ * `amcast experiment NAME --runtime net [--client-hosts N] [--no-latency] [--work-dir DIR]
+ * [--time-limit-s S]`: every run of the experiment on real processes on this machine (one per
+ * replica, plus client hosts), with the topology's delays injected in the transport unless
+ * `--no-latency`; then the same tables, results and checks as on the simulator.
+ */
+export async function runNetExperiment(args: NetExperimentArgs): Promise<number> {
+  const { experiment, values } = args;
+  const print = (line: string): void => {
+    process.stdout.write(`${line}\n`);
+  };
+  const clientHosts = integerFlag("experiment", "client-hosts", values["client-hosts"], 1, 64) ?? 1;
+  const timeLimitS = integerFlag("experiment", "time-limit-s", values["time-limit-s"], 1, 86_400);
+  const workDir = stringFlag(values["work-dir"]);
+  const latencyEmulation = values["no-latency"] !== true;
+  const outDir = resolve(args.out ?? join(args.root, "results", `${experiment.name}-net`));
+  const writer = args.traceFile === undefined ? undefined : new TraceFileWriter(resolve(args.traceFile));
+  const scenarios = experimentScenarios(experiment, {
+    ...(args.seed === undefined ? {} : { seed: args.seed }),
+    recordSends: args.recordSends,
+    keepSamples: true,
+    ...(writer === undefined ? {} : { onTrace: (event) => writer.write(event) }),
+  });
+  print(
+    `amcast experiment ${experiment.name} on the network runtime: ${scenarios.length} run(s) on ${experiment.topology.name} ` +
+      `(${experiment.topology.groupIds.length} groups), loopback, ${latencyEmulation ? "topology delays emulated in the transport" : "no latency emulation"}`,
+  );
+
+  // Ctrl-C (or a TERM) stops every node of the current run before this process exits.
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const outcomes: NetOutcome[] = [];
+  try {
+    for (const [index, scenario] of scenarios.entries()) {
+      const options: NetRunOptions = {
+        ...DEFAULT_NET_OPTIONS,
+        clientHosts,
+        latencyEmulation,
+        ...(timeLimitS === undefined ? {} : { timeLimitMs: timeLimitS * 1000 }),
+        ...(workDir === undefined ? {} : { workDir: join(resolve(workDir), `run-${index + 1}`) }),
+        log: (line) => print(`  ${line}`),
+        signal: abort.signal,
+      };
+      const outcome = await runScenarioNet(scenario, options);
+      outcomes.push(outcome);
+      print(netProgressLine(outcome, index, scenarios.length));
+    }
+  } catch (error) {
+    if (error instanceof NetRunError) {
+      process.stderr.write(`amcast: ${abort.signal.aborted ? "interrupted; every node was stopped" : error.message}\n`);
+      return abort.signal.aborted ? 130 : 1;
+    }
+    throw error;
+  } finally {
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+    writer?.close();
+  }
+
+  print("");
+  print(runsTable(outcomes));
+  print("");
+  print(
+    "latency per kind of message (floor: max over destinations of the client's one-way delay; model: the protocol's message pattern)",
+  );
+  print(kindsTable(outcomes));
+  print("");
+  print(netTable(outcomes));
+
+  const runs = outcomes.map((outcome) => ({ ...runSummary(outcome), runtime: "net", net: netSummary(outcome) }));
+  const summary = {
+    experiment: experiment.name,
+    runtime: "net",
+    seed: args.seed ?? experiment.seeds[0] ?? 1,
+    seeds: args.seed === undefined ? experiment.seeds : [args.seed],
+    runs,
+  };
+  const written = writeResults(outDir, summary, outcomes);
+  print("");
+  print(`results: ${displayPath(outDir)}/ (${written.join(", ")})`);
+  if (writer !== undefined) print(`trace: ${displayPath(writer.file)} (${writer.lines} events)`);
+  const failed = outcomes.filter(
+    (outcome) => (outcome.check?.violations.length ?? 0) > 0 || outcome.sim.stoppedBy !== "drained",
+  );
+  if (failed.length === 0) {
+    print(`checks: every run holds all checked properties (${outcomes.length} run(s))`);
+  } else {
+    for (const outcome of failed) {
+      if (outcome.check !== null && outcome.check.violations.length > 0) print(formatReport(outcome.check));
+      print(`FAILED: ${outcome.spec.label} seed ${outcome.spec.seed} (${outcome.sim.stoppedBy})`);
+    }
+  }
+  if (args.json) print(JSON.stringify(summary));
+  return failed.length === 0 ? 0 : 1;
+}
+
+export function netProgressLine(outcome: NetOutcome, index: number, total: number): string {
+  const { spec, metrics, check, net, sim } = outcome;
+  const checks =
+    check === null
+      ? "not checked"
+      : check.violations.length === 0
+        ? `checks: ${check.checked.length} properties hold`
+        : `checks: ${check.violations.length} VIOLATIONS`;
+  const stop = sim.stoppedBy === "drained" ? "" : ` [stopped: ${sim.stoppedBy}]`;
+  return (
+    `[${index + 1}/${total}] ${spec.label} seed ${spec.seed}: ${metrics.multicasts} multicasts on ${net.nodes} processes in ` +
+    `${(net.workloadMs / 1000).toFixed(1)} s (start-up ${(net.startupMs / 1000).toFixed(1)} s), ` +
+    `${net.messagesPerFrame.toFixed(1)} messages/frame; ${checks}${stop}`
+  );
+}
+
+/** What the transport did in each run. */
+export function netTable(outcomes: readonly NetOutcome[]): string {
+  const header = ["run", "processes", "frames", "msgs/frame", "acks", "wire MB", "resent", "rejected", "lost conns", "congested"];
+  const rows = outcomes.map(({ spec, net }) => [
+    spec.label,
+    net.nodes,
+    net.dataFrames,
+    net.messagesPerFrame,
+    net.ackFrames,
+    net.wireBytes / 1e6,
+    net.framesResent,
+    net.framesRejected,
+    net.connectionsLost,
+    net.congestionEpisodes,
+  ]);
+  return `transport (summed over processes)\n${formatTable(header, rows)}`;
+}
+
+export function netSummary(outcome: NetOutcome): Record<string, number> {
+  const { net } = outcome;
+  return {
+    processes: net.nodes,
+    dataFrames: net.dataFrames,
+    messagesPerFrame: Math.round(net.messagesPerFrame * 100) / 100,
+    ackFrames: net.ackFrames,
+    wireBytes: net.wireBytes,
+    framesResent: net.framesResent,
+    framesRejected: net.framesRejected,
+    connectionsLost: net.connectionsLost,
+    congestionEpisodes: net.congestionEpisodes,
+    logicErrors: net.logicErrors,
+    workloadMs: Math.round(net.workloadMs),
+    startupMs: Math.round(net.startupMs),
+  };
+}

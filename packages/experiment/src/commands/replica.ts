@@ -1,0 +1,129 @@
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { InputError } from "@amcast/core";
+import { CLUSTER_SECRET_BYTES_MIN, Keyring } from "@amcast/net";
+import type { Deployment } from "../deployment.js";
+import { DEFAULT_CLIENT_HOST, deployedNode, loadDeployment } from "../deployment.js";
+import { displayPath, readJson } from "../files.js";
+import { runNode } from "../net-node.js";
+import { parseCommandArgs, stringFlag, UsageError } from "./usage.js";
+
+const NODE_OPTIONS = {
+  deployment: { type: "string" },
+  id: { type: "string" },
+  keys: { type: "string" },
+  "secret-file": { type: "string" },
+  trace: { type: "string" },
+} as const;
+
+/**
+ * `amcast replica --deployment FILE --id ID (--keys FILE | --secret-file FILE) [--trace FILE]`:
+ * runs one replica of a deployment until SIGINT/SIGTERM (or until the runner that started it says
+ * stop). Start one per replica, on the hosts the deployment names, then `amcast clients`.
+ */
+export function runReplicaCommand(args: string[]): Promise<number> {
+  return runNodeCommand("replica", args);
+}
+
+/**
+ * `amcast clients --deployment FILE [--id HOST] (--keys FILE | --secret-file FILE) [--trace FILE]`:
+ * runs a client host of a deployment: connects to every replica, runs its clients' workload,
+ * waits for the last acknowledgements, prints a summary and exits.
+ */
+export function runClientsCommand(args: string[]): Promise<number> {
+  return runNodeCommand("clients", args);
+}
+
+async function runNodeCommand(command: "replica" | "clients", args: string[]): Promise<number> {
+  const { values } = parseCommandArgs(command, args, NODE_OPTIONS, 0);
+  const file = stringFlag(values.deployment);
+  if (file === undefined) throw new UsageError(`${command}: --deployment FILE is required`);
+  const deployment = loadDeployment(resolve(file));
+  const id = stringFlag(values.id) ?? (command === "clients" ? DEFAULT_CLIENT_HOST : undefined);
+  if (id === undefined) throw new UsageError(`${command}: --id ID is required (a replica id of the deployment)`);
+  const node = deployedNode(deployment, id, command === "replica" ? "replica" : "clients");
+  const keyring = readKeyring(command, deployment, node.id, stringFlag(values.keys), stringFlag(values["secret-file"]));
+  const traceFile = stringFlag(values.trace);
+  const prefix = `[${node.id}] `;
+  const code = await runNode({
+    deployment,
+    node,
+    keyring,
+    traceFile: traceFile === undefined ? null : resolve(traceFile),
+    log: (line) => process.stderr.write(`${prefix}${line}\n`),
+  });
+  // Under the runner the IPC channel would keep the process alive; let go of it.
+  if (process.connected) process.disconnect();
+  // Anything else still holding the event loop open (a stuck socket) gets two seconds.
+  setTimeout(() => process.exit(code), 2_000).unref();
+  return code;
+}
+
+function readKeyring(
+  command: string,
+  deployment: Deployment,
+  node: string,
+  keysFile: string | undefined,
+  secretFile: string | undefined,
+): Keyring {
+  if ((keysFile === undefined) === (secretFile === undefined))
+    throw new UsageError(`${command}: give either --keys FILE (this node's keyring) or --secret-file FILE`);
+  if (keysFile !== undefined) {
+    const keyring = Keyring.fromJson(readJson(resolve(keysFile), "keyring file"), displayPath(keysFile));
+    if (keyring.node !== node)
+      throw new InputError(displayPath(keysFile), "node", `is the keyring of ${keyring.node}, not of ${node}`);
+    return keyring;
+  }
+  const secret = readSecret(secretFile as string);
+  return Keyring.fromSecret(
+    secret,
+    node,
+    deployment.nodes.map((peer) => peer.id),
+  );
+}
+
+function readSecret(file: string): Buffer {
+  let secret: Buffer;
+  try {
+    secret = readFileSync(resolve(file));
+  } catch (error) {
+    throw new InputError(displayPath(file), "", `cannot read the cluster secret (${(error as Error).message})`);
+  }
+  if (secret.length < CLUSTER_SECRET_BYTES_MIN)
+    throw new InputError(
+      displayPath(file),
+      "",
+      `a cluster secret has at least ${CLUSTER_SECRET_BYTES_MIN} bytes, this file has ${secret.length} (make one with: head -c 32 /dev/urandom > ${file})`,
+    );
+  return secret;
+}
+
+/**
+ * `amcast keys --deployment FILE --secret-file FILE --out DIR`: derives every node's keyring from
+ * the cluster secret and writes one file per node (DIR/<node>.keys.json, readable by the owner
+ * only). Give each node only its own file: then no node holds the secret, and none can derive
+ * the keys of a pair it is not part of.
+ */
+export function runKeysCommand(args: string[]): number {
+  const { values } = parseCommandArgs(
+    "keys",
+    args,
+    { deployment: { type: "string" }, "secret-file": { type: "string" }, out: { type: "string" } },
+    0,
+  );
+  const file = stringFlag(values.deployment);
+  const secretFile = stringFlag(values["secret-file"]);
+  const out = stringFlag(values.out);
+  if (file === undefined || secretFile === undefined || out === undefined)
+    throw new UsageError("keys: --deployment FILE, --secret-file FILE and --out DIR are required");
+  const deployment = loadDeployment(resolve(file));
+  const secret = readSecret(secretFile);
+  const ids = deployment.nodes.map((node) => node.id);
+  mkdirSync(resolve(out), { recursive: true });
+  for (const id of ids) {
+    const target = join(resolve(out), `${encodeURIComponent(id)}.keys.json`);
+    writeFileSync(target, `${JSON.stringify(Keyring.fromSecret(secret, id, ids).toJson())}\n`, { mode: 0o600 });
+    process.stdout.write(`${displayPath(target)}\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,38 @@
+import type { HostStats, NodeAddress } from "@amcast/net";
+
+/**
+ * The control channel between the network runner and the nodes it starts (Node's IPC channel of
+ * `child_process.fork`). Nodes started by hand have none and run from their deployment file.
+ *
+ * runner -> node: `peers` (where every replica listens, once all listen), `start` (client hosts:
+ * run the workload), `status` (asks for a `status` answer), `stop` (write the trace out, close,
+ * answer `stopped`, exit).
+ * node -> runner: `listening` (the port it got), `connected` (its links are up), `progress` and
+ * `done` (client hosts), `status`, `stopped`, `fatal` (it cannot go on; it exits next).
+ */
+export type RunnerMessage =
+  | { readonly type: "peers"; readonly addresses: Record<string, NodeAddress> }
+  | { readonly type: "start" }
+  | { readonly type: "status" }
+  | { readonly type: "stop" };
+
+export interface NodeStatus {
+  /** Nothing queued on its links, and its processes idle (when they tell). */
+  readonly quiet: boolean;
+  readonly messageEvents: number;
+  readonly deliveries: number;
+  readonly multicasts: number;
+  readonly completed: number;
+}
+
+export type NodeMessage =
+  | { readonly type: "listening"; readonly port: number }
+  | { readonly type: "connected" }
+  | { readonly type: "progress"; readonly multicasts: number; readonly completed: number }
+  | { readonly type: "done" }
+  | { readonly type: "status"; readonly status: NodeStatus }
+  | { readonly type: "stopped"; readonly stats: HostStats }
+  | { readonly type: "fatal"; readonly message: string };
+
+/** Environment variable carrying the run's start instant (process.hrtime.bigint(), in ns). */
+export const START_NS_ENV = "AMCAST_START_NS";

@@ -1,0 +1,195 @@
+import type { ProcessId, ProcessLogic } from "@amcast/core";
+import type { Clock, ClientWorkload, HostStats, Keyring, LatencyEmulation, NodeAddress } from "@amcast/net";
+import { monotonicClock, NodeHost, NodeTable, TraceFile, wallClock } from "@amcast/net";
+import type { DeployedNode, Deployment } from "./deployment.js";
+import type { NodeMessage, NodeStatus, RunnerMessage } from "./net-control.js";
+import { START_NS_ENV } from "./net-control.js";
+import { buildSystem } from "./scenario.js";
+
+export interface NodeRunOptions {
+  readonly deployment: Deployment;
+  readonly node: DeployedNode;
+  readonly keyring: Keyring;
+  /** Where to write this node's trace (JSON Lines), or null for none. */
+  readonly traceFile: string | null;
+  readonly log: (line: string) => void;
+}
+
+/** How long a node waits for its links before it gives up (by hand, peers may start late). */
+const CONNECT_TIMEOUT_MS_RUNNER = 60_000;
+const CONNECT_TIMEOUT_MS_BY_HAND = 30 * 60_000;
+/** How often a client host reports progress to the runner. */
+const PROGRESS_INTERVAL_MS = 250;
+
+/** The trace clock: the runner's start instant when it passed one, else the wall clock. */
+export function nodeClock(): Clock {
+  const startNs = process.env[START_NS_ENV];
+  return startNs !== undefined && /^\d+$/.test(startNs) ? monotonicClock(BigInt(startNs)) : wallClock();
+}
+
+/**
+ * Runs one node of a deployment until it is told to stop: a replica (its replica process) or a
+ * client host (its clients and their workload). Under the runner it follows the IPC control
+ * channel (net-control.ts); started by hand it dials the addresses of the deployment file, and a
+ * client host runs its workload as soon as it reaches every replica. Resolves with an exit code.
+ */
+export async function runNode(options: NodeRunOptions): Promise<number> {
+  const { deployment, node, log } = options;
+  const { system } = deployment;
+  const built = buildSystem(system.spec);
+  const processes: ProcessLogic[] = [];
+  const workloads: ClientWorkload[] = [];
+  if (node.role === "replica") {
+    const replica = built.processes.find((process) => process.logic.id === node.id);
+    if (replica === undefined) throw new Error(`the system has no replica ${node.id}`);
+    processes.push(replica.logic);
+  } else {
+    const wanted = new Set(node.processes);
+    for (const client of built.clients) {
+      if (!wanted.has(client.logic.id)) continue;
+      processes.push(client.logic);
+      workloads.push(client);
+    }
+  }
+  const { topology } = system.spec;
+  const regionOf = (process: ProcessId): number => {
+    const group = built.membership.groupOf(process);
+    const region = group === undefined ? built.clientRegions.get(process) : topology.groupRegion(group);
+    if (region === undefined) throw new Error(`process ${process} has no region`);
+    return topology.regionIndex(region);
+  };
+  const latency: LatencyEmulation | undefined = deployment.latencyEmulation
+    ? {
+        seed: system.spec.seed,
+        delayMs: (from, to) => topology.delayMs(regionOf(from), regionOf(to)),
+        jitterSdFraction: system.network.jitterSdFraction,
+        reorder: system.network.reorder,
+      }
+    : undefined;
+
+  const control =
+    process.send === undefined
+      ? null
+      : (message: NodeMessage): Promise<void> =>
+          new Promise((resolve) => {
+            if (!process.connected) resolve();
+            // Resolves once the message is handed to the channel (or the channel is gone).
+            else process.send?.(message, undefined, {}, () => resolve());
+          });
+  let exiting = false;
+  let resolveExit: (code: number) => void = () => {};
+  const exited = new Promise<number>((resolve) => {
+    resolveExit = resolve;
+  });
+  const trace = options.traceFile === null ? null : new TraceFile(options.traceFile);
+  const host = new NodeHost({
+    self: node.id,
+    table: new NodeTable(deployment.nodes),
+    keyring: options.keyring,
+    listen: node.role === "replica" ? { host: node.host, port: node.port } : null,
+    limits: deployment.limits,
+    ...(latency === undefined ? {} : { latency }),
+    processes,
+    groupOf: (process) => built.membership.groupOf(process),
+    workloads,
+    seed: system.spec.seed,
+    clock: nodeClock(),
+    trace,
+    recordSends: system.recordSends,
+    tickMs: system.tickMs,
+    log,
+    onFatal: (error) => {
+      log(`fatal: ${error.message}`);
+      void control?.({ type: "fatal", message: error.message });
+      void shutdown(70);
+    },
+    onWorkloadDone: () => {
+      if (control !== null) {
+        sendProgress();
+        void control({ type: "done" });
+      } else void finishByHand();
+    },
+  });
+
+  /** Stops the node once; `report` runs before the exit code is handed back (the runner's answer). */
+  const shutdown = async (code: number, report?: (stats: HostStats) => Promise<void>): Promise<HostStats> => {
+    if (exiting) return host.stats;
+    exiting = true;
+    if (progressTimer !== undefined) clearInterval(progressTimer);
+    const stats = await host.stop();
+    await report?.(stats);
+    resolveExit(code);
+    return stats;
+  };
+  let progressTimer: NodeJS.Timeout | undefined;
+  const sendProgress = (): void => {
+    void control?.({ type: "progress", multicasts: host.stats.multicasts, completed: host.stats.completed });
+  };
+
+  /** By hand, a client host waits until its last messages are acknowledged, then stops. */
+  const finishByHand = async (): Promise<void> => {
+    while (!host.quiet()) await new Promise((resolve) => setTimeout(resolve, 20));
+    const stats = await shutdown(0);
+    log(
+      `workload done: ${stats.multicasts} multicasts, ${stats.completed} completed, ${stats.arrivalsSkipped} arrivals skipped`,
+    );
+  };
+
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void shutdown(0));
+  // The runner went away (killed, crashed): never outlive it.
+  process.once("disconnect", () => void shutdown(0));
+
+  const port = await host.start();
+  const replicaIds = deployment.nodes.filter((peer) => peer.role === "replica" && peer.id !== node.id).map((peer) => peer.id);
+  const connect = async (addresses: ReadonlyMap<string, NodeAddress>, timeoutMs: number): Promise<void> => {
+    host.connect(addresses);
+    await host.transport.whenConnected(timeoutMs, replicaIds);
+  };
+
+  if (control === null) {
+    const addresses = new Map(
+      deployment.nodes.filter((peer) => peer.role === "replica").map((peer) => [peer.id, { host: peer.host, port: peer.port }]),
+    );
+    log(`${node.role === "replica" ? `replica listening on ${node.host}:${port}` : "client host"}; connecting to ${replicaIds.length} replica(s)`);
+    await connect(addresses, CONNECT_TIMEOUT_MS_BY_HAND);
+    log("connected to every replica");
+    if (node.role === "clients") host.startWorkload();
+    return exited;
+  }
+
+  process.on("message", (message: RunnerMessage) => {
+    void onControl(message).catch((error: Error) => {
+      log(`control message ${message.type} failed: ${error.stack ?? error.message}`);
+      void control({ type: "fatal", message: error.message });
+      void shutdown(70);
+    });
+  });
+  const onControl = async (message: RunnerMessage): Promise<void> => {
+    switch (message.type) {
+      case "peers":
+        await connect(new Map(Object.entries(message.addresses)), CONNECT_TIMEOUT_MS_RUNNER);
+        await control({ type: "connected" });
+        break;
+      case "start":
+        progressTimer = setInterval(sendProgress, PROGRESS_INTERVAL_MS);
+        host.startWorkload();
+        break;
+      case "status": {
+        const status: NodeStatus = {
+          quiet: host.quiet(),
+          messageEvents: host.stats.messageEvents,
+          deliveries: host.stats.deliveries,
+          multicasts: host.stats.multicasts,
+          completed: host.stats.completed,
+        };
+        await control({ type: "status", status });
+        break;
+      }
+      case "stop":
+        await shutdown(0, (stats) => control({ type: "stopped", stats }));
+        break;
+    }
+  };
+  await control({ type: "listening", port });
+  return exited;
+}

@@ -1,0 +1,551 @@
+import type { ChildProcess } from "node:child_process";
+import { fork } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import type { WriteStream } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { checkRun } from "@amcast/check";
+import type { TraceEvent } from "@amcast/core";
+import type { HostStats, NodeAddress, TransportLimits } from "@amcast/net";
+import { Keyring } from "@amcast/net";
+import type { SimResult, StopReason } from "@amcast/sim";
+import type { DeployedNode } from "./deployment.js";
+import { DEFAULT_CLIENT_HOST } from "./deployment.js";
+import { MetricsCollector } from "./metrics.js";
+import type { NodeMessage, NodeStatus, RunnerMessage } from "./net-control.js";
+import { START_NS_ENV } from "./net-control.js";
+import { netSystemDoc } from "./net-system.js";
+import { mergeTraceFiles } from "./net-trace.js";
+import type { ScenarioOutcome, ScenarioSpec } from "./scenario.js";
+import { buildSystem } from "./scenario.js";
+
+/** How the network runtime runs one scenario on this machine. */
+export interface NetRunOptions {
+  /** OS processes the clients are spread over (round robin). */
+  readonly clientHosts: number;
+  /** Inject the topology's one-way delays (with the scenario's jitter) in every link. */
+  readonly latencyEmulation: boolean;
+  readonly limits?: Partial<TransportLimits>;
+  /** Wall-clock bound on the workload, in ms (the scenario's own limit applies too). */
+  readonly timeLimitMs: number;
+  /** A workload with no completion for this long is stopped as stalled. */
+  readonly stallMs: number;
+  /** Keep the trace in memory and run the oracles. */
+  readonly check: boolean;
+  /** Keep every node's files (deployment, keys, traces, logs) here instead of a removed temp dir. */
+  readonly workDir?: string;
+  /** Extra Node.js flags for every node (e.g. --cpu-prof). */
+  readonly nodeArgs?: readonly string[];
+  /** Progress lines (where the files are, when the workload starts). */
+  readonly log?: (line: string) => void;
+  /** Aborting stops every node and rejects (Ctrl-C). */
+  readonly signal?: AbortSignal;
+}
+
+export const DEFAULT_NET_OPTIONS: NetRunOptions = {
+  clientHosts: 1,
+  latencyEmulation: true,
+  timeLimitMs: 10 * 60_000,
+  stallMs: 30_000,
+  check: true,
+};
+
+/** What the nodes' transports did, summed over nodes. */
+export interface NetRunStats {
+  readonly nodes: number;
+  readonly workDir: string;
+  /** Messages per DATA frame: what batching did. */
+  readonly messagesPerFrame: number;
+  readonly dataFrames: number;
+  readonly ackFrames: number;
+  readonly wireBytes: number;
+  readonly framesResent: number;
+  readonly framesRejected: number;
+  readonly connectionsLost: number;
+  readonly congestionEpisodes: number;
+  readonly logicErrors: number;
+  readonly arrivalsSkipped: number;
+  /** Wall time from the workload's start to the last node's stop. */
+  readonly workloadMs: number;
+  /** Wall time to start the nodes and connect them. */
+  readonly startupMs: number;
+  readonly perNode: Readonly<Record<string, HostStats>>;
+}
+
+export interface NetOutcome extends ScenarioOutcome {
+  readonly net: NetRunStats;
+}
+
+/** A node's stderr lines kept for error messages. */
+const STDERR_TAIL_LINES = 30;
+const LISTEN_TIMEOUT_MS = 30_000;
+const CONNECT_TIMEOUT_MS = 90_000;
+const STOP_TIMEOUT_MS = 15_000;
+const KILL_GRACE_MS = 2_000;
+const STATUS_INTERVAL_MS = 50;
+/** The longest a run waits for stragglers after the workload is done. */
+const SETTLE_MS_MAX = 30_000;
+
+/** The built CLI every node runs (from src/ under vitest and from dist/ alike). */
+const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+
+export class NetRunError extends Error {
+  override readonly name = "NetRunError";
+}
+
+/** Every node of every live run, killed when this process exits however it exits. */
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", () => {
+    for (const child of liveChildren) child.kill("SIGKILL");
+  });
+}
+
+interface NodeProcess {
+  readonly node: DeployedNode;
+  readonly child: ChildProcess;
+  readonly log: WriteStream;
+  readonly stderrTail: string[];
+  port: number | undefined;
+  connected: boolean;
+  done: boolean;
+  multicasts: number;
+  completed: number;
+  status: NodeStatus | undefined;
+  stats: HostStats | undefined;
+  stopping: boolean;
+  exited: boolean;
+}
+
+/**
+ * The nodes of one run as child processes, and waiting on them: `until` resolves when a
+ * condition over the nodes holds, and rejects as soon as a node dies unasked, reports a fatal
+ * error, the run is aborted, or time runs out.
+ */
+class Cluster {
+  readonly nodes = new Map<string, NodeProcess>();
+  private failure: Error | undefined;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(
+    private readonly workDir: string,
+    signal: AbortSignal | undefined,
+  ) {
+    signal?.addEventListener("abort", () => this.fail(new NetRunError("interrupted")), { once: true });
+  }
+
+  spawn(node: DeployedNode, file: (kind: string) => string, args: string[], env: NodeJS.ProcessEnv, nodeArgs: readonly string[]): void {
+    installExitHook();
+    const command = node.role === "replica" ? "replica" : "clients";
+    const child = fork(CLI, [command, ...args], {
+      stdio: ["ignore", "ignore", "pipe", "ipc"],
+      env,
+      execArgv: ["--max-semi-space-size=32", ...nodeArgs],
+      cwd: this.workDir,
+    });
+    liveChildren.add(child);
+    const log = createWriteStream(file("log"));
+    const entry: NodeProcess = {
+      node,
+      child,
+      log,
+      stderrTail: [],
+      port: undefined,
+      connected: false,
+      done: false,
+      multicasts: 0,
+      completed: 0,
+      status: undefined,
+      stats: undefined,
+      stopping: false,
+      exited: false,
+    };
+    this.nodes.set(node.id, entry);
+    child.stderr?.on("data", (chunk: Buffer) => {
+      log.write(chunk);
+      for (const line of chunk.toString("utf8").split("\n")) {
+        if (line === "") continue;
+        entry.stderrTail.push(line);
+        if (entry.stderrTail.length > STDERR_TAIL_LINES) entry.stderrTail.shift();
+      }
+    });
+    child.on("message", (message: NodeMessage) => this.onMessage(entry, message));
+    child.on("error", (error) => this.fail(new NetRunError(`node ${node.id}: ${error.message}`)));
+    child.on("exit", (code, signal) => {
+      entry.exited = true;
+      liveChildren.delete(child);
+      if (!entry.stopping)
+        this.fail(
+          new NetRunError(
+            `node ${node.id} exited unexpectedly (${signal === null ? `code ${code}` : `signal ${signal}`})${tail(entry)}`,
+          ),
+        );
+      this.changed();
+    });
+  }
+
+  send(id: string, message: RunnerMessage): void {
+    const entry = this.nodes.get(id);
+    if (entry !== undefined && entry.child.connected) entry.child.send(message);
+  }
+
+  broadcast(message: RunnerMessage, role?: DeployedNode["role"]): void {
+    for (const entry of this.nodes.values()) if (role === undefined || entry.node.role === role) this.send(entry.node.id, message);
+  }
+
+  /** Resolves once `condition` holds (checked whenever a node reports), or rejects (see the class). */
+  until(condition: () => boolean, what: string, timeoutMs: number, onTimeout?: () => Error | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (this.failure !== undefined) finish(this.failure);
+        else if (condition()) finish(undefined);
+      };
+      const timer = setTimeout(
+        () => finish(onTimeout?.() ?? new NetRunError(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+        timeoutMs,
+      );
+      const finish = (error: Error | undefined): void => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Waits `ms`, unless the run fails first. */
+  sleep(ms: number): Promise<void> {
+    let elapsed = false;
+    const timer = setTimeout(() => {
+      elapsed = true;
+      this.changed();
+    }, ms);
+    return this.until(() => elapsed, "a pause", ms + 60_000).finally(() => clearTimeout(timer));
+  }
+
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
+  /** Stops every node still running: SIGTERM, then SIGKILL after a grace period. */
+  async killAll(): Promise<void> {
+    const running = [...this.nodes.values()].filter((entry) => !entry.exited);
+    for (const entry of running) {
+      entry.stopping = true;
+      entry.child.kill("SIGTERM");
+    }
+    const deadline = Date.now() + KILL_GRACE_MS;
+    while (running.some((entry) => !entry.exited) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const entry of running) if (!entry.exited) entry.child.kill("SIGKILL");
+    while (running.some((entry) => !entry.exited)) await new Promise((resolve) => setTimeout(resolve, 10));
+    await Promise.all(
+      [...this.nodes.values()].map((entry) => new Promise<void>((resolve) => entry.log.end(() => resolve()))),
+    );
+  }
+
+  private onMessage(entry: NodeProcess, message: NodeMessage): void {
+    switch (message.type) {
+      case "listening":
+        entry.port = message.port;
+        break;
+      case "connected":
+        entry.connected = true;
+        break;
+      case "progress":
+        entry.multicasts = message.multicasts;
+        entry.completed = message.completed;
+        break;
+      case "done":
+        entry.done = true;
+        break;
+      case "status":
+        entry.status = message.status;
+        break;
+      case "stopped":
+        entry.stats = message.stats;
+        entry.stopping = true;
+        break;
+      case "fatal":
+        this.fail(new NetRunError(`node ${entry.node.id} failed: ${message.message}${tail(entry)}`));
+        break;
+    }
+    this.changed();
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    this.changed();
+  }
+
+  private changed(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+}
+
+function tail(entry: NodeProcess): string {
+  return entry.stderrTail.length === 0 ? "" : `; its last output:\n  ${entry.stderrTail.join("\n  ")}`;
+}
+
+/** A file name for a node id (replica ids hold "/"). */
+function fileStem(index: number, id: string): string {
+  return `${String(index).padStart(3, "0")}-${id.replace(/[^A-Za-z0-9_.-]/g, "_")}`;
+}
+
+/**
+ * Runs one scenario on real processes on this machine: one OS process per replica, the clients
+ * in `clientHosts` more, all on loopback with free ports, authenticated with keys derived from a
+ * fresh cluster secret. Waits for the workload, lets the nodes settle, stops them, merges their
+ * traces (one monotonic clock), folds the metrics and runs the oracles — the same outcome shape
+ * as the simulator's, with the transport's counters in `net`. Every node is stopped whatever
+ * happens (failure, abort, time limit).
+ */
+export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions): Promise<NetOutcome> {
+  if (spec.faults.crashes.length > 0 || spec.faults.partitions.length > 0)
+    throw new NetRunError(
+      `${spec.label}: the network runtime does not inject crashes or partitions yet; run it on the simulator`,
+    );
+  const keep = options.workDir !== undefined;
+  const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), "amcast-net-"));
+  mkdirSync(workDir, { recursive: true });
+  const log = options.log ?? ((): void => {});
+  const built = buildSystem(spec);
+  const startNs = process.hrtime.bigint();
+  const startedAt = performance.now();
+
+  // The nodes: one per replica, the clients round robin over the client hosts.
+  const hostCount = Math.max(1, Math.min(options.clientHosts, built.clients.length));
+  const clientGroups: string[][] = Array.from({ length: hostCount }, () => []);
+  built.clients.forEach((client, index) => clientGroups[index % hostCount]?.push(client.logic.id));
+  const nodes: DeployedNode[] = [
+    ...built.membership.processes().map(({ id }) => ({
+      id,
+      role: "replica" as const,
+      processes: [id],
+      host: "127.0.0.1",
+      port: 0,
+    })),
+    ...clientGroups.map((clients, index) => ({
+      id: hostCount === 1 ? DEFAULT_CLIENT_HOST : `${DEFAULT_CLIENT_HOST}-${index}`,
+      role: "clients" as const,
+      processes: clients,
+      host: "",
+      port: 0,
+    })),
+  ];
+  const deploymentFile = join(workDir, "deployment.json");
+  writeFileSync(
+    deploymentFile,
+    `${JSON.stringify(
+      {
+        kind: "deployment",
+        name: spec.label,
+        system: netSystemDoc({
+          label: spec.label,
+          spec,
+          network: spec.network,
+          tickMs: spec.tickMs,
+          recordSends: spec.recordSends,
+        }),
+        latencyEmulation: options.latencyEmulation,
+        replicas: nodes.filter((node) => node.role === "replica").map(({ id, host, port }) => ({ id, host, port })),
+        clientHosts: nodes.filter((node) => node.role === "clients").map(({ id, processes }) => ({ id, clients: processes })),
+        transport: options.limits ?? {},
+      },
+      null,
+      1,
+    )}\n`,
+  );
+  // Each node gets only its own keys: none can derive another pair's.
+  const secret = randomBytes(32);
+  const nodeIds = nodes.map((node) => node.id);
+  const files = new Map<string, (kind: string) => string>();
+  nodes.forEach((node, index) => {
+    const stem = fileStem(index, node.id);
+    files.set(node.id, (kind) => join(workDir, `${stem}.${kind}`));
+    writeFileSync(join(workDir, `${stem}.keys.json`), JSON.stringify(Keyring.fromSecret(secret, node.id, nodeIds).toJson()), {
+      mode: 0o600,
+    });
+  });
+
+  const cluster = new Cluster(workDir, options.signal);
+  const env = { ...process.env, [START_NS_ENV]: String(startNs) };
+  // A holder, because the closures below set it.
+  const stop: { reason: StopReason } = { reason: "drained" };
+  let workloadStartMs = 0;
+  let startupMs = 0;
+  let workloadMs = 0;
+  try {
+    log(`network runtime: ${nodes.length} processes (${built.processes.length} replicas, ${hostCount} client host(s)) in ${workDir}`);
+    const spawn = (node: DeployedNode): void => {
+      const file = files.get(node.id) as (kind: string) => string;
+      cluster.spawn(
+        node,
+        file,
+        ["--deployment", deploymentFile, "--id", node.id, "--keys", file("keys.json"), "--trace", file("trace.jsonl")],
+        env,
+        options.nodeArgs ?? [],
+      );
+    };
+    for (const node of nodes) if (node.role === "replica") spawn(node);
+    const entries = (): NodeProcess[] => [...cluster.nodes.values()];
+    await cluster.until(
+      () => entries().every((entry) => entry.port !== undefined),
+      "every replica to listen",
+      LISTEN_TIMEOUT_MS,
+    );
+    for (const node of nodes) if (node.role === "clients") spawn(node);
+    const addresses: Record<string, NodeAddress> = {};
+    for (const entry of entries()) addresses[entry.node.id] = { host: "127.0.0.1", port: entry.port as number };
+    await cluster.until(() => entries().every((entry) => entry.child.connected), "every node to start", LISTEN_TIMEOUT_MS);
+    cluster.broadcast({ type: "peers", addresses });
+    await cluster.until(() => entries().every((entry) => entry.connected), "every link to connect", CONNECT_TIMEOUT_MS);
+
+    startupMs = performance.now() - startedAt;
+    workloadStartMs = performance.now();
+    cluster.broadcast({ type: "start" }, "clients");
+    const clientsOf = (): NodeProcess[] => entries().filter((entry) => entry.node.role === "clients");
+    const timeLimitMs = Math.min(options.timeLimitMs, spec.timeLimitMs);
+    let lastCompleted = -1;
+    let lastProgressMs = performance.now();
+    try {
+      await cluster.until(
+        () => {
+          // Client hosts report progress every 250 ms, so this runs at least that often.
+          const completed = clientsOf().reduce((sum, entry) => sum + entry.completed, 0);
+          if (completed !== lastCompleted) {
+            lastCompleted = completed;
+            lastProgressMs = performance.now();
+          }
+          if (clientsOf().every((entry) => entry.done)) return true;
+          if (performance.now() - lastProgressMs > options.stallMs) {
+            stop.reason = "stalled";
+            log(`no multicast completed for ${options.stallMs} ms: stopping the run as stalled`);
+            return true;
+          }
+          return false;
+        },
+        "the workload",
+        timeLimitMs,
+        () => {
+          stop.reason = "time-limit";
+          return undefined;
+        },
+      );
+    } catch (error) {
+      if (stop.reason !== "time-limit") throw error;
+      log(`the workload did not finish within ${timeLimitMs} ms: stopping the run`);
+    }
+    if (stop.reason === "drained") await settle(cluster, spec, options);
+    workloadMs = performance.now() - workloadStartMs;
+    // Stop: every node writes out its trace and reports its counters.
+    for (const entry of entries()) entry.stopping = true;
+    cluster.broadcast({ type: "stop" });
+    await cluster.until(() => entries().every((entry) => entry.exited), "every node to stop", STOP_TIMEOUT_MS);
+  } finally {
+    await cluster.killAll();
+  }
+
+  try {
+    const perNode: Record<string, HostStats> = {};
+    for (const entry of cluster.nodes.values()) if (entry.stats !== undefined) perNode[entry.node.id] = entry.stats;
+    const traceFiles = nodes.map((node) => (files.get(node.id) as (kind: string) => string)("trace.jsonl"));
+    const metrics = new MetricsCollector(spec.topology, built.clientRegions, spec.protocol, spec.overlay, spec.keepSamples);
+    const events: TraceEvent[] = [];
+    const keepEvents = options.check && spec.check;
+    mergeTraceFiles(traceFiles, (event) => {
+      metrics.onEvent(event);
+      if (keepEvents && event.ev !== "send") events.push(event);
+      spec.onTrace?.(event);
+    });
+    const stats = Object.values(perNode);
+    const sum = (pick: (stats: HostStats) => number): number => stats.reduce((total, node) => total + pick(node), 0);
+    const sendsByLabel = new Map<string, number>();
+    for (const node of stats)
+      for (const [label, count] of Object.entries(node.sendsByLabel))
+        sendsByLabel.set(label, (sendsByLabel.get(label) ?? 0) + count);
+    const sim: SimResult = {
+      seed: spec.seed,
+      endMs: workloadMs,
+      stoppedBy: stop.reason,
+      messageEvents: sum((node) => node.messageEvents),
+      queueEvents: sum((node) => node.messageEvents + node.ticks),
+      protocolMessages: sum((node) => node.protocolMessages),
+      protocolBytes: sum((node) => node.protocolBytes),
+      clientMessages: sum((node) => node.clientMessages),
+      clientBytes: sum((node) => node.clientBytes),
+      sendsByLabel,
+      lostToCrashes: 0,
+      multicasts: sum((node) => node.multicasts),
+      completed: sum((node) => node.completed),
+      deliveries: sum((node) => node.deliveries),
+      arrivalsSkipped: sum((node) => node.arrivalsSkipped),
+    };
+    const dataFrames = sum((node) => node.transport.dataFramesSent);
+    const check = keepEvents ? checkRun(events, { liveness: stop.reason === "drained", realTime: spec.realTime }) : null;
+    return {
+      spec,
+      sim,
+      metrics: metrics.finish(),
+      check,
+      wallMs: performance.now() - startedAt,
+      net: {
+        nodes: nodes.length,
+        workDir,
+        messagesPerFrame: dataFrames === 0 ? 0 : sum((node) => node.transport.messagesSent) / dataFrames,
+        dataFrames,
+        ackFrames: sum((node) => node.transport.ackFramesSent),
+        wireBytes: sum((node) => node.transport.wireBytesSent),
+        framesResent: sum((node) => node.transport.framesResent),
+        framesRejected: sum((node) => node.transport.framesRejected),
+        connectionsLost: sum((node) => node.transport.connectionsLost),
+        congestionEpisodes: sum((node) => node.transport.congestionEpisodes),
+        logicErrors: sum((node) => node.logicErrors),
+        arrivalsSkipped: sim.arrivalsSkipped,
+        workloadMs,
+        startupMs,
+        perNode,
+      },
+    };
+  } finally {
+    if (!keep) rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * After the workload: waits until every node's processes are idle and no delivery happened for
+ * long enough that nothing can still be in flight (replicas of one group may deliver after the
+ * client got its answer).
+ */
+async function settle(cluster: Cluster, spec: ScenarioSpec, options: NetRunOptions): Promise<void> {
+  let maxDelayMs = 0;
+  const { topology } = spec;
+  if (options.latencyEmulation)
+    for (let from = 0; from < topology.regions.length; from += 1)
+      for (let to = 0; to < topology.regions.length; to += 1)
+        maxDelayMs = Math.max(maxDelayMs, topology.delayMs(from, to));
+  const settleMs = 2 * maxDelayMs * (1 + 6 * spec.network.jitterSdFraction) + 5 * spec.tickMs + 20;
+  const started = performance.now();
+  let quietSinceMs: number | undefined;
+  let lastDeliveries = -1;
+  while (performance.now() - started < SETTLE_MS_MAX) {
+    for (const entry of cluster.nodes.values()) entry.status = undefined;
+    cluster.broadcast({ type: "status" });
+    const entries = [...cluster.nodes.values()];
+    await cluster.until(() => entries.every((entry) => entry.status !== undefined), "status answers", 10_000);
+    const quiet = entries.every((entry) => entry.status?.quiet === true);
+    const deliveries = entries.reduce((sum, entry) => sum + (entry.status?.deliveries ?? 0), 0);
+    if (!quiet || deliveries !== lastDeliveries) quietSinceMs = undefined;
+    else quietSinceMs ??= performance.now();
+    lastDeliveries = deliveries;
+    if (quietSinceMs !== undefined && performance.now() - quietSinceMs >= settleMs) return;
+    await cluster.sleep(STATUS_INTERVAL_MS);
+  }
+}

@@ -1,0 +1,103 @@
+import type { ProcessId } from "@amcast/core";
+import { assert } from "@amcast/core";
+
+/**
+ * Canonical JSON: object keys sorted, `undefined` fields left out. Two values that mean the same
+ * thing get the same text, so digests and signatures do not depend on field order.
+ */
+export function canonical(value: unknown): string {
+  if (value === null || typeof value === "number" || typeof value === "boolean") return JSON.stringify(value);
+  if (typeof value === "string") return JSON.stringify(value);
+  if (Array.isArray(value))
+    return `[${value.map((item) => (item === undefined ? "null" : canonical(item))).join(",")}]`;
+  if (typeof value === "object") {
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record)
+      .filter((key) => record[key] !== undefined)
+      .sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonical(record[key])}`).join(",")}}`;
+  }
+  assert(value === undefined, () => `cannot encode a ${typeof value}`);
+  return "null";
+}
+
+/**
+ * A 64-bit digest of `text` (two independent 32-bit multiply-xor lanes), as 16 hex digits.
+ * Enough to tell honest values apart in a simulation; a deployment that must resist crafted
+ * collisions plugs a cryptographic hash into the signature scheme instead.
+ */
+export function digest(text: string): string {
+  let a = 0x811c_9dc5;
+  let b = 0x0102_0305 ^ text.length;
+  for (let i = 0; i < text.length; i += 1) {
+    const code = text.charCodeAt(i);
+    a = Math.imul(a ^ code, 0x0100_0193);
+    b = Math.imul(b ^ code, 0x5bd1_e995);
+  }
+  a ^= a >>> 13;
+  a = Math.imul(a, 0xc2b2_ae35);
+  b ^= b >>> 15;
+  b = Math.imul(b, 0x85eb_ca6b);
+  b ^= a >>> 7;
+  // Base 36 without padding stays unambiguous thanks to the separator, and is cheap to build.
+  return `${(a >>> 0).toString(36)}.${(b >>> 0).toString(36)}`;
+}
+
+/** A 32-bit hash of `text` as a number (for deterministic spreading, e.g. of timeouts). */
+export function hash32(text: string): number {
+  let h = 0x811c_9dc5;
+  for (let i = 0; i < text.length; i += 1) h = Math.imul(h ^ text.charCodeAt(i), 0x0100_0193);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b_3c6d);
+  return (h ^ (h >>> 12)) >>> 0;
+}
+
+/** What a process uses to sign: it signs with its own key only. */
+export interface Signer {
+  readonly id: ProcessId;
+  sign(data: string): string;
+}
+
+/** Checks that `signer` signed `data`. */
+export interface Verifier {
+  verify(signer: ProcessId, data: string, signature: string): boolean;
+}
+
+/**
+ * Digital signatures as Byzantine mode needs them: what a correct process signed cannot be
+ * produced by anyone else, so a signed message can be relayed and still prove its origin (client
+ * requests forwarded by a leader, prepare certificates in a view change).
+ *
+ * This scheme models them for the simulator: each process's secret key is derived from the run's
+ * seed, a signature is a keyed digest of the data, and verification recomputes it from the key
+ * registry. Byzantine strategies only ever get the signer of the process they run in, so they can
+ * sign anything as themselves and nothing as anyone else — the unforgeability the protocols rely
+ * on. A network deployment plugs real signatures (e.g. Ed25519) in through the same interfaces.
+ */
+export class SimulatedSignatures implements Verifier {
+  private readonly keys = new Map<ProcessId, string>();
+
+  constructor(private readonly seed: number) {}
+
+  /** The signer of `id`; only the process `id` may be given it. */
+  signerFor(id: ProcessId): Signer {
+    const key = this.key(id);
+    return { id, sign: (data) => digest(`${key}|${data}`) };
+  }
+
+  verify(signer: ProcessId, data: string, signature: string): boolean {
+    return typeof signature === "string" && digest(`${this.key(signer)}|${data}`) === signature;
+  }
+
+  private key(id: ProcessId): string {
+    let key = this.keys.get(id);
+    if (key === undefined) {
+      key = digest(`key|${this.seed}|${id}`);
+      this.keys.set(id, key);
+    }
+    return key;
+  }
+}
+
+/** Modelled size of a signature on the wire (Ed25519). */
+export const SIGNATURE_BYTES = 64;

@@ -1,0 +1,65 @@
+import type { ClientId } from "@amcast/core";
+import { assert } from "@amcast/core";
+import type { GroupWire } from "./wire.js";
+
+/**
+ * How far apart (in sequence numbers) two requests of one client may be while both are still
+ * unanswered. Clients keep far fewer in flight (`outstandingMax`), so anything further behind the
+ * newest executed request is a replay.
+ */
+export const CLIENT_SEQ_WINDOW = 16_384;
+
+interface ClientTable {
+  /** Requests below this sequence number count as executed. */
+  floor: number;
+  readonly executed: Set<number>;
+  /** Replies this replica sent, for retries; only for requests at or above `floor`. */
+  readonly replies: Map<number, GroupWire>;
+}
+
+/**
+ * At-most-once execution per (client, sequence number), and the reply cache that answers a retry
+ * without executing twice. Bounded per client by `CLIENT_SEQ_WINDOW`; bounded in clients by the
+ * clients that exist (a replica is told of every client by its requests).
+ */
+export class ClientRequests {
+  private readonly tables = new Map<ClientId, ClientTable>();
+
+  constructor(private readonly window = CLIENT_SEQ_WINDOW) {
+    assert(window > 0, "the sequence window holds something");
+  }
+
+  isExecuted(client: ClientId, seq: number): boolean {
+    const table = this.tables.get(client);
+    return table !== undefined && (seq < table.floor || table.executed.has(seq));
+  }
+
+  /** Marks (client, seq) executed; false when it already was (a repeat to drop). */
+  markExecuted(client: ClientId, seq: number): boolean {
+    let table = this.tables.get(client);
+    if (table === undefined) {
+      table = { floor: 0, executed: new Set(), replies: new Map() };
+      this.tables.set(client, table);
+    }
+    if (seq < table.floor || table.executed.has(seq)) return false;
+    table.executed.add(seq);
+    if (seq - table.floor >= this.window) {
+      // Slide the window: everything far behind the newest request is settled.
+      table.floor = seq - Math.floor(this.window / 2);
+      for (const old of table.executed) if (old < table.floor) table.executed.delete(old);
+      for (const old of table.replies.keys()) if (old < table.floor) table.replies.delete(old);
+    }
+    return true;
+  }
+
+  recordReply(client: ClientId, seq: number, reply: GroupWire): void {
+    const table = this.tables.get(client);
+    assert(table?.executed.has(seq) === true, () => `reply for ${client}#${seq}, which was not executed`);
+    table.replies.set(seq, reply);
+  }
+
+  /** The reply sent for (client, seq), if it was executed and delivered here and is still cached. */
+  cachedReply(client: ClientId, seq: number): GroupWire | undefined {
+    return this.tables.get(client)?.replies.get(seq);
+  }
+}

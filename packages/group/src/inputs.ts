@@ -1,0 +1,234 @@
+import type { ClientId, GroupId, Multicast, ProcessId } from "@amcast/core";
+import { assert } from "@amcast/core";
+import { canonical, digest } from "./auth.js";
+
+/**
+ * What a group orders. Replicas feed their protocol logic only inputs that consensus decided,
+ * in the decided order, so every correct replica takes the same steps.
+ *
+ * - `request`: a client's multicast, as the client sent it (signed by the client in Byzantine
+ *   mode, so a leader cannot invent one).
+ * - `copy`: one replica's copy of item `k` of the stream from group `fromGroup` to this group
+ *   (signed by that replica in Byzantine mode). Copies of one item from several replicas are
+ *   ordered like anything else; the item is taken once enough identical copies are ordered
+ *   (see streams.ts), which keeps the sending group's order and defeats forgeries.
+ */
+export type OrderedInput = RequestInput | CopyInput;
+
+export interface RequestInput {
+  readonly kind: "request";
+  /** One request per (client, seq): retries and replays collapse onto it. */
+  readonly key: string;
+  readonly client: ClientId;
+  readonly seq: number;
+  readonly message: Multicast;
+  /** Digest of the signed content (everything but the signature). */
+  readonly digest: string;
+  readonly signature: string;
+  readonly bytes: number;
+}
+
+export interface CopyInput {
+  readonly kind: "copy";
+  /** One vote per (sending replica, item): a replica that sends two versions of k votes once. */
+  readonly key: string;
+  readonly sender: ProcessId;
+  readonly fromGroup: GroupId;
+  readonly k: number;
+  readonly body: unknown;
+  /** Digest of the item itself (group, k, body), the same for every honest sender. */
+  readonly itemDigest: string;
+  readonly digest: string;
+  readonly signature: string;
+  readonly bytes: number;
+}
+
+/**
+ * Digest of a request's content; the client signs this digest. Computed only where it matters
+ * (Byzantine mode): `withDigest` false leaves it empty.
+ */
+export function requestDigest(client: ClientId, seq: number, message: Multicast): string {
+  return digest(`request|${client}|${seq}|${canonical(message)}`);
+}
+
+export function makeRequestInput(
+  client: ClientId,
+  seq: number,
+  message: Multicast,
+  signature: string,
+  bytes: number,
+  withDigest: boolean,
+): RequestInput {
+  return {
+    kind: "request",
+    key: `${client}#${seq}`,
+    client,
+    seq,
+    message,
+    digest: withDigest ? requestDigest(client, seq, message) : "",
+    signature,
+    bytes,
+  };
+}
+
+/**
+ * Digests of a stream copy: of the item (the same for every honest sender) and of the copy as
+ * its sender signs it. One canonical encoding of the body serves both.
+ */
+export function copyDigests(
+  sender: ProcessId,
+  fromGroup: GroupId,
+  k: number,
+  body: unknown,
+): { item: string; signed: string } {
+  const item = digest(`item|${fromGroup}|${k}|${canonical(body)}`);
+  return { item, signed: digest(`copy|${sender}|${item}`) };
+}
+
+export function makeCopyInput(
+  sender: ProcessId,
+  fromGroup: GroupId,
+  k: number,
+  body: unknown,
+  signature: string,
+  bytes: number,
+  withDigest: boolean,
+): CopyInput {
+  const digests = withDigest ? copyDigests(sender, fromGroup, k, body) : { item: "", signed: "" };
+  return {
+    kind: "copy",
+    key: `${sender}#${k}`,
+    sender,
+    fromGroup,
+    k,
+    body,
+    itemDigest: digests.item,
+    digest: digests.signed,
+    signature,
+    bytes,
+  };
+}
+
+/** Digest of a batch: of its inputs' digests in order (an empty batch is a no-op). */
+export function batchDigest(batch: readonly OrderedInput[]): string {
+  let text = `batch|${batch.length}`;
+  for (const input of batch) text += `|${input.digest}`;
+  return digest(text);
+}
+
+export function batchBytes(batch: readonly OrderedInput[]): number {
+  let bytes = 8;
+  for (const input of batch) bytes += input.bytes;
+  return bytes;
+}
+
+/**
+ * Inputs a replica received directly (from a client or another group's replica) and that are not
+ * yet ordered, in arrival order. The leader proposes from it; the others keep theirs so a new
+ * leader can propose what the old one dropped, and time their own requests to detect a stuck
+ * leader. Bounded: `inputsMax`; beyond it new inputs are refused (and counted) until ordering
+ * catches up, which is backpressure on clients and senders, who retry.
+ */
+export class InputPool {
+  private readonly inputs = new Map<
+    string,
+    { readonly input: OrderedInput; readonly receivedTick: number; forwarded: boolean }
+  >();
+  refused = 0;
+
+  constructor(private readonly inputsMax: number) {
+    assert(inputsMax > 0, "an input pool holds something");
+  }
+
+  get size(): number {
+    return this.inputs.size;
+  }
+
+  has(key: string): boolean {
+    return this.inputs.has(key);
+  }
+
+  get(key: string): OrderedInput | undefined {
+    return this.inputs.get(key)?.input;
+  }
+
+  /** Adds an input unless one with its key is already here; false when refused for space. */
+  add(input: OrderedInput, tick: number): boolean {
+    if (this.inputs.has(input.key)) return true;
+    if (this.inputs.size >= this.inputsMax) {
+      this.refused += 1;
+      return false;
+    }
+    this.inputs.set(input.key, { input, receivedTick: tick, forwarded: false });
+    return true;
+  }
+
+  delete(key: string): void {
+    this.inputs.delete(key);
+  }
+
+  /**
+   * Up to `countMax` inputs / `bytesMax` bytes, oldest first, skipping keys in `exclude`; inputs
+   * no longer `useful` are dropped on the way.
+   */
+  take(
+    countMax: number,
+    bytesMax: number,
+    exclude: ReadonlySet<string>,
+    useful: (input: OrderedInput) => boolean,
+  ): OrderedInput[] {
+    const batch: OrderedInput[] = [];
+    let bytes = 0;
+    for (const [key, { input }] of this.inputs) {
+      if (exclude.has(key)) continue;
+      if (!useful(input)) {
+        this.inputs.delete(key);
+        continue;
+      }
+      if (batch.length > 0 && (batch.length >= countMax || bytes + input.bytes > bytesMax)) break;
+      batch.push(input);
+      bytes += input.bytes;
+    }
+    return batch;
+  }
+
+  /** Drops every input that is no longer `useful`. */
+  prune(useful: (input: OrderedInput) => boolean): void {
+    for (const [key, { input }] of this.inputs) if (!useful(input)) this.inputs.delete(key);
+  }
+
+  /** Age in ticks of the oldest input, or -1 when there is none. */
+  oldestAgeTicks(now: number): number {
+    for (const entry of this.inputs.values()) return now - entry.receivedTick;
+    return -1;
+  }
+
+  /** The inputs in arrival order (for a view change to re-propose them). */
+  values(): OrderedInput[] {
+    return [...this.inputs.values()].map((entry) => entry.input);
+  }
+
+  /** Inputs older than `ageTicks` not yet forwarded; marks them forwarded. */
+  takeForForwarding(now: number, ageTicks: number, countMax: number): OrderedInput[] {
+    const result: OrderedInput[] = [];
+    for (const entry of this.inputs.values()) {
+      if (now - entry.receivedTick < ageTicks) break;
+      if (entry.forwarded) continue;
+      entry.forwarded = true;
+      result.push(entry.input);
+      if (result.length >= countMax) break;
+    }
+    return result;
+  }
+
+  /** A new view: every pooled input starts its timeout afresh. */
+  restartClocks(now: number): void {
+    for (const [key, entry] of this.inputs)
+      this.inputs.set(key, { input: entry.input, receivedTick: now, forwarded: false });
+  }
+
+  /** A new leader: everything may be forwarded again. */
+  resetForwarding(): void {
+    for (const entry of this.inputs.values()) entry.forwarded = false;
+  }
+}

@@ -1,0 +1,957 @@
+import type { ProcessId } from "@amcast/core";
+import { assert } from "@amcast/core";
+import type { Signer, Verifier } from "./auth.js";
+import { digest, SIGNATURE_BYTES } from "./auth.js";
+import type { OrderedInput } from "./inputs.js";
+import { batchBytes, batchDigest, InputPool } from "./inputs.js";
+import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
+
+/**
+ * `byzantine` mode: 3f+1 replicas agree on a sequence of batches, PBFT-style (Castro and Liskov,
+ * OSDI 1999), with signed messages so certificates can be relayed in a view change.
+ *
+ * - B1 (normal case): the primary of view v (replica v mod n) assigns sequence number s to a
+ *   batch of pooled inputs and sends PRE-PREPARE(v, s, digest, batch). A backup accepts it if v is
+ *   its view, s is within its watermarks, it accepted no other digest for (v, s), the digest
+ *   matches the batch, and every input in the batch is valid (requests validated before ordered:
+ *   a request must carry its client's signature, a stream copy its sending replica's); it then
+ *   sends PREPARE(v, s, d) to all. With the pre-prepare and 2f matching prepares from distinct
+ *   backups, (v, s, d) is prepared and the replica sends COMMIT(v, s, d); with 2f+1 matching
+ *   commits it is committed. Batches execute in sequence order.
+ * - B2 (checkpoints): every `checkpointInterval` sequence numbers a replica signs the digest chain
+ *   of what it executed; 2f+1 matching signatures make a stable checkpoint, which moves the low
+ *   watermark and lets old votes go.
+ * - B3 (view change): a replica whose pooled inputs wait longer than `requestTimeoutTicks` forwards
+ *   them to the primary; twice as long, it suspects the primary and sends VIEW-CHANGE(v+1) with
+ *   its stable checkpoint (and its proof) and a certificate for every batch it prepared above it.
+ *   A replica that sees f+1 view changes for higher views joins the smallest. The new primary,
+ *   with 2f+1 valid view changes, sends NEW-VIEW with them and a pre-prepare for every sequence
+ *   number between the highest stable checkpoint and the highest prepared one: the batch prepared
+ *   in the highest view, or an empty batch. Backups recompute that set from the included view
+ *   changes and reject a NEW-VIEW that differs (a primary lying during the view change). A view
+ *   change that does not complete in time moves on to the next view, with a doubled timeout.
+ *   Safety: a committed batch was prepared by 2f+1 replicas, f+1 of them correct, and any 2f+1
+ *   view changes include one of those, whose certificate cannot be forged; so the new view
+ *   re-proposes the committed batch at its sequence number.
+ * - B4 (catch-up): a replica that learns it is behind (a stable checkpoint or commits above what it
+ *   executed) fetches decided batches from the others; each comes with its 2f+1 signed commits, so
+ *   one correct answer suffices and a Byzantine one cannot mislead.
+ */
+interface PrePrepare {
+  readonly type: "pre-prepare";
+  readonly view: number;
+  readonly seq: number;
+  readonly digest: string;
+  readonly batch: readonly OrderedInput[];
+  readonly signer: ProcessId;
+  readonly signature: string;
+}
+interface Vote {
+  readonly type: "prepare" | "commit";
+  readonly view: number;
+  readonly seq: number;
+  readonly digest: string;
+  readonly signer: ProcessId;
+  readonly signature: string;
+}
+interface Checkpoint {
+  readonly type: "checkpoint";
+  readonly seq: number;
+  readonly chain: string;
+  readonly signer: ProcessId;
+  readonly signature: string;
+}
+/** A prepared certificate: the pre-prepare and 2f prepares from distinct backups. */
+interface PreparedProof {
+  readonly prePrepare: PrePrepare;
+  readonly prepares: readonly Vote[];
+}
+interface StableProof {
+  readonly seq: number;
+  readonly chain: string;
+  readonly checkpoints: readonly Checkpoint[];
+}
+interface ViewChange {
+  readonly type: "view-change";
+  readonly view: number;
+  readonly stable: StableProof;
+  readonly prepared: readonly PreparedProof[];
+  readonly signer: ProcessId;
+  readonly signature: string;
+}
+interface NewView {
+  readonly type: "new-view";
+  readonly view: number;
+  readonly viewChanges: readonly ViewChange[];
+  readonly prePrepares: readonly PrePrepare[];
+  readonly signer: ProcessId;
+  readonly signature: string;
+}
+/** A decided batch with its commit certificate (2f+1 signed commits). */
+interface DecidedEntry {
+  readonly seq: number;
+  readonly batch: readonly OrderedInput[];
+  readonly commits: readonly Vote[];
+}
+export type PbftMessage =
+  | PrePrepare
+  | Vote
+  | Checkpoint
+  | ViewChange
+  | NewView
+  | { readonly type: "fetch"; readonly fromSeq: number }
+  | { readonly type: "status"; readonly lastExecuted: number }
+  | { readonly type: "fetch-reply"; readonly entries: readonly DecidedEntry[] }
+  | { readonly type: "forward"; readonly inputs: readonly OrderedInput[] };
+
+interface Slot {
+  /** The accepted pre-prepare for this sequence number (the one of the highest view). */
+  prePrepare: PrePrepare;
+  prepared: boolean;
+  commitSent: boolean;
+}
+
+interface VoteSet {
+  readonly prepares: Map<ProcessId, Vote>;
+  readonly commits: Map<ProcessId, Vote>;
+}
+
+const HEADER_BYTES = 24;
+/** Ticks of calm after which one recent view change is forgotten. */
+const SUSPICION_DECAY_TICKS = 1000;
+const GENESIS_CHAIN = digest("genesis");
+
+export class PbftOrderer implements Orderer {
+  private view = 0;
+  /** False between sending a view change and installing the new view. */
+  private viewActive = true;
+  private viewChangeAttempts = 0;
+  private viewChangeDeadline = 0;
+  private lastExecuted = 0;
+  private chain = GENESIS_CHAIN;
+  private stable: StableProof = { seq: 0, chain: GENESIS_CHAIN, checkpoints: [] };
+  private nextSeq = 1;
+  private readonly slots = new Map<number, Slot>();
+  /** Votes by (view, seq, digest); they may arrive before the pre-prepare they are about. */
+  private readonly votes = new Map<string, VoteSet>();
+  /** The highest-view prepared certificate per sequence number above the stable checkpoint. */
+  private readonly preparedProofs = new Map<number, PreparedProof>();
+  /** Committed batches waiting for their turn to execute, with their certificates. */
+  private readonly committed = new Map<number, DecidedEntry>();
+  /** Executed batches kept for replicas that catch up (at most `retainedEntriesMax`). */
+  private readonly decided = new Map<number, DecidedEntry>();
+  private readonly checkpointVotes = new Map<string, Map<ProcessId, Checkpoint>>();
+  private readonly viewChanges = new Map<number, Map<ProcessId, ViewChange>>();
+  /** Highest sequence number known to be (about to be) decided: from accepted pre-prepares, commit quorums and stable checkpoints. */
+  private highestSeqHeard = 0;
+  private lastFetchTick = Number.NEGATIVE_INFINITY;
+  /** Which other replica the next fetch asks. */
+  private fetchTurn = 0;
+  /** How far each other replica says it executed (see onStatus), and when we last told each. */
+  private readonly statusClaims = new Map<ProcessId, number>();
+  private readonly statusSentTick = new Map<ProcessId, number>();
+  /** Tick of the last execution, to tell a pipeline in progress from a replica left behind. */
+  private lastProgressTick = 0;
+  /** View changes lately (decaying): each one doubles the patience before the next, up to 8x. */
+  private recentViewChanges = 0;
+  private lastSuspicionDecayTick = 0;
+  private readonly pool: InputPool;
+  private readonly proposedKeys = new Set<string>();
+  private readonly n: number;
+  private readonly quorum: number;
+  private readonly windowSize: number;
+  private readonly checkpointInterval = 32;
+  /** View changes and new views that failed validation: evidence of lying replicas. */
+  rejectedMessages = 0;
+
+  constructor(
+    private readonly host: OrdererHost,
+    private readonly options: OrderingOptions,
+    private readonly f: number,
+    private readonly signer: Signer,
+    private readonly verifier: Verifier,
+    private readonly validInput: (input: OrderedInput) => boolean,
+  ) {
+    this.n = host.replicas.length;
+    assert(this.n === 3 * f + 1, () => `Byzantine mode needs 3f+1 replicas, got ${this.n} for f=${f}`);
+    assert(signer.id === host.self, "a replica signs as itself");
+    this.quorum = 2 * f + 1;
+    this.windowSize = 4 * this.checkpointInterval;
+    this.pool = new InputPool(options.poolInputsMax);
+  }
+
+  leader(): ProcessId {
+    return this.primaryOf(this.view);
+  }
+
+  get currentView(): number {
+    return this.view;
+  }
+
+  get executedSeq(): number {
+    return this.lastExecuted;
+  }
+
+  /**
+   * Nothing pooled, everything known to be decided executed, nothing proposed undecided. A replica
+   * left alone in a view change (it suspected a primary the others still follow) can be idle: it
+   * keeps executing what the others decide through catch-up (B4) and owes nothing else.
+   */
+  idle(): boolean {
+    const proposing = this.viewActive && this.primaryOf(this.view) === this.host.self;
+    return (
+      this.pool.size === 0 &&
+      this.lastExecuted >= this.highestSeqHeard &&
+      (!proposing || this.lastExecuted >= this.nextSeq - 1)
+    );
+  }
+
+  submit(input: OrderedInput): void {
+    if (!this.pool.add(input, this.host.now())) return;
+    this.maybePropose();
+  }
+
+  receive(from: ProcessId, raw: unknown): void {
+    if (
+      !this.host.replicas.includes(from) ||
+      from === this.host.self ||
+      typeof raw !== "object" ||
+      raw === null
+    )
+      return;
+    const message = raw as PbftMessage;
+    switch (message.type) {
+      case "pre-prepare":
+        if (message.signer === from) this.onPrePrepare(message);
+        break;
+      case "prepare":
+      case "commit":
+        if (message.signer === from) this.onVote(message);
+        break;
+      case "checkpoint":
+        if (message.signer === from) this.onCheckpoint(message);
+        break;
+      case "view-change":
+        if (message.signer === from) this.onViewChange(message);
+        break;
+      case "new-view":
+        if (message.signer === from) this.onNewView(message);
+        break;
+      case "fetch":
+        this.onFetch(from, message.fromSeq);
+        break;
+      case "status":
+        this.onStatus(from, message.lastExecuted);
+        break;
+      case "fetch-reply":
+        this.onFetchReply(message.entries);
+        break;
+      case "forward":
+        for (const input of Array.isArray(message.inputs) ? message.inputs : []) {
+          if (this.pool.get(input?.key)?.digest === input?.digest || this.validInput(input))
+            this.pool.add(input, this.host.now());
+        }
+        this.maybePropose();
+        break;
+      default:
+        break;
+    }
+  }
+
+  tick(): void {
+    const now = this.host.now();
+    this.pool.prune(this.host.useful);
+    if (now - this.lastSuspicionDecayTick >= SUSPICION_DECAY_TICKS && this.recentViewChanges > 0) {
+      this.recentViewChanges -= 1;
+      this.lastSuspicionDecayTick = now;
+    }
+    const stalledTicks = now - this.lastProgressTick;
+    if (
+      this.lastExecuted < this.highestSeqHeard &&
+      stalledTicks >= this.options.requestTimeoutTicks / 2 &&
+      now - this.lastFetchTick >= this.options.heartbeatTicks * 4
+    ) {
+      // B4: something above what we executed is decided, and nothing moved for a while: ask. A
+      // replica left alone in a view change catches up this way too.
+      if (!this.committed.has(this.lastExecuted + 1)) this.fetch();
+    }
+    if (!this.viewActive) {
+      if (now >= this.viewChangeDeadline) this.startViewChange(this.view + 1);
+      return;
+    }
+    // B3: suspect the primary when inputs wait too long; after recent view changes, wait longer
+    // (a slow network must not be mistaken for a faulty primary again and again).
+    const suspicionTicks = 2 * this.options.requestTimeoutTicks * 2 ** Math.min(this.recentViewChanges, 3);
+    if (this.pool.oldestAgeTicks(now) >= suspicionTicks) {
+      this.startViewChange(this.view + 1);
+      return;
+    }
+    if (this.primaryOf(this.view) !== this.host.self) {
+      const stale = this.pool.takeForForwarding(
+        now,
+        this.options.requestTimeoutTicks,
+        this.options.batchInputsMax,
+      );
+      if (stale.length > 0) {
+        this.host.send(
+          this.primaryOf(this.view),
+          { type: "forward", inputs: stale },
+          HEADER_BYTES + batchBytes(stale),
+          "pbft.forward",
+        );
+      }
+    }
+    this.maybePropose();
+  }
+
+  private primaryOf(view: number): ProcessId {
+    return this.host.replicas[view % this.n] as ProcessId;
+  }
+
+  // B1: normal case.
+
+  private maybePropose(): void {
+    if (!this.viewActive || this.primaryOf(this.view) !== this.host.self) return;
+    this.nextSeq = Math.max(this.nextSeq, this.lastExecuted + 1);
+    while (
+      this.nextSeq - 1 - this.lastExecuted < this.options.pipelineMax &&
+      this.nextSeq <= this.stable.seq + this.windowSize
+    ) {
+      const batch = this.pool.take(
+        this.options.batchInputsMax,
+        this.options.batchBytesMax,
+        this.proposedKeys,
+        this.host.useful,
+      );
+      if (batch.length === 0) return;
+      for (const input of batch) this.proposedKeys.add(input.key);
+      const prePrepare = this.signPrePrepare(this.view, this.nextSeq, batch);
+      this.nextSeq += 1;
+      this.broadcast(prePrepare, HEADER_BYTES + SIGNATURE_BYTES + batchBytes(batch), "pbft.pre-prepare");
+      this.acceptPrePrepare(prePrepare);
+    }
+  }
+
+  private signPrePrepare(view: number, seq: number, batch: readonly OrderedInput[]): PrePrepare {
+    const batchHash = batchDigest(batch);
+    return {
+      type: "pre-prepare",
+      view,
+      seq,
+      digest: batchHash,
+      batch,
+      signer: this.host.self,
+      signature: this.signer.sign(prePrepareText(view, seq, batchHash)),
+    };
+  }
+
+  private validPrePrepare(message: PrePrepare): boolean {
+    return (
+      Number.isSafeInteger(message.view) &&
+      Number.isSafeInteger(message.seq) &&
+      Array.isArray(message.batch) &&
+      message.signer === this.primaryOf(message.view) &&
+      this.verifier.verify(
+        message.signer,
+        prePrepareText(message.view, message.seq, message.digest),
+        message.signature,
+      ) &&
+      batchDigest(message.batch) === message.digest
+    );
+  }
+
+  private onPrePrepare(message: PrePrepare): void {
+    if (!this.viewActive || message.view !== this.view || !this.validPrePrepare(message)) return;
+    if (message.seq <= this.stable.seq || message.seq > this.stable.seq + this.windowSize) return;
+    const existing = this.slots.get(message.seq);
+    if (existing !== undefined && existing.prePrepare.view === message.view) return; // one digest per (v, s)
+    // Requests validated before they are ordered: a batch with any invalid input is refused whole.
+    const batch = this.checkedBatch(message.batch);
+    if (batch === undefined) {
+      this.rejectedMessages += 1;
+      return;
+    }
+    this.acceptPrePrepare(batch === message.batch ? message : { ...message, batch });
+  }
+
+  /**
+   * The batch with every input checked: an input this replica received itself (same key, same
+   * digest) is replaced by its own verified copy; any other is verified in full. Undefined when
+   * one is invalid.
+   */
+  private checkedBatch(batch: readonly OrderedInput[]): readonly OrderedInput[] | undefined {
+    let checked: OrderedInput[] | undefined;
+    for (let index = 0; index < batch.length; index += 1) {
+      const input = batch[index] as OrderedInput;
+      const own = typeof input === "object" && input !== null ? this.pool.get(input.key) : undefined;
+      if (own !== undefined && own.digest === input.digest) {
+        if (own !== input) {
+          checked ??= batch.slice(0, index);
+          checked.push(own);
+        } else checked?.push(own);
+        continue;
+      }
+      if (!this.validInput(input)) return undefined;
+      checked?.push(input);
+    }
+    return checked ?? batch;
+  }
+
+  private acceptPrePrepare(message: PrePrepare): void {
+    this.noteSeq(message.seq);
+    const previous = this.slots.get(message.seq);
+    if (previous !== undefined)
+      for (const input of previous.prePrepare.batch) this.proposedKeys.delete(input.key);
+    this.slots.set(message.seq, { prePrepare: message, prepared: false, commitSent: false });
+    for (const input of message.batch) this.proposedKeys.add(input.key);
+    if (message.signer !== this.host.self) {
+      const prepare = this.signVote("prepare", message.view, message.seq, message.digest);
+      this.broadcast(prepare, HEADER_BYTES + SIGNATURE_BYTES, "pbft.prepare");
+      this.recordVote(prepare);
+    }
+    this.progress(message.seq);
+  }
+
+  private signVote(type: "prepare" | "commit", view: number, seq: number, batchHash: string): Vote {
+    return {
+      type,
+      view,
+      seq,
+      digest: batchHash,
+      signer: this.host.self,
+      signature: this.signer.sign(voteText(type, view, seq, batchHash, this.host.self)),
+    };
+  }
+
+  private validVote(vote: Vote): boolean {
+    return (
+      this.host.replicas.includes(vote.signer) &&
+      Number.isSafeInteger(vote.seq) &&
+      this.verifier.verify(
+        vote.signer,
+        voteText(vote.type, vote.view, vote.seq, vote.digest, vote.signer),
+        vote.signature,
+      )
+    );
+  }
+
+  private onVote(vote: Vote): void {
+    if (!this.validVote(vote) || vote.seq <= this.stable.seq || vote.seq > this.stable.seq + this.windowSize)
+      return;
+    this.recordVote(vote);
+    // 2f+1 commits prove the batch was decided, even if its pre-prepare never reached us (B4).
+    const set = this.votes.get(voteKey(vote.view, vote.seq, vote.digest));
+    if (set !== undefined && set.commits.size >= this.quorum) this.noteSeq(vote.seq);
+    this.progress(vote.seq);
+  }
+
+  private recordVote(vote: Vote): void {
+    const key = voteKey(vote.view, vote.seq, vote.digest);
+    let set = this.votes.get(key);
+    if (set === undefined) {
+      set = { prepares: new Map(), commits: new Map() };
+      this.votes.set(key, set);
+    }
+    (vote.type === "prepare" ? set.prepares : set.commits).set(vote.signer, vote);
+  }
+
+  /** Moves a sequence number along: prepared -> commit sent -> committed -> executed. */
+  private progress(seq: number): void {
+    const slot = this.slots.get(seq);
+    if (slot !== undefined && slot.prePrepare.view === this.view && this.viewActive) {
+      const { view, digest: batchHash } = slot.prePrepare;
+      const set = this.votes.get(voteKey(view, seq, batchHash));
+      if (!slot.prepared && set !== undefined) {
+        const prepares = [...set.prepares.values()].filter((vote) => vote.signer !== slot.prePrepare.signer);
+        if (prepares.length >= 2 * this.f) {
+          slot.prepared = true;
+          const best = this.preparedProofs.get(seq);
+          if (best === undefined || best.prePrepare.view <= view)
+            this.preparedProofs.set(seq, {
+              prePrepare: slot.prePrepare,
+              prepares: prepares.slice(0, 2 * this.f),
+            });
+        }
+      }
+      if (slot.prepared && !slot.commitSent) {
+        slot.commitSent = true;
+        const commit = this.signVote("commit", view, seq, batchHash);
+        this.broadcast(commit, HEADER_BYTES + SIGNATURE_BYTES, "pbft.commit");
+        this.recordVote(commit);
+      }
+      if (
+        slot.prepared &&
+        set !== undefined &&
+        set.commits.size >= this.quorum &&
+        !this.committed.has(seq) &&
+        seq > this.lastExecuted
+      ) {
+        this.committed.set(seq, {
+          seq,
+          batch: slot.prePrepare.batch,
+          commits: [...set.commits.values()].slice(0, this.quorum),
+        });
+      }
+    }
+    this.executeReady();
+  }
+
+  private executeReady(): void {
+    for (;;) {
+      const entry = this.committed.get(this.lastExecuted + 1);
+      if (entry === undefined) return;
+      this.committed.delete(entry.seq);
+      this.lastExecuted = entry.seq;
+      this.lastProgressTick = this.host.now();
+      this.chain = digest(`${this.chain}|${batchDigest(entry.batch)}`);
+      for (const input of entry.batch) {
+        this.pool.delete(input.key);
+        this.proposedKeys.delete(input.key);
+      }
+      this.decided.set(entry.seq, entry);
+      this.decided.delete(entry.seq - this.options.retainedEntriesMax);
+      if (entry.batch.length > 0) this.host.decide(entry.batch);
+      if (entry.seq % this.checkpointInterval === 0) this.sendCheckpoint();
+    }
+  }
+
+  // B2: checkpoints.
+
+  private sendCheckpoint(): void {
+    const checkpoint: Checkpoint = {
+      type: "checkpoint",
+      seq: this.lastExecuted,
+      chain: this.chain,
+      signer: this.host.self,
+      signature: this.signer.sign(checkpointText(this.lastExecuted, this.chain, this.host.self)),
+    };
+    this.broadcast(checkpoint, HEADER_BYTES + SIGNATURE_BYTES, "pbft.checkpoint");
+    this.onCheckpoint(checkpoint);
+  }
+
+  private onCheckpoint(checkpoint: Checkpoint): void {
+    if (checkpoint.seq <= this.stable.seq || !this.validCheckpoint(checkpoint)) return;
+    const key = `${checkpoint.seq}|${checkpoint.chain}`;
+    let signers = this.checkpointVotes.get(key);
+    if (signers === undefined) {
+      signers = new Map();
+      this.checkpointVotes.set(key, signers);
+    }
+    signers.set(checkpoint.signer, checkpoint);
+    if (signers.size >= this.quorum)
+      this.installStable({
+        seq: checkpoint.seq,
+        chain: checkpoint.chain,
+        checkpoints: [...signers.values()].slice(0, this.quorum),
+      });
+  }
+
+  private validCheckpoint(checkpoint: Checkpoint): boolean {
+    return (
+      this.host.replicas.includes(checkpoint.signer) &&
+      Number.isSafeInteger(checkpoint.seq) &&
+      this.verifier.verify(
+        checkpoint.signer,
+        checkpointText(checkpoint.seq, checkpoint.chain, checkpoint.signer),
+        checkpoint.signature,
+      )
+    );
+  }
+
+  private validStable(proof: StableProof): boolean {
+    if (proof.seq === 0) return proof.chain === GENESIS_CHAIN;
+    if (!Array.isArray(proof.checkpoints)) return false;
+    const signers = new Set<ProcessId>();
+    for (const checkpoint of proof.checkpoints) {
+      if (
+        checkpoint.seq !== proof.seq ||
+        checkpoint.chain !== proof.chain ||
+        !this.validCheckpoint(checkpoint)
+      )
+        return false;
+      signers.add(checkpoint.signer);
+    }
+    return signers.size >= this.quorum;
+  }
+
+  private installStable(proof: StableProof): void {
+    if (proof.seq <= this.stable.seq) return;
+    this.stable = proof;
+    this.noteSeq(proof.seq);
+    // Everything at or below a stable checkpoint is settled: its votes and slots can go.
+    for (const seq of this.slots.keys()) if (seq <= proof.seq) this.slots.delete(seq);
+    for (const seq of this.preparedProofs.keys()) if (seq <= proof.seq) this.preparedProofs.delete(seq);
+    for (const [key, set] of this.votes) {
+      const any = set.prepares.values().next().value ?? set.commits.values().next().value;
+      if (any === undefined || any.seq <= proof.seq) this.votes.delete(key);
+    }
+    for (const key of this.checkpointVotes.keys())
+      if (Number(key.slice(0, key.indexOf("|"))) <= proof.seq) this.checkpointVotes.delete(key);
+    this.maybePropose();
+  }
+
+  // B3: view changes.
+
+  private startViewChange(view: number): void {
+    if (view <= this.view) return;
+    this.view = view;
+    this.viewActive = false;
+    this.viewChangeAttempts += 1;
+    this.recentViewChanges = Math.min(this.recentViewChanges + 1, 3);
+    this.lastSuspicionDecayTick = this.host.now();
+    const timeout = this.options.electionTimeoutTicks * 2 ** Math.min(this.viewChangeAttempts - 1, 6);
+    this.viewChangeDeadline = this.host.now() + timeout;
+    const prepared = [...this.preparedProofs.values()].filter(
+      (proof) => proof.prePrepare.seq > this.stable.seq,
+    );
+    const viewChange: ViewChange = {
+      type: "view-change",
+      view,
+      stable: this.stable,
+      prepared,
+      signer: this.host.self,
+      signature: this.signer.sign(viewChangeText(view, this.stable, prepared, this.host.self)),
+    };
+    let bytes = HEADER_BYTES + SIGNATURE_BYTES * (1 + this.stable.checkpoints.length);
+    for (const proof of prepared)
+      bytes += batchBytes(proof.prePrepare.batch) + SIGNATURE_BYTES * (1 + proof.prepares.length);
+    this.broadcast(viewChange, bytes, "pbft.view-change");
+    this.onViewChange(viewChange);
+  }
+
+  private validViewChange(message: ViewChange): boolean {
+    if (
+      !Number.isSafeInteger(message.view) ||
+      !Array.isArray(message.prepared) ||
+      typeof message.stable !== "object" ||
+      message.stable === null
+    )
+      return false;
+    if (
+      !this.verifier.verify(
+        message.signer,
+        viewChangeText(message.view, message.stable, message.prepared, message.signer),
+        message.signature,
+      )
+    )
+      return false;
+    if (!this.validStable(message.stable)) return false;
+    return message.prepared.every((proof) =>
+      this.validPreparedProof(proof, message.view, message.stable.seq),
+    );
+  }
+
+  private validPreparedProof(proof: PreparedProof, beforeView: number, aboveSeq: number): boolean {
+    const prePrepare = proof.prePrepare;
+    if (prePrepare.view >= beforeView || prePrepare.seq <= aboveSeq || !this.validPrePrepare(prePrepare))
+      return false;
+    const signers = new Set<ProcessId>();
+    for (const vote of proof.prepares) {
+      if (
+        vote.type !== "prepare" ||
+        vote.view !== prePrepare.view ||
+        vote.seq !== prePrepare.seq ||
+        vote.digest !== prePrepare.digest
+      )
+        return false;
+      if (vote.signer === prePrepare.signer || !this.validVote(vote)) return false;
+      signers.add(vote.signer);
+    }
+    return signers.size >= 2 * this.f;
+  }
+
+  private onViewChange(message: ViewChange): void {
+    if (message.view <= this.view && (this.viewActive || message.view < this.view)) return;
+    // A replica changing view alone may have been down and missed what we decided: tell it how
+    // far we got, so it can catch up (B4) whether or not the others follow it.
+    if (this.viewActive && message.view > this.view) this.sendStatus(message.signer);
+    if (!this.validViewChange(message)) {
+      this.rejectedMessages += 1;
+      return;
+    }
+    let forView = this.viewChanges.get(message.view);
+    if (forView === undefined) {
+      forView = new Map();
+      this.viewChanges.set(message.view, forView);
+    }
+    forView.set(message.signer, message);
+    if (message.stable.seq > this.lastExecuted) this.noteSeq(message.stable.seq);
+    // Join rule: f+1 replicas want a higher view, so at least one correct one does.
+    const higher = [...this.viewChanges.entries()].filter(
+      ([view]) => view > this.view || (view === this.view && this.viewActive),
+    );
+    const wanting = new Set<ProcessId>();
+    for (const [, changes] of higher) for (const signer of changes.keys()) wanting.add(signer);
+    if (wanting.size >= this.f + 1 && higher.length > 0 && !wanting.has(this.host.self)) {
+      this.startViewChange(Math.min(...higher.map(([view]) => view)));
+      return;
+    }
+    if (
+      message.view === this.view &&
+      !this.viewActive &&
+      this.primaryOf(this.view) === this.host.self &&
+      forView.size >= this.quorum
+    )
+      this.sendNewView(forView);
+  }
+
+  private sendNewView(forView: ReadonlyMap<ProcessId, ViewChange>): void {
+    const viewChanges = [...forView.values()].slice(0, this.quorum);
+    const prePrepares = this.newViewPrePrepares(this.view, viewChanges).map((entry) =>
+      this.signPrePrepare(this.view, entry.seq, entry.batch),
+    );
+    const newView: NewView = {
+      type: "new-view",
+      view: this.view,
+      viewChanges,
+      prePrepares,
+      signer: this.host.self,
+      signature: this.signer.sign(newViewText(this.view, viewChanges, prePrepares)),
+    };
+    let bytes = HEADER_BYTES + SIGNATURE_BYTES;
+    for (const prePrepare of prePrepares) bytes += batchBytes(prePrepare.batch) + SIGNATURE_BYTES;
+    this.broadcast(newView, bytes + viewChanges.length * HEADER_BYTES * 4, "pbft.new-view");
+    this.installView(newView);
+  }
+
+  /** The batches a new view must re-propose: per sequence number, the highest-view prepared one. */
+  private newViewPrePrepares(
+    view: number,
+    viewChanges: readonly ViewChange[],
+  ): { seq: number; batch: readonly OrderedInput[] }[] {
+    let minSeq = 0;
+    let maxSeq = 0;
+    const best = new Map<number, PrePrepare>();
+    for (const change of viewChanges) {
+      minSeq = Math.max(minSeq, change.stable.seq);
+      for (const proof of change.prepared) {
+        const prePrepare = proof.prePrepare;
+        maxSeq = Math.max(maxSeq, prePrepare.seq);
+        const current = best.get(prePrepare.seq);
+        if (current === undefined || current.view < prePrepare.view) best.set(prePrepare.seq, prePrepare);
+      }
+    }
+    assert(view >= 0, "views are not negative");
+    const result: { seq: number; batch: readonly OrderedInput[] }[] = [];
+    for (let seq = minSeq + 1; seq <= maxSeq; seq += 1)
+      result.push({ seq, batch: best.get(seq)?.batch ?? [] });
+    return result;
+  }
+
+  private onNewView(message: NewView): void {
+    if (
+      message.view < this.view ||
+      (message.view === this.view && this.viewActive) ||
+      message.signer !== this.primaryOf(message.view)
+    )
+      return;
+    if (!this.validNewView(message)) {
+      this.rejectedMessages += 1;
+      // A primary lying in its new view: do not wait for the timeout.
+      this.startViewChange(message.view + 1);
+      return;
+    }
+    this.view = message.view;
+    this.installView(message);
+  }
+
+  private validNewView(message: NewView): boolean {
+    if (!Array.isArray(message.viewChanges) || !Array.isArray(message.prePrepares)) return false;
+    if (
+      !this.verifier.verify(
+        message.signer,
+        newViewText(message.view, message.viewChanges, message.prePrepares),
+        message.signature,
+      )
+    )
+      return false;
+    const signers = new Set<ProcessId>();
+    for (const change of message.viewChanges) {
+      if (
+        change.view !== message.view ||
+        !this.host.replicas.includes(change.signer) ||
+        !this.validViewChange(change)
+      )
+        return false;
+      signers.add(change.signer);
+    }
+    if (signers.size < this.quorum) return false;
+    const expected = this.newViewPrePrepares(message.view, message.viewChanges);
+    if (expected.length !== message.prePrepares.length) return false;
+    return expected.every((entry, index) => {
+      const prePrepare = message.prePrepares[index];
+      return (
+        prePrepare !== undefined &&
+        prePrepare.view === message.view &&
+        prePrepare.seq === entry.seq &&
+        prePrepare.digest === batchDigest(entry.batch) &&
+        this.validPrePrepare(prePrepare)
+      );
+    });
+  }
+
+  private installView(message: NewView): void {
+    this.viewActive = true;
+    this.viewChangeAttempts = 0;
+    for (const view of this.viewChanges.keys()) if (view <= message.view) this.viewChanges.delete(view);
+    let maxSeq = this.lastExecuted;
+    let highestStable: StableProof = this.stable;
+    for (const change of message.viewChanges)
+      if (change.stable.seq > highestStable.seq) highestStable = change.stable;
+    if (highestStable.seq > this.stable.seq) this.installStable(highestStable);
+    // Fresh timers for what is pooled: the new primary deserves its full timeout.
+    this.pool.restartClocks(this.host.now());
+    this.proposedKeys.clear();
+    // Pre-prepares of old views that the new view does not carry will never be decided.
+    for (const seq of this.slots.keys()) if (seq > this.lastExecuted) this.slots.delete(seq);
+    this.highestSeqHeard = Math.max(this.lastExecuted, this.stable.seq, ...[...this.committed.keys()]);
+    for (const prePrepare of message.prePrepares) {
+      maxSeq = Math.max(maxSeq, prePrepare.seq);
+      if (prePrepare.seq > this.lastExecuted && !this.committed.has(prePrepare.seq))
+        this.acceptPrePrepare(prePrepare);
+    }
+    this.nextSeq = Math.max(maxSeq, this.stable.seq) + 1;
+    this.maybePropose();
+  }
+
+  // B4: catch-up.
+
+  private sendStatus(to: ProcessId): void {
+    const now = this.host.now();
+    if (now - (this.statusSentTick.get(to) ?? Number.NEGATIVE_INFINITY) < this.options.heartbeatTicks) return;
+    this.statusSentTick.set(to, now);
+    this.host.send(to, { type: "status", lastExecuted: this.lastExecuted }, HEADER_BYTES, "pbft.status");
+  }
+
+  /**
+   * How far others got. One claim proves nothing (it may come from a Byzantine replica), but the
+   * (f+1)-th highest claim is reached by at least one correct replica, so it is safe to chase.
+   */
+  private onStatus(from: ProcessId, lastExecuted: number): void {
+    if (!Number.isSafeInteger(lastExecuted) || lastExecuted < 0) return;
+    this.statusClaims.set(from, Math.max(this.statusClaims.get(from) ?? 0, lastExecuted));
+    const claims = [...this.statusClaims.values()].sort((a, b) => b - a);
+    const vouched = claims[this.f];
+    if (vouched !== undefined) this.noteSeq(vouched);
+  }
+
+  private noteSeq(seq: number): void {
+    if (seq > this.highestSeqHeard) this.highestSeqHeard = seq;
+  }
+
+  /**
+   * Asks one other replica (in turn) for decided batches after what we executed. One at a time:
+   * answers carry certificates, so one correct replica suffices, and asking everyone at once would
+   * multiply the traffic with every answer.
+   */
+  private fetch(): void {
+    this.lastFetchTick = this.host.now();
+    const others = this.host.replicas.filter((replica) => replica !== this.host.self);
+    this.fetchTurn = (this.fetchTurn + 1) % others.length;
+    const target = others[this.fetchTurn] as ProcessId;
+    this.host.send(target, { type: "fetch", fromSeq: this.lastExecuted + 1 }, HEADER_BYTES, "pbft.fetch");
+  }
+
+  private onFetch(from: ProcessId, fromSeq: number): void {
+    if (!Number.isSafeInteger(fromSeq)) return;
+    const entries: DecidedEntry[] = [];
+    let bytes = HEADER_BYTES;
+    for (
+      let seq = Math.max(1, fromSeq);
+      seq <= this.lastExecuted && entries.length < this.options.entriesPerMessageMax;
+      seq += 1
+    ) {
+      const entry = this.decided.get(seq);
+      if (entry === undefined) break;
+      entries.push(entry);
+      bytes += batchBytes(entry.batch) + SIGNATURE_BYTES * entry.commits.length;
+    }
+    if (entries.length > 0) this.host.send(from, { type: "fetch-reply", entries }, bytes, "pbft.fetch-reply");
+  }
+
+  private onFetchReply(entries: readonly DecidedEntry[]): void {
+    if (!Array.isArray(entries)) return;
+    const executedBefore = this.lastExecuted;
+    for (const entry of entries) {
+      if (!Number.isSafeInteger(entry.seq) || entry.seq <= this.lastExecuted || this.committed.has(entry.seq))
+        continue;
+      if (!Array.isArray(entry.batch) || !this.validCommitCertificate(entry)) {
+        this.rejectedMessages += 1;
+        continue;
+      }
+      this.committed.set(entry.seq, entry);
+    }
+    this.executeReady();
+    // Keep going while answers bring progress; the tick retries (with another replica) otherwise.
+    if (this.lastExecuted > executedBefore && this.lastExecuted < this.highestSeqHeard) this.fetch();
+  }
+
+  private validCommitCertificate(entry: DecidedEntry): boolean {
+    const batchHash = batchDigest(entry.batch);
+    const signers = new Set<ProcessId>();
+    let view: number | undefined;
+    for (const vote of entry.commits) {
+      if (
+        vote.type !== "commit" ||
+        vote.seq !== entry.seq ||
+        vote.digest !== batchHash ||
+        !this.validVote(vote)
+      )
+        return false;
+      if (view !== undefined && vote.view !== view) return false;
+      view = vote.view;
+      signers.add(vote.signer);
+    }
+    return signers.size >= this.quorum;
+  }
+
+  private broadcast(message: PbftMessage, bytes: number, label: string): void {
+    for (const replica of this.host.replicas)
+      if (replica !== this.host.self) this.host.send(replica, message, bytes, label);
+  }
+}
+
+/** Signed texts, shared with the Byzantine strategies (which sign as themselves). */
+export const pbftSignedText = {
+  prePrepare: (view: number, seq: number, batchHash: string): string => prePrepareText(view, seq, batchHash),
+  viewChange: (
+    view: number,
+    stable: StableProof,
+    prepared: readonly PreparedProof[],
+    signer: ProcessId,
+  ): string => viewChangeText(view, stable, prepared, signer),
+  newView: (view: number, viewChanges: readonly ViewChange[], prePrepares: readonly PrePrepare[]): string =>
+    newViewText(view, viewChanges, prePrepares),
+};
+export type { NewView, PrePrepare, ViewChange };
+
+function voteKey(view: number, seq: number, batchHash: string): string {
+  return `${view}|${seq}|${batchHash}`;
+}
+function prePrepareText(view: number, seq: number, batchHash: string): string {
+  return `pre-prepare|${view}|${seq}|${batchHash}`;
+}
+function voteText(type: string, view: number, seq: number, batchHash: string, signer: ProcessId): string {
+  return `${type}|${view}|${seq}|${batchHash}|${signer}`;
+}
+function checkpointText(seq: number, chain: string, signer: ProcessId): string {
+  return `checkpoint|${seq}|${chain}|${signer}`;
+}
+function viewChangeText(
+  view: number,
+  stable: StableProof,
+  prepared: readonly PreparedProof[],
+  signer: ProcessId,
+): string {
+  const proofs = prepared
+    .map((proof) => `${proof.prePrepare.seq}:${proof.prePrepare.view}:${proof.prePrepare.digest}`)
+    .join(",");
+  return `view-change|${view}|${stable.seq}|${stable.chain}|${proofs}|${signer}`;
+}
+function newViewText(
+  view: number,
+  viewChanges: readonly ViewChange[],
+  prePrepares: readonly PrePrepare[],
+): string {
+  return `new-view|${view}|${viewChanges.map((change) => `${change.signer}:${change.signature}`).join(",")}|${prePrepares.map((p) => `${p.seq}:${p.digest}`).join(",")}`;
+}

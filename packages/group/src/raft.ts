@@ -1,0 +1,450 @@
+import type { ProcessId } from "@amcast/core";
+import { assert } from "@amcast/core";
+import { hash32 } from "./auth.js";
+import type { OrderedInput } from "./inputs.js";
+import { batchBytes, InputPool } from "./inputs.js";
+import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
+
+/**
+ * `crash` mode: 2f+1 replicas agree on a log of batches, Raft-style (Ongaro and Ousterhout, 2014).
+ *
+ * - R1 (election): a follower that hears no leader for its election timeout becomes a candidate
+ *   for the next term and asks for votes; a replica votes once per term, and only for a candidate
+ *   whose log is at least as up to date as its own (last term, then length). A majority elects.
+ * - R2 (replication): the leader appends a batch of pooled inputs per entry, at most
+ *   `pipelineMax` undecided entries at a time, and sends each follower the entries after what it
+ *   is known to hold, with the index and term of the entry before them; a follower accepts only if
+ *   it holds that entry (log matching), dropping any conflicting suffix.
+ * - R3 (commit): an entry of the leader's current term stored by a majority is committed, and so
+ *   is everything before it; replicas apply committed entries in index order. A new leader first
+ *   appends an empty entry of its own term, which commits whatever earlier terms left undecided.
+ * - R4 (no input lost): every replica pools the inputs it received; a follower forwards those
+ *   waiting longer than `requestTimeoutTicks` to the leader, and a new leader proposes from its
+ *   own pool, so failover loses nothing. Repeats are dropped at execution.
+ * - R5 (catch-up): a lagging or recovered follower is sent the entries it misses, in chunks,
+ *   starting after its last match; the leader moves back on a mismatch.
+ *
+ * Term, vote and log are the state a real deployment keeps on disk; the simulator's crashes keep
+ * them too (a process resumes with its state), and lose only what is in flight.
+ */
+interface Entry {
+  readonly term: number;
+  readonly batch: readonly OrderedInput[];
+}
+
+export type RaftMessage =
+  | {
+      readonly type: "append";
+      readonly term: number;
+      readonly prevIndex: number;
+      readonly prevTerm: number;
+      readonly entries: readonly Entry[];
+      readonly commit: number;
+    }
+  | {
+      readonly type: "append-reply";
+      readonly term: number;
+      readonly success: boolean;
+      readonly matchIndex: number;
+    }
+  | { readonly type: "vote"; readonly term: number; readonly lastIndex: number; readonly lastTerm: number }
+  | { readonly type: "vote-reply"; readonly term: number; readonly granted: boolean }
+  | { readonly type: "forward"; readonly inputs: readonly OrderedInput[] };
+
+type Role = "follower" | "candidate" | "leader";
+
+/** Modelled bytes of a Raft message's header (type, term, indices). */
+const HEADER_BYTES = 24;
+
+export class RaftOrderer implements Orderer {
+  private role: Role = "follower";
+  private currentTerm = 0;
+  private votedFor: ProcessId | null = null;
+  private leaderId: ProcessId | undefined;
+  /** Log entries from `firstIndex` on; earlier ones were applied and dropped (`retainedEntriesMax`). */
+  private entries: Entry[] = [];
+  private firstIndex = 1;
+  /** Term of the entry just before `firstIndex` (0 for the empty log). */
+  private droppedTerm = 0;
+  private commitIndex = 0;
+  private lastApplied = 0;
+  private electionDeadline: number;
+  private readonly votes = new Set<ProcessId>();
+  private readonly nextIndex = new Map<ProcessId, number>();
+  private readonly matchIndex = new Map<ProcessId, number>();
+  /** Tick at which each follower last answered the leader: silent ones do not hold up `idle`. */
+  private readonly lastHeard = new Map<ProcessId, number>();
+  private lastHeartbeat = 0;
+  private readonly pool: InputPool;
+  /** Keys of inputs in log entries not yet applied: the leader must not propose them again. */
+  private readonly proposedKeys = new Set<string>();
+  private readonly majority: number;
+  private readonly peers: readonly ProcessId[];
+  /** Followers that fell further behind than the retained log reaches. */
+  readonly followersBeyondLog = new Set<ProcessId>();
+
+  constructor(
+    private readonly host: OrdererHost,
+    private readonly options: OrderingOptions,
+  ) {
+    assert(host.replicas.includes(host.self), "a replica is one of its group's replicas");
+    assert(
+      host.replicas.length % 2 === 1,
+      () => `crash mode needs 2f+1 replicas, got ${host.replicas.length}`,
+    );
+    this.majority = Math.floor(host.replicas.length / 2) + 1;
+    this.peers = host.replicas.filter((replica) => replica !== host.self);
+    this.pool = new InputPool(options.poolInputsMax);
+    this.electionDeadline = host.now() + this.electionTimeout();
+  }
+
+  leader(): ProcessId | undefined {
+    return this.leaderId;
+  }
+
+  get term(): number {
+    return this.currentTerm;
+  }
+
+  get isLeader(): boolean {
+    return this.role === "leader";
+  }
+
+  get applied(): number {
+    return this.lastApplied;
+  }
+
+  idle(): boolean {
+    if (this.pool.size > 0 || this.lastApplied !== this.lastIndex() || this.commitIndex !== this.lastIndex())
+      return false;
+    if (this.role !== "leader") return true;
+    // A leader is idle once every follower it still hears from holds the whole log.
+    const now = this.host.now();
+    return this.peers.every(
+      (peer) =>
+        (this.matchIndex.get(peer) ?? 0) === this.lastIndex() ||
+        now - (this.lastHeard.get(peer) ?? -Infinity) > this.options.electionTimeoutTicks,
+    );
+  }
+
+  submit(input: OrderedInput): void {
+    if (!this.pool.add(input, this.host.now())) return;
+    if (this.role === "leader") this.propose();
+  }
+
+  receive(from: ProcessId, raw: unknown): void {
+    if (!this.host.replicas.includes(from) || from === this.host.self) return;
+    const message = raw as RaftMessage;
+    switch (message.type) {
+      case "append":
+        this.onAppend(from, message);
+        break;
+      case "append-reply":
+        this.onAppendReply(from, message);
+        break;
+      case "vote":
+        this.onVote(from, message);
+        break;
+      case "vote-reply":
+        this.onVoteReply(from, message);
+        break;
+      case "forward":
+        for (const input of message.inputs) this.pool.add(input, this.host.now());
+        if (this.role === "leader") this.propose();
+        break;
+      default:
+        break;
+    }
+  }
+
+  tick(): void {
+    const now = this.host.now();
+    this.pool.prune(this.host.useful);
+    if (this.role === "leader") {
+      if (now - this.lastHeartbeat >= this.options.heartbeatTicks) this.broadcastAppend();
+      return;
+    }
+    if (now >= this.electionDeadline) {
+      this.startElection();
+      return;
+    }
+    // R4: inputs the leader has not ordered in time go to it directly.
+    if (this.leaderId !== undefined) {
+      const stale = this.pool.takeForForwarding(
+        now,
+        this.options.requestTimeoutTicks,
+        this.options.batchInputsMax,
+      );
+      if (stale.length > 0)
+        this.host.send(
+          this.leaderId,
+          { type: "forward", inputs: stale },
+          HEADER_BYTES + batchBytes(stale),
+          "raft.forward",
+        );
+    }
+  }
+
+  // R1: elections.
+
+  private electionTimeout(): number {
+    // Spread timeouts deterministically per replica and term so candidates rarely collide.
+    const spread = hash32(`${this.host.self}|${this.currentTerm}`) % this.options.electionTimeoutTicks;
+    assert(
+      Number.isInteger(spread) && spread >= 0,
+      () => `election timeout spread ${spread} is not a whole number`,
+    );
+    return this.options.electionTimeoutTicks + spread;
+  }
+
+  private startElection(): void {
+    this.role = "candidate";
+    this.currentTerm += 1;
+    this.votedFor = this.host.self;
+    this.leaderId = undefined;
+    this.votes.clear();
+    this.votes.add(this.host.self);
+    this.electionDeadline = this.host.now() + this.electionTimeout();
+    const message: RaftMessage = {
+      type: "vote",
+      term: this.currentTerm,
+      lastIndex: this.lastIndex(),
+      lastTerm: this.termAt(this.lastIndex()),
+    };
+    for (const peer of this.peers) this.host.send(peer, message, HEADER_BYTES, "raft.vote");
+    if (this.votes.size >= this.majority) this.becomeLeader();
+  }
+
+  private onVote(from: ProcessId, message: Extract<RaftMessage, { type: "vote" }>): void {
+    if (message.term > this.currentTerm) this.becomeFollower(message.term, undefined);
+    const myLastTerm = this.termAt(this.lastIndex());
+    const upToDate =
+      message.lastTerm > myLastTerm ||
+      (message.lastTerm === myLastTerm && message.lastIndex >= this.lastIndex());
+    const granted =
+      message.term === this.currentTerm && (this.votedFor === null || this.votedFor === from) && upToDate;
+    if (granted) {
+      this.votedFor = from;
+      this.electionDeadline = this.host.now() + this.electionTimeout();
+    }
+    this.host.send(
+      from,
+      { type: "vote-reply", term: this.currentTerm, granted },
+      HEADER_BYTES,
+      "raft.vote-reply",
+    );
+  }
+
+  private onVoteReply(from: ProcessId, message: Extract<RaftMessage, { type: "vote-reply" }>): void {
+    if (message.term > this.currentTerm) {
+      this.becomeFollower(message.term, undefined);
+      return;
+    }
+    if (this.role !== "candidate" || message.term !== this.currentTerm || !message.granted) return;
+    this.votes.add(from);
+    if (this.votes.size >= this.majority) this.becomeLeader();
+  }
+
+  private becomeFollower(term: number, leader: ProcessId | undefined): void {
+    assert(term >= this.currentTerm, "terms never go back");
+    if (term > this.currentTerm) {
+      this.currentTerm = term;
+      this.votedFor = null;
+    }
+    this.role = "follower";
+    if (this.leaderId !== leader && leader !== undefined) this.pool.resetForwarding();
+    this.leaderId = leader;
+    this.electionDeadline = this.host.now() + this.electionTimeout();
+  }
+
+  private becomeLeader(): void {
+    assert(this.role === "candidate", "only a candidate becomes leader");
+    this.role = "leader";
+    this.leaderId = this.host.self;
+    const now = this.host.now();
+    for (const peer of this.peers) {
+      this.nextIndex.set(peer, this.lastIndex() + 1);
+      this.matchIndex.set(peer, 0);
+      this.lastHeard.set(peer, now);
+    }
+    // R3: an empty entry of the new term commits what earlier leaders left undecided.
+    this.entries.push({ term: this.currentTerm, batch: [] });
+    this.broadcastAppend();
+    this.propose();
+  }
+
+  // R2: replication.
+
+  private propose(): void {
+    assert(this.role === "leader", "only the leader proposes");
+    let proposed = false;
+    while (this.lastIndex() - this.commitIndex < this.options.pipelineMax) {
+      const batch = this.pool.take(
+        this.options.batchInputsMax,
+        this.options.batchBytesMax,
+        this.proposedKeys,
+        this.host.useful,
+      );
+      if (batch.length === 0) break;
+      for (const input of batch) this.proposedKeys.add(input.key);
+      this.entries.push({ term: this.currentTerm, batch });
+      proposed = true;
+    }
+    if (proposed) this.broadcastAppend();
+  }
+
+  private broadcastAppend(): void {
+    this.lastHeartbeat = this.host.now();
+    for (const peer of this.peers) this.sendAppend(peer);
+  }
+
+  private sendAppend(peer: ProcessId): void {
+    const next = Math.max(this.nextIndex.get(peer) ?? this.lastIndex() + 1, this.firstIndex);
+    const prevIndex = next - 1;
+    const last = Math.min(this.lastIndex(), next + this.options.entriesPerMessageMax - 1);
+    const entries = this.entries.slice(next - this.firstIndex, last - this.firstIndex + 1);
+    let bytes = HEADER_BYTES;
+    for (const entry of entries) bytes += batchBytes(entry.batch);
+    this.host.send(
+      peer,
+      {
+        type: "append",
+        term: this.currentTerm,
+        prevIndex,
+        prevTerm: this.termAt(prevIndex),
+        entries,
+        commit: this.commitIndex,
+      },
+      bytes,
+      entries.length === 0 ? "raft.heartbeat" : "raft.append",
+    );
+    // Pipelining: assume success; a failed reply moves `nextIndex` back (R5).
+    this.nextIndex.set(peer, last + 1);
+  }
+
+  private onAppend(from: ProcessId, message: Extract<RaftMessage, { type: "append" }>): void {
+    if (message.term < this.currentTerm) {
+      this.replyAppend(from, false, this.lastIndex());
+      return;
+    }
+    this.becomeFollower(message.term, from);
+    if (message.prevIndex > this.lastIndex()) {
+      this.replyAppend(from, false, this.lastIndex());
+      return;
+    }
+    if (message.prevIndex >= this.firstIndex - 1 && this.termAt(message.prevIndex) !== message.prevTerm) {
+      // Everything up to the commit index matches any leader's log (R3), so restart from there.
+      this.replyAppend(from, false, Math.min(this.commitIndex, message.prevIndex - 1));
+      return;
+    }
+    let index = message.prevIndex;
+    for (const entry of message.entries) {
+      index += 1;
+      if (index < this.firstIndex) continue;
+      if (index <= this.lastIndex()) {
+        if (this.termAt(index) === entry.term) continue;
+        assert(index > this.commitIndex, () => `${this.host.self} would drop committed entry ${index}`);
+        this.dropFrom(index);
+      }
+      this.entries.push(entry);
+      for (const input of entry.batch) this.proposedKeys.add(input.key);
+    }
+    const lastNew = message.prevIndex + message.entries.length;
+    if (message.commit > this.commitIndex)
+      this.commitIndex = Math.min(message.commit, lastNew, this.lastIndex());
+    this.apply();
+    this.replyAppend(from, true, lastNew);
+  }
+
+  private replyAppend(to: ProcessId, success: boolean, matchIndex: number): void {
+    this.host.send(
+      to,
+      { type: "append-reply", term: this.currentTerm, success, matchIndex },
+      HEADER_BYTES,
+      "raft.append-reply",
+    );
+  }
+
+  private onAppendReply(from: ProcessId, message: Extract<RaftMessage, { type: "append-reply" }>): void {
+    if (message.term > this.currentTerm) {
+      this.becomeFollower(message.term, undefined);
+      return;
+    }
+    if (this.role !== "leader" || message.term !== this.currentTerm) return;
+    this.lastHeard.set(from, this.host.now());
+    if (message.success) {
+      const match = Math.max(this.matchIndex.get(from) ?? 0, message.matchIndex);
+      this.matchIndex.set(from, match);
+      this.nextIndex.set(from, Math.max(this.nextIndex.get(from) ?? 0, match + 1));
+      this.advanceCommit();
+      // R5: a follower far behind gets its next chunk as soon as it took the previous one.
+      if ((this.nextIndex.get(from) ?? 0) <= this.lastIndex()) this.sendAppend(from);
+    } else if (message.matchIndex + 1 >= this.firstIndex) {
+      this.nextIndex.set(from, Math.min(this.nextIndex.get(from) ?? 1, message.matchIndex + 1));
+      this.sendAppend(from);
+    } else {
+      // The follower needs entries this leader no longer keeps: it stays behind (no snapshot
+      // transfer yet). Counted, and not retried at once, so the two do not ping-pong.
+      this.followersBeyondLog.add(from);
+    }
+  }
+
+  // R3: commit and apply.
+
+  private advanceCommit(): void {
+    const matches = [this.lastIndex(), ...this.peers.map((peer) => this.matchIndex.get(peer) ?? 0)].sort(
+      (a, b) => b - a,
+    );
+    const candidate = matches[this.majority - 1] ?? 0;
+    if (candidate <= this.commitIndex || this.termAt(candidate) !== this.currentTerm) return;
+    this.commitIndex = candidate;
+    this.apply();
+    const before = this.lastIndex();
+    this.propose();
+    // Tell followers about the new commit now if no proposal carries it.
+    if (this.lastIndex() === before) this.broadcastAppend();
+  }
+
+  private apply(): void {
+    while (this.lastApplied < this.commitIndex) {
+      this.lastApplied += 1;
+      const entry = this.entries[this.lastApplied - this.firstIndex];
+      assert(
+        entry !== undefined,
+        () => `${this.host.self} applies entry ${this.lastApplied} it does not hold`,
+      );
+      for (const input of entry.batch) {
+        this.proposedKeys.delete(input.key);
+        this.pool.delete(input.key);
+      }
+      if (entry.batch.length > 0) this.host.decide(entry.batch);
+    }
+    this.dropApplied();
+  }
+
+  /** Keeps at most `retainedEntriesMax` applied entries (for lagging followers), dropping older ones. */
+  private dropApplied(): void {
+    const keepFrom = this.lastApplied - this.options.retainedEntriesMax + 1;
+    if (keepFrom <= this.firstIndex) return;
+    const dropCount = keepFrom - this.firstIndex;
+    this.droppedTerm = this.termAt(keepFrom - 1);
+    this.entries = this.entries.slice(dropCount);
+    this.firstIndex = keepFrom;
+  }
+
+  private dropFrom(index: number): void {
+    for (const entry of this.entries.slice(index - this.firstIndex))
+      for (const input of entry.batch) this.proposedKeys.delete(input.key);
+    this.entries.length = index - this.firstIndex;
+  }
+
+  private lastIndex(): number {
+    return this.firstIndex + this.entries.length - 1;
+  }
+
+  private termAt(index: number): number {
+    if (index === this.firstIndex - 1) return this.droppedTerm;
+    if (index < this.firstIndex - 1) return -1;
+    return this.entries[index - this.firstIndex]?.term ?? -1;
+  }
+}

@@ -1,0 +1,106 @@
+import type { GroupId } from "@amcast/core";
+import { assert } from "@amcast/core";
+import type { CopyInput } from "./inputs.js";
+
+/**
+ * Sequence numbers of the streams this group sends on: one stream per destination group. Every
+ * correct replica executes the same steps, so it numbers the same items identically.
+ */
+export class OutgoingStreams {
+  private readonly nextByGroup = new Map<GroupId, number>();
+
+  next(group: GroupId): number {
+    const k = this.nextByGroup.get(group) ?? 0;
+    this.nextByGroup.set(group, k + 1);
+    return k;
+  }
+}
+
+/** An item of a stream, taken in order, ready for the protocol logic. */
+export interface AcceptedItem {
+  readonly fromGroup: GroupId;
+  readonly k: number;
+  readonly body: unknown;
+}
+
+interface ItemVotes {
+  /** Replicas that voted for this k (their first ordered copy counts, later ones do not). */
+  readonly voters: Set<string>;
+  /** Votes per item digest, with the body they vouch for. */
+  readonly byDigest: Map<string, { count: number; readonly body: unknown }>;
+}
+
+interface StreamState {
+  next: number;
+  readonly votes: Map<number, ItemVotes>;
+}
+
+/**
+ * Acceptance of incoming stream items, run on ordered copies so every correct replica accepts at
+ * the same point of the group's order (reference: byzcast.md §4):
+ *
+ * - item k of the stream from group A is taken only when `quorum(A)` distinct replicas of A have
+ *   sent identical copies of it (1 in crash and solo mode, f+1 in Byzantine mode: at least one
+ *   of them is correct, so the item is what A really ordered), and
+ * - only when k is the next item expected from A: counting copies alone would let a Byzantine
+ *   replica of A push item k+1 ahead of k (send k+1 early, never k) and reorder A's stream.
+ *
+ * Bounded: items more than `windowMax` ahead of the next expected one are refused before they
+ * are ordered (`accepts`), so a Byzantine sender cannot fill memory with far-future votes.
+ */
+export class IncomingStreams {
+  private readonly streams = new Map<GroupId, StreamState>();
+
+  constructor(
+    private readonly quorum: (fromGroup: GroupId) => number,
+    private readonly windowMax: number,
+  ) {
+    assert(windowMax > 0, "a stream window holds something");
+  }
+
+  /** Whether a copy is still worth ordering: not yet taken and not too far ahead. */
+  accepts(copy: CopyInput): boolean {
+    const next = this.streams.get(copy.fromGroup)?.next ?? 0;
+    return copy.k >= next && copy.k < next + this.windowMax;
+  }
+
+  /** Next item expected from `fromGroup`. */
+  nextExpected(fromGroup: GroupId): number {
+    return this.streams.get(fromGroup)?.next ?? 0;
+  }
+
+  /** Records an ordered copy; returns the items that became acceptable, in stream order. */
+  onOrderedCopy(copy: CopyInput): AcceptedItem[] {
+    let stream = this.streams.get(copy.fromGroup);
+    if (stream === undefined) {
+      stream = { next: 0, votes: new Map() };
+      this.streams.set(copy.fromGroup, stream);
+    }
+    // Stale (already taken) or beyond the window: a replay or a far-ahead forgery, nothing to do.
+    if (copy.k < stream.next || copy.k >= stream.next + this.windowMax) return [];
+    let votes = stream.votes.get(copy.k);
+    if (votes === undefined) {
+      votes = { voters: new Set(), byDigest: new Map() };
+      stream.votes.set(copy.k, votes);
+    }
+    if (votes.voters.has(copy.sender)) return [];
+    votes.voters.add(copy.sender);
+    const tally = votes.byDigest.get(copy.itemDigest);
+    if (tally === undefined) votes.byDigest.set(copy.itemDigest, { count: 1, body: copy.body });
+    else tally.count += 1;
+
+    const accepted: AcceptedItem[] = [];
+    const needed = this.quorum(copy.fromGroup);
+    for (;;) {
+      const head = stream.votes.get(stream.next);
+      if (head === undefined) break;
+      let winner: { count: number; readonly body: unknown } | undefined;
+      for (const candidate of head.byDigest.values()) if (candidate.count >= needed) winner = candidate;
+      if (winner === undefined) break;
+      accepted.push({ fromGroup: copy.fromGroup, k: stream.next, body: winner.body });
+      stream.votes.delete(stream.next);
+      stream.next += 1;
+    }
+    return accepted;
+  }
+}

@@ -1,0 +1,257 @@
+import { checkRun } from "@amcast/check";
+import type { DestinationSet, Prng, TraceEvent } from "@amcast/core";
+import { Topology } from "@amcast/core";
+import type { CrashFault, PartitionFault, SimClient, SimProcess } from "@amcast/sim";
+import { simulate } from "@amcast/sim";
+import { skeen } from "@amcast/skeen";
+import { describe, expect, it } from "vitest";
+import type { ByzantineStrategy, ReplicationMode } from "../src/index.js";
+import {
+  BYZANTINE_STRATEGIES,
+  ByzantineReplica,
+  createClient,
+  createReplica,
+  Membership,
+  type Replica,
+  replicaCount,
+  SimulatedSignatures,
+} from "../src/index.js";
+
+/** Two groups in two regions 20 ms apart; replicas of a group 1 ms apart; two clients per region. */
+const topology = new Topology(
+  "pair",
+  {
+    regions: ["A", "B"],
+    latencyMs: [
+      [1, 20],
+      [22, 1],
+    ],
+  },
+  [
+    { id: "a", region: "A" },
+    { id: "b", region: "B" },
+  ],
+  [],
+);
+
+interface RunOptions {
+  readonly mode: ReplicationMode;
+  readonly f?: number;
+  readonly crashes?: readonly CrashFault[];
+  readonly partitions?: readonly PartitionFault[];
+  readonly byzantine?: ReadonlyMap<string, ByzantineStrategy>;
+  readonly multicastsPerClient?: number;
+  readonly seed?: number;
+}
+
+/** Runs Skeen on the replicated groups and returns the trace and the correct replicas. */
+function run(options: RunOptions) {
+  const f = options.f ?? (options.mode === "solo" ? 0 : 1);
+  const membership = Membership.uniform(topology.groupIds, replicaCount(options.mode, f));
+  const signatures = options.mode === "byzantine" ? new SimulatedSignatures(7) : undefined;
+  const correct: Replica<unknown>[] = [];
+  const processes: SimProcess[] = membership.processes().map(({ id, group }) => {
+    const signer = signatures?.signerFor(id);
+    const replica = createReplica({
+      protocol: skeen,
+      group,
+      id,
+      membership,
+      overlay: null,
+      mode: options.mode,
+      f,
+      ...(signer === undefined || signatures === undefined ? {} : { signer, verifier: signatures }),
+    }) as Replica<unknown>;
+    const strategy = options.byzantine?.get(id);
+    if (strategy === undefined) correct.push(replica);
+    const logic =
+      strategy === undefined || signer === undefined
+        ? replica
+        : new ByzantineReplica(replica, strategy, signer, membership);
+    return { logic, region: topology.groupRegion(group), group };
+  });
+  const dsts: DestinationSet[] = [["a"], ["b"], ["a", "b"]];
+  const clients: SimClient[] = ["c0", "c1", "c2", "c3"].map((id, index) => ({
+    logic: createClient({
+      id,
+      protocol: skeen,
+      membership,
+      overlay: null,
+      mode: options.mode,
+      f,
+      outstandingMax: 2,
+      ...(signatures === undefined ? {} : { signer: signatures.signerFor(id) }),
+    }),
+    region: index < 2 ? "A" : "B",
+    loop: { kind: "closed", multicasts: options.multicastsPerClient ?? 40, outstanding: 2, thinkMs: 5 },
+    payloadBytes: 16,
+    startMs: index,
+    destinations: (prng: Prng) => prng.pick(dsts),
+  }));
+  const events: TraceEvent[] = [];
+  // The leader most correct replicas of the group follow.
+  const leaderOf = (group: string) => {
+    const votes = new Map<string, number>();
+    for (const replica of correct) {
+      const leader = replica.group === group ? replica.orderer.leader() : undefined;
+      if (leader !== undefined) votes.set(leader, (votes.get(leader) ?? 0) + 1);
+    }
+    return [...votes.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  };
+  const result = simulate({
+    seed: options.seed ?? 1,
+    topology,
+    processes,
+    clients,
+    network: { jitterSdFraction: 0.1, reorder: null },
+    processing: { perMessageUs: 20, perByteNs: 1 },
+    faults: {
+      crashes: options.crashes ?? [],
+      partitions: options.partitions ?? [],
+      byzantine: [...(options.byzantine?.keys() ?? [])],
+    },
+    tickMs: 10,
+    timeLimitMs: 300_000,
+    recordSends: false,
+    leaderOf,
+    onEvent: (event) => events.push(event),
+  });
+  const report = checkRun(events, { liveness: true });
+  const deliveredBy = (proc: string) =>
+    events.filter((event) => event.ev === "deliver" && event.proc === proc).map((event) => String(event.id));
+  return { result, report, correct, deliveredBy, events };
+}
+
+function expectClean(outcome: ReturnType<typeof run>): void {
+  expect(outcome.report.violations.map((violation) => violation.message)).toEqual([]);
+  expect(outcome.result.stoppedBy).toBe("drained");
+  expect(outcome.result.completed).toBe(outcome.result.multicasts);
+}
+
+describe("crash mode (2f+1 replicas, Raft-style log)", () => {
+  it("orders every input once, in the same order at every replica", () => {
+    const outcome = run({ mode: "crash" });
+    expectClean(outcome);
+    expect(outcome.result.multicasts).toBe(160);
+    for (const group of ["a", "b"]) {
+      const [first, ...others] = [0, 1, 2].map((index) => outcome.deliveredBy(`${group}/${index}`));
+      expect(first?.length).toBeGreaterThan(40);
+      for (const sequence of others) expect(sequence).toEqual(first);
+    }
+  });
+
+  it("fails over when the leader crashes, losing and duplicating nothing; the old leader catches up on recovery", () => {
+    const outcome = run({
+      mode: "crash",
+      crashes: [{ leaderOf: "a", atMs: 400, recoverAtMs: 1500 }],
+      multicastsPerClient: 80,
+    });
+    expectClean(outcome);
+    const crashed = outcome.events.find((event) => event.ev === "fault" && event.kind === "crash");
+    expect(crashed).toBeDefined();
+    const crashedProc = String((crashed as { proc: string }).proc);
+    expect(crashedProc.startsWith("a/")).toBe(true);
+    const survivor = ["a/0", "a/1", "a/2"].find((proc) => proc !== crashedProc) as string;
+    // Integrity (checked above) rules out duplicates; the recovered leader has everything now.
+    expect(outcome.deliveredBy(crashedProc)).toEqual(outcome.deliveredBy(survivor));
+    const leaders = outcome.correct
+      .filter((replica) => replica.group === "a")
+      .map((replica) => replica.orderer.leader());
+    expect(new Set(leaders).size).toBe(1);
+  });
+
+  it("lets a follower that was down catch up from the leader", () => {
+    const outcome = run({
+      mode: "crash",
+      crashes: [{ proc: "b/2", atMs: 100, recoverAtMs: 2500 }],
+      multicastsPerClient: 80,
+    });
+    expectClean(outcome);
+    expect(outcome.deliveredBy("b/2")).toEqual(outcome.deliveredBy("b/0"));
+  });
+
+  it("keeps going with f=2 while two replicas of a group are down", () => {
+    const outcome = run({
+      mode: "crash",
+      f: 2,
+      crashes: [
+        { leaderOf: "a", atMs: 300 },
+        { proc: "a/4", atMs: 350 },
+      ],
+    });
+    expectClean(outcome);
+  });
+});
+
+describe("Byzantine mode (3f+1 replicas, PBFT-style)", () => {
+  it("orders every input once, in the same order at every replica, fault free", () => {
+    const outcome = run({ mode: "byzantine" });
+    expectClean(outcome);
+    for (const group of ["a", "b"]) {
+      const [first, ...others] = [0, 1, 2, 3].map((index) => outcome.deliveredBy(`${group}/${index}`));
+      for (const sequence of others) expect(sequence).toEqual(first);
+    }
+  });
+
+  for (const strategy of BYZANTINE_STRATEGIES) {
+    it(`holds with a Byzantine primary (a/0) and a Byzantine backup (b/3): ${strategy}`, () => {
+      const byzantine = new Map<string, ByzantineStrategy>([
+        ["a/0", strategy],
+        ["b/3", strategy],
+      ]);
+      const outcome = run({ mode: "byzantine", byzantine, multicastsPerClient: 30 });
+      expectClean(outcome);
+      for (const group of ["a", "b"]) {
+        const sequences = outcome.correct
+          .filter((replica) => replica.group === group)
+          .map((replica) => outcome.deliveredBy(replica.id));
+        for (const sequence of sequences) expect(sequence).toEqual(sequences[0]);
+      }
+    });
+  }
+
+  it("changes view when the primary is silent, and the new primary takes over", () => {
+    const outcome = run({
+      mode: "byzantine",
+      byzantine: new Map([["a/0", "silent"]]),
+      multicastsPerClient: 20,
+    });
+    expectClean(outcome);
+    const views = outcome.correct
+      .filter((replica) => replica.group === "a")
+      .map((replica) => replica.orderer.leader());
+    expect(views.every((leader) => leader !== "a/0")).toBe(true);
+  });
+
+  it("rides through a crashed primary that recovers", () => {
+    const outcome = run({
+      mode: "byzantine",
+      crashes: [{ proc: "b/0", atMs: 300, recoverAtMs: 2000 }],
+      multicastsPerClient: 40,
+    });
+    expectClean(outcome);
+    expect(outcome.deliveredBy("b/0")).toEqual(outcome.deliveredBy("b/1"));
+  });
+});
+
+describe("clients", () => {
+  it("retry when cut off from a group, and replicas answer retries without executing twice", () => {
+    const outcome = run({
+      mode: "crash",
+      partitions: [{ side: ["a/0", "a/1", "a/2"], atMs: 50, healAtMs: 1800 }],
+      multicastsPerClient: 10,
+    });
+    expectClean(outcome);
+    // First attempts: one request per replica of every destination group (Skeen's entry groups).
+    const firstAttempts = outcome.events
+      .filter((event) => event.ev === "multicast")
+      .reduce((sum, event) => sum + 3 * (event as { dst: readonly string[] }).dst.length, 0);
+    const requests = outcome.result.sendsByLabel.get("request") ?? 0;
+    expect(requests).toBeGreaterThan(firstAttempts);
+    const retriedAnswers = outcome.correct.reduce(
+      (sum, replica) => sum + (replica.drops.get("duplicate-request") ?? 0),
+      0,
+    );
+    expect(retriedAnswers).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,120 @@
+import type { ProcessId, Ratio } from "@amcast/core";
+import { BinaryHeap, Prng } from "@amcast/core";
+import { QueueOverflowError } from "./limits.js";
+
+/**
+ * Latency emulation: kernel netem is not available on the machines this runs on, so WAN delays
+ * are injected in the transport. The sender holds each message until its one-way delay has
+ * passed, then hands it to the link. The delay is drawn exactly as the simulator draws it: the
+ * topology's one-way delay plus seeded normal jitter (plus optional reordering delay), from a
+ * stream per (sender, receiver) pair; messages of one pair never overtake each other.
+ */
+export interface LatencyEmulation {
+  readonly seed: number;
+  /** One-way delay in ms from process `from` to process `to` (the topology's matrix). */
+  readonly delayMs: (from: ProcessId, to: ProcessId) => number;
+  /** Standard deviation of normal jitter, as a fraction of the delay. */
+  readonly jitterSdFraction: number;
+  /** With probability `chance`, up to `extraDelayMsMax` more (FIFO per pair still holds). */
+  readonly reorder: { readonly chance: Ratio; readonly extraDelayMsMax: number } | null;
+}
+
+interface Held<T> {
+  readonly dueMs: number;
+  readonly seq: number;
+  readonly item: T;
+}
+
+interface PairState {
+  readonly prng: Prng;
+  readonly baseMs: number;
+  lastDueMs: number;
+}
+
+/**
+ * A delay line for items of many (sender, receiver) pairs, released by one timer. `release` is
+ * called with every item whose time has come, in due order (ties in scheduling order).
+ */
+export class DelayLine<T> {
+  private readonly heap = new BinaryHeap<Held<T>>(
+    (a, b) => a.dueMs < b.dueMs || (a.dueMs === b.dueMs && a.seq < b.seq),
+  );
+  private readonly pairs = new Map<string, PairState>();
+  private readonly root: Prng;
+  private seq = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private timerDueMs = Number.POSITIVE_INFINITY;
+  private closed = false;
+
+  constructor(
+    private readonly emulation: LatencyEmulation,
+    private readonly now: () => number,
+    private readonly release: (item: T) => void,
+    /** Items held at once (across pairs); more is an overload error, as for send queues. */
+    private readonly heldMax: number,
+  ) {
+    this.root = new Prng(emulation.seed);
+  }
+
+  get size(): number {
+    return this.heap.size;
+  }
+
+  /** Holds `item`, sent now from `from` to `to`, for the pair's delay. */
+  hold(from: ProcessId, to: ProcessId, item: T): void {
+    if (this.heap.size >= this.heldMax)
+      throw new QueueOverflowError(`latency emulation holds more than ${this.heldMax} messages: overloaded`);
+    const key = `${from}\u0000${to}`;
+    let pair = this.pairs.get(key);
+    if (pair === undefined) {
+      pair = {
+        prng: this.root.derive(`link/${from}->${to}`),
+        baseMs: this.emulation.delayMs(from, to),
+        lastDueMs: 0,
+      };
+      this.pairs.set(key, pair);
+    }
+    const { jitterSdFraction, reorder } = this.emulation;
+    let delayMs =
+      jitterSdFraction === 0
+        ? pair.baseMs
+        : Math.max(0, pair.baseMs * (1 + jitterSdFraction * pair.prng.normal()));
+    if (reorder !== null && pair.prng.chance(reorder.chance))
+      delayMs += pair.prng.float() * reorder.extraDelayMsMax;
+    const dueMs = Math.max(this.now() + delayMs, pair.lastDueMs);
+    pair.lastDueMs = dueMs;
+    this.heap.push({ dueMs, seq: this.seq, item });
+    this.seq += 1;
+    this.arm();
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private arm(): void {
+    const head = this.heap.peek();
+    if (head === undefined || this.closed || head.dueMs >= this.timerDueMs) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerDueMs = head.dueMs;
+    // Timers have millisecond granularity and fire late rather than early; rounding to the
+    // nearest millisecond keeps the mean error near zero instead of always adding ~0.5 ms.
+    this.timer = setTimeout(() => this.fire(), Math.max(0, Math.round(head.dueMs - this.now())));
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.timerDueMs = Number.POSITIVE_INFINITY;
+    // Half a millisecond of tolerance: the timer's own resolution.
+    const limitMs = this.now() + 0.5;
+    for (;;) {
+      const head = this.heap.peek();
+      if (head === undefined || head.dueMs > limitMs || this.closed) break;
+      this.heap.pop();
+      this.release(head.item);
+    }
+    this.arm();
+  }
+}

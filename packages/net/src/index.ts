@@ -1,0 +1,33 @@
+export type { Clock } from "./clock.js";
+export { monotonicClock, wallClock } from "./clock.js";
+export type { LatencyEmulation } from "./delay.js";
+export { DelayLine } from "./delay.js";
+export type { DataHeader, Hello, Welcome } from "./frame.js";
+export {
+  DATA_PREFIX_BYTES,
+  decodeChallenge,
+  decodeData,
+  decodeHello,
+  decodeWelcome,
+  encodeChallenge,
+  encodeData,
+  encodeHello,
+  encodeWelcome,
+  FrameError,
+  FrameType,
+  MAC_BYTES,
+  NONCE_BYTES,
+  sessionKey,
+  WIRE_VERSION,
+} from "./frame.js";
+export type { ClientWorkload, ClosedLoop, HostStats, NodeHostOptions, OpenLoop } from "./host.js";
+export { NodeHost } from "./host.js";
+export { CLUSTER_SECRET_BYTES_MIN, deriveLinkKey, Keyring, LINK_KEY_BYTES } from "./keys.js";
+export type { TransportLimits } from "./limits.js";
+export { checkLimits, DEFAULT_LIMITS, QueueOverflowError } from "./limits.js";
+export type { NodeAddress, NodeId, NodeRole, NodeSpec } from "./nodes.js";
+export { checkId, ID_BYTES_MAX, NodeTable } from "./nodes.js";
+export type { TraceSink } from "./trace-writer.js";
+export { MemoryTrace, TraceFile } from "./trace-writer.js";
+export type { TransportOptions, TransportStats } from "./transport.js";
+export { Transport } from "./transport.js";

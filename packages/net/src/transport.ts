@@ -1,0 +1,952 @@
+import { randomBytes, randomInt } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import type { ProcessId } from "@amcast/core";
+import { Packr, Unpackr } from "msgpackr";
+import type { RawData } from "ws";
+import { WebSocket, WebSocketServer } from "ws";
+import type { LatencyEmulation } from "./delay.js";
+import { DelayLine } from "./delay.js";
+import {
+  DATA_PREFIX_BYTES,
+  decodeChallenge,
+  decodeData,
+  decodeHello,
+  decodeWelcome,
+  encodeChallenge,
+  encodeData,
+  encodeHello,
+  encodeWelcome,
+  FrameError,
+  FrameType,
+  NONCE_BYTES,
+  sessionKey,
+  verifyHello,
+} from "./frame.js";
+import type { Keyring } from "./keys.js";
+import type { TransportLimits } from "./limits.js";
+import { checkLimits, DEFAULT_LIMITS, QueueOverflowError } from "./limits.js";
+import type { NodeAddress, NodeId, NodeRole, NodeSpec, NodeTable } from "./nodes.js";
+
+export interface TransportOptions {
+  readonly self: NodeId;
+  readonly table: NodeTable;
+  readonly keyring: Keyring;
+  /** Where this node listens; null for a node that only dials (a client host). Port 0: any free port. */
+  readonly listen: NodeAddress | null;
+  readonly limits?: Partial<TransportLimits>;
+  readonly latency?: LatencyEmulation;
+  /** One line per notable event (connections, rejected frames); never called per message. */
+  readonly log: (line: string) => void;
+  /**
+   * A message for one of this node's processes. Called synchronously, in order per link; the
+   * sender is authenticated: `from` is hosted by the peer node at the other end of the link.
+   */
+  readonly onMessage: (from: ProcessId, to: ProcessId, body: unknown) => void;
+  /** The transport became congested (some peer's send queue is over half its bound) or relieved. */
+  readonly onCongestion?: (congested: boolean) => void;
+  /** A link gave up reconnecting after `reconnectAttemptsMax` attempts. */
+  readonly onLinkFailed?: (peer: NodeId) => void;
+  /**
+   * A message released by latency emulation did not fit its send queue (`QueueOverflowError`):
+   * the node cannot go on. (Without emulation, `send` throws it to the caller instead.)
+   */
+  readonly onFatal?: (error: Error) => void;
+  /** Clock in ms for latency emulation (defaults to performance.now). */
+  readonly now?: () => number;
+}
+
+export interface TransportStats {
+  /** Messages put into frames / handed to this node's processes. */
+  messagesSent: number;
+  messagesReceived: number;
+  /** DATA frames with messages, and bare acknowledgements. */
+  dataFramesSent: number;
+  ackFramesSent: number;
+  framesReceived: number;
+  wireBytesSent: number;
+  wireBytesReceived: number;
+  /** Frames sent again on a new connection because they were not acknowledged on the old one. */
+  framesResent: number;
+  /** Messages received again (after a reconnect) and dropped. */
+  duplicatesDropped: number;
+  /** Frames refused (malformed, oversized, forged, out of order); each closed its connection. */
+  framesRejected: number;
+  handshakesRejected: number;
+  connectionsOpened: number;
+  connectionsLost: number;
+  /** Largest number of messages queued to one peer at any time. */
+  sendQueueMessagesPeak: number;
+  congestionEpisodes: number;
+}
+
+type ConnectionState = "awaiting-challenge" | "awaiting-hello" | "awaiting-welcome" | "open" | "closed";
+
+/** One WebSocket connection, from its handshake to its close. */
+class Connection {
+  state: ConnectionState;
+  link: PeerLink | undefined;
+  nonceAcceptor: Buffer = Buffer.alloc(0);
+  nonceDialer: Buffer = Buffer.alloc(0);
+  sendKey: Buffer = Buffer.alloc(0);
+  receiveKey: Buffer = Buffer.alloc(0);
+  /** Frames sent and received on this connection: the implicit counter in DATA MACs. */
+  sendCounter = 0;
+  receiveCounter = 0;
+  handshakeTimer: NodeJS.Timeout | undefined;
+  lastHeardMs: number;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly dialer: boolean,
+    /** Who is at the other end, for the log: the peer's id once known, else its address. */
+    public label: string,
+    nowMs: number,
+  ) {
+    this.state = dialer ? "awaiting-challenge" : "awaiting-hello";
+    this.lastHeardMs = nowMs;
+  }
+}
+
+/** A frame of the send side: numbered messages, packed, kept until acknowledged. */
+interface SentFrame {
+  firstSeq: number;
+  readonly count: number;
+  readonly payload: Buffer;
+  /** Times written (more than once: sent again on a new connection). */
+  writes: number;
+}
+
+/** A frame received while the host holds the peer's input: taken later, in order. */
+interface HeldFrame {
+  readonly firstSeq: number;
+  readonly count: number;
+  readonly payload: Buffer;
+}
+
+/**
+ * The reliable FIFO link to one peer node. It outlives connections: messages are numbered on the
+ * link, kept until the peer acknowledges them, and sent again on the next connection; the
+ * receiving side takes each sequence number once.
+ */
+class PeerLink {
+  readonly dials: boolean;
+  address: NodeAddress | undefined;
+  conn: Connection | undefined;
+  /** The peer's incarnation, once a handshake told it. */
+  peerEpoch: number | undefined;
+
+  // Send side.
+  nextSeq = 1;
+  batch: Buffer[] = [];
+  batchBytes = 0;
+  /** Framed, unacknowledged frames; `unackedHead` is the first live one. */
+  unacked: SentFrame[] = [];
+  unackedHead = 0;
+  /** Frames of `unacked` already written on the current connection (from the head). */
+  writtenUpTo = 0;
+  queuedMessages = 0;
+  queuedBytes = 0;
+  congested = false;
+
+  // Receive side.
+  received = 0;
+  receivedSinceAck = 0;
+  ackTimer: NodeJS.Timeout | undefined;
+  held: HeldFrame[] = [];
+  heldHead = 0;
+  heldMessages = 0;
+
+  // Dialing.
+  reconnectAttempts = 0;
+  reconnectTimer: NodeJS.Timeout | undefined;
+  failed = false;
+
+  constructor(
+    readonly peer: NodeSpec,
+    dials: boolean,
+    readonly sendKey: Buffer,
+    readonly receiveKey: Buffer,
+  ) {
+    this.dials = dials;
+  }
+
+  get open(): boolean {
+    return this.conn !== undefined && this.conn.state === "open";
+  }
+}
+
+/**
+ * Authenticated, reliable FIFO links between the nodes of a cluster over WebSockets, with
+ * batching, bounded queues and optional latency emulation. See frame.ts for the wire format.
+ *
+ * - One connection per pair of nodes (client hosts dial replicas; the smaller replica id dials
+ *   the other), carrying both directions; every frame is MACed with the session key of its
+ *   direction, derived from the ordered pair's key and the handshake's nonces.
+ * - Messages are numbered per link and direction; acknowledgements are cumulative and ride on
+ *   data frames (or go alone after `ackDelayMs`). A dropped connection is redialled with
+ *   backoff; the handshake tells each side what the other took, and everything after is sent
+ *   again; the receiver drops what it already took.
+ * - A frame that is malformed, oversized, forged or out of order is dropped and logged and its
+ *   connection closed; the link reconnects and carries on. Nothing a peer sends can throw out of
+ *   the transport.
+ */
+export class Transport {
+  readonly limits: TransportLimits;
+  readonly stats: TransportStats = {
+    messagesSent: 0,
+    messagesReceived: 0,
+    dataFramesSent: 0,
+    ackFramesSent: 0,
+    framesReceived: 0,
+    wireBytesSent: 0,
+    wireBytesReceived: 0,
+    framesResent: 0,
+    duplicatesDropped: 0,
+    framesRejected: 0,
+    handshakesRejected: 0,
+    connectionsOpened: 0,
+    connectionsLost: 0,
+    sendQueueMessagesPeak: 0,
+    congestionEpisodes: 0,
+  };
+  /** This incarnation: a restarted node draws a new one, and peers then renumber their links. */
+  readonly epoch = randomInt(1, 2 ** 47);
+  private readonly options: TransportOptions;
+  private readonly self: NodeSpec;
+  private readonly links = new Map<NodeId, PeerLink>();
+  /** Links by the index of each process their peer hosts, for `send`. */
+  private readonly linkOfProcess: (PeerLink | undefined)[] = [];
+  private readonly packr = new Packr({ useRecords: false });
+  private readonly unpackr = new Unpackr({ useRecords: false });
+  private readonly delay: DelayLine<{ link: PeerLink; packed: Buffer }> | undefined;
+  private readonly now: () => number;
+  private server: WebSocketServer | undefined;
+  private readonly acceptedConnections = new Set<Connection>();
+  private readonly flushLinks = new Set<PeerLink>();
+  private flushScheduled = false;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private congestedLinks = 0;
+  private readonly heldRoles = new Set<NodeRole>();
+  private closed = false;
+  private readonly connectedWaiters = new Set<{
+    readonly peers: readonly NodeId[] | undefined;
+    readonly resolve: () => void;
+    readonly reject: (error: Error) => void;
+    timer: NodeJS.Timeout;
+  }>();
+
+  constructor(options: TransportOptions) {
+    this.options = options;
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    checkLimits(this.limits);
+    this.now = options.now ?? (() => performance.now());
+    const self = options.table.node(options.self);
+    if (self === undefined) throw new Error(`node ${options.self} is not in the node table`);
+    if (options.keyring.node !== self.id)
+      throw new Error(`the keyring is node ${options.keyring.node}'s, not ${self.id}'s`);
+    this.self = self;
+    for (const peer of options.table.nodes) {
+      if (!options.table.linked(self, peer)) continue;
+      const sendKey = options.keyring.sendKey(peer.id);
+      const receiveKey = options.keyring.receiveKey(peer.id);
+      if (sendKey === undefined || receiveKey === undefined)
+        throw new Error(`the keyring of ${self.id} has no key for peer ${peer.id}`);
+      const link = new PeerLink(peer, options.table.dials(self, peer), sendKey, receiveKey);
+      this.links.set(peer.id, link);
+      for (const process of peer.processes) {
+        const index = options.table.processIndex(process) as number;
+        this.linkOfProcess[index] = link;
+      }
+    }
+    this.delay =
+      options.latency === undefined
+        ? undefined
+        : new DelayLine(
+            options.latency,
+            this.now,
+            ({ link, packed }) => {
+              try {
+                this.enqueue(link, packed);
+              } catch (error) {
+                if (options.onFatal === undefined) throw error;
+                options.onFatal(error as Error);
+              }
+            },
+            this.limits.sendQueueMessagesMax * Math.max(1, this.links.size),
+          );
+  }
+
+  /** Starts listening (when the node listens); resolves with the port, or 0 for a dial-only node. */
+  async start(): Promise<number> {
+    this.keepaliveTimer = setInterval(() => this.keepalive(), this.limits.keepaliveMs);
+    this.keepaliveTimer.unref();
+    const listen = this.options.listen;
+    if (listen === null) return 0;
+    const server = new WebSocketServer({
+      host: listen.host,
+      port: listen.port,
+      maxPayload: this.limits.frameBytesMax,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("listening", resolve);
+      server.once("error", reject);
+    });
+    server.on("error", (error) => this.options.log(`server error: ${error.message}`));
+    server.on("connection", (ws, request) => {
+      const label = `${request.socket.remoteAddress ?? "?"}:${request.socket.remotePort ?? "?"}`;
+      this.accept(ws, label);
+    });
+    return (server.address() as AddressInfo).port;
+  }
+
+  /** Tells the transport where its peers listen; it then dials the links it owns whose address it knows. */
+  setAddresses(addresses: ReadonlyMap<NodeId, NodeAddress>): void {
+    for (const link of this.links.values()) {
+      const address = addresses.get(link.peer.id);
+      if (address !== undefined) link.address = address;
+      if (
+        link.dials &&
+        link.address !== undefined &&
+        link.conn === undefined &&
+        link.reconnectTimer === undefined
+      )
+        this.dial(link);
+    }
+  }
+
+  /** True when the links to `peers` (default: every peer) have open, authenticated connections. */
+  connectedTo(peers?: readonly NodeId[]): boolean {
+    if (peers === undefined) {
+      for (const link of this.links.values()) if (!link.open) return false;
+      return true;
+    }
+    return peers.every((peer) => this.links.get(peer)?.open === true);
+  }
+
+  get connected(): boolean {
+    return this.connectedTo();
+  }
+
+  /**
+   * Resolves once the links to `peers` (default: every peer; those this node dials and those
+   * that dial it) are open, or rejects after `timeoutMs`.
+   */
+  whenConnected(timeoutMs: number, peers?: readonly NodeId[]): Promise<void> {
+    if (this.connectedTo(peers)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter = { peers, resolve, reject, timer: setTimeout(() => {}, 0) };
+      clearTimeout(waiter.timer);
+      waiter.timer = setTimeout(() => {
+        this.connectedWaiters.delete(waiter);
+        const missing = [...this.links.values()]
+          .filter((link) => !link.open && (peers === undefined || peers.includes(link.peer.id)))
+          .map((link) => link.peer.id);
+        reject(new Error(`${this.self.id}: not connected to ${missing.join(", ")} after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.connectedWaiters.add(waiter);
+    });
+  }
+
+  get congested(): boolean {
+    return this.congestedLinks > 0;
+  }
+
+  /** Messages queued to every peer (framed and unacknowledged, open batches, latency emulation). */
+  get queuedMessages(): number {
+    let total = this.delay?.size ?? 0;
+    for (const link of this.links.values()) total += link.queuedMessages;
+    return total;
+  }
+
+  /**
+   * Holds (or releases) the input from every peer of `role`: their frames are still read, and
+   * their acknowledgements taken, but their messages wait (unacknowledged, so the peer's own
+   * queue fills and its host stops producing) until released. A replica holds its client hosts'
+   * requests while its own send queues are congested.
+   */
+  holdInputFrom(role: NodeRole, hold: boolean): void {
+    if (hold) {
+      this.heldRoles.add(role);
+      return;
+    }
+    if (!this.heldRoles.delete(role)) return;
+    for (const link of this.links.values()) if (link.peer.role === role) this.releaseHeld(link);
+  }
+
+  /**
+   * Sends `body` from process `from` (hosted here) to process `to` (hosted by a peer). Reliable and
+   * FIFO per pair of processes. Throws on a process it does not know (a caller bug) and
+   * `QueueOverflowError` when the peer's queue is over its hard bound.
+   */
+  send(from: ProcessId, to: ProcessId, body: unknown): void {
+    const { table } = this.options;
+    const fromIndex = table.processIndex(from);
+    const toIndex = table.processIndex(to);
+    if (fromIndex === undefined || table.nodeOfProcess(fromIndex) !== this.self)
+      throw new Error(`${this.self.id} does not host process ${from}`);
+    const link = toIndex === undefined ? undefined : this.linkOfProcess[toIndex];
+    if (toIndex === undefined || link === undefined)
+      throw new Error(`${this.self.id} has no link to process ${to}`);
+    const packed = this.packr.pack([fromIndex, toIndex, body]);
+    if (packed.length + DATA_PREFIX_BYTES > this.limits.frameBytesMax)
+      throw new QueueOverflowError(
+        `a message from ${from} to ${to} packs to ${packed.length} bytes, over frameBytesMax ${this.limits.frameBytesMax}`,
+      );
+    if (this.delay === undefined) this.enqueue(link, packed);
+    else this.delay.hold(from, to, { link, packed });
+  }
+
+  /** Closes every connection and stops listening and reconnecting. Unsent messages are dropped. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.delay?.close();
+    if (this.keepaliveTimer !== undefined) clearInterval(this.keepaliveTimer);
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+    for (const link of this.links.values()) {
+      if (link.reconnectTimer !== undefined) clearTimeout(link.reconnectTimer);
+      if (link.ackTimer !== undefined) clearTimeout(link.ackTimer);
+      if (link.conn !== undefined) this.closeConnection(link.conn);
+    }
+    for (const conn of this.acceptedConnections) this.closeConnection(conn);
+    const server = this.server;
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /**
+   * Fault injection: closes every open connection abruptly, as a network failure would. Links
+   * reconnect and lose nothing.
+   */
+  dropConnections(): void {
+    for (const link of this.links.values()) if (link.conn !== undefined) this.closeConnection(link.conn);
+  }
+
+  /** Frames whatever is batched now, without waiting for the end of the turn (used before stopping). */
+  flushNow(): void {
+    for (const link of this.links.values()) this.flushLink(link);
+  }
+
+  // --- send side -------------------------------------------------------------------------------
+
+  private enqueue(link: PeerLink, packed: Buffer): void {
+    if (this.closed) return;
+    const limits = this.limits;
+    if (
+      link.queuedMessages + 1 > limits.sendQueueMessagesMax ||
+      link.queuedBytes + packed.length > limits.sendQueueBytesMax
+    ) {
+      throw new QueueOverflowError(
+        `send queue to ${link.peer.id} holds ${link.queuedMessages} messages / ${link.queuedBytes} bytes, at its bound (${limits.sendQueueMessagesMax} / ${limits.sendQueueBytesMax}); backpressure did not hold the load`,
+      );
+    }
+    if (
+      link.batch.length > 0 &&
+      (link.batch.length >= limits.batchMessagesMax || link.batchBytes + packed.length > limits.batchBytesMax)
+    )
+      this.frameBatch(link);
+    link.batch.push(packed);
+    link.batchBytes += packed.length;
+    link.queuedMessages += 1;
+    link.queuedBytes += packed.length;
+    if (link.queuedMessages > this.stats.sendQueueMessagesPeak)
+      this.stats.sendQueueMessagesPeak = link.queuedMessages;
+    if (
+      !link.congested &&
+      (link.queuedMessages * 2 > limits.sendQueueMessagesMax ||
+        link.queuedBytes * 2 > limits.sendQueueBytesMax)
+    ) {
+      link.congested = true;
+      this.congestedLinks += 1;
+      if (this.congestedLinks === 1) {
+        this.stats.congestionEpisodes += 1;
+        this.options.onCongestion?.(true);
+      }
+    }
+    this.scheduleFlush(link);
+  }
+
+  private scheduleFlush(link: PeerLink): void {
+    this.flushLinks.add(link);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    if (this.limits.batchDelayMs > 0)
+      this.flushTimer = setTimeout(() => this.flush(), this.limits.batchDelayMs);
+    else setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    this.flushTimer = undefined;
+    const links = [...this.flushLinks];
+    this.flushLinks.clear();
+    for (const link of links) this.flushLink(link);
+  }
+
+  private flushLink(link: PeerLink): void {
+    if (link.batch.length > 0) this.frameBatch(link);
+    if (link.receivedSinceAck >= this.limits.ackEveryMessages) this.sendAck(link);
+  }
+
+  /** Turns the open batch into a numbered frame, kept until acknowledged; writes it if connected. */
+  private frameBatch(link: PeerLink): void {
+    const count = link.batch.length;
+    const payload = count === 1 ? (link.batch[0] as Buffer) : Buffer.concat(link.batch, link.batchBytes);
+    const frame: SentFrame = { firstSeq: link.nextSeq, count, payload, writes: 0 };
+    link.nextSeq += count;
+    link.batch = [];
+    link.batchBytes = 0;
+    link.unacked.push(frame);
+    this.stats.messagesSent += count;
+    if (link.open && link.writtenUpTo === link.unacked.length - 1) {
+      this.writeFrame(link, frame);
+      link.writtenUpTo = link.unacked.length;
+    }
+  }
+
+  private writeFrame(link: PeerLink, frame: SentFrame): void {
+    const conn = link.conn as Connection;
+    const bytes = encodeData(
+      link.received,
+      frame.firstSeq,
+      frame.count,
+      frame.payload,
+      conn.sendKey,
+      conn.sendCounter,
+    );
+    conn.sendCounter += 1;
+    this.ackSent(link);
+    if (frame.writes > 0) this.stats.framesResent += 1;
+    frame.writes += 1;
+    this.stats.dataFramesSent += 1;
+    this.stats.wireBytesSent += bytes.length;
+    conn.ws.send(bytes, { binary: true });
+  }
+
+  private sendAck(link: PeerLink): void {
+    if (!link.open || link.receivedSinceAck === 0) return;
+    const conn = link.conn as Connection;
+    const bytes = encodeData(link.received, 0, 0, Buffer.alloc(0), conn.sendKey, conn.sendCounter);
+    conn.sendCounter += 1;
+    this.ackSent(link);
+    this.stats.ackFramesSent += 1;
+    this.stats.wireBytesSent += bytes.length;
+    conn.ws.send(bytes, { binary: true });
+  }
+
+  private ackSent(link: PeerLink): void {
+    link.receivedSinceAck = 0;
+    if (link.ackTimer !== undefined) {
+      clearTimeout(link.ackTimer);
+      link.ackTimer = undefined;
+    }
+  }
+
+  /** The peer took every message up to `ack`: forget those frames. */
+  private onAck(link: PeerLink, ack: number): void {
+    // Messages of the open batch have no number yet: nextSeq - 1 is the last one framed.
+    if (ack > link.nextSeq - 1)
+      throw new FrameError(`acknowledges message ${ack}, but only ${link.nextSeq - 1} were sent`);
+    while (link.unackedHead < link.unacked.length) {
+      const frame = link.unacked[link.unackedHead] as SentFrame;
+      if (frame.firstSeq + frame.count - 1 > ack) break;
+      link.unackedHead += 1;
+      link.queuedMessages -= frame.count;
+      link.queuedBytes -= frame.payload.length;
+    }
+    if (link.unackedHead > 0 && (link.unackedHead === link.unacked.length || link.unackedHead > 1024)) {
+      // Compact now and then, so the acknowledged prefix does not pin memory.
+      link.unacked.splice(0, link.unackedHead);
+      link.writtenUpTo = Math.max(0, link.writtenUpTo - link.unackedHead);
+      link.unackedHead = 0;
+    }
+    const limits = this.limits;
+    if (
+      link.congested &&
+      link.queuedMessages * 4 <= limits.sendQueueMessagesMax &&
+      link.queuedBytes * 4 <= limits.sendQueueBytesMax
+    ) {
+      link.congested = false;
+      this.congestedLinks -= 1;
+      if (this.congestedLinks === 0) this.options.onCongestion?.(false);
+    }
+  }
+
+  // --- receive side ----------------------------------------------------------------------------
+
+  private onData(conn: Connection, link: PeerLink, data: Buffer): void {
+    const header = decodeData(data, conn.receiveKey, conn.receiveCounter);
+    conn.receiveCounter += 1;
+    this.stats.framesReceived += 1;
+    if (header.ack > 0) this.onAck(link, header.ack);
+    if (header.count === 0) return;
+    const frame: HeldFrame = { firstSeq: header.firstSeq, count: header.count, payload: header.payload };
+    if (this.heldRoles.has(link.peer.role) || link.heldHead < link.held.length) {
+      if (link.heldMessages + frame.count > this.limits.heldMessagesMax)
+        throw new FrameError(
+          `peer sent over ${this.limits.heldMessagesMax} messages while its input was held`,
+        );
+      link.held.push(frame);
+      link.heldMessages += frame.count;
+      return;
+    }
+    this.take(link, frame);
+  }
+
+  private releaseHeld(link: PeerLink): void {
+    while (link.heldHead < link.held.length && !this.heldRoles.has(link.peer.role)) {
+      const frame = link.held[link.heldHead] as HeldFrame;
+      link.heldHead += 1;
+      link.heldMessages -= frame.count;
+      try {
+        this.take(link, frame);
+      } catch (error) {
+        // A held frame was authentic but bad: the same treatment as when it arrived.
+        if (link.conn !== undefined) this.reject(link.conn, error);
+        link.held = [];
+        link.heldHead = 0;
+        link.heldMessages = 0;
+        return;
+      }
+    }
+    if (link.heldHead === link.held.length) {
+      link.held = [];
+      link.heldHead = 0;
+    }
+  }
+
+  /** Hands a frame's new messages to the node, in order; every message is checked first. */
+  private take(link: PeerLink, frame: HeldFrame): void {
+    const { firstSeq, count } = frame;
+    const last = firstSeq + count - 1;
+    if (firstSeq > link.received + 1)
+      throw new FrameError(`frame starts at message ${firstSeq}, but ${link.received + 1} is next`);
+    if (last <= link.received) {
+      this.stats.duplicatesDropped += count;
+      return;
+    }
+    let values: unknown[];
+    try {
+      values = this.unpackr.unpackMultiple(frame.payload) as unknown[];
+    } catch (error) {
+      throw new FrameError(`payload does not decode: ${(error as Error).message}`);
+    }
+    if (!Array.isArray(values) || values.length !== count)
+      throw new FrameError(
+        `header says ${count} messages, payload holds ${Array.isArray(values) ? values.length : "none"}`,
+      );
+    const { table } = this.options;
+    const skip = link.received + 1 - firstSeq;
+    const messages: [ProcessId, ProcessId, unknown][] = [];
+    for (let index = skip; index < count; index += 1) {
+      const value = values[index];
+      if (!Array.isArray(value) || value.length !== 3)
+        throw new FrameError(`message ${firstSeq + index} is not [from, to, body]`);
+      const [fromIndex, toIndex, body] = value as [unknown, unknown, unknown];
+      const from = typeof fromIndex === "number" ? table.processId(fromIndex) : undefined;
+      const to = typeof toIndex === "number" ? table.processId(toIndex) : undefined;
+      // The sender must be hosted by the authenticated peer: a node cannot send as another.
+      if (from === undefined || table.nodeOfProcess(fromIndex as number) !== link.peer)
+        throw new FrameError(
+          `message ${firstSeq + index} claims sender ${String(fromIndex)}, not hosted by ${link.peer.id}`,
+        );
+      if (to === undefined || table.nodeOfProcess(toIndex as number) !== this.self)
+        throw new FrameError(`message ${firstSeq + index} is for ${String(toIndex)}, not hosted here`);
+      messages.push([from, to, body]);
+    }
+    this.stats.duplicatesDropped += skip;
+    link.received = last;
+    link.receivedSinceAck += messages.length;
+    this.stats.messagesReceived += messages.length;
+    for (const [from, to, body] of messages) {
+      try {
+        this.options.onMessage(from, to, body);
+      } catch (error) {
+        // The host's fault, not the peer's: log it and go on with the next message.
+        this.options.log(
+          `host failed on a message from ${from} to ${to}: ${(error as Error).stack ?? error}`,
+        );
+      }
+    }
+    if (link.receivedSinceAck >= this.limits.ackEveryMessages) this.scheduleFlush(link);
+    else if (link.ackTimer === undefined)
+      link.ackTimer = setTimeout(() => {
+        link.ackTimer = undefined;
+        this.sendAck(link);
+      }, this.limits.ackDelayMs);
+  }
+
+  // --- connections -----------------------------------------------------------------------------
+
+  private dial(link: PeerLink): void {
+    if (this.closed || link.failed) return;
+    link.reconnectTimer = undefined;
+    const address = link.address as NodeAddress;
+    const host = address.host.includes(":") ? `[${address.host}]` : address.host;
+    const ws = new WebSocket(`ws://${host}:${address.port}/`, {
+      maxPayload: this.limits.frameBytesMax,
+      perMessageDeflate: false,
+      handshakeTimeout: this.limits.handshakeTimeoutMs,
+    });
+    const conn = new Connection(ws, true, link.peer.id, this.now());
+    conn.link = link;
+    link.conn = conn;
+    this.watch(conn);
+  }
+
+  private accept(ws: WebSocket, label: string): void {
+    if (this.closed) {
+      ws.terminate();
+      return;
+    }
+    const conn = new Connection(ws, false, label, this.now());
+    this.acceptedConnections.add(conn);
+    conn.nonceAcceptor = randomBytes(NONCE_BYTES);
+    this.watch(conn);
+    ws.send(encodeChallenge(conn.nonceAcceptor), { binary: true });
+  }
+
+  private watch(conn: Connection): void {
+    const { ws } = conn;
+    conn.handshakeTimer = setTimeout(() => {
+      if (conn.state !== "open")
+        this.reject(conn, new FrameError(`no handshake within ${this.limits.handshakeTimeoutMs} ms`));
+    }, this.limits.handshakeTimeoutMs);
+    ws.on("message", (data: RawData, isBinary: boolean) => {
+      if (conn.state === "closed") return;
+      conn.lastHeardMs = this.now();
+      try {
+        if (!isBinary || !Buffer.isBuffer(data)) throw new FrameError("a text or fragmented frame");
+        this.stats.wireBytesReceived += data.length;
+        this.onFrame(conn, data);
+      } catch (error) {
+        this.reject(conn, error);
+      }
+    });
+    ws.on("pong", () => {
+      conn.lastHeardMs = this.now();
+    });
+    ws.on("error", (error: Error & { code?: string }) => {
+      // ws reports oversized frames (WS_ERR_UNSUPPORTED_MESSAGE_LENGTH) and protocol errors here,
+      // then closes; connection failures while dialing too.
+      if (conn.state === "closed") return;
+      const oversized = error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH";
+      if (oversized || (error.code ?? "").startsWith("WS_ERR")) {
+        this.stats.framesRejected += 1;
+        this.options.log(
+          `dropped a frame from ${conn.label}: ${oversized ? `over frameBytesMax ${this.limits.frameBytesMax}` : error.message}; connection closed`,
+        );
+      } else if (conn.state === "open") {
+        this.options.log(`connection to ${conn.label} failed: ${error.message}`);
+      }
+      this.closeConnection(conn);
+    });
+    ws.on("close", () => this.closeConnection(conn));
+  }
+
+  private onFrame(conn: Connection, data: Buffer): void {
+    switch (conn.state) {
+      case "open":
+        if (data[0] !== FrameType.Data)
+          throw new FrameError(`unexpected frame type ${data[0]} on an open connection`);
+        this.onData(conn, conn.link as PeerLink, data);
+        return;
+      case "awaiting-challenge": {
+        const link = conn.link as PeerLink;
+        conn.nonceAcceptor = decodeChallenge(data);
+        conn.nonceDialer = randomBytes(NONCE_BYTES);
+        conn.ws.send(
+          encodeHello(
+            {
+              from: this.self.id,
+              to: link.peer.id,
+              nonceAcceptor: conn.nonceAcceptor,
+              nonceDialer: conn.nonceDialer,
+              epoch: this.epoch,
+              received: link.received,
+              peerEpoch: link.peerEpoch ?? 0,
+              tableDigest: this.options.table.digest,
+            },
+            link.sendKey,
+          ),
+          { binary: true },
+        );
+        conn.state = "awaiting-welcome";
+        return;
+      }
+      case "awaiting-hello": {
+        const hello = decodeHello(data);
+        const link = this.links.get(hello.from);
+        if (link === undefined || hello.to !== this.self.id) {
+          this.stats.handshakesRejected += 1;
+          throw new FrameError(
+            `HELLO from unknown or unlinked node ${JSON.stringify(hello.from)} to ${JSON.stringify(hello.to)}`,
+          );
+        }
+        if (
+          !verifyHello(data, hello.macOffset, link.receiveKey) ||
+          !hello.nonceAcceptor.equals(conn.nonceAcceptor)
+        ) {
+          this.stats.handshakesRejected += 1;
+          throw new FrameError(`HELLO claiming to be ${hello.from} has a wrong HMAC or nonce`);
+        }
+        if (!hello.tableDigest.equals(this.options.table.digest)) {
+          this.stats.handshakesRejected += 1;
+          throw new FrameError(`${hello.from} runs with another node table (a different deployment)`);
+        }
+        if (link.dials) throw new FrameError(`${hello.from} dialed, but ${this.self.id} dials that link`);
+        conn.label = hello.from;
+        conn.link = link;
+        conn.nonceDialer = hello.nonceDialer;
+        this.acceptedConnections.delete(conn);
+        this.peerIncarnation(link, hello.epoch);
+        conn.ws.send(
+          encodeWelcome(
+            {
+              nonceDialer: hello.nonceDialer,
+              epoch: this.epoch,
+              received: link.received,
+              peerEpoch: hello.epoch,
+            },
+            link.sendKey,
+            conn.nonceAcceptor,
+          ),
+          { binary: true },
+        );
+        // A new authenticated connection replaces an old one (the dialer saw it die first).
+        if (link.conn !== undefined && link.conn !== conn) this.closeConnection(link.conn);
+        this.establish(conn, link, hello.peerEpoch === this.epoch ? hello.received : 0);
+        return;
+      }
+      case "awaiting-welcome": {
+        const link = conn.link as PeerLink;
+        const welcome = decodeWelcome(data, link.receiveKey, conn.nonceAcceptor);
+        if (!welcome.nonceDialer.equals(conn.nonceDialer))
+          throw new FrameError("WELCOME answers another HELLO");
+        this.peerIncarnation(link, welcome.epoch);
+        this.establish(conn, link, welcome.peerEpoch === this.epoch ? welcome.received : 0);
+        return;
+      }
+      default:
+        throw new FrameError(`frame on a ${conn.state} connection`);
+    }
+  }
+
+  /**
+   * The peer's incarnation: on a restart (new epoch), what we took from its old incarnation is
+   * irrelevant, and what we still owe it is renumbered from 1 (it starts its count anew).
+   */
+  private peerIncarnation(link: PeerLink, epoch: number): void {
+    if (link.peerEpoch !== undefined && link.peerEpoch !== epoch) {
+      this.options.log(`${link.peer.id} restarted (new incarnation); renumbering the link`);
+      link.received = 0;
+      link.receivedSinceAck = 0;
+      link.held = [];
+      link.heldHead = 0;
+      link.heldMessages = 0;
+      let seq = 1;
+      for (let index = link.unackedHead; index < link.unacked.length; index += 1) {
+        const frame = link.unacked[index] as SentFrame;
+        frame.firstSeq = seq;
+        seq += frame.count;
+      }
+      link.nextSeq = seq;
+    }
+    link.peerEpoch = epoch;
+  }
+
+  /** The handshake is done: acknowledge what the peer took, send the rest again, in order. */
+  private establish(conn: Connection, link: PeerLink, peerReceived: number): void {
+    if (conn.handshakeTimer !== undefined) clearTimeout(conn.handshakeTimer);
+    conn.sendKey = sessionKey(link.sendKey, conn.nonceAcceptor, conn.nonceDialer);
+    conn.receiveKey = sessionKey(link.receiveKey, conn.nonceAcceptor, conn.nonceDialer);
+    conn.state = "open";
+    link.conn = conn;
+    link.reconnectAttempts = 0;
+    this.stats.connectionsOpened += 1;
+    this.onAck(link, peerReceived);
+    link.writtenUpTo = link.unackedHead;
+    for (let index = link.unackedHead; index < link.unacked.length; index += 1)
+      this.writeFrame(link, link.unacked[index] as SentFrame);
+    link.writtenUpTo = link.unacked.length;
+    if (link.receivedSinceAck > 0) this.sendAck(link);
+    for (const waiter of [...this.connectedWaiters]) {
+      if (!this.connectedTo(waiter.peers)) continue;
+      clearTimeout(waiter.timer);
+      this.connectedWaiters.delete(waiter);
+      waiter.resolve();
+    }
+  }
+
+  private reject(conn: Connection, error: unknown): void {
+    if (conn.state === "closed") return;
+    if (error instanceof FrameError) {
+      this.stats.framesRejected += 1;
+      this.options.log(`dropped a frame from ${conn.label}: ${error.message}; connection closed`);
+    } else {
+      this.options.log(
+        `error on the connection with ${conn.label}: ${(error as Error).stack ?? String(error)}; connection closed`,
+      );
+    }
+    this.closeConnection(conn);
+  }
+
+  private closeConnection(conn: Connection): void {
+    if (conn.state === "closed") return;
+    const wasOpen = conn.state === "open";
+    conn.state = "closed";
+    if (conn.handshakeTimer !== undefined) clearTimeout(conn.handshakeTimer);
+    this.acceptedConnections.delete(conn);
+    conn.ws.terminate();
+    const link = conn.link;
+    if (link === undefined || link.conn !== conn) return;
+    link.conn = undefined;
+    link.writtenUpTo = link.unackedHead;
+    if (wasOpen) {
+      this.stats.connectionsLost += 1;
+      if (!this.closed) this.options.log(`lost the connection with ${link.peer.id}`);
+    }
+    if (link.dials && !this.closed) this.scheduleReconnect(link);
+  }
+
+  private scheduleReconnect(link: PeerLink): void {
+    if (link.reconnectTimer !== undefined) return;
+    link.reconnectAttempts += 1;
+    if (link.reconnectAttempts > this.limits.reconnectAttemptsMax) {
+      link.failed = true;
+      this.options.log(
+        `gave up reconnecting to ${link.peer.id} after ${this.limits.reconnectAttemptsMax} attempts`,
+      );
+      this.options.onLinkFailed?.(link.peer.id);
+      return;
+    }
+    const { reconnectDelayMsMin, reconnectDelayMsMax } = this.limits;
+    const ceilingMs = Math.min(
+      reconnectDelayMsMax,
+      reconnectDelayMsMin * 2 ** Math.min(link.reconnectAttempts - 1, 30),
+    );
+    // Jitter, so peers that lost each other at once do not redial in lockstep.
+    const delayMs = ceilingMs * (0.5 + Math.random() * 0.5);
+    link.reconnectTimer = setTimeout(() => this.dial(link), delayMs);
+  }
+
+  private keepalive(): void {
+    const nowMs = this.now();
+    const silentMs = 3 * this.limits.keepaliveMs;
+    for (const link of this.links.values()) {
+      const conn = link.conn;
+      if (conn === undefined || conn.state !== "open") continue;
+      if (nowMs - conn.lastHeardMs > silentMs) {
+        this.options.log(
+          `${link.peer.id} was silent for ${Math.round(nowMs - conn.lastHeardMs)} ms; reconnecting`,
+        );
+        this.closeConnection(conn);
+      } else {
+        conn.ws.ping();
+      }
+    }
+  }
+}
