@@ -2,21 +2,26 @@ import { PROTOCOLS, runScenario } from "@amcast/experiment";
 import { describe, expect, it } from "vitest";
 import { judge, PROPERTY_CASES } from "../src/index.js";
 
-/** Seeds each named case runs with. */
+/** Seeds each named case runs with; the linearizable variant (real-time order owed) runs with one. */
 const CASE_SEEDS = [1, 2];
+const LINEARIZABLE_SEEDS = [1];
 
 for (const protocol of PROTOCOLS) {
   describe(`${protocol.name}: shared property suite`, () => {
-    for (const propertyCase of PROPERTY_CASES) {
-      for (const mode of propertyCase.modes) {
-        it(`${mode}: ${propertyCase.name}`, () => {
-          for (const seed of CASE_SEEDS) {
-            const outcome = runScenario(propertyCase.scenario(protocol, mode, seed));
-            expect(outcome.metrics.multicasts).toBeGreaterThan(0);
-            const replay = `pnpm --filter @amcast/conformance exec vitest run -t "${protocol.name}: shared property suite ${mode}: ${propertyCase.name}"`;
-            expect(judge(outcome, propertyCase.live(mode), `${replay} (seed ${seed})`)).toEqual([]);
-          }
-        });
+    for (const linearizable of [false, true]) {
+      for (const propertyCase of PROPERTY_CASES) {
+        for (const mode of propertyCase.modes) {
+          const title = `${linearizable ? "linearizable, " : ""}${mode}: ${propertyCase.name}`;
+          it(title, () => {
+            for (const seed of linearizable ? LINEARIZABLE_SEEDS : CASE_SEEDS) {
+              const outcome = runScenario({ ...propertyCase.scenario(protocol, mode, seed), linearizable });
+              expect(outcome.metrics.multicasts).toBeGreaterThan(0);
+              if (linearizable) expect(outcome.check?.checked).toContain("real-time-order");
+              const replay = `pnpm --filter @amcast/conformance exec vitest run -t "${protocol.name}: shared property suite ${title}"`;
+              expect(judge(outcome, propertyCase.live(mode), `${replay} (seed ${seed})`)).toEqual([]);
+            }
+          });
+        }
       }
     }
 

@@ -10,7 +10,9 @@ export {
   CdagOverlay,
   checkOverlayAgainstTopology,
   OVERLAY_KINDS,
+  overlayToJson,
   parseOverlay,
+  runGroups,
   TreeOverlay,
   targetGroups,
 } from "./overlay.js";

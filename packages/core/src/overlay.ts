@@ -204,6 +204,22 @@ export class TreeOverlay {
 
 export type Overlay = CdagOverlay | TreeOverlay;
 
+/** The JSON document of an overlay: what `parseOverlay` reads. */
+export function overlayToJson(overlay: Overlay): Record<string, unknown> {
+  if (overlay.kind === "cdag") return { kind: "cdag", name: overlay.name, order: [...overlay.order] };
+  const edges: [GroupId, GroupId][] = [];
+  for (const group of overlay.groups) {
+    const parent = overlay.parent(group);
+    if (parent !== null) edges.push([parent, group]);
+  }
+  return {
+    kind: "tree",
+    name: overlay.name,
+    groups: overlay.groups.map((id) => ({ id, role: overlay.role(id) })),
+    edges,
+  };
+}
+
 /**
  * Reads an overlay document:
  * ```json
@@ -329,8 +345,10 @@ function findCycleGroup(parentOf: ReadonlyMap<GroupId, GroupId>): GroupId {
 }
 
 /**
- * Checks that an overlay and a topology describe the same groups: a C-DAG lists every topology
- * group exactly once; a tree holds every topology group, and nothing else.
+ * Checks an overlay against a topology: a C-DAG lists every target group of the topology exactly
+ * once (auxiliary groups have no place in it); a tree holds every target group of the topology and
+ * any of its auxiliary groups, each in the role the topology gives it, and nothing else. (One
+ * topology can place the auxiliary groups of several trees.)
  */
 export function checkOverlayAgainstTopology(overlay: Overlay, topology: Topology, source: string): void {
   const field = overlay.kind === "cdag" ? "order" : "groups";
@@ -342,11 +360,30 @@ export function checkOverlayAgainstTopology(overlay: Overlay, topology: Topology
         `group ${describeValue(group)} is not a group of topology ${topology.name} (known: ${listNames(topology.groupIds)})`,
       );
     }
+    if (overlay.kind === "cdag" && topology.isAuxiliary(group)) {
+      throw new InputError(
+        source,
+        field,
+        `group ${describeValue(group)} is auxiliary in topology ${topology.name}; a C-DAG orders target groups only`,
+      );
+    }
+    if (
+      overlay.kind === "tree" &&
+      overlay.role(group) !== (topology.isAuxiliary(group) ? "auxiliary" : "target")
+    ) {
+      throw new InputError(
+        source,
+        field,
+        `group ${describeValue(group)} is ${overlay.role(group)} here but ${topology.isAuxiliary(group) ? "auxiliary" : "a target"} in topology ${topology.name}`,
+      );
+    }
   }
-  for (const group of topology.groupIds) {
+  for (const group of topology.targetGroupIds) {
     if (!overlay.hasGroup(group)) {
       const what =
-        overlay.kind === "cdag" ? "a C-DAG lists every group exactly once" : "a tree holds every group";
+        overlay.kind === "cdag"
+          ? "a C-DAG lists every target group exactly once"
+          : "a tree holds every target group";
       throw new InputError(
         source,
         field,
@@ -356,8 +393,13 @@ export function checkOverlayAgainstTopology(overlay: Overlay, topology: Topology
   }
 }
 
-/** The groups a workload may address: every group, or a tree's target groups. */
+/** The groups a workload may address: a tree's target groups, or the topology's. */
 export function targetGroups(overlay: Overlay | null, topology: Topology): readonly GroupId[] {
   if (overlay?.kind === "tree") return overlay.targets;
-  return topology.groupIds;
+  return topology.targetGroupIds;
+}
+
+/** The groups a protocol run uses (and replicates): the overlay's, or the topology's targets. */
+export function runGroups(overlay: Overlay | null, topology: Topology): readonly GroupId[] {
+  return overlay === null ? topology.targetGroupIds : [...overlay.groups].sort(compareIds);
 }

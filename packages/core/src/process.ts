@@ -11,6 +11,7 @@ import type { DestinationSet, GroupId, MessageId, Multicast, ProcessId } from ".
 export type ProcessOutput =
   | ProcessSend
   | { readonly kind: "deliver"; readonly group: GroupId; readonly message: Multicast }
+  | { readonly kind: "view"; readonly group: GroupId; readonly view: number }
   | {
       readonly kind: "complete";
       readonly id: MessageId;
@@ -52,5 +53,6 @@ export interface ClientLogic extends ProcessLogic {
   multicast(
     dst: DestinationSet,
     payloadBytes: number,
+    payload?: unknown,
   ): { message: Multicast; outputs: readonly ProcessOutput[] };
 }

@@ -18,7 +18,12 @@ import type { Overlay, OverlayKind } from "./overlay.js";
  *   this group; a client's retries are filtered out before they reach the logic.
  */
 export type GroupInput<M> =
-  | { readonly kind: "request"; readonly message: Multicast }
+  | {
+      readonly kind: "request";
+      readonly message: Multicast;
+      /** The overlay view the client addressed the request under (0 until it learns another). */
+      readonly view?: number;
+    }
   | { readonly kind: "peer"; readonly from: GroupId; readonly body: M }
   | { readonly kind: "tick" };
 
@@ -26,10 +31,24 @@ export type GroupInput<M> =
  * What a step may produce. Outputs are emitted in the order given; sends to one group keep that
  * order. `deliver` hands a message to the local application, which executes it and answers the
  * client; a group delivers each message at most once.
+ *
+ * For reconfigurable protocols:
+ * - `deliver` may carry the `result` the client gets (a control message the protocol answers
+ *   itself, such as a statistics request), instead of the application's;
+ * - `redirect` tells the client that sent `message` to send it again under overlay view `view`
+ *   (`overlay` in its JSON form): the request reached a group after the overlay changed;
+ * - `view` says this group installed overlay view `view` (drivers write a `view` trace event).
  */
 export type GroupOutput<M> =
   | { readonly kind: "send"; readonly to: GroupId; readonly body: M }
-  | { readonly kind: "deliver"; readonly message: Multicast };
+  | { readonly kind: "deliver"; readonly message: Multicast; readonly result?: unknown }
+  | {
+      readonly kind: "redirect";
+      readonly message: Multicast;
+      readonly view: number;
+      readonly overlay: unknown;
+    }
+  | { readonly kind: "view"; readonly view: number };
 
 export interface GroupLogic<M> {
   step(input: GroupInput<M>): readonly GroupOutput<M>[];
@@ -77,4 +96,12 @@ export interface ProtocolDefinition<M = unknown> {
    * Experiments compare measured latency against it to see what the simulator adds.
    */
   modelLatencyMs?(dst: DestinationSet, overlay: Overlay | null, latency: LatencyModel): number;
+  /**
+   * True when the group logic decides itself whether a request reached the right entry group
+   * (and redirects it otherwise), as a reconfigurable protocol does: its entry groups change with
+   * the overlay view, so the replica's check against the initial overlay would be wrong.
+   */
+  readonly checksEntry?: boolean;
+  /** The multicast a protocol message carries, when it carries one (for reconfiguration). */
+  carried?(body: M): Multicast | undefined;
 }

@@ -13,6 +13,11 @@ export interface LatencyMatrix {
 export interface GroupPlacement {
   readonly id: GroupId;
   readonly region: string;
+  /**
+   * Target groups hold data: workloads address them. Auxiliary groups only order and forward
+   * (ByzCast's inner groups); only overlays that name them use them.
+   */
+  readonly role?: "target" | "auxiliary";
 }
 
 /** `count` clients placed in `region`; their home group defaults to the nearest group. */
@@ -31,6 +36,8 @@ export class Topology {
   readonly regions: readonly string[];
   readonly groups: readonly GroupPlacement[];
   readonly groupIds: readonly GroupId[];
+  /** Groups workloads may address (every group that is not auxiliary), sorted. */
+  readonly targetGroupIds: readonly GroupId[];
   readonly clients: readonly ClientPlacement[];
   private readonly latency: readonly (readonly number[])[];
   private readonly regionIndexByName: ReadonlyMap<string, number>;
@@ -50,6 +57,11 @@ export class Topology {
     assert(matrix.latencyMs.length === matrix.regions.length, "latency matrix is square");
     this.groups = groups;
     this.groupIds = groups.map((group) => group.id).sort(compareIds);
+    this.targetGroupIds = groups
+      .filter((group) => group.role !== "auxiliary")
+      .map((group) => group.id)
+      .sort(compareIds);
+    assert(this.targetGroupIds.length > 0, "a topology has a target group");
     this.regionIndexByGroup = new Map(groups.map((group) => [group.id, this.regionIndex(group.region)]));
     assert(this.regionIndexByGroup.size === groups.length, "group ids are unique");
     this.clients = clients;
@@ -73,6 +85,10 @@ export class Topology {
     const index = this.regionIndexByGroup.get(group);
     assert(index !== undefined, () => `unknown group ${group}`);
     return index;
+  }
+
+  isAuxiliary(group: GroupId): boolean {
+    return this.groups.some((placement) => placement.id === group && placement.role === "auxiliary");
   }
 
   groupRegion(group: GroupId): string {
@@ -201,20 +217,15 @@ export function parseTopology(
     }
     const items = doc.array("groups");
     const seen = new Set<string>();
-    groups = items.objects().map((item) => {
-      const id = item.string("id");
-      const region = item.string("region");
-      if (seen.has(id)) throw item.error("id", `group ${describeValue(id)} is listed twice`);
-      if (!knownRegion(region))
-        throw item.error(
-          "region",
-          `expected one of the matrix's regions (${regionList}), got ${describeValue(region)}`,
-        );
-      seen.add(id);
-      item.done();
-      return { id, region };
-    });
+    groups = items.objects().map((item) => readPlacement(item, seen, knownRegion, regionList, "target"));
   }
+  // Auxiliary groups (e.g. ByzCast's inner groups) come on top of the target groups.
+  const seen = new Set(groups.map((group) => group.id));
+  for (const item of doc.optionalArray("auxiliaryGroups")?.objects() ?? []) {
+    groups.push(readPlacement(item, seen, knownRegion, regionList, "auxiliary"));
+  }
+  if (!groups.some((group) => group.role !== "auxiliary"))
+    throw doc.error("groups", "a topology needs at least one target group");
 
   const groupIds = groups.map((group) => group.id);
   const clients: ClientPlacement[] = [];
@@ -227,7 +238,10 @@ export function parseTopology(
       );
     const count = item.number("count", { integer: true, min: 1, max: 100_000 });
     const home = item.optionalString("home");
-    if (home !== undefined && !groupIds.includes(home)) {
+    if (
+      home !== undefined &&
+      (!groupIds.includes(home) || groups.some((group) => group.id === home && group.role === "auxiliary"))
+    ) {
       throw item.error(
         "home",
         `expected a group of this topology (${listNames(groupIds)}), got ${describeValue(home)}`,
@@ -238,6 +252,28 @@ export function parseTopology(
   }
   doc.done();
   return new Topology(name, matrix, groups, clients);
+}
+
+function readPlacement(
+  item: JsonFields,
+  seen: Set<string>,
+  knownRegion: (region: string) => boolean,
+  regionList: string,
+  defaultRole: "target" | "auxiliary",
+): GroupPlacement {
+  const id = item.string("id");
+  const region = item.string("region");
+  const role = item.choice<"target" | "auxiliary">("role", ["target", "auxiliary"], defaultRole);
+  if (seen.has(id)) throw item.error("id", `group ${describeValue(id)} is listed twice`);
+  if (!knownRegion(region)) {
+    throw item.error(
+      "region",
+      `expected one of the matrix's regions (${regionList}), got ${describeValue(region)}`,
+    );
+  }
+  seen.add(id);
+  item.done();
+  return role === "auxiliary" ? { id, region, role } : { id, region };
 }
 
 function readMatrix(doc: JsonFields, readRelative: (name: string) => string): LatencyMatrix {

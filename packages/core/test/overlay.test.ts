@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import type { TreeOverlay } from "../src/index.js";
-import { CdagOverlay, checkOverlayAgainstTopology, parseOverlay, topologyFromMatrix } from "../src/index.js";
+import {
+  CdagOverlay,
+  checkOverlayAgainstTopology,
+  parseOverlay,
+  parseTopology,
+  runGroups,
+  Topology,
+  targetGroups,
+  topologyFromMatrix,
+} from "../src/index.js";
 import { expectInputError } from "./helpers.js";
 
 const topology = topologyFromMatrix("t", {
@@ -31,7 +40,7 @@ describe("C-DAG overlays", () => {
     );
     expectInputError(
       () => checkOverlayAgainstTopology(new CdagOverlay("o", ["a", "b"]), topology, "o.json"),
-      /o\.json: order: group "c" of topology t is missing: a C-DAG lists every group exactly once/,
+      /o\.json: order: group "c" of topology t is missing: a C-DAG lists every target group exactly once/,
     );
     expectInputError(
       () => checkOverlayAgainstTopology(new CdagOverlay("o", ["a", "b", "c", "d"]), topology, "o.json"),
@@ -137,6 +146,106 @@ describe("tree overlays", () => {
     expectInputError(
       () => checkOverlayAgainstTopology(tree, small, "t.json"),
       /group "root" is not a group of topology small/,
+    );
+  });
+});
+
+describe("overlays and auxiliary groups", () => {
+  const withRoot = new Topology(
+    "with-root",
+    {
+      regions: ["a", "b"],
+      latencyMs: [
+        [1, 1],
+        [1, 1],
+      ],
+    },
+    [
+      { id: "a", region: "a" },
+      { id: "b", region: "b" },
+      { id: "root", region: "a", role: "auxiliary" },
+    ],
+    [],
+  );
+
+  it("keep auxiliary groups out of workloads and C-DAGs, and in trees with their role", () => {
+    expect(withRoot.targetGroupIds).toEqual(["a", "b"]);
+    expect(targetGroups(null, withRoot)).toEqual(["a", "b"]);
+    checkOverlayAgainstTopology(new CdagOverlay("o", ["b", "a"]), withRoot, "o.json");
+    expectInputError(
+      () => checkOverlayAgainstTopology(new CdagOverlay("o", ["b", "a", "root"]), withRoot, "o.json"),
+      /group "root" is auxiliary in topology with-root; a C-DAG orders target groups only/,
+    );
+    const tree = parseOverlay(
+      {
+        kind: "tree",
+        name: "t",
+        groups: [
+          { id: "root", role: "auxiliary" },
+          { id: "a", role: "target" },
+          { id: "b", role: "target" },
+        ],
+        edges: [
+          ["root", "a"],
+          ["root", "b"],
+        ],
+      },
+      "t.json",
+    );
+    checkOverlayAgainstTopology(tree, withRoot, "t.json");
+    expect(runGroups(tree, withRoot)).toEqual(["a", "b", "root"]);
+    const wrongRole = parseOverlay(
+      {
+        kind: "tree",
+        name: "t",
+        groups: [
+          { id: "root", role: "target" },
+          { id: "a", role: "auxiliary" },
+          { id: "b", role: "target" },
+        ],
+        edges: [
+          ["a", "root"],
+          ["a", "b"],
+        ],
+      },
+      "t.json",
+    );
+    expectInputError(
+      () => checkOverlayAgainstTopology(wrongRole, withRoot, "t.json"),
+      /group "(root|a)" is (target|auxiliary) here but/,
+    );
+  });
+
+  it("read auxiliary groups from a topology file", () => {
+    const topology = parseTopology(
+      {
+        kind: "topology",
+        name: "t",
+        regions: ["x"],
+        latencyMs: [[1]],
+        groups: "one-per-region",
+        auxiliaryGroups: [{ id: "root", region: "x" }],
+      },
+      "t.json",
+      () => "",
+    );
+    expect(topology.groupIds).toEqual(["root", "x"]);
+    expect(topology.targetGroupIds).toEqual(["x"]);
+    expectInputError(
+      () =>
+        parseTopology(
+          {
+            kind: "topology",
+            name: "t",
+            regions: ["x"],
+            latencyMs: [[1]],
+            groups: "one-per-region",
+            auxiliaryGroups: [{ id: "x", region: "x" }],
+          },
+          "t.json",
+          () => "",
+        ),
+      /auxiliaryGroups\[0\]\.id: group "x" is listed twice/,
     );
   });
 });

@@ -3,7 +3,12 @@ import { AssertionError, InputError } from "@amcast/core";
 import { runBenchCommand } from "./commands/bench.js";
 import { runCheckCommand } from "./commands/check.js";
 import { runExperimentCommand } from "./commands/experiment.js";
-import { runClientsCommand, runKeysCommand, runReplicaCommand } from "./commands/replica.js";
+import {
+  runClientsCommand,
+  runKeysCommand,
+  runMergeTracesCommand,
+  runReplicaCommand,
+} from "./commands/replica.js";
 import { runSwarmCommand } from "./commands/swarm.js";
 import { UsageError } from "./commands/usage.js";
 
@@ -15,6 +20,7 @@ const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   replica: runReplicaCommand,
   clients: runClientsCommand,
   keys: runKeysCommand,
+  "merge-traces": runMergeTracesCommand,
 };
 
 const USAGE = `usage: amcast <command> [options]
@@ -25,7 +31,8 @@ const USAGE = `usage: amcast <command> [options]
   bench [--multicasts N] [--json] [--runtime net]
   replica --deployment FILE --id ID (--keys FILE | --secret-file FILE) [--trace FILE]
   clients --deployment FILE [--id HOST] (--keys FILE | --secret-file FILE) [--trace FILE]
-  keys --deployment FILE --secret-file FILE --out DIR`;
+  keys --deployment FILE --secret-file FILE --out DIR
+  merge-traces --out FILE TRACE...`;
 
 function main(argv: string[]): number | Promise<number> {
   const [command, ...rest] = argv;

@@ -96,7 +96,10 @@ function readRun(doc: Fields, file: string, run: Fields | undefined): NetSystem 
     );
   }
   if (scenario.faults.crashes.length > 0 || scenario.faults.partitions.length > 0)
-    throw doc.error("run", "the network runtime does not inject crashes or partitions (yet); pick a run without");
+    throw doc.error(
+      "run",
+      "the network runtime does not inject crashes or partitions (yet); pick a run without",
+    );
   return {
     label: scenario.label,
     spec: scenario,
@@ -128,7 +131,7 @@ function readNodes(doc: Fields, system: NetSystem): DeployedNode[] {
     nodes.push({ id, role: "replica", processes: [id], host, port });
   });
   const missing = replicaIds.filter((id) => !seen.has(id));
-  if (missing.length > 0) throw doc.error("replicas", `misses replica(s) ${listNames(missing)}`);
+  if (missing.length > 0) throw doc.error("replicas", `misses replica(s) ${missing.join(", ")}`);
 
   const hostItems = doc.optionalArray("clientHosts");
   if (hostItems === undefined) {
@@ -144,8 +147,12 @@ function readNodes(doc: Fields, system: NetSystem): DeployedNode[] {
     const clients = clientItems.strings();
     clients.forEach((client, clientIndex) => {
       if (!clientIds.includes(client))
-        throw clientItems.error(clientIndex, `client ${describeValue(client)} is not in the system (clients: c0 .. c${clientIds.length - 1})`);
-      if (placed.has(client)) throw clientItems.error(clientIndex, `client ${describeValue(client)} is placed twice`);
+        throw clientItems.error(
+          clientIndex,
+          `client ${describeValue(client)} is not in the system (clients: c0 .. c${clientIds.length - 1})`,
+        );
+      if (placed.has(client))
+        throw clientItems.error(clientIndex, `client ${describeValue(client)} is placed twice`);
       placed.add(client);
     });
     const host = item.optionalString("host") ?? "";
@@ -153,14 +160,16 @@ function readNodes(doc: Fields, system: NetSystem): DeployedNode[] {
     nodes.push({ id, role: "clients", processes: clients, host, port: 0 });
   });
   const unplaced = clientIds.filter((id) => !placed.has(id));
-  if (unplaced.length > 0) throw doc.error("clientHosts", `places no host for client(s) ${listNames(unplaced)}`);
+  if (unplaced.length > 0)
+    throw doc.error("clientHosts", `places no host for client(s) ${unplaced.join(", ")}`);
   return nodes;
 }
 
 function readLimits(doc: Fields | undefined): Partial<TransportLimits> {
   if (doc === undefined) return {};
   const limits: Record<string, number> = {};
-  for (const name of Object.keys(DEFAULT_LIMITS)) if (doc.has(name)) limits[name] = doc.number(name, { min: 0 });
+  for (const name of Object.keys(DEFAULT_LIMITS))
+    if (doc.has(name)) limits[name] = doc.number(name, { min: 0 });
   doc.done();
   return limits as Partial<TransportLimits>;
 }
@@ -173,7 +182,7 @@ export function deployedNode(deployment: Deployment, id: string, role?: Deployed
     throw new InputError(
       displayPath(deployment.file),
       "",
-      `has no ${role === "clients" ? "client host" : role ?? "node"} ${describeValue(id)} (known: ${listNames(known.map((candidate) => candidate.id))})`,
+      `has no ${role === "clients" ? "client host" : (role ?? "node")} ${describeValue(id)} (known: ${listNames(known.map((candidate) => candidate.id))})`,
     );
   }
   return node;

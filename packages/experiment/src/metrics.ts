@@ -6,6 +6,7 @@ import type {
   ProtocolDefinition,
   Topology,
   TraceEvent,
+  TraceId,
 } from "@amcast/core";
 import { assert } from "@amcast/core";
 
@@ -103,6 +104,25 @@ export interface MessageSample {
   readonly kind: string;
 }
 
+/**
+ * Genuineness, measured: protocol messages about a multicast received by a group that is not
+ * one of its destinations (a replica of an outside group). Counted from `send` events that carry
+ * the multicast's id between group replicas, so only runs that record sends have it. A genuine
+ * protocol (Skeen) scores zero; FlexCast's notifications go to outside groups by design.
+ */
+export interface Genuineness {
+  /** Outside messages over all multicasts, per multicast. */
+  readonly outsideMessagesPerMulticast: number;
+  /** Distinct outside groups that received something about a multicast, per multicast. */
+  readonly outsideGroupsPerMulticast: number;
+  /** Share of multicasts (0..1) with at least one outside message. */
+  readonly multicastsWithOutside: number;
+  /** Most outside groups any one multicast involved. */
+  readonly outsideGroupsMax: number;
+  /** Outside messages per multicast, by kind of message (local, global-2, ...). */
+  readonly byKind: ReadonlyMap<string, number>;
+}
+
 export interface RunMetrics {
   readonly multicasts: number;
   /** Multicasts delivered by every destination group. */
@@ -117,6 +137,8 @@ export interface RunMetrics {
   readonly samples: readonly MessageSample[];
   /** Faults and overlay views as they happened, for marking plots. */
   readonly marks: readonly RunMark[];
+  /** Null unless the run recorded protocol sends (`--trace-sends`). */
+  readonly genuineness: Genuineness | null;
 }
 
 /** Something worth marking on a plot over time: a fault or a view change. */
@@ -142,6 +164,15 @@ export class MetricsCollector {
   private completed = 0;
   private firstMulticastMs = Number.POSITIVE_INFINITY;
   private lastCompleteMs = 0;
+  /** Group of every replica (`member` events). */
+  private readonly groupOf = new Map<string, string>();
+  /**
+   * Destinations of every multicast, kept only once `send` events show up (then they are needed
+   * for messages sent after a multicast completes); runs without recorded sends keep nothing.
+   */
+  private dstById: Map<string, DestinationSet> | null = null;
+  private readonly outsideMessages = new Map<string, number>();
+  private readonly outsideGroups = new Map<string, Set<string>>();
 
   constructor(
     private readonly topology: Topology,
@@ -157,6 +188,7 @@ export class MetricsCollector {
         this.multicasts += 1;
         this.firstMulticastMs = Math.min(this.firstMulticastMs, event.t);
         const dst = event.dst as DestinationSet;
+        this.dstById?.set(String(event.id), dst);
         this.inFlight.set(String(event.id), {
           client: String(event.client),
           dst,
@@ -201,9 +233,70 @@ export class MetricsCollector {
           this.marks.push({ t: event.t, label: `view ${event.view}` });
         }
         break;
+      case "member":
+        this.groupOf.set(String(event.proc), String(event.group));
+        break;
+      case "send":
+        this.onSend(event.from, event.to, event.id);
+        break;
       default:
         break;
     }
+  }
+
+  private onSend(from: TraceId, to: TraceId, id: TraceId | undefined): void {
+    if (this.dstById === null) {
+      // The first recorded send: from now on remember destinations, starting with what is in flight.
+      this.dstById = new Map([...this.inFlight].map(([inFlightId, record]) => [inFlightId, record.dst]));
+    }
+    if (id === undefined || !this.groupOf.has(String(from))) return; // client traffic or no multicast
+    const group = this.groupOf.get(String(to));
+    const key = String(id);
+    const dst = this.dstById.get(key);
+    if (group === undefined || dst === undefined || dst.includes(group)) return;
+    this.outsideMessages.set(key, (this.outsideMessages.get(key) ?? 0) + 1);
+    let groups = this.outsideGroups.get(key);
+    if (groups === undefined) {
+      groups = new Set();
+      this.outsideGroups.set(key, groups);
+    }
+    groups.add(group);
+  }
+
+  private genuineness(): Genuineness | null {
+    const dstById = this.dstById;
+    if (dstById === null || dstById.size === 0) return null;
+    let messages = 0;
+    let groups = 0;
+    let touched = 0;
+    let groupsMax = 0;
+    const kindTotals = new Map<string, { messages: number; multicasts: number }>();
+    for (const [id, dst] of dstById) {
+      const outside = this.outsideMessages.get(id) ?? 0;
+      const outsideGroups = this.outsideGroups.get(id)?.size ?? 0;
+      messages += outside;
+      groups += outsideGroups;
+      if (outside > 0) touched += 1;
+      groupsMax = Math.max(groupsMax, outsideGroups);
+      const kind = messageKind(dst);
+      const totals = kindTotals.get(kind) ?? { messages: 0, multicasts: 0 };
+      totals.messages += outside;
+      totals.multicasts += 1;
+      kindTotals.set(kind, totals);
+    }
+    const kinds = [...kindTotals.keys()].sort((a, b) => kindOrder(a) - kindOrder(b));
+    return {
+      outsideMessagesPerMulticast: messages / dstById.size,
+      outsideGroupsPerMulticast: groups / dstById.size,
+      multicastsWithOutside: touched / dstById.size,
+      outsideGroupsMax: groupsMax,
+      byKind: new Map(
+        kinds.map((kind) => {
+          const totals = kindTotals.get(kind) as { messages: number; multicasts: number };
+          return [kind, totals.messages / totals.multicasts];
+        }),
+      ),
+    };
   }
 
   private maybeFinish(id: string, record: InFlight): void {
@@ -244,6 +337,7 @@ export class MetricsCollector {
       multicastsPerSec: spanMs > 0 ? (this.completed * 1000) / spanMs : 0,
       samples: this.samples,
       marks: this.marks,
+      genuineness: this.genuineness(),
     };
   }
 }

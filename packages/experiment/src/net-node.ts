@@ -1,5 +1,5 @@
 import type { ProcessId, ProcessLogic } from "@amcast/core";
-import type { Clock, ClientWorkload, HostStats, Keyring, LatencyEmulation, NodeAddress } from "@amcast/net";
+import type { ClientWorkload, Clock, HostStats, Keyring, LatencyEmulation, NodeAddress } from "@amcast/net";
 import { monotonicClock, NodeHost, NodeTable, TraceFile, wallClock } from "@amcast/net";
 import type { DeployedNode, Deployment } from "./deployment.js";
 import type { NodeMessage, NodeStatus, RunnerMessage } from "./net-control.js";
@@ -140,7 +140,9 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
   process.once("disconnect", () => void shutdown(0));
 
   const port = await host.start();
-  const replicaIds = deployment.nodes.filter((peer) => peer.role === "replica" && peer.id !== node.id).map((peer) => peer.id);
+  const replicaIds = deployment.nodes
+    .filter((peer) => peer.role === "replica" && peer.id !== node.id)
+    .map((peer) => peer.id);
   const connect = async (addresses: ReadonlyMap<string, NodeAddress>, timeoutMs: number): Promise<void> => {
     host.connect(addresses);
     await host.transport.whenConnected(timeoutMs, replicaIds);
@@ -148,9 +150,13 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
 
   if (control === null) {
     const addresses = new Map(
-      deployment.nodes.filter((peer) => peer.role === "replica").map((peer) => [peer.id, { host: peer.host, port: peer.port }]),
+      deployment.nodes
+        .filter((peer) => peer.role === "replica")
+        .map((peer) => [peer.id, { host: peer.host, port: peer.port }]),
     );
-    log(`${node.role === "replica" ? `replica listening on ${node.host}:${port}` : "client host"}; connecting to ${replicaIds.length} replica(s)`);
+    log(
+      `${node.role === "replica" ? `replica listening on ${node.host}:${port}` : "client host"}; connecting to ${replicaIds.length} replica(s)`,
+    );
     await connect(addresses, CONNECT_TIMEOUT_MS_BY_HAND);
     log("connected to every replica");
     if (node.role === "clients") host.startWorkload();

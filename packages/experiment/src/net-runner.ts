@@ -67,6 +67,9 @@ export interface NetRunStats {
   readonly congestionEpisodes: number;
   readonly logicErrors: number;
   readonly arrivalsSkipped: number;
+  /** CPU time (user + system) of the replica processes and of the client hosts, in ms. */
+  readonly cpuMsReplicas: number;
+  readonly cpuMsClients: number;
   /** Wall time from the workload's start to the last node's stop. */
   readonly workloadMs: number;
   /** Wall time to start the nodes and connect them. */
@@ -139,7 +142,13 @@ class Cluster {
     signal?.addEventListener("abort", () => this.fail(new NetRunError("interrupted")), { once: true });
   }
 
-  spawn(node: DeployedNode, file: (kind: string) => string, args: string[], env: NodeJS.ProcessEnv, nodeArgs: readonly string[]): void {
+  spawn(
+    node: DeployedNode,
+    file: (kind: string) => string,
+    args: string[],
+    env: NodeJS.ProcessEnv,
+    nodeArgs: readonly string[],
+  ): void {
     installExitHook();
     const command = node.role === "replica" ? "replica" : "clients";
     const child = fork(CLI, [command, ...args], {
@@ -191,15 +200,21 @@ class Cluster {
 
   send(id: string, message: RunnerMessage): void {
     const entry = this.nodes.get(id);
-    if (entry !== undefined && entry.child.connected) entry.child.send(message);
+    if (entry?.child.connected === true) entry.child.send(message);
   }
 
   broadcast(message: RunnerMessage, role?: DeployedNode["role"]): void {
-    for (const entry of this.nodes.values()) if (role === undefined || entry.node.role === role) this.send(entry.node.id, message);
+    for (const entry of this.nodes.values())
+      if (role === undefined || entry.node.role === role) this.send(entry.node.id, message);
   }
 
   /** Resolves once `condition` holds (checked whenever a node reports), or rejects (see the class). */
-  until(condition: () => boolean, what: string, timeoutMs: number, onTimeout?: () => Error | undefined): Promise<void> {
+  until(
+    condition: () => boolean,
+    what: string,
+    timeoutMs: number,
+    onTimeout?: () => Error | undefined,
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
       const check = (): void => {
         if (this.failure !== undefined) finish(this.failure);
@@ -323,7 +338,9 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
   // The nodes: one per replica, the clients round robin over the client hosts.
   const hostCount = Math.max(1, Math.min(options.clientHosts, built.clients.length));
   const clientGroups: string[][] = Array.from({ length: hostCount }, () => []);
-  built.clients.forEach((client, index) => clientGroups[index % hostCount]?.push(client.logic.id));
+  built.clients.forEach((client, index) => {
+    clientGroups[index % hostCount]?.push(client.logic.id);
+  });
   const nodes: DeployedNode[] = [
     ...built.membership.processes().map(({ id }) => ({
       id,
@@ -355,8 +372,12 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
           recordSends: spec.recordSends,
         }),
         latencyEmulation: options.latencyEmulation,
-        replicas: nodes.filter((node) => node.role === "replica").map(({ id, host, port }) => ({ id, host, port })),
-        clientHosts: nodes.filter((node) => node.role === "clients").map(({ id, processes }) => ({ id, clients: processes })),
+        replicas: nodes
+          .filter((node) => node.role === "replica")
+          .map(({ id, host, port }) => ({ id, host, port })),
+        clientHosts: nodes
+          .filter((node) => node.role === "clients")
+          .map(({ id, processes }) => ({ id, clients: processes })),
         transport: options.limits ?? {},
       },
       null,
@@ -370,9 +391,13 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
   nodes.forEach((node, index) => {
     const stem = fileStem(index, node.id);
     files.set(node.id, (kind) => join(workDir, `${stem}.${kind}`));
-    writeFileSync(join(workDir, `${stem}.keys.json`), JSON.stringify(Keyring.fromSecret(secret, node.id, nodeIds).toJson()), {
-      mode: 0o600,
-    });
+    writeFileSync(
+      join(workDir, `${stem}.keys.json`),
+      JSON.stringify(Keyring.fromSecret(secret, node.id, nodeIds).toJson()),
+      {
+        mode: 0o600,
+      },
+    );
   });
 
   const cluster = new Cluster(workDir, options.signal);
@@ -383,13 +408,24 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
   let startupMs = 0;
   let workloadMs = 0;
   try {
-    log(`network runtime: ${nodes.length} processes (${built.processes.length} replicas, ${hostCount} client host(s)) in ${workDir}`);
+    log(
+      `network runtime: ${nodes.length} processes (${built.processes.length} replicas, ${hostCount} client host(s)) in ${workDir}`,
+    );
     const spawn = (node: DeployedNode): void => {
       const file = files.get(node.id) as (kind: string) => string;
       cluster.spawn(
         node,
         file,
-        ["--deployment", deploymentFile, "--id", node.id, "--keys", file("keys.json"), "--trace", file("trace.jsonl")],
+        [
+          "--deployment",
+          deploymentFile,
+          "--id",
+          node.id,
+          "--keys",
+          file("keys.json"),
+          "--trace",
+          file("trace.jsonl"),
+        ],
         env,
         options.nodeArgs ?? [],
       );
@@ -403,10 +439,19 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
     );
     for (const node of nodes) if (node.role === "clients") spawn(node);
     const addresses: Record<string, NodeAddress> = {};
-    for (const entry of entries()) addresses[entry.node.id] = { host: "127.0.0.1", port: entry.port as number };
-    await cluster.until(() => entries().every((entry) => entry.child.connected), "every node to start", LISTEN_TIMEOUT_MS);
+    for (const entry of entries())
+      addresses[entry.node.id] = { host: "127.0.0.1", port: entry.port as number };
+    await cluster.until(
+      () => entries().every((entry) => entry.child.connected),
+      "every node to start",
+      LISTEN_TIMEOUT_MS,
+    );
     cluster.broadcast({ type: "peers", addresses });
-    await cluster.until(() => entries().every((entry) => entry.connected), "every link to connect", CONNECT_TIMEOUT_MS);
+    await cluster.until(
+      () => entries().every((entry) => entry.connected),
+      "every link to connect",
+      CONNECT_TIMEOUT_MS,
+    );
 
     startupMs = performance.now() - startedAt;
     workloadStartMs = performance.now();
@@ -448,16 +493,27 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
     // Stop: every node writes out its trace and reports its counters.
     for (const entry of entries()) entry.stopping = true;
     cluster.broadcast({ type: "stop" });
-    await cluster.until(() => entries().every((entry) => entry.exited), "every node to stop", STOP_TIMEOUT_MS);
+    await cluster.until(
+      () => entries().every((entry) => entry.exited),
+      "every node to stop",
+      STOP_TIMEOUT_MS,
+    );
   } finally {
     await cluster.killAll();
   }
 
   try {
     const perNode: Record<string, HostStats> = {};
-    for (const entry of cluster.nodes.values()) if (entry.stats !== undefined) perNode[entry.node.id] = entry.stats;
+    for (const entry of cluster.nodes.values())
+      if (entry.stats !== undefined) perNode[entry.node.id] = entry.stats;
     const traceFiles = nodes.map((node) => (files.get(node.id) as (kind: string) => string)("trace.jsonl"));
-    const metrics = new MetricsCollector(spec.topology, built.clientRegions, spec.protocol, spec.overlay, spec.keepSamples);
+    const metrics = new MetricsCollector(
+      spec.topology,
+      built.clientRegions,
+      spec.protocol,
+      spec.overlay,
+      spec.keepSamples,
+    );
     const events: TraceEvent[] = [];
     const keepEvents = options.check && spec.check;
     mergeTraceFiles(traceFiles, (event) => {
@@ -466,7 +522,8 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
       spec.onTrace?.(event);
     });
     const stats = Object.values(perNode);
-    const sum = (pick: (stats: HostStats) => number): number => stats.reduce((total, node) => total + pick(node), 0);
+    const sum = (pick: (stats: HostStats) => number): number =>
+      stats.reduce((total, node) => total + pick(node), 0);
     const sendsByLabel = new Map<string, number>();
     for (const node of stats)
       for (const [label, count] of Object.entries(node.sendsByLabel))
@@ -489,7 +546,16 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
       arrivalsSkipped: sum((node) => node.arrivalsSkipped),
     };
     const dataFrames = sum((node) => node.transport.dataFramesSent);
-    const check = keepEvents ? checkRun(events, { liveness: stop.reason === "drained", realTime: spec.realTime }) : null;
+    const cpuOf = (role: DeployedNode["role"]): number =>
+      nodes
+        .filter((node) => node.role === role)
+        .reduce(
+          (total, node) => total + (perNode[node.id]?.cpuUserMs ?? 0) + (perNode[node.id]?.cpuSystemMs ?? 0),
+          0,
+        );
+    const check = keepEvents
+      ? checkRun(events, { liveness: stop.reason === "drained", realTime: spec.realTime })
+      : null;
     return {
       spec,
       sim,
@@ -509,6 +575,8 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
         congestionEpisodes: sum((node) => node.transport.congestionEpisodes),
         logicErrors: sum((node) => node.logicErrors),
         arrivalsSkipped: sim.arrivalsSkipped,
+        cpuMsReplicas: cpuOf("replica"),
+        cpuMsClients: cpuOf("clients"),
         workloadMs,
         startupMs,
         perNode,

@@ -1,4 +1,4 @@
-import type { Overlay } from "@amcast/core";
+import type { ClientPlacement, GroupPlacement, Overlay } from "@amcast/core";
 import { InputError, parseOverlay, Topology } from "@amcast/core";
 import type { ReplicationMode } from "@amcast/group";
 import type { NetworkOptions } from "@amcast/sim";
@@ -28,8 +28,8 @@ export interface NetSystemDoc {
     readonly name: string;
     readonly regions: readonly string[];
     readonly latencyMs: readonly (readonly number[])[];
-    readonly groups: readonly { readonly id: string; readonly region: string }[];
-    readonly clients: readonly { readonly region: string; readonly count: number; readonly home?: string }[];
+    readonly groups: readonly GroupPlacement[];
+    readonly clients: readonly ClientPlacement[];
   };
   readonly protocol: string;
   readonly overlay: unknown;
@@ -74,7 +74,8 @@ export function netSystemFromDoc(value: unknown, source: string): NetSystem {
   if (typeof doc !== "object" || doc === null || typeof doc.topology !== "object" || doc.topology === null)
     throw new InputError(source, "system", "expected a system as written by the network runner");
   const { topology } = doc;
-  const overlay: Overlay | null = doc.overlay === null ? null : parseOverlay(doc.overlay, `${source} system.overlay`);
+  const overlay: Overlay | null =
+    doc.overlay === null ? null : parseOverlay(doc.overlay, `${source} system.overlay`);
   return {
     label: doc.label,
     spec: {

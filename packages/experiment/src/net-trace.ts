@@ -16,7 +16,9 @@ interface Cursor {
  * (a node that never started) counts as empty.
  */
 export function mergeTraceFiles(files: readonly string[], onEvent: (event: TraceEvent) => void): number {
-  const heap = new BinaryHeap<Cursor>((a, b) => a.event.t < b.event.t || (a.event.t === b.event.t && a.file < b.file));
+  const heap = new BinaryHeap<Cursor>(
+    (a, b) => a.event.t < b.event.t || (a.event.t === b.event.t && a.file < b.file),
+  );
   const advance = (cursor: Cursor): boolean => {
     while (cursor.index < cursor.lines.length) {
       const line = cursor.lines[cursor.index] as string;

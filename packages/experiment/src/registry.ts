@@ -1,9 +1,15 @@
+import { byzcast } from "@amcast/byzcast";
 import type { ProtocolDefinition } from "@amcast/core";
 import { describeValue, InputError, listNames } from "@amcast/core";
+import { flexcast } from "@amcast/flexcast";
 import { skeen } from "@amcast/skeen";
 
 /** Every protocol an experiment can name. A new protocol package joins by being listed here. */
-export const PROTOCOLS: readonly ProtocolDefinition<unknown>[] = [skeen as ProtocolDefinition<unknown>];
+export const PROTOCOLS: readonly ProtocolDefinition<unknown>[] = [
+  skeen as ProtocolDefinition<unknown>,
+  byzcast as ProtocolDefinition<unknown>,
+  flexcast as ProtocolDefinition<unknown>,
+];
 
 export function protocolNames(): string[] {
   return PROTOCOLS.map((protocol) => protocol.name);

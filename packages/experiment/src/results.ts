@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cdfPoints, lineChartSvg } from "./plot.js";
 import type { ScenarioOutcome } from "./scenario.js";
-import { messagesPerMulticast } from "./scenario.js";
+import { failingViolations, messagesPerMulticast } from "./scenario.js";
 
 /** Writes summary.json, runs.csv, kinds.csv, samples.csv, latency-cdf.svg and latency-over-time.svg under `dir`. */
 export function writeResults(
@@ -34,6 +34,8 @@ export function writeResults(
         "floor_ratio",
         "model_ratio",
         "messages_per_multicast",
+        "outside_messages_per_multicast",
+        "outside_groups_per_multicast",
         "multicasts_per_sec",
         "violations",
         "stopped_by",
@@ -52,8 +54,10 @@ export function writeResults(
         outcome.metrics.latency.floorRatio,
         outcome.metrics.latency.modelRatio ?? "",
         messagesPerMulticast(outcome),
+        outcome.metrics.genuineness?.outsideMessagesPerMulticast ?? "",
+        outcome.metrics.genuineness?.outsideGroupsPerMulticast ?? "",
         outcome.metrics.multicastsPerSec,
-        outcome.check?.violations.length ?? "",
+        outcome.check === null ? "" : failingViolations(outcome).length,
         outcome.sim.stoppedBy,
       ]),
     ),

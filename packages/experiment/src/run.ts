@@ -1,7 +1,7 @@
 import type { TraceEvent } from "@amcast/core";
-import type { LatencySummary } from "./metrics.js";
+import type { Genuineness, LatencySummary } from "./metrics.js";
 import type { ScenarioOutcome, ScenarioSpec } from "./scenario.js";
-import { messagesPerMulticast, runScenario } from "./scenario.js";
+import { failingViolations, messagesPerMulticast, realTimeViolations, runScenario } from "./scenario.js";
 import type { ExperimentSpec } from "./spec.js";
 
 export interface ExperimentOptions {
@@ -23,35 +23,38 @@ export function experimentScenarios(experiment: ExperimentSpec, options: Experim
       for (const plan of experiment.faultPlans) {
         for (const mode of plan.modes ?? experiment.modes) {
           for (const run of experiment.protocols) {
-            const parts = [run.label, mode, workload.name];
-            if (plan.name !== "") parts.push(plan.name);
-            if (seeds.length > 1) parts.push(`seed-${seed}`);
-            const label = parts.join("/");
-            const onTrace = options.onTrace;
-            scenarios.push({
-              label,
-              seed,
-              topology: experiment.topology,
-              protocol: run.protocol,
-              overlay: run.overlay,
-              mode,
-              f: mode === "solo" ? 0 : experiment.f,
-              workload,
-              byzantine: plan.byzantine,
-              network: experiment.network,
-              processing: experiment.processing,
-              faults: plan.faults,
-              faultPlan: plan.name,
-              timeLimitMs: experiment.timeLimitMs,
-              tickMs: experiment.tickMs,
-              realTime: experiment.realTime,
-              recordSends: options.recordSends,
-              check: true,
-              keepSamples: options.keepSamples,
-              ...(onTrace === undefined
-                ? {}
-                : { onTrace: (event: TraceEvent) => onTrace({ ...event, run: label }) }),
-            });
+            for (const lin of experiment.linearizable) {
+              const parts = [lin ? `${run.label}+lin` : run.label, mode, workload.name];
+              if (plan.name !== "") parts.push(plan.name);
+              if (seeds.length > 1) parts.push(`seed-${seed}`);
+              const label = parts.join("/");
+              const onTrace = options.onTrace;
+              scenarios.push({
+                label,
+                seed,
+                topology: experiment.topology,
+                protocol: run.protocol,
+                overlay: run.overlay,
+                mode,
+                f: mode === "solo" ? 0 : experiment.f,
+                workload,
+                byzantine: plan.byzantine,
+                linearizable: lin,
+                network: experiment.network,
+                processing: experiment.processing,
+                faults: plan.faults,
+                faultPlan: plan.name,
+                timeLimitMs: experiment.timeLimitMs,
+                tickMs: experiment.tickMs,
+                realTime: experiment.realTime,
+                recordSends: options.recordSends,
+                check: true,
+                keepSamples: options.keepSamples,
+                ...(onTrace === undefined
+                  ? {}
+                  : { onTrace: (event: TraceEvent) => onTrace({ ...event, run: label }) }),
+              });
+            }
           }
         }
       }
@@ -80,18 +83,21 @@ export function runSummary(outcome: ScenarioOutcome): Record<string, unknown> {
     mode: spec.mode,
     f: spec.f,
     faultPlan: spec.faultPlan,
-    linearizable: false,
+    linearizable: spec.linearizable === true,
     workload: spec.workload.name,
     seed: spec.seed,
     multicasts: metrics.multicasts,
     delivered: metrics.delivered,
     completed: metrics.completed,
-    violations: check?.violations.length ?? null,
+    violations: check === null ? null : failingViolations(outcome).length,
+    realTimeViolations:
+      check?.checked.includes("real-time-order") === true ? realTimeViolations(outcome) : null,
     latencyMs: latencyJson(latency),
     completeLatencyMs: latencyJson(metrics.completeLatency),
     floorRatio: round(latency.floorRatio),
     modelRatio: latency.modelRatio === null ? null : round(latency.modelRatio),
     messagesPerMulticast: round(messagesPerMulticast(outcome)),
+    genuineness: genuinenessJson(metrics.genuineness),
     multicastsPerSec: round(metrics.multicastsPerSec),
     byKind: Object.fromEntries([...metrics.byKind].map(([kind, summary]) => [kind, kindJson(summary)])),
     stoppedBy: sim.stoppedBy,
@@ -100,6 +106,20 @@ export function runSummary(outcome: ScenarioOutcome): Record<string, unknown> {
     messageEvents: sim.messageEvents,
     messageEventsPerSec: outcome.wallMs > 0 ? Math.round((sim.messageEvents * 1000) / outcome.wallMs) : 0,
     sendsByKind: Object.fromEntries([...sim.sendsByLabel].sort(([a], [b]) => (a < b ? -1 : 1))),
+  };
+}
+
+/** Outside-destination traffic per multicast (null when the run did not record sends). */
+function genuinenessJson(genuineness: Genuineness | null): Record<string, unknown> | null {
+  if (genuineness === null) return null;
+  return {
+    outsideMessagesPerMulticast: round(genuineness.outsideMessagesPerMulticast),
+    outsideGroupsPerMulticast: round(genuineness.outsideGroupsPerMulticast),
+    multicastsWithOutside: round(genuineness.multicastsWithOutside),
+    outsideGroupsMax: genuineness.outsideGroupsMax,
+    outsideMessagesPerMulticastByKind: Object.fromEntries(
+      [...genuineness.byKind].map(([kind, perMulticast]) => [kind, round(perMulticast)]),
+    ),
   };
 }
 

@@ -1,7 +1,7 @@
-import type { CheckReport } from "@amcast/check";
+import type { CheckReport, Violation } from "@amcast/check";
 import { checkRun } from "@amcast/check";
 import type { GroupId, Overlay, ProcessId, ProtocolDefinition, Topology, TraceEvent } from "@amcast/core";
-import { DestinationChooser, nearestGroup, Prng, targetGroups } from "@amcast/core";
+import { DestinationChooser, nearestGroup, Prng, runGroups, targetGroups } from "@amcast/core";
 import type { Replica, ReplicationMode } from "@amcast/group";
 import {
   ByzantineReplica,
@@ -11,6 +11,7 @@ import {
   replicaCount,
   SimulatedSignatures,
 } from "@amcast/group";
+import { linearizable } from "@amcast/linearizable";
 import type {
   FaultOptions,
   NetworkOptions,
@@ -52,6 +53,32 @@ export interface ScenarioOutcome {
   readonly wallMs: number;
 }
 
+/**
+ * The violations that fail a run: all of them, except real-time order in a plain (not
+ * linearizable) run, which classic atomic multicast does not promise; those are counted apart.
+ */
+export function failingViolations(outcome: ScenarioOutcome): readonly Violation[] {
+  const violations = outcome.check?.violations ?? [];
+  return outcome.spec.linearizable === true
+    ? violations
+    : violations.filter((violation) => violation.property !== "real-time-order");
+}
+
+/** Violations of each property a run keeps as witnesses. */
+const VIOLATIONS_KEPT_MAX = 1000;
+
+/** Real-time violations found in a run (informative in plain runs; failures in linearizable ones). */
+export function realTimeViolations(outcome: ScenarioOutcome): number {
+  return (outcome.check?.violations ?? []).filter((violation) => violation.property === "real-time-order")
+    .length;
+}
+
+/** The count of real-time violations as text: "12", or "1000+" when witnesses were cut. */
+export function realTimeViolationsText(outcome: ScenarioOutcome): string {
+  const cut = outcome.check?.truncatedProperties.includes("real-time-order") === true;
+  return `${realTimeViolations(outcome)}${cut ? "+" : ""}`;
+}
+
 /** Protocol messages (between group processes) per multicast. */
 export function messagesPerMulticast(outcome: ScenarioOutcome): number {
   return outcome.metrics.multicasts === 0 ? 0 : outcome.sim.protocolMessages / outcome.metrics.multicasts;
@@ -68,10 +95,14 @@ export interface SystemSpec {
   readonly workload: WorkloadSpec;
   /** Replicas that run a Byzantine strategy instead of the protocol (Byzantine mode only). */
   readonly byzantine: readonly ByzantineFault[];
+  /** Wrap the protocol in the ACK barrier (real-time order); absent: no. */
+  readonly linearizable?: boolean;
 }
 
 /** The replicas and clients of a system, ready for a driver (the simulator or the network runtime). */
 export interface BuiltSystem {
+  /** The protocol the groups run: the experiment's, wrapped in the ACK barrier when linearizable. */
+  readonly protocol: ProtocolDefinition<unknown>;
   readonly membership: Membership;
   readonly processes: SimProcess[];
   readonly clients: SimClient[];
@@ -87,8 +118,11 @@ export interface BuiltSystem {
  * destinations from the locality model with its own random stream.
  */
 export function buildSystem(spec: SystemSpec): BuiltSystem {
-  const { topology, protocol, overlay, mode, workload, f } = spec;
-  const membership = Membership.uniform(topology.groupIds, replicaCount(mode, f));
+  const { topology, overlay, mode, workload, f } = spec;
+  const protocol =
+    spec.linearizable === true ? (linearizable(spec.protocol) as ProtocolDefinition<unknown>) : spec.protocol;
+  // Only the groups the protocol uses get replicas: auxiliary groups exist for tree overlays.
+  const membership = Membership.uniform(runGroups(overlay, topology), replicaCount(mode, f));
   // Byzantine mode signs requests, stream copies and consensus messages (see SimulatedSignatures).
   const signatures = mode === "byzantine" ? new SimulatedSignatures(spec.seed) : undefined;
   const strategies = new Map(spec.byzantine.map((fault) => [fault.proc, fault.strategy]));
@@ -176,13 +210,13 @@ export function buildSystem(spec: SystemSpec): BuiltSystem {
       destinations: (prng) => chooser.next(prng),
     };
   });
-  return { membership, processes, clients, clientRegions, leaderOf };
+  return { protocol, membership, processes, clients, clientRegions, leaderOf };
 }
 
 /** Builds the system of a scenario, runs the simulator, checks the trace. */
 export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
-  const { topology, protocol, overlay } = spec;
-  const { processes, clients, clientRegions, leaderOf } = buildSystem(spec);
+  const { topology, overlay } = spec;
+  const { protocol, processes, clients, clientRegions, leaderOf } = buildSystem(spec);
 
   const metrics = new MetricsCollector(topology, clientRegions, protocol, overlay, spec.keepSamples);
   const events: TraceEvent[] = [];
@@ -212,6 +246,12 @@ export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
   // loses what reaches it while down); replicated groups must deliver through their faults.
   const liveness =
     sim.stoppedBy !== "time-limit" && (spec.mode !== "solo" || spec.faults.crashes.length === 0);
-  const check = spec.check ? checkRun(events, { liveness, realTime: spec.realTime }) : null;
+  // Real-time order is checked when asked, and always for linearizable runs.
+  const realTime = spec.realTime || spec.linearizable === true;
+  // Enough witnesses to count how often a plain run breaks real-time order (the report says
+  // "N+" when even this many were cut).
+  const check = spec.check
+    ? checkRun(events, { liveness, realTime, maxViolationsPerProperty: VIOLATIONS_KEPT_MAX })
+    : null;
   return { spec, sim, metrics: metrics.finish(), check, wallMs };
 }

@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { JsonFields, LocalitySpec, Overlay, ProtocolDefinition, Topology } from "@amcast/core";
 import {
   checkOverlayAgainstTopology,
@@ -13,7 +15,7 @@ import {
 import type { ByzantineStrategy, ReplicationMode } from "@amcast/group";
 import { BYZANTINE_STRATEGIES, REPLICATION_MODES, replicaCount } from "@amcast/group";
 import type { CrashFault, FaultOptions, NetworkOptions, PartitionFault, ProcessingCost } from "@amcast/sim";
-import { besideFile, displayPath, readJson, readText } from "./files.js";
+import { besideFile, displayPath, jsonNames, readJson, readText } from "./files.js";
 import { protocolByName } from "./registry.js";
 
 /** One protocol of an experiment, with the overlay it runs on. */
@@ -80,6 +82,10 @@ export interface ExperimentSpec {
   readonly timeLimitMs: number;
   readonly tickMs: number;
   readonly realTime: boolean;
+  /** Plain and/or linearizable variants of every protocol (`"linearizable": true | [false, true]`). */
+  readonly linearizable: readonly boolean[];
+  /** Experiments (by name) to run after this one, e.g. a second table on another network. */
+  readonly then: readonly string[];
 }
 
 const SEED_MAX = Number.MAX_SAFE_INTEGER;
@@ -143,6 +149,20 @@ export function loadExperiment(file: string): ExperimentSpec {
   const seeds = doc.has("seeds") ? doc.array("seeds").numbers({ integer: true, min: 0, max: SEED_MAX }) : [1];
   const timeLimitMs = doc.number("timeLimitMs", { min: 1 }, 3_600_000);
   const tickMs = doc.number("tickMs", { min: 0.001 }, 10);
+  const thenItems = doc.optionalArray("then");
+  const then = thenItems === undefined ? [] : thenItems.strings();
+  const experimentsDir = dirname(file);
+  then.forEach((next, index) => {
+    if (!existsSync(join(experimentsDir, `${next}.json`))) {
+      throw (
+        thenItems?.error(
+          index,
+          `no experiment ${describeValue(next)} next to this file (known: ${listNames(jsonNames(experimentsDir))})`,
+        ) ?? doc.error("then", "unreadable")
+      );
+    }
+  });
+  const linearizable = readLinearizable(doc);
   const check = doc.optionalObject("check");
   const realTime = check?.boolean("realTime", false) ?? false;
   check?.done();
@@ -163,6 +183,8 @@ export function loadExperiment(file: string): ExperimentSpec {
     timeLimitMs,
     tickMs,
     realTime,
+    linearizable,
+    then,
   };
 }
 
@@ -277,6 +299,24 @@ function readProcessing(doc: JsonFields | undefined): ProcessingCost {
   const perByteNs = doc.number("perByteNs", { min: 0 }, 0);
   doc.done();
   return { perMessageUs, perByteNs };
+}
+
+function readLinearizable(doc: JsonFields): boolean[] {
+  const raw = doc.raw("linearizable");
+  if (raw === undefined) return [false];
+  if (typeof raw === "boolean") return [raw];
+  if (
+    Array.isArray(raw) &&
+    raw.length > 0 &&
+    raw.every((value) => typeof value === "boolean") &&
+    new Set(raw).size === raw.length
+  ) {
+    return raw as boolean[];
+  }
+  throw doc.error(
+    "linearizable",
+    `expected true, false or a list of both (e.g. [false, true]), got ${describeValue(raw)}`,
+  );
 }
 
 function readModes(doc: JsonFields): ReplicationMode[] {

@@ -1,5 +1,14 @@
-import type { Overlay, ProtocolDefinition, TraceEvent } from "@amcast/core";
-import { assert, assertNever, CdagOverlay, Prng, percent, Topology } from "@amcast/core";
+import type { GroupRole, Overlay, ProtocolDefinition, TraceEvent } from "@amcast/core";
+import {
+  assert,
+  assertNever,
+  CdagOverlay,
+  Prng,
+  percent,
+  runGroups,
+  Topology,
+  TreeOverlay,
+} from "@amcast/core";
 import type { ReplicationMode } from "@amcast/group";
 import { BYZANTINE_STRATEGIES, replicaCount } from "@amcast/group";
 import type { CrashFault, PartitionFault } from "@amcast/sim";
@@ -23,6 +32,8 @@ export interface SwarmOptions {
   readonly realTime: boolean;
   /** Replication modes a seed may draw. */
   readonly modes: readonly ReplicationMode[];
+  /** Run the protocol's linearizable variant (real-time order is then checked and owed). */
+  readonly linearizable?: boolean;
   readonly recordSends?: boolean;
   readonly onTrace?: (event: TraceEvent) => void;
 }
@@ -33,7 +44,11 @@ export function swarmCase(
   options: SwarmOptions,
 ): SwarmCase {
   const prng = new Prng(seed).derive("swarm");
-  const groupCount = prng.intBetween(2, 8);
+  // Byzantine mode runs 3f+1 replicas per group and signs everything: its seeds are kept smaller,
+  // so the swarm spends its time on many configurations rather than a few large ones.
+  const mode = prng.pick(options.modes);
+  const byzantineMode = mode === "byzantine";
+  const groupCount = prng.intBetween(2, byzantineMode ? 5 : 8);
   const regions = Array.from({ length: groupCount }, (_, index) => `g${index}`);
   const latencyMs = regions.map((_, from) =>
     regions.map((__, to) => (from === to ? round(0.2 + prng.float() * 5) : round(2 + prng.float() * 200))),
@@ -41,13 +56,16 @@ export function swarmCase(
   const clientRegions = prng.chance(percent(50))
     ? regions
     : prng.sample(regions, prng.intBetween(1, groupCount));
-  const topology = new Topology(
-    `swarm-${seed}`,
-    { regions, latencyMs },
-    regions.map((region) => ({ id: region, region })),
-    clientRegions.map((region) => ({ region, count: prng.intBetween(1, 3) })),
+  const { topology, overlay } = withOverlay(
+    protocol,
+    new Topology(
+      `swarm-${seed}`,
+      { regions, latencyMs },
+      regions.map((region) => ({ id: region, region })),
+      clientRegions.map((region) => ({ region, count: prng.intBetween(1, byzantineMode ? 2 : 3) })),
+    ),
+    prng,
   );
-  const overlay = swarmOverlay(protocol, regions, prng);
 
   const maxSize = Math.min(groupCount, 4);
   const closed = prng.chance(percent(70));
@@ -55,7 +73,7 @@ export function swarmCase(
     name: "swarm",
     clientsPerGroup: null,
     loop: closed ? "closed" : "open",
-    multicastsPerClient: prng.intBetween(5, 40),
+    multicastsPerClient: prng.intBetween(5, byzantineMode ? 20 : 40),
     outstanding: prng.intBetween(1, 3),
     thinkMs: prng.chance(percent(50)) ? 0 : round(prng.float() * 50),
     ratePerSec: round(5 + prng.float() * 200),
@@ -75,11 +93,12 @@ export function swarmCase(
     : null;
   const network = { jitterSdFraction: prng.pick([0, 0.05, 0.2, 0.5]), reorder };
   const processing = { perMessageUs: prng.pick([0, 0, 5, 50, 500]), perByteNs: prng.pick([0, 1, 10]) };
-  const mode = prng.pick(options.modes);
   const f = mode === "solo" ? 0 : mode === "crash" ? prng.pick([1, 1, 2]) : 1;
   const replicas = replicaCount(mode, f);
-  const processes = regions.flatMap((region) =>
-    Array.from({ length: replicas }, (_, index) => `${region}/${index}`),
+  // Faults strike every group the run uses, auxiliary groups of a tree included.
+  const groups = runGroups(overlay, topology);
+  const processes = groups.flatMap((group) =>
+    Array.from({ length: replicas }, (_, index) => `${group}/${index}`),
   );
 
   const partitions: PartitionFault[] = [];
@@ -104,7 +123,7 @@ export function swarmCase(
       crashes.push({ proc: prng.pick(processes), ...crashAt() });
   } else {
     // Up to f faulty replicas per group: crashed (leaders included) or, in Byzantine mode, Byzantine.
-    for (const group of regions) {
+    for (const group of groups) {
       const faulty = prng.sample(
         Array.from({ length: replicas }, (_, index) => `${group}/${index}`),
         prng.intBetween(0, f),
@@ -121,7 +140,7 @@ export function swarmCase(
   }
 
   const scenario: ScenarioSpec = {
-    label: `swarm/${protocol.name}/seed-${seed}`,
+    label: `swarm/${protocol.name}${options.linearizable === true ? "+lin" : ""}/seed-${seed}`,
     seed,
     topology,
     protocol,
@@ -130,6 +149,7 @@ export function swarmCase(
     f,
     workload,
     byzantine,
+    linearizable: options.linearizable === true,
     network,
     processing,
     faults: { crashes, partitions, byzantine: byzantine.map((fault) => fault.proc) },
@@ -165,19 +185,60 @@ export function swarmCase(
   return { seed, description, scenario };
 }
 
-export function swarmOverlay(
+/**
+ * A random overlay of the protocol's kind over a topology's target groups, and the topology it
+ * needs: a random C-DAG order; or a random tree over the targets and up to three auxiliary groups
+ * (added to the topology, each in a random region) where every auxiliary group is an inner node.
+ */
+export function withOverlay(
   protocol: ProtocolDefinition<unknown>,
-  regions: readonly string[],
+  topology: Topology,
   prng: Prng,
-): Overlay | null {
+): { topology: Topology; overlay: Overlay | null } {
   const kind = protocol.overlayKind;
-  if (kind === null) return null;
+  if (kind === null) return { topology, overlay: null };
+  const targets = [...topology.targetGroupIds];
   switch (kind) {
     case "cdag":
-      return new CdagOverlay("swarm-order", prng.shuffle([...regions]));
-    case "tree":
-      assert(false, "no protocol on trees is registered yet; random trees come with it");
-      return null;
+      return { topology, overlay: new CdagOverlay("random-order", prng.shuffle(targets)) };
+    case "tree": {
+      const auxiliary = Array.from({ length: prng.pick([0, 1, 1, 2, 3]) }, (_, index) => `x${index}`);
+      const roles = new Map<string, GroupRole>([
+        ...auxiliary.map((group) => [group, "auxiliary"] as const),
+        ...targets.map((group) => [group, "target"] as const),
+      ]);
+      const edges: [string, string][] = [];
+      const placed: string[] = [];
+      // The auxiliary groups form the top of the tree.
+      for (const group of auxiliary) {
+        if (placed.length > 0) edges.push([prng.pick(placed), group]);
+        placed.push(group);
+      }
+      const pending = prng.shuffle([...targets]);
+      // Every auxiliary leaf gets a target child, so auxiliary groups are inner nodes.
+      for (const group of auxiliary) {
+        if (edges.some(([parent]) => parent === group)) continue;
+        const child = pending.pop();
+        assert(child !== undefined, "there are enough target groups for the auxiliary ones");
+        edges.push([group, child]);
+        placed.push(child);
+      }
+      for (const group of pending) {
+        if (placed.length > 0) edges.push([prng.pick(placed), group]);
+        placed.push(group);
+      }
+      const overlay = new TreeOverlay("random-tree", roles, edges);
+      const extended = new Topology(
+        topology.name,
+        topology.matrix(),
+        [
+          ...topology.groups,
+          ...auxiliary.map((id) => ({ id, region: prng.pick(topology.regions), role: "auxiliary" as const })),
+        ],
+        topology.clients,
+      );
+      return { topology: extended, overlay };
+    }
     default:
       return assertNever(kind, "overlay kind");
   }

@@ -18,16 +18,27 @@ import type { GroupWire } from "./wire.js";
  * - `forge`: alters every stream item it copies to another group (and signs the altered copy).
  * - `withhold`: on each outgoing stream, never sends the even items and sends the odd ones at once,
  *   so item k+1 arrives early and k never (from it).
+ * - `swap`: sends different items to different groups: on the streams to every other destination
+ *   group it swaps items k and k+1 (each pair, re-signed), so two children would see two messages
+ *   in opposite orders if its copies were believed.
  * - `replay`: now and then re-sends one of its old messages to its old destination.
  * - `lie-view-change`: as primary, stalls (so views change); in its view changes, hides every
  *   prepared certificate; as a new primary, proposes empty batches in place of prepared ones.
  */
-export type ByzantineStrategy = "silent" | "equivocate" | "forge" | "withhold" | "replay" | "lie-view-change";
+export type ByzantineStrategy =
+  | "silent"
+  | "equivocate"
+  | "forge"
+  | "withhold"
+  | "swap"
+  | "replay"
+  | "lie-view-change";
 export const BYZANTINE_STRATEGIES: readonly ByzantineStrategy[] = [
   "silent",
   "equivocate",
   "forge",
   "withhold",
+  "swap",
   "replay",
   "lie-view-change",
 ];
@@ -41,6 +52,8 @@ export class ByzantineReplica implements ProcessLogic {
   readonly id: ProcessId;
   readonly wantsTicks: boolean;
   private readonly sent: ProcessSend[] = [];
+  /** Even items held by `swap` until their odd partner comes, by "<to>#<k>" (one pair at a time per link). */
+  private readonly heldForSwap = new Map<string, ProcessSend>();
   private ticks = 0;
 
   constructor(
@@ -116,6 +129,8 @@ export class ByzantineReplica implements ProcessLogic {
       }
       case "withhold":
         return envelope.t === "copy" && envelope.k % 2 === 0 ? [] : [send];
+      case "swap":
+        return this.swap(send, envelope);
       case "equivocate":
         return [this.equivocate(send, envelope)];
       case "lie-view-change":
@@ -123,6 +138,37 @@ export class ByzantineReplica implements ProcessLogic {
       default:
         return assertNever(this.strategy, "strategy");
     }
+  }
+
+  private swap(send: ProcessSend, envelope: GroupWire): ProcessSend[] {
+    if (envelope.t !== "copy") return [send];
+    const group = this.membership.groupOf(send.to) ?? "";
+    // Only the streams to every other group (in membership order) are tampered with.
+    if (this.membership.groups.indexOf(group) % 2 === 1) return [send];
+    const key = `${send.to}#${envelope.k - (envelope.k % 2)}`;
+    if (envelope.k % 2 === 0) {
+      this.heldForSwap.set(key, send);
+      return [];
+    }
+    const held = this.heldForSwap.get(key);
+    if (held === undefined) return [send];
+    this.heldForSwap.delete(key);
+    const first = held.body as Extract<GroupWire, { t: "copy" }>;
+    // Item k carries k+1's body and item k+1 carries k's, both signed as this replica's copies.
+    return [
+      this.withBody(held, {
+        t: "copy",
+        k: first.k,
+        body: envelope.body,
+        signature: this.signCopy(send.to, first.k, envelope.body),
+      }),
+      this.withBody(send, {
+        t: "copy",
+        k: envelope.k,
+        body: first.body,
+        signature: this.signCopy(send.to, envelope.k, first.body),
+      }),
+    ];
   }
 
   private equivocate(send: ProcessSend, envelope: GroupWire): ProcessSend {

@@ -11,7 +11,7 @@ import type {
   ProcessSend,
   ProtocolDefinition,
 } from "@amcast/core";
-import { assert, describeValue, InputError, listNames } from "@amcast/core";
+import { assert, describeValue, InputError, listNames, parseOverlay } from "@amcast/core";
 import type { Signer } from "./auth.js";
 import { canonical, SIGNATURE_BYTES } from "./auth.js";
 import { CLIENT_SEQ_WINDOW } from "./clients.js";
@@ -41,7 +41,10 @@ export interface ClientSpec {
 
 interface InFlight {
   readonly message: Multicast;
-  readonly sends: readonly ProcessSend[];
+  readonly seq: number;
+  /** Requests as last sent (a redirect replaces them), and the view they were sent under. */
+  sends: readonly ProcessSend[];
+  view: number;
   /** Per destination group still unanswered: the replicas vouching for each distinct result. */
   readonly pending: Map<GroupId, Map<string, Set<ProcessId>>>;
   readonly results: Record<GroupId, unknown>;
@@ -68,6 +71,11 @@ export class MulticastClient implements ClientLogic {
   private ticks = 0;
   private readonly inFlight = new Map<MessageId, InFlight>();
   private readonly quorum: number;
+  /** The overlay the client addresses requests under, and its view number (learned from redirects). */
+  private overlay: Overlay | null;
+  private view = 0;
+  /** Redirects to a newer view, per (view, overlay) vote key, from distinct replicas (f+1 in Byzantine mode). */
+  private readonly redirectVotes = new Map<string, Set<ProcessId>>();
   private readonly retryTicks: number;
   private readonly retriesMax: number;
   /** Multicasts given up on after `retriesMax` retries. */
@@ -88,6 +96,7 @@ export class MulticastClient implements ClientLogic {
     this.spec = spec;
     this.wantsTicks = spec.mode !== "solo";
     this.quorum = replyQuorum(spec.mode, spec.f);
+    this.overlay = spec.overlay;
     this.retryTicks = spec.retryTicks ?? DEFAULT_RETRY_TICKS;
     this.retriesMax = spec.retriesMax ?? DEFAULT_RETRIES_MAX;
   }
@@ -99,8 +108,9 @@ export class MulticastClient implements ClientLogic {
   multicast(
     dst: DestinationSet,
     payloadBytes: number,
+    payload?: unknown,
   ): { message: Multicast; outputs: readonly ProcessOutput[] } {
-    const { membership, protocol, overlay } = this.spec;
+    const { membership } = this.spec;
     for (const group of dst) {
       if (!membership.hasGroup(group)) {
         throw new InputError(
@@ -116,13 +126,36 @@ export class MulticastClient implements ClientLogic {
     );
     const seq = this.nextSeq;
     this.nextSeq += 1;
-    const message: Multicast = { id: `${this.id}:${seq}`, client: this.id, dst, payloadBytes };
-    const signature = this.spec.signer?.sign(requestDigest(this.id, seq, message)) ?? "";
-    const envelope: GroupWire = { t: "request", message, seq, signature };
+    const message: Multicast =
+      payload === undefined
+        ? { id: `${this.id}:${seq}`, client: this.id, dst, payloadBytes }
+        : { id: `${this.id}:${seq}`, client: this.id, dst, payloadBytes, payload };
+    const sends = this.requestSends(message, seq);
+    this.inFlight.set(message.id, {
+      message,
+      seq,
+      view: this.view,
+      sends,
+      pending: new Map(dst.map((group) => [group, new Map()])),
+      results: {},
+      sentTick: this.ticks,
+      retries: 0,
+    });
+    return { message, outputs: sends };
+  }
+
+  /** The requests for `message` to every replica of its entry groups under the current view. */
+  private requestSends(message: Multicast, seq: number): ProcessSend[] {
+    const { membership, protocol } = this.spec;
+    const signature = this.spec.signer?.sign(requestDigest(this.id, seq, message, this.view)) ?? "";
+    const envelope: GroupWire =
+      this.view === 0
+        ? { t: "request", message, seq, signature }
+        : { t: "request", message, seq, signature, view: this.view };
     const bytes =
       ENVELOPE_BYTES + multicastBytes(message) + (this.spec.mode === "byzantine" ? SIGNATURE_BYTES : 0);
     const sends: ProcessSend[] = [];
-    for (const group of protocol.entryGroups(dst, overlay)) {
+    for (const group of protocol.entryGroups(message.dst, this.overlay)) {
       for (const to of membership.replicas(group)) {
         sends.push({
           kind: "send",
@@ -135,20 +168,54 @@ export class MulticastClient implements ClientLogic {
         });
       }
     }
-    assert(sends.length > 0, () => `protocol ${protocol.name} names no entry group for ${dst.join(",")}`);
-    this.inFlight.set(message.id, {
-      message,
-      sends,
-      pending: new Map(dst.map((group) => [group, new Map()])),
-      results: {},
-      sentTick: this.ticks,
-      retries: 0,
-    });
-    return { message, outputs: sends };
+    assert(
+      sends.length > 0,
+      () => `protocol ${protocol.name} names no entry group for ${message.dst.join(",")}`,
+    );
+    return sends;
+  }
+
+  /**
+   * A group answered that the overlay changed: once enough replicas of it agree (f+1 in Byzantine
+   * mode) on a newer view, adopt its overlay and send the message again to its new entry groups.
+   */
+  private onRedirect(
+    from: ProcessId,
+    envelope: Extract<GroupWire, { t: "redirect" }>,
+  ): readonly ProcessOutput[] {
+    const record = this.inFlight.get(envelope.id);
+    if (record === undefined || !Number.isSafeInteger(envelope.view)) return NOTHING;
+    if (envelope.view > this.view) {
+      const key = `${envelope.view}|${canonical(envelope.overlay)}`;
+      let voters = this.redirectVotes.get(key);
+      if (voters === undefined) {
+        voters = new Set();
+        this.redirectVotes.set(key, voters);
+      }
+      voters.add(from);
+      if (voters.size < this.quorum) return NOTHING;
+      let overlay: Overlay;
+      try {
+        overlay = parseOverlay(envelope.overlay, `redirect from ${from}`);
+      } catch {
+        return NOTHING; // a malformed overlay is ignored; f+1 matching ones come from a correct replica
+      }
+      this.overlay = overlay;
+      this.view = envelope.view;
+      this.redirectVotes.clear();
+    }
+    if (envelope.view !== this.view) return NOTHING;
+    // Send again under the current view (once per view: a retry covers lost ones).
+    if (record.view === this.view) return NOTHING;
+    record.view = this.view;
+    record.sends = this.requestSends(record.message, record.seq);
+    record.sentTick = this.ticks;
+    return record.sends;
   }
 
   receive(from: ProcessId, body: unknown): readonly ProcessOutput[] {
     const envelope = readEnvelope(body);
+    if (envelope?.t === "redirect" && typeof envelope.id === "string") return this.onRedirect(from, envelope);
     if (envelope?.t !== "reply" || typeof envelope.id !== "string") return NOTHING;
     // The answering group comes from the link, not from the reply's own field.
     const group = this.spec.membership.groupOf(from);

@@ -53,6 +53,7 @@ export class ClientRequests {
   }
 
   recordReply(client: ClientId, seq: number, reply: GroupWire): void {
+    assert(reply.t === "reply" || reply.t === "redirect", "replies and redirects are cached");
     const table = this.tables.get(client);
     assert(table?.executed.has(seq) === true, () => `reply for ${client}#${seq}, which was not executed`);
     table.replies.set(seq, reply);

@@ -22,6 +22,8 @@ export interface RequestInput {
   readonly client: ClientId;
   readonly seq: number;
   readonly message: Multicast;
+  /** The overlay view the client addressed it under (reconfigurable protocols). */
+  readonly view: number;
   /** Digest of the signed content (everything but the signature). */
   readonly digest: string;
   readonly signature: string;
@@ -47,14 +49,15 @@ export interface CopyInput {
  * Digest of a request's content; the client signs this digest. Computed only where it matters
  * (Byzantine mode): `withDigest` false leaves it empty.
  */
-export function requestDigest(client: ClientId, seq: number, message: Multicast): string {
-  return digest(`request|${client}|${seq}|${canonical(message)}`);
+export function requestDigest(client: ClientId, seq: number, message: Multicast, view: number): string {
+  return digest(`request|${client}|${seq}|${view}|${canonical(message)}`);
 }
 
 export function makeRequestInput(
   client: ClientId,
   seq: number,
   message: Multicast,
+  view: number,
   signature: string,
   bytes: number,
   withDigest: boolean,
@@ -65,7 +68,8 @@ export function makeRequestInput(
     client,
     seq,
     message,
-    digest: withDigest ? requestDigest(client, seq, message) : "",
+    view,
+    digest: withDigest ? requestDigest(client, seq, message, view) : "",
     signature,
     bytes,
   };

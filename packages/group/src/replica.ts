@@ -184,6 +184,11 @@ export class Replica<M> implements ProcessLogic {
     }
   }
 
+  /** Stream copies that lost to the identical copies of f+1 replicas (forged or altered items). */
+  get outvotedCopies(): number {
+    return this.incoming.outvotedCopies;
+  }
+
   /** Inputs executed so far (client requests and stream copies, repeats excluded). */
   get executed(): number {
     return this.executedInputs;
@@ -205,6 +210,7 @@ export class Replica<M> implements ProcessLogic {
         this.orderer.receive(from, envelope.body);
         break;
       case "reply":
+      case "redirect":
         return this.drop("malformed");
       default:
         return assertNever(envelope, "envelope");
@@ -224,6 +230,7 @@ export class Replica<M> implements ProcessLogic {
 
   private onRequest(from: ProcessId, envelope: Extract<GroupWire, { t: "request" }>): void {
     const { message, seq, signature } = envelope;
+    const view = envelope.view ?? 0;
     // Only the client itself may send its request; the link says who sent it.
     if (this.spec.membership.groupOf(from) !== undefined || !wellFormed(message, seq, from)) {
       this.drop("malformed");
@@ -233,7 +240,15 @@ export class Replica<M> implements ProcessLogic {
       this.drop("malformed");
       return;
     }
-    if (!this.spec.protocol.entryGroups(message.dst, this.spec.overlay).includes(this.group)) {
+    if (!Number.isSafeInteger(view) || view < 0) {
+      this.drop("malformed");
+      return;
+    }
+    // A reconfigurable protocol checks (and redirects) itself: its entry groups change with views.
+    if (
+      this.spec.protocol.checksEntry !== true &&
+      !this.spec.protocol.entryGroups(message.dst, this.spec.overlay).includes(this.group)
+    ) {
       this.drop("not-an-entry-group");
       return;
     }
@@ -245,7 +260,7 @@ export class Replica<M> implements ProcessLogic {
       return;
     }
     const bytes = ENVELOPE_BYTES + multicastBytes(message) + this.signatureBytes();
-    const input = makeRequestInput(from, seq, message, signature, bytes, this.mode === "byzantine");
+    const input = makeRequestInput(from, seq, message, view, signature, bytes, this.mode === "byzantine");
     if (this.mode === "byzantine" && !this.spec.verifier?.verify(from, input.digest, signature)) {
       this.drop("bad-signature");
       return;
@@ -298,7 +313,8 @@ export class Replica<M> implements ProcessLogic {
         input.key === `${input.client}#${input.seq}` &&
         wellFormed(input.message, input.seq, input.client) &&
         this.spec.membership.groupOf(input.client) === undefined &&
-        requestDigest(input.client, input.seq, input.message) === input.digest &&
+        Number.isSafeInteger(input.view) &&
+        requestDigest(input.client, input.seq, input.message, input.view) === input.digest &&
         verifier.verify(input.client, input.digest, input.signature)
       );
     }
@@ -329,7 +345,7 @@ export class Replica<M> implements ProcessLogic {
     if (input.kind === "request") {
       if (!this.clients.markExecuted(input.client, input.seq)) return;
       this.executedInputs += 1;
-      this.apply(this.logic.step({ kind: "request", message: input.message }));
+      this.apply(this.logic.step({ kind: "request", message: input.message, view: input.view }), input.seq);
       return;
     }
     for (const item of this.incoming.onOrderedCopy(input)) {
@@ -338,8 +354,30 @@ export class Replica<M> implements ProcessLogic {
     }
   }
 
-  private apply(outputs: readonly GroupOutput<M>[]): void {
+  /** Carries out the logic's outputs; `requestSeq` is the sequence number of the request being run, if any. */
+  private apply(outputs: readonly GroupOutput<M>[], requestSeq?: number): void {
     for (const output of outputs) {
+      if (output.kind === "view") {
+        this.outputs.push({ kind: "view", group: this.group, view: output.view });
+        continue;
+      }
+      if (output.kind === "redirect") {
+        // The client asked under an old overlay view: it sends the request again under this one.
+        const message = output.message;
+        assert(
+          requestSeq !== undefined && sequenceOf(message) === requestSeq,
+          () => `${this.group} redirects ${message.id}, which it is not running`,
+        );
+        const redirect: GroupWire = {
+          t: "redirect",
+          id: message.id,
+          view: output.view,
+          overlay: output.overlay,
+        };
+        this.clients.recordReply(message.client, requestSeq, redirect);
+        this.sendReply(message.client, redirect);
+        continue;
+      }
       if (output.kind === "send") {
         assert(output.to !== this.group, () => `group ${this.group} sends to itself`);
         const k = this.outgoing.next(output.to);
@@ -370,7 +408,9 @@ export class Replica<M> implements ProcessLogic {
           () => `group ${this.group} delivers ${message.id}, not addressed to it`,
         );
         this.outputs.push({ kind: "deliver", group: this.group, message });
-        const result = this.spec.application?.(message, this.group) ?? null;
+        // A reconfigurable protocol answers its own control messages; the application the rest.
+        const result =
+          "result" in output ? output.result : (this.spec.application?.(message, this.group) ?? null);
         const reply: GroupWire = { t: "reply", id: message.id, group: this.group, result };
         const seq = sequenceOf(message);
         if (seq !== undefined && this.clients.isExecuted(message.client, seq))
@@ -381,13 +421,13 @@ export class Replica<M> implements ProcessLogic {
   }
 
   private sendReply(client: ProcessId, reply: GroupWire): void {
-    assert(reply.t === "reply", "a reply envelope");
+    assert(reply.t === "reply" || reply.t === "redirect", "a reply or redirect envelope");
     this.outputs.push({
       kind: "send",
       to: client,
       body: reply,
-      bytes: replyBytes(reply.id, reply.group),
-      label: "reply",
+      bytes: reply.t === "reply" ? replyBytes(reply.id, reply.group) : replyBytes(reply.id, "") + 64,
+      label: reply.t,
       id: reply.id,
       protocol: false,
     });

@@ -50,6 +50,8 @@ interface StreamState {
  */
 export class IncomingStreams {
   private readonly streams = new Map<GroupId, StreamState>();
+  /** Ordered copies that disagreed with the item finally taken: forgeries and alterations refused. */
+  outvotedCopies = 0;
 
   constructor(
     private readonly quorum: (fromGroup: GroupId) => number,
@@ -97,6 +99,8 @@ export class IncomingStreams {
       let winner: { count: number; readonly body: unknown } | undefined;
       for (const candidate of head.byDigest.values()) if (candidate.count >= needed) winner = candidate;
       if (winner === undefined) break;
+      for (const candidate of head.byDigest.values())
+        if (candidate !== winner) this.outvotedCopies += candidate.count;
       accepted.push({ fromGroup: copy.fromGroup, k: stream.next, body: winner.body });
       stream.votes.delete(stream.next);
       stream.next += 1;

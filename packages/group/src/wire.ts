@@ -9,12 +9,22 @@ import type { GroupId, MessageId, Multicast } from "@amcast/core";
  *   protocol body inside); signed by the sending replica in Byzantine mode.
  * - `consensus`: between replicas of one group (the orderer's messages).
  * - `reply`: replica -> client once its group delivered the message, with the application's result.
+ * - `redirect`: replica -> client: the overlay changed; send the request again under `view`,
+ *   whose overlay (JSON) comes along.
  */
 export type GroupWire =
-  | { readonly t: "request"; readonly message: Multicast; readonly seq: number; readonly signature: string }
+  | {
+      readonly t: "request";
+      readonly message: Multicast;
+      readonly seq: number;
+      readonly signature: string;
+      /** The overlay view the client addressed it under; absent: 0. */
+      readonly view?: number;
+    }
   | { readonly t: "copy"; readonly k: number; readonly body: unknown; readonly signature: string }
   | { readonly t: "consensus"; readonly body: unknown }
-  | { readonly t: "reply"; readonly id: MessageId; readonly group: GroupId; readonly result: unknown };
+  | { readonly t: "reply"; readonly id: MessageId; readonly group: GroupId; readonly result: unknown }
+  | { readonly t: "redirect"; readonly id: MessageId; readonly view: number; readonly overlay: unknown };
 
 /** Modelled bytes of an envelope's own header (type tag, lengths, sequence number). */
 export const ENVELOPE_BYTES = 16;
@@ -30,7 +40,7 @@ export function replyBytes(id: MessageId, group: GroupId): number {
   return ENVELOPE_BYTES + id.length + group.length + 8;
 }
 
-const KINDS = new Set(["request", "copy", "consensus", "reply"]);
+const KINDS = new Set(["request", "copy", "consensus", "reply", "redirect"]);
 
 /** Narrows an untrusted body to an envelope kind, or undefined when it is not one. */
 export function readEnvelope(body: unknown): GroupWire | undefined {

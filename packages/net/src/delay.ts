@@ -19,6 +19,9 @@ export interface LatencyEmulation {
   readonly reorder: { readonly chance: Ratio; readonly extraDelayMsMax: number } | null;
 }
 
+/** Items due within this much are released now: half the timers' resolution. */
+const TOLERANCE_MS = 0.5;
+
 interface Held<T> {
   readonly dueMs: number;
   readonly seq: number;
@@ -81,8 +84,15 @@ export class DelayLine<T> {
         : Math.max(0, pair.baseMs * (1 + jitterSdFraction * pair.prng.normal()));
     if (reorder !== null && pair.prng.chance(reorder.chance))
       delayMs += pair.prng.float() * reorder.extraDelayMsMax;
-    const dueMs = Math.max(this.now() + delayMs, pair.lastDueMs);
+    const nowMs = this.now();
+    const dueMs = Math.max(nowMs + delayMs, pair.lastDueMs);
     pair.lastDueMs = dueMs;
+    if (dueMs <= nowMs + TOLERANCE_MS) {
+      // Due already (a zero delay) and nothing of the pair waits before it (lastDueMs <= due):
+      // straight through, rather than through a timer that cannot fire before a millisecond.
+      this.release(item);
+      return;
+    }
     this.heap.push({ dueMs, seq: this.seq, item });
     this.seq += 1;
     this.arm();
@@ -99,16 +109,17 @@ export class DelayLine<T> {
     if (head === undefined || this.closed || head.dueMs >= this.timerDueMs) return;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timerDueMs = head.dueMs;
-    // Timers have millisecond granularity and fire late rather than early; rounding to the
-    // nearest millisecond keeps the mean error near zero instead of always adding ~0.5 ms.
-    this.timer = setTimeout(() => this.fire(), Math.max(0, Math.round(head.dueMs - this.now())));
+    // Node's timers fire 0.1-0.3 ms after the whole milliseconds they are given, never before,
+    // and a 0 ms timer waits a full millisecond: aim a little early and let `fire` release
+    // within the tolerance, which keeps the mean error of a delay around a tenth of a millisecond.
+    const remainingMs = head.dueMs - this.now();
+    this.timer = setTimeout(() => this.fire(), remainingMs < 1.5 ? 1 : Math.round(remainingMs - 0.2));
   }
 
   private fire(): void {
     this.timer = undefined;
     this.timerDueMs = Number.POSITIVE_INFINITY;
-    // Half a millisecond of tolerance: the timer's own resolution.
-    const limitMs = this.now() + 0.5;
+    const limitMs = this.now() + TOLERANCE_MS;
     for (;;) {
       const head = this.heap.peek();
       if (head === undefined || head.dueMs > limitMs || this.closed) break;

@@ -40,8 +40,10 @@ export interface ClientWorkload {
   readonly payloadBytes: number;
   /** When the client starts, in ms after the workload starts. */
   readonly startMs: number;
-  /** Draws the destinations of the client's next multicast from the client's own stream. */
-  readonly destinations: (prng: Prng) => DestinationSet;
+  /** Draws the destinations of the client's next multicast from the client's own stream (at `nowMs` into the run). */
+  readonly destinations: (prng: Prng, nowMs: number) => DestinationSet;
+  /** The payload of the next multicast, if the workload has one. */
+  readonly payload?: () => unknown;
 }
 
 export interface NodeHostOptions {
@@ -91,6 +93,9 @@ export interface HostStats {
   logicErrors: number;
   /** Times new work was held back because a send queue was congested. */
   congestionEpisodes: number;
+  /** CPU time of the whole OS process (user and system), in ms, read when the host stops. */
+  cpuUserMs: number;
+  cpuSystemMs: number;
   transport: TransportStats;
 }
 
@@ -163,6 +168,8 @@ export class NodeHost {
       arrivalsSkipped: 0,
       logicErrors: 0,
       congestionEpisodes: 0,
+      cpuUserMs: 0,
+      cpuSystemMs: 0,
       transport: this.transport.stats,
     };
     for (const logic of options.processes) {
@@ -260,6 +267,9 @@ export class NodeHost {
       this.options.trace?.close();
     }
     this.stats.sendsByLabel = Object.fromEntries(this.sendsByLabel);
+    const cpu = process.cpuUsage();
+    this.stats.cpuUserMs = cpu.user / 1000;
+    this.stats.cpuSystemMs = cpu.system / 1000;
     return this.stats;
   }
 
@@ -359,6 +369,11 @@ export class NodeHost {
         case "complete":
           this.onComplete(logic.id, output.id);
           break;
+        case "view":
+          trace?.write(
+            `{"ev":"view","group":${JSON.stringify(output.group)},"view":${output.view},"t":${this.now()}}`,
+          );
+          break;
       }
     }
   }
@@ -391,10 +406,10 @@ export class NodeHost {
   private startMulticast(slot: ClientSlot): void {
     const { logic, payloadBytes, destinations } = slot.workload;
     slot.started += 1;
-    const dst = destinations(slot.prng);
+    const dst = destinations(slot.prng, this.now());
     let started: ReturnType<ClientLogic["multicast"]>;
     try {
-      started = logic.multicast(dst, payloadBytes);
+      started = logic.multicast(dst, payloadBytes, slot.workload.payload?.());
     } catch (error) {
       this.logicError(logic.id, "a multicast", error);
       this.maybeClientDone(slot);

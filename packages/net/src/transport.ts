@@ -79,6 +79,11 @@ export interface TransportStats {
   congestionEpisodes: number;
 }
 
+/** WebSocket close code 1001: the endpoint is going away (this node stops). */
+const GOING_AWAY = 1001;
+/** How long a stopping node waits for the close handshake before it drops the socket. */
+const CLOSE_GRACE_MS = 500;
+
 type ConnectionState = "awaiting-challenge" | "awaiting-hello" | "awaiting-welcome" | "open" | "closed";
 
 /** One WebSocket connection, from its handshake to its close. */
@@ -410,9 +415,9 @@ export class Transport {
     for (const link of this.links.values()) {
       if (link.reconnectTimer !== undefined) clearTimeout(link.reconnectTimer);
       if (link.ackTimer !== undefined) clearTimeout(link.ackTimer);
-      if (link.conn !== undefined) this.closeConnection(link.conn);
+      if (link.conn !== undefined) this.closeConnection(link.conn, "stopping");
     }
-    for (const conn of this.acceptedConnections) this.closeConnection(conn);
+    for (const conn of this.acceptedConnections) this.closeConnection(conn, "stopping");
     const server = this.server;
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -640,28 +645,29 @@ export class Transport {
       );
     const { table } = this.options;
     const skip = link.received + 1 - firstSeq;
-    const messages: [ProcessId, ProcessId, unknown][] = [];
+    // Check every message before taking any: a frame is taken whole or not at all.
     for (let index = skip; index < count; index += 1) {
       const value = values[index];
       if (!Array.isArray(value) || value.length !== 3)
         throw new FrameError(`message ${firstSeq + index} is not [from, to, body]`);
-      const [fromIndex, toIndex, body] = value as [unknown, unknown, unknown];
-      const from = typeof fromIndex === "number" ? table.processId(fromIndex) : undefined;
-      const to = typeof toIndex === "number" ? table.processId(toIndex) : undefined;
+      const fromIndex: unknown = value[0];
+      const toIndex: unknown = value[1];
       // The sender must be hosted by the authenticated peer: a node cannot send as another.
-      if (from === undefined || table.nodeOfProcess(fromIndex as number) !== link.peer)
+      if (typeof fromIndex !== "number" || table.nodeOfProcess(fromIndex) !== link.peer)
         throw new FrameError(
           `message ${firstSeq + index} claims sender ${String(fromIndex)}, not hosted by ${link.peer.id}`,
         );
-      if (to === undefined || table.nodeOfProcess(toIndex as number) !== this.self)
+      if (typeof toIndex !== "number" || table.nodeOfProcess(toIndex) !== this.self)
         throw new FrameError(`message ${firstSeq + index} is for ${String(toIndex)}, not hosted here`);
-      messages.push([from, to, body]);
     }
     this.stats.duplicatesDropped += skip;
     link.received = last;
-    link.receivedSinceAck += messages.length;
-    this.stats.messagesReceived += messages.length;
-    for (const [from, to, body] of messages) {
+    link.receivedSinceAck += count - skip;
+    this.stats.messagesReceived += count - skip;
+    for (let index = skip; index < count; index += 1) {
+      const [fromIndex, toIndex, body] = values[index] as [number, number, unknown];
+      const from = table.processId(fromIndex) as ProcessId;
+      const to = table.processId(toIndex) as ProcessId;
       try {
         this.options.onMessage(from, to, body);
       } catch (error) {
@@ -690,6 +696,10 @@ export class Transport {
       maxPayload: this.limits.frameBytesMax,
       perMessageDeflate: false,
       handshakeTimeout: this.limits.handshakeTimeoutMs,
+      // An all-zero mask: ws then skips masking and copying every frame. Masking protects
+      // browser-era proxies from cache poisoning; these links are node to node and every
+      // frame is authenticated by its HMAC.
+      generateMask: () => {},
     });
     const conn = new Connection(ws, true, link.peer.id, this.now());
     conn.link = link;
@@ -744,7 +754,10 @@ export class Transport {
       }
       this.closeConnection(conn);
     });
-    ws.on("close", () => this.closeConnection(conn));
+    // 1001 "going away": the peer is stopping on purpose (not a lost connection).
+    ws.on("close", (code: number) =>
+      this.closeConnection(conn, code === GOING_AWAY ? "peer-stopped" : "abort"),
+    );
   }
 
   private onFrame(conn: Connection, data: Buffer): void {
@@ -894,21 +907,29 @@ export class Transport {
     this.closeConnection(conn);
   }
 
-  private closeConnection(conn: Connection): void {
+  /**
+   * Ends a connection: abruptly for a failure or a bad frame ("abort"), with a close frame when
+   * this node stops ("stopping"), or after the peer's close frame ("peer-stopped").
+   */
+  private closeConnection(conn: Connection, how: "abort" | "stopping" | "peer-stopped" = "abort"): void {
     if (conn.state === "closed") return;
     const wasOpen = conn.state === "open";
     conn.state = "closed";
     if (conn.handshakeTimer !== undefined) clearTimeout(conn.handshakeTimer);
     this.acceptedConnections.delete(conn);
-    conn.ws.terminate();
+    if (how === "stopping" && wasOpen) {
+      conn.ws.close(GOING_AWAY, "node stopping");
+      // The close handshake normally ends the socket; this bounds it if the peer does not answer.
+      setTimeout(() => conn.ws.terminate(), CLOSE_GRACE_MS).unref();
+    } else conn.ws.terminate();
     const link = conn.link;
     if (link === undefined || link.conn !== conn) return;
     link.conn = undefined;
     link.writtenUpTo = link.unackedHead;
-    if (wasOpen) {
+    if (wasOpen && how === "abort") {
       this.stats.connectionsLost += 1;
       if (!this.closed) this.options.log(`lost the connection with ${link.peer.id}`);
-    }
+    } else if (wasOpen && how === "peer-stopped" && !this.closed) this.options.log(`${link.peer.id} stopped`);
     if (link.dials && !this.closed) this.scheduleReconnect(link);
   }
 

@@ -91,7 +91,14 @@ export interface SimClient {
   readonly payloadBytes: number;
   readonly startMs: number;
   /** Draws the destinations of the client's next multicast from the client's own stream. */
-  readonly destinations: (prng: Prng) => DestinationSet;
+  readonly destinations: (prng: Prng, nowMs: number) => DestinationSet;
+  /** The payload of the next multicast, if the workload has one (most model only its size). */
+  readonly payload?: () => unknown;
+  /**
+   * A background client (a controller) runs while the workload runs: the run does not wait for
+   * its multicasts to be used up, only for the one in flight to complete.
+   */
+  readonly background?: boolean;
 }
 
 export interface SimOptions {

@@ -224,7 +224,7 @@ export class Simulator {
         inFlight: new Map(),
       });
     }
-    this.clientCount = options.clients.length;
+    this.clientCount = options.clients.filter((client) => client.background !== true).length;
     this.partitions = options.faults.partitions.map((partition) => {
       assert(partition.atMs < partition.healAtMs, "a partition heals after it starts");
       return {
@@ -327,7 +327,7 @@ export class Simulator {
       const client = slot.client;
       if (client === undefined) return;
       if (client.spec.loop.multicasts === 0) {
-        this.clientsDone += 1;
+        if (client.spec.background !== true) this.clientsDone += 1;
         return;
       }
       if (client.spec.loop.kind === "closed") {
@@ -347,8 +347,7 @@ export class Simulator {
     for (;;) {
       // Without ticking processes, nothing in flight means nothing can happen any more; with them,
       // timers may still act, so the end waits for `settled` (checked on ticks).
-      if (this.watchIndex < 0 && this.clientsDone === this.clientCount && this.foregroundEvents === 0)
-        return "drained";
+      if (this.watchIndex < 0 && this.foregroundEvents === 0 && this.workloadDone()) return "drained";
       const event = queue.peek();
       if (event === undefined) return "stalled";
       if (this.foregroundEvents === 0 && (this.watchIndex < 0 || event.t - this.lastForegroundMs > STALL_MS))
@@ -376,7 +375,7 @@ export class Simulator {
    */
   private settled(): boolean {
     const quiet =
-      this.clientsDone === this.clientCount &&
+      this.workloadDone() &&
       this.now >= this.faultsOverMs &&
       this.slots.every((slot) => slot.crashed || (slot.logic.idle?.() ?? true));
     if (!quiet) {
@@ -524,6 +523,8 @@ export class Simulator {
     assert(client !== undefined, "only clients wake up");
     const loop = client.spec.loop;
     if (client.started >= loop.multicasts || slot.crashed) return;
+    // A background client stops starting multicasts once the workload is done.
+    if (client.spec.background === true && this.clientsDone === this.clientCount) return;
     if (loop.kind === "open") {
       // Next arrival first, so skipping this one does not stop the process.
       if (client.started + 1 < loop.multicasts) {
@@ -538,8 +539,12 @@ export class Simulator {
       }
     }
     client.started += 1;
-    const dst = client.spec.destinations(client.prng);
-    const { message, outputs } = client.spec.logic.multicast(dst, client.spec.payloadBytes);
+    const dst = client.spec.destinations(client.prng, this.now);
+    const { message, outputs } = client.spec.logic.multicast(
+      dst,
+      client.spec.payloadBytes,
+      client.spec.payload?.(),
+    );
     client.inFlight.set(message.id, this.now);
     this.multicasts += 1;
     this.emit({ ev: "multicast", id: message.id, client: slot.id, dst: message.dst, t: this.now });
@@ -561,7 +566,16 @@ export class Simulator {
   }
 
   private maybeClientDone(client: ClientSlot): void {
+    if (client.spec.background === true) return;
     if (client.started === client.spec.loop.multicasts && client.inFlight.size === 0) this.clientsDone += 1;
+  }
+
+  /** The workload is done and no background client has a multicast in flight. */
+  private workloadDone(): boolean {
+    if (this.clientsDone !== this.clientCount) return false;
+    for (const slot of this.slots)
+      if (slot.client?.spec.background === true && slot.client.inFlight.size > 0) return false;
+    return true;
   }
 
   private apply(index: number, slot: ProcessSlot, outputs: readonly ProcessOutput[]): void {
@@ -591,6 +605,9 @@ export class Simulator {
           break;
         case "complete":
           this.onComplete(index, slot, output.id);
+          break;
+        case "view":
+          this.emit({ ev: "view", group: output.group, view: output.view, t: this.now });
           break;
       }
     }

@@ -1,15 +1,30 @@
 import { join } from "node:path";
-import { findProjectRoot } from "../files.js";
+import type { Overlay, OverlayKind, Topology } from "@amcast/core";
+import { checkOverlayAgainstTopology, parseOverlay } from "@amcast/core";
+import { findProjectRoot, readJson } from "../files.js";
 import { PROTOCOLS } from "../registry.js";
 import { runSummary } from "../run.js";
 import type { ScenarioOutcome } from "../scenario.js";
 import { runScenario } from "../scenario.js";
 import { loadExperiment } from "../spec.js";
 import { formatTable } from "../table.js";
-import { integerFlag, parseCommandArgs } from "./usage.js";
+import { NET_BENCH_OPTIONS, runNetBench } from "./bench-net.js";
+import { integerFlag, parseCommandArgs, stringFlag, UsageError } from "./usage.js";
 
 /** The experiment whose topology and workload shape the simulator benchmark uses. */
 const BENCH_EXPERIMENT = "quickstart";
+
+/** Overlays (under overlays/) for protocols the quickstart experiment does not run, by kind. */
+const BENCH_OVERLAYS: Partial<Record<OverlayKind, string>> = { cdag: "aws-12-cdag-o1.json" };
+
+function benchOverlay(root: string, kind: OverlayKind | null, topology: Topology): Overlay | null {
+  const file = kind === null ? undefined : BENCH_OVERLAYS[kind];
+  if (file === undefined) return null;
+  const path = join(root, "overlays", file);
+  const overlay = parseOverlay(readJson(path, "benchmark overlay"), path);
+  checkOverlayAgainstTopology(overlay, topology, path);
+  return overlay;
+}
 
 /**
  * `amcast bench [--multicasts N] [--repeat K] [--json]`: simulator speed. Runs every protocol on the
@@ -17,13 +32,23 @@ const BENCH_EXPERIMENT = "quickstart";
  * keeping the trace, K times (default 3), and reports the median simulated message events per
  * wall-clock second.
  */
-export function runBenchCommand(args: string[]): number {
+export function runBenchCommand(args: string[]): number | Promise<number> {
   const { values } = parseCommandArgs(
     "bench",
     args,
-    { multicasts: { type: "string" }, repeat: { type: "string" }, json: { type: "boolean" } },
+    {
+      multicasts: { type: "string" },
+      repeat: { type: "string" },
+      json: { type: "boolean" },
+      ...NET_BENCH_OPTIONS,
+    },
     0,
   );
+  // `--runtime net`: the network runtime's benchmark (bench-net.ts).
+  const runtime = stringFlag(values.runtime) ?? "sim";
+  if (runtime === "net") return runNetBench(values);
+  if (runtime !== "sim")
+    throw new UsageError(`bench: --runtime is sim or net, got ${JSON.stringify(runtime)}`);
   const multicastsMin = integerFlag("bench", "multicasts", values.multicasts, 1, 100_000_000) ?? 120_000;
   const repeat = integerFlag("bench", "repeat", values.repeat, 1, 100) ?? 3;
   const root = findProjectRoot(process.cwd());
@@ -41,7 +66,9 @@ export function runBenchCommand(args: string[]): number {
   const rows: (string | number)[][] = [];
   const runs: Record<string, unknown>[] = [];
   for (const protocol of PROTOCOLS) {
-    const overlay = experiment.protocols.find((run) => run.protocol === protocol)?.overlay ?? null;
+    const overlay =
+      experiment.protocols.find((run) => run.protocol === protocol)?.overlay ??
+      benchOverlay(root, protocol.overlayKind, experiment.topology);
     if (protocol.overlayKind !== null && overlay === null) continue;
     const outcomes: ScenarioOutcome[] = [];
     for (let index = 0; index < repeat; index += 1) {

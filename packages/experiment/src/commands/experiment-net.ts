@@ -6,8 +6,8 @@ import { DEFAULT_NET_OPTIONS, NetRunError, runScenarioNet } from "../net-runner.
 import { kindsTable, runsTable } from "../report.js";
 import { writeResults } from "../results.js";
 import { experimentScenarios, runSummary } from "../run.js";
-import { formatTable } from "../table.js";
 import type { ExperimentSpec } from "../spec.js";
+import { formatTable } from "../table.js";
 import { TraceFileWriter } from "../trace-file.js";
 import { integerFlag, stringFlag } from "./usage.js";
 
@@ -83,7 +83,9 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
     }
   } catch (error) {
     if (error instanceof NetRunError) {
-      process.stderr.write(`amcast: ${abort.signal.aborted ? "interrupted; every node was stopped" : error.message}\n`);
+      process.stderr.write(
+        `amcast: ${abort.signal.aborted ? "interrupted; every node was stopped" : error.message}\n`,
+      );
       return abort.signal.aborted ? 130 : 1;
     }
     throw error;
@@ -103,7 +105,11 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
   print("");
   print(netTable(outcomes));
 
-  const runs = outcomes.map((outcome) => ({ ...runSummary(outcome), runtime: "net", net: netSummary(outcome) }));
+  const runs = outcomes.map((outcome) => ({
+    ...runSummary(outcome),
+    runtime: "net",
+    net: netSummary(outcome),
+  }));
   const summary = {
     experiment: experiment.name,
     runtime: "net",
@@ -148,7 +154,18 @@ export function netProgressLine(outcome: NetOutcome, index: number, total: numbe
 
 /** What the transport did in each run. */
 export function netTable(outcomes: readonly NetOutcome[]): string {
-  const header = ["run", "processes", "frames", "msgs/frame", "acks", "wire MB", "resent", "rejected", "lost conns", "congested"];
+  const header = [
+    "run",
+    "processes",
+    "frames",
+    "msgs/frame",
+    "acks",
+    "wire MB",
+    "resent",
+    "rejected",
+    "lost conns",
+    "congested",
+  ];
   const rows = outcomes.map(({ spec, net }) => [
     spec.label,
     net.nodes,
@@ -177,6 +194,8 @@ export function netSummary(outcome: NetOutcome): Record<string, number> {
     connectionsLost: net.connectionsLost,
     congestionEpisodes: net.congestionEpisodes,
     logicErrors: net.logicErrors,
+    cpuMsReplicas: Math.round(net.cpuMsReplicas),
+    cpuMsClients: Math.round(net.cpuMsClients),
     workloadMs: Math.round(net.workloadMs),
     startupMs: Math.round(net.startupMs),
   };

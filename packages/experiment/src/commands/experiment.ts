@@ -3,10 +3,19 @@ import { join, resolve } from "node:path";
 import { formatReport } from "@amcast/check";
 import { AssertionError, describeValue, InputError, listNames } from "@amcast/core";
 import { displayPath, findProjectRoot, jsonNames } from "../files.js";
-import { faultImpactTable, kindsTable, progressLine, runsTable } from "../report.js";
+import {
+  faultImpactTable,
+  genuinenessTable,
+  kindsTable,
+  linearizableCostTable,
+  progressLine,
+  runsTable,
+} from "../report.js";
 import { writeResults } from "../results.js";
 import { runExperiment, runSummary } from "../run.js";
 import type { ScenarioOutcome } from "../scenario.js";
+import { failingViolations } from "../scenario.js";
+import type { ExperimentSpec } from "../spec.js";
 import { loadExperiment } from "../spec.js";
 import { TraceFileWriter } from "../trace-file.js";
 import { NET_EXPERIMENT_OPTIONS, runNetExperiment } from "./experiment-net.js";
@@ -56,7 +65,50 @@ export function runExperimentCommand(args: string[]): number | Promise<number> {
   }
   if (runtime !== "sim")
     throw new UsageError(`experiment: --runtime is sim or net, got ${JSON.stringify(runtime)}`);
-  const outDir = resolve(stringFlag(values.out) ?? join(root, "results", experiment.name));
+  const main = runSimExperiment(experiment, name, {
+    outDir: resolve(stringFlag(values.out) ?? join(root, "results", experiment.name)),
+    seed,
+    traceFile,
+    recordSends,
+  });
+  // Experiments named in `then` run next, each with its own tables and results.
+  const parts: Record<string, unknown>[] = [];
+  let code = main.code;
+  const seen = new Set([experiment.name]);
+  for (const next of experiment.then) {
+    if (seen.has(next)) continue;
+    seen.add(next);
+    const followUp = loadExperiment(resolveExperimentFile(next, experimentsDir));
+    process.stdout.write("\n");
+    const part = runSimExperiment(followUp, next, {
+      outDir: join(root, "results", followUp.name),
+      seed,
+      traceFile: undefined,
+      recordSends: false,
+    });
+    parts.push(part.summary);
+    code = Math.max(code, part.code);
+  }
+  if (json)
+    process.stdout.write(
+      `${JSON.stringify(parts.length === 0 ? main.summary : { ...main.summary, parts })}\n`,
+    );
+  return code;
+}
+
+interface SimExperimentOptions {
+  readonly outDir: string;
+  readonly seed: number | undefined;
+  readonly traceFile: string | undefined;
+  readonly recordSends: boolean;
+}
+
+/** Runs one experiment on the simulator: progress, tables, results, checks. */
+function runSimExperiment(
+  experiment: ExperimentSpec,
+  name: string,
+  { outDir, seed, traceFile, recordSends }: SimExperimentOptions,
+): { code: number; summary: Record<string, unknown> } {
   const replay = replayCommand(name, seed, traceFile);
   const print = (line: string): void => {
     process.stdout.write(`${line}\n`);
@@ -100,6 +152,22 @@ export function runExperimentCommand(args: string[]): number | Promise<number> {
     "latency per kind of message (floor: max over destinations of the client's one-way delay; model: the protocol's message pattern)",
   );
   print(kindsTable(outcomes));
+  const genuineness = genuinenessTable(outcomes);
+  if (genuineness !== undefined) {
+    print("");
+    print(
+      "genuineness (recorded sends): protocol messages about a multicast received by groups outside its destinations",
+    );
+    print(genuineness);
+  }
+  const linearizableCost = linearizableCostTable(outcomes);
+  if (linearizableCost !== undefined) {
+    print("");
+    print(
+      "what linearizability costs (extra delays: measured extra over one predicted ACK hop between destinations)",
+    );
+    print(linearizableCost);
+  }
   const impact = faultImpactTable(outcomes);
   if (impact !== undefined) {
     print("");
@@ -119,7 +187,7 @@ export function runExperimentCommand(args: string[]): number | Promise<number> {
   print(`results: ${displayPath(outDir)}/ (${written.join(", ")})`);
   if (writer !== undefined) print(`trace: ${displayPath(writer.file)} (${writer.lines} events)`);
 
-  const failed = outcomes.filter((outcome) => (outcome.check?.violations.length ?? 0) > 0);
+  const failed = outcomes.filter((outcome) => failingViolations(outcome).length > 0);
   if (failed.length === 0) {
     print(`checks: every run holds all checked properties (${outcomes.length} run(s))`);
   } else {
@@ -130,8 +198,7 @@ export function runExperimentCommand(args: string[]): number | Promise<number> {
       );
     }
   }
-  if (json) print(JSON.stringify(summary));
-  return failed.length === 0 ? 0 : 1;
+  return { code: failed.length === 0 ? 0 : 1, summary };
 }
 
 /** `experiments/NAME.json`, or NAME itself when it is a path to a file. */

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { InputError } from "@amcast/core";
 import { CLUSTER_SECRET_BYTES_MIN, Keyring } from "@amcast/net";
@@ -6,6 +6,8 @@ import type { Deployment } from "../deployment.js";
 import { DEFAULT_CLIENT_HOST, deployedNode, loadDeployment } from "../deployment.js";
 import { displayPath, readJson } from "../files.js";
 import { runNode } from "../net-node.js";
+import { mergeTraceFiles } from "../net-trace.js";
+import { TraceFileWriter } from "../trace-file.js";
 import { parseCommandArgs, stringFlag, UsageError } from "./usage.js";
 
 const NODE_OPTIONS = {
@@ -40,9 +42,16 @@ async function runNodeCommand(command: "replica" | "clients", args: string[]): P
   if (file === undefined) throw new UsageError(`${command}: --deployment FILE is required`);
   const deployment = loadDeployment(resolve(file));
   const id = stringFlag(values.id) ?? (command === "clients" ? DEFAULT_CLIENT_HOST : undefined);
-  if (id === undefined) throw new UsageError(`${command}: --id ID is required (a replica id of the deployment)`);
+  if (id === undefined)
+    throw new UsageError(`${command}: --id ID is required (a replica id of the deployment)`);
   const node = deployedNode(deployment, id, command === "replica" ? "replica" : "clients");
-  const keyring = readKeyring(command, deployment, node.id, stringFlag(values.keys), stringFlag(values["secret-file"]));
+  const keyring = readKeyring(
+    command,
+    deployment,
+    node.id,
+    stringFlag(values.keys),
+    stringFlag(values["secret-file"]),
+  );
   const traceFile = stringFlag(values.trace);
   const prefix = `[${node.id}] `;
   const code = await runNode({
@@ -71,7 +80,11 @@ function readKeyring(
   if (keysFile !== undefined) {
     const keyring = Keyring.fromJson(readJson(resolve(keysFile), "keyring file"), displayPath(keysFile));
     if (keyring.node !== node)
-      throw new InputError(displayPath(keysFile), "node", `is the keyring of ${keyring.node}, not of ${node}`);
+      throw new InputError(
+        displayPath(keysFile),
+        "node",
+        `is the keyring of ${keyring.node}, not of ${node}`,
+      );
     return keyring;
   }
   const secret = readSecret(secretFile as string);
@@ -87,7 +100,11 @@ function readSecret(file: string): Buffer {
   try {
     secret = readFileSync(resolve(file));
   } catch (error) {
-    throw new InputError(displayPath(file), "", `cannot read the cluster secret (${(error as Error).message})`);
+    throw new InputError(
+      displayPath(file),
+      "",
+      `cannot read the cluster secret (${(error as Error).message})`,
+    );
   }
   if (secret.length < CLUSTER_SECRET_BYTES_MIN)
     throw new InputError(
@@ -122,8 +139,37 @@ export function runKeysCommand(args: string[]): number {
   mkdirSync(resolve(out), { recursive: true });
   for (const id of ids) {
     const target = join(resolve(out), `${encodeURIComponent(id)}.keys.json`);
-    writeFileSync(target, `${JSON.stringify(Keyring.fromSecret(secret, id, ids).toJson())}\n`, { mode: 0o600 });
+    writeFileSync(target, `${JSON.stringify(Keyring.fromSecret(secret, id, ids).toJson())}\n`, {
+      mode: 0o600,
+    });
     process.stdout.write(`${displayPath(target)}\n`);
   }
+  return 0;
+}
+
+/**
+ * `amcast merge-traces --out FILE TRACE...`: merges the traces of a cluster's processes into one
+ * (by time; each process's own order kept), for `amcast check` and the plots. The processes' clocks
+ * must agree: one machine, or machines kept in sync (see docs/runtime.md).
+ */
+export function runMergeTracesCommand(args: string[]): number {
+  const { values, positionals } = parseCommandArgs("merge-traces", args, { out: { type: "string" } }, 10_000);
+  const out = stringFlag(values.out);
+  if (out === undefined || positionals.length === 0)
+    throw new UsageError("merge-traces: --out FILE and at least one trace file are required");
+  for (const file of positionals)
+    if (!existsSync(file)) throw new InputError(displayPath(file), "", "trace file not found");
+  const writer = new TraceFileWriter(resolve(out));
+  try {
+    mergeTraceFiles(
+      positionals.map((file) => resolve(file)),
+      (event) => writer.write(event),
+    );
+  } finally {
+    writer.close();
+  }
+  process.stdout.write(
+    `${displayPath(writer.file)}: ${writer.lines} events from ${positionals.length} file(s)\n`,
+  );
   return 0;
 }

@@ -1,0 +1,2 @@
+export type { ByzcastForward, ByzcastMessage } from "./byzcast.js";
+export { ByzcastGroup, byzcast } from "./byzcast.js";

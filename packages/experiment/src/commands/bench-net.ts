@@ -1,0 +1,337 @@
+import { join, resolve } from "node:path";
+import type { Overlay, ProtocolDefinition } from "@amcast/core";
+import { CdagOverlay, Topology, TreeOverlay } from "@amcast/core";
+import { findProjectRoot } from "../files.js";
+import type { NetOutcome, NetRunOptions } from "../net-runner.js";
+import { DEFAULT_NET_OPTIONS, runScenarioNet } from "../net-runner.js";
+import { PROTOCOLS } from "../registry.js";
+import { runSummary } from "../run.js";
+import type { ScenarioOutcome, ScenarioSpec } from "../scenario.js";
+import { runScenario } from "../scenario.js";
+import type { WorkloadSpec } from "../spec.js";
+import { loadExperiment } from "../spec.js";
+import { formatTable } from "../table.js";
+import { netSummary } from "./experiment-net.js";
+import { integerFlag, stringFlag, UsageError } from "./usage.js";
+
+/** Flags of `amcast bench` that only the network benchmark reads. */
+export const NET_BENCH_OPTIONS = {
+  runtime: { type: "string" },
+  "client-hosts": { type: "string" },
+  outstanding: { type: "string" },
+  section: { type: "string" },
+  profile: { type: "string" },
+  "batch-messages-max": { type: "string" },
+} as const;
+
+const GROUPS = ["g0", "g1", "g2"];
+/** The small WAN experiment the simulator and the runtime are compared on. */
+const WAN_EXPERIMENT = "net-wan";
+
+/** Three solo groups on one machine: no emulated delay, every message crosses loopback. */
+function loopbackTopology(): Topology {
+  return new Topology(
+    "loopback-3",
+    { regions: ["local"], latencyMs: [[0]] },
+    GROUPS.map((id) => ({ id, region: "local" })),
+    [],
+  );
+}
+
+/** The overlay a protocol needs on the three groups: the C-DAG g0 > g1 > g2, or the tree g0 -> {g1, g2}. */
+function benchOverlay(protocol: ProtocolDefinition<unknown>): Overlay | null {
+  switch (protocol.overlayKind) {
+    case "cdag":
+      return new CdagOverlay("bench-order", GROUPS);
+    case "tree":
+      return new TreeOverlay("bench-tree", new Map(GROUPS.map((group) => [group, "target" as const])), [
+        ["g0", "g1"],
+        ["g0", "g2"],
+      ]);
+    default:
+      return null;
+  }
+}
+
+function benchWorkload(
+  name: string,
+  global: boolean,
+  multicasts: number,
+  clientsPerGroup: number,
+  outstanding: number,
+): WorkloadSpec {
+  return {
+    name,
+    clientsPerGroup,
+    loop: "closed",
+    multicastsPerClient: Math.ceil(multicasts / (clientsPerGroup * GROUPS.length)),
+    outstanding,
+    thinkMs: 0,
+    ratePerSec: 1,
+    outstandingMax: outstanding,
+    payloadBytes: 64,
+    groups: null,
+    locality: { localPercent: global ? 0 : 100, globalSizes: [2], globalChoice: "uniform" },
+    startSpreadMs: 0,
+  };
+}
+
+/**
+ * `amcast bench --runtime net [--multicasts N] [--repeat R] [--client-hosts K] [--outstanding O]
+ * [--section loopback|wan|all] [--profile DIR] [--batch-messages-max B] [--json]`: the network
+ * runtime on this machine (`--batch-messages-max 1`: one message per frame, to see what batching does).
+ * Each loopback run is repeated R times (default 1) and the median by throughput reported;
+ * `--profile DIR` writes a V8 CPU profile of every process there.
+ *
+ * - loopback: three solo groups, one OS process each, clients in K client hosts (default 1),
+ *   closed loop with O multicasts in flight per client (default 64), no emulated delay; every
+ *   protocol under a local-only and a 2-destination global workload. Throughput is completed
+ *   multicasts per wall second between the first multicast and the last completion; latency is
+ *   multicast to delivery at the last destination, from the merged trace.
+ * - wan: the net-wan experiment on the simulator and on the runtime with latency emulation; the
+ *   latency per kind of message side by side, with the difference.
+ */
+export async function runNetBench(values: Record<string, string | boolean | undefined>): Promise<number> {
+  const section = stringFlag(values.section) ?? "all";
+  if (!["loopback", "wan", "all"].includes(section))
+    throw new UsageError(`bench: --section is loopback, wan or all, got ${JSON.stringify(section)}`);
+  const multicasts = integerFlag("bench", "multicasts", values.multicasts, 100, 100_000_000);
+  const clientHosts = integerFlag("bench", "client-hosts", values["client-hosts"], 1, 16) ?? 1;
+  const outstanding = integerFlag("bench", "outstanding", values.outstanding, 1, 4096) ?? 64;
+  const profileDir = stringFlag(values.profile);
+  const repeat = integerFlag("bench", "repeat", values.repeat, 1, 20) ?? 1;
+  const batchMessagesMax = integerFlag(
+    "bench",
+    "batch-messages-max",
+    values["batch-messages-max"],
+    1,
+    65_536,
+  );
+  const print = (line: string): void => {
+    process.stdout.write(`${line}\n`);
+  };
+  const result: Record<string, unknown> = { benchmark: "net", experiment: "net-bench", seed: 1 };
+  let failed = false;
+
+  if (section !== "wan") {
+    const clientsPerGroup = 2;
+    const options: NetRunOptions = {
+      ...DEFAULT_NET_OPTIONS,
+      clientHosts,
+      latencyEmulation: false,
+      check: true,
+      ...(batchMessagesMax === undefined ? {} : { limits: { batchMessagesMax } }),
+      ...(profileDir === undefined
+        ? {}
+        : { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${resolve(profileDir)}`] }),
+    };
+    print(
+      `network runtime benchmark: 3 solo groups (one process each) + ${clientHosts} client host(s), ${clientsPerGroup * GROUPS.length} clients ` +
+        `x ${outstanding} in flight (closed loop), loopback, no latency emulation, traces merged and checked`,
+    );
+    const rows: (string | number)[][] = [];
+    const runs: Record<string, unknown>[] = [];
+    for (const protocol of PROTOCOLS) {
+      for (const [name, global, defaultCount] of [
+        ["local", false, 240_000],
+        ["global-2", true, 90_000],
+      ] as const) {
+        const spec: ScenarioSpec = {
+          label: `${protocol.name}/solo/${name}`,
+          seed: 1,
+          topology: loopbackTopology(),
+          protocol,
+          overlay: benchOverlay(protocol),
+          mode: "solo",
+          f: 0,
+          workload: benchWorkload(name, global, multicasts ?? defaultCount, clientsPerGroup, outstanding),
+          byzantine: [],
+          faultPlan: "",
+          network: { jitterSdFraction: 0, reorder: null },
+          processing: { perMessageUs: 0, perByteNs: 0 },
+          faults: { crashes: [], partitions: [] },
+          timeLimitMs: 600_000,
+          tickMs: 10,
+          realTime: false,
+          recordSends: false,
+          check: true,
+          keepSamples: false,
+        };
+        // K runs; the one with the median throughput is reported (the machine is shared and noisy).
+        const outcomes: NetOutcome[] = [];
+        for (let index = 0; index < repeat; index += 1) outcomes.push(await runScenarioNet(spec, options));
+        outcomes.sort((a, b) => a.metrics.multicastsPerSec - b.metrics.multicastsPerSec);
+        const outcome = outcomes[Math.floor(outcomes.length / 2)] as NetOutcome;
+        const violations = outcome.check?.violations.length ?? 0;
+        if (violations > 0 || outcome.metrics.delivered !== outcome.metrics.multicasts) failed = true;
+        const { latency } = outcome.metrics;
+        rows.push([
+          protocol.name,
+          name,
+          outcome.metrics.multicasts,
+          Math.round(outcome.metrics.multicastsPerSec),
+          latency.p50,
+          latency.p99,
+          latency.mean,
+          outcome.net.messagesPerFrame,
+          outcome.net.cpuMsReplicas / 1000,
+          outcome.net.cpuMsClients / 1000,
+          violations === 0 ? "ok" : `${violations} violations`,
+        ]);
+        if (outcomes.some((run) => (run.check?.violations.length ?? 0) > 0)) failed = true;
+        runs.push({
+          ...runSummary(outcome),
+          runtime: "net",
+          net: netSummary(outcome),
+          multicastsPerSecAll: outcomes.map((run) => Math.round(run.metrics.multicastsPerSec)),
+        });
+        print(
+          `  ${spec.label}: ${outcomes.map((run) => Math.round(run.metrics.multicastsPerSec)).join(", ")} multicasts/s`,
+        );
+      }
+    }
+    print(
+      formatTable(
+        [
+          "protocol",
+          "workload",
+          "multicasts",
+          "mcast/s",
+          "p50 ms",
+          "p99 ms",
+          "mean ms",
+          "msgs/frame",
+          "cpu s replicas",
+          "cpu s clients",
+          "checks",
+        ],
+        rows,
+      ),
+    );
+    result.runs = runs;
+  }
+
+  if (section !== "loopback") {
+    const root = findProjectRoot(process.cwd());
+    const experiment = loadExperiment(join(root, "experiments", `${WAN_EXPERIMENT}.json`));
+    const [protocolRun] = experiment.protocols;
+    const [workload] = experiment.workloads;
+    if (protocolRun === undefined || workload === undefined)
+      throw new Error(`${WAN_EXPERIMENT} has a protocol and a workload`);
+    const spec: ScenarioSpec = {
+      label: `${protocolRun.label}/solo/${workload.name}`,
+      seed: experiment.seeds[0] ?? 1,
+      topology: experiment.topology,
+      protocol: protocolRun.protocol,
+      overlay: protocolRun.overlay,
+      mode: "solo",
+      f: 0,
+      workload,
+      byzantine: [],
+      faultPlan: "",
+      network: experiment.network,
+      processing: experiment.processing,
+      faults: { crashes: [], partitions: [] },
+      timeLimitMs: experiment.timeLimitMs,
+      tickMs: experiment.tickMs,
+      realTime: false,
+      recordSends: false,
+      check: true,
+      keepSamples: false,
+    };
+    print("");
+    print(
+      `simulator vs network runtime on ${WAN_EXPERIMENT} (${experiment.topology.name}, latency emulation on; ` +
+        `${workload.multicastsPerClient} multicasts per client):`,
+    );
+    const simulated = runScenario(spec);
+    const real = await runScenarioNet(spec, {
+      ...DEFAULT_NET_OPTIONS,
+      latencyEmulation: true,
+      clientHosts: 1,
+    });
+    const comparison = compareLatency(simulated, real);
+    print(
+      formatTable(
+        [
+          "kind",
+          "count",
+          "sim mean",
+          "net mean",
+          "diff",
+          "sim p50",
+          "net p50",
+          "diff",
+          "sim p99",
+          "net p99",
+          "diff",
+        ],
+        comparison.map((row) => [
+          row.kind,
+          row.count,
+          row.sim.mean,
+          row.net.mean,
+          percent(row.diff.mean),
+          row.sim.p50,
+          row.net.p50,
+          percent(row.diff.p50),
+          row.sim.p99,
+          row.net.p99,
+          percent(row.diff.p99),
+        ]),
+      ),
+    );
+    if ((real.check?.violations.length ?? 0) > 0 || (simulated.check?.violations.length ?? 0) > 0)
+      failed = true;
+    result.simVsNet = comparison;
+  }
+  if (values.json === true) print(JSON.stringify(result));
+  return failed ? 1 : 0;
+}
+
+interface LatencyRow {
+  readonly mean: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+/** Latency per kind of message (and overall) on both runtimes; `diff` is (net - sim) / sim. */
+export function compareLatency(
+  simulated: ScenarioOutcome,
+  real: NetOutcome,
+): { kind: string; count: number; sim: LatencyRow; net: LatencyRow; diff: LatencyRow }[] {
+  const pick = (summary: LatencyRow): LatencyRow => ({
+    mean: round(summary.mean),
+    p50: round(summary.p50),
+    p99: round(summary.p99),
+  });
+  const rows = [["all", simulated.metrics.latency, real.metrics.latency] as const];
+  const kinds = [...simulated.metrics.byKind.keys()];
+  const all = [
+    ...rows,
+    ...kinds.map(
+      (kind) => [kind, simulated.metrics.byKind.get(kind), real.metrics.byKind.get(kind)] as const,
+    ),
+  ];
+  return all.flatMap(([kind, sim, net]) => {
+    if (sim === undefined || net === undefined) return [];
+    const diff = (a: number, b: number): number => (a === 0 ? 0 : round((b - a) / a));
+    return [
+      {
+        kind,
+        count: net.count,
+        sim: pick(sim),
+        net: pick(net),
+        diff: { mean: diff(sim.mean, net.mean), p50: diff(sim.p50, net.p50), p99: diff(sim.p99, net.p99) },
+      },
+    ];
+  });
+}
+
+function percent(fraction: number): string {
+  return `${fraction >= 0 ? "+" : ""}${(fraction * 100).toFixed(1)}%`;
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}

@@ -1,0 +1,103 @@
+import type { ProtocolDefinition, TraceEvent } from "@amcast/core";
+import { CdagOverlay, Topology } from "@amcast/core";
+import { flexcast } from "@amcast/flexcast";
+import { skeen } from "@amcast/skeen";
+import { describe, expect, it } from "vitest";
+import type { ScenarioSpec } from "../src/index.js";
+import { MetricsCollector, runScenario } from "../src/index.js";
+
+const GROUPS = ["g0", "g1", "g2", "g3", "g4"];
+const topology = new Topology(
+  "five",
+  {
+    regions: GROUPS,
+    latencyMs: GROUPS.map((_, from) =>
+      GROUPS.map((__, to) => (from === to ? 1 : 10 + 7 * ((from + to) % 4))),
+    ),
+  },
+  GROUPS.map((id) => ({ id, region: id })),
+  GROUPS.map((region) => ({ region, count: 2 })),
+);
+
+function scenario(protocol: ProtocolDefinition<unknown>, recordSends: boolean): ScenarioSpec {
+  return {
+    label: `genuineness/${protocol.name}`,
+    seed: 4,
+    topology,
+    protocol,
+    overlay: protocol.overlayKind === "cdag" ? new CdagOverlay("o", ["g3", "g0", "g4", "g1", "g2"]) : null,
+    mode: "solo",
+    f: 0,
+    workload: {
+      name: "mixed",
+      clientsPerGroup: null,
+      loop: "closed",
+      multicastsPerClient: 40,
+      outstanding: 1,
+      thinkMs: 0,
+      ratePerSec: 50,
+      outstandingMax: 10,
+      payloadBytes: 16,
+      groups: null,
+      locality: { localPercent: 20, globalSizes: [2, 3], globalChoice: "uniform" },
+      startSpreadMs: 10,
+    },
+    byzantine: [],
+    network: { jitterSdFraction: 0.05, reorder: null },
+    processing: { perMessageUs: 10, perByteNs: 1 },
+    faults: { crashes: [], partitions: [] },
+    faultPlan: "",
+    timeLimitMs: 600_000,
+    tickMs: 10,
+    realTime: false,
+    recordSends,
+    check: false,
+    keepSamples: false,
+  };
+}
+
+describe("genuineness: protocol messages received by groups outside a multicast's destinations", () => {
+  it("counts sends with a multicast id between replicas whose receiver's group is no destination", () => {
+    const metrics = new MetricsCollector(
+      topology,
+      new Map([["c0", "g0"]]),
+      skeen as ProtocolDefinition<unknown>,
+      null,
+      false,
+    );
+    const events: TraceEvent[] = [
+      ...GROUPS.map((group): TraceEvent => ({ ev: "member", group, proc: `${group}/0`, t: 0 })),
+      { ev: "multicast", id: "c0:0", client: "c0", dst: ["g0", "g2"], t: 0 },
+      { ev: "multicast", id: "c0:1", client: "c0", dst: ["g1"], t: 0 },
+      { ev: "send", from: "c0", to: "g0/0", kind: "request", id: "c0:0", t: 0 }, // a client's: not counted
+      { ev: "send", from: "g0/0", to: "g2/0", kind: "msg", id: "c0:0", t: 1 }, // to a destination
+      { ev: "send", from: "g0/0", to: "g1/0", kind: "notif", id: "c0:0", t: 1 }, // outside: g1
+      { ev: "send", from: "g1/0", to: "g3/0", kind: "notif", id: "c0:0", t: 2 }, // outside: g3
+      { ev: "send", from: "g0/0", to: "g1/0", kind: "notif", id: "c0:0", t: 2 }, // outside again: g1
+      { ev: "send", from: "g0/0", to: "g4/0", kind: "flush", id: "#flush/g0/1", t: 2 }, // no multicast
+      { ev: "send", from: "g2/0", to: "c0", kind: "reply", id: "c0:0", t: 3 },
+    ];
+    for (const event of events) metrics.onEvent(event);
+    const genuineness = metrics.finish().genuineness;
+    expect(genuineness?.outsideMessagesPerMulticast).toBe(1.5); // 3 outside messages, 2 multicasts
+    expect(genuineness?.outsideGroupsPerMulticast).toBe(1); // {g1, g3} for c0:0, none for c0:1
+    expect(genuineness?.multicastsWithOutside).toBe(0.5);
+    expect(genuineness?.outsideGroupsMax).toBe(2);
+    expect([...(genuineness?.byKind ?? [])]).toEqual([
+      ["local", 0],
+      ["global-2", 3],
+    ]);
+  });
+
+  it("is absent without recorded sends, zero for Skeen, and positive for FlexCast's notifications", () => {
+    expect(runScenario(scenario(skeen as ProtocolDefinition<unknown>, false)).metrics.genuineness).toBeNull();
+    const skeenRun = runScenario(scenario(skeen as ProtocolDefinition<unknown>, true));
+    expect(skeenRun.metrics.genuineness?.outsideMessagesPerMulticast).toBe(0);
+    const flexRun = runScenario(scenario(flexcast as ProtocolDefinition<unknown>, true));
+    expect(flexRun.metrics.delivered).toBe(flexRun.metrics.multicasts);
+    expect(flexRun.metrics.genuineness?.outsideMessagesPerMulticast).toBeGreaterThan(0);
+    expect(flexRun.metrics.genuineness?.byKind.get("local")).toBe(0);
+    // Only groups strictly between a message's destinations in the order can be notified.
+    expect(flexRun.metrics.genuineness?.outsideGroupsMax).toBeLessThanOrEqual(GROUPS.length - 2);
+  });
+});

@@ -1,0 +1,412 @@
+import type { ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { checkRun } from "@amcast/check";
+import type { TraceEvent } from "@amcast/core";
+import {
+  decodeChallenge,
+  decodeWelcome,
+  deriveLinkKey,
+  encodeHello,
+  NONCE_BYTES,
+  NodeTable,
+} from "@amcast/net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
+import { loadDeployment, mergeTraceFiles } from "../src/index.js";
+
+/** The built CLI, as users run it (`pnpm test` builds it first). */
+const CLI = resolve(__dirname, "../dist/cli.js");
+
+let project = "";
+/** Every process a test started, killed at the end whatever happened. */
+const started: ChildProcess[] = [];
+
+function experiment(name: string, body: unknown): void {
+  writeFileSync(join(project, "experiments", `${name}.json`), JSON.stringify(body));
+}
+
+beforeAll(() => {
+  project = mkdtempSync(join(tmpdir(), "amcast-net-cli-"));
+  mkdirSync(join(project, "experiments"));
+  mkdirSync(join(project, "overlays"));
+  writeFileSync(
+    join(project, "overlays", "three.topology.json"),
+    JSON.stringify({
+      kind: "topology",
+      name: "three",
+      regions: ["a", "b", "c"],
+      latencyMs: [
+        [1, 20, 30],
+        [20, 1, 25],
+        [30, 25, 1],
+      ],
+      groups: "one-per-region",
+    }),
+  );
+  writeFileSync(
+    join(project, "overlays", "one.topology.json"),
+    JSON.stringify({
+      kind: "topology",
+      name: "one",
+      regions: ["a"],
+      latencyMs: [[1]],
+      groups: "one-per-region",
+    }),
+  );
+  const base = {
+    topology: "../overlays/three.topology.json",
+    protocols: [{ protocol: "skeen" }],
+    seeds: [3],
+  };
+  experiment("small", {
+    name: "small",
+    ...base,
+    workloads: [
+      { name: "mixed", clientsPerGroup: 2, multicastsPerClient: 30, localPercent: 50, globalSizes: [2, 3] },
+    ],
+  });
+  // Long enough to be interrupted: every client thinks 50 ms between multicasts.
+  experiment("long", {
+    name: "long",
+    ...base,
+    workloads: [
+      {
+        name: "slow",
+        clientsPerGroup: 1,
+        multicastsPerClient: 5000,
+        thinkMs: 50,
+        localPercent: 50,
+        globalSizes: [2],
+      },
+    ],
+  });
+  experiment("one", {
+    name: "one",
+    topology: "../overlays/one.topology.json",
+    protocols: [{ protocol: "skeen" }],
+    workloads: [{ name: "local", clientsPerGroup: 1, multicastsPerClient: 10, localPercent: 100 }],
+  });
+});
+
+afterAll(() => {
+  for (const child of started)
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  rmSync(project, { recursive: true, force: true });
+});
+
+interface Running {
+  readonly child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  readonly exited: Promise<number | null>;
+}
+
+function startCli(...args: string[]): Running {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: project, stdio: ["ignore", "pipe", "pipe"] });
+  started.push(child);
+  const running: Running = {
+    child,
+    stdout: "",
+    stderr: "",
+    exited: new Promise((resolveExit) => child.on("exit", (code) => resolveExit(code))),
+  };
+  child.stdout?.on("data", (chunk: Buffer) => {
+    running.stdout += chunk.toString("utf8");
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    running.stderr += chunk.toString("utf8");
+  });
+  return running;
+}
+
+async function until(check: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const startedAt = Date.now();
+  while (!check()) {
+    if (Date.now() - startedAt > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolveWait) => setTimeout(resolveWait, 20));
+  }
+}
+
+/** Process ids whose command line mentions `marker` (the run's work directory). */
+function processesMentioning(marker: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+      if (cmdline.includes(marker)) pids.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}
+
+/** Waits for the run's work directory to be announced and its nodes to be up; returns the directory. */
+async function runningNodes(run: Running, count: number): Promise<string> {
+  await until(() => /in (\/\S+amcast-net-\S+)/.test(run.stdout), "the run's work directory");
+  const workDir = (/in (\/\S+amcast-net-\S+)/.exec(run.stdout) as RegExpExecArray)[1] as string;
+  await until(() => processesMentioning(workDir).length >= count, `${count} node processes`);
+  // Let the workload get going.
+  await new Promise((resolveWait) => setTimeout(resolveWait, 1500));
+  return workDir;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolveListen) => server.listen(0, "127.0.0.1", resolveListen));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+  return port;
+}
+
+describe("amcast experiment --runtime net", () => {
+  it("runs on real processes, prints the tables, checks the trace and ends with a JSON line", {
+    timeout: 120_000,
+  }, async () => {
+    const run = startCli("experiment", "small", "--runtime", "net", "--json", "--trace", "out/net.jsonl");
+    expect(await run.exited).toBe(0);
+    expect(run.stdout).toMatch(/network runtime: 4 processes \(3 replicas, 1 client host\(s\)\)/);
+    expect(run.stdout).toMatch(/run +multicasts +delivered +mean ms/);
+    expect(run.stdout).toMatch(/checks: every run holds all checked properties/);
+    const lines = run.stdout.trim().split("\n");
+    const summary = JSON.parse(lines[lines.length - 1] as string);
+    expect(summary.runtime).toBe("net");
+    expect(summary.runs[0]).toMatchObject({
+      label: "skeen/solo/mixed",
+      multicasts: 180,
+      delivered: 180,
+      violations: 0,
+      stoppedBy: "drained",
+    });
+    // Emulated delays: a global multicast cannot beat the one-way delay to its farther group.
+    expect(summary.runs[0].byKind["global-2"].mean).toBeGreaterThan(20);
+    const trace = readFileSync(join(project, "out", "net.jsonl"), "utf8")
+      .trim()
+      .split("\n");
+    expect(trace.filter((line) => line.includes('"ev":"multicast"'))).toHaveLength(180);
+    const workDir = (/in (\/\S+amcast-net-\S+)/.exec(run.stdout) as RegExpExecArray)[1] as string;
+    expect(processesMentioning(workDir)).toEqual([]);
+  });
+
+  it("stops every node and exits on Ctrl-C", { timeout: 120_000 }, async () => {
+    const run = startCli("experiment", "long", "--runtime", "net");
+    const workDir = await runningNodes(run, 4);
+    run.child.kill("SIGINT");
+    expect(await run.exited).toBe(130);
+    expect(run.stderr).toMatch(/interrupted; every node was stopped/);
+    expect(processesMentioning(workDir)).toEqual([]);
+  });
+
+  it("leaves no node behind when the runner itself is killed", { timeout: 120_000 }, async () => {
+    const run = startCli("experiment", "long", "--runtime", "net");
+    const workDir = await runningNodes(run, 4);
+    run.child.kill("SIGKILL");
+    await run.exited;
+    // The nodes notice their control channel closing and stop on their own.
+    await until(() => processesMentioning(workDir).length === 0, "the orphaned nodes to stop", 20_000);
+    expect(processesMentioning(workDir)).toEqual([]);
+    // Nobody was left to clean up after the run.
+    rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it("stops every node and fails when a node dies", { timeout: 120_000 }, async () => {
+    const run = startCli("experiment", "long", "--runtime", "net");
+    const workDir = await runningNodes(run, 4);
+    const victim = processesMentioning(workDir).find((pid) =>
+      readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("replica"),
+    );
+    expect(victim).toBeDefined();
+    process.kill(victim as number, "SIGKILL");
+    expect(await run.exited).toBe(1);
+    expect(run.stderr).toMatch(/node \S+ exited unexpectedly \(signal SIGKILL\)/);
+    expect(processesMentioning(workDir)).toEqual([]);
+  });
+});
+
+describe("a cluster started by hand from a deployment file", () => {
+  it("runs the workload across replicas and a client host started one by one", {
+    timeout: 120_000,
+  }, async () => {
+    const dir = mkdtempSync(join(project, "hand-"));
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const deployment = {
+      kind: "deployment",
+      name: "by-hand",
+      experiment: "../experiments/small.json",
+      latencyEmulation: true,
+      replicas: ["a/0", "b/0", "c/0"].map((id, index) => ({ id, host: "127.0.0.1", port: ports[index] })),
+      clientHosts: [
+        { id: "clients-0", clients: ["c0", "c1", "c2"] },
+        { id: "clients-1", clients: ["c3", "c4", "c5"] },
+      ],
+    };
+    writeFileSync(join(dir, "deployment.json"), JSON.stringify(deployment));
+    writeFileSync(join(dir, "cluster.secret"), randomBytes(32));
+    const keys = startCli(
+      "keys",
+      "--deployment",
+      join(dir, "deployment.json"),
+      "--secret-file",
+      join(dir, "cluster.secret"),
+      "--out",
+      join(dir, "keys"),
+    );
+    expect(await keys.exited).toBe(0);
+    const keyFile = (id: string): string => join(dir, "keys", `${encodeURIComponent(id)}.keys.json`);
+    const node = (command: string, id: string): Running =>
+      startCli(
+        command,
+        "--deployment",
+        join(dir, "deployment.json"),
+        "--id",
+        id,
+        "--keys",
+        keyFile(id),
+        "--trace",
+        join(dir, `${encodeURIComponent(id)}.jsonl`),
+      );
+    const replicas = ["a/0", "b/0", "c/0"].map((id) => node("replica", id));
+    const clients = ["clients-0", "clients-1"].map((id) => node("clients", id));
+    expect(await Promise.all(clients.map((client) => client.exited))).toEqual([0, 0]);
+    expect(clients[0]?.stderr).toMatch(/\[clients-0\] workload done: 90 multicasts, 90 completed/);
+    for (const replica of replicas) replica.child.kill("SIGTERM");
+    expect(await Promise.all(replicas.map((replica) => replica.exited))).toEqual([0, 0, 0]);
+
+    // Their traces share a clock (one machine, wall clock): merged, they pass the oracles.
+    const events: TraceEvent[] = [];
+    const files = ["a/0", "b/0", "c/0", "clients-0", "clients-1"].map((id) =>
+      join(dir, `${encodeURIComponent(id)}.jsonl`),
+    );
+    mergeTraceFiles(files, (event) => events.push(event));
+    expect(events.filter((event) => event.ev === "multicast")).toHaveLength(180);
+    const report = checkRun(events, { liveness: true, realTime: false });
+    expect(report.violations).toEqual([]);
+    // The same with the commands a user runs.
+    const merge = startCli("merge-traces", "--out", join(dir, "merged.jsonl"), ...files);
+    expect(await merge.exited).toBe(0);
+    expect(merge.stdout).toMatch(/merged\.jsonl: \d+ events from 5 file\(s\)/);
+    const check = startCli("check", join(dir, "merged.jsonl"));
+    expect(await check.exited).toBe(0);
+    expect(check.stdout).toMatch(/hold/);
+  });
+
+  it("rejects a deployment that leaves a replica out, naming it", () => {
+    const file = join(project, "bad-deployment.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        kind: "deployment",
+        experiment: "experiments/small.json",
+        replicas: [{ id: "a/0", host: "127.0.0.1", port: 7000 }],
+      }),
+    );
+    expect(() => loadDeployment(file)).toThrow(
+      /bad-deployment.json: replicas: misses replica\(s\) b\/0, c\/0/,
+    );
+  });
+});
+
+describe("a replica process facing bad frames", () => {
+  it("drops garbage, a forged HELLO and an oversized frame, logs each, closes the connection and stays up", {
+    timeout: 60_000,
+  }, async () => {
+    const dir = mkdtempSync(join(project, "bad-"));
+    const port = await freePort();
+    const secret = randomBytes(32);
+    writeFileSync(join(dir, "cluster.secret"), secret);
+    writeFileSync(
+      join(dir, "deployment.json"),
+      JSON.stringify({
+        kind: "deployment",
+        experiment: "../experiments/one.json",
+        replicas: [{ id: "a/0", host: "127.0.0.1", port }],
+        transport: { frameBytesMax: 65_536, batchBytesMax: 32_768 },
+      }),
+    );
+    const replica = startCli(
+      "replica",
+      "--deployment",
+      join(dir, "deployment.json"),
+      "--id",
+      "a/0",
+      "--secret-file",
+      join(dir, "cluster.secret"),
+    );
+    await until(() => replica.stderr.includes("replica listening"), "the replica to listen");
+
+    /** Connects, reads the challenge, sends `frame`, resolves once the replica closed the connection. */
+    const attack = async (frame: (challenge: Buffer) => Buffer): Promise<void> => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false });
+      const closed = new Promise<void>((resolveClose) => ws.on("close", () => resolveClose()));
+      ws.on("error", () => {});
+      const challenge = await new Promise<Buffer>((resolveMessage) =>
+        ws.once("message", (data: Buffer) => resolveMessage(data)),
+      );
+      ws.send(frame(challenge));
+      await closed;
+    };
+    const table = new NodeTable(
+      loadDeployment(join(dir, "deployment.json")).nodes.map(({ id, role, processes }) => ({
+        id,
+        role,
+        processes,
+      })),
+    );
+    const hello = (challenge: Buffer, key: Buffer, nonceDialer: Buffer): Buffer =>
+      encodeHello(
+        {
+          from: "clients",
+          to: "a/0",
+          nonceAcceptor: decodeChallenge(challenge),
+          nonceDialer,
+          epoch: 1,
+          received: 0,
+          peerEpoch: 0,
+          tableDigest: table.digest,
+        },
+        key,
+      );
+
+    await attack(() => randomBytes(300));
+    await until(
+      () => /dropped a frame from 127\.0\.0\.1:\d+: expected a HELLO frame/.test(replica.stderr),
+      "the garbage to be logged",
+    );
+    await attack((challenge) => hello(challenge, randomBytes(32), randomBytes(NONCE_BYTES)));
+    await until(
+      () => replica.stderr.includes("HELLO claiming to be clients has a wrong HMAC"),
+      "the forgery to be logged",
+    );
+    await attack(() => Buffer.alloc(100_000));
+    await until(
+      () => replica.stderr.includes("over frameBytesMax 65536"),
+      "the oversized frame to be logged",
+    );
+
+    // Still up, and still talks to a node with the right key.
+    expect(replica.child.exitCode).toBeNull();
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false });
+    const messages: Buffer[] = [];
+    ws.on("message", (data: Buffer) => messages.push(data));
+    await until(() => messages.length === 1, "a challenge");
+    const nonceAcceptor = decodeChallenge(messages[0] as Buffer);
+    const nonceDialer = randomBytes(NONCE_BYTES);
+    ws.send(hello(messages[0] as Buffer, deriveLinkKey(secret, "clients", "a/0"), nonceDialer));
+    await until(() => messages.length === 2, "a welcome");
+    const welcome = decodeWelcome(
+      messages[1] as Buffer,
+      deriveLinkKey(secret, "a/0", "clients"),
+      nonceAcceptor,
+    );
+    expect(welcome.nonceDialer.equals(nonceDialer)).toBe(true);
+    ws.terminate();
+    replica.child.kill("SIGTERM");
+    expect(await replica.exited).toBe(0);
+  });
+});

@@ -1,0 +1,595 @@
+import type {
+  CdagOverlay,
+  DestinationSet,
+  GroupConfig,
+  GroupId,
+  GroupInput,
+  GroupLogic,
+  GroupOutput,
+  LatencyModel,
+  MessageId,
+  Multicast,
+  Overlay,
+  ProtocolDefinition,
+  WireDescription,
+} from "@amcast/core";
+import { assert, assertNever } from "@amcast/core";
+import type { Vertex } from "./knowledge.js";
+import { Knowledge } from "./knowledge.js";
+import type {
+  FlexAck,
+  FlexCastMessage,
+  FlexForward,
+  FlexNotif,
+  HistoryEntry,
+  HistoryWindow,
+  NotificationRef,
+  Position,
+} from "./messages.js";
+
+/**
+ * FlexCast (Batista, Coelho, Alchieri, Dotti, Pedone, Middleware '23): genuine atomic multicast
+ * over a complete DAG. The groups form a total order (the C-DAG); every group may send to every
+ * later one, and all group-to-group traffic flows down the order. The lca of a message is its
+ * first destination in the order. Every group keeps the *history graph*: the delivery sequences
+ * it knows of the groups above it and its own, one edge between consecutive entries.
+ *
+ * 1. Histories travel in windows. Every message a group sends to a descendant d carries, for its
+ *    own sequence and each sequence it knows from above, the entries not yet sent to d
+ *    ((group, absolute offset, entries)). Links are FIFO, so d appends exactly what it lacks.
+ *    Every received window is merged on arrival, whatever message carries it.
+ * 2. The lca delivers a message from a client at once (its order is arrival order), appends it to
+ *    its history, notifies (rule 4) and forwards a copy to every other destination.
+ * 3. A destination p below the lca queues the copy behind earlier messages of the same lca and
+ *    delivers the head m of a queue when
+ *      (1) it has the copy,
+ *      (2) every destination strictly between the lca and p has acknowledged m (rule 6),
+ *      (3) every notification registered for m above p has been answered (rules 4-5), and
+ *      (4) no message for p that p has not delivered precedes m in the history graph.
+ *    It then appends m to its history, notifies (rule 4) and acknowledges (rule 6).
+ * 4. Notifications: a message's order can be implied through a group that is not a destination
+ *    (m0 -> {a,c}, m1 -> {a,b}, m2 -> {c,b}, order a < c < b: c delivers m2 then m0, a m0 then m1;
+ *    b must see m2 ~> m0 ~> m1 though c is no destination of m1). So each emitter — the lca when
+ *    forwarding, a destination when delivering, a notified group when answering — sends a
+ *    notification to every group t below it and above the last destination that is not a
+ *    destination and has ever appeared as a destination of a history entry it knew; the
+ *    (t, sequence number) pairs travel with the emitter's copies and acknowledgements, and the
+ *    destinations below t register them.
+ * 5. A notified group answers a notification for m once no message for it that it has not
+ *    delivered precedes m in its graph — condition (4) of rule 3, as if it were to deliver m
+ *    (recomputed from the current graph, never a cached wait set). The notification's window
+ *    brought the emitter's knowledge, so every path into m the emitter knew is covered. The
+ *    answer is an acknowledgement to every destination below, carrying this group's history, so
+ *    they see its deliveries on such paths. It notifies in turn, but only when it delivered
+ *    something since its last round for m: an earlier round already carried what it knew then,
+ *    and every participant above notifies the same targets with its own knowledge directly.
+ * 6. Acknowledgements: a destination below the lca that delivers m, and a notified group that
+ *    answers, acknowledge to every destination of m below them, with their windows. Registrations
+ *    and acknowledgements may arrive in any order across links, and before the copy itself.
+ * 7. Garbage collection runs by itself. Each group that has descendants multicasts a *flush*
+ *    barrier to itself and every group below every `flushEvery` deliveries of its own (a count,
+ *    never time). A flush is ordered like any message but never reaches the application. Once a
+ *    group delivers it, everything before it in the histories it cuts is dead there (reaches a
+ *    delivered message, so no undelivered message for this group can precede it without a cycle)
+ *    and was sent to every descendant (the flush's acknowledgements go to all of them), so the
+ *    prefix is dropped (knowledge.ts). Between flushes the same rule drops whatever is dead and
+ *    sent already. Flush entries never make a group a notification target: a path through a
+ *    flush is seen by every destination below, since the flush is addressed to all of them.
+ *
+ * Single-destination messages are delivered by their group on arrival and never enter a history:
+ * one group's order alone cannot close a cycle.
+ *
+ * Bounds (under a steady workload): histories hold what was delivered since the last flush plus
+ * messages in flight; vertices one per retained entry or pending message; `pending` and the
+ * queues the messages in flight to this group; `pendingNotifications` the notifications whose
+ * messages for this group are in flight; `lastRound` at most LAST_ROUND_MAX entries (forgetting
+ * one only costs an extra round of notifications); `sent` (self+1) x descendants integers.
+ */
+export interface FlexCastOptions {
+  /** Deliveries of global messages between two flushes a group issues (rule 7). */
+  readonly flushEvery: number;
+  /** Drop dead history (rule 7). False keeps everything: the naive reference of the tests. */
+  readonly collectGarbage: boolean;
+}
+
+export const DEFAULT_FLEXCAST_OPTIONS: FlexCastOptions = { flushEvery: 1024, collectGarbage: true };
+
+/** Bound on the per-message memory of notification rounds (rule 5). */
+const LAST_ROUND_MAX = 4096;
+
+/** Prefix of flush ids; client message ids are "<client>:<seq>" and never start with it. */
+const FLUSH_PREFIX = "#flush/";
+
+interface Pending {
+  /** The copy from the lca: undefined until it arrives; `message` null for a flush. */
+  forward: FlexForward | undefined;
+  /** Destinations that acknowledged (rule 6). */
+  readonly acks: Set<Position>;
+  /** Notifications above this group: "registered" awaits its answer; "answered" awaits registration. */
+  readonly notifications: Map<string, "registered" | "answered">;
+  unanswered: number;
+  /** Rule 3(4) cache: an undelivered message that precedes this one; recheck once it is delivered. */
+  blockedBy: MessageId | undefined;
+}
+
+interface PendingNotification {
+  readonly id: MessageId;
+  readonly dst: readonly Position[];
+  readonly notifier: Position;
+  readonly seq: number;
+  /** An undelivered message for this group that precedes the notified one; recheck once delivered. */
+  blockedBy: MessageId | undefined;
+}
+
+export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
+  readonly group: GroupId;
+  readonly position: Position;
+  private readonly overlay: CdagOverlay;
+  private readonly options: FlexCastOptions;
+  private readonly knowledge: Knowledge;
+  private readonly pending = new Map<MessageId, Pending>();
+  /** `queues[a]`: copies from lca a (a above this group) in a's order, not yet delivered. */
+  private readonly queues: MessageId[][];
+  private readonly queueHeads: number[];
+  private readonly pendingNotifications: PendingNotification[] = [];
+  private notificationsMayBeReady = false;
+  /** Rule 5: per notified message, this group's history length at its last round of notifications. */
+  private readonly lastRound = new Map<MessageId, number>();
+  private notificationSeq = 0;
+  private deliveriesSinceFlush = 0;
+  private flushes = 0;
+  private deliveredCount = 0;
+
+  constructor(config: GroupConfig, options: FlexCastOptions = DEFAULT_FLEXCAST_OPTIONS) {
+    assert(config.overlay?.kind === "cdag", "FlexCast runs on a C-DAG overlay");
+    assert(Number.isInteger(options.flushEvery) && options.flushEvery >= 1, "flushEvery is a count >= 1");
+    this.overlay = config.overlay;
+    this.group = config.group;
+    this.position = this.overlay.position(config.group);
+    this.options = options;
+    this.knowledge = new Knowledge(this.position, this.overlay.order.length, options.collectGarbage);
+    this.queues = Array.from({ length: this.position }, () => []);
+    this.queueHeads = Array.from({ length: this.position }, () => 0);
+  }
+
+  /** Retained history entries over all histories (what rule 7 keeps bounded). */
+  get historyEntries(): number {
+    return this.knowledge.entryCount;
+  }
+
+  /** Messages known to the history graph. */
+  get graphVertices(): number {
+    return this.knowledge.vertexCount;
+  }
+
+  /** Messages received from their lca (or acknowledged) and not yet delivered. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  get pendingNotificationCount(): number {
+    return this.pendingNotifications.length;
+  }
+
+  /** Messages handed to the application. */
+  get delivered(): number {
+    return this.deliveredCount;
+  }
+
+  get flushesIssued(): number {
+    return this.flushes;
+  }
+
+  step(input: GroupInput<FlexCastMessage>): readonly GroupOutput<FlexCastMessage>[] {
+    const outputs: GroupOutput<FlexCastMessage>[] = [];
+    switch (input.kind) {
+      case "request":
+        this.onRequest(input.message, outputs);
+        break;
+      case "peer":
+        this.onPeer(input.from, input.body);
+        break;
+      case "tick":
+        break;
+      default:
+        assertNever(input, "input");
+    }
+    this.deliverReady(outputs);
+    this.answerNotifications(outputs);
+    this.maybeFlush(outputs);
+    this.knowledge.collectGarbage();
+    return outputs;
+  }
+
+  /** Rule 2: the lca delivers on arrival. */
+  private onRequest(message: Multicast, outputs: GroupOutput<FlexCastMessage>[]): void {
+    assert(
+      message.dst.includes(this.group) && this.overlay.lca(message.dst) === this.group,
+      () => `${this.group} got ${message.id} for ${message.dst.join(",")}, not as its lca`,
+    );
+    assert(!message.id.startsWith(FLUSH_PREFIX), () => `client message ${message.id} looks like a flush`);
+    this.deliveredCount += 1;
+    if (message.dst.length === 1) {
+      outputs.push({ kind: "deliver", message });
+      return;
+    }
+    const dst = message.dst.map((group) => this.overlay.position(group)).sort((a, b) => a - b);
+    outputs.push({ kind: "deliver", message });
+    this.deliverAsLca({ id: message.id, dst }, message, outputs);
+  }
+
+  private deliverAsLca(
+    entry: HistoryEntry,
+    message: Multicast | null,
+    outputs: GroupOutput<FlexCastMessage>[],
+  ): void {
+    assert(entry.dst[0] === this.position, "the lca is the first destination");
+    this.knowledge.deliver(this.knowledge.fresh(entry));
+    this.notificationsMayBeReady = true;
+    const notifs = this.notify(entry.id, entry.dst, outputs);
+    for (const to of entry.dst) {
+      if (to === this.position) continue;
+      const body: FlexForward = {
+        type: "msg",
+        id: entry.id,
+        dst: entry.dst,
+        message,
+        hst: this.knowledge.windowsFor(to),
+        notifs,
+      };
+      outputs.push({ kind: "send", to: this.groupAt(to), body });
+    }
+    if (entry.flush !== true) this.deliveriesSinceFlush += 1;
+  }
+
+  private onPeer(from: GroupId, body: FlexCastMessage): void {
+    const sender = this.overlay.position(from);
+    assert(sender < this.position, () => `${from} is below ${this.group}: traffic flows down the order`);
+    assert(
+      body.dst.length >= 2 &&
+        body.dst.every((group, index) => index === 0 || (body.dst[index - 1] as number) < group),
+      () => `${body.id}: destinations are sorted positions`,
+    );
+    this.knowledge.merge(sender, body.hst); // rule 1: whatever the message, its windows first
+    switch (body.type) {
+      case "msg":
+        this.onForward(sender, body);
+        break;
+      case "ack":
+        this.onAck(sender, body);
+        break;
+      case "notif":
+        this.onNotification(sender, body);
+        break;
+      default:
+        assertNever(body, "FlexCast message");
+    }
+  }
+
+  /** Rule 3: a copy from the lca joins the lca's queue. */
+  private onForward(sender: Position, body: FlexForward): void {
+    assert(body.dst[0] === sender, () => `${body.id} forwarded by ${sender}, not its lca`);
+    assert(body.dst.includes(this.position), () => `${body.id} forwarded to ${this.group}, no destination`);
+    assert((body.message === null) === body.id.startsWith(FLUSH_PREFIX), "only flushes carry no message");
+    const vertex = this.knowledge.vertex(body.id);
+    assert(vertex !== undefined && !vertex.delivered, () => `the lca's window holds ${body.id}`);
+    const pending = this.pendingOf(body.id);
+    assert(pending.forward === undefined, () => `${body.id} forwarded twice`);
+    pending.forward = body;
+    this.register(pending, sender, body.notifs);
+    (this.queues[sender] as MessageId[]).push(body.id);
+  }
+
+  /** Rule 6: an acknowledgement from a destination or an answer from a notified group. */
+  private onAck(sender: Position, body: FlexAck): void {
+    assert(body.dst.includes(this.position), () => `ack for ${body.id} at ${this.group}, no destination`);
+    const pending = this.pendingOf(body.id);
+    this.register(pending, sender, body.notifs);
+    if (body.answers === undefined) {
+      assert(
+        body.dst.includes(sender) && sender > (body.dst[0] as number),
+        () => `${sender} acknowledged ${body.id} as a destination below its lca`,
+      );
+      assert(!pending.acks.has(sender), () => `${sender} acknowledged ${body.id} twice`);
+      pending.acks.add(sender);
+      return;
+    }
+    assert(!body.dst.includes(sender), () => `${sender} answered a notification for its own ${body.id}`);
+    const key = `${body.answers.notifier}:${body.answers.seq}`;
+    const state = pending.notifications.get(key);
+    assert(state !== "answered", () => `notification ${key} for ${body.id} answered twice`);
+    if (state === "registered") {
+      pending.notifications.delete(key);
+      pending.unanswered -= 1;
+    } else {
+      pending.notifications.set(key, "answered");
+    }
+  }
+
+  /** Rule 5: a notification waits until nothing undelivered here precedes its message. */
+  private onNotification(sender: Position, body: FlexNotif): void {
+    const last = body.dst[body.dst.length - 1] as number;
+    assert(
+      !body.dst.includes(this.position) && sender < this.position && this.position < last,
+      () => `${this.group} notified for ${body.id} though not between its destinations`,
+    );
+    this.pendingNotifications.push({
+      id: body.id,
+      dst: body.dst,
+      notifier: sender,
+      seq: body.seq,
+      blockedBy: undefined,
+    });
+    this.notificationsMayBeReady = true;
+  }
+
+  /** Rules 4 and 6: registers the notifications `emitter` sent for a message, those above this group. */
+  private register(pending: Pending, emitter: Position, notifs: readonly NotificationRef[]): void {
+    for (const { target, seq } of notifs) {
+      assert(target > emitter, "notifications go down");
+      if (target > this.position) continue; // it answers the destinations below it
+      assert(target !== this.position, () => `${this.group} is a destination and was notified`);
+      const key = `${emitter}:${seq}`;
+      const state = pending.notifications.get(key);
+      assert(state !== "registered", () => `notification ${key} registered twice`);
+      if (state === "answered") {
+        pending.notifications.delete(key);
+      } else {
+        pending.notifications.set(key, "registered");
+        pending.unanswered += 1;
+      }
+    }
+  }
+
+  /** Rule 3: delivers queue heads while any qualifies. */
+  private deliverReady(outputs: GroupOutput<FlexCastMessage>[]): void {
+    for (let progress = true; progress; ) {
+      progress = false;
+      for (let lca = 0; lca < this.position; lca += 1) {
+        const queue = this.queues[lca] as MessageId[];
+        const head = queue[this.queueHeads[lca] as number];
+        if (head === undefined) continue;
+        const pending = this.pending.get(head);
+        assert(pending?.forward !== undefined, () => `queued ${head} has its copy`);
+        if (!this.ready(head, pending, pending.forward)) continue;
+        this.queueHeads[lca] = (this.queueHeads[lca] as number) + 1;
+        if ((this.queueHeads[lca] as number) > 1024 && (this.queueHeads[lca] as number) * 2 > queue.length) {
+          queue.splice(0, this.queueHeads[lca]);
+          this.queueHeads[lca] = 0;
+        }
+        this.deliverForwarded(head, pending, pending.forward, outputs);
+        progress = true;
+      }
+    }
+  }
+
+  private ready(id: MessageId, pending: Pending, forward: FlexForward): boolean {
+    // (2) every destination strictly between the lca and this group.
+    let acksNeeded = 0;
+    for (const group of forward.dst)
+      if (group > (forward.dst[0] as number) && group < this.position) acksNeeded += 1;
+    if (pending.acks.size < acksNeeded) return false;
+    assert(pending.acks.size === acksNeeded, "acks only from destinations in between");
+    // (3) every registered notification answered.
+    if (pending.unanswered > 0) return false;
+    // (4) nothing undelivered for this group precedes it.
+    if (pending.blockedBy !== undefined && this.knowledge.vertex(pending.blockedBy)?.delivered === false)
+      return false;
+    const vertex = this.knowledge.vertex(id) as Vertex;
+    pending.blockedBy = this.knowledge.firstBlocker(vertex);
+    return pending.blockedBy === undefined;
+  }
+
+  private deliverForwarded(
+    id: MessageId,
+    pending: Pending,
+    forward: FlexForward,
+    outputs: GroupOutput<FlexCastMessage>[],
+  ): void {
+    // Every emitter above this group was heard from, so every registration arrived.
+    assert(pending.notifications.size === 0, () => `${id} delivered with stray notification answers`);
+    this.pending.delete(id);
+    this.knowledge.deliver(this.knowledge.vertex(id) as Vertex);
+    this.notificationsMayBeReady = true;
+    if (forward.message !== null) {
+      this.deliveredCount += 1;
+      outputs.push({ kind: "deliver", message: forward.message });
+      this.deliveriesSinceFlush += 1;
+    }
+    const notifs = this.notify(id, forward.dst, outputs);
+    for (const to of forward.dst) {
+      if (to <= this.position) continue;
+      const body: FlexAck = { type: "ack", id, dst: forward.dst, hst: this.knowledge.windowsFor(to), notifs };
+      outputs.push({ kind: "send", to: this.groupAt(to), body });
+    }
+  }
+
+  /**
+   * Rule 5: answers every notification whose message no undelivered message for this group
+   * precedes (recomputed from the current graph; a cached blocker is only trusted until it is
+   * delivered). Readiness can only appear when this group delivers something or a notification
+   * arrives, so other steps skip the scan.
+   */
+  private answerNotifications(outputs: GroupOutput<FlexCastMessage>[]): void {
+    if (!this.notificationsMayBeReady) return;
+    this.notificationsMayBeReady = false;
+    let kept = 0;
+    for (const waiting of this.pendingNotifications) {
+      if (!this.notificationReady(waiting)) {
+        this.pendingNotifications[kept] = waiting;
+        kept += 1;
+        continue;
+      }
+      const ownLength = this.knowledge.mine.end;
+      let notifs: readonly NotificationRef[] = [];
+      if (this.lastRound.get(waiting.id) !== ownLength) {
+        notifs = this.notify(waiting.id, waiting.dst, outputs);
+        this.lastRound.delete(waiting.id);
+        this.lastRound.set(waiting.id, ownLength);
+        if (this.lastRound.size > LAST_ROUND_MAX)
+          this.lastRound.delete(this.lastRound.keys().next().value as string);
+      }
+      for (const to of waiting.dst) {
+        if (to <= this.position) continue;
+        const body: FlexAck = {
+          type: "ack",
+          id: waiting.id,
+          dst: waiting.dst,
+          hst: this.knowledge.windowsFor(to),
+          notifs,
+          answers: { notifier: waiting.notifier, seq: waiting.seq },
+        };
+        outputs.push({ kind: "send", to: this.groupAt(to), body });
+      }
+    }
+    this.pendingNotifications.length = kept;
+  }
+
+  private notificationReady(waiting: PendingNotification): boolean {
+    if (waiting.blockedBy !== undefined && this.knowledge.vertex(waiting.blockedBy)?.delivered === false)
+      return false;
+    const vertex = this.knowledge.vertex(waiting.id);
+    // Absent: collected, so dead here, so nothing undelivered for this group precedes it.
+    waiting.blockedBy = vertex === undefined ? undefined : this.knowledge.firstBlocker(vertex);
+    return waiting.blockedBy === undefined;
+  }
+
+  /** Rule 4: notifications for a message, from this group; returns what its copies/acks carry. */
+  private notify(
+    id: MessageId,
+    dst: readonly Position[],
+    outputs: GroupOutput<FlexCastMessage>[],
+  ): NotificationRef[] {
+    const refs: NotificationRef[] = [];
+    const last = dst[dst.length - 1] as number;
+    for (let target = this.position + 1; target < last; target += 1) {
+      if (dst.includes(target) || !this.knowledge.hasSeen(target)) continue;
+      const seq = this.notificationSeq;
+      this.notificationSeq += 1;
+      const body: FlexNotif = { type: "notif", id, dst, seq, hst: this.knowledge.windowsFor(target) };
+      outputs.push({ kind: "send", to: this.groupAt(target), body });
+      refs.push({ target, seq });
+    }
+    return refs;
+  }
+
+  /** Rule 7: a flush to this group and every group below, every `flushEvery` deliveries. */
+  private maybeFlush(outputs: GroupOutput<FlexCastMessage>[]): void {
+    const groupCount = this.overlay.order.length;
+    if (this.position === groupCount - 1 || this.deliveriesSinceFlush < this.options.flushEvery) return;
+    this.deliveriesSinceFlush = 0;
+    this.flushes += 1;
+    const dst = Array.from({ length: groupCount - this.position }, (_, index) => this.position + index);
+    this.deliverAsLca(
+      { id: `${FLUSH_PREFIX}${this.group}/${this.flushes}`, dst, flush: true },
+      null,
+      outputs,
+    );
+  }
+
+  private pendingOf(id: MessageId): Pending {
+    let pending = this.pending.get(id);
+    if (pending === undefined) {
+      pending = {
+        forward: undefined,
+        acks: new Set(),
+        notifications: new Map(),
+        unanswered: 0,
+        blockedBy: undefined,
+      };
+      this.pending.set(id, pending);
+    }
+    return pending;
+  }
+
+  private groupAt(position: Position): GroupId {
+    return this.overlay.order[position] as GroupId;
+  }
+}
+
+/**
+ * The message pattern on the latency matrix, with every group between the lca and the last
+ * destination notified (the steady state of rule 4): the lca delivers on the client's request;
+ * every other participant (destination or notified group) commits once it heard from every
+ * participant above it; a destination's latency is its commit. The result is the longest
+ * client -> lca -> ... -> destination path through the participants.
+ */
+export function flexcastLatencyMs(dst: DestinationSet, overlay: CdagOverlay, latency: LatencyModel): number {
+  const sorted = overlay.sortByPosition(dst);
+  const lca = sorted[0] as GroupId;
+  const last = sorted[sorted.length - 1] as GroupId;
+  const participants = overlay.order.slice(overlay.position(lca), overlay.position(last) + 1);
+  const commit = new Map<GroupId, number>([[lca, latency.clientToGroupMs(lca)]]);
+  for (const group of participants.slice(1)) {
+    let at = 0;
+    for (const [above, time] of commit) at = Math.max(at, time + latency.groupToGroupMs(above, group));
+    commit.set(group, at);
+  }
+  let result = 0;
+  for (const group of dst) result = Math.max(result, commit.get(group) as number);
+  return result;
+}
+
+function entriesBytes(windows: readonly HistoryWindow[]): number {
+  let bytes = 0;
+  for (const window of windows) {
+    bytes += 6;
+    for (const entry of window.entries) bytes += 2 + entry.id.length + entry.dst.length;
+  }
+  return bytes;
+}
+
+function describeFlexCast(body: FlexCastMessage): WireDescription {
+  const common = 8 + body.id.length + body.dst.length + entriesBytes(body.hst);
+  switch (body.type) {
+    case "msg": {
+      const message = body.message;
+      const carried =
+        message === null
+          ? 0
+          : 4 +
+            message.client.length +
+            message.dst.reduce((sum, group) => sum + group.length, 0) +
+            message.payloadBytes;
+      return {
+        kind: body.message === null ? "flush" : "msg",
+        id: body.id,
+        bytes: common + carried + 4 * body.notifs.length,
+      };
+    }
+    case "ack":
+      return {
+        kind: body.answers === undefined ? "ack" : "notif-ack",
+        id: body.id,
+        bytes: common + 4 * body.notifs.length + (body.answers === undefined ? 0 : 4),
+      };
+    case "notif":
+      return { kind: "notif", id: body.id, bytes: common + 4 };
+    default:
+      return assertNever(body, "FlexCast message");
+  }
+}
+
+function cdagOf(overlay: Overlay | null): CdagOverlay {
+  assert(overlay?.kind === "cdag", "FlexCast needs a C-DAG overlay");
+  return overlay;
+}
+
+/** FlexCast with other options (the registered `flexcast` uses the defaults). */
+export function flexcastProtocol(
+  options: Partial<FlexCastOptions> = {},
+): ProtocolDefinition<FlexCastMessage> {
+  const resolved: FlexCastOptions = { ...DEFAULT_FLEXCAST_OPTIONS, ...options };
+  return {
+    name: "flexcast",
+    overlayKind: "cdag",
+    entryGroups: (dst, overlay) => [cdagOf(overlay).lca(dst)],
+    createGroup: (config) => new FlexCastGroup(config, resolved),
+    describe: describeFlexCast,
+    // Reconfiguration needs to see a multicast inside a forward (a flush carries none).
+    carried: (body) => (body.type === "msg" ? (body.message ?? undefined) : undefined),
+    modelLatencyMs: (dst, overlay, latency) => flexcastLatencyMs(dst, cdagOf(overlay), latency),
+  };
+}
+
+export const flexcast: ProtocolDefinition<FlexCastMessage> = flexcastProtocol();

@@ -1,0 +1,18 @@
+export type { FlexCastOptions } from "./flexcast.js";
+export {
+  DEFAULT_FLEXCAST_OPTIONS,
+  FlexCastGroup,
+  flexcast,
+  flexcastLatencyMs,
+  flexcastProtocol,
+} from "./flexcast.js";
+export type {
+  FlexAck,
+  FlexCastMessage,
+  FlexForward,
+  FlexNotif,
+  HistoryEntry,
+  HistoryWindow,
+  NotificationRef,
+  Position,
+} from "./messages.js";

@@ -1,0 +1,349 @@
+import type { MessageId } from "@amcast/core";
+import { assert } from "@amcast/core";
+import type { HistoryEntry, HistoryWindow, Position } from "./messages.js";
+
+/**
+ * What one group knows of the delivery sequences of the groups above it and of its own: the
+ * history graph of FlexCast. Vertices are message ids; each known sequence contributes an edge
+ * between consecutive entries. `x precedes y` means a path x ~> y exists.
+ *
+ * Garbage collection (rule 7) drops a prefix of a history once both hold:
+ * - every dropped entry is *dead* here: it reaches (has a path to) a message this group already
+ *   delivered. A path from an undelivered message for this group through a dead vertex would
+ *   reach a delivered one, i.e. the order would already hold a cycle; so in a run that is
+ *   correct (and FlexCast's runs are), no path that the delivery rule looks for goes through a
+ *   dead vertex, and dropping them changes no decision;
+ * - every descendant has been sent the dropped entries in a window, so nobody will ask for them.
+ * Dead entries form a prefix of every history (everything before a dead entry reaches it), so
+ * dropping is a cut at the front. The periodic flush (rule 7) guarantees both cuts advance.
+ */
+
+/** A message of the graph and where it sits in the known histories. */
+export class Vertex {
+  readonly entry: HistoryEntry;
+  /** Addressed to this group. */
+  readonly toMe: boolean;
+  delivered = false;
+  /** Reaches a message this group delivered (see the class comment). */
+  dead = false;
+  /** Number of the last graph search that visited this vertex. */
+  searched = 0;
+  /** (history, absolute offset) of each retained entry of this message. */
+  readonly slots: Slot[] = [];
+
+  constructor(entry: HistoryEntry, toMe: boolean) {
+    this.entry = entry;
+    this.toMe = toMe;
+  }
+}
+
+interface Slot {
+  readonly history: History;
+  readonly index: number;
+}
+
+/** The retained suffix of one group's delivery sequence, addressed by absolute offsets. */
+export class History {
+  readonly owner: Position;
+  /** Absolute offset of the first retained entry. */
+  base = 0;
+  /** Every retained entry below this absolute offset is dead. */
+  deadEnd = 0;
+  private head = 0;
+  private readonly entries: HistoryEntry[] = [];
+  private readonly vertices: Vertex[] = [];
+  /**
+   * Absolute offsets of the entries addressed to this group that it has not delivered yet, in
+   * order (only for histories of groups above it). This group delivers them in exactly this
+   * order, because each precedes the next in the graph.
+   */
+  private readonly undeliveredToMe: number[] = [];
+  private undeliveredHead = 0;
+
+  constructor(owner: Position) {
+    this.owner = owner;
+  }
+
+  get end(): number {
+    return this.base + this.entries.length - this.head;
+  }
+
+  get length(): number {
+    return this.entries.length - this.head;
+  }
+
+  vertexAt(index: number): Vertex {
+    const vertex = this.vertices[this.head + index - this.base];
+    assert(
+      vertex !== undefined && index >= this.base,
+      () => `history of ${this.owner} has no retained entry ${index}`,
+    );
+    return vertex;
+  }
+
+  entryAt(index: number): HistoryEntry {
+    return this.vertexAt(index).entry;
+  }
+
+  push(entry: HistoryEntry, vertex: Vertex): number {
+    const index = this.end;
+    this.entries.push(entry);
+    this.vertices.push(vertex);
+    return index;
+  }
+
+  /** Entries from absolute offset `from` to the end (a fresh array: windows are never mutated). */
+  slice(from: number): HistoryEntry[] {
+    assert(from >= this.base, () => `history of ${this.owner} cut at ${this.base}, asked from ${from}`);
+    return this.entries.slice(this.head + from - this.base);
+  }
+
+  /** Drops the entries before absolute offset `cut`; returns their vertices, oldest first. */
+  dropBefore(cut: number): Vertex[] {
+    assert(cut >= this.base && cut <= this.end, "a cut inside the retained history");
+    const dropped = this.vertices.slice(this.head, this.head + cut - this.base);
+    this.head += cut - this.base;
+    this.base = cut;
+    // Compact once the dead front dominates, so the arrays stay proportional to what is retained.
+    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries.splice(0, this.head);
+      this.vertices.splice(0, this.head);
+      this.head = 0;
+    }
+    return dropped;
+  }
+
+  addUndeliveredToMe(index: number): void {
+    const last = this.undeliveredToMe[this.undeliveredToMe.length - 1];
+    assert(
+      this.undeliveredHead === this.undeliveredToMe.length || (last !== undefined && last < index),
+      "entries for this group are recorded in history order",
+    );
+    this.undeliveredToMe.push(index);
+  }
+
+  markDeliveredToMe(index: number): void {
+    const first = this.undeliveredToMe[this.undeliveredHead];
+    assert(
+      first === index,
+      () =>
+        `delivery out of ${this.owner}'s order: delivering its entry ${index}, but entry ${first} comes first`,
+    );
+    this.undeliveredHead += 1;
+    if (this.undeliveredHead > 1024 && this.undeliveredHead * 2 > this.undeliveredToMe.length) {
+      this.undeliveredToMe.splice(0, this.undeliveredHead);
+      this.undeliveredHead = 0;
+    }
+  }
+}
+
+export class Knowledge {
+  /** `histories[a]` for every group a at or above this one; `histories[self]` is its own. */
+  readonly histories: readonly History[];
+  readonly self: Position;
+  readonly groupCount: number;
+  /** Rule 4: groups seen as a destination of a (non-flush) history entry, ever. Never shrinks. */
+  private readonly seen: boolean[];
+  /** `sent[a][d - self - 1]`: how much of history a has been sent to descendant d. */
+  private readonly sent: number[][];
+  private readonly vertices = new Map<MessageId, Vertex>();
+  private readonly collect: boolean;
+  private search = 0;
+  /** Something may be collectable: a dead prefix grew or a window was sent since the last pass. */
+  private collectable = false;
+
+  constructor(self: Position, groupCount: number, collectGarbage: boolean) {
+    assert(self >= 0 && self < groupCount, "a position in the order");
+    this.self = self;
+    this.groupCount = groupCount;
+    this.collect = collectGarbage;
+    this.histories = Array.from({ length: self + 1 }, (_, owner) => new History(owner));
+    this.seen = Array.from({ length: groupCount }, () => false);
+    this.sent = Array.from({ length: self + 1 }, () =>
+      Array.from({ length: groupCount - self - 1 }, () => 0),
+    );
+  }
+
+  get mine(): History {
+    return this.histories[this.self] as History;
+  }
+
+  vertex(id: MessageId): Vertex | undefined {
+    return this.vertices.get(id);
+  }
+
+  /** Retained history entries, all histories together. */
+  get entryCount(): number {
+    let count = 0;
+    for (const history of this.histories) count += history.length;
+    return count;
+  }
+
+  get vertexCount(): number {
+    return this.vertices.size;
+  }
+
+  hasSeen(group: Position): boolean {
+    return this.seen[group] === true;
+  }
+
+  /** Rule 1: merges windows received from `sender` (a group above this one). */
+  merge(sender: Position, windows: readonly HistoryWindow[]): void {
+    for (const window of windows) {
+      assert(
+        window.group <= sender && window.group < this.self,
+        () => `${sender} sent a window of ${window.group}'s history to ${this.self}`,
+      );
+      const history = this.histories[window.group] as History;
+      const end = history.end;
+      // The sender starts where its previous window to us ended, and we merged that one (FIFO).
+      assert(
+        window.from <= end,
+        () => `gap in ${window.group}'s history: know ${end} entries, window starts at ${window.from}`,
+      );
+      const overlapEnd = Math.min(end, window.from + window.entries.length);
+      for (let index = Math.max(window.from, history.base); index < overlapEnd; index += 1) {
+        assert(
+          history.entryAt(index).id === window.entries[index - window.from]?.id,
+          () => `${window.group}'s history disagrees at ${index}`,
+        );
+      }
+      for (let index = end; index < window.from + window.entries.length; index += 1)
+        this.append(window.group, window.entries[index - window.from] as HistoryEntry);
+    }
+  }
+
+  /** Appends an entry to the history of `owner` (a window's new entry, or this group's delivery). */
+  append(owner: Position, entry: HistoryEntry): Vertex {
+    const history = this.histories[owner] as History;
+    let vertex = this.vertices.get(entry.id);
+    if (vertex === undefined) {
+      vertex = new Vertex(entry, entry.dst.includes(this.self));
+      this.vertices.set(entry.id, vertex);
+    } else {
+      assert(vertex.entry.dst.length === entry.dst.length, () => `${entry.id} changed destinations`);
+    }
+    assert(entry.dst.includes(owner), () => `${owner} delivered ${entry.id}, not addressed to it`);
+    const index = history.push(entry, vertex);
+    vertex.slots.push({ history, index });
+    if (owner !== this.self && vertex.toMe) {
+      // A group above delivers before this one (rule 5), so its entry arrives before ours.
+      assert(
+        !vertex.delivered,
+        () => `${owner}'s entry for ${entry.id} arrived after ${this.self} delivered it`,
+      );
+      history.addUndeliveredToMe(index);
+    }
+    if (entry.flush !== true) for (const group of entry.dst) this.seen[group] = true;
+    if (vertex.dead) {
+      history.deadEnd = index + 1;
+      this.collectable = true;
+      if (index - 1 >= history.base) this.markDead(history.vertexAt(index - 1));
+    }
+    return vertex;
+  }
+
+  /** The vertex of a message this group orders first, as its lca: nobody knows it yet. */
+  fresh(entry: HistoryEntry): Vertex {
+    assert(!this.vertices.has(entry.id), () => `${entry.id} is already known to ${this.self}`);
+    const vertex = new Vertex(entry, entry.dst.includes(this.self));
+    this.vertices.set(entry.id, vertex);
+    return vertex;
+  }
+
+  /** This group delivers `vertex`: it joins this group's own history and everything before it dies. */
+  deliver(vertex: Vertex): void {
+    assert(!vertex.delivered, () => `${vertex.entry.id} delivered twice`);
+    assert(vertex.toMe, () => `${vertex.entry.id} is not addressed to ${this.self}`);
+    assert(!this.collect || !vertex.dead, () => `${vertex.entry.id} reaches a delivered message: a cycle`);
+    for (const { history, index } of vertex.slots) {
+      assert(history.owner !== this.self, "an undelivered message is not in this group's history");
+      history.markDeliveredToMe(index);
+    }
+    vertex.delivered = true;
+    this.append(this.self, vertex.entry);
+    this.markDead(vertex);
+  }
+
+  private markDead(start: Vertex): void {
+    const stack = [start];
+    for (let vertex = stack.pop(); vertex !== undefined; vertex = stack.pop()) {
+      if (vertex.dead) continue;
+      vertex.dead = true;
+      this.collectable = true;
+      for (const { history, index } of vertex.slots) {
+        history.deadEnd = Math.max(history.deadEnd, index + 1);
+        if (index - 1 >= history.base) stack.push(history.vertexAt(index - 1));
+      }
+    }
+  }
+
+  /**
+   * Rule 3(4): an undelivered message for this group that precedes `vertex` in the graph, if any
+   * (backward search from `vertex`, keyed by message id). With garbage collection the search stops
+   * at dead vertices, which no such path crosses; without it, it walks the whole graph (the naive
+   * reference the tests compare against).
+   */
+  firstBlocker(vertex: Vertex): MessageId | undefined {
+    // Visited marks are search numbers on the vertices: no set to allocate per search.
+    this.search += 1;
+    const search = this.search;
+    vertex.searched = search;
+    const stack: Vertex[] = [vertex];
+    for (let current = stack.pop(); current !== undefined; current = stack.pop()) {
+      if (current !== vertex) {
+        if (this.collect && current.dead) continue;
+        if (current.toMe && !current.delivered) return current.entry.id;
+      }
+      for (const { history, index } of current.slots) {
+        if (index - 1 < history.base) continue;
+        const before = history.vertexAt(index - 1);
+        if (before.searched !== search) {
+          before.searched = search;
+          stack.push(before);
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /** Rule 1: the windows for descendant `to`: every history from what `to` was sent before. */
+  windowsFor(to: Position): HistoryWindow[] {
+    assert(to > this.self && to < this.groupCount, () => `${this.self} sends down to ${to}`);
+    const windows: HistoryWindow[] = [];
+    for (const history of this.histories) {
+      const sent = this.sent[history.owner] as number[];
+      const from = sent[to - this.self - 1] as number;
+      const end = history.end;
+      if (end > from) {
+        windows.push({ group: history.owner, from, entries: history.slice(from) });
+        sent[to - this.self - 1] = end;
+        this.collectable = true;
+      }
+    }
+    return windows;
+  }
+
+  /** Rule 7: drops every history prefix that is dead here and already sent to every descendant. */
+  collectGarbage(): void {
+    if (!this.collect || !this.collectable) return;
+    this.collectable = false;
+    for (const history of this.histories) {
+      let cut = history.deadEnd;
+      if (cut <= history.base) continue;
+      for (const sent of this.sent[history.owner] as number[]) cut = Math.min(cut, sent);
+      if (cut <= history.base) continue;
+      for (const vertex of history.dropBefore(cut)) {
+        assert(vertex.dead, "only dead entries are dropped");
+        assert(
+          !vertex.toMe || vertex.delivered || history.owner === this.self,
+          () => `${vertex.entry.id} is dead but not delivered`,
+        );
+        const at = vertex.slots.findIndex((slot) => slot.history === history);
+        assert(at >= 0, "a dropped entry has its slot");
+        vertex.slots.splice(at, 1);
+        if (vertex.slots.length === 0) this.vertices.delete(vertex.entry.id);
+      }
+    }
+  }
+}

@@ -1,0 +1,232 @@
+import type { Multicast } from "@amcast/core";
+import { CdagOverlay } from "@amcast/core";
+import { describe, expect, it } from "vitest";
+import { FlexCastGroup, flexcast, flexcastLatencyMs } from "../src/index.js";
+import { Net, windows } from "./net.js";
+
+const message = (id: string, dst: string[]): Multicast => ({ id, client: "c0", dst, payloadBytes: 0 });
+
+describe("FlexCast group logic", () => {
+  it("the lca delivers on arrival; a local message never enters a history (rules 2, 3)", () => {
+    const net = new Net(["a", "b"]);
+    expect(net.request("l1", ["a"])).toEqual(["deliver l1"]);
+    expect(net.group("a").historyEntries).toBe(0);
+    expect(net.request("m1", ["a", "b"])).toEqual(["deliver m1", "b msg m1"]);
+    expect(windows(net.peek("a", "b"), net.overlay)).toEqual(["a@0:[m1]"]);
+    expect(net.pass("a", "b")).toEqual(["deliver m1"]);
+    expect(flexcast.entryGroups(["a", "b"], net.overlay)).toEqual(["a"]);
+    expect(flexcast.entryGroups(["b", "c", "d"], new CdagOverlay("o", ["d", "c", "b"]))).toEqual(["d"]);
+  });
+
+  it("windows carry only what the receiver was not sent before, by absolute offset (rule 1)", () => {
+    const net = new Net(["a", "b"]);
+    net.request("m1", ["a", "b"]);
+    net.request("m2", ["a", "b"]);
+    expect(windows(net.peek("a", "b"), net.overlay)).toEqual(["a@0:[m1]"]);
+    net.pass("a", "b");
+    expect(windows(net.peek("a", "b"), net.overlay)).toEqual(["a@1:[m2]"]);
+    expect(net.pass("a", "b")).toEqual(["deliver m2"]);
+  });
+
+  it("two lcas racing into one destination: b waits for a message only a's history names (Example A)", () => {
+    // Order a < c < b. a delivers m1 -> {a,b} then m2 -> {a,c}; c delivers m2 then m3 -> {c,b}.
+    const net = new Net(["a", "c", "b"]);
+    expect(net.request("m1", ["a", "b"])).toEqual(["deliver m1", "b msg m1"]);
+    expect(net.request("m2", ["a", "c"])).toEqual(["deliver m2", "c msg m2"]);
+    expect(net.pass("a", "c")).toEqual(["deliver m2"]);
+    expect(net.request("m3", ["b", "c"])).toEqual(["deliver m3", "b msg m3"]);
+    // c's copy of m3 carries a's window [m1, m2] and its own [m2, m3]: m1 ~> m2 ~> m3.
+    expect(windows(net.peek("c", "b"), net.overlay)).toEqual(["a@0:[m1,m2]", "c@0:[m2,m3]"]);
+    // m3 reaches b first, but m1 (for b, not yet here) precedes it in the graph: rule 3(4).
+    expect(net.pass("c", "b")).toEqual([]);
+    expect(net.group("b").pendingCount).toBe(1);
+    expect(net.pass("a", "b")).toEqual(["deliver m1", "deliver m3"]);
+  });
+
+  it("the race the other way round: what arrives in order is delivered on arrival", () => {
+    const net = new Net(["a", "c", "b"]);
+    net.request("m1", ["a", "b"]);
+    net.request("m2", ["a", "c"]);
+    net.pass("a", "c");
+    net.request("m3", ["b", "c"]);
+    expect(net.pass("a", "b")).toEqual(["deliver m1"]);
+    expect(net.pass("c", "b")).toEqual(["deliver m3"]);
+  });
+
+  it("an order implied only through a non-destination group needs its notification (Example B)", () => {
+    // Order a < c < b. c delivers m2 -> {c,b} then m0 -> {a,c}; a delivers m0 then m1 -> {a,b}.
+    // So m2 <_c m0 <_a m1, and b must deliver m2 before m1 though c is no destination of m1.
+    const net = new Net(["a", "c", "b"]);
+    expect(net.request("m0", ["a", "c"])).toEqual(["deliver m0", "c msg m0"]);
+    expect(net.request("m2", ["b", "c"])).toEqual(["deliver m2", "b msg m2"]);
+    expect(net.pass("a", "c")).toEqual(["deliver m0"]);
+    // a knows a message for c (m0), and c lies between m1's destinations: a notifies c (rule 4).
+    expect(net.request("m1", ["a", "b"])).toEqual(["deliver m1", "c notif m1 #0", "b msg m1 notifying c#0"]);
+    // b has m1 from a but waits for c's answer (rule 3(3)), though nothing it knows precedes m1.
+    expect(net.pass("a", "b")).toEqual([]);
+    // c has delivered m0, the only message for it that precedes m1: it answers at once (rule 5),
+    // to every destination below it, with its history [m2, m0].
+    expect(net.pass("a", "c")).toEqual(["b ack m1 answers a#0"]);
+    expect(windows(net.peek("c", "b"), net.overlay)).toEqual(["c@0:[m2]"]); // m2's copy, sent earlier
+    expect(net.pass("c", "b")).toEqual(["deliver m2"]);
+    expect(windows(net.peek("c", "b"), net.overlay)).toEqual(["a@0:[m0,m1]", "c@1:[m0]"]);
+    expect(net.pass("c", "b")).toEqual(["deliver m1"]);
+  });
+
+  it("b holds m1, which arrived first, until c's answer shows m2 ~> m0 ~> m1", () => {
+    // Same run, but b hears of m2 only after c's answer: the answer's window names m2 before m1,
+    // so b holds m1 until m2's copy arrives (here the copy and the answer share the c -> b link,
+    // so FIFO brings m2 first; the window check is what b relies on).
+    const net = new Net(["a", "c", "b"]);
+    net.request("m0", ["a", "c"]);
+    net.request("m2", ["b", "c"]);
+    net.pass("a", "c");
+    net.request("m1", ["a", "b"]);
+    net.pass("a", "c");
+    expect(net.waiting("c", "b")).toEqual(["b msg m2", "b ack m1 answers a#0"]);
+    expect(net.pass("a", "b")).toEqual([]);
+    expect(net.drain()).toEqual(["b: deliver m2", "b: deliver m1"]);
+  });
+
+  it("a notified group answers only after delivering the messages for it that precede (rule 5)", () => {
+    // Order a < d < c < b. m0 -> {a,d,c}: c needs d's ack. m1 -> {a,b}: a notifies d and c.
+    const net = new Net(["a", "d", "c", "b"]);
+    expect(net.request("m0", ["a", "c", "d"])).toEqual(["deliver m0", "d msg m0", "c msg m0"]);
+    expect(net.request("m1", ["a", "b"])).toEqual([
+      "deliver m1",
+      "d notif m1 #0",
+      "c notif m1 #1",
+      "b msg m1 notifying d#0,c#1",
+    ]);
+    // c gets m0 (waits for d's ack) and the notification: m0 precedes m1, so no answer yet.
+    expect(net.pass("a", "c")).toEqual([]);
+    expect(net.pass("a", "c")).toEqual([]);
+    expect(net.group("c").pendingNotificationCount).toBe(1);
+    // d delivers m0, acks c, and answers its own notification: to b, and it notifies c in turn.
+    expect(net.pass("a", "d")).toEqual(["deliver m0", "c ack m0"]);
+    expect(net.pass("a", "d")).toEqual(["c notif m1 #0", "b ack m1 answers a#0 notifying c#0"]);
+    expect(net.pass("d", "c")).toEqual(["deliver m0", "b ack m1 answers a#1"]);
+    expect(net.pass("d", "c")).toEqual(["b ack m1 answers d#0"]);
+    // b needs: a's copy, d's and c's answers to a, and c's answer to d's notification.
+    expect(net.pass("a", "b")).toEqual([]);
+    expect(net.pass("d", "b")).toEqual([]);
+    expect(net.pass("c", "b")).toEqual([]);
+    expect(net.pass("c", "b")).toEqual(["deliver m1"]);
+  });
+
+  it("a notified group that delivered nothing since its last round does not notify again (rule 5)", () => {
+    // Order a < t1 < t2 < t3 < b; m0 makes every t a known destination; m1 -> {a,b} spans them.
+    const net = new Net(["a", "t1", "t2", "t3", "b"]);
+    net.request("m0", ["a", "t1", "t2", "t3"]);
+    net.drain();
+    net.sent.length = 0;
+    net.request("m1", ["a", "b"]);
+    expect(net.drain()).toContain("b: deliver m1");
+    const notifsTo = (group: string): number =>
+      net.sent.filter((line) => line.split(" ")[1] === group && line.includes(" notif ")).length;
+    // t1 hears from a; t2 from a and t1; t3 from a, t1 and t2 once: t2's second answer adds
+    // nothing (it delivered nothing in between), so it sends no second round.
+    expect([notifsTo("t1"), notifsTo("t2"), notifsTo("t3")]).toEqual([1, 2, 3]);
+  });
+
+  it("acknowledgements may arrive before the copy they acknowledge (rule 6)", () => {
+    // Order a < c < b; m -> {a,c,b}. c's ack overtakes a's copy on another link.
+    const net = new Net(["a", "c", "b"]);
+    expect(net.request("m", ["a", "b", "c"])).toEqual(["deliver m", "c msg m", "b msg m"]);
+    expect(net.pass("a", "c")).toEqual(["deliver m", "b ack m"]);
+    expect(net.pass("c", "b")).toEqual([]);
+    expect(net.group("b").pendingCount).toBe(1);
+    expect(net.pass("a", "b")).toEqual(["deliver m"]);
+    expect(net.group("b").pendingCount).toBe(0);
+  });
+
+  it("a notification's answer may arrive before the copy that registers it", () => {
+    // Order a < t < b; t knows a message for it (m0), so m1 -> {a,b} notifies it.
+    const net = new Net(["a", "t", "b"]);
+    net.request("m0", ["a", "t"]);
+    net.pass("a", "t");
+    expect(net.request("m1", ["a", "b"])).toEqual(["deliver m1", "t notif m1 #0", "b msg m1 notifying t#0"]);
+    expect(net.pass("a", "t")).toEqual(["b ack m1 answers a#0"]);
+    expect(net.pass("t", "b")).toEqual([]);
+    expect(net.pass("a", "b")).toEqual(["deliver m1"]);
+  });
+
+  it("a destination waits for every destination between the lca and itself", () => {
+    const net = new Net(["a", "c", "d", "b"]);
+    net.request("m", ["a", "b", "c", "d"]);
+    expect(net.pass("a", "b")).toEqual([]);
+    expect(net.pass("a", "d")).toEqual([]);
+    expect(net.pass("a", "c")).toEqual(["deliver m", "d ack m", "b ack m"]);
+    expect(net.pass("c", "b")).toEqual([]);
+    expect(net.pass("c", "d")).toEqual(["deliver m", "b ack m"]);
+    expect(net.pass("d", "b")).toEqual(["deliver m"]);
+  });
+
+  it("flushes by itself, keeps the flush from the application, and cuts the histories (rule 7)", () => {
+    const net = new Net(["a", "b", "c"], { flushEvery: 2 });
+    net.request("m1", ["a", "b", "c"]);
+    const lines = net.request("m2", ["a", "c"]);
+    expect(lines).toEqual([
+      "deliver m2",
+      "b notif m2 #0",
+      "c msg m2 notifying b#0",
+      "b msg #flush/a/1",
+      "c msg #flush/a/1",
+    ]);
+    const delivered = net.drain().filter((line) => line.includes("deliver"));
+    expect(delivered.some((line) => line.includes("#flush"))).toBe(false);
+    expect(delivered.sort()).toEqual(["b: deliver m1", "c: deliver m1", "c: deliver m2"]);
+    expect(net.group("a").flushesIssued).toBe(1);
+    // Everything before the flush is dead everywhere and was sent to every descendant.
+    for (const name of ["a", "b", "c"]) expect(net.group(name).historyEntries).toBeLessThanOrEqual(3);
+    expect(net.group("c").historyEntries).toBe(0);
+  });
+
+  it("rejects what the layer below must never hand it", () => {
+    const overlay = new CdagOverlay("o", ["a", "b"]);
+    const b = new FlexCastGroup({ group: "b", groups: ["a", "b"], overlay });
+    expect(() => b.step({ kind: "request", message: message("m", ["a", "b"]) })).toThrow(/not as its lca/);
+    const a = new FlexCastGroup({ group: "a", groups: ["a", "b"], overlay });
+    expect(() =>
+      a.step({
+        kind: "peer",
+        from: "b",
+        body: { type: "notif", id: "m", dst: [0, 1], seq: 0, hst: [] },
+      }),
+    ).toThrow(/flows down/);
+    expect(() =>
+      b.step({
+        kind: "peer",
+        from: "a",
+        body: { type: "msg", id: "m", dst: [0, 1], message: message("m", ["a", "b"]), hst: [], notifs: [] },
+      }),
+    ).toThrow(/window holds m/);
+    expect(() =>
+      b.step({
+        kind: "peer",
+        from: "a",
+        body: {
+          type: "msg",
+          id: "m",
+          dst: [0, 1],
+          message: message("m", ["a", "b"]),
+          hst: [{ group: 0, from: 3, entries: [{ id: "m", dst: [0, 1] }] }],
+          notifs: [],
+        },
+      }),
+    ).toThrow(/gap/);
+    expect(() => new FlexCastGroup({ group: "a", groups: ["a"], overlay: null })).toThrow(/C-DAG/);
+  });
+
+  it("models the latency as the longest path through the participants", () => {
+    const overlay = new CdagOverlay("o", ["a", "t", "b"]);
+    const latency = {
+      clientToGroupMs: (group: string) => ({ a: 10, t: 50, b: 40 })[group] ?? 0,
+      groupToGroupMs: (from: string, to: string) => (from === "a" && to === "t" ? 5 : from === to ? 0 : 20),
+    };
+    expect(flexcastLatencyMs(["a"], overlay, latency)).toBe(10);
+    // a at 10; t notified at 10 + 5 = 15; b hears from a at 30 and from t at 35.
+    expect(flexcastLatencyMs(["a", "b"], overlay, latency)).toBe(35);
+    expect(flexcast.modelLatencyMs?.(["a", "t"], overlay, latency)).toBe(15);
+  });
+});

@@ -1,0 +1,2 @@
+export type { LinearizableMessage } from "./linearizable.js";
+export { LinearizableGroup, linearizable } from "./linearizable.js";

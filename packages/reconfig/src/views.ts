@@ -1,0 +1,319 @@
+import type {
+  ClientId,
+  DestinationSet,
+  GroupConfig,
+  GroupId,
+  GroupInput,
+  GroupLogic,
+  GroupOutput,
+  Multicast,
+  Overlay,
+  ProtocolDefinition,
+} from "@amcast/core";
+import { assert, assertNever, destinationKey, overlayToJson, parseOverlay } from "@amcast/core";
+
+/**
+ * On-the-fly reconfiguration: overlay views, installed through the protocol itself.
+ *
+ * V1 (views): a group runs one instance of the protocol's logic per overlay view; view 0 is the
+ *    experiment's overlay. Every protocol message carries its view and goes to that view's
+ *    instance; a message for a view the group has not installed yet waits for it.
+ * V2 (view change): the controller multicasts VIEW(v+1, overlay) to every target group, under
+ *    view v, like any message. A group installs v+1 at the point where its view-v instance orders
+ *    VIEW: when it delivers it, or, for a group that only forwards (an auxiliary ByzCast group),
+ *    when it forwards it. From then on new requests run in view v+1.
+ * V3 (consistent switch): VIEW and any view-v message m share a destination g; atomic multicast
+ *    orders them the same way at every common destination, and at m's entry group m was ordered
+ *    before VIEW (it ran in view v), so every destination delivers m before VIEW. So at every group
+ *    all view-v messages come before VIEW and all view-(v+1) messages after: the union of the two
+ *    views' orders stays acyclic, real-time edges included, and deliveries never pause.
+ * V4 (nothing lost): a request that reaches a group under an older view than the group's is not
+ *    dropped: the group redirects the client, which sends it again under the new view's overlay.
+ *    A request under a newer view waits until the group installs it. The old view's instance keeps
+ *    answering its protocol messages (FlexCast acknowledgements and notifications may still
+ *    arrive) but never delivers again (asserted).
+ * V5 (statistics): each group counts the destination sets of the messages it delivers for which it
+ *    is the first destination (so each multicast is counted once); a STATS control multicast from
+ *    the controller is answered with the counts since the previous one, which are then reset.
+ *    Being ordered like any multicast, STATS cuts the counts at the same point on every replica.
+ *
+ * Only the controller client's control payloads count; the same payload from anyone else is an
+ * ordinary message.
+ */
+export type ControlPayload =
+  | { readonly control: "stats" }
+  | { readonly control: "view"; readonly view: number; readonly overlay: unknown };
+
+/** Every protocol message on the wire, tagged with the overlay view it belongs to. */
+export interface ViewedMessage<M> {
+  readonly view: number;
+  readonly body: M;
+}
+
+/** One destination set and how often it was multicast. */
+export interface DestinationCount {
+  readonly dst: DestinationSet;
+  readonly count: number;
+}
+
+export interface ReconfigOptions {
+  /** The client whose control payloads install views and collect statistics. */
+  readonly controller: ClientId;
+  /** Old views kept to answer late protocol messages (beyond: a bug, asserted). */
+  readonly oldViewsMax?: number;
+  /** Inputs for future views a group holds while it has not installed them. */
+  readonly waitingInputsMax?: number;
+}
+
+const OLD_VIEWS_MAX = 4;
+const WAITING_INPUTS_MAX = 100_000;
+
+interface ViewInstance<M> {
+  readonly view: number;
+  readonly overlay: Overlay;
+  readonly logic: GroupLogic<M>;
+}
+
+/** Recognises a control payload; undefined for anything else. */
+export function controlPayload(message: Multicast, controller: ClientId): ControlPayload | undefined {
+  if (message.client !== controller || typeof message.payload !== "object" || message.payload === null)
+    return undefined;
+  const payload = message.payload as { control?: unknown; view?: unknown; overlay?: unknown };
+  if (payload.control === "stats") return { control: "stats" };
+  if (payload.control === "view" && Number.isSafeInteger(payload.view)) {
+    return { control: "view", view: payload.view as number, overlay: payload.overlay };
+  }
+  return undefined;
+}
+
+export class ReconfigurableGroup<M> implements GroupLogic<ViewedMessage<M>> {
+  readonly group: GroupId;
+  private readonly protocol: ProtocolDefinition<M>;
+  private readonly config: GroupConfig;
+  private readonly options: Required<ReconfigOptions>;
+  private readonly views = new Map<number, ViewInstance<M>>();
+  private current: ViewInstance<M>;
+  /** Inputs for views not installed yet, by view. */
+  private readonly waiting = new Map<number, GroupInput<ViewedMessage<M>>[]>();
+  private waitingCount = 0;
+  /** Destination sets delivered here as their first destination, since the last STATS. */
+  private readonly counts = new Map<string, { dst: DestinationSet; count: number }>();
+  /** Redirected requests (for statistics). */
+  redirected = 0;
+
+  constructor(config: GroupConfig, protocol: ProtocolDefinition<M>, options: ReconfigOptions) {
+    assert(config.overlay !== null, "a reconfigurable protocol runs on an overlay");
+    assert(
+      protocol.carried !== undefined,
+      () => `${protocol.name} does not say which messages carry a multicast`,
+    );
+    this.group = config.group;
+    this.protocol = protocol;
+    this.config = config;
+    this.options = { oldViewsMax: OLD_VIEWS_MAX, waitingInputsMax: WAITING_INPUTS_MAX, ...options };
+    this.current = this.instance(0, config.overlay);
+  }
+
+  get view(): number {
+    return this.current.view;
+  }
+
+  get overlay(): Overlay {
+    return this.current.overlay;
+  }
+
+  step(input: GroupInput<ViewedMessage<M>>): readonly GroupOutput<ViewedMessage<M>>[] {
+    const outputs: GroupOutput<ViewedMessage<M>>[] = [];
+    this.handle(input, outputs);
+    return outputs;
+  }
+
+  private handle(input: GroupInput<ViewedMessage<M>>, outputs: GroupOutput<ViewedMessage<M>>[]): void {
+    switch (input.kind) {
+      case "request": {
+        const view = input.view ?? 0;
+        if (view < this.current.view) {
+          // V4: asked under an old view; the client sends it again under ours.
+          this.redirected += 1;
+          outputs.push({
+            kind: "redirect",
+            message: input.message,
+            view: this.current.view,
+            overlay: overlayToJson(this.current.overlay),
+          });
+          return;
+        }
+        if (view > this.current.view) {
+          this.wait(view, input);
+          return;
+        }
+        if (!this.protocol.entryGroups(input.message.dst, this.current.overlay).includes(this.group)) {
+          // Under our view this group is not where the request goes: the client addressed it
+          // wrongly (it cannot have come from a correct client of this view). Redirect it anyway.
+          this.redirected += 1;
+          outputs.push({
+            kind: "redirect",
+            message: input.message,
+            view: this.current.view,
+            overlay: overlayToJson(this.current.overlay),
+          });
+          return;
+        }
+        this.run(this.current, { kind: "request", message: input.message }, outputs);
+        return;
+      }
+      case "peer": {
+        const { view, body } = input.body;
+        assert(Number.isSafeInteger(view) && view >= 0, () => `${this.group} got a message for view ${view}`);
+        if (view > this.current.view) {
+          this.wait(view, input);
+          return;
+        }
+        const instance = this.views.get(view);
+        assert(
+          instance !== undefined,
+          () => `${this.group} got a message for view ${view}, long gone (now ${this.current.view})`,
+        );
+        this.run(instance, { kind: "peer", from: input.from, body }, outputs);
+        return;
+      }
+      case "tick":
+        this.run(this.current, input, outputs);
+        return;
+      default:
+        assertNever(input, "input");
+    }
+  }
+
+  /** Steps one view's instance, tags its sends with the view, and acts on control messages. */
+  private run(
+    instance: ViewInstance<M>,
+    input: GroupInput<M>,
+    outputs: GroupOutput<ViewedMessage<M>>[],
+  ): void {
+    let install: { view: number; overlay: Overlay } | undefined;
+    for (const output of instance.logic.step(input)) {
+      switch (output.kind) {
+        case "send": {
+          outputs.push({ kind: "send", to: output.to, body: { view: instance.view, body: output.body } });
+          // V2: a group that only forwards VIEW installs the new view when it forwards it.
+          const carried = this.protocol.carried?.(output.body);
+          const control =
+            carried === undefined ? undefined : controlPayload(carried, this.options.controller);
+          if (control?.control === "view" && instance === this.current) install ??= this.nextView(control);
+          break;
+        }
+        case "deliver": {
+          assert(
+            instance === this.current,
+            () =>
+              `${this.group} delivers ${output.message.id} in old view ${instance.view} (now ${this.current.view})`,
+          );
+          const control = controlPayload(output.message, this.options.controller);
+          if (control?.control === "stats") {
+            outputs.push({ kind: "deliver", message: output.message, result: this.takeCounts() });
+          } else if (control?.control === "view") {
+            install ??= this.nextView(control);
+            outputs.push({ kind: "deliver", message: output.message, result: { installed: control.view } });
+          } else {
+            this.count(output.message);
+            outputs.push(output);
+          }
+          break;
+        }
+        case "redirect":
+        case "view":
+          outputs.push(output);
+          break;
+        default:
+          assertNever(output, "output");
+      }
+    }
+    if (install !== undefined && install.view === this.current.view + 1)
+      this.install(install.view, install.overlay, outputs);
+  }
+
+  /** The view a VIEW control message installs (its overlay checked), or undefined if stale. */
+  private nextView(
+    control: Extract<ControlPayload, { control: "view" }>,
+  ): { view: number; overlay: Overlay } | undefined {
+    if (control.view !== this.current.view + 1) return undefined;
+    const overlay = parseOverlay(control.overlay, `view ${control.view}`);
+    assert(overlay.kind === this.current.overlay.kind, () => `view ${control.view} changes the overlay kind`);
+    // Every group with replicas stays in every view: a group left out would never see the next
+    // VIEW, and would wait forever if a later view used it again.
+    for (const group of this.config.groups)
+      assert(overlay.hasGroup(group), () => `view ${control.view} leaves out group ${group}`);
+    return { view: control.view, overlay };
+  }
+
+  private install(view: number, overlay: Overlay, outputs: GroupOutput<ViewedMessage<M>>[]): void {
+    this.current = this.instance(view, overlay);
+    outputs.push({ kind: "view", view });
+    for (const old of [...this.views.keys()])
+      if (old < view - this.options.oldViewsMax) this.views.delete(old);
+    // Inputs that waited for this view run now, in arrival order.
+    const pending = this.waiting.get(view) ?? [];
+    this.waiting.delete(view);
+    this.waitingCount -= pending.length;
+    for (const input of pending) this.handle(input, outputs);
+  }
+
+  private instance(view: number, overlay: Overlay): ViewInstance<M> {
+    const instance = { view, overlay, logic: this.protocol.createGroup({ ...this.config, overlay }) };
+    this.views.set(view, instance);
+    return instance;
+  }
+
+  private wait(view: number, input: GroupInput<ViewedMessage<M>>): void {
+    assert(
+      this.waitingCount < this.options.waitingInputsMax,
+      () => `${this.group} holds ${this.waitingCount} inputs for future views`,
+    );
+    let list = this.waiting.get(view);
+    if (list === undefined) {
+      list = [];
+      this.waiting.set(view, list);
+    }
+    list.push(input);
+    this.waitingCount += 1;
+  }
+
+  /** V5: count a delivered message once, at its first destination. */
+  private count(message: Multicast): void {
+    if (message.dst[0] !== this.group) return;
+    const key = destinationKey(message.dst);
+    const entry = this.counts.get(key);
+    if (entry === undefined) this.counts.set(key, { dst: message.dst, count: 1 });
+    else entry.count += 1;
+  }
+
+  private takeCounts(): DestinationCount[] {
+    const counts = [...this.counts.values()].map(({ dst, count }) => ({ dst, count }));
+    this.counts.clear();
+    return counts;
+  }
+}
+
+/**
+ * The reconfigurable variant of an overlay protocol: the same logic, run per overlay view, with
+ * views installed by the controller's ordered VIEW multicasts (see ReconfigurableGroup).
+ */
+export function reconfigurable<M>(
+  protocol: ProtocolDefinition<M>,
+  options: ReconfigOptions,
+): ProtocolDefinition<ViewedMessage<M>> {
+  assert(protocol.overlayKind !== null, () => `${protocol.name} has no overlay to reconfigure`);
+  const carried = protocol.carried;
+  assert(carried !== undefined, () => `${protocol.name} does not say which messages carry a multicast`);
+  return {
+    name: protocol.name,
+    overlayKind: protocol.overlayKind,
+    entryGroups: (dst, overlay) => protocol.entryGroups(dst, overlay),
+    createGroup: (config) => new ReconfigurableGroup(config, protocol, options),
+    describe: (body) => protocol.describe(body.body),
+    carried: (body) => carried(body.body),
+    checksEntry: true,
+    ...(protocol.modelLatencyMs === undefined ? {} : { modelLatencyMs: protocol.modelLatencyMs }),
+  };
+}
