@@ -264,14 +264,16 @@ export function runSwarmSeed(
   protocol: ProtocolDefinition<unknown>,
   seed: number,
   linearizable = false,
+  reconfigure = false,
 ): { description: string; problems: string[] } {
   const { description, scenario: spec } = swarmCase(protocol, seed, {
     crashes: true,
     realTime: false,
     modes: REPLICATION_MODES,
     linearizable,
+    reconfigure,
   });
-  const flag = linearizable ? " --linearizable" : "";
+  const flag = `${linearizable ? " --linearizable" : ""}${reconfigure ? " --reconfigure" : ""}`;
   const replay = `pnpm run swarm --protocol ${protocol.name}${flag} --seed ${seed} --trace swarm-${seed}.jsonl`;
   let outcome: ScenarioOutcome;
   try {

@@ -4,7 +4,7 @@ export { findProjectRoot, readJson, readText } from "./files.js";
 export type { Genuineness, LatencySummary, MessageSample, RunMetrics } from "./metrics.js";
 export { MetricsCollector, messageKind, percentile } from "./metrics.js";
 export type { NetOutcome, NetRunOptions, NetRunStats } from "./net-runner.js";
-export { DEFAULT_NET_OPTIONS, NetRunError, runScenarioNet } from "./net-runner.js";
+export { checkNetFaults, DEFAULT_NET_OPTIONS, NetRunError, runScenarioNet } from "./net-runner.js";
 export { mergeTraceFiles } from "./net-trace.js";
 export { PROTOCOLS, protocolByName, protocolNames } from "./registry.js";
 export type { ExperimentOptions } from "./run.js";

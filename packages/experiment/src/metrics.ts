@@ -105,9 +105,10 @@ export interface MessageSample {
 }
 
 /**
- * Genuineness, measured: protocol messages about a multicast received by a group that is not
- * one of its destinations (a replica of an outside group). Counted from `send` events that carry
- * the multicast's id between group replicas, so only runs that record sends have it. A genuine
+ * Genuineness, measured: messages about a multicast received by a group that is not one of its
+ * destinations (a replica of an outside group): protocol messages, and client requests to an
+ * outside entry group. Counted from `send` events that carry the multicast's id, so only runs
+ * that record sends have it. A genuine
  * protocol (Skeen) scores zero; FlexCast's notifications go to outside groups by design.
  */
 export interface Genuineness {
@@ -180,11 +181,14 @@ export class MetricsCollector {
     private readonly protocol: ProtocolDefinition<unknown>,
     private readonly overlay: Overlay | null,
     private readonly keepSamples: boolean,
+    /** Clients whose multicasts are not workload (a reconfiguration controller). */
+    private readonly ignoredClients: ReadonlySet<string> = new Set(),
   ) {}
 
   onEvent(event: TraceEvent): void {
     switch (event.ev) {
       case "multicast": {
+        if (this.ignoredClients.has(String(event.client))) return;
         this.multicasts += 1;
         this.firstMulticastMs = Math.min(this.firstMulticastMs, event.t);
         const dst = event.dst as DestinationSet;
@@ -237,19 +241,21 @@ export class MetricsCollector {
         this.groupOf.set(String(event.proc), String(event.group));
         break;
       case "send":
-        this.onSend(event.from, event.to, event.id);
+        this.onSend(event.to, event.id);
         break;
       default:
         break;
     }
   }
 
-  private onSend(from: TraceId, to: TraceId, id: TraceId | undefined): void {
+  private onSend(to: TraceId, id: TraceId | undefined): void {
     if (this.dstById === null) {
       // The first recorded send: from now on remember destinations, starting with what is in flight.
       this.dstById = new Map([...this.inFlight].map(([inFlightId, record]) => [inFlightId, record.dst]));
     }
-    if (id === undefined || !this.groupOf.has(String(from))) return; // client traffic or no multicast
+    // Client requests count too: an entry group outside the destinations (ByzCast's auxiliary
+    // lca) takes part from the request on. Replies go to clients, which belong to no group.
+    if (id === undefined) return;
     const group = this.groupOf.get(String(to));
     const key = String(id);
     const dst = this.dstById.get(key);

@@ -5,8 +5,8 @@ import type { HostStats, NodeAddress } from "@amcast/net";
  * `child_process.fork`). Nodes started by hand have none and run from their deployment file.
  *
  * runner -> node: `peers` (where every replica listens, once all listen), `start` (client hosts:
- * run the workload), `status` (asks for a `status` answer), `stop` (write the trace out, close,
- * answer `stopped`, exit).
+ * run the workload), `status` (asks for a `status` answer), `crashed` (a node was killed for a
+ * crash fault: stop talking to it), `stop` (write the trace out, close, answer `stopped`, exit).
  * node -> runner: `listening` (the port it got), `connected` (its links are up), `progress` and
  * `done` (client hosts), `status`, `stopped`, `fatal` (it cannot go on; it exits next).
  */
@@ -14,6 +14,8 @@ export type RunnerMessage =
   | { readonly type: "peers"; readonly addresses: Record<string, NodeAddress> }
   | { readonly type: "start" }
   | { readonly type: "status" }
+  /** `node` was killed (a crash fault) and never comes back: drop the link to it. */
+  | { readonly type: "crashed"; readonly node: string }
   | { readonly type: "stop" };
 
 export interface NodeStatus {
@@ -23,6 +25,8 @@ export interface NodeStatus {
   readonly deliveries: number;
   readonly multicasts: number;
   readonly completed: number;
+  /** A replica: the replica its group's orderer believes leads, if any. */
+  readonly leader?: string;
 }
 
 export type NodeMessage =

@@ -181,16 +181,24 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
         host.startWorkload();
         break;
       case "status": {
+        const group = node.role === "replica" ? built.membership.groupOf(node.id) : undefined;
+        // Only this node's replica ever runs here, so the group's vote is this replica's belief.
+        const leader = group === undefined ? undefined : built.leaderOf(group);
         const status: NodeStatus = {
           quiet: host.quiet(),
           messageEvents: host.stats.messageEvents,
           deliveries: host.stats.deliveries,
           multicasts: host.stats.multicasts,
           completed: host.stats.completed,
+          ...(leader === undefined ? {} : { leader }),
         };
         await control({ type: "status", status });
         break;
       }
+      case "crashed":
+        host.transport.peerDown(message.node);
+        log(`${message.node} was killed (crash fault): its link is dropped`);
+        break;
       case "stop":
         await shutdown(0, (stats) => control({ type: "stopped", stats }));
         break;

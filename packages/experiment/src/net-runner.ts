@@ -9,8 +9,8 @@ import { fileURLToPath } from "node:url";
 import { checkRun } from "@amcast/check";
 import type { TraceEvent } from "@amcast/core";
 import type { HostStats, NodeAddress, TransportLimits } from "@amcast/net";
-import { Keyring } from "@amcast/net";
-import type { SimResult, StopReason } from "@amcast/sim";
+import { Keyring, monotonicClock } from "@amcast/net";
+import type { CrashFault, SimResult, StopReason } from "@amcast/sim";
 import type { DeployedNode } from "./deployment.js";
 import { DEFAULT_CLIENT_HOST } from "./deployment.js";
 import { MetricsCollector } from "./metrics.js";
@@ -67,6 +67,8 @@ export interface NetRunStats {
   readonly congestionEpisodes: number;
   readonly logicErrors: number;
   readonly arrivalsSkipped: number;
+  /** Replicas killed with SIGKILL (crash faults), with when (trace clock, ms). */
+  readonly killed: readonly { readonly proc: string; readonly t: number }[];
   /** CPU time (user + system) of the replica processes and of the client hosts, in ms. */
   readonly cpuMsReplicas: number;
   readonly cpuMsClients: number;
@@ -123,6 +125,8 @@ interface NodeProcess {
   stats: HostStats | undefined;
   stopping: boolean;
   exited: boolean;
+  /** Killed on purpose (a crash fault): its exit is no failure, and it answers nothing. */
+  killed: boolean;
 }
 
 /**
@@ -173,6 +177,7 @@ class Cluster {
       stats: undefined,
       stopping: false,
       exited: false,
+      killed: false,
     };
     this.nodes.set(node.id, entry);
     child.stderr?.on("data", (chunk: Buffer) => {
@@ -196,6 +201,20 @@ class Cluster {
         );
       this.changed();
     });
+  }
+
+  /** Kills a node with SIGKILL, as a crash would: no goodbye, no trace flush, no stats. */
+  kill(id: string): void {
+    const entry = this.nodes.get(id);
+    if (entry === undefined || entry.exited) return;
+    entry.killed = true;
+    entry.stopping = true;
+    entry.child.kill("SIGKILL");
+  }
+
+  /** Nodes still running (not exited, not killed). */
+  live(): NodeProcess[] {
+    return [...this.nodes.values()].filter((entry) => !entry.exited && !entry.killed);
   }
 
   send(id: string, message: RunnerMessage): void {
@@ -295,7 +314,7 @@ class Cluster {
     this.changed();
   }
 
-  private fail(error: Error): void {
+  fail(error: Error): void {
     this.failure ??= error;
     this.changed();
   }
@@ -323,10 +342,7 @@ function fileStem(index: number, id: string): string {
  * happens (failure, abort, time limit).
  */
 export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions): Promise<NetOutcome> {
-  if (spec.faults.crashes.length > 0 || spec.faults.partitions.length > 0)
-    throw new NetRunError(
-      `${spec.label}: the network runtime does not inject crashes or partitions yet; run it on the simulator`,
-    );
+  checkNetFaults(spec);
   const keep = options.workDir !== undefined;
   const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), "amcast-net-"));
   mkdirSync(workDir, { recursive: true });
@@ -334,6 +350,13 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
   const built = buildSystem(spec);
   const startNs = process.hrtime.bigint();
   const startedAt = performance.now();
+  // The runner's own events (faults) on the nodes' clock, merged with their traces.
+  const clock = monotonicClock(startNs);
+  const traceTime = (): number => Math.round(clock.now() * 1000) / 1000;
+  const runnerEvents: string[] = [];
+  const killed: { proc: string; t: number }[] = [];
+  for (const proc of spec.faults.byzantine ?? spec.byzantine.map((fault) => fault.proc))
+    runnerEvents.push(JSON.stringify({ ev: "fault", proc, kind: "byzantine", t: 0 }));
 
   // The nodes: one per replica, the clients round robin over the client hosts.
   const hostCount = Math.max(1, Math.min(options.clientHosts, built.clients.length));
@@ -407,6 +430,7 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
   let workloadStartMs = 0;
   let startupMs = 0;
   let workloadMs = 0;
+  const crashTimers: NodeJS.Timeout[] = [];
   try {
     log(
       `network runtime: ${nodes.length} processes (${built.processes.length} replicas, ${hostCount} client host(s)) in ${workDir}`,
@@ -456,6 +480,26 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
     startupMs = performance.now() - startedAt;
     workloadStartMs = performance.now();
     cluster.broadcast({ type: "start" }, "clients");
+    // Crash faults: SIGKILL at their time after the workload's start (a leader is asked for then).
+    const crashes = spec.faults.crashes.map(
+      (fault) =>
+        new Promise<void>((resolve) => {
+          crashTimers.push(
+            setTimeout(() => {
+              crashNode(cluster, built.membership.replicas.bind(built.membership), fault, spec.tickMs, log)
+                .then((proc) => {
+                  if (proc !== undefined) {
+                    const t = traceTime();
+                    killed.push({ proc, t });
+                    runnerEvents.push(JSON.stringify({ ev: "fault", proc, kind: "crash", t }));
+                  }
+                })
+                .catch((error: Error) => cluster.fail(error))
+                .finally(resolve);
+            }, fault.atMs),
+          );
+        }),
+    );
     const clientsOf = (): NodeProcess[] => entries().filter((entry) => entry.node.role === "clients");
     const timeLimitMs = Math.min(options.timeLimitMs, spec.timeLimitMs);
     let lastCompleted = -1;
@@ -488,7 +532,12 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
       if (stop.reason !== "time-limit") throw error;
       log(`the workload did not finish within ${timeLimitMs} ms: stopping the run`);
     }
-    if (stop.reason === "drained") await settle(cluster, spec, options);
+    // As the simulator does, a run ends only once every fault happened.
+    if (stop.reason === "drained") {
+      await Promise.all(crashes);
+      if (cluster.failed !== undefined) throw cluster.failed;
+      await settle(cluster, spec, options);
+    }
     workloadMs = performance.now() - workloadStartMs;
     // Stop: every node writes out its trace and reports its counters.
     for (const entry of entries()) entry.stopping = true;
@@ -499,6 +548,7 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
       STOP_TIMEOUT_MS,
     );
   } finally {
+    for (const timer of crashTimers) clearTimeout(timer);
     await cluster.killAll();
   }
 
@@ -506,7 +556,12 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
     const perNode: Record<string, HostStats> = {};
     for (const entry of cluster.nodes.values())
       if (entry.stats !== undefined) perNode[entry.node.id] = entry.stats;
-    const traceFiles = nodes.map((node) => (files.get(node.id) as (kind: string) => string)("trace.jsonl"));
+    const runnerTrace = join(workDir, "runner.trace.jsonl");
+    writeFileSync(runnerTrace, runnerEvents.length === 0 ? "" : `${runnerEvents.join("\n")}\n`);
+    const traceFiles = [
+      runnerTrace,
+      ...nodes.map((node) => (files.get(node.id) as (kind: string) => string)("trace.jsonl")),
+    ];
     const metrics = new MetricsCollector(
       spec.topology,
       built.clientRegions,
@@ -562,6 +617,8 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
       metrics: metrics.finish(),
       check,
       wallMs: performance.now() - startedAt,
+      // The runtime does not run the reconfiguration controller (refused before the run).
+      reconfig: null,
       net: {
         nodes: nodes.length,
         workDir,
@@ -575,6 +632,7 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
         congestionEpisodes: sum((node) => node.transport.congestionEpisodes),
         logicErrors: sum((node) => node.logicErrors),
         arrivalsSkipped: sim.arrivalsSkipped,
+        killed,
         cpuMsReplicas: cpuOf("replica"),
         cpuMsClients: cpuOf("clients"),
         workloadMs,
@@ -604,9 +662,9 @@ async function settle(cluster: Cluster, spec: ScenarioSpec, options: NetRunOptio
   let quietSinceMs: number | undefined;
   let lastDeliveries = -1;
   while (performance.now() - started < SETTLE_MS_MAX) {
-    for (const entry of cluster.nodes.values()) entry.status = undefined;
-    cluster.broadcast({ type: "status" });
-    const entries = [...cluster.nodes.values()];
+    const entries = cluster.live();
+    for (const entry of entries) entry.status = undefined;
+    for (const entry of entries) cluster.send(entry.node.id, { type: "status" });
     await cluster.until(() => entries.every((entry) => entry.status !== undefined), "status answers", 10_000);
     const quiet = entries.every((entry) => entry.status?.quiet === true);
     const deliveries = entries.reduce((sum, entry) => sum + (entry.status?.deliveries ?? 0), 0);
@@ -616,4 +674,78 @@ async function settle(cluster: Cluster, spec: ScenarioSpec, options: NetRunOptio
     if (quietSinceMs !== undefined && performance.now() - quietSinceMs >= settleMs) return;
     await cluster.sleep(STATUS_INTERVAL_MS);
   }
+}
+
+/**
+ * What the runtime can inject: crashes, as SIGKILL of a replica's process, for good. A killed
+ * process loses its memory (there is no stable storage to restart from), so crashes that recover,
+ * and partitions, run on the simulator only.
+ */
+export function checkNetFaults(spec: ScenarioSpec): void {
+  if (spec.faults.partitions.length > 0)
+    throw new NetRunError(
+      `${spec.label}: the network runtime does not inject partitions; run this fault plan on the simulator`,
+    );
+  for (const crash of spec.faults.crashes)
+    if (crash.recoverAtMs !== undefined)
+      throw new NetRunError(
+        `${spec.label}: the network runtime kills crashed replicas (SIGKILL) and cannot recover them (no stable storage); drop recoverAtMs or run this fault plan on the simulator`,
+      );
+}
+
+/** How long a `leaderOf` crash keeps asking for a leader (an election may be on). */
+const LEADER_WAIT_MS = 10_000;
+
+/**
+ * Carries out one crash fault: resolves its target (a named replica, or the replica most of a
+ * group's live replicas follow right now), kills its process with SIGKILL and tells every other
+ * node to drop the link to it. Resolves with the process killed, or undefined when the target
+ * was already gone.
+ */
+async function crashNode(
+  cluster: Cluster,
+  replicasOf: (group: string) => readonly string[],
+  fault: CrashFault,
+  tickMs: number,
+  log: (line: string) => void,
+): Promise<string | undefined> {
+  let target = fault.proc;
+  if (target === undefined) {
+    const group = fault.leaderOf as string;
+    const deadline = performance.now() + LEADER_WAIT_MS;
+    while (target === undefined) {
+      const asked = cluster.live().filter((entry) => replicasOf(group).includes(entry.node.id));
+      if (asked.length === 0) return undefined;
+      for (const entry of asked) entry.status = undefined;
+      for (const entry of asked) cluster.send(entry.node.id, { type: "status" });
+      await cluster.until(
+        () => asked.every((entry) => entry.status !== undefined || entry.exited),
+        `the replicas of ${group} to say who leads`,
+        10_000,
+      );
+      const votes = new Map<string, number>();
+      for (const entry of asked) {
+        const leader = entry.status?.leader;
+        if (leader !== undefined) votes.set(leader, (votes.get(leader) ?? 0) + 1);
+      }
+      let best: string | undefined;
+      for (const [leader, count] of votes) if (count > (votes.get(best ?? "") ?? 0)) best = leader;
+      if (best !== undefined && asked.some((entry) => entry.node.id === best)) target = best;
+      else if (performance.now() > deadline)
+        throw new NetRunError(
+          `no replica of ${group} led within ${LEADER_WAIT_MS} ms: cannot crash its leader`,
+        );
+      else await cluster.sleep(tickMs);
+    }
+  }
+  const entry = cluster.nodes.get(target);
+  if (entry === undefined || entry.node.role !== "replica")
+    throw new NetRunError(`crash fault: ${target} is not a replica of this run`);
+  if (entry.exited || entry.killed) return undefined;
+  cluster.kill(target);
+  log(
+    `crash fault: killed ${target} (SIGKILL)${fault.leaderOf === undefined ? "" : `, the leader of ${fault.leaderOf}`}`,
+  );
+  for (const other of cluster.live()) cluster.send(other.node.id, { type: "crashed", node: target });
+  return target;
 }

@@ -13,7 +13,8 @@ interface Cursor {
  * Merges the trace files of a run's nodes into one trace, in time order: each file is already in
  * order (one node, one monotonic clock), so a k-way merge on (t, file) yields every event once,
  * keeps each node's own order, and needs one parsed line per file at a time. A missing file
- * (a node that never started) counts as empty.
+ * (a node that never started) counts as empty; an unfinished last line (a node killed while
+ * writing it) is left out.
  */
 export function mergeTraceFiles(files: readonly string[], onEvent: (event: TraceEvent) => void): number {
   const heap = new BinaryHeap<Cursor>(
@@ -24,6 +25,15 @@ export function mergeTraceFiles(files: readonly string[], onEvent: (event: Trace
       const line = cursor.lines[cursor.index] as string;
       cursor.index += 1;
       if (line === "") continue;
+      // Without a final newline, the last line may have been cut short by a kill.
+      if (cursor.index === cursor.lines.length) {
+        try {
+          cursor.event = parseTraceLine(line, `${files[cursor.file]}:${cursor.index}`);
+        } catch {
+          return false;
+        }
+        return true;
+      }
       cursor.event = parseTraceLine(line, `${files[cursor.file]}:${cursor.index}`);
       return true;
     }

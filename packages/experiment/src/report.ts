@@ -241,3 +241,98 @@ export function linearizableCostTable(outcomes: readonly ScenarioOutcome[]): str
     rows,
   );
 }
+
+/**
+ * For runs that reconfigure: each installed view with the optimiser's prediction (mean latency of
+ * the window's workload on the old and the new overlay, by its cost model) and what the run
+ * measured: mean latency of the multicasts started between the previous change (or the workload
+ * shift) and the decision, and between the installation and the next decision (or the end).
+ */
+export function reconfigTable(outcomes: readonly ScenarioOutcome[]): string | undefined {
+  const rows: (string | number)[][] = [];
+  for (const { spec, metrics, reconfig } of outcomes) {
+    if (reconfig === null) continue;
+    const installed = reconfig.reconfigurations;
+    installed.forEach((change, index) => {
+      const previous = installed[index - 1];
+      const shiftAtMs = spec.workload.shift?.atMs;
+      let fromMs = previous?.installedMs ?? 0;
+      if (shiftAtMs !== undefined && shiftAtMs < change.decidedMs) fromMs = Math.max(fromMs, shiftAtMs);
+      const untilMs = installed[index + 1]?.decidedMs ?? Number.POSITIVE_INFINITY;
+      const before = meanLatency(metrics.samples, fromMs, change.decidedMs);
+      const after =
+        change.installedMs === null ? null : meanLatency(metrics.samples, change.installedMs, untilMs);
+      const predictedGain =
+        change.predictedCurrentMs !== null && change.predictedBestMs !== null && change.predictedCurrentMs > 0
+          ? (100 * (change.predictedCurrentMs - change.predictedBestMs)) / change.predictedCurrentMs
+          : null;
+      const measuredGain =
+        before !== null && after !== null && before > 0 ? (100 * (before - after)) / before : null;
+      rows.push([
+        spec.label,
+        change.view,
+        change.decidedMs / 1000,
+        change.installedMs === null ? "-" : change.installedMs / 1000,
+        change.predictedCurrentMs ?? "-",
+        change.predictedBestMs ?? "-",
+        predictedGain ?? "-",
+        before ?? "-",
+        after ?? "-",
+        measuredGain ?? "-",
+        change.method,
+        change.solveMs,
+      ]);
+    });
+  }
+  if (rows.length === 0) return undefined;
+  return formatTable(
+    [
+      "run",
+      "view",
+      "decided s",
+      "installed s",
+      "model old ms",
+      "model new ms",
+      "predicted gain %",
+      "mean before ms",
+      "mean after ms",
+      "measured gain %",
+      "solver",
+      "solve ms",
+    ],
+    rows,
+  );
+}
+
+/** Optimiser runs per reconfiguring run: how many, how long (wall clock), how many changed the overlay. */
+export function solverTable(outcomes: readonly ScenarioOutcome[]): string | undefined {
+  const rows: (string | number)[][] = [];
+  for (const { spec, reconfig } of outcomes) {
+    if (reconfig === null || reconfig.plans.length === 0) continue;
+    const times = reconfig.plans.map((plan) => plan.solveMs);
+    rows.push([
+      spec.label,
+      reconfig.plans.length,
+      reconfig.plans.filter((plan) => plan.changed).length,
+      times.reduce((sum, time) => sum + time, 0) / times.length,
+      Math.max(...times),
+    ]);
+  }
+  if (rows.length === 0) return undefined;
+  return formatTable(["run", "optimiser runs", "changes proposed", "mean solve ms", "max solve ms"], rows);
+}
+
+function meanLatency(
+  samples: readonly { multicastMs: number; latencyMs: number }[],
+  fromMs: number,
+  untilMs: number,
+): number | null {
+  let sum = 0;
+  let count = 0;
+  for (const sample of samples) {
+    if (sample.multicastMs < fromMs || sample.multicastMs >= untilMs) continue;
+    sum += sample.latencyMs;
+    count += 1;
+  }
+  return count === 0 ? null : sum / count;
+}

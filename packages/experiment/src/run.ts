@@ -25,6 +25,7 @@ export function experimentScenarios(experiment: ExperimentSpec, options: Experim
           for (const run of experiment.protocols) {
             for (const lin of experiment.linearizable) {
               const parts = [lin ? `${run.label}+lin` : run.label, mode, workload.name];
+              const reconfig = run.reconfigure ? experiment.reconfig : null;
               if (plan.name !== "") parts.push(plan.name);
               if (seeds.length > 1) parts.push(`seed-${seed}`);
               const label = parts.join("/");
@@ -40,6 +41,7 @@ export function experimentScenarios(experiment: ExperimentSpec, options: Experim
                 workload,
                 byzantine: plan.byzantine,
                 linearizable: lin,
+                ...(reconfig === null ? {} : { reconfig }),
                 network: experiment.network,
                 processing: experiment.processing,
                 faults: plan.faults,
@@ -106,6 +108,7 @@ export function runSummary(outcome: ScenarioOutcome): Record<string, unknown> {
     messageEvents: sim.messageEvents,
     messageEventsPerSec: outcome.wallMs > 0 ? Math.round((sim.messageEvents * 1000) / outcome.wallMs) : 0,
     sendsByKind: Object.fromEntries([...sim.sendsByLabel].sort(([a], [b]) => (a < b ? -1 : 1))),
+    reconfigurations: outcome.reconfig?.reconfigurations ?? null,
   };
 }
 

@@ -1,7 +1,7 @@
 import type { CheckReport, Violation } from "@amcast/check";
 import { checkRun } from "@amcast/check";
 import type { GroupId, Overlay, ProcessId, ProtocolDefinition, Topology, TraceEvent } from "@amcast/core";
-import { DestinationChooser, nearestGroup, Prng, runGroups, targetGroups } from "@amcast/core";
+import { assert, DestinationChooser, nearestGroup, Prng, runGroups, targetGroups } from "@amcast/core";
 import type { Replica, ReplicationMode } from "@amcast/group";
 import {
   ByzantineReplica,
@@ -12,6 +12,7 @@ import {
   SimulatedSignatures,
 } from "@amcast/group";
 import { linearizable } from "@amcast/linearizable";
+import { reconfigurable } from "@amcast/reconfig";
 import type {
   FaultOptions,
   NetworkOptions,
@@ -23,6 +24,8 @@ import type {
 import { simulate } from "@amcast/sim";
 import type { RunMetrics } from "./metrics.js";
 import { MetricsCollector } from "./metrics.js";
+import type { PlanRecord, ReconfigSpec, Reconfiguration } from "./reconfig.js";
+import { CONTROLLER_ID, ReconfigController } from "./reconfig.js";
 import type { ByzantineFault, WorkloadSpec } from "./spec.js";
 
 /** Everything one simulated run needs: a protocol on a topology under a workload and faults. */
@@ -51,6 +54,11 @@ export interface ScenarioOutcome {
   readonly metrics: RunMetrics;
   readonly check: CheckReport | null;
   readonly wallMs: number;
+  /** What the reconfiguration controller did; null: the run does not reconfigure. */
+  readonly reconfig: {
+    readonly reconfigurations: readonly Reconfiguration[];
+    readonly plans: readonly PlanRecord[];
+  } | null;
 }
 
 /**
@@ -97,6 +105,8 @@ export interface SystemSpec {
   readonly byzantine: readonly ByzantineFault[];
   /** Wrap the protocol in the ACK barrier (real-time order); absent: no. */
   readonly linearizable?: boolean;
+  /** Reconfigure the overlay on the fly (needs an overlay protocol); absent: never. */
+  readonly reconfig?: ReconfigSpec;
 }
 
 /** The replicas and clients of a system, ready for a driver (the simulator or the network runtime). */
@@ -110,6 +120,8 @@ export interface BuiltSystem {
   readonly clientRegions: ReadonlyMap<string, string>;
   /** The leader most correct replicas of a group follow right now (for leader crashes). */
   readonly leaderOf: (group: GroupId) => ProcessId | undefined;
+  /** The reconfiguration controller (its client is the last of `clients`); null: none. */
+  readonly controller: ReconfigController | null;
 }
 
 /**
@@ -119,8 +131,14 @@ export interface BuiltSystem {
  */
 export function buildSystem(spec: SystemSpec): BuiltSystem {
   const { topology, overlay, mode, workload, f } = spec;
+  // The ACK barrier goes around the views: a group switches views where the protocol orders VIEW
+  // (not where the barrier releases it), and the barrier sees one sequence across views.
+  const viewed =
+    spec.reconfig === undefined
+      ? spec.protocol
+      : (reconfigurable(spec.protocol, { controller: CONTROLLER_ID }) as ProtocolDefinition<unknown>);
   const protocol =
-    spec.linearizable === true ? (linearizable(spec.protocol) as ProtocolDefinition<unknown>) : spec.protocol;
+    spec.linearizable === true ? (linearizable(viewed) as ProtocolDefinition<unknown>) : viewed;
   // Only the groups the protocol uses get replicas: auxiliary groups exist for tree overlays.
   const membership = Membership.uniform(runGroups(overlay, topology), replicaCount(mode, f));
   // Byzantine mode signs requests, stream copies and consensus messages (see SimulatedSignatures).
@@ -178,6 +196,8 @@ export function buildSystem(spec: SystemSpec): BuiltSystem {
     const id = `c${index}`;
     clientRegions.set(id, region);
     const chooser = new DestinationChooser(workload.locality, topology, targets, home);
+    const shift = workload.shift ?? null;
+    const shifted = shift === null ? null : new DestinationChooser(shift.locality, topology, targets, home);
     const outstandingMax = workload.loop === "closed" ? workload.outstanding : workload.outstandingMax;
     return {
       logic: createClient({
@@ -207,18 +227,83 @@ export function buildSystem(spec: SystemSpec): BuiltSystem {
             },
       payloadBytes: workload.payloadBytes,
       startMs: startPrng.float() * workload.startSpreadMs,
-      destinations: (prng) => chooser.next(prng),
+      destinations: (prng, nowMs) =>
+        shifted !== null && shift !== null && nowMs >= shift.atMs ? shifted.next(prng) : chooser.next(prng),
     };
   });
-  return { protocol, membership, processes, clients, clientRegions, leaderOf };
+  const controller =
+    spec.reconfig === undefined
+      ? null
+      : addController(spec, spec.reconfig, protocol, membership, signatures, clients);
+  return { protocol, membership, processes, clients, clientRegions, leaderOf, controller };
+}
+
+/**
+ * The reconfiguration controller and its client: a background client next to the first target
+ * group that multicasts STATS and VIEW to every target group (see ReconfigController).
+ */
+function addController(
+  spec: SystemSpec,
+  reconfig: ReconfigSpec,
+  protocol: ProtocolDefinition<unknown>,
+  membership: Membership,
+  signatures: SimulatedSignatures | undefined,
+  clients: SimClient[],
+): ReconfigController {
+  const { topology, overlay, mode, f } = spec;
+  assert(overlay !== null, "reconfiguration needs an overlay");
+  const targets = targetGroups(overlay, topology);
+  const controller = new ReconfigController(
+    reconfig,
+    overlay,
+    targets,
+    (from, to) => topology.groupToGroupMs(from, to),
+    new Prng(spec.seed).derive("reconfig"),
+    () => performance.now(),
+  );
+  clients.push({
+    logic: createClient({
+      id: CONTROLLER_ID,
+      protocol,
+      membership,
+      overlay,
+      mode,
+      f,
+      outstandingMax: 1,
+      ...(signatures === undefined ? {} : { signer: signatures.signerFor(CONTROLLER_ID) }),
+    }),
+    region: topology.groupRegion(targets[0] as GroupId),
+    loop: {
+      kind: "closed",
+      multicasts: reconfig.controlMulticastsMax,
+      outstanding: 1,
+      thinkMs: reconfig.statsEveryMs,
+    },
+    payloadBytes: 0,
+    startMs: reconfig.statsEveryMs,
+    destinations: () => controller.destinations(),
+    payload: () => controller.payload(),
+    onComplete: (_id, results, nowMs) => controller.onComplete(results, nowMs),
+    background: true,
+  });
+  return controller;
 }
 
 /** Builds the system of a scenario, runs the simulator, checks the trace. */
 export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
   const { topology, overlay } = spec;
-  const { protocol, processes, clients, clientRegions, leaderOf } = buildSystem(spec);
+  const { protocol, processes, clients, clientRegions, leaderOf, controller } = buildSystem(spec);
 
-  const metrics = new MetricsCollector(topology, clientRegions, protocol, overlay, spec.keepSamples);
+  // The latency model follows one overlay; with views it no longer applies after the first change.
+  const { modelLatencyMs: _model, ...withoutModel } = protocol;
+  const metrics = new MetricsCollector(
+    topology,
+    clientRegions,
+    controller === null ? protocol : withoutModel,
+    overlay,
+    spec.keepSamples,
+    new Set([CONTROLLER_ID]),
+  );
   const events: TraceEvent[] = [];
   const onTrace = spec.onTrace;
   const keep = spec.check;
@@ -253,5 +338,7 @@ export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
   const check = spec.check
     ? checkRun(events, { liveness, realTime, maxViolationsPerProperty: VIOLATIONS_KEPT_MAX })
     : null;
-  return { spec, sim, metrics: metrics.finish(), check, wallMs };
+  const reconfig =
+    controller === null ? null : { reconfigurations: controller.reconfigurations, plans: controller.plans };
+  return { spec, sim, metrics: metrics.finish(), check, wallMs, reconfig };
 }

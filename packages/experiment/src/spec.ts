@@ -16,6 +16,8 @@ import type { ByzantineStrategy, ReplicationMode } from "@amcast/group";
 import { BYZANTINE_STRATEGIES, REPLICATION_MODES, replicaCount } from "@amcast/group";
 import type { CrashFault, FaultOptions, NetworkOptions, PartitionFault, ProcessingCost } from "@amcast/sim";
 import { besideFile, displayPath, jsonNames, readJson, readText } from "./files.js";
+import type { ReconfigSpec } from "./reconfig.js";
+import { DEFAULT_RECONFIG } from "./reconfig.js";
 import { protocolByName } from "./registry.js";
 
 /** One protocol of an experiment, with the overlay it runs on. */
@@ -23,6 +25,14 @@ export interface ProtocolRun {
   readonly label: string;
   readonly protocol: ProtocolDefinition<unknown>;
   readonly overlay: Overlay | null;
+  /** Reconfigure this run's overlay on the fly (the experiment has a `reconfig` block). */
+  readonly reconfigure: boolean;
+}
+
+/** The workload's locality from `atMs` on (a workload that shifts mid-run). */
+export interface WorkloadShift {
+  readonly atMs: number;
+  readonly locality: LocalitySpec;
 }
 
 export interface WorkloadSpec {
@@ -43,6 +53,8 @@ export interface WorkloadSpec {
   readonly locality: LocalitySpec;
   /** Clients start at a uniform random time in [0, startSpreadMs), so they do not move in lockstep. */
   readonly startSpreadMs: number;
+  /** A change of locality mid-run; absent: none. */
+  readonly shift?: WorkloadShift;
 }
 
 /** A replica that is Byzantine for the whole run, and how it misbehaves. */
@@ -86,6 +98,8 @@ export interface ExperimentSpec {
   readonly linearizable: readonly boolean[];
   /** Experiments (by name) to run after this one, e.g. a second table on another network. */
   readonly then: readonly string[];
+  /** On-the-fly reconfiguration for the runs that ask for it; null: none. */
+  readonly reconfig: ReconfigSpec | null;
 }
 
 const SEED_MAX = Number.MAX_SAFE_INTEGER;
@@ -105,10 +119,12 @@ export function loadExperiment(file: string): ExperimentSpec {
     (csv) => readText(besideFile(topologyFile, csv), "latency file"),
   );
 
+  const reconfigDoc = doc.optionalObject("reconfig");
+  const reconfig = reconfigDoc === undefined ? null : readReconfig(reconfigDoc);
   const protocols = doc
     .array("protocols")
     .objects()
-    .map((item) => readProtocolRun(item, file, topology));
+    .map((item) => readProtocolRun(item, file, topology, reconfig !== null));
   const labels = new Set<string>();
   protocols.forEach((run, index) => {
     if (labels.has(run.label)) {
@@ -185,10 +201,16 @@ export function loadExperiment(file: string): ExperimentSpec {
     realTime,
     linearizable,
     then,
+    reconfig,
   };
 }
 
-function readProtocolRun(item: JsonFields, experimentFile: string, topology: Topology): ProtocolRun {
+function readProtocolRun(
+  item: JsonFields,
+  experimentFile: string,
+  topology: Topology,
+  hasReconfig: boolean,
+): ProtocolRun {
   const protocol = protocolByName(item.raw("protocol"), item.source, item.fieldPath("protocol"));
   const overlayName = item.optionalString("overlay");
   let overlay: Overlay | null = null;
@@ -212,8 +234,52 @@ function readProtocolRun(item: JsonFields, experimentFile: string, topology: Top
   }
   const label =
     item.optionalString("label") ?? (overlay === null ? protocol.name : `${protocol.name}/${overlay.name}`);
+  const reconfigure = item.boolean("reconfigure", hasReconfig && overlay !== null);
+  if (reconfigure && !hasReconfig)
+    throw item.error("reconfigure", "is true but the experiment has no reconfig block");
+  if (reconfigure && overlay === null)
+    throw item.error("reconfigure", `protocol ${protocol.name} has no overlay to reconfigure`);
   item.done();
-  return { label, protocol, overlay };
+  return { label, protocol, overlay, reconfigure };
+}
+
+function readReconfig(doc: JsonFields): ReconfigSpec {
+  const defaults = DEFAULT_RECONFIG;
+  const policy = doc.choice("policy", ["optimise", "random"] as const, defaults.policy);
+  const statsEveryMs = doc.number(
+    "statsEveryMs",
+    { min: policy === "random" ? 0 : 1 },
+    defaults.statsEveryMs,
+  );
+  const windowCollections = doc.number(
+    "windowCollections",
+    { integer: true, min: 1, max: 1000 },
+    defaults.windowCollections,
+  );
+  const minGainPercent = doc.number("minGainPercent", { min: 0, max: 100 }, defaults.minGainFraction * 100);
+  const solver = doc.choice("solver", ["ilp", "exhaustive"] as const, defaults.solver);
+  const solverTimeLimitMs = doc.number("solverTimeLimitMs", { min: 1 }, defaults.solverTimeLimitMs);
+  const loadLimitPercent = doc.has("loadLimitPercent")
+    ? doc.number("loadLimitPercent", { min: 1, max: 100 })
+    : null;
+  const viewsMax = doc.number("viewsMax", { integer: true, min: 1, max: 1000 }, defaults.viewsMax);
+  const controlMulticastsMax = doc.number(
+    "controlMulticastsMax",
+    { integer: true, min: 1, max: 1_000_000 },
+    defaults.controlMulticastsMax,
+  );
+  doc.done();
+  return {
+    policy,
+    statsEveryMs,
+    windowCollections,
+    minGainFraction: minGainPercent / 100,
+    solver,
+    solverTimeLimitMs,
+    loadLimitFraction: loadLimitPercent === null ? null : loadLimitPercent / 100,
+    viewsMax,
+    controlMulticastsMax,
+  };
 }
 
 function readWorkload(item: JsonFields, topology: Topology, protocols: readonly ProtocolRun[]): WorkloadSpec {
@@ -237,11 +303,15 @@ function readWorkload(item: JsonFields, topology: Topology, protocols: readonly 
       : item.number("ratePerSec", { min: 0.001 }, 1);
   const outstandingMax = item.number("outstandingMax", { integer: true, min: 1, max: 8192 }, 8192);
   const payloadBytes = item.number("payloadBytes", { integer: true, min: 0, max: 100_000_000 }, 64);
-  const localPercent = item.number("localPercent", { integer: true, min: 0, max: 100 }, 90);
-  const globalSizes = item.has("globalSizes")
-    ? item.array("globalSizes").numbers({ integer: true, min: 2, max: 1000 })
-    : [2, 3];
-  const globalChoice = item.choice("globalChoice", ["nearest", "uniform"] as const, "nearest");
+  const locality = readLocality(item, { localPercent: 90, globalSizes: [2, 3], globalChoice: "nearest" });
+  const { localPercent } = locality;
+  const shiftDoc = item.optionalObject("shift");
+  let shift: WorkloadShift | null = null;
+  if (shiftDoc !== undefined) {
+    const atMs = shiftDoc.number("atMs", { min: 0 });
+    shift = { atMs, locality: readLocality(shiftDoc, locality) };
+    shiftDoc.done();
+  }
   const startSpreadMs = item.number("startSpreadMs", { min: 0 }, 10);
   const groupItems = item.optionalArray("groups");
   const groups = groupItems === undefined ? null : groupItems.strings();
@@ -256,14 +326,14 @@ function readWorkload(item: JsonFields, topology: Topology, protocols: readonly 
       }
     });
     const targets = groups ?? allTargets;
-    if (localPercent < 100 && targets.length < 2) {
+    const globalsAnywhere = localPercent < 100 || (shift !== null && shift.locality.localPercent < 100);
+    if (globalsAnywhere && targets.length < 2) {
       throw item.error(
         "localPercent",
         `is ${localPercent} but ${run.label} has ${targets.length} target group: global multicasts need two`,
       );
     }
   }
-  percent(localPercent);
   item.done();
   return {
     name,
@@ -276,9 +346,20 @@ function readWorkload(item: JsonFields, topology: Topology, protocols: readonly 
     outstandingMax,
     payloadBytes,
     groups,
-    locality: { localPercent, globalSizes, globalChoice },
+    locality,
     startSpreadMs,
+    ...(shift === null ? {} : { shift }),
   };
+}
+
+/** A locality model (`localPercent`, `globalSizes`, `globalChoice`), each field defaulting to `base`. */
+function readLocality(item: JsonFields, base: LocalitySpec): LocalitySpec {
+  const localPercent = item.number("localPercent", { integer: true, min: 0, max: 100 }, base.localPercent);
+  const globalSizes = item.has("globalSizes")
+    ? item.array("globalSizes").numbers({ integer: true, min: 2, max: 1000 })
+    : base.globalSizes;
+  const globalChoice = item.choice("globalChoice", ["nearest", "uniform"] as const, base.globalChoice);
+  return { localPercent, globalSizes, globalChoice };
 }
 
 function readNetwork(doc: JsonFields | undefined): NetworkOptions {

@@ -1,17 +1,10 @@
-import type { GroupRole, Overlay, ProtocolDefinition, TraceEvent } from "@amcast/core";
-import {
-  assert,
-  assertNever,
-  CdagOverlay,
-  Prng,
-  percent,
-  runGroups,
-  Topology,
-  TreeOverlay,
-} from "@amcast/core";
+import type { Overlay, ProtocolDefinition, TraceEvent } from "@amcast/core";
+import { assertNever, CdagOverlay, Prng, percent, runGroups, Topology } from "@amcast/core";
 import type { ReplicationMode } from "@amcast/group";
 import { BYZANTINE_STRATEGIES, replicaCount } from "@amcast/group";
 import type { CrashFault, PartitionFault } from "@amcast/sim";
+import type { ReconfigSpec } from "./reconfig.js";
+import { DEFAULT_RECONFIG, randomTree } from "./reconfig.js";
 import type { ScenarioSpec } from "./scenario.js";
 import type { ByzantineFault, WorkloadSpec } from "./spec.js";
 
@@ -35,6 +28,8 @@ export interface SwarmOptions {
   /** Run the protocol's linearizable variant (real-time order is then checked and owed). */
   readonly linearizable?: boolean;
   readonly recordSends?: boolean;
+  /** Install random overlays at random moments (overlay protocols only). */
+  readonly reconfigure?: boolean;
   readonly onTrace?: (event: TraceEvent) => void;
 }
 
@@ -139,8 +134,21 @@ export function swarmCase(
     }
   }
 
+  // Its own stream, so switching reconfiguration on leaves the rest of a seed's draw unchanged.
+  const reconfigPrng = new Prng(seed).derive("swarm-reconfig");
+  const reconfig: ReconfigSpec | null =
+    options.reconfigure === true && overlay !== null
+      ? {
+          ...DEFAULT_RECONFIG,
+          policy: "random",
+          // 0: back-to-back view changes.
+          statsEveryMs: reconfigPrng.pick([0, 0, 5, 30, 100, 300]),
+          viewsMax: reconfigPrng.intBetween(1, 6),
+        }
+      : null;
+  const variant = `${options.linearizable === true ? "+lin" : ""}${reconfig === null ? "" : "+reconf"}`;
   const scenario: ScenarioSpec = {
-    label: `swarm/${protocol.name}${options.linearizable === true ? "+lin" : ""}/seed-${seed}`,
+    label: `swarm/${protocol.name}${variant}/seed-${seed}`,
     seed,
     topology,
     protocol,
@@ -150,6 +158,7 @@ export function swarmCase(
     workload,
     byzantine,
     linearizable: options.linearizable === true,
+    ...(reconfig === null ? {} : { reconfig }),
     network,
     processing,
     faults: { crashes, partitions, byzantine: byzantine.map((fault) => fault.proc) },
@@ -181,6 +190,7 @@ export function swarmCase(
       ? "no Byzantine replica"
       : `Byzantine ${byzantine.map((fault) => `${fault.proc}:${fault.strategy}`).join(",")}`,
     overlay === null ? "no overlay" : `${overlay.kind} ${overlay.groups.join(">")}`,
+    ...(reconfig === null ? [] : [`${reconfig.viewsMax} random views every ${reconfig.statsEveryMs} ms`]),
   ].join(", ");
   return { seed, description, scenario };
 }
@@ -203,31 +213,7 @@ export function withOverlay(
       return { topology, overlay: new CdagOverlay("random-order", prng.shuffle(targets)) };
     case "tree": {
       const auxiliary = Array.from({ length: prng.pick([0, 1, 1, 2, 3]) }, (_, index) => `x${index}`);
-      const roles = new Map<string, GroupRole>([
-        ...auxiliary.map((group) => [group, "auxiliary"] as const),
-        ...targets.map((group) => [group, "target"] as const),
-      ]);
-      const edges: [string, string][] = [];
-      const placed: string[] = [];
-      // The auxiliary groups form the top of the tree.
-      for (const group of auxiliary) {
-        if (placed.length > 0) edges.push([prng.pick(placed), group]);
-        placed.push(group);
-      }
-      const pending = prng.shuffle([...targets]);
-      // Every auxiliary leaf gets a target child, so auxiliary groups are inner nodes.
-      for (const group of auxiliary) {
-        if (edges.some(([parent]) => parent === group)) continue;
-        const child = pending.pop();
-        assert(child !== undefined, "there are enough target groups for the auxiliary ones");
-        edges.push([group, child]);
-        placed.push(child);
-      }
-      for (const group of pending) {
-        if (placed.length > 0) edges.push([prng.pick(placed), group]);
-        placed.push(group);
-      }
-      const overlay = new TreeOverlay("random-tree", roles, edges);
+      const overlay = randomTree("random-tree", targets, auxiliary, prng);
       const extended = new Topology(
         topology.name,
         topology.matrix(),

@@ -37,7 +37,16 @@ export interface ClientSpec {
   /** Ticks without an answer before a request is sent again (doubling up to 8x), and how often. */
   readonly retryTicks?: number;
   readonly retriesMax?: number;
+  /**
+   * The sequence number of the client's first multicast (default 0). A client process that may
+   * restart under the same id (a long-lived service) starts above anything its earlier
+   * incarnations used, so replicas never take a new request for a retry of an old one.
+   */
+  readonly firstSeq?: number;
 }
+
+/** Distinct (view, overlay) claims a client tracks while learning a new view. */
+const REDIRECT_VOTE_KEYS_MAX = 64;
 
 interface InFlight {
   readonly message: Multicast;
@@ -45,8 +54,13 @@ interface InFlight {
   /** Requests as last sent (a redirect replaces them), and the view they were sent under. */
   sends: readonly ProcessSend[];
   view: number;
-  /** Per destination group still unanswered: the replicas vouching for each distinct result. */
-  readonly pending: Map<GroupId, Map<string, Set<ProcessId>>>;
+  /** Replicas that refused the version sent under `view` (redirected it to a newer view). */
+  readonly refusals: Set<ProcessId>;
+  /**
+   * Per destination group still unanswered: the replicas vouching for each distinct result
+   * (created on the first reply, and only when a group's answer needs more than one reply).
+   */
+  readonly pending: Map<GroupId, Map<string, Set<ProcessId>> | undefined>;
   readonly results: Record<GroupId, unknown>;
   sentTick: number;
   retries: number;
@@ -80,6 +94,7 @@ export class MulticastClient implements ClientLogic {
   private readonly retriesMax: number;
   /** Multicasts given up on after `retriesMax` retries. */
   abandoned = 0;
+  private firstAbandonedSeq = Number.POSITIVE_INFINITY;
 
   constructor(spec: ClientSpec) {
     assert(spec.outstandingMax >= 1, "a client keeps at least one multicast in flight");
@@ -99,6 +114,12 @@ export class MulticastClient implements ClientLogic {
     this.overlay = spec.overlay;
     this.retryTicks = spec.retryTicks ?? DEFAULT_RETRY_TICKS;
     this.retriesMax = spec.retriesMax ?? DEFAULT_RETRIES_MAX;
+    const firstSeq = spec.firstSeq ?? 0;
+    assert(
+      Number.isSafeInteger(firstSeq) && firstSeq >= 0,
+      "a client's first sequence number is a whole number >= 0",
+    );
+    this.nextSeq = firstSeq;
   }
 
   get inFlightCount(): number {
@@ -136,7 +157,8 @@ export class MulticastClient implements ClientLogic {
       seq,
       view: this.view,
       sends,
-      pending: new Map(dst.map((group) => [group, new Map()])),
+      refusals: new Set(),
+      pending: new Map(dst.map((group) => [group, undefined])),
       results: {},
       sentTick: this.ticks,
       retries: 0,
@@ -147,11 +169,15 @@ export class MulticastClient implements ClientLogic {
   /** The requests for `message` to every replica of its entry groups under the current view. */
   private requestSends(message: Multicast, seq: number): ProcessSend[] {
     const { membership, protocol } = this.spec;
-    const signature = this.spec.signer?.sign(requestDigest(this.id, seq, message, this.view)) ?? "";
+    // Every request below the lowest one in flight (or given up on) is answered: replicas may
+    // forget them. An abandoned request is never settled: a late copy of it may still run.
+    let settled = Math.min(seq, this.firstAbandonedSeq);
+    for (const record of this.inFlight.values()) settled = Math.min(settled, record.seq);
+    const signature = this.spec.signer?.sign(requestDigest(this.id, seq, message, this.view, settled)) ?? "";
     const envelope: GroupWire =
       this.view === 0
-        ? { t: "request", message, seq, signature }
-        : { t: "request", message, seq, signature, view: this.view };
+        ? { t: "request", message, seq, signature, settled }
+        : { t: "request", message, seq, signature, settled, view: this.view };
     const bytes =
       ENVELOPE_BYTES + multicastBytes(message) + (this.spec.mode === "byzantine" ? SIGNATURE_BYTES : 0);
     const sends: ProcessSend[] = [];
@@ -185,32 +211,43 @@ export class MulticastClient implements ClientLogic {
   ): readonly ProcessOutput[] {
     const record = this.inFlight.get(envelope.id);
     if (record === undefined || !Number.isSafeInteger(envelope.view)) return NOTHING;
-    if (envelope.view > this.view) {
-      const key = `${envelope.view}|${canonical(envelope.overlay)}`;
-      let voters = this.redirectVotes.get(key);
-      if (voters === undefined) {
-        voters = new Set();
-        this.redirectVotes.set(key, voters);
-      }
-      voters.add(from);
-      if (voters.size < this.quorum) return NOTHING;
-      let overlay: Overlay;
-      try {
-        overlay = parseOverlay(envelope.overlay, `redirect from ${from}`);
-      } catch {
-        return NOTHING; // a malformed overlay is ignored; f+1 matching ones come from a correct replica
-      }
-      this.overlay = overlay;
-      this.view = envelope.view;
-      this.redirectVotes.clear();
-    }
-    if (envelope.view !== this.view) return NOTHING;
-    // Send again under the current view (once per view: a retry covers lost ones).
-    if (record.view === this.view) return NOTHING;
+    if (envelope.view > this.view) this.learnView(from, envelope.view, envelope.overlay);
+    // Only a refusal of the version last sent counts: an older version's refusal says nothing of
+    // whether the latest one ran. And it takes `quorum` replicas (f+1 in Byzantine mode), or one
+    // Byzantine replica could make the client send again a request that may still run.
+    if (envelope.requestView !== record.view) return NOTHING;
+    record.refusals.add(from);
+    if (record.refusals.size < this.quorum || this.view <= record.view) return NOTHING;
+    // Send it again under the view the client knows now (a retry covers lost ones).
     record.view = this.view;
+    record.refusals.clear();
     record.sends = this.requestSends(record.message, record.seq);
     record.sentTick = this.ticks;
     return record.sends;
+  }
+
+  /** Adopts a newer view and its overlay once `quorum` replicas named the same ones. */
+  private learnView(from: ProcessId, view: number, overlayJson: unknown): void {
+    const key = `${view}|${canonical(overlayJson)}`;
+    let voters = this.redirectVotes.get(key);
+    if (voters === undefined) {
+      // Bounded: cleared whenever a view is adopted, and when Byzantine replicas flood it with
+      // made-up views (the correct replicas' votes come again with the next redirects).
+      if (this.redirectVotes.size >= REDIRECT_VOTE_KEYS_MAX) this.redirectVotes.clear();
+      voters = new Set();
+      this.redirectVotes.set(key, voters);
+    }
+    voters.add(from);
+    if (voters.size < this.quorum) return;
+    let overlay: Overlay;
+    try {
+      overlay = parseOverlay(overlayJson, `redirect from ${from}`);
+    } catch {
+      return; // a malformed overlay is ignored; f+1 matching ones come from a correct replica
+    }
+    this.overlay = overlay;
+    this.view = view;
+    this.redirectVotes.clear();
   }
 
   receive(from: ProcessId, body: unknown): readonly ProcessOutput[] {
@@ -221,16 +258,22 @@ export class MulticastClient implements ClientLogic {
     const group = this.spec.membership.groupOf(from);
     const record = this.inFlight.get(envelope.id);
     if (group === undefined || record === undefined) return NOTHING;
-    const votes = record.pending.get(group);
-    if (votes === undefined) return NOTHING;
-    const resultKey = canonical(envelope.result);
-    let voters = votes.get(resultKey);
-    if (voters === undefined) {
-      voters = new Set();
-      votes.set(resultKey, voters);
+    if (!record.pending.has(group)) return NOTHING;
+    if (this.quorum > 1) {
+      let votes = record.pending.get(group);
+      if (votes === undefined) {
+        votes = new Map();
+        record.pending.set(group, votes);
+      }
+      const resultKey = canonical(envelope.result);
+      let voters = votes.get(resultKey);
+      if (voters === undefined) {
+        voters = new Set();
+        votes.set(resultKey, voters);
+      }
+      voters.add(from);
+      if (voters.size < this.quorum) return NOTHING;
     }
-    voters.add(from);
-    if (voters.size < this.quorum) return NOTHING;
     record.pending.delete(group);
     record.results[group] = envelope.result;
     if (record.pending.size > 0) return NOTHING;
@@ -247,6 +290,7 @@ export class MulticastClient implements ClientLogic {
       if (record.retries >= this.retriesMax) {
         this.inFlight.delete(id);
         this.abandoned += 1;
+        this.firstAbandonedSeq = Math.min(this.firstAbandonedSeq, record.seq);
         continue;
       }
       record.retries += 1;

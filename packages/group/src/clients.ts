@@ -34,8 +34,13 @@ export class ClientRequests {
     return table !== undefined && (seq < table.floor || table.executed.has(seq));
   }
 
-  /** Marks (client, seq) executed; false when it already was (a repeat to drop). */
-  markExecuted(client: ClientId, seq: number): boolean {
+  /**
+   * Marks (client, seq) executed; false when it already was (a repeat to drop). `settled` (at most
+   * `seq`) is the client's word that it has the answers to every request below it: those are
+   * forgotten, so a client's table holds about what it keeps in flight rather than its history.
+   */
+  markExecuted(client: ClientId, seq: number, settled = 0): boolean {
+    assert(settled <= seq, "a client settles only requests below the one it sends");
     let table = this.tables.get(client);
     if (table === undefined) {
       table = { floor: 0, executed: new Set(), replies: new Map() };
@@ -43,17 +48,25 @@ export class ClientRequests {
     }
     if (seq < table.floor || table.executed.has(seq)) return false;
     table.executed.add(seq);
-    if (seq - table.floor >= this.window) {
-      // Slide the window: everything far behind the newest request is settled.
-      table.floor = seq - Math.floor(this.window / 2);
-      for (const old of table.executed) if (old < table.floor) table.executed.delete(old);
-      for (const old of table.replies.keys()) if (old < table.floor) table.replies.delete(old);
+    // Slide the window: everything far behind the newest request is settled anyway.
+    const floor = Math.max(settled, seq - this.window >= table.floor ? seq - Math.floor(this.window / 2) : 0);
+    if (floor > table.floor) {
+      table.floor = floor;
+      for (const old of table.executed) if (old < floor) table.executed.delete(old);
+      for (const old of table.replies.keys()) if (old < floor) table.replies.delete(old);
     }
     return true;
   }
 
+  /** Undoes `markExecuted` for a request the logic did not run (it redirected the client). */
+  forget(client: ClientId, seq: number): void {
+    const table = this.tables.get(client);
+    assert(table?.executed.delete(seq) === true, () => `${client}#${seq} was not executed`);
+    table.replies.delete(seq);
+  }
+
   recordReply(client: ClientId, seq: number, reply: GroupWire): void {
-    assert(reply.t === "reply" || reply.t === "redirect", "replies and redirects are cached");
+    assert(reply.t === "reply", "replies are cached");
     const table = this.tables.get(client);
     assert(table?.executed.has(seq) === true, () => `reply for ${client}#${seq}, which was not executed`);
     table.replies.set(seq, reply);

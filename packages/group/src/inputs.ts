@@ -24,6 +24,8 @@ export interface RequestInput {
   readonly message: Multicast;
   /** The overlay view the client addressed it under (reconfigurable protocols). */
   readonly view: number;
+  /** Every request of the client below this one is answered (the client said so, signed). */
+  readonly settled: number;
   /** Digest of the signed content (everything but the signature). */
   readonly digest: string;
   readonly signature: string;
@@ -49,8 +51,22 @@ export interface CopyInput {
  * Digest of a request's content; the client signs this digest. Computed only where it matters
  * (Byzantine mode): `withDigest` false leaves it empty.
  */
-export function requestDigest(client: ClientId, seq: number, message: Multicast, view: number): string {
-  return digest(`request|${client}|${seq}|${view}|${canonical(message)}`);
+export function requestDigest(
+  client: ClientId,
+  seq: number,
+  message: Multicast,
+  view: number,
+  settled: number,
+): string {
+  return digest(`request|${client}|${seq}|${view}|${settled}|${canonical(message)}`);
+}
+
+/**
+ * The key of a request among inputs waiting to be ordered. The view is part of it: a request sent
+ * again under a new view is not a repeat of the old-view one still waiting (which is redirected).
+ */
+export function requestKey(client: ClientId, seq: number, view: number): string {
+  return `${client}#${seq}@${view}`;
 }
 
 export function makeRequestInput(
@@ -58,18 +74,20 @@ export function makeRequestInput(
   seq: number,
   message: Multicast,
   view: number,
+  settled: number,
   signature: string,
   bytes: number,
   withDigest: boolean,
 ): RequestInput {
   return {
     kind: "request",
-    key: `${client}#${seq}`,
+    key: requestKey(client, seq, view),
     client,
     seq,
     message,
     view,
-    digest: withDigest ? requestDigest(client, seq, message, view) : "",
+    settled,
+    digest: withDigest ? requestDigest(client, seq, message, view, settled) : "",
     signature,
     bytes,
   };

@@ -14,7 +14,7 @@ import type { Signer, Verifier } from "./auth.js";
 import { SIGNATURE_BYTES } from "./auth.js";
 import { ClientRequests } from "./clients.js";
 import type { OrderedInput } from "./inputs.js";
-import { copyDigests, makeCopyInput, makeRequestInput, requestDigest } from "./inputs.js";
+import { copyDigests, makeCopyInput, makeRequestInput, requestDigest, requestKey } from "./inputs.js";
 import type { Membership } from "./membership.js";
 import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
 import { DEFAULT_ORDERING, SoloOrderer } from "./orderer.js";
@@ -231,6 +231,7 @@ export class Replica<M> implements ProcessLogic {
   private onRequest(from: ProcessId, envelope: Extract<GroupWire, { t: "request" }>): void {
     const { message, seq, signature } = envelope;
     const view = envelope.view ?? 0;
+    const settled = envelope.settled ?? 0;
     // Only the client itself may send its request; the link says who sent it.
     if (this.spec.membership.groupOf(from) !== undefined || !wellFormed(message, seq, from)) {
       this.drop("malformed");
@@ -240,7 +241,13 @@ export class Replica<M> implements ProcessLogic {
       this.drop("malformed");
       return;
     }
-    if (!Number.isSafeInteger(view) || view < 0) {
+    if (
+      !Number.isSafeInteger(view) ||
+      view < 0 ||
+      !Number.isSafeInteger(settled) ||
+      settled < 0 ||
+      settled > seq
+    ) {
       this.drop("malformed");
       return;
     }
@@ -260,7 +267,16 @@ export class Replica<M> implements ProcessLogic {
       return;
     }
     const bytes = ENVELOPE_BYTES + multicastBytes(message) + this.signatureBytes();
-    const input = makeRequestInput(from, seq, message, view, signature, bytes, this.mode === "byzantine");
+    const input = makeRequestInput(
+      from,
+      seq,
+      message,
+      view,
+      settled,
+      signature,
+      bytes,
+      this.mode === "byzantine",
+    );
     if (this.mode === "byzantine" && !this.spec.verifier?.verify(from, input.digest, signature)) {
       this.drop("bad-signature");
       return;
@@ -310,11 +326,14 @@ export class Replica<M> implements ProcessLogic {
     if (typeof input !== "object" || input === null || typeof input.signature !== "string") return false;
     if (input.kind === "request") {
       return (
-        input.key === `${input.client}#${input.seq}` &&
         wellFormed(input.message, input.seq, input.client) &&
-        this.spec.membership.groupOf(input.client) === undefined &&
         Number.isSafeInteger(input.view) &&
-        requestDigest(input.client, input.seq, input.message, input.view) === input.digest &&
+        input.key === requestKey(input.client, input.seq, input.view) &&
+        this.spec.membership.groupOf(input.client) === undefined &&
+        Number.isSafeInteger(input.settled) &&
+        input.settled >= 0 &&
+        input.settled <= input.seq &&
+        requestDigest(input.client, input.seq, input.message, input.view, input.settled) === input.digest &&
         verifier.verify(input.client, input.digest, input.signature)
       );
     }
@@ -343,9 +362,13 @@ export class Replica<M> implements ProcessLogic {
   /** Runs one decided input through the protocol logic (repeats are dropped here). */
   private execute(input: OrderedInput): void {
     if (input.kind === "request") {
-      if (!this.clients.markExecuted(input.client, input.seq)) return;
+      if (!this.clients.markExecuted(input.client, input.seq, input.settled)) return;
       this.executedInputs += 1;
-      this.apply(this.logic.step({ kind: "request", message: input.message, view: input.view }), input.seq);
+      this.apply(
+        this.logic.step({ kind: "request", message: input.message, view: input.view }),
+        input.seq,
+        input.view,
+      );
       return;
     }
     for (const item of this.incoming.onOrderedCopy(input)) {
@@ -355,7 +378,7 @@ export class Replica<M> implements ProcessLogic {
   }
 
   /** Carries out the logic's outputs; `requestSeq` is the sequence number of the request being run, if any. */
-  private apply(outputs: readonly GroupOutput<M>[], requestSeq?: number): void {
+  private apply(outputs: readonly GroupOutput<M>[], requestSeq?: number, requestView?: number): void {
     for (const output of outputs) {
       if (output.kind === "view") {
         this.outputs.push({ kind: "view", group: this.group, view: output.view });
@@ -371,10 +394,13 @@ export class Replica<M> implements ProcessLogic {
         const redirect: GroupWire = {
           t: "redirect",
           id: message.id,
+          requestView: requestView ?? 0,
           view: output.view,
           overlay: output.overlay,
         };
-        this.clients.recordReply(message.client, requestSeq, redirect);
+        // Not executed after all: the request sent again under the new view (possibly to this
+        // very group) must run, so (client, seq) is forgotten rather than answered from a cache.
+        this.clients.forget(message.client, requestSeq);
         this.sendReply(message.client, redirect);
         continue;
       }

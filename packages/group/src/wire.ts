@@ -20,11 +20,23 @@ export type GroupWire =
       readonly signature: string;
       /** The overlay view the client addressed it under; absent: 0. */
       readonly view?: number;
+      /**
+       * The client's lowest sequence number still in flight when it sent this (absent: 0): it has
+       * every answer below, so replicas may forget those requests and replies.
+       */
+      readonly settled?: number;
     }
   | { readonly t: "copy"; readonly k: number; readonly body: unknown; readonly signature: string }
   | { readonly t: "consensus"; readonly body: unknown }
   | { readonly t: "reply"; readonly id: MessageId; readonly group: GroupId; readonly result: unknown }
-  | { readonly t: "redirect"; readonly id: MessageId; readonly view: number; readonly overlay: unknown };
+  | {
+      readonly t: "redirect";
+      readonly id: MessageId;
+      /** The view the refused request was sent under: only that version of it was refused. */
+      readonly requestView: number;
+      readonly view: number;
+      readonly overlay: unknown;
+    };
 
 /** Modelled bytes of an envelope's own header (type tag, lengths, sequence number). */
 export const ENVELOPE_BYTES = 16;

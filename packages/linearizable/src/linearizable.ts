@@ -46,6 +46,8 @@ export type LinearizableMessage<M> =
 
 interface Waiting {
   readonly message: Multicast;
+  /** What the inner logic answered itself (e.g. a reconfiguration control message), if anything. */
+  readonly result?: unknown;
   /** Other destinations whose ACK is still missing. */
   readonly missing: Set<GroupId>;
   /** Whether this group acknowledged it (it reached the head of the queue). */
@@ -114,7 +116,10 @@ export class LinearizableGroup<M> implements GroupLogic<LinearizableMessage<M>> 
       const missing = new Set(message.dst.filter((group) => group !== this.group));
       for (const group of this.earlyAcks.get(message.id) ?? []) missing.delete(group);
       this.earlyAcks.delete(message.id);
-      const waiting = { message, missing, acknowledged: false };
+      const waiting: Waiting =
+        "result" in output
+          ? { message, missing, acknowledged: false, result: output.result }
+          : { message, missing, acknowledged: false };
       this.queue.push(waiting);
       this.waitingById.set(message.id, waiting);
     }
@@ -152,7 +157,11 @@ export class LinearizableGroup<M> implements GroupLogic<LinearizableMessage<M>> 
       if (head.missing.size > 0) break;
       this.queueHead += 1;
       this.waitingById.delete(head.message.id);
-      outputs.push({ kind: "deliver", message: head.message });
+      outputs.push(
+        "result" in head
+          ? { kind: "deliver", message: head.message, result: head.result }
+          : { kind: "deliver", message: head.message },
+      );
     }
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
       this.queue.splice(0, this.queueHead);

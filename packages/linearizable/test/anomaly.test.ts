@@ -3,6 +3,7 @@ import type { CheckReport } from "@amcast/check";
 import { checkRun } from "@amcast/check";
 import type { DestinationSet, Overlay, ProtocolDefinition, TraceEvent } from "@amcast/core";
 import { parseOverlay, Topology } from "@amcast/core";
+import { flexcast } from "@amcast/flexcast";
 import { createClient, createReplica, Membership } from "@amcast/group";
 import type { SimClient } from "@amcast/sim";
 import { simulate } from "@amcast/sim";
@@ -54,6 +55,9 @@ const tree = parseOverlay(
   },
   "tree.json",
 );
+
+/** FlexCast's order puts P0 first: r's lca is P0, which delivers it on arrival and forwards it. */
+const order = parseOverlay({ kind: "cdag", name: "P0-then-P1", order: ["P0", "P1"] }, "cdag.json");
 
 interface Scenario {
   readonly protocol: ProtocolDefinition<unknown>;
@@ -110,6 +114,7 @@ const deliveries = (events: readonly TraceEvent[], group: string) =>
 const SCENARIOS: readonly (Scenario & { name: string })[] = [
   { name: "skeen", protocol: skeen as ProtocolDefinition<unknown>, overlay: null, writerStartMs: 50 },
   { name: "byzcast", protocol: byzcast as ProtocolDefinition<unknown>, overlay: tree, writerStartMs: 50 },
+  { name: "flexcast", protocol: flexcast as ProtocolDefinition<unknown>, overlay: order, writerStartMs: 50 },
 ];
 
 for (const scenario of SCENARIOS) {

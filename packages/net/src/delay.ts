@@ -21,6 +21,13 @@ export interface LatencyEmulation {
 
 /** Items due within this much are released now: half the timers' resolution. */
 const TOLERANCE_MS = 0.5;
+/**
+ * Timers fire late (a busy event loop, a descheduled process): the line learns by how much, on
+ * average, and aims that much earlier, so that releases are on time on average. The correction
+ * follows the mean error of released items (gain per item) and stays within [0, BIAS_MAX_MS].
+ */
+const BIAS_GAIN = 0.02;
+const BIAS_MAX_MS = 1.5;
 
 interface Held<T> {
   readonly dueMs: number;
@@ -48,6 +55,8 @@ export class DelayLine<T> {
   private timer: NodeJS.Timeout | undefined;
   private timerDueMs = Number.POSITIVE_INFINITY;
   private closed = false;
+  /** How much earlier than due the line aims (learned lateness of its timers), in ms. */
+  private biasMs = 0;
 
   constructor(
     private readonly emulation: LatencyEmulation,
@@ -61,6 +70,11 @@ export class DelayLine<T> {
 
   get size(): number {
     return this.heap.size;
+  }
+
+  /** The learned correction for late timers, in ms (see BIAS_GAIN). */
+  get correctionMs(): number {
+    return this.biasMs;
   }
 
   /** Holds `item`, sent now from `from` to `to`, for the pair's delay. */
@@ -87,7 +101,7 @@ export class DelayLine<T> {
     const nowMs = this.now();
     const dueMs = Math.max(nowMs + delayMs, pair.lastDueMs);
     pair.lastDueMs = dueMs;
-    if (dueMs <= nowMs + TOLERANCE_MS) {
+    if (dueMs - this.biasMs <= nowMs + TOLERANCE_MS) {
       // Due already (a zero delay) and nothing of the pair waits before it (lastDueMs <= due):
       // straight through, rather than through a timer that cannot fire before a millisecond.
       this.release(item);
@@ -109,21 +123,24 @@ export class DelayLine<T> {
     if (head === undefined || this.closed || head.dueMs >= this.timerDueMs) return;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timerDueMs = head.dueMs;
-    // Node's timers fire 0.1-0.3 ms after the whole milliseconds they are given, never before,
-    // and a 0 ms timer waits a full millisecond: aim a little early and let `fire` release
-    // within the tolerance, which keeps the mean error of a delay around a tenth of a millisecond.
-    const remainingMs = head.dueMs - this.now();
+    // Node's timers fire 0.1-0.3 ms after the whole milliseconds they are given (more on a busy
+    // machine), never before, and a 0 ms timer waits a full millisecond: aim early by the learned
+    // lateness and let `fire` release within the tolerance.
+    const remainingMs = head.dueMs - this.biasMs - this.now();
     this.timer = setTimeout(() => this.fire(), remainingMs < 1.5 ? 1 : Math.round(remainingMs - 0.2));
   }
 
   private fire(): void {
     this.timer = undefined;
     this.timerDueMs = Number.POSITIVE_INFINITY;
-    const limitMs = this.now() + TOLERANCE_MS;
+    const nowMs = this.now();
+    const limitMs = nowMs + TOLERANCE_MS + this.biasMs;
     for (;;) {
       const head = this.heap.peek();
       if (head === undefined || head.dueMs > limitMs || this.closed) break;
       this.heap.pop();
+      // Late (positive) or early (negative) by this much: the correction follows the mean.
+      this.biasMs = Math.min(BIAS_MAX_MS, Math.max(0, this.biasMs + BIAS_GAIN * (nowMs - head.dueMs)));
       this.release(head.item);
     }
     this.arm();

@@ -2,6 +2,7 @@ import type {
   ClientLogic,
   DestinationSet,
   GroupId,
+  MessageId,
   ProcessId,
   ProcessLogic,
   ProcessOutput,
@@ -14,6 +15,7 @@ import type { TransportLimits } from "./limits.js";
 import { QueueOverflowError } from "./limits.js";
 import type { NodeAddress, NodeId, NodeTable } from "./nodes.js";
 import type { TraceSink } from "./trace-writer.js";
+import { formatMs, jsonIds, jsonString } from "./trace-writer.js";
 import type { TransportStats } from "./transport.js";
 import { Transport } from "./transport.js";
 
@@ -93,7 +95,7 @@ export interface HostStats {
   logicErrors: number;
   /** Times new work was held back because a send queue was congested. */
   congestionEpisodes: number;
-  /** CPU time of the whole OS process (user and system), in ms, read when the host stops. */
+  /** CPU time of the OS process (user and system) from the host's start to its stop, in ms (start-up excluded). */
   cpuUserMs: number;
   cpuSystemMs: number;
   transport: TransportStats;
@@ -135,9 +137,13 @@ export class NodeHost {
   private workloadStartMs = 0;
   private clientsDone = 0;
   private congested = false;
+  /** Multicasts started through `multicast` (the public API), by id: who to tell when they complete. */
+  private readonly calls = new Map<MessageId, (results: Readonly<Record<GroupId, unknown>>) => void>();
   /** Closed-loop lanes waiting for congestion to clear. */
   private deferredWakes: ClientSlot[] = [];
   private stopped = false;
+  /** The process's CPU time when the host started (module loading and start-up are not the host's). */
+  private cpuAtStart: NodeJS.CpuUsage = { user: 0, system: 0 };
 
   constructor(options: NodeHostOptions) {
     this.options = options;
@@ -176,10 +182,7 @@ export class NodeHost {
       this.logicById.set(logic.id, logic);
       const group = options.groupOf(logic.id);
       if (group !== undefined)
-        this.deliverSuffix.set(
-          logic.id,
-          `"group":${JSON.stringify(group)},"proc":${JSON.stringify(logic.id)}`,
-        );
+        this.deliverSuffix.set(logic.id, `"group":${jsonString(group)},"proc":${jsonString(logic.id)}`);
     }
     const root = new Prng(options.seed);
     for (const workload of options.workloads ?? []) {
@@ -199,13 +202,14 @@ export class NodeHost {
 
   /** Listens (replicas), writes `member` events and starts ticking; resolves with the port (0 if none). */
   async start(): Promise<number> {
+    this.cpuAtStart = process.cpuUsage();
     const port = await this.transport.start();
-    const t = this.now();
+    const t = this.stamp();
     for (const logic of this.options.processes) {
       const group = this.options.groupOf(logic.id);
       if (group !== undefined)
         this.options.trace?.write(
-          `{"ev":"member","group":${JSON.stringify(group)},"proc":${JSON.stringify(logic.id)},"t":${t}}`,
+          `{"ev":"member","group":${jsonString(group)},"proc":${jsonString(logic.id)},"t":${t}}`,
         );
     }
     if (this.options.processes.some((logic) => logic.wantsTicks)) {
@@ -248,6 +252,37 @@ export class NodeHost {
     }
   }
 
+  /**
+   * Starts a multicast of `client` (a client logic this node hosts, outside any workload) now:
+   * the public API's path. `onComplete` gets what every destination group answered. Returns the
+   * multicast's id. Throws what the client logic throws (an unknown group, too many in flight).
+   */
+  multicast(
+    client: ProcessId,
+    dst: DestinationSet,
+    payload: unknown,
+    payloadBytes: number,
+    onComplete: (results: Readonly<Record<GroupId, unknown>>) => void,
+  ): MessageId {
+    const logic = this.logicById.get(client) as ClientLogic | undefined;
+    if (logic === undefined || typeof logic.multicast !== "function")
+      throw new Error(`${client} is not a client hosted by ${this.options.self}`);
+    if (this.stopped) throw new Error(`${this.options.self} is stopped`);
+    const { message, outputs } = logic.multicast(dst, payloadBytes, payload);
+    this.calls.set(message.id, onComplete);
+    this.stats.multicasts += 1;
+    this.options.trace?.write(
+      `{"ev":"multicast","id":${jsonString(message.id)},"client":${jsonString(client)},"dst":${jsonIds(message.dst)},"t":${this.stamp()}}`,
+    );
+    this.apply(logic, outputs);
+    return message.id;
+  }
+
+  /** Forgets a multicast started with `multicast` (its caller gave up waiting). */
+  forget(id: MessageId): void {
+    this.calls.delete(id);
+  }
+
   /** True when the node's processes have nothing left to do and its links nothing to deliver. */
   quiet(): boolean {
     if (this.transport.queuedMessages > 0) return false;
@@ -267,7 +302,7 @@ export class NodeHost {
       this.options.trace?.close();
     }
     this.stats.sendsByLabel = Object.fromEntries(this.sendsByLabel);
-    const cpu = process.cpuUsage();
+    const cpu = process.cpuUsage(this.cpuAtStart);
     this.stats.cpuUserMs = cpu.user / 1000;
     this.stats.cpuSystemMs = cpu.system / 1000;
     return this.stats;
@@ -276,6 +311,11 @@ export class NodeHost {
   private now(): number {
     // Microseconds are enough and keep the trace short.
     return Math.round(this.options.clock.now() * 1000) / 1000;
+  }
+
+  /** The clock for a trace line (to the microsecond, formatted without float printing). */
+  private stamp(): string {
+    return formatMs(this.options.clock.now());
   }
 
   private later(delayMs: number, run: () => void): void {
@@ -343,9 +383,9 @@ export class NodeHost {
           }
           this.sendsByLabel.set(output.label, (this.sendsByLabel.get(output.label) ?? 0) + 1);
           if (this.options.recordSends && trace !== null) {
-            const id = output.id === undefined ? "" : `,"id":${JSON.stringify(output.id)}`;
+            const id = output.id === undefined ? "" : `,"id":${jsonString(output.id)}`;
             trace.write(
-              `{"ev":"send","from":${JSON.stringify(logic.id)},"to":${JSON.stringify(output.to)},"kind":${JSON.stringify(output.label)}${id},"bytes":${output.bytes},"t":${this.now()}}`,
+              `{"ev":"send","from":${jsonString(logic.id)},"to":${jsonString(output.to)},"kind":${jsonString(output.label)}${id},"bytes":${output.bytes},"t":${this.stamp()}}`,
             );
           }
           try {
@@ -360,18 +400,18 @@ export class NodeHost {
           this.stats.deliveries += 1;
           const suffix =
             this.deliverSuffix.get(logic.id) ??
-            `"group":${JSON.stringify(output.group)},"proc":${JSON.stringify(logic.id)}`;
+            `"group":${jsonString(output.group)},"proc":${jsonString(logic.id)}`;
           trace?.write(
-            `{"ev":"deliver","id":${JSON.stringify(output.message.id)},${suffix},"t":${this.now()}}`,
+            `{"ev":"deliver","id":${jsonString(output.message.id)},${suffix},"t":${this.stamp()}}`,
           );
           break;
         }
         case "complete":
-          this.onComplete(logic.id, output.id);
+          this.onComplete(logic.id, output.id, output.results);
           break;
         case "view":
           trace?.write(
-            `{"ev":"view","group":${JSON.stringify(output.group)},"view":${output.view},"t":${this.now()}}`,
+            `{"ev":"view","group":${jsonString(output.group)},"view":${output.view},"t":${this.stamp()}}`,
           );
           break;
       }
@@ -419,12 +459,30 @@ export class NodeHost {
     slot.inFlight.add(message.id);
     this.stats.multicasts += 1;
     this.options.trace?.write(
-      `{"ev":"multicast","id":${JSON.stringify(message.id)},"client":${JSON.stringify(logic.id)},"dst":${JSON.stringify(message.dst)},"t":${this.now()}}`,
+      `{"ev":"multicast","id":${jsonString(message.id)},"client":${jsonString(logic.id)},"dst":${jsonIds(message.dst)},"t":${this.stamp()}}`,
     );
     this.apply(logic, outputs);
   }
 
-  private onComplete(client: ProcessId, id: string): void {
+  private onComplete(
+    client: ProcessId,
+    id: string,
+    results: Readonly<Record<GroupId, unknown>> | undefined,
+  ): void {
+    const call = this.calls.get(id);
+    if (call !== undefined) {
+      this.calls.delete(id);
+      this.stats.completed += 1;
+      this.options.trace?.write(
+        `{"ev":"complete","id":${jsonString(id)},"client":${jsonString(client)},"t":${this.stamp()}}`,
+      );
+      try {
+        call(results ?? {});
+      } catch (error) {
+        this.logicError(client, `the completion of ${id}`, error);
+      }
+      return;
+    }
     const slot = this.clients.get(client);
     if (slot === undefined || !slot.inFlight.delete(id)) {
       this.options.log(`${client} completed ${id}, which is not in flight`);
@@ -432,7 +490,7 @@ export class NodeHost {
     }
     this.stats.completed += 1;
     this.options.trace?.write(
-      `{"ev":"complete","id":${JSON.stringify(id)},"client":${JSON.stringify(client)},"t":${this.now()}}`,
+      `{"ev":"complete","id":${jsonString(id)},"client":${jsonString(client)},"t":${this.stamp()}}`,
     );
     const loop = slot.workload.loop;
     if (loop.kind === "closed" && slot.started < loop.multicasts)

@@ -77,6 +77,8 @@ export interface TransportStats {
   /** Largest number of messages queued to one peer at any time. */
   sendQueueMessagesPeak: number;
   congestionEpisodes: number;
+  /** Messages to a peer declared down (`peerDown`), dropped instead of queued. */
+  messagesToDownPeers: number;
 }
 
 /** WebSocket close code 1001: the endpoint is going away (this node stops). */
@@ -165,6 +167,8 @@ class PeerLink {
   reconnectAttempts = 0;
   reconnectTimer: NodeJS.Timeout | undefined;
   failed = false;
+  /** Declared crashed for good (`peerDown`): no dialing, nothing queued, messages to it dropped. */
+  down = false;
 
   constructor(
     readonly peer: NodeSpec,
@@ -213,6 +217,7 @@ export class Transport {
     connectionsLost: 0,
     sendQueueMessagesPeak: 0,
     congestionEpisodes: 0,
+    messagesToDownPeers: 0,
   };
   /** This incarnation: a restarted node draws a new one, and peers then renumber their links. */
   readonly epoch = randomInt(1, 2 ** 47);
@@ -430,6 +435,40 @@ export class Transport {
     for (const link of this.links.values()) if (link.conn !== undefined) this.closeConnection(link.conn);
   }
 
+  /**
+   * Declares `peer` crashed for good (it was killed and will not come back): its link stops
+   * dialing and accepting, drops what it queued, and messages to its processes are dropped from
+   * now on, as a crashed process loses what is sent to it. Without this, the link would keep
+   * every message for a peer that never acknowledges, and the node would never be quiet.
+   */
+  peerDown(peer: NodeId): void {
+    const link = this.links.get(peer);
+    if (link === undefined || link.down) return;
+    link.down = true;
+    link.failed = true;
+    if (link.reconnectTimer !== undefined) clearTimeout(link.reconnectTimer);
+    link.reconnectTimer = undefined;
+    if (link.ackTimer !== undefined) clearTimeout(link.ackTimer);
+    link.ackTimer = undefined;
+    if (link.conn !== undefined) this.closeConnection(link.conn);
+    this.stats.messagesToDownPeers += link.queuedMessages;
+    link.batch = [];
+    link.batchBytes = 0;
+    link.unacked = [];
+    link.unackedHead = 0;
+    link.writtenUpTo = 0;
+    link.queuedMessages = 0;
+    link.queuedBytes = 0;
+    link.held = [];
+    link.heldHead = 0;
+    link.heldMessages = 0;
+    if (link.congested) {
+      link.congested = false;
+      this.congestedLinks -= 1;
+      if (this.congestedLinks === 0) this.options.onCongestion?.(false);
+    }
+  }
+
   /** Frames whatever is batched now, without waiting for the end of the turn (used before stopping). */
   flushNow(): void {
     for (const link of this.links.values()) this.flushLink(link);
@@ -439,6 +478,10 @@ export class Transport {
 
   private enqueue(link: PeerLink, packed: Buffer): void {
     if (this.closed) return;
+    if (link.down) {
+      this.stats.messagesToDownPeers += 1;
+      return;
+    }
     const limits = this.limits;
     if (
       link.queuedMessages + 1 > limits.sendQueueMessagesMax ||
@@ -543,11 +586,9 @@ export class Transport {
   }
 
   private ackSent(link: PeerLink): void {
+    // A pending ack timer is left to fire and find nothing to acknowledge: cheaper than clearing
+    // and re-arming a timer for every frame, and an acknowledgement only ever comes earlier.
     link.receivedSinceAck = 0;
-    if (link.ackTimer !== undefined) {
-      clearTimeout(link.ackTimer);
-      link.ackTimer = undefined;
-    }
   }
 
   /** The peer took every message up to `ack`: forget those frames. */
@@ -811,6 +852,7 @@ export class Transport {
           throw new FrameError(`${hello.from} runs with another node table (a different deployment)`);
         }
         if (link.dials) throw new FrameError(`${hello.from} dialed, but ${this.self.id} dials that link`);
+        if (link.down) throw new FrameError(`${hello.from} was declared down for good`);
         conn.label = hello.from;
         conn.link = link;
         conn.nonceDialer = hello.nonceDialer;
@@ -930,7 +972,7 @@ export class Transport {
       this.stats.connectionsLost += 1;
       if (!this.closed) this.options.log(`lost the connection with ${link.peer.id}`);
     } else if (wasOpen && how === "peer-stopped" && !this.closed) this.options.log(`${link.peer.id} stopped`);
-    if (link.dials && !this.closed) this.scheduleReconnect(link);
+    if (link.dials && !this.closed && !link.down) this.scheduleReconnect(link);
   }
 
   private scheduleReconnect(link: PeerLink): void {

@@ -337,6 +337,25 @@ describe("transport", () => {
     await until(() => clients.transport.queuedMessages === 0, "the acknowledgement");
   });
 
+  it("forgets a peer declared down: no redial, nothing queued, later messages to it dropped", async () => {
+    const a = await node("a");
+    const b = await node("b");
+    wire({ a, b });
+    await a.transport.whenConnected(10_000, ["b"]);
+    for (let n = 0; n < 10; n += 1) a.transport.send("a/0", "b/0", { n });
+    await until(() => b.received.length === 10, "the first messages");
+    // b is killed: a's link to it would otherwise redial and hold every message for ever.
+    await b.transport.close();
+    a.transport.peerDown("b");
+    for (let n = 10; n < 20; n += 1) a.transport.send("a/0", "b/0", { n });
+    expect(a.transport.queuedMessages).toBe(0);
+    // The ten new ones, and any of the first ten b had not acknowledged before it died.
+    expect(a.transport.stats.messagesToDownPeers).toBeGreaterThanOrEqual(10);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(a.transport.connectedTo(["b"])).toBe(false);
+    expect(a.logs.filter((line) => line.includes("gave up"))).toEqual([]);
+  });
+
   it("emulates per-pair latency in the sender, keeping FIFO order", async () => {
     const arrivals: number[] = [];
     const delayMs = (from: string, to: string): number => (from === "a/0" && to === "b/0" ? 30 : 0);

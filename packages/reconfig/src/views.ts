@@ -37,6 +37,12 @@ import { assert, assertNever, destinationKey, overlayToJson, parseOverlay } from
  *    the controller is answered with the counts since the previous one, which are then reset.
  *    Being ordered like any multicast, STATS cuts the counts at the same point on every replica.
  *
+ * V6 (groups VIEW does not reach): in a tree, the ancestors of the lca of all target groups have
+ *    the same reach as that lca, so they are nobody's lca and receive nothing in that view; VIEW
+ *    (to every target) enters at that lca and never passes them. The lca, when it orders VIEW,
+ *    tells them to install the next view. Having no part in the old view, they may switch at any
+ *    point, and a message of the new view that reaches them first waits for the notice.
+ *
  * Only the controller client's control payloads count; the same payload from anyone else is an
  * ordinary message.
  */
@@ -45,10 +51,10 @@ export type ControlPayload =
   | { readonly control: "view"; readonly view: number; readonly overlay: unknown };
 
 /** Every protocol message on the wire, tagged with the overlay view it belongs to. */
-export interface ViewedMessage<M> {
-  readonly view: number;
-  readonly body: M;
-}
+export type ViewedMessage<M> =
+  | { readonly view: number; readonly body: M }
+  /** V6: "install the view after `view`, with this overlay" to a group VIEW does not reach. */
+  | { readonly view: number; readonly install: unknown };
 
 /** One destination set and how often it was multicast. */
 export interface DestinationCount {
@@ -163,12 +169,18 @@ export class ReconfigurableGroup<M> implements GroupLogic<ViewedMessage<M>> {
         return;
       }
       case "peer": {
-        const { view, body } = input.body;
+        const message = input.body;
+        const view = message.view;
         assert(Number.isSafeInteger(view) && view >= 0, () => `${this.group} got a message for view ${view}`);
         if (view > this.current.view) {
           this.wait(view, input);
           return;
         }
+        if ("install" in message) {
+          this.onInstallNotice(view, message.install, outputs);
+          return;
+        }
+        const body = message.body;
         const instance = this.views.get(view);
         assert(
           instance !== undefined,
@@ -183,6 +195,22 @@ export class ReconfigurableGroup<M> implements GroupLogic<ViewedMessage<M>> {
       default:
         assertNever(input, "input");
     }
+  }
+
+  /** V6: a group VIEW does not reach installs the next view when the lca that ordered VIEW says so. */
+  private onInstallNotice(
+    view: number,
+    overlayJson: unknown,
+    outputs: GroupOutput<ViewedMessage<M>>[],
+  ): void {
+    if (view < this.current.view) return; // already installed past it
+    assert(
+      unreachedByView(this.current.overlay).includes(this.group),
+      () => `${this.group} got an install notice for view ${view + 1} but orders messages in view ${view}`,
+    );
+    const next = this.nextView({ control: "view", view: view + 1, overlay: overlayJson });
+    assert(next !== undefined, "an install notice names the next view");
+    this.install(next.view, next.overlay, outputs);
   }
 
   /** Steps one view's instance, tags its sends with the view, and acts on control messages. */
@@ -229,8 +257,15 @@ export class ReconfigurableGroup<M> implements GroupLogic<ViewedMessage<M>> {
           assertNever(output, "output");
       }
     }
-    if (install !== undefined && install.view === this.current.view + 1)
+    if (install !== undefined && install.view === this.current.view + 1) {
+      // V6: VIEW entered here (as a request): tell the groups it will not reach.
+      if (input.kind === "request") {
+        const overlay = overlayToJson(install.overlay);
+        for (const group of unreachedByView(this.current.overlay))
+          outputs.push({ kind: "send", to: group, body: { view: this.current.view, install: overlay } });
+      }
       this.install(install.view, install.overlay, outputs);
+    }
   }
 
   /** The view a VIEW control message installs (its overlay checked), or undefined if stale. */
@@ -295,6 +330,18 @@ export class ReconfigurableGroup<M> implements GroupLogic<ViewedMessage<M>> {
   }
 }
 
+/** V6: the groups a VIEW to every target never reaches: in a tree, the ancestors of their lca. */
+function unreachedByView(overlay: Overlay): GroupId[] {
+  if (overlay.kind === "cdag") return [];
+  const unreached: GroupId[] = [];
+  let group = overlay.parent(overlay.lca(overlay.targets));
+  while (group !== null) {
+    unreached.push(group);
+    group = overlay.parent(group);
+  }
+  return unreached;
+}
+
 /**
  * The reconfigurable variant of an overlay protocol: the same logic, run per overlay view, with
  * views installed by the controller's ordered VIEW multicasts (see ReconfigurableGroup).
@@ -311,8 +358,9 @@ export function reconfigurable<M>(
     overlayKind: protocol.overlayKind,
     entryGroups: (dst, overlay) => protocol.entryGroups(dst, overlay),
     createGroup: (config) => new ReconfigurableGroup(config, protocol, options),
-    describe: (body) => protocol.describe(body.body),
-    carried: (body) => carried(body.body),
+    describe: (message) =>
+      "install" in message ? { kind: "view-install", bytes: 64 } : protocol.describe(message.body),
+    carried: (message) => ("install" in message ? undefined : carried(message.body)),
     checksEntry: true,
     ...(protocol.modelLatencyMs === undefined ? {} : { modelLatencyMs: protocol.modelLatencyMs }),
   };

@@ -2,6 +2,7 @@ import type {
   ClientLogic,
   DestinationSet,
   GroupId,
+  MessageId,
   Prng,
   ProcessId,
   ProcessLogic,
@@ -99,6 +100,8 @@ export interface SimClient {
    * its multicasts to be used up, only for the one in flight to complete.
    */
   readonly background?: boolean;
+  /** Sees each completed multicast with what its destination groups answered (a controller). */
+  readonly onComplete?: (id: MessageId, results: Readonly<Record<GroupId, unknown>>, nowMs: number) => void;
 }
 
 export interface SimOptions {

@@ -1,4 +1,4 @@
-import type { ProcessId, ProcessLogic, ProcessOutput, TraceEvent } from "@amcast/core";
+import type { GroupId, ProcessId, ProcessLogic, ProcessOutput, TraceEvent } from "@amcast/core";
 import { assert, Prng } from "@amcast/core";
 import type { SimClient, SimOptions, SimResult, StopReason } from "./options.js";
 
@@ -551,13 +551,19 @@ export class Simulator {
     this.apply(index, slot, outputs);
   }
 
-  private onComplete(index: number, slot: ProcessSlot, id: string): void {
+  private onComplete(
+    index: number,
+    slot: ProcessSlot,
+    id: string,
+    results: Readonly<Record<GroupId, unknown>> | undefined,
+  ): void {
     const client = slot.client;
     assert(client !== undefined, () => `${slot.id} completed a multicast but is no client`);
     assert(client.inFlight.delete(id), () => `${slot.id} completed ${id}, which is not in flight`);
     client.completed += 1;
     this.completed += 1;
     this.emit({ ev: "complete", id, client: slot.id, t: this.now });
+    client.spec.onComplete?.(id, results ?? {}, this.now);
     const loop = client.spec.loop;
     if (loop.kind === "closed" && client.started < loop.multicasts) {
       this.schedule(this.now + loop.thinkMs, EventType.ClientWake, index, -1, undefined, 0);
@@ -604,7 +610,7 @@ export class Simulator {
           });
           break;
         case "complete":
-          this.onComplete(index, slot, output.id);
+          this.onComplete(index, slot, output.id, output.results);
           break;
         case "view":
           this.emit({ ev: "view", group: output.group, view: output.view, t: this.now });

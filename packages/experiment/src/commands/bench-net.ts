@@ -1,3 +1,4 @@
+import { availableParallelism, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import type { Overlay, ProtocolDefinition } from "@amcast/core";
 import { CdagOverlay, Topology, TreeOverlay } from "@amcast/core";
@@ -22,6 +23,8 @@ export const NET_BENCH_OPTIONS = {
   section: { type: "string" },
   profile: { type: "string" },
   "batch-messages-max": { type: "string" },
+  protocol: { type: "string" },
+  workload: { type: "string" },
 } as const;
 
 const GROUPS = ["g0", "g1", "g2"];
@@ -78,7 +81,8 @@ function benchWorkload(
 
 /**
  * `amcast bench --runtime net [--multicasts N] [--repeat R] [--client-hosts K] [--outstanding O]
- * [--section loopback|wan|all] [--profile DIR] [--batch-messages-max B] [--json]`: the network
+ * [--section loopback|wan|all] [--protocol P] [--workload local|global-2] [--profile DIR]
+ * [--batch-messages-max B] [--json]`: the network
  * runtime on this machine (`--batch-messages-max 1`: one message per frame, to see what batching does).
  * Each loopback run is repeated R times (default 1) and the median by throughput reported;
  * `--profile DIR` writes a V8 CPU profile of every process there.
@@ -107,6 +111,14 @@ export async function runNetBench(values: Record<string, string | boolean | unde
     1,
     65_536,
   );
+  const protocolFilter = stringFlag(values.protocol);
+  if (protocolFilter !== undefined && !PROTOCOLS.some((protocol) => protocol.name === protocolFilter))
+    throw new UsageError(
+      `bench: --protocol is one of ${PROTOCOLS.map((protocol) => protocol.name).join(", ")}, got ${JSON.stringify(protocolFilter)}`,
+    );
+  const workloadFilter = stringFlag(values.workload);
+  if (workloadFilter !== undefined && !["local", "global-2"].includes(workloadFilter))
+    throw new UsageError(`bench: --workload is local or global-2, got ${JSON.stringify(workloadFilter)}`);
   const print = (line: string): void => {
     process.stdout.write(`${line}\n`);
   };
@@ -127,15 +139,21 @@ export async function runNetBench(values: Record<string, string | boolean | unde
     };
     print(
       `network runtime benchmark: 3 solo groups (one process each) + ${clientHosts} client host(s), ${clientsPerGroup * GROUPS.length} clients ` +
-        `x ${outstanding} in flight (closed loop), loopback, no latency emulation, traces merged and checked`,
+        `x ${outstanding} in flight (closed loop), loopback, no latency emulation, traces merged and checked; ` +
+        `load average ${loadavg()
+          .map((load) => load.toFixed(1))
+          .join(" ")} on ${availableParallelism()} core(s) before the first run`,
     );
+    result.loadAverage = loadavg().map(round);
     const rows: (string | number)[][] = [];
     const runs: Record<string, unknown>[] = [];
     for (const protocol of PROTOCOLS) {
+      if (protocolFilter !== undefined && protocol.name !== protocolFilter) continue;
       for (const [name, global, defaultCount] of [
         ["local", false, 240_000],
         ["global-2", true, 90_000],
       ] as const) {
+        if (workloadFilter !== undefined && name !== workloadFilter) continue;
         const spec: ScenarioSpec = {
           label: `${protocol.name}/solo/${name}`,
           seed: 1,
@@ -176,6 +194,7 @@ export async function runNetBench(values: Record<string, string | boolean | unde
           outcome.net.messagesPerFrame,
           outcome.net.cpuMsReplicas / 1000,
           outcome.net.cpuMsClients / 1000,
+          cpuPerMulticastUs(outcome),
           violations === 0 ? "ok" : `${violations} violations`,
         ]);
         if (outcomes.some((run) => (run.check?.violations.length ?? 0) > 0)) failed = true;
@@ -184,6 +203,7 @@ export async function runNetBench(values: Record<string, string | boolean | unde
           runtime: "net",
           net: netSummary(outcome),
           multicastsPerSecAll: outcomes.map((run) => Math.round(run.metrics.multicastsPerSec)),
+          cpuUsPerMulticast: round(cpuPerMulticastUs(outcome)),
         });
         print(
           `  ${spec.label}: ${outcomes.map((run) => Math.round(run.metrics.multicastsPerSec)).join(", ")} multicasts/s`,
@@ -203,6 +223,7 @@ export async function runNetBench(values: Record<string, string | boolean | unde
           "msgs/frame",
           "cpu s replicas",
           "cpu s clients",
+          "cpu µs/mcast",
           "checks",
         ],
         rows,
@@ -334,4 +355,10 @@ function percent(fraction: number): string {
 
 function round(value: number): number {
   return Math.round(value * 1000) / 1000;
+}
+
+/** CPU time of every process (from its host's start to its stop) per multicast, in µs. */
+function cpuPerMulticastUs(outcome: NetOutcome): number {
+  const { multicasts } = outcome.metrics;
+  return multicasts === 0 ? 0 : ((outcome.net.cpuMsReplicas + outcome.net.cpuMsClients) * 1000) / multicasts;
 }

@@ -2,7 +2,7 @@ import { join, resolve } from "node:path";
 import { formatReport } from "@amcast/check";
 import { displayPath } from "../files.js";
 import type { NetOutcome, NetRunOptions } from "../net-runner.js";
-import { DEFAULT_NET_OPTIONS, NetRunError, runScenarioNet } from "../net-runner.js";
+import { checkNetFaults, DEFAULT_NET_OPTIONS, NetRunError, runScenarioNet } from "../net-runner.js";
 import { kindsTable, runsTable } from "../report.js";
 import { writeResults } from "../results.js";
 import { experimentScenarios, runSummary } from "../run.js";
@@ -55,6 +55,15 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
     keepSamples: true,
     ...(writer === undefined ? {} : { onTrace: (event) => writer.write(event) }),
   });
+  // Refuse what cannot run (faults the runtime cannot inject) before running anything.
+  try {
+    for (const scenario of scenarios) checkNetFaults(scenario);
+  } catch (error) {
+    if (!(error instanceof NetRunError)) throw error;
+    writer?.close();
+    process.stderr.write(`amcast: ${error.message}\n`);
+    return 1;
+  }
   print(
     `amcast experiment ${experiment.name} on the network runtime: ${scenarios.length} run(s) on ${experiment.topology.name} ` +
       `(${experiment.topology.groupIds.length} groups), loopback, ${latencyEmulation ? "topology delays emulated in the transport" : "no latency emulation"}`,
@@ -145,8 +154,10 @@ export function netProgressLine(outcome: NetOutcome, index: number, total: numbe
         ? `checks: ${check.checked.length} properties hold`
         : `checks: ${check.violations.length} VIOLATIONS`;
   const stop = sim.stoppedBy === "drained" ? "" : ` [stopped: ${sim.stoppedBy}]`;
+  const killed =
+    net.killed.length === 0 ? "" : ` (${net.killed.map((entry) => entry.proc).join(", ")} killed)`;
   return (
-    `[${index + 1}/${total}] ${spec.label} seed ${spec.seed}: ${metrics.multicasts} multicasts on ${net.nodes} processes in ` +
+    `[${index + 1}/${total}] ${spec.label} seed ${spec.seed}: ${metrics.multicasts} multicasts on ${net.nodes} processes${killed} in ` +
     `${(net.workloadMs / 1000).toFixed(1)} s (start-up ${(net.startupMs / 1000).toFixed(1)} s), ` +
     `${net.messagesPerFrame.toFixed(1)} messages/frame; ${checks}${stop}`
   );
@@ -181,9 +192,10 @@ export function netTable(outcomes: readonly NetOutcome[]): string {
   return `transport (summed over processes)\n${formatTable(header, rows)}`;
 }
 
-export function netSummary(outcome: NetOutcome): Record<string, number> {
+export function netSummary(outcome: NetOutcome): Record<string, unknown> {
   const { net } = outcome;
   return {
+    killed: net.killed,
     processes: net.nodes,
     dataFrames: net.dataFrames,
     messagesPerFrame: Math.round(net.messagesPerFrame * 100) / 100,

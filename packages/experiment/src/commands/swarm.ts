@@ -9,7 +9,8 @@ import { TraceFileWriter } from "../trace-file.js";
 import { integerFlag, parseCommandArgs, stringFlag, UsageError } from "./usage.js";
 
 /**
- * `amcast swarm [--protocol NAME] [--seed N] [--seeds COUNT] [--trace FILE]`: runs swarm seeds
+ * `amcast swarm [--protocol NAME] [--seed N] [--seeds COUNT] [--trace FILE] [--linearizable]
+ * [--real-time] [--reconfigure]`: runs swarm seeds
  * (the same cases `pnpm test` runs) and prints each failure with the command that replays it.
  */
 export function runSwarmCommand(args: string[]): number {
@@ -23,11 +24,16 @@ export function runSwarmCommand(args: string[]): number {
       trace: { type: "string" },
       "real-time": { type: "boolean" },
       linearizable: { type: "boolean" },
+      reconfigure: { type: "boolean" },
     },
     0,
   );
-  const protocols =
-    values.protocol === undefined ? PROTOCOLS : [protocolByName(values.protocol, "swarm", "--protocol")];
+  const reconfigure = values.reconfigure === true;
+  const protocols = (
+    values.protocol === undefined ? PROTOCOLS : [protocolByName(values.protocol, "swarm", "--protocol")]
+  ).filter((protocol) => !reconfigure || protocol.overlayKind !== null);
+  if (protocols.length === 0)
+    throw new UsageError(`swarm: --reconfigure needs a protocol with an overlay (${values.protocol})`);
   const first = integerFlag("swarm", "seed", values.seed, 0, Number.MAX_SAFE_INTEGER) ?? 0;
   const count =
     integerFlag("swarm", "seeds", values.seeds, 1, 1_000_000) ?? (values.seed === undefined ? 100 : 1);
@@ -41,7 +47,7 @@ export function runSwarmCommand(args: string[]): number {
   let failures = 0;
   const realTimeSeeds = new Map<string, number>();
   for (const protocol of protocols) {
-    const name = linearizable ? `${protocol.name}+lin` : protocol.name;
+    const name = `${protocol.name}${linearizable ? "+lin" : ""}${reconfigure ? "+reconf" : ""}`;
     realTimeSeeds.set(name, 0);
     for (let seed = first; seed < first + count; seed += 1) {
       const writer = traceFile === undefined ? undefined : new TraceFileWriter(resolve(traceFile));
@@ -49,11 +55,13 @@ export function runSwarmCommand(args: string[]): number {
         crashes: true,
         realTime,
         linearizable,
+        reconfigure,
         modes: REPLICATION_MODES,
         recordSends: writer !== undefined,
         ...(writer === undefined ? {} : { onTrace: (event) => writer.write(event) }),
       });
-      const replay = `pnpm run swarm --protocol ${protocol.name}${linearizable ? " --linearizable" : ""} --seed ${seed} --trace swarm-${seed}.jsonl`;
+      const flags = `${linearizable ? " --linearizable" : ""}${reconfigure ? " --reconfigure" : ""}`;
+      const replay = `pnpm run swarm --protocol ${protocol.name}${flags} --seed ${seed} --trace swarm-${seed}.jsonl`;
       let outcome: ReturnType<typeof runScenario>;
       try {
         outcome = runScenario(scenario);

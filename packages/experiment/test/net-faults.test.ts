@@ -1,0 +1,136 @@
+import type { TraceEvent } from "@amcast/core";
+import { percent, Topology } from "@amcast/core";
+import { skeen } from "@amcast/skeen";
+import { describe, expect, it } from "vitest";
+import type { ScenarioSpec } from "../src/index.js";
+import { DEFAULT_NET_OPTIONS, NetRunError, runScenarioNet } from "../src/index.js";
+
+/**
+ * Crash faults on real processes: a replica of a `crash` group (f = 1, three replicas) is killed
+ * with SIGKILL in the middle of the workload — no goodbye, no flushed trace, its sockets reset by
+ * the kernel. The run must still complete every multicast, and the oracles, judging the merged
+ * trace (with the runner's `fault` event for the killed replica, as the simulator writes one),
+ * must find nothing lost, duplicated or out of order.
+ */
+
+function spec(overrides: Partial<ScenarioSpec>): ScenarioSpec {
+  return {
+    label: "net/skeen/crash/kill",
+    seed: 11,
+    topology: new Topology(
+      "net-kill",
+      {
+        regions: ["a", "b"],
+        latencyMs: [
+          [1, 4],
+          [4, 1],
+        ],
+      },
+      [
+        { id: "g0", region: "a" },
+        { id: "g1", region: "b" },
+      ],
+      [],
+    ),
+    protocol: skeen as ScenarioSpec["protocol"],
+    overlay: null,
+    mode: "crash",
+    f: 1,
+    workload: {
+      name: "kill",
+      clientsPerGroup: 2,
+      loop: "closed",
+      multicastsPerClient: 120,
+      outstanding: 2,
+      thinkMs: 4,
+      ratePerSec: 1,
+      outstandingMax: 2,
+      payloadBytes: 32,
+      groups: null,
+      locality: { localPercent: 50, globalSizes: [2], globalChoice: "uniform" },
+      startSpreadMs: 10,
+    },
+    byzantine: [],
+    network: { jitterSdFraction: 0.05, reorder: null },
+    processing: { perMessageUs: 0, perByteNs: 0 },
+    faults: {
+      crashes: [
+        { leaderOf: "g0", atMs: 300 },
+        { proc: "g1/2", atMs: 450 },
+      ],
+      partitions: [],
+    },
+    faultPlan: "kill",
+    timeLimitMs: 120_000,
+    tickMs: 10,
+    realTime: false,
+    recordSends: false,
+    check: true,
+    keepSamples: false,
+    ...overrides,
+  };
+}
+
+describe("crash faults on real processes", () => {
+  it("SIGKILL of g0's leader and of a g1 replica mid-run: every multicast completes, the oracles find nothing wrong", {
+    timeout: 120_000,
+  }, async () => {
+    const events: TraceEvent[] = [];
+    const outcome = await runScenarioNet(spec({ onTrace: (event) => events.push(event) }), {
+      ...DEFAULT_NET_OPTIONS,
+      latencyEmulation: true,
+      timeLimitMs: 90_000,
+      stallMs: 20_000,
+    });
+    const killed = outcome.net.killed.map((entry) => entry.proc);
+    expect(killed).toHaveLength(2);
+    expect(killed[0]).toMatch(/^g0\/[012]$/);
+    expect(killed).toContain("g1/2");
+    // The merged trace marks both as crashed, as the simulator does, so they owe nothing.
+    const faults = events.filter((event) => event.ev === "fault");
+    expect(faults.map((event) => (event.ev === "fault" ? [event.proc, event.kind] : []))).toEqual(
+      killed.map((proc) => [proc, "crash"]),
+    );
+    expect(outcome.sim.stoppedBy).toBe("drained");
+    expect(outcome.check?.violations.map((violation) => violation.message) ?? ["not checked"]).toEqual([]);
+    expect(outcome.check?.counts.faultyProcesses).toBe(2);
+    expect(outcome.metrics.multicasts).toBe(4 * 120);
+    expect(outcome.metrics.delivered).toBe(outcome.metrics.multicasts);
+    expect(outcome.metrics.completed).toBe(outcome.metrics.multicasts);
+    // The kill really was mid-run: the surviving replicas of g0 delivered after it.
+    const killedAt = outcome.net.killed[0]?.t ?? Number.POSITIVE_INFINITY;
+    const survivorsAfter = events.filter(
+      (event) =>
+        event.ev === "deliver" && event.group === "g0" && event.proc !== killed[0] && event.t > killedAt,
+    );
+    expect(survivorsAfter.length).toBeGreaterThan(0);
+    const killedDeliveries = events.filter((event) => event.ev === "deliver" && event.proc === killed[0]);
+    const survivorDeliveries = events.filter(
+      (event) => event.ev === "deliver" && event.group === "g0" && event.proc !== killed[0],
+    );
+    expect(killedDeliveries.length).toBeLessThan(survivorDeliveries.length / 2);
+    // Every survivor reported; the killed replicas did not.
+    expect(Object.keys(outcome.net.perNode).sort()).not.toContain(killed[0]);
+    expect(Object.keys(outcome.net.perNode)).toHaveLength(outcome.net.nodes - 2);
+    expect(outcome.net.framesRejected).toBe(0);
+    expect(outcome.net.logicErrors).toBe(0);
+  });
+
+  it("refuses faults it cannot inject: partitions and crashes that recover", async () => {
+    await expect(
+      runScenarioNet(
+        spec({ faults: { crashes: [{ proc: "g0/0", atMs: 10, recoverAtMs: 20 }], partitions: [] } }),
+        DEFAULT_NET_OPTIONS,
+      ),
+    ).rejects.toThrow(NetRunError);
+    await expect(
+      runScenarioNet(
+        spec({
+          faults: { crashes: [], partitions: [{ side: ["g0/0"], atMs: 10, healAtMs: 20 }] },
+          network: { jitterSdFraction: 0, reorder: { chance: percent(0), extraDelayMsMax: 0 } },
+        }),
+        DEFAULT_NET_OPTIONS,
+      ),
+    ).rejects.toThrow(/partitions/);
+  });
+});

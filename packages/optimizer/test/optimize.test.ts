@@ -1,0 +1,305 @@
+import { readFileSync } from "node:fs";
+import type { TreeOverlay } from "@amcast/core";
+import { CdagOverlay, overlayToJson, parseOverlay, parseTopology } from "@amcast/core";
+import { describe, expect, it } from "vitest";
+import { optimizeCdagWith } from "../src/cdag.js";
+import type { DestinationCount, GroupLatencyMs, OptimizeResult } from "../src/index.js";
+import { cdagCostMs, optimizeCdag, optimizeTree, treeCostMs, treeLoads } from "../src/index.js";
+import { matrixLatency, randomCdag, randomTree } from "./instances.js";
+
+const sameCost = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
+
+function roundTrips(result: OptimizeResult<CdagOverlay | TreeOverlay>): void {
+  const json = overlayToJson(result.overlay);
+  expect(overlayToJson(parseOverlay(JSON.parse(JSON.stringify(json)), "round trip"))).toEqual(json);
+}
+
+describe("C-DAG: the ILP finds the optimum the exhaustive search finds", () => {
+  const seeds = Array.from({ length: 40 }, (_, i) => i + 1);
+
+  it("on 40 random instances (4-6 groups, sets of 2-5), order variables for sets up to 5", () => {
+    for (const seed of seeds) {
+      const { current, counts, latency } = randomCdag(seed);
+      const ilp = optimizeCdag(current, counts, latency, { minGainFraction: 0 });
+      const exhaustive = optimizeCdag(current, counts, latency, { minGainFraction: 0, solver: "exhaustive" });
+      expect(ilp.method, `seed ${seed}`).toBe("ilp");
+      expect(ilp.optimal, `seed ${seed}`).toBe(true);
+      expect(exhaustive.optimal).toBe(true);
+      expect(
+        sameCost(ilp.bestCostMs, exhaustive.bestCostMs),
+        `seed ${seed}: ${ilp.bestCostMs} vs ${exhaustive.bestCostMs}`,
+      ).toBe(true);
+      expect(sameCost(ilp.currentCostMs, exhaustive.currentCostMs)).toBe(true);
+      // The reported costs are the cost function's, on the overlays returned.
+      expect(
+        sameCost(
+          cdagCostMs(ilp.overlay.order, counts, latency),
+          ilp.changed ? ilp.bestCostMs : ilp.currentCostMs,
+        ),
+      ).toBe(true);
+      expect(sameCost(cdagCostMs(current.order, counts, latency), ilp.currentCostMs)).toBe(true);
+      roundTrips(ilp);
+      roundTrips(exhaustive);
+    }
+  });
+
+  it("on the same instances with big-M path constraints for every set of 3 or more", () => {
+    for (const seed of seeds.slice(0, 25)) {
+      const { current, counts, latency } = randomCdag(seed);
+      const paths = optimizeCdagWith(current, counts, latency, { minGainFraction: 0 }, 2);
+      const exhaustive = optimizeCdag(current, counts, latency, { minGainFraction: 0, solver: "exhaustive" });
+      expect(paths.optimal, `seed ${seed}`).toBe(true);
+      expect(
+        sameCost(paths.bestCostMs, exhaustive.bestCostMs),
+        `seed ${seed}: ${paths.bestCostMs} vs ${exhaustive.bestCostMs}`,
+      ).toBe(true);
+    }
+  });
+
+  it("keeps groups that share no set in their slots and lists every group once", () => {
+    const ids = ["A", "B", "C", "D"];
+    const latency = matrixLatency(ids, [
+      [1, 90, 1, 1],
+      [10, 1, 1, 1],
+      [1, 1, 1, 1],
+      [1, 1, 1, 1],
+    ]);
+    const current = new CdagOverlay("o", ["C", "A", "D", "B"]);
+    const result = optimizeCdag(current, [{ dst: ["A", "B"], count: 1 }], latency);
+    expect(result.changed).toBe(true);
+    expect(result.overlay.order).toEqual(["C", "B", "D", "A"]);
+    expect(result.overlay.name).toBe("o");
+    expect(result.bestCostMs).toBe(10);
+  });
+});
+
+describe("trees: the ILP finds the optimum the exhaustive search finds", () => {
+  const seeds = Array.from({ length: 16 }, (_, i) => i + 1);
+
+  it("on 16 random instances (4-6 groups, 0-2 auxiliary) without a load limit", () => {
+    for (const seed of seeds) {
+      const { current, counts, latency } = randomTree(seed);
+      const ilp = optimizeTree(current, counts, latency, { minGainFraction: 0 });
+      const exhaustive = optimizeTree(current, counts, latency, { minGainFraction: 0, solver: "exhaustive" });
+      expect(ilp.method, `seed ${seed}: ${ilp.reason}`).toBe("ilp");
+      expect(ilp.optimal, `seed ${seed}`).toBe(true);
+      expect(
+        sameCost(ilp.bestCostMs, exhaustive.bestCostMs),
+        `seed ${seed}: ${ilp.bestCostMs} vs ${exhaustive.bestCostMs}`,
+      ).toBe(true);
+      expect(
+        sameCost(treeCostMs(ilp.overlay, counts, latency), ilp.changed ? ilp.bestCostMs : ilp.currentCostMs),
+      ).toBe(true);
+      for (const group of current.groups) expect(ilp.overlay.role(group)).toBe(current.role(group));
+      roundTrips(ilp);
+      roundTrips(exhaustive);
+    }
+  }, 120_000);
+
+  // One instance only: with a load limit the tree ILP takes minutes on some 5-6 group instances
+  // (e.g. seed 102), more than a test run can spend.
+  it("on a random instance with a binding load limit", () => {
+    for (const seed of [101]) {
+      // A hub close to every group and few single-group multicasts: the cheapest trees load the
+      // hub beyond any destination's own load (which no tree can lower).
+      const { current, counts, latency } = randomTree(seed, { singleMax: 5, hub: true });
+      const free = optimizeTree(current, counts, latency, { minGainFraction: 0, solver: "exhaustive" });
+      const freeMax = Math.max(...treeLoads(free.overlay, counts).values());
+      const own = new Map<string, number>();
+      for (const { dst, count } of counts)
+        for (const group of dst) own.set(group, (own.get(group) ?? 0) + count);
+      const ownMax = Math.max(...own.values());
+      const loadLimit = freeMax > ownMax ? ownMax + (seed % (freeMax - ownMax)) : ownMax;
+      const options = { minGainFraction: 0, loadLimit };
+      const ilp = optimizeTree(current, counts, latency, options);
+      const exhaustive = optimizeTree(current, counts, latency, { ...options, solver: "exhaustive" });
+      const label = `seed ${seed}: ${ilp.reason} / ${exhaustive.reason}`;
+      expect(ilp.method, label).toBe("ilp");
+      expect(ilp.optimal, label).toBe(true);
+      expect(ilp.changed, label).toBe(exhaustive.changed);
+      expect(
+        sameCost(ilp.bestCostMs, exhaustive.bestCostMs),
+        `${label}: ${ilp.bestCostMs} vs ${exhaustive.bestCostMs}`,
+      ).toBe(true);
+      for (const result of [ilp, exhaustive])
+        if (result.changed)
+          expect(Math.max(...treeLoads(result.overlay, counts).values())).toBeLessThanOrEqual(loadLimit);
+      // The limit binds: the best tree under it costs more than the best tree without it.
+      expect(exhaustive.bestCostMs, label).toBeGreaterThan(free.bestCostMs + 1e-9);
+      if (/no tree keeps the load limit/.test(exhaustive.reason))
+        expect(ilp.reason).toMatch(/no tree keeps the load limit/);
+    }
+  }, 120_000);
+});
+
+describe("decisions", () => {
+  const ids = ["A", "B"];
+  const latency = matrixLatency(ids, [
+    [1, 100],
+    [96, 1],
+  ]);
+  const counts: DestinationCount[] = [
+    { dst: ["A", "B"], count: 1 },
+    { dst: ["A"], count: 3 },
+  ];
+  const current = new CdagOverlay("o", ["A", "B"]);
+
+  it("hysteresis: no change below the threshold (default 5%), a change above it", () => {
+    for (const solver of ["ilp", "exhaustive"] as const) {
+      // 100 -> 96 over 4 multicasts: 25 -> 24, a 4% gain.
+      const held = optimizeCdag(current, counts, latency, { solver });
+      expect(held.changed).toBe(false);
+      expect(held.overlay).toBe(current);
+      expect(held.currentCostMs).toBe(25);
+      expect(held.bestCostMs).toBe(24);
+      expect(held.reason).toMatch(/below the threshold/);
+      const taken = optimizeCdag(current, counts, latency, { solver, minGainFraction: 0.03 });
+      expect(taken.changed).toBe(true);
+      expect(taken.overlay.order).toEqual(["B", "A"]);
+    }
+  });
+
+  it("no change when nothing is better, or when no multicast reaches two groups", () => {
+    const best = new CdagOverlay("o", ["B", "A"]);
+    const result = optimizeCdag(best, counts, latency, { minGainFraction: 0 });
+    expect(result).toMatchObject({ changed: false, currentCostMs: 24, bestCostMs: 24, optimal: true });
+    expect(result.overlay).toBe(best);
+    const local = optimizeCdag(current, [{ dst: ["A"], count: 1 }], latency);
+    expect(local).toMatchObject({ changed: false, currentCostMs: 0, bestCostMs: 0 });
+  });
+
+  it("falls back to the current overlay when the solver times out without a solution", () => {
+    const { current: tree, counts: treeCounts, latency: treeLatency } = bigRandomTree();
+    const result = optimizeTree(tree, treeCounts, treeLatency, { timeLimitMs: 1 });
+    expect(result).toMatchObject({ changed: false, method: "fallback", optimal: false });
+    expect(result.overlay).toBe(tree);
+    expect(result.bestCostMs).toBe(result.currentCostMs);
+    expect(result.reason).toMatch(/timed out/);
+  });
+
+  it("falls back without trying when the model is beyond the solver (a 13-group tree)", () => {
+    const { topologyLatency, twoLevel, locality } = aws();
+    const result = optimizeTree(twoLevel, locality(twoLevel.targets), topologyLatency);
+    expect(result).toMatchObject({ changed: false, method: "fallback", optimal: false });
+    expect(result.overlay).toBe(twoLevel);
+    expect(result.reason).toMatch(/beyond javascript-lp-solver/);
+  });
+
+  it("a tree that breaks the load limit is replaced whatever the gain; an impossible limit changes nothing", () => {
+    const { current: tree, counts: treeCounts, latency: treeLatency } = randomTree(3);
+    const loads = treeLoads(tree, treeCounts);
+    const busiest = Math.max(...loads.values());
+    for (const solver of ["ilp", "exhaustive"] as const) {
+      const result = optimizeTree(tree, treeCounts, treeLatency, {
+        solver,
+        minGainFraction: 0.99,
+        loadLimit: busiest - 1,
+      });
+      if (result.changed) {
+        expect(result.reason).toMatch(/breaks the load limit/);
+        expect(Math.max(...treeLoads(result.overlay, treeCounts).values())).toBeLessThanOrEqual(busiest - 1);
+      } else expect(result.reason).toMatch(/no tree keeps the load limit/);
+      const impossible = optimizeTree(tree, treeCounts, treeLatency, { solver, loadLimit: 0 });
+      expect(impossible).toMatchObject({ changed: false, optimal: true });
+      expect(impossible.reason).toMatch(/no tree keeps the load limit/);
+    }
+  });
+
+  it("checks its options and its input", () => {
+    expect(() => optimizeCdag(current, counts, latency, { minGainFraction: 1 })).toThrow(/minGainFraction/);
+    expect(() => optimizeCdag(current, counts, latency, { timeLimitMs: 0 })).toThrow(/timeLimitMs/);
+    expect(() => optimizeCdag(current, [{ dst: ["A", "Z"], count: 1 }], latency)).toThrow(/"Z"/);
+    expect(() => optimizeCdag(current, [{ dst: ["A", "B"], count: -1 }], latency)).toThrow(/count/);
+    expect(() => optimizeCdag(current, counts, () => Number.NaN)).toThrow(/latency/);
+  });
+
+  it("the exhaustive searches refuse large instances", () => {
+    const ids10 = Array.from({ length: 10 }, (_, i) => `g${i}`);
+    const ring = ids10.map((group, i) => ({ dst: [group, ids10[(i + 1) % 10] as string].sort(), count: 1 }));
+    expect(() => optimizeCdag(new CdagOverlay("o", ids10), ring, () => 1, { solver: "exhaustive" })).toThrow(
+      /refuses 10 groups/,
+    );
+    const { twoLevel, topologyLatency, locality } = aws();
+    expect(() =>
+      optimizeTree(twoLevel, locality(twoLevel.targets), topologyLatency, { solver: "exhaustive" }),
+    ).toThrow(/refuses 13 groups/);
+  });
+});
+
+describe("the AWS instances", () => {
+  it("the ILP solves the 12-region C-DAG to optimality and does not move the order when it is optimal", () => {
+    const { topologyLatency, locality, cdag } = aws();
+    const counts = locality(cdag.order);
+    const result = optimizeCdag(cdag, counts, topologyLatency);
+    expect(result.method).toBe("ilp");
+    expect(result.optimal).toBe(true);
+    expect(result.bestCostMs).toBeLessThanOrEqual(result.currentCostMs);
+    const again = optimizeCdag(result.overlay, counts, topologyLatency, { minGainFraction: 0 });
+    expect(again.changed).toBe(false);
+    expect(sameCost(again.currentCostMs, result.bestCostMs)).toBe(true);
+  });
+});
+
+/** 7 groups (2 auxiliary), 8 sets: a root LP of some tens of ms, far from integral. */
+function bigRandomTree(): { current: TreeOverlay; counts: DestinationCount[]; latency: GroupLatencyMs } {
+  const ids = ["a0", "a1", "t2", "t3", "t4", "t5", "t6"];
+  const matrix = ids.map((_, i) => ids.map((__, j) => (i === j ? 1 : 5 + ((i * 37 + j * 11) % 97))));
+  const current = parseOverlay(
+    {
+      kind: "tree",
+      name: "big",
+      groups: ids.map((id) => ({ id, role: id.startsWith("a") ? "auxiliary" : "target" })),
+      edges: [
+        ["a0", "a1"],
+        ["a0", "t2"],
+        ["a0", "t3"],
+        ["a1", "t4"],
+        ["a1", "t5"],
+        ["a1", "t6"],
+      ],
+    },
+    "big tree",
+  ) as TreeOverlay;
+  const counts: DestinationCount[] = [
+    { dst: ["t2", "t4"], count: 9 },
+    { dst: ["t3", "t5", "t6"], count: 7 },
+    { dst: ["t2", "t3"], count: 5 },
+    { dst: ["t4", "t6"], count: 8 },
+    { dst: ["t2", "t5", "t6"], count: 3 },
+    { dst: ["t3", "t4"], count: 6 },
+    { dst: ["t5", "t6"], count: 4 },
+    { dst: ["t2", "t3", "t4"], count: 2 },
+  ];
+  return { current, counts, latency: matrixLatency(ids, matrix) };
+}
+
+function aws(): {
+  topologyLatency: GroupLatencyMs;
+  twoLevel: TreeOverlay;
+  cdag: CdagOverlay;
+  locality: (targets: readonly string[]) => DestinationCount[];
+} {
+  const dir = new URL("../../../overlays/", import.meta.url);
+  const read = (name: string): string => readFileSync(new URL(name, dir), "utf8");
+  const topology = parseTopology(JSON.parse(read("aws-12-byzcast.topology.json")), "topology", read);
+  const topologyLatency: GroupLatencyMs = (from, to) => topology.groupToGroupMs(from, to);
+  const twoLevel = parseOverlay(JSON.parse(read("aws-12-tree-two-level.json")), "tree") as TreeOverlay;
+  const cdag = parseOverlay(JSON.parse(read("aws-12-cdag-o1.json")), "cdag") as CdagOverlay;
+  // Each group alone (90%), with one of its 2 nearest (5%), with 2 of its 3 nearest (5%).
+  const locality = (targets: readonly string[]): DestinationCount[] => {
+    const counts: DestinationCount[] = [];
+    for (const home of targets) {
+      counts.push({ dst: [home], count: 1080 });
+      const near = targets
+        .filter((other) => other !== home)
+        .sort((a, b) => topologyLatency(home, a) - topologyLatency(home, b));
+      for (const other of near.slice(0, 2)) counts.push({ dst: [home, other], count: 30 });
+      const three = near.slice(0, 3);
+      for (let i = 0; i < 3; i++)
+        for (let j = i + 1; j < 3; j++)
+          counts.push({ dst: [home, three[i] as string, three[j] as string], count: 20 });
+    }
+    return counts;
+  };
+  return { topologyLatency, twoLevel, cdag, locality };
+}

@@ -1,0 +1,24 @@
+// Types the options above mention, so a service needs no other amcast import.
+export type { CheckReport } from "@amcast/check";
+export type { TraceEvent } from "@amcast/core";
+export type { ReplicationMode } from "@amcast/group";
+export type { NodeAddress as ReplicaAddress, TransportLimits } from "@amcast/net";
+export type {
+  ClientOptions,
+  ClusterConfig,
+  Credentials,
+  ReplicaHandle,
+  ReplicaOptions,
+  ServiceClient,
+} from "./net.js";
+export { connectClient, DEFAULT_CLIENT_HOST, startReplica } from "./net.js";
+export type {
+  Application,
+  Client,
+  Message,
+  ProtocolName,
+  Replies,
+  ServiceOptions,
+} from "./service.js";
+export type { SimCluster, SimClusterOptions } from "./sim.js";
+export { createSimCluster } from "./sim.js";

@@ -1,0 +1,214 @@
+import { byzcast } from "@amcast/byzcast";
+import type {
+  ClientId,
+  DestinationSet,
+  GroupId,
+  MessageId,
+  Multicast,
+  Overlay,
+  ProtocolDefinition,
+} from "@amcast/core";
+import {
+  CdagOverlay,
+  compareIds,
+  describeValue,
+  destinationSet,
+  InputError,
+  listNames,
+  parseOverlay,
+  TreeOverlay,
+} from "@amcast/core";
+import { flexcast } from "@amcast/flexcast";
+import type { Application as GroupApplication, ReplicationMode } from "@amcast/group";
+import { Membership, replicaCount } from "@amcast/group";
+import { linearizable } from "@amcast/linearizable";
+import { skeen } from "@amcast/skeen";
+
+/** A delivered message as the application sees it. */
+export interface Message<P = unknown> {
+  /** Unique per message: `<client>:<sequence number>`. */
+  readonly id: MessageId;
+  readonly client: ClientId;
+  /** The destination groups, sorted. */
+  readonly dst: readonly GroupId[];
+  readonly payload: P;
+}
+
+/**
+ * The state machine of one replica of a group: called once per delivered message, in delivery
+ * order, and its return value is the reply the client gets from this group. It must be
+ * deterministic (the same messages in the same order give the same replies at every replica) and
+ * synchronous; replies (and payloads, over the network) must be plain data: objects, arrays,
+ * strings, numbers, booleans, null.
+ */
+export type Application<P = unknown, R = unknown> = (message: Message<P>) => R;
+
+/** What every destination group answered, by group. */
+export type Replies<R = unknown> = Readonly<Record<GroupId, R>>;
+
+/** A client of the service. */
+export interface Client<P = unknown, R = unknown> {
+  /** The client process's id (message ids start with it). */
+  readonly id: ClientId;
+  /**
+   * Atomically multicasts `payload` to `destinations` (one group or several): every destination
+   * group delivers it, in an order consistent with every other multicast. Resolves with each
+   * group's reply once all destination groups answered.
+   */
+  multicast(destinations: GroupId | Iterable<GroupId>, payload: P): Promise<Replies<R>>;
+}
+
+export type ProtocolName = "skeen" | "flexcast" | "byzcast";
+
+/** The protocol side of a service: which atomic multicast protocol, and how groups are replicated. */
+export interface ServiceOptions {
+  /** The atomic multicast protocol (default "skeen"). */
+  readonly protocol?: ProtocolName | ProtocolDefinition<unknown>;
+  /**
+   * The overlay, as an overlay document (README, "Topologies, overlays and experiments"), for
+   * protocols that need one. Default: FlexCast orders the groups as given; ByzCast puts the first
+   * group at the root of a tree whose other groups are its children.
+   */
+  readonly overlay?: unknown;
+  /** How each group is replicated (default "solo"): 1, 2f+1 (crash) or 3f+1 (byzantine) replicas. */
+  readonly mode?: ReplicationMode;
+  /** Faulty replicas tolerated per group in crash and byzantine mode (default 1). */
+  readonly f?: number;
+  /** Real-time order on top of atomic multicast (the ACK barrier of @amcast/linearizable). */
+  readonly linearizable?: boolean;
+}
+
+export interface ResolvedService {
+  readonly protocol: ProtocolDefinition<unknown>;
+  readonly overlay: Overlay | null;
+  readonly mode: ReplicationMode;
+  readonly f: number;
+  readonly membership: Membership;
+}
+
+const PROTOCOLS: Readonly<Record<ProtocolName, ProtocolDefinition<unknown>>> = {
+  skeen: skeen as ProtocolDefinition<unknown>,
+  flexcast: flexcast as ProtocolDefinition<unknown>,
+  byzcast: byzcast as ProtocolDefinition<unknown>,
+};
+
+/** Protocol, overlay and membership of a service of `groups`; `source` names the caller in errors. */
+export function resolveService(
+  groups: readonly GroupId[],
+  options: ServiceOptions,
+  source: string,
+): ResolvedService {
+  if (groups.length === 0) throw new InputError(source, "groups", "a service has at least one group");
+  if (new Set(groups).size !== groups.length) throw new InputError(source, "groups", "lists a group twice");
+  for (const group of groups)
+    if (typeof group !== "string" || group === "" || group.includes("/") || group.includes(":"))
+      throw new InputError(
+        source,
+        "groups",
+        `group id ${describeValue(group)} must be a non-empty string without "/" or ":"`,
+      );
+  const named = options.protocol ?? "skeen";
+  let protocol: ProtocolDefinition<unknown>;
+  if (typeof named === "string") {
+    const found = PROTOCOLS[named as ProtocolName];
+    if (found === undefined)
+      throw new InputError(
+        source,
+        "protocol",
+        `unknown protocol ${describeValue(named)} (known: ${listNames(Object.keys(PROTOCOLS))})`,
+      );
+    protocol = found;
+  } else protocol = named;
+  const overlay = resolveOverlay(protocol, groups, options.overlay, source);
+  if (options.linearizable === true) protocol = linearizable(protocol) as ProtocolDefinition<unknown>;
+  const mode = options.mode ?? "solo";
+  if (mode !== "solo" && mode !== "crash" && mode !== "byzantine")
+    throw new InputError(
+      source,
+      "mode",
+      `expected "solo", "crash" or "byzantine", got ${describeValue(mode)}`,
+    );
+  const f = mode === "solo" ? 0 : (options.f ?? 1);
+  if (!Number.isInteger(f) || f < (mode === "solo" ? 0 : 1))
+    throw new InputError(source, "f", `expected a whole number >= 1, got ${describeValue(options.f)}`);
+  return {
+    protocol,
+    overlay,
+    mode,
+    f,
+    membership: Membership.uniform([...groups].sort(compareIds), replicaCount(mode, f)),
+  };
+}
+
+function resolveOverlay(
+  protocol: ProtocolDefinition<unknown>,
+  groups: readonly GroupId[],
+  doc: unknown,
+  source: string,
+): Overlay | null {
+  if (protocol.overlayKind === null) {
+    if (doc !== undefined)
+      throw new InputError(source, "overlay", `protocol ${protocol.name} takes no overlay`);
+    return null;
+  }
+  let overlay: Overlay;
+  if (doc !== undefined) overlay = parseOverlay(doc, `${source} overlay`);
+  else if (protocol.overlayKind === "cdag") overlay = new CdagOverlay("service", groups);
+  else {
+    const [root, ...children] = groups as [GroupId, ...GroupId[]];
+    overlay = new TreeOverlay(
+      "service",
+      new Map(groups.map((group) => [group, "target" as const])),
+      children.map((child) => [root, child] as const),
+    );
+  }
+  if (overlay.kind !== protocol.overlayKind)
+    throw new InputError(
+      source,
+      "overlay",
+      `protocol ${protocol.name} needs a ${protocol.overlayKind} overlay`,
+    );
+  const missing = overlay.groups.filter((group) => !groups.includes(group));
+  const extra = groups.filter((group) => !overlay.hasGroup(group));
+  if (missing.length > 0 || extra.length > 0)
+    throw new InputError(
+      source,
+      "overlay",
+      `must hold exactly the service's groups${missing.length > 0 ? `; not groups: ${missing.join(", ")}` : ""}${extra.length > 0 ? `; missing: ${extra.join(", ")}` : ""}`,
+    );
+  return overlay;
+}
+
+/** The groups a client may address: a tree's target groups, or every group. */
+export function addressableGroups(service: ResolvedService): readonly GroupId[] {
+  return service.overlay?.kind === "tree" ? service.overlay.targets : service.membership.groups;
+}
+
+/** The canonical destination set of a `multicast` call, checked against the service's groups. */
+export function destinationsOf(
+  destinations: GroupId | Iterable<GroupId>,
+  service: ResolvedService,
+): DestinationSet {
+  const list = typeof destinations === "string" ? [destinations] : [...destinations];
+  if (list.length === 0) throw new InputError("multicast", "destinations", "name at least one group");
+  const allowed = addressableGroups(service);
+  for (const group of list)
+    if (!allowed.includes(group))
+      throw new InputError(
+        "multicast",
+        "destinations",
+        `${describeValue(group)} is not a group of the service (groups: ${listNames(allowed)})`,
+      );
+  return destinationSet(list);
+}
+
+/** The group layer's application callback for a user's `Application`. */
+export function groupApplication<P, R>(application: Application<P, R>): GroupApplication {
+  return (message: Multicast) =>
+    application({
+      id: message.id,
+      client: message.client,
+      dst: message.dst,
+      payload: message.payload as P,
+    });
+}

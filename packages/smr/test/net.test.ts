@@ -1,0 +1,165 @@
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
+import type { GroupId } from "@amcast/core";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Application, ClusterConfig, ReplicaHandle, ServiceClient } from "../src/index.js";
+import { connectClient, startReplica } from "../src/index.js";
+
+/** Ports the kernel hands out now (free at the time of asking). */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<import("node:net").Server>((resolve) => {
+          const server = createServer();
+          server.listen(0, "127.0.0.1", () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((server) => (server.address() as { port: number }).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+async function config(
+  groups: readonly GroupId[],
+  perGroup: number,
+  extra: Partial<ClusterConfig>,
+): Promise<ClusterConfig> {
+  const ports = await freePorts(groups.length * perGroup);
+  return {
+    groups: Object.fromEntries(
+      groups.map((group, g) => [
+        group,
+        Array.from({ length: perGroup }, (_, r) => ({
+          host: "127.0.0.1",
+          port: ports[g * perGroup + r] as number,
+        })),
+      ]),
+    ),
+    ...extra,
+  };
+}
+
+/** Answers each message with its position in this replica's delivery order. */
+function sequencer(): Application<number, number> {
+  let delivered = 0;
+  return () => {
+    delivered += 1;
+    return delivered;
+  };
+}
+
+const replicas: ReplicaHandle[] = [];
+const clients: ServiceClient<unknown, unknown>[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.close()));
+  await Promise.all(replicas.splice(0).map((replica) => replica.stop()));
+});
+
+async function startAll(cluster: ClusterConfig, secret: Buffer, app: () => Application<number, number>) {
+  for (const [group, addresses] of Object.entries(cluster.groups))
+    for (let index = 0; index < addresses.length; index += 1)
+      replicas.push(
+        await startReplica({ cluster, id: `${group}/${index}`, secret, application: app(), log: () => {} }),
+      );
+}
+
+/** Every pair of multicasts two groups both delivered is in the same order in both. */
+function expectConsistent(results: { dst: readonly GroupId[]; replies: Record<GroupId, number> }[]): void {
+  const groups = [...new Set(results.flatMap((result) => result.dst))];
+  for (const a of groups)
+    for (const b of groups) {
+      if (a >= b) continue;
+      const both = results.filter((result) => result.dst.includes(a) && result.dst.includes(b));
+      const inA = [...both].sort((x, y) => (x.replies[a] as number) - (y.replies[a] as number));
+      const inB = [...both].sort((x, y) => (x.replies[b] as number) - (y.replies[b] as number));
+      expect(inA).toEqual(inB);
+    }
+}
+
+async function load(client: ServiceClient<number, number>, groups: readonly GroupId[], count: number) {
+  return Promise.all(
+    Array.from({ length: count }, (_, index) => {
+      const dst = index % 2 === 0 ? [...groups] : [groups[index % groups.length] as GroupId];
+      return client.multicast(dst, index).then((replies) => ({ dst, replies }));
+    }),
+  );
+}
+
+describe("startReplica / connectClient over the network runtime", () => {
+  it("solo groups: 300 concurrent multicasts, every reply, consistent orders", {
+    timeout: 30_000,
+  }, async () => {
+    const secret = randomBytes(32);
+    const cluster = await config(["g0", "g1", "g2"], 1, { clientHosts: { clients: 2 } });
+    await startAll(cluster, secret, sequencer);
+    const client = await connectClient<number, number>({ cluster, secret, log: () => {} });
+    clients.push(client);
+    const results = await load(client, ["g0", "g1", "g2"], 300);
+    for (const { dst, replies } of results) expect(Object.keys(replies).sort()).toEqual([...dst].sort());
+    expectConsistent(results);
+    // Each group numbered what it delivered 1..n without a gap or a repeat.
+    for (const group of ["g0", "g1", "g2"]) {
+      const positions = results.flatMap((result) => (group in result.replies ? [result.replies[group]] : []));
+      expect([...positions].sort((a, b) => (a as number) - (b as number))).toEqual(
+        Array.from({ length: positions.length }, (_, index) => index + 1),
+      );
+    }
+  });
+
+  it("crash mode (f = 1): a replica of each group stops mid-run, the service goes on", {
+    timeout: 60_000,
+  }, async () => {
+    const secret = randomBytes(32);
+    const cluster = await config(["a", "b"], 3, { mode: "crash", f: 1, protocol: "flexcast" });
+    await startAll(cluster, secret, sequencer);
+    const client = await connectClient<number, number>({ cluster, secret, log: () => {} });
+    clients.push(client);
+    const first = await load(client, ["a", "b"], 60);
+    const stopping = replicas.filter((replica) => replica.id === "a/2" || replica.id === "b/0");
+    await Promise.all(stopping.map((replica) => replica.stop()));
+    const second = await load(client, ["a", "b"], 60);
+    expectConsistent([...first, ...second]);
+    for (const { dst, replies } of second) expect(Object.keys(replies).sort()).toEqual([...dst].sort());
+  });
+
+  it("a client host that reconnects under the same id gets fresh answers, not cached ones", {
+    timeout: 30_000,
+  }, async () => {
+    const secret = randomBytes(32);
+    const cluster = await config(["g"], 1, {});
+    await startAll(cluster, secret, sequencer);
+    const once = await connectClient<number, number>({ cluster, secret, log: () => {} });
+    expect(await once.multicast("g", 0)).toEqual({ g: 1 });
+    await once.close();
+    const again = await connectClient<number, number>({ cluster, secret, log: () => {} });
+    clients.push(again);
+    expect(await again.multicast("g", 0)).toEqual({ g: 2 });
+  });
+
+  it("refuses what it cannot run, and strangers", { timeout: 30_000 }, async () => {
+    const secret = randomBytes(32);
+    const cluster = await config(["g"], 1, {});
+    await expect(startReplica({ cluster, id: "h/0", secret, application: sequencer() })).rejects.toThrow(
+      /not a replica of the cluster/,
+    );
+    await expect(
+      startReplica({ cluster: { ...cluster, mode: "crash" }, id: "g/0", secret, application: sequencer() }),
+    ).rejects.toThrow(/needs 3/);
+    await expect(
+      startReplica({
+        cluster: { ...cluster, mode: "byzantine" },
+        id: "g/0",
+        secret,
+        application: sequencer(),
+      }),
+    ).rejects.toThrow(/signatures/);
+    await startAll(cluster, secret, sequencer);
+    // A client with another secret never gets through the handshake.
+    await expect(
+      connectClient({ cluster, secret: randomBytes(32), connectTimeoutMs: 500, log: () => {} }),
+    ).rejects.toThrow(/cannot reach/);
+  });
+});

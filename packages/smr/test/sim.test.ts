@@ -1,0 +1,143 @@
+import type { GroupId } from "@amcast/core";
+import { describe, expect, it } from "vitest";
+import type { Application, Message, ProtocolName, SimCluster } from "../src/index.js";
+import { createSimCluster } from "../src/index.js";
+
+/** A replica that answers each message with its position in the group's delivery order. */
+function sequencer(): Application<number, number> {
+  let delivered = 0;
+  return () => {
+    delivered += 1;
+    return delivered;
+  };
+}
+
+/** For every pair of multicasts both groups delivered, both groups put them in the same order. */
+function expectConsistentOrders(
+  results: { dst: readonly GroupId[]; replies: Record<GroupId, number> }[],
+): void {
+  const byGroup = new Map<GroupId, Map<number, number>>();
+  results.forEach((result, index) => {
+    for (const group of result.dst) {
+      let positions = byGroup.get(group);
+      if (positions === undefined) {
+        positions = new Map();
+        byGroup.set(group, positions);
+      }
+      positions.set(index, result.replies[group] as number);
+    }
+  });
+  const groups = [...byGroup.keys()];
+  for (const a of groups)
+    for (const b of groups) {
+      if (a >= b) continue;
+      const pa = byGroup.get(a) as Map<number, number>;
+      const pb = byGroup.get(b) as Map<number, number>;
+      const shared = [...pa.keys()].filter((index) => pb.has(index));
+      const inA = [...shared].sort((x, y) => (pa.get(x) as number) - (pa.get(y) as number));
+      const inB = [...shared].sort((x, y) => (pb.get(x) as number) - (pb.get(y) as number));
+      expect(inA).toEqual(inB);
+    }
+}
+
+async function mixedLoad(cluster: SimCluster<number, number>, groups: readonly GroupId[], count: number) {
+  const clients = groups.map((home) => cluster.client({ home }));
+  const calls = Array.from({ length: count }, (_, index) => {
+    const client = clients[index % clients.length];
+    const dst =
+      index % 3 === 0
+        ? groups
+        : index % 3 === 1
+          ? [groups[index % groups.length] as GroupId]
+          : groups.slice(0, 2);
+    return (
+      client?.multicast(dst, index).then((replies) => ({ dst: [...dst].sort(), replies })) ?? Promise.reject()
+    );
+  });
+  return Promise.all(calls);
+}
+
+describe("createSimCluster", () => {
+  const groups = ["g0", "g1", "g2"];
+  for (const protocol of ["skeen", "flexcast", "byzcast"] as const satisfies readonly ProtocolName[]) {
+    it(`${protocol}: concurrent multicasts get every destination's reply, in consistent orders`, async () => {
+      const cluster = createSimCluster<number, number>({
+        groups,
+        protocol,
+        application: () => sequencer(),
+        latencyMs: [
+          [1, 20, 35],
+          [20, 1, 25],
+          [35, 25, 1],
+        ],
+      });
+      const results = await mixedLoad(cluster, groups, 90);
+      for (const { dst, replies } of results) expect(Object.keys(replies).sort()).toEqual(dst);
+      expectConsistentOrders(results);
+      expect(cluster.check().violations).toEqual([]);
+      expect(cluster.nowMs).toBeGreaterThan(20);
+    });
+  }
+
+  for (const mode of ["crash", "byzantine"] as const) {
+    it(`${mode} mode: replicated groups answer like a single one`, async () => {
+      const cluster = createSimCluster<number, number>({
+        groups: ["a", "b"],
+        mode,
+        f: 1,
+        application: () => sequencer(),
+        latencyMs: 2,
+      });
+      const results = await mixedLoad(cluster, ["a", "b"], 40);
+      expectConsistentOrders(results);
+      expect(cluster.check().violations).toEqual([]);
+      // Every replica of a group delivered everything its group did.
+      const members = cluster.trace.filter((event) => event.ev === "member");
+      expect(members).toHaveLength(mode === "crash" ? 6 : 8);
+    });
+  }
+
+  it("sequential calls continue where the last left off, and each replica has its own state", async () => {
+    const made: string[] = [];
+    const cluster = createSimCluster<string, string>({
+      groups: ["x", "y"],
+      mode: "crash",
+      application: (group, replica) => {
+        made.push(replica);
+        const log: string[] = [];
+        return (message: Message<string>) => {
+          log.push(message.payload);
+          return `${group}:${log.join(",")}`;
+        };
+      },
+    });
+    expect(made).toEqual(["x/0", "x/1", "x/2", "y/0", "y/1", "y/2"]);
+    const client = cluster.client();
+    expect(await client.multicast("x", "a")).toEqual({ x: "x:a" });
+    expect(await client.multicast(["y", "x"], "b")).toEqual({ x: "x:a,b", y: "y:b" });
+    const before = cluster.nowMs;
+    expect(await client.multicast(["x"], "c")).toEqual({ x: "x:a,b,c" });
+    expect(cluster.nowMs).toBeGreaterThan(before);
+  });
+
+  it("is deterministic: the same seed and calls give the same trace", async () => {
+    const run = async () => {
+      const cluster = createSimCluster<number, number>({ groups, application: () => sequencer(), seed: 5 });
+      await mixedLoad(cluster, groups, 30);
+      return JSON.stringify(cluster.trace);
+    };
+    expect(await run()).toBe(await run());
+  });
+
+  it("rejects bad destinations and configurations with a clear message", async () => {
+    const cluster = createSimCluster({ groups: ["a"], application: () => () => null });
+    await expect(cluster.client().multicast("nope", 1)).rejects.toThrow(/not a group of the service/);
+    await expect(cluster.client().multicast([], 1)).rejects.toThrow(/at least one group/);
+    expect(() => createSimCluster({ groups: ["a/b"], application: () => () => null })).toThrow(
+      /without "\/"/,
+    );
+    expect(() =>
+      createSimCluster({ groups: ["a"], protocol: "paxos" as ProtocolName, application: () => () => null }),
+    ).toThrow(/unknown protocol "paxos"/);
+  });
+});
