@@ -65,6 +65,29 @@ export function experimentScenarios(experiment: ExperimentSpec, options: Experim
   return scenarios;
 }
 
+/** A fault-free solo run of one protocol under one workload of `experiment` (for benchmarks). */
+export function soloScenario(
+  experiment: ExperimentSpec,
+  run: Pick<ScenarioSpec, "label" | "seed" | "protocol" | "overlay" | "workload" | "check">,
+): ScenarioSpec {
+  return {
+    ...run,
+    topology: experiment.topology,
+    mode: "solo",
+    f: 0,
+    byzantine: [],
+    faultPlan: "",
+    network: experiment.network,
+    processing: experiment.processing,
+    faults: { crashes: [], partitions: [] },
+    timeLimitMs: experiment.timeLimitMs,
+    tickMs: experiment.tickMs,
+    realTime: false,
+    recordSends: false,
+    keepSamples: false,
+  };
+}
+
 export function runExperiment(experiment: ExperimentSpec, options: ExperimentOptions): ScenarioOutcome[] {
   const scenarios = experimentScenarios(experiment, options);
   return scenarios.map((scenario, index) => {

@@ -140,13 +140,7 @@ export class ReconfigurableGroup<M> implements GroupLogic<ViewedMessage<M>> {
         const view = input.view ?? 0;
         if (view < this.current.view) {
           // V4: asked under an old view; the client sends it again under ours.
-          this.redirected += 1;
-          outputs.push({
-            kind: "redirect",
-            message: input.message,
-            view: this.current.view,
-            overlay: overlayToJson(this.current.overlay),
-          });
+          this.redirect(input.message, outputs);
           return;
         }
         if (view > this.current.view) {
@@ -156,13 +150,7 @@ export class ReconfigurableGroup<M> implements GroupLogic<ViewedMessage<M>> {
         if (!this.protocol.entryGroups(input.message.dst, this.current.overlay).includes(this.group)) {
           // Under our view this group is not where the request goes: the client addressed it
           // wrongly (it cannot have come from a correct client of this view). Redirect it anyway.
-          this.redirected += 1;
-          outputs.push({
-            kind: "redirect",
-            message: input.message,
-            view: this.current.view,
-            overlay: overlayToJson(this.current.overlay),
-          });
+          this.redirect(input.message, outputs);
           return;
         }
         this.run(this.current, { kind: "request", message: input.message }, outputs);
@@ -195,6 +183,17 @@ export class ReconfigurableGroup<M> implements GroupLogic<ViewedMessage<M>> {
       default:
         assertNever(input, "input");
     }
+  }
+
+  /** Sends the client the current view and overlay, to send `message` again under them. */
+  private redirect(message: Multicast, outputs: GroupOutput<ViewedMessage<M>>[]): void {
+    this.redirected += 1;
+    outputs.push({
+      kind: "redirect",
+      message,
+      view: this.current.view,
+      overlay: overlayToJson(this.current.overlay),
+    });
   }
 
   /** V6: a group VIEW does not reach installs the next view when the lca that ordered VIEW says so. */

@@ -6,7 +6,7 @@ import { findProjectRoot } from "../files.js";
 import type { NetOutcome, NetRunOptions } from "../net-runner.js";
 import { DEFAULT_NET_OPTIONS, runScenarioNet } from "../net-runner.js";
 import { PROTOCOLS } from "../registry.js";
-import { runSummary } from "../run.js";
+import { runSummary, soloScenario } from "../run.js";
 import type { ScenarioOutcome, ScenarioSpec } from "../scenario.js";
 import { runScenario } from "../scenario.js";
 import type { WorkloadSpec } from "../spec.js";
@@ -239,27 +239,14 @@ export async function runNetBench(values: Record<string, string | boolean | unde
     const [workload] = experiment.workloads;
     if (protocolRun === undefined || workload === undefined)
       throw new Error(`${WAN_EXPERIMENT} has a protocol and a workload`);
-    const spec: ScenarioSpec = {
+    const spec = soloScenario(experiment, {
       label: `${protocolRun.label}/solo/${workload.name}`,
       seed: experiment.seeds[0] ?? 1,
-      topology: experiment.topology,
       protocol: protocolRun.protocol,
       overlay: protocolRun.overlay,
-      mode: "solo",
-      f: 0,
       workload,
-      byzantine: [],
-      faultPlan: "",
-      network: experiment.network,
-      processing: experiment.processing,
-      faults: { crashes: [], partitions: [] },
-      timeLimitMs: experiment.timeLimitMs,
-      tickMs: experiment.tickMs,
-      realTime: false,
-      recordSends: false,
       check: true,
-      keepSamples: false,
-    };
+    });
     print("");
     print(
       `simulator vs network runtime on ${WAN_EXPERIMENT} (${experiment.topology.name}, latency emulation on; ` +

@@ -3,7 +3,7 @@ import type { Overlay, OverlayKind, Topology } from "@amcast/core";
 import { checkOverlayAgainstTopology, parseOverlay } from "@amcast/core";
 import { findProjectRoot, readJson } from "../files.js";
 import { PROTOCOLS } from "../registry.js";
-import { runSummary } from "../run.js";
+import { runSummary, soloScenario } from "../run.js";
 import type { ScenarioOutcome } from "../scenario.js";
 import { runScenario } from "../scenario.js";
 import { loadExperiment } from "../spec.js";
@@ -73,27 +73,16 @@ export function runBenchCommand(args: string[]): number | Promise<number> {
     const outcomes: ScenarioOutcome[] = [];
     for (let index = 0; index < repeat; index += 1) {
       outcomes.push(
-        runScenario({
-          label: `bench/${protocol.name}`,
-          seed: 1,
-          topology: experiment.topology,
-          protocol,
-          overlay,
-          mode: "solo",
-          f: 0,
-          workload,
-          byzantine: [],
-          faultPlan: "",
-          network: experiment.network,
-          processing: experiment.processing,
-          faults: { crashes: [], partitions: [] },
-          timeLimitMs: experiment.timeLimitMs,
-          tickMs: experiment.tickMs,
-          realTime: false,
-          recordSends: false,
-          check: false,
-          keepSamples: false,
-        }),
+        runScenario(
+          soloScenario(experiment, {
+            label: `bench/${protocol.name}`,
+            seed: 1,
+            protocol,
+            overlay,
+            workload,
+            check: false,
+          }),
+        ),
       );
     }
     outcomes.sort((a, b) => a.wallMs - b.wallMs);
