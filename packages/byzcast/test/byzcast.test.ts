@@ -31,7 +31,9 @@ const transcript = (outputs: readonly GroupOutput<ByzcastMessage>[]): string[] =
   outputs.map((output) =>
     output.kind === "deliver"
       ? `deliver ${output.message.id}`
-      : `forward ${output.body.message.id} -> ${output.to}`,
+      : output.kind === "send"
+        ? `forward ${output.body.message.id} -> ${output.to}`
+        : output.kind,
   );
 
 describe("ByzCast group logic", () => {

@@ -617,7 +617,7 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
       metrics: metrics.finish(),
       check,
       wallMs: performance.now() - startedAt,
-      // The runtime does not run the reconfiguration controller (refused before the run).
+      // The runtime does not run the reconfiguration controller (checkNetFaults refuses it).
       reconfig: null,
       net: {
         nodes: nodes.length,
@@ -682,6 +682,10 @@ async function settle(cluster: Cluster, spec: ScenarioSpec, options: NetRunOptio
  * and partitions, run on the simulator only.
  */
 export function checkNetFaults(spec: ScenarioSpec): void {
+  if (spec.reconfig !== undefined)
+    throw new NetRunError(
+      `${spec.label}: the network runtime does not run the reconfiguration controller; set "reconfigure": false on this protocol entry, drop the experiment's "reconfig" block, or run it on the simulator`,
+    );
   if (spec.faults.partitions.length > 0)
     throw new NetRunError(
       `${spec.label}: the network runtime does not inject partitions; run this fault plan on the simulator`,

@@ -78,10 +78,10 @@ export function randomRun(spec: RandomRunSpec): RandomRun {
       if (output.kind === "deliver") {
         deliveries.get(at)?.push(output.message.id);
         transcript.push(`${step} ${at} deliver ${output.message.id}`);
-      } else {
+      } else if (output.kind === "send") {
         linkOf(at, output.to).queue.push(output.body);
         transcript.push(`${step} ${at} -> ${output.to} ${output.body.type} ${output.body.id}`);
-      }
+      } else throw new Error(`plain FlexCast has no views, yet it output ${output.kind}`);
     }
     const group = groups.get(at) as FlexCastGroup;
     historyPeak = Math.max(historyPeak, group.historyEntries);

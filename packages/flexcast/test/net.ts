@@ -70,6 +70,8 @@ export class Net {
   private record(at: GroupId, outputs: readonly GroupOutput<FlexCastMessage>[]): string[] {
     return outputs.map((output) => {
       if (output.kind === "deliver") return `deliver ${output.message.id}`;
+      // Plain FlexCast has no views, so it never redirects.
+      if (output.kind !== "send") throw new Error(`unexpected ${output.kind} output`);
       const key = `${at}>${output.to}`;
       let queue = this.links.get(key);
       if (queue === undefined) {

@@ -118,7 +118,7 @@ function run(options: RunOptions) {
   });
   const report = checkRun(events, { liveness: true });
   const deliveredBy = (proc: string) =>
-    events.filter((event) => event.ev === "deliver" && event.proc === proc).map((event) => String(event.id));
+    events.flatMap((event) => (event.ev === "deliver" && event.proc === proc ? [String(event.id)] : []));
   return { result, report, correct, deliveredBy, events };
 }
 

@@ -109,7 +109,7 @@ function run({ protocol, overlay, writerStartMs }: Scenario): { report: CheckRep
 }
 
 const deliveries = (events: readonly TraceEvent[], group: string) =>
-  events.filter((event) => event.ev === "deliver" && event.group === group).map((event) => String(event.id));
+  events.flatMap((event) => (event.ev === "deliver" && event.group === group ? [String(event.id)] : []));
 
 const SCENARIOS: readonly (Scenario & { name: string })[] = [
   { name: "skeen", protocol: skeen as ProtocolDefinition<unknown>, overlay: null, writerStartMs: 50 },

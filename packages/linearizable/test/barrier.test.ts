@@ -17,7 +17,9 @@ const transcript = (outputs: readonly GroupOutput<LinearizableMessage<never>>[])
   outputs.map((output) =>
     output.kind === "deliver"
       ? `deliver ${output.message.id}`
-      : `send ${output.to} ${output.body.type === "ack" ? `ack ${output.body.id}` : "inner"}`,
+      : output.kind === "send"
+        ? `send ${output.to} ${output.body.type === "ack" ? `ack ${output.body.id}` : "inner"}`
+        : output.kind,
   );
 
 describe("the ACK barrier", () => {

@@ -1,4 +1,4 @@
-import type { OptimizeOptions, OptimizeResult, SolverChoice } from "./types.js";
+import type { OptimizeMethod, OptimizeOptions, OptimizeResult, SolverChoice } from "./types.js";
 
 export const DEFAULT_MIN_GAIN_FRACTION = 0.05;
 
@@ -24,7 +24,7 @@ export function checkOptions(options: OptimizeOptions): CheckedOptions {
 /** What a search found: the best overlay and its cost, or nothing (timeout, infeasible). */
 export interface SearchOutcome<O> {
   readonly best: { readonly overlay: O; readonly costMs: number } | null;
-  readonly method: SolverChoice | "fallback";
+  readonly method: OptimizeMethod;
   readonly optimal: boolean;
   /** Why there is no best overlay (when `best` is null). */
   readonly note: string;

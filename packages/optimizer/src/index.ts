@@ -6,6 +6,7 @@ export { optimizeTree, TREE_EXHAUSTIVE_MAX_GROUPS, treeIlpStats } from "./tree.j
 export type {
   DestinationCount,
   GroupLatencyMs,
+  OptimizeMethod,
   OptimizeOptions,
   OptimizeResult,
   SolverChoice,

@@ -11,6 +11,8 @@ export type GroupLatencyMs = (from: GroupId, to: GroupId) => number;
 
 export type SolverChoice = "ilp" | "exhaustive";
 
+export type OptimizeMethod = SolverChoice | "local-search" | "fallback";
+
 export interface OptimizeOptions {
   /** Default "ilp". */
   readonly solver?: SolverChoice;
@@ -31,6 +33,12 @@ export interface OptimizeOptions {
 export interface TreeOptimizeOptions extends OptimizeOptions {
   /** The most multicasts (by count) a group may order. Default: no limit. */
   readonly loadLimit?: number;
+  /**
+   * Run the local search before the ILP (default true): its tree becomes the ILP's cut-off, and
+   * the answer when the ILP does not beat it in time. Off, the ILP starts from the current tree
+   * alone (for studying the ILP; large trees then usually fall back).
+   */
+  readonly localSearch?: boolean;
 }
 
 export interface OptimizeResult<O> {
@@ -41,7 +49,12 @@ export interface OptimizeResult<O> {
   readonly currentCostMs: number;
   /** The same for the best overlay found (the current one's when nothing better was found). */
   readonly bestCostMs: number;
-  readonly method: SolverChoice | "fallback";
+  /**
+   * Which search found the best overlay: the ILP, the exhaustive search, the tree local search
+   * (its tree is the ILP's cut-off, and the answer when the ILP does not beat it in time), or
+   * none ("fallback": the current overlay stays because no search gave an answer).
+   */
+  readonly method: OptimizeMethod;
   /** The solver proved the best overlay found optimal (exhaustive: always true). */
   readonly optimal: boolean;
   /** One line on why: gain below the threshold, timeout, load limit, ... (for logs). */

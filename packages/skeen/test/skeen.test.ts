@@ -12,7 +12,9 @@ function transcript(outputs: readonly GroupOutput<SkeenMessage>[]): string[] {
   return outputs.map((output) =>
     output.kind === "deliver"
       ? `deliver ${output.message.id}`
-      : `send ${output.to} ${output.body.type} ${output.body.id}@${output.body.ts}`,
+      : output.kind === "send"
+        ? `send ${output.to} ${output.body.type} ${output.body.id}@${output.body.ts}`
+        : output.kind,
   );
 }
 
