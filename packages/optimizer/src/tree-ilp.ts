@@ -132,19 +132,15 @@ export function buildTreeIlp(input: TreeProblem, cutoffMs: number | null): TreeI
       );
     }
   }
-  // W(v) is at least the delay of v's parent edge (W of the parent is >= 0): tighter than the
-  // big-M rows when p is fractional.
-  for (let v = 0; v < n; v++) {
-    const terms: [number, number][] = [[W(v), 1]];
-    for (let u = 0; u < n; u++) if (u !== v) terms.push([p(u, v), -lat(u, v)]);
-    model.addConstraint(terms, { min: 0 });
-  }
-  /** The terms of W(g) - (delay of g's parent edge): g's parent's W (0 at the root). */
-  const parentDelayTerms = (g: number, scale: number): [number, number][] => {
-    const terms: [number, number][] = [[W(g), scale]];
-    for (let u = 0; u < n; u++) if (u !== g) terms.push([p(u, g), -scale * lat(u, g)]);
+  /** W(g) - (delay of g's parent edge), as terms: g's parent's W (0 at the root). */
+  const parentW = (g: number): [number, number][] => {
+    const terms: [number, number][] = [[W(g), 1]];
+    for (let u = 0; u < n; u++) if (u !== g) terms.push([p(u, g), -lat(u, g)]);
     return terms;
   };
+  // W(v) is at least the delay of v's parent edge (the parent's W is >= 0): tighter than the
+  // big-M rows when p is fractional.
+  for (let v = 0; v < n; v++) model.addConstraint(parentW(v), { min: 0 });
 
   // x: ancestry.
   const ancestorVar: number[][] = Array.from({ length: n }, () => new Array(n).fill(-1));
@@ -218,7 +214,11 @@ export function buildTreeIlp(input: TreeProblem, cutoffMs: number | null): TreeI
       for (let g = 0; g < n; g++) {
         if (g === other) continue;
         // L - W(g) + lat(parent edge) + M x'(g,one) - M x(g,other) <= M.
-        const terms: [number, number][] = [[L, 1], ...parentDelayTerms(g, -1), [x(g, other), -bigM]];
+        const terms: [number, number][] = [
+          [L, 1],
+          ...parentW(g).map(([variable, coefficient]): [number, number] => [variable, -coefficient]),
+          [x(g, other), -bigM],
+        ];
         if (g === one) model.addConstraint(terms, { max: 0 });
         else model.addConstraint([...terms, [x(g, one), bigM]], { max: bigM });
       }

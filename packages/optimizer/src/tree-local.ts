@@ -15,7 +15,7 @@ import type { TreeProblem, TreeScore } from "./tree-problem.js";
 import { betterScore, isValidTree, scoreTree } from "./tree-problem.js";
 
 /** Kicks after the first descent. */
-export const LOCAL_ROUNDS = 24;
+const LOCAL_ROUNDS = 24;
 /** Random moves per kick. */
 const KICK_MOVES = 3;
 /** Descent steps per round, per group (each step strictly improves, so this is a safety net). */
