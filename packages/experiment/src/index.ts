@@ -1,3 +1,4 @@
+export { PROTOCOLS, protocolByName, protocolNames } from "@amcast/protocols";
 export type { DeployedNode, Deployment } from "./deployment.js";
 export { loadDeployment } from "./deployment.js";
 export { findProjectRoot, readJson, readText } from "./files.js";
@@ -6,7 +7,6 @@ export { MetricsCollector, messageKind, percentile } from "./metrics.js";
 export type { NetOutcome, NetRunOptions, NetRunStats } from "./net-runner.js";
 export { checkNetFaults, DEFAULT_NET_OPTIONS, NetRunError, runScenarioNet } from "./net-runner.js";
 export { mergeTraceFiles } from "./net-trace.js";
-export { PROTOCOLS, protocolByName, protocolNames } from "./registry.js";
 export type { ExperimentOptions } from "./run.js";
 export { experimentScenarios, runExperiment, runSummary } from "./run.js";
 export type { BuiltSystem, ScenarioOutcome, ScenarioSpec, SystemSpec } from "./scenario.js";

@@ -1,8 +1,8 @@
 import type { ClientPlacement, GroupPlacement, Overlay } from "@amcast/core";
 import { InputError, parseOverlay, Topology } from "@amcast/core";
 import type { ReplicationMode } from "@amcast/group";
+import { protocolByName } from "@amcast/protocols";
 import type { NetworkOptions } from "@amcast/sim";
-import { protocolByName } from "./registry.js";
 import type { SystemSpec } from "./scenario.js";
 import type { ByzantineFault, WorkloadSpec } from "./spec.js";
 

@@ -14,11 +14,11 @@ import {
 } from "@amcast/core";
 import type { ByzantineStrategy, ReplicationMode } from "@amcast/group";
 import { BYZANTINE_STRATEGIES, REPLICATION_MODES, replicaCount } from "@amcast/group";
+import { protocolByName } from "@amcast/protocols";
 import type { CrashFault, FaultOptions, NetworkOptions, PartitionFault, ProcessingCost } from "@amcast/sim";
 import { besideFile, displayPath, jsonNames, readJson, readText } from "./files.js";
 import type { ReconfigSpec } from "./reconfig.js";
 import { DEFAULT_RECONFIG } from "./reconfig.js";
-import { protocolByName } from "./registry.js";
 
 /** One protocol of an experiment, with the overlay it runs on. */
 export interface ProtocolRun {

@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { formatReport } from "@amcast/check";
 import { listNames } from "@amcast/core";
 import { REPLICATION_MODES } from "@amcast/group";
-import { PROTOCOLS, protocolByName } from "../registry.js";
+import { PROTOCOLS, protocolByName } from "@amcast/protocols";
 import { failingViolations, realTimeViolations, runScenario } from "../scenario.js";
 import { swarmCase } from "../swarm.js";
 import { TraceFileWriter } from "../trace-file.js";

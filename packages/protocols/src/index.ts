@@ -4,7 +4,7 @@ import { describeValue, InputError, listNames } from "@amcast/core";
 import { flexcast } from "@amcast/flexcast";
 import { skeen } from "@amcast/skeen";
 
-/** Every protocol an experiment can name. A new protocol package joins by being listed here. */
+/** Every protocol an experiment, the swarm and the public API can name. A new protocol package joins by being listed here. */
 export const PROTOCOLS: readonly ProtocolDefinition<unknown>[] = [
   skeen as ProtocolDefinition<unknown>,
   byzcast as ProtocolDefinition<unknown>,
