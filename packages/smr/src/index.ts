@@ -3,6 +3,7 @@ export type { CheckReport } from "@amcast/check";
 export type { TraceEvent } from "@amcast/core";
 export type { ReplicationMode } from "@amcast/group";
 export type { NodeAddress as ReplicaAddress, TransportLimits } from "@amcast/net";
+export type { ProcessingCost } from "@amcast/sim";
 export type {
   ClientOptions,
   ClusterConfig,
@@ -20,5 +21,11 @@ export type {
   Replies,
   ServiceOptions,
 } from "./service.js";
-export type { SimCluster, SimClusterOptions } from "./sim.js";
+export type {
+  SimCluster,
+  SimClusterOptions,
+  SimRequest,
+  SimWorkloadClient,
+  SimWorkloadResult,
+} from "./sim.js";
 export { createSimCluster } from "./sim.js";
