@@ -32,32 +32,118 @@ export const KV_OPERATIONS: readonly KvInput["f"][] = [
   "range",
 ];
 
+/**
+ * The keys one search has met, numbered, so a state is a small array indexed by key number
+ * instead of a map (the search makes many states; copying arrays is cheap). Each search starts
+ * its own table (`kvModel.init`); states of different searches are never compared.
+ */
+class KeyTable {
+  readonly ids = new Map<string, number>();
+  readonly names: string[] = [];
+  /** For each range read met: the numbers of the keys inside it, as of `size` keys known. */
+  readonly ranges = new WeakMap<object, { size: number; ids: number[] }>();
+
+  id(key: string): number {
+    let id = this.ids.get(key);
+    if (id === undefined) {
+      id = this.names.length;
+      this.ids.set(key, id);
+      this.names.push(key);
+    }
+    return id;
+  }
+
+  /** Numbers of the known keys in [from, to); kept per input, recomputed when keys were added. */
+  inRange(input: { readonly from: string; readonly to: string | null }): readonly number[] {
+    const cached = this.ranges.get(input);
+    if (cached !== undefined && cached.size === this.names.length) return cached.ids;
+    const ids: number[] = [];
+    this.names.forEach((name, id) => {
+      if (inRange(name, input.from, input.to)) ids.push(id);
+    });
+    this.ranges.set(input, { size: this.names.length, ids });
+    return ids;
+  }
+}
+
 /** A state of the store: its values and a hash kept up to date with them. Never changed in place. */
 export class KvState {
-  constructor(
-    readonly values: ReadonlyMap<string, string>,
+  private constructor(
+    private readonly table: KeyTable,
+    /** Value by key number; undefined: absent. */
+    private readonly values: readonly (string | undefined)[],
     readonly hash: number,
+    /** Keys present. */
+    readonly size: number,
   ) {}
 
-  static readonly EMPTY = new KvState(new Map(), 0);
+  /** An empty store with a fresh key table. */
+  static empty(): KvState {
+    return new KvState(new KeyTable(), [], 0, 0);
+  }
 
   get(key: string): string | null {
-    return this.values.get(key) ?? null;
+    const id = this.table.ids.get(key);
+    return id === undefined ? null : (this.values[id] ?? null);
+  }
+
+  has(key: string): boolean {
+    return this.get(key) !== null;
+  }
+
+  /** The keys present, with their values, in key order. */
+  entries(): [string, string][] {
+    const found: [string, string][] = [];
+    this.values.forEach((value, id) => {
+      if (value !== undefined) found.push([this.table.names[id] as string, value]);
+    });
+    return found.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** Keys present in [from, to), with their values. */
+  range(input: { readonly from: string; readonly to: string | null }): Map<string, string> {
+    const found = new Map<string, string>();
+    for (const id of this.table.inRange(input)) {
+      const value = this.values[id];
+      if (value !== undefined) found.set(this.table.names[id] as string, value);
+    }
+    return found;
+  }
+
+  /** How many keys of [from, to) are present. */
+  countInRange(input: { readonly from: string; readonly to: string | null }): number {
+    let count = 0;
+    for (const id of this.table.inRange(input)) if (this.values[id] !== undefined) count += 1;
+    return count;
   }
 
   /** The state with `key` set to `value` (null: absent). */
   with(key: string, value: string | null): KvState {
-    const old = this.values.get(key);
+    const id = this.table.id(key);
+    const old = this.values[id];
     if ((old ?? null) === value) return this;
-    const values = new Map(this.values);
+    const values = this.values.slice();
+    while (values.length <= id) values.push(undefined);
     let hash = this.hash;
-    if (old !== undefined) hash ^= pairHash(key, old);
-    if (value === null) values.delete(key);
-    else {
-      values.set(key, value);
-      hash ^= pairHash(key, value);
+    let size = this.size;
+    if (old !== undefined) {
+      hash ^= pairHash(key, old);
+      size -= 1;
     }
-    return new KvState(values, hash);
+    if (value !== null) {
+      hash ^= pairHash(key, value);
+      size += 1;
+    }
+    values[id] = value ?? undefined;
+    return new KvState(this.table, values, hash, size);
+  }
+
+  equals(other: KvState): boolean {
+    if (this === other) return true;
+    if (this.hash !== other.hash || this.size !== other.size) return false;
+    const length = Math.max(this.values.length, other.values.length);
+    for (let id = 0; id < length; id += 1) if (this.values[id] !== other.values[id]) return false;
+    return true;
   }
 }
 
@@ -93,12 +179,6 @@ function showRecord(record: Readonly<Record<string, string | null>>): string {
     .sort()
     .map((key) => `${key}: ${show(record[key])}`);
   return `{${entries.join(", ")}}`;
-}
-
-function rangeEntries(state: KvState, from: string, to: string | null): Map<string, string> {
-  const found = new Map<string, string>();
-  for (const [key, value] of state.values) if (inRange(key, from, to)) found.set(key, value);
-  return found;
 }
 
 /** The keys an operation reads or writes; a range's are the known keys inside it. */
@@ -150,7 +230,7 @@ function readValueRecord(
 export const kvModel: HistoryModel<KvState, KvInput, KvOutput> = {
   name: "kv",
 
-  init: () => KvState.EMPTY,
+  init: () => KvState.empty(),
 
   step(state, input, output) {
     switch (input.f) {
@@ -159,7 +239,7 @@ export const kvModel: HistoryModel<KvState, KvInput, KvOutput> = {
       case "put":
         return state.with(input.key, input.value);
       case "delete": {
-        const existed = state.values.has(input.key);
+        const existed = state.has(input.key);
         if (output !== undefined && output !== existed) return undefined;
         return state.with(input.key, null);
       }
@@ -181,24 +261,21 @@ export const kvModel: HistoryModel<KvState, KvInput, KvOutput> = {
       }
       case "range": {
         if (output === undefined) return state;
+        // Every key returned holds that value, and no other key of the range has one.
         const values = output as Readonly<Record<string, string | null>>;
-        const found = rangeEntries(state, input.from, input.to);
-        const returned = Object.keys(values);
-        if (returned.length !== found.size) return undefined;
-        for (const key of returned) if (found.get(key) !== values[key]) return undefined;
-        return state;
+        let returned = 0;
+        for (const key in values) {
+          if (state.get(key) !== values[key]) return undefined;
+          returned += 1;
+        }
+        return state.countInRange(input) === returned ? state : undefined;
       }
     }
   },
 
   hash: (state) => state.hash,
 
-  equal(a, b) {
-    if (a === b) return true;
-    if (a.hash !== b.hash || a.values.size !== b.values.size) return false;
-    for (const [key, value] of a.values) if (b.values.get(key) !== value) return false;
-    return true;
-  },
+  equal: (a, b) => a.equals(b),
 
   readOnly: (input) => input.f === "get" || input.f === "multi-get" || input.f === "range",
 
@@ -232,7 +309,7 @@ export const kvModel: HistoryModel<KvState, KvInput, KvOutput> = {
       case "get":
         return `${input.key} holds ${show(state.get(input.key))} there`;
       case "delete":
-        return `${input.key} is ${state.values.has(input.key) ? "present" : "absent"} there`;
+        return `${input.key} is ${state.has(input.key) ? "present" : "absent"} there`;
       case "cas":
         return `${input.key} holds ${show(state.get(input.key))} there`;
       case "multi-get": {
@@ -242,7 +319,7 @@ export const kvModel: HistoryModel<KvState, KvInput, KvOutput> = {
       }
       case "range": {
         const values = (output ?? {}) as Readonly<Record<string, string | null>>;
-        const found = rangeEntries(state, input.from, input.to);
+        const found = state.range(input);
         const keys = [...new Set([...found.keys(), ...Object.keys(values)])].sort();
         const key =
           keys.find((candidate) => (found.get(candidate) ?? null) !== (values[candidate] ?? null)) ?? "";
@@ -426,6 +503,31 @@ export const kvModel: HistoryModel<KvState, KvInput, KvOutput> = {
     return [...labelled, ...alone];
   },
 
+  weaken({ input, output }, context) {
+    if (output === undefined || output === null || typeof output !== "object") return [];
+    const values = output as Readonly<Record<string, string | null>>;
+    if (input.f === "range") {
+      // The range's reads of the keys the witness knows of: present ones with their values,
+      // absent ones as null (a range read says they had none).
+      const keys = [...knownKeys(context)].filter((key) => inRange(key, input.from, input.to)).sort();
+      if (keys.length === 0) return [];
+      return [
+        {
+          input: { f: "multi-get", keys },
+          output: Object.fromEntries(keys.map((key) => [key, values[key] ?? null])),
+        },
+      ];
+    }
+    if (input.f !== "multi-get" || input.keys.length < 2) return [];
+    return input.keys.map((dropped) => {
+      const keys = input.keys.filter((key) => key !== dropped);
+      return {
+        input: { f: "multi-get" as const, keys },
+        output: Object.fromEntries(keys.map((key) => [key, values[key] ?? null])),
+      };
+    });
+  },
+
   readsFrom(calls: readonly ModelCall<KvInput, KvOutput>[]) {
     const writers = new Map<string, number[]>();
     const wrote = (key: string, value: string, position: number): void => {
@@ -455,6 +557,13 @@ export const kvModel: HistoryModel<KvState, KvInput, KvOutput> = {
     });
   },
 };
+
+/** Every key the calls name (written, read, or returned). */
+function knownKeys(calls: readonly ModelCall<KvInput, KvOutput>[]): Set<string> {
+  const keys = new Set<string>();
+  for (const call of calls) for (const key of keysOf(call.input, call.output)) keys.add(key);
+  return keys;
+}
 
 /** "keys a, b, c" (long lists cut in the middle). */
 function keysLabel(keys: readonly string[]): string {

@@ -36,6 +36,13 @@ export interface HistoryModel<S, I, O> extends Model<S, I, O> {
    * value nobody wrote.
    */
   readsFrom(calls: readonly ModelCall<I, O>[]): readonly (readonly number[])[];
+  /**
+   * Weaker forms of a call that read several things: what it would say if it had read less (a
+   * range read as reads of the keys it covers, a read of several keys without one of them). A
+   * history that still fails with a weaker call failed with the original too; a witness shrinks
+   * by them. `context`: the calls of the witness so far.
+   */
+  weaken(call: ModelCall<I, O>, context: readonly ModelCall<I, O>[]): ModelCall<I, O>[];
 }
 
 export interface LinearizabilityOptions {
@@ -55,6 +62,12 @@ export interface WitnessOperation {
   readonly client: TraceId;
   /** The operation and its result, as the model writes them. */
   readonly text: string;
+  /** When only part of what it read matters: that part, as a weaker operation. */
+  readonly needs: string | null;
+  /** The call the witness holds (the weaker one, if any), in the model's vocabulary. */
+  readonly input: unknown;
+  /** Its result; undefined when unknown. */
+  readonly output: unknown;
   readonly invokeMs: number;
   /** Infinity: never returned (or its outcome is unknown). */
   readonly completeMs: number;
@@ -105,10 +118,14 @@ export interface LinearizabilityReport {
 const DEFAULT_STATES_MAX = 5_000_000;
 /** Each search while shrinking a witness gets at most this many configurations. */
 const WITNESS_STATES_MAX = 200_000;
+/** Rounds of removing operations and weakening reads while shrinking a witness. */
+const WITNESS_ROUNDS_MAX = 4;
 
 interface Prepared<I, O> {
   readonly call: ModelCall<I, O>;
   readonly operation: HistoryOperation;
+  /** When a witness weakened the call: what the history says. */
+  readonly original?: ModelCall<I, O>;
 }
 
 /**
@@ -243,17 +260,51 @@ function findWitness<S, I, O>(
     else lo = mid + 1;
   }
   let kept = cuts.length === 0 ? [...members] : prefixAt(model, members, cuts[hi] as number);
-  for (let chunk = Math.ceil(kept.length / 2); chunk >= 1; chunk = chunk === 1 ? 0 : Math.ceil(chunk / 2)) {
-    for (let start = 0; start < kept.length; ) {
-      const removed = withReaders(model, kept, start, Math.min(kept.length, start + chunk));
-      const rest = kept.filter((_, index) => !removed.has(index));
-      if (rest.length < kept.length && fails(rest)) kept = rest;
-      else start += chunk;
-      if (budget.now !== undefined && budget.now() > budget.deadlineMs) {
-        minimal = false;
-        break;
+  const outOfTime = (): boolean => budget.now !== undefined && budget.now() > budget.deadlineMs;
+  /** Removes operations (with the reads of what they wrote) while the rest still fails. */
+  const removePass = (): void => {
+    for (let chunk = Math.ceil(kept.length / 2); chunk >= 1; chunk = chunk === 1 ? 0 : Math.ceil(chunk / 2)) {
+      for (let start = 0; start < kept.length; ) {
+        const removed = withReaders(model, kept, start, Math.min(kept.length, start + chunk));
+        const rest = kept.filter((_, index) => !removed.has(index));
+        if (rest.length < kept.length && fails(rest)) kept = rest;
+        else start += chunk;
+        if (outOfTime()) {
+          minimal = false;
+          return;
+        }
       }
     }
+  };
+  /** Replaces reads by weaker ones (fewer keys) while the history still fails; true if any was. */
+  const weakenPass = (): boolean => {
+    let weakened = false;
+    for (let index = 0; index < kept.length; index += 1) {
+      for (let changed = true; changed && !outOfTime(); ) {
+        changed = false;
+        const entry = kept[index] as Prepared<I, O>;
+        if (entry.call.output === undefined) break;
+        for (const call of model.weaken(
+          entry.call,
+          kept.map((other) => other.call),
+        )) {
+          const trial = kept.slice();
+          trial[index] = { call, operation: entry.operation, original: entry.original ?? entry.call };
+          if (fails(trial)) {
+            kept = trial;
+            changed = true;
+            weakened = true;
+            break;
+          }
+        }
+      }
+    }
+    return weakened;
+  };
+  // Weaker reads free the writes of what they no longer read: remove again after each round.
+  for (let round = 0; round < WITNESS_ROUNDS_MAX; round += 1) {
+    removePass();
+    if (outOfTime() || !weakenPass()) break;
   }
   return describeWitness(model, label, kept, shrinkBudget, minimal);
 }
@@ -323,10 +374,13 @@ function describeWitness<S, I, O>(
         realTime.push({ before: before.operation.id, after: after.operation.id });
   return {
     part: label,
-    operations: kept.map(({ call, operation }) => ({
+    operations: kept.map(({ call, operation, original }) => ({
       id: operation.id,
       client: operation.client,
-      text: model.describe(call.input, call.output),
+      text: model.describe((original ?? call).input, (original ?? call).output),
+      needs: original === undefined ? null : model.describe(call.input, call.output),
+      input: call.input,
+      output: call.output,
       invokeMs: operation.invokeMs,
       completeMs: call.output === undefined ? Number.POSITIVE_INFINITY : operation.completeMs,
     })),
@@ -383,6 +437,7 @@ export function formatWitness(witness: Witness): string {
     lines.push(
       `    ${name(operation.id)}  op ${String(operation.id)} by ${String(operation.client)}: ${operation.text}  [invoked ${showTime(operation.invokeMs)}, returned ${end}]`,
     );
+    if (operation.needs !== null) lines.push(`        of which this matters: ${operation.needs}`);
   }
   if (witness.realTime.length > 0)
     lines.push(

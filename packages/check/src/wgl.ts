@@ -58,12 +58,14 @@ export interface SearchResult {
 /** Iterations between two looks at the clock. */
 const CLOCK_EVERY = 4096;
 
-/** A memoised configuration: the linearized set (exactly) and the model state. */
+/**
+ * A memoised configuration: the linearized set, exactly, and the model state. The set is every
+ * operation up to `max` (in call order) but the `holes`: few, since what is left unlinearized
+ * below the latest linearized call is what was still running then.
+ */
 interface Memo<S> {
-  /** Every operation below this index (in call order) is linearized... */
-  readonly firstOpen: number;
-  /** ...and these, above it, too. */
-  readonly extras: Int32Array;
+  readonly max: number;
+  readonly holes: Int32Array;
   readonly state: S;
 }
 
@@ -142,25 +144,45 @@ export function searchLinearization<S, I, O>(
   const linearized = new Uint8Array(n);
   let setLo = 0;
   let setHi = 0;
-  let firstOpen = 0;
+  /** The highest linearized operation, and the unlinearized ones below it, in order. */
   let maxLinearized = -1;
+  const holes: number[] = [];
+
+  /** Marks `op` linearized in the set's representations (hash, holes, max). */
+  const addToSet = (op: number): void => {
+    linearized[op] = 1;
+    setLo ^= zobristLo[op] as number;
+    setHi ^= zobristHi[op] as number;
+    if (op > maxLinearized) {
+      for (let index = maxLinearized + 1; index < op; index += 1) holes.push(index);
+      maxLinearized = op;
+    } else holes.splice(holeIndex(op), 1);
+  };
+  /** Undoes `addToSet(op)`; `previousMax` is the max before it. */
+  const removeFromSet = (op: number, previousMax: number): void => {
+    linearized[op] = 0;
+    setLo ^= zobristLo[op] as number;
+    setHi ^= zobristHi[op] as number;
+    if (op === maxLinearized && previousMax < op) {
+      holes.length -= op - previousMax - 1;
+      maxLinearized = previousMax;
+    } else holes.splice(holeIndex(op), 0, op);
+  };
+  const holeIndex = (op: number): number => {
+    let lo = 0;
+    let hi = holes.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((holes[mid] as number) < op) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
 
   const memo = new Map<number, Memo<S>[]>();
   let states = 0;
-  /** Memoises the configuration reached by linearizing `op` into `state`; false if seen before. */
-  const remember = (state: S, op: number): boolean => {
-    let open = firstOpen;
-    if (op === open) while (open < n && linearized[open] === 1) open += 1;
-    const top = Math.max(maxLinearized, op);
-    let count = 0;
-    for (let index = open + 1; index <= top; index += 1) count += linearized[index] as number;
-    const extras = new Int32Array(count);
-    count = 0;
-    for (let index = open + 1; index <= top; index += 1)
-      if (linearized[index] === 1) {
-        extras[count] = index;
-        count += 1;
-      }
+  /** Memoises the current set with `state`; false if that configuration was seen before. */
+  const remember = (state: S): boolean => {
     const stateHash = model.hash(state) | 0;
     const key =
       ((setHi ^ Math.imul(stateHash, 0x9e37_79b1)) & 0x1f_ffff) * 0x1_0000_0000 + ((setLo ^ stateHash) >>> 0);
@@ -171,14 +193,14 @@ export function searchLinearization<S, I, O>(
     } else {
       for (const seen of bucket)
         if (
-          seen.firstOpen === open &&
-          seen.extras.length === extras.length &&
-          seen.extras.every((value, index) => value === extras[index]) &&
+          seen.max === maxLinearized &&
+          seen.holes.length === holes.length &&
+          seen.holes.every((value, index) => value === holes[index]) &&
           model.equal(seen.state, state)
         )
           return false;
     }
-    bucket.push({ firstOpen: open, extras, state });
+    bucket.push({ max: maxLinearized, holes: Int32Array.from(holes), state });
     states += 1;
     return true;
   };
@@ -199,62 +221,113 @@ export function searchLinearization<S, I, O>(
     prev[next[call] as number] = call;
     next[prev[call] as number] = call;
   };
-  const toggle = (op: number): void => {
-    linearized[op] = linearized[op] === 1 ? 0 : 1;
-    setLo ^= zobristLo[op] as number;
-    setHi ^= zobristHi[op] as number;
-  };
 
+  const readOnly = new Uint8Array(n);
+  for (let op = 0; op < n; op += 1)
+    readOnly[op] = model.readOnly((operations[op] as SearchOperation<I, O>).input) ? 1 : 0;
+  /** The state each read was last found illegal in. */
+  const illegalIn: (S | undefined)[] = new Array(n).fill(undefined);
   const stackOps = new Int32Array(n);
   const stackStates: S[] = [];
   const stackMax = new Int32Array(n);
+  /** Whether the operation at each depth was a read taken without alternatives (see `takeReads`). */
+  const stackForced = new Uint8Array(n);
   let depth = 0;
   let deepest: number[] = [];
   let state = model.init();
-  let entry = next[head] as number;
+
+  /**
+   * Tries to linearize `op` into `after`: false, with nothing changed, if that configuration was
+   * explored before.
+   */
+  const tryPush = (op: number, after: S, forced: boolean): boolean => {
+    const previousMax = maxLinearized;
+    addToSet(op);
+    if (!remember(after)) {
+      removeFromSet(op, previousMax);
+      return false;
+    }
+    stackOps[depth] = op;
+    stackStates[depth] = state;
+    stackMax[depth] = previousMax;
+    stackForced[depth] = forced ? 1 : 0;
+    depth += 1;
+    if (trackDeepest && depth > deepest.length) deepest = Array.from(stackOps.subarray(0, depth));
+    state = after;
+    lift(op);
+    return true;
+  };
+
+  /**
+   * Partial-order reduction: a read that may go next (no operation left returned before its
+   * call) and is legal in the current state can be placed right now without losing any
+   * linearization — it changes no state, and nothing left has to precede it. So such reads are
+   * taken at once, and never tried elsewhere: if what follows fails, so does the configuration
+   * before them. Returns false when a configuration it reaches was explored (and failed) before.
+   */
+  const takeReads = (): boolean => {
+    let scan = next[head] as number;
+    while (scan !== tail && (scan & 1) === 0) {
+      const op = scan >> 1;
+      // A read found illegal in this very state (taking other reads keeps it) stays illegal.
+      if (readOnly[op] === 1 && illegalIn[op] !== state) {
+        const operation = operations[op] as SearchOperation<I, O>;
+        const after = model.step(state, operation.input, operation.output);
+        if (after === undefined) illegalIn[op] = state;
+        else {
+          if (!tryPush(op, after, true)) return false;
+          scan = next[head] as number;
+          continue;
+        }
+      }
+      scan = next[scan] as number;
+    }
+    return true;
+  };
+
+  /** Undoes choices up to the latest one that has alternatives; the entry to try next, or -1. */
+  const backtrack = (): number => {
+    for (;;) {
+      if (depth === 0) return -1;
+      depth -= 1;
+      const op = stackOps[depth] as number;
+      state = stackStates[depth] as S;
+      removeFromSet(op, stackMax[depth] as number);
+      unlift(op);
+      if (stackForced[depth] === 0) return next[2 * op] as number;
+    }
+  };
+
+  const violation = (): SearchResult => ({
+    verdict: "violation",
+    states,
+    ...(trackDeepest ? { deepest } : {}),
+  });
+  let entry = takeReads() ? (next[head] as number) : -1;
   let iterations = 0;
   const now = budget.now;
-  while (entry !== tail) {
+  for (;;) {
+    if (entry < 0) return violation();
+    if (entry === tail) break;
+    if (states > budget.statesMax) return { verdict: "unknown", states, exhausted: "states" };
     iterations += 1;
     // The first iteration looks too, so a search started past the deadline stops at once.
     if ((iterations & (CLOCK_EVERY - 1)) === 1 && now !== undefined && now() > budget.deadlineMs)
       return { verdict: "unknown", states, exhausted: "time" };
-    if ((entry & 1) === 0) {
-      const op = entry >> 1;
-      const operation = operations[op] as SearchOperation<I, O>;
-      const after = model.step(state, operation.input, operation.output);
-      if (after !== undefined) {
-        toggle(op);
-        if (remember(after, op)) {
-          if (states > budget.statesMax) return { verdict: "unknown", states, exhausted: "states" };
-          stackOps[depth] = op;
-          stackStates[depth] = state;
-          stackMax[depth] = maxLinearized;
-          depth += 1;
-          if (op === firstOpen) while (firstOpen < n && linearized[firstOpen] === 1) firstOpen += 1;
-          if (op > maxLinearized) maxLinearized = op;
-          if (trackDeepest && depth > deepest.length) deepest = Array.from(stackOps.subarray(0, depth));
-          state = after;
-          lift(op);
-          entry = next[head] as number;
-          continue;
-        }
-        toggle(op);
-      }
-      entry = next[entry] as number;
-    } else {
+    if ((entry & 1) === 1) {
       // An operation returned before any order could place it: undo the latest choice.
-      if (depth === 0) return { verdict: "violation", states, ...(trackDeepest ? { deepest } : {}) };
-      depth -= 1;
-      const op = stackOps[depth] as number;
-      state = stackStates[depth] as S;
-      stackStates.length = depth;
-      maxLinearized = stackMax[depth] as number;
-      toggle(op);
-      if (op < firstOpen) firstOpen = op;
-      unlift(op);
-      entry = next[2 * op] as number;
+      entry = backtrack();
+      continue;
     }
+    const op = entry >> 1;
+    // A read that could go here was taken already (takeReads); it cannot, in this state.
+    const operation = operations[op] as SearchOperation<I, O>;
+    const after = readOnly[op] === 1 ? undefined : model.step(state, operation.input, operation.output);
+    if (after === undefined || !tryPush(op, after, false)) {
+      entry = next[entry] as number;
+      continue;
+    }
+    entry = takeReads() ? (next[head] as number) : backtrack();
   }
   return { verdict: "linearizable", states, ...(trackDeepest ? { deepest } : {}) };
 }
