@@ -146,6 +146,9 @@ describe("createSimCluster", () => {
     expect(() =>
       createSimCluster({ groups: ["a"], protocol: "paxos" as ProtocolName, application: () => () => null }),
     ).toThrow(/unknown protocol "paxos"/);
+    expect(() =>
+      createSimCluster({ groups: ["a"], protocol: "skeen", params: { x: 1 }, application: () => () => null }),
+    ).toThrow(/^createSimCluster: params\.x: is not a known field here/);
   });
 
   it("run(): workload clients on one virtual timeline, each next multicast after the last reply", async () => {
