@@ -162,3 +162,47 @@ describe("a key-value service experiment", () => {
     expect(history.stderr).toMatch(/--history is for service experiments/);
   });
 });
+
+describe("a gTPC-C service experiment", () => {
+  it("prints committed transactions per second and latency per type for each protocol, and the consistency check", () => {
+    experiment("gtpcc-small", {
+      name: "gtpcc-small",
+      topology: "../overlays/3-regions.topology.json",
+      protocols: KV_EXPERIMENT.protocols,
+      service: {
+        kind: "gtpcc",
+        scale: { districtsPerWarehouse: 2, customersPerDistrict: 9, items: 60 },
+        terminalsPerWarehouse: 2,
+        transactionsPerTerminal: 20,
+        mix: { remoteItemPercent: 20, remoteCustomerPercent: 40 },
+      },
+      seeds: [5],
+    });
+    const result = amcast(project, "experiment", "gtpcc-small", "--json");
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(
+      /run\s+type\s+count\s+committed\/s\s+rolled back\s+multi-group %\s+mean ms\s+p50 ms\s+p99 ms/,
+    );
+    expect(result.stdout).toMatch(/skeen\/solo\s+new-order\s+\d+/);
+    expect(result.stdout).toMatch(/byzcast\/solo\s+payment\s+\d+/);
+    const summary = JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "{}") as {
+      runs: {
+        label: string;
+        consistency: { violations: unknown[]; conditions: string[]; replicas: number };
+        byType: { type: string; count: number; multiGroupFraction: number }[];
+      }[];
+    };
+    expect(summary.runs.map((run) => run.label)).toEqual(["skeen/solo", "flexcast/solo", "byzcast/solo"]);
+    for (const run of summary.runs) {
+      expect(run.consistency.violations).toEqual([]);
+      expect(run.consistency.replicas).toBe(3);
+      expect(run.consistency.conditions).toContain("3.3.2.12");
+      expect(run.byType.reduce((sum, type) => sum + type.count, 0)).toBe(3 * 2 * 20);
+      expect(run.byType.find((type) => type.type === "payment")?.multiGroupFraction).toBeGreaterThan(0);
+    }
+    expect(
+      JSON.parse(readFileSync(join(project, "results", "gtpcc-small", "summary.json"), "utf8")).runs,
+    ).toHaveLength(3);
+  });
+});

@@ -5,6 +5,8 @@ import { formatHistoryLine, formatLinearizabilityReport, formatReport } from "@a
 import { InputError, listNames } from "@amcast/core";
 import { displayPath } from "../files.js";
 import { csv } from "../results.js";
+import type { GtpccRunOutcome } from "../service/gtpcc.js";
+import { gtpccRunFailed, readGtpccService, runGtpccService } from "../service/gtpcc.js";
 import type { KvRunOutcome } from "../service/kv.js";
 import { kvRunFailed, readKvService, runKvService } from "../service/kv.js";
 import { checkServiceExperiment, serviceRuns } from "../service/runs.js";
@@ -24,7 +26,7 @@ export interface ServiceExperimentOptions {
 }
 
 /** Services an experiment's `service.kind` may name. */
-const SERVICE_KINDS = ["kv"];
+const SERVICE_KINDS = ["kv", "gtpcc"];
 
 /** Runs a service experiment (the experiment file has a `service` block): see docs/history.md. */
 export function runServiceExperiment(options: ServiceExperimentOptions): number {
@@ -33,6 +35,7 @@ export function runServiceExperiment(options: ServiceExperimentOptions): number 
   if (service === null) throw new Error("not a service experiment");
   checkServiceExperiment(experiment);
   if (service.kind === "kv") return runKvExperiment(options, service.doc);
+  if (service.kind === "gtpcc") return runGtpccExperiment(options, service.doc);
   throw new InputError(
     experiment.file,
     "service.kind",
@@ -258,4 +261,150 @@ function kvTable(outcomes: readonly KvRunOutcome[]): string {
     ],
     rows,
   );
+}
+
+function runGtpccExperiment(
+  options: ServiceExperimentOptions,
+  doc: import("@amcast/core").JsonFields,
+): number {
+  const { experiment, name, seed } = options;
+  if (options.historyFile !== undefined)
+    throw new InputError(
+      experiment.file,
+      "service.kind",
+      "gTPC-C writes no history (--history is for the key-value service)",
+    );
+  const spec = readGtpccService(doc);
+  const runs = serviceRuns(experiment, seed);
+  const seeds = seed === undefined ? experiment.seeds.length : 1;
+  print(
+    `amcast experiment ${experiment.name}: gTPC-C, ${experiment.protocols.length} protocol(s) x ${experiment.linearizable.length} variant(s) x ${seeds} seed(s) on ${experiment.topology.name} ` +
+      `(${spec.scale.warehousesPerGroup} warehouse(s) per group, ${spec.terminalsPerWarehouse} terminals per warehouse, ${spec.transactionsPerTerminal} transactions each; ` +
+      `remote items ${spec.mix.remoteItemPercent}%, remote customers ${spec.mix.remoteCustomerPercent}%, ${spec.mix.remoteChoice})`,
+  );
+  const outcomes: GtpccRunOutcome[] = [];
+  runs.forEach((run, index) => {
+    const outcome = runGtpccService(experiment, spec, run);
+    outcomes.push(outcome);
+    const committed = outcome.byType.reduce((sum, type) => sum + type.committed, 0);
+    print(
+      `[${index + 1}/${runs.length}] ${run.label}: ${committed} transactions committed over ${outcome.warehouses} warehouses in ${(outcome.durationMs / 1000).toFixed(1)} s simulated ` +
+        `(${(outcome.wallMs / 1000).toFixed(1)} s wall); consistency: ${outcome.consistency.violations.length === 0 ? `${outcome.consistency.conditions.length} conditions hold over ${outcome.consistency.replicas} replicas` : "VIOLATED"}; ` +
+        `multicast checks: ${outcome.oracles.violations.length === 0 ? `${outcome.oracles.checked.length} properties hold` : "VIOLATED"}`,
+    );
+  });
+  print("");
+  print("committed transactions per second (simulated) and latency per type (call to return, ms)");
+  const rows: (string | number)[][] = [];
+  for (const outcome of outcomes) {
+    for (const type of outcome.byType)
+      rows.push([
+        outcome.run.label,
+        type.type,
+        type.count,
+        type.committedPerSec,
+        type.rolledBack,
+        type.multiGroupFraction * 100,
+        type.latencyMs.mean,
+        type.latencyMs.p50,
+        type.latencyMs.p99,
+      ]);
+    const all = outcome.byType.reduce((sum, type) => sum + type.committedPerSec, 0);
+    const count = outcome.byType.reduce((sum, type) => sum + type.count, 0);
+    rows.push([outcome.run.label, "all", count, all, "-", "-", "-", "-", "-"]);
+  }
+  print(
+    formatTable(
+      ["run", "type", "count", "committed/s", "rolled back", "multi-group %", "mean ms", "p50 ms", "p99 ms"],
+      rows,
+    ),
+  );
+  print("");
+  print(
+    "TPC-C consistency over every replica's final database (clause 3.3.2 conditions, replicas equal, stock against order lines)",
+  );
+  print(
+    formatTable(
+      ["run", "replicas", "warehouses", "orders", "conditions", "violations", "disagreements", "result"],
+      outcomes.map((outcome) => [
+        outcome.run.label,
+        outcome.consistency.replicas,
+        outcome.consistency.warehouses,
+        outcome.consistency.orders,
+        outcome.consistency.conditions.length,
+        outcome.consistency.violations.length,
+        outcome.disagreements,
+        gtpccRunFailed(outcome) ? "FAILED" : "hold",
+      ]),
+    ),
+  );
+  const outDir = resolve(options.out ?? join(options.root, "results", experiment.name));
+  const summary = {
+    experiment: experiment.name,
+    seed: seed ?? experiment.seeds[0] ?? 1,
+    seeds: seed === undefined ? experiment.seeds : [seed],
+    runs: outcomes.map((outcome) => ({
+      label: outcome.run.label,
+      protocol: outcome.run.protocol.protocol.name,
+      overlay: outcome.run.protocol.overlay?.name ?? null,
+      mode: outcome.run.mode,
+      linearizable: outcome.run.linearizable,
+      seed: outcome.run.seed,
+      warehouses: outcome.warehouses,
+      simulatedMs: Math.round(outcome.durationMs),
+      byType: outcome.byType,
+      consistency: outcome.consistency,
+      disagreements: outcome.disagreements,
+      violations: outcome.oracles.violations.length,
+      failed: gtpccRunFailed(outcome),
+    })),
+  };
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  writeFileSync(
+    join(outDir, "types.csv"),
+    csv(
+      [
+        "run",
+        "type",
+        "count",
+        "committed",
+        "rolled_back",
+        "committed_per_sec",
+        "multi_group_fraction",
+        "mean_ms",
+        "p50_ms",
+        "p99_ms",
+      ],
+      outcomes.flatMap((outcome) =>
+        outcome.byType.map((type) => [
+          outcome.run.label,
+          type.type,
+          type.count,
+          type.committed,
+          type.rolledBack,
+          type.committedPerSec,
+          type.multiGroupFraction,
+          type.latencyMs.mean,
+          type.latencyMs.p50,
+          type.latencyMs.p99,
+        ]),
+      ),
+    ),
+  );
+  print("");
+  print(`results: ${displayPath(outDir)}/ (summary.json, types.csv)`);
+  const failed = outcomes.filter(gtpccRunFailed);
+  for (const outcome of failed) {
+    for (const violation of outcome.consistency.violations)
+      print(`  ${violation.condition}: ${violation.message}`);
+    if (outcome.oracles.violations.length > 0) print(formatReport(outcome.oracles));
+    print(`FAILED: ${outcome.run.label}; replay: pnpm run experiment ${name} --seed ${outcome.run.seed}`);
+  }
+  if (failed.length === 0)
+    print(
+      `checks: every replica's database is consistent and every run's trace holds (${outcomes.length} run(s))`,
+    );
+  if (options.json) print(JSON.stringify(summary));
+  return failed.length === 0 ? 0 : 1;
 }
