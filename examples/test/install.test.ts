@@ -31,7 +31,14 @@ it("the public packages, packed, install into a fresh npm project and run a key-
   );
   execFileSync(
     "npm",
-    ["install", "--no-audit", "--no-fund", "--prefer-offline", "--ignore-scripts", ...tarballs.map((name) => join(packs, name))],
+    [
+      "install",
+      "--no-audit",
+      "--no-fund",
+      "--prefer-offline",
+      "--ignore-scripts",
+      ...tarballs.map((name) => join(packs, name)),
+    ],
     { cwd: project, stdio: "pipe" },
   );
   const output = execFileSync(process.execPath, ["main.mjs"], { cwd: project, encoding: "utf8" });
