@@ -528,6 +528,41 @@ export const kvModel: HistoryModel<KvState, KvInput, KvOutput> = {
     });
   },
 
+  pruner(calls) {
+    // For each (key, value) a read needs, the writes that could give it that value: a read
+    // whose value is overwritten with none of them left unplaced will never see it.
+    const pairIds = new Map<string, number>();
+    const pairOf = (key: string, value: string): number => {
+      const name = `${key}\u0000${value}`;
+      let id = pairIds.get(name);
+      if (id === undefined) {
+        id = pairIds.size;
+        pairIds.set(name, id);
+      }
+      return id;
+    };
+    const writes = calls.map(({ input }) => {
+      if (input.f === "put" || input.f === "cas") return [pairOf(input.key, input.value)];
+      if (input.f === "multi-put") return Object.entries(input.entries).map(([key, value]) => pairOf(key, value));
+      return [];
+    });
+    const needs = calls.map(({ input, output }) =>
+      readValues(input, output).map(([key, value]) => ({ key, value, pair: pairOf(key, value) })),
+    );
+    const unplacedWriters = new Int32Array(pairIds.size);
+    for (const pairs of writes) for (const pair of pairs) (unplacedWriters[pair] as number) += 1;
+    return {
+      placed: (op) => {
+        for (const pair of writes[op] as number[]) (unplacedWriters[pair] as number) -= 1;
+      },
+      unplaced: (op) => {
+        for (const pair of writes[op] as number[]) (unplacedWriters[pair] as number) += 1;
+      },
+      hopeless: (state, op) =>
+        (needs[op] ?? []).some(({ key, value, pair }) => state.get(key) !== value && unplacedWriters[pair] === 0),
+    };
+  },
+
   readsFrom(calls: readonly ModelCall<KvInput, KvOutput>[]) {
     const writers = new Map<string, number[]>();
     const wrote = (key: string, value: string, position: number): void => {
@@ -557,6 +592,14 @@ export const kvModel: HistoryModel<KvState, KvInput, KvOutput> = {
     });
   },
 };
+
+/** The (key, value) pairs a read returned, values present only. */
+function readValues(input: KvInput, output: KvOutput | undefined): [string, string][] {
+  if (input.f === "get") return typeof output === "string" ? [[input.key, output]] : [];
+  if ((input.f === "multi-get" || input.f === "range") && typeof output === "object" && output !== null)
+    return Object.entries(output).filter((entry): entry is [string, string] => typeof entry[1] === "string");
+  return [];
+}
 
 /** Every key the calls name (written, read, or returned). */
 function knownKeys(calls: readonly ModelCall<KvInput, KvOutput>[]): Set<string> {

@@ -21,6 +21,21 @@ export interface Model<S, I, O> {
   describe(input: I, output: O | undefined): string;
   /** Why `input` cannot return `output` in `state` (step returned undefined), for reports. */
   explain(state: S, input: I, output: O | undefined): string;
+  /** Optional pruning for one search over `calls` (in call order); see `Pruner`. */
+  pruner?(calls: readonly { readonly input: I; readonly output: O | undefined }[]): Pruner<S>;
+}
+
+/**
+ * Lets a search give up on a configuration early: told which operations are placed, it says
+ * whether a read that cannot return its result now never will, whatever the operations not yet
+ * placed do (a key-value read of a value whose every writer is placed and overwritten). Without
+ * it, the search finds out only when that read's return comes, after trying every order of the
+ * writes in between.
+ */
+export interface Pruner<S> {
+  placed(op: number): void;
+  unplaced(op: number): void;
+  hopeless(state: S, op: number): boolean;
 }
 
 /** One operation as the search sees it: positions are indices in the history's event order. */
@@ -67,7 +82,12 @@ interface Memo<S> {
   readonly max: number;
   readonly holes: Int32Array;
   readonly state: S;
+  /** Another configuration with the same hash key. */
+  readonly next: Memo<S> | undefined;
 }
+
+/** The holes of the (many) configurations that have none. */
+const NO_HOLES = new Int32Array(0);
 
 /** 32-bit avalanche mix (murmur3's finaliser), for per-operation Zobrist words. */
 function mix32(value: number): number {
@@ -148,9 +168,11 @@ export function searchLinearization<S, I, O>(
   let maxLinearized = -1;
   const holes: number[] = [];
 
+  const pruner = model.pruner?.(operations);
   /** Marks `op` linearized in the set's representations (hash, holes, max). */
   const addToSet = (op: number): void => {
     linearized[op] = 1;
+    pruner?.placed(op);
     setLo ^= zobristLo[op] as number;
     setHi ^= zobristHi[op] as number;
     if (op > maxLinearized) {
@@ -161,6 +183,7 @@ export function searchLinearization<S, I, O>(
   /** Undoes `addToSet(op)`; `previousMax` is the max before it. */
   const removeFromSet = (op: number, previousMax: number): void => {
     linearized[op] = 0;
+    pruner?.unplaced(op);
     setLo ^= zobristLo[op] as number;
     setHi ^= zobristHi[op] as number;
     if (op === maxLinearized && previousMax < op) {
@@ -179,29 +202,28 @@ export function searchLinearization<S, I, O>(
     return lo;
   };
 
-  const memo = new Map<number, Memo<S>[]>();
+  const memo = new Map<number, Memo<S>>();
   let states = 0;
   /** Memoises the current set with `state`; false if that configuration was seen before. */
   const remember = (state: S): boolean => {
     const stateHash = model.hash(state) | 0;
     const key =
       ((setHi ^ Math.imul(stateHash, 0x9e37_79b1)) & 0x1f_ffff) * 0x1_0000_0000 + ((setLo ^ stateHash) >>> 0);
-    let bucket = memo.get(key);
-    if (bucket === undefined) {
-      bucket = [];
-      memo.set(key, bucket);
-    } else {
-      for (const seen of bucket)
-        if (
-          seen.max === maxLinearized &&
-          seen.holes.length === holes.length &&
-          seen.holes.every((value, index) => value === holes[index]) &&
-          model.equal(seen.state, state)
-        )
-          return false;
-    }
-    bucket.push({ max: maxLinearized, holes: Int32Array.from(holes), state });
+    const first = memo.get(key);
+    for (let seen = first; seen !== undefined; seen = seen.next)
+      if (seen.max === maxLinearized && sameHoles(seen.holes) && model.equal(seen.state, state)) return false;
+    memo.set(key, {
+      max: maxLinearized,
+      holes: holes.length === 0 ? NO_HOLES : Int32Array.from(holes),
+      state,
+      next: first,
+    });
     states += 1;
+    return true;
+  };
+  const sameHoles = (seen: Int32Array): boolean => {
+    if (seen.length !== holes.length) return false;
+    for (let index = 0; index < seen.length; index += 1) if (seen[index] !== holes[index]) return false;
     return true;
   };
 
@@ -273,8 +295,11 @@ export function searchLinearization<S, I, O>(
       if (readOnly[op] === 1 && illegalIn[op] !== state) {
         const operation = operations[op] as SearchOperation<I, O>;
         const after = model.step(state, operation.input, operation.output);
-        if (after === undefined) illegalIn[op] = state;
-        else {
+        if (after === undefined) {
+          // A read that can never be placed any more dooms this configuration now.
+          if (pruner?.hopeless(state, op) === true) return false;
+          illegalIn[op] = state;
+        } else {
           if (!tryPush(op, after, true)) return false;
           scan = next[head] as number;
           continue;
@@ -285,16 +310,49 @@ export function searchLinearization<S, I, O>(
     return true;
   };
 
-  /** Undoes choices up to the latest one that has alternatives; the entry to try next, or -1. */
-  const backtrack = (): number => {
+  /**
+   * The operations that may go next and change the state: calls before the first return left in
+   * the list, reads excepted (takeReads placed the legal ones), in order of their returns. The
+   * one that must be placed soonest is tried first (Lowe's just-in-time idea): a write is not
+   * placed before a read that returned before the write did — the guess that sends an
+   * earliest-call-first search into long backtracking.
+   */
+  const candidatesHere = (): Int32Array => {
+    let count = 0;
+    for (let scan = next[head] as number; scan !== tail && (scan & 1) === 0; scan = next[scan] as number)
+      if (readOnly[scan >> 1] === 0) count += 1;
+    const candidates = new Int32Array(count);
+    count = 0;
+    for (let scan = next[head] as number; scan !== tail && (scan & 1) === 0; scan = next[scan] as number)
+      if (readOnly[scan >> 1] === 0) {
+        candidates[count] = scan >> 1;
+        count += 1;
+      }
+    return candidates.sort(
+      (a, b) =>
+        (operations[a] as SearchOperation<I, O>).returnAt - (operations[b] as SearchOperation<I, O>).returnAt || a - b,
+    );
+  };
+  /** Per choice on the stack: the candidates it was taken from, and its index among them. */
+  const stackCandidates: (Int32Array | undefined)[] = [];
+  const stackIndex = new Int32Array(n);
+  let candidates: Int32Array = NO_HOLES;
+  let index = 0;
+
+  /** Undoes choices up to the latest one with untried alternatives; false if there is none. */
+  const backtrack = (): boolean => {
     for (;;) {
-      if (depth === 0) return -1;
+      if (depth === 0) return false;
       depth -= 1;
       const op = stackOps[depth] as number;
       state = stackStates[depth] as S;
       removeFromSet(op, stackMax[depth] as number);
       unlift(op);
-      if (stackForced[depth] === 0) return next[2 * op] as number;
+      if (stackForced[depth] === 0) {
+        candidates = stackCandidates[depth] as Int32Array;
+        index = (stackIndex[depth] as number) + 1;
+        return true;
+      }
     }
   };
 
@@ -303,31 +361,40 @@ export function searchLinearization<S, I, O>(
     states,
     ...(trackDeepest ? { deepest } : {}),
   });
-  let entry = takeReads() ? (next[head] as number) : -1;
+  if (takeReads()) candidates = candidatesHere();
+  else return violation();
   let iterations = 0;
   const now = budget.now;
-  for (;;) {
-    if (entry < 0) return violation();
-    if (entry === tail) break;
+  while (depth < n) {
     if (states > budget.statesMax) return { verdict: "unknown", states, exhausted: "states" };
     iterations += 1;
     // The first iteration looks too, so a search started past the deadline stops at once.
     if ((iterations & (CLOCK_EVERY - 1)) === 1 && now !== undefined && now() > budget.deadlineMs)
       return { verdict: "unknown", states, exhausted: "time" };
-    if ((entry & 1) === 1) {
-      // An operation returned before any order could place it: undo the latest choice.
-      entry = backtrack();
+    if (index >= candidates.length) {
+      // No candidate left: the first operation to return cannot be placed in any order tried.
+      if (!backtrack()) return violation();
       continue;
     }
-    const op = entry >> 1;
-    // A read that could go here was taken already (takeReads); it cannot, in this state.
+    const op = candidates[index] as number;
     const operation = operations[op] as SearchOperation<I, O>;
-    const after = readOnly[op] === 1 ? undefined : model.step(state, operation.input, operation.output);
-    if (after === undefined || !tryPush(op, after, false)) {
-      entry = next[entry] as number;
+    const after = model.step(state, operation.input, operation.output);
+    if (after === undefined) {
+      index += 1;
       continue;
     }
-    entry = takeReads() ? (next[head] as number) : backtrack();
+    const from = candidates;
+    const at = index;
+    if (!tryPush(op, after, false)) {
+      index += 1;
+      continue;
+    }
+    stackCandidates[depth - 1] = from;
+    stackIndex[depth - 1] = at;
+    if (takeReads()) {
+      candidates = candidatesHere();
+      index = 0;
+    } else if (!backtrack()) return violation();
   }
   return { verdict: "linearizable", states, ...(trackDeepest ? { deepest } : {}) };
 }

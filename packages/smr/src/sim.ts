@@ -110,6 +110,11 @@ export interface SimCluster<P = unknown, R = unknown> {
 const ROUND_MULTICASTS_MAX = 1024;
 /** Virtual time a round may take before it counts as stuck. */
 const ROUND_LIMIT_MS = 30 * 60_000;
+/**
+ * Virtual time a workload run may take: long workloads run for hours of virtual time; a run
+ * that is stuck is found sooner, as stalled (nothing but ticks for two virtual minutes).
+ */
+const WORKLOAD_LIMIT_MS = 7 * 24 * 3_600_000;
 
 interface Call<P, R> {
   readonly dst: DestinationSet;
@@ -258,7 +263,11 @@ export function createSimCluster<P = unknown, R = unknown>(
    * its own stream of the seed; a run that does not drain breaks the cluster (what is left in
    * flight would be taken for later calls' answers), and `abandon` rejects what waited on it.
    */
-  const simulateFromNow = (simClients: SimClient[], abandon: (failure: Error) => void): SimResult => {
+  const simulateFromNow = (
+    simClients: SimClient[],
+    timeLimitMs: number,
+    abandon: (failure: Error) => void,
+  ): SimResult => {
     const offsetMs = elapsedMs;
     const first = rounds === 0;
     rounds += 1;
@@ -274,7 +283,7 @@ export function createSimCluster<P = unknown, R = unknown>(
         processing: options.processing ?? DEFAULT_PROCESSING,
         faults: NO_FAULTS,
         tickMs,
-        timeLimitMs: ROUND_LIMIT_MS,
+        timeLimitMs,
         recordSends: false,
         onEvent: (event) => {
           // `member` events once, at the start; everything else on one time axis.
@@ -317,7 +326,7 @@ export function createSimCluster<P = unknown, R = unknown>(
       };
     });
     try {
-      simulateFromNow(simClients, (failure) => {
+      simulateFromNow(simClients, ROUND_LIMIT_MS, (failure) => {
         for (const client of clients) {
           for (const call of [
             ...client.inFlight.values(),
@@ -422,7 +431,7 @@ export function createSimCluster<P = unknown, R = unknown>(
           },
         };
       });
-      const result = simulateFromNow(simClients, () => {});
+      const result = simulateFromNow(simClients, WORKLOAD_LIMIT_MS, () => {});
       return {
         endMs: elapsedMs,
         multicasts: result.multicasts,
