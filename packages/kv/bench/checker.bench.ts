@@ -77,10 +77,14 @@ for (const size of sizes)
   }
 await bench.run();
 console.table(
-  bench.tasks.map((task) => ({
-    history: task.name,
-    "median ms": task.result?.latency.p50?.toFixed(1),
-    "mean ms": task.result?.latency.mean.toFixed(1),
-    runs: task.result?.latency.samplesCount,
-  })),
+  bench.tasks.map((task) => {
+    const result = task.result;
+    const completed = result.state === "completed";
+    return {
+      history: task.name,
+      "median ms": completed ? result.latency.p50?.toFixed(1) : result.state,
+      "mean ms": completed ? result.latency.mean.toFixed(1) : "",
+      runs: completed ? result.latency.samplesCount : 0,
+    };
+  }),
 );
