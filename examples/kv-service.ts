@@ -31,8 +31,7 @@ const sim = createSimCluster<KvCommand, KvReply>({
 });
 const history: HistoryEvent[] = [];
 const recorder = new HistoryRecorder((event) => history.push(event));
-const kv = (home: string) =>
-  new KvClient(sim.client({ home }), { partitioning, history: recorder, clock: () => sim.nowMs });
+const kv = (home: string) => new KvClient(sim.client({ home }), { partitioning, history: recorder });
 const [alice, bob] = [kv("eu"), kv("asia")];
 
 await alice.multiPut({ apple: "1", kiwi: "2", quince: "3" }); // one multicast to all three shards

@@ -20,7 +20,6 @@ const history = [];
 const kv = new KvClient(cluster.client(), {
   partitioning,
   history: new HistoryRecorder((event) => history.push(event)),
-  clock: () => cluster.nowMs,
 });
 await kv.multiPut({ apple: "red", pear: "green", plum: "purple" });
 await kv.compareAndSet("pear", "green", "yellow");

@@ -16,8 +16,8 @@ export interface KvClientOptions {
   /** Records every operation's call and return. */
   readonly history?: HistoryRecorder;
   /**
-   * The clock the history is timed with, in ms: the run's trace clock (`() => cluster.nowMs` on
-   * the simulator, the client host's clock on the network). Required with `history`.
+   * The clock the history is timed with, in ms; default: the service client's (`nowMs`), the
+   * clock of its trace (virtual time on the simulator, the client host's on the network).
    */
   readonly clock?: () => number;
 }
@@ -46,9 +46,7 @@ export class KvClient {
         : Partitioning.fromSpec(options.partitioning, "KvClient partitioning");
     this.limits = { ...DEFAULT_KV_LIMITS, ...options.limits };
     this.history = options.history;
-    if (options.history !== undefined && options.clock === undefined)
-      throw new KvError("bad-argument", "a client that records a history needs the run's clock");
-    this.clock = options.clock ?? (() => 0);
+    this.clock = options.clock ?? (() => service.nowMs());
   }
 
   /** The value of `key`, or null if it has none. */

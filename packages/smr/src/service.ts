@@ -57,6 +57,11 @@ export interface Client<P = unknown, R = unknown> {
    * group's reply once all destination groups answered.
    */
   multicast(destinations: GroupId | Iterable<GroupId>, payload: P): Promise<Replies<R>>;
+  /**
+   * Now, in ms, on the clock of the client's trace: virtual time on the simulator, the client
+   * host's clock on the network. What a service's history is timed with (docs/history.md).
+   */
+  nowMs(): number;
 }
 
 export type ProtocolName = "skeen" | "flexcast" | "byzcast";

@@ -380,6 +380,8 @@ export function createSimCluster<P = unknown, R = unknown>(
             schedule();
           });
         },
+        // A call starts at the next round's start, and its promise resolves after that round.
+        nowMs: () => elapsedMs,
       };
     },
     run<Q extends SimRequest<P>>(workload: readonly SimWorkloadClient<P, R, Q>[]): SimWorkloadResult {
