@@ -543,7 +543,8 @@ export const kvModel: HistoryModel<KvState, KvInput, KvOutput> = {
     };
     const writes = calls.map(({ input }) => {
       if (input.f === "put" || input.f === "cas") return [pairOf(input.key, input.value)];
-      if (input.f === "multi-put") return Object.entries(input.entries).map(([key, value]) => pairOf(key, value));
+      if (input.f === "multi-put")
+        return Object.entries(input.entries).map(([key, value]) => pairOf(key, value));
       return [];
     });
     const needs = calls.map(({ input, output }) =>
@@ -559,7 +560,9 @@ export const kvModel: HistoryModel<KvState, KvInput, KvOutput> = {
         for (const pair of writes[op] as number[]) (unplacedWriters[pair] as number) += 1;
       },
       hopeless: (state, op) =>
-        (needs[op] ?? []).some(({ key, value, pair }) => state.get(key) !== value && unplacedWriters[pair] === 0),
+        (needs[op] ?? []).some(
+          ({ key, value, pair }) => state.get(key) !== value && unplacedWriters[pair] === 0,
+        ),
     };
   },
 

@@ -330,7 +330,8 @@ export function searchLinearization<S, I, O>(
       }
     return candidates.sort(
       (a, b) =>
-        (operations[a] as SearchOperation<I, O>).returnAt - (operations[b] as SearchOperation<I, O>).returnAt || a - b,
+        (operations[a] as SearchOperation<I, O>).returnAt -
+          (operations[b] as SearchOperation<I, O>).returnAt || a - b,
     );
   };
   /** Per choice on the stack: the candidates it was taken from, and its index among them. */
