@@ -115,22 +115,6 @@ export function parseHistoryLine(line: string, where: string): HistoryEvent {
   return record as unknown as CompleteEvent;
 }
 
-/** Splits events by `run` (events without one form one run), in first-appearance order. */
-export function historyRuns(
-  events: readonly HistoryEvent[],
-): { run: string | undefined; events: HistoryEvent[] }[] {
-  const runs = new Map<string | undefined, HistoryEvent[]>();
-  for (const event of events) {
-    let list = runs.get(event.run);
-    if (list === undefined) {
-      list = [];
-      runs.set(event.run, list);
-    }
-    list.push(event);
-  }
-  return [...runs].map(([run, list]) => ({ run, events: list }));
-}
-
 /**
  * The operations of one run, paired by id, in invocation order. Events are taken in the order
  * they happened: by time, equal times in the order given (a writer records them as they

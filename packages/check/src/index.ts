@@ -9,7 +9,6 @@ export type {
 export {
   formatHistoryLine,
   historyOperations,
-  historyRuns,
   parseHistory,
   parseHistoryLine,
 } from "./history.js";
@@ -26,6 +25,7 @@ export type {
 } from "./linearizability.js";
 export { checkLinearizability, formatLinearizabilityReport, formatWitness } from "./linearizability.js";
 export { formatReport } from "./report.js";
+export { splitRuns } from "./runs.js";
 export type { CheckCounts, CheckOptions, CheckReport, Property, Violation } from "./types.js";
 export { PROPERTIES } from "./types.js";
 export type { Model, SearchBudget, SearchOperation, SearchResult, SearchVerdict } from "./wgl.js";

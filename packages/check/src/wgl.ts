@@ -1,4 +1,4 @@
-import { assert } from "@amcast/core";
+import { assert, mix32 } from "@amcast/core";
 
 /**
  * The sequential specification of a service: what each operation does to the state and which
@@ -88,17 +88,6 @@ interface Memo<S> {
 
 /** The holes of the (many) configurations that have none. */
 const NO_HOLES = new Int32Array(0);
-
-/** 32-bit avalanche mix (murmur3's finaliser), for per-operation Zobrist words. */
-function mix32(value: number): number {
-  let h = value >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85eb_ca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2_ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /**
  * Is there a total order of `operations`, consistent with real time (an operation that returned

@@ -18,7 +18,7 @@ export {
 } from "./overlay.js";
 export { protocolContext } from "./params.js";
 export type { Ratio } from "./prng.js";
-export { Prng, percent, ratio } from "./prng.js";
+export { mix32, Prng, percent, ratio } from "./prng.js";
 export type { ClientLogic, ProcessLogic, ProcessOutput, ProcessSend } from "./process.js";
 export type {
   FlatProtocolDefinition,

@@ -137,7 +137,7 @@ describe("a key-value service experiment", () => {
     experiment("bad-kind", { ...KV_EXPERIMENT, service: { kind: "queue" } });
     const kind = amcast(project, "experiment", "bad-kind");
     expect(kind.status).toBe(2);
-    expect(kind.stderr).toMatch(/service\.kind: unknown service "queue" \(known: kv\)/);
+    expect(kind.stderr).toMatch(/service\.kind: unknown service "queue" \(known: kv or gtpcc\)/);
     experiment("bad-shard", {
       ...KV_EXPERIMENT,
       service: { ...KV_EXPERIMENT.service, shards: ["Canada", "Tokyo"] },

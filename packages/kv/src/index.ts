@@ -19,6 +19,5 @@ export {
   KvWorkloadClient,
   keysByShard,
   readKvWorkload,
-  WORKLOAD_OPERATIONS,
   workloadClients,
 } from "./workload.js";

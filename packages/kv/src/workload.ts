@@ -1,19 +1,12 @@
+import type { KvInput } from "@amcast/check";
+import { KV_OPERATIONS } from "@amcast/check";
 import type { GroupId } from "@amcast/core";
 import { assert, type JsonFields, Prng, percent } from "@amcast/core";
 import type { KvCommand } from "./operations.js";
 import { Partitioning } from "./partitioning.js";
 
-/** Operations a workload mixes, by history name. */
-export const WORKLOAD_OPERATIONS = [
-  "get",
-  "put",
-  "delete",
-  "cas",
-  "multi-put",
-  "multi-get",
-  "range",
-] as const;
-export type WorkloadOperation = (typeof WORKLOAD_OPERATIONS)[number];
+/** Operations a workload mixes: every key-value operation, by its history name. */
+export type WorkloadOperation = KvInput["f"];
 
 /**
  * A key-value workload: closed-loop clients next to each shard, each running a random mix of
@@ -57,7 +50,7 @@ export function readKvWorkload(doc: JsonFields | undefined): KvWorkloadSpec {
   if (mixDoc !== undefined) {
     const read: Partial<Record<WorkloadOperation, number>> = {};
     let total = 0;
-    for (const name of WORKLOAD_OPERATIONS) {
+    for (const name of KV_OPERATIONS) {
       const value = mixDoc.number(name, { integer: true, min: 0, max: 100 }, 0);
       if (value > 0) read[name] = value;
       total += value;
@@ -149,7 +142,7 @@ export class KvWorkloadClient {
     private readonly prng: Prng,
   ) {
     let upTo = 0;
-    for (const operation of WORKLOAD_OPERATIONS) {
+    for (const operation of KV_OPERATIONS) {
       const share = spec.mix[operation] ?? 0;
       if (share === 0) continue;
       upTo += share;

@@ -3,9 +3,9 @@ import type { LinearizabilityReport } from "@amcast/check";
 import {
   checkLinearizability,
   formatLinearizabilityReport,
-  historyRuns,
   kvModel,
   parseHistory,
+  splitRuns,
 } from "@amcast/check";
 import { displayPath, readText } from "../files.js";
 import { integerFlag, parseCommandArgs, stringFlag, UsageError } from "./usage.js";
@@ -47,7 +47,7 @@ export function runCheckHistoryCommand(args: string[]): number {
   const reports: (LinearizabilityReport & { checkMs: number })[] = [];
   // One time budget for the whole file: each run gets what the runs before it left.
   const deadline = performance.now() + timeLimitS * 1000;
-  for (const run of historyRuns(events)) {
+  for (const run of splitRuns(events)) {
     const started = performance.now();
     const report = checkLinearizability(run.events, model, {
       source: run.run === undefined ? source : `${source} run ${run.run}`,

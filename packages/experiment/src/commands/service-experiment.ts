@@ -119,50 +119,37 @@ function runKvExperiment(options: ServiceExperimentOptions, doc: import("@amcast
     print(formatLinearizabilityReport(outcome.linearizability));
   }
 
-  const outDir = resolve(options.out ?? join(options.root, "results", experiment.name));
-  const summary = {
-    experiment: experiment.name,
-    seed: seed ?? experiment.seeds[0] ?? 1,
-    seeds: seed === undefined ? experiment.seeds : [seed],
-    runs: outcomes.map(kvRunSummary),
-  };
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
-  writeFileSync(
-    join(outDir, "runs.csv"),
-    csv(
-      [
-        "run",
-        "protocol",
-        "linearizable",
-        "mode",
-        "seed",
-        "operations",
-        "verdict",
-        "witness_operations",
-        "check_ms",
-        "states",
-        "mean_latency_ms",
-        "simulated_ms",
-      ],
-      outcomes.map((outcome) => [
-        outcome.run.label,
-        outcome.run.protocol.label,
-        String(outcome.run.linearizable),
-        outcome.run.mode,
-        outcome.run.seed,
-        outcome.operations,
-        outcome.linearizability.verdict,
-        outcome.linearizability.witness?.operations.length ?? "",
-        outcome.checkMs,
-        outcome.linearizability.states,
-        outcome.meanLatencyMs,
-        outcome.simulatedMs,
-      ]),
-    ),
-  );
-  print("");
-  print(`results: ${displayPath(outDir)}/ (summary.json, runs.csv)`);
+  const summary = experimentSummary(experiment, seed, outcomes.map(kvRunSummary));
+  writeServiceResults(options, summary, "runs.csv", [
+    [
+      "run",
+      "protocol",
+      "linearizable",
+      "mode",
+      "seed",
+      "operations",
+      "verdict",
+      "witness_operations",
+      "check_ms",
+      "states",
+      "mean_latency_ms",
+      "simulated_ms",
+    ],
+    outcomes.map((outcome) => [
+      outcome.run.label,
+      outcome.run.protocol.label,
+      String(outcome.run.linearizable),
+      outcome.run.mode,
+      outcome.run.seed,
+      outcome.operations,
+      outcome.linearizability.verdict,
+      outcome.linearizability.witness?.operations.length ?? "",
+      outcome.checkMs,
+      outcome.linearizability.states,
+      outcome.meanLatencyMs,
+      outcome.simulatedMs,
+    ]),
+  ]);
   if (writer !== null && options.historyFile !== undefined)
     print(`history: ${displayPath(resolve(options.historyFile))} (${writer.lines()} events)`);
 
@@ -338,12 +325,10 @@ function runGtpccExperiment(
       ]),
     ),
   );
-  const outDir = resolve(options.out ?? join(options.root, "results", experiment.name));
-  const summary = {
-    experiment: experiment.name,
-    seed: seed ?? experiment.seeds[0] ?? 1,
-    seeds: seed === undefined ? experiment.seeds : [seed],
-    runs: outcomes.map((outcome) => ({
+  const summary = experimentSummary(
+    experiment,
+    seed,
+    outcomes.map((outcome) => ({
       label: outcome.run.label,
       protocol: outcome.run.protocol.protocol.name,
       overlay: outcome.run.protocol.overlay?.name ?? null,
@@ -358,42 +343,35 @@ function runGtpccExperiment(
       violations: outcome.oracles.violations.length,
       failed: gtpccRunFailed(outcome),
     })),
-  };
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
-  writeFileSync(
-    join(outDir, "types.csv"),
-    csv(
-      [
-        "run",
-        "type",
-        "count",
-        "committed",
-        "rolled_back",
-        "committed_per_sec",
-        "multi_group_fraction",
-        "mean_ms",
-        "p50_ms",
-        "p99_ms",
-      ],
-      outcomes.flatMap((outcome) =>
-        outcome.byType.map((type) => [
-          outcome.run.label,
-          type.type,
-          type.count,
-          type.committed,
-          type.rolledBack,
-          type.committedPerSec,
-          type.multiGroupFraction,
-          type.latencyMs.mean,
-          type.latencyMs.p50,
-          type.latencyMs.p99,
-        ]),
-      ),
-    ),
   );
-  print("");
-  print(`results: ${displayPath(outDir)}/ (summary.json, types.csv)`);
+  writeServiceResults(options, summary, "types.csv", [
+    [
+      "run",
+      "type",
+      "count",
+      "committed",
+      "rolled_back",
+      "committed_per_sec",
+      "multi_group_fraction",
+      "mean_ms",
+      "p50_ms",
+      "p99_ms",
+    ],
+    outcomes.flatMap((outcome) =>
+      outcome.byType.map((type) => [
+        outcome.run.label,
+        type.type,
+        type.count,
+        type.committed,
+        type.rolledBack,
+        type.committedPerSec,
+        type.multiGroupFraction,
+        type.latencyMs.mean,
+        type.latencyMs.p50,
+        type.latencyMs.p99,
+      ]),
+    ),
+  ]);
   const failed = outcomes.filter(gtpccRunFailed);
   for (const outcome of failed) {
     for (const violation of outcome.consistency.violations)
@@ -407,4 +385,33 @@ function runGtpccExperiment(
     );
   if (options.json) print(JSON.stringify(summary));
   return failed.length === 0 ? 0 : 1;
+}
+
+/** The machine-readable summary of a service experiment: its runs, as `--json` prints them. */
+function experimentSummary(
+  experiment: ExperimentSpec,
+  seed: number | undefined,
+  runs: readonly Record<string, unknown>[],
+): Record<string, unknown> {
+  return {
+    experiment: experiment.name,
+    seed: seed ?? experiment.seeds[0] ?? 1,
+    seeds: seed === undefined ? experiment.seeds : [seed],
+    runs,
+  };
+}
+
+/** Writes summary.json and one CSV under the results directory, and says where. */
+function writeServiceResults(
+  options: ServiceExperimentOptions,
+  summary: Record<string, unknown>,
+  csvName: string,
+  [header, rows]: [readonly string[], readonly (readonly (string | number)[])[]],
+): void {
+  const outDir = resolve(options.out ?? join(options.root, "results", options.experiment.name));
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  writeFileSync(join(outDir, csvName), csv(header, rows));
+  print("");
+  print(`results: ${displayPath(outDir)}/ (summary.json, ${csvName})`);
 }
