@@ -66,8 +66,9 @@ export function runExperimentCommand(args: string[]): number | Promise<number> {
   if (experiment.service !== null) {
     if (runtime !== "sim")
       throw new UsageError(`experiment: ${name} is a service experiment; it runs on the simulator`);
+    if (recordSends) throw new UsageError("experiment: --trace-sends is not recorded by service experiments");
     const out = stringFlag(values.out);
-    return runServiceExperiment({ experiment, name, root, seed, out, json, historyFile });
+    return runServiceExperiment({ experiment, name, root, seed, out, json, historyFile, traceFile });
   }
   if (historyFile !== undefined)
     throw new UsageError(`experiment: --history is for service experiments (${name} has no service block)`);

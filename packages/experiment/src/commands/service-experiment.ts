@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { HistoryEvent } from "@amcast/check";
 import { formatHistoryLine, formatLinearizabilityReport, formatReport } from "@amcast/check";
+import type { TraceEvent } from "@amcast/core";
 import { InputError, listNames } from "@amcast/core";
 import { displayPath } from "../files.js";
 import { csv } from "../results.js";
@@ -23,6 +24,8 @@ export interface ServiceExperimentOptions {
   readonly json: boolean;
   /** Write every run's client history here (JSON Lines, runs labelled). */
   readonly historyFile: string | undefined;
+  /** Write every run's trace here (JSON Lines, runs labelled). */
+  readonly traceFile: string | undefined;
 }
 
 /** Services an experiment's `service.kind` may name. */
@@ -49,6 +52,11 @@ function print(line: string): void {
 
 function replayCommand(name: string, seed: number, historyFile: string | undefined): string {
   return `pnpm run experiment ${name} --seed ${seed} --history ${historyFile ?? "history.jsonl"}`;
+}
+
+/** The trace file (every run's events, labelled); undefined without --trace. */
+function traceWriter(file: string | undefined): TraceFileWriter | undefined {
+  return file === undefined ? undefined : new TraceFileWriter(resolve(file));
 }
 
 /** A history writer that also counts; null without --history. */
@@ -79,10 +87,14 @@ function runKvExperiment(options: ServiceExperimentOptions, doc: import("@amcast
       `(${spec.partitioning} partitioning, ${experiment.modes.join("/")} mode${experiment.modes.length > 1 ? "s" : ""}); every history checked for linearizability`,
   );
   const writer = historyWriter(options.historyFile);
+  const trace = traceWriter(options.traceFile);
   const outcomes: KvRunOutcome[] = [];
   try {
     runs.forEach((run, index) => {
-      const outcome = runKvService(experiment, spec, run, writer?.write);
+      const outcome = runKvService(experiment, spec, run, {
+        ...(writer === null ? {} : { onHistory: writer.write }),
+        ...(trace === undefined ? {} : { onTrace: (event: TraceEvent) => trace.write(event) }),
+      });
       outcomes.push(outcome);
       const report = outcome.linearizability;
       const verdict =
@@ -98,6 +110,7 @@ function runKvExperiment(options: ServiceExperimentOptions, doc: import("@amcast
     });
   } finally {
     writer?.close();
+    trace?.close();
   }
 
   print("");
@@ -152,6 +165,7 @@ function runKvExperiment(options: ServiceExperimentOptions, doc: import("@amcast
   ]);
   if (writer !== null && options.historyFile !== undefined)
     print(`history: ${displayPath(resolve(options.historyFile))} (${writer.lines()} events)`);
+  if (trace !== undefined) print(`trace: ${displayPath(trace.file)} (${trace.lines} events)`);
 
   const failed = outcomes.filter(kvRunFailed);
   for (const outcome of failed) {
@@ -270,16 +284,26 @@ function runGtpccExperiment(
       `remote items ${spec.mix.remoteItemPercent}%, remote customers ${spec.mix.remoteCustomerPercent}%, ${spec.mix.remoteChoice})`,
   );
   const outcomes: GtpccRunOutcome[] = [];
-  runs.forEach((run, index) => {
-    const outcome = runGtpccService(experiment, spec, run);
-    outcomes.push(outcome);
-    const committed = outcome.byType.reduce((sum, type) => sum + type.committed, 0);
-    print(
-      `[${index + 1}/${runs.length}] ${run.label}: ${committed} transactions committed over ${outcome.warehouses} warehouses in ${(outcome.durationMs / 1000).toFixed(1)} s simulated ` +
-        `(${(outcome.wallMs / 1000).toFixed(1)} s wall); consistency: ${outcome.consistency.violations.length === 0 ? `${outcome.consistency.conditions.length} conditions hold over ${outcome.consistency.replicas} replicas` : "VIOLATED"}; ` +
-        `multicast checks: ${outcome.oracles.violations.length === 0 ? `${outcome.oracles.checked.length} properties hold` : "VIOLATED"}`,
-    );
-  });
+  const trace = traceWriter(options.traceFile);
+  try {
+    runs.forEach((run, index) => {
+      const outcome = runGtpccService(
+        experiment,
+        spec,
+        run,
+        trace === undefined ? {} : { onTrace: (event: TraceEvent) => trace.write(event) },
+      );
+      outcomes.push(outcome);
+      const committed = outcome.byType.reduce((sum, type) => sum + type.committed, 0);
+      print(
+        `[${index + 1}/${runs.length}] ${run.label}: ${committed} transactions committed over ${outcome.warehouses} warehouses in ${(outcome.durationMs / 1000).toFixed(1)} s simulated ` +
+          `(${(outcome.wallMs / 1000).toFixed(1)} s wall); consistency: ${outcome.consistency.violations.length === 0 ? `${outcome.consistency.conditions.length} conditions hold over ${outcome.consistency.replicas} replicas` : "VIOLATED"}; ` +
+          `multicast checks: ${outcome.oracles.violations.length === 0 ? `${outcome.oracles.checked.length} properties hold` : "VIOLATED"}`,
+      );
+    });
+  } finally {
+    trace?.close();
+  }
   print("");
   print("committed transactions per second (simulated) and latency per type (call to return, ms)");
   const rows: (string | number)[][] = [];
@@ -372,6 +396,7 @@ function runGtpccExperiment(
       ]),
     ),
   ]);
+  if (trace !== undefined) print(`trace: ${displayPath(trace.file)} (${trace.lines} events)`);
   const failed = outcomes.filter(gtpccRunFailed);
   for (const outcome of failed) {
     for (const violation of outcome.consistency.violations)

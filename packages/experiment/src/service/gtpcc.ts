@@ -12,7 +12,7 @@ import type {
 import { checkTpccConsistency, readMix, readScale, simulateTpcc, TpccLayout, TpccShard } from "@amcast/tpcc";
 import { percentile } from "../metrics.js";
 import type { ExperimentSpec } from "../spec.js";
-import type { ServiceRun } from "./runs.js";
+import type { ServiceRun, ServiceSinks } from "./runs.js";
 import { serviceCluster, serviceTargets } from "./runs.js";
 
 /** The `service` block of a gTPC-C experiment (`"kind": "gtpcc"`). */
@@ -74,14 +74,20 @@ export function runGtpccService(
   experiment: ExperimentSpec,
   spec: GtpccServiceSpec,
   run: ServiceRun,
+  sinks: ServiceSinks = {},
 ): GtpccRunOutcome {
   const layout = new TpccLayout(serviceTargets(experiment, run), spec.scale);
   const shards = new Map<string, TpccShard>();
-  const cluster = serviceCluster<TpccCommand, TpccReply>(experiment, run, (group, replica) => {
-    const shard = new TpccShard(group, layout);
-    shards.set(replica, shard);
-    return shard.application;
-  });
+  const cluster = serviceCluster<TpccCommand, TpccReply>(
+    experiment,
+    run,
+    (group, replica) => {
+      const shard = new TpccShard(group, layout);
+      shards.set(replica, shard);
+      return shard.application;
+    },
+    sinks.onTrace,
+  );
   const started = performance.now();
   const result = simulateTpcc(
     cluster,

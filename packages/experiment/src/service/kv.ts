@@ -13,7 +13,7 @@ import {
   workloadClients,
 } from "@amcast/kv";
 import type { ExperimentSpec } from "../spec.js";
-import type { ServiceRun } from "./runs.js";
+import type { ServiceRun, ServiceSinks } from "./runs.js";
 import { serviceCluster, serviceTargets } from "./runs.js";
 
 /** The `service` block of a key-value experiment (`"kind": "kv"`). */
@@ -81,13 +81,13 @@ export function kvPartitioning(spec: KvServiceSpec, shards: readonly GroupId[]):
 /**
  * One run: the key-value service on the run's protocol, its workload on the simulator with every
  * operation recorded, then the history checked for linearizability and the trace by the oracles.
- * `onHistory` sees each history event (labelled with the run) as it happens.
+ * `sinks` see each history and trace event (labelled with the run) as it happens.
  */
 export function runKvService(
   experiment: ExperimentSpec,
   spec: KvServiceSpec,
   run: ServiceRun,
-  onHistory?: (event: HistoryEvent) => void,
+  sinks: ServiceSinks = {},
 ): KvRunOutcome {
   const shards = spec.shards ?? serviceTargets(experiment, run);
   const partitioning = kvPartitioning(spec, shards);
@@ -100,7 +100,7 @@ export function runKvService(
   const history = new HistoryRecorder(
     (event) => {
       events.push(event);
-      onHistory?.(event);
+      sinks.onHistory?.(event);
     },
     { run: run.label },
   );

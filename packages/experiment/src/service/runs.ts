@@ -1,4 +1,5 @@
-import type { GroupId } from "@amcast/core";
+import type { HistoryEvent } from "@amcast/check";
+import type { GroupId, TraceEvent } from "@amcast/core";
 import { InputError, overlayToJson, runGroups, targetGroups } from "@amcast/core";
 import type { ReplicationMode } from "@amcast/group";
 import type { Application, SimCluster } from "@amcast/smr";
@@ -13,6 +14,12 @@ export interface ServiceRun {
   readonly f: number;
   readonly linearizable: boolean;
   readonly seed: number;
+}
+
+/** Where a run's events go as they happen (files the command writes). */
+export interface ServiceSinks {
+  readonly onHistory?: (event: HistoryEvent) => void;
+  readonly onTrace?: (event: TraceEvent) => void;
 }
 
 /** Every run of a service experiment: each protocol, plain and/or linearizable, in each mode, for each seed. */
@@ -73,6 +80,7 @@ export function serviceCluster<P, R>(
   experiment: ExperimentSpec,
   run: ServiceRun,
   application: (group: GroupId, replica: string) => Application<P, R>,
+  onTrace?: (event: TraceEvent) => void,
 ): SimCluster<P, R> {
   const { topology } = experiment;
   const overlay = run.protocol.overlay;
@@ -91,5 +99,8 @@ export function serviceCluster<P, R>(
     tickMs: experiment.tickMs,
     processing: experiment.processing,
     application,
+    ...(onTrace === undefined
+      ? {}
+      : { onEvent: (event: TraceEvent) => onTrace({ ...event, run: run.label }) }),
   });
 }
