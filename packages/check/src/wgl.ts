@@ -95,12 +95,15 @@ const NO_HOLES = new Int32Array(0);
  * applied to the model from its initial state?
  *
  * The Wing–Gong search with Lowe's memoisation: the calls and returns form a doubly linked list
- * in history order; the search walks it, linearizes a call when the model accepts it (lifting the
- * call and its return out of the list), and backtracks when it meets a return whose operation is
- * not linearized yet. A configuration — the set of linearized operations and the model state — is
- * explored once: the set is hashed incrementally (a random word per operation, XORed) and stored
- * exactly (the first operation not linearized, plus the few above it that are), so a hash
- * collision costs a comparison, never a wrong answer.
+ * in history order. The calls before the first return left in the list may go next; the search
+ * linearizes one the model accepts (lifting its call and return out of the list) and goes on,
+ * and backs out of its latest choice when none of them can go. Reads that may go next and are
+ * legal are placed at once (`takeReads`); the others are tried in order of their returns
+ * (`candidatesHere`); the model's pruner may declare a configuration hopeless early. A
+ * configuration — the set of linearized operations and the model state — is explored once: the
+ * set is hashed incrementally (a random word per operation, XORed) and stored exactly (the
+ * highest linearized operation and the unlinearized ones below it), so a hash collision costs a
+ * comparison, never a wrong answer.
  */
 export function searchLinearization<S, I, O>(
   model: Model<S, I, O>,
@@ -150,7 +153,6 @@ export function searchLinearization<S, I, O>(
     zobristLo[op] = mix32(op * 2 + 0x2545_f491);
     zobristHi[op] = mix32(op * 2 + 1 + 0x9e37_79b9);
   }
-  const linearized = new Uint8Array(n);
   let setLo = 0;
   let setHi = 0;
   /** The highest linearized operation, and the unlinearized ones below it, in order. */
@@ -160,7 +162,6 @@ export function searchLinearization<S, I, O>(
   const pruner = model.pruner?.(operations);
   /** Marks `op` linearized in the set's representations (hash, holes, max). */
   const addToSet = (op: number): void => {
-    linearized[op] = 1;
     pruner?.placed(op);
     setLo ^= zobristLo[op] as number;
     setHi ^= zobristHi[op] as number;
@@ -171,7 +172,6 @@ export function searchLinearization<S, I, O>(
   };
   /** Undoes `addToSet(op)`; `previousMax` is the max before it. */
   const removeFromSet = (op: number, previousMax: number): void => {
-    linearized[op] = 0;
     pruner?.unplaced(op);
     setLo ^= zobristLo[op] as number;
     setHi ^= zobristHi[op] as number;
