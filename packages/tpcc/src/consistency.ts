@@ -103,18 +103,22 @@ export function checkTpccConsistency(
       const where = `district ${w}/${district.id}`;
       const undelivered = Shard.undelivered(district);
       const pending = new Set(undelivered);
-      const maxOrder = Math.max(0, ...district.orders.keys());
+      const maxOrder = largest(district.orders.keys(), 0);
+      const maxUndelivered = largest(undelivered, 0);
       orders += district.orders.size;
-      if (
-        district.nextOrderId - 1 !== maxOrder ||
-        (undelivered.length > 0 && Math.max(...undelivered) !== maxOrder)
-      )
+      if (district.nextOrderId - 1 !== maxOrder || (undelivered.length > 0 && maxUndelivered !== maxOrder))
         fail(
           "3.3.2.2",
-          `${where}: D_NEXT_O_ID - 1 = ${district.nextOrderId - 1}, max(O_ID) = ${maxOrder}, max(NO_O_ID) = ${undelivered.length === 0 ? "none" : Math.max(...undelivered)}`,
+          `${where}: D_NEXT_O_ID - 1 = ${district.nextOrderId - 1}, max(O_ID) = ${maxOrder}, max(NO_O_ID) = ${undelivered.length === 0 ? "none" : maxUndelivered}`,
         );
       if (undelivered.length > 0) {
-        const span = Math.max(...undelivered) - Math.min(...undelivered) + 1;
+        const span =
+          maxUndelivered +
+          largest(
+            undelivered.map((id) => -id),
+            0,
+          ) +
+          1;
         if (span !== undelivered.length)
           fail("3.3.2.3", `${where}: NEW-ORDER spans ${span} order ids but holds ${undelivered.length}`);
       }
@@ -194,6 +198,13 @@ export function checkTpccConsistency(
     conditions: Object.keys(CONSISTENCY_CONDITIONS),
     violations,
   };
+}
+
+/** The largest of `values` (`empty` if none), without spreading them into arguments. */
+function largest(values: Iterable<number>, empty: number): number {
+  let found = Number.NEGATIVE_INFINITY;
+  for (const value of values) if (value > found) found = value;
+  return found === Number.NEGATIVE_INFINITY ? empty : found;
 }
 
 function add<K>(map: Map<K, number>, key: K, amount: number): void {
