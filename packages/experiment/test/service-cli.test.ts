@@ -205,4 +205,49 @@ describe("a gTPC-C service experiment", () => {
       JSON.parse(readFileSync(join(project, "results", "gtpcc-small", "summary.json"), "utf8")).runs,
     ).toHaveLength(3);
   });
+
+  it("runs under a fault plan: crashed and cut-off replicas, the databases of the live ones consistent", () => {
+    experiment("gtpcc-faults", {
+      name: "gtpcc-faults",
+      topology: "../overlays/3-regions.topology.json",
+      protocols: [{ protocol: "skeen" }],
+      mode: "crash",
+      linearizable: true,
+      faults: {
+        crashes: [
+          { proc: "Canada/1", atMs: 200 },
+          { proc: "Virginia/0", atMs: 100, recoverAtMs: 900 },
+        ],
+        partitions: [{ side: ["SaoPaulo/2"], atMs: 50, healAtMs: 600 }],
+      },
+      service: {
+        kind: "gtpcc",
+        scale: { districtsPerWarehouse: 2, customersPerDistrict: 9, items: 60 },
+        terminalsPerWarehouse: 2,
+        transactionsPerTerminal: 15,
+        mix: { remoteItemPercent: 20, remoteCustomerPercent: 40 },
+      },
+      seeds: [2],
+    });
+    const result = amcast(project, "experiment", "gtpcc-faults", "--json");
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    const summary = JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "{}") as {
+      runs: { label: string; consistency: { violations: unknown[]; replicas: number } }[];
+    };
+    expect(summary.runs.map((run) => run.label)).toEqual(["skeen+lin/crash"]);
+    // Nine replicas, one crashed for good.
+    expect(summary.runs[0]?.consistency).toMatchObject({ violations: [], replicas: 8 });
+    experiment("gtpcc-leader", {
+      name: "gtpcc-leader",
+      topology: "../overlays/3-regions.topology.json",
+      protocols: [{ protocol: "skeen" }],
+      mode: "crash",
+      faults: { crashes: [{ leaderOf: "Canada", atMs: 200 }] },
+      service: { kind: "gtpcc" },
+    });
+    expect(amcast(project, "experiment", "gtpcc-leader").stderr).toMatch(
+      /faults: a service experiment's crashes name the replica/,
+    );
+  });
 });

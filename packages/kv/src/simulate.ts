@@ -1,6 +1,6 @@
 import type { KvOutput } from "@amcast/check";
 import type { TraceId } from "@amcast/core";
-import type { SimCluster, SimRequest, SimWorkloadClient } from "@amcast/smr";
+import type { FaultOptions, SimCluster, SimRequest, SimWorkloadClient } from "@amcast/smr";
 import type { HistoryRecorder } from "./history.js";
 import type { KvCommand, KvLimits, KvReply } from "./operations.js";
 import { DEFAULT_KV_LIMITS, mergeReplies, planOperation } from "./operations.js";
@@ -27,7 +27,7 @@ export interface KvSimulationResult {
  * Runs `clients` on a simulated key-value service, closed loop, on the cluster's virtual clock
  * (`SimCluster.run`): a client's next operation starts when its previous one returned, so the
  * history records the real-time order of the simulated execution exactly. Every operation is
- * recorded in `history` (if given).
+ * recorded in `history` (if given). `faults` strike during the run (see `SimCluster.run`).
  */
 export function simulateKvWorkload(
   cluster: SimCluster<KvCommand, KvReply>,
@@ -36,6 +36,7 @@ export function simulateKvWorkload(
   spec: Pick<KvWorkloadSpec, "operationsPerClient" | "outstanding" | "thinkMs" | "startSpreadMs">,
   history: HistoryRecorder | undefined,
   limits: KvLimits = DEFAULT_KV_LIMITS,
+  faults?: FaultOptions,
 ): KvSimulationResult {
   const startMs = cluster.nowMs;
   let operations = 0;
@@ -72,7 +73,7 @@ export function simulateKvWorkload(
       },
     }),
   );
-  const result = cluster.run(workload);
+  const result = cluster.run(workload, faults === undefined ? {} : { faults });
   return {
     operations,
     refused,

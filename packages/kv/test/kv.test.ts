@@ -1,6 +1,9 @@
 import type { HistoryEvent } from "@amcast/check";
 import { checkLinearizability, kvModel } from "@amcast/check";
 import { JsonFields } from "@amcast/core";
+
+const JSON_WORKLOAD = (value: unknown): JsonFields => JsonFields.root(value, "workload");
+
 import type { ProtocolName, ReplicationMode } from "@amcast/smr";
 import { createSimCluster } from "@amcast/smr";
 import { describe, expect, it } from "vitest";
@@ -228,4 +231,47 @@ describe("the key-value service on the simulator", () => {
           for (const replica of replicas) expect(replica).toEqual(replicas[0]);
         }
       });
+
+  for (const protocol of ["skeen", "flexcast"] as const)
+    it(`${protocol}/crash/linearizable: histories stay linearizable through crashed replicas and a cut link`, () => {
+      const partitioning = evenRangePartitioning(GROUPS);
+      const { sim, shards } = cluster(partitioning, { protocol, mode: "crash", linearizable: true, seed: 9 });
+      const spec = readKvWorkload(
+        JSON_WORKLOAD({
+          clientsPerGroup: 2,
+          operationsPerClient: 20,
+          mix: { put: 40, get: 10, cas: 10, "multi-put": 10, range: 30 },
+        }),
+      );
+      const events: HistoryEvent[] = [];
+      const faults = {
+        // One replica of each of two groups goes down (one recovers), and a third is cut off a while.
+        crashes: [
+          { proc: "east/0", atMs: 150, recoverAtMs: 900 },
+          { proc: "west/1", atMs: 300 },
+        ],
+        partitions: [{ side: ["south/2"], atMs: 100, healAtMs: 700 }],
+      };
+      const outcome = simulateKvWorkload(
+        sim,
+        partitioning,
+        workloadClients(spec, partitioning, 9),
+        spec,
+        new HistoryRecorder((event) => events.push(event)),
+        undefined,
+        faults,
+      );
+      expect(outcome.operations).toBe(GROUPS.length * 2 * 20);
+      expect(checkLinearizability(events, kvModel).verdict).toBe("linearizable");
+      const report = sim.check();
+      expect(report.violations).toEqual([]);
+      expect(report.counts.faultyProcesses).toBe(2);
+      // The live replicas of a group, the recovered one included, hold the same data.
+      for (const group of GROUPS) {
+        const live = [...shards]
+          .filter(([id]) => id.startsWith(`${group}/`) && id !== "west/1")
+          .map(([, shard]) => shard.entries());
+        for (const replica of live) expect(replica).toEqual(live[0]);
+      }
+    });
 });

@@ -3,7 +3,7 @@ export type { CheckReport } from "@amcast/check";
 export type { TraceEvent } from "@amcast/core";
 export type { ReplicationMode } from "@amcast/group";
 export type { NodeAddress as ReplicaAddress, TransportLimits } from "@amcast/net";
-export type { ProcessingCost } from "@amcast/sim";
+export type { CrashFault, FaultOptions, PartitionFault, ProcessingCost } from "@amcast/sim";
 export type {
   ClientOptions,
   ClusterConfig,

@@ -11,10 +11,10 @@ import type {
   ProcessOutput,
   TraceEvent,
 } from "@amcast/core";
-import { InputError, Topology } from "@amcast/core";
+import { describeValue, InputError, Topology } from "@amcast/core";
 import type { MulticastClient } from "@amcast/group";
 import { createClient, createReplica, SimulatedSignatures } from "@amcast/group";
-import type { ProcessingCost, SimClient, SimProcess, SimResult, StopReason } from "@amcast/sim";
+import type { FaultOptions, ProcessingCost, SimClient, SimProcess, SimResult, StopReason } from "@amcast/sim";
 import { DEFAULT_PROCESSING, NO_FAULTS, simulate } from "@amcast/sim";
 import type { Application, Client, Replies, ResolvedService, ServiceOptions } from "./service.js";
 import { destinationsOf, groupApplication, resolveService } from "./service.js";
@@ -96,8 +96,15 @@ export interface SimCluster<P = unknown, R = unknown> {
    * when every multicast completed. For workloads whose real-time order matters (a client
    * starting a multicast after another client's completed): async `client()` calls run in
    * rounds instead. Call it when no async multicast is pending.
+   *
+   * `faults` strike during the run, times in ms from its start: replicas named by id crash (and
+   * recover), links are cut and heal (see @amcast/sim). A crashed replica keeps its state; a
+   * group of 2f+1 (3f+1) replicas must ride out f crashed ones.
    */
-  run<Q extends SimRequest<P>>(clients: readonly SimWorkloadClient<P, R, Q>[]): SimWorkloadResult;
+  run<Q extends SimRequest<P>>(
+    clients: readonly SimWorkloadClient<P, R, Q>[],
+    options?: { readonly faults?: FaultOptions },
+  ): SimWorkloadResult;
   /** Virtual time elapsed, in ms. */
   readonly nowMs: number;
   /** The trace so far (empty with `keepTrace: false`). */
@@ -266,6 +273,7 @@ export function createSimCluster<P = unknown, R = unknown>(
   const simulateFromNow = (
     simClients: SimClient[],
     timeLimitMs: number,
+    faults: FaultOptions,
     abandon: (failure: Error) => void,
   ): SimResult => {
     const offsetMs = elapsedMs;
@@ -281,7 +289,7 @@ export function createSimCluster<P = unknown, R = unknown>(
         clients: simClients,
         network: { jitterSdFraction, reorder: null },
         processing: options.processing ?? DEFAULT_PROCESSING,
-        faults: NO_FAULTS,
+        faults,
         tickMs,
         timeLimitMs,
         recordSends: false,
@@ -326,7 +334,7 @@ export function createSimCluster<P = unknown, R = unknown>(
       };
     });
     try {
-      simulateFromNow(simClients, ROUND_LIMIT_MS, (failure) => {
+      simulateFromNow(simClients, ROUND_LIMIT_MS, NO_FAULTS, (failure) => {
         for (const client of clients) {
           for (const call of [
             ...client.inFlight.values(),
@@ -384,8 +392,45 @@ export function createSimCluster<P = unknown, R = unknown>(
         nowMs: () => elapsedMs,
       };
     },
-    run<Q extends SimRequest<P>>(workload: readonly SimWorkloadClient<P, R, Q>[]): SimWorkloadResult {
+    run<Q extends SimRequest<P>>(
+      workload: readonly SimWorkloadClient<P, R, Q>[],
+      runOptions: { readonly faults?: FaultOptions } = {},
+    ): SimWorkloadResult {
       if (broken !== undefined) throw broken;
+      const faults = runOptions.faults ?? NO_FAULTS;
+      const replicaIds = new Set(membership.processes().map((process) => process.id));
+      if ((faults.byzantine ?? []).length > 0)
+        throw new InputError(
+          source,
+          "run faults.byzantine",
+          "Byzantine replicas are not simulated by the service API",
+        );
+      faults.crashes.forEach((crash, index) => {
+        if (crash.proc === undefined)
+          throw new InputError(
+            source,
+            `run faults.crashes[${index}]`,
+            "name the replica (proc): the service API does not track leaders",
+          );
+      });
+      const named = [
+        ...faults.crashes.map((crash, index) => ({
+          field: `crashes[${index}].proc`,
+          ids: [crash.proc ?? ""],
+        })),
+        ...faults.partitions.map((partition, index) => ({
+          field: `partitions[${index}].side`,
+          ids: partition.side,
+        })),
+      ];
+      for (const { field, ids } of named)
+        for (const id of ids)
+          if (!replicaIds.has(id))
+            throw new InputError(
+              source,
+              `run faults.${field}`,
+              `${describeValue(id)} is not a replica of the service`,
+            );
       if (scheduled || clients.some((client) => client.queue.length > 0 || client.inFlight.size > 0))
         throw new Error(`${source}: run() while async multicasts are pending; await them first`);
       const simClients: SimClient[] = workload.map((spec, index) => {
@@ -433,7 +478,7 @@ export function createSimCluster<P = unknown, R = unknown>(
           },
         };
       });
-      const result = simulateFromNow(simClients, WORKLOAD_LIMIT_MS, () => {});
+      const result = simulateFromNow(simClients, WORKLOAD_LIMIT_MS, faults, () => {});
       return {
         endMs: elapsedMs,
         multicasts: result.multicasts,

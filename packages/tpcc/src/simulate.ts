@@ -1,6 +1,6 @@
 import type { GroupId } from "@amcast/core";
 import { Prng } from "@amcast/core";
-import type { Replies, SimCluster, SimRequest, SimWorkloadClient } from "@amcast/smr";
+import type { FaultOptions, Replies, SimCluster, SimRequest, SimWorkloadClient } from "@amcast/smr";
 import type { TpccLayout, TpccMix } from "./config.js";
 import { TpccTerminal } from "./terminal.js";
 import type { TpccCommand, TpccReply, TxType } from "./transactions.js";
@@ -70,6 +70,7 @@ export function remoteWarehouses(
  * Runs gTPC-C terminals on a simulated service, closed loop, on the cluster's virtual clock:
  * `terminalsPerWarehouse` terminals per warehouse, each running `transactionsPerTerminal`
  * transactions, every transaction one multicast to the groups of the warehouses it touches.
+ * `faults` strike during the run (see `SimCluster.run`).
  */
 export function simulateTpcc(
   cluster: SimCluster<TpccCommand, TpccReply>,
@@ -77,6 +78,7 @@ export function simulateTpcc(
   workload: TpccWorkload,
   seed: number,
   distanceMs: (from: GroupId, to: GroupId) => number,
+  faults?: FaultOptions,
 ): TpccSimulationResult {
   const stats = new Map<TxType, TxStats>(
     TX_TYPES.map((type) => [
@@ -114,7 +116,7 @@ export function simulateTpcc(
         },
       });
     }
-  const result = cluster.run(clients);
+  const result = cluster.run(clients, faults === undefined ? {} : { faults });
   return { stats, durationMs: result.endMs - startMs, disagreements };
 }
 

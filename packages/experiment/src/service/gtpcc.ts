@@ -100,10 +100,15 @@ export function runGtpccService(
     },
     run.seed,
     (from, to) => experiment.topology.groupToGroupMs(from, to),
+    run.faults,
   );
   const wallMs = performance.now() - started;
-  // Groups that hold no warehouse (ByzCast's auxiliaries) have nothing to compare.
-  const holding = new Map([...shards].filter(([, shard]) => shard.warehouses.size > 0));
+  // Groups that hold no warehouse (ByzCast's auxiliaries) have nothing to compare, and a replica
+  // that crashed for good stopped where it crashed.
+  const down = new Set(
+    run.faults.crashes.filter((crash) => crash.recoverAtMs === undefined).map((crash) => crash.proc),
+  );
+  const holding = new Map([...shards].filter(([id, shard]) => shard.warehouses.size > 0 && !down.has(id)));
   return {
     run,
     warehouses: layout.warehouses,

@@ -111,6 +111,8 @@ export function runKvService(
     workloadClients(spec.workload, partitioning, run.seed),
     spec.workload,
     history,
+    undefined,
+    run.faults,
   );
   const wallMs = performance.now() - started;
   const checkStarted = performance.now();

@@ -2,11 +2,11 @@ import type { HistoryEvent } from "@amcast/check";
 import type { GroupId, TraceEvent } from "@amcast/core";
 import { InputError, overlayToJson, runGroups, targetGroups } from "@amcast/core";
 import type { ReplicationMode } from "@amcast/group";
-import type { Application, SimCluster } from "@amcast/smr";
+import type { Application, FaultOptions, SimCluster } from "@amcast/smr";
 import { createSimCluster } from "@amcast/smr";
 import type { ExperimentSpec, ProtocolRun } from "../spec.js";
 
-/** One run of a service experiment: a protocol (plain or linearizable) in a mode, for a seed. */
+/** One run of a service experiment: a protocol (plain or linearizable) in a mode, under a fault plan, for a seed. */
 export interface ServiceRun {
   readonly label: string;
   readonly protocol: ProtocolRun;
@@ -14,6 +14,8 @@ export interface ServiceRun {
   readonly f: number;
   readonly linearizable: boolean;
   readonly seed: number;
+  /** Crashes and partitions during the run (named replicas only). */
+  readonly faults: FaultOptions;
 }
 
 /** Where a run's events go as they happen (files the command writes). */
@@ -22,41 +24,49 @@ export interface ServiceSinks {
   readonly onTrace?: (event: TraceEvent) => void;
 }
 
-/** Every run of a service experiment: each protocol, plain and/or linearizable, in each mode, for each seed. */
+/** Every run of a service experiment: each protocol, plain and/or linearizable, in each mode, under each fault plan, for each seed. */
 export function serviceRuns(experiment: ExperimentSpec, seed: number | undefined): ServiceRun[] {
   const seeds = seed === undefined ? experiment.seeds : [seed];
   const runs: ServiceRun[] = [];
   for (const runSeed of seeds)
-    for (const mode of experiment.modes)
-      for (const protocol of experiment.protocols)
-        for (const linearizable of experiment.linearizable) {
-          const parts = [linearizable ? `${protocol.label}+lin` : protocol.label, mode];
-          if (seeds.length > 1) parts.push(`seed-${runSeed}`);
-          runs.push({
-            label: parts.join("/"),
-            protocol,
-            mode,
-            f: mode === "solo" ? 0 : experiment.f,
-            linearizable,
-            seed: runSeed,
-          });
-        }
+    for (const plan of experiment.faultPlans)
+      for (const mode of plan.modes ?? experiment.modes)
+        for (const protocol of experiment.protocols)
+          for (const linearizable of experiment.linearizable) {
+            const parts = [linearizable ? `${protocol.label}+lin` : protocol.label, mode];
+            if (plan.name !== "") parts.push(plan.name);
+            if (seeds.length > 1) parts.push(`seed-${runSeed}`);
+            runs.push({
+              label: parts.join("/"),
+              protocol,
+              mode,
+              f: mode === "solo" ? 0 : experiment.f,
+              linearizable,
+              seed: runSeed,
+              faults: plan.faults,
+            });
+          }
   return runs;
 }
 
 /**
- * Refuses what service experiments do not run yet, naming the field: faults, reordering and
+ * Refuses what service experiments do not run yet, naming the field: Byzantine replicas, crashes
+ * of "the leader of" a group (the service API crashes named replicas), reordering and
  * reconfiguration are features of multicast experiments.
  */
 export function checkServiceExperiment(experiment: ExperimentSpec): void {
   const source = experiment.file;
-  if (
-    experiment.faultPlans.some(
-      (plan) =>
-        plan.faults.crashes.length > 0 || plan.faults.partitions.length > 0 || plan.byzantine.length > 0,
-    )
-  )
-    throw new InputError(source, "faults", "service experiments run without faults (for now)");
+  for (const plan of experiment.faultPlans) {
+    const where = plan.name === "" ? "faults" : `faultPlans ${JSON.stringify(plan.name)}`;
+    if (plan.byzantine.length > 0)
+      throw new InputError(source, where, "service experiments run no Byzantine replicas (for now)");
+    if (plan.faults.crashes.some((crash) => crash.proc === undefined))
+      throw new InputError(
+        source,
+        where,
+        "a service experiment's crashes name the replica (proc), not leaderOf",
+      );
+  }
   if (experiment.network.reorder !== null)
     throw new InputError(
       source,
