@@ -252,8 +252,16 @@ function findWitness<S, I, O>(
     )
     .filter((cut) => Number.isFinite(cut))
     .sort((a, b) => a - b);
+  // Galloping first: a violation is usually early in a long history, and a prefix costs its length.
   let lo = 0;
   let hi = cuts.length - 1;
+  for (let probe = 0, step = 1; probe < hi; probe = Math.min(hi, probe + step), step *= 2) {
+    if (fails(prefixAt(model, members, cuts[probe] as number))) {
+      hi = probe;
+      break;
+    }
+    lo = probe + 1;
+  }
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (fails(prefixAt(model, members, cuts[mid] as number))) hi = mid;
