@@ -2,6 +2,7 @@ import { byzcast } from "@amcast/byzcast";
 import type { ProtocolDefinition } from "@amcast/core";
 import { assert, describeValue, InputError, listNames } from "@amcast/core";
 import { flexcast } from "@amcast/flexcast";
+import { sequencer } from "@amcast/sequencer";
 import { skeen } from "@amcast/skeen";
 
 /**
@@ -14,6 +15,7 @@ const REGISTRY = {
   skeen,
   byzcast,
   flexcast,
+  sequencer,
 };
 
 /** The name of a registered protocol. */

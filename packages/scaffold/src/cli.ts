@@ -41,15 +41,19 @@ function main(argv: string[]): number {
     log: (line) => process.stdout.write(`${line}\n`),
   });
   const { packageName } = result.names;
+  const steps: [string, string][] = [
+    [`pnpm --filter ${packageName} test`, "its own tests"],
+    [`pnpm run conformance --protocol ${name}`, "the shared property suite and the swarm"],
+    ["pnpm test", "everything"],
+  ];
+  const width = Math.max(...steps.map(([command]) => command.length)) + 2;
   process.stdout.write(
     [
       "",
-      `Next (docs/writing-a-protocol.md walks through a fixed sequencer):`,
+      "Next (docs/writing-a-protocol.md walks through a fixed sequencer):",
       `  1. write the rules and the logic in packages/${name}/src/${name}.ts, and its tests`,
-      `  2. pnpm --filter ${packageName} test                its own tests`,
-      `  3. pnpm run conformance --protocol ${name}           the shared property suite and the swarm`,
-      "  4. pnpm test                                        everything",
-      `As generated, step 3 fails: every destination delivers on arrival, which is no atomic multicast.`,
+      ...steps.map(([command, what], index) => `  ${index + 2}. ${command.padEnd(width)}${what}`),
+      "As generated, step 3 fails: every destination delivers on arrival, which is no atomic multicast.",
       "",
     ].join("\n"),
   );
