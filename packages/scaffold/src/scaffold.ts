@@ -64,7 +64,7 @@ export function scaffoldProtocol(name: string, options: ScaffoldOptions): Scaffo
   if (existsSync(join(root, packageDir)))
     throw new InputError("new-protocol", "NAME", `${packageDir} exists already; choose another name`);
   const registrySource = readFileSync(join(root, REGISTRY_SOURCE), "utf8");
-  if (new RegExp(`from "${names.packageName}"`).test(registrySource))
+  if (registrySource.includes(`from "${names.packageName}"`))
     throw new InputError(REGISTRY_SOURCE, "REGISTRY", `${describeValue(name)} is registered already`);
 
   const created: string[] = [];
