@@ -81,8 +81,20 @@ export function scaffoldProtocol(name: string, options: ScaffoldOptions): Scaffo
   writeFileSync(join(root, REGISTRY_MANIFEST), registerInManifest(manifest, names));
   log(`registered ${name} in ${REGISTRY_SOURCE}`);
 
-  run(root, "pnpm", ["exec", "biome", "check", "--write", REGISTRY_SOURCE, REGISTRY_MANIFEST, packageDir]);
-  const install = ["install", options.lockfileOnly === true ? "--lockfile-only" : "--prefer-offline"];
+  const biome = join(root, "node_modules", ".bin", "biome");
+  run(root, existsSync(biome) ? biome : "biome", [
+    "check",
+    "--write",
+    REGISTRY_SOURCE,
+    REGISTRY_MANIFEST,
+    packageDir,
+  ]);
+  // Every package the new one needs is in the store already: no registry round trips.
+  const install = [
+    "install",
+    "--prefer-offline",
+    ...(options.lockfileOnly === true ? ["--lockfile-only"] : []),
+  ];
   run(root, "pnpm", install);
   log("updated pnpm-lock.yaml");
   return { names, created, changed: [REGISTRY_SOURCE, REGISTRY_MANIFEST, "pnpm-lock.yaml"] };
