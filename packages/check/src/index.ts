@@ -24,7 +24,7 @@ export type {
   WitnessOperation,
 } from "./linearizability.js";
 export { checkLinearizability, formatLinearizabilityReport, formatWitness } from "./linearizability.js";
-export { formatReport } from "./report.js";
+export { formatReport, formatReportByProcess, violationProcesses } from "./report.js";
 export { splitRuns } from "./runs.js";
 export type { CheckCounts, CheckOptions, CheckReport, Property, Violation } from "./types.js";
 export { PROPERTIES } from "./types.js";

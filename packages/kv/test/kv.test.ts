@@ -4,6 +4,7 @@ import { JsonFields } from "@amcast/core";
 
 const JSON_WORKLOAD = (value: unknown): JsonFields => JsonFields.root(value, "workload");
 
+import { protocolNames } from "@amcast/protocols";
 import type { ProtocolName, ReplicationMode } from "@amcast/smr";
 import { createSimCluster } from "@amcast/smr";
 import { describe, expect, it } from "vitest";
@@ -191,7 +192,8 @@ describe("the key-value service on the simulator", () => {
     await expect(kv.get("s0/a")).rejects.toMatchObject({ code: "rejected" });
   });
 
-  const protocols: ProtocolName[] = ["skeen", "flexcast", "byzcast"];
+  // Every registered protocol: a protocol joins the registry, and the service is tested on it.
+  const protocols: ProtocolName[] = protocolNames();
   const modes: ReplicationMode[] = ["solo", "crash", "byzantine"];
   for (const protocol of protocols)
     for (const mode of modes)

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import type { HistoryEvent } from "@amcast/check";
 import { checkLinearizability, kvModel } from "@amcast/check";
+import { protocolNames } from "@amcast/protocols";
 import type { ClusterConfig, ProtocolName, ReplicaHandle, ReplicationMode, ServiceClient } from "@amcast/smr";
 import { connectClient, startReplica } from "@amcast/smr";
 import { afterEach, describe, expect, it } from "vitest";
@@ -114,15 +115,11 @@ async function runOnNetwork(
 }
 
 describe("the key-value service on the network runtime", () => {
-  // Every protocol in both modes the runtime runs; each mode with both variants.
-  const runs: [ProtocolName, ReplicationMode, boolean][] = [
-    ["skeen", "solo", true],
-    ["flexcast", "solo", false],
-    ["byzcast", "solo", true],
-    ["skeen", "crash", false],
-    ["flexcast", "crash", true],
-    ["byzcast", "crash", false],
-  ];
+  // Every registered protocol in both modes the runtime runs, the variants alternating.
+  const runs: [ProtocolName, ReplicationMode, boolean][] = protocolNames().flatMap((protocol, index) => [
+    [protocol, "solo", index % 2 === 0] as [ProtocolName, ReplicationMode, boolean],
+    [protocol, "crash", index % 2 === 1] as [ProtocolName, ReplicationMode, boolean],
+  ]);
   for (const [protocol, mode, linearizable] of runs)
     it(`${protocol}/${mode}${linearizable ? "/linearizable" : ""}: every operation runs across shards, and the history on the hosts' clock checks`, {
       timeout: 60_000,

@@ -1,3 +1,4 @@
+import { protocolNames } from "@amcast/protocols";
 import type { ProtocolName, ReplicationMode } from "@amcast/smr";
 import { createSimCluster } from "@amcast/smr";
 import { describe, expect, it } from "vitest";
@@ -155,10 +156,9 @@ describe("the gTPC-C database", () => {
 });
 
 describe("gTPC-C on the simulator", () => {
+  // Every registered protocol plain in solo groups, and the replicated modes on two of them.
   const runs: [ProtocolName, ReplicationMode, boolean][] = [
-    ["skeen", "solo", false],
-    ["flexcast", "solo", false],
-    ["byzcast", "solo", false],
+    ...protocolNames().map((protocol): [ProtocolName, ReplicationMode, boolean] => [protocol, "solo", false]),
     ["skeen", "crash", true],
     ["flexcast", "byzantine", false],
   ];
