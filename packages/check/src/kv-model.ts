@@ -1,4 +1,4 @@
-import { describeValue, InputError } from "@amcast/core";
+import { describeValue, InputError, lowerBound } from "@amcast/core";
 import type { HistoryModel, ModelCall, Part } from "./linearizability.js";
 
 /**
@@ -438,20 +438,10 @@ export const kvModel: HistoryModel<KvState, KvInput, KvOutput> = {
       const rb = find(b);
       if (ra !== rb) parent[Math.max(ra, rb)] = Math.min(ra, rb);
     };
-    const firstAtOrAbove = (key: string): number => {
-      let lo = 0;
-      let hi = sorted.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if ((sorted[mid] as string) < key) lo = mid + 1;
-        else hi = mid;
-      }
-      return lo;
-    };
     const spans: { first: number; end: number }[] = calls.map((call) => {
       if (call.input.f === "range") {
-        const first = firstAtOrAbove(call.input.from);
-        const end = call.input.to === null ? sorted.length : firstAtOrAbove(call.input.to);
+        const first = lowerBound(sorted, call.input.from);
+        const end = call.input.to === null ? sorted.length : lowerBound(sorted, call.input.to);
         return { first, end };
       }
       const own = keysOf(call.input, call.output).map((key) => index.get(key) as number);

@@ -1,4 +1,4 @@
-import { assert, mix32 } from "@amcast/core";
+import { assert, lowerBound, mix32 } from "@amcast/core";
 
 /**
  * The sequential specification of a service: what each operation does to the state and which
@@ -168,7 +168,7 @@ export function searchLinearization<S, I, O>(
     if (op > maxLinearized) {
       for (let index = maxLinearized + 1; index < op; index += 1) holes.push(index);
       maxLinearized = op;
-    } else holes.splice(holeIndex(op), 1);
+    } else holes.splice(lowerBound(holes, op), 1);
   };
   /** Undoes `addToSet(op)`; `previousMax` is the max before it. */
   const removeFromSet = (op: number, previousMax: number): void => {
@@ -178,17 +178,7 @@ export function searchLinearization<S, I, O>(
     if (op === maxLinearized && previousMax < op) {
       holes.length -= op - previousMax - 1;
       maxLinearized = previousMax;
-    } else holes.splice(holeIndex(op), 0, op);
-  };
-  const holeIndex = (op: number): number => {
-    let lo = 0;
-    let hi = holes.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((holes[mid] as number) < op) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    } else holes.splice(lowerBound(holes, op), 0, op);
   };
 
   const memo = new Map<number, Memo<S>>();

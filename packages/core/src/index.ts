@@ -33,6 +33,7 @@ export type {
   ProtocolDefinition,
   WireDescription,
 } from "./protocol.js";
+export { lowerBound, upperBound } from "./search.js";
 export type { ClientPlacement, GroupPlacement, LatencyMatrix } from "./topology.js";
 export { parseLatencyCsv, parseTopology, Topology, topologyFromMatrix } from "./topology.js";
 export type {

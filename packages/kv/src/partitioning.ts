@@ -1,5 +1,5 @@
 import type { GroupId } from "@amcast/core";
-import { describeValue, InputError, JsonFields, listNames } from "@amcast/core";
+import { describeValue, InputError, JsonFields, listNames, upperBound } from "@amcast/core";
 import { KvError } from "./errors.js";
 
 /**
@@ -133,16 +133,8 @@ export class Partitioning {
       );
   }
 
-  /** Index of the range shard holding `key`, or -1 below the first. */
+  /** Index of the range shard holding `key` (the last whose start is not above it), or -1 below the first. */
   private rangeIndex(key: string): number {
-    let lo = 0;
-    let hi = this.starts.length;
-    // The last shard whose start is <= key.
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((this.starts[mid] as string) <= key) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo - 1;
+    return upperBound(this.starts, key) - 1;
   }
 }

@@ -1,7 +1,7 @@
 import type { KvOutput } from "@amcast/check";
 import { kvModel } from "@amcast/check";
 import type { GroupId } from "@amcast/core";
-import { describeValue, InputError } from "@amcast/core";
+import { describeValue, InputError, lowerBound } from "@amcast/core";
 import type { Application, Message } from "@amcast/smr";
 import type { KvCommand, KvReply } from "./operations.js";
 import type { Partitioning } from "./partitioning.js";
@@ -68,7 +68,7 @@ export class KvShard {
       }
       case "range": {
         const found: [string, string][] = [];
-        for (let index = this.firstAtOrAbove(command.from); index < this.sorted.length; index += 1) {
+        for (let index = lowerBound(this.sorted, command.from); index < this.sorted.length; index += 1) {
           const key = this.sorted[index] as string;
           if (command.to !== null && key >= command.to) break;
           found.push([key, this.values.get(key) as string]);
@@ -101,21 +101,10 @@ export class KvShard {
     if (value === null) {
       if (!present) return;
       this.values.delete(key);
-      this.sorted.splice(this.firstAtOrAbove(key), 1);
+      this.sorted.splice(lowerBound(this.sorted, key), 1);
       return;
     }
-    if (!present) this.sorted.splice(this.firstAtOrAbove(key), 0, key);
+    if (!present) this.sorted.splice(lowerBound(this.sorted, key), 0, key);
     this.values.set(key, value);
-  }
-
-  private firstAtOrAbove(key: string): number {
-    let lo = 0;
-    let hi = this.sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((this.sorted[mid] as string) < key) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
   }
 }

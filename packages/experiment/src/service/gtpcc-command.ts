@@ -7,7 +7,7 @@ import type { GtpccRunOutcome } from "./gtpcc.js";
 import { gtpccRunFailed, readGtpccService, runGtpccService } from "./gtpcc.js";
 import type { ServiceExperimentOptions } from "./output.js";
 import { experimentSummary, print, traceWriter, writeServiceResults } from "./output.js";
-import { serviceRuns } from "./runs.js";
+import { runIdentity, serviceRuns } from "./runs.js";
 
 /** The gTPC-C experiment: every run, throughput and latency per type, consistency, results. */
 export function runGtpccExperiment(options: ServiceExperimentOptions, doc: JsonFields): number {
@@ -96,12 +96,7 @@ export function runGtpccExperiment(options: ServiceExperimentOptions, doc: JsonF
     experiment,
     seed,
     outcomes.map((outcome) => ({
-      label: outcome.run.label,
-      protocol: outcome.run.protocol.protocol.name,
-      overlay: outcome.run.protocol.overlay?.name ?? null,
-      mode: outcome.run.mode,
-      linearizable: outcome.run.linearizable,
-      seed: outcome.run.seed,
+      ...runIdentity(outcome.run),
       warehouses: outcome.warehouses,
       simulatedMs: Math.round(outcome.durationMs),
       byType: outcome.byType,

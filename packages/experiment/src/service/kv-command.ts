@@ -7,7 +7,7 @@ import type { KvRunOutcome } from "./kv.js";
 import { kvRunFailed, readKvService, runKvService } from "./kv.js";
 import type { ServiceExperimentOptions } from "./output.js";
 import { experimentSummary, historyWriter, print, traceWriter, writeServiceResults } from "./output.js";
-import { serviceRuns } from "./runs.js";
+import { runIdentity, serviceRuns } from "./runs.js";
 
 function replayCommand(name: string, seed: number, historyFile: string | undefined): string {
   return `pnpm run experiment ${name} --seed ${seed} --history ${historyFile ?? "history.jsonl"}`;
@@ -137,12 +137,7 @@ export function runKvExperiment(options: ServiceExperimentOptions, doc: JsonFiel
 function kvRunSummary(outcome: KvRunOutcome): Record<string, unknown> {
   const report = outcome.linearizability;
   return {
-    label: outcome.run.label,
-    protocol: outcome.run.protocol.protocol.name,
-    overlay: outcome.run.protocol.overlay?.name ?? null,
-    mode: outcome.run.mode,
-    linearizable: outcome.run.linearizable,
-    seed: outcome.run.seed,
+    ...runIdentity(outcome.run),
     operations: outcome.operations,
     verdict: report.verdict,
     parts: report.parts,

@@ -114,3 +114,15 @@ export function serviceCluster<P, R>(
       : { onEvent: (event: TraceEvent) => onTrace({ ...event, run: run.label }) }),
   });
 }
+
+/** What names a run in machine-readable results. */
+export function runIdentity(run: ServiceRun): Record<string, unknown> {
+  return {
+    label: run.label,
+    protocol: run.protocol.protocol.name,
+    overlay: run.protocol.overlay?.name ?? null,
+    mode: run.mode,
+    linearizable: run.linearizable,
+    seed: run.seed,
+  };
+}
