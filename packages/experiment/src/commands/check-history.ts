@@ -44,6 +44,7 @@ export function runCheckHistoryCommand(args: string[]): number {
   const statesMax = integerFlag("check-history", "states-max", values["states-max"], 1, 1_000_000_000);
   const source = displayPath(file);
   const events = parseHistory(readText(resolve(file), "history file"), source);
+  if (events.length === 0) process.stdout.write(`${source}: no events, nothing to check\n`);
   const reports: (LinearizabilityReport & { checkMs: number })[] = [];
   // One time budget for the whole file: each run gets what the runs before it left.
   const deadline = performance.now() + timeLimitS * 1000;
