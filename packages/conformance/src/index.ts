@@ -1,2 +1,2 @@
-export type { PropertyCase } from "./suite.js";
+export type { DelayedSwarm, PropertyCase } from "./suite.js";
 export { judge, PROPERTY_CASES, runSwarmSeed } from "./suite.js";

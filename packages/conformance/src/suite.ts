@@ -256,24 +256,31 @@ export const PROPERTY_CASES: readonly PropertyCase[] = [
   },
 ];
 
+/** A swarm seed on a delayed network (every seed draws one), in one replication mode. */
+export interface DelayedSwarm {
+  readonly mode: ReplicationMode;
+}
+
 /**
- * Runs one swarm seed (drawing its mode among all modes) and judges it. A linearizable run also
- * owes real-time order.
+ * Runs one swarm seed (drawing its mode among all modes; on a delayed network, in
+ * `delayed.mode`) and judges it. A linearizable run also owes real-time order.
  */
 export function runSwarmSeed(
   protocol: ProtocolDefinition<unknown>,
   seed: number,
   linearizable = false,
   reconfigure = false,
+  delayed: DelayedSwarm | null = null,
 ): { description: string; problems: string[] } {
   const { description, scenario: spec } = swarmCase(protocol, seed, {
     crashes: true,
     realTime: false,
-    modes: REPLICATION_MODES,
+    modes: delayed === null ? REPLICATION_MODES : [delayed.mode],
     linearizable,
     reconfigure,
+    delayedNetwork: delayed !== null,
   });
-  const flag = `${linearizable ? " --linearizable" : ""}${reconfigure ? " --reconfigure" : ""}`;
+  const flag = `${linearizable ? " --linearizable" : ""}${reconfigure ? " --reconfigure" : ""}${delayed === null ? "" : ` --delayed --mode ${delayed.mode}`}`;
   const replay = `pnpm run swarm --protocol ${protocol.name}${flag} --seed ${seed} --trace swarm-${seed}.jsonl`;
   let outcome: ScenarioOutcome;
   try {

@@ -155,6 +155,7 @@ export function buildSystem(spec: SystemSpec): BuiltSystem {
       overlay,
       mode,
       f,
+      seed: spec.seed,
       ...(signer === undefined || signatures === undefined ? {} : { signer, verifier: signatures }),
     });
     const strategy = strategies.get(id);

@@ -171,6 +171,7 @@ export function createSimCluster<P = unknown, R = unknown>(
       overlay,
       mode,
       f,
+      seed,
       application: groupApplication(options.application(group, id)),
       ...(signer === undefined || signatures === undefined ? {} : { signer, verifier: signatures }),
     });
