@@ -20,12 +20,12 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  *   timeouts, so a leader cut off from a majority cannot hold the lease of the few it still reaches.
  * - R1c (timeouts that back off): election timeouts are drawn in [T/2, 3T/2) from the replica's
  *   seeded random stream, T = `electionTimeoutTicks` * 2^level. The level rises when the network
- *   proved slower than T assumed: an election round of this replica ran out of time, a replica that gave
- *   up on its leader hears from it again, a leader that was replaced turns out alive (its append
- *   arrives in a later term; once per term), or a leader steps down for want of a majority. It
- *   falls one step after a long calm in which the leader's (for a leader, a majority's) longest
- *   silence stayed within half of what the lower level allows, so fast failover comes back once
- *   the network calms down.
+ *   proved slower than T assumed: an election round of this replica ran out of time, a replica
+ *   that gave up on its leader hears from it again, a leader that was replaced turns out alive
+ *   (its append arrives in a later term; once per term), or a leader steps down for want of a
+ *   majority. It falls one step after a long calm in which the leader's (for a leader, a
+ *   majority's) longest silence stayed within half of what the lower level allows, so fast
+ *   failover comes back once the network calms down.
  * - R2 (replication): the leader appends a batch of pooled inputs per entry, at most
  *   `pipelineMax` undecided entries at a time, and sends each follower the entries after what it
  *   is known to hold, with the index and term of the entry before them; a follower accepts only if

@@ -138,7 +138,8 @@ describe("crash-mode elections (pre-vote, leader lease, check-quorum, backoff)",
     const term = cluster.orderer(leader ?? "").term;
     const follower = REPLICAS.find((id) => id !== leader) ?? "";
     const cutUntil = cluster.tick + 20 * T;
-    cluster.delay = (from, to, tick) => ((from === follower || to === follower) && tick < cutUntil ? null : 1);
+    cluster.delay = (from, to, tick) =>
+      (from === follower || to === follower) && tick < cutUntil ? null : 1;
     cluster.run(20 * T);
     // Pre-vote: cut off, it asked and heard nothing, so it never raised its term.
     expect(cluster.orderer(follower).term).toBe(term);
