@@ -21,3 +21,4 @@ export type { ExperimentSpec, ProtocolRun, WorkloadSpec } from "./spec.js";
 export { loadExperiment } from "./spec.js";
 export type { DelayedNetwork, SwarmCase, SwarmOptions } from "./swarm.js";
 export { DELAYED_NETWORKS, swarmCase, withOverlay } from "./swarm.js";
+export { TraceFileWriter } from "./trace-file.js";
