@@ -186,6 +186,7 @@ export function buildSystem(spec: SystemSpec): BuiltSystem {
       params: spec.params,
       mode,
       f,
+      seed: spec.seed,
       ...(signer === undefined || signatures === undefined ? {} : { signer, verifier: signatures }),
     });
     const strategy = strategies.get(id);
