@@ -150,6 +150,8 @@ describe("createSimCluster", () => {
     const before = cluster.nowMs;
     expect(await client.multicast(["x"], "c")).toEqual({ x: "x:a,b,c" });
     expect(cluster.nowMs).toBeGreaterThan(before);
+    // A client tells the time of its trace: the cluster's virtual clock.
+    expect(client.nowMs()).toBe(cluster.nowMs);
   });
 
   it("is deterministic: the same seed and calls give the same trace", async () => {
