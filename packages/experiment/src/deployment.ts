@@ -1,7 +1,7 @@
 import type { JsonFields as Fields } from "@amcast/core";
 import { describeValue, InputError, JsonFields, listNames } from "@amcast/core";
-import type { NodeSpec, TransportLimits } from "@amcast/net";
-import { DEFAULT_LIMITS } from "@amcast/net";
+import type { NodeSpec, TransportLimits } from "@amcast/runtime";
+import { DEFAULT_LIMITS } from "@amcast/runtime";
 import { besideFile, displayPath, readJson } from "./files.js";
 import type { NetSystem } from "./net-system.js";
 import { netSystemFromDoc } from "./net-system.js";

@@ -1,4 +1,4 @@
-import type { HostStats, NodeAddress } from "@amcast/net";
+import type { HostStats, NodeAddress } from "@amcast/runtime";
 
 /**
  * The control channel between the network runner and the nodes it starts (Node's IPC channel of

@@ -1,6 +1,13 @@
 import type { ProcessId, ProcessLogic } from "@amcast/core";
-import type { ClientWorkload, Clock, HostStats, Keyring, LatencyEmulation, NodeAddress } from "@amcast/net";
-import { monotonicClock, NodeHost, NodeTable, TraceFile, wallClock } from "@amcast/net";
+import type {
+  ClientWorkload,
+  Clock,
+  HostStats,
+  Keyring,
+  LatencyEmulation,
+  NodeAddress,
+} from "@amcast/runtime";
+import { monotonicClock, NodeHost, NodeTable, TraceFile, wallClock } from "@amcast/runtime";
 import type { DeployedNode, Deployment } from "./deployment.js";
 import type { NodeMessage, NodeStatus, RunnerMessage } from "./net-control.js";
 import { START_NS_ENV } from "./net-control.js";

@@ -14,7 +14,7 @@ import {
   encodeHello,
   NONCE_BYTES,
   NodeTable,
-} from "@amcast/net";
+} from "@amcast/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { loadDeployment, mergeTraceFiles } from "../src/index.js";

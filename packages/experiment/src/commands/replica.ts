@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { InputError } from "@amcast/core";
-import { CLUSTER_SECRET_BYTES_MIN, Keyring } from "@amcast/net";
+import { CLUSTER_SECRET_BYTES_MIN, Keyring } from "@amcast/runtime";
 import type { Deployment } from "../deployment.js";
 import { DEFAULT_CLIENT_HOST, deployedNode, loadDeployment } from "../deployment.js";
 import { displayPath, readJson } from "../files.js";
