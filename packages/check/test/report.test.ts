@@ -32,8 +32,8 @@ describe("formatReport", () => {
     const report = checkRun(events, { liveness: false, maxViolationsPerProperty: 1 });
     expect(formatReport(report)).toBe(
       [
-        "run (unlabelled): 1 violation of 1 of 3 properties (2 multicasts, 3 deliveries, 1 of 2 processes faulty)",
-        "  note: validity and agreement not checked (liveness off)",
+        "run (unlabelled): FAILED: 1 violation of 1 of 3 properties (2 multicasts, 3 deliveries, 1 of 2 processes faulty)",
+        "  note: validity and agreement not owed, not checked",
         "  integrity: g1/0 delivered a twice (t=2 and t=3)",
         "  (more violations of integrity were found but not kept)",
       ].join("\n"),
@@ -47,7 +47,7 @@ describe("formatReport", () => {
       { ...deliver("m", "g1/0", "g1", 1), run: "y" },
     ];
     expect(checkTrace(events).map(formatReport)).toEqual([
-      "run x: 1 violation of 1 of 5 properties (1 multicasts, 0 deliveries)\n" +
+      "run x: FAILED: 1 violation of 1 of 5 properties (1 multicasts, 0 deliveries)\n" +
         "  note: no member events; membership inferred from deliveries\n" +
         "  validity: no process of group g1 is known, so none delivered m multicast by c1 to [g1]",
       "run y: all 5 properties hold (1 multicasts, 1 deliveries)\n" +

@@ -8,10 +8,10 @@ import type {
   NodeAddress,
 } from "@amcast/runtime";
 import { monotonicClock, NodeHost, NodeTable, TraceFile, wallClock } from "@amcast/runtime";
+import { buildSystem } from "@amcast/system";
 import type { DeployedNode, Deployment } from "./deployment.js";
 import type { NodeMessage, NodeStatus, RunnerMessage } from "./net-control.js";
 import { START_NS_ENV } from "./net-control.js";
-import { buildSystem } from "./scenario.js";
 
 export interface NodeRunOptions {
   readonly deployment: Deployment;
@@ -43,7 +43,7 @@ export function nodeClock(): Clock {
 export async function runNode(options: NodeRunOptions): Promise<number> {
   const { deployment, node, log } = options;
   const { system } = deployment;
-  const built = buildSystem(system.spec);
+  const built = buildSystem(system);
   const processes: ProcessLogic[] = [];
   const workloads: ClientWorkload[] = [];
   if (node.role === "replica") {
@@ -58,7 +58,7 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
       workloads.push(client);
     }
   }
-  const { topology } = system.spec;
+  const { topology } = system;
   const regionOf = (process: ProcessId): number => {
     const group = built.membership.groupOf(process);
     const region = group === undefined ? built.clientRegions.get(process) : topology.groupRegion(group);
@@ -67,7 +67,7 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
   };
   const latency: LatencyEmulation | undefined = deployment.latencyEmulation
     ? {
-        seed: system.spec.seed,
+        seed: system.seed,
         delayMs: (from, to) => topology.delayMs(regionOf(from), regionOf(to)),
         jitterSdFraction: system.network.jitterSdFraction,
         reorder: system.network.reorder,
@@ -99,10 +99,10 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     processes,
     groupOf: (process) => built.membership.groupOf(process),
     workloads,
-    seed: system.spec.seed,
+    seed: system.seed,
     clock: nodeClock(),
     trace,
-    recordSends: system.recordSends,
+    recordSends: deployment.traceSends,
     tickMs: system.tickMs,
     log,
     onFatal: (error) => {

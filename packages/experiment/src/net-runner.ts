@@ -6,20 +6,18 @@ import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { checkRun } from "@amcast/check";
 import type { TraceEvent } from "@amcast/core";
 import type { HostStats, NodeAddress, TransportLimits } from "@amcast/runtime";
 import { Keyring, monotonicClock } from "@amcast/runtime";
 import type { CrashFault, SimResult, StopReason } from "@amcast/sim";
+import type { BuiltSystem, SystemSpec } from "@amcast/system";
+import { buildSystem, stopEvent, systemToJson } from "@amcast/system";
 import type { DeployedNode } from "./deployment.js";
 import { DEFAULT_CLIENT_HOST } from "./deployment.js";
-import { MetricsCollector } from "./metrics.js";
 import type { NodeMessage, NodeStatus, RunnerMessage } from "./net-control.js";
 import { START_NS_ENV } from "./net-control.js";
-import { netSystemDoc } from "./net-system.js";
+import { netRefusals } from "./net-support.js";
 import { mergeTraceFiles } from "./net-trace.js";
-import type { ScenarioOutcome, ScenarioSpec } from "./scenario.js";
-import { buildSystem } from "./scenario.js";
 
 /** How the network runtime runs one scenario on this machine. */
 export interface NetRunOptions {
@@ -32,8 +30,6 @@ export interface NetRunOptions {
   readonly timeLimitMs: number;
   /** A workload with no completion for this long is stopped as stalled. */
   readonly stallMs: number;
-  /** Keep the trace in memory and run the oracles. */
-  readonly check: boolean;
   /** Keep every node's files (deployment, keys, traces, logs) here instead of a removed temp dir. */
   readonly workDir?: string;
   /** Extra Node.js flags for every node (e.g. --cpu-prof). */
@@ -49,8 +45,17 @@ export const DEFAULT_NET_OPTIONS: NetRunOptions = {
   latencyEmulation: true,
   timeLimitMs: 10 * 60_000,
   stallMs: 30_000,
-  check: true,
 };
+
+/** What one cluster run observes besides the options: the merged trace, event by event. */
+export interface ClusterObservation {
+  /** Write a `send` event per message into the nodes' traces. */
+  readonly traceSends: boolean;
+  /** Every event of the merged trace, in time order, the `stop` event last. */
+  readonly onEvent: (event: TraceEvent) => void;
+  /** The system as built by the caller (built again from `spec` when absent). */
+  readonly built?: BuiltSystem;
+}
 
 /** What the nodes' transports did, summed over nodes. */
 export interface NetRunStats {
@@ -79,8 +84,11 @@ export interface NetRunStats {
   readonly perNode: Readonly<Record<string, HostStats>>;
 }
 
-export interface NetOutcome extends ScenarioOutcome {
+/** How a cluster run went: how it stopped, the counters the simulator also reports, the transport's. */
+export interface ClusterOutcome {
+  readonly sim: SimResult;
   readonly net: NetRunStats;
+  readonly wallMs: number;
 }
 
 /** A node's stderr lines kept for error messages. */
@@ -334,20 +342,23 @@ function fileStem(index: number, id: string): string {
 }
 
 /**
- * Runs one scenario on real processes on this machine: one OS process per replica, the clients
- * in `clientHosts` more, all on loopback with free ports, authenticated with keys derived from a
- * fresh cluster secret. Waits for the workload, lets the nodes settle, stops them, merges their
- * traces (one monotonic clock), folds the metrics and runs the oracles — the same outcome shape
- * as the simulator's, with the transport's counters in `net`. Every node is stopped whatever
- * happens (failure, abort, time limit).
+ * Runs one system on real processes on this machine: one OS process per replica, the clients in
+ * `clientHosts` more, all on loopback with free ports, authenticated with keys derived from a
+ * fresh cluster secret. Waits for the workload, lets the nodes settle, stops them, and hands
+ * their merged trace (one monotonic clock) to `onEvent`, ending with the `stop` event that says
+ * how the run ended and what it owes. Options it cannot honour are refused before anything
+ * starts. Every node is stopped whatever happens (failure, abort, time limit).
  */
-export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions): Promise<NetOutcome> {
-  checkNetFaults(spec);
+export async function runCluster(
+  spec: SystemSpec,
+  options: NetRunOptions & ClusterObservation,
+): Promise<ClusterOutcome> {
+  refuseUnsupported(spec);
   const keep = options.workDir !== undefined;
   const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), "amcast-net-"));
   mkdirSync(workDir, { recursive: true });
   const log = options.log ?? ((): void => {});
-  const built = buildSystem(spec);
+  const built = options.built ?? buildSystem(spec);
   const startNs = process.hrtime.bigint();
   const startedAt = performance.now();
   // The runner's own events (faults) on the nodes' clock, merged with their traces.
@@ -387,13 +398,8 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
       {
         kind: "deployment",
         name: spec.label,
-        system: netSystemDoc({
-          label: spec.label,
-          spec,
-          network: spec.network,
-          tickMs: spec.tickMs,
-          recordSends: spec.recordSends,
-        }),
+        system: systemToJson(spec),
+        traceSends: options.traceSends,
         latencyEmulation: options.latencyEmulation,
         replicas: nodes
           .filter((node) => node.role === "replica")
@@ -556,26 +562,15 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
     const perNode: Record<string, HostStats> = {};
     for (const entry of cluster.nodes.values())
       if (entry.stats !== undefined) perNode[entry.node.id] = entry.stats;
+    // Last: how the run ended and what it owes, on the nodes' clock after every node stopped.
+    runnerEvents.push(JSON.stringify(stopEvent(spec, stop.reason, traceTime())));
     const runnerTrace = join(workDir, "runner.trace.jsonl");
-    writeFileSync(runnerTrace, runnerEvents.length === 0 ? "" : `${runnerEvents.join("\n")}\n`);
+    writeFileSync(runnerTrace, `${runnerEvents.join("\n")}\n`);
     const traceFiles = [
       runnerTrace,
       ...nodes.map((node) => (files.get(node.id) as (kind: string) => string)("trace.jsonl")),
     ];
-    const metrics = new MetricsCollector(
-      spec.topology,
-      built.clientRegions,
-      spec.protocol,
-      spec.overlay,
-      spec.keepSamples,
-    );
-    const events: TraceEvent[] = [];
-    const keepEvents = options.check && spec.check;
-    mergeTraceFiles(traceFiles, (event) => {
-      metrics.onEvent(event);
-      if (keepEvents && event.ev !== "send") events.push(event);
-      spec.onTrace?.(event);
-    });
+    mergeTraceFiles(traceFiles, options.onEvent);
     const stats = Object.values(perNode);
     const sum = (pick: (stats: HostStats) => number): number =>
       stats.reduce((total, node) => total + pick(node), 0);
@@ -608,17 +603,9 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
           (total, node) => total + (perNode[node.id]?.cpuUserMs ?? 0) + (perNode[node.id]?.cpuSystemMs ?? 0),
           0,
         );
-    const check = keepEvents
-      ? checkRun(events, { liveness: stop.reason === "drained", realTime: spec.realTime })
-      : null;
     return {
-      spec,
       sim,
-      metrics: metrics.finish(),
-      check,
       wallMs: performance.now() - startedAt,
-      // The runtime does not run the reconfiguration controller (checkNetFaults refuses it).
-      reconfig: null,
       net: {
         nodes: nodes.length,
         workDir,
@@ -650,7 +637,7 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
  * long enough that nothing can still be in flight (replicas of one group may deliver after the
  * client got its answer).
  */
-async function settle(cluster: Cluster, spec: ScenarioSpec, options: NetRunOptions): Promise<void> {
+async function settle(cluster: Cluster, spec: SystemSpec, options: NetRunOptions): Promise<void> {
   let maxDelayMs = 0;
   const { topology } = spec;
   if (options.latencyEmulation)
@@ -676,25 +663,10 @@ async function settle(cluster: Cluster, spec: ScenarioSpec, options: NetRunOptio
   }
 }
 
-/**
- * What the runtime can inject: crashes, as SIGKILL of a replica's process, for good. A killed
- * process loses its memory (there is no stable storage to restart from), so crashes that recover,
- * and partitions, run on the simulator only.
- */
-export function checkNetFaults(spec: ScenarioSpec): void {
-  if (spec.reconfig !== undefined)
-    throw new NetRunError(
-      `${spec.label}: the network runtime does not run the reconfiguration controller; set "reconfigure": false on this protocol entry, drop the experiment's "reconfig" block, or run it on the simulator`,
-    );
-  if (spec.faults.partitions.length > 0)
-    throw new NetRunError(
-      `${spec.label}: the network runtime does not inject partitions; run this fault plan on the simulator`,
-    );
-  for (const crash of spec.faults.crashes)
-    if (crash.recoverAtMs !== undefined)
-      throw new NetRunError(
-        `${spec.label}: the network runtime kills crashed replicas (SIGKILL) and cannot recover them (no stable storage); drop recoverAtMs or run this fault plan on the simulator`,
-      );
+/** Refuses, before anything starts, a run with options the network runtime cannot honour (see NET_SUPPORT). */
+export function refuseUnsupported(spec: SystemSpec): void {
+  const problems = netRefusals(spec);
+  if (problems.length > 0) throw new NetRunError(`${spec.label}: ${problems.join("; ")}`);
 }
 
 /** How long a `leaderOf` crash keeps asking for a leader (an election may be on). */

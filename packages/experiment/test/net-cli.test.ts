@@ -17,7 +17,7 @@ import {
 } from "@amcast/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { loadDeployment, mergeTraceFiles } from "../src/index.js";
+import { loadDeploymentFile, mergeTraceFiles } from "../src/index.js";
 
 /** The built CLI, as users run it (`pnpm test` builds it first). */
 const CLI = resolve(__dirname, "../dist/cli.js");
@@ -306,7 +306,7 @@ describe("a cluster started by hand from a deployment file", () => {
         replicas: [{ id: "a/0", host: "127.0.0.1", port: 7000 }],
       }),
     );
-    expect(() => loadDeployment(file)).toThrow(
+    expect(() => loadDeploymentFile(file)).toThrow(
       /bad-deployment.json: replicas: misses replica\(s\) b\/0, c\/0/,
     );
   });
@@ -352,7 +352,7 @@ describe("a replica process facing bad frames", () => {
       await closed;
     };
     const table = new NodeTable(
-      loadDeployment(join(dir, "deployment.json")).nodes.map(({ id, role, processes }) => ({
+      loadDeploymentFile(join(dir, "deployment.json")).nodes.map(({ id, role, processes }) => ({
         id,
         role,
         processes,

@@ -147,7 +147,7 @@ describe("crash faults on real processes", () => {
       controlMulticastsMax: 100,
     };
     await expect(runScenarioNet(spec({ reconfig }), DEFAULT_NET_OPTIONS)).rejects.toThrow(
-      /net\/skeen\/crash\/kill: the network runtime does not run the reconfiguration controller; set "reconfigure": false/,
+      /net\/skeen\/crash\/kill: reconfig: the network runtime does not run the reconfiguration controller; set "reconfigure": false/,
     );
   });
 });

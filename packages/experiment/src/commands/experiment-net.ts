@@ -1,9 +1,10 @@
 import { join, resolve } from "node:path";
-import { formatReport } from "@amcast/check";
-import { displayPath } from "../files.js";
-import type { NetOutcome, NetRunOptions } from "../net-runner.js";
-import { checkNetFaults, DEFAULT_NET_OPTIONS, NetRunError, runScenarioNet } from "../net-runner.js";
-import { kindsTable, runsTable } from "../report.js";
+import { displayPath } from "@amcast/system";
+import type { NetOutcome } from "../net-run.js";
+import { runScenarioNet } from "../net-run.js";
+import type { NetRunOptions } from "../net-runner.js";
+import { DEFAULT_NET_OPTIONS, NetRunError, refuseUnsupported } from "../net-runner.js";
+import { checksText, kindsTable, replayCommand, runsTable, verdictLines } from "../report.js";
 import { writeResults } from "../results.js";
 import { experimentScenarios, runSummary } from "../run.js";
 import type { ExperimentSpec } from "../spec.js";
@@ -57,7 +58,7 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
   });
   // Refuse what cannot run (faults the runtime cannot inject) before running anything.
   try {
-    for (const scenario of scenarios) checkNetFaults(scenario);
+    for (const scenario of scenarios) refuseUnsupported(scenario);
   } catch (error) {
     if (!(error instanceof NetRunError)) throw error;
     writer?.close();
@@ -130,29 +131,19 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
   print("");
   print(`results: ${displayPath(outDir)}/ (${written.join(", ")})`);
   if (writer !== undefined) print(`trace: ${displayPath(writer.file)} (${writer.lines} events)`);
-  const failed = outcomes.filter(
-    (outcome) => (outcome.check?.violations.length ?? 0) > 0 || outcome.sim.stoppedBy !== "drained",
+  const verdict = verdictLines(
+    outcomes,
+    (outcome) =>
+      `${replayCommand(args.name, outcome.spec.seed, args.traceFile ?? "trace.jsonl")} --runtime net`,
   );
-  if (failed.length === 0) {
-    print(`checks: every run holds all checked properties (${outcomes.length} run(s))`);
-  } else {
-    for (const outcome of failed) {
-      if (outcome.check !== null && outcome.check.violations.length > 0) print(formatReport(outcome.check));
-      print(`FAILED: ${outcome.spec.label} seed ${outcome.spec.seed} (${outcome.sim.stoppedBy})`);
-    }
-  }
+  for (const line of verdict.lines) print(line);
   if (args.json) print(JSON.stringify(summary));
-  return failed.length === 0 ? 0 : 1;
+  return verdict.failed === 0 ? 0 : 1;
 }
 
 export function netProgressLine(outcome: NetOutcome, index: number, total: number): string {
-  const { spec, metrics, check, net, sim } = outcome;
-  const checks =
-    check === null
-      ? "not checked"
-      : check.violations.length === 0
-        ? `checks: ${check.checked.length} properties hold`
-        : `checks: ${check.violations.length} VIOLATIONS`;
+  const { spec, metrics, net, sim } = outcome;
+  const checks = checksText(outcome);
   const stop = sim.stoppedBy === "drained" ? "" : ` [stopped: ${sim.stoppedBy}]`;
   const killed =
     net.killed.length === 0 ? "" : ` (${net.killed.map((entry) => entry.proc).join(", ")} killed)`;

@@ -2,11 +2,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { InputError } from "@amcast/core";
 import { CLUSTER_SECRET_BYTES_MIN, Keyring } from "@amcast/runtime";
+import { displayPath, readJson } from "@amcast/system";
 import type { Deployment } from "../deployment.js";
-import { DEFAULT_CLIENT_HOST, deployedNode, loadDeployment } from "../deployment.js";
-import { displayPath, readJson } from "../files.js";
+import { DEFAULT_CLIENT_HOST, deployedNode } from "../deployment.js";
 import { runNode } from "../net-node.js";
 import { mergeTraceFiles } from "../net-trace.js";
+import { loadDeploymentFile } from "../run.js";
 import { TraceFileWriter } from "../trace-file.js";
 import { parseCommandArgs, stringFlag, UsageError } from "./usage.js";
 
@@ -40,7 +41,7 @@ async function runNodeCommand(command: "replica" | "clients", args: string[]): P
   const { values } = parseCommandArgs(command, args, NODE_OPTIONS, 0);
   const file = stringFlag(values.deployment);
   if (file === undefined) throw new UsageError(`${command}: --deployment FILE is required`);
-  const deployment = loadDeployment(resolve(file));
+  const deployment = loadDeploymentFile(resolve(file));
   const id = stringFlag(values.id) ?? (command === "clients" ? DEFAULT_CLIENT_HOST : undefined);
   if (id === undefined)
     throw new UsageError(`${command}: --id ID is required (a replica id of the deployment)`);
@@ -133,7 +134,7 @@ export function runKeysCommand(args: string[]): number {
   const out = stringFlag(values.out);
   if (file === undefined || secretFile === undefined || out === undefined)
     throw new UsageError("keys: --deployment FILE, --secret-file FILE and --out DIR are required");
-  const deployment = loadDeployment(resolve(file));
+  const deployment = loadDeploymentFile(resolve(file));
   const secret = readSecret(secretFile);
   const ids = deployment.nodes.map((node) => node.id);
   mkdirSync(resolve(out), { recursive: true });
