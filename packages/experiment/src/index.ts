@@ -1,16 +1,21 @@
 export { PROTOCOLS, protocolByName, protocolNames } from "@amcast/protocols";
+export type { DeployedNode, Deployment, NetRunOptions, NetRunStats } from "@amcast/runtime";
+export {
+  DEFAULT_NET_OPTIONS,
+  loadDeployment,
+  mergeTraceFiles,
+  NET_REFUSED_OPTIONS,
+  NET_SUPPORT,
+  NetRunError,
+  netRefusals,
+  refuseUnsupported,
+} from "@amcast/runtime";
 export type { BuiltSystem, SystemSpec, WorkloadSpec } from "@amcast/system";
 export { buildSystem } from "@amcast/system";
-export type { DeployedNode, Deployment } from "./deployment.js";
-export { loadDeployment } from "./deployment.js";
 export type { Genuineness, LatencySummary, MessageSample, RunMetrics } from "./metrics.js";
 export { MetricsCollector, messageKind, percentile } from "./metrics.js";
 export type { NetOutcome } from "./net-run.js";
 export { runScenarioNet } from "./net-run.js";
-export type { NetRunOptions, NetRunStats } from "./net-runner.js";
-export { DEFAULT_NET_OPTIONS, NetRunError, refuseUnsupported } from "./net-runner.js";
-export { NET_REFUSED_OPTIONS, NET_SUPPORT, netRefusals } from "./net-support.js";
-export { mergeTraceFiles } from "./net-trace.js";
 export type { ExperimentOptions } from "./run.js";
 export { experimentScenarios, loadDeploymentFile, runExperiment, runSummary, selectRuns } from "./run.js";
 export type { ScenarioOutcome, ScenarioSpec } from "./scenario.js";

@@ -1,6 +1,6 @@
+import type { NetRunOptions, NetRunStats } from "@amcast/runtime";
+import { refuseUnsupported, runCluster } from "@amcast/runtime";
 import { buildSystem } from "@amcast/system";
-import type { NetRunOptions, NetRunStats } from "./net-runner.js";
-import { refuseUnsupported, runCluster } from "./net-runner.js";
 import { RunObserver } from "./observe.js";
 import type { ScenarioOutcome, ScenarioSpec } from "./scenario.js";
 

@@ -1,6 +1,6 @@
 import type { TraceEvent } from "@amcast/core";
-import type { Deployment, RunSelector } from "./deployment.js";
-import { loadDeployment } from "./deployment.js";
+import type { Deployment, RunSelector } from "@amcast/runtime";
+import { loadDeployment } from "@amcast/runtime";
 import type { Genuineness, LatencySummary } from "./metrics.js";
 import type { ScenarioOutcome, ScenarioSpec } from "./scenario.js";
 import { failingViolations, messagesPerMulticast, realTimeViolations, runScenario } from "./scenario.js";

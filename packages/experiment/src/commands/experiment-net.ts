@@ -1,9 +1,9 @@
 import { join, resolve } from "node:path";
+import type { NetRunOptions } from "@amcast/runtime";
+import { DEFAULT_NET_OPTIONS, NetRunError, refuseUnsupported } from "@amcast/runtime";
 import { displayPath } from "@amcast/system";
 import type { NetOutcome } from "../net-run.js";
 import { runScenarioNet } from "../net-run.js";
-import type { NetRunOptions } from "../net-runner.js";
-import { DEFAULT_NET_OPTIONS, NetRunError, refuseUnsupported } from "../net-runner.js";
 import { checksText, kindsTable, replayCommand, runsTable, verdictLines } from "../report.js";
 import { writeResults } from "../results.js";
 import { experimentScenarios, runSummary } from "../run.js";

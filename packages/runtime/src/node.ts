@@ -1,17 +1,17 @@
 import type { ProcessId, ProcessLogic } from "@amcast/core";
-import type {
-  ClientWorkload,
-  Clock,
-  HostStats,
-  Keyring,
-  LatencyEmulation,
-  NodeAddress,
-} from "@amcast/runtime";
-import { monotonicClock, NodeHost, NodeTable, TraceFile, wallClock } from "@amcast/runtime";
 import { buildSystem } from "@amcast/system";
+import type { Clock } from "./clock.js";
+import { monotonicClock, wallClock } from "./clock.js";
+import type { NodeMessage, NodeStatus, RunnerMessage } from "./control.js";
+import { START_NS_ENV } from "./control.js";
+import type { LatencyEmulation } from "./delay.js";
 import type { DeployedNode, Deployment } from "./deployment.js";
-import type { NodeMessage, NodeStatus, RunnerMessage } from "./net-control.js";
-import { START_NS_ENV } from "./net-control.js";
+import type { ClientWorkload, HostStats } from "./host.js";
+import { NodeHost } from "./host.js";
+import type { Keyring } from "./keys.js";
+import type { NodeAddress } from "./nodes.js";
+import { NodeTable } from "./nodes.js";
+import { TraceFile } from "./trace-writer.js";
 
 export interface NodeRunOptions {
   readonly deployment: Deployment;

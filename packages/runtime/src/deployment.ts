@@ -1,10 +1,11 @@
 import type { JsonFields as Fields } from "@amcast/core";
 import { describeValue, InputError, JsonFields, listNames } from "@amcast/core";
-import type { NodeSpec, TransportLimits } from "@amcast/runtime";
-import { DEFAULT_LIMITS } from "@amcast/runtime";
 import type { SystemSpec } from "@amcast/system";
 import { besideFile, buildSystem, displayPath, readJson, systemFromJson } from "@amcast/system";
-import { netRefusals } from "./net-support.js";
+import type { TransportLimits } from "./limits.js";
+import { DEFAULT_LIMITS } from "./limits.js";
+import type { NodeSpec } from "./nodes.js";
+import { netRefusals } from "./support.js";
 
 /**
  * A deployment file says where every node of a cluster runs: one node per replica (host and

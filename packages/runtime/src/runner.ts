@@ -7,17 +7,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TraceEvent } from "@amcast/core";
-import type { HostStats, NodeAddress, TransportLimits } from "@amcast/runtime";
-import { Keyring, monotonicClock } from "@amcast/runtime";
 import type { CrashFault, SimResult, StopReason } from "@amcast/sim";
 import type { BuiltSystem, SystemSpec } from "@amcast/system";
 import { buildSystem, stopEvent, systemToJson } from "@amcast/system";
+import { monotonicClock } from "./clock.js";
+import type { NodeMessage, NodeStatus, RunnerMessage } from "./control.js";
+import { START_NS_ENV } from "./control.js";
 import type { DeployedNode } from "./deployment.js";
 import { DEFAULT_CLIENT_HOST } from "./deployment.js";
-import type { NodeMessage, NodeStatus, RunnerMessage } from "./net-control.js";
-import { START_NS_ENV } from "./net-control.js";
-import { netRefusals } from "./net-support.js";
-import { mergeTraceFiles } from "./net-trace.js";
+import type { HostStats } from "./host.js";
+import { Keyring } from "./keys.js";
+import type { TransportLimits } from "./limits.js";
+import type { NodeAddress } from "./nodes.js";
+import { netRefusals } from "./support.js";
+import { mergeTraceFiles } from "./trace-merge.js";
 
 /** How the network runtime runs one scenario on this machine. */
 export interface NetRunOptions {
@@ -101,8 +104,8 @@ const STATUS_INTERVAL_MS = 50;
 /** The longest a run waits for stragglers after the workload is done. */
 const SETTLE_MS_MAX = 30_000;
 
-/** The built CLI every node runs (from src/ under vitest and from dist/ alike). */
-const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+/** The program every node runs (the built one, from src/ under vitest and from dist/ alike). */
+const CLI = fileURLToPath(new URL("../dist/node-main.js", import.meta.url));
 
 export class NetRunError extends Error {
   override readonly name = "NetRunError";
