@@ -67,13 +67,10 @@ export function loadDeployment(file: string, resolveRun?: RunResolver): Deployme
   if (doc.raw("kind") !== "deployment")
     throw doc.error("kind", `expected "deployment", got ${describeValue(doc.raw("kind"))}`);
   const name = doc.optionalString("name") ?? source;
-  let system: SystemSpec;
-  if (doc.has("system")) {
-    system = systemFromJson(doc.raw("system"), source, "system");
-    const refused = netRefusals(system);
-    if (refused.length > 0)
-      throw doc.error("system", `the network runtime cannot run ${system.label}: ${refused.join("; ")}`);
-  } else system = readRun(doc, file, doc.optionalObject("run"), resolveRun);
+  // The system is read whole (a node refuses what it cannot run when it starts, see runNode).
+  const system = doc.has("system")
+    ? systemFromJson(doc.raw("system"), source, "system")
+    : readRun(doc, file, doc.optionalObject("run"), resolveRun);
   const traceSends = doc.boolean("traceSends", false);
   const latencyEmulation = doc.boolean("latencyEmulation", false);
   const nodes = readNodes(doc, system);
@@ -133,7 +130,10 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
 }
 
 function readNodes(doc: Fields, system: SystemSpec): DeployedNode[] {
-  const built = buildSystem(system);
+  // Which processes there are does not depend on a reconfiguration controller (nor does the
+  // runtime run one): build without it.
+  const { reconfig: _controller, ...withoutController } = system;
+  const built = buildSystem(withoutController);
   const replicaIds = built.membership.processes().map((process) => process.id);
   const clientIds = built.clients.map((client) => client.logic.id);
   const nodes: DeployedNode[] = [];

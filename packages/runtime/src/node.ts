@@ -1,4 +1,5 @@
 import type { ProcessId, ProcessLogic } from "@amcast/core";
+import { InputError } from "@amcast/core";
 import { buildSystem } from "@amcast/system";
 import type { Clock } from "./clock.js";
 import { monotonicClock, wallClock } from "./clock.js";
@@ -11,6 +12,7 @@ import { NodeHost } from "./host.js";
 import type { Keyring } from "./keys.js";
 import type { NodeAddress } from "./nodes.js";
 import { NodeTable } from "./nodes.js";
+import { netRefusals } from "./support.js";
 import { TraceFile } from "./trace-writer.js";
 
 export interface NodeRunOptions {
@@ -43,6 +45,13 @@ export function nodeClock(): Clock {
 export async function runNode(options: NodeRunOptions): Promise<number> {
   const { deployment, node, log } = options;
   const { system } = deployment;
+  const refused = netRefusals(system);
+  if (refused.length > 0)
+    throw new InputError(
+      deployment.file,
+      "system",
+      `the network runtime cannot run ${system.label}: ${refused.join("; ")}`,
+    );
   const built = buildSystem(system);
   const processes: ProcessLogic[] = [];
   const workloads: ClientWorkload[] = [];
