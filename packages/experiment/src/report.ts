@@ -1,4 +1,5 @@
 import { formatReport } from "@amcast/check";
+import { signatureKind } from "@amcast/system";
 import type { ScenarioOutcome } from "./scenario.js";
 import {
   failingViolations,
@@ -77,6 +78,17 @@ export function verdictLines(
     lines.push(`FAILED: ${outcome.spec.label} seed ${outcome.spec.seed}; replay: ${replay(outcome)}`);
   }
   return { failed: failed.length, lines };
+}
+
+/** Said under the runs table when a run is in Byzantine mode. */
+export const MODELLED_SIGNATURES_NOTE =
+  "byzantine mode: signatures are modelled (SimulatedSignatures: unforgeable by construction, no cryptography); real signatures are not implemented yet";
+
+/** Notes that hold for some runs of a table (printed under it, and in the JSON summary). */
+export function runNotes(outcomes: readonly ScenarioOutcome[]): string[] {
+  return outcomes.some((outcome) => signatureKind(outcome.spec) === "modelled")
+    ? [MODELLED_SIGNATURES_NOTE]
+    : [];
 }
 
 /** Latency per kind of message (local, global-2, global-3, ...) for every run. */

@@ -1,6 +1,7 @@
 import type { TraceEvent } from "@amcast/core";
 import type { Deployment, RunSelector } from "@amcast/runtime";
 import { loadDeployment } from "@amcast/runtime";
+import { signatureKind } from "@amcast/system";
 import type { Genuineness, LatencySummary } from "./metrics.js";
 import type { ScenarioOutcome, ScenarioSpec } from "./scenario.js";
 import { failingViolations, messagesPerMulticast, realTimeViolations, runScenario } from "./scenario.js";
@@ -138,6 +139,8 @@ export function runSummary(outcome: ScenarioOutcome): Record<string, unknown> {
     overlay: spec.overlay?.name ?? null,
     mode: spec.mode,
     f: spec.f,
+    // Byzantine mode signs with a model of signatures (SimulatedSignatures), never real ones.
+    signatures: signatureKind(spec),
     faultPlan: spec.faultPlan,
     linearizable: spec.linearizable === true,
     workload: spec.workload.name,

@@ -85,6 +85,14 @@ beforeAll(() => {
       },
     ],
   });
+  experiment("byzantine-one", {
+    name: "byzantine-one",
+    topology: "../overlays/one.topology.json",
+    protocols: [{ protocol: "skeen" }],
+    mode: "byzantine",
+    f: 1,
+    workloads: [{ name: "local", clientsPerGroup: 1, multicastsPerClient: 10, localPercent: 100 }],
+  });
   experiment("one", {
     name: "one",
     topology: "../overlays/one.topology.json",
@@ -190,8 +198,30 @@ describe("amcast experiment --runtime net", () => {
       .trim()
       .split("\n");
     expect(trace.filter((line) => line.includes('"ev":"multicast"'))).toHaveLength(180);
+    // The runner's last word: how the run ended and what it owes, which amcast check reads.
+    expect(JSON.parse(trace.at(-1) as string)).toMatchObject({
+      ev: "stop",
+      reason: "drained",
+      run: "skeen/solo/mixed",
+    });
+    const check = startCli("check", "out/net.jsonl");
+    expect(await check.exited).toBe(0);
+    expect(check.stdout).toMatch(/run skeen\/solo\/mixed: all 5 properties hold/);
     const workDir = (/in (\/\S+amcast-net-\S+)/.exec(run.stdout) as RegExpExecArray)[1] as string;
     expect(processesMentioning(workDir)).toEqual([]);
+  });
+
+  it("says that a Byzantine run's signatures are modelled, in its tables and its JSON", {
+    timeout: 120_000,
+  }, async () => {
+    const run = startCli("experiment", "byzantine-one", "--runtime", "net", "--json");
+    expect(await run.exited).toBe(0);
+    expect(run.stdout).toMatch(/skeen\/byzantine\/local seed 1: .*messages\/frame \(signatures modelled\)/);
+    expect(run.stdout).toMatch(/byzantine mode: signatures are modelled \(SimulatedSignatures/);
+    expect(run.stdout).toMatch(/skeen\/byzantine\/local +5 .* modelled/);
+    const summary = JSON.parse(run.stdout.trim().split("\n").at(-1) as string);
+    expect(summary.notes).toEqual([expect.stringMatching(/^byzantine mode: signatures are modelled/)]);
+    expect(summary.runs[0]).toMatchObject({ mode: "byzantine", signatures: "modelled", delivered: 10 });
   });
 
   it("stops every node and exits on Ctrl-C", { timeout: 120_000 }, async () => {

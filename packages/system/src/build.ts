@@ -54,6 +54,18 @@ export interface BuiltSystem {
 }
 
 /**
+ * How a system's processes sign what they send: in Byzantine mode with `SimulatedSignatures`, a
+ * model of unforgeable signatures (no cryptography: a forged signature is one the model refuses),
+ * on the simulator and on the network runtime alike; otherwise they do not sign. Real signatures
+ * do not exist yet; reports say "modelled" wherever they matter.
+ */
+export type SignatureKind = "modelled" | "none";
+
+export function signatureKind(spec: Pick<SystemSpec, "mode">): SignatureKind {
+  return spec.mode === "byzantine" ? "modelled" : "none";
+}
+
+/**
  * Builds the replica processes of every group and the clients of the workload. Clients sit next
  * to their home group (`clientsPerGroup`) or where the topology places them; each draws its
  * destinations from the locality model with its own random stream. Deterministic: every node of
@@ -72,7 +84,7 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
   // Only the groups the protocol uses get replicas: auxiliary groups exist for tree overlays.
   const membership = Membership.uniform(runGroups(overlay, topology), replicaCount(mode, f));
   // Byzantine mode signs requests, stream copies and consensus messages (see SimulatedSignatures).
-  const signatures = mode === "byzantine" ? new SimulatedSignatures(spec.seed) : undefined;
+  const signatures = signatureKind(spec) === "modelled" ? new SimulatedSignatures(spec.seed) : undefined;
   const strategies = new Map(spec.byzantine.map((fault) => [fault.proc, fault.strategy]));
   const replicas: Replica<unknown>[] = [];
   const processes: SimProcess[] = membership.processes().map(({ id, group }) => {

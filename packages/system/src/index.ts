@@ -1,5 +1,11 @@
-export type { BuildOptions, BuiltSystem, ControllerFactory, ControllerLogic } from "./build.js";
-export { buildSystem } from "./build.js";
+export type {
+  BuildOptions,
+  BuiltSystem,
+  ControllerFactory,
+  ControllerLogic,
+  SignatureKind,
+} from "./build.js";
+export { buildSystem, signatureKind } from "./build.js";
 export type { RunChecks } from "./checks.js";
 export { runChecks, stopEvent } from "./checks.js";
 export { besideFile, displayPath, findProjectRoot, jsonNames, readJson, readText } from "./files.js";

@@ -1,10 +1,10 @@
 import { join, resolve } from "node:path";
 import type { NetRunOptions } from "@amcast/runtime";
 import { DEFAULT_NET_OPTIONS, NetRunError, refuseUnsupported } from "@amcast/runtime";
-import { displayPath } from "@amcast/system";
+import { displayPath, signatureKind } from "@amcast/system";
 import type { NetOutcome } from "../net-run.js";
 import { runScenarioNet } from "../net-run.js";
-import { checksText, kindsTable, replayCommand, runsTable, verdictLines } from "../report.js";
+import { checksText, kindsTable, replayCommand, runNotes, runsTable, verdictLines } from "../report.js";
 import { writeResults } from "../results.js";
 import { experimentScenarios, runSummary } from "../run.js";
 import type { ExperimentSpec } from "../spec.js";
@@ -107,6 +107,8 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
 
   print("");
   print(runsTable(outcomes));
+  const notes = runNotes(outcomes);
+  for (const note of notes) print(note);
   print("");
   print(
     "latency per kind of message (floor: max over destinations of the client's one-way delay; model: the protocol's message pattern)",
@@ -123,6 +125,7 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
   const summary = {
     experiment: experiment.name,
     runtime: "net",
+    notes,
     seed: args.seed ?? experiment.seeds[0] ?? 1,
     seeds: args.seed === undefined ? experiment.seeds : [args.seed],
     runs,
@@ -145,12 +148,13 @@ export function netProgressLine(outcome: NetOutcome, index: number, total: numbe
   const { spec, metrics, net, sim } = outcome;
   const checks = checksText(outcome);
   const stop = sim.stoppedBy === "drained" ? "" : ` [stopped: ${sim.stoppedBy}]`;
+  const signatures = signatureKind(spec) === "modelled" ? " (signatures modelled)" : "";
   const killed =
     net.killed.length === 0 ? "" : ` (${net.killed.map((entry) => entry.proc).join(", ")} killed)`;
   return (
     `[${index + 1}/${total}] ${spec.label} seed ${spec.seed}: ${metrics.multicasts} multicasts on ${net.nodes} processes${killed} in ` +
     `${(net.workloadMs / 1000).toFixed(1)} s (start-up ${(net.startupMs / 1000).toFixed(1)} s), ` +
-    `${net.messagesPerFrame.toFixed(1)} messages/frame; ${checks}${stop}`
+    `${net.messagesPerFrame.toFixed(1)} messages/frame${signatures}; ${checks}${stop}`
   );
 }
 
@@ -167,6 +171,7 @@ export function netTable(outcomes: readonly NetOutcome[]): string {
     "rejected",
     "lost conns",
     "congested",
+    "signatures",
   ];
   const rows = outcomes.map(({ spec, net }) => [
     spec.label,
@@ -179,6 +184,7 @@ export function netTable(outcomes: readonly NetOutcome[]): string {
     net.framesRejected,
     net.connectionsLost,
     net.congestionEpisodes,
+    signatureKind(spec),
   ]);
   return `transport (summed over processes)\n${formatTable(header, rows)}`;
 }

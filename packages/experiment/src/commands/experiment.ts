@@ -10,6 +10,7 @@ import {
   progressLine,
   reconfigTable,
   replayCommand,
+  runNotes,
   runsTable,
   solverTable,
   verdictLines,
@@ -148,6 +149,8 @@ function runSimExperiment(
 
   print("");
   print(runsTable(outcomes));
+  const notes = runNotes(outcomes);
+  for (const note of notes) print(note);
   print("");
   print(
     "latency per kind of message (floor: max over destinations of the client's one-way delay; model: the protocol's message pattern)",
@@ -195,6 +198,7 @@ function runSimExperiment(
     experiment: experiment.name,
     seed: seed ?? experiment.seeds[0] ?? 1,
     seeds: seed === undefined ? experiment.seeds : [seed],
+    notes,
     runs,
   };
   const written = writeResults(outDir, summary, outcomes);
