@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Topology } from "@amcast/core";
@@ -153,4 +153,11 @@ describe("what the network runtime honours and refuses", () => {
       }
     });
   }
+});
+
+describe("docs/runtime.md", () => {
+  it("lists every option the network runtime refuses", () => {
+    const doc = readFileSync(join(__dirname, "../../../docs/runtime.md"), "utf8");
+    for (const option of NET_REFUSED_OPTIONS) expect(doc).toContain(`| \`${option}\``);
+  });
 });
