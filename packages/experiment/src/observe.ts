@@ -18,7 +18,7 @@ export class RunObserver {
 
   constructor(
     private readonly spec: ScenarioSpec,
-    built: Pick<BuiltSystem, "protocol" | "clientRegions" | "controller">,
+    built: Pick<BuiltSystem, "protocol" | "context" | "clientRegions" | "controller">,
   ) {
     // The latency model follows one overlay; with views it no longer applies after the first change.
     const { modelLatencyMs: _model, ...withoutModel } = built.protocol;
@@ -26,7 +26,7 @@ export class RunObserver {
       spec.topology,
       built.clientRegions,
       built.controller === null ? built.protocol : withoutModel,
-      spec.overlay,
+      built.context,
       spec.keepSamples,
       new Set([CONTROLLER_ID]),
     );

@@ -34,6 +34,7 @@ export const NET_SUPPORT: { readonly [K in keyof SystemSpec]-?: FieldSupport<Sys
   },
   protocol: { honoured: "the same group logic runs in every replica process" },
   overlay: { honoured: "every process builds the same overlay" },
+  params: { honoured: "every process parses the same protocol parameters" },
   mode: {
     honoured:
       "solo, crash and byzantine; byzantine runs with modelled signatures (SimulatedSignatures: unforgeable by construction, no cryptography)",

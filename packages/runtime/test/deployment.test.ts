@@ -92,6 +92,8 @@ const FULL: Required<SystemSpec> = {
   ),
   protocol: protocolByName("byzcast", "test", "protocol"),
   overlay: TREE,
+  // ByzCast takes no parameters: an empty object is the only value it accepts besides none.
+  params: {},
   mode: "crash",
   f: 1,
   workload: WORKLOAD,
@@ -182,7 +184,7 @@ describe("a system spec through the deployment file", () => {
   });
 
   it("keeps optional fields absent when they are absent", () => {
-    const { linearizable: _lin, reconfig: _re, endsAtTimeLimit: _end, ...plain } = FULL;
+    const { linearizable: _lin, reconfig: _re, endsAtTimeLimit: _end, params: _params, ...plain } = FULL;
     const { shift: _shift, ...unshifted } = WORKLOAD;
     const bare: SystemSpec = {
       ...plain,
@@ -192,6 +194,7 @@ describe("a system spec through the deployment file", () => {
     };
     const read = loadDeployment(deploymentOf(systemToJson(bare), REPLICAS)).system;
     expect("linearizable" in read).toBe(false);
+    expect("params" in read).toBe(false);
     expect("reconfig" in read).toBe(false);
     expect("endsAtTimeLimit" in read).toBe(false);
     expect("shift" in read.workload).toBe(false);
@@ -213,6 +216,10 @@ describe("a system spec through the deployment file", () => {
     expect(bad({ ...json, linearizable: "yes" })).toThrow(/system\.linearizable: expected true or false/);
     expect(bad({ ...json, protocol: "tob" })).toThrow(/system\.protocol: unknown protocol "tob"/);
     expect(bad({ ...json, colour: "blue" })).toThrow(/system\.colour: is not a known field here/);
+    // The protocol checks its parameters, naming the file and the field.
+    expect(bad({ ...json, params: { x: 1 } })).toThrow(
+      /deployment-\w+\.json: system\.params\.x: is not a known field here/,
+    );
     expect(bad({ ...json, faults: { ...json.faults, crashes: [{ atMs: 1 }] } })).toThrow(
       /system\.faults\.crashes\[0\]: a crash names either proc or leaderOf/,
     );

@@ -1,5 +1,13 @@
-import type { DestinationSet, GroupId, ProcessId, ProtocolDefinition } from "@amcast/core";
-import { assert, DestinationChooser, nearestGroup, Prng, runGroups, targetGroups } from "@amcast/core";
+import type { DestinationSet, GroupId, ProcessId, ProtocolContext, ProtocolDefinition } from "@amcast/core";
+import {
+  assert,
+  DestinationChooser,
+  nearestGroup,
+  Prng,
+  protocolContext,
+  runGroups,
+  targetGroups,
+} from "@amcast/core";
 import type { Replica } from "@amcast/group";
 import {
   ByzantineReplica,
@@ -42,6 +50,8 @@ export interface BuildOptions {
 export interface BuiltSystem {
   /** The protocol the groups run: the spec's, wrapped in views and the ACK barrier as asked. */
   readonly protocol: ProtocolDefinition<unknown>;
+  /** The protocol's context (groups, overlay, parsed parameters), as every group and client sees it. */
+  readonly context: ProtocolContext;
   readonly membership: Membership;
   readonly processes: SimProcess[];
   readonly clients: SimClient[];
@@ -83,6 +93,13 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
     spec.linearizable === true ? (linearizable(viewed) as ProtocolDefinition<unknown>) : viewed;
   // Only the groups the protocol uses get replicas: auxiliary groups exist for tree overlays.
   const membership = Membership.uniform(runGroups(overlay, topology), replicaCount(mode, f));
+  const context = protocolContext(
+    protocol,
+    spec.params,
+    { groups: membership.groups, overlay },
+    "protocol",
+    "params",
+  );
   // Byzantine mode signs requests, stream copies and consensus messages (see SimulatedSignatures).
   const signatures = signatureKind(spec) === "modelled" ? new SimulatedSignatures(spec.seed) : undefined;
   const strategies = new Map(spec.byzantine.map((fault) => [fault.proc, fault.strategy]));
@@ -95,6 +112,7 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
       id,
       membership,
       overlay,
+      params: spec.params,
       mode,
       f,
       ...(signer === undefined || signatures === undefined ? {} : { signer, verifier: signatures }),
@@ -147,6 +165,7 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
         protocol,
         membership,
         overlay,
+        params: spec.params,
         mode,
         f,
         outstandingMax,
@@ -185,7 +204,7 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
       clients,
     );
   }
-  return { protocol, membership, processes, clients, clientRegions, leaderOf, controller };
+  return { protocol, context, membership, processes, clients, clientRegions, leaderOf, controller };
 }
 
 /**
@@ -209,6 +228,7 @@ function addController(
       protocol,
       membership,
       overlay,
+      params: spec.params,
       mode,
       f,
       outstandingMax: 1,

@@ -7,6 +7,8 @@ import {
   overlayToJson,
   parseOverlay,
   parseTopology,
+  protocolContext,
+  runGroups,
 } from "@amcast/core";
 import type { ReplicationMode } from "@amcast/group";
 import { BYZANTINE_STRATEGIES, REPLICATION_MODES } from "@amcast/group";
@@ -169,6 +171,12 @@ function object<T>(schema: Schema<T>, check?: (value: T, at: At) => void): Codec
   };
 }
 
+/** Any JSON value, carried as is (a protocol's parameters: the protocol checks them). */
+const json: Codec<unknown> = {
+  write: (value) => value,
+  read: (value) => value,
+};
+
 /** A value read by its own document parser (topologies and overlays have one JSON form each). */
 function document<T>(write: (value: T) => unknown, parse: (value: unknown, source: string) => T): Codec<T> {
   return {
@@ -294,6 +302,7 @@ export const SYSTEM_SCHEMA: Schema<SystemSpec> = {
   topology,
   protocol,
   overlay: nullable(overlay),
+  params: optional(json),
   mode: choice<ReplicationMode>(REPLICATION_MODES),
   f: count,
   workload,
@@ -317,6 +326,15 @@ const system = object<SystemSpec>(SYSTEM_SCHEMA, (spec, at) => {
       field(at, "overlay"),
       `protocol ${spec.protocol.name} needs ${spec.protocol.overlayKind === null ? "no overlay" : `a ${spec.protocol.overlayKind} overlay`}`,
     );
+  // The protocol checks its parameters here, with the file and field named, rather than when a
+  // node builds the system.
+  protocolContext(
+    spec.protocol,
+    spec.params,
+    { groups: runGroups(spec.overlay, spec.topology), overlay: spec.overlay },
+    at.source,
+    field(at, "params").path,
+  );
 });
 
 /** A system spec as JSON (plain data: every value a string, number, boolean, null, array or object). */

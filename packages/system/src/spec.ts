@@ -16,6 +16,11 @@ export interface SystemSpec {
   readonly topology: Topology;
   readonly protocol: ProtocolDefinition<unknown>;
   readonly overlay: Overlay | null;
+  /**
+   * The protocol's parameters, as the experiment's protocol entry gives them (JSON, checked when
+   * the experiment was loaded); absent: none. Parsed by the protocol where the system is built.
+   */
+  readonly params?: unknown;
   readonly mode: ReplicationMode;
   /** Faults tolerated per group (replicas = replicaCount(mode, f)). */
   readonly f: number;
