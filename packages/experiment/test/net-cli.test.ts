@@ -225,12 +225,20 @@ describe("amcast experiment --runtime net", () => {
   });
 
   it("stops every node and exits on Ctrl-C", { timeout: 120_000 }, async () => {
-    const run = startCli("experiment", "long", "--runtime", "net");
+    const run = startCli("experiment", "long", "--runtime", "net", "--trace", "out/interrupted.jsonl");
     const workDir = await runningNodes(run, 4);
     run.child.kill("SIGINT");
     expect(await run.exited).toBe(130);
-    expect(run.stderr).toMatch(/interrupted; every node was stopped/);
+    expect(run.stderr).toMatch(/interrupted in run 1 of 1; every node was stopped/);
     expect(processesMentioning(workDir)).toEqual([]);
+    // The nodes were stopped in order: what they did is traced, and the trace says how it ended.
+    expect(run.stdout).toMatch(/\[1\/1\] skeen\/solo\/slow .*\[stopped: interrupted\]/);
+    expect(run.stdout).toMatch(/stopped: interrupted at t=[\d.]+: the run did not finish, so it does not pass/);
+    const trace = readFileSync(join(project, "out", "interrupted.jsonl"), "utf8")
+      .trim()
+      .split("\n");
+    expect(trace.filter((line) => line.includes('"ev":"deliver"')).length).toBeGreaterThan(0);
+    expect(JSON.parse(trace.at(-1) as string)).toMatchObject({ ev: "stop", reason: "interrupted" });
   });
 
   it("leaves no node behind when the runner itself is killed", { timeout: 120_000 }, async () => {

@@ -5,6 +5,7 @@ import type { WriteStream } from "node:fs";
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import type { TraceEvent } from "@amcast/core";
 import type { CrashFault, SimResult, StopReason } from "@amcast/sim";
@@ -84,6 +85,12 @@ export interface NetRunStats {
   readonly workloadMs: number;
   /** Wall time to start the nodes and connect them. */
   readonly startupMs: number;
+  /**
+   * How late this machine ran a ready process during the workload: the runner's own event-loop
+   * delay (it is idle, so its delay is the scheduler's), mean and 90th percentile in ms. A busy
+   * machine delays every step of every process by about this much.
+   */
+  readonly schedulingDelayMs: { readonly mean: number; readonly p90: number };
   readonly perNode: Readonly<Record<string, HostStats>>;
 }
 
@@ -101,6 +108,8 @@ const CONNECT_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 15_000;
 const KILL_GRACE_MS = 2_000;
 const STATUS_INTERVAL_MS = 50;
+/** The period of the runner's own timer that measures how late the machine schedules it. */
+const SCHEDULING_SAMPLE_MS = 5;
 /** The longest a run waits for stragglers after the workload is done. */
 const SETTLE_MS_MAX = 30_000;
 
@@ -149,12 +158,28 @@ class Cluster {
   readonly nodes = new Map<string, NodeProcess>();
   private failure: Error | undefined;
   private readonly waiters = new Set<() => void>();
+  /**
+   * While the workload runs, an abort (Ctrl-C) interrupts the run instead of failing it: the
+   * nodes are stopped in order and the run ends with what they traced.
+   */
+  gracefulAbort = false;
+  interrupted = false;
 
   constructor(
     private readonly workDir: string,
     signal: AbortSignal | undefined,
   ) {
-    signal?.addEventListener("abort", () => this.fail(new NetRunError("interrupted")), { once: true });
+    signal?.addEventListener(
+      "abort",
+      () => {
+        if (!this.gracefulAbort) this.fail(new NetRunError("interrupted"));
+        else {
+          this.interrupted = true;
+          this.changed();
+        }
+      },
+      { once: true },
+    );
   }
 
   spawn(
@@ -330,7 +355,7 @@ class Cluster {
     this.changed();
   }
 
-  private changed(): void {
+  changed(): void {
     for (const waiter of [...this.waiters]) waiter();
   }
 }
@@ -440,6 +465,7 @@ export async function runCluster(
   let startupMs = 0;
   let workloadMs = 0;
   const crashTimers: NodeJS.Timeout[] = [];
+  const schedulingDelay = monitorEventLoopDelay({ resolution: SCHEDULING_SAMPLE_MS });
   try {
     log(
       `network runtime: ${nodes.length} processes (${built.processes.length} replicas, ${hostCount} client host(s)) in ${workDir}`,
@@ -488,6 +514,8 @@ export async function runCluster(
 
     startupMs = performance.now() - startedAt;
     workloadStartMs = performance.now();
+    schedulingDelay.enable();
+    cluster.gracefulAbort = true;
     cluster.broadcast({ type: "start" }, "clients");
     // Crash faults: SIGKILL at their time after the workload's start (a leader is asked for then).
     const crashes = spec.faults.crashes.map(
@@ -522,6 +550,7 @@ export async function runCluster(
             lastCompleted = completed;
             lastProgressMs = performance.now();
           }
+          if (cluster.interrupted) return true;
           if (clientsOf().every((entry) => entry.done)) return true;
           if (performance.now() - lastProgressMs > options.stallMs) {
             stop.reason = "stalled";
@@ -542,12 +571,28 @@ export async function runCluster(
       log(`the workload did not finish within ${timeLimitMs} ms: stopping the run`);
     }
     // As the simulator does, a run ends only once every fault happened.
-    if (stop.reason === "drained") {
-      await Promise.all(crashes);
+    if (stop.reason === "drained" && !cluster.interrupted) {
+      let crashesDone = false;
+      void Promise.all(crashes).then(() => {
+        crashesDone = true;
+        cluster.changed();
+      });
+      const lastCrashMs = Math.max(0, ...spec.faults.crashes.map((fault) => fault.atMs));
+      await cluster.until(
+        () => crashesDone || cluster.interrupted,
+        "every crash fault",
+        lastCrashMs + LEADER_WAIT_MS + 60_000,
+      );
       if (cluster.failed !== undefined) throw cluster.failed;
       await settle(cluster, spec, options);
     }
+    if (cluster.interrupted) {
+      stop.reason = "interrupted";
+      log("interrupted: stopping every node");
+    }
+    cluster.gracefulAbort = false;
     workloadMs = performance.now() - workloadStartMs;
+    schedulingDelay.disable();
     // Stop: every node writes out its trace and reports its counters.
     for (const entry of entries()) entry.stopping = true;
     cluster.broadcast({ type: "stop" });
@@ -627,6 +672,15 @@ export async function runCluster(
         cpuMsClients: cpuOf("clients"),
         workloadMs,
         startupMs,
+        // The histogram holds whole periods: what is late is beyond the period.
+        schedulingDelayMs: {
+          mean:
+            schedulingDelay.count === 0 ? 0 : Math.max(0, schedulingDelay.mean / 1e6 - SCHEDULING_SAMPLE_MS),
+          p90:
+            schedulingDelay.count === 0
+              ? 0
+              : Math.max(0, schedulingDelay.percentile(90) / 1e6 - SCHEDULING_SAMPLE_MS),
+        },
         perNode,
       },
     };
@@ -651,7 +705,7 @@ async function settle(cluster: Cluster, spec: SystemSpec, options: NetRunOptions
   const started = performance.now();
   let quietSinceMs: number | undefined;
   let lastDeliveries = -1;
-  while (performance.now() - started < SETTLE_MS_MAX) {
+  while (performance.now() - started < SETTLE_MS_MAX && !cluster.interrupted) {
     const entries = cluster.live();
     for (const entry of entries) entry.status = undefined;
     for (const entry of entries) cluster.send(entry.node.id, { type: "status" });

@@ -90,6 +90,8 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
       const outcome = await runScenarioNet(scenario, options);
       outcomes.push(outcome);
       print(netProgressLine(outcome, index, scenarios.length));
+      // Interrupted mid-run: its nodes were stopped in order and traced; report what ran.
+      if (abort.signal.aborted) break;
     }
   } catch (error) {
     if (error instanceof NetRunError) {
@@ -141,6 +143,12 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
   );
   for (const line of verdict.lines) print(line);
   if (args.json) print(JSON.stringify(summary));
+  if (abort.signal.aborted) {
+    process.stderr.write(
+      `amcast: interrupted in run ${outcomes.length} of ${scenarios.length}; every node was stopped\n`,
+    );
+    return 130;
+  }
   return verdict.failed === 0 ? 0 : 1;
 }
 

@@ -1,0 +1,319 @@
+import type { Overlay, ProtocolDefinition, TraceEvent } from "@amcast/core";
+import { CdagOverlay, Topology, TreeOverlay } from "@amcast/core";
+import type { ReplicationMode } from "@amcast/group";
+import { REPLICATION_MODES } from "@amcast/group";
+import { PROTOCOLS, protocolByName } from "@amcast/protocols";
+import type { NetRunOptions } from "@amcast/runtime";
+import { percentile } from "./metrics.js";
+import type { NetOutcome } from "./net-run.js";
+import { runScenarioNet } from "./net-run.js";
+import type { ScenarioOutcome, ScenarioSpec } from "./scenario.js";
+import { runScenario } from "./scenario.js";
+import { formatTable } from "./table.js";
+
+/**
+ * Parity: the same run on the simulator and on real processes must be the same run — the same
+ * properties owed and holding, the same multicasts delivered, and latencies that agree up to what
+ * jitter and real processing explain. A run is a protocol in a replication mode, plain or
+ * linearizable, on a small WAN (three AWS regions, their one-way delays halved so that a run takes
+ * about a second) whose delays the network runtime injects in its transport.
+ */
+export interface ParityCase {
+  readonly protocol: ProtocolDefinition<unknown>;
+  readonly mode: ReplicationMode;
+  readonly linearizable: boolean;
+}
+
+/** The quantiles compared (p10 ... p90) and the one only reported (p99: a handful of samples). */
+export const COMPARED_QUANTILES = [0.1, 0.25, 0.5, 0.75, 0.9] as const;
+export const REPORTED_QUANTILES = [...COMPARED_QUANTILES, 0.99] as const;
+
+/**
+ * How far a quantile of the network runtime's latencies may sit from the simulator's: `absoluteMs`
+ * plus `relative` of the simulator's value (see docs/runtime.md, "Parity", for the measurement
+ * behind these numbers).
+ */
+export interface ParityTolerance {
+  readonly absoluteMs: number;
+  readonly relative: number;
+}
+
+export const PARITY_TOLERANCE: ParityTolerance = { absoluteMs: 8, relative: 0.15 };
+
+/** Three AWS regions (Canada, Virginia, Sao Paulo), one-way delays halved. */
+export function parityTopology(): Topology {
+  const regions = ["Canada", "Virginia", "SaoPaulo"];
+  const latencyMs = [
+    [5, 16, 128],
+    [17, 7, 114],
+    [126, 116, 3],
+  ].map((row) => row.map((ms) => ms / 2));
+  return new Topology(
+    "parity-3-regions",
+    { regions, latencyMs },
+    regions.map((region) => ({ id: region, region })),
+    [],
+  );
+}
+
+/** The overlay a protocol needs on the three groups: Canada > Virginia > Sao Paulo, or a tree rooted at Virginia. */
+function parityOverlay(protocol: ProtocolDefinition<unknown>): Overlay | null {
+  switch (protocol.overlayKind) {
+    case "cdag":
+      return new CdagOverlay("parity-order", ["Canada", "Virginia", "SaoPaulo"]);
+    case "tree":
+      return new TreeOverlay(
+        "parity-tree",
+        new Map([
+          ["Virginia", "target" as const],
+          ["Canada", "target" as const],
+          ["SaoPaulo", "target" as const],
+        ]),
+        [
+          ["Virginia", "Canada"],
+          ["Virginia", "SaoPaulo"],
+        ],
+      );
+    default:
+      return null;
+  }
+}
+
+export interface ParityOptions {
+  readonly seed: number;
+  readonly multicastsPerClient: number;
+}
+
+export const DEFAULT_PARITY_OPTIONS: ParityOptions = { seed: 1, multicastsPerClient: 20 };
+
+/** The scenario of a parity case: two closed-loop clients per group, a third of the multicasts local. */
+export function parityScenario(
+  parity: ParityCase,
+  options: ParityOptions = DEFAULT_PARITY_OPTIONS,
+): ScenarioSpec {
+  const { protocol, mode, linearizable } = parity;
+  return {
+    label: `${protocol.name}${linearizable ? "+lin" : ""}/${mode}/parity`,
+    seed: options.seed,
+    topology: parityTopology(),
+    protocol,
+    overlay: parityOverlay(protocol),
+    mode,
+    f: mode === "solo" ? 0 : 1,
+    workload: {
+      name: "parity",
+      clientsPerGroup: 2,
+      loop: "closed",
+      multicastsPerClient: options.multicastsPerClient,
+      outstanding: 2,
+      thinkMs: 0,
+      ratePerSec: 1,
+      outstandingMax: 2,
+      payloadBytes: 64,
+      groups: null,
+      locality: { localPercent: 34, globalSizes: [2, 3], globalChoice: "uniform" },
+      startSpreadMs: 20,
+    },
+    byzantine: [],
+    linearizable,
+    faultPlan: "",
+    network: { jitterSdFraction: 0.05, reorder: null },
+    processing: { perMessageUs: 0, perByteNs: 0 },
+    faults: { crashes: [], partitions: [] },
+    timeLimitMs: 120_000,
+    tickMs: 10,
+    realTime: false,
+    recordSends: false,
+    check: true,
+    keepSamples: true,
+  };
+}
+
+/**
+ * Cases that cover every protocol, mode and variant, and every pair of (protocol, variant) and
+ * (mode, variant), in six runs: what `pnpm test` runs.
+ */
+export const PARITY_TEST_CASES: readonly ParityCase[] = [
+  { protocol: protocolByName("skeen", "parity", "protocol"), mode: "solo", linearizable: false },
+  { protocol: protocolByName("skeen", "parity", "protocol"), mode: "crash", linearizable: true },
+  { protocol: protocolByName("flexcast", "parity", "protocol"), mode: "solo", linearizable: true },
+  { protocol: protocolByName("flexcast", "parity", "protocol"), mode: "byzantine", linearizable: false },
+  { protocol: protocolByName("byzcast", "parity", "protocol"), mode: "crash", linearizable: false },
+  { protocol: protocolByName("byzcast", "parity", "protocol"), mode: "byzantine", linearizable: true },
+];
+
+/** Every protocol in every mode, plain and linearizable. */
+export function fullParityMatrix(): ParityCase[] {
+  return PROTOCOLS.flatMap((protocol) =>
+    REPLICATION_MODES.flatMap((mode) =>
+      [false, true].map((linearizable) => ({ protocol, mode, linearizable })),
+    ),
+  );
+}
+
+/** One runtime's side of a parity run. */
+export interface ParitySide {
+  readonly outcome: ScenarioOutcome;
+  /** Every multicast, with its destinations, as `id>g1,g2`. */
+  readonly multicasts: ReadonlySet<string>;
+  /** Multicasts delivered by every destination group. */
+  readonly delivered: ReadonlySet<string>;
+  /** Latency quantiles in ms, by fraction (REPORTED_QUANTILES). */
+  readonly quantilesMs: ReadonlyMap<number, number>;
+}
+
+export interface ParityResult {
+  readonly label: string;
+  readonly sim: ParitySide;
+  readonly net: ParitySide & { readonly outcome: NetOutcome };
+  /** What differs beyond the tolerance; empty when the runtimes agree. */
+  readonly problems: readonly string[];
+}
+
+/** Multicasts and deliveries of a run's trace (the metrics keep counts, parity needs the ids). */
+class DeliveryLedger {
+  readonly multicasts = new Set<string>();
+  readonly delivered = new Set<string>();
+  private readonly waiting = new Map<string, Set<string>>();
+
+  readonly onEvent = (event: TraceEvent): void => {
+    if (event.ev === "multicast") {
+      const id = String(event.id);
+      this.multicasts.add(`${id}>${event.dst.map(String).join(",")}`);
+      this.waiting.set(id, new Set(event.dst.map(String)));
+    } else if (event.ev === "deliver") {
+      const groups = this.waiting.get(String(event.id));
+      if (groups === undefined) return;
+      groups.delete(String(event.group));
+      if (groups.size === 0) {
+        this.waiting.delete(String(event.id));
+        this.delivered.add(String(event.id));
+      }
+    }
+  };
+}
+
+function side<O extends ScenarioOutcome>(outcome: O, ledger: DeliveryLedger): ParitySide & { outcome: O } {
+  const latencies = Float64Array.from(outcome.metrics.samples.map((sample) => sample.latencyMs)).sort();
+  const quantilesMs = new Map(
+    REPORTED_QUANTILES.map((fraction) => [
+      fraction,
+      latencies.length === 0 ? 0 : percentile(latencies, fraction),
+    ]),
+  );
+  return { outcome, multicasts: ledger.multicasts, delivered: ledger.delivered, quantilesMs };
+}
+
+/** Runs one case on both runtimes and compares them. */
+export async function runParity(
+  parity: ParityCase,
+  netOptions: NetRunOptions,
+  options: ParityOptions = DEFAULT_PARITY_OPTIONS,
+  tolerance: ParityTolerance = PARITY_TOLERANCE,
+): Promise<ParityResult> {
+  const spec = parityScenario(parity, options);
+  const simLedger = new DeliveryLedger();
+  const sim = side(runScenario({ ...spec, onTrace: simLedger.onEvent }), simLedger);
+  const netLedger = new DeliveryLedger();
+  const net = side(
+    await runScenarioNet({ ...spec, onTrace: netLedger.onEvent }, { ...netOptions, latencyEmulation: true }),
+    netLedger,
+  );
+  return { label: spec.label, sim, net, problems: compareSides(sim, net, tolerance) };
+}
+
+const pct = (fraction: number): string => `p${Math.round(fraction * 100)}`;
+
+/** Where the two runtimes disagree. */
+export function compareSides(sim: ParitySide, net: ParitySide, tolerance: ParityTolerance): string[] {
+  const problems: string[] = [];
+  const simCheck = sim.outcome.check;
+  const netCheck = net.outcome.check;
+  if (simCheck === null || netCheck === null) return ["a side was not checked"];
+  if (simCheck.owed.join(",") !== netCheck.owed.join(","))
+    problems.push(
+      `properties owed: simulator ${simCheck.owed.join(",")}, network ${netCheck.owed.join(",")}`,
+    );
+  if (simCheck.checked.join(",") !== netCheck.checked.join(","))
+    problems.push(
+      `properties checked: simulator ${simCheck.checked.join(",")}, network ${netCheck.checked.join(",")}`,
+    );
+  if (!simCheck.passed)
+    problems.push(`the simulator's run failed its checks (${simCheck.violations.length} violations)`);
+  if (!netCheck.passed)
+    problems.push(`the network's run failed its checks (${netCheck.violations.length} violations)`);
+  if (!sameSet(sim.multicasts, net.multicasts)) problems.push("the runtimes multicast different messages");
+  if (!sameSet(sim.delivered, net.delivered))
+    problems.push(
+      `delivered: simulator ${sim.delivered.size}, network ${net.delivered.size}, not the same multicasts`,
+    );
+  if (sim.delivered.size !== sim.multicasts.size)
+    problems.push("the simulator did not deliver every multicast");
+  for (const fraction of COMPARED_QUANTILES) {
+    const simMs = sim.quantilesMs.get(fraction) ?? 0;
+    const netMs = net.quantilesMs.get(fraction) ?? 0;
+    const allowedMs = tolerance.absoluteMs + tolerance.relative * simMs;
+    if (Math.abs(netMs - simMs) > allowedMs)
+      problems.push(
+        `${pct(fraction)}: simulator ${simMs.toFixed(1)} ms, network ${netMs.toFixed(1)} ms, apart by more than ${allowedMs.toFixed(1)} ms`,
+      );
+  }
+  return problems;
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const item of a) if (!b.has(item)) return false;
+  return true;
+}
+
+/** The parity table: per case, properties, deliveries, p50/p90/p99 on both runtimes and the differences. */
+export function parityTable(results: readonly ParityResult[]): string {
+  const header = [
+    "run",
+    "owed (sim = net)",
+    "passed sim/net",
+    "delivered sim/net",
+    "same ids",
+    "p50 sim",
+    "p50 net",
+    "p50 diff",
+    "p90 sim",
+    "p90 net",
+    "p90 diff",
+    "p99 sim",
+    "p99 net",
+    "p99 diff",
+    "max p10-p90 diff %",
+    "agree",
+  ];
+  const rows = results.map(({ label, sim, net, problems }) => {
+    const q = (s: ParitySide, fraction: number): number => s.quantilesMs.get(fraction) ?? 0;
+    const diff = (fraction: number): number => q(net, fraction) - q(sim, fraction);
+    const worst = Math.max(
+      ...COMPARED_QUANTILES.map((fraction) =>
+        q(sim, fraction) === 0 ? 0 : (100 * Math.abs(diff(fraction))) / q(sim, fraction),
+      ),
+    );
+    const owed = (outcome: ScenarioOutcome): string => outcome.check?.owed.length.toString() ?? "-";
+    return [
+      label,
+      `${owed(sim.outcome)} = ${owed(net.outcome)}${sim.outcome.check?.owed.includes("real-time-order") === true ? " (rt)" : ""}`,
+      `${sim.outcome.check?.passed === true ? "yes" : "NO"}/${net.outcome.check?.passed === true ? "yes" : "NO"}`,
+      `${sim.delivered.size}/${net.delivered.size}`,
+      sameSet(sim.delivered, net.delivered) ? "yes" : "NO",
+      q(sim, 0.5),
+      q(net, 0.5),
+      diff(0.5),
+      q(sim, 0.9),
+      q(net, 0.9),
+      diff(0.9),
+      q(sim, 0.99),
+      q(net, 0.99),
+      diff(0.99),
+      worst,
+      problems.length === 0 ? "yes" : "NO",
+    ];
+  });
+  return formatTable(header, rows);
+}
