@@ -233,7 +233,9 @@ describe("amcast experiment --runtime net", () => {
     expect(processesMentioning(workDir)).toEqual([]);
     // The nodes were stopped in order: what they did is traced, and the trace says how it ended.
     expect(run.stdout).toMatch(/\[1\/1\] skeen\/solo\/slow .*\[stopped: interrupted\]/);
-    expect(run.stdout).toMatch(/stopped: interrupted at t=[\d.]+: the run did not finish, so it does not pass/);
+    expect(run.stdout).toMatch(
+      /stopped: interrupted at t=[\d.]+: the run did not finish, so it does not pass/,
+    );
     const trace = readFileSync(join(project, "out", "interrupted.jsonl"), "utf8")
       .trim()
       .split("\n");
