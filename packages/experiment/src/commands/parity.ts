@@ -6,6 +6,8 @@ import {
   PARITY_TEST_CASES,
   PARITY_TOLERANCE,
   parityTable,
+  quantileMs,
+  REPORTED_QUANTILES,
   runParity,
 } from "../parity.js";
 import { integerFlag, parseCommandArgs, UsageError } from "./usage.js";
@@ -85,10 +87,16 @@ export async function runParityCommand(args: string[]): Promise<number> {
           delivered: { sim: sim.delivered.size, net: net.delivered.size },
           quantilesMs: {
             sim: Object.fromEntries(
-              [...sim.quantilesMs].map(([fraction, ms]) => [`p${Math.round(fraction * 100)}`, ms]),
+              REPORTED_QUANTILES.map((fraction) => [
+                `p${Math.round(fraction * 100)}`,
+                quantileMs(sim, fraction),
+              ]),
             ),
             net: Object.fromEntries(
-              [...net.quantilesMs].map(([fraction, ms]) => [`p${Math.round(fraction * 100)}`, ms]),
+              REPORTED_QUANTILES.map((fraction) => [
+                `p${Math.round(fraction * 100)}`,
+                quantileMs(net, fraction),
+              ]),
             ),
           },
           problems,
