@@ -356,7 +356,7 @@ export function parityTable(results: readonly ParityResult[]): string {
     "p99 sim",
     "p99 net",
     "p99 diff",
-    "max p10-p90 diff %",
+    "max same-rank p10-p90 diff %",
     "sched ms",
     "agree",
   ];

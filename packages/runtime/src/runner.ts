@@ -165,21 +165,24 @@ class Cluster {
   gracefulAbort = false;
   interrupted = false;
 
+  private readonly onAbort = (): void => {
+    if (!this.gracefulAbort) this.fail(new NetRunError("interrupted"));
+    else {
+      this.interrupted = true;
+      this.changed();
+    }
+  };
+
   constructor(
     private readonly workDir: string,
-    signal: AbortSignal | undefined,
+    private readonly signal: AbortSignal | undefined,
   ) {
-    signal?.addEventListener(
-      "abort",
-      () => {
-        if (!this.gracefulAbort) this.fail(new NetRunError("interrupted"));
-        else {
-          this.interrupted = true;
-          this.changed();
-        }
-      },
-      { once: true },
-    );
+    signal?.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  /** Lets go of the abort signal (one signal serves many runs). */
+  dispose(): void {
+    this.signal?.removeEventListener("abort", this.onAbort);
   }
 
   spawn(
@@ -604,6 +607,7 @@ export async function runCluster(
   } finally {
     for (const timer of crashTimers) clearTimeout(timer);
     await cluster.killAll();
+    cluster.dispose();
   }
 
   try {

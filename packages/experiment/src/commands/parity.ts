@@ -55,8 +55,12 @@ export async function runParityCommand(args: string[]): Promise<number> {
         { seed, multicastsPerClient },
       );
       results.push(result);
+      const delay = result.net.outcome.net.schedulingDelayMs.mean.toFixed(1);
+      const compared = result.quantilesCompared
+        ? `quantiles compared, scheduling delay ${delay} ms`
+        : `quantiles NOT compared: the machine was overloaded, scheduling delay ${delay} ms`;
       print(
-        `[${index + 1}/${cases.length}] ${result.label}: ${result.problems.length === 0 ? "the runtimes agree" : result.problems.join("; ")}`,
+        `[${index + 1}/${cases.length}] ${result.label}: ${result.problems.length === 0 ? "the runtimes agree" : result.problems.join("; ")} (${compared})`,
       );
     }
   } catch (error) {
