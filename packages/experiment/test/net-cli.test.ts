@@ -227,6 +227,8 @@ describe("amcast experiment --runtime net", () => {
   it("stops every node and exits on Ctrl-C", { timeout: 120_000 }, async () => {
     const run = startCli("experiment", "long", "--runtime", "net", "--trace", "out/interrupted.jsonl");
     const workDir = await runningNodes(run, 4);
+    await until(() => /the workload starts/.test(run.stdout), "the workload to start");
+    await new Promise((resolveWait) => setTimeout(resolveWait, 1000));
     run.child.kill("SIGINT");
     expect(await run.exited).toBe(130);
     expect(run.stderr).toMatch(/interrupted in run 1 of 1; every node was stopped/);

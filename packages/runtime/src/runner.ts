@@ -520,6 +520,7 @@ export async function runCluster(
     schedulingDelay.enable();
     cluster.gracefulAbort = true;
     cluster.broadcast({ type: "start" }, "clients");
+    log("every node is connected: the workload starts");
     // Crash faults: SIGKILL at their time after the workload's start (a leader is asked for then).
     const crashes = spec.faults.crashes.map(
       (fault) =>
