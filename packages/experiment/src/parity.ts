@@ -160,8 +160,10 @@ export function parityScenario(
 }
 
 /**
- * Cases that cover every protocol, mode and variant, and every pair of (protocol, variant) and
- * (mode, variant), in six runs: what `pnpm test` runs.
+ * What `pnpm test` runs: six cases that cover every protocol, mode and variant, and every pair of
+ * (protocol, variant); of the pairs of (mode, variant), all but a linearizable Byzantine run, the
+ * costliest to start (twelve replica processes, twice the messages), which `amcast parity --full`
+ * runs with the rest.
  */
 export const PARITY_TEST_CASES: readonly ParityCase[] = [
   { protocol: protocolByName("skeen", "parity", "protocol"), mode: "solo", linearizable: false },
@@ -169,7 +171,7 @@ export const PARITY_TEST_CASES: readonly ParityCase[] = [
   { protocol: protocolByName("flexcast", "parity", "protocol"), mode: "solo", linearizable: true },
   { protocol: protocolByName("flexcast", "parity", "protocol"), mode: "byzantine", linearizable: false },
   { protocol: protocolByName("byzcast", "parity", "protocol"), mode: "crash", linearizable: false },
-  { protocol: protocolByName("byzcast", "parity", "protocol"), mode: "byzantine", linearizable: true },
+  { protocol: protocolByName("byzcast", "parity", "protocol"), mode: "solo", linearizable: true },
 ];
 
 /** Every protocol in every mode, plain and linearizable. */

@@ -13,8 +13,7 @@ import {
 /**
  * Parity: the same specs on the simulator and on real processes (one OS process per replica, the
  * WAN's delays injected in the transport) — every protocol, every replication mode, plain and
- * linearizable, in six cases that cover each pair of protocol and variant and of mode and
- * variant. Both runtimes must owe and check the same properties and pass them, multicast and
+ * linearizable, in six cases (see PARITY_TEST_CASES for what they cover). Both runtimes must owe and check the same properties and pass them, multicast and
  * deliver the same messages, and agree on latency quantiles p10 to p90 within PARITY_TOLERANCE.
  * `amcast parity --full` runs every combination and prints the table.
  */
