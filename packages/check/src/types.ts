@@ -31,6 +31,8 @@ export interface CheckOptions {
   readonly realTime?: boolean;
   /** How many violations each property keeps (default 1000); the report says when more were found. */
   readonly maxViolationsPerProperty?: number;
+  /** The run's label in the report (default: the `run` field of the first event). */
+  readonly run?: string;
 }
 
 /** How a run ended, from its `stop` event. */

@@ -30,3 +30,4 @@ export type { ExperimentSpec, ProtocolRun } from "./spec.js";
 export { loadExperiment } from "./spec.js";
 export type { SwarmCase, SwarmOptions } from "./swarm.js";
 export { swarmCase, withOverlay } from "./swarm.js";
+export { TraceFileWriter } from "./trace-file.js";

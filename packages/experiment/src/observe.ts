@@ -39,6 +39,9 @@ export class RunObserver {
   };
 
   finish(): { metrics: RunMetrics; check: CheckReport | null } {
-    return { metrics: this.metrics.finish(), check: this.spec.check ? checkRun(this.events) : null };
+    return {
+      metrics: this.metrics.finish(),
+      check: this.spec.check ? checkRun(this.events, { run: this.spec.label }) : null,
+    };
   }
 }

@@ -160,10 +160,10 @@ export function parityScenario(
 }
 
 /**
- * What `pnpm test` runs: six cases that cover every protocol, mode and variant, and every pair of
- * (protocol, variant); of the pairs of (mode, variant), all but a linearizable Byzantine run, the
- * costliest to start (twelve replica processes, twice the messages), which `amcast parity --full`
- * runs with the rest.
+ * What `pnpm test` runs: every registered protocol (a test holds the list to the registry), every
+ * mode and both variants; every pair of (protocol, variant) for Skeen, FlexCast and ByzCast, and
+ * of the pairs of (mode, variant) all but a linearizable Byzantine run, the costliest to start
+ * (twelve replica processes, twice the messages), which `amcast parity --full` runs with the rest.
  */
 export const PARITY_TEST_CASES: readonly ParityCase[] = [
   { protocol: protocolByName("skeen", "parity", "protocol"), mode: "solo", linearizable: false },
@@ -172,6 +172,7 @@ export const PARITY_TEST_CASES: readonly ParityCase[] = [
   { protocol: protocolByName("flexcast", "parity", "protocol"), mode: "byzantine", linearizable: false },
   { protocol: protocolByName("byzcast", "parity", "protocol"), mode: "crash", linearizable: false },
   { protocol: protocolByName("byzcast", "parity", "protocol"), mode: "solo", linearizable: true },
+  { protocol: protocolByName("sequencer", "parity", "protocol"), mode: "solo", linearizable: false },
 ];
 
 /** Every protocol in every mode, plain and linearizable. */

@@ -1,8 +1,10 @@
+import { REPLICATION_MODES } from "@amcast/group";
 import { DEFAULT_NET_OPTIONS } from "@amcast/runtime";
 import { describe, expect, it } from "vitest";
 import type { ParityCase } from "../src/parity.js";
 import {
   compareSides,
+  fullParityMatrix,
   PARITY_TEST_CASES,
   PARITY_TOLERANCE,
   parityScenario,
@@ -13,7 +15,7 @@ import {
 /**
  * Parity: the same specs on the simulator and on real processes (one OS process per replica, the
  * WAN's delays injected in the transport) — every protocol, every replication mode, plain and
- * linearizable, in six cases (see PARITY_TEST_CASES for what they cover). Both runtimes must owe and check the same properties and pass them, multicast and
+ * linearizable, in seven cases (see PARITY_TEST_CASES for what they cover). Both runtimes must owe and check the same properties and pass them, multicast and
  * deliver the same messages, and agree on latency quantiles p10 to p90 within PARITY_TOLERANCE.
  * `amcast parity --full` runs every combination and prints the table.
  */
@@ -37,6 +39,16 @@ describe("the same run on both runtimes", () => {
       expect(result.problems).toEqual([]);
     });
   }
+});
+
+describe("the cases", () => {
+  it("run every registered protocol, mode and variant", () => {
+    const names = (cases: readonly ParityCase[]): string[] =>
+      [...new Set(cases.map((parity) => parity.protocol.name))].sort();
+    expect(names(PARITY_TEST_CASES)).toEqual(names(fullParityMatrix()));
+    expect(new Set(PARITY_TEST_CASES.map((parity) => parity.mode))).toEqual(new Set(REPLICATION_MODES));
+    expect(new Set(PARITY_TEST_CASES.map((parity) => parity.linearizable))).toEqual(new Set([false, true]));
+  });
 });
 
 describe("the comparison catches the runtimes drifting apart", () => {
