@@ -1,8 +1,10 @@
 import { DEFAULT_NET_OPTIONS, NetRunError } from "@amcast/runtime";
 import type { ParityCase, ParityResult } from "../parity.js";
 import {
+  cpuShare,
   DEFAULT_PARITY_OPTIONS,
   fullParityMatrix,
+  notComparedBecause,
   PARITY_TEST_CASES,
   PARITY_TOLERANCE,
   parityTable,
@@ -56,9 +58,10 @@ export async function runParityCommand(args: string[]): Promise<number> {
       );
       results.push(result);
       const delay = result.net.outcome.net.schedulingDelayMs.mean.toFixed(1);
+      const share = (100 * cpuShare(result.net.outcome)).toFixed(0);
       const compared = result.quantilesCompared
-        ? `quantiles compared, scheduling delay ${delay} ms`
-        : `quantiles NOT compared: the machine was overloaded, scheduling delay ${delay} ms`;
+        ? `quantiles compared: scheduling delay ${delay} ms, the run's processes used ${share}% of the cores`
+        : `quantiles NOT compared: ${notComparedBecause(result)}`;
       print(
         `[${index + 1}/${cases.length}] ${result.label}: ${result.problems.length === 0 ? "the runtimes agree" : result.problems.join("; ")} (${compared})`,
       );
