@@ -28,6 +28,6 @@ export {
 } from "./scenario.js";
 export type { ExperimentSpec, ProtocolRun } from "./spec.js";
 export { loadExperiment } from "./spec.js";
-export type { SwarmCase, SwarmOptions } from "./swarm.js";
-export { swarmCase, withOverlay } from "./swarm.js";
+export type { DelayedNetwork, SwarmCase, SwarmOptions } from "./swarm.js";
+export { DELAYED_NETWORKS, swarmCase, withOverlay } from "./swarm.js";
 export { TraceFileWriter } from "./trace-file.js";

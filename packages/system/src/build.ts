@@ -115,6 +115,7 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
       params: spec.params,
       mode,
       f,
+      seed: spec.seed,
       ...(signer === undefined || signatures === undefined ? {} : { signer, verifier: signatures }),
     });
     const strategy = strategies.get(id);
