@@ -1,4 +1,4 @@
-export { checkRun, checkTrace } from "./check.js";
+export { checkRun, checkTrace, DEFAULT_MAX_VIOLATIONS, failingViolations } from "./check.js";
 export type {
   CompleteEvent as HistoryCompleteEvent,
   HistoryEvent,
@@ -26,7 +26,7 @@ export type {
 export { checkLinearizability, formatLinearizabilityReport, formatWitness } from "./linearizability.js";
 export { formatReport, formatReportByProcess, violationProcesses } from "./report.js";
 export { splitRuns } from "./runs.js";
-export type { CheckCounts, CheckOptions, CheckReport, Property, Violation } from "./types.js";
+export type { CheckCounts, CheckOptions, CheckReport, Property, RunStop, Violation } from "./types.js";
 export { PROPERTIES } from "./types.js";
 export type { Model, SearchBudget, SearchOperation, SearchResult, SearchVerdict } from "./wgl.js";
 export { searchLinearization } from "./wgl.js";

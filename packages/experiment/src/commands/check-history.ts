@@ -7,7 +7,7 @@ import {
   parseHistory,
   splitRuns,
 } from "@amcast/check";
-import { displayPath, readText } from "../files.js";
+import { displayPath, readText } from "@amcast/system";
 import { integerFlag, parseCommandArgs, stringFlag, UsageError } from "./usage.js";
 
 /** Models `--model` may name: the vocabularies of histories the checker knows. */

@@ -1,7 +1,7 @@
 import { formatReport } from "@amcast/check";
 import type { JsonFields, TraceEvent } from "@amcast/core";
 import { InputError } from "@amcast/core";
-import { displayPath } from "../files.js";
+import { displayPath } from "@amcast/system";
 import { formatTable } from "../table.js";
 import type { GtpccRunOutcome } from "./gtpcc.js";
 import { gtpccRunFailed, readGtpccService, runGtpccService } from "./gtpcc.js";

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { formatLinearizabilityReport, formatReport } from "@amcast/check";
 import type { JsonFields, TraceEvent } from "@amcast/core";
-import { displayPath } from "../files.js";
+import { displayPath } from "@amcast/system";
 import { formatTable } from "../table.js";
 import type { KvRunOutcome } from "./kv.js";
 import { kvRunFailed, readKvService, runKvService } from "./kv.js";

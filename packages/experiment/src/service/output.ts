@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { HistoryEvent } from "@amcast/check";
 import { formatHistoryLine } from "@amcast/check";
-import { displayPath } from "../files.js";
+import { displayPath } from "@amcast/system";
 import { csv } from "../results.js";
 import type { ExperimentSpec } from "../spec.js";
 import { TraceFileWriter } from "../trace-file.js";
