@@ -234,7 +234,7 @@ describe("the key-value service on the simulator", () => {
         }
       });
 
-  for (const protocol of ["skeen", "flexcast"] as const)
+  for (const protocol of protocols)
     it(`${protocol}/crash/linearizable: histories stay linearizable through crashed replicas and a cut link`, () => {
       const partitioning = evenRangePartitioning(GROUPS);
       const { sim, shards } = cluster(partitioning, { protocol, mode: "crash", linearizable: true, seed: 9 });
