@@ -348,7 +348,11 @@ function describeWitness<S, I, O>(
   budget: SearchBudget,
   minimal: boolean,
 ): Witness {
-  const result: SearchResult = searchLinearization(model, kept.map(searchOperation), budget, true);
+  // Without the pruner: it gives up on an order as soon as some read can never return its value,
+  // which is sound for the verdict but stops short of the longest legal order, so the report
+  // would list operations that could come next. A witness is a few operations; the full search is cheap.
+  const unpruned: Model<S, I, O> = Object.create(model, { pruner: { value: undefined } });
+  const result: SearchResult = searchLinearization(unpruned, kept.map(searchOperation), budget, true);
   const prefix = result.deepest ?? [];
   let state = model.init();
   for (const index of prefix) {

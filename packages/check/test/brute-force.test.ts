@@ -1,6 +1,6 @@
 import { Prng, percent } from "@amcast/core";
 import { describe, expect, it } from "vitest";
-import type { HistoryEvent, KvInput, KvOutput, KvState } from "../src/index.js";
+import type { HistoryEvent, KvInput, KvOutput, KvState, WitnessOperation } from "../src/index.js";
 import { checkLinearizability, historyOperations, kvModel } from "../src/index.js";
 
 const KEYS = ["a", "b", "c"];
@@ -220,6 +220,24 @@ describe("the linearizability checker agrees with brute force on random small hi
       }
       sub.push(...timeline.sort((a, b) => a.at - b.at).map((entry) => entry.event));
       expect(bruteForce(sub), `witness of seed ${seed}`).toBe(false);
+      // The explanation holds: after the longest legal order, each operation it says cannot come
+      // next cannot (the model refuses its result there, or one it must follow is not placed).
+      let state = kvModel.init();
+      for (const id of witness.prefix) {
+        const placed = witness.operations.find((operation) => operation.id === id) as WitnessOperation;
+        state = kvModel.step(state, placed.input as KvInput, placed.output as KvOutput) as typeof state;
+        expect(state, `seed ${seed}: the prefix is legal`).toBeDefined();
+      }
+      expect(witness.prefix.length + witness.blocked.length).toBe(witness.operations.length);
+      for (const { id, waitsFor } of witness.blocked) {
+        const operation = witness.operations.find((candidate) => candidate.id === id) as WitnessOperation;
+        if (waitsFor === null)
+          expect(
+            kvModel.step(state, operation.input as KvInput, operation.output as KvOutput),
+            `seed ${seed}: ${operation.text} cannot come next`,
+          ).toBeUndefined();
+        else expect(witness.prefix).not.toContain(waitsFor);
+      }
       const ops = historyOperations(sub, "witness");
       const sources = kvModel.readsFrom(
         ops.map((op) => {

@@ -1,5 +1,6 @@
 import { InputError } from "@amcast/core";
 import { describe, expect, it } from "vitest";
+import type { KvInput } from "../src/index.js";
 import { checkLinearizability, formatLinearizabilityReport, kvModel, parseHistory } from "../src/index.js";
 import { get, HistoryBuilder, put, range } from "./history.js";
 
@@ -75,6 +76,35 @@ describe("linearizability of hand-made key-value histories", () => {
     expect(text).toContain("NOT linearizable");
     expect(text).toContain('range["k0", "k2") -> {k1: "v1"}');
     expect(text).toContain("real time: b before c");
+  });
+
+  it("a witness's longest legal order is the longest there is: the operations it leaves out cannot come next", () => {
+    // A cycle through two multi-gets (from a plain Skeen run): b must follow g and precede c,
+    // e must follow c and d and precede f, and f returned before g began.
+    const h = new HistoryBuilder();
+    const multiGet = (...keys: string[]): KvInput => ({ f: "multi-get", keys });
+    const a = h.call("c1", put("x", "a"));
+    const b = h.call("c2", multiGet("x", "z"));
+    h.ret(a, null);
+    const c = h.call("c3", put("x", "c"));
+    const d = h.op("c4", put("y", "d"), null);
+    const e = h.call("c5", multiGet("y", "x"));
+    h.op("c6", put("y", "f"), null);
+    h.op("c7", put("z", "g"), null);
+    h.ret(c, null).ret(e, { y: "d", x: "c" }).ret(b, { x: "a", z: "g" });
+    const report = check(h);
+    expect(report.verdict).toBe("violation");
+    const witness = report.witness;
+    expect(witness?.operations).toHaveLength(7);
+    // a, d, c, e, f, g is legal, then b cannot return x = "a"; or a, d, f, g, b, c, then e cannot
+    // return y = "d". (The search's pruner gives up on an order as soon as a read can never be
+    // satisfied; the witness's order must not stop there.)
+    expect(witness?.prefix).toHaveLength(6);
+    expect([
+      [{ id: b, waitsFor: null, reason: 'x holds "c" there' }],
+      [{ id: e, waitsFor: null, reason: 'y holds "f" there' }],
+    ]).toContainEqual(witness?.blocked);
+    expect(formatLinearizabilityReport(report)).not.toContain("always");
   });
 
   it("the same reads in a linearizable order pass: the range saw both writes", () => {
