@@ -1,31 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import type { HistoryEvent } from "@amcast/check";
 import { checkLinearizability, kvModel } from "@amcast/check";
 import { protocolNames } from "@amcast/protocols";
-import type { ClusterConfig, ProtocolName, ReplicaHandle, ReplicationMode, ServiceClient } from "@amcast/smr";
+import type { ProtocolName, ReplicaHandle, ReplicationMode, ServiceClient } from "@amcast/smr";
 import { connectClient, startReplica } from "@amcast/smr";
 import { afterEach, describe, expect, it } from "vitest";
 import type { KvCommand, KvReply } from "../src/index.js";
 import { HistoryRecorder, KvClient, KvShard, Partitioning } from "../src/index.js";
+import { loopbackCluster } from "./loopback.js";
 
 const GROUPS = ["a", "b", "c"];
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<import("node:net").Server>((resolve) => {
-          const server = createServer();
-          server.listen(0, "127.0.0.1", () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((server) => (server.address() as { port: number }).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
-}
 
 const replicas: ReplicaHandle[] = [];
 const clients: ServiceClient<KvCommand, KvReply>[] = [];
@@ -45,22 +29,12 @@ async function runOnNetwork(
   linearizable: boolean,
 ): Promise<HistoryEvent[]> {
   const perGroup = mode === "crash" ? 3 : 1;
-  const ports = await freePorts(GROUPS.length * perGroup);
-  const cluster: ClusterConfig = {
+  const cluster = await loopbackCluster(GROUPS, perGroup, {
     protocol,
     mode,
     linearizable,
-    groups: Object.fromEntries(
-      GROUPS.map((group, g) => [
-        group,
-        Array.from({ length: perGroup }, (_, r) => ({
-          host: "127.0.0.1",
-          port: ports[g * perGroup + r] as number,
-        })),
-      ]),
-    ),
     clientHosts: { east: 2, west: 2 },
-  };
+  });
   const secret = randomBytes(32);
   const partitioning = Partitioning.range([
     { group: "a", from: "" },

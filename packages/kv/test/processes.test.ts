@@ -1,6 +1,5 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import type { HistoryEvent } from "@amcast/check";
 import { checkLinearizability, formatLinearizabilityReport, kvModel } from "@amcast/check";
@@ -9,6 +8,7 @@ import { connectClient } from "@amcast/smr";
 import { afterAll, expect, it } from "vitest";
 import type { KvCommand, KvReply } from "../src/index.js";
 import { HistoryRecorder, KvClient, Partitioning } from "../src/index.js";
+import { loopbackCluster } from "./loopback.js";
 
 // Two shards, each a crash-tolerant group of three replicas, every replica a process of its own.
 const GROUPS = ["a", "b"];
@@ -20,22 +20,6 @@ const PARTITIONING = {
     { group: "b", from: "m" },
   ],
 };
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<Server>((resolve) => {
-          const server = createServer();
-          server.listen(0, "127.0.0.1", () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((server) => (server.address() as { port: number }).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
-}
 
 const processes = new Map<string, ChildProcess>();
 const services: ServiceClient<KvCommand, KvReply>[] = [];
@@ -75,22 +59,12 @@ function startReplicaProcess(id: string, cluster: ClusterConfig, secret: Buffer)
 it("flexcast/crash/linearizable on real processes: a replica killed mid-run, the clients' history is linearizable", {
   timeout: 120_000,
 }, async () => {
-  const ports = await freePorts(GROUPS.length * REPLICAS_PER_GROUP);
-  const cluster: ClusterConfig = {
+  const cluster = await loopbackCluster(GROUPS, REPLICAS_PER_GROUP, {
     protocol: "flexcast",
     mode: "crash",
     linearizable: true,
-    groups: Object.fromEntries(
-      GROUPS.map((group, g) => [
-        group,
-        Array.from({ length: REPLICAS_PER_GROUP }, (_, r) => ({
-          host: "127.0.0.1",
-          port: ports[g * REPLICAS_PER_GROUP + r] as number,
-        })),
-      ]),
-    ),
     clientHosts: { east: 1, west: 1 },
-  };
+  });
   const secret = randomBytes(32);
   await Promise.all(
     GROUPS.flatMap((group) =>
