@@ -165,10 +165,7 @@ function bruteForce(events: readonly HistoryEvent[]): boolean {
 }
 
 describe("the linearizability checker agrees with brute force on random small histories", () => {
-  // About a second on an idle machine; the timeout leaves room for a crowded one.
-  it("on 600 random histories of 1-7 operations over three keys (both verdicts occur)", {
-    timeout: 60_000,
-  }, () => {
+  it("on 600 random histories of 1-7 operations over three keys (both verdicts occur)", () => {
     const verdicts = { linearizable: 0, violation: 0 };
     for (let seed = 1; seed <= 600; seed += 1) {
       const events = randomHistory(seed, 1 + (seed % 7));
@@ -190,9 +187,7 @@ describe("the linearizability checker agrees with brute force on random small hi
     expect(verdicts.violation).toBeGreaterThan(100);
   });
 
-  it("a witness fails on its own and is minimal: without any one operation (and the reads of what it wrote) the rest is linearizable", {
-    timeout: 60_000,
-  }, () => {
+  it("a witness fails on its own and is minimal: without any one operation (and the reads of what it wrote) the rest is linearizable", () => {
     let witnesses = 0;
     for (let seed = 1000; seed < 1200; seed += 1) {
       const events = randomHistory(seed, 7);
