@@ -2,13 +2,14 @@ export type { Clock } from "./clock.js";
 export { monotonicClock, wallClock } from "./clock.js";
 export type { LatencyEmulation } from "./delay.js";
 export { DelayLine } from "./delay.js";
-export type { DataHeader, Hello, Welcome } from "./frame.js";
+export type { DataHeader, Hello, RefusalCode, Welcome } from "./frame.js";
 export {
   DATA_PREFIX_BYTES,
   decodeChallenge,
   decodeData,
   decodeHello,
   decodeWelcome,
+  describeRefusal,
   encodeChallenge,
   encodeData,
   encodeHello,
@@ -17,6 +18,7 @@ export {
   FrameType,
   MAC_BYTES,
   NONCE_BYTES,
+  Refusal,
   sessionKey,
   WIRE_VERSION,
 } from "./frame.js";
@@ -27,7 +29,9 @@ export type { TransportLimits } from "./limits.js";
 export { checkLimits, DEFAULT_LIMITS, QueueOverflowError } from "./limits.js";
 export type { NodeAddress, NodeId, NodeRole, NodeSpec } from "./nodes.js";
 export { checkId, ID_BYTES_MAX, NodeTable } from "./nodes.js";
+export type { StrangerStats } from "./strangers.js";
+export { PRE_HANDSHAKE_BYTES_MAX } from "./strangers.js";
 export type { TraceSink } from "./trace-writer.js";
 export { MemoryTrace, TraceFile } from "./trace-writer.js";
 export type { TransportOptions, TransportStats } from "./transport.js";
-export { Transport } from "./transport.js";
+export { REFUSALS_MAX_DIAL_ONLY, Transport } from "./transport.js";

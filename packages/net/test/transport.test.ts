@@ -236,8 +236,14 @@ describe("transport", () => {
     const b = await node("b", { limits: { frameBytesMax: 64 * 1024, batchBytesMax: 32 * 1024 } });
     wire({ a, b });
     await a.transport.whenConnected(10_000, ["b"]);
+    // An authenticated peer (a stranger may send far less: see the stranger tests).
     const raw = new RawPeer(b.port);
-    await raw.next();
+    await raw.handshake(
+      "clients",
+      "b",
+      deriveLinkKey(SECRET, "clients", "b"),
+      deriveLinkKey(SECRET, "b", "clients"),
+    );
     raw.ws.send(Buffer.alloc(200 * 1024));
     await until(() => raw.closed, "the oversized connection to close");
     // 1009: message too big.
