@@ -199,6 +199,14 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
         host.transport.peerDown(message.node);
         log(`${message.node} was killed (crash fault): its link is dropped`);
         break;
+      case "partition":
+        host.transport.partition(message.peers);
+        log(
+          message.peers.length === 0
+            ? "partition healed: every link is up again"
+            : `partition: cut from ${message.peers.join(", ")}`,
+        );
+        break;
       case "stop":
         await shutdown(0, (stats) => control({ type: "stopped", stats }));
         break;

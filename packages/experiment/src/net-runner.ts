@@ -10,7 +10,7 @@ import { checkRun } from "@amcast/check";
 import type { TraceEvent } from "@amcast/core";
 import type { HostStats, NodeAddress, TransportLimits } from "@amcast/net";
 import { Keyring, monotonicClock } from "@amcast/net";
-import type { CrashFault, SimResult, StopReason } from "@amcast/sim";
+import type { CrashFault, PartitionFault, SimResult, StopReason } from "@amcast/sim";
 import type { DeployedNode } from "./deployment.js";
 import { DEFAULT_CLIENT_HOST } from "./deployment.js";
 import { MetricsCollector } from "./metrics.js";
@@ -65,10 +65,14 @@ export interface NetRunStats {
   readonly framesRejected: number;
   readonly connectionsLost: number;
   readonly congestionEpisodes: number;
+  /** Messages sent over a link while a partition cut it, held until the heal. */
+  readonly messagesHeldByPartition: number;
   readonly logicErrors: number;
   readonly arrivalsSkipped: number;
   /** Replicas killed with SIGKILL (crash faults), with when (trace clock, ms). */
   readonly killed: readonly { readonly proc: string; readonly t: number }[];
+  /** The fault plan's partitions as applied: when each was cut and healed (trace clock, ms). */
+  readonly partitions: readonly AppliedPartition[];
   /** CPU time (user + system) of the replica processes and of the client hosts, in ms. */
   readonly cpuMsReplicas: number;
   readonly cpuMsClients: number;
@@ -77,6 +81,13 @@ export interface NetRunStats {
   /** Wall time to start the nodes and connect them. */
   readonly startupMs: number;
   readonly perNode: Readonly<Record<string, HostStats>>;
+}
+
+export interface AppliedPartition {
+  readonly side: readonly string[];
+  readonly t: number;
+  /** Undefined when the run stopped before the heal. */
+  readonly healT: number | undefined;
 }
 
 export interface NetOutcome extends ScenarioOutcome {
@@ -431,6 +442,7 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
   let startupMs = 0;
   let workloadMs = 0;
   const crashTimers: NodeJS.Timeout[] = [];
+  let partitionsApplied: readonly AppliedPartition[] = [];
   try {
     log(
       `network runtime: ${nodes.length} processes (${built.processes.length} replicas, ${hostCount} client host(s)) in ${workDir}`,
@@ -500,6 +512,15 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
           );
         }),
     );
+    const partitions = schedulePartitions(
+      cluster,
+      nodes,
+      spec.faults.partitions,
+      crashTimers,
+      traceTime,
+      log,
+    );
+    partitionsApplied = partitions.applied;
     const clientsOf = (): NodeProcess[] => entries().filter((entry) => entry.node.role === "clients");
     const timeLimitMs = Math.min(options.timeLimitMs, spec.timeLimitMs);
     let lastCompleted = -1;
@@ -509,7 +530,8 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
         () => {
           // Client hosts report progress every 250 ms, so this runs at least that often.
           const completed = clientsOf().reduce((sum, entry) => sum + entry.completed, 0);
-          if (completed !== lastCompleted) {
+          // A partition may stop every multicast until it heals: that is no stall.
+          if (completed !== lastCompleted || partitions.active()) {
             lastCompleted = completed;
             lastProgressMs = performance.now();
           }
@@ -534,7 +556,7 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
     }
     // As the simulator does, a run ends only once every fault happened.
     if (stop.reason === "drained") {
-      await Promise.all(crashes);
+      await Promise.all([...crashes, partitions.healed]);
       if (cluster.failed !== undefined) throw cluster.failed;
       await settle(cluster, spec, options);
     }
@@ -630,9 +652,11 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
         framesRejected: sum((node) => node.transport.framesRejected),
         connectionsLost: sum((node) => node.transport.connectionsLost),
         congestionEpisodes: sum((node) => node.transport.congestionEpisodes),
+        messagesHeldByPartition: sum((node) => node.transport.messagesHeldByPartition),
         logicErrors: sum((node) => node.logicErrors),
         arrivalsSkipped: sim.arrivalsSkipped,
         killed,
+        partitions: partitionsApplied,
         cpuMsReplicas: cpuOf("replica"),
         cpuMsClients: cpuOf("clients"),
         workloadMs,
@@ -677,18 +701,14 @@ async function settle(cluster: Cluster, spec: ScenarioSpec, options: NetRunOptio
 }
 
 /**
- * What the runtime can inject: crashes, as SIGKILL of a replica's process, for good. A killed
- * process loses its memory (there is no stable storage to restart from), so crashes that recover,
- * and partitions, run on the simulator only.
+ * What the runtime can inject: crashes, as SIGKILL of a replica's process, for good, and
+ * partitions, in the transport (see `schedulePartitions`). A killed process loses its memory
+ * (there is no stable storage to restart from), so crashes that recover run on the simulator only.
  */
 export function checkNetFaults(spec: ScenarioSpec): void {
   if (spec.reconfig !== undefined)
     throw new NetRunError(
       `${spec.label}: the network runtime does not run the reconfiguration controller; set "reconfigure": false on this protocol entry, drop the experiment's "reconfig" block, or run it on the simulator`,
-    );
-  if (spec.faults.partitions.length > 0)
-    throw new NetRunError(
-      `${spec.label}: the network runtime does not inject partitions; run this fault plan on the simulator`,
     );
   for (const crash of spec.faults.crashes)
     if (crash.recoverAtMs !== undefined)
@@ -752,4 +772,69 @@ async function crashNode(
   );
   for (const other of cluster.live()) cluster.send(other.node.id, { type: "crashed", node: target });
   return target;
+}
+
+/**
+ * Carries out a fault plan's partitions: at each one's `atMs` and `healAtMs` after the workload's
+ * start, tells every live node which peers it is cut from now (the union over the partitions in
+ * force: a side's replicas are cut from every node not on the side, client hosts included, as in
+ * the simulator). The transports hold what crosses a cut and send it, in order, at the heal.
+ * `healed` resolves after the last heal; `active` says whether a partition is in force.
+ */
+function schedulePartitions(
+  cluster: Cluster,
+  nodes: readonly DeployedNode[],
+  faults: readonly PartitionFault[],
+  timers: NodeJS.Timeout[],
+  traceTime: () => number,
+  log: (line: string) => void,
+): { readonly healed: Promise<void>; readonly active: () => boolean; readonly applied: AppliedPartition[] } {
+  const replicaIds = new Set(nodes.filter((node) => node.role === "replica").map((node) => node.id));
+  for (const fault of faults)
+    for (const id of fault.side)
+      if (!replicaIds.has(id)) throw new NetRunError(`partition: ${id} is not a replica of this run`);
+  const inForce = new Set<number>();
+  const sent = new Map<string, string>();
+  const applied: { side: readonly string[]; t: number; healT: number | undefined }[] = faults.map(
+    (fault) => ({ side: fault.side, t: Number.NaN, healT: undefined }),
+  );
+  const tell = (): void => {
+    const sides = [...inForce].map((index) => new Set((faults[index] as PartitionFault).side));
+    for (const entry of cluster.live()) {
+      const self = entry.node.id;
+      const peers = nodes
+        .filter((peer) => peer.id !== self && sides.some((side) => side.has(self) !== side.has(peer.id)))
+        .map((peer) => peer.id);
+      const key = peers.join("\n");
+      if (sent.get(self) === key) continue;
+      sent.set(self, key);
+      cluster.send(self, { type: "partition", peers });
+    }
+  };
+  let pending = faults.length;
+  let resolveHealed: () => void = () => {};
+  const healed = new Promise<void>((resolve) => {
+    resolveHealed = resolve;
+  });
+  if (pending === 0) resolveHealed();
+  faults.forEach((fault, index) => {
+    const record = applied[index] as (typeof applied)[number];
+    timers.push(
+      setTimeout(() => {
+        inForce.add(index);
+        record.t = traceTime();
+        log(`partition: ${fault.side.join(", ")} cut from the rest until ${fault.healAtMs} ms`);
+        tell();
+      }, fault.atMs),
+      setTimeout(() => {
+        inForce.delete(index);
+        record.healT = traceTime();
+        log(`partition healed: ${fault.side.join(", ")}`);
+        tell();
+        pending -= 1;
+        if (pending === 0) resolveHealed();
+      }, fault.healAtMs),
+    );
+  });
+  return { healed, active: () => inForce.size > 0, applied };
 }

@@ -156,8 +156,10 @@ export function netProgressLine(outcome: NetOutcome, index: number, total: numbe
   const stop = sim.stoppedBy === "drained" ? "" : ` [stopped: ${sim.stoppedBy}]`;
   const killed =
     net.killed.length === 0 ? "" : ` (${net.killed.map((entry) => entry.proc).join(", ")} killed)`;
+  const partitioned =
+    net.partitions.length === 0 ? "" : ` (${net.partitions.length} partition(s) cut and healed)`;
   return (
-    `[${index + 1}/${total}] ${spec.label} seed ${spec.seed}: ${metrics.multicasts} multicasts on ${net.nodes} processes${killed} in ` +
+    `[${index + 1}/${total}] ${spec.label} seed ${spec.seed}: ${metrics.multicasts} multicasts on ${net.nodes} processes${killed}${partitioned} in ` +
     `${(net.workloadMs / 1000).toFixed(1)} s (start-up ${(net.startupMs / 1000).toFixed(1)} s), ` +
     `${net.messagesPerFrame.toFixed(1)} messages/frame; ${checks}${stop}`
   );
@@ -176,6 +178,7 @@ export function netTable(outcomes: readonly NetOutcome[]): string {
     "rejected",
     "lost conns",
     "congested",
+    "partition-held",
   ];
   const rows = outcomes.map(({ spec, net }) => [
     spec.label,
@@ -188,6 +191,7 @@ export function netTable(outcomes: readonly NetOutcome[]): string {
     net.framesRejected,
     net.connectionsLost,
     net.congestionEpisodes,
+    net.messagesHeldByPartition,
   ]);
   return `transport (summed over processes)\n${formatTable(header, rows)}`;
 }
@@ -196,6 +200,8 @@ export function netSummary(outcome: NetOutcome): Record<string, unknown> {
   const { net } = outcome;
   return {
     killed: net.killed,
+    partitions: net.partitions,
+    messagesHeldByPartition: net.messagesHeldByPartition,
     processes: net.nodes,
     dataFrames: net.dataFrames,
     messagesPerFrame: Math.round(net.messagesPerFrame * 100) / 100,
