@@ -104,6 +104,7 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
       void shutdown(70);
     },
     onWorkloadDone: () => {
+      workloadDone = true;
       if (control !== null) {
         sendProgress();
         void control({ type: "done" });
@@ -135,7 +136,14 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     );
   };
 
-  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void shutdown(0));
+  // The first signal stops the node, whatever it is doing (connecting too); a second one, with
+  // the handler gone, kills it. A client host stopped before its workload is done did not finish.
+  let workloadDone = false;
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    process.once(signal, () => {
+      if (!exiting && control === null) log(`${signal}: stopping`);
+      void shutdown(node.role === "clients" && !workloadDone ? signalExitCode(signal) : 0);
+    });
   // The runner went away (killed, crashed): never outlive it.
   process.once("disconnect", () => void shutdown(0));
 
@@ -157,7 +165,16 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     log(
       `${node.role === "replica" ? `replica listening on ${node.host}:${port}` : "client host"}; connecting to ${replicaIds.length} replica(s)`,
     );
-    await connect(addresses, CONNECT_TIMEOUT_MS_BY_HAND);
+    // Stopping (a signal, a fatal error such as a peer refusing this node's keys) ends the wait.
+    try {
+      await Promise.race([connect(addresses, CONNECT_TIMEOUT_MS_BY_HAND), exited]);
+    } catch (error) {
+      if (!exiting) {
+        log(`fatal: ${(error as Error).message}`);
+        void shutdown(70);
+      }
+    }
+    if (exiting) return exited;
     log("connected to every replica");
     if (node.role === "clients") host.startWorkload();
     return exited;
@@ -165,6 +182,8 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
 
   process.on("message", (message: RunnerMessage) => {
     void onControl(message).catch((error: Error) => {
+      // Stopping while connecting rejects the wait: no failure of its own.
+      if (exiting) return;
       log(`control message ${message.type} failed: ${error.stack ?? error.message}`);
       void control({ type: "fatal", message: error.message });
       void shutdown(70);
@@ -214,4 +233,9 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
   };
   await control({ type: "listening", port });
   return exited;
+}
+
+/** The conventional exit code of a process stopped by `signal` (128 + its number). */
+function signalExitCode(signal: "SIGINT" | "SIGTERM"): number {
+  return signal === "SIGINT" ? 130 : 143;
 }

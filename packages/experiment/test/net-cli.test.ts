@@ -312,6 +312,99 @@ describe("a cluster started by hand from a deployment file", () => {
   });
 });
 
+describe("Ctrl-C and bad keys on processes started by hand", () => {
+  /** A deployment of experiments/small.json (replicas a/0, b/0, c/0) on free ports, and a secret. */
+  async function smallCluster(name: string): Promise<{ dir: string; file: string }> {
+    const dir = mkdtempSync(join(project, `${name}-`));
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const file = join(dir, "deployment.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        kind: "deployment",
+        experiment: "../experiments/small.json",
+        replicas: ["a/0", "b/0", "c/0"].map((id, index) => ({ id, host: "127.0.0.1", port: ports[index] })),
+      }),
+    );
+    writeFileSync(join(dir, "cluster.secret"), randomBytes(32));
+    return { dir, file };
+  }
+
+  it("a replica and a client host stop at the first SIGINT or SIGTERM while still connecting", {
+    timeout: 60_000,
+  }, async () => {
+    const { dir, file } = await smallCluster("ctrl-c");
+    const secret = ["--secret-file", join(dir, "cluster.secret")];
+    // b/0 alone: it dials c/0, which never comes, and waits for a/0.
+    const replica = startCli("replica", "--deployment", file, "--id", "b/0", ...secret);
+    const clients = startCli("clients", "--deployment", file, ...secret);
+    await until(
+      () => replica.stderr.includes("connecting to 2 replica(s)"),
+      "the replica to start connecting",
+    );
+    await until(
+      () => clients.stderr.includes("connecting to 3 replica(s)"),
+      "the client host to start connecting",
+    );
+    // Retrying for a while, not just started.
+    await new Promise((resolveWait) => setTimeout(resolveWait, 500));
+    const signalledAt = Date.now();
+    replica.child.kill("SIGINT");
+    clients.child.kill("SIGTERM");
+    // A replica's normal way to stop; a client host that did not run its workload did not finish.
+    expect(await replica.exited).toBe(0);
+    expect(await clients.exited).toBe(143);
+    expect(Date.now() - signalledAt).toBeLessThan(5_000);
+    expect(replica.stderr).toMatch(/\[b\/0\] SIGINT: stopping/);
+    expect(clients.stderr).toMatch(/\[clients\] SIGTERM: stopping/);
+  });
+
+  it("a client host with a wrong keyring is told which replica refused it and why, and exits non-zero", {
+    timeout: 60_000,
+  }, async () => {
+    const { dir, file } = await smallCluster("bad-keys");
+    const replicas = ["a/0", "b/0", "c/0"].map((id) =>
+      startCli("replica", "--deployment", file, "--id", id, "--secret-file", join(dir, "cluster.secret")),
+    );
+    for (const replica of replicas)
+      await until(() => replica.stderr.includes("connected to every replica"), "the replicas to connect");
+    // The client host's keyring comes from another secret (an old one, or another cluster's).
+    writeFileSync(join(dir, "other.secret"), randomBytes(32));
+    const keys = startCli(
+      "keys",
+      "--deployment",
+      file,
+      "--secret-file",
+      join(dir, "other.secret"),
+      "--out",
+      join(dir, "keys"),
+    );
+    expect(await keys.exited).toBe(0);
+    const startedAt = Date.now();
+    const clients = startCli(
+      "clients",
+      "--deployment",
+      file,
+      "--keys",
+      join(dir, "keys", "clients.keys.json"),
+    );
+    expect(await clients.exited).toBe(70);
+    expect(Date.now() - startedAt).toBeLessThan(20_000);
+    // Which peer, and why; no "connecting..." for ever.
+    expect(clients.stderr).toMatch(
+      /\[clients\] fatal: the link to [abc]\/0 failed: [abc]\/0 refused the handshake: it could not authenticate clients \(the keyring of clients or of [abc]\/0 does not come from the cluster's secret/,
+    );
+    expect(clients.stderr).not.toMatch(/connected to every replica/);
+    // The replicas said what they refused, and stay up for their peers.
+    expect(replicas[0]?.stderr).toMatch(
+      /refused a handshake from 127\.0\.0\.1:\d+: HELLO claiming to be clients has a wrong HMAC/,
+    );
+    expect(replicas.map((replica) => replica.child.exitCode)).toEqual([null, null, null]);
+    for (const replica of replicas) replica.child.kill("SIGTERM");
+    expect(await Promise.all(replicas.map((replica) => replica.exited))).toEqual([0, 0, 0]);
+  });
+});
+
 describe("a replica process facing bad frames", () => {
   it("drops garbage, a forged HELLO and an oversized frame, logs each, closes the connection and stays up", {
     timeout: 60_000,

@@ -59,7 +59,7 @@ export type RefusalCode = (typeof Refusal)[keyof typeof Refusal];
 export function describeRefusal(code: number, self: string, peer: string): string | undefined {
   switch (code) {
     case Refusal.NotAuthenticated:
-      return `${peer} refused the handshake: it could not authenticate ${self} (${self}'s keyring, or ${peer}'s, does not come from the cluster's secret, or ${peer}'s deployment has no link from ${self})`;
+      return `${peer} refused the handshake: it could not authenticate ${self} (the keyring of ${self} or of ${peer} does not come from the cluster's secret, or ${peer}'s deployment has no link from ${self})`;
     case Refusal.WrongNode:
       return `${peer} refused the handshake: another node listens at ${peer}'s address (check the deployment's addresses)`;
     case Refusal.OtherDeployment:

@@ -1046,7 +1046,7 @@ export class Transport {
           this.stats.framesRejected += 1;
           this.handshakeFailed(
             conn,
-            `${link.peer.id} answered with a WELCOME that ${this.self.id} cannot verify (${(error as Error).message}): ${this.self.id}'s keyring, or ${link.peer.id}'s, does not come from the cluster's secret`,
+            `${link.peer.id} answered with a WELCOME that ${this.self.id} cannot verify (${(error as Error).message}): the keyring of ${this.self.id} or of ${link.peer.id} does not come from the cluster's secret`,
           );
           return;
         }
@@ -1204,8 +1204,9 @@ export class Transport {
   /** The link is given up: says why, tells the host, and fails whoever waits for it. */
   private failLink(link: PeerLink, reason: string): void {
     link.failed = true;
-    this.options.log(`gave up the link to ${link.peer.id}: ${reason}`);
-    this.options.onLinkFailed?.(link.peer.id, reason);
+    if (this.options.onLinkFailed === undefined)
+      this.options.log(`gave up the link to ${link.peer.id}: ${reason}`);
+    else this.options.onLinkFailed(link.peer.id, reason);
     for (const waiter of [...this.connectedWaiters]) {
       if (waiter.peers !== undefined && !waiter.peers.includes(link.peer.id)) continue;
       clearTimeout(waiter.timer);

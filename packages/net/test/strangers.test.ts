@@ -152,7 +152,7 @@ describe("a node with the wrong keys", () => {
     expect(failed.map(([peer]) => peer).sort()).toEqual(["a", "b"]);
     for (const [peer, reason] of failed)
       expect(reason).toBe(
-        `${peer} refused the handshake: it could not authenticate clients (clients's keyring, or ${peer}'s, does not come from the cluster's secret, or ${peer}'s deployment has no link from clients) (${REFUSALS_MAX_DIAL_ONLY} times in a row)`,
+        `${peer} refused the handshake: it could not authenticate clients (the keyring of clients or of ${peer} does not come from the cluster's secret, or ${peer}'s deployment has no link from clients) (${REFUSALS_MAX_DIAL_ONLY} times in a row)`,
       );
     expect(await connecting).toMatch(/^clients: gave up the link to [ab]: [ab] refused the handshake/);
     // Each refusal reason is logged once, not per attempt.
