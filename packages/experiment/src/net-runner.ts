@@ -588,7 +588,7 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
       spec.topology,
       built.clientRegions,
       spec.protocol,
-      spec.overlay,
+      built.context,
       spec.keepSamples,
     );
     const events: TraceEvent[] = [];
