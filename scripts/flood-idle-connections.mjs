@@ -68,7 +68,13 @@ const dir = mkdtempSync(join(tmpdir(), "amcast-flood-"));
 const port = await freePort();
 writeFileSync(
   join(dir, "one.topology.json"),
-  JSON.stringify({ kind: "topology", name: "one", regions: ["a"], latencyMs: [[1]], groups: "one-per-region" }),
+  JSON.stringify({
+    kind: "topology",
+    name: "one",
+    regions: ["a"],
+    latencyMs: [[1]],
+    groups: "one-per-region",
+  }),
 );
 writeFileSync(
   join(dir, "one.json"),
@@ -121,7 +127,11 @@ let closedByReplica = 0;
 const request = Buffer.from(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n`);
 const open = (index) =>
   new Promise((resolve) => {
-    const socket = connect({ host: "127.0.0.1", port, localAddress: `127.0.0.${2 + (index % addressCount)}` });
+    const socket = connect({
+      host: "127.0.0.1",
+      port,
+      localAddress: `127.0.0.${2 + (index % addressCount)}`,
+    });
     let connected = false;
     let sent = 0;
     let dribble;
@@ -171,7 +181,9 @@ while (performance.now() < holdUntil) {
 
 // Authenticated traffic while the flood is on.
 const clientStarted = performance.now();
-const clients = spawn(process.execPath, nodeArgs("clients", "clients"), { stdio: ["ignore", "ignore", "pipe"] });
+const clients = spawn(process.execPath, nodeArgs("clients", "clients"), {
+  stdio: ["ignore", "ignore", "pipe"],
+});
 let clientLog = "";
 clients.stderr.on("data", (chunk) => {
   clientLog += chunk.toString("utf8");
