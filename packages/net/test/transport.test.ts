@@ -335,7 +335,9 @@ describe("transport", () => {
     await clients.transport.whenConnected(10_000, ["a"]);
     a.transport.holdInputFrom("clients", true);
     for (let n = 0; n < 50; n += 1) clients.transport.send("c0", "a/0", { n });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Sent in one turn, they travel in one frame: once it is in, all 50 are held.
+    await until(() => a.transport.stats.framesReceived >= 1, "the frame to arrive");
+    await new Promise((resolve) => setTimeout(resolve, 20));
     expect(a.received).toEqual([]);
     expect(clients.transport.queuedMessages).toBe(50);
     a.transport.holdInputFrom("clients", false);
