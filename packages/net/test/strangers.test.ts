@@ -66,6 +66,16 @@ describe("connections that do not authenticate", () => {
     const flood: Socket[] = [];
     for (let index = 0; index < 150; index += 1) flood.push(await tcp(b.port, "127.0.0.2"));
     for (let index = 0; index < 240; index += 1) flood.push(await tcp(b.port, `127.0.0.${3 + (index % 8)}`));
+    // Some complete the WebSocket upgrade, take the CHALLENGE and say nothing more.
+    const upgraded = Array.from({ length: 5 }, () => {
+      const ws = new WebSocket(`ws://127.0.0.1:${b.port}/`, {
+        perMessageDeflate: false,
+        localAddress: "127.0.0.30",
+      });
+      ws.on("error", () => {});
+      return ws;
+    });
+    await until(() => upgraded.every((ws) => ws.readyState === WebSocket.OPEN), "the upgrades");
     const slow: Socket[] = [];
     for (let index = 0; index < 10; index += 1) slow.push(await tcp(b.port, "127.0.0.20"));
     const request = Buffer.from("GET / HTTP/1.1\r\nHost: b\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
@@ -93,7 +103,11 @@ describe("connections that do not authenticate", () => {
     expect(b.transport.stats.strangersEvicted).toBeGreaterThanOrEqual(390 - 40);
 
     // Whatever is left is closed at the handshake timeout, slow or idle.
-    await until(() => [...flood, ...slow].every(closed), "every stranger to be closed", 10_000);
+    await until(
+      () => [...flood, ...slow].every(closed) && upgraded.every((ws) => ws.readyState === WebSocket.CLOSED),
+      "every stranger to be closed",
+      10_000,
+    );
     clearInterval(dribble);
     expect(b.transport.preHandshakeConnections).toBe(0);
     // The survivors of the flood (up to the cap, slow ones among them) went at the timeout.
