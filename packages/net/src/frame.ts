@@ -45,7 +45,7 @@ export const FrameType = { Challenge: 1, Hello: 2, Welcome: 3, Data: 4 } as cons
  * - Down: authenticated, but the acceptor declared the dialer crashed for good.
  * - Partitioned: authenticated, but a fault plan's partition cuts the link now (redial at heal).
  */
-export const Refusal = {
+export const HandshakeRefusal = {
   NotAuthenticated: 4001,
   WrongNode: 4002,
   OtherDeployment: 4003,
@@ -53,22 +53,22 @@ export const Refusal = {
   Down: 4005,
   Partitioned: 4006,
 } as const;
-export type RefusalCode = (typeof Refusal)[keyof typeof Refusal];
+export type HandshakeRefusalCode = (typeof HandshakeRefusal)[keyof typeof HandshakeRefusal];
 
 /** What a refusal means, told from the dialer `self` that `peer` refused; undefined for other close codes. */
 export function describeRefusal(code: number, self: string, peer: string): string | undefined {
   switch (code) {
-    case Refusal.NotAuthenticated:
+    case HandshakeRefusal.NotAuthenticated:
       return `${peer} refused the handshake: it could not authenticate ${self} (the keyring of ${self} or of ${peer} does not come from the cluster's secret, or ${peer}'s deployment has no link from ${self})`;
-    case Refusal.WrongNode:
+    case HandshakeRefusal.WrongNode:
       return `${peer} refused the handshake: another node listens at ${peer}'s address (check the deployment's addresses)`;
-    case Refusal.OtherDeployment:
+    case HandshakeRefusal.OtherDeployment:
       return `${peer} refused the handshake: it runs another deployment (the node tables differ)`;
-    case Refusal.WrongDialer:
+    case HandshakeRefusal.WrongDialer:
       return `${peer} refused the handshake: it dials this link itself (the deployments differ)`;
-    case Refusal.Down:
+    case HandshakeRefusal.Down:
       return `${peer} refused the handshake: it declared ${self} crashed for good`;
-    case Refusal.Partitioned:
+    case HandshakeRefusal.Partitioned:
       return `${peer} refused the handshake: a partition cuts the link`;
     default:
       return undefined;

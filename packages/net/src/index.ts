@@ -2,7 +2,7 @@ export type { Clock } from "./clock.js";
 export { monotonicClock, wallClock } from "./clock.js";
 export type { LatencyEmulation } from "./delay.js";
 export { DelayLine } from "./delay.js";
-export type { DataHeader, Hello, RefusalCode, Welcome } from "./frame.js";
+export type { DataHeader, HandshakeRefusalCode, Hello, Welcome } from "./frame.js";
 export {
   DATA_PREFIX_BYTES,
   decodeChallenge,
@@ -16,9 +16,9 @@ export {
   encodeWelcome,
   FrameError,
   FrameType,
+  HandshakeRefusal,
   MAC_BYTES,
   NONCE_BYTES,
-  Refusal,
   sessionKey,
   WIRE_VERSION,
 } from "./frame.js";

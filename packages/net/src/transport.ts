@@ -21,8 +21,8 @@ import {
   encodeWelcome,
   FrameError,
   FrameType,
+  HandshakeRefusal,
   NONCE_BYTES,
-  Refusal,
   sessionKey,
   verifyHello,
 } from "./frame.js";
@@ -564,7 +564,7 @@ export class Transport {
   /**
    * Fault injection, a fault plan's partition: from now on the links to exactly `peers` are cut
    * (an empty list heals every link). Cutting a link closes its connection (the peer sees close
-   * code `Refusal.Partitioned`) and refuses handshakes over it; messages sent over it wait at the
+   * code `HandshakeRefusal.Partitioned`) and refuses handshakes over it; messages sent over it wait at the
    * sender, before latency emulation, in order. Healing it redials at once and sends what
    * waited, in order, through latency emulation: a message sent during a partition leaves when
    * it heals and then takes its usual delay, as in the simulator. What was in flight when the
@@ -580,7 +580,8 @@ export class Transport {
         link.cut = true;
         if (link.reconnectTimer !== undefined) clearTimeout(link.reconnectTimer);
         link.reconnectTimer = undefined;
-        if (link.conn !== undefined) this.closeConnection(link.conn, "partitioned", Refusal.Partitioned);
+        if (link.conn !== undefined)
+          this.closeConnection(link.conn, "partitioned", HandshakeRefusal.Partitioned);
         continue;
       }
       link.cut = false;
@@ -967,7 +968,7 @@ export class Transport {
     ws.on("close", (code: number) => {
       // 1001 "going away": the peer is stopping on purpose (not a lost connection).
       if (code === GOING_AWAY) this.closeConnection(conn, "peer-stopped");
-      else if (code === Refusal.Partitioned) this.closeConnection(conn, "partitioned");
+      else if (code === HandshakeRefusal.Partitioned) this.closeConnection(conn, "partitioned");
       else if (conn.dialer && conn.state !== "open" && conn.state !== "closed")
         this.handshakeFailed(conn, describeRefusal(code, this.self.id, conn.label));
       else this.closeConnection(conn);
@@ -1061,7 +1062,7 @@ export class Transport {
     }
   }
 
-  /** Why a HELLO is refused (see `Refusal`), or undefined when it is accepted. */
+  /** Why a HELLO is refused (see `HandshakeRefusal`), or undefined when it is accepted. */
   private checkHello(
     conn: Connection,
     hello: ReturnType<typeof decodeHello>,
@@ -1069,29 +1070,35 @@ export class Transport {
   ): { readonly code: number; readonly why: string | undefined } | undefined {
     const from = JSON.stringify(hello.from);
     if (hello.to !== this.self.id)
-      return { code: Refusal.WrongNode, why: `HELLO from ${from} is for ${JSON.stringify(hello.to)}` };
+      return {
+        code: HandshakeRefusal.WrongNode,
+        why: `HELLO from ${from} is for ${JSON.stringify(hello.to)}`,
+      };
     const link = this.links.get(hello.from);
     if (link === undefined)
-      return { code: Refusal.NotAuthenticated, why: `HELLO from unknown or unlinked node ${from}` };
+      return { code: HandshakeRefusal.NotAuthenticated, why: `HELLO from unknown or unlinked node ${from}` };
     if (
       !verifyHello(data, hello.macOffset, link.receiveKey) ||
       !hello.nonceAcceptor.equals(conn.nonceAcceptor)
     )
       return {
-        code: Refusal.NotAuthenticated,
+        code: HandshakeRefusal.NotAuthenticated,
         why: `HELLO claiming to be ${hello.from} has a wrong HMAC or nonce`,
       };
     // Authenticated from here on.
     if (!hello.tableDigest.equals(this.options.table.digest))
       return {
-        code: Refusal.OtherDeployment,
+        code: HandshakeRefusal.OtherDeployment,
         why: `${hello.from} runs with another node table (a different deployment)`,
       };
     if (link.dials)
-      return { code: Refusal.WrongDialer, why: `${hello.from} dialed, but ${this.self.id} dials that link` };
-    if (link.down) return { code: Refusal.Down, why: `${hello.from} was declared down for good` };
+      return {
+        code: HandshakeRefusal.WrongDialer,
+        why: `${hello.from} dialed, but ${this.self.id} dials that link`,
+      };
+    if (link.down) return { code: HandshakeRefusal.Down, why: `${hello.from} was declared down for good` };
     // A partition's refusals are expected: not logged.
-    if (link.cut) return { code: Refusal.Partitioned, why: undefined };
+    if (link.cut) return { code: HandshakeRefusal.Partitioned, why: undefined };
     return undefined;
   }
 
@@ -1164,7 +1171,7 @@ export class Transport {
 
   /**
    * Refuses an accepted connection's HELLO: closes it with `code`, which tells the dialer why
-   * (see `Refusal`), and logs `why` (rate-limited: the dialer may be a stranger). A partition's
+   * (see `HandshakeRefusal`), and logs `why` (rate-limited: the dialer may be a stranger). A partition's
    * refusals are expected and not logged.
    */
   private refuse(conn: Connection, code: number, why: string | undefined): void {
@@ -1219,7 +1226,7 @@ export class Transport {
    * Ends a connection: abruptly for a failure or a bad frame ("abort"), with a close frame when
    * this node stops ("stopping"), after the peer's close frame ("peer-stopped"), when a
    * partition cuts it or the peer says one does ("partitioned", quietly), or to refuse a
-   * handshake ("refused"). `code`, if given, goes out in a close frame (see `Refusal`).
+   * handshake ("refused"). `code`, if given, goes out in a close frame (see `HandshakeRefusal`).
    */
   private closeConnection(
     conn: Connection,
