@@ -564,8 +564,8 @@ export class Transport {
   /**
    * Fault injection, a fault plan's partition: from now on the links to exactly `peers` are cut
    * (an empty list heals every link). Cutting a link closes its connection (the peer sees close
-   * code `HandshakeRefusal.Partitioned`) and refuses handshakes over it; messages sent over it wait at the
-   * sender, before latency emulation, in order. Healing it redials at once and sends what
+   * code `HandshakeRefusal.Partitioned`) and refuses handshakes over it; messages sent over it
+   * wait at the sender, before latency emulation, in order. Healing it redials at once and sends what
    * waited, in order, through latency emulation: a message sent during a partition leaves when
    * it heals and then takes its usual delay, as in the simulator. What was in flight when the
    * partition began (in the delay line, or written and unacknowledged) is sent again after the
@@ -1171,8 +1171,8 @@ export class Transport {
 
   /**
    * Refuses an accepted connection's HELLO: closes it with `code`, which tells the dialer why
-   * (see `HandshakeRefusal`), and logs `why` (rate-limited: the dialer may be a stranger). A partition's
-   * refusals are expected and not logged.
+   * (see `HandshakeRefusal`), and logs `why` (rate-limited: the dialer may be a stranger). A
+   * partition's refusals are expected and not logged.
    */
   private refuse(conn: Connection, code: number, why: string | undefined): void {
     this.stats.handshakesRejected += 1;
