@@ -2,7 +2,7 @@ export { AssertionError, assert, assertNever, defined, maybe } from "./assert.js
 export { describeValue, InputError, listNames } from "./errors.js";
 export { BinaryHeap } from "./heap.js";
 export type { ClientId, DestinationSet, GroupId, MessageId, Multicast, ProcessId } from "./ids.js";
-export { compareIds, destinationKey, destinationSet, isGlobal } from "./ids.js";
+export { compareIds, destinationKey, destinationSet, isGlobal, multicastBytes } from "./ids.js";
 export type { NumberLimits } from "./json.js";
 export { JsonFields, JsonItems } from "./json.js";
 export type { GroupRole, Overlay, OverlayKind } from "./overlay.js";
@@ -43,11 +43,13 @@ export type {
   MemberEvent,
   MulticastEvent,
   SendEvent,
+  StopEvent,
+  StopReason,
   TraceEvent,
   TraceEventKind,
   TraceId,
   ViewEvent,
 } from "./trace.js";
-export { formatTraceLine, parseTrace, parseTraceLine } from "./trace.js";
+export { formatTraceLine, parseTrace, parseTraceLine, STOP_REASONS } from "./trace.js";
 export type { LocalitySpec } from "./workload.js";
 export { DestinationChooser, nearestGroup } from "./workload.js";

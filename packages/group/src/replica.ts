@@ -10,7 +10,7 @@ import type {
   ProtocolContext,
   ProtocolDefinition,
 } from "@amcast/core";
-import { assert, assertNever, protocolContext } from "@amcast/core";
+import { assert, assertNever, Prng, protocolContext } from "@amcast/core";
 import type { Signer, Verifier } from "./auth.js";
 import { SIGNATURE_BYTES } from "./auth.js";
 import { ClientRequests } from "./clients.js";
@@ -84,6 +84,19 @@ export interface ReplicaSpec<M> {
   readonly ordering?: Partial<OrderingOptions>;
   /** Items a stream may run ahead of the next expected one (see IncomingStreams). */
   readonly streamWindowMax?: number;
+  /** The run's seed: the replica's timeouts draw from their own stream of it. Default 0. */
+  readonly seed?: number;
+}
+
+/**
+ * The protocol's context at a replica or a client: the system's groups, the overlay, and the
+ * protocol's parameters parsed here from their JSON (the same at every process of the system).
+ */
+export function systemContext(
+  spec: Pick<ReplicaSpec<unknown>, "protocol" | "params" | "membership" | "overlay">,
+): ProtocolContext {
+  const system = { groups: spec.membership.groups, overlay: spec.overlay };
+  return protocolContext(spec.protocol, spec.params, system, "protocol", "params");
 }
 
 /** Why a replica refused an input; counted, never thrown, so a bad peer cannot crash it. */
@@ -139,13 +152,7 @@ export class Replica<M> implements ProcessLogic {
     this.mode = spec.mode;
     this.spec = spec;
     this.wantsTicks = spec.mode !== "solo";
-    this.context = protocolContext(
-      spec.protocol,
-      spec.params,
-      { groups: spec.membership.groups, overlay: spec.overlay },
-      "protocol",
-      "params",
-    );
+    this.context = systemContext(spec);
     this.logic = spec.protocol.createGroup({ ...this.context, group: spec.group });
     this.incoming = new IncomingStreams(
       () => streamQuorum(spec.mode, spec.f),
@@ -177,7 +184,7 @@ export class Replica<M> implements ProcessLogic {
         this.orderer = new SoloOrderer(host);
         break;
       case "crash":
-        this.orderer = new RaftOrderer(host, ordering);
+        this.orderer = new RaftOrderer(host, ordering, new Prng(spec.seed ?? 0).derive(`raft/${spec.id}`));
         break;
       case "byzantine":
         this.orderer = new PbftOrderer(

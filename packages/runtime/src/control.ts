@@ -1,0 +1,46 @@
+import type { HostStats } from "./host.js";
+import type { NodeAddress } from "./nodes.js";
+
+/**
+ * The control channel between the network runner and the nodes it starts (Node's IPC channel of
+ * `child_process.fork`). Nodes started by hand have none and run from their deployment file.
+ *
+ * runner -> node: `peers` (where every replica listens, once all listen), `start` (client hosts:
+ * run the workload), `status` (asks for a `status` answer), `crashed` (a node was killed for a
+ * crash fault: stop talking to it), `partition` (the peers a fault plan's partitions cut this
+ * node from, from now on), `stop` (write the trace out, close, answer `stopped`, exit).
+ * node -> runner: `listening` (the port it got), `connected` (its links are up), `progress` and
+ * `done` (client hosts), `status`, `stopped`, `fatal` (it cannot go on; it exits next).
+ */
+export type RunnerMessage =
+  | { readonly type: "peers"; readonly addresses: Record<string, NodeAddress> }
+  | { readonly type: "start" }
+  | { readonly type: "status" }
+  /** `node` was killed (a crash fault) and never comes back: drop the link to it. */
+  | { readonly type: "crashed"; readonly node: string }
+  /** From now on the links to exactly `peers` are cut (empty: every link healed). */
+  | { readonly type: "partition"; readonly peers: readonly string[] }
+  | { readonly type: "stop" };
+
+export interface NodeStatus {
+  /** Nothing queued on its links, and its processes idle (when they tell). */
+  readonly quiet: boolean;
+  readonly messageEvents: number;
+  readonly deliveries: number;
+  readonly multicasts: number;
+  readonly completed: number;
+  /** A replica: the replica its group's orderer believes leads, if any. */
+  readonly leader?: string;
+}
+
+export type NodeMessage =
+  | { readonly type: "listening"; readonly port: number }
+  | { readonly type: "connected" }
+  | { readonly type: "progress"; readonly multicasts: number; readonly completed: number }
+  | { readonly type: "done" }
+  | { readonly type: "status"; readonly status: NodeStatus }
+  | { readonly type: "stopped"; readonly stats: HostStats }
+  | { readonly type: "fatal"; readonly message: string };
+
+/** Environment variable carrying the run's start instant (process.hrtime.bigint(), in ns). */
+export const START_NS_ENV = "AMCAST_START_NS";

@@ -1,0 +1,212 @@
+import type { JsonFields as Fields } from "@amcast/core";
+import { describeValue, InputError, JsonFields, listNames } from "@amcast/core";
+import type { SystemSpec } from "@amcast/system";
+import { besideFile, buildSystem, displayPath, readJson, systemFromJson } from "@amcast/system";
+import type { TransportLimits } from "./limits.js";
+import { DEFAULT_LIMITS } from "./limits.js";
+import type { NodeSpec } from "./nodes.js";
+import { netRefusals } from "./support.js";
+
+/**
+ * A deployment file says where every node of a cluster runs: one node per replica (host and
+ * port it listens on) and the client hosts (which only dial out), plus what the cluster runs —
+ * a run of an experiment file. Every node reads the same file. Format (docs/runtime.md):
+ *
+ * ```json
+ * { "kind": "deployment", "name": "three-sites",
+ *   "experiment": "../experiments/net-wan.json",
+ *   "run": { "protocol": "skeen", "mode": "solo", "workload": "wan", "seed": 1 },
+ *   "latencyEmulation": false, "traceSends": false,
+ *   "replicas": [{ "id": "Canada/0", "host": "10.0.0.1", "port": 7000 }, ...],
+ *   "clientHosts": [{ "id": "clients-0", "clients": ["c0", "c1"] }],
+ *   "transport": { "batchMessagesMax": 512 } }
+ * ```
+ * `run` may leave out what the experiment has only one of (it may also name `linearizable` and
+ * `faultPlan`); `clientHosts` defaults to one host, "clients", running every client. The runner
+ * writes deployments with `system` (the whole run, in the one schema of `systemToJson`) instead of
+ * `experiment` and `run`, and port 0 (each replica reports the port it got).
+ */
+export interface DeployedNode extends NodeSpec {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface Deployment {
+  readonly file: string;
+  readonly name: string;
+  readonly system: SystemSpec;
+  /** Every node writes a `send` event per message into its trace. */
+  readonly traceSends: boolean;
+  /** Inject the topology's one-way delays (with the experiment's jitter) in every link. */
+  readonly latencyEmulation: boolean;
+  readonly nodes: readonly DeployedNode[];
+  readonly limits: Partial<TransportLimits>;
+}
+
+export const DEFAULT_CLIENT_HOST = "clients";
+
+/** Which run of an experiment file a deployment names: whatever the experiment has several of. */
+export interface RunSelector {
+  readonly protocol?: string;
+  readonly mode?: string;
+  readonly workload?: string;
+  readonly seed?: number;
+  readonly linearizable?: boolean;
+  readonly faultPlan?: string;
+}
+
+/**
+ * The runs of an experiment file that match a selector (the experiment runner knows experiment
+ * files; a deployment the cluster runner wrote carries its system and needs none).
+ */
+export type RunResolver = (experimentFile: string, selector: RunSelector) => readonly SystemSpec[];
+
+export function loadDeployment(file: string, resolveRun?: RunResolver): Deployment {
+  const source = displayPath(file);
+  const doc = JsonFields.root(readJson(file, "deployment file"), source);
+  if (doc.raw("kind") !== "deployment")
+    throw doc.error("kind", `expected "deployment", got ${describeValue(doc.raw("kind"))}`);
+  const name = doc.optionalString("name") ?? source;
+  // The system is read whole (a node refuses what it cannot run when it starts, see runNode).
+  const system = doc.has("system")
+    ? systemFromJson(doc.raw("system"), source, "system")
+    : readRun(doc, file, doc.optionalObject("run"), resolveRun);
+  const traceSends = doc.boolean("traceSends", false);
+  const latencyEmulation = doc.boolean("latencyEmulation", false);
+  const nodes = readNodes(doc, system);
+  const limits = readLimits(doc.optionalObject("transport"));
+  doc.optionalString("description");
+  doc.done();
+  return { file, name, system, traceSends, latencyEmulation, nodes, limits };
+}
+
+/** The run of an experiment file a deployment names (`experiment` and `run`). */
+function readRun(
+  doc: Fields,
+  file: string,
+  run: Fields | undefined,
+  resolveRun: RunResolver | undefined,
+): SystemSpec {
+  const experimentFile = besideFile(file, doc.string("experiment"));
+  if (resolveRun === undefined)
+    throw doc.error(
+      "experiment",
+      "names an experiment file; start this node with amcast replica or amcast clients",
+    );
+  const selector: RunSelector = {
+    ...optional("protocol", run?.optionalString("protocol")),
+    ...optional("mode", run?.optionalString("mode")),
+    ...optional("workload", run?.optionalString("workload")),
+    ...optional(
+      "seed",
+      run?.has("seed") === true ? run.number("seed", { integer: true, min: 0 }) : undefined,
+    ),
+    ...optional("linearizable", run?.has("linearizable") === true ? run.boolean("linearizable") : undefined),
+    ...optional("faultPlan", run?.optionalString("faultPlan")),
+  };
+  run?.done();
+  const systems = resolveRun(experimentFile, selector);
+  const [system] = systems;
+  if (system === undefined || systems.length > 1) {
+    const labels = systems.map((candidate) => `${candidate.label} (seed ${candidate.seed})`);
+    throw doc.error(
+      "run",
+      system === undefined
+        ? "selects no run of the experiment (check protocol, mode, workload, seed, linearizable and faultPlan)"
+        : `selects ${systems.length} runs (${listNames(labels)}); name protocol, mode, workload, seed, linearizable or faultPlan`,
+    );
+  }
+  const refused = netRefusals(system, { byHand: true });
+  if (refused.length > 0)
+    throw doc.error(
+      "run",
+      `selects ${system.label}, which the network runtime cannot run: ${refused.join("; ")}`,
+    );
+  return system;
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+function readNodes(doc: Fields, system: SystemSpec): DeployedNode[] {
+  // Which processes there are does not depend on a reconfiguration controller (nor does the
+  // runtime run one): build without it.
+  const { reconfig: _controller, ...withoutController } = system;
+  const built = buildSystem(withoutController);
+  const replicaIds = built.membership.processes().map((process) => process.id);
+  const clientIds = built.clients.map((client) => client.logic.id);
+  const nodes: DeployedNode[] = [];
+  const seen = new Set<string>();
+  const replicaItems = doc.array("replicas");
+  replicaItems.objects().forEach((item, index) => {
+    const id = item.string("id");
+    if (!replicaIds.includes(id))
+      throw replicaItems.error(
+        index,
+        `replica ${describeValue(id)} is not in the system (replicas: ${listNames(replicaIds)})`,
+      );
+    if (seen.has(id)) throw replicaItems.error(index, `replica ${describeValue(id)} is listed twice`);
+    seen.add(id);
+    const host = item.string("host");
+    const port = item.number("port", { integer: true, min: 0, max: 65535 });
+    item.done();
+    nodes.push({ id, role: "replica", processes: [id], host, port });
+  });
+  const missing = replicaIds.filter((id) => !seen.has(id));
+  if (missing.length > 0) throw doc.error("replicas", `misses replica(s) ${missing.join(", ")}`);
+
+  const hostItems = doc.optionalArray("clientHosts");
+  if (hostItems === undefined) {
+    nodes.push({ id: DEFAULT_CLIENT_HOST, role: "clients", processes: clientIds, host: "", port: 0 });
+    return nodes;
+  }
+  const placed = new Set<string>();
+  hostItems.objects().forEach((item, index) => {
+    const id = item.string("id");
+    if (seen.has(id)) throw hostItems.error(index, `node id ${describeValue(id)} is used twice`);
+    seen.add(id);
+    const clientItems = item.array("clients", true);
+    const clients = clientItems.strings();
+    clients.forEach((client, clientIndex) => {
+      if (!clientIds.includes(client))
+        throw clientItems.error(
+          clientIndex,
+          `client ${describeValue(client)} is not in the system (clients: c0 .. c${clientIds.length - 1})`,
+        );
+      if (placed.has(client))
+        throw clientItems.error(clientIndex, `client ${describeValue(client)} is placed twice`);
+      placed.add(client);
+    });
+    const host = item.optionalString("host") ?? "";
+    item.done();
+    nodes.push({ id, role: "clients", processes: clients, host, port: 0 });
+  });
+  const unplaced = clientIds.filter((id) => !placed.has(id));
+  if (unplaced.length > 0)
+    throw doc.error("clientHosts", `places no host for client(s) ${unplaced.join(", ")}`);
+  return nodes;
+}
+
+function readLimits(doc: Fields | undefined): Partial<TransportLimits> {
+  if (doc === undefined) return {};
+  const limits: Record<string, number> = {};
+  for (const name of Object.keys(DEFAULT_LIMITS))
+    if (doc.has(name)) limits[name] = doc.number(name, { min: 0 });
+  doc.done();
+  return limits as Partial<TransportLimits>;
+}
+
+/** The node `id` of a deployment, or an `InputError` listing the known ones. */
+export function deployedNode(deployment: Deployment, id: string, role?: DeployedNode["role"]): DeployedNode {
+  const node = deployment.nodes.find((candidate) => candidate.id === id);
+  if (node === undefined || (role !== undefined && node.role !== role)) {
+    const known = deployment.nodes.filter((candidate) => role === undefined || candidate.role === role);
+    throw new InputError(
+      displayPath(deployment.file),
+      "",
+      `has no ${role === "clients" ? "client host" : (role ?? "node")} ${describeValue(id)} (known: ${listNames(known.map((candidate) => candidate.id))})`,
+    );
+  }
+  return node;
+}

@@ -1,0 +1,548 @@
+import type {
+  ClientLogic,
+  DestinationSet,
+  GroupId,
+  MessageId,
+  ProcessId,
+  ProcessLogic,
+  ProcessOutput,
+} from "@amcast/core";
+import { BinaryHeap, Prng } from "@amcast/core";
+import type { Clock } from "./clock.js";
+import type { LatencyEmulation } from "./delay.js";
+import type { Keyring } from "./keys.js";
+import type { TransportLimits } from "./limits.js";
+import { QueueOverflowError } from "./limits.js";
+import type { NodeAddress, NodeId, NodeTable } from "./nodes.js";
+import type { TraceSink } from "./trace-writer.js";
+import { formatMs, jsonIds, jsonString } from "./trace-writer.js";
+import type { TransportStats } from "./transport.js";
+import { Transport } from "./transport.js";
+
+/** A closed-loop client keeps `outstanding` multicasts in flight, waiting `thinkMs` after each. */
+export interface ClosedLoop {
+  readonly kind: "closed";
+  readonly multicasts: number;
+  readonly outstanding: number;
+  readonly thinkMs: number;
+}
+
+/** An open-loop client starts multicasts as a Poisson process; arrivals beyond `outstandingMax` in flight are skipped. */
+export interface OpenLoop {
+  readonly kind: "open";
+  readonly multicasts: number;
+  readonly ratePerSec: number;
+  readonly outstandingMax: number;
+}
+
+/** A client and its workload (the same shape the simulator takes). */
+export interface ClientWorkload {
+  readonly logic: ClientLogic;
+  readonly loop: ClosedLoop | OpenLoop;
+  readonly payloadBytes: number;
+  /** When the client starts, in ms after the workload starts. */
+  readonly startMs: number;
+  /** Draws the destinations of the client's next multicast from the client's own stream (at `nowMs` into the run). */
+  readonly destinations: (prng: Prng, nowMs: number) => DestinationSet;
+  /** The payload of the next multicast, if the workload has one. */
+  readonly payload?: () => unknown;
+}
+
+export interface NodeHostOptions {
+  readonly self: NodeId;
+  readonly table: NodeTable;
+  readonly keyring: Keyring;
+  /** Where this node listens (port 0: any free port); null for a client host, which only dials. */
+  readonly listen: NodeAddress | null;
+  readonly limits?: Partial<TransportLimits>;
+  readonly latency?: LatencyEmulation;
+  /** The process logic this node runs, unchanged: one replica, or the clients of a client host. */
+  readonly processes: readonly ProcessLogic[];
+  /** The group of a replica process (for `member` and `deliver` events); undefined for a client. */
+  readonly groupOf: (process: ProcessId) => GroupId | undefined;
+  /** Client workloads (a client host); their logic must be among `processes`. */
+  readonly workloads?: readonly ClientWorkload[];
+  /** Seed of the clients' random streams (destinations, open-loop arrivals), as in the simulator. */
+  readonly seed: number;
+  readonly clock: Clock;
+  readonly trace: TraceSink | null;
+  /** Also write a `send` event per message. */
+  readonly recordSends: boolean;
+  /** Period of `tick` for processes that want ticks. */
+  readonly tickMs: number;
+  readonly log: (line: string) => void;
+  /** An error the node cannot go on after (a send queue over its hard bound); the caller exits. */
+  readonly onFatal: (error: Error) => void;
+  /** Every client finished its workload (all its multicasts started and completed or skipped). */
+  readonly onWorkloadDone?: () => void;
+}
+
+export interface HostStats {
+  /** Messages handed to this node's processes. */
+  messageEvents: number;
+  ticks: number;
+  protocolMessages: number;
+  protocolBytes: number;
+  clientMessages: number;
+  clientBytes: number;
+  sendsByLabel: Record<string, number>;
+  deliveries: number;
+  multicasts: number;
+  completed: number;
+  /** Open-loop arrivals skipped: `outstandingMax` in flight, or the transport congested. */
+  arrivalsSkipped: number;
+  /** Times the logic threw (a bug in it; the input is dropped and the node goes on). */
+  logicErrors: number;
+  /** Times new work was held back because a send queue was congested. */
+  congestionEpisodes: number;
+  /** CPU time of the OS process (user and system) from the host's start to its stop, in ms (start-up excluded). */
+  cpuUserMs: number;
+  cpuSystemMs: number;
+  transport: TransportStats;
+}
+
+interface ClientSlot {
+  readonly workload: ClientWorkload;
+  readonly prng: Prng;
+  readonly inFlight: Set<string>;
+  started: number;
+  done: boolean;
+  /** Open loop: when the next arrival is due (clock ms). */
+  nextArrivalMs: number;
+}
+
+/** Log lines about logic errors before they are only counted. */
+const LOGIC_ERRORS_LOGGED_MAX = 10;
+
+/**
+ * Runs process logic on a real node: feeds it what arrives on the node's links, a tick every
+ * `tickMs` when it wants ticks, and carries out its outputs — sends through the transport,
+ * deliveries and completions as trace events. A client host also drives its clients'
+ * workloads, closed or open loop, as the simulator does. The logic is the same object the
+ * simulator runs; nothing here knows a protocol.
+ */
+export class NodeHost {
+  readonly transport: Transport;
+  readonly stats: HostStats;
+  private readonly options: NodeHostOptions;
+  private readonly logicById = new Map<ProcessId, ProcessLogic>();
+  /** The `"group":...,"proc":...` part of each replica's deliver lines, built once. */
+  private readonly deliverSuffix = new Map<ProcessId, string>();
+  private readonly clients = new Map<ProcessId, ClientSlot>();
+  private readonly sendsByLabel = new Map<string, number>();
+  private tickTimer: NodeJS.Timeout | undefined;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private arrivals: BinaryHeap<ClientSlot> | undefined;
+  private arrivalTimer: NodeJS.Timeout | undefined;
+  private workloadStartMs = 0;
+  private clientsDone = 0;
+  private congested = false;
+  /** Multicasts started through `multicast` (the public API), by id: who to tell when they complete. */
+  private readonly calls = new Map<MessageId, (results: Readonly<Record<GroupId, unknown>>) => void>();
+  /** Closed-loop lanes waiting for congestion to clear. */
+  private deferredWakes: ClientSlot[] = [];
+  private stopped = false;
+  /** The process's CPU time when the host started (module loading and start-up are not the host's). */
+  private cpuAtStart: NodeJS.CpuUsage = { user: 0, system: 0 };
+
+  constructor(options: NodeHostOptions) {
+    this.options = options;
+    this.transport = new Transport({
+      self: options.self,
+      table: options.table,
+      keyring: options.keyring,
+      listen: options.listen,
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
+      ...(options.latency === undefined ? {} : { latency: options.latency }),
+      log: options.log,
+      onMessage: (from, to, body) => this.onMessage(from, to, body),
+      onCongestion: (congested) => this.onCongestion(congested),
+      onLinkFailed: (peer, reason) => options.onFatal(new Error(`the link to ${peer} failed: ${reason}`)),
+      onFatal: options.onFatal,
+    });
+    this.stats = {
+      messageEvents: 0,
+      ticks: 0,
+      protocolMessages: 0,
+      protocolBytes: 0,
+      clientMessages: 0,
+      clientBytes: 0,
+      sendsByLabel: {},
+      deliveries: 0,
+      multicasts: 0,
+      completed: 0,
+      arrivalsSkipped: 0,
+      logicErrors: 0,
+      congestionEpisodes: 0,
+      cpuUserMs: 0,
+      cpuSystemMs: 0,
+      transport: this.transport.stats,
+    };
+    for (const logic of options.processes) {
+      this.logicById.set(logic.id, logic);
+      const group = options.groupOf(logic.id);
+      if (group !== undefined)
+        this.deliverSuffix.set(logic.id, `"group":${jsonString(group)},"proc":${jsonString(logic.id)}`);
+    }
+    const root = new Prng(options.seed);
+    for (const workload of options.workloads ?? []) {
+      const id = workload.logic.id;
+      if (this.logicById.get(id) !== workload.logic)
+        throw new Error(`client ${id} is not among the node's processes`);
+      this.clients.set(id, {
+        workload,
+        prng: root.derive(`client/${id}`),
+        inFlight: new Set(),
+        started: 0,
+        done: false,
+        nextArrivalMs: 0,
+      });
+    }
+  }
+
+  /** Listens (replicas), writes `member` events and starts ticking; resolves with the port (0 if none). */
+  async start(): Promise<number> {
+    this.cpuAtStart = process.cpuUsage();
+    const port = await this.transport.start();
+    const t = this.stamp();
+    for (const logic of this.options.processes) {
+      const group = this.options.groupOf(logic.id);
+      if (group !== undefined)
+        this.options.trace?.write(
+          `{"ev":"member","group":${jsonString(group)},"proc":${jsonString(logic.id)},"t":${t}}`,
+        );
+    }
+    if (this.options.processes.some((logic) => logic.wantsTicks)) {
+      this.tickTimer = setInterval(() => this.tick(), this.options.tickMs);
+    }
+    return port;
+  }
+
+  /** Peers' addresses: the transport dials the links this node owns. */
+  connect(addresses: ReadonlyMap<NodeId, NodeAddress>): void {
+    this.transport.setAddresses(addresses);
+  }
+
+  /** Starts every client's workload now (client hosts); `onWorkloadDone` follows when all are done. */
+  startWorkload(): void {
+    this.workloadStartMs = this.now();
+    const open: ClientSlot[] = [];
+    for (const slot of this.clients.values()) {
+      const { loop, startMs } = slot.workload;
+      if (loop.multicasts === 0) {
+        this.clientDone(slot);
+        continue;
+      }
+      if (loop.kind === "closed") {
+        for (let lane = 0; lane < loop.outstanding; lane += 1) this.later(startMs, () => this.wake(slot));
+      } else {
+        slot.nextArrivalMs = this.workloadStartMs + startMs;
+        open.push(slot);
+      }
+    }
+    if (open.length > 0) {
+      const heap = new BinaryHeap<ClientSlot>(
+        (a, b) =>
+          a.nextArrivalMs < b.nextArrivalMs ||
+          (a.nextArrivalMs === b.nextArrivalMs && a.workload.logic.id < b.workload.logic.id),
+      );
+      for (const slot of open) heap.push(slot);
+      this.arrivals = heap;
+      this.armArrivals();
+    }
+  }
+
+  /**
+   * Starts a multicast of `client` (a client logic this node hosts, outside any workload) now:
+   * the public API's path. `onComplete` gets what every destination group answered. Returns the
+   * multicast's id. Throws what the client logic throws (an unknown group, too many in flight).
+   */
+  multicast(
+    client: ProcessId,
+    dst: DestinationSet,
+    payload: unknown,
+    payloadBytes: number,
+    onComplete: (results: Readonly<Record<GroupId, unknown>>) => void,
+  ): MessageId {
+    const logic = this.logicById.get(client) as ClientLogic | undefined;
+    if (logic === undefined || typeof logic.multicast !== "function")
+      throw new Error(`${client} is not a client hosted by ${this.options.self}`);
+    if (this.stopped) throw new Error(`${this.options.self} is stopped`);
+    const { message, outputs } = logic.multicast(dst, payloadBytes, payload);
+    this.calls.set(message.id, onComplete);
+    this.stats.multicasts += 1;
+    this.options.trace?.write(
+      `{"ev":"multicast","id":${jsonString(message.id)},"client":${jsonString(client)},"dst":${jsonIds(message.dst)},"t":${this.stamp()}}`,
+    );
+    this.apply(logic, outputs);
+    return message.id;
+  }
+
+  /** Forgets a multicast started with `multicast` (its caller gave up waiting). */
+  forget(id: MessageId): void {
+    this.calls.delete(id);
+  }
+
+  /** True when the node's processes have nothing left to do and its links nothing to deliver. */
+  quiet(): boolean {
+    if (this.transport.queuedMessages > 0) return false;
+    for (const logic of this.options.processes) if (logic.idle !== undefined && !logic.idle()) return false;
+    return true;
+  }
+
+  /** Stops ticking and the workload, writes out the trace, closes every connection. */
+  async stop(): Promise<HostStats> {
+    if (!this.stopped) {
+      this.stopped = true;
+      if (this.tickTimer !== undefined) clearInterval(this.tickTimer);
+      if (this.arrivalTimer !== undefined) clearTimeout(this.arrivalTimer);
+      for (const timer of this.timers) clearTimeout(timer);
+      this.timers.clear();
+      await this.transport.close();
+      this.options.trace?.close();
+    }
+    this.stats.sendsByLabel = Object.fromEntries(this.sendsByLabel);
+    const cpu = process.cpuUsage(this.cpuAtStart);
+    this.stats.cpuUserMs = cpu.user / 1000;
+    this.stats.cpuSystemMs = cpu.system / 1000;
+    return this.stats;
+  }
+
+  private now(): number {
+    // Microseconds are enough and keep the trace short.
+    return Math.round(this.options.clock.now() * 1000) / 1000;
+  }
+
+  /** The clock for a trace line (to the microsecond, formatted without float printing). */
+  private stamp(): string {
+    return formatMs(this.options.clock.now());
+  }
+
+  private later(delayMs: number, run: () => void): void {
+    if (delayMs <= 0) {
+      run();
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.stopped) run();
+    }, delayMs);
+    this.timers.add(timer);
+  }
+
+  private onMessage(from: ProcessId, to: ProcessId, body: unknown): void {
+    if (this.stopped) return;
+    const logic = this.logicById.get(to);
+    if (logic === undefined) return;
+    this.stats.messageEvents += 1;
+    let outputs: readonly ProcessOutput[];
+    try {
+      outputs = logic.receive(from, body);
+    } catch (error) {
+      this.logicError(logic.id, `a message from ${from}`, error);
+      return;
+    }
+    this.apply(logic, outputs);
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    this.stats.ticks += 1;
+    for (const logic of this.options.processes) {
+      if (!logic.wantsTicks) continue;
+      let outputs: readonly ProcessOutput[];
+      try {
+        outputs = logic.tick();
+      } catch (error) {
+        this.logicError(logic.id, "a tick", error);
+        continue;
+      }
+      this.apply(logic, outputs);
+    }
+  }
+
+  private logicError(id: ProcessId, input: string, error: unknown): void {
+    this.stats.logicErrors += 1;
+    if (this.stats.logicErrors <= LOGIC_ERRORS_LOGGED_MAX)
+      this.options.log(
+        `the logic of ${id} threw on ${input} (input dropped): ${(error as Error).stack ?? String(error)}`,
+      );
+  }
+
+  private apply(logic: ProcessLogic, outputs: readonly ProcessOutput[]): void {
+    const trace = this.options.trace;
+    for (const output of outputs) {
+      switch (output.kind) {
+        case "send": {
+          if (output.protocol) {
+            this.stats.protocolMessages += 1;
+            this.stats.protocolBytes += output.bytes;
+          } else {
+            this.stats.clientMessages += 1;
+            this.stats.clientBytes += output.bytes;
+          }
+          this.sendsByLabel.set(output.label, (this.sendsByLabel.get(output.label) ?? 0) + 1);
+          if (this.options.recordSends && trace !== null) {
+            const id = output.id === undefined ? "" : `,"id":${jsonString(output.id)}`;
+            trace.write(
+              `{"ev":"send","from":${jsonString(logic.id)},"to":${jsonString(output.to)},"kind":${jsonString(output.label)}${id},"bytes":${output.bytes},"t":${this.stamp()}}`,
+            );
+          }
+          try {
+            this.transport.send(logic.id, output.to, output.body);
+          } catch (error) {
+            if (error instanceof QueueOverflowError) this.options.onFatal(error);
+            else this.logicError(logic.id, `its send to ${output.to}`, error);
+          }
+          break;
+        }
+        case "deliver": {
+          this.stats.deliveries += 1;
+          const suffix =
+            this.deliverSuffix.get(logic.id) ??
+            `"group":${jsonString(output.group)},"proc":${jsonString(logic.id)}`;
+          trace?.write(
+            `{"ev":"deliver","id":${jsonString(output.message.id)},${suffix},"t":${this.stamp()}}`,
+          );
+          break;
+        }
+        case "complete":
+          this.onComplete(logic.id, output.id, output.results);
+          break;
+        case "view":
+          trace?.write(
+            `{"ev":"view","group":${jsonString(output.group)},"view":${output.view},"t":${this.stamp()}}`,
+          );
+          break;
+      }
+    }
+  }
+
+  // --- client workloads ----------------------------------------------------------------------
+
+  private onCongestion(congested: boolean): void {
+    this.congested = congested;
+    if (congested) this.stats.congestionEpisodes += 1;
+    // A replica holds its client hosts' new requests while its own queues drain; protocol
+    // traffic between replicas keeps flowing, so in-flight multicasts can finish.
+    if (this.clients.size === 0) this.transport.holdInputFrom("clients", congested);
+    if (!congested) {
+      const waiting = this.deferredWakes;
+      this.deferredWakes = [];
+      for (const slot of waiting) this.wake(slot);
+    }
+  }
+
+  /** A closed-loop lane of `slot` is free: start its next multicast, unless the workload is done. */
+  private wake(slot: ClientSlot): void {
+    if (this.stopped || slot.started >= slot.workload.loop.multicasts) return;
+    if (this.congested) {
+      this.deferredWakes.push(slot);
+      return;
+    }
+    this.startMulticast(slot);
+  }
+
+  private startMulticast(slot: ClientSlot): void {
+    const { logic, payloadBytes, destinations } = slot.workload;
+    slot.started += 1;
+    // Time into the workload, as the simulator counts it (a shift's atMs is measured from there).
+    const dst = destinations(slot.prng, this.now() - this.workloadStartMs);
+    let started: ReturnType<ClientLogic["multicast"]>;
+    try {
+      started = logic.multicast(dst, payloadBytes, slot.workload.payload?.());
+    } catch (error) {
+      this.logicError(logic.id, "a multicast", error);
+      this.maybeClientDone(slot);
+      return;
+    }
+    const { message, outputs } = started;
+    slot.inFlight.add(message.id);
+    this.stats.multicasts += 1;
+    this.options.trace?.write(
+      `{"ev":"multicast","id":${jsonString(message.id)},"client":${jsonString(logic.id)},"dst":${jsonIds(message.dst)},"t":${this.stamp()}}`,
+    );
+    this.apply(logic, outputs);
+  }
+
+  private onComplete(
+    client: ProcessId,
+    id: string,
+    results: Readonly<Record<GroupId, unknown>> | undefined,
+  ): void {
+    const call = this.calls.get(id);
+    if (call !== undefined) {
+      this.calls.delete(id);
+      this.stats.completed += 1;
+      this.options.trace?.write(
+        `{"ev":"complete","id":${jsonString(id)},"client":${jsonString(client)},"t":${this.stamp()}}`,
+      );
+      try {
+        call(results ?? {});
+      } catch (error) {
+        this.logicError(client, `the completion of ${id}`, error);
+      }
+      return;
+    }
+    const slot = this.clients.get(client);
+    if (slot === undefined || !slot.inFlight.delete(id)) {
+      this.options.log(`${client} completed ${id}, which is not in flight`);
+      return;
+    }
+    this.stats.completed += 1;
+    this.options.trace?.write(
+      `{"ev":"complete","id":${jsonString(id)},"client":${jsonString(client)},"t":${this.stamp()}}`,
+    );
+    const loop = slot.workload.loop;
+    if (loop.kind === "closed" && slot.started < loop.multicasts)
+      this.later(loop.thinkMs, () => this.wake(slot));
+    this.maybeClientDone(slot);
+  }
+
+  private maybeClientDone(slot: ClientSlot): void {
+    if (!slot.done && slot.started >= slot.workload.loop.multicasts && slot.inFlight.size === 0)
+      this.clientDone(slot);
+  }
+
+  private clientDone(slot: ClientSlot): void {
+    slot.done = true;
+    this.clientsDone += 1;
+    if (this.clientsDone === this.clients.size) this.options.onWorkloadDone?.();
+  }
+
+  /** Open loop: one timer for the earliest arrival of any client; late arrivals catch up at once. */
+  private armArrivals(): void {
+    const heap = this.arrivals;
+    const head = heap?.peek();
+    if (heap === undefined || head === undefined || this.stopped) return;
+    const delayMs = Math.max(0, head.nextArrivalMs - this.options.clock.now());
+    this.arrivalTimer = setTimeout(() => {
+      this.arrivalTimer = undefined;
+      const nowMs = this.options.clock.now();
+      for (;;) {
+        const slot = heap.peek();
+        if (slot === undefined || slot.nextArrivalMs > nowMs || this.stopped) break;
+        heap.pop();
+        this.arrive(slot);
+        if (slot.started < slot.workload.loop.multicasts) heap.push(slot);
+      }
+      this.armArrivals();
+    }, delayMs);
+  }
+
+  private arrive(slot: ClientSlot): void {
+    const loop = slot.workload.loop;
+    if (loop.kind !== "open") return;
+    // The next arrival first, so a skipped one does not stop the process; drawn in the same
+    // order as the simulator draws it.
+    if (slot.started + 1 < loop.multicasts)
+      slot.nextArrivalMs += slot.prng.exponential(1000 / loop.ratePerSec);
+    if (slot.inFlight.size >= loop.outstandingMax || this.congested) {
+      slot.started += 1;
+      this.stats.arrivalsSkipped += 1;
+      this.maybeClientDone(slot);
+      return;
+    }
+    this.startMulticast(slot);
+  }
+}

@@ -1,0 +1,262 @@
+import type { ProcessId, ProcessLogic } from "@amcast/core";
+import { InputError } from "@amcast/core";
+import { buildSystem } from "@amcast/system";
+import type { Clock } from "./clock.js";
+import { monotonicClock, wallClock } from "./clock.js";
+import type { NodeMessage, NodeStatus, RunnerMessage } from "./control.js";
+import { START_NS_ENV } from "./control.js";
+import type { LatencyEmulation } from "./delay.js";
+import type { DeployedNode, Deployment } from "./deployment.js";
+import type { ClientWorkload, HostStats } from "./host.js";
+import { NodeHost } from "./host.js";
+import type { Keyring } from "./keys.js";
+import type { NodeAddress } from "./nodes.js";
+import { NodeTable } from "./nodes.js";
+import { netRefusals } from "./support.js";
+import { TraceFile } from "./trace-writer.js";
+
+export interface NodeRunOptions {
+  readonly deployment: Deployment;
+  readonly node: DeployedNode;
+  readonly keyring: Keyring;
+  /** Where to write this node's trace (JSON Lines), or null for none. */
+  readonly traceFile: string | null;
+  readonly log: (line: string) => void;
+}
+
+/** How long a node waits for its links before it gives up (by hand, peers may start late). */
+const CONNECT_TIMEOUT_MS_RUNNER = 60_000;
+const CONNECT_TIMEOUT_MS_BY_HAND = 30 * 60_000;
+/** How often a client host reports progress to the runner. */
+const PROGRESS_INTERVAL_MS = 250;
+
+/** The trace clock: the runner's start instant when it passed one, else the wall clock. */
+export function nodeClock(): Clock {
+  const startNs = process.env[START_NS_ENV];
+  return startNs !== undefined && /^\d+$/.test(startNs) ? monotonicClock(BigInt(startNs)) : wallClock();
+}
+
+/**
+ * Runs one node of a deployment until it is told to stop: a replica (its replica process) or a
+ * client host (its clients and their workload). Under the runner it follows the IPC control
+ * channel (control.ts); started by hand it dials the addresses of the deployment file, and a
+ * client host runs its workload as soon as it reaches every replica. Resolves with an exit code.
+ */
+export async function runNode(options: NodeRunOptions): Promise<number> {
+  const { deployment, node, log } = options;
+  const { system } = deployment;
+  const refused = netRefusals(system);
+  if (refused.length > 0)
+    throw new InputError(
+      deployment.file,
+      "system",
+      `the network runtime cannot run ${system.label}: ${refused.join("; ")}`,
+    );
+  const built = buildSystem(system);
+  const processes: ProcessLogic[] = [];
+  const workloads: ClientWorkload[] = [];
+  if (node.role === "replica") {
+    const replica = built.processes.find((process) => process.logic.id === node.id);
+    if (replica === undefined) throw new Error(`the system has no replica ${node.id}`);
+    processes.push(replica.logic);
+  } else {
+    const wanted = new Set(node.processes);
+    for (const client of built.clients) {
+      if (!wanted.has(client.logic.id)) continue;
+      processes.push(client.logic);
+      workloads.push(client);
+    }
+  }
+  const { topology } = system;
+  const regionOf = (process: ProcessId): number => {
+    const group = built.membership.groupOf(process);
+    const region = group === undefined ? built.clientRegions.get(process) : topology.groupRegion(group);
+    if (region === undefined) throw new Error(`process ${process} has no region`);
+    return topology.regionIndex(region);
+  };
+  const latency: LatencyEmulation | undefined = deployment.latencyEmulation
+    ? {
+        seed: system.seed,
+        delayMs: (from, to) => topology.delayMs(regionOf(from), regionOf(to)),
+        jitterSdFraction: system.network.jitterSdFraction,
+        reorder: system.network.reorder,
+      }
+    : undefined;
+
+  const control =
+    process.send === undefined
+      ? null
+      : (message: NodeMessage): Promise<void> =>
+          new Promise((resolve) => {
+            if (!process.connected) resolve();
+            // Resolves once the message is handed to the channel (or the channel is gone).
+            else process.send?.(message, undefined, {}, () => resolve());
+          });
+  let exiting = false;
+  let resolveExit: (code: number) => void = () => {};
+  const exited = new Promise<number>((resolve) => {
+    resolveExit = resolve;
+  });
+  const trace = options.traceFile === null ? null : new TraceFile(options.traceFile);
+  const host = new NodeHost({
+    self: node.id,
+    table: new NodeTable(deployment.nodes),
+    keyring: options.keyring,
+    listen: node.role === "replica" ? { host: node.host, port: node.port } : null,
+    limits: deployment.limits,
+    ...(latency === undefined ? {} : { latency }),
+    processes,
+    groupOf: (process) => built.membership.groupOf(process),
+    workloads,
+    seed: system.seed,
+    clock: nodeClock(),
+    trace,
+    recordSends: deployment.traceSends,
+    tickMs: system.tickMs,
+    log,
+    onFatal: (error) => {
+      log(`fatal: ${error.message}`);
+      void control?.({ type: "fatal", message: error.message });
+      void shutdown(70);
+    },
+    onWorkloadDone: () => {
+      workloadDone = true;
+      if (control !== null) {
+        sendProgress();
+        void control({ type: "done" });
+      } else void finishByHand();
+    },
+  });
+
+  /** Stops the node once; `report` runs before the exit code is handed back (the runner's answer). */
+  const shutdown = async (code: number, report?: (stats: HostStats) => Promise<void>): Promise<HostStats> => {
+    if (exiting) return host.stats;
+    exiting = true;
+    if (progressTimer !== undefined) clearInterval(progressTimer);
+    const stats = await host.stop();
+    await report?.(stats);
+    resolveExit(code);
+    return stats;
+  };
+  let progressTimer: NodeJS.Timeout | undefined;
+  const sendProgress = (): void => {
+    void control?.({ type: "progress", multicasts: host.stats.multicasts, completed: host.stats.completed });
+  };
+
+  /** By hand, a client host waits until its last messages are acknowledged, then stops. */
+  const finishByHand = async (): Promise<void> => {
+    while (!host.quiet()) await new Promise((resolve) => setTimeout(resolve, 20));
+    const stats = await shutdown(0);
+    log(
+      `workload done: ${stats.multicasts} multicasts, ${stats.completed} completed, ${stats.arrivalsSkipped} arrivals skipped`,
+    );
+  };
+
+  // Started by hand, the first signal stops the node, whatever it is doing (connecting too); a
+  // second one, with the handler gone, kills it. A client host stopped before its workload is
+  // done did not finish. Under the runner, Ctrl-C at a terminal reaches every process of the
+  // group: the runner stops the nodes in order (traces written, counters reported), so a node
+  // leaves signals to it; should the runner die, its closed control channel stops the node.
+  let workloadDone = false;
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    if (control !== null) process.on(signal, () => {});
+    else
+      process.once(signal, () => {
+        if (!exiting) log(`${signal}: stopping`);
+        void shutdown(node.role === "clients" && !workloadDone ? signalExitCode(signal) : 0);
+      });
+  // The runner went away (killed, crashed): never outlive it.
+  process.once("disconnect", () => void shutdown(0));
+
+  const port = await host.start();
+  const replicaIds = deployment.nodes
+    .filter((peer) => peer.role === "replica" && peer.id !== node.id)
+    .map((peer) => peer.id);
+  const connect = async (addresses: ReadonlyMap<string, NodeAddress>, timeoutMs: number): Promise<void> => {
+    host.connect(addresses);
+    await host.transport.whenConnected(timeoutMs, replicaIds);
+  };
+
+  if (control === null) {
+    const addresses = new Map(
+      deployment.nodes
+        .filter((peer) => peer.role === "replica")
+        .map((peer) => [peer.id, { host: peer.host, port: peer.port }]),
+    );
+    log(
+      `${node.role === "replica" ? `replica listening on ${node.host}:${port}` : "client host"}; connecting to ${replicaIds.length} replica(s)`,
+    );
+    // Stopping (a signal, a fatal error such as a peer refusing this node's keys) ends the wait.
+    try {
+      await Promise.race([connect(addresses, CONNECT_TIMEOUT_MS_BY_HAND), exited]);
+    } catch (error) {
+      if (!exiting) {
+        log(`fatal: ${(error as Error).message}`);
+        void shutdown(70);
+      }
+    }
+    if (exiting) return exited;
+    log("connected to every replica");
+    if (node.role === "clients") host.startWorkload();
+    return exited;
+  }
+
+  process.on("message", (message: RunnerMessage) => {
+    void onControl(message).catch((error: Error) => {
+      // Stopping while connecting rejects the wait: no failure of its own.
+      if (exiting) return;
+      log(`control message ${message.type} failed: ${error.stack ?? error.message}`);
+      void control({ type: "fatal", message: error.message });
+      void shutdown(70);
+    });
+  });
+  const onControl = async (message: RunnerMessage): Promise<void> => {
+    switch (message.type) {
+      case "peers":
+        await connect(new Map(Object.entries(message.addresses)), CONNECT_TIMEOUT_MS_RUNNER);
+        await control({ type: "connected" });
+        break;
+      case "start":
+        progressTimer = setInterval(sendProgress, PROGRESS_INTERVAL_MS);
+        host.startWorkload();
+        break;
+      case "status": {
+        const group = node.role === "replica" ? built.membership.groupOf(node.id) : undefined;
+        // Only this node's replica ever runs here, so the group's vote is this replica's belief.
+        const leader = group === undefined ? undefined : built.leaderOf(group);
+        const status: NodeStatus = {
+          quiet: host.quiet(),
+          messageEvents: host.stats.messageEvents,
+          deliveries: host.stats.deliveries,
+          multicasts: host.stats.multicasts,
+          completed: host.stats.completed,
+          ...(leader === undefined ? {} : { leader }),
+        };
+        await control({ type: "status", status });
+        break;
+      }
+      case "crashed":
+        host.transport.peerDown(message.node);
+        log(`${message.node} was killed (crash fault): its link is dropped`);
+        break;
+      case "partition":
+        host.transport.partition(message.peers);
+        log(
+          message.peers.length === 0
+            ? "partition healed: every link is up again"
+            : `partition: cut from ${message.peers.join(", ")}`,
+        );
+        break;
+      case "stop":
+        await shutdown(0, (stats) => control({ type: "stopped", stats }));
+        break;
+    }
+  };
+  await control({ type: "listening", port });
+  return exited;
+}
+
+/** The conventional exit code of a process stopped by `signal` (128 + its number). */
+function signalExitCode(signal: "SIGINT" | "SIGTERM"): number {
+  return signal === "SIGINT" ? 130 : 143;
+}

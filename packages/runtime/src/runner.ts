@@ -1,0 +1,883 @@
+import type { ChildProcess } from "node:child_process";
+import { fork } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import type { WriteStream } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import type { TraceEvent } from "@amcast/core";
+import type { CrashFault, PartitionFault, SimResult, StopReason } from "@amcast/sim";
+import type { BuiltSystem, SystemSpec } from "@amcast/system";
+import { buildSystem, stopEvent, systemToJson } from "@amcast/system";
+import { monotonicClock } from "./clock.js";
+import type { NodeMessage, NodeStatus, RunnerMessage } from "./control.js";
+import { START_NS_ENV } from "./control.js";
+import type { DeployedNode } from "./deployment.js";
+import { DEFAULT_CLIENT_HOST } from "./deployment.js";
+import type { HostStats } from "./host.js";
+import { Keyring } from "./keys.js";
+import type { TransportLimits } from "./limits.js";
+import type { NodeAddress } from "./nodes.js";
+import { netRefusals } from "./support.js";
+import { mergeTraceFiles } from "./trace-merge.js";
+
+/** How the network runtime runs one scenario on this machine. */
+export interface NetRunOptions {
+  /** OS processes the clients are spread over (round robin). */
+  readonly clientHosts: number;
+  /** Inject the topology's one-way delays (with the scenario's jitter) in every link. */
+  readonly latencyEmulation: boolean;
+  readonly limits?: Partial<TransportLimits>;
+  /** Wall-clock bound on the workload, in ms (the scenario's own limit applies too). */
+  readonly timeLimitMs: number;
+  /** A workload with no completion for this long is stopped as stalled. */
+  readonly stallMs: number;
+  /** Keep every node's files (deployment, keys, traces, logs) here instead of a removed temp dir. */
+  readonly workDir?: string;
+  /** Extra Node.js flags for every node (e.g. --cpu-prof). */
+  readonly nodeArgs?: readonly string[];
+  /** Progress lines (where the files are, when the workload starts). */
+  readonly log?: (line: string) => void;
+  /** Aborting stops every node and rejects (Ctrl-C). */
+  readonly signal?: AbortSignal;
+}
+
+export const DEFAULT_NET_OPTIONS: NetRunOptions = {
+  clientHosts: 1,
+  latencyEmulation: true,
+  timeLimitMs: 10 * 60_000,
+  stallMs: 30_000,
+};
+
+/** What one cluster run observes besides the options: the merged trace, event by event. */
+export interface ClusterObservation {
+  /** Write a `send` event per message into the nodes' traces. */
+  readonly traceSends: boolean;
+  /** Every event of the merged trace, in time order, the `stop` event last. */
+  readonly onEvent: (event: TraceEvent) => void;
+  /** The system as built by the caller (built again from `spec` when absent). */
+  readonly built?: BuiltSystem;
+}
+
+/** What the nodes' transports did, summed over nodes. */
+export interface NetRunStats {
+  readonly nodes: number;
+  readonly workDir: string;
+  /** Messages per DATA frame: what batching did. */
+  readonly messagesPerFrame: number;
+  readonly dataFrames: number;
+  readonly ackFrames: number;
+  readonly wireBytes: number;
+  readonly framesResent: number;
+  readonly framesRejected: number;
+  readonly connectionsLost: number;
+  readonly congestionEpisodes: number;
+  /** Messages sent over a link while a partition cut it, held until the heal. */
+  readonly messagesHeldByPartition: number;
+  readonly logicErrors: number;
+  readonly arrivalsSkipped: number;
+  /** Replicas killed with SIGKILL (crash faults), with when (trace clock, ms). */
+  readonly killed: readonly { readonly proc: string; readonly t: number }[];
+  /** The fault plan's partitions as applied: when each was cut and healed (trace clock, ms). */
+  readonly partitions: readonly AppliedPartition[];
+  /** CPU time (user + system) of the replica processes and of the client hosts, in ms. */
+  readonly cpuMsReplicas: number;
+  readonly cpuMsClients: number;
+  /** Wall time from the workload's start to the last node's stop. */
+  readonly workloadMs: number;
+  /** Wall time to start the nodes and connect them. */
+  readonly startupMs: number;
+  /**
+   * How late this machine ran a ready process during the workload: the runner's own event-loop
+   * delay (it is idle, so its delay is the scheduler's), mean and 90th percentile in ms. A busy
+   * machine delays every step of every process by about this much.
+   */
+  readonly schedulingDelayMs: { readonly mean: number; readonly p90: number };
+  readonly perNode: Readonly<Record<string, HostStats>>;
+}
+
+/** A fault plan's partition as the runner applied it (trace clock, ms). */
+export interface AppliedPartition {
+  readonly side: readonly string[];
+  readonly t: number;
+  /** Undefined when the run stopped before the heal. */
+  readonly healT: number | undefined;
+}
+
+/** How a cluster run went: how it stopped, the counters the simulator also reports, the transport's. */
+export interface ClusterOutcome {
+  readonly sim: SimResult;
+  readonly net: NetRunStats;
+  readonly wallMs: number;
+}
+
+/** A node's stderr lines kept for error messages. */
+const STDERR_TAIL_LINES = 30;
+const LISTEN_TIMEOUT_MS = 30_000;
+const CONNECT_TIMEOUT_MS = 90_000;
+const STOP_TIMEOUT_MS = 15_000;
+const KILL_GRACE_MS = 2_000;
+const STATUS_INTERVAL_MS = 50;
+/** The period of the runner's own timer that measures how late the machine schedules it. */
+const SCHEDULING_SAMPLE_MS = 5;
+/** The longest a run waits for stragglers after the workload is done. */
+const SETTLE_MS_MAX = 30_000;
+
+/** The program every node runs (the built one, from src/ under vitest and from dist/ alike). */
+const CLI = fileURLToPath(new URL("../dist/node-main.js", import.meta.url));
+
+export class NetRunError extends Error {
+  override readonly name = "NetRunError";
+}
+
+/** Every node of every live run, killed when this process exits however it exits. */
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", () => {
+    for (const child of liveChildren) child.kill("SIGKILL");
+  });
+}
+
+interface NodeProcess {
+  readonly node: DeployedNode;
+  readonly child: ChildProcess;
+  readonly log: WriteStream;
+  readonly stderrTail: string[];
+  port: number | undefined;
+  connected: boolean;
+  done: boolean;
+  multicasts: number;
+  completed: number;
+  status: NodeStatus | undefined;
+  stats: HostStats | undefined;
+  stopping: boolean;
+  exited: boolean;
+  /** Killed on purpose (a crash fault): its exit is no failure, and it answers nothing. */
+  killed: boolean;
+}
+
+/**
+ * The nodes of one run as child processes, and waiting on them: `until` resolves when a
+ * condition over the nodes holds, and rejects as soon as a node dies unasked, reports a fatal
+ * error, the run is aborted, or time runs out.
+ */
+class Cluster {
+  readonly nodes = new Map<string, NodeProcess>();
+  private failure: Error | undefined;
+  private readonly waiters = new Set<() => void>();
+  /**
+   * While the workload runs, an abort (Ctrl-C) interrupts the run instead of failing it: the
+   * nodes are stopped in order and the run ends with what they traced.
+   */
+  gracefulAbort = false;
+  interrupted = false;
+
+  private readonly onAbort = (): void => {
+    if (!this.gracefulAbort) this.fail(new NetRunError("interrupted"));
+    else {
+      this.interrupted = true;
+      this.changed();
+    }
+  };
+
+  constructor(
+    private readonly workDir: string,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    signal?.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  /** Lets go of the abort signal (one signal serves many runs). */
+  dispose(): void {
+    this.signal?.removeEventListener("abort", this.onAbort);
+  }
+
+  spawn(
+    node: DeployedNode,
+    file: (kind: string) => string,
+    args: string[],
+    env: NodeJS.ProcessEnv,
+    nodeArgs: readonly string[],
+  ): void {
+    installExitHook();
+    const command = node.role === "replica" ? "replica" : "clients";
+    const child = fork(CLI, [command, ...args], {
+      stdio: ["ignore", "ignore", "pipe", "ipc"],
+      env,
+      execArgv: ["--max-semi-space-size=32", ...nodeArgs],
+      cwd: this.workDir,
+    });
+    liveChildren.add(child);
+    const log = createWriteStream(file("log"));
+    const entry: NodeProcess = {
+      node,
+      child,
+      log,
+      stderrTail: [],
+      port: undefined,
+      connected: false,
+      done: false,
+      multicasts: 0,
+      completed: 0,
+      status: undefined,
+      stats: undefined,
+      stopping: false,
+      exited: false,
+      killed: false,
+    };
+    this.nodes.set(node.id, entry);
+    child.stderr?.on("data", (chunk: Buffer) => {
+      log.write(chunk);
+      for (const line of chunk.toString("utf8").split("\n")) {
+        if (line === "") continue;
+        entry.stderrTail.push(line);
+        if (entry.stderrTail.length > STDERR_TAIL_LINES) entry.stderrTail.shift();
+      }
+    });
+    child.on("message", (message: NodeMessage) => this.onMessage(entry, message));
+    child.on("error", (error) => this.fail(new NetRunError(`node ${node.id}: ${error.message}`)));
+    child.on("exit", (code, signal) => {
+      entry.exited = true;
+      liveChildren.delete(child);
+      if (!entry.stopping)
+        this.fail(
+          new NetRunError(
+            `node ${node.id} exited unexpectedly (${signal === null ? `code ${code}` : `signal ${signal}`})${tail(entry)}`,
+          ),
+        );
+      this.changed();
+    });
+  }
+
+  /** Kills a node with SIGKILL, as a crash would: no goodbye, no trace flush, no stats. */
+  kill(id: string): void {
+    const entry = this.nodes.get(id);
+    if (entry === undefined || entry.exited) return;
+    entry.killed = true;
+    entry.stopping = true;
+    entry.child.kill("SIGKILL");
+  }
+
+  /** Nodes still running (not exited, not killed). */
+  live(): NodeProcess[] {
+    return [...this.nodes.values()].filter((entry) => !entry.exited && !entry.killed);
+  }
+
+  send(id: string, message: RunnerMessage): void {
+    const entry = this.nodes.get(id);
+    if (entry?.child.connected === true) entry.child.send(message);
+  }
+
+  broadcast(message: RunnerMessage, role?: DeployedNode["role"]): void {
+    for (const entry of this.nodes.values())
+      if (role === undefined || entry.node.role === role) this.send(entry.node.id, message);
+  }
+
+  /** Resolves once `condition` holds (checked whenever a node reports), or rejects (see the class). */
+  until(
+    condition: () => boolean,
+    what: string,
+    timeoutMs: number,
+    onTimeout?: () => Error | undefined,
+  ): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (this.failure !== undefined) finish(this.failure);
+        else if (condition()) finish(undefined);
+      };
+      const timer = setTimeout(
+        () => finish(onTimeout?.() ?? new NetRunError(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+        timeoutMs,
+      );
+      const finish = (error: Error | undefined): void => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Waits `ms`, unless the run fails first. */
+  sleep(ms: number): Promise<void> {
+    let elapsed = false;
+    const timer = setTimeout(() => {
+      elapsed = true;
+      this.changed();
+    }, ms);
+    return this.until(() => elapsed, "a pause", ms + 60_000).finally(() => clearTimeout(timer));
+  }
+
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
+  /** Stops every node still running: SIGTERM, then SIGKILL after a grace period. */
+  async killAll(): Promise<void> {
+    const running = [...this.nodes.values()].filter((entry) => !entry.exited);
+    for (const entry of running) {
+      entry.stopping = true;
+      entry.child.kill("SIGTERM");
+    }
+    const deadline = Date.now() + KILL_GRACE_MS;
+    while (running.some((entry) => !entry.exited) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const entry of running) if (!entry.exited) entry.child.kill("SIGKILL");
+    while (running.some((entry) => !entry.exited)) await new Promise((resolve) => setTimeout(resolve, 10));
+    await Promise.all(
+      [...this.nodes.values()].map((entry) => new Promise<void>((resolve) => entry.log.end(() => resolve()))),
+    );
+  }
+
+  private onMessage(entry: NodeProcess, message: NodeMessage): void {
+    switch (message.type) {
+      case "listening":
+        entry.port = message.port;
+        break;
+      case "connected":
+        entry.connected = true;
+        break;
+      case "progress":
+        entry.multicasts = message.multicasts;
+        entry.completed = message.completed;
+        break;
+      case "done":
+        entry.done = true;
+        break;
+      case "status":
+        entry.status = message.status;
+        break;
+      case "stopped":
+        entry.stats = message.stats;
+        entry.stopping = true;
+        break;
+      case "fatal":
+        this.fail(new NetRunError(`node ${entry.node.id} failed: ${message.message}${tail(entry)}`));
+        break;
+    }
+    this.changed();
+  }
+
+  fail(error: Error): void {
+    this.failure ??= error;
+    this.changed();
+  }
+
+  changed(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+}
+
+function tail(entry: NodeProcess): string {
+  return entry.stderrTail.length === 0 ? "" : `; its last output:\n  ${entry.stderrTail.join("\n  ")}`;
+}
+
+/** A file name for a node id (replica ids hold "/"). */
+function fileStem(index: number, id: string): string {
+  return `${String(index).padStart(3, "0")}-${id.replace(/[^A-Za-z0-9_.-]/g, "_")}`;
+}
+
+/**
+ * Runs one system on real processes on this machine: one OS process per replica, the clients in
+ * `clientHosts` more, all on loopback with free ports, authenticated with keys derived from a
+ * fresh cluster secret. Waits for the workload, lets the nodes settle, stops them, and hands
+ * their merged trace (one monotonic clock) to `onEvent`, ending with the `stop` event that says
+ * how the run ended and what it owes. Options it cannot honour are refused before anything
+ * starts. Every node is stopped whatever happens (failure, abort, time limit).
+ */
+export async function runCluster(
+  spec: SystemSpec,
+  options: NetRunOptions & ClusterObservation,
+): Promise<ClusterOutcome> {
+  refuseUnsupported(spec);
+  const keep = options.workDir !== undefined;
+  const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), "amcast-net-"));
+  mkdirSync(workDir, { recursive: true });
+  const log = options.log ?? ((): void => {});
+  const built = options.built ?? buildSystem(spec);
+  const startNs = process.hrtime.bigint();
+  const startedAt = performance.now();
+  // The runner's own events (faults) on the nodes' clock, merged with their traces.
+  const clock = monotonicClock(startNs);
+  const traceTime = (): number => Math.round(clock.now() * 1000) / 1000;
+  const runnerEvents: string[] = [];
+  const killed: { proc: string; t: number }[] = [];
+  for (const proc of spec.faults.byzantine ?? spec.byzantine.map((fault) => fault.proc))
+    runnerEvents.push(JSON.stringify({ ev: "fault", proc, kind: "byzantine", t: 0 }));
+
+  // The nodes: one per replica, the clients round robin over the client hosts.
+  const hostCount = Math.max(1, Math.min(options.clientHosts, built.clients.length));
+  const clientGroups: string[][] = Array.from({ length: hostCount }, () => []);
+  built.clients.forEach((client, index) => {
+    clientGroups[index % hostCount]?.push(client.logic.id);
+  });
+  const nodes: DeployedNode[] = [
+    ...built.membership.processes().map(({ id }) => ({
+      id,
+      role: "replica" as const,
+      processes: [id],
+      host: "127.0.0.1",
+      port: 0,
+    })),
+    ...clientGroups.map((clients, index) => ({
+      id: hostCount === 1 ? DEFAULT_CLIENT_HOST : `${DEFAULT_CLIENT_HOST}-${index}`,
+      role: "clients" as const,
+      processes: clients,
+      host: "",
+      port: 0,
+    })),
+  ];
+  const deploymentFile = join(workDir, "deployment.json");
+  writeFileSync(
+    deploymentFile,
+    `${JSON.stringify(
+      {
+        kind: "deployment",
+        name: spec.label,
+        system: systemToJson(spec),
+        traceSends: options.traceSends,
+        latencyEmulation: options.latencyEmulation,
+        replicas: nodes
+          .filter((node) => node.role === "replica")
+          .map(({ id, host, port }) => ({ id, host, port })),
+        clientHosts: nodes
+          .filter((node) => node.role === "clients")
+          .map(({ id, processes }) => ({ id, clients: processes })),
+        transport: options.limits ?? {},
+      },
+      null,
+      1,
+    )}\n`,
+  );
+  // Each node gets only its own keys: none can derive another pair's.
+  const secret = randomBytes(32);
+  const nodeIds = nodes.map((node) => node.id);
+  const files = new Map<string, (kind: string) => string>();
+  nodes.forEach((node, index) => {
+    const stem = fileStem(index, node.id);
+    files.set(node.id, (kind) => join(workDir, `${stem}.${kind}`));
+    writeFileSync(
+      join(workDir, `${stem}.keys.json`),
+      JSON.stringify(Keyring.fromSecret(secret, node.id, nodeIds).toJson()),
+      {
+        mode: 0o600,
+      },
+    );
+  });
+
+  const cluster = new Cluster(workDir, options.signal);
+  const env = { ...process.env, [START_NS_ENV]: String(startNs) };
+  // A holder, because the closures below set it.
+  const stop: { reason: StopReason } = { reason: "drained" };
+  let workloadStartMs = 0;
+  let startupMs = 0;
+  let workloadMs = 0;
+  const crashTimers: NodeJS.Timeout[] = [];
+  let partitionsApplied: readonly AppliedPartition[] = [];
+  const schedulingDelay = monitorEventLoopDelay({ resolution: SCHEDULING_SAMPLE_MS });
+  try {
+    log(
+      `network runtime: ${nodes.length} processes (${built.processes.length} replicas, ${hostCount} client host(s)) in ${workDir}`,
+    );
+    const spawn = (node: DeployedNode): void => {
+      const file = files.get(node.id) as (kind: string) => string;
+      cluster.spawn(
+        node,
+        file,
+        [
+          "--deployment",
+          deploymentFile,
+          "--id",
+          node.id,
+          "--keys",
+          file("keys.json"),
+          "--trace",
+          file("trace.jsonl"),
+        ],
+        env,
+        options.nodeArgs ?? [],
+      );
+    };
+    for (const node of nodes) if (node.role === "replica") spawn(node);
+    const entries = (): NodeProcess[] => [...cluster.nodes.values()];
+    await cluster.until(
+      () => entries().every((entry) => entry.port !== undefined),
+      "every replica to listen",
+      LISTEN_TIMEOUT_MS,
+    );
+    for (const node of nodes) if (node.role === "clients") spawn(node);
+    const addresses: Record<string, NodeAddress> = {};
+    for (const entry of entries())
+      addresses[entry.node.id] = { host: "127.0.0.1", port: entry.port as number };
+    await cluster.until(
+      () => entries().every((entry) => entry.child.connected),
+      "every node to start",
+      LISTEN_TIMEOUT_MS,
+    );
+    cluster.broadcast({ type: "peers", addresses });
+    await cluster.until(
+      () => entries().every((entry) => entry.connected),
+      "every link to connect",
+      CONNECT_TIMEOUT_MS,
+    );
+
+    startupMs = performance.now() - startedAt;
+    workloadStartMs = performance.now();
+    schedulingDelay.enable();
+    cluster.gracefulAbort = true;
+    cluster.broadcast({ type: "start" }, "clients");
+    log("every node is connected: the workload starts");
+    // Crash faults: SIGKILL at their time after the workload's start (a leader is asked for then).
+    const crashes = spec.faults.crashes.map(
+      (fault) =>
+        new Promise<void>((resolve) => {
+          crashTimers.push(
+            setTimeout(() => {
+              crashNode(cluster, built.membership.replicas.bind(built.membership), fault, spec.tickMs, log)
+                .then((proc) => {
+                  if (proc !== undefined) {
+                    const t = traceTime();
+                    killed.push({ proc, t });
+                    runnerEvents.push(JSON.stringify({ ev: "fault", proc, kind: "crash", t }));
+                  }
+                })
+                .catch((error: Error) => cluster.fail(error))
+                .finally(resolve);
+            }, fault.atMs),
+          );
+        }),
+    );
+    const partitions = schedulePartitions(
+      cluster,
+      nodes,
+      spec.faults.partitions,
+      crashTimers,
+      traceTime,
+      log,
+    );
+    partitionsApplied = partitions.applied;
+    const clientsOf = (): NodeProcess[] => entries().filter((entry) => entry.node.role === "clients");
+    const timeLimitMs = Math.min(options.timeLimitMs, spec.timeLimitMs);
+    let lastCompleted = -1;
+    let lastProgressMs = performance.now();
+    try {
+      await cluster.until(
+        () => {
+          // Client hosts report progress every 250 ms, so this runs at least that often.
+          const completed = clientsOf().reduce((sum, entry) => sum + entry.completed, 0);
+          // A partition may stop every multicast until it heals: that is no stall.
+          if (completed !== lastCompleted || partitions.active()) {
+            lastCompleted = completed;
+            lastProgressMs = performance.now();
+          }
+          if (cluster.interrupted) return true;
+          if (clientsOf().every((entry) => entry.done)) return true;
+          if (performance.now() - lastProgressMs > options.stallMs) {
+            stop.reason = "stalled";
+            log(`no multicast completed for ${options.stallMs} ms: stopping the run as stalled`);
+            return true;
+          }
+          return false;
+        },
+        "the workload",
+        timeLimitMs,
+        () => {
+          stop.reason = "time-limit";
+          return undefined;
+        },
+      );
+    } catch (error) {
+      if (stop.reason !== "time-limit") throw error;
+      log(`the workload did not finish within ${timeLimitMs} ms: stopping the run`);
+    }
+    // As the simulator does, a run ends only once every fault happened.
+    if (stop.reason === "drained" && !cluster.interrupted) {
+      let faultsDone = false;
+      void Promise.all([...crashes, partitions.healed]).then(() => {
+        faultsDone = true;
+        cluster.changed();
+      });
+      const lastFaultMs = Math.max(
+        0,
+        ...spec.faults.crashes.map((fault) => fault.atMs + LEADER_WAIT_MS),
+        ...spec.faults.partitions.map((fault) => fault.healAtMs),
+      );
+      await cluster.until(
+        () => faultsDone || cluster.interrupted,
+        "every crash and partition fault",
+        lastFaultMs + 60_000,
+      );
+      if (cluster.failed !== undefined) throw cluster.failed;
+      await settle(cluster, spec, options);
+    }
+    if (cluster.interrupted) {
+      stop.reason = "interrupted";
+      log("interrupted: stopping every node");
+    }
+    cluster.gracefulAbort = false;
+    workloadMs = performance.now() - workloadStartMs;
+    schedulingDelay.disable();
+    // Stop: every node writes out its trace and reports its counters.
+    for (const entry of entries()) entry.stopping = true;
+    cluster.broadcast({ type: "stop" });
+    await cluster.until(
+      () => entries().every((entry) => entry.exited),
+      "every node to stop",
+      STOP_TIMEOUT_MS,
+    );
+  } finally {
+    for (const timer of crashTimers) clearTimeout(timer);
+    await cluster.killAll();
+    cluster.dispose();
+  }
+
+  try {
+    const perNode: Record<string, HostStats> = {};
+    for (const entry of cluster.nodes.values())
+      if (entry.stats !== undefined) perNode[entry.node.id] = entry.stats;
+    // Last: how the run ended and what it owes, on the nodes' clock after every node stopped.
+    runnerEvents.push(JSON.stringify(stopEvent(spec, stop.reason, traceTime())));
+    const runnerTrace = join(workDir, "runner.trace.jsonl");
+    writeFileSync(runnerTrace, `${runnerEvents.join("\n")}\n`);
+    const traceFiles = [
+      runnerTrace,
+      ...nodes.map((node) => (files.get(node.id) as (kind: string) => string)("trace.jsonl")),
+    ];
+    mergeTraceFiles(traceFiles, options.onEvent);
+    const stats = Object.values(perNode);
+    const sum = (pick: (stats: HostStats) => number): number =>
+      stats.reduce((total, node) => total + pick(node), 0);
+    const sendsByLabel = new Map<string, number>();
+    for (const node of stats)
+      for (const [label, count] of Object.entries(node.sendsByLabel))
+        sendsByLabel.set(label, (sendsByLabel.get(label) ?? 0) + count);
+    const sim: SimResult = {
+      seed: spec.seed,
+      endMs: workloadMs,
+      stoppedBy: stop.reason,
+      messageEvents: sum((node) => node.messageEvents),
+      queueEvents: sum((node) => node.messageEvents + node.ticks),
+      protocolMessages: sum((node) => node.protocolMessages),
+      protocolBytes: sum((node) => node.protocolBytes),
+      clientMessages: sum((node) => node.clientMessages),
+      clientBytes: sum((node) => node.clientBytes),
+      sendsByLabel,
+      lostToCrashes: 0,
+      multicasts: sum((node) => node.multicasts),
+      completed: sum((node) => node.completed),
+      deliveries: sum((node) => node.deliveries),
+      arrivalsSkipped: sum((node) => node.arrivalsSkipped),
+    };
+    const dataFrames = sum((node) => node.transport.dataFramesSent);
+    const cpuOf = (role: DeployedNode["role"]): number =>
+      nodes
+        .filter((node) => node.role === role)
+        .reduce(
+          (total, node) => total + (perNode[node.id]?.cpuUserMs ?? 0) + (perNode[node.id]?.cpuSystemMs ?? 0),
+          0,
+        );
+    return {
+      sim,
+      wallMs: performance.now() - startedAt,
+      net: {
+        nodes: nodes.length,
+        workDir,
+        messagesPerFrame: dataFrames === 0 ? 0 : sum((node) => node.transport.messagesSent) / dataFrames,
+        dataFrames,
+        ackFrames: sum((node) => node.transport.ackFramesSent),
+        wireBytes: sum((node) => node.transport.wireBytesSent),
+        framesResent: sum((node) => node.transport.framesResent),
+        framesRejected: sum((node) => node.transport.framesRejected),
+        connectionsLost: sum((node) => node.transport.connectionsLost),
+        congestionEpisodes: sum((node) => node.transport.congestionEpisodes),
+        messagesHeldByPartition: sum((node) => node.transport.messagesHeldByPartition),
+        logicErrors: sum((node) => node.logicErrors),
+        arrivalsSkipped: sim.arrivalsSkipped,
+        killed,
+        partitions: partitionsApplied,
+        cpuMsReplicas: cpuOf("replica"),
+        cpuMsClients: cpuOf("clients"),
+        workloadMs,
+        startupMs,
+        // The histogram holds whole periods: what is late is beyond the period.
+        schedulingDelayMs: {
+          mean:
+            schedulingDelay.count === 0 ? 0 : Math.max(0, schedulingDelay.mean / 1e6 - SCHEDULING_SAMPLE_MS),
+          p90:
+            schedulingDelay.count === 0
+              ? 0
+              : Math.max(0, schedulingDelay.percentile(90) / 1e6 - SCHEDULING_SAMPLE_MS),
+        },
+        perNode,
+      },
+    };
+  } finally {
+    if (!keep) rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * After the workload: waits until every node's processes are idle and no delivery happened for
+ * long enough that nothing can still be in flight (replicas of one group may deliver after the
+ * client got its answer).
+ */
+async function settle(cluster: Cluster, spec: SystemSpec, options: NetRunOptions): Promise<void> {
+  let maxDelayMs = 0;
+  const { topology } = spec;
+  if (options.latencyEmulation)
+    for (let from = 0; from < topology.regions.length; from += 1)
+      for (let to = 0; to < topology.regions.length; to += 1)
+        maxDelayMs = Math.max(maxDelayMs, topology.delayMs(from, to));
+  const settleMs = 2 * maxDelayMs * (1 + 6 * spec.network.jitterSdFraction) + 5 * spec.tickMs + 20;
+  const started = performance.now();
+  let quietSinceMs: number | undefined;
+  let lastDeliveries = -1;
+  while (performance.now() - started < SETTLE_MS_MAX && !cluster.interrupted) {
+    const entries = cluster.live();
+    for (const entry of entries) entry.status = undefined;
+    for (const entry of entries) cluster.send(entry.node.id, { type: "status" });
+    await cluster.until(() => entries.every((entry) => entry.status !== undefined), "status answers", 10_000);
+    const quiet = entries.every((entry) => entry.status?.quiet === true);
+    const deliveries = entries.reduce((sum, entry) => sum + (entry.status?.deliveries ?? 0), 0);
+    if (!quiet || deliveries !== lastDeliveries) quietSinceMs = undefined;
+    else quietSinceMs ??= performance.now();
+    lastDeliveries = deliveries;
+    if (quietSinceMs !== undefined && performance.now() - quietSinceMs >= settleMs) return;
+    await cluster.sleep(STATUS_INTERVAL_MS);
+  }
+}
+
+/** Refuses, before anything starts, a run with options the network runtime cannot honour (see NET_SUPPORT). */
+export function refuseUnsupported(spec: SystemSpec): void {
+  const problems = netRefusals(spec);
+  if (problems.length > 0) throw new NetRunError(`${spec.label}: ${problems.join("; ")}`);
+}
+
+/** How long a `leaderOf` crash keeps asking for a leader (an election may be on). */
+const LEADER_WAIT_MS = 10_000;
+
+/**
+ * Carries out one crash fault: resolves its target (a named replica, or the replica most of a
+ * group's live replicas follow right now), kills its process with SIGKILL and tells every other
+ * node to drop the link to it. Resolves with the process killed, or undefined when the target
+ * was already gone.
+ */
+async function crashNode(
+  cluster: Cluster,
+  replicasOf: (group: string) => readonly string[],
+  fault: CrashFault,
+  tickMs: number,
+  log: (line: string) => void,
+): Promise<string | undefined> {
+  let target = fault.proc;
+  if (target === undefined) {
+    const group = fault.leaderOf as string;
+    const deadline = performance.now() + LEADER_WAIT_MS;
+    while (target === undefined) {
+      const asked = cluster.live().filter((entry) => replicasOf(group).includes(entry.node.id));
+      if (asked.length === 0) return undefined;
+      for (const entry of asked) entry.status = undefined;
+      for (const entry of asked) cluster.send(entry.node.id, { type: "status" });
+      await cluster.until(
+        () => asked.every((entry) => entry.status !== undefined || entry.exited),
+        `the replicas of ${group} to say who leads`,
+        10_000,
+      );
+      const votes = new Map<string, number>();
+      for (const entry of asked) {
+        const leader = entry.status?.leader;
+        if (leader !== undefined) votes.set(leader, (votes.get(leader) ?? 0) + 1);
+      }
+      let best: string | undefined;
+      for (const [leader, count] of votes) if (count > (votes.get(best ?? "") ?? 0)) best = leader;
+      if (best !== undefined && asked.some((entry) => entry.node.id === best)) target = best;
+      else if (performance.now() > deadline)
+        throw new NetRunError(
+          `no replica of ${group} led within ${LEADER_WAIT_MS} ms: cannot crash its leader`,
+        );
+      else await cluster.sleep(tickMs);
+    }
+  }
+  const entry = cluster.nodes.get(target);
+  if (entry === undefined || entry.node.role !== "replica")
+    throw new NetRunError(`crash fault: ${target} is not a replica of this run`);
+  if (entry.exited || entry.killed) return undefined;
+  cluster.kill(target);
+  log(
+    `crash fault: killed ${target} (SIGKILL)${fault.leaderOf === undefined ? "" : `, the leader of ${fault.leaderOf}`}`,
+  );
+  for (const other of cluster.live()) cluster.send(other.node.id, { type: "crashed", node: target });
+  return target;
+}
+
+/**
+ * Carries out a fault plan's partitions: at each one's `atMs` and `healAtMs` after the workload's
+ * start, tells every live node which peers it is cut from now (the union over the partitions in
+ * force: a side's replicas are cut from every node not on the side, client hosts included, as in
+ * the simulator). The transports hold what crosses a cut and send it, in order, at the heal.
+ * `healed` resolves after the last heal; `active` says whether a partition is in force.
+ */
+function schedulePartitions(
+  cluster: Cluster,
+  nodes: readonly DeployedNode[],
+  faults: readonly PartitionFault[],
+  timers: NodeJS.Timeout[],
+  traceTime: () => number,
+  log: (line: string) => void,
+): { readonly healed: Promise<void>; readonly active: () => boolean; readonly applied: AppliedPartition[] } {
+  const replicaIds = new Set(nodes.filter((node) => node.role === "replica").map((node) => node.id));
+  for (const fault of faults)
+    for (const id of fault.side)
+      if (!replicaIds.has(id)) throw new NetRunError(`partition: ${id} is not a replica of this run`);
+  const inForce = new Set<number>();
+  const sent = new Map<string, string>();
+  const applied: { side: readonly string[]; t: number; healT: number | undefined }[] = faults.map(
+    (fault) => ({ side: fault.side, t: Number.NaN, healT: undefined }),
+  );
+  const tell = (): void => {
+    const sides = [...inForce].map((index) => new Set((faults[index] as PartitionFault).side));
+    for (const entry of cluster.live()) {
+      const self = entry.node.id;
+      const peers = nodes
+        .filter((peer) => peer.id !== self && sides.some((side) => side.has(self) !== side.has(peer.id)))
+        .map((peer) => peer.id);
+      const key = peers.join("\n");
+      if (sent.get(self) === key) continue;
+      sent.set(self, key);
+      cluster.send(self, { type: "partition", peers });
+    }
+  };
+  let pending = faults.length;
+  let resolveHealed: () => void = () => {};
+  const healed = new Promise<void>((resolve) => {
+    resolveHealed = resolve;
+  });
+  if (pending === 0) resolveHealed();
+  faults.forEach((fault, index) => {
+    const record = applied[index] as (typeof applied)[number];
+    timers.push(
+      setTimeout(() => {
+        inForce.add(index);
+        record.t = traceTime();
+        log(`partition: ${fault.side.join(", ")} cut from the rest until ${fault.healAtMs} ms`);
+        tell();
+      }, fault.atMs),
+      setTimeout(() => {
+        inForce.delete(index);
+        record.healT = traceTime();
+        log(`partition healed: ${fault.side.join(", ")}`);
+        tell();
+        pending -= 1;
+        if (pending === 0) resolveHealed();
+      }, fault.healAtMs),
+    );
+  });
+  return { healed, active: () => inForce.size > 0, applied };
+}
