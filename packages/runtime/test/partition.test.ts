@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { TestNode } from "./helpers.js";
-import { startNode, until, wire } from "./helpers.js";
+import { nodesClosedAfterEach, until, wire } from "./helpers.js";
 
 /**
  * Partitions as the transport applies them (a fault plan's `partitions` on the network runtime):
@@ -9,17 +9,7 @@ import { startNode, until, wire } from "./helpers.js";
  * simulator. Links the partition does not cut carry on.
  */
 
-const open: TestNode[] = [];
-
-async function node(id: string, options: Parameters<typeof startNode>[1] = {}): Promise<TestNode> {
-  const started = await startNode(id, options);
-  open.push(started);
-  return started;
-}
-
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((started) => started.transport.close()));
-});
+const node = nodesClosedAfterEach();
 
 const numbers = (received: TestNode["received"]): number[] =>
   received.map(([, , body]) => (body as { n: number }).n);

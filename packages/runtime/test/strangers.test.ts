@@ -3,8 +3,7 @@ import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { PRE_HANDSHAKE_BYTES_MAX, REFUSALS_MAX_DIAL_ONLY } from "../src/index.js";
-import type { TestNode } from "./helpers.js";
-import { startNode, until, wire } from "./helpers.js";
+import { nodesClosedAfterEach, until, wire } from "./helpers.js";
 
 /**
  * Strangers: connections to a listening node that have not authenticated. However many come,
@@ -13,18 +12,11 @@ import { startNode, until, wire } from "./helpers.js";
  * a node with the wrong keys is told so by the peer, and a client host gives up and says why.
  */
 
-const open: TestNode[] = [];
+const node = nodesClosedAfterEach();
 const rawSockets: Socket[] = [];
-
-async function node(id: string, options: Parameters<typeof startNode>[1] = {}): Promise<TestNode> {
-  const started = await startNode(id, options);
-  open.push(started);
-  return started;
-}
 
 afterEach(async () => {
   for (const socket of rawSockets.splice(0)) socket.destroy();
-  await Promise.all(open.splice(0).map((started) => started.transport.close()));
 });
 
 /** Opens a TCP connection to `port` from local address `from`; resolves once connected. */

@@ -15,22 +15,15 @@ import {
   sessionKey,
 } from "../src/index.js";
 import type { TestNode } from "./helpers.js";
-import { FlakyProxy, SECRET, startNode, TABLE, until, wire } from "./helpers.js";
+import { FlakyProxy, nodesClosedAfterEach, SECRET, TABLE, until, wire } from "./helpers.js";
 
-const open: TestNode[] = [];
+const node = nodesClosedAfterEach();
 const proxies: FlakyProxy[] = [];
 const sockets: WebSocket[] = [];
-
-async function node(id: string, options: Parameters<typeof startNode>[1] = {}): Promise<TestNode> {
-  const started = await startNode(id, options);
-  open.push(started);
-  return started;
-}
 
 afterEach(async () => {
   for (const socket of sockets.splice(0)) socket.terminate();
   for (const proxy of proxies.splice(0)) await proxy.close();
-  await Promise.all(open.splice(0).map((started) => started.transport.close()));
 });
 
 /** Messages from `from` to `to` numbered 0..count-1, as bodies. */
