@@ -87,7 +87,7 @@ describe("linearizability of hand-made key-value histories", () => {
     const b = h.call("c2", multiGet("x", "z"));
     h.ret(a, null);
     const c = h.call("c3", put("x", "c"));
-    const d = h.op("c4", put("y", "d"), null);
+    h.op("c4", put("y", "d"), null);
     const e = h.call("c5", multiGet("y", "x"));
     h.op("c6", put("y", "f"), null);
     h.op("c7", put("z", "g"), null);
