@@ -4,13 +4,12 @@ import type {
   GroupInput,
   GroupLogic,
   GroupOutput,
-  MessageId,
   Multicast,
-  ProtocolDefinition,
+  OverlayProtocolDefinition,
   TreeOverlay,
   WireDescription,
 } from "@amcast/core";
-import { assert, assertNever } from "@amcast/core";
+import { assert, assertNever, multicastBytes } from "@amcast/core";
 import { byzcastLatencyMs } from "./model.js";
 
 /**
@@ -82,8 +81,6 @@ export class ByzcastGroup implements GroupLogic<ByzcastMessage> {
           () => `${this.group} got ${input.body.message.id} from ${input.from}, not its parent`,
         );
         return this.handle(input.body.message);
-      case "tick":
-        return [];
       default:
         return assertNever(input, "input");
     }
@@ -109,23 +106,21 @@ export class ByzcastGroup implements GroupLogic<ByzcastMessage> {
 }
 
 function describeForward(body: ByzcastMessage): WireDescription {
-  const message = body.message;
-  let bytes = 12 + message.id.length + message.client.length + message.payloadBytes;
-  for (const group of message.dst) bytes += 2 + group.length;
-  return { kind: body.type, id: message.id as MessageId, bytes };
+  // A type tag, then the multicast.
+  return { kind: body.type, id: body.message.id, bytes: 4 + multicastBytes(body.message) };
 }
 
-export const byzcast: ProtocolDefinition<ByzcastMessage> = {
+export const byzcast: OverlayProtocolDefinition<ByzcastMessage> = {
   name: "byzcast",
   overlayKind: "tree",
-  entryGroups: (dst, overlay) => {
+  entryGroups: (dst, { overlay }) => {
     assert(overlay?.kind === "tree", "ByzCast runs on a tree overlay");
     return [overlay.lca(dst)];
   },
   createGroup: (config) => new ByzcastGroup(config),
   describe: describeForward,
   carried: (body) => body.message,
-  modelLatencyMs: (dst, overlay, latency) => {
+  modelLatencyMs: (dst, { overlay }, latency) => {
     assert(overlay?.kind === "tree", "ByzCast runs on a tree overlay");
     return byzcastLatencyMs(dst, overlay, latency);
   },

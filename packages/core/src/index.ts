@@ -2,7 +2,7 @@ export { AssertionError, assert, assertNever, defined, maybe } from "./assert.js
 export { describeValue, InputError, listNames } from "./errors.js";
 export { BinaryHeap } from "./heap.js";
 export type { ClientId, DestinationSet, GroupId, MessageId, Multicast, ProcessId } from "./ids.js";
-export { compareIds, destinationKey, destinationSet, isGlobal } from "./ids.js";
+export { compareIds, destinationKey, destinationSet, isGlobal, multicastBytes } from "./ids.js";
 export type { NumberLimits } from "./json.js";
 export { JsonFields, JsonItems } from "./json.js";
 export type { GroupRole, Overlay, OverlayKind } from "./overlay.js";
@@ -16,15 +16,20 @@ export {
   TreeOverlay,
   targetGroups,
 } from "./overlay.js";
+export { protocolContext } from "./params.js";
 export type { Ratio } from "./prng.js";
 export { Prng, percent, ratio } from "./prng.js";
 export type { ClientLogic, ProcessLogic, ProcessOutput, ProcessSend } from "./process.js";
 export type {
+  FlatProtocolDefinition,
   GroupConfig,
   GroupInput,
   GroupLogic,
   GroupOutput,
   LatencyModel,
+  OverlayProtocolDefinition,
+  ParamsSystem,
+  ProtocolContext,
   ProtocolDefinition,
   WireDescription,
 } from "./protocol.js";

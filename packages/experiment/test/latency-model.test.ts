@@ -7,7 +7,7 @@ import type {
   ProtocolDefinition,
   TraceEvent,
 } from "@amcast/core";
-import { CdagOverlay, Prng, ratio, Topology, TreeOverlay } from "@amcast/core";
+import { CdagOverlay, overlayToJson, Prng, ratio, runGroups, Topology, TreeOverlay } from "@amcast/core";
 import { flexcast } from "@amcast/flexcast";
 import { simulate } from "@amcast/sim";
 import { skeen } from "@amcast/skeen";
@@ -172,14 +172,15 @@ describe("each protocol's latency model against the simulator, one multicast at 
         const overlay = overlays.get(protocol.name) ?? null;
         for (const { home, dst } of sets) {
           const region = topology.groupRegion(home);
-          const predicted = protocol.modelLatencyMs?.(dst, overlay, {
+          const context = { groups: runGroups(overlay, topology), overlay, params: undefined };
+          const predicted = protocol.modelLatencyMs?.(dst, context, {
             clientToGroupMs: (group) => topology.regionToGroupMs(region, group),
             groupToGroupMs: (from, to) => topology.groupToGroupMs(from, to),
           });
           const measured = measure(protocol, overlay, topology, home, dst);
           expect(
             { trial, home, dst, measured },
-            `overlay ${overlay === null ? "none" : JSON.stringify(overlay)}`,
+            `overlay ${overlay === null ? "none" : JSON.stringify(overlayToJson(overlay))}`,
           ).toEqual({ trial, home, dst, measured: expect.closeTo(predicted ?? Number.NaN, 6) });
           compared++;
         }

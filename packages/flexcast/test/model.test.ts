@@ -43,8 +43,8 @@ describe("FlexCast latency model", () => {
   it("is what the protocol definition reports", () => {
     const overlay = new CdagOverlay("o", ["a", "t1", "t2", "t3", "b"]);
     const latency = uniform(100, 0);
-    expect(flexcast.modelLatencyMs?.(["a", "b"], overlay, latency)).toBe(
-      flexcastLatencyMs(["a", "b"], overlay, latency),
-    );
+    expect(
+      flexcast.modelLatencyMs?.(["a", "b"], { groups: overlay.order, overlay, params: undefined }, latency),
+    ).toBe(flexcastLatencyMs(["a", "b"], overlay, latency));
   });
 });

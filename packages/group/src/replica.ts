@@ -7,9 +7,10 @@ import type {
   ProcessId,
   ProcessLogic,
   ProcessOutput,
+  ProtocolContext,
   ProtocolDefinition,
 } from "@amcast/core";
-import { assert, assertNever } from "@amcast/core";
+import { assert, assertNever, protocolContext } from "@amcast/core";
 import type { Signer, Verifier } from "./auth.js";
 import { SIGNATURE_BYTES } from "./auth.js";
 import { ClientRequests } from "./clients.js";
@@ -68,6 +69,11 @@ export interface ReplicaSpec<M> {
   readonly id: ProcessId;
   readonly membership: Membership;
   readonly overlay: Overlay | null;
+  /**
+   * The protocol's parameters as JSON (an experiment's `params`), parsed here by the protocol;
+   * absent: none (the protocol's defaults). Every replica and client of a system gets the same.
+   */
+  readonly params?: unknown;
   readonly mode: ReplicationMode;
   /** Faulty replicas tolerated per group (0 in solo mode). */
   readonly f: number;
@@ -78,6 +84,17 @@ export interface ReplicaSpec<M> {
   readonly ordering?: Partial<OrderingOptions>;
   /** Items a stream may run ahead of the next expected one (see IncomingStreams). */
   readonly streamWindowMax?: number;
+}
+
+/**
+ * The protocol's context at a replica or a client: the system's groups, the overlay, and the
+ * protocol's parameters parsed here from their JSON (the same at every process of the system).
+ */
+export function systemContext(
+  spec: Pick<ReplicaSpec<unknown>, "protocol" | "params" | "membership" | "overlay">,
+): ProtocolContext {
+  const system = { groups: spec.membership.groups, overlay: spec.overlay };
+  return protocolContext(spec.protocol, spec.params, system, "protocol", "params");
 }
 
 /** Why a replica refused an input; counted, never thrown, so a bad peer cannot crash it. */
@@ -106,6 +123,7 @@ export class Replica<M> implements ProcessLogic {
   readonly drops = new Map<DropReason, number>();
   readonly orderer: Orderer;
   private readonly spec: ReplicaSpec<M>;
+  private readonly context: ProtocolContext;
   private readonly logic: GroupLogic<M>;
   private readonly outgoing = new OutgoingStreams();
   private readonly incoming: IncomingStreams;
@@ -132,11 +150,8 @@ export class Replica<M> implements ProcessLogic {
     this.mode = spec.mode;
     this.spec = spec;
     this.wantsTicks = spec.mode !== "solo";
-    this.logic = spec.protocol.createGroup({
-      group: spec.group,
-      groups: spec.membership.groups,
-      overlay: spec.overlay,
-    });
+    this.context = systemContext(spec);
+    this.logic = spec.protocol.createGroup({ ...this.context, group: spec.group });
     this.incoming = new IncomingStreams(
       () => streamQuorum(spec.mode, spec.f),
       spec.streamWindowMax ?? DEFAULT_STREAM_WINDOW,
@@ -254,7 +269,7 @@ export class Replica<M> implements ProcessLogic {
     // A reconfigurable protocol checks (and redirects) itself: its entry groups change with views.
     if (
       this.spec.protocol.checksEntry !== true &&
-      !this.spec.protocol.entryGroups(message.dst, this.spec.overlay).includes(this.group)
+      !this.spec.protocol.entryGroups(message.dst, this.context).includes(this.group)
     ) {
       this.drop("not-an-entry-group");
       return;

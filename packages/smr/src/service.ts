@@ -1,4 +1,3 @@
-import { byzcast } from "@amcast/byzcast";
 import type {
   ClientId,
   DestinationSet,
@@ -16,13 +15,14 @@ import {
   InputError,
   listNames,
   parseOverlay,
+  protocolContext,
   TreeOverlay,
 } from "@amcast/core";
-import { flexcast } from "@amcast/flexcast";
 import type { Application as GroupApplication, ReplicationMode } from "@amcast/group";
 import { Membership, replicaCount } from "@amcast/group";
 import { linearizable } from "@amcast/linearizable";
-import { skeen } from "@amcast/skeen";
+import type { ProtocolName } from "@amcast/protocols";
+import { protocolByName } from "@amcast/protocols";
 
 /** A delivered message as the application sees it. */
 export interface Message<P = unknown> {
@@ -58,8 +58,6 @@ export interface Client<P = unknown, R = unknown> {
   multicast(destinations: GroupId | Iterable<GroupId>, payload: P): Promise<Replies<R>>;
 }
 
-export type ProtocolName = "skeen" | "flexcast" | "byzcast";
-
 /** The protocol side of a service: which atomic multicast protocol, and how groups are replicated. */
 export interface ServiceOptions {
   /** The atomic multicast protocol (default "skeen"). */
@@ -70,6 +68,11 @@ export interface ServiceOptions {
    * group at the root of a tree whose other groups are its children.
    */
   readonly overlay?: unknown;
+  /**
+   * The protocol's parameters, checked by the protocol (e.g. `{ sequencer: "eu" }` for the
+   * fixed sequencer); default: none, the protocol's defaults.
+   */
+  readonly params?: unknown;
   /** How each group is replicated (default "solo"): 1, 2f+1 (crash) or 3f+1 (byzantine) replicas. */
   readonly mode?: ReplicationMode;
   /** Faulty replicas tolerated per group in crash and byzantine mode (default 1). */
@@ -81,16 +84,12 @@ export interface ServiceOptions {
 export interface ResolvedService {
   readonly protocol: ProtocolDefinition<unknown>;
   readonly overlay: Overlay | null;
+  /** The protocol's parameters as given (checked); the group layer parses them at every process. */
+  readonly params: unknown;
   readonly mode: ReplicationMode;
   readonly f: number;
   readonly membership: Membership;
 }
-
-const PROTOCOLS: Readonly<Record<ProtocolName, ProtocolDefinition<unknown>>> = {
-  skeen: skeen as ProtocolDefinition<unknown>,
-  flexcast: flexcast as ProtocolDefinition<unknown>,
-  byzcast: byzcast as ProtocolDefinition<unknown>,
-};
 
 /** Protocol, overlay and membership of a service of `groups`; `source` names the caller in errors. */
 export function resolveService(
@@ -108,18 +107,10 @@ export function resolveService(
         `group id ${describeValue(group)} must be a non-empty string without "/" or ":"`,
       );
   const named = options.protocol ?? "skeen";
-  let protocol: ProtocolDefinition<unknown>;
-  if (typeof named === "string") {
-    const found = PROTOCOLS[named as ProtocolName];
-    if (found === undefined)
-      throw new InputError(
-        source,
-        "protocol",
-        `unknown protocol ${describeValue(named)} (known: ${listNames(Object.keys(PROTOCOLS))})`,
-      );
-    protocol = found;
-  } else protocol = named;
+  let protocol = typeof named === "string" ? protocolByName(named, source, "protocol") : named;
   const overlay = resolveOverlay(protocol, groups, options.overlay, source);
+  const sorted = [...groups].sort(compareIds);
+  protocolContext(protocol, options.params, { groups: sorted, overlay }, source, "params");
   if (options.linearizable === true) protocol = linearizable(protocol) as ProtocolDefinition<unknown>;
   const mode = options.mode ?? "solo";
   if (mode !== "solo" && mode !== "crash" && mode !== "byzantine")
@@ -134,9 +125,10 @@ export function resolveService(
   return {
     protocol,
     overlay,
+    params: options.params,
     mode,
     f,
-    membership: Membership.uniform([...groups].sort(compareIds), replicaCount(mode, f)),
+    membership: Membership.uniform(sorted, replicaCount(mode, f)),
   };
 }
 
