@@ -244,9 +244,11 @@ export function linearizableCostTable(outcomes: readonly ScenarioOutcome[]): str
 
 /**
  * For runs that reconfigure: each installed view with the optimiser's prediction (mean latency of
- * the window's workload on the old and the new overlay, by its cost model) and what the run
- * measured: mean latency of the multicasts started between the previous change (or the workload
- * shift) and the decision, and between the installation and the next decision (or the end).
+ * the window's workload on the old and the new overlay, by the protocol's own latency model) and
+ * what the run measured: mean latency of the multicasts started between the previous change (or
+ * the workload shift) and the decision, and between the installation and the next decision (or
+ * the end). A view whose measured gain is negative beyond noise (two standard errors of the
+ * difference of the two means) is flagged "WORSE".
  */
 export function reconfigTable(outcomes: readonly ScenarioOutcome[]): string | undefined {
   const rows: (string | number)[][] = [];
@@ -259,15 +261,23 @@ export function reconfigTable(outcomes: readonly ScenarioOutcome[]): string | un
       let fromMs = previous?.installedMs ?? 0;
       if (shiftAtMs !== undefined && shiftAtMs < change.decidedMs) fromMs = Math.max(fromMs, shiftAtMs);
       const untilMs = installed[index + 1]?.decidedMs ?? Number.POSITIVE_INFINITY;
-      const before = meanLatency(metrics.samples, fromMs, change.decidedMs);
-      const after =
-        change.installedMs === null ? null : meanLatency(metrics.samples, change.installedMs, untilMs);
+      const beforeStats = latencyStats(metrics.samples, fromMs, change.decidedMs);
+      const afterStats =
+        change.installedMs === null ? null : latencyStats(metrics.samples, change.installedMs, untilMs);
+      const before = beforeStats?.mean ?? null;
+      const after = afterStats?.mean ?? null;
       const predictedGain =
         change.predictedCurrentMs !== null && change.predictedBestMs !== null && change.predictedCurrentMs > 0
           ? (100 * (change.predictedCurrentMs - change.predictedBestMs)) / change.predictedCurrentMs
           : null;
       const measuredGain =
         before !== null && after !== null && before > 0 ? (100 * (before - after)) / before : null;
+      const noiseGain =
+        beforeStats !== null && afterStats !== null && before !== null && before > 0
+          ? (100 * 2 * Math.sqrt(beforeStats.varianceOfMean + afterStats.varianceOfMean)) / before
+          : null;
+      const verdict =
+        measuredGain === null || noiseGain === null ? "-" : measuredGain < -noiseGain ? "WORSE" : "ok";
       rows.push([
         spec.label,
         change.view,
@@ -279,6 +289,8 @@ export function reconfigTable(outcomes: readonly ScenarioOutcome[]): string | un
         before ?? "-",
         after ?? "-",
         measuredGain ?? "-",
+        noiseGain ?? "-",
+        verdict,
         change.method,
         change.solveMs,
       ]);
@@ -297,6 +309,8 @@ export function reconfigTable(outcomes: readonly ScenarioOutcome[]): string | un
       "mean before ms",
       "mean after ms",
       "measured gain %",
+      "noise +-%",
+      "check",
       "solver",
       "solve ms",
     ],
@@ -322,17 +336,23 @@ export function solverTable(outcomes: readonly ScenarioOutcome[]): string | unde
   return formatTable(["run", "optimiser runs", "changes proposed", "mean solve ms", "max solve ms"], rows);
 }
 
-function meanLatency(
+/** Mean latency of the samples started in [fromMs, untilMs), and the variance of that mean. */
+export function latencyStats(
   samples: readonly { multicastMs: number; latencyMs: number }[],
   fromMs: number,
   untilMs: number,
-): number | null {
+): { mean: number; varianceOfMean: number; count: number } | null {
   let sum = 0;
+  let squares = 0;
   let count = 0;
   for (const sample of samples) {
     if (sample.multicastMs < fromMs || sample.multicastMs >= untilMs) continue;
     sum += sample.latencyMs;
+    squares += sample.latencyMs * sample.latencyMs;
     count += 1;
   }
-  return count === 0 ? null : sum / count;
+  if (count === 0) return null;
+  const mean = sum / count;
+  const variance = count > 1 ? Math.max(0, (squares - count * mean * mean) / (count - 1)) : 0;
+  return { mean, varianceOfMean: variance / count, count };
 }

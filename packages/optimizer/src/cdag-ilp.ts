@@ -256,6 +256,23 @@ export function buildCdagIlp(
   return { model, pairs, constantMs };
 }
 
+/**
+ * Tableau cells (rows x columns) of the ILP `buildCdagIlp` would build, estimated from the
+ * instance's shape without building it (a model too large for the solver is not worth building).
+ */
+export function cdagIlpCellsEstimate(problem: CdagProblem): number {
+  const k = problem.relevant.length;
+  let rows = (k * (k - 1) * (k - 2)) / 3;
+  let columns = (k * (k - 1)) / 2;
+  for (const set of problem.sets) {
+    const m = set.members.length;
+    const others = k - m;
+    rows += m + m * (m - 1) * (others + 1) + 4 * m * others + others * (others - 1) + 2;
+    columns += m + 3 * others + 2;
+  }
+  return rows * columns;
+}
+
 export function permutations(items: readonly number[]): number[][] {
   if (items.length <= 1) return [[...items]];
   const out: number[][] = [];

@@ -5,7 +5,8 @@
  *
  * Iterated descent over the relevant groups' order: apply the best improving move until none
  * improves, then kick the best order found so far with a few random moves and descend again,
- * `LOCAL_ROUNDS` times. A move takes one group out and puts it back at another position. The
+ * `LOCAL_ROUNDS` times, within `EVALUATIONS_MAX` orders costed. A move takes one group out and
+ * puts it back at another position. The
  * cost is FlexCast's model (`orderCostMs`). Randomness comes from a `Prng` with a fixed seed: the
  * search is deterministic.
  */
@@ -19,6 +20,11 @@ const LOCAL_ROUNDS = 16;
 const KICK_MOVES = 3;
 /** Descent steps per round, per group (each step strictly improves, so this is a safety net). */
 const DESCENT_STEPS_PER_GROUP = 8;
+/**
+ * Orders costed at most (each costs every set's span): a bound on the search's time on large
+ * workloads, where it stops with the best order so far. Deterministic, unlike a clock.
+ */
+const EVALUATIONS_MAX = 2000;
 const SEED = 11;
 
 export interface OrderSearchResult {
@@ -47,11 +53,12 @@ export function localSearchOrder(problem: CdagProblem, start: readonly number[])
     evaluations++;
     return orderCostMs(problem, order);
   };
+  const spent = (): boolean => evaluations >= EVALUATIONS_MAX;
 
   const descend = (from: readonly number[], fromCost: number): { order: number[]; costMs: number } => {
     let order = [...from];
     let current = fromCost;
-    for (let step = 0; step < DESCENT_STEPS_PER_GROUP * k; step++) {
+    for (let step = 0; step < DESCENT_STEPS_PER_GROUP * k && !spent(); step++) {
       let best: { order: number[]; costMs: number } | null = null;
       for (let i = 0; i < k; i++)
         for (let j = 0; j < k; j++) {
@@ -71,7 +78,7 @@ export function localSearchOrder(problem: CdagProblem, start: readonly number[])
 
   let best = descend(start, cost(start));
   if (k > 2)
-    for (let round = 0; round < LOCAL_ROUNDS; round++) {
+    for (let round = 0; round < LOCAL_ROUNDS && !spent(); round++) {
       let kicked = [...best.order];
       for (let move = 0; move < KICK_MOVES; move++) {
         const from = random.int(k);

@@ -14,14 +14,19 @@
  */
 import type { GroupId } from "@amcast/core";
 import { CdagOverlay } from "@amcast/core";
-import { buildCdagIlp, CDAG_ORDER_VARIABLES_MAX_SET, orderFromPairs } from "./cdag-ilp.js";
+import {
+  buildCdagIlp,
+  CDAG_ORDER_VARIABLES_MAX_SET,
+  cdagIlpCellsEstimate,
+  orderFromPairs,
+} from "./cdag-ilp.js";
 import { localSearchOrder } from "./cdag-local.js";
 import type { CdagProblem } from "./cdag-problem.js";
 import { cdagProblem, fullOrder, orderCostMs } from "./cdag-problem.js";
 import type { CheckedOptions, SearchOutcome } from "./decide.js";
 import { checkOptions, decide } from "./decide.js";
 import type { ModelStats } from "./lp.js";
-import { solveIlp, tooLarge } from "./lp.js";
+import { MAX_TABLEAU_CELLS, solveIlp, tooLarge } from "./lp.js";
 import type { DestinationCount, GroupLatencyMs, OptimizeOptions, OptimizeResult } from "./types.js";
 import { aggregate, checkGroups } from "./workload.js";
 
@@ -157,6 +162,11 @@ function ilp(
       return { best: null, method: "fallback", optimal: false, note };
     return outcome;
   };
+  if (cdagIlpCellsEstimate(problem) > 4 * MAX_TABLEAU_CELLS)
+    return knownOutcome(
+      `the ILP (about ${Math.round(cdagIlpCellsEstimate(problem))} tableau cells) is beyond javascript-lp-solver's reach (${MAX_TABLEAU_CELLS} cells)`,
+      false,
+    );
   const { model, pairs } = buildCdagIlp(problem, known.costMs, orderVariablesMaxSet);
   const outcome = solveIlp(model, options.timeLimitMs);
   if (outcome.status === "no-solution")
