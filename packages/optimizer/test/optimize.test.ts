@@ -168,16 +168,16 @@ describe("trees: the ILP finds the optimum the exhaustive search finds", () => {
   // it costs more than the best tree without it. The ILP alone takes tens of seconds on such an
   // instance (scripts/optimizer-cross-check.ts runs it); the local search, which gives the
   // optimiser its cut-off, runs on all of them.
-  const BINDING_SEEDS = [110, 112, 118, 119, 120, 121, 123, 126, 136];
-
-  it("with a binding load limit: the local search on 9 instances", () => {
-    for (const seed of BINDING_SEEDS) {
+  it("with a binding load limit: the local search on the instances among 40 where the limit binds", () => {
+    let binding = 0;
+    for (let seed = 100; seed < 140; seed++) {
       const instance = randomTree(seed, { singleMax: 5, hub: true, groups: 5, origins: false });
       const { current, counts, latency } = instance;
       const { free, least } = limits(instance);
       const options = { minGainFraction: 0, loadLimit: least };
       const exhaustive = optimizeTree(current, counts, latency, { ...options, solver: "exhaustive" });
-      expect(exhaustive.bestCostMs, `seed ${seed}`).toBeGreaterThan(free.bestCostMs + 1e-9);
+      if (!(exhaustive.bestCostMs > free.bestCostMs + 1e-9)) continue;
+      binding++;
       expect(Math.max(...treeLoads(exhaustive.overlay, counts).values())).toBeLessThanOrEqual(least);
       const { problem, parents } = treeSearchInput(current, counts, latency, least);
       const local = localSearchTree(problem, parents);
@@ -187,6 +187,7 @@ describe("trees: the ILP finds the optimum the exhaustive search finds", () => {
         `seed ${seed}: ${local.score.costMs} vs ${exhaustive.bestCostMs}`,
       ).toBe(true);
     }
+    expect(binding).toBeGreaterThanOrEqual(5);
   }, 120_000);
 
   it("on 6 random instances with a load limit no tree keeps", () => {
