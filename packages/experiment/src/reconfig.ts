@@ -28,6 +28,11 @@ export interface ReconfigSpec {
   readonly viewsMax: number;
   /** Control multicasts at most (STATS and VIEW). */
   readonly controlMulticastsMax: number;
+  /**
+   * The experiment fails unless every reconfiguring run installs a view and measures at least
+   * this gain (%) after the first one; null: no expectation.
+   */
+  readonly firstGainPercentMin: number | null;
 }
 
 export const DEFAULT_RECONFIG: ReconfigSpec = {
@@ -40,6 +45,7 @@ export const DEFAULT_RECONFIG: ReconfigSpec = {
   loadLimitFraction: null,
   viewsMax: 20,
   controlMulticastsMax: 10_000,
+  firstGainPercentMin: null,
 };
 
 /** The client id of the controller: control payloads only count from it. */
