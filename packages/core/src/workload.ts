@@ -50,7 +50,10 @@ export class DestinationChooser {
       Number.isInteger(spec.localPercent) && spec.localPercent >= 0 && spec.localPercent <= 100,
       "localPercent is 0..100",
     );
-    assert(spec.globalSizes.length > 0 || spec.localPercent === 100, "global multicasts need a size");
+    assert(
+      spec.globalSizes.length > 0 || spec.localPercent === 100 || spec.globalChoice === "table",
+      "global multicasts need a size",
+    );
     for (const size of spec.globalSizes)
       assert(Number.isInteger(size) && size >= 2, `global size ${size} is not >= 2`);
     this.home = home;
