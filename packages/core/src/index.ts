@@ -49,5 +49,5 @@ export type {
   ViewEvent,
 } from "./trace.js";
 export { formatTraceLine, parseTrace, parseTraceLine } from "./trace.js";
-export type { LocalitySpec } from "./workload.js";
+export type { LocalitySpec, WeightedDestinations } from "./workload.js";
 export { DestinationChooser, nearestGroup } from "./workload.js";

@@ -2,7 +2,7 @@ import type { DestinationSet, GroupId, GroupRole, Overlay, Prng } from "@amcast/
 import { assert, assertNever, CdagOverlay, destinationKey, overlayToJson, TreeOverlay } from "@amcast/core";
 import type { DestinationCount, GroupLatencyMs, OptimizeResult, SolverChoice } from "@amcast/optimizer";
 import { optimizeCdag, optimizeTree } from "@amcast/optimizer";
-import type { ControlPayload } from "@amcast/reconfig";
+import type { ControlPayload, DestinationCount as GroupCount } from "@amcast/reconfig";
 
 /**
  * How a run reconfigures its overlay on the fly (the experiment's `reconfig` block).
@@ -28,6 +28,11 @@ export interface ReconfigSpec {
   readonly viewsMax: number;
   /** Control multicasts at most (STATS and VIEW). */
   readonly controlMulticastsMax: number;
+  /**
+   * The experiment fails unless every reconfiguring run installs a view and measures at least
+   * this gain (%) after the first one; null: no expectation.
+   */
+  readonly firstGainPercentMin: number | null;
 }
 
 export const DEFAULT_RECONFIG: ReconfigSpec = {
@@ -40,6 +45,7 @@ export const DEFAULT_RECONFIG: ReconfigSpec = {
   loadLimitFraction: null,
   viewsMax: 20,
   controlMulticastsMax: 10_000,
+  firstGainPercentMin: null,
 };
 
 /** The client id of the controller: control payloads only count from it. */
@@ -93,6 +99,8 @@ export class ReconfigController {
     initial: Overlay,
     private readonly targets: readonly GroupId[],
     private readonly latencyMs: GroupLatencyMs,
+    /** The group next to a client (where its leg to an entry group starts); undefined: unknown. */
+    private readonly originOf: (client: string) => GroupId | undefined,
     private readonly prng: Prng,
     /** Wall clock for solve times (the experiment passes performance.now). */
     private readonly clockMs: () => number,
@@ -146,14 +154,13 @@ export class ReconfigController {
     }
   }
 
-  /** The destination-set counts of the window, merged. */
+  /** The destination-set counts of the window (per origin group), merged. */
   windowCounts(): DestinationCount[] {
-    const merged = new Map<string, { dst: DestinationSet; count: number }>();
+    const merged = new Map<string, DestinationCount>();
     for (const collection of this.window) {
-      for (const [key, { dst, count }] of collection) {
-        const entry = merged.get(key);
-        if (entry === undefined) merged.set(key, { dst, count });
-        else entry.count += count;
+      for (const [key, entry] of collection) {
+        const known = merged.get(key);
+        merged.set(key, known === undefined ? entry : { ...known, count: known.count + entry.count });
       }
     }
     return [...merged.values()];
@@ -164,11 +171,16 @@ export class ReconfigController {
     for (const group of this.targets) {
       const counts = results[group];
       assert(Array.isArray(counts), () => `group ${group} answered STATS with ${JSON.stringify(counts)}`);
-      for (const { dst, count } of counts as DestinationCount[]) {
+      for (const { dst, count, client } of counts as GroupCount[]) {
         // Each multicast is counted once, at its first destination: no double counting here.
-        const key = destinationKey(dst);
+        const origin = client === undefined ? undefined : this.originOf(client);
+        const key = `${origin ?? ""}\n${destinationKey(dst)}`;
         const entry = collection.get(key);
-        collection.set(key, { dst, count: (entry?.count ?? 0) + count });
+        collection.set(key, {
+          dst,
+          count: (entry?.count ?? 0) + count,
+          ...(origin === undefined ? {} : { origin }),
+        });
       }
     }
     this.window.push(collection);

@@ -1,3 +1,4 @@
+import type { Reconfiguration } from "./reconfig.js";
 import type { ScenarioOutcome } from "./scenario.js";
 import {
   failingViolations,
@@ -244,32 +245,60 @@ export function linearizableCostTable(outcomes: readonly ScenarioOutcome[]): str
 
 /**
  * For runs that reconfigure: each installed view with the optimiser's prediction (mean latency of
- * the window's workload on the old and the new overlay, by its cost model) and what the run
- * measured: mean latency of the multicasts started between the previous change (or the workload
- * shift) and the decision, and between the installation and the next decision (or the end).
+ * the window's workload on the old and the new overlay, by the protocol's own latency model) and
+ * what the run measured: mean latency of the multicasts started between the previous change (or
+ * the workload shift) and the decision, and between the installation and the next decision (or
+ * the end). A view whose measured gain is negative beyond noise (two standard errors of the
+ * difference of the two means) is flagged "WORSE".
  */
+/** One installed view of a run: the predicted and the measured gain (see `reconfigTable`). */
+export interface ViewGain {
+  readonly change: Reconfiguration;
+  readonly before: number | null;
+  readonly after: number | null;
+  readonly predictedGain: number | null;
+  readonly measuredGain: number | null;
+  /** Two standard errors of the measured gain (%): a negative gain beyond it is no noise. */
+  readonly noiseGain: number | null;
+}
+
+export function viewGains(outcome: ScenarioOutcome): ViewGain[] {
+  const { spec, metrics, reconfig } = outcome;
+  if (reconfig === null) return [];
+  const installed = reconfig.reconfigurations;
+  return installed.map((change, index) => {
+    const previous = installed[index - 1];
+    const shiftAtMs = spec.workload.shift?.atMs;
+    let fromMs = previous?.installedMs ?? 0;
+    if (shiftAtMs !== undefined && shiftAtMs < change.decidedMs) fromMs = Math.max(fromMs, shiftAtMs);
+    const untilMs = installed[index + 1]?.decidedMs ?? Number.POSITIVE_INFINITY;
+    const beforeStats = latencyStats(metrics.samples, fromMs, change.decidedMs);
+    const afterStats =
+      change.installedMs === null ? null : latencyStats(metrics.samples, change.installedMs, untilMs);
+    const before = beforeStats?.mean ?? null;
+    const after = afterStats?.mean ?? null;
+    const predictedGain =
+      change.predictedCurrentMs !== null && change.predictedBestMs !== null && change.predictedCurrentMs > 0
+        ? (100 * (change.predictedCurrentMs - change.predictedBestMs)) / change.predictedCurrentMs
+        : null;
+    const measuredGain =
+      before !== null && after !== null && before > 0 ? (100 * (before - after)) / before : null;
+    const noiseGain =
+      beforeStats !== null && afterStats !== null && before !== null && before > 0
+        ? (100 * 2 * Math.sqrt(beforeStats.varianceOfMean + afterStats.varianceOfMean)) / before
+        : null;
+    return { change, before, after, predictedGain, measuredGain, noiseGain };
+  });
+}
+
 export function reconfigTable(outcomes: readonly ScenarioOutcome[]): string | undefined {
   const rows: (string | number)[][] = [];
-  for (const { spec, metrics, reconfig } of outcomes) {
-    if (reconfig === null) continue;
-    const installed = reconfig.reconfigurations;
-    installed.forEach((change, index) => {
-      const previous = installed[index - 1];
-      const shiftAtMs = spec.workload.shift?.atMs;
-      let fromMs = previous?.installedMs ?? 0;
-      if (shiftAtMs !== undefined && shiftAtMs < change.decidedMs) fromMs = Math.max(fromMs, shiftAtMs);
-      const untilMs = installed[index + 1]?.decidedMs ?? Number.POSITIVE_INFINITY;
-      const before = meanLatency(metrics.samples, fromMs, change.decidedMs);
-      const after =
-        change.installedMs === null ? null : meanLatency(metrics.samples, change.installedMs, untilMs);
-      const predictedGain =
-        change.predictedCurrentMs !== null && change.predictedBestMs !== null && change.predictedCurrentMs > 0
-          ? (100 * (change.predictedCurrentMs - change.predictedBestMs)) / change.predictedCurrentMs
-          : null;
-      const measuredGain =
-        before !== null && after !== null && before > 0 ? (100 * (before - after)) / before : null;
+  for (const outcome of outcomes) {
+    for (const { change, before, after, predictedGain, measuredGain, noiseGain } of viewGains(outcome)) {
+      const verdict =
+        measuredGain === null || noiseGain === null ? "-" : measuredGain < -noiseGain ? "WORSE" : "ok";
       rows.push([
-        spec.label,
+        outcome.spec.label,
         change.view,
         change.decidedMs / 1000,
         change.installedMs === null ? "-" : change.installedMs / 1000,
@@ -279,10 +308,12 @@ export function reconfigTable(outcomes: readonly ScenarioOutcome[]): string | un
         before ?? "-",
         after ?? "-",
         measuredGain ?? "-",
+        noiseGain ?? "-",
+        verdict,
         change.method,
         change.solveMs,
       ]);
-    });
+    }
   }
   if (rows.length === 0) return undefined;
   return formatTable(
@@ -297,11 +328,35 @@ export function reconfigTable(outcomes: readonly ScenarioOutcome[]): string | un
       "mean before ms",
       "mean after ms",
       "measured gain %",
+      "noise +-%",
+      "check",
       "solver",
       "solve ms",
     ],
     rows,
   );
+}
+
+/**
+ * The experiment's expectation on reconfiguring runs (`reconfig.firstGainPercentMin`): each must
+ * install a view, and measure at least that gain after its first one. One line per run that
+ * does not.
+ */
+export function reconfigExpectationFailures(
+  outcomes: readonly ScenarioOutcome[],
+  minGainPercent: number,
+): string[] {
+  const failures: string[] = [];
+  for (const outcome of outcomes) {
+    if (outcome.reconfig === null) continue;
+    const first = viewGains(outcome)[0];
+    if (first === undefined) failures.push(`${outcome.spec.label}: installed no view`);
+    else if (first.measuredGain === null || first.measuredGain < minGainPercent)
+      failures.push(
+        `${outcome.spec.label}: measured gain after the first view ${first.measuredGain === null ? "unknown" : `${first.measuredGain.toFixed(1)}%`} < ${minGainPercent}%`,
+      );
+  }
+  return failures;
 }
 
 /** Optimiser runs per reconfiguring run: how many, how long (wall clock), how many changed the overlay. */
@@ -322,17 +377,23 @@ export function solverTable(outcomes: readonly ScenarioOutcome[]): string | unde
   return formatTable(["run", "optimiser runs", "changes proposed", "mean solve ms", "max solve ms"], rows);
 }
 
-function meanLatency(
+/** Mean latency of the samples started in [fromMs, untilMs), and the variance of that mean. */
+export function latencyStats(
   samples: readonly { multicastMs: number; latencyMs: number }[],
   fromMs: number,
   untilMs: number,
-): number | null {
+): { mean: number; varianceOfMean: number; count: number } | null {
   let sum = 0;
+  let squares = 0;
   let count = 0;
   for (const sample of samples) {
     if (sample.multicastMs < fromMs || sample.multicastMs >= untilMs) continue;
     sum += sample.latencyMs;
+    squares += sample.latencyMs * sample.latencyMs;
     count += 1;
   }
-  return count === 0 ? null : sum / count;
+  if (count === 0) return null;
+  const mean = sum / count;
+  const variance = count > 1 ? Math.max(0, (squares - count * mean * mean) / (count - 1)) : 0;
+  return { mean, varianceOfMean: variance / count, count };
 }

@@ -267,7 +267,7 @@ export function buildSystem(spec: SystemSpec): BuiltSystem {
   const controller =
     spec.reconfig === undefined
       ? null
-      : addController(spec, spec.reconfig, protocol, membership, signatures, clients);
+      : addController(spec, spec.reconfig, protocol, membership, signatures, clients, clientRegions);
   return { protocol, context, membership, processes, clients, clientRegions, leaderOf, controller };
 }
 
@@ -282,6 +282,7 @@ function addController(
   membership: Membership,
   signatures: SimulatedSignatures | undefined,
   clients: SimClient[],
+  clientRegions: ReadonlyMap<string, string>,
 ): ReconfigController {
   const { topology, overlay, mode, f } = spec;
   assert(overlay !== null, "reconfiguration needs an overlay");
@@ -291,6 +292,7 @@ function addController(
     overlay,
     targets,
     (from, to) => topology.groupToGroupMs(from, to),
+    originOf(topology, runGroups(overlay, topology), clientRegions),
     new Prng(spec.seed).derive("reconfig"),
     () => performance.now(),
   );
@@ -321,6 +323,29 @@ function addController(
     background: true,
   });
   return controller;
+}
+
+/**
+ * Where a client's leg starts, as a group: the group of the overlay nearest the client's region
+ * (the group in it, when there is one). The protocols' latency models and the optimiser measure
+ * the leg from there.
+ */
+export function originOf(
+  topology: Topology,
+  groups: readonly GroupId[],
+  clientRegions: ReadonlyMap<string, string>,
+): (client: string) => GroupId | undefined {
+  const byRegion = new Map<string, GroupId>();
+  return (client) => {
+    const region = clientRegions.get(client);
+    if (region === undefined) return undefined;
+    let origin = byRegion.get(region);
+    if (origin === undefined) {
+      origin = topology.byNearness(region, groups)[0];
+      if (origin !== undefined) byRegion.set(region, origin);
+    }
+    return origin;
+  };
 }
 
 /** Builds the system of a scenario, runs the simulator, checks the trace. */

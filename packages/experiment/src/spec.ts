@@ -1,6 +1,13 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { JsonFields, LocalitySpec, Overlay, ProtocolDefinition, Topology } from "@amcast/core";
+import type {
+  JsonFields,
+  LocalitySpec,
+  Overlay,
+  ProtocolDefinition,
+  Topology,
+  WeightedDestinations,
+} from "@amcast/core";
 import {
   checkOverlayAgainstTopology,
   describeValue,
@@ -282,8 +289,12 @@ function readReconfig(doc: JsonFields): ReconfigSpec {
     { integer: true, min: 1, max: 1_000_000 },
     defaults.controlMulticastsMax,
   );
+  const firstGainPercentMin = doc.has("firstGainPercentMin")
+    ? doc.number("firstGainPercentMin", { min: -100, max: 100 })
+    : null;
   doc.done();
   return {
+    firstGainPercentMin,
     policy,
     statsEveryMs,
     windowCollections,
@@ -317,13 +328,17 @@ function readWorkload(item: JsonFields, topology: Topology, protocols: readonly 
       : item.number("ratePerSec", { min: 0.001 }, 1);
   const outstandingMax = item.number("outstandingMax", { integer: true, min: 1, max: 8192 }, 8192);
   const payloadBytes = item.number("payloadBytes", { integer: true, min: 0, max: 100_000_000 }, 64);
-  const locality = readLocality(item, { localPercent: 90, globalSizes: [2, 3], globalChoice: "nearest" });
+  const locality = readLocality(
+    item,
+    { localPercent: 90, globalSizes: [2, 3], globalChoice: "nearest" },
+    topology,
+  );
   const { localPercent } = locality;
   const shiftDoc = item.optionalObject("shift");
   let shift: WorkloadShift | null = null;
   if (shiftDoc !== undefined) {
     const atMs = shiftDoc.number("atMs", { min: 0 });
-    shift = { atMs, locality: readLocality(shiftDoc, locality) };
+    shift = { atMs, locality: readLocality(shiftDoc, locality, topology) };
     shiftDoc.done();
   }
   const startSpreadMs = item.number("startSpreadMs", { min: 0 }, 10);
@@ -366,14 +381,73 @@ function readWorkload(item: JsonFields, topology: Topology, protocols: readonly 
   };
 }
 
-/** A locality model (`localPercent`, `globalSizes`, `globalChoice`), each field defaulting to `base`. */
-function readLocality(item: JsonFields, base: LocalitySpec): LocalitySpec {
+/**
+ * A locality model (`localPercent`, `globalSizes`, `globalChoice`, `destinationTable`), each field
+ * defaulting to `base`. A destination table gives, per home group, the destination sets of its
+ * global multicasts with weights:
+ *   "globalChoice": "table",
+ *   "destinationTable": { "Canada": [{ "dst": ["Canada", "SaoPaulo"], "weight": 95 }, ...], ... }
+ */
+function readLocality(item: JsonFields, base: LocalitySpec, topology: Topology): LocalitySpec {
   const localPercent = item.number("localPercent", { integer: true, min: 0, max: 100 }, base.localPercent);
   const globalSizes = item.has("globalSizes")
     ? item.array("globalSizes").numbers({ integer: true, min: 2, max: 1000 })
     : base.globalSizes;
-  const globalChoice = item.choice("globalChoice", ["nearest", "uniform"] as const, base.globalChoice);
-  return { localPercent, globalSizes, globalChoice };
+  const globalChoice = item.choice(
+    "globalChoice",
+    ["nearest", "uniform", "table"] as const,
+    item.has("destinationTable") ? "table" : base.globalChoice,
+  );
+  let destinationTable = base.destinationTable;
+  const tableDoc = item.optionalObject("destinationTable");
+  if (tableDoc !== undefined)
+    destinationTable = readDestinationTable(tableDoc, item.raw("destinationTable"), topology);
+  if (globalChoice === "table" && destinationTable === undefined)
+    throw item.error("destinationTable", 'is missing (globalChoice "table" draws from it)');
+  if (globalChoice !== "table" && tableDoc !== undefined)
+    throw item.error(
+      "globalChoice",
+      `is ${describeValue(globalChoice)} but a destinationTable is given; use "table"`,
+    );
+  return {
+    localPercent,
+    globalSizes,
+    globalChoice,
+    ...(destinationTable === undefined ? {} : { destinationTable }),
+  };
+}
+
+function readDestinationTable(
+  doc: JsonFields,
+  raw: unknown,
+  topology: Topology,
+): ReadonlyMap<string, readonly WeightedDestinations[]> {
+  const table = new Map<string, WeightedDestinations[]>();
+  for (const home of Object.keys(raw as Record<string, unknown>)) {
+    if (!topology.targetGroupIds.includes(home))
+      throw doc.error(
+        home,
+        `home group ${describeValue(home)} is not a target group (groups: ${listNames(topology.targetGroupIds)})`,
+      );
+    const rows = doc
+      .array(home)
+      .objects()
+      .map((row) => {
+        const dst = row.array("dst").strings();
+        for (const group of dst)
+          if (!topology.targetGroupIds.includes(group))
+            throw row.error("dst", `group ${describeValue(group)} is not a target group`);
+        if (!dst.includes(home))
+          throw row.error("dst", `does not include its home group ${describeValue(home)}`);
+        if (new Set(dst).size < 2) throw row.error("dst", "needs two groups or more (a global multicast)");
+        const weight = row.number("weight", { min: 0 });
+        row.done();
+        return { dst, weight };
+      });
+    table.set(home, rows);
+  }
+  doc.done();
+  return table;
 }
 
 function readNetwork(doc: JsonFields | undefined): NetworkOptions {

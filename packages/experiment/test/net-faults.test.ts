@@ -136,6 +136,7 @@ describe("crash faults on real processes", () => {
 
   it("refuses a run with the reconfiguration controller, saying what to change", async () => {
     const reconfig: ScenarioSpec["reconfig"] = {
+      firstGainPercentMin: null,
       policy: "optimise",
       statsEveryMs: 1000,
       windowCollections: 2,

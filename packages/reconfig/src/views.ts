@@ -33,7 +33,7 @@ import { assert, assertNever, destinationKey, overlayToJson, parseOverlay } from
  *    A request under a newer view waits until the group installs it. The old view's instance keeps
  *    answering its protocol messages (FlexCast acknowledgements and notifications may still
  *    arrive) but never delivers again (asserted).
- * V5 (statistics): each group counts the destination sets of the messages it delivers for which it
+ * V5 (statistics): each group counts, per client, the destination sets of the messages it delivers for which it
  *    is the first destination (so each multicast is counted once); a STATS control multicast from
  *    the controller is answered with the counts since the previous one, which are then reset.
  *    Being ordered like any multicast, STATS cuts the counts at the same point on every replica.
@@ -57,11 +57,18 @@ export type ViewedMessage<M> =
   /** V6: "install the view after `view`, with this overlay" to a group VIEW does not reach. */
   | { readonly view: number; readonly install: unknown };
 
-/** One destination set and how often it was multicast. */
+/**
+ * One destination set, how often it was multicast, and by which client (so the controller can
+ * tell where the clients' legs start); no client when the counts outgrew `COUNT_KEYS_MAX`.
+ */
 export interface DestinationCount {
   readonly dst: DestinationSet;
   readonly count: number;
+  readonly client?: ClientId;
 }
+
+/** Distinct (client, destination set) counts a group keeps between two STATS; beyond, per set only. */
+const COUNT_KEYS_MAX = 65_536;
 
 export interface ReconfigOptions {
   /** The client whose control payloads install views and collect statistics. */
@@ -106,7 +113,7 @@ export class ReconfigurableGroup<M, P = unknown> implements GroupLogic<ViewedMes
   private readonly waiting = new Map<number, GroupInput<ViewedMessage<M>>[]>();
   private waitingCount = 0;
   /** Destination sets delivered here as their first destination, since the last STATS. */
-  private readonly counts = new Map<string, { dst: DestinationSet; count: number }>();
+  private readonly counts = new Map<string, { dst: DestinationSet; count: number; client?: ClientId }>();
   /** Redirected requests (for statistics). */
   redirected = 0;
 
@@ -310,17 +317,20 @@ export class ReconfigurableGroup<M, P = unknown> implements GroupLogic<ViewedMes
     this.waitingCount += 1;
   }
 
-  /** V5: count a delivered message once, at its first destination. */
+  /** V5: count a delivered message once, at its first destination, per client. */
   private count(message: Multicast): void {
     if (message.dst[0] !== this.group) return;
-    const key = destinationKey(message.dst);
-    const entry = this.counts.get(key);
-    if (entry === undefined) this.counts.set(key, { dst: message.dst, count: 1 });
-    else entry.count += 1;
+    const set = destinationKey(message.dst);
+    const key = `${message.client}\n${set}`;
+    const entry = this.counts.get(key) ?? this.counts.get(set);
+    if (entry !== undefined) entry.count += 1;
+    else if (this.counts.size < COUNT_KEYS_MAX)
+      this.counts.set(key, { dst: message.dst, count: 1, client: message.client });
+    else this.counts.set(set, { dst: message.dst, count: 1 });
   }
 
   private takeCounts(): DestinationCount[] {
-    const counts = [...this.counts.values()].map(({ dst, count }) => ({ dst, count }));
+    const counts = [...this.counts.values()].map((entry) => ({ ...entry }));
     this.counts.clear();
     return counts;
   }

@@ -87,19 +87,21 @@ describe("overlay views", () => {
     ]);
   });
 
-  it("answers STATS with the destination sets counted at their first destination, then resets", () => {
+  it("answers STATS with the destination sets counted per client at their first destination, then resets", () => {
     const a = group("a");
     a.step({ kind: "request", message: message("m1", ["a"]), view: 0 });
     a.step({ kind: "request", message: message("m2", ["a"]), view: 0 });
     a.step({ kind: "request", message: message("m3", ["a", "b"]), view: 0 });
+    a.step({ kind: "request", message: message("m4", ["a", "b"], "c1"), view: 0 });
     const stats = () =>
       a
         .step({ kind: "request", message: message("s", ["a"], "ctl", { control: "stats" }), view: 0 })
         .flatMap((output) => (output.kind === "deliver" ? [output.result] : []));
     expect(stats()).toEqual([
       [
-        { dst: ["a"], count: 2 },
-        { dst: ["a", "b"], count: 1 },
+        { dst: ["a"], count: 2, client: "c0" },
+        { dst: ["a", "b"], count: 1, client: "c0" },
+        { dst: ["a", "b"], count: 1, client: "c1" },
       ],
     ]);
     expect(stats()).toEqual([[]]);

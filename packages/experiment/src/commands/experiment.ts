@@ -9,6 +9,7 @@ import {
   kindsTable,
   linearizableCostTable,
   progressLine,
+  reconfigExpectationFailures,
   reconfigTable,
   runsTable,
   solverTable,
@@ -203,6 +204,11 @@ function runSimExperiment(
   if (writer !== undefined) print(`trace: ${displayPath(writer.file)} (${writer.lines} events)`);
 
   const failed = outcomes.filter((outcome) => failingViolations(outcome).length > 0);
+  const minGain = experiment.reconfig?.firstGainPercentMin ?? null;
+  const expectations = minGain === null ? [] : reconfigExpectationFailures(outcomes, minGain);
+  for (const line of expectations) print(`FAILED: ${line}`);
+  if (minGain !== null && expectations.length === 0)
+    print(`reconfiguration: every reconfiguring run gained at least ${minGain}% after its first view`);
   if (failed.length === 0) {
     print(`checks: every run holds all checked properties (${outcomes.length} run(s))`);
   } else {
@@ -213,7 +219,7 @@ function runSimExperiment(
       );
     }
   }
-  return { code: failed.length === 0 ? 0 : 1, summary };
+  return { code: failed.length === 0 && expectations.length === 0 ? 0 : 1, summary };
 }
 
 /** `experiments/NAME.json`, or NAME itself when it is a path to a file. */
