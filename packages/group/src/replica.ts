@@ -381,11 +381,7 @@ export class Replica<M> implements ProcessLogic {
     if (input.kind === "request") {
       if (!this.clients.markExecuted(input.client, input.seq, input.settled)) return;
       this.executedInputs += 1;
-      this.apply(
-        this.logic.step({ kind: "request", message: input.message, view: input.view }),
-        input.seq,
-        input.view,
-      );
+      this.apply(this.logic.step({ kind: "request", message: input.message, view: input.view }));
       return;
     }
     for (const item of this.incoming.onOrderedCopy(input)) {
@@ -394,31 +390,15 @@ export class Replica<M> implements ProcessLogic {
     }
   }
 
-  /** Carries out the logic's outputs; `requestSeq` is the sequence number of the request being run, if any. */
-  private apply(outputs: readonly GroupOutput<M>[], requestSeq?: number, requestView?: number): void {
+  /** Carries out the logic's outputs. */
+  private apply(outputs: readonly GroupOutput<M>[]): void {
     for (const output of outputs) {
       if (output.kind === "view") {
         this.outputs.push({ kind: "view", group: this.group, view: output.view });
         continue;
       }
       if (output.kind === "redirect") {
-        // The client asked under an old overlay view: it sends the request again under this one.
-        const message = output.message;
-        assert(
-          requestSeq !== undefined && sequenceOf(message) === requestSeq,
-          () => `${this.group} redirects ${message.id}, which it is not running`,
-        );
-        const redirect: GroupWire = {
-          t: "redirect",
-          id: message.id,
-          requestView: requestView ?? 0,
-          view: output.view,
-          overlay: output.overlay,
-        };
-        // Not executed after all: the request sent again under the new view (possibly to this
-        // very group) must run, so (client, seq) is forgotten rather than answered from a cache.
-        this.clients.forget(message.client, requestSeq);
-        this.sendReply(message.client, redirect);
+        this.redirect(output);
         continue;
       }
       if (output.kind === "send") {
@@ -461,6 +441,34 @@ export class Replica<M> implements ProcessLogic {
         this.sendReply(message.client, reply);
       }
     }
+  }
+
+  /**
+   * The logic refused a request it took (now or earlier: one may wait inside it for a view and be
+   * refused on a later peer input): the client sends it again under the view the redirect names.
+   * The redirect carries the version (view) the request was sent under, which the client's
+   * count of f+1 matching refusals is per.
+   */
+  private redirect(output: Extract<GroupOutput<M>, { kind: "redirect" }>): void {
+    const { message } = output;
+    const seq = sequenceOf(message);
+    assert(seq !== undefined, () => `${this.group} redirects ${message.id}, which no client sent`);
+    assert(
+      Number.isSafeInteger(output.requestView) && output.requestView >= 0,
+      () => `${this.group} redirects ${message.id} with request view ${output.requestView}`,
+    );
+    // Not executed after all: the request sent again under the new view (possibly to this very
+    // group) must run, so (client, seq) is forgotten rather than answered from a cache. One the
+    // client settled since, or that was answered here, is not awaited: no redirect.
+    if (!this.clients.forget(message.client, seq)) return;
+    const redirect: GroupWire = {
+      t: "redirect",
+      id: message.id,
+      requestView: output.requestView,
+      view: output.view,
+      overlay: output.overlay,
+    };
+    this.sendReply(message.client, redirect);
   }
 
   private sendReply(client: ProcessId, reply: GroupWire): void {

@@ -146,7 +146,7 @@ export class ReconfigurableGroup<M, P = unknown> implements GroupLogic<ViewedMes
         const view = input.view ?? 0;
         if (view < this.current.view) {
           // V4: asked under an old view; the client sends it again under ours.
-          this.redirect(input.message, outputs);
+          this.redirect(input.message, view, outputs);
           return;
         }
         if (view > this.current.view) {
@@ -156,7 +156,7 @@ export class ReconfigurableGroup<M, P = unknown> implements GroupLogic<ViewedMes
         if (!this.protocol.entryGroups(input.message.dst, this.current.context).includes(this.group)) {
           // Under our view this group is not where the request goes: the client addressed it
           // wrongly (it cannot have come from a correct client of this view). Redirect it anyway.
-          this.redirect(input.message, outputs);
+          this.redirect(input.message, view, outputs);
           return;
         }
         this.run(this.current, { kind: "request", message: input.message }, outputs);
@@ -188,12 +188,17 @@ export class ReconfigurableGroup<M, P = unknown> implements GroupLogic<ViewedMes
     }
   }
 
-  /** Sends the client the current view and overlay, to send `message` again under them. */
-  private redirect(message: Multicast, outputs: GroupOutput<ViewedMessage<M>>[]): void {
+  /**
+   * Sends the client the current view and overlay, to send `message` (taken under `requestView`)
+   * again under them. This may happen on a peer input: a request that waited for its view is
+   * refused when the install that releases it was followed by a later one (V4, V6).
+   */
+  private redirect(message: Multicast, requestView: number, outputs: GroupOutput<ViewedMessage<M>>[]): void {
     this.redirected += 1;
     outputs.push({
       kind: "redirect",
       message,
+      requestView,
       view: this.current.view,
       overlay: overlayToJson(this.current.overlay),
     });
