@@ -90,6 +90,8 @@ export class ReconfigController {
   private overlay: Overlay;
   private view = 0;
   private pending: { overlay: Overlay; record: Reconfiguration } | null = null;
+  /** The overlay of every view sent (view 0: the initial one), for latency models per view. */
+  private readonly overlays = new Map<number, Overlay>();
   private sent: Sent = null;
   /** The last `windowCollections` STATS answers, merged per collection. */
   private readonly window: Map<string, DestinationCount>[] = [];
@@ -106,6 +108,12 @@ export class ReconfigController {
     private readonly clockMs: () => number,
   ) {
     this.overlay = initial;
+    this.overlays.set(0, initial);
+  }
+
+  /** The overlay of `view`, once the controller has sent it. */
+  overlayOf(view: number): Overlay | undefined {
+    return this.overlays.get(view);
   }
 
   destinations(): DestinationSet {
@@ -122,6 +130,7 @@ export class ReconfigController {
     }
     if (this.pending !== null) {
       this.sent = "view";
+      this.overlays.set(this.view + 1, this.pending.overlay);
       return { control: "view", view: this.view + 1, overlay: overlayToJson(this.pending.overlay) };
     }
     this.sent = "stats";

@@ -1,3 +1,5 @@
+import { destinationKey } from "@amcast/core";
+import type { MessageSample } from "./metrics.js";
 import type { Reconfiguration } from "./reconfig.js";
 import type { ScenarioOutcome } from "./scenario.js";
 import {
@@ -246,20 +248,21 @@ export function linearizableCostTable(outcomes: readonly ScenarioOutcome[]): str
 /**
  * For runs that reconfigure: each installed view with the optimiser's prediction (mean latency of
  * the window's workload on the old and the new overlay, by the protocol's own latency model) and
- * what the run measured: mean latency of the multicasts started between the previous change (or
- * the workload shift) and the decision, and between the installation and the next decision (or
- * the end). A view whose measured gain is negative beyond noise (two standard errors of the
- * difference of the two means) is flagged "WORSE".
+ * what the run measured over the multicasts started between the previous change (or the workload
+ * shift) and the decision, and between the installation and the next decision (or the workload
+ * shift, or the end).
+ *
+ * The two windows are compared on the same workload: per (client, destination set) that ran in
+ * both, weighted by how often it ran before (`pairedComparison`). Comparing the windows' plain
+ * means would mostly measure who was still running: closed-loop clients finish at different
+ * times, the ones near their destinations first, so a later window holds the slower clients.
  */
 /** One installed view of a run: the predicted and the measured gain (see `reconfigTable`). */
 export interface ViewGain {
   readonly change: Reconfiguration;
-  readonly before: number | null;
-  readonly after: number | null;
   readonly predictedGain: number | null;
-  readonly measuredGain: number | null;
-  /** Two standard errors of the measured gain (%): a negative gain beyond it is no noise. */
-  readonly noiseGain: number | null;
+  /** Before and after on the same workload; null when the windows share no (client, set). */
+  readonly measured: PairedComparison | null;
 }
 
 export function viewGains(outcome: ScenarioOutcome): ViewGain[] {
@@ -268,35 +271,152 @@ export function viewGains(outcome: ScenarioOutcome): ViewGain[] {
   const installed = reconfig.reconfigurations;
   return installed.map((change, index) => {
     const previous = installed[index - 1];
+    // Both windows see one workload: a shift between them ends the after window.
     const shiftAtMs = spec.workload.shift?.atMs;
     let fromMs = previous?.installedMs ?? 0;
     if (shiftAtMs !== undefined && shiftAtMs < change.decidedMs) fromMs = Math.max(fromMs, shiftAtMs);
-    const untilMs = installed[index + 1]?.decidedMs ?? Number.POSITIVE_INFINITY;
-    const beforeStats = latencyStats(metrics.samples, fromMs, change.decidedMs);
-    const afterStats =
-      change.installedMs === null ? null : latencyStats(metrics.samples, change.installedMs, untilMs);
-    const before = beforeStats?.mean ?? null;
-    const after = afterStats?.mean ?? null;
+    let untilMs = installed[index + 1]?.decidedMs ?? Number.POSITIVE_INFINITY;
+    if (shiftAtMs !== undefined && change.installedMs !== null && shiftAtMs > change.installedMs)
+      untilMs = Math.min(untilMs, shiftAtMs);
     const predictedGain =
       change.predictedCurrentMs !== null && change.predictedBestMs !== null && change.predictedCurrentMs > 0
         ? (100 * (change.predictedCurrentMs - change.predictedBestMs)) / change.predictedCurrentMs
         : null;
-    const measuredGain =
-      before !== null && after !== null && before > 0 ? (100 * (before - after)) / before : null;
-    const noiseGain =
-      beforeStats !== null && afterStats !== null && before !== null && before > 0
-        ? (100 * 2 * Math.sqrt(beforeStats.varianceOfMean + afterStats.varianceOfMean)) / before
-        : null;
-    return { change, before, after, predictedGain, measuredGain, noiseGain };
+    const measured =
+      change.installedMs === null
+        ? null
+        : pairedComparison(metrics.samples, fromMs, change.decidedMs, change.installedMs, untilMs);
+    return { change, predictedGain, measured };
   });
+}
+
+/** Latency of one (client, destination set) over a window. */
+interface KeyStats {
+  count: number;
+  sum: number;
+  squares: number;
+  modelSum: number;
+  modelCount: number;
+}
+
+/** The multicasts started in [fromMs, untilMs), per (client, destination set). */
+function statsByKey(
+  samples: readonly MessageSample[],
+  fromMs: number,
+  untilMs: number,
+): Map<string, KeyStats> {
+  const byKey = new Map<string, KeyStats>();
+  for (const sample of samples) {
+    if (sample.multicastMs < fromMs || sample.multicastMs >= untilMs) continue;
+    const key = `${sample.client}\n${destinationKey(sample.dst)}`;
+    let stats = byKey.get(key);
+    if (stats === undefined) {
+      stats = { count: 0, sum: 0, squares: 0, modelSum: 0, modelCount: 0 };
+      byKey.set(key, stats);
+    }
+    stats.count += 1;
+    stats.sum += sample.latencyMs;
+    stats.squares += sample.latencyMs * sample.latencyMs;
+    if (sample.modelMs !== null) {
+      stats.modelSum += sample.modelMs;
+      stats.modelCount += 1;
+    }
+  }
+  return byKey;
+}
+
+/** Sample variance of one key; NaN below two samples. */
+function keyVariance(stats: KeyStats): number {
+  if (stats.count < 2) return Number.NaN;
+  const mean = stats.sum / stats.count;
+  return Math.max(0, (stats.squares - stats.count * mean * mean) / (stats.count - 1));
+}
+
+/** The variance within keys, pooled over the keys of a window with two samples or more (0 if none). */
+function pooledVariance(byKey: ReadonlyMap<string, KeyStats>): number {
+  let squares = 0;
+  let freedom = 0;
+  for (const stats of byKey.values()) {
+    if (stats.count < 2) continue;
+    squares += keyVariance(stats) * (stats.count - 1);
+    freedom += stats.count - 1;
+  }
+  return freedom > 0 ? squares / freedom : 0;
+}
+
+/** One workload measured in two windows of a run (see `pairedComparison`). */
+export interface PairedComparison {
+  /** Mean latency before and after, each (client, set) weighted by its count before (ms). */
+  readonly beforeMs: number;
+  readonly afterMs: number;
+  /** The latency model's mean for the after window, same weights; null if a sample has none. */
+  readonly afterModelMs: number | null;
+  readonly gainPercent: number;
+  /** Two standard errors of the gain (%): a negative gain beyond it is no noise. */
+  readonly noisePercent: number;
+  /** Share of the before window's multicasts whose (client, destination set) ran after too. */
+  readonly comparedFraction: number;
+}
+
+/**
+ * Before [beforeFromMs, beforeUntilMs) against after [afterFromMs, afterUntilMs), on the same
+ * workload: each (client, destination set) that ran in both windows counts with its mean latency
+ * in each, weighted by how often it ran before; the rest is left out (`comparedFraction` says how
+ * much). The noise is two standard errors of the weighted difference (a key's variance from its
+ * own samples, or pooled over its window's keys when it has one). Null: no key ran in both.
+ */
+export function pairedComparison(
+  samples: readonly MessageSample[],
+  beforeFromMs: number,
+  beforeUntilMs: number,
+  afterFromMs: number,
+  afterUntilMs: number,
+): PairedComparison | null {
+  const before = statsByKey(samples, beforeFromMs, beforeUntilMs);
+  const after = statsByKey(samples, afterFromMs, afterUntilMs);
+  const pooledBefore = pooledVariance(before);
+  const pooledAfter = pooledVariance(after);
+  let beforeTotal = 0;
+  let weights = 0;
+  let beforeSum = 0;
+  let afterSum = 0;
+  let modelSum = 0;
+  let modelComplete = true;
+  let varianceSum = 0;
+  for (const [key, early] of before) {
+    beforeTotal += early.count;
+    const late = after.get(key);
+    if (late === undefined) continue;
+    const weight = early.count;
+    weights += weight;
+    beforeSum += weight * (early.sum / early.count);
+    afterSum += weight * (late.sum / late.count);
+    if (late.modelCount === late.count) modelSum += weight * (late.modelSum / late.count);
+    else modelComplete = false;
+    const earlyVariance = early.count < 2 ? pooledBefore : keyVariance(early);
+    const lateVariance = late.count < 2 ? pooledAfter : keyVariance(late);
+    varianceSum += weight * weight * (earlyVariance / early.count + lateVariance / late.count);
+  }
+  if (weights === 0) return null;
+  const beforeMs = beforeSum / weights;
+  const afterMs = afterSum / weights;
+  const noiseMs = (2 * Math.sqrt(varianceSum)) / weights;
+  return {
+    beforeMs,
+    afterMs,
+    afterModelMs: modelComplete ? modelSum / weights : null,
+    gainPercent: beforeMs > 0 ? (100 * (beforeMs - afterMs)) / beforeMs : 0,
+    noisePercent: beforeMs > 0 ? (100 * noiseMs) / beforeMs : 0,
+    comparedFraction: weights / beforeTotal,
+  };
 }
 
 export function reconfigTable(outcomes: readonly ScenarioOutcome[]): string | undefined {
   const rows: (string | number)[][] = [];
   for (const outcome of outcomes) {
-    for (const { change, before, after, predictedGain, measuredGain, noiseGain } of viewGains(outcome)) {
+    for (const { change, predictedGain, measured } of viewGains(outcome)) {
       const verdict =
-        measuredGain === null || noiseGain === null ? "-" : measuredGain < -noiseGain ? "WORSE" : "ok";
+        measured === null ? "-" : measured.gainPercent < -measured.noisePercent ? "WORSE" : "ok";
       rows.push([
         outcome.spec.label,
         change.view,
@@ -305,10 +425,14 @@ export function reconfigTable(outcomes: readonly ScenarioOutcome[]): string | un
         change.predictedCurrentMs ?? "-",
         change.predictedBestMs ?? "-",
         predictedGain ?? "-",
-        before ?? "-",
-        after ?? "-",
-        measuredGain ?? "-",
-        noiseGain ?? "-",
+        measured?.beforeMs ?? "-",
+        measured?.afterMs ?? "-",
+        measured?.gainPercent ?? "-",
+        measured?.noisePercent ?? "-",
+        measured === null ? "-" : measured.comparedFraction * 100,
+        measured !== null && measured.afterModelMs !== null && measured.afterModelMs > 0
+          ? measured.afterMs / measured.afterModelMs
+          : "-",
         verdict,
         change.method,
         change.solveMs,
@@ -325,10 +449,12 @@ export function reconfigTable(outcomes: readonly ScenarioOutcome[]): string | un
       "model old ms",
       "model new ms",
       "predicted gain %",
-      "mean before ms",
-      "mean after ms",
+      "before ms",
+      "after ms",
       "measured gain %",
       "noise +-%",
+      "compared %",
+      "model x after",
       "check",
       "solver",
       "solve ms",
@@ -350,10 +476,11 @@ export function reconfigExpectationFailures(
   for (const outcome of outcomes) {
     if (outcome.reconfig === null) continue;
     const first = viewGains(outcome)[0];
+    const gain = first?.measured?.gainPercent ?? null;
     if (first === undefined) failures.push(`${outcome.spec.label}: installed no view`);
-    else if (first.measuredGain === null || first.measuredGain < minGainPercent)
+    else if (gain === null || gain < minGainPercent)
       failures.push(
-        `${outcome.spec.label}: measured gain after the first view ${first.measuredGain === null ? "unknown" : `${first.measuredGain.toFixed(1)}%`} < ${minGainPercent}%`,
+        `${outcome.spec.label}: measured gain after the first view ${gain === null ? "unknown" : `${gain.toFixed(1)}%`} < ${minGainPercent}%`,
       );
   }
   return failures;
@@ -375,25 +502,4 @@ export function solverTable(outcomes: readonly ScenarioOutcome[]): string | unde
   }
   if (rows.length === 0) return undefined;
   return formatTable(["run", "optimiser runs", "changes proposed", "mean solve ms", "max solve ms"], rows);
-}
-
-/** Mean latency of the samples started in [fromMs, untilMs), and the variance of that mean. */
-export function latencyStats(
-  samples: readonly { multicastMs: number; latencyMs: number }[],
-  fromMs: number,
-  untilMs: number,
-): { mean: number; varianceOfMean: number; count: number } | null {
-  let sum = 0;
-  let squares = 0;
-  let count = 0;
-  for (const sample of samples) {
-    if (sample.multicastMs < fromMs || sample.multicastMs >= untilMs) continue;
-    sum += sample.latencyMs;
-    squares += sample.latencyMs * sample.latencyMs;
-    count += 1;
-  }
-  if (count === 0) return null;
-  const mean = sum / count;
-  const variance = count > 1 ? Math.max(0, (squares - count * mean * mean) / (count - 1)) : 0;
-  return { mean, varianceOfMean: variance / count, count };
 }

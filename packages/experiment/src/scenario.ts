@@ -353,15 +353,16 @@ export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
   const { topology } = spec;
   const { protocol, context, processes, clients, clientRegions, leaderOf, controller } = buildSystem(spec);
 
-  // The latency model follows one overlay; with views it no longer applies after the first change.
-  const { modelLatencyMs: _model, ...withoutModel } = protocol;
+  // With views, the latency model of a multicast follows the view installed everywhere when it
+  // started (the controller knows each view's overlay).
   const metrics = new MetricsCollector(
     topology,
     clientRegions,
-    controller === null ? protocol : withoutModel,
+    protocol,
     context,
     spec.keepSamples,
     new Set([CONTROLLER_ID]),
+    controller === null ? undefined : (view) => controller.overlayOf(view),
   );
   const events: TraceEvent[] = [];
   const onTrace = spec.onTrace;

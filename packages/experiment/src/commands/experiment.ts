@@ -180,7 +180,7 @@ function runSimExperiment(
   if (reconfigurations !== undefined) {
     print("");
     print(
-      "reconfigurations (model: the optimiser's cost model over the statistics window; measured: mean latency before the decision and after the installation)",
+      "reconfigurations (model: the optimiser's cost model over the statistics window; measured: latency before the decision and after the installation, per client and destination set that ran in both (compared %: share of the before window), weighted as before; model x after: measured over the latency model on the new overlay)",
     );
     print(reconfigurations);
   }
