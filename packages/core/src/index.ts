@@ -19,7 +19,7 @@ export {
 export { protocolContext } from "./params.js";
 export type { Ratio } from "./prng.js";
 export { Prng, percent, ratio } from "./prng.js";
-export type { ClientLogic, ProcessLogic, ProcessOutput, ProcessSend } from "./process.js";
+export type { ClientLogic, ObservedDelay, ProcessLogic, ProcessOutput, ProcessSend } from "./process.js";
 export type {
   FlatProtocolDefinition,
   GroupConfig,

@@ -40,7 +40,8 @@ export type GroupInput<M> =
  *
  * For reconfigurable protocols:
  * - `deliver` may carry the `result` the client gets (a control message the protocol answers
- *   itself, such as a statistics request), instead of the application's;
+ *   itself, such as a statistics request), instead of the application's, and ask the replica to
+ *   add the delays it observed (`withDelays`);
  * - `redirect` refuses a request the group took earlier (in this step or in an earlier one: a
  *   request may wait inside the logic, for a view the group has not installed, and be refused on
  *   the peer input that installs a later one) and neither delivered nor refused since. It tells
@@ -52,7 +53,17 @@ export type GroupInput<M> =
  */
 export type GroupOutput<M> =
   | { readonly kind: "send"; readonly to: GroupId; readonly body: M }
-  | { readonly kind: "deliver"; readonly message: Multicast; readonly result?: unknown }
+  | {
+      readonly kind: "deliver";
+      readonly message: Multicast;
+      readonly result?: unknown;
+      /**
+       * The replica adds to its answer the delays it observed from every group since it last did
+       * (`ObservedDelay`; each replica's own, outside the result clients vote on): the answer to
+       * a statistics request.
+       */
+      readonly withDelays?: true;
+    }
   | {
       readonly kind: "redirect";
       readonly message: Multicast;

@@ -1,4 +1,4 @@
-import type { DestinationSet, GroupId, GroupRole, Overlay, Prng } from "@amcast/core";
+import type { DestinationSet, GroupId, GroupRole, ObservedDelay, Overlay, Prng } from "@amcast/core";
 import { assert, assertNever, CdagOverlay, destinationKey, overlayToJson, TreeOverlay } from "@amcast/core";
 import type { DestinationCount, GroupLatencyMs, OptimizeResult, SolverChoice } from "@amcast/optimizer";
 import { optimizeCdag, optimizeTree } from "@amcast/optimizer";
@@ -29,6 +29,11 @@ export interface ReconfigSpec {
   /** Control multicasts at most (STATS and VIEW). */
   readonly controlMulticastsMax: number;
   /**
+   * The optimiser uses the group-to-group delays the replicas measured (reported with STATS) where
+   * there are some, and the topology's matrix elsewhere; false: the matrix only.
+   */
+  readonly measuredDelays: boolean;
+  /**
    * The experiment fails unless every reconfiguring run installs a view and measures at least
    * this gain (%) after the first one; null: no expectation.
    */
@@ -45,6 +50,7 @@ export const DEFAULT_RECONFIG: ReconfigSpec = {
   loadLimitFraction: null,
   viewsMax: 20,
   controlMulticastsMax: 10_000,
+  measuredDelays: true,
   firstGainPercentMin: null,
 };
 
@@ -75,6 +81,16 @@ export interface PlanRecord {
   readonly bestCostMs: number;
   readonly changed: boolean;
   readonly solveMs: number;
+  /** Ordered group pairs whose delay came from measurements (the rest from the topology). */
+  readonly measuredPairs: number;
+}
+
+/** Delays measured from one group to another over a statistics collection or window. */
+interface MeasuredDelay {
+  readonly from: GroupId;
+  readonly to: GroupId;
+  readonly meanMs: number;
+  readonly samples: number;
 }
 
 type Sent = "stats" | "view" | null;
@@ -95,6 +111,8 @@ export class ReconfigController {
   private sent: Sent = null;
   /** The last `windowCollections` STATS answers, merged per collection. */
   private readonly window: Map<string, DestinationCount>[] = [];
+  /** The delays the replicas reported with the same answers, per collection and ordered pair. */
+  private readonly delayWindow: Map<string, MeasuredDelay>[] = [];
 
   constructor(
     private readonly spec: ReconfigSpec,
@@ -137,7 +155,11 @@ export class ReconfigController {
     return { control: "stats" };
   }
 
-  onComplete(results: Readonly<Record<GroupId, unknown>>, nowMs: number): void {
+  onComplete(
+    results: Readonly<Record<GroupId, unknown>>,
+    nowMs: number,
+    delays: readonly ObservedDelay[] = [],
+  ): void {
     const sent = this.sent;
     this.sent = null;
     switch (sent) {
@@ -153,6 +175,7 @@ export class ReconfigController {
       }
       case "stats":
         this.collect(results);
+        this.collectDelays(delays);
         this.plan(nowMs);
         return;
       case null:
@@ -196,19 +219,83 @@ export class ReconfigController {
     if (this.window.length > this.spec.windowCollections) this.window.shift();
   }
 
+  /**
+   * One collection's delays: per ordered pair, the median over the reporting replicas of the
+   * receiving group (f+1 in Byzantine mode, so one lying replica moves it little).
+   */
+  private collectDelays(delays: readonly ObservedDelay[]): void {
+    const reports = new Map<string, ObservedDelay[]>();
+    for (const delay of delays) {
+      const key = `${delay.from}\n${delay.to}`;
+      const list = reports.get(key);
+      if (list === undefined) reports.set(key, [delay]);
+      else list.push(delay);
+    }
+    const collection = new Map<string, MeasuredDelay>();
+    for (const [key, list] of reports) {
+      list.sort((a, b) => a.meanMs - b.meanMs);
+      const middle = list[list.length >> 1] as ObservedDelay;
+      collection.set(key, {
+        from: middle.from,
+        to: middle.to,
+        meanMs: middle.meanMs,
+        samples: middle.samples,
+      });
+    }
+    this.delayWindow.push(collection);
+    if (this.delayWindow.length > this.spec.windowCollections) this.delayWindow.shift();
+  }
+
+  /**
+   * The delays over the window (per ordered pair, each collection weighted by its samples), or
+   * none when the spec does not use measurements.
+   */
+  measuredDelays(): Map<string, MeasuredDelay> {
+    const merged = new Map<string, MeasuredDelay>();
+    if (!this.spec.measuredDelays) return merged;
+    for (const collection of this.delayWindow) {
+      for (const [key, delay] of collection) {
+        const known = merged.get(key);
+        const samples = (known?.samples ?? 0) + delay.samples;
+        const meanMs =
+          known === undefined
+            ? delay.meanMs
+            : (known.meanMs * known.samples + delay.meanMs * delay.samples) / samples;
+        merged.set(key, { from: delay.from, to: delay.to, meanMs, samples });
+      }
+    }
+    return merged;
+  }
+
+  /**
+   * The delay from one group to another the optimiser uses: measured where the window has it,
+   * else measured the other way (traffic on an overlay flows one way; WAN delays are about
+   * symmetric), else the topology's.
+   */
+  private delayFunction(): { latencyMs: GroupLatencyMs; measuredPairs: number } {
+    const measured = this.measuredDelays();
+    if (measured.size === 0) return { latencyMs: this.latencyMs, measuredPairs: 0 };
+    const latencyMs: GroupLatencyMs = (from, to) =>
+      measured.get(`${from}\n${to}`)?.meanMs ??
+      measured.get(`${to}\n${from}`)?.meanMs ??
+      this.latencyMs(from, to);
+    return { latencyMs, measuredPairs: measured.size };
+  }
+
   private plan(nowMs: number): void {
     if (this.spec.policy !== "optimise" || this.view >= this.spec.viewsMax) return;
     const counts = this.windowCounts();
     if (counts.every(({ dst }) => dst.length < 2)) return; // nothing an overlay changes
     const options = { solver: this.spec.solver, timeLimitMs: this.spec.solverTimeLimitMs };
+    const { latencyMs, measuredPairs } = this.delayFunction();
     const started = this.clockMs();
     const result: OptimizeResult<Overlay> =
       this.overlay.kind === "cdag"
-        ? optimizeCdag(this.overlay, counts, this.latencyMs, {
+        ? optimizeCdag(this.overlay, counts, latencyMs, {
             ...options,
             minGainFraction: this.spec.minGainFraction,
           })
-        : optimizeTree(this.overlay, counts, this.latencyMs, {
+        : optimizeTree(this.overlay, counts, latencyMs, {
             ...options,
             minGainFraction: this.spec.minGainFraction,
             ...(this.spec.loadLimitFraction === null
@@ -222,6 +309,7 @@ export class ReconfigController {
       bestCostMs: result.bestCostMs,
       changed: result.changed,
       solveMs,
+      measuredPairs,
     });
     if (!result.changed) return;
     this.pending = {

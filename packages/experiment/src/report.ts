@@ -498,8 +498,12 @@ export function solverTable(outcomes: readonly ScenarioOutcome[]): string | unde
       reconfig.plans.filter((plan) => plan.changed).length,
       times.reduce((sum, time) => sum + time, 0) / times.length,
       Math.max(...times),
+      Math.max(...reconfig.plans.map((plan) => plan.measuredPairs)),
     ]);
   }
   if (rows.length === 0) return undefined;
-  return formatTable(["run", "optimiser runs", "changes proposed", "mean solve ms", "max solve ms"], rows);
+  return formatTable(
+    ["run", "optimiser runs", "changes proposed", "mean solve ms", "max solve ms", "measured delay pairs"],
+    rows,
+  );
 }

@@ -319,7 +319,7 @@ function addController(
     startMs: reconfig.statsEveryMs,
     destinations: () => controller.destinations(),
     payload: () => controller.payload(),
-    onComplete: (_id, results, nowMs) => controller.onComplete(results, nowMs),
+    onComplete: (_id, results, nowMs, delays) => controller.onComplete(results, nowMs, delays),
     background: true,
   });
   return controller;

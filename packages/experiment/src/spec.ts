@@ -289,6 +289,7 @@ function readReconfig(doc: JsonFields): ReconfigSpec {
     { integer: true, min: 1, max: 1_000_000 },
     defaults.controlMulticastsMax,
   );
+  const measuredDelays = doc.boolean("measuredDelays", defaults.measuredDelays);
   const firstGainPercentMin = doc.has("firstGainPercentMin")
     ? doc.number("firstGainPercentMin", { min: -100, max: 100 })
     : null;
@@ -304,6 +305,7 @@ function readReconfig(doc: JsonFields): ReconfigSpec {
     loadLimitFraction: loadLimitPercent === null ? null : loadLimitPercent / 100,
     viewsMax,
     controlMulticastsMax,
+    measuredDelays,
   };
 }
 

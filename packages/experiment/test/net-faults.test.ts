@@ -146,6 +146,7 @@ describe("crash faults on real processes", () => {
       loadLimitFraction: null,
       viewsMax: 4,
       controlMulticastsMax: 100,
+      measuredDelays: true,
     };
     await expect(runScenarioNet(spec({ reconfig }), DEFAULT_NET_OPTIONS)).rejects.toThrow(
       /net\/skeen\/crash\/kill: the network runtime does not run the reconfiguration controller; set "reconfigure": false/,

@@ -37,6 +37,8 @@ import { assert, assertNever, destinationKey, overlayToJson, parseOverlay } from
  *    is the first destination (so each multicast is counted once); a STATS control multicast from
  *    the controller is answered with the counts since the previous one, which are then reset.
  *    Being ordered like any multicast, STATS cuts the counts at the same point on every replica.
+ *    Each replica adds to its answer the delays it observed from other groups (`withDelays`):
+ *    its own measurement, outside the counts the controller's client votes on.
  *
  * V6 (groups VIEW does not reach): in a tree, the ancestors of the lca of all target groups have
  *    the same reach as that lca, so they are nobody's lca and receive nothing in that view; VIEW
@@ -246,7 +248,12 @@ export class ReconfigurableGroup<M, P = unknown> implements GroupLogic<ViewedMes
           );
           const control = controlPayload(output.message, this.options.controller);
           if (control?.control === "stats") {
-            outputs.push({ kind: "deliver", message: output.message, result: this.takeCounts() });
+            outputs.push({
+              kind: "deliver",
+              message: output.message,
+              result: this.takeCounts(),
+              withDelays: true,
+            });
           } else if (control?.control === "view") {
             install ??= this.nextView(control);
             outputs.push({ kind: "deliver", message: output.message, result: { installed: control.view } });
