@@ -124,6 +124,7 @@ function measure(
   dst: DestinationSet,
 ): number {
   const system = buildSystem({
+    label: "alone",
     seed: 1,
     topology,
     protocol,
@@ -132,6 +133,13 @@ function measure(
     f: 0,
     workload: WORKLOAD,
     byzantine: [],
+    faultPlan: "none",
+    network: { jitterSdFraction: 0, reorder: null },
+    processing: { perMessageUs: 0, perByteNs: 0 },
+    faults: { crashes: [], partitions: [] },
+    timeLimitMs: 0,
+    tickMs: 10,
+    realTime: false,
   });
   const everyGroup = [...topology.targetGroupIds];
   const region = topology.groupRegion(home);

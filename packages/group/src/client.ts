@@ -270,7 +270,10 @@ export class MulticastClient implements ClientLogic {
     if (!record.pending.has(group)) return NOTHING;
     if (envelope.delays !== undefined) {
       const delays = this.readDelays(group, envelope.delays);
-      if (delays.length > 0) (record.delays ??= new Map()).set(from, delays);
+      if (delays.length > 0) {
+        record.delays ??= new Map();
+        record.delays.set(from, delays);
+      }
     }
     if (this.quorum > 1) {
       let votes = record.pending.get(group);
