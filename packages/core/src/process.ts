@@ -27,8 +27,8 @@ export type ProcessOutput =
 /**
  * A delay a replica of group `to` observed on messages from group `from` (its own group
  * included): the mean one-way delay in ms over `samples` messages, network only (no queueing at
- * the receiver). Drivers measure it (the simulator the delay it drew; the network runtime half a
- * link's round trip) and hand it to processes through `ProcessLogic.observeDelay`.
+ * the receiver). Drivers measure it (the simulator the delay it drew; the network runtime the
+ * receive time minus the message's send stamp) and hand it to processes through `ProcessLogic.observeDelay`.
  */
 export interface ObservedDelay {
   readonly from: GroupId;
@@ -65,7 +65,8 @@ export interface ProcessLogic {
   idle?(): boolean;
   /**
    * A driver's measurement: a message from `from` took `delayMs` on the network (the simulator:
-   * the delay it drew for that message; the network runtime: half a round trip of the link). A
+   * the delay it drew for that message; the network runtime: from the sender's send stamp to its
+   * arrival, on the nodes' shared clock). A
    * process may keep it to report; it never changes what the process does.
    */
   observeDelay?(from: ProcessId, delayMs: number): void;

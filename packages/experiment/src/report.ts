@@ -1,8 +1,9 @@
 import { formatReport } from "@amcast/check";
 import { destinationKey } from "@amcast/core";
+import type { Reconfiguration } from "@amcast/system";
 import { signatureKind } from "@amcast/system";
 import type { MessageSample } from "./metrics.js";
-import type { Reconfiguration } from "./reconfig.js";
+import { percentile } from "./metrics.js";
 import type { ScenarioOutcome } from "./scenario.js";
 import {
   failingViolations,
@@ -556,6 +557,77 @@ export function solverTable(outcomes: readonly ScenarioOutcome[]): string | unde
     ["run", "optimiser runs", "changes proposed", "mean solve ms", "max solve ms", "measured delay pairs"],
     rows,
   );
+}
+
+/**
+ * The delays the controller optimised with at the end, against the topology's matrix: per run,
+ * how many ordered group pairs were measured and measured/topology over them.
+ */
+export function measuredDelaysTable(outcomes: readonly ScenarioOutcome[]): string | undefined {
+  const rows: (string | number)[][] = [];
+  for (const { spec, reconfig } of outcomes) {
+    if (reconfig === null || reconfig.measuredDelays.length === 0) continue;
+    const ratios = reconfig.measuredDelays.map(
+      (delay) => delay.meanMs / Math.max(1e-9, spec.topology.groupToGroupMs(delay.from, delay.to)),
+    );
+    rows.push([
+      spec.label,
+      reconfig.measuredDelays.length,
+      reconfig.measuredDelays.reduce((sum, delay) => sum + delay.samples, 0),
+      Math.min(...ratios),
+      percentile(Float64Array.from(ratios).sort(), 0.5),
+      Math.max(...ratios),
+    ]);
+  }
+  if (rows.length === 0) return undefined;
+  return formatTable(["run", "pairs", "samples", "measured/topology min", "median", "max"], rows);
+}
+
+/**
+ * The reconfiguration part of an experiment's output, the same on both runtimes: the table of
+ * views (predicted and measured gain), the optimiser's runs, and the experiment's expectation
+ * (`firstGainPercentMin`, null: none): `verdict` has one FAILED line per run that misses it, or
+ * one line saying every run met it (printed with the checks' verdict).
+ */
+export function reconfigLines(
+  outcomes: readonly ScenarioOutcome[],
+  firstGainPercentMin: number | null,
+  runtime: "sim" | "net",
+): { lines: string[]; verdict: string[]; failed: number } {
+  const lines: string[] = [];
+  const reconfigurations = reconfigTable(outcomes);
+  if (reconfigurations !== undefined)
+    lines.push(
+      "",
+      "reconfigurations (model: the optimiser's cost model over the statistics window; measured: latency before the decision and after the installation, per client and destination set that ran in both (compared %: share of the before window), weighted as before; model x after: measured over the latency model on the new overlay)",
+      reconfigurations,
+    );
+  const solver = solverTable(outcomes);
+  if (solver !== undefined)
+    lines.push(
+      "",
+      runtime === "sim"
+        ? "optimiser runs (wall-clock solve times; the simulated run does not wait for them)"
+        : "optimiser runs (wall-clock solve times, spent in the controller's client host; measured delay pairs: from the messages' send stamps)",
+      solver,
+    );
+  const delays = measuredDelaysTable(outcomes);
+  if (delays !== undefined)
+    lines.push(
+      "",
+      runtime === "sim"
+        ? "measured delays the controller last optimised with (the simulator's drawn delays, as the replicas reported them with STATS)"
+        : "measured delays the controller last optimised with (receive time minus the messages' send stamps, as the replicas reported them with STATS)",
+      delays,
+    );
+  const expectations =
+    firstGainPercentMin === null ? [] : reconfigExpectationFailures(outcomes, firstGainPercentMin);
+  const verdict = expectations.map((line) => `FAILED: ${line}`);
+  if (firstGainPercentMin !== null && expectations.length === 0)
+    verdict.push(
+      `reconfiguration: every reconfiguring run gained at least ${firstGainPercentMin}% after its first view`,
+    );
+  return { lines, verdict, failed: expectations.length };
 }
 
 /** The command that runs `name` again with `seed` and writes its trace. */

@@ -1,12 +1,12 @@
-import type { GroupId, ObservedDelay, Overlay, ProtocolDefinition } from "@amcast/core";
+import type { GroupId, ObservedDelay, ProtocolDefinition } from "@amcast/core";
 import { CdagOverlay, Prng, Topology } from "@amcast/core";
 import { flexcast } from "@amcast/flexcast";
 import { simulate } from "@amcast/sim";
+import type { ReconfigSpec } from "@amcast/system";
+import { DEFAULT_RECONFIG, ReconfigController } from "@amcast/system";
 import { describe, expect, it } from "vitest";
 import type { WorkloadSpec } from "../src/index.js";
 import { buildSystem } from "../src/index.js";
-import type { ReconfigSpec } from "../src/reconfig.js";
-import { DEFAULT_RECONFIG, ReconfigController } from "../src/reconfig.js";
 
 const spec = (measuredDelays: boolean): ReconfigSpec => ({
   ...DEFAULT_RECONFIG,
@@ -98,43 +98,26 @@ describe("measured delays end to end in the simulator", () => {
       locality: { localPercent: 0, globalSizes: [2, 3], globalChoice: "uniform" },
       startSpreadMs: 10,
     };
-    let controller: ReconfigController | null = null;
-    const system = buildSystem(
-      {
-        label: "measured-delays",
-        seed: 3,
-        topology,
-        protocol: flexcast as ProtocolDefinition<unknown>,
-        overlay: new CdagOverlay("abc", ["a", "b", "c"]),
-        mode: "solo",
-        f: 0,
-        workload,
-        byzantine: [],
-        // Statistics only (no view change): the traffic keeps flowing down a > b > c.
-        reconfig: { ...DEFAULT_RECONFIG, statsEveryMs: 500, windowCollections: 1000, viewsMax: 0 },
-        faultPlan: "none",
-        network: { jitterSdFraction: 0, reorder: null },
-        processing: { perMessageUs: 0, perByteNs: 0 },
-        faults: { crashes: [], partitions: [] },
-        timeLimitMs: 600_000,
-        tickMs: 10,
-        realTime: false,
-      },
-      {
-        controller: (spec, reconfig, targets, originOf) => {
-          controller = new ReconfigController(
-            reconfig,
-            spec.overlay as Overlay,
-            targets,
-            (from, to) => topology.groupToGroupMs(from, to),
-            originOf,
-            new Prng(spec.seed).derive("reconfig"),
-            () => 0,
-          );
-          return controller;
-        },
-      },
-    );
+    const system = buildSystem({
+      label: "measured-delays",
+      seed: 3,
+      topology,
+      protocol: flexcast as ProtocolDefinition<unknown>,
+      overlay: new CdagOverlay("abc", ["a", "b", "c"]),
+      mode: "solo",
+      f: 0,
+      workload,
+      byzantine: [],
+      // Statistics only (no view change): the traffic keeps flowing down a > b > c.
+      reconfig: { ...DEFAULT_RECONFIG, statsEveryMs: 500, windowCollections: 1000, viewsMax: 0 },
+      faultPlan: "none",
+      network: { jitterSdFraction: 0, reorder: null },
+      processing: { perMessageUs: 0, perByteNs: 0 },
+      faults: { crashes: [], partitions: [] },
+      timeLimitMs: 600_000,
+      tickMs: 10,
+      realTime: false,
+    });
     const sim = simulate({
       seed: 3,
       topology,
@@ -149,7 +132,7 @@ describe("measured delays end to end in the simulator", () => {
       onEvent: () => {},
     });
     expect(sim.stoppedBy).toBe("drained");
-    const measured = [...((controller as ReconfigController | null)?.measuredDelays().values() ?? [])];
+    const measured = [...(system.controller?.measuredDelays().values() ?? [])];
     // Down the order a > b > c: b hears from a, c from a and b; a from nobody. No jitter: exact.
     expect(measured.map(({ from, to }) => `${from}->${to}`).sort()).toEqual(["a->b", "a->c", "b->c"]);
     for (const { from, to, meanMs, samples } of measured) {

@@ -41,13 +41,7 @@ const TABLE_LOCALITY: Required<LocalitySpec> = {
   globalSizes: [],
   globalChoice: "table",
   destinationTable: new Map([
-    [
-      "a",
-      [
-        { dst: ["a", "b"], weight: 95 },
-        { dst: ["a", "b", "c"], weight: 5 },
-      ],
-    ],
+    ["a", [{ dst: ["a", "b"], weight: 95 }]],
     ["b", [{ dst: ["b", "a"], weight: 1 }]],
   ]),
 };

@@ -8,12 +8,10 @@ import {
   kindsTable,
   linearizableCostTable,
   progressLine,
-  reconfigExpectationFailures,
-  reconfigTable,
+  reconfigLines,
   replayCommand,
   runNotes,
   runsTable,
-  solverTable,
   verdictLines,
 } from "../report.js";
 import { writeResults } from "../results.js";
@@ -179,20 +177,8 @@ function runSimExperiment(
     print(`latency around crashes (multicasts started ${2} s before and after)`);
     print(impact);
   }
-  const reconfigurations = reconfigTable(outcomes);
-  if (reconfigurations !== undefined) {
-    print("");
-    print(
-      "reconfigurations (model: the optimiser's cost model over the statistics window; measured: latency before the decision and after the installation, per client and destination set that ran in both (compared %: share of the before window), weighted as before; model x after: measured over the latency model on the new overlay)",
-    );
-    print(reconfigurations);
-  }
-  const solver = solverTable(outcomes);
-  if (solver !== undefined) {
-    print("");
-    print("optimiser runs (wall-clock solve times; the simulated run does not wait for them)");
-    print(solver);
-  }
+  const reconfig = reconfigLines(outcomes, experiment.reconfig?.firstGainPercentMin ?? null, "sim");
+  for (const line of reconfig.lines) print(line);
 
   const runs = outcomes.map(runSummary);
   const summary = {
@@ -207,16 +193,12 @@ function runSimExperiment(
   print(`results: ${displayPath(outDir)}/ (${written.join(", ")})`);
   if (writer !== undefined) print(`trace: ${displayPath(writer.file)} (${writer.lines} events)`);
 
-  const minGain = experiment.reconfig?.firstGainPercentMin ?? null;
-  const expectations = minGain === null ? [] : reconfigExpectationFailures(outcomes, minGain);
-  for (const line of expectations) print(`FAILED: ${line}`);
-  if (minGain !== null && expectations.length === 0)
-    print(`reconfiguration: every reconfiguring run gained at least ${minGain}% after its first view`);
+  for (const line of reconfig.verdict) print(line);
   const verdict = verdictLines(outcomes, (outcome) =>
     replayCommand(name, outcome.spec.seed, traceFile ?? "trace.jsonl"),
   );
   for (const line of verdict.lines) print(line);
-  return { code: verdict.failed === 0 && expectations.length === 0 ? 0 : 1, summary };
+  return { code: verdict.failed === 0 && reconfig.failed === 0 ? 0 : 1, summary };
 }
 
 /** `experiments/NAME.json`, or NAME itself when it is a path to a file. */

@@ -1,13 +1,17 @@
 import type { DestinationSet, GroupId, GroupRole, ObservedDelay, Overlay, Prng } from "@amcast/core";
-import { assert, assertNever, CdagOverlay, destinationKey, overlayToJson, TreeOverlay } from "@amcast/core";
+import {
+  assert,
+  assertNever,
+  CdagOverlay,
+  destinationKey,
+  overlayToJson,
+  parseOverlay,
+  TreeOverlay,
+} from "@amcast/core";
 import type { DestinationCount, GroupLatencyMs, OptimizeResult } from "@amcast/optimizer";
 import { optimizeCdag, optimizeTree } from "@amcast/optimizer";
 import type { ControlPayload, DestinationCount as GroupCount } from "@amcast/reconfig";
-import type { ReconfigSpec } from "@amcast/system";
-
-// What a reconfiguring run asks for is part of the system spec (@amcast/system).
-export type { ReconfigSpec } from "@amcast/system";
-export { CONTROLLER_ID, DEFAULT_RECONFIG } from "@amcast/system";
+import type { ReconfigSpec } from "./spec.js";
 
 /** One reconfiguration as the controller decided and installed it. */
 export interface Reconfiguration {
@@ -38,7 +42,7 @@ export interface PlanRecord {
 }
 
 /** Delays measured from one group to another over a statistics collection or window. */
-interface MeasuredDelay {
+export interface MeasuredDelay {
   readonly from: GroupId;
   readonly to: GroupId;
   readonly meanMs: number;
@@ -46,6 +50,27 @@ interface MeasuredDelay {
 }
 
 type Sent = "stats" | "view" | null;
+
+/** What a reconfiguration controller did, as plain JSON. */
+export interface ControllerReport {
+  readonly reconfigurations: readonly Reconfiguration[];
+  readonly plans: readonly PlanRecord[];
+  /** The overlay of every view it sent (view 0: the initial one), in its JSON form. */
+  readonly overlays: readonly { readonly view: number; readonly overlay: unknown }[];
+  /** The group-to-group delays it last had from the replicas (its window's; none when not used). */
+  readonly measuredDelays: readonly MeasuredDelay[];
+}
+
+/** The overlay of each view of a controller's report (what latency models per view need). */
+export function reportedOverlays(
+  report: ControllerReport,
+  source: string,
+): (view: number) => Overlay | undefined {
+  const overlays = new Map(
+    report.overlays.map(({ view, overlay }) => [view, parseOverlay(overlay, `${source} (view ${view})`)]),
+  );
+  return (view) => overlays.get(view);
+}
 
 /**
  * The reconfiguration controller: a background client of the run. Its multicasts go to every
@@ -84,6 +109,16 @@ export class ReconfigController {
   /** The overlay of `view`, once the controller has sent it. */
   overlayOf(view: number): Overlay | undefined {
     return this.overlays.get(view);
+  }
+
+  /** What the controller did, as plain JSON (a client host on the network sends it to the runner). */
+  report(): ControllerReport {
+    return {
+      reconfigurations: this.reconfigurations,
+      plans: this.plans,
+      overlays: [...this.overlays].map(([view, overlay]) => ({ view, overlay: overlayToJson(overlay) })),
+      measuredDelays: [...this.measuredDelays().values()],
+    };
   }
 
   destinations(): DestinationSet {
