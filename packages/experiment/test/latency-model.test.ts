@@ -1,16 +1,10 @@
 import { byzcast } from "@amcast/byzcast";
-import type {
-  DestinationSet,
-  GroupId,
-  GroupRole,
-  Overlay,
-  ProtocolDefinition,
-  TraceEvent,
-} from "@amcast/core";
-import { CdagOverlay, overlayToJson, Prng, ratio, runGroups, Topology, TreeOverlay } from "@amcast/core";
+import type { DestinationSet, GroupId, Overlay, ProtocolDefinition, TraceEvent } from "@amcast/core";
+import { CdagOverlay, overlayToJson, Prng, ratio, runGroups, Topology } from "@amcast/core";
 import { flexcast } from "@amcast/flexcast";
 import { simulate } from "@amcast/sim";
 import { skeen } from "@amcast/skeen";
+import { randomTree } from "@amcast/system";
 import { describe, expect, it } from "vitest";
 import type { WorkloadSpec } from "../src/index.js";
 import { buildSystem } from "../src/index.js";
@@ -68,36 +62,10 @@ function drawTrial(prng: Prng): Trial {
     overlays: new Map<string, Overlay | null>([
       ["skeen", null],
       ["flexcast", new CdagOverlay("random", prng.shuffle([...targetIds]))],
-      ["byzcast", randomTree(targetIds, auxiliaryIds, prng)],
+      ["byzcast", randomTree("random", targetIds, auxiliaryIds, prng)],
     ]),
     sets,
   };
-}
-
-/** A random tree, auxiliary groups at the top, each with a child (an auxiliary leaf orders nothing). */
-function randomTree(targets: readonly GroupId[], auxiliary: readonly GroupId[], prng: Prng): TreeOverlay {
-  const roles = new Map<GroupId, GroupRole>([
-    ...auxiliary.map((group) => [group, "auxiliary"] as const),
-    ...targets.map((group) => [group, "target"] as const),
-  ]);
-  const edges: [GroupId, GroupId][] = [];
-  const placed: GroupId[] = [];
-  for (const group of auxiliary) {
-    if (placed.length > 0) edges.push([prng.pick(placed), group]);
-    placed.push(group);
-  }
-  const pending = prng.shuffle([...targets]);
-  for (const group of auxiliary) {
-    if (edges.some(([parent]) => parent === group)) continue;
-    const child = pending.pop() as GroupId;
-    edges.push([group, child]);
-    placed.push(child);
-  }
-  for (const group of pending) {
-    if (placed.length > 0) edges.push([prng.pick(placed), group]);
-    placed.push(group);
-  }
-  return new TreeOverlay("random", roles, edges);
 }
 
 const WORKLOAD: WorkloadSpec = {

@@ -9,6 +9,7 @@ import type {
   ProcessOutput,
 } from "@amcast/core";
 import { BinaryHeap, Prng } from "@amcast/core";
+import type { SimClient } from "@amcast/sim";
 import type { Clock } from "./clock.js";
 import type { LatencyEmulation } from "./delay.js";
 import type { Keyring } from "./keys.js";
@@ -51,14 +52,9 @@ export interface ClientWorkload {
    * A background client (a reconfiguration controller) runs while the host's other clients run:
    * the host does not wait for its multicasts to be used up, only for the one in flight.
    */
-  readonly background?: boolean;
-  /** Sees each completed multicast: what its groups answered and the delays their replicas reported. */
-  readonly onComplete?: (
-    id: MessageId,
-    results: Readonly<Record<GroupId, unknown>>,
-    nowMs: number,
-    delays: readonly ObservedDelay[],
-  ) => void;
+  readonly background?: SimClient["background"];
+  /** Sees each completed multicast (`nowMs`: the trace clock), as the simulator's clients do. */
+  readonly onComplete?: SimClient["onComplete"];
 }
 
 export interface NodeHostOptions {
