@@ -172,7 +172,7 @@ export class NodeHost {
       stampMs: () => options.clock.now(),
       onMessage: (from, to, body, delayMs) => this.onMessage(from, to, body, delayMs),
       onCongestion: (congested) => this.onCongestion(congested),
-      onLinkFailed: (peer) => options.onFatal(new Error(`the link to ${peer} failed for good`)),
+      onLinkFailed: (peer, reason) => options.onFatal(new Error(`the link to ${peer} failed: ${reason}`)),
       onFatal: options.onFatal,
     });
     this.stats = {
