@@ -12,6 +12,7 @@ import {
   realTimeViolationsText,
   runFailed,
 } from "./scenario.js";
+import type { Published } from "./spec.js";
 import { formatTable } from "./table.js";
 
 /** The main table: one row per run. */
@@ -628,6 +629,59 @@ export function reconfigLines(
       `reconfiguration: every reconfiguring run gained at least ${firstGainPercentMin}% after its first view`,
     );
   return { lines, verdict, failed: expectations.length };
+}
+
+/**
+ * Published figures beside amcast's for the same run and workload (plain variant, first seed):
+ * published, amcast, amcast/published; then, per workload and metric, the protocols ranked best
+ * first by each (throughput: higher is better; latency: lower), and whether the orders agree.
+ */
+export function publishedLines(outcomes: readonly ScenarioOutcome[], published: Published): string[] {
+  const rows: (string | number)[][] = [];
+  const ranks = new Map<string, { run: string; published: number; amcast: number }[]>();
+  for (const figure of published.figures) {
+    const outcome = outcomes.find(
+      ({ spec }) =>
+        spec.label.startsWith(`${figure.run}/`) &&
+        spec.workload.name === figure.workload &&
+        spec.linearizable !== true,
+    );
+    if (outcome === undefined) continue;
+    const amcast =
+      figure.metric === "throughput" ? outcome.metrics.multicastsPerSec : outcome.metrics.latency.mean;
+    rows.push([
+      figure.run,
+      figure.workload,
+      figure.metric === "throughput" ? "mcast/s" : "mean ms",
+      figure.value,
+      amcast,
+      figure.value > 0 ? amcast / figure.value : "-",
+    ]);
+    const key = `${figure.workload} ${figure.metric}`;
+    const list = ranks.get(key) ?? [];
+    list.push({ run: figure.run, published: figure.value, amcast });
+    ranks.set(key, list);
+  }
+  if (rows.length === 0) return [];
+  const lines = [
+    `published figures (${published.source}) beside amcast's`,
+    formatTable(["run", "workload", "metric", "published", "amcast", "amcast/published"], rows),
+  ];
+  for (const [key, list] of ranks) {
+    if (list.length < 2) continue;
+    const better = key.endsWith("throughput") ? -1 : 1;
+    const order = (pick: (entry: (typeof list)[number]) => number): string =>
+      [...list]
+        .sort((a, b) => better * (pick(a) - pick(b)))
+        .map((entry) => entry.run)
+        .join(" > ");
+    const publishedOrder = order((entry) => entry.published);
+    const amcastOrder = order((entry) => entry.amcast);
+    lines.push(
+      `rank ${key}: published ${publishedOrder}; amcast ${amcastOrder} (${publishedOrder === amcastOrder ? "same" : "differs"})`,
+    );
+  }
+  return lines;
 }
 
 /** The command that runs `name` again with `seed` and writes its trace. */

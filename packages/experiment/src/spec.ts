@@ -87,6 +87,26 @@ export interface ExperimentSpec {
   readonly then: readonly string[];
   /** On-the-fly reconfiguration for the runs that ask for it; null: none. */
   readonly reconfig: ReconfigSpec | null;
+  /** Figures published elsewhere for these runs, printed beside amcast's; null: none. */
+  readonly published: Published | null;
+}
+
+/** What a published figure measures: throughput (multicasts/s) or mean latency (ms). */
+export const PUBLISHED_METRICS = ["throughput", "latency"] as const;
+
+/** A figure a paper or a prototype published for one protocol run under one workload. */
+export interface PublishedFigure {
+  /** A protocol entry's label. */
+  readonly run: string;
+  readonly workload: string;
+  readonly metric: (typeof PUBLISHED_METRICS)[number];
+  readonly value: number;
+}
+
+/** Published figures and where they come from. */
+export interface Published {
+  readonly source: string;
+  readonly figures: readonly PublishedFigure[];
 }
 
 const SEED_MAX = Number.MAX_SAFE_INTEGER;
@@ -169,6 +189,8 @@ export function loadExperiment(file: string): ExperimentSpec {
     }
   });
   const linearizable = readLinearizable(doc);
+  const publishedDoc = doc.optionalObject("published");
+  const published = publishedDoc === undefined ? null : readPublished(publishedDoc, protocols, workloads);
   const check = doc.optionalObject("check");
   const realTime = check?.boolean("realTime", false) ?? false;
   check?.done();
@@ -193,7 +215,39 @@ export function loadExperiment(file: string): ExperimentSpec {
     linearizable,
     then,
     reconfig,
+    published,
   };
+}
+
+function readPublished(
+  doc: JsonFields,
+  protocols: readonly ProtocolRun[],
+  workloads: readonly WorkloadSpec[],
+): Published {
+  const source = doc.string("source");
+  const items = doc.array("figures");
+  const runs = protocols.map((run) => run.label);
+  const workloadNames = workloads.map((workload) => workload.name);
+  const figures = items.objects().map((item, index) => {
+    const run = item.string("run");
+    if (!runs.includes(run))
+      throw items.error(
+        index,
+        `run ${describeValue(run)} is no protocol label here (labels: ${listNames(runs)})`,
+      );
+    const workload = item.string("workload");
+    if (!workloadNames.includes(workload))
+      throw items.error(
+        index,
+        `workload ${describeValue(workload)} is not one of this experiment's (${listNames(workloadNames)})`,
+      );
+    const metric = item.choice("metric", PUBLISHED_METRICS);
+    const value = item.number("value", { min: 0 });
+    item.done();
+    return { run, workload, metric, value };
+  });
+  doc.done();
+  return { source, figures };
 }
 
 function readProtocolRun(

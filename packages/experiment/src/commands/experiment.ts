@@ -8,6 +8,7 @@ import {
   kindsTable,
   linearizableCostTable,
   progressLine,
+  publishedLines,
   reconfigLines,
   replayCommand,
   runNotes,
@@ -179,6 +180,9 @@ function runSimExperiment(
   }
   const reconfig = reconfigLines(outcomes, experiment.reconfig?.firstGainPercentMin ?? null, "sim");
   for (const line of reconfig.lines) print(line);
+  const published = experiment.published === null ? [] : publishedLines(outcomes, experiment.published);
+  if (published.length > 0) print("");
+  for (const line of published) print(line);
 
   const runs = outcomes.map(runSummary);
   const summary = {
