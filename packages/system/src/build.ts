@@ -8,7 +8,7 @@ import {
   runGroups,
   targetGroups,
 } from "@amcast/core";
-import type { Replica } from "@amcast/group";
+import type { Replica, Signer, Verifier } from "@amcast/group";
 import {
   ByzantineReplica,
   createClient,
@@ -44,6 +44,16 @@ export type ControllerFactory = (
 export interface BuildOptions {
   /** Needed for a run with `reconfig`: a driver that cannot run the controller refuses such runs. */
   readonly controller?: ControllerFactory;
+  /**
+   * How Byzantine mode signs: the network runtime passes real signatures (Ed25519); without
+   * them, `SimulatedSignatures` model them (the simulator).
+   */
+  readonly signatures?: SignatureScheme;
+}
+
+/** A signature scheme: the signer of each process (only its own process may be given it) and a verifier of all. */
+export interface SignatureScheme extends Verifier {
+  signerFor(id: ProcessId): Signer;
 }
 
 /** The replicas and clients of a system, ready for a driver (the simulator or the network runtime). */
@@ -64,15 +74,18 @@ export interface BuiltSystem {
 }
 
 /**
- * How a system's processes sign what they send: in Byzantine mode with `SimulatedSignatures`, a
- * model of unforgeable signatures (no cryptography: a forged signature is one the model refuses),
- * on the simulator and on the network runtime alike; otherwise they do not sign. Real signatures
- * do not exist yet; reports say "modelled" wherever they matter.
+ * How a system's processes sign what they send: in Byzantine mode, on the simulator with
+ * `SimulatedSignatures` (a model of unforgeable signatures, no cryptography: a forged signature is
+ * one the model refuses), on the network runtime with Ed25519 (node:crypto); otherwise they do not
+ * sign. Reports name the kind wherever it matters.
  */
-export type SignatureKind = "modelled" | "none";
+export type SignatureKind = "modelled" | "ed25519" | "none";
+/** Where a system runs: the simulator or the network runtime (real processes). */
+export type RuntimeKind = "sim" | "net";
 
-export function signatureKind(spec: Pick<SystemSpec, "mode">): SignatureKind {
-  return spec.mode === "byzantine" ? "modelled" : "none";
+export function signatureKind(spec: Pick<SystemSpec, "mode">, runtime: RuntimeKind): SignatureKind {
+  if (spec.mode !== "byzantine") return "none";
+  return runtime === "net" ? "ed25519" : "modelled";
 }
 
 /**
@@ -100,8 +113,9 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
     "protocol",
     "params",
   );
-  // Byzantine mode signs requests, stream copies and consensus messages (see SimulatedSignatures).
-  const signatures = signatureKind(spec) === "modelled" ? new SimulatedSignatures(spec.seed) : undefined;
+  // Byzantine mode signs requests, stream copies and consensus messages.
+  const signatures: SignatureScheme | undefined =
+    mode !== "byzantine" ? undefined : (options.signatures ?? new SimulatedSignatures(spec.seed));
   const strategies = new Map(spec.byzantine.map((fault) => [fault.proc, fault.strategy]));
   const replicas: Replica<unknown>[] = [];
   const processes: SimProcess[] = membership.processes().map(({ id, group }) => {
@@ -217,7 +231,7 @@ function addController(
   controller: ControllerLogic,
   protocol: ProtocolDefinition<unknown>,
   membership: Membership,
-  signatures: SimulatedSignatures | undefined,
+  signatures: SignatureScheme | undefined,
   clients: SimClient[],
 ): ControllerLogic {
   const { topology, overlay, mode, f, reconfig } = spec;

@@ -3,7 +3,9 @@ export type {
   BuiltSystem,
   ControllerFactory,
   ControllerLogic,
+  RuntimeKind,
   SignatureKind,
+  SignatureScheme,
 } from "./build.js";
 export { buildSystem, signatureKind } from "./build.js";
 export type { RunChecks } from "./checks.js";
