@@ -1,8 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Topology } from "@amcast/core";
-import { protocolByName } from "@amcast/protocols";
 import type { SystemSpec } from "@amcast/system";
 import { systemToJson } from "@amcast/system";
 import { afterAll, describe, expect, it } from "vitest";
@@ -15,7 +13,7 @@ import {
   publicKeyOf,
   publicKeysFromSecret,
 } from "../src/index.js";
-import { SECRET } from "./helpers.js";
+import { SECRET, SMALL_SPEC } from "./helpers.js";
 
 const PROCESSES = ["g/0", "g/1", "c0"];
 const PUBLIC_KEYS = new Map(PROCESSES.map((id) => [id, publicKeyOf(deriveSigningSeed(SECRET, id))]));
@@ -84,58 +82,27 @@ describe("Ed25519 signatures", () => {
 describe("public keys in the deployment", () => {
   const dir = mkdtempSync(join(tmpdir(), "amcast-public-keys-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const system = (mode: SystemSpec["mode"]): SystemSpec => ({
-    label: "keys",
-    seed: 1,
-    topology: new Topology("one", { regions: ["r"], latencyMs: [[1]] }, [{ id: "g", region: "r" }], []),
-    protocol: protocolByName("skeen", "test", "protocol"),
-    overlay: null,
-    mode,
-    f: 1,
-    workload: {
-      name: "w",
-      clientsPerGroup: 1,
-      loop: "closed",
-      multicastsPerClient: 1,
-      outstanding: 1,
-      thinkMs: 0,
-      ratePerSec: 1,
-      outstandingMax: 1,
-      payloadBytes: 0,
-      groups: null,
-      locality: { localPercent: 100, globalSizes: [], globalChoice: "uniform" },
-      startSpreadMs: 0,
-    },
-    byzantine: [],
-    faultPlan: "none",
-    network: { jitterSdFraction: 0, reorder: null },
-    processing: { perMessageUs: 0, perByteNs: 0 },
-    faults: { crashes: [], partitions: [] },
-    timeLimitMs: 1000,
-    tickMs: 10,
-    realTime: false,
-  });
-  const replicas = ["g/0", "g/1", "g/2", "g/3"];
+  const replicas = ["a/0", "a/1", "a/2", "a/3", "b/0", "b/1", "b/2", "b/3"];
   const load = (mode: SystemSpec["mode"], publicKeys: unknown): ReturnType<typeof loadDeployment> => {
     const file = join(dir, `deployment-${Math.random().toString(36).slice(2)}.json`);
-    const ids = mode === "byzantine" ? replicas : replicas.slice(0, 3);
+    const ids = replicas.filter((id) => mode === "byzantine" || Number(id.slice(2)) < 3);
     writeFileSync(
       file,
       JSON.stringify({
         kind: "deployment",
-        system: systemToJson(system(mode)),
+        system: systemToJson({ ...SMALL_SPEC, mode }),
         replicas: ids.map((id, index) => ({ id, host: "127.0.0.1", port: 7000 + index })),
         ...(publicKeys === undefined ? {} : { publicKeys }),
       }),
     );
     return loadDeployment(file);
   };
-  const all = publicKeysFromSecret(SECRET, [...replicas, "c0"]);
+  const all = publicKeysFromSecret(SECRET, [...replicas, "c0", "c1"]);
 
   it("lists every process of a Byzantine run, replicas and clients", () => {
     const deployment = load("byzantine", all);
-    expect([...deployment.publicKeys.keys()].sort()).toEqual(["c0", ...replicas]);
-    expect(deployment.publicKeys.get("g/2")).toHaveLength(PUBLIC_KEY_BYTES);
+    expect([...deployment.publicKeys.keys()].sort()).toEqual([...replicas, "c0", "c1"]);
+    expect(deployment.publicKeys.get("b/2")).toHaveLength(PUBLIC_KEY_BYTES);
     // Left out, the file still loads (amcast keys reads it to derive them); a node refuses it.
     expect(load("byzantine", undefined).publicKeys.size).toBe(0);
   });
@@ -145,10 +112,10 @@ describe("public keys in the deployment", () => {
     expect(() => load("byzantine", withoutClient)).toThrow(
       /publicKeys\.c0: is missing: every process of a Byzantine run signs/,
     );
-    expect(() => load("byzantine", { ...all, "g/1": "zz" })).toThrow(
-      /publicKeys\.g\/1: expected 64 hex digits, got 2 characters/,
+    expect(() => load("byzantine", { ...all, "b/1": "zz" })).toThrow(
+      /publicKeys\.b\/1: expected 64 hex digits, got 2 characters/,
     );
-    expect(() => load("byzantine", { ...all, "g/9": all["g/0"] })).toThrow(
+    expect(() => load("byzantine", { ...all, "g/9": all["a/0"] })).toThrow(
       /publicKeys\.g\/9: is not a known field/,
     );
     expect(() => load("crash", all)).toThrow(/publicKeys: only a Byzantine run signs; this one is crash/);
