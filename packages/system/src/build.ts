@@ -1,4 +1,4 @@
-import type { DestinationSet, GroupId, ProcessId, ProtocolContext, ProtocolDefinition } from "@amcast/core";
+import type { GroupId, ProcessId, ProtocolContext, ProtocolDefinition, Topology } from "@amcast/core";
 import {
   assert,
   DestinationChooser,
@@ -20,30 +20,11 @@ import {
 import { linearizable } from "@amcast/linearizable";
 import { reconfigurable } from "@amcast/reconfig";
 import type { SimClient, SimProcess } from "@amcast/sim";
+import { ReconfigController } from "./controller.js";
 import type { ReconfigSpec, SystemSpec } from "./spec.js";
 import { CONTROLLER_ID } from "./spec.js";
 
-/**
- * The decisions of a reconfiguration controller: a background client that multicasts to every
- * target group and decides what to send next from what came back (see the experiment runner's
- * ReconfigController).
- */
-export interface ControllerLogic {
-  destinations(): DestinationSet;
-  payload(): unknown;
-  onComplete(results: Readonly<Record<GroupId, unknown>>, nowMs: number): void;
-}
-
-/** Makes the controller of a reconfiguring run, given the groups it addresses. */
-export type ControllerFactory = (
-  spec: SystemSpec,
-  reconfig: ReconfigSpec,
-  targets: readonly GroupId[],
-) => ControllerLogic;
-
 export interface BuildOptions {
-  /** Needed for a run with `reconfig`: a driver that cannot run the controller refuses such runs. */
-  readonly controller?: ControllerFactory;
   /**
    * How Byzantine mode signs: the network runtime passes real signatures (Ed25519); without
    * them, `SimulatedSignatures` model them (the simulator).
@@ -70,7 +51,7 @@ export interface BuiltSystem {
   /** The leader most correct replicas of a group follow right now (for leader crashes). */
   readonly leaderOf: (group: GroupId) => ProcessId | undefined;
   /** The reconfiguration controller (its client is the last of `clients`); null: none. */
-  readonly controller: ControllerLogic | null;
+  readonly controller: ReconfigController | null;
 }
 
 /**
@@ -207,36 +188,43 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
         shifted !== null && shift !== null && nowMs >= shift.atMs ? shifted.next(prng) : chooser.next(prng),
     };
   });
-  let controller: ControllerLogic | null = null;
-  if (spec.reconfig !== undefined) {
-    assert(options.controller !== undefined, "a reconfiguring run needs a controller");
-    controller = addController(
-      spec,
-      options.controller(spec, spec.reconfig, targetGroups(overlay, topology)),
-      protocol,
-      membership,
-      signatures,
-      clients,
-    );
-  }
+  const controller =
+    spec.reconfig === undefined
+      ? null
+      : addController(spec, spec.reconfig, protocol, membership, signatures, clients, clientRegions);
   return { protocol, context, membership, processes, clients, clientRegions, leaderOf, controller };
 }
 
 /**
- * The controller's client: a background client next to the first target group that multicasts
- * to every target group what the controller decides, one multicast at a time.
+ * The reconfiguration controller and its client: a background client next to the first target
+ * group that multicasts STATS and VIEW to every target group, one at a time (see ReconfigController).
  */
 function addController(
   spec: SystemSpec,
-  controller: ControllerLogic,
+  reconfig: ReconfigSpec,
   protocol: ProtocolDefinition<unknown>,
   membership: Membership,
   signatures: SignatureScheme | undefined,
   clients: SimClient[],
-): ControllerLogic {
-  const { topology, overlay, mode, f, reconfig } = spec;
-  assert(overlay !== null && reconfig !== undefined, "reconfiguration needs an overlay");
+  clientRegions: Map<string, string>,
+): ReconfigController {
+  const { topology, overlay, mode, f } = spec;
+  assert(overlay !== null, "reconfiguration needs an overlay");
   const targets = targetGroups(overlay, topology);
+  // The optimiser starts from the topology's matrix; measured delays replace it pair by pair.
+  // Solve times are measured on the wall clock, on either runtime.
+  const controller = new ReconfigController(
+    reconfig,
+    overlay,
+    targets,
+    (from, to) => topology.groupToGroupMs(from, to),
+    originOf(topology, runGroups(overlay, topology), clientRegions),
+    new Prng(spec.seed).derive("reconfig"),
+    () => performance.now(),
+  );
+  const region = topology.groupRegion(targets[0] as GroupId);
+  // Its region too (the network runtime emulates the delays of its links from it).
+  clientRegions.set(CONTROLLER_ID, region);
   clients.push({
     logic: createClient({
       id: CONTROLLER_ID,
@@ -249,7 +237,7 @@ function addController(
       outstandingMax: 1,
       ...(signatures === undefined ? {} : { signer: signatures.signerFor(CONTROLLER_ID) }),
     }),
-    region: topology.groupRegion(targets[0] as GroupId),
+    region,
     loop: {
       kind: "closed",
       multicasts: reconfig.controlMulticastsMax,
@@ -260,8 +248,31 @@ function addController(
     startMs: reconfig.statsEveryMs,
     destinations: () => controller.destinations(),
     payload: () => controller.payload(),
-    onComplete: (_id, results, nowMs) => controller.onComplete(results, nowMs),
+    onComplete: (_id, results, nowMs, delays) => controller.onComplete(results, nowMs, delays),
     background: true,
   });
   return controller;
+}
+
+/**
+ * Where a client's leg starts, as a group: the group of the overlay nearest the client's region
+ * (the group in it, when there is one). The protocols' latency models and the optimiser measure
+ * the leg from there.
+ */
+export function originOf(
+  topology: Topology,
+  groups: readonly GroupId[],
+  clientRegions: ReadonlyMap<string, string>,
+): (client: string) => GroupId | undefined {
+  const byRegion = new Map<string, GroupId>();
+  return (client) => {
+    const region = clientRegions.get(client);
+    if (region === undefined) return undefined;
+    let origin = byRegion.get(region);
+    if (origin === undefined) {
+      origin = topology.byNearness(region, groups)[0];
+      if (origin !== undefined) byRegion.set(region, origin);
+    }
+    return origin;
+  };
 }
