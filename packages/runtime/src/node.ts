@@ -22,6 +22,13 @@ export interface NodeRunOptions {
   /** Where to write this node's trace (JSON Lines), or null for none. */
   readonly traceFile: string | null;
   readonly log: (line: string) => void;
+  /**
+   * The address a replica binds to, when not its deployment address (e.g. "0.0.0.0" in a
+   * container, whose deployment address is a DNS name that may resolve only once it is up).
+   */
+  readonly listenHost?: string;
+  /** Called once the node has reached every replica (started by hand; readiness probes use it). */
+  readonly onConnected?: () => void;
 }
 
 /** How long a node waits for its links before it gives up (by hand, peers may start late). */
@@ -102,7 +109,7 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     self: node.id,
     table: new NodeTable(deployment.nodes),
     keyring: options.keyring,
-    listen: node.role === "replica" ? { host: node.host, port: node.port } : null,
+    listen: node.role === "replica" ? { host: options.listenHost ?? node.host, port: node.port } : null,
     limits: deployment.limits,
     ...(latency === undefined ? {} : { latency }),
     processes,
@@ -171,10 +178,11 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
         .map((peer) => [peer.id, { host: peer.host, port: peer.port }]),
     );
     log(
-      `${node.role === "replica" ? `replica listening on ${node.host}:${port}` : "client host"}; connecting to ${replicaIds.length} replica(s)`,
+      `${node.role === "replica" ? `replica listening on ${options.listenHost ?? node.host}:${port}` : "client host"}; connecting to ${replicaIds.length} replica(s)`,
     );
     await connect(addresses, CONNECT_TIMEOUT_MS_BY_HAND);
     log("connected to every replica");
+    options.onConnected?.();
     if (node.role === "clients") host.startWorkload();
     return exited;
   }
