@@ -75,6 +75,13 @@ export interface Manifest {
   readonly [field: string]: unknown;
 }
 
+/**
+ * Written as YAML 1.1, which Kubernetes and Compose read: strings such as "no" or "on" are
+ * quoted (1.1 reads them as booleans), shared objects are repeated, not aliased, and long
+ * strings are not folded.
+ */
+const YAML_OPTIONS = { version: "1.1", aliasDuplicateObjects: false, lineWidth: 0 } as const;
+
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** A StatefulSet's name is at most 52 characters: its pods carry a revision label of name + hash. */
 const STATEFUL_SET_NAME_MAX = 52;
@@ -398,7 +405,7 @@ export function kubernetesFiles(system: SystemSpec, options: DeployOptions, secr
   return [
     ...layout.manifests.map(({ path, manifest }) => ({
       path,
-      content: stringify(manifest, { aliasDuplicateObjects: false, lineWidth: 0 }),
+      content: stringify(manifest, YAML_OPTIONS),
       ...(manifest.kind === "Secret" ? { secret: true } : {}),
     })),
     { path: "kustomization.yaml", content: stringify(kustomization) },
@@ -417,7 +424,7 @@ export function kubernetesFiles(system: SystemSpec, options: DeployOptions, secr
  * so the generated files can be committed).
  */
 export function composeFiles(system: SystemSpec, options: DeployOptions): DeployFile[] {
-  const name = checkLabel(options.name, "name");
+  checkLabel(options.name, "name");
   const built = buildProcesses(system);
   const labelOf = groupLabels([...replicasByGroup(built).keys()]);
   const serviceOf = (replica: string): string =>
@@ -452,16 +459,18 @@ export function composeFiles(system: SystemSpec, options: DeployOptions): Deploy
       ],
       volumes: mounts,
       healthcheck: {
-        // The image has no curl: node asks /readyz.
+        // The image has no curl, and a node process costs a second to start on a busy machine:
+        // the shell asks /readyz over bash's /dev/tcp.
         test: [
           "CMD",
-          "node",
-          "-e",
-          `fetch("http://127.0.0.1:${options.healthPort}/readyz").then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
+          "bash",
+          "-c",
+          `exec 3<>/dev/tcp/127.0.0.1/${options.healthPort} && printf 'GET /readyz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '`,
         ],
         interval: "2s",
-        timeout: "2s",
-        retries: 30,
+        timeout: "5s",
+        retries: 60,
+        start_period: "30s",
       },
       stop_grace_period: "10s",
     };
@@ -484,7 +493,6 @@ export function composeFiles(system: SystemSpec, options: DeployOptions): Deploy
       depends_on: Object.fromEntries(
         replicas.map((replica) => [serviceOf(replica.id), { condition: "service_healthy" }]),
       ),
-      restart: "no",
     };
   const merged = `${CONTAINER_PATHS.traces}/run.trace.jsonl`;
   services.check = {
@@ -494,9 +502,10 @@ export function composeFiles(system: SystemSpec, options: DeployOptions): Deploy
     command: [merged, ...nodes.map(traceOf)],
     volumes: [`traces:${CONTAINER_PATHS.traces}`],
   };
-  const compose = { name, services, volumes: { traces: {} } };
+  // No top-level `name`: Compose v1 refuses it (the project is named with -p, or after the directory).
+  const compose = { services, volumes: { traces: {} } };
   return [
-    { path: "compose.yaml", content: stringify(compose, { aliasDuplicateObjects: false, lineWidth: 0 }) },
+    { path: "compose.yaml", content: stringify(compose, YAML_OPTIONS) },
     { path: "deployment.json", content: deploymentJson(options, system, nodes) },
   ];
 }

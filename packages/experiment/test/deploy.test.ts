@@ -12,7 +12,14 @@ import { Service } from "kubernetes-models/v1/Service";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import type { DeployOptions, Manifest } from "../src/deploy.js";
-import { composeFiles, DEFAULT_DEPLOY_OPTIONS, kubernetesFiles, kubernetesLayout } from "../src/deploy.js";
+import {
+  CONTAINER_PATHS,
+  composeFiles,
+  DEFAULT_DEPLOY_OPTIONS,
+  IMAGE_UID,
+  kubernetesFiles,
+  kubernetesLayout,
+} from "../src/deploy.js";
 import { selectRuns } from "../src/index.js";
 
 /**
@@ -220,5 +227,21 @@ describe("amcast deploy compose", () => {
       }
     }
     expect(Object.keys(compose.services)).toHaveLength(deployment.nodes.length + 1);
+  });
+});
+
+describe("the Dockerfile", () => {
+  const dockerfile = readFileSync(join(ROOT, "Dockerfile"), "utf8");
+
+  it("runs as the user the manifests ask for, with the paths they mount, and amcast as entrypoint", () => {
+    const stages = dockerfile.match(/^FROM .*/gm) ?? [];
+    expect(stages).toEqual(["FROM ${NODE_IMAGE} AS build", "FROM ${NODE_IMAGE}"]);
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf("FROM "));
+    expect(runtime).toContain(`useradd --uid ${IMAGE_UID} `);
+    expect(runtime).toMatch(new RegExp(`^USER ${IMAGE_UID}:${IMAGE_UID}$`, "m"));
+    expect(runtime).toContain(`VOLUME ${CONTAINER_PATHS.traces}`);
+    expect(runtime).toMatch(/^ENTRYPOINT \["node", "--max-semi-space-size=32", "\/app\/dist\/cli.js"\]$/m);
+    // The runtime stage copies the built production tree only, never the sources.
+    expect(runtime.match(/^COPY .*/gm)).toEqual(["COPY --from=build /app /app"]);
   });
 });
