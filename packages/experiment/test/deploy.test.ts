@@ -235,7 +235,7 @@ describe("the Dockerfile", () => {
 
   it("runs as the user the manifests ask for, with the paths they mount, and amcast as entrypoint", () => {
     const stages = dockerfile.match(/^FROM .*/gm) ?? [];
-    expect(stages).toEqual(["FROM ${NODE_IMAGE} AS build", "FROM ${NODE_IMAGE}"]);
+    expect(stages).toEqual([`FROM \${NODE_IMAGE} AS build`, `FROM \${NODE_IMAGE}`]);
     const runtime = dockerfile.slice(dockerfile.lastIndexOf("FROM "));
     expect(runtime).toContain(`useradd --uid ${IMAGE_UID} `);
     expect(runtime).toMatch(new RegExp(`^USER ${IMAGE_UID}:${IMAGE_UID}$`, "m"));
