@@ -34,6 +34,11 @@ export interface NodeRunOptions {
 /** How long a node waits for its links before it gives up (by hand, peers may start late). */
 const CONNECT_TIMEOUT_MS_RUNNER = 60_000;
 const CONNECT_TIMEOUT_MS_BY_HAND = 30 * 60_000;
+/**
+ * Started by hand, a client host whose workload is done gives up on a replica it still owes
+ * messages after this long unreachable (killed, its machine gone): no runner will say it crashed.
+ */
+const UNREACHABLE_GIVE_UP_MS = 5_000;
 /** How often a client host reports progress to the runner. */
 const PROGRESS_INTERVAL_MS = 250;
 
@@ -149,9 +154,30 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     void control?.({ type: "progress", multicasts: host.stats.multicasts, completed: host.stats.completed });
   };
 
-  /** By hand, a client host waits until its last messages are acknowledged, then stops. */
+  /**
+   * By hand, a client host waits until its last messages are acknowledged, then stops; a replica
+   * that stays unreachable meanwhile is declared down (what was owed to it is dropped, as to a
+   * crashed process), or the host would wait for it for ever.
+   */
   const finishByHand = async (): Promise<void> => {
-    while (!host.quiet()) await new Promise((resolve) => setTimeout(resolve, 20));
+    const unreachableSinceMs = new Map<string, number>();
+    while (!host.quiet()) {
+      const nowMs = performance.now();
+      for (const { peer, messages, open } of host.transport.owedPeers()) {
+        if (open || messages === 0) {
+          unreachableSinceMs.delete(peer);
+          continue;
+        }
+        const sinceMs = unreachableSinceMs.get(peer) ?? nowMs;
+        unreachableSinceMs.set(peer, sinceMs);
+        if (nowMs - sinceMs < UNREACHABLE_GIVE_UP_MS) continue;
+        log(
+          `${peer} unreachable for ${UNREACHABLE_GIVE_UP_MS / 1000} s after the workload: ${messages} message(s) to it dropped`,
+        );
+        host.transport.peerDown(peer);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     const stats = await shutdown(0);
     log(
       `workload done: ${stats.multicasts} multicasts, ${stats.completed} completed, ${stats.arrivalsSkipped} arrivals skipped`,

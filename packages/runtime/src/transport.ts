@@ -366,6 +366,13 @@ export class Transport {
   }
 
   /** Messages queued to every peer (framed and unacknowledged, open batches, latency emulation). */
+  /** Per peer not declared down: the messages still owed to it and whether its link is up. */
+  owedPeers(): { readonly peer: NodeId; readonly messages: number; readonly open: boolean }[] {
+    return [...this.links.values()]
+      .filter((link) => !link.down)
+      .map((link) => ({ peer: link.peer.id, messages: link.queuedMessages, open: link.open }));
+  }
+
   get queuedMessages(): number {
     let total = this.delay?.size ?? 0;
     for (const link of this.links.values()) total += link.queuedMessages;
