@@ -5,6 +5,7 @@ import { runCheckCommand } from "./commands/check.js";
 import { runDeployCommand } from "./commands/deploy.js";
 import { runExperimentCommand } from "./commands/experiment.js";
 import { runParityCommand } from "./commands/parity.js";
+import { runProxyCommand } from "./commands/proxy.js";
 import {
   runClientsCommand,
   runKeysCommand,
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   "merge-traces": runMergeTracesCommand,
   parity: runParityCommand,
   deploy: runDeployCommand,
+  proxy: runProxyCommand,
 };
 
 const USAGE = `usage: amcast <command> [options]
@@ -41,7 +43,8 @@ const USAGE = `usage: amcast <command> [options]
   parity [--full] [--seed N] [--multicasts N] [--json]
   deploy k8s|compose --experiment NAME [--out DIR] [--protocol P] [--mode M] [--workload W] [--seed N]
          [--name N] [--image I] [--port P] [--health-port P] [--client-hosts N] [--secret-file F]
-         [--latency-emulation]`;
+         [--latency-emulation]
+  proxy --cluster FILE (--keys FILE | --secret-file FILE) [--host ID] [--listen ADDRESS] [--port PORT]`;
 
 function main(argv: string[]): number | Promise<number> {
   const [command, ...rest] = argv;
