@@ -13,6 +13,7 @@
 #
 #   pnpm run test:netns               # the namespaces (root)
 #   pnpm run test:netns -- --loopback # the same cluster on 127.0.0.1, for comparison (any user)
+#   pnpm run test:netns -- --keep     # keep the deployment, logs and traces (kept anyway on failure)
 #
 # Every namespace and process it made is removed on exit, also on failure or Ctrl-C. The links
 # between namespaces are veth pairs: no delay is added (tc netem is not available here), so the
@@ -22,11 +23,13 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CLI=(node --max-semi-space-size=32 "$ROOT/packages/experiment/dist/cli.js")
 MODE=netns
+KEEP=false
 for arg in "$@"; do
   case "$arg" in
     --) ;; # pnpm run passes it through
     --loopback) MODE=loopback ;;
-    *) echo "test:netns: unknown argument $arg (known: --loopback)" >&2 && exit 2 ;;
+    --keep) KEEP=true ;;
+    *) echo "test:netns: unknown argument $arg (known: --loopback, --keep)" >&2 && exit 2 ;;
   esac
 done
 if [[ "$MODE" == netns && "$(id -u)" -ne 0 ]]; then
@@ -57,6 +60,8 @@ cleanup() {
   fi
   if [[ $code -ne 0 ]]; then
     echo "test:netns: FAILED; logs and traces kept in $WORK" >&2
+  elif [[ "$KEEP" == true ]]; then
+    echo "test:netns: logs and traces kept in $WORK"
   else
     rm -rf "$WORK"
   fi
