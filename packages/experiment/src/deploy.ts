@@ -119,12 +119,6 @@ function groupLabels(groups: readonly string[]): Map<string, string> {
   return labels;
 }
 
-/** The run's processes (which there are does not depend on a reconfiguration controller). */
-function buildProcesses(system: SystemSpec): BuiltSystem {
-  const { reconfig: _controller, ...withoutController } = system;
-  return buildSystem(withoutController);
-}
-
 /** A run's replicas by group, `<group>/0` first (the order the deployment lists them). */
 function replicasByGroup(built: BuiltSystem): Map<string, string[]> {
   const groups = new Map<string, string[]>();
@@ -189,7 +183,7 @@ export function kubernetesLayout(
 ): KubernetesLayout {
   const name = checkLabel(options.name, "name");
   const service = name;
-  const built = buildProcesses(system);
+  const built = buildSystem(system);
   const byGroup = replicasByGroup(built);
   const labelOf = groupLabels([...byGroup.keys()]);
   const pods = new Map<string, { pod: string; statefulSet: string; dns: string }>();
@@ -425,7 +419,7 @@ export function kubernetesFiles(system: SystemSpec, options: DeployOptions, secr
  */
 export function composeFiles(system: SystemSpec, options: DeployOptions): DeployFile[] {
   checkLabel(options.name, "name");
-  const built = buildProcesses(system);
+  const built = buildSystem(system);
   const labelOf = groupLabels([...replicasByGroup(built).keys()]);
   const serviceOf = (replica: string): string =>
     `${labelOf.get(replica.slice(0, replica.lastIndexOf("/")))}-${replicaIndex(replica)}`;

@@ -1,7 +1,15 @@
 import type { JsonFields as Fields } from "@amcast/core";
 import { describeValue, InputError, JsonFields, listNames } from "@amcast/core";
 import type { BuiltSystem, SystemSpec } from "@amcast/system";
-import { besideFile, buildSystem, displayPath, readJson, systemFromJson, systemToJson } from "@amcast/system";
+import {
+  besideFile,
+  buildSystem,
+  CONTROLLER_ID,
+  displayPath,
+  readJson,
+  systemFromJson,
+  systemToJson,
+} from "@amcast/system";
 import type { TransportLimits } from "./limits.js";
 import { DEFAULT_LIMITS } from "./limits.js";
 import type { NodeSpec } from "./nodes.js";
@@ -103,19 +111,23 @@ export function deploymentToJson(deployment: Omit<Deployment, "file">): Record<s
 
 /**
  * The nodes of a deployment of `built`: one per replica at `address(replica)`, and `clientHosts`
- * client hosts (at most one per client) with the clients dealt round robin; one host is named
- * "clients", several "clients-0", "clients-1", ...
+ * client hosts (at most one per workload client) with the workload's clients dealt round robin;
+ * one host is named "clients", several "clients-0", "clients-1", ...
  */
 export function deploymentNodes(
   built: Pick<BuiltSystem, "membership" | "clients">,
   clientHosts: number,
   address: (replica: string) => { readonly host: string; readonly port: number },
 ): DeployedNode[] {
-  const hostCount = Math.max(1, Math.min(clientHosts, built.clients.length));
+  // A background client (the reconfiguration controller) joins the first host, beside workload
+  // clients, and stops when they are done.
+  const workloadClients = built.clients.filter((client) => client.background !== true);
+  const hostCount = Math.max(1, Math.min(clientHosts, workloadClients.length));
   const clientGroups: string[][] = Array.from({ length: hostCount }, () => []);
-  built.clients.forEach((client, index) => {
+  workloadClients.forEach((client, index) => {
     clientGroups[index % hostCount]?.push(client.logic.id);
   });
+  for (const client of built.clients) if (client.background === true) clientGroups[0]?.push(client.logic.id);
   return [
     ...built.membership
       .processes()
@@ -190,12 +202,15 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
 }
 
 function readNodes(doc: Fields, system: SystemSpec): DeployedNode[] {
-  // Which processes there are does not depend on a reconfiguration controller (nor does the
-  // runtime run one): build without it.
-  const { reconfig: _controller, ...withoutController } = system;
-  const built = buildSystem(withoutController);
+  const built = buildSystem(system);
   const replicaIds = built.membership.processes().map((process) => process.id);
   const clientIds = built.clients.map((client) => client.logic.id);
+  // The workload's clients are c0, c1, ...; a reconfiguring run adds its controller's client.
+  const workloadClients = built.clients.filter((client) => client.background !== true).length;
+  const clientsText = [
+    `c0 .. c${workloadClients - 1}`,
+    ...(built.controller === null ? [] : [CONTROLLER_ID]),
+  ].join(", ");
   const nodes: DeployedNode[] = [];
   const seen = new Set<string>();
   const replicaItems = doc.array("replicas");
@@ -232,7 +247,7 @@ function readNodes(doc: Fields, system: SystemSpec): DeployedNode[] {
       if (!clientIds.includes(client))
         throw clientItems.error(
           clientIndex,
-          `client ${describeValue(client)} is not in the system (clients: c0 .. c${clientIds.length - 1})`,
+          `client ${describeValue(client)} is not in the system (clients: ${clientsText})`,
         );
       if (placed.has(client))
         throw clientItems.error(clientIndex, `client ${describeValue(client)} is placed twice`);
