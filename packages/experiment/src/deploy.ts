@@ -1,5 +1,5 @@
 import type { DeployedNode } from "@amcast/runtime";
-import { deploymentNodes, deploymentToJson } from "@amcast/runtime";
+import { deploymentNodes, deploymentToJson, publicKeysFromSecret } from "@amcast/runtime";
 import type { BuiltSystem, SystemSpec } from "@amcast/system";
 import { buildSystem } from "@amcast/system";
 // Types only (erased from the build): the manifests below are checked against the Kubernetes API
@@ -130,10 +130,34 @@ function replicasByGroup(built: BuiltSystem): Map<string, string[]> {
   return groups;
 }
 
-function deploymentJson(options: DeployOptions, system: SystemSpec, nodes: readonly DeployedNode[]): string {
+/**
+ * The deployment file. A Byzantine run's processes sign, and the deployment lists their public
+ * keys, derived from the cluster secret: only a generator that holds the secret can write it.
+ */
+function deploymentJson(
+  options: DeployOptions,
+  system: SystemSpec,
+  nodes: readonly DeployedNode[],
+  secret: Buffer | null,
+): string {
   const { name, latencyEmulation } = options;
+  if (system.mode === "byzantine" && secret === null)
+    throw new Error(
+      `${system.label} is a Byzantine run: its deployment lists every process's public key, derived from the cluster secret; generate it with amcast deploy k8s (which holds the secret)`,
+    );
+  const publicKeys =
+    system.mode === "byzantine" && secret !== null
+      ? new Map(
+          Object.entries(
+            publicKeysFromSecret(
+              secret,
+              nodes.flatMap((node) => node.processes),
+            ),
+          ).map(([process, key]) => [process, Buffer.from(key, "hex")]),
+        )
+      : new Map<string, Buffer>();
   return `${JSON.stringify(
-    deploymentToJson({ name, system, traceSends: false, latencyEmulation, nodes, limits: {} }),
+    deploymentToJson({ name, system, traceSends: false, latencyEmulation, nodes, limits: {}, publicKeys }),
     null,
     1,
   )}\n`;
@@ -199,7 +223,7 @@ export function kubernetesLayout(
     }
   }
   const nodes = nodesOf(built, options.clientHosts, (replica) => pods.get(replica)?.dns ?? "", options.port);
-  const deployment = deploymentJson(options, system, nodes);
+  const deployment = deploymentJson(options, system, nodes, secret);
 
   const common = { "app.kubernetes.io/name": "amcast", "app.kubernetes.io/instance": name };
   const configMap = `${name}-deployment`;
@@ -500,6 +524,6 @@ export function composeFiles(system: SystemSpec, options: DeployOptions): Deploy
   const compose = { services, volumes: { traces: {} } };
   return [
     { path: "compose.yaml", content: stringify(compose, YAML_OPTIONS) },
-    { path: "deployment.json", content: deploymentJson(options, system, nodes) },
+    { path: "deployment.json", content: deploymentJson(options, system, nodes, null) },
   ];
 }

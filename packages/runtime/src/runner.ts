@@ -20,6 +20,7 @@ import type { HostStats } from "./host.js";
 import { Keyring } from "./keys.js";
 import type { TransportLimits } from "./limits.js";
 import type { NodeAddress } from "./nodes.js";
+import { publicKeysFromSecret, signingProcesses } from "./signatures.js";
 import { netRefusals } from "./support.js";
 import { mergeTraceFiles } from "./trace-merge.js";
 
@@ -421,6 +422,7 @@ export async function runCluster(
     runnerEvents.push(JSON.stringify({ ev: "fault", proc, kind: "byzantine", t: 0 }));
 
   const nodes = deploymentNodes(built, options.clientHosts, () => ({ host: "127.0.0.1", port: 0 }));
+  const secret = randomBytes(32);
   const deploymentFile = join(workDir, "deployment.json");
   writeFileSync(
     deploymentFile,
@@ -432,13 +434,23 @@ export async function runCluster(
         latencyEmulation: options.latencyEmulation,
         nodes,
         limits: options.limits ?? {},
+        publicKeys:
+          spec.mode === "byzantine"
+            ? new Map(
+                Object.entries(
+                  publicKeysFromSecret(
+                    secret,
+                    nodes.flatMap((node) => node.processes),
+                  ),
+                ).map(([process, key]) => [process, Buffer.from(key, "hex")]),
+              )
+            : new Map(),
       }),
       null,
       1,
     )}\n`,
   );
-  // Each node gets only its own keys: none can derive another pair's.
-  const secret = randomBytes(32);
+  // Each node gets only its own keys: none can derive another pair's, nor sign as another's process.
   const nodeIds = nodes.map((node) => node.id);
   const files = new Map<string, (kind: string) => string>();
   nodes.forEach((node, index) => {
@@ -446,7 +458,9 @@ export async function runCluster(
     files.set(node.id, (kind) => join(workDir, `${stem}.${kind}`));
     writeFileSync(
       join(workDir, `${stem}.keys.json`),
-      JSON.stringify(Keyring.fromSecret(secret, node.id, nodeIds).toJson()),
+      JSON.stringify(
+        Keyring.fromSecret(secret, node.id, nodeIds, signingProcesses(spec, node.processes)).toJson(),
+      ),
       {
         mode: 0o600,
       },
