@@ -18,7 +18,7 @@ export {
 } from "./overlay.js";
 export { protocolContext } from "./params.js";
 export type { Ratio } from "./prng.js";
-export { Prng, percent, ratio } from "./prng.js";
+export { mix32, Prng, percent, ratio } from "./prng.js";
 export type { ClientLogic, ObservedDelay, ProcessLogic, ProcessOutput, ProcessSend } from "./process.js";
 export type {
   FlatProtocolDefinition,
@@ -33,6 +33,7 @@ export type {
   ProtocolDefinition,
   WireDescription,
 } from "./protocol.js";
+export { lowerBound, upperBound } from "./search.js";
 export type { ClientPlacement, GroupPlacement, LatencyMatrix } from "./topology.js";
 export { parseLatencyCsv, parseTopology, Topology, topologyFromMatrix } from "./topology.js";
 export type {

@@ -2,6 +2,7 @@
 import { AssertionError, InputError } from "@amcast/core";
 import { runBenchCommand } from "./commands/bench.js";
 import { runCheckCommand } from "./commands/check.js";
+import { runCheckHistoryCommand } from "./commands/check-history.js";
 import { runDeployCommand } from "./commands/deploy.js";
 import { runExperimentCommand } from "./commands/experiment.js";
 import { runParityCommand } from "./commands/parity.js";
@@ -18,6 +19,7 @@ import { UsageError } from "./commands/usage.js";
 const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   experiment: runExperimentCommand,
   check: runCheckCommand,
+  "check-history": runCheckHistoryCommand,
   swarm: runSwarmCommand,
   bench: runBenchCommand,
   replica: runReplicaCommand,
@@ -30,9 +32,10 @@ const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
 };
 
 const USAGE = `usage: amcast <command> [options]
-  experiment [NAME|FILE] [--seed N] [--trace FILE] [--trace-sends] [--out DIR] [--json] [--list]
+  experiment [NAME|FILE] [--seed N] [--trace FILE] [--trace-sends] [--history FILE] [--out DIR] [--json] [--list]
              [--runtime sim|net] [--client-hosts N] [--no-latency] [--work-dir DIR] [--time-limit-s S]
   check FILE [--real-time] [--no-liveness] [--json]
+  check-history FILE [--model kv] [--time-limit-s S] [--states-max N] [--json]
   swarm [--protocol NAME] [--seed N] [--seeds N] [--trace FILE]
   bench [--multicasts N] [--json] [--runtime net]
   replica --deployment FILE (--id ID | --host HOST) (--keys FILE | --secret-file FILE) [--trace FILE]

@@ -161,7 +161,7 @@ export function latencyOverTime(
     .map(([second, { total, count }]) => [second + 0.5, total / count]);
 }
 
-function csv(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
+export function csv(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
   const cell = (value: string | number): string => {
     const text = typeof value === "number" ? String(Math.round(value * 1000) / 1000) : value;
     return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;

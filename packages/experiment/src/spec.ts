@@ -87,6 +87,12 @@ export interface ExperimentSpec {
   readonly then: readonly string[];
   /** On-the-fly reconfiguration for the runs that ask for it; null: none. */
   readonly reconfig: ReconfigSpec | null;
+  /**
+   * A service experiment (`"service": { "kind": "kv", ... }`): the runs drive a partitioned SMR
+   * service (its application at the replicas, its clients) instead of multicast workloads; the
+   * service's own fields are read by its runner (commands/service-experiment.ts). Null: none.
+   */
+  readonly service: { readonly kind: string; readonly doc: JsonFields } | null;
   /** Figures published elsewhere for these runs, printed beside amcast's; null: none. */
   readonly published: Published | null;
 }
@@ -150,10 +156,12 @@ export function loadExperiment(file: string): ExperimentSpec {
     { integer: true, min: 0, max: 10 },
     modes.some((mode) => mode !== "solo") ? 1 : 0,
   );
-  const workloads = doc
-    .array("workloads")
-    .objects()
-    .map((item) => readWorkload(item, topology, protocols));
+  const serviceDoc = doc.optionalObject("service");
+  const service = serviceDoc === undefined ? null : { kind: serviceDoc.string("kind"), doc: serviceDoc };
+  // A service experiment's clients are the service's: multicast workloads are optional there.
+  const workloads = (service === null || doc.has("workloads") ? doc.array("workloads").objects() : []).map(
+    (item) => readWorkload(item, topology, protocols),
+  );
   const workloadNames = new Set<string>();
   workloads.forEach((workload, index) => {
     if (workloadNames.has(workload.name)) {
@@ -215,6 +223,7 @@ export function loadExperiment(file: string): ExperimentSpec {
     linearizable,
     then,
     reconfig,
+    service,
     published,
   };
 }

@@ -4,6 +4,7 @@ export type { TraceEvent } from "@amcast/core";
 export type { ReplicationMode } from "@amcast/group";
 export type { ProtocolName } from "@amcast/protocols";
 export type { NodeAddress as ReplicaAddress, TransportLimits } from "@amcast/runtime";
+export type { CrashFault, FaultOptions, PartitionFault, ProcessingCost } from "@amcast/sim";
 export type {
   ClientOptions,
   ClusterConfig,
@@ -22,5 +23,11 @@ export type {
   Replies,
   ServiceOptions,
 } from "./service.js";
-export type { SimCluster, SimClusterOptions } from "./sim.js";
+export type {
+  SimCluster,
+  SimClusterOptions,
+  SimRequest,
+  SimWorkloadClient,
+  SimWorkloadResult,
+} from "./sim.js";
 export { createSimCluster } from "./sim.js";

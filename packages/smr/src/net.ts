@@ -345,6 +345,8 @@ export async function connectClient<P = unknown, R = unknown>(
     }),
   );
   const log = options.log ?? stderrLog(hostId);
+  // The host's trace and the service's history share this clock.
+  const clock = wallClock();
   const waiting: Pending<R>[] = [];
   const live = new Map<
     MessageId,
@@ -362,7 +364,7 @@ export async function connectClient<P = unknown, R = unknown>(
     processes: clients,
     groupOf: () => undefined,
     seed: 0,
-    clock: wallClock(),
+    clock,
     trace: options.traceFile === undefined ? null : new TraceFile(options.traceFile),
     recordSends: false,
     tickMs: options.cluster.tickMs ?? 10,
@@ -458,6 +460,7 @@ export async function connectClient<P = unknown, R = unknown>(
       }
       return new Promise<Replies<R>>((resolve, reject) => start({ dst, payload, resolve, reject }));
     },
+    nowMs: () => clock.now(),
     close,
   };
 }

@@ -56,6 +56,11 @@ export interface Client<P = unknown, R = unknown> {
    * group's reply once all destination groups answered.
    */
   multicast(destinations: GroupId | Iterable<GroupId>, payload: P): Promise<Replies<R>>;
+  /**
+   * Now, in ms, on the clock of the client's trace: virtual time on the simulator, the client
+   * host's clock on the network. What a service's history is timed with (docs/history.md).
+   */
+  nowMs(): number;
 }
 
 /** The protocol side of a service: which atomic multicast protocol, and how groups are replicated. */

@@ -22,6 +22,7 @@ import type { ExperimentSpec } from "../spec.js";
 import { loadExperiment } from "../spec.js";
 import { TraceFileWriter } from "../trace-file.js";
 import { NET_EXPERIMENT_OPTIONS, runNetExperiment } from "./experiment-net.js";
+import { runServiceExperiment } from "./service-experiment.js";
 import { integerFlag, parseCommandArgs, stringFlag, UsageError } from "./usage.js";
 
 export const DEFAULT_EXPERIMENT = "quickstart";
@@ -41,6 +42,7 @@ export function runExperimentCommand(args: string[]): number | Promise<number> {
       out: { type: "string" },
       json: { type: "boolean" },
       list: { type: "boolean" },
+      history: { type: "string" },
       ...NET_EXPERIMENT_OPTIONS,
     },
     1,
@@ -61,6 +63,16 @@ export function runExperimentCommand(args: string[]): number | Promise<number> {
 
   const experiment = loadExperiment(file);
   const runtime = stringFlag(values.runtime) ?? "sim";
+  const historyFile = stringFlag(values.history);
+  if (experiment.service !== null) {
+    if (runtime !== "sim")
+      throw new UsageError(`experiment: ${name} is a service experiment; it runs on the simulator`);
+    if (recordSends) throw new UsageError("experiment: --trace-sends is not recorded by service experiments");
+    const out = stringFlag(values.out);
+    return runServiceExperiment({ experiment, name, root, seed, out, json, historyFile, traceFile });
+  }
+  if (historyFile !== undefined)
+    throw new UsageError(`experiment: --history is for service experiments (${name} has no service block)`);
   if (runtime === "net") {
     const out = stringFlag(values.out);
     return runNetExperiment({ experiment, name, root, seed, traceFile, recordSends, json, out, values });
