@@ -1,14 +1,18 @@
 #!/usr/bin/env node
-import { AssertionError, InputError } from "@amcast/core";
+import { AssertionError, didYouMean, InputError } from "@amcast/core";
 import { runBenchCommand } from "./commands/bench.js";
 import { runCheckCommand } from "./commands/check.js";
+import { runCompareCommand } from "./commands/compare.js";
 import { runExperimentCommand } from "./commands/experiment.js";
+import { commandHelp, overallHelp } from "./commands/help.js";
+import { runReferenceCommand } from "./commands/reference.js";
 import {
   runClientsCommand,
   runKeysCommand,
   runMergeTracesCommand,
   runReplicaCommand,
 } from "./commands/replica.js";
+import { runReportCommand } from "./commands/report.js";
 import { runSwarmCommand } from "./commands/swarm.js";
 import { UsageError } from "./commands/usage.js";
 
@@ -21,30 +25,29 @@ const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   clients: runClientsCommand,
   keys: runKeysCommand,
   "merge-traces": runMergeTracesCommand,
+  report: runReportCommand,
+  compare: runCompareCommand,
+  reference: runReferenceCommand,
 };
-
-const USAGE = `usage: amcast <command> [options]
-  experiment [NAME|FILE] [--seed N] [--trace FILE] [--trace-sends] [--out DIR] [--json] [--list]
-             [--runtime sim|net] [--client-hosts N] [--no-latency] [--work-dir DIR] [--time-limit-s S]
-  check FILE [--real-time] [--no-liveness] [--json]
-  swarm [--protocol NAME] [--seed N] [--seeds N] [--trace FILE]
-  bench [--multicasts N] [--json] [--runtime net]
-  replica --deployment FILE --id ID (--keys FILE | --secret-file FILE) [--trace FILE]
-  clients --deployment FILE [--id HOST] (--keys FILE | --secret-file FILE) [--trace FILE]
-  keys --deployment FILE --secret-file FILE --out DIR
-  merge-traces --out FILE TRACE...`;
 
 function main(argv: string[]): number | Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === "--help" || command === "-h") {
-    process.stdout.write(`${USAGE}\n`);
+  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+    const topic = command === "help" ? rest[0] : undefined;
+    process.stdout.write(topic === undefined ? overallHelp() : commandHelp(topic) || overallHelp());
     return command === undefined ? 2 : 0;
   }
   const run = COMMANDS[command];
   if (run === undefined)
     throw new UsageError(
-      `unknown command ${JSON.stringify(command)} (known: ${Object.keys(COMMANDS).join(", ")})`,
+      `unknown command ${JSON.stringify(command)}${didYouMean(command, Object.keys(COMMANDS))} (known: ${Object.keys(COMMANDS).join(", ")}; amcast --help lists them)`,
     );
+  // `--help` anywhere (before a lone `--`) asks for the command's help, whatever else is there.
+  const flags = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+  if (flags.includes("--help") || flags.includes("-h")) {
+    process.stdout.write(commandHelp(command));
+    return 0;
+  }
   return run(rest);
 }
 

@@ -19,6 +19,8 @@ import type { CrashFault, FaultOptions, NetworkOptions, PartitionFault, Processi
 import { besideFile, displayPath, jsonNames, readJson, readText } from "./files.js";
 import type { ReconfigSpec } from "./reconfig.js";
 import { DEFAULT_RECONFIG } from "./reconfig.js";
+import type { Sweep } from "./sweep.js";
+import { readSweep } from "./sweep.js";
 
 /** One protocol of an experiment, with the overlay it runs on. */
 export interface ProtocolRun {
@@ -100,6 +102,8 @@ export interface ExperimentSpec {
   readonly then: readonly string[];
   /** On-the-fly reconfiguration for the runs that ask for it; null: none. */
   readonly reconfig: ReconfigSpec | null;
+  /** Values of workload, processing or network parameters to run every point of; null: none. */
+  readonly sweep: Sweep<WorkloadSpec> | null;
 }
 
 const SEED_MAX = Number.MAX_SAFE_INTEGER;
@@ -162,7 +166,12 @@ export function loadExperiment(file: string): ExperimentSpec {
   const network = readNetwork(doc.optionalObject("network"));
   const processing = readProcessing(doc.optionalObject("processing"));
   const faultPlans = readFaultPlans(doc, topology, modes, f);
-  const seeds = doc.has("seeds") ? doc.array("seeds").numbers({ integer: true, min: 0, max: SEED_MAX }) : [1];
+  const sweep = readSweep(doc, {
+    workload: (raw, path) => readWorkload(Fields.at(raw, source, path), topology, protocols),
+    processing: (raw, path) => readProcessing(Fields.at(raw, source, path)),
+    network: (raw, path) => readNetwork(Fields.at(raw, source, path)),
+  });
+  const seeds = doc.numbers("seeds", { integer: true, min: 0, max: SEED_MAX }, [1]);
   const timeLimitMs = doc.number("timeLimitMs", { min: 1 }, 3_600_000);
   const tickMs = doc.number("tickMs", { min: 0.001 }, 10);
   const thenItems = doc.optionalArray("then");
@@ -202,6 +211,7 @@ export function loadExperiment(file: string): ExperimentSpec {
     linearizable,
     then,
     reconfig,
+    sweep,
   };
 }
 
@@ -355,9 +365,7 @@ function readWorkload(item: JsonFields, topology: Topology, protocols: readonly 
 /** A locality model (`localPercent`, `globalSizes`, `globalChoice`), each field defaulting to `base`. */
 function readLocality(item: JsonFields, base: LocalitySpec): LocalitySpec {
   const localPercent = item.number("localPercent", { integer: true, min: 0, max: 100 }, base.localPercent);
-  const globalSizes = item.has("globalSizes")
-    ? item.array("globalSizes").numbers({ integer: true, min: 2, max: 1000 })
-    : base.globalSizes;
+  const globalSizes = item.numbers("globalSizes", { integer: true, min: 2, max: 1000 }, base.globalSizes);
   const globalChoice = item.choice("globalChoice", ["nearest", "uniform"] as const, base.globalChoice);
   return { localPercent, globalSizes, globalChoice };
 }
