@@ -351,6 +351,6 @@ function sizeText(bytes: number): string {
 
 /** The first sentence, at most 100 characters. */
 function oneLine(text: string): string {
-  const sentence = (text.split(/(?<=[.;:])\s/)[0] ?? "").trim();
+  const sentence = (text.split(/(?<=\.)\s/)[0] ?? "").trim();
   return sentence.length > 100 ? `${sentence.slice(0, 99)}…` : sentence;
 }
