@@ -40,6 +40,11 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
       defaultText: "*required*",
     },
     "protocols[].overlay": { text: "overlay file (relative): a C-DAG for flexcast, a tree for byzcast; none for skeen" },
+    "protocols[].params": {
+      text: "the protocol's own parameters, checked by the protocol (its `parseParams`; an error for a protocol that takes none)",
+      type: "object",
+      defaultText: "none",
+    },
     "protocols[].label": { text: "the run label's first part", defaultText: "`<protocol>/<overlay name>`, or `<protocol>`" },
     "protocols[].reconfigure": { text: "reconfigure this run on the fly", defaultText: "true with a `reconfig` block and an overlay" },
     mode: { text: "replication mode of every group (or `modes`)" },

@@ -2,7 +2,7 @@ import type {
   DestinationSet,
   GroupId,
   LatencyModel,
-  Overlay,
+  ProtocolContext,
   ProtocolDefinition,
   Topology,
   TraceEvent,
@@ -179,7 +179,8 @@ export class MetricsCollector {
     private readonly topology: Topology,
     private readonly clientRegions: ReadonlyMap<string, string>,
     private readonly protocol: ProtocolDefinition<unknown>,
-    private readonly overlay: Overlay | null,
+    /** The context the protocol's latency model is evaluated in (groups, overlay, parameters). */
+    private readonly context: ProtocolContext,
     private readonly keepSamples: boolean,
     /** Clients whose multicasts are not workload (a reconfiguration controller). */
     private readonly ignoredClients: ReadonlySet<string> = new Set(),
@@ -316,7 +317,7 @@ export class MetricsCollector {
     };
     let floorMs = 0;
     for (const group of record.dst) floorMs = Math.max(floorMs, latencyModel.clientToGroupMs(group));
-    const modelMs = this.protocol.modelLatencyMs?.(record.dst, this.overlay, latencyModel) ?? null;
+    const modelMs = this.protocol.modelLatencyMs?.(record.dst, this.context, latencyModel) ?? null;
     const latencyMs = record.lastDeliveryMs - record.multicastMs;
     const kind = messageKind(record.dst);
     this.latency.add(latencyMs, floorMs, modelMs);

@@ -75,6 +75,7 @@ export function planRuns(experiment: ExperimentSpec, options: ExperimentOptions)
                   topology: experiment.topology,
                   protocol: run.protocol,
                   overlay: run.overlay,
+                  ...(run.params === undefined ? {} : { params: run.params }),
                   mode,
                   f: mode === "solo" ? 0 : experiment.f,
                   workload,
@@ -204,6 +205,7 @@ export function runSummary(outcome: ScenarioOutcome): RunSummary {
   return {
     label: spec.label,
     protocol: spec.protocol.name,
+    ...(spec.params === undefined ? {} : { params: spec.params }),
     overlay: spec.overlay?.name ?? null,
     mode: spec.mode,
     f: spec.f,

@@ -71,7 +71,7 @@ export function recordFromTrace(
     topology,
     new Map([...clients].map((client) => [client, "clients"])),
     withoutModel,
-    null,
+    { groups: [...groups], overlay: null, params: undefined },
     true,
     new Set([CONTROLLER_ID]),
   );

@@ -10,7 +10,7 @@ import type {
   MessageId,
   Multicast,
   Overlay,
-  ProtocolDefinition,
+  OverlayProtocolDefinition,
   WireDescription,
 } from "@amcast/core";
 import { assert, assertNever } from "@amcast/core";
@@ -188,8 +188,6 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
         break;
       case "peer":
         this.onPeer(input.from, input.body);
-        break;
-      case "tick":
         break;
       default:
         assertNever(input, "input");
@@ -578,18 +576,18 @@ function cdagOf(overlay: Overlay | null): CdagOverlay {
 /** FlexCast with other options (the registered `flexcast` uses the defaults). */
 export function flexcastProtocol(
   options: Partial<FlexCastOptions> = {},
-): ProtocolDefinition<FlexCastMessage> {
+): OverlayProtocolDefinition<FlexCastMessage> {
   const resolved: FlexCastOptions = { ...DEFAULT_FLEXCAST_OPTIONS, ...options };
   return {
     name: "flexcast",
     overlayKind: "cdag",
-    entryGroups: (dst, overlay) => [cdagOf(overlay).lca(dst)],
+    entryGroups: (dst, { overlay }) => [cdagOf(overlay).lca(dst)],
     createGroup: (config) => new FlexCastGroup(config, resolved),
     describe: describeFlexCast,
     // Reconfiguration needs to see a multicast inside a forward (a flush carries none).
     carried: (body) => (body.type === "msg" ? (body.message ?? undefined) : undefined),
-    modelLatencyMs: (dst, overlay, latency) => flexcastLatencyMs(dst, cdagOf(overlay), latency),
+    modelLatencyMs: (dst, { overlay }, latency) => flexcastLatencyMs(dst, cdagOf(overlay), latency),
   };
 }
 
-export const flexcast: ProtocolDefinition<FlexCastMessage> = flexcastProtocol();
+export const flexcast: OverlayProtocolDefinition<FlexCastMessage> = flexcastProtocol();

@@ -49,7 +49,10 @@ export function randomRun(spec: RandomRunSpec): RandomRun {
   const order = prng.shuffle([...names]);
   const overlay = new CdagOverlay("random", order);
   const groups = new Map(
-    names.map((name) => [name, new FlexCastGroup({ group: name, groups: names, overlay }, spec.options)]),
+    names.map((name) => [
+      name,
+      new FlexCastGroup({ group: name, groups: names, overlay, params: undefined }, spec.options),
+    ]),
   );
   const messages: Multicast[] = [];
   for (let index = 0; index < spec.messages; index += 1) {
