@@ -1,4 +1,4 @@
-import { describeValue, didYouMean, InputError, listNames } from "./errors.js";
+import { closestName, describeValue, didYouMean, InputError, listNames } from "./errors.js";
 
 /** One field a reader looked at: what the configuration reference is generated from. */
 export interface FieldRecord {
@@ -117,7 +117,16 @@ export class JsonFields {
   }
 
   error(name: string, problem: string): InputError {
-    return new InputError(this.source, this.fieldPath(name), problem);
+    // A field reported missing may be there under a misspelt name: say so.
+    const near =
+      this.value[name] === undefined
+        ? closestName(
+            name,
+            Object.keys(this.value).filter((key) => key !== name),
+          )
+        : undefined;
+    const hint = near === undefined ? "" : ` (${JSON.stringify(near)} is there: a misspelling?)`;
+    return new InputError(this.source, this.fieldPath(name), `${problem}${hint}`);
   }
 
   private required(name: string, expected: string): unknown {

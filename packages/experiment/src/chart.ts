@@ -287,7 +287,10 @@ function legendSvg(
 }
 
 /** Keys in the order of their first appearance. */
-function keysOf(panels: readonly { lines: readonly ChartLine[] }[], styles: ReadonlyMap<string, SeriesStyle>): string[] {
+function keysOf(
+  panels: readonly { lines: readonly ChartLine[] }[],
+  styles: ReadonlyMap<string, SeriesStyle>,
+): string[] {
   const present = new Set(panels.flatMap((panel) => panel.lines.map((line) => line.key)));
   const ordered = [...styles.keys()].filter((key) => present.has(key));
   for (const key of present) if (!ordered.includes(key)) ordered.push(key);
@@ -301,7 +304,10 @@ function keysOf(panels: readonly { lines: readonly ChartLine[] }[], styles: Read
  */
 export function lineFigureSvg(panels: readonly LinePanel[], options: FigureOptions): string {
   const many = panels.length > 1;
-  const columns = Math.max(1, Math.min(options.columns ?? (panels.length >= 4 ? 3 : panels.length), panels.length));
+  const columns = Math.max(
+    1,
+    Math.min(options.columns ?? (panels.length >= 4 ? 3 : panels.length), panels.length),
+  );
   const rowsOfPanels = Math.ceil(panels.length / columns);
   const plotWidth = many ? 290 : 560;
   const plotHeight = many ? 190 : 330;
@@ -321,14 +327,25 @@ export function lineFigureSvg(panels: readonly LinePanel[], options: FigureOptio
       10,
     );
   });
-  const markSpace = Math.max(0, ...markRows.map((rows) => (rows.length === 0 ? 0 : Math.max(...rows) + 1))) * MARK_ROW;
+  const markSpace =
+    Math.max(0, ...markRows.map((rows) => (rows.length === 0 ? 0 : Math.max(...rows) + 1))) * MARK_ROW;
   const cellWidth = AXIS_LEFT + plotWidth + GAP;
   const cellHeight = PANEL_TITLE + markSpace + plotHeight + AXIS_BOTTOM;
   const headerHeight = TITLE_HEIGHT + (options.subtitle === undefined ? 0 : SUBTITLE_HEIGHT);
   const gridWidth = columns * cellWidth;
-  const legend = legendSvg(keys, options, OUTER + 16 + gridWidth + LEGEND_GAP, headerHeight + PANEL_TITLE + markSpace);
+  const legend = legendSvg(
+    keys,
+    options,
+    OUTER + 16 + gridWidth + LEGEND_GAP,
+    headerHeight + PANEL_TITLE + markSpace,
+  );
   const width = Math.ceil(OUTER + 16 + gridWidth + LEGEND_GAP + legend.width + OUTER);
-  const height = Math.ceil(Math.max(headerHeight + rowsOfPanels * cellHeight + 18, headerHeight + PANEL_TITLE + markSpace + legend.height + 20));
+  const height = Math.ceil(
+    Math.max(
+      headerHeight + rowsOfPanels * cellHeight + 18,
+      headerHeight + PANEL_TITLE + markSpace + legend.height + 20,
+    ),
+  );
 
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="${FONT}">`,
@@ -444,7 +461,12 @@ export interface BarFigureOptions {
   readonly subtitle?: string;
   readonly valueLabel: string;
   /** Segment keys in stacking order, with their legend names. */
-  readonly segments: readonly { readonly key: string; readonly name: string; readonly color: string; readonly hatch?: boolean }[];
+  readonly segments: readonly {
+    readonly key: string;
+    readonly name: string;
+    readonly color: string;
+    readonly hatch?: boolean;
+  }[];
   readonly styles: ReadonlyMap<string, SeriesStyle>;
 }
 
@@ -529,7 +551,9 @@ export function barFigureSvg(panels: readonly BarPanel[], options: BarFigureOpti
     legendWidth = Math.max(legendWidth, 20 + textWidth(segment.name));
   });
   const width = Math.ceil(legendX + legendWidth + OUTER);
-  const height = Math.ceil(Math.max(y + 8, headerHeight + PANEL_TITLE + 4 + options.segments.length * LEGEND_ROW + 12));
+  const height = Math.ceil(
+    Math.max(y + 8, headerHeight + PANEL_TITLE + 4 + options.segments.length * LEGEND_ROW + 12),
+  );
   const head = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="${FONT}">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,

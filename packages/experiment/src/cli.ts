@@ -1,34 +1,8 @@
 #!/usr/bin/env node
 import { AssertionError, didYouMean, InputError } from "@amcast/core";
-import { runBenchCommand } from "./commands/bench.js";
-import { runCheckCommand } from "./commands/check.js";
-import { runCompareCommand } from "./commands/compare.js";
-import { runExperimentCommand } from "./commands/experiment.js";
 import { commandHelp, overallHelp } from "./commands/help.js";
-import { runReferenceCommand } from "./commands/reference.js";
-import {
-  runClientsCommand,
-  runKeysCommand,
-  runMergeTracesCommand,
-  runReplicaCommand,
-} from "./commands/replica.js";
-import { runReportCommand } from "./commands/report.js";
-import { runSwarmCommand } from "./commands/swarm.js";
+import { COMMANDS } from "./commands/index.js";
 import { UsageError } from "./commands/usage.js";
-
-const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
-  experiment: runExperimentCommand,
-  check: runCheckCommand,
-  swarm: runSwarmCommand,
-  bench: runBenchCommand,
-  replica: runReplicaCommand,
-  clients: runClientsCommand,
-  keys: runKeysCommand,
-  "merge-traces": runMergeTracesCommand,
-  report: runReportCommand,
-  compare: runCompareCommand,
-  reference: runReferenceCommand,
-};
 
 function main(argv: string[]): number | Promise<number> {
   const [command, ...rest] = argv;

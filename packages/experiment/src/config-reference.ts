@@ -39,42 +39,78 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
       type: "string",
       defaultText: "*required*",
     },
-    "protocols[].overlay": { text: "overlay file (relative): a C-DAG for flexcast, a tree for byzcast; none for skeen" },
+    "protocols[].overlay": {
+      text: "overlay file (relative): a C-DAG for flexcast, a tree for byzcast; none for skeen",
+    },
     "protocols[].params": {
       text: "the protocol's own parameters, checked by the protocol (its `parseParams`; an error for a protocol that takes none)",
       type: "object",
       defaultText: "none",
     },
-    "protocols[].label": { text: "the run label's first part", defaultText: "`<protocol>/<overlay name>`, or `<protocol>`" },
-    "protocols[].reconfigure": { text: "reconfigure this run on the fly", defaultText: "true with a `reconfig` block and an overlay" },
+    "protocols[].label": {
+      text: "the run label's first part",
+      defaultText: "`<protocol>/<overlay name>`, or `<protocol>`",
+    },
+    "protocols[].reconfigure": {
+      text: "reconfigure this run on the fly",
+      defaultText: "true with a `reconfig` block and an overlay",
+    },
     mode: { text: "replication mode of every group (or `modes`)" },
     modes: { text: "several modes: every protocol runs in each" },
-    f: { text: "faults tolerated per group: crash runs 2f+1 replicas, byzantine 3f+1", defaultText: "1 if a mode is replicated, else 0" },
+    f: {
+      text: "faults tolerated per group: crash runs 2f+1 replicas, byzantine 3f+1",
+      defaultText: "1 if a mode is replicated, else 0",
+    },
     workloads: { text: "the workloads; every protocol runs under each" },
     "workloads[].name": { text: "the run label's workload part" },
     "workloads[].clientsPerGroup": {
       text: "clients next to each target group, that group their home",
       defaultText: "required unless the topology places `clients`",
     },
-    "workloads[].loop": { text: "`closed`: a client sends when an answer comes back; `open`: Poisson arrivals" },
+    "workloads[].loop": {
+      text: "`closed`: a client sends when an answer comes back; `open`: Poisson arrivals",
+    },
     "workloads[].multicastsPerClient": { text: "multicasts each client makes" },
     "workloads[].outstanding": { text: "closed loop: multicasts each client keeps in flight" },
     "workloads[].thinkMs": { text: "closed loop: pause between an answer and the next multicast" },
-    "workloads[].ratePerSec": { text: "open loop: arrivals per client per second", defaultText: "required when `loop` is `open`" },
-    "workloads[].outstandingMax": { text: "open loop: in-flight cap per client (arrivals beyond it are skipped)" },
+    "workloads[].ratePerSec": {
+      text: "open loop: arrivals per client per second",
+      defaultText: "required when `loop` is `open`",
+    },
+    "workloads[].outstandingMax": {
+      text: "open loop: in-flight cap per client (arrivals beyond it are skipped)",
+    },
     "workloads[].payloadBytes": { text: "payload size of each multicast" },
     "workloads[].localPercent": { text: "share of multicasts to the client's home group alone" },
     "workloads[].globalSizes": { text: "destination counts of global multicasts, drawn uniformly" },
-    "workloads[].globalChoice": { text: "the other destinations: the home group's nearest groups, or any (uniform)" },
-    "workloads[].groups": { text: "the groups the workload addresses (homes and destinations)", defaultText: "every target group" },
+    "workloads[].globalChoice": {
+      text: "the other destinations: the home group's nearest groups, or any (uniform)",
+    },
+    "workloads[].groups": {
+      text: "the groups the workload addresses (homes and destinations)",
+      defaultText: "every target group",
+    },
     "workloads[].startSpreadMs": { text: "clients start at a uniform random time in [0, startSpreadMs)" },
-    "workloads[].shift": { text: "a change of locality mid-run (its other fields default to the workload's)" },
+    "workloads[].shift": {
+      text: "a change of locality mid-run (its other fields default to the workload's)",
+    },
     "workloads[].shift.atMs": { text: "when the shift happens (virtual ms)" },
-    "workloads[].shift.localPercent": { text: "as `localPercent`, from `atMs` on", defaultText: "the workload's" },
-    "workloads[].shift.globalSizes": { text: "as `globalSizes`, from `atMs` on", defaultText: "the workload's" },
-    "workloads[].shift.globalChoice": { text: "as `globalChoice`, from `atMs` on", defaultText: "the workload's" },
+    "workloads[].shift.localPercent": {
+      text: "as `localPercent`, from `atMs` on",
+      defaultText: "the workload's",
+    },
+    "workloads[].shift.globalSizes": {
+      text: "as `globalSizes`, from `atMs` on",
+      defaultText: "the workload's",
+    },
+    "workloads[].shift.globalChoice": {
+      text: "as `globalChoice`, from `atMs` on",
+      defaultText: "the workload's",
+    },
     network: { text: "how the simulated network behaves" },
-    "network.jitterSdFraction": { text: "normal jitter: standard deviation as a fraction of each one-way delay" },
+    "network.jitterSdFraction": {
+      text: "normal jitter: standard deviation as a fraction of each one-way delay",
+    },
     "network.reorderPercent": { text: "share of messages given an extra random delay (links stay FIFO)" },
     "network.reorderExtraDelayMsMax": { text: "the largest such extra delay" },
     processing: { text: "what each input costs a group process (it serves one at a time)" },
@@ -84,11 +120,23 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
     faultPlans: { text: "several sets of faults, each run side by side (label part: the plan's name)" },
     "faultPlans[].name": { text: "the plan's name" },
     "faultPlans[].modes": { text: "the modes the plan runs in", defaultText: "every mode of the experiment" },
-    "faultPlans[].crashes": { text: "crashes: of a process (`proc`) or of a group's current leader (`leaderOf`)" },
-    "faultPlans[].crashes[].proc": { text: "the replica, `<group>/<index>`", defaultText: "*required* unless `leaderOf`" },
-    "faultPlans[].crashes[].leaderOf": { text: "crash whichever replica leads this group at `atMs`", defaultText: "none: `proc`" },
+    "faultPlans[].crashes": {
+      text: "crashes: of a process (`proc`) or of a group's current leader (`leaderOf`)",
+    },
+    "faultPlans[].crashes[].proc": {
+      text: "the replica, `<group>/<index>`",
+      defaultText: "*required* unless `leaderOf`",
+    },
+    "faultPlans[].crashes[].leaderOf": {
+      text: "crash whichever replica leads this group at `atMs`",
+      defaultText: "none: `proc`",
+    },
     "faultPlans[].crashes[].atMs": { text: "when (virtual ms)" },
-    "faultPlans[].crashes[].recoverAtMs": { text: "when it comes back", defaultText: "never", limitsText: "> atMs" },
+    "faultPlans[].crashes[].recoverAtMs": {
+      text: "when it comes back",
+      defaultText: "never",
+      limitsText: "> atMs",
+    },
     "faultPlans[].partitions": { text: "network partitions; messages across are held until the heal" },
     "faultPlans[].partitions[].side": { text: "the replicas on one side" },
     "faultPlans[].partitions[].atMs": { text: "when it starts" },
@@ -99,6 +147,7 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
     seeds: { text: "seeds to run (several: tables show mean ± 95% confidence interval)" },
     timeLimitMs: { text: "stop a run at this virtual time" },
     tickMs: { text: "timer period of replicated groups (elections, retries)" },
+    // biome-ignore lint/suspicious/noThenProperty: the experiment file's field is named `then`.
     then: { text: "experiments (names, next to this file) to run after this one" },
     linearizable: {
       text: "run the linearizable variant (`true`), the plain one (`false`) or both (`[false, true]`)",
@@ -114,13 +163,20 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
     "reconfig.minGainPercent": { text: "predicted gain needed to install a new overlay" },
     "reconfig.solver": { text: "integer program (`ilp`) or brute force (`exhaustive`, small overlays)" },
     "reconfig.solverTimeLimitMs": { text: "wall-clock limit of one optimiser run" },
-    "reconfig.loadLimitPercent": { text: "a group's share of the messages it may order at most", defaultText: "none" },
+    "reconfig.loadLimitPercent": {
+      text: "a group's share of the messages it may order at most",
+      defaultText: "none",
+    },
     "reconfig.viewsMax": { text: "overlay views a run installs at most" },
     "reconfig.controlMulticastsMax": { text: "STATS and VIEW multicasts a run makes at most" },
     sweep: {
-      text: `run every point of a sweep: \`{"clientsPerGroup": [1, 2, 4]}\` (every combination of the lists) or \`[{"clientsPerGroup": 1, "multicastsPerClient": 600}, ...]\` (values that change together). Sweepable: ${Object.keys(SWEEP_PARAMETERS)
+      text: `run every point of a sweep: \`{"clientsPerGroup": [1, 2, 4]}\` (every combination of the lists) or \`[{"clientsPerGroup": 1, "multicastsPerClient": 600}, ...]\` (values that change together). Sweepable: ${Object.keys(
+        SWEEP_PARAMETERS,
+      )
         .map((name) => `\`${name}\``)
-        .join(", ")}. Swept values are checked like the fields they set, get a column in the tables and CSVs, and a part of the run label (\`clientsPerGroup=4\`)`,
+        .join(
+          ", ",
+        )}. Swept values are checked like the fields they set, get a column in the tables and CSVs, and a part of the run label (\`clientsPerGroup=4\`)`,
       type: "object of lists, or list of objects",
       defaultText: "none",
     },
@@ -133,7 +189,10 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
       text: "CSV next to the file: header `region,R1,R2,...`, one row per region (row = from, column = to), one-way ms",
       defaultText: "none: `regions` and `latencyMs`",
     },
-    regions: { text: "region names (instead of `latencyCsv`)", defaultText: "*required* without `latencyCsv`" },
+    regions: {
+      text: "region names (instead of `latencyCsv`)",
+      defaultText: "*required* without `latencyCsv`",
+    },
     latencyMs: {
       text: "one-way delays, ms: one row per region, row = from (instead of `latencyCsv`)",
       defaultText: "*required* without `latencyCsv`",
@@ -158,11 +217,19 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
     kind: { text: "`cdag` (FlexCast: a total order of the groups) or `tree` (ByzCast)" },
     name: { text: "the overlay's name (part of default run labels)" },
     description: { text: "free text" },
-    order: { text: "cdag: every target group exactly once, first to last", defaultText: "*required* for a cdag" },
+    order: {
+      text: "cdag: every target group exactly once, first to last",
+      defaultText: "*required* for a cdag",
+    },
     groups: { text: "tree: every group of the tree", defaultText: "*required* for a tree" },
     "groups[].id": { text: "the group's id" },
-    "groups[].role": { text: "`target` (holds data, addressed by workloads) or `auxiliary` (inner node only)" },
-    edges: { text: "tree: `[parent, child]` pairs; one root, one parent per group", defaultText: "*required* for a tree" },
+    "groups[].role": {
+      text: "`target` (holds data, addressed by workloads) or `auxiliary` (inner node only)",
+    },
+    edges: {
+      text: "tree: `[parent, child]` pairs; one root, one parent per group",
+      defaultText: "*required* for a tree",
+    },
   },
 };
 
@@ -202,7 +269,12 @@ const EXAMPLES: Record<string, unknown> = {
     latencyCsv: "reference.csv",
     groups: "one-per-region",
   },
-  "reference-cdag.json": { kind: "cdag", name: "ref-cdag", description: "an order", order: ["g1", "g2", "g3"] },
+  "reference-cdag.json": {
+    kind: "cdag",
+    name: "ref-cdag",
+    description: "an order",
+    order: ["g1", "g2", "g3"],
+  },
   "reference-tree.json": {
     kind: "tree",
     name: "ref-tree",
@@ -268,6 +340,7 @@ const EXAMPLES: Record<string, unknown> = {
     timeLimitMs: 1000,
     tickMs: 10,
     linearizable: [false, true],
+    // biome-ignore lint/suspicious/noThenProperty: the experiment file's field is named `then`.
     then: ["reference-b"],
     check: { realTime: true },
     reconfig: {
@@ -306,7 +379,9 @@ function kindOf(source: string): ConfigKind {
 
 /** `faults.crashes[].atMs` is `faultPlans[].crashes[].atMs`: one entry per field. */
 function canonicalPath(kind: ConfigKind, path: string): string {
-  return kind === "experiment" && path.startsWith("faults.") ? `faultPlans[].${path.slice("faults.".length)}` : path;
+  return kind === "experiment" && path.startsWith("faults.")
+    ? `faultPlans[].${path.slice("faults.".length)}`
+    : path;
 }
 
 /** Records every field the parsers read while loading `load`'s files. */
@@ -357,7 +432,15 @@ export function mergeFields(records: readonly FieldRecord[]): ReferenceField[] {
     const key = `${kind}:${path}`;
     let found = merged.get(key);
     if (found === undefined) {
-      found = { kind, path, types: new Set(), required: false, optional: false, defaults: [], limits: undefined };
+      found = {
+        kind,
+        path,
+        types: new Set(),
+        required: false,
+        optional: false,
+        defaults: [],
+        limits: undefined,
+      };
       merged.set(key, found);
     }
     return found;

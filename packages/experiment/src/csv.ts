@@ -1,7 +1,12 @@
 /** A CSV cell: numbers rounded to 3 decimals, text quoted when it holds a comma, quote or newline. */
 export function csvCell(value: string | number | null | undefined): string {
   if (value === null || value === undefined) return "";
-  const text = typeof value === "number" ? (Number.isFinite(value) ? String(Math.round(value * 1000) / 1000) : "") : value;
+  const text =
+    typeof value === "number"
+      ? Number.isFinite(value)
+        ? String(Math.round(value * 1000) / 1000)
+        : ""
+      : value;
   return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

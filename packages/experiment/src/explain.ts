@@ -42,7 +42,10 @@ export function explainTarget(
     const slash = explain.lastIndexOf("/");
     const label = slash < 0 ? undefined : explain.slice(0, slash);
     const id = slash < 0 ? explain : explain.slice(slash + 1);
-    if (id === "") throw new UsageError(`experiment: --explain expects a multicast id (e.g. c0:12), got ${JSON.stringify(explain)}`);
+    if (id === "")
+      throw new UsageError(
+        `experiment: --explain expects a multicast id (e.g. c0:12), got ${JSON.stringify(explain)}`,
+      );
     const run = label === undefined ? runs[0] : runs.find((candidate) => candidate.spec.label === label);
     if (run === undefined) {
       throw new UsageError(
@@ -55,7 +58,10 @@ export function explainTarget(
   for (const record of records) {
     const { latencyMs } = record.samples;
     for (let index = 0; index < latencyMs.length; index += 1) {
-      if (best === undefined || (latencyMs[index] as number) > (best.record.samples.latencyMs[best.at] as number))
+      if (
+        best === undefined ||
+        (latencyMs[index] as number) > (best.record.samples.latencyMs[best.at] as number)
+      )
         best = { record, at: index };
     }
   }
@@ -98,7 +104,11 @@ export function replayMulticast(target: ExplainTarget): MulticastTrace {
         return;
       case "multicast":
         if (wanted(event)) {
-          candidates.set(String(event.id), { t: event.t, dst: new Set(event.dst.map(String)), lastMs: Number.NaN });
+          candidates.set(String(event.id), {
+            t: event.t,
+            dst: new Set(event.dst.map(String)),
+            lastMs: Number.NaN,
+          });
           kept.set(String(event.id), [event]);
         }
         return;
@@ -122,7 +132,9 @@ export function replayMulticast(target: ExplainTarget): MulticastTrace {
   if (target.kind === "id") {
     id = kept.has(target.id) ? target.id : undefined;
     if (id === undefined)
-      throw new UsageError(`experiment: --explain: run ${label} has no multicast ${JSON.stringify(target.id)}`);
+      throw new UsageError(
+        `experiment: --explain: run ${label} has no multicast ${JSON.stringify(target.id)}`,
+      );
   } else {
     let closest = Number.POSITIVE_INFINITY;
     for (const [candidateId, candidate] of candidates) {
@@ -132,7 +144,8 @@ export function replayMulticast(target: ExplainTarget): MulticastTrace {
         id = candidateId;
       }
     }
-    if (id === undefined) throw new Error(`replaying ${label} found no multicast at ${target.multicastMs} ms`);
+    if (id === undefined)
+      throw new Error(`replaying ${label} found no multicast at ${target.multicastMs} ms`);
     if (closest > 0.002)
       note = `the replay's latency differs from the recorded one by ${closest.toFixed(3)} ms (a run whose optimiser hit its wall-clock limit may replay differently)`;
   }

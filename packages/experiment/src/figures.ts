@@ -46,7 +46,8 @@ export function buildFigures(experiment: string, records: readonly RunRecord[]):
 function settingOf(record: RunRecord, without: readonly string[] = []): string {
   const parts = [record.mode, record.workload];
   if (record.faultPlan !== "") parts.push(record.faultPlan);
-  for (const [name, value] of Object.entries(record.sweep)) if (!without.includes(name)) parts.push(`${name}=${value}`);
+  for (const [name, value] of Object.entries(record.sweep))
+    if (!without.includes(name)) parts.push(`${name}=${value}`);
   return parts.join(" / ");
 }
 
@@ -111,7 +112,8 @@ function latencyCdfFigure(
   }
   if (panels.every((panel) => panel.lines.length === 0)) return undefined;
   const title = `${experiment}: latency distribution by kind of message`;
-  const cut = settings.length > shown.length ? `; first ${shown.length} of ${settings.length} settings (CSV: all)` : "";
+  const cut =
+    settings.length > shown.length ? `; first ${shown.length} of ${settings.length} settings (CSV: all)` : "";
   return {
     name: "latency-cdf",
     title,
@@ -231,7 +233,8 @@ function messagesFigure(
 ): Figure | undefined {
   const groups = groupRuns(records);
   const kinds = new Set<string>();
-  for (const record of records) for (const kind of Object.keys(record.summary.sendsByKind ?? {})) kinds.add(kind);
+  for (const record of records)
+    for (const kind of Object.keys(record.summary.sendsByKind ?? {})) kinds.add(kind);
   if (kinds.size === 0) return undefined;
   const protocolKinds = [...kinds].filter((kind) => !CLIENT_KINDS.has(kind)).sort();
   const clientKinds = [...kinds].filter((kind) => CLIENT_KINDS.has(kind)).sort();
@@ -342,7 +345,8 @@ function sweepFigures(
   const values = groups.map((group) => group.first.sweep[parameter] ?? 0);
   const geometric = Math.min(...values) > 0 && Math.max(...values) / Math.min(...values) >= 8;
   const parameterAxis = { label: parameter, scale: geometric ? ("log" as const) : ("linear" as const) };
-  const interval = (mean: number, ci95: number) => (ci95 > 0 ? { low: mean - ci95, high: mean + ci95 } : null);
+  const interval = (mean: number, ci95: number) =>
+    ci95 > 0 ? { low: mean - ci95, high: mean + ci95 } : null;
 
   const throughputLatency = panelsOf((group) => {
     const estimates = aggregateGroup(group);

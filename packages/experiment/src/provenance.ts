@@ -103,7 +103,8 @@ function topologyJson(topology: Topology): Record<string, unknown> {
 /** JSON-safe copy: maps become objects, functions and undefined disappear. */
 function plain(value: unknown): unknown {
   if (value === null || typeof value !== "object") return typeof value === "function" ? undefined : value;
-  if (value instanceof Map) return Object.fromEntries([...value].map(([key, item]) => [String(key), plain(item)]));
+  if (value instanceof Map)
+    return Object.fromEntries([...value].map(([key, item]) => [String(key), plain(item)]));
   if (value instanceof Set) return [...value].map(plain);
   if (Array.isArray(value)) return value.map(plain);
   const result: Record<string, unknown> = {};

@@ -1,5 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { escapeXml } from "./chart.js";
 import type { MulticastTrace } from "./explain.js";
 import type { Figure } from "./figures.js";
 import { buildFigures } from "./figures.js";
@@ -8,7 +9,6 @@ import type { RunRecord } from "./record.js";
 import type { TableData } from "./record-tables.js";
 import { kindsTableData, runsTableData } from "./record-tables.js";
 import { sequenceDiagramSvg } from "./sequence.js";
-import { escapeXml } from "./chart.js";
 import { formatNumber } from "./table.js";
 
 /** A table the console prints as text, carried into the report as it is. */
@@ -152,7 +152,9 @@ function reportHtml(content: ReportContent, figures: readonly Figure[], sequence
   if (sections.length > 0) {
     body.push(`<h2 id="details">More tables</h2>`);
     if (records.length > 0 && sections.length > 0)
-      body.push(`<p class="meta">as printed by the run; they cover the runs of the invocation that printed them</p>`);
+      body.push(
+        `<p class="meta">as printed by the run; they cover the runs of the invocation that printed them</p>`,
+      );
     for (const section of sections)
       body.push(`<h3>${escapeXml(section.title)}</h3><pre>${escapeXml(section.text)}</pre>`);
   }
@@ -178,7 +180,10 @@ function reportHtml(content: ReportContent, figures: readonly Figure[], sequence
     ...(records.some((record) => records.some((other) => other !== record && other.group === record.group))
       ? [["aggregate.csv", "rows over seeds: mean and 95% confidence interval"]]
       : []),
-    ...figures.flatMap((figure) => [[`${figure.name}.svg`, figure.title], [`${figure.name}.csv`, "its data"]]),
+    ...figures.flatMap((figure) => [
+      [`${figure.name}.svg`, figure.title],
+      [`${figure.name}.csv`, "its data"],
+    ]),
   ];
   body.push(
     `<ul>${files.map(([file, what]) => `<li><a href="${file}">${file}</a>: ${escapeXml(what as string)}</li>`).join("")}</ul>`,
@@ -204,7 +209,8 @@ function metaLine(header: ReportHeader, runs: number): string {
   const p = header.provenance;
   if (p !== null) {
     parts.push(p.date.replace("T", " ").replace(/\.\d+Z$/, " UTC"));
-    if (p.git !== null) parts.push(`commit ${p.git.commit.slice(0, 10)}${p.git.dirty ? " (with uncommitted changes)" : ""}`);
+    if (p.git !== null)
+      parts.push(`commit ${p.git.commit.slice(0, 10)}${p.git.dirty ? " (with uncommitted changes)" : ""}`);
     parts.push(`Node ${p.node}`, `${p.machine.hostname} (${p.machine.cpus} × ${p.machine.cpuModel})`);
   }
   if (header.resumes.length > 0) parts.push(`resumed ${header.resumes.length} time(s)`);
@@ -215,7 +221,11 @@ function tableHtml(table: TableData): string {
   const numeric = table.header.map((_, column) =>
     table.rows.every((row) => {
       const cell = row[column];
-      return typeof cell === "number" || cell === "-" || (typeof cell === "string" && /^-?[\d.]+( ± [\d.]+)?$/.test(cell));
+      return (
+        typeof cell === "number" ||
+        cell === "-" ||
+        (typeof cell === "string" && /^-?[\d.]+( ± [\d.]+)?$/.test(cell))
+      );
     }),
   );
   const head = table.header.map((name) => `<th>${escapeXml(name)}</th>`).join("");

@@ -23,7 +23,14 @@ interface Dot {
 /** What the diagram shows, for tests and the report's text. */
 export interface SequenceSummary {
   readonly lanes: readonly string[];
-  readonly arrows: readonly { from: string; to: string; kind: string; copies: number; sentMs: number; arriveMs: number | null }[];
+  readonly arrows: readonly {
+    from: string;
+    to: string;
+    kind: string;
+    copies: number;
+    sentMs: number;
+    arriveMs: number | null;
+  }[];
   readonly deliveries: readonly { group: string; t: number }[];
   readonly latencyMs: number | null;
 }
@@ -48,7 +55,8 @@ export function sequenceOf(trace: MulticastTrace): {
   summary: SequenceSummary;
 } {
   const groupOf = new Map<string, string>();
-  for (const event of trace.events) if (event.ev === "member") groupOf.set(String(event.proc), String(event.group));
+  for (const event of trace.events)
+    if (event.ev === "member") groupOf.set(String(event.proc), String(event.group));
   const multicast = trace.events.find((event) => event.ev === "multicast" && String(event.id) === trace.id) as
     | Extract<TraceEvent, { ev: "multicast" }>
     | undefined;
@@ -75,8 +83,7 @@ export function sequenceOf(trace: MulticastTrace): {
   for (const event of trace.events) {
     switch (event.ev) {
       case "multicast":
-        if (String(event.id) === trace.id)
-          dots.push({ lane: 0, t: event.t, label: "multicast" });
+        if (String(event.id) === trace.id) dots.push({ lane: 0, t: event.t, label: "multicast" });
         break;
       case "send": {
         if (String(event.id) !== trace.id) break;
@@ -89,7 +96,8 @@ export function sequenceOf(trace: MulticastTrace): {
           arrows.set(key, { from, to, kind: event.kind, sentMs: event.t, arriveMs, copies: 1 });
         } else {
           arrow.copies += 1;
-          if (arriveMs !== null && (arrow.arriveMs === null || arriveMs < arrow.arriveMs)) arrow.arriveMs = arriveMs;
+          if (arriveMs !== null && (arrow.arriveMs === null || arriveMs < arrow.arriveMs))
+            arrow.arriveMs = arriveMs;
         }
         endMs = Math.max(endMs, event.t, arriveMs ?? event.t);
         break;
@@ -123,7 +131,8 @@ export function sequenceOf(trace: MulticastTrace): {
   }
   for (const [group, entry] of deliveries) {
     const lane = lanes.indexOf(group) < 0 ? laneOf(group) : lanes.indexOf(group);
-    const more = entry.replicas > 1 ? ` (${entry.replicas} replicas by +${(entry.lastMs - t0).toFixed(1)} ms)` : "";
+    const more =
+      entry.replicas > 1 ? ` (${entry.replicas} replicas by +${(entry.lastMs - t0).toFixed(1)} ms)` : "";
     dots.push({ lane, t: entry.t, label: `deliver${more}` });
   }
   const inWindow = marks.filter((mark) => mark.t >= t0 && mark.t <= endMs);
@@ -231,7 +240,9 @@ export function sequenceDiagramSvg(trace: MulticastTrace): { svg: string; summar
   for (const dot of dots) {
     if (!dot.label.startsWith("deliver")) continue;
     const arrivals = arrows
-      .filter((arrow) => arrow.to === dot.lane && arrow.arriveMs !== null && (arrow.arriveMs as number) <= dot.t)
+      .filter(
+        (arrow) => arrow.to === dot.lane && arrow.arriveMs !== null && (arrow.arriveMs as number) <= dot.t,
+      )
       .map((arrow) => arrow.arriveMs as number);
     const lastIn = Math.max(...arrivals);
     if (!Number.isFinite(lastIn) || dot.t - lastIn < 1) continue;

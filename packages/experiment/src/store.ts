@@ -279,7 +279,9 @@ export function latestResultsDir(base: string): string {
     isLink = false;
   }
   if (!isLink || !existsSync(link))
-    throw new UsageError(`experiment: --resume: no earlier results in ${displayPath(base)} (no ${LATEST_LINK} link)`);
+    throw new UsageError(
+      `experiment: --resume: no earlier results in ${displayPath(base)} (no ${LATEST_LINK} link)`,
+    );
   return realpathSync(link);
 }
 
@@ -303,7 +305,7 @@ export function makeDirectory(dir: string): void {
           : code === "EROFS"
             ? "read-only file system"
             : (error as Error).message;
-    throw new UsageError(`cannot write results to ${displayPath(dir)}: ${why}`);
+    throw new UsageError(`cannot write to ${displayPath(dir)}: ${why}`);
   }
 }
 
@@ -356,13 +358,27 @@ const RUN_COLUMNS = [
 ] as const;
 
 function runHeader(sweep: readonly string[]): string[] {
-  return ["run", "group", "series", "protocol", "mode", "workload", "fault_plan", ...sweep, "seed", ...RUN_COLUMNS];
+  return [
+    "run",
+    "group",
+    "series",
+    "protocol",
+    "mode",
+    "workload",
+    "fault_plan",
+    ...sweep,
+    "seed",
+    ...RUN_COLUMNS,
+  ];
 }
 
 function runRows(records: readonly RunRecord[], sweep: readonly string[]): (string | number | null)[][] {
   return records.map((record) => {
     const { summary } = record;
-    const genuineness = summary.genuineness as { outsideMessagesPerMulticast?: number; outsideGroupsPerMulticast?: number } | null;
+    const genuineness = summary.genuineness as {
+      outsideMessagesPerMulticast?: number;
+      outsideGroupsPerMulticast?: number;
+    } | null;
     return [
       record.label,
       record.group,

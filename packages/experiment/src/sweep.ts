@@ -54,7 +54,10 @@ const SWEEP_POINTS_MAX = 1000;
  * every combination of the lists) or a list of points (`[{"clientsPerGroup": 1,
  * "multicastsPerClient": 600}, ...]`, parameters that change together). Null without the field.
  */
-export function readSweep<Workload>(doc: JsonFields, readers: SweepReaders<Workload>): Sweep<Workload> | null {
+export function readSweep<Workload>(
+  doc: JsonFields,
+  readers: SweepReaders<Workload>,
+): Sweep<Workload> | null {
   const raw = doc.raw("sweep");
   if (raw === undefined) return null;
   const source = doc.source;
@@ -63,12 +66,21 @@ export function readSweep<Workload>(doc: JsonFields, readers: SweepReaders<Workl
   if (Array.isArray(raw)) {
     if (raw.length === 0) throw doc.error("sweep", "expected at least one point, got []");
     const first = raw[0];
-    if (!isPlainObject(first)) throw new InputError(source, "sweep[0]", `expected an object of parameter values, got ${describeValue(first)}`);
+    if (!isPlainObject(first))
+      throw new InputError(
+        source,
+        "sweep[0]",
+        `expected an object of parameter values, got ${describeValue(first)}`,
+      );
     parameters = Object.keys(first).map((name) => checkParameter(source, `sweep[0].${name}`, name));
     if (parameters.length === 0) throw new InputError(source, "sweep[0]", "names no parameter");
     combos = raw.map((point, index) => {
       if (!isPlainObject(point))
-        throw new InputError(source, `sweep[${index}]`, `expected an object of parameter values, got ${describeValue(point)}`);
+        throw new InputError(
+          source,
+          `sweep[${index}]`,
+          `expected an object of parameter values, got ${describeValue(point)}`,
+        );
       const names = Object.keys(point);
       for (const name of names) checkParameter(source, `sweep[${index}].${name}`, name);
       const missing = parameters.filter((name) => !names.includes(name));
@@ -95,7 +107,11 @@ export function readSweep<Workload>(doc: JsonFields, readers: SweepReaders<Workl
     for (const name of parameters) {
       const list = raw[name];
       if (!Array.isArray(list) || list.length === 0)
-        throw new InputError(source, `sweep.${name}`, `expected a non-empty list of values, got ${describeValue(list)}`);
+        throw new InputError(
+          source,
+          `sweep.${name}`,
+          `expected a non-empty list of values, got ${describeValue(list)}`,
+        );
       const next: typeof combos = [];
       for (const combo of combos) {
         list.forEach((value, index) => {
@@ -126,7 +142,12 @@ export function readSweep<Workload>(doc: JsonFields, readers: SweepReaders<Workl
   const rawProcessing = doc.raw("processing");
   const rawNetwork = doc.raw("network");
   const points = combos.map(({ values, paths }) => {
-    const reread = <T>(block: Record<string, unknown>, blockPath: string, read: (raw: Record<string, unknown>, path: string) => T, section: string): T => {
+    const reread = <T>(
+      block: Record<string, unknown>,
+      blockPath: string,
+      read: (raw: Record<string, unknown>, path: string) => T,
+      section: string,
+    ): T => {
       const changed = { ...block };
       for (const name of parameters) if (SWEEP_PARAMETERS[name] === section) changed[name] = values[name];
       try {
@@ -143,8 +164,18 @@ export function readSweep<Workload>(doc: JsonFields, readers: SweepReaders<Workl
     const workloads = workloadItems.map((item, index) =>
       reread(isPlainObject(item) ? item : {}, `workloads[${index}]`, readers.workload, "workload"),
     );
-    const processing = reread(isPlainObject(rawProcessing) ? rawProcessing : {}, "processing", readers.processing, "processing");
-    const network = reread(isPlainObject(rawNetwork) ? rawNetwork : {}, "network", readers.network, "network");
+    const processing = reread(
+      isPlainObject(rawProcessing) ? rawProcessing : {},
+      "processing",
+      readers.processing,
+      "processing",
+    );
+    const network = reread(
+      isPlainObject(rawNetwork) ? rawNetwork : {},
+      "network",
+      readers.network,
+      "network",
+    );
     return { values, workloads, processing, network };
   });
   return { parameters, points };

@@ -4,9 +4,9 @@ import { topologyFromMatrix } from "@amcast/core";
 import { PROTOCOLS } from "@amcast/protocols";
 import type { MulticastTrace } from "./explain.js";
 import { MetricsCollector } from "./metrics.js";
+import { CONTROLLER_ID } from "./reconfig.js";
 import type { RunRecord } from "./record.js";
 import { sampleColumns } from "./record.js";
-import { CONTROLLER_ID } from "./reconfig.js";
 import type { RunSummary } from "./run.js";
 import { kindJson, latencyJson, round } from "./run.js";
 
@@ -159,14 +159,19 @@ export function multicastFromTrace(
       if (event.ev === "multicast") {
         if (String(event.client) === CONTROLLER_ID) continue;
         total += 1;
-        open.set(String(event.id), { t: event.t, left: new Set(event.dst.map(String)), client: String(event.client) });
+        open.set(String(event.id), {
+          t: event.t,
+          left: new Set(event.dst.map(String)),
+          client: String(event.client),
+        });
         if (target.id !== undefined && String(event.id) === target.id && chosen === undefined)
           chosen = { run: label, id: target.id, latencyMs: Number.NaN };
       } else if (event.ev === "deliver" && target.id === undefined) {
         const entry = open.get(String(event.id));
         if (entry === undefined || !entry.left.delete(String(event.group)) || entry.left.size > 0) continue;
         const latencyMs = event.t - entry.t;
-        if (chosen === undefined || latencyMs > chosen.latencyMs) chosen = { run: label, id: String(event.id), latencyMs };
+        if (chosen === undefined || latencyMs > chosen.latencyMs)
+          chosen = { run: label, id: String(event.id), latencyMs };
       }
     }
   }
@@ -187,7 +192,9 @@ export function multicastFromTrace(
     id,
     events: kept,
     why:
-      target.id !== undefined ? "chosen with --explain" : `the slowest of ${total} multicasts (${chosen.latencyMs.toFixed(1)} ms)`,
+      target.id !== undefined
+        ? "chosen with --explain"
+        : `the slowest of ${total} multicasts (${chosen.latencyMs.toFixed(1)} ms)`,
     note: !sends
       ? "the trace has no send events (record them with --trace-sends): only the multicast, its deliveries and its completion are drawn"
       : arrivals

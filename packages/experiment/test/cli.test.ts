@@ -95,9 +95,13 @@ describe("amcast experiment", () => {
     });
     expect(run.latencyMs.p99).toBeGreaterThanOrEqual(run.latencyMs.p50);
     expect(run.floorRatio).toBeGreaterThanOrEqual(1);
-    const written = JSON.parse(readFileSync(join(project, "results", "small", "summary.json"), "utf8"));
+    const written = JSON.parse(
+      readFileSync(join(project, "results", "small", "latest", "summary.json"), "utf8"),
+    );
     expect(written.runs[0].multicasts).toBe(180);
-    expect(readFileSync(join(project, "results", "small", "latency-cdf.svg"), "utf8")).toMatch(/^<svg/);
+    expect(readFileSync(join(project, "results", "small", "latest", "latency-cdf.svg"), "utf8")).toMatch(
+      /^<svg/,
+    );
     const trace = readFileSync(join(project, "out", "trace.jsonl"), "utf8")
       .trim()
       .split("\n")
@@ -191,7 +195,34 @@ describe("bad input gets one clear line and a non-zero exit", () => {
 
   it("a misspelt field, malformed JSON, a missing file and a bad fault", () => {
     experiment("typo", { ...SMALL_EXPERIMENT, seed: 3 });
-    expectOneLineError(amcast(project, "experiment", "typo"), /typo\.json: seed: is not a known field here/);
+    expectOneLineError(
+      amcast(project, "experiment", "typo"),
+      /typo\.json: seed: is not a known field here \(did you mean "seeds"\?\)/,
+    );
+    const { clientsPerGroup: _, ...workload } = SMALL_EXPERIMENT.workloads[0] as Record<string, unknown>;
+    experiment("typo-field", { ...SMALL_EXPERIMENT, workloads: [{ ...workload, clientPerGroup: 2 }] });
+    expectOneLineError(
+      amcast(project, "experiment", "typo-field"),
+      /workloads\[0\]\.clientsPerGroup: is missing .*\("clientPerGroup" is there: a misspelling\?\)/,
+    );
+    experiment("typo-optional", {
+      ...SMALL_EXPERIMENT,
+      workloads: [{ ...SMALL_EXPERIMENT.workloads[0], payloadByte: 16 }],
+    });
+    expectOneLineError(
+      amcast(project, "experiment", "typo-optional"),
+      /workloads\[0\]\.payloadByte: is not a known field here \(did you mean "payloadBytes"\?\)/,
+    );
+    experiment("typo-choice", { ...SMALL_EXPERIMENT, mode: "crsh" });
+    expectOneLineError(
+      amcast(project, "experiment", "typo-choice"),
+      /mode: expected one of solo, crash or byzantine, got "crsh" \(did you mean "crash"\?\)/,
+    );
+    experiment("typo-protocol", { ...SMALL_EXPERIMENT, protocols: [{ protocol: "skeem" }] });
+    expectOneLineError(
+      amcast(project, "experiment", "typo-protocol"),
+      /unknown protocol "skeem" \(did you mean "skeen"\?\)/,
+    );
     experiment("not-json", "{ name: small");
     expectOneLineError(amcast(project, "experiment", "not-json"), /not-json\.json: is not valid JSON/);
     experiment("no-topology", { ...SMALL_EXPERIMENT, topology: "../overlays/missing.json" });
@@ -247,13 +278,25 @@ describe("bad input gets one clear line and a non-zero exit", () => {
   it("an unknown flag or command, and a malformed trace", () => {
     expectOneLineError(
       amcast(project, "experiment", "small", "--sed", "3"),
-      /experiment: Unknown option '--sed'.*--seed VALUE/,
+      /experiment: Unknown option '--sed' \(did you mean "--seed"\?\).*--seed VALUE/,
     );
     expectOneLineError(
       amcast(project, "experiment", "small", "--seed", "x"),
-      /--seed expects a whole number/,
+      /--seed: expected an integer ≥ 0, got "x"/,
+    );
+    expectOneLineError(
+      amcast(project, "experiment", "small", "--seed", "-1"),
+      /--seed: expected an integer ≥ 0, got "-1"/,
+    );
+    expectOneLineError(
+      amcast(project, "experiment", "small", "--seed", "1.5"),
+      /--seed: expected an integer ≥ 0, got "1.5"/,
     );
     expectOneLineError(amcast(project, "frobnicate"), /unknown command "frobnicate"/);
+    expectOneLineError(
+      amcast(project, "experment"),
+      /unknown command "experment" \(did you mean "experiment"\?\)/,
+    );
     writeFileSync(join(project, "bad.jsonl"), '{"ev":"deliver","id":"m","group":"g","t":1}\n');
     expectOneLineError(
       amcast(project, "check", "bad.jsonl"),

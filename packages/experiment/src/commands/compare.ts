@@ -42,7 +42,11 @@ export function runCompareCommand(args: string[]): number {
     for (const [, read] of MEASURES) {
       const va = a === undefined ? undefined : mean(a.map(read));
       const vb = b === undefined ? undefined : mean(b.map(read));
-      cells.push(va ?? "-", vb ?? "-", va !== undefined && vb !== undefined && va > 0 ? `${(vb / va).toFixed(2)}x` : "-");
+      cells.push(
+        va ?? "-",
+        vb ?? "-",
+        va !== undefined && vb !== undefined && va > 0 ? `${(vb / va).toFixed(2)}x` : "-",
+      );
     }
     return cells;
   });
@@ -77,15 +81,11 @@ export function runCompareCommand(args: string[]): number {
   print(`A: ${describe(first)}`);
   print(`B: ${describe(second)}`);
   print("");
-  print(
-    formatTable(
-      ["run", ...MEASURES.flatMap(([name]) => [`${name} A`, `${name} B`, "B/A"])],
-      table,
-    ),
-  );
+  print(formatTable(["run", ...MEASURES.flatMap(([name]) => [`${name} A`, `${name} B`, "B/A"])], table));
   const onlyA = groups.filter((group) => !rowsB.has(group)).length;
   const onlyB = groups.filter((group) => !rowsA.has(group)).length;
-  if (onlyA + onlyB > 0) print(`\n${onlyA} run(s) only in A, ${onlyB} only in B ("-" in the other's columns)`);
+  if (onlyA + onlyB > 0)
+    print(`\n${onlyA} run(s) only in A, ${onlyB} only in B ("-" in the other's columns)`);
   return 0;
 }
 
@@ -102,7 +102,11 @@ function loadSummary(path: string): Loaded {
     file = existsSync(join(file, "summary.json")) ? join(file, "summary.json") : latest;
   }
   if (!existsSync(file))
-    throw new InputError(displayPath(path), "", "holds no summary.json (give a result directory or its summary.json)");
+    throw new InputError(
+      displayPath(path),
+      "",
+      "holds no summary.json (give a result directory or its summary.json)",
+    );
   const summary = readJson(file, "results summary") as SummaryFile;
   if (!Array.isArray(summary.runs))
     throw new InputError(displayPath(file), "runs", "is missing: not an amcast results summary");
@@ -133,6 +137,7 @@ function describe(loaded: Loaded): string {
   const date = summary.provenance?.date;
   if (date !== undefined) parts.push(date.replace("T", " ").replace(/\.\d+Z$/, " UTC"));
   const git = summary.provenance?.git;
-  if (git !== undefined && git !== null) parts.push(`commit ${git.commit.slice(0, 10)}${git.dirty ? " (dirty)" : ""}`);
+  if (git !== undefined && git !== null)
+    parts.push(`commit ${git.commit.slice(0, 10)}${git.dirty ? " (dirty)" : ""}`);
   return parts.join(", ");
 }

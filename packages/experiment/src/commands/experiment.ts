@@ -23,7 +23,14 @@ import { runScenario } from "../scenario.js";
 import type { ExperimentSpec } from "../spec.js";
 import { loadExperiment } from "../spec.js";
 import type { ResultsHeader } from "../store.js";
-import { checkWritableFile, latestResultsDir, linkLatest, makeDirectory, newResultsDir, ResultsStore } from "../store.js";
+import {
+  checkWritableFile,
+  latestResultsDir,
+  linkLatest,
+  makeDirectory,
+  newResultsDir,
+  ResultsStore,
+} from "../store.js";
 import { formatTable } from "../table.js";
 import { TraceFileWriter } from "../trace-file.js";
 import { NET_EXPERIMENT_OPTIONS, runNetExperiment } from "./experiment-net.js";
@@ -128,7 +135,11 @@ interface StoreOptions {
  * points at.
  */
 export function openStore(experiment: ExperimentSpec, options: StoreOptions): ResultsStore {
-  const base = join(options.root, "results", options.runtime === "net" ? `${experiment.name}-net` : experiment.name);
+  const base = join(
+    options.root,
+    "results",
+    options.runtime === "net" ? `${experiment.name}-net` : experiment.name,
+  );
   const header: ResultsHeader = {
     experiment: experiment.name,
     description: experiment.description,
@@ -190,7 +201,9 @@ function runSimExperiment(
       `(${experiment.topology.groupIds.length} groups, ${experiment.modes.join("/")} mode${experiment.modes.length > 1 ? "s" : ""})`,
   );
   if (todo.length < plan.length)
-    print(`resuming ${displayPath(store.dir)}: ${plan.length - todo.length} run(s) already done, ${todo.length} to run`);
+    print(
+      `resuming ${displayPath(store.dir)}: ${plan.length - todo.length} run(s) already done, ${todo.length} to run`,
+    );
   progress = new Progress(
     process.stdout,
     plan.length,
@@ -256,7 +269,9 @@ function runSimExperiment(
     runs,
   };
   print("");
-  print(`results: ${displayPath(store.dir)}/ (summary.json, runs.csv, kinds.csv, samples.csv, ${files.join(", ")})`);
+  print(
+    `results: ${displayPath(store.dir)}/ (summary.json, runs.csv, kinds.csv, samples.csv, ${files.join(", ")})`,
+  );
   print(`report: ${displayPath(join(store.dir, "index.html"))}`);
   if (writer !== undefined) print(`trace: ${displayPath(writer.file)} (${writer.lines} events)`);
 
@@ -293,7 +308,10 @@ function detailSections(outcomes: readonly ScenarioOutcome[]): ReportSection[] {
     "reconfigurations (model: the optimiser's cost model over the statistics window; measured: mean latency before the decision and after the installation)",
     reconfigTable(outcomes),
   );
-  add("optimiser runs (wall-clock solve times; the simulated run does not wait for them)", solverTable(outcomes));
+  add(
+    "optimiser runs (wall-clock solve times; the simulated run does not wait for them)",
+    solverTable(outcomes),
+  );
   return sections;
 }
 
@@ -332,7 +350,8 @@ export function experimentList(experimentsDir: string): string {
       const runs = planRuns(experiment, { recordSends: false, keepSamples: false });
       const multicasts = runs.reduce((sum, run) => sum + expectedMulticasts(run.spec), 0);
       const bytes = runs.reduce(
-        (sum, run) => sum + expectedMulticasts(run.spec) * (RESULT_BYTES_PER_MULTICAST + run.spec.label.length),
+        (sum, run) =>
+          sum + expectedMulticasts(run.spec) * (RESULT_BYTES_PER_MULTICAST + run.spec.label.length),
         0,
       );
       return [name, runs.length, multicasts, `~${sizeText(bytes)}`, oneLine(experiment.description)];

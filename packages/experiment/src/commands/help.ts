@@ -23,7 +23,10 @@ export const HELP: Record<string, CommandHelp> = {
     options: [
       ["--seed N", "run only seed N (an integer >= 0) instead of the experiment's seeds"],
       ["--out DIR", "write the results to DIR instead of a new results/NAME/<time>-seed-N/"],
-      ["--resume", "go on with the latest results of this experiment (or --out DIR): skip the runs already done"],
+      [
+        "--resume",
+        "go on with the latest results of this experiment (or --out DIR): skip the runs already done",
+      ],
       ["--explain ID", "draw the sequence diagram of multicast ID (or RUN/ID) instead of the slowest"],
       ["--trace FILE", "write every run's trace (JSON Lines, docs/trace.md)"],
       ["--trace-sends", "record every protocol message (genuineness table; in the trace with --trace)"],
@@ -63,7 +66,8 @@ export const HELP: Record<string, CommandHelp> = {
   },
   check: {
     synopsis: "check FILE [--real-time] [--no-liveness] [--json]",
-    about: "Runs the oracles over a trace file (every run in it) and prints each run's verdict. Exit code 1 on a violation.",
+    about:
+      "Runs the oracles over a trace file (every run in it) and prints each run's verdict. Exit code 1 on a violation.",
     options: [
       ["--real-time", "also check real-time order (linearizable multicast)"],
       ["--no-liveness", "skip validity and agreement (a run cut short)"],
@@ -71,7 +75,8 @@ export const HELP: Record<string, CommandHelp> = {
     ],
   },
   swarm: {
-    synopsis: "swarm [--protocol NAME] [--seed N] [--seeds COUNT] [--trace FILE] [--linearizable] [--real-time] [--reconfigure]",
+    synopsis:
+      "swarm [--protocol NAME] [--seed N] [--seeds COUNT] [--trace FILE] [--linearizable] [--real-time] [--reconfigure]",
     about:
       "Runs swarm seeds (random topologies, workloads, network behaviour and faults, checked by the oracles), " +
       "the same cases pnpm test runs, and prints each failure with the command that replays it.",
@@ -87,7 +92,8 @@ export const HELP: Record<string, CommandHelp> = {
   },
   bench: {
     synopsis: "bench [--multicasts N] [--repeat N] [--json] [--runtime net ...]",
-    about: "Measures the simulator (message events per second), or with --runtime net the network runtime on loopback.",
+    about:
+      "Measures the simulator (message events per second), or with --runtime net the network runtime on loopback.",
     options: [
       ["--multicasts N", "multicasts per benchmark run (simulator default 120000)"],
       ["--repeat N", "repetitions (simulator default 3, net 1)"],
@@ -135,7 +141,8 @@ export const HELP: Record<string, CommandHelp> = {
   },
   "merge-traces": {
     synopsis: "merge-traces --out FILE TRACE...",
-    about: "Merges the traces of a run's processes into one, in time order (then: amcast check, amcast report).",
+    about:
+      "Merges the traces of a run's processes into one, in time order (then: amcast check, amcast report).",
     options: [["--out FILE", "the merged trace"]],
   },
   reference: {
@@ -158,7 +165,8 @@ export function commandHelp(command: string): string {
     for (const [flag, what] of help.options) lines.push(`  ${flag.padEnd(width)}  ${what}`);
     lines.push(`  ${"--help".padEnd(width)}  this text`);
   }
-  if (help.examples !== undefined) lines.push("", "examples:", ...help.examples.map((example) => `  ${example}`));
+  if (help.examples !== undefined)
+    lines.push("", "examples:", ...help.examples.map((example) => `  ${example}`));
   return `${lines.join("\n")}\n`;
 }
 

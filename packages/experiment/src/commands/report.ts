@@ -20,7 +20,8 @@ export function runReportCommand(args: string[]): number {
     1,
   );
   const file = positionals[0];
-  if (file === undefined) throw new UsageError("report: needs a trace file (amcast report TRACE [--out DIR])");
+  if (file === undefined)
+    throw new UsageError("report: needs a trace file (amcast report TRACE [--out DIR])");
   const out = resolve(
     stringFlag(values.out) ?? join(dirname(file), `${basename(file).replace(/\.jsonl?$/, "")}-report`),
   );

@@ -40,7 +40,8 @@ export function parseCommandArgs(
       .map(([name, { type }]) => (type === "string" ? `--${name} VALUE` : `--${name}`))
       .join(", ");
     const unknown = /Unknown option '--?([^']*)'/.exec((error as Error).message)?.[1];
-    const guess = unknown === undefined ? "" : didYouMean(unknown, Object.keys(options)).replace(/"([^"]*)"/, "--$1");
+    const guess =
+      unknown === undefined ? "" : didYouMean(unknown, Object.keys(options)).replace(/"([^"]*)"/, "--$1");
     throw new UsageError(
       `${command}: ${(error as Error).message.split("\n")[0]}${guess} (options: ${known}; ${command} --help explains them)`,
     );

@@ -1,0 +1,23 @@
+import { runBenchCommand } from "./bench.js";
+import { runCheckCommand } from "./check.js";
+import { runCompareCommand } from "./compare.js";
+import { runExperimentCommand } from "./experiment.js";
+import { runReferenceCommand } from "./reference.js";
+import { runClientsCommand, runKeysCommand, runMergeTracesCommand, runReplicaCommand } from "./replica.js";
+import { runReportCommand } from "./report.js";
+import { runSwarmCommand } from "./swarm.js";
+
+/** Every command of the `amcast` CLI; each has its help in help.ts. */
+export const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
+  experiment: runExperimentCommand,
+  check: runCheckCommand,
+  swarm: runSwarmCommand,
+  bench: runBenchCommand,
+  replica: runReplicaCommand,
+  clients: runClientsCommand,
+  keys: runKeysCommand,
+  "merge-traces": runMergeTracesCommand,
+  report: runReportCommand,
+  compare: runCompareCommand,
+  reference: runReferenceCommand,
+};

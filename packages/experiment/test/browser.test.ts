@@ -1,0 +1,134 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Browser } from "playwright-core";
+import { chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+/**
+ * The HTML report in a real browser: Debian's Chromium, driven by playwright-core (which brings
+ * no browser of its own). Where Chromium is not installed the test is skipped, and says so.
+ */
+const CHROMIUM = process.env.AMCAST_CHROMIUM ?? "/usr/bin/chromium";
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+if (!HAVE_CHROMIUM)
+  console.warn(
+    `report browser test SKIPPED: no Chromium at ${CHROMIUM} (install Debian's: apt-get install -y chromium, or set AMCAST_CHROMIUM)`,
+  );
+
+const CLI = resolve(__dirname, "../dist/cli.js");
+
+/** Flags that let Chromium start as root on a machine without a network or a GPU. */
+const FLAGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+let project = "";
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  if (!HAVE_CHROMIUM) return;
+  project = mkdtempSync(join(tmpdir(), "amcast-browser-"));
+  mkdirSync(join(project, "experiments"));
+  mkdirSync(join(project, "overlays"));
+  writeFileSync(
+    join(project, "overlays", "three.topology.json"),
+    JSON.stringify({
+      kind: "topology",
+      name: "three",
+      regions: ["a", "b", "c"],
+      latencyMs: [
+        [1, 20, 30],
+        [20, 1, 25],
+        [30, 25, 1],
+      ],
+      groups: "one-per-region",
+    }),
+  );
+  writeFileSync(
+    join(project, "overlays", "three.cdag.json"),
+    JSON.stringify({ kind: "cdag", name: "abc", order: ["a", "b", "c"] }),
+  );
+  writeFileSync(
+    join(project, "experiments", "page.json"),
+    JSON.stringify({
+      name: "page",
+      description: "Two protocols, a sweep, two seeds and a crash: every part of the report.",
+      topology: "../overlays/three.topology.json",
+      protocols: [{ protocol: "skeen" }, { protocol: "flexcast", overlay: "../overlays/three.cdag.json" }],
+      mode: "crash",
+      faults: { crashes: [{ leaderOf: "b", atMs: 200 }] },
+      workloads: [{ name: "mixed", clientsPerGroup: 1, multicastsPerClient: 30, localPercent: 50 }],
+      sweep: { clientsPerGroup: [1, 2] },
+      seeds: [1, 2],
+    }),
+  );
+  const run = spawnSync(process.execPath, [CLI, "experiment", "page", "--out", "out"], {
+    cwd: project,
+    encoding: "utf8",
+  });
+  expect(run.stderr).toBe("");
+  expect(run.status).toBe(0);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe.skipIf(!HAVE_CHROMIUM)("the HTML report in Chromium", () => {
+  it("renders every section and figure with no console error", async () => {
+    const page = await (browser as Browser).newPage();
+    const errors: string[] = [];
+    page.on("console", (message) => {
+      if (message.type() === "error") errors.push(message.text());
+    });
+    page.on("pageerror", (error) => errors.push(String(error)));
+    page.on("requestfailed", (request) => errors.push(`failed to load ${request.url()}`));
+    await page.goto(pathToFileURL(join(project, "out", "index.html")).href, { waitUntil: "load" });
+    expect(await page.title()).toBe("amcast: page");
+    for (const id of ["checks", "results", "figures", "explain", "configuration", "files"])
+      expect(await page.locator(`#${id}`).count()).toBe(1);
+    // Every figure loaded and has a size (an SVG that fails to parse has none).
+    const images = await page.locator("figure img").evaluateAll((nodes) =>
+      // Runs in the page (an HTMLImageElement there); typed loosely, the tests compile without the DOM types.
+      nodes.map((node) => {
+        const image = node as unknown as {
+          getAttribute(name: string): string | null;
+          naturalWidth: number;
+          complete: boolean;
+        };
+        return { src: image.getAttribute("src"), width: image.naturalWidth, complete: image.complete };
+      }),
+    );
+    expect(images.map((image) => image.src)).toEqual(
+      expect.arrayContaining([
+        "latency-cdf.svg",
+        "latency-over-time.svg",
+        "messages-per-multicast.svg",
+        "throughput-latency.svg",
+        "throughput-vs-clientsPerGroup.svg",
+      ]),
+    );
+    for (const image of images) {
+      expect(image.complete).toBe(true);
+      expect(image.width).toBeGreaterThan(300);
+    }
+    // The sequence diagram is inline and laid out: lanes for the client and the groups.
+    const box = await page.locator("#explain ~ div svg").first().boundingBox();
+    expect(box?.width ?? 0).toBeGreaterThan(300);
+    expect(await page.locator("#explain ~ div svg text", { hasText: /^deliver/ }).count()).toBeGreaterThan(0);
+    // Every row of the main table passed its checks (the crash included).
+    expect(await page.locator("#results ~ div table td.ok").count()).toBe(4);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
