@@ -67,12 +67,15 @@ export interface FigureOptions {
   /** Draw point markers (sweeps: yes; dense curves such as CDFs: no). */
   readonly markers?: boolean;
   readonly columns?: number;
+  /** A title over each row of panels (small multiples by setting, one column per kind, say). */
+  readonly rowTitles?: readonly string[];
 }
 
 const FONT = 12;
 const TITLE_HEIGHT = 40;
 const SUBTITLE_HEIGHT = 16;
 const PANEL_TITLE = 18;
+const ROW_TITLE = 20;
 const MARK_ROW = 13;
 const AXIS_LEFT = 58;
 const AXIS_BOTTOM = 36;
@@ -115,7 +118,8 @@ export function seriesStyles(keys: readonly string[]): Map<string, SeriesStyle> 
     styles.set(key, {
       color: shade(base, variant),
       dash: DASHES[variant % DASHES.length] as string,
-      marker: MARKERS[variant % MARKERS.length] as MarkerShape,
+      // Markers by series, not by family, so that even same-dash series differ in print.
+      marker: MARKERS[styles.size % MARKERS.length] as MarkerShape,
     });
   }
   return styles;
@@ -309,7 +313,7 @@ export function lineFigureSvg(panels: readonly LinePanel[], options: FigureOptio
     Math.min(options.columns ?? (panels.length >= 4 ? 3 : panels.length), panels.length),
   );
   const rowsOfPanels = Math.ceil(panels.length / columns);
-  const plotWidth = many ? 290 : 560;
+  const plotWidth = many ? 320 : 560;
   const plotHeight = many ? 190 : 330;
   const allPoints = panels.flatMap((panel) => panel.lines.flatMap((line) => line.points));
   const xValues = allPoints.flatMap((p) => [p.x, p.xLow ?? p.x, p.xHigh ?? p.x]);
@@ -330,20 +334,21 @@ export function lineFigureSvg(panels: readonly LinePanel[], options: FigureOptio
   const markSpace =
     Math.max(0, ...markRows.map((rows) => (rows.length === 0 ? 0 : Math.max(...rows) + 1))) * MARK_ROW;
   const cellWidth = AXIS_LEFT + plotWidth + GAP;
-  const cellHeight = PANEL_TITLE + markSpace + plotHeight + AXIS_BOTTOM;
+  const rowTitle = options.rowTitles === undefined ? 0 : ROW_TITLE;
+  const cellHeight = rowTitle + PANEL_TITLE + markSpace + plotHeight + AXIS_BOTTOM;
   const headerHeight = TITLE_HEIGHT + (options.subtitle === undefined ? 0 : SUBTITLE_HEIGHT);
   const gridWidth = columns * cellWidth;
   const legend = legendSvg(
     keys,
     options,
     OUTER + 16 + gridWidth + LEGEND_GAP,
-    headerHeight + PANEL_TITLE + markSpace,
+    headerHeight + rowTitle + PANEL_TITLE + markSpace,
   );
   const width = Math.ceil(OUTER + 16 + gridWidth + LEGEND_GAP + legend.width + OUTER);
   const height = Math.ceil(
     Math.max(
       headerHeight + rowsOfPanels * cellHeight + 18,
-      headerHeight + PANEL_TITLE + markSpace + legend.height + 20,
+      headerHeight + rowTitle + PANEL_TITLE + markSpace + legend.height + 20,
     ),
   );
 
@@ -365,13 +370,18 @@ export function lineFigureSvg(panels: readonly LinePanel[], options: FigureOptio
     const column = index % columns;
     const row = Math.floor(index / columns);
     const left = OUTER + 16 + column * cellWidth + AXIS_LEFT;
-    const top = gridTop + row * cellHeight + PANEL_TITLE + markSpace;
+    const top = gridTop + row * cellHeight + rowTitle + PANEL_TITLE + markSpace;
+    const rowName = options.rowTitles?.[row];
+    if (rowName !== undefined && column === 0)
+      parts.push(
+        `<text x="${OUTER + 16}" y="${top - markSpace - PANEL_TITLE - 6}" font-weight="bold" font-size="13">${escapeXml(rowName)}</text>`,
+      );
     const sx = (value: number): number => left + xScaleUnit.toPx(value);
     const sy = (value: number): number => top + yScaleUnit.toPx(value);
     const clipId = `clip-${hashText(options.title)}-${index}`;
     parts.push(
       `<defs><clipPath id="${clipId}"><rect x="${left}" y="${top - 4}" width="${plotWidth}" height="${plotHeight + 8}"/></clipPath></defs>`,
-      `<text x="${left}" y="${top - markSpace - 6}" font-weight="bold">${escapeXml(panel.title)}</text>`,
+      `<text x="${left}" y="${top - markSpace - 6}" font-weight="bold">${escapeXml(fitText(panel.title, plotWidth))}</text>`,
     );
     for (const tick of xScaleUnit.ticks) {
       const px = sx(tick).toFixed(1);
@@ -437,6 +447,12 @@ export function lineFigureSvg(panels: readonly LinePanel[], options: FigureOptio
   });
   parts.push(legend.svg, "</svg>");
   return `${parts.join("\n")}\n`;
+}
+
+/** `text`, cut with an ellipsis to fit `width` pixels. */
+function fitText(text: string, width: number): string {
+  const chars = Math.floor(width / (FONT * 0.6));
+  return text.length <= chars ? text : `${text.slice(0, Math.max(1, chars - 1))}…`;
 }
 
 function axisLabel(axis: Axis): string {

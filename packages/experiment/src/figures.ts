@@ -32,35 +32,79 @@ const CDF_POINTS = 200;
 export function buildFigures(experiment: string, records: readonly RunRecord[]): Figure[] {
   if (records.length === 0) return [];
   const styles = seriesStyles(records.map((record) => record.series));
+  const settings = new Settings(records);
   const figures = [
-    latencyCdfFigure(experiment, records, styles),
-    latencyOverTimeFigure(experiment, records, styles),
-    messagesFigure(experiment, records, styles),
+    latencyCdfFigure(experiment, records, styles, settings),
+    latencyOverTimeFigure(experiment, records, styles, settings),
+    messagesFigure(experiment, records, styles, settings),
   ];
   const parameters = Object.keys(records[0]?.sweep ?? {});
-  if (parameters.length > 0) figures.push(...sweepFigures(experiment, records, styles, parameters));
+  if (parameters.length > 0) figures.push(...sweepFigures(experiment, records, styles, settings, parameters));
   return figures.filter((figure): figure is Figure => figure !== undefined);
 }
 
 /** What a run's label says besides its series and seed: mode, workload, fault plan, sweep point. */
-function settingOf(record: RunRecord, without: readonly string[] = []): string {
-  const parts = [record.mode, record.workload];
-  if (record.faultPlan !== "") parts.push(record.faultPlan);
-  for (const [name, value] of Object.entries(record.sweep))
-    if (!without.includes(name)) parts.push(`${name}=${value}`);
-  return parts.join(" / ");
+function settingParts(record: RunRecord): [string, string][] {
+  const parts: [string, string][] = [
+    ["mode", record.mode],
+    ["workload", record.workload],
+  ];
+  if (record.faultPlan !== "") parts.push(["faultPlan", record.faultPlan]);
+  for (const [name, value] of Object.entries(record.sweep)) parts.push([name, `${name}=${value}`]);
+  return parts;
 }
 
-/** Records by setting, in the order settings first appear. */
-function bySetting(records: readonly RunRecord[], without: readonly string[] = []): Map<string, RunRecord[]> {
-  const settings = new Map<string, RunRecord[]>();
-  for (const record of records) {
-    const key = settingOf(record, without);
-    const list = settings.get(key);
-    if (list === undefined) settings.set(key, [record]);
-    else list.push(record);
+/**
+ * Runs' settings as panel titles name them: only the parts that differ between the figure's runs;
+ * the parts they all share (`common`) go in the subtitle.
+ */
+class Settings {
+  private readonly varying: ReadonlySet<string>;
+  readonly common: string;
+
+  constructor(records: readonly RunRecord[]) {
+    const texts = new Map<string, Set<string>>();
+    for (const record of records)
+      for (const [name, text] of settingParts(record)) {
+        const set = texts.get(name) ?? new Set<string>();
+        set.add(text);
+        texts.set(name, set);
+      }
+    this.varying = new Set([...texts].filter(([, set]) => set.size > 1).map(([name]) => name));
+    const first = records[0];
+    this.common =
+      first === undefined
+        ? ""
+        : settingParts(first)
+            .filter(([name]) => !this.varying.has(name))
+            .map(([, text]) => text)
+            .join(" / ");
   }
-  return settings;
+
+  /** A run's setting without the `without` parameters ("" when nothing differs). */
+  of(record: RunRecord, without: readonly string[] = []): string {
+    return settingParts(record)
+      .filter(([name]) => this.varying.has(name) && !without.includes(name))
+      .map(([, text]) => text)
+      .join(" / ");
+  }
+
+  /** Records by setting, in the order settings first appear. */
+  group(records: readonly RunRecord[], without: readonly string[] = []): Map<string, RunRecord[]> {
+    const settings = new Map<string, RunRecord[]>();
+    for (const record of records) {
+      const key = this.of(record, without);
+      const list = settings.get(key);
+      if (list === undefined) settings.set(key, [record]);
+      else list.push(record);
+    }
+    return settings;
+  }
+}
+
+/** A panel's title: its setting, or "all runs" when the runs share one. */
+function titleOf(setting: string): string {
+  return setting === "" ? "all runs" : setting;
 }
 
 /** Records by series (seeds pooled), in series order. */
@@ -90,10 +134,13 @@ function latencyCdfFigure(
   experiment: string,
   records: readonly RunRecord[],
   styles: ReadonlyMap<string, SeriesStyle>,
+  settings: Settings,
 ): Figure | undefined {
-  const kinds = ["all", ...kindsOf(records)];
-  const settings = [...bySetting(records)];
-  const shown = settings.slice(0, CDF_ROWS_MAX);
+  const present = kindsOf(records);
+  // "all" is only worth a panel when there is more than one kind.
+  const kinds = present.length > 1 ? ["all", ...present] : present;
+  const bySettings = [...settings.group(records)];
+  const shown = bySettings.slice(0, CDF_ROWS_MAX);
   const panels: LinePanel[] = [];
   const rows: (string | number)[][] = [];
   for (const [setting, inSetting] of shown) {
@@ -106,14 +153,19 @@ function latencyCdfFigure(
         lines.push({ key: series, points });
         for (const point of points) rows.push([setting, kind, series, point.x, point.y]);
       }
-      const title = kind === "all" ? "all multicasts" : kind;
-      panels.push({ title: settings.length === 1 ? title : `${title} — ${setting}`, lines });
+      // One kind only: panels by setting, in a grid.
+      panels.push({
+        title: kinds.length === 1 ? titleOf(setting) : kind === "all" ? "all multicasts" : kind,
+        lines,
+      });
     }
   }
   if (panels.every((panel) => panel.lines.length === 0)) return undefined;
   const title = `${experiment}: latency distribution by kind of message`;
   const cut =
-    settings.length > shown.length ? `; first ${shown.length} of ${settings.length} settings (CSV: all)` : "";
+    bySettings.length > shown.length
+      ? `; first ${shown.length} of ${bySettings.length} settings (CSV: all)`
+      : "";
   return {
     name: "latency-cdf",
     title,
@@ -121,11 +173,17 @@ function latencyCdfFigure(
       "Fraction of multicasts delivered at every destination within a latency, per kind of message (local: one group; global-N: N groups), seeds pooled. Log-scale latency axis, so millisecond local latencies and WAN global ones both show.",
     svg: lineFigureSvg(panels, {
       title,
-      subtitle: `multicast to delivery at the last destination${cut}`,
+      subtitle: `multicast to delivery at the last destination; ${kinds.length === 1 ? `${kinds[0]} multicasts only; ` : ""}${titleOf(settings.common)}${cut}`,
       x: { label: "latency (ms)", scale: "log" },
       y: { label: "fraction of multicasts", scale: "linear", min: 0, max: 1 },
       styles,
-      columns: kinds.length,
+      // One row per setting, one column per kind, the setting over its row.
+      ...(kinds.length > 1
+        ? {
+            columns: kinds.length,
+            ...(bySettings.length > 1 ? { rowTitles: shown.map(([setting]) => setting) } : {}),
+          }
+        : { columns: Math.min(3, panels.length) }),
     }),
     csv: csv(["setting", "kind", "series", "latency_ms", "fraction"], rows),
   };
@@ -143,6 +201,7 @@ function latencyOverTimeFigure(
   experiment: string,
   records: readonly RunRecord[],
   styles: ReadonlyMap<string, SeriesStyle>,
+  settings: Settings,
 ): Figure | undefined {
   const spanMs = Math.max(...records.map((record) => Math.max(0, ...record.samples.multicastMs)));
   if (!(spanMs > 0)) return undefined;
@@ -150,8 +209,7 @@ function latencyOverTimeFigure(
   const panels: LinePanel[] = [];
   const rows: (string | number)[][] = [];
   const markRows: (string | number)[][] = [];
-  const settings = bySetting(records);
-  for (const [setting, inSetting] of settings) {
+  for (const [setting, inSetting] of settings.group(records)) {
     const series = [...bySeries(inSetting)];
     // Too many series for one panel: one panel per series.
     const groups = series.length > SERIES_PER_PANEL_MAX ? series.map((entry) => [entry]) : [series];
@@ -181,7 +239,10 @@ function latencyOverTimeFigure(
           markRows.push([setting, key, mark.t / 1000, mark.label]);
         }
       }
-      const title = groups.length > 1 ? `${group[0]?.[0] ?? ""} — ${setting}` : setting;
+      const title =
+        groups.length > 1
+          ? `${group[0]?.[0] ?? ""}${setting === "" ? "" : ` — ${setting}`}`
+          : titleOf(setting);
       panels.push({ title, lines, marks });
     }
   }
@@ -192,7 +253,7 @@ function latencyOverTimeFigure(
     caption: `Mean latency of the multicasts started in each ${bucket >= 1000 ? `${bucket / 1000} s` : `${bucket} ms`} of (simulated) time, with view changes and crashes marked (dashed, in the colour of the run they happened in).`,
     svg: lineFigureSvg(panels, {
       title,
-      subtitle: `mean latency per ${bucket >= 1000 ? `${bucket / 1000} s` : `${bucket} ms`}, by start time; marks: faults and overlay views`,
+      subtitle: `mean latency per ${bucket >= 1000 ? `${bucket / 1000} s` : `${bucket} ms`}, by start time; marks: faults and overlay views; ${titleOf(settings.common)}`,
       x: { label: "time (s)", scale: "linear" },
       y: { label: "mean latency (ms)", scale: "linear" },
       styles,
@@ -230,6 +291,7 @@ function messagesFigure(
   experiment: string,
   records: readonly RunRecord[],
   styles: ReadonlyMap<string, SeriesStyle>,
+  settings: Settings,
 ): Figure | undefined {
   const groups = groupRuns(records);
   const kinds = new Set<string>();
@@ -263,18 +325,18 @@ function messagesFigure(
     }
     return result;
   };
-  const settings = new Map<string, Bar[]>();
+  const barsBySetting = new Map<string, Bar[]>();
   const rows: (string | number)[][] = [];
   for (const group of groups) {
-    const setting = settingOf(group.first);
+    const setting = settings.of(group.first);
     const segmentsOf = perMulticast(group);
-    const bars = settings.get(setting) ?? [];
+    const bars = barsBySetting.get(setting) ?? [];
     bars.push({ key: group.first.series, label: group.first.series, segments: segmentsOf });
-    settings.set(setting, bars);
+    barsBySetting.set(setting, bars);
     for (const kind of [...protocolKinds, ...clientKinds])
       rows.push([setting, group.first.series, kind, segmentsOf[kind] ?? 0]);
   }
-  const panels: BarPanel[] = [...settings].map(([setting, bars]) => ({ title: setting, bars }));
+  const panels: BarPanel[] = [...barsBySetting].map(([setting, bars]) => ({ title: titleOf(setting), bars }));
   const title = `${experiment}: messages per multicast by kind`;
   return {
     name: "messages-per-multicast",
@@ -283,7 +345,7 @@ function messagesFigure(
       "Messages sent per multicast, by kind: the protocol's messages between group processes (solid), and client requests and replies (hatched). Counts every replica's copy.",
     svg: barFigureSvg(panels, {
       title,
-      subtitle: "every message put on a link, divided by the multicasts of the run (mean over seeds)",
+      subtitle: `every message put on a link, divided by the multicasts of the run (mean over seeds); ${titleOf(settings.common)}`,
       valueLabel: "messages per multicast",
       segments,
       styles,
@@ -296,17 +358,31 @@ function sweepFigures(
   experiment: string,
   records: readonly RunRecord[],
   styles: ReadonlyMap<string, SeriesStyle>,
+  settings: Settings,
   parameters: readonly string[],
 ): Figure[] {
   const parameter = parameters[0] as string;
   const groups = groupRuns(records);
+  // Parameters that change with the first (a list of points) ride along; the others split panels.
+  const following = parameters.slice(1).filter((other) => {
+    const seen = new Map<number | undefined, number | undefined>();
+    return records.every((record) => {
+      const key = record.sweep[parameter];
+      const value = record.sweep[other];
+      if (!seen.has(key)) seen.set(key, value);
+      return seen.get(key) === value;
+    });
+  });
+  const pointLabel = (group: RunGroup): string =>
+    [parameter, ...following].map((name) => String(group.first.sweep[name])).join("/");
   // Panels: settings without the swept parameter; lines: series; points: the swept values.
   const panelsOf = (
     measure: (group: RunGroup) => ChartPoint,
+    labelled: boolean,
   ): { panels: LinePanel[]; rows: (string | number)[][] } => {
     const bySettingGroups = new Map<string, Map<string, RunGroup[]>>();
     for (const group of groups) {
-      const setting = settingOf(group.first, [parameter]);
+      const setting = settings.of(group.first, [parameter, ...following]);
       const series = bySettingGroups.get(setting) ?? new Map<string, RunGroup[]>();
       const list = series.get(group.first.series) ?? [];
       list.push(group);
@@ -320,8 +396,9 @@ function sweepFigures(
       for (const [key, list] of series) {
         const points = list
           .sort((a, b) => (a.first.sweep[parameter] ?? 0) - (b.first.sweep[parameter] ?? 0))
-          .map((group) => ({ ...measure(group), label: String(group.first.sweep[parameter]) }));
-        lines.push({ key, points });
+          .map((group) => ({ ...measure(group), label: pointLabel(group) }));
+        const drawn = labelled ? points : points.map(({ label: _label, ...point }) => point);
+        lines.push({ key, points: drawn });
         for (const point of points)
           rows.push([
             setting,
@@ -335,11 +412,21 @@ function sweepFigures(
             point.yHigh ?? "",
           ]);
       }
-      panels.push({ title: setting, lines });
+      panels.push({ title: titleOf(setting), lines });
     }
     return { panels, rows };
   };
-  const header = ["setting", "series", parameter, "x", "y", "x_low", "x_high", "y_low", "y_high"];
+  const header = [
+    "setting",
+    "series",
+    [parameter, ...following].join("/"),
+    "x",
+    "y",
+    "x_low",
+    "x_high",
+    "y_low",
+    "y_high",
+  ];
   const seeds = Math.max(...groups.map((group) => group.runs.length));
   const ci = seeds > 1 ? `; error bars: 95% confidence interval over ${seeds} seeds` : "";
   const values = groups.map((group) => group.first.sweep[parameter] ?? 0);
@@ -360,7 +447,7 @@ function sweepFigures(
       ...(xi === null ? {} : { xLow: xi.low, xHigh: xi.high }),
       ...(yi === null ? {} : { yLow: yi.low, yHigh: yi.high }),
     };
-  });
+  }, true);
   const versus = (metric: "multicasts_per_sec" | "mean_ms" | "p99_ms") =>
     panelsOf((group) => {
       const value = aggregateGroup(group)[metric];
@@ -370,7 +457,8 @@ function sweepFigures(
         y: value.mean,
         ...(yi === null ? {} : { yLow: yi.low, yHigh: yi.high }),
       };
-    });
+      // The x axis is the swept value: the points need no label.
+    }, false);
   const throughput = versus("multicasts_per_sec");
   const latency = versus("mean_ms");
   const columns = (panels: readonly LinePanel[]) => (panels.length >= 4 ? 2 : panels.length);
@@ -381,13 +469,14 @@ function sweepFigures(
     data: { panels: LinePanel[]; rows: (string | number)[][] },
     x: { label: string; scale: "linear" | "log"; fromZero?: boolean },
     yLabel: string,
+    labelled: boolean,
   ): Figure => ({
     name,
     title,
     caption,
     svg: lineFigureSvg(data.panels, {
       title,
-      subtitle: `points: ${parameter} = the value beside each${ci}`,
+      subtitle: `${labelled ? `beside each point: ${[parameter, ...following].join("/")}; ` : ""}${titleOf(settings.common)}${ci}`,
       x,
       y: { label: yLabel, scale: "linear" },
       styles,
@@ -404,6 +493,7 @@ function sweepFigures(
       throughputLatency,
       { label: "throughput (multicasts/s)", scale: "linear" },
       "mean latency (ms)",
+      true,
     ),
     figure(
       `throughput-vs-${parameter}`,
@@ -412,6 +502,7 @@ function sweepFigures(
       throughput,
       parameterAxis,
       "throughput (multicasts/s)",
+      false,
     ),
     figure(
       `latency-vs-${parameter}`,
@@ -420,6 +511,7 @@ function sweepFigures(
       latency,
       parameterAxis,
       "mean latency (ms)",
+      false,
     ),
   ];
 }

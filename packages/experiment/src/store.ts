@@ -153,9 +153,7 @@ export class ResultsStore {
   add(record: RunRecord): void {
     this.byIndex.set(record.index, record);
     const file = join(this.dir, RUNS_DIR, `${String(record.index).padStart(4, "0")}.json`);
-    // Written whole, then renamed: a kill leaves no half-written record behind.
-    writeFileSync(`${file}.part`, JSON.stringify(record));
-    renameSync(`${file}.part`, file);
+    writeWhole(file, JSON.stringify(record));
     appendFileSync(join(this.dir, "runs.csv"), csvLines(runRows([record], this.header.sweepParameters)));
     appendFileSync(join(this.dir, "kinds.csv"), csvLines(kindRows([record])));
     appendFileSync(join(this.dir, "samples.csv"), csvLines(sampleRows(record)));
@@ -195,7 +193,7 @@ export class ResultsStore {
       runs: records.map((record) => ({ ...record.summary, group: record.group, sweep: record.sweep })),
       aggregate,
     };
-    writeFileSync(join(this.dir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+    writeWhole(join(this.dir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
     if (aggregate !== null) {
       const names = Object.keys(RUN_METRICS);
       writeFileSync(
@@ -319,6 +317,12 @@ export function checkWritableFile(flag: string, file: string): void {
   }
   if (existsSync(file) && lstatSync(file).isDirectory())
     throw new UsageError(`${flag} ${describeValue(file)} is a directory; give a file name`);
+}
+
+/** Writes a file whole, then renames it into place: a kill leaves the old one or the new, never half. */
+function writeWhole(file: string, text: string): void {
+  writeFileSync(`${file}.part`, text);
+  renameSync(`${file}.part`, file);
 }
 
 function digestOf(header: ResultsHeader): string {

@@ -79,7 +79,7 @@ describe("amcast report", () => {
     expect(html).toMatch(/Every run holds every checked property/);
     // Crash mode: three replicas per group, so the diagram merges each message's copies.
     expect(html).toMatch(/the slowest of 180 multicasts/);
-    expect(html).toMatch(/propose ×\d/);
+    expect(html).toMatch(/request ×3/);
     expect(html).toMatch(/deliver \(3 replicas/);
   });
 

@@ -1,6 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
 import {
-  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -209,7 +208,7 @@ describe("--resume", () => {
       name: "slow",
       sweep: undefined,
       protocols: [{ protocol: "skeen" }],
-      workloads: [{ ...WORKLOAD, multicastsPerClient: 10_000 }],
+      workloads: [{ ...WORKLOAD, multicastsPerClient: 4000 }],
       seeds: [1, 2, 3, 4],
     });
     const out = join(project, "killed");
@@ -217,16 +216,23 @@ describe("--resume", () => {
       cwd: project,
       stdio: "ignore",
     });
-    // Kill it once the first run is on disk (and before the last).
+    // Kill it once the summary counts a finished run (and before the last).
+    const runsDone = (): number => {
+      try {
+        return JSON.parse(readFileSync(join(out, "summary.json"), "utf8")).runsDone;
+      } catch {
+        return 0; // not written yet, or being rewritten
+      }
+    };
     const started = Date.now();
-    while (!existsSync(join(out, "runs", "0000.json")) && Date.now() - started < 60_000)
-      await new Promise((done) => setTimeout(done, 20));
+    while (runsDone() < 1 && Date.now() - started < 120_000) await new Promise((done) => setTimeout(done, 20));
     child.kill("SIGKILL");
     await new Promise((done) => child.once("exit", done));
     const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
     expect(summary.runsDone).toBeGreaterThanOrEqual(1);
     expect(summary.runsDone).toBeLessThan(4);
     expect(summary.complete).toBe(false);
+    expect(readdirSync(join(out, "runs")).filter((name) => name.endsWith(".json")).length).toBeLessThan(4);
     const resumed = amcast(project, "experiment", "slow", "--out", out, "--resume");
     expect(resumed.status).toBe(0);
     const after = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
