@@ -32,7 +32,7 @@ const EVENTS_PER_CLOCK_LOOK = 4096;
  * line either way.
  */
 export class Progress {
-  private readonly started = performance.now();
+  private readonly started: number;
   private readonly totalWeight: number;
   private doneWeight = 0;
   private runWeight = 1;
@@ -53,7 +53,8 @@ export class Progress {
     private readonly now: () => number = () => performance.now(),
   ) {
     this.totalWeight = weights.reduce((sum, weight) => sum + Math.max(1, weight), 0);
-    this.lastPlainMs = this.now();
+    this.started = this.now();
+    this.lastPlainMs = this.started;
   }
 
   startRun(number: number, label: string, weight: number): void {
@@ -77,7 +78,8 @@ export class Progress {
       if (now - this.lastDrawMs < REDRAW_MS) return;
       this.lastDrawMs = now;
       const text = this.statusText(now);
-      const width = Math.max(20, (this.sink.columns ?? 100) - 1);
+      const columns = this.sink.columns ?? 0;
+      const width = (columns > 20 ? columns : 100) - 1;
       this.sink.write(`\r\x1b[K${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
       this.live = true;
     } else if (now - this.lastPlainMs >= PLAIN_EVERY_MS) {
