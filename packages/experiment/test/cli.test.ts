@@ -278,7 +278,7 @@ describe("bad input gets one clear line and a non-zero exit", () => {
   it("an unknown flag or command, and a malformed trace", () => {
     expectOneLineError(
       amcast(project, "experiment", "small", "--sed", "3"),
-      /experiment: Unknown option '--sed' \(did you mean "--seed"\?\).*--seed VALUE/,
+      /experiment: unknown option --sed \(did you mean --seed\?\) \(options: --seed VALUE, .*experiment --help/,
     );
     expectOneLineError(
       amcast(project, "experiment", "small", "--seed", "x"),

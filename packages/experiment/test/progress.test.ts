@@ -15,13 +15,20 @@ describe("progress", () => {
   it("redraws one line on a terminal: run, simulated time, multicasts, elapsed and ETA", () => {
     const written: string[] = [];
     const clock = { now: 0 };
-    const progress = new Progress({ isTTY: true, columns: 200, write: (text) => written.push(text) }, 2, [8192, 8192], () => clock.now);
+    const progress = new Progress(
+      { isTTY: true, columns: 200, write: (text) => written.push(text) },
+      2,
+      [8192, 8192],
+      () => clock.now,
+    );
     progress.startRun(1, "skeen/solo/w", 8192);
     // Half the first run in 10 s: a quarter of all the work, so 30 s to go.
     feed(progress, clock, 4096, 10_000 / 4096);
     const line = written[written.length - 1] as string;
     expect(line.startsWith("\r\x1b[K")).toBe(true);
-    expect(line).toMatch(/\[1\/2\] skeen\/solo\/w: 4\.1 s simulated, 4096\/8192 multicasts; 10s elapsed, ETA 30s/);
+    expect(line).toMatch(
+      /\[1\/2\] skeen\/solo\/w: 4\.1 s simulated, 4096\/8192 multicasts; 10s elapsed, ETA 30s/,
+    );
     progress.finishRun("[1/2] done");
     expect(written.slice(-2)).toEqual(["\r\x1b[K", "[1/2] done\n"]);
   });

@@ -39,12 +39,13 @@ export function parseCommandArgs(
     const known = Object.entries(options)
       .map(([name, { type }]) => (type === "string" ? `--${name} VALUE` : `--${name}`))
       .join(", ");
-    const unknown = /Unknown option '--?([^']*)'/.exec((error as Error).message)?.[1];
-    const guess =
-      unknown === undefined ? "" : didYouMean(unknown, Object.keys(options)).replace(/"([^"]*)"/, "--$1");
-    throw new UsageError(
-      `${command}: ${(error as Error).message.split("\n")[0]}${guess} (options: ${known}; ${command} --help explains them)`,
-    );
+    // Node's own words for an unknown flag carry a hint about positionals that only confuses.
+    const unknown = /Unknown option '(-[^']*)'/.exec((error as Error).message)?.[1];
+    const problem =
+      unknown === undefined
+        ? ((error as Error).message.split("\n")[0] ?? "")
+        : `unknown option ${unknown}${didYouMean(unknown.replace(/^--?/, ""), Object.keys(options)).replace(/"([^"]*)"/, "--$1")}`;
+    throw new UsageError(`${command}: ${problem} (options: ${known}; ${command} --help explains them)`);
   }
   if (parsed.positionals.length > positionalsMax) {
     throw new UsageError(
