@@ -76,14 +76,20 @@ describe("C-DAG: the ILP finds the optimum the exhaustive search finds", () => {
 describe("trees: the ILP finds the optimum the exhaustive search finds", () => {
   const seeds = Array.from({ length: 16 }, (_, i) => i + 1);
 
-  it("on 16 random instances (4-6 groups, 0-2 auxiliary) without a load limit", () => {
-    for (const seed of seeds) {
+  // One test per instance, each with its own budget: together they take minutes on a loaded
+  // two-core machine, one at a time at most a few seconds.
+  it.each(seeds)(
+    "on random instance %i (4-6 groups, 0-2 auxiliary) without a load limit",
+    (seed) => {
       const { current, counts, latency } = randomTree(seed);
       // The ILP alone, from the current tree, and as the optimiser runs it (after the local
       // search, whose tree it must beat or prove optimal).
       const ilp = optimizeTree(current, counts, latency, { minGainFraction: 0, localSearch: false });
       const both = optimizeTree(current, counts, latency, { minGainFraction: 0 });
-      const exhaustive = optimizeTree(current, counts, latency, { minGainFraction: 0, solver: "exhaustive" });
+      const exhaustive = optimizeTree(current, counts, latency, {
+        minGainFraction: 0,
+        solver: "exhaustive",
+      });
       expect(ilp.method, `seed ${seed}: ${ilp.reason}`).toBe("ilp");
       expect(ilp.optimal, `seed ${seed}`).toBe(true);
       expect(both.optimal, `seed ${seed}`).toBe(true);
@@ -99,8 +105,9 @@ describe("trees: the ILP finds the optimum the exhaustive search finds", () => {
       for (const group of current.groups) expect(ilp.overlay.role(group)).toBe(current.role(group));
       roundTrips(ilp);
       roundTrips(exhaustive);
-    }
-  }, 120_000);
+    },
+    60_000,
+  );
 
   /** The unconstrained optimum, its busiest group's load, and the least limit some tree keeps. */
   function limits(instance: ReturnType<typeof randomTree>): {
@@ -126,8 +133,9 @@ describe("trees: the ILP finds the optimum the exhaustive search finds", () => {
   // local search, which gives the optimiser its cut-off, runs on all ten.
   const BINDING_SEEDS = [110, 112, 117, 118, 119, 120, 121, 123, 126, 136];
 
-  it("with a binding load limit: the ILP alone on 2 instances, the local search on 10", () => {
-    for (const seed of BINDING_SEEDS) {
+  it.each(BINDING_SEEDS)(
+    "with a binding load limit, instance %i: the local search, and on 117 and 118 the ILP alone",
+    (seed) => {
       const instance = randomTree(seed, { singleMax: 5, hub: true, groups: 5 });
       const { current, counts, latency } = instance;
       const { free, least } = limits(instance);
@@ -148,8 +156,9 @@ describe("trees: the ILP finds the optimum the exhaustive search finds", () => {
         ).toBe(true);
         expect(Math.max(...treeLoads(result.overlay, counts).values())).toBeLessThanOrEqual(least);
       }
-    }
-  }, 120_000);
+    },
+    60_000,
+  );
 
   it("on 6 random instances with a load limit no tree keeps", () => {
     for (const seed of Array.from({ length: 6 }, (_, i) => i + 202)) {
