@@ -39,6 +39,7 @@ export function listNames(names: readonly string[]): string {
  * be a typo; undefined otherwise.
  */
 export function closestName(name: string, known: readonly string[]): string | undefined {
+  if (known.includes(name)) return undefined;
   const wanted = name.toLowerCase();
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
@@ -52,7 +53,7 @@ export function closestName(name: string, known: readonly string[]): string | un
   // One edit in four characters, at least one: "clientPerGroup" finds "clientsPerGroup",
   // "foo" finds nothing among long names.
   const allowed = Math.max(1, Math.floor(wanted.length / 4));
-  return bestDistance <= allowed && bestDistance > 0 ? best : undefined;
+  return bestDistance <= allowed ? best : undefined;
 }
 
 /** Optimal string alignment distance: insertions, deletions, substitutions, adjacent swaps. */

@@ -130,7 +130,8 @@ export class JsonFields {
   }
 
   private required(name: string, expected: string): unknown {
-    const value = this.raw(name);
+    this.used.add(name);
+    const value = this.value[name];
     if (value === undefined) throw this.error(name, `is missing (expected ${expected})`);
     return value;
   }
