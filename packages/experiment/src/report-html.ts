@@ -127,7 +127,7 @@ function reportHtml(content: ReportContent, figures: readonly Figure[], sequence
     const { summary } = sequenceDiagramSvg(sequence);
     body.push(`<h2 id="explain">A multicast explained: ${escapeXml(sequence.id)}</h2>`);
     body.push(
-      `<p>Run <b>${escapeXml(sequence.run)}</b>, ${escapeXml(sequence.why)}. Lanes are the client and the groups; each arrow is one kind of protocol message about this multicast (×N: copies between replicas), from its first send to its first copy's arrival; dots are the deliveries and the completion. Choose another with <code>--explain ID</code> or <code>--explain RUN/ID</code>.</p>`,
+      `<p>Run <b>${escapeXml(sequence.run)}</b>, ${escapeXml(sequence.why)}. Lanes are the client and the groups; each arrow is one kind of protocol message about this multicast (×N: copies between replicas), from its first send to its first copy's arrival; dots are the deliveries and the completion; the orange bar is how long a destination held the multicast after its last message about it arrived (waiting for earlier messages, or in its queue). Messages inside a group (its replication) carry no multicast id and are not drawn. Choose another with <code>--explain ID</code> or <code>--explain RUN/ID</code>.</p>`,
     );
     if (sequence.note !== null) body.push(`<p class="bad">${escapeXml(sequence.note)}</p>`);
     body.push(`<div class="scroll">${sequenceSvg.replace(/^<\?xml[^>]*>/, "")}</div>`);
