@@ -269,8 +269,9 @@ function runSimExperiment(
     runs,
   };
   print("");
+  const figures = files.filter((file) => file.endsWith(".svg")).length;
   print(
-    `results: ${displayPath(store.dir)}/ (summary.json, runs.csv, kinds.csv, samples.csv, ${files.join(", ")})`,
+    `results: ${displayPath(store.dir)}/ (summary.json, runs.csv, kinds.csv, samples.csv, ${figures} figures with their data)`,
   );
   print(`report: ${displayPath(join(store.dir, "index.html"))}`);
   if (writer !== undefined) print(`trace: ${displayPath(writer.file)} (${writer.lines} events)`);
