@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FieldRecord } from "@amcast/core";
-import { JsonFields, parseOverlay, parseTopology } from "@amcast/core";
+import { JsonFields, listNames, parseOverlay, parseTopology } from "@amcast/core";
+import { protocolNames } from "@amcast/protocols";
 import { readJson, readText } from "./files.js";
 import { loadExperiment } from "./spec.js";
 import { SWEEP_PARAMETERS } from "./sweep.js";
@@ -35,9 +36,9 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
     topology: { text: "the topology file, relative to this file" },
     protocols: { text: "the protocols to run, each on its overlay" },
     "protocols[].protocol": {
-      text: "`skeen`, `flexcast` or `byzcast` (the registry's names)",
+      text: `the protocol: ${listNames(protocolNames().map((name) => `\`${name}\``))}`,
       type: "string",
-      defaultText: "*required*",
+      defaultText: "_required_",
     },
     "protocols[].overlay": {
       text: "overlay file (relative): a C-DAG for flexcast, a tree for byzcast; none for skeen",
@@ -46,6 +47,9 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
       text: "the protocol's own parameters, checked by the protocol (its `parseParams`; an error for a protocol that takes none)",
       type: "object",
       defaultText: "none",
+    },
+    "protocols[].params.sequencer": {
+      text: "sequencer: the group that orders every multicast (its clients send there first)",
     },
     "protocols[].label": {
       text: "the run label's first part",
@@ -125,7 +129,7 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
     },
     "faultPlans[].crashes[].proc": {
       text: "the replica, `<group>/<index>`",
-      defaultText: "*required* unless `leaderOf`",
+      defaultText: "_required_ unless `leaderOf`",
     },
     "faultPlans[].crashes[].leaderOf": {
       text: "crash whichever replica leads this group at `atMs`",
@@ -191,11 +195,11 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
     },
     regions: {
       text: "region names (instead of `latencyCsv`)",
-      defaultText: "*required* without `latencyCsv`",
+      defaultText: "_required_ without `latencyCsv`",
     },
     latencyMs: {
       text: "one-way delays, ms: one row per region, row = from (instead of `latencyCsv`)",
-      defaultText: "*required* without `latencyCsv`",
+      defaultText: "_required_ without `latencyCsv`",
     },
     groups: {
       text: '`"one-per-region"` (a group named after each region) or a list of `{id, region}`',
@@ -219,16 +223,16 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
     description: { text: "free text" },
     order: {
       text: "cdag: every target group exactly once, first to last",
-      defaultText: "*required* for a cdag",
+      defaultText: "_required_ for a cdag",
     },
-    groups: { text: "tree: every group of the tree", defaultText: "*required* for a tree" },
+    groups: { text: "tree: every group of the tree", defaultText: "_required_ for a tree" },
     "groups[].id": { text: "the group's id" },
     "groups[].role": {
       text: "`target` (holds data, addressed by workloads) or `auxiliary` (inner node only)",
     },
     edges: {
       text: "tree: `[parent, child]` pairs; one root, one parent per group",
-      defaultText: "*required* for a tree",
+      defaultText: "_required_ for a tree",
     },
   },
 };
@@ -299,6 +303,7 @@ const EXAMPLES: Record<string, unknown> = {
       { protocol: "flexcast", overlay: "reference-cdag.json", label: "flexcast/ref", reconfigure: true },
       { protocol: "byzcast", overlay: "reference-tree.json", reconfigure: false },
       { protocol: "skeen" },
+      { protocol: "sequencer", params: { sequencer: "g1" } },
     ],
     modes: ["solo", "crash", "byzantine"],
     f: 1,
@@ -497,11 +502,11 @@ export function configurationReference(): string {
     "generated from the parsers (`amcast reference`): the types, defaults, limits and required fields below",
     "are what the parsers read, and the tests fail when a parser reads a field this page does not describe.",
     "Paths are relative to the file that names them. An unknown field is an error (with a suggestion when it",
-    "looks like a typo of a known one). Fields marked *required* have no default.",
+    "looks like a typo of a known one). Fields marked _required_ have no default.",
     "",
   ];
   for (const kind of ["experiment", "topology", "overlay"] as const) {
-    lines.push(`## ${KIND_TITLES[kind]}`, "", "| field | type | default | |", "| --- | --- | --- | --- |");
+    lines.push(`## ${KIND_TITLES[kind]}`, "", "| field | type | default | meaning |", "| --- | --- | --- | --- |");
     const ordered = Object.keys(FIELD_TEXT[kind]);
     const ofKind = fields
       .filter((field) => field.kind === kind)
@@ -514,7 +519,7 @@ export function configurationReference(): string {
         (field.defaults.length > 0
           ? field.defaults.map((value) => `\`${JSON.stringify(value)}\``).join(" or ")
           : field.required
-            ? "*required*"
+            ? "_required_"
             : "none");
       const limitsText = text?.limitsText ?? field.limits;
       const limits = limitsText === undefined ? "" : ` (${limitsText})`;

@@ -20,8 +20,15 @@ const CLI = resolve(__dirname, "../dist/cli.js");
 
 describe("the configuration reference", () => {
   it("is docs/configuration.md, as generated from the parsers", () => {
+    // The file is the generator's output as biome formats Markdown (tables padded to align).
+    const layout = (text: string): string =>
+      text
+        .replace(/ +/g, " ")
+        .replace(/-{3,}/g, "---")
+        .replace(/ \|/g, "|")
+        .trim();
     const docs = readFileSync(join(ROOT, "docs", "configuration.md"), "utf8");
-    expect(docs.trimEnd()).toBe(configurationReference().trimEnd());
+    expect(layout(docs)).toBe(layout(configurationReference()));
   });
 
   it("describes every field a parser reads, and no field none reads", () => {
