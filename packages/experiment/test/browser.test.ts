@@ -1,11 +1,10 @@
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Browser } from "playwright-core";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { amcast, scratchProject } from "./project.js";
 
 /**
  * The HTML report in a real browser: Debian's Chromium, driven by playwright-core (which brings
@@ -17,8 +16,6 @@ if (!HAVE_CHROMIUM)
   console.warn(
     `report browser test SKIPPED: no Chromium at ${CHROMIUM} (install Debian's: apt-get install -y chromium, or set AMCAST_CHROMIUM)`,
   );
-
-const CLI = resolve(__dirname, "../dist/cli.js");
 
 /** Flags that let Chromium start as root on a machine without a network or a GPU. */
 const FLAGS = [
@@ -36,30 +33,8 @@ let browser: Browser | undefined;
 
 beforeAll(async () => {
   if (!HAVE_CHROMIUM) return;
-  project = mkdtempSync(join(tmpdir(), "amcast-browser-"));
-  mkdirSync(join(project, "experiments"));
-  mkdirSync(join(project, "overlays"));
-  writeFileSync(
-    join(project, "overlays", "three.topology.json"),
-    JSON.stringify({
-      kind: "topology",
-      name: "three",
-      regions: ["a", "b", "c"],
-      latencyMs: [
-        [1, 20, 30],
-        [20, 1, 25],
-        [30, 25, 1],
-      ],
-      groups: "one-per-region",
-    }),
-  );
-  writeFileSync(
-    join(project, "overlays", "three.cdag.json"),
-    JSON.stringify({ kind: "cdag", name: "abc", order: ["a", "b", "c"] }),
-  );
-  writeFileSync(
-    join(project, "experiments", "page.json"),
-    JSON.stringify({
+  project = scratchProject("amcast-browser-", {
+    page: {
       name: "page",
       description: "Two protocols, a sweep, two seeds and a crash: every part of the report.",
       topology: "../overlays/three.topology.json",
@@ -69,12 +44,9 @@ beforeAll(async () => {
       workloads: [{ name: "mixed", clientsPerGroup: 1, multicastsPerClient: 30, localPercent: 50 }],
       sweep: { clientsPerGroup: [1, 2] },
       seeds: [1, 2],
-    }),
-  );
-  const run = spawnSync(process.execPath, [CLI, "experiment", "page", "--out", "out"], {
-    cwd: project,
-    encoding: "utf8",
+    },
   });
+  const run = amcast(project, "experiment", "page", "--out", "out");
   expect(run.stderr).toBe("");
   expect(run.status).toBe(0);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });

@@ -22,11 +22,7 @@ describe("the configuration reference", () => {
   it("is docs/configuration.md, as generated from the parsers", () => {
     // The file is the generator's output as biome formats Markdown (tables padded to align).
     const layout = (text: string): string =>
-      text
-        .replace(/ +/g, " ")
-        .replace(/-{3,}/g, "---")
-        .replace(/ \|/g, "|")
-        .trim();
+      text.replace(/ +/g, " ").replace(/-{3,}/g, "---").replace(/ \|/g, "|").trim();
     const docs = readFileSync(join(ROOT, "docs", "configuration.md"), "utf8");
     expect(layout(docs)).toBe(layout(configurationReference()));
   });

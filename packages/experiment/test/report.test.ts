@@ -1,27 +1,7 @@
-import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-
-const CLI = resolve(__dirname, "../dist/cli.js");
-
-function amcast(cwd: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: "utf8" });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-const TOPOLOGY = {
-  kind: "topology",
-  name: "three",
-  regions: ["a", "b", "c"],
-  latencyMs: [
-    [1, 20, 30],
-    [20, 1, 25],
-    [30, 25, 1],
-  ],
-  groups: "one-per-region",
-};
+import { amcast, scratchProject } from "./project.js";
 
 const EXPERIMENT = {
   name: "small",
@@ -37,11 +17,7 @@ const EXPERIMENT = {
 let project = "";
 
 beforeAll(() => {
-  project = mkdtempSync(join(tmpdir(), "amcast-report-"));
-  mkdirSync(join(project, "experiments"));
-  mkdirSync(join(project, "overlays"));
-  writeFileSync(join(project, "overlays", "three.topology.json"), JSON.stringify(TOPOLOGY));
-  writeFileSync(join(project, "experiments", "small.json"), JSON.stringify(EXPERIMENT));
+  project = scratchProject("amcast-report-", { small: EXPERIMENT });
   const run = amcast(
     project,
     "experiment",

@@ -1,37 +1,8 @@
-import { spawn, spawnSync } from "node:child_process";
-import {
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { spawn } from "node:child_process";
+import { cpSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-
-/** The built CLI, as users run it (`pnpm test` builds it first). */
-const CLI = resolve(__dirname, "../dist/cli.js");
-
-function amcast(cwd: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: "utf8" });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-const TOPOLOGY = {
-  kind: "topology",
-  name: "three",
-  regions: ["a", "b", "c"],
-  latencyMs: [
-    [1, 20, 30],
-    [20, 1, 25],
-    [30, 25, 1],
-  ],
-  groups: "one-per-region",
-};
+import { amcast, CLI, scratchProject } from "./project.js";
 
 const WORKLOAD = {
   name: "mixed",
@@ -66,15 +37,7 @@ function csvRows(file: string): Record<string, string>[] {
 }
 
 beforeAll(() => {
-  project = mkdtempSync(join(tmpdir(), "amcast-results-"));
-  mkdirSync(join(project, "experiments"));
-  mkdirSync(join(project, "overlays"));
-  writeFileSync(join(project, "overlays", "three.topology.json"), JSON.stringify(TOPOLOGY));
-  writeFileSync(
-    join(project, "overlays", "three.cdag.json"),
-    JSON.stringify({ kind: "cdag", name: "abc", order: ["a", "b", "c"] }),
-  );
-  experiment("sweep", SWEEP);
+  project = scratchProject("amcast-results-", { sweep: SWEEP });
 });
 
 /** The result directory of the first invocation (written by the first test, read by later ones). */
