@@ -506,7 +506,12 @@ export function configurationReference(): string {
     "",
   ];
   for (const kind of ["experiment", "topology", "overlay"] as const) {
-    lines.push(`## ${KIND_TITLES[kind]}`, "", "| field | type | default | meaning |", "| --- | --- | --- | --- |");
+    lines.push(
+      `## ${KIND_TITLES[kind]}`,
+      "",
+      "| field | type | default | meaning |",
+      "| --- | --- | --- | --- |",
+    );
     const ordered = Object.keys(FIELD_TEXT[kind]);
     const ofKind = fields
       .filter((field) => field.kind === kind)
