@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { FieldRecord } from "@amcast/core";
 import { JsonFields, listNames, parseOverlay, parseTopology } from "@amcast/core";
 import { protocolNames } from "@amcast/protocols";
-import { readJson, readText } from "./files.js";
+import { readJson, readText } from "@amcast/system";
 import { loadExperiment } from "./spec.js";
 import { SWEEP_PARAMETERS } from "./sweep.js";
 
@@ -150,6 +150,9 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
     "faultPlans[].byzantine[].strategy": { text: "how it misbehaves (docs/design.md)" },
     seeds: { text: "seeds to run (several: tables show mean ± 95% confidence interval)" },
     timeLimitMs: { text: "stop a run at this virtual time" },
+    endsAtTimeLimit: {
+      text: "the time limit is the run's planned end: a run stopping there passes, owing no validity or agreement (needs `timeLimitMs`)",
+    },
     tickMs: { text: "timer period of replicated groups (elections, retries)" },
     // biome-ignore lint/suspicious/noThenProperty: the experiment file's field is named `then`.
     then: { text: "experiments (names, next to this file) to run after this one" },

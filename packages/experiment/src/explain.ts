@@ -102,6 +102,8 @@ export function replayMulticast(target: ExplainTarget): MulticastTrace {
       case "fault":
         if (context.length < EVENTS_MAX) context.push(event);
         return;
+      case "stop":
+        return;
       case "multicast":
         if (wanted(event)) {
           candidates.set(String(event.id), {

@@ -9,14 +9,52 @@ export interface TableData {
   readonly rows: readonly (readonly (string | number)[])[];
 }
 
-/** "ok", "3 violations", "ok, 12 real-time" (a plain run may break real-time order), "FAILED". */
+/**
+ * "ok", "3 violations", "did not finish (time-limit)", "ok (time limit, expected)" for a run
+ * that ended at the limit its experiment declared, or for a plain run checked in real time "ok,
+ * 12 real-time": classic multicast is allowed to break real-time order, and experiments count how
+ * often it does.
+ */
 export function verdictText(record: RunRecord): string {
   const { verdict } = record;
   if (verdict.checked.length === 0) return "not run";
   if (verdict.failing > 0) return `${verdict.failing} violations`;
-  if (!verdict.passed) return `FAILED (${record.summary.stoppedBy})`;
+  if (!verdict.passed) return `did not finish (${verdict.stop})`;
+  const ok = verdict.stopExpected ? "ok (time limit, expected)" : "ok";
   const realTime = record.summary.linearizable ? 0 : (verdict.realTimeViolations ?? 0);
-  return realTime > 0 ? `ok, ${realTime} real-time` : "ok";
+  return realTime > 0 ? `${ok}, ${realTime} real-time` : ok;
+}
+
+/**
+ * The closing lines of an experiment: that every run passed, or the checker's report of each
+ * failed run (an owed property broken, or a run that did not finish) with the command that
+ * replays it.
+ */
+export function verdictLines(
+  records: readonly RunRecord[],
+  replay: (record: RunRecord) => string,
+): { failed: number; lines: string[] } {
+  const failed = records.filter((record) => !record.verdict.passed);
+  if (failed.length === 0)
+    return {
+      failed: 0,
+      lines: [`checks: every run holds all checked properties (${records.length} run(s))`],
+    };
+  const lines: string[] = [];
+  for (const record of failed) {
+    if (record.verdict.report !== null) lines.push(record.verdict.report);
+    lines.push(`FAILED: ${record.label} seed ${record.seed}; replay: ${replay(record)}`);
+  }
+  return { failed: failed.length, lines };
+}
+
+/** Said under the runs table when a run is in Byzantine mode. */
+export const MODELLED_SIGNATURES_NOTE =
+  "byzantine mode: signatures are modelled (SimulatedSignatures: unforgeable by construction, no cryptography); real signatures are not implemented yet";
+
+/** Notes that hold for some runs of a table (printed under it, in the JSON summary and the report). */
+export function runNotes(records: readonly RunRecord[]): string[] {
+  return records.some((record) => record.summary.signatures === "modelled") ? [MODELLED_SIGNATURES_NOTE] : [];
 }
 
 /** The row label: the group without its sweep values (they get columns). */

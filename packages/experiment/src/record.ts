@@ -3,7 +3,7 @@ import type { MessageSample, RunMark } from "./metrics.js";
 import type { PlannedRun, RunSummary } from "./run.js";
 import { runSummary } from "./run.js";
 import type { ScenarioOutcome } from "./scenario.js";
-import { failingViolations, realTimeViolations } from "./scenario.js";
+import { failingViolations, realTimeViolations, runFailed } from "./scenario.js";
 
 /** Per-multicast latencies, column-wise (compact on disk); `kind[i]` indexes `kinds`. */
 export interface SampleColumns {
@@ -15,7 +15,7 @@ export interface SampleColumns {
 
 /** What the oracles said about a run. */
 export interface Verdict {
-  /** The run passed (the runtime's judgement: its checks hold and it ended as it must). */
+  /** The run passed: no owed property broken and, when delivery is owed, it drained (`CheckReport.passed`). */
   readonly passed: boolean;
   /** Properties checked (empty when the run was not checked). */
   readonly checked: readonly string[];
@@ -23,7 +23,11 @@ export interface Verdict {
   readonly failing: number;
   /** Real-time order broken this often in a plain run (allowed: it does not promise it); null when not checked. */
   readonly realTimeViolations: number | null;
-  /** The checker's report when the run failed (the witnesses); null otherwise. */
+  /** How the run ended (the trace's `stop` reason: drained, time-limit, stalled, interrupted). */
+  readonly stop: string;
+  /** It ended at the time limit its experiment declared as its end (`endsAtTimeLimit`). */
+  readonly stopExpected: boolean;
+  /** The checker's report when the run failed (the witnesses, or what it owed and did not do); null otherwise. */
   readonly report: string | null;
 }
 
@@ -53,17 +57,17 @@ export interface RunRecord {
 }
 
 /**
- * The record of a finished run; the network runtime extends `summary` with its transport figures
- * and judges `passed` its own way (a run must also drain there).
+ * The record of a finished run, judged as its runtime judged it (`CheckReport.passed`, from the
+ * run's stop event); the network runtime extends `summary` with its transport figures.
  */
 export function recordOf(
   run: PlannedRun,
   outcome: ScenarioOutcome,
   summary: RunSummary = runSummary(outcome),
-  passed: boolean = failingViolations(outcome).length === 0,
 ): RunRecord {
   const failing = failingViolations(outcome);
   const check = outcome.check;
+  const failed = runFailed(outcome);
   return {
     index: run.index,
     label: run.spec.label,
@@ -78,11 +82,13 @@ export function recordOf(
     samples: sampleColumns(outcome.metrics.samples),
     marks: outcome.metrics.marks,
     verdict: {
-      passed,
+      passed: !failed,
       checked: check?.checked ?? [],
       failing: failing.length,
       realTimeViolations: check === null ? null : realTimeViolations(outcome),
-      report: check !== null && failing.length > 0 ? formatReport(check) : null,
+      stop: check?.stop?.reason ?? outcome.sim.stoppedBy,
+      stopExpected: check?.stop?.expected === true,
+      report: check !== null && failed ? formatReport(check) : null,
     },
   };
 }

@@ -7,7 +7,7 @@ import { buildFigures } from "./figures.js";
 import type { Provenance } from "./provenance.js";
 import type { RunRecord } from "./record.js";
 import type { TableData } from "./record-tables.js";
-import { kindsTableData, runsTableData } from "./record-tables.js";
+import { kindsTableData, runNotes, runsTableData } from "./record-tables.js";
 import { sequenceDiagramSvg } from "./sequence.js";
 import { formatNumber } from "./table.js";
 
@@ -111,6 +111,7 @@ function reportHtml(content: ReportContent, figures: readonly Figure[], sequence
 
   body.push(`<h2 id="results">Results</h2>`);
   body.push(tableHtml(runsTableData(records)));
+  for (const note of runNotes(records)) body.push(`<p class="meta">${escapeXml(note)}</p>`);
   body.push(
     "<h3>Latency per kind of message</h3><p class=\"meta\">floor: max over destinations of the client's one-way delay; model: the protocol's message pattern on the latency matrix</p>",
   );

@@ -1,98 +1,28 @@
 import type { ScenarioOutcome } from "./scenario.js";
-import {
-  failingViolations,
-  messagesPerMulticast,
-  realTimeViolations,
-  realTimeViolationsText,
-} from "./scenario.js";
+import { failingViolations, realTimeViolations, realTimeViolationsText } from "./scenario.js";
 import { formatTable } from "./table.js";
 
-/** The main table: one row per run. */
-export function runsTable(outcomes: readonly ScenarioOutcome[]): string {
-  const header = [
-    "run",
-    "multicasts",
-    "delivered",
-    "mean ms",
-    "p50 ms",
-    "p99 ms",
-    "floor x",
-    "model x",
-    "msgs/mcast",
-    "mcast/s",
-    "checks",
-  ];
-  const rows = outcomes.map((outcome) => [
-    outcome.spec.label,
-    outcome.metrics.multicasts,
-    outcome.metrics.delivered,
-    outcome.metrics.latency.mean,
-    outcome.metrics.latency.p50,
-    outcome.metrics.latency.p99,
-    outcome.metrics.latency.floorRatio,
-    outcome.metrics.latency.modelRatio ?? "-",
-    messagesPerMulticast(outcome),
-    outcome.metrics.multicastsPerSec,
-    checkSummary(outcome),
-  ]);
-  return formatTable(header, rows);
-}
-
-/**
- * "ok", "3 violations", or for a plain run checked in real time "ok, 12 real-time": classic
- * multicast is allowed to break real-time order, and experiments count how often it does.
- */
-function checkSummary(outcome: ScenarioOutcome): string {
-  if (outcome.check === null) return "not run";
+/** What the oracles said of a run, for its progress line. */
+export function checksText(outcome: ScenarioOutcome): string {
+  const { spec, check } = outcome;
+  if (check === null) return "not checked";
   const failing = failingViolations(outcome).length;
-  if (failing > 0) return `${failing} violations`;
-  const realTime = outcome.spec.linearizable === true ? 0 : realTimeViolations(outcome);
-  return realTime > 0 ? `ok, ${realTime} real-time` : "ok";
-}
-
-/** Latency per kind of message (local, global-2, global-3, ...) for every run. */
-export function kindsTable(outcomes: readonly ScenarioOutcome[]): string {
-  const header = [
-    "run",
-    "kind",
-    "count",
-    "mean ms",
-    "p50 ms",
-    "p99 ms",
-    "floor ms",
-    "floor x",
-    "model ms",
-    "model x",
-  ];
-  const rows = outcomes.flatMap(({ spec, metrics }) =>
-    [...metrics.byKind].map(([kind, summary]) => [
-      spec.label,
-      kind,
-      summary.count,
-      summary.mean,
-      summary.p50,
-      summary.p99,
-      summary.meanFloorMs,
-      summary.floorRatio,
-      summary.meanModelMs ?? "-",
-      summary.modelRatio ?? "-",
-    ]),
+  if (failing > 0) return `checks: ${failing} VIOLATIONS`;
+  const realTime = spec.linearizable === true ? 0 : realTimeViolations(outcome);
+  const hold = `checks: ${check.owed.length} properties hold`;
+  if (!check.passed) return `${hold}, but the run DID NOT FINISH`;
+  const expected = check.stop?.expected === true ? " (stopped at its declared time limit)" : "";
+  return (
+    hold +
+    expected +
+    (realTime > 0 ? ` (real-time order broken ${realTime}x: plain multicast does not promise it)` : "")
   );
-  return formatTable(header, rows);
 }
 
 /** One progress line per finished run. */
 export function progressLine(outcome: ScenarioOutcome, index: number, total: number): string {
-  const { spec, sim, metrics, check, wallMs } = outcome;
-  const failing = failingViolations(outcome).length;
-  const realTime = spec.linearizable === true ? 0 : realTimeViolations(outcome);
-  const checks =
-    check === null
-      ? "not checked"
-      : failing > 0
-        ? `checks: ${failing} VIOLATIONS`
-        : `checks: ${check.checked.length - (realTime > 0 ? 1 : 0)} properties hold` +
-          (realTime > 0 ? ` (real-time order broken ${realTime}x: plain multicast does not promise it)` : "");
+  const { spec, sim, metrics, wallMs } = outcome;
+  const checks = checksText(outcome);
   const stop = sim.stoppedBy === "drained" ? "" : ` [stopped: ${sim.stoppedBy}]`;
   const rate = wallMs > 0 ? Math.round((sim.messageEvents * 1000) / wallMs) : 0;
   return (
@@ -335,4 +265,12 @@ function meanLatency(
     count += 1;
   }
   return count === 0 ? null : sum / count;
+}
+
+/** The command that runs `name` again with `seed` and writes its trace. */
+export function replayCommand(name: string, seed: number | undefined, traceFile: string | undefined): string {
+  const parts = ["pnpm run experiment", name];
+  if (seed !== undefined) parts.push("--seed", String(seed));
+  if (traceFile !== undefined) parts.push("--trace", traceFile);
+  return parts.join(" ");
 }

@@ -1,8 +1,14 @@
 import type { TraceEvent } from "@amcast/core";
+import type { Deployment, RunSelector } from "@amcast/runtime";
+import { loadDeployment } from "@amcast/runtime";
+import type { SignatureKind } from "@amcast/system";
+import { signatureKind } from "@amcast/system";
 import type { Genuineness, LatencySummary } from "./metrics.js";
+import type { NetSummary } from "./net-run.js";
 import type { ScenarioOutcome, ScenarioSpec } from "./scenario.js";
 import { failingViolations, messagesPerMulticast, realTimeViolations, runScenario } from "./scenario.js";
 import type { ExperimentSpec } from "./spec.js";
+import { loadExperiment } from "./spec.js";
 import { sweepLabelParts } from "./sweep.js";
 
 export interface ExperimentOptions {
@@ -87,6 +93,7 @@ export function planRuns(experiment: ExperimentSpec, options: ExperimentOptions)
                   faults: plan.faults,
                   faultPlan: plan.name,
                   timeLimitMs: experiment.timeLimitMs,
+                  ...(experiment.endsAtTimeLimit ? { endsAtTimeLimit: true } : {}),
                   tickMs: experiment.tickMs,
                   realTime: experiment.realTime,
                   recordSends: options.recordSends,
@@ -110,6 +117,33 @@ export function planRuns(experiment: ExperimentSpec, options: ExperimentOptions)
     }
   }
   return runs;
+}
+
+/**
+ * The runs of an experiment file a selector matches: a protocol by name or by its label, the
+ * mode, workload, seed, variant and fault plan, each when given.
+ */
+export function selectRuns(experimentFile: string, want: RunSelector): ScenarioSpec[] {
+  const experiment = loadExperiment(experimentFile);
+  return experimentScenarios(experiment, {
+    ...(want.seed === undefined ? {} : { seed: want.seed }),
+    recordSends: false,
+    keepSamples: false,
+  }).filter(
+    (scenario) =>
+      (want.protocol === undefined ||
+        scenario.label.startsWith(`${want.protocol}/`) ||
+        scenario.protocol.name === want.protocol) &&
+      (want.mode === undefined || scenario.mode === want.mode) &&
+      (want.workload === undefined || scenario.workload.name === want.workload) &&
+      (want.linearizable === undefined || (scenario.linearizable === true) === want.linearizable) &&
+      (want.faultPlan === undefined || scenario.faultPlan === want.faultPlan),
+  );
+}
+
+/** A deployment file, whose `experiment` and `run` name a run of an experiment file (or which carries its `system`). */
+export function loadDeploymentFile(file: string): Deployment {
+  return loadDeployment(file, selectRuns);
 }
 
 /** A fault-free solo run of one protocol under one workload of `experiment` (for benchmarks). */
@@ -168,9 +202,12 @@ export interface KindJson {
 export interface RunSummary {
   readonly label: string;
   readonly protocol: string;
+  readonly params?: unknown;
   readonly overlay: string | null;
   readonly mode: string;
   readonly f: number;
+  /** How Byzantine-mode messages are signed: "modelled" (SimulatedSignatures) or "none". */
+  readonly signatures: SignatureKind;
   readonly faultPlan: string;
   readonly linearizable: boolean;
   readonly workload: string;
@@ -179,6 +216,8 @@ export interface RunSummary {
   readonly delivered: number;
   readonly completed: number;
   readonly violations: number | null;
+  /** The run passed its checks and ended as it must (null when not checked). */
+  readonly passed: boolean | null;
   readonly realTimeViolations: number | null;
   readonly latencyMs: LatencyJson;
   readonly completeLatencyMs: LatencyJson;
@@ -189,6 +228,8 @@ export interface RunSummary {
   readonly multicastsPerSec: number;
   readonly byKind: Readonly<Record<string, KindJson>>;
   readonly stoppedBy: string;
+  /** It stopped at the time limit its experiment declared as its end. */
+  readonly stopExpected: boolean;
   readonly simulatedMs: number;
   readonly wallMs: number;
   readonly messageEvents: number;
@@ -196,6 +237,10 @@ export interface RunSummary {
   /** Messages sent, by kind (the protocol's kinds, and `request`/`reply` for client traffic). */
   readonly sendsByKind: Readonly<Record<string, number>>;
   readonly reconfigurations: readonly unknown[] | null;
+  /** Set by the network runtime: "net". */
+  readonly runtime?: "net";
+  /** The network runtime's transport figures. */
+  readonly net?: NetSummary;
 }
 
 /** The machine-readable summary of one run (DESIGN.md, "Machine-readable results"). */
@@ -209,6 +254,8 @@ export function runSummary(outcome: ScenarioOutcome): RunSummary {
     overlay: spec.overlay?.name ?? null,
     mode: spec.mode,
     f: spec.f,
+    // Byzantine mode signs with a model of signatures (SimulatedSignatures), never real ones.
+    signatures: signatureKind(spec),
     faultPlan: spec.faultPlan,
     linearizable: spec.linearizable === true,
     workload: spec.workload.name,
@@ -217,6 +264,7 @@ export function runSummary(outcome: ScenarioOutcome): RunSummary {
     delivered: metrics.delivered,
     completed: metrics.completed,
     violations: check === null ? null : failingViolations(outcome).length,
+    passed: check === null ? null : check.passed,
     realTimeViolations:
       check?.checked.includes("real-time-order") === true ? realTimeViolations(outcome) : null,
     latencyMs: latencyJson(latency),
@@ -228,6 +276,7 @@ export function runSummary(outcome: ScenarioOutcome): RunSummary {
     multicastsPerSec: round(metrics.multicastsPerSec),
     byKind: Object.fromEntries([...metrics.byKind].map(([kind, summary]) => [kind, kindJson(summary)])),
     stoppedBy: sim.stoppedBy,
+    stopExpected: check?.stop?.expected === true,
     simulatedMs: round(sim.endMs),
     wallMs: round(outcome.wallMs),
     messageEvents: sim.messageEvents,

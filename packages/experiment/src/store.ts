@@ -13,10 +13,10 @@ import {
 } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { describeValue } from "@amcast/core";
+import { displayPath } from "@amcast/system";
 import { aggregateGroup, groupRuns, RUN_METRICS } from "./aggregate.js";
 import { UsageError } from "./commands/usage.js";
 import { csv, csvLines } from "./csv.js";
-import { displayPath } from "./files.js";
 import type { Provenance } from "./provenance.js";
 import { configurationDigest } from "./provenance.js";
 import type { RunRecord } from "./record.js";

@@ -1,10 +1,11 @@
-import { checkRun, formatReport } from "@amcast/check";
+import { checkRun, failingViolations, formatReport } from "@amcast/check";
 import type { TraceEvent } from "@amcast/core";
 import { topologyFromMatrix } from "@amcast/core";
+import type { ReplicationMode } from "@amcast/group";
 import { PROTOCOLS } from "@amcast/protocols";
+import { CONTROLLER_ID, signatureKind } from "@amcast/system";
 import type { MulticastTrace } from "./explain.js";
 import { MetricsCollector } from "./metrics.js";
-import { CONTROLLER_ID } from "./reconfig.js";
 import type { RunRecord } from "./record.js";
 import { sampleColumns } from "./record.js";
 import type { RunSummary } from "./run.js";
@@ -41,7 +42,6 @@ export function recordFromTrace(
   const groupOf = new Map<string, string>();
   let protocolMessages = 0;
   const sendsByKind: Record<string, number> = {};
-  let stoppedBy = "unknown";
   for (const event of events) {
     if (event.ev === "member") {
       groups.add(String(event.group));
@@ -50,8 +50,6 @@ export function recordFromTrace(
     else if (event.ev === "multicast") {
       clients.add(String(event.client));
       for (const group of event.dst) groups.add(String(group));
-    } else if ((event as { ev: string }).ev === "stop") {
-      stoppedBy = String((event as unknown as { reason: unknown }).reason);
     }
   }
   for (const event of events) {
@@ -77,14 +75,14 @@ export function recordFromTrace(
   );
   for (const event of events) metrics.onEvent(event);
   const result = metrics.finish();
-  const liveness = stoppedBy !== "time-limit" && stoppedBy !== "interrupted";
-  const check = checkRun(events, { liveness, realTime: options.realTime, maxViolationsPerProperty: 1000 });
+  // The run's stop event says what it owes, as its driver judged it (a trace without one owes
+  // safety, validity and agreement); --real-time adds real-time order.
+  const check = checkRun(events, options.realTime ? { realTime: true } : {});
+  const stoppedBy = check.stop?.reason ?? "unknown";
   const first = events[0]?.t ?? 0;
   const last = events[events.length - 1]?.t ?? 0;
   const linearizable = label.split("/")[0]?.endsWith("+lin") === true;
-  const failing = check.violations.filter(
-    (violation) => linearizable || violation.property !== "real-time-order",
-  ).length;
+  const failing = failingViolations(check).length;
   const realTime = check.violations.filter((violation) => violation.property === "real-time-order").length;
   const summary: RunSummary = {
     label,
@@ -92,6 +90,7 @@ export function recordFromTrace(
     overlay: null,
     mode: label.split("/")[1] ?? "",
     f: 0,
+    signatures: signatureKind({ mode: (label.split("/")[1] ?? "solo") as ReplicationMode }),
     faultPlan: "",
     linearizable,
     workload: label.split("/")[2] ?? "",
@@ -100,7 +99,8 @@ export function recordFromTrace(
     delivered: result.delivered,
     completed: result.completed,
     violations: failing,
-    realTimeViolations: options.realTime ? realTime : null,
+    passed: check.passed,
+    realTimeViolations: check.checked.includes("real-time-order") ? realTime : null,
     latencyMs: latencyJson(result.latency),
     completeLatencyMs: latencyJson(result.completeLatency),
     floorRatio: 0,
@@ -110,6 +110,7 @@ export function recordFromTrace(
     multicastsPerSec: round(result.multicastsPerSec),
     byKind: Object.fromEntries([...result.byKind].map(([kind, s]) => [kind, kindJson(s)])),
     stoppedBy,
+    stopExpected: check.stop?.expected === true,
     simulatedMs: round(last - first),
     wallMs: 0,
     messageEvents: 0,
@@ -132,13 +133,22 @@ export function recordFromTrace(
     samples: sampleColumns(result.samples),
     marks: result.marks,
     verdict: {
-      passed: failing === 0,
+      passed: check.passed,
       checked: check.checked,
       failing,
-      realTimeViolations: options.realTime ? realTime : null,
-      report: failing > 0 ? formatReport(check) : null,
+      realTimeViolations: check.checked.includes("real-time-order") ? realTime : null,
+      stop: stoppedBy,
+      stopExpected: check.stop?.expected === true,
+      report: check.passed ? null : formatReport(check),
     },
   };
+}
+
+/** `--explain ID` or `--explain RUN/ID` (ids never hold a slash) as a multicastFromTrace target. */
+export function explainWanted(explain: string | undefined): { readonly run?: string; readonly id?: string } {
+  if (explain === undefined) return {};
+  const slash = explain.lastIndexOf("/");
+  return slash < 0 ? { id: explain } : { run: explain.slice(0, slash), id: explain.slice(slash + 1) };
 }
 
 /**

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseOverlay, parseTopology } from "@amcast/core";
+import { readJson, readText } from "@amcast/system";
 import { describe, expect, it } from "vitest";
 import { commandHelp, HELP } from "../src/commands/help.js";
 import { COMMANDS } from "../src/commands/index.js";
@@ -12,7 +13,6 @@ import {
   recordFields,
   referenceFields,
 } from "../src/config-reference.js";
-import { readJson, readText } from "../src/files.js";
 import { loadExperiment } from "../src/spec.js";
 
 const ROOT = resolve(__dirname, "../../..");

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { InputError } from "@amcast/core";
-import { displayPath, readJson } from "../files.js";
+import { displayPath, readJson } from "@amcast/system";
 import type { RunSummary } from "../run.js";
 import { LATEST_LINK } from "../store.js";
 import { formatTable } from "../table.js";

@@ -1,18 +1,19 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { AssertionError, describeValue, didYouMean, InputError, listNames } from "@amcast/core";
+import { displayPath, findProjectRoot, jsonNames } from "@amcast/system";
 import { explainTarget, replayMulticast } from "../explain.js";
-import { displayPath, findProjectRoot, jsonNames } from "../files.js";
 import { expectedMulticasts, Progress } from "../progress.js";
 import { provenance, resolvedConfiguration } from "../provenance.js";
 import { recordOf } from "../record.js";
-import { kindsTableData, runsTableData, tableText } from "../record-tables.js";
+import { kindsTableData, runNotes, runsTableData, tableText, verdictLines } from "../record-tables.js";
 import {
   faultImpactTable,
   genuinenessTable,
   linearizableCostTable,
   progressLine,
   reconfigTable,
+  replayCommand,
   solverTable,
 } from "../report.js";
 import type { ReportSection } from "../report-html.js";
@@ -66,12 +67,25 @@ export function runExperimentCommand(args: string[]): number | Promise<number> {
   // Output paths are checked before anything runs.
   if (traceFile !== undefined) checkWritableFile("--trace", traceFile);
   const runtime = stringFlag(values.runtime) ?? "sim";
-  if (runtime === "net") {
-    return runNetExperiment({ experiment, name, root, seed, traceFile, recordSends, json, out, values });
-  }
-  if (runtime !== "sim")
+  if (runtime !== "sim" && runtime !== "net")
     throw new UsageError(`experiment: --runtime is sim or net, got ${JSON.stringify(runtime)}`);
   const command = ["experiment", ...args];
+  if (runtime === "net") {
+    // Real processes do not replay a run: the diagram is drawn from the trace this invocation writes.
+    if (explain !== undefined && traceFile === undefined)
+      throw new UsageError(
+        "experiment: --explain with --runtime net needs --trace FILE (the diagram is drawn from the run's trace; add --trace-sends for its messages)",
+      );
+    const store = openStore(experiment, {
+      root,
+      out,
+      resume,
+      seeds: seed === undefined ? experiment.seeds : [seed],
+      command,
+      runtime,
+    });
+    return runNetExperiment({ experiment, name, store, seed, traceFile, recordSends, explain, json, values });
+  }
   // Experiments named in `then` run next, each with its own tables and results.
   const chain = [experiment];
   for (const next of experiment.then) {
@@ -237,6 +251,8 @@ function runSimExperiment(
 
   print("");
   print(tableText(runsTableData(records)));
+  const notes = runNotes(records);
+  for (const note of notes) print(note);
   print("");
   print(
     "latency per kind of message (floor: max over destinations of the client's one-way delay; model: the protocol's message pattern)",
@@ -266,6 +282,7 @@ function runSimExperiment(
     seed: seed ?? experiment.seeds[0] ?? 1,
     seeds: seed === undefined ? experiment.seeds : [seed],
     results: store.dir,
+    notes,
     runs,
   };
   print("");
@@ -276,18 +293,11 @@ function runSimExperiment(
   print(`report: ${displayPath(join(store.dir, "index.html"))}`);
   if (writer !== undefined) print(`trace: ${displayPath(writer.file)} (${writer.lines} events)`);
 
-  const failed = records.filter((record) => !record.verdict.passed);
-  if (failed.length === 0) {
-    print(`checks: every run holds all checked properties (${records.length} run(s))`);
-  } else {
-    for (const record of failed) {
-      if (record.verdict.report !== null) print(record.verdict.report);
-      print(
-        `FAILED: ${record.label} seed ${record.seed}; replay: ${replayCommand(name, record.seed, traceFile ?? "trace.jsonl")}`,
-      );
-    }
-  }
-  return { code: failed.length === 0 ? 0 : 1, summary };
+  const verdict = verdictLines(records, (record) =>
+    replayCommand(name, record.seed, traceFile ?? "trace.jsonl"),
+  );
+  for (const line of verdict.lines) print(line);
+  return { code: verdict.failed === 0 ? 0 : 1, summary };
 }
 
 /** The tables only this invocation's runs have (they need the runs' full outcomes). */
@@ -331,13 +341,6 @@ export function resolveExperimentFile(name: string, experimentsDir: string): str
     );
   }
   return file;
-}
-
-function replayCommand(name: string, seed: number | undefined, traceFile: string | undefined): string {
-  const parts = ["pnpm run experiment", name];
-  if (seed !== undefined) parts.push("--seed", String(seed));
-  if (traceFile !== undefined) parts.push("--trace", traceFile);
-  return parts.join(" ");
 }
 
 /** Bytes of results per multicast, about: a samples.csv row and its share of a run record. */

@@ -19,7 +19,8 @@ export const HELP: Record<string, CommandHelp> = {
       "(results/NAME/latest points at the newest): summary.json (with the date, commit, Node, machine and the " +
       "resolved configuration), runs.csv, kinds.csv, samples.csv, aggregate.csv (several seeds: mean and 95% " +
       "confidence interval), figures (SVG with their data as CSV) and index.html, a report with the tables, " +
-      "figures, verdicts and a message sequence diagram of the slowest multicast. Exit code 1 when a run fails its checks.",
+      "figures, verdicts and a message sequence diagram of the slowest multicast. On the network runtime the results go to " +
+      "results/NAME-net/ and the diagram needs --trace. Exit code 1 when a run fails its checks.",
     options: [
       ["--seed N", "run only seed N (an integer >= 0) instead of the experiment's seeds"],
       ["--out DIR", "write the results to DIR instead of a new results/NAME/<time>-seed-N/"],
@@ -27,7 +28,10 @@ export const HELP: Record<string, CommandHelp> = {
         "--resume",
         "go on with the latest results of this experiment (or --out DIR): skip the runs already done",
       ],
-      ["--explain ID", "draw the sequence diagram of multicast ID (or RUN/ID) instead of the slowest"],
+      [
+        "--explain ID",
+        "draw the sequence diagram of multicast ID (or RUN/ID) instead of the slowest (net: with --trace)",
+      ],
       ["--trace FILE", "write every run's trace (JSON Lines, docs/trace.md)"],
       ["--trace-sends", "record every protocol message (genuineness table; in the trace with --trace)"],
       ["--json", "print one JSON object with every run's summary as the last line"],
@@ -76,7 +80,7 @@ export const HELP: Record<string, CommandHelp> = {
   },
   swarm: {
     synopsis:
-      "swarm [--protocol NAME] [--seed N] [--seeds COUNT] [--trace FILE] [--linearizable] [--real-time] [--reconfigure]",
+      "swarm [--protocol NAME] [--seed N] [--seeds COUNT] [--trace FILE] [--linearizable] [--real-time] [--reconfigure] [--delayed] [--mode MODE]",
     about:
       "Runs swarm seeds (random topologies, workloads, network behaviour and faults, checked by the oracles), " +
       "the same cases pnpm test runs, and prints each failure with the command that replays it.",
@@ -88,6 +92,11 @@ export const HELP: Record<string, CommandHelp> = {
       ["--linearizable", "the linearizable variant"],
       ["--real-time", "check real-time order"],
       ["--reconfigure", "install random overlays during the runs"],
+      [
+        "--delayed",
+        "give every seed a delayed network (a share of messages held back up to 1 s, links FIFO)",
+      ],
+      ["--mode solo|crash|byzantine", "keep the seeds to one replication mode"],
     ],
   },
   bench: {
@@ -144,6 +153,20 @@ export const HELP: Record<string, CommandHelp> = {
     about:
       "Merges the traces of a run's processes into one, in time order (then: amcast check, amcast report).",
     options: [["--out FILE", "the merged trace"]],
+  },
+  parity: {
+    synopsis: "parity [--full] [--seed N] [--multicasts N] [--json]",
+    about:
+      "Runs the same runs on the simulator and on real processes (the cases of pnpm test, or with --full every " +
+      "protocol in every mode, plain and linearizable) and prints, per case, the checked properties, the " +
+      "deliveries and p50/p90/p99 on both runtimes with their differences. Exit code 1 when a case disagrees " +
+      "beyond the tolerance (docs/runtime.md).",
+    options: [
+      ["--full", "every protocol in every mode, plain and linearizable"],
+      ["--seed N", "the seed of every case"],
+      ["--multicasts N", "multicasts per client"],
+      ["--json", "print the results as one JSON object"],
+    ],
   },
   reference: {
     synopsis: "reference",

@@ -2,6 +2,7 @@ import { runBenchCommand } from "./bench.js";
 import { runCheckCommand } from "./check.js";
 import { runCompareCommand } from "./compare.js";
 import { runExperimentCommand } from "./experiment.js";
+import { runParityCommand } from "./parity.js";
 import { runReferenceCommand } from "./reference.js";
 import { runClientsCommand, runKeysCommand, runMergeTracesCommand, runReplicaCommand } from "./replica.js";
 import { runReportCommand } from "./report.js";
@@ -19,5 +20,6 @@ export const COMMANDS: Record<string, (args: string[]) => number | Promise<numbe
   "merge-traces": runMergeTracesCommand,
   report: runReportCommand,
   compare: runCompareCommand,
+  parity: runParityCommand,
   reference: runReferenceCommand,
 };

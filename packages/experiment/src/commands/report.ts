@@ -1,11 +1,11 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { parseTrace } from "@amcast/core";
-import { displayPath, findProjectRoot, readText } from "../files.js";
+import { displayPath, findProjectRoot, readText } from "@amcast/system";
 import { provenance } from "../provenance.js";
 import { kindsTableData, runsTableData, tableText } from "../record-tables.js";
 import { writeReport } from "../report-html.js";
 import { checkWritableFile, ResultsStore } from "../store.js";
-import { multicastFromTrace, recordFromTrace, traceRuns } from "../trace-report.js";
+import { explainWanted, multicastFromTrace, recordFromTrace, traceRuns } from "../trace-report.js";
 import { parseCommandArgs, stringFlag, UsageError } from "./usage.js";
 
 /**
@@ -45,14 +45,7 @@ export function runReportCommand(args: string[]): number {
   });
   for (const record of records) store.add(record);
   const explain = stringFlag(values.explain);
-  const slash = explain?.lastIndexOf("/") ?? -1;
-  const target =
-    explain === undefined
-      ? {}
-      : slash < 0
-        ? { id: explain }
-        : { run: explain.slice(0, slash), id: explain.slice(slash + 1) };
-  const sequence = multicastFromTrace(runs, target) ?? null;
+  const sequence = multicastFromTrace(runs, explainWanted(explain)) ?? null;
   if (explain !== undefined && sequence === null)
     throw new UsageError(`report: --explain: the trace has no multicast ${JSON.stringify(explain)}`);
   const files = writeReport(out, {

@@ -1,0 +1,72 @@
+import type { NetRunOptions, NetRunStats } from "@amcast/runtime";
+import { refuseUnsupported, runCluster } from "@amcast/runtime";
+import { buildSystem } from "@amcast/system";
+import { RunObserver } from "./observe.js";
+import type { ScenarioOutcome, ScenarioSpec } from "./scenario.js";
+
+export interface NetOutcome extends ScenarioOutcome {
+  readonly net: NetRunStats;
+}
+
+/**
+ * Runs one scenario on real processes (the runtime's cluster runner) and judges it as
+ * `runScenario` judges a simulated one: the same metrics, and the oracles over the merged trace,
+ * deciding from its `stop` event what the run owes.
+ */
+export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions): Promise<NetOutcome> {
+  refuseUnsupported(spec);
+  const built = buildSystem(spec);
+  const observer = new RunObserver(spec, built);
+  const run = await runCluster(spec, {
+    ...options,
+    built,
+    traceSends: spec.recordSends,
+    onEvent: observer.onEvent,
+  });
+  const { metrics, check } = observer.finish();
+  // The runtime does not run the reconfiguration controller (it refuses such runs).
+  return { spec, sim: run.sim, metrics, check, wallMs: run.wallMs, reconfig: null, net: run.net };
+}
+
+/** What the transport did in a run: kept with the run's record (`summary.net`). */
+export interface NetSummary {
+  readonly killed: readonly { readonly proc: string; readonly t: number }[];
+  readonly processes: number;
+  readonly dataFrames: number;
+  readonly messagesPerFrame: number;
+  readonly ackFrames: number;
+  readonly wireBytes: number;
+  readonly framesResent: number;
+  readonly framesRejected: number;
+  readonly connectionsLost: number;
+  readonly congestionEpisodes: number;
+  readonly logicErrors: number;
+  readonly cpuMsReplicas: number;
+  readonly cpuMsClients: number;
+  readonly workloadMs: number;
+  readonly startupMs: number;
+  /** How late this machine ran a ready process (mean, ms): a busy machine slows every step. */
+  readonly schedulingDelayMs: number;
+}
+
+export function netSummary(outcome: NetOutcome): NetSummary {
+  const { net } = outcome;
+  return {
+    killed: net.killed,
+    processes: net.nodes,
+    dataFrames: net.dataFrames,
+    messagesPerFrame: Math.round(net.messagesPerFrame * 100) / 100,
+    ackFrames: net.ackFrames,
+    wireBytes: net.wireBytes,
+    framesResent: net.framesResent,
+    framesRejected: net.framesRejected,
+    connectionsLost: net.connectionsLost,
+    congestionEpisodes: net.congestionEpisodes,
+    logicErrors: net.logicErrors,
+    cpuMsReplicas: Math.round(net.cpuMsReplicas),
+    cpuMsClients: Math.round(net.cpuMsClients),
+    workloadMs: Math.round(net.workloadMs),
+    startupMs: Math.round(net.startupMs),
+    schedulingDelayMs: Math.round(net.schedulingDelayMs.mean * 100) / 100,
+  };
+}
