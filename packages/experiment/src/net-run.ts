@@ -28,26 +28,27 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
   return { spec, sim: run.sim, metrics, check, wallMs: run.wallMs, reconfig: null, net: run.net };
 }
 
-/** What the transport did in a run: kept with the run's record (`summary.net`). */
-export interface NetSummary {
-  readonly killed: readonly { readonly proc: string; readonly t: number }[];
-  readonly processes: number;
-  readonly dataFrames: number;
-  readonly messagesPerFrame: number;
-  readonly ackFrames: number;
-  readonly wireBytes: number;
-  readonly framesResent: number;
-  readonly framesRejected: number;
-  readonly connectionsLost: number;
-  readonly congestionEpisodes: number;
-  readonly logicErrors: number;
-  readonly cpuMsReplicas: number;
-  readonly cpuMsClients: number;
-  readonly workloadMs: number;
-  readonly startupMs: number;
-  /** How late this machine ran a ready process (mean, ms): a busy machine slows every step. */
-  readonly schedulingDelayMs: number;
-}
+/**
+ * What the transport did in a run, kept with the run's record (`summary.net`): the runner's
+ * counters (rounded), the process count, and the mean scheduling delay in ms.
+ */
+export type NetSummary = Pick<
+  NetRunStats,
+  | "killed"
+  | "dataFrames"
+  | "messagesPerFrame"
+  | "ackFrames"
+  | "wireBytes"
+  | "framesResent"
+  | "framesRejected"
+  | "connectionsLost"
+  | "congestionEpisodes"
+  | "logicErrors"
+  | "cpuMsReplicas"
+  | "cpuMsClients"
+  | "workloadMs"
+  | "startupMs"
+> & { readonly processes: number; readonly schedulingDelayMs: number };
 
 export function netSummary(outcome: NetOutcome): NetSummary {
   const { net } = outcome;

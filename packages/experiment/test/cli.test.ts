@@ -1,30 +1,9 @@
-import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { amcast, scratchProject, THREE_REGIONS } from "./project.js";
 
-/** The built CLI, as users run it (`pnpm test` builds it first). */
-const CLI = resolve(__dirname, "../dist/cli.js");
 const OVERLAYS = resolve(__dirname, "../../../overlays");
-
-/** Runs the CLI as a user would, in `cwd`; returns exit code and output. */
-function amcast(cwd: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: "utf8" });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-const SMALL_TOPOLOGY = {
-  kind: "topology",
-  name: "three",
-  regions: ["a", "b", "c"],
-  latencyMs: [
-    [1, 20, 30],
-    [20, 1, 25],
-    [30, 25, 1],
-  ],
-  groups: "one-per-region",
-};
 
 const SMALL_EXPERIMENT = {
   name: "small",
@@ -47,12 +26,8 @@ function experiment(name: string, body: unknown): void {
 }
 
 beforeAll(() => {
-  project = mkdtempSync(join(tmpdir(), "amcast-cli-"));
-  mkdirSync(join(project, "experiments"));
-  mkdirSync(join(project, "overlays"));
+  project = scratchProject("amcast-cli-", { small: SMALL_EXPERIMENT });
   cpSync(join(OVERLAYS, "aws-12-regions-ms.csv"), join(project, "overlays", "aws-12-regions-ms.csv"));
-  writeFileSync(join(project, "overlays", "three.topology.json"), JSON.stringify(SMALL_TOPOLOGY));
-  experiment("small", SMALL_EXPERIMENT);
 });
 
 /** Bad input: exit code 2, exactly one line on stderr, no stack trace. */
@@ -210,7 +185,7 @@ describe("bad input gets one clear line and a non-zero exit", () => {
     writeFileSync(
       join(project, "overlays", "broken.topology.json"),
       JSON.stringify({
-        ...SMALL_TOPOLOGY,
+        ...THREE_REGIONS,
         latencyMs: [
           [1, 2, 3],
           [1, 2, 3],

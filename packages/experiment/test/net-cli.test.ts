@@ -1,10 +1,9 @@
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { checkRun } from "@amcast/check";
 import type { TraceEvent } from "@amcast/core";
 import {
@@ -18,9 +17,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { loadDeploymentFile, mergeTraceFiles } from "../src/index.js";
-
-/** The built CLI, as users run it (`pnpm test` builds it first). */
-const CLI = resolve(__dirname, "../dist/cli.js");
+import { CLI, scratchProject } from "./project.js";
 
 let project = "";
 /** Every process a test started, killed at the end whatever happened. */
@@ -31,23 +28,7 @@ function experiment(name: string, body: unknown): void {
 }
 
 beforeAll(() => {
-  project = mkdtempSync(join(tmpdir(), "amcast-net-cli-"));
-  mkdirSync(join(project, "experiments"));
-  mkdirSync(join(project, "overlays"));
-  writeFileSync(
-    join(project, "overlays", "three.topology.json"),
-    JSON.stringify({
-      kind: "topology",
-      name: "three",
-      regions: ["a", "b", "c"],
-      latencyMs: [
-        [1, 20, 30],
-        [20, 1, 25],
-        [30, 25, 1],
-      ],
-      groups: "one-per-region",
-    }),
-  );
+  project = scratchProject("amcast-net-cli-");
   writeFileSync(
     join(project, "overlays", "one.topology.json"),
     JSON.stringify({
