@@ -250,7 +250,7 @@ function latencyOverTimeFigure(
   return {
     name: "latency-over-time",
     title,
-    caption: `Mean latency of the multicasts started in each ${bucket >= 1000 ? `${bucket / 1000} s` : `${bucket} ms`} of (simulated) time, with view changes and crashes marked (dashed, in the colour of the run they happened in).`,
+    caption: `Mean latency of the multicasts started in each ${bucket >= 1000 ? `${bucket / 1000} s` : `${bucket} ms`} of the run's time (virtual on the simulator, the trace clock on real processes), with view changes and crashes marked (dashed, in the colour of the run they happened in).`,
     svg: lineFigureSvg(panels, {
       title,
       subtitle: `mean latency per ${bucket >= 1000 ? `${bucket / 1000} s` : `${bucket} ms`}, by start time; marks: faults and overlay views; ${titleOf(settings.common)}`,
