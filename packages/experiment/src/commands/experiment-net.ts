@@ -102,7 +102,16 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
         log: (line) => print(`  ${line}`),
         signal: abort.signal,
       };
-      const outcome = await runScenarioNet(run.spec, options);
+      let outcome: NetOutcome;
+      try {
+        outcome = await runScenarioNet(run.spec, options);
+      } catch (error) {
+        if (!(error instanceof NetRunError && abort.signal.aborted)) throw error;
+        // Interrupted while its nodes started: every one was stopped; report the runs kept.
+        interrupted = run.index + 1;
+        print(`not kept: ${run.spec.label} was interrupted while its nodes started (--resume runs it)`);
+        break;
+      }
       print(netProgressLine(outcome, run.index, plan.length));
       if (abort.signal.aborted) {
         // Its nodes were stopped in order and traced, but it did not finish: it is not kept
@@ -118,9 +127,9 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
   } catch (error) {
     if (error instanceof NetRunError) {
       process.stderr.write(
-        `amcast: ${abort.signal.aborted ? "interrupted; every node was stopped" : error.message}\n`,
+        `amcast: ${error.message}\namcast: ${store.records.length} run(s) kept in ${displayPath(store.dir)} (--resume goes on)\n`,
       );
-      return abort.signal.aborted ? 130 : 1;
+      return 1;
     }
     throw error;
   } finally {
