@@ -35,6 +35,8 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
 export type NetSummary = Pick<
   NetRunStats,
   | "killed"
+  | "partitions"
+  | "messagesHeldByPartition"
   | "dataFrames"
   | "messagesPerFrame"
   | "ackFrames"
@@ -54,6 +56,8 @@ export function netSummary(outcome: NetOutcome): NetSummary {
   const { net } = outcome;
   return {
     killed: net.killed,
+    partitions: net.partitions,
+    messagesHeldByPartition: net.messagesHeldByPartition,
     processes: net.nodes,
     dataFrames: net.dataFrames,
     messagesPerFrame: Math.round(net.messagesPerFrame * 100) / 100,

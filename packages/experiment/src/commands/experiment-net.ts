@@ -1,5 +1,4 @@
 import { join, resolve } from "node:path";
-import { formatReport } from "@amcast/check";
 import { parseTrace } from "@amcast/core";
 import type { NetRunOptions } from "@amcast/runtime";
 import { DEFAULT_NET_OPTIONS, NetRunError, refuseUnsupported } from "@amcast/runtime";
@@ -89,6 +88,7 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   let interrupted = 0;
+  let unfinished: RunRecord | undefined;
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
@@ -113,16 +113,21 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
         break;
       }
       print(netProgressLine(outcome, run.index, plan.length));
+      const record = recordOf(run, outcome, {
+        ...runSummary(outcome),
+        runtime: "net",
+        net: netSummary(outcome),
+      });
       if (abort.signal.aborted) {
-        // Its nodes were stopped in order and traced, but it did not finish: it is not kept
-        // (--resume runs it again); the checker says what it saw.
+        // Its nodes were stopped in order and traced, but it did not finish: the tables show
+        // it (it does not pass), the results do not keep it (--resume runs it again).
         interrupted = run.index + 1;
-        if (outcome.check !== null) print(formatReport(outcome.check));
+        unfinished = record;
         print(`not kept: ${run.spec.label} did not finish (--resume runs it again)`);
         break;
       }
       // Written now: an interrupted experiment keeps every run it finished.
-      store.add(recordOf(run, outcome, { ...runSummary(outcome), runtime: "net", net: netSummary(outcome) }));
+      store.add(record);
     }
   } catch (error) {
     if (error instanceof NetRunError) {
@@ -138,23 +143,24 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
     writer?.close();
   }
   const records = store.records;
+  // What ran, for the console: the kept runs and the one interrupted, if any.
+  const ran = unfinished === undefined ? records : [...records, unfinished];
 
   print("");
-  print(tableText(runsTableData(records)));
-  const notes = runNotes(records);
+  print(tableText(runsTableData(ran)));
+  const notes = runNotes(ran);
   for (const note of notes) print(note);
   print("");
   print(
     "latency per kind of message (floor: max over destinations of the client's one-way delay; model: the protocol's message pattern)",
   );
-  print(tableText(kindsTableData(records)));
-  const transport = netTable(records);
+  print(tableText(kindsTableData(ran)));
   print("");
   print(TRANSPORT_TITLE);
-  print(transport);
+  print(netTable(ran));
 
   const sequence = writer === undefined ? null : sequenceFromTrace(writer.file, args.explain);
-  const sections: ReportSection[] = [{ title: TRANSPORT_TITLE, text: transport }];
+  const sections: ReportSection[] = [{ title: TRANSPORT_TITLE, text: netTable(records) }];
   const files = writeReport(store.dir, {
     header: store.reportHeader(
       `network runtime (real processes on this machine, ${latencyEmulation ? "topology delays emulated" : "no latency emulation"})`,
@@ -169,7 +175,7 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
     seed: args.seed ?? experiment.seeds[0] ?? 1,
     seeds: args.seed === undefined ? experiment.seeds : [args.seed],
     results: store.dir,
-    notes,
+    notes: runNotes(records),
     runs: records.map((record) => record.summary),
   };
   print("");
@@ -180,7 +186,7 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
   print(`report: ${displayPath(join(store.dir, "index.html"))}`);
   if (writer !== undefined) print(`trace: ${displayPath(writer.file)} (${writer.lines} events)`);
   const verdict = verdictLines(
-    records,
+    ran,
     (record) => `${replayCommand(args.name, record.seed, args.traceFile ?? "trace.jsonl")} --runtime net`,
   );
   for (const line of verdict.lines) print(line);
@@ -213,8 +219,10 @@ export function netProgressLine(outcome: NetOutcome, index: number, total: numbe
   const signatures = signatureKind(spec) === "modelled" ? " (signatures modelled)" : "";
   const killed =
     net.killed.length === 0 ? "" : ` (${net.killed.map((entry) => entry.proc).join(", ")} killed)`;
+  const partitioned =
+    net.partitions.length === 0 ? "" : ` (${net.partitions.length} partition(s) cut and healed)`;
   return (
-    `[${index + 1}/${total}] ${spec.label} seed ${spec.seed}: ${metrics.multicasts} multicasts on ${net.nodes} processes${killed} in ` +
+    `[${index + 1}/${total}] ${spec.label} seed ${spec.seed}: ${metrics.multicasts} multicasts on ${net.nodes} processes${killed}${partitioned} in ` +
     `${(net.workloadMs / 1000).toFixed(1)} s (start-up ${(net.startupMs / 1000).toFixed(1)} s), ` +
     `${net.messagesPerFrame.toFixed(1)} messages/frame${signatures}; ${checks}${stop}`
   );
@@ -235,13 +243,14 @@ export function netTable(records: readonly RunRecord[]): string {
     "rejected",
     "lost conns",
     "congested",
+    "partition-held",
     "sched ms",
     "signatures",
   ];
   const rows = records.map(({ label, summary }) => {
     const net = summary.net;
     return net === undefined
-      ? [label, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", summary.signatures]
+      ? [label, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", summary.signatures]
       : [
           label,
           net.processes,
@@ -253,6 +262,7 @@ export function netTable(records: readonly RunRecord[]): string {
           net.framesRejected,
           net.connectionsLost,
           net.congestionEpisodes,
+          net.messagesHeldByPartition,
           net.schedulingDelayMs,
           summary.signatures,
         ];
