@@ -176,6 +176,31 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
     },
     "reconfig.viewsMax": { text: "overlay views a run installs at most" },
     "reconfig.controlMulticastsMax": { text: "STATS and VIEW multicasts a run makes at most" },
+    "reconfig.measuredDelays": {
+      text: "the controller optimises with the delays replicas measured (STATS), not only the topology's",
+    },
+    "reconfig.firstGainPercentMin": {
+      text: "expectation: each reconfiguring run gains at least this much after its first view, or the experiment fails",
+    },
+    published: { text: "figures published elsewhere for these runs, printed beside amcast's" },
+    "published.source": { text: "where the figures come from" },
+    "published.figures": { text: "the figures" },
+    "published.figures[].run": { text: "a protocol entry's label" },
+    "published.figures[].workload": { text: "a workload's name" },
+    "published.figures[].metric": { text: "`throughput` (multicasts/s) or `latency` (mean ms)" },
+    "published.figures[].value": { text: "the published value" },
+    "workloads[].destinationTable": {
+      text: "per home group, the destination sets of its global multicasts with weights (`globalChoice` `table`)",
+    },
+    "workloads[].destinationTable.<home group>": { text: "a home group's destination sets" },
+    "workloads[].destinationTable.<home group>[].dst": {
+      text: "the destination groups, the home group among them",
+    },
+    "workloads[].destinationTable.<home group>[].weight": { text: "its relative weight" },
+    "workloads[].shift.destinationTable": { text: "as `destinationTable`, from `atMs` on" },
+    "workloads[].shift.destinationTable.<home group>": { text: "a home group's destination sets" },
+    "workloads[].shift.destinationTable.<home group>[].dst": { text: "the destination groups" },
+    "workloads[].shift.destinationTable.<home group>[].weight": { text: "its relative weight" },
     sweep: {
       text: `run every point of a sweep: \`{"clientsPerGroup": [1, 2, 4]}\` (every combination of the lists) or \`[{"clientsPerGroup": 1, "multicastsPerClient": 600}, ...]\` (values that change together). Sweepable: ${Object.keys(
         SWEEP_PARAMETERS,
@@ -361,6 +386,12 @@ const EXAMPLES: Record<string, unknown> = {
       loadLimitPercent: 90,
       viewsMax: 3,
       controlMulticastsMax: 10,
+      measuredDelays: true,
+      firstGainPercentMin: 0,
+    },
+    published: {
+      source: "a paper",
+      figures: [{ run: "skeen", workload: "w", metric: "latency", value: 100 }],
     },
     sweep: { clientsPerGroup: [1, 2] },
   },
@@ -370,7 +401,15 @@ const EXAMPLES: Record<string, unknown> = {
     protocols: [{ protocol: "skeen" }],
     mode: "crash",
     faults: { crashes: [{ proc: "r1/0", atMs: 5 }] },
-    workloads: [{ name: "w", clientsPerGroup: 1, multicastsPerClient: 1 }],
+    workloads: [
+      {
+        name: "w",
+        clientsPerGroup: 1,
+        multicastsPerClient: 1,
+        destinationTable: { r1: [{ dst: ["r1", "r2"], weight: 1 }] },
+        shift: { atMs: 10, destinationTable: { r2: [{ dst: ["r1", "r2"], weight: 1 }] } },
+      },
+    ],
     sweep: [
       { localPercent: 90, perMessageUs: 10, jitterSdFraction: 0 },
       { localPercent: 50, perMessageUs: 20, jitterSdFraction: 0.1 },
@@ -387,9 +426,11 @@ function kindOf(source: string): ConfigKind {
 
 /** `faults.crashes[].atMs` is `faultPlans[].crashes[].atMs`: one entry per field. */
 function canonicalPath(kind: ConfigKind, path: string): string {
-  return kind === "experiment" && path.startsWith("faults.")
-    ? `faultPlans[].${path.slice("faults.".length)}`
-    : path;
+  // A destination table is keyed by group names: one entry for every key.
+  const keyed = path.replace(/(destinationTable)\.[^.[\]]+/, "$1.<home group>");
+  return kind === "experiment" && keyed.startsWith("faults.")
+    ? `faultPlans[].${keyed.slice("faults.".length)}`
+    : keyed;
 }
 
 /** Records every field the parsers read while loading `load`'s files. */

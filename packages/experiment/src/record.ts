@@ -11,6 +11,11 @@ export interface SampleColumns {
   readonly multicastMs: readonly number[];
   readonly latencyMs: readonly number[];
   readonly kind: readonly number[];
+  /** The client that multicast it, and its destination groups (space-separated). */
+  readonly client: readonly string[];
+  readonly dst: readonly string[];
+  /** The protocol's latency model for it; null: none. */
+  readonly modelMs: readonly (number | null)[];
 }
 
 /** What the oracles said about a run. */
@@ -99,6 +104,9 @@ export function sampleColumns(samples: readonly MessageSample[]): SampleColumns 
   const multicastMs: number[] = new Array(samples.length);
   const latencyMs: number[] = new Array(samples.length);
   const kind: number[] = new Array(samples.length);
+  const client: string[] = new Array(samples.length);
+  const dst: string[] = new Array(samples.length);
+  const modelMs: (number | null)[] = new Array(samples.length);
   samples.forEach((sample, index) => {
     let at = kindIndex.get(sample.kind);
     if (at === undefined) {
@@ -109,8 +117,11 @@ export function sampleColumns(samples: readonly MessageSample[]): SampleColumns 
     multicastMs[index] = roundMs(sample.multicastMs);
     latencyMs[index] = roundMs(sample.latencyMs);
     kind[index] = at;
+    client[index] = sample.client;
+    dst[index] = sample.dst.join(" ");
+    modelMs[index] = sample.modelMs === null ? null : roundMs(sample.modelMs);
   });
-  return { kinds, multicastMs, latencyMs, kind };
+  return { kinds, multicastMs, latencyMs, kind, client, dst, modelMs };
 }
 
 /** Latencies of a record's multicasts of one kind (all kinds when `kind` is undefined). */

@@ -60,6 +60,15 @@ export function writeReport(dir: string, content: ReportContent): string[] {
   return written;
 }
 
+/** The reconfiguration tables and the published figures, as the console printed them, for the report. */
+export function linesSections(reconfig: readonly string[], published: readonly string[]): ReportSection[] {
+  const sections: ReportSection[] = [];
+  if (reconfig.some((line) => line !== ""))
+    sections.push({ title: "reconfiguration", text: reconfig.join("\n").trim() });
+  if (published.length > 0) sections.push({ title: "published figures", text: published.join("\n") });
+  return sections;
+}
+
 const STYLE = `
 body { font: 14px/1.45 Helvetica, Arial, sans-serif; color: #1a1a1a; margin: 0 auto; max-width: 1280px; padding: 18px 28px 60px; }
 h1 { font-size: 24px; margin: 6px 0 4px; }

@@ -441,14 +441,17 @@ function kindRows(records: readonly RunRecord[]): (string | number | null)[][] {
   );
 }
 
-const SAMPLE_HEADER = ["run", "multicast_ms", "latency_ms", "kind"];
+const SAMPLE_HEADER = ["run", "multicast_ms", "latency_ms", "kind", "client", "dst", "model_ms"];
 
-function sampleRows(record: RunRecord): (string | number)[][] {
+function sampleRows(record: RunRecord): (string | number | null)[][] {
   const { samples } = record;
   return samples.latencyMs.map((latencyMs, index) => [
     record.label,
     samples.multicastMs[index] as number,
     latencyMs,
     samples.kinds[samples.kind[index] as number] as string,
+    samples.client[index] ?? "",
+    samples.dst[index] ?? "",
+    samples.modelMs[index] ?? null,
   ]);
 }

@@ -9,9 +9,9 @@ import { netSummary, runScenarioNet } from "../net-run.js";
 import type { RunRecord } from "../record.js";
 import { recordOf } from "../record.js";
 import { kindsTableData, runNotes, runsTableData, tableText, verdictLines } from "../record-tables.js";
-import { checksText, replayCommand } from "../report.js";
+import { checksText, reconfigLines, replayCommand } from "../report.js";
 import type { ReportSection } from "../report-html.js";
-import { writeReport } from "../report-html.js";
+import { linesSections, writeReport } from "../report-html.js";
 import { planRuns, runSummary } from "../run.js";
 import type { ExperimentSpec } from "../spec.js";
 import type { ResultsStore } from "../store.js";
@@ -89,6 +89,7 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
   const onSignal = (): void => abort.abort();
   let interrupted = 0;
   let unfinished: RunRecord | undefined;
+  const outcomes: NetOutcome[] = [];
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
@@ -128,6 +129,7 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
       }
       // Written now: an interrupted experiment keeps every run it finished.
       store.add(record);
+      outcomes.push(outcome);
     }
   } catch (error) {
     if (error instanceof NetRunError) {
@@ -155,12 +157,18 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
     "latency per kind of message (floor: max over destinations of the client's one-way delay; model: the protocol's message pattern)",
   );
   print(tableText(kindsTableData(ran)));
+  // The reconfiguration tables need full outcomes: this invocation's finished runs.
+  const reconfig = reconfigLines(outcomes, experiment.reconfig?.firstGainPercentMin ?? null, "net");
+  for (const line of reconfig.lines) print(line);
   print("");
   print(TRANSPORT_TITLE);
   print(netTable(ran));
 
   const sequence = writer === undefined ? null : sequenceFromTrace(writer.file, args.explain);
-  const sections: ReportSection[] = [{ title: TRANSPORT_TITLE, text: netTable(records) }];
+  const sections: ReportSection[] = [
+    ...linesSections(reconfig.lines, []),
+    { title: TRANSPORT_TITLE, text: netTable(records) },
+  ];
   const files = writeReport(store.dir, {
     header: store.reportHeader(
       `network runtime (real processes on this machine, ${latencyEmulation ? "topology delays emulated" : "no latency emulation"})`,
@@ -189,6 +197,8 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
     ran,
     (record) => `${replayCommand(args.name, record.seed, args.traceFile ?? "trace.jsonl")} --runtime net`,
   );
+  for (const line of reconfig.verdict) print(line);
+  for (const line of reconfig.verdict) print(line);
   for (const line of verdict.lines) print(line);
   if (args.json) print(JSON.stringify(summary));
   if (abort.signal.aborted) {
@@ -197,7 +207,7 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
     );
     return 130;
   }
-  return verdict.failed === 0 ? 0 : 1;
+  return verdict.failed === 0 && reconfig.failed === 0 ? 0 : 1;
 }
 
 /**

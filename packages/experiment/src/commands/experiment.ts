@@ -12,12 +12,12 @@ import {
   genuinenessTable,
   linearizableCostTable,
   progressLine,
-  reconfigTable,
+  publishedLines,
+  reconfigLines,
   replayCommand,
-  solverTable,
 } from "../report.js";
 import type { ReportSection } from "../report-html.js";
-import { writeReport } from "../report-html.js";
+import { linesSections, writeReport } from "../report-html.js";
 import { planRuns } from "../run.js";
 import type { ScenarioOutcome } from "../scenario.js";
 import { runScenario } from "../scenario.js";
@@ -264,6 +264,12 @@ function runSimExperiment(
     print(section.title);
     print(section.text);
   }
+  const reconfig = reconfigLines(outcomes, experiment.reconfig?.firstGainPercentMin ?? null, "sim");
+  for (const line of reconfig.lines) print(line);
+  const published = experiment.published === null ? [] : publishedLines(outcomes, experiment.published);
+  if (published.length > 0) print("");
+  for (const line of published) print(line);
+  sections.push(...linesSections(reconfig.lines, published));
   if (outcomes.length < records.length && sections.length > 0)
     print(`(the tables above the main ones cover the ${outcomes.length} run(s) of this invocation)`);
 
@@ -293,11 +299,12 @@ function runSimExperiment(
   print(`report: ${displayPath(join(store.dir, "index.html"))}`);
   if (writer !== undefined) print(`trace: ${displayPath(writer.file)} (${writer.lines} events)`);
 
+  for (const line of reconfig.verdict) print(line);
   const verdict = verdictLines(records, (record) =>
     replayCommand(name, record.seed, traceFile ?? "trace.jsonl"),
   );
   for (const line of verdict.lines) print(line);
-  return { code: verdict.failed === 0 ? 0 : 1, summary };
+  return { code: verdict.failed === 0 && reconfig.failed === 0 ? 0 : 1, summary };
 }
 
 /** The tables only this invocation's runs have (they need the runs' full outcomes). */
@@ -315,14 +322,6 @@ function detailSections(outcomes: readonly ScenarioOutcome[]): ReportSection[] {
     linearizableCostTable(outcomes),
   );
   add(`latency around crashes (multicasts started ${2} s before and after)`, faultImpactTable(outcomes));
-  add(
-    "reconfigurations (model: the optimiser's cost model over the statistics window; measured: mean latency before the decision and after the installation)",
-    reconfigTable(outcomes),
-  );
-  add(
-    "optimiser runs (wall-clock solve times; the simulated run does not wait for them)",
-    solverTable(outcomes),
-  );
   return sections;
 }
 
