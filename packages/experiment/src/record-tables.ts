@@ -48,13 +48,20 @@ export function verdictLines(
   return { failed: failed.length, lines };
 }
 
-/** Said under the runs table when a run is in Byzantine mode. */
-export const MODELLED_SIGNATURES_NOTE =
-  "byzantine mode: signatures are modelled (SimulatedSignatures: unforgeable by construction, no cryptography); real signatures are not implemented yet";
+/** Said under the runs table when a run is in Byzantine mode, by how it signs. */
+export const SIGNATURE_NOTES: Readonly<Record<"modelled" | "ed25519", string>> = {
+  modelled:
+    "byzantine mode: signatures are modelled (SimulatedSignatures: unforgeable by construction, no cryptography); real processes sign with Ed25519 (--runtime net)",
+  ed25519:
+    "byzantine mode: requests, stream copies and consensus messages carry Ed25519 signatures (node:crypto)",
+};
 
 /** Notes that hold for some runs of a table (printed under it, in the JSON summary and the report). */
 export function runNotes(records: readonly RunRecord[]): string[] {
-  return records.some((record) => record.summary.signatures === "modelled") ? [MODELLED_SIGNATURES_NOTE] : [];
+  const kinds = new Set(records.map((record) => record.summary.signatures));
+  return (["modelled", "ed25519"] as const)
+    .filter((kind) => kinds.has(kind))
+    .map((kind) => SIGNATURE_NOTES[kind]);
 }
 
 /** The row label: the group without its sweep values (they get columns). */

@@ -68,7 +68,7 @@ export interface RunRecord {
 export function recordOf(
   run: PlannedRun,
   outcome: ScenarioOutcome,
-  summary: RunSummary = runSummary(outcome),
+  summary: RunSummary = runSummary(outcome, "sim"),
 ): RunRecord {
   const failing = failingViolations(outcome);
   const check = outcome.check;

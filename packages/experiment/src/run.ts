@@ -1,7 +1,7 @@
 import type { TraceEvent } from "@amcast/core";
 import type { Deployment, RunSelector } from "@amcast/runtime";
 import { loadDeployment } from "@amcast/runtime";
-import type { SignatureKind } from "@amcast/system";
+import type { RuntimeKind, SignatureKind } from "@amcast/system";
 import { signatureKind } from "@amcast/system";
 import type { Genuineness, LatencySummary } from "./metrics.js";
 import type { NetSummary } from "./net-run.js";
@@ -246,7 +246,7 @@ export interface RunSummary {
 }
 
 /** The machine-readable summary of one run (DESIGN.md, "Machine-readable results"). */
-export function runSummary(outcome: ScenarioOutcome): RunSummary {
+export function runSummary(outcome: ScenarioOutcome, runtime: RuntimeKind): RunSummary {
   const { spec, sim, metrics, check } = outcome;
   const latency = metrics.latency;
   return {
@@ -256,8 +256,8 @@ export function runSummary(outcome: ScenarioOutcome): RunSummary {
     overlay: spec.overlay?.name ?? null,
     mode: spec.mode,
     f: spec.f,
-    // Byzantine mode signs with a model of signatures (SimulatedSignatures), never real ones.
-    signatures: signatureKind(spec),
+    // Byzantine mode signs with a model of signatures on the simulator, with Ed25519 on real processes.
+    signatures: signatureKind(spec, runtime),
     faultPlan: spec.faultPlan,
     linearizable: spec.linearizable === true,
     workload: spec.workload.name,

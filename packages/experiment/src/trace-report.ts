@@ -90,7 +90,8 @@ export function recordFromTrace(
     overlay: null,
     mode: label.split("/")[1] ?? "",
     f: 0,
-    signatures: signatureKind({ mode: (label.split("/")[1] ?? "solo") as ReplicationMode }),
+    // A trace does not say which runtime wrote it: the simulator's signatures are assumed.
+    signatures: signatureKind({ mode: (label.split("/")[1] ?? "solo") as ReplicationMode }, "sim"),
     faultPlan: "",
     linearizable,
     workload: label.split("/")[2] ?? "",

@@ -115,7 +115,7 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
       }
       print(netProgressLine(outcome, run.index, plan.length));
       const record = recordOf(run, outcome, {
-        ...runSummary(outcome),
+        ...runSummary(outcome, "net"),
         runtime: "net",
         net: netSummary(outcome),
       });
@@ -226,7 +226,7 @@ export function netProgressLine(outcome: NetOutcome, index: number, total: numbe
   const { spec, metrics, net, sim } = outcome;
   const checks = checksText(outcome);
   const stop = sim.stoppedBy === "drained" ? "" : ` [stopped: ${sim.stoppedBy}]`;
-  const signatures = signatureKind(spec) === "modelled" ? " (signatures modelled)" : "";
+  const signatures = signatureKind(spec, "net") === "ed25519" ? " (Ed25519 signatures)" : "";
   const killed =
     net.killed.length === 0 ? "" : ` (${net.killed.map((entry) => entry.proc).join(", ")} killed)`;
   const partitioned =
