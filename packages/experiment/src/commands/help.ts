@@ -126,6 +126,9 @@ export const HELP: Record<string, CommandHelp> = {
       ["--keys FILE", "this process's keyring (amcast keys)"],
       ["--secret-file FILE", "or the cluster secret"],
       ["--trace FILE", "write this process's trace"],
+      ["--host HOST", "replica: the replica a deployment places on host HOST (instead of --id)"],
+      ["--listen ADDRESS", "the address to listen on (default: the deployment's host)"],
+      ["--health-port PORT", "serve a health check on this port (containers)"],
     ],
   },
   clients: {
@@ -137,6 +140,9 @@ export const HELP: Record<string, CommandHelp> = {
       ["--keys FILE", "this process's keyring (amcast keys)"],
       ["--secret-file FILE", "or the cluster secret"],
       ["--trace FILE", "write this process's trace"],
+      ["--host HOST", "replica: the replica a deployment places on host HOST (instead of --id)"],
+      ["--listen ADDRESS", "the address to listen on (default: the deployment's host)"],
+      ["--health-port PORT", "serve a health check on this port (containers)"],
     ],
   },
   keys: {
@@ -166,6 +172,44 @@ export const HELP: Record<string, CommandHelp> = {
       ["--seed N", "the seed of every case"],
       ["--multicasts N", "multicasts per client"],
       ["--json", "print the results as one JSON object"],
+    ],
+  },
+  deploy: {
+    synopsis: "deploy k8s|compose --experiment NAME [--out DIR] [run selection] [options]",
+    about:
+      "Writes what runs one run of an experiment in containers: Kubernetes manifests with a kustomize base, or a " +
+      "compose file, around one deployment file (docs/deploy.md).",
+    options: [
+      ["--experiment NAME", "the experiment"],
+      ["--out DIR", "where to write the files"],
+      ["--protocol P", "run selection: the protocol"],
+      ["--mode M", "run selection: the replication mode"],
+      ["--workload W", "run selection: the workload"],
+      ["--seed N", "run selection: the seed"],
+      ["--linearizable", "run selection: the linearizable variant"],
+      ["--fault-plan NAME", "run selection: the fault plan"],
+      ["--name N", "the deployment's name"],
+      ["--image I", "the container image"],
+      ["--port P", "the replicas' port"],
+      ["--health-port P", "the health-check port"],
+      ["--client-hosts N", "client hosts"],
+      ["--secret-file F", "the cluster secret"],
+      ["--latency-emulation", "inject the topology's delays in the transport"],
+    ],
+  },
+  proxy: {
+    synopsis:
+      "proxy --cluster FILE (--keys FILE | --secret-file FILE) [--host ID] [--listen ADDRESS] [--port PORT]",
+    about:
+      "An HTTP front door to a service built on @amcast/smr: POST /multicast answers with every destination " +
+      "group's reply, retries deduplicated by client id and sequence number. Runs until SIGINT/SIGTERM.",
+    options: [
+      ["--cluster FILE", "the cluster object as a JSON file"],
+      ["--keys FILE", "this client host's keyring"],
+      ["--secret-file FILE", "or the cluster secret"],
+      ["--host ID", "which client host of the cluster (default: clients)"],
+      ["--listen ADDRESS", "the address to listen on"],
+      ["--port PORT", "the HTTP port"],
     ],
   },
   reference: {

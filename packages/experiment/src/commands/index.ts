@@ -1,8 +1,10 @@
 import { runBenchCommand } from "./bench.js";
 import { runCheckCommand } from "./check.js";
 import { runCompareCommand } from "./compare.js";
+import { runDeployCommand } from "./deploy.js";
 import { runExperimentCommand } from "./experiment.js";
 import { runParityCommand } from "./parity.js";
+import { runProxyCommand } from "./proxy.js";
 import { runReferenceCommand } from "./reference.js";
 import { runClientsCommand, runKeysCommand, runMergeTracesCommand, runReplicaCommand } from "./replica.js";
 import { runReportCommand } from "./report.js";
@@ -21,5 +23,7 @@ export const COMMANDS: Record<string, (args: string[]) => number | Promise<numbe
   report: runReportCommand,
   compare: runCompareCommand,
   parity: runParityCommand,
+  deploy: runDeployCommand,
+  proxy: runProxyCommand,
   reference: runReferenceCommand,
 };
