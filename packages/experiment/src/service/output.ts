@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import type { HistoryEvent } from "@amcast/check";
 import { formatHistoryLine } from "@amcast/check";
 import { displayPath } from "@amcast/system";
-import { csv } from "../results.js";
+import { csv } from "../csv.js";
 import type { ExperimentSpec } from "../spec.js";
 import { TraceFileWriter } from "../trace-file.js";
 
