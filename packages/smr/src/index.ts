@@ -4,6 +4,8 @@ export type { TraceEvent } from "@amcast/core";
 export type { ReplicationMode } from "@amcast/group";
 export type { ProtocolName } from "@amcast/protocols";
 export type { NodeAddress as ReplicaAddress, TransportLimits } from "@amcast/runtime";
+export type { PartitionEntry, Snapshot, SnapshotManifest } from "@amcast/storage";
+export { decodeSnapshot, encodeSnapshot, SnapshotError, verifyManifest } from "@amcast/storage";
 export type {
   ClientOptions,
   ClusterConfig,
@@ -17,8 +19,11 @@ export type {
   Application,
   Client,
   Message,
+  ReplicaApplication,
   Replies,
   ServiceOptions,
+  StatefulApplication,
 } from "./service.js";
 export type { SimCluster, SimClusterOptions } from "./sim.js";
 export { createSimCluster } from "./sim.js";
+export { restoreApplication, restorePartition, snapshotApplication, WHOLE_STATE } from "./snapshot.js";
