@@ -12,3 +12,5 @@ export {
   verifyManifest,
   verifySnapshot,
 } from "./snapshot.js";
+export type { SnapshotSource, TransferOptions, TransferResult } from "./transfer.js";
+export { fetchSnapshot, TransferError } from "./transfer.js";
