@@ -33,25 +33,26 @@ function runAndKill(directory: string, durableMin: number): Promise<number> {
   });
 }
 
-it("keeps every entry it reported durable across SIGKILL, twice, and continues the sequence", {
+it("keeps every entry it reported durable across SIGKILLs, with its checkpoints, and continues the sequence", {
   timeout: 60_000,
 }, async () => {
   const directory = mkdtempSync(join(tmpdir(), "amcast-kill-"));
   try {
-    const first = await runAndKill(directory, 2000);
-    const afterFirst = await ReplicaLog.open(directory);
-    const firstCount = afterFirst.recovery.entries.length;
-    expect(firstCount).toBeGreaterThanOrEqual(first);
-    await afterFirst.log.close();
-
-    const second = await runAndKill(directory, first + 2000);
-    const { log, recovery } = await ReplicaLog.open(directory);
-    expect(recovery.entries.length).toBeGreaterThanOrEqual(second);
-    recovery.entries.forEach((entry, index) => {
-      expect(entry.position).toBe(index + 1);
-      expect(entry.payload.toString()).toBe(`entry ${entry.position} `.repeat(1 + (entry.position % 9)));
-    });
-    await log.close();
+    let durable = 0;
+    for (let kill = 1; kill <= 4; kill += 1) {
+      durable = await runAndKill(directory, durable + 1700);
+      const { log, recovery } = await ReplicaLog.open(directory);
+      const covered = recovery.checkpoint?.position ?? 0;
+      expect(covered).toBeGreaterThan(durable - 600); // checkpoints go on after every restart
+      expect(recovery.checkpoint?.state.toString()).toBe(`state after ${covered}`);
+      // The checkpoint and the entries after it hold every entry reported durable, in sequence.
+      expect(covered + recovery.entries.length).toBeGreaterThanOrEqual(durable);
+      recovery.entries.forEach((entry, index) => {
+        expect(entry.position).toBe(covered + index + 1);
+        expect(entry.payload.toString()).toBe(`entry ${entry.position} `.repeat(1 + (entry.position % 9)));
+      });
+      await log.close();
+    }
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
