@@ -303,6 +303,8 @@ export class ReplicaLog {
     if (this.closed) return;
     if (this.failure === null) {
       await this.sync();
+      // A periodic fsync may be in flight: let it finish before the last one and the close.
+      while (this.flushing !== null) await this.flushing.catch(() => undefined);
       if (this.handle !== null) await this.handle.sync();
     }
     this.closed = true;
