@@ -126,6 +126,7 @@ export class ReplicaLog {
   private failure: Error | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
   private closed = false;
+  private checkpoints: Promise<void> = Promise.resolve();
 
   private constructor(
     directory: string,
@@ -248,7 +249,14 @@ export class ReplicaLog {
    * position past the log's end (a snapshot fetched from peers) discards the whole log; the next
    * entry is then `position + 1`.
    */
-  async checkpoint(position: number, state: Uint8Array): Promise<void> {
+  checkpoint(position: number, state: Uint8Array): Promise<void> {
+    // One at a time, in call order: they share the temp file and each drops what the last kept.
+    const run = this.checkpoints.then(() => this.writeCheckpoint(position, state));
+    this.checkpoints = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writeCheckpoint(position: number, state: Uint8Array): Promise<void> {
     this.checkUsable();
     if (!Number.isSafeInteger(position) || position < this.checkpointPosition)
       throw new RangeError(
@@ -301,6 +309,7 @@ export class ReplicaLog {
   /** Writes and fsyncs what is buffered, and closes the files. */
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.checkpoints;
     if (this.failure === null) {
       await this.sync();
       // A periodic fsync may be in flight: let it finish before the last one and the close.

@@ -133,6 +133,25 @@ describe("the replica log", () => {
     await last.log.close();
   });
 
+  it("keeps the log contiguous when appends and syncs run while checkpoints roll segments", async () => {
+    const { log } = await ReplicaLog.open(directory, { segmentBytesMax: 300 });
+    const running: Promise<void>[] = [];
+    for (let index = 1; index <= 400; index += 1) {
+      log.append(entry(index));
+      if (index % 3 === 0) running.push(log.sync());
+      // Checkpoints start while earlier syncs are in flight and later appends keep coming.
+      if (index % 50 === 0)
+        running.push(log.checkpoint(index - 20, Buffer.from(`state after ${index - 20}`)));
+    }
+    await Promise.all(running);
+    await log.close();
+    const { log: reopened, recovery } = await ReplicaLog.open(directory);
+    expect(recovery.checkpoint?.position).toBe(380);
+    expect(recovery.entries.map((e) => e.position)).toEqual(Array.from({ length: 20 }, (_, i) => i + 381));
+    for (const e of recovery.entries) expect(e.payload.equals(entry(e.position))).toBe(true);
+    await reopened.close();
+  });
+
   it("installs a checkpoint past its log's end (state from peers) and continues after it", async () => {
     await writeEntries(10);
     const { log } = await ReplicaLog.open(directory);
