@@ -22,6 +22,11 @@ export interface TransferOptions {
   readonly inFlightMax?: number;
   /** Times one partition may be fetched before the transfer gives up (default 8). */
   readonly attemptsMax?: number;
+  /**
+   * A manifest or partition request unanswered this long counts as failed (default 10,000 ms): a
+   * source that never answers cannot stall the transfer.
+   */
+  readonly requestTimeoutMs?: number;
 }
 
 export interface TransferResult {
@@ -46,16 +51,20 @@ export class TransferError extends Error {
  * report alike is trusted, and its partitions come in parallel from the sources that vouched,
  * spread over them, each verified on arrival. A partition that does not match its hash marks its
  * source faulty (never asked again) and is fetched from another; one that fails to arrive is
- * fetched from another too. Nothing unverified is returned.
+ * fetched from another too, and its source is asked again only if no other is left. Nothing
+ * unverified is returned.
  */
 export async function fetchSnapshot(options: TransferOptions): Promise<TransferResult> {
   const { sources, vouchesNeeded } = options;
   if (!Number.isInteger(vouchesNeeded) || vouchesNeeded < 1)
     throw new RangeError(`vouchesNeeded: expected a whole number >= 1, got ${vouchesNeeded}`);
   const attemptsMax = options.attemptsMax ?? 8;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
 
   // 1. The trusted root: the newest position with enough matching reports.
-  const reports = await Promise.allSettled(sources.map((source) => source.manifest()));
+  const reports = await Promise.allSettled(
+    sources.map((source) => withTimeout(source.manifest(), requestTimeoutMs, `${source.id}: manifest`)),
+  );
   const byCheckpoint = new Map<
     string,
     { position: number; manifest: SnapshotManifest; sources: SnapshotSource[] }
@@ -93,7 +102,9 @@ export async function fetchSnapshot(options: TransferOptions): Promise<TransferR
   let turn = 0;
   const usable = (): SnapshotSource[] => trusted.sources.filter((source) => !faulty.has(source.id));
 
-  const fetchOne = async (name: string, avoid: ReadonlySet<string>): Promise<void> => {
+  // Sources that failed or timed out once are asked again only when no other usable one is left.
+  const failing = new Set<string>();
+  const fetchOne = async (name: string): Promise<void> => {
     for (;;) {
       const tried = attempts.get(name) ?? 0;
       if (tried >= attemptsMax)
@@ -102,15 +113,19 @@ export async function fetchSnapshot(options: TransferOptions): Promise<TransferR
       const candidates = usable();
       if (candidates.length === 0)
         throw new TransferError("every source that vouched for the checkpoint is faulty");
-      const preferred = candidates.filter((source) => !avoid.has(source.id));
+      const preferred = candidates.filter((source) => !failing.has(source.id));
       const pool = preferred.length > 0 ? preferred : candidates;
       const source = pool[turn % pool.length] as SnapshotSource;
       turn += 1;
       let bytes: Uint8Array;
       try {
-        bytes = await source.partition(position, name);
+        bytes = await withTimeout(
+          source.partition(position, name),
+          requestTimeoutMs,
+          `${source.id}: partition ${name}`,
+        );
       } catch {
-        avoid = new Set([...avoid, source.id]);
+        failing.add(source.id);
         continue;
       }
       bytesReceived += bytes.length;
@@ -124,7 +139,7 @@ export async function fetchSnapshot(options: TransferOptions): Promise<TransferR
   };
 
   const workers = Array.from({ length: Math.max(1, Math.min(inFlightMax, queue.length)) }, async () => {
-    for (let name = queue.shift(); name !== undefined; name = queue.shift()) await fetchOne(name, new Set());
+    for (let name = queue.shift(); name !== undefined; name = queue.shift()) await fetchOne(name);
   });
   await Promise.all(workers);
 
@@ -134,4 +149,14 @@ export async function fetchSnapshot(options: TransferOptions): Promise<TransferR
       `assembled root ${snapshot.manifest.root} differs from the trusted ${manifest.root}`,
     );
   return { position, snapshot, bytesReceived, faulty: [...faulty].sort(), servedBy };
+}
+
+/** `promise`, or a rejection after `timeoutMs`; the timer never holds the process open. */
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TransferError(`${what}: no answer in ${timeoutMs} ms`)), timeoutMs);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -11,25 +11,28 @@ function stateAt(position: number, partitions = 12): Snapshot {
   );
 }
 
-type Behaviour = "correct" | "corrupts" | "unavailable" | "lies-about-root" | "fails-partitions";
+type Behaviour = "correct" | "corrupts" | "unavailable" | "lies-about-root" | "fails-partitions" | "hangs";
 
 function source(
   id: string,
   position: number,
   behaviour: Behaviour = "correct",
-): SnapshotSource & { served: number } {
+): SnapshotSource & { served: number; asked: number } {
   const snapshot = stateAt(position);
   const claimed = behaviour === "lies-about-root" ? stateAt(position + 1) : snapshot;
   const self = {
     id,
     served: 0,
+    asked: 0,
     async manifest() {
       if (behaviour === "unavailable") throw new Error(`${id} is down`);
       return { position, manifest: claimed.manifest };
     },
     async partition(at: number, name: string) {
+      self.asked += 1;
       await new Promise((resolve) => setTimeout(resolve, 1)); // answers interleave, as over links
       if (behaviour === "fails-partitions") throw new Error(`${id} dropped the request`);
+      if (behaviour === "hangs") await new Promise(() => undefined); // never answers
       expect(at).toBe(position);
       self.served += 1;
       const bytes = Buffer.from(claimed.partitions.get(name) as Uint8Array);
@@ -90,6 +93,18 @@ describe("state transfer", () => {
     expect(result.snapshot.manifest.root).toBe(stateAt(100).manifest.root);
     expect(result.faulty).toEqual([]);
     expect(result.servedBy.has("g/1")).toBe(false);
+  });
+
+  it("does not wait forever for a replica that never answers", async () => {
+    const hanging = source("g/0", 100, "hangs");
+    const silent = { ...source("g/9", 100), manifest: () => new Promise<never>(() => undefined) };
+    const sources = [hanging, silent, source("g/1", 100), source("g/2", 100)];
+    const result = await fetchSnapshot({ sources, vouchesNeeded: 2, requestTimeoutMs: 50 });
+    expect(result.snapshot.manifest.root).toBe(stateAt(100).manifest.root);
+    expect(result.servedBy.has("g/0")).toBe(false);
+    // Asked only for its round-robin share of the first pass (12 partitions over 3 vouching
+    // sources); once those timed out, the others served them again.
+    expect(hanging.asked).toBeLessThanOrEqual(4);
   });
 
   it("gives up with a reason when every vouching replica is faulty", async () => {
