@@ -465,10 +465,16 @@ function scanSegments(directory: string, covered: number, recordBytesMax: number
   let truncatedBytes = 0;
   segments.forEach((segment, index) => {
     const isLast = index === segments.length - 1;
-    if (segment.firstPosition !== expected)
+    // A gap the checkpoint covers is what a crash leaves between installing a checkpoint past the
+    // log's end and deleting the segments before it.
+    if (
+      segment.firstPosition < expected ||
+      (segment.firstPosition > expected && segment.firstPosition > covered + 1)
+    )
       throw new StorageCorruptError(
         `${segment.path}: starts at entry ${segment.firstPosition}, expected ${expected}`,
       );
+    expected = segment.firstPosition;
     const contents = readFileSync(segment.path);
     const good = scanSegment(segment.path, contents, expected, recordBytesMax, isLast, covered, entries);
     expected = good.nextPosition;

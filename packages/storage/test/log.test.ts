@@ -165,6 +165,21 @@ describe("the replica log", () => {
     await reopened.close();
   });
 
+  it("opens after a crash between installing a checkpoint past the end and deleting the old segments", async () => {
+    await writeEntries(10);
+    const stale = readFileSync(join(directory, "log-0000000000000001.seg"));
+    const { log } = await ReplicaLog.open(directory);
+    await log.checkpoint(5000, Buffer.from("fetched"));
+    log.append(entry(5001));
+    await log.close();
+    writeFileSync(join(directory, "log-0000000000000001.seg"), stale); // the deletion never happened
+    const { log: reopened, recovery } = await ReplicaLog.open(directory);
+    expect(recovery.checkpoint?.position).toBe(5000);
+    expect(recovery.entries.map((e) => e.position)).toEqual([5001]);
+    expect(segments()).toEqual(["log-0000000000005001.seg"]);
+    await reopened.close();
+  });
+
   it("refuses a damaged checkpoint and a log that does not reach back to it", async () => {
     const { log } = await ReplicaLog.open(directory);
     log.append(entry(1));
