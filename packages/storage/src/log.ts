@@ -263,6 +263,10 @@ export class ReplicaLog {
         `checkpoint position ${position} is before the current checkpoint ${this.checkpointPosition}`,
       );
     await this.sync();
+    if (position >= this.next && this.pendingBytes > 0)
+      throw new RangeError(
+        `checkpoint at ${position} is past entries appended meanwhile (up to ${this.next - 1})`,
+      );
     const header = Buffer.alloc(CHECKPOINT_HEADER_BYTES);
     CHECKPOINT_MAGIC.copy(header, 0);
     writePosition(header, 8, position);
