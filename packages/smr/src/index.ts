@@ -5,6 +5,8 @@ export type { ReplicationMode } from "@amcast/group";
 export type { ProtocolName } from "@amcast/protocols";
 export type { NodeAddress as ReplicaAddress, TransportLimits } from "@amcast/runtime";
 export type { CrashFault, FaultOptions, PartitionFault, ProcessingCost } from "@amcast/sim";
+export type { PartitionEntry, Snapshot, SnapshotManifest } from "@amcast/storage";
+export { decodeSnapshot, encodeSnapshot, SnapshotError, verifyManifest } from "@amcast/storage";
 export type {
   ClientOptions,
   ClusterConfig,
@@ -20,8 +22,10 @@ export type {
   Application,
   Client,
   Message,
+  ReplicaApplication,
   Replies,
   ServiceOptions,
+  StatefulApplication,
 } from "./service.js";
 export type {
   SimCluster,
@@ -31,3 +35,4 @@ export type {
   SimWorkloadResult,
 } from "./sim.js";
 export { createSimCluster } from "./sim.js";
+export { restoreApplication, restorePartition, snapshotApplication, WHOLE_STATE } from "./snapshot.js";

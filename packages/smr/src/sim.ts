@@ -16,7 +16,7 @@ import type { MulticastClient } from "@amcast/group";
 import { createClient, createReplica, SimulatedSignatures } from "@amcast/group";
 import type { FaultOptions, ProcessingCost, SimClient, SimProcess, SimResult, StopReason } from "@amcast/sim";
 import { DEFAULT_PROCESSING, NO_FAULTS, simulate } from "@amcast/sim";
-import type { Application, Client, Replies, ResolvedService, ServiceOptions } from "./service.js";
+import type { Client, ReplicaApplication, Replies, ResolvedService, ServiceOptions } from "./service.js";
 import { destinationsOf, groupApplication, resolveService } from "./service.js";
 
 export interface SimClusterOptions<P = unknown, R = unknown> extends ServiceOptions {
@@ -26,7 +26,7 @@ export interface SimClusterOptions<P = unknown, R = unknown> extends ServiceOpti
    * Creates the state machine of one replica: called once per replica of every group, so each
    * replica has its own state, as it would on its own machine.
    */
-  readonly application: (group: GroupId, replica: ProcessId) => Application<P, R>;
+  readonly application: (group: GroupId, replica: ProcessId) => ReplicaApplication<P, R>;
   /**
    * One-way delay in ms: one number for every pair of groups (and inside a group), or a matrix
    * indexed like `groups` (row: from, column: to; the diagonal is the delay inside a group's
