@@ -41,8 +41,16 @@ export type {
   TraceEvent,
   TraceEventKind,
   TraceId,
+  TraceSink,
   ViewEvent,
 } from "./trace.js";
-export { formatTraceLine, parseTrace, parseTraceLine } from "./trace.js";
+export {
+  bothSinks,
+  formatTraceLine,
+  parseTrace,
+  parseTraceLine,
+  replayTraceEvent,
+  traceEventSink,
+} from "./trace.js";
 export type { LocalitySpec } from "./workload.js";
 export { DestinationChooser, nearestGroup } from "./workload.js";

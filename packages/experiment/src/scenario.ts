@@ -320,11 +320,17 @@ export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
     timeLimitMs: spec.timeLimitMs,
     recordSends: spec.recordSends,
     leaderOf,
-    onEvent: (event) => {
-      metrics.onEvent(event);
-      if (keep && event.ev !== "send") events.push(event);
-      onTrace?.(event);
-    },
+    // Metrics fold the events as plain arguments; event objects are built only for a trace that
+    // is kept (for the oracles) or written.
+    sink: metrics,
+    ...(keep || onTrace !== undefined
+      ? {
+          onEvent: (event: TraceEvent) => {
+            if (keep && event.ev !== "send") events.push(event);
+            onTrace?.(event);
+          },
+        }
+      : {}),
   });
   const wallMs = performance.now() - started;
   // Validity and agreement are owed unless the run was cut short, or a solo group crashed (it

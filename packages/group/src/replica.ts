@@ -266,6 +266,12 @@ export class Replica<M> implements ProcessLogic {
       if (reply !== undefined) this.sendReply(from, reply);
       return;
     }
+    // Solo: one replica, nothing to agree on; the request runs now, in arrival order, without
+    // becoming an input to order.
+    if (this.mode === "solo") {
+      this.executeRequest(from, seq, message, view, settled);
+      return;
+    }
     const bytes = ENVELOPE_BYTES + multicastBytes(message) + this.signatureBytes();
     const input = makeRequestInput(
       from,
@@ -294,6 +300,14 @@ export class Replica<M> implements ProcessLogic {
       this.drop("malformed");
       return;
     }
+    if (!this.incoming.accepts(fromGroup, envelope.k)) {
+      this.drop("stale-copy");
+      return;
+    }
+    if (this.mode === "solo") {
+      this.executeCopy(fromGroup, from, envelope.k, envelope.body);
+      return;
+    }
     const bytes = ENVELOPE_BYTES + 8 + this.bodyBytes(envelope.body) + this.signatureBytes();
     const input = makeCopyInput(
       from,
@@ -304,10 +318,6 @@ export class Replica<M> implements ProcessLogic {
       bytes,
       this.mode === "byzantine",
     );
-    if (!this.incoming.accepts(input)) {
-      this.drop("stale-copy");
-      return;
-    }
     if (this.mode === "byzantine" && !this.spec.verifier?.verify(from, input.digest, envelope.signature)) {
       this.drop("bad-signature");
       return;
@@ -356,25 +366,39 @@ export class Replica<M> implements ProcessLogic {
   private useful(input: OrderedInput): boolean {
     return input.kind === "request"
       ? !this.clients.isExecuted(input.client, input.seq)
-      : this.incoming.accepts(input);
+      : this.incoming.accepts(input.fromGroup, input.k);
   }
 
   /** Runs one decided input through the protocol logic (repeats are dropped here). */
   private execute(input: OrderedInput): void {
-    if (input.kind === "request") {
-      if (!this.clients.markExecuted(input.client, input.seq, input.settled)) return;
-      this.executedInputs += 1;
-      this.apply(
-        this.logic.step({ kind: "request", message: input.message, view: input.view }),
-        input.seq,
-        input.view,
-      );
-      return;
-    }
-    for (const item of this.incoming.onOrderedCopy(input)) {
-      this.executedInputs += 1;
-      this.apply(this.logic.step({ kind: "peer", from: item.fromGroup, body: item.body as M }));
-    }
+    if (input.kind === "request")
+      this.executeRequest(input.client, input.seq, input.message, input.view, input.settled);
+    else if (this.incoming.takeNext(input.fromGroup, input.k)) this.executeItem(input.fromGroup, input.body);
+    else for (const item of this.incoming.onOrderedCopy(input)) this.executeItem(item.fromGroup, item.body);
+  }
+
+  private executeRequest(
+    client: ProcessId,
+    seq: number,
+    message: Multicast,
+    view: number,
+    settled: number,
+  ): void {
+    if (!this.clients.markExecuted(client, seq, settled)) return;
+    this.executedInputs += 1;
+    this.apply(this.logic.step({ kind: "request", message, view }), seq, view);
+  }
+
+  /** A solo replica's copy, decided on arrival: taken now if next in its stream, else counted. */
+  private executeCopy(fromGroup: GroupId, sender: ProcessId, k: number, body: unknown): void {
+    if (this.incoming.takeNext(fromGroup, k)) this.executeItem(fromGroup, body);
+    else this.execute(makeCopyInput(sender, fromGroup, k, body, "", 0, false));
+  }
+
+  /** Item of another group's stream, taken in stream order: one step of the logic. */
+  private executeItem(fromGroup: GroupId, body: unknown): void {
+    this.executedInputs += 1;
+    this.apply(this.logic.step({ kind: "peer", from: fromGroup, body: body as M }));
   }
 
   /** Carries out the logic's outputs; `requestSeq` is the sequence number of the request being run, if any. */

@@ -1,5 +1,5 @@
-import type { GroupId, ProcessId, ProcessLogic, ProcessOutput, TraceEvent } from "@amcast/core";
-import { assert, Prng } from "@amcast/core";
+import type { GroupId, ProcessId, ProcessLogic, ProcessOutput, TraceSink } from "@amcast/core";
+import { assert, bothSinks, Prng, traceEventSink } from "@amcast/core";
 import type { SimClient, SimOptions, SimResult, StopReason } from "./options.js";
 
 /** What a queued event does. Small integers keep the hot loop's switch cheap. */
@@ -131,8 +131,8 @@ interface ClientSlot {
   readonly prng: Prng;
   started: number;
   completed: number;
-  /** Multicast id -> issue time, for messages in flight. */
-  readonly inFlight: Map<string, number>;
+  /** Multicasts started and not completed (the client logic keeps what they are). */
+  inFlight: number;
 }
 
 /** Ticks a `leaderOf` crash keeps waiting for a leader to exist before it gives up. */
@@ -197,7 +197,10 @@ export class Simulator {
   private protocolBytes = 0;
   private clientMessages = 0;
   private clientBytes = 0;
-  private readonly sendsByLabel = new Map<string, number>();
+  /** Sends per label; a counter object per label, so counting is one lookup. */
+  private readonly sendCounts = new Map<string, { count: number }>();
+  /** Where trace events go: the options' sink, and objects for `onEvent` if it is given. */
+  private readonly trace: TraceSink;
   private lostToCrashes = 0;
   private multicasts = 0;
   private completed = 0;
@@ -208,6 +211,7 @@ export class Simulator {
   constructor(options: SimOptions) {
     this.options = options;
     this.root = new Prng(options.seed);
+    this.trace = traceSinkOf(options);
     assert(options.tickMs > 0, `tickMs ${options.tickMs} is not > 0`);
     assert(options.timeLimitMs > 0, `timeLimitMs ${options.timeLimitMs} is not > 0`);
     assert(options.network.jitterSdFraction >= 0, "jitter is not negative");
@@ -221,7 +225,7 @@ export class Simulator {
         prng: this.root.derive(`client/${client.logic.id}`),
         started: 0,
         completed: 0,
-        inFlight: new Map(),
+        inFlight: 0,
       });
     }
     this.clientCount = options.clients.filter((client) => client.background !== true).length;
@@ -264,7 +268,7 @@ export class Simulator {
       protocolBytes: this.protocolBytes,
       clientMessages: this.clientMessages,
       clientBytes: this.clientBytes,
-      sendsByLabel: this.sendsByLabel,
+      sendsByLabel: new Map([...this.sendCounts].map(([label, counter]) => [label, counter.count])),
       lostToCrashes: this.lostToCrashes,
       multicasts: this.multicasts,
       completed: this.completed,
@@ -304,11 +308,11 @@ export class Simulator {
   private start(): void {
     const { options } = this;
     for (const slot of this.slots) {
-      if (slot.group !== undefined) this.emit({ ev: "member", group: slot.group, proc: slot.id, t: 0 });
+      if (slot.group !== undefined) this.trace.member(slot.group, slot.id, 0);
     }
     for (const proc of options.faults.byzantine ?? []) {
       this.indexOf(proc);
-      this.emit({ ev: "fault", proc, kind: "byzantine", t: 0 });
+      this.trace.fault(proc, "byzantine", 0);
     }
     options.faults.crashes.forEach((crash, index) => {
       // A crash of a named process is bound now; a leader's is resolved when it strikes.
@@ -439,7 +443,7 @@ export class Simulator {
       this.crash(slot);
     } else if (slot.crashed) {
       slot.crashed = false;
-      this.emit({ ev: "fault", proc: slot.id, kind: "recover", t: this.now });
+      this.trace.fault(slot.id, "recover", this.now);
     }
   }
 
@@ -515,7 +519,7 @@ export class Simulator {
     slot.inbox.length = 0;
     slot.inboxHead = 0;
     slot.serving = undefined;
-    this.emit({ ev: "fault", proc: slot.id, kind: "crash", t: this.now });
+    this.trace.fault(slot.id, "crash", this.now);
   }
 
   private onClientWake(index: number, slot: ProcessSlot): void {
@@ -531,7 +535,7 @@ export class Simulator {
         const gapMs = client.prng.exponential(1000 / loop.ratePerSec);
         this.schedule(this.now + gapMs, EventType.ClientWake, index, -1, undefined, 0);
       }
-      if (client.inFlight.size >= loop.outstandingMax) {
+      if (client.inFlight >= loop.outstandingMax) {
         this.arrivalsSkipped += 1;
         client.started += 1;
         this.maybeClientDone(client);
@@ -545,9 +549,9 @@ export class Simulator {
       client.spec.payloadBytes,
       client.spec.payload?.(),
     );
-    client.inFlight.set(message.id, this.now);
+    client.inFlight += 1;
     this.multicasts += 1;
-    this.emit({ ev: "multicast", id: message.id, client: slot.id, dst: message.dst, t: this.now });
+    this.trace.multicast(message.id, slot.id, message.dst, this.now);
     this.apply(index, slot, outputs);
   }
 
@@ -559,10 +563,11 @@ export class Simulator {
   ): void {
     const client = slot.client;
     assert(client !== undefined, () => `${slot.id} completed a multicast but is no client`);
-    assert(client.inFlight.delete(id), () => `${slot.id} completed ${id}, which is not in flight`);
+    assert(client.inFlight > 0, () => `${slot.id} completed ${id} with nothing in flight`);
+    client.inFlight -= 1;
     client.completed += 1;
     this.completed += 1;
-    this.emit({ ev: "complete", id, client: slot.id, t: this.now });
+    this.trace.complete(id, slot.id, this.now);
     client.spec.onComplete?.(id, results ?? {}, this.now);
     const loop = client.spec.loop;
     if (loop.kind === "closed" && client.started < loop.multicasts) {
@@ -573,14 +578,14 @@ export class Simulator {
 
   private maybeClientDone(client: ClientSlot): void {
     if (client.spec.background === true) return;
-    if (client.started === client.spec.loop.multicasts && client.inFlight.size === 0) this.clientsDone += 1;
+    if (client.started === client.spec.loop.multicasts && client.inFlight === 0) this.clientsDone += 1;
   }
 
   /** The workload is done and no background client has a multicast in flight. */
   private workloadDone(): boolean {
     if (this.clientsDone !== this.clientCount) return false;
     for (const slot of this.slots)
-      if (slot.client?.spec.background === true && slot.client.inFlight.size > 0) return false;
+      if (slot.client?.spec.background === true && slot.client.inFlight > 0) return false;
     return true;
   }
 
@@ -601,19 +606,13 @@ export class Simulator {
           break;
         case "deliver":
           this.deliveries += 1;
-          this.emit({
-            ev: "deliver",
-            id: output.message.id,
-            group: output.group,
-            proc: slot.id,
-            t: this.now,
-          });
+          this.trace.deliver(output.message.id, output.group, slot.id, this.now);
           break;
         case "complete":
           this.onComplete(index, slot, output.id, output.results);
           break;
         case "view":
-          this.emit({ ev: "view", group: output.group, view: output.view, t: this.now });
+          this.trace.view(output.group, output.view, this.now);
           break;
       }
     }
@@ -639,14 +638,10 @@ export class Simulator {
       this.clientMessages += 1;
       this.clientBytes += bytes;
     }
-    this.sendsByLabel.set(label, (this.sendsByLabel.get(label) ?? 0) + 1);
-    if (this.options.recordSends) {
-      this.emit(
-        id === undefined
-          ? { ev: "send", from: slot.id, to: toId, kind: label, bytes, t: this.now }
-          : { ev: "send", from: slot.id, to: toId, kind: label, id, bytes, t: this.now },
-      );
-    }
+    const counter = this.sendCounts.get(label);
+    if (counter === undefined) this.sendCounts.set(label, { count: 1 });
+    else counter.count += 1;
+    if (this.options.recordSends) this.trace.send(slot.id, toId, label, id, bytes, this.now);
     const link = this.link(from, to);
     const { jitterSdFraction, reorder } = this.options.network;
     const baseMs = this.options.topology.delayMs(slot.region, toSlot.region);
@@ -696,11 +691,25 @@ export class Simulator {
     this.queue.push(new SimEvent(t, this.seq, type, at, from, body, bytes, incarnation));
     this.seq += 1;
   }
-
-  private emit(event: TraceEvent): void {
-    this.options.onEvent(event);
-  }
 }
+
+/** The sink of a run: `options.sink`, `options.onEvent` (as event objects), both, or neither. */
+function traceSinkOf(options: SimOptions): TraceSink {
+  const objects = options.onEvent === undefined ? undefined : traceEventSink(options.onEvent);
+  if (options.sink === undefined) return objects ?? IGNORE_TRACE;
+  return objects === undefined ? options.sink : bothSinks(options.sink, objects);
+}
+
+const ignore = (): void => {};
+const IGNORE_TRACE: TraceSink = {
+  member: ignore,
+  multicast: ignore,
+  deliver: ignore,
+  complete: ignore,
+  fault: ignore,
+  view: ignore,
+  send: ignore,
+};
 
 /** Runs one simulation to the end. */
 export function simulate(options: SimOptions): SimResult {
