@@ -83,6 +83,13 @@ export class ClientRequests {
     table.executed.set(seq, reply);
   }
 
+  /** Caches the reply to (client, seq) if this replica executed it (a protocol may deliver others' requests). */
+  recordReplyIfExecuted(client: ClientId, seq: number, reply: GroupWire): void {
+    const table = this.tables.get(client);
+    if (table === undefined || seq < table.floor || !table.executed.has(seq)) return;
+    this.recordReply(client, seq, reply);
+  }
+
   /** The reply sent for (client, seq), if it was executed and delivered here and is still cached. */
   cachedReply(client: ClientId, seq: number): GroupWire | undefined {
     const table = this.tables.get(client);

@@ -237,9 +237,11 @@ export class Replica<M> implements ProcessLogic {
       this.drop("malformed");
       return;
     }
-    if (!message.dst.every((group) => this.spec.membership.hasGroup(group))) {
-      this.drop("malformed");
-      return;
+    for (const group of message.dst) {
+      if (!this.spec.membership.hasGroup(group)) {
+        this.drop("malformed");
+        return;
+      }
     }
     if (
       !Number.isSafeInteger(view) ||
@@ -463,8 +465,7 @@ export class Replica<M> implements ProcessLogic {
           "result" in output ? output.result : (this.spec.application?.(message, this.group) ?? null);
         const reply: GroupWire = { t: "reply", id: message.id, group: this.group, result };
         const seq = sequenceOf(message);
-        if (seq !== undefined && this.clients.isExecuted(message.client, seq))
-          this.clients.recordReply(message.client, seq, reply);
+        if (seq !== undefined) this.clients.recordReplyIfExecuted(message.client, seq, reply);
         this.sendReply(message.client, reply);
       }
     }
@@ -513,7 +514,8 @@ const NO_OUTPUTS: readonly ProcessOutput[] = [];
 /** A request's message is the client's own: its id is "<client>:<seq>" and its fields have their types. */
 function wellFormed(message: Multicast, seq: number, client: ProcessId): boolean {
   if (typeof message !== "object" || message === null || !Number.isSafeInteger(seq) || seq < 0) return false;
-  if (message.client !== client || message.id !== `${client}:${seq}`) return false;
+  if (message.client !== client || typeof message.id !== "string") return false;
+  if (!message.id.startsWith(client) || sequenceAt(message.id, client.length) !== seq) return false;
   if (typeof message.payloadBytes !== "number" || !(message.payloadBytes >= 0)) return false;
   const dst = message.dst as unknown;
   if (!Array.isArray(dst) || dst.length === 0) return false;
@@ -526,8 +528,29 @@ function wellFormed(message: Multicast, seq: number, client: ProcessId): boolean
 /** The sequence number in a message id "<client>:<seq>". */
 function sequenceOf(message: Multicast): number | undefined {
   const at = message.id.lastIndexOf(":");
-  const seq = Number(message.id.slice(at + 1));
-  return at > 0 && Number.isSafeInteger(seq) ? seq : undefined;
+  if (at <= 0) return undefined;
+  // Plain decimal digits, the common case, without building a substring.
+  const seq = sequenceAt(message.id, at);
+  if (seq !== undefined) return seq;
+  const parsed = Number(message.id.slice(at + 1));
+  return Number.isSafeInteger(parsed) ? parsed : undefined;
+}
+
+/**
+ * The number written after the ":" at `colon` in `id`, to its end, if it is written exactly as
+ * `String(seq)` writes a whole number (decimal digits, no leading zero); undefined otherwise.
+ */
+function sequenceAt(id: string, colon: number): number | undefined {
+  const length = id.length;
+  if (id.charCodeAt(colon) !== 58 || colon + 1 >= length || length - colon - 1 > 15) return undefined;
+  if (id.charCodeAt(colon + 1) === 48 && length > colon + 2) return undefined;
+  let seq = 0;
+  for (let index = colon + 1; index < length; index += 1) {
+    const digit = id.charCodeAt(index) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    seq = seq * 10 + digit;
+  }
+  return seq;
 }
 
 export function createReplica<M>(spec: ReplicaSpec<M>): Replica<M> {

@@ -201,6 +201,12 @@ export class Simulator {
   private readonly sendCounts = new Map<string, { count: number }>();
   /** Where trace events go: the options' sink, and objects for `onEvent` if it is given. */
   private readonly trace: TraceSink;
+  /** One-way delay between regions, `[from * regionCount + to]` (the topology's matrix, flat). */
+  private readonly delayByRegions: Float64Array;
+  private readonly regionCount: number;
+  /** Service time of an input: `serviceFixedMs + bytes * perByteNs / 10^6` (the same arithmetic as ever). */
+  private readonly serviceFixedMs: number;
+  private readonly perByteNs: number;
   private lostToCrashes = 0;
   private multicasts = 0;
   private completed = 0;
@@ -212,6 +218,13 @@ export class Simulator {
     this.options = options;
     this.root = new Prng(options.seed);
     this.trace = traceSinkOf(options);
+    this.regionCount = options.topology.regions.length;
+    this.delayByRegions = new Float64Array(this.regionCount * this.regionCount);
+    for (let from = 0; from < this.regionCount; from += 1)
+      for (let to = 0; to < this.regionCount; to += 1)
+        this.delayByRegions[from * this.regionCount + to] = options.topology.delayMs(from, to);
+    this.serviceFixedMs = options.processing.perMessageUs / 1000;
+    this.perByteNs = options.processing.perByteNs;
     assert(options.tickMs > 0, `tickMs ${options.tickMs} is not > 0`);
     assert(options.timeLimitMs > 0, `timeLimitMs ${options.timeLimitMs} is not > 0`);
     assert(options.network.jitterSdFraction >= 0, "jitter is not negative");
@@ -506,8 +519,7 @@ export class Simulator {
   }
 
   private serviceMs(bytes: number): number {
-    const { perMessageUs, perByteNs } = this.options.processing;
-    return perMessageUs / 1000 + (bytes * perByteNs) / 1_000_000;
+    return this.serviceFixedMs + (bytes * this.perByteNs) / 1_000_000;
   }
 
   private crash(slot: ProcessSlot): void {
@@ -644,7 +656,7 @@ export class Simulator {
     if (this.options.recordSends) this.trace.send(slot.id, toId, label, id, bytes, this.now);
     const link = this.link(from, to);
     const { jitterSdFraction, reorder } = this.options.network;
-    const baseMs = this.options.topology.delayMs(slot.region, toSlot.region);
+    const baseMs = this.delayByRegions[slot.region * this.regionCount + toSlot.region] as number;
     let delayMs =
       jitterSdFraction === 0 ? baseMs : Math.max(0, baseMs * (1 + jitterSdFraction * link.prng.normal()));
     if (reorder !== null && link.prng.chance(reorder.chance))
