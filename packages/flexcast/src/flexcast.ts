@@ -81,8 +81,9 @@ import type {
  *
  * Bounds (under a steady workload): histories hold what was delivered since the last flush plus
  * messages in flight; vertices one per retained entry or pending message; `pending` and the
- * queues the messages in flight to this group; `pendingNotifications` the notifications whose
- * messages for this group are in flight; `lastRound` at most LAST_ROUND_MAX entries (forgetting
+ * queues the messages in flight to this group; the waiting notifications those whose messages
+ * for this group are in flight, and the wait lists (`headWaiters`, `notificationWaiters`) one
+ * entry per waiting head or notification; `lastRound` at most LAST_ROUND_MAX entries (forgetting
  * one only costs an extra round of notifications); `sent` (self+1) x descendants integers.
  */
 export interface FlexCastOptions {
@@ -117,6 +118,8 @@ interface PendingNotification {
   readonly dst: readonly Position[];
   readonly notifier: Position;
   readonly seq: number;
+  /** Arrival order: answers that become due together go out in this order. */
+  readonly arrival: number;
   /** An undelivered message for this group that precedes the notified one; recheck once delivered. */
   blockedBy: MessageId | undefined;
 }
@@ -131,8 +134,27 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   /** `queues[a]`: copies from lca a (a above this group) in a's order, not yet delivered. */
   private readonly queues: MessageId[][];
   private readonly queueHeads: number[];
-  private readonly pendingNotifications: PendingNotification[] = [];
-  private notificationsMayBeReady = false;
+  /**
+   * Rule 3, incrementally: `headDirty[a]` says the head of queue a must be checked again. A head
+   * that was checked and is not ready only becomes ready when something it waits for happens: its
+   * acknowledgements or notification answers arrive (onAck), or the message that blocked it is
+   * delivered (`headWaiters`). Those events, and a new head, set the flag; nothing else can change
+   * a head's answer, so the others are not checked again.
+   */
+  private readonly headDirty: boolean[];
+  private dirtyHeads = 0;
+  /** Queue heads blocked by an undelivered message (rule 3(4)), by that message: lcas to wake. */
+  private readonly headWaiters = new Map<MessageId, Position[]>();
+  /**
+   * Rule 5, from an index: notifications not yet answered wait under the message that blocks them
+   * and are checked again only once it is delivered; new ones are checked at the end of the step
+   * that brought them.
+   */
+  private readonly notificationWaiters = new Map<MessageId, PendingNotification[]>();
+  /** Notifications to check at the end of this step. */
+  private notificationsToCheck: PendingNotification[] = [];
+  private notificationArrivals = 0;
+  private notificationsWaiting = 0;
   /** Rule 5: per notified message, this group's history length at its last round of notifications. */
   private readonly lastRound = new Map<MessageId, number>();
   private notificationSeq = 0;
@@ -150,6 +172,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     this.knowledge = new Knowledge(this.position, this.overlay.order.length, options.collectGarbage);
     this.queues = Array.from({ length: this.position }, () => []);
     this.queueHeads = Array.from({ length: this.position }, () => 0);
+    this.headDirty = Array.from({ length: this.position }, () => false);
   }
 
   /** Retained history entries over all histories (what rule 7 keeps bounded). */
@@ -168,7 +191,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   }
 
   get pendingNotificationCount(): number {
-    return this.pendingNotifications.length;
+    return this.notificationsWaiting;
   }
 
   /** Messages handed to the application. */
@@ -224,8 +247,8 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     outputs: GroupOutput<FlexCastMessage>[],
   ): void {
     assert(entry.dst[0] === this.position, "the lca is the first destination");
+    // A message this group orders first was unknown here, so nothing waits for it.
     this.knowledge.deliver(this.knowledge.fresh(entry));
-    this.notificationsMayBeReady = true;
     const notifs = this.notify(entry.id, entry.dst, outputs);
     for (const to of entry.dst) {
       if (to === this.position) continue;
@@ -277,7 +300,9 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     assert(pending.forward === undefined, () => `${body.id} forwarded twice`);
     pending.forward = body;
     this.register(pending, sender, body.notifs);
-    (this.queues[sender] as MessageId[]).push(body.id);
+    const queue = this.queues[sender] as MessageId[];
+    queue.push(body.id);
+    if (queue.length - (this.queueHeads[sender] as number) === 1) this.markHeadDirty(sender);
   }
 
   /** Rule 6: an acknowledgement from a destination or an answer from a notified group. */
@@ -285,6 +310,9 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     assert(body.dst.includes(this.position), () => `ack for ${body.id} at ${this.group}, no destination`);
     const pending = this.pendingOf(body.id);
     this.register(pending, sender, body.notifs);
+    // An acknowledgement or an answer for the head of its lca's queue: it may be ready now.
+    const lca = body.dst[0] as Position;
+    if (this.queues[lca]?.[this.queueHeads[lca] as number] === body.id) this.markHeadDirty(lca);
     if (body.answers === undefined) {
       assert(
         body.dst.includes(sender) && sender > (body.dst[0] as number),
@@ -313,14 +341,16 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       !body.dst.includes(this.position) && sender < this.position && this.position < last,
       () => `${this.group} notified for ${body.id} though not between its destinations`,
     );
-    this.pendingNotifications.push({
+    this.notificationsToCheck.push({
       id: body.id,
       dst: body.dst,
       notifier: sender,
       seq: body.seq,
+      arrival: this.notificationArrivals,
       blockedBy: undefined,
     });
-    this.notificationsMayBeReady = true;
+    this.notificationArrivals += 1;
+    this.notificationsWaiting += 1;
   }
 
   /** Rules 4 and 6: registers the notifications `emitter` sent for a message, those above this group. */
@@ -341,29 +371,42 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     }
   }
 
-  /** Rule 3: delivers queue heads while any qualifies. */
+  /**
+   * Rule 3: delivers queue heads while any qualifies, in passes over the queues in order (one head
+   * per queue per pass), checking only the heads something happened to (`headDirty`).
+   */
   private deliverReady(outputs: GroupOutput<FlexCastMessage>[]): void {
-    for (let progress = true; progress; ) {
-      progress = false;
+    while (this.dirtyHeads > 0) {
       for (let lca = 0; lca < this.position; lca += 1) {
+        if (!this.headDirty[lca]) continue;
+        this.headDirty[lca] = false;
+        this.dirtyHeads -= 1;
         const queue = this.queues[lca] as MessageId[];
         const head = queue[this.queueHeads[lca] as number];
         if (head === undefined) continue;
         const pending = this.pending.get(head);
         assert(pending?.forward !== undefined, () => `queued ${head} has its copy`);
-        if (!this.ready(head, pending, pending.forward)) continue;
+        if (!this.ready(head, pending, pending.forward, lca)) continue;
         this.queueHeads[lca] = (this.queueHeads[lca] as number) + 1;
         if ((this.queueHeads[lca] as number) > 1024 && (this.queueHeads[lca] as number) * 2 > queue.length) {
           queue.splice(0, this.queueHeads[lca]);
           this.queueHeads[lca] = 0;
         }
+        // The next head is new: it is checked in the next pass.
+        if ((this.queueHeads[lca] as number) < queue.length) this.markHeadDirty(lca);
         this.deliverForwarded(head, pending, pending.forward, outputs);
-        progress = true;
       }
     }
   }
 
-  private ready(id: MessageId, pending: Pending, forward: FlexForward): boolean {
+  private markHeadDirty(lca: Position): void {
+    if (this.headDirty[lca]) return;
+    this.headDirty[lca] = true;
+    this.dirtyHeads += 1;
+  }
+
+  /** Whether the head of queue `lca` is ready; when a message blocks it, it waits for that one. */
+  private ready(id: MessageId, pending: Pending, forward: FlexForward, lca: Position): boolean {
     // (2) every destination strictly between the lca and this group.
     let acksNeeded = 0;
     for (const group of forward.dst)
@@ -377,7 +420,11 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       return false;
     const vertex = this.knowledge.vertex(id) as Vertex;
     pending.blockedBy = this.knowledge.firstBlocker(vertex);
-    return pending.blockedBy === undefined;
+    if (pending.blockedBy === undefined) return true;
+    const waiters = this.headWaiters.get(pending.blockedBy);
+    if (waiters === undefined) this.headWaiters.set(pending.blockedBy, [lca]);
+    else waiters.push(lca);
+    return false;
   }
 
   private deliverForwarded(
@@ -390,7 +437,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     assert(pending.notifications.size === 0, () => `${id} delivered with stray notification answers`);
     this.pending.delete(id);
     this.knowledge.deliver(this.knowledge.vertex(id) as Vertex);
-    this.notificationsMayBeReady = true;
+    this.wakeWaitersOf(id);
     if (forward.message !== null) {
       this.deliveredCount += 1;
       outputs.push({ kind: "deliver", message: forward.message });
@@ -404,22 +451,40 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     }
   }
 
+  /** `id` was delivered: the queue heads and notifications it blocked are checked again. */
+  private wakeWaitersOf(id: MessageId): void {
+    const heads = this.headWaiters.get(id);
+    if (heads !== undefined) {
+      this.headWaiters.delete(id);
+      for (const lca of heads) this.markHeadDirty(lca);
+    }
+    const notifications = this.notificationWaiters.get(id);
+    if (notifications !== undefined) {
+      this.notificationWaiters.delete(id);
+      for (const waiting of notifications) this.notificationsToCheck.push(waiting);
+    }
+  }
+
   /**
    * Rule 5: answers every notification whose message no undelivered message for this group
    * precedes (recomputed from the current graph; a cached blocker is only trusted until it is
-   * delivered). Readiness can only appear when this group delivers something or a notification
-   * arrives, so other steps skip the scan.
+   * delivered). Only new notifications and those whose blocker was delivered are checked: for the
+   * others nothing changed. Those that are due are answered in the order they arrived.
    */
   private answerNotifications(outputs: GroupOutput<FlexCastMessage>[]): void {
-    if (!this.notificationsMayBeReady) return;
-    this.notificationsMayBeReady = false;
-    let kept = 0;
-    for (const waiting of this.pendingNotifications) {
+    if (this.notificationsToCheck.length === 0) return;
+    const candidates = this.notificationsToCheck;
+    this.notificationsToCheck = [];
+    if (candidates.length > 1) candidates.sort((a, b) => a.arrival - b.arrival);
+    for (const waiting of candidates) {
       if (!this.notificationReady(waiting)) {
-        this.pendingNotifications[kept] = waiting;
-        kept += 1;
+        const blocker = waiting.blockedBy as MessageId;
+        const waiters = this.notificationWaiters.get(blocker);
+        if (waiters === undefined) this.notificationWaiters.set(blocker, [waiting]);
+        else waiters.push(waiting);
         continue;
       }
+      this.notificationsWaiting -= 1;
       const ownLength = this.knowledge.mine.end;
       let notifs: readonly NotificationRef[] = [];
       if (this.lastRound.get(waiting.id) !== ownLength) {
@@ -442,7 +507,6 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
         outputs.push({ kind: "send", to: this.groupAt(to), body });
       }
     }
-    this.pendingNotifications.length = kept;
   }
 
   private notificationReady(waiting: PendingNotification): boolean {

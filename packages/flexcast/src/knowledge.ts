@@ -85,6 +85,11 @@ export class History {
     return this.vertexAt(index).entry;
   }
 
+  /** The vertex just before absolute offset `index`, or undefined when that entry is not retained. */
+  before(index: number): Vertex | undefined {
+    return index - 1 >= this.base ? this.vertices[this.head + index - 1 - this.base] : undefined;
+  }
+
   push(entry: HistoryEntry, vertex: Vertex): number {
     const index = this.end;
     this.entries.push(entry);
@@ -146,9 +151,18 @@ export class Knowledge {
   private readonly seen: boolean[];
   /** `sent[a][d - self - 1]`: how much of history a has been sent to descendant d. */
   private readonly sent: number[][];
+  /**
+   * `sentToAll[a]`: how much of history a has been sent to every descendant (the minimum of
+   * `sent[a]`), and `atMinimum[a]` how many descendants are at that minimum: kept as windows go
+   * out, so a garbage-collection pass does not scan every descendant of every history.
+   */
+  private readonly sentToAll: number[];
+  private readonly atMinimum: number[];
   private readonly vertices = new Map<MessageId, Vertex>();
   private readonly collect: boolean;
   private search = 0;
+  /** Scratch stack of the graph walks (they never nest). */
+  private readonly stack: Vertex[] = [];
   /** Something may be collectable: a dead prefix grew or a window was sent since the last pass. */
   private collectable = false;
 
@@ -162,6 +176,12 @@ export class Knowledge {
     this.sent = Array.from({ length: self + 1 }, () =>
       Array.from({ length: groupCount - self - 1 }, () => 0),
     );
+    // With no descendant, everything counts as sent to all of them.
+    const descendants = groupCount - self - 1;
+    this.sentToAll = Array.from({ length: self + 1 }, () =>
+      descendants === 0 ? Number.POSITIVE_INFINITY : 0,
+    );
+    this.atMinimum = Array.from({ length: self + 1 }, () => descendants);
   }
 
   get mine(): History {
@@ -238,7 +258,8 @@ export class Knowledge {
     if (vertex.dead) {
       history.deadEnd = index + 1;
       this.collectable = true;
-      if (index - 1 >= history.base) this.markDead(history.vertexAt(index - 1));
+      const before = history.before(index);
+      if (before !== undefined) this.markDead(before);
     }
     return vertex;
   }
@@ -266,14 +287,18 @@ export class Knowledge {
   }
 
   private markDead(start: Vertex): void {
-    const stack = [start];
+    const stack = this.stack;
+    stack.length = 0;
+    stack.push(start);
     for (let vertex = stack.pop(); vertex !== undefined; vertex = stack.pop()) {
       if (vertex.dead) continue;
       vertex.dead = true;
       this.collectable = true;
-      for (const { history, index } of vertex.slots) {
-        history.deadEnd = Math.max(history.deadEnd, index + 1);
-        if (index - 1 >= history.base) stack.push(history.vertexAt(index - 1));
+      for (const slot of vertex.slots) {
+        const history = slot.history;
+        if (slot.index + 1 > history.deadEnd) history.deadEnd = slot.index + 1;
+        const before = history.before(slot.index);
+        if (before !== undefined) stack.push(before);
       }
     }
   }
@@ -289,16 +314,17 @@ export class Knowledge {
     this.search += 1;
     const search = this.search;
     vertex.searched = search;
-    const stack: Vertex[] = [vertex];
+    const stack = this.stack;
+    stack.length = 0;
+    stack.push(vertex);
     for (let current = stack.pop(); current !== undefined; current = stack.pop()) {
       if (current !== vertex) {
         if (this.collect && current.dead) continue;
         if (current.toMe && !current.delivered) return current.entry.id;
       }
-      for (const { history, index } of current.slots) {
-        if (index - 1 < history.base) continue;
-        const before = history.vertexAt(index - 1);
-        if (before.searched !== search) {
+      for (const slot of current.slots) {
+        const before = slot.history.before(slot.index);
+        if (before !== undefined && before.searched !== search) {
           before.searched = search;
           stack.push(before);
         }
@@ -318,10 +344,28 @@ export class Knowledge {
       if (end > from) {
         windows.push({ group: history.owner, from, entries: history.slice(from) });
         sent[to - this.self - 1] = end;
+        if (from === this.sentToAll[history.owner]) this.leftMinimum(history.owner);
         this.collectable = true;
       }
     }
     return windows;
+  }
+
+  /** A descendant's `sent` of history `owner` moved up from the minimum. */
+  private leftMinimum(owner: Position): void {
+    const left = (this.atMinimum[owner] as number) - 1;
+    this.atMinimum[owner] = left;
+    if (left > 0) return;
+    let minimum = Number.POSITIVE_INFINITY;
+    let count = 0;
+    for (const sent of this.sent[owner] as number[]) {
+      if (sent < minimum) {
+        minimum = sent;
+        count = 1;
+      } else if (sent === minimum) count += 1;
+    }
+    this.sentToAll[owner] = minimum;
+    this.atMinimum[owner] = count;
   }
 
   /** Rule 7: drops every history prefix that is dead here and already sent to every descendant. */
@@ -329,9 +373,8 @@ export class Knowledge {
     if (!this.collect || !this.collectable) return;
     this.collectable = false;
     for (const history of this.histories) {
-      let cut = history.deadEnd;
-      if (cut <= history.base) continue;
-      for (const sent of this.sent[history.owner] as number[]) cut = Math.min(cut, sent);
+      if (history.deadEnd <= history.base) continue;
+      const cut = Math.min(history.deadEnd, this.sentToAll[history.owner] as number);
       if (cut <= history.base) continue;
       for (const vertex of history.dropBefore(cut)) {
         assert(vertex.dead, "only dead entries are dropped");
