@@ -28,7 +28,7 @@ const USAGE = `usage: amcast <command> [options]
              [--runtime sim|net] [--client-hosts N] [--no-latency] [--work-dir DIR] [--time-limit-s S]
   check FILE [--real-time] [--no-liveness] [--json]
   swarm [--protocol NAME] [--seed N] [--seeds N] [--trace FILE]
-  bench [--multicasts N] [--json] [--runtime net]
+  bench [--multicasts N] [--repeat K] [--protocol P] [--mode M] [--groups G] [--json] [--runtime net]
   replica --deployment FILE --id ID (--keys FILE | --secret-file FILE) [--trace FILE]
   clients --deployment FILE [--id HOST] (--keys FILE | --secret-file FILE) [--trace FILE]
   keys --deployment FILE --secret-file FILE --out DIR

@@ -68,7 +68,8 @@ import type {
  *    and acknowledgements may arrive in any order across links, and before the copy itself.
  * 7. Garbage collection runs by itself. Each group that has descendants multicasts a *flush*
  *    barrier to itself and every group below every `flushEvery` deliveries of its own (a count,
- *    never time). A flush is ordered like any message but never reaches the application. Once a
+ *    never time), and also once the part of its own history it still holds reaches its share of
+ *    the retained-history budget (`historyEntriesMax` / number of groups; see below). A flush is ordered like any message but never reaches the application. Once a
  *    group delivers it, everything before it in the histories it cuts is dead there (reaches a
  *    delivered message, so no undelivered message for this group can precede it without a cycle)
  *    and was sent to every descendant (the flush's acknowledgements go to all of them), so the
@@ -78,6 +79,20 @@ import type {
  *
  * Single-destination messages are delivered by their group on arrival and never enter a history:
  * one group's order alone cannot close a cycle.
+ *
+ * Why a budget share. A group below holds the history of every group above it, and a history's
+ * prefix can only be cut there by a flush of its owner (or of a group above the owner) — a group
+ * cannot cut the histories of the groups above it by flushing itself. Counting deliveries alone,
+ * each of G histories is cut every `flushEvery` of its owner's deliveries, so a group holds about
+ * G x `flushEvery` entries, and fewer deliveries per group (more groups, the same load) means the
+ * cuts come later. So every group also flushes once it holds `historyEntriesMax` / G entries of
+ * its own history (flushes from above included; own entries are held until every descendant was
+ * sent them, which a flush does) and it delivered something since its last flush (flushes alone
+ * never set off flushes). A group's history is then held, at the group and at every group below,
+ * for at most its share plus the entries it delivers while its flush travels down to the holder,
+ * and a group holds at most `historyEntriesMax` entries plus what the groups above it deliver
+ * while their flushes are in flight. With the defaults and up to 12 groups the share (1,365 and
+ * more) is never reached before `flushEvery` deliveries, so the count decides as before.
  *
  * Bounds (under a steady workload): histories hold what was delivered since the last flush plus
  * messages in flight; vertices one per retained entry or pending message; `pending` and the
@@ -89,11 +104,20 @@ import type {
 export interface FlexCastOptions {
   /** Deliveries of global messages between two flushes a group issues (rule 7). */
   readonly flushEvery: number;
+  /**
+   * Retained-history budget of a group, in entries: each group also flushes once it holds this /
+   * (number of groups) entries of its own history (rule 7).
+   */
+  readonly historyEntriesMax: number;
   /** Drop dead history (rule 7). False keeps everything: the naive reference of the tests. */
   readonly collectGarbage: boolean;
 }
 
-export const DEFAULT_FLEXCAST_OPTIONS: FlexCastOptions = { flushEvery: 1024, collectGarbage: true };
+export const DEFAULT_FLEXCAST_OPTIONS: FlexCastOptions = {
+  flushEvery: 1024,
+  historyEntriesMax: 16_384,
+  collectGarbage: true,
+};
 
 /** Bound on the per-message memory of notification rounds (rule 5). */
 const LAST_ROUND_MAX = 4096;
@@ -159,12 +183,20 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   private readonly lastRound = new Map<MessageId, number>();
   private notificationSeq = 0;
   private deliveriesSinceFlush = 0;
+  /** Rule 7: this group's share of the history budget: held own-history entries that make it flush. */
+  private readonly flushRetainedMax: number;
   private flushes = 0;
   private deliveredCount = 0;
+  private historyEntriesPeak = 0;
 
   constructor(config: GroupConfig, options: FlexCastOptions = DEFAULT_FLEXCAST_OPTIONS) {
     assert(config.overlay?.kind === "cdag", "FlexCast runs on a C-DAG overlay");
     assert(Number.isInteger(options.flushEvery) && options.flushEvery >= 1, "flushEvery is a count >= 1");
+    assert(
+      Number.isInteger(options.historyEntriesMax) && options.historyEntriesMax >= 1,
+      "historyEntriesMax is a count >= 1",
+    );
+    this.flushRetainedMax = Math.max(1, Math.floor(options.historyEntriesMax / config.overlay.order.length));
     this.overlay = config.overlay;
     this.group = config.group;
     this.position = this.overlay.position(config.group);
@@ -178,6 +210,11 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   /** Retained history entries over all histories (what rule 7 keeps bounded). */
   get historyEntries(): number {
     return this.knowledge.entryCount;
+  }
+
+  /** The most history entries this group held at the end of any step. */
+  get historyPeak(): number {
+    return this.historyEntriesPeak;
   }
 
   /** Messages known to the history graph. */
@@ -221,6 +258,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     this.answerNotifications(outputs);
     this.maybeFlush(outputs);
     this.knowledge.collectGarbage();
+    if (this.knowledge.entryCount > this.historyEntriesPeak) this.historyEntriesPeak = this.knowledge.entryCount;
     return outputs;
   }
 
@@ -537,10 +575,14 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     return refs;
   }
 
-  /** Rule 7: a flush to this group and every group below, every `flushEvery` deliveries. */
+  /** Rule 7: a flush to this group and every group below, every `flushEvery` deliveries or its share of the history budget. */
   private maybeFlush(outputs: GroupOutput<FlexCastMessage>[]): void {
     const groupCount = this.overlay.order.length;
-    if (this.position === groupCount - 1 || this.deliveriesSinceFlush < this.options.flushEvery) return;
+    if (this.position === groupCount - 1) return;
+    // The budget counts the own history still held (flushes from above included), and needs a
+    // delivery of this group's own since its last flush: flushes alone never set off flushes.
+    const overBudget = this.deliveriesSinceFlush > 0 && this.knowledge.ownEntriesUnsent >= this.flushRetainedMax;
+    if (this.deliveriesSinceFlush < this.options.flushEvery && !overBudget) return;
     this.deliveriesSinceFlush = 0;
     this.flushes += 1;
     const dst = Array.from({ length: groupCount - this.position }, (_, index) => this.position + index);

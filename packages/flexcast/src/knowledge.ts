@@ -161,6 +161,8 @@ export class Knowledge {
   private readonly vertices = new Map<MessageId, Vertex>();
   private readonly collect: boolean;
   private search = 0;
+  /** Retained entries over all histories (kept as entries come and go). */
+  private retained = 0;
   /** Scratch stack of the graph walks (they never nest). */
   private readonly stack: Vertex[] = [];
   /** Something may be collectable: a dead prefix grew or a window was sent since the last pass. */
@@ -194,9 +196,16 @@ export class Knowledge {
 
   /** Retained history entries, all histories together. */
   get entryCount(): number {
-    let count = 0;
-    for (const history of this.histories) count += history.length;
-    return count;
+    return this.retained;
+  }
+
+  /**
+   * Entries of this group's own history not yet sent to every descendant: what it must hold of
+   * its own history (its own entries are dead as soon as it delivers them), with or without
+   * garbage collection.
+   */
+  get ownEntriesUnsent(): number {
+    return Math.max(0, this.mine.end - (this.sentToAll[this.self] as number));
   }
 
   get vertexCount(): number {
@@ -245,6 +254,7 @@ export class Knowledge {
     }
     assert(entry.dst.includes(owner), () => `${owner} delivered ${entry.id}, not addressed to it`);
     const index = history.push(entry, vertex);
+    this.retained += 1;
     vertex.slots.push({ history, index });
     if (owner !== this.self && vertex.toMe) {
       // A group above delivers before this one (rule 5), so its entry arrives before ours.
@@ -376,7 +386,9 @@ export class Knowledge {
       if (history.deadEnd <= history.base) continue;
       const cut = Math.min(history.deadEnd, this.sentToAll[history.owner] as number);
       if (cut <= history.base) continue;
-      for (const vertex of history.dropBefore(cut)) {
+      const dropped = history.dropBefore(cut);
+      this.retained -= dropped.length;
+      for (const vertex of dropped) {
         assert(vertex.dead, "only dead entries are dropped");
         assert(
           !vertex.toMe || vertex.delivered || history.owner === this.self,

@@ -82,6 +82,34 @@ describe("FlexCast under an adversarial scheduler (FIFO links, any cross-link or
   );
 
   it(
+    "flushes by retained size too: still correct, and garbage collection still changes no decision",
+    () => {
+      const failures: string[] = [];
+      let flushes = 0;
+      for (let seed = 3000; seed < 3060; seed += 1) {
+        const base = specFor(seed);
+        // Only the history budget triggers flushes: its share is 1-4 entries of own history.
+        const options = {
+          flushEvery: 1_000_000,
+          historyEntriesMax: base.groups * (1 + (seed % 4)),
+          collectGarbage: true,
+        };
+        const run = randomRun({ ...base, options });
+        const problems = judgeRun(run);
+        if (problems.length > 0) failures.push(`seed ${seed}: ${problems.slice(0, 3).join("; ")}`);
+        for (const group of run.groupsByName.values()) flushes += group.flushesIssued;
+        if (seed < 3020) {
+          const naive = randomRun({ ...base, options: { ...options, collectGarbage: false } });
+          expect(run.transcript, `seed ${seed}`).toEqual(naive.transcript);
+        }
+      }
+      expect(failures, failures.join("\n")).toEqual([]);
+      expect(flushes).toBeGreaterThan(500);
+    },
+    CASE_TIMEOUT_MS,
+  );
+
+  it(
     "keeps the history bounded under a steady workload, where keeping everything grows with the run",
     () => {
       const steady = (messages: number, collectGarbage: boolean) =>
@@ -99,6 +127,23 @@ describe("FlexCast under an adversarial scheduler (FIFO links, any cross-link or
       const long = steady(2500, true);
       expect(judgeRun(long)).toEqual([]);
       expect(long.historyPeak).toBeLessThan(short.historyPeak * 1.5 + 20);
+      // The history budget alone (no delivery count) bounds it too.
+      const budgeted = (messages: number) =>
+        randomRun({
+          seed: 7,
+          groups: 5,
+          messages,
+          maxDestinations: 3,
+          localPercent: 20,
+          options: { flushEvery: 1_000_000, historyEntriesMax: 5 * 2, collectGarbage: true },
+          freezePercent: 0,
+          linkMessagesMax: 12,
+        });
+      const budgetShort = budgeted(250);
+      const budgetLong = budgeted(2500);
+      expect(judgeRun(budgetLong)).toEqual([]);
+      expect([...budgetLong.groupsByName.values()].some((group) => group.flushesIssued > 0)).toBe(true);
+      expect(budgetLong.historyPeak).toBeLessThan(budgetShort.historyPeak * 1.5 + 20);
       const naiveShort = steady(250, false);
       const naiveLong = steady(2500, false);
       expect(naiveLong.historyPeak).toBeGreaterThan(naiveShort.historyPeak * 5);
