@@ -174,7 +174,10 @@ export class MetricsCollector implements TraceSink {
   private readonly completeLatency = new LatencyAccumulator();
   private readonly byKind = new Map<string, LatencyAccumulator>();
   /** Per client: the shape of its multicasts by destination set (`destinationKey`). */
-  private readonly shapes = new Map<string, Map<string, Shape>>();
+  private readonly shapes = new Map<
+    string,
+    { byDst: Map<string, Shape>; last: Shape | undefined; lastKey: string }
+  >();
   private readonly samples: MessageSample[] = [];
   private readonly marks: RunMark[] = [];
   private multicasts = 0;
@@ -265,14 +268,20 @@ export class MetricsCollector implements TraceSink {
 
   /** The shape of `client`'s multicasts to `dst`, computed on first use. */
   private shape(client: string, dst: DestinationSet): Shape {
-    let byDst = this.shapes.get(client);
-    if (byDst === undefined) {
-      byDst = new Map();
-      this.shapes.set(client, byDst);
+    let shapes = this.shapes.get(client);
+    if (shapes === undefined) {
+      shapes = { byDst: new Map(), last: undefined, lastKey: "" };
+      this.shapes.set(client, shapes);
     }
+    // Most of a client's multicasts go to its home group alone: the last shape answers them.
     const key = dst.length === 1 ? (dst[0] as GroupId) : destinationKey(dst);
-    let shape = byDst.get(key);
-    if (shape !== undefined) return shape;
+    if (shapes.last !== undefined && key === shapes.lastKey) return shapes.last;
+    let shape = shapes.byDst.get(key);
+    if (shape !== undefined) {
+      shapes.last = shape;
+      shapes.lastKey = key;
+      return shape;
+    }
     const region = this.clientRegions.get(client);
     assert(region !== undefined, () => `client ${client} has no region`);
     const latencyModel: LatencyModel = {
@@ -293,7 +302,9 @@ export class MetricsCollector implements TraceSink {
       modelMs: this.protocol.modelLatencyMs?.(dst, this.overlay, latencyModel) ?? null,
       perKind,
     };
-    byDst.set(key, shape);
+    shapes.byDst.set(key, shape);
+    shapes.last = shape;
+    shapes.lastKey = key;
     return shape;
   }
 

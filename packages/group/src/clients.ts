@@ -85,9 +85,10 @@ export class ClientRequests {
 
   /** Caches the reply to (client, seq) if this replica executed it (a protocol may deliver others' requests). */
   recordReplyIfExecuted(client: ClientId, seq: number, reply: GroupWire): void {
+    assert(reply.t === "reply", "replies are cached");
     const table = this.tables.get(client);
     if (table === undefined || seq < table.floor || !table.executed.has(seq)) return;
-    this.recordReply(client, seq, reply);
+    table.executed.set(seq, reply);
   }
 
   /** The reply sent for (client, seq), if it was executed and delivered here and is still cached. */
