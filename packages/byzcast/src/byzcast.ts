@@ -8,7 +8,7 @@ import type {
   LatencyModel,
   MessageId,
   Multicast,
-  ProtocolDefinition,
+  OverlayProtocolDefinition,
   TreeOverlay,
   WireDescription,
 } from "@amcast/core";
@@ -83,8 +83,6 @@ export class ByzcastGroup implements GroupLogic<ByzcastMessage> {
           () => `${this.group} got ${input.body.message.id} from ${input.from}, not its parent`,
         );
         return this.handle(input.body.message);
-      case "tick":
-        return [];
       default:
         return assertNever(input, "input");
     }
@@ -143,17 +141,17 @@ function describeForward(body: ByzcastMessage): WireDescription {
   return { kind: body.type, id: message.id as MessageId, bytes };
 }
 
-export const byzcast: ProtocolDefinition<ByzcastMessage> = {
+export const byzcast: OverlayProtocolDefinition<ByzcastMessage> = {
   name: "byzcast",
   overlayKind: "tree",
-  entryGroups: (dst, overlay) => {
+  entryGroups: (dst, { overlay }) => {
     assert(overlay?.kind === "tree", "ByzCast runs on a tree overlay");
     return [overlay.lca(dst)];
   },
   createGroup: (config) => new ByzcastGroup(config),
   describe: describeForward,
   carried: (body) => body.message,
-  modelLatencyMs: (dst, overlay, latency) => {
+  modelLatencyMs: (dst, { overlay }, latency) => {
     assert(overlay?.kind === "tree", "ByzCast runs on a tree overlay");
     return byzcastLatencyMs(dst, overlay, latency);
   },

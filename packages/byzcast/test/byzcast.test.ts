@@ -25,7 +25,8 @@ const tree = parseOverlay(
   },
   "tree.json",
 ) as TreeOverlay;
-const group = (id: string) => new ByzcastGroup({ group: id, groups: tree.groups, overlay: tree });
+const context = { groups: tree.groups, overlay: tree, params: undefined };
+const group = (id: string) => new ByzcastGroup({ ...context, group: id });
 const message = (id: string, dst: string[]): Multicast => ({ id, client: "c0", dst, payloadBytes: 0 });
 const transcript = (outputs: readonly GroupOutput<ByzcastMessage>[]): string[] =>
   outputs.map((output) =>
@@ -38,9 +39,9 @@ const transcript = (outputs: readonly GroupOutput<ByzcastMessage>[]): string[] =
 
 describe("ByzCast group logic", () => {
   it("sends a client's message to the lowest common ancestor of its destinations", () => {
-    expect(byzcast.entryGroups(["a"], tree)).toEqual(["a"]);
-    expect(byzcast.entryGroups(["a", "b"], tree)).toEqual(["west"]);
-    expect(byzcast.entryGroups(["a", "c"], tree)).toEqual(["root"]);
+    expect(byzcast.entryGroups(["a"], context)).toEqual(["a"]);
+    expect(byzcast.entryGroups(["a", "b"], context)).toEqual(["west"]);
+    expect(byzcast.entryGroups(["a", "c"], context)).toEqual(["root"]);
   });
 
   it("forwards down toward the destinations only, then the targets deliver", () => {
@@ -92,8 +93,8 @@ describe("ByzCast group logic", () => {
       clientToGroupMs: (g: string) => ({ root: 50, west: 10, a: 2, c: 80 })[g] ?? 0,
       groupToGroupMs: () => 5,
     };
-    expect(byzcast.modelLatencyMs?.(["a"], tree, latency)).toBe(2);
+    expect(byzcast.modelLatencyMs?.(["a"], context, latency)).toBe(2);
     // root (50) -> west (5) -> a (5) = 60; root -> c = 55.
-    expect(byzcast.modelLatencyMs?.(["a", "c"], tree, latency)).toBe(60);
+    expect(byzcast.modelLatencyMs?.(["a", "c"], context, latency)).toBe(60);
   });
 });

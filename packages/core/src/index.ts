@@ -16,15 +16,20 @@ export {
   TreeOverlay,
   targetGroups,
 } from "./overlay.js";
+export { protocolContext } from "./params.js";
 export type { Ratio } from "./prng.js";
 export { Prng, percent, ratio } from "./prng.js";
 export type { ClientLogic, ProcessLogic, ProcessOutput, ProcessSend } from "./process.js";
 export type {
+  FlatProtocolDefinition,
   GroupConfig,
   GroupInput,
   GroupLogic,
   GroupOutput,
   LatencyModel,
+  OverlayProtocolDefinition,
+  ParamsSystem,
+  ProtocolContext,
   ProtocolDefinition,
   WireDescription,
 } from "./protocol.js";

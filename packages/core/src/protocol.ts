@@ -1,4 +1,5 @@
 import type { DestinationSet, GroupId, MessageId, Multicast } from "./ids.js";
+import type { JsonFields } from "./json.js";
 import type { Overlay, OverlayKind } from "./overlay.js";
 
 /**
@@ -16,6 +17,12 @@ import type { Overlay, OverlayKind } from "./overlay.js";
  *   group-to-group streams), and `from` is established by the layer below, never by the payload;
  * - `request` inputs are client multicasts addressed (by `ProtocolDefinition.entryGroups`) to
  *   this group; a client's retries are filtered out before they reach the logic.
+ *
+ * There is no timer input. Time would have to reach every replica of a group at the same point of
+ * its input sequence, so a timeout is an ordered input like any other, which the group layer does
+ * not offer; a protocol makes progress on requests and peer messages alone (FlexCast collects its
+ * history every N deliveries, not every N ms). Heartbeats, elections and client retries run on
+ * driver ticks below this contract, in the group layer.
  */
 export type GroupInput<M> =
   | {
@@ -24,8 +31,7 @@ export type GroupInput<M> =
       /** The overlay view the client addressed the request under (0 until it learns another). */
       readonly view?: number;
     }
-  | { readonly kind: "peer"; readonly from: GroupId; readonly body: M }
-  | { readonly kind: "tick" };
+  | { readonly kind: "peer"; readonly from: GroupId; readonly body: M };
 
 /**
  * What a step may produce. Outputs are emitted in the order given; sends to one group keep that
@@ -54,12 +60,25 @@ export interface GroupLogic<M> {
   step(input: GroupInput<M>): readonly GroupOutput<M>[];
 }
 
-/** Everything a group's logic may know about the system when it is created. */
-export interface GroupConfig {
-  readonly group: GroupId;
-  /** Every group of the system, in canonical order. */
+/**
+ * What a protocol knows about the system it runs in: the same at every group and every client of
+ * a run, on both runtimes. Entry groups, group logic and the latency model all receive it.
+ */
+export interface ProtocolContext<P = unknown> {
+  /**
+   * Every group of the system (every group with replicas), in canonical order: the overlay's
+   * groups (a tree's auxiliary groups included) or, without an overlay, the topology's groups.
+   */
   readonly groups: readonly GroupId[];
+  /** The overlay: the run's, or under reconfiguration the current view's. Null for flat protocols. */
   readonly overlay: Overlay | null;
+  /** The protocol's parameters as its `parseParams` returned them (undefined when it has none). */
+  readonly params: P;
+}
+
+/** What a group's logic is created with: the context, and which group it is. */
+export interface GroupConfig<P = unknown> extends ProtocolContext<P> {
+  readonly group: GroupId;
 }
 
 /** How a protocol message is accounted for on the wire and in `send` trace events. */
@@ -72,36 +91,82 @@ export interface WireDescription {
   readonly bytes: number;
 }
 
-/** One-way delay in ms between two groups, or from a client to a group. */
+/**
+ * One-way delays in ms, as a latency model sees them: `clientToGroupMs(g)` is the delay from the
+ * client that multicasts the message (from its region, as the topology places it) to group g;
+ * `groupToGroupMs(a, b)` the delay from group a to group b. Neither includes processing or
+ * queueing. A model adds up the hops of the protocol's message pattern with them.
+ */
 export interface LatencyModel {
   clientToGroupMs(group: GroupId): number;
   groupToGroupMs(from: GroupId, to: GroupId): number;
 }
 
-/**
- * A protocol as the rest of the system sees it: a factory of group logic plus the few facts a
- * client and a driver need. Everything here is pure.
- */
-export interface ProtocolDefinition<M = unknown> {
+/** The system a protocol's parameters are checked against (the context before the parameters). */
+export type ParamsSystem = Omit<ProtocolContext, "params">;
+
+/** What every protocol defines, with or without an overlay. */
+interface ProtocolBase<M, P> {
   readonly name: string;
   /** Overlay kind the protocol needs; null when it works on a flat set of groups. */
   readonly overlayKind: OverlayKind | null;
-  /** Groups a client sends a new multicast to (Skeen: every destination; overlays: the lca). */
-  entryGroups(dst: DestinationSet, overlay: Overlay | null): readonly GroupId[];
-  createGroup(config: GroupConfig): GroupLogic<M>;
+  /**
+   * Checks the `params` of an experiment's protocol entry (or of a service) and returns them in
+   * the form the protocol uses, defaults filled in. `params` is positioned at the entry's
+   * `params` field: read fields with it (`params.optionalString("sequencer")`) and throw
+   * `params.error(field, problem)`, so a bad value is reported with its file, field and value.
+   * Fields left unread are refused as unknown. Absent: the protocol takes no parameters (an
+   * empty object or none at all is accepted). Pure and deterministic: every replica and client
+   * of a run, on either runtime, parses the same document into the same parameters.
+   */
+  parseParams?(params: JsonFields, system: ParamsSystem): P;
+  /**
+   * Groups a client sends a new multicast to (Skeen: every destination; overlays: the lca; a
+   * fixed sequencer: the sequencer group, a destination or not).
+   */
+  entryGroups(dst: DestinationSet, context: ProtocolContext<P>): readonly GroupId[];
+  createGroup(config: GroupConfig<P>): GroupLogic<M>;
+  /** Kind, multicast id and modelled size of a protocol message, for traces and statistics. Mandatory. */
   describe(body: M): WireDescription;
   /**
    * The protocol's failure-free, contention-free latency in ms from the multicast to the last
-   * destination's delivery, as its message pattern implies (no processing cost, no queueing).
-   * Experiments compare measured latency against it to see what the simulator adds.
+   * destination's delivery, as its message pattern implies (no processing cost, no queueing),
+   * from the delays of `latency` (see `LatencyModel`: `clientToGroupMs` is measured from the
+   * multicasting client). Experiments report measured latency over it ("model x"), which shows
+   * what queueing, contention and replication add. Optional: without it the column stays empty.
    */
-  modelLatencyMs?(dst: DestinationSet, overlay: Overlay | null, latency: LatencyModel): number;
+  modelLatencyMs?(dst: DestinationSet, context: ProtocolContext<P>, latency: LatencyModel): number;
   /**
    * True when the group logic decides itself whether a request reached the right entry group
    * (and redirects it otherwise), as a reconfigurable protocol does: its entry groups change with
    * the overlay view, so the replica's check against the initial overlay would be wrong.
    */
   readonly checksEntry?: boolean;
-  /** The multicast a protocol message carries, when it carries one (for reconfiguration). */
+}
+
+/** A protocol on a flat set of groups (Skeen, a fixed sequencer). */
+export interface FlatProtocolDefinition<M = unknown, P = unknown> extends ProtocolBase<M, P> {
+  readonly overlayKind: null;
+  /** The multicast a protocol message carries, when it carries one. */
   carried?(body: M): Multicast | undefined;
 }
+
+/** A protocol on an overlay (FlexCast on a C-DAG, ByzCast on a tree). */
+export interface OverlayProtocolDefinition<M = unknown, P = unknown> extends ProtocolBase<M, P> {
+  readonly overlayKind: OverlayKind;
+  /**
+   * The multicast a protocol message carries, when it carries one. Mandatory for overlay
+   * protocols: reconfiguration (@amcast/reconfig) runs every overlay protocol, and a group that
+   * only forwards the VIEW control message installs the new view when it forwards it.
+   */
+  carried(body: M): Multicast | undefined;
+}
+
+/**
+ * A protocol as the rest of the system sees it: a factory of group logic plus the few facts a
+ * client and a driver need. Everything here is pure. `M` is the protocol's message type, `P` the
+ * type of its parsed parameters.
+ */
+export type ProtocolDefinition<M = unknown, P = unknown> =
+  | FlatProtocolDefinition<M, P>
+  | OverlayProtocolDefinition<M, P>;

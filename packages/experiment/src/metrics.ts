@@ -4,8 +4,8 @@ import type {
   GroupId,
   LatencyModel,
   MessageId,
-  Overlay,
   ProcessId,
+  ProtocolContext,
   ProtocolDefinition,
   Topology,
   TraceEvent,
@@ -199,7 +199,8 @@ export class MetricsCollector implements TraceSink {
     private readonly topology: Topology,
     private readonly clientRegions: ReadonlyMap<string, string>,
     private readonly protocol: ProtocolDefinition<unknown>,
-    private readonly overlay: Overlay | null,
+    /** The context the protocol's latency model is evaluated in (groups, overlay, parameters). */
+    private readonly context: ProtocolContext,
     private readonly keepSamples: boolean,
     /** Clients whose multicasts are not workload (a reconfiguration controller). */
     private readonly ignoredClients: ReadonlySet<string> = new Set(),
@@ -299,7 +300,7 @@ export class MetricsCollector implements TraceSink {
     shape = {
       kind,
       floorMs,
-      modelMs: this.protocol.modelLatencyMs?.(dst, this.overlay, latencyModel) ?? null,
+      modelMs: this.protocol.modelLatencyMs?.(dst, this.context, latencyModel) ?? null,
       perKind,
     };
     shapes.byDst.set(key, shape);

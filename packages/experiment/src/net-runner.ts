@@ -566,7 +566,7 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
       spec.topology,
       built.clientRegions,
       spec.protocol,
-      spec.overlay,
+      built.context,
       spec.keepSamples,
     );
     const events: TraceEvent[] = [];

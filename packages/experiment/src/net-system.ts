@@ -1,5 +1,5 @@
 import type { ClientPlacement, GroupPlacement, Overlay } from "@amcast/core";
-import { InputError, parseOverlay, Topology } from "@amcast/core";
+import { InputError, parseOverlay, protocolContext, runGroups, Topology } from "@amcast/core";
 import type { ReplicationMode } from "@amcast/group";
 import { protocolByName } from "@amcast/protocols";
 import type { NetworkOptions } from "@amcast/sim";
@@ -32,6 +32,8 @@ export interface NetSystemDoc {
     readonly clients: readonly ClientPlacement[];
   };
   readonly protocol: string;
+  /** The protocol's parameters as the experiment gives them; absent: none. */
+  readonly params?: unknown;
   readonly overlay: unknown;
   readonly mode: ReplicationMode;
   readonly f: number;
@@ -57,6 +59,7 @@ export function netSystemDoc(system: NetSystem): NetSystemDoc {
       clients: topology.clients,
     },
     protocol: spec.protocol.name,
+    ...(spec.params === undefined ? {} : { params: spec.params }),
     overlay: spec.overlay === null ? null : overlayDoc(spec.overlay),
     mode: spec.mode,
     f: spec.f,
@@ -76,17 +79,28 @@ export function netSystemFromDoc(value: unknown, source: string): NetSystem {
   const { topology } = doc;
   const overlay: Overlay | null =
     doc.overlay === null ? null : parseOverlay(doc.overlay, `${source} system.overlay`);
+  const rebuilt = new Topology(
+    topology.name,
+    { regions: topology.regions, latencyMs: topology.latencyMs },
+    topology.groups,
+    topology.clients,
+  );
+  const protocol = protocolByName(doc.protocol, source, "system.protocol");
+  // Checked here, with the file and field named, rather than when the nodes build the system.
+  protocolContext(
+    protocol,
+    doc.params,
+    { groups: runGroups(overlay, rebuilt), overlay },
+    source,
+    "system.params",
+  );
   return {
     label: doc.label,
     spec: {
       seed: doc.seed,
-      topology: new Topology(
-        topology.name,
-        { regions: topology.regions, latencyMs: topology.latencyMs },
-        topology.groups,
-        topology.clients,
-      ),
-      protocol: protocolByName(doc.protocol, source, "system.protocol"),
+      topology: rebuilt,
+      protocol,
+      ...(doc.params === undefined ? {} : { params: doc.params }),
       overlay,
       mode: doc.mode,
       f: doc.f,

@@ -36,6 +36,7 @@ export function experimentScenarios(experiment: ExperimentSpec, options: Experim
                 topology: experiment.topology,
                 protocol: run.protocol,
                 overlay: run.overlay,
+                ...(run.params === undefined ? {} : { params: run.params }),
                 mode,
                 f: mode === "solo" ? 0 : experiment.f,
                 workload,
@@ -108,6 +109,7 @@ export function runSummary(outcome: ScenarioOutcome): Record<string, unknown> {
   return {
     label: spec.label,
     protocol: spec.protocol.name,
+    ...(spec.params === undefined ? {} : { params: spec.params }),
     overlay: spec.overlay?.name ?? null,
     mode: spec.mode,
     f: spec.f,

@@ -1,7 +1,23 @@
 import type { CheckReport, Violation } from "@amcast/check";
 import { checkRun } from "@amcast/check";
-import type { GroupId, Overlay, ProcessId, ProtocolDefinition, Topology, TraceEvent } from "@amcast/core";
-import { assert, DestinationChooser, nearestGroup, Prng, runGroups, targetGroups } from "@amcast/core";
+import type {
+  GroupId,
+  Overlay,
+  ProcessId,
+  ProtocolContext,
+  ProtocolDefinition,
+  Topology,
+  TraceEvent,
+} from "@amcast/core";
+import {
+  assert,
+  DestinationChooser,
+  nearestGroup,
+  Prng,
+  protocolContext,
+  runGroups,
+  targetGroups,
+} from "@amcast/core";
 import type { Replica, ReplicationMode } from "@amcast/group";
 import {
   ByzantineReplica,
@@ -103,6 +119,11 @@ export interface SystemSpec {
   readonly workload: WorkloadSpec;
   /** Replicas that run a Byzantine strategy instead of the protocol (Byzantine mode only). */
   readonly byzantine: readonly ByzantineFault[];
+  /**
+   * The protocol's parameters, as the experiment's protocol entry gives them (JSON, checked when
+   * the experiment was loaded); absent: none. Parsed by the protocol where the system is built.
+   */
+  readonly params?: unknown;
   /** Wrap the protocol in the ACK barrier (real-time order); absent: no. */
   readonly linearizable?: boolean;
   /** Reconfigure the overlay on the fly (needs an overlay protocol); absent: never. */
@@ -113,6 +134,8 @@ export interface SystemSpec {
 export interface BuiltSystem {
   /** The protocol the groups run: the experiment's, wrapped in the ACK barrier when linearizable. */
   readonly protocol: ProtocolDefinition<unknown>;
+  /** The protocol's context (groups, overlay, parsed parameters), as every group and client sees it. */
+  readonly context: ProtocolContext;
   readonly membership: Membership;
   readonly processes: SimProcess[];
   readonly clients: SimClient[];
@@ -141,6 +164,13 @@ export function buildSystem(spec: SystemSpec): BuiltSystem {
     spec.linearizable === true ? (linearizable(viewed) as ProtocolDefinition<unknown>) : viewed;
   // Only the groups the protocol uses get replicas: auxiliary groups exist for tree overlays.
   const membership = Membership.uniform(runGroups(overlay, topology), replicaCount(mode, f));
+  const context = protocolContext(
+    protocol,
+    spec.params,
+    { groups: membership.groups, overlay },
+    "protocol",
+    "params",
+  );
   // Byzantine mode signs requests, stream copies and consensus messages (see SimulatedSignatures).
   const signatures = mode === "byzantine" ? new SimulatedSignatures(spec.seed) : undefined;
   const strategies = new Map(spec.byzantine.map((fault) => [fault.proc, fault.strategy]));
@@ -153,6 +183,7 @@ export function buildSystem(spec: SystemSpec): BuiltSystem {
       id,
       membership,
       overlay,
+      params: spec.params,
       mode,
       f,
       ...(signer === undefined || signatures === undefined ? {} : { signer, verifier: signatures }),
@@ -205,6 +236,7 @@ export function buildSystem(spec: SystemSpec): BuiltSystem {
         protocol,
         membership,
         overlay,
+        params: spec.params,
         mode,
         f,
         outstandingMax,
@@ -235,7 +267,7 @@ export function buildSystem(spec: SystemSpec): BuiltSystem {
     spec.reconfig === undefined
       ? null
       : addController(spec, spec.reconfig, protocol, membership, signatures, clients);
-  return { protocol, membership, processes, clients, clientRegions, leaderOf, controller };
+  return { protocol, context, membership, processes, clients, clientRegions, leaderOf, controller };
 }
 
 /**
@@ -267,6 +299,7 @@ function addController(
       protocol,
       membership,
       overlay,
+      params: spec.params,
       mode,
       f,
       outstandingMax: 1,
@@ -291,8 +324,8 @@ function addController(
 
 /** Builds the system of a scenario, runs the simulator, checks the trace. */
 export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
-  const { topology, overlay } = spec;
-  const { protocol, processes, clients, clientRegions, leaderOf, controller } = buildSystem(spec);
+  const { topology } = spec;
+  const { protocol, context, processes, clients, clientRegions, leaderOf, controller } = buildSystem(spec);
 
   // The latency model follows one overlay; with views it no longer applies after the first change.
   const { modelLatencyMs: _model, ...withoutModel } = protocol;
@@ -300,7 +333,7 @@ export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
     topology,
     clientRegions,
     controller === null ? protocol : withoutModel,
-    overlay,
+    context,
     spec.keepSamples,
     new Set([CONTROLLER_ID]),
   );

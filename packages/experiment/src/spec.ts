@@ -10,6 +10,8 @@ import {
   parseOverlay,
   parseTopology,
   percent,
+  protocolContext,
+  runGroups,
   targetGroups,
 } from "@amcast/core";
 import type { ByzantineStrategy, ReplicationMode } from "@amcast/group";
@@ -25,6 +27,8 @@ export interface ProtocolRun {
   readonly label: string;
   readonly protocol: ProtocolDefinition<unknown>;
   readonly overlay: Overlay | null;
+  /** The entry's `params` as written (JSON, checked by the protocol at load); undefined: none. */
+  readonly params: unknown;
   /** Reconfigure this run's overlay on the fly (the experiment has a `reconfig` block). */
   readonly reconfigure: boolean;
 }
@@ -232,6 +236,16 @@ function readProtocolRun(
   if (protocol.overlayKind === null && overlay !== null) {
     throw item.error("overlay", `protocol ${protocol.name} runs without an overlay; remove the field`);
   }
+  // The protocol checks its parameters against the groups the run replicates, as it will when
+  // the system is built; a bad one is reported here, with its file, field and value.
+  const params = item.raw("params");
+  protocolContext(
+    protocol,
+    params,
+    { groups: runGroups(overlay, topology), overlay },
+    item.source,
+    item.fieldPath("params"),
+  );
   const label =
     item.optionalString("label") ?? (overlay === null ? protocol.name : `${protocol.name}/${overlay.name}`);
   const reconfigure = item.boolean("reconfigure", hasReconfig && overlay !== null);
@@ -240,7 +254,7 @@ function readProtocolRun(
   if (reconfigure && overlay === null)
     throw item.error("reconfigure", `protocol ${protocol.name} has no overlay to reconfigure`);
   item.done();
-  return { label, protocol, overlay, reconfigure };
+  return { label, protocol, overlay, params, reconfigure };
 }
 
 function readReconfig(doc: JsonFields): ReconfigSpec {

@@ -181,6 +181,14 @@ describe("bad input gets one clear line and a non-zero exit", () => {
     );
   });
 
+  it("protocol parameters the protocol refuses", () => {
+    experiment("bad-params", { ...SMALL_EXPERIMENT, protocols: [{ protocol: "skeen", params: { x: 1 } }] });
+    expectOneLineError(
+      amcast(project, "experiment", "bad-params"),
+      /bad-params\.json: protocols\[0\]\.params\.x: is not a known field here \(known: \(none\)\)/,
+    );
+  });
+
   it("a misspelt field, malformed JSON, a missing file and a bad fault", () => {
     experiment("typo", { ...SMALL_EXPERIMENT, seed: 3 });
     expectOneLineError(amcast(project, "experiment", "typo"), /typo\.json: seed: is not a known field here/);

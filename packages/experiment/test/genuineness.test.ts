@@ -62,7 +62,7 @@ describe("genuineness: protocol messages received by groups outside a multicast'
       topology,
       new Map([["c0", "g0"]]),
       skeen as ProtocolDefinition<unknown>,
-      null,
+      { groups: GROUPS, overlay: null, params: undefined },
       false,
     );
     const events: TraceEvent[] = [

@@ -10,7 +10,7 @@ import type {
   MessageId,
   Multicast,
   Overlay,
-  ProtocolDefinition,
+  OverlayProtocolDefinition,
   WireDescription,
 } from "@amcast/core";
 import { assert, assertNever } from "@amcast/core";
@@ -249,8 +249,6 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       case "peer":
         this.onPeer(input.from, input.body);
         break;
-      case "tick":
-        break;
       default:
         assertNever(input, "input");
     }
@@ -258,7 +256,8 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     this.answerNotifications(outputs);
     this.maybeFlush(outputs);
     this.knowledge.collectGarbage();
-    if (this.knowledge.entryCount > this.historyEntriesPeak) this.historyEntriesPeak = this.knowledge.entryCount;
+    if (this.knowledge.entryCount > this.historyEntriesPeak)
+      this.historyEntriesPeak = this.knowledge.entryCount;
     return outputs;
   }
 
@@ -581,7 +580,8 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     if (this.position === groupCount - 1) return;
     // The budget counts the own history still held (flushes from above included), and needs a
     // delivery of this group's own since its last flush: flushes alone never set off flushes.
-    const overBudget = this.deliveriesSinceFlush > 0 && this.knowledge.ownEntriesUnsent >= this.flushRetainedMax;
+    const overBudget =
+      this.deliveriesSinceFlush > 0 && this.knowledge.ownEntriesUnsent >= this.flushRetainedMax;
     if (this.deliveriesSinceFlush < this.options.flushEvery && !overBudget) return;
     this.deliveriesSinceFlush = 0;
     this.flushes += 1;
@@ -684,18 +684,18 @@ function cdagOf(overlay: Overlay | null): CdagOverlay {
 /** FlexCast with other options (the registered `flexcast` uses the defaults). */
 export function flexcastProtocol(
   options: Partial<FlexCastOptions> = {},
-): ProtocolDefinition<FlexCastMessage> {
+): OverlayProtocolDefinition<FlexCastMessage> {
   const resolved: FlexCastOptions = { ...DEFAULT_FLEXCAST_OPTIONS, ...options };
   return {
     name: "flexcast",
     overlayKind: "cdag",
-    entryGroups: (dst, overlay) => [cdagOf(overlay).lca(dst)],
+    entryGroups: (dst, { overlay }) => [cdagOf(overlay).lca(dst)],
     createGroup: (config) => new FlexCastGroup(config, resolved),
     describe: describeFlexCast,
     // Reconfiguration needs to see a multicast inside a forward (a flush carries none).
     carried: (body) => (body.type === "msg" ? (body.message ?? undefined) : undefined),
-    modelLatencyMs: (dst, overlay, latency) => flexcastLatencyMs(dst, cdagOf(overlay), latency),
+    modelLatencyMs: (dst, { overlay }, latency) => flexcastLatencyMs(dst, cdagOf(overlay), latency),
   };
 }
 
-export const flexcast: ProtocolDefinition<FlexCastMessage> = flexcastProtocol();
+export const flexcast: OverlayProtocolDefinition<FlexCastMessage> = flexcastProtocol();

@@ -14,8 +14,16 @@ describe("FlexCast group logic", () => {
     expect(net.request("m1", ["a", "b"])).toEqual(["deliver m1", "b msg m1"]);
     expect(windows(net.peek("a", "b"), net.overlay)).toEqual(["a@0:[m1]"]);
     expect(net.pass("a", "b")).toEqual(["deliver m1"]);
-    expect(flexcast.entryGroups(["a", "b"], net.overlay)).toEqual(["a"]);
-    expect(flexcast.entryGroups(["b", "c", "d"], new CdagOverlay("o", ["d", "c", "b"]))).toEqual(["d"]);
+    expect(
+      flexcast.entryGroups(["a", "b"], { groups: ["a", "b"], overlay: net.overlay, params: undefined }),
+    ).toEqual(["a"]);
+    expect(
+      flexcast.entryGroups(["b", "c", "d"], {
+        groups: ["b", "c", "d"],
+        overlay: new CdagOverlay("o", ["d", "c", "b"]),
+        params: undefined,
+      }),
+    ).toEqual(["d"]);
   });
 
   it("windows carry only what the receiver was not sent before, by absolute offset (rule 1)", () => {
@@ -184,9 +192,9 @@ describe("FlexCast group logic", () => {
 
   it("rejects what the layer below must never hand it", () => {
     const overlay = new CdagOverlay("o", ["a", "b"]);
-    const b = new FlexCastGroup({ group: "b", groups: ["a", "b"], overlay });
+    const b = new FlexCastGroup({ group: "b", groups: ["a", "b"], overlay, params: undefined });
     expect(() => b.step({ kind: "request", message: message("m", ["a", "b"]) })).toThrow(/not as its lca/);
-    const a = new FlexCastGroup({ group: "a", groups: ["a", "b"], overlay });
+    const a = new FlexCastGroup({ group: "a", groups: ["a", "b"], overlay, params: undefined });
     expect(() =>
       a.step({
         kind: "peer",
@@ -215,7 +223,9 @@ describe("FlexCast group logic", () => {
         },
       }),
     ).toThrow(/gap/);
-    expect(() => new FlexCastGroup({ group: "a", groups: ["a"], overlay: null })).toThrow(/C-DAG/);
+    expect(() => new FlexCastGroup({ group: "a", groups: ["a"], overlay: null, params: undefined })).toThrow(
+      /C-DAG/,
+    );
   });
 
   it("models the latency as the longest path through the participants", () => {
@@ -227,6 +237,8 @@ describe("FlexCast group logic", () => {
     expect(flexcastLatencyMs(["a"], overlay, latency)).toBe(10);
     // a at 10; t notified at 10 + 5 = 15; b hears from a at 30 and from t at 35.
     expect(flexcastLatencyMs(["a", "b"], overlay, latency)).toBe(35);
-    expect(flexcast.modelLatencyMs?.(["a", "t"], overlay, latency)).toBe(15);
+    expect(
+      flexcast.modelLatencyMs?.(["a", "t"], { groups: overlay.groups, overlay, params: undefined }, latency),
+    ).toBe(15);
   });
 });

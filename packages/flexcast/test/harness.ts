@@ -53,7 +53,7 @@ export function randomRun(spec: RandomRunSpec): RandomRun {
     names.map((name) => [
       name,
       new FlexCastGroup(
-        { group: name, groups: names, overlay },
+        { group: name, groups: names, overlay, params: undefined },
         { ...DEFAULT_FLEXCAST_OPTIONS, ...spec.options },
       ),
     ]),

@@ -20,7 +20,7 @@ export class Net {
     this.groups = new Map(
       order.map((group) => [
         group,
-        new FlexCastGroup({ group, groups: order, overlay: this.overlay }, resolved),
+        new FlexCastGroup({ group, groups: order, overlay: this.overlay, params: undefined }, resolved),
       ]),
     );
   }

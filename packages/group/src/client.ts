@@ -9,9 +9,10 @@ import type {
   ProcessId,
   ProcessOutput,
   ProcessSend,
+  ProtocolContext,
   ProtocolDefinition,
 } from "@amcast/core";
-import { assert, describeValue, InputError, listNames, parseOverlay } from "@amcast/core";
+import { assert, describeValue, InputError, listNames, parseOverlay, protocolContext } from "@amcast/core";
 import type { Signer } from "./auth.js";
 import { canonical, SIGNATURE_BYTES } from "./auth.js";
 import { CLIENT_SEQ_WINDOW } from "./clients.js";
@@ -27,6 +28,8 @@ export interface ClientSpec {
   readonly protocol: ProtocolDefinition<unknown>;
   readonly membership: Membership;
   readonly overlay: Overlay | null;
+  /** The protocol's parameters as JSON, as the replicas get them (see `ReplicaSpec.params`). */
+  readonly params?: unknown;
   readonly mode: ReplicationMode;
   /** Faulty replicas tolerated per group (decides the reply quorum). */
   readonly f: number;
@@ -87,8 +90,11 @@ export class MulticastClient implements ClientLogic {
   private ticks = 0;
   private readonly inFlight = new Map<MessageId, InFlight>();
   private readonly quorum: number;
-  /** The overlay the client addresses requests under, and its view number (learned from redirects). */
-  private overlay: Overlay | null;
+  /**
+   * The context the client addresses requests under: the system's groups, the protocol's
+   * parameters, and the overlay with its view number (both learned from redirects).
+   */
+  private context: ProtocolContext;
   private view = 0;
   /** Redirects to a newer view, per (view, overlay) vote key, from distinct replicas (f+1 in Byzantine mode). */
   private readonly redirectVotes = new Map<string, Set<ProcessId>>();
@@ -113,7 +119,13 @@ export class MulticastClient implements ClientLogic {
     this.spec = spec;
     this.wantsTicks = spec.mode !== "solo";
     this.quorum = replyQuorum(spec.mode, spec.f);
-    this.overlay = spec.overlay;
+    this.context = protocolContext(
+      spec.protocol,
+      spec.params,
+      { groups: spec.membership.groups, overlay: spec.overlay },
+      "protocol",
+      "params",
+    );
     this.retryTicks = spec.retryTicks ?? DEFAULT_RETRY_TICKS;
     this.retriesMax = spec.retriesMax ?? DEFAULT_RETRIES_MAX;
     const firstSeq = spec.firstSeq ?? 0;
@@ -186,7 +198,7 @@ export class MulticastClient implements ClientLogic {
     const bytes =
       ENVELOPE_BYTES + multicastBytes(message) + (this.spec.mode === "byzantine" ? SIGNATURE_BYTES : 0);
     const sends: ProcessSend[] = [];
-    for (const group of protocol.entryGroups(message.dst, this.overlay)) {
+    for (const group of protocol.entryGroups(message.dst, this.context)) {
       for (const to of membership.replicas(group)) {
         sends.push({
           kind: "send",
@@ -251,7 +263,7 @@ export class MulticastClient implements ClientLogic {
     } catch {
       return; // a malformed overlay is ignored; f+1 matching ones come from a correct replica
     }
-    this.overlay = overlay;
+    this.context = { ...this.context, overlay };
     this.view = view;
     this.redirectVotes.clear();
   }

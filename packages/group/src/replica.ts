@@ -7,9 +7,10 @@ import type {
   ProcessId,
   ProcessLogic,
   ProcessOutput,
+  ProtocolContext,
   ProtocolDefinition,
 } from "@amcast/core";
-import { assert, assertNever } from "@amcast/core";
+import { assert, assertNever, protocolContext } from "@amcast/core";
 import type { Signer, Verifier } from "./auth.js";
 import { SIGNATURE_BYTES } from "./auth.js";
 import { ClientRequests } from "./clients.js";
@@ -68,6 +69,11 @@ export interface ReplicaSpec<M> {
   readonly id: ProcessId;
   readonly membership: Membership;
   readonly overlay: Overlay | null;
+  /**
+   * The protocol's parameters as JSON (an experiment's `params`), parsed here by the protocol;
+   * absent: none (the protocol's defaults). Every replica and client of a system gets the same.
+   */
+  readonly params?: unknown;
   readonly mode: ReplicationMode;
   /** Faulty replicas tolerated per group (0 in solo mode). */
   readonly f: number;
@@ -106,6 +112,7 @@ export class Replica<M> implements ProcessLogic {
   readonly drops = new Map<DropReason, number>();
   readonly orderer: Orderer;
   private readonly spec: ReplicaSpec<M>;
+  private readonly context: ProtocolContext;
   private readonly logic: GroupLogic<M>;
   private readonly outgoing = new OutgoingStreams();
   private readonly incoming: IncomingStreams;
@@ -132,11 +139,14 @@ export class Replica<M> implements ProcessLogic {
     this.mode = spec.mode;
     this.spec = spec;
     this.wantsTicks = spec.mode !== "solo";
-    this.logic = spec.protocol.createGroup({
-      group: spec.group,
-      groups: spec.membership.groups,
-      overlay: spec.overlay,
-    });
+    this.context = protocolContext(
+      spec.protocol,
+      spec.params,
+      { groups: spec.membership.groups, overlay: spec.overlay },
+      "protocol",
+      "params",
+    );
+    this.logic = spec.protocol.createGroup({ ...this.context, group: spec.group });
     this.incoming = new IncomingStreams(
       () => streamQuorum(spec.mode, spec.f),
       spec.streamWindowMax ?? DEFAULT_STREAM_WINDOW,
@@ -256,7 +266,7 @@ export class Replica<M> implements ProcessLogic {
     // A reconfigurable protocol checks (and redirects) itself: its entry groups change with views.
     if (
       this.spec.protocol.checksEntry !== true &&
-      !this.spec.protocol.entryGroups(message.dst, this.spec.overlay).includes(this.group)
+      !this.spec.protocol.entryGroups(message.dst, this.context).includes(this.group)
     ) {
       this.drop("not-an-entry-group");
       return;

@@ -5,10 +5,12 @@ import type {
   GroupInput,
   GroupLogic,
   GroupOutput,
+  JsonFields,
   LatencyModel,
   MessageId,
   Multicast,
-  Overlay,
+  ParamsSystem,
+  ProtocolContext,
   ProtocolDefinition,
   WireDescription,
 } from "@amcast/core";
@@ -81,9 +83,6 @@ export class LinearizableGroup<M> implements GroupLogic<LinearizableMessage<M>> 
     const outputs: GroupOutput<LinearizableMessage<M>>[] = [];
     switch (input.kind) {
       case "request":
-        this.wrap(this.inner.step(input), outputs);
-        break;
-      case "tick":
         this.wrap(this.inner.step(input), outputs);
         break;
       case "peer":
@@ -176,33 +175,36 @@ function ackBytes(id: MessageId): number {
 }
 
 /**
- * The linearizable variant of `protocol`: the same entry groups and overlay, its group logic
- * wrapped in the ACK barrier. Its name is the inner one's with "+lin".
+ * The linearizable variant of `protocol`: the same entry groups, overlay and parameters, its group
+ * logic wrapped in the ACK barrier. Its name is the inner one's with "+lin".
  */
-export function linearizable<M>(protocol: ProtocolDefinition<M>): ProtocolDefinition<LinearizableMessage<M>> {
-  return {
+export function linearizable<M, P>(
+  protocol: ProtocolDefinition<M, P>,
+): ProtocolDefinition<LinearizableMessage<M>, P> {
+  const inner = (body: LinearizableMessage<M>): Multicast | undefined =>
+    body.type === "inner" ? protocol.carried?.(body.body) : undefined;
+  const parse = protocol.parseParams;
+  const common = {
     name: `${protocol.name}+lin`,
-    overlayKind: protocol.overlayKind,
-    entryGroups: (dst, overlay) => protocol.entryGroups(dst, overlay),
-    createGroup: (config) => new LinearizableGroup(config, protocol.createGroup(config)),
-    describe: (body): WireDescription => {
+    ...(parse === undefined
+      ? {}
+      : { parseParams: (params: JsonFields, system: ParamsSystem) => parse.call(protocol, params, system) }),
+    entryGroups: (dst: DestinationSet, context: ProtocolContext<P>) => protocol.entryGroups(dst, context),
+    createGroup: (config: GroupConfig<P>) => new LinearizableGroup(config, protocol.createGroup(config)),
+    describe: (body: LinearizableMessage<M>): WireDescription => {
       if (body.type === "ack") return { kind: "lin.ack", id: body.id, bytes: ackBytes(body.id) };
       return protocol.describe(body.body);
     },
     ...(protocol.checksEntry === undefined ? {} : { checksEntry: protocol.checksEntry }),
-    ...(protocol.carried === undefined
-      ? {}
-      : {
-          carried: (body: LinearizableMessage<M>) =>
-            body.type === "inner" ? protocol.carried?.(body.body) : undefined,
-        }),
     ...(protocol.modelLatencyMs === undefined
       ? {}
       : {
-          modelLatencyMs: (dst: DestinationSet, overlay: Overlay | null, latency: LatencyModel) =>
-            linearizableModelMs(protocol, dst, overlay, latency),
+          modelLatencyMs: (dst: DestinationSet, context: ProtocolContext<P>, latency: LatencyModel) =>
+            linearizableModelMs(protocol, dst, context, latency),
         }),
   };
+  if (protocol.overlayKind !== null) return { ...common, overlayKind: protocol.overlayKind, carried: inner };
+  return { ...common, overlayKind: null, ...(protocol.carried === undefined ? {} : { carried: inner }) };
 }
 
 /**
@@ -211,13 +213,13 @@ export function linearizable<M>(protocol: ProtocolDefinition<M>): ProtocolDefini
  * the inner model, this counts one extra message delay: the longest one-way delay between two
  * destinations. Local messages: the inner pattern alone.
  */
-function linearizableModelMs<M>(
-  protocol: ProtocolDefinition<M>,
+function linearizableModelMs<M, P>(
+  protocol: ProtocolDefinition<M, P>,
   dst: DestinationSet,
-  overlay: Overlay | null,
+  context: ProtocolContext<P>,
   latency: LatencyModel,
 ): number {
-  const inner = protocol.modelLatencyMs?.(dst, overlay, latency) ?? 0;
+  const inner = protocol.modelLatencyMs?.(dst, context, latency) ?? 0;
   if (dst.length === 1) return inner;
   let ackMs = 0;
   for (const from of dst)

@@ -12,7 +12,10 @@ class Immediate implements GroupLogic<never> {
 
 const message = (id: string, dst: string[]): Multicast => ({ id, client: "c", dst, payloadBytes: 0 });
 const barrier = (group: string) =>
-  new LinearizableGroup<never>({ group, groups: ["g1", "g5", "g7"], overlay: null }, new Immediate());
+  new LinearizableGroup<never>(
+    { group, groups: ["g1", "g5", "g7"], overlay: null, params: undefined },
+    new Immediate(),
+  );
 const transcript = (outputs: readonly GroupOutput<LinearizableMessage<never>>[]): string[] =>
   outputs.map((output) =>
     output.kind === "deliver"

@@ -8,6 +8,7 @@ import type {
   GroupOutput,
   Multicast,
   Overlay,
+  OverlayProtocolDefinition,
   ProtocolDefinition,
 } from "@amcast/core";
 import { assert, assertNever, destinationKey, overlayToJson, parseOverlay } from "@amcast/core";
@@ -74,9 +75,11 @@ export interface ReconfigOptions {
 const OLD_VIEWS_MAX = 4;
 const WAITING_INPUTS_MAX = 100_000;
 
-interface ViewInstance<M> {
+interface ViewInstance<M, P> {
   readonly view: number;
   readonly overlay: Overlay;
+  /** The protocol's context in this view: the system's groups and parameters, this view's overlay. */
+  readonly context: GroupConfig<P>;
   readonly logic: GroupLogic<M>;
 }
 
@@ -92,13 +95,13 @@ export function controlPayload(message: Multicast, controller: ClientId): Contro
   return undefined;
 }
 
-export class ReconfigurableGroup<M> implements GroupLogic<ViewedMessage<M>> {
+export class ReconfigurableGroup<M, P = unknown> implements GroupLogic<ViewedMessage<M>> {
   readonly group: GroupId;
-  private readonly protocol: ProtocolDefinition<M>;
-  private readonly config: GroupConfig;
+  private readonly protocol: OverlayProtocolDefinition<M, P>;
+  private readonly config: GroupConfig<P>;
   private readonly options: Required<ReconfigOptions>;
-  private readonly views = new Map<number, ViewInstance<M>>();
-  private current: ViewInstance<M>;
+  private readonly views = new Map<number, ViewInstance<M, P>>();
+  private current: ViewInstance<M, P>;
   /** Inputs for views not installed yet, by view. */
   private readonly waiting = new Map<number, GroupInput<ViewedMessage<M>>[]>();
   private waitingCount = 0;
@@ -107,12 +110,8 @@ export class ReconfigurableGroup<M> implements GroupLogic<ViewedMessage<M>> {
   /** Redirected requests (for statistics). */
   redirected = 0;
 
-  constructor(config: GroupConfig, protocol: ProtocolDefinition<M>, options: ReconfigOptions) {
+  constructor(config: GroupConfig<P>, protocol: OverlayProtocolDefinition<M, P>, options: ReconfigOptions) {
     assert(config.overlay !== null, "a reconfigurable protocol runs on an overlay");
-    assert(
-      protocol.carried !== undefined,
-      () => `${protocol.name} does not say which messages carry a multicast`,
-    );
     this.group = config.group;
     this.protocol = protocol;
     this.config = config;
@@ -147,7 +146,7 @@ export class ReconfigurableGroup<M> implements GroupLogic<ViewedMessage<M>> {
           this.wait(view, input);
           return;
         }
-        if (!this.protocol.entryGroups(input.message.dst, this.current.overlay).includes(this.group)) {
+        if (!this.protocol.entryGroups(input.message.dst, this.current.context).includes(this.group)) {
           // Under our view this group is not where the request goes: the client addressed it
           // wrongly (it cannot have come from a correct client of this view). Redirect it anyway.
           this.redirect(input.message, outputs);
@@ -177,9 +176,6 @@ export class ReconfigurableGroup<M> implements GroupLogic<ViewedMessage<M>> {
         this.run(instance, { kind: "peer", from: input.from, body }, outputs);
         return;
       }
-      case "tick":
-        this.run(this.current, input, outputs);
-        return;
       default:
         assertNever(input, "input");
     }
@@ -214,7 +210,7 @@ export class ReconfigurableGroup<M> implements GroupLogic<ViewedMessage<M>> {
 
   /** Steps one view's instance, tags its sends with the view, and acts on control messages. */
   private run(
-    instance: ViewInstance<M>,
+    instance: ViewInstance<M, P>,
     input: GroupInput<M>,
     outputs: GroupOutput<ViewedMessage<M>>[],
   ): void {
@@ -224,7 +220,7 @@ export class ReconfigurableGroup<M> implements GroupLogic<ViewedMessage<M>> {
         case "send": {
           outputs.push({ kind: "send", to: output.to, body: { view: instance.view, body: output.body } });
           // V2: a group that only forwards VIEW installs the new view when it forwards it.
-          const carried = this.protocol.carried?.(output.body);
+          const carried = this.protocol.carried(output.body);
           const control =
             carried === undefined ? undefined : controlPayload(carried, this.options.controller);
           if (control?.control === "view" && instance === this.current) install ??= this.nextView(control);
@@ -293,8 +289,9 @@ export class ReconfigurableGroup<M> implements GroupLogic<ViewedMessage<M>> {
     for (const input of pending) this.handle(input, outputs);
   }
 
-  private instance(view: number, overlay: Overlay): ViewInstance<M> {
-    const instance = { view, overlay, logic: this.protocol.createGroup({ ...this.config, overlay }) };
+  private instance(view: number, overlay: Overlay): ViewInstance<M, P> {
+    const context: GroupConfig<P> = { ...this.config, overlay };
+    const instance = { view, overlay, context, logic: this.protocol.createGroup(context) };
     this.views.set(view, instance);
     return instance;
   }
@@ -345,22 +342,23 @@ function unreachedByView(overlay: Overlay): GroupId[] {
  * The reconfigurable variant of an overlay protocol: the same logic, run per overlay view, with
  * views installed by the controller's ordered VIEW multicasts (see ReconfigurableGroup).
  */
-export function reconfigurable<M>(
-  protocol: ProtocolDefinition<M>,
+export function reconfigurable<M, P>(
+  protocol: ProtocolDefinition<M, P>,
   options: ReconfigOptions,
-): ProtocolDefinition<ViewedMessage<M>> {
+): OverlayProtocolDefinition<ViewedMessage<M>, P> {
   assert(protocol.overlayKind !== null, () => `${protocol.name} has no overlay to reconfigure`);
-  const carried = protocol.carried;
-  assert(carried !== undefined, () => `${protocol.name} does not say which messages carry a multicast`);
+  const inner: OverlayProtocolDefinition<M, P> = protocol;
+  const parse = inner.parseParams;
   return {
-    name: protocol.name,
-    overlayKind: protocol.overlayKind,
-    entryGroups: (dst, overlay) => protocol.entryGroups(dst, overlay),
-    createGroup: (config) => new ReconfigurableGroup(config, protocol, options),
+    name: inner.name,
+    overlayKind: inner.overlayKind,
+    ...(parse === undefined ? {} : { parseParams: (params, system) => parse.call(inner, params, system) }),
+    entryGroups: (dst, context) => inner.entryGroups(dst, context),
+    createGroup: (config) => new ReconfigurableGroup(config, inner, options),
     describe: (message) =>
-      "install" in message ? { kind: "view-install", bytes: 64 } : protocol.describe(message.body),
-    carried: (message) => ("install" in message ? undefined : carried(message.body)),
+      "install" in message ? { kind: "view-install", bytes: 64 } : inner.describe(message.body),
+    carried: (message) => ("install" in message ? undefined : inner.carried(message.body)),
     checksEntry: true,
-    ...(protocol.modelLatencyMs === undefined ? {} : { modelLatencyMs: protocol.modelLatencyMs }),
+    ...(inner.modelLatencyMs === undefined ? {} : { modelLatencyMs: inner.modelLatencyMs }),
   };
 }

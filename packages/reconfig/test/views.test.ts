@@ -17,7 +17,7 @@ const options = { controller: "ctl" };
 const protocol = reconfigurable(byzcast, options);
 const group = (id: string) =>
   new ReconfigurableGroup(
-    { group: id, groups, overlay: parseOverlay(treeJson("a"), "tree.json") },
+    { group: id, groups, overlay: parseOverlay(treeJson("a"), "tree.json"), params: undefined },
     byzcast,
     options,
   );
@@ -108,6 +108,6 @@ describe("overlay views", () => {
   it("keeps the protocol's name and entry groups", () => {
     const overlay = parseOverlay(treeJson("a"), "tree.json");
     expect(protocol.name).toBe("byzcast");
-    expect(protocol.entryGroups(["b", "c"], overlay)).toEqual(["a"]);
+    expect(protocol.entryGroups(["b", "c"], { groups, overlay, params: undefined })).toEqual(["a"]);
   });
 });

@@ -86,7 +86,7 @@ class EventQueue {
       if (first >= size) break;
       let child = first;
       let childEvent = items[first] as SimEvent;
-      const end = first + 4 < size ? first + 4 : size;
+      const end = Math.min(first + 4, size);
       for (let other = first + 1; other < end; other += 1) {
         const otherEvent = items[other] as SimEvent;
         if (

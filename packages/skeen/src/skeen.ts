@@ -1,5 +1,6 @@
 import type {
   DestinationSet,
+  FlatProtocolDefinition,
   GroupConfig,
   GroupId,
   GroupInput,
@@ -8,7 +9,6 @@ import type {
   LatencyModel,
   MessageId,
   Multicast,
-  ProtocolDefinition,
   WireDescription,
 } from "@amcast/core";
 import { assert, assertNever, BinaryHeap, compareIds } from "@amcast/core";
@@ -91,8 +91,6 @@ export class SkeenGroup implements GroupLogic<SkeenMessage> {
         break;
       case "peer":
         this.onPropose(input.from, input.body, outputs);
-        break;
-      case "tick":
         break;
       default:
         assertNever(input, "input");
@@ -200,11 +198,11 @@ function skeenLatencyMs(dst: DestinationSet, latency: LatencyModel): number {
   return last;
 }
 
-export const skeen: ProtocolDefinition<SkeenMessage> = {
+export const skeen: FlatProtocolDefinition<SkeenMessage> = {
   name: "skeen",
   overlayKind: null,
   entryGroups: (dst) => dst,
   createGroup: (config) => new SkeenGroup(config),
   describe: (body): WireDescription => ({ kind: body.type, id: body.id, bytes: 12 + body.id.length }),
-  modelLatencyMs: (dst, _overlay, latency) => skeenLatencyMs(dst, latency),
+  modelLatencyMs: (dst, _context, latency) => skeenLatencyMs(dst, latency),
 };

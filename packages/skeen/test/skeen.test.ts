@@ -4,7 +4,8 @@ import type { SkeenMessage } from "../src/index.js";
 import { SkeenGroup, skeen } from "../src/index.js";
 
 const GROUPS = ["g1", "g2", "g3"];
-const group = (name: string): SkeenGroup => new SkeenGroup({ group: name, groups: GROUPS, overlay: null });
+const context = { groups: GROUPS, overlay: null, params: undefined };
+const group = (name: string): SkeenGroup => new SkeenGroup({ ...context, group: name });
 const message = (id: string, dst: string[]): Multicast => ({ id, client: "c0", dst, payloadBytes: 0 });
 
 /** Short transcript form of outputs: "deliver m1", "send g2 propose m1@1". */
@@ -95,9 +96,9 @@ describe("Skeen group logic", () => {
       clientToGroupMs: (g: string) => ({ g1: 10, g2: 50, g3: 5 })[g] ?? 0,
       groupToGroupMs: (from: string, to: string) => (from === to ? 0 : 30),
     };
-    expect(skeen.modelLatencyMs?.(["g1"], null, latency)).toBe(10);
+    expect(skeen.modelLatencyMs?.(["g1"], context, latency)).toBe(10);
     // g2 waits for its own request (50) and g1's proposal (10 + 30); g1 waits for g2's (50 + 30).
-    expect(skeen.modelLatencyMs?.(["g1", "g2"], null, latency)).toBe(80);
-    expect(skeen.entryGroups(["g1", "g3"], null)).toEqual(["g1", "g3"]);
+    expect(skeen.modelLatencyMs?.(["g1", "g2"], context, latency)).toBe(80);
+    expect(skeen.entryGroups(["g1", "g3"], context)).toEqual(["g1", "g3"]);
   });
 });

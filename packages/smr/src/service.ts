@@ -16,6 +16,7 @@ import {
   InputError,
   listNames,
   parseOverlay,
+  protocolContext,
   TreeOverlay,
 } from "@amcast/core";
 import { flexcast } from "@amcast/flexcast";
@@ -70,6 +71,11 @@ export interface ServiceOptions {
    * group at the root of a tree whose other groups are its children.
    */
   readonly overlay?: unknown;
+  /**
+   * The protocol's parameters, checked by the protocol (e.g. `{ sequencer: "eu" }` for the
+   * fixed sequencer); default: none, the protocol's defaults.
+   */
+  readonly params?: unknown;
   /** How each group is replicated (default "solo"): 1, 2f+1 (crash) or 3f+1 (byzantine) replicas. */
   readonly mode?: ReplicationMode;
   /** Faulty replicas tolerated per group in crash and byzantine mode (default 1). */
@@ -81,6 +87,8 @@ export interface ServiceOptions {
 export interface ResolvedService {
   readonly protocol: ProtocolDefinition<unknown>;
   readonly overlay: Overlay | null;
+  /** The protocol's parameters as given (checked); the group layer parses them at every process. */
+  readonly params: unknown;
   readonly mode: ReplicationMode;
   readonly f: number;
   readonly membership: Membership;
@@ -120,6 +128,8 @@ export function resolveService(
     protocol = found;
   } else protocol = named;
   const overlay = resolveOverlay(protocol, groups, options.overlay, source);
+  const sorted = [...groups].sort(compareIds);
+  protocolContext(protocol, options.params, { groups: sorted, overlay }, source, "params");
   if (options.linearizable === true) protocol = linearizable(protocol) as ProtocolDefinition<unknown>;
   const mode = options.mode ?? "solo";
   if (mode !== "solo" && mode !== "crash" && mode !== "byzantine")
@@ -134,9 +144,10 @@ export function resolveService(
   return {
     protocol,
     overlay,
+    params: options.params,
     mode,
     f,
-    membership: Membership.uniform([...groups].sort(compareIds), replicaCount(mode, f)),
+    membership: Membership.uniform(sorted, replicaCount(mode, f)),
   };
 }
 

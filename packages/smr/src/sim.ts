@@ -134,7 +134,7 @@ export function createSimCluster<P = unknown, R = unknown>(
 ): SimCluster<P, R> {
   const source = "createSimCluster";
   const service: ResolvedService = resolveService(options.groups, options, source);
-  const { membership, protocol, overlay, mode, f } = service;
+  const { membership, protocol, overlay, params, mode, f } = service;
   const groups = options.groups;
   const latency = options.latencyMs ?? 1;
   const matrix = groups.map((_, from) =>
@@ -169,6 +169,7 @@ export function createSimCluster<P = unknown, R = unknown>(
       id,
       membership,
       overlay,
+      params,
       mode,
       f,
       application: groupApplication(options.application(group, id)),
@@ -270,6 +271,7 @@ export function createSimCluster<P = unknown, R = unknown>(
         protocol,
         membership,
         overlay,
+        params,
         mode,
         f,
         outstandingMax: ROUND_MULTICASTS_MAX,

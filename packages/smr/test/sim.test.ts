@@ -139,5 +139,8 @@ describe("createSimCluster", () => {
     expect(() =>
       createSimCluster({ groups: ["a"], protocol: "paxos" as ProtocolName, application: () => () => null }),
     ).toThrow(/unknown protocol "paxos"/);
+    expect(() =>
+      createSimCluster({ groups: ["a"], protocol: "skeen", params: { x: 1 }, application: () => () => null }),
+    ).toThrow(/^createSimCluster: params\.x: is not a known field here/);
   });
 });
