@@ -34,13 +34,21 @@ export function messageKind(dst: DestinationSet): string {
 }
 
 class LatencyAccumulator {
-  readonly samples: number[] = [];
+  /** Samples in `values[0 .. count)`; the buffer doubles when full. */
+  private values = new Float64Array(1024);
+  count = 0;
   floorSumMs = 0;
   modelSumMs = 0;
   modelCount = 0;
 
   add(latencyMs: number, floorMs: number, modelMs: number | null): void {
-    this.samples.push(latencyMs);
+    if (this.count === this.values.length) {
+      const grown = new Float64Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.values[this.count] = latencyMs;
+    this.count += 1;
     this.floorSumMs += floorMs;
     if (modelMs !== null) {
       this.modelSumMs += modelMs;
@@ -49,7 +57,7 @@ class LatencyAccumulator {
   }
 
   summary(): LatencySummary {
-    const count = this.samples.length;
+    const count = this.count;
     if (count === 0) {
       return {
         count,
@@ -63,7 +71,7 @@ class LatencyAccumulator {
         meanModelMs: null,
       };
     }
-    const sorted = Float64Array.from(this.samples).sort();
+    const sorted = this.values.slice(0, count).sort();
     let sum = 0;
     for (const value of sorted) sum += value;
     const mean = sum / count;
@@ -379,7 +387,7 @@ export class MetricsCollector implements TraceSink {
   finish(): RunMetrics {
     // Kinds of which at least one multicast finished (an accumulator exists from the first multicast).
     const kinds = [...this.byKind]
-      .filter(([, accumulator]) => accumulator.samples.length > 0)
+      .filter(([, accumulator]) => accumulator.count > 0)
       .map(([kind]) => kind)
       .sort((a, b) => kindOrder(a) - kindOrder(b));
     const spanMs = this.lastCompleteMs - this.firstMulticastMs;
