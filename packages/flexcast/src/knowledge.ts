@@ -28,6 +28,12 @@ export class Vertex {
   dead = false;
   /** Number of the last graph search that visited this vertex. */
   searched = 0;
+  /**
+   * Known clear: no undelivered message for this group is this one or precedes it. Set on what a
+   * search that found no blocker walked through; taken back when an append may have brought one
+   * (see `append`). Only with garbage collection (the naive reference searches everything).
+   */
+  clear = false;
   /** (history, absolute offset) of each retained entry of this message. */
   readonly slots: Slot[] = [];
 
@@ -88,6 +94,11 @@ export class History {
   /** The vertex just before absolute offset `index`, or undefined when that entry is not retained. */
   before(index: number): Vertex | undefined {
     return index - 1 >= this.base ? this.vertices[this.head + index - 1 - this.base] : undefined;
+  }
+
+  /** The vertex just after absolute offset `index`, or undefined when it is the last. */
+  after(index: number): Vertex | undefined {
+    return this.vertices[this.head + index + 1 - this.base];
   }
 
   push(entry: HistoryEntry, vertex: Vertex): number {
@@ -163,8 +174,9 @@ export class Knowledge {
   private search = 0;
   /** Retained entries over all histories (kept as entries come and go). */
   private retained = 0;
-  /** Scratch stack of the graph walks (they never nest). */
+  /** Scratch stack of the graph walks (they never nest), and what a search walked through. */
   private readonly stack: Vertex[] = [];
+  private readonly walked: Vertex[] = [];
   /** Something may be collectable: a dead prefix grew or a window was sent since the last pass. */
   private collectable = false;
 
@@ -256,6 +268,13 @@ export class Knowledge {
     const index = history.push(entry, vertex);
     this.retained += 1;
     vertex.slots.push({ history, index });
+    // A known message in one more history has new predecessors, and so does everything after it:
+    // unless the entry before it here is clear (or dead), they may include an undelivered message
+    // for this group, so what was known clear from it on is not any more.
+    if (vertex.clear) {
+      const before = history.before(index);
+      if (before !== undefined && !before.clear && !before.dead) this.unclearFrom(vertex);
+    }
     if (owner !== this.self && vertex.toMe) {
       // A group above delivers before this one (rule 5), so its entry arrives before ours.
       assert(
@@ -314,12 +333,33 @@ export class Knowledge {
   }
 
   /**
+   * Takes back "clear" from `start` and everything after it that is marked: marks are closed
+   * under predecessors, so what is not marked has nothing marked after it.
+   */
+  private unclearFrom(start: Vertex): void {
+    const stack = this.stack;
+    stack.length = 0;
+    stack.push(start);
+    for (let vertex = stack.pop(); vertex !== undefined; vertex = stack.pop()) {
+      if (!vertex.clear) continue;
+      vertex.clear = false;
+      for (const slot of vertex.slots) {
+        const after = slot.history.after(slot.index);
+        if (after?.clear === true) stack.push(after);
+      }
+    }
+  }
+
+  /**
    * Rule 3(4): an undelivered message for this group that precedes `vertex` in the graph, if any
    * (backward search from `vertex`, keyed by message id). With garbage collection the search stops
-   * at dead vertices, which no such path crosses; without it, it walks the whole graph (the naive
-   * reference the tests compare against).
+   * at dead vertices, which no such path crosses, and at vertices known clear (nothing undelivered
+   * for this group at or before them); a search that finds nothing marks what it walked through
+   * clear, so the next search stops there. Without collection it walks the whole graph (the
+   * naive reference the tests compare against).
    */
   firstBlocker(vertex: Vertex): MessageId | undefined {
+    if (this.collect && vertex.clear) return undefined;
     // Visited marks are search numbers on the vertices: no set to allocate per search.
     this.search += 1;
     const search = this.search;
@@ -327,11 +367,14 @@ export class Knowledge {
     const stack = this.stack;
     stack.length = 0;
     stack.push(vertex);
+    const walked = this.walked;
+    walked.length = 0;
     for (let current = stack.pop(); current !== undefined; current = stack.pop()) {
       if (current !== vertex) {
-        if (this.collect && current.dead) continue;
+        if (this.collect && (current.dead || current.clear)) continue;
         if (current.toMe && !current.delivered) return current.entry.id;
       }
+      if (this.collect) walked.push(current);
       for (const slot of current.slots) {
         const before = slot.history.before(slot.index);
         if (before !== undefined && before.searched !== search) {
@@ -340,6 +383,10 @@ export class Knowledge {
         }
       }
     }
+    // Nothing undelivered for this group precedes `vertex`: all it walked through is clear, and
+    // so is `vertex` unless it is itself such a message (a queue head being checked).
+    for (const walkedVertex of walked) walkedVertex.clear = true;
+    if (vertex.toMe && !vertex.delivered) vertex.clear = false;
     return undefined;
   }
 
