@@ -305,11 +305,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   private onPeer(from: GroupId, body: FlexCastMessage): void {
     const sender = this.overlay.position(from);
     assert(sender < this.position, () => `${from} is below ${this.group}: traffic flows down the order`);
-    assert(
-      body.dst.length >= 2 &&
-        body.dst.every((group, index) => index === 0 || (body.dst[index - 1] as number) < group),
-      () => `${body.id}: destinations are sorted positions`,
-    );
+    assert(sortedPositions(body.dst), () => `${body.id}: destinations are sorted positions`);
     this.knowledge.merge(sender, body.hst); // rule 1: whatever the message, its windows first
     switch (body.type) {
       case "msg":
@@ -634,6 +630,14 @@ export function flexcastLatencyMs(dst: DestinationSet, overlay: CdagOverlay, lat
   let result = 0;
   for (const group of dst) result = Math.max(result, commit.get(group) as number);
   return result;
+}
+
+/** At least two positions, strictly ascending. */
+function sortedPositions(dst: readonly Position[]): boolean {
+  if (dst.length < 2) return false;
+  for (let index = 1; index < dst.length; index += 1)
+    if (!((dst[index - 1] as number) < (dst[index] as number))) return false;
+  return true;
 }
 
 function entriesBytes(windows: readonly HistoryWindow[]): number {

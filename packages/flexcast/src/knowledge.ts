@@ -91,6 +91,11 @@ export class History {
     return this.vertexAt(index).entry;
   }
 
+  /** Message id of the retained entry at absolute offset `index` (at or above `base`). */
+  idAt(index: number): MessageId | undefined {
+    return this.entries[this.head + index - this.base]?.id;
+  }
+
   /** The vertex just before absolute offset `index`, or undefined when that entry is not retained. */
   before(index: number): Vertex | undefined {
     return index - 1 >= this.base ? this.vertices[this.head + index - 1 - this.base] : undefined;
@@ -244,10 +249,8 @@ export class Knowledge {
       );
       const overlapEnd = Math.min(end, window.from + window.entries.length);
       for (let index = Math.max(window.from, history.base); index < overlapEnd; index += 1) {
-        assert(
-          history.entryAt(index).id === window.entries[index - window.from]?.id,
-          () => `${window.group}'s history disagrees at ${index}`,
-        );
+        if (history.idAt(index) !== window.entries[index - window.from]?.id)
+          assert(false, `${window.group}'s history disagrees at ${index}`);
       }
       for (let index = end; index < window.from + window.entries.length; index += 1)
         this.append(window.group, window.entries[index - window.from] as HistoryEntry);
