@@ -271,17 +271,21 @@ export class Replica<M> implements ProcessLogic {
       this.drop("not-an-entry-group");
       return;
     }
-    if (this.clients.isExecuted(from, seq)) {
+    // Solo: one replica, nothing to agree on; a new request runs now, in arrival order, without
+    // becoming an input to order (so it is marked executed here, where the others check).
+    const fresh =
+      this.mode === "solo"
+        ? this.clients.markExecuted(from, seq, settled)
+        : !this.clients.isExecuted(from, seq);
+    if (!fresh) {
       // A retry: answer from the reply cache; executing twice is never an option.
       this.drop("duplicate-request");
       const reply = this.clients.cachedReply(from, seq);
       if (reply !== undefined) this.sendReply(from, reply);
       return;
     }
-    // Solo: one replica, nothing to agree on; the request runs now, in arrival order, without
-    // becoming an input to order.
     if (this.mode === "solo") {
-      this.executeRequest(from, seq, message, view, settled);
+      this.runRequest(seq, message, view);
       return;
     }
     const bytes = ENVELOPE_BYTES + multicastBytes(message) + this.signatureBytes();
@@ -396,7 +400,11 @@ export class Replica<M> implements ProcessLogic {
     view: number,
     settled: number,
   ): void {
-    if (!this.clients.markExecuted(client, seq, settled)) return;
+    if (this.clients.markExecuted(client, seq, settled)) this.runRequest(seq, message, view);
+  }
+
+  /** Runs a request marked executed through the logic. */
+  private runRequest(seq: number, message: Multicast, view: number): void {
     this.executedInputs += 1;
     this.apply(this.logic.step({ kind: "request", message, view }), seq, view);
   }
