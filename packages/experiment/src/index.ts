@@ -8,7 +8,7 @@ export type { NetOutcome, NetRunOptions, NetRunStats } from "./net-runner.js";
 export { checkNetFaults, DEFAULT_NET_OPTIONS, NetRunError, runScenarioNet } from "./net-runner.js";
 export { mergeTraceFiles } from "./net-trace.js";
 export type { ExperimentOptions } from "./run.js";
-export { experimentScenarios, runExperiment, runSummary } from "./run.js";
+export { experimentScenarios, faultFreeScenario, runExperiment, runSummary } from "./run.js";
 export type { BuiltSystem, ScenarioOutcome, ScenarioSpec, SystemSpec } from "./scenario.js";
 export {
   buildSystem,

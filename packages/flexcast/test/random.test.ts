@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { Prng, percent } from "@amcast/core";
 import { describe, expect, it } from "vitest";
+import type { FlexCastOptions } from "../src/index.js";
 import type { RandomRunSpec } from "./harness.js";
 import { judgeRun, randomRun } from "./harness.js";
 
@@ -112,35 +113,27 @@ describe("FlexCast under an adversarial scheduler (FIFO links, any cross-link or
   it(
     "keeps the history bounded under a steady workload, where keeping everything grows with the run",
     () => {
-      const steady = (messages: number, collectGarbage: boolean) =>
+      const steadyWith = (messages: number, options: Partial<FlexCastOptions>) =>
         randomRun({
           seed: 7,
           groups: 5,
           messages,
           maxDestinations: 3,
           localPercent: 20,
-          options: { flushEvery: 16, collectGarbage },
+          options,
           freezePercent: 0,
           linkMessagesMax: 12,
         });
+      const steady = (messages: number, collectGarbage: boolean) =>
+        steadyWith(messages, { flushEvery: 16, collectGarbage });
       const short = steady(250, true);
       const long = steady(2500, true);
       expect(judgeRun(long)).toEqual([]);
       expect(long.historyPeak).toBeLessThan(short.historyPeak * 1.5 + 20);
       // The history budget alone (no delivery count) bounds it too.
-      const budgeted = (messages: number) =>
-        randomRun({
-          seed: 7,
-          groups: 5,
-          messages,
-          maxDestinations: 3,
-          localPercent: 20,
-          options: { flushEvery: 1_000_000, historyEntriesMax: 5 * 2, collectGarbage: true },
-          freezePercent: 0,
-          linkMessagesMax: 12,
-        });
-      const budgetShort = budgeted(250);
-      const budgetLong = budgeted(2500);
+      const budget = { flushEvery: 1_000_000, historyEntriesMax: 5 * 2, collectGarbage: true };
+      const budgetShort = steadyWith(250, budget);
+      const budgetLong = steadyWith(2500, budget);
       expect(judgeRun(budgetLong)).toEqual([]);
       expect([...budgetLong.groupsByName.values()].some((group) => group.flushesIssued > 0)).toBe(true);
       expect(budgetLong.historyPeak).toBeLessThan(budgetShort.historyPeak * 1.5 + 20);
