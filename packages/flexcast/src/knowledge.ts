@@ -320,7 +320,7 @@ export class Knowledge {
 
   private markDead(start: Vertex): void {
     const stack = this.stack;
-    stack.length = 0;
+    if (stack.length > 0) stack.length = 0; // an early return may leave some
     stack.push(start);
     for (let vertex = stack.pop(); vertex !== undefined; vertex = stack.pop()) {
       if (vertex.dead) continue;
@@ -341,7 +341,7 @@ export class Knowledge {
    */
   private unclearFrom(start: Vertex): void {
     const stack = this.stack;
-    stack.length = 0;
+    if (stack.length > 0) stack.length = 0; // an early return may leave some
     stack.push(start);
     for (let vertex = stack.pop(); vertex !== undefined; vertex = stack.pop()) {
       if (!vertex.clear) continue;
@@ -368,10 +368,10 @@ export class Knowledge {
     const search = this.search;
     vertex.searched = search;
     const stack = this.stack;
-    stack.length = 0;
+    if (stack.length > 0) stack.length = 0; // an early return may leave some
     stack.push(vertex);
     const walked = this.walked;
-    walked.length = 0;
+    if (walked.length > 0) walked.length = 0;
     for (let current = stack.pop(); current !== undefined; current = stack.pop()) {
       if (current !== vertex) {
         if (this.collect && (current.dead || current.clear)) continue;

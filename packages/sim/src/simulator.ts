@@ -85,8 +85,7 @@ class EventQueue {
     const top = events[0] as SimEvent;
     this.count -= 1;
     const size = this.count;
-    const last = events[size] as SimEvent;
-    events.length = size;
+    const last = events.pop() as SimEvent;
     if (size === 0) return top;
     const t = times[size] as number;
     const seq = seqs[size] as number;
