@@ -128,10 +128,13 @@ const FLUSH_PREFIX = "#flush/";
 interface Pending {
   /** The copy from the lca: undefined until it arrives; `message` null for a flush. */
   forward: FlexForward | undefined;
-  /** Destinations that acknowledged (rule 6). */
-  readonly acks: Set<Position>;
-  /** Notifications above this group: "registered" awaits its answer; "answered" awaits registration. */
-  readonly notifications: Map<string, "registered" | "answered">;
+  /** Destinations that acknowledged (rule 6): a few, those between the lca and this group. */
+  readonly acks: Position[];
+  /**
+   * Notifications above this group: "registered" awaits its answer; "answered" awaits
+   * registration. Created on the first (most messages have none).
+   */
+  notifications: Map<string, "registered" | "answered"> | undefined;
   unanswered: number;
   /** Rule 3(4) cache: an undelivered message that precedes this one; recheck once it is delivered. */
   blockedBy: MessageId | undefined;
@@ -351,12 +354,13 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
         body.dst.includes(sender) && sender > (body.dst[0] as number),
         () => `${sender} acknowledged ${body.id} as a destination below its lca`,
       );
-      assert(!pending.acks.has(sender), () => `${sender} acknowledged ${body.id} twice`);
-      pending.acks.add(sender);
+      assert(!pending.acks.includes(sender), () => `${sender} acknowledged ${body.id} twice`);
+      pending.acks.push(sender);
       return;
     }
     assert(!body.dst.includes(sender), () => `${sender} answered a notification for its own ${body.id}`);
     const key = `${body.answers.notifier}:${body.answers.seq}`;
+    pending.notifications ??= new Map();
     const state = pending.notifications.get(key);
     assert(state !== "answered", () => `notification ${key} for ${body.id} answered twice`);
     if (state === "registered") {
@@ -393,6 +397,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       if (target > this.position) continue; // it answers the destinations below it
       assert(target !== this.position, () => `${this.group} is a destination and was notified`);
       const key = `${emitter}:${seq}`;
+      pending.notifications ??= new Map();
       const state = pending.notifications.get(key);
       assert(state !== "registered", () => `notification ${key} registered twice`);
       if (state === "answered") {
@@ -444,8 +449,8 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     let acksNeeded = 0;
     for (const group of forward.dst)
       if (group > (forward.dst[0] as number) && group < this.position) acksNeeded += 1;
-    if (pending.acks.size < acksNeeded) return false;
-    assert(pending.acks.size === acksNeeded, "acks only from destinations in between");
+    if (pending.acks.length < acksNeeded) return false;
+    assert(pending.acks.length === acksNeeded, "acks only from destinations in between");
     // (3) every registered notification answered.
     if (pending.unanswered > 0) return false;
     // (4) nothing undelivered for this group precedes it.
@@ -467,7 +472,10 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     outputs: GroupOutput<FlexCastMessage>[],
   ): void {
     // Every emitter above this group was heard from, so every registration arrived.
-    assert(pending.notifications.size === 0, () => `${id} delivered with stray notification answers`);
+    assert(
+      pending.notifications === undefined || pending.notifications.size === 0,
+      () => `${id} delivered with stray notification answers`,
+    );
     this.pending.delete(id);
     this.knowledge.deliver(this.knowledge.vertex(id) as Vertex);
     this.wakeWaitersOf(id);
@@ -594,8 +602,8 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     if (pending === undefined) {
       pending = {
         forward: undefined,
-        acks: new Set(),
-        notifications: new Map(),
+        acks: [],
+        notifications: undefined,
         unanswered: 0,
         blockedBy: undefined,
       };
