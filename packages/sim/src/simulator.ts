@@ -189,7 +189,7 @@ export class Simulator {
   private readonly indexById = new Map<ProcessId, number>();
   private readonly root: Prng;
   /** Link state by `from * processCount + to`, created on first use. */
-  private readonly links: (LinkState | undefined)[] = [];
+  private readonly links: (LinkState | undefined)[];
   private readonly partitions: {
     readonly side: ReadonlySet<number>;
     readonly atMs: number;
@@ -266,6 +266,9 @@ export class Simulator {
         inFlight: 0,
       });
     }
+    // Filled up front: an array written at scattered indices far past its end becomes a slow
+    // dictionary.
+    this.links = Array.from({ length: this.slots.length * this.slots.length }, () => undefined);
     this.clientCount = options.clients.filter((client) => client.background !== true).length;
     this.partitions = options.faults.partitions.map((partition) => {
       assert(partition.atMs < partition.healAtMs, "a partition heals after it starts");
