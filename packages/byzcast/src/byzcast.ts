@@ -6,13 +6,12 @@ import type {
   GroupLogic,
   GroupOutput,
   LatencyModel,
-  MessageId,
   Multicast,
   OverlayProtocolDefinition,
   TreeOverlay,
   WireDescription,
 } from "@amcast/core";
-import { assert, assertNever } from "@amcast/core";
+import { assert, assertNever, multicastBytes } from "@amcast/core";
 
 /**
  * ByzCast (Coelho, Ceolin Jr., Bessani, Dotti, Pedone, DSN 2018): atomic multicast over a tree of
@@ -135,10 +134,8 @@ function byzcastLatencyMs(dst: DestinationSet, tree: TreeOverlay, latency: Laten
 }
 
 function describeForward(body: ByzcastMessage): WireDescription {
-  const message = body.message;
-  let bytes = 12 + message.id.length + message.client.length + message.payloadBytes;
-  for (const group of message.dst) bytes += 2 + group.length;
-  return { kind: body.type, id: message.id as MessageId, bytes };
+  // A type tag, then the multicast.
+  return { kind: body.type, id: body.message.id, bytes: 4 + multicastBytes(body.message) };
 }
 
 export const byzcast: OverlayProtocolDefinition<ByzcastMessage> = {

@@ -19,7 +19,7 @@ export function checkRun(events: readonly TraceEvent[], options: CheckOptions = 
     throw new RangeError(`maxViolationsPerProperty must be a non-negative integer, got ${cap}`);
   }
 
-  const model = buildRunModel(events, events[0]?.run);
+  const model = buildRunModel(events, options.run ?? events[0]?.run);
   const sink = new ViolationSink(cap);
   const checked = PROPERTIES.filter(
     (property) =>

@@ -26,6 +26,8 @@ export interface CheckOptions {
   readonly realTime?: boolean;
   /** How many violations each property keeps (default 10); the report says when more were found. */
   readonly maxViolationsPerProperty?: number;
+  /** The run's label in the report (default: the `run` field of the first event). */
+  readonly run?: string;
 }
 
 export interface Violation {

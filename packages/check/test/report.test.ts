@@ -1,6 +1,12 @@
 import type { TraceEvent } from "@amcast/core";
 import { describe, expect, it } from "vitest";
-import { checkRun, checkTrace, formatReport } from "../src/index.js";
+import {
+  checkRun,
+  checkTrace,
+  formatReport,
+  formatReportByProcess,
+  violationProcesses,
+} from "../src/index.js";
 import { deliver, fault, members, multicast } from "./trace.js";
 
 describe("formatReport", () => {
@@ -53,5 +59,43 @@ describe("formatReport", () => {
       "run y: all 5 properties hold (1 multicasts, 1 deliveries)\n" +
         "  note: no member events; membership inferred from deliveries",
     ]);
+  });
+
+  it("names the run it is given, whatever its events say", () => {
+    const events: TraceEvent[] = [multicast("m", "c1", ["g1"], 1), deliver("m", "g1/0", "g1", 2)];
+    expect(formatReport(checkRun(events, { run: "swarm/skeen/seed-3" }))).toMatch(
+      /^run swarm\/skeen\/seed-3: all 5 properties hold/,
+    );
+  });
+
+  it("groups violations by the processes they are about, most first, a few shown each", () => {
+    // g1/0 and g2/0 deliver a and b in opposite orders (a cycle); g1/1 misses both and delivers x,
+    // which nobody multicast, twice.
+    const events: TraceEvent[] = [
+      ...members({ g1: ["g1/0", "g1/1"], g2: ["g2/0"] }),
+      multicast("a", "c1", ["g1", "g2"], 1),
+      multicast("b", "c1", ["g1", "g2"], 1),
+      deliver("a", "g1/0", "g1", 2),
+      deliver("b", "g1/0", "g1", 3),
+      deliver("b", "g2/0", "g2", 2),
+      deliver("a", "g2/0", "g2", 3),
+      deliver("x", "g1/1", "g1", 4),
+      deliver("x", "g1/1", "g1", 5),
+    ];
+    const report = checkRun(events, { run: "r" });
+    expect(
+      report.violations
+        .map((violation) => violationProcesses(violation).map(String).sort().join(" & "))
+        .sort(),
+    ).toEqual(["g1/0 & g1/1", "g1/0 & g2/0", "g1/0 & g2/0", ...Array(6).fill("g1/1")]);
+    const text = formatReportByProcess(report, 2);
+    expect(text.split("\n").filter((line) => !line.startsWith("    "))).toEqual([
+      "run r: 9 violations of 5 of 5 properties (2 multicasts, 6 deliveries)",
+      "  at g1/1 (6):",
+      "  at g1/0 & g2/0 (2):",
+      "  at g1/0 & g1/1 (1):",
+    ]);
+    expect(text).toContain("    ... 4 more");
+    expect(text).toContain("    acyclic-order: cycle");
   });
 });

@@ -1,2 +1,14 @@
 export type { PropertyCase } from "./suite.js";
-export { judge, PROPERTY_CASES, runSwarmSeed } from "./suite.js";
+export {
+  CASE_SEEDS,
+  judge,
+  LINEARIZABLE_CASE_SEEDS,
+  LINEARIZABLE_SWARM_SEEDS,
+  PROPERTY_CASES,
+  propertyReplay,
+  RECONFIG_SWARM_SEEDS,
+  runPropertyCase,
+  runSwarmSeed,
+  SWARM_SEEDS,
+  swarmFailures,
+} from "./suite.js";

@@ -1,4 +1,6 @@
-import type { ProtocolDefinition } from "@amcast/core";
+import type { CheckReport } from "@amcast/check";
+import { formatReportByProcess } from "@amcast/check";
+import type { ProtocolDefinition, TraceEvent } from "@amcast/core";
 import { Prng, percent, Topology } from "@amcast/core";
 import type { ScenarioOutcome, ScenarioSpec, WorkloadSpec } from "@amcast/experiment";
 import { failingViolations, runScenario, swarmCase, withOverlay } from "@amcast/experiment";
@@ -8,9 +10,11 @@ import { BYZANTINE_STRATEGIES, REPLICATION_MODES, replicaCount } from "@amcast/g
 /**
  * The shared property suite: named situations every protocol must handle in every replication
  * mode, each run on the simulator and judged only by the oracles over its trace. A protocol joins
- * by being registered with the experiment runner; nothing here knows any protocol.
+ * by being registered in @amcast/protocols; nothing here knows any protocol.
  */
 export interface PropertyCase {
+  /** Short name for the command line and run labels (`--case reorder`). */
+  readonly id: string;
   readonly name: string;
   /** Modes the case applies to. */
   readonly modes: readonly ReplicationMode[];
@@ -26,18 +30,51 @@ export interface PropertyCase {
 /** Faults tolerated per group in the replicated modes of the suite. */
 const SUITE_F = 1;
 
-/** Outcome of one case: the violations as printable lines, empty when everything held. */
+/** Seeds each property case runs with in `pnpm test`; the linearizable variant runs with fewer. */
+export const CASE_SEEDS: readonly number[] = [1, 2];
+export const LINEARIZABLE_CASE_SEEDS: readonly number[] = [1];
+/** Swarm seeds per protocol in every `pnpm test`; `pnpm run swarm --seeds N` runs more. */
+export const SWARM_SEEDS = 200;
+/** Swarm seeds per protocol for the linearizable variant (real-time order checked): 3 x 70 >= 200. */
+export const LINEARIZABLE_SWARM_SEEDS = 70;
+/**
+ * Swarm seeds per overlay protocol with random reconfigurations (back-to-back ones and ones during
+ * faults included), plain and linearizable.
+ */
+export const RECONFIG_SWARM_SEEDS = 50;
+
+/**
+ * The run's check report with only the violations that fail it (real-time order only where it is
+ * owed), or null when the run was not checked.
+ */
+function failingReport(outcome: ScenarioOutcome): CheckReport | null {
+  const check = outcome.check;
+  if (check === null) return null;
+  const violations = failingViolations(outcome);
+  const truncatedProperties = check.truncatedProperties.filter((property) =>
+    violations.some((violation) => violation.property === property),
+  );
+  return { ...check, violations, truncated: truncatedProperties.length > 0, truncatedProperties };
+}
+
+/**
+ * Outcome of one run as printable lines, empty when everything held: the run's label, its
+ * violations grouped by the processes they are about, what liveness missed, and the command that
+ * replays it.
+ */
 export function judge(outcome: ScenarioOutcome, live: boolean, replay: string): string[] {
   const problems: string[] = [];
-  for (const violation of failingViolations(outcome)) problems.push(violation.message);
+  const report = failingReport(outcome);
+  if (report !== null && report.violations.length > 0) problems.push(formatReportByProcess(report));
+  const label = outcome.spec.label;
   if (live && outcome.sim.stoppedBy !== "drained") {
     problems.push(
-      `liveness: the run ${outcome.sim.stoppedBy} with ${outcome.metrics.completed}/${outcome.metrics.multicasts} multicasts complete`,
+      `liveness: run ${label} ${outcome.sim.stoppedBy} with ${outcome.metrics.completed}/${outcome.metrics.multicasts} multicasts complete`,
     );
   }
   if (live && outcome.metrics.delivered !== outcome.metrics.multicasts) {
     problems.push(
-      `liveness: ${outcome.metrics.multicasts - outcome.metrics.delivered} multicasts were not delivered everywhere`,
+      `liveness: run ${label}: ${outcome.metrics.multicasts - outcome.metrics.delivered} multicasts were not delivered everywhere`,
     );
   }
   return problems.length === 0 ? [] : [...problems, `replay: ${replay}`];
@@ -100,7 +137,7 @@ function scenario(
     new Prng(seed).derive("suite-overlay"),
   );
   const spec: ScenarioSpec = {
-    label: `suite/${protocol.name}/${mode}/${name}`,
+    label: `suite/${protocol.name}/${mode}/${name}/seed-${seed}`,
     seed,
     protocol,
     mode,
@@ -132,129 +169,161 @@ function scenario(
 
 const always = (): boolean => true;
 
+/** A case: `overrides` changes the base scenario (a WAN of five groups, a mixed workload). */
+function propertyCase(
+  id: string,
+  name: string,
+  modes: readonly ReplicationMode[],
+  live: (mode: ReplicationMode) => boolean,
+  overrides: (mode: ReplicationMode, seed: number) => Partial<ScenarioSpec>,
+): PropertyCase {
+  return {
+    id,
+    name,
+    modes,
+    live,
+    scenario: (protocol, mode, seed) => scenario(protocol, mode, seed, id, overrides(mode, seed)),
+  };
+}
+
 export const PROPERTY_CASES: readonly PropertyCase[] = [
-  {
-    name: "mixed local and global multicasts on a WAN",
-    modes: REPLICATION_MODES,
-    live: always,
-    scenario: (protocol, mode, seed) => scenario(protocol, mode, seed, "mixed", {}),
-  },
-  {
-    name: "only global multicasts to every group (maximal contention)",
-    modes: REPLICATION_MODES,
-    live: always,
-    scenario: (protocol, mode, seed) =>
-      scenario(protocol, mode, seed, "all-global", {
-        workload: workload({ locality: { localPercent: 0, globalSizes: [5], globalChoice: "uniform" } }),
-      }),
-  },
-  {
-    name: "only local multicasts",
-    modes: REPLICATION_MODES,
-    live: always,
-    scenario: (protocol, mode, seed) =>
-      scenario(protocol, mode, seed, "all-local", {
-        workload: workload({ locality: { localPercent: 100, globalSizes: [], globalChoice: "uniform" } }),
-      }),
-  },
-  {
-    name: "heavy jitter and cross-link reordering",
-    modes: REPLICATION_MODES,
-    live: always,
-    scenario: (protocol, mode, seed) =>
-      scenario(protocol, mode, seed, "reorder", {
-        network: { jitterSdFraction: 0.5, reorder: { chance: percent(40), extraDelayMsMax: 300 } },
-      }),
-  },
-  {
-    name: "open-loop load that queues at busy groups",
-    modes: REPLICATION_MODES,
-    live: always,
-    scenario: (protocol, mode, seed) =>
-      scenario(protocol, mode, seed, "open-loop", {
-        workload: workload({ loop: "open", ratePerSec: 200, multicastsPerClient: 40 }),
-        processing: { perMessageUs: 200, perByteNs: 10 },
-      }),
-  },
-  {
-    name: "partitions that heal: safety throughout, everything delivered after healing",
-    modes: REPLICATION_MODES,
-    live: always,
-    scenario: (protocol, mode, seed) =>
-      scenario(protocol, mode, seed, "partition", {
-        faults: {
-          crashes: [],
-          partitions: [
-            { side: replicasOf(["g0", "g1"], mode), atMs: 30, healAtMs: 400 },
-            { side: replicasOf(["g4"], mode), atMs: 200, healAtMs: 900 },
-          ],
-        },
-      }),
-  },
-  {
-    name: "crashes and recoveries: a solo group loses what reaches it while down; replicated groups ride through, leaders included",
-    modes: REPLICATION_MODES,
-    live: (mode) => mode !== "solo",
-    scenario: (protocol, mode, seed) =>
-      scenario(protocol, mode, seed, "crash", {
-        faults: {
-          crashes:
-            mode === "solo"
-              ? [{ proc: "g2/0", atMs: 60, recoverAtMs: 300 }]
-              : [
-                  { leaderOf: "g2", atMs: 60, recoverAtMs: 700 },
-                  { leaderOf: "g0", atMs: 150 },
-                  { proc: "g3/1", atMs: 40, recoverAtMs: 400 },
-                ],
-          partitions: [],
-        },
-      }),
-  },
-  {
-    name: "one Byzantine replica in every group, each with another strategy",
-    modes: ["byzantine"],
-    live: always,
-    scenario: (protocol, mode, seed) => {
+  propertyCase("mixed", "mixed local and global multicasts on a WAN", REPLICATION_MODES, always, () => ({})),
+  propertyCase(
+    "all-global",
+    "only global multicasts to every group (maximal contention)",
+    REPLICATION_MODES,
+    always,
+    () => ({
+      workload: workload({ locality: { localPercent: 0, globalSizes: [5], globalChoice: "uniform" } }),
+    }),
+  ),
+  propertyCase("all-local", "only local multicasts", REPLICATION_MODES, always, () => ({
+    workload: workload({ locality: { localPercent: 100, globalSizes: [], globalChoice: "uniform" } }),
+  })),
+  propertyCase("reorder", "heavy jitter and cross-link reordering", REPLICATION_MODES, always, () => ({
+    network: { jitterSdFraction: 0.5, reorder: { chance: percent(40), extraDelayMsMax: 300 } },
+  })),
+  propertyCase("open-loop", "open-loop load that queues at busy groups", REPLICATION_MODES, always, () => ({
+    workload: workload({ loop: "open", ratePerSec: 200, multicastsPerClient: 40 }),
+    processing: { perMessageUs: 200, perByteNs: 10 },
+  })),
+  propertyCase(
+    "partition",
+    "partitions that heal: safety throughout, everything delivered after healing",
+    REPLICATION_MODES,
+    always,
+    (mode) => ({
+      faults: {
+        crashes: [],
+        partitions: [
+          { side: replicasOf(["g0", "g1"], mode), atMs: 30, healAtMs: 400 },
+          { side: replicasOf(["g4"], mode), atMs: 200, healAtMs: 900 },
+        ],
+      },
+    }),
+  ),
+  propertyCase(
+    "crash",
+    "crashes and recoveries: a solo group loses what reaches it while down; replicated groups ride through, leaders included",
+    REPLICATION_MODES,
+    (mode) => mode !== "solo",
+    (mode) => ({
+      faults: {
+        crashes:
+          mode === "solo"
+            ? [{ proc: "g2/0", atMs: 60, recoverAtMs: 300 }]
+            : [
+                { leaderOf: "g2", atMs: 60, recoverAtMs: 700 },
+                { leaderOf: "g0", atMs: 150 },
+                { proc: "g3/1", atMs: 40, recoverAtMs: 400 },
+              ],
+        partitions: [],
+      },
+    }),
+  ),
+  propertyCase(
+    "byzantine",
+    "one Byzantine replica in every group, each with another strategy",
+    ["byzantine"],
+    always,
+    (_mode, seed) => {
       const byzantine = GROUPS.map((group, index) => ({
         proc: `${group}/${(index + seed) % 4}`,
         strategy: BYZANTINE_STRATEGIES[(index + seed) % BYZANTINE_STRATEGIES.length] ?? "silent",
       }));
-      return scenario(protocol, mode, seed, "byzantine", {
+      return {
         byzantine,
         faults: { crashes: [], partitions: [], byzantine: byzantine.map((fault) => fault.proc) },
-      });
+      };
     },
-  },
-  {
-    name: "a tiny system: two groups, one client each",
-    modes: REPLICATION_MODES,
-    live: always,
-    scenario: (protocol, mode, seed) => {
-      const topology = new Topology(
-        "pair",
-        {
-          regions: ["a", "b"],
-          latencyMs: [
-            [1, 30],
-            [25, 1],
-          ],
-        },
-        [
-          { id: "a", region: "a" },
-          { id: "b", region: "b" },
+  ),
+  propertyCase("pair", "a tiny system: two groups, one client each", REPLICATION_MODES, always, () => ({
+    topology: new Topology(
+      "pair",
+      {
+        regions: ["a", "b"],
+        latencyMs: [
+          [1, 30],
+          [25, 1],
         ],
-        [
-          { region: "a", count: 1 },
-          { region: "b", count: 1 },
-        ],
-      );
-      return scenario(protocol, mode, seed, "pair", {
-        topology,
-        workload: workload({ multicastsPerClient: 60, outstanding: 3 }),
-      });
-    },
-  },
+      },
+      [
+        { id: "a", region: "a" },
+        { id: "b", region: "b" },
+      ],
+      [
+        { region: "a", count: 1 },
+        { region: "b", count: 1 },
+      ],
+    ),
+    workload: workload({ multicastsPerClient: 60, outstanding: 3 }),
+  })),
 ];
+
+/** The command that replays one run of a property case (it rebuilds what changed first). */
+export function propertyReplay(
+  protocol: ProtocolDefinition<unknown>,
+  propertyCase: PropertyCase,
+  mode: ReplicationMode,
+  seed: number,
+  linearizable: boolean,
+): string {
+  const variant = linearizable ? " --linearizable" : "";
+  return `pnpm run conformance --protocol ${protocol.name} --case ${propertyCase.id} --mode ${mode} --seed ${seed}${variant} --trace property-${seed}.jsonl`;
+}
+
+/** Runs one property case once and judges it: empty when every property held. */
+export function runPropertyCase(
+  protocol: ProtocolDefinition<unknown>,
+  propertyCase: PropertyCase,
+  mode: ReplicationMode,
+  seed: number,
+  linearizable: boolean,
+  onTrace?: (event: TraceEvent) => void,
+): { outcome: ScenarioOutcome | null; problems: string[] } {
+  const spec = propertyCase.scenario(protocol, mode, seed);
+  const label = `${spec.label}${linearizable ? "/lin" : ""}`;
+  const replay = propertyReplay(protocol, propertyCase, mode, seed, linearizable);
+  try {
+    const outcome = runScenario({
+      ...spec,
+      label,
+      linearizable,
+      ...(onTrace === undefined ? {} : { onTrace, recordSends: true }),
+    });
+    const problems =
+      linearizable && outcome.check?.checked.includes("real-time-order") !== true
+        ? [`run ${label}: real-time order was not checked`, `replay: ${replay}`]
+        : judge(outcome, propertyCase.live(mode), replay);
+    return { outcome, problems };
+  } catch (error) {
+    // An assertion inside a protocol or the simulator: a bug, which the seed reproduces.
+    return {
+      outcome: null,
+      problems: [`run ${label} crashed: ${(error as Error).stack ?? String(error)}`, `replay: ${replay}`],
+    };
+  }
+}
 
 /**
  * Runs one swarm seed (drawing its mode among all modes) and judges it. A linearizable run also
@@ -282,9 +351,27 @@ export function runSwarmSeed(
     // An assertion inside a protocol or the simulator: a bug, which the seed reproduces.
     return {
       description,
-      problems: [`crashed: ${(error as Error).stack ?? String(error)}`, `replay: ${replay}`],
+      problems: [
+        `run ${spec.label} crashed: ${(error as Error).stack ?? String(error)}`,
+        `replay: ${replay}`,
+      ],
     };
   }
   const live = spec.mode !== "solo" || spec.faults.crashes.length === 0;
   return { description, problems: judge(outcome, live, replay) };
+}
+
+/** The swarm seeds 0..seeds-1 that fail, each with its configuration and the command that replays it. */
+export function swarmFailures(
+  protocol: ProtocolDefinition<unknown>,
+  seeds: number,
+  linearizable: boolean,
+  reconfigure = false,
+): string[] {
+  const found: string[] = [];
+  for (let seed = 0; seed < seeds; seed += 1) {
+    const { description, problems } = runSwarmSeed(protocol, seed, linearizable, reconfigure);
+    if (problems.length > 0) found.push(`seed ${seed} (${description}):\n  ${problems.join("\n  ")}`);
+  }
+  return found;
 }

@@ -1,6 +1,6 @@
 import { PROTOCOLS } from "@amcast/experiment";
 import { describe, expect, it } from "vitest";
-import { SWARM_SEEDS, swarmFailures } from "./swarm-seeds.js";
+import { SWARM_SEEDS, swarmFailures } from "../src/index.js";
 
 // The swarm is split over three files so the test runner spreads them over its workers.
 for (const protocol of PROTOCOLS) {

@@ -44,6 +44,16 @@ export interface Multicast {
   readonly payload?: unknown;
 }
 
+/**
+ * Modelled encoded size in bytes of a multicast inside a message (a request, or a protocol message
+ * that carries it): id, client, destinations and payload, with a small fixed header.
+ */
+export function multicastBytes(message: Multicast): number {
+  let bytes = 8 + message.id.length + message.client.length + message.payloadBytes;
+  for (const group of message.dst) bytes += 2 + group.length;
+  return bytes;
+}
+
 /** True when `dst` has more than one group. */
 export function isGlobal(message: Multicast): boolean {
   return message.dst.length > 1;

@@ -21,3 +21,4 @@ export type { ExperimentSpec, ProtocolRun, WorkloadSpec } from "./spec.js";
 export { loadExperiment } from "./spec.js";
 export type { SwarmCase, SwarmOptions } from "./swarm.js";
 export { swarmCase, withOverlay } from "./swarm.js";
+export { TraceFileWriter } from "./trace-file.js";

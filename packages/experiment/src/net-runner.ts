@@ -609,7 +609,7 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
           0,
         );
     const check = keepEvents
-      ? checkRun(events, { liveness: stop.reason === "drained", realTime: spec.realTime })
+      ? checkRun(events, { liveness: stop.reason === "drained", realTime: spec.realTime, run: spec.label })
       : null;
     return {
       spec,

@@ -375,7 +375,7 @@ export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
   // Enough witnesses to count how often a plain run breaks real-time order (the report says
   // "N+" when even this many were cut).
   const check = spec.check
-    ? checkRun(events, { liveness, realTime, maxViolationsPerProperty: VIOLATIONS_KEPT_MAX })
+    ? checkRun(events, { liveness, realTime, maxViolationsPerProperty: VIOLATIONS_KEPT_MAX, run: spec.label })
     : null;
   const reconfig =
     controller === null ? null : { reconfigurations: controller.reconfigurations, plans: controller.plans };

@@ -12,14 +12,14 @@ import type {
   ProtocolContext,
   ProtocolDefinition,
 } from "@amcast/core";
-import { assert, describeValue, InputError, listNames, parseOverlay, protocolContext } from "@amcast/core";
+import { assert, describeValue, InputError, listNames, parseOverlay } from "@amcast/core";
 import type { Signer } from "./auth.js";
 import { canonical, SIGNATURE_BYTES } from "./auth.js";
 import { CLIENT_SEQ_WINDOW } from "./clients.js";
 import { requestDigest } from "./inputs.js";
 import type { Membership } from "./membership.js";
 import type { ReplicationMode } from "./replica.js";
-import { replyQuorum } from "./replica.js";
+import { replyQuorum, systemContext } from "./replica.js";
 import type { GroupWire } from "./wire.js";
 import { ENVELOPE_BYTES, multicastBytes, readEnvelope } from "./wire.js";
 
@@ -119,13 +119,7 @@ export class MulticastClient implements ClientLogic {
     this.spec = spec;
     this.wantsTicks = spec.mode !== "solo";
     this.quorum = replyQuorum(spec.mode, spec.f);
-    this.context = protocolContext(
-      spec.protocol,
-      spec.params,
-      { groups: spec.membership.groups, overlay: spec.overlay },
-      "protocol",
-      "params",
-    );
+    this.context = systemContext(spec);
     this.retryTicks = spec.retryTicks ?? DEFAULT_RETRY_TICKS;
     this.retriesMax = spec.retriesMax ?? DEFAULT_RETRIES_MAX;
     const firstSeq = spec.firstSeq ?? 0;

@@ -86,6 +86,17 @@ export interface ReplicaSpec<M> {
   readonly streamWindowMax?: number;
 }
 
+/**
+ * The protocol's context at a replica or a client: the system's groups, the overlay, and the
+ * protocol's parameters parsed here from their JSON (the same at every process of the system).
+ */
+export function systemContext(
+  spec: Pick<ReplicaSpec<unknown>, "protocol" | "params" | "membership" | "overlay">,
+): ProtocolContext {
+  const system = { groups: spec.membership.groups, overlay: spec.overlay };
+  return protocolContext(spec.protocol, spec.params, system, "protocol", "params");
+}
+
 /** Why a replica refused an input; counted, never thrown, so a bad peer cannot crash it. */
 export type DropReason =
   | "malformed"
@@ -139,13 +150,7 @@ export class Replica<M> implements ProcessLogic {
     this.mode = spec.mode;
     this.spec = spec;
     this.wantsTicks = spec.mode !== "solo";
-    this.context = protocolContext(
-      spec.protocol,
-      spec.params,
-      { groups: spec.membership.groups, overlay: spec.overlay },
-      "protocol",
-      "params",
-    );
+    this.context = systemContext(spec);
     this.logic = spec.protocol.createGroup({ ...this.context, group: spec.group });
     this.incoming = new IncomingStreams(
       () => streamQuorum(spec.mode, spec.f),

@@ -41,12 +41,8 @@ export type GroupWire =
 /** Modelled bytes of an envelope's own header (type tag, lengths, sequence number). */
 export const ENVELOPE_BYTES = 16;
 
-/** Modelled bytes of a multicast carried in a request: ids, destinations and payload. */
-export function multicastBytes(message: Multicast): number {
-  let bytes = 8 + message.id.length + message.client.length + message.payloadBytes;
-  for (const group of message.dst) bytes += 2 + group.length;
-  return bytes;
-}
+/** Modelled bytes of a multicast carried in a request (one model for requests and protocols). */
+export { multicastBytes } from "@amcast/core";
 
 export function replyBytes(id: MessageId, group: GroupId): number {
   return ENVELOPE_BYTES + id.length + group.length + 8;

@@ -3,6 +3,7 @@ export type { CheckReport } from "@amcast/check";
 export type { TraceEvent } from "@amcast/core";
 export type { ReplicationMode } from "@amcast/group";
 export type { NodeAddress as ReplicaAddress, TransportLimits } from "@amcast/net";
+export type { ProtocolName } from "@amcast/protocols";
 export type {
   ClientOptions,
   ClusterConfig,
@@ -16,7 +17,6 @@ export type {
   Application,
   Client,
   Message,
-  ProtocolName,
   Replies,
   ServiceOptions,
 } from "./service.js";

@@ -1,4 +1,3 @@
-import { byzcast } from "@amcast/byzcast";
 import type {
   ClientId,
   DestinationSet,
@@ -19,11 +18,11 @@ import {
   protocolContext,
   TreeOverlay,
 } from "@amcast/core";
-import { flexcast } from "@amcast/flexcast";
 import type { Application as GroupApplication, ReplicationMode } from "@amcast/group";
 import { Membership, replicaCount } from "@amcast/group";
 import { linearizable } from "@amcast/linearizable";
-import { skeen } from "@amcast/skeen";
+import type { ProtocolName } from "@amcast/protocols";
+import { protocolByName } from "@amcast/protocols";
 
 /** A delivered message as the application sees it. */
 export interface Message<P = unknown> {
@@ -59,8 +58,6 @@ export interface Client<P = unknown, R = unknown> {
   multicast(destinations: GroupId | Iterable<GroupId>, payload: P): Promise<Replies<R>>;
 }
 
-export type ProtocolName = "skeen" | "flexcast" | "byzcast";
-
 /** The protocol side of a service: which atomic multicast protocol, and how groups are replicated. */
 export interface ServiceOptions {
   /** The atomic multicast protocol (default "skeen"). */
@@ -94,12 +91,6 @@ export interface ResolvedService {
   readonly membership: Membership;
 }
 
-const PROTOCOLS: Readonly<Record<ProtocolName, ProtocolDefinition<unknown>>> = {
-  skeen: skeen as ProtocolDefinition<unknown>,
-  flexcast: flexcast as ProtocolDefinition<unknown>,
-  byzcast: byzcast as ProtocolDefinition<unknown>,
-};
-
 /** Protocol, overlay and membership of a service of `groups`; `source` names the caller in errors. */
 export function resolveService(
   groups: readonly GroupId[],
@@ -116,17 +107,7 @@ export function resolveService(
         `group id ${describeValue(group)} must be a non-empty string without "/" or ":"`,
       );
   const named = options.protocol ?? "skeen";
-  let protocol: ProtocolDefinition<unknown>;
-  if (typeof named === "string") {
-    const found = PROTOCOLS[named as ProtocolName];
-    if (found === undefined)
-      throw new InputError(
-        source,
-        "protocol",
-        `unknown protocol ${describeValue(named)} (known: ${listNames(Object.keys(PROTOCOLS))})`,
-      );
-    protocol = found;
-  } else protocol = named;
+  let protocol = typeof named === "string" ? protocolByName(named, source, "protocol") : named;
   const overlay = resolveOverlay(protocol, groups, options.overlay, source);
   const sorted = [...groups].sort(compareIds);
   protocolContext(protocol, options.params, { groups: sorted, overlay }, source, "params");

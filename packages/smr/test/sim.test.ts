@@ -79,6 +79,31 @@ describe("createSimCluster", () => {
     });
   }
 
+  it("takes the protocol's parameters: a fixed sequencer elsewhere costs a local multicast a second hop", async () => {
+    const localMs = async (params: unknown): Promise<number> => {
+      const cluster = createSimCluster<number, number>({
+        groups,
+        protocol: "sequencer",
+        params,
+        application: () => sequencer(),
+        latencyMs: 10,
+        jitterSdFraction: 0,
+      });
+      expectConsistentOrders(await mixedLoad(cluster, groups, 30));
+      expect(cluster.check().violations).toEqual([]);
+      const started = cluster.nowMs;
+      await cluster.client({ home: "g0" }).multicast("g0", 1);
+      return cluster.nowMs - started;
+    };
+    // 10 ms per hop. By default the first group orders: request to g0 and reply, 20 ms; with the
+    // sequencer in g2 the request goes through g2 first, 30 ms.
+    expect(await localMs(undefined)).toBe(20);
+    expect(await localMs({ sequencer: "g2" })).toBe(30);
+    await expect(localMs({ sequencer: "g9" })).rejects.toThrow(
+      /^createSimCluster: params\.sequencer: expected a group of the system \(g0, g1 or g2\), got "g9"$/,
+    );
+  });
+
   for (const mode of ["crash", "byzantine"] as const) {
     it(`${mode} mode: replicated groups answer like a single one`, async () => {
       const cluster = createSimCluster<number, number>({

@@ -1,0 +1,2 @@
+export type { SequencerMessage, SequencerOrder, SequencerParams } from "./sequencer.js";
+export { SequencerGroup, sequencer } from "./sequencer.js";
