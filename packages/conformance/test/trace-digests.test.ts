@@ -63,6 +63,18 @@ const PINNED: Readonly<Record<string, string>> = {
   "flexcast/swarm/3": "fe01cb079513091b82716019",
   "flexcast/swarm/4": "c815e7d53d74a40a80956287",
   "flexcast/swarm/5": "21c0dfd61edfebac8ee53bb7",
+  "sequencer/solo/mixed": "2eb357a04a6d4ac622268c73",
+  "sequencer/crash/mixed": "a4d9dd3a2267929105ffa92d",
+  "sequencer/byzantine/mixed": "ed61142c999c7ae8d2cc6450",
+  "sequencer/solo/crashes": "dc0e72e7095e5110a053379c",
+  "sequencer/crash/crashes": "7b56c9bb136cead2f681c613",
+  "sequencer/byzantine/strategies": "a6a095460763ca478dbe5951",
+  "sequencer/solo/reorder": "3238f729b204c98a27a6d5fc",
+  "sequencer/crash/mixed/linearizable": "0c9c870675743a45285d7983",
+  "sequencer/bench-12": "55fd7967e935a9d5ce308d83",
+  "sequencer/swarm/3": "05d69d17ba37d1a7f2455168",
+  "sequencer/swarm/4": "e804978276b8414e6401819a",
+  "sequencer/swarm/5": "1279d7f4c65f7456dec9d816",
 };
 
 function caseNamed(name: string) {
