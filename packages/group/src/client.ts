@@ -166,7 +166,7 @@ export class MulticastClient implements ClientLogic {
       view: this.view,
       sends,
       refusals: undefined,
-      groupsLeft: [...dst],
+      groupsLeft: dst.slice(),
       votes: undefined,
       results: {},
       sentTick: this.ticks,
@@ -182,7 +182,7 @@ export class MulticastClient implements ClientLogic {
     // forget them. An abandoned request is never settled: a late copy of it may still run.
     // `inFlight` holds records in the order they were started, that is by sequence number: the
     // first is the lowest.
-    const oldest = this.inFlight.values().next().value;
+    const oldest = this.inFlight.size === 0 ? undefined : this.inFlight.values().next().value;
     const settled = Math.min(seq, this.firstAbandonedSeq, oldest === undefined ? seq : oldest.seq);
     const signature = this.spec.signer?.sign(requestDigest(this.id, seq, message, this.view, settled)) ?? "";
     const envelope: GroupWire =
@@ -289,7 +289,9 @@ export class MulticastClient implements ClientLogic {
       if (voters.size < this.quorum) return NOTHING;
       record.votes.delete(group);
     }
-    record.groupsLeft.splice(left, 1);
+    // The order of the groups left does not matter: the last takes the answered one's place.
+    const last = record.groupsLeft.pop() as GroupId;
+    if (left < record.groupsLeft.length) record.groupsLeft[left] = last;
     record.results[group] = envelope.result;
     if (record.groupsLeft.length > 0) return NOTHING;
     this.inFlight.delete(envelope.id);
