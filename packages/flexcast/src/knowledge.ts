@@ -119,10 +119,9 @@ export class History {
     return this.entries.slice(this.head + from - this.base);
   }
 
-  /** Drops the entries before absolute offset `cut`; returns their vertices, oldest first. */
-  dropBefore(cut: number): Vertex[] {
+  /** Drops the entries before absolute offset `cut`. */
+  dropBefore(cut: number): void {
     assert(cut >= this.base && cut <= this.end, "a cut inside the retained history");
-    const dropped = this.vertices.slice(this.head, this.head + cut - this.base);
     this.head += cut - this.base;
     this.base = cut;
     // Compact once the dead front dominates, so the arrays stay proportional to what is retained.
@@ -131,7 +130,6 @@ export class History {
       this.vertices.splice(0, this.head);
       this.head = 0;
     }
-    return dropped;
   }
 
   addUndeliveredToMe(index: number): void {
@@ -436,19 +434,22 @@ export class Knowledge {
       if (history.deadEnd <= history.base) continue;
       const cut = Math.min(history.deadEnd, this.sentToAll[history.owner] as number);
       if (cut <= history.base) continue;
-      const dropped = history.dropBefore(cut);
-      this.retained -= dropped.length;
-      for (const vertex of dropped) {
-        assert(vertex.dead, "only dead entries are dropped");
-        assert(
-          !vertex.toMe || vertex.delivered || history.owner === this.self,
-          () => `${vertex.entry.id} is dead but not delivered`,
-        );
-        const at = vertex.slots.findIndex((slot) => slot.history === history);
-        assert(at >= 0, "a dropped entry has its slot");
-        vertex.slots.splice(at, 1);
-        if (vertex.slots.length === 0) this.vertices.delete(vertex.entry.id);
+      for (let index = history.base; index < cut; index += 1) {
+        const vertex = history.vertexAt(index);
+        if (!vertex.dead) assert(false, "only dead entries are dropped");
+        if (vertex.toMe && !vertex.delivered && history.owner !== this.self)
+          assert(false, `${vertex.entry.id} is dead but not delivered`);
+        // Its slot in this history goes; the others keep their order (no array is made).
+        const slots = vertex.slots;
+        let at = 0;
+        while (at < slots.length && (slots[at] as Slot).history !== history) at += 1;
+        assert(at < slots.length, "a dropped entry has its slot");
+        for (; at + 1 < slots.length; at += 1) slots[at] = slots[at + 1] as Slot;
+        slots.pop();
+        if (slots.length === 0) this.vertices.delete(vertex.entry.id);
       }
+      this.retained -= cut - history.base;
+      history.dropBefore(cut);
     }
   }
 }
