@@ -25,8 +25,6 @@ export class DestinationChooser {
   readonly home: GroupId;
   private readonly others: readonly GroupId[];
   private readonly localChance: Ratio;
-  /** The destination set of every local multicast: one frozen array, shared (nobody changes a destination set). */
-  private readonly homeOnly: DestinationSet;
 
   constructor(
     private readonly spec: LocalitySpec,
@@ -43,7 +41,6 @@ export class DestinationChooser {
     for (const size of spec.globalSizes)
       assert(Number.isInteger(size) && size >= 2, `global size ${size} is not >= 2`);
     this.home = home;
-    this.homeOnly = Object.freeze([home]);
     this.localChance = percent(spec.localPercent);
     const others = targets.filter((group) => group !== home);
     this.others =
@@ -51,7 +48,7 @@ export class DestinationChooser {
   }
 
   next(prng: Prng): DestinationSet {
-    if (this.others.length === 0 || prng.chance(this.localChance)) return this.homeOnly;
+    if (this.others.length === 0 || prng.chance(this.localChance)) return [this.home];
     const size = Math.min(prng.pick(this.spec.globalSizes), this.others.length + 1);
     const pool = this.spec.globalChoice === "nearest" ? this.others.slice(0, size) : this.others;
     return destinationSet([this.home, ...prng.sample(pool, size - 1)]);

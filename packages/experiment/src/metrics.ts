@@ -73,7 +73,7 @@ class LatencyAccumulator {
     }
     const sorted = this.values.slice(0, count).sort();
     let sum = 0;
-    for (const value of sorted) sum += value;
+    for (let index = 0; index < count; index += 1) sum += sorted[index] as number;
     const mean = sum / count;
     const meanFloorMs = this.floorSumMs / count;
     const meanModelMs = this.modelCount === count ? this.modelSumMs / count : null;
