@@ -276,7 +276,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       outputs.push({ kind: "deliver", message });
       return;
     }
-    const dst = message.dst.map((group) => this.overlay.position(group)).sort((a, b) => a - b);
+    const dst = positionsInOrder(message.dst, this.overlay);
     outputs.push({ kind: "deliver", message });
     this.deliverAsLca({ id: message.id, dst }, message, outputs);
   }
@@ -638,6 +638,21 @@ export function flexcastLatencyMs(dst: DestinationSet, overlay: CdagOverlay, lat
   let result = 0;
   for (const group of dst) result = Math.max(result, commit.get(group) as number);
   return result;
+}
+
+/** The C-DAG positions of `dst`, ascending (an insertion sort: destination sets are short). */
+function positionsInOrder(dst: DestinationSet, overlay: CdagOverlay): Position[] {
+  const positions: Position[] = [];
+  for (const group of dst) {
+    const position = overlay.position(group);
+    let at = positions.length;
+    while (at > 0 && (positions[at - 1] as number) > position) {
+      positions[at] = positions[at - 1] as number;
+      at -= 1;
+    }
+    positions[at] = position;
+  }
+  return positions;
 }
 
 /** At least two positions, strictly ascending. */
