@@ -6,9 +6,10 @@ import { describeValue, InputError, listNames } from "@amcast/core";
 import { PROTOCOLS, protocolByName, TraceFileWriter } from "@amcast/experiment";
 import type { ReplicationMode } from "@amcast/group";
 import { REPLICATION_MODES } from "@amcast/group";
-import type { PropertyCase } from "./suite.js";
+import type { DelayedSwarm, PropertyCase } from "./suite.js";
 import {
   CASE_SEEDS,
+  DELAYED_SWARM_SEEDS,
   LINEARIZABLE_CASE_SEEDS,
   LINEARIZABLE_SWARM_SEEDS,
   PROPERTY_CASES,
@@ -138,8 +139,21 @@ function main(argv: string[]): number {
   let swarms = 0;
   if (!narrowed && !values["no-swarm"]) {
     for (const protocol of protocols) {
-      const variantsOf = [
+      const variantsOf: {
+        name: string;
+        seeds: number;
+        linearizable: boolean;
+        reconfigure: boolean;
+        delayed?: DelayedSwarm;
+      }[] = [
         { name: "swarm", seeds: SWARM_SEEDS, linearizable: false, reconfigure: false },
+        {
+          name: "swarm, delayed network, crash mode",
+          seeds: DELAYED_SWARM_SEEDS,
+          linearizable: false,
+          reconfigure: false,
+          delayed: { mode: "crash" },
+        },
         {
           name: "swarm, linearizable",
           seeds: LINEARIZABLE_SWARM_SEEDS,
@@ -166,7 +180,13 @@ function main(argv: string[]): number {
       for (const variant of variantsOf) {
         if (values.linearizable && !variant.linearizable) continue;
         const started = performance.now();
-        const found = swarmFailures(protocol, variant.seeds, variant.linearizable, variant.reconfigure);
+        const found = swarmFailures(
+          protocol,
+          variant.seeds,
+          variant.linearizable,
+          variant.reconfigure,
+          variant.delayed ?? null,
+        );
         swarms += 1;
         process.stdout.write(
           `${found.length === 0 ? "ok  " : "FAIL"} ${protocol.name} ${variant.name}: ${variant.seeds - found.length} of ${variant.seeds} seeds hold (${seconds(started)})\n`,

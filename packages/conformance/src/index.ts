@@ -1,6 +1,7 @@
-export type { PropertyCase } from "./suite.js";
+export type { DelayedSwarm, PropertyCase } from "./suite.js";
 export {
   CASE_SEEDS,
+  DELAYED_SWARM_SEEDS,
   judge,
   LINEARIZABLE_CASE_SEEDS,
   LINEARIZABLE_SWARM_SEEDS,

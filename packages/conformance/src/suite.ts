@@ -42,6 +42,11 @@ export const LINEARIZABLE_SWARM_SEEDS = 70;
  * faults included), plain and linearizable.
  */
 export const RECONFIG_SWARM_SEEDS = 50;
+/**
+ * Swarm seeds per protocol where crash-mode groups run on a delayed network (besides the solo and
+ * crash seeds of the plain swarm that draw one): liveness under delay, every run must drain.
+ */
+export const DELAYED_SWARM_SEEDS = 20;
 
 /**
  * The run's check report with only the violations that fail it (real-time order only where it is
@@ -325,24 +330,32 @@ export function runPropertyCase(
   }
 }
 
+/** A swarm seed on a delayed network (every seed draws one), in one replication mode. */
+export interface DelayedSwarm {
+  readonly mode: ReplicationMode;
+}
+
 /**
- * Runs one swarm seed (drawing its mode among all modes) and judges it. A linearizable run also
- * owes real-time order.
+ * Runs one swarm seed (drawing its mode among all modes; on a delayed network, in
+ * `delayed.mode`) and judges it. A linearizable run also owes real-time order.
  */
 export function runSwarmSeed(
   protocol: ProtocolDefinition<unknown>,
   seed: number,
   linearizable = false,
   reconfigure = false,
+  delayed: DelayedSwarm | null = null,
 ): { description: string; problems: string[] } {
   const { description, scenario: spec } = swarmCase(protocol, seed, {
     crashes: true,
     realTime: false,
-    modes: REPLICATION_MODES,
+    modes: delayed === null ? REPLICATION_MODES : [delayed.mode],
     linearizable,
     reconfigure,
+    delayedNetwork: delayed !== null,
   });
-  const flag = `${linearizable ? " --linearizable" : ""}${reconfigure ? " --reconfigure" : ""}`;
+  const delayedFlag = delayed === null ? "" : ` --delayed --mode ${delayed.mode}`;
+  const flag = `${linearizable ? " --linearizable" : ""}${reconfigure ? " --reconfigure" : ""}${delayedFlag}`;
   const replay = `pnpm run swarm --protocol ${protocol.name}${flag} --seed ${seed} --trace swarm-${seed}.jsonl`;
   let outcome: ScenarioOutcome;
   try {
@@ -367,10 +380,11 @@ export function swarmFailures(
   seeds: number,
   linearizable: boolean,
   reconfigure = false,
+  delayed: DelayedSwarm | null = null,
 ): string[] {
   const found: string[] = [];
   for (let seed = 0; seed < seeds; seed += 1) {
-    const { description, problems } = runSwarmSeed(protocol, seed, linearizable, reconfigure);
+    const { description, problems } = runSwarmSeed(protocol, seed, linearizable, reconfigure, delayed);
     if (problems.length > 0) found.push(`seed ${seed} (${description}):\n  ${problems.join("\n  ")}`);
   }
   return found;

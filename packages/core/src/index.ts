@@ -43,6 +43,8 @@ export type {
   MemberEvent,
   MulticastEvent,
   SendEvent,
+  StopEvent,
+  StopReason,
   TraceEvent,
   TraceEventKind,
   TraceId,
@@ -55,6 +57,7 @@ export {
   parseTrace,
   parseTraceLine,
   replayTraceEvent,
+  STOP_REASONS,
   traceEventSink,
 } from "./trace.js";
 export type { LocalitySpec } from "./workload.js";

@@ -3,10 +3,10 @@ import { assertNever, CdagOverlay, Prng, percent, runGroups, Topology } from "@a
 import type { ReplicationMode } from "@amcast/group";
 import { BYZANTINE_STRATEGIES, replicaCount } from "@amcast/group";
 import type { CrashFault, PartitionFault } from "@amcast/sim";
+import type { ByzantineFault, WorkloadSpec } from "@amcast/system";
 import type { ReconfigSpec } from "./reconfig.js";
 import { DEFAULT_RECONFIG, randomTree } from "./reconfig.js";
 import type { ScenarioSpec } from "./scenario.js";
-import type { ByzantineFault, WorkloadSpec } from "./spec.js";
 
 /**
  * Swarm testing (after TigerBeetle's VOPR): each seed draws a whole configuration — topology,
@@ -17,6 +17,14 @@ export interface SwarmCase {
   readonly seed: number;
   readonly description: string;
   readonly scenario: ScenarioSpec;
+  /** The delayed network the seed drew (one of DELAYED_NETWORKS), or null. */
+  readonly delayedNetwork: DelayedNetwork | null;
+}
+
+/** A share of all messages (`percent`) held back by up to `extraDelayMsMax` more. */
+export interface DelayedNetwork {
+  readonly percent: number;
+  readonly extraDelayMsMax: number;
 }
 
 export interface SwarmOptions {
@@ -30,8 +38,38 @@ export interface SwarmOptions {
   readonly recordSends?: boolean;
   /** Install random overlays at random moments (overlay protocols only). */
   readonly reconfigure?: boolean;
+  /**
+   * Give every seed a delayed network (see DELAYED_NETWORKS); absent or false: some seeds of the
+   * solo and crash modes draw one.
+   */
+  readonly delayedNetwork?: boolean;
   readonly onTrace?: (event: TraceEvent) => void;
 }
+
+/**
+ * Delayed networks: a share of all messages (`percent`) is held back by up to `extraDelayMsMax`
+ * more, links staying FIFO, so one late message holds up those behind it. Timeouts tuned for the
+ * topology's delays meet silences of seconds; every run must still drain.
+ */
+export const DELAYED_NETWORKS: readonly DelayedNetwork[] = [
+  { percent: 2, extraDelayMsMax: 1000 },
+  { percent: 5, extraDelayMsMax: 1000 },
+  { percent: 20, extraDelayMsMax: 1000 },
+  { percent: 100, extraDelayMsMax: 1000 },
+  { percent: 5, extraDelayMsMax: 2000 },
+  { percent: 20, extraDelayMsMax: 2000 },
+  { percent: 100, extraDelayMsMax: 2000 },
+  { percent: 100, extraDelayMsMax: 300 },
+];
+
+/**
+ * Seeds of the solo and crash modes that draw a delayed network. Byzantine mode does not draw one
+ * yet: its view changes do not always settle under such delays. Nor do linearizable runs: the
+ * barrier releases a queue's head one acknowledgement round at a time, seconds each here, so a
+ * hundred multicasts outlast the clients' retries.
+ */
+const DELAYED_SEEDS_PERCENT = 25;
+const DELAYED_MULTICASTS_PER_CLIENT_MAX = 10;
 
 export function swarmCase(
   protocol: ProtocolDefinition<unknown>,
@@ -64,7 +102,7 @@ export function swarmCase(
 
   const maxSize = Math.min(groupCount, 4);
   const closed = prng.chance(percent(70));
-  const workload: WorkloadSpec = {
+  let workload: WorkloadSpec = {
     name: "swarm",
     clientsPerGroup: null,
     loop: closed ? "closed" : "open",
@@ -86,7 +124,26 @@ export function swarmCase(
   const reorder = prng.chance(percent(50))
     ? { chance: percent(prng.intBetween(1, 50)), extraDelayMsMax: round(prng.float() * 150) }
     : null;
-  const network = { jitterSdFraction: prng.pick([0, 0.05, 0.2, 0.5]), reorder };
+  const jitterSdFraction = prng.pick([0, 0.05, 0.2, 0.5]);
+  // Its own stream, so the seeds that draw no delayed network keep the rest of their draw.
+  const delayPrng = new Prng(seed).derive("swarm-delay");
+  const drawsDelay =
+    delayPrng.chance(percent(DELAYED_SEEDS_PERCENT)) && mode !== "byzantine" && options.linearizable !== true;
+  const delayed = options.delayedNetwork === true || drawsDelay ? delayPrng.pick(DELAYED_NETWORKS) : null;
+  if (delayed !== null) {
+    // Under such delays a multicast takes seconds: a few per client keep the run short.
+    workload = {
+      ...workload,
+      multicastsPerClient: Math.min(workload.multicastsPerClient, DELAYED_MULTICASTS_PER_CLIENT_MAX),
+    };
+  }
+  const network = {
+    jitterSdFraction,
+    reorder:
+      delayed === null
+        ? reorder
+        : { chance: percent(delayed.percent), extraDelayMsMax: delayed.extraDelayMsMax },
+  };
   const processing = { perMessageUs: prng.pick([0, 0, 5, 50, 500]), perByteNs: prng.pick([0, 1, 10]) };
   const f = mode === "solo" ? 0 : mode === "crash" ? prng.pick([1, 1, 2]) : 1;
   const replicas = replicaCount(mode, f);
@@ -178,9 +235,9 @@ export function swarmCase(
     `local ${workload.locality.localPercent}%`,
     `${workload.locality.globalChoice} destinations`,
     `jitter ${network.jitterSdFraction}`,
-    reorder === null
+    network.reorder === null
       ? "no reorder"
-      : `reorder ${reorder.chance.numerator}% up to ${reorder.extraDelayMsMax} ms`,
+      : `${delayed === null ? "reorder" : "delayed network:"} ${network.reorder.chance.numerator}% up to ${network.reorder.extraDelayMsMax} ms`,
     `${mode} mode, f=${f}`,
     `${partitions.length} partitions`,
     crashes.length === 0
@@ -192,7 +249,7 @@ export function swarmCase(
     overlay === null ? "no overlay" : `${overlay.kind} ${overlay.groups.join(">")}`,
     ...(reconfig === null ? [] : [`${reconfig.viewsMax} random views every ${reconfig.statsEveryMs} ms`]),
   ].join(", ");
-  return { seed, description, scenario };
+  return { seed, description, scenario, delayedNetwork: delayed };
 }
 
 /**

@@ -43,15 +43,6 @@ export function digest(text: string): string {
   return `${(a >>> 0).toString(36)}.${(b >>> 0).toString(36)}`;
 }
 
-/** A 32-bit hash of `text` as a number (for deterministic spreading, e.g. of timeouts). */
-export function hash32(text: string): number {
-  let h = 0x811c_9dc5;
-  for (let i = 0; i < text.length; i += 1) h = Math.imul(h ^ text.charCodeAt(i), 0x0100_0193);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x2c1b_3c6d);
-  return (h ^ (h >>> 12)) >>> 0;
-}
-
 /** What a process uses to sign: it signs with its own key only. */
 export interface Signer {
   readonly id: ProcessId;

@@ -1,6 +1,5 @@
-import type { ProcessId } from "@amcast/core";
+import type { Prng, ProcessId } from "@amcast/core";
 import { assert } from "@amcast/core";
-import { hash32 } from "./auth.js";
 import type { OrderedInput } from "./inputs.js";
 import { batchBytes, InputPool } from "./inputs.js";
 import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
@@ -11,6 +10,22 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  * - R1 (election): a follower that hears no leader for its election timeout becomes a candidate
  *   for the next term and asks for votes; a replica votes once per term, and only for a candidate
  *   whose log is at least as up to date as its own (last term, then length). A majority elects.
+ * - R1a (pre-vote): before that, it asks whether it could win (Ongaro's thesis, 9.6): a replica
+ *   says yes to a term above its own and an up-to-date log, changing nothing; only a majority of
+ *   yeses starts the real election. A replica cut off for a while therefore cannot raise the term
+ *   and depose a leader that works.
+ * - R1b (leader lease and check-quorum): a replica that heard from a working leader within the
+ *   shortest election timeout refuses pre-votes and votes, and does not take up their term; the
+ *   leader in turn steps down when it has not heard from a majority for four mean election
+ *   timeouts, so a leader cut off from a majority cannot hold the lease of the few it still reaches.
+ * - R1c (timeouts that back off): election timeouts are drawn in [T/2, 3T/2) from the replica's
+ *   seeded random stream, T = `electionTimeoutTicks` * 2^level. The level rises when the network
+ *   proved slower than T assumed: an election round of this replica ran out of time, a replica
+ *   that gave up on its leader hears from it again, a leader that was replaced turns out alive
+ *   (its append arrives in a later term; once per term), or a leader steps down for want of a
+ *   majority. It falls one step after a long calm in which the leader's (for a leader, a
+ *   majority's) longest silence stayed within half of what the lower level allows, so fast
+ *   failover comes back once the network calms down.
  * - R2 (replication): the leader appends a batch of pooled inputs per entry, at most
  *   `pipelineMax` undecided entries at a time, and sends each follower the entries after what it
  *   is known to hold, with the index and term of the entry before them; a follower accepts only if
@@ -49,12 +64,33 @@ export type RaftMessage =
     }
   | { readonly type: "vote"; readonly term: number; readonly lastIndex: number; readonly lastTerm: number }
   | { readonly type: "vote-reply"; readonly term: number; readonly granted: boolean }
+  /** R1a: "would you vote for me in `term`?" (the sender's term plus one; nobody changes state). */
+  | {
+      readonly type: "pre-vote";
+      readonly term: number;
+      readonly lastIndex: number;
+      readonly lastTerm: number;
+    }
+  /** `term`: the term asked about when granted, the voter's own term when refused. */
+  | { readonly type: "pre-vote-reply"; readonly term: number; readonly granted: boolean }
   | { readonly type: "forward"; readonly inputs: readonly OrderedInput[] };
 
-type Role = "follower" | "candidate" | "leader";
+type Role = "follower" | "pre-candidate" | "candidate" | "leader";
 
 /** Modelled bytes of a Raft message's header (type, term, indices). */
 const HEADER_BYTES = 24;
+/** R1c: highest backoff level (timeouts up to 64x the base). */
+const BACKOFF_LEVEL_MAX = 6;
+/**
+ * R1b: a leader steps down after this many mean election timeouts without hearing from a
+ * majority. Its only task is to end the lease of the few a cut-off leader still reaches, so it
+ * can be patient: a leader that gives up early under delay costs an election.
+ */
+const QUORUM_WINDOW_TIMEOUTS = 4;
+/** R1c: calm needed before a level is dropped, in mean election timeouts of the current level. */
+const CALM_TIMEOUTS = 10;
+/** Resolution of the random part of a timeout (an integer draw; decisions never use floats). */
+const SPREAD_STEPS = 1024;
 
 export class RaftOrderer implements Orderer {
   private role: Role = "follower";
@@ -68,7 +104,18 @@ export class RaftOrderer implements Orderer {
   private droppedTerm = 0;
   private commitIndex = 0;
   private lastApplied = 0;
-  private electionDeadline: number;
+  private electionDeadline = 0;
+  /** R1c: the random part of the election timeout, in 1/SPREAD_STEPS of T, drawn at each reset. */
+  private spreadSteps = 0;
+  private backoffLevel = 0;
+  /** R1c: since when the current leader (or for a leader, a majority) was watched for calm. */
+  private calmSince = 0;
+  /** R1c: longest silence of the leader (or of a majority, for a leader) since `calmSince`. */
+  private longestSilence = 0;
+  /** R1c: the term in which a live leader of an earlier term last raised the level (once per term). */
+  private stalePenaltyTerm = -1;
+  /** R1b: tick at which this follower last heard from its leader. */
+  private leaderHeardAt = Number.NEGATIVE_INFINITY;
   private readonly votes = new Set<ProcessId>();
   private readonly nextIndex = new Map<ProcessId, number>();
   private readonly matchIndex = new Map<ProcessId, number>();
@@ -83,9 +130,11 @@ export class RaftOrderer implements Orderer {
   /** Followers that fell further behind than the retained log reaches. */
   readonly followersBeyondLog = new Set<ProcessId>();
 
+  /** `random`: this replica's own stream of the run's seed; it only spreads election timeouts. */
   constructor(
     private readonly host: OrdererHost,
     private readonly options: OrderingOptions,
+    private readonly random: Prng,
   ) {
     assert(host.replicas.includes(host.self), "a replica is one of its group's replicas");
     assert(
@@ -95,7 +144,7 @@ export class RaftOrderer implements Orderer {
     this.majority = Math.floor(host.replicas.length / 2) + 1;
     this.peers = host.replicas.filter((replica) => replica !== host.self);
     this.pool = new InputPool(options.poolInputsMax);
-    this.electionDeadline = host.now() + this.electionTimeout();
+    this.resetElectionTimer();
   }
 
   leader(): ProcessId | undefined {
@@ -121,9 +170,7 @@ export class RaftOrderer implements Orderer {
     // A leader is idle once every follower it still hears from holds the whole log.
     const now = this.host.now();
     return this.peers.every(
-      (peer) =>
-        (this.matchIndex.get(peer) ?? 0) === this.lastIndex() ||
-        now - (this.lastHeard.get(peer) ?? -Infinity) > this.options.electionTimeoutTicks,
+      (peer) => (this.matchIndex.get(peer) ?? 0) === this.lastIndex() || !this.stillHears(peer, now),
     );
   }
 
@@ -141,6 +188,12 @@ export class RaftOrderer implements Orderer {
         break;
       case "append-reply":
         this.onAppendReply(from, message);
+        break;
+      case "pre-vote":
+        this.onPreVote(from, message);
+        break;
+      case "pre-vote-reply":
+        this.onPreVoteReply(from, message);
         break;
       case "vote":
         this.onVote(from, message);
@@ -161,13 +214,25 @@ export class RaftOrderer implements Orderer {
     const now = this.host.now();
     this.pool.prune(this.host.useful);
     if (this.role === "leader") {
+      // R1b (check-quorum): a leader no majority answered within the quorum window steps down.
+      const silence = this.majoritySilence(now);
+      if (silence >= this.quorumWindow()) {
+        this.raiseBackoff();
+        this.becomeFollower(this.currentTerm, undefined);
+        return;
+      }
+      this.watchCalm(silence, this.quorumWindow());
       if (now - this.lastHeartbeat >= this.options.heartbeatTicks) this.broadcastAppend();
       return;
     }
     if (now >= this.electionDeadline) {
-      this.startElection();
+      // R1c: a round of our own that ran out of time says the network is slower than assumed.
+      if (this.role !== "follower") this.raiseBackoff();
+      this.startPreVote();
       return;
     }
+    if (this.role === "follower" && this.leaderId !== undefined)
+      this.watchCalm(now - this.leaderHeardAt, this.shortestTimeout());
     // R4: inputs the leader has not ordered in time go to it directly.
     if (this.leaderId !== undefined) {
       const stale = this.pool.takeForForwarding(
@@ -187,14 +252,124 @@ export class RaftOrderer implements Orderer {
 
   // R1: elections.
 
-  private electionTimeout(): number {
-    // Spread timeouts deterministically per replica and term so candidates rarely collide.
-    const spread = hash32(`${this.host.self}|${this.currentTerm}`) % this.options.electionTimeoutTicks;
-    assert(
-      Number.isInteger(spread) && spread >= 0,
-      () => `election timeout spread ${spread} is not a whole number`,
+  /** T: the mean election timeout at the current backoff level (R1c). */
+  private meanTimeout(): number {
+    return this.options.electionTimeoutTicks * 2 ** this.backoffLevel;
+  }
+
+  /** T/2: the shortest election timeout, and the lease of a leader heard from (R1b). */
+  private shortestTimeout(): number {
+    return this.meanTimeout() / 2;
+  }
+
+  /** Draws a new timeout in [T/2, 3T/2) from now (R1c). */
+  private resetElectionTimer(): void {
+    this.spreadSteps = this.random.int(SPREAD_STEPS);
+    this.extendElectionTimer();
+  }
+
+  /** Restarts the current timeout from now, keeping its random part (a heartbeat arrived). */
+  private extendElectionTimer(): void {
+    const spread = Math.floor((this.meanTimeout() * this.spreadSteps) / SPREAD_STEPS);
+    this.electionDeadline = this.host.now() + this.shortestTimeout() + spread;
+  }
+
+  private raiseBackoff(): void {
+    this.backoffLevel = Math.min(this.backoffLevel + 1, BACKOFF_LEVEL_MAX);
+    this.restartCalm();
+  }
+
+  private restartCalm(): void {
+    this.calmSince = this.host.now();
+    this.longestSilence = 0;
+  }
+
+  /**
+   * R1c: notes the current silence of the leader (of a majority, for a leader), against the
+   * `limit` the current level allows it, and drops a level after a long calm in which the lower
+   * level's limit (half of this one) would have had twice the room it needed.
+   */
+  private watchCalm(silence: number, limit: number): void {
+    this.longestSilence = Math.max(this.longestSilence, silence);
+    if (this.backoffLevel === 0) return;
+    if (this.host.now() - this.calmSince < CALM_TIMEOUTS * this.meanTimeout()) return;
+    if (this.longestSilence < limit / 4) this.backoffLevel -= 1;
+    this.restartCalm();
+  }
+
+  /** Ticks since a majority (this leader included) was last heard from. */
+  private majoritySilence(now: number): number {
+    const heard = this.peers.map((peer) => this.lastHeard.get(peer) ?? Number.NEGATIVE_INFINITY);
+    heard.sort((a, b) => b - a);
+    return now - (heard[this.majority - 2] ?? now);
+  }
+
+  /** R1b: how long a leader waits to hear from a majority. */
+  private quorumWindow(): number {
+    return QUORUM_WINDOW_TIMEOUTS * this.meanTimeout();
+  }
+
+  /** Whether the leader heard from `peer` within the quorum window. */
+  private stillHears(peer: ProcessId, now: number): boolean {
+    return now - (this.lastHeard.get(peer) ?? Number.NEGATIVE_INFINITY) < this.quorumWindow();
+  }
+
+  /**
+   * R1b: whether this replica holds a working leader's lease: it leads, or it heard from its leader
+   * within the shortest election timeout. It then neither grants (pre-)votes nor takes up their term.
+   */
+  private inLease(): boolean {
+    if (this.role === "leader") return true;
+    return (
+      this.role === "follower" &&
+      this.leaderId !== undefined &&
+      this.host.now() - this.leaderHeardAt < this.shortestTimeout()
     );
-    return this.options.electionTimeoutTicks + spread;
+  }
+
+  private logUpToDate(lastIndex: number, lastTerm: number): boolean {
+    const myLastTerm = this.termAt(this.lastIndex());
+    return lastTerm > myLastTerm || (lastTerm === myLastTerm && lastIndex >= this.lastIndex());
+  }
+
+  /** R1a: asks whether the next term could be won, changing nothing yet. */
+  private startPreVote(): void {
+    this.role = "pre-candidate";
+    this.leaderId = undefined;
+    this.votes.clear();
+    this.votes.add(this.host.self);
+    this.resetElectionTimer();
+    const message: RaftMessage = {
+      type: "pre-vote",
+      term: this.currentTerm + 1,
+      lastIndex: this.lastIndex(),
+      lastTerm: this.termAt(this.lastIndex()),
+    };
+    for (const peer of this.peers) this.host.send(peer, message, HEADER_BYTES, "raft.pre-vote");
+    if (this.votes.size >= this.majority) this.startElection();
+  }
+
+  private onPreVote(from: ProcessId, message: Extract<RaftMessage, { type: "pre-vote" }>): void {
+    const granted =
+      message.term > this.currentTerm &&
+      !this.inLease() &&
+      this.logUpToDate(message.lastIndex, message.lastTerm);
+    this.host.send(
+      from,
+      { type: "pre-vote-reply", term: granted ? message.term : this.currentTerm, granted },
+      HEADER_BYTES,
+      "raft.pre-vote-reply",
+    );
+  }
+
+  private onPreVoteReply(from: ProcessId, message: Extract<RaftMessage, { type: "pre-vote-reply" }>): void {
+    if (!message.granted) {
+      if (message.term > this.currentTerm) this.becomeFollower(message.term, undefined);
+      return;
+    }
+    if (this.role !== "pre-candidate" || message.term !== this.currentTerm + 1) return;
+    this.votes.add(from);
+    if (this.votes.size >= this.majority) this.startElection();
   }
 
   private startElection(): void {
@@ -204,7 +379,7 @@ export class RaftOrderer implements Orderer {
     this.leaderId = undefined;
     this.votes.clear();
     this.votes.add(this.host.self);
-    this.electionDeadline = this.host.now() + this.electionTimeout();
+    this.resetElectionTimer();
     const message: RaftMessage = {
       type: "vote",
       term: this.currentTerm,
@@ -216,16 +391,16 @@ export class RaftOrderer implements Orderer {
   }
 
   private onVote(from: ProcessId, message: Extract<RaftMessage, { type: "vote" }>): void {
-    if (message.term > this.currentTerm) this.becomeFollower(message.term, undefined);
-    const myLastTerm = this.termAt(this.lastIndex());
-    const upToDate =
-      message.lastTerm > myLastTerm ||
-      (message.lastTerm === myLastTerm && message.lastIndex >= this.lastIndex());
+    // R1b: within a working leader's lease the request is refused without taking up its term.
+    if (message.term > this.currentTerm && !this.inLease()) this.becomeFollower(message.term, undefined);
     const granted =
-      message.term === this.currentTerm && (this.votedFor === null || this.votedFor === from) && upToDate;
+      message.term === this.currentTerm &&
+      (this.votedFor === null || this.votedFor === from) &&
+      !this.inLease() &&
+      this.logUpToDate(message.lastIndex, message.lastTerm);
     if (granted) {
       this.votedFor = from;
-      this.electionDeadline = this.host.now() + this.electionTimeout();
+      this.resetElectionTimer();
     }
     this.host.send(
       from,
@@ -245,22 +420,36 @@ export class RaftOrderer implements Orderer {
     if (this.votes.size >= this.majority) this.becomeLeader();
   }
 
+  /**
+   * Follows `leader` (or nobody) in `term`. A heartbeat from the leader already followed only
+   * restarts the timer; anything else draws a new one.
+   */
   private becomeFollower(term: number, leader: ProcessId | undefined): void {
     assert(term >= this.currentTerm, "terms never go back");
+    const sameLeader = this.role === "follower" && term === this.currentTerm && leader === this.leaderId;
+    // R1c: a replica that gave up on its leader and hears from it again timed out too early.
+    if (this.role === "pre-candidate" && term === this.currentTerm && leader !== undefined)
+      this.raiseBackoff();
     if (term > this.currentTerm) {
       this.currentTerm = term;
       this.votedFor = null;
     }
     this.role = "follower";
     if (this.leaderId !== leader && leader !== undefined) this.pool.resetForwarding();
+    if (leader !== undefined) {
+      if (!sameLeader) this.restartCalm();
+      this.leaderHeardAt = this.host.now();
+    }
     this.leaderId = leader;
-    this.electionDeadline = this.host.now() + this.electionTimeout();
+    if (sameLeader) this.extendElectionTimer();
+    else this.resetElectionTimer();
   }
 
   private becomeLeader(): void {
     assert(this.role === "candidate", "only a candidate becomes leader");
     this.role = "leader";
     this.leaderId = this.host.self;
+    this.restartCalm();
     const now = this.host.now();
     for (const peer of this.peers) {
       this.nextIndex.set(peer, this.lastIndex() + 1);
@@ -324,6 +513,11 @@ export class RaftOrderer implements Orderer {
 
   private onAppend(from: ProcessId, message: Extract<RaftMessage, { type: "append" }>): void {
     if (message.term < this.currentTerm) {
+      // R1c: a leader of an earlier term is alive: it was replaced because its messages were slow.
+      if (this.stalePenaltyTerm !== this.currentTerm) {
+        this.stalePenaltyTerm = this.currentTerm;
+        this.raiseBackoff();
+      }
       this.replyAppend(from, false, this.lastIndex());
       return;
     }

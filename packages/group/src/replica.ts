@@ -10,7 +10,7 @@ import type {
   ProtocolContext,
   ProtocolDefinition,
 } from "@amcast/core";
-import { assert, assertNever, protocolContext } from "@amcast/core";
+import { assert, assertNever, Prng, protocolContext } from "@amcast/core";
 import type { Signer, Verifier } from "./auth.js";
 import { SIGNATURE_BYTES } from "./auth.js";
 import { ClientRequests } from "./clients.js";
@@ -84,6 +84,8 @@ export interface ReplicaSpec<M> {
   readonly ordering?: Partial<OrderingOptions>;
   /** Items a stream may run ahead of the next expected one (see IncomingStreams). */
   readonly streamWindowMax?: number;
+  /** The run's seed: the replica's timeouts draw from their own stream of it. Default 0. */
+  readonly seed?: number;
 }
 
 /**
@@ -182,7 +184,7 @@ export class Replica<M> implements ProcessLogic {
         this.orderer = new SoloOrderer(host);
         break;
       case "crash":
-        this.orderer = new RaftOrderer(host, ordering);
+        this.orderer = new RaftOrderer(host, ordering, new Prng(spec.seed ?? 0).derive(`raft/${spec.id}`));
         break;
       case "byzantine":
         this.orderer = new PbftOrderer(

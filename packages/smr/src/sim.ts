@@ -172,6 +172,7 @@ export function createSimCluster<P = unknown, R = unknown>(
       params,
       mode,
       f,
+      seed,
       application: groupApplication(options.application(group, id)),
       ...(signer === undefined || signatures === undefined ? {} : { signer, verifier: signatures }),
     });

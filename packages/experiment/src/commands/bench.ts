@@ -6,7 +6,7 @@ import { FlexCastGroup } from "@amcast/flexcast";
 import type { ReplicationMode } from "@amcast/group";
 import { REPLICATION_MODES } from "@amcast/group";
 import { PROTOCOLS } from "@amcast/protocols";
-import { findProjectRoot, readJson } from "../files.js";
+import { findProjectRoot, readJson } from "@amcast/system";
 import { faultFreeScenario, runSummary } from "../run.js";
 import type { ScenarioOutcome } from "../scenario.js";
 import { runScenario } from "../scenario.js";
