@@ -4,6 +4,7 @@ import type {
   GroupId,
   LatencyModel,
   MessageId,
+  Overlay,
   ProcessId,
   ProtocolContext,
   ProtocolDefinition,
@@ -106,25 +107,34 @@ export function percentile(sorted: Float64Array, fraction: number): number {
 interface Shape {
   readonly kind: string;
   readonly floorMs: number;
+  /** The client's latency model (its region), for a multicast under a later overlay view. */
+  readonly latencyModel: LatencyModel;
   readonly modelMs: number | null;
   readonly perKind: LatencyAccumulator;
 }
 
 interface InFlight {
+  readonly client: string;
   readonly dst: DestinationSet;
   readonly shape: Shape;
   readonly multicastMs: number;
+  /** The overlay view every group had installed when the multicast started (0 without views). */
+  readonly view: number;
   /** Destination groups that have not delivered yet (first replica to deliver counts); a few each. */
   readonly groupsLeft: GroupId[];
   lastDeliveryMs: number;
   completeMs: number;
 }
 
-/** One multicast's outcome, for per-message CSVs and time series. */
+/** One multicast's outcome, for per-message CSVs, time series and before/after comparisons. */
 export interface MessageSample {
   readonly multicastMs: number;
   readonly latencyMs: number;
   readonly kind: string;
+  readonly client: string;
+  readonly dst: DestinationSet;
+  /** The protocol's latency model for it, on the overlay view it started under; null: none. */
+  readonly modelMs: number | null;
 }
 
 /**
@@ -202,6 +212,11 @@ export class MetricsCollector implements TraceSink {
   private dstById: Map<string, DestinationSet> | null = null;
   private readonly outsideMessages = new Map<string, number>();
   private readonly outsideGroups = new Map<string, Set<string>>();
+  /** Overlay views: the newest one each group installed (first replica), and the one all did. */
+  private readonly viewOfGroup = new Map<string, number>();
+  private viewEverywhere = 0;
+  /** The protocol's context per view (the view's overlay), for the latency model. */
+  private readonly contextOfView = new Map<number, ProtocolContext | null>();
 
   constructor(
     private readonly topology: Topology,
@@ -212,7 +227,15 @@ export class MetricsCollector implements TraceSink {
     private readonly keepSamples: boolean,
     /** Clients whose multicasts are not workload (a reconfiguration controller). */
     private readonly ignoredClients: ReadonlySet<string> = new Set(),
-  ) {}
+    /**
+     * With overlay views (reconfiguration): the overlay of view v > 0, so the latency model of a
+     * multicast follows the view every group had installed when it started; undefined: no model
+     * once the first view is installed.
+     */
+    private readonly overlayOfView?: (view: number) => Overlay | undefined,
+  ) {
+    this.contextOfView.set(0, context);
+  }
 
   /** Folds one event object (a trace read back, or the network runtime's merged trace). */
   onEvent(event: TraceEvent): void {
@@ -229,9 +252,11 @@ export class MetricsCollector implements TraceSink {
     if (t < this.firstMulticastMs) this.firstMulticastMs = t;
     this.dstById?.set(id, dst);
     this.inFlight.set(id, {
+      client,
       dst,
       shape: this.shape(client, dst),
       multicastMs: t,
+      view: this.viewEverywhere,
       groupsLeft: dst.length === 1 ? [dst[0] as GroupId] : [...dst],
       lastDeliveryMs: -1,
       completeMs: -1,
@@ -269,7 +294,8 @@ export class MetricsCollector implements TraceSink {
       this.marks.push({ t, label: `${kind} ${proc}` });
   }
 
-  view(_group: GroupId, view: number, t: number): void {
+  view(group: GroupId, view: number, t: number): void {
+    this.onView(group, view);
     const label = `view ${view}`;
     if (this.marks.length < MARKS_MAX && !this.marks.some((mark) => mark.label === label))
       this.marks.push({ t, label });
@@ -308,6 +334,7 @@ export class MetricsCollector implements TraceSink {
     shape = {
       kind,
       floorMs,
+      latencyModel,
       modelMs: this.protocol.modelLatencyMs?.(dst, this.context, latencyModel) ?? null,
       perKind,
     };
@@ -315,6 +342,26 @@ export class MetricsCollector implements TraceSink {
     shapes.last = shape;
     shapes.lastKey = key;
     return shape;
+  }
+
+  private onView(group: string, view: number): void {
+    if (view <= (this.viewOfGroup.get(group) ?? 0)) return;
+    this.viewOfGroup.set(group, view);
+    let everywhere = view;
+    for (const other of this.context.groups)
+      everywhere = Math.min(everywhere, this.viewOfGroup.get(other) ?? 0);
+    this.viewEverywhere = everywhere;
+  }
+
+  /** The protocol's context in `view` (its overlay), or null when the view's overlay is unknown. */
+  private contextIn(view: number): ProtocolContext | null {
+    let context = this.contextOfView.get(view);
+    if (context === undefined) {
+      const overlay = this.overlayOfView?.(view);
+      context = overlay === undefined ? null : { ...this.context, overlay };
+      this.contextOfView.set(view, context);
+    }
+    return context;
   }
 
   send(_from: ProcessId, to: ProcessId, _kind: string, id: MessageId | undefined): void {
@@ -376,12 +423,30 @@ export class MetricsCollector implements TraceSink {
   private maybeFinish(id: string, record: InFlight): void {
     if (record.lastDeliveryMs < 0 || record.completeMs < 0) return;
     this.inFlight.delete(id);
-    const { floorMs, modelMs, perKind, kind } = record.shape;
+    const { floorMs, perKind, kind } = record.shape;
+    // The shape's model is view 0's; a multicast started under a later view follows its overlay.
+    let modelMs = record.shape.modelMs;
+    if (record.view !== 0) {
+      const context = this.contextIn(record.view);
+      modelMs =
+        context === null
+          ? null
+          : (this.protocol.modelLatencyMs?.(record.dst, context, record.shape.latencyModel) ?? null);
+    }
     const latencyMs = record.lastDeliveryMs - record.multicastMs;
     this.latency.add(latencyMs, floorMs, modelMs);
     this.completeLatency.add(record.completeMs - record.multicastMs, floorMs, modelMs);
     perKind.add(latencyMs, floorMs, modelMs);
-    if (this.keepSamples) this.samples.push({ multicastMs: record.multicastMs, latencyMs, kind });
+    if (this.keepSamples) {
+      this.samples.push({
+        multicastMs: record.multicastMs,
+        latencyMs,
+        kind,
+        client: record.client,
+        dst: record.dst,
+        modelMs,
+      });
+    }
   }
 
   finish(): RunMetrics {

@@ -64,13 +64,23 @@ export class ClientRequests {
     return true;
   }
 
-  /** Undoes `markExecuted` for a request the logic did not run (it redirected the client). */
-  forget(client: ClientId, seq: number): void {
+  /**
+   * Undoes `markExecuted` for a request the logic did not run after all (it redirected the
+   * client), so the request sent again may run: true. False, and nothing changes, when the client
+   * no longer waits for it from this replica: it is below the client's floor (the client said it
+   * holds every answer below a later request, or moved a whole window past it) or this replica
+   * answered it (a Byzantine client can do both while the request waits in the logic).
+   */
+  forget(client: ClientId, seq: number): boolean {
     const table = this.tables.get(client);
     assert(
-      table !== undefined && seq >= table.floor && table.executed.delete(seq),
+      table !== undefined && (seq < table.floor || table.executed.has(seq)),
       () => `${client}#${seq} was not executed`,
     );
+    // Answered (its reply is cached) or below the floor: the client no longer waits for it here.
+    if (seq < table.floor || table.executed.get(seq) !== null) return false;
+    table.executed.delete(seq);
+    return true;
   }
 
   recordReply(client: ClientId, seq: number, reply: GroupWire): void {
