@@ -212,6 +212,10 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
       type: "object of lists, or list of objects",
       defaultText: "none",
     },
+    service: {
+      text: "a service experiment: the runs drive a partitioned SMR service instead of multicast workloads (then optional); its other fields are read by the service's runner (docs/history.md, README: service experiments)",
+    },
+    "service.kind": { text: "`kv` (sharded key-value store) or `gtpcc`" },
   },
   topology: {
     kind: { text: '`"topology"`' },
@@ -414,6 +418,7 @@ const EXAMPLES: Record<string, unknown> = {
       { localPercent: 90, perMessageUs: 10, jitterSdFraction: 0 },
       { localPercent: 50, perMessageUs: 20, jitterSdFraction: 0.1 },
     ],
+    service: { kind: "kv" },
   },
 };
 
