@@ -283,7 +283,9 @@ export class PbftOrderer implements Orderer {
         break;
       case "forward":
         for (const input of Array.isArray(message.inputs) ? message.inputs : []) {
-          if (this.pool.get(input?.key)?.digest === input?.digest || this.validInput(input))
+          // Useful ones only: a forward replayed long after its inputs executed must not refill
+          // the pool (that would keep the replica from ever being idle).
+          if (!this.pool.has(input?.key) && this.validInput(input) && this.host.useful(input))
             this.pool.add(input, this.host.now());
         }
         this.maybePropose();
