@@ -146,9 +146,13 @@ export class PbftOrderer implements Orderer {
   private viewActive = true;
   /** B3a: when the current view change gives up on its new primary; infinite until 2f+1 joined it. */
   private viewChangeDeadline = Number.POSITIVE_INFINITY;
-  /** B3a: this replica's view change for the current view, and when to send it again. */
+  /**
+   * B3a: this replica's view change for the current view, when to send it again while fewer than
+   * 2f+1 joined, and the wait before that (doubling with each resend).
+   */
   private ownViewChange: ViewChange | undefined;
   private viewChangeResendTick = 0;
+  private viewChangeResendTicks = 0;
   /** B3c: the NEW-VIEW that installed the current view (none for view 0). */
   private installedBy: NewView | undefined;
   private readonly newViewSentTick = new Map<ProcessId, number>();
@@ -233,11 +237,19 @@ export class PbftOrderer implements Orderer {
    * nothing else.
    */
   idle(): boolean {
-    return (
-      this.pool.size === 0 &&
-      this.lastExecuted >= this.highestDecidedSeq &&
-      (!this.viewActive || this.lastExecuted >= this.highestAcceptedSeq)
-    );
+    return this.pool.size === 0 && this.lastExecuted >= this.expectedSeq();
+  }
+
+  /**
+   * How far this replica expects to execute: what it knows is decided and, in an installed view,
+   * what it accepted there (decided unless the view fails; if the messages deciding it were lost,
+   * say while this replica was down, it is fetched, B4). Pre-prepares of a view being left count
+   * for nothing: the new view may drop them.
+   */
+  private expectedSeq(): number {
+    return this.viewActive
+      ? Math.max(this.highestDecidedSeq, this.highestAcceptedSeq)
+      : this.highestDecidedSeq;
   }
 
   submit(input: OrderedInput): void {
@@ -300,20 +312,29 @@ export class PbftOrderer implements Orderer {
     this.pool.prune(this.host.useful);
     const stalledTicks = now - this.lastProgressTick;
     if (
-      this.lastExecuted < this.highestDecidedSeq &&
+      this.lastExecuted < this.expectedSeq() &&
       stalledTicks >= this.options.requestTimeoutTicks / 2 &&
       now - this.lastFetchTick >= this.options.heartbeatTicks * 4
     ) {
-      // B4: something above what we executed is decided, and nothing moved for a while: ask. A
-      // replica left alone in a view change catches up this way too.
+      // B4: something above what we executed is (being) decided, and nothing moved for a while:
+      // ask. A replica left alone in a view change catches up this way too.
       if (!this.committed.has(this.lastExecuted + 1)) this.fetch();
     }
     if (!this.viewActive) {
       // B3a: the round ran out of time (2f+1 joined it, no valid NEW-VIEW came): the next view.
       if (now >= this.viewChangeDeadline) this.startViewChange(this.view + 1);
-      else if (now >= this.viewChangeResendTick && this.ownViewChange !== undefined) {
-        // Still short of 2f+1: ours may have been lost (a partition, a crash), so send it again.
-        this.viewChangeResendTick = now + this.viewChangeTimeout();
+      else if (
+        this.viewChangeDeadline === Number.POSITIVE_INFINITY &&
+        now >= this.viewChangeResendTick &&
+        this.ownViewChange !== undefined
+      ) {
+        // Still short of 2f+1: ours may have been lost (a partition, a crash), so send it again,
+        // less and less often (a replica that suspected alone may wait here a long time).
+        this.viewChangeResendTicks = Math.min(
+          2 * this.viewChangeResendTicks,
+          2 ** PATIENCE_LEVEL_MAX * this.options.requestTimeoutTicks,
+        );
+        this.viewChangeResendTick = now + this.viewChangeResendTicks;
         this.broadcastViewChange(this.ownViewChange);
       }
       return;
@@ -348,9 +369,13 @@ export class PbftOrderer implements Orderer {
     return this.patience.scale(2 * this.options.requestTimeoutTicks);
   }
 
-  /** B3a/B3b: how long a view change that 2f+1 joined may take before the next view is tried. */
+  /**
+   * B3a/B3b: how long a view change that 2f+1 joined may take before the next view is tried: S/2,
+   * the forwarding timeout. It covers two message delays (the last view changes reaching the new
+   * primary, its NEW-VIEW reaching us), where S covers the four or five of the normal case.
+   */
   private viewChangeTimeout(): number {
-    return this.patience.scale(this.options.electionTimeoutTicks);
+    return this.patience.scale(this.options.requestTimeoutTicks);
   }
 
   // B1: normal case.
@@ -663,7 +688,8 @@ export class PbftOrderer implements Orderer {
     this.patience.raise(now);
     // B3a: the timer starts once 2f+1 replicas are in this view change (see onViewChange).
     this.viewChangeDeadline = Number.POSITIVE_INFINITY;
-    this.viewChangeResendTick = now + this.viewChangeTimeout();
+    this.viewChangeResendTicks = this.viewChangeTimeout();
+    this.viewChangeResendTick = now + this.viewChangeResendTicks;
     const prepared = [...this.preparedProofs.values()].filter(
       (proof) => proof.prePrepare.seq > this.stable.seq,
     );
@@ -766,12 +792,12 @@ export class PbftOrderer implements Orderer {
     if (this.primaryOf(this.view) === this.host.self) this.sendNewView(forView);
   }
 
-  /** B3c: sends a replica behind us the NEW-VIEW that installed our view (at most once an election timeout). */
+  /** B3c: sends a replica behind us the NEW-VIEW that installed our view (at most once a request timeout). */
   private relayNewView(to: ProcessId): void {
     const newView = this.installedBy;
     if (newView === undefined) return;
     const now = this.host.now();
-    if (now - (this.newViewSentTick.get(to) ?? Number.NEGATIVE_INFINITY) < this.options.electionTimeoutTicks)
+    if (now - (this.newViewSentTick.get(to) ?? Number.NEGATIVE_INFINITY) < this.options.requestTimeoutTicks)
       return;
     this.newViewSentTick.set(to, now);
     this.host.send(to, newView, newViewBytes(newView), "pbft.new-view");
@@ -967,7 +993,7 @@ export class PbftOrderer implements Orderer {
     }
     this.executeReady();
     // Keep going while answers bring progress; the tick retries (with another replica) otherwise.
-    if (this.lastExecuted > executedBefore && this.lastExecuted < this.highestDecidedSeq) this.fetch();
+    if (this.lastExecuted > executedBefore && this.lastExecuted < this.expectedSeq()) this.fetch();
   }
 
   private validCommitCertificate(entry: DecidedEntry): boolean {
