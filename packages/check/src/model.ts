@@ -183,6 +183,7 @@ export function buildRunModel(events: readonly TraceEvent[], run: string | undef
       case "complete":
       case "view":
       case "send":
+      case "stop":
         break;
     }
   }

@@ -1,13 +1,23 @@
 import type { TraceId } from "@amcast/core";
-import type { CheckReport, Violation } from "./types.js";
+import type { CheckReport, Property, Violation } from "./types.js";
+import { PROPERTIES } from "./types.js";
+
+/** Violations printed per property; the report keeps (and counts) more. */
+const SHOWN_PER_PROPERTY = 10;
 
 /**
- * A report as text: one summary line, then each violation as an indented block. Holding runs read
- * "run X: all 6 properties hold (N multicasts, M deliveries)".
+ * A report as text: one summary line, notes (how the run stopped, what was not owed), then the
+ * violations, at most ten per property. Holding runs read "run X: all 6 properties hold (N
+ * multicasts, M deliveries)"; a failed one starts "run X: FAILED: ...".
  */
 export function formatReport(report: CheckReport): string {
   const lines = summaryLines(report);
-  for (const violation of report.violations) lines.push(indent(violation.message, "  "));
+  for (const property of PROPERTIES) {
+    const found = report.violations.filter((violation) => violation.property === property);
+    for (const violation of found.slice(0, SHOWN_PER_PROPERTY)) lines.push(indent(violation.message, "  "));
+    if (found.length > SHOWN_PER_PROPERTY)
+      lines.push(`  ... ${found.length - SHOWN_PER_PROPERTY} more violations of ${property}`);
+  }
   return [...lines, ...truncationLines(report)].join("\n");
 }
 
@@ -58,6 +68,7 @@ export function violationProcesses(violation: Violation): TraceId[] {
   return witness.proc === undefined || witness.proc === null ? [] : [witness.proc];
 }
 
+/** The headline (held, FAILED, or did not finish) and the notes under it. */
 function summaryLines(report: CheckReport): string[] {
   const name = report.run === undefined ? "run (unlabelled)" : `run ${report.run}`;
   const { multicasts, deliveries, processes, faultyProcesses } = report.counts;
@@ -65,20 +76,48 @@ function summaryLines(report: CheckReport): string[] {
   const counts = `(${multicasts} multicasts, ${deliveries} deliveries${faulty})`;
   const notes: string[] = [];
   if (report.membershipInferred) notes.push("  note: no member events; membership inferred from deliveries");
-  const skipped = ["validity", "agreement"].filter(
-    (property) => !report.checked.some((checked) => checked === property),
+  const { stop } = report;
+  if (stop !== null && stop.reason !== "drained") {
+    const finishedAnyway = !report.owed.includes("validity");
+    notes.push(
+      `  stopped: ${stop.reason} at t=${Math.round(stop.t * 1000) / 1000}` +
+        (stop.expected
+          ? " (the experiment's declared end)"
+          : finishedAnyway
+            ? ""
+            : ": the run did not finish, so it does not pass"),
+    );
+  }
+  const skipped = (["validity", "agreement"] as const).filter(
+    (property) => !report.checked.includes(property),
   );
-  if (skipped.length > 0) notes.push(`  note: ${skipped.join(" and ")} not checked (liveness off)`);
+  if (skipped.length > 0) notes.push(`  note: ${skipped.join(" and ")} not owed, not checked`);
+  const counted = report.checked.filter((property) => !report.owed.includes(property));
 
-  const checkedCount = report.checked.length;
-  if (report.violations.length === 0)
-    return [`${name}: all ${checkedCount} properties hold ${counts}`, ...notes];
-  const broken = new Set(report.violations.map((violation) => violation.property));
-  return [
-    `${name}: ${report.violations.length} violation${report.violations.length === 1 ? "" : "s"} of ` +
-      `${broken.size} of ${checkedCount} properties ${counts}`,
-    ...notes,
-  ];
+  const owedCount = report.owed.length;
+  const byProperty = new Map<Property, number>();
+  for (const violation of report.violations)
+    byProperty.set(violation.property, (byProperty.get(violation.property) ?? 0) + 1);
+  const failing = report.violations.filter((violation) => report.owed.includes(violation.property));
+  const countedText = counted
+    .map((property) => {
+      const found = byProperty.get(property) ?? 0;
+      const cut = report.truncatedProperties.includes(property) ? "+" : "";
+      return `; ${property} (counted, not owed) broken ${found}${cut}x`;
+    })
+    .join("");
+  let headline: string;
+  if (failing.length > 0) {
+    const broken = new Set(failing.map((violation) => violation.property));
+    headline =
+      `${name}: FAILED: ${failing.length} violation${failing.length === 1 ? "" : "s"} of ${broken.size} of ` +
+      `${owedCount} properties ${counts}${countedText}`;
+  } else if (!report.passed) {
+    headline = `${name}: FAILED: did not finish; the ${owedCount} properties checked hold ${counts}${countedText}`;
+  } else {
+    headline = `${name}: all ${owedCount} properties hold ${counts}${countedText}`;
+  }
+  return [headline, ...notes];
 }
 
 function truncationLines(report: CheckReport): string[] {

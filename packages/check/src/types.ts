@@ -16,18 +16,31 @@ export const PROPERTIES: readonly Property[] = [
   "real-time-order",
 ];
 
+/**
+ * What to check. By default a run is judged by its `stop` event (docs/trace.md): the properties
+ * it lists under `owes` must hold, those under `counts` are checked and counted only; a trace
+ * without one owes every property but real-time order. The options override the trace.
+ */
 export interface CheckOptions {
   /**
-   * Whether the run ended on its own (default true). A run cut by a time limit (false) cannot be
-   * asked to have delivered everything, so validity and uniform agreement are skipped.
+   * Whether validity and uniform agreement are owed. False skips them (a run cut short cannot be
+   * asked to have delivered everything); true asks for them whatever the trace says.
    */
   readonly liveness?: boolean;
-  /** Also check real-time order, for protocols that promise linearizable multicast (default false). */
+  /** Whether real-time order is owed (linearizable multicast); true asks for it whatever the trace says. */
   readonly realTime?: boolean;
-  /** How many violations each property keeps (default 10); the report says when more were found. */
+  /** How many violations each property keeps (default 1000); the report says when more were found. */
   readonly maxViolationsPerProperty?: number;
   /** The run's label in the report (default: the `run` field of the first event). */
   readonly run?: string;
+}
+
+/** How a run ended, from its `stop` event. */
+export interface RunStop {
+  readonly reason: string;
+  readonly t: number;
+  /** The run stopped at its time limit, and the experiment declared that as its planned end. */
+  readonly expected: boolean;
 }
 
 export interface Violation {
@@ -51,8 +64,20 @@ export interface CheckCounts {
 
 export interface CheckReport {
   readonly run: string | undefined;
+  /** Every violation found (of owed and of counted properties), up to the cap per property. */
   readonly violations: readonly Violation[];
+  /** Every property checked: the owed ones and those only counted. */
   readonly checked: readonly Property[];
+  /** The properties whose violation fails the run. */
+  readonly owed: readonly Property[];
+  /** How the run ended (its `stop` event); null when the trace does not say. */
+  readonly stop: RunStop | null;
+  /**
+   * The run passed: no owed property is violated, and a run that owes delivery (validity) ended
+   * drained — a run that stopped at a time limit it did not declare, stalled or was interrupted
+   * did not finish, and is no pass.
+   */
+  readonly passed: boolean;
   /** True when the run had no member events and groups were read off the deliver events. */
   readonly membershipInferred: boolean;
   readonly counts: CheckCounts;

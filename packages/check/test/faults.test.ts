@@ -1,6 +1,13 @@
 import type { TraceEvent } from "@amcast/core";
 import { describe, expect, it } from "vitest";
-import { type CheckReport, checkRun, checkTrace, type Property } from "../src/index.js";
+import {
+  type CheckReport,
+  checkRun,
+  checkTrace,
+  DEFAULT_MAX_VIOLATIONS,
+  formatReport,
+  type Property,
+} from "../src/index.js";
 import { deliver, fault, members, multicast } from "./trace.js";
 
 function of(report: CheckReport, property: Property): string[] {
@@ -190,8 +197,19 @@ describe("violation cap", () => {
     expect(report.truncatedProperties).toEqual(["validity"]);
   });
 
-  it("defaults to 10", () => {
-    expect(checkRun(events).violations).toHaveLength(10);
+  it("defaults to DEFAULT_MAX_VIOLATIONS, and prints ten per property", () => {
+    const many: TraceEvent[] = [
+      ...members({ g1: ["g1/0"] }),
+      ...Array.from({ length: DEFAULT_MAX_VIOLATIONS + 5 }, (_, index) =>
+        multicast(`m${index}`, "c1", ["g1"], index),
+      ),
+    ];
+    const report = checkRun(many);
+    expect(report.violations).toHaveLength(DEFAULT_MAX_VIOLATIONS);
+    expect(report.truncatedProperties).toEqual(["validity"]);
+    const text = formatReport(report).split("\n");
+    expect(text.filter((line) => line.startsWith("  validity:"))).toHaveLength(10);
+    expect(text).toContain(`  ... ${DEFAULT_MAX_VIOLATIONS - 10} more violations of validity`);
   });
 
   it("is not truncated at exactly the cap", () => {

@@ -38,8 +38,8 @@ describe("formatReport", () => {
     const report = checkRun(events, { liveness: false, maxViolationsPerProperty: 1 });
     expect(formatReport(report)).toBe(
       [
-        "run (unlabelled): 1 violation of 1 of 3 properties (2 multicasts, 3 deliveries, 1 of 2 processes faulty)",
-        "  note: validity and agreement not checked (liveness off)",
+        "run (unlabelled): FAILED: 1 violation of 1 of 3 properties (2 multicasts, 3 deliveries, 1 of 2 processes faulty)",
+        "  note: validity and agreement not owed, not checked",
         "  integrity: g1/0 delivered a twice (t=2 and t=3)",
         "  (more violations of integrity were found but not kept)",
       ].join("\n"),
@@ -53,7 +53,7 @@ describe("formatReport", () => {
       { ...deliver("m", "g1/0", "g1", 1), run: "y" },
     ];
     expect(checkTrace(events).map(formatReport)).toEqual([
-      "run x: 1 violation of 1 of 5 properties (1 multicasts, 0 deliveries)\n" +
+      "run x: FAILED: 1 violation of 1 of 5 properties (1 multicasts, 0 deliveries)\n" +
         "  note: no member events; membership inferred from deliveries\n" +
         "  validity: no process of group g1 is known, so none delivered m multicast by c1 to [g1]",
       "run y: all 5 properties hold (1 multicasts, 1 deliveries)\n" +
@@ -90,7 +90,7 @@ describe("formatReport", () => {
     ).toEqual(["g1/0 & g1/1", "g1/0 & g2/0", "g1/0 & g2/0", ...Array(6).fill("g1/1")]);
     const text = formatReportByProcess(report, 2);
     expect(text.split("\n").filter((line) => !line.startsWith("    "))).toEqual([
-      "run r: 9 violations of 5 of 5 properties (2 multicasts, 6 deliveries)",
+      "run r: FAILED: 9 violations of 5 of 5 properties (2 multicasts, 6 deliveries)",
       "  at g1/1 (6):",
       "  at g1/0 & g2/0 (2):",
       "  at g1/0 & g1/1 (1):",

@@ -33,7 +33,7 @@ describe("a protocol as the scaffold generates it", () => {
       if (contention === undefined) throw new Error("the suite has an all-global case");
       const { problems } = runPropertyCase(protocol, contention, "solo", 1, false);
       const report = problems.join("\n");
-      expect(report).toMatch(/^run suite\/fresh\/solo\/all-global\/seed-1: \d+ violations? of /);
+      expect(report).toMatch(/^run suite\/fresh\/solo\/all-global\/seed-1: FAILED: \d+ violations? of /);
       expect(report).toMatch(/\n {2}at g\d\/0 & g\d\/0 \(\d+\):\n {4}(prefix|acyclic)-order: /);
       expect(problems.at(-1)).toBe(
         "replay: pnpm run conformance --protocol fresh --case all-global --mode solo --seed 1 --trace property-1.jsonl",

@@ -43,11 +43,13 @@ export type {
   MemberEvent,
   MulticastEvent,
   SendEvent,
+  StopEvent,
+  StopReason,
   TraceEvent,
   TraceEventKind,
   TraceId,
   ViewEvent,
 } from "./trace.js";
-export { formatTraceLine, parseTrace, parseTraceLine } from "./trace.js";
+export { formatTraceLine, parseTrace, parseTraceLine, STOP_REASONS } from "./trace.js";
 export type { LocalitySpec } from "./workload.js";
 export { DestinationChooser, nearestGroup } from "./workload.js";

@@ -58,6 +58,33 @@ export interface MemberEvent extends TraceBase {
   readonly proc: TraceId;
 }
 
+/** Why a run ended. */
+export type StopReason =
+  /** Every client finished its workload and nothing is left in flight. */
+  | "drained"
+  /** The run's time limit came first. */
+  | "time-limit"
+  /** Nothing is left to happen but clients still wait: something was lost or is stuck. */
+  | "stalled"
+  /** Stopped from outside (Ctrl-C) before it ended. */
+  | "interrupted";
+
+export const STOP_REASONS: readonly StopReason[] = ["drained", "time-limit", "stalled", "interrupted"];
+
+/**
+ * How a run ended and what it owes, written last by the driver so that a checker reading the trace
+ * alone judges it as the driver did: `owes` lists the properties whose violation fails the run,
+ * `counts` those checked only to be counted (real-time order in a plain run), `expected` marks a
+ * time limit the experiment declared as its planned end.
+ */
+export interface StopEvent extends TraceBase {
+  readonly ev: "stop";
+  readonly reason: StopReason;
+  readonly owes?: readonly string[];
+  readonly counts?: readonly string[];
+  readonly expected?: boolean;
+}
+
 export type TraceEvent =
   | MulticastEvent
   | DeliverEvent
@@ -65,7 +92,8 @@ export type TraceEvent =
   | FaultEvent
   | ViewEvent
   | SendEvent
-  | MemberEvent;
+  | MemberEvent
+  | StopEvent;
 
 export type TraceEventKind = TraceEvent["ev"];
 
@@ -119,11 +147,24 @@ export function parseTraceLine(line: string, where: string): TraceEvent {
     else if (base === "number") checkNumber(record, field, where);
     else if (base === "string") checkString(record, field, where);
     else if (base === "fault") checkFault(record, field, where);
+    else if (base === "stop") checkStop(record, field, where);
+    else if (base === "strings") checkStrings(record, field, where);
+    else if (base === "boolean") checkBoolean(record, field, where);
   }
   return record as unknown as TraceEvent;
 }
 
-type FieldKind = "id" | "id?" | "ids" | "number" | "number?" | "string" | "fault";
+type FieldKind =
+  | "id"
+  | "id?"
+  | "ids"
+  | "number"
+  | "number?"
+  | "string"
+  | "fault"
+  | "stop"
+  | "strings?"
+  | "boolean?";
 const FIELDS: Record<TraceEventKind, readonly (readonly [string, FieldKind])[]> = {
   multicast: [
     ["id", "id"],
@@ -158,6 +199,12 @@ const FIELDS: Record<TraceEventKind, readonly (readonly [string, FieldKind])[]> 
     ["group", "id"],
     ["proc", "id"],
   ],
+  stop: [
+    ["reason", "stop"],
+    ["owes", "strings?"],
+    ["counts", "strings?"],
+    ["expected", "boolean?"],
+  ],
 };
 
 function isId(value: unknown): boolean {
@@ -189,5 +236,26 @@ function checkFault(record: Record<string, unknown>, field: string, where: strin
   const value = record[field];
   if (value !== "crash" && value !== "recover" && value !== "byzantine") {
     throw new InputError(where, field, `expected crash, recover or byzantine, got ${describeValue(value)}`);
+  }
+}
+function checkStop(record: Record<string, unknown>, field: string, where: string): void {
+  const value = record[field];
+  if (!(STOP_REASONS as readonly unknown[]).includes(value)) {
+    throw new InputError(
+      where,
+      field,
+      `expected one of ${STOP_REASONS.join(", ")}, got ${describeValue(value)}`,
+    );
+  }
+}
+function checkStrings(record: Record<string, unknown>, field: string, where: string): void {
+  const value = record[field];
+  if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) {
+    throw new InputError(where, field, `expected an array of strings, got ${describeValue(value)}`);
+  }
+}
+function checkBoolean(record: Record<string, unknown>, field: string, where: string): void {
+  if (typeof record[field] !== "boolean") {
+    throw new InputError(where, field, `expected true or false, got ${describeValue(record[field])}`);
   }
 }

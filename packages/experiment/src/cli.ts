@@ -3,6 +3,7 @@ import { AssertionError, InputError } from "@amcast/core";
 import { runBenchCommand } from "./commands/bench.js";
 import { runCheckCommand } from "./commands/check.js";
 import { runExperimentCommand } from "./commands/experiment.js";
+import { runParityCommand } from "./commands/parity.js";
 import {
   runClientsCommand,
   runKeysCommand,
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   clients: runClientsCommand,
   keys: runKeysCommand,
   "merge-traces": runMergeTracesCommand,
+  parity: runParityCommand,
 };
 
 const USAGE = `usage: amcast <command> [options]
@@ -32,7 +34,8 @@ const USAGE = `usage: amcast <command> [options]
   replica --deployment FILE --id ID (--keys FILE | --secret-file FILE) [--trace FILE]
   clients --deployment FILE [--id HOST] (--keys FILE | --secret-file FILE) [--trace FILE]
   keys --deployment FILE --secret-file FILE --out DIR
-  merge-traces --out FILE TRACE...`;
+  merge-traces --out FILE TRACE...
+  parity [--full] [--seed N] [--multicasts N] [--json]`;
 
 function main(argv: string[]): number | Promise<number> {
   const [command, ...rest] = argv;

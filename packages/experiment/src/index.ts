@@ -1,23 +1,32 @@
 export { PROTOCOLS, protocolByName, protocolNames } from "@amcast/protocols";
-export type { DeployedNode, Deployment } from "./deployment.js";
-export { loadDeployment } from "./deployment.js";
-export { findProjectRoot, readJson, readText } from "./files.js";
+export type { DeployedNode, Deployment, NetRunOptions, NetRunStats } from "@amcast/runtime";
+export {
+  DEFAULT_NET_OPTIONS,
+  loadDeployment,
+  mergeTraceFiles,
+  NET_REFUSED_OPTIONS,
+  NET_SUPPORT,
+  NetRunError,
+  netRefusals,
+  refuseUnsupported,
+} from "@amcast/runtime";
+export type { BuiltSystem, SystemSpec, WorkloadSpec } from "@amcast/system";
+export { buildSystem } from "@amcast/system";
 export type { Genuineness, LatencySummary, MessageSample, RunMetrics } from "./metrics.js";
 export { MetricsCollector, messageKind, percentile } from "./metrics.js";
-export type { NetOutcome, NetRunOptions, NetRunStats } from "./net-runner.js";
-export { checkNetFaults, DEFAULT_NET_OPTIONS, NetRunError, runScenarioNet } from "./net-runner.js";
-export { mergeTraceFiles } from "./net-trace.js";
+export type { NetOutcome } from "./net-run.js";
+export { runScenarioNet } from "./net-run.js";
 export type { ExperimentOptions } from "./run.js";
-export { experimentScenarios, runExperiment, runSummary } from "./run.js";
-export type { BuiltSystem, ScenarioOutcome, ScenarioSpec, SystemSpec } from "./scenario.js";
+export { experimentScenarios, loadDeploymentFile, runExperiment, runSummary, selectRuns } from "./run.js";
+export type { ScenarioOutcome, ScenarioSpec } from "./scenario.js";
 export {
-  buildSystem,
   failingViolations,
   messagesPerMulticast,
   realTimeViolations,
+  runFailed,
   runScenario,
 } from "./scenario.js";
-export type { ExperimentSpec, ProtocolRun, WorkloadSpec } from "./spec.js";
+export type { ExperimentSpec, ProtocolRun } from "./spec.js";
 export { loadExperiment } from "./spec.js";
 export type { DelayedNetwork, SwarmCase, SwarmOptions } from "./swarm.js";
 export { DELAYED_NETWORKS, swarmCase, withOverlay } from "./swarm.js";

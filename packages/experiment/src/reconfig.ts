@@ -1,49 +1,13 @@
 import type { DestinationSet, GroupId, GroupRole, Overlay, Prng } from "@amcast/core";
 import { assert, assertNever, CdagOverlay, destinationKey, overlayToJson, TreeOverlay } from "@amcast/core";
-import type { DestinationCount, GroupLatencyMs, OptimizeResult, SolverChoice } from "@amcast/optimizer";
+import type { DestinationCount, GroupLatencyMs, OptimizeResult } from "@amcast/optimizer";
 import { optimizeCdag, optimizeTree } from "@amcast/optimizer";
 import type { ControlPayload } from "@amcast/reconfig";
+import type { ReconfigSpec } from "@amcast/system";
 
-/**
- * How a run reconfigures its overlay on the fly (the experiment's `reconfig` block).
- *
- * - `optimise`: the controller collects destination-set statistics every `statsEveryMs` (a STATS
- *   multicast to every target group, ordered like any message), keeps the last
- *   `windowCollections` collections, runs the optimiser on them and installs its overlay (a VIEW
- *   multicast) when the predicted gain beats `minGainFraction`.
- * - `random`: every `statsEveryMs` the controller installs a random overlay over the same groups
- *   (swarm tests: reconfigurations at arbitrary moments, back to back when the period is 0).
- */
-export interface ReconfigSpec {
-  readonly policy: "optimise" | "random";
-  readonly statsEveryMs: number;
-  readonly windowCollections: number;
-  readonly minGainFraction: number;
-  readonly solver: SolverChoice;
-  /** Handed to the LP solver; beyond it the optimiser keeps the current overlay. */
-  readonly solverTimeLimitMs: number;
-  /** Trees: the most multicasts (share of the window, 0..1) one group may order; null: no limit. */
-  readonly loadLimitFraction: number | null;
-  /** Reconfigurations at most (a bound on the controller's work and on the views groups keep). */
-  readonly viewsMax: number;
-  /** Control multicasts at most (STATS and VIEW). */
-  readonly controlMulticastsMax: number;
-}
-
-export const DEFAULT_RECONFIG: ReconfigSpec = {
-  policy: "optimise",
-  statsEveryMs: 2000,
-  windowCollections: 3,
-  minGainFraction: 0.05,
-  solver: "ilp",
-  solverTimeLimitMs: 30_000,
-  loadLimitFraction: null,
-  viewsMax: 20,
-  controlMulticastsMax: 10_000,
-};
-
-/** The client id of the controller: control payloads only count from it. */
-export const CONTROLLER_ID = "ctl";
+// What a reconfiguring run asks for is part of the system spec (@amcast/system).
+export type { ReconfigSpec } from "@amcast/system";
+export { CONTROLLER_ID, DEFAULT_RECONFIG } from "@amcast/system";
 
 /** One reconfiguration as the controller decided and installed it. */
 export interface Reconfiguration {

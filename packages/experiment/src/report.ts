@@ -1,9 +1,12 @@
+import { formatReport } from "@amcast/check";
+import { signatureKind } from "@amcast/system";
 import type { ScenarioOutcome } from "./scenario.js";
 import {
   failingViolations,
   messagesPerMulticast,
   realTimeViolations,
   realTimeViolationsText,
+  runFailed,
 } from "./scenario.js";
 import { formatTable } from "./table.js";
 
@@ -39,15 +42,53 @@ export function runsTable(outcomes: readonly ScenarioOutcome[]): string {
 }
 
 /**
- * "ok", "3 violations", or for a plain run checked in real time "ok, 12 real-time": classic
- * multicast is allowed to break real-time order, and experiments count how often it does.
+ * "ok", "3 violations", "did not finish (time-limit)", "ok (time limit, expected)" for a run
+ * that ended at the limit its experiment declared, or for a plain run checked in real time "ok,
+ * 12 real-time": classic multicast is allowed to break real-time order, and experiments count how
+ * often it does.
  */
-function checkSummary(outcome: ScenarioOutcome): string {
-  if (outcome.check === null) return "not run";
+export function checkSummary(outcome: ScenarioOutcome): string {
+  const { check } = outcome;
+  if (check === null) return "not run";
   const failing = failingViolations(outcome).length;
   if (failing > 0) return `${failing} violations`;
+  if (!check.passed) return `did not finish (${check.stop?.reason ?? outcome.sim.stoppedBy})`;
+  const ok = check.stop?.expected === true ? "ok (time limit, expected)" : "ok";
   const realTime = outcome.spec.linearizable === true ? 0 : realTimeViolations(outcome);
-  return realTime > 0 ? `ok, ${realTime} real-time` : "ok";
+  return realTime > 0 ? `${ok}, ${realTime} real-time` : ok;
+}
+
+/**
+ * The closing lines of an experiment: that every run passed, or the report of each failed run
+ * (an owed property broken, or a run that did not finish) with the command that replays it.
+ */
+export function verdictLines(
+  outcomes: readonly ScenarioOutcome[],
+  replay: (outcome: ScenarioOutcome) => string,
+): { failed: number; lines: string[] } {
+  const failed = outcomes.filter(runFailed);
+  if (failed.length === 0)
+    return {
+      failed: 0,
+      lines: [`checks: every run holds all checked properties (${outcomes.length} run(s))`],
+    };
+  const lines: string[] = [];
+  for (const outcome of failed) {
+    if (outcome.check !== null) lines.push(formatReport(outcome.check));
+    lines.push(`FAILED: ${outcome.spec.label} seed ${outcome.spec.seed}; replay: ${replay(outcome)}`);
+  }
+  return { failed: failed.length, lines };
+}
+
+/** Said under the runs table when a run is in Byzantine mode. */
+export const MODELLED_SIGNATURES_NOTE =
+  "byzantine mode: signatures are modelled (SimulatedSignatures: unforgeable by construction, no cryptography); real signatures are not implemented yet";
+
+/** Notes that hold for some runs of a table (printed under it, and in the JSON summary). */
+export function runNotes(outcomes: readonly ScenarioOutcome[]): string[] {
+  return outcomes.some((outcome) => signatureKind(outcome.spec) === "modelled")
+    ? [MODELLED_SIGNATURES_NOTE]
+    : [];
 }
 
 /** Latency per kind of message (local, global-2, global-3, ...) for every run. */
@@ -81,18 +122,27 @@ export function kindsTable(outcomes: readonly ScenarioOutcome[]): string {
   return formatTable(header, rows);
 }
 
+/** What the oracles said of a run, for its progress line. */
+export function checksText(outcome: ScenarioOutcome): string {
+  const { spec, check } = outcome;
+  if (check === null) return "not checked";
+  const failing = failingViolations(outcome).length;
+  if (failing > 0) return `checks: ${failing} VIOLATIONS`;
+  const realTime = spec.linearizable === true ? 0 : realTimeViolations(outcome);
+  const hold = `checks: ${check.owed.length} properties hold`;
+  if (!check.passed) return `${hold}, but the run DID NOT FINISH`;
+  const expected = check.stop?.expected === true ? " (stopped at its declared time limit)" : "";
+  return (
+    hold +
+    expected +
+    (realTime > 0 ? ` (real-time order broken ${realTime}x: plain multicast does not promise it)` : "")
+  );
+}
+
 /** One progress line per finished run. */
 export function progressLine(outcome: ScenarioOutcome, index: number, total: number): string {
-  const { spec, sim, metrics, check, wallMs } = outcome;
-  const failing = failingViolations(outcome).length;
-  const realTime = spec.linearizable === true ? 0 : realTimeViolations(outcome);
-  const checks =
-    check === null
-      ? "not checked"
-      : failing > 0
-        ? `checks: ${failing} VIOLATIONS`
-        : `checks: ${check.checked.length - (realTime > 0 ? 1 : 0)} properties hold` +
-          (realTime > 0 ? ` (real-time order broken ${realTime}x: plain multicast does not promise it)` : "");
+  const { spec, sim, metrics, wallMs } = outcome;
+  const checks = checksText(outcome);
   const stop = sim.stoppedBy === "drained" ? "" : ` [stopped: ${sim.stoppedBy}]`;
   const rate = wallMs > 0 ? Math.round((sim.messageEvents * 1000) / wallMs) : 0;
   return (
@@ -335,4 +385,12 @@ function meanLatency(
     count += 1;
   }
   return count === 0 ? null : sum / count;
+}
+
+/** The command that runs `name` again with `seed` and writes its trace. */
+export function replayCommand(name: string, seed: number | undefined, traceFile: string | undefined): string {
+  const parts = ["pnpm run experiment", name];
+  if (seed !== undefined) parts.push("--seed", String(seed));
+  if (traceFile !== undefined) parts.push("--trace", traceFile);
+  return parts.join(" ");
 }

@@ -1,8 +1,12 @@
 import type { TraceEvent } from "@amcast/core";
+import type { Deployment, RunSelector } from "@amcast/runtime";
+import { loadDeployment } from "@amcast/runtime";
+import { signatureKind } from "@amcast/system";
 import type { Genuineness, LatencySummary } from "./metrics.js";
 import type { ScenarioOutcome, ScenarioSpec } from "./scenario.js";
 import { failingViolations, messagesPerMulticast, realTimeViolations, runScenario } from "./scenario.js";
 import type { ExperimentSpec } from "./spec.js";
+import { loadExperiment } from "./spec.js";
 
 export interface ExperimentOptions {
   /** Run only this seed instead of the experiment's list. */
@@ -48,6 +52,7 @@ export function experimentScenarios(experiment: ExperimentSpec, options: Experim
                 faults: plan.faults,
                 faultPlan: plan.name,
                 timeLimitMs: experiment.timeLimitMs,
+                ...(experiment.endsAtTimeLimit ? { endsAtTimeLimit: true } : {}),
                 tickMs: experiment.tickMs,
                 realTime: experiment.realTime,
                 recordSends: options.recordSends,
@@ -64,6 +69,33 @@ export function experimentScenarios(experiment: ExperimentSpec, options: Experim
     }
   }
   return scenarios;
+}
+
+/**
+ * The runs of an experiment file a selector matches: a protocol by name or by its label, the
+ * mode, workload, seed, variant and fault plan, each when given.
+ */
+export function selectRuns(experimentFile: string, want: RunSelector): ScenarioSpec[] {
+  const experiment = loadExperiment(experimentFile);
+  return experimentScenarios(experiment, {
+    ...(want.seed === undefined ? {} : { seed: want.seed }),
+    recordSends: false,
+    keepSamples: false,
+  }).filter(
+    (scenario) =>
+      (want.protocol === undefined ||
+        scenario.label.startsWith(`${want.protocol}/`) ||
+        scenario.protocol.name === want.protocol) &&
+      (want.mode === undefined || scenario.mode === want.mode) &&
+      (want.workload === undefined || scenario.workload.name === want.workload) &&
+      (want.linearizable === undefined || (scenario.linearizable === true) === want.linearizable) &&
+      (want.faultPlan === undefined || scenario.faultPlan === want.faultPlan),
+  );
+}
+
+/** A deployment file, whose `experiment` and `run` name a run of an experiment file (or which carries its `system`). */
+export function loadDeploymentFile(file: string): Deployment {
+  return loadDeployment(file, selectRuns);
 }
 
 /** A fault-free solo run of one protocol under one workload of `experiment` (for benchmarks). */
@@ -109,6 +141,8 @@ export function runSummary(outcome: ScenarioOutcome): Record<string, unknown> {
     overlay: spec.overlay?.name ?? null,
     mode: spec.mode,
     f: spec.f,
+    // Byzantine mode signs with a model of signatures (SimulatedSignatures), never real ones.
+    signatures: signatureKind(spec),
     faultPlan: spec.faultPlan,
     linearizable: spec.linearizable === true,
     workload: spec.workload.name,
@@ -117,6 +151,7 @@ export function runSummary(outcome: ScenarioOutcome): Record<string, unknown> {
     delivered: metrics.delivered,
     completed: metrics.completed,
     violations: check === null ? null : failingViolations(outcome).length,
+    passed: check === null ? null : check.passed,
     realTimeViolations:
       check?.checked.includes("real-time-order") === true ? realTimeViolations(outcome) : null,
     latencyMs: latencyJson(latency),
@@ -128,6 +163,7 @@ export function runSummary(outcome: ScenarioOutcome): Record<string, unknown> {
     multicastsPerSec: round(metrics.multicastsPerSec),
     byKind: Object.fromEntries([...metrics.byKind].map(([kind, summary]) => [kind, kindJson(summary)])),
     stoppedBy: sim.stoppedBy,
+    stopExpected: check?.stop?.expected === true,
     simulatedMs: round(sim.endMs),
     wallMs: round(outcome.wallMs),
     messageEvents: sim.messageEvents,

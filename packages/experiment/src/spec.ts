@@ -18,9 +18,17 @@ import type { ByzantineStrategy, ReplicationMode } from "@amcast/group";
 import { BYZANTINE_STRATEGIES, REPLICATION_MODES, replicaCount } from "@amcast/group";
 import { protocolByName } from "@amcast/protocols";
 import type { CrashFault, FaultOptions, NetworkOptions, PartitionFault, ProcessingCost } from "@amcast/sim";
-import { besideFile, displayPath, jsonNames, readJson, readText } from "./files.js";
-import type { ReconfigSpec } from "./reconfig.js";
-import { DEFAULT_RECONFIG } from "./reconfig.js";
+import type { ByzantineFault, ReconfigSpec, WorkloadShift, WorkloadSpec } from "@amcast/system";
+import {
+  besideFile,
+  DEFAULT_RECONFIG,
+  displayPath,
+  jsonNames,
+  RECONFIG_POLICIES,
+  RECONFIG_SOLVERS,
+  readJson,
+  readText,
+} from "@amcast/system";
 
 /** One protocol of an experiment, with the overlay it runs on. */
 export interface ProtocolRun {
@@ -31,40 +39,6 @@ export interface ProtocolRun {
   readonly params: unknown;
   /** Reconfigure this run's overlay on the fly (the experiment has a `reconfig` block). */
   readonly reconfigure: boolean;
-}
-
-/** The workload's locality from `atMs` on (a workload that shifts mid-run). */
-export interface WorkloadShift {
-  readonly atMs: number;
-  readonly locality: LocalitySpec;
-}
-
-export interface WorkloadSpec {
-  readonly name: string;
-  /** Clients colocated with each target group (home = that group); null: the topology's clients. */
-  readonly clientsPerGroup: number | null;
-  readonly loop: "closed" | "open";
-  readonly multicastsPerClient: number;
-  /** Closed loop: multicasts each client keeps in flight. */
-  readonly outstanding: number;
-  readonly thinkMs: number;
-  /** Open loop: Poisson arrivals per client per second, and the in-flight cap. */
-  readonly ratePerSec: number;
-  readonly outstandingMax: number;
-  readonly payloadBytes: number;
-  /** Groups the workload addresses (clients' homes and destinations); null: every target group. */
-  readonly groups: readonly string[] | null;
-  readonly locality: LocalitySpec;
-  /** Clients start at a uniform random time in [0, startSpreadMs), so they do not move in lockstep. */
-  readonly startSpreadMs: number;
-  /** A change of locality mid-run; absent: none. */
-  readonly shift?: WorkloadShift;
-}
-
-/** A replica that is Byzantine for the whole run, and how it misbehaves. */
-export interface ByzantineFault {
-  readonly proc: string;
-  readonly strategy: ByzantineStrategy;
 }
 
 /**
@@ -96,6 +70,8 @@ export interface ExperimentSpec {
   readonly faultPlans: readonly FaultPlan[];
   readonly seeds: readonly number[];
   readonly timeLimitMs: number;
+  /** The runs are expected to end at `timeLimitMs` (e.g. a saturation sweep): then they owe no delivery. */
+  readonly endsAtTimeLimit: boolean;
   readonly tickMs: number;
   readonly realTime: boolean;
   /** Plain and/or linearizable variants of every protocol (`"linearizable": true | [false, true]`). */
@@ -168,6 +144,9 @@ export function loadExperiment(file: string): ExperimentSpec {
   const faultPlans = readFaultPlans(doc, topology, modes, f);
   const seeds = doc.has("seeds") ? doc.array("seeds").numbers({ integer: true, min: 0, max: SEED_MAX }) : [1];
   const timeLimitMs = doc.number("timeLimitMs", { min: 1 }, 3_600_000);
+  const endsAtTimeLimit = doc.boolean("endsAtTimeLimit", false);
+  if (endsAtTimeLimit && !doc.has("timeLimitMs"))
+    throw doc.error("endsAtTimeLimit", "is true but the experiment sets no timeLimitMs to end at");
   const tickMs = doc.number("tickMs", { min: 0.001 }, 10);
   const thenItems = doc.optionalArray("then");
   const then = thenItems === undefined ? [] : thenItems.strings();
@@ -201,6 +180,7 @@ export function loadExperiment(file: string): ExperimentSpec {
     faultPlans,
     seeds,
     timeLimitMs,
+    endsAtTimeLimit,
     tickMs,
     realTime,
     linearizable,
@@ -259,7 +239,7 @@ function readProtocolRun(
 
 function readReconfig(doc: JsonFields): ReconfigSpec {
   const defaults = DEFAULT_RECONFIG;
-  const policy = doc.choice("policy", ["optimise", "random"] as const, defaults.policy);
+  const policy = doc.choice("policy", RECONFIG_POLICIES, defaults.policy);
   const statsEveryMs = doc.number(
     "statsEveryMs",
     { min: policy === "random" ? 0 : 1 },
@@ -271,7 +251,7 @@ function readReconfig(doc: JsonFields): ReconfigSpec {
     defaults.windowCollections,
   );
   const minGainPercent = doc.number("minGainPercent", { min: 0, max: 100 }, defaults.minGainFraction * 100);
-  const solver = doc.choice("solver", ["ilp", "exhaustive"] as const, defaults.solver);
+  const solver = doc.choice("solver", RECONFIG_SOLVERS, defaults.solver);
   const solverTimeLimitMs = doc.number("solverTimeLimitMs", { min: 1 }, defaults.solverTimeLimitMs);
   const loadLimitPercent = doc.has("loadLimitPercent")
     ? doc.number("loadLimitPercent", { min: 1, max: 100 })

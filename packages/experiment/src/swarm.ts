@@ -3,10 +3,10 @@ import { assertNever, CdagOverlay, Prng, percent, runGroups, Topology } from "@a
 import type { ReplicationMode } from "@amcast/group";
 import { BYZANTINE_STRATEGIES, replicaCount } from "@amcast/group";
 import type { CrashFault, PartitionFault } from "@amcast/sim";
+import type { ByzantineFault, WorkloadSpec } from "@amcast/system";
 import type { ReconfigSpec } from "./reconfig.js";
 import { DEFAULT_RECONFIG, randomTree } from "./reconfig.js";
 import type { ScenarioSpec } from "./scenario.js";
-import type { ByzantineFault, WorkloadSpec } from "./spec.js";
 
 /**
  * Swarm testing (after TigerBeetle's VOPR): each seed draws a whole configuration — topology,

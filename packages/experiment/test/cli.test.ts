@@ -123,6 +123,72 @@ describe("amcast experiment", () => {
   });
 });
 
+describe("a run that stops at its time limit", () => {
+  // An open loop at 50 multicasts/s per client over 30 multicasts cannot finish within 200 ms.
+  const cut = {
+    ...SMALL_EXPERIMENT,
+    workloads: [
+      {
+        name: "open",
+        clientsPerGroup: 2,
+        loop: "open",
+        ratePerSec: 50,
+        multicastsPerClient: 30,
+        localPercent: 50,
+        globalSizes: [2, 3],
+      },
+    ],
+    timeLimitMs: 200,
+  };
+
+  it("fails, with the seed and the command that replays it, and amcast check agrees", () => {
+    experiment("cut", cut);
+    const result = amcast(project, "experiment", "cut", "--trace", "cut.jsonl", "--json");
+    expect(result.status).toBe(1);
+    // What was still in flight at the limit is undelivered: validity and agreement fail.
+    const failed =
+      /\[1\/1\] skeen\/solo\/open seed 3: .*checks: (\d+) VIOLATIONS \[stopped: time-limit\]/.exec(
+        result.stdout,
+      );
+    expect(failed).not.toBeNull();
+    const violations = Number(failed?.[1]);
+    expect(violations).toBeGreaterThan(0);
+    expect(result.stdout).toMatch(new RegExp(`skeen/solo/open .* ${violations} violations`));
+    expect(result.stdout).toMatch(
+      /stopped: time-limit at t=200: the run did not finish, so it does not pass/,
+    );
+    expect(result.stdout).toMatch(
+      /FAILED: skeen\/solo\/open seed 3; replay: pnpm run experiment cut --seed 3 --trace cut\.jsonl/,
+    );
+    const summary = JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "{}") as {
+      runs: { passed: boolean; stoppedBy: string; stopExpected: boolean; violations: number }[];
+    };
+    expect(summary.runs[0]).toMatchObject({ passed: false, stoppedBy: "time-limit", stopExpected: false });
+    expect(summary.runs[0]?.violations).toBe(violations);
+    // The trace alone gives the same verdict and the same count.
+    const check = amcast(project, "check", "cut.jsonl");
+    expect(check.status).toBe(1);
+    expect(check.stdout).toMatch(new RegExp(`FAILED: ${violations} violations of 2 of 5 properties`));
+  });
+
+  it("passes when the experiment declares the limit as its end, and the table says so", () => {
+    experiment("cut-expected", { ...cut, name: "cut-expected", endsAtTimeLimit: true });
+    const result = amcast(project, "experiment", "cut-expected", "--trace", "expected.jsonl");
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/skeen\/solo\/open .* ok \(time limit, expected\)/);
+    expect(result.stdout).toMatch(/checks: 3 properties hold \(stopped at its declared time limit\)/);
+    const check = amcast(project, "check", "expected.jsonl");
+    expect(check.status).toBe(0);
+    expect(check.stdout).toMatch(/stopped: time-limit at t=200 \(the experiment's declared end\)/);
+    // Declaring an end needs a limit to end at.
+    experiment("no-limit", { ...SMALL_EXPERIMENT, name: "no-limit", endsAtTimeLimit: true });
+    expectOneLineError(
+      amcast(project, "experiment", "no-limit"),
+      /no-limit\.json: endsAtTimeLimit: is true but the experiment sets no timeLimitMs/,
+    );
+  });
+});
+
 describe("bad input gets one clear line and a non-zero exit", () => {
   it("an unknown experiment name, listing the known ones", () => {
     expectOneLineError(amcast(project, "experiment", "nope"), /unknown experiment "nope" \(known: .*small/);

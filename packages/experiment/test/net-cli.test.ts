@@ -14,10 +14,10 @@ import {
   encodeHello,
   NONCE_BYTES,
   NodeTable,
-} from "@amcast/net";
+} from "@amcast/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { loadDeployment, mergeTraceFiles } from "../src/index.js";
+import { loadDeploymentFile, mergeTraceFiles } from "../src/index.js";
 
 /** The built CLI, as users run it (`pnpm test` builds it first). */
 const CLI = resolve(__dirname, "../dist/cli.js");
@@ -84,6 +84,14 @@ beforeAll(() => {
         globalSizes: [2],
       },
     ],
+  });
+  experiment("byzantine-one", {
+    name: "byzantine-one",
+    topology: "../overlays/one.topology.json",
+    protocols: [{ protocol: "skeen" }],
+    mode: "byzantine",
+    f: 1,
+    workloads: [{ name: "local", clientsPerGroup: 1, multicastsPerClient: 10, localPercent: 100 }],
   });
   experiment("one", {
     name: "one",
@@ -190,17 +198,51 @@ describe("amcast experiment --runtime net", () => {
       .trim()
       .split("\n");
     expect(trace.filter((line) => line.includes('"ev":"multicast"'))).toHaveLength(180);
+    // The runner's last word: how the run ended and what it owes, which amcast check reads.
+    expect(JSON.parse(trace.at(-1) as string)).toMatchObject({
+      ev: "stop",
+      reason: "drained",
+      run: "skeen/solo/mixed",
+    });
+    const check = startCli("check", "out/net.jsonl");
+    expect(await check.exited).toBe(0);
+    expect(check.stdout).toMatch(/run skeen\/solo\/mixed: all 5 properties hold/);
     const workDir = (/in (\/\S+amcast-net-\S+)/.exec(run.stdout) as RegExpExecArray)[1] as string;
     expect(processesMentioning(workDir)).toEqual([]);
   });
 
+  it("says that a Byzantine run's signatures are modelled, in its tables and its JSON", {
+    timeout: 120_000,
+  }, async () => {
+    const run = startCli("experiment", "byzantine-one", "--runtime", "net", "--json");
+    expect(await run.exited).toBe(0);
+    expect(run.stdout).toMatch(/skeen\/byzantine\/local seed 1: .*messages\/frame \(signatures modelled\)/);
+    expect(run.stdout).toMatch(/byzantine mode: signatures are modelled \(SimulatedSignatures/);
+    expect(run.stdout).toMatch(/skeen\/byzantine\/local +5 .* modelled/);
+    const summary = JSON.parse(run.stdout.trim().split("\n").at(-1) as string);
+    expect(summary.notes).toEqual([expect.stringMatching(/^byzantine mode: signatures are modelled/)]);
+    expect(summary.runs[0]).toMatchObject({ mode: "byzantine", signatures: "modelled", delivered: 10 });
+  });
+
   it("stops every node and exits on Ctrl-C", { timeout: 120_000 }, async () => {
-    const run = startCli("experiment", "long", "--runtime", "net");
+    const run = startCli("experiment", "long", "--runtime", "net", "--trace", "out/interrupted.jsonl");
     const workDir = await runningNodes(run, 4);
+    await until(() => /the workload starts/.test(run.stdout), "the workload to start");
+    await new Promise((resolveWait) => setTimeout(resolveWait, 1000));
     run.child.kill("SIGINT");
     expect(await run.exited).toBe(130);
-    expect(run.stderr).toMatch(/interrupted; every node was stopped/);
+    expect(run.stderr).toMatch(/interrupted in run 1 of 1; every node was stopped/);
     expect(processesMentioning(workDir)).toEqual([]);
+    // The nodes were stopped in order: what they did is traced, and the trace says how it ended.
+    expect(run.stdout).toMatch(/\[1\/1\] skeen\/solo\/slow .*\[stopped: interrupted\]/);
+    expect(run.stdout).toMatch(
+      /stopped: interrupted at t=[\d.]+: the run did not finish, so it does not pass/,
+    );
+    const trace = readFileSync(join(project, "out", "interrupted.jsonl"), "utf8")
+      .trim()
+      .split("\n");
+    expect(trace.filter((line) => line.includes('"ev":"deliver"')).length).toBeGreaterThan(0);
+    expect(JSON.parse(trace.at(-1) as string)).toMatchObject({ ev: "stop", reason: "interrupted" });
   });
 
   it("leaves no node behind when the runner itself is killed", { timeout: 120_000 }, async () => {
@@ -306,7 +348,7 @@ describe("a cluster started by hand from a deployment file", () => {
         replicas: [{ id: "a/0", host: "127.0.0.1", port: 7000 }],
       }),
     );
-    expect(() => loadDeployment(file)).toThrow(
+    expect(() => loadDeploymentFile(file)).toThrow(
       /bad-deployment.json: replicas: misses replica\(s\) b\/0, c\/0/,
     );
   });
@@ -352,7 +394,7 @@ describe("a replica process facing bad frames", () => {
       await closed;
     };
     const table = new NodeTable(
-      loadDeployment(join(dir, "deployment.json")).nodes.map(({ id, role, processes }) => ({
+      loadDeploymentFile(join(dir, "deployment.json")).nodes.map(({ id, role, processes }) => ({
         id,
         role,
         processes,

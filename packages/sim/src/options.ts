@@ -1,5 +1,6 @@
 import type {
   ClientLogic,
+  StopReason as CoreStopReason,
   DestinationSet,
   GroupId,
   MessageId,
@@ -128,14 +129,11 @@ export const DEFAULT_NETWORK: NetworkOptions = { jitterSdFraction: 0.05, reorder
 export const DEFAULT_PROCESSING: ProcessingCost = { perMessageUs: 0, perByteNs: 0 };
 export const NO_FAULTS: FaultOptions = { crashes: [], partitions: [] };
 
-/** Why a run ended. */
-export type StopReason =
-  /** Every client finished its workload and nothing is left in flight. */
-  | "drained"
-  /** The time limit was reached first. */
-  | "time-limit"
-  /** Nothing is left to happen but clients still wait: something was lost or is stuck. */
-  | "stalled";
+/**
+ * Why a run ended (docs/trace.md, the `stop` event). The simulator ends drained, stalled or at
+ * its time limit; only a run on real processes can also be interrupted from outside.
+ */
+export type StopReason = CoreStopReason;
 
 export interface SimResult {
   readonly seed: number;

@@ -2,8 +2,8 @@
 export type { CheckReport } from "@amcast/check";
 export type { TraceEvent } from "@amcast/core";
 export type { ReplicationMode } from "@amcast/group";
-export type { NodeAddress as ReplicaAddress, TransportLimits } from "@amcast/net";
 export type { ProtocolName } from "@amcast/protocols";
+export type { NodeAddress as ReplicaAddress, TransportLimits } from "@amcast/runtime";
 export type {
   ClientOptions,
   ClusterConfig,

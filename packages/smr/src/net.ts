@@ -2,8 +2,8 @@ import type { ClientId, DestinationSet, GroupId, MessageId, ProcessId } from "@a
 import { describeValue, InputError, listNames } from "@amcast/core";
 import type { MulticastClient } from "@amcast/group";
 import { createClient, createReplica } from "@amcast/group";
-import type { NodeAddress, NodeSpec, TraceSink, TransportLimits } from "@amcast/net";
-import { Keyring, NodeHost, NodeTable, TraceFile, wallClock } from "@amcast/net";
+import type { NodeAddress, NodeSpec, TraceSink, TransportLimits } from "@amcast/runtime";
+import { Keyring, NodeHost, NodeTable, TraceFile, wallClock } from "@amcast/runtime";
 import type { Application, Client, Replies, ResolvedService, ServiceOptions } from "./service.js";
 import { destinationsOf, groupApplication, resolveService } from "./service.js";
 

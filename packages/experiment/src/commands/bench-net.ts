@@ -3,13 +3,15 @@ import { join, resolve } from "node:path";
 import type { Overlay, ProtocolDefinition } from "@amcast/core";
 import { CdagOverlay, Topology, TreeOverlay } from "@amcast/core";
 import { PROTOCOLS } from "@amcast/protocols";
-import { findProjectRoot } from "../files.js";
-import type { NetOutcome, NetRunOptions } from "../net-runner.js";
-import { DEFAULT_NET_OPTIONS, runScenarioNet } from "../net-runner.js";
+import type { NetRunOptions } from "@amcast/runtime";
+import { DEFAULT_NET_OPTIONS } from "@amcast/runtime";
+import type { WorkloadSpec } from "@amcast/system";
+import { findProjectRoot } from "@amcast/system";
+import type { NetOutcome } from "../net-run.js";
+import { runScenarioNet } from "../net-run.js";
 import { runSummary, soloScenario } from "../run.js";
 import type { ScenarioOutcome, ScenarioSpec } from "../scenario.js";
 import { runScenario } from "../scenario.js";
-import type { WorkloadSpec } from "../spec.js";
 import { loadExperiment } from "../spec.js";
 import { formatTable } from "../table.js";
 import { netSummary } from "./experiment-net.js";
@@ -131,7 +133,6 @@ export async function runNetBench(values: Record<string, string | boolean | unde
       ...DEFAULT_NET_OPTIONS,
       clientHosts,
       latencyEmulation: false,
-      check: true,
       ...(batchMessagesMax === undefined ? {} : { limits: { batchMessagesMax } }),
       ...(profileDir === undefined
         ? {}

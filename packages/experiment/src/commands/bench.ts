@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { Overlay, OverlayKind, Topology } from "@amcast/core";
 import { checkOverlayAgainstTopology, parseOverlay } from "@amcast/core";
 import { PROTOCOLS } from "@amcast/protocols";
-import { findProjectRoot, readJson } from "../files.js";
+import { findProjectRoot, readJson } from "@amcast/system";
 import { runSummary, soloScenario } from "../run.js";
 import type { ScenarioOutcome } from "../scenario.js";
 import { runScenario } from "../scenario.js";

@@ -1,10 +1,15 @@
 import { resolve } from "node:path";
-import { checkTrace, formatReport } from "@amcast/check";
+import { checkTrace, failingViolations, formatReport } from "@amcast/check";
 import { parseTrace } from "@amcast/core";
-import { displayPath, readText } from "../files.js";
+import { displayPath, readText } from "@amcast/system";
 import { parseCommandArgs, UsageError } from "./usage.js";
 
-/** `amcast check FILE [--real-time] [--no-liveness] [--json]`: the oracles over any trace file. */
+/**
+ * `amcast check FILE [--real-time] [--no-liveness] [--json]`: the oracles over any trace file.
+ * Each run is judged by its `stop` event (how it ended, what it owes), as the runtime that wrote
+ * it judged it; `--real-time` also asks for real-time order, `--no-liveness` skips validity and
+ * agreement. Exit 1 when a run fails.
+ */
 export function runCheckCommand(args: string[]): number {
   const { values, positionals } = parseCommandArgs(
     "check",
@@ -16,22 +21,25 @@ export function runCheckCommand(args: string[]): number {
   if (file === undefined) throw new UsageError("check: needs a trace file (amcast check FILE)");
   const events = parseTrace(readText(resolve(file), "trace file"), displayPath(file));
   const reports = checkTrace(events, {
-    realTime: values["real-time"] === true,
-    liveness: values["no-liveness"] !== true,
+    ...(values["real-time"] === true ? { realTime: true } : {}),
+    ...(values["no-liveness"] === true ? { liveness: false } : {}),
   });
   for (const report of reports) process.stdout.write(`${formatReport(report)}\n`);
-  const violations = reports.reduce((sum, report) => sum + report.violations.length, 0);
   if (values.json === true) {
     process.stdout.write(
       `${JSON.stringify({
         file,
         runs: reports.map((report) => ({
           run: report.run ?? null,
-          violations: report.violations.length,
+          passed: report.passed,
+          violations: failingViolations(report).length,
+          counted: report.violations.length - failingViolations(report).length,
           checked: report.checked,
+          owed: report.owed,
+          stop: report.stop,
         })),
       })}\n`,
     );
   }
-  return violations === 0 ? 0 : 1;
+  return reports.every((report) => report.passed) ? 0 : 1;
 }

@@ -1,9 +1,10 @@
 import { join, resolve } from "node:path";
-import { formatReport } from "@amcast/check";
-import { displayPath } from "../files.js";
-import type { NetOutcome, NetRunOptions } from "../net-runner.js";
-import { checkNetFaults, DEFAULT_NET_OPTIONS, NetRunError, runScenarioNet } from "../net-runner.js";
-import { kindsTable, runsTable } from "../report.js";
+import type { NetRunOptions } from "@amcast/runtime";
+import { DEFAULT_NET_OPTIONS, NetRunError, refuseUnsupported } from "@amcast/runtime";
+import { displayPath, signatureKind } from "@amcast/system";
+import type { NetOutcome } from "../net-run.js";
+import { runScenarioNet } from "../net-run.js";
+import { checksText, kindsTable, replayCommand, runNotes, runsTable, verdictLines } from "../report.js";
 import { writeResults } from "../results.js";
 import { experimentScenarios, runSummary } from "../run.js";
 import type { ExperimentSpec } from "../spec.js";
@@ -57,7 +58,7 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
   });
   // Refuse what cannot run (faults the runtime cannot inject) before running anything.
   try {
-    for (const scenario of scenarios) checkNetFaults(scenario);
+    for (const scenario of scenarios) refuseUnsupported(scenario);
   } catch (error) {
     if (!(error instanceof NetRunError)) throw error;
     writer?.close();
@@ -89,6 +90,8 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
       const outcome = await runScenarioNet(scenario, options);
       outcomes.push(outcome);
       print(netProgressLine(outcome, index, scenarios.length));
+      // Interrupted mid-run: its nodes were stopped in order and traced; report what ran.
+      if (abort.signal.aborted) break;
     }
   } catch (error) {
     if (error instanceof NetRunError) {
@@ -106,6 +109,8 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
 
   print("");
   print(runsTable(outcomes));
+  const notes = runNotes(outcomes);
+  for (const note of notes) print(note);
   print("");
   print(
     "latency per kind of message (floor: max over destinations of the client's one-way delay; model: the protocol's message pattern)",
@@ -122,6 +127,7 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
   const summary = {
     experiment: experiment.name,
     runtime: "net",
+    notes,
     seed: args.seed ?? experiment.seeds[0] ?? 1,
     seeds: args.seed === undefined ? experiment.seeds : [args.seed],
     runs,
@@ -130,36 +136,33 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
   print("");
   print(`results: ${displayPath(outDir)}/ (${written.join(", ")})`);
   if (writer !== undefined) print(`trace: ${displayPath(writer.file)} (${writer.lines} events)`);
-  const failed = outcomes.filter(
-    (outcome) => (outcome.check?.violations.length ?? 0) > 0 || outcome.sim.stoppedBy !== "drained",
+  const verdict = verdictLines(
+    outcomes,
+    (outcome) =>
+      `${replayCommand(args.name, outcome.spec.seed, args.traceFile ?? "trace.jsonl")} --runtime net`,
   );
-  if (failed.length === 0) {
-    print(`checks: every run holds all checked properties (${outcomes.length} run(s))`);
-  } else {
-    for (const outcome of failed) {
-      if (outcome.check !== null && outcome.check.violations.length > 0) print(formatReport(outcome.check));
-      print(`FAILED: ${outcome.spec.label} seed ${outcome.spec.seed} (${outcome.sim.stoppedBy})`);
-    }
-  }
+  for (const line of verdict.lines) print(line);
   if (args.json) print(JSON.stringify(summary));
-  return failed.length === 0 ? 0 : 1;
+  if (abort.signal.aborted) {
+    process.stderr.write(
+      `amcast: interrupted in run ${outcomes.length} of ${scenarios.length}; every node was stopped\n`,
+    );
+    return 130;
+  }
+  return verdict.failed === 0 ? 0 : 1;
 }
 
 export function netProgressLine(outcome: NetOutcome, index: number, total: number): string {
-  const { spec, metrics, check, net, sim } = outcome;
-  const checks =
-    check === null
-      ? "not checked"
-      : check.violations.length === 0
-        ? `checks: ${check.checked.length} properties hold`
-        : `checks: ${check.violations.length} VIOLATIONS`;
+  const { spec, metrics, net, sim } = outcome;
+  const checks = checksText(outcome);
   const stop = sim.stoppedBy === "drained" ? "" : ` [stopped: ${sim.stoppedBy}]`;
+  const signatures = signatureKind(spec) === "modelled" ? " (signatures modelled)" : "";
   const killed =
     net.killed.length === 0 ? "" : ` (${net.killed.map((entry) => entry.proc).join(", ")} killed)`;
   return (
     `[${index + 1}/${total}] ${spec.label} seed ${spec.seed}: ${metrics.multicasts} multicasts on ${net.nodes} processes${killed} in ` +
     `${(net.workloadMs / 1000).toFixed(1)} s (start-up ${(net.startupMs / 1000).toFixed(1)} s), ` +
-    `${net.messagesPerFrame.toFixed(1)} messages/frame; ${checks}${stop}`
+    `${net.messagesPerFrame.toFixed(1)} messages/frame${signatures}; ${checks}${stop}`
   );
 }
 
@@ -176,6 +179,7 @@ export function netTable(outcomes: readonly NetOutcome[]): string {
     "rejected",
     "lost conns",
     "congested",
+    "signatures",
   ];
   const rows = outcomes.map(({ spec, net }) => [
     spec.label,
@@ -188,6 +192,7 @@ export function netTable(outcomes: readonly NetOutcome[]): string {
     net.framesRejected,
     net.connectionsLost,
     net.congestionEpisodes,
+    signatureKind(spec),
   ]);
   return `transport (summed over processes)\n${formatTable(header, rows)}`;
 }

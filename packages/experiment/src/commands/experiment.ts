@@ -1,8 +1,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { formatReport } from "@amcast/check";
 import { AssertionError, describeValue, InputError, listNames } from "@amcast/core";
-import { displayPath, findProjectRoot, jsonNames } from "../files.js";
+import { displayPath, findProjectRoot, jsonNames } from "@amcast/system";
 import {
   faultImpactTable,
   genuinenessTable,
@@ -10,13 +9,15 @@ import {
   linearizableCostTable,
   progressLine,
   reconfigTable,
+  replayCommand,
+  runNotes,
   runsTable,
   solverTable,
+  verdictLines,
 } from "../report.js";
 import { writeResults } from "../results.js";
 import { runExperiment, runSummary } from "../run.js";
 import type { ScenarioOutcome } from "../scenario.js";
-import { failingViolations } from "../scenario.js";
 import type { ExperimentSpec } from "../spec.js";
 import { loadExperiment } from "../spec.js";
 import { TraceFileWriter } from "../trace-file.js";
@@ -148,6 +149,8 @@ function runSimExperiment(
 
   print("");
   print(runsTable(outcomes));
+  const notes = runNotes(outcomes);
+  for (const note of notes) print(note);
   print("");
   print(
     "latency per kind of message (floor: max over destinations of the client's one-way delay; model: the protocol's message pattern)",
@@ -195,6 +198,7 @@ function runSimExperiment(
     experiment: experiment.name,
     seed: seed ?? experiment.seeds[0] ?? 1,
     seeds: seed === undefined ? experiment.seeds : [seed],
+    notes,
     runs,
   };
   const written = writeResults(outDir, summary, outcomes);
@@ -202,18 +206,11 @@ function runSimExperiment(
   print(`results: ${displayPath(outDir)}/ (${written.join(", ")})`);
   if (writer !== undefined) print(`trace: ${displayPath(writer.file)} (${writer.lines} events)`);
 
-  const failed = outcomes.filter((outcome) => failingViolations(outcome).length > 0);
-  if (failed.length === 0) {
-    print(`checks: every run holds all checked properties (${outcomes.length} run(s))`);
-  } else {
-    for (const outcome of failed) {
-      if (outcome.check !== null) print(formatReport(outcome.check));
-      print(
-        `FAILED: ${outcome.spec.label} seed ${outcome.spec.seed}; replay: ${replayCommand(name, outcome.spec.seed, traceFile ?? "trace.jsonl")}`,
-      );
-    }
-  }
-  return { code: failed.length === 0 ? 0 : 1, summary };
+  const verdict = verdictLines(outcomes, (outcome) =>
+    replayCommand(name, outcome.spec.seed, traceFile ?? "trace.jsonl"),
+  );
+  for (const line of verdict.lines) print(line);
+  return { code: verdict.failed === 0 ? 0 : 1, summary };
 }
 
 /** `experiments/NAME.json`, or NAME itself when it is a path to a file. */
@@ -231,11 +228,4 @@ export function resolveExperimentFile(name: string, experimentsDir: string): str
     );
   }
   return file;
-}
-
-function replayCommand(name: string, seed: number | undefined, traceFile: string | undefined): string {
-  const parts = ["pnpm run experiment", name];
-  if (seed !== undefined) parts.push("--seed", String(seed));
-  if (traceFile !== undefined) parts.push("--trace", traceFile);
-  return parts.join(" ");
 }

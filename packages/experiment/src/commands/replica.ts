@@ -1,12 +1,18 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { InputError } from "@amcast/core";
-import { CLUSTER_SECRET_BYTES_MIN, Keyring } from "@amcast/net";
-import type { Deployment } from "../deployment.js";
-import { DEFAULT_CLIENT_HOST, deployedNode, loadDeployment } from "../deployment.js";
-import { displayPath, readJson } from "../files.js";
-import { runNode } from "../net-node.js";
-import { mergeTraceFiles } from "../net-trace.js";
+import type { Deployment } from "@amcast/runtime";
+import {
+  DEFAULT_CLIENT_HOST,
+  deployedNode,
+  Keyring,
+  mergeTraceFiles,
+  readKeyring,
+  readSecret,
+  runNodeProcess,
+} from "@amcast/runtime";
+import { displayPath } from "@amcast/system";
+import { loadDeploymentFile } from "../run.js";
 import { TraceFileWriter } from "../trace-file.js";
 import { parseCommandArgs, stringFlag, UsageError } from "./usage.js";
 
@@ -40,12 +46,12 @@ async function runNodeCommand(command: "replica" | "clients", args: string[]): P
   const { values } = parseCommandArgs(command, args, NODE_OPTIONS, 0);
   const file = stringFlag(values.deployment);
   if (file === undefined) throw new UsageError(`${command}: --deployment FILE is required`);
-  const deployment = loadDeployment(resolve(file));
+  const deployment = loadDeploymentFile(resolve(file));
   const id = stringFlag(values.id) ?? (command === "clients" ? DEFAULT_CLIENT_HOST : undefined);
   if (id === undefined)
     throw new UsageError(`${command}: --id ID is required (a replica id of the deployment)`);
   const node = deployedNode(deployment, id, command === "replica" ? "replica" : "clients");
-  const keyring = readKeyring(
+  const keyring = readNodeKeyring(
     command,
     deployment,
     node.id,
@@ -54,21 +60,16 @@ async function runNodeCommand(command: "replica" | "clients", args: string[]): P
   );
   const traceFile = stringFlag(values.trace);
   const prefix = `[${node.id}] `;
-  const code = await runNode({
+  return runNodeProcess({
     deployment,
     node,
     keyring,
     traceFile: traceFile === undefined ? null : resolve(traceFile),
     log: (line) => process.stderr.write(`${prefix}${line}\n`),
   });
-  // Under the runner the IPC channel would keep the process alive; let go of it.
-  if (process.connected) process.disconnect();
-  // Anything else still holding the event loop open (a stuck socket) gets two seconds.
-  setTimeout(() => process.exit(code), 2_000).unref();
-  return code;
 }
 
-function readKeyring(
+function readNodeKeyring(
   command: string,
   deployment: Deployment,
   node: string,
@@ -77,42 +78,7 @@ function readKeyring(
 ): Keyring {
   if ((keysFile === undefined) === (secretFile === undefined))
     throw new UsageError(`${command}: give either --keys FILE (this node's keyring) or --secret-file FILE`);
-  if (keysFile !== undefined) {
-    const keyring = Keyring.fromJson(readJson(resolve(keysFile), "keyring file"), displayPath(keysFile));
-    if (keyring.node !== node)
-      throw new InputError(
-        displayPath(keysFile),
-        "node",
-        `is the keyring of ${keyring.node}, not of ${node}`,
-      );
-    return keyring;
-  }
-  const secret = readSecret(secretFile as string);
-  return Keyring.fromSecret(
-    secret,
-    node,
-    deployment.nodes.map((peer) => peer.id),
-  );
-}
-
-function readSecret(file: string): Buffer {
-  let secret: Buffer;
-  try {
-    secret = readFileSync(resolve(file));
-  } catch (error) {
-    throw new InputError(
-      displayPath(file),
-      "",
-      `cannot read the cluster secret (${(error as Error).message})`,
-    );
-  }
-  if (secret.length < CLUSTER_SECRET_BYTES_MIN)
-    throw new InputError(
-      displayPath(file),
-      "",
-      `a cluster secret has at least ${CLUSTER_SECRET_BYTES_MIN} bytes, this file has ${secret.length} (make one with: head -c 32 /dev/urandom > ${file})`,
-    );
-  return secret;
+  return readKeyring(deployment, node, keysFile, secretFile);
 }
 
 /**
@@ -133,7 +99,7 @@ export function runKeysCommand(args: string[]): number {
   const out = stringFlag(values.out);
   if (file === undefined || secretFile === undefined || out === undefined)
     throw new UsageError("keys: --deployment FILE, --secret-file FILE and --out DIR are required");
-  const deployment = loadDeployment(resolve(file));
+  const deployment = loadDeploymentFile(resolve(file));
   const secret = readSecret(secretFile);
   const ids = deployment.nodes.map((node) => node.id);
   mkdirSync(resolve(out), { recursive: true });

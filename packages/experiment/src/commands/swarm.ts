@@ -4,7 +4,7 @@ import { listNames } from "@amcast/core";
 import type { ReplicationMode } from "@amcast/group";
 import { REPLICATION_MODES } from "@amcast/group";
 import { PROTOCOLS, protocolByName } from "@amcast/protocols";
-import { failingViolations, realTimeViolations, runScenario } from "../scenario.js";
+import { realTimeViolations, runFailed, runScenario } from "../scenario.js";
 import { swarmCase } from "../swarm.js";
 import { TraceFileWriter } from "../trace-file.js";
 import { integerFlag, parseCommandArgs, stringFlag, UsageError } from "./usage.js";
@@ -103,18 +103,18 @@ export function runSwarmCommand(args: string[]): number {
         runs.longestMs = Math.max(runs.longestMs, outcome.sim.endMs);
         delayedRuns.set(key, runs);
       }
-      const violations = failingViolations(outcome).length;
+      // The same verdict `amcast check` reaches on this run's trace (both read its stop event).
+      const failed = runFailed(outcome);
       if (!linearizable && realTimeViolations(outcome) > 0)
         realTimeSeeds.set(name, (realTimeSeeds.get(name) ?? 0) + 1);
-      const stalled = outcome.sim.stoppedBy !== "drained" && owesLiveness;
-      if (violations > 0 || stalled || count === 1) {
+      if (failed || count === 1) {
         process.stdout.write(`${name} seed ${seed}: ${description}\n`);
         process.stdout.write(
           `  ${outcome.metrics.multicasts} multicasts, ${outcome.metrics.delivered} delivered, stopped: ${outcome.sim.stoppedBy}\n`,
         );
         if (outcome.check !== null) process.stdout.write(`${formatReport(outcome.check)}\n`);
       }
-      if (violations > 0 || stalled) {
+      if (failed) {
         failures += 1;
         process.stdout.write(`  replay: ${replay}\n`);
       }

@@ -1,4 +1,5 @@
-import type { HostStats, NodeAddress } from "@amcast/net";
+import type { HostStats } from "./host.js";
+import type { NodeAddress } from "./nodes.js";
 
 /**
  * The control channel between the network runner and the nodes it starts (Node's IPC channel of

@@ -5,21 +5,23 @@ import type { WriteStream } from "node:fs";
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { checkRun } from "@amcast/check";
 import type { TraceEvent } from "@amcast/core";
-import type { HostStats, NodeAddress, TransportLimits } from "@amcast/net";
-import { Keyring, monotonicClock } from "@amcast/net";
 import type { CrashFault, SimResult, StopReason } from "@amcast/sim";
+import type { BuiltSystem, SystemSpec } from "@amcast/system";
+import { buildSystem, stopEvent, systemToJson } from "@amcast/system";
+import { monotonicClock } from "./clock.js";
+import type { NodeMessage, NodeStatus, RunnerMessage } from "./control.js";
+import { START_NS_ENV } from "./control.js";
 import type { DeployedNode } from "./deployment.js";
 import { DEFAULT_CLIENT_HOST } from "./deployment.js";
-import { MetricsCollector } from "./metrics.js";
-import type { NodeMessage, NodeStatus, RunnerMessage } from "./net-control.js";
-import { START_NS_ENV } from "./net-control.js";
-import { netSystemDoc } from "./net-system.js";
-import { mergeTraceFiles } from "./net-trace.js";
-import type { ScenarioOutcome, ScenarioSpec } from "./scenario.js";
-import { buildSystem } from "./scenario.js";
+import type { HostStats } from "./host.js";
+import { Keyring } from "./keys.js";
+import type { TransportLimits } from "./limits.js";
+import type { NodeAddress } from "./nodes.js";
+import { netRefusals } from "./support.js";
+import { mergeTraceFiles } from "./trace-merge.js";
 
 /** How the network runtime runs one scenario on this machine. */
 export interface NetRunOptions {
@@ -32,8 +34,6 @@ export interface NetRunOptions {
   readonly timeLimitMs: number;
   /** A workload with no completion for this long is stopped as stalled. */
   readonly stallMs: number;
-  /** Keep the trace in memory and run the oracles. */
-  readonly check: boolean;
   /** Keep every node's files (deployment, keys, traces, logs) here instead of a removed temp dir. */
   readonly workDir?: string;
   /** Extra Node.js flags for every node (e.g. --cpu-prof). */
@@ -49,8 +49,17 @@ export const DEFAULT_NET_OPTIONS: NetRunOptions = {
   latencyEmulation: true,
   timeLimitMs: 10 * 60_000,
   stallMs: 30_000,
-  check: true,
 };
+
+/** What one cluster run observes besides the options: the merged trace, event by event. */
+export interface ClusterObservation {
+  /** Write a `send` event per message into the nodes' traces. */
+  readonly traceSends: boolean;
+  /** Every event of the merged trace, in time order, the `stop` event last. */
+  readonly onEvent: (event: TraceEvent) => void;
+  /** The system as built by the caller (built again from `spec` when absent). */
+  readonly built?: BuiltSystem;
+}
 
 /** What the nodes' transports did, summed over nodes. */
 export interface NetRunStats {
@@ -76,11 +85,20 @@ export interface NetRunStats {
   readonly workloadMs: number;
   /** Wall time to start the nodes and connect them. */
   readonly startupMs: number;
+  /**
+   * How late this machine ran a ready process during the workload: the runner's own event-loop
+   * delay (it is idle, so its delay is the scheduler's), mean and 90th percentile in ms. A busy
+   * machine delays every step of every process by about this much.
+   */
+  readonly schedulingDelayMs: { readonly mean: number; readonly p90: number };
   readonly perNode: Readonly<Record<string, HostStats>>;
 }
 
-export interface NetOutcome extends ScenarioOutcome {
+/** How a cluster run went: how it stopped, the counters the simulator also reports, the transport's. */
+export interface ClusterOutcome {
+  readonly sim: SimResult;
   readonly net: NetRunStats;
+  readonly wallMs: number;
 }
 
 /** A node's stderr lines kept for error messages. */
@@ -90,11 +108,13 @@ const CONNECT_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 15_000;
 const KILL_GRACE_MS = 2_000;
 const STATUS_INTERVAL_MS = 50;
+/** The period of the runner's own timer that measures how late the machine schedules it. */
+const SCHEDULING_SAMPLE_MS = 5;
 /** The longest a run waits for stragglers after the workload is done. */
 const SETTLE_MS_MAX = 30_000;
 
-/** The built CLI every node runs (from src/ under vitest and from dist/ alike). */
-const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+/** The program every node runs (the built one, from src/ under vitest and from dist/ alike). */
+const CLI = fileURLToPath(new URL("../dist/node-main.js", import.meta.url));
 
 export class NetRunError extends Error {
   override readonly name = "NetRunError";
@@ -138,12 +158,31 @@ class Cluster {
   readonly nodes = new Map<string, NodeProcess>();
   private failure: Error | undefined;
   private readonly waiters = new Set<() => void>();
+  /**
+   * While the workload runs, an abort (Ctrl-C) interrupts the run instead of failing it: the
+   * nodes are stopped in order and the run ends with what they traced.
+   */
+  gracefulAbort = false;
+  interrupted = false;
+
+  private readonly onAbort = (): void => {
+    if (!this.gracefulAbort) this.fail(new NetRunError("interrupted"));
+    else {
+      this.interrupted = true;
+      this.changed();
+    }
+  };
 
   constructor(
     private readonly workDir: string,
-    signal: AbortSignal | undefined,
+    private readonly signal: AbortSignal | undefined,
   ) {
-    signal?.addEventListener("abort", () => this.fail(new NetRunError("interrupted")), { once: true });
+    signal?.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  /** Lets go of the abort signal (one signal serves many runs). */
+  dispose(): void {
+    this.signal?.removeEventListener("abort", this.onAbort);
   }
 
   spawn(
@@ -319,7 +358,7 @@ class Cluster {
     this.changed();
   }
 
-  private changed(): void {
+  changed(): void {
     for (const waiter of [...this.waiters]) waiter();
   }
 }
@@ -334,20 +373,23 @@ function fileStem(index: number, id: string): string {
 }
 
 /**
- * Runs one scenario on real processes on this machine: one OS process per replica, the clients
- * in `clientHosts` more, all on loopback with free ports, authenticated with keys derived from a
- * fresh cluster secret. Waits for the workload, lets the nodes settle, stops them, merges their
- * traces (one monotonic clock), folds the metrics and runs the oracles — the same outcome shape
- * as the simulator's, with the transport's counters in `net`. Every node is stopped whatever
- * happens (failure, abort, time limit).
+ * Runs one system on real processes on this machine: one OS process per replica, the clients in
+ * `clientHosts` more, all on loopback with free ports, authenticated with keys derived from a
+ * fresh cluster secret. Waits for the workload, lets the nodes settle, stops them, and hands
+ * their merged trace (one monotonic clock) to `onEvent`, ending with the `stop` event that says
+ * how the run ended and what it owes. Options it cannot honour are refused before anything
+ * starts. Every node is stopped whatever happens (failure, abort, time limit).
  */
-export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions): Promise<NetOutcome> {
-  checkNetFaults(spec);
+export async function runCluster(
+  spec: SystemSpec,
+  options: NetRunOptions & ClusterObservation,
+): Promise<ClusterOutcome> {
+  refuseUnsupported(spec);
   const keep = options.workDir !== undefined;
   const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), "amcast-net-"));
   mkdirSync(workDir, { recursive: true });
   const log = options.log ?? ((): void => {});
-  const built = buildSystem(spec);
+  const built = options.built ?? buildSystem(spec);
   const startNs = process.hrtime.bigint();
   const startedAt = performance.now();
   // The runner's own events (faults) on the nodes' clock, merged with their traces.
@@ -387,13 +429,8 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
       {
         kind: "deployment",
         name: spec.label,
-        system: netSystemDoc({
-          label: spec.label,
-          spec,
-          network: spec.network,
-          tickMs: spec.tickMs,
-          recordSends: spec.recordSends,
-        }),
+        system: systemToJson(spec),
+        traceSends: options.traceSends,
         latencyEmulation: options.latencyEmulation,
         replicas: nodes
           .filter((node) => node.role === "replica")
@@ -431,6 +468,7 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
   let startupMs = 0;
   let workloadMs = 0;
   const crashTimers: NodeJS.Timeout[] = [];
+  const schedulingDelay = monitorEventLoopDelay({ resolution: SCHEDULING_SAMPLE_MS });
   try {
     log(
       `network runtime: ${nodes.length} processes (${built.processes.length} replicas, ${hostCount} client host(s)) in ${workDir}`,
@@ -479,7 +517,10 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
 
     startupMs = performance.now() - startedAt;
     workloadStartMs = performance.now();
+    schedulingDelay.enable();
+    cluster.gracefulAbort = true;
     cluster.broadcast({ type: "start" }, "clients");
+    log("every node is connected: the workload starts");
     // Crash faults: SIGKILL at their time after the workload's start (a leader is asked for then).
     const crashes = spec.faults.crashes.map(
       (fault) =>
@@ -513,6 +554,7 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
             lastCompleted = completed;
             lastProgressMs = performance.now();
           }
+          if (cluster.interrupted) return true;
           if (clientsOf().every((entry) => entry.done)) return true;
           if (performance.now() - lastProgressMs > options.stallMs) {
             stop.reason = "stalled";
@@ -533,12 +575,28 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
       log(`the workload did not finish within ${timeLimitMs} ms: stopping the run`);
     }
     // As the simulator does, a run ends only once every fault happened.
-    if (stop.reason === "drained") {
-      await Promise.all(crashes);
+    if (stop.reason === "drained" && !cluster.interrupted) {
+      let crashesDone = false;
+      void Promise.all(crashes).then(() => {
+        crashesDone = true;
+        cluster.changed();
+      });
+      const lastCrashMs = Math.max(0, ...spec.faults.crashes.map((fault) => fault.atMs));
+      await cluster.until(
+        () => crashesDone || cluster.interrupted,
+        "every crash fault",
+        lastCrashMs + LEADER_WAIT_MS + 60_000,
+      );
       if (cluster.failed !== undefined) throw cluster.failed;
       await settle(cluster, spec, options);
     }
+    if (cluster.interrupted) {
+      stop.reason = "interrupted";
+      log("interrupted: stopping every node");
+    }
+    cluster.gracefulAbort = false;
     workloadMs = performance.now() - workloadStartMs;
+    schedulingDelay.disable();
     // Stop: every node writes out its trace and reports its counters.
     for (const entry of entries()) entry.stopping = true;
     cluster.broadcast({ type: "stop" });
@@ -550,32 +608,22 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
   } finally {
     for (const timer of crashTimers) clearTimeout(timer);
     await cluster.killAll();
+    cluster.dispose();
   }
 
   try {
     const perNode: Record<string, HostStats> = {};
     for (const entry of cluster.nodes.values())
       if (entry.stats !== undefined) perNode[entry.node.id] = entry.stats;
+    // Last: how the run ended and what it owes, on the nodes' clock after every node stopped.
+    runnerEvents.push(JSON.stringify(stopEvent(spec, stop.reason, traceTime())));
     const runnerTrace = join(workDir, "runner.trace.jsonl");
-    writeFileSync(runnerTrace, runnerEvents.length === 0 ? "" : `${runnerEvents.join("\n")}\n`);
+    writeFileSync(runnerTrace, `${runnerEvents.join("\n")}\n`);
     const traceFiles = [
       runnerTrace,
       ...nodes.map((node) => (files.get(node.id) as (kind: string) => string)("trace.jsonl")),
     ];
-    const metrics = new MetricsCollector(
-      spec.topology,
-      built.clientRegions,
-      spec.protocol,
-      built.context,
-      spec.keepSamples,
-    );
-    const events: TraceEvent[] = [];
-    const keepEvents = options.check && spec.check;
-    mergeTraceFiles(traceFiles, (event) => {
-      metrics.onEvent(event);
-      if (keepEvents && event.ev !== "send") events.push(event);
-      spec.onTrace?.(event);
-    });
+    mergeTraceFiles(traceFiles, options.onEvent);
     const stats = Object.values(perNode);
     const sum = (pick: (stats: HostStats) => number): number =>
       stats.reduce((total, node) => total + pick(node), 0);
@@ -608,17 +656,9 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
           (total, node) => total + (perNode[node.id]?.cpuUserMs ?? 0) + (perNode[node.id]?.cpuSystemMs ?? 0),
           0,
         );
-    const check = keepEvents
-      ? checkRun(events, { liveness: stop.reason === "drained", realTime: spec.realTime, run: spec.label })
-      : null;
     return {
-      spec,
       sim,
-      metrics: metrics.finish(),
-      check,
       wallMs: performance.now() - startedAt,
-      // The runtime does not run the reconfiguration controller (checkNetFaults refuses it).
-      reconfig: null,
       net: {
         nodes: nodes.length,
         workDir,
@@ -637,6 +677,15 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
         cpuMsClients: cpuOf("clients"),
         workloadMs,
         startupMs,
+        // The histogram holds whole periods: what is late is beyond the period.
+        schedulingDelayMs: {
+          mean:
+            schedulingDelay.count === 0 ? 0 : Math.max(0, schedulingDelay.mean / 1e6 - SCHEDULING_SAMPLE_MS),
+          p90:
+            schedulingDelay.count === 0
+              ? 0
+              : Math.max(0, schedulingDelay.percentile(90) / 1e6 - SCHEDULING_SAMPLE_MS),
+        },
         perNode,
       },
     };
@@ -650,7 +699,7 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
  * long enough that nothing can still be in flight (replicas of one group may deliver after the
  * client got its answer).
  */
-async function settle(cluster: Cluster, spec: ScenarioSpec, options: NetRunOptions): Promise<void> {
+async function settle(cluster: Cluster, spec: SystemSpec, options: NetRunOptions): Promise<void> {
   let maxDelayMs = 0;
   const { topology } = spec;
   if (options.latencyEmulation)
@@ -661,7 +710,7 @@ async function settle(cluster: Cluster, spec: ScenarioSpec, options: NetRunOptio
   const started = performance.now();
   let quietSinceMs: number | undefined;
   let lastDeliveries = -1;
-  while (performance.now() - started < SETTLE_MS_MAX) {
+  while (performance.now() - started < SETTLE_MS_MAX && !cluster.interrupted) {
     const entries = cluster.live();
     for (const entry of entries) entry.status = undefined;
     for (const entry of entries) cluster.send(entry.node.id, { type: "status" });
@@ -676,25 +725,10 @@ async function settle(cluster: Cluster, spec: ScenarioSpec, options: NetRunOptio
   }
 }
 
-/**
- * What the runtime can inject: crashes, as SIGKILL of a replica's process, for good. A killed
- * process loses its memory (there is no stable storage to restart from), so crashes that recover,
- * and partitions, run on the simulator only.
- */
-export function checkNetFaults(spec: ScenarioSpec): void {
-  if (spec.reconfig !== undefined)
-    throw new NetRunError(
-      `${spec.label}: the network runtime does not run the reconfiguration controller; set "reconfigure": false on this protocol entry, drop the experiment's "reconfig" block, or run it on the simulator`,
-    );
-  if (spec.faults.partitions.length > 0)
-    throw new NetRunError(
-      `${spec.label}: the network runtime does not inject partitions; run this fault plan on the simulator`,
-    );
-  for (const crash of spec.faults.crashes)
-    if (crash.recoverAtMs !== undefined)
-      throw new NetRunError(
-        `${spec.label}: the network runtime kills crashed replicas (SIGKILL) and cannot recover them (no stable storage); drop recoverAtMs or run this fault plan on the simulator`,
-      );
+/** Refuses, before anything starts, a run with options the network runtime cannot honour (see NET_SUPPORT). */
+export function refuseUnsupported(spec: SystemSpec): void {
+  const problems = netRefusals(spec);
+  if (problems.length > 0) throw new NetRunError(`${spec.label}: ${problems.join("; ")}`);
 }
 
 /** How long a `leaderOf` crash keeps asking for a leader (an election may be on). */

@@ -1,13 +1,11 @@
 import type { JsonFields as Fields } from "@amcast/core";
 import { describeValue, InputError, JsonFields, listNames } from "@amcast/core";
-import type { NodeSpec, TransportLimits } from "@amcast/net";
-import { DEFAULT_LIMITS } from "@amcast/net";
-import { besideFile, displayPath, readJson } from "./files.js";
-import type { NetSystem } from "./net-system.js";
-import { netSystemFromDoc } from "./net-system.js";
-import { experimentScenarios } from "./run.js";
-import { buildSystem } from "./scenario.js";
-import { loadExperiment } from "./spec.js";
+import type { SystemSpec } from "@amcast/system";
+import { besideFile, buildSystem, displayPath, readJson, systemFromJson } from "@amcast/system";
+import type { TransportLimits } from "./limits.js";
+import { DEFAULT_LIMITS } from "./limits.js";
+import type { NodeSpec } from "./nodes.js";
+import { netRefusals } from "./support.js";
 
 /**
  * A deployment file says where every node of a cluster runs: one node per replica (host and
@@ -18,14 +16,15 @@ import { loadExperiment } from "./spec.js";
  * { "kind": "deployment", "name": "three-sites",
  *   "experiment": "../experiments/net-wan.json",
  *   "run": { "protocol": "skeen", "mode": "solo", "workload": "wan", "seed": 1 },
- *   "latencyEmulation": false,
+ *   "latencyEmulation": false, "traceSends": false,
  *   "replicas": [{ "id": "Canada/0", "host": "10.0.0.1", "port": 7000 }, ...],
  *   "clientHosts": [{ "id": "clients-0", "clients": ["c0", "c1"] }],
  *   "transport": { "batchMessagesMax": 512 } }
  * ```
- * `run` may leave out what the experiment has only one of; `clientHosts` defaults to one host,
- * "clients", running every client. The runner writes deployments with `system` (the run itself,
- * serialised) instead of `experiment` and `run`, and port 0 (each replica reports the port it got).
+ * `run` may leave out what the experiment has only one of (it may also name `linearizable` and
+ * `faultPlan`); `clientHosts` defaults to one host, "clients", running every client. The runner
+ * writes deployments with `system` (the whole run, in the one schema of `systemToJson`) instead of
+ * `experiment` and `run`, and port 0 (each replica reports the port it got).
  */
 export interface DeployedNode extends NodeSpec {
   readonly host: string;
@@ -35,7 +34,9 @@ export interface DeployedNode extends NodeSpec {
 export interface Deployment {
   readonly file: string;
   readonly name: string;
-  readonly system: NetSystem;
+  readonly system: SystemSpec;
+  /** Every node writes a `send` event per message into its trace. */
+  readonly traceSends: boolean;
   /** Inject the topology's one-way delays (with the experiment's jitter) in every link. */
   readonly latencyEmulation: boolean;
   readonly nodes: readonly DeployedNode[];
@@ -44,73 +45,95 @@ export interface Deployment {
 
 export const DEFAULT_CLIENT_HOST = "clients";
 
-export function loadDeployment(file: string): Deployment {
+/** Which run of an experiment file a deployment names: whatever the experiment has several of. */
+export interface RunSelector {
+  readonly protocol?: string;
+  readonly mode?: string;
+  readonly workload?: string;
+  readonly seed?: number;
+  readonly linearizable?: boolean;
+  readonly faultPlan?: string;
+}
+
+/**
+ * The runs of an experiment file that match a selector (the experiment runner knows experiment
+ * files; a deployment the cluster runner wrote carries its system and needs none).
+ */
+export type RunResolver = (experimentFile: string, selector: RunSelector) => readonly SystemSpec[];
+
+export function loadDeployment(file: string, resolveRun?: RunResolver): Deployment {
   const source = displayPath(file);
   const doc = JsonFields.root(readJson(file, "deployment file"), source);
   if (doc.raw("kind") !== "deployment")
     throw doc.error("kind", `expected "deployment", got ${describeValue(doc.raw("kind"))}`);
   const name = doc.optionalString("name") ?? source;
+  // The system is read whole (a node refuses what it cannot run when it starts, see runNode).
   const system = doc.has("system")
-    ? netSystemFromDoc(doc.raw("system"), source)
-    : readRun(doc, file, doc.optionalObject("run"));
+    ? systemFromJson(doc.raw("system"), source, "system")
+    : readRun(doc, file, doc.optionalObject("run"), resolveRun);
+  const traceSends = doc.boolean("traceSends", false);
   const latencyEmulation = doc.boolean("latencyEmulation", false);
   const nodes = readNodes(doc, system);
   const limits = readLimits(doc.optionalObject("transport"));
   doc.optionalString("description");
   doc.done();
-  return { file, name, system, latencyEmulation, nodes, limits };
+  return { file, name, system, traceSends, latencyEmulation, nodes, limits };
 }
 
 /** The run of an experiment file a deployment names (`experiment` and `run`). */
-function readRun(doc: Fields, file: string, run: Fields | undefined): NetSystem {
+function readRun(
+  doc: Fields,
+  file: string,
+  run: Fields | undefined,
+  resolveRun: RunResolver | undefined,
+): SystemSpec {
   const experimentFile = besideFile(file, doc.string("experiment"));
-  const experiment = loadExperiment(experimentFile);
-  const want = {
-    protocol: run?.optionalString("protocol"),
-    mode: run?.optionalString("mode"),
-    workload: run?.optionalString("workload"),
-    seed: run?.has("seed") === true ? run.number("seed", { integer: true, min: 0 }) : undefined,
+  if (resolveRun === undefined)
+    throw doc.error(
+      "experiment",
+      "names an experiment file; start this node with amcast replica or amcast clients",
+    );
+  const selector: RunSelector = {
+    ...optional("protocol", run?.optionalString("protocol")),
+    ...optional("mode", run?.optionalString("mode")),
+    ...optional("workload", run?.optionalString("workload")),
+    ...optional(
+      "seed",
+      run?.has("seed") === true ? run.number("seed", { integer: true, min: 0 }) : undefined,
+    ),
+    ...optional("linearizable", run?.has("linearizable") === true ? run.boolean("linearizable") : undefined),
+    ...optional("faultPlan", run?.optionalString("faultPlan")),
   };
-  const traceSends = run?.boolean("traceSends", false) ?? false;
   run?.done();
-  const scenarios = experimentScenarios(experiment, {
-    ...(want.seed === undefined ? {} : { seed: want.seed }),
-    recordSends: traceSends,
-    keepSamples: false,
-  }).filter(
-    (scenario) =>
-      (want.protocol === undefined ||
-        scenario.label.startsWith(`${want.protocol}/`) ||
-        scenario.protocol.name === want.protocol) &&
-      (want.mode === undefined || scenario.mode === want.mode) &&
-      (want.workload === undefined || scenario.workload.name === want.workload),
-  );
-  const [scenario] = scenarios;
-  if (scenario === undefined || scenarios.length > 1) {
-    const labels = scenarios.map((candidate) => `${candidate.label} (seed ${candidate.seed})`);
+  const systems = resolveRun(experimentFile, selector);
+  const [system] = systems;
+  if (system === undefined || systems.length > 1) {
+    const labels = systems.map((candidate) => `${candidate.label} (seed ${candidate.seed})`);
     throw doc.error(
       "run",
-      scenario === undefined
-        ? "selects no run of the experiment (check protocol, mode, workload and seed)"
-        : `selects ${scenarios.length} runs (${listNames(labels)}); name protocol, mode, workload and seed`,
+      system === undefined
+        ? "selects no run of the experiment (check protocol, mode, workload, seed, linearizable and faultPlan)"
+        : `selects ${systems.length} runs (${listNames(labels)}); name protocol, mode, workload, seed, linearizable or faultPlan`,
     );
   }
-  if (scenario.faults.crashes.length > 0 || scenario.faults.partitions.length > 0)
+  const refused = netRefusals(system, { byHand: true });
+  if (refused.length > 0)
     throw doc.error(
       "run",
-      "the network runtime does not inject crashes or partitions (yet); pick a run without",
+      `selects ${system.label}, which the network runtime cannot run: ${refused.join("; ")}`,
     );
-  return {
-    label: scenario.label,
-    spec: scenario,
-    network: experiment.network,
-    tickMs: experiment.tickMs,
-    recordSends: traceSends,
-  };
+  return system;
 }
 
-function readNodes(doc: Fields, system: NetSystem): DeployedNode[] {
-  const built = buildSystem(system.spec);
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+function readNodes(doc: Fields, system: SystemSpec): DeployedNode[] {
+  // Which processes there are does not depend on a reconfiguration controller (nor does the
+  // runtime run one): build without it.
+  const { reconfig: _controller, ...withoutController } = system;
+  const built = buildSystem(withoutController);
   const replicaIds = built.membership.processes().map((process) => process.id);
   const clientIds = built.clients.map((client) => client.logic.id);
   const nodes: DeployedNode[] = [];

@@ -446,7 +446,8 @@ export class NodeHost {
   private startMulticast(slot: ClientSlot): void {
     const { logic, payloadBytes, destinations } = slot.workload;
     slot.started += 1;
-    const dst = destinations(slot.prng, this.now());
+    // Time into the workload, as the simulator counts it (a shift's atMs is measured from there).
+    const dst = destinations(slot.prng, this.now() - this.workloadStartMs);
     let started: ReturnType<ClientLogic["multicast"]>;
     try {
       started = logic.multicast(dst, payloadBytes, slot.workload.payload?.());

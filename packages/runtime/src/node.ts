@@ -1,10 +1,19 @@
 import type { ProcessId, ProcessLogic } from "@amcast/core";
-import type { ClientWorkload, Clock, HostStats, Keyring, LatencyEmulation, NodeAddress } from "@amcast/net";
-import { monotonicClock, NodeHost, NodeTable, TraceFile, wallClock } from "@amcast/net";
+import { InputError } from "@amcast/core";
+import { buildSystem } from "@amcast/system";
+import type { Clock } from "./clock.js";
+import { monotonicClock, wallClock } from "./clock.js";
+import type { NodeMessage, NodeStatus, RunnerMessage } from "./control.js";
+import { START_NS_ENV } from "./control.js";
+import type { LatencyEmulation } from "./delay.js";
 import type { DeployedNode, Deployment } from "./deployment.js";
-import type { NodeMessage, NodeStatus, RunnerMessage } from "./net-control.js";
-import { START_NS_ENV } from "./net-control.js";
-import { buildSystem } from "./scenario.js";
+import type { ClientWorkload, HostStats } from "./host.js";
+import { NodeHost } from "./host.js";
+import type { Keyring } from "./keys.js";
+import type { NodeAddress } from "./nodes.js";
+import { NodeTable } from "./nodes.js";
+import { netRefusals } from "./support.js";
+import { TraceFile } from "./trace-writer.js";
 
 export interface NodeRunOptions {
   readonly deployment: Deployment;
@@ -36,7 +45,14 @@ export function nodeClock(): Clock {
 export async function runNode(options: NodeRunOptions): Promise<number> {
   const { deployment, node, log } = options;
   const { system } = deployment;
-  const built = buildSystem(system.spec);
+  const refused = netRefusals(system);
+  if (refused.length > 0)
+    throw new InputError(
+      deployment.file,
+      "system",
+      `the network runtime cannot run ${system.label}: ${refused.join("; ")}`,
+    );
+  const built = buildSystem(system);
   const processes: ProcessLogic[] = [];
   const workloads: ClientWorkload[] = [];
   if (node.role === "replica") {
@@ -51,7 +67,7 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
       workloads.push(client);
     }
   }
-  const { topology } = system.spec;
+  const { topology } = system;
   const regionOf = (process: ProcessId): number => {
     const group = built.membership.groupOf(process);
     const region = group === undefined ? built.clientRegions.get(process) : topology.groupRegion(group);
@@ -60,7 +76,7 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
   };
   const latency: LatencyEmulation | undefined = deployment.latencyEmulation
     ? {
-        seed: system.spec.seed,
+        seed: system.seed,
         delayMs: (from, to) => topology.delayMs(regionOf(from), regionOf(to)),
         jitterSdFraction: system.network.jitterSdFraction,
         reorder: system.network.reorder,
@@ -92,10 +108,10 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     processes,
     groupOf: (process) => built.membership.groupOf(process),
     workloads,
-    seed: system.spec.seed,
+    seed: system.seed,
     clock: nodeClock(),
     trace,
-    recordSends: system.recordSends,
+    recordSends: deployment.traceSends,
     tickMs: system.tickMs,
     log,
     onFatal: (error) => {

@@ -1,7 +1,11 @@
 export type { Clock } from "./clock.js";
 export { monotonicClock, wallClock } from "./clock.js";
+export type { NodeMessage, NodeStatus, RunnerMessage } from "./control.js";
+export { START_NS_ENV } from "./control.js";
 export type { LatencyEmulation } from "./delay.js";
 export { DelayLine } from "./delay.js";
+export type { DeployedNode, Deployment, RunResolver, RunSelector } from "./deployment.js";
+export { DEFAULT_CLIENT_HOST, deployedNode, loadDeployment } from "./deployment.js";
 export type { DataHeader, Hello, Welcome } from "./frame.js";
 export {
   DATA_PREFIX_BYTES,
@@ -25,8 +29,16 @@ export { NodeHost } from "./host.js";
 export { CLUSTER_SECRET_BYTES_MIN, deriveLinkKey, Keyring, LINK_KEY_BYTES } from "./keys.js";
 export type { TransportLimits } from "./limits.js";
 export { checkLimits, DEFAULT_LIMITS, QueueOverflowError } from "./limits.js";
+export type { NodeRunOptions } from "./node.js";
+export { nodeClock, runNode } from "./node.js";
 export type { NodeAddress, NodeId, NodeRole, NodeSpec } from "./nodes.js";
 export { checkId, ID_BYTES_MAX, NodeTable } from "./nodes.js";
+export { readKeyring, readSecret, runNodeProcess } from "./process.js";
+export type { ClusterObservation, ClusterOutcome, NetRunOptions, NetRunStats } from "./runner.js";
+export { DEFAULT_NET_OPTIONS, NetRunError, refuseUnsupported, runCluster } from "./runner.js";
+export type { FieldSupport, Refusal, SupportContext } from "./support.js";
+export { NET_REFUSED_OPTIONS, NET_SUPPORT, netRefusals } from "./support.js";
+export { mergeTraceFiles } from "./trace-merge.js";
 export type { TraceSink } from "./trace-writer.js";
 export { MemoryTrace, TraceFile } from "./trace-writer.js";
 export type { TransportOptions, TransportStats } from "./transport.js";

@@ -1,0 +1,70 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { InputError } from "@amcast/core";
+import { displayPath, readJson } from "@amcast/system";
+import type { Deployment } from "./deployment.js";
+import { CLUSTER_SECRET_BYTES_MIN, Keyring } from "./keys.js";
+import type { NodeRunOptions } from "./node.js";
+import { runNode } from "./node.js";
+
+/**
+ * A node's keyring: its own keyring file (`amcast keys` writes one per node), or derived from the
+ * cluster secret. Exactly one of the two files is given.
+ */
+export function readKeyring(
+  deployment: Deployment,
+  node: string,
+  keysFile: string | undefined,
+  secretFile: string | undefined,
+): Keyring {
+  if (keysFile !== undefined) {
+    const keyring = Keyring.fromJson(readJson(resolve(keysFile), "keyring file"), displayPath(keysFile));
+    if (keyring.node !== node)
+      throw new InputError(
+        displayPath(keysFile),
+        "node",
+        `is the keyring of ${keyring.node}, not of ${node}`,
+      );
+    return keyring;
+  }
+  if (secretFile === undefined) throw new InputError(node, "", "needs a keyring file or the cluster secret");
+  return Keyring.fromSecret(
+    readSecret(secretFile),
+    node,
+    deployment.nodes.map((peer) => peer.id),
+  );
+}
+
+/** A cluster secret file: at least CLUSTER_SECRET_BYTES_MIN bytes. */
+export function readSecret(file: string): Buffer {
+  let secret: Buffer;
+  try {
+    secret = readFileSync(resolve(file));
+  } catch (error) {
+    throw new InputError(
+      displayPath(file),
+      "",
+      `cannot read the cluster secret (${(error as Error).message})`,
+    );
+  }
+  if (secret.length < CLUSTER_SECRET_BYTES_MIN)
+    throw new InputError(
+      displayPath(file),
+      "",
+      `a cluster secret has at least ${CLUSTER_SECRET_BYTES_MIN} bytes, this file has ${secret.length} (make one with: head -c 32 /dev/urandom > ${file})`,
+    );
+  return secret;
+}
+
+/**
+ * Runs this OS process as one node of a deployment (see `runNode`) and exits when it is done:
+ * lets go of the runner's control channel, and gives whatever still holds the event loop (a
+ * stuck socket) two seconds before the exit.
+ */
+export async function runNodeProcess(options: NodeRunOptions): Promise<number> {
+  const code = await runNode(options);
+  // Under the runner the IPC channel would keep the process alive; let go of it.
+  if (process.connected) process.disconnect();
+  setTimeout(() => process.exit(code), 2_000).unref();
+  return code;
+}

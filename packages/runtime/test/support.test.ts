@@ -1,0 +1,163 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Topology } from "@amcast/core";
+import { protocolByName } from "@amcast/protocols";
+import type { SystemSpec } from "@amcast/system";
+import { SYSTEM_SCHEMA } from "@amcast/system";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  DEFAULT_NET_OPTIONS,
+  loadDeployment,
+  NET_REFUSED_OPTIONS,
+  NET_SUPPORT,
+  NetRunError,
+  netRefusals,
+  runCluster,
+} from "../src/index.js";
+
+/**
+ * Every option of a system spec the network runtime cannot honour is refused before anything
+ * starts, naming the option. Each refusal in NET_SUPPORT has a case here that sets it; the set of
+ * cases must equal the set of refusals, so a new refusal needs a case.
+ */
+
+const BASE: SystemSpec = {
+  label: "support/skeen/crash/w",
+  seed: 1,
+  topology: new Topology(
+    "two",
+    {
+      regions: ["a", "b"],
+      latencyMs: [
+        [1, 10],
+        [10, 1],
+      ],
+    },
+    [
+      { id: "a", region: "a" },
+      { id: "b", region: "b" },
+    ],
+    [],
+  ),
+  protocol: protocolByName("skeen", "test", "protocol"),
+  overlay: null,
+  mode: "crash",
+  f: 1,
+  workload: {
+    name: "w",
+    clientsPerGroup: 1,
+    loop: "closed",
+    multicastsPerClient: 5,
+    outstanding: 1,
+    thinkMs: 0,
+    ratePerSec: 1,
+    outstandingMax: 1,
+    payloadBytes: 8,
+    groups: null,
+    locality: { localPercent: 50, globalSizes: [2], globalChoice: "uniform" },
+    startSpreadMs: 0,
+  },
+  byzantine: [],
+  faultPlan: "",
+  network: { jitterSdFraction: 0, reorder: null },
+  processing: { perMessageUs: 0, perByteNs: 0 },
+  faults: { crashes: [], partitions: [] },
+  timeLimitMs: 10_000,
+  tickMs: 10,
+  realTime: false,
+};
+
+/** A spec that sets each refused option (and nothing else the runtime refuses). */
+const CASES: Readonly<Record<string, { readonly spec: SystemSpec; readonly byHand: boolean }>> = {
+  reconfig: {
+    byHand: false,
+    spec: {
+      ...BASE,
+      reconfig: {
+        policy: "optimise",
+        statsEveryMs: 1000,
+        windowCollections: 2,
+        minGainFraction: 0.05,
+        solver: "ilp",
+        solverTimeLimitMs: 1000,
+        loadLimitFraction: null,
+        viewsMax: 2,
+        controlMulticastsMax: 10,
+      },
+    },
+  },
+  "faults.partitions": {
+    byHand: false,
+    spec: { ...BASE, faults: { crashes: [], partitions: [{ side: ["a/0"], atMs: 10, healAtMs: 20 }] } },
+  },
+  "faults.crashes[].recoverAtMs": {
+    byHand: false,
+    spec: { ...BASE, faults: { crashes: [{ proc: "a/0", atMs: 10, recoverAtMs: 20 }], partitions: [] } },
+  },
+  "faults.crashes": {
+    byHand: true,
+    spec: { ...BASE, faults: { crashes: [{ proc: "a/0", atMs: 10 }], partitions: [] } },
+  },
+};
+
+const dir = mkdtempSync(join(tmpdir(), "amcast-support-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("what the network runtime honours and refuses", () => {
+  it("has a decision for every field of a system spec", () => {
+    expect(Object.keys(NET_SUPPORT).sort()).toEqual(Object.keys(SYSTEM_SCHEMA).sort());
+  });
+
+  it("has a case here for every refusal", () => {
+    expect(Object.keys(CASES).sort()).toEqual([...NET_REFUSED_OPTIONS].sort());
+    expect(netRefusals(BASE)).toEqual([]);
+    expect(netRefusals(BASE, { byHand: true })).toEqual([]);
+  });
+
+  for (const [option, { spec, byHand }] of Object.entries(CASES)) {
+    it(`refuses ${option} before anything starts, naming it`, async () => {
+      const refusals = netRefusals(spec, { byHand });
+      expect(refusals).toHaveLength(1);
+      expect(refusals[0]?.startsWith(`${option}: `)).toBe(true);
+      if (!byHand) {
+        // The cluster runner: nothing is written, no process started, nothing logged.
+        const workDir = join(dir, `run-${option.replace(/\W/g, "_")}`);
+        const logged: string[] = [];
+        await expect(
+          runCluster(spec, {
+            ...DEFAULT_NET_OPTIONS,
+            workDir,
+            log: (line) => logged.push(line),
+            traceSends: false,
+            onEvent: () => {},
+          }),
+        ).rejects.toThrow(new NetRunError(`${spec.label}: ${refusals[0]}`));
+        expect(existsSync(workDir)).toBe(false);
+        expect(logged).toEqual([]);
+      } else {
+        // By hand: the deployment naming the run is refused when it is read.
+        const file = join(dir, "by-hand.json");
+        writeFileSync(
+          file,
+          JSON.stringify({
+            kind: "deployment",
+            experiment: "experiment.json",
+            replicas: ["a/0", "a/1", "a/2", "b/0", "b/1", "b/2"].map((id, port) => ({ id, host: "h", port })),
+          }),
+        );
+        expect(() => loadDeployment(file, () => [spec])).toThrow(
+          `run: selects ${spec.label}, which the network runtime cannot run: ${option}: `,
+        );
+        expect(() => loadDeployment(file, () => [BASE])).not.toThrow();
+      }
+    });
+  }
+});
+
+describe("docs/runtime.md", () => {
+  it("lists every option the network runtime refuses", () => {
+    const doc = readFileSync(join(__dirname, "../../../docs/runtime.md"), "utf8");
+    for (const option of NET_REFUSED_OPTIONS) expect(doc).toContain(`| \`${option}\``);
+  });
+});

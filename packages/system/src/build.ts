@@ -1,0 +1,253 @@
+import type { DestinationSet, GroupId, ProcessId, ProtocolContext, ProtocolDefinition } from "@amcast/core";
+import {
+  assert,
+  DestinationChooser,
+  nearestGroup,
+  Prng,
+  protocolContext,
+  runGroups,
+  targetGroups,
+} from "@amcast/core";
+import type { Replica } from "@amcast/group";
+import {
+  ByzantineReplica,
+  createClient,
+  createReplica,
+  Membership,
+  replicaCount,
+  SimulatedSignatures,
+} from "@amcast/group";
+import { linearizable } from "@amcast/linearizable";
+import { reconfigurable } from "@amcast/reconfig";
+import type { SimClient, SimProcess } from "@amcast/sim";
+import type { ReconfigSpec, SystemSpec } from "./spec.js";
+import { CONTROLLER_ID } from "./spec.js";
+
+/**
+ * The decisions of a reconfiguration controller: a background client that multicasts to every
+ * target group and decides what to send next from what came back (see the experiment runner's
+ * ReconfigController).
+ */
+export interface ControllerLogic {
+  destinations(): DestinationSet;
+  payload(): unknown;
+  onComplete(results: Readonly<Record<GroupId, unknown>>, nowMs: number): void;
+}
+
+/** Makes the controller of a reconfiguring run, given the groups it addresses. */
+export type ControllerFactory = (
+  spec: SystemSpec,
+  reconfig: ReconfigSpec,
+  targets: readonly GroupId[],
+) => ControllerLogic;
+
+export interface BuildOptions {
+  /** Needed for a run with `reconfig`: a driver that cannot run the controller refuses such runs. */
+  readonly controller?: ControllerFactory;
+}
+
+/** The replicas and clients of a system, ready for a driver (the simulator or the network runtime). */
+export interface BuiltSystem {
+  /** The protocol the groups run: the spec's, wrapped in views and the ACK barrier as asked. */
+  readonly protocol: ProtocolDefinition<unknown>;
+  /** The protocol's context (groups, overlay, parsed parameters), as every group and client sees it. */
+  readonly context: ProtocolContext;
+  readonly membership: Membership;
+  readonly processes: SimProcess[];
+  readonly clients: SimClient[];
+  /** Region of every client, for latency floors. */
+  readonly clientRegions: ReadonlyMap<string, string>;
+  /** The leader most correct replicas of a group follow right now (for leader crashes). */
+  readonly leaderOf: (group: GroupId) => ProcessId | undefined;
+  /** The reconfiguration controller (its client is the last of `clients`); null: none. */
+  readonly controller: ControllerLogic | null;
+}
+
+/**
+ * How a system's processes sign what they send: in Byzantine mode with `SimulatedSignatures`, a
+ * model of unforgeable signatures (no cryptography: a forged signature is one the model refuses),
+ * on the simulator and on the network runtime alike; otherwise they do not sign. Real signatures
+ * do not exist yet; reports say "modelled" wherever they matter.
+ */
+export type SignatureKind = "modelled" | "none";
+
+export function signatureKind(spec: Pick<SystemSpec, "mode">): SignatureKind {
+  return spec.mode === "byzantine" ? "modelled" : "none";
+}
+
+/**
+ * Builds the replica processes of every group and the clients of the workload. Clients sit next
+ * to their home group (`clientsPerGroup`) or where the topology places them; each draws its
+ * destinations from the locality model with its own random stream. Deterministic: every node of
+ * a cluster builds the same system from the same spec and runs its own part of it.
+ */
+export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): BuiltSystem {
+  const { topology, overlay, mode, workload, f } = spec;
+  // The ACK barrier goes around the views: a group switches views where the protocol orders VIEW
+  // (not where the barrier releases it), and the barrier sees one sequence across views.
+  const viewed =
+    spec.reconfig === undefined
+      ? spec.protocol
+      : (reconfigurable(spec.protocol, { controller: CONTROLLER_ID }) as ProtocolDefinition<unknown>);
+  const protocol =
+    spec.linearizable === true ? (linearizable(viewed) as ProtocolDefinition<unknown>) : viewed;
+  // Only the groups the protocol uses get replicas: auxiliary groups exist for tree overlays.
+  const membership = Membership.uniform(runGroups(overlay, topology), replicaCount(mode, f));
+  const context = protocolContext(
+    protocol,
+    spec.params,
+    { groups: membership.groups, overlay },
+    "protocol",
+    "params",
+  );
+  // Byzantine mode signs requests, stream copies and consensus messages (see SimulatedSignatures).
+  const signatures = signatureKind(spec) === "modelled" ? new SimulatedSignatures(spec.seed) : undefined;
+  const strategies = new Map(spec.byzantine.map((fault) => [fault.proc, fault.strategy]));
+  const replicas: Replica<unknown>[] = [];
+  const processes: SimProcess[] = membership.processes().map(({ id, group }) => {
+    const signer = signatures?.signerFor(id);
+    const replica = createReplica({
+      protocol,
+      group,
+      id,
+      membership,
+      overlay,
+      params: spec.params,
+      mode,
+      f,
+      seed: spec.seed,
+      ...(signer === undefined || signatures === undefined ? {} : { signer, verifier: signatures }),
+    });
+    const strategy = strategies.get(id);
+    if (strategy === undefined) replicas.push(replica);
+    const logic =
+      strategy === undefined || signer === undefined
+        ? replica
+        : new ByzantineReplica(replica, strategy, signer, membership);
+    return { logic, region: topology.groupRegion(group), group };
+  });
+  const leaderOf = (group: GroupId): ProcessId | undefined => {
+    const votes = new Map<ProcessId, number>();
+    for (const replica of replicas) {
+      const leader = replica.group === group ? replica.orderer.leader() : undefined;
+      if (leader !== undefined) votes.set(leader, (votes.get(leader) ?? 0) + 1);
+    }
+    let best: ProcessId | undefined;
+    for (const [leader, count] of votes)
+      if (best === undefined || count > (votes.get(best) ?? 0)) best = leader;
+    return best;
+  };
+
+  const targets = workload.groups ?? targetGroups(overlay, topology);
+  const placements: { region: string; home: string }[] = [];
+  if (workload.clientsPerGroup !== null) {
+    for (const group of targets) {
+      for (let i = 0; i < workload.clientsPerGroup; i += 1)
+        placements.push({ region: topology.groupRegion(group), home: group });
+    }
+  } else {
+    for (const placement of topology.clients) {
+      const home = placement.home ?? nearestGroup(topology, placement.region, targets);
+      for (let i = 0; i < placement.count; i += 1) placements.push({ region: placement.region, home });
+    }
+  }
+  const startPrng = new Prng(spec.seed).derive("client-start");
+  const clientRegions = new Map<string, string>();
+  const clients: SimClient[] = placements.map(({ region, home }, index) => {
+    const id = `c${index}`;
+    clientRegions.set(id, region);
+    const chooser = new DestinationChooser(workload.locality, topology, targets, home);
+    const shift = workload.shift ?? null;
+    const shifted = shift === null ? null : new DestinationChooser(shift.locality, topology, targets, home);
+    const outstandingMax = workload.loop === "closed" ? workload.outstanding : workload.outstandingMax;
+    return {
+      logic: createClient({
+        id,
+        protocol,
+        membership,
+        overlay,
+        params: spec.params,
+        mode,
+        f,
+        outstandingMax,
+        ...(signatures === undefined ? {} : { signer: signatures.signerFor(id) }),
+      }),
+      region,
+      loop:
+        workload.loop === "closed"
+          ? {
+              kind: "closed",
+              multicasts: workload.multicastsPerClient,
+              outstanding: workload.outstanding,
+              thinkMs: workload.thinkMs,
+            }
+          : {
+              kind: "open",
+              multicasts: workload.multicastsPerClient,
+              ratePerSec: workload.ratePerSec,
+              outstandingMax,
+            },
+      payloadBytes: workload.payloadBytes,
+      startMs: startPrng.float() * workload.startSpreadMs,
+      destinations: (prng, nowMs) =>
+        shifted !== null && shift !== null && nowMs >= shift.atMs ? shifted.next(prng) : chooser.next(prng),
+    };
+  });
+  let controller: ControllerLogic | null = null;
+  if (spec.reconfig !== undefined) {
+    assert(options.controller !== undefined, "a reconfiguring run needs a controller");
+    controller = addController(
+      spec,
+      options.controller(spec, spec.reconfig, targetGroups(overlay, topology)),
+      protocol,
+      membership,
+      signatures,
+      clients,
+    );
+  }
+  return { protocol, context, membership, processes, clients, clientRegions, leaderOf, controller };
+}
+
+/**
+ * The controller's client: a background client next to the first target group that multicasts
+ * to every target group what the controller decides, one multicast at a time.
+ */
+function addController(
+  spec: SystemSpec,
+  controller: ControllerLogic,
+  protocol: ProtocolDefinition<unknown>,
+  membership: Membership,
+  signatures: SimulatedSignatures | undefined,
+  clients: SimClient[],
+): ControllerLogic {
+  const { topology, overlay, mode, f, reconfig } = spec;
+  assert(overlay !== null && reconfig !== undefined, "reconfiguration needs an overlay");
+  const targets = targetGroups(overlay, topology);
+  clients.push({
+    logic: createClient({
+      id: CONTROLLER_ID,
+      protocol,
+      membership,
+      overlay,
+      params: spec.params,
+      mode,
+      f,
+      outstandingMax: 1,
+      ...(signatures === undefined ? {} : { signer: signatures.signerFor(CONTROLLER_ID) }),
+    }),
+    region: topology.groupRegion(targets[0] as GroupId),
+    loop: {
+      kind: "closed",
+      multicasts: reconfig.controlMulticastsMax,
+      outstanding: 1,
+      thinkMs: reconfig.statsEveryMs,
+    },
+    payloadBytes: 0,
+    startMs: reconfig.statsEveryMs,
+    destinations: () => controller.destinations(),
+    payload: () => controller.payload(),
+    onComplete: (_id, results, nowMs) => controller.onComplete(results, nowMs),
+    background: true,
+  });
+  return controller;
+}

@@ -1,0 +1,26 @@
+export type {
+  BuildOptions,
+  BuiltSystem,
+  ControllerFactory,
+  ControllerLogic,
+  SignatureKind,
+} from "./build.js";
+export { buildSystem, signatureKind } from "./build.js";
+export type { RunChecks } from "./checks.js";
+export { runChecks, stopEvent } from "./checks.js";
+export { besideFile, displayPath, findProjectRoot, jsonNames, readJson, readText } from "./files.js";
+export type { Codec, Schema } from "./schema.js";
+export { SYSTEM_SCHEMA, systemFromJson, systemToJson } from "./schema.js";
+export type {
+  ByzantineFault,
+  ReconfigSpec,
+  SystemSpec,
+  WorkloadShift,
+  WorkloadSpec,
+} from "./spec.js";
+export {
+  CONTROLLER_ID,
+  DEFAULT_RECONFIG,
+  RECONFIG_POLICIES,
+  RECONFIG_SOLVERS,
+} from "./spec.js";
