@@ -23,8 +23,10 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  *   of what it executed; 2f+1 matching signatures make a stable checkpoint, which moves the low
  *   watermark and lets old votes go.
  * - B3 (view change): a replica whose pooled inputs wait longer than half the suspicion timeout S
- *   forwards them to the primary; after S, it suspects the primary and sends VIEW-CHANGE(v+1) with
- *   its stable checkpoint (and its proof) and a certificate for every batch it prepared above it.
+ *   forwards them to the primary; after S, or when a batch it accepted in its view has not executed
+ *   after S (it may not hold that batch's inputs itself), it suspects the primary and sends
+ *   VIEW-CHANGE(v+1) with its stable checkpoint (and its proof) and a certificate for every batch
+ *   it prepared above it.
  *   A replica that sees f+1 view changes for higher views joins the smallest. The new primary,
  *   with 2f+1 valid view changes, sends NEW-VIEW with them and a pre-prepare for every sequence
  *   number between the highest stable checkpoint and the highest prepared one: the batch prepared
@@ -186,8 +188,12 @@ export class PbftOrderer implements Orderer {
   /** How far each other replica says it executed (see onStatus), and when we last told each. */
   private readonly statusClaims = new Map<ProcessId, number>();
   private readonly statusSentTick = new Map<ProcessId, number>();
-  /** Tick of the last execution, to tell a pipeline in progress from a replica left behind. */
-  private lastProgressTick = 0;
+  /**
+   * Since when this replica waits for its next execution: its last execution, the install of its
+   * view, or the acceptance of a pre-prepare while it had nothing left to execute. Tells a
+   * pipeline in progress from a replica left behind (B4) and a primary that stopped (B3).
+   */
+  private waitingSinceTick = 0;
   private readonly pool: InputPool;
   private readonly proposedKeys = new Set<string>();
   private readonly n: number;
@@ -310,10 +316,14 @@ export class PbftOrderer implements Orderer {
   tick(): void {
     const now = this.host.now();
     this.pool.prune(this.host.useful);
-    const stalledTicks = now - this.lastProgressTick;
+    const waitedTicks = now - this.waitingSinceTick;
+    const suspicion = this.suspicionTicks();
     if (
       this.lastExecuted < this.expectedSeq() &&
-      stalledTicks >= this.options.requestTimeoutTicks / 2 &&
+      // Known decided: soon. Only accepted: it is being decided, so not before the forwarding
+      // timeout (under delay the normal case takes seconds, and nobody could answer earlier).
+      waitedTicks >=
+        (this.lastExecuted < this.highestDecidedSeq ? this.options.requestTimeoutTicks : suspicion) / 2 &&
       now - this.lastFetchTick >= this.options.heartbeatTicks * 4
     ) {
       // B4: something above what we executed is (being) decided, and nothing moved for a while:
@@ -339,10 +349,14 @@ export class PbftOrderer implements Orderer {
       }
       return;
     }
-    const suspicion = this.suspicionTicks();
     this.patience.observe(now, 0, CALM_SUSPICION_TIMEOUTS * suspicion, suspicion / 8);
-    // B3: suspect the primary when inputs wait too long.
-    if (this.pool.oldestAgeTicks(now) >= suspicion) {
+    // B3: suspect the primary when inputs wait too long, or when what this view accepted does not
+    // execute (a backup need not hold the inputs of a batch: without this it would wait forever
+    // behind a pre-prepare too few replicas are left in the view to decide).
+    if (
+      this.pool.oldestAgeTicks(now) >= suspicion ||
+      (this.lastExecuted < this.highestAcceptedSeq && waitedTicks >= suspicion)
+    ) {
       this.startViewChange(this.view + 1);
       return;
     }
@@ -468,6 +482,7 @@ export class PbftOrderer implements Orderer {
   }
 
   private acceptPrePrepare(message: PrePrepare): void {
+    if (this.lastExecuted >= this.expectedSeq()) this.waitingSinceTick = this.host.now();
     this.highestAcceptedSeq = Math.max(this.highestAcceptedSeq, message.seq);
     const previous = this.slots.get(message.seq);
     if (previous !== undefined)
@@ -573,7 +588,7 @@ export class PbftOrderer implements Orderer {
       if (entry === undefined) return;
       this.committed.delete(entry.seq);
       this.lastExecuted = entry.seq;
-      this.lastProgressTick = now;
+      this.waitingSinceTick = now;
       this.chain = digest(`${this.chain}|${batchDigest(entry.batch)}`);
       for (const input of entry.batch) {
         this.noteWait(now, this.pool.receivedTick(input.key));
@@ -909,8 +924,9 @@ export class PbftOrderer implements Orderer {
     for (const change of message.viewChanges)
       if (change.stable.seq > highestStable.seq) highestStable = change.stable;
     if (highestStable.seq > this.stable.seq) this.installStable(highestStable);
-    // Fresh timers for what is pooled: the new primary deserves its full timeout.
+    // Fresh timers for what is pooled and accepted: the new primary deserves its full timeout.
     this.pool.restartClocks(this.host.now());
+    this.waitingSinceTick = this.host.now();
     this.proposedKeys.clear();
     // Pre-prepares of old views that the new view does not carry will never be decided.
     for (const seq of this.slots.keys()) if (seq > this.lastExecuted) this.slots.delete(seq);

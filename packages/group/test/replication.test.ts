@@ -1,6 +1,6 @@
 import { checkRun } from "@amcast/check";
 import type { DestinationSet, Prng, TraceEvent } from "@amcast/core";
-import { Topology } from "@amcast/core";
+import { percent, Topology } from "@amcast/core";
 import type { CrashFault, PartitionFault, SimClient, SimProcess } from "@amcast/sim";
 import { simulate } from "@amcast/sim";
 import { skeen } from "@amcast/skeen";
@@ -12,6 +12,7 @@ import {
   createClient,
   createReplica,
   Membership,
+  type PbftOrderer,
   type Replica,
   replicaCount,
   SimulatedSignatures,
@@ -42,6 +43,8 @@ interface RunOptions {
   readonly byzantine?: ReadonlyMap<string, ByzantineStrategy>;
   readonly multicastsPerClient?: number;
   readonly seed?: number;
+  /** Every message held back by up to this much more (links stay FIFO); none when absent. */
+  readonly extraDelayMsMax?: number;
 }
 
 /** Runs Skeen on the replicated groups and returns the trace and the correct replicas. */
@@ -103,7 +106,13 @@ function run(options: RunOptions) {
     topology,
     processes,
     clients,
-    network: { jitterSdFraction: 0.1, reorder: null },
+    network: {
+      jitterSdFraction: 0.1,
+      reorder:
+        options.extraDelayMsMax === undefined
+          ? null
+          : { chance: percent(100), extraDelayMsMax: options.extraDelayMsMax },
+    },
     processing: { perMessageUs: 20, perByteNs: 1 },
     faults: {
       crashes: options.crashes ?? [],
@@ -232,6 +241,29 @@ describe("Byzantine mode (3f+1 replicas, PBFT-style)", () => {
     expectClean(outcome);
     expect(outcome.deliveredBy("b/0")).toEqual(outcome.deliveredBy("b/1"));
   });
+});
+
+describe("Byzantine mode on a slow network (every message up to 2 s late, links FIFO)", () => {
+  // Timeouts tuned for milliseconds meet round trips of seconds: the replicas must learn to be
+  // patient (a few view changes at most), keep ordering, and settle; a crashed backup and a silent
+  // one leave exactly 2f+1 replicas in each group, so no replica may wait alone in a view.
+  for (const seed of [1, 2, 3]) {
+    it(`settles with a crashed backup in one group and a silent one in the other: seed ${seed}`, () => {
+      const outcome = run({
+        mode: "byzantine",
+        seed,
+        extraDelayMsMax: 2000,
+        multicastsPerClient: 6,
+        crashes: [{ proc: "a/2", atMs: 50 }],
+        byzantine: new Map([["b/3", "silent"]]),
+      });
+      expectClean(outcome);
+      for (const replica of outcome.correct) {
+        const orderer = replica.orderer as PbftOrderer;
+        expect(orderer.currentView, replica.id).toBeLessThanOrEqual(4);
+      }
+    });
+  }
 });
 
 describe("clients", () => {
