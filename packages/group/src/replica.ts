@@ -228,6 +228,7 @@ export class Replica<M> implements ProcessLogic {
         break;
       case "reply":
       case "redirect":
+      case "under-way":
         return this.drop("malformed");
       default:
         return assertNever(envelope, "envelope");
@@ -277,10 +278,12 @@ export class Replica<M> implements ProcessLogic {
       return;
     }
     if (this.clients.isExecuted(from, seq)) {
-      // A retry: answer from the reply cache; executing twice is never an option.
+      // A retry: answer from the reply cache; executing twice is never an option. Not delivered
+      // yet (a slow network, a barrier): say it is under way, so the client does not give up.
       this.drop("duplicate-request");
       const reply = this.clients.cachedReply(from, seq);
       if (reply !== undefined) this.sendReply(from, reply);
+      else this.sendReply(from, { t: "under-way", id: message.id });
       return;
     }
     const bytes = ENVELOPE_BYTES + multicastBytes(message) + this.signatureBytes();
@@ -464,12 +467,18 @@ export class Replica<M> implements ProcessLogic {
   }
 
   private sendReply(client: ProcessId, reply: GroupWire): void {
-    assert(reply.t === "reply" || reply.t === "redirect", "a reply or redirect envelope");
+    assert(
+      reply.t === "reply" || reply.t === "redirect" || reply.t === "under-way",
+      "an envelope for a client",
+    );
     this.outputs.push({
       kind: "send",
       to: client,
       body: reply,
-      bytes: reply.t === "reply" ? replyBytes(reply.id, reply.group) : replyBytes(reply.id, "") + 64,
+      bytes:
+        reply.t === "reply"
+          ? replyBytes(reply.id, reply.group)
+          : replyBytes(reply.id, "") + (reply.t === "redirect" ? 64 : 0),
       label: reply.t,
       id: reply.id,
       protocol: false,

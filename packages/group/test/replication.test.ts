@@ -267,6 +267,48 @@ describe("Byzantine mode on a slow network (every message up to 2 s late, links 
 });
 
 describe("clients", () => {
+  it("give up only after retries met with silence: a group saying the request is under way (f+1 replicas) is waited for", () => {
+    const membership = Membership.uniform(["a", "b"], 4);
+    const signatures = new SimulatedSignatures(7);
+    const client = () =>
+      createClient({
+        id: "c0",
+        protocol: skeen,
+        membership,
+        overlay: null,
+        mode: "byzantine",
+        f: 1,
+        outstandingMax: 1,
+        signer: signatures.signerFor("c0"),
+        retryTicks: 2,
+        retriesMax: 3,
+      });
+    // Ticks 300 times; every 10 ticks the given replicas say the multicast is under way.
+    const wait = (sayers: readonly string[]) => {
+      const waiting = client();
+      const { message } = waiting.multicast(["a"], 8);
+      for (let tick = 1; tick <= 300; tick += 1) {
+        waiting.tick();
+        if (tick % 10 === 0)
+          for (const from of sayers) waiting.receive(from, { t: "under-way", id: message.id });
+      }
+      return { waiting, message };
+    };
+    expect(wait([]).waiting.abandoned).toBe(1);
+    // One replica's word could be a Byzantine one's: not enough.
+    expect(wait(["a/0"]).waiting.abandoned).toBe(1);
+    // A word from another group (not asked) does not count towards a's quorum.
+    expect(wait(["a/0", "b/1"]).waiting.abandoned).toBe(1);
+    const { waiting, message } = wait(["a/0", "a/2"]);
+    expect(waiting.abandoned).toBe(0);
+    expect(waiting.inFlightCount).toBe(1);
+    const reply = { t: "reply", id: message.id, group: "a", result: null };
+    expect(waiting.receive("a/1", reply)).toEqual([]);
+    expect(waiting.receive("a/3", reply)).toEqual([
+      { kind: "complete", id: message.id, results: { a: null } },
+    ]);
+  });
+
   it("retry when cut off from a group, and replicas answer retries without executing twice", () => {
     const outcome = run({
       mode: "crash",
