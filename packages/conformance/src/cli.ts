@@ -147,13 +147,13 @@ function main(argv: string[]): number {
         delayed?: DelayedSwarm;
       }[] = [
         { name: "swarm", seeds: SWARM_SEEDS, linearizable: false, reconfigure: false },
-        {
-          name: "swarm, delayed network, crash mode",
+        ...(["crash", "byzantine"] as const).map((mode) => ({
+          name: `swarm, delayed network, ${mode} mode`,
           seeds: DELAYED_SWARM_SEEDS,
           linearizable: false,
           reconfigure: false,
-          delayed: { mode: "crash" },
-        },
+          delayed: { mode },
+        })),
         {
           name: "swarm, linearizable",
           seeds: LINEARIZABLE_SWARM_SEEDS,

@@ -43,8 +43,9 @@ export const LINEARIZABLE_SWARM_SEEDS = 70;
  */
 export const RECONFIG_SWARM_SEEDS = 50;
 /**
- * Swarm seeds per protocol where crash-mode groups run on a delayed network (besides the solo and
- * crash seeds of the plain swarm that draw one): liveness under delay, every run must drain.
+ * Swarm seeds per protocol and replicated mode (crash, Byzantine) where groups run on a delayed
+ * network (besides the seeds of the plain swarm that draw one): liveness under delay, every run
+ * must drain.
  */
 export const DELAYED_SWARM_SEEDS = 20;
 
