@@ -115,7 +115,12 @@ interface Running {
 }
 
 function startCli(...args: string[]): Running {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: project, stdio: ["ignore", "pipe", "pipe"] });
+  // In a process group of its own, as a shell starts a command: Ctrl-C signals the whole group.
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: project,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
   started.push(child);
   const running: Running = {
     child,
@@ -229,12 +234,15 @@ describe("amcast experiment --runtime net", () => {
     const workDir = await runningNodes(run, 4);
     await until(() => /the workload starts/.test(run.stdout), "the workload to start");
     await new Promise((resolveWait) => setTimeout(resolveWait, 1000));
-    run.child.kill("SIGINT");
+    // As a terminal's Ctrl-C does: SIGINT to the runner and every node of its process group.
+    process.kill(-(run.child.pid as number), "SIGINT");
     expect(await run.exited).toBe(130);
     expect(run.stderr).toMatch(/interrupted in run 1 of 1; every node was stopped/);
     expect(processesMentioning(workDir)).toEqual([]);
     // The nodes were stopped in order: what they did is traced, and the trace says how it ended.
     expect(run.stdout).toMatch(/\[1\/1\] skeen\/solo\/slow .*\[stopped: interrupted\]/);
+    // Every node reported its counters to the runner before it exited (frames sent > 0).
+    expect(run.stdout).toMatch(/transport \(summed over processes\)\n.*\nskeen\/solo\/slow +4 +[1-9]\d* /);
     expect(run.stdout).toMatch(
       /stopped: interrupted at t=[\d.]+: the run did not finish, so it does not pass/,
     );
@@ -351,6 +359,99 @@ describe("a cluster started by hand from a deployment file", () => {
     expect(() => loadDeploymentFile(file)).toThrow(
       /bad-deployment.json: replicas: misses replica\(s\) b\/0, c\/0/,
     );
+  });
+});
+
+describe("Ctrl-C and bad keys on processes started by hand", () => {
+  /** A deployment of experiments/small.json (replicas a/0, b/0, c/0) on free ports, and a secret. */
+  async function smallCluster(name: string): Promise<{ dir: string; file: string }> {
+    const dir = mkdtempSync(join(project, `${name}-`));
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const file = join(dir, "deployment.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        kind: "deployment",
+        experiment: "../experiments/small.json",
+        replicas: ["a/0", "b/0", "c/0"].map((id, index) => ({ id, host: "127.0.0.1", port: ports[index] })),
+      }),
+    );
+    writeFileSync(join(dir, "cluster.secret"), randomBytes(32));
+    return { dir, file };
+  }
+
+  it("a replica and a client host stop at the first SIGINT or SIGTERM while still connecting", {
+    timeout: 60_000,
+  }, async () => {
+    const { dir, file } = await smallCluster("ctrl-c");
+    const secret = ["--secret-file", join(dir, "cluster.secret")];
+    // b/0 alone: it dials c/0, which never comes, and waits for a/0.
+    const replica = startCli("replica", "--deployment", file, "--id", "b/0", ...secret);
+    const clients = startCli("clients", "--deployment", file, ...secret);
+    await until(
+      () => replica.stderr.includes("connecting to 2 replica(s)"),
+      "the replica to start connecting",
+    );
+    await until(
+      () => clients.stderr.includes("connecting to 3 replica(s)"),
+      "the client host to start connecting",
+    );
+    // Retrying for a while, not just started.
+    await new Promise((resolveWait) => setTimeout(resolveWait, 500));
+    const signalledAt = Date.now();
+    replica.child.kill("SIGINT");
+    clients.child.kill("SIGTERM");
+    // A replica's normal way to stop; a client host that did not run its workload did not finish.
+    expect(await replica.exited).toBe(0);
+    expect(await clients.exited).toBe(143);
+    expect(Date.now() - signalledAt).toBeLessThan(5_000);
+    expect(replica.stderr).toMatch(/\[b\/0\] SIGINT: stopping/);
+    expect(clients.stderr).toMatch(/\[clients\] SIGTERM: stopping/);
+  });
+
+  it("a client host with a wrong keyring is told which replica refused it and why, and exits non-zero", {
+    timeout: 60_000,
+  }, async () => {
+    const { dir, file } = await smallCluster("bad-keys");
+    const replicas = ["a/0", "b/0", "c/0"].map((id) =>
+      startCli("replica", "--deployment", file, "--id", id, "--secret-file", join(dir, "cluster.secret")),
+    );
+    for (const replica of replicas)
+      await until(() => replica.stderr.includes("connected to every replica"), "the replicas to connect");
+    // The client host's keyring comes from another secret (an old one, or another cluster's).
+    writeFileSync(join(dir, "other.secret"), randomBytes(32));
+    const keys = startCli(
+      "keys",
+      "--deployment",
+      file,
+      "--secret-file",
+      join(dir, "other.secret"),
+      "--out",
+      join(dir, "keys"),
+    );
+    expect(await keys.exited).toBe(0);
+    const startedAt = Date.now();
+    const clients = startCli(
+      "clients",
+      "--deployment",
+      file,
+      "--keys",
+      join(dir, "keys", "clients.keys.json"),
+    );
+    expect(await clients.exited).toBe(70);
+    expect(Date.now() - startedAt).toBeLessThan(20_000);
+    // Which peer, and why; no "connecting..." for ever.
+    expect(clients.stderr).toMatch(
+      /\[clients\] fatal: the link to [abc]\/0 failed: [abc]\/0 refused the handshake: it could not authenticate clients \(the keyring of clients or of [abc]\/0 does not come from the cluster's secret/,
+    );
+    expect(clients.stderr).not.toMatch(/connected to every replica/);
+    // The replicas said what they refused, and stay up for their peers.
+    expect(replicas[0]?.stderr).toMatch(
+      /refused a handshake from 127\.0\.0\.1:\d+: HELLO claiming to be clients has a wrong HMAC/,
+    );
+    expect(replicas.map((replica) => replica.child.exitCode)).toEqual([null, null, null]);
+    for (const replica of replicas) replica.child.kill("SIGTERM");
+    expect(await Promise.all(replicas.map((replica) => replica.exited))).toEqual([0, 0, 0]);
   });
 });
 

@@ -7,7 +7,8 @@ import type { NodeAddress } from "./nodes.js";
  *
  * runner -> node: `peers` (where every replica listens, once all listen), `start` (client hosts:
  * run the workload), `status` (asks for a `status` answer), `crashed` (a node was killed for a
- * crash fault: stop talking to it), `stop` (write the trace out, close, answer `stopped`, exit).
+ * crash fault: stop talking to it), `partition` (the peers a fault plan's partitions cut this
+ * node from, from now on), `stop` (write the trace out, close, answer `stopped`, exit).
  * node -> runner: `listening` (the port it got), `connected` (its links are up), `progress` and
  * `done` (client hosts), `status`, `stopped`, `fatal` (it cannot go on; it exits next).
  */
@@ -17,6 +18,8 @@ export type RunnerMessage =
   | { readonly type: "status" }
   /** `node` was killed (a crash fault) and never comes back: drop the link to it. */
   | { readonly type: "crashed"; readonly node: string }
+  /** From now on the links to exactly `peers` are cut (empty: every link healed). */
+  | { readonly type: "partition"; readonly peers: readonly string[] }
   | { readonly type: "stop" };
 
 export interface NodeStatus {

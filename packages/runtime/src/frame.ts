@@ -29,6 +29,51 @@ import { ID_BYTES_MAX } from "./nodes.js";
  *   connection), so a frame replayed, dropped or reordered inside a connection fails its MAC.
  */
 export const FrameType = { Challenge: 1, Hello: 2, Welcome: 3, Data: 4 } as const;
+
+/**
+ * Why an acceptor refused a HELLO, sent as the code of the WebSocket close frame (4000-4999 are
+ * the application's), so that a dialer can say which peer refused it and why instead of
+ * redialling blindly. Only the code crosses: no text, nothing about keys. A refusal comes before
+ * anything is authenticated (the keys may be what is wrong), so anyone on the path could forge
+ * one; it can only make a dialer give up, which dropping the connection achieves as well.
+ *
+ * - NotAuthenticated: the HELLO does not verify as coming from the node it names (wrong keyring
+ *   or secret on either side, or a sender the acceptor's table does not link to it). One code
+ *   for all of these, so a prober learns nothing about which node ids exist.
+ * - WrongNode: the HELLO is for another node (the dialer has this node's address under another id).
+ * - OtherDeployment, WrongDialer: authenticated, but the two nodes' tables differ.
+ * - Down: authenticated, but the acceptor declared the dialer crashed for good.
+ * - Partitioned: authenticated, but a fault plan's partition cuts the link now (redial at heal).
+ */
+export const HandshakeRefusal = {
+  NotAuthenticated: 4001,
+  WrongNode: 4002,
+  OtherDeployment: 4003,
+  WrongDialer: 4004,
+  Down: 4005,
+  Partitioned: 4006,
+} as const;
+export type HandshakeRefusalCode = (typeof HandshakeRefusal)[keyof typeof HandshakeRefusal];
+
+/** What a refusal means, told from the dialer `self` that `peer` refused; undefined for other close codes. */
+export function describeRefusal(code: number, self: string, peer: string): string | undefined {
+  switch (code) {
+    case HandshakeRefusal.NotAuthenticated:
+      return `${peer} refused the handshake: it could not authenticate ${self} (the keyring of ${self} or of ${peer} does not come from the cluster's secret, or ${peer}'s deployment has no link from ${self})`;
+    case HandshakeRefusal.WrongNode:
+      return `${peer} refused the handshake: another node listens at ${peer}'s address (check the deployment's addresses)`;
+    case HandshakeRefusal.OtherDeployment:
+      return `${peer} refused the handshake: it runs another deployment (the node tables differ)`;
+    case HandshakeRefusal.WrongDialer:
+      return `${peer} refused the handshake: it dials this link itself (the deployments differ)`;
+    case HandshakeRefusal.Down:
+      return `${peer} refused the handshake: it declared ${self} crashed for good`;
+    case HandshakeRefusal.Partitioned:
+      return `${peer} refused the handshake: a partition cuts the link`;
+    default:
+      return undefined;
+  }
+}
 export const WIRE_VERSION = 1;
 export const NONCE_BYTES = 16;
 export const MAC_BYTES = 32;

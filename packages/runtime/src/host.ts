@@ -157,7 +157,7 @@ export class NodeHost {
       log: options.log,
       onMessage: (from, to, body) => this.onMessage(from, to, body),
       onCongestion: (congested) => this.onCongestion(congested),
-      onLinkFailed: (peer) => options.onFatal(new Error(`the link to ${peer} failed for good`)),
+      onLinkFailed: (peer, reason) => options.onFatal(new Error(`the link to ${peer} failed: ${reason}`)),
       onFatal: options.onFatal,
     });
     this.stats = {

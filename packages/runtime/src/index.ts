@@ -6,19 +6,21 @@ export type { LatencyEmulation } from "./delay.js";
 export { DelayLine } from "./delay.js";
 export type { DeployedNode, Deployment, RunResolver, RunSelector } from "./deployment.js";
 export { DEFAULT_CLIENT_HOST, deployedNode, loadDeployment } from "./deployment.js";
-export type { DataHeader, Hello, Welcome } from "./frame.js";
+export type { DataHeader, HandshakeRefusalCode, Hello, Welcome } from "./frame.js";
 export {
   DATA_PREFIX_BYTES,
   decodeChallenge,
   decodeData,
   decodeHello,
   decodeWelcome,
+  describeRefusal,
   encodeChallenge,
   encodeData,
   encodeHello,
   encodeWelcome,
   FrameError,
   FrameType,
+  HandshakeRefusal,
   MAC_BYTES,
   NONCE_BYTES,
   sessionKey,
@@ -36,10 +38,12 @@ export { checkId, ID_BYTES_MAX, NodeTable } from "./nodes.js";
 export { readKeyring, readSecret, runNodeProcess } from "./process.js";
 export type { ClusterObservation, ClusterOutcome, NetRunOptions, NetRunStats } from "./runner.js";
 export { DEFAULT_NET_OPTIONS, NetRunError, refuseUnsupported, runCluster } from "./runner.js";
+export type { StrangerStats } from "./strangers.js";
+export { PRE_HANDSHAKE_BYTES_MAX } from "./strangers.js";
 export type { FieldSupport, Refusal, SupportContext } from "./support.js";
 export { NET_REFUSED_OPTIONS, NET_SUPPORT, netRefusals } from "./support.js";
 export { mergeTraceFiles } from "./trace-merge.js";
 export type { TraceSink } from "./trace-writer.js";
 export { MemoryTrace, TraceFile } from "./trace-writer.js";
 export type { TransportOptions, TransportStats } from "./transport.js";
-export { Transport } from "./transport.js";
+export { REFUSALS_MAX_DIAL_ONLY, Transport } from "./transport.js";

@@ -29,8 +29,19 @@ export interface TransportLimits {
   readonly ackEveryMessages: number;
   /** ...or this long after the first of them, if no data frame carried it earlier. */
   readonly ackDelayMs: number;
-  /** A connection that has not finished its handshake by then is closed. */
+  /**
+   * A connection that has not finished its handshake by then is closed (an accepted one counts
+   * from its TCP connection, before any HTTP or WebSocket byte).
+   */
   readonly handshakeTimeoutMs: number;
+  /**
+   * Connections a listening node holds before they authenticate (TCP connected, HTTP upgrade,
+   * CHALLENGE sent, no valid HELLO yet), from all addresses together; a new one over the bound
+   * closes the oldest. Authenticated connections do not count.
+   */
+  readonly preHandshakeConnectionsMax: number;
+  /** The same bound per remote address (a flood from one address cannot take them all). */
+  readonly preHandshakeConnectionsPerAddressMax: number;
   /** Reconnect backoff: first delay, doubling up to the maximum (with jitter)... */
   readonly reconnectDelayMsMin: number;
   readonly reconnectDelayMsMax: number;
@@ -51,6 +62,11 @@ export const DEFAULT_LIMITS: TransportLimits = {
   ackEveryMessages: 256,
   ackDelayMs: 5,
   handshakeTimeoutMs: 5_000,
+  // Peers handshake in a few round trips, so few are ever pending at once; 256 strangers hold
+  // a few MiB at most (each is bounded in bytes too, see strangers.ts).
+  preHandshakeConnectionsMax: 256,
+  // Above the nodes of a large cluster run on one machine (all dial from one address at start).
+  preHandshakeConnectionsPerAddressMax: 64,
   reconnectDelayMsMin: 20,
   reconnectDelayMsMax: 1_000,
   // About ten minutes of retrying at the maximum delay: long enough to restart a machine.
@@ -73,6 +89,8 @@ export function checkLimits(limits: TransportLimits): void {
     "heldMessagesMax",
     "ackEveryMessages",
     "handshakeTimeoutMs",
+    "preHandshakeConnectionsMax",
+    "preHandshakeConnectionsPerAddressMax",
     "reconnectDelayMsMin",
     "reconnectAttemptsMax",
     "keepaliveMs",

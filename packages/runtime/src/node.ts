@@ -39,7 +39,7 @@ export function nodeClock(): Clock {
 /**
  * Runs one node of a deployment until it is told to stop: a replica (its replica process) or a
  * client host (its clients and their workload). Under the runner it follows the IPC control
- * channel (net-control.ts); started by hand it dials the addresses of the deployment file, and a
+ * channel (control.ts); started by hand it dials the addresses of the deployment file, and a
  * client host runs its workload as soon as it reaches every replica. Resolves with an exit code.
  */
 export async function runNode(options: NodeRunOptions): Promise<number> {
@@ -120,6 +120,7 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
       void shutdown(70);
     },
     onWorkloadDone: () => {
+      workloadDone = true;
       if (control !== null) {
         sendProgress();
         void control({ type: "done" });
@@ -151,7 +152,19 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     );
   };
 
-  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void shutdown(0));
+  // Started by hand, the first signal stops the node, whatever it is doing (connecting too); a
+  // second one, with the handler gone, kills it. A client host stopped before its workload is
+  // done did not finish. Under the runner, Ctrl-C at a terminal reaches every process of the
+  // group: the runner stops the nodes in order (traces written, counters reported), so a node
+  // leaves signals to it; should the runner die, its closed control channel stops the node.
+  let workloadDone = false;
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    if (control !== null) process.on(signal, () => {});
+    else
+      process.once(signal, () => {
+        if (!exiting) log(`${signal}: stopping`);
+        void shutdown(node.role === "clients" && !workloadDone ? signalExitCode(signal) : 0);
+      });
   // The runner went away (killed, crashed): never outlive it.
   process.once("disconnect", () => void shutdown(0));
 
@@ -173,7 +186,16 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     log(
       `${node.role === "replica" ? `replica listening on ${node.host}:${port}` : "client host"}; connecting to ${replicaIds.length} replica(s)`,
     );
-    await connect(addresses, CONNECT_TIMEOUT_MS_BY_HAND);
+    // Stopping (a signal, a fatal error such as a peer refusing this node's keys) ends the wait.
+    try {
+      await Promise.race([connect(addresses, CONNECT_TIMEOUT_MS_BY_HAND), exited]);
+    } catch (error) {
+      if (!exiting) {
+        log(`fatal: ${(error as Error).message}`);
+        void shutdown(70);
+      }
+    }
+    if (exiting) return exited;
     log("connected to every replica");
     if (node.role === "clients") host.startWorkload();
     return exited;
@@ -181,6 +203,8 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
 
   process.on("message", (message: RunnerMessage) => {
     void onControl(message).catch((error: Error) => {
+      // Stopping while connecting rejects the wait: no failure of its own.
+      if (exiting) return;
       log(`control message ${message.type} failed: ${error.stack ?? error.message}`);
       void control({ type: "fatal", message: error.message });
       void shutdown(70);
@@ -215,6 +239,14 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
         host.transport.peerDown(message.node);
         log(`${message.node} was killed (crash fault): its link is dropped`);
         break;
+      case "partition":
+        host.transport.partition(message.peers);
+        log(
+          message.peers.length === 0
+            ? "partition healed: every link is up again"
+            : `partition: cut from ${message.peers.join(", ")}`,
+        );
+        break;
       case "stop":
         await shutdown(0, (stats) => control({ type: "stopped", stats }));
         break;
@@ -222,4 +254,9 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
   };
   await control({ type: "listening", port });
   return exited;
+}
+
+/** The conventional exit code of a process stopped by `signal` (128 + its number). */
+function signalExitCode(signal: "SIGINT" | "SIGTERM"): number {
+  return signal === "SIGINT" ? 130 : 143;
 }

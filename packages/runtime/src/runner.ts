@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import type { TraceEvent } from "@amcast/core";
-import type { CrashFault, SimResult, StopReason } from "@amcast/sim";
+import type { CrashFault, PartitionFault, SimResult, StopReason } from "@amcast/sim";
 import type { BuiltSystem, SystemSpec } from "@amcast/system";
 import { buildSystem, stopEvent, systemToJson } from "@amcast/system";
 import { monotonicClock } from "./clock.js";
@@ -74,10 +74,14 @@ export interface NetRunStats {
   readonly framesRejected: number;
   readonly connectionsLost: number;
   readonly congestionEpisodes: number;
+  /** Messages sent over a link while a partition cut it, held until the heal. */
+  readonly messagesHeldByPartition: number;
   readonly logicErrors: number;
   readonly arrivalsSkipped: number;
   /** Replicas killed with SIGKILL (crash faults), with when (trace clock, ms). */
   readonly killed: readonly { readonly proc: string; readonly t: number }[];
+  /** The fault plan's partitions as applied: when each was cut and healed (trace clock, ms). */
+  readonly partitions: readonly AppliedPartition[];
   /** CPU time (user + system) of the replica processes and of the client hosts, in ms. */
   readonly cpuMsReplicas: number;
   readonly cpuMsClients: number;
@@ -92,6 +96,14 @@ export interface NetRunStats {
    */
   readonly schedulingDelayMs: { readonly mean: number; readonly p90: number };
   readonly perNode: Readonly<Record<string, HostStats>>;
+}
+
+/** A fault plan's partition as the runner applied it (trace clock, ms). */
+export interface AppliedPartition {
+  readonly side: readonly string[];
+  readonly t: number;
+  /** Undefined when the run stopped before the heal. */
+  readonly healT: number | undefined;
 }
 
 /** How a cluster run went: how it stopped, the counters the simulator also reports, the transport's. */
@@ -468,6 +480,7 @@ export async function runCluster(
   let startupMs = 0;
   let workloadMs = 0;
   const crashTimers: NodeJS.Timeout[] = [];
+  let partitionsApplied: readonly AppliedPartition[] = [];
   const schedulingDelay = monitorEventLoopDelay({ resolution: SCHEDULING_SAMPLE_MS });
   try {
     log(
@@ -541,6 +554,15 @@ export async function runCluster(
           );
         }),
     );
+    const partitions = schedulePartitions(
+      cluster,
+      nodes,
+      spec.faults.partitions,
+      crashTimers,
+      traceTime,
+      log,
+    );
+    partitionsApplied = partitions.applied;
     const clientsOf = (): NodeProcess[] => entries().filter((entry) => entry.node.role === "clients");
     const timeLimitMs = Math.min(options.timeLimitMs, spec.timeLimitMs);
     let lastCompleted = -1;
@@ -550,7 +572,8 @@ export async function runCluster(
         () => {
           // Client hosts report progress every 250 ms, so this runs at least that often.
           const completed = clientsOf().reduce((sum, entry) => sum + entry.completed, 0);
-          if (completed !== lastCompleted) {
+          // A partition may stop every multicast until it heals: that is no stall.
+          if (completed !== lastCompleted || partitions.active()) {
             lastCompleted = completed;
             lastProgressMs = performance.now();
           }
@@ -576,16 +599,20 @@ export async function runCluster(
     }
     // As the simulator does, a run ends only once every fault happened.
     if (stop.reason === "drained" && !cluster.interrupted) {
-      let crashesDone = false;
-      void Promise.all(crashes).then(() => {
-        crashesDone = true;
+      let faultsDone = false;
+      void Promise.all([...crashes, partitions.healed]).then(() => {
+        faultsDone = true;
         cluster.changed();
       });
-      const lastCrashMs = Math.max(0, ...spec.faults.crashes.map((fault) => fault.atMs));
+      const lastFaultMs = Math.max(
+        0,
+        ...spec.faults.crashes.map((fault) => fault.atMs + LEADER_WAIT_MS),
+        ...spec.faults.partitions.map((fault) => fault.healAtMs),
+      );
       await cluster.until(
-        () => crashesDone || cluster.interrupted,
-        "every crash fault",
-        lastCrashMs + LEADER_WAIT_MS + 60_000,
+        () => faultsDone || cluster.interrupted,
+        "every crash and partition fault",
+        lastFaultMs + 60_000,
       );
       if (cluster.failed !== undefined) throw cluster.failed;
       await settle(cluster, spec, options);
@@ -670,9 +697,11 @@ export async function runCluster(
         framesRejected: sum((node) => node.transport.framesRejected),
         connectionsLost: sum((node) => node.transport.connectionsLost),
         congestionEpisodes: sum((node) => node.transport.congestionEpisodes),
+        messagesHeldByPartition: sum((node) => node.transport.messagesHeldByPartition),
         logicErrors: sum((node) => node.logicErrors),
         arrivalsSkipped: sim.arrivalsSkipped,
         killed,
+        partitions: partitionsApplied,
         cpuMsReplicas: cpuOf("replica"),
         cpuMsClients: cpuOf("clients"),
         workloadMs,
@@ -786,4 +815,69 @@ async function crashNode(
   );
   for (const other of cluster.live()) cluster.send(other.node.id, { type: "crashed", node: target });
   return target;
+}
+
+/**
+ * Carries out a fault plan's partitions: at each one's `atMs` and `healAtMs` after the workload's
+ * start, tells every live node which peers it is cut from now (the union over the partitions in
+ * force: a side's replicas are cut from every node not on the side, client hosts included, as in
+ * the simulator). The transports hold what crosses a cut and send it, in order, at the heal.
+ * `healed` resolves after the last heal; `active` says whether a partition is in force.
+ */
+function schedulePartitions(
+  cluster: Cluster,
+  nodes: readonly DeployedNode[],
+  faults: readonly PartitionFault[],
+  timers: NodeJS.Timeout[],
+  traceTime: () => number,
+  log: (line: string) => void,
+): { readonly healed: Promise<void>; readonly active: () => boolean; readonly applied: AppliedPartition[] } {
+  const replicaIds = new Set(nodes.filter((node) => node.role === "replica").map((node) => node.id));
+  for (const fault of faults)
+    for (const id of fault.side)
+      if (!replicaIds.has(id)) throw new NetRunError(`partition: ${id} is not a replica of this run`);
+  const inForce = new Set<number>();
+  const sent = new Map<string, string>();
+  const applied: { side: readonly string[]; t: number; healT: number | undefined }[] = faults.map(
+    (fault) => ({ side: fault.side, t: Number.NaN, healT: undefined }),
+  );
+  const tell = (): void => {
+    const sides = [...inForce].map((index) => new Set((faults[index] as PartitionFault).side));
+    for (const entry of cluster.live()) {
+      const self = entry.node.id;
+      const peers = nodes
+        .filter((peer) => peer.id !== self && sides.some((side) => side.has(self) !== side.has(peer.id)))
+        .map((peer) => peer.id);
+      const key = peers.join("\n");
+      if (sent.get(self) === key) continue;
+      sent.set(self, key);
+      cluster.send(self, { type: "partition", peers });
+    }
+  };
+  let pending = faults.length;
+  let resolveHealed: () => void = () => {};
+  const healed = new Promise<void>((resolve) => {
+    resolveHealed = resolve;
+  });
+  if (pending === 0) resolveHealed();
+  faults.forEach((fault, index) => {
+    const record = applied[index] as (typeof applied)[number];
+    timers.push(
+      setTimeout(() => {
+        inForce.add(index);
+        record.t = traceTime();
+        log(`partition: ${fault.side.join(", ")} cut from the rest until ${fault.healAtMs} ms`);
+        tell();
+      }, fault.atMs),
+      setTimeout(() => {
+        inForce.delete(index);
+        record.healT = traceTime();
+        log(`partition healed: ${fault.side.join(", ")}`);
+        tell();
+        pending -= 1;
+        if (pending === 0) resolveHealed();
+      }, fault.healAtMs),
+    );
+  });
+  return { healed, active: () => inForce.size > 0, applied };
 }

@@ -1,6 +1,6 @@
 import type { SystemSpec } from "@amcast/system";
 
-/** Where a run is started from: by the cluster runner (which injects crashes), or by hand. */
+/** Where a run is started from: by the cluster runner (which injects crashes and partitions), or by hand. */
 export interface SupportContext {
   readonly byHand: boolean;
 }
@@ -23,7 +23,7 @@ export interface FieldSupport<T> {
 /**
  * Every field of a system spec, with how the network runtime honours it. TypeScript refuses this
  * table when a field is missing, so a new field needs a decision here: carried to the nodes and
- * honoured, or refused before anything starts (test/net-support.test.ts runs every refusal).
+ * honoured, or refused before anything starts (test/support.test.ts runs every refusal).
  */
 export const NET_SUPPORT: { readonly [K in keyof SystemSpec]-?: FieldSupport<SystemSpec[K]> } = {
   label: { honoured: "names the run and its deployment" },
@@ -62,13 +62,9 @@ export const NET_SUPPORT: { readonly [K in keyof SystemSpec]-?: FieldSupport<Sys
     honoured: "not modelled: real processes pay their real processing cost instead",
   },
   faults: {
-    honoured: "Byzantine replicas; crashes as SIGKILL of the replica's process by the cluster runner",
+    honoured:
+      "Byzantine replicas; crashes as SIGKILL of the replica's process, partitions as links cut in the transport (what crosses a cut waits at the sender until the heal), both by the cluster runner",
     refuse: [
-      {
-        option: "faults.partitions",
-        when: (faults) => faults.partitions.length > 0,
-        why: "the network runtime does not inject partitions; run this fault plan on the simulator",
-      },
       {
         option: "faults.crashes[].recoverAtMs",
         when: (faults) => faults.crashes.some((crash) => crash.recoverAtMs !== undefined),
@@ -78,6 +74,11 @@ export const NET_SUPPORT: { readonly [K in keyof SystemSpec]-?: FieldSupport<Sys
         option: "faults.crashes",
         when: (faults, context) => context.byHand && faults.crashes.length > 0,
         why: "a cluster started by hand has no runner to kill replicas; pick a run without crashes, or use --runtime net",
+      },
+      {
+        option: "faults.partitions",
+        when: (faults, context) => context.byHand && faults.partitions.length > 0,
+        why: "a cluster started by hand has no runner to cut and heal links; pick a run without partitions, or use --runtime net",
       },
     ],
   },

@@ -1,5 +1,7 @@
 import { randomBytes, randomInt } from "node:crypto";
-import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { createServer } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
 import type { ProcessId } from "@amcast/core";
 import { Packr, Unpackr } from "msgpackr";
 import type { RawData } from "ws";
@@ -12,12 +14,14 @@ import {
   decodeData,
   decodeHello,
   decodeWelcome,
+  describeRefusal,
   encodeChallenge,
   encodeData,
   encodeHello,
   encodeWelcome,
   FrameError,
   FrameType,
+  HandshakeRefusal,
   NONCE_BYTES,
   sessionKey,
   verifyHello,
@@ -26,6 +30,8 @@ import type { Keyring } from "./keys.js";
 import type { TransportLimits } from "./limits.js";
 import { checkLimits, DEFAULT_LIMITS, QueueOverflowError } from "./limits.js";
 import type { NodeAddress, NodeId, NodeRole, NodeSpec, NodeTable } from "./nodes.js";
+import type { StrangerStats } from "./strangers.js";
+import { RateLimitedLog, StrangerGate } from "./strangers.js";
 
 export interface TransportOptions {
   readonly self: NodeId;
@@ -44,8 +50,12 @@ export interface TransportOptions {
   readonly onMessage: (from: ProcessId, to: ProcessId, body: unknown) => void;
   /** The transport became congested (some peer's send queue is over half its bound) or relieved. */
   readonly onCongestion?: (congested: boolean) => void;
-  /** A link gave up reconnecting after `reconnectAttemptsMax` attempts. */
-  readonly onLinkFailed?: (peer: NodeId) => void;
+  /**
+   * A link failed for good: it gave up reconnecting after `reconnectAttemptsMax` attempts, or
+   * (on a node that only dials, a client host) its peer refused the handshake
+   * `REFUSALS_MAX_DIAL_ONLY` times in a row. `reason` says which and why.
+   */
+  readonly onLinkFailed?: (peer: NodeId, reason: string) => void;
   /**
    * A message released by latency emulation did not fit its send queue (`QueueOverflowError`):
    * the node cannot go on. (Without emulation, `send` throws it to the caller instead.)
@@ -55,7 +65,7 @@ export interface TransportOptions {
   readonly now?: () => number;
 }
 
-export interface TransportStats {
+export interface TransportStats extends StrangerStats {
   /** Messages put into frames / handed to this node's processes. */
   messagesSent: number;
   messagesReceived: number;
@@ -72,6 +82,8 @@ export interface TransportStats {
   /** Frames refused (malformed, oversized, forged, out of order); each closed its connection. */
   framesRejected: number;
   handshakesRejected: number;
+  /** Handshakes this node dialed that the peer refused (or answered with a WELCOME that does not verify). */
+  handshakesRefused: number;
   connectionsOpened: number;
   connectionsLost: number;
   /** Largest number of messages queued to one peer at any time. */
@@ -79,12 +91,20 @@ export interface TransportStats {
   congestionEpisodes: number;
   /** Messages to a peer declared down (`peerDown`), dropped instead of queued. */
   messagesToDownPeers: number;
+  /** Messages sent while a partition cut their link, held until it healed (`partition`). */
+  messagesHeldByPartition: number;
 }
 
 /** WebSocket close code 1001: the endpoint is going away (this node stops). */
 const GOING_AWAY = 1001;
 /** How long a stopping node waits for the close handshake before it drops the socket. */
 const CLOSE_GRACE_MS = 500;
+/**
+ * Refusals in a row after which a node that only dials (a client host) gives a link up. A client
+ * host has nobody to serve while it waits, and a wrong keyring does not fix itself; a replica
+ * keeps redialling (and says why it is refused), since the peer's operator may fix the peer.
+ */
+export const REFUSALS_MAX_DIAL_ONLY = 3;
 
 type ConnectionState = "awaiting-challenge" | "awaiting-hello" | "awaiting-welcome" | "open" | "closed";
 
@@ -101,6 +121,8 @@ class Connection {
   receiveCounter = 0;
   handshakeTimer: NodeJS.Timeout | undefined;
   lastHeardMs: number;
+  /** The TCP socket of an accepted connection, until it authenticates (the stranger gate tracks it). */
+  socket: Socket | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -121,6 +143,13 @@ interface SentFrame {
   readonly payload: Buffer;
   /** Times written (more than once: sent again on a new connection). */
   writes: number;
+}
+
+/** A message sent while a partition cuts its link: it leaves when the partition heals. */
+interface CutMessage {
+  readonly from: ProcessId;
+  readonly to: ProcessId;
+  readonly packed: Buffer;
 }
 
 /** A frame received while the host holds the peer's input: taken later, in order. */
@@ -169,6 +198,14 @@ class PeerLink {
   failed = false;
   /** Declared crashed for good (`peerDown`): no dialing, nothing queued, messages to it dropped. */
   down = false;
+  /** Handshakes refused in a row, and the last refusal logged (each new one is logged once). */
+  refusals = 0;
+  lastRefusal: string | undefined;
+
+  // Partitions (fault injection).
+  /** A partition cuts the link: no connection; messages wait in `cutHeld`, in send order. */
+  cut = false;
+  cutHeld: CutMessage[] = [];
 
   constructor(
     readonly peer: NodeSpec,
@@ -213,11 +250,16 @@ export class Transport {
     duplicatesDropped: 0,
     framesRejected: 0,
     handshakesRejected: 0,
+    handshakesRefused: 0,
     connectionsOpened: 0,
     connectionsLost: 0,
     sendQueueMessagesPeak: 0,
     congestionEpisodes: 0,
     messagesToDownPeers: 0,
+    messagesHeldByPartition: 0,
+    strangersEvicted: 0,
+    strangersTimedOut: 0,
+    strangersOversized: 0,
   };
   /** This incarnation: a restarted node draws a new one, and peers then renumber their links. */
   readonly epoch = randomInt(1, 2 ** 47);
@@ -230,7 +272,11 @@ export class Transport {
   private readonly unpackr = new Unpackr({ useRecords: false });
   private readonly delay: DelayLine<{ link: PeerLink; packed: Buffer }> | undefined;
   private readonly now: () => number;
-  private server: WebSocketServer | undefined;
+  private server: Server | undefined;
+  /** Accepted connections before they authenticate: bounded in number, time and bytes. */
+  private readonly gate: StrangerGate;
+  /** What strangers cause is logged through this: a flood must not flood the log. */
+  private readonly strangerLog: RateLimitedLog;
   private readonly acceptedConnections = new Set<Connection>();
   private readonly flushLinks = new Set<PeerLink>();
   private flushScheduled = false;
@@ -251,6 +297,8 @@ export class Transport {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     checkLimits(this.limits);
     this.now = options.now ?? (() => performance.now());
+    this.strangerLog = new RateLimitedLog(options.log);
+    this.gate = new StrangerGate(this.limits, this.stats, (line) => this.strangerLog.line(line));
     const self = options.table.node(options.self);
     if (self === undefined) throw new Error(`node ${options.self} is not in the node table`);
     if (options.keyring.node !== self.id)
@@ -293,24 +341,54 @@ export class Transport {
     this.keepaliveTimer.unref();
     const listen = this.options.listen;
     if (listen === null) return 0;
-    const server = new WebSocketServer({
-      host: listen.host,
-      port: listen.port,
+    this.server = this.listen();
+    const server = this.server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("listening", resolve);
+      server.once("error", reject);
+      server.listen(listen.port, listen.host);
+    });
+    server.on("error", (error) => this.options.log(`server error: ${error.message}`));
+    return (server.address() as AddressInfo).port;
+  }
+
+  /**
+   * The listening side: an HTTP server whose upgrades become WebSockets. Every TCP connection
+   * passes the stranger gate from its accept (before any HTTP byte) until its HELLO verifies,
+   * so idle, slow or chatty strangers are bounded in number, per address, time and bytes.
+   */
+  private listen(): Server {
+    const wss = new WebSocketServer({
+      noServer: true,
       maxPayload: this.limits.frameBytesMax,
       perMessageDeflate: false,
       clientTracking: false,
     });
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once("listening", resolve);
-      server.once("error", reject);
+    const server = createServer();
+    server.on("connection", (socket: Socket) => {
+      if (this.closed) socket.destroy();
+      else this.gate.admit(socket);
     });
-    server.on("error", (error) => this.options.log(`server error: ${error.message}`));
-    server.on("connection", (ws, request) => {
-      const label = `${request.socket.remoteAddress ?? "?"}:${request.socket.remotePort ?? "?"}`;
-      this.accept(ws, label);
+    server.on("request", (_request, response) => {
+      response.writeHead(426, { "content-type": "text/plain", connection: "close" });
+      response.end("an amcast node: WebSocket only\n");
     });
-    return (server.address() as AddressInfo).port;
+    server.on("upgrade", (request, socket: Socket, head: Buffer) => {
+      if (this.closed) {
+        socket.destroy();
+        return;
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        this.gate.upgraded(socket);
+        this.accept(ws, `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`, socket);
+      });
+    });
+    return server;
+  }
+
+  /** Accepted connections not yet authenticated (bounded by `preHandshakeConnectionsMax`). */
+  get preHandshakeConnections(): number {
+    return this.gate.size;
   }
 
   /** Tells the transport where its peers listen; it then dials the links it owns whose address it knows. */
@@ -406,6 +484,12 @@ export class Transport {
       throw new QueueOverflowError(
         `a message from ${from} to ${to} packs to ${packed.length} bytes, over frameBytesMax ${this.limits.frameBytesMax}`,
       );
+    if (link.cut) this.holdForPartition(link, from, to, packed);
+    else this.route(link, from, to, packed);
+  }
+
+  /** A message leaves: through latency emulation when there is some, else onto its link. */
+  private route(link: PeerLink, from: ProcessId, to: ProcessId, packed: Buffer): void {
     if (this.delay === undefined) this.enqueue(link, packed);
     else this.delay.hold(from, to, { link, packed });
   }
@@ -423,6 +507,13 @@ export class Transport {
       if (link.conn !== undefined) this.closeConnection(link.conn, "stopping");
     }
     for (const conn of this.acceptedConnections) this.closeConnection(conn, "stopping");
+    this.gate.closeAll();
+    this.strangerLog.flush();
+    for (const waiter of [...this.connectedWaiters]) {
+      clearTimeout(waiter.timer);
+      this.connectedWaiters.delete(waiter);
+      waiter.reject(new Error(`${this.self.id}: stopped before it connected`));
+    }
     const server = this.server;
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -462,11 +553,68 @@ export class Transport {
     link.held = [];
     link.heldHead = 0;
     link.heldMessages = 0;
+    link.cutHeld = [];
     if (link.congested) {
       link.congested = false;
       this.congestedLinks -= 1;
       if (this.congestedLinks === 0) this.options.onCongestion?.(false);
     }
+  }
+
+  /**
+   * Fault injection, a fault plan's partition: from now on the links to exactly `peers` are cut
+   * (an empty list heals every link). Cutting a link closes its connection (the peer sees close
+   * code `HandshakeRefusal.Partitioned`) and refuses handshakes over it; messages sent over it
+   * wait at the sender, before latency emulation, in order. Healing it redials at once and sends what
+   * waited, in order, through latency emulation: a message sent during a partition leaves when
+   * it heals and then takes its usual delay, as in the simulator. What was in flight when the
+   * partition began (in the delay line, or written and unacknowledged) is sent again after the
+   * heal: nothing is lost or reordered. Both ends of a link must be told (the runner tells every
+   * node its cut peers).
+   */
+  partition(peers: readonly NodeId[]): void {
+    const cut = new Set(peers);
+    for (const link of this.links.values()) {
+      if (link.down || cut.has(link.peer.id) === link.cut) continue;
+      if (cut.has(link.peer.id)) {
+        link.cut = true;
+        if (link.reconnectTimer !== undefined) clearTimeout(link.reconnectTimer);
+        link.reconnectTimer = undefined;
+        if (link.conn !== undefined)
+          this.closeConnection(link.conn, "partitioned", HandshakeRefusal.Partitioned);
+        continue;
+      }
+      link.cut = false;
+      const held = link.cutHeld;
+      link.cutHeld = [];
+      try {
+        for (const { from, to, packed } of held) {
+          this.unreserve(link, packed.length);
+          this.route(link, from, to, packed);
+        }
+      } catch (error) {
+        // Past a hard bound (the delay line's): the same as when a released message overflows.
+        if (this.options.onFatal === undefined) throw error;
+        this.options.onFatal(error as Error);
+      }
+      this.relieve(link);
+      link.reconnectAttempts = 0;
+      if (link.dials && link.address !== undefined && link.conn === undefined) {
+        if (link.reconnectTimer !== undefined) clearTimeout(link.reconnectTimer);
+        this.dial(link);
+      }
+    }
+  }
+
+  /** A message over a cut link waits at the sender; it counts against the link's send queue. */
+  private holdForPartition(link: PeerLink, from: ProcessId, to: ProcessId, packed: Buffer): void {
+    if (link.down) {
+      this.stats.messagesToDownPeers += 1;
+      return;
+    }
+    this.reserve(link, packed.length);
+    link.cutHeld.push({ from, to, packed });
+    this.stats.messagesHeldByPartition += 1;
   }
 
   /** Frames whatever is batched now, without waiting for the end of the turn (used before stopping). */
@@ -483,14 +631,7 @@ export class Transport {
       return;
     }
     const limits = this.limits;
-    if (
-      link.queuedMessages + 1 > limits.sendQueueMessagesMax ||
-      link.queuedBytes + packed.length > limits.sendQueueBytesMax
-    ) {
-      throw new QueueOverflowError(
-        `send queue to ${link.peer.id} holds ${link.queuedMessages} messages / ${link.queuedBytes} bytes, at its bound (${limits.sendQueueMessagesMax} / ${limits.sendQueueBytesMax}); backpressure did not hold the load`,
-      );
-    }
+    this.reserve(link, packed.length);
     if (
       link.batch.length > 0 &&
       (link.batch.length >= limits.batchMessagesMax || link.batchBytes + packed.length > limits.batchBytesMax)
@@ -498,8 +639,25 @@ export class Transport {
       this.frameBatch(link);
     link.batch.push(packed);
     link.batchBytes += packed.length;
+    this.scheduleFlush(link);
+  }
+
+  /**
+   * Counts one message of `bytes` more in the peer's send queue: throws past the hard bound,
+   * marks the link congested past half of it.
+   */
+  private reserve(link: PeerLink, bytes: number): void {
+    const limits = this.limits;
+    if (
+      link.queuedMessages + 1 > limits.sendQueueMessagesMax ||
+      link.queuedBytes + bytes > limits.sendQueueBytesMax
+    ) {
+      throw new QueueOverflowError(
+        `send queue to ${link.peer.id} holds ${link.queuedMessages} messages / ${link.queuedBytes} bytes, at its bound (${limits.sendQueueMessagesMax} / ${limits.sendQueueBytesMax}); backpressure did not hold the load`,
+      );
+    }
     link.queuedMessages += 1;
-    link.queuedBytes += packed.length;
+    link.queuedBytes += bytes;
     if (link.queuedMessages > this.stats.sendQueueMessagesPeak)
       this.stats.sendQueueMessagesPeak = link.queuedMessages;
     if (
@@ -514,7 +672,25 @@ export class Transport {
         this.options.onCongestion?.(true);
       }
     }
-    this.scheduleFlush(link);
+  }
+
+  private unreserve(link: PeerLink, bytes: number): void {
+    link.queuedMessages -= 1;
+    link.queuedBytes -= bytes;
+  }
+
+  /** Clears the link's congestion once its queue is down to a quarter of the bound. */
+  private relieve(link: PeerLink): void {
+    const limits = this.limits;
+    if (
+      link.congested &&
+      link.queuedMessages * 4 <= limits.sendQueueMessagesMax &&
+      link.queuedBytes * 4 <= limits.sendQueueBytesMax
+    ) {
+      link.congested = false;
+      this.congestedLinks -= 1;
+      if (this.congestedLinks === 0) this.options.onCongestion?.(false);
+    }
   }
 
   private scheduleFlush(link: PeerLink): void {
@@ -609,16 +785,7 @@ export class Transport {
       link.writtenUpTo = Math.max(0, link.writtenUpTo - link.unackedHead);
       link.unackedHead = 0;
     }
-    const limits = this.limits;
-    if (
-      link.congested &&
-      link.queuedMessages * 4 <= limits.sendQueueMessagesMax &&
-      link.queuedBytes * 4 <= limits.sendQueueBytesMax
-    ) {
-      link.congested = false;
-      this.congestedLinks -= 1;
-      if (this.congestedLinks === 0) this.options.onCongestion?.(false);
-    }
+    this.relieve(link);
   }
 
   // --- receive side ----------------------------------------------------------------------------
@@ -729,7 +896,7 @@ export class Transport {
   // --- connections -----------------------------------------------------------------------------
 
   private dial(link: PeerLink): void {
-    if (this.closed || link.failed) return;
+    if (this.closed || link.failed || link.cut) return;
     link.reconnectTimer = undefined;
     const address = link.address as NodeAddress;
     const host = address.host.includes(":") ? `[${address.host}]` : address.host;
@@ -748,12 +915,13 @@ export class Transport {
     this.watch(conn);
   }
 
-  private accept(ws: WebSocket, label: string): void {
+  private accept(ws: WebSocket, label: string, socket: Socket): void {
     if (this.closed) {
       ws.terminate();
       return;
     }
     const conn = new Connection(ws, false, label, this.now());
+    conn.socket = socket;
     this.acceptedConnections.add(conn);
     conn.nonceAcceptor = randomBytes(NONCE_BYTES);
     this.watch(conn);
@@ -762,10 +930,12 @@ export class Transport {
 
   private watch(conn: Connection): void {
     const { ws } = conn;
-    conn.handshakeTimer = setTimeout(() => {
-      if (conn.state !== "open")
-        this.reject(conn, new FrameError(`no handshake within ${this.limits.handshakeTimeoutMs} ms`));
-    }, this.limits.handshakeTimeoutMs);
+    // An accepted connection's handshake is timed by the stranger gate, from its TCP accept.
+    if (conn.dialer)
+      conn.handshakeTimer = setTimeout(() => {
+        if (conn.state !== "open")
+          this.reject(conn, new FrameError(`no handshake within ${this.limits.handshakeTimeoutMs} ms`));
+      }, this.limits.handshakeTimeoutMs);
     ws.on("message", (data: RawData, isBinary: boolean) => {
       if (conn.state === "closed") return;
       conn.lastHeardMs = this.now();
@@ -787,7 +957,7 @@ export class Transport {
       const oversized = error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH";
       if (oversized || (error.code ?? "").startsWith("WS_ERR")) {
         this.stats.framesRejected += 1;
-        this.options.log(
+        this.logAbout(conn)(
           `dropped a frame from ${conn.label}: ${oversized ? `over frameBytesMax ${this.limits.frameBytesMax}` : error.message}; connection closed`,
         );
       } else if (conn.state === "open") {
@@ -795,10 +965,14 @@ export class Transport {
       }
       this.closeConnection(conn);
     });
-    // 1001 "going away": the peer is stopping on purpose (not a lost connection).
-    ws.on("close", (code: number) =>
-      this.closeConnection(conn, code === GOING_AWAY ? "peer-stopped" : "abort"),
-    );
+    ws.on("close", (code: number) => {
+      // 1001 "going away": the peer is stopping on purpose (not a lost connection).
+      if (code === GOING_AWAY) this.closeConnection(conn, "peer-stopped");
+      else if (code === HandshakeRefusal.Partitioned) this.closeConnection(conn, "partitioned");
+      else if (conn.dialer && conn.state !== "open" && conn.state !== "closed")
+        this.handshakeFailed(conn, describeRefusal(code, this.self.id, conn.label));
+      else this.closeConnection(conn);
+    });
   }
 
   private onFrame(conn: Connection, data: Buffer): void {
@@ -833,30 +1007,18 @@ export class Transport {
       }
       case "awaiting-hello": {
         const hello = decodeHello(data);
-        const link = this.links.get(hello.from);
-        if (link === undefined || hello.to !== this.self.id) {
-          this.stats.handshakesRejected += 1;
-          throw new FrameError(
-            `HELLO from unknown or unlinked node ${JSON.stringify(hello.from)} to ${JSON.stringify(hello.to)}`,
-          );
+        const refusal = this.checkHello(conn, hello, data);
+        if (refusal !== undefined) {
+          this.refuse(conn, refusal.code, refusal.why);
+          return;
         }
-        if (
-          !verifyHello(data, hello.macOffset, link.receiveKey) ||
-          !hello.nonceAcceptor.equals(conn.nonceAcceptor)
-        ) {
-          this.stats.handshakesRejected += 1;
-          throw new FrameError(`HELLO claiming to be ${hello.from} has a wrong HMAC or nonce`);
-        }
-        if (!hello.tableDigest.equals(this.options.table.digest)) {
-          this.stats.handshakesRejected += 1;
-          throw new FrameError(`${hello.from} runs with another node table (a different deployment)`);
-        }
-        if (link.dials) throw new FrameError(`${hello.from} dialed, but ${this.self.id} dials that link`);
-        if (link.down) throw new FrameError(`${hello.from} was declared down for good`);
+        const link = this.links.get(hello.from) as PeerLink;
         conn.label = hello.from;
         conn.link = link;
         conn.nonceDialer = hello.nonceDialer;
         this.acceptedConnections.delete(conn);
+        if (conn.socket !== undefined) this.gate.authenticated(conn.socket);
+        conn.socket = undefined;
         this.peerIncarnation(link, hello.epoch);
         conn.ws.send(
           encodeWelcome(
@@ -878,7 +1040,17 @@ export class Transport {
       }
       case "awaiting-welcome": {
         const link = conn.link as PeerLink;
-        const welcome = decodeWelcome(data, link.receiveKey, conn.nonceAcceptor);
+        let welcome: ReturnType<typeof decodeWelcome>;
+        try {
+          welcome = decodeWelcome(data, link.receiveKey, conn.nonceAcceptor);
+        } catch (error) {
+          this.stats.framesRejected += 1;
+          this.handshakeFailed(
+            conn,
+            `${link.peer.id} answered with a WELCOME that ${this.self.id} cannot verify (${(error as Error).message}): the keyring of ${this.self.id} or of ${link.peer.id} does not come from the cluster's secret`,
+          );
+          return;
+        }
         if (!welcome.nonceDialer.equals(conn.nonceDialer))
           throw new FrameError("WELCOME answers another HELLO");
         this.peerIncarnation(link, welcome.epoch);
@@ -888,6 +1060,46 @@ export class Transport {
       default:
         throw new FrameError(`frame on a ${conn.state} connection`);
     }
+  }
+
+  /** Why a HELLO is refused (see `HandshakeRefusal`), or undefined when it is accepted. */
+  private checkHello(
+    conn: Connection,
+    hello: ReturnType<typeof decodeHello>,
+    data: Buffer,
+  ): { readonly code: number; readonly why: string | undefined } | undefined {
+    const from = JSON.stringify(hello.from);
+    if (hello.to !== this.self.id)
+      return {
+        code: HandshakeRefusal.WrongNode,
+        why: `HELLO from ${from} is for ${JSON.stringify(hello.to)}`,
+      };
+    const link = this.links.get(hello.from);
+    if (link === undefined)
+      return { code: HandshakeRefusal.NotAuthenticated, why: `HELLO from unknown or unlinked node ${from}` };
+    if (
+      !verifyHello(data, hello.macOffset, link.receiveKey) ||
+      !hello.nonceAcceptor.equals(conn.nonceAcceptor)
+    )
+      return {
+        code: HandshakeRefusal.NotAuthenticated,
+        why: `HELLO claiming to be ${hello.from} has a wrong HMAC or nonce`,
+      };
+    // Authenticated from here on.
+    if (!hello.tableDigest.equals(this.options.table.digest))
+      return {
+        code: HandshakeRefusal.OtherDeployment,
+        why: `${hello.from} runs with another node table (a different deployment)`,
+      };
+    if (link.dials)
+      return {
+        code: HandshakeRefusal.WrongDialer,
+        why: `${hello.from} dialed, but ${this.self.id} dials that link`,
+      };
+    if (link.down) return { code: HandshakeRefusal.Down, why: `${hello.from} was declared down for good` };
+    // A partition's refusals are expected: not logged.
+    if (link.cut) return { code: HandshakeRefusal.Partitioned, why: undefined };
+    return undefined;
   }
 
   /**
@@ -921,6 +1133,8 @@ export class Transport {
     conn.state = "open";
     link.conn = conn;
     link.reconnectAttempts = 0;
+    link.refusals = 0;
+    link.lastRefusal = undefined;
     this.stats.connectionsOpened += 1;
     this.onAck(link, peerReceived);
     link.writtenUpTo = link.unackedHead;
@@ -938,29 +1152,95 @@ export class Transport {
 
   private reject(conn: Connection, error: unknown): void {
     if (conn.state === "closed") return;
+    const log = this.logAbout(conn);
     if (error instanceof FrameError) {
       this.stats.framesRejected += 1;
-      this.options.log(`dropped a frame from ${conn.label}: ${error.message}; connection closed`);
+      log(`dropped a frame from ${conn.label}: ${error.message}; connection closed`);
     } else {
-      this.options.log(
+      log(
         `error on the connection with ${conn.label}: ${(error as Error).stack ?? String(error)}; connection closed`,
       );
     }
     this.closeConnection(conn);
   }
 
+  /** The log for lines about `conn`: rate-limited while the other end is a stranger (no HELLO verified). */
+  private logAbout(conn: Connection): (line: string) => void {
+    return conn.link === undefined ? (line) => this.strangerLog.line(line) : this.options.log;
+  }
+
+  /**
+   * Refuses an accepted connection's HELLO: closes it with `code`, which tells the dialer why
+   * (see `HandshakeRefusal`), and logs `why` (rate-limited: the dialer may be a stranger). A
+   * partition's refusals are expected and not logged.
+   */
+  private refuse(conn: Connection, code: number, why: string | undefined): void {
+    this.stats.handshakesRejected += 1;
+    if (why !== undefined)
+      this.strangerLog.line(`refused a handshake from ${conn.label}: ${why}; connection closed`);
+    this.closeConnection(conn, "refused", code);
+  }
+
+  /**
+   * A handshake this node dialed failed on the peer's word (a refusal) or on its WELCOME. Says
+   * so once per distinct reason; a node that only dials gives the link up after
+   * REFUSALS_MAX_DIAL_ONLY in a row (see there), anyone else redials with backoff.
+   */
+  private handshakeFailed(conn: Connection, reason: string | undefined): void {
+    const link = conn.link as PeerLink;
+    if (reason === undefined) {
+      // Closed during the handshake without a reason: a lost connection, redialled.
+      this.closeConnection(conn);
+      return;
+    }
+    this.stats.handshakesRefused += 1;
+    link.refusals += 1;
+    if (reason !== link.lastRefusal) {
+      link.lastRefusal = reason;
+      this.options.log(reason);
+    }
+    if (this.options.listen === null && link.refusals >= REFUSALS_MAX_DIAL_ONLY) {
+      link.failed = true;
+      this.closeConnection(conn);
+      this.failLink(link, `${reason} (${link.refusals} times in a row)`);
+      return;
+    }
+    this.closeConnection(conn);
+  }
+
+  /** The link is given up: says why, tells the host, and fails whoever waits for it. */
+  private failLink(link: PeerLink, reason: string): void {
+    link.failed = true;
+    if (this.options.onLinkFailed === undefined)
+      this.options.log(`gave up the link to ${link.peer.id}: ${reason}`);
+    else this.options.onLinkFailed(link.peer.id, reason);
+    for (const waiter of [...this.connectedWaiters]) {
+      if (waiter.peers !== undefined && !waiter.peers.includes(link.peer.id)) continue;
+      clearTimeout(waiter.timer);
+      this.connectedWaiters.delete(waiter);
+      waiter.reject(new Error(`${this.self.id}: gave up the link to ${link.peer.id}: ${reason}`));
+    }
+  }
+
   /**
    * Ends a connection: abruptly for a failure or a bad frame ("abort"), with a close frame when
-   * this node stops ("stopping"), or after the peer's close frame ("peer-stopped").
+   * this node stops ("stopping"), after the peer's close frame ("peer-stopped"), when a
+   * partition cuts it or the peer says one does ("partitioned", quietly), or to refuse a
+   * handshake ("refused"). `code`, if given, goes out in a close frame (see `HandshakeRefusal`).
    */
-  private closeConnection(conn: Connection, how: "abort" | "stopping" | "peer-stopped" = "abort"): void {
+  private closeConnection(
+    conn: Connection,
+    how: "abort" | "stopping" | "peer-stopped" | "partitioned" | "refused" = "abort",
+    code?: number,
+  ): void {
     if (conn.state === "closed") return;
     const wasOpen = conn.state === "open";
     conn.state = "closed";
     if (conn.handshakeTimer !== undefined) clearTimeout(conn.handshakeTimer);
     this.acceptedConnections.delete(conn);
-    if (how === "stopping" && wasOpen) {
-      conn.ws.close(GOING_AWAY, "node stopping");
+    const closeCode = code ?? (how === "stopping" && wasOpen ? GOING_AWAY : undefined);
+    if (closeCode !== undefined && conn.ws.readyState === WebSocket.OPEN) {
+      conn.ws.close(closeCode);
       // The close handshake normally ends the socket; this bounds it if the peer does not answer.
       setTimeout(() => conn.ws.terminate(), CLOSE_GRACE_MS).unref();
     } else conn.ws.terminate();
@@ -976,14 +1256,13 @@ export class Transport {
   }
 
   private scheduleReconnect(link: PeerLink): void {
-    if (link.reconnectTimer !== undefined) return;
+    if (link.reconnectTimer !== undefined || link.failed || link.cut) return;
     link.reconnectAttempts += 1;
     if (link.reconnectAttempts > this.limits.reconnectAttemptsMax) {
-      link.failed = true;
-      this.options.log(
-        `gave up reconnecting to ${link.peer.id} after ${this.limits.reconnectAttemptsMax} attempts`,
+      this.failLink(
+        link,
+        `no connection after ${this.limits.reconnectAttemptsMax} attempts${link.lastRefusal === undefined ? "" : ` (last refusal: ${link.lastRefusal})`}`,
       );
-      this.options.onLinkFailed?.(link.peer.id);
       return;
     }
     const { reconnectDelayMsMin, reconnectDelayMsMax } = this.limits;

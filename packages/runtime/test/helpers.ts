@@ -1,6 +1,7 @@
 import type { Server } from "node:net";
 import { createServer, Socket } from "node:net";
 import type { ProcessId } from "@amcast/core";
+import { afterEach } from "vitest";
 import type { NodeSpec, TransportLimits, TransportOptions } from "../src/index.js";
 import { Keyring, NodeTable, Transport } from "../src/index.js";
 
@@ -57,6 +58,22 @@ export async function startNode(
   });
   const port = await transport.start();
   return { transport, received, logs, port };
+}
+
+/**
+ * `startNode` for one test file: every node it starts is closed after each test. Call it at the
+ * top level of the file; hooks the file registers after it run before this one.
+ */
+export function nodesClosedAfterEach(): typeof startNode {
+  const open: TestNode[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((started) => started.transport.close()));
+  });
+  return async (id, options) => {
+    const started = await startNode(id, options);
+    open.push(started);
+    return started;
+  };
 }
 
 /** Tells every node where the replicas listen (ports from `nodes`, or overridden). */

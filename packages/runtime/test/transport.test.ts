@@ -15,22 +15,15 @@ import {
   sessionKey,
 } from "../src/index.js";
 import type { TestNode } from "./helpers.js";
-import { FlakyProxy, SECRET, startNode, TABLE, until, wire } from "./helpers.js";
+import { FlakyProxy, nodesClosedAfterEach, SECRET, TABLE, until, wire } from "./helpers.js";
 
-const open: TestNode[] = [];
+const node = nodesClosedAfterEach();
 const proxies: FlakyProxy[] = [];
 const sockets: WebSocket[] = [];
-
-async function node(id: string, options: Parameters<typeof startNode>[1] = {}): Promise<TestNode> {
-  const started = await startNode(id, options);
-  open.push(started);
-  return started;
-}
 
 afterEach(async () => {
   for (const socket of sockets.splice(0)) socket.terminate();
   for (const proxy of proxies.splice(0)) await proxy.close();
-  await Promise.all(open.splice(0).map((started) => started.transport.close()));
 });
 
 /** Messages from `from` to `to` numbered 0..count-1, as bodies. */
@@ -236,8 +229,14 @@ describe("transport", () => {
     const b = await node("b", { limits: { frameBytesMax: 64 * 1024, batchBytesMax: 32 * 1024 } });
     wire({ a, b });
     await a.transport.whenConnected(10_000, ["b"]);
+    // An authenticated peer (a stranger may send far less: see the stranger tests).
     const raw = new RawPeer(b.port);
-    await raw.next();
+    await raw.handshake(
+      "clients",
+      "b",
+      deriveLinkKey(SECRET, "clients", "b"),
+      deriveLinkKey(SECRET, "b", "clients"),
+    );
     raw.ws.send(Buffer.alloc(200 * 1024));
     await until(() => raw.closed, "the oversized connection to close");
     // 1009: message too big.
@@ -329,7 +328,9 @@ describe("transport", () => {
     await clients.transport.whenConnected(10_000, ["a"]);
     a.transport.holdInputFrom("clients", true);
     for (let n = 0; n < 50; n += 1) clients.transport.send("c0", "a/0", { n });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Sent in one turn, they travel in one frame: once it is in, all 50 are held.
+    await until(() => a.transport.stats.framesReceived >= 1, "the frame to arrive");
+    await new Promise((resolve) => setTimeout(resolve, 20));
     expect(a.received).toEqual([]);
     expect(clients.transport.queuedMessages).toBe(50);
     a.transport.holdInputFrom("clients", false);

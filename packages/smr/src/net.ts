@@ -283,6 +283,8 @@ export async function connectClient<P = unknown, R = unknown>(
     { readonly reject: (error: Error) => void; readonly timer: NodeJS.Timeout }
   >();
   let closed = false;
+  /** What made the host give up (e.g. a replica refusing its keys), for `connectClient` to throw. */
+  let fatal: Error | undefined;
   const host: NodeHost = new NodeHost({
     self: hostId,
     table,
@@ -298,6 +300,7 @@ export async function connectClient<P = unknown, R = unknown>(
     tickMs: options.cluster.tickMs ?? 10,
     log,
     onFatal: (error) => {
+      fatal ??= error;
       log(`fatal: ${error.message}; closing`);
       void close();
     },
@@ -367,6 +370,7 @@ export async function connectClient<P = unknown, R = unknown>(
       return reachable < Math.floor(replicas.length / 2) + 1;
     });
     if (unreachable.length === 0) break;
+    if (fatal !== undefined) throw new Error(`${source}: ${fatal.message}`);
     if (Date.now() > deadline) {
       await host.stop();
       throw new Error(`${source}: cannot reach a majority of the replicas of ${unreachable.join(", ")}`);

@@ -159,8 +159,10 @@ export function netProgressLine(outcome: NetOutcome, index: number, total: numbe
   const signatures = signatureKind(spec) === "modelled" ? " (signatures modelled)" : "";
   const killed =
     net.killed.length === 0 ? "" : ` (${net.killed.map((entry) => entry.proc).join(", ")} killed)`;
+  const partitioned =
+    net.partitions.length === 0 ? "" : ` (${net.partitions.length} partition(s) cut and healed)`;
   return (
-    `[${index + 1}/${total}] ${spec.label} seed ${spec.seed}: ${metrics.multicasts} multicasts on ${net.nodes} processes${killed} in ` +
+    `[${index + 1}/${total}] ${spec.label} seed ${spec.seed}: ${metrics.multicasts} multicasts on ${net.nodes} processes${killed}${partitioned} in ` +
     `${(net.workloadMs / 1000).toFixed(1)} s (start-up ${(net.startupMs / 1000).toFixed(1)} s), ` +
     `${net.messagesPerFrame.toFixed(1)} messages/frame${signatures}; ${checks}${stop}`
   );
@@ -179,6 +181,7 @@ export function netTable(outcomes: readonly NetOutcome[]): string {
     "rejected",
     "lost conns",
     "congested",
+    "partition-held",
     "signatures",
   ];
   const rows = outcomes.map(({ spec, net }) => [
@@ -192,6 +195,7 @@ export function netTable(outcomes: readonly NetOutcome[]): string {
     net.framesRejected,
     net.connectionsLost,
     net.congestionEpisodes,
+    net.messagesHeldByPartition,
     signatureKind(spec),
   ]);
   return `transport (summed over processes)\n${formatTable(header, rows)}`;
@@ -201,6 +205,8 @@ export function netSummary(outcome: NetOutcome): Record<string, unknown> {
   const { net } = outcome;
   return {
     killed: net.killed,
+    partitions: net.partitions,
+    messagesHeldByPartition: net.messagesHeldByPartition,
     processes: net.nodes,
     dataFrames: net.dataFrames,
     messagesPerFrame: Math.round(net.messagesPerFrame * 100) / 100,
