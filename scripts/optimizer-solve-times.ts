@@ -63,15 +63,15 @@ const latencyOf =
 function locality(targets: readonly string[], latency: GroupLatencyMs): DestinationCount[] {
   const counts: DestinationCount[] = [];
   for (const home of targets) {
-    counts.push({ dst: [home], count: 1080 });
+    counts.push({ dst: [home], count: 1080, origin: home });
     const near = targets
       .filter((other) => other !== home)
       .sort((a, b) => latency(home, a) - latency(home, b) || (a < b ? -1 : 1));
-    for (const other of near.slice(0, 2)) counts.push({ dst: [home, other], count: 30 });
+    for (const other of near.slice(0, 2)) counts.push({ dst: [home, other], count: 30, origin: home });
     const three = near.slice(0, 3);
     for (let i = 0; i < three.length; i++)
       for (let j = i + 1; j < three.length; j++)
-        counts.push({ dst: [home, three[i] as string, three[j] as string], count: 20 });
+        counts.push({ dst: [home, three[i] as string, three[j] as string], count: 20, origin: home });
   }
   return counts;
 }

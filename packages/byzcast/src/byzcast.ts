@@ -1,17 +1,16 @@
 import type {
-  DestinationSet,
   GroupConfig,
   GroupId,
   GroupInput,
   GroupLogic,
   GroupOutput,
-  LatencyModel,
   Multicast,
   OverlayProtocolDefinition,
   TreeOverlay,
   WireDescription,
 } from "@amcast/core";
 import { assert, assertNever, multicastBytes } from "@amcast/core";
+import { byzcastLatencyMs } from "./model.js";
 
 /**
  * ByzCast (Coelho, Ceolin Jr., Bessani, Dotti, Pedone, DSN 2018): atomic multicast over a tree of
@@ -104,33 +103,6 @@ export class ByzcastGroup implements GroupLogic<ByzcastMessage> {
     }
     return outputs;
   }
-}
-
-/** The groups on the tree path from `from` down to `to` (both included). */
-function pathDown(tree: TreeOverlay, from: GroupId, to: GroupId): GroupId[] {
-  const path: GroupId[] = [];
-  let group: GroupId | null = to;
-  while (group !== null && group !== from) {
-    path.push(group);
-    group = tree.parent(group);
-  }
-  assert(group === from, () => `${to} is not below ${from}`);
-  path.push(from);
-  return path.reverse();
-}
-
-/** Network pattern: client -> lca, then down the tree hop by hop to the farthest destination. */
-function byzcastLatencyMs(dst: DestinationSet, tree: TreeOverlay, latency: LatencyModel): number {
-  const lca = tree.lca(dst);
-  let last = 0;
-  for (const target of dst) {
-    const path = pathDown(tree, lca, target);
-    let at = latency.clientToGroupMs(lca);
-    for (let index = 1; index < path.length; index += 1)
-      at += latency.groupToGroupMs(path[index - 1] as GroupId, path[index] as GroupId);
-    last = Math.max(last, at);
-  }
-  return last;
 }
 
 function describeForward(body: ByzcastMessage): WireDescription {

@@ -13,10 +13,12 @@ import {
   LINEARIZABLE_CASE_SEEDS,
   LINEARIZABLE_SWARM_SEEDS,
   PROPERTY_CASES,
+  RECONFIG_SWARM_FOUND_SEEDS,
   RECONFIG_SWARM_SEEDS,
   runPropertyCase,
   SWARM_SEEDS,
   swarmFailures,
+  swarmSeeds,
 } from "./suite.js";
 
 const USAGE = `usage: pnpm run conformance [--protocol NAME] [--case ID] [--mode MODE] [--seed N]
@@ -141,22 +143,22 @@ function main(argv: string[]): number {
     for (const protocol of protocols) {
       const variantsOf: {
         name: string;
-        seeds: number;
+        seeds: readonly number[];
         linearizable: boolean;
         reconfigure: boolean;
         delayed?: DelayedSwarm;
       }[] = [
-        { name: "swarm", seeds: SWARM_SEEDS, linearizable: false, reconfigure: false },
+        { name: "swarm", seeds: swarmSeeds(SWARM_SEEDS), linearizable: false, reconfigure: false },
         ...(["crash", "byzantine"] as const).map((mode) => ({
           name: `swarm, delayed network, ${mode} mode`,
-          seeds: DELAYED_SWARM_SEEDS,
+          seeds: swarmSeeds(DELAYED_SWARM_SEEDS),
           linearizable: false,
           reconfigure: false,
           delayed: { mode },
         })),
         {
           name: "swarm, linearizable",
-          seeds: LINEARIZABLE_SWARM_SEEDS,
+          seeds: swarmSeeds(LINEARIZABLE_SWARM_SEEDS),
           linearizable: true,
           reconfigure: false,
         },
@@ -165,13 +167,13 @@ function main(argv: string[]): number {
           : [
               {
                 name: "swarm, reconfiguring",
-                seeds: RECONFIG_SWARM_SEEDS,
+                seeds: swarmSeeds(RECONFIG_SWARM_SEEDS, RECONFIG_SWARM_FOUND_SEEDS),
                 linearizable: false,
                 reconfigure: true,
               },
               {
                 name: "swarm, reconfiguring, linearizable",
-                seeds: RECONFIG_SWARM_SEEDS,
+                seeds: swarmSeeds(RECONFIG_SWARM_SEEDS, RECONFIG_SWARM_FOUND_SEEDS),
                 linearizable: true,
                 reconfigure: true,
               },
@@ -189,7 +191,7 @@ function main(argv: string[]): number {
         );
         swarms += 1;
         process.stdout.write(
-          `${found.length === 0 ? "ok  " : "FAIL"} ${protocol.name} ${variant.name}: ${variant.seeds - found.length} of ${variant.seeds} seeds hold (${seconds(started)})\n`,
+          `${found.length === 0 ? "ok  " : "FAIL"} ${protocol.name} ${variant.name}: ${variant.seeds.length - found.length} of ${variant.seeds.length} seeds hold (${seconds(started)})\n`,
         );
         for (const failure of found) process.stdout.write(`${failure.replace(/^/gm, "     ")}\n`);
         if (found.length > 0) failed += 1;

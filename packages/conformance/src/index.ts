@@ -7,9 +7,11 @@ export {
   LINEARIZABLE_SWARM_SEEDS,
   PROPERTY_CASES,
   propertyReplay,
+  RECONFIG_SWARM_FOUND_SEEDS,
   RECONFIG_SWARM_SEEDS,
   runPropertyCase,
   runSwarmSeed,
   SWARM_SEEDS,
   swarmFailures,
+  swarmSeeds,
 } from "./suite.js";

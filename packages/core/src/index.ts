@@ -19,7 +19,7 @@ export {
 export { protocolContext } from "./params.js";
 export type { Ratio } from "./prng.js";
 export { Prng, percent, ratio } from "./prng.js";
-export type { ClientLogic, ProcessLogic, ProcessOutput, ProcessSend } from "./process.js";
+export type { ClientLogic, ObservedDelay, ProcessLogic, ProcessOutput, ProcessSend } from "./process.js";
 export type {
   FlatProtocolDefinition,
   GroupConfig,
@@ -51,5 +51,5 @@ export type {
   ViewEvent,
 } from "./trace.js";
 export { formatTraceLine, parseTrace, parseTraceLine, STOP_REASONS } from "./trace.js";
-export type { LocalitySpec } from "./workload.js";
+export type { LocalitySpec, WeightedDestinations } from "./workload.js";
 export { DestinationChooser, nearestGroup } from "./workload.js";

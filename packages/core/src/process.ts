@@ -17,7 +17,25 @@ export type ProcessOutput =
       readonly id: MessageId;
       /** What each destination group's application answered, when the client collects it. */
       readonly results?: Readonly<Record<GroupId, unknown>>;
+      /**
+       * Delays the answering replicas observed (each its own measurement, outside the results the
+       * client votes on), when the answers carried them (see `ObservedDelay`).
+       */
+      readonly delays?: readonly ObservedDelay[];
     };
+
+/**
+ * A delay a replica of group `to` observed on messages from group `from` (its own group
+ * included): the mean one-way delay in ms over `samples` messages, network only (no queueing at
+ * the receiver). Drivers measure it (the simulator the delay it drew; the network runtime the
+ * receive time minus the message's send stamp) and hand it to processes through `ProcessLogic.observeDelay`.
+ */
+export interface ObservedDelay {
+  readonly from: GroupId;
+  readonly to: GroupId;
+  readonly meanMs: number;
+  readonly samples: number;
+}
 
 export interface ProcessSend {
   readonly kind: "send";
@@ -45,6 +63,13 @@ export interface ProcessLogic {
    * enough for anything in flight to land. Processes without ticks need not answer.
    */
   idle?(): boolean;
+  /**
+   * A driver's measurement: a message from `from` took `delayMs` on the network (the simulator:
+   * the delay it drew for that message; the network runtime: from the sender's send stamp to its
+   * arrival, on the nodes' shared clock). A
+   * process may keep it to report; it never changes what the process does.
+   */
+  observeDelay?(from: ProcessId, delayMs: number): void;
 }
 
 /** A client process: it starts multicasts on the workload's behalf and reports completions. */

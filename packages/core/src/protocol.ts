@@ -40,17 +40,35 @@ export type GroupInput<M> =
  *
  * For reconfigurable protocols:
  * - `deliver` may carry the `result` the client gets (a control message the protocol answers
- *   itself, such as a statistics request), instead of the application's;
- * - `redirect` tells the client that sent `message` to send it again under overlay view `view`
- *   (`overlay` in its JSON form): the request reached a group after the overlay changed;
+ *   itself, such as a statistics request), instead of the application's, and ask the replica to
+ *   add the delays it observed (`withDelays`);
+ * - `redirect` refuses a request the group took earlier (in this step or in an earlier one: a
+ *   request may wait inside the logic, for a view the group has not installed, and be refused on
+ *   the peer input that installs a later one) and neither delivered nor refused since. It tells
+ *   the client that sent `message` under view `requestView` (the request input's `view`, 0 when
+ *   absent) to send it again under overlay view `view` (`overlay` in its JSON form): the request
+ *   reached a group after the overlay changed. Clients count refusals per version of a request,
+ *   so `requestView` must be the one the request was taken with;
  * - `view` says this group installed overlay view `view` (drivers write a `view` trace event).
  */
 export type GroupOutput<M> =
   | { readonly kind: "send"; readonly to: GroupId; readonly body: M }
-  | { readonly kind: "deliver"; readonly message: Multicast; readonly result?: unknown }
+  | {
+      readonly kind: "deliver";
+      readonly message: Multicast;
+      readonly result?: unknown;
+      /**
+       * The replica adds to its answer the delays it observed from every group since it last did
+       * (`ObservedDelay`; each replica's own, outside the result clients vote on): the answer to
+       * a statistics request.
+       */
+      readonly withDelays?: true;
+    }
   | {
       readonly kind: "redirect";
       readonly message: Multicast;
+      /** The view the refused request was addressed under (its request input's `view`). */
+      readonly requestView: number;
       readonly view: number;
       readonly overlay: unknown;
     }

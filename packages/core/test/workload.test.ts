@@ -52,4 +52,44 @@ describe("locality workload", () => {
     for (let i = 0; i < 1000; i += 1) seen.add(uniform.next(prng).join(","));
     expect(seen.size).toBe(4);
   });
+
+  it("draws global multicasts from the home group's destination table, by weight", () => {
+    const destinationTable = new Map([
+      [
+        "c",
+        [
+          { dst: ["c", "a"], weight: 90 },
+          { dst: ["c", "e"], weight: 10 },
+          { dst: ["b", "c", "d"], weight: 0 },
+        ],
+      ],
+    ]);
+    const chooser = new DestinationChooser(
+      { localPercent: 50, globalSizes: [], globalChoice: "table", destinationTable },
+      topology,
+      topology.groupIds,
+      "c",
+    );
+    const prng = new Prng(2);
+    const seen = new Map<string, number>();
+    for (let i = 0; i < 10_000; i += 1) {
+      const key = chooser.next(prng).join(",");
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    }
+    expect([...seen.keys()].sort()).toEqual(["a,c", "c", "c,e"]);
+    expect(seen.get("c")).toBeGreaterThan(4700);
+    expect(seen.get("c")).toBeLessThan(5300);
+    const ratio = (seen.get("a,c") ?? 0) / (seen.get("c,e") ?? 1);
+    expect(ratio).toBeGreaterThan(7.5);
+    expect(ratio).toBeLessThan(11);
+    expect(
+      () =>
+        new DestinationChooser(
+          { localPercent: 50, globalSizes: [], globalChoice: "table", destinationTable },
+          topology,
+          topology.groupIds,
+          "a",
+        ),
+    ).toThrow(/no sets for home group a/);
+  });
 });

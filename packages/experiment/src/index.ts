@@ -16,6 +16,8 @@ export type { Genuineness, LatencySummary, MessageSample, RunMetrics } from "./m
 export { MetricsCollector, messageKind, percentile } from "./metrics.js";
 export type { NetOutcome } from "./net-run.js";
 export { runScenarioNet } from "./net-run.js";
+export type { PairedComparison, ViewGain } from "./report.js";
+export { pairedComparison, publishedLines, viewGains } from "./report.js";
 export type { ExperimentOptions } from "./run.js";
 export { experimentScenarios, loadDeploymentFile, runExperiment, runSummary, selectRuns } from "./run.js";
 export type { ScenarioOutcome, ScenarioSpec } from "./scenario.js";
@@ -26,7 +28,7 @@ export {
   runFailed,
   runScenario,
 } from "./scenario.js";
-export type { ExperimentSpec, ProtocolRun } from "./spec.js";
+export type { ExperimentSpec, ProtocolRun, Published, PublishedFigure } from "./spec.js";
 export { loadExperiment } from "./spec.js";
 export type { DelayedNetwork, SwarmCase, SwarmOptions } from "./swarm.js";
 export { DELAYED_NETWORKS, swarmCase, withOverlay } from "./swarm.js";

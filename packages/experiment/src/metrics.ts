@@ -2,6 +2,7 @@ import type {
   DestinationSet,
   GroupId,
   LatencyModel,
+  Overlay,
   ProtocolContext,
   ProtocolDefinition,
   Topology,
@@ -91,17 +92,23 @@ interface InFlight {
   readonly client: string;
   readonly dst: DestinationSet;
   readonly multicastMs: number;
+  /** The overlay view every group had installed when the multicast started (0 without views). */
+  readonly view: number;
   /** Destination groups that have not delivered yet (first replica to deliver counts); a few each. */
   readonly groupsLeft: GroupId[];
   lastDeliveryMs: number;
   completeMs: number;
 }
 
-/** One multicast's outcome, for per-message CSVs and time series. */
+/** One multicast's outcome, for per-message CSVs, time series and before/after comparisons. */
 export interface MessageSample {
   readonly multicastMs: number;
   readonly latencyMs: number;
   readonly kind: string;
+  readonly client: string;
+  readonly dst: DestinationSet;
+  /** The protocol's latency model for it, on the overlay view it started under; null: none. */
+  readonly modelMs: number | null;
 }
 
 /**
@@ -174,6 +181,11 @@ export class MetricsCollector {
   private dstById: Map<string, DestinationSet> | null = null;
   private readonly outsideMessages = new Map<string, number>();
   private readonly outsideGroups = new Map<string, Set<string>>();
+  /** Overlay views: the newest one each group installed (first replica), and the one all did. */
+  private readonly viewOfGroup = new Map<string, number>();
+  private viewEverywhere = 0;
+  /** The protocol's context per view (the view's overlay), for the latency model. */
+  private readonly contextOfView = new Map<number, ProtocolContext | null>();
 
   constructor(
     private readonly topology: Topology,
@@ -184,7 +196,15 @@ export class MetricsCollector {
     private readonly keepSamples: boolean,
     /** Clients whose multicasts are not workload (a reconfiguration controller). */
     private readonly ignoredClients: ReadonlySet<string> = new Set(),
-  ) {}
+    /**
+     * With overlay views (reconfiguration): the overlay of view v > 0, so the latency model of a
+     * multicast follows the view every group had installed when it started; undefined: no model
+     * once the first view is installed.
+     */
+    private readonly overlayOfView?: (view: number) => Overlay | undefined,
+  ) {
+    this.contextOfView.set(0, context);
+  }
 
   onEvent(event: TraceEvent): void {
     switch (event.ev) {
@@ -198,6 +218,7 @@ export class MetricsCollector {
           client: String(event.client),
           dst,
           multicastMs: event.t,
+          view: this.viewEverywhere,
           groupsLeft: [...dst],
           lastDeliveryMs: -1,
           completeMs: -1,
@@ -231,6 +252,7 @@ export class MetricsCollector {
           this.marks.push({ t: event.t, label: `${event.kind} ${event.proc}` });
         break;
       case "view":
+        this.onView(String(event.group), event.view);
         if (
           this.marks.length < MARKS_MAX &&
           !this.marks.some((mark) => mark.label === `view ${event.view}`)
@@ -247,6 +269,26 @@ export class MetricsCollector {
       default:
         break;
     }
+  }
+
+  private onView(group: string, view: number): void {
+    if (view <= (this.viewOfGroup.get(group) ?? 0)) return;
+    this.viewOfGroup.set(group, view);
+    let everywhere = view;
+    for (const other of this.context.groups)
+      everywhere = Math.min(everywhere, this.viewOfGroup.get(other) ?? 0);
+    this.viewEverywhere = everywhere;
+  }
+
+  /** The protocol's context in `view` (its overlay), or null when the view's overlay is unknown. */
+  private contextIn(view: number): ProtocolContext | null {
+    let context = this.contextOfView.get(view);
+    if (context === undefined) {
+      const overlay = this.overlayOfView?.(view);
+      context = overlay === undefined ? null : { ...this.context, overlay };
+      this.contextOfView.set(view, context);
+    }
+    return context;
   }
 
   private onSend(to: TraceId, id: TraceId | undefined): void {
@@ -317,7 +359,9 @@ export class MetricsCollector {
     };
     let floorMs = 0;
     for (const group of record.dst) floorMs = Math.max(floorMs, latencyModel.clientToGroupMs(group));
-    const modelMs = this.protocol.modelLatencyMs?.(record.dst, this.context, latencyModel) ?? null;
+    const context = this.contextIn(record.view);
+    const modelMs =
+      context === null ? null : (this.protocol.modelLatencyMs?.(record.dst, context, latencyModel) ?? null);
     const latencyMs = record.lastDeliveryMs - record.multicastMs;
     const kind = messageKind(record.dst);
     this.latency.add(latencyMs, floorMs, modelMs);
@@ -328,7 +372,16 @@ export class MetricsCollector {
       this.byKind.set(kind, perKind);
     }
     perKind.add(latencyMs, floorMs, modelMs);
-    if (this.keepSamples) this.samples.push({ multicastMs: record.multicastMs, latencyMs, kind });
+    if (this.keepSamples) {
+      this.samples.push({
+        multicastMs: record.multicastMs,
+        latencyMs,
+        kind,
+        client: record.client,
+        dst: record.dst,
+        modelMs,
+      });
+    }
   }
 
   finish(): RunMetrics {

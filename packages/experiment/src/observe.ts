@@ -1,6 +1,6 @@
 import type { CheckReport } from "@amcast/check";
 import { checkRun } from "@amcast/check";
-import type { TraceEvent } from "@amcast/core";
+import type { Overlay, TraceEvent } from "@amcast/core";
 import type { BuiltSystem } from "@amcast/system";
 import { CONTROLLER_ID } from "@amcast/system";
 import type { RunMetrics } from "./metrics.js";
@@ -18,17 +18,21 @@ export class RunObserver {
 
   constructor(
     private readonly spec: ScenarioSpec,
-    built: Pick<BuiltSystem, "protocol" | "context" | "clientRegions" | "controller">,
+    built: Pick<BuiltSystem, "protocol" | "context" | "clientRegions">,
+    /**
+     * With views: the overlay of each view, so the latency model of a multicast follows the view
+     * installed everywhere when it started (without it, no model after the first view).
+     */
+    overlayOfView?: (view: number) => Overlay | undefined,
   ) {
-    // The latency model follows one overlay; with views it no longer applies after the first change.
-    const { modelLatencyMs: _model, ...withoutModel } = built.protocol;
     this.metrics = new MetricsCollector(
       spec.topology,
       built.clientRegions,
-      built.controller === null ? built.protocol : withoutModel,
+      built.protocol,
       built.context,
       spec.keepSamples,
       new Set([CONTROLLER_ID]),
+      overlayOfView,
     );
   }
 

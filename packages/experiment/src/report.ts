@@ -1,5 +1,9 @@
 import { formatReport } from "@amcast/check";
+import { destinationKey } from "@amcast/core";
+import type { Reconfiguration } from "@amcast/system";
 import { signatureKind } from "@amcast/system";
+import type { MessageSample } from "./metrics.js";
+import { percentile } from "./metrics.js";
 import type { ScenarioOutcome } from "./scenario.js";
 import {
   failingViolations,
@@ -8,6 +12,7 @@ import {
   realTimeViolationsText,
   runFailed,
 } from "./scenario.js";
+import type { Published } from "./spec.js";
 import { formatTable } from "./table.js";
 
 /** The main table: one row per run. */
@@ -294,45 +299,197 @@ export function linearizableCostTable(outcomes: readonly ScenarioOutcome[]): str
 
 /**
  * For runs that reconfigure: each installed view with the optimiser's prediction (mean latency of
- * the window's workload on the old and the new overlay, by its cost model) and what the run
- * measured: mean latency of the multicasts started between the previous change (or the workload
- * shift) and the decision, and between the installation and the next decision (or the end).
+ * the window's workload on the old and the new overlay, by the protocol's own latency model) and
+ * what the run measured over the multicasts started between the previous change (or the workload
+ * shift) and the decision, and between the installation and the next decision (or the workload
+ * shift, or the end).
+ *
+ * The two windows are compared on the same workload: per (client, destination set) that ran in
+ * both, weighted by how often it ran before (`pairedComparison`). Comparing the windows' plain
+ * means would mostly measure who was still running: closed-loop clients finish at different
+ * times, the ones near their destinations first, so a later window holds the slower clients.
  */
+/** One installed view of a run: the predicted and the measured gain (see `reconfigTable`). */
+export interface ViewGain {
+  readonly change: Reconfiguration;
+  readonly predictedGain: number | null;
+  /** Before and after on the same workload; null when the windows share no (client, set). */
+  readonly measured: PairedComparison | null;
+}
+
+export function viewGains(outcome: ScenarioOutcome): ViewGain[] {
+  const { spec, metrics, reconfig } = outcome;
+  if (reconfig === null) return [];
+  const installed = reconfig.reconfigurations;
+  return installed.map((change, index) => {
+    const previous = installed[index - 1];
+    // Both windows see one workload: a shift between them ends the after window.
+    const shiftAtMs = spec.workload.shift?.atMs;
+    let fromMs = previous?.installedMs ?? 0;
+    if (shiftAtMs !== undefined && shiftAtMs < change.decidedMs) fromMs = Math.max(fromMs, shiftAtMs);
+    let untilMs = installed[index + 1]?.decidedMs ?? Number.POSITIVE_INFINITY;
+    if (shiftAtMs !== undefined && change.installedMs !== null && shiftAtMs > change.installedMs)
+      untilMs = Math.min(untilMs, shiftAtMs);
+    const predictedGain =
+      change.predictedCurrentMs !== null && change.predictedBestMs !== null && change.predictedCurrentMs > 0
+        ? (100 * (change.predictedCurrentMs - change.predictedBestMs)) / change.predictedCurrentMs
+        : null;
+    const measured =
+      change.installedMs === null
+        ? null
+        : pairedComparison(metrics.samples, fromMs, change.decidedMs, change.installedMs, untilMs);
+    return { change, predictedGain, measured };
+  });
+}
+
+/** Latency of one (client, destination set) over a window. */
+interface KeyStats {
+  count: number;
+  sum: number;
+  squares: number;
+  modelSum: number;
+  modelCount: number;
+}
+
+/** The multicasts started in [fromMs, untilMs), per (client, destination set). */
+function statsByKey(
+  samples: readonly MessageSample[],
+  fromMs: number,
+  untilMs: number,
+): Map<string, KeyStats> {
+  const byKey = new Map<string, KeyStats>();
+  for (const sample of samples) {
+    if (sample.multicastMs < fromMs || sample.multicastMs >= untilMs) continue;
+    const key = `${sample.client}\n${destinationKey(sample.dst)}`;
+    let stats = byKey.get(key);
+    if (stats === undefined) {
+      stats = { count: 0, sum: 0, squares: 0, modelSum: 0, modelCount: 0 };
+      byKey.set(key, stats);
+    }
+    stats.count += 1;
+    stats.sum += sample.latencyMs;
+    stats.squares += sample.latencyMs * sample.latencyMs;
+    if (sample.modelMs !== null) {
+      stats.modelSum += sample.modelMs;
+      stats.modelCount += 1;
+    }
+  }
+  return byKey;
+}
+
+/** Sample variance of one key; NaN below two samples. */
+function keyVariance(stats: KeyStats): number {
+  if (stats.count < 2) return Number.NaN;
+  const mean = stats.sum / stats.count;
+  return Math.max(0, (stats.squares - stats.count * mean * mean) / (stats.count - 1));
+}
+
+/** The variance within keys, pooled over the keys of a window with two samples or more (0 if none). */
+function pooledVariance(byKey: ReadonlyMap<string, KeyStats>): number {
+  let squares = 0;
+  let freedom = 0;
+  for (const stats of byKey.values()) {
+    if (stats.count < 2) continue;
+    squares += keyVariance(stats) * (stats.count - 1);
+    freedom += stats.count - 1;
+  }
+  return freedom > 0 ? squares / freedom : 0;
+}
+
+/** One workload measured in two windows of a run (see `pairedComparison`). */
+export interface PairedComparison {
+  /** Mean latency before and after, each (client, set) weighted by its count before (ms). */
+  readonly beforeMs: number;
+  readonly afterMs: number;
+  /** The latency model's mean for the after window, same weights; null if a sample has none. */
+  readonly afterModelMs: number | null;
+  readonly gainPercent: number;
+  /** Two standard errors of the gain (%): a negative gain beyond it is no noise. */
+  readonly noisePercent: number;
+  /** Share of the before window's multicasts whose (client, destination set) ran after too. */
+  readonly comparedFraction: number;
+}
+
+/**
+ * Before [beforeFromMs, beforeUntilMs) against after [afterFromMs, afterUntilMs), on the same
+ * workload: each (client, destination set) that ran in both windows counts with its mean latency
+ * in each, weighted by how often it ran before; the rest is left out (`comparedFraction` says how
+ * much). The noise is two standard errors of the weighted difference (a key's variance from its
+ * own samples, or pooled over its window's keys when it has one). Null: no key ran in both.
+ */
+export function pairedComparison(
+  samples: readonly MessageSample[],
+  beforeFromMs: number,
+  beforeUntilMs: number,
+  afterFromMs: number,
+  afterUntilMs: number,
+): PairedComparison | null {
+  const before = statsByKey(samples, beforeFromMs, beforeUntilMs);
+  const after = statsByKey(samples, afterFromMs, afterUntilMs);
+  const pooledBefore = pooledVariance(before);
+  const pooledAfter = pooledVariance(after);
+  let beforeTotal = 0;
+  let weights = 0;
+  let beforeSum = 0;
+  let afterSum = 0;
+  let modelSum = 0;
+  let modelComplete = true;
+  let varianceSum = 0;
+  for (const [key, early] of before) {
+    beforeTotal += early.count;
+    const late = after.get(key);
+    if (late === undefined) continue;
+    const weight = early.count;
+    weights += weight;
+    beforeSum += weight * (early.sum / early.count);
+    afterSum += weight * (late.sum / late.count);
+    if (late.modelCount === late.count) modelSum += weight * (late.modelSum / late.count);
+    else modelComplete = false;
+    const earlyVariance = early.count < 2 ? pooledBefore : keyVariance(early);
+    const lateVariance = late.count < 2 ? pooledAfter : keyVariance(late);
+    varianceSum += weight * weight * (earlyVariance / early.count + lateVariance / late.count);
+  }
+  if (weights === 0) return null;
+  const beforeMs = beforeSum / weights;
+  const afterMs = afterSum / weights;
+  const noiseMs = (2 * Math.sqrt(varianceSum)) / weights;
+  return {
+    beforeMs,
+    afterMs,
+    afterModelMs: modelComplete ? modelSum / weights : null,
+    gainPercent: beforeMs > 0 ? (100 * (beforeMs - afterMs)) / beforeMs : 0,
+    noisePercent: beforeMs > 0 ? (100 * noiseMs) / beforeMs : 0,
+    comparedFraction: weights / beforeTotal,
+  };
+}
+
 export function reconfigTable(outcomes: readonly ScenarioOutcome[]): string | undefined {
   const rows: (string | number)[][] = [];
-  for (const { spec, metrics, reconfig } of outcomes) {
-    if (reconfig === null) continue;
-    const installed = reconfig.reconfigurations;
-    installed.forEach((change, index) => {
-      const previous = installed[index - 1];
-      const shiftAtMs = spec.workload.shift?.atMs;
-      let fromMs = previous?.installedMs ?? 0;
-      if (shiftAtMs !== undefined && shiftAtMs < change.decidedMs) fromMs = Math.max(fromMs, shiftAtMs);
-      const untilMs = installed[index + 1]?.decidedMs ?? Number.POSITIVE_INFINITY;
-      const before = meanLatency(metrics.samples, fromMs, change.decidedMs);
-      const after =
-        change.installedMs === null ? null : meanLatency(metrics.samples, change.installedMs, untilMs);
-      const predictedGain =
-        change.predictedCurrentMs !== null && change.predictedBestMs !== null && change.predictedCurrentMs > 0
-          ? (100 * (change.predictedCurrentMs - change.predictedBestMs)) / change.predictedCurrentMs
-          : null;
-      const measuredGain =
-        before !== null && after !== null && before > 0 ? (100 * (before - after)) / before : null;
+  for (const outcome of outcomes) {
+    for (const { change, predictedGain, measured } of viewGains(outcome)) {
+      const verdict =
+        measured === null ? "-" : measured.gainPercent < -measured.noisePercent ? "WORSE" : "ok";
       rows.push([
-        spec.label,
+        outcome.spec.label,
         change.view,
         change.decidedMs / 1000,
         change.installedMs === null ? "-" : change.installedMs / 1000,
         change.predictedCurrentMs ?? "-",
         change.predictedBestMs ?? "-",
         predictedGain ?? "-",
-        before ?? "-",
-        after ?? "-",
-        measuredGain ?? "-",
+        measured?.beforeMs ?? "-",
+        measured?.afterMs ?? "-",
+        measured?.gainPercent ?? "-",
+        measured?.noisePercent ?? "-",
+        measured === null ? "-" : measured.comparedFraction * 100,
+        measured !== null && measured.afterModelMs !== null && measured.afterModelMs > 0
+          ? measured.afterMs / measured.afterModelMs
+          : "-",
+        verdict,
         change.method,
         change.solveMs,
       ]);
-    });
+    }
   }
   if (rows.length === 0) return undefined;
   return formatTable(
@@ -344,14 +501,41 @@ export function reconfigTable(outcomes: readonly ScenarioOutcome[]): string | un
       "model old ms",
       "model new ms",
       "predicted gain %",
-      "mean before ms",
-      "mean after ms",
+      "before ms",
+      "after ms",
       "measured gain %",
+      "noise +-%",
+      "compared %",
+      "model x after",
+      "check",
       "solver",
       "solve ms",
     ],
     rows,
   );
+}
+
+/**
+ * The experiment's expectation on reconfiguring runs (`reconfig.firstGainPercentMin`): each must
+ * install a view, and measure at least that gain after its first one. One line per run that
+ * does not.
+ */
+export function reconfigExpectationFailures(
+  outcomes: readonly ScenarioOutcome[],
+  minGainPercent: number,
+): string[] {
+  const failures: string[] = [];
+  for (const outcome of outcomes) {
+    if (outcome.reconfig === null) continue;
+    const first = viewGains(outcome)[0];
+    const gain = first?.measured?.gainPercent ?? null;
+    if (first === undefined) failures.push(`${outcome.spec.label}: installed no view`);
+    else if (gain === null || gain < minGainPercent)
+      failures.push(
+        `${outcome.spec.label}: measured gain after the first view ${gain === null ? "unknown" : `${gain.toFixed(1)}%`} < ${minGainPercent}%`,
+      );
+  }
+  return failures;
 }
 
 /** Optimiser runs per reconfiguring run: how many, how long (wall clock), how many changed the overlay. */
@@ -366,25 +550,138 @@ export function solverTable(outcomes: readonly ScenarioOutcome[]): string | unde
       reconfig.plans.filter((plan) => plan.changed).length,
       times.reduce((sum, time) => sum + time, 0) / times.length,
       Math.max(...times),
+      Math.max(...reconfig.plans.map((plan) => plan.measuredPairs)),
     ]);
   }
   if (rows.length === 0) return undefined;
-  return formatTable(["run", "optimiser runs", "changes proposed", "mean solve ms", "max solve ms"], rows);
+  return formatTable(
+    ["run", "optimiser runs", "changes proposed", "mean solve ms", "max solve ms", "measured delay pairs"],
+    rows,
+  );
 }
 
-function meanLatency(
-  samples: readonly { multicastMs: number; latencyMs: number }[],
-  fromMs: number,
-  untilMs: number,
-): number | null {
-  let sum = 0;
-  let count = 0;
-  for (const sample of samples) {
-    if (sample.multicastMs < fromMs || sample.multicastMs >= untilMs) continue;
-    sum += sample.latencyMs;
-    count += 1;
+/**
+ * The delays the controller optimised with at the end, against the topology's matrix: per run,
+ * how many ordered group pairs were measured and measured/topology over them.
+ */
+export function measuredDelaysTable(outcomes: readonly ScenarioOutcome[]): string | undefined {
+  const rows: (string | number)[][] = [];
+  for (const { spec, reconfig } of outcomes) {
+    if (reconfig === null || reconfig.measuredDelays.length === 0) continue;
+    const ratios = reconfig.measuredDelays.map(
+      (delay) => delay.meanMs / Math.max(1e-9, spec.topology.groupToGroupMs(delay.from, delay.to)),
+    );
+    rows.push([
+      spec.label,
+      reconfig.measuredDelays.length,
+      reconfig.measuredDelays.reduce((sum, delay) => sum + delay.samples, 0),
+      Math.min(...ratios),
+      percentile(Float64Array.from(ratios).sort(), 0.5),
+      Math.max(...ratios),
+    ]);
   }
-  return count === 0 ? null : sum / count;
+  if (rows.length === 0) return undefined;
+  return formatTable(["run", "pairs", "samples", "measured/topology min", "median", "max"], rows);
+}
+
+/**
+ * The reconfiguration part of an experiment's output, the same on both runtimes: the table of
+ * views (predicted and measured gain), the optimiser's runs, and the experiment's expectation
+ * (`firstGainPercentMin`, null: none): `verdict` has one FAILED line per run that misses it, or
+ * one line saying every run met it (printed with the checks' verdict).
+ */
+export function reconfigLines(
+  outcomes: readonly ScenarioOutcome[],
+  firstGainPercentMin: number | null,
+  runtime: "sim" | "net",
+): { lines: string[]; verdict: string[]; failed: number } {
+  const lines: string[] = [];
+  const reconfigurations = reconfigTable(outcomes);
+  if (reconfigurations !== undefined)
+    lines.push(
+      "",
+      "reconfigurations (model: the optimiser's cost model over the statistics window; measured: latency before the decision and after the installation, per client and destination set that ran in both (compared %: share of the before window), weighted as before; model x after: measured over the latency model on the new overlay)",
+      reconfigurations,
+    );
+  const solver = solverTable(outcomes);
+  if (solver !== undefined)
+    lines.push(
+      "",
+      runtime === "sim"
+        ? "optimiser runs (wall-clock solve times; the simulated run does not wait for them)"
+        : "optimiser runs (wall-clock solve times, spent in the controller's client host; measured delay pairs: from the messages' send stamps)",
+      solver,
+    );
+  const delays = measuredDelaysTable(outcomes);
+  if (delays !== undefined)
+    lines.push(
+      "",
+      runtime === "sim"
+        ? "measured delays the controller last optimised with (the simulator's drawn delays, as the replicas reported them with STATS)"
+        : "measured delays the controller last optimised with (receive time minus the messages' send stamps, as the replicas reported them with STATS)",
+      delays,
+    );
+  const expectations =
+    firstGainPercentMin === null ? [] : reconfigExpectationFailures(outcomes, firstGainPercentMin);
+  const verdict = expectations.map((line) => `FAILED: ${line}`);
+  if (firstGainPercentMin !== null && expectations.length === 0)
+    verdict.push(
+      `reconfiguration: every reconfiguring run gained at least ${firstGainPercentMin}% after its first view`,
+    );
+  return { lines, verdict, failed: expectations.length };
+}
+
+/**
+ * Published figures beside amcast's for the same run and workload (plain variant, first seed):
+ * published, amcast, amcast/published; then, per workload and metric, the protocols ranked best
+ * first by each (throughput: higher is better; latency: lower), and whether the orders agree.
+ */
+export function publishedLines(outcomes: readonly ScenarioOutcome[], published: Published): string[] {
+  const rows: (string | number)[][] = [];
+  const ranks = new Map<string, { run: string; published: number; amcast: number }[]>();
+  for (const figure of published.figures) {
+    const outcome = outcomes.find(
+      ({ spec }) =>
+        spec.label.startsWith(`${figure.run}/`) &&
+        spec.workload.name === figure.workload &&
+        spec.linearizable !== true,
+    );
+    if (outcome === undefined) continue;
+    const amcast =
+      figure.metric === "throughput" ? outcome.metrics.multicastsPerSec : outcome.metrics.latency.mean;
+    rows.push([
+      figure.run,
+      figure.workload,
+      figure.metric === "throughput" ? "mcast/s" : "mean ms",
+      figure.value,
+      amcast,
+      figure.value > 0 ? amcast / figure.value : "-",
+    ]);
+    const key = `${figure.workload} ${figure.metric}`;
+    const list = ranks.get(key) ?? [];
+    list.push({ run: figure.run, published: figure.value, amcast });
+    ranks.set(key, list);
+  }
+  if (rows.length === 0) return [];
+  const lines = [
+    `published figures (${published.source}) beside amcast's`,
+    formatTable(["run", "workload", "metric", "published", "amcast", "amcast/published"], rows),
+  ];
+  for (const [key, list] of ranks) {
+    if (list.length < 2) continue;
+    const better = key.endsWith("throughput") ? -1 : 1;
+    const order = (pick: (entry: (typeof list)[number]) => number): string =>
+      [...list]
+        .sort((a, b) => better * (pick(a) - pick(b)))
+        .map((entry) => entry.run)
+        .join(" > ");
+    const publishedOrder = order((entry) => entry.published);
+    const amcastOrder = order((entry) => entry.amcast);
+    lines.push(
+      `rank ${key}: published ${publishedOrder}; amcast ${amcastOrder} (${publishedOrder === amcastOrder ? "same" : "differs"})`,
+    );
+  }
+  return lines;
 }
 
 /** The command that runs `name` again with `seed` and writes its trace. */

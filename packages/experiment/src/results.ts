@@ -96,9 +96,17 @@ export function writeResults(
   write(
     "samples.csv",
     csv(
-      ["run", "multicast_ms", "latency_ms", "kind"],
+      ["run", "multicast_ms", "latency_ms", "kind", "client", "dst", "model_ms"],
       outcomes.flatMap(({ spec, metrics }) =>
-        metrics.samples.map((s) => [spec.label, s.multicastMs, s.latencyMs, s.kind]),
+        metrics.samples.map((s) => [
+          spec.label,
+          s.multicastMs,
+          s.latencyMs,
+          s.kind,
+          s.client,
+          s.dst.join(" "),
+          s.modelMs ?? "",
+        ]),
       ),
     ),
   );

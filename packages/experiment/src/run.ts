@@ -3,6 +3,8 @@ import type { Deployment, RunSelector } from "@amcast/runtime";
 import { loadDeployment } from "@amcast/runtime";
 import { signatureKind } from "@amcast/system";
 import type { Genuineness, LatencySummary } from "./metrics.js";
+import type { ViewGain } from "./report.js";
+import { viewGains } from "./report.js";
 import type { ScenarioOutcome, ScenarioSpec } from "./scenario.js";
 import { failingViolations, messagesPerMulticast, realTimeViolations, runScenario } from "./scenario.js";
 import type { ExperimentSpec } from "./spec.js";
@@ -169,7 +171,20 @@ export function runSummary(outcome: ScenarioOutcome): Record<string, unknown> {
     messageEvents: sim.messageEvents,
     messageEventsPerSec: outcome.wallMs > 0 ? Math.round((sim.messageEvents * 1000) / outcome.wallMs) : 0,
     sendsByKind: Object.fromEntries([...sim.sendsByLabel].sort(([a], [b]) => (a < b ? -1 : 1))),
-    reconfigurations: outcome.reconfig?.reconfigurations ?? null,
+    reconfigurations: outcome.reconfig === null ? null : viewGains(outcome).map(reconfigurationJson),
+  };
+}
+
+/** One installed view: what the controller decided and predicted, and what the run measured. */
+function reconfigurationJson({ change, predictedGain, measured }: ViewGain): Record<string, unknown> {
+  return {
+    ...change,
+    predictedGainPercent: predictedGain === null ? null : round(predictedGain),
+    measuredGainPercent: measured === null ? null : round(measured.gainPercent),
+    measuredNoisePercent: measured === null ? null : round(measured.noisePercent),
+    measuredBeforeMs: measured === null ? null : round(measured.beforeMs),
+    measuredAfterMs: measured === null ? null : round(measured.afterMs),
+    comparedFraction: measured === null ? null : round(measured.comparedFraction),
   };
 }
 

@@ -1,15 +1,12 @@
 import type { CheckReport, Violation } from "@amcast/check";
 import { failingViolations as failingOf } from "@amcast/check";
-import type { Overlay, TraceEvent } from "@amcast/core";
-import { Prng } from "@amcast/core";
+import type { TraceEvent } from "@amcast/core";
 import type { SimResult } from "@amcast/sim";
 import { simulate } from "@amcast/sim";
-import type { SystemSpec } from "@amcast/system";
+import type { ControllerReport, SystemSpec } from "@amcast/system";
 import { buildSystem, stopEvent } from "@amcast/system";
 import type { RunMetrics } from "./metrics.js";
 import { RunObserver } from "./observe.js";
-import type { PlanRecord, Reconfiguration } from "./reconfig.js";
-import { ReconfigController } from "./reconfig.js";
 
 /** One run for a driver: the system spec, plus what to observe of it. */
 export interface ScenarioSpec extends SystemSpec {
@@ -29,10 +26,7 @@ export interface ScenarioOutcome {
   readonly check: CheckReport | null;
   readonly wallMs: number;
   /** What the reconfiguration controller did; null: the run does not reconfigure. */
-  readonly reconfig: {
-    readonly reconfigurations: readonly Reconfiguration[];
-    readonly plans: readonly PlanRecord[];
-  } | null;
+  readonly reconfig: Pick<ControllerReport, "reconfigurations" | "plans" | "measuredDelays"> | null;
 }
 
 /**
@@ -71,21 +65,15 @@ export function messagesPerMulticast(outcome: ScenarioOutcome): number {
 /** Builds the system of a scenario, runs the simulator, checks the trace. */
 export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
   const { topology } = spec;
-  let controller: ReconfigController | null = null;
-  const built = buildSystem(spec, {
-    controller: (system, reconfig, targets) => {
-      controller = new ReconfigController(
-        reconfig,
-        system.overlay as Overlay,
-        targets,
-        (from, to) => topology.groupToGroupMs(from, to),
-        new Prng(system.seed).derive("reconfig"),
-        () => performance.now(),
-      );
-      return controller;
-    },
-  });
-  const observer = new RunObserver(spec, built);
+  const built = buildSystem(spec);
+  const { controller } = built;
+  // With views, the latency model of a multicast follows the view installed everywhere when it
+  // started (the controller knows each view's overlay).
+  const observer = new RunObserver(
+    spec,
+    built,
+    controller === null ? undefined : (view) => controller.overlayOf(view),
+  );
   const started = performance.now();
   const sim = simulate({
     seed: spec.seed,
@@ -104,7 +92,6 @@ export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
   const wallMs = performance.now() - started;
   observer.onEvent(stopEvent(spec, sim.stoppedBy, sim.endMs));
   const { metrics, check } = observer.finish();
-  const ran = controller as ReconfigController | null;
-  const reconfig = ran === null ? null : { reconfigurations: ran.reconfigurations, plans: ran.plans };
+  const reconfig = controller?.report() ?? null;
   return { spec, sim, metrics, check, wallMs, reconfig };
 }

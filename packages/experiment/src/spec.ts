@@ -1,6 +1,13 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { JsonFields, LocalitySpec, Overlay, ProtocolDefinition, Topology } from "@amcast/core";
+import type {
+  JsonFields,
+  LocalitySpec,
+  Overlay,
+  ProtocolDefinition,
+  Topology,
+  WeightedDestinations,
+} from "@amcast/core";
 import {
   checkOverlayAgainstTopology,
   describeValue,
@@ -80,6 +87,26 @@ export interface ExperimentSpec {
   readonly then: readonly string[];
   /** On-the-fly reconfiguration for the runs that ask for it; null: none. */
   readonly reconfig: ReconfigSpec | null;
+  /** Figures published elsewhere for these runs, printed beside amcast's; null: none. */
+  readonly published: Published | null;
+}
+
+/** What a published figure measures: throughput (multicasts/s) or mean latency (ms). */
+export const PUBLISHED_METRICS = ["throughput", "latency"] as const;
+
+/** A figure a paper or a prototype published for one protocol run under one workload. */
+export interface PublishedFigure {
+  /** A protocol entry's label. */
+  readonly run: string;
+  readonly workload: string;
+  readonly metric: (typeof PUBLISHED_METRICS)[number];
+  readonly value: number;
+}
+
+/** Published figures and where they come from. */
+export interface Published {
+  readonly source: string;
+  readonly figures: readonly PublishedFigure[];
 }
 
 const SEED_MAX = Number.MAX_SAFE_INTEGER;
@@ -162,6 +189,8 @@ export function loadExperiment(file: string): ExperimentSpec {
     }
   });
   const linearizable = readLinearizable(doc);
+  const publishedDoc = doc.optionalObject("published");
+  const published = publishedDoc === undefined ? null : readPublished(publishedDoc, protocols, workloads);
   const check = doc.optionalObject("check");
   const realTime = check?.boolean("realTime", false) ?? false;
   check?.done();
@@ -186,7 +215,39 @@ export function loadExperiment(file: string): ExperimentSpec {
     linearizable,
     then,
     reconfig,
+    published,
   };
+}
+
+function readPublished(
+  doc: JsonFields,
+  protocols: readonly ProtocolRun[],
+  workloads: readonly WorkloadSpec[],
+): Published {
+  const source = doc.string("source");
+  const items = doc.array("figures");
+  const runs = protocols.map((run) => run.label);
+  const workloadNames = workloads.map((workload) => workload.name);
+  const figures = items.objects().map((item, index) => {
+    const run = item.string("run");
+    if (!runs.includes(run))
+      throw items.error(
+        index,
+        `run ${describeValue(run)} is no protocol label here (labels: ${listNames(runs)})`,
+      );
+    const workload = item.string("workload");
+    if (!workloadNames.includes(workload))
+      throw items.error(
+        index,
+        `workload ${describeValue(workload)} is not one of this experiment's (${listNames(workloadNames)})`,
+      );
+    const metric = item.choice("metric", PUBLISHED_METRICS);
+    const value = item.number("value", { min: 0 });
+    item.done();
+    return { run, workload, metric, value };
+  });
+  doc.done();
+  return { source, figures };
 }
 
 function readProtocolRun(
@@ -262,8 +323,13 @@ function readReconfig(doc: JsonFields): ReconfigSpec {
     { integer: true, min: 1, max: 1_000_000 },
     defaults.controlMulticastsMax,
   );
+  const measuredDelays = doc.boolean("measuredDelays", defaults.measuredDelays);
+  const firstGainPercentMin = doc.has("firstGainPercentMin")
+    ? doc.number("firstGainPercentMin", { min: -100, max: 100 })
+    : null;
   doc.done();
   return {
+    firstGainPercentMin,
     policy,
     statsEveryMs,
     windowCollections,
@@ -273,6 +339,7 @@ function readReconfig(doc: JsonFields): ReconfigSpec {
     loadLimitFraction: loadLimitPercent === null ? null : loadLimitPercent / 100,
     viewsMax,
     controlMulticastsMax,
+    measuredDelays,
   };
 }
 
@@ -297,13 +364,17 @@ function readWorkload(item: JsonFields, topology: Topology, protocols: readonly 
       : item.number("ratePerSec", { min: 0.001 }, 1);
   const outstandingMax = item.number("outstandingMax", { integer: true, min: 1, max: 8192 }, 8192);
   const payloadBytes = item.number("payloadBytes", { integer: true, min: 0, max: 100_000_000 }, 64);
-  const locality = readLocality(item, { localPercent: 90, globalSizes: [2, 3], globalChoice: "nearest" });
+  const locality = readLocality(
+    item,
+    { localPercent: 90, globalSizes: [2, 3], globalChoice: "nearest" },
+    topology,
+  );
   const { localPercent } = locality;
   const shiftDoc = item.optionalObject("shift");
   let shift: WorkloadShift | null = null;
   if (shiftDoc !== undefined) {
     const atMs = shiftDoc.number("atMs", { min: 0 });
-    shift = { atMs, locality: readLocality(shiftDoc, locality) };
+    shift = { atMs, locality: readLocality(shiftDoc, locality, topology) };
     shiftDoc.done();
   }
   const startSpreadMs = item.number("startSpreadMs", { min: 0 }, 10);
@@ -346,14 +417,73 @@ function readWorkload(item: JsonFields, topology: Topology, protocols: readonly 
   };
 }
 
-/** A locality model (`localPercent`, `globalSizes`, `globalChoice`), each field defaulting to `base`. */
-function readLocality(item: JsonFields, base: LocalitySpec): LocalitySpec {
+/**
+ * A locality model (`localPercent`, `globalSizes`, `globalChoice`, `destinationTable`), each field
+ * defaulting to `base`. A destination table gives, per home group, the destination sets of its
+ * global multicasts with weights:
+ *   "globalChoice": "table",
+ *   "destinationTable": { "Canada": [{ "dst": ["Canada", "SaoPaulo"], "weight": 95 }, ...], ... }
+ */
+function readLocality(item: JsonFields, base: LocalitySpec, topology: Topology): LocalitySpec {
   const localPercent = item.number("localPercent", { integer: true, min: 0, max: 100 }, base.localPercent);
   const globalSizes = item.has("globalSizes")
     ? item.array("globalSizes").numbers({ integer: true, min: 2, max: 1000 })
     : base.globalSizes;
-  const globalChoice = item.choice("globalChoice", ["nearest", "uniform"] as const, base.globalChoice);
-  return { localPercent, globalSizes, globalChoice };
+  const globalChoice = item.choice(
+    "globalChoice",
+    ["nearest", "uniform", "table"] as const,
+    item.has("destinationTable") ? "table" : base.globalChoice,
+  );
+  let destinationTable = base.destinationTable;
+  const tableDoc = item.optionalObject("destinationTable");
+  if (tableDoc !== undefined)
+    destinationTable = readDestinationTable(tableDoc, item.raw("destinationTable"), topology);
+  if (globalChoice === "table" && destinationTable === undefined)
+    throw item.error("destinationTable", 'is missing (globalChoice "table" draws from it)');
+  if (globalChoice !== "table" && tableDoc !== undefined)
+    throw item.error(
+      "globalChoice",
+      `is ${describeValue(globalChoice)} but a destinationTable is given; use "table"`,
+    );
+  return {
+    localPercent,
+    globalSizes,
+    globalChoice,
+    ...(destinationTable === undefined ? {} : { destinationTable }),
+  };
+}
+
+function readDestinationTable(
+  doc: JsonFields,
+  raw: unknown,
+  topology: Topology,
+): ReadonlyMap<string, readonly WeightedDestinations[]> {
+  const table = new Map<string, WeightedDestinations[]>();
+  for (const home of Object.keys(raw as Record<string, unknown>)) {
+    if (!topology.targetGroupIds.includes(home))
+      throw doc.error(
+        home,
+        `home group ${describeValue(home)} is not a target group (groups: ${listNames(topology.targetGroupIds)})`,
+      );
+    const rows = doc
+      .array(home)
+      .objects()
+      .map((row) => {
+        const dst = row.array("dst").strings();
+        for (const group of dst)
+          if (!topology.targetGroupIds.includes(group))
+            throw row.error("dst", `group ${describeValue(group)} is not a target group`);
+        if (!dst.includes(home))
+          throw row.error("dst", `does not include its home group ${describeValue(home)}`);
+        if (new Set(dst).size < 2) throw row.error("dst", "needs two groups or more (a global multicast)");
+        const weight = row.number("weight", { min: 0 });
+        row.done();
+        return { dst, weight };
+      });
+    table.set(home, rows);
+  }
+  doc.done();
+  return table;
 }
 
 function readNetwork(doc: JsonFields | undefined): NetworkOptions {

@@ -3,9 +3,8 @@ import { assertNever, CdagOverlay, Prng, percent, runGroups, Topology } from "@a
 import type { ReplicationMode } from "@amcast/group";
 import { BYZANTINE_STRATEGIES, replicaCount } from "@amcast/group";
 import type { CrashFault, PartitionFault } from "@amcast/sim";
-import type { ByzantineFault, WorkloadSpec } from "@amcast/system";
-import type { ReconfigSpec } from "./reconfig.js";
-import { DEFAULT_RECONFIG, randomTree } from "./reconfig.js";
+import type { ByzantineFault, ReconfigSpec, WorkloadSpec } from "@amcast/system";
+import { DEFAULT_RECONFIG, randomTree } from "@amcast/system";
 import type { ScenarioSpec } from "./scenario.js";
 
 /**

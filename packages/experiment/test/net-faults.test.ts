@@ -211,21 +211,4 @@ describe("crash faults on real processes", () => {
       ),
     ).rejects.toThrow(/recoverAtMs/);
   });
-
-  it("refuses a run with the reconfiguration controller, saying what to change", async () => {
-    const reconfig: ScenarioSpec["reconfig"] = {
-      policy: "optimise",
-      statsEveryMs: 1000,
-      windowCollections: 2,
-      minGainFraction: 0.05,
-      solver: "ilp",
-      solverTimeLimitMs: 1000,
-      loadLimitFraction: null,
-      viewsMax: 4,
-      controlMulticastsMax: 100,
-    };
-    await expect(runScenarioNet(spec({ reconfig }), DEFAULT_NET_OPTIONS)).rejects.toThrow(
-      /net\/skeen\/crash\/kill: reconfig: the network runtime does not run the reconfiguration controller; set "reconfigure": false/,
-    );
-  });
 });

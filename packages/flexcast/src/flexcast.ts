@@ -1,12 +1,10 @@
 import type {
   CdagOverlay,
-  DestinationSet,
   GroupConfig,
   GroupId,
   GroupInput,
   GroupLogic,
   GroupOutput,
-  LatencyModel,
   MessageId,
   Multicast,
   Overlay,
@@ -26,6 +24,7 @@ import type {
   NotificationRef,
   Position,
 } from "./messages.js";
+import { flexcastLatencyMs } from "./model.js";
 
 /**
  * FlexCast (Batista, Coelho, Alchieri, Dotti, Pedone, Middleware '23): genuine atomic multicast
@@ -503,29 +502,6 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   private groupAt(position: Position): GroupId {
     return this.overlay.order[position] as GroupId;
   }
-}
-
-/**
- * The message pattern on the latency matrix, with every group between the lca and the last
- * destination notified (the steady state of rule 4): the lca delivers on the client's request;
- * every other participant (destination or notified group) commits once it heard from every
- * participant above it; a destination's latency is its commit. The result is the longest
- * client -> lca -> ... -> destination path through the participants.
- */
-export function flexcastLatencyMs(dst: DestinationSet, overlay: CdagOverlay, latency: LatencyModel): number {
-  const sorted = overlay.sortByPosition(dst);
-  const lca = sorted[0] as GroupId;
-  const last = sorted[sorted.length - 1] as GroupId;
-  const participants = overlay.order.slice(overlay.position(lca), overlay.position(last) + 1);
-  const commit = new Map<GroupId, number>([[lca, latency.clientToGroupMs(lca)]]);
-  for (const group of participants.slice(1)) {
-    let at = 0;
-    for (const [above, time] of commit) at = Math.max(at, time + latency.groupToGroupMs(above, group));
-    commit.set(group, at);
-  }
-  let result = 0;
-  for (const group of dst) result = Math.max(result, commit.get(group) as number);
-  return result;
 }
 
 function entriesBytes(windows: readonly HistoryWindow[]): number {

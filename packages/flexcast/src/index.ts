@@ -3,7 +3,6 @@ export {
   DEFAULT_FLEXCAST_OPTIONS,
   FlexCastGroup,
   flexcast,
-  flexcastLatencyMs,
   flexcastProtocol,
 } from "./flexcast.js";
 export type {
@@ -16,3 +15,4 @@ export type {
   NotificationRef,
   Position,
 } from "./messages.js";
+export { flexcastLatencyMs, flexcastSpanLatencyMs } from "./model.js";

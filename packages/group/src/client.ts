@@ -5,6 +5,7 @@ import type {
   GroupId,
   MessageId,
   Multicast,
+  ObservedDelay,
   Overlay,
   ProcessId,
   ProcessOutput,
@@ -68,6 +69,8 @@ interface InFlight {
    */
   readonly pending: Map<GroupId, Map<string, Set<ProcessId>> | undefined>;
   readonly results: Record<GroupId, unknown>;
+  /** Delays replicas reported with their answers (the last report per replica); rarely any. */
+  delays?: Map<ProcessId, readonly ObservedDelay[]>;
   sentTick: number;
   retries: number;
   /** Retries since an entry group last said the request is under way; `retriesMax` of them and the client gives up. */
@@ -296,6 +299,13 @@ export class MulticastClient implements ClientLogic {
     const record = this.inFlight.get(envelope.id);
     if (group === undefined || record === undefined) return NOTHING;
     if (!record.pending.has(group)) return NOTHING;
+    if (envelope.delays !== undefined) {
+      const delays = this.readDelays(group, envelope.delays);
+      if (delays.length > 0) {
+        record.delays ??= new Map();
+        record.delays.set(from, delays);
+      }
+    }
     if (this.quorum > 1) {
       let votes = record.pending.get(group);
       if (votes === undefined) {
@@ -315,7 +325,37 @@ export class MulticastClient implements ClientLogic {
     record.results[group] = envelope.result;
     if (record.pending.size > 0) return NOTHING;
     this.inFlight.delete(envelope.id);
-    return [{ kind: "complete", id: envelope.id, results: record.results }];
+    return [
+      record.delays === undefined
+        ? { kind: "complete", id: envelope.id, results: record.results }
+        : {
+            kind: "complete",
+            id: envelope.id,
+            results: record.results,
+            delays: [...record.delays.values()].flat(),
+          },
+    ];
+  }
+
+  /**
+   * The well-formed entries of a replica's delay report (known groups, finite delays >= 0, whole
+   * sample counts >= 1, each group once, at most one per group): what a faulty replica sends
+   * cannot grow the client's memory beyond one report per replica.
+   */
+  private readDelays(to: GroupId, entries: unknown): ObservedDelay[] {
+    if (!Array.isArray(entries)) return [];
+    const delays: ObservedDelay[] = [];
+    const seen = new Set<GroupId>();
+    for (const entry of entries.slice(0, this.spec.membership.groups.length)) {
+      if (!Array.isArray(entry) || entry.length !== 3) continue;
+      const [from, meanMs, samples] = entry as unknown[];
+      if (typeof from !== "string" || !this.spec.membership.hasGroup(from) || seen.has(from)) continue;
+      if (typeof meanMs !== "number" || !Number.isFinite(meanMs) || meanMs < 0) continue;
+      if (typeof samples !== "number" || !Number.isSafeInteger(samples) || samples < 1) continue;
+      seen.add(from);
+      delays.push({ from, to, meanMs, samples });
+    }
+    return delays;
   }
 
   tick(): readonly ProcessOutput[] {

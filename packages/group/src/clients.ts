@@ -58,11 +58,22 @@ export class ClientRequests {
     return true;
   }
 
-  /** Undoes `markExecuted` for a request the logic did not run (it redirected the client). */
-  forget(client: ClientId, seq: number): void {
+  /**
+   * Undoes `markExecuted` for a request the logic did not run after all (it redirected the
+   * client), so the request sent again may run: true. False, and nothing changes, when the client
+   * no longer waits for it from this replica: it is below the client's floor (the client said it
+   * holds every answer below a later request, or moved a whole window past it) or this replica
+   * answered it (a Byzantine client can do both while the request waits in the logic).
+   */
+  forget(client: ClientId, seq: number): boolean {
     const table = this.tables.get(client);
-    assert(table?.executed.delete(seq) === true, () => `${client}#${seq} was not executed`);
-    table.replies.delete(seq);
+    assert(
+      table !== undefined && (seq < table.floor || table.executed.has(seq)),
+      () => `${client}#${seq} was not executed`,
+    );
+    if (seq < table.floor || table.replies.has(seq)) return false;
+    table.executed.delete(seq);
+    return true;
   }
 
   recordReply(client: ClientId, seq: number, reply: GroupWire): void {

@@ -22,8 +22,8 @@ import { DEFAULT_ORDERING, SoloOrderer } from "./orderer.js";
 import { PbftOrderer } from "./pbft.js";
 import { RaftOrderer } from "./raft.js";
 import { IncomingStreams, OutgoingStreams } from "./streams.js";
-import type { GroupWire } from "./wire.js";
-import { ENVELOPE_BYTES, multicastBytes, readEnvelope, replyBytes } from "./wire.js";
+import type { DelayEntry, GroupWire } from "./wire.js";
+import { DELAY_ENTRY_BYTES, ENVELOPE_BYTES, multicastBytes, readEnvelope, replyBytes } from "./wire.js";
 
 /**
  * How a group's logic is replicated:
@@ -131,6 +131,8 @@ export class Replica<M> implements ProcessLogic {
   private readonly incoming: IncomingStreams;
   private readonly clients = new ClientRequests();
   private outputs: ProcessOutput[] = [];
+  /** Delays drivers observed per sending replica since the last report (`observeDelay`). */
+  private readonly observed = new Map<ProcessId, { sumMs: number; samples: number }>();
   private ticks = 0;
   private executedInputs = 0;
 
@@ -244,6 +246,36 @@ export class Replica<M> implements ProcessLogic {
 
   idle(): boolean {
     return this.orderer.idle();
+  }
+
+  /** Keeps a driver's delay measurement for the next reply that reports delays (clients' are not groups' delays). */
+  observeDelay(from: ProcessId, delayMs: number): void {
+    if (!Number.isFinite(delayMs) || delayMs < 0 || this.spec.membership.groupOf(from) === undefined) return;
+    const stats = this.observed.get(from);
+    if (stats === undefined) this.observed.set(from, { sumMs: delayMs, samples: 1 });
+    else {
+      stats.sumMs += delayMs;
+      stats.samples += 1;
+    }
+  }
+
+  /**
+   * The delays observed since the last report, per sending group: the median over its replicas of
+   * each one's mean (so a minority of slow or lying senders moves it little), and all samples.
+   * Then forgotten: each report covers the time since the previous one.
+   */
+  private takeObservedDelays(): DelayEntry[] {
+    const means = new Map<GroupId, number[]>();
+    const samples = new Map<GroupId, number>();
+    for (const [from, stats] of this.observed) {
+      const group = this.spec.membership.groupOf(from) as GroupId;
+      const list = means.get(group);
+      if (list === undefined) means.set(group, [stats.sumMs / stats.samples]);
+      else list.push(stats.sumMs / stats.samples);
+      samples.set(group, (samples.get(group) ?? 0) + stats.samples);
+    }
+    this.observed.clear();
+    return [...means].map(([group, list]) => [group, median(list), samples.get(group) as number]);
   }
 
   private onRequest(from: ProcessId, envelope: Extract<GroupWire, { t: "request" }>): void {
@@ -384,11 +416,7 @@ export class Replica<M> implements ProcessLogic {
     if (input.kind === "request") {
       if (!this.clients.markExecuted(input.client, input.seq, input.settled)) return;
       this.executedInputs += 1;
-      this.apply(
-        this.logic.step({ kind: "request", message: input.message, view: input.view }),
-        input.seq,
-        input.view,
-      );
+      this.apply(this.logic.step({ kind: "request", message: input.message, view: input.view }));
       return;
     }
     for (const item of this.incoming.onOrderedCopy(input)) {
@@ -397,31 +425,15 @@ export class Replica<M> implements ProcessLogic {
     }
   }
 
-  /** Carries out the logic's outputs; `requestSeq` is the sequence number of the request being run, if any. */
-  private apply(outputs: readonly GroupOutput<M>[], requestSeq?: number, requestView?: number): void {
+  /** Carries out the logic's outputs. */
+  private apply(outputs: readonly GroupOutput<M>[]): void {
     for (const output of outputs) {
       if (output.kind === "view") {
         this.outputs.push({ kind: "view", group: this.group, view: output.view });
         continue;
       }
       if (output.kind === "redirect") {
-        // The client asked under an old overlay view: it sends the request again under this one.
-        const message = output.message;
-        assert(
-          requestSeq !== undefined && sequenceOf(message) === requestSeq,
-          () => `${this.group} redirects ${message.id}, which it is not running`,
-        );
-        const redirect: GroupWire = {
-          t: "redirect",
-          id: message.id,
-          requestView: requestView ?? 0,
-          view: output.view,
-          overlay: output.overlay,
-        };
-        // Not executed after all: the request sent again under the new view (possibly to this
-        // very group) must run, so (client, seq) is forgotten rather than answered from a cache.
-        this.clients.forget(message.client, requestSeq);
-        this.sendReply(message.client, redirect);
+        this.redirect(output);
         continue;
       }
       if (output.kind === "send") {
@@ -457,13 +469,44 @@ export class Replica<M> implements ProcessLogic {
         // A reconfigurable protocol answers its own control messages; the application the rest.
         const result =
           "result" in output ? output.result : (this.spec.application?.(message, this.group) ?? null);
-        const reply: GroupWire = { t: "reply", id: message.id, group: this.group, result };
+        const reply: GroupWire =
+          output.withDelays === true
+            ? { t: "reply", id: message.id, group: this.group, result, delays: this.takeObservedDelays() }
+            : { t: "reply", id: message.id, group: this.group, result };
         const seq = sequenceOf(message);
         if (seq !== undefined && this.clients.isExecuted(message.client, seq))
           this.clients.recordReply(message.client, seq, reply);
         this.sendReply(message.client, reply);
       }
     }
+  }
+
+  /**
+   * The logic refused a request it took (now or earlier: one may wait inside it for a view and be
+   * refused on a later peer input): the client sends it again under the view the redirect names.
+   * The redirect carries the version (view) the request was sent under, which the client's
+   * count of f+1 matching refusals is per.
+   */
+  private redirect(output: Extract<GroupOutput<M>, { kind: "redirect" }>): void {
+    const { message } = output;
+    const seq = sequenceOf(message);
+    assert(seq !== undefined, () => `${this.group} redirects ${message.id}, which no client sent`);
+    assert(
+      Number.isSafeInteger(output.requestView) && output.requestView >= 0,
+      () => `${this.group} redirects ${message.id} with request view ${output.requestView}`,
+    );
+    // Not executed after all: the request sent again under the new view (possibly to this very
+    // group) must run, so (client, seq) is forgotten rather than answered from a cache. One the
+    // client settled since, or that was answered here, is not awaited: no redirect.
+    if (!this.clients.forget(message.client, seq)) return;
+    const redirect: GroupWire = {
+      t: "redirect",
+      id: message.id,
+      requestView: output.requestView,
+      view: output.view,
+      overlay: output.overlay,
+    };
+    this.sendReply(message.client, redirect);
   }
 
   private sendReply(client: ProcessId, reply: GroupWire): void {
@@ -477,7 +520,7 @@ export class Replica<M> implements ProcessLogic {
       body: reply,
       bytes:
         reply.t === "reply"
-          ? replyBytes(reply.id, reply.group)
+          ? replyBytes(reply.id, reply.group) + DELAY_ENTRY_BYTES * (reply.delays?.length ?? 0)
           : replyBytes(reply.id, "") + (reply.t === "redirect" ? 64 : 0),
       label: reply.t,
       id: reply.id,
@@ -523,6 +566,15 @@ function wellFormed(message: Multicast, seq: number, client: ProcessId): boolean
     if (typeof dst[i] !== "string" || (i > 0 && !(dst[i - 1] < dst[i]))) return false;
   }
   return true;
+}
+
+/** The median of a non-empty list (the mean of the middle two for an even length). */
+function median(values: number[]): number {
+  values.sort((a, b) => a - b);
+  const middle = values.length >> 1;
+  return values.length % 2 === 1
+    ? (values[middle] as number)
+    : ((values[middle - 1] as number) + (values[middle] as number)) / 2;
 }
 
 /** The sequence number in a message id "<client>:<seq>". */

@@ -30,7 +30,17 @@ export type GroupWire =
     }
   | { readonly t: "copy"; readonly k: number; readonly body: unknown; readonly signature: string }
   | { readonly t: "consensus"; readonly body: unknown }
-  | { readonly t: "reply"; readonly id: MessageId; readonly group: GroupId; readonly result: unknown }
+  | {
+      readonly t: "reply";
+      readonly id: MessageId;
+      readonly group: GroupId;
+      readonly result: unknown;
+      /**
+       * Delays the replica observed per sending group since its last such reply, when the logic
+       * asked for them (`withDelays`): [group, mean one-way ms, samples]. Not part of the result.
+       */
+      readonly delays?: readonly DelayEntry[];
+    }
   | {
       readonly t: "redirect";
       readonly id: MessageId;
@@ -40,6 +50,12 @@ export type GroupWire =
       readonly overlay: unknown;
     }
   | { readonly t: "under-way"; readonly id: MessageId };
+
+/** One sending group's delays in a reply: [group, mean one-way ms, samples]. */
+export type DelayEntry = readonly [GroupId, number, number];
+
+/** Modelled bytes of one `DelayEntry` (a group id, two numbers). */
+export const DELAY_ENTRY_BYTES = 20;
 
 /** Modelled bytes of an envelope's own header (type tag, lengths, sequence number). */
 export const ENVELOPE_BYTES = 16;

@@ -29,9 +29,23 @@ describe("per-client request table", () => {
   it("forgets a redirected request so it can run when sent again", () => {
     const table = new ClientRequests(10);
     expect(table.markExecuted("c", 0)).toBe(true);
-    table.forget("c", 0);
+    expect(table.forget("c", 0)).toBe(true);
     expect(table.isExecuted("c", 0)).toBe(false);
     expect(table.markExecuted("c", 0)).toBe(true);
     expect(() => table.markExecuted("c", 1, 2)).toThrow(/settles only requests below/);
+    expect(() => table.forget("c", 7)).toThrow(/was not executed/);
+  });
+
+  it("keeps a request its client settled or that was answered: no redirect is owed", () => {
+    const table = new ClientRequests(10);
+    table.markExecuted("c", 0);
+    table.markExecuted("c", 1);
+    table.recordReply("c", 1, reply("c:1"));
+    expect(table.forget("c", 1)).toBe(false);
+    expect(table.cachedReply("c", 1)).toEqual(reply("c:1"));
+    // Request 2 settles request 0, which (say) still waited in the logic.
+    table.markExecuted("c", 2, 2);
+    expect(table.forget("c", 0)).toBe(false);
+    expect(table.isExecuted("c", 0)).toBe(true);
   });
 });

@@ -48,8 +48,11 @@ export type LinearizableMessage<M> =
 
 interface Waiting {
   readonly message: Multicast;
-  /** What the inner logic answered itself (e.g. a reconfiguration control message), if anything. */
-  readonly result?: unknown;
+  /**
+   * The inner logic's delivery, released as it is (with the result it answered itself for a
+   * reconfiguration control message, if any).
+   */
+  readonly delivery: Extract<GroupOutput<unknown>, { kind: "deliver" }>;
   /** Other destinations whose ACK is still missing. */
   readonly missing: Set<GroupId>;
   /** Whether this group acknowledged it (it reached the head of the queue). */
@@ -115,10 +118,7 @@ export class LinearizableGroup<M> implements GroupLogic<LinearizableMessage<M>> 
       const missing = new Set(message.dst.filter((group) => group !== this.group));
       for (const group of this.earlyAcks.get(message.id) ?? []) missing.delete(group);
       this.earlyAcks.delete(message.id);
-      const waiting: Waiting =
-        "result" in output
-          ? { message, missing, acknowledged: false, result: output.result }
-          : { message, missing, acknowledged: false };
+      const waiting: Waiting = { message, delivery: output, missing, acknowledged: false };
       this.queue.push(waiting);
       this.waitingById.set(message.id, waiting);
     }
@@ -156,11 +156,7 @@ export class LinearizableGroup<M> implements GroupLogic<LinearizableMessage<M>> 
       if (head.missing.size > 0) break;
       this.queueHead += 1;
       this.waitingById.delete(head.message.id);
-      outputs.push(
-        "result" in head
-          ? { kind: "deliver", message: head.message, result: head.result }
-          : { kind: "deliver", message: head.message },
-      );
+      outputs.push(head.delivery);
     }
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
       this.queue.splice(0, this.queueHead);

@@ -1,72 +1,61 @@
 /**
- * The best C-DAG order for a workload (FlexCast cost model, see `orderedSetCost`).
+ * The best C-DAG order for a workload by FlexCast's own latency model (`flexcastSpanLatencyMs`:
+ * the client's leg to the lca, then the destinations and the notified groups between them).
  *
- * Only the relative order of groups that share a destination set of two or more groups matters
- * (the "relevant" groups); every other group keeps its place, and the relevant groups are
- * reordered within the positions they hold, so the proposal moves as little as it can.
+ * Only the order of the groups that some set of two or more groups addresses (the "relevant"
+ * groups) is searched; every other group goes after them, outside every set's span, where it
+ * notifies nobody. (On a matrix without the triangle inequality a group between two destinations
+ * could, rarely, relay a notification sooner than the lca sends it; the search does not exploit
+ * that.)
+ *
+ * Searches: the exhaustive one (every order of up to 9 relevant groups); the ILP (cdag-ilp.ts),
+ * after a local search (cdag-local.ts) whose order is its cut-off and the answer when the ILP
+ * does not beat it in time or is beyond the solver. Either way the answer is costed by the model.
  */
 import type { GroupId } from "@amcast/core";
 import { CdagOverlay } from "@amcast/core";
-import { orderedSetCost } from "./cost.js";
+import {
+  buildCdagIlp,
+  CDAG_ORDER_VARIABLES_MAX_SET,
+  cdagIlpCellsEstimate,
+  orderFromPairs,
+} from "./cdag-ilp.js";
+import { localSearchOrder } from "./cdag-local.js";
+import type { CdagProblem } from "./cdag-problem.js";
+import { cdagProblem, fullOrder, orderCostMs } from "./cdag-problem.js";
 import type { CheckedOptions, SearchOutcome } from "./decide.js";
 import { checkOptions, decide } from "./decide.js";
 import type { ModelStats } from "./lp.js";
-import { LinearModel, solveIlp, tooLarge } from "./lp.js";
+import { solveIlp, tooLarge } from "./lp.js";
 import type { DestinationCount, GroupLatencyMs, OptimizeOptions, OptimizeResult } from "./types.js";
-import type { Workload } from "./workload.js";
-import { aggregate, checkGroups, latencyMatrix } from "./workload.js";
+import { aggregate, checkGroups } from "./workload.js";
+
+/**
+ * The C-DAG ILP is attempted up to this many tableau cells (estimated before building it). One
+ * LP relaxation of the exact model cannot be interrupted and takes about a second at this size
+ * (6 groups, 19 sets) and minutes near the solver's `MAX_TABLEAU_CELLS`, so beyond it the local
+ * search's order is the answer.
+ */
+export const CDAG_ILP_CELLS_MAX = 300_000;
 
 /** The exhaustive search tries every order of the relevant groups: at most 9! = 362,880. */
 export const CDAG_EXHAUSTIVE_MAX_GROUPS = 9;
 
-/**
- * Sets of up to this many groups get one variable per order of their members (an exact, tight
- * formulation, size |D|!); larger sets fall back to big-M path constraints.
- */
-export const CDAG_ORDER_VARIABLES_MAX_SET = 5;
-
-/** The problem over the relevant groups, as indices. */
-interface CdagProblem {
-  /** Relevant groups in current order. */
-  readonly groups: readonly GroupId[];
-  /** `lat[i][j]`: delay from groups[i] to groups[j]. */
-  readonly lat: readonly (readonly number[])[];
-  /** Sets of two or more groups as sorted index lists (sorted by current position), with weights. */
-  readonly sets: readonly { readonly members: readonly number[]; readonly weight: number }[];
-  readonly workload: Workload;
+function problemFor(current: CdagOverlay, counts: readonly DestinationCount[], latencyMs: GroupLatencyMs) {
+  const workload = aggregate(counts);
+  checkGroups(workload, (group) => current.hasGroup(group), `C-DAG ${current.name}`);
+  return cdagProblem(current.order, workload, latencyMs);
 }
 
-function problemOf(current: CdagOverlay, workload: Workload, latencyMs: GroupLatencyMs): CdagProblem {
-  const relevant = new Set<GroupId>();
-  for (const set of workload.multi) for (const group of set.dst) relevant.add(group);
-  const groups = current.order.filter((group) => relevant.has(group));
-  const index = new Map(groups.map((group, i) => [group, i]));
-  const sets = workload.multi.map((set) => ({
-    members: set.dst.map((group) => index.get(group) as number).sort((a, b) => a - b),
-    weight: set.count / workload.total,
-  }));
-  return { groups, lat: latencyMatrix(groups, latencyMs), sets, workload };
-}
-
-/** Mean cost (ms) with the relevant groups in `rank` order (rank[i]: position of group i). */
-function meanCost(problem: CdagProblem, rank: readonly number[]): number {
-  let sum = 0;
-  for (const set of problem.sets) {
-    const ordered = [...set.members].sort((a, b) => (rank[a] as number) - (rank[b] as number));
-    sum += set.weight * orderedSetCost(ordered, problem.lat);
-  }
-  return sum;
-}
-
-/** The full order: the relevant groups in `rank` order, in the slots they hold in `current`. */
-function orderOf(current: CdagOverlay, problem: CdagProblem, rank: readonly number[]): CdagOverlay {
-  const byRank = problem.groups.map((_, i) => i).sort((a, b) => (rank[a] as number) - (rank[b] as number));
-  const relevant = new Set(problem.groups);
-  let next = 0;
-  const order = current.order.map((group) =>
-    relevant.has(group) ? (problem.groups[byRank[next++] as number] as GroupId) : group,
+function overlayOf(
+  current: CdagOverlay,
+  problem: CdagProblem,
+  relevantOrder: readonly number[],
+): CdagOverlay {
+  return new CdagOverlay(
+    current.name,
+    fullOrder(problem, relevantOrder).map((g) => problem.groups[g] as GroupId),
   );
-  return new CdagOverlay(current.name, order);
 }
 
 export function optimizeCdag(
@@ -75,30 +64,54 @@ export function optimizeCdag(
   latencyMs: GroupLatencyMs,
   options: OptimizeOptions = {},
 ): OptimizeResult<CdagOverlay> {
-  return optimizeCdagWith(current, counts, latencyMs, options, CDAG_ORDER_VARIABLES_MAX_SET);
+  return optimizeCdagWith(current, counts, latencyMs, options, CDAG_ORDER_VARIABLES_MAX_SET, true);
 }
 
-/** `optimizeCdag` with the formulation's threshold exposed (tests cover both formulations). */
+/**
+ * `optimizeCdag` with the ILP's tightening threshold and the local search exposed (tests cover
+ * the ILP alone and both formulations).
+ */
 export function optimizeCdagWith(
   current: CdagOverlay,
   counts: readonly DestinationCount[],
   latencyMs: GroupLatencyMs,
   options: OptimizeOptions,
   orderVariablesMaxSet: number,
+  localSearch: boolean,
 ): OptimizeResult<CdagOverlay> {
   const checked = checkOptions(options);
-  const workload = aggregate(counts);
-  checkGroups(workload, (group) => current.hasGroup(group), `C-DAG ${current.name}`);
-  const problem = problemOf(current, workload, latencyMs);
-  const identity = problem.groups.map((_, i) => i);
-  const currentCostMs = meanCost(problem, identity);
+  const problem = problemFor(current, counts, latencyMs);
+  const currentCostMs = orderCostMs(
+    problem,
+    problem.groups.map((_, g) => g),
+  );
   const outcome =
     problem.sets.length === 0
       ? { best: null, method: checked.solver, optimal: true, note: "no multicast to two or more groups" }
       : checked.solver === "exhaustive"
         ? exhaustive(current, problem, currentCostMs)
-        : ilp(current, problem, currentCostMs, checked, orderVariablesMaxSet);
+        : ilp(current, problem, currentCostMs, checked, orderVariablesMaxSet, localSearch);
   return decide(current, currentCostMs, outcome, checked.minGainFraction);
+}
+
+/** The best of `candidate` and the current order as a search outcome. */
+function bestOf(
+  current: CdagOverlay,
+  problem: CdagProblem,
+  currentCostMs: number,
+  candidate: { order: readonly number[]; costMs: number },
+  method: SearchOutcome<CdagOverlay>["method"],
+  optimal: boolean,
+  note = "",
+): SearchOutcome<CdagOverlay> {
+  if (candidate.costMs >= currentCostMs)
+    return { best: { overlay: current, costMs: currentCostMs }, method, optimal, note };
+  return {
+    best: { overlay: overlayOf(current, problem, candidate.order), costMs: candidate.costMs },
+    method,
+    optimal,
+    note,
+  };
 }
 
 function exhaustive(
@@ -106,33 +119,21 @@ function exhaustive(
   problem: CdagProblem,
   currentCostMs: number,
 ): SearchOutcome<CdagOverlay> {
-  const n = problem.groups.length;
+  const n = problem.relevant.length;
   if (n > CDAG_EXHAUSTIVE_MAX_GROUPS)
     throw new Error(
       `exhaustive C-DAG search refuses ${n} groups (at most ${CDAG_EXHAUSTIVE_MAX_GROUPS}, ${n}! orders); use the ILP`,
     );
-  let bestRank: number[] | null = null;
-  let bestCost = currentCostMs;
-  // Heap's algorithm over the relevant groups; perm[p] is the group at position p.
-  const perm = problem.groups.map((_, i) => i);
-  const rank: number[] = new Array(n).fill(0);
-  const visit = (): void => {
-    perm.forEach((group, position) => {
-      rank[group] = position;
-    });
-    const cost = meanCost(problem, rank);
-    if (cost < bestCost) {
-      bestCost = cost;
-      bestRank = [...rank];
-    }
-  };
+  // Heap's algorithm; strictly better orders only, so ties keep the first found.
+  const perm = [...problem.relevant];
+  let best = { order: [...perm], costMs: orderCostMs(problem, perm) };
   const c: number[] = new Array(n).fill(0);
-  visit();
   for (let i = 1; i < n; ) {
     if ((c[i] as number) < i) {
       const j = i % 2 === 0 ? 0 : (c[i] as number);
       [perm[j], perm[i]] = [perm[i] as number, perm[j] as number];
-      visit();
+      const costMs = orderCostMs(problem, perm);
+      if (costMs < best.costMs) best = { order: [...perm], costMs };
       c[i] = (c[i] as number) + 1;
       i = 1;
     } else {
@@ -140,186 +141,54 @@ function exhaustive(
       i++;
     }
   }
-  const found: number[] | null = bestRank;
-  return {
-    best:
-      found === null
-        ? { overlay: current, costMs: currentCostMs }
-        : { overlay: orderOf(current, problem, found), costMs: bestCost },
-    method: "exhaustive",
-    optimal: true,
-    note: "",
-  };
+  return bestOf(current, problem, currentCostMs, best, "exhaustive", true);
 }
 
 /**
- * The C-DAG ILP over the relevant groups 0..k-1:
- *   - x(i,j) binary for i < j: 1 when i comes before j (before(j,i) = 1 - x(i,j)), not for every
- *     pair but for the edges of a chordal completion of the graph of pairs that share a
- *     destination set (`chordalCompletion`): the pairs whose order matters, plus fill edges;
- *   - transitivity on the triangles of that graph, two constraints per triangle i < j < l, which
- *     forbid both directed 3-cycles; in a chordal graph that rules out every directed cycle, so the
- *     orientation extends to a total order (`topologicalRank`). Triangles inside a set with order
- *     variables (below) need none: those variables imply transitivity there;
- *   - per destination set D of two groups {a, b}: its cost is linear in x(a,b),
- *     lat(b,a) + (lat(a,b) - lat(b,a)) x(a,b), straight into the objective;
- *   - per set of 3..5 groups: a continuous y(D,π) >= 0 for each order π of D's members with
- *     sum_π y = 1 and, per pair i < j of D, sum of y over the orders with i before j = x(i,j). With
- *     x integral these force y to the indicator of D's actual order, so
- *     cost(D) = sum_π cost(π) y(D,π) exactly, where cost(π) is `orderedSetCost` itself: the very
- *     function the exhaustive search evaluates;
- *   - per larger set: cost variable c(D) >= 0 and, for each path P = (p1..pm) through distinct
- *     members, c(D) >= L(P) (sum over P's hops of before(hop) - (m - 2)), a big-M constraint (M =
- *     L(P)) that binds exactly when P follows the order. The longest such path is the cost. A path
- *     is left out when inserting any other member w between two of its hops u, v never shortens it
- *     (lat(u,w) + lat(w,v) >= lat(u,v)): whatever the order, a path at least as long is active.
- *   - objective: sum over sets of count/total x cost(D), the mean cost in ms;
- *   - a cut-off: the objective is at most the current order's cost (which satisfies it), so the
- *     search prunes anything worse from the start.
+ * Local search first (its order is the cut-off), then the ILP for anything better, within the
+ * time limit. The answer is the better of the two; it is optimal when the ILP finished its
+ * search: with an integral solution, or infeasible under the cut-off (no order beats the known
+ * one).
  */
-export function buildCdagIlp(
-  problem: Pick<CdagProblem, "groups" | "lat" | "sets">,
-  cutoffMs: number | null,
-  orderVariablesMaxSet = CDAG_ORDER_VARIABLES_MAX_SET,
-): { model: LinearModel; pairs: number[][]; constant: number } {
-  const k = problem.groups.length;
-  const model = new LinearModel();
-  const { edges, triangles } = chordalCompletion(
-    k,
-    problem.sets.map((set) => set.members),
-  );
-  const pairs: number[][] = Array.from({ length: k }, () => new Array(k).fill(-1));
-  for (const [i, j] of edges) (pairs[i] as number[])[j] = model.addVariable(`x_${i}_${j}`, { integer: true });
-  const x = (i: number, j: number): number => {
-    const variable = (pairs[i] as number[])[j] as number;
-    if (variable < 0) throw new Error(`no order variable for groups ${i} and ${j}`);
-    return variable;
-  };
-  // Within a set that gets order variables, transitivity follows from them.
-  const implied = new Set<string>();
-  for (const set of problem.sets)
-    if (set.members.length > 2 && set.members.length <= orderVariablesMaxSet)
-      for (const [i, j, l] of triplesOf(set.members)) implied.add(`${i},${j},${l}`);
-  for (const [i, j, l] of triangles) {
-    if (implied.has(`${i},${j},${l}`)) continue;
-    model.addConstraint(
-      [
-        [x(i, j), 1],
-        [x(j, l), 1],
-        [x(i, l), -1],
-      ],
-      { max: 1 },
-    );
-    model.addConstraint(
-      [
-        [x(i, j), -1],
-        [x(j, l), -1],
-        [x(i, l), 1],
-      ],
-      { max: 0 },
-    );
-  }
-
-  // before(u, v) as (terms, constant).
-  const before = (u: number, v: number, scale: number, terms: [number, number][]): number => {
-    if (u < v) {
-      terms.push([x(u, v), scale]);
-      return 0;
-    }
-    terms.push([x(v, u), -scale]);
-    return scale;
-  };
-
-  const objective: [number, number][] = [];
-  let constant = 0;
-  problem.sets.forEach((set, s) => {
-    const members = set.members;
-    if (members.length === 2) {
-      const [a, b] = members as [number, number];
-      const ab = problem.lat[a]?.[b] as number;
-      const ba = problem.lat[b]?.[a] as number;
-      constant += set.weight * ba;
-      if (ab !== ba) objective.push([x(a, b), set.weight * (ab - ba)]);
-      return;
-    }
-    if (members.length <= orderVariablesMaxSet) {
-      const orders = permutations(members);
-      const ys = orders.map((order, o) =>
-        model.addVariable(`y_${s}_${o}`, { objective: set.weight * orderedSetCost(order, problem.lat) }),
-      );
-      model.addConstraint(
-        ys.map((y) => [y, 1] as const),
-        { equal: 1 },
-      );
-      for (let p = 0; p < members.length; p++)
-        for (let q = p + 1; q < members.length; q++) {
-          const i = members[p] as number;
-          const j = members[q] as number;
-          const terms: [number, number][] = [[x(i, j), -1]];
-          orders.forEach((order, o) => {
-            if (order.indexOf(i) < order.indexOf(j)) terms.push([ys[o] as number, 1]);
-          });
-          model.addConstraint(terms, { equal: 0 });
-        }
-      return;
-    }
-    const c = model.addVariable(`c_${s}`, { objective: set.weight });
-    for (const path of candidatePaths(members, problem.lat)) {
-      const length = pathLength(path, problem.lat);
-      if (length <= 0) continue;
-      const terms: [number, number][] = [[c, 1]];
-      let rhs = -length * (path.length - 2);
-      for (let h = 0; h + 1 < path.length; h++)
-        rhs -= before(path[h] as number, path[h + 1] as number, -length, terms);
-      // c - L * sum(before) >= -L (m - 2); before() moved its constants to the left side.
-      model.addConstraint(terms, { min: rhs });
-    }
-  });
-  for (const [variable, coefficient] of objective) model.setObjective(variable, coefficient);
-  if (cutoffMs !== null) {
-    const terms = model.objectiveTerms();
-    if (terms.length > 0)
-      model.addConstraint(terms, { max: cutoffMs - constant + 1e-7 * Math.max(1, Math.abs(cutoffMs)) });
-  }
-  return { model, pairs, constant };
-}
-
 function ilp(
   current: CdagOverlay,
   problem: CdagProblem,
   currentCostMs: number,
   options: CheckedOptions,
   orderVariablesMaxSet: number,
+  localSearch: boolean,
 ): SearchOutcome<CdagOverlay> {
-  const { model, pairs } = buildCdagIlp(problem, currentCostMs, orderVariablesMaxSet);
+  const start = [...problem.relevant];
+  const known = localSearch
+    ? localSearchOrder(problem, start)
+    : { order: start, costMs: orderCostMs(problem, start) };
+  const knownMethod = localSearch ? "local-search" : "ilp";
+  const knownOutcome = (note: string, proved: boolean): SearchOutcome<CdagOverlay> => {
+    const outcome = bestOf(current, problem, currentCostMs, known, knownMethod, proved, note);
+    // Unproven, the current order is no answer: the search gave none.
+    if (!proved && outcome.best?.overlay === current)
+      return { best: null, method: "fallback", optimal: false, note };
+    return outcome;
+  };
+  if (cdagIlpCellsEstimate(problem) > CDAG_ILP_CELLS_MAX)
+    return knownOutcome(
+      `the ILP (about ${Math.round(cdagIlpCellsEstimate(problem))} tableau cells) is beyond what javascript-lp-solver solves in time (${CDAG_ILP_CELLS_MAX} cells)`,
+      false,
+    );
+  const { model, pairs } = buildCdagIlp(problem, known.costMs, orderVariablesMaxSet);
   const outcome = solveIlp(model, options.timeLimitMs);
   if (outcome.status === "no-solution")
-    return { best: null, method: "fallback", optimal: false, note: "the ILP timed out without a solution" };
-  if (outcome.status === "stalled")
-    return { best: null, method: "fallback", optimal: false, note: "the LP solver stalled (cycling)" };
-  if (outcome.status === "too-large")
-    return { best: null, method: "fallback", optimal: false, note: tooLarge(model) };
-  if (outcome.status === "infeasible")
-    // The cut-off admits the current order, so this is numerical trouble; keep the current order.
-    return {
-      best: null,
-      method: "fallback",
-      optimal: false,
-      note: "the ILP found no order (numerical trouble)",
-    };
-  const rank = topologicalRank(problem.groups.length, pairs, outcome.values);
-  if (rank === null)
-    return {
-      best: null,
-      method: "fallback",
-      optimal: false,
-      note: "the ILP solution has a cycle (numerical trouble)",
-    };
-  const costMs = meanCost(problem, rank);
+    return knownOutcome("the ILP timed out without a better order", false);
+  if (outcome.status === "stalled") return knownOutcome("the LP solver stalled (cycling)", false);
+  if (outcome.status === "too-large") return knownOutcome(tooLarge(model), false);
+  // The cut-off admits the known order: infeasible means nothing is better.
+  if (outcome.status === "infeasible") return knownOutcome("", true);
+  const order = orderFromPairs(problem, pairs, outcome.values);
   const optimal = outcome.status === "optimal";
-  if (costMs >= currentCostMs)
-    return { best: { overlay: current, costMs: currentCostMs }, method: "ilp", optimal, note: "" };
-  return { best: { overlay: orderOf(current, problem, rank), costMs }, method: "ilp", optimal, note: "" };
+  if (order === null) return knownOutcome("the ILP solution is no order (numerical trouble)", false);
+  const costMs = orderCostMs(problem, order);
+  if (!(costMs < known.costMs)) return knownOutcome("", optimal);
+  return bestOf(current, problem, currentCostMs, { order, costMs }, "ilp", optimal);
 }
 
 /** Variable, constraint and integer-variable counts of the C-DAG ILP for this instance. */
@@ -328,170 +197,7 @@ export function cdagIlpStats(
   counts: readonly DestinationCount[],
   latencyMs: GroupLatencyMs,
 ): ModelStats & { readonly relevantGroups: number; readonly sets: number } {
-  const workload = aggregate(counts);
-  checkGroups(workload, (group) => current.hasGroup(group), `C-DAG ${current.name}`);
-  const problem = problemOf(current, workload, latencyMs);
-  const { model } = buildCdagIlp(
-    problem,
-    meanCost(
-      problem,
-      problem.groups.map((_, i) => i),
-    ),
-  );
-  return { ...model.stats(), relevantGroups: problem.groups.length, sets: problem.sets.length };
-}
-
-export function permutations(items: readonly number[]): number[][] {
-  if (items.length <= 1) return [[...items]];
-  const out: number[][] = [];
-  items.forEach((item, index) => {
-    const rest = [...items.slice(0, index), ...items.slice(index + 1)];
-    for (const tail of permutations(rest)) out.push([item, ...tail]);
-  });
-  return out;
-}
-
-function pathLength(path: readonly number[], lat: readonly (readonly number[])[]): number {
-  let length = 0;
-  for (let h = 0; h + 1 < path.length; h++)
-    length += lat[path[h] as number]?.[path[h + 1] as number] as number;
-  return length;
-}
-
-/** Paths (sequences of >= 2 distinct members) that may be the longest one for some order. */
-function candidatePaths(members: readonly number[], lat: readonly (readonly number[])[]): number[][] {
-  const out: number[][] = [];
-  const extend = (path: number[], used: Set<number>): void => {
-    if (path.length >= 2 && !dominated(path, members, used, lat)) out.push([...path]);
-    for (const next of members) {
-      if (used.has(next)) continue;
-      used.add(next);
-      path.push(next);
-      extend(path, used);
-      path.pop();
-      used.delete(next);
-    }
-  };
-  extend([], new Set());
-  return out;
-}
-
-function dominated(
-  path: readonly number[],
-  members: readonly number[],
-  used: ReadonlySet<number>,
-  lat: readonly (readonly number[])[],
-): boolean {
-  if (path.length === members.length) return false;
-  for (const w of members) {
-    if (used.has(w)) continue;
-    for (let h = 0; h + 1 < path.length; h++) {
-      const u = path[h] as number;
-      const v = path[h + 1] as number;
-      if ((lat[u]?.[w] as number) + (lat[w]?.[v] as number) < (lat[u]?.[v] as number)) return false;
-    }
-  }
-  return true;
-}
-
-/**
- * Makes the graph of pairs that share a destination set chordal (greedy minimum-degree
- * elimination, ties by index) and lists its edges and triangles (as sorted index pairs and
- * triples). In a chordal graph an orientation with no directed triangle has no directed cycle at
- * all (a shortest directed cycle longer than 3 has a chord, which splits it into a shorter directed
- * one), so transitivity on these triangles is enough for the order variables to extend to a total
- * order, without a variable for every pair and a constraint for every triple of groups.
- */
-export function chordalCompletion(
-  k: number,
-  cliques: readonly (readonly number[])[],
-): { edges: [number, number][]; triangles: [number, number, number][] } {
-  const adjacent: Set<number>[] = Array.from({ length: k }, () => new Set<number>());
-  const link = (a: number, b: number): void => {
-    if (a === b) return;
-    (adjacent[a] as Set<number>).add(b);
-    (adjacent[b] as Set<number>).add(a);
-  };
-  for (const clique of cliques) for (const a of clique) for (const b of clique) link(a, b);
-  const edges = new Set<string>();
-  const triangles = new Set<string>();
-  const key = (...items: number[]): string => items.sort((a, b) => a - b).join(",");
-  for (let a = 0; a < k; a++) for (const b of adjacent[a] as Set<number>) if (a < b) edges.add(key(a, b));
-  const remaining = new Set(Array.from({ length: k }, (_, i) => i));
-  while (remaining.size > 0) {
-    let v = -1;
-    let best = Number.POSITIVE_INFINITY;
-    for (const candidate of remaining) {
-      const degree = (adjacent[candidate] as Set<number>).size;
-      if (degree < best) {
-        best = degree;
-        v = candidate;
-      }
-    }
-    const neighbours = [...(adjacent[v] as Set<number>)].sort((a, b) => a - b);
-    for (let p = 0; p < neighbours.length; p++)
-      for (let q = p + 1; q < neighbours.length; q++) {
-        const a = neighbours[p] as number;
-        const b = neighbours[q] as number;
-        link(a, b);
-        edges.add(key(a, b));
-        triangles.add(key(v, a, b));
-      }
-    for (const neighbour of neighbours) (adjacent[neighbour] as Set<number>).delete(v);
-    remaining.delete(v);
-  }
-  const parse = (text: string): number[] => text.split(",").map(Number);
-  return {
-    edges: [...edges]
-      .map((text) => parse(text) as [number, number])
-      .sort((a, b) => a[0] - b[0] || a[1] - b[1]),
-    triangles: [...triangles]
-      .map((text) => parse(text) as [number, number, number])
-      .sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]),
-  };
-}
-
-function triplesOf(members: readonly number[]): [number, number, number][] {
-  const out: [number, number, number][] = [];
-  const sorted = [...members].sort((a, b) => a - b);
-  for (let p = 0; p < sorted.length; p++)
-    for (let q = p + 1; q < sorted.length; q++)
-      for (let r = q + 1; r < sorted.length; r++)
-        out.push([sorted[p] as number, sorted[q] as number, sorted[r] as number]);
-  return out;
-}
-
-/**
- * Ranks from the order variables: a topological order of the oriented pairs, ties (groups the
- * pairs leave unordered) broken by current position. Null when the orientation has a cycle.
- */
-function topologicalRank(
-  k: number,
-  pairs: readonly (readonly number[])[],
-  values: readonly number[],
-): number[] | null {
-  const successors: number[][] = Array.from({ length: k }, () => []);
-  const indegree: number[] = new Array(k).fill(0);
-  for (let i = 0; i < k; i++)
-    for (let j = i + 1; j < k; j++) {
-      const variable = (pairs[i] as number[])[j] as number;
-      if (variable < 0) continue;
-      const [from, to] = (values[variable] as number) > 0.5 ? [i, j] : [j, i];
-      (successors[from] as number[]).push(to);
-      indegree[to] = (indegree[to] as number) + 1;
-    }
-  const rank: number[] = new Array(k).fill(-1);
-  const ready = new Set<number>();
-  for (let v = 0; v < k; v++) if (indegree[v] === 0) ready.add(v);
-  for (let position = 0; position < k; position++) {
-    if (ready.size === 0) return null;
-    const v = Math.min(...ready);
-    ready.delete(v);
-    rank[v] = position;
-    for (const w of successors[v] as number[]) {
-      indegree[w] = (indegree[w] as number) - 1;
-      if (indegree[w] === 0) ready.add(w);
-    }
-  }
-  return rank;
+  const problem = problemFor(current, counts, latencyMs);
+  const { model } = buildCdagIlp(problem, orderCostMs(problem, problem.relevant));
+  return { ...model.stats(), relevantGroups: problem.relevant.length, sets: problem.sets.length };
 }

@@ -1,6 +1,7 @@
 /**
- * The tree ILP: the ByzCast tree of least mean cost (`treeCostMs`), optionally under a per-group
- * load limit (`treeLoads`), over the search space described in tree.ts.
+ * The tree ILP: the ByzCast tree of least mean latency (ByzCast's model, `treeCostMs`: the
+ * client's leg to the lca, then down the tree), optionally under a per-group load limit
+ * (`treeLoads`), over the search space described in tree.ts.
  *
  * The model is compact on purpose: javascript-lp-solver keeps a dense tableau, so its size is
  * (constraints) x (variables) cells, and a formulation with a flow per destination (n^3 variables)
@@ -27,13 +28,19 @@
  *       cost(D) >= W(d) - L(D)   for every d in D.
  *     Minimising pushes L up to W(lca(D)) and cost(D) down to max_d W(d) - W(lca(D)), the cost
  *     model's max over D of the delay from the lca down to d.
- *   - objective: sum over sets of count / total x cost(D), the mean cost in ms; cut-off: at most
- *     the best known tree's cost, so the branch and bound prunes everything worse.
+ *   - "g is above lca(D)": one child c of g holds all of D below it: k(D,g,c) in [0, 1] with
+ *     k(D,g,c) <= p(g,c) and k(D,g,c) <= x'(c,d) for every d in D; at most one child can, so
+ *     sum_c k(D,g,c) is the indicator once p is integral (the rows that use it push k up).
+ *   - the client's leg: leg(D,g) is the mean leg of D's multicasts if g is their lca. With
+ *     z(D,g) >= sum_d x'(g,d) - (|D| - 1) - sum_c k(D,g,c), z is 1 at the lca (an ancestor of
+ *     every d, not above the lca) and may be 0 elsewhere; the leg costs min_g leg(D,g) plus
+ *     sum_g z(D,g) (leg(D,g) - min_g leg(D,g)).
+ *   - objective: sum over sets of count / total x (cost(D) + leg), plus the legs of single-group
+ *     multicasts: the mean latency in ms; cut-off: at most the best known tree's, so the branch
+ *     and bound prunes everything worse.
  *   - with a load limit: a group g not in D orders D when it is an ancestor of some destination
- *     and not above lca(D), i.e. unless one child c of g holds all of D below it:
- *     k(D,g,c) in [0, 1] with k(D,g,c) <= p(g,c) and k(D,g,c) <= x'(c,d) for every d in D, and
- *     u(D,g) >= x(g,d) - sum_c k(D,g,c) for every d in D (u = 1 for g in D), and
- *       sum_D count(D) u(D,g) <= limit - (multicasts to g alone)   for every group g.
+ *     and not above lca(D): u(D,g) >= x(g,d) - sum_c k(D,g,c) for every d in D (u = 1 for g in
+ *     D), and sum_D count(D) u(D,g) <= limit - (multicasts to g alone)   for every group g.
  */
 import { LinearModel } from "./lp.js";
 import type { TreeProblem } from "./tree-problem.js";
@@ -51,7 +58,12 @@ export interface TreeIlp {
   /** parentVar[u][v]: the variable p(u,v) (-1 where u === v). */
   readonly parentVar: readonly (readonly number[])[];
   readonly rootVar: readonly number[];
+  /** The objective's constant (ms): the model's objective plus this is the mean cost. */
+  readonly constantMs: number;
 }
+
+/** Differences in a client's leg below this (ms) are not worth a variable. */
+const LEG_EPSILON_MS = 1e-9;
 
 export function buildTreeIlp(input: TreeProblem, cutoffMs: number | null): TreeIlp {
   const n = input.groups.length;
@@ -237,6 +249,8 @@ export function buildTreeIlp(input: TreeProblem, cutoffMs: number | null): TreeI
       }
 
   const objective: [number, number][] = [];
+  /** The objective's constant part (ms): the client's legs every tree pays. */
+  let constantMs = input.total === 0 ? 0 : input.singleLegsMs / input.total;
   const loadTerms: [number, number][][] = Array.from({ length: n }, () => []);
   input.sets.forEach((set, s) => {
     const members = [...set.members].sort((a, b) => a - b);
@@ -256,7 +270,8 @@ export function buildTreeIlp(input: TreeProblem, cutoffMs: number | null): TreeI
     }
     // Objective in ms again, so the solver's tie-breaking perturbation stays well below a
     // microsecond (see lp.ts).
-    const weight = (set.count / input.total) * unitMs;
+    const share = set.count / input.total;
+    const weight = share * unitMs;
     const cost = model.addVariable(`cost_${s}`, { objective: weight });
     objective.push([cost, weight]);
     // Whatever the tree, the lca g reaches every destination along a route: cost(D) is at least
@@ -289,22 +304,19 @@ export function buildTreeIlp(input: TreeProblem, cutoffMs: number | null): TreeI
         ],
         { min: 0 },
       );
-    if (input.loadLimit === undefined) return;
-    for (let g = 0; g < n; g++) {
-      const on = model.addVariable(`u_${s}_${g}`);
-      (loadTerms[g] as [number, number][]).push([on, set.count]);
-      if (members.includes(g)) {
-        model.addConstraint([[on, 1]], { min: 1 });
-        continue;
-      }
-      // k(D,g,c) <= p(g,c) and <= x'(c,d) for every d in D: c is a child of g whose subtree
-      // holds all of D. At most one child can, so the sum over c is the indicator of "g is above
-      // lca(D)" once p is integral (the load rows push every k up to its cap).
-      const passOn: [number, number][] = [];
+
+    // k(D,g,c) <= p(g,c) and <= x'(c,d) for every d in D: c is a child of g whose subtree holds
+    // all of D. At most one child can, so the sum over c is the indicator of "g is above lca(D)"
+    // once p is integral (the rows that use it push every k up to its cap).
+    const passOnOf = new Map<number, [number, number][]>();
+    const passOn = (g: number): [number, number][] => {
+      const known = passOnOf.get(g);
+      if (known !== undefined) return known;
+      const terms: [number, number][] = [];
       for (let c = 0; c < n; c++) {
         if (c === g) continue;
         const k = model.addVariable(`k_${s}_${g}_${c}`);
-        passOn.push([k, 1]);
+        terms.push([k, 1]);
         model.addConstraint(
           [
             [k, 1],
@@ -322,13 +334,57 @@ export function buildTreeIlp(input: TreeProblem, cutoffMs: number | null): TreeI
               { max: 0 },
             );
       }
-      for (const d of members) model.addConstraint([[on, 1], [x(g, d), -1], ...passOn], { min: 0 });
+      passOnOf.set(g, terms);
+      return terms;
+    };
+
+    // The client's leg to lca(D): z(D,g) >= [g is an ancestor-or-self of every d] - [g is above
+    // lca(D)], 1 exactly for the lca; the legs above the cheapest one cost z(D,g) x (the
+    // difference), the cheapest is a constant.
+    const legMinMs = Math.min(...set.legs);
+    constantMs += share * legMinMs;
+    if (set.legs.some((leg) => leg - legMinMs > LEG_EPSILON_MS)) {
+      // Valid and tighter when p is fractional: exactly one lca, a common ancestor of D.
+      const zs: [number, number][] = [];
+      for (let g = 0; g < n; g++) {
+        const extraMs = (set.legs[g] as number) - legMinMs;
+        const z = model.addVariable(`z_${s}_${g}`, { objective: share * extraMs });
+        zs.push([z, 1]);
+        if (extraMs > LEG_EPSILON_MS) objective.push([z, share * extraMs]);
+        for (const d of members)
+          if (d !== g)
+            model.addConstraint(
+              [
+                [z, 1],
+                [x(g, d), -1],
+              ],
+              { max: 0 },
+            );
+        if (extraMs <= LEG_EPSILON_MS) continue;
+        const terms: [number, number][] = [[z, 1], ...passOn(g)];
+        for (const d of members) if (d !== g) terms.push([x(g, d), -1]);
+        model.addConstraint(terms, { min: (members.includes(g) ? 1 : 0) - (members.length - 1) });
+      }
+      model.addConstraint(zs, { equal: 1 });
+    }
+
+    if (input.loadLimit === undefined) return;
+    for (let g = 0; g < n; g++) {
+      const on = model.addVariable(`u_${s}_${g}`);
+      (loadTerms[g] as [number, number][]).push([on, set.count]);
+      if (members.includes(g)) {
+        model.addConstraint([[on, 1]], { min: 1 });
+        continue;
+      }
+      // u(D,g) >= x(g,d) - [g is above lca(D)]: g orders D when it is an ancestor of some d and
+      // not above the lca.
+      for (const d of members) model.addConstraint([[on, 1], [x(g, d), -1], ...passOn(g)], { min: 0 });
     }
   });
   if (cutoffMs !== null && objective.length > 0)
     // (The objective's terms are in ms.)
     model.addConstraint(objective, {
-      max: cutoffMs + n * MODELLED_DELAY_MIN_MS + 1e-7 * Math.max(1, Math.abs(cutoffMs)),
+      max: cutoffMs - constantMs + n * MODELLED_DELAY_MIN_MS + 1e-7 * Math.max(1, Math.abs(cutoffMs)),
     });
   if (input.loadLimit !== undefined) {
     const limit = input.loadLimit;
@@ -337,5 +393,5 @@ export function buildTreeIlp(input: TreeProblem, cutoffMs: number | null): TreeI
       if (terms.length > 0) model.addConstraint(terms, { max: limit - (input.single[g] as number) });
     }
   }
-  return { model, parentVar, rootVar };
+  return { model, parentVar, rootVar, constantMs };
 }

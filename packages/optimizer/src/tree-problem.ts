@@ -8,10 +8,19 @@ export interface TreeProblem {
   readonly target: readonly boolean[];
   /** lat[u][v]: the delay (ms) from group u to group v. */
   readonly lat: readonly (readonly number[])[];
-  /** Destination sets of two or more targets (indices), and their counts. */
-  readonly sets: readonly { readonly members: readonly number[]; readonly count: number }[];
+  /**
+   * Destination sets of two or more targets (indices), their counts, and the mean client's leg
+   * of their multicasts to each group as their lca (`legs[g]`, see `meanLegs`).
+   */
+  readonly sets: readonly {
+    readonly members: readonly number[];
+    readonly count: number;
+    readonly legs: readonly number[];
+  }[];
   /** Multicasts to each group alone (by index). */
   readonly single: readonly number[];
+  /** The client's legs of all single-group multicasts, summed (ms): the same on every tree. */
+  readonly singleLegsMs: number;
   /** All multicasts: a set's weight in the mean cost is count / total. */
   readonly total: number;
   readonly loadLimit: number | undefined;
@@ -25,8 +34,8 @@ export interface TreeScore {
 }
 
 export function scoreTree(problem: TreeProblem, tree: IndexedTree): TreeScore {
-  let sum = 0;
-  for (const set of problem.sets) sum += set.count * tree.setCost(set.members, problem.lat);
+  let sum = problem.singleLegsMs;
+  for (const set of problem.sets) sum += set.count * tree.setCost(set.members, problem.lat, set.legs);
   const costMs = problem.total === 0 ? 0 : sum / problem.total;
   const limit = problem.loadLimit;
   if (limit === undefined) return { costMs, excess: 0 };

@@ -1,5 +1,6 @@
 /**
- * The best ByzCast tree for a workload (cost model: `treeCostMs`; loads: `treeLoads`).
+ * The best ByzCast tree for a workload (cost: ByzCast's latency model, `treeCostMs`; loads:
+ * `treeLoads`).
  *
  * The search space: trees over exactly the current tree's groups, every group in the role it has
  * now, that `parseOverlay` accepts: one root (any group), every other group with one parent (any
@@ -23,7 +24,7 @@ import type { TreeProblem } from "./tree-problem.js";
 import { isValidTree, scoreTree } from "./tree-problem.js";
 import type { DestinationCount, GroupLatencyMs, OptimizeResult, TreeOptimizeOptions } from "./types.js";
 import type { Workload } from "./workload.js";
-import { aggregate, latencyMatrix } from "./workload.js";
+import { aggregate, latencyMatrix, meanLegs } from "./workload.js";
 
 /** The exhaustive search tries every parent assignment: n (n-1)^(n-1) for n groups (7: 326,592). */
 export const TREE_EXHAUSTIVE_MAX_GROUPS = 7;
@@ -44,17 +45,45 @@ function problemOf(
       throw new Error(`destination group ${describeValue(group)} is auxiliary in tree ${current.name}`);
     return i;
   };
+  const originOf = (group: GroupId): number => {
+    const i = index.get(group);
+    if (i === undefined)
+      throw new Error(`origin group ${describeValue(group)} is not in tree ${current.name}`);
+    return i;
+  };
+  const lat = latencyMatrix(groups, latencyMs);
   const single: number[] = new Array(groups.length).fill(0);
-  for (const [group, count] of workload.single) single[indexOf(group)] = count;
+  let singleLegsMs = 0;
+  for (const set of workload.single) {
+    const group = indexOf(set.dst[0] as GroupId);
+    single[group] = set.count;
+    singleLegsMs += set.count * (meanLegs(set, originOf, lat)[group] as number);
+  }
   return {
     groups,
     target: groups.map((group) => current.isTarget(group)),
-    lat: latencyMatrix(groups, latencyMs),
-    sets: workload.multi.map((set) => ({ members: set.dst.map(indexOf), count: set.count })),
+    lat,
+    sets: workload.multi.map((set) => ({
+      members: set.dst.map(indexOf),
+      count: set.count,
+      legs: meanLegs(set, originOf, lat),
+    })),
     single,
+    singleLegsMs,
     total: workload.total,
     loadLimit,
   };
+}
+
+/** The search problem of `optimizeTree` and the current tree's parents (for tests of the searches). */
+export function treeSearchInput(
+  current: TreeOverlay,
+  counts: readonly DestinationCount[],
+  latencyMs: GroupLatencyMs,
+  loadLimit?: number,
+): { problem: TreeProblem; parents: number[] } {
+  const problem = problemOf(current, aggregate(counts), latencyMs, loadLimit);
+  return { problem, parents: parentsOf(current, problem) };
 }
 
 function parentsOf(tree: TreeOverlay, problem: TreeProblem): number[] {

@@ -1,12 +1,18 @@
 import type { GroupId } from "@amcast/core";
 
-/** How many multicasts went to one destination set (a sorted list of target groups). */
+/**
+ * How many multicasts went to one destination set (a list of target groups), and from where:
+ * `origin` is the group next to the clients that sent them, so their leg to the entry group is
+ * the delay from `origin` to it (the protocols' latency models start with that leg). Without an
+ * origin the client's leg counts 0.
+ */
 export interface DestinationCount {
   readonly dst: readonly GroupId[];
   readonly count: number;
+  readonly origin?: GroupId;
 }
 
-/** One-way latency in ms between two groups (a === b: the intra-group delay). */
+/** One-way latency in ms between two groups (a === b: the intra-group delay, a client's leg to its own group). */
 export type GroupLatencyMs = (from: GroupId, to: GroupId) => number;
 
 export type SolverChoice = "ilp" | "exhaustive";
@@ -45,7 +51,10 @@ export interface OptimizeResult<O> {
   /** The proposed overlay (=== current when no change is worth it). */
   readonly overlay: O;
   readonly changed: boolean;
-  /** Frequency-weighted mean predicted latency of the current overlay. */
+  /**
+   * Mean predicted latency (ms) of the workload's multicasts on the current overlay, by the
+   * protocol's own latency model (client's leg included), single-group multicasts included.
+   */
   readonly currentCostMs: number;
   /** The same for the best overlay found (the current one's when nothing better was found). */
   readonly bestCostMs: number;

@@ -23,7 +23,7 @@ function tree(edges: [string, string][], auxiliary: string[] = []): TreeOverlay 
   return parseOverlay({ kind: "tree", name: "t", groups, edges }, "test tree") as TreeOverlay;
 }
 
-describe("cdagCostMs (FlexCast: longest path through the destinations, in order)", () => {
+describe("cdagCostMs (FlexCast's latency model)", () => {
   it("two groups cost the one-way delay from the first to the second in the order", () => {
     expect(cdagCostMs(["A", "B", "C"], [{ dst: ["A", "B"], count: 1 }], latency)).toBe(10);
     expect(cdagCostMs(["B", "A", "C"], [{ dst: ["A", "B"], count: 1 }], latency)).toBe(12);
@@ -37,16 +37,25 @@ describe("cdagCostMs (FlexCast: longest path through the destinations, in order)
     expect(cdagCostMs(["B", "C", "A"], dst, latency)).toBe(60);
   });
 
-  it("the mean is weighted by count; single-group multicasts cost 0; groups outside the set do not matter", () => {
+  it("groups between the destinations are notified and delay them; the mean is weighted by count", () => {
     const counts = [
       { dst: ["A", "B"], count: 2 },
       { dst: ["B", "A"], count: 1 }, // the same set, merged
       { dst: ["A", "B", "C"], count: 1 },
       { dst: ["C"], count: 4 },
     ];
-    // order R, A, X, B, C: {A,B} = 10 (x3), {A,B,C} = 50, {C} = 0 (x4): (30 + 50) / 8.
-    expect(cdagCostMs(["R", "A", "X", "B", "C"], counts, latency)).toBe(10);
+    // order R, A, X, B, C: {A,B} waits for X's answer, A -> X -> B = 7 + 9 = 16 (x3);
+    // {A,B,C}: B at 16, C at max(A -> C 50, B 16 + 15, X 7 + 42) = 50; {C} = 0 (x4): (48 + 50) / 8.
+    expect(cdagCostMs(["R", "A", "X", "B", "C"], counts, latency)).toBe(12.25);
+    // R before A, outside the span: nobody waits for it.
+    expect(cdagCostMs(["R", "A", "B"], [{ dst: ["A", "B"], count: 1 }], latency)).toBe(10);
     expect(cdagCostMs(["A", "B"], [], latency)).toBe(0);
+  });
+
+  it("adds the client's leg from its origin to the lca, single-group multicasts included", () => {
+    // From B to A (12), then A -> B (10); a multicast to C alone from X: 42.
+    expect(cdagCostMs(["A", "B"], [{ dst: ["A", "B"], count: 1, origin: "B" }], latency)).toBe(22);
+    expect(cdagCostMs(["C", "X"], [{ dst: ["C"], count: 1, origin: "X" }], latency)).toBe(42);
   });
 
   it("names the group a destination set has outside the order", () => {
@@ -83,6 +92,11 @@ describe("treeCostMs and treeLoads (ByzCast: from the lca down the tree edges)",
         latency,
       ),
     ).toBe(7.5);
+  });
+
+  it("adds the client's leg from its origin to the lca", () => {
+    // {A,B} from A: A -> X (7), then X -> B (9).
+    expect(treeCostMs(t, [{ dst: ["A", "B"], count: 1, origin: "A" }], latency)).toBe(16);
   });
 
   it("a target may be an inner node: the path runs through it", () => {

@@ -42,7 +42,10 @@ export function randomLatency(random: Random, ids: readonly string[], hub = fals
   return (from, to) => matrix[index.get(from) as number]?.[index.get(to) as number] as number;
 }
 
-/** Every target alone, plus `sets` random destination sets of 2..maxSize targets. */
+/**
+ * Every target alone, plus `sets` random destination sets of 2..maxSize targets, each sent from
+ * one of its members (the origin of its clients).
+ */
 export function randomCounts(
   random: Random,
   targets: readonly string[],
@@ -53,6 +56,7 @@ export function randomCounts(
   const counts: DestinationCount[] = targets.map((group) => ({
     dst: [group],
     count: 1 + random.int(singleMax),
+    origin: group,
   }));
   for (let s = 0; s < sets; s++) {
     const size = 2 + random.int(Math.min(maxSize, targets.length) - 1);
@@ -60,7 +64,7 @@ export function randomCounts(
       .shuffle(targets)
       .slice(0, size)
       .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    counts.push({ dst, count: 1 + random.int(20) });
+    counts.push({ dst, count: 1 + random.int(20), origin: dst[random.int(dst.length)] as string });
   }
   return counts;
 }
@@ -71,10 +75,10 @@ export interface CdagInstance {
   readonly latency: GroupLatencyMs;
 }
 
-/** 4-6 groups in a random order, 3-8 random sets of up to 5 groups. */
-export function randomCdag(seed: number): CdagInstance {
+/** 4-5 groups (or `groups`) in a random order, 3-8 random sets of up to 5 groups. */
+export function randomCdag(seed: number, groups?: number): CdagInstance {
   const random = seeded(seed);
-  const n = 4 + random.int(3);
+  const n = groups ?? 4 + random.int(2);
   const ids = Array.from({ length: n }, (_, i) => `g${i}`);
   const latency = randomLatency(random, ids);
   const counts = randomCounts(random, ids, 3 + random.int(6), 5);
@@ -93,12 +97,13 @@ export interface TreeInstance {
  * groups (1-20 multicasts each), each target alone 1..singleMax times. With `hub`: one
  * auxiliary group, close to every group (see `randomLatency`), and 6-10 sets of 2-3
  * groups, so that the cheapest trees load the hub with more than any destination's own load.
+ * `origins: false` leaves the clients' legs out (the load-limit tests: a smaller ILP).
  */
 export function randomTree(
   seed: number,
-  options: { singleMax?: number; hub?: boolean; groups?: number } = {},
+  options: { singleMax?: number; hub?: boolean; groups?: number; origins?: boolean } = {},
 ): TreeInstance {
-  const { singleMax = 50, hub = false } = options;
+  const { singleMax = 50, hub = false, origins = true } = options;
   const random = seeded(seed);
   const n = options.groups ?? 4 + random.int(3);
   const auxiliaries = hub ? 1 : random.int(3);
@@ -128,9 +133,10 @@ export function randomTree(
     },
     `random tree ${seed}`,
   ) as TreeOverlay;
-  const counts = hub
+  const drawn = hub
     ? randomCounts(random, targets, 6 + random.int(5), 3, singleMax)
     : randomCounts(random, targets, 2 + random.int(5), 4, singleMax);
+  const counts = origins ? drawn : drawn.map(({ dst, count }) => ({ dst, count }));
   return { current, counts, latency };
 }
 

@@ -33,10 +33,12 @@ import { assert, assertNever, destinationKey, overlayToJson, parseOverlay } from
  *    A request under a newer view waits until the group installs it. The old view's instance keeps
  *    answering its protocol messages (FlexCast acknowledgements and notifications may still
  *    arrive) but never delivers again (asserted).
- * V5 (statistics): each group counts the destination sets of the messages it delivers for which it
+ * V5 (statistics): each group counts, per client, the destination sets of the messages it delivers for which it
  *    is the first destination (so each multicast is counted once); a STATS control multicast from
  *    the controller is answered with the counts since the previous one, which are then reset.
  *    Being ordered like any multicast, STATS cuts the counts at the same point on every replica.
+ *    Each replica adds to its answer the delays it observed from other groups (`withDelays`):
+ *    its own measurement, outside the counts the controller's client votes on.
  *
  * V6 (groups VIEW does not reach): in a tree, the ancestors of the lca of all target groups have
  *    the same reach as that lca, so they are nobody's lca and receive nothing in that view; VIEW
@@ -57,11 +59,18 @@ export type ViewedMessage<M> =
   /** V6: "install the view after `view`, with this overlay" to a group VIEW does not reach. */
   | { readonly view: number; readonly install: unknown };
 
-/** One destination set and how often it was multicast. */
+/**
+ * One destination set, how often it was multicast, and by which client (so the controller can
+ * tell where the clients' legs start); no client when the counts outgrew `COUNT_KEYS_MAX`.
+ */
 export interface DestinationCount {
   readonly dst: DestinationSet;
   readonly count: number;
+  readonly client?: ClientId;
 }
+
+/** Distinct (client, destination set) counts a group keeps between two STATS; beyond, per set only. */
+const COUNT_KEYS_MAX = 65_536;
 
 export interface ReconfigOptions {
   /** The client whose control payloads install views and collect statistics. */
@@ -106,7 +115,7 @@ export class ReconfigurableGroup<M, P = unknown> implements GroupLogic<ViewedMes
   private readonly waiting = new Map<number, GroupInput<ViewedMessage<M>>[]>();
   private waitingCount = 0;
   /** Destination sets delivered here as their first destination, since the last STATS. */
-  private readonly counts = new Map<string, { dst: DestinationSet; count: number }>();
+  private readonly counts = new Map<string, { dst: DestinationSet; count: number; client?: ClientId }>();
   /** Redirected requests (for statistics). */
   redirected = 0;
 
@@ -139,7 +148,7 @@ export class ReconfigurableGroup<M, P = unknown> implements GroupLogic<ViewedMes
         const view = input.view ?? 0;
         if (view < this.current.view) {
           // V4: asked under an old view; the client sends it again under ours.
-          this.redirect(input.message, outputs);
+          this.redirect(input.message, view, outputs);
           return;
         }
         if (view > this.current.view) {
@@ -149,7 +158,7 @@ export class ReconfigurableGroup<M, P = unknown> implements GroupLogic<ViewedMes
         if (!this.protocol.entryGroups(input.message.dst, this.current.context).includes(this.group)) {
           // Under our view this group is not where the request goes: the client addressed it
           // wrongly (it cannot have come from a correct client of this view). Redirect it anyway.
-          this.redirect(input.message, outputs);
+          this.redirect(input.message, view, outputs);
           return;
         }
         this.run(this.current, { kind: "request", message: input.message }, outputs);
@@ -181,12 +190,17 @@ export class ReconfigurableGroup<M, P = unknown> implements GroupLogic<ViewedMes
     }
   }
 
-  /** Sends the client the current view and overlay, to send `message` again under them. */
-  private redirect(message: Multicast, outputs: GroupOutput<ViewedMessage<M>>[]): void {
+  /**
+   * Sends the client the current view and overlay, to send `message` (taken under `requestView`)
+   * again under them. This may happen on a peer input: a request that waited for its view is
+   * refused when the install that releases it was followed by a later one (V4, V6).
+   */
+  private redirect(message: Multicast, requestView: number, outputs: GroupOutput<ViewedMessage<M>>[]): void {
     this.redirected += 1;
     outputs.push({
       kind: "redirect",
       message,
+      requestView,
       view: this.current.view,
       overlay: overlayToJson(this.current.overlay),
     });
@@ -234,7 +248,12 @@ export class ReconfigurableGroup<M, P = unknown> implements GroupLogic<ViewedMes
           );
           const control = controlPayload(output.message, this.options.controller);
           if (control?.control === "stats") {
-            outputs.push({ kind: "deliver", message: output.message, result: this.takeCounts() });
+            outputs.push({
+              kind: "deliver",
+              message: output.message,
+              result: this.takeCounts(),
+              withDelays: true,
+            });
           } else if (control?.control === "view") {
             install ??= this.nextView(control);
             outputs.push({ kind: "deliver", message: output.message, result: { installed: control.view } });
@@ -310,17 +329,20 @@ export class ReconfigurableGroup<M, P = unknown> implements GroupLogic<ViewedMes
     this.waitingCount += 1;
   }
 
-  /** V5: count a delivered message once, at its first destination. */
+  /** V5: count a delivered message once, at its first destination, per client. */
   private count(message: Multicast): void {
     if (message.dst[0] !== this.group) return;
-    const key = destinationKey(message.dst);
-    const entry = this.counts.get(key);
-    if (entry === undefined) this.counts.set(key, { dst: message.dst, count: 1 });
-    else entry.count += 1;
+    const set = destinationKey(message.dst);
+    const key = `${message.client}\n${set}`;
+    const entry = this.counts.get(key) ?? this.counts.get(set);
+    if (entry !== undefined) entry.count += 1;
+    else if (this.counts.size < COUNT_KEYS_MAX)
+      this.counts.set(key, { dst: message.dst, count: 1, client: message.client });
+    else this.counts.set(set, { dst: message.dst, count: 1 });
   }
 
   private takeCounts(): DestinationCount[] {
-    const counts = [...this.counts.values()].map(({ dst, count }) => ({ dst, count }));
+    const counts = [...this.counts.values()].map((entry) => ({ ...entry }));
     this.counts.clear();
     return counts;
   }

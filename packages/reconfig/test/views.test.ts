@@ -21,6 +21,25 @@ const group = (id: string) =>
     byzcast,
     options,
   );
+/** A tree over the targets a, b, c and the auxiliary group x, given by its edges. */
+const treeWithAux = (...edges: [string, string][]) => ({
+  kind: "tree",
+  name: edges.map(([parent, child]) => `${parent}${child}`).join("-"),
+  groups: [...groups.map((id) => ({ id, role: "target" })), { id: "x", role: "auxiliary" }],
+  edges,
+});
+/** A group of the system with x, starting in view 0: x above a, a above b and c. */
+const auxGroup = (id: string) =>
+  new ReconfigurableGroup(
+    {
+      group: id,
+      groups: [...groups, "x"],
+      overlay: parseOverlay(treeWithAux(["x", "a"], ["a", "b"], ["a", "c"]), "tree.json"),
+      params: undefined,
+    },
+    byzcast,
+    options,
+  );
 const message = (id: string, dst: string[], client = "c0", payload?: unknown): Multicast => ({
   id,
   client,
@@ -38,7 +57,7 @@ const summary = (outputs: readonly GroupOutput<ViewedMessage<unknown>>[]): strin
       case "deliver":
         return `deliver ${output.message.id}`;
       case "redirect":
-        return `redirect ${output.message.id} to v${output.view}`;
+        return `redirect ${output.message.id} (v${output.requestView}) to v${output.view}`;
       case "view":
         return `view ${output.view}`;
       default:
@@ -73,7 +92,7 @@ describe("overlay views", () => {
     expect(a.view).toBe(1);
     // A request under view 0 that reaches a after the switch is redirected, not dropped.
     expect(summary(a.step({ kind: "request", message: message("m", ["a", "b"]), view: 0 }))).toEqual([
-      "redirect m to v1",
+      "redirect m (v0) to v1",
     ]);
     // b still runs view 0: a view-1 request waits until b installs view 1, then runs.
     const m = message("m", ["a", "b"]);
@@ -87,19 +106,46 @@ describe("overlay views", () => {
     ]);
   });
 
-  it("answers STATS with the destination sets counted at their first destination, then resets", () => {
+  it("refuses, on the peer input that releases it, a request that waited for a view overtaken by the next one", () => {
+    const x = auxGroup("x");
+    const view1 = treeWithAux(["x", "a"], ["x", "b"], ["x", "c"]);
+    // View 1 has reached the targets, not yet x (an ancestor of the targets' lca in view 0, told
+    // by the lca's install notice). VIEW(2) enters at x in view 1, and so does m: both wait.
+    const view2 = message("v2", groups, "ctl", {
+      control: "view",
+      view: 2,
+      overlay: treeWithAux(["x", "a"], ["a", "b"], ["a", "c"]),
+    });
+    expect(summary(x.step({ kind: "request", message: view2, view: 1 }))).toEqual([]);
+    expect(summary(x.step({ kind: "request", message: message("m", ["a", "b"]), view: 1 }))).toEqual([]);
+    // The notice installs view 1; VIEW(2), first in line, runs and installs view 2, which
+    // overtakes m: m is refused during this peer step, under the view it was sent with.
+    const notice = { view: 0, install: view1 };
+    expect(summary(x.step({ kind: "peer", from: "a", body: notice }))).toEqual([
+      "view 1",
+      "send v1 -> a",
+      "send v1 -> b",
+      "send v1 -> c",
+      "view 2",
+      "redirect m (v1) to v2",
+    ]);
+  });
+
+  it("answers STATS with the destination sets counted per client at their first destination, then resets", () => {
     const a = group("a");
     a.step({ kind: "request", message: message("m1", ["a"]), view: 0 });
     a.step({ kind: "request", message: message("m2", ["a"]), view: 0 });
     a.step({ kind: "request", message: message("m3", ["a", "b"]), view: 0 });
+    a.step({ kind: "request", message: message("m4", ["a", "b"], "c1"), view: 0 });
     const stats = () =>
       a
         .step({ kind: "request", message: message("s", ["a"], "ctl", { control: "stats" }), view: 0 })
         .flatMap((output) => (output.kind === "deliver" ? [output.result] : []));
     expect(stats()).toEqual([
       [
-        { dst: ["a"], count: 2 },
-        { dst: ["a", "b"], count: 1 },
+        { dst: ["a"], count: 2, client: "c0" },
+        { dst: ["a", "b"], count: 1, client: "c0" },
+        { dst: ["a", "b"], count: 1, client: "c1" },
       ],
     ]);
     expect(stats()).toEqual([[]]);

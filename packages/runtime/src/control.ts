@@ -1,3 +1,4 @@
+import type { ControllerReport } from "@amcast/system";
 import type { HostStats } from "./host.js";
 import type { NodeAddress } from "./nodes.js";
 
@@ -39,7 +40,8 @@ export type NodeMessage =
   | { readonly type: "progress"; readonly multicasts: number; readonly completed: number }
   | { readonly type: "done" }
   | { readonly type: "status"; readonly status: NodeStatus }
-  | { readonly type: "stopped"; readonly stats: HostStats }
+  /** `controller`: from the client host that ran the reconfiguration controller, what it did. */
+  | { readonly type: "stopped"; readonly stats: HostStats; readonly controller?: ControllerReport }
   | { readonly type: "fatal"; readonly message: string };
 
 /** Environment variable carrying the run's start instant (process.hrtime.bigint(), in ns). */

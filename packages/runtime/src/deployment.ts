@@ -1,7 +1,14 @@
 import type { JsonFields as Fields } from "@amcast/core";
 import { describeValue, InputError, JsonFields, listNames } from "@amcast/core";
 import type { SystemSpec } from "@amcast/system";
-import { besideFile, buildSystem, displayPath, readJson, systemFromJson } from "@amcast/system";
+import {
+  besideFile,
+  buildSystem,
+  CONTROLLER_ID,
+  displayPath,
+  readJson,
+  systemFromJson,
+} from "@amcast/system";
 import type { TransportLimits } from "./limits.js";
 import { DEFAULT_LIMITS } from "./limits.js";
 import type { NodeSpec } from "./nodes.js";
@@ -130,12 +137,15 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
 }
 
 function readNodes(doc: Fields, system: SystemSpec): DeployedNode[] {
-  // Which processes there are does not depend on a reconfiguration controller (nor does the
-  // runtime run one): build without it.
-  const { reconfig: _controller, ...withoutController } = system;
-  const built = buildSystem(withoutController);
+  const built = buildSystem(system);
   const replicaIds = built.membership.processes().map((process) => process.id);
   const clientIds = built.clients.map((client) => client.logic.id);
+  // The workload's clients are c0, c1, ...; a reconfiguring run adds its controller's client.
+  const workloadClients = built.clients.filter((client) => client.background !== true).length;
+  const clientsText = [
+    `c0 .. c${workloadClients - 1}`,
+    ...(built.controller === null ? [] : [CONTROLLER_ID]),
+  ].join(", ");
   const nodes: DeployedNode[] = [];
   const seen = new Set<string>();
   const replicaItems = doc.array("replicas");
@@ -172,7 +182,7 @@ function readNodes(doc: Fields, system: SystemSpec): DeployedNode[] {
       if (!clientIds.includes(client))
         throw clientItems.error(
           clientIndex,
-          `client ${describeValue(client)} is not in the system (clients: c0 .. c${clientIds.length - 1})`,
+          `client ${describeValue(client)} is not in the system (clients: ${clientsText})`,
         );
       if (placed.has(client))
         throw clientItems.error(clientIndex, `client ${describeValue(client)} is placed twice`);

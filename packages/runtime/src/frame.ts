@@ -22,8 +22,9 @@ import { ID_BYTES_MAX } from "./nodes.js";
  * Data, both ways once the handshake is done:
  *   DATA            [4][v][ack:f64][firstSeq:f64][count:u32][mac:32][payload]
  *                   mac = HMAC(session key of the direction, frameCounter:u64 || header || payload)
- *   payload = `count` msgpack values back to back, each [fromProcess, toProcess, body] with
- *   processes as indices in the node table. Messages are numbered firstSeq..firstSeq+count-1 on
+ *   payload = `count` msgpack values back to back, each [fromProcess, toProcess, body, sentAt]
+ *   with processes as indices in the node table and sentAt the send instant on the nodes' shared
+ *   clock, in units of 10 us (the receiver's measure of the message's delay). Messages are numbered firstSeq..firstSeq+count-1 on
  *   the link; `ack` acknowledges every message up to it in the other direction; `count` 0 is a
  *   bare acknowledgement. The frame counter is implicit (both ends count frames on the
  *   connection), so a frame replayed, dropped or reordered inside a connection fails its MAC.
@@ -74,7 +75,7 @@ export function describeRefusal(code: number, self: string, peer: string): strin
       return undefined;
   }
 }
-export const WIRE_VERSION = 1;
+export const WIRE_VERSION = 2;
 export const NONCE_BYTES = 16;
 export const MAC_BYTES = 32;
 export const DIGEST_BYTES = 32;

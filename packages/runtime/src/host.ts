@@ -3,11 +3,13 @@ import type {
   DestinationSet,
   GroupId,
   MessageId,
+  ObservedDelay,
   ProcessId,
   ProcessLogic,
   ProcessOutput,
 } from "@amcast/core";
 import { BinaryHeap, Prng } from "@amcast/core";
+import type { SimClient } from "@amcast/sim";
 import type { Clock } from "./clock.js";
 import type { LatencyEmulation } from "./delay.js";
 import type { Keyring } from "./keys.js";
@@ -46,6 +48,13 @@ export interface ClientWorkload {
   readonly destinations: (prng: Prng, nowMs: number) => DestinationSet;
   /** The payload of the next multicast, if the workload has one. */
   readonly payload?: () => unknown;
+  /**
+   * A background client (a reconfiguration controller) runs while the host's other clients run:
+   * the host does not wait for its multicasts to be used up, only for the one in flight.
+   */
+  readonly background?: SimClient["background"];
+  /** Sees each completed multicast (`nowMs`: the trace clock), as the simulator's clients do. */
+  readonly onComplete?: SimClient["onComplete"];
 }
 
 export interface NodeHostOptions {
@@ -135,7 +144,10 @@ export class NodeHost {
   private arrivals: BinaryHeap<ClientSlot> | undefined;
   private arrivalTimer: NodeJS.Timeout | undefined;
   private workloadStartMs = 0;
+  /** Foreground clients done, out of `foregroundClients` (background ones never count). */
   private clientsDone = 0;
+  private foregroundClients = 0;
+  private workloadDone = false;
   private congested = false;
   /** Multicasts started through `multicast` (the public API), by id: who to tell when they complete. */
   private readonly calls = new Map<MessageId, (results: Readonly<Record<GroupId, unknown>>) => void>();
@@ -155,7 +167,10 @@ export class NodeHost {
       ...(options.limits === undefined ? {} : { limits: options.limits }),
       ...(options.latency === undefined ? {} : { latency: options.latency }),
       log: options.log,
-      onMessage: (from, to, body) => this.onMessage(from, to, body),
+      // Send stamps on the trace clock: under the cluster runner every node counts from the same
+      // instant, so a receiver's measure of a message's delay is exact.
+      stampMs: () => options.clock.now(),
+      onMessage: (from, to, body, delayMs) => this.onMessage(from, to, body, delayMs),
       onCongestion: (congested) => this.onCongestion(congested),
       onLinkFailed: (peer, reason) => options.onFatal(new Error(`the link to ${peer} failed: ${reason}`)),
       onFatal: options.onFatal,
@@ -189,6 +204,7 @@ export class NodeHost {
       const id = workload.logic.id;
       if (this.logicById.get(id) !== workload.logic)
         throw new Error(`client ${id} is not among the node's processes`);
+      if (workload.background !== true) this.foregroundClients += 1;
       this.clients.set(id, {
         workload,
         prng: root.derive(`client/${id}`),
@@ -230,7 +246,7 @@ export class NodeHost {
     for (const slot of this.clients.values()) {
       const { loop, startMs } = slot.workload;
       if (loop.multicasts === 0) {
-        this.clientDone(slot);
+        this.maybeClientDone(slot);
         continue;
       }
       if (loop.kind === "closed") {
@@ -250,6 +266,8 @@ export class NodeHost {
       this.arrivals = heap;
       this.armArrivals();
     }
+    // Only background clients here (or none left to run): done already.
+    if (this.clients.size > 0) this.maybeWorkloadDone();
   }
 
   /**
@@ -330,11 +348,12 @@ export class NodeHost {
     this.timers.add(timer);
   }
 
-  private onMessage(from: ProcessId, to: ProcessId, body: unknown): void {
+  private onMessage(from: ProcessId, to: ProcessId, body: unknown, delayMs: number): void {
     if (this.stopped) return;
     const logic = this.logicById.get(to);
     if (logic === undefined) return;
     this.stats.messageEvents += 1;
+    logic.observeDelay?.(from, delayMs);
     let outputs: readonly ProcessOutput[];
     try {
       outputs = logic.receive(from, body);
@@ -407,7 +426,7 @@ export class NodeHost {
           break;
         }
         case "complete":
-          this.onComplete(logic.id, output.id, output.results);
+          this.onComplete(logic.id, output.id, output.results, output.delays);
           break;
         case "view":
           trace?.write(
@@ -436,6 +455,8 @@ export class NodeHost {
   /** A closed-loop lane of `slot` is free: start its next multicast, unless the workload is done. */
   private wake(slot: ClientSlot): void {
     if (this.stopped || slot.started >= slot.workload.loop.multicasts) return;
+    // A background client stops starting multicasts once the host's workload is done.
+    if (slot.workload.background === true && this.foregroundDone()) return;
     if (this.congested) {
       this.deferredWakes.push(slot);
       return;
@@ -469,6 +490,7 @@ export class NodeHost {
     client: ProcessId,
     id: string,
     results: Readonly<Record<GroupId, unknown>> | undefined,
+    delays: readonly ObservedDelay[] | undefined,
   ): void {
     const call = this.calls.get(id);
     if (call !== undefined) {
@@ -493,6 +515,11 @@ export class NodeHost {
     this.options.trace?.write(
       `{"ev":"complete","id":${jsonString(id)},"client":${jsonString(client)},"t":${this.stamp()}}`,
     );
+    try {
+      slot.workload.onComplete?.(id, results ?? {}, this.options.clock.now(), delays ?? []);
+    } catch (error) {
+      this.logicError(client, `the completion of ${id}`, error);
+    }
     const loop = slot.workload.loop;
     if (loop.kind === "closed" && slot.started < loop.multicasts)
       this.later(loop.thinkMs, () => this.wake(slot));
@@ -500,14 +527,28 @@ export class NodeHost {
   }
 
   private maybeClientDone(slot: ClientSlot): void {
-    if (!slot.done && slot.started >= slot.workload.loop.multicasts && slot.inFlight.size === 0)
+    if (slot.workload.background === true) this.maybeWorkloadDone();
+    else if (!slot.done && slot.started >= slot.workload.loop.multicasts && slot.inFlight.size === 0)
       this.clientDone(slot);
   }
 
   private clientDone(slot: ClientSlot): void {
     slot.done = true;
     this.clientsDone += 1;
-    if (this.clientsDone === this.clients.size) this.options.onWorkloadDone?.();
+    this.maybeWorkloadDone();
+  }
+
+  /** Every foreground client is done and no background client has a multicast in flight. */
+  private foregroundDone(): boolean {
+    return this.clientsDone === this.foregroundClients;
+  }
+
+  private maybeWorkloadDone(): void {
+    if (this.workloadDone || !this.foregroundDone()) return;
+    for (const slot of this.clients.values())
+      if (slot.workload.background === true && slot.inFlight.size > 0) return;
+    this.workloadDone = true;
+    this.options.onWorkloadDone?.();
   }
 
   /** Open loop: one timer for the earliest arrival of any client; late arrivals catch up at once. */

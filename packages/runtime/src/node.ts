@@ -1,6 +1,6 @@
 import type { ProcessId, ProcessLogic } from "@amcast/core";
 import { InputError } from "@amcast/core";
-import { buildSystem } from "@amcast/system";
+import { buildSystem, CONTROLLER_ID } from "@amcast/system";
 import type { Clock } from "./clock.js";
 import { monotonicClock, wallClock } from "./clock.js";
 import type { NodeMessage, NodeStatus, RunnerMessage } from "./control.js";
@@ -67,6 +67,7 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
       workloads.push(client);
     }
   }
+  const runsController = workloads.some((client) => client.logic.id === CONTROLLER_ID);
   const { topology } = system;
   const regionOf = (process: ProcessId): number => {
     const group = built.membership.groupOf(process);
@@ -248,7 +249,11 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
         );
         break;
       case "stop":
-        await shutdown(0, (stats) => control({ type: "stopped", stats }));
+        await shutdown(0, (stats) => {
+          // The controller's record leaves with the node that ran it (the runner's tables need it).
+          const controller = runsController ? built.controller?.report() : undefined;
+          return control({ type: "stopped", stats, ...(controller === undefined ? {} : { controller }) });
+        });
         break;
     }
   };

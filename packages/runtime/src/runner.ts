@@ -9,7 +9,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import type { TraceEvent } from "@amcast/core";
 import type { CrashFault, PartitionFault, SimResult, StopReason } from "@amcast/sim";
-import type { BuiltSystem, SystemSpec } from "@amcast/system";
+import type { BuiltSystem, ControllerReport, SystemSpec } from "@amcast/system";
 import { buildSystem, stopEvent, systemToJson } from "@amcast/system";
 import { monotonicClock } from "./clock.js";
 import type { NodeMessage, NodeStatus, RunnerMessage } from "./control.js";
@@ -59,6 +59,11 @@ export interface ClusterObservation {
   readonly onEvent: (event: TraceEvent) => void;
   /** The system as built by the caller (built again from `spec` when absent). */
   readonly built?: BuiltSystem;
+  /**
+   * What the reconfiguration controller did (a reconfiguring run), told before the first event:
+   * it runs in a client host, and its record comes back when that host stops.
+   */
+  readonly onController?: (report: ControllerReport) => void;
 }
 
 /** What the nodes' transports did, summed over nodes. */
@@ -168,6 +173,8 @@ interface NodeProcess {
  */
 class Cluster {
   readonly nodes = new Map<string, NodeProcess>();
+  /** What the reconfiguration controller did, once the client host that ran it stopped. */
+  controller: ControllerReport | null = null;
   private failure: Error | undefined;
   private readonly waiters = new Set<() => void>();
   /**
@@ -356,6 +363,7 @@ class Cluster {
         break;
       case "stopped":
         entry.stats = message.stats;
+        if (message.controller !== undefined) this.controller = message.controller;
         entry.stopping = true;
         break;
       case "fatal":
@@ -412,12 +420,16 @@ export async function runCluster(
   for (const proc of spec.faults.byzantine ?? spec.byzantine.map((fault) => fault.proc))
     runnerEvents.push(JSON.stringify({ ev: "fault", proc, kind: "byzantine", t: 0 }));
 
-  // The nodes: one per replica, the clients round robin over the client hosts.
-  const hostCount = Math.max(1, Math.min(options.clientHosts, built.clients.length));
+  // The nodes: one per replica, the clients round robin over the client hosts; a background
+  // client (the reconfiguration controller) joins the first host, beside workload clients, and
+  // stops when they are done.
+  const workloadClients = built.clients.filter((client) => client.background !== true);
+  const hostCount = Math.max(1, Math.min(options.clientHosts, workloadClients.length));
   const clientGroups: string[][] = Array.from({ length: hostCount }, () => []);
-  built.clients.forEach((client, index) => {
+  workloadClients.forEach((client, index) => {
     clientGroups[index % hostCount]?.push(client.logic.id);
   });
+  for (const client of built.clients) if (client.background === true) clientGroups[0]?.push(client.logic.id);
   const nodes: DeployedNode[] = [
     ...built.membership.processes().map(({ id }) => ({
       id,
@@ -650,6 +662,9 @@ export async function runCluster(
       runnerTrace,
       ...nodes.map((node) => (files.get(node.id) as (kind: string) => string)("trace.jsonl")),
     ];
+    if (cluster.controller !== null) options.onController?.(cluster.controller);
+    else if (spec.reconfig !== undefined && stop.reason === "drained")
+      throw new NetRunError("the client host that ran the reconfiguration controller did not report it");
     mergeTraceFiles(traceFiles, options.onEvent);
     const stats = Object.values(perNode);
     const sum = (pick: (stats: HostStats) => number): number =>

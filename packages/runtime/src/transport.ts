@@ -46,8 +46,10 @@ export interface TransportOptions {
   /**
    * A message for one of this node's processes. Called synchronously, in order per link; the
    * sender is authenticated: `from` is hosted by the peer node at the other end of the link.
+   * `delayMs`: from the sender's `send` to now, on the stamp clocks of both nodes (emulated
+   * latency, batching, the wire and the links' queues included); a peer could lie about it.
    */
-  readonly onMessage: (from: ProcessId, to: ProcessId, body: unknown) => void;
+  readonly onMessage: (from: ProcessId, to: ProcessId, body: unknown, delayMs: number) => void;
   /** The transport became congested (some peer's send queue is over half its bound) or relieved. */
   readonly onCongestion?: (congested: boolean) => void;
   /**
@@ -63,6 +65,12 @@ export interface TransportOptions {
   readonly onFatal?: (error: Error) => void;
   /** Clock in ms for latency emulation (defaults to performance.now). */
   readonly now?: () => number;
+  /**
+   * Clock in ms stamped on every message when it is sent, and read when it arrives, so the
+   * receiver learns its delay. Nodes must share it (the cluster runner's start instant); the
+   * default, the wall clock, is only as good as the machines' clock synchronisation.
+   */
+  readonly stampMs?: () => number;
 }
 
 export interface TransportStats extends StrangerStats {
@@ -221,6 +229,9 @@ class PeerLink {
   }
 }
 
+/** Message send stamps count units of 10 us. */
+const STAMP_UNITS_PER_MS = 100;
+
 /**
  * Authenticated, reliable FIFO links between the nodes of a cluster over WebSockets, with
  * batching, bounded queues and optional latency emulation. See frame.ts for the wire format.
@@ -272,6 +283,7 @@ export class Transport {
   private readonly unpackr = new Unpackr({ useRecords: false });
   private readonly delay: DelayLine<{ link: PeerLink; packed: Buffer }> | undefined;
   private readonly now: () => number;
+  private readonly stampMs: () => number;
   private server: Server | undefined;
   /** Accepted connections before they authenticate: bounded in number, time and bytes. */
   private readonly gate: StrangerGate;
@@ -297,6 +309,7 @@ export class Transport {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     checkLimits(this.limits);
     this.now = options.now ?? (() => performance.now());
+    this.stampMs = options.stampMs ?? (() => performance.timeOrigin + performance.now());
     this.strangerLog = new RateLimitedLog(options.log);
     this.gate = new StrangerGate(this.limits, this.stats, (line) => this.strangerLog.line(line));
     const self = options.table.node(options.self);
@@ -479,7 +492,9 @@ export class Transport {
     const link = toIndex === undefined ? undefined : this.linkOfProcess[toIndex];
     if (toIndex === undefined || link === undefined)
       throw new Error(`${this.self.id} has no link to process ${to}`);
-    const packed = this.packr.pack([fromIndex, toIndex, body]);
+    // The send instant in units of 10 us: an integer packs smaller than a float.
+    const sentAt = Math.round(this.stampMs() * STAMP_UNITS_PER_MS);
+    const packed = this.packr.pack([fromIndex, toIndex, body, sentAt]);
     if (packed.length + DATA_PREFIX_BYTES > this.limits.frameBytesMax)
       throw new QueueOverflowError(
         `a message from ${from} to ${to} packs to ${packed.length} bytes, over frameBytesMax ${this.limits.frameBytesMax}`,
@@ -856,8 +871,8 @@ export class Transport {
     // Check every message before taking any: a frame is taken whole or not at all.
     for (let index = skip; index < count; index += 1) {
       const value = values[index];
-      if (!Array.isArray(value) || value.length !== 3)
-        throw new FrameError(`message ${firstSeq + index} is not [from, to, body]`);
+      if (!Array.isArray(value) || value.length !== 4 || !Number.isFinite(value[3]))
+        throw new FrameError(`message ${firstSeq + index} is not [from, to, body, sentAt]`);
       const fromIndex: unknown = value[0];
       const toIndex: unknown = value[1];
       // The sender must be hosted by the authenticated peer: a node cannot send as another.
@@ -872,12 +887,14 @@ export class Transport {
     link.received = last;
     link.receivedSinceAck += count - skip;
     this.stats.messagesReceived += count - skip;
+    const receivedAt = this.stampMs() * STAMP_UNITS_PER_MS;
     for (let index = skip; index < count; index += 1) {
-      const [fromIndex, toIndex, body] = values[index] as [number, number, unknown];
+      const [fromIndex, toIndex, body, sentAt] = values[index] as [number, number, unknown, number];
       const from = table.processId(fromIndex) as ProcessId;
       const to = table.processId(toIndex) as ProcessId;
+      const delayMs = Math.max(0, receivedAt - sentAt) / STAMP_UNITS_PER_MS;
       try {
-        this.options.onMessage(from, to, body);
+        this.options.onMessage(from, to, body, delayMs);
       } catch (error) {
         // The host's fault, not the peer's: log it and go on with the next message.
         this.options.log(

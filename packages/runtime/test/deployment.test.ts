@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Overlay } from "@amcast/core";
+import type { LocalitySpec, Overlay } from "@amcast/core";
 import { overlayToJson, parseOverlay, percent, Topology } from "@amcast/core";
 import { protocolByName } from "@amcast/protocols";
 import type { ReconfigSpec, SystemSpec, WorkloadShift, WorkloadSpec } from "@amcast/system";
@@ -36,10 +36,17 @@ const TREE: Overlay = parseOverlay(
   "tree",
 );
 
-const SHIFT: Required<WorkloadShift> = {
-  atMs: 750,
-  locality: { localPercent: 20, globalSizes: [3], globalChoice: "uniform" },
+const TABLE_LOCALITY: Required<LocalitySpec> = {
+  localPercent: 20,
+  globalSizes: [],
+  globalChoice: "table",
+  destinationTable: new Map([
+    ["a", [{ dst: ["a", "b"], weight: 95 }]],
+    ["b", [{ dst: ["b", "a"], weight: 1 }]],
+  ]),
 };
+
+const SHIFT: Required<WorkloadShift> = { atMs: 750, locality: TABLE_LOCALITY };
 
 const WORKLOAD: Required<WorkloadSpec> = {
   name: "every-field",
@@ -67,6 +74,8 @@ const RECONFIG: Required<ReconfigSpec> = {
   loadLimitFraction: 0.4,
   viewsMax: 5,
   controlMulticastsMax: 99,
+  measuredDelays: false,
+  firstGainPercentMin: 15,
 };
 
 const FULL: Required<SystemSpec> = {

@@ -70,23 +70,6 @@ const BASE: SystemSpec = {
 
 /** A spec that sets each refused option (and nothing else the runtime refuses). */
 const CASES: Readonly<Record<string, { readonly spec: SystemSpec; readonly byHand: boolean }>> = {
-  reconfig: {
-    byHand: false,
-    spec: {
-      ...BASE,
-      reconfig: {
-        policy: "optimise",
-        statsEveryMs: 1000,
-        windowCollections: 2,
-        minGainFraction: 0.05,
-        solver: "ilp",
-        solverTimeLimitMs: 1000,
-        loadLimitFraction: null,
-        viewsMax: 2,
-        controlMulticastsMax: 10,
-      },
-    },
-  },
   "faults.partitions": {
     byHand: true,
     spec: { ...BASE, faults: { crashes: [], partitions: [{ side: ["a/0"], atMs: 10, healAtMs: 20 }] } },

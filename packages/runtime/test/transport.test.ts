@@ -98,9 +98,13 @@ class RawPeer {
     this.receiveKey = sessionKey(receivePairKey, nonceAcceptor, nonceDialer);
   }
 
-  sendData(firstSeq: number, messages: unknown[], key = this.sendKey): void {
+  /** `messages`: [from, to, body], stamped here as a transport stamps them (sentAt: now, 10 us units). */
+  sendData(firstSeq: number, messages: unknown[][], key = this.sendKey, stamp = true): void {
     const packr = new Packr({ useRecords: false });
-    const payload = Buffer.concat(messages.map((message) => packr.pack(message)));
+    const sentAt = Math.round((performance.timeOrigin + performance.now()) * 100);
+    const payload = Buffer.concat(
+      messages.map((message) => packr.pack(stamp ? [...message, sentAt] : message)),
+    );
     this.ws.send(encodeData(0, firstSeq, messages.length, payload, key, this.sendCounter));
     this.sendCounter += 1;
   }
@@ -206,6 +210,16 @@ describe("transport", () => {
     await until(() => raw.closed, "the connection to close");
     expect(b.received).toHaveLength(1);
     expect(b.logs.some((line) => line.includes("DATA frame has a wrong HMAC"))).toBe(true);
+  });
+
+  it("refuses a message without its send stamp", async () => {
+    const b = await node("b");
+    const raw = new RawPeer(b.port);
+    await raw.handshake("a", "b", deriveLinkKey(SECRET, "a", "b"), deriveLinkKey(SECRET, "b", "a"));
+    raw.sendData(1, [[TABLE.processIndex("a/0"), TABLE.processIndex("b/0"), { n: 0 }]], undefined, false);
+    await until(() => raw.closed, "the connection to close");
+    expect(b.received).toEqual([]);
+    expect(b.logs.some((line) => line.includes("is not [from, to, body, sentAt]"))).toBe(true);
   });
 
   it("refuses a message whose sender is not hosted by the authenticated peer", async () => {

@@ -4,6 +4,7 @@ import type {
   DestinationSet,
   GroupId,
   MessageId,
+  ObservedDelay,
   Prng,
   ProcessId,
   ProcessLogic,
@@ -101,8 +102,16 @@ export interface SimClient {
    * its multicasts to be used up, only for the one in flight to complete.
    */
   readonly background?: boolean;
-  /** Sees each completed multicast with what its destination groups answered (a controller). */
-  readonly onComplete?: (id: MessageId, results: Readonly<Record<GroupId, unknown>>, nowMs: number) => void;
+  /**
+   * Sees each completed multicast with what its destination groups answered, and the delays the
+   * answering replicas reported (a controller).
+   */
+  readonly onComplete?: (
+    id: MessageId,
+    results: Readonly<Record<GroupId, unknown>>,
+    nowMs: number,
+    delays: readonly ObservedDelay[],
+  ) => void;
 }
 
 export interface SimOptions {

@@ -1,4 +1,11 @@
-import type { GroupId, ProcessId, ProcessLogic, ProcessOutput, TraceEvent } from "@amcast/core";
+import type {
+  GroupId,
+  ObservedDelay,
+  ProcessId,
+  ProcessLogic,
+  ProcessOutput,
+  TraceEvent,
+} from "@amcast/core";
 import { assert, Prng } from "@amcast/core";
 import type { SimClient, SimOptions, SimResult, StopReason } from "./options.js";
 
@@ -34,6 +41,8 @@ class SimEvent {
     readonly bytes: number,
     /** Incarnation of `at` when a service started; a crash in between invalidates it. */
     readonly incarnation: number,
+    /** An arrival's time on the network (ms), which the receiver may observe. */
+    readonly transitMs: number,
   ) {}
 }
 
@@ -498,6 +507,7 @@ export class Simulator {
   private serve(index: number, slot: ProcessSlot, input: SimEvent): void {
     this.messageEvents += 1;
     const from = (this.slots[input.from] as ProcessSlot).id;
+    slot.logic.observeDelay?.(from, input.transitMs);
     this.apply(index, slot, slot.logic.receive(from, input.body));
   }
 
@@ -556,6 +566,7 @@ export class Simulator {
     slot: ProcessSlot,
     id: string,
     results: Readonly<Record<GroupId, unknown>> | undefined,
+    delays: readonly ObservedDelay[] | undefined,
   ): void {
     const client = slot.client;
     assert(client !== undefined, () => `${slot.id} completed a multicast but is no client`);
@@ -563,7 +574,7 @@ export class Simulator {
     client.completed += 1;
     this.completed += 1;
     this.emit({ ev: "complete", id, client: slot.id, t: this.now });
-    client.spec.onComplete?.(id, results ?? {}, this.now);
+    client.spec.onComplete?.(id, results ?? {}, this.now, delays ?? []);
     const loop = client.spec.loop;
     if (loop.kind === "closed" && client.started < loop.multicasts) {
       this.schedule(this.now + loop.thinkMs, EventType.ClientWake, index, -1, undefined, 0);
@@ -610,7 +621,7 @@ export class Simulator {
           });
           break;
         case "complete":
-          this.onComplete(index, slot, output.id, output.results);
+          this.onComplete(index, slot, output.id, output.results, output.delays);
           break;
         case "view":
           this.emit({ ev: "view", group: output.group, view: output.view, t: this.now });
@@ -657,7 +668,7 @@ export class Simulator {
     const departMs = this.partitions.length === 0 ? this.now : this.departureMs(from, to);
     const arrivalMs = Math.max(departMs + delayMs, link.lastArrivalMs);
     link.lastArrivalMs = arrivalMs;
-    this.schedule(arrivalMs, EventType.Arrival, to, from, body, bytes);
+    this.schedule(arrivalMs, EventType.Arrival, to, from, body, bytes, 0, arrivalMs - this.now);
   }
 
   /** When a message sent now leaves: now, or when the partition cutting the link heals. */
@@ -690,10 +701,11 @@ export class Simulator {
     body: unknown,
     bytes: number,
     incarnation = 0,
+    transitMs = 0,
   ): void {
     assert(t >= this.now, () => `event scheduled in the past (${t} < ${this.now})`);
     if (type !== EventType.Tick) this.foregroundEvents += 1;
-    this.queue.push(new SimEvent(t, this.seq, type, at, from, body, bytes, incarnation));
+    this.queue.push(new SimEvent(t, this.seq, type, at, from, body, bytes, incarnation, transitMs));
     this.seq += 1;
   }
 

@@ -1,4 +1,4 @@
-import type { DestinationSet, GroupId, ProcessId, ProtocolContext, ProtocolDefinition } from "@amcast/core";
+import type { GroupId, ProcessId, ProtocolContext, ProtocolDefinition, Topology } from "@amcast/core";
 import {
   assert,
   DestinationChooser,
@@ -20,31 +20,9 @@ import {
 import { linearizable } from "@amcast/linearizable";
 import { reconfigurable } from "@amcast/reconfig";
 import type { SimClient, SimProcess } from "@amcast/sim";
+import { ReconfigController } from "./controller.js";
 import type { ReconfigSpec, SystemSpec } from "./spec.js";
 import { CONTROLLER_ID } from "./spec.js";
-
-/**
- * The decisions of a reconfiguration controller: a background client that multicasts to every
- * target group and decides what to send next from what came back (see the experiment runner's
- * ReconfigController).
- */
-export interface ControllerLogic {
-  destinations(): DestinationSet;
-  payload(): unknown;
-  onComplete(results: Readonly<Record<GroupId, unknown>>, nowMs: number): void;
-}
-
-/** Makes the controller of a reconfiguring run, given the groups it addresses. */
-export type ControllerFactory = (
-  spec: SystemSpec,
-  reconfig: ReconfigSpec,
-  targets: readonly GroupId[],
-) => ControllerLogic;
-
-export interface BuildOptions {
-  /** Needed for a run with `reconfig`: a driver that cannot run the controller refuses such runs. */
-  readonly controller?: ControllerFactory;
-}
 
 /** The replicas and clients of a system, ready for a driver (the simulator or the network runtime). */
 export interface BuiltSystem {
@@ -60,7 +38,7 @@ export interface BuiltSystem {
   /** The leader most correct replicas of a group follow right now (for leader crashes). */
   readonly leaderOf: (group: GroupId) => ProcessId | undefined;
   /** The reconfiguration controller (its client is the last of `clients`); null: none. */
-  readonly controller: ControllerLogic | null;
+  readonly controller: ReconfigController | null;
 }
 
 /**
@@ -81,7 +59,7 @@ export function signatureKind(spec: Pick<SystemSpec, "mode">): SignatureKind {
  * destinations from the locality model with its own random stream. Deterministic: every node of
  * a cluster builds the same system from the same spec and runs its own part of it.
  */
-export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): BuiltSystem {
+export function buildSystem(spec: SystemSpec): BuiltSystem {
   const { topology, overlay, mode, workload, f } = spec;
   // The ACK barrier goes around the views: a group switches views where the protocol orders VIEW
   // (not where the barrier releases it), and the barrier sees one sequence across views.
@@ -193,36 +171,43 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
         shifted !== null && shift !== null && nowMs >= shift.atMs ? shifted.next(prng) : chooser.next(prng),
     };
   });
-  let controller: ControllerLogic | null = null;
-  if (spec.reconfig !== undefined) {
-    assert(options.controller !== undefined, "a reconfiguring run needs a controller");
-    controller = addController(
-      spec,
-      options.controller(spec, spec.reconfig, targetGroups(overlay, topology)),
-      protocol,
-      membership,
-      signatures,
-      clients,
-    );
-  }
+  const controller =
+    spec.reconfig === undefined
+      ? null
+      : addController(spec, spec.reconfig, protocol, membership, signatures, clients, clientRegions);
   return { protocol, context, membership, processes, clients, clientRegions, leaderOf, controller };
 }
 
 /**
- * The controller's client: a background client next to the first target group that multicasts
- * to every target group what the controller decides, one multicast at a time.
+ * The reconfiguration controller and its client: a background client next to the first target
+ * group that multicasts STATS and VIEW to every target group, one at a time (see ReconfigController).
  */
 function addController(
   spec: SystemSpec,
-  controller: ControllerLogic,
+  reconfig: ReconfigSpec,
   protocol: ProtocolDefinition<unknown>,
   membership: Membership,
   signatures: SimulatedSignatures | undefined,
   clients: SimClient[],
-): ControllerLogic {
-  const { topology, overlay, mode, f, reconfig } = spec;
-  assert(overlay !== null && reconfig !== undefined, "reconfiguration needs an overlay");
+  clientRegions: Map<string, string>,
+): ReconfigController {
+  const { topology, overlay, mode, f } = spec;
+  assert(overlay !== null, "reconfiguration needs an overlay");
   const targets = targetGroups(overlay, topology);
+  // The optimiser starts from the topology's matrix; measured delays replace it pair by pair.
+  // Solve times are measured on the wall clock, on either runtime.
+  const controller = new ReconfigController(
+    reconfig,
+    overlay,
+    targets,
+    (from, to) => topology.groupToGroupMs(from, to),
+    originOf(topology, runGroups(overlay, topology), clientRegions),
+    new Prng(spec.seed).derive("reconfig"),
+    () => performance.now(),
+  );
+  const region = topology.groupRegion(targets[0] as GroupId);
+  // Its region too (the network runtime emulates the delays of its links from it).
+  clientRegions.set(CONTROLLER_ID, region);
   clients.push({
     logic: createClient({
       id: CONTROLLER_ID,
@@ -235,7 +220,7 @@ function addController(
       outstandingMax: 1,
       ...(signatures === undefined ? {} : { signer: signatures.signerFor(CONTROLLER_ID) }),
     }),
-    region: topology.groupRegion(targets[0] as GroupId),
+    region,
     loop: {
       kind: "closed",
       multicasts: reconfig.controlMulticastsMax,
@@ -246,8 +231,31 @@ function addController(
     startMs: reconfig.statsEveryMs,
     destinations: () => controller.destinations(),
     payload: () => controller.payload(),
-    onComplete: (_id, results, nowMs) => controller.onComplete(results, nowMs),
+    onComplete: (_id, results, nowMs, delays) => controller.onComplete(results, nowMs, delays),
     background: true,
   });
   return controller;
+}
+
+/**
+ * Where a client's leg starts, as a group: the group of the overlay nearest the client's region
+ * (the group in it, when there is one). The protocols' latency models and the optimiser measure
+ * the leg from there.
+ */
+export function originOf(
+  topology: Topology,
+  groups: readonly GroupId[],
+  clientRegions: ReadonlyMap<string, string>,
+): (client: string) => GroupId | undefined {
+  const byRegion = new Map<string, GroupId>();
+  return (client) => {
+    const region = clientRegions.get(client);
+    if (region === undefined) return undefined;
+    let origin = byRegion.get(region);
+    if (origin === undefined) {
+      origin = topology.byNearness(region, groups)[0];
+      if (origin !== undefined) byRegion.set(region, origin);
+    }
+    return origin;
+  };
 }

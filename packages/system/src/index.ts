@@ -1,13 +1,15 @@
-export type {
-  BuildOptions,
-  BuiltSystem,
-  ControllerFactory,
-  ControllerLogic,
-  SignatureKind,
-} from "./build.js";
-export { buildSystem, signatureKind } from "./build.js";
+export type { BuiltSystem, SignatureKind } from "./build.js";
+export { buildSystem, originOf, signatureKind } from "./build.js";
 export type { RunChecks } from "./checks.js";
 export { runChecks, stopEvent } from "./checks.js";
+export type { ControllerReport, MeasuredDelay, PlanRecord, Reconfiguration } from "./controller.js";
+export {
+  describeOverlay,
+  ReconfigController,
+  randomOverlayLike,
+  randomTree,
+  reportedOverlays,
+} from "./controller.js";
 export { besideFile, displayPath, findProjectRoot, jsonNames, readJson, readText } from "./files.js";
 export type { Codec, Schema } from "./schema.js";
 export { SYSTEM_SCHEMA, systemFromJson, systemToJson } from "./schema.js";

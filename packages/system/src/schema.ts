@@ -1,4 +1,12 @@
-import type { LocalitySpec, Overlay, ProtocolDefinition, Ratio, Topology } from "@amcast/core";
+import type {
+  GroupId,
+  LocalitySpec,
+  Overlay,
+  ProtocolDefinition,
+  Ratio,
+  Topology,
+  WeightedDestinations,
+} from "@amcast/core";
 import {
   checkOverlayAgainstTopology,
   describeValue,
@@ -217,10 +225,29 @@ const ratio: Codec<Ratio> = object<Ratio>(
   },
 );
 
+/** A workload's destination table: per home group, weighted destination sets (a JSON object). */
+function destinationTable(): Codec<ReadonlyMap<GroupId, readonly WeightedDestinations[]>> {
+  const rows = list(object<WeightedDestinations>({ dst: list(string), weight: nonNegative }));
+  return {
+    write: (value) => Object.fromEntries([...value].map(([home, sets]) => [home, rows.write(sets)])),
+    read: (value, at) => {
+      if (typeof value !== "object" || value === null || Array.isArray(value))
+        throw fail(at, `expected an object, got ${describeValue(value)}`);
+      return new Map(
+        Object.entries(value as Record<string, unknown>).map(([home, sets]) => [
+          home,
+          rows.read(sets, field(at, home)),
+        ]),
+      );
+    },
+  };
+}
+
 const locality: Codec<LocalitySpec> = object<LocalitySpec>({
   localPercent: number({ integer: true, min: 0, max: 100 }),
   globalSizes: list(number({ integer: true, min: 2 })),
-  globalChoice: choice(["nearest", "uniform"] as const),
+  globalChoice: choice(["nearest", "uniform", "table"] as const),
+  destinationTable: optional(destinationTable()),
 });
 
 const workloadShift: Codec<WorkloadShift> = object<WorkloadShift>({ atMs: nonNegative, locality });
@@ -256,6 +283,8 @@ const reconfig: Codec<ReconfigSpec> = object<ReconfigSpec>({
   loadLimitFraction: nullable(number({ min: 0, max: 1 })),
   viewsMax: number({ integer: true, min: 1 }),
   controlMulticastsMax: number({ integer: true, min: 1 }),
+  measuredDelays: boolean,
+  firstGainPercentMin: nullable(number({ min: -100, max: 100 })),
 });
 
 const network: Codec<NetworkOptions> = object<NetworkOptions>({

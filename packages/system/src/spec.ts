@@ -111,6 +111,16 @@ export interface ReconfigSpec {
   readonly viewsMax: number;
   /** Control multicasts at most (STATS and VIEW). */
   readonly controlMulticastsMax: number;
+  /**
+   * The optimiser uses the group-to-group delays the replicas measured (reported with STATS) where
+   * there are some, and the topology's matrix elsewhere; false: the matrix only.
+   */
+  readonly measuredDelays: boolean;
+  /**
+   * The experiment fails unless every reconfiguring run installs a view and measures at least
+   * this gain (%) after the first one; null: no expectation.
+   */
+  readonly firstGainPercentMin: number | null;
 }
 
 export const DEFAULT_RECONFIG: ReconfigSpec = {
@@ -123,6 +133,8 @@ export const DEFAULT_RECONFIG: ReconfigSpec = {
   loadLimitFraction: null,
   viewsMax: 20,
   controlMulticastsMax: 10_000,
+  measuredDelays: true,
+  firstGainPercentMin: null,
 };
 
 /** The client id of the reconfiguration controller: control payloads only count from it. */

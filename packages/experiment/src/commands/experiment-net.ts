@@ -4,7 +4,15 @@ import { DEFAULT_NET_OPTIONS, NetRunError, refuseUnsupported } from "@amcast/run
 import { displayPath, signatureKind } from "@amcast/system";
 import type { NetOutcome } from "../net-run.js";
 import { runScenarioNet } from "../net-run.js";
-import { checksText, kindsTable, replayCommand, runNotes, runsTable, verdictLines } from "../report.js";
+import {
+  checksText,
+  kindsTable,
+  reconfigLines,
+  replayCommand,
+  runNotes,
+  runsTable,
+  verdictLines,
+} from "../report.js";
 import { writeResults } from "../results.js";
 import { experimentScenarios, runSummary } from "../run.js";
 import type { ExperimentSpec } from "../spec.js";
@@ -116,6 +124,8 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
     "latency per kind of message (floor: max over destinations of the client's one-way delay; model: the protocol's message pattern)",
   );
   print(kindsTable(outcomes));
+  const reconfig = reconfigLines(outcomes, experiment.reconfig?.firstGainPercentMin ?? null, "net");
+  for (const line of reconfig.lines) print(line);
   print("");
   print(netTable(outcomes));
 
@@ -141,6 +151,7 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
     (outcome) =>
       `${replayCommand(args.name, outcome.spec.seed, args.traceFile ?? "trace.jsonl")} --runtime net`,
   );
+  for (const line of reconfig.verdict) print(line);
   for (const line of verdict.lines) print(line);
   if (args.json) print(JSON.stringify(summary));
   if (abort.signal.aborted) {
@@ -149,7 +160,7 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
     );
     return 130;
   }
-  return verdict.failed === 0 ? 0 : 1;
+  return verdict.failed === 0 && reconfig.failed === 0 ? 0 : 1;
 }
 
 export function netProgressLine(outcome: NetOutcome, index: number, total: number): string {

@@ -8,11 +8,11 @@ import {
   kindsTable,
   linearizableCostTable,
   progressLine,
-  reconfigTable,
+  publishedLines,
+  reconfigLines,
   replayCommand,
   runNotes,
   runsTable,
-  solverTable,
   verdictLines,
 } from "../report.js";
 import { writeResults } from "../results.js";
@@ -178,20 +178,11 @@ function runSimExperiment(
     print(`latency around crashes (multicasts started ${2} s before and after)`);
     print(impact);
   }
-  const reconfigurations = reconfigTable(outcomes);
-  if (reconfigurations !== undefined) {
-    print("");
-    print(
-      "reconfigurations (model: the optimiser's cost model over the statistics window; measured: mean latency before the decision and after the installation)",
-    );
-    print(reconfigurations);
-  }
-  const solver = solverTable(outcomes);
-  if (solver !== undefined) {
-    print("");
-    print("optimiser runs (wall-clock solve times; the simulated run does not wait for them)");
-    print(solver);
-  }
+  const reconfig = reconfigLines(outcomes, experiment.reconfig?.firstGainPercentMin ?? null, "sim");
+  for (const line of reconfig.lines) print(line);
+  const published = experiment.published === null ? [] : publishedLines(outcomes, experiment.published);
+  if (published.length > 0) print("");
+  for (const line of published) print(line);
 
   const runs = outcomes.map(runSummary);
   const summary = {
@@ -206,11 +197,12 @@ function runSimExperiment(
   print(`results: ${displayPath(outDir)}/ (${written.join(", ")})`);
   if (writer !== undefined) print(`trace: ${displayPath(writer.file)} (${writer.lines} events)`);
 
+  for (const line of reconfig.verdict) print(line);
   const verdict = verdictLines(outcomes, (outcome) =>
     replayCommand(name, outcome.spec.seed, traceFile ?? "trace.jsonl"),
   );
   for (const line of verdict.lines) print(line);
-  return { code: verdict.failed === 0 ? 0 : 1, summary };
+  return { code: verdict.failed === 0 && reconfig.failed === 0 ? 0 : 1, summary };
 }
 
 /** `experiments/NAME.json`, or NAME itself when it is a path to a file. */

@@ -1,13 +1,17 @@
-import type { DestinationSet, GroupId, GroupRole, Overlay, Prng } from "@amcast/core";
-import { assert, assertNever, CdagOverlay, destinationKey, overlayToJson, TreeOverlay } from "@amcast/core";
+import type { DestinationSet, GroupId, GroupRole, ObservedDelay, Overlay, Prng } from "@amcast/core";
+import {
+  assert,
+  assertNever,
+  CdagOverlay,
+  destinationKey,
+  overlayToJson,
+  parseOverlay,
+  TreeOverlay,
+} from "@amcast/core";
 import type { DestinationCount, GroupLatencyMs, OptimizeResult } from "@amcast/optimizer";
 import { optimizeCdag, optimizeTree } from "@amcast/optimizer";
-import type { ControlPayload } from "@amcast/reconfig";
-import type { ReconfigSpec } from "@amcast/system";
-
-// What a reconfiguring run asks for is part of the system spec (@amcast/system).
-export type { ReconfigSpec } from "@amcast/system";
-export { CONTROLLER_ID, DEFAULT_RECONFIG } from "@amcast/system";
+import type { ControlPayload, DestinationCount as GroupCount } from "@amcast/reconfig";
+import type { ReconfigSpec } from "./spec.js";
 
 /** One reconfiguration as the controller decided and installed it. */
 export interface Reconfiguration {
@@ -33,9 +37,40 @@ export interface PlanRecord {
   readonly bestCostMs: number;
   readonly changed: boolean;
   readonly solveMs: number;
+  /** Ordered group pairs whose delay came from measurements (the rest from the topology). */
+  readonly measuredPairs: number;
+}
+
+/** Delays measured from one group to another over a statistics collection or window. */
+export interface MeasuredDelay {
+  readonly from: GroupId;
+  readonly to: GroupId;
+  readonly meanMs: number;
+  readonly samples: number;
 }
 
 type Sent = "stats" | "view" | null;
+
+/** What a reconfiguration controller did, as plain JSON. */
+export interface ControllerReport {
+  readonly reconfigurations: readonly Reconfiguration[];
+  readonly plans: readonly PlanRecord[];
+  /** The overlay of every view it sent (view 0: the initial one), in its JSON form. */
+  readonly overlays: readonly { readonly view: number; readonly overlay: unknown }[];
+  /** The group-to-group delays it last had from the replicas (its window's; none when not used). */
+  readonly measuredDelays: readonly MeasuredDelay[];
+}
+
+/** The overlay of each view of a controller's report (what latency models per view need). */
+export function reportedOverlays(
+  report: ControllerReport,
+  source: string,
+): (view: number) => Overlay | undefined {
+  const overlays = new Map(
+    report.overlays.map(({ view, overlay }) => [view, parseOverlay(overlay, `${source} (view ${view})`)]),
+  );
+  return (view) => overlays.get(view);
+}
 
 /**
  * The reconfiguration controller: a background client of the run. Its multicasts go to every
@@ -48,20 +83,42 @@ export class ReconfigController {
   private overlay: Overlay;
   private view = 0;
   private pending: { overlay: Overlay; record: Reconfiguration } | null = null;
+  /** The overlay of every view sent (view 0: the initial one), for latency models per view. */
+  private readonly overlays = new Map<number, Overlay>();
   private sent: Sent = null;
   /** The last `windowCollections` STATS answers, merged per collection. */
   private readonly window: Map<string, DestinationCount>[] = [];
+  /** The delays the replicas reported with the same answers, per collection and ordered pair. */
+  private readonly delayWindow: Map<string, MeasuredDelay>[] = [];
 
   constructor(
     private readonly spec: ReconfigSpec,
     initial: Overlay,
     private readonly targets: readonly GroupId[],
     private readonly latencyMs: GroupLatencyMs,
+    /** The group next to a client (where its leg to an entry group starts); undefined: unknown. */
+    private readonly originOf: (client: string) => GroupId | undefined,
     private readonly prng: Prng,
     /** Wall clock for solve times (the experiment passes performance.now). */
     private readonly clockMs: () => number,
   ) {
     this.overlay = initial;
+    this.overlays.set(0, initial);
+  }
+
+  /** The overlay of `view`, once the controller has sent it. */
+  overlayOf(view: number): Overlay | undefined {
+    return this.overlays.get(view);
+  }
+
+  /** What the controller did, as plain JSON (a client host on the network sends it to the runner). */
+  report(): ControllerReport {
+    return {
+      reconfigurations: this.reconfigurations,
+      plans: this.plans,
+      overlays: [...this.overlays].map(([view, overlay]) => ({ view, overlay: overlayToJson(overlay) })),
+      measuredDelays: [...this.measuredDelays().values()],
+    };
   }
 
   destinations(): DestinationSet {
@@ -78,13 +135,18 @@ export class ReconfigController {
     }
     if (this.pending !== null) {
       this.sent = "view";
+      this.overlays.set(this.view + 1, this.pending.overlay);
       return { control: "view", view: this.view + 1, overlay: overlayToJson(this.pending.overlay) };
     }
     this.sent = "stats";
     return { control: "stats" };
   }
 
-  onComplete(results: Readonly<Record<GroupId, unknown>>, nowMs: number): void {
+  onComplete(
+    results: Readonly<Record<GroupId, unknown>>,
+    nowMs: number,
+    delays: readonly ObservedDelay[] = [],
+  ): void {
     const sent = this.sent;
     this.sent = null;
     switch (sent) {
@@ -100,6 +162,7 @@ export class ReconfigController {
       }
       case "stats":
         this.collect(results);
+        this.collectDelays(delays);
         this.plan(nowMs);
         return;
       case null:
@@ -110,14 +173,13 @@ export class ReconfigController {
     }
   }
 
-  /** The destination-set counts of the window, merged. */
+  /** The destination-set counts of the window (per origin group), merged. */
   windowCounts(): DestinationCount[] {
-    const merged = new Map<string, { dst: DestinationSet; count: number }>();
+    const merged = new Map<string, DestinationCount>();
     for (const collection of this.window) {
-      for (const [key, { dst, count }] of collection) {
-        const entry = merged.get(key);
-        if (entry === undefined) merged.set(key, { dst, count });
-        else entry.count += count;
+      for (const [key, entry] of collection) {
+        const known = merged.get(key);
+        merged.set(key, known === undefined ? entry : { ...known, count: known.count + entry.count });
       }
     }
     return [...merged.values()];
@@ -128,15 +190,83 @@ export class ReconfigController {
     for (const group of this.targets) {
       const counts = results[group];
       assert(Array.isArray(counts), () => `group ${group} answered STATS with ${JSON.stringify(counts)}`);
-      for (const { dst, count } of counts as DestinationCount[]) {
+      for (const { dst, count, client } of counts as GroupCount[]) {
         // Each multicast is counted once, at its first destination: no double counting here.
-        const key = destinationKey(dst);
+        const origin = client === undefined ? undefined : this.originOf(client);
+        const key = `${origin ?? ""}\n${destinationKey(dst)}`;
         const entry = collection.get(key);
-        collection.set(key, { dst, count: (entry?.count ?? 0) + count });
+        collection.set(key, {
+          dst,
+          count: (entry?.count ?? 0) + count,
+          ...(origin === undefined ? {} : { origin }),
+        });
       }
     }
     this.window.push(collection);
     if (this.window.length > this.spec.windowCollections) this.window.shift();
+  }
+
+  /**
+   * One collection's delays: per ordered pair, the median over the reporting replicas of the
+   * receiving group (f+1 in Byzantine mode, so one lying replica moves it little).
+   */
+  private collectDelays(delays: readonly ObservedDelay[]): void {
+    const reports = new Map<string, ObservedDelay[]>();
+    for (const delay of delays) {
+      const key = `${delay.from}\n${delay.to}`;
+      const list = reports.get(key);
+      if (list === undefined) reports.set(key, [delay]);
+      else list.push(delay);
+    }
+    const collection = new Map<string, MeasuredDelay>();
+    for (const [key, list] of reports) {
+      list.sort((a, b) => a.meanMs - b.meanMs);
+      const middle = list[list.length >> 1] as ObservedDelay;
+      collection.set(key, {
+        from: middle.from,
+        to: middle.to,
+        meanMs: middle.meanMs,
+        samples: middle.samples,
+      });
+    }
+    this.delayWindow.push(collection);
+    if (this.delayWindow.length > this.spec.windowCollections) this.delayWindow.shift();
+  }
+
+  /**
+   * The delays over the window (per ordered pair, each collection weighted by its samples), or
+   * none when the spec does not use measurements.
+   */
+  measuredDelays(): Map<string, MeasuredDelay> {
+    const merged = new Map<string, MeasuredDelay>();
+    if (!this.spec.measuredDelays) return merged;
+    for (const collection of this.delayWindow) {
+      for (const [key, delay] of collection) {
+        const known = merged.get(key);
+        const samples = (known?.samples ?? 0) + delay.samples;
+        const meanMs =
+          known === undefined
+            ? delay.meanMs
+            : (known.meanMs * known.samples + delay.meanMs * delay.samples) / samples;
+        merged.set(key, { from: delay.from, to: delay.to, meanMs, samples });
+      }
+    }
+    return merged;
+  }
+
+  /**
+   * The delay from one group to another the optimiser uses: measured where the window has it,
+   * else measured the other way (traffic on an overlay flows one way; WAN delays are about
+   * symmetric), else the topology's.
+   */
+  private delayFunction(): { latencyMs: GroupLatencyMs; measuredPairs: number } {
+    const measured = this.measuredDelays();
+    if (measured.size === 0) return { latencyMs: this.latencyMs, measuredPairs: 0 };
+    const latencyMs: GroupLatencyMs = (from, to) =>
+      measured.get(`${from}\n${to}`)?.meanMs ??
+      measured.get(`${to}\n${from}`)?.meanMs ??
+      this.latencyMs(from, to);
+    return { latencyMs, measuredPairs: measured.size };
   }
 
   private plan(nowMs: number): void {
@@ -144,14 +274,15 @@ export class ReconfigController {
     const counts = this.windowCounts();
     if (counts.every(({ dst }) => dst.length < 2)) return; // nothing an overlay changes
     const options = { solver: this.spec.solver, timeLimitMs: this.spec.solverTimeLimitMs };
+    const { latencyMs, measuredPairs } = this.delayFunction();
     const started = this.clockMs();
     const result: OptimizeResult<Overlay> =
       this.overlay.kind === "cdag"
-        ? optimizeCdag(this.overlay, counts, this.latencyMs, {
+        ? optimizeCdag(this.overlay, counts, latencyMs, {
             ...options,
             minGainFraction: this.spec.minGainFraction,
           })
-        : optimizeTree(this.overlay, counts, this.latencyMs, {
+        : optimizeTree(this.overlay, counts, latencyMs, {
             ...options,
             minGainFraction: this.spec.minGainFraction,
             ...(this.spec.loadLimitFraction === null
@@ -165,6 +296,7 @@ export class ReconfigController {
       bestCostMs: result.bestCostMs,
       changed: result.changed,
       solveMs,
+      measuredPairs,
     });
     if (!result.changed) return;
     this.pending = {
