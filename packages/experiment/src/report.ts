@@ -1,6 +1,6 @@
 import { formatReport } from "@amcast/check";
 import { destinationKey } from "@amcast/core";
-import type { Reconfiguration } from "@amcast/system";
+import type { Reconfiguration, RuntimeKind } from "@amcast/system";
 import { signatureKind } from "@amcast/system";
 import type { MessageSample } from "./metrics.js";
 import { percentile } from "./metrics.js";
@@ -85,15 +85,20 @@ export function verdictLines(
   return { failed: failed.length, lines };
 }
 
-/** Said under the runs table when a run is in Byzantine mode. */
-export const MODELLED_SIGNATURES_NOTE =
-  "byzantine mode: signatures are modelled (SimulatedSignatures: unforgeable by construction, no cryptography); real signatures are not implemented yet";
+/** Said under the runs table when a run is in Byzantine mode, by how it signs. */
+export const SIGNATURE_NOTES: Readonly<Record<"modelled" | "ed25519", string>> = {
+  modelled:
+    "byzantine mode: signatures are modelled (SimulatedSignatures: unforgeable by construction, no cryptography); real processes sign with Ed25519 (--runtime net)",
+  ed25519:
+    "byzantine mode: requests, stream copies and consensus messages carry Ed25519 signatures (node:crypto)",
+};
 
 /** Notes that hold for some runs of a table (printed under it, and in the JSON summary). */
-export function runNotes(outcomes: readonly ScenarioOutcome[]): string[] {
-  return outcomes.some((outcome) => signatureKind(outcome.spec) === "modelled")
-    ? [MODELLED_SIGNATURES_NOTE]
-    : [];
+export function runNotes(outcomes: readonly ScenarioOutcome[], runtime: RuntimeKind): string[] {
+  const kinds = new Set(outcomes.map((outcome) => signatureKind(outcome.spec, runtime)));
+  return (["modelled", "ed25519"] as const)
+    .filter((kind) => kinds.has(kind))
+    .map((kind) => SIGNATURE_NOTES[kind]);
 }
 
 /** Latency per kind of message (local, global-2, global-3, ...) for every run. */

@@ -1,6 +1,7 @@
 import type { TraceEvent } from "@amcast/core";
 import type { Deployment, RunSelector } from "@amcast/runtime";
 import { loadDeployment } from "@amcast/runtime";
+import type { RuntimeKind } from "@amcast/system";
 import { signatureKind } from "@amcast/system";
 import type { Genuineness, LatencySummary } from "./metrics.js";
 import type { ViewGain } from "./report.js";
@@ -133,7 +134,7 @@ export function runExperiment(experiment: ExperimentSpec, options: ExperimentOpt
 }
 
 /** The machine-readable summary of one run (DESIGN.md, "Machine-readable results"). */
-export function runSummary(outcome: ScenarioOutcome): Record<string, unknown> {
+export function runSummary(outcome: ScenarioOutcome, runtime: RuntimeKind): Record<string, unknown> {
   const { spec, sim, metrics, check } = outcome;
   const latency = metrics.latency;
   return {
@@ -143,8 +144,8 @@ export function runSummary(outcome: ScenarioOutcome): Record<string, unknown> {
     overlay: spec.overlay?.name ?? null,
     mode: spec.mode,
     f: spec.f,
-    // Byzantine mode signs with a model of signatures (SimulatedSignatures), never real ones.
-    signatures: signatureKind(spec),
+    // Byzantine mode signs with a model of signatures on the simulator, with Ed25519 on real processes.
+    signatures: signatureKind(spec, runtime),
     faultPlan: spec.faultPlan,
     linearizable: spec.linearizable === true,
     workload: spec.workload.name,

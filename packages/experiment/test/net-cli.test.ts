@@ -216,17 +216,19 @@ describe("amcast experiment --runtime net", () => {
     expect(processesMentioning(workDir)).toEqual([]);
   });
 
-  it("says that a Byzantine run's signatures are modelled, in its tables and its JSON", {
+  it("signs a Byzantine run with Ed25519 on real processes, and says so in its tables and its JSON", {
     timeout: 120_000,
   }, async () => {
     const run = startCli("experiment", "byzantine-one", "--runtime", "net", "--json");
     expect(await run.exited).toBe(0);
-    expect(run.stdout).toMatch(/skeen\/byzantine\/local seed 1: .*messages\/frame \(signatures modelled\)/);
-    expect(run.stdout).toMatch(/byzantine mode: signatures are modelled \(SimulatedSignatures/);
-    expect(run.stdout).toMatch(/skeen\/byzantine\/local +5 .* modelled/);
+    expect(run.stdout).toMatch(/skeen\/byzantine\/local seed 1: .*messages\/frame \(Ed25519 signatures\)/);
+    expect(run.stdout).toMatch(
+      /byzantine mode: requests, stream copies and consensus messages carry Ed25519 signatures/,
+    );
+    expect(run.stdout).toMatch(/skeen\/byzantine\/local +5 .* ed25519/);
     const summary = JSON.parse(run.stdout.trim().split("\n").at(-1) as string);
-    expect(summary.notes).toEqual([expect.stringMatching(/^byzantine mode: signatures are modelled/)]);
-    expect(summary.runs[0]).toMatchObject({ mode: "byzantine", signatures: "modelled", delivered: 10 });
+    expect(summary.notes).toEqual([expect.stringMatching(/Ed25519 signatures/)]);
+    expect(summary.runs[0]).toMatchObject({ mode: "byzantine", signatures: "ed25519", delivered: 10 });
   });
 
   it("stops every node and exits on Ctrl-C", { timeout: 120_000 }, async () => {
@@ -407,6 +409,48 @@ describe("Ctrl-C and bad keys on processes started by hand", () => {
     expect(Date.now() - signalledAt).toBeLessThan(5_000);
     expect(replica.stderr).toMatch(/\[b\/0\] SIGINT: stopping/);
     expect(clients.stderr).toMatch(/\[clients\] SIGTERM: stopping/);
+  });
+
+  it("amcast keys writes each Byzantine process's signing key and every public key; a replica without the right public keys refuses to start", {
+    timeout: 60_000,
+  }, async () => {
+    const dir = mkdtempSync(join(project, "byzantine-keys-"));
+    const ids = ["a/0", "a/1", "a/2", "a/3"];
+    const file = join(dir, "deployment.json");
+    const deployment = {
+      kind: "deployment",
+      experiment: "../experiments/byzantine-one.json",
+      replicas: ids.map((id, index) => ({ id, host: "127.0.0.1", port: 7100 + index })),
+    };
+    writeFileSync(file, JSON.stringify(deployment));
+    writeFileSync(join(dir, "cluster.secret"), randomBytes(32));
+    const keys = startCli(
+      "keys",
+      "--deployment",
+      file,
+      "--secret-file",
+      join(dir, "cluster.secret"),
+      "--out",
+      join(dir, "keys"),
+    );
+    expect(await keys.exited).toBe(0);
+    const keyFile = join(dir, "keys", `${encodeURIComponent("a/1")}.keys.json`);
+    expect(Object.keys(JSON.parse(readFileSync(keyFile, "utf8")).signing)).toEqual(["a/1"]);
+    const { publicKeys } = JSON.parse(readFileSync(join(dir, "keys", "public-keys.json"), "utf8"));
+    expect(Object.keys(publicKeys).sort()).toEqual([...ids, "c0"]);
+    const replica = (): Running =>
+      startCli("replica", "--deployment", file, "--id", "a/1", "--keys", keyFile);
+    const missing = replica();
+    expect(await missing.exited).not.toBe(0);
+    expect(missing.stderr).toMatch(/deployment\.json: publicKeys: is missing/);
+    // a/0's public key listed as a/1's: a/1's own signing key does not match it.
+    writeFileSync(
+      file,
+      JSON.stringify({ ...deployment, publicKeys: { ...publicKeys, "a/1": publicKeys["a/0"] } }),
+    );
+    const mismatched = replica();
+    expect(await mismatched.exited).not.toBe(0);
+    expect(mismatched.stderr).toMatch(/publicKeys\.a\/1: does not match the signing key this node holds/);
   });
 
   it("a client host with a wrong keyring is told which replica refused it and why, and exits non-zero", {

@@ -212,3 +212,56 @@ describe("crash faults on real processes", () => {
     ).rejects.toThrow(/recoverAtMs/);
   });
 });
+
+describe("Byzantine replicas on real processes, with Ed25519 signatures", () => {
+  it("a forging, a replaying and a swapping replica (one per group): every multicast completes, the oracles find nothing wrong", {
+    timeout: 120_000,
+  }, async () => {
+    const base = spec({});
+    const topology = new Topology(
+      "net-byzantine",
+      {
+        regions: ["a", "b", "c"],
+        latencyMs: [
+          [1, 4, 4],
+          [4, 1, 4],
+          [4, 4, 1],
+        ],
+      },
+      [
+        { id: "g0", region: "a" },
+        { id: "g1", region: "b" },
+        { id: "g2", region: "c" },
+      ],
+      [],
+    );
+    const outcome = await runScenarioNet(
+      spec({
+        label: "net/skeen/byzantine/strategies",
+        topology,
+        mode: "byzantine",
+        // Global multicasts: every group copies stream items to the others, the faulty replicas' among them.
+        workload: {
+          ...base.workload,
+          clientsPerGroup: 1,
+          multicastsPerClient: 12,
+          locality: { localPercent: 25, globalSizes: [2, 3], globalChoice: "uniform" },
+        },
+        byzantine: [
+          { proc: "g0/1", strategy: "forge" },
+          { proc: "g1/2", strategy: "replay" },
+          { proc: "g2/3", strategy: "swap" },
+        ],
+        faults: { crashes: [], partitions: [], byzantine: ["g0/1", "g1/2", "g2/3"] },
+        faultPlan: "byzantine",
+      }),
+      { ...DEFAULT_NET_OPTIONS, timeLimitMs: 90_000, stallMs: 20_000 },
+    );
+    expect(outcome.sim.stoppedBy).toBe("drained");
+    expect(outcome.check?.violations.map((violation) => violation.message) ?? ["not checked"]).toEqual([]);
+    expect(outcome.check?.passed).toBe(true);
+    expect(outcome.metrics.multicasts).toBe(3 * 12);
+    expect(outcome.metrics.completed).toBe(outcome.metrics.multicasts);
+    expect(outcome.net.logicErrors).toBe(0);
+  });
+});

@@ -12,6 +12,7 @@ import {
 import type { TransportLimits } from "./limits.js";
 import { DEFAULT_LIMITS } from "./limits.js";
 import type { NodeSpec } from "./nodes.js";
+import { PUBLIC_KEY_BYTES, readHexKey } from "./signatures.js";
 import { netRefusals } from "./support.js";
 
 /**
@@ -26,8 +27,11 @@ import { netRefusals } from "./support.js";
  *   "latencyEmulation": false, "traceSends": false,
  *   "replicas": [{ "id": "Canada/0", "host": "10.0.0.1", "port": 7000 }, ...],
  *   "clientHosts": [{ "id": "clients-0", "clients": ["c0", "c1"] }],
- *   "transport": { "batchMessagesMax": 512 } }
+ *   "transport": { "batchMessagesMax": 512 },
+ *   "publicKeys": { "Canada/0": "<64 hex digits>", ..., "c0": "..." } }
  * ```
+ * `publicKeys` (Byzantine mode only, where it is required) lists every process's Ed25519 public
+ * key, replicas and clients; `amcast keys` derives them from the cluster secret.
  * `run` may leave out what the experiment has only one of (it may also name `linearizable` and
  * `faultPlan`); `clientHosts` defaults to one host, "clients", running every client. The runner
  * writes deployments with `system` (the whole run, in the one schema of `systemToJson`) instead of
@@ -48,6 +52,8 @@ export interface Deployment {
   readonly latencyEmulation: boolean;
   readonly nodes: readonly DeployedNode[];
   readonly limits: Partial<TransportLimits>;
+  /** Every process's Ed25519 public key (raw), in Byzantine mode; empty when the file lists none. */
+  readonly publicKeys: ReadonlyMap<string, Buffer>;
 }
 
 export const DEFAULT_CLIENT_HOST = "clients";
@@ -82,9 +88,10 @@ export function loadDeployment(file: string, resolveRun?: RunResolver): Deployme
   const latencyEmulation = doc.boolean("latencyEmulation", false);
   const nodes = readNodes(doc, system);
   const limits = readLimits(doc.optionalObject("transport"));
+  const publicKeys = readPublicKeys(doc, system, nodes);
   doc.optionalString("description");
   doc.done();
-  return { file, name, system, traceSends, latencyEmulation, nodes, limits };
+  return { file, name, system, traceSends, latencyEmulation, nodes, limits, publicKeys };
 }
 
 /** The run of an experiment file a deployment names (`experiment` and `run`). */
@@ -196,6 +203,33 @@ function readNodes(doc: Fields, system: SystemSpec): DeployedNode[] {
   if (unplaced.length > 0)
     throw doc.error("clientHosts", `places no host for client(s) ${unplaced.join(", ")}`);
   return nodes;
+}
+
+/**
+ * The public keys of a Byzantine run: when listed, one per process of the deployment, no more, no
+ * less (a node refuses to start a Byzantine run without them, see runNode; `amcast keys` reads a
+ * deployment before they are known). Other modes sign nothing and take none.
+ */
+function readPublicKeys(
+  doc: Fields,
+  system: SystemSpec,
+  nodes: readonly DeployedNode[],
+): Map<string, Buffer> {
+  const keys = new Map<string, Buffer>();
+  const listed = doc.optionalObject("publicKeys");
+  if (listed === undefined) return keys;
+  if (system.mode !== "byzantine")
+    throw doc.error("publicKeys", `only a Byzantine run signs; this one is ${system.mode}`);
+  for (const process of nodes.flatMap((node) => node.processes)) {
+    if (!listed.has(process))
+      throw listed.error(process, "is missing: every process of a Byzantine run signs");
+    keys.set(
+      process,
+      readHexKey(listed.raw(process), PUBLIC_KEY_BYTES, doc.source, listed.fieldPath(process)),
+    );
+  }
+  listed.done();
+  return keys;
 }
 
 function readLimits(doc: Fields | undefined): Partial<TransportLimits> {

@@ -38,6 +38,17 @@ export { checkId, ID_BYTES_MAX, NodeTable } from "./nodes.js";
 export { readKeyring, readSecret, runNodeProcess } from "./process.js";
 export type { ClusterObservation, ClusterOutcome, NetRunOptions, NetRunStats } from "./runner.js";
 export { DEFAULT_NET_OPTIONS, NetRunError, refuseUnsupported, runCluster } from "./runner.js";
+export type { SignatureStats } from "./signatures.js";
+export {
+  deriveSigningSeed,
+  ED25519_SIGNATURE_BYTES,
+  Ed25519Signatures,
+  PUBLIC_KEY_BYTES,
+  publicKeyOf,
+  publicKeysFromSecret,
+  SIGNING_SEED_BYTES,
+  signingProcesses,
+} from "./signatures.js";
 export type { StrangerStats } from "./strangers.js";
 export { PRE_HANDSHAKE_BYTES_MAX } from "./strangers.js";
 export type { FieldSupport, Refusal, SupportContext } from "./support.js";

@@ -1,6 +1,8 @@
 import { hkdfSync } from "node:crypto";
-import { describeValue, InputError } from "@amcast/core";
+import type { ProcessId } from "@amcast/core";
+import { InputError } from "@amcast/core";
 import type { NodeId } from "./nodes.js";
+import { deriveSigningSeed, readHexKey, SIGNING_SEED_BYTES } from "./signatures.js";
 
 /** Bytes of a link key (HMAC-SHA256 key) and of the shortest cluster secret accepted. */
 export const LINK_KEY_BYTES = 32;
@@ -21,26 +23,38 @@ export function deriveLinkKey(secret: Uint8Array, from: NodeId, to: NodeId): Buf
   return Buffer.from(hkdfSync("sha256", secret, LINK_KEY_SALT, `${from}\u0000${to}`, LINK_KEY_BYTES));
 }
 
-/** One node's keys: for every peer, the key of what it sends there and of what it receives from there. */
+/**
+ * One node's keys: for every peer, the key of what it sends there and of what it receives from
+ * there; and the Ed25519 signing key seed of each process it runs (Byzantine mode signs with them,
+ * see signatures.ts).
+ */
 export class Keyring {
   private constructor(
     readonly node: NodeId,
     private readonly keys: ReadonlyMap<NodeId, { readonly send: Buffer; readonly receive: Buffer }>,
+    /** Signing key seed by process this node runs. */
+    readonly signingSeeds: ReadonlyMap<ProcessId, Buffer>,
   ) {}
 
-  /** Derives `node`'s keys towards each of `peers` from the cluster secret. */
-  static fromSecret(secret: Uint8Array, node: NodeId, peers: readonly NodeId[]): Keyring {
+  /** Derives `node`'s keys towards each of `peers`, and the signing keys of its `processes`, from the cluster secret. */
+  static fromSecret(
+    secret: Uint8Array,
+    node: NodeId,
+    peers: readonly NodeId[],
+    processes: readonly ProcessId[] = [],
+  ): Keyring {
     const keys = new Map<NodeId, { send: Buffer; receive: Buffer }>();
     for (const peer of peers) {
       if (peer === node) continue;
       keys.set(peer, { send: deriveLinkKey(secret, node, peer), receive: deriveLinkKey(secret, peer, node) });
     }
-    return new Keyring(node, keys);
+    const seeds = new Map(processes.map((process) => [process, deriveSigningSeed(secret, process)]));
+    return new Keyring(node, keys, seeds);
   }
 
   /** Reads a keyring file's JSON (`toJson`); `source` names the file in errors. */
   static fromJson(value: unknown, source: string): Keyring {
-    const doc = value as { node?: unknown; keys?: unknown } | null;
+    const doc = value as { node?: unknown; keys?: unknown; signing?: unknown } | null;
     if (typeof doc !== "object" || doc === null || typeof doc.node !== "string")
       throw new InputError(source, "node", "expected a keyring: {node, keys: {PEER: {send, receive}}}");
     if (typeof doc.keys !== "object" || doc.keys === null)
@@ -53,7 +67,14 @@ export class Keyring {
         receive: readKey(receive, source, `keys.${peer}.receive`),
       });
     }
-    return new Keyring(doc.node, keys);
+    const seeds = new Map<ProcessId, Buffer>();
+    if (doc.signing !== undefined) {
+      if (typeof doc.signing !== "object" || doc.signing === null)
+        throw new InputError(source, "signing", "expected an object of processes");
+      for (const [process, seed] of Object.entries(doc.signing as Record<string, unknown>))
+        seeds.set(process, readHexKey(seed, SIGNING_SEED_BYTES, source, `signing.${process}`));
+    }
+    return new Keyring(doc.node, keys, seeds);
   }
 
   has(peer: NodeId): boolean {
@@ -70,21 +91,21 @@ export class Keyring {
     return this.keys.get(peer)?.receive;
   }
 
-  toJson(): { node: NodeId; keys: Record<NodeId, { send: string; receive: string }> } {
+  toJson(): {
+    node: NodeId;
+    keys: Record<NodeId, { send: string; receive: string }>;
+    signing?: Record<ProcessId, string>;
+  } {
     const keys: Record<NodeId, { send: string; receive: string }> = {};
     for (const [peer, pair] of this.keys)
       keys[peer] = { send: pair.send.toString("hex"), receive: pair.receive.toString("hex") };
-    return { node: this.node, keys };
+    if (this.signingSeeds.size === 0) return { node: this.node, keys };
+    const signing: Record<ProcessId, string> = {};
+    for (const [process, seed] of this.signingSeeds) signing[process] = seed.toString("hex");
+    return { node: this.node, keys, signing };
   }
 }
 
 function readKey(value: unknown, source: string, field: string): Buffer {
-  if (typeof value !== "string" || !/^[0-9a-f]+$/.test(value) || value.length !== LINK_KEY_BYTES * 2)
-    throw new InputError(
-      source,
-      field,
-      // Never echo the value: it may be a (mistyped) key.
-      `expected ${LINK_KEY_BYTES * 2} hex digits, got ${typeof value === "string" ? `${value.length} characters` : describeValue(value)}`,
-    );
-  return Buffer.from(value, "hex");
+  return readHexKey(value, LINK_KEY_BYTES, source, field);
 }

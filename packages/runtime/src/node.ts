@@ -1,6 +1,6 @@
 import type { ProcessId, ProcessLogic } from "@amcast/core";
 import { InputError } from "@amcast/core";
-import { buildSystem, CONTROLLER_ID } from "@amcast/system";
+import { buildSystem, CONTROLLER_ID, displayPath } from "@amcast/system";
 import type { Clock } from "./clock.js";
 import { monotonicClock, wallClock } from "./clock.js";
 import type { NodeMessage, NodeStatus, RunnerMessage } from "./control.js";
@@ -12,6 +12,7 @@ import { NodeHost } from "./host.js";
 import type { Keyring } from "./keys.js";
 import type { NodeAddress } from "./nodes.js";
 import { NodeTable } from "./nodes.js";
+import { Ed25519Signatures } from "./signatures.js";
 import { netRefusals } from "./support.js";
 import { TraceFile } from "./trace-writer.js";
 
@@ -52,7 +53,8 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
       "system",
       `the network runtime cannot run ${system.label}: ${refused.join("; ")}`,
     );
-  const built = buildSystem(system);
+  const signatures = nodeSignatures(deployment, node, options.keyring);
+  const built = buildSystem(system, signatures === null ? {} : { signatures });
   const processes: ProcessLogic[] = [];
   const workloads: ClientWorkload[] = [];
   if (node.role === "replica") {
@@ -135,6 +137,12 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     exiting = true;
     if (progressTimer !== undefined) clearInterval(progressTimer);
     const stats = await host.stop();
+    if (signatures !== null) {
+      const { signed, verified, verifiedFromMemory, rejected } = signatures.stats;
+      log(
+        `Ed25519: ${signed} signed, ${verified} verified (${rejected} rejected), ${verifiedFromMemory} checks answered from memory`,
+      );
+    }
     await report?.(stats);
     resolveExit(code);
     return stats;
@@ -259,6 +267,36 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
   };
   await control({ type: "listening", port });
   return exited;
+}
+
+/**
+ * The node's signatures in Byzantine mode: Ed25519 with the signing keys of its processes (from
+ * its keyring) and every process's public key (from the deployment); null in other modes.
+ */
+function nodeSignatures(
+  deployment: Deployment,
+  node: DeployedNode,
+  keyring: Keyring,
+): Ed25519Signatures | null {
+  if (deployment.system.mode !== "byzantine") return null;
+  if (deployment.publicKeys.size === 0)
+    throw new InputError(
+      displayPath(deployment.file),
+      "publicKeys",
+      "is missing: a Byzantine run needs every process's public key (amcast keys --deployment FILE --secret-file FILE --out DIR writes them to DIR/public-keys.json)",
+    );
+  const seeds = new Map<string, Buffer>();
+  for (const process of node.processes) {
+    const seed = keyring.signingSeeds.get(process);
+    if (seed === undefined)
+      throw new InputError(
+        `keyring of ${keyring.node}`,
+        "signing",
+        `holds no signing key of ${process}: a Byzantine run signs (write the keyrings again with amcast keys)`,
+      );
+    seeds.set(process, seed);
+  }
+  return new Ed25519Signatures(deployment.publicKeys, seeds, displayPath(deployment.file));
 }
 
 /** The conventional exit code of a process stopped by `signal` (128 + its number). */

@@ -6,6 +6,7 @@ import type { Deployment } from "./deployment.js";
 import { CLUSTER_SECRET_BYTES_MIN, Keyring } from "./keys.js";
 import type { NodeRunOptions } from "./node.js";
 import { runNode } from "./node.js";
+import { signingProcesses } from "./signatures.js";
 
 /**
  * A node's keyring: its own keyring file (`amcast keys` writes one per node), or derived from the
@@ -32,6 +33,7 @@ export function readKeyring(
     readSecret(secretFile),
     node,
     deployment.nodes.map((peer) => peer.id),
+    signingProcesses(deployment.system, deployment.nodes.find((peer) => peer.id === node)?.processes ?? []),
   );
 }
 

@@ -20,6 +20,7 @@ import type { HostStats } from "./host.js";
 import { Keyring } from "./keys.js";
 import type { TransportLimits } from "./limits.js";
 import type { NodeAddress } from "./nodes.js";
+import { publicKeysFromSecret, signingProcesses } from "./signatures.js";
 import { netRefusals } from "./support.js";
 import { mergeTraceFiles } from "./trace-merge.js";
 
@@ -446,6 +447,7 @@ export async function runCluster(
       port: 0,
     })),
   ];
+  const secret = randomBytes(32);
   const deploymentFile = join(workDir, "deployment.json");
   writeFileSync(
     deploymentFile,
@@ -463,13 +465,20 @@ export async function runCluster(
           .filter((node) => node.role === "clients")
           .map(({ id, processes }) => ({ id, clients: processes })),
         transport: options.limits ?? {},
+        ...(spec.mode === "byzantine"
+          ? {
+              publicKeys: publicKeysFromSecret(
+                secret,
+                nodes.flatMap((node) => node.processes),
+              ),
+            }
+          : {}),
       },
       null,
       1,
     )}\n`,
   );
-  // Each node gets only its own keys: none can derive another pair's.
-  const secret = randomBytes(32);
+  // Each node gets only its own keys: none can derive another pair's, nor sign as another's process.
   const nodeIds = nodes.map((node) => node.id);
   const files = new Map<string, (kind: string) => string>();
   nodes.forEach((node, index) => {
@@ -477,7 +486,9 @@ export async function runCluster(
     files.set(node.id, (kind) => join(workDir, `${stem}.${kind}`));
     writeFileSync(
       join(workDir, `${stem}.keys.json`),
-      JSON.stringify(Keyring.fromSecret(secret, node.id, nodeIds).toJson()),
+      JSON.stringify(
+        Keyring.fromSecret(secret, node.id, nodeIds, signingProcesses(spec, node.processes)).toJson(),
+      ),
       {
         mode: 0o600,
       },

@@ -37,7 +37,7 @@ export const NET_SUPPORT: { readonly [K in keyof SystemSpec]-?: FieldSupport<Sys
   params: { honoured: "every process parses the same protocol parameters" },
   mode: {
     honoured:
-      "solo, crash and byzantine; byzantine runs with modelled signatures (SimulatedSignatures: unforgeable by construction, no cryptography)",
+      "solo, crash and byzantine; byzantine signs with Ed25519 (node:crypto): each process's key in its node's keyring, every public key in the deployment",
   },
   f: { honoured: "replicas per group and quorums" },
   workload: { honoured: "closed and open loops, start spread and locality shifts, on the wall clock" },

@@ -1,6 +1,9 @@
 import type { Server } from "node:net";
 import { createServer, Socket } from "node:net";
 import type { ProcessId } from "@amcast/core";
+import { Topology } from "@amcast/core";
+import { protocolByName } from "@amcast/protocols";
+import type { SystemSpec } from "@amcast/system";
 import { afterEach } from "vitest";
 import type { NodeSpec, TransportLimits, TransportOptions } from "../src/index.js";
 import { Keyring, NodeTable, Transport } from "../src/index.js";
@@ -151,3 +154,50 @@ export class FlakyProxy {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
+
+/** A small system: two groups of the skeen protocol in crash mode, one client each; tests vary it. */
+export const SMALL_SPEC: SystemSpec = {
+  label: "support/skeen/crash/w",
+  seed: 1,
+  topology: new Topology(
+    "two",
+    {
+      regions: ["a", "b"],
+      latencyMs: [
+        [1, 10],
+        [10, 1],
+      ],
+    },
+    [
+      { id: "a", region: "a" },
+      { id: "b", region: "b" },
+    ],
+    [],
+  ),
+  protocol: protocolByName("skeen", "test", "protocol"),
+  overlay: null,
+  mode: "crash",
+  f: 1,
+  workload: {
+    name: "w",
+    clientsPerGroup: 1,
+    loop: "closed",
+    multicastsPerClient: 5,
+    outstanding: 1,
+    thinkMs: 0,
+    ratePerSec: 1,
+    outstandingMax: 1,
+    payloadBytes: 8,
+    groups: null,
+    locality: { localPercent: 50, globalSizes: [2], globalChoice: "uniform" },
+    startSpreadMs: 0,
+  },
+  byzantine: [],
+  faultPlan: "",
+  network: { jitterSdFraction: 0, reorder: null },
+  processing: { perMessageUs: 0, perByteNs: 0 },
+  faults: { crashes: [], partitions: [] },
+  timeLimitMs: 10_000,
+  tickMs: 10,
+  realTime: false,
+};

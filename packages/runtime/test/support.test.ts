@@ -1,8 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Topology } from "@amcast/core";
-import { protocolByName } from "@amcast/protocols";
 import type { SystemSpec } from "@amcast/system";
 import { SYSTEM_SCHEMA } from "@amcast/system";
 import { afterAll, describe, expect, it } from "vitest";
@@ -15,58 +13,13 @@ import {
   netRefusals,
   runCluster,
 } from "../src/index.js";
+import { SMALL_SPEC as BASE } from "./helpers.js";
 
 /**
  * Every option of a system spec the network runtime cannot honour is refused before anything
  * starts, naming the option. Each refusal in NET_SUPPORT has a case here that sets it; the set of
  * cases must equal the set of refusals, so a new refusal needs a case.
  */
-
-const BASE: SystemSpec = {
-  label: "support/skeen/crash/w",
-  seed: 1,
-  topology: new Topology(
-    "two",
-    {
-      regions: ["a", "b"],
-      latencyMs: [
-        [1, 10],
-        [10, 1],
-      ],
-    },
-    [
-      { id: "a", region: "a" },
-      { id: "b", region: "b" },
-    ],
-    [],
-  ),
-  protocol: protocolByName("skeen", "test", "protocol"),
-  overlay: null,
-  mode: "crash",
-  f: 1,
-  workload: {
-    name: "w",
-    clientsPerGroup: 1,
-    loop: "closed",
-    multicastsPerClient: 5,
-    outstanding: 1,
-    thinkMs: 0,
-    ratePerSec: 1,
-    outstandingMax: 1,
-    payloadBytes: 8,
-    groups: null,
-    locality: { localPercent: 50, globalSizes: [2], globalChoice: "uniform" },
-    startSpreadMs: 0,
-  },
-  byzantine: [],
-  faultPlan: "",
-  network: { jitterSdFraction: 0, reorder: null },
-  processing: { perMessageUs: 0, perByteNs: 0 },
-  faults: { crashes: [], partitions: [] },
-  timeLimitMs: 10_000,
-  tickMs: 10,
-  realTime: false,
-};
 
 /** A spec that sets each refused option (and nothing else the runtime refuses). */
 const CASES: Readonly<Record<string, { readonly spec: SystemSpec; readonly byHand: boolean }>> = {

@@ -3,7 +3,16 @@ import { describeValue, InputError, listNames } from "@amcast/core";
 import type { MulticastClient } from "@amcast/group";
 import { createClient, createReplica } from "@amcast/group";
 import type { NodeAddress, NodeSpec, TraceSink, TransportLimits } from "@amcast/runtime";
-import { Keyring, NodeHost, NodeTable, TraceFile, wallClock } from "@amcast/runtime";
+import {
+  Ed25519Signatures,
+  Keyring,
+  NodeHost,
+  NodeTable,
+  publicKeysFromSecret,
+  signingProcesses,
+  TraceFile,
+  wallClock,
+} from "@amcast/runtime";
 import type { Application, Client, Replies, ResolvedService, ServiceOptions } from "./service.js";
 import { destinationsOf, groupApplication, resolveService } from "./service.js";
 
@@ -27,6 +36,12 @@ export interface ClusterConfig extends ServiceOptions {
   readonly tickMs?: number;
   /** Transport limits (docs/runtime.md), e.g. `{ batchMessagesMax: 256 }`. */
   readonly transport?: Partial<TransportLimits>;
+  /**
+   * Byzantine mode: every process's Ed25519 public key (64 hex digits), replicas and client
+   * processes (`<host>.<index>`). Needed when processes are given their own keyrings; with the
+   * cluster secret, every process derives them.
+   */
+  readonly publicKeys?: Readonly<Record<ProcessId, string>>;
 }
 
 /** How a process proves it belongs to the cluster: the cluster secret, or its own keyring. */
@@ -97,12 +112,6 @@ function layout(config: ClusterConfig, source: string): Layout {
     throw new InputError(source, "cluster", "expected a cluster configuration with groups");
   const groups = Object.keys(config.groups);
   const service = resolveService(groups, config, source);
-  if (service.mode === "byzantine")
-    throw new InputError(
-      source,
-      "mode",
-      "Byzantine mode needs real digital signatures on the network, which the runtime does not have yet (createSimCluster runs it)",
-    );
   const nodes: NodeSpec[] = [];
   const addresses = new Map<string, NodeAddress>();
   for (const group of service.membership.groups) {
@@ -148,7 +157,13 @@ function layout(config: ClusterConfig, source: string): Layout {
   return { service, table: new NodeTable(nodes), addresses, clientsOf };
 }
 
-function keyringOf(credentials: Credentials, node: string, table: NodeTable, source: string): Keyring {
+function keyringOf(
+  credentials: Credentials,
+  node: string,
+  table: NodeTable,
+  mode: ResolvedService["mode"],
+  source: string,
+): Keyring {
   if (credentials.keys !== undefined) {
     const keyring = Keyring.fromJson(credentials.keys, `${source} keys`);
     if (keyring.node !== node)
@@ -161,7 +176,52 @@ function keyringOf(credentials: Credentials, node: string, table: NodeTable, sou
     credentials.secret,
     node,
     table.nodes.map((peer) => peer.id),
+    signingProcesses({ mode }, table.node(node)?.processes ?? []),
   );
+}
+
+/**
+ * Byzantine mode's signatures for the processes of `node`: Ed25519 with their signing keys (from
+ * the keyring) and every process's public key (from the configuration, or derived from the
+ * secret); undefined in other modes.
+ */
+function signaturesOf(
+  credentials: Credentials,
+  config: ClusterConfig,
+  layout: Layout,
+  keyring: Keyring,
+  source: string,
+): Ed25519Signatures | undefined {
+  if (layout.service.mode !== "byzantine") return undefined;
+  const processes = layout.table.nodes.flatMap((peer) => peer.processes);
+  let listed: Readonly<Record<ProcessId, string>>;
+  if (config.publicKeys !== undefined) listed = config.publicKeys;
+  else if (credentials.secret !== undefined) listed = publicKeysFromSecret(credentials.secret, processes);
+  else
+    throw new InputError(
+      source,
+      "cluster.publicKeys",
+      "is missing: a Byzantine cluster whose processes hold their own keyrings lists every process's public key",
+    );
+  const publicKeys = new Map<ProcessId, Buffer>();
+  for (const process of processes) {
+    const hex = listed[process];
+    if (typeof hex !== "string" || !/^[0-9a-f]{64}$/.test(hex))
+      throw new InputError(
+        source,
+        `cluster.publicKeys.${process}`,
+        "expected 64 hex digits (an Ed25519 public key)",
+      );
+    publicKeys.set(process, Buffer.from(hex, "hex"));
+  }
+  const seeds = new Map<ProcessId, Buffer>();
+  for (const process of layout.table.node(keyring.node)?.processes ?? []) {
+    const seed = keyring.signingSeeds.get(process);
+    if (seed === undefined)
+      throw new InputError(source, "keys.signing", `holds no signing key of ${process}`);
+    seeds.set(process, seed);
+  }
+  return new Ed25519Signatures(publicKeys, seeds, source);
 }
 
 function stderrLog(prefix: string): (line: string) => void {
@@ -179,7 +239,8 @@ export async function startReplica<P = unknown, R = unknown>(
   options: ReplicaOptions<P, R>,
 ): Promise<ReplicaHandle> {
   const source = `startReplica ${options.id}`;
-  const { service, table, addresses } = layout(options.cluster, source);
+  const cluster = layout(options.cluster, source);
+  const { service, table, addresses } = cluster;
   const { membership } = service;
   const group = membership.groupOf(options.id);
   if (group === undefined)
@@ -188,6 +249,8 @@ export async function startReplica<P = unknown, R = unknown>(
       "id",
       `${describeValue(options.id)} is not a replica of the cluster (replicas: ${listNames(membership.processes().map((p) => p.id))})`,
     );
+  const keyring = keyringOf(options, options.id, table, service.mode, source);
+  const signatures = signaturesOf(options, options.cluster, cluster, keyring, source);
   const replica = createReplica({
     protocol: service.protocol,
     group,
@@ -198,6 +261,7 @@ export async function startReplica<P = unknown, R = unknown>(
     mode: service.mode,
     f: service.f,
     application: groupApplication(options.application),
+    ...(signatures === undefined ? {} : { signer: signatures.signerFor(options.id), verifier: signatures }),
   });
   const log = options.log ?? stderrLog(options.id);
   const trace: TraceSink | null = options.traceFile === undefined ? null : new TraceFile(options.traceFile);
@@ -206,7 +270,7 @@ export async function startReplica<P = unknown, R = unknown>(
   const host: NodeHost = new NodeHost({
     self: options.id,
     table,
-    keyring: keyringOf(options, options.id, table, source),
+    keyring,
     listen: { host: options.listenHost ?? own.host, port: own.port },
     ...(options.cluster.transport === undefined ? {} : { limits: options.cluster.transport }),
     processes: [replica],
@@ -252,7 +316,8 @@ export async function connectClient<P = unknown, R = unknown>(
 ): Promise<ServiceClient<P, R>> {
   const hostId = options.host ?? DEFAULT_CLIENT_HOST;
   const source = `connectClient ${hostId}`;
-  const { service, table, addresses, clientsOf } = layout(options.cluster, source);
+  const cluster = layout(options.cluster, source);
+  const { service, table, addresses, clientsOf } = cluster;
   const clientIds = clientsOf.get(hostId);
   if (clientIds === undefined)
     throw new InputError(
@@ -263,6 +328,8 @@ export async function connectClient<P = unknown, R = unknown>(
   const outstandingMax = options.outstandingMax ?? 256;
   const timeoutMs = options.timeoutMs ?? 60_000;
   const firstSeq = Date.now() * 1000;
+  const keyring = keyringOf(options, hostId, table, service.mode, source);
+  const signatures = signaturesOf(options, options.cluster, cluster, keyring, source);
   const clients: MulticastClient[] = clientIds.map((id) =>
     createClient({
       id,
@@ -274,6 +341,7 @@ export async function connectClient<P = unknown, R = unknown>(
       f: service.f,
       outstandingMax,
       firstSeq,
+      ...(signatures === undefined ? {} : { signer: signatures.signerFor(id) }),
     }),
   );
   const log = options.log ?? stderrLog(hostId);
@@ -288,7 +356,7 @@ export async function connectClient<P = unknown, R = unknown>(
   const host: NodeHost = new NodeHost({
     self: hostId,
     table,
-    keyring: keyringOf(options, hostId, table, source),
+    keyring,
     listen: null,
     ...(options.cluster.transport === undefined ? {} : { limits: options.cluster.transport }),
     processes: clients,

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import type { GroupId } from "@amcast/core";
+import { Keyring, publicKeysFromSecret } from "@amcast/runtime";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Application, ClusterConfig, ReplicaHandle, ServiceClient } from "../src/index.js";
 import { connectClient, startReplica } from "../src/index.js";
@@ -125,6 +126,43 @@ describe("startReplica / connectClient over the network runtime", () => {
     for (const { dst, replies } of second) expect(Object.keys(replies).sort()).toEqual([...dst].sort());
   });
 
+  it("Byzantine mode (f = 1) with Ed25519 signatures: own keyrings, a replica of each group stops, the service goes on", {
+    timeout: 60_000,
+  }, async () => {
+    const secret = randomBytes(32);
+    const base = await config(["a", "b"], 4, { mode: "byzantine", f: 1 });
+    const replicaIds = ["a", "b"].flatMap((group) => [0, 1, 2, 3].map((index) => `${group}/${index}`));
+    const nodes = [...replicaIds, "clients"];
+    // Every process holds only its own keyring; the public keys come with the configuration.
+    const cluster: ClusterConfig = {
+      ...base,
+      publicKeys: publicKeysFromSecret(secret, [...replicaIds, "clients.0"]),
+    };
+    for (const id of replicaIds)
+      replicas.push(
+        await startReplica({
+          cluster,
+          id,
+          keys: Keyring.fromSecret(secret, id, nodes, [id]).toJson(),
+          application: sequencer(),
+          log: () => {},
+        }),
+      );
+    const client = await connectClient<number, number>({
+      cluster,
+      keys: Keyring.fromSecret(secret, "clients", nodes, ["clients.0"]).toJson(),
+      log: () => {},
+    });
+    clients.push(client);
+    const first = await load(client, ["a", "b"], 40);
+    const stopping = replicas.filter((replica) => replica.id === "a/0" || replica.id === "b/3");
+    await Promise.all(stopping.map((replica) => replica.stop()));
+    const second = await load(client, ["a", "b"], 40);
+    expectConsistent([...first, ...second]);
+    for (const { dst, replies } of [...first, ...second])
+      expect(Object.keys(replies).sort()).toEqual([...dst].sort());
+  });
+
   it("a client host that reconnects under the same id gets fresh answers, not cached ones", {
     timeout: 30_000,
   }, async () => {
@@ -148,14 +186,12 @@ describe("startReplica / connectClient over the network runtime", () => {
     await expect(
       startReplica({ cluster: { ...cluster, mode: "crash" }, id: "g/0", secret, application: sequencer() }),
     ).rejects.toThrow(/needs 3/);
+    // A Byzantine process holding only its own keyring needs everyone's public keys in the configuration.
+    const byzantine = await config(["g"], 4, { mode: "byzantine" });
+    const keys = Keyring.fromSecret(secret, "g/0", ["g/0", "g/1", "g/2", "g/3", "clients"], ["g/0"]).toJson();
     await expect(
-      startReplica({
-        cluster: { ...cluster, mode: "byzantine" },
-        id: "g/0",
-        secret,
-        application: sequencer(),
-      }),
-    ).rejects.toThrow(/signatures/);
+      startReplica({ cluster: byzantine, id: "g/0", keys, application: sequencer() }),
+    ).rejects.toThrow(/cluster\.publicKeys: is missing/);
     await startAll(cluster, secret, sequencer);
     // A client with another secret never gets through the handshake, and is told so at once.
     const startedAt = Date.now();

@@ -8,7 +8,7 @@ import {
   runGroups,
   targetGroups,
 } from "@amcast/core";
-import type { Replica } from "@amcast/group";
+import type { Replica, Signer, Verifier } from "@amcast/group";
 import {
   ByzantineReplica,
   createClient,
@@ -23,6 +23,19 @@ import type { SimClient, SimProcess } from "@amcast/sim";
 import { ReconfigController } from "./controller.js";
 import type { ReconfigSpec, SystemSpec } from "./spec.js";
 import { CONTROLLER_ID } from "./spec.js";
+
+export interface BuildOptions {
+  /**
+   * How Byzantine mode signs: the network runtime passes real signatures (Ed25519); without
+   * them, `SimulatedSignatures` model them (the simulator).
+   */
+  readonly signatures?: SignatureScheme;
+}
+
+/** A signature scheme: the signer of each process (only its own process may be given it) and a verifier of all. */
+export interface SignatureScheme extends Verifier {
+  signerFor(id: ProcessId): Signer;
+}
 
 /** The replicas and clients of a system, ready for a driver (the simulator or the network runtime). */
 export interface BuiltSystem {
@@ -42,15 +55,18 @@ export interface BuiltSystem {
 }
 
 /**
- * How a system's processes sign what they send: in Byzantine mode with `SimulatedSignatures`, a
- * model of unforgeable signatures (no cryptography: a forged signature is one the model refuses),
- * on the simulator and on the network runtime alike; otherwise they do not sign. Real signatures
- * do not exist yet; reports say "modelled" wherever they matter.
+ * How a system's processes sign what they send: in Byzantine mode, on the simulator with
+ * `SimulatedSignatures` (a model of unforgeable signatures, no cryptography: a forged signature is
+ * one the model refuses), on the network runtime with Ed25519 (node:crypto); otherwise they do not
+ * sign. Reports name the kind wherever it matters.
  */
-export type SignatureKind = "modelled" | "none";
+export type SignatureKind = "modelled" | "ed25519" | "none";
+/** Where a system runs: the simulator or the network runtime (real processes). */
+export type RuntimeKind = "sim" | "net";
 
-export function signatureKind(spec: Pick<SystemSpec, "mode">): SignatureKind {
-  return spec.mode === "byzantine" ? "modelled" : "none";
+export function signatureKind(spec: Pick<SystemSpec, "mode">, runtime: RuntimeKind): SignatureKind {
+  if (spec.mode !== "byzantine") return "none";
+  return runtime === "net" ? "ed25519" : "modelled";
 }
 
 /**
@@ -59,7 +75,7 @@ export function signatureKind(spec: Pick<SystemSpec, "mode">): SignatureKind {
  * destinations from the locality model with its own random stream. Deterministic: every node of
  * a cluster builds the same system from the same spec and runs its own part of it.
  */
-export function buildSystem(spec: SystemSpec): BuiltSystem {
+export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): BuiltSystem {
   const { topology, overlay, mode, workload, f } = spec;
   // The ACK barrier goes around the views: a group switches views where the protocol orders VIEW
   // (not where the barrier releases it), and the barrier sees one sequence across views.
@@ -78,8 +94,9 @@ export function buildSystem(spec: SystemSpec): BuiltSystem {
     "protocol",
     "params",
   );
-  // Byzantine mode signs requests, stream copies and consensus messages (see SimulatedSignatures).
-  const signatures = signatureKind(spec) === "modelled" ? new SimulatedSignatures(spec.seed) : undefined;
+  // Byzantine mode signs requests, stream copies and consensus messages.
+  const signatures: SignatureScheme | undefined =
+    mode !== "byzantine" ? undefined : (options.signatures ?? new SimulatedSignatures(spec.seed));
   const strategies = new Map(spec.byzantine.map((fault) => [fault.proc, fault.strategy]));
   const replicas: Replica<unknown>[] = [];
   const processes: SimProcess[] = membership.processes().map(({ id, group }) => {
@@ -187,7 +204,7 @@ function addController(
   reconfig: ReconfigSpec,
   protocol: ProtocolDefinition<unknown>,
   membership: Membership,
-  signatures: SimulatedSignatures | undefined,
+  signatures: SignatureScheme | undefined,
   clients: SimClient[],
   clientRegions: Map<string, string>,
 ): ReconfigController {

@@ -1,4 +1,4 @@
-export type { BuiltSystem, SignatureKind } from "./build.js";
+export type { BuildOptions, BuiltSystem, RuntimeKind, SignatureKind, SignatureScheme } from "./build.js";
 export { buildSystem, originOf, signatureKind } from "./build.js";
 export type { RunChecks } from "./checks.js";
 export { runChecks, stopEvent } from "./checks.js";

@@ -200,7 +200,7 @@ export async function runNetBench(values: Record<string, string | boolean | unde
         ]);
         if (outcomes.some((run) => (run.check?.violations.length ?? 0) > 0)) failed = true;
         runs.push({
-          ...runSummary(outcome),
+          ...runSummary(outcome, "net"),
           runtime: "net",
           net: netSummary(outcome),
           multicastsPerSecAll: outcomes.map((run) => Math.round(run.metrics.multicastsPerSec)),

@@ -100,7 +100,7 @@ export function runBenchCommand(args: string[]): number | Promise<number> {
       Math.round((median.metrics.multicasts * 1000) / median.wallMs),
     ]);
     runs.push({
-      ...runSummary(median),
+      ...runSummary(median, "sim"),
       wallMsAll: outcomes.map((outcome) => Math.round(outcome.wallMs)),
       queueEventsPerSec: Math.round(queueEventsPerSec),
     });

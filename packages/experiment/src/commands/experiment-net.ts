@@ -117,7 +117,7 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
 
   print("");
   print(runsTable(outcomes));
-  const notes = runNotes(outcomes);
+  const notes = runNotes(outcomes, "net");
   for (const note of notes) print(note);
   print("");
   print(
@@ -130,7 +130,7 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
   print(netTable(outcomes));
 
   const runs = outcomes.map((outcome) => ({
-    ...runSummary(outcome),
+    ...runSummary(outcome, "net"),
     runtime: "net",
     net: netSummary(outcome),
   }));
@@ -167,7 +167,7 @@ export function netProgressLine(outcome: NetOutcome, index: number, total: numbe
   const { spec, metrics, net, sim } = outcome;
   const checks = checksText(outcome);
   const stop = sim.stoppedBy === "drained" ? "" : ` [stopped: ${sim.stoppedBy}]`;
-  const signatures = signatureKind(spec) === "modelled" ? " (signatures modelled)" : "";
+  const signatures = signatureKind(spec, "net") === "ed25519" ? " (Ed25519 signatures)" : "";
   const killed =
     net.killed.length === 0 ? "" : ` (${net.killed.map((entry) => entry.proc).join(", ")} killed)`;
   const partitioned =
@@ -207,7 +207,7 @@ export function netTable(outcomes: readonly NetOutcome[]): string {
     net.connectionsLost,
     net.congestionEpisodes,
     net.messagesHeldByPartition,
-    signatureKind(spec),
+    signatureKind(spec, "net"),
   ]);
   return `transport (summed over processes)\n${formatTable(header, rows)}`;
 }

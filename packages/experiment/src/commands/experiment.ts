@@ -149,7 +149,7 @@ function runSimExperiment(
 
   print("");
   print(runsTable(outcomes));
-  const notes = runNotes(outcomes);
+  const notes = runNotes(outcomes, "sim");
   for (const note of notes) print(note);
   print("");
   print(
@@ -184,7 +184,7 @@ function runSimExperiment(
   if (published.length > 0) print("");
   for (const line of published) print(line);
 
-  const runs = outcomes.map(runSummary);
+  const runs = outcomes.map((outcome) => runSummary(outcome, "sim"));
   const summary = {
     experiment: experiment.name,
     seed: seed ?? experiment.seeds[0] ?? 1,

@@ -7,9 +7,11 @@ import {
   deployedNode,
   Keyring,
   mergeTraceFiles,
+  publicKeysFromSecret,
   readKeyring,
   readSecret,
   runNodeProcess,
+  signingProcesses,
 } from "@amcast/runtime";
 import { displayPath } from "@amcast/system";
 import { loadDeploymentFile } from "../run.js";
@@ -85,7 +87,9 @@ function readNodeKeyring(
  * `amcast keys --deployment FILE --secret-file FILE --out DIR`: derives every node's keyring from
  * the cluster secret and writes one file per node (DIR/<node>.keys.json, readable by the owner
  * only). Give each node only its own file: then no node holds the secret, and none can derive
- * the keys of a pair it is not part of.
+ * the keys of a pair it is not part of. In Byzantine mode a keyring also holds the signing keys of
+ * the node's processes, and DIR/public-keys.json every process's public key, for the
+ * deployment's `publicKeys`.
  */
 export function runKeysCommand(args: string[]): number {
   const { values } = parseCommandArgs(
@@ -103,12 +107,25 @@ export function runKeysCommand(args: string[]): number {
   const secret = readSecret(secretFile);
   const ids = deployment.nodes.map((node) => node.id);
   mkdirSync(resolve(out), { recursive: true });
-  for (const id of ids) {
-    const target = join(resolve(out), `${encodeURIComponent(id)}.keys.json`);
-    writeFileSync(target, `${JSON.stringify(Keyring.fromSecret(secret, id, ids).toJson())}\n`, {
-      mode: 0o600,
-    });
+  for (const node of deployment.nodes) {
+    const target = join(resolve(out), `${encodeURIComponent(node.id)}.keys.json`);
+    const keyring = Keyring.fromSecret(
+      secret,
+      node.id,
+      ids,
+      signingProcesses(deployment.system, node.processes),
+    );
+    writeFileSync(target, `${JSON.stringify(keyring.toJson())}\n`, { mode: 0o600 });
     process.stdout.write(`${displayPath(target)}\n`);
+  }
+  if (deployment.system.mode === "byzantine") {
+    const target = join(resolve(out), "public-keys.json");
+    const processes = deployment.nodes.flatMap((node) => node.processes);
+    writeFileSync(
+      target,
+      `${JSON.stringify({ publicKeys: publicKeysFromSecret(secret, processes) }, null, 1)}\n`,
+    );
+    process.stdout.write(`${displayPath(target)} (the deployment's publicKeys)\n`);
   }
   return 0;
 }
