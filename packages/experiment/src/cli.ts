@@ -2,8 +2,10 @@
 import { AssertionError, InputError } from "@amcast/core";
 import { runBenchCommand } from "./commands/bench.js";
 import { runCheckCommand } from "./commands/check.js";
+import { runDeployCommand } from "./commands/deploy.js";
 import { runExperimentCommand } from "./commands/experiment.js";
 import { runParityCommand } from "./commands/parity.js";
+import { runProxyCommand } from "./commands/proxy.js";
 import {
   runClientsCommand,
   runKeysCommand,
@@ -23,6 +25,8 @@ const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   keys: runKeysCommand,
   "merge-traces": runMergeTracesCommand,
   parity: runParityCommand,
+  deploy: runDeployCommand,
+  proxy: runProxyCommand,
 };
 
 const USAGE = `usage: amcast <command> [options]
@@ -31,11 +35,16 @@ const USAGE = `usage: amcast <command> [options]
   check FILE [--real-time] [--no-liveness] [--json]
   swarm [--protocol NAME] [--seed N] [--seeds N] [--trace FILE]
   bench [--multicasts N] [--json] [--runtime net]
-  replica --deployment FILE --id ID (--keys FILE | --secret-file FILE) [--trace FILE]
+  replica --deployment FILE (--id ID | --host HOST) (--keys FILE | --secret-file FILE) [--trace FILE]
+          [--listen ADDRESS] [--health-port PORT]
   clients --deployment FILE [--id HOST] (--keys FILE | --secret-file FILE) [--trace FILE]
   keys --deployment FILE --secret-file FILE --out DIR
   merge-traces --out FILE TRACE...
-  parity [--full] [--seed N] [--multicasts N] [--json]`;
+  parity [--full] [--seed N] [--multicasts N] [--json]
+  deploy k8s|compose --experiment NAME [--out DIR] [--protocol P] [--mode M] [--workload W] [--seed N]
+         [--name N] [--image I] [--port P] [--health-port P] [--client-hosts N] [--secret-file F]
+         [--latency-emulation]
+  proxy --cluster FILE (--keys FILE | --secret-file FILE) [--host ID] [--listen ADDRESS] [--port PORT]`;
 
 function main(argv: string[]): number | Promise<number> {
   const [command, ...rest] = argv;

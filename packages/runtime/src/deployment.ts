@@ -1,6 +1,6 @@
 import type { JsonFields as Fields } from "@amcast/core";
 import { describeValue, InputError, JsonFields, listNames } from "@amcast/core";
-import type { SystemSpec } from "@amcast/system";
+import type { BuiltSystem, SystemSpec } from "@amcast/system";
 import {
   besideFile,
   buildSystem,
@@ -8,6 +8,7 @@ import {
   displayPath,
   readJson,
   systemFromJson,
+  systemToJson,
 } from "@amcast/system";
 import type { TransportLimits } from "./limits.js";
 import { DEFAULT_LIMITS } from "./limits.js";
@@ -94,6 +95,94 @@ export function loadDeployment(file: string, resolveRun?: RunResolver): Deployme
   return { file, name, system, traceSends, latencyEmulation, nodes, limits, publicKeys };
 }
 
+/**
+ * A deployment file's JSON, carrying its run whole as `system` (the one schema of
+ * `systemToJson`): what the cluster runner and `amcast deploy` write and `loadDeployment` reads.
+ */
+export function deploymentToJson(deployment: Omit<Deployment, "file">): Record<string, unknown> {
+  return {
+    kind: "deployment",
+    name: deployment.name,
+    system: systemToJson(deployment.system),
+    traceSends: deployment.traceSends,
+    latencyEmulation: deployment.latencyEmulation,
+    replicas: deployment.nodes
+      .filter((node) => node.role === "replica")
+      .map(({ id, host, port }) => ({ id, host, port })),
+    clientHosts: deployment.nodes
+      .filter((node) => node.role === "clients")
+      .map(({ id, processes, host }) => ({ id, clients: processes, ...(host === "" ? {} : { host }) })),
+    transport: deployment.limits,
+    ...(deployment.publicKeys.size === 0
+      ? {}
+      : {
+          publicKeys: Object.fromEntries(
+            [...deployment.publicKeys].map(([process, key]) => [process, key.toString("hex")]),
+          ),
+        }),
+  };
+}
+
+/**
+ * The nodes of a deployment of `built`: one per replica at `address(replica)`, and `clientHosts`
+ * client hosts (at most one per workload client) with the workload's clients dealt round robin;
+ * one host is named "clients", several "clients-0", "clients-1", ...
+ */
+export function deploymentNodes(
+  built: Pick<BuiltSystem, "membership" | "clients">,
+  clientHosts: number,
+  address: (replica: string) => { readonly host: string; readonly port: number },
+): DeployedNode[] {
+  // A background client (the reconfiguration controller) joins the first host, beside workload
+  // clients, and stops when they are done.
+  const workloadClients = built.clients.filter((client) => client.background !== true);
+  const hostCount = Math.max(1, Math.min(clientHosts, workloadClients.length));
+  const clientGroups: string[][] = Array.from({ length: hostCount }, () => []);
+  workloadClients.forEach((client, index) => {
+    clientGroups[index % hostCount]?.push(client.logic.id);
+  });
+  for (const client of built.clients) if (client.background === true) clientGroups[0]?.push(client.logic.id);
+  return [
+    ...built.membership
+      .processes()
+      .map(({ id }) => ({ id, role: "replica" as const, processes: [id], ...address(id) })),
+    ...clientGroups.map((clients, index) => ({
+      id: hostCount === 1 ? DEFAULT_CLIENT_HOST : `${DEFAULT_CLIENT_HOST}-${index}`,
+      role: "clients" as const,
+      processes: clients,
+      host: "",
+      port: 0,
+    })),
+  ];
+}
+
+/**
+ * The one run of an experiment file that `selector` picks, refused when it picks none or several,
+ * or one the network runtime cannot run by hand. `fail` makes the error (it knows where the
+ * selector came from: a deployment file's `run`, or command-line flags).
+ */
+export function selectOneRun(
+  experimentFile: string,
+  selector: RunSelector,
+  resolveRun: RunResolver,
+  fail: (problem: string) => Error,
+): SystemSpec {
+  const systems = resolveRun(experimentFile, selector);
+  const [system] = systems;
+  if (system === undefined || systems.length > 1) {
+    const labels = systems.map((candidate) => `${candidate.label} (seed ${candidate.seed})`);
+    throw fail(
+      system === undefined
+        ? "selects no run of the experiment (check protocol, mode, workload, seed, linearizable and faultPlan)"
+        : `selects ${systems.length} runs (${listNames(labels)}); name protocol, mode, workload, seed, linearizable or faultPlan`,
+    );
+  }
+  const refused = netRefusals(system, { byHand: true });
+  if (refused.length > 0)
+    throw fail(`selects ${system.label}, which the network runtime cannot run: ${refused.join("; ")}`);
+  return system;
+}
+
 /** The run of an experiment file a deployment names (`experiment` and `run`). */
 function readRun(
   doc: Fields,
@@ -119,24 +208,7 @@ function readRun(
     ...optional("faultPlan", run?.optionalString("faultPlan")),
   };
   run?.done();
-  const systems = resolveRun(experimentFile, selector);
-  const [system] = systems;
-  if (system === undefined || systems.length > 1) {
-    const labels = systems.map((candidate) => `${candidate.label} (seed ${candidate.seed})`);
-    throw doc.error(
-      "run",
-      system === undefined
-        ? "selects no run of the experiment (check protocol, mode, workload, seed, linearizable and faultPlan)"
-        : `selects ${systems.length} runs (${listNames(labels)}); name protocol, mode, workload, seed, linearizable or faultPlan`,
-    );
-  }
-  const refused = netRefusals(system, { byHand: true });
-  if (refused.length > 0)
-    throw doc.error(
-      "run",
-      `selects ${system.label}, which the network runtime cannot run: ${refused.join("; ")}`,
-    );
-  return system;
+  return selectOneRun(experimentFile, selector, resolveRun, (problem) => doc.error("run", problem));
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
@@ -239,6 +311,26 @@ function readLimits(doc: Fields | undefined): Partial<TransportLimits> {
     if (doc.has(name)) limits[name] = doc.number(name, { min: 0 });
   doc.done();
   return limits as Partial<TransportLimits>;
+}
+
+/**
+ * The replica a deployment places on `host`: the one whose `host` is `host`, or whose host's first
+ * DNS label is (a Kubernetes pod knows its own name, `amcast-canada-0`, and the deployment lists
+ * it as `amcast-canada-0.amcast`). An `InputError` when none or several match.
+ */
+export function replicaOnHost(deployment: Deployment, host: string): DeployedNode {
+  const replicas = deployment.nodes.filter((node) => node.role === "replica");
+  const matches = replicas.filter((node) => node.host === host || node.host.split(".")[0] === host);
+  const [match] = matches;
+  if (match === undefined || matches.length > 1)
+    throw new InputError(
+      displayPath(deployment.file),
+      "replicas",
+      match === undefined
+        ? `places no replica on host ${describeValue(host)} (hosts: ${listNames(replicas.map((node) => node.host))})`
+        : `places ${matches.length} replicas on host ${describeValue(host)} (${listNames(matches.map((node) => node.id))}); name one with --id`,
+    );
+  return match;
 }
 
 /** The node `id` of a deployment, or an `InputError` listing the known ones. */

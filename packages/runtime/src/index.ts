@@ -5,7 +5,15 @@ export { START_NS_ENV } from "./control.js";
 export type { LatencyEmulation } from "./delay.js";
 export { DelayLine } from "./delay.js";
 export type { DeployedNode, Deployment, RunResolver, RunSelector } from "./deployment.js";
-export { DEFAULT_CLIENT_HOST, deployedNode, loadDeployment } from "./deployment.js";
+export {
+  DEFAULT_CLIENT_HOST,
+  deployedNode,
+  deploymentNodes,
+  deploymentToJson,
+  loadDeployment,
+  replicaOnHost,
+  selectOneRun,
+} from "./deployment.js";
 export type { DataHeader, HandshakeRefusalCode, Hello, Welcome } from "./frame.js";
 export {
   DATA_PREFIX_BYTES,
@@ -26,6 +34,7 @@ export {
   sessionKey,
   WIRE_VERSION,
 } from "./frame.js";
+export { startHealthServer } from "./health.js";
 export type { ClientWorkload, ClosedLoop, HostStats, NodeHostOptions, OpenLoop } from "./host.js";
 export { NodeHost } from "./host.js";
 export { CLUSTER_SECRET_BYTES_MIN, deriveLinkKey, Keyring, LINK_KEY_BYTES } from "./keys.js";

@@ -23,11 +23,23 @@ export interface NodeRunOptions {
   /** Where to write this node's trace (JSON Lines), or null for none. */
   readonly traceFile: string | null;
   readonly log: (line: string) => void;
+  /**
+   * The address a replica binds to, when not its deployment address (e.g. "0.0.0.0" in a
+   * container, whose deployment address is a DNS name that may resolve only once it is up).
+   */
+  readonly listenHost?: string;
+  /** Called once the node has reached every replica (started by hand; readiness probes use it). */
+  readonly onConnected?: () => void;
 }
 
 /** How long a node waits for its links before it gives up (by hand, peers may start late). */
 const CONNECT_TIMEOUT_MS_RUNNER = 60_000;
 const CONNECT_TIMEOUT_MS_BY_HAND = 30 * 60_000;
+/**
+ * Started by hand, a client host whose workload is done gives up on a replica it still owes
+ * messages after this long unreachable (killed, its machine gone): no runner will say it crashed.
+ */
+const UNREACHABLE_GIVE_UP_MS = 5_000;
 /** How often a client host reports progress to the runner. */
 const PROGRESS_INTERVAL_MS = 250;
 
@@ -105,7 +117,7 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     self: node.id,
     table: new NodeTable(deployment.nodes),
     keyring: options.keyring,
-    listen: node.role === "replica" ? { host: node.host, port: node.port } : null,
+    listen: node.role === "replica" ? { host: options.listenHost ?? node.host, port: node.port } : null,
     limits: deployment.limits,
     ...(latency === undefined ? {} : { latency }),
     processes,
@@ -152,9 +164,30 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     void control?.({ type: "progress", multicasts: host.stats.multicasts, completed: host.stats.completed });
   };
 
-  /** By hand, a client host waits until its last messages are acknowledged, then stops. */
+  /**
+   * By hand, a client host waits until its last messages are acknowledged, then stops; a replica
+   * that stays unreachable meanwhile is declared down (what was owed to it is dropped, as to a
+   * crashed process), or the host would wait for it for ever.
+   */
   const finishByHand = async (): Promise<void> => {
-    while (!host.quiet()) await new Promise((resolve) => setTimeout(resolve, 20));
+    const unreachableSinceMs = new Map<string, number>();
+    while (!host.quiet()) {
+      const nowMs = performance.now();
+      for (const { peer, messages, open } of host.transport.owedPeers()) {
+        if (open || messages === 0) {
+          unreachableSinceMs.delete(peer);
+          continue;
+        }
+        const sinceMs = unreachableSinceMs.get(peer) ?? nowMs;
+        unreachableSinceMs.set(peer, sinceMs);
+        if (nowMs - sinceMs < UNREACHABLE_GIVE_UP_MS) continue;
+        log(
+          `${peer} unreachable for ${UNREACHABLE_GIVE_UP_MS / 1000} s after the workload: ${messages} message(s) to it dropped`,
+        );
+        host.transport.peerDown(peer);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     const stats = await shutdown(0);
     log(
       `workload done: ${stats.multicasts} multicasts, ${stats.completed} completed, ${stats.arrivalsSkipped} arrivals skipped`,
@@ -193,7 +226,7 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
         .map((peer) => [peer.id, { host: peer.host, port: peer.port }]),
     );
     log(
-      `${node.role === "replica" ? `replica listening on ${node.host}:${port}` : "client host"}; connecting to ${replicaIds.length} replica(s)`,
+      `${node.role === "replica" ? `replica listening on ${options.listenHost ?? node.host}:${port}` : "client host"}; connecting to ${replicaIds.length} replica(s)`,
     );
     // Stopping (a signal, a fatal error such as a peer refusing this node's keys) ends the wait.
     try {
@@ -206,6 +239,7 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     }
     if (exiting) return exited;
     log("connected to every replica");
+    options.onConnected?.();
     if (node.role === "clients") host.startWorkload();
     return exited;
   }

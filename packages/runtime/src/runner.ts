@@ -10,12 +10,12 @@ import { fileURLToPath } from "node:url";
 import type { TraceEvent } from "@amcast/core";
 import type { CrashFault, PartitionFault, SimResult, StopReason } from "@amcast/sim";
 import type { BuiltSystem, ControllerReport, SystemSpec } from "@amcast/system";
-import { buildSystem, stopEvent, systemToJson } from "@amcast/system";
+import { buildSystem, stopEvent } from "@amcast/system";
 import { monotonicClock } from "./clock.js";
 import type { NodeMessage, NodeStatus, RunnerMessage } from "./control.js";
 import { START_NS_ENV } from "./control.js";
 import type { DeployedNode } from "./deployment.js";
-import { DEFAULT_CLIENT_HOST } from "./deployment.js";
+import { deploymentNodes, deploymentToJson } from "./deployment.js";
 import type { HostStats } from "./host.js";
 import { Keyring } from "./keys.js";
 import type { TransportLimits } from "./limits.js";
@@ -421,59 +421,31 @@ export async function runCluster(
   for (const proc of spec.faults.byzantine ?? spec.byzantine.map((fault) => fault.proc))
     runnerEvents.push(JSON.stringify({ ev: "fault", proc, kind: "byzantine", t: 0 }));
 
-  // The nodes: one per replica, the clients round robin over the client hosts; a background
-  // client (the reconfiguration controller) joins the first host, beside workload clients, and
-  // stops when they are done.
-  const workloadClients = built.clients.filter((client) => client.background !== true);
-  const hostCount = Math.max(1, Math.min(options.clientHosts, workloadClients.length));
-  const clientGroups: string[][] = Array.from({ length: hostCount }, () => []);
-  workloadClients.forEach((client, index) => {
-    clientGroups[index % hostCount]?.push(client.logic.id);
-  });
-  for (const client of built.clients) if (client.background === true) clientGroups[0]?.push(client.logic.id);
-  const nodes: DeployedNode[] = [
-    ...built.membership.processes().map(({ id }) => ({
-      id,
-      role: "replica" as const,
-      processes: [id],
-      host: "127.0.0.1",
-      port: 0,
-    })),
-    ...clientGroups.map((clients, index) => ({
-      id: hostCount === 1 ? DEFAULT_CLIENT_HOST : `${DEFAULT_CLIENT_HOST}-${index}`,
-      role: "clients" as const,
-      processes: clients,
-      host: "",
-      port: 0,
-    })),
-  ];
+  const nodes = deploymentNodes(built, options.clientHosts, () => ({ host: "127.0.0.1", port: 0 }));
   const secret = randomBytes(32);
   const deploymentFile = join(workDir, "deployment.json");
   writeFileSync(
     deploymentFile,
     `${JSON.stringify(
-      {
-        kind: "deployment",
+      deploymentToJson({
         name: spec.label,
-        system: systemToJson(spec),
+        system: spec,
         traceSends: options.traceSends,
         latencyEmulation: options.latencyEmulation,
-        replicas: nodes
-          .filter((node) => node.role === "replica")
-          .map(({ id, host, port }) => ({ id, host, port })),
-        clientHosts: nodes
-          .filter((node) => node.role === "clients")
-          .map(({ id, processes }) => ({ id, clients: processes })),
-        transport: options.limits ?? {},
-        ...(spec.mode === "byzantine"
-          ? {
-              publicKeys: publicKeysFromSecret(
-                secret,
-                nodes.flatMap((node) => node.processes),
-              ),
-            }
-          : {}),
-      },
+        nodes,
+        limits: options.limits ?? {},
+        publicKeys:
+          spec.mode === "byzantine"
+            ? new Map(
+                Object.entries(
+                  publicKeysFromSecret(
+                    secret,
+                    nodes.flatMap((node) => node.processes),
+                  ),
+                ).map(([process, key]) => [process, Buffer.from(key, "hex")]),
+              )
+            : new Map(),
+      }),
       null,
       1,
     )}\n`,
@@ -507,7 +479,7 @@ export async function runCluster(
   const schedulingDelay = monitorEventLoopDelay({ resolution: SCHEDULING_SAMPLE_MS });
   try {
     log(
-      `network runtime: ${nodes.length} processes (${built.processes.length} replicas, ${hostCount} client host(s)) in ${workDir}`,
+      `network runtime: ${nodes.length} processes (${built.processes.length} replicas, ${nodes.length - built.processes.length} client host(s)) in ${workDir}`,
     );
     const spawn = (node: DeployedNode): void => {
       const file = files.get(node.id) as (kind: string) => string;

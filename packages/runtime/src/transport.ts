@@ -456,6 +456,13 @@ export class Transport {
     return this.congestedLinks > 0;
   }
 
+  /** Per peer not declared down: the messages still owed to it and whether its link is up. */
+  owedPeers(): { readonly peer: NodeId; readonly messages: number; readonly open: boolean }[] {
+    return [...this.links.values()]
+      .filter((link) => !link.down)
+      .map((link) => ({ peer: link.peer.id, messages: link.queuedMessages, open: link.open }));
+  }
+
   /** Messages queued to every peer (framed and unacknowledged, open batches, latency emulation). */
   get queuedMessages(): number {
     let total = this.delay?.size ?? 0;

@@ -13,6 +13,8 @@ export type {
   ServiceClient,
 } from "./net.js";
 export { connectClient, DEFAULT_CLIENT_HOST, startReplica } from "./net.js";
+export type { ProxyHandle, ProxyOptions } from "./proxy.js";
+export { startProxy } from "./proxy.js";
 export type {
   Application,
   Client,

@@ -10,13 +10,15 @@ import {
   publicKeysFromSecret,
   readKeyring,
   readSecret,
+  replicaOnHost,
   runNodeProcess,
   signingProcesses,
+  startHealthServer,
 } from "@amcast/runtime";
 import { displayPath } from "@amcast/system";
 import { loadDeploymentFile } from "../run.js";
 import { TraceFileWriter } from "../trace-file.js";
-import { parseCommandArgs, stringFlag, UsageError } from "./usage.js";
+import { integerFlag, parseCommandArgs, stringFlag, UsageError } from "./usage.js";
 
 const NODE_OPTIONS = {
   deployment: { type: "string" },
@@ -24,12 +26,19 @@ const NODE_OPTIONS = {
   keys: { type: "string" },
   "secret-file": { type: "string" },
   trace: { type: "string" },
+  host: { type: "string" },
+  listen: { type: "string" },
+  "health-port": { type: "string" },
 } as const;
 
 /**
- * `amcast replica --deployment FILE --id ID (--keys FILE | --secret-file FILE) [--trace FILE]`:
- * runs one replica of a deployment until SIGINT/SIGTERM (or until the runner that started it says
- * stop). Start one per replica, on the hosts the deployment names, then `amcast clients`.
+ * `amcast replica --deployment FILE (--id ID | --host HOST) (--keys FILE | --secret-file FILE)
+ * [--trace FILE] [--listen ADDRESS] [--health-port PORT]`: runs one replica of a deployment until
+ * SIGINT/SIGTERM (or until the runner that started it says stop). Start one per replica, on the
+ * hosts the deployment names, then `amcast clients`. `--host` picks the replica the deployment
+ * places on HOST (a container or pod knows its own name, not its replica id); `--listen` binds
+ * another address than the deployment's (0.0.0.0 in a container); `--health-port` serves
+ * /healthz and /readyz (ready once connected to every replica) for probes.
  */
 export function runReplicaCommand(args: string[]): Promise<number> {
   return runNodeCommand("replica", args);
@@ -49,10 +58,20 @@ async function runNodeCommand(command: "replica" | "clients", args: string[]): P
   const file = stringFlag(values.deployment);
   if (file === undefined) throw new UsageError(`${command}: --deployment FILE is required`);
   const deployment = loadDeploymentFile(resolve(file));
+  const host = stringFlag(values.host);
+  if (host !== undefined && (command === "clients" || values.id !== undefined))
+    throw new UsageError(
+      `${command}: --host HOST picks a replica; give it instead of --id, to amcast replica`,
+    );
   const id = stringFlag(values.id) ?? (command === "clients" ? DEFAULT_CLIENT_HOST : undefined);
-  if (id === undefined)
-    throw new UsageError(`${command}: --id ID is required (a replica id of the deployment)`);
-  const node = deployedNode(deployment, id, command === "replica" ? "replica" : "clients");
+  if (id === undefined && host === undefined)
+    throw new UsageError(`${command}: --id ID (a replica id of the deployment) or --host HOST is required`);
+  const node =
+    host !== undefined
+      ? replicaOnHost(deployment, host)
+      : deployedNode(deployment, id ?? DEFAULT_CLIENT_HOST, command === "replica" ? "replica" : "clients");
+  const listenHost = stringFlag(values.listen);
+  const healthPort = integerFlag(command, "health-port", values["health-port"], 1, 65535);
   const keyring = readNodeKeyring(
     command,
     deployment,
@@ -62,12 +81,19 @@ async function runNodeCommand(command: "replica" | "clients", args: string[]): P
   );
   const traceFile = stringFlag(values.trace);
   const prefix = `[${node.id}] `;
+  let connected = false;
+  if (healthPort !== undefined)
+    await startHealthServer({ host: listenHost ?? "0.0.0.0", port: healthPort, ready: () => connected });
   return runNodeProcess({
     deployment,
     node,
     keyring,
     traceFile: traceFile === undefined ? null : resolve(traceFile),
     log: (line) => process.stderr.write(`${prefix}${line}\n`),
+    ...(listenHost === undefined ? {} : { listenHost }),
+    onConnected: () => {
+      connected = true;
+    },
   });
 }
 
