@@ -3,26 +3,49 @@
 // writes are atomic and multi-key reads consistent across shards. Run: pnpm exec tsx examples/kv-store.ts
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import type { Application, Client } from "@amcast/smr";
-import { connectClient, createSimCluster, startReplica } from "@amcast/smr";
+import type { Client, StatefulApplication } from "@amcast/smr";
+import {
+  connectClient,
+  createSimCluster,
+  restoreApplication,
+  snapshotApplication,
+  startReplica,
+} from "@amcast/smr";
 
 type Command = { op: "put"; entries: Record<string, string> } | { op: "get"; keys: string[] };
 type Reply = Record<string, string | null>;
 
 const shardOf = (key: string): string => (key < "n" ? "left" : "right");
 
-/** One replica's state machine: it applies the part of each command that falls in its shard. */
-function kvStore(group: string): Application<Command, Reply> {
-  const data = new Map<string, string>();
-  return ({ payload }) => {
-    const reply: Reply = {};
-    if (payload.op === "put") {
-      for (const [key, value] of Object.entries(payload.entries))
-        if (shardOf(key) === group) data.set(key, value);
-    } else {
-      for (const key of payload.keys) if (shardOf(key) === group) reply[key] = data.get(key) ?? null;
-    }
-    return reply;
+/**
+ * One replica's state machine: it applies the part of each command that falls in its shard. Its
+ * state is explicit and split by first letter, so a replica can be snapshotted and rebuilt one
+ * partition at a time, each checked against its hash.
+ */
+function kvStore(group: string): StatefulApplication<Command, Reply> {
+  const byLetter = new Map<string, Map<string, string>>(); // first letter -> key -> value
+  const partition = (key: string): Map<string, string> => {
+    const letter = key.slice(0, 1);
+    const data = byLetter.get(letter) ?? new Map<string, string>();
+    byLetter.set(letter, data);
+    return data;
+  };
+  return {
+    apply({ payload }) {
+      const reply: Reply = {};
+      if (payload.op === "put") {
+        for (const [key, value] of Object.entries(payload.entries))
+          if (shardOf(key) === group) partition(key).set(key, value);
+      } else {
+        for (const key of payload.keys)
+          if (shardOf(key) === group) reply[key] = byLetter.get(key.slice(0, 1))?.get(key) ?? null;
+      }
+      return reply;
+    },
+    partitions: () => [...byLetter.keys()],
+    // Sorted, so replicas with the same data give the same bytes (and hash) whatever the write order.
+    snapshot: (letter) => [...(byLetter.get(letter) ?? [])].sort(([a], [b]) => (a < b ? -1 : 1)),
+    restore: (letter, entries) => void byLetter.set(letter, new Map(entries as [string, string][])),
   };
 }
 
@@ -65,9 +88,10 @@ const cluster = {
     right: [{ host: "127.0.0.1", port: 47102 }],
   },
 };
+const stores = { left: kvStore("left"), right: kvStore("right") };
 const replicas = await Promise.all(
   (["left", "right"] as const).map((group) =>
-    startReplica({ cluster, id: `${group}/0`, secret, application: kvStore(group) }),
+    startReplica({ cluster, id: `${group}/0`, secret, application: stores[group] }),
   ),
 );
 const client = await connectClient<Command, Reply>({ cluster, secret });
@@ -75,5 +99,16 @@ await put(client, { apple: "red", kiwi: "green", plum: "purple" });
 const basket = await get(client, ["apple", "kiwi", "plum", "quince"]);
 assert.deepEqual(basket, { apple: "red", kiwi: "green", plum: "purple", quince: null });
 console.log("network:", basket);
+
+// 3. Explicit state: a snapshot of a replica (one hash per partition, one root over them) rebuilds
+// a fresh replica that holds the same data and hashes to the same root.
+const snapshot = snapshotApplication(stores.left);
+const rebuilt = kvStore("left");
+restoreApplication(rebuilt, snapshot);
+assert.equal(snapshotApplication(rebuilt).manifest.root, snapshot.manifest.root);
+console.log(
+  "snapshot of left/0:",
+  snapshot.manifest.partitions.map((entry) => entry.name),
+);
 await client.close();
 await Promise.all(replicas.map((replica) => replica.stop()));

@@ -1,10 +1,4 @@
-import { defineConfig } from "vitest/config";
+import { defineConfig, mergeConfig } from "vitest/config";
+import shared from "../../vitest.shared";
 
-export default defineConfig({
-  test: {
-    include: ["test/**/*.test.ts"],
-    // The attack tests run whole Byzantine-mode simulations (about a second each when idle); on a
-    // loaded machine they outlast the default 5 s.
-    testTimeout: 60_000,
-  },
-});
+export default mergeConfig(shared, defineConfig({}));

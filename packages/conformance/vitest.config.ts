@@ -1,9 +1,10 @@
-import { defineConfig } from "vitest/config";
+import { defineConfig, mergeConfig } from "vitest/config";
+import shared from "../../vitest.shared";
 
-export default defineConfig({
-  test: {
-    include: ["test/**/*.test.ts"],
+export default mergeConfig(
+  shared,
+  defineConfig({
     // Each test runs whole simulations (the swarm: hundreds); they are deterministic, only slow.
-    testTimeout: 600_000,
-  },
-});
+    test: { testTimeout: 600_000 },
+  }),
+);

@@ -1,9 +1,10 @@
-import { defineConfig } from "vitest/config";
+import { defineConfig, mergeConfig } from "vitest/config";
+import shared from "../../vitest.shared";
 
-export default defineConfig({
-  test: {
-    include: ["test/**/*.test.ts"],
-    // The CLI tests start real processes.
-    testTimeout: 60_000,
-  },
-});
+export default mergeConfig(
+  shared,
+  defineConfig({
+    // The CLI tests start real processes, and the network runtime's tests clusters of them.
+    test: { testTimeout: 120_000 },
+  }),
+);

@@ -1,9 +1,10 @@
-import { defineConfig } from "vitest/config";
+import { defineConfig, mergeConfig } from "vitest/config";
+import shared from "../../vitest.shared";
 
-export default defineConfig({
-  test: {
-    include: ["test/**/*.test.ts"],
+export default mergeConfig(
+  shared,
+  defineConfig({
     // The scaffold test generates a package and builds, typechecks and tests it: whole programs.
-    testTimeout: 120_000,
-  },
-});
+    test: { testTimeout: 120_000 },
+  }),
+);

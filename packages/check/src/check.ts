@@ -5,6 +5,7 @@ import { buildRunModel } from "./model.js";
 import { checkAcyclicOrder } from "./order.js";
 import { checkPrefixOrder } from "./prefix.js";
 import { checkRealTimeOrder } from "./realtime.js";
+import { splitRuns } from "./runs.js";
 import {
   type CheckOptions,
   type CheckReport,
@@ -81,16 +82,7 @@ export function checkRun(events: readonly TraceEvent[], options: CheckOptions = 
 
 /** Splits a trace by `run` (events without one form one run) and checks each, in first-appearance order. */
 export function checkTrace(events: readonly TraceEvent[], options: CheckOptions = {}): CheckReport[] {
-  const runs = new Map<string | undefined, TraceEvent[]>();
-  for (const event of events) {
-    let list = runs.get(event.run);
-    if (list === undefined) {
-      list = [];
-      runs.set(event.run, list);
-    }
-    list.push(event);
-  }
-  return [...runs.values()].map((runEvents) => checkRun(runEvents, options));
+  return splitRuns(events).map((run) => checkRun(run.events, options));
 }
 
 /** The violations that fail a run: those of the properties it owes. */

@@ -1,9 +1,9 @@
 export { AssertionError, assert, assertNever, defined, maybe } from "./assert.js";
-export { describeValue, InputError, listNames } from "./errors.js";
+export { closestName, describeValue, didYouMean, InputError, listNames } from "./errors.js";
 export { BinaryHeap } from "./heap.js";
 export type { ClientId, DestinationSet, GroupId, MessageId, Multicast, ProcessId } from "./ids.js";
 export { compareIds, destinationKey, destinationSet, isGlobal, multicastBytes } from "./ids.js";
-export type { NumberLimits } from "./json.js";
+export type { FieldRecord, NumberLimits } from "./json.js";
 export { JsonFields, JsonItems } from "./json.js";
 export type { GroupRole, Overlay, OverlayKind } from "./overlay.js";
 export {
@@ -18,7 +18,7 @@ export {
 } from "./overlay.js";
 export { protocolContext } from "./params.js";
 export type { Ratio } from "./prng.js";
-export { Prng, percent, ratio } from "./prng.js";
+export { mix32, Prng, percent, ratio } from "./prng.js";
 export type { ClientLogic, ObservedDelay, ProcessLogic, ProcessOutput, ProcessSend } from "./process.js";
 export type {
   FlatProtocolDefinition,
@@ -33,6 +33,7 @@ export type {
   ProtocolDefinition,
   WireDescription,
 } from "./protocol.js";
+export { lowerBound, upperBound } from "./search.js";
 export type { ClientPlacement, GroupPlacement, LatencyMatrix } from "./topology.js";
 export { parseLatencyCsv, parseTopology, Topology, topologyFromMatrix } from "./topology.js";
 export type {

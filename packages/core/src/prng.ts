@@ -26,7 +26,7 @@ export function percent(value: number): Ratio {
 const UINT32 = 0x1_0000_0000;
 
 /** 32-bit avalanche mix (the finaliser of murmur3): spreads every input bit over the output. */
-function mix32(value: number): number {
+export function mix32(value: number): number {
   let h = value >>> 0;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85eb_ca6b);

@@ -50,6 +50,8 @@ export interface SendEvent extends TraceBase {
   readonly kind: string;
   readonly id?: TraceId;
   readonly bytes?: number;
+  /** When the message reaches `to` (the simulator knows; the network runtime leaves it out). */
+  readonly arriveT?: number;
 }
 /** Declares that `proc` is a replica of `group`, so checkers know processes that deliver nothing. */
 export interface MemberEvent extends TraceBase {
@@ -194,6 +196,7 @@ const FIELDS: Record<TraceEventKind, readonly (readonly [string, FieldKind])[]> 
     ["kind", "string"],
     ["id", "id?"],
     ["bytes", "number?"],
+    ["arriveT", "number?"],
   ],
   member: [
     ["group", "id"],

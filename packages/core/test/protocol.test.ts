@@ -51,7 +51,7 @@ describe("protocol parameters", () => {
     );
     expectInputError(
       () => protocolContext(pinned, { entry: "a", entyr: "b" }, system, "x.json", "params"),
-      /x\.json: params\.entyr: is not a known field here \(known: entry\)/,
+      /x\.json: params\.entyr: is not a known field here \(did you mean "entry"\?\) \(known: entry\)/,
     );
     expectInputError(
       () => protocolContext(pinned, ["a"], system, "x.json", "params"),

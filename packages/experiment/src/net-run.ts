@@ -40,3 +40,51 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
   const reconfig = report as ControllerReport | null;
   return { spec, sim: run.sim, metrics, check, wallMs: run.wallMs, reconfig, net: run.net };
 }
+
+/**
+ * What the transport did in a run, kept with the run's record (`summary.net`): the runner's
+ * counters (rounded), the process count, and the mean scheduling delay in ms.
+ */
+export type NetSummary = Pick<
+  NetRunStats,
+  | "killed"
+  | "partitions"
+  | "messagesHeldByPartition"
+  | "dataFrames"
+  | "messagesPerFrame"
+  | "ackFrames"
+  | "wireBytes"
+  | "framesResent"
+  | "framesRejected"
+  | "connectionsLost"
+  | "congestionEpisodes"
+  | "logicErrors"
+  | "cpuMsReplicas"
+  | "cpuMsClients"
+  | "workloadMs"
+  | "startupMs"
+> & { readonly processes: number; readonly schedulingDelayMs: number };
+
+export function netSummary(outcome: NetOutcome): NetSummary {
+  const { net } = outcome;
+  return {
+    killed: net.killed,
+    partitions: net.partitions,
+    messagesHeldByPartition: net.messagesHeldByPartition,
+    processes: net.nodes,
+    dataFrames: net.dataFrames,
+    messagesPerFrame: Math.round(net.messagesPerFrame * 100) / 100,
+    ackFrames: net.ackFrames,
+    wireBytes: net.wireBytes,
+    framesResent: net.framesResent,
+    framesRejected: net.framesRejected,
+    connectionsLost: net.connectionsLost,
+    congestionEpisodes: net.congestionEpisodes,
+    logicErrors: net.logicErrors,
+    cpuMsReplicas: Math.round(net.cpuMsReplicas),
+    cpuMsClients: Math.round(net.cpuMsClients),
+    workloadMs: Math.round(net.workloadMs),
+    startupMs: Math.round(net.startupMs),
+    schedulingDelayMs: Math.round(net.schedulingDelayMs.mean * 100) / 100,
+  };
+}

@@ -36,6 +36,8 @@ import {
   readJson,
   readText,
 } from "@amcast/system";
+import type { Sweep } from "./sweep.js";
+import { readSweep } from "./sweep.js";
 
 /** One protocol of an experiment, with the overlay it runs on. */
 export interface ProtocolRun {
@@ -87,6 +89,14 @@ export interface ExperimentSpec {
   readonly then: readonly string[];
   /** On-the-fly reconfiguration for the runs that ask for it; null: none. */
   readonly reconfig: ReconfigSpec | null;
+  /**
+   * A service experiment (`"service": { "kind": "kv", ... }`): the runs drive a partitioned SMR
+   * service (its application at the replicas, its clients) instead of multicast workloads; the
+   * service's own fields are read by its runner (commands/service-experiment.ts). Null: none.
+   */
+  readonly service: { readonly kind: string; readonly doc: JsonFields } | null;
+  /** Values of workload, processing or network parameters to run every point of; null: none. */
+  readonly sweep: Sweep<WorkloadSpec> | null;
   /** Figures published elsewhere for these runs, printed beside amcast's; null: none. */
   readonly published: Published | null;
 }
@@ -150,10 +160,12 @@ export function loadExperiment(file: string): ExperimentSpec {
     { integer: true, min: 0, max: 10 },
     modes.some((mode) => mode !== "solo") ? 1 : 0,
   );
-  const workloads = doc
-    .array("workloads")
-    .objects()
-    .map((item) => readWorkload(item, topology, protocols));
+  const serviceDoc = doc.optionalObject("service");
+  const service = serviceDoc === undefined ? null : { kind: serviceDoc.string("kind"), doc: serviceDoc };
+  // A service experiment's clients are the service's: multicast workloads are optional there.
+  const workloads = (service === null || doc.has("workloads") ? doc.array("workloads").objects() : []).map(
+    (item) => readWorkload(item, topology, protocols),
+  );
   const workloadNames = new Set<string>();
   workloads.forEach((workload, index) => {
     if (workloadNames.has(workload.name)) {
@@ -169,7 +181,12 @@ export function loadExperiment(file: string): ExperimentSpec {
   const network = readNetwork(doc.optionalObject("network"));
   const processing = readProcessing(doc.optionalObject("processing"));
   const faultPlans = readFaultPlans(doc, topology, modes, f);
-  const seeds = doc.has("seeds") ? doc.array("seeds").numbers({ integer: true, min: 0, max: SEED_MAX }) : [1];
+  const sweep = readSweep(doc, {
+    workload: (raw, path) => readWorkload(Fields.at(raw, source, path), topology, protocols),
+    processing: (raw, path) => readProcessing(Fields.at(raw, source, path)),
+    network: (raw, path) => readNetwork(Fields.at(raw, source, path)),
+  });
+  const seeds = doc.numbers("seeds", { integer: true, min: 0, max: SEED_MAX }, [1]);
   const timeLimitMs = doc.number("timeLimitMs", { min: 1 }, 3_600_000);
   const endsAtTimeLimit = doc.boolean("endsAtTimeLimit", false);
   if (endsAtTimeLimit && !doc.has("timeLimitMs"))
@@ -215,6 +232,8 @@ export function loadExperiment(file: string): ExperimentSpec {
     linearizable,
     then,
     reconfig,
+    service,
+    sweep,
     published,
   };
 }
@@ -426,9 +445,7 @@ function readWorkload(item: JsonFields, topology: Topology, protocols: readonly 
  */
 function readLocality(item: JsonFields, base: LocalitySpec, topology: Topology): LocalitySpec {
   const localPercent = item.number("localPercent", { integer: true, min: 0, max: 100 }, base.localPercent);
-  const globalSizes = item.has("globalSizes")
-    ? item.array("globalSizes").numbers({ integer: true, min: 2, max: 1000 })
-    : base.globalSizes;
+  const globalSizes = item.numbers("globalSizes", { integer: true, min: 2, max: 1000 }, base.globalSizes);
   const globalChoice = item.choice(
     "globalChoice",
     ["nearest", "uniform", "table"] as const,

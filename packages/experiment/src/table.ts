@@ -10,7 +10,14 @@ export function formatTable(
   const widths = header.map((_, column) => Math.max(...cells.map((row) => String(row[column] ?? "").length)));
   const numeric = header.map(
     (_, column) =>
-      rows.length > 0 && rows.every((row) => typeof row[column] === "number" || row[column] === "-"),
+      rows.length > 0 &&
+      rows.every(
+        (row) =>
+          typeof row[column] === "number" ||
+          row[column] === "-" ||
+          // A mean over seeds with its interval: "12.3 ± 0.4".
+          (typeof row[column] === "string" && /^-?[\d.]+ ± [\d.]+$/.test(row[column] as string)),
+      ),
   );
   return cells
     .map((row) =>

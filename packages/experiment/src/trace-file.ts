@@ -20,7 +20,11 @@ export class TraceFileWriter {
   }
 
   write(event: TraceEvent): void {
-    const line = formatTraceLine(event);
+    this.writeLine(formatTraceLine(event));
+  }
+
+  /** Any JSON Lines line (e.g. a client history's), without its newline. */
+  writeLine(line: string): void {
     this.buffer.push(line);
     this.bufferedChars += line.length + 1;
     this.lines += 1;

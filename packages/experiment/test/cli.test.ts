@@ -1,30 +1,9 @@
-import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { amcast, scratchProject, THREE_REGIONS } from "./project.js";
 
-/** The built CLI, as users run it (`pnpm test` builds it first). */
-const CLI = resolve(__dirname, "../dist/cli.js");
 const OVERLAYS = resolve(__dirname, "../../../overlays");
-
-/** Runs the CLI as a user would, in `cwd`; returns exit code and output. */
-function amcast(cwd: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: "utf8" });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-const SMALL_TOPOLOGY = {
-  kind: "topology",
-  name: "three",
-  regions: ["a", "b", "c"],
-  latencyMs: [
-    [1, 20, 30],
-    [20, 1, 25],
-    [30, 25, 1],
-  ],
-  groups: "one-per-region",
-};
 
 const SMALL_EXPERIMENT = {
   name: "small",
@@ -47,12 +26,8 @@ function experiment(name: string, body: unknown): void {
 }
 
 beforeAll(() => {
-  project = mkdtempSync(join(tmpdir(), "amcast-cli-"));
-  mkdirSync(join(project, "experiments"));
-  mkdirSync(join(project, "overlays"));
+  project = scratchProject("amcast-cli-", { small: SMALL_EXPERIMENT });
   cpSync(join(OVERLAYS, "aws-12-regions-ms.csv"), join(project, "overlays", "aws-12-regions-ms.csv"));
-  writeFileSync(join(project, "overlays", "three.topology.json"), JSON.stringify(SMALL_TOPOLOGY));
-  experiment("small", SMALL_EXPERIMENT);
 });
 
 /** Bad input: exit code 2, exactly one line on stderr, no stack trace. */
@@ -95,9 +70,13 @@ describe("amcast experiment", () => {
     });
     expect(run.latencyMs.p99).toBeGreaterThanOrEqual(run.latencyMs.p50);
     expect(run.floorRatio).toBeGreaterThanOrEqual(1);
-    const written = JSON.parse(readFileSync(join(project, "results", "small", "summary.json"), "utf8"));
+    const written = JSON.parse(
+      readFileSync(join(project, "results", "small", "latest", "summary.json"), "utf8"),
+    );
     expect(written.runs[0].multicasts).toBe(180);
-    expect(readFileSync(join(project, "results", "small", "latency-cdf.svg"), "utf8")).toMatch(/^<svg/);
+    expect(readFileSync(join(project, "results", "small", "latest", "latency-cdf.svg"), "utf8")).toMatch(
+      /^<svg/,
+    );
     const trace = readFileSync(join(project, "out", "trace.jsonl"), "utf8")
       .trim()
       .split("\n")
@@ -206,7 +185,7 @@ describe("bad input gets one clear line and a non-zero exit", () => {
     writeFileSync(
       join(project, "overlays", "broken.topology.json"),
       JSON.stringify({
-        ...SMALL_TOPOLOGY,
+        ...THREE_REGIONS,
         latencyMs: [
           [1, 2, 3],
           [1, 2, 3],
@@ -257,7 +236,34 @@ describe("bad input gets one clear line and a non-zero exit", () => {
 
   it("a misspelt field, malformed JSON, a missing file and a bad fault", () => {
     experiment("typo", { ...SMALL_EXPERIMENT, seed: 3 });
-    expectOneLineError(amcast(project, "experiment", "typo"), /typo\.json: seed: is not a known field here/);
+    expectOneLineError(
+      amcast(project, "experiment", "typo"),
+      /typo\.json: seed: is not a known field here \(did you mean "seeds"\?\)/,
+    );
+    const { clientsPerGroup: _, ...workload } = SMALL_EXPERIMENT.workloads[0] as Record<string, unknown>;
+    experiment("typo-field", { ...SMALL_EXPERIMENT, workloads: [{ ...workload, clientPerGroup: 2 }] });
+    expectOneLineError(
+      amcast(project, "experiment", "typo-field"),
+      /workloads\[0\]\.clientsPerGroup: is missing .*\("clientPerGroup" is there: a misspelling\?\)/,
+    );
+    experiment("typo-optional", {
+      ...SMALL_EXPERIMENT,
+      workloads: [{ ...SMALL_EXPERIMENT.workloads[0], payloadByte: 16 }],
+    });
+    expectOneLineError(
+      amcast(project, "experiment", "typo-optional"),
+      /workloads\[0\]\.payloadByte: is not a known field here \(did you mean "payloadBytes"\?\)/,
+    );
+    experiment("typo-choice", { ...SMALL_EXPERIMENT, mode: "crsh" });
+    expectOneLineError(
+      amcast(project, "experiment", "typo-choice"),
+      /mode: expected one of solo, crash or byzantine, got "crsh" \(did you mean "crash"\?\)/,
+    );
+    experiment("typo-protocol", { ...SMALL_EXPERIMENT, protocols: [{ protocol: "skeem" }] });
+    expectOneLineError(
+      amcast(project, "experiment", "typo-protocol"),
+      /unknown protocol "skeem" \(did you mean "skeen"\?\)/,
+    );
     experiment("not-json", "{ name: small");
     expectOneLineError(amcast(project, "experiment", "not-json"), /not-json\.json: is not valid JSON/);
     experiment("no-topology", { ...SMALL_EXPERIMENT, topology: "../overlays/missing.json" });
@@ -313,13 +319,25 @@ describe("bad input gets one clear line and a non-zero exit", () => {
   it("an unknown flag or command, and a malformed trace", () => {
     expectOneLineError(
       amcast(project, "experiment", "small", "--sed", "3"),
-      /experiment: Unknown option '--sed'.*--seed VALUE/,
+      /experiment: unknown option --sed \(did you mean --seed\?\) \(options: --seed VALUE, .*experiment --help/,
     );
     expectOneLineError(
       amcast(project, "experiment", "small", "--seed", "x"),
-      /--seed expects a whole number/,
+      /--seed: expected an integer ≥ 0, got "x"/,
+    );
+    expectOneLineError(
+      amcast(project, "experiment", "small", "--seed", "-1"),
+      /--seed: expected an integer ≥ 0, got "-1"/,
+    );
+    expectOneLineError(
+      amcast(project, "experiment", "small", "--seed", "1.5"),
+      /--seed: expected an integer ≥ 0, got "1.5"/,
     );
     expectOneLineError(amcast(project, "frobnicate"), /unknown command "frobnicate"/);
+    expectOneLineError(
+      amcast(project, "experment"),
+      /unknown command "experment" \(did you mean "experiment"\?\)/,
+    );
     writeFileSync(join(project, "bad.jsonl"), '{"ev":"deliver","id":"m","group":"g","t":1}\n');
     expectOneLineError(
       amcast(project, "check", "bad.jsonl"),

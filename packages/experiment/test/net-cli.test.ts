@@ -1,10 +1,9 @@
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { checkRun } from "@amcast/check";
 import type { TraceEvent } from "@amcast/core";
 import {
@@ -18,9 +17,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { loadDeploymentFile, mergeTraceFiles } from "../src/index.js";
-
-/** The built CLI, as users run it (`pnpm test` builds it first). */
-const CLI = resolve(__dirname, "../dist/cli.js");
+import { CLI, scratchProject } from "./project.js";
 
 let project = "";
 /** Every process a test started, killed at the end whatever happened. */
@@ -31,23 +28,7 @@ function experiment(name: string, body: unknown): void {
 }
 
 beforeAll(() => {
-  project = mkdtempSync(join(tmpdir(), "amcast-net-cli-"));
-  mkdirSync(join(project, "experiments"));
-  mkdirSync(join(project, "overlays"));
-  writeFileSync(
-    join(project, "overlays", "three.topology.json"),
-    JSON.stringify({
-      kind: "topology",
-      name: "three",
-      regions: ["a", "b", "c"],
-      latencyMs: [
-        [1, 20, 30],
-        [20, 1, 25],
-        [30, 25, 1],
-      ],
-      groups: "one-per-region",
-    }),
-  );
+  project = scratchProject("amcast-net-cli-");
   writeFileSync(
     join(project, "overlays", "one.topology.json"),
     JSON.stringify({
@@ -214,6 +195,29 @@ describe("amcast experiment --runtime net", () => {
     expect(check.stdout).toMatch(/run skeen\/solo\/mixed: all 5 properties hold/);
     const workDir = (/in (\/\S+amcast-net-\S+)/.exec(run.stdout) as RegExpExecArray)[1] as string;
     expect(processesMentioning(workDir)).toEqual([]);
+
+    // Kept as the simulator keeps its runs: a result directory with provenance, the run's record
+    // (its samples are the run's multicasts), the CSVs and the report.
+    const results = join(project, "results", "small-net", "latest");
+    const kept = JSON.parse(readFileSync(join(results, "summary.json"), "utf8"));
+    expect(kept).toMatchObject({ runtime: "net", complete: true, runsPlanned: 1, runsDone: 1 });
+    expect(kept.provenance.node).toBe(process.version);
+    expect(kept.runs[0]).toMatchObject({ label: "skeen/solo/mixed", runtime: "net", passed: true });
+    expect(kept.runs[0].net.processes).toBe(4);
+    const record = JSON.parse(readFileSync(join(results, "runs", "0000.json"), "utf8"));
+    expect(record.samples.latencyMs).toHaveLength(180);
+    expect(record.verdict).toMatchObject({ passed: true, stop: "drained" });
+    expect(readFileSync(join(results, "samples.csv"), "utf8").trim().split("\n")).toHaveLength(181);
+    const html = readFileSync(join(results, "index.html"), "utf8");
+    expect(html).toMatch(/network runtime \(real processes/);
+    expect(html).toMatch(/transport \(summed over processes\)/);
+    // From the trace: the slowest multicast's diagram (no arrival times on real processes).
+    expect(html).toMatch(/A multicast explained/);
+    // Resumed, nothing is left to run: no process starts.
+    const resumed = startCli("experiment", "small", "--runtime", "net", "--resume");
+    expect(await resumed.exited).toBe(0);
+    expect(resumed.stdout).toMatch(/1 run\(s\) already done, 0 to run/);
+    expect(resumed.stdout).not.toMatch(/network runtime: 4 processes/);
   });
 
   it("signs a Byzantine run with Ed25519 on real processes, and says so in its tables and its JSON", {
@@ -239,7 +243,7 @@ describe("amcast experiment --runtime net", () => {
     // As a terminal's Ctrl-C does: SIGINT to the runner and every node of its process group.
     process.kill(-(run.child.pid as number), "SIGINT");
     expect(await run.exited).toBe(130);
-    expect(run.stderr).toMatch(/interrupted in run 1 of 1; every node was stopped/);
+    expect(run.stderr).toMatch(/interrupted in run 1 of 1; every node was stopped; 0 run\(s\) kept/);
     expect(processesMentioning(workDir)).toEqual([]);
     // The nodes were stopped in order: what they did is traced, and the trace says how it ended.
     expect(run.stdout).toMatch(/\[1\/1\] skeen\/solo\/slow .*\[stopped: interrupted\]/);
@@ -253,6 +257,12 @@ describe("amcast experiment --runtime net", () => {
       .split("\n");
     expect(trace.filter((line) => line.includes('"ev":"deliver"')).length).toBeGreaterThan(0);
     expect(JSON.parse(trace.at(-1) as string)).toMatchObject({ ev: "stop", reason: "interrupted" });
+    // A run that did not finish is not kept: --resume runs it again.
+    expect(run.stdout).toMatch(/not kept: skeen\/solo\/slow did not finish/);
+    const kept = JSON.parse(
+      readFileSync(join(project, "results", "long-net", "latest", "summary.json"), "utf8"),
+    );
+    expect(kept).toMatchObject({ complete: false, runsPlanned: 1, runsDone: 0 });
   });
 
   it("leaves no node behind when the runner itself is killed", { timeout: 120_000 }, async () => {

@@ -1,6 +1,6 @@
 import { byzcast } from "@amcast/byzcast";
 import type { ProtocolDefinition } from "@amcast/core";
-import { assert, describeValue, InputError, listNames } from "@amcast/core";
+import { assert, describeValue, didYouMean, InputError, listNames } from "@amcast/core";
 import { flexcast } from "@amcast/flexcast";
 import { sequencer } from "@amcast/sequencer";
 import { skeen } from "@amcast/skeen";
@@ -40,7 +40,7 @@ export function protocolByName(name: unknown, source: string, field: string): Pr
     throw new InputError(
       source,
       field,
-      `unknown protocol ${describeValue(name)} (known: ${listNames(protocolNames())})`,
+      `unknown protocol ${describeValue(name)}${typeof name === "string" ? didYouMean(name, protocolNames()) : ""} (known: ${listNames(protocolNames())})`,
     );
   }
   return protocol;

@@ -88,13 +88,10 @@ const TSCONFIG_BUILD = `{
 }
 `;
 
-const VITEST_CONFIG = `import { defineConfig } from "vitest/config";
+const VITEST_CONFIG = `import { defineConfig, mergeConfig } from "vitest/config";
+import shared from "../../vitest.shared";
 
-export default defineConfig({
-  test: {
-    include: ["test/**/*.test.ts"],
-  },
-});
+export default mergeConfig(shared, defineConfig({}));
 `;
 
 export const PURE_MARKER = `{

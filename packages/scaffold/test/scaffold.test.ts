@@ -52,6 +52,7 @@ beforeAll(() => {
     "tsconfig.base.json",
     "biome.json",
     "biome.pure.json",
+    "vitest.shared.ts",
   ])
     cpSync(join(ROOT, file), join(scratch, file));
   const workspaceDirs = [

@@ -66,7 +66,7 @@ describe("fixed sequencer", () => {
       'x.json: protocols[0].params.sequencer: expected a group of the system (g1, g2 or g3), got "Mars"',
     );
     expect(() => contextOf({ sequencr: "g1" })).toThrow(
-      "x.json: protocols[0].params.sequencr: is not a known field here (known: sequencer)",
+      'x.json: protocols[0].params.sequencr: is not a known field here (did you mean "sequencer"?) (known: sequencer)',
     );
   });
 

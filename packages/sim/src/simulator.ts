@@ -651,13 +651,6 @@ export class Simulator {
       this.clientBytes += bytes;
     }
     this.sendsByLabel.set(label, (this.sendsByLabel.get(label) ?? 0) + 1);
-    if (this.options.recordSends) {
-      this.emit(
-        id === undefined
-          ? { ev: "send", from: slot.id, to: toId, kind: label, bytes, t: this.now }
-          : { ev: "send", from: slot.id, to: toId, kind: label, id, bytes, t: this.now },
-      );
-    }
     const link = this.link(from, to);
     const { jitterSdFraction, reorder } = this.options.network;
     const baseMs = this.options.topology.delayMs(slot.region, toSlot.region);
@@ -668,6 +661,13 @@ export class Simulator {
     const departMs = this.partitions.length === 0 ? this.now : this.departureMs(from, to);
     const arrivalMs = Math.max(departMs + delayMs, link.lastArrivalMs);
     link.lastArrivalMs = arrivalMs;
+    if (this.options.recordSends) {
+      this.emit(
+        id === undefined
+          ? { ev: "send", from: slot.id, to: toId, kind: label, bytes, t: this.now, arriveT: arrivalMs }
+          : { ev: "send", from: slot.id, to: toId, kind: label, id, bytes, t: this.now, arriveT: arrivalMs },
+      );
+    }
     this.schedule(arrivalMs, EventType.Arrival, to, from, body, bytes, 0, arrivalMs - this.now);
   }
 

@@ -227,12 +227,13 @@ describe("simulator", () => {
     expect(result.completed).toBe(result.multicasts);
   });
 
-  it("records sends when asked", () => {
+  it("records sends when asked, with their arrival times", () => {
     const { events, options } = setup({ multicasts: 1, recordSends: true });
     simulate(options);
+    // The latency matrix is asymmetric: 60 ms from the client to the group, 40 ms back.
     expect(events.filter((event) => event.ev === "send")).toEqual([
-      { ev: "send", from: "c0", to: "G/0", kind: "request", id: "c0:0", bytes: 100, t: 0 },
-      { ev: "send", from: "G/0", to: "c0", kind: "reply", id: "c0:0", bytes: 10, t: 60 },
+      { ev: "send", from: "c0", to: "G/0", kind: "request", id: "c0:0", bytes: 100, t: 0, arriveT: 60 },
+      { ev: "send", from: "G/0", to: "c0", kind: "reply", id: "c0:0", bytes: 10, t: 60, arriveT: 100 },
     ]);
   });
 });

@@ -4,6 +4,9 @@ export type { TraceEvent } from "@amcast/core";
 export type { ReplicationMode } from "@amcast/group";
 export type { ProtocolName } from "@amcast/protocols";
 export type { NodeAddress as ReplicaAddress, TransportLimits } from "@amcast/runtime";
+export type { CrashFault, FaultOptions, PartitionFault, ProcessingCost } from "@amcast/sim";
+export type { PartitionEntry, Snapshot, SnapshotManifest } from "@amcast/storage";
+export { decodeSnapshot, encodeSnapshot, SnapshotError, verifyManifest } from "@amcast/storage";
 export type {
   ClientOptions,
   ClusterConfig,
@@ -19,8 +22,17 @@ export type {
   Application,
   Client,
   Message,
+  ReplicaApplication,
   Replies,
   ServiceOptions,
+  StatefulApplication,
 } from "./service.js";
-export type { SimCluster, SimClusterOptions } from "./sim.js";
+export type {
+  SimCluster,
+  SimClusterOptions,
+  SimRequest,
+  SimWorkloadClient,
+  SimWorkloadResult,
+} from "./sim.js";
 export { createSimCluster } from "./sim.js";
+export { restoreApplication, restorePartition, snapshotApplication, WHOLE_STATE } from "./snapshot.js";

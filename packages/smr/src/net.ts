@@ -13,7 +13,7 @@ import {
   TraceFile,
   wallClock,
 } from "@amcast/runtime";
-import type { Application, Client, Replies, ResolvedService, ServiceOptions } from "./service.js";
+import type { Client, ReplicaApplication, Replies, ResolvedService, ServiceOptions } from "./service.js";
 import { destinationsOf, groupApplication, resolveService } from "./service.js";
 
 /**
@@ -56,8 +56,8 @@ export interface ReplicaOptions<P = unknown, R = unknown> extends Credentials {
   readonly cluster: ClusterConfig;
   /** Which replica this process is: `<group>/<index>`. */
   readonly id: ProcessId;
-  /** The replica's state machine (see `Application`). */
-  readonly application: Application<P, R>;
+  /** The replica's state machine: an `Application`, or a `StatefulApplication` that can be snapshotted. */
+  readonly application: ReplicaApplication<P, R>;
   /** Listen on this host instead of the configured one (e.g. "0.0.0.0" behind a NAT). */
   readonly listenHost?: string;
   /** Write this replica's trace (docs/trace.md) to a file. */
@@ -345,6 +345,8 @@ export async function connectClient<P = unknown, R = unknown>(
     }),
   );
   const log = options.log ?? stderrLog(hostId);
+  // The host's trace and the service's history share this clock.
+  const clock = wallClock();
   const waiting: Pending<R>[] = [];
   const live = new Map<
     MessageId,
@@ -362,7 +364,7 @@ export async function connectClient<P = unknown, R = unknown>(
     processes: clients,
     groupOf: () => undefined,
     seed: 0,
-    clock: wallClock(),
+    clock,
     trace: options.traceFile === undefined ? null : new TraceFile(options.traceFile),
     recordSends: false,
     tickMs: options.cluster.tickMs ?? 10,
@@ -458,6 +460,7 @@ export async function connectClient<P = unknown, R = unknown>(
       }
       return new Promise<Replies<R>>((resolve, reject) => start({ dst, payload, resolve, reject }));
     },
+    nowMs: () => clock.now(),
     close,
   };
 }

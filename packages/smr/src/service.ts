@@ -43,6 +43,35 @@ export interface Message<P = unknown> {
  */
 export type Application<P = unknown, R = unknown> = (message: Message<P>) => R;
 
+/**
+ * An application whose state is explicit, so a replica can be checkpointed and rebuilt: from a
+ * snapshot plus the messages after it, or from a snapshot fetched from its group. The state may be
+ * split into partitions (key ranges, hash buckets): each is snapshotted, hashed and restored on its
+ * own, so a recovering replica can fetch and verify them one at a time (see `snapshotApplication`).
+ */
+export interface StatefulApplication<P = unknown, R = unknown> {
+  /** Executes one delivered message, as an `Application` does. */
+  apply(message: Message<P>): R;
+  /**
+   * The names of the partitions the state is split into, the same at every replica with the same
+   * state (a fixed set is simplest). Absent: one partition, `WHOLE_STATE`.
+   */
+  partitions?(): readonly string[];
+  /**
+   * One partition's state as plain data (objects, arrays, strings, numbers, booleans, null). Equal
+   * states must give equal data at every replica: sort what a Map or Set holds.
+   */
+  snapshot(partition: string): unknown;
+  /**
+   * Replaces one partition's state with what `snapshot` returned (at any replica). A whole snapshot
+   * is restored partition by partition into an application whose other partitions are empty.
+   */
+  restore(partition: string, state: unknown): void;
+}
+
+/** What a replica runs: a function of each message, or an application with explicit state. */
+export type ReplicaApplication<P = unknown, R = unknown> = Application<P, R> | StatefulApplication<P, R>;
+
 /** What every destination group answered, by group. */
 export type Replies<R = unknown> = Readonly<Record<GroupId, R>>;
 
@@ -56,6 +85,11 @@ export interface Client<P = unknown, R = unknown> {
    * group's reply once all destination groups answered.
    */
   multicast(destinations: GroupId | Iterable<GroupId>, payload: P): Promise<Replies<R>>;
+  /**
+   * Now, in ms, on the clock of the client's trace: virtual time on the simulator, the client
+   * host's clock on the network. What a service's history is timed with (docs/history.md).
+   */
+  nowMs(): number;
 }
 
 /** The protocol side of a service: which atomic multicast protocol, and how groups are replicated. */
@@ -194,10 +228,12 @@ export function destinationsOf(
   return destinationSet(list);
 }
 
-/** The group layer's application callback for a user's `Application`. */
-export function groupApplication<P, R>(application: Application<P, R>): GroupApplication {
+/** The group layer's application callback for a user's application. */
+export function groupApplication<P, R>(application: ReplicaApplication<P, R>): GroupApplication {
+  const apply: Application<P, R> =
+    typeof application === "function" ? application : (message) => application.apply(message);
   return (message: Multicast) =>
-    application({
+    apply({
       id: message.id,
       client: message.client,
       dst: message.dst,

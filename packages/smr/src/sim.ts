@@ -11,12 +11,12 @@ import type {
   ProcessOutput,
   TraceEvent,
 } from "@amcast/core";
-import { InputError, Topology } from "@amcast/core";
+import { describeValue, InputError, Topology } from "@amcast/core";
 import type { MulticastClient } from "@amcast/group";
 import { createClient, createReplica, SimulatedSignatures } from "@amcast/group";
-import type { SimClient, SimProcess } from "@amcast/sim";
+import type { FaultOptions, ProcessingCost, SimClient, SimProcess, SimResult, StopReason } from "@amcast/sim";
 import { DEFAULT_PROCESSING, NO_FAULTS, simulate } from "@amcast/sim";
-import type { Application, Client, Replies, ResolvedService, ServiceOptions } from "./service.js";
+import type { Client, ReplicaApplication, Replies, ResolvedService, ServiceOptions } from "./service.js";
 import { destinationsOf, groupApplication, resolveService } from "./service.js";
 
 export interface SimClusterOptions<P = unknown, R = unknown> extends ServiceOptions {
@@ -26,7 +26,7 @@ export interface SimClusterOptions<P = unknown, R = unknown> extends ServiceOpti
    * Creates the state machine of one replica: called once per replica of every group, so each
    * replica has its own state, as it would on its own machine.
    */
-  readonly application: (group: GroupId, replica: ProcessId) => Application<P, R>;
+  readonly application: (group: GroupId, replica: ProcessId) => ReplicaApplication<P, R>;
   /**
    * One-way delay in ms: one number for every pair of groups (and inside a group), or a matrix
    * indexed like `groups` (row: from, column: to; the diagonal is the delay inside a group's
@@ -39,15 +39,72 @@ export interface SimClusterOptions<P = unknown, R = unknown> extends ServiceOpti
   readonly seed?: number;
   /** Period of the replicas' ticks in ms (crash and byzantine mode), default 10. */
   readonly tickMs?: number;
+  /**
+   * What a replica spends on each input it serves (default nothing): `perMessageUs` plus
+   * `perByteNs` per byte, one input at a time, so a busy group queues and saturates.
+   */
+  readonly processing?: ProcessingCost;
   /** Keep the trace (for `trace` and `check()`); default true. */
   readonly keepTrace?: boolean;
   /** Sees every trace event (docs/trace.md), times in virtual ms since the cluster started. */
   readonly onEvent?: (event: TraceEvent) => void;
 }
 
+/** A multicast a workload client asks for: where it goes, what it carries, and anything else. */
+export interface SimRequest<P = unknown> {
+  readonly destinations: GroupId | Iterable<GroupId>;
+  readonly payload: P;
+}
+
+/**
+ * A client driven from inside the simulation (`SimCluster.run`): closed loop, synchronous, on
+ * the cluster's virtual clock. It is asked for its next multicast the moment it can start one,
+ * and sees the replies the moment they arrive, so what it does next can depend on them — and a
+ * multicast that starts after another completed really starts later, in virtual time.
+ */
+export interface SimWorkloadClient<P = unknown, R = unknown, Q extends SimRequest<P> = SimRequest<P>> {
+  /** The group it sits next to (default: the first group). */
+  readonly home?: GroupId;
+  /** Multicasts it makes in all. */
+  readonly multicasts: number;
+  /** Multicasts it keeps in flight (default 1). */
+  readonly outstanding?: number;
+  /** Virtual ms it waits after a multicast completes before starting the next (default 0). */
+  readonly thinkMs?: number;
+  /** Virtual ms after the run starts at which it starts (default 0). */
+  readonly startMs?: number;
+  /** Its next multicast, asked at `nowMs` (virtual ms since the cluster started) when it starts. */
+  next(nowMs: number): Q;
+  /** Every destination group's reply to `request`, at `nowMs`, when the multicast completed. */
+  onReplies?(replies: Replies<R>, nowMs: number, request: Q): void;
+}
+
+export interface SimWorkloadResult {
+  /** Virtual time at the end of the run, since the cluster started. */
+  readonly endMs: number;
+  readonly multicasts: number;
+  readonly completed: number;
+  /** Messages taken from links and handed to processes: the simulator's unit of work. */
+  readonly messageEvents: number;
+}
+
 export interface SimCluster<P = unknown, R = unknown> {
   /** A new client, next to `home` (default: the first group). */
   client(options?: { readonly home?: GroupId }): Client<P, R>;
+  /**
+   * Runs `clients` to the end on one continuous virtual timeline, synchronously, and returns
+   * when every multicast completed. For workloads whose real-time order matters (a client
+   * starting a multicast after another client's completed): async `client()` calls run in
+   * rounds instead. Call it when no async multicast is pending.
+   *
+   * `faults` strike during the run, times in ms from its start: replicas named by id crash (and
+   * recover), links are cut and heal (see @amcast/sim). A crashed replica keeps its state; a
+   * group of 2f+1 (3f+1) replicas must ride out f crashed ones.
+   */
+  run<Q extends SimRequest<P>>(
+    clients: readonly SimWorkloadClient<P, R, Q>[],
+    options?: { readonly faults?: FaultOptions },
+  ): SimWorkloadResult;
   /** Virtual time elapsed, in ms. */
   readonly nowMs: number;
   /** The trace so far (empty with `keepTrace: false`). */
@@ -60,6 +117,11 @@ export interface SimCluster<P = unknown, R = unknown> {
 const ROUND_MULTICASTS_MAX = 1024;
 /** Virtual time a round may take before it counts as stuck. */
 const ROUND_LIMIT_MS = 30 * 60_000;
+/**
+ * Virtual time a workload run may take: long workloads run for hours of virtual time; a run
+ * that is stuck is found sooner, as stalled (nothing but ticks for two virtual minutes).
+ */
+const WORKLOAD_LIMIT_MS = 7 * 24 * 3_600_000;
 
 interface Call<P, R> {
   readonly dst: DestinationSet;
@@ -120,6 +182,10 @@ class SimClientProcess<P, R> implements ClientLogic {
     }
     return outputs;
   }
+}
+
+function stopText(reason: StopReason): string {
+  return reason === "time-limit" ? "hit its time limit" : reason;
 }
 
 /**
@@ -183,8 +249,72 @@ export function createSimCluster<P = unknown, R = unknown>(
   const trace: TraceEvent[] = [];
   let elapsedMs = 0;
   let rounds = 0;
+  let clientCount = 0;
   let scheduled = false;
   let broken: Error | undefined;
+
+  const clientLogic = (id: ClientId, outstandingMax: number): MulticastClient =>
+    createClient({
+      id,
+      protocol,
+      membership,
+      overlay,
+      params,
+      mode,
+      f,
+      outstandingMax,
+      ...(signatures === undefined ? {} : { signer: signatures.signerFor(id) }),
+    });
+
+  /**
+   * Runs the simulator with `simClients` from the current virtual time on. Each run draws from
+   * its own stream of the seed; a run that does not drain breaks the cluster (what is left in
+   * flight would be taken for later calls' answers), and `abandon` rejects what waited on it.
+   */
+  const simulateFromNow = (
+    simClients: SimClient[],
+    timeLimitMs: number,
+    faults: FaultOptions,
+    abandon: (failure: Error) => void,
+  ): SimResult => {
+    const offsetMs = elapsedMs;
+    const first = rounds === 0;
+    rounds += 1;
+    let result: SimResult | undefined;
+    let failure: Error | undefined;
+    try {
+      result = simulate({
+        seed: seed + (rounds - 1) * 1_000_003,
+        topology,
+        processes,
+        clients: simClients,
+        network: { jitterSdFraction, reorder: null },
+        processing: options.processing ?? DEFAULT_PROCESSING,
+        faults,
+        tickMs,
+        timeLimitMs,
+        recordSends: false,
+        onEvent: (event) => {
+          // `member` events once, at the start; everything else on one time axis.
+          if (event.ev === "member" && !first) return;
+          const shifted = { ...event, t: event.t + offsetMs };
+          if (keepTrace) trace.push(shifted);
+          options.onEvent?.(shifted);
+        },
+      });
+      elapsedMs += result.endMs;
+    } catch (error) {
+      failure = error as Error;
+    }
+    if (result !== undefined && result.stoppedBy !== "drained")
+      failure = new Error(`the simulated run ${stopText(result.stoppedBy)} with multicasts unanswered`);
+    if (failure !== undefined) {
+      broken = failure;
+      abandon(failure);
+      throw failure;
+    }
+    return result as SimResult;
+  };
 
   const runRound = (): void => {
     scheduled = false;
@@ -204,53 +334,22 @@ export function createSimCluster<P = unknown, R = unknown>(
         payload: () => (calls[client.cursor] as Call<P, R>).payload,
       };
     });
-    const offsetMs = elapsedMs;
-    const first = rounds === 0;
-    rounds += 1;
-    let result: ReturnType<typeof simulate> | undefined;
-    let failure: Error | undefined;
     try {
-      result = simulate({
-        // Each round draws from its own stream of the seed.
-        seed: seed + (rounds - 1) * 1_000_003,
-        topology,
-        processes,
-        clients: simClients,
-        network: { jitterSdFraction, reorder: null },
-        processing: DEFAULT_PROCESSING,
-        faults: NO_FAULTS,
-        tickMs,
-        timeLimitMs: ROUND_LIMIT_MS,
-        recordSends: false,
-        onEvent: (event) => {
-          // `member` events once, at the start; everything else on one time axis.
-          if (event.ev === "member" && !first) return;
-          const shifted = { ...event, t: event.t + offsetMs };
-          if (keepTrace) trace.push(shifted);
-          options.onEvent?.(shifted);
-        },
+      simulateFromNow(simClients, ROUND_LIMIT_MS, NO_FAULTS, (failure) => {
+        for (const client of clients) {
+          for (const call of [
+            ...client.inFlight.values(),
+            ...client.round.slice(client.cursor),
+            ...client.queue,
+          ])
+            call.reject(failure);
+          client.inFlight.clear();
+          client.queue.length = 0;
+          client.round = [];
+        }
       });
-      elapsedMs += result.endMs;
-    } catch (error) {
-      failure = error as Error;
-    }
-    if (result !== undefined && result.stoppedBy !== "drained")
-      failure = new Error(`the simulated round ${result.stoppedBy} with multicasts unanswered`);
-    if (failure !== undefined) {
-      // What is left in flight would be taken for new calls' answers: the cluster cannot go on.
-      broken = failure;
-      for (const client of clients) {
-        for (const call of [
-          ...client.inFlight.values(),
-          ...client.round.slice(client.cursor),
-          ...client.queue,
-        ])
-          call.reject(failure);
-        client.inFlight.clear();
-        client.queue.length = 0;
-        client.round = [];
-      }
-      return;
+    } catch {
+      return; // every caller waiting on the round was rejected
     }
     if (clients.some((client) => client.queue.length > 0)) schedule();
   };
@@ -261,24 +360,19 @@ export function createSimCluster<P = unknown, R = unknown>(
     setImmediate(runRound);
   };
 
+  const homeOf = (home: GroupId | undefined, field: string): GroupId => {
+    const group = home ?? groups[0];
+    if (group === undefined || !groups.includes(group))
+      throw new InputError(source, field, `${String(group)} is not a group of the service`);
+    return group;
+  };
+
   return {
     client(clientOptions = {}): Client<P, R> {
-      const home = clientOptions.home ?? groups[0];
-      if (home === undefined || !groups.includes(home))
-        throw new InputError(source, "client.home", `${String(home)} is not a group of the service`);
-      const id = `c${clients.length}`;
-      const inner = createClient({
-        id,
-        protocol,
-        membership,
-        overlay,
-        params,
-        mode,
-        f,
-        outstandingMax: ROUND_MULTICASTS_MAX,
-        ...(signatures === undefined ? {} : { signer: signatures.signerFor(id) }),
-      });
-      const process = new SimClientProcess<P, R>(inner, home);
+      const home = homeOf(clientOptions.home, "client.home");
+      const id = `c${clientCount}`;
+      clientCount += 1;
+      const process = new SimClientProcess<P, R>(clientLogic(id, ROUND_MULTICASTS_MAX), home);
       clients.push(process);
       return {
         id,
@@ -295,6 +389,102 @@ export function createSimCluster<P = unknown, R = unknown>(
             schedule();
           });
         },
+        // A call starts at the next round's start, and its promise resolves after that round.
+        nowMs: () => elapsedMs,
+      };
+    },
+    run<Q extends SimRequest<P>>(
+      workload: readonly SimWorkloadClient<P, R, Q>[],
+      runOptions: { readonly faults?: FaultOptions } = {},
+    ): SimWorkloadResult {
+      if (broken !== undefined) throw broken;
+      const faults = runOptions.faults ?? NO_FAULTS;
+      const replicaIds = new Set(membership.processes().map((process) => process.id));
+      if ((faults.byzantine ?? []).length > 0)
+        throw new InputError(
+          source,
+          "run faults.byzantine",
+          "Byzantine replicas are not simulated by the service API",
+        );
+      faults.crashes.forEach((crash, index) => {
+        if (crash.proc === undefined)
+          throw new InputError(
+            source,
+            `run faults.crashes[${index}]`,
+            "name the replica (proc): the service API does not track leaders",
+          );
+      });
+      const named = [
+        ...faults.crashes.map((crash, index) => ({
+          field: `crashes[${index}].proc`,
+          ids: [crash.proc ?? ""],
+        })),
+        ...faults.partitions.map((partition, index) => ({
+          field: `partitions[${index}].side`,
+          ids: partition.side,
+        })),
+      ];
+      for (const { field, ids } of named)
+        for (const id of ids)
+          if (!replicaIds.has(id))
+            throw new InputError(
+              source,
+              `run faults.${field}`,
+              `${describeValue(id)} is not a replica of the service`,
+            );
+      if (scheduled || clients.some((client) => client.queue.length > 0 || client.inFlight.size > 0))
+        throw new Error(`${source}: run() while async multicasts are pending; await them first`);
+      const simClients: SimClient[] = workload.map((spec, index) => {
+        const outstanding = spec.outstanding ?? 1;
+        if (!Number.isInteger(spec.multicasts) || spec.multicasts < 0)
+          throw new InputError(source, `run clients[${index}].multicasts`, `expected a whole number >= 0`);
+        if (!Number.isInteger(outstanding) || outstanding < 1 || outstanding > ROUND_MULTICASTS_MAX)
+          throw new InputError(
+            source,
+            `run clients[${index}].outstanding`,
+            `expected 1-${ROUND_MULTICASTS_MAX}`,
+          );
+        const id = `c${clientCount}`;
+        clientCount += 1;
+        const inner = clientLogic(id, outstanding);
+        const offsetMs = elapsedMs;
+        let asked: Q | undefined;
+        const started = new Map<MessageId, Q>();
+        const logic: ClientLogic = {
+          id,
+          wantsTicks: inner.wantsTicks,
+          multicast: (dst, payloadBytes, payload) => {
+            const begun = inner.multicast(dst, payloadBytes, payload);
+            started.set(begun.message.id, asked as Q);
+            return begun;
+          },
+          receive: (from, body) => inner.receive(from, body),
+          tick: () => inner.tick(),
+        };
+        return {
+          logic,
+          region: homeOf(spec.home, `run clients[${index}].home`),
+          loop: { kind: "closed", multicasts: spec.multicasts, outstanding, thinkMs: spec.thinkMs ?? 0 },
+          payloadBytes: 0,
+          startMs: spec.startMs ?? 0,
+          destinations: (_prng, nowMs) => {
+            asked = spec.next(offsetMs + nowMs);
+            return destinationsOf(asked.destinations, service);
+          },
+          payload: () => (asked as Q).payload,
+          onComplete: (id, results, nowMs) => {
+            const request = started.get(id) as Q;
+            started.delete(id);
+            spec.onReplies?.(results as Replies<R>, offsetMs + nowMs, request);
+          },
+        };
+      });
+      const result = simulateFromNow(simClients, WORKLOAD_LIMIT_MS, faults, () => {});
+      return {
+        endMs: elapsedMs,
+        multicasts: result.multicasts,
+        completed: result.completed,
+        messageEvents: result.messageEvents,
       };
     },
     get nowMs() {

@@ -98,6 +98,8 @@ describe("startReplica / connectClient over the network runtime", () => {
     await startAll(cluster, secret, sequencer);
     const client = await connectClient<number, number>({ cluster, secret, log: () => {} });
     clients.push(client);
+    // The client host's clock (its trace's): Unix milliseconds.
+    expect(Math.abs(client.nowMs() - Date.now())).toBeLessThan(1000);
     const results = await load(client, ["g0", "g1", "g2"], 300);
     for (const { dst, replies } of results) expect(Object.keys(replies).sort()).toEqual([...dst].sort());
     expectConsistent(results);

@@ -1,6 +1,13 @@
 import type { GroupId } from "@amcast/core";
 import { describe, expect, it } from "vitest";
-import type { Application, Message, ProtocolName, SimCluster } from "../src/index.js";
+import type {
+  Application,
+  Message,
+  ProtocolName,
+  SimCluster,
+  SimRequest,
+  SimWorkloadClient,
+} from "../src/index.js";
 import { createSimCluster } from "../src/index.js";
 
 /** A replica that answers each message with its position in the group's delivery order. */
@@ -143,6 +150,8 @@ describe("createSimCluster", () => {
     const before = cluster.nowMs;
     expect(await client.multicast(["x"], "c")).toEqual({ x: "x:a,b,c" });
     expect(cluster.nowMs).toBeGreaterThan(before);
+    // A client tells the time of its trace: the cluster's virtual clock.
+    expect(client.nowMs()).toBe(cluster.nowMs);
   });
 
   it("is deterministic: the same seed and calls give the same trace", async () => {
@@ -167,5 +176,70 @@ describe("createSimCluster", () => {
     expect(() =>
       createSimCluster({ groups: ["a"], protocol: "skeen", params: { x: 1 }, application: () => () => null }),
     ).toThrow(/^createSimCluster: params\.x: is not a known field here/);
+  });
+
+  it("run(): workload clients on one virtual timeline, each next multicast after the last reply", async () => {
+    const cluster = createSimCluster<number, number>({
+      groups: ["near", "far"],
+      application: () => sequencer(),
+      latencyMs: [
+        [1, 50],
+        [50, 1],
+      ],
+    });
+    // An async round first: run() continues the same clock and the same replicas.
+    expect(await cluster.client().multicast("near", 0)).toEqual({ near: 1 });
+    const startMs = cluster.nowMs;
+    const seen: { client: string; startedMs: number; endedMs: number; replies: Record<string, number> }[] =
+      [];
+    type Request = SimRequest<number> & { readonly startedMs: number; readonly home: string };
+    const workload = ["near", "far"].map((home): SimWorkloadClient<number, number, Request> => {
+      let sent = 0;
+      return {
+        home,
+        multicasts: 5,
+        next: (nowMs: number) => {
+          sent += 1;
+          // Alternate local and global multicasts; the request object comes back with the replies.
+          return {
+            destinations: sent % 2 === 1 ? [home] : ["near", "far"],
+            payload: sent,
+            startedMs: nowMs,
+            home,
+          };
+        },
+        onReplies: (
+          replies: Record<string, number>,
+          nowMs: number,
+          request: { startedMs: number; home: string },
+        ) => {
+          seen.push({ client: request.home, startedMs: request.startedMs, endedMs: nowMs, replies });
+        },
+      };
+    });
+    const result = cluster.run(workload);
+    expect(result.multicasts).toBe(10);
+    expect(result.completed).toBe(10);
+    expect(seen).toHaveLength(10);
+    for (const home of ["near", "far"]) {
+      const own = seen.filter((entry) => entry.client === home);
+      expect(own[0]?.startedMs).toBe(startMs);
+      for (let index = 1; index < own.length; index += 1) {
+        // Closed loop, no think time: each multicast starts when the previous one completed.
+        expect(own[index]?.startedMs).toBe(own[index - 1]?.endedMs);
+        expect((own[index]?.endedMs ?? 0) > (own[index]?.startedMs ?? 0)).toBe(true);
+      }
+    }
+    // A global multicast needs a round trip across the 50 ms link; a local one does not.
+    const global = seen.filter((entry) => Object.keys(entry.replies).length === 2);
+    expect(global.every((entry) => entry.endedMs - entry.startedMs >= 50)).toBe(true);
+    expect(cluster.nowMs).toBe(result.endMs);
+    expect(cluster.check().violations).toEqual([]);
+    // And async calls go on afterwards, on the same replicas: near delivered the first call, its
+    // own five multicasts and far's two global ones.
+    expect((await cluster.client().multicast("near", 99)).near).toBe(1 + 5 + 2 + 1);
+    expect(() =>
+      cluster.run([{ home: "nowhere", multicasts: 1, next: () => ({ destinations: "near", payload: 1 }) }]),
+    ).toThrow(/nowhere is not a group/);
   });
 });

@@ -8,13 +8,12 @@ import { DEFAULT_NET_OPTIONS } from "@amcast/runtime";
 import type { WorkloadSpec } from "@amcast/system";
 import { findProjectRoot } from "@amcast/system";
 import type { NetOutcome } from "../net-run.js";
-import { runScenarioNet } from "../net-run.js";
+import { netSummary, runScenarioNet } from "../net-run.js";
 import { runSummary, soloScenario } from "../run.js";
 import type { ScenarioOutcome, ScenarioSpec } from "../scenario.js";
 import { runScenario } from "../scenario.js";
 import { loadExperiment } from "../spec.js";
 import { formatTable } from "../table.js";
-import { netSummary } from "./experiment-net.js";
 import { integerFlag, stringFlag, UsageError } from "./usage.js";
 
 /** Flags of `amcast bench` that only the network benchmark reads. */

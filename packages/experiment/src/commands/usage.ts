@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { didYouMean } from "@amcast/core";
 
 /** A command line that cannot be understood: printed as one line, exit code 2. */
 export class UsageError extends Error {
@@ -20,13 +21,31 @@ export function parseCommandArgs(
   positionalsMax: number,
 ): ParsedArgs {
   let parsed: ReturnType<typeof parseArgs>;
+  // `--seed -1` is a value that looks like a flag: glue it on (`--seed=-1`) so the flag's own
+  // check can say what is wrong with it.
+  const glued: string[] = [];
+  for (let index = 0; index < args.length; index += 1) {
+    const arg = args[index] as string;
+    const next = args[index + 1];
+    const name = arg.startsWith("--") ? arg.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === "string" && next !== undefined && /^-\d/.test(next)) {
+      glued.push(`${arg}=${next}`);
+      index += 1;
+    } else glued.push(arg);
+  }
   try {
-    parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: glued, options, strict: true, allowPositionals: true });
   } catch (error) {
     const known = Object.entries(options)
       .map(([name, { type }]) => (type === "string" ? `--${name} VALUE` : `--${name}`))
       .join(", ");
-    throw new UsageError(`${command}: ${(error as Error).message.split("\n")[0]} (options: ${known})`);
+    // Node's own words for an unknown flag carry a hint about positionals that only confuses.
+    const unknown = /Unknown option '(-[^']*)'/.exec((error as Error).message)?.[1];
+    const problem =
+      unknown === undefined
+        ? ((error as Error).message.split("\n")[0] ?? "")
+        : `unknown option ${unknown}${didYouMean(unknown.replace(/^--?/, ""), Object.keys(options)).replace(/"([^"]*)"/, "--$1")}`;
+    throw new UsageError(`${command}: ${problem} (options: ${known}; ${command} --help explains them)`);
   }
   if (parsed.positionals.length > positionalsMax) {
     throw new UsageError(
@@ -39,7 +58,7 @@ export function parseCommandArgs(
   };
 }
 
-/** A whole number flag value within [min, max]. */
+/** A whole number flag value within [min, max]: "expected an integer ≥ 0" otherwise. */
 export function integerFlag(
   command: string,
   name: string,
@@ -50,9 +69,8 @@ export function integerFlag(
   if (value === undefined) return undefined;
   const number = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isSafeInteger(number) || number < min || number > max) {
-    throw new UsageError(
-      `${command}: --${name} expects a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
-    );
+    const range = max >= Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`${command}: --${name}: expected an integer ${range}, got ${JSON.stringify(value)}`);
   }
   return number;
 }

@@ -1,0 +1,11 @@
+export type { TpccMix, TpccScale } from "./config.js";
+export { DEFAULT_SCALE, readMix, readScale, STANDARD_DISTRICTS, STANDARD_MIX, TpccLayout } from "./config.js";
+export type { ConsistencyReport, ConsistencyViolation } from "./consistency.js";
+export { CONSISTENCY_CONDITIONS, checkTpccConsistency, shardDigest } from "./consistency.js";
+export type { Customer, District, HistoryRow, Order, OrderLine, Warehouse } from "./shard.js";
+export { itemPrices, lastName, populateWarehouse, TpccShard } from "./shard.js";
+export type { TpccSimulationResult, TpccWorkload, TxStats } from "./simulate.js";
+export { remoteWarehouses, simulateTpcc } from "./simulate.js";
+export { TpccTerminal } from "./terminal.js";
+export type { CustomerSelector, OrderLineRequest, TpccCommand, TpccReply, TxType } from "./transactions.js";
+export { destinationsOf, isRemote, TX_TYPES, warehousesOf } from "./transactions.js";
