@@ -18,7 +18,18 @@ export type DestinationSet = readonly GroupId[];
 
 /** Builds the canonical destination set from any list of groups; rejects an empty list. */
 export function destinationSet(groups: Iterable<GroupId>): DestinationSet {
-  const unique = [...new Set(groups)].sort(compareIds);
+  // Insertion into a sorted list: destination sets are short, and a workload makes one per
+  // multicast (no Set, spread or sort buffers).
+  const unique: GroupId[] = [];
+  for (const group of groups) {
+    if (unique.includes(group)) continue;
+    let at = unique.length;
+    while (at > 0 && compareIds(unique[at - 1] as GroupId, group) > 0) {
+      unique[at] = unique[at - 1] as GroupId;
+      at -= 1;
+    }
+    unique[at] = group;
+  }
   assert(unique.length > 0, "a destination set needs at least one group");
   return unique;
 }

@@ -49,8 +49,17 @@ export type {
   TraceEvent,
   TraceEventKind,
   TraceId,
+  TraceSink,
   ViewEvent,
 } from "./trace.js";
-export { formatTraceLine, parseTrace, parseTraceLine, STOP_REASONS } from "./trace.js";
+export {
+  bothSinks,
+  formatTraceLine,
+  parseTrace,
+  parseTraceLine,
+  replayTraceEvent,
+  STOP_REASONS,
+  traceEventSink,
+} from "./trace.js";
 export type { LocalitySpec, WeightedDestinations } from "./workload.js";
 export { DestinationChooser, nearestGroup } from "./workload.js";

@@ -1,4 +1,5 @@
 import { describeValue, InputError } from "./errors.js";
+import type { DestinationSet, GroupId, MessageId, ProcessId } from "./ids.js";
 
 /**
  * Trace events: what every run can write as JSON Lines, one object per line. Times are in ms
@@ -98,6 +99,120 @@ export type TraceEvent =
   | StopEvent;
 
 export type TraceEventKind = TraceEvent["ev"];
+
+/**
+ * Where a driver reports a run's events as they happen, one method per kind, with plain
+ * arguments. A consumer that only folds events (run metrics) implements it and no event object is
+ * ever built; `traceEventSink` builds the `TraceEvent` objects for those that keep, check or write
+ * the trace. Arguments are what the events carry, in the same order.
+ */
+export interface TraceSink {
+  member(group: GroupId, proc: ProcessId, t: number): void;
+  multicast(id: MessageId, client: ProcessId, dst: DestinationSet, t: number): void;
+  deliver(id: MessageId, group: GroupId, proc: ProcessId, t: number): void;
+  complete(id: MessageId, client: ProcessId, t: number): void;
+  fault(proc: ProcessId, kind: FaultKind, t: number): void;
+  view(group: GroupId, view: number, t: number): void;
+  send(
+    from: ProcessId,
+    to: ProcessId,
+    kind: string,
+    id: MessageId | undefined,
+    bytes: number,
+    t: number,
+    /** When the message arrives, where the driver knows it when it sends (the simulator). */
+    arriveT?: number,
+  ): void;
+}
+
+/** A sink that hands every event to `onEvent` as a `TraceEvent` object (fields in trace order). */
+export function traceEventSink(onEvent: (event: TraceEvent) => void): TraceSink {
+  return {
+    member: (group, proc, t) => onEvent({ ev: "member", group, proc, t }),
+    multicast: (id, client, dst, t) => onEvent({ ev: "multicast", id, client, dst, t }),
+    deliver: (id, group, proc, t) => onEvent({ ev: "deliver", id, group, proc, t }),
+    complete: (id, client, t) => onEvent({ ev: "complete", id, client, t }),
+    fault: (proc, kind, t) => onEvent({ ev: "fault", proc, kind, t }),
+    view: (group, view, t) => onEvent({ ev: "view", group, view, t }),
+    send: (from, to, kind, id, bytes, t, arriveT) => {
+      const event: TraceEvent =
+        id === undefined ? { ev: "send", from, to, kind, bytes, t } : { ev: "send", from, to, kind, id, bytes, t };
+      onEvent(arriveT === undefined ? event : { ...event, arriveT });
+    },
+  };
+}
+
+/** One sink that reports every event to `first`, then to `second`. */
+export function bothSinks(first: TraceSink, second: TraceSink): TraceSink {
+  return {
+    member: (group, proc, t) => {
+      first.member(group, proc, t);
+      second.member(group, proc, t);
+    },
+    multicast: (id, client, dst, t) => {
+      first.multicast(id, client, dst, t);
+      second.multicast(id, client, dst, t);
+    },
+    deliver: (id, group, proc, t) => {
+      first.deliver(id, group, proc, t);
+      second.deliver(id, group, proc, t);
+    },
+    complete: (id, client, t) => {
+      first.complete(id, client, t);
+      second.complete(id, client, t);
+    },
+    fault: (proc, kind, t) => {
+      first.fault(proc, kind, t);
+      second.fault(proc, kind, t);
+    },
+    view: (group, view, t) => {
+      first.view(group, view, t);
+      second.view(group, view, t);
+    },
+    send: (from, to, kind, id, bytes, t, arriveT) => {
+      first.send(from, to, kind, id, bytes, t, arriveT);
+      second.send(from, to, kind, id, bytes, t, arriveT);
+    },
+  };
+}
+
+/** Hands `event` to the sink method of its kind (the other way round from `traceEventSink`). */
+export function replayTraceEvent(event: TraceEvent, sink: TraceSink): void {
+  switch (event.ev) {
+    case "member":
+      sink.member(String(event.group), String(event.proc), event.t);
+      break;
+    case "multicast":
+      sink.multicast(String(event.id), String(event.client), event.dst.map(String), event.t);
+      break;
+    case "deliver":
+      sink.deliver(String(event.id), String(event.group), String(event.proc), event.t);
+      break;
+    case "complete":
+      sink.complete(String(event.id), String(event.client), event.t);
+      break;
+    case "fault":
+      sink.fault(String(event.proc), event.kind, event.t);
+      break;
+    case "view":
+      sink.view(String(event.group), event.view, event.t);
+      break;
+    case "send":
+      sink.send(
+        String(event.from),
+        String(event.to),
+        event.kind,
+        event.id === undefined ? undefined : String(event.id),
+        event.bytes ?? 0,
+        event.t,
+        event.arriveT,
+      );
+      break;
+    case "stop":
+      // The driver's own record of how the run ended: nothing a sink folds.
+      break;
+  }
+}
 
 /** One JSON Lines line (without the newline) for an event. */
 export function formatTraceLine(event: TraceEvent): string {

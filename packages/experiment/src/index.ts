@@ -19,7 +19,14 @@ export { runScenarioNet } from "./net-run.js";
 export type { PairedComparison, ViewGain } from "./report.js";
 export { pairedComparison, publishedLines, viewGains } from "./report.js";
 export type { ExperimentOptions } from "./run.js";
-export { experimentScenarios, loadDeploymentFile, runExperiment, runSummary, selectRuns } from "./run.js";
+export {
+  experimentScenarios,
+  faultFreeScenario,
+  loadDeploymentFile,
+  runExperiment,
+  runSummary,
+  selectRuns,
+} from "./run.js";
 export type { ScenarioOutcome, ScenarioSpec } from "./scenario.js";
 export {
   failingViolations,

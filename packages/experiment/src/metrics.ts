@@ -1,15 +1,18 @@
 import type {
   DestinationSet,
+  FaultKind,
   GroupId,
   LatencyModel,
+  MessageId,
   Overlay,
+  ProcessId,
   ProtocolContext,
   ProtocolDefinition,
   Topology,
   TraceEvent,
-  TraceId,
+  TraceSink,
 } from "@amcast/core";
-import { assert } from "@amcast/core";
+import { assert, destinationKey, replayTraceEvent } from "@amcast/core";
 
 /** Latency statistics of a set of multicasts. */
 export interface LatencySummary {
@@ -32,13 +35,21 @@ export function messageKind(dst: DestinationSet): string {
 }
 
 class LatencyAccumulator {
-  readonly samples: number[] = [];
+  /** Samples in `values[0 .. count)`; the buffer doubles when full. */
+  private values = new Float64Array(1024);
+  count = 0;
   floorSumMs = 0;
   modelSumMs = 0;
   modelCount = 0;
 
   add(latencyMs: number, floorMs: number, modelMs: number | null): void {
-    this.samples.push(latencyMs);
+    if (this.count === this.values.length) {
+      const grown = new Float64Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.values[this.count] = latencyMs;
+    this.count += 1;
     this.floorSumMs += floorMs;
     if (modelMs !== null) {
       this.modelSumMs += modelMs;
@@ -47,7 +58,7 @@ class LatencyAccumulator {
   }
 
   summary(): LatencySummary {
-    const count = this.samples.length;
+    const count = this.count;
     if (count === 0) {
       return {
         count,
@@ -61,9 +72,9 @@ class LatencyAccumulator {
         meanModelMs: null,
       };
     }
-    const sorted = Float64Array.from(this.samples).sort();
+    const sorted = this.values.slice(0, count).sort();
     let sum = 0;
-    for (const value of sorted) sum += value;
+    for (let index = 0; index < count; index += 1) sum += sorted[index] as number;
     const mean = sum / count;
     const meanFloorMs = this.floorSumMs / count;
     const meanModelMs = this.modelCount === count ? this.modelSumMs / count : null;
@@ -88,9 +99,24 @@ export function percentile(sorted: Float64Array, fraction: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
 }
 
+/**
+ * What every multicast of one client to one destination set shares: its kind, its latency floor,
+ * the protocol's modelled latency and the accumulator of its kind. Computed once per (client,
+ * destination set), not once per multicast.
+ */
+interface Shape {
+  readonly kind: string;
+  readonly floorMs: number;
+  /** The client's latency model (its region), for a multicast under a later overlay view. */
+  readonly latencyModel: LatencyModel;
+  readonly modelMs: number | null;
+  readonly perKind: LatencyAccumulator;
+}
+
 interface InFlight {
   readonly client: string;
   readonly dst: DestinationSet;
+  readonly shape: Shape;
   readonly multicastMs: number;
   /** The overlay view every group had installed when the multicast started (0 without views). */
   readonly view: number;
@@ -160,11 +186,16 @@ export interface RunMark {
  * Latency of a multicast = time from the multicast to the delivery at its last destination group
  * (a group delivers when its first replica does).
  */
-export class MetricsCollector {
+export class MetricsCollector implements TraceSink {
   private readonly inFlight = new Map<string, InFlight>();
   private readonly latency = new LatencyAccumulator();
   private readonly completeLatency = new LatencyAccumulator();
   private readonly byKind = new Map<string, LatencyAccumulator>();
+  /** Per client: the shape of its multicasts by destination set (`destinationKey`). */
+  private readonly shapes = new Map<
+    string,
+    { byDst: Map<string, Shape>; last: Shape | undefined; lastKey: string }
+  >();
   private readonly samples: MessageSample[] = [];
   private readonly marks: RunMark[] = [];
   private multicasts = 0;
@@ -206,69 +237,111 @@ export class MetricsCollector {
     this.contextOfView.set(0, context);
   }
 
+  /** Folds one event object (a trace read back, or the network runtime's merged trace). */
   onEvent(event: TraceEvent): void {
-    switch (event.ev) {
-      case "multicast": {
-        if (this.ignoredClients.has(String(event.client))) return;
-        this.multicasts += 1;
-        this.firstMulticastMs = Math.min(this.firstMulticastMs, event.t);
-        const dst = event.dst as DestinationSet;
-        this.dstById?.set(String(event.id), dst);
-        this.inFlight.set(String(event.id), {
-          client: String(event.client),
-          dst,
-          multicastMs: event.t,
-          view: this.viewEverywhere,
-          groupsLeft: [...dst],
-          lastDeliveryMs: -1,
-          completeMs: -1,
-        });
-        break;
-      }
-      case "deliver": {
-        const record = this.inFlight.get(String(event.id));
-        if (record === undefined) return;
-        const index = record.groupsLeft.indexOf(String(event.group));
-        if (index < 0) return;
-        record.groupsLeft.splice(index, 1);
-        if (record.groupsLeft.length === 0) {
-          record.lastDeliveryMs = event.t;
-          this.delivered += 1;
-          this.maybeFinish(String(event.id), record);
-        }
-        break;
-      }
-      case "complete": {
-        const record = this.inFlight.get(String(event.id));
-        if (record === undefined) return;
-        record.completeMs = event.t;
-        this.completed += 1;
-        this.lastCompleteMs = Math.max(this.lastCompleteMs, event.t);
-        this.maybeFinish(String(event.id), record);
-        break;
-      }
-      case "fault":
-        if (event.kind !== "byzantine" && this.marks.length < MARKS_MAX)
-          this.marks.push({ t: event.t, label: `${event.kind} ${event.proc}` });
-        break;
-      case "view":
-        this.onView(String(event.group), event.view);
-        if (
-          this.marks.length < MARKS_MAX &&
-          !this.marks.some((mark) => mark.label === `view ${event.view}`)
-        ) {
-          this.marks.push({ t: event.t, label: `view ${event.view}` });
-        }
-        break;
-      case "member":
-        this.groupOf.set(String(event.proc), String(event.group));
-        break;
-      case "send":
-        this.onSend(event.to, event.id);
-        break;
-      default:
-        break;
+    replayTraceEvent(event, this);
+  }
+
+  member(group: GroupId, proc: ProcessId): void {
+    this.groupOf.set(proc, group);
+  }
+
+  multicast(id: MessageId, client: ProcessId, dst: DestinationSet, t: number): void {
+    if (this.ignoredClients.has(client)) return;
+    this.multicasts += 1;
+    if (t < this.firstMulticastMs) this.firstMulticastMs = t;
+    this.dstById?.set(id, dst);
+    this.inFlight.set(id, {
+      client,
+      dst,
+      shape: this.shape(client, dst),
+      multicastMs: t,
+      view: this.viewEverywhere,
+      groupsLeft: dst.length === 1 ? [dst[0] as GroupId] : [...dst],
+      lastDeliveryMs: -1,
+      completeMs: -1,
+    });
+  }
+
+  /** The first replica of a group to deliver counts for its group. */
+  deliver(id: MessageId, group: GroupId, _proc: ProcessId, t: number): void {
+    const record = this.inFlight.get(id);
+    if (record === undefined) return;
+    const groupsLeft = record.groupsLeft;
+    const index = groupsLeft.indexOf(group);
+    if (index < 0) return;
+    // Order does not matter: the last one takes the freed place.
+    const last = groupsLeft.pop() as GroupId;
+    if (index < groupsLeft.length) groupsLeft[index] = last;
+    if (groupsLeft.length === 0) {
+      record.lastDeliveryMs = t;
+      this.delivered += 1;
+      this.maybeFinish(id, record);
     }
+  }
+
+  complete(id: MessageId, _client: ProcessId, t: number): void {
+    const record = this.inFlight.get(id);
+    if (record === undefined) return;
+    record.completeMs = t;
+    this.completed += 1;
+    if (t > this.lastCompleteMs) this.lastCompleteMs = t;
+    this.maybeFinish(id, record);
+  }
+
+  fault(proc: ProcessId, kind: FaultKind, t: number): void {
+    if (kind !== "byzantine" && this.marks.length < MARKS_MAX)
+      this.marks.push({ t, label: `${kind} ${proc}` });
+  }
+
+  view(group: GroupId, view: number, t: number): void {
+    this.onView(group, view);
+    const label = `view ${view}`;
+    if (this.marks.length < MARKS_MAX && !this.marks.some((mark) => mark.label === label))
+      this.marks.push({ t, label });
+  }
+
+  /** The shape of `client`'s multicasts to `dst`, computed on first use. */
+  private shape(client: string, dst: DestinationSet): Shape {
+    let shapes = this.shapes.get(client);
+    if (shapes === undefined) {
+      shapes = { byDst: new Map(), last: undefined, lastKey: "" };
+      this.shapes.set(client, shapes);
+    }
+    // Most of a client's multicasts go to its home group alone: the last shape answers them.
+    const key = dst.length === 1 ? (dst[0] as GroupId) : destinationKey(dst);
+    if (shapes.last !== undefined && key === shapes.lastKey) return shapes.last;
+    let shape = shapes.byDst.get(key);
+    if (shape !== undefined) {
+      shapes.last = shape;
+      shapes.lastKey = key;
+      return shape;
+    }
+    const region = this.clientRegions.get(client);
+    assert(region !== undefined, () => `client ${client} has no region`);
+    const latencyModel: LatencyModel = {
+      clientToGroupMs: (group) => this.topology.regionToGroupMs(region, group),
+      groupToGroupMs: (from, to) => this.topology.groupToGroupMs(from, to),
+    };
+    let floorMs = 0;
+    for (const group of dst) floorMs = Math.max(floorMs, latencyModel.clientToGroupMs(group));
+    const kind = messageKind(dst);
+    let perKind = this.byKind.get(kind);
+    if (perKind === undefined) {
+      perKind = new LatencyAccumulator();
+      this.byKind.set(kind, perKind);
+    }
+    shape = {
+      kind,
+      floorMs,
+      latencyModel,
+      modelMs: this.protocol.modelLatencyMs?.(dst, this.context, latencyModel) ?? null,
+      perKind,
+    };
+    shapes.byDst.set(key, shape);
+    shapes.last = shape;
+    shapes.lastKey = key;
+    return shape;
   }
 
   private onView(group: string, view: number): void {
@@ -291,7 +364,7 @@ export class MetricsCollector {
     return context;
   }
 
-  private onSend(to: TraceId, id: TraceId | undefined): void {
+  send(_from: ProcessId, to: ProcessId, _kind: string, id: MessageId | undefined): void {
     if (this.dstById === null) {
       // The first recorded send: from now on remember destinations, starting with what is in flight.
       this.dstById = new Map([...this.inFlight].map(([inFlightId, record]) => [inFlightId, record.dst]));
@@ -299,15 +372,14 @@ export class MetricsCollector {
     // Client requests count too: an entry group outside the destinations (ByzCast's auxiliary
     // lca) takes part from the request on. Replies go to clients, which belong to no group.
     if (id === undefined) return;
-    const group = this.groupOf.get(String(to));
-    const key = String(id);
-    const dst = this.dstById.get(key);
+    const group = this.groupOf.get(to);
+    const dst = this.dstById.get(id);
     if (group === undefined || dst === undefined || dst.includes(group)) return;
-    this.outsideMessages.set(key, (this.outsideMessages.get(key) ?? 0) + 1);
-    let groups = this.outsideGroups.get(key);
+    this.outsideMessages.set(id, (this.outsideMessages.get(id) ?? 0) + 1);
+    let groups = this.outsideGroups.get(id);
     if (groups === undefined) {
       groups = new Set();
-      this.outsideGroups.set(key, groups);
+      this.outsideGroups.set(id, groups);
     }
     groups.add(group);
   }
@@ -351,26 +423,19 @@ export class MetricsCollector {
   private maybeFinish(id: string, record: InFlight): void {
     if (record.lastDeliveryMs < 0 || record.completeMs < 0) return;
     this.inFlight.delete(id);
-    const region = this.clientRegions.get(record.client);
-    assert(region !== undefined, () => `client ${record.client} has no region`);
-    const latencyModel: LatencyModel = {
-      clientToGroupMs: (group) => this.topology.regionToGroupMs(region, group),
-      groupToGroupMs: (from, to) => this.topology.groupToGroupMs(from, to),
-    };
-    let floorMs = 0;
-    for (const group of record.dst) floorMs = Math.max(floorMs, latencyModel.clientToGroupMs(group));
-    const context = this.contextIn(record.view);
-    const modelMs =
-      context === null ? null : (this.protocol.modelLatencyMs?.(record.dst, context, latencyModel) ?? null);
+    const { floorMs, perKind, kind } = record.shape;
+    // The shape's model is view 0's; a multicast started under a later view follows its overlay.
+    let modelMs = record.shape.modelMs;
+    if (record.view !== 0) {
+      const context = this.contextIn(record.view);
+      modelMs =
+        context === null
+          ? null
+          : (this.protocol.modelLatencyMs?.(record.dst, context, record.shape.latencyModel) ?? null);
+    }
     const latencyMs = record.lastDeliveryMs - record.multicastMs;
-    const kind = messageKind(record.dst);
     this.latency.add(latencyMs, floorMs, modelMs);
     this.completeLatency.add(record.completeMs - record.multicastMs, floorMs, modelMs);
-    let perKind = this.byKind.get(kind);
-    if (perKind === undefined) {
-      perKind = new LatencyAccumulator();
-      this.byKind.set(kind, perKind);
-    }
     perKind.add(latencyMs, floorMs, modelMs);
     if (this.keepSamples) {
       this.samples.push({
@@ -385,7 +450,11 @@ export class MetricsCollector {
   }
 
   finish(): RunMetrics {
-    const kinds = [...this.byKind.keys()].sort((a, b) => kindOrder(a) - kindOrder(b));
+    // Kinds of which at least one multicast finished (an accumulator exists from the first multicast).
+    const kinds = [...this.byKind]
+      .filter(([, accumulator]) => accumulator.count > 0)
+      .map(([kind]) => kind)
+      .sort((a, b) => kindOrder(a) - kindOrder(b));
     const spanMs = this.lastCompleteMs - this.firstMulticastMs;
     return {
       multicasts: this.multicasts,

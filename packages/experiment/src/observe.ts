@@ -1,6 +1,6 @@
 import type { CheckReport } from "@amcast/check";
 import { checkRun } from "@amcast/check";
-import type { Overlay, TraceEvent } from "@amcast/core";
+import type { Overlay, TraceEvent, TraceSink } from "@amcast/core";
 import type { BuiltSystem } from "@amcast/system";
 import { CONTROLLER_ID } from "@amcast/system";
 import type { RunMetrics } from "./metrics.js";
@@ -36,11 +36,26 @@ export class RunObserver {
     );
   }
 
+  /** Every event as an object (the network runtime's merged trace, the driver's stop event). */
   readonly onEvent = (event: TraceEvent): void => {
     this.metrics.onEvent(event);
+    this.keep(event);
+  };
+
+  /**
+   * The simulator's way in: the metrics fold events given as plain arguments (`sink`), and event
+   * objects are built (`onEvent`) only when the oracles or the caller's `onTrace` want them.
+   */
+  simulatorSinks(): { sink: TraceSink; onEvent?: (event: TraceEvent) => void } {
+    if (!this.spec.check && this.spec.onTrace === undefined) return { sink: this.metrics };
+    return { sink: this.metrics, onEvent: (event) => this.keep(event) };
+  }
+
+  /** What is kept or shown of an event besides the metrics. */
+  private keep(event: TraceEvent): void {
     if (this.spec.check && event.ev !== "send") this.events.push(event);
     this.spec.onTrace?.(event);
-  };
+  }
 
   finish(): { metrics: RunMetrics; check: CheckReport | null } {
     return {

@@ -148,16 +148,20 @@ export function loadDeploymentFile(file: string): Deployment {
   return loadDeployment(file, selectRuns);
 }
 
-/** A fault-free solo run of one protocol under one workload of `experiment` (for benchmarks). */
-export function soloScenario(
+/**
+ * A fault-free run of one protocol under one workload of `experiment` (for benchmarks): solo
+ * groups unless `mode` (and `f`) say otherwise.
+ */
+export function faultFreeScenario(
   experiment: ExperimentSpec,
-  run: Pick<ScenarioSpec, "label" | "seed" | "protocol" | "overlay" | "workload" | "check">,
+  run: Pick<ScenarioSpec, "label" | "seed" | "protocol" | "overlay" | "workload" | "check"> &
+    Partial<Pick<ScenarioSpec, "mode" | "f">>,
 ): ScenarioSpec {
   return {
-    ...run,
-    topology: experiment.topology,
     mode: "solo",
     f: 0,
+    ...run,
+    topology: experiment.topology,
     byzantine: [],
     faultPlan: "",
     network: experiment.network,

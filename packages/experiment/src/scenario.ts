@@ -87,7 +87,7 @@ export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
     timeLimitMs: spec.timeLimitMs,
     recordSends: spec.recordSends,
     leaderOf: built.leaderOf,
-    onEvent: observer.onEvent,
+    ...observer.simulatorSinks(),
   });
   const wallMs = performance.now() - started;
   observer.onEvent(stopEvent(spec, sim.stoppedBy, sim.endMs));

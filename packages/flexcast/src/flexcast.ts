@@ -1,5 +1,6 @@
 import type {
   CdagOverlay,
+  DestinationSet,
   GroupConfig,
   GroupId,
   GroupInput,
@@ -67,7 +68,8 @@ import { flexcastLatencyMs } from "./model.js";
  *    and acknowledgements may arrive in any order across links, and before the copy itself.
  * 7. Garbage collection runs by itself. Each group that has descendants multicasts a *flush*
  *    barrier to itself and every group below every `flushEvery` deliveries of its own (a count,
- *    never time). A flush is ordered like any message but never reaches the application. Once a
+ *    never time), and also once the part of its own history it still holds reaches its share of
+ *    the retained-history budget (`historyEntriesMax` / number of groups; see below). A flush is ordered like any message but never reaches the application. Once a
  *    group delivers it, everything before it in the histories it cuts is dead there (reaches a
  *    delivered message, so no undelivered message for this group can precede it without a cycle)
  *    and was sent to every descendant (the flush's acknowledgements go to all of them), so the
@@ -78,20 +80,44 @@ import { flexcastLatencyMs } from "./model.js";
  * Single-destination messages are delivered by their group on arrival and never enter a history:
  * one group's order alone cannot close a cycle.
  *
+ * Why a budget share. A group below holds the history of every group above it, and a history's
+ * prefix can only be cut there by a flush of its owner (or of a group above the owner) — a group
+ * cannot cut the histories of the groups above it by flushing itself. Counting deliveries alone,
+ * each of G histories is cut every `flushEvery` of its owner's deliveries, so a group holds about
+ * G x `flushEvery` entries, and fewer deliveries per group (more groups, the same load) means the
+ * cuts come later. So every group also flushes once it holds `historyEntriesMax` / G entries of
+ * its own history (flushes from above included; own entries are held until every descendant was
+ * sent them, which a flush does) and it delivered something since its last flush (flushes alone
+ * never set off flushes). A group's history is then held, at the group and at every group below,
+ * for at most its share plus the entries it delivers while its flush travels down to the holder,
+ * and a group holds at most `historyEntriesMax` entries plus what the groups above it deliver
+ * while their flushes are in flight. With the defaults and up to 12 groups the share (1,365 and
+ * more) is never reached before `flushEvery` deliveries, so the count decides as before.
+ *
  * Bounds (under a steady workload): histories hold what was delivered since the last flush plus
  * messages in flight; vertices one per retained entry or pending message; `pending` and the
- * queues the messages in flight to this group; `pendingNotifications` the notifications whose
- * messages for this group are in flight; `lastRound` at most LAST_ROUND_MAX entries (forgetting
+ * queues the messages in flight to this group; the waiting notifications those whose messages
+ * for this group are in flight, and the wait lists (`headWaiters`, `notificationWaiters`) one
+ * entry per waiting head or notification; `lastRound` at most LAST_ROUND_MAX entries (forgetting
  * one only costs an extra round of notifications); `sent` (self+1) x descendants integers.
  */
 export interface FlexCastOptions {
   /** Deliveries of global messages between two flushes a group issues (rule 7). */
   readonly flushEvery: number;
+  /**
+   * Retained-history budget of a group, in entries: each group also flushes once it holds this /
+   * (number of groups) entries of its own history (rule 7).
+   */
+  readonly historyEntriesMax: number;
   /** Drop dead history (rule 7). False keeps everything: the naive reference of the tests. */
   readonly collectGarbage: boolean;
 }
 
-export const DEFAULT_FLEXCAST_OPTIONS: FlexCastOptions = { flushEvery: 1024, collectGarbage: true };
+export const DEFAULT_FLEXCAST_OPTIONS: FlexCastOptions = {
+  flushEvery: 1024,
+  historyEntriesMax: 16_384,
+  collectGarbage: true,
+};
 
 /** Bound on the per-message memory of notification rounds (rule 5). */
 const LAST_ROUND_MAX = 4096;
@@ -102,10 +128,13 @@ const FLUSH_PREFIX = "#flush/";
 interface Pending {
   /** The copy from the lca: undefined until it arrives; `message` null for a flush. */
   forward: FlexForward | undefined;
-  /** Destinations that acknowledged (rule 6). */
-  readonly acks: Set<Position>;
-  /** Notifications above this group: "registered" awaits its answer; "answered" awaits registration. */
-  readonly notifications: Map<string, "registered" | "answered">;
+  /** Destinations that acknowledged (rule 6): a few, those between the lca and this group. */
+  readonly acks: Position[];
+  /**
+   * Notifications above this group: "registered" awaits its answer; "answered" awaits
+   * registration. Created on the first (most messages have none).
+   */
+  notifications: Map<string, "registered" | "answered"> | undefined;
   unanswered: number;
   /** Rule 3(4) cache: an undelivered message that precedes this one; recheck once it is delivered. */
   blockedBy: MessageId | undefined;
@@ -116,6 +145,8 @@ interface PendingNotification {
   readonly dst: readonly Position[];
   readonly notifier: Position;
   readonly seq: number;
+  /** Arrival order: answers that become due together go out in this order. */
+  readonly arrival: number;
   /** An undelivered message for this group that precedes the notified one; recheck once delivered. */
   blockedBy: MessageId | undefined;
 }
@@ -130,18 +161,45 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   /** `queues[a]`: copies from lca a (a above this group) in a's order, not yet delivered. */
   private readonly queues: MessageId[][];
   private readonly queueHeads: number[];
-  private readonly pendingNotifications: PendingNotification[] = [];
-  private notificationsMayBeReady = false;
+  /**
+   * Rule 3, incrementally: `headDirty[a]` says the head of queue a must be checked again. A head
+   * that was checked and is not ready only becomes ready when something it waits for happens: its
+   * acknowledgements or notification answers arrive (onAck), or the message that blocked it is
+   * delivered (`headWaiters`). Those events, and a new head, set the flag; nothing else can change
+   * a head's answer, so the others are not checked again.
+   */
+  private readonly headDirty: boolean[];
+  private dirtyHeads = 0;
+  /** Queue heads blocked by an undelivered message (rule 3(4)), by that message: lcas to wake. */
+  private readonly headWaiters = new Map<MessageId, Position[]>();
+  /**
+   * Rule 5, from an index: notifications not yet answered wait under the message that blocks them
+   * and are checked again only once it is delivered; new ones are checked at the end of the step
+   * that brought them.
+   */
+  private readonly notificationWaiters = new Map<MessageId, PendingNotification[]>();
+  /** Notifications to check at the end of this step. */
+  private notificationsToCheck: PendingNotification[] = [];
+  private notificationArrivals = 0;
+  private notificationsWaiting = 0;
   /** Rule 5: per notified message, this group's history length at its last round of notifications. */
   private readonly lastRound = new Map<MessageId, number>();
   private notificationSeq = 0;
   private deliveriesSinceFlush = 0;
+  /** Rule 7: this group's share of the history budget: held own-history entries that make it flush. */
+  private readonly flushRetainedMax: number;
   private flushes = 0;
   private deliveredCount = 0;
+  private historyEntriesPeak = 0;
 
   constructor(config: GroupConfig, options: FlexCastOptions = DEFAULT_FLEXCAST_OPTIONS) {
     assert(config.overlay?.kind === "cdag", "FlexCast runs on a C-DAG overlay");
     assert(Number.isInteger(options.flushEvery) && options.flushEvery >= 1, "flushEvery is a count >= 1");
+    assert(
+      Number.isInteger(options.historyEntriesMax) && options.historyEntriesMax >= 1,
+      "historyEntriesMax is a count >= 1",
+    );
+    this.flushRetainedMax = Math.max(1, Math.floor(options.historyEntriesMax / config.overlay.order.length));
     this.overlay = config.overlay;
     this.group = config.group;
     this.position = this.overlay.position(config.group);
@@ -149,11 +207,17 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     this.knowledge = new Knowledge(this.position, this.overlay.order.length, options.collectGarbage);
     this.queues = Array.from({ length: this.position }, () => []);
     this.queueHeads = Array.from({ length: this.position }, () => 0);
+    this.headDirty = Array.from({ length: this.position }, () => false);
   }
 
   /** Retained history entries over all histories (what rule 7 keeps bounded). */
   get historyEntries(): number {
     return this.knowledge.entryCount;
+  }
+
+  /** The most history entries this group held at the end of any step. */
+  get historyPeak(): number {
+    return this.historyEntriesPeak;
   }
 
   /** Messages known to the history graph. */
@@ -167,7 +231,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   }
 
   get pendingNotificationCount(): number {
-    return this.pendingNotifications.length;
+    return this.notificationsWaiting;
   }
 
   /** Messages handed to the application. */
@@ -195,6 +259,8 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     this.answerNotifications(outputs);
     this.maybeFlush(outputs);
     this.knowledge.collectGarbage();
+    if (this.knowledge.entryCount > this.historyEntriesPeak)
+      this.historyEntriesPeak = this.knowledge.entryCount;
     return outputs;
   }
 
@@ -210,7 +276,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       outputs.push({ kind: "deliver", message });
       return;
     }
-    const dst = message.dst.map((group) => this.overlay.position(group)).sort((a, b) => a - b);
+    const dst = positionsInOrder(message.dst, this.overlay);
     outputs.push({ kind: "deliver", message });
     this.deliverAsLca({ id: message.id, dst }, message, outputs);
   }
@@ -221,8 +287,8 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     outputs: GroupOutput<FlexCastMessage>[],
   ): void {
     assert(entry.dst[0] === this.position, "the lca is the first destination");
+    // A message this group orders first was unknown here, so nothing waits for it.
     this.knowledge.deliver(this.knowledge.fresh(entry));
-    this.notificationsMayBeReady = true;
     const notifs = this.notify(entry.id, entry.dst, outputs);
     for (const to of entry.dst) {
       if (to === this.position) continue;
@@ -242,11 +308,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   private onPeer(from: GroupId, body: FlexCastMessage): void {
     const sender = this.overlay.position(from);
     assert(sender < this.position, () => `${from} is below ${this.group}: traffic flows down the order`);
-    assert(
-      body.dst.length >= 2 &&
-        body.dst.every((group, index) => index === 0 || (body.dst[index - 1] as number) < group),
-      () => `${body.id}: destinations are sorted positions`,
-    );
+    assert(sortedPositions(body.dst), () => `${body.id}: destinations are sorted positions`);
     this.knowledge.merge(sender, body.hst); // rule 1: whatever the message, its windows first
     switch (body.type) {
       case "msg":
@@ -274,7 +336,9 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     assert(pending.forward === undefined, () => `${body.id} forwarded twice`);
     pending.forward = body;
     this.register(pending, sender, body.notifs);
-    (this.queues[sender] as MessageId[]).push(body.id);
+    const queue = this.queues[sender] as MessageId[];
+    queue.push(body.id);
+    if (queue.length - (this.queueHeads[sender] as number) === 1) this.markHeadDirty(sender);
   }
 
   /** Rule 6: an acknowledgement from a destination or an answer from a notified group. */
@@ -282,17 +346,21 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     assert(body.dst.includes(this.position), () => `ack for ${body.id} at ${this.group}, no destination`);
     const pending = this.pendingOf(body.id);
     this.register(pending, sender, body.notifs);
+    // An acknowledgement or an answer for the head of its lca's queue: it may be ready now.
+    const lca = body.dst[0] as Position;
+    if (this.queues[lca]?.[this.queueHeads[lca] as number] === body.id) this.markHeadDirty(lca);
     if (body.answers === undefined) {
       assert(
         body.dst.includes(sender) && sender > (body.dst[0] as number),
         () => `${sender} acknowledged ${body.id} as a destination below its lca`,
       );
-      assert(!pending.acks.has(sender), () => `${sender} acknowledged ${body.id} twice`);
-      pending.acks.add(sender);
+      assert(!pending.acks.includes(sender), () => `${sender} acknowledged ${body.id} twice`);
+      pending.acks.push(sender);
       return;
     }
     assert(!body.dst.includes(sender), () => `${sender} answered a notification for its own ${body.id}`);
     const key = `${body.answers.notifier}:${body.answers.seq}`;
+    pending.notifications ??= new Map();
     const state = pending.notifications.get(key);
     assert(state !== "answered", () => `notification ${key} for ${body.id} answered twice`);
     if (state === "registered") {
@@ -310,14 +378,16 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       !body.dst.includes(this.position) && sender < this.position && this.position < last,
       () => `${this.group} notified for ${body.id} though not between its destinations`,
     );
-    this.pendingNotifications.push({
+    this.notificationsToCheck.push({
       id: body.id,
       dst: body.dst,
       notifier: sender,
       seq: body.seq,
+      arrival: this.notificationArrivals,
       blockedBy: undefined,
     });
-    this.notificationsMayBeReady = true;
+    this.notificationArrivals += 1;
+    this.notificationsWaiting += 1;
   }
 
   /** Rules 4 and 6: registers the notifications `emitter` sent for a message, those above this group. */
@@ -327,6 +397,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       if (target > this.position) continue; // it answers the destinations below it
       assert(target !== this.position, () => `${this.group} is a destination and was notified`);
       const key = `${emitter}:${seq}`;
+      pending.notifications ??= new Map();
       const state = pending.notifications.get(key);
       assert(state !== "registered", () => `notification ${key} registered twice`);
       if (state === "answered") {
@@ -338,35 +409,48 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     }
   }
 
-  /** Rule 3: delivers queue heads while any qualifies. */
+  /**
+   * Rule 3: delivers queue heads while any qualifies, in passes over the queues in order (one head
+   * per queue per pass), checking only the heads something happened to (`headDirty`).
+   */
   private deliverReady(outputs: GroupOutput<FlexCastMessage>[]): void {
-    for (let progress = true; progress; ) {
-      progress = false;
+    while (this.dirtyHeads > 0) {
       for (let lca = 0; lca < this.position; lca += 1) {
+        if (!this.headDirty[lca]) continue;
+        this.headDirty[lca] = false;
+        this.dirtyHeads -= 1;
         const queue = this.queues[lca] as MessageId[];
         const head = queue[this.queueHeads[lca] as number];
         if (head === undefined) continue;
         const pending = this.pending.get(head);
         assert(pending?.forward !== undefined, () => `queued ${head} has its copy`);
-        if (!this.ready(head, pending, pending.forward)) continue;
+        if (!this.ready(head, pending, pending.forward, lca)) continue;
         this.queueHeads[lca] = (this.queueHeads[lca] as number) + 1;
         if ((this.queueHeads[lca] as number) > 1024 && (this.queueHeads[lca] as number) * 2 > queue.length) {
           queue.splice(0, this.queueHeads[lca]);
           this.queueHeads[lca] = 0;
         }
+        // The next head is new: it is checked in the next pass.
+        if ((this.queueHeads[lca] as number) < queue.length) this.markHeadDirty(lca);
         this.deliverForwarded(head, pending, pending.forward, outputs);
-        progress = true;
       }
     }
   }
 
-  private ready(id: MessageId, pending: Pending, forward: FlexForward): boolean {
+  private markHeadDirty(lca: Position): void {
+    if (this.headDirty[lca]) return;
+    this.headDirty[lca] = true;
+    this.dirtyHeads += 1;
+  }
+
+  /** Whether the head of queue `lca` is ready; when a message blocks it, it waits for that one. */
+  private ready(id: MessageId, pending: Pending, forward: FlexForward, lca: Position): boolean {
     // (2) every destination strictly between the lca and this group.
     let acksNeeded = 0;
     for (const group of forward.dst)
       if (group > (forward.dst[0] as number) && group < this.position) acksNeeded += 1;
-    if (pending.acks.size < acksNeeded) return false;
-    assert(pending.acks.size === acksNeeded, "acks only from destinations in between");
+    if (pending.acks.length < acksNeeded) return false;
+    assert(pending.acks.length === acksNeeded, "acks only from destinations in between");
     // (3) every registered notification answered.
     if (pending.unanswered > 0) return false;
     // (4) nothing undelivered for this group precedes it.
@@ -374,7 +458,11 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       return false;
     const vertex = this.knowledge.vertex(id) as Vertex;
     pending.blockedBy = this.knowledge.firstBlocker(vertex);
-    return pending.blockedBy === undefined;
+    if (pending.blockedBy === undefined) return true;
+    const waiters = this.headWaiters.get(pending.blockedBy);
+    if (waiters === undefined) this.headWaiters.set(pending.blockedBy, [lca]);
+    else waiters.push(lca);
+    return false;
   }
 
   private deliverForwarded(
@@ -384,10 +472,13 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     outputs: GroupOutput<FlexCastMessage>[],
   ): void {
     // Every emitter above this group was heard from, so every registration arrived.
-    assert(pending.notifications.size === 0, () => `${id} delivered with stray notification answers`);
+    assert(
+      pending.notifications === undefined || pending.notifications.size === 0,
+      () => `${id} delivered with stray notification answers`,
+    );
     this.pending.delete(id);
     this.knowledge.deliver(this.knowledge.vertex(id) as Vertex);
-    this.notificationsMayBeReady = true;
+    this.wakeWaitersOf(id);
     if (forward.message !== null) {
       this.deliveredCount += 1;
       outputs.push({ kind: "deliver", message: forward.message });
@@ -401,22 +492,40 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     }
   }
 
+  /** `id` was delivered: the queue heads and notifications it blocked are checked again. */
+  private wakeWaitersOf(id: MessageId): void {
+    const heads = this.headWaiters.get(id);
+    if (heads !== undefined) {
+      this.headWaiters.delete(id);
+      for (const lca of heads) this.markHeadDirty(lca);
+    }
+    const notifications = this.notificationWaiters.get(id);
+    if (notifications !== undefined) {
+      this.notificationWaiters.delete(id);
+      for (const waiting of notifications) this.notificationsToCheck.push(waiting);
+    }
+  }
+
   /**
    * Rule 5: answers every notification whose message no undelivered message for this group
    * precedes (recomputed from the current graph; a cached blocker is only trusted until it is
-   * delivered). Readiness can only appear when this group delivers something or a notification
-   * arrives, so other steps skip the scan.
+   * delivered). Only new notifications and those whose blocker was delivered are checked: for the
+   * others nothing changed. Those that are due are answered in the order they arrived.
    */
   private answerNotifications(outputs: GroupOutput<FlexCastMessage>[]): void {
-    if (!this.notificationsMayBeReady) return;
-    this.notificationsMayBeReady = false;
-    let kept = 0;
-    for (const waiting of this.pendingNotifications) {
+    if (this.notificationsToCheck.length === 0) return;
+    const candidates = this.notificationsToCheck;
+    this.notificationsToCheck = [];
+    if (candidates.length > 1) candidates.sort((a, b) => a.arrival - b.arrival);
+    for (const waiting of candidates) {
       if (!this.notificationReady(waiting)) {
-        this.pendingNotifications[kept] = waiting;
-        kept += 1;
+        const blocker = waiting.blockedBy as MessageId;
+        const waiters = this.notificationWaiters.get(blocker);
+        if (waiters === undefined) this.notificationWaiters.set(blocker, [waiting]);
+        else waiters.push(waiting);
         continue;
       }
+      this.notificationsWaiting -= 1;
       const ownLength = this.knowledge.mine.end;
       let notifs: readonly NotificationRef[] = [];
       if (this.lastRound.get(waiting.id) !== ownLength) {
@@ -439,7 +548,6 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
         outputs.push({ kind: "send", to: this.groupAt(to), body });
       }
     }
-    this.pendingNotifications.length = kept;
   }
 
   private notificationReady(waiting: PendingNotification): boolean {
@@ -470,10 +578,15 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     return refs;
   }
 
-  /** Rule 7: a flush to this group and every group below, every `flushEvery` deliveries. */
+  /** Rule 7: a flush to this group and every group below, every `flushEvery` deliveries or its share of the history budget. */
   private maybeFlush(outputs: GroupOutput<FlexCastMessage>[]): void {
     const groupCount = this.overlay.order.length;
-    if (this.position === groupCount - 1 || this.deliveriesSinceFlush < this.options.flushEvery) return;
+    if (this.position === groupCount - 1) return;
+    // The budget counts the own history still held (flushes from above included), and needs a
+    // delivery of this group's own since its last flush: flushes alone never set off flushes.
+    const overBudget =
+      this.deliveriesSinceFlush > 0 && this.knowledge.ownEntriesUnsent >= this.flushRetainedMax;
+    if (this.deliveriesSinceFlush < this.options.flushEvery && !overBudget) return;
     this.deliveriesSinceFlush = 0;
     this.flushes += 1;
     const dst = Array.from({ length: groupCount - this.position }, (_, index) => this.position + index);
@@ -489,8 +602,8 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     if (pending === undefined) {
       pending = {
         forward: undefined,
-        acks: new Set(),
-        notifications: new Map(),
+        acks: [],
+        notifications: undefined,
         unanswered: 0,
         blockedBy: undefined,
       };
@@ -502,6 +615,29 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   private groupAt(position: Position): GroupId {
     return this.overlay.order[position] as GroupId;
   }
+}
+
+/** The C-DAG positions of `dst`, ascending (an insertion sort: destination sets are short). */
+function positionsInOrder(dst: DestinationSet, overlay: CdagOverlay): Position[] {
+  const positions: Position[] = [];
+  for (const group of dst) {
+    const position = overlay.position(group);
+    let at = positions.length;
+    while (at > 0 && (positions[at - 1] as number) > position) {
+      positions[at] = positions[at - 1] as number;
+      at -= 1;
+    }
+    positions[at] = position;
+  }
+  return positions;
+}
+
+/** At least two positions, strictly ascending. */
+function sortedPositions(dst: readonly Position[]): boolean {
+  if (dst.length < 2) return false;
+  for (let index = 1; index < dst.length; index += 1)
+    if (!((dst[index - 1] as number) < (dst[index] as number))) return false;
+  return true;
 }
 
 function entriesBytes(windows: readonly HistoryWindow[]): number {

@@ -28,6 +28,12 @@ export class Vertex {
   dead = false;
   /** Number of the last graph search that visited this vertex. */
   searched = 0;
+  /**
+   * Known clear: no undelivered message for this group is this one or precedes it. Set on what a
+   * search that found no blocker walked through; taken back when an append may have brought one
+   * (see `append`). Only with garbage collection (the naive reference searches everything).
+   */
+  clear = false;
   /** (history, absolute offset) of each retained entry of this message. */
   readonly slots: Slot[] = [];
 
@@ -85,6 +91,21 @@ export class History {
     return this.vertexAt(index).entry;
   }
 
+  /** Message id of the retained entry at absolute offset `index` (at or above `base`). */
+  idAt(index: number): MessageId | undefined {
+    return this.entries[this.head + index - this.base]?.id;
+  }
+
+  /** The vertex just before absolute offset `index`, or undefined when that entry is not retained. */
+  before(index: number): Vertex | undefined {
+    return index - 1 >= this.base ? this.vertices[this.head + index - 1 - this.base] : undefined;
+  }
+
+  /** The vertex just after absolute offset `index`, or undefined when it is the last. */
+  after(index: number): Vertex | undefined {
+    return this.vertices[this.head + index + 1 - this.base];
+  }
+
   push(entry: HistoryEntry, vertex: Vertex): number {
     const index = this.end;
     this.entries.push(entry);
@@ -98,10 +119,9 @@ export class History {
     return this.entries.slice(this.head + from - this.base);
   }
 
-  /** Drops the entries before absolute offset `cut`; returns their vertices, oldest first. */
-  dropBefore(cut: number): Vertex[] {
+  /** Drops the entries before absolute offset `cut`. */
+  dropBefore(cut: number): void {
     assert(cut >= this.base && cut <= this.end, "a cut inside the retained history");
-    const dropped = this.vertices.slice(this.head, this.head + cut - this.base);
     this.head += cut - this.base;
     this.base = cut;
     // Compact once the dead front dominates, so the arrays stay proportional to what is retained.
@@ -110,7 +130,6 @@ export class History {
       this.vertices.splice(0, this.head);
       this.head = 0;
     }
-    return dropped;
   }
 
   addUndeliveredToMe(index: number): void {
@@ -146,9 +165,21 @@ export class Knowledge {
   private readonly seen: boolean[];
   /** `sent[a][d - self - 1]`: how much of history a has been sent to descendant d. */
   private readonly sent: number[][];
+  /**
+   * `sentToAll[a]`: how much of history a has been sent to every descendant (the minimum of
+   * `sent[a]`), and `atMinimum[a]` how many descendants are at that minimum: kept as windows go
+   * out, so a garbage-collection pass does not scan every descendant of every history.
+   */
+  private readonly sentToAll: number[];
+  private readonly atMinimum: number[];
   private readonly vertices = new Map<MessageId, Vertex>();
   private readonly collect: boolean;
   private search = 0;
+  /** Retained entries over all histories (kept as entries come and go). */
+  private retained = 0;
+  /** Scratch stack of the graph walks (they never nest), and what a search walked through. */
+  private readonly stack: Vertex[] = [];
+  private readonly walked: Vertex[] = [];
   /** Something may be collectable: a dead prefix grew or a window was sent since the last pass. */
   private collectable = false;
 
@@ -162,6 +193,12 @@ export class Knowledge {
     this.sent = Array.from({ length: self + 1 }, () =>
       Array.from({ length: groupCount - self - 1 }, () => 0),
     );
+    // With no descendant, everything counts as sent to all of them.
+    const descendants = groupCount - self - 1;
+    this.sentToAll = Array.from({ length: self + 1 }, () =>
+      descendants === 0 ? Number.POSITIVE_INFINITY : 0,
+    );
+    this.atMinimum = Array.from({ length: self + 1 }, () => descendants);
   }
 
   get mine(): History {
@@ -174,9 +211,16 @@ export class Knowledge {
 
   /** Retained history entries, all histories together. */
   get entryCount(): number {
-    let count = 0;
-    for (const history of this.histories) count += history.length;
-    return count;
+    return this.retained;
+  }
+
+  /**
+   * Entries of this group's own history not yet sent to every descendant: what it must hold of
+   * its own history (its own entries are dead as soon as it delivers them), with or without
+   * garbage collection.
+   */
+  get ownEntriesUnsent(): number {
+    return Math.max(0, this.mine.end - (this.sentToAll[this.self] as number));
   }
 
   get vertexCount(): number {
@@ -201,12 +245,17 @@ export class Knowledge {
         window.from <= end,
         () => `gap in ${window.group}'s history: know ${end} entries, window starts at ${window.from}`,
       );
+      // What this group knows already must agree with the window. A group's windows reach a
+      // descendant again through every group between them (each relays what it knows), so a
+      // full comparison would cost the overlap once per relay; the overlap's two ends are
+      // compared, which is where an offset out of step would show.
       const overlapEnd = Math.min(end, window.from + window.entries.length);
-      for (let index = Math.max(window.from, history.base); index < overlapEnd; index += 1) {
-        assert(
-          history.entryAt(index).id === window.entries[index - window.from]?.id,
-          () => `${window.group}'s history disagrees at ${index}`,
-        );
+      const overlapStart = Math.max(window.from, history.base);
+      if (overlapStart < overlapEnd) {
+        for (const index of [overlapStart, overlapEnd - 1]) {
+          if (history.idAt(index) !== window.entries[index - window.from]?.id)
+            assert(false, `${window.group}'s history disagrees at ${index}`);
+        }
       }
       for (let index = end; index < window.from + window.entries.length; index += 1)
         this.append(window.group, window.entries[index - window.from] as HistoryEntry);
@@ -225,7 +274,15 @@ export class Knowledge {
     }
     assert(entry.dst.includes(owner), () => `${owner} delivered ${entry.id}, not addressed to it`);
     const index = history.push(entry, vertex);
+    this.retained += 1;
     vertex.slots.push({ history, index });
+    // A known message in one more history has new predecessors, and so does everything after it:
+    // unless the entry before it here is clear (or dead), they may include an undelivered message
+    // for this group, so what was known clear from it on is not any more.
+    if (vertex.clear) {
+      const before = history.before(index);
+      if (before !== undefined && !before.clear && !before.dead) this.unclearFrom(vertex);
+    }
     if (owner !== this.self && vertex.toMe) {
       // A group above delivers before this one (rule 5), so its entry arrives before ours.
       assert(
@@ -238,7 +295,8 @@ export class Knowledge {
     if (vertex.dead) {
       history.deadEnd = index + 1;
       this.collectable = true;
-      if (index - 1 >= history.base) this.markDead(history.vertexAt(index - 1));
+      const before = history.before(index);
+      if (before !== undefined) this.markDead(before);
     }
     return vertex;
   }
@@ -266,14 +324,36 @@ export class Knowledge {
   }
 
   private markDead(start: Vertex): void {
-    const stack = [start];
+    const stack = this.stack;
+    if (stack.length > 0) stack.length = 0; // an early return may leave some
+    stack.push(start);
     for (let vertex = stack.pop(); vertex !== undefined; vertex = stack.pop()) {
       if (vertex.dead) continue;
       vertex.dead = true;
       this.collectable = true;
-      for (const { history, index } of vertex.slots) {
-        history.deadEnd = Math.max(history.deadEnd, index + 1);
-        if (index - 1 >= history.base) stack.push(history.vertexAt(index - 1));
+      for (const slot of vertex.slots) {
+        const history = slot.history;
+        if (slot.index + 1 > history.deadEnd) history.deadEnd = slot.index + 1;
+        const before = history.before(slot.index);
+        if (before !== undefined) stack.push(before);
+      }
+    }
+  }
+
+  /**
+   * Takes back "clear" from `start` and everything after it that is marked: marks are closed
+   * under predecessors, so what is not marked has nothing marked after it.
+   */
+  private unclearFrom(start: Vertex): void {
+    const stack = this.stack;
+    if (stack.length > 0) stack.length = 0; // an early return may leave some
+    stack.push(start);
+    for (let vertex = stack.pop(); vertex !== undefined; vertex = stack.pop()) {
+      if (!vertex.clear) continue;
+      vertex.clear = false;
+      for (const slot of vertex.slots) {
+        const after = slot.history.after(slot.index);
+        if (after?.clear === true) stack.push(after);
       }
     }
   }
@@ -281,29 +361,40 @@ export class Knowledge {
   /**
    * Rule 3(4): an undelivered message for this group that precedes `vertex` in the graph, if any
    * (backward search from `vertex`, keyed by message id). With garbage collection the search stops
-   * at dead vertices, which no such path crosses; without it, it walks the whole graph (the naive
-   * reference the tests compare against).
+   * at dead vertices, which no such path crosses, and at vertices known clear (nothing undelivered
+   * for this group at or before them); a search that finds nothing marks what it walked through
+   * clear, so the next search stops there. Without collection it walks the whole graph (the
+   * naive reference the tests compare against).
    */
   firstBlocker(vertex: Vertex): MessageId | undefined {
+    if (this.collect && vertex.clear) return undefined;
     // Visited marks are search numbers on the vertices: no set to allocate per search.
     this.search += 1;
     const search = this.search;
     vertex.searched = search;
-    const stack: Vertex[] = [vertex];
+    const stack = this.stack;
+    if (stack.length > 0) stack.length = 0; // an early return may leave some
+    stack.push(vertex);
+    const walked = this.walked;
+    if (walked.length > 0) walked.length = 0;
     for (let current = stack.pop(); current !== undefined; current = stack.pop()) {
       if (current !== vertex) {
-        if (this.collect && current.dead) continue;
+        if (this.collect && (current.dead || current.clear)) continue;
         if (current.toMe && !current.delivered) return current.entry.id;
       }
-      for (const { history, index } of current.slots) {
-        if (index - 1 < history.base) continue;
-        const before = history.vertexAt(index - 1);
-        if (before.searched !== search) {
+      if (this.collect) walked.push(current);
+      for (const slot of current.slots) {
+        const before = slot.history.before(slot.index);
+        if (before !== undefined && before.searched !== search) {
           before.searched = search;
           stack.push(before);
         }
       }
     }
+    // Nothing undelivered for this group precedes `vertex`: all it walked through is clear, and
+    // so is `vertex` unless it is itself such a message (a queue head being checked).
+    for (const walkedVertex of walked) walkedVertex.clear = true;
+    if (vertex.toMe && !vertex.delivered) vertex.clear = false;
     return undefined;
   }
 
@@ -318,10 +409,28 @@ export class Knowledge {
       if (end > from) {
         windows.push({ group: history.owner, from, entries: history.slice(from) });
         sent[to - this.self - 1] = end;
+        if (from === this.sentToAll[history.owner]) this.leftMinimum(history.owner);
         this.collectable = true;
       }
     }
     return windows;
+  }
+
+  /** A descendant's `sent` of history `owner` moved up from the minimum. */
+  private leftMinimum(owner: Position): void {
+    const left = (this.atMinimum[owner] as number) - 1;
+    this.atMinimum[owner] = left;
+    if (left > 0) return;
+    let minimum = Number.POSITIVE_INFINITY;
+    let count = 0;
+    for (const sent of this.sent[owner] as number[]) {
+      if (sent < minimum) {
+        minimum = sent;
+        count = 1;
+      } else if (sent === minimum) count += 1;
+    }
+    this.sentToAll[owner] = minimum;
+    this.atMinimum[owner] = count;
   }
 
   /** Rule 7: drops every history prefix that is dead here and already sent to every descendant. */
@@ -329,21 +438,25 @@ export class Knowledge {
     if (!this.collect || !this.collectable) return;
     this.collectable = false;
     for (const history of this.histories) {
-      let cut = history.deadEnd;
+      if (history.deadEnd <= history.base) continue;
+      const cut = Math.min(history.deadEnd, this.sentToAll[history.owner] as number);
       if (cut <= history.base) continue;
-      for (const sent of this.sent[history.owner] as number[]) cut = Math.min(cut, sent);
-      if (cut <= history.base) continue;
-      for (const vertex of history.dropBefore(cut)) {
-        assert(vertex.dead, "only dead entries are dropped");
-        assert(
-          !vertex.toMe || vertex.delivered || history.owner === this.self,
-          () => `${vertex.entry.id} is dead but not delivered`,
-        );
-        const at = vertex.slots.findIndex((slot) => slot.history === history);
-        assert(at >= 0, "a dropped entry has its slot");
-        vertex.slots.splice(at, 1);
-        if (vertex.slots.length === 0) this.vertices.delete(vertex.entry.id);
+      for (let index = history.base; index < cut; index += 1) {
+        const vertex = history.vertexAt(index);
+        if (!vertex.dead) assert(false, "only dead entries are dropped");
+        if (vertex.toMe && !vertex.delivered && history.owner !== this.self)
+          assert(false, `${vertex.entry.id} is dead but not delivered`);
+        // Its slot in this history goes; the others keep their order (no array is made).
+        const slots = vertex.slots;
+        let at = 0;
+        while (at < slots.length && (slots[at] as Slot).history !== history) at += 1;
+        assert(at < slots.length, "a dropped entry has its slot");
+        for (; at + 1 < slots.length; at += 1) slots[at] = slots[at + 1] as Slot;
+        slots.pop();
+        if (slots.length === 0) this.vertices.delete(vertex.entry.id);
       }
+      this.retained -= cut - history.base;
+      history.dropBefore(cut);
     }
   }
 }

@@ -1,7 +1,7 @@
 import type { GroupId, GroupOutput, Multicast } from "@amcast/core";
 import { CdagOverlay, Prng, percent } from "@amcast/core";
 import type { FlexCastMessage, FlexCastOptions } from "../src/index.js";
-import { FlexCastGroup } from "../src/index.js";
+import { DEFAULT_FLEXCAST_OPTIONS, FlexCastGroup } from "../src/index.js";
 
 /**
  * A tiny adversarial network for FlexCast's group logic, without the simulator: reliable FIFO
@@ -16,7 +16,8 @@ export interface RandomRunSpec {
   /** Largest destination set. */
   readonly maxDestinations: number;
   readonly localPercent: number;
-  readonly options: FlexCastOptions;
+  /** FlexCast's options (the defaults for what is not given). */
+  readonly options: Partial<FlexCastOptions>;
   /** Chance per step (percent) to freeze a busy link for a while; 3 unless given. */
   readonly freezePercent?: number;
   /** A steady (closed-loop) workload: a new request only while fewer messages are on the links. */
@@ -51,7 +52,10 @@ export function randomRun(spec: RandomRunSpec): RandomRun {
   const groups = new Map(
     names.map((name) => [
       name,
-      new FlexCastGroup({ group: name, groups: names, overlay, params: undefined }, spec.options),
+      new FlexCastGroup(
+        { group: name, groups: names, overlay, params: undefined },
+        { ...DEFAULT_FLEXCAST_OPTIONS, ...spec.options },
+      ),
     ]),
   );
   const messages: Multicast[] = [];

@@ -1,5 +1,7 @@
+import { createHash } from "node:crypto";
 import { Prng, percent } from "@amcast/core";
 import { describe, expect, it } from "vitest";
+import type { FlexCastOptions } from "../src/index.js";
 import type { RandomRunSpec } from "./harness.js";
 import { judgeRun, randomRun } from "./harness.js";
 
@@ -16,6 +18,13 @@ function specFor(seed: number): RandomRunSpec {
     options: { flushEvery: prng.pick([1, 3, 8, 1_000_000]), collectGarbage: prng.chance(percent(75)) },
   };
 }
+
+/**
+ * Digest of the transcripts (every output of every step) of seeds 2000-2039, flushes every 1-8
+ * deliveries and GC on and off among them: a change meant to make the logic faster must not
+ * change one output. A change of behaviour re-pins it and says why.
+ */
+const PINNED_TRANSCRIPTS = "90ffbe96949364417b611ce7";
 
 /** Thousands of steps of group logic per case; generous, as machines running the suite vary. */
 const CASE_TIMEOUT_MS = 120_000;
@@ -59,23 +68,75 @@ describe("FlexCast under an adversarial scheduler (FIFO links, any cross-link or
   );
 
   it(
+    "takes exactly the steps it took before (pinned transcripts)",
+    () => {
+      const hash = createHash("sha256");
+      for (let seed = 2000; seed < 2040; seed += 1) {
+        const spec = specFor(seed);
+        const run = randomRun({ ...spec, options: { ...spec.options, flushEvery: 1 + (seed % 8) } });
+        for (const line of run.transcript) hash.update(`${line}\n`);
+        hash.update(`end of seed ${seed}\n`);
+      }
+      expect(hash.digest("hex").slice(0, 24)).toBe(PINNED_TRANSCRIPTS);
+    },
+    CASE_TIMEOUT_MS,
+  );
+
+  it(
+    "flushes by retained size too: still correct, and garbage collection still changes no decision",
+    () => {
+      const failures: string[] = [];
+      let flushes = 0;
+      for (let seed = 3000; seed < 3060; seed += 1) {
+        const base = specFor(seed);
+        // Only the history budget triggers flushes: its share is 1-4 entries of own history.
+        const options = {
+          flushEvery: 1_000_000,
+          historyEntriesMax: base.groups * (1 + (seed % 4)),
+          collectGarbage: true,
+        };
+        const run = randomRun({ ...base, options });
+        const problems = judgeRun(run);
+        if (problems.length > 0) failures.push(`seed ${seed}: ${problems.slice(0, 3).join("; ")}`);
+        for (const group of run.groupsByName.values()) flushes += group.flushesIssued;
+        if (seed < 3020) {
+          const naive = randomRun({ ...base, options: { ...options, collectGarbage: false } });
+          expect(run.transcript, `seed ${seed}`).toEqual(naive.transcript);
+        }
+      }
+      expect(failures, failures.join("\n")).toEqual([]);
+      expect(flushes).toBeGreaterThan(500);
+    },
+    CASE_TIMEOUT_MS,
+  );
+
+  it(
     "keeps the history bounded under a steady workload, where keeping everything grows with the run",
     () => {
-      const steady = (messages: number, collectGarbage: boolean) =>
+      const steadyWith = (messages: number, options: Partial<FlexCastOptions>) =>
         randomRun({
           seed: 7,
           groups: 5,
           messages,
           maxDestinations: 3,
           localPercent: 20,
-          options: { flushEvery: 16, collectGarbage },
+          options,
           freezePercent: 0,
           linkMessagesMax: 12,
         });
+      const steady = (messages: number, collectGarbage: boolean) =>
+        steadyWith(messages, { flushEvery: 16, collectGarbage });
       const short = steady(250, true);
       const long = steady(2500, true);
       expect(judgeRun(long)).toEqual([]);
       expect(long.historyPeak).toBeLessThan(short.historyPeak * 1.5 + 20);
+      // The history budget alone (no delivery count) bounds it too.
+      const budget = { flushEvery: 1_000_000, historyEntriesMax: 5 * 2, collectGarbage: true };
+      const budgetShort = steadyWith(250, budget);
+      const budgetLong = steadyWith(2500, budget);
+      expect(judgeRun(budgetLong)).toEqual([]);
+      expect([...budgetLong.groupsByName.values()].some((group) => group.flushesIssued > 0)).toBe(true);
+      expect(budgetLong.historyPeak).toBeLessThan(budgetShort.historyPeak * 1.5 + 20);
       const naiveShort = steady(250, false);
       const naiveLong = steady(2500, false);
       expect(naiveLong.historyPeak).toBeGreaterThan(naiveShort.historyPeak * 5);

@@ -61,13 +61,15 @@ interface InFlight {
   /** Requests as last sent (a redirect replaces them), and the view they were sent under. */
   sends: readonly ProcessSend[];
   view: number;
-  /** Replicas that refused the version sent under `view` (redirected it to a newer view). */
-  readonly refusals: Set<ProcessId>;
+  /** Replicas that refused the version sent under `view` (redirected it to a newer view); created on the first. */
+  refusals: Set<ProcessId> | undefined;
+  /** Destination groups not answered yet (a few). */
+  readonly groupsLeft: GroupId[];
   /**
-   * Per destination group still unanswered: the replicas vouching for each distinct result
-   * (created on the first reply, and only when a group's answer needs more than one reply).
+   * When a group's answer needs more than one reply: per group still unanswered, the replicas
+   * vouching for each distinct result (created on the first reply).
    */
-  readonly pending: Map<GroupId, Map<string, Set<ProcessId>> | undefined>;
+  votes: Map<GroupId, Map<string, Set<ProcessId>>> | undefined;
   readonly results: Record<GroupId, unknown>;
   /** Delays replicas reported with their answers (the last report per replica); rarely any. */
   delays?: Map<ProcessId, readonly ObservedDelay[]>;
@@ -175,8 +177,9 @@ export class MulticastClient implements ClientLogic {
       seq,
       view: this.view,
       sends,
-      refusals: new Set(),
-      pending: new Map(dst.map((group) => [group, undefined])),
+      refusals: undefined,
+      groupsLeft: dst.slice(),
+      votes: undefined,
       results: {},
       sentTick: this.ticks,
       retries: 0,
@@ -191,8 +194,10 @@ export class MulticastClient implements ClientLogic {
     const { membership, protocol } = this.spec;
     // Every request below the lowest one in flight (or given up on) is answered: replicas may
     // forget them. An abandoned request is never settled: a late copy of it may still run.
-    let settled = Math.min(seq, this.firstAbandonedSeq);
-    for (const record of this.inFlight.values()) settled = Math.min(settled, record.seq);
+    // `inFlight` holds records in the order they were started, that is by sequence number: the
+    // first is the lowest.
+    const oldest = this.inFlight.size === 0 ? undefined : this.inFlight.values().next().value;
+    const settled = Math.min(seq, this.firstAbandonedSeq, oldest === undefined ? seq : oldest.seq);
     const signature = this.spec.signer?.sign(requestDigest(this.id, seq, message, this.view, settled)) ?? "";
     const envelope: GroupWire =
       this.view === 0
@@ -236,6 +241,7 @@ export class MulticastClient implements ClientLogic {
     // whether the latest one ran. And it takes `quorum` replicas (f+1 in Byzantine mode), or one
     // Byzantine replica could make the client send again a request that may still run.
     if (envelope.requestView !== record.view) return NOTHING;
+    record.refusals ??= new Set();
     record.refusals.add(from);
     if (record.refusals.size < this.quorum || this.view <= record.view) return NOTHING;
     // Send it again under the view the client knows now (a retry covers lost ones).
@@ -298,7 +304,8 @@ export class MulticastClient implements ClientLogic {
     const group = this.spec.membership.groupOf(from);
     const record = this.inFlight.get(envelope.id);
     if (group === undefined || record === undefined) return NOTHING;
-    if (!record.pending.has(group)) return NOTHING;
+    const left = record.groupsLeft.indexOf(group);
+    if (left < 0) return NOTHING;
     if (envelope.delays !== undefined) {
       const delays = this.readDelays(group, envelope.delays);
       if (delays.length > 0) {
@@ -307,10 +314,11 @@ export class MulticastClient implements ClientLogic {
       }
     }
     if (this.quorum > 1) {
-      let votes = record.pending.get(group);
+      record.votes ??= new Map();
+      let votes = record.votes.get(group);
       if (votes === undefined) {
         votes = new Map();
-        record.pending.set(group, votes);
+        record.votes.set(group, votes);
       }
       const resultKey = canonical(envelope.result);
       let voters = votes.get(resultKey);
@@ -320,10 +328,13 @@ export class MulticastClient implements ClientLogic {
       }
       voters.add(from);
       if (voters.size < this.quorum) return NOTHING;
+      record.votes.delete(group);
     }
-    record.pending.delete(group);
+    // The order of the groups left does not matter: the last takes the answered one's place.
+    const last = record.groupsLeft.pop() as GroupId;
+    if (left < record.groupsLeft.length) record.groupsLeft[left] = last;
     record.results[group] = envelope.result;
-    if (record.pending.size > 0) return NOTHING;
+    if (record.groupsLeft.length > 0) return NOTHING;
     this.inFlight.delete(envelope.id);
     return [
       record.delays === undefined

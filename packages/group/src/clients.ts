@@ -12,9 +12,13 @@ export const CLIENT_SEQ_WINDOW = 16_384;
 interface ClientTable {
   /** Requests below this sequence number count as executed. */
   floor: number;
-  readonly executed: Set<number>;
-  /** Replies this replica sent, for retries; only for requests at or above `floor`. */
-  readonly replies: Map<number, GroupWire>;
+  /**
+   * Requests at or above `floor` that were executed, with the reply this replica sent for each
+   * (null until it is sent), for retries. Mostly in sequence order, so entries that fall below the
+   * floor are dropped from the front; one left behind a newer entry is invisible (every lookup
+   * checks the floor) until the front reaches it.
+   */
+  readonly executed: Map<number, GroupWire | null>;
 }
 
 /**
@@ -43,17 +47,19 @@ export class ClientRequests {
     assert(settled <= seq, "a client settles only requests below the one it sends");
     let table = this.tables.get(client);
     if (table === undefined) {
-      table = { floor: 0, executed: new Set(), replies: new Map() };
+      table = { floor: 0, executed: new Map() };
       this.tables.set(client, table);
     }
     if (seq < table.floor || table.executed.has(seq)) return false;
-    table.executed.add(seq);
+    table.executed.set(seq, null);
     // Slide the window: everything far behind the newest request is settled anyway.
     const floor = Math.max(settled, seq - this.window >= table.floor ? seq - Math.floor(this.window / 2) : 0);
     if (floor > table.floor) {
       table.floor = floor;
-      for (const old of table.executed) if (old < floor) table.executed.delete(old);
-      for (const old of table.replies.keys()) if (old < floor) table.replies.delete(old);
+      for (const old of table.executed.keys()) {
+        if (old >= floor) break;
+        table.executed.delete(old);
+      }
     }
     return true;
   }
@@ -71,7 +77,8 @@ export class ClientRequests {
       table !== undefined && (seq < table.floor || table.executed.has(seq)),
       () => `${client}#${seq} was not executed`,
     );
-    if (seq < table.floor || table.replies.has(seq)) return false;
+    // Answered (its reply is cached) or below the floor: the client no longer waits for it here.
+    if (seq < table.floor || table.executed.get(seq) !== null) return false;
     table.executed.delete(seq);
     return true;
   }
@@ -79,12 +86,25 @@ export class ClientRequests {
   recordReply(client: ClientId, seq: number, reply: GroupWire): void {
     assert(reply.t === "reply", "replies are cached");
     const table = this.tables.get(client);
-    assert(table?.executed.has(seq) === true, () => `reply for ${client}#${seq}, which was not executed`);
-    table.replies.set(seq, reply);
+    assert(
+      table !== undefined && seq >= table.floor && table.executed.has(seq),
+      () => `reply for ${client}#${seq}, which was not executed`,
+    );
+    table.executed.set(seq, reply);
+  }
+
+  /** Caches the reply to (client, seq) if this replica executed it (a protocol may deliver others' requests). */
+  recordReplyIfExecuted(client: ClientId, seq: number, reply: GroupWire): void {
+    assert(reply.t === "reply", "replies are cached");
+    const table = this.tables.get(client);
+    if (table === undefined || seq < table.floor || !table.executed.has(seq)) return;
+    table.executed.set(seq, reply);
   }
 
   /** The reply sent for (client, seq), if it was executed and delivered here and is still cached. */
   cachedReply(client: ClientId, seq: number): GroupWire | undefined {
-    return this.tables.get(client)?.replies.get(seq);
+    const table = this.tables.get(client);
+    if (table === undefined || seq < table.floor) return undefined;
+    return table.executed.get(seq) ?? undefined;
   }
 }

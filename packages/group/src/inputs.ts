@@ -48,6 +48,38 @@ export interface CopyInput {
 }
 
 /**
+ * Canonical text of the bodies and messages the group layer digests, and the item digest of a
+ * stream body, kept per object. A copy of a stream item reaches every replica of the receiving
+ * group as the very object its sender digested (the simulator hands objects over; Byzantine mode,
+ * the only one that digests, runs only there), and nothing the group layer carries is changed once
+ * sent. So the text of an item, which can be long (FlexCast's history windows), is made once per
+ * item instead of once per copy, per receiver and per check, and its digest once per (item, stream
+ * position). A Byzantine strategy that alters an item makes a new object.
+ */
+const canonicalByObject = new WeakMap<object, string>();
+const itemDigestByObject = new WeakMap<object, { fromGroup: GroupId; k: number; item: string }>();
+
+function canonicalOf(value: unknown): string {
+  if (typeof value !== "object" || value === null) return canonical(value);
+  let text = canonicalByObject.get(value);
+  if (text === undefined) {
+    text = canonical(value);
+    canonicalByObject.set(value, text);
+  }
+  return text;
+}
+
+/** Digest of item `k` of the stream from `fromGroup` with `body` (the same for every honest sender). */
+function itemDigest(fromGroup: GroupId, k: number, body: unknown): string {
+  if (typeof body !== "object" || body === null) return digest(`item|${fromGroup}|${k}|${canonical(body)}`);
+  const known = itemDigestByObject.get(body);
+  if (known !== undefined && known.fromGroup === fromGroup && known.k === k) return known.item;
+  const item = digest(`item|${fromGroup}|${k}|${canonicalOf(body)}`);
+  itemDigestByObject.set(body, { fromGroup, k, item });
+  return item;
+}
+
+/**
  * Digest of a request's content; the client signs this digest. Computed only where it matters
  * (Byzantine mode): `withDigest` false leaves it empty.
  */
@@ -58,7 +90,7 @@ export function requestDigest(
   view: number,
   settled: number,
 ): string {
-  return digest(`request|${client}|${seq}|${view}|${settled}|${canonical(message)}`);
+  return digest(`request|${client}|${seq}|${view}|${settled}|${canonicalOf(message)}`);
 }
 
 /**
@@ -103,7 +135,7 @@ export function copyDigests(
   k: number,
   body: unknown,
 ): { item: string; signed: string } {
-  const item = digest(`item|${fromGroup}|${k}|${canonical(body)}`);
+  const item = itemDigest(fromGroup, k, body);
   return { item, signed: digest(`copy|${sender}|${item}`) };
 }
 
@@ -131,12 +163,22 @@ export function makeCopyInput(
   };
 }
 
-/** Digest of a batch: of its inputs' digests in order (an empty batch is a no-op). */
+/**
+ * Digest of a batch: of its inputs' digests in order (an empty batch is a no-op). Kept per batch
+ * object: a replica checks a proposal's batch and executes the same batch later.
+ */
 export function batchDigest(batch: readonly OrderedInput[]): string {
-  let text = `batch|${batch.length}`;
-  for (const input of batch) text += `|${input.digest}`;
-  return digest(text);
+  let known = batchDigestByObject.get(batch);
+  if (known === undefined) {
+    let text = `batch|${batch.length}`;
+    for (const input of batch) text += `|${input.digest}`;
+    known = digest(text);
+    batchDigestByObject.set(batch, known);
+  }
+  return known;
 }
+
+const batchDigestByObject = new WeakMap<readonly OrderedInput[], string>();
 
 export function batchBytes(batch: readonly OrderedInput[]): number {
   let bytes = 8;

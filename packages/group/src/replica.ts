@@ -287,9 +287,11 @@ export class Replica<M> implements ProcessLogic {
       this.drop("malformed");
       return;
     }
-    if (!message.dst.every((group) => this.spec.membership.hasGroup(group))) {
-      this.drop("malformed");
-      return;
+    for (const group of message.dst) {
+      if (!this.spec.membership.hasGroup(group)) {
+        this.drop("malformed");
+        return;
+      }
     }
     if (
       !Number.isSafeInteger(view) ||
@@ -309,13 +311,23 @@ export class Replica<M> implements ProcessLogic {
       this.drop("not-an-entry-group");
       return;
     }
-    if (this.clients.isExecuted(from, seq)) {
+    // Solo: one replica, nothing to agree on; a new request runs now, in arrival order, without
+    // becoming an input to order (so it is marked executed here, where the others check).
+    const fresh =
+      this.mode === "solo"
+        ? this.clients.markExecuted(from, seq, settled)
+        : !this.clients.isExecuted(from, seq);
+    if (!fresh) {
       // A retry: answer from the reply cache; executing twice is never an option. Not delivered
       // yet (a slow network, a barrier): say it is under way, so the client does not give up.
       this.drop("duplicate-request");
       const reply = this.clients.cachedReply(from, seq);
       if (reply !== undefined) this.sendReply(from, reply);
       else this.sendReply(from, { t: "under-way", id: message.id });
+      return;
+    }
+    if (this.mode === "solo") {
+      this.runRequest(message, view);
       return;
     }
     const bytes = ENVELOPE_BYTES + multicastBytes(message) + this.signatureBytes();
@@ -346,6 +358,14 @@ export class Replica<M> implements ProcessLogic {
       this.drop("malformed");
       return;
     }
+    if (!this.incoming.accepts(fromGroup, envelope.k)) {
+      this.drop("stale-copy");
+      return;
+    }
+    if (this.mode === "solo") {
+      this.executeCopy(fromGroup, from, envelope.k, envelope.body);
+      return;
+    }
     const bytes = ENVELOPE_BYTES + 8 + this.bodyBytes(envelope.body) + this.signatureBytes();
     const input = makeCopyInput(
       from,
@@ -356,10 +376,6 @@ export class Replica<M> implements ProcessLogic {
       bytes,
       this.mode === "byzantine",
     );
-    if (!this.incoming.accepts(input)) {
-      this.drop("stale-copy");
-      return;
-    }
     if (this.mode === "byzantine" && !this.spec.verifier?.verify(from, input.digest, envelope.signature)) {
       this.drop("bad-signature");
       return;
@@ -408,21 +424,43 @@ export class Replica<M> implements ProcessLogic {
   private useful(input: OrderedInput): boolean {
     return input.kind === "request"
       ? !this.clients.isExecuted(input.client, input.seq)
-      : this.incoming.accepts(input);
+      : this.incoming.accepts(input.fromGroup, input.k);
   }
 
   /** Runs one decided input through the protocol logic (repeats are dropped here). */
   private execute(input: OrderedInput): void {
-    if (input.kind === "request") {
-      if (!this.clients.markExecuted(input.client, input.seq, input.settled)) return;
-      this.executedInputs += 1;
-      this.apply(this.logic.step({ kind: "request", message: input.message, view: input.view }));
-      return;
-    }
-    for (const item of this.incoming.onOrderedCopy(input)) {
-      this.executedInputs += 1;
-      this.apply(this.logic.step({ kind: "peer", from: item.fromGroup, body: item.body as M }));
-    }
+    if (input.kind === "request")
+      this.executeRequest(input.client, input.seq, input.message, input.view, input.settled);
+    else if (this.incoming.takeNext(input.fromGroup, input.k)) this.executeItem(input.fromGroup, input.body);
+    else for (const item of this.incoming.onOrderedCopy(input)) this.executeItem(item.fromGroup, item.body);
+  }
+
+  private executeRequest(
+    client: ProcessId,
+    seq: number,
+    message: Multicast,
+    view: number,
+    settled: number,
+  ): void {
+    if (this.clients.markExecuted(client, seq, settled)) this.runRequest(message, view);
+  }
+
+  /** Runs a request marked executed through the logic. */
+  private runRequest(message: Multicast, view: number): void {
+    this.executedInputs += 1;
+    this.apply(this.logic.step({ kind: "request", message, view }));
+  }
+
+  /** A solo replica's copy, decided on arrival: taken now if next in its stream, else counted. */
+  private executeCopy(fromGroup: GroupId, sender: ProcessId, k: number, body: unknown): void {
+    if (this.incoming.takeNext(fromGroup, k)) this.executeItem(fromGroup, body);
+    else this.execute(makeCopyInput(sender, fromGroup, k, body, "", 0, false));
+  }
+
+  /** Item of another group's stream, taken in stream order: one step of the logic. */
+  private executeItem(fromGroup: GroupId, body: unknown): void {
+    this.executedInputs += 1;
+    this.apply(this.logic.step({ kind: "peer", from: fromGroup, body: body as M }));
   }
 
   /** Carries out the logic's outputs. */
@@ -474,8 +512,7 @@ export class Replica<M> implements ProcessLogic {
             ? { t: "reply", id: message.id, group: this.group, result, delays: this.takeObservedDelays() }
             : { t: "reply", id: message.id, group: this.group, result };
         const seq = sequenceOf(message);
-        if (seq !== undefined && this.clients.isExecuted(message.client, seq))
-          this.clients.recordReply(message.client, seq, reply);
+        if (seq !== undefined) this.clients.recordReplyIfExecuted(message.client, seq, reply);
         this.sendReply(message.client, reply);
       }
     }
@@ -558,7 +595,8 @@ const NO_OUTPUTS: readonly ProcessOutput[] = [];
 /** A request's message is the client's own: its id is "<client>:<seq>" and its fields have their types. */
 function wellFormed(message: Multicast, seq: number, client: ProcessId): boolean {
   if (typeof message !== "object" || message === null || !Number.isSafeInteger(seq) || seq < 0) return false;
-  if (message.client !== client || message.id !== `${client}:${seq}`) return false;
+  if (message.client !== client || typeof message.id !== "string") return false;
+  if (!message.id.startsWith(client) || sequenceAt(message.id, client.length) !== seq) return false;
   if (typeof message.payloadBytes !== "number" || !(message.payloadBytes >= 0)) return false;
   const dst = message.dst as unknown;
   if (!Array.isArray(dst) || dst.length === 0) return false;
@@ -580,8 +618,31 @@ function median(values: number[]): number {
 /** The sequence number in a message id "<client>:<seq>". */
 function sequenceOf(message: Multicast): number | undefined {
   const at = message.id.lastIndexOf(":");
-  const seq = Number(message.id.slice(at + 1));
-  return at > 0 && Number.isSafeInteger(seq) ? seq : undefined;
+  if (at <= 0) return undefined;
+  // Plain decimal digits, the common case, without building a substring.
+  const seq = sequenceAt(message.id, at);
+  if (seq !== undefined) return seq;
+  const parsed = Number(message.id.slice(at + 1));
+  return Number.isSafeInteger(parsed) ? parsed : undefined;
+}
+
+/**
+ * The number written after the ":" at `colon` in `id`, to its end, if it is a safe integer written
+ * exactly as `String(seq)` writes it (decimal digits, no leading zero); undefined otherwise.
+ * (Clients may number from `Date.now() * 1000`: 16 digits.)
+ */
+function sequenceAt(id: string, colon: number): number | undefined {
+  const length = id.length;
+  if (id.charCodeAt(colon) !== 58 || colon + 1 >= length || length - colon - 1 > 16) return undefined;
+  if (id.charCodeAt(colon + 1) === 48 && length > colon + 2) return undefined;
+  let seq = 0;
+  for (let index = colon + 1; index < length; index += 1) {
+    const digit = id.charCodeAt(index) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    seq = seq * 10 + digit;
+  }
+  // Past 2^53 the sum rounds (never below 2^53), so an unsafe number is never taken for a safe one.
+  return seq <= Number.MAX_SAFE_INTEGER ? seq : undefined;
 }
 
 export function createReplica<M>(spec: ReplicaSpec<M>): Replica<M> {

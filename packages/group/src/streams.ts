@@ -60,15 +60,32 @@ export class IncomingStreams {
     assert(windowMax > 0, "a stream window holds something");
   }
 
-  /** Whether a copy is still worth ordering: not yet taken and not too far ahead. */
-  accepts(copy: CopyInput): boolean {
-    const next = this.streams.get(copy.fromGroup)?.next ?? 0;
-    return copy.k >= next && copy.k < next + this.windowMax;
+  /** Whether a copy of item `k` from `fromGroup` is still worth ordering: not yet taken and not too far ahead. */
+  accepts(fromGroup: GroupId, k: number): boolean {
+    const next = this.streams.get(fromGroup)?.next ?? 0;
+    return k >= next && k < next + this.windowMax;
   }
 
   /** Next item expected from `fromGroup`. */
   nextExpected(fromGroup: GroupId): number {
     return this.streams.get(fromGroup)?.next ?? 0;
+  }
+
+  /**
+   * The fast path of `onOrderedCopy` where one copy is a quorum (solo and crash mode): when item
+   * `k` is the next expected from `fromGroup` and no copy waits for a later one, it is taken now
+   * (true: the caller runs it) without recording a vote. False: nothing was recorded, and the copy
+   * takes the general path. Both paths take the same items at the same points.
+   */
+  takeNext(fromGroup: GroupId, k: number): boolean {
+    let stream = this.streams.get(fromGroup);
+    if (stream === undefined) {
+      stream = { next: 0, votes: new Map() };
+      this.streams.set(fromGroup, stream);
+    }
+    if (k !== stream.next || stream.votes.size > 0 || this.quorum(fromGroup) !== 1) return false;
+    stream.next += 1;
+    return true;
   }
 
   /** Records an ordered copy; returns the items that became acceptable, in stream order. */

@@ -103,6 +103,29 @@ describe("solo replicas and clients", () => {
     });
   });
 
+  it("takes a request's id only as `<client>:<seq>` with seq written as a whole number, up to 16 digits", () => {
+    const g1 = replica("g1");
+    // A client that numbers from the clock in microseconds (a restarted service's client).
+    const seq = 1_796_529_216_605_000;
+    const request = (id: string, sequence: number): GroupWire => ({
+      t: "request",
+      message: { id, client: "c0", dst: ["g1"], payloadBytes: 0 },
+      seq: sequence,
+      signature: "",
+      settled: sequence,
+    });
+    expect(sends(g1.receive("c0", request(`c0:${seq}`, seq)))).toEqual(["deliver", "reply -> c0"]);
+    for (const [id, sequence] of [
+      [`c0:0${seq + 1}`, seq + 1], // a leading zero
+      [`c0:${seq + 2}0`, seq + 2], // another number
+      ["c0:90071992547409920", 2 ** 53 - 1], // past the safe integers
+      ["c0:", 0],
+      ["c1:5", 5], // another client's id
+    ] as const)
+      expect(g1.receive("c0", request(id, sequence))).toEqual([]);
+    expect(Object.fromEntries(g1.drops)).toEqual({ malformed: 5 });
+  });
+
   it("counts each destination group's reply once and ignores replies from processes that are no replica", () => {
     const c = client();
     c.multicast(["g1", "g2"], 0);

@@ -11,6 +11,7 @@ import type {
   Ratio,
   Topology,
   TraceEvent,
+  TraceSink,
 } from "@amcast/core";
 
 /** How links behave. Links are reliable and FIFO between correct processes whatever is set here. */
@@ -128,8 +129,13 @@ export interface SimOptions {
   readonly timeLimitMs: number;
   /** Also emit a `send` event for every message put on a link. */
   readonly recordSends: boolean;
-  /** Receives every trace event, in order. */
-  readonly onEvent: (event: TraceEvent) => void;
+  /**
+   * Receives every trace event, in order, as plain arguments: no event object is built (what a
+   * consumer that only folds events, such as run metrics, wants).
+   */
+  readonly sink?: TraceSink;
+  /** Receives every trace event, in order, as an object (after `sink`, when both are given). */
+  readonly onEvent?: (event: TraceEvent) => void;
   /** The current leader of a group, for `leaderOf` crashes (asked when the crash strikes). */
   readonly leaderOf?: (group: GroupId) => ProcessId | undefined;
 }

@@ -1,12 +1,5 @@
-import type {
-  GroupId,
-  ObservedDelay,
-  ProcessId,
-  ProcessLogic,
-  ProcessOutput,
-  TraceEvent,
-} from "@amcast/core";
-import { assert, Prng } from "@amcast/core";
+import type { GroupId, ObservedDelay, ProcessId, ProcessLogic, ProcessOutput, TraceSink } from "@amcast/core";
+import { assert, bothSinks, Prng, traceEventSink } from "@amcast/core";
 import type { SimClient, SimOptions, SimResult, StopReason } from "./options.js";
 
 /** What a queued event does. Small integers keep the hot loop's switch cheap. */
@@ -27,12 +20,14 @@ type EventType = (typeof EventType)[keyof typeof EventType];
 /**
  * One queued event. Every event has the same fields (one hidden class for V8); fields a type does
  * not use hold neutral values. Order: (time, sequence number), so equal times keep insertion order.
+ * An arrival that starts a service is queued again as its own ServiceDone event (`requeue`), and
+ * a tick as the next tick: one object per message, not two.
  */
 class SimEvent {
   constructor(
-    readonly t: number,
-    readonly seq: number,
-    readonly type: EventType,
+    public t: number,
+    public seq: number,
+    public type: EventType,
     /** The process the event happens at. */
     readonly at: number,
     /** The sending process of an arrival. */
@@ -40,74 +35,97 @@ class SimEvent {
     readonly body: unknown,
     readonly bytes: number,
     /** Incarnation of `at` when a service started; a crash in between invalidates it. */
-    readonly incarnation: number,
+    public incarnation: number,
     /** An arrival's time on the network (ms), which the receiver may observe. */
     readonly transitMs: number,
   ) {}
 }
 
 /**
- * The event queue: a binary min-heap on (t, seq) with the comparison inlined, because popping
- * and pushing events is the simulator's innermost loop.
+ * The event queue: a 4-ary min-heap on (t, seq), because popping and pushing events is the
+ * simulator's innermost loop. Four children per node halve the levels of a binary heap, and the
+ * keys sit in typed arrays beside the events, so comparing them reads contiguous memory instead
+ * of an event object each. Keys are unique, so the pop order is the same as any other heap's.
  */
 class EventQueue {
-  private readonly items: SimEvent[] = [];
+  private events: SimEvent[] = [];
+  private times = new Float64Array(1024);
+  private seqs = new Float64Array(1024);
+  private count = 0;
 
   get size(): number {
-    return this.items.length;
+    return this.count;
   }
 
   peek(): SimEvent | undefined {
-    return this.items[0];
+    return this.count === 0 ? undefined : this.events[0];
   }
 
   push(event: SimEvent): void {
-    const items = this.items;
-    let index = items.length;
-    items.push(event);
+    if (this.count === this.times.length) this.grow();
+    const { events, times, seqs } = this;
     const t = event.t;
     const seq = event.seq;
+    let index = this.count;
+    this.count += 1;
     while (index > 0) {
-      const parentIndex = (index - 1) >> 1;
-      const parent = items[parentIndex] as SimEvent;
-      if (parent.t < t || (parent.t === t && parent.seq < seq)) break;
-      items[index] = parent;
-      index = parentIndex;
+      const parent = (index - 1) >> 2;
+      const parentT = times[parent] as number;
+      if (parentT < t || (parentT === t && (seqs[parent] as number) < seq)) break;
+      events[index] = events[parent] as SimEvent;
+      times[index] = parentT;
+      seqs[index] = seqs[parent] as number;
+      index = parent;
     }
-    items[index] = event;
+    events[index] = event;
+    times[index] = t;
+    seqs[index] = seq;
   }
 
   pop(): SimEvent {
-    const items = this.items;
-    const top = items[0] as SimEvent;
-    const last = items.pop() as SimEvent;
-    const size = items.length;
+    const { events, times, seqs } = this;
+    const top = events[0] as SimEvent;
+    this.count -= 1;
+    const size = this.count;
+    const last = events.pop() as SimEvent;
     if (size === 0) return top;
-    const t = last.t;
-    const seq = last.seq;
+    const t = times[size] as number;
+    const seq = seqs[size] as number;
     let index = 0;
     for (;;) {
-      const left = 2 * index + 1;
-      if (left >= size) break;
-      let child = left;
-      let childEvent = items[left] as SimEvent;
-      const right = left + 1;
-      if (right < size) {
-        const rightEvent = items[right] as SimEvent;
-        if (
-          rightEvent.t < childEvent.t ||
-          (rightEvent.t === childEvent.t && rightEvent.seq < childEvent.seq)
-        ) {
-          child = right;
-          childEvent = rightEvent;
+      const first = 4 * index + 1;
+      if (first >= size) break;
+      let child = first;
+      let childT = times[first] as number;
+      let childSeq = seqs[first] as number;
+      const end = Math.min(first + 4, size);
+      for (let other = first + 1; other < end; other += 1) {
+        const otherT = times[other] as number;
+        if (otherT < childT || (otherT === childT && (seqs[other] as number) < childSeq)) {
+          child = other;
+          childT = otherT;
+          childSeq = seqs[other] as number;
         }
       }
-      if (t < childEvent.t || (t === childEvent.t && seq < childEvent.seq)) break;
-      items[index] = childEvent;
+      if (t < childT || (t === childT && seq < childSeq)) break;
+      events[index] = events[child] as SimEvent;
+      times[index] = childT;
+      seqs[index] = childSeq;
       index = child;
     }
-    items[index] = last;
+    events[index] = last;
+    times[index] = t;
+    seqs[index] = seq;
     return top;
+  }
+
+  private grow(): void {
+    const times = new Float64Array(this.times.length * 2);
+    times.set(this.times);
+    this.times = times;
+    const seqs = new Float64Array(this.seqs.length * 2);
+    seqs.set(this.seqs);
+    this.seqs = seqs;
   }
 }
 
@@ -140,8 +158,8 @@ interface ClientSlot {
   readonly prng: Prng;
   started: number;
   completed: number;
-  /** Multicast id -> issue time, for messages in flight. */
-  readonly inFlight: Map<string, number>;
+  /** Multicasts started and not completed (the client logic keeps what they are). */
+  inFlight: number;
 }
 
 /** Ticks a `leaderOf` crash keeps waiting for a leader to exist before it gives up. */
@@ -173,7 +191,7 @@ export class Simulator {
   private readonly indexById = new Map<ProcessId, number>();
   private readonly root: Prng;
   /** Link state by `from * processCount + to`, created on first use. */
-  private readonly links: (LinkState | undefined)[] = [];
+  private readonly links: (LinkState | undefined)[];
   private readonly partitions: {
     readonly side: ReadonlySet<number>;
     readonly atMs: number;
@@ -206,7 +224,16 @@ export class Simulator {
   private protocolBytes = 0;
   private clientMessages = 0;
   private clientBytes = 0;
-  private readonly sendsByLabel = new Map<string, number>();
+  /** Sends per label; a counter object per label, so counting is one lookup. */
+  private readonly sendCounts = new Map<string, { count: number }>();
+  /** Where trace events go: the options' sink, and objects for `onEvent` if it is given. */
+  private readonly trace: TraceSink;
+  /** One-way delay between regions, `[from * regionCount + to]` (the topology's matrix, flat). */
+  private readonly delayByRegions: Float64Array;
+  private readonly regionCount: number;
+  /** Service time of an input: `serviceFixedMs + bytes * perByteNs / 10^6` (the same arithmetic as ever). */
+  private readonly serviceFixedMs: number;
+  private readonly perByteNs: number;
   private lostToCrashes = 0;
   private multicasts = 0;
   private completed = 0;
@@ -217,6 +244,14 @@ export class Simulator {
   constructor(options: SimOptions) {
     this.options = options;
     this.root = new Prng(options.seed);
+    this.trace = traceSinkOf(options);
+    this.regionCount = options.topology.regions.length;
+    this.delayByRegions = new Float64Array(this.regionCount * this.regionCount);
+    for (let from = 0; from < this.regionCount; from += 1)
+      for (let to = 0; to < this.regionCount; to += 1)
+        this.delayByRegions[from * this.regionCount + to] = options.topology.delayMs(from, to);
+    this.serviceFixedMs = options.processing.perMessageUs / 1000;
+    this.perByteNs = options.processing.perByteNs;
     assert(options.tickMs > 0, `tickMs ${options.tickMs} is not > 0`);
     assert(options.timeLimitMs > 0, `timeLimitMs ${options.timeLimitMs} is not > 0`);
     assert(options.network.jitterSdFraction >= 0, "jitter is not negative");
@@ -230,9 +265,12 @@ export class Simulator {
         prng: this.root.derive(`client/${client.logic.id}`),
         started: 0,
         completed: 0,
-        inFlight: new Map(),
+        inFlight: 0,
       });
     }
+    // Filled up front: an array written at scattered indices far past its end becomes a slow
+    // dictionary.
+    this.links = Array.from({ length: this.slots.length * this.slots.length }, () => undefined);
     this.clientCount = options.clients.filter((client) => client.background !== true).length;
     this.partitions = options.faults.partitions.map((partition) => {
       assert(partition.atMs < partition.healAtMs, "a partition heals after it starts");
@@ -273,7 +311,7 @@ export class Simulator {
       protocolBytes: this.protocolBytes,
       clientMessages: this.clientMessages,
       clientBytes: this.clientBytes,
-      sendsByLabel: this.sendsByLabel,
+      sendsByLabel: new Map([...this.sendCounts].map(([label, counter]) => [label, counter.count])),
       lostToCrashes: this.lostToCrashes,
       multicasts: this.multicasts,
       completed: this.completed,
@@ -313,11 +351,11 @@ export class Simulator {
   private start(): void {
     const { options } = this;
     for (const slot of this.slots) {
-      if (slot.group !== undefined) this.emit({ ev: "member", group: slot.group, proc: slot.id, t: 0 });
+      if (slot.group !== undefined) this.trace.member(slot.group, slot.id, 0);
     }
     for (const proc of options.faults.byzantine ?? []) {
       this.indexOf(proc);
-      this.emit({ ev: "fault", proc, kind: "byzantine", t: 0 });
+      this.trace.fault(proc, "byzantine", 0);
     }
     options.faults.crashes.forEach((crash, index) => {
       // A crash of a named process is bound now; a leader's is resolved when it strikes.
@@ -411,7 +449,7 @@ export class Simulator {
         break;
       case EventType.Tick:
         if (!slot.crashed) this.apply(event.at, slot, slot.logic.tick());
-        this.schedule(this.now + this.options.tickMs, EventType.Tick, event.at, -1, undefined, 0);
+        this.requeue(event, this.now + this.options.tickMs, EventType.Tick, 0);
         break;
       case EventType.ClientWake:
         this.onClientWake(event.at, slot);
@@ -448,7 +486,7 @@ export class Simulator {
       this.crash(slot);
     } else if (slot.crashed) {
       slot.crashed = false;
-      this.emit({ ev: "fault", proc: slot.id, kind: "recover", t: this.now });
+      this.trace.fault(slot.id, "recover", this.now);
     }
   }
 
@@ -464,7 +502,7 @@ export class Simulator {
     }
     if (slot.serving === undefined) {
       slot.serving = input;
-      this.schedule(this.now + costMs, EventType.ServiceDone, index, -1, undefined, 0, slot.incarnation);
+      this.requeue(input, this.now + costMs, EventType.ServiceDone, slot.incarnation);
     } else {
       assert(
         slot.inbox.length - slot.inboxHead < INBOX_LIMIT,
@@ -492,15 +530,7 @@ export class Simulator {
         slot.inboxHead = 0;
       }
       slot.serving = next;
-      this.schedule(
-        this.now + this.serviceMs(next.bytes),
-        EventType.ServiceDone,
-        index,
-        -1,
-        undefined,
-        0,
-        slot.incarnation,
-      );
+      this.requeue(next, this.now + this.serviceMs(next.bytes), EventType.ServiceDone, slot.incarnation);
     }
   }
 
@@ -512,8 +542,7 @@ export class Simulator {
   }
 
   private serviceMs(bytes: number): number {
-    const { perMessageUs, perByteNs } = this.options.processing;
-    return perMessageUs / 1000 + (bytes * perByteNs) / 1_000_000;
+    return this.serviceFixedMs + (bytes * this.perByteNs) / 1_000_000;
   }
 
   private crash(slot: ProcessSlot): void {
@@ -525,7 +554,7 @@ export class Simulator {
     slot.inbox.length = 0;
     slot.inboxHead = 0;
     slot.serving = undefined;
-    this.emit({ ev: "fault", proc: slot.id, kind: "crash", t: this.now });
+    this.trace.fault(slot.id, "crash", this.now);
   }
 
   private onClientWake(index: number, slot: ProcessSlot): void {
@@ -541,7 +570,7 @@ export class Simulator {
         const gapMs = client.prng.exponential(1000 / loop.ratePerSec);
         this.schedule(this.now + gapMs, EventType.ClientWake, index, -1, undefined, 0);
       }
-      if (client.inFlight.size >= loop.outstandingMax) {
+      if (client.inFlight >= loop.outstandingMax) {
         this.arrivalsSkipped += 1;
         client.started += 1;
         this.maybeClientDone(client);
@@ -555,9 +584,9 @@ export class Simulator {
       client.spec.payloadBytes,
       client.spec.payload?.(),
     );
-    client.inFlight.set(message.id, this.now);
+    client.inFlight += 1;
     this.multicasts += 1;
-    this.emit({ ev: "multicast", id: message.id, client: slot.id, dst: message.dst, t: this.now });
+    this.trace.multicast(message.id, slot.id, message.dst, this.now);
     this.apply(index, slot, outputs);
   }
 
@@ -570,10 +599,11 @@ export class Simulator {
   ): void {
     const client = slot.client;
     assert(client !== undefined, () => `${slot.id} completed a multicast but is no client`);
-    assert(client.inFlight.delete(id), () => `${slot.id} completed ${id}, which is not in flight`);
+    assert(client.inFlight > 0, () => `${slot.id} completed ${id} with nothing in flight`);
+    client.inFlight -= 1;
     client.completed += 1;
     this.completed += 1;
-    this.emit({ ev: "complete", id, client: slot.id, t: this.now });
+    this.trace.complete(id, slot.id, this.now);
     client.spec.onComplete?.(id, results ?? {}, this.now, delays ?? []);
     const loop = client.spec.loop;
     if (loop.kind === "closed" && client.started < loop.multicasts) {
@@ -584,14 +614,14 @@ export class Simulator {
 
   private maybeClientDone(client: ClientSlot): void {
     if (client.spec.background === true) return;
-    if (client.started === client.spec.loop.multicasts && client.inFlight.size === 0) this.clientsDone += 1;
+    if (client.started === client.spec.loop.multicasts && client.inFlight === 0) this.clientsDone += 1;
   }
 
   /** The workload is done and no background client has a multicast in flight. */
   private workloadDone(): boolean {
     if (this.clientsDone !== this.clientCount) return false;
     for (const slot of this.slots)
-      if (slot.client?.spec.background === true && slot.client.inFlight.size > 0) return false;
+      if (slot.client?.spec.background === true && slot.client.inFlight > 0) return false;
     return true;
   }
 
@@ -612,19 +642,13 @@ export class Simulator {
           break;
         case "deliver":
           this.deliveries += 1;
-          this.emit({
-            ev: "deliver",
-            id: output.message.id,
-            group: output.group,
-            proc: slot.id,
-            t: this.now,
-          });
+          this.trace.deliver(output.message.id, output.group, slot.id, this.now);
           break;
         case "complete":
           this.onComplete(index, slot, output.id, output.results, output.delays);
           break;
         case "view":
-          this.emit({ ev: "view", group: output.group, view: output.view, t: this.now });
+          this.trace.view(output.group, output.view, this.now);
           break;
       }
     }
@@ -650,10 +674,12 @@ export class Simulator {
       this.clientMessages += 1;
       this.clientBytes += bytes;
     }
-    this.sendsByLabel.set(label, (this.sendsByLabel.get(label) ?? 0) + 1);
+    const counter = this.sendCounts.get(label);
+    if (counter === undefined) this.sendCounts.set(label, { count: 1 });
+    else counter.count += 1;
     const link = this.link(from, to);
     const { jitterSdFraction, reorder } = this.options.network;
-    const baseMs = this.options.topology.delayMs(slot.region, toSlot.region);
+    const baseMs = this.delayByRegions[slot.region * this.regionCount + toSlot.region] as number;
     let delayMs =
       jitterSdFraction === 0 ? baseMs : Math.max(0, baseMs * (1 + jitterSdFraction * link.prng.normal()));
     if (reorder !== null && link.prng.chance(reorder.chance))
@@ -661,13 +687,7 @@ export class Simulator {
     const departMs = this.partitions.length === 0 ? this.now : this.departureMs(from, to);
     const arrivalMs = Math.max(departMs + delayMs, link.lastArrivalMs);
     link.lastArrivalMs = arrivalMs;
-    if (this.options.recordSends) {
-      this.emit(
-        id === undefined
-          ? { ev: "send", from: slot.id, to: toId, kind: label, bytes, t: this.now, arriveT: arrivalMs }
-          : { ev: "send", from: slot.id, to: toId, kind: label, id, bytes, t: this.now, arriveT: arrivalMs },
-      );
-    }
+    if (this.options.recordSends) this.trace.send(slot.id, toId, label, id, bytes, this.now, arrivalMs);
     this.schedule(arrivalMs, EventType.Arrival, to, from, body, bytes, 0, arrivalMs - this.now);
   }
 
@@ -693,6 +713,21 @@ export class Simulator {
     return link;
   }
 
+  /**
+   * Queues `event` again, now as an event of `type` at `t` (an arrival whose service starts, a
+   * tick's successor): the same as scheduling a new event, without a new object.
+   */
+  private requeue(event: SimEvent, t: number, type: EventType, incarnation: number): void {
+    assert(t >= this.now, () => `event scheduled in the past (${t} < ${this.now})`);
+    if (type !== EventType.Tick) this.foregroundEvents += 1;
+    event.t = t;
+    event.seq = this.seq;
+    event.type = type;
+    event.incarnation = incarnation;
+    this.queue.push(event);
+    this.seq += 1;
+  }
+
   private schedule(
     t: number,
     type: EventType,
@@ -708,11 +743,25 @@ export class Simulator {
     this.queue.push(new SimEvent(t, this.seq, type, at, from, body, bytes, incarnation, transitMs));
     this.seq += 1;
   }
-
-  private emit(event: TraceEvent): void {
-    this.options.onEvent(event);
-  }
 }
+
+/** The sink of a run: `options.sink`, `options.onEvent` (as event objects), both, or neither. */
+function traceSinkOf(options: SimOptions): TraceSink {
+  const objects = options.onEvent === undefined ? undefined : traceEventSink(options.onEvent);
+  if (options.sink === undefined) return objects ?? IGNORE_TRACE;
+  return objects === undefined ? options.sink : bothSinks(options.sink, objects);
+}
+
+const ignore = (): void => {};
+const IGNORE_TRACE: TraceSink = {
+  member: ignore,
+  multicast: ignore,
+  deliver: ignore,
+  complete: ignore,
+  fault: ignore,
+  view: ignore,
+  send: ignore,
+};
 
 /** Runs one simulation to the end. */
 export function simulate(options: SimOptions): SimResult {

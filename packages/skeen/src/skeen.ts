@@ -38,8 +38,10 @@ export type SkeenMessage = SkeenPropose;
 
 interface Pending {
   message: Multicast | undefined;
-  /** Proposals received so far, this group's own included once it has proposed. */
-  readonly proposals: Map<GroupId, number>;
+  /** Groups whose proposal arrived, this group included once it has proposed (a few). */
+  readonly proposers: GroupId[];
+  /** The largest proposal so far: the final timestamp once every destination proposed. */
+  maxProposal: number;
   /** (ts, id) currently held in the delivery queue; grows from the proposal to the final value. */
   ts: number;
   final: boolean;
@@ -108,7 +110,7 @@ export class SkeenGroup implements GroupLogic<SkeenMessage> {
     entry.message = message;
     this.clock += 1;
     const ts = this.clock;
-    entry.proposals.set(this.group, ts);
+    this.propose(entry, this.group, ts);
     for (const group of message.dst) {
       if (group !== this.group)
         outputs.push({ kind: "send", to: group, body: { type: "propose", id: message.id, ts } });
@@ -120,8 +122,8 @@ export class SkeenGroup implements GroupLogic<SkeenMessage> {
   private onPropose(from: GroupId, propose: SkeenPropose, _outputs: GroupOutput<SkeenMessage>[]): void {
     assert(propose.type === "propose", "Skeen has one message type");
     const entry = this.entry(propose.id);
-    assert(!entry.proposals.has(from), () => `${from} proposed twice for ${propose.id}`);
-    entry.proposals.set(from, propose.ts);
+    assert(!entry.proposers.includes(from), () => `${from} proposed twice for ${propose.id}`);
+    this.propose(entry, from, propose.ts);
     if (entry.message !== undefined) {
       assert(
         entry.message.dst.includes(from),
@@ -135,13 +137,17 @@ export class SkeenGroup implements GroupLogic<SkeenMessage> {
   /** Step 3: with every destination's proposal, fix the final timestamp. */
   private maybeFinalise(entry: Pending): void {
     const message = entry.message;
-    if (message === undefined || entry.final || entry.proposals.size < message.dst.length) return;
-    assert(entry.proposals.size === message.dst.length, "one proposal per destination");
-    let finalTs = 0;
-    for (const ts of entry.proposals.values()) finalTs = Math.max(finalTs, ts);
+    if (message === undefined || entry.final || entry.proposers.length < message.dst.length) return;
+    assert(entry.proposers.length === message.dst.length, "one proposal per destination");
+    const finalTs = entry.maxProposal;
     entry.ts = finalTs;
     entry.final = true;
     this.clock = Math.max(this.clock, finalTs);
+  }
+
+  private propose(entry: Pending, from: GroupId, ts: number): void {
+    entry.proposers.push(from);
+    entry.maxProposal = Math.max(entry.maxProposal, ts);
   }
 
   private enqueue(entry: Pending, id: MessageId, ts: number): void {
@@ -171,7 +177,7 @@ export class SkeenGroup implements GroupLogic<SkeenMessage> {
   private entry(id: MessageId): Pending {
     let entry = this.pending.get(id);
     if (entry === undefined) {
-      entry = { message: undefined, proposals: new Map(), ts: 0, final: false, version: 0 };
+      entry = { message: undefined, proposers: [], maxProposal: 0, ts: 0, final: false, version: 0 };
       this.pending.set(id, entry);
     }
     return entry;

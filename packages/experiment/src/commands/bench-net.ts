@@ -9,7 +9,7 @@ import type { WorkloadSpec } from "@amcast/system";
 import { findProjectRoot } from "@amcast/system";
 import type { NetOutcome } from "../net-run.js";
 import { netSummary, runScenarioNet } from "../net-run.js";
-import { runSummary, soloScenario } from "../run.js";
+import { faultFreeScenario, runSummary } from "../run.js";
 import type { ScenarioOutcome, ScenarioSpec } from "../scenario.js";
 import { runScenario } from "../scenario.js";
 import { loadExperiment } from "../spec.js";
@@ -239,7 +239,7 @@ export async function runNetBench(values: Record<string, string | boolean | unde
     const [workload] = experiment.workloads;
     if (protocolRun === undefined || workload === undefined)
       throw new Error(`${WAN_EXPERIMENT} has a protocol and a workload`);
-    const spec = soloScenario(experiment, {
+    const spec = faultFreeScenario(experiment, {
       label: `${protocolRun.label}/solo/${workload.name}`,
       seed: experiment.seeds[0] ?? 1,
       protocol: protocolRun.protocol,

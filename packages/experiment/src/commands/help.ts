@@ -113,7 +113,8 @@ export const HELP: Record<string, CommandHelp> = {
     ],
   },
   bench: {
-    synopsis: "bench [--multicasts N] [--repeat N] [--json] [--runtime net ...]",
+    synopsis:
+      "bench [--multicasts N] [--repeat N] [--protocol P] [--mode M] [--groups G] [--json] [--runtime net ...]",
     about:
       "Measures the simulator (message events per second), or with --runtime net the network runtime on loopback.",
     options: [
@@ -126,7 +127,9 @@ export const HELP: Record<string, CommandHelp> = {
       ["--section loopback|wan|all", "net: which part of the benchmark (default all)"],
       ["--profile DIR", "net: write CPU profiles to DIR"],
       ["--batch-messages-max N", "net: the transport's batch limit"],
-      ["--protocol NAME", "net: only this protocol"],
+      ["--protocol NAME", "only this protocol"],
+      ["--mode solo|crash|byzantine", "simulator: only the rows of this replication mode"],
+      ["--groups 12|48", "simulator: only the rows of this many groups"],
       ["--workload local|global-2", "net: only this workload"],
     ],
   },
