@@ -136,7 +136,9 @@ export function traceEventSink(onEvent: (event: TraceEvent) => void): TraceSink 
     view: (group, view, t) => onEvent({ ev: "view", group, view, t }),
     send: (from, to, kind, id, bytes, t, arriveT) => {
       const event: TraceEvent =
-        id === undefined ? { ev: "send", from, to, kind, bytes, t } : { ev: "send", from, to, kind, id, bytes, t };
+        id === undefined
+          ? { ev: "send", from, to, kind, bytes, t }
+          : { ev: "send", from, to, kind, id, bytes, t };
       onEvent(arriveT === undefined ? event : { ...event, arriveT });
     },
   };
