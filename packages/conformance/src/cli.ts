@@ -149,13 +149,13 @@ function main(argv: string[]): number {
         delayed?: DelayedSwarm;
       }[] = [
         { name: "swarm", seeds: swarmSeeds(SWARM_SEEDS), linearizable: false, reconfigure: false },
-        {
-          name: "swarm, delayed network, crash mode",
+        ...(["crash", "byzantine"] as const).map((mode) => ({
+          name: `swarm, delayed network, ${mode} mode`,
           seeds: swarmSeeds(DELAYED_SWARM_SEEDS),
           linearizable: false,
           reconfigure: false,
-          delayed: { mode: "crash" },
-        },
+          delayed: { mode },
+        })),
         {
           name: "swarm, linearizable",
           seeds: swarmSeeds(LINEARIZABLE_SWARM_SEEDS),

@@ -55,8 +55,9 @@ export function swarmSeeds(count: number, found: readonly number[] = []): number
   return [...seeds, ...found.filter((seed) => seed >= count)];
 }
 /**
- * Swarm seeds per protocol where crash-mode groups run on a delayed network (besides the solo and
- * crash seeds of the plain swarm that draw one): liveness under delay, every run must drain.
+ * Swarm seeds per protocol and replicated mode (crash, Byzantine) where groups run on a delayed
+ * network (besides the seeds of the plain swarm that draw one): liveness under delay, every run
+ * must drain.
  */
 export const DELAYED_SWARM_SEEDS = 20;
 

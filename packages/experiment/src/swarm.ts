@@ -38,8 +38,8 @@ export interface SwarmOptions {
   /** Install random overlays at random moments (overlay protocols only). */
   readonly reconfigure?: boolean;
   /**
-   * Give every seed a delayed network (see DELAYED_NETWORKS); absent or false: some seeds of the
-   * solo and crash modes draw one.
+   * Give every seed a delayed network (see DELAYED_NETWORKS); absent or false: some seeds draw
+   * one (none of the linearizable runs).
    */
   readonly delayedNetwork?: boolean;
   readonly onTrace?: (event: TraceEvent) => void;
@@ -62,10 +62,10 @@ export const DELAYED_NETWORKS: readonly DelayedNetwork[] = [
 ];
 
 /**
- * Seeds of the solo and crash modes that draw a delayed network. Byzantine mode does not draw one
- * yet: its view changes do not always settle under such delays. Nor do linearizable runs: the
- * barrier releases a queue's head one acknowledgement round at a time, seconds each here, so a
- * hundred multicasts outlast the clients' retries.
+ * Seeds that draw a delayed network, in every replication mode. Linearizable runs do not draw
+ * one: the barrier releases a queue's head one acknowledgement round at a time, seconds each
+ * here, so a hundred multicasts can take most of the time limit (`--linearizable --delayed` runs
+ * them on purpose).
  */
 const DELAYED_SEEDS_PERCENT = 25;
 const DELAYED_MULTICASTS_PER_CLIENT_MAX = 10;
@@ -126,8 +126,7 @@ export function swarmCase(
   const jitterSdFraction = prng.pick([0, 0.05, 0.2, 0.5]);
   // Its own stream, so the seeds that draw no delayed network keep the rest of their draw.
   const delayPrng = new Prng(seed).derive("swarm-delay");
-  const drawsDelay =
-    delayPrng.chance(percent(DELAYED_SEEDS_PERCENT)) && mode !== "byzantine" && options.linearizable !== true;
+  const drawsDelay = delayPrng.chance(percent(DELAYED_SEEDS_PERCENT)) && options.linearizable !== true;
   const delayed = options.delayedNetwork === true || drawsDelay ? delayPrng.pick(DELAYED_NETWORKS) : null;
   if (delayed !== null) {
     // Under such delays a multicast takes seconds: a few per client keep the run short.

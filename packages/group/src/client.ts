@@ -38,7 +38,10 @@ export interface ClientSpec {
   readonly outstandingMax: number;
   /** The client's signer: required in Byzantine mode (replicas check requests' signatures). */
   readonly signer?: Signer;
-  /** Ticks without an answer before a request is sent again (doubling up to 8x), and how often. */
+  /**
+   * Ticks without an answer before a request is sent again (doubling up to 8x), and how many
+   * times in a row it is sent again without word that a group ordered it (see `under-way`).
+   */
   readonly retryTicks?: number;
   readonly retriesMax?: number;
   /**
@@ -72,6 +75,10 @@ interface InFlight {
   delays?: Map<ProcessId, readonly ObservedDelay[]>;
   sentTick: number;
   retries: number;
+  /** Retries since an entry group last said the request is under way; `retriesMax` of them and the client gives up. */
+  silentRetries: number;
+  /** Per entry group, the replicas that said so since (a quorum of one group counts). */
+  readonly underWay: Map<GroupId, Set<ProcessId>>;
 }
 
 const DEFAULT_RETRY_TICKS = 100;
@@ -83,7 +90,9 @@ const DEFAULT_RETRIES_MAX = 50;
  * group answered: one reply from a group in solo and crash mode, f+1 matching replies (same
  * result, distinct replicas) in Byzantine mode, so at least one comes from a correct replica.
  * Requests left unanswered are sent again after `retryTicks` (replicas answer a retry from their
- * reply cache and never execute twice), at most `retriesMax` times.
+ * reply cache and never execute twice). The client gives up after `retriesMax` retries in a row
+ * with no word that the request is under way: a group that ordered it answers a retry so (f+1
+ * replicas in Byzantine mode), and a slow group is waited for rather than given up on.
  */
 export class MulticastClient implements ClientLogic {
   readonly id: ClientId;
@@ -174,6 +183,8 @@ export class MulticastClient implements ClientLogic {
       results: {},
       sentTick: this.ticks,
       retries: 0,
+      silentRetries: 0,
+      underWay: new Map(),
     });
     return { message, outputs: sends };
   }
@@ -241,6 +252,24 @@ export class MulticastClient implements ClientLogic {
     return record.sends;
   }
 
+  /** A group ordered the request and works on it: once `quorum` of its replicas say so, the retries start over. */
+  private onUnderWay(from: ProcessId, id: MessageId): readonly ProcessOutput[] {
+    const record = this.inFlight.get(id);
+    const group = this.spec.membership.groupOf(from);
+    if (record === undefined || group === undefined) return NOTHING;
+    let voters = record.underWay.get(group);
+    if (voters === undefined) {
+      voters = new Set();
+      record.underWay.set(group, voters);
+    }
+    voters.add(from);
+    if (voters.size >= this.quorum) {
+      record.silentRetries = 0;
+      record.underWay.clear();
+    }
+    return NOTHING;
+  }
+
   /** Adopts a newer view and its overlay once `quorum` replicas named the same ones. */
   private learnView(from: ProcessId, view: number, overlayJson: unknown): void {
     const key = `${view}|${canonical(overlayJson)}`;
@@ -268,6 +297,8 @@ export class MulticastClient implements ClientLogic {
   receive(from: ProcessId, body: unknown): readonly ProcessOutput[] {
     const envelope = readEnvelope(body);
     if (envelope?.t === "redirect" && typeof envelope.id === "string") return this.onRedirect(from, envelope);
+    if (envelope?.t === "under-way" && typeof envelope.id === "string")
+      return this.onUnderWay(from, envelope.id);
     if (envelope?.t !== "reply" || typeof envelope.id !== "string") return NOTHING;
     // The answering group comes from the link, not from the reply's own field.
     const group = this.spec.membership.groupOf(from);
@@ -344,13 +375,14 @@ export class MulticastClient implements ClientLogic {
     for (const [id, record] of this.inFlight) {
       const waitTicks = this.retryTicks * 2 ** Math.min(record.retries, 3);
       if (this.ticks - record.sentTick < waitTicks) continue;
-      if (record.retries >= this.retriesMax) {
+      if (record.silentRetries >= this.retriesMax) {
         this.inFlight.delete(id);
         this.abandoned += 1;
         this.firstAbandonedSeq = Math.min(this.firstAbandonedSeq, record.seq);
         continue;
       }
       record.retries += 1;
+      record.silentRetries += 1;
       record.sentTick = this.ticks;
       outputs ??= [];
       for (const send of record.sends) outputs.push(send);

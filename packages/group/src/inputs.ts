@@ -216,6 +216,11 @@ export class InputPool {
     return this.inputs.get(key)?.input;
   }
 
+  /** When an input arrived (or its clock was last restarted), if it is here. */
+  receivedTick(key: string): number | undefined {
+    return this.inputs.get(key)?.receivedTick;
+  }
+
   /** Adds an input unless one with its key is already here; false when refused for space. */
   add(input: OrderedInput, tick: number): boolean {
     if (this.inputs.has(input.key)) return true;

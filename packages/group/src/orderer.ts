@@ -45,10 +45,14 @@ export interface OrderingOptions {
   readonly poolInputsMax: number;
   /** Entries per replication message (catch-up comes in chunks). */
   readonly entriesPerMessageMax: number;
-  /** Leader heartbeat period, and the base of the election / view-change timeout, in ticks. */
+  /** Leader heartbeat period, and the base of crash mode's election timeout, in ticks. */
   readonly heartbeatTicks: number;
   readonly electionTimeoutTicks: number;
-  /** An input waiting this long is forwarded to the leader; twice this long, the leader is suspected. */
+  /**
+   * An input waiting this long is forwarded to the leader; twice this long, the leader is
+   * suspected. In Byzantine mode also the base of the view-change timer. Byzantine mode scales
+   * all three with how slow the network proved (see PbftOrderer, B3b).
+   */
   readonly requestTimeoutTicks: number;
   /** Decided entries kept behind the newest for replicas that lag (no snapshot transfer yet). */
   readonly retainedEntriesMax: number;

@@ -2,6 +2,7 @@ import type { ProcessId } from "@amcast/core";
 import { assert } from "@amcast/core";
 import type { Signer, Verifier } from "./auth.js";
 import { digest, SIGNATURE_BYTES } from "./auth.js";
+import { BackoffLevel } from "./backoff.js";
 import type { OrderedInput } from "./inputs.js";
 import { batchBytes, batchDigest, InputPool } from "./inputs.js";
 import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
@@ -21,21 +22,39 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  * - B2 (checkpoints): every `checkpointInterval` sequence numbers a replica signs the digest chain
  *   of what it executed; 2f+1 matching signatures make a stable checkpoint, which moves the low
  *   watermark and lets old votes go.
- * - B3 (view change): a replica whose pooled inputs wait longer than `requestTimeoutTicks` forwards
- *   them to the primary; twice as long, it suspects the primary and sends VIEW-CHANGE(v+1) with
- *   its stable checkpoint (and its proof) and a certificate for every batch it prepared above it.
+ * - B3 (view change): a replica whose pooled inputs wait longer than half the suspicion timeout S
+ *   forwards them to the primary; after S, or when a batch it accepted in its view has not executed
+ *   after S (it may not hold that batch's inputs itself), it suspects the primary and sends
+ *   VIEW-CHANGE(v+1) with its stable checkpoint (and its proof) and a certificate for every batch
+ *   it prepared above it.
  *   A replica that sees f+1 view changes for higher views joins the smallest. The new primary,
  *   with 2f+1 valid view changes, sends NEW-VIEW with them and a pre-prepare for every sequence
  *   number between the highest stable checkpoint and the highest prepared one: the batch prepared
  *   in the highest view, or an empty batch. Backups recompute that set from the included view
- *   changes and reject a NEW-VIEW that differs (a primary lying during the view change). A view
- *   change that does not complete in time moves on to the next view, with a doubled timeout.
+ *   changes and reject a NEW-VIEW that differs (a primary lying during the view change).
  *   Safety: a committed batch was prepared by 2f+1 replicas, f+1 of them correct, and any 2f+1
  *   view changes include one of those, whose certificate cannot be forged; so the new view
  *   re-proposes the committed batch at its sequence number.
- * - B4 (catch-up): a replica that learns it is behind (a stable checkpoint or commits above what it
- *   executed) fetches decided batches from the others; each comes with its 2f+1 signed commits, so
- *   one correct answer suffices and a Byzantine one cannot mislead.
+ * - B3a (view-change timer; Castro and Liskov, TOCS 2002, 4.5.2): a replica starts the timer of
+ *   its view change to v only once it holds 2f+1 view changes for v, its own included; if no valid
+ *   NEW-VIEW comes before it expires, it moves on to v+1. A replica that suspects alone therefore
+ *   waits in its view change (sending it again now and then, in case it was lost) and keeps
+ *   executing what the others decide (B4), rather than running through views nobody follows.
+ * - B3b (patience): every timeout is its base times 2^level. The level rises at each view change
+ *   the replica goes through (a primary failed, or the timeouts were too short to tell a slow
+ *   network from a faulty primary; consecutive view changes thus double the timer, as in PBFT),
+ *   and when an input executes after waiting more than S/2 in an installed view (the network nears
+ *   the limit: a primary making progress is not suspected for being slow). It falls one step after
+ *   a calm of `CALM_SUSPICION_TIMEOUTS` times S without a view change in which every executed
+ *   input waited less than S/8, so failover is fast again once the network calms down. The
+ *   primary of each view is fixed (v mod n), so there is no split vote for random timeouts to
+ *   break: the timeouts are not drawn at random.
+ * - B3c (view relay): a replica in an installed view that receives a view change for that view or
+ *   an older one answers with the NEW-VIEW that installed it (it carries its own proof), so a
+ *   replica that missed it (a partition, a crash) joins instead of waiting alone.
+ * - B4 (catch-up): a replica that learns it is behind (a stable checkpoint, 2f+1 commits or f+1
+ *   status claims above what it executed) fetches decided batches from the others; each comes with
+ *   its 2f+1 signed commits, so one correct answer suffices and a Byzantine one cannot mislead.
  */
 interface PrePrepare {
   readonly type: "pre-prepare";
@@ -117,16 +136,30 @@ interface VoteSet {
 }
 
 const HEADER_BYTES = 24;
-/** Ticks of calm after which one recent view change is forgotten. */
-const SUSPICION_DECAY_TICKS = 1000;
+/** B3b: highest patience level (timeouts up to 64x their base). */
+const PATIENCE_LEVEL_MAX = 6;
+/** B3b: calm needed before the patience level drops, in suspicion timeouts of the current level. */
+const CALM_SUSPICION_TIMEOUTS = 10;
 const GENESIS_CHAIN = digest("genesis");
 
 export class PbftOrderer implements Orderer {
   private view = 0;
   /** False between sending a view change and installing the new view. */
   private viewActive = true;
-  private viewChangeAttempts = 0;
-  private viewChangeDeadline = 0;
+  /** B3a: when the current view change gives up on its new primary; infinite until 2f+1 joined it. */
+  private viewChangeDeadline = Number.POSITIVE_INFINITY;
+  /**
+   * B3a: this replica's view change for the current view, when to send it again while fewer than
+   * 2f+1 joined, and the wait before that (doubling with each resend).
+   */
+  private ownViewChange: ViewChange | undefined;
+  private viewChangeResendTick = 0;
+  private viewChangeResendTicks = 0;
+  /** B3c: the NEW-VIEW that installed the current view (none for view 0). */
+  private installedBy: NewView | undefined;
+  private readonly newViewSentTick = new Map<ProcessId, number>();
+  /** B3b: the patience level; its calm watches how long executed inputs waited. */
+  private readonly patience = new BackoffLevel(PATIENCE_LEVEL_MAX);
   private lastExecuted = 0;
   private chain = GENESIS_CHAIN;
   private stable: StableProof = { seq: 0, chain: GENESIS_CHAIN, checkpoints: [] };
@@ -142,19 +175,25 @@ export class PbftOrderer implements Orderer {
   private readonly decided = new Map<number, DecidedEntry>();
   private readonly checkpointVotes = new Map<string, Map<ProcessId, Checkpoint>>();
   private readonly viewChanges = new Map<number, Map<ProcessId, ViewChange>>();
-  /** Highest sequence number known to be (about to be) decided: from accepted pre-prepares, commit quorums and stable checkpoints. */
-  private highestSeqHeard = 0;
+  /**
+   * Highest sequence number known to be decided: from commit quorums, stable checkpoints and f+1
+   * status claims. A pre-prepare alone proves nothing (a view change may drop it).
+   */
+  private highestDecidedSeq = 0;
+  /** Highest sequence number accepted in the current view (decided, or being decided while it lasts). */
+  private highestAcceptedSeq = 0;
   private lastFetchTick = Number.NEGATIVE_INFINITY;
   /** Which other replica the next fetch asks. */
   private fetchTurn = 0;
   /** How far each other replica says it executed (see onStatus), and when we last told each. */
   private readonly statusClaims = new Map<ProcessId, number>();
   private readonly statusSentTick = new Map<ProcessId, number>();
-  /** Tick of the last execution, to tell a pipeline in progress from a replica left behind. */
-  private lastProgressTick = 0;
-  /** View changes lately (decaying): each one doubles the patience before the next, up to 8x. */
-  private recentViewChanges = 0;
-  private lastSuspicionDecayTick = 0;
+  /**
+   * Since when this replica waits for its next execution: its last execution, the install of its
+   * view, or the acceptance of a pre-prepare while it had nothing left to execute. Tells a
+   * pipeline in progress from a replica left behind (B4) and a primary that stopped (B3).
+   */
+  private waitingSinceTick = 0;
   private readonly pool: InputPool;
   private readonly proposedKeys = new Set<string>();
   private readonly n: number;
@@ -192,18 +231,31 @@ export class PbftOrderer implements Orderer {
     return this.lastExecuted;
   }
 
+  /** The patience level (B3b): timeouts are their base times 2^level. */
+  get patienceLevel(): number {
+    return this.patience.level;
+  }
+
   /**
-   * Nothing pooled, everything known to be decided executed, nothing proposed undecided. A replica
-   * left alone in a view change (it suspected a primary the others still follow) can be idle: it
-   * keeps executing what the others decide through catch-up (B4) and owes nothing else.
+   * Nothing pooled, everything known to be decided executed, nothing accepted in the current view
+   * left undecided. A replica left alone in a view change (it suspected a primary the others still
+   * follow) can be idle: it keeps executing what the others decide through catch-up (B4) and owes
+   * nothing else.
    */
   idle(): boolean {
-    const proposing = this.viewActive && this.primaryOf(this.view) === this.host.self;
-    return (
-      this.pool.size === 0 &&
-      this.lastExecuted >= this.highestSeqHeard &&
-      (!proposing || this.lastExecuted >= this.nextSeq - 1)
-    );
+    return this.pool.size === 0 && this.lastExecuted >= this.expectedSeq();
+  }
+
+  /**
+   * How far this replica expects to execute: what it knows is decided and, in an installed view,
+   * what it accepted there (decided unless the view fails; if the messages deciding it were lost,
+   * say while this replica was down, it is fetched, B4). Pre-prepares of a view being left count
+   * for nothing: the new view may drop them.
+   */
+  private expectedSeq(): number {
+    return this.viewActive
+      ? Math.max(this.highestDecidedSeq, this.highestAcceptedSeq)
+      : this.highestDecidedSeq;
   }
 
   submit(input: OrderedInput): void {
@@ -235,7 +287,8 @@ export class PbftOrderer implements Orderer {
         if (message.signer === from) this.onViewChange(message);
         break;
       case "new-view":
-        if (message.signer === from) this.onNewView(message);
+        // Signed by its primary, so any replica may pass it on (B3c).
+        this.onNewView(message, from);
         break;
       case "fetch":
         this.onFetch(from, message.fromSeq);
@@ -248,7 +301,9 @@ export class PbftOrderer implements Orderer {
         break;
       case "forward":
         for (const input of Array.isArray(message.inputs) ? message.inputs : []) {
-          if (this.pool.get(input?.key)?.digest === input?.digest || this.validInput(input))
+          // Useful ones only: a forward replayed long after its inputs executed must not refill
+          // the pool (that would keep the replica from ever being idle).
+          if (!this.pool.has(input?.key) && this.validInput(input) && this.host.useful(input))
             this.pool.add(input, this.host.now());
         }
         this.maybePropose();
@@ -261,37 +316,52 @@ export class PbftOrderer implements Orderer {
   tick(): void {
     const now = this.host.now();
     this.pool.prune(this.host.useful);
-    if (now - this.lastSuspicionDecayTick >= SUSPICION_DECAY_TICKS && this.recentViewChanges > 0) {
-      this.recentViewChanges -= 1;
-      this.lastSuspicionDecayTick = now;
-    }
-    const stalledTicks = now - this.lastProgressTick;
+    const waitedTicks = now - this.waitingSinceTick;
+    const suspicion = this.suspicionTicks();
     if (
-      this.lastExecuted < this.highestSeqHeard &&
-      stalledTicks >= this.options.requestTimeoutTicks / 2 &&
+      this.lastExecuted < this.expectedSeq() &&
+      // Known decided: soon. Only accepted: it is being decided, so not before the forwarding
+      // timeout (under delay the normal case takes seconds, and nobody could answer earlier).
+      waitedTicks >=
+        (this.lastExecuted < this.highestDecidedSeq ? this.options.requestTimeoutTicks : suspicion) / 2 &&
       now - this.lastFetchTick >= this.options.heartbeatTicks * 4
     ) {
-      // B4: something above what we executed is decided, and nothing moved for a while: ask. A
-      // replica left alone in a view change catches up this way too.
+      // B4: something above what we executed is (being) decided, and nothing moved for a while:
+      // ask. A replica left alone in a view change catches up this way too.
       if (!this.committed.has(this.lastExecuted + 1)) this.fetch();
     }
     if (!this.viewActive) {
+      // B3a: the round ran out of time (2f+1 joined it, no valid NEW-VIEW came): the next view.
       if (now >= this.viewChangeDeadline) this.startViewChange(this.view + 1);
+      else if (
+        this.viewChangeDeadline === Number.POSITIVE_INFINITY &&
+        now >= this.viewChangeResendTick &&
+        this.ownViewChange !== undefined
+      ) {
+        // Still short of 2f+1: ours may have been lost (a partition, a crash), so send it again,
+        // less and less often (a replica that suspected alone may wait here a long time).
+        this.viewChangeResendTicks = Math.min(
+          2 * this.viewChangeResendTicks,
+          2 ** PATIENCE_LEVEL_MAX * this.options.requestTimeoutTicks,
+        );
+        this.viewChangeResendTick = now + this.viewChangeResendTicks;
+        this.broadcastViewChange(this.ownViewChange);
+      }
       return;
     }
-    // B3: suspect the primary when inputs wait too long; after recent view changes, wait longer
-    // (a slow network must not be mistaken for a faulty primary again and again).
-    const suspicionTicks = 2 * this.options.requestTimeoutTicks * 2 ** Math.min(this.recentViewChanges, 3);
-    if (this.pool.oldestAgeTicks(now) >= suspicionTicks) {
+    this.patience.observe(now, 0, CALM_SUSPICION_TIMEOUTS * suspicion, suspicion / 8);
+    // B3: suspect the primary when inputs wait too long, or when what this view accepted does not
+    // execute (a backup need not hold the inputs of a batch: without this it would wait forever
+    // behind a pre-prepare too few replicas are left in the view to decide).
+    if (
+      this.pool.oldestAgeTicks(now) >= suspicion ||
+      (this.lastExecuted < this.highestAcceptedSeq && waitedTicks >= suspicion)
+    ) {
       this.startViewChange(this.view + 1);
       return;
     }
     if (this.primaryOf(this.view) !== this.host.self) {
-      const stale = this.pool.takeForForwarding(
-        now,
-        this.options.requestTimeoutTicks,
-        this.options.batchInputsMax,
-      );
+      const stale = this.pool.takeForForwarding(now, suspicion / 2, this.options.batchInputsMax);
       if (stale.length > 0) {
         this.host.send(
           this.primaryOf(this.view),
@@ -306,6 +376,20 @@ export class PbftOrderer implements Orderer {
 
   private primaryOf(view: number): ProcessId {
     return this.host.replicas[view % this.n] as ProcessId;
+  }
+
+  /** B3b: S, how long a pooled input may wait before the primary is suspected. */
+  private suspicionTicks(): number {
+    return this.patience.scale(2 * this.options.requestTimeoutTicks);
+  }
+
+  /**
+   * B3a/B3b: how long a view change that 2f+1 joined may take before the next view is tried: S/2,
+   * the forwarding timeout. It covers two message delays (the last view changes reaching the new
+   * primary, its NEW-VIEW reaching us), where S covers the four or five of the normal case.
+   */
+  private viewChangeTimeout(): number {
+    return this.patience.scale(this.options.requestTimeoutTicks);
   }
 
   // B1: normal case.
@@ -398,7 +482,8 @@ export class PbftOrderer implements Orderer {
   }
 
   private acceptPrePrepare(message: PrePrepare): void {
-    this.noteSeq(message.seq);
+    if (this.lastExecuted >= this.expectedSeq()) this.waitingSinceTick = this.host.now();
+    this.highestAcceptedSeq = Math.max(this.highestAcceptedSeq, message.seq);
     const previous = this.slots.get(message.seq);
     if (previous !== undefined)
       for (const input of previous.prePrepare.batch) this.proposedKeys.delete(input.key);
@@ -497,14 +582,16 @@ export class PbftOrderer implements Orderer {
   }
 
   private executeReady(): void {
+    const now = this.host.now();
     for (;;) {
       const entry = this.committed.get(this.lastExecuted + 1);
       if (entry === undefined) return;
       this.committed.delete(entry.seq);
       this.lastExecuted = entry.seq;
-      this.lastProgressTick = this.host.now();
+      this.waitingSinceTick = now;
       this.chain = digest(`${this.chain}|${batchDigest(entry.batch)}`);
       for (const input of entry.batch) {
+        this.noteWait(now, this.pool.receivedTick(input.key));
         this.pool.delete(input.key);
         this.proposedKeys.delete(input.key);
       }
@@ -513,6 +600,19 @@ export class PbftOrderer implements Orderer {
       if (entry.batch.length > 0) this.host.decide(entry.batch);
       if (entry.seq % this.checkpointInterval === 0) this.sendCheckpoint();
     }
+  }
+
+  /**
+   * B3b: how long an input of our pool waited to execute, counted from its arrival or from the
+   * install of the current view. Only in an installed view: a replica out of the view waits for
+   * the others, which says nothing about the network.
+   */
+  private noteWait(now: number, receivedTick: number | undefined): void {
+    if (receivedTick === undefined || !this.viewActive) return;
+    const waited = now - receivedTick;
+    const suspicion = this.suspicionTicks();
+    if (waited > suspicion / 2) this.patience.raise(now);
+    else this.patience.observe(now, waited, CALM_SUSPICION_TIMEOUTS * suspicion, suspicion / 8);
   }
 
   // B2: checkpoints.
@@ -594,13 +694,17 @@ export class PbftOrderer implements Orderer {
 
   private startViewChange(view: number): void {
     if (view <= this.view) return;
+    const now = this.host.now();
     this.view = view;
     this.viewActive = false;
-    this.viewChangeAttempts += 1;
-    this.recentViewChanges = Math.min(this.recentViewChanges + 1, 3);
-    this.lastSuspicionDecayTick = this.host.now();
-    const timeout = this.options.electionTimeoutTicks * 2 ** Math.min(this.viewChangeAttempts - 1, 6);
-    this.viewChangeDeadline = this.host.now() + timeout;
+    this.installedBy = undefined;
+    // B3b: a view change means a faulty primary or timeouts too short to tell; either way the
+    // next one waits twice as long.
+    this.patience.raise(now);
+    // B3a: the timer starts once 2f+1 replicas are in this view change (see onViewChange).
+    this.viewChangeDeadline = Number.POSITIVE_INFINITY;
+    this.viewChangeResendTicks = this.viewChangeTimeout();
+    this.viewChangeResendTick = now + this.viewChangeResendTicks;
     const prepared = [...this.preparedProofs.values()].filter(
       (proof) => proof.prePrepare.seq > this.stable.seq,
     );
@@ -612,11 +716,16 @@ export class PbftOrderer implements Orderer {
       signer: this.host.self,
       signature: this.signer.sign(viewChangeText(view, this.stable, prepared, this.host.self)),
     };
-    let bytes = HEADER_BYTES + SIGNATURE_BYTES * (1 + this.stable.checkpoints.length);
-    for (const proof of prepared)
+    this.ownViewChange = viewChange;
+    this.broadcastViewChange(viewChange);
+    this.onViewChange(viewChange);
+  }
+
+  private broadcastViewChange(viewChange: ViewChange): void {
+    let bytes = HEADER_BYTES + SIGNATURE_BYTES * (1 + viewChange.stable.checkpoints.length);
+    for (const proof of viewChange.prepared)
       bytes += batchBytes(proof.prePrepare.batch) + SIGNATURE_BYTES * (1 + proof.prepares.length);
     this.broadcast(viewChange, bytes, "pbft.view-change");
-    this.onViewChange(viewChange);
   }
 
   private validViewChange(message: ViewChange): boolean {
@@ -661,7 +770,12 @@ export class PbftOrderer implements Orderer {
   }
 
   private onViewChange(message: ViewChange): void {
-    if (message.view <= this.view && (this.viewActive || message.view < this.view)) return;
+    if (this.viewActive && message.view <= this.view) {
+      // B3c: the sender is still changing to a view we already installed (or an older one).
+      this.relayNewView(message.signer);
+      return;
+    }
+    if (message.view < this.view) return;
     // A replica changing view alone may have been down and missed what we decided: tell it how
     // far we got, so it can catch up (B4) whether or not the others follow it.
     if (this.viewActive && message.view > this.view) this.sendStatus(message.signer);
@@ -686,13 +800,22 @@ export class PbftOrderer implements Orderer {
       this.startViewChange(Math.min(...higher.map(([view]) => view)));
       return;
     }
-    if (
-      message.view === this.view &&
-      !this.viewActive &&
-      this.primaryOf(this.view) === this.host.self &&
-      forView.size >= this.quorum
-    )
-      this.sendNewView(forView);
+    if (message.view !== this.view || this.viewActive || forView.size < this.quorum) return;
+    // B3a: 2f+1 are in this view change: from now on it has a time limit.
+    if (this.viewChangeDeadline === Number.POSITIVE_INFINITY)
+      this.viewChangeDeadline = this.host.now() + this.viewChangeTimeout();
+    if (this.primaryOf(this.view) === this.host.self) this.sendNewView(forView);
+  }
+
+  /** B3c: sends a replica behind us the NEW-VIEW that installed our view (at most once a request timeout). */
+  private relayNewView(to: ProcessId): void {
+    const newView = this.installedBy;
+    if (newView === undefined) return;
+    const now = this.host.now();
+    if (now - (this.newViewSentTick.get(to) ?? Number.NEGATIVE_INFINITY) < this.options.requestTimeoutTicks)
+      return;
+    this.newViewSentTick.set(to, now);
+    this.host.send(to, newView, newViewBytes(newView), "pbft.new-view");
   }
 
   private sendNewView(forView: ReadonlyMap<ProcessId, ViewChange>): void {
@@ -708,9 +831,7 @@ export class PbftOrderer implements Orderer {
       signer: this.host.self,
       signature: this.signer.sign(newViewText(this.view, viewChanges, prePrepares)),
     };
-    let bytes = HEADER_BYTES + SIGNATURE_BYTES;
-    for (const prePrepare of prePrepares) bytes += batchBytes(prePrepare.batch) + SIGNATURE_BYTES;
-    this.broadcast(newView, bytes + viewChanges.length * HEADER_BYTES * 4, "pbft.new-view");
+    this.broadcast(newView, newViewBytes(newView), "pbft.new-view");
     this.installView(newView);
   }
 
@@ -738,8 +859,9 @@ export class PbftOrderer implements Orderer {
     return result;
   }
 
-  private onNewView(message: NewView): void {
+  private onNewView(message: NewView, from: ProcessId): void {
     if (
+      !Number.isSafeInteger(message.view) ||
       message.view < this.view ||
       (message.view === this.view && this.viewActive) ||
       message.signer !== this.primaryOf(message.view)
@@ -747,8 +869,9 @@ export class PbftOrderer implements Orderer {
       return;
     if (!this.validNewView(message)) {
       this.rejectedMessages += 1;
-      // A primary lying in its new view: do not wait for the timeout.
-      this.startViewChange(message.view + 1);
+      // The primary we are changing to lies in its new view: do not wait for the timeout. (Only
+      // that one: anyone else's bad NEW-VIEW, for whatever view, must not move us.)
+      if (from === message.signer && message.view === this.view) this.startViewChange(message.view + 1);
       return;
     }
     this.view = message.view;
@@ -792,19 +915,22 @@ export class PbftOrderer implements Orderer {
 
   private installView(message: NewView): void {
     this.viewActive = true;
-    this.viewChangeAttempts = 0;
+    this.installedBy = message;
+    this.ownViewChange = undefined;
+    this.viewChangeDeadline = Number.POSITIVE_INFINITY;
     for (const view of this.viewChanges.keys()) if (view <= message.view) this.viewChanges.delete(view);
     let maxSeq = this.lastExecuted;
     let highestStable: StableProof = this.stable;
     for (const change of message.viewChanges)
       if (change.stable.seq > highestStable.seq) highestStable = change.stable;
     if (highestStable.seq > this.stable.seq) this.installStable(highestStable);
-    // Fresh timers for what is pooled: the new primary deserves its full timeout.
+    // Fresh timers for what is pooled and accepted: the new primary deserves its full timeout.
     this.pool.restartClocks(this.host.now());
+    this.waitingSinceTick = this.host.now();
     this.proposedKeys.clear();
     // Pre-prepares of old views that the new view does not carry will never be decided.
     for (const seq of this.slots.keys()) if (seq > this.lastExecuted) this.slots.delete(seq);
-    this.highestSeqHeard = Math.max(this.lastExecuted, this.stable.seq, ...[...this.committed.keys()]);
+    this.highestAcceptedSeq = this.lastExecuted;
     for (const prePrepare of message.prePrepares) {
       maxSeq = Math.max(maxSeq, prePrepare.seq);
       if (prePrepare.seq > this.lastExecuted && !this.committed.has(prePrepare.seq))
@@ -836,7 +962,7 @@ export class PbftOrderer implements Orderer {
   }
 
   private noteSeq(seq: number): void {
-    if (seq > this.highestSeqHeard) this.highestSeqHeard = seq;
+    if (seq > this.highestDecidedSeq) this.highestDecidedSeq = seq;
   }
 
   /**
@@ -883,7 +1009,7 @@ export class PbftOrderer implements Orderer {
     }
     this.executeReady();
     // Keep going while answers bring progress; the tick retries (with another replica) otherwise.
-    if (this.lastExecuted > executedBefore && this.lastExecuted < this.highestSeqHeard) this.fetch();
+    if (this.lastExecuted > executedBefore && this.lastExecuted < this.expectedSeq()) this.fetch();
   }
 
   private validCommitCertificate(entry: DecidedEntry): boolean {
@@ -924,6 +1050,13 @@ export const pbftSignedText = {
     newViewText(view, viewChanges, prePrepares),
 };
 export type { NewView, PrePrepare, ViewChange };
+
+/** Modelled bytes of a NEW-VIEW: its pre-prepares' batches and signatures, and its view changes. */
+function newViewBytes(newView: NewView): number {
+  let bytes = HEADER_BYTES + SIGNATURE_BYTES + newView.viewChanges.length * HEADER_BYTES * 4;
+  for (const prePrepare of newView.prePrepares) bytes += batchBytes(prePrepare.batch) + SIGNATURE_BYTES;
+  return bytes;
+}
 
 function voteKey(view: number, seq: number, batchHash: string): string {
   return `${view}|${seq}|${batchHash}`;

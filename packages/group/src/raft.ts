@@ -1,5 +1,6 @@
 import type { Prng, ProcessId } from "@amcast/core";
 import { assert } from "@amcast/core";
+import { BackoffLevel } from "./backoff.js";
 import type { OrderedInput } from "./inputs.js";
 import { batchBytes, InputPool } from "./inputs.js";
 import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
@@ -107,11 +108,8 @@ export class RaftOrderer implements Orderer {
   private electionDeadline = 0;
   /** R1c: the random part of the election timeout, in 1/SPREAD_STEPS of T, drawn at each reset. */
   private spreadSteps = 0;
-  private backoffLevel = 0;
-  /** R1c: since when the current leader (or for a leader, a majority) was watched for calm. */
-  private calmSince = 0;
-  /** R1c: longest silence of the leader (or of a majority, for a leader) since `calmSince`. */
-  private longestSilence = 0;
+  /** R1c: the backoff level; its calm watches the leader's (for a leader, a majority's) silences. */
+  private readonly backoff = new BackoffLevel(BACKOFF_LEVEL_MAX);
   /** R1c: the term in which a live leader of an earlier term last raised the level (once per term). */
   private stalePenaltyTerm = -1;
   /** R1b: tick at which this follower last heard from its leader. */
@@ -254,7 +252,7 @@ export class RaftOrderer implements Orderer {
 
   /** T: the mean election timeout at the current backoff level (R1c). */
   private meanTimeout(): number {
-    return this.options.electionTimeoutTicks * 2 ** this.backoffLevel;
+    return this.backoff.scale(this.options.electionTimeoutTicks);
   }
 
   /** T/2: the shortest election timeout, and the lease of a leader heard from (R1b). */
@@ -275,13 +273,11 @@ export class RaftOrderer implements Orderer {
   }
 
   private raiseBackoff(): void {
-    this.backoffLevel = Math.min(this.backoffLevel + 1, BACKOFF_LEVEL_MAX);
-    this.restartCalm();
+    this.backoff.raise(this.host.now());
   }
 
   private restartCalm(): void {
-    this.calmSince = this.host.now();
-    this.longestSilence = 0;
+    this.backoff.restartCalm(this.host.now());
   }
 
   /**
@@ -290,11 +286,7 @@ export class RaftOrderer implements Orderer {
    * level's limit (half of this one) would have had twice the room it needed.
    */
   private watchCalm(silence: number, limit: number): void {
-    this.longestSilence = Math.max(this.longestSilence, silence);
-    if (this.backoffLevel === 0) return;
-    if (this.host.now() - this.calmSince < CALM_TIMEOUTS * this.meanTimeout()) return;
-    if (this.longestSilence < limit / 4) this.backoffLevel -= 1;
-    this.restartCalm();
+    this.backoff.observe(this.host.now(), silence, CALM_TIMEOUTS * this.meanTimeout(), limit / 4);
   }
 
   /** Ticks since a majority (this leader included) was last heard from. */

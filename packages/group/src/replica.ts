@@ -230,6 +230,7 @@ export class Replica<M> implements ProcessLogic {
         break;
       case "reply":
       case "redirect":
+      case "under-way":
         return this.drop("malformed");
       default:
         return assertNever(envelope, "envelope");
@@ -317,10 +318,12 @@ export class Replica<M> implements ProcessLogic {
         ? this.clients.markExecuted(from, seq, settled)
         : !this.clients.isExecuted(from, seq);
     if (!fresh) {
-      // A retry: answer from the reply cache; executing twice is never an option.
+      // A retry: answer from the reply cache; executing twice is never an option. Not delivered
+      // yet (a slow network, a barrier): say it is under way, so the client does not give up.
       this.drop("duplicate-request");
       const reply = this.clients.cachedReply(from, seq);
       if (reply !== undefined) this.sendReply(from, reply);
+      else this.sendReply(from, { t: "under-way", id: message.id });
       return;
     }
     if (this.mode === "solo") {
@@ -544,7 +547,10 @@ export class Replica<M> implements ProcessLogic {
   }
 
   private sendReply(client: ProcessId, reply: GroupWire): void {
-    assert(reply.t === "reply" || reply.t === "redirect", "a reply or redirect envelope");
+    assert(
+      reply.t === "reply" || reply.t === "redirect" || reply.t === "under-way",
+      "an envelope for a client",
+    );
     this.outputs.push({
       kind: "send",
       to: client,
@@ -552,7 +558,7 @@ export class Replica<M> implements ProcessLogic {
       bytes:
         reply.t === "reply"
           ? replyBytes(reply.id, reply.group) + DELAY_ENTRY_BYTES * (reply.delays?.length ?? 0)
-          : replyBytes(reply.id, "") + 64,
+          : replyBytes(reply.id, "") + (reply.t === "redirect" ? 64 : 0),
       label: reply.t,
       id: reply.id,
       protocol: false,

@@ -11,6 +11,8 @@ import type { GroupId, MessageId, Multicast } from "@amcast/core";
  * - `reply`: replica -> client once its group delivered the message, with the application's result.
  * - `redirect`: replica -> client: the overlay changed; send the request again under `view`,
  *   whose overlay (JSON) comes along.
+ * - `under-way`: replica -> client, answering a retry: the group ordered the request and its
+ *   delivery is under way (the reply comes when it is delivered), so the client keeps waiting.
  */
 export type GroupWire =
   | {
@@ -46,7 +48,8 @@ export type GroupWire =
       readonly requestView: number;
       readonly view: number;
       readonly overlay: unknown;
-    };
+    }
+  | { readonly t: "under-way"; readonly id: MessageId };
 
 /** One sending group's delays in a reply: [group, mean one-way ms, samples]. */
 export type DelayEntry = readonly [GroupId, number, number];
@@ -64,7 +67,7 @@ export function replyBytes(id: MessageId, group: GroupId): number {
   return ENVELOPE_BYTES + id.length + group.length + 8;
 }
 
-const KINDS = new Set(["request", "copy", "consensus", "reply", "redirect"]);
+const KINDS = new Set(["request", "copy", "consensus", "reply", "redirect", "under-way"]);
 
 /** Narrows an untrusted body to an envelope kind, or undefined when it is not one. */
 export function readEnvelope(body: unknown): GroupWire | undefined {

@@ -1,6 +1,6 @@
 import { checkRun } from "@amcast/check";
 import type { DestinationSet, Prng, TraceEvent } from "@amcast/core";
-import { Topology } from "@amcast/core";
+import { percent, Topology } from "@amcast/core";
 import type { CrashFault, PartitionFault, SimClient, SimProcess } from "@amcast/sim";
 import { simulate } from "@amcast/sim";
 import { skeen } from "@amcast/skeen";
@@ -12,6 +12,7 @@ import {
   createClient,
   createReplica,
   Membership,
+  type PbftOrderer,
   type Replica,
   replicaCount,
   SimulatedSignatures,
@@ -42,6 +43,8 @@ interface RunOptions {
   readonly byzantine?: ReadonlyMap<string, ByzantineStrategy>;
   readonly multicastsPerClient?: number;
   readonly seed?: number;
+  /** Every message held back by up to this much more (links stay FIFO); none when absent. */
+  readonly extraDelayMsMax?: number;
 }
 
 /** Runs Skeen on the replicated groups and returns the trace and the correct replicas. */
@@ -103,7 +106,13 @@ function run(options: RunOptions) {
     topology,
     processes,
     clients,
-    network: { jitterSdFraction: 0.1, reorder: null },
+    network: {
+      jitterSdFraction: 0.1,
+      reorder:
+        options.extraDelayMsMax === undefined
+          ? null
+          : { chance: percent(100), extraDelayMsMax: options.extraDelayMsMax },
+    },
     processing: { perMessageUs: 20, perByteNs: 1 },
     faults: {
       crashes: options.crashes ?? [],
@@ -234,7 +243,72 @@ describe("Byzantine mode (3f+1 replicas, PBFT-style)", () => {
   });
 });
 
+describe("Byzantine mode on a slow network (every message up to 2 s late, links FIFO)", () => {
+  // Timeouts tuned for milliseconds meet round trips of seconds: the replicas must learn to be
+  // patient (a few view changes at most), keep ordering, and settle; a crashed backup and a silent
+  // one leave exactly 2f+1 replicas in each group, so no replica may wait alone in a view.
+  for (const seed of [1, 2, 3]) {
+    it(`settles with a crashed backup in one group and a silent one in the other: seed ${seed}`, () => {
+      const outcome = run({
+        mode: "byzantine",
+        seed,
+        extraDelayMsMax: 2000,
+        multicastsPerClient: 6,
+        crashes: [{ proc: "a/2", atMs: 50 }],
+        byzantine: new Map([["b/3", "silent"]]),
+      });
+      expectClean(outcome);
+      for (const replica of outcome.correct) {
+        const orderer = replica.orderer as PbftOrderer;
+        expect(orderer.currentView, replica.id).toBeLessThanOrEqual(4);
+      }
+    });
+  }
+});
+
 describe("clients", () => {
+  it("give up only after retries met with silence: a group saying the request is under way (f+1 replicas) is waited for", () => {
+    const membership = Membership.uniform(["a", "b"], 4);
+    const signatures = new SimulatedSignatures(7);
+    const client = () =>
+      createClient({
+        id: "c0",
+        protocol: skeen,
+        membership,
+        overlay: null,
+        mode: "byzantine",
+        f: 1,
+        outstandingMax: 1,
+        signer: signatures.signerFor("c0"),
+        retryTicks: 2,
+        retriesMax: 3,
+      });
+    // Ticks 300 times; every 10 ticks the given replicas say the multicast is under way.
+    const wait = (sayers: readonly string[]) => {
+      const waiting = client();
+      const { message } = waiting.multicast(["a"], 8);
+      for (let tick = 1; tick <= 300; tick += 1) {
+        waiting.tick();
+        if (tick % 10 === 0)
+          for (const from of sayers) waiting.receive(from, { t: "under-way", id: message.id });
+      }
+      return { waiting, message };
+    };
+    expect(wait([]).waiting.abandoned).toBe(1);
+    // One replica's word could be a Byzantine one's: not enough.
+    expect(wait(["a/0"]).waiting.abandoned).toBe(1);
+    // A word from another group (not asked) does not count towards a's quorum.
+    expect(wait(["a/0", "b/1"]).waiting.abandoned).toBe(1);
+    const { waiting, message } = wait(["a/0", "a/2"]);
+    expect(waiting.abandoned).toBe(0);
+    expect(waiting.inFlightCount).toBe(1);
+    const reply = { t: "reply", id: message.id, group: "a", result: null };
+    expect(waiting.receive("a/1", reply)).toEqual([]);
+    expect(waiting.receive("a/3", reply)).toEqual([
+      { kind: "complete", id: message.id, results: { a: null } },
+    ]);
+  });
+
   it("retry when cut off from a group, and replicas answer retries without executing twice", () => {
     const outcome = run({
       mode: "crash",
