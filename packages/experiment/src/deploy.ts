@@ -33,6 +33,21 @@ export const CONTAINER_PATHS = {
   traces: "/var/lib/amcast",
 } as const;
 
+/** The command line of a client host in a container: its id, the mounted files, where its trace goes. */
+function clientHostArgs(id: string, tracePath: string): string[] {
+  return [
+    "clients",
+    "--deployment",
+    CONTAINER_PATHS.deployment,
+    "--id",
+    id,
+    "--secret-file",
+    CONTAINER_PATHS.secret,
+    "--trace",
+    tracePath,
+  ];
+}
+
 /** The non-root user of the image (Dockerfile): every manifest runs as it. */
 export const IMAGE_UID = 10001;
 
@@ -387,17 +402,7 @@ export function kubernetesLayout(
                 name: "clients",
                 image: options.image,
                 imagePullPolicy: "IfNotPresent",
-                args: [
-                  "clients",
-                  "--deployment",
-                  CONTAINER_PATHS.deployment,
-                  "--id",
-                  node.id,
-                  "--secret-file",
-                  CONTAINER_PATHS.secret,
-                  "--trace",
-                  `${CONTAINER_PATHS.traces}/${dnsLabel(node.id)}.trace.jsonl`,
-                ],
+                args: clientHostArgs(node.id, `${CONTAINER_PATHS.traces}/${dnsLabel(node.id)}.trace.jsonl`),
                 resources,
                 securityContext: containerSecurity,
                 volumeMounts,
@@ -496,17 +501,7 @@ export function composeFiles(system: SystemSpec, options: DeployOptions): Deploy
   for (const node of clientHosts)
     services[dnsLabel(node.id)] = {
       image: options.image,
-      command: [
-        "clients",
-        "--deployment",
-        CONTAINER_PATHS.deployment,
-        "--id",
-        node.id,
-        "--secret-file",
-        CONTAINER_PATHS.secret,
-        "--trace",
-        traceOf(node),
-      ],
+      command: clientHostArgs(node.id, traceOf(node)),
       volumes: mounts,
       depends_on: Object.fromEntries(
         replicas.map((replica) => [serviceOf(replica.id), { condition: "service_healthy" }]),
