@@ -629,7 +629,7 @@ function sequenceOf(message: Multicast): number | undefined {
 /**
  * The number written after the ":" at `colon` in `id`, to its end, if it is a safe integer written
  * exactly as `String(seq)` writes it (decimal digits, no leading zero); undefined otherwise.
- * (Clients may number from `Date.now() * 1000`: 16 digits.)
+ * (A client may number from the wall clock in microseconds: 16 digits.)
  */
 function sequenceAt(id: string, colon: number): number | undefined {
   const length = id.length;

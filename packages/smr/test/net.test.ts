@@ -1,27 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import type { GroupId } from "@amcast/core";
 import { Keyring, publicKeysFromSecret } from "@amcast/runtime";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Application, ClusterConfig, ReplicaHandle, ServiceClient } from "../src/index.js";
 import { connectClient, startReplica } from "../src/index.js";
-
-/** Ports the kernel hands out now (free at the time of asking). */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<import("node:net").Server>((resolve) => {
-          const server = createServer();
-          server.listen(0, "127.0.0.1", () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((server) => (server.address() as { port: number }).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
-}
+import { freePorts } from "./ports.js";
 
 async function config(
   groups: readonly GroupId[],

@@ -1,29 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Application, ClusterConfig, ProxyHandle, ReplicaHandle } from "../src/index.js";
 import { startProxy, startReplica } from "../src/index.js";
+import { freePorts } from "./ports.js";
 
 /**
  * `startProxy` (amcast proxy): plain HTTP clients multicast through it; a retry of the same
  * (client, seq) is answered with the same replies and applied once; bad requests get a 4xx.
  */
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<import("node:net").Server>((resolve) => {
-          const server = createServer();
-          server.listen(0, "127.0.0.1", () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((server) => (server.address() as { port: number }).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
-}
 
 /** Counts what it applies: a duplicate would show as a second application. */
 function counter(applied: string[]): Application<{ op: string }, number> {
