@@ -34,6 +34,8 @@ export interface WeightedDestinations {
 
 export class DestinationChooser {
   readonly home: GroupId;
+  /** The destination set of a local multicast, one shared (read-only) array for all of them. */
+  private readonly homeOnly: DestinationSet;
   private readonly others: readonly GroupId[];
   private readonly localChance: Ratio;
   /** For `table`: the home's sets and the running sums of their weights. */
@@ -57,6 +59,7 @@ export class DestinationChooser {
     for (const size of spec.globalSizes)
       assert(Number.isInteger(size) && size >= 2, `global size ${size} is not >= 2`);
     this.home = home;
+    this.homeOnly = [home];
     this.localChance = percent(spec.localPercent);
     const others = targets.filter((group) => group !== home);
     this.others =
@@ -84,13 +87,13 @@ export class DestinationChooser {
   next(prng: Prng): DestinationSet {
     if (this.table !== null) {
       const { sets, cumulative } = this.table;
-      if (sets.length === 0 || prng.chance(this.localChance)) return [this.home];
+      if (sets.length === 0 || prng.chance(this.localChance)) return this.homeOnly;
       const draw = prng.float() * (cumulative[cumulative.length - 1] as number);
       let index = 0;
       while (index < sets.length - 1 && (cumulative[index] as number) <= draw) index += 1;
       return sets[index] as DestinationSet;
     }
-    if (this.others.length === 0 || prng.chance(this.localChance)) return [this.home];
+    if (this.others.length === 0 || prng.chance(this.localChance)) return this.homeOnly;
     const size = Math.min(prng.pick(this.spec.globalSizes), this.others.length + 1);
     const pool = this.spec.globalChoice === "nearest" ? this.others.slice(0, size) : this.others;
     return destinationSet([this.home, ...prng.sample(pool, size - 1)]);

@@ -113,6 +113,13 @@ interface Shape {
   readonly perKind: LatencyAccumulator;
 }
 
+/** A client's shapes by destination set, and the last one used (most multicasts repeat it). */
+interface ClientShapes {
+  readonly byDst: Map<string, Shape>;
+  last: Shape | undefined;
+  lastKey: string;
+}
+
 interface InFlight {
   readonly client: string;
   readonly dst: DestinationSet;
@@ -120,8 +127,11 @@ interface InFlight {
   readonly multicastMs: number;
   /** The overlay view every group had installed when the multicast started (0 without views). */
   readonly view: number;
-  /** Destination groups that have not delivered yet (first replica to deliver counts); a few each. */
-  readonly groupsLeft: GroupId[];
+  /**
+   * Destination groups of a multi-group multicast that have not delivered yet (first replica to
+   * deliver counts), copied from `dst` on its first delivery; a local one needs no list.
+   */
+  groupsLeft: GroupId[] | undefined;
   lastDeliveryMs: number;
   completeMs: number;
 }
@@ -191,11 +201,11 @@ export class MetricsCollector implements TraceSink {
   private readonly latency = new LatencyAccumulator();
   private readonly completeLatency = new LatencyAccumulator();
   private readonly byKind = new Map<string, LatencyAccumulator>();
-  /** Per client: the shape of its multicasts by destination set (`destinationKey`). */
-  private readonly shapes = new Map<
-    string,
-    { byDst: Map<string, Shape>; last: Shape | undefined; lastKey: string }
-  >();
+  /**
+   * Per client: the shape of its multicasts by destination set (`destinationKey`); null for an
+   * ignored client (one lookup per multicast answers both).
+   */
+  private readonly shapes = new Map<string, ClientShapes | null>();
   private readonly samples: MessageSample[] = [];
   private readonly marks: RunMark[] = [];
   private multicasts = 0;
@@ -247,17 +257,22 @@ export class MetricsCollector implements TraceSink {
   }
 
   multicast(id: MessageId, client: ProcessId, dst: DestinationSet, t: number): void {
-    if (this.ignoredClients.has(client)) return;
+    let shapes = this.shapes.get(client);
+    if (shapes === undefined) {
+      shapes = this.ignoredClients.has(client) ? null : { byDst: new Map(), last: undefined, lastKey: "" };
+      this.shapes.set(client, shapes);
+    }
+    if (shapes === null) return;
     this.multicasts += 1;
     if (t < this.firstMulticastMs) this.firstMulticastMs = t;
     this.dstById?.set(id, dst);
     this.inFlight.set(id, {
       client,
       dst,
-      shape: this.shape(client, dst),
+      shape: this.shape(shapes, client, dst),
       multicastMs: t,
       view: this.viewEverywhere,
-      groupsLeft: dst.length === 1 ? [dst[0] as GroupId] : [...dst],
+      groupsLeft: undefined,
       lastDeliveryMs: -1,
       completeMs: -1,
     });
@@ -266,18 +281,20 @@ export class MetricsCollector implements TraceSink {
   /** The first replica of a group to deliver counts for its group. */
   deliver(id: MessageId, group: GroupId, _proc: ProcessId, t: number): void {
     const record = this.inFlight.get(id);
-    if (record === undefined) return;
-    const groupsLeft = record.groupsLeft;
-    const index = groupsLeft.indexOf(group);
-    if (index < 0) return;
-    // Order does not matter: the last one takes the freed place.
-    const last = groupsLeft.pop() as GroupId;
-    if (index < groupsLeft.length) groupsLeft[index] = last;
-    if (groupsLeft.length === 0) {
-      record.lastDeliveryMs = t;
-      this.delivered += 1;
-      this.maybeFinish(id, record);
-    }
+    if (record === undefined || record.lastDeliveryMs >= 0) return;
+    if (record.dst.length > 1) {
+      record.groupsLeft ??= [...record.dst];
+      const groupsLeft = record.groupsLeft;
+      const index = groupsLeft.indexOf(group);
+      if (index < 0) return;
+      // Order does not matter: the last one takes the freed place.
+      const last = groupsLeft.pop() as GroupId;
+      if (index < groupsLeft.length) groupsLeft[index] = last;
+      if (groupsLeft.length > 0) return;
+    } else if (group !== record.dst[0]) return;
+    record.lastDeliveryMs = t;
+    this.delivered += 1;
+    this.maybeFinish(id, record);
   }
 
   complete(id: MessageId, _client: ProcessId, t: number): void {
@@ -301,13 +318,8 @@ export class MetricsCollector implements TraceSink {
       this.marks.push({ t, label });
   }
 
-  /** The shape of `client`'s multicasts to `dst`, computed on first use. */
-  private shape(client: string, dst: DestinationSet): Shape {
-    let shapes = this.shapes.get(client);
-    if (shapes === undefined) {
-      shapes = { byDst: new Map(), last: undefined, lastKey: "" };
-      this.shapes.set(client, shapes);
-    }
+  /** The shape of `client`'s multicasts to `dst` (`shapes` are the client's), computed on first use. */
+  private shape(shapes: ClientShapes, client: string, dst: DestinationSet): Shape {
     // Most of a client's multicasts go to its home group alone: the last shape answers them.
     const key = dst.length === 1 ? (dst[0] as GroupId) : destinationKey(dst);
     if (shapes.last !== undefined && key === shapes.lastKey) return shapes.last;

@@ -77,8 +77,8 @@ interface InFlight {
   retries: number;
   /** Retries since an entry group last said the request is under way; `retriesMax` of them and the client gives up. */
   silentRetries: number;
-  /** Per entry group, the replicas that said so since (a quorum of one group counts). */
-  readonly underWay: Map<GroupId, Set<ProcessId>>;
+  /** Per entry group, the replicas that said so since (a quorum of one group counts); created on the first. */
+  underWay: Map<GroupId, Set<ProcessId>> | undefined;
 }
 
 const DEFAULT_RETRY_TICKS = 100;
@@ -184,7 +184,7 @@ export class MulticastClient implements ClientLogic {
       sentTick: this.ticks,
       retries: 0,
       silentRetries: 0,
-      underWay: new Map(),
+      underWay: undefined,
     });
     return { message, outputs: sends };
   }
@@ -257,6 +257,7 @@ export class MulticastClient implements ClientLogic {
     const record = this.inFlight.get(id);
     const group = this.spec.membership.groupOf(from);
     if (record === undefined || group === undefined) return NOTHING;
+    record.underWay ??= new Map();
     let voters = record.underWay.get(group);
     if (voters === undefined) {
       voters = new Set();

@@ -67,11 +67,19 @@ export function replyBytes(id: MessageId, group: GroupId): number {
   return ENVELOPE_BYTES + id.length + group.length + 8;
 }
 
-const KINDS = new Set(["request", "copy", "consensus", "reply", "redirect", "under-way"]);
-
 /** Narrows an untrusted body to an envelope kind, or undefined when it is not one. */
 export function readEnvelope(body: unknown): GroupWire | undefined {
   if (typeof body !== "object" || body === null) return undefined;
-  const t = (body as { t?: unknown }).t;
-  return typeof t === "string" && KINDS.has(t) ? (body as GroupWire) : undefined;
+  // Every message passes here: comparisons, not a set lookup.
+  switch ((body as { t?: unknown }).t) {
+    case "request":
+    case "copy":
+    case "consensus":
+    case "reply":
+    case "redirect":
+    case "under-way":
+      return body as GroupWire;
+    default:
+      return undefined;
+  }
 }

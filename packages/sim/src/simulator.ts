@@ -82,15 +82,28 @@ class EventQueue {
     seqs[index] = seq;
   }
 
-  pop(): SimEvent {
-    const { events, times, seqs } = this;
-    const top = events[0] as SimEvent;
+  /** Removes the first event (the loop handles an event in place, then removes or requeues it). */
+  removeFirst(): void {
     this.count -= 1;
     const size = this.count;
-    const last = events.pop() as SimEvent;
-    if (size === 0) return top;
-    const t = times[size] as number;
-    const seq = seqs[size] as number;
+    const last = this.events.pop() as SimEvent;
+    if (size === 0) return;
+    this.siftDown(last, this.times[size] as number, this.seqs[size] as number);
+  }
+
+  /**
+   * The first event, given a later (t, seq): it sinks to its place. The same order as removing
+   * it and pushing it again, with one pass instead of two (a service that starts on arrival is
+   * requeued for a moment later, which usually keeps it near the top).
+   */
+  requeueFirst(event: SimEvent): void {
+    this.siftDown(event, event.t, event.seq);
+  }
+
+  /** Puts `event` with key (t, seq) at the root's place and moves it down to where it belongs. */
+  private siftDown(event: SimEvent, t: number, seq: number): void {
+    const { events, times, seqs } = this;
+    const size = this.count;
     let index = 0;
     for (;;) {
       const first = 4 * index + 1;
@@ -113,10 +126,9 @@ class EventQueue {
       seqs[index] = childSeq;
       index = child;
     }
-    events[index] = last;
+    events[index] = event;
     times[index] = t;
     seqs[index] = seq;
-    return top;
   }
 
   private grow(): void {
@@ -403,15 +415,20 @@ export class Simulator {
         this.now = timeLimitMs;
         return "time-limit";
       }
-      queue.pop();
+      // The event stays first in the queue while it is handled: everything it schedules comes
+      // after it (a later time, or the same time and a later sequence number). Then it leaves,
+      // unless it was requeued (`requeue` moved it to its new place).
       this.queueEvents += 1;
       this.now = event.t;
-      if (event.type !== EventType.Tick) {
+      const seq = event.seq;
+      const type = event.type;
+      if (type !== EventType.Tick) {
         this.foregroundEvents -= 1;
         this.lastForegroundMs = event.t;
       }
       this.handle(event);
-      if (event.type === EventType.Tick && event.at === this.watchIndex && this.settled()) return "drained";
+      if (event.seq === seq) queue.removeFirst();
+      if (type === EventType.Tick && event.at === this.watchIndex && this.settled()) return "drained";
     }
   }
 
@@ -724,7 +741,9 @@ export class Simulator {
     event.seq = this.seq;
     event.type = type;
     event.incarnation = incarnation;
-    this.queue.push(event);
+    // The event being handled is still first in the queue: it moves down from there.
+    if (this.queue.peek() === event) this.queue.requeueFirst(event);
+    else this.queue.push(event);
     this.seq += 1;
   }
 
