@@ -205,8 +205,15 @@ export class MulticastClient implements ClientLogic {
         : { t: "request", message, seq, signature, settled, view: this.view };
     const bytes =
       ENVELOPE_BYTES + multicastBytes(message) + (this.spec.mode === "byzantine" ? SIGNATURE_BYTES : 0);
+    const entryGroups = protocol.entryGroups(message.dst, this.context);
+    const only = entryGroups.length === 1 ? membership.replicas(entryGroups[0] as GroupId) : undefined;
+    if (only?.length === 1) {
+      // One entry group with one replica (a solo local multicast): the list is that one send.
+      const to = only[0] as ProcessId;
+      return [{ kind: "send", to, body: envelope, bytes, label: "request", id: message.id, protocol: false }];
+    }
     const sends: ProcessSend[] = [];
-    for (const group of protocol.entryGroups(message.dst, this.context)) {
+    for (const group of entryGroups) {
       for (const to of membership.replicas(group)) {
         sends.push({
           kind: "send",

@@ -28,13 +28,26 @@ interface ClientTable {
  */
 export class ClientRequests {
   private readonly tables = new Map<ClientId, ClientTable>();
+  /** The last table looked up: a request's reply comes right after it runs (one lookup, not two). */
+  private lastClient: ClientId | undefined;
+  private lastTable: ClientTable | undefined;
 
   constructor(private readonly window = CLIENT_SEQ_WINDOW) {
     assert(window > 0, "the sequence window holds something");
   }
 
-  isExecuted(client: ClientId, seq: number): boolean {
+  private table(client: ClientId): ClientTable | undefined {
+    if (client === this.lastClient) return this.lastTable;
     const table = this.tables.get(client);
+    if (table !== undefined) {
+      this.lastClient = client;
+      this.lastTable = table;
+    }
+    return table;
+  }
+
+  isExecuted(client: ClientId, seq: number): boolean {
+    const table = this.table(client);
     return table !== undefined && (seq < table.floor || table.executed.has(seq));
   }
 
@@ -45,7 +58,7 @@ export class ClientRequests {
    */
   markExecuted(client: ClientId, seq: number, settled = 0): boolean {
     assert(settled <= seq, "a client settles only requests below the one it sends");
-    let table = this.tables.get(client);
+    let table = this.table(client);
     if (table === undefined) {
       table = { floor: 0, executed: new Map() };
       this.tables.set(client, table);
@@ -72,7 +85,7 @@ export class ClientRequests {
    * answered it (a Byzantine client can do both while the request waits in the logic).
    */
   forget(client: ClientId, seq: number): boolean {
-    const table = this.tables.get(client);
+    const table = this.table(client);
     assert(
       table !== undefined && (seq < table.floor || table.executed.has(seq)),
       () => `${client}#${seq} was not executed`,
@@ -85,7 +98,7 @@ export class ClientRequests {
 
   recordReply(client: ClientId, seq: number, reply: GroupWire): void {
     assert(reply.t === "reply", "replies are cached");
-    const table = this.tables.get(client);
+    const table = this.table(client);
     assert(
       table !== undefined && seq >= table.floor && table.executed.has(seq),
       () => `reply for ${client}#${seq}, which was not executed`,
@@ -96,14 +109,14 @@ export class ClientRequests {
   /** Caches the reply to (client, seq) if this replica executed it (a protocol may deliver others' requests). */
   recordReplyIfExecuted(client: ClientId, seq: number, reply: GroupWire): void {
     assert(reply.t === "reply", "replies are cached");
-    const table = this.tables.get(client);
+    const table = this.table(client);
     if (table === undefined || seq < table.floor || !table.executed.has(seq)) return;
     table.executed.set(seq, reply);
   }
 
   /** The reply sent for (client, seq), if it was executed and delivered here and is still cached. */
   cachedReply(client: ClientId, seq: number): GroupWire | undefined {
-    const table = this.tables.get(client);
+    const table = this.table(client);
     if (table === undefined || seq < table.floor) return undefined;
     return table.executed.get(seq) ?? undefined;
   }

@@ -163,6 +163,15 @@ interface ProcessSlot {
   serving: SimEvent | undefined;
   crashed: boolean;
   incarnation: number;
+  /**
+   * The destination and label of this process's last send, with the destination's index and the
+   * label's counter: most sends repeat them (a client's requests, a replica's replies), and the
+   * two map lookups are then skipped.
+   */
+  lastToId: ProcessId | undefined;
+  lastTo: number;
+  lastLabel: string | undefined;
+  lastLabelCounter: { count: number };
 }
 
 interface ClientSlot {
@@ -351,6 +360,10 @@ export class Simulator {
       serving: undefined,
       crashed: false,
       incarnation: 0,
+      lastToId: undefined,
+      lastTo: -1,
+      lastLabel: undefined,
+      lastLabelCounter: { count: 0 },
     });
   }
 
@@ -681,7 +694,12 @@ export class Simulator {
     id: string | undefined,
     protocol: boolean,
   ): void {
-    const to = this.indexOf(toId);
+    let to = slot.lastTo;
+    if (toId !== slot.lastToId) {
+      to = this.indexOf(toId);
+      slot.lastToId = toId;
+      slot.lastTo = to;
+    }
     assert(to !== from, () => `${slot.id} sends to itself`);
     const toSlot = this.slots[to] as ProcessSlot;
     if (protocol) {
@@ -691,9 +709,16 @@ export class Simulator {
       this.clientMessages += 1;
       this.clientBytes += bytes;
     }
-    const counter = this.sendCounts.get(label);
-    if (counter === undefined) this.sendCounts.set(label, { count: 1 });
-    else counter.count += 1;
+    if (label !== slot.lastLabel) {
+      let counter = this.sendCounts.get(label);
+      if (counter === undefined) {
+        counter = { count: 0 };
+        this.sendCounts.set(label, counter);
+      }
+      slot.lastLabel = label;
+      slot.lastLabelCounter = counter;
+    }
+    slot.lastLabelCounter.count += 1;
     const link = this.link(from, to);
     const { jitterSdFraction, reorder } = this.options.network;
     const baseMs = this.delayByRegions[slot.region * this.regionCount + toSlot.region] as number;

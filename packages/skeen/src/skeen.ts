@@ -84,6 +84,15 @@ export class SkeenGroup implements GroupLogic<SkeenMessage> {
   }
 
   step(input: GroupInput<SkeenMessage>): readonly GroupOutput<SkeenMessage>[] {
+    if (input.kind === "request" && input.message.dst.length === 1 && this.queue.size === 0) {
+      // Local, with nothing queued before it: its proposal is final at once and it is the head,
+      // so it is delivered now (steps 2-4 at once, without a table entry or a queue entry).
+      const { message } = input;
+      assert(message.dst[0] === this.group, () => `${this.group} got ${message.id} for ${message.dst[0]}`);
+      this.clock += 1;
+      this.deliveredCount += 1;
+      return [{ kind: "deliver", message }];
+    }
     const outputs: GroupOutput<SkeenMessage>[] = [];
     switch (input.kind) {
       case "request":
@@ -105,14 +114,6 @@ export class SkeenGroup implements GroupLogic<SkeenMessage> {
       message.dst.includes(this.group),
       () => `${this.group} got ${message.id} for ${message.dst.join(",")}`,
     );
-    if (message.dst.length === 1 && this.queue.size === 0) {
-      // Local, with nothing queued before it: its proposal is final at once and it is the head,
-      // so it is delivered now (steps 2-4 at once, without a table entry or a queue entry).
-      this.clock += 1;
-      this.deliveredCount += 1;
-      outputs.push({ kind: "deliver", message });
-      return;
-    }
     const entry = this.entry(message.id);
     assert(entry.message === undefined, () => `${this.group} got ${message.id} twice`);
     entry.message = message;
