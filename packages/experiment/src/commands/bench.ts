@@ -1,5 +1,7 @@
 import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
+import { PerformanceObserver } from "node:perf_hooks";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { GroupLogic, Overlay, OverlayKind, ProtocolDefinition, Topology } from "@amcast/core";
 import { checkOverlayAgainstTopology, parseOverlay } from "@amcast/core";
 import { FlexCastGroup } from "@amcast/flexcast";
@@ -68,14 +70,45 @@ function keepingGroups(
 }
 
 /**
+ * The garbage collector's pauses on the main thread. The runtime reports them after the fact (a
+ * turn or two of the event loop later), so each run notes its time window and the pauses are
+ * summed per window once everything ran (`settle`).
+ */
+class GcPauses {
+  private readonly pauses: { readonly startMs: number; readonly durationMs: number }[] = [];
+  private readonly observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries())
+      this.pauses.push({ startMs: entry.startTime, durationMs: entry.duration });
+  });
+
+  constructor() {
+    this.observer.observe({ entryTypes: ["gc"] });
+  }
+
+  /** Lets the pending reports arrive, then stops listening. */
+  async settle(): Promise<void> {
+    for (let turn = 0; turn < 4; turn += 1) await nextTurn();
+    this.observer.disconnect();
+  }
+
+  /** Milliseconds of pauses that started in [fromMs, toMs) (`performance.now()` times). */
+  msBetween(fromMs: number, toMs: number): number {
+    let sum = 0;
+    for (const pause of this.pauses)
+      if (pause.startMs >= fromMs && pause.startMs < toMs) sum += pause.durationMs;
+    return sum;
+  }
+}
+
+/**
  * `amcast bench [--multicasts N] [--repeat K] [--protocol P] [--mode M] [--groups G] [--json]`:
  * simulator speed. Runs Skeen and FlexCast on the 12-region quickstart setup and on the 48-group
  * scale-48 setup with solo groups (at least N multicasts, default 120,000), and on 12 groups in
  * crash and Byzantine mode (f = 1, a fifth and a twentieth of N), without checking or keeping the
  * trace, K times each (default 3), and reports the run with the median wall time: message events
- * per wall-clock second, CPU time per multicast (the whole process, garbage collection included)
- * and FlexCast's largest retained history at any group. `--protocol`, `--mode` and `--groups`
- * keep only the matching rows.
+ * per wall-clock second, CPU time per multicast (the whole process, garbage collection included),
+ * the share of the run's wall time spent in garbage collection pauses, and FlexCast's largest
+ * retained history at any group. `--protocol`, `--mode` and `--groups` keep only the matching rows.
  */
 export function runBenchCommand(args: string[]): number | Promise<number> {
   const { values } = parseCommandArgs(
@@ -113,6 +146,17 @@ export function runBenchCommand(args: string[]): number | Promise<number> {
     throw new UsageError(
       `bench: --groups is one of ${Object.keys(BENCH_SETUPS).join(", ")}, got ${JSON.stringify(groupsFilter)}`,
     );
+  return runSimBench(multicastsMin, repeat, protocolFilter, modeFilter, groupsFilter, values.json === true);
+}
+
+async function runSimBench(
+  multicastsMin: number,
+  repeat: number,
+  protocolFilter: string | undefined,
+  modeFilter: string | undefined,
+  groupsFilter: string | undefined,
+  json: boolean,
+): Promise<number> {
   const root = findProjectRoot(process.cwd());
   const experiments = new Map<BenchGroups, ExperimentSpec>();
   const experimentFor = (groups: BenchGroups): ExperimentSpec => {
@@ -134,8 +178,13 @@ export function runBenchCommand(args: string[]): number | Promise<number> {
         .map((load) => load.toFixed(1))
         .join(" ")} on ${availableParallelism()} core(s)\n`,
   );
-  const rows: (string | number)[][] = [];
-  const runs: Record<string, unknown>[] = [];
+  const gc = new GcPauses();
+  const measuredRows: {
+    readonly protocol: string;
+    readonly groups: number;
+    readonly mode: ReplicationMode;
+    readonly measured: Measured[];
+  }[] = [];
   for (const row of BENCH_ROWS) {
     if (modeFilter !== undefined && row.mode !== modeFilter) continue;
     if (groupsFilter !== undefined && String(row.groups) !== groupsFilter) continue;
@@ -156,9 +205,10 @@ export function runBenchCommand(args: string[]): number | Promise<number> {
         experiment.protocols.find((run) => run.protocol === protocol)?.overlay ??
         benchOverlay(root, protocol.overlayKind, experiment.topology);
       if (protocol.overlayKind !== null && overlay === null) continue;
-      const measured: { outcome: ScenarioOutcome; cpuMs: number; historyPeak: number | null }[] = [];
+      const measured: Measured[] = [];
       for (let index = 0; index < repeat; index += 1) {
         const logics: GroupLogic<unknown>[] = [];
+        const startedMs = performance.now();
         const cpu = process.cpuUsage();
         const outcome = runScenario(
           faultFreeScenario(experiment, {
@@ -178,37 +228,51 @@ export function runBenchCommand(args: string[]): number | Promise<number> {
           outcome,
           cpuMs: (used.user + used.system) / 1000,
           historyPeak: peaks.length === 0 ? null : Math.max(...peaks),
+          startedMs,
+          endedMs: performance.now(),
         });
       }
-      measured.sort((a, b) => a.outcome.wallMs - b.outcome.wallMs);
-      const median = measured[Math.floor(measured.length / 2)] as (typeof measured)[number];
-      const { outcome } = median;
-      const eventsPerSec = (outcome.sim.messageEvents * 1000) / outcome.wallMs;
-      const multicasts = outcome.metrics.multicasts;
-      const cpuUsPerMulticast = multicasts === 0 ? 0 : (median.cpuMs * 1000) / multicasts;
-      rows.push([
-        protocol.name,
-        groups,
-        row.mode,
-        multicasts,
-        outcome.sim.messageEvents,
-        Math.round(outcome.wallMs),
-        Math.round(eventsPerSec),
-        Math.round((multicasts * 1000) / outcome.wallMs),
-        round(cpuUsPerMulticast),
-        median.historyPeak ?? "-",
-      ]);
-      runs.push({
-        ...runSummary(outcome, "sim"),
-        groups,
-        queueEvents: outcome.sim.queueEvents,
-        queueEventsPerSec: Math.round((outcome.sim.queueEvents * 1000) / outcome.wallMs),
-        cpuUsPerMulticast: round(cpuUsPerMulticast),
-        historyPeak: median.historyPeak,
-        wallMsAll: measured.map((run) => Math.round(run.outcome.wallMs)),
-        cpuUsPerMulticastAll: measured.map((run) => round((run.cpuMs * 1000) / Math.max(1, multicasts))),
-      });
+      measuredRows.push({ protocol: protocol.name, groups, mode: row.mode, measured });
     }
+  }
+  await gc.settle();
+  const rows: (string | number)[][] = [];
+  const runs: Record<string, unknown>[] = [];
+  for (const { protocol, groups, mode, measured } of measuredRows) {
+    // Share of a run's wall time (setup and summary included) spent in collector pauses.
+    const gcShare = (run: Measured): number =>
+      gc.msBetween(run.startedMs, run.endedMs) / Math.max(1e-9, run.endedMs - run.startedMs);
+    measured.sort((a, b) => a.outcome.wallMs - b.outcome.wallMs);
+    const median = measured[Math.floor(measured.length / 2)] as Measured;
+    const { outcome } = median;
+    const eventsPerSec = (outcome.sim.messageEvents * 1000) / outcome.wallMs;
+    const multicasts = outcome.metrics.multicasts;
+    const cpuUsPerMulticast = multicasts === 0 ? 0 : (median.cpuMs * 1000) / multicasts;
+    rows.push([
+      protocol,
+      groups,
+      mode,
+      multicasts,
+      outcome.sim.messageEvents,
+      Math.round(outcome.wallMs),
+      Math.round(eventsPerSec),
+      Math.round((multicasts * 1000) / outcome.wallMs),
+      round(cpuUsPerMulticast),
+      (100 * gcShare(median)).toFixed(1),
+      median.historyPeak ?? "-",
+    ]);
+    runs.push({
+      ...runSummary(outcome, "sim"),
+      groups,
+      queueEvents: outcome.sim.queueEvents,
+      queueEventsPerSec: Math.round((outcome.sim.queueEvents * 1000) / outcome.wallMs),
+      cpuUsPerMulticast: round(cpuUsPerMulticast),
+      gcShare: round3(gcShare(median)),
+      historyPeak: median.historyPeak,
+      wallMsAll: measured.map((run) => Math.round(run.outcome.wallMs)),
+      cpuUsPerMulticastAll: measured.map((run) => round((run.cpuMs * 1000) / Math.max(1, multicasts))),
+      gcShareAll: measured.map((run) => round3(gcShare(run))),
+    });
   }
   process.stdout.write(
     `${formatTable(
@@ -222,12 +286,13 @@ export function runBenchCommand(args: string[]): number | Promise<number> {
         "message events/s",
         "multicasts/s",
         "cpu µs/mcast",
+        "gc %",
         "peak history",
       ],
       rows,
     )}\n`,
   );
-  if (values.json === true)
+  if (json)
     process.stdout.write(
       `${JSON.stringify({ benchmark: "simulator", loadAverage: loadavg().map(round), runs })}\n`,
     );
@@ -236,4 +301,17 @@ export function runBenchCommand(args: string[]): number | Promise<number> {
 
 function round(value: number): number {
   return Math.round(value * 100) / 100;
+}
+
+function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+/** One run of a benchmark row, with its time window for the collector's pauses. */
+interface Measured {
+  readonly outcome: ScenarioOutcome;
+  readonly cpuMs: number;
+  readonly historyPeak: number | null;
+  readonly startedMs: number;
+  readonly endedMs: number;
 }

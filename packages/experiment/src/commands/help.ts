@@ -116,7 +116,10 @@ export const HELP: Record<string, CommandHelp> = {
     synopsis:
       "bench [--multicasts N] [--repeat N] [--protocol P] [--mode M] [--groups G] [--json] [--runtime net ...]",
     about:
-      "Measures the simulator (message events per second), or with --runtime net the network runtime on loopback.",
+      "Measures the simulator (message events per second, CPU time per multicast, the garbage collector's share, " +
+      "FlexCast's peak history), or with --runtime net the network runtime on loopback. The packages' own " +
+      "benchmarks (the replica log's appends, the trace oracles, the linearizability checker) run with " +
+      "`pnpm run bench:packages`.",
     options: [
       ["--multicasts N", "multicasts per benchmark run (simulator default 120000)"],
       ["--repeat N", "repetitions (simulator default 3, net 1)"],
