@@ -135,6 +135,9 @@ export class Replica<M> implements ProcessLogic {
   private readonly observed = new Map<ProcessId, { sumMs: number; samples: number }>();
   private ticks = 0;
   private executedInputs = 0;
+  /** The last request run and its sequence number: its delivery, often in the same step, needs no parsing of its id. */
+  private lastRequest: Multicast | undefined;
+  private lastRequestSeq = 0;
 
   constructor(spec: ReplicaSpec<M>) {
     const replicas = spec.membership.replicas(spec.group);
@@ -327,7 +330,7 @@ export class Replica<M> implements ProcessLogic {
       return;
     }
     if (this.mode === "solo") {
-      this.runRequest(message, view);
+      this.runRequest(message, seq, view);
       return;
     }
     const bytes = ENVELOPE_BYTES + multicastBytes(message) + this.signatureBytes();
@@ -442,12 +445,14 @@ export class Replica<M> implements ProcessLogic {
     view: number,
     settled: number,
   ): void {
-    if (this.clients.markExecuted(client, seq, settled)) this.runRequest(message, view);
+    if (this.clients.markExecuted(client, seq, settled)) this.runRequest(message, seq, view);
   }
 
   /** Runs a request marked executed through the logic. */
-  private runRequest(message: Multicast, view: number): void {
+  private runRequest(message: Multicast, seq: number, view: number): void {
     this.executedInputs += 1;
+    this.lastRequest = message;
+    this.lastRequestSeq = seq;
     this.apply(this.logic.step({ kind: "request", message, view }));
   }
 
@@ -511,7 +516,7 @@ export class Replica<M> implements ProcessLogic {
           output.withDelays === true
             ? { t: "reply", id: message.id, group: this.group, result, delays: this.takeObservedDelays() }
             : { t: "reply", id: message.id, group: this.group, result };
-        const seq = sequenceOf(message);
+        const seq = message === this.lastRequest ? this.lastRequestSeq : sequenceOf(message);
         if (seq !== undefined) this.clients.recordReplyIfExecuted(message.client, seq, reply);
         this.sendReply(message.client, reply);
       }
