@@ -14,6 +14,8 @@ const EventType = {
   ClientWake: 3,
   Crash: 4,
   Recover: 5,
+  /** Not queued: an arrival waiting in a busy process's inbox. */
+  Waiting: 6,
 } as const;
 type EventType = (typeof EventType)[keyof typeof EventType];
 
@@ -21,7 +23,8 @@ type EventType = (typeof EventType)[keyof typeof EventType];
  * One queued event. Every event has the same fields (one hidden class for V8); fields a type does
  * not use hold neutral values. Order: (time, sequence number), so equal times keep insertion order.
  * An arrival that starts a service is queued again as its own ServiceDone event (`requeue`), and
- * a tick as the next tick: one object per message, not two.
+ * a tick as the next tick: one object per message, not two. A handled event is reused for a later
+ * one (`Simulator.recycle`), so a run allocates about as many events as it ever holds at once.
  */
 class SimEvent {
   constructor(
@@ -29,17 +32,20 @@ class SimEvent {
     public seq: number,
     public type: EventType,
     /** The process the event happens at. */
-    readonly at: number,
+    public at: number,
     /** The sending process of an arrival. */
-    readonly from: number,
-    readonly body: unknown,
-    readonly bytes: number,
+    public from: number,
+    public body: unknown,
+    public bytes: number,
     /** Incarnation of `at` when a service started; a crash in between invalidates it. */
     public incarnation: number,
     /** An arrival's time on the network (ms), which the receiver may observe. */
-    readonly transitMs: number,
+    public transitMs: number,
   ) {}
 }
+
+/** Handled events kept for reuse; beyond this many they are left to the garbage collector. */
+const SPARE_EVENTS_MAX = 65_536;
 
 /**
  * The event queue: a 4-ary min-heap on (t, seq), because popping and pushing events is the
@@ -208,6 +214,8 @@ const INBOX_LIMIT = 10_000_000;
 export class Simulator {
   private readonly options: SimOptions;
   private readonly queue = new EventQueue();
+  /** Handled events, reused by `schedule`. */
+  private readonly spareEvents: SimEvent[] = [];
   private readonly slots: ProcessSlot[] = [];
   private readonly indexById = new Map<ProcessId, number>();
   private readonly root: Prng;
@@ -440,7 +448,11 @@ export class Simulator {
         this.lastForegroundMs = event.t;
       }
       this.handle(event);
-      if (event.seq === seq) queue.removeFirst();
+      if (event.seq === seq) {
+        queue.removeFirst();
+        // Done with, unless it waits in an inbox.
+        if (event.type !== EventType.Waiting) this.recycle(event);
+      }
       if (type === EventType.Tick && event.at === this.watchIndex && this.settled()) return "drained";
     }
   }
@@ -538,6 +550,7 @@ export class Simulator {
         slot.inbox.length - slot.inboxHead < INBOX_LIMIT,
         () => `inbox of ${slot.id} exceeds ${INBOX_LIMIT}`,
       );
+      input.type = EventType.Waiting;
       slot.inbox.push(input);
     }
   }
@@ -784,8 +797,29 @@ export class Simulator {
   ): void {
     assert(t >= this.now, () => `event scheduled in the past (${t} < ${this.now})`);
     if (type !== EventType.Tick) this.foregroundEvents += 1;
-    this.queue.push(new SimEvent(t, this.seq, type, at, from, body, bytes, incarnation, transitMs));
+    const event = this.spareEvents.pop();
+    if (event === undefined) {
+      this.queue.push(new SimEvent(t, this.seq, type, at, from, body, bytes, incarnation, transitMs));
+    } else {
+      event.t = t;
+      event.seq = this.seq;
+      event.type = type;
+      event.at = at;
+      event.from = from;
+      event.body = body;
+      event.bytes = bytes;
+      event.incarnation = incarnation;
+      event.transitMs = transitMs;
+      this.queue.push(event);
+    }
     this.seq += 1;
+  }
+
+  /** Keeps a handled event for reuse (without its body, which may be large and is not needed). */
+  private recycle(event: SimEvent): void {
+    if (this.spareEvents.length >= SPARE_EVENTS_MAX) return;
+    event.body = undefined;
+    this.spareEvents.push(event);
   }
 }
 
