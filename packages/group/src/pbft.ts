@@ -55,6 +55,14 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  * - B4 (catch-up): a replica that learns it is behind (a stable checkpoint, 2f+1 commits or f+1
  *   status claims above what it executed) fetches decided batches from the others; each comes with
  *   its 2f+1 signed commits, so one correct answer suffices and a Byzantine one cannot mislead.
+ * - B5 (checkpoints of state): a replica that can snapshot checkpoints its state every
+ *   `checkpointEntries` sequence numbers and drops decided batches before its previous checkpoint.
+ *   A fetch for a batch no longer kept is answered `behind-log`; the replica then fetches the
+ *   newest checkpoint f+1 replicas report alike (one of them is correct), verifying every
+ *   partition against that root (transfer.ts), installs it and catches up from there (B4).
+ * - B6 (amnesia): a replica restarted with only its hard state (view, prepared certificates, the
+ *   highest sequence number it signed anything for) never signs a pre-prepare, prepare or commit
+ *   at or below that number again: it cannot contradict what it said before it lost its memory.
  */
 interface PrePrepare {
   readonly type: "pre-prepare";
@@ -121,7 +129,17 @@ export type PbftMessage =
   | { readonly type: "fetch"; readonly fromSeq: number }
   | { readonly type: "status"; readonly lastExecuted: number }
   | { readonly type: "fetch-reply"; readonly entries: readonly DecidedEntry[] }
-  | { readonly type: "forward"; readonly inputs: readonly OrderedInput[] };
+  | { readonly type: "forward"; readonly inputs: readonly OrderedInput[] }
+  /** B5: the batch asked for is no longer kept: fetch a checkpoint. */
+  | { readonly type: "behind-log" };
+
+/** What Byzantine mode's disk keeps across a crash that loses memory (B6). */
+export interface PbftHardState {
+  readonly view: number;
+  readonly viewActive: boolean;
+  readonly signedSeq: number;
+  readonly prepared: readonly PreparedProof[];
+}
 
 interface Slot {
   /** The accepted pre-prepare for this sequence number (the one of the highest view). */
@@ -202,6 +220,10 @@ export class PbftOrderer implements Orderer {
   private readonly checkpointInterval = 32;
   /** View changes and new views that failed validation: evidence of lying replicas. */
   rejectedMessages = 0;
+  /** B6: the highest sequence number this replica signed a pre-prepare, prepare or commit for. */
+  private signedSeq = 0;
+  /** B6: after amnesia, nothing at or below this is signed again. */
+  private signedFloor = 0;
 
   constructor(
     private readonly host: OrdererHost,
@@ -210,6 +232,7 @@ export class PbftOrderer implements Orderer {
     private readonly signer: Signer,
     private readonly verifier: Verifier,
     private readonly validInput: (input: OrderedInput) => boolean,
+    hardState?: PbftHardState,
   ) {
     this.n = host.replicas.length;
     assert(this.n === 3 * f + 1, () => `Byzantine mode needs 3f+1 replicas, got ${this.n} for f=${f}`);
@@ -217,6 +240,40 @@ export class PbftOrderer implements Orderer {
     this.quorum = 2 * f + 1;
     this.windowSize = 4 * this.checkpointInterval;
     this.pool = new InputPool(options.poolInputsMax);
+    if (hardState !== undefined) {
+      this.view = hardState.view;
+      this.viewActive = hardState.viewActive;
+      this.signedSeq = hardState.signedSeq;
+      this.signedFloor = hardState.signedSeq;
+      for (const proof of hardState.prepared) this.preparedProofs.set(proof.prePrepare.seq, proof);
+    }
+  }
+
+  hardState(): PbftHardState {
+    return {
+      view: this.view,
+      viewActive: this.viewActive,
+      signedSeq: this.signedSeq,
+      prepared: [...this.preparedProofs.values()],
+    };
+  }
+
+  compact(position: number): void {
+    for (const seq of this.decided.keys()) if (seq <= position) this.decided.delete(seq);
+  }
+
+  /** B5: continues after a checkpoint at `position` whose digest chain is `mark`. */
+  install(position: number, mark: number | string): void {
+    if (position <= this.lastExecuted || typeof mark !== "string") return;
+    this.lastExecuted = position;
+    this.chain = mark;
+    this.noteSeq(position);
+    this.waitingSinceTick = this.host.now();
+    for (const seq of this.committed.keys()) if (seq <= position) this.committed.delete(seq);
+    for (const seq of this.slots.keys()) if (seq <= position) this.slots.delete(seq);
+    this.highestAcceptedSeq = Math.max(this.highestAcceptedSeq, position);
+    this.nextSeq = Math.max(this.nextSeq, position + 1);
+    this.executeReady();
   }
 
   leader(): ProcessId {
@@ -298,6 +355,10 @@ export class PbftOrderer implements Orderer {
         break;
       case "fetch-reply":
         this.onFetchReply(message.entries);
+        break;
+      case "behind-log":
+        // Anyone may say so; the checkpoint fetched is still one f+1 replicas vouch for.
+        if (this.host.checkpoints) this.host.fetchState(this.lastExecuted, undefined);
         break;
       case "forward":
         for (const input of Array.isArray(message.inputs) ? message.inputs : []) {
@@ -396,7 +457,7 @@ export class PbftOrderer implements Orderer {
 
   private maybePropose(): void {
     if (!this.viewActive || this.primaryOf(this.view) !== this.host.self) return;
-    this.nextSeq = Math.max(this.nextSeq, this.lastExecuted + 1);
+    this.nextSeq = Math.max(this.nextSeq, this.lastExecuted + 1, this.signedFloor + 1);
     while (
       this.nextSeq - 1 - this.lastExecuted < this.options.pipelineMax &&
       this.nextSeq <= this.stable.seq + this.windowSize
@@ -418,6 +479,7 @@ export class PbftOrderer implements Orderer {
 
   private signPrePrepare(view: number, seq: number, batch: readonly OrderedInput[]): PrePrepare {
     const batchHash = batchDigest(batch);
+    this.signedSeq = Math.max(this.signedSeq, seq);
     return {
       type: "pre-prepare",
       view,
@@ -482,6 +544,8 @@ export class PbftOrderer implements Orderer {
   }
 
   private acceptPrePrepare(message: PrePrepare): void {
+    // B6: what this replica may have voted on before it lost its memory, it leaves to the others.
+    if (message.seq <= this.signedFloor) return;
     if (this.lastExecuted >= this.expectedSeq()) this.waitingSinceTick = this.host.now();
     this.highestAcceptedSeq = Math.max(this.highestAcceptedSeq, message.seq);
     const previous = this.slots.get(message.seq);
@@ -498,6 +562,7 @@ export class PbftOrderer implements Orderer {
   }
 
   private signVote(type: "prepare" | "commit", view: number, seq: number, batchHash: string): Vote {
+    this.signedSeq = Math.max(this.signedSeq, seq);
     return {
       type,
       view,
@@ -596,8 +661,9 @@ export class PbftOrderer implements Orderer {
         this.proposedKeys.delete(input.key);
       }
       this.decided.set(entry.seq, entry);
-      this.decided.delete(entry.seq - this.options.retainedEntriesMax);
+      if (!this.host.checkpoints) this.decided.delete(entry.seq - this.options.retainedEntriesMax);
       if (entry.batch.length > 0) this.host.decide(entry.batch);
+      this.host.executed(entry.seq, this.chain);
       if (entry.seq % this.checkpointInterval === 0) this.sendCheckpoint();
     }
   }
@@ -980,6 +1046,10 @@ export class PbftOrderer implements Orderer {
 
   private onFetch(from: ProcessId, fromSeq: number): void {
     if (!Number.isSafeInteger(fromSeq)) return;
+    if (this.host.checkpoints && fromSeq <= this.lastExecuted && !this.decided.has(Math.max(1, fromSeq))) {
+      this.host.send(from, { type: "behind-log" }, HEADER_BYTES, "pbft.behind-log");
+      return;
+    }
     const entries: DecidedEntry[] = [];
     let bytes = HEADER_BYTES;
     for (

@@ -1,4 +1,11 @@
-import type { GroupId, ProcessId, ProtocolContext, ProtocolDefinition, Topology } from "@amcast/core";
+import type {
+  GroupId,
+  ProcessId,
+  ProcessLogic,
+  ProtocolContext,
+  ProtocolDefinition,
+  Topology,
+} from "@amcast/core";
 import {
   assert,
   DestinationChooser,
@@ -20,6 +27,7 @@ import {
 import { linearizable } from "@amcast/linearizable";
 import { reconfigurable } from "@amcast/reconfig";
 import type { SimClient, SimProcess } from "@amcast/sim";
+import { STATE_CODEC } from "@amcast/storage";
 import { ReconfigController } from "./controller.js";
 import type { ReconfigSpec, SystemSpec } from "./spec.js";
 import { CONTROLLER_ID } from "./spec.js";
@@ -98,32 +106,41 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
   const signatures: SignatureScheme | undefined =
     mode !== "byzantine" ? undefined : (options.signatures ?? new SimulatedSignatures(spec.seed));
   const strategies = new Map(spec.byzantine.map((fault) => [fault.proc, fault.strategy]));
-  const replicas: Replica<unknown>[] = [];
+  // The correct replicas, by id (for leaderOf); a replica restarted after amnesia replaces its entry.
+  const replicas = new Map<ProcessId, Replica<unknown>>();
   const processes: SimProcess[] = membership.processes().map(({ id, group }) => {
     const signer = signatures?.signerFor(id);
-    const replica = createReplica({
-      protocol,
-      group,
-      id,
-      membership,
-      overlay,
-      params: spec.params,
-      mode,
-      f,
-      seed: spec.seed,
-      ...(signer === undefined || signatures === undefined ? {} : { signer, verifier: signatures }),
-    });
     const strategy = strategies.get(id);
-    if (strategy === undefined) replicas.push(replica);
-    const logic =
-      strategy === undefined || signer === undefined
+    const make = (hardState: unknown): ProcessLogic => {
+      const replica = createReplica({
+        protocol,
+        group,
+        id,
+        membership,
+        overlay,
+        params: spec.params,
+        mode,
+        f,
+        seed: spec.seed,
+        codec: STATE_CODEC,
+        ...(hardState === undefined ? {} : { hardState }),
+        ...(signer === undefined || signatures === undefined ? {} : { signer, verifier: signatures }),
+      });
+      current = replica;
+      if (strategy === undefined) replicas.set(id, replica);
+      return strategy === undefined || signer === undefined
         ? replica
         : new ByzantineReplica(replica, strategy, signer, membership);
-    return { logic, region: topology.groupRegion(group), group };
+    };
+    let current: Replica<unknown> | undefined;
+    const logic = make(undefined);
+    // Amnesia: a fresh replica with only what the disk kept (the orderer's hard state).
+    const restart = (): ProcessLogic => make((current as Replica<unknown>).hardState());
+    return { logic, region: topology.groupRegion(group), group, restart };
   });
   const leaderOf = (group: GroupId): ProcessId | undefined => {
     const votes = new Map<ProcessId, number>();
-    for (const replica of replicas) {
+    for (const replica of replicas.values()) {
       const leader = replica.group === group ? replica.orderer.leader() : undefined;
       if (leader !== undefined) votes.set(leader, (votes.get(leader) ?? 0) + 1);
     }
