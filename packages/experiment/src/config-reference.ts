@@ -141,6 +141,10 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
       defaultText: "never",
       limitsText: "> atMs",
     },
+    "faultPlans[].crashes[].kind": {
+      text: "`durable`: the replica keeps its state; `amnesia`: it comes back with only its consensus hard state and fetches the rest from its group (replicated modes, simulator only; needs `recoverAtMs`)",
+      defaultText: "durable",
+    },
     "faultPlans[].partitions": { text: "network partitions; messages across are held until the heal" },
     "faultPlans[].partitions[].side": { text: "the replicas on one side" },
     "faultPlans[].partitions[].atMs": { text: "when it starts" },

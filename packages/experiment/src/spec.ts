@@ -24,7 +24,15 @@ import {
 import type { ByzantineStrategy, ReplicationMode } from "@amcast/group";
 import { BYZANTINE_STRATEGIES, REPLICATION_MODES, replicaCount } from "@amcast/group";
 import { protocolByName } from "@amcast/protocols";
-import type { CrashFault, FaultOptions, NetworkOptions, PartitionFault, ProcessingCost } from "@amcast/sim";
+import type {
+  CrashFault,
+  CrashKind,
+  FaultOptions,
+  NetworkOptions,
+  PartitionFault,
+  ProcessingCost,
+} from "@amcast/sim";
+import { CRASH_KINDS } from "@amcast/sim";
 import type { ByzantineFault, ReconfigSpec, WorkloadShift, WorkloadSpec } from "@amcast/system";
 import {
   besideFile,
@@ -646,7 +654,18 @@ function readFaultPlan(
     const recoverAtMs = item.has("recoverAtMs")
       ? item.number("recoverAtMs", { min: atMs + 0.001 })
       : undefined;
-    const recover = recoverAtMs === undefined ? {} : { recoverAtMs };
+    const kind = item.has("kind") ? item.choice<CrashKind>("kind", CRASH_KINDS) : undefined;
+    if (kind === "amnesia" && recoverAtMs === undefined)
+      throw item.error("kind", "an amnesia crash needs recoverAtMs (the replica comes back empty then)");
+    if (kind === "amnesia" && runsIn.includes("solo"))
+      throw item.error(
+        "kind",
+        'an amnesia crash needs a replicated group to recover from (restrict the plan with "modes": ["crash", "byzantine"])',
+      );
+    const recover = {
+      ...(recoverAtMs === undefined ? {} : { recoverAtMs }),
+      ...(kind === undefined ? {} : { kind }),
+    };
     if (item.has("leaderOf")) {
       const group = item.string("leaderOf");
       if (!topology.hasGroup(group)) {
