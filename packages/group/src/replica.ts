@@ -153,6 +153,10 @@ export class Replica<M> implements ProcessLogic {
   private latest: ReplicaCheckpoint | undefined;
   private previousCheckpointPosition = 0;
   private fetching: StateFetch | undefined;
+  /** The last log position executed (or installed). */
+  executedPosition = 0;
+  /** The last install: the position this replica had executed before it, and the checkpoint's. */
+  lastInstall: { readonly from: number; readonly to: number } | undefined;
   /** Checkpoints installed from the group, and the bytes their partitions took. */
   installedCheckpoints = 0;
   transferredBytes = 0;
@@ -215,6 +219,7 @@ export class Replica<M> implements ProcessLogic {
       now: () => this.ticks,
       checkpoints: this.checkpoints,
       executed: (position, mark) => {
+        this.executedPosition = position;
         if (this.checkpoints && position % ordering.checkpointEntries === 0)
           this.takeCheckpoint(position, mark);
       },
@@ -447,6 +452,8 @@ export class Replica<M> implements ProcessLogic {
     this.latest = checkpoint;
     this.previousCheckpointPosition = checkpoint.position;
     this.installedCheckpoints += 1;
+    this.lastInstall = { from: this.executedPosition, to: checkpoint.position };
+    this.executedPosition = checkpoint.position;
     this.outputs.push({ kind: "install", group: this.group, position: checkpoint.position });
     this.orderer.install(checkpoint.position, order.mark);
   }

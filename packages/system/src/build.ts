@@ -15,7 +15,14 @@ import {
   runGroups,
   targetGroups,
 } from "@amcast/core";
-import type { Replica, Signer, Verifier } from "@amcast/group";
+import type {
+  Application,
+  ApplicationState,
+  OrderingOptions,
+  Replica,
+  Signer,
+  Verifier,
+} from "@amcast/group";
 import {
   ByzantineReplica,
   createClient,
@@ -38,6 +45,20 @@ export interface BuildOptions {
    * them, `SimulatedSignatures` model them (the simulator).
    */
   readonly signatures?: SignatureScheme;
+  /**
+   * The application of each replica, and its state for checkpoints: called when the replica is
+   * built and again when it restarts after amnesia (so it must return a fresh, empty one).
+   * Absent: replicas answer null and checkpoint only the group layer's and protocol's state.
+   */
+  readonly application?: (
+    id: ProcessId,
+    group: GroupId,
+  ) => {
+    readonly application: Application;
+    readonly state?: ApplicationState;
+  };
+  /** Ordering limits and timeouts for every replica (DEFAULT_ORDERING where absent). */
+  readonly ordering?: Partial<OrderingOptions>;
 }
 
 /** A signature scheme: the signer of each process (only its own process may be given it) and a verifier of all. */
@@ -60,6 +81,8 @@ export interface BuiltSystem {
   readonly leaderOf: (group: GroupId) => ProcessId | undefined;
   /** The reconfiguration controller (its client is the last of `clients`); null: none. */
   readonly controller: ReconfigController | null;
+  /** The correct replica running as `id` now (after an amnesia restart, the new one). */
+  readonly replica: (id: ProcessId) => Replica<unknown> | undefined;
 }
 
 /**
@@ -112,6 +135,7 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
     const signer = signatures?.signerFor(id);
     const strategy = strategies.get(id);
     const make = (hardState: unknown): ProcessLogic => {
+      const app = options.application?.(id, group);
       const replica = createReplica({
         protocol,
         group,
@@ -123,6 +147,9 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
         f,
         seed: spec.seed,
         codec: STATE_CODEC,
+        ...(app === undefined ? {} : { application: app.application }),
+        ...(app?.state === undefined ? {} : { state: app.state }),
+        ...(options.ordering === undefined ? {} : { ordering: options.ordering }),
         ...(hardState === undefined ? {} : { hardState }),
         ...(signer === undefined || signatures === undefined ? {} : { signer, verifier: signatures }),
       });
@@ -209,7 +236,17 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
     spec.reconfig === undefined
       ? null
       : addController(spec, spec.reconfig, protocol, membership, signatures, clients, clientRegions);
-  return { protocol, context, membership, processes, clients, clientRegions, leaderOf, controller };
+  return {
+    protocol,
+    context,
+    membership,
+    processes,
+    clients,
+    clientRegions,
+    leaderOf,
+    controller,
+    replica: (id) => replicas.get(id),
+  };
 }
 
 /**
