@@ -654,7 +654,9 @@ function readFaultPlan(
     const recoverAtMs = item.has("recoverAtMs")
       ? item.number("recoverAtMs", { min: atMs + 0.001 })
       : undefined;
-    const kind = item.has("kind") ? item.choice<CrashKind>("kind", CRASH_KINDS) : undefined;
+    // Durable is the default: such a crash is written without a kind, as before kinds existed.
+    const kind: CrashKind | undefined =
+      item.choice<CrashKind>("kind", CRASH_KINDS, "durable") === "amnesia" ? "amnesia" : undefined;
     if (kind === "amnesia" && recoverAtMs === undefined)
       throw item.error("kind", "an amnesia crash needs recoverAtMs (the replica comes back empty then)");
     if (kind === "amnesia" && runsIn.includes("solo"))

@@ -14,7 +14,11 @@ const PLAN: RecoveryPlan = {
   crashAtMs: 700,
   pauseMs: 300,
   checkpointEntries: 128,
+  perMessageUs: 20,
+  perByteNs: 8,
   seed: 1,
+  crashKind: "amnesia",
+  oracles: true,
 };
 
 describe("recovery experiment", () => {

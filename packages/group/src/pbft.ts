@@ -127,7 +127,8 @@ export type PbftMessage =
   | ViewChange
   | NewView
   | { readonly type: "fetch"; readonly fromSeq: number }
-  | { readonly type: "status"; readonly lastExecuted: number }
+  /** `ask`: sent by a replica restarted after amnesia; the receiver answers with its own status. */
+  | { readonly type: "status"; readonly lastExecuted: number; readonly ask?: true }
   | { readonly type: "fetch-reply"; readonly entries: readonly DecidedEntry[] }
   | { readonly type: "forward"; readonly inputs: readonly OrderedInput[] }
   /** B5: the batch asked for is no longer kept: fetch a checkpoint. */
@@ -224,6 +225,8 @@ export class PbftOrderer implements Orderer {
   private signedSeq = 0;
   /** B6: after amnesia, nothing at or below this is signed again. */
   private signedFloor = 0;
+  /** B6: a replica restarted after amnesia asks the others how far they got, once, at its first tick. */
+  private askStatus = false;
 
   constructor(
     private readonly host: OrdererHost,
@@ -245,6 +248,7 @@ export class PbftOrderer implements Orderer {
       this.viewActive = hardState.viewActive;
       this.signedSeq = hardState.signedSeq;
       this.signedFloor = hardState.signedSeq;
+      this.askStatus = true;
       for (const proof of hardState.prepared) this.preparedProofs.set(proof.prePrepare.seq, proof);
     }
   }
@@ -352,6 +356,7 @@ export class PbftOrderer implements Orderer {
         break;
       case "status":
         this.onStatus(from, message.lastExecuted);
+        if (message.ask === true) this.sendStatus(from);
         break;
       case "fetch-reply":
         this.onFetchReply(message.entries);
@@ -376,6 +381,14 @@ export class PbftOrderer implements Orderer {
 
   tick(): void {
     const now = this.host.now();
+    if (this.askStatus) {
+      this.askStatus = false;
+      this.broadcast(
+        { type: "status", lastExecuted: this.lastExecuted, ask: true },
+        HEADER_BYTES,
+        "pbft.status",
+      );
+    }
     this.pool.prune(this.host.useful);
     const waitedTicks = now - this.waitingSinceTick;
     const suspicion = this.suspicionTicks();

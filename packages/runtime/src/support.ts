@@ -66,7 +66,8 @@ export const NET_SUPPORT: { readonly [K in keyof SystemSpec]-?: FieldSupport<Sys
       },
       {
         option: "faults.crashes[].recoverAtMs",
-        when: (faults) => faults.crashes.some((crash) => crash.recoverAtMs !== undefined),
+        when: (faults) =>
+          faults.crashes.some((crash) => crash.recoverAtMs !== undefined && crash.kind !== "amnesia"),
         why: "the network runtime kills crashed replicas (SIGKILL) and cannot recover them (no stable storage); drop recoverAtMs or run this fault plan on the simulator",
       },
       {

@@ -7,7 +7,7 @@ import { expectedMulticasts, Progress } from "../progress.js";
 import { provenance, resolvedConfiguration } from "../provenance.js";
 import { recordOf } from "../record.js";
 import { kindsTableData, runNotes, runsTableData, tableText, verdictLines } from "../record-tables.js";
-import { isRecoveryExperiment } from "../recovery.js";
+import { isRecoveryExperiment, readRecoveryPlan } from "../recovery.js";
 import {
   faultImpactTable,
   genuinenessTable,
@@ -368,7 +368,16 @@ const RESULT_BYTES_PER_MULTICAST = 60;
 export function experimentList(experimentsDir: string): string {
   const rows = jsonNames(experimentsDir).map((name) => {
     try {
-      const experiment = loadExperiment(join(experimentsDir, `${name}.json`));
+      const file = join(experimentsDir, `${name}.json`);
+      const text = readFileSync(file, "utf8");
+      if (isRecoveryExperiment(text)) {
+        const plan = readRecoveryPlan(text, file);
+        const cases = plan.keys.length * plan.modes.length * plan.roles.length;
+        const multicasts = (cases * plan.clients * plan.ratePerSecPerClient * plan.durationMs) / 1000;
+        const description = (JSON.parse(text) as { description?: string }).description ?? "";
+        return [name, cases, Math.round(multicasts), "table only", oneLine(description)];
+      }
+      const experiment = loadExperiment(file);
       const runs = planRuns(experiment, { recordSends: false, keepSamples: false });
       const multicasts = runs.reduce((sum, run) => sum + expectedMulticasts(run.spec), 0);
       const bytes = runs.reduce(

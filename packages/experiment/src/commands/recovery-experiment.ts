@@ -17,7 +17,7 @@ export function runRecoveryExperiment(text: string, file: string, json: boolean)
   const rows: RecoveryRow[] = [];
   if (!json)
     process.stdout.write(
-      `recovery: one group, ${plan.clients} clients x ${plan.ratePerSecPerClient}/s for ${plan.durationMs} ms; amnesia crash at ${plan.crashAtMs} ms, back ${plan.pauseMs} ms later; checkpoints every ${plan.checkpointEntries} log positions, ${plan.partitions} partitions\n`,
+      `recovery: one group, ${plan.clients} clients x ${plan.ratePerSecPerClient}/s for ${plan.durationMs} ms; ${plan.crashKind} crash at ${plan.crashAtMs} ms, back ${plan.pauseMs} ms later; checkpoints every ${plan.checkpointEntries} log positions, ${plan.partitions} partitions; a replica costs ${plan.perMessageUs} us per input and ${plan.perByteNs} ns per byte (the simulator has no link bandwidth)\n`,
     );
   for (const keys of plan.keys)
     for (const mode of plan.modes)
@@ -37,7 +37,7 @@ export function runRecoveryExperiment(text: string, file: string, json: boolean)
   if (!json)
     process.stdout.write(
       failed.length === 0
-        ? `all ${rows.length} cases recovered: every multicast completed, oracles clean, one root\n`
+        ? `all ${rows.length} cases recovered: every multicast completed, ${plan.oracles ? "oracles clean" : "oracles not run"}, one root\n`
         : `${failed.length} of ${rows.length} cases did not pass (see completed, violations, caught up, one root)\n`,
     );
   return failed.length === 0 ? 0 : 1;
