@@ -6,6 +6,7 @@ import { protocolByName } from "@amcast/protocols";
 import { simulate } from "@amcast/sim";
 import type { SystemSpec } from "@amcast/system";
 import { buildSystem } from "@amcast/system";
+import { simulatorOptions } from "./scenario.js";
 
 /**
  * The `recovery` experiment (simulator): one replicated group holds a partitioned key-value state
@@ -264,16 +265,7 @@ export function runRecoveryCase(
       caughtUpAt = event.t;
   };
   const result = simulate({
-    seed: spec.seed,
-    topology,
-    processes: built.processes,
-    clients: built.clients,
-    network: spec.network,
-    processing: spec.processing,
-    faults: spec.faults,
-    tickMs: spec.tickMs,
-    timeLimitMs: spec.timeLimitMs,
-    recordSends: false,
+    ...simulatorOptions(spec, built, false),
     leaderOf: (group) => {
       if (group !== FOLLOWER_OF_GROUP) return built.leaderOf(group);
       const leader = built.leaderOf(GROUP);
