@@ -418,7 +418,8 @@ export class Replica<M> implements ProcessLogic {
     if (done === undefined) return;
     this.fetching = undefined;
     this.transferredBytes += fetch.bytesReceived;
-    this.install(done);
+    // Caught up through the log meanwhile: an older state must not replace a newer one.
+    if (done.position > this.executedPosition) this.install(done);
   }
 
   /** Rebuilds the replica from a verified checkpoint, then lets the orderer continue after it. */
