@@ -374,7 +374,8 @@ function checkString(record: Record<string, unknown>, field: string, where: stri
 function checkFault(record: Record<string, unknown>, field: string, where: string): void {
   const value = record[field];
   if (!(FAULT_KINDS as readonly unknown[]).includes(value)) {
-    throw new InputError(where, field, `expected ${FAULT_KINDS.join(", ")}, got ${describeValue(value)}`);
+    const kinds = `${FAULT_KINDS.slice(0, -1).join(", ")} or ${FAULT_KINDS.at(-1)}`;
+    throw new InputError(where, field, `expected ${kinds}, got ${describeValue(value)}`);
   }
 }
 function checkStop(record: Record<string, unknown>, field: string, where: string): void {
