@@ -57,9 +57,12 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  *   its 2f+1 signed commits, so one correct answer suffices and a Byzantine one cannot mislead.
  * - B5 (checkpoints of state): a replica that can snapshot checkpoints its state every
  *   `checkpointEntries` sequence numbers and drops decided batches before its previous checkpoint.
- *   A fetch for a batch no longer kept is answered `behind-log`; the replica then fetches the
- *   newest checkpoint f+1 replicas report alike (one of them is correct), verifying every
- *   partition against that root (transfer.ts), installs it and catches up from there (B4).
+ *   The checkpoint message of a sequence number where the replica snapshotted carries the
+ *   snapshot's root, so a stable checkpoint there is a root 2f+1 replicas signed. A fetch for a
+ *   batch no longer kept is answered `behind-log`; the replica then fetches the checkpoint of its
+ *   stable proof's root, or the newest one f+1 replicas report alike (one of them is correct),
+ *   verifying every partition against that root (transfer.ts), installs it and catches up from
+ *   there (B4).
  * - B6 (amnesia): a replica restarted with only its hard state (view, prepared certificates, the
  *   highest sequence number it signed anything for) never signs a pre-prepare, prepare or commit
  *   at or below that number again: it cannot contradict what it said before it lost its memory.
@@ -85,6 +88,8 @@ interface Checkpoint {
   readonly type: "checkpoint";
   readonly seq: number;
   readonly chain: string;
+  /** B5: the root of the replica's state snapshot at `seq`, when it took one there. */
+  readonly root?: string;
   readonly signer: ProcessId;
   readonly signature: string;
 }
@@ -96,6 +101,8 @@ interface PreparedProof {
 interface StableProof {
   readonly seq: number;
   readonly chain: string;
+  /** B5: the state root 2f+1 replicas signed with the chain (absent: no snapshot there). */
+  readonly root?: string;
   readonly checkpoints: readonly Checkpoint[];
 }
 interface ViewChange {
@@ -292,6 +299,11 @@ export class PbftOrderer implements Orderer {
     return this.lastExecuted;
   }
 
+  /** The stable checkpoint: its sequence number and the state root 2f+1 replicas signed there, if any (B5). */
+  get stableCheckpoint(): { readonly seq: number; readonly root: string | undefined } {
+    return { seq: this.stable.seq, root: this.stable.root };
+  }
+
   /** The patience level (B3b): timeouts are their base times 2^level. */
   get patienceLevel(): number {
     return this.patience.level;
@@ -362,8 +374,15 @@ export class PbftOrderer implements Orderer {
         this.onFetchReply(message.entries);
         break;
       case "behind-log":
-        // Anyone may say so; the checkpoint fetched is still one f+1 replicas vouch for.
-        if (this.host.checkpoints) this.host.fetchState(this.lastExecuted, undefined);
+        // Anyone may say so; the checkpoint fetched is still one 2f+1 signed (a stable proof with
+        // a root) or f+1 replicas report alike.
+        if (this.host.checkpoints)
+          this.host.fetchState(
+            this.lastExecuted,
+            this.stable.root !== undefined && this.stable.seq > this.lastExecuted
+              ? { position: this.stable.seq, root: this.stable.root }
+              : undefined,
+          );
         break;
       case "forward":
         for (const input of Array.isArray(message.inputs) ? message.inputs : []) {
@@ -697,20 +716,27 @@ export class PbftOrderer implements Orderer {
   // B2: checkpoints.
 
   private sendCheckpoint(): void {
-    const checkpoint: Checkpoint = {
-      type: "checkpoint",
-      seq: this.lastExecuted,
-      chain: this.chain,
-      signer: this.host.self,
-      signature: this.signer.sign(checkpointText(this.lastExecuted, this.chain, this.host.self)),
-    };
+    const snapshot = this.host.checkpoints ? this.host.latestCheckpoint() : undefined;
+    const root = snapshot?.position === this.lastExecuted ? snapshot.root : undefined;
+    const signature = this.signer.sign(checkpointText(this.lastExecuted, this.chain, root, this.host.self));
+    const checkpoint: Checkpoint =
+      root === undefined
+        ? { type: "checkpoint", seq: this.lastExecuted, chain: this.chain, signer: this.host.self, signature }
+        : {
+            type: "checkpoint",
+            seq: this.lastExecuted,
+            chain: this.chain,
+            root,
+            signer: this.host.self,
+            signature,
+          };
     this.broadcast(checkpoint, HEADER_BYTES + SIGNATURE_BYTES, "pbft.checkpoint");
     this.onCheckpoint(checkpoint);
   }
 
   private onCheckpoint(checkpoint: Checkpoint): void {
     if (checkpoint.seq <= this.stable.seq || !this.validCheckpoint(checkpoint)) return;
-    const key = `${checkpoint.seq}|${checkpoint.chain}`;
+    const key = `${checkpoint.seq}|${checkpoint.chain}|${checkpoint.root ?? ""}`;
     let signers = this.checkpointVotes.get(key);
     if (signers === undefined) {
       signers = new Map();
@@ -721,6 +747,7 @@ export class PbftOrderer implements Orderer {
       this.installStable({
         seq: checkpoint.seq,
         chain: checkpoint.chain,
+        ...(checkpoint.root === undefined ? {} : { root: checkpoint.root }),
         checkpoints: [...signers.values()].slice(0, this.quorum),
       });
   }
@@ -731,7 +758,7 @@ export class PbftOrderer implements Orderer {
       Number.isSafeInteger(checkpoint.seq) &&
       this.verifier.verify(
         checkpoint.signer,
-        checkpointText(checkpoint.seq, checkpoint.chain, checkpoint.signer),
+        checkpointText(checkpoint.seq, checkpoint.chain, checkpoint.root, checkpoint.signer),
         checkpoint.signature,
       )
     );
@@ -745,6 +772,7 @@ export class PbftOrderer implements Orderer {
       if (
         checkpoint.seq !== proof.seq ||
         checkpoint.chain !== proof.chain ||
+        checkpoint.root !== proof.root ||
         !this.validCheckpoint(checkpoint)
       )
         return false;
@@ -1150,8 +1178,10 @@ function prePrepareText(view: number, seq: number, batchHash: string): string {
 function voteText(type: string, view: number, seq: number, batchHash: string, signer: ProcessId): string {
   return `${type}|${view}|${seq}|${batchHash}|${signer}`;
 }
-function checkpointText(seq: number, chain: string, signer: ProcessId): string {
-  return `checkpoint|${seq}|${chain}|${signer}`;
+function checkpointText(seq: number, chain: string, root: string | undefined, signer: ProcessId): string {
+  return root === undefined
+    ? `checkpoint|${seq}|${chain}|${signer}`
+    : `checkpoint|${seq}|${chain}|${root}|${signer}`;
 }
 function viewChangeText(
   view: number,

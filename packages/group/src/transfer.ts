@@ -81,9 +81,10 @@ export function serveTransfer(
  * Fetches a checkpoint from the group, driven by messages and the group's ticks only (so it runs
  * the same on the simulator and on real processes):
  *
- * 1. asks every other replica for its manifest; trusts the (position, root) the leader vouched
- *    for (crash mode), or the newest one `vouchesNeeded` replicas report alike (Byzantine mode:
- *    f+1, so one of them is correct), above the position this replica already holds;
+ * 1. asks every other replica for its manifest; trusts the (position, root) vouched for — by the
+ *    leader (crash mode), by 2f+1 signed checkpoint messages (Byzantine mode, a stable
+ *    checkpoint) — or, in Byzantine mode, the newest one `vouchesNeeded` (f+1) replicas report
+ *    alike, so one of them is correct; above the position this replica already holds;
  * 2. fetches the partitions in parallel, spread over the replicas that hold that checkpoint, each
  *    verified against the trusted manifest on arrival;
  * 3. a partition that does not match marks its server faulty (never asked again) and is fetched
@@ -182,13 +183,17 @@ export class StateFetch {
     this.pump();
   }
 
-  /** The checkpoint to fetch: the leader's, or the newest that enough replicas report alike. */
+  /**
+   * The checkpoint to fetch: the vouched-for one (the leader's; a stable checkpoint's root), or
+   * else the newest that enough replicas report alike.
+   */
   private chooseTrusted(): { position: number; manifest: StateManifest } | undefined {
     if (this.trusted !== undefined) {
       for (const reported of this.manifests.values())
         if (reported.position === this.trusted.position && reported.manifest.root === this.trusted.root)
           return reported;
-      return undefined;
+      // Crash mode takes the leader's word only (every manifest would count as its own vouch).
+      if (this.options.vouchesNeeded <= 1) return undefined;
     }
     const vouches = new Map<string, { count: number; position: number; manifest: StateManifest }>();
     let best: { position: number; manifest: StateManifest } | undefined;

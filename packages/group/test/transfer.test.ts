@@ -12,6 +12,7 @@ import {
   createReplica,
   Membership,
   PARTITION,
+  type PbftOrderer,
   type Replica,
   replicaCount,
   SimulatedSignatures,
@@ -175,6 +176,10 @@ describe("checkpoints and state transfer inside a group", () => {
     const lagging = outcome.current.get("b/1") as Replica<unknown>;
     expect(lagging.installedCheckpoints).toBeGreaterThanOrEqual(1);
     expect([...lagging.faultyServers]).toEqual(["b/3"]);
+    // Checkpoint messages carry the snapshot root: a stable checkpoint is a root 2f+1 replicas signed.
+    const stable = (outcome.current.get("b/0")?.orderer as PbftOrderer).stableCheckpoint;
+    expect(stable.seq).toBeGreaterThan(0);
+    expect(stable.root).toMatch(/^[0-9a-f]{64}$/);
     const { checkpoints } = rootsAt(outcome, ["b/0", "b/1", "b/2"]);
     expect(new Set(checkpoints.map((checkpoint) => checkpoint?.position)).size).toBe(1);
     expect(new Set(checkpoints.map((checkpoint) => checkpoint?.state.manifest.root)).size).toBe(1);
