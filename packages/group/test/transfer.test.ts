@@ -177,7 +177,7 @@ describe("checkpoints and state transfer inside a group", () => {
     expect(lagging.installedCheckpoints).toBeGreaterThanOrEqual(1);
     expect([...lagging.faultyServers]).toEqual(["b/3"]);
     // Checkpoint messages carry the snapshot root: a stable checkpoint is a root 2f+1 replicas signed.
-    const stable = (outcome.current.get("b/0")?.orderer as PbftOrderer).stableCheckpoint;
+    const stable = ((outcome.current.get("b/0") as Replica<unknown>).orderer as PbftOrderer).stableCheckpoint;
     expect(stable.seq).toBeGreaterThan(0);
     expect(stable.root).toMatch(/^[0-9a-f]{64}$/);
     const { checkpoints } = rootsAt(outcome, ["b/0", "b/1", "b/2"]);
