@@ -361,8 +361,9 @@ export class Replica<M> implements ProcessLogic {
     const current = this.fetching?.target;
     // One fetch at a time; a leader's offer of a newer checkpoint replaces one it made before.
     if (
-      this.fetching !== undefined &&
-      (trusted === undefined || (current !== undefined && current.position >= trusted.position))
+      !this.checkpoints ||
+      (this.fetching !== undefined &&
+        (trusted === undefined || (current !== undefined && current.position >= trusted.position)))
     )
       return;
     const peers = this.spec.membership.replicas(this.group).filter((replica) => replica !== this.id);
