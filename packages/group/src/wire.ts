@@ -1,4 +1,5 @@
 import type { GroupId, MessageId, Multicast } from "@amcast/core";
+import type { TransferMessage } from "./transfer.js";
 
 /**
  * Envelopes the group layer puts on the wire between processes. The receiver learns who sent an
@@ -13,6 +14,8 @@ import type { GroupId, MessageId, Multicast } from "@amcast/core";
  *   whose overlay (JSON) comes along.
  * - `under-way`: replica -> client, answering a retry: the group ordered the request and its
  *   delivery is under way (the reply comes when it is delivered), so the client keeps waiting.
+ * - `state`: between replicas of one group, state transfer (transfer.ts): manifests and
+ *   partitions of checkpoints.
  */
 export type GroupWire =
   | {
@@ -49,7 +52,8 @@ export type GroupWire =
       readonly view: number;
       readonly overlay: unknown;
     }
-  | { readonly t: "under-way"; readonly id: MessageId };
+  | { readonly t: "under-way"; readonly id: MessageId }
+  | { readonly t: "state"; readonly body: TransferMessage };
 
 /** One sending group's delays in a reply: [group, mean one-way ms, samples]. */
 export type DelayEntry = readonly [GroupId, number, number];
@@ -78,6 +82,7 @@ export function readEnvelope(body: unknown): GroupWire | undefined {
     case "reply":
     case "redirect":
     case "under-way":
+    case "state":
       return body as GroupWire;
     default:
       return undefined;
