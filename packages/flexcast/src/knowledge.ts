@@ -267,11 +267,6 @@ export class Knowledge {
     return this.vertices.size;
   }
 
-  /** Flushes this group has delivered (rule 4's current epoch). */
-  get epoch(): number {
-    return this.flushEpoch;
-  }
-
   /**
    * Rule 4 for a message this group just delivered (the latest delivery): the groups t it must
    * notify are those with a message known to precede it that no flush of the current epoch
