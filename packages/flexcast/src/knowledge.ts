@@ -380,7 +380,7 @@ export class Knowledge {
     if (vertex === undefined) {
       vertex = new Vertex(entry, entry.dst.includes(this.self));
       this.vertices.set(entry.id, vertex);
-      const appearances = this.tombstones.get(entry.id);
+      const appearances = this.tombstones.size === 0 ? undefined : this.tombstones.get(entry.id);
       if (appearances !== undefined) {
         this.tombstones.delete(entry.id);
         vertex.appearances = appearances;
