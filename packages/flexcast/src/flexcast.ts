@@ -211,7 +211,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   private readonly lastRound = new Map<MessageId, number>();
   private notificationSeq = 0;
   /** Rule 4 scratch: the groups (by position) a message's notifications may go to. */
-  private readonly targets: boolean[] = [];
+  private readonly targets: boolean[];
   private deliveriesSinceFlush = 0;
   /** Rule 7: this group's share of the history budget: held own-history entries that make it flush. */
   private readonly flushRetainedMax: number;
@@ -235,6 +235,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     this.queues = Array.from({ length: this.position }, () => []);
     this.queueHeads = Array.from({ length: this.position }, () => 0);
     this.headDirty = Array.from({ length: this.position }, () => false);
+    this.targets = Array.from({ length: config.overlay.order.length }, () => false);
   }
 
   /** Retained history entries over all histories (what rule 7 keeps bounded). */
@@ -561,7 +562,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       if (this.lastRound.get(waiting.id) !== ownLength) {
         const vertex = this.knowledge.vertex(waiting.id);
         const epoch = Math.max(waiting.epoch, this.knowledge.epochBefore(vertex));
-        this.knowledge.targetsOfNotified(vertex, epoch, this.targets);
+        this.knowledge.targetsOfNotified(vertex, epoch, waiting.dst, this.targets);
         notifs = this.notify(waiting.id, waiting.dst, outputs);
         this.lastRound.delete(waiting.id);
         this.lastRound.set(waiting.id, ownLength);

@@ -286,19 +286,36 @@ export class Knowledge {
    * a dead or collected one, every message dead here since `epoch` may precede it, and all their
    * groups count (a superset, found the same way with or without collection).
    */
-  targetsOfNotified(vertex: Vertex | undefined, epoch: number, targets: boolean[]): void {
-    for (let group = this.self + 1; group < this.groupCount; group += 1) targets[group] = false;
+  targetsOfNotified(
+    vertex: Vertex | undefined,
+    epoch: number,
+    dst: readonly Position[],
+    targets: boolean[],
+  ): void {
+    // Only the groups between this one and the last destination that are no destination count;
+    // once all of them are found, nothing more can change the answer.
+    const last = dst[dst.length - 1] as number;
+    let open = 0;
+    for (let group = this.self + 1; group < this.groupCount; group += 1) {
+      targets[group] = false;
+      if (group < last && !dst.includes(group)) open += 1;
+    }
+    const mark = (group: Position): void => {
+      if (group > this.self && group < last && !targets[group] && !dst.includes(group)) {
+        targets[group] = true;
+        open -= 1;
+      }
+    };
     let reachesDead = vertex === undefined || vertex.dead;
-    if (!reachesDead && vertex !== undefined) {
+    if (!reachesDead && vertex !== undefined && open > 0) {
       this.search += 1;
       const search = this.search;
       vertex.searched = search;
       const stack = this.stack;
       if (stack.length > 0) stack.length = 0;
       stack.push(vertex);
-      for (let current = stack.pop(); current !== undefined; current = stack.pop()) {
-        if (current !== vertex && current.entry.flush !== true)
-          for (const group of current.entry.dst) if (group > this.self) targets[group] = true;
+      for (let current = stack.pop(); current !== undefined && open > 0; current = stack.pop()) {
+        if (current !== vertex && current.entry.flush !== true) for (const group of current.entry.dst) mark(group);
         for (const slot of current.slots) {
           if (slot.index === 0) continue;
           const history = slot.history;
@@ -314,9 +331,9 @@ export class Knowledge {
         }
       }
     }
-    if (reachesDead)
-      for (let group = this.self + 1; group < this.groupCount; group += 1)
-        if ((this.deadSeenEpoch[group] as number) >= epoch) targets[group] = true;
+    if (reachesDead && open > 0)
+      for (let group = this.self + 1; group < last; group += 1)
+        if ((this.deadSeenEpoch[group] as number) >= epoch) mark(group);
   }
 
   /**
