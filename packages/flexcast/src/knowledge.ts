@@ -315,7 +315,8 @@ export class Knowledge {
       if (stack.length > 0) stack.length = 0;
       stack.push(vertex);
       for (let current = stack.pop(); current !== undefined && open > 0; current = stack.pop()) {
-        if (current !== vertex && current.entry.flush !== true) for (const group of current.entry.dst) mark(group);
+        if (current !== vertex && current.entry.flush !== true)
+          for (const group of current.entry.dst) mark(group);
         for (const slot of current.slots) {
           if (slot.index === 0) continue;
           const history = slot.history;
