@@ -6,6 +6,7 @@ const ROOT = resolve(__dirname, "../../..");
 
 interface BenchRun {
   readonly protocol: string;
+  readonly overlay: string | null;
   readonly groups: number;
   readonly mode: string;
   readonly multicasts: number;
@@ -26,22 +27,25 @@ function benchJson(stdout: string): { loadAverage: number[]; runs: BenchRun[] } 
 // What the benchmark reports, on tiny runs: its rows and columns, not its speed (speed is measured
 // by running it, never asserted in a test).
 describe("amcast bench (simulator)", () => {
-  it("has a row per protocol at 12 and 48 groups, crash and Byzantine rows, and --json carries them", () => {
+  it("has a row per protocol at 12 and 48 groups (FlexCast also on the interleaved order), crash and Byzantine rows, and --json carries them", () => {
     const result = amcast(ROOT, "bench", "--multicasts", "960", "--repeat", "1", "--json");
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);
-    expect(result.stdout).toMatch(/message events\/s +multicasts\/s +cpu µs\/mcast +gc % +peak history/);
+    expect(result.stdout).toMatch(
+      /protocol +overlay +groups +mode .*message events\/s +multicasts\/s +cpu µs\/mcast +gc % +peak history/,
+    );
     const { loadAverage, runs } = benchJson(result.stdout);
     expect(loadAverage).toHaveLength(3);
-    expect(runs.map((run) => `${run.protocol}/${run.groups}/${run.mode}`).sort()).toEqual([
-      "flexcast/12/byzantine",
-      "flexcast/12/crash",
-      "flexcast/12/solo",
-      "flexcast/48/solo",
-      "skeen/12/byzantine",
-      "skeen/12/crash",
-      "skeen/12/solo",
-      "skeen/48/solo",
+    expect(runs.map((run) => `${run.protocol}/${run.overlay}/${run.groups}/${run.mode}`).sort()).toEqual([
+      "flexcast/aws-12-o1/12/byzantine",
+      "flexcast/aws-12-o1/12/crash",
+      "flexcast/aws-12-o1/12/solo",
+      "flexcast/aws-48-inter/48/solo",
+      "flexcast/aws-48-o1/48/solo",
+      "skeen/null/12/byzantine",
+      "skeen/null/12/crash",
+      "skeen/null/12/solo",
+      "skeen/null/48/solo",
     ]);
     for (const run of runs) {
       expect(run.multicasts).toBeGreaterThan(0);
