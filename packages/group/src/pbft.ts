@@ -1,7 +1,7 @@
 import type { ProcessId } from "@amcast/core";
 import { assert } from "@amcast/core";
 import type { Signer, Verifier } from "./auth.js";
-import { digest, SIGNATURE_BYTES } from "./auth.js";
+import { SIGNATURE_BYTES } from "./auth.js";
 import { BackoffLevel } from "./backoff.js";
 import type { OrderedInput } from "./inputs.js";
 import { batchBytes, batchDigest, InputPool } from "./inputs.js";
@@ -140,7 +140,6 @@ const HEADER_BYTES = 24;
 const PATIENCE_LEVEL_MAX = 6;
 /** B3b: calm needed before the patience level drops, in suspicion timeouts of the current level. */
 const CALM_SUSPICION_TIMEOUTS = 10;
-const GENESIS_CHAIN = digest("genesis");
 
 export class PbftOrderer implements Orderer {
   private view = 0;
@@ -161,8 +160,10 @@ export class PbftOrderer implements Orderer {
   /** B3b: the patience level; its calm watches how long executed inputs waited. */
   private readonly patience = new BackoffLevel(PATIENCE_LEVEL_MAX);
   private lastExecuted = 0;
-  private chain = GENESIS_CHAIN;
-  private stable: StableProof = { seq: 0, chain: GENESIS_CHAIN, checkpoints: [] };
+  /** The digest chain of the empty log (the scheme's digest of "genesis"). */
+  private readonly genesisChain: string;
+  private chain: string;
+  private stable: StableProof;
   private nextSeq = 1;
   private readonly slots = new Map<number, Slot>();
   /** Votes by (view, seq, digest); they may arrive before the pre-prepare they are about. */
@@ -217,6 +218,9 @@ export class PbftOrderer implements Orderer {
     this.quorum = 2 * f + 1;
     this.windowSize = 4 * this.checkpointInterval;
     this.pool = new InputPool(options.poolInputsMax);
+    this.genesisChain = verifier.digest("genesis");
+    this.chain = this.genesisChain;
+    this.stable = { seq: 0, chain: this.genesisChain, checkpoints: [] };
   }
 
   leader(): ProcessId {
@@ -417,7 +421,7 @@ export class PbftOrderer implements Orderer {
   }
 
   private signPrePrepare(view: number, seq: number, batch: readonly OrderedInput[]): PrePrepare {
-    const batchHash = batchDigest(batch);
+    const batchHash = batchDigest(this.verifier.digest, batch);
     return {
       type: "pre-prepare",
       view,
@@ -440,7 +444,7 @@ export class PbftOrderer implements Orderer {
         prePrepareText(message.view, message.seq, message.digest),
         message.signature,
       ) &&
-      batchDigest(message.batch) === message.digest
+      batchDigest(this.verifier.digest, message.batch) === message.digest
     );
   }
 
@@ -589,7 +593,7 @@ export class PbftOrderer implements Orderer {
       this.committed.delete(entry.seq);
       this.lastExecuted = entry.seq;
       this.waitingSinceTick = now;
-      this.chain = digest(`${this.chain}|${batchDigest(entry.batch)}`);
+      this.chain = this.verifier.digest(`${this.chain}|${batchDigest(this.verifier.digest, entry.batch)}`);
       for (const input of entry.batch) {
         this.noteWait(now, this.pool.receivedTick(input.key));
         this.pool.delete(input.key);
@@ -659,7 +663,7 @@ export class PbftOrderer implements Orderer {
   }
 
   private validStable(proof: StableProof): boolean {
-    if (proof.seq === 0) return proof.chain === GENESIS_CHAIN;
+    if (proof.seq === 0) return proof.chain === this.genesisChain;
     if (!Array.isArray(proof.checkpoints)) return false;
     const signers = new Set<ProcessId>();
     for (const checkpoint of proof.checkpoints) {
@@ -907,7 +911,7 @@ export class PbftOrderer implements Orderer {
         prePrepare !== undefined &&
         prePrepare.view === message.view &&
         prePrepare.seq === entry.seq &&
-        prePrepare.digest === batchDigest(entry.batch) &&
+        prePrepare.digest === batchDigest(this.verifier.digest, entry.batch) &&
         this.validPrePrepare(prePrepare)
       );
     });
@@ -1013,7 +1017,7 @@ export class PbftOrderer implements Orderer {
   }
 
   private validCommitCertificate(entry: DecidedEntry): boolean {
-    const batchHash = batchDigest(entry.batch);
+    const batchHash = batchDigest(this.verifier.digest, entry.batch);
     const signers = new Set<ProcessId>();
     let view: number | undefined;
     for (const vote of entry.commits) {

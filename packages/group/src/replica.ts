@@ -11,7 +11,7 @@ import type {
   ProtocolDefinition,
 } from "@amcast/core";
 import { assert, assertNever, Prng, protocolContext } from "@amcast/core";
-import type { Signer, Verifier } from "./auth.js";
+import type { SignedDigest, Signer, Verifier } from "./auth.js";
 import { SIGNATURE_BYTES } from "./auth.js";
 import { ClientRequests } from "./clients.js";
 import type { OrderedInput } from "./inputs.js";
@@ -149,6 +149,10 @@ export class Replica<M> implements ProcessLogic {
       "Byzantine mode needs signatures",
     );
     assert(spec.signer === undefined || spec.signer.id === spec.id, "a replica signs as itself");
+    assert(
+      spec.signer === undefined || spec.verifier === undefined || spec.signer.digest === spec.verifier.digest,
+      "a replica's signer and verifier digest alike (one signature scheme)",
+    );
     this.id = spec.id;
     this.group = spec.group;
     this.mode = spec.mode;
@@ -331,16 +335,7 @@ export class Replica<M> implements ProcessLogic {
       return;
     }
     const bytes = ENVELOPE_BYTES + multicastBytes(message) + this.signatureBytes();
-    const input = makeRequestInput(
-      from,
-      seq,
-      message,
-      view,
-      settled,
-      signature,
-      bytes,
-      this.mode === "byzantine",
-    );
+    const input = makeRequestInput(from, seq, message, view, settled, signature, bytes, this.signedDigest());
     if (this.mode === "byzantine" && !this.spec.verifier?.verify(from, input.digest, signature)) {
       this.drop("bad-signature");
       return;
@@ -374,7 +369,7 @@ export class Replica<M> implements ProcessLogic {
       envelope.body,
       envelope.signature,
       bytes,
-      this.mode === "byzantine",
+      this.signedDigest(),
     );
     if (this.mode === "byzantine" && !this.spec.verifier?.verify(from, input.digest, envelope.signature)) {
       this.drop("bad-signature");
@@ -401,7 +396,8 @@ export class Replica<M> implements ProcessLogic {
         Number.isSafeInteger(input.settled) &&
         input.settled >= 0 &&
         input.settled <= input.seq &&
-        requestDigest(input.client, input.seq, input.message, input.view, input.settled) === input.digest &&
+        requestDigest(verifier.digest, input.client, input.seq, input.message, input.view, input.settled) ===
+          input.digest &&
         verifier.verify(input.client, input.digest, input.signature)
       );
     }
@@ -413,7 +409,7 @@ export class Replica<M> implements ProcessLogic {
       input.key !== `${input.sender}#${input.k}`
     )
       return false;
-    const digests = copyDigests(input.sender, input.fromGroup, input.k, input.body);
+    const digests = copyDigests(verifier.digest, input.sender, input.fromGroup, input.k, input.body);
     return (
       digests.item === input.itemDigest &&
       digests.signed === input.digest &&
@@ -454,7 +450,7 @@ export class Replica<M> implements ProcessLogic {
   /** A solo replica's copy, decided on arrival: taken now if next in its stream, else counted. */
   private executeCopy(fromGroup: GroupId, sender: ProcessId, k: number, body: unknown): void {
     if (this.incoming.takeNext(fromGroup, k)) this.executeItem(fromGroup, body);
-    else this.execute(makeCopyInput(sender, fromGroup, k, body, "", 0, false));
+    else this.execute(makeCopyInput(sender, fromGroup, k, body, "", 0, undefined));
   }
 
   /** Item of another group's stream, taken in stream order: one step of the logic. */
@@ -477,8 +473,11 @@ export class Replica<M> implements ProcessLogic {
       if (output.kind === "send") {
         assert(output.to !== this.group, () => `group ${this.group} sends to itself`);
         const k = this.outgoing.next(output.to);
+        const signer = this.spec.signer;
         const signature =
-          this.spec.signer?.sign(copyDigests(this.id, this.group, k, output.body).signed) ?? "";
+          signer === undefined
+            ? ""
+            : signer.sign(copyDigests(signer.digest, this.id, this.group, k, output.body).signed);
         const description = this.spec.protocol.describe(output.body);
         const envelope: GroupWire = { t: "copy", k, body: output.body, signature };
         const bytes = ENVELOPE_BYTES + 8 + description.bytes + this.signatureBytes();
@@ -571,6 +570,11 @@ export class Replica<M> implements ProcessLogic {
     } catch {
       return 64;
     }
+  }
+
+  /** The digest of what is signed, in Byzantine mode only (the only mode that digests inputs). */
+  private signedDigest(): SignedDigest | undefined {
+    return this.mode === "byzantine" ? this.spec.verifier?.digest : undefined;
   }
 
   private signatureBytes(): number {
