@@ -16,6 +16,7 @@ import type { Keyring } from "./keys.js";
 import type { TransportLimits } from "./limits.js";
 import { QueueOverflowError } from "./limits.js";
 import type { NodeAddress, NodeId, NodeTable } from "./nodes.js";
+import type { SignatureStats } from "./signatures.js";
 import type { TraceSink } from "./trace-writer.js";
 import { formatMs, jsonIds, jsonString } from "./trace-writer.js";
 import type { TransportStats } from "./transport.js";
@@ -108,6 +109,8 @@ export interface HostStats {
   cpuUserMs: number;
   cpuSystemMs: number;
   transport: TransportStats;
+  /** Byzantine mode: the node's Ed25519 work (added by the node when it stops). */
+  signatures?: SignatureStats;
 }
 
 interface ClientSlot {

@@ -294,7 +294,13 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
         await shutdown(0, (stats) => {
           // The controller's record leaves with the node that ran it (the runner's tables need it).
           const controller = runsController ? built.controller?.report() : undefined;
-          return control({ type: "stopped", stats, ...(controller === undefined ? {} : { controller }) });
+          const withSignatures =
+            signatures === null ? stats : { ...stats, signatures: { ...signatures.stats } };
+          return control({
+            type: "stopped",
+            stats: withSignatures,
+            ...(controller === undefined ? {} : { controller }),
+          });
         });
         break;
     }

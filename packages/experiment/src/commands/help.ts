@@ -127,8 +127,15 @@ export const HELP: Record<string, CommandHelp> = {
       ["--section loopback|wan|all", "net: which part of the benchmark (default all)"],
       ["--profile DIR", "net: write CPU profiles to DIR"],
       ["--batch-messages-max N", "net: the transport's batch limit"],
+      [
+        "--batch-delay-ms N",
+        "net: how long a batch waits for more messages (default 0: the end of the turn)",
+      ],
       ["--protocol NAME", "only this protocol"],
-      ["--mode solo|crash|byzantine", "simulator: only the rows of this replication mode"],
+      [
+        "--mode solo|crash|byzantine",
+        "only the rows of this replication mode (net: f = 1, Byzantine with Ed25519; replicated rows show their ratio to solo)",
+      ],
       ["--groups 12|48", "simulator: only the rows of this many groups"],
       ["--workload local|global-2", "net: only this workload"],
     ],
