@@ -16,7 +16,11 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  *   its view, s is within its watermarks, it accepted no other digest for (v, s), the digest
  *   matches the batch, and every input in the batch is valid (requests validated before ordered:
  *   a request must carry its client's signature, a stream copy its sending replica's); it then
- *   sends PREPARE(v, s, d) to all. With the pre-prepare and 2f matching prepares from distinct
+ *   sends PREPARE(v, s, d) to all. An input a replica received directly is authentic without its
+ *   signature (the authenticated link names its sender, the client or the sending replica), so a
+ *   replica checks a signature only when the input is shown to it by another (in a pre-prepare or
+ *   forwarded, unless it holds the same input, by digest, itself) or by it to others (the
+ *   primary checks what it proposes, so a correct primary never proposes what backups refuse). With the pre-prepare and 2f matching prepares from distinct
  *   backups, (v, s, d) is prepared and the replica sends COMMIT(v, s, d); with 2f+1 matching
  *   commits it is committed. Batches execute in sequence order.
  * - B2 (checkpoints): every `checkpointInterval` sequence numbers a replica signs the digest chain
@@ -196,6 +200,8 @@ export class PbftOrderer implements Orderer {
    */
   private waitingSinceTick = 0;
   private readonly pool: InputPool;
+  /** Inputs whose digest and signature this replica checked (see `checked`). */
+  private readonly checkedInputs = new WeakSet<OrderedInput>();
   private readonly proposedKeys = new Set<string>();
   private readonly n: number;
   private readonly quorum: number;
@@ -210,7 +216,11 @@ export class PbftOrderer implements Orderer {
     private readonly f: number,
     private readonly signer: Signer,
     private readonly verifier: Verifier,
-    private readonly validInput: (input: OrderedInput) => boolean,
+    /**
+     * Whether an input is valid: its content's digest and its signature check. `pooled`: one this
+     * replica received directly, checked before this replica proposes it (as primary).
+     */
+    private readonly validInput: (input: OrderedInput, pooled: boolean) => boolean,
   ) {
     this.n = host.replicas.length;
     assert(this.n === 3 * f + 1, () => `Byzantine mode needs 3f+1 replicas, got ${this.n} for f=${f}`);
@@ -307,7 +317,7 @@ export class PbftOrderer implements Orderer {
         for (const input of Array.isArray(message.inputs) ? message.inputs : []) {
           // Useful ones only: a forward replayed long after its inputs executed must not refill
           // the pool (that would keep the replica from ever being idle).
-          if (!this.pool.has(input?.key) && this.validInput(input) && this.host.useful(input))
+          if (!this.pool.has(input?.key) && this.checked(input, false) && this.host.useful(input))
             this.pool.add(input, this.host.now());
         }
         this.maybePropose();
@@ -405,11 +415,14 @@ export class PbftOrderer implements Orderer {
       this.nextSeq - 1 - this.lastExecuted < this.options.pipelineMax &&
       this.nextSeq <= this.stable.seq + this.windowSize
     ) {
+      // An input is checked when it is shown to others: a primary proposes only what it checked
+      // (one that fails leaves the pool), so a client or a sender cannot make a correct primary
+      // propose what the backups would refuse.
       const batch = this.pool.take(
         this.options.batchInputsMax,
         this.options.batchBytesMax,
         this.proposedKeys,
-        this.host.useful,
+        (input) => this.host.useful(input) && this.checked(input, true),
       );
       if (batch.length === 0) return;
       for (const input of batch) this.proposedKeys.add(input.key);
@@ -431,6 +444,15 @@ export class PbftOrderer implements Orderer {
       signer: this.host.self,
       signature: this.signer.sign(prePrepareText(view, seq, batchHash)),
     };
+  }
+
+  /** `validInput`, once per input object (a forwarded or re-proposed input is not checked again). */
+  private checked(input: OrderedInput, pooled: boolean): boolean {
+    if (typeof input !== "object" || input === null) return false;
+    if (this.checkedInputs.has(input)) return true;
+    if (!this.validInput(input, pooled)) return false;
+    this.checkedInputs.add(input);
+    return true;
   }
 
   private validPrePrepare(message: PrePrepare): boolean {
@@ -464,8 +486,8 @@ export class PbftOrderer implements Orderer {
 
   /**
    * The batch with every input checked: an input this replica received itself (same key, same
-   * digest) is replaced by its own verified copy; any other is verified in full. Undefined when
-   * one is invalid.
+   * digest) is replaced by its own copy (authentic: it came over the sender's own link); any other
+   * is verified in full. Undefined when one is invalid.
    */
   private checkedBatch(batch: readonly OrderedInput[]): readonly OrderedInput[] | undefined {
     let checked: OrderedInput[] | undefined;
@@ -479,7 +501,7 @@ export class PbftOrderer implements Orderer {
         } else checked?.push(own);
         continue;
       }
-      if (!this.validInput(input)) return undefined;
+      if (!this.checked(input, false)) return undefined;
       checked?.push(input);
     }
     return checked ?? batch;

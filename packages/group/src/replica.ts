@@ -135,6 +135,7 @@ export class Replica<M> implements ProcessLogic {
   private readonly observed = new Map<ProcessId, { sumMs: number; samples: number }>();
   private ticks = 0;
   private executedInputs = 0;
+  private consensusEnvelope: Extract<GroupWire, { t: "consensus" }> | undefined;
 
   constructor(spec: ReplicaSpec<M>) {
     const replicas = spec.membership.replicas(spec.group);
@@ -169,7 +170,11 @@ export class Replica<M> implements ProcessLogic {
       self: spec.id,
       replicas,
       send: (to, message, bytes, label) => {
-        const envelope: GroupWire = { t: "consensus", body: message };
+        // One envelope per message however many replicas it goes to (a broadcast): a runtime
+        // then encodes it once.
+        if (this.consensusEnvelope?.body !== message)
+          this.consensusEnvelope = { t: "consensus", body: message };
+        const envelope = this.consensusEnvelope;
         this.outputs.push({
           kind: "send",
           to,
@@ -199,7 +204,12 @@ export class Replica<M> implements ProcessLogic {
           spec.f,
           spec.signer as Signer,
           spec.verifier as Verifier,
-          (input) => this.validRelayedInput(input),
+          (input, pooled) => {
+            const valid = this.validRelayedInput(input);
+            // One of ours that fails its check before we propose it: its sender signed it wrongly.
+            if (!valid && pooled) this.count("bad-signature");
+            return valid;
+          },
         );
         break;
       default:
@@ -336,10 +346,8 @@ export class Replica<M> implements ProcessLogic {
     }
     const bytes = ENVELOPE_BYTES + multicastBytes(message) + this.signatureBytes();
     const input = makeRequestInput(from, seq, message, view, settled, signature, bytes, this.signedDigest());
-    if (this.mode === "byzantine" && !this.spec.verifier?.verify(from, input.digest, signature)) {
-      this.drop("bad-signature");
-      return;
-    }
+    // Not checked here: the link proved who sent it. Its signature is checked when it is shown to
+    // another replica (PbftOrderer, B1), the one place a forged one could mislead.
     this.orderer.submit(input);
   }
 
@@ -371,17 +379,14 @@ export class Replica<M> implements ProcessLogic {
       bytes,
       this.signedDigest(),
     );
-    if (this.mode === "byzantine" && !this.spec.verifier?.verify(from, input.digest, envelope.signature)) {
-      this.drop("bad-signature");
-      return;
-    }
+    // As for requests: the link proved who sent it; the signature is checked when it is shown to others.
     this.orderer.submit(input);
   }
 
   /**
-   * Checks an input relayed by another replica (Byzantine mode's check of a proposal): its digest
-   * is recomputed from its content and its signature checked against that. Returns the input to
-   * order, or undefined when it is invalid.
+   * Checks an input shown to this replica by another (a proposal's inputs, forwarded ones) or by
+   * this replica to others (its own, before it proposes them): its digest is recomputed from its
+   * content and its signature checked against that. Byzantine mode only.
    */
   private validRelayedInput(input: OrderedInput): boolean {
     const verifier = this.spec.verifier;
@@ -589,8 +594,12 @@ export class Replica<M> implements ProcessLogic {
   }
 
   private drop(reason: DropReason): readonly ProcessOutput[] {
-    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+    this.count(reason);
     return this.flush();
+  }
+
+  private count(reason: DropReason): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
   }
 }
 

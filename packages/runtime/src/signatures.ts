@@ -15,7 +15,10 @@ const SIGNING_KEY_SALT = "amcast/signing-key/v1";
 /** DER headers that wrap a raw Ed25519 seed (PKCS#8) and a raw public key (SPKI), RFC 8410. */
 const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 const SPKI_ED25519_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
-/** Signatures already checked, remembered so an input checked on arrival is not checked again inside a batch. */
+/**
+ * Signatures already checked, remembered so a signature shown again (the same input in another
+ * batch, a certificate relayed twice) is not checked again: all the processes of a node share them.
+ */
 const VERIFIED_MEMORY = 8192;
 
 /**
@@ -73,10 +76,11 @@ export interface SignatureStats {
  * decides the text of what is signed, this scheme hashes it collision-resistantly (the simulator's
  * model keeps a cheap one, see `SimulatedSignatures`).
  *
- * node:crypto has no batch verification for Ed25519, so each signature is checked on its own; but
- * an input is checked when it arrives and again inside every batch that orders it, so the
- * signatures that passed are remembered (the last VERIFIED_MEMORY) and a second check of the same
- * signature on the same data costs a map lookup.
+ * node:crypto has no batch verification for Ed25519, so each signature is checked on its own. The
+ * group layer checks few: an input received over its sender's own (authenticated) link is checked
+ * only when it is shown to others (see PbftOrderer, B1). The signatures that passed are
+ * remembered (the last VERIFIED_MEMORY), and a second check of the same signature on the same
+ * data costs a map lookup.
  */
 export class Ed25519Signatures implements Verifier {
   readonly digest: SignedDigest = sha256Digest;

@@ -3,7 +3,7 @@ import type { Server } from "node:http";
 import { createServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { ProcessId } from "@amcast/core";
-import { Packr, Unpackr } from "msgpackr";
+import { Unpackr } from "msgpackr";
 import type { RawData } from "ws";
 import { WebSocket, WebSocketServer } from "ws";
 import type { LatencyEmulation } from "./delay.js";
@@ -29,6 +29,7 @@ import {
 import type { Keyring } from "./keys.js";
 import type { TransportLimits } from "./limits.js";
 import { checkLimits, DEFAULT_LIMITS, QueueOverflowError } from "./limits.js";
+import { MessagePacker } from "./message-packer.js";
 import type { NodeAddress, NodeId, NodeRole, NodeSpec, NodeTable } from "./nodes.js";
 import type { StrangerStats } from "./strangers.js";
 import { RateLimitedLog, StrangerGate } from "./strangers.js";
@@ -279,7 +280,7 @@ export class Transport {
   private readonly links = new Map<NodeId, PeerLink>();
   /** Links by the index of each process their peer hosts, for `send`. */
   private readonly linkOfProcess: (PeerLink | undefined)[] = [];
-  private readonly packr = new Packr({ useRecords: false });
+  private readonly packer = new MessagePacker();
   private readonly unpackr = new Unpackr({ useRecords: false });
   private readonly delay: DelayLine<{ link: PeerLink; packed: Buffer }> | undefined;
   private readonly now: () => number;
@@ -501,7 +502,7 @@ export class Transport {
       throw new Error(`${this.self.id} has no link to process ${to}`);
     // The send instant in units of 10 us: an integer packs smaller than a float.
     const sentAt = Math.round(this.stampMs() * STAMP_UNITS_PER_MS);
-    const packed = this.packr.pack([fromIndex, toIndex, body, sentAt]);
+    const packed = this.packer.pack(fromIndex, toIndex, body, sentAt);
     if (packed.length + DATA_PREFIX_BYTES > this.limits.frameBytesMax)
       throw new QueueOverflowError(
         `a message from ${from} to ${to} packs to ${packed.length} bytes, over frameBytesMax ${this.limits.frameBytesMax}`,
@@ -725,6 +726,8 @@ export class Transport {
   }
 
   private flush(): void {
+    // What the logic sent this turn is sent; a body object seen again later is encoded afresh.
+    this.packer.forget();
     this.flushScheduled = false;
     this.flushTimer = undefined;
     const links = [...this.flushLinks];
