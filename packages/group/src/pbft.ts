@@ -20,7 +20,10 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  *   signature (the authenticated link names its sender, the client or the sending replica), so a
  *   replica checks a signature only when the input is shown to it by another (in a pre-prepare or
  *   forwarded, unless it holds the same input, by digest, itself) or by it to others (the
- *   primary checks what it proposes, so a correct primary never proposes what backups refuse). With the pre-prepare and 2f matching prepares from distinct
+ *   primary checks what it proposes, so a correct primary never proposes what backups refuse).
+ *   Likewise a vote that came from its signer counts as it is; its signature is checked when it
+ *   joins a certificate this replica may show (its prepared or commit certificate), so a wrongly
+ *   signed one never makes a correct replica's view change or catch-up answer invalid. With the pre-prepare and 2f matching prepares from distinct
  *   backups, (v, s, d) is prepared and the replica sends COMMIT(v, s, d); with 2f+1 matching
  *   commits it is committed. Batches execute in sequence order.
  * - B2 (checkpoints): every `checkpointInterval` sequence numbers a replica signs the digest chain
@@ -202,6 +205,8 @@ export class PbftOrderer implements Orderer {
   private readonly pool: InputPool;
   /** Inputs whose digest and signature this replica checked (see `checked`). */
   private readonly checkedInputs = new WeakSet<OrderedInput>();
+  /** Votes whose signature this replica checked, or made (see `certifiedVotes`). */
+  private readonly checkedVotes = new WeakSet<Vote>();
   private readonly proposedKeys = new Set<string>();
   private readonly n: number;
   private readonly quorum: number;
@@ -524,7 +529,7 @@ export class PbftOrderer implements Orderer {
   }
 
   private signVote(type: "prepare" | "commit", view: number, seq: number, batchHash: string): Vote {
-    return {
+    const vote: Vote = {
       type,
       view,
       seq,
@@ -532,22 +537,57 @@ export class PbftOrderer implements Orderer {
       signer: this.host.self,
       signature: this.signer.sign(voteText(type, view, seq, batchHash, this.host.self)),
     };
+    this.checkedVotes.add(vote);
+    return vote;
   }
 
   private validVote(vote: Vote): boolean {
-    return (
-      this.host.replicas.includes(vote.signer) &&
-      Number.isSafeInteger(vote.seq) &&
-      this.verifier.verify(
+    return this.wellFormedVote(vote) && this.signedVote(vote);
+  }
+
+  private wellFormedVote(vote: Vote): boolean {
+    return this.host.replicas.includes(vote.signer) && Number.isSafeInteger(vote.seq);
+  }
+
+  private signedVote(vote: Vote): boolean {
+    if (this.checkedVotes.has(vote)) return true;
+    if (
+      !this.verifier.verify(
         vote.signer,
         voteText(vote.type, vote.view, vote.seq, vote.digest, vote.signer),
         vote.signature,
       )
-    );
+    )
+      return false;
+    this.checkedVotes.add(vote);
+    return true;
+  }
+
+  /**
+   * Up to `count` of `votes` whose signatures check, for a certificate (shown to others in a view
+   * change or a catch-up); those that fail are forgotten. A vote that came from its signer is
+   * authentic by the link, so its signature is checked only here, when it joins a certificate.
+   */
+  private certifiedVotes(votes: Map<ProcessId, Vote>, candidates: readonly Vote[], count: number): Vote[] {
+    const certified: Vote[] = [];
+    for (const vote of candidates) {
+      if (certified.length >= count) break;
+      if (this.signedVote(vote)) certified.push(vote);
+      else {
+        votes.delete(vote.signer);
+        this.rejectedMessages += 1;
+      }
+    }
+    return certified;
   }
 
   private onVote(vote: Vote): void {
-    if (!this.validVote(vote) || vote.seq <= this.stable.seq || vote.seq > this.stable.seq + this.windowSize)
+    // Not checked here (B1): it came from its signer; see certifiedVotes.
+    if (
+      !this.wellFormedVote(vote) ||
+      vote.seq <= this.stable.seq ||
+      vote.seq > this.stable.seq + this.windowSize
+    )
       return;
     this.recordVote(vote);
     // 2f+1 commits prove the batch was decided, even if its pre-prepare never reached us (B4).
@@ -573,15 +613,16 @@ export class PbftOrderer implements Orderer {
       const { view, digest: batchHash } = slot.prePrepare;
       const set = this.votes.get(voteKey(view, seq, batchHash));
       if (!slot.prepared && set !== undefined) {
-        const prepares = [...set.prepares.values()].filter((vote) => vote.signer !== slot.prePrepare.signer);
+        const candidates = [...set.prepares.values()].filter(
+          (vote) => vote.signer !== slot.prePrepare.signer,
+        );
+        const prepares =
+          candidates.length >= 2 * this.f ? this.certifiedVotes(set.prepares, candidates, 2 * this.f) : [];
         if (prepares.length >= 2 * this.f) {
           slot.prepared = true;
           const best = this.preparedProofs.get(seq);
           if (best === undefined || best.prePrepare.view <= view)
-            this.preparedProofs.set(seq, {
-              prePrepare: slot.prePrepare,
-              prepares: prepares.slice(0, 2 * this.f),
-            });
+            this.preparedProofs.set(seq, { prePrepare: slot.prePrepare, prepares });
         }
       }
       if (slot.prepared && !slot.commitSent) {
@@ -597,11 +638,9 @@ export class PbftOrderer implements Orderer {
         !this.committed.has(seq) &&
         seq > this.lastExecuted
       ) {
-        this.committed.set(seq, {
-          seq,
-          batch: slot.prePrepare.batch,
-          commits: [...set.commits.values()].slice(0, this.quorum),
-        });
+        const commits = this.certifiedVotes(set.commits, [...set.commits.values()], this.quorum);
+        if (commits.length >= this.quorum)
+          this.committed.set(seq, { seq, batch: slot.prePrepare.batch, commits });
       }
     }
     this.executeReady();
