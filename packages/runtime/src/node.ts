@@ -1,6 +1,6 @@
 import type { ProcessId, ProcessLogic } from "@amcast/core";
 import { InputError } from "@amcast/core";
-import { buildSystem, CONTROLLER_ID, displayPath } from "@amcast/system";
+import { buildSystem, CONTROLLER_ID, displayPath, systemToJson } from "@amcast/system";
 import type { Clock } from "./clock.js";
 import { monotonicClock, wallClock } from "./clock.js";
 import type { NodeMessage, NodeStatus, RunnerMessage } from "./control.js";
@@ -9,12 +9,15 @@ import type { LatencyEmulation } from "./delay.js";
 import type { DeployedNode, Deployment } from "./deployment.js";
 import type { ClientWorkload, HostStats } from "./host.js";
 import { NodeHost } from "./host.js";
+import type { ReplicaStorage } from "./journal.js";
+import { ReplicaJournal, runDigest } from "./journal.js";
 import type { Keyring } from "./keys.js";
 import type { NodeAddress } from "./nodes.js";
 import { NodeTable } from "./nodes.js";
 import { Ed25519Signatures } from "./signatures.js";
 import { netRefusals } from "./support.js";
-import { TraceFile } from "./trace-writer.js";
+import type { TracedOutputs } from "./trace-writer.js";
+import { resumeTrace, TraceFile } from "./trace-writer.js";
 
 export interface NodeRunOptions {
   readonly deployment: Deployment;
@@ -30,6 +33,11 @@ export interface NodeRunOptions {
   readonly listenHost?: string;
   /** Called once the node has reached every replica (started by hand; readiness probes use it). */
   readonly onConnected?: () => void;
+  /**
+   * A replica's data directory and fsync policy: it journals its inputs there before acting on
+   * them, and, restarted on the same directory, replays them and rejoins its group.
+   */
+  readonly storage?: ReplicaStorage;
 }
 
 /** How long a node waits for its links before it gives up (by hand, peers may start late). */
@@ -112,7 +120,23 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
   const exited = new Promise<number>((resolve) => {
     resolveExit = resolve;
   });
-  const trace = options.traceFile === null ? null : new TraceFile(options.traceFile);
+  let journal: ReplicaJournal | undefined;
+  let traced: TracedOutputs | undefined;
+  if (options.storage !== undefined) {
+    if (node.role !== "replica")
+      throw new InputError(
+        options.storage.dataDir,
+        "",
+        `${node.id} is a client host: only replicas keep a data directory`,
+      );
+    journal = await ReplicaJournal.open(options.storage, node.id, runDigest(systemToJson(system)));
+    // A restart continues the trace; deliveries it already holds are not traced again.
+    if (journal.recoveredInputs > 0 && options.traceFile !== null) traced = resumeTrace(options.traceFile);
+    log(
+      `journal in ${options.storage.dataDir} (fsync ${options.storage.fsync}): ${journal.recoveredInputs === 0 ? "new" : `${journal.recoveredInputs} input(s) to replay`}`,
+    );
+  }
+  const trace = options.traceFile === null ? null : new TraceFile(options.traceFile, traced !== undefined);
   const host = new NodeHost({
     self: node.id,
     table: new NodeTable(deployment.nodes),
@@ -141,6 +165,8 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
         void control({ type: "done" });
       } else void finishByHand();
     },
+    ...(journal === undefined ? {} : { journal }),
+    ...(traced === undefined ? {} : { traced }),
   });
 
   /** Stops the node once; `report` runs before the exit code is handed back (the runner's answer). */
@@ -255,10 +281,16 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
   });
   const onControl = async (message: RunnerMessage): Promise<void> => {
     switch (message.type) {
-      case "peers":
-        await connect(new Map(Object.entries(message.addresses)), CONNECT_TIMEOUT_MS_RUNNER);
+      case "peers": {
+        for (const down of message.down ?? []) host.transport.peerDown(down);
+        const addresses = new Map(Object.entries(message.addresses));
+        // A restarted replica waits for the live replicas only.
+        const live = replicaIds.filter((id) => addresses.has(id));
+        host.connect(addresses);
+        await host.transport.whenConnected(CONNECT_TIMEOUT_MS_RUNNER, live);
         await control({ type: "connected" });
         break;
+      }
       case "start":
         progressTimer = setInterval(sendProgress, PROGRESS_INTERVAL_MS);
         host.startWorkload();
@@ -281,6 +313,10 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
       case "crashed":
         host.transport.peerDown(message.node);
         log(`${message.node} was killed (crash fault): its link is dropped`);
+        break;
+      case "recovered":
+        host.transport.peerUp(message.node, message.address);
+        log(`${message.node} was restarted: its link is up again`);
         break;
       case "partition":
         host.transport.partition(message.peers);

@@ -9,6 +9,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import type { TraceEvent } from "@amcast/core";
 import type { CrashFault, PartitionFault, SimResult, StopReason } from "@amcast/sim";
+import type { FsyncPolicy } from "@amcast/storage";
 import type { BuiltSystem, ControllerReport, SystemSpec } from "@amcast/system";
 import { buildSystem, stopEvent } from "@amcast/system";
 import { monotonicClock } from "./clock.js";
@@ -39,6 +40,12 @@ export interface NetRunOptions {
   readonly workDir?: string;
   /** Extra Node.js flags for every node (e.g. --cpu-prof). */
   readonly nodeArgs?: readonly string[];
+  /**
+   * Every replica journals its inputs in its own data directory (in the work directory) with
+   * this fsync policy before acting on them. A fault plan whose crashes recover needs it; it
+   * then defaults to `batch`.
+   */
+  readonly storage?: { readonly fsync: FsyncPolicy };
   /** Progress lines (where the files are, when the workload starts). */
   readonly log?: (line: string) => void;
   /** Aborting stops every node and rejects (Ctrl-C). */
@@ -86,6 +93,11 @@ export interface NetRunStats {
   readonly arrivalsSkipped: number;
   /** Replicas killed with SIGKILL (crash faults), with when (trace clock, ms). */
   readonly killed: readonly { readonly proc: string; readonly t: number }[];
+  /**
+   * Killed replicas restarted from their data directories (`recoverAtMs`): when (trace clock, ms)
+   * and how long from the restart until the replica was connected to its live peers again.
+   */
+  readonly recovered: readonly { readonly proc: string; readonly t: number; readonly restartMs: number }[];
   /** The fault plan's partitions as applied: when each was cut and healed (trace clock, ms). */
   readonly partitions: readonly AppliedPartition[];
   /** CPU time (user + system) of the replica processes and of the client hosts, in ms. */
@@ -124,6 +136,8 @@ const STDERR_TAIL_LINES = 30;
 const LISTEN_TIMEOUT_MS = 30_000;
 const CONNECT_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 15_000;
+/** How long a restarted replica may take to replay its journal and listen. */
+const RECOVER_TIMEOUT_MS = 120_000;
 const KILL_GRACE_MS = 2_000;
 const STATUS_INTERVAL_MS = 50;
 /** The period of the runner's own timer that measures how late the machine schedules it. */
@@ -205,13 +219,15 @@ class Cluster {
     this.signal?.removeEventListener("abort", this.onAbort);
   }
 
+  /** Starts a node's process (`restart`: a killed replica again, its log file continued). */
   spawn(
     node: DeployedNode,
     file: (kind: string) => string,
     args: string[],
     env: NodeJS.ProcessEnv,
     nodeArgs: readonly string[],
-  ): void {
+    restart = false,
+  ): NodeProcess {
     installExitHook();
     const command = node.role === "replica" ? "replica" : "clients";
     const child = fork(CLI, [command, ...args], {
@@ -221,7 +237,7 @@ class Cluster {
       cwd: this.workDir,
     });
     liveChildren.add(child);
-    const log = createWriteStream(file("log"));
+    const log = createWriteStream(file("log"), { flags: restart ? "a" : "w" });
     const entry: NodeProcess = {
       node,
       child,
@@ -260,6 +276,7 @@ class Cluster {
         );
       this.changed();
     });
+    return entry;
   }
 
   /** Kills a node with SIGKILL, as a crash would: no goodbye, no trace flush, no stats. */
@@ -418,6 +435,13 @@ export async function runCluster(
   const traceTime = (): number => Math.round(clock.now() * 1000) / 1000;
   const runnerEvents: string[] = [];
   const killed: { proc: string; t: number }[] = [];
+  const recovered: { proc: string; t: number; restartMs: number }[] = [];
+  // Replicas keep a data directory when asked to, or when a crash recovers (it restarts from there).
+  const storage =
+    options.storage ??
+    (spec.faults.crashes.some((fault) => fault.recoverAtMs !== undefined)
+      ? { fsync: "batch" as const }
+      : undefined);
   for (const proc of spec.faults.byzantine ?? spec.byzantine.map((fault) => fault.proc))
     runnerEvents.push(JSON.stringify({ ev: "fault", proc, kind: "byzantine", t: 0 }));
 
@@ -434,6 +458,7 @@ export async function runCluster(
         latencyEmulation: options.latencyEmulation,
         nodes,
         limits: options.limits ?? {},
+        ...(storage === undefined ? {} : { storage }),
         publicKeys:
           spec.mode === "byzantine"
             ? new Map(
@@ -472,6 +497,8 @@ export async function runCluster(
   // A holder, because the closures below set it.
   const stop: { reason: StopReason } = { reason: "drained" };
   let workloadStartMs = 0;
+  /** Set once the nodes are told to stop: a restart due later does not happen. */
+  let stopping = false;
   let startupMs = 0;
   let workloadMs = 0;
   const crashTimers: NodeJS.Timeout[] = [];
@@ -481,9 +508,9 @@ export async function runCluster(
     log(
       `network runtime: ${nodes.length} processes (${built.processes.length} replicas, ${nodes.length - built.processes.length} client host(s)) in ${workDir}`,
     );
-    const spawn = (node: DeployedNode): void => {
+    const spawn = (node: DeployedNode, restart = false): NodeProcess => {
       const file = files.get(node.id) as (kind: string) => string;
-      cluster.spawn(
+      return cluster.spawn(
         node,
         file,
         [
@@ -495,9 +522,11 @@ export async function runCluster(
           file("keys.json"),
           "--trace",
           file("trace.jsonl"),
+          ...(storage !== undefined && node.role === "replica" ? ["--data-dir", file("data")] : []),
         ],
         env,
         options.nodeArgs ?? [],
+        restart,
       );
     };
     for (const node of nodes) if (node.role === "replica") spawn(node);
@@ -536,12 +565,19 @@ export async function runCluster(
           crashTimers.push(
             setTimeout(() => {
               crashNode(cluster, built.membership.replicas.bind(built.membership), fault, spec.tickMs, log)
-                .then((proc) => {
-                  if (proc !== undefined) {
-                    const t = traceTime();
-                    killed.push({ proc, t });
-                    runnerEvents.push(JSON.stringify({ ev: "fault", proc, kind: "crash", t }));
-                  }
+                .then(async (proc) => {
+                  if (proc === undefined) return;
+                  const t = traceTime();
+                  killed.push({ proc, t });
+                  runnerEvents.push(JSON.stringify({ ev: "fault", proc, kind: "crash", t }));
+                  if (fault.recoverAtMs === undefined) return;
+                  // The restart, at its time after the workload's start.
+                  await cluster.sleep(Math.max(0, workloadStartMs + fault.recoverAtMs - performance.now()));
+                  if (stopping) return;
+                  const restarted = await recoverNode(cluster, proc, (node) => spawn(node, true), log);
+                  const at = traceTime();
+                  recovered.push({ proc, t: at, restartMs: restarted });
+                  runnerEvents.push(JSON.stringify({ ev: "fault", proc, kind: "recover", t: at }));
                 })
                 .catch((error: Error) => cluster.fail(error))
                 .finally(resolve);
@@ -601,7 +637,7 @@ export async function runCluster(
       });
       const lastFaultMs = Math.max(
         0,
-        ...spec.faults.crashes.map((fault) => fault.atMs + LEADER_WAIT_MS),
+        ...spec.faults.crashes.map((fault) => (fault.recoverAtMs ?? fault.atMs) + LEADER_WAIT_MS),
         ...spec.faults.partitions.map((fault) => fault.healAtMs),
       );
       await cluster.until(
@@ -617,6 +653,7 @@ export async function runCluster(
       log("interrupted: stopping every node");
     }
     cluster.gracefulAbort = false;
+    stopping = true;
     workloadMs = performance.now() - workloadStartMs;
     schedulingDelay.disable();
     // Stop: every node writes out its trace and reports its counters.
@@ -699,6 +736,7 @@ export async function runCluster(
         logicErrors: sum((node) => node.logicErrors),
         arrivalsSkipped: sim.arrivalsSkipped,
         killed,
+        recovered,
         partitions: partitionsApplied,
         cpuMsReplicas: cpuOf("replica"),
         cpuMsClients: cpuOf("clients"),
@@ -813,6 +851,48 @@ async function crashNode(
   );
   for (const other of cluster.live()) cluster.send(other.node.id, { type: "crashed", node: target });
   return target;
+}
+
+/**
+ * Restarts a replica killed for a crash fault (`recoverAtMs`): starts its process again on its
+ * data directory (it replays its journal before it listens), tells every live node the link to
+ * it is up again at its new address, gives it the live replicas' addresses and the nodes still
+ * down, and waits until it is connected to the live replicas; from there its group's orderer
+ * catches it up. Resolves with the time that took, in ms.
+ */
+async function recoverNode(
+  cluster: Cluster,
+  id: string,
+  spawn: (node: DeployedNode) => NodeProcess,
+  log: (line: string) => void,
+): Promise<number> {
+  const old = cluster.nodes.get(id) as NodeProcess;
+  // One writer per data directory: the killed process must be gone first.
+  await cluster.until(() => old.exited, `${id} to exit after SIGKILL`, KILL_GRACE_MS + 10_000);
+  const started = performance.now();
+  const down = [...cluster.nodes.values()]
+    .filter((entry) => entry.node.id !== id && (entry.exited || entry.killed))
+    .map((entry) => entry.node.id);
+  const entry = spawn(old.node);
+  await cluster.until(
+    () => entry.port !== undefined,
+    `${id} to replay its journal and listen again`,
+    RECOVER_TIMEOUT_MS,
+  );
+  const address = { host: "127.0.0.1", port: entry.port as number };
+  const addresses: Record<string, NodeAddress> = {};
+  for (const other of cluster.live()) {
+    if (other === entry) continue;
+    cluster.send(other.node.id, { type: "recovered", node: id, address });
+    if (other.node.role === "replica" && other.port !== undefined)
+      addresses[other.node.id] = { host: "127.0.0.1", port: other.port };
+  }
+  await cluster.until(() => entry.child.connected, `${id} to start again`, LISTEN_TIMEOUT_MS);
+  cluster.send(id, { type: "peers", addresses, down });
+  await cluster.until(() => entry.connected, `${id} to reconnect to the live replicas`, CONNECT_TIMEOUT_MS);
+  const restartMs = performance.now() - started;
+  log(`crash fault: restarted ${id} from its data directory (${Math.round(restartMs)} ms to rejoin)`);
+  return restartMs;
 }
 
 /**

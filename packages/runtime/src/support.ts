@@ -57,13 +57,8 @@ export const NET_SUPPORT: { readonly [K in keyof SystemSpec]-?: FieldSupport<Sys
   },
   faults: {
     honoured:
-      "Byzantine replicas; crashes as SIGKILL of the replica's process, partitions as links cut in the transport (what crosses a cut waits at the sender until the heal), both by the cluster runner",
+      "Byzantine replicas; crashes as SIGKILL of the replica's process, and recoverAtMs as a restart of it from its data directory (it replays its journal, then its group catches it up); partitions as links cut in the transport (what crosses a cut waits at the sender until the heal); all by the cluster runner",
     refuse: [
-      {
-        option: "faults.crashes[].recoverAtMs",
-        when: (faults) => faults.crashes.some((crash) => crash.recoverAtMs !== undefined),
-        why: "the network runtime kills crashed replicas (SIGKILL) and cannot recover them (no stable storage); drop recoverAtMs or run this fault plan on the simulator",
-      },
       {
         option: "faults.crashes",
         when: (faults, context) => context.byHand && faults.crashes.length > 0,

@@ -204,7 +204,7 @@ class PeerLink {
   reconnectAttempts = 0;
   reconnectTimer: NodeJS.Timeout | undefined;
   failed = false;
-  /** Declared crashed for good (`peerDown`): no dialing, nothing queued, messages to it dropped. */
+  /** Declared crashed (`peerDown`, until `peerUp`): no dialing, nothing queued, messages to it dropped. */
   down = false;
   /** Handshakes refused in a row, and the last refusal logged (each new one is logged once). */
   refusals = 0;
@@ -549,7 +549,7 @@ export class Transport {
   }
 
   /**
-   * Declares `peer` crashed for good (it was killed and will not come back): its link stops
+   * Declares `peer` crashed (it was killed; it comes back only through `peerUp`): its link stops
    * dialing and accepting, drops what it queued, and messages to its processes are dropped from
    * now on, as a crashed process loses what is sent to it. Without this, the link would keep
    * every message for a peer that never acknowledges, and the node would never be quiet.
@@ -581,6 +581,23 @@ export class Transport {
       this.congestedLinks -= 1;
       if (this.congestedLinks === 0) this.options.onCongestion?.(false);
     }
+  }
+
+  /**
+   * `peer`, declared down, was restarted (from its data directory) and listens at `address`: its
+   * link comes back, empty. The restarted peer is a new incarnation, so the link renumbers at its
+   * first handshake; what was dropped while it was down stays dropped, as a crashed process lost it.
+   */
+  peerUp(peer: NodeId, address: NodeAddress): void {
+    const link = this.links.get(peer);
+    if (link === undefined) return;
+    link.down = false;
+    link.failed = false;
+    link.reconnectAttempts = 0;
+    link.refusals = 0;
+    link.address = address;
+    if (link.dials && link.conn === undefined && link.reconnectTimer === undefined && !link.cut)
+      this.dial(link);
   }
 
   /**

@@ -42,6 +42,7 @@ export const HELP: Record<string, CommandHelp> = {
       ["--no-latency", "net: do not inject the topology's delays"],
       ["--work-dir DIR", "net: where nodes keep their deployment, keys and traces"],
       ["--time-limit-s S", "net: stop a run after S seconds"],
+      ["--fsync batch|interval|none", "net: replicas journal their inputs with this fsync policy"],
     ],
     examples: [
       "pnpm run experiment flexcast-vs-skeen",
@@ -127,6 +128,7 @@ export const HELP: Record<string, CommandHelp> = {
       ["--section loopback|wan|all", "net: which part of the benchmark (default all)"],
       ["--profile DIR", "net: write CPU profiles to DIR"],
       ["--batch-messages-max N", "net: the transport's batch limit"],
+      ["--fsync batch|interval|none", "net: replicated rows journal every replica's inputs"],
       ["--protocol NAME", "only this protocol"],
       ["--mode solo|crash|byzantine", "simulator: only the rows of this replication mode"],
       ["--groups 12|48", "simulator: only the rows of this many groups"],
@@ -145,6 +147,8 @@ export const HELP: Record<string, CommandHelp> = {
       ["--host HOST", "replica: the replica a deployment places on host HOST (instead of --id)"],
       ["--listen ADDRESS", "the address to listen on (default: the deployment's host)"],
       ["--health-port PORT", "serve a health check on this port (containers)"],
+      ["--data-dir DIR", "journal the replica's inputs here; restarted on it, it replays them"],
+      ["--fsync batch|interval|none", "the journal's fsync policy (default: deployment, else batch)"],
     ],
   },
   clients: {

@@ -1,0 +1,265 @@
+import { createHash } from "node:crypto";
+import type { ProcessId, ProcessLogic, ProcessOutput } from "@amcast/core";
+import { InputError } from "@amcast/core";
+import type { FsyncPolicy, LogEntry } from "@amcast/storage";
+import { FSYNC_POLICIES, ReplicaLog, StorageCorruptError } from "@amcast/storage";
+import { Packr, Unpackr } from "msgpackr";
+
+export type { FsyncPolicy };
+/** The fsync policies a replica's journal takes (`@amcast/storage`). */
+export { FSYNC_POLICIES };
+
+/** Where a replica keeps its journal, and when it fsyncs. */
+export interface ReplicaStorage {
+  readonly dataDir: string;
+  readonly fsync: FsyncPolicy;
+}
+
+/** The first entry of every journal: whose it is (format version, replica, run digest). */
+const HEADER_TAG = "amcast-replica-journal";
+const FORMAT_VERSION = 1;
+/** Entry kinds after the header. */
+const TICK = 0;
+const RECEIVE = 1;
+
+/** A step's outputs, held until the inputs that caused them are durable. */
+interface HeldStep {
+  readonly logic: ProcessLogic;
+  readonly outputs: readonly ProcessOutput[];
+}
+
+/** What replaying a journal did. */
+export interface ReplayStats {
+  readonly inputs: number;
+  readonly ticks: number;
+  readonly ms: number;
+  /** Bytes a crash cut off the journal's tail (an entry being written). */
+  readonly truncatedBytes: number;
+}
+
+/**
+ * A replica's inputs on disk, written before it acts on them. The replica is a deterministic
+ * function of its inputs (messages, in arrival order, and ticks; its random choices come from
+ * its seeded stream), so recording every input before the step's outputs leave the process lets
+ * a restarted replica replay them into a fresh replica and be exactly where the old one was:
+ * Raft's term, vote and log, PBFT's view and certificates, the client table, the streams and
+ * the application. Outputs of a step are released only once the step's input is durable (per the
+ * fsync policy): what a crash loses was never seen outside, as if the input had been lost on the
+ * network. Steps taken in one event-loop turn share one write and one fsync.
+ *
+ * The journal holds consensus traffic too and is never truncated yet: that needs snapshots of
+ * the group layer (docs/durability.md).
+ */
+export class ReplicaJournal {
+  private readonly packr = new Packr({ useRecords: false });
+  private held: HeldStep[] = [];
+  private syncScheduled = false;
+  /** Steps appended to the log and not yet released. */
+  private unreleased = 0;
+  /** Releases go out in order: each waits for the one before. */
+  private releases: Promise<void> = Promise.resolve();
+  private failed = false;
+  private release: (logic: ProcessLogic, outputs: readonly ProcessOutput[]) => void = () => {};
+  private onFatal: (error: Error) => void = (error) => {
+    throw error;
+  };
+
+  private constructor(
+    readonly log: ReplicaLog,
+    readonly storage: ReplicaStorage,
+    private recovered: readonly LogEntry[],
+    private readonly truncatedBytes: number,
+  ) {}
+
+  /**
+   * Who carries out a step's outputs once its input is durable, and who hears of a disk failure
+   * (the replica cannot go on: it would act on inputs it could lose).
+   */
+  bind(
+    release: (logic: ProcessLogic, outputs: readonly ProcessOutput[]) => void,
+    onFatal: (error: Error) => void,
+  ): void {
+    this.release = release;
+    this.onFatal = onFatal;
+  }
+
+  /**
+   * Opens (or starts) the journal of `replica` in `storage.dataDir`. `runDigest` identifies the
+   * run: a journal of another replica or run is refused, since replaying it would build a
+   * different state.
+   */
+  static async open(storage: ReplicaStorage, replica: ProcessId, runDigest: string): Promise<ReplicaJournal> {
+    let opened: Awaited<ReturnType<typeof ReplicaLog.open>>;
+    try {
+      opened = await ReplicaLog.open(storage.dataDir, { fsync: storage.fsync });
+    } catch (error) {
+      if (error instanceof StorageCorruptError)
+        throw new InputError(storage.dataDir, "", `the replica journal is damaged: ${error.message}`);
+      throw error;
+    }
+    const { log, recovery } = opened;
+    const header = [HEADER_TAG, FORMAT_VERSION, replica, runDigest];
+    const [first, ...entries] = recovery.entries;
+    if (recovery.checkpoint !== null)
+      throw new InputError(
+        storage.dataDir,
+        "",
+        "holds a checkpoint, which replica journals do not write yet",
+      );
+    if (first === undefined) {
+      log.append(new Packr({ useRecords: false }).pack(header));
+      await log.sync();
+    } else {
+      const found = decodeHeader(first.payload);
+      if (found === undefined || found[0] !== HEADER_TAG || found[1] !== FORMAT_VERSION)
+        throw new InputError(
+          storage.dataDir,
+          "",
+          "does not hold a replica journal (give an empty directory)",
+        );
+      if (found[2] !== replica || found[3] !== runDigest)
+        throw new InputError(
+          storage.dataDir,
+          "",
+          found[2] !== replica
+            ? `holds the journal of replica ${String(found[2])}, not of ${replica}: give each replica its own data directory`
+            : `holds the journal of ${replica} in another run (the deployment's system changed): give an empty directory to start afresh`,
+        );
+    }
+    return new ReplicaJournal(log, storage, entries, recovery.truncatedBytes);
+  }
+
+  /** Inputs the journal holds from before this start, to replay before the replica runs. */
+  get recoveredInputs(): number {
+    return this.recovered.length;
+  }
+
+  /**
+   * Feeds the recovered inputs to `logic` (a fresh replica) in order, and hands each step's
+   * outputs to `onReplayed`: their sends left (or were lost) before the restart and are not sent
+   * again; the caller decides what else to make of them (deliveries the trace lacks).
+   */
+  replay(
+    logic: ProcessLogic,
+    onReplayed: (outputs: readonly ProcessOutput[]) => void,
+    onError: (input: string, error: unknown) => void,
+  ): ReplayStats {
+    const started = performance.now();
+    const unpackr = new Unpackr({ useRecords: false });
+    let ticks = 0;
+    for (const entry of this.recovered) {
+      const input = unpackr.unpack(entry.payload) as [number, ProcessId?, unknown?, number?];
+      // An input the logic threw on was dropped when it ran; it is dropped again here.
+      if (input[0] === TICK) {
+        ticks += 1;
+        try {
+          onReplayed(logic.tick());
+        } catch (error) {
+          onError("a tick", error);
+        }
+      } else {
+        const from = input[1] as ProcessId;
+        logic.observeDelay?.(from, input[3] as number);
+        try {
+          onReplayed(logic.receive(from, input[2]));
+        } catch (error) {
+          onError(`a message from ${from}`, error);
+        }
+      }
+    }
+    const inputs = this.recovered.length;
+    // Replayed once; the memory goes.
+    this.recovered = [];
+    return {
+      inputs,
+      ticks,
+      ms: performance.now() - started,
+      truncatedBytes: this.truncatedBytes,
+    };
+  }
+
+  /** Records a message before the replica takes it. */
+  recordReceive(from: ProcessId, body: unknown, delayMs: number): void {
+    this.append(this.packr.pack([RECEIVE, from, body, delayMs]));
+  }
+
+  /** Records a tick before the replica takes it. */
+  recordTick(): void {
+    this.append(this.packr.pack([TICK]));
+  }
+
+  /** Holds the outputs of the step just recorded until its input is durable. */
+  hold(logic: ProcessLogic, outputs: readonly ProcessOutput[]): void {
+    if (this.failed) return;
+    this.held.push({ logic, outputs });
+    this.unreleased += 1;
+    if (this.syncScheduled) return;
+    this.syncScheduled = true;
+    // Every step of this event-loop turn (a frame's messages, a tick) shares the write and fsync.
+    setImmediate(() => this.syncHeld());
+  }
+
+  /** True while outputs wait for the disk. */
+  get holding(): boolean {
+    return this.unreleased > 0;
+  }
+
+  /** Waits until every held step is released (before stopping). */
+  async drain(): Promise<void> {
+    while (this.syncScheduled || this.unreleased > 0) {
+      if (this.failed) return;
+      await new Promise((resolve) => setImmediate(resolve));
+      await this.releases;
+    }
+  }
+
+  /** Releases what is held and closes the log (fsync included). */
+  async close(): Promise<void> {
+    await this.drain();
+    await this.log.close();
+  }
+
+  private append(payload: Buffer): void {
+    if (this.failed) return;
+    try {
+      this.log.append(payload);
+    } catch (error) {
+      this.fail(error as Error);
+    }
+  }
+
+  private syncHeld(): void {
+    this.syncScheduled = false;
+    const steps = this.held;
+    this.held = [];
+    const synced = this.log.sync();
+    this.releases = Promise.all([this.releases, synced]).then(
+      () => {
+        for (const step of steps) this.release(step.logic, step.outputs);
+        this.unreleased -= steps.length;
+      },
+      (error: Error) => this.fail(error),
+    );
+  }
+
+  private fail(error: Error): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.held = [];
+    this.onFatal(new Error(`the replica journal in ${this.storage.dataDir} failed: ${error.message}`));
+  }
+}
+
+function decodeHeader(payload: Buffer): unknown[] | undefined {
+  try {
+    const value = new Unpackr({ useRecords: false }).unpack(payload) as unknown;
+    return Array.isArray(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A digest of a run's system (its JSON form): a journal replays only into the same run. */
+export function runDigest(systemJson: unknown): string {
+  return createHash("sha256").update(JSON.stringify(systemJson)).digest("hex").slice(0, 32);
+}
