@@ -327,7 +327,7 @@ function readStorage(doc: Fields | undefined): { readonly fsync: FsyncPolicy } |
   if (doc === undefined) return undefined;
   const fsync = doc.string("fsync");
   if (!(FSYNC_POLICIES as readonly string[]).includes(fsync))
-    throw doc.error("fsync", `is one of ${listNames(FSYNC_POLICIES)}, got ${describeValue(fsync)}`);
+    throw doc.error("fsync", `expected one of ${listNames(FSYNC_POLICIES)}, got ${describeValue(fsync)}`);
   doc.done();
   return { fsync: fsync as FsyncPolicy };
 }

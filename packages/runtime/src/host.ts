@@ -209,7 +209,7 @@ export class NodeHost {
         this.deliverSuffix.set(logic.id, `"group":${jsonString(group)},"proc":${jsonString(logic.id)}`);
     }
     if (options.journal !== undefined) {
-      if (options.processes.length !== 1 || options.workloads !== undefined)
+      if (options.processes.length !== 1 || (options.workloads?.length ?? 0) > 0)
         throw new Error("a journal records the inputs of one replica process");
       options.journal.bind((logic, outputs) => this.apply(logic, outputs), options.onFatal);
     }

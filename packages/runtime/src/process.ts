@@ -55,7 +55,7 @@ export function nodeStorage(
     throw new InputError(
       "--fsync",
       "",
-      `is one of ${listNames(FSYNC_POLICIES)}, got ${describeValue(fsync)}`,
+      `expected one of ${listNames(FSYNC_POLICIES)}, got ${describeValue(fsync)}`,
     );
   if (dataDir === undefined) {
     if (fsync !== undefined)

@@ -179,6 +179,8 @@ interface NodeProcess {
   exited: boolean;
   /** Killed on purpose (a crash fault): its exit is no failure, and it answers nothing. */
   killed: boolean;
+  /** Started again after a kill, and not yet reconnected to the live replicas. */
+  restarting: boolean;
 }
 
 /**
@@ -253,6 +255,7 @@ class Cluster {
       stopping: false,
       exited: false,
       killed: false,
+      restarting: restart,
     };
     this.nodes.set(node.id, entry);
     child.stderr?.on("data", (chunk: Buffer) => {
@@ -288,9 +291,22 @@ class Cluster {
     entry.child.kill("SIGKILL");
   }
 
-  /** Nodes still running (not exited, not killed). */
+  /** Nodes running (not exited, not killed, not in the middle of a restart). */
   live(): NodeProcess[] {
-    return [...this.nodes.values()].filter((entry) => !entry.exited && !entry.killed);
+    return [...this.nodes.values()].filter((entry) => !entry.exited && !entry.killed && !entry.restarting);
+  }
+
+  /** Resolves once none of `ids` is in the middle of a restart. */
+  restarts(ids: readonly string[]): Promise<void> {
+    return this.until(
+      () =>
+        ids.every((id) => {
+          const entry = this.nodes.get(id);
+          return entry === undefined || !entry.restarting || entry.exited;
+        }),
+      "restarted replicas to rejoin",
+      RECOVER_TIMEOUT_MS + CONNECT_TIMEOUT_MS,
+    );
   }
 
   send(id: string, message: RunnerMessage): void {
@@ -564,7 +580,13 @@ export async function runCluster(
         new Promise<void>((resolve) => {
           crashTimers.push(
             setTimeout(() => {
-              crashNode(cluster, built.membership.replicas.bind(built.membership), fault, spec.tickMs, log)
+              // A replica still restarting (slower than the plan's gap) is struck once it is back,
+              // so the plan's order holds: crash, recover, crash.
+              cluster
+                .restarts(fault.proc === undefined ? built.membership.replicas(fault.leaderOf as string) : [fault.proc])
+                .then(() =>
+                  crashNode(cluster, built.membership.replicas.bind(built.membership), fault, spec.tickMs, log),
+                )
                 .then(async (proc) => {
                   if (proc === undefined) return;
                   const t = traceTime();
@@ -849,7 +871,10 @@ async function crashNode(
   log(
     `crash fault: killed ${target} (SIGKILL)${fault.leaderOf === undefined ? "" : `, the leader of ${fault.leaderOf}`}`,
   );
-  for (const other of cluster.live()) cluster.send(other.node.id, { type: "crashed", node: target });
+  // Every other node, one that is restarting too (it must not wait for the dead one).
+  for (const other of cluster.nodes.values())
+    if (other !== entry && !other.exited && !other.killed)
+      cluster.send(other.node.id, { type: "crashed", node: target });
   return target;
 }
 
@@ -890,6 +915,8 @@ async function recoverNode(
   await cluster.until(() => entry.child.connected, `${id} to start again`, LISTEN_TIMEOUT_MS);
   cluster.send(id, { type: "peers", addresses, down });
   await cluster.until(() => entry.connected, `${id} to reconnect to the live replicas`, CONNECT_TIMEOUT_MS);
+  entry.restarting = false;
+  cluster.changed();
   const restartMs = performance.now() - started;
   log(`crash fault: restarted ${id} from its data directory (${Math.round(restartMs)} ms to rejoin)`);
   return restartMs;

@@ -1,0 +1,176 @@
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ProcessId, ProcessLogic, ProcessOutput } from "@amcast/core";
+import { InputError } from "@amcast/core";
+import { afterAll, describe, expect, it } from "vitest";
+import { ReplicaJournal, resumeTrace } from "../src/index.js";
+
+const dir = mkdtempSync(join(tmpdir(), "amcast-journal-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * A deterministic replica stand-in: its state is a function of its inputs in order (a running
+ * hash of messages and ticks), it answers each message and delivers every third.
+ */
+class Toy implements ProcessLogic {
+  readonly id = "g/0";
+  readonly wantsTicks = true;
+  state = 0;
+  ticks = 0;
+  readonly delayed: number[] = [];
+  receive(from: ProcessId, body: unknown): readonly ProcessOutput[] {
+    const { n, text } = body as { n: number; text: string };
+    this.state = (this.state * 31 + n + text.length + from.length) % 1_000_000_007;
+    const outputs: ProcessOutput[] = [
+      { kind: "send", to: from, body: { ack: n }, bytes: 8, label: "ack", protocol: true },
+    ];
+    if (n % 3 === 0)
+      outputs.push({ kind: "deliver", group: "g", message: { id: `m${n}`, dst: ["g"], bytes: 1 } });
+    return outputs;
+  }
+  tick(): readonly ProcessOutput[] {
+    this.ticks += 1;
+    this.state = (this.state * 7 + 1) % 1_000_000_007;
+    return [];
+  }
+  observeDelay(_from: ProcessId, delayMs: number): void {
+    this.delayed.push(delayMs);
+  }
+}
+
+const storage = (name: string) => ({ dataDir: join(dir, name), fsync: "batch" as const });
+
+/** Runs `inputs` through a journal the way NodeHost does: record, step, hold. */
+async function journalRun(
+  name: string,
+  inputs: readonly ("tick" | { from: string; n: number })[],
+): Promise<{ toy: Toy; released: ProcessOutput[][]; releasedInTurn: number }> {
+  const journal = await ReplicaJournal.open(storage(name), "g/0", "run-1");
+  const toy = new Toy();
+  const released: ProcessOutput[][] = [];
+  journal.bind(
+    (_logic, outputs) => released.push([...outputs]),
+    (error) => {
+      throw error;
+    },
+  );
+  for (const input of inputs) {
+    if (input === "tick") {
+      journal.recordTick();
+      journal.hold(toy, toy.tick());
+    } else {
+      const body = { n: input.n, text: "x".repeat(input.n % 5) };
+      journal.recordReceive(input.from, body, input.n / 10);
+      toy.observeDelay(input.from, input.n / 10);
+      journal.hold(toy, toy.receive(input.from, body));
+    }
+  }
+  // Nothing leaves in the turn the inputs were taken: only once they are on disk.
+  const releasedInTurn = released.length;
+  expect(journal.holding).toBe(true);
+  await journal.close();
+  expect(journal.holding).toBe(false);
+  return { toy, released, releasedInTurn };
+}
+
+const INPUTS = Array.from({ length: 40 }, (_, index) =>
+  index % 4 === 3 ? ("tick" as const) : { from: index % 2 === 0 ? "g/1" : "c0", n: index },
+);
+
+describe("the replica journal (inputs on disk before outputs leave)", () => {
+  it("releases a step's outputs only after its input is durable, in order", async () => {
+    const { released, releasedInTurn } = await journalRun("order", INPUTS);
+    expect(releasedInTurn).toBe(0);
+    expect(released).toHaveLength(INPUTS.length);
+    const acks = released
+      .flat()
+      .flatMap((output) => (output.kind === "send" ? [(output.body as { ack: number }).ack] : []));
+    expect(acks).toEqual(INPUTS.flatMap((input) => (input === "tick" ? [] : [input.n])));
+  });
+
+  it("replays into a fresh replica that ends in the same state, with the same outputs", async () => {
+    const { toy, released } = await journalRun("replay", INPUTS);
+    const journal = await ReplicaJournal.open(storage("replay"), "g/0", "run-1");
+    expect(journal.recoveredInputs).toBe(INPUTS.length);
+    const fresh = new Toy();
+    const replayed: ProcessOutput[][] = [];
+    const stats = journal.replay(
+      fresh,
+      (outputs) => replayed.push([...outputs]),
+      () => {},
+    );
+    expect(stats.inputs).toBe(INPUTS.length);
+    expect(stats.ticks).toBe(INPUTS.filter((input) => input === "tick").length);
+    expect(fresh.state).toBe(toy.state);
+    expect(fresh.ticks).toBe(toy.ticks);
+    expect(fresh.delayed).toEqual(toy.delayed);
+    expect(replayed).toEqual(released);
+    // The journal goes on after what it replayed: a second restart replays both runs' inputs.
+    journal.bind(
+      () => {},
+      (error) => {
+        throw error;
+      },
+    );
+    journal.recordTick();
+    journal.hold(fresh, fresh.tick());
+    await journal.close();
+    const again = await ReplicaJournal.open(storage("replay"), "g/0", "run-1");
+    const third = new Toy();
+    again.replay(
+      third,
+      () => {},
+      () => {},
+    );
+    expect(third.state).toBe(fresh.state);
+    await again.close();
+  });
+
+  it("refuses another replica's or another run's journal, naming the directory", async () => {
+    await journalRun("identity", INPUTS.slice(0, 3));
+    await expect(ReplicaJournal.open(storage("identity"), "g/1", "run-1")).rejects.toThrow(
+      new InputError(
+        storage("identity").dataDir,
+        "",
+        "holds the journal of replica g/0, not of g/1: give each replica its own data directory",
+      ),
+    );
+    await expect(ReplicaJournal.open(storage("identity"), "g/0", "run-2")).rejects.toThrow(/in another run/);
+  });
+
+  it("cuts an entry torn by a kill, and replays the ones before it", async () => {
+    const { toy } = await journalRun("torn", INPUTS.slice(0, 10));
+    const segment = join(storage("torn").dataDir, "log-0000000000000001.seg");
+    // Half a record header: the write a SIGKILL interrupted.
+    appendFileSync(segment, Buffer.from([40, 0, 0, 0, 1, 2, 3]));
+    const journal = await ReplicaJournal.open(storage("torn"), "g/0", "run-1");
+    const fresh = new Toy();
+    const stats = journal.replay(
+      fresh,
+      () => {},
+      () => {},
+    );
+    expect(stats.truncatedBytes).toBe(7);
+    expect(fresh.state).toBe(toy.state);
+    await journal.close();
+  });
+});
+
+describe("resuming a restarted replica's trace", () => {
+  it("lists what the trace delivered and cuts a line a kill left unfinished", () => {
+    const file = join(dir, "node.trace.jsonl");
+    const lines = [
+      '{"ev":"member","group":"g","proc":"g/0","t":0.000}',
+      '{"ev":"deliver","id":"c0:1","group":"g","proc":"g/0","t":1.000}',
+      '{"ev":"view","group":"g","view":2,"t":1.500}',
+      '{"ev":"deliver","id":"c1:1","group":"g","proc":"g/0","t":2.000}',
+    ];
+    writeFileSync(file, `${lines.join("\n")}\n{"ev":"deliver","id":"c0:`);
+    const traced = resumeTrace(file);
+    expect([...traced.delivered]).toEqual(["c0:1", "c1:1"]);
+    expect([...traced.views]).toEqual(["g/2"]);
+    expect(readFileSync(file, "utf8")).toBe(`${lines.join("\n")}\n`);
+    expect(resumeTrace(join(dir, "absent.jsonl")).delivered.size).toBe(0);
+  });
+});
