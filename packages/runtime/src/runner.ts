@@ -583,9 +583,19 @@ export async function runCluster(
               // A replica still restarting (slower than the plan's gap) is struck once it is back,
               // so the plan's order holds: crash, recover, crash.
               cluster
-                .restarts(fault.proc === undefined ? built.membership.replicas(fault.leaderOf as string) : [fault.proc])
+                .restarts(
+                  fault.proc === undefined
+                    ? built.membership.replicas(fault.leaderOf as string)
+                    : [fault.proc],
+                )
                 .then(() =>
-                  crashNode(cluster, built.membership.replicas.bind(built.membership), fault, spec.tickMs, log),
+                  crashNode(
+                    cluster,
+                    built.membership.replicas.bind(built.membership),
+                    fault,
+                    spec.tickMs,
+                    log,
+                  ),
                 )
                 .then(async (proc) => {
                   if (proc === undefined) return;

@@ -26,7 +26,11 @@ class Toy implements ProcessLogic {
       { kind: "send", to: from, body: { ack: n }, bytes: 8, label: "ack", protocol: true },
     ];
     if (n % 3 === 0)
-      outputs.push({ kind: "deliver", group: "g", message: { id: `m${n}`, dst: ["g"], bytes: 1 } });
+      outputs.push({
+        kind: "deliver",
+        group: "g",
+        message: { id: `m${n}`, client: "c0", dst: ["g"], payloadBytes: 1 },
+      });
     return outputs;
   }
   tick(): readonly ProcessOutput[] {
