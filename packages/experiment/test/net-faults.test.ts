@@ -1,4 +1,4 @@
-import type { TraceEvent } from "@amcast/core";
+import type { TraceEvent, TraceId } from "@amcast/core";
 import { percent, Topology } from "@amcast/core";
 import { skeen } from "@amcast/skeen";
 import { describe, expect, it } from "vitest";
@@ -262,10 +262,13 @@ describe("crashed replicas restarted from their data directories", () => {
     // others: the state of a replica whose application is the delivery sequence. Each message
     // once (the oracles' integrity), none missing (every multicast to the group).
     for (const group of ["g0", "g1"]) {
-      const sequences = new Map<string, string[]>();
+      const sequences = new Map<TraceId, TraceId[]>();
       for (const event of events)
-        if (event.ev === "deliver" && event.group === group)
-          sequences.set(event.proc, [...(sequences.get(event.proc) ?? []), event.id]);
+        if (event.ev === "deliver" && event.group === group) {
+          const sequence = sequences.get(event.proc) ?? [];
+          sequence.push(event.id);
+          sequences.set(event.proc, sequence);
+        }
       expect([...sequences.keys()].sort()).toEqual([`${group}/0`, `${group}/1`, `${group}/2`]);
       const wanted = events.filter((event) => event.ev === "multicast" && event.dst.includes(group)).length;
       for (const [proc, sequence] of sequences) {
