@@ -3,8 +3,8 @@ import { join, resolve } from "node:path";
 import type { Overlay, ProtocolDefinition } from "@amcast/core";
 import { CdagOverlay, Topology, TreeOverlay } from "@amcast/core";
 import { PROTOCOLS } from "@amcast/protocols";
-import type { NetRunOptions } from "@amcast/runtime";
-import { DEFAULT_NET_OPTIONS } from "@amcast/runtime";
+import type { FsyncPolicy, NetRunOptions } from "@amcast/runtime";
+import { DEFAULT_NET_OPTIONS, FSYNC_POLICIES } from "@amcast/runtime";
 import type { WorkloadSpec } from "@amcast/system";
 import { findProjectRoot } from "@amcast/system";
 import type { NetOutcome } from "../net-run.js";
@@ -26,6 +26,7 @@ export const NET_BENCH_OPTIONS = {
   "batch-messages-max": { type: "string" },
   protocol: { type: "string" },
   workload: { type: "string" },
+  fsync: { type: "string" },
 } as const;
 
 const GROUPS = ["g0", "g1", "g2"];
@@ -83,7 +84,7 @@ function benchWorkload(
 /**
  * `amcast bench --runtime net [--multicasts N] [--repeat R] [--client-hosts K] [--outstanding O]
  * [--section loopback|wan|all] [--protocol P] [--workload local|global-2] [--profile DIR]
- * [--batch-messages-max B] [--json]`: the network
+ * [--batch-messages-max B] [--fsync off,none,interval,batch] [--json]`: the network
  * runtime on this machine (`--batch-messages-max 1`: one message per frame, to see what batching does).
  * Each loopback run is repeated R times (default 1) and the median by throughput reported;
  * `--profile DIR` writes a V8 CPU profile of every process there.
@@ -95,6 +96,11 @@ function benchWorkload(
  *   multicast to delivery at the last destination, from the merged trace.
  * - wan: the net-wan experiment on the simulator and on the runtime with latency emulation; the
  *   latency per kind of message side by side, with the difference.
+ *
+ * `--fsync` (a comma list of `off` and the fsync policies) measures what journaling costs: the
+ * loopback rows then run in crash mode (f = 1, three replica processes per group), once per
+ * policy in each repetition, interleaved, every replica journaling its inputs in its own data
+ * directory with that policy (`off`: no journal).
  */
 export async function runNetBench(values: Record<string, string | boolean | undefined>): Promise<number> {
   const section = stringFlag(values.section) ?? "all";
@@ -120,6 +126,7 @@ export async function runNetBench(values: Record<string, string | boolean | unde
   const workloadFilter = stringFlag(values.workload);
   if (workloadFilter !== undefined && !["local", "global-2"].includes(workloadFilter))
     throw new UsageError(`bench: --workload is local or global-2, got ${JSON.stringify(workloadFilter)}`);
+  const fsyncRuns = fsyncList(stringFlag(values.fsync));
   const print = (line: string): void => {
     process.stdout.write(`${line}\n`);
   };
@@ -137,8 +144,9 @@ export async function runNetBench(values: Record<string, string | boolean | unde
         ? {}
         : { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${resolve(profileDir)}`] }),
     };
+    const mode = fsyncRuns === undefined ? "solo" : "crash";
     print(
-      `network runtime benchmark: 3 solo groups (one process each) + ${clientHosts} client host(s), ${clientsPerGroup * GROUPS.length} clients ` +
+      `network runtime benchmark: 3 ${mode === "solo" ? "solo groups (one process each)" : `crash-mode groups (three processes each; journals: ${(fsyncRuns ?? []).join(", ")})`} + ${clientHosts} client host(s), ${clientsPerGroup * GROUPS.length} clients ` +
         `x ${outstanding} in flight (closed loop), loopback, no latency emulation, traces merged and checked; ` +
         `load average ${loadavg()
           .map((load) => load.toFixed(1))
@@ -155,14 +163,20 @@ export async function runNetBench(values: Record<string, string | boolean | unde
       ] as const) {
         if (workloadFilter !== undefined && name !== workloadFilter) continue;
         const spec: ScenarioSpec = {
-          label: `${protocol.name}/solo/${name}`,
+          label: `${protocol.name}/${mode}/${name}`,
           seed: 1,
           topology: loopbackTopology(),
           protocol,
           overlay: benchOverlay(protocol),
-          mode: "solo",
-          f: 0,
-          workload: benchWorkload(name, global, multicasts ?? defaultCount, clientsPerGroup, outstanding),
+          mode,
+          f: mode === "solo" ? 0 : 1,
+          workload: benchWorkload(
+            name,
+            global,
+            multicasts ?? (mode === "solo" ? defaultCount : defaultCount / 20),
+            clientsPerGroup,
+            outstanding,
+          ),
           byzantine: [],
           faultPlan: "",
           network: { jitterSdFraction: 0, reorder: null },
@@ -175,39 +189,53 @@ export async function runNetBench(values: Record<string, string | boolean | unde
           check: true,
           keepSamples: false,
         };
-        // K runs; the one with the median throughput is reported (the machine is shared and noisy).
-        const outcomes: NetOutcome[] = [];
-        for (let index = 0; index < repeat; index += 1) outcomes.push(await runScenarioNet(spec, options));
-        outcomes.sort((a, b) => a.metrics.multicastsPerSec - b.metrics.multicastsPerSec);
-        const outcome = outcomes[Math.floor(outcomes.length / 2)] as NetOutcome;
-        const violations = outcome.check?.violations.length ?? 0;
-        if (violations > 0 || outcome.metrics.delivered !== outcome.metrics.multicasts) failed = true;
-        const { latency } = outcome.metrics;
-        rows.push([
-          protocol.name,
-          name,
-          outcome.metrics.multicasts,
-          Math.round(outcome.metrics.multicastsPerSec),
-          latency.p50,
-          latency.p99,
-          latency.mean,
-          outcome.net.messagesPerFrame,
-          outcome.net.cpuMsReplicas / 1000,
-          outcome.net.cpuMsClients / 1000,
-          cpuPerMulticastUs(outcome),
-          violations === 0 ? "ok" : `${violations} violations`,
-        ]);
-        if (outcomes.some((run) => (run.check?.violations.length ?? 0) > 0)) failed = true;
-        runs.push({
-          ...runSummary(outcome, "net"),
-          runtime: "net",
-          net: netSummary(outcome),
-          multicastsPerSecAll: outcomes.map((run) => Math.round(run.metrics.multicastsPerSec)),
-          cpuUsPerMulticast: round(cpuPerMulticastUs(outcome)),
-        });
-        print(
-          `  ${spec.label}: ${outcomes.map((run) => Math.round(run.metrics.multicastsPerSec)).join(", ")} multicasts/s`,
-        );
+        // K runs (of each journal policy, interleaved); the one with the median throughput is
+        // reported (the machine is shared and noisy).
+        const policies = fsyncRuns ?? ["off" as const];
+        const outcomesOf = policies.map((): NetOutcome[] => []);
+        for (let index = 0; index < repeat; index += 1)
+          for (const [which, policy] of policies.entries())
+            outcomesOf[which]?.push(
+              await runScenarioNet(
+                spec,
+                policy === "off" ? options : { ...options, storage: { fsync: policy } },
+              ),
+            );
+        for (const [which, outcomes] of outcomesOf.entries()) {
+          const policy = policies[which] as FsyncPolicy | "off";
+          outcomes.sort((a, b) => a.metrics.multicastsPerSec - b.metrics.multicastsPerSec);
+          const outcome = outcomes[Math.floor(outcomes.length / 2)] as NetOutcome;
+          const violations = outcome.check?.violations.length ?? 0;
+          if (violations > 0 || outcome.metrics.delivered !== outcome.metrics.multicasts) failed = true;
+          const { latency } = outcome.metrics;
+          rows.push([
+            protocol.name,
+            name,
+            ...(fsyncRuns === undefined ? [] : [policy]),
+            outcome.metrics.multicasts,
+            Math.round(outcome.metrics.multicastsPerSec),
+            latency.p50,
+            latency.p99,
+            latency.mean,
+            outcome.net.messagesPerFrame,
+            outcome.net.cpuMsReplicas / 1000,
+            outcome.net.cpuMsClients / 1000,
+            cpuPerMulticastUs(outcome),
+            violations === 0 ? "ok" : `${violations} violations`,
+          ]);
+          if (outcomes.some((run) => (run.check?.violations.length ?? 0) > 0)) failed = true;
+          runs.push({
+            ...runSummary(outcome, "net"),
+            runtime: "net",
+            ...(fsyncRuns === undefined ? {} : { fsync: policy }),
+            net: netSummary(outcome),
+            multicastsPerSecAll: outcomes.map((run) => Math.round(run.metrics.multicastsPerSec)),
+            cpuUsPerMulticast: round(cpuPerMulticastUs(outcome)),
+          });
+          print(
+            `  ${spec.label}${fsyncRuns === undefined ? "" : ` (journal: ${policy})`}: ${outcomes.map((run) => Math.round(run.metrics.multicastsPerSec)).join(", ")} multicasts/s`,
+          );
+        }
       }
     }
     print(
@@ -215,6 +243,7 @@ export async function runNetBench(values: Record<string, string | boolean | unde
         [
           "protocol",
           "workload",
+          ...(fsyncRuns === undefined ? [] : ["journal"]),
           "multicasts",
           "mcast/s",
           "p50 ms",
@@ -295,6 +324,19 @@ export async function runNetBench(values: Record<string, string | boolean | unde
   }
   if (values.json === true) print(JSON.stringify(result));
   return failed ? 1 : 0;
+}
+
+/** `--fsync off,batch,...`: the journal policies to compare (`off`: no journal), or undefined. */
+function fsyncList(value: string | undefined): (FsyncPolicy | "off")[] | undefined {
+  if (value === undefined) return undefined;
+  const known: readonly string[] = ["off", ...FSYNC_POLICIES];
+  const list = value.split(",").map((item) => item.trim());
+  const bad = list.find((item) => !known.includes(item));
+  if (bad !== undefined || list.length === 0)
+    throw new UsageError(
+      `bench: --fsync: expected a comma list of ${known.join(", ")}, got ${JSON.stringify(value)}`,
+    );
+  return [...new Set(list)] as (FsyncPolicy | "off")[];
 }
 
 interface LatencyRow {

@@ -128,7 +128,7 @@ export const HELP: Record<string, CommandHelp> = {
       ["--section loopback|wan|all", "net: which part of the benchmark (default all)"],
       ["--profile DIR", "net: write CPU profiles to DIR"],
       ["--batch-messages-max N", "net: the transport's batch limit"],
-      ["--fsync batch|interval|none", "net: replicated rows journal every replica's inputs"],
+      ["--fsync off,batch,interval,none", "net: crash-mode rows, once per journal policy (off: none)"],
       ["--protocol NAME", "only this protocol"],
       ["--mode solo|crash|byzantine", "simulator: only the rows of this replication mode"],
       ["--groups 12|48", "simulator: only the rows of this many groups"],
