@@ -204,6 +204,35 @@ describe("crash faults on real processes", () => {
   });
 });
 
+/**
+ * Every replica of each group, restarted ones included, delivered the same sequence: the state
+ * of a replica whose application is the delivery sequence. Each message once (the oracles'
+ * integrity), none missing (every multicast to the group).
+ */
+function expectEqualReplicas(
+  events: readonly TraceEvent[],
+  groups: readonly string[],
+  replicas: number,
+): void {
+  for (const group of groups) {
+    const sequences = new Map<TraceId, TraceId[]>();
+    for (const event of events)
+      if (event.ev === "deliver" && event.group === group) {
+        const sequence = sequences.get(event.proc) ?? [];
+        sequence.push(event.id);
+        sequences.set(event.proc, sequence);
+      }
+    expect([...sequences.keys()].sort()).toEqual(
+      Array.from({ length: replicas }, (_, index) => `${group}/${index}`),
+    );
+    const wanted = events.filter((event) => event.ev === "multicast" && event.dst.includes(group)).length;
+    for (const [proc, sequence] of sequences) {
+      expect(sequence, `${proc}'s deliveries`).toHaveLength(wanted);
+      expect(sequence, `${proc}'s delivery order`).toEqual(sequences.get(`${group}/0`));
+    }
+  }
+}
+
 describe("crashed replicas restarted from their data directories", () => {
   it("SIGKILL of g0's leader and (twice) of g1/1 under load, each restarted: it replays its journal, catches up, and ends with its group's state; the oracles find nothing lost or duplicated", {
     timeout: 180_000,
@@ -258,25 +287,45 @@ describe("crashed replicas restarted from their data directories", () => {
       expect(back, `restart of ${kill.proc} (kill ${index + 1})`).toBeDefined();
       expect(completions.some((t) => t > kill.t && t < (back?.t ?? 0))).toBe(true);
     }
-    // Every replica, the restarted ones included, delivered the same sequence as its group's
-    // others: the state of a replica whose application is the delivery sequence. Each message
-    // once (the oracles' integrity), none missing (every multicast to the group).
-    for (const group of ["g0", "g1"]) {
-      const sequences = new Map<TraceId, TraceId[]>();
-      for (const event of events)
-        if (event.ev === "deliver" && event.group === group) {
-          const sequence = sequences.get(event.proc) ?? [];
-          sequence.push(event.id);
-          sequences.set(event.proc, sequence);
-        }
-      expect([...sequences.keys()].sort()).toEqual([`${group}/0`, `${group}/1`, `${group}/2`]);
-      const wanted = events.filter((event) => event.ev === "multicast" && event.dst.includes(group)).length;
-      for (const [proc, sequence] of sequences) {
-        expect(sequence, `${proc}'s deliveries`).toHaveLength(wanted);
-        expect(sequence, `${proc}'s delivery order`).toEqual(sequences.get(`${group}/0`));
-      }
-    }
+    expectEqualReplicas(events, ["g0", "g1"], 3);
     expect(outcome.net.framesRejected).toBe(0);
+    expect(outcome.net.logicErrors).toBe(0);
+  });
+
+  it("Byzantine mode: SIGKILL of g0's primary (view 0) and of a backup of g1 under load, both restarted: same state as their groups, oracles clean", {
+    timeout: 180_000,
+  }, async () => {
+    const events: TraceEvent[] = [];
+    const base = spec({});
+    const outcome = await runScenarioNet(
+      spec({
+        label: "net/skeen/byzantine/restart",
+        mode: "byzantine",
+        workload: {
+          ...base.workload,
+          clientsPerGroup: 1,
+          loop: "open",
+          multicastsPerClient: 100,
+          ratePerSec: 40,
+          outstandingMax: 100,
+        },
+        faults: {
+          crashes: [
+            { proc: "g0/0", atMs: 250, recoverAtMs: 600 },
+            { proc: "g1/2", atMs: 300, recoverAtMs: 650 },
+          ],
+          partitions: [],
+        },
+        onTrace: (event) => events.push(event),
+      }),
+      { ...DEFAULT_NET_OPTIONS, latencyEmulation: true, timeLimitMs: 120_000, stallMs: 30_000 },
+    );
+    expect(outcome.sim.stoppedBy).toBe("drained");
+    expect(outcome.check?.violations.map((violation) => violation.message) ?? ["not checked"]).toEqual([]);
+    expect(outcome.metrics.delivered).toBe(2 * 100);
+    expect(outcome.metrics.completed).toBe(2 * 100);
+    expect(outcome.net.recovered.map((entry) => entry.proc).sort()).toEqual(["g0/0", "g1/2"]);
+    expectEqualReplicas(events, ["g0", "g1"], 4);
     expect(outcome.net.logicErrors).toBe(0);
   });
 });
