@@ -123,12 +123,6 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
   let journal: ReplicaJournal | undefined;
   let traced: TracedOutputs | undefined;
   if (options.storage !== undefined) {
-    if (node.role !== "replica")
-      throw new InputError(
-        options.storage.dataDir,
-        "",
-        `${node.id} is a client host: only replicas keep a data directory`,
-      );
     journal = await ReplicaJournal.open(options.storage, node.id, runDigest(systemToJson(system)));
     // A restart continues the trace; deliveries it already holds are not traced again.
     if (journal.recoveredInputs > 0 && options.traceFile !== null) traced = resumeTrace(options.traceFile);

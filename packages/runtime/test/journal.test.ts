@@ -4,7 +4,8 @@ import { join } from "node:path";
 import type { ProcessId, ProcessLogic, ProcessOutput } from "@amcast/core";
 import { InputError } from "@amcast/core";
 import { afterAll, describe, expect, it } from "vitest";
-import { ReplicaJournal, resumeTrace } from "../src/index.js";
+import type { DeployedNode, Deployment } from "../src/index.js";
+import { nodeStorage, ReplicaJournal, resumeTrace } from "../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "amcast-journal-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -176,5 +177,31 @@ describe("resuming a restarted replica's trace", () => {
     expect([...traced.views]).toEqual(["g/2"]);
     expect(readFileSync(file, "utf8")).toBe(`${lines.join("\n")}\n`);
     expect(resumeTrace(join(dir, "absent.jsonl")).delivered.size).toBe(0);
+  });
+});
+
+describe("a replica's --data-dir and --fsync", () => {
+  const replica: DeployedNode = { id: "g/0", role: "replica", processes: ["g/0"], host: "h", port: 1 };
+  const clients: DeployedNode = { id: "clients", role: "clients", processes: ["c0"], host: "", port: 0 };
+  const deployment = (fsync?: "interval") =>
+    ({ ...(fsync === undefined ? {} : { storage: { fsync } }) }) as Deployment;
+
+  it("takes the policy from the flag, else the deployment, else batch", () => {
+    expect(nodeStorage(deployment(), replica, "d", undefined).storage?.fsync).toBe("batch");
+    expect(nodeStorage(deployment("interval"), replica, "d", undefined).storage?.fsync).toBe("interval");
+    expect(nodeStorage(deployment("interval"), replica, "d", "none").storage?.fsync).toBe("none");
+    expect(nodeStorage(deployment("interval"), replica, undefined, undefined)).toEqual({});
+  });
+
+  it("refuses a policy it does not know, --fsync alone, and a client host's data directory", () => {
+    expect(() => nodeStorage(deployment(), replica, "d", "sometimes")).toThrow(
+      /--fsync: expected one of batch, interval or none, got "sometimes"/,
+    );
+    expect(() => nodeStorage(deployment(), replica, undefined, "batch")).toThrow(
+      /--fsync: needs --data-dir DIR/,
+    );
+    expect(() => nodeStorage(deployment(), clients, "d", undefined)).toThrow(
+      /--data-dir: clients is a client host: only replicas keep a data directory/,
+    );
   });
 });
