@@ -45,7 +45,8 @@ export interface ReplayStats {
  * Raft's term, vote and log, PBFT's view and certificates, the client table, the streams and
  * the application. Outputs of a step are released only once the step's input is durable (per the
  * fsync policy): what a crash loses was never seen outside, as if the input had been lost on the
- * network. Steps taken in one event-loop turn share one write and one fsync.
+ * network. Steps taken in one event-loop turn share one write and one fsync (with `interval` and
+ * `none`, one synchronous write, after which the outputs leave in the same turn).
  *
  * The journal holds consensus traffic too and is never truncated yet: that needs snapshots of
  * the group layer (docs/durability.md).
@@ -58,6 +59,8 @@ export class ReplicaJournal {
   private unreleased = 0;
   /** Releases go out in order: each waits for the one before. */
   private releases: Promise<void> = Promise.resolve();
+  /** Turns whose outputs wait for an awaited `sync()`: later turns queue behind them. */
+  private waiting = 0;
   private failed = false;
   private release: (logic: ProcessLogic, outputs: readonly ProcessOutput[]) => void = () => {};
   private onFatal: (error: Error) => void = (error) => {
@@ -232,14 +235,35 @@ export class ReplicaJournal {
     this.syncScheduled = false;
     const steps = this.held;
     this.held = [];
+    // Without an fsync per batch (`interval`, `none`), one synchronous write hands the turn's
+    // inputs to the OS, and the outputs leave at once, unless earlier ones still wait.
+    if (this.waiting === 0) {
+      let written: boolean;
+      try {
+        written = this.log.writeNow();
+      } catch (error) {
+        this.fail(error as Error);
+        return;
+      }
+      if (written) {
+        this.releaseSteps(steps);
+        return;
+      }
+    }
+    this.waiting += 1;
     const synced = this.log.sync();
     this.releases = Promise.all([this.releases, synced]).then(
       () => {
-        for (const step of steps) this.release(step.logic, step.outputs);
-        this.unreleased -= steps.length;
+        this.waiting -= 1;
+        this.releaseSteps(steps);
       },
       (error: Error) => this.fail(error),
     );
+  }
+
+  private releaseSteps(steps: readonly HeldStep[]): void {
+    for (const step of steps) this.release(step.logic, step.outputs);
+    this.unreleased -= steps.length;
   }
 
   private fail(error: Error): void {

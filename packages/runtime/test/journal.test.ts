@@ -4,8 +4,8 @@ import { join } from "node:path";
 import type { ProcessId, ProcessLogic, ProcessOutput } from "@amcast/core";
 import { InputError } from "@amcast/core";
 import { afterAll, describe, expect, it } from "vitest";
-import type { DeployedNode, Deployment } from "../src/index.js";
-import { nodeStorage, ReplicaJournal, resumeTrace } from "../src/index.js";
+import type { DeployedNode, Deployment, FsyncPolicy } from "../src/index.js";
+import { FSYNC_POLICIES, nodeStorage, ReplicaJournal, resumeTrace } from "../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "amcast-journal-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,14 +44,15 @@ class Toy implements ProcessLogic {
   }
 }
 
-const storage = (name: string) => ({ dataDir: join(dir, name), fsync: "batch" as const });
+const storage = (name: string, fsync: FsyncPolicy = "batch") => ({ dataDir: join(dir, name), fsync });
 
 /** Runs `inputs` through a journal the way NodeHost does: record, step, hold. */
 async function journalRun(
   name: string,
   inputs: readonly ("tick" | { from: string; n: number })[],
+  fsync: FsyncPolicy = "batch",
 ): Promise<{ toy: Toy; released: ProcessOutput[][]; releasedInTurn: number }> {
-  const journal = await ReplicaJournal.open(storage(name), "g/0", "run-1");
+  const journal = await ReplicaJournal.open(storage(name, fsync), "g/0", "run-1");
   const toy = new Toy();
   const released: ProcessOutput[][] = [];
   journal.bind(
@@ -84,15 +85,25 @@ const INPUTS = Array.from({ length: 40 }, (_, index) =>
 );
 
 describe("the replica journal (inputs on disk before outputs leave)", () => {
-  it("releases a step's outputs only after its input is durable, in order", async () => {
-    const { released, releasedInTurn } = await journalRun("order", INPUTS);
-    expect(releasedInTurn).toBe(0);
-    expect(released).toHaveLength(INPUTS.length);
-    const acks = released
-      .flat()
-      .flatMap((output) => (output.kind === "send" ? [(output.body as { ack: number }).ack] : []));
-    expect(acks).toEqual(INPUTS.flatMap((input) => (input === "tick" ? [] : [input.n])));
-  });
+  for (const fsync of FSYNC_POLICIES)
+    it(`releases a step's outputs only after its input is written, in order, and replays it exactly (fsync ${fsync})`, async () => {
+      const { toy, released, releasedInTurn } = await journalRun(`order-${fsync}`, INPUTS, fsync);
+      expect(releasedInTurn).toBe(0);
+      expect(released).toHaveLength(INPUTS.length);
+      const acks = released
+        .flat()
+        .flatMap((output) => (output.kind === "send" ? [(output.body as { ack: number }).ack] : []));
+      expect(acks).toEqual(INPUTS.flatMap((input) => (input === "tick" ? [] : [input.n])));
+      const journal = await ReplicaJournal.open(storage(`order-${fsync}`, fsync), "g/0", "run-1");
+      const fresh = new Toy();
+      journal.replay(
+        fresh,
+        () => {},
+        () => {},
+      );
+      expect(fresh.state).toBe(toy.state);
+      await journal.close();
+    });
 
   it("replays into a fresh replica that ends in the same state, with the same outputs", async () => {
     const { toy, released } = await journalRun("replay", INPUTS);

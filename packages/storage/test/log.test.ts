@@ -51,6 +51,30 @@ describe("the replica log", () => {
     await log.close();
   });
 
+  it("writes at once without fsync per batch (writeNow): what it wrote is in the file before any sync or close", async () => {
+    for (const fsync of ["interval", "none"] as const) {
+      const dir = join(directory, fsync);
+      const { log } = await ReplicaLog.open(dir, { fsync, segmentBytesMax: 600 });
+      for (let index = 1; index <= 40; index += 1) {
+        log.append(entry(index));
+        // A full segment is left to sync(), which starts the next one.
+        if (!log.writeNow()) await log.sync();
+        expect(log.bufferedBytes).toBe(0);
+      }
+      // Read by another opener while the writer still runs (as after a SIGKILL): every entry.
+      const { log: reader, recovery } = await ReplicaLog.open(dir, { fsync });
+      expect(recovery.entries.map((item) => item.payload.toString())).toEqual(
+        Array.from({ length: 40 }, (_, index) => entry(index + 1).toString()),
+      );
+      await reader.close();
+      await log.close();
+    }
+    const { log } = await ReplicaLog.open(join(directory, "batch"), { fsync: "batch" });
+    log.append(entry(1));
+    expect(log.writeNow()).toBe(false);
+    await log.close();
+  });
+
   it("shares one write among concurrent syncs and keeps appending after a reopen", async () => {
     const { log } = await ReplicaLog.open(directory);
     for (let index = 1; index <= 10; index += 1) log.append(entry(index));
