@@ -18,6 +18,8 @@ export interface ReplicaStorage {
 /** The first entry of every journal: whose it is (format version, replica, run digest). */
 const HEADER_TAG = "amcast-replica-journal";
 const FORMAT_VERSION = 1;
+/** Entries of steps without outputs are written once this many bytes of them wait (or sooner). */
+const UNFORCED_BYTES_MAX = 1 << 20;
 /** Entry kinds after the header. */
 const TICK = 0;
 const RECEIVE = 1;
@@ -191,11 +193,18 @@ export class ReplicaJournal {
     this.append(this.packr.pack([TICK]));
   }
 
-  /** Holds the outputs of the step just recorded until its input is durable. */
+  /**
+   * Holds the outputs of the step just recorded until its input is durable. A step without
+   * outputs (a follower's tick, most often) waits for nothing: its entry goes to disk with the
+   * next step that has outputs (the log is in order), and if a crash loses it first, nothing
+   * anyone saw depended on it.
+   */
   hold(logic: ProcessLogic, outputs: readonly ProcessOutput[]): void {
     if (this.failed) return;
-    this.held.push({ logic, outputs });
-    this.unreleased += 1;
+    if (outputs.length > 0) {
+      this.held.push({ logic, outputs });
+      this.unreleased += 1;
+    } else if (this.log.bufferedBytes < UNFORCED_BYTES_MAX) return;
     if (this.syncScheduled) return;
     this.syncScheduled = true;
     // Every step of this event-loop turn (a frame's messages, a tick) shares the write and fsync.
