@@ -74,6 +74,7 @@ export class ReplicaJournal {
     readonly storage: ReplicaStorage,
     private recovered: readonly LogEntry[],
     private readonly truncatedBytes: number,
+    private readonly existed: boolean,
   ) {}
 
   /**
@@ -131,7 +132,12 @@ export class ReplicaJournal {
             : `holds the journal of ${replica} in another run (the deployment's system changed): give an empty directory to start afresh`,
         );
     }
-    return new ReplicaJournal(log, storage, entries, recovery.truncatedBytes);
+    return new ReplicaJournal(log, storage, entries, recovery.truncatedBytes, first !== undefined);
+  }
+
+  /** True when the journal was there before this start: the replica is restarting. */
+  get restarted(): boolean {
+    return this.existed;
   }
 
   /** Inputs the journal holds from before this start, to replay before the replica runs. */

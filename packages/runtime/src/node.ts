@@ -125,9 +125,9 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
   if (options.storage !== undefined) {
     journal = await ReplicaJournal.open(options.storage, node.id, runDigest(systemToJson(system)));
     // A restart continues the trace; deliveries it already holds are not traced again.
-    if (journal.recoveredInputs > 0 && options.traceFile !== null) traced = resumeTrace(options.traceFile);
+    if (journal.restarted && options.traceFile !== null) traced = resumeTrace(options.traceFile);
     log(
-      `journal in ${options.storage.dataDir} (fsync ${options.storage.fsync}): ${journal.recoveredInputs === 0 ? "new" : `${journal.recoveredInputs} input(s) to replay`}`,
+      `journal in ${options.storage.dataDir} (fsync ${options.storage.fsync}): ${journal.restarted ? `${journal.recoveredInputs} input(s) to replay` : "new"}`,
     );
   }
   const trace = options.traceFile === null ? null : new TraceFile(options.traceFile, traced !== undefined);
