@@ -234,7 +234,7 @@ function expectEqualReplicas(
 }
 
 describe("crashed replicas restarted from their data directories", () => {
-  it("SIGKILL of g0's leader and (twice) of g1/1 under load, each restarted: it replays its journal, catches up, and ends with its group's state; the oracles find nothing lost or duplicated", {
+  it("SIGKILL of g0's leader and (twice) of g1/1 under load, each restarted (the first while a partition cuts g1/0 off): it replays its journal, catches up, and ends with its group's state; the oracles find nothing lost or duplicated", {
     timeout: 180_000,
   }, async () => {
     const events: TraceEvent[] = [];
@@ -258,7 +258,8 @@ describe("crashed replicas restarted from their data directories", () => {
           ratePerSec: 40,
           outstandingMax: 120,
         },
-        faults: { crashes, partitions: [] },
+        // g1/0 is cut off while g1/1 restarts: the restart waits for the replicas it can reach.
+        faults: { crashes, partitions: [{ side: ["g1/0"], atMs: 150, healAtMs: 900 }] },
         onTrace: (event) => events.push(event),
       }),
       { ...DEFAULT_NET_OPTIONS, latencyEmulation: true, timeLimitMs: 120_000, stallMs: 30_000 },

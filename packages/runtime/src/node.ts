@@ -273,13 +273,16 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
       void shutdown(70);
     });
   });
+  /** The peers a fault plan's partitions cut this node from now. */
+  let cutPeers = new Set<string>();
   const onControl = async (message: RunnerMessage): Promise<void> => {
     switch (message.type) {
       case "peers": {
         for (const down of message.down ?? []) host.transport.peerDown(down);
         const addresses = new Map(Object.entries(message.addresses));
-        // A restarted replica waits for the live replicas only.
-        const live = replicaIds.filter((id) => addresses.has(id));
+        // A restarted replica waits for the live replicas only, and not for those a partition
+        // cuts it from.
+        const live = replicaIds.filter((id) => addresses.has(id) && !cutPeers.has(id));
         host.connect(addresses);
         await host.transport.whenConnected(CONNECT_TIMEOUT_MS_RUNNER, live);
         await control({ type: "connected" });
@@ -313,6 +316,7 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
         log(`${message.node} was restarted: its link is up again`);
         break;
       case "partition":
+        cutPeers = new Set(message.peers);
         host.transport.partition(message.peers);
         log(
           message.peers.length === 0

@@ -606,7 +606,13 @@ export async function runCluster(
                   // The restart, at its time after the workload's start.
                   await cluster.sleep(Math.max(0, workloadStartMs + fault.recoverAtMs - performance.now()));
                   if (stopping) return;
-                  const restarted = await recoverNode(cluster, proc, (node) => spawn(node, true), log);
+                  const restarted = await recoverNode(
+                    cluster,
+                    proc,
+                    (node) => spawn(node, true),
+                    (node) => partitions.retell(node),
+                    log,
+                  );
                   const at = traceTime();
                   recovered.push({ proc, t: at, restartMs: restarted });
                   runnerEvents.push(JSON.stringify({ ev: "fault", proc, kind: "recover", t: at }));
@@ -899,6 +905,7 @@ async function recoverNode(
   cluster: Cluster,
   id: string,
   spawn: (node: DeployedNode) => NodeProcess,
+  retellPartitions: (node: string) => void,
   log: (line: string) => void,
 ): Promise<number> {
   const old = cluster.nodes.get(id) as NodeProcess;
@@ -923,8 +930,13 @@ async function recoverNode(
       addresses[other.node.id] = { host: "127.0.0.1", port: other.port };
   }
   await cluster.until(() => entry.child.connected, `${id} to start again`, LISTEN_TIMEOUT_MS);
+  retellPartitions(id);
   cluster.send(id, { type: "peers", addresses, down });
-  await cluster.until(() => entry.connected, `${id} to reconnect to the live replicas`, CONNECT_TIMEOUT_MS);
+  await cluster.until(
+    () => entry.connected,
+    `${id} to reconnect to the live replicas (those a partition does not cut it from)`,
+    CONNECT_TIMEOUT_MS,
+  );
   entry.restarting = false;
   cluster.changed();
   const restartMs = performance.now() - started;
@@ -946,7 +958,13 @@ function schedulePartitions(
   timers: NodeJS.Timeout[],
   traceTime: () => number,
   log: (line: string) => void,
-): { readonly healed: Promise<void>; readonly active: () => boolean; readonly applied: AppliedPartition[] } {
+): {
+  readonly healed: Promise<void>;
+  readonly active: () => boolean;
+  readonly applied: AppliedPartition[];
+  /** Tells a restarted node the cuts in force now (its earlier incarnation knew them, not it). */
+  readonly retell: (node: string) => void;
+} {
   const replicaIds = new Set(nodes.filter((node) => node.role === "replica").map((node) => node.id));
   for (const fault of faults)
     for (const id of fault.side)
@@ -956,18 +974,24 @@ function schedulePartitions(
   const applied: { side: readonly string[]; t: number; healT: number | undefined }[] = faults.map(
     (fault) => ({ side: fault.side, t: Number.NaN, healT: undefined }),
   );
-  const tell = (): void => {
+  const cutFor = (self: string): string[] => {
     const sides = [...inForce].map((index) => new Set((faults[index] as PartitionFault).side));
-    for (const entry of cluster.live()) {
-      const self = entry.node.id;
-      const peers = nodes
-        .filter((peer) => peer.id !== self && sides.some((side) => side.has(self) !== side.has(peer.id)))
-        .map((peer) => peer.id);
-      const key = peers.join("\n");
-      if (sent.get(self) === key) continue;
-      sent.set(self, key);
-      cluster.send(self, { type: "partition", peers });
-    }
+    return nodes
+      .filter((peer) => peer.id !== self && sides.some((side) => side.has(self) !== side.has(peer.id)))
+      .map((peer) => peer.id);
+  };
+  const tellOne = (self: string, force: boolean): void => {
+    const peers = cutFor(self);
+    const key = peers.join("\n");
+    if (!force && sent.get(self) === key) return;
+    sent.set(self, key);
+    cluster.send(self, { type: "partition", peers });
+  };
+  // Every node that listens for it: a replica restarting is told too (it must not wait for a
+  // replica it is cut from).
+  const tell = (): void => {
+    for (const entry of cluster.nodes.values())
+      if (!entry.exited && !entry.killed && entry.port !== undefined) tellOne(entry.node.id, false);
   };
   let pending = faults.length;
   let resolveHealed: () => void = () => {};
@@ -994,5 +1018,5 @@ function schedulePartitions(
       }, fault.healAtMs),
     );
   });
-  return { healed, active: () => inForce.size > 0, applied };
+  return { healed, active: () => inForce.size > 0, applied, retell: (node) => tellOne(node, true) };
 }

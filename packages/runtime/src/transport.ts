@@ -614,7 +614,12 @@ export class Transport {
   partition(peers: readonly NodeId[]): void {
     const cut = new Set(peers);
     for (const link of this.links.values()) {
-      if (link.down || cut.has(link.peer.id) === link.cut) continue;
+      if (link.down) {
+        // A peer that is down comes back (`peerUp`) under the cuts in force then.
+        link.cut = cut.has(link.peer.id);
+        continue;
+      }
+      if (cut.has(link.peer.id) === link.cut) continue;
       if (cut.has(link.peer.id)) {
         link.cut = true;
         if (link.reconnectTimer !== undefined) clearTimeout(link.reconnectTimer);
