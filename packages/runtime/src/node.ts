@@ -48,6 +48,8 @@ const CONNECT_TIMEOUT_MS_BY_HAND = 30 * 60_000;
  * messages after this long unreachable (killed, its machine gone): no runner will say it crashed.
  */
 const UNREACHABLE_GIVE_UP_MS = 5_000;
+/** How often a node looks whether its links are up while it waits for them (under the runner). */
+const CONNECT_POLL_MS = 20;
 /** How often a client host reports progress to the runner. */
 const PROGRESS_INTERVAL_MS = 250;
 
@@ -273,18 +275,31 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
       void shutdown(70);
     });
   });
-  /** The peers a fault plan's partitions cut this node from now. */
+  /** The peers a fault plan's partitions cut this node from now, and those killed and not back. */
   let cutPeers = new Set<string>();
+  const downPeers = new Set<string>();
   const onControl = async (message: RunnerMessage): Promise<void> => {
     switch (message.type) {
       case "peers": {
-        for (const down of message.down ?? []) host.transport.peerDown(down);
+        for (const down of message.down ?? []) {
+          downPeers.add(down);
+          host.transport.peerDown(down);
+        }
         const addresses = new Map(Object.entries(message.addresses));
-        // A restarted replica waits for the live replicas only, and not for those a partition
-        // cuts it from.
-        const live = replicaIds.filter((id) => addresses.has(id) && !cutPeers.has(id));
         host.connect(addresses);
-        await host.transport.whenConnected(CONNECT_TIMEOUT_MS_RUNNER, live);
+        // A restarted replica waits for the live replicas only: not for one a partition cuts it
+        // from, nor for one killed meanwhile.
+        const reachable = (): string[] =>
+          replicaIds.filter((id) => addresses.has(id) && !cutPeers.has(id) && !downPeers.has(id));
+        const deadline = performance.now() + CONNECT_TIMEOUT_MS_RUNNER;
+        while (!host.transport.connectedTo(reachable())) {
+          if (exiting) return;
+          if (performance.now() > deadline)
+            throw new Error(
+              `${node.id}: not connected to ${reachable().join(", ")} after ${CONNECT_TIMEOUT_MS_RUNNER} ms`,
+            );
+          await new Promise((resolve) => setTimeout(resolve, CONNECT_POLL_MS));
+        }
         await control({ type: "connected" });
         break;
       }
@@ -308,10 +323,12 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
         break;
       }
       case "crashed":
+        downPeers.add(message.node);
         host.transport.peerDown(message.node);
         log(`${message.node} was killed (crash fault): its link is dropped`);
         break;
       case "recovered":
+        downPeers.delete(message.node);
         host.transport.peerUp(message.node, message.address);
         log(`${message.node} was restarted: its link is up again`);
         break;

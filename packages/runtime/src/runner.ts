@@ -296,19 +296,6 @@ class Cluster {
     return [...this.nodes.values()].filter((entry) => !entry.exited && !entry.killed && !entry.restarting);
   }
 
-  /** Resolves once none of `ids` is in the middle of a restart. */
-  restarts(ids: readonly string[]): Promise<void> {
-    return this.until(
-      () =>
-        ids.every((id) => {
-          const entry = this.nodes.get(id);
-          return entry === undefined || !entry.restarting || entry.exited;
-        }),
-      "restarted replicas to rejoin",
-      RECOVER_TIMEOUT_MS + CONNECT_TIMEOUT_MS,
-    );
-  }
-
   send(id: string, message: RunnerMessage): void {
     const entry = this.nodes.get(id);
     if (entry?.child.connected === true) entry.child.send(message);
@@ -515,6 +502,8 @@ export async function runCluster(
   let workloadStartMs = 0;
   /** Set once the nodes are told to stop: a restart due later does not happen. */
   let stopping = false;
+  /** The restart in progress, if any: restarts take turns. */
+  let restartTurn: Promise<unknown> = Promise.resolve();
   let startupMs = 0;
   let workloadMs = 0;
   const crashTimers: NodeJS.Timeout[] = [];
@@ -574,49 +563,61 @@ export async function runCluster(
     cluster.gracefulAbort = true;
     cluster.broadcast({ type: "start" }, "clients");
     log("every node is connected: the workload starts");
-    // Crash faults: SIGKILL at their time after the workload's start (a leader is asked for then).
+    // Crash faults: SIGKILL at their time after the workload's start (a leader is asked for then),
+    // and a restart at `recoverAtMs` for those that recover.
+    /** A killed replica's restart, while it is due or under way (resolves once it is back). */
+    const returning = new Map<string, Promise<void>>();
+    const restartLater = async (proc: string, recoverAtMs: number): Promise<void> => {
+      await cluster.sleep(Math.max(0, workloadStartMs + recoverAtMs - performance.now()));
+      if (stopping) return;
+      // One restart at a time: a restarting replica learns of every other one as up or down,
+      // never half-way.
+      const restart = restartTurn.then(() =>
+        recoverNode(
+          cluster,
+          proc,
+          (node) => spawn(node, true),
+          (node) => partitions.retell(node),
+          log,
+        ),
+      );
+      restartTurn = restart.catch(() => undefined);
+      const restartMs = await restart;
+      const t = traceTime();
+      recovered.push({ proc, t, restartMs });
+      runnerEvents.push(JSON.stringify({ ev: "fault", proc, kind: "recover", t }));
+    };
+    const strike = async (fault: CrashFault): Promise<void> => {
+      // A replica down or restarting, but due back (a restart slower than the plan's gap), is
+      // struck once it is back, so the plan's order holds: crash, recover, crash.
+      const targets =
+        fault.proc === undefined ? built.membership.replicas(fault.leaderOf as string) : [fault.proc];
+      await Promise.all(targets.map((id) => returning.get(id)));
+      const proc = await crashNode(
+        cluster,
+        built.membership.replicas.bind(built.membership),
+        fault,
+        spec.tickMs,
+        log,
+      );
+      if (proc === undefined) return;
+      const t = traceTime();
+      killed.push({ proc, t });
+      runnerEvents.push(JSON.stringify({ ev: "fault", proc, kind: "crash", t }));
+      if (fault.recoverAtMs === undefined) return;
+      const back = restartLater(proc, fault.recoverAtMs);
+      returning.set(
+        proc,
+        back.catch(() => undefined),
+      );
+      await back;
+    };
     const crashes = spec.faults.crashes.map(
       (fault) =>
         new Promise<void>((resolve) => {
           crashTimers.push(
             setTimeout(() => {
-              // A replica still restarting (slower than the plan's gap) is struck once it is back,
-              // so the plan's order holds: crash, recover, crash.
-              cluster
-                .restarts(
-                  fault.proc === undefined
-                    ? built.membership.replicas(fault.leaderOf as string)
-                    : [fault.proc],
-                )
-                .then(() =>
-                  crashNode(
-                    cluster,
-                    built.membership.replicas.bind(built.membership),
-                    fault,
-                    spec.tickMs,
-                    log,
-                  ),
-                )
-                .then(async (proc) => {
-                  if (proc === undefined) return;
-                  const t = traceTime();
-                  killed.push({ proc, t });
-                  runnerEvents.push(JSON.stringify({ ev: "fault", proc, kind: "crash", t }));
-                  if (fault.recoverAtMs === undefined) return;
-                  // The restart, at its time after the workload's start.
-                  await cluster.sleep(Math.max(0, workloadStartMs + fault.recoverAtMs - performance.now()));
-                  if (stopping) return;
-                  const restarted = await recoverNode(
-                    cluster,
-                    proc,
-                    (node) => spawn(node, true),
-                    (node) => partitions.retell(node),
-                    log,
-                  );
-                  const at = traceTime();
-                  recovered.push({ proc, t: at, restartMs: restarted });
-                  runnerEvents.push(JSON.stringify({ ev: "fault", proc, kind: "recover", t: at }));
-                })
+              strike(fault)
                 .catch((error: Error) => cluster.fail(error))
                 .finally(resolve);
             }, fault.atMs),
@@ -912,9 +913,6 @@ async function recoverNode(
   // One writer per data directory: the killed process must be gone first.
   await cluster.until(() => old.exited, `${id} to exit after SIGKILL`, KILL_GRACE_MS + 10_000);
   const started = performance.now();
-  const down = [...cluster.nodes.values()]
-    .filter((entry) => entry.node.id !== id && (entry.exited || entry.killed))
-    .map((entry) => entry.node.id);
   const entry = spawn(old.node);
   await cluster.until(
     () => entry.port !== undefined,
@@ -931,6 +929,10 @@ async function recoverNode(
   }
   await cluster.until(() => entry.child.connected, `${id} to start again`, LISTEN_TIMEOUT_MS);
   retellPartitions(id);
+  // Down now (a crash may have struck while it replayed): it does not wait for those.
+  const down = [...cluster.nodes.values()]
+    .filter((other) => other !== entry && (other.exited || other.killed))
+    .map((other) => other.node.id);
   cluster.send(id, { type: "peers", addresses, down });
   await cluster.until(
     () => entry.connected,
