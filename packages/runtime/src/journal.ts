@@ -4,6 +4,8 @@ import { InputError } from "@amcast/core";
 import type { FsyncPolicy, LogEntry } from "@amcast/storage";
 import { FSYNC_POLICIES, ReplicaLog, StorageCorruptError } from "@amcast/storage";
 import { Packr, Unpackr } from "msgpackr";
+import type { TracedOutputs } from "./trace-writer.js";
+import { resumeTrace, TraceFile } from "./trace-writer.js";
 
 export type { FsyncPolicy };
 /** The fsync policies a replica's journal takes (`@amcast/storage`). */
@@ -301,4 +303,28 @@ function decodeHeader(payload: Buffer): unknown[] | undefined {
 /** A digest of a run's system (its JSON form): a journal replays only into the same run. */
 export function runDigest(systemJson: unknown): string {
   return createHash("sha256").update(JSON.stringify(systemJson)).digest("hex").slice(0, 32);
+}
+
+/**
+ * A replica's journal and trace, opened together: on a restart (the journal was there) the trace
+ * is continued, and what it already says the replica delivered is listed so that replay does not
+ * trace it again (`NodeHostOptions.traced`). `log` hears what was found.
+ */
+export async function openJournalAndTrace(
+  storage: ReplicaStorage,
+  replica: ProcessId,
+  digest: string,
+  traceFile: string | null,
+  log: (line: string) => void,
+): Promise<{ journal: ReplicaJournal; trace: TraceFile | null; traced?: TracedOutputs }> {
+  const journal = await ReplicaJournal.open(storage, replica, digest);
+  const traced = journal.restarted && traceFile !== null ? resumeTrace(traceFile) : undefined;
+  log(
+    `journal in ${storage.dataDir} (fsync ${storage.fsync}): ${journal.restarted ? `${journal.recoveredInputs} input(s) to replay` : "new"}`,
+  );
+  return {
+    journal,
+    trace: traceFile === null ? null : new TraceFile(traceFile, traced !== undefined),
+    ...(traced === undefined ? {} : { traced }),
+  };
 }

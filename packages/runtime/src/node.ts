@@ -10,14 +10,13 @@ import type { DeployedNode, Deployment } from "./deployment.js";
 import type { ClientWorkload, HostStats } from "./host.js";
 import { NodeHost } from "./host.js";
 import type { ReplicaStorage } from "./journal.js";
-import { ReplicaJournal, runDigest } from "./journal.js";
+import { openJournalAndTrace, runDigest } from "./journal.js";
 import type { Keyring } from "./keys.js";
 import type { NodeAddress } from "./nodes.js";
 import { NodeTable } from "./nodes.js";
 import { Ed25519Signatures } from "./signatures.js";
 import { netRefusals } from "./support.js";
-import type { TracedOutputs } from "./trace-writer.js";
-import { resumeTrace, TraceFile } from "./trace-writer.js";
+import { TraceFile } from "./trace-writer.js";
 
 export interface NodeRunOptions {
   readonly deployment: Deployment;
@@ -122,17 +121,20 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
   const exited = new Promise<number>((resolve) => {
     resolveExit = resolve;
   });
-  let journal: ReplicaJournal | undefined;
-  let traced: TracedOutputs | undefined;
-  if (options.storage !== undefined) {
-    journal = await ReplicaJournal.open(options.storage, node.id, runDigest(systemToJson(system)));
-    // A restart continues the trace; deliveries it already holds are not traced again.
-    if (journal.restarted && options.traceFile !== null) traced = resumeTrace(options.traceFile);
-    log(
-      `journal in ${options.storage.dataDir} (fsync ${options.storage.fsync}): ${journal.restarted ? `${journal.recoveredInputs} input(s) to replay` : "new"}`,
-    );
-  }
-  const trace = options.traceFile === null ? null : new TraceFile(options.traceFile, traced !== undefined);
+  const { journal, trace, traced } =
+    options.storage === undefined
+      ? {
+          journal: undefined,
+          trace: options.traceFile === null ? null : new TraceFile(options.traceFile),
+          traced: undefined,
+        }
+      : await openJournalAndTrace(
+          options.storage,
+          node.id,
+          runDigest(systemToJson(system)),
+          options.traceFile,
+          log,
+        );
   const host = new NodeHost({
     self: node.id,
     table: new NodeTable(deployment.nodes),
