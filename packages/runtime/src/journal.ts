@@ -74,7 +74,8 @@ export class ReplicaJournal {
   private constructor(
     readonly log: ReplicaLog,
     readonly storage: ReplicaStorage,
-    private recovered: readonly LogEntry[],
+    /** Inputs (entries after the header) written before this start, to replay. */
+    private recovered: number,
     private readonly truncatedBytes: number,
     private readonly existed: boolean,
   ) {}
@@ -99,7 +100,9 @@ export class ReplicaJournal {
   static async open(storage: ReplicaStorage, replica: ProcessId, runDigest: string): Promise<ReplicaJournal> {
     let opened: Awaited<ReturnType<typeof ReplicaLog.open>>;
     try {
-      opened = await ReplicaLog.open(storage.dataDir, { fsync: storage.fsync });
+      // The entries are checked here and read again, a segment at a time, when replayed: a long
+      // journal need not fit in memory.
+      opened = await ReplicaLog.open(storage.dataDir, { fsync: storage.fsync, keepEntries: false });
     } catch (error) {
       if (error instanceof StorageCorruptError)
         throw new InputError(storage.dataDir, "", `the replica journal is damaged: ${error.message}`);
@@ -107,7 +110,11 @@ export class ReplicaJournal {
     }
     const { log, recovery } = opened;
     const header = [HEADER_TAG, FORMAT_VERSION, replica, runDigest];
-    const [first, ...entries] = recovery.entries;
+    let first: LogEntry | undefined;
+    log.forEachEntry((entry) => {
+      first = entry;
+      return false;
+    });
     if (recovery.checkpoint !== null)
       throw new InputError(
         storage.dataDir,
@@ -134,7 +141,13 @@ export class ReplicaJournal {
             : `holds the journal of ${replica} in another run (the deployment's system changed): give an empty directory to start afresh`,
         );
     }
-    return new ReplicaJournal(log, storage, entries, recovery.truncatedBytes, first !== undefined);
+    return new ReplicaJournal(
+      log,
+      storage,
+      Math.max(0, recovery.entryCount - 1),
+      recovery.truncatedBytes,
+      first !== undefined,
+    );
   }
 
   /** True when the journal was there before this start: the replica is restarting. */
@@ -144,7 +157,7 @@ export class ReplicaJournal {
 
   /** Inputs the journal holds from before this start, to replay before the replica runs. */
   get recoveredInputs(): number {
-    return this.recovered.length;
+    return this.recovered;
   }
 
   /**
@@ -159,8 +172,13 @@ export class ReplicaJournal {
   ): ReplayStats {
     const started = performance.now();
     const unpackr = new Unpackr({ useRecords: false });
+    const inputs = this.recovered;
     let ticks = 0;
-    for (const entry of this.recovered) {
+    let seen = 0;
+    this.log.forEachEntry((entry) => {
+      // The header first; then the inputs written before this start (nothing else is written yet).
+      if (entry.position === 1 || seen === inputs) return seen < inputs;
+      seen += 1;
       const input = unpackr.unpack(entry.payload) as [number, ProcessId?, unknown?, number?];
       // An input the logic threw on was dropped when it ran; it is dropped again here.
       if (input[0] === TICK) {
@@ -179,10 +197,10 @@ export class ReplicaJournal {
           onError(`a message from ${from}`, error);
         }
       }
-    }
-    const inputs = this.recovered.length;
-    // Replayed once; the memory goes.
-    this.recovered = [];
+      return true;
+    });
+    // Replayed once.
+    this.recovered = 0;
     return {
       inputs,
       ticks,

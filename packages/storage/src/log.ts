@@ -37,6 +37,12 @@ export interface LogOptions {
   readonly segmentBytesMax?: number;
   /** The largest record payload (default 16 MiB); a longer length field on disk is damage. */
   readonly recordBytesMax?: number;
+  /**
+   * false: `open` checks every entry but keeps none in memory (`recovery.entries` is empty,
+   * `recovery.entryCount` says how many there are); read them with `forEachEntry`, one segment
+   * at a time. Default true.
+   */
+  readonly keepEntries?: boolean;
 }
 
 export const DEFAULT_LOG_OPTIONS: Required<LogOptions> = {
@@ -45,6 +51,7 @@ export const DEFAULT_LOG_OPTIONS: Required<LogOptions> = {
   pendingBytesMax: 64 * 1024 * 1024,
   segmentBytesMax: 64 * 1024 * 1024,
   recordBytesMax: 16 * 1024 * 1024,
+  keepEntries: true,
 };
 
 /** One decided entry: its position in the log (1, 2, …) and the bytes the replica appended. */
@@ -62,8 +69,10 @@ export interface Checkpoint {
 /** What `open` found, and what it repaired. */
 export interface Recovery {
   readonly checkpoint: Checkpoint | null;
-  /** The entries after the checkpoint, in order. */
+  /** The entries after the checkpoint, in order (none kept with `keepEntries: false`). */
   readonly entries: readonly LogEntry[];
+  /** How many entries follow the checkpoint. */
+  readonly entryCount: number;
   /** Bytes cut off a torn tail (a write the crash interrupted), 0 if none. */
   readonly truncatedBytes: number;
 }
@@ -164,8 +173,14 @@ export class ReplicaLog {
     rmSync(join(directory, CHECKPOINT_TEMP), { force: true });
     const checkpoint = readCheckpoint(directory);
     const covered = checkpoint?.position ?? 0;
-    const scan = scanSegments(directory, covered, resolved.recordBytesMax);
-    const last = scan.entries.at(-1)?.position ?? scan.lastPosition;
+    const entries: LogEntry[] = [];
+    const scan = scanSegments(
+      directory,
+      covered,
+      resolved.recordBytesMax,
+      resolved.keepEntries ? (entry) => entries.push(entry) : () => {},
+    );
+    const last = scan.lastPosition;
     const next = Math.max(last, covered) + 1;
     const log = new ReplicaLog(directory, resolved, scan.segments, scan.lastSegmentBytes, next, covered);
     if (scan.lastSegmentBytes === 0 || last < covered) {
@@ -184,10 +199,34 @@ export class ReplicaLog {
       log,
       recovery: {
         checkpoint,
-        entries: scan.entries.filter((entry) => entry.position > covered),
+        entries,
+        entryCount: Math.max(0, last - covered),
         truncatedBytes: scan.truncatedBytes,
       },
     };
+  }
+
+  /**
+   * Hands every written entry after the checkpoint to `onEntry`, in order, reading one segment
+   * at a time (a log too large to hold in memory can be replayed); `onEntry` returning false
+   * stops. Entries appended and not yet written are not read.
+   */
+  forEachEntry(onEntry: (entry: LogEntry) => boolean | undefined): void {
+    this.checkUsable();
+    for (const segment of this.segments) {
+      const contents = readFileSync(segment.path);
+      let offset = SEGMENT_MAGIC.length;
+      let position = segment.firstPosition;
+      while (offset + HEADER_BYTES <= contents.length && position <= this.written) {
+        const length = contents.readUInt32LE(offset);
+        if (position > this.checkpointPosition) {
+          const payload = contents.subarray(offset + HEADER_BYTES, offset + HEADER_BYTES + length);
+          if (onEntry({ position, payload }) === false) return;
+        }
+        offset += HEADER_BYTES + length;
+        position += 1;
+      }
+    }
   }
 
   /** The position the next `append` gets. */
@@ -493,20 +532,23 @@ function readCheckpoint(directory: string): Checkpoint | null {
 
 interface SegmentScan {
   readonly segments: Segment[];
-  readonly entries: LogEntry[];
   /** The last position on disk (before the entries, if none were read: the checkpoint's). */
   readonly lastPosition: number;
   readonly lastSegmentBytes: number;
   readonly truncatedBytes: number;
 }
 
-function scanSegments(directory: string, covered: number, recordBytesMax: number): SegmentScan {
+function scanSegments(
+  directory: string,
+  covered: number,
+  recordBytesMax: number,
+  onEntry: (entry: LogEntry) => void,
+): SegmentScan {
   const segments: Segment[] = readdirSync(directory)
     .map((name) => SEGMENT_PATTERN.exec(name))
     .filter((match) => match !== null)
     .map((match) => ({ firstPosition: Number(match[1]), path: join(directory, match[0]) }))
     .sort((a, b) => a.firstPosition - b.firstPosition);
-  const entries: LogEntry[] = [];
   let expected = segments[0]?.firstPosition ?? covered + 1;
   if (expected > covered + 1)
     throw new StorageCorruptError(
@@ -527,7 +569,7 @@ function scanSegments(directory: string, covered: number, recordBytesMax: number
       );
     expected = segment.firstPosition;
     const contents = readFileSync(segment.path);
-    const good = scanSegment(segment.path, contents, expected, recordBytesMax, isLast, covered, entries);
+    const good = scanSegment(segment.path, contents, expected, recordBytesMax, isLast, covered, onEntry);
     expected = good.nextPosition;
     if (good.validBytes < contents.length) {
       // A torn tail of the last segment: cut it off so appends continue after the last whole record.
@@ -549,7 +591,7 @@ function scanSegments(directory: string, covered: number, recordBytesMax: number
     rmSync(last.path, { force: true });
     lastSegmentBytes = 0;
   }
-  return { segments, entries, lastPosition: expected - 1, lastSegmentBytes, truncatedBytes };
+  return { segments, lastPosition: expected - 1, lastSegmentBytes, truncatedBytes };
 }
 
 function scanSegment(
@@ -559,7 +601,7 @@ function scanSegment(
   recordBytesMax: number,
   isLast: boolean,
   covered: number,
-  entries: LogEntry[],
+  onEntry: (entry: LogEntry) => void,
 ): { nextPosition: number; validBytes: number } {
   if (contents.length < SEGMENT_MAGIC.length) {
     if (isLast) return { nextPosition: firstPosition, validBytes: 0 };
@@ -578,7 +620,7 @@ function scanSegment(
     }
     const length = contents.readUInt32LE(offset);
     if (position > covered)
-      entries.push({
+      onEntry({
         position,
         payload: contents.subarray(offset + HEADER_BYTES, offset + HEADER_BYTES + length),
       });

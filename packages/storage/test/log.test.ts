@@ -75,6 +75,43 @@ describe("the replica log", () => {
     await log.close();
   });
 
+  it("keeps no entries in memory when asked, and reads them back a segment at a time (forEachEntry)", async () => {
+    const { log: writer } = await ReplicaLog.open(directory, { segmentBytesMax: 400 });
+    for (let index = 1; index <= 60; index += 1) {
+      writer.append(entry(index));
+      if (index % 5 === 0) await writer.sync();
+    }
+    await writer.checkpoint(10, Buffer.from("state after 10"));
+    for (let index = 61; index <= 70; index += 1) writer.append(entry(index));
+    await writer.close();
+    expect(segments().length).toBeGreaterThan(3);
+    const { log, recovery } = await ReplicaLog.open(directory, { keepEntries: false });
+    expect(recovery.entries).toEqual([]);
+    expect(recovery.entryCount).toBe(60);
+    const read: number[] = [];
+    log.forEachEntry((item) => {
+      expect(item.payload.toString()).toBe(entry(item.position).toString());
+      read.push(item.position);
+      return undefined;
+    });
+    expect(read).toEqual(Array.from({ length: 60 }, (_, index) => index + 11));
+    // false stops; an entry appended and not yet written is not read.
+    log.append(entry(71));
+    const firstTwo: number[] = [];
+    log.forEachEntry((item) => {
+      firstTwo.push(item.position);
+      return firstTwo.length < 2;
+    });
+    expect(firstTwo).toEqual([11, 12]);
+    let count = 0;
+    log.forEachEntry(() => {
+      count += 1;
+      return undefined;
+    });
+    expect(count).toBe(60);
+    await log.close();
+  });
+
   it("shares one write among concurrent syncs and keeps appending after a reopen", async () => {
     const { log } = await ReplicaLog.open(directory);
     for (let index = 1; index <= 10; index += 1) log.append(entry(index));
