@@ -136,7 +136,8 @@ export const HELP: Record<string, CommandHelp> = {
     ],
   },
   replica: {
-    synopsis: "replica --deployment FILE --id ID (--keys FILE | --secret-file FILE) [--trace FILE]",
+    synopsis:
+      "replica --deployment FILE --id ID (--keys FILE | --secret-file FILE) [--trace FILE] [--data-dir DIR [--fsync POLICY]]",
     about: "Runs one replica of a deployment until SIGINT/SIGTERM (docs/runtime.md).",
     options: [
       ["--deployment FILE", "the deployment file"],
@@ -163,6 +164,8 @@ export const HELP: Record<string, CommandHelp> = {
       ["--host HOST", "replica: the replica a deployment places on host HOST (instead of --id)"],
       ["--listen ADDRESS", "the address to listen on (default: the deployment's host)"],
       ["--health-port PORT", "serve a health check on this port (containers)"],
+      ["--data-dir DIR", "replica: journal its inputs here (refused for a client host)"],
+      ["--fsync batch|interval|none", "replica: the journal's fsync policy"],
     ],
   },
   keys: {
