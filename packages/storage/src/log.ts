@@ -359,6 +359,9 @@ export class ReplicaLog {
   /** Writes and fsyncs what is buffered, and closes the files. */
   async close(): Promise<void> {
     if (this.closed) return;
+    // No periodic fsync starts from here on: the file is about to close under it.
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
     await this.checkpoints;
     if (this.failure === null) {
       await this.sync();
@@ -368,7 +371,6 @@ export class ReplicaLog {
       if (this.handle !== null) await this.handle.sync();
     }
     this.closed = true;
-    if (this.timer !== null) clearInterval(this.timer);
     await this.handle?.close();
     this.handle = null;
   }
@@ -443,7 +445,15 @@ export class ReplicaLog {
   }
 
   private periodicSync(): void {
-    if (!this.unsyncedWrites || this.handle === null || this.periodic !== null || this.closed) return;
+    // Not while a write or a segment change is in flight: a segment change closes the file.
+    if (
+      !this.unsyncedWrites ||
+      this.handle === null ||
+      this.periodic !== null ||
+      this.flushing !== null ||
+      this.closed
+    )
+      return;
     this.unsyncedWrites = false;
     const handle = this.handle;
     this.periodic = handle
