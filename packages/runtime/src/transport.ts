@@ -205,7 +205,7 @@ class PeerLink {
   reconnectAttempts = 0;
   reconnectTimer: NodeJS.Timeout | undefined;
   failed = false;
-  /** Declared crashed for good (`peerDown`): no dialing, nothing queued, messages to it dropped. */
+  /** Declared crashed (`peerDown`, until `peerUp`): no dialing, nothing queued, messages to it dropped. */
   down = false;
   /** Handshakes refused in a row, and the last refusal logged (each new one is logged once). */
   refusals = 0;
@@ -550,7 +550,7 @@ export class Transport {
   }
 
   /**
-   * Declares `peer` crashed for good (it was killed and will not come back): its link stops
+   * Declares `peer` crashed (it was killed; it comes back only through `peerUp`): its link stops
    * dialing and accepting, drops what it queued, and messages to its processes are dropped from
    * now on, as a crashed process loses what is sent to it. Without this, the link would keep
    * every message for a peer that never acknowledges, and the node would never be quiet.
@@ -585,6 +585,23 @@ export class Transport {
   }
 
   /**
+   * `peer`, declared down, was restarted (from its data directory) and listens at `address`: its
+   * link comes back, empty. The restarted peer is a new incarnation, so the link renumbers at its
+   * first handshake; what was dropped while it was down stays dropped, as a crashed process lost it.
+   */
+  peerUp(peer: NodeId, address: NodeAddress): void {
+    const link = this.links.get(peer);
+    if (link === undefined) return;
+    link.down = false;
+    link.failed = false;
+    link.reconnectAttempts = 0;
+    link.refusals = 0;
+    link.address = address;
+    if (link.dials && link.conn === undefined && link.reconnectTimer === undefined && !link.cut)
+      this.dial(link);
+  }
+
+  /**
    * Fault injection, a fault plan's partition: from now on the links to exactly `peers` are cut
    * (an empty list heals every link). Cutting a link closes its connection (the peer sees close
    * code `HandshakeRefusal.Partitioned`) and refuses handshakes over it; messages sent over it
@@ -598,7 +615,12 @@ export class Transport {
   partition(peers: readonly NodeId[]): void {
     const cut = new Set(peers);
     for (const link of this.links.values()) {
-      if (link.down || cut.has(link.peer.id) === link.cut) continue;
+      if (link.down) {
+        // A peer that is down comes back (`peerUp`) under the cuts in force then.
+        link.cut = cut.has(link.peer.id);
+        continue;
+      }
+      if (cut.has(link.peer.id) === link.cut) continue;
       if (cut.has(link.peer.id)) {
         link.cut = true;
         if (link.reconnectTimer !== undefined) clearTimeout(link.reconnectTimer);

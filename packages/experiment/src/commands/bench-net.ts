@@ -5,8 +5,8 @@ import { CdagOverlay, Topology, TreeOverlay } from "@amcast/core";
 import type { ReplicationMode } from "@amcast/group";
 import { REPLICATION_MODES } from "@amcast/group";
 import { PROTOCOLS } from "@amcast/protocols";
-import type { HostStats, NetRunOptions } from "@amcast/runtime";
-import { DEFAULT_NET_OPTIONS } from "@amcast/runtime";
+import type { FsyncPolicy, HostStats, NetRunOptions } from "@amcast/runtime";
+import { DEFAULT_NET_OPTIONS, FSYNC_POLICIES } from "@amcast/runtime";
 import type { WorkloadSpec } from "@amcast/system";
 import { findProjectRoot } from "@amcast/system";
 import type { NetOutcome } from "../net-run.js";
@@ -29,6 +29,7 @@ export const NET_BENCH_OPTIONS = {
   "batch-delay-ms": { type: "string" },
   protocol: { type: "string" },
   workload: { type: "string" },
+  fsync: { type: "string" },
 } as const;
 
 const GROUPS = ["g0", "g1", "g2"];
@@ -102,7 +103,8 @@ function benchWorkload(
 /**
  * `amcast bench --runtime net [--multicasts N] [--repeat R] [--client-hosts K] [--outstanding O]
  * [--section loopback|wan|all] [--protocol P] [--mode solo|crash|byzantine]
- * [--workload local|global-2] [--profile DIR] [--batch-messages-max B] [--batch-delay-ms D] [--json]`:
+ * [--workload local|global-2] [--profile DIR] [--batch-messages-max B] [--batch-delay-ms D]
+ * [--fsync off,none,interval,batch] [--json]`:
  * the network runtime on this machine (`--batch-messages-max 1`: one message per frame, to see what
  * batching does; `--batch-delay-ms D`: frames wait D ms for more messages).
  * Each loopback run is repeated R times (default 1) and the median by throughput reported;
@@ -118,6 +120,11 @@ function benchWorkload(
  *   workload (when that ran too); Byzantine rows count the signatures made and checked.
  * - wan: the net-wan experiment on the simulator and on the runtime with latency emulation; the
  *   latency per kind of message side by side, with the difference.
+ *
+ * `--fsync` (a comma list of `off` and the fsync policies) measures what journaling costs: the
+ * loopback section then runs its crash-mode rows only, once per policy in each repetition,
+ * interleaved, every replica journaling its inputs in its own data directory with that policy
+ * (`off`: no journal).
  */
 export async function runNetBench(values: Record<string, string | boolean | undefined>): Promise<number> {
   const section = stringFlag(values.section) ?? "all";
@@ -146,6 +153,9 @@ export async function runNetBench(values: Record<string, string | boolean | unde
     throw new UsageError(
       `bench: --mode is one of ${REPLICATION_MODES.join(", ")}, got ${JSON.stringify(modeFilter)}`,
     );
+  const fsyncRuns = fsyncList(stringFlag(values.fsync));
+  if (fsyncRuns !== undefined && modeFilter !== undefined && modeFilter !== "crash")
+    throw new UsageError(`bench: --fsync measures crash-mode rows; --mode ${modeFilter} has none`);
   const workloadFilter = stringFlag(values.workload);
   if (workloadFilter !== undefined && !["local", "global-2"].includes(workloadFilter))
     throw new UsageError(`bench: --workload is local or global-2, got ${JSON.stringify(workloadFilter)}`);
@@ -171,6 +181,7 @@ export async function runNetBench(values: Record<string, string | boolean | unde
     };
     print(
       `network runtime benchmark: 3 groups (solo: one process each; crash: 3 replicas; byzantine: 4, Ed25519) + ` +
+        `${fsyncRuns === undefined ? "" : `crash mode only, journals: ${fsyncRuns.join(", ")}; `}` +
         `${clientHosts} client host(s), ${clientsPerGroup * GROUPS.length} clients ` +
         `x ${outstanding} in flight (closed loop), loopback, no latency emulation, traces merged and checked; ` +
         `load average ${loadavg()
@@ -184,6 +195,7 @@ export async function runNetBench(values: Record<string, string | boolean | unde
     const soloPerSec = new Map<string, number>();
     for (const { mode, f, multicasts: modeMulticasts } of BENCH_MODES) {
       if (modeFilter !== undefined && mode !== modeFilter) continue;
+      if (fsyncRuns !== undefined && mode !== "crash") continue;
       for (const protocol of PROTOCOLS) {
         if (protocolFilter !== undefined && protocol.name !== protocolFilter) continue;
         for (const name of BENCH_WORKLOADS) {
@@ -215,48 +227,64 @@ export async function runNetBench(values: Record<string, string | boolean | unde
             check: true,
             keepSamples: false,
           };
-          // K runs; the one with the median throughput is reported (the machine is shared and noisy).
-          const outcomes: NetOutcome[] = [];
-          for (let index = 0; index < repeat; index += 1) outcomes.push(await runScenarioNet(spec, options));
-          outcomes.sort((a, b) => a.metrics.multicastsPerSec - b.metrics.multicastsPerSec);
-          const outcome = outcomes[Math.floor(outcomes.length / 2)] as NetOutcome;
-          const violations = outcome.check?.violations.length ?? 0;
-          if (violations > 0 || outcome.metrics.delivered !== outcome.metrics.multicasts) failed = true;
-          const { latency } = outcome.metrics;
-          const perSec = outcome.metrics.multicastsPerSec;
-          if (mode === "solo") soloPerSec.set(`${protocol.name}/${name}`, perSec);
-          const solo = soloPerSec.get(`${protocol.name}/${name}`);
-          const ratioToSolo = solo === undefined || solo === 0 ? null : round(perSec / solo);
-          const signatures = signaturesPerMulticast(outcome);
-          rows.push([
-            protocol.name,
-            mode,
-            name,
-            outcome.metrics.multicasts,
-            Math.round(perSec),
-            ratioToSolo === null ? "" : `${ratioToSolo.toFixed(2)}x`,
-            latency.p50,
-            latency.p99,
-            outcome.net.messagesPerFrame,
-            outcome.net.cpuMsReplicas / 1000,
-            outcome.net.cpuMsClients / 1000,
-            cpuPerMulticastUs(outcome),
-            signatures === null ? "" : `${signatures.signed.toFixed(1)} / ${signatures.verified.toFixed(1)}`,
-            violations === 0 ? "ok" : `${violations} violations`,
-          ]);
-          if (outcomes.some((run) => (run.check?.violations.length ?? 0) > 0)) failed = true;
-          runs.push({
-            ...runSummary(outcome, "net"),
-            runtime: "net",
-            net: netSummary(outcome),
-            multicastsPerSecAll: outcomes.map((run) => Math.round(run.metrics.multicastsPerSec)),
-            cpuUsPerMulticast: round(cpuPerMulticastUs(outcome)),
-            ratioToSolo,
-            ...(signatures === null ? {} : { signaturesPerMulticast: signatures }),
-          });
-          print(
-            `  ${spec.label}: ${outcomes.map((run) => Math.round(run.metrics.multicastsPerSec)).join(", ")} multicasts/s`,
-          );
+          // K runs (of each journal policy, interleaved); the one with the median throughput is
+          // reported (the machine is shared and noisy).
+          const policies = fsyncRuns ?? ["off" as const];
+          const outcomesOf = policies.map((): NetOutcome[] => []);
+          for (let index = 0; index < repeat; index += 1)
+            for (const [which, policy] of policies.entries())
+              outcomesOf[which]?.push(
+                await runScenarioNet(
+                  spec,
+                  policy === "off" ? options : { ...options, storage: { fsync: policy } },
+                ),
+              );
+          for (const [which, outcomes] of outcomesOf.entries()) {
+            const policy = policies[which] as FsyncPolicy | "off";
+            outcomes.sort((a, b) => a.metrics.multicastsPerSec - b.metrics.multicastsPerSec);
+            const outcome = outcomes[Math.floor(outcomes.length / 2)] as NetOutcome;
+            const violations = outcome.check?.violations.length ?? 0;
+            if (violations > 0 || outcome.metrics.delivered !== outcome.metrics.multicasts) failed = true;
+            const { latency } = outcome.metrics;
+            const perSec = outcome.metrics.multicastsPerSec;
+            if (mode === "solo") soloPerSec.set(`${protocol.name}/${name}`, perSec);
+            const solo = soloPerSec.get(`${protocol.name}/${name}`);
+            const ratioToSolo = solo === undefined || solo === 0 ? null : round(perSec / solo);
+            const signatures = signaturesPerMulticast(outcome);
+            rows.push([
+              protocol.name,
+              mode,
+              name,
+              ...(fsyncRuns === undefined ? [] : [policy]),
+              outcome.metrics.multicasts,
+              Math.round(perSec),
+              ratioToSolo === null ? "" : `${ratioToSolo.toFixed(2)}x`,
+              latency.p50,
+              latency.p99,
+              outcome.net.messagesPerFrame,
+              outcome.net.cpuMsReplicas / 1000,
+              outcome.net.cpuMsClients / 1000,
+              cpuPerMulticastUs(outcome),
+              signatures === null
+                ? ""
+                : `${signatures.signed.toFixed(1)} / ${signatures.verified.toFixed(1)}`,
+              violations === 0 ? "ok" : `${violations} violations`,
+            ]);
+            if (outcomes.some((run) => (run.check?.violations.length ?? 0) > 0)) failed = true;
+            runs.push({
+              ...runSummary(outcome, "net"),
+              runtime: "net",
+              ...(fsyncRuns === undefined ? {} : { fsync: policy }),
+              net: netSummary(outcome),
+              multicastsPerSecAll: outcomes.map((run) => Math.round(run.metrics.multicastsPerSec)),
+              cpuUsPerMulticast: round(cpuPerMulticastUs(outcome)),
+              ratioToSolo,
+              ...(signatures === null ? {} : { signaturesPerMulticast: signatures }),
+            });
+            print(
+              `  ${spec.label}${fsyncRuns === undefined ? "" : ` (journal: ${policy})`}: ${outcomes.map((run) => Math.round(run.metrics.multicastsPerSec)).join(", ")} multicasts/s`,
+            );
+          }
         }
       }
     }
@@ -266,6 +294,7 @@ export async function runNetBench(values: Record<string, string | boolean | unde
           "protocol",
           "mode",
           "workload",
+          ...(fsyncRuns === undefined ? [] : ["journal"]),
           "multicasts",
           "mcast/s",
           "vs solo",
@@ -347,6 +376,19 @@ export async function runNetBench(values: Record<string, string | boolean | unde
   }
   if (values.json === true) print(JSON.stringify(result));
   return failed ? 1 : 0;
+}
+
+/** `--fsync off,batch,...`: the journal policies to compare (`off`: no journal), or undefined. */
+function fsyncList(value: string | undefined): (FsyncPolicy | "off")[] | undefined {
+  if (value === undefined) return undefined;
+  const known: readonly string[] = ["off", ...FSYNC_POLICIES];
+  const list = value.split(",").map((item) => item.trim());
+  const bad = list.find((item) => !known.includes(item));
+  if (bad !== undefined || list.length === 0)
+    throw new UsageError(
+      `bench: --fsync: expected a comma list of ${known.join(", ")}, got ${JSON.stringify(value)}`,
+    );
+  return [...new Set(list)] as (FsyncPolicy | "off")[];
 }
 
 interface LatencyRow {

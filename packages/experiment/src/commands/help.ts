@@ -42,6 +42,7 @@ export const HELP: Record<string, CommandHelp> = {
       ["--no-latency", "net: do not inject the topology's delays"],
       ["--work-dir DIR", "net: where nodes keep their deployment, keys and traces"],
       ["--time-limit-s S", "net: stop a run after S seconds"],
+      ["--fsync batch|interval|none", "net: replicas journal their inputs with this fsync policy"],
     ],
     examples: [
       "pnpm run experiment flexcast-vs-skeen",
@@ -134,6 +135,7 @@ export const HELP: Record<string, CommandHelp> = {
         "--batch-delay-ms N",
         "net: how long a batch waits for more messages (default 0: the end of the turn)",
       ],
+      ["--fsync off,batch,interval,none", "net: crash-mode rows, once per journal policy (off: none)"],
       ["--protocol NAME", "only this protocol"],
       [
         "--mode solo|crash|byzantine",
@@ -144,7 +146,8 @@ export const HELP: Record<string, CommandHelp> = {
     ],
   },
   replica: {
-    synopsis: "replica --deployment FILE --id ID (--keys FILE | --secret-file FILE) [--trace FILE]",
+    synopsis:
+      "replica --deployment FILE --id ID (--keys FILE | --secret-file FILE) [--trace FILE] [--data-dir DIR [--fsync POLICY]]",
     about: "Runs one replica of a deployment until SIGINT/SIGTERM (docs/runtime.md).",
     options: [
       ["--deployment FILE", "the deployment file"],
@@ -155,6 +158,8 @@ export const HELP: Record<string, CommandHelp> = {
       ["--host HOST", "replica: the replica a deployment places on host HOST (instead of --id)"],
       ["--listen ADDRESS", "the address to listen on (default: the deployment's host)"],
       ["--health-port PORT", "serve a health check on this port (containers)"],
+      ["--data-dir DIR", "journal the replica's inputs here; restarted on it, it replays them"],
+      ["--fsync batch|interval|none", "the journal's fsync policy (default: deployment, else batch)"],
     ],
   },
   clients: {
@@ -169,6 +174,8 @@ export const HELP: Record<string, CommandHelp> = {
       ["--host HOST", "replica: the replica a deployment places on host HOST (instead of --id)"],
       ["--listen ADDRESS", "the address to listen on (default: the deployment's host)"],
       ["--health-port PORT", "serve a health check on this port (containers)"],
+      ["--data-dir DIR", "replica: journal its inputs here (refused for a client host)"],
+      ["--fsync batch|interval|none", "replica: the journal's fsync policy"],
     ],
   },
   keys: {
