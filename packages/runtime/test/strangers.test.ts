@@ -92,7 +92,11 @@ describe("connections that do not authenticate", () => {
     // 127.0.0.2 never holds more than its share: at most 12 of its 150 are still open.
     const fromTwo = flood.slice(0, 150).filter((socket) => !closed(socket)).length;
     expect(fromTwo).toBeLessThanOrEqual(limits.preHandshakeConnectionsPerAddressMax);
-    expect(b.transport.stats.strangersEvicted).toBeGreaterThanOrEqual(390 - 40);
+    // Every idle connection beyond the cap is gone: evicted to make room, or (on a loaded machine,
+    // where opening 390 sockets outlasts the handshake timeout) timed out first.
+    const { strangersEvicted, strangersTimedOut } = b.transport.stats;
+    expect(strangersEvicted).toBeGreaterThan(0);
+    expect(strangersEvicted + strangersTimedOut).toBeGreaterThanOrEqual(390 - 40);
 
     // Whatever is left is closed at the handshake timeout, slow or idle.
     await until(
