@@ -189,8 +189,12 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
     "published.figures[].workload": { text: "a workload's name" },
     "published.figures[].metric": { text: "`throughput` (multicasts/s) or `latency` (mean ms)" },
     "published.figures[].value": { text: "the published value" },
+    "published.figures[].source": { text: "where this figure comes from, printed beside it" },
+    defaultWorkloads: {
+      text: "the workloads a plain invocation runs; `--full` runs every workload (not with `sweep`)",
+    },
     "workloads[].destinationTable": {
-      text: "per home group, the destination sets of its global multicasts with weights (`globalChoice` `table`)",
+      text: "per home group, the destination sets of its global multicasts with weights (`globalChoice` `table`), or the name of a JSON file beside the experiment holding them",
     },
     "workloads[].destinationTable.<home group>": { text: "a home group's destination sets" },
     "workloads[].destinationTable.<home group>[].dst": {
@@ -395,7 +399,7 @@ const EXAMPLES: Record<string, unknown> = {
     },
     published: {
       source: "a paper",
-      figures: [{ run: "skeen", workload: "w", metric: "latency", value: 100 }],
+      figures: [{ run: "skeen", workload: "w", metric: "latency", value: 100, source: "table 2" }],
     },
     sweep: { clientsPerGroup: [1, 2] },
   },
@@ -419,6 +423,16 @@ const EXAMPLES: Record<string, unknown> = {
       { localPercent: 50, perMessageUs: 20, jitterSdFraction: 0.1 },
     ],
     service: { kind: "kv" },
+  },
+  "reference-c.json": {
+    name: "reference-c",
+    topology: "reference-csv.topology.json",
+    protocols: [{ protocol: "skeen" }],
+    workloads: [
+      { name: "small", clientsPerGroup: 1, multicastsPerClient: 1 },
+      { name: "large", clientsPerGroup: 8, multicastsPerClient: 1 },
+    ],
+    defaultWorkloads: ["small"],
   },
 };
 
@@ -454,6 +468,7 @@ export function referenceFields(extra: readonly FieldRecord[] = []): ReferenceFi
     const records = recordFields(() => {
       loadExperiment(join(dir, "reference-a.json"));
       loadExperiment(join(dir, "reference-b.json"));
+      loadExperiment(join(dir, "reference-c.json"));
       for (const name of ["reference-cdag.json", "reference-tree.json"])
         parseOverlay(readJson(join(dir, name), "overlay"), join(dir, name));
       const csvTopology = join(dir, "reference-csv.topology.json");

@@ -536,6 +536,7 @@ export function publishedLines(outcomes: readonly ScenarioOutcome[], published: 
       figure.value,
       amcast,
       figure.value > 0 ? amcast / figure.value : "-",
+      figure.source ?? "-",
     ]);
     const key = `${figure.workload} ${figure.metric}`;
     const list = ranks.get(key) ?? [];
@@ -545,7 +546,7 @@ export function publishedLines(outcomes: readonly ScenarioOutcome[], published: 
   if (rows.length === 0) return [];
   const lines = [
     `published figures (${published.source}) beside amcast's`,
-    formatTable(["run", "workload", "metric", "published", "amcast", "amcast/published"], rows),
+    formatTable(["run", "workload", "metric", "published", "amcast", "amcast/published", "source"], rows),
   ];
   for (const [key, list] of ranks) {
     if (list.length < 2) continue;

@@ -22,7 +22,7 @@ import { planRuns } from "../run.js";
 import type { ScenarioOutcome } from "../scenario.js";
 import { runScenario } from "../scenario.js";
 import type { ExperimentSpec } from "../spec.js";
-import { loadExperiment } from "../spec.js";
+import { loadExperiment, selectWorkloads } from "../spec.js";
 import type { ResultsHeader } from "../store.js";
 import {
   checkWritableFile,
@@ -63,8 +63,9 @@ export function runExperimentCommand(args: string[]): number | Promise<number> {
   const out = stringFlag(values.out);
   const resume = values.resume === true;
   const explain = stringFlag(values.explain);
+  const full = values.full === true;
 
-  const experiment = loadExperiment(file);
+  const experiment = selectWorkloads(loadExperiment(file), full);
   // Output paths are checked before anything runs.
   if (traceFile !== undefined) checkWritableFile("--trace", traceFile);
   const runtime = stringFlag(values.runtime) ?? "sim";
@@ -100,7 +101,7 @@ export function runExperimentCommand(args: string[]): number | Promise<number> {
   const chain = [experiment];
   for (const next of experiment.then) {
     if (chain.some((entry) => entry.name === next)) continue;
-    chain.push(loadExperiment(resolveExperimentFile(next, experimentsDir)));
+    chain.push(selectWorkloads(loadExperiment(resolveExperimentFile(next, experimentsDir)), full));
   }
   const stores = chain.map((entry, index) =>
     openStore(entry, {
@@ -142,6 +143,7 @@ const EXPERIMENT_OPTIONS = {
   history: { type: "string" },
   json: { type: "boolean" },
   list: { type: "boolean" },
+  full: { type: "boolean" },
   ...NET_EXPERIMENT_OPTIONS,
 } as const;
 
@@ -360,7 +362,7 @@ const RESULT_BYTES_PER_MULTICAST = 60;
 export function experimentList(experimentsDir: string): string {
   const rows = jsonNames(experimentsDir).map((name) => {
     try {
-      const experiment = loadExperiment(join(experimentsDir, `${name}.json`));
+      const experiment = selectWorkloads(loadExperiment(join(experimentsDir, `${name}.json`)), false);
       const runs = planRuns(experiment, { recordSends: false, keepSamples: false });
       const multicasts = runs.reduce((sum, run) => sum + expectedMulticasts(run.spec), 0);
       const bytes = runs.reduce(
