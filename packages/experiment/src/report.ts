@@ -489,9 +489,14 @@ export function reconfigLines(
       "",
       runtime === "sim"
         ? "optimiser runs (wall-clock solve times; the simulated run does not wait for them)"
-        : "optimiser runs (wall-clock solve times, spent in the controller's client host; measured delay pairs: from the messages' send stamps)",
+        : "optimiser runs (wall-clock solve times, in an optimiser thread of the controller's client host; measured delay pairs: from the messages' send stamps)",
       solver,
     );
+  for (const { spec, reconfig } of outcomes) {
+    const errors = reconfig?.solverErrors ?? [];
+    if (errors.length > 0)
+      lines.push(`${spec.label}: ${errors.length} optimiser run(s) failed; the first: ${errors[0]}`);
+  }
   const delays = measuredDelaysTable(outcomes);
   if (delays !== undefined)
     lines.push(

@@ -203,7 +203,10 @@ export function loadExperiment(file: string): ExperimentSpec {
     network: (raw, path) => readNetwork(Fields.at(raw, source, path)),
   });
   if (defaultWorkloads !== null && sweep !== null)
-    throw doc.error("defaultWorkloads", "cannot be combined with a sweep (sweep points follow every workload)");
+    throw doc.error(
+      "defaultWorkloads",
+      "cannot be combined with a sweep (sweep points follow every workload)",
+    );
   const seeds = doc.numbers("seeds", { integer: true, min: 0, max: SEED_MAX }, [1]);
   const timeLimitMs = doc.number("timeLimitMs", { min: 1 }, 3_600_000);
   const endsAtTimeLimit = doc.boolean("endsAtTimeLimit", false);
@@ -494,7 +497,11 @@ function readLocality(
         tableFile,
         `destination table (named by ${item.source} field ${item.fieldPath("destinationTable")})`,
       );
-      destinationTable = readDestinationTable(Fields.root(tableRaw, displayPath(tableFile)), tableRaw, topology);
+      destinationTable = readDestinationTable(
+        Fields.root(tableRaw, displayPath(tableFile)),
+        tableRaw,
+        topology,
+      );
     } else {
       const tableDoc = item.optionalObject("destinationTable");
       if (tableDoc !== undefined) destinationTable = readDestinationTable(tableDoc, raw, topology);
