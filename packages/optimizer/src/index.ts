@@ -14,3 +14,4 @@ export type {
   SolverChoice,
   TreeOptimizeOptions,
 } from "./types.js";
+export { SOLVER_CHOICES } from "./types.js";
