@@ -168,7 +168,9 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
     "reconfig.statsEveryMs": { text: "period of the STATS multicasts that collect destination counts" },
     "reconfig.windowCollections": { text: "collections the optimiser looks at" },
     "reconfig.minGainPercent": { text: "predicted gain needed to install a new overlay" },
-    "reconfig.solver": { text: "integer program (`ilp`) or brute force (`exhaustive`, small overlays)" },
+    "reconfig.solver": {
+      text: "integer program after the local search (`ilp`), brute force (`exhaustive`, small overlays) or the local search alone (`local-search`, large overlays)",
+    },
     "reconfig.solverTimeLimitMs": { text: "wall-clock limit of one optimiser run" },
     "reconfig.loadLimitPercent": {
       text: "a group's share of the messages it may order at most",
@@ -439,6 +441,8 @@ const EXAMPLES: Record<string, unknown> = {
 /** The kind of configuration file a record came from (by its file name). */
 function kindOf(source: string): ConfigKind {
   if (source.endsWith(".topology.json")) return "topology";
+  // A destination table file holds part of an experiment's workload.
+  if (source.endsWith(".table.json")) return "experiment";
   if (/reference-(cdag|tree)\.json$/.test(source) || /(^|\/)overlays\//.test(source)) return "overlay";
   return "experiment";
 }

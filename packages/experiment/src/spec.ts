@@ -498,7 +498,8 @@ function readLocality(
         `destination table (named by ${item.source} field ${item.fieldPath("destinationTable")})`,
       );
       destinationTable = readDestinationTable(
-        Fields.root(tableRaw, displayPath(tableFile)),
+        // Its fields are named as if inline (workloads[i].destinationTable.<home>...).
+        Fields.at(tableRaw, displayPath(tableFile), item.fieldPath("destinationTable")),
         tableRaw,
         topology,
       );
