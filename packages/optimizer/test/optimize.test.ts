@@ -302,23 +302,18 @@ describe("decisions", () => {
   it("the local search alone: never worse than the current overlay, never better than the optimum, not proven", () => {
     for (const seed of [1, 2, 3, 4]) {
       const cdag = randomCdag(seed, 5);
-      const local = optimizeCdag(cdag.current, cdag.counts, cdag.latency, {
-        minGainFraction: 0,
-        solver: "local-search",
-      });
-      const best = optimizeCdag(cdag.current, cdag.counts, cdag.latency, {
-        minGainFraction: 0,
-        solver: "exhaustive",
-      });
       const tree = randomTree(seed, { groups: 5 });
-      const localTree = optimizeTree(tree.current, tree.counts, tree.latency, {
-        minGainFraction: 0,
-        solver: "local-search",
-      });
-      const bestTree = optimizeTree(tree.current, tree.counts, tree.latency, {
-        minGainFraction: 0,
-        solver: "exhaustive",
-      });
+      const [local, localTree, best, bestTree] = (["local-search", "exhaustive"] as const).flatMap(
+        (solver) => [
+          optimizeCdag(cdag.current, cdag.counts, cdag.latency, { minGainFraction: 0, solver }),
+          optimizeTree(tree.current, tree.counts, tree.latency, { minGainFraction: 0, solver }),
+        ],
+      ) as [
+        OptimizeResult<unknown>,
+        OptimizeResult<unknown>,
+        OptimizeResult<unknown>,
+        OptimizeResult<unknown>,
+      ];
       for (const [result, optimum] of [
         [local, best],
         [localTree, bestTree],
