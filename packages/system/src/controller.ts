@@ -293,7 +293,15 @@ export class ReconfigController {
   }
 
   private plan(nowMs: number): void {
-    if (this.spec.policy !== "optimise" || this.view >= this.spec.viewsMax || this.solving) return;
+    // Off the controller's thread, an answer may have come while this STATS was in flight: its
+    // view goes out first, and the next plan starts from it.
+    if (
+      this.spec.policy !== "optimise" ||
+      this.view >= this.spec.viewsMax ||
+      this.solving ||
+      this.pending !== null
+    )
+      return;
     const counts = this.windowCounts();
     if (counts.every(({ dst }) => dst.length < 2)) return; // nothing an overlay changes
     const { latencyMs, measuredPairs } = this.delayFunction();

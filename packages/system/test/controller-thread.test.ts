@@ -67,6 +67,19 @@ describe("the controller's optimiser in a thread of its own", () => {
     expect(ctl.report().solverErrors).toEqual([]);
   });
 
+  it("sends an answer that came while a STATS was in flight before planning again", async () => {
+    const thread = new OptimizerThread();
+    threads.push(thread);
+    const ctl = controller(thread);
+    statsRound(ctl, 1000);
+    expect(ctl.payload()).toEqual({ control: "stats" }); // in flight while the thread solves
+    await until(() => ctl.plans.length > 0);
+    ctl.onComplete(STATS, 2000); // no second solve: the view is pending
+    expect(thread.busy).toBe(false);
+    expect(ctl.payload().control).toBe("view");
+    expect(ctl.plans).toHaveLength(1);
+  });
+
   it("solves one request at a time and gives the answer solveRequest gives", async () => {
     const thread = new OptimizerThread();
     threads.push(thread);
