@@ -56,7 +56,12 @@ export function checkRun(events: readonly TraceEvent[], options: CheckOptions = 
   const stop: RunStop | null =
     stopEvent === undefined
       ? null
-      : { reason: stopEvent.reason, t: stopEvent.t, expected: stopEvent.expected === true };
+      : {
+          reason: stopEvent.reason,
+          t: stopEvent.t,
+          expected: stopEvent.expected === true,
+          runtime: stopEvent.runtime ?? "sim",
+        };
   const finished = stop === null || stop.reason === "drained";
   const passed =
     violations.every((violation) => !owed.includes(violation.property)) &&

@@ -1,3 +1,5 @@
+import type { TraceRuntime } from "@amcast/core";
+
 /** The properties the oracles check, in the order reports list them. */
 export type Property =
   | "integrity"
@@ -41,6 +43,8 @@ export interface RunStop {
   readonly t: number;
   /** The run stopped at its time limit, and the experiment declared that as its planned end. */
   readonly expected: boolean;
+  /** Which runtime wrote the run (the stop event's `runtime`; absent there means the simulator). */
+  readonly runtime: TraceRuntime;
 }
 
 export interface Violation {

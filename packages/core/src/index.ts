@@ -49,6 +49,7 @@ export type {
   TraceEvent,
   TraceEventKind,
   TraceId,
+  TraceRuntime,
   TraceSink,
   ViewEvent,
 } from "./trace.js";
@@ -59,6 +60,7 @@ export {
   parseTraceLine,
   replayTraceEvent,
   STOP_REASONS,
+  TRACE_RUNTIMES,
   traceEventSink,
 } from "./trace.js";
 export type { LocalitySpec, WeightedDestinations } from "./workload.js";

@@ -86,7 +86,16 @@ export interface StopEvent extends TraceBase {
   readonly owes?: readonly string[];
   readonly counts?: readonly string[];
   readonly expected?: boolean;
+  /**
+   * Which runtime wrote the run: the network runtime writes `"net"`; absent means the simulator
+   * (its traces predate the field and stay byte-identical).
+   */
+  readonly runtime?: TraceRuntime;
 }
+
+/** The runtimes that write traces. */
+export type TraceRuntime = "sim" | "net";
+export const TRACE_RUNTIMES: readonly TraceRuntime[] = ["sim", "net"];
 
 export type TraceEvent =
   | MulticastEvent
@@ -269,6 +278,7 @@ export function parseTraceLine(line: string, where: string): TraceEvent {
     else if (base === "stop") checkStop(record, field, where);
     else if (base === "strings") checkStrings(record, field, where);
     else if (base === "boolean") checkBoolean(record, field, where);
+    else if (base === "runtime") checkOneOf(record, field, where, TRACE_RUNTIMES);
   }
   return record as unknown as TraceEvent;
 }
@@ -283,7 +293,8 @@ type FieldKind =
   | "fault"
   | "stop"
   | "strings?"
-  | "boolean?";
+  | "boolean?"
+  | "runtime?";
 const FIELDS: Record<TraceEventKind, readonly (readonly [string, FieldKind])[]> = {
   multicast: [
     ["id", "id"],
@@ -324,6 +335,7 @@ const FIELDS: Record<TraceEventKind, readonly (readonly [string, FieldKind])[]> 
     ["owes", "strings?"],
     ["counts", "strings?"],
     ["expected", "boolean?"],
+    ["runtime", "runtime?"],
   ],
 };
 
@@ -366,6 +378,17 @@ function checkStop(record: Record<string, unknown>, field: string, where: string
       field,
       `expected one of ${STOP_REASONS.join(", ")}, got ${describeValue(value)}`,
     );
+  }
+}
+function checkOneOf(
+  record: Record<string, unknown>,
+  field: string,
+  where: string,
+  allowed: readonly string[],
+): void {
+  const value = record[field];
+  if (!(allowed as readonly unknown[]).includes(value)) {
+    throw new InputError(where, field, `expected one of ${allowed.join(", ")}, got ${describeValue(value)}`);
   }
 }
 function checkStrings(record: Record<string, unknown>, field: string, where: string): void {

@@ -13,6 +13,7 @@ describe("trace JSON Lines", () => {
       { ev: "fault", proc: "g2/0", kind: "crash", t: 5 },
       { ev: "view", group: "g1", view: 2, t: 6 },
       { ev: "deliver", id: 7, group: 1, proc: 10, t: 7 },
+      { ev: "stop", reason: "drained", t: 8, owes: ["integrity"], runtime: "net" },
     ];
     const text = `${events.map(formatTraceLine).join("\n")}\n\n`;
     expect(parseTrace(text, "trace.jsonl")).toEqual(events);
@@ -40,5 +41,8 @@ describe("trace JSON Lines", () => {
       /dst: expected a non-empty array/,
     );
     expect(bad('{"ev":"complete","id":"a","client":"c"}')).toMatch(/t: expected a finite number/);
+    expect(bad('{"ev":"stop","reason":"drained","t":1,"runtime":"cloud"}')).toMatch(
+      /runtime: expected one of sim, net, got "cloud"/,
+    );
   });
 });

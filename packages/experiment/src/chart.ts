@@ -66,6 +66,12 @@ export interface FigureOptions {
   readonly names?: ReadonlyMap<string, string>;
   /** Draw point markers (sweeps: yes; dense curves such as CDFs: no). */
   readonly markers?: boolean;
+  /**
+   * Draw each line as steps (flat to the next point's x, then up or down to it): an empirical
+   * distribution jumps at each value, and with few samples a straight segment would invent
+   * values between them.
+   */
+  readonly steps?: boolean;
   readonly columns?: number;
   /** A title over each row of panels (small multiples by setting, one column per kind, say). */
   readonly rowTitles?: readonly string[];
@@ -416,7 +422,8 @@ export function lineFigureSvg(panels: readonly LinePanel[], options: FigureOptio
       const style = options.styles.get(line.key) ?? { color: "#333", dash: "", marker: "circle" as const };
       const points = line.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
       if (points.length === 0) continue;
-      const path = points.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(" ");
+      const vertices = options.steps === true ? stepVertices(points) : points;
+      const path = vertices.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(" ");
       parts.push(
         `<polyline clip-path="url(#${clipId})" fill="none" stroke="${style.color}" stroke-width="1.8"${style.dash === "" ? "" : ` stroke-dasharray="${style.dash}"`} stroke-linejoin="round" points="${path}"/>`,
       );
@@ -588,4 +595,15 @@ export function hashText(text: string): string {
     hash = Math.imul(hash, 16777619);
   }
   return (hash >>> 0).toString(36);
+}
+
+/** The corners of a step line through `points`: each point is reached flat, then straight up or down. */
+function stepVertices(points: readonly ChartPoint[]): ChartPoint[] {
+  const vertices: ChartPoint[] = [];
+  points.forEach((point, index) => {
+    const previous = points[index - 1];
+    if (previous !== undefined && previous.y !== point.y) vertices.push({ x: point.x, y: previous.y });
+    vertices.push(point);
+  });
+  return vertices;
 }

@@ -25,6 +25,12 @@ function main(argv: string[]): number | Promise<number> {
   return run(rest);
 }
 
+// A reader that stops early (`amcast experiment | head`) closes the pipe: the run goes on to the
+// end so that its results and traces are still written; only the rest of its printing is dropped.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+});
+
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {

@@ -126,7 +126,8 @@ export function cdfPoints(values: readonly number[], pointsMax = CDF_POINTS): Ch
   const step = Math.max(1, Math.floor(sorted.length / pointsMax));
   for (let index = 0; index < sorted.length; index += step)
     points.push({ x: sorted[index] as number, y: (index + 1) / sorted.length });
-  points.push({ x: sorted[sorted.length - 1] as number, y: 1 });
+  // The largest value closes the curve at 1, unless the sampling already ended on it.
+  if (points[points.length - 1]?.y !== 1) points.push({ x: sorted[sorted.length - 1] as number, y: 1 });
   return points;
 }
 
@@ -177,6 +178,7 @@ function latencyCdfFigure(
       x: { label: "latency (ms)", scale: "log" },
       y: { label: "fraction of multicasts", scale: "linear", min: 0, max: 1 },
       styles,
+      steps: true,
       // One row per setting, one column per kind, the setting over its row.
       ...(kinds.length > 1
         ? {

@@ -93,7 +93,7 @@ export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
     ...observer.simulatorSinks(),
   });
   const wallMs = performance.now() - started;
-  observer.onEvent(stopEvent(spec, sim.stoppedBy, sim.endMs));
+  observer.onEvent(stopEvent(spec, sim.stoppedBy, sim.endMs, "sim"));
   const { metrics, check } = observer.finish();
   const reconfig = controller?.report() ?? null;
   return { spec, sim, metrics, check, wallMs, reconfig };

@@ -90,8 +90,11 @@ export function recordFromTrace(
     overlay: null,
     mode: label.split("/")[1] ?? "",
     f: 0,
-    // A trace does not say which runtime wrote it: the simulator's signatures are assumed.
-    signatures: signatureKind({ mode: (label.split("/")[1] ?? "solo") as ReplicationMode }, "sim"),
+    // The stop event names the network runtime when it wrote the run (absent: the simulator).
+    signatures: signatureKind(
+      { mode: (label.split("/")[1] ?? "solo") as ReplicationMode },
+      check.stop?.runtime ?? "sim",
+    ),
     faultPlan: "",
     linearizable,
     workload: label.split("/")[2] ?? "",

@@ -1,7 +1,8 @@
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { amcast, scratchProject, THREE_REGIONS } from "./project.js";
+import { amcast, CLI, scratchProject, THREE_REGIONS } from "./project.js";
 
 const OVERLAYS = resolve(__dirname, "../../../overlays");
 
@@ -99,6 +100,23 @@ describe("amcast experiment", () => {
     };
     expect(latency(again.stdout)).toEqual(latency(first.stdout));
     expect(latency(other.stdout)).not.toEqual(latency(first.stdout));
+  });
+});
+
+describe("a reader that closes the pipe early", () => {
+  it("does not crash the run: it exits 0 and still writes its trace", () => {
+    // `true` exits before the CLI prints, so every write meets a closed pipe (EPIPE).
+    const result = spawnSync(
+      "bash",
+      [
+        "-c",
+        `set -o pipefail; "${process.execPath}" "${CLI}" experiment small --trace out/piped.jsonl | true`,
+      ],
+      { cwd: project, encoding: "utf8" },
+    );
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    expect(existsSync(join(project, "out", "piped.jsonl"))).toBe(true);
   });
 });
 

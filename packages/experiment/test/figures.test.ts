@@ -111,6 +111,34 @@ describe("figures", () => {
     expect(points[0]).toEqual({ x: 1, y: 0.2 });
     expect(points[points.length - 1]).toEqual({ x: 5, y: 1 });
   });
+
+  it("draws a distribution as steps: flat between samples, a jump at each", () => {
+    const options = {
+      title: "t",
+      x: { label: "ms", scale: "linear" as const },
+      y: { label: "fraction", scale: "linear" as const, min: 0, max: 1 },
+      styles: seriesStyles(["a"]),
+    };
+    const panel = [{ title: "p", lines: [{ key: "a", points: cdfPoints([10, 20, 40]) }] }];
+    const corners = (svg: string): number[][] =>
+      ((/<polyline [^>]*points="([^"]+)"/.exec(svg) as RegExpExecArray)[1] as string)
+        .split(" ")
+        .map((pair) => pair.split(",").map(Number));
+    const stepped = corners(lineFigureSvg(panel, { ...options, steps: true }));
+    // Three samples: three jumps, two flat runs between them.
+    expect(stepped).toHaveLength(5);
+    for (let index = 1; index < stepped.length; index += 1) {
+      const [x0, y0] = stepped[index - 1] as number[];
+      const [x1, y1] = stepped[index] as number[];
+      // Each segment is either flat (same y, rightwards) or a jump (same x, upwards on screen).
+      expect(
+        index % 2 === 1
+          ? y1 === y0 && (x1 as number) > (x0 as number)
+          : x1 === x0 && (y1 as number) < (y0 as number),
+      ).toBe(true);
+    }
+    expect(corners(lineFigureSvg(panel, options))).toHaveLength(3);
+  });
 });
 
 describe("the sequence diagram", () => {

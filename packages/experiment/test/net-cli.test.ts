@@ -17,7 +17,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { loadDeploymentFile, mergeTraceFiles } from "../src/index.js";
-import { CLI, scratchProject } from "./project.js";
+import { amcast, CLI, scratchProject } from "./project.js";
 
 let project = "";
 /** Every process a test started, killed at the end whatever happened. */
@@ -223,7 +223,15 @@ describe("amcast experiment --runtime net", () => {
   it("signs a Byzantine run with Ed25519 on real processes, and says so in its tables and its JSON", {
     timeout: 120_000,
   }, async () => {
-    const run = startCli("experiment", "byzantine-one", "--runtime", "net", "--json");
+    const run = startCli(
+      "experiment",
+      "byzantine-one",
+      "--runtime",
+      "net",
+      "--json",
+      "--trace",
+      "out/byzantine.jsonl",
+    );
     expect(await run.exited).toBe(0);
     expect(run.stdout).toMatch(/skeen\/byzantine\/local seed 1: .*messages\/frame \(Ed25519 signatures\)/);
     expect(run.stdout).toMatch(
@@ -233,6 +241,11 @@ describe("amcast experiment --runtime net", () => {
     const summary = JSON.parse(run.stdout.trim().split("\n").at(-1) as string);
     expect(summary.notes).toEqual([expect.stringMatching(/Ed25519 signatures/)]);
     expect(summary.runs[0]).toMatchObject({ mode: "byzantine", signatures: "ed25519", delivered: 10 });
+    // The trace alone says real processes wrote it, so its report names the real signatures.
+    const report = amcast(project, "report", "out/byzantine.jsonl", "--out", "byzantine-report");
+    expect(report.status).toBe(0);
+    expect(report.stdout).toMatch(/Ed25519 signatures/);
+    expect(report.stdout).not.toMatch(/signatures are modelled/);
   });
 
   it("stops every node and exits on Ctrl-C", { timeout: 120_000 }, async () => {

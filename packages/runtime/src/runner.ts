@@ -638,7 +638,7 @@ export async function runCluster(
     for (const entry of cluster.nodes.values())
       if (entry.stats !== undefined) perNode[entry.node.id] = entry.stats;
     // Last: how the run ended and what it owes, on the nodes' clock after every node stopped.
-    runnerEvents.push(JSON.stringify(stopEvent(spec, stop.reason, traceTime())));
+    runnerEvents.push(JSON.stringify(stopEvent(spec, stop.reason, traceTime(), "net")));
     const runnerTrace = join(workDir, "runner.trace.jsonl");
     writeFileSync(runnerTrace, `${runnerEvents.join("\n")}\n`);
     const traceFiles = [

@@ -1,4 +1,11 @@
-import type { GroupId, ProcessId, ProtocolContext, ProtocolDefinition, Topology } from "@amcast/core";
+import type {
+  GroupId,
+  ProcessId,
+  ProtocolContext,
+  ProtocolDefinition,
+  Topology,
+  TraceRuntime,
+} from "@amcast/core";
 import {
   assert,
   DestinationChooser,
@@ -69,7 +76,7 @@ export interface BuiltSystem {
  */
 export type SignatureKind = "modelled" | "ed25519" | "none";
 /** Where a system runs: the simulator or the network runtime (real processes). */
-export type RuntimeKind = "sim" | "net";
+export type RuntimeKind = TraceRuntime;
 
 export function signatureKind(spec: Pick<SystemSpec, "mode">, runtime: RuntimeKind): SignatureKind {
   if (spec.mode !== "byzantine") return "none";

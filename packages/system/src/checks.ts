@@ -1,6 +1,6 @@
 import type { Property } from "@amcast/check";
 import { PROPERTIES } from "@amcast/check";
-import type { StopEvent, StopReason } from "@amcast/core";
+import type { StopEvent, StopReason, TraceRuntime } from "@amcast/core";
 import type { SystemSpec } from "./spec.js";
 
 /** What a run must satisfy, and what it checks only to count. */
@@ -37,8 +37,11 @@ export function runChecks(spec: SystemSpec, stoppedBy: StopReason): RunChecks {
   return { owes, counts, expectedStop };
 }
 
-/** The trace event that ends a run: how it stopped, at `t`, and what it owes (see `runChecks`). */
-export function stopEvent(spec: SystemSpec, reason: StopReason, t: number): StopEvent {
+/**
+ * The trace event that ends a run: how it stopped, at `t`, what it owes (see `runChecks`), and
+ * which runtime ran it (the simulator's is left implicit so its traces stay as they were).
+ */
+export function stopEvent(spec: SystemSpec, reason: StopReason, t: number, runtime: TraceRuntime): StopEvent {
   const { owes, counts, expectedStop } = runChecks(spec, reason);
   return {
     ev: "stop",
@@ -47,5 +50,6 @@ export function stopEvent(spec: SystemSpec, reason: StopReason, t: number): Stop
     owes,
     ...(counts.length === 0 ? {} : { counts }),
     ...(expectedStop ? { expected: true } : {}),
+    ...(runtime === "net" ? { runtime } : {}),
   };
 }

@@ -65,7 +65,7 @@ describe("runChecks: what a run owes, for both runtimes", () => {
   });
 
   it("the stop event carries the decision", () => {
-    expect(stopEvent({ ...SPEC, endsAtTimeLimit: true, realTime: true }, "time-limit", 1000)).toEqual({
+    expect(stopEvent({ ...SPEC, endsAtTimeLimit: true, realTime: true }, "time-limit", 1000, "sim")).toEqual({
       ev: "stop",
       reason: "time-limit",
       t: 1000,
@@ -73,7 +73,15 @@ describe("runChecks: what a run owes, for both runtimes", () => {
       counts: ["real-time-order"],
       expected: true,
     });
-    expect(stopEvent(SPEC, "drained", 5)).toEqual({ ev: "stop", reason: "drained", t: 5, owes: ALL });
+    expect(stopEvent(SPEC, "drained", 5, "sim")).toEqual({ ev: "stop", reason: "drained", t: 5, owes: ALL });
+    // Only the network runtime names itself: the simulator's traces stay byte-identical.
+    expect(stopEvent(SPEC, "drained", 5, "net")).toEqual({
+      ev: "stop",
+      reason: "drained",
+      t: 5,
+      owes: ALL,
+      runtime: "net",
+    });
   });
 
   it("a schema must carry every field (checked by the type checker)", () => {

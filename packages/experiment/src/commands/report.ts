@@ -2,7 +2,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { parseTrace } from "@amcast/core";
 import { displayPath, findProjectRoot, readText } from "@amcast/system";
 import { provenance } from "../provenance.js";
-import { kindsTableData, runsTableData, tableText } from "../record-tables.js";
+import { kindsTableData, runNotes, runsTableData, tableText } from "../record-tables.js";
 import { writeReport } from "../report-html.js";
 import { checkWritableFile, ResultsStore } from "../store.js";
 import { explainWanted, multicastFromTrace, recordFromTrace, traceRuns } from "../trace-report.js";
@@ -58,6 +58,7 @@ export function runReportCommand(args: string[]): number {
     process.stdout.write(`${line}\n`);
   };
   print(tableText(runsTableData(records)));
+  for (const note of runNotes(records)) print(note);
   print("");
   print("latency per kind of message");
   print(tableText(kindsTableData(records)));
