@@ -86,6 +86,17 @@ export class ByzcastGroup implements GroupLogic<ByzcastMessage> {
     }
   }
 
+  /** Plain data: ByzCast keeps nothing but counts between messages. */
+  snapshot(): { delivered: number; forwarded: number } {
+    return { delivered: this.deliveredCount, forwarded: this.forwardedCount };
+  }
+
+  restore(state: unknown): void {
+    const saved = state as { delivered: number; forwarded: number };
+    this.deliveredCount = saved.delivered;
+    this.forwardedCount = saved.forwarded;
+  }
+
   /** Rule 3: forward toward the destinations, in this group's order, then deliver if addressed. */
   private handle(message: Multicast): GroupOutput<ByzcastMessage>[] {
     const outputs: GroupOutput<ByzcastMessage>[] = [];

@@ -41,6 +41,12 @@ export interface RunModel {
   readonly byzantine: Uint8Array;
   /** Per process: 1 when it ever crashed, even if it recovered later (it is then not correct). */
   readonly crashed: Uint8Array;
+  /**
+   * Per process: 1 for a later incarnation of a replica (after an `amnesia` or `install` fault
+   * event; its id is the replica's with `~n`): its deliveries are a window of its group's
+   * sequence, not a prefix, and it counts as crashed.
+   */
+  readonly joinedLate: Uint8Array;
   /** A second member event placing a process in another group. */
   readonly conflictingMembers: readonly MemberConflict[];
 
@@ -99,6 +105,9 @@ export function buildRunModel(events: readonly TraceEvent[], run: string | undef
   const conflictingMembers: MemberConflict[] = [];
 
   const faults = new Map<TraceId, number>();
+  /** Incarnation of each replica that lost or replaced its state (`amnesia`, `install`). */
+  const incarnations = new Map<TraceId, number>();
+  const lateIds = new Set<TraceId>();
   let hasMemberEvents = false;
   let deliveryCount = 0;
 
@@ -154,7 +163,9 @@ export function buildRunModel(events: readonly TraceEvent[], run: string | undef
         deliveryCount += 1;
         const message = internMessage(event.id);
         const group = internGroup(event.group);
-        const proc = internProcess(event.proc);
+        const incarnation = incarnations.get(event.proc);
+        const procId = incarnation === undefined ? event.proc : `${event.proc}~${incarnation}`;
+        const proc = internProcess(procId);
         if (deliverGroup[proc] === -1) deliverGroup[proc] = group;
         (deliveriesOf[proc] as DeliverEvent[]).push(event);
         (deliveredMessagesOf[proc] as number[]).push(message);
@@ -176,8 +187,17 @@ export function buildRunModel(events: readonly TraceEvent[], run: string | undef
         break;
       }
       case "fault": {
-        const bits = (event.kind === "crash" ? CRASH : 0) | (event.kind === "byzantine" ? BYZANTINE : 0);
+        const restarted = event.kind === "amnesia" || event.kind === "install";
+        const bits =
+          (event.kind === "crash" || restarted ? CRASH : 0) | (event.kind === "byzantine" ? BYZANTINE : 0);
         faults.set(event.proc, (faults.get(event.proc) ?? 0) | bits);
+        if (restarted) {
+          const incarnation = (incarnations.get(event.proc) ?? 0) + 1;
+          incarnations.set(event.proc, incarnation);
+          const later = `${event.proc}~${incarnation}`;
+          lateIds.add(later);
+          faults.set(later, (faults.get(event.proc) ?? 0) | CRASH);
+        }
         break;
       }
       case "complete":
@@ -192,6 +212,7 @@ export function buildRunModel(events: readonly TraceEvent[], run: string | undef
   const groupOf = new Int32Array(processCount);
   const byzantine = new Uint8Array(processCount);
   const crashed = new Uint8Array(processCount);
+  const joinedLate = new Uint8Array(processCount);
   const membersOf: number[][] = groupIds.map(() => []);
   for (let proc = 0; proc < processCount; proc += 1) {
     const member = memberGroup[proc] as number;
@@ -204,6 +225,7 @@ export function buildRunModel(events: readonly TraceEvent[], run: string | undef
     const bits = faults.get(processIds[proc] as TraceId) ?? 0;
     byzantine[proc] = bits & BYZANTINE ? 1 : 0;
     crashed[proc] = bits & CRASH ? 1 : 0;
+    joinedLate[proc] = lateIds.has(processIds[proc] as TraceId) ? 1 : 0;
   }
 
   // Destination groups of every message in one flat array (CSR): a typed array per message would
@@ -247,6 +269,7 @@ export function buildRunModel(events: readonly TraceEvent[], run: string | undef
     groupOf,
     byzantine,
     crashed,
+    joinedLate,
     conflictingMembers,
     deliveriesOf: sorted.map((entry) => entry.deliveries),
     deliveredMessagesOf: sorted.map((entry) => entry.messages),

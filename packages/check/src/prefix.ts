@@ -17,7 +17,7 @@ export function checkPrefixOrder(model: RunModel, sink: ViolationSink): void {
   const groupCount = model.groupIds.length;
   const reference = new Int32Array(groupCount).fill(-1);
   for (let proc = 0; proc < model.processIds.length; proc += 1) {
-    if (model.byzantine[proc] === 1) continue;
+    if (model.byzantine[proc] === 1 || model.joinedLate[proc] === 1) continue;
     const group = model.groupOf[proc] as number;
     const current = reference[group] as number;
     if (current === -1 || lengthOf(model, proc) > lengthOf(model, current)) reference[group] = proc;
@@ -28,10 +28,20 @@ export function checkPrefixOrder(model: RunModel, sink: ViolationSink): void {
     const other = reference[model.groupOf[proc] as number] as number;
     if (model.byzantine[proc] === 1 || other === proc) continue;
     const sequence = model.sequenceOf[proc] as Int32Array;
-    const otherSequence = model.sequenceOf[other] as Int32Array;
+    let otherSequence = model.sequenceOf[other] as Int32Array;
+    if (model.joinedLate[proc] === 1) {
+      // A later incarnation (its state came from a checkpoint, or it restarted empty) delivers a
+      // window of its group's sequence: compared from where its first delivery stands there. One
+      // the reference never delivered cannot be placed (the incarnation is ahead of it).
+      if (other === -1 || sequence.length === 0) continue;
+      const start = otherSequence.indexOf(sequence[0] as number);
+      if (start === -1) continue;
+      otherSequence = otherSequence.subarray(start);
+    }
     const position = firstDifference(sequence, otherSequence);
     if (position === -1) continue;
-    divergent.push(proc);
+    // Other groups' projections start at their beginning: a later incarnation is not compared with them.
+    if (model.joinedLate[proc] === 0) divergent.push(proc);
     if (!report(model, sink, { proc, other, sequence, otherSequence, position, sameGroup: true })) return;
   }
 

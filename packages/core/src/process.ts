@@ -12,6 +12,13 @@ export type ProcessOutput =
   | ProcessSend
   | { readonly kind: "deliver"; readonly group: GroupId; readonly message: Multicast }
   | { readonly kind: "view"; readonly group: GroupId; readonly view: number }
+  /**
+   * A replica installed a checkpoint fetched from its group, covering its group's log up to
+   * `position`: what was delivered before it came in that state, not as deliveries (drivers
+   * trace it as an `install` fault event, so oracles read this replica's deliveries from there
+   * on as a window of its group's sequence).
+   */
+  | { readonly kind: "install"; readonly group: GroupId; readonly position: number }
   | {
       readonly kind: "complete";
       readonly id: MessageId;

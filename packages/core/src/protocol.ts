@@ -76,6 +76,16 @@ export type GroupOutput<M> =
 
 export interface GroupLogic<M> {
   step(input: GroupInput<M>): readonly GroupOutput<M>[];
+  /**
+   * The logic's whole state as plain data (objects, arrays, strings, numbers, booleans, null):
+   * equal state gives equal data, so sort what a Map or Set holds. A replica checkpoints it with
+   * the rest of its state, and a replica that lost its memory is rebuilt from it (`restore` on a
+   * fresh instance from `createGroup`), after which both take the same steps on the same inputs.
+   * Absent: the protocol cannot checkpoint, and its replicas cannot recover by state transfer.
+   */
+  snapshot?(): unknown;
+  /** Puts back what `snapshot` returned, on a fresh instance that took no step yet. */
+  restore?(state: unknown): void;
 }
 
 /**

@@ -33,7 +33,14 @@ export interface CompleteEvent extends TraceBase {
   readonly id: TraceId;
   readonly client: TraceId;
 }
-export type FaultKind = "crash" | "recover" | "byzantine";
+/**
+ * `amnesia`: the process came back from a crash with its memory lost (it starts empty);
+ * `install`: a replica installed a checkpoint fetched from its group, so its deliveries before it
+ * came in that state. After either, oracles read the process's deliveries as a new incarnation
+ * whose sequence is a window of its group's (it is not held to deliver what came before).
+ */
+export type FaultKind = "crash" | "recover" | "byzantine" | "amnesia" | "install";
+const FAULT_KINDS: readonly FaultKind[] = ["crash", "recover", "byzantine", "amnesia", "install"];
 export interface FaultEvent extends TraceBase {
   readonly ev: "fault";
   readonly proc: TraceId;
@@ -366,8 +373,9 @@ function checkString(record: Record<string, unknown>, field: string, where: stri
 }
 function checkFault(record: Record<string, unknown>, field: string, where: string): void {
   const value = record[field];
-  if (value !== "crash" && value !== "recover" && value !== "byzantine") {
-    throw new InputError(where, field, `expected crash, recover or byzantine, got ${describeValue(value)}`);
+  if (!(FAULT_KINDS as readonly unknown[]).includes(value)) {
+    const kinds = `${FAULT_KINDS.slice(0, -1).join(", ")} or ${FAULT_KINDS.at(-1)}`;
+    throw new InputError(where, field, `expected ${kinds}, got ${describeValue(value)}`);
   }
 }
 function checkStop(record: Record<string, unknown>, field: string, where: string): void {

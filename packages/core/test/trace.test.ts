@@ -35,7 +35,7 @@ describe("trace JSON Lines", () => {
     );
     expect(bad('{"ev":"explode","t":1}')).toMatch(/trace\.jsonl:2: ev: expected one of multicast/);
     expect(bad('{"ev":"fault","proc":"p","kind":"sneeze","t":1}')).toMatch(
-      /kind: expected crash, recover or byzantine/,
+      /kind: expected crash, recover, byzantine, amnesia or install/,
     );
     expect(bad('{"ev":"multicast","id":"a","client":"c","dst":[],"t":1}')).toMatch(
       /dst: expected a non-empty array/,

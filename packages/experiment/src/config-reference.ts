@@ -5,6 +5,7 @@ import type { FieldRecord } from "@amcast/core";
 import { JsonFields, listNames, parseOverlay, parseTopology } from "@amcast/core";
 import { protocolNames } from "@amcast/protocols";
 import { readJson, readText } from "@amcast/system";
+import { readRecoveryPlan } from "./recovery.js";
 import { loadExperiment } from "./spec.js";
 import { SWEEP_PARAMETERS } from "./sweep.js";
 
@@ -141,6 +142,10 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
       defaultText: "never",
       limitsText: "> atMs",
     },
+    "faultPlans[].crashes[].kind": {
+      text: "`durable`: the replica keeps its state; `amnesia`: it comes back with only its consensus hard state and fetches the rest from its group (replicated modes, simulator only; needs `recoverAtMs`)",
+      defaultText: "durable",
+    },
     "faultPlans[].partitions": { text: "network partitions; messages across are held until the heal" },
     "faultPlans[].partitions[].side": { text: "the replicas on one side" },
     "faultPlans[].partitions[].atMs": { text: "when it starts" },
@@ -148,6 +153,29 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
     "faultPlans[].byzantine": { text: "Byzantine replicas (byzantine mode only)" },
     "faultPlans[].byzantine[].proc": { text: "the replica, `<group>/<index>`" },
     "faultPlans[].byzantine[].strategy": { text: "how it misbehaves (docs/design.md)" },
+    recovery: {
+      text: "a recovery experiment instead of the fields above: one replicated Skeen group with a partitioned key-value state, one replica crashed and restarted (docs/durability.md); simulator only",
+      defaultText: "none",
+    },
+    "recovery.keys": { text: "state sizes to run, in keys" },
+    "recovery.modes": { text: "`crash` and/or `byzantine`" },
+    "recovery.roles": { text: "which replica crashes: `leader` and/or `follower`" },
+    "recovery.partitions": { text: "partitions of the key-value state" },
+    "recovery.clients": { text: "open-loop clients" },
+    "recovery.ratePerSecPerClient": { text: "multicasts each client starts per second" },
+    "recovery.durationMs": { text: "how long the clients send (virtual ms)" },
+    "recovery.crashAtMs": { text: "when the replica crashes" },
+    "recovery.pauseMs": { text: "how long it stays down", limitsText: "crashAtMs + pauseMs < durationMs" },
+    "recovery.checkpointEntries": { text: "log positions between checkpoints" },
+    "recovery.perMessageUs": { text: "a replica's cost per input (µs)" },
+    "recovery.perByteNs": {
+      text: "a replica's cost per byte received (ns); the simulator has no link bandwidth, so this is what makes a larger state take longer to fetch",
+    },
+    "recovery.seed": { text: "the seed" },
+    "recovery.crashKind": { text: "`amnesia`: the replica comes back empty; `durable`: with its state" },
+    "recovery.oracles": {
+      text: "keep the trace and run the oracles (false for millions of multicasts: completions and final roots are still checked)",
+    },
     seeds: { text: "seeds to run (several: tables show mean ± 95% confidence interval)" },
     timeLimitMs: { text: "stop a run at this virtual time" },
     endsAtTimeLimit: {
@@ -436,6 +464,26 @@ const EXAMPLES: Record<string, unknown> = {
     ],
     defaultWorkloads: ["small"],
   },
+  "reference-recovery.json": {
+    name: "reference-recovery",
+    recovery: {
+      keys: [10],
+      modes: ["crash"],
+      roles: ["leader"],
+      partitions: 4,
+      clients: 2,
+      ratePerSecPerClient: 10,
+      durationMs: 100,
+      crashAtMs: 10,
+      pauseMs: 10,
+      checkpointEntries: 8,
+      perMessageUs: 20,
+      perByteNs: 8,
+      seed: 1,
+      crashKind: "amnesia",
+      oracles: true,
+    },
+  },
 };
 
 /** The kind of configuration file a record came from (by its file name). */
@@ -473,6 +521,8 @@ export function referenceFields(extra: readonly FieldRecord[] = []): ReferenceFi
       loadExperiment(join(dir, "reference-a.json"));
       loadExperiment(join(dir, "reference-b.json"));
       loadExperiment(join(dir, "reference-c.json"));
+      const recovery = join(dir, "reference-recovery.json");
+      readRecoveryPlan(readText(recovery, "experiment"), recovery);
       for (const name of ["reference-cdag.json", "reference-tree.json"])
         parseOverlay(readJson(join(dir, name), "overlay"), join(dir, name));
       const csvTopology = join(dir, "reference-csv.topology.json");

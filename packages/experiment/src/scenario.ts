@@ -1,9 +1,9 @@
 import type { CheckReport, Violation } from "@amcast/check";
 import { failingViolations as failingOf } from "@amcast/check";
 import type { TraceEvent } from "@amcast/core";
-import type { SimResult } from "@amcast/sim";
+import type { SimOptions, SimResult } from "@amcast/sim";
 import { simulate } from "@amcast/sim";
-import type { ControllerReport, SystemSpec } from "@amcast/system";
+import type { BuiltSystem, ControllerReport, SystemSpec } from "@amcast/system";
 import { buildSystem, stopEvent } from "@amcast/system";
 import type { RunMetrics } from "./metrics.js";
 import { RunObserver } from "./observe.js";
@@ -65,9 +65,25 @@ export function messagesPerMulticast(outcome: ScenarioOutcome): number {
   return outcome.metrics.multicasts === 0 ? 0 : outcome.sim.protocolMessages / outcome.metrics.multicasts;
 }
 
+/** The simulator's options for a built system: its processes and clients, and the spec's network, faults and time. */
+export function simulatorOptions(spec: SystemSpec, built: BuiltSystem, recordSends: boolean): SimOptions {
+  return {
+    seed: spec.seed,
+    topology: spec.topology,
+    processes: built.processes,
+    clients: built.clients,
+    network: spec.network,
+    processing: spec.processing,
+    faults: spec.faults,
+    tickMs: spec.tickMs,
+    timeLimitMs: spec.timeLimitMs,
+    recordSends,
+    leaderOf: built.leaderOf,
+  };
+}
+
 /** Builds the system of a scenario, runs the simulator, checks the trace. */
 export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
-  const { topology } = spec;
   const built = buildSystem(spec);
   const { controller } = built;
   // With views, the latency model of a multicast follows the view installed everywhere when it
@@ -78,20 +94,7 @@ export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
     controller === null ? undefined : (view) => controller.overlayOf(view),
   );
   const started = performance.now();
-  const sim = simulate({
-    seed: spec.seed,
-    topology,
-    processes: built.processes,
-    clients: built.clients,
-    network: spec.network,
-    processing: spec.processing,
-    faults: spec.faults,
-    tickMs: spec.tickMs,
-    timeLimitMs: spec.timeLimitMs,
-    recordSends: spec.recordSends,
-    leaderOf: built.leaderOf,
-    ...observer.simulatorSinks(),
-  });
+  const sim = simulate({ ...simulatorOptions(spec, built, spec.recordSends), ...observer.simulatorSinks() });
   const wallMs = performance.now() - started;
   observer.onEvent(stopEvent(spec, sim.stoppedBy, sim.endMs, "sim"));
   const { metrics, check } = observer.finish();

@@ -24,7 +24,15 @@ import {
 import type { ByzantineStrategy, ReplicationMode } from "@amcast/group";
 import { BYZANTINE_STRATEGIES, REPLICATION_MODES, replicaCount } from "@amcast/group";
 import { protocolByName } from "@amcast/protocols";
-import type { CrashFault, FaultOptions, NetworkOptions, PartitionFault, ProcessingCost } from "@amcast/sim";
+import type {
+  CrashFault,
+  CrashKind,
+  FaultOptions,
+  NetworkOptions,
+  PartitionFault,
+  ProcessingCost,
+} from "@amcast/sim";
+import { CRASH_KINDS } from "@amcast/sim";
 import type { ByzantineFault, ReconfigSpec, WorkloadShift, WorkloadSpec } from "@amcast/system";
 import {
   besideFile,
@@ -699,7 +707,20 @@ function readFaultPlan(
     const recoverAtMs = item.has("recoverAtMs")
       ? item.number("recoverAtMs", { min: atMs + 0.001 })
       : undefined;
-    const recover = recoverAtMs === undefined ? {} : { recoverAtMs };
+    // Durable is the default: such a crash is written without a kind, as before kinds existed.
+    const kind: CrashKind | undefined =
+      item.choice<CrashKind>("kind", CRASH_KINDS, "durable") === "amnesia" ? "amnesia" : undefined;
+    if (kind === "amnesia" && recoverAtMs === undefined)
+      throw item.error("kind", "an amnesia crash needs recoverAtMs (the replica comes back empty then)");
+    if (kind === "amnesia" && runsIn.includes("solo"))
+      throw item.error(
+        "kind",
+        'an amnesia crash needs a replicated group to recover from (restrict the plan with "modes": ["crash", "byzantine"])',
+      );
+    const recover = {
+      ...(recoverAtMs === undefined ? {} : { recoverAtMs }),
+      ...(kind === undefined ? {} : { kind }),
+    };
     if (item.has("leaderOf")) {
       const group = item.string("leaderOf");
       if (!topology.hasGroup(group)) {

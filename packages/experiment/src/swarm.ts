@@ -189,6 +189,14 @@ export function swarmCase(
     }
   }
 
+  // Crash kinds from their own stream, so every other draw of a seed stays as it was: a replica
+  // of a replicated group that recovers may come back with its memory lost (amnesia).
+  const amnesiaPrng = new Prng(seed).derive("swarm-amnesia");
+  for (const [index, crash] of crashes.entries()) {
+    if (mode !== "solo" && crash.recoverAtMs !== undefined && amnesiaPrng.chance(percent(40)))
+      crashes[index] = { ...crash, kind: "amnesia" };
+  }
+
   // Its own stream, so switching reconfiguration on leaves the rest of a seed's draw unchanged.
   const reconfigPrng = new Prng(seed).derive("swarm-reconfig");
   const reconfig: ReconfigSpec | null =
@@ -240,7 +248,7 @@ export function swarmCase(
     `${partitions.length} partitions`,
     crashes.length === 0
       ? "no crash"
-      : `crash ${crashes.map((crash) => crash.proc ?? `leader of ${crash.leaderOf}`).join(",")}`,
+      : `crash ${crashes.map((crash) => `${crash.proc ?? `leader of ${crash.leaderOf}`}${crash.kind === "amnesia" ? " (amnesia)" : ""}`).join(",")}`,
     byzantine.length === 0
       ? "no Byzantine replica"
       : `Byzantine ${byzantine.map((fault) => `${fault.proc}:${fault.strategy}`).join(",")}`,

@@ -13,6 +13,7 @@ import {
   recordFields,
   referenceFields,
 } from "../src/config-reference.js";
+import { isRecoveryExperiment, readRecoveryPlan } from "../src/recovery.js";
 import { loadExperiment } from "../src/spec.js";
 
 const ROOT = resolve(__dirname, "../../..");
@@ -41,8 +42,12 @@ describe("the configuration reference", () => {
 
   it("covers every field of every experiment, topology and overlay file in the repository", () => {
     const records = recordFields(() => {
-      for (const name of readdirSync(join(ROOT, "experiments")).filter((file) => file.endsWith(".json")))
-        loadExperiment(join(ROOT, "experiments", name));
+      for (const name of readdirSync(join(ROOT, "experiments")).filter((file) => file.endsWith(".json"))) {
+        const file = join(ROOT, "experiments", name);
+        const text = readFileSync(file, "utf8");
+        if (isRecoveryExperiment(text)) readRecoveryPlan(text, file);
+        else loadExperiment(file);
+      }
       for (const name of readdirSync(join(ROOT, "overlays")).filter((file) => file.endsWith(".json"))) {
         const file = join(ROOT, "overlays", name);
         if (name.endsWith(".topology.json"))

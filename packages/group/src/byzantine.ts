@@ -24,6 +24,9 @@ import type { GroupWire } from "./wire.js";
  * - `replay`: now and then re-sends one of its old messages to its old destination.
  * - `lie-view-change`: as primary, stalls (so views change); in its view changes, hides every
  *   prepared certificate; as a new primary, proposes empty batches in place of prepared ones.
+ * - `corrupt-state`: serves every checkpoint partition a replica fetches from it with one byte
+ *   changed (its manifests are honest, so it is trusted until a partition fails its hash). Not
+ *   drawn by the swarm (its runs rarely transfer state); tests and experiments name it.
  */
 export type ByzantineStrategy =
   | "silent"
@@ -32,7 +35,8 @@ export type ByzantineStrategy =
   | "withhold"
   | "swap"
   | "replay"
-  | "lie-view-change";
+  | "lie-view-change"
+  | "corrupt-state";
 export const BYZANTINE_STRATEGIES: readonly ByzantineStrategy[] = [
   "silent",
   "equivocate",
@@ -135,6 +139,14 @@ export class ByzantineReplica implements ProcessLogic {
         return [this.equivocate(send, envelope)];
       case "lie-view-change":
         return this.lie(send, envelope);
+      case "corrupt-state": {
+        if (envelope.t !== "state" || envelope.body.type !== "partition" || envelope.body.bytes === null)
+          return [send];
+        // A copy: the bytes are this replica's own checkpoint, which it keeps intact.
+        const bytes = Uint8Array.from(envelope.body.bytes);
+        bytes[0] = ((bytes[0] ?? 0) + 1) & 0xff;
+        return [this.withBody(send, { t: "state", body: { ...envelope.body, bytes } })];
+      }
       default:
         return assertNever(this.strategy, "strategy");
     }

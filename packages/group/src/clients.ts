@@ -1,5 +1,7 @@
 import type { ClientId } from "@amcast/core";
 import { assert } from "@amcast/core";
+import type { ClientsState } from "./snapshot.js";
+import { compareText } from "./snapshot.js";
 import type { GroupWire } from "./wire.js";
 
 /**
@@ -99,6 +101,37 @@ export class ClientRequests {
     const table = this.tables.get(client);
     if (table === undefined || seq < table.floor || !table.executed.has(seq)) return;
     table.executed.set(seq, reply);
+  }
+
+  /**
+   * The table as plain data, clients sorted, sequence numbers ascending. A cached reply is kept
+   * without the delays this replica observed (they differ between replicas, and the snapshots of
+   * a group's replicas must be equal): a retry answered from a restored cache carries none.
+   */
+  snapshot(): ClientsState {
+    return [...this.tables.keys()].sort(compareText).map((client) => {
+      const table = this.tables.get(client) as ClientTable;
+      const executed = [...table.executed]
+        .filter(([seq]) => seq >= table.floor)
+        .sort((a, b) => a[0] - b[0])
+        .map(([seq, reply]) => {
+          if (reply === null || reply.t !== "reply" || reply.delays === undefined)
+            return [seq, reply] as const;
+          const { delays: _delays, ...plain } = reply;
+          return [seq, plain] as const;
+        });
+      return { client, floor: table.floor, executed };
+    });
+  }
+
+  /** Puts back what `snapshot` returned, into an empty table. */
+  restore(state: ClientsState): void {
+    assert(this.tables.size === 0, "a client table restores into an empty one");
+    for (const { client, floor, executed } of state)
+      this.tables.set(client, {
+        floor,
+        executed: new Map(executed.map(([seq, reply]) => [seq, reply as GroupWire | null])),
+      });
   }
 
   /** The reply sent for (client, seq), if it was executed and delivered here and is still cached. */

@@ -9,7 +9,9 @@ export type { OrderedInput } from "./inputs.js";
 export { Membership, replicaId } from "./membership.js";
 export type { Orderer, OrderingOptions } from "./orderer.js";
 export { DEFAULT_ORDERING } from "./orderer.js";
+export type { PbftHardState } from "./pbft.js";
 export { PbftOrderer } from "./pbft.js";
+export type { RaftHardState } from "./raft.js";
 export { RaftOrderer } from "./raft.js";
 export type { Application, DropReason, ReplicaSpec, ReplicationMode } from "./replica.js";
 export {
@@ -20,5 +22,14 @@ export {
   replyQuorum,
   streamQuorum,
 } from "./replica.js";
+export type {
+  ApplicationState,
+  ReplicaCheckpoint,
+  SealedState,
+  StateCodec,
+  StateManifest,
+} from "./snapshot.js";
+export { APPLICATION_PARTITION_PREFIX, PARTITION } from "./snapshot.js";
+export type { TransferMessage } from "./transfer.js";
 export type { GroupWire } from "./wire.js";
 export { ENVELOPE_BYTES, multicastBytes } from "./wire.js";

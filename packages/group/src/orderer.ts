@@ -16,6 +16,18 @@ export interface Orderer {
   idle(): boolean;
   /** The replica this one believes leads, if any. */
   leader(): ProcessId | undefined;
+  /**
+   * Drops retained entries up to `position` (a checkpoint covers them; lagging replicas fetch
+   * that checkpoint instead).
+   */
+  compact(position: number): void;
+  /**
+   * Continues after a checkpoint installed from the group, covering everything up to `position`
+   * (`mark`: what `OrdererHost.executed` reported there). Ignored unless it is ahead.
+   */
+  install(position: number, mark: number | string): void;
+  /** What the disk keeps across a crash that loses memory (see snapshot.ts, HardState). */
+  hardState(): unknown;
 }
 
 /** What an orderer may do: talk to the group's other replicas and hand out decided batches. */
@@ -32,6 +44,24 @@ export interface OrdererHost {
   useful(input: OrderedInput): boolean;
   /** Ticks since the replica started: the orderer's clock. */
   now(): number;
+  /**
+   * Whether the replica checkpoints (its protocol and application can snapshot): retained
+   * entries then go at checkpoints (`compact`), a replica behind them fetches a checkpoint, and
+   * `retainedEntriesMax` does not apply.
+   */
+  readonly checkpoints: boolean;
+  /** The entry at `position` was executed; `mark` is the orderer's note there (Raft: term; PBFT: chain). */
+  executed(position: number, mark: number | string): void;
+  /** The replica's latest checkpoint, to offer a follower behind the retained log (Raft's leader). */
+  latestCheckpoint(): { readonly position: number; readonly root: string } | undefined;
+  /**
+   * This replica is behind what its group retains: fetch a checkpoint above `abovePosition`, the
+   * one `trusted` names (crash mode: the leader's), or one f+1 replicas vouch for.
+   */
+  fetchState(
+    abovePosition: number,
+    trusted: { readonly position: number; readonly root: string } | undefined,
+  ): void;
 }
 
 /** Limits and timeouts shared by the replicated orderers. */
@@ -54,8 +84,17 @@ export interface OrderingOptions {
    * all three with how slow the network proved (see PbftOrderer, B3b).
    */
   readonly requestTimeoutTicks: number;
-  /** Decided entries kept behind the newest for replicas that lag (no snapshot transfer yet). */
+  /**
+   * Decided entries kept behind the newest for replicas that lag, when the replica cannot
+   * checkpoint (its protocol has no snapshot): such a lagging replica cannot catch up further.
+   */
   readonly retainedEntriesMax: number;
+  /**
+   * A replica that can snapshot checkpoints every this many log positions (the same positions at
+   * every replica, so their roots are comparable) and keeps the entries since its previous
+   * checkpoint: at least this many, at most twice as many.
+   */
+  readonly checkpointEntries: number;
 }
 
 export const DEFAULT_ORDERING: OrderingOptions = {
@@ -68,6 +107,7 @@ export const DEFAULT_ORDERING: OrderingOptions = {
   electionTimeoutTicks: 30,
   requestTimeoutTicks: 100,
   retainedEntriesMax: 200_000,
+  checkpointEntries: 1024,
 };
 
 /**
@@ -91,5 +131,13 @@ export class SoloOrderer implements Orderer {
 
   leader(): ProcessId {
     return this.host.self;
+  }
+
+  compact(): void {}
+
+  install(): void {}
+
+  hardState(): undefined {
+    return undefined;
   }
 }

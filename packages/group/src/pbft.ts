@@ -55,6 +55,17 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  * - B4 (catch-up): a replica that learns it is behind (a stable checkpoint, 2f+1 commits or f+1
  *   status claims above what it executed) fetches decided batches from the others; each comes with
  *   its 2f+1 signed commits, so one correct answer suffices and a Byzantine one cannot mislead.
+ * - B5 (checkpoints of state): a replica that can snapshot checkpoints its state every
+ *   `checkpointEntries` sequence numbers and drops decided batches before its previous checkpoint.
+ *   The checkpoint message of a sequence number where the replica snapshotted carries the
+ *   snapshot's root, so a stable checkpoint there is a root 2f+1 replicas signed. A fetch for a
+ *   batch no longer kept is answered `behind-log`; the replica then fetches the checkpoint of its
+ *   stable proof's root, or the newest one f+1 replicas report alike (one of them is correct),
+ *   verifying every partition against that root (transfer.ts), installs it and catches up from
+ *   there (B4).
+ * - B6 (amnesia): a replica restarted with only its hard state (view, prepared certificates, the
+ *   highest sequence number it signed anything for) never signs a pre-prepare, prepare or commit
+ *   at or below that number again: it cannot contradict what it said before it lost its memory.
  */
 interface PrePrepare {
   readonly type: "pre-prepare";
@@ -77,6 +88,8 @@ interface Checkpoint {
   readonly type: "checkpoint";
   readonly seq: number;
   readonly chain: string;
+  /** B5: the root of the replica's state snapshot at `seq`, when it took one there. */
+  readonly root?: string;
   readonly signer: ProcessId;
   readonly signature: string;
 }
@@ -88,6 +101,8 @@ interface PreparedProof {
 interface StableProof {
   readonly seq: number;
   readonly chain: string;
+  /** B5: the state root 2f+1 replicas signed with the chain (absent: no snapshot there). */
+  readonly root?: string;
   readonly checkpoints: readonly Checkpoint[];
 }
 interface ViewChange {
@@ -119,9 +134,20 @@ export type PbftMessage =
   | ViewChange
   | NewView
   | { readonly type: "fetch"; readonly fromSeq: number }
-  | { readonly type: "status"; readonly lastExecuted: number }
+  /** `ask`: sent by a replica restarted after amnesia; the receiver answers with its own status. */
+  | { readonly type: "status"; readonly lastExecuted: number; readonly ask?: true }
   | { readonly type: "fetch-reply"; readonly entries: readonly DecidedEntry[] }
-  | { readonly type: "forward"; readonly inputs: readonly OrderedInput[] };
+  | { readonly type: "forward"; readonly inputs: readonly OrderedInput[] }
+  /** B5: the batch asked for is no longer kept: fetch a checkpoint. */
+  | { readonly type: "behind-log" };
+
+/** What Byzantine mode's disk keeps across a crash that loses memory (B6). */
+export interface PbftHardState {
+  readonly view: number;
+  readonly viewActive: boolean;
+  readonly signedSeq: number;
+  readonly prepared: readonly PreparedProof[];
+}
 
 interface Slot {
   /** The accepted pre-prepare for this sequence number (the one of the highest view). */
@@ -202,6 +228,12 @@ export class PbftOrderer implements Orderer {
   private readonly checkpointInterval = 32;
   /** View changes and new views that failed validation: evidence of lying replicas. */
   rejectedMessages = 0;
+  /** B6: the highest sequence number this replica signed a pre-prepare, prepare or commit for. */
+  private signedSeq = 0;
+  /** B6: after amnesia, nothing at or below this is signed again. */
+  private signedFloor = 0;
+  /** B6: a replica restarted after amnesia asks the others how far they got, once, at its first tick. */
+  private askStatus = false;
 
   constructor(
     private readonly host: OrdererHost,
@@ -210,6 +242,7 @@ export class PbftOrderer implements Orderer {
     private readonly signer: Signer,
     private readonly verifier: Verifier,
     private readonly validInput: (input: OrderedInput) => boolean,
+    hardState?: PbftHardState,
   ) {
     this.n = host.replicas.length;
     assert(this.n === 3 * f + 1, () => `Byzantine mode needs 3f+1 replicas, got ${this.n} for f=${f}`);
@@ -217,6 +250,41 @@ export class PbftOrderer implements Orderer {
     this.quorum = 2 * f + 1;
     this.windowSize = 4 * this.checkpointInterval;
     this.pool = new InputPool(options.poolInputsMax);
+    if (hardState !== undefined) {
+      this.view = hardState.view;
+      this.viewActive = hardState.viewActive;
+      this.signedSeq = hardState.signedSeq;
+      this.signedFloor = hardState.signedSeq;
+      this.askStatus = true;
+      for (const proof of hardState.prepared) this.preparedProofs.set(proof.prePrepare.seq, proof);
+    }
+  }
+
+  hardState(): PbftHardState {
+    return {
+      view: this.view,
+      viewActive: this.viewActive,
+      signedSeq: this.signedSeq,
+      prepared: [...this.preparedProofs.values()],
+    };
+  }
+
+  compact(position: number): void {
+    for (const seq of this.decided.keys()) if (seq <= position) this.decided.delete(seq);
+  }
+
+  /** B5: continues after a checkpoint at `position` whose digest chain is `mark`. */
+  install(position: number, mark: number | string): void {
+    if (position <= this.lastExecuted || typeof mark !== "string") return;
+    this.lastExecuted = position;
+    this.chain = mark;
+    this.noteSeq(position);
+    this.waitingSinceTick = this.host.now();
+    for (const seq of this.committed.keys()) if (seq <= position) this.committed.delete(seq);
+    for (const seq of this.slots.keys()) if (seq <= position) this.slots.delete(seq);
+    this.highestAcceptedSeq = Math.max(this.highestAcceptedSeq, position);
+    this.nextSeq = Math.max(this.nextSeq, position + 1);
+    this.executeReady();
   }
 
   leader(): ProcessId {
@@ -229,6 +297,11 @@ export class PbftOrderer implements Orderer {
 
   get executedSeq(): number {
     return this.lastExecuted;
+  }
+
+  /** The stable checkpoint: its sequence number and the state root 2f+1 replicas signed there, if any (B5). */
+  get stableCheckpoint(): { readonly seq: number; readonly root: string | undefined } {
+    return { seq: this.stable.seq, root: this.stable.root };
   }
 
   /** The patience level (B3b): timeouts are their base times 2^level. */
@@ -295,9 +368,21 @@ export class PbftOrderer implements Orderer {
         break;
       case "status":
         this.onStatus(from, message.lastExecuted);
+        if (message.ask === true) this.sendStatus(from);
         break;
       case "fetch-reply":
         this.onFetchReply(message.entries);
+        break;
+      case "behind-log":
+        // Anyone may say so; the checkpoint fetched is still one 2f+1 signed (a stable proof with
+        // a root) or f+1 replicas report alike.
+        if (this.host.checkpoints)
+          this.host.fetchState(
+            this.lastExecuted,
+            this.stable.root !== undefined && this.stable.seq > this.lastExecuted
+              ? { position: this.stable.seq, root: this.stable.root }
+              : undefined,
+          );
         break;
       case "forward":
         for (const input of Array.isArray(message.inputs) ? message.inputs : []) {
@@ -315,6 +400,14 @@ export class PbftOrderer implements Orderer {
 
   tick(): void {
     const now = this.host.now();
+    if (this.askStatus) {
+      this.askStatus = false;
+      this.broadcast(
+        { type: "status", lastExecuted: this.lastExecuted, ask: true },
+        HEADER_BYTES,
+        "pbft.status",
+      );
+    }
     this.pool.prune(this.host.useful);
     const waitedTicks = now - this.waitingSinceTick;
     const suspicion = this.suspicionTicks();
@@ -396,7 +489,7 @@ export class PbftOrderer implements Orderer {
 
   private maybePropose(): void {
     if (!this.viewActive || this.primaryOf(this.view) !== this.host.self) return;
-    this.nextSeq = Math.max(this.nextSeq, this.lastExecuted + 1);
+    this.nextSeq = Math.max(this.nextSeq, this.lastExecuted + 1, this.signedFloor + 1);
     while (
       this.nextSeq - 1 - this.lastExecuted < this.options.pipelineMax &&
       this.nextSeq <= this.stable.seq + this.windowSize
@@ -418,6 +511,7 @@ export class PbftOrderer implements Orderer {
 
   private signPrePrepare(view: number, seq: number, batch: readonly OrderedInput[]): PrePrepare {
     const batchHash = batchDigest(batch);
+    this.signedSeq = Math.max(this.signedSeq, seq);
     return {
       type: "pre-prepare",
       view,
@@ -482,6 +576,8 @@ export class PbftOrderer implements Orderer {
   }
 
   private acceptPrePrepare(message: PrePrepare): void {
+    // B6: what this replica may have voted on before it lost its memory, it leaves to the others.
+    if (message.seq <= this.signedFloor) return;
     if (this.lastExecuted >= this.expectedSeq()) this.waitingSinceTick = this.host.now();
     this.highestAcceptedSeq = Math.max(this.highestAcceptedSeq, message.seq);
     const previous = this.slots.get(message.seq);
@@ -498,6 +594,7 @@ export class PbftOrderer implements Orderer {
   }
 
   private signVote(type: "prepare" | "commit", view: number, seq: number, batchHash: string): Vote {
+    this.signedSeq = Math.max(this.signedSeq, seq);
     return {
       type,
       view,
@@ -596,8 +693,9 @@ export class PbftOrderer implements Orderer {
         this.proposedKeys.delete(input.key);
       }
       this.decided.set(entry.seq, entry);
-      this.decided.delete(entry.seq - this.options.retainedEntriesMax);
+      if (!this.host.checkpoints) this.decided.delete(entry.seq - this.options.retainedEntriesMax);
       if (entry.batch.length > 0) this.host.decide(entry.batch);
+      this.host.executed(entry.seq, this.chain);
       if (entry.seq % this.checkpointInterval === 0) this.sendCheckpoint();
     }
   }
@@ -618,20 +716,27 @@ export class PbftOrderer implements Orderer {
   // B2: checkpoints.
 
   private sendCheckpoint(): void {
-    const checkpoint: Checkpoint = {
-      type: "checkpoint",
-      seq: this.lastExecuted,
-      chain: this.chain,
-      signer: this.host.self,
-      signature: this.signer.sign(checkpointText(this.lastExecuted, this.chain, this.host.self)),
-    };
+    const snapshot = this.host.checkpoints ? this.host.latestCheckpoint() : undefined;
+    const root = snapshot?.position === this.lastExecuted ? snapshot.root : undefined;
+    const signature = this.signer.sign(checkpointText(this.lastExecuted, this.chain, root, this.host.self));
+    const checkpoint: Checkpoint =
+      root === undefined
+        ? { type: "checkpoint", seq: this.lastExecuted, chain: this.chain, signer: this.host.self, signature }
+        : {
+            type: "checkpoint",
+            seq: this.lastExecuted,
+            chain: this.chain,
+            root,
+            signer: this.host.self,
+            signature,
+          };
     this.broadcast(checkpoint, HEADER_BYTES + SIGNATURE_BYTES, "pbft.checkpoint");
     this.onCheckpoint(checkpoint);
   }
 
   private onCheckpoint(checkpoint: Checkpoint): void {
     if (checkpoint.seq <= this.stable.seq || !this.validCheckpoint(checkpoint)) return;
-    const key = `${checkpoint.seq}|${checkpoint.chain}`;
+    const key = `${checkpoint.seq}|${checkpoint.chain}|${checkpoint.root ?? ""}`;
     let signers = this.checkpointVotes.get(key);
     if (signers === undefined) {
       signers = new Map();
@@ -642,6 +747,7 @@ export class PbftOrderer implements Orderer {
       this.installStable({
         seq: checkpoint.seq,
         chain: checkpoint.chain,
+        ...(checkpoint.root === undefined ? {} : { root: checkpoint.root }),
         checkpoints: [...signers.values()].slice(0, this.quorum),
       });
   }
@@ -652,7 +758,7 @@ export class PbftOrderer implements Orderer {
       Number.isSafeInteger(checkpoint.seq) &&
       this.verifier.verify(
         checkpoint.signer,
-        checkpointText(checkpoint.seq, checkpoint.chain, checkpoint.signer),
+        checkpointText(checkpoint.seq, checkpoint.chain, checkpoint.root, checkpoint.signer),
         checkpoint.signature,
       )
     );
@@ -666,6 +772,7 @@ export class PbftOrderer implements Orderer {
       if (
         checkpoint.seq !== proof.seq ||
         checkpoint.chain !== proof.chain ||
+        checkpoint.root !== proof.root ||
         !this.validCheckpoint(checkpoint)
       )
         return false;
@@ -980,6 +1087,10 @@ export class PbftOrderer implements Orderer {
 
   private onFetch(from: ProcessId, fromSeq: number): void {
     if (!Number.isSafeInteger(fromSeq)) return;
+    if (this.host.checkpoints && fromSeq <= this.lastExecuted && !this.decided.has(Math.max(1, fromSeq))) {
+      this.host.send(from, { type: "behind-log" }, HEADER_BYTES, "pbft.behind-log");
+      return;
+    }
     const entries: DecidedEntry[] = [];
     let bytes = HEADER_BYTES;
     for (
@@ -1067,8 +1178,10 @@ function prePrepareText(view: number, seq: number, batchHash: string): string {
 function voteText(type: string, view: number, seq: number, batchHash: string, signer: ProcessId): string {
   return `${type}|${view}|${seq}|${batchHash}|${signer}`;
 }
-function checkpointText(seq: number, chain: string, signer: ProcessId): string {
-  return `checkpoint|${seq}|${chain}|${signer}`;
+function checkpointText(seq: number, chain: string, root: string | undefined, signer: ProcessId): string {
+  return root === undefined
+    ? `checkpoint|${seq}|${chain}|${signer}`
+    : `checkpoint|${seq}|${chain}|${root}|${signer}`;
 }
 function viewChangeText(
   view: number,

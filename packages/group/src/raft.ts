@@ -40,8 +40,16 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  * - R5 (catch-up): a lagging or recovered follower is sent the entries it misses, in chunks,
  *   starting after its last match; the leader moves back on a mismatch.
  *
- * Term, vote and log are the state a real deployment keeps on disk; the simulator's crashes keep
- * them too (a process resumes with its state), and lose only what is in flight.
+ * - R6 (checkpoints): a replica that can snapshot checkpoints every `checkpointEntries` positions
+ *   and drops the entries before its previous checkpoint; a follower that needs an entry the
+ *   leader dropped is sent the leader's latest checkpoint (position and root), fetches it from the
+ *   group (transfer.ts), installs it and continues from there.
+ * - R7 (amnesia): a replica restarted with only its hard state (term, vote) grants no votes until
+ *   it has caught up with a commit index a leader told it: it may have acknowledged entries it no
+ *   longer holds, and must not help elect a leader that lacks them.
+ *
+ * Term, vote and log are the state a real deployment keeps on disk; the simulator's durable
+ * crashes keep them too (a process resumes with its state), and lose only what is in flight.
  */
 interface Entry {
   readonly term: number;
@@ -74,7 +82,18 @@ export type RaftMessage =
     }
   /** `term`: the term asked about when granted, the voter's own term when refused. */
   | { readonly type: "pre-vote-reply"; readonly term: number; readonly granted: boolean }
-  | { readonly type: "forward"; readonly inputs: readonly OrderedInput[] };
+  | { readonly type: "forward"; readonly inputs: readonly OrderedInput[] }
+  /**
+   * R6: the leader no longer holds the entries the follower needs: fetch the checkpoint at
+   * `position` whose root is `root` (the leader vouches for it in `term`).
+   */
+  | { readonly type: "snapshot"; readonly term: number; readonly position: number; readonly root: string };
+
+/** What crash mode's disk keeps across a crash that loses memory (R7). */
+export interface RaftHardState {
+  readonly term: number;
+  readonly votedFor: ProcessId | null;
+}
 
 type Role = "follower" | "pre-candidate" | "candidate" | "leader";
 
@@ -125,14 +144,19 @@ export class RaftOrderer implements Orderer {
   private readonly proposedKeys = new Set<string>();
   private readonly majority: number;
   private readonly peers: readonly ProcessId[];
-  /** Followers that fell further behind than the retained log reaches. */
+  /** Followers that fell further behind than the retained log reaches (without checkpoints). */
   readonly followersBeyondLog = new Set<ProcessId>();
+  /** R6: tick at which each follower was last offered a checkpoint. */
+  private readonly snapshotOfferedTick = new Map<ProcessId, number>();
+  /** R7: after amnesia, the commit index to reach before voting again (infinite until a leader says). */
+  private recoveringTo: number | undefined;
 
   /** `random`: this replica's own stream of the run's seed; it only spreads election timeouts. */
   constructor(
     private readonly host: OrdererHost,
     private readonly options: OrderingOptions,
     private readonly random: Prng,
+    hardState?: RaftHardState,
   ) {
     assert(host.replicas.includes(host.self), "a replica is one of its group's replicas");
     assert(
@@ -142,7 +166,24 @@ export class RaftOrderer implements Orderer {
     this.majority = Math.floor(host.replicas.length / 2) + 1;
     this.peers = host.replicas.filter((replica) => replica !== host.self);
     this.pool = new InputPool(options.poolInputsMax);
+    if (hardState !== undefined) {
+      this.currentTerm = hardState.term;
+      this.votedFor = hardState.votedFor;
+      this.recoveringTo = Number.POSITIVE_INFINITY;
+    }
     this.resetElectionTimer();
+  }
+
+  hardState(): RaftHardState {
+    return { term: this.currentTerm, votedFor: this.votedFor };
+  }
+
+  /** R7: still catching up after amnesia (no votes). */
+  private recovering(): boolean {
+    if (this.recoveringTo === undefined) return false;
+    if (this.lastApplied < this.recoveringTo) return true;
+    this.recoveringTo = undefined;
+    return false;
   }
 
   leader(): ProcessId | undefined {
@@ -203,6 +244,9 @@ export class RaftOrderer implements Orderer {
         for (const input of message.inputs) this.pool.add(input, this.host.now());
         if (this.role === "leader") this.propose();
         break;
+      case "snapshot":
+        this.onSnapshot(from, message);
+        break;
       default:
         break;
     }
@@ -223,7 +267,7 @@ export class RaftOrderer implements Orderer {
       if (now - this.lastHeartbeat >= this.options.heartbeatTicks) this.broadcastAppend();
       return;
     }
-    if (now >= this.electionDeadline) {
+    if (now >= this.electionDeadline && !this.recovering()) {
       // R1c: a round of our own that ran out of time says the network is slower than assumed.
       if (this.role !== "follower") this.raiseBackoff();
       this.startPreVote();
@@ -345,6 +389,7 @@ export class RaftOrderer implements Orderer {
     const granted =
       message.term > this.currentTerm &&
       !this.inLease() &&
+      !this.recovering() &&
       this.logUpToDate(message.lastIndex, message.lastTerm);
     this.host.send(
       from,
@@ -389,6 +434,7 @@ export class RaftOrderer implements Orderer {
       message.term === this.currentTerm &&
       (this.votedFor === null || this.votedFor === from) &&
       !this.inLease() &&
+      !this.recovering() &&
       this.logUpToDate(message.lastIndex, message.lastTerm);
     if (granted) {
       this.votedFor = from;
@@ -514,6 +560,7 @@ export class RaftOrderer implements Orderer {
       return;
     }
     this.becomeFollower(message.term, from);
+    if (this.recoveringTo === Number.POSITIVE_INFINITY) this.recoveringTo = message.commit;
     if (message.prevIndex > this.lastIndex()) {
       this.replyAppend(from, false, this.lastIndex());
       return;
@@ -569,10 +616,58 @@ export class RaftOrderer implements Orderer {
       this.nextIndex.set(from, Math.min(this.nextIndex.get(from) ?? 1, message.matchIndex + 1));
       this.sendAppend(from);
     } else {
-      // The follower needs entries this leader no longer keeps: it stays behind (no snapshot
-      // transfer yet). Counted, and not retried at once, so the two do not ping-pong.
-      this.followersBeyondLog.add(from);
+      // The follower needs entries this leader no longer keeps: R6, offer the checkpoint (at most
+      // once a heartbeat period). Without checkpoints it stays behind: counted, not retried at once.
+      const checkpoint = this.host.checkpoints ? this.host.latestCheckpoint() : undefined;
+      if (checkpoint === undefined || checkpoint.position < message.matchIndex + 1) {
+        this.followersBeyondLog.add(from);
+        return;
+      }
+      const now = this.host.now();
+      if (
+        now - (this.snapshotOfferedTick.get(from) ?? Number.NEGATIVE_INFINITY) <
+        this.options.heartbeatTicks
+      )
+        return;
+      this.snapshotOfferedTick.set(from, now);
+      this.host.send(
+        from,
+        { type: "snapshot", term: this.currentTerm, ...checkpoint },
+        HEADER_BYTES + checkpoint.root.length,
+        "raft.snapshot",
+      );
     }
+  }
+
+  /** R6: the leader's checkpoint offer: fetch it if it is ahead of what this replica applied. */
+  private onSnapshot(from: ProcessId, message: Extract<RaftMessage, { type: "snapshot" }>): void {
+    if (message.term < this.currentTerm || !Number.isSafeInteger(message.position)) return;
+    this.becomeFollower(message.term, from);
+    if (message.position > this.lastApplied)
+      this.host.fetchState(this.lastApplied, { position: message.position, root: message.root });
+  }
+
+  compact(position: number): void {
+    const keepFrom = Math.min(position, this.lastApplied) + 1;
+    if (keepFrom <= this.firstIndex) return;
+    this.droppedTerm = this.termAt(keepFrom - 1);
+    this.entries = this.entries.slice(keepFrom - this.firstIndex);
+    this.firstIndex = keepFrom;
+  }
+
+  install(position: number, mark: number | string): void {
+    if (position <= this.lastApplied || typeof mark !== "number") return;
+    // Entries after the checkpoint that agree with it stay (Raft's InstallSnapshot); otherwise the log restarts there.
+    const keep = position <= this.lastIndex() && this.termAt(position) === mark;
+    const kept = keep ? this.entries.slice(position + 1 - this.firstIndex) : [];
+    this.proposedKeys.clear();
+    for (const entry of kept) for (const input of entry.batch) this.proposedKeys.add(input.key);
+    this.entries = kept;
+    this.firstIndex = position + 1;
+    this.droppedTerm = mark;
+    this.lastApplied = position;
+    this.commitIndex = Math.max(this.commitIndex, position);
+    this.apply();
   }
 
   // R3: commit and apply.
@@ -604,12 +699,17 @@ export class RaftOrderer implements Orderer {
         this.pool.delete(input.key);
       }
       if (entry.batch.length > 0) this.host.decide(entry.batch);
+      this.host.executed(this.lastApplied, entry.term);
     }
     this.dropApplied();
   }
 
-  /** Keeps at most `retainedEntriesMax` applied entries (for lagging followers), dropping older ones. */
+  /**
+   * Without checkpoints, keeps at most `retainedEntriesMax` applied entries (for lagging
+   * followers), dropping older ones. With checkpoints, `compact` drops them (R6).
+   */
   private dropApplied(): void {
+    if (this.host.checkpoints) return;
     const keepFrom = this.lastApplied - this.options.retainedEntriesMax + 1;
     if (keepFrom <= this.firstIndex) return;
     const dropCount = keepFrom - this.firstIndex;

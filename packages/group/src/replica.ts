@@ -21,7 +21,11 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
 import { DEFAULT_ORDERING, SoloOrderer } from "./orderer.js";
 import { PbftOrderer } from "./pbft.js";
 import { RaftOrderer } from "./raft.js";
+import type { ApplicationState, ReplicaCheckpoint, StateCodec } from "./snapshot.js";
+import { APPLICATION_PARTITION_PREFIX, PARTITION } from "./snapshot.js";
 import { IncomingStreams, OutgoingStreams } from "./streams.js";
+import type { TransferMessage, TrustedCheckpoint } from "./transfer.js";
+import { StateFetch, serveTransfer } from "./transfer.js";
 import type { DelayEntry, GroupWire } from "./wire.js";
 import { DELAY_ENTRY_BYTES, ENVELOPE_BYTES, multicastBytes, readEnvelope, replyBytes } from "./wire.js";
 
@@ -86,6 +90,19 @@ export interface ReplicaSpec<M> {
   readonly streamWindowMax?: number;
   /** The run's seed: the replica's timeouts draw from their own stream of it. Default 0. */
   readonly seed?: number;
+  /**
+   * How state becomes bytes and hashes (`@amcast/storage`'s format). With it, and a protocol
+   * whose group logic can snapshot, a replicated group checkpoints (`checkpointEntries`) and a
+   * replica behind what its group retains fetches a checkpoint; without, neither.
+   */
+  readonly codec?: StateCodec;
+  /** The application's state, checkpointed with the replica's (partitions `app/<name>`). */
+  readonly state?: ApplicationState;
+  /**
+   * What the disk kept across a crash that lost the replica's memory (`Replica.hardState` of the
+   * replica before it): the replica starts empty but for it, and fetches its state from the group.
+   */
+  readonly hardState?: unknown;
 }
 
 /**
@@ -106,7 +123,8 @@ export type DropReason =
   | "bad-signature"
   | "not-an-entry-group"
   | "duplicate-request"
-  | "stale-copy";
+  | "stale-copy"
+  | "bad-state";
 
 const DEFAULT_STREAM_WINDOW = 1_000_000;
 
@@ -126,10 +144,24 @@ export class Replica<M> implements ProcessLogic {
   readonly orderer: Orderer;
   private readonly spec: ReplicaSpec<M>;
   private readonly context: ProtocolContext;
-  private readonly logic: GroupLogic<M>;
+  private logic: GroupLogic<M>;
   private readonly outgoing = new OutgoingStreams();
   private readonly incoming: IncomingStreams;
-  private readonly clients = new ClientRequests();
+  private clients = new ClientRequests();
+  /** Whether this replica checkpoints (see ReplicaSpec.codec). */
+  readonly checkpoints: boolean;
+  private latest: ReplicaCheckpoint | undefined;
+  private previousCheckpointPosition = 0;
+  private fetching: StateFetch | undefined;
+  /** The last log position executed (or installed). */
+  executedPosition = 0;
+  /** The last install: the position this replica had executed before it, and the checkpoint's. */
+  lastInstall: { readonly from: number; readonly to: number } | undefined;
+  /** Checkpoints installed from the group, and the bytes their partitions took. */
+  installedCheckpoints = 0;
+  transferredBytes = 0;
+  /** Servers caught serving a corrupt partition (never asked again by this replica). */
+  readonly faultyServers = new Set<ProcessId>();
   private outputs: ProcessOutput[] = [];
   /** Delays drivers observed per sending replica since the last report (`observeDelay`). */
   private readonly observed = new Map<ProcessId, { sumMs: number; samples: number }>();
@@ -161,6 +193,11 @@ export class Replica<M> implements ProcessLogic {
       spec.streamWindowMax ?? DEFAULT_STREAM_WINDOW,
     );
     const ordering: OrderingOptions = { ...DEFAULT_ORDERING, ...spec.ordering };
+    this.checkpoints =
+      spec.mode !== "solo" &&
+      spec.codec !== undefined &&
+      this.logic.snapshot !== undefined &&
+      this.logic.restore !== undefined;
     const host: OrdererHost = {
       self: spec.id,
       replicas,
@@ -180,13 +217,29 @@ export class Replica<M> implements ProcessLogic {
       },
       useful: (input) => this.useful(input),
       now: () => this.ticks,
+      checkpoints: this.checkpoints,
+      executed: (position, mark) => {
+        this.executedPosition = position;
+        if (this.checkpoints && position % ordering.checkpointEntries === 0)
+          this.takeCheckpoint(position, mark);
+      },
+      latestCheckpoint: () =>
+        this.latest === undefined
+          ? undefined
+          : { position: this.latest.position, root: this.latest.state.manifest.root },
+      fetchState: (abovePosition, trusted) => this.fetchState(abovePosition, trusted, ordering),
     };
     switch (spec.mode) {
       case "solo":
         this.orderer = new SoloOrderer(host);
         break;
       case "crash":
-        this.orderer = new RaftOrderer(host, ordering, new Prng(spec.seed ?? 0).derive(`raft/${spec.id}`));
+        this.orderer = new RaftOrderer(
+          host,
+          ordering,
+          new Prng(spec.seed ?? 0).derive(`raft/${spec.id}`),
+          spec.hardState as ConstructorParameters<typeof RaftOrderer>[3],
+        );
         break;
       case "byzantine":
         this.orderer = new PbftOrderer(
@@ -196,6 +249,7 @@ export class Replica<M> implements ProcessLogic {
           spec.signer as Signer,
           spec.verifier as Verifier,
           (input) => this.validRelayedInput(input),
+          spec.hardState as ConstructorParameters<typeof PbftOrderer>[6],
         );
         break;
       default:
@@ -228,6 +282,11 @@ export class Replica<M> implements ProcessLogic {
           return this.drop("unknown-sender");
         this.orderer.receive(from, envelope.body);
         break;
+      case "state":
+        if (this.spec.membership.groupOf(from) !== this.group || from === this.id)
+          return this.drop("unknown-sender");
+        this.onState(from, envelope.body);
+        break;
       case "reply":
       case "redirect":
       case "under-way":
@@ -241,7 +300,164 @@ export class Replica<M> implements ProcessLogic {
   tick(): readonly ProcessOutput[] {
     this.ticks += 1;
     this.orderer.tick();
+    this.fetching?.tick();
     return this.flush();
+  }
+
+  /** What this replica's disk keeps across a crash that loses its memory (ReplicaSpec.hardState). */
+  hardState(): unknown {
+    return this.orderer.hardState();
+  }
+
+  /** The latest checkpoint this replica took or installed. */
+  get latestCheckpoint(): ReplicaCheckpoint | undefined {
+    return this.latest;
+  }
+
+  /** Whether the replica is fetching a checkpoint from its group. */
+  get fetchingState(): boolean {
+    return this.fetching !== undefined;
+  }
+
+  /**
+   * The replica's whole state as named partitions of plain data (see snapshot.ts): the group
+   * layer's, the protocol's and the application's. Throws when the protocol cannot snapshot.
+   */
+  snapshotState(position: number, mark: number | string): Map<string, unknown> {
+    const logic = this.logic;
+    if (logic.snapshot === undefined)
+      throw new Error(
+        `protocol ${this.spec.protocol.name} cannot snapshot its group state (no GroupLogic.snapshot)`,
+      );
+    const partitions = new Map<string, unknown>([
+      [PARTITION.order, { position, mark }],
+      [PARTITION.replica, { executed: this.executedInputs }],
+      [PARTITION.clients, this.clients.snapshot()],
+      [PARTITION.streams, { outgoing: this.outgoing.snapshot(), incoming: this.incoming.snapshot() }],
+      [PARTITION.protocol, logic.snapshot()],
+    ]);
+    const state = this.spec.state;
+    if (state !== undefined)
+      for (const name of state.partitions())
+        partitions.set(`${APPLICATION_PARTITION_PREFIX}${name}`, state.snapshot(name));
+    return partitions;
+  }
+
+  /** Takes a checkpoint at `position`, and lets the orderer drop what the previous one covers. */
+  private takeCheckpoint(position: number, mark: number | string): void {
+    const codec = this.spec.codec as StateCodec;
+    const partitions = this.snapshotState(position, mark);
+    const state = codec.seal([...partitions].map(([name, value]) => [name, codec.encode(value)] as const));
+    this.latest = { position, state };
+    this.orderer.compact(this.previousCheckpointPosition);
+    this.previousCheckpointPosition = position;
+  }
+
+  private fetchState(
+    abovePosition: number,
+    trusted: TrustedCheckpoint | undefined,
+    ordering: OrderingOptions,
+  ): void {
+    const current = this.fetching?.target;
+    // One fetch at a time; a leader's offer of a newer checkpoint replaces one it made before.
+    if (
+      !this.checkpoints ||
+      (this.fetching !== undefined &&
+        (trusted === undefined || (current !== undefined && current.position >= trusted.position)))
+    )
+      return;
+    const peers = this.spec.membership.replicas(this.group).filter((replica) => replica !== this.id);
+    this.fetching = new StateFetch(
+      {
+        self: this.id,
+        peers,
+        send: (to, message, bytes, label) =>
+          this.outputs.push({
+            kind: "send",
+            to,
+            body: { t: "state", body: message },
+            bytes: ENVELOPE_BYTES + bytes,
+            label,
+            protocol: true,
+          }),
+        now: () => this.ticks,
+      },
+      this.spec.codec as StateCodec,
+      {
+        vouchesNeeded: this.mode === "byzantine" ? this.spec.f + 1 : 1,
+        inFlightPerSource: 2,
+        requestTimeoutTicks: ordering.requestTimeoutTicks,
+      },
+      abovePosition,
+      trusted,
+    );
+    for (const server of this.faultyServers) this.fetching.faulty.add(server);
+  }
+
+  private onState(from: ProcessId, message: TransferMessage): void {
+    if (typeof message !== "object" || message === null) {
+      this.drop("malformed");
+      return;
+    }
+    if (message.type === "manifest-request" || message.type === "partition-request") {
+      serveTransfer(this.latest, from, message, (to, reply, bytes, label) =>
+        this.outputs.push({
+          kind: "send",
+          to,
+          body: { t: "state", body: reply },
+          bytes: ENVELOPE_BYTES + bytes,
+          label,
+          protocol: true,
+        }),
+      );
+      return;
+    }
+    const fetch = this.fetching;
+    if (fetch === undefined) return;
+    const done = fetch.onMessage(from, message);
+    for (const server of fetch.faulty) this.faultyServers.add(server);
+    if (done === undefined) return;
+    this.fetching = undefined;
+    this.transferredBytes += fetch.bytesReceived;
+    // Caught up through the log meanwhile: an older state must not replace a newer one.
+    if (done.position > this.executedPosition) this.install(done);
+  }
+
+  /** Rebuilds the replica from a verified checkpoint, then lets the orderer continue after it. */
+  private install(checkpoint: ReplicaCheckpoint): void {
+    const codec = this.spec.codec as StateCodec;
+    const read = (name: string): unknown => codec.decode(checkpoint.state.partitions.get(name) as Uint8Array);
+    const order = read(PARTITION.order) as { position: number; mark: number | string };
+    if (order.position !== checkpoint.position) {
+      this.drop("bad-state");
+      return;
+    }
+    const logic = this.spec.protocol.createGroup({ ...this.context, group: this.group });
+    logic.restore?.(read(PARTITION.protocol));
+    this.logic = logic;
+    const clients = new ClientRequests();
+    clients.restore(read(PARTITION.clients) as Parameters<ClientRequests["restore"]>[0]);
+    this.clients = clients;
+    const streams = read(PARTITION.streams) as {
+      outgoing: Parameters<OutgoingStreams["restore"]>[0];
+      incoming: Parameters<IncomingStreams["restore"]>[0];
+    };
+    this.outgoing.restore(streams.outgoing);
+    this.incoming.reset();
+    this.incoming.restore(streams.incoming);
+    this.executedInputs = (read(PARTITION.replica) as { executed: number }).executed;
+    const state = this.spec.state;
+    if (state !== undefined)
+      for (const { name } of checkpoint.state.manifest.partitions)
+        if (name.startsWith(APPLICATION_PARTITION_PREFIX))
+          state.restore(name.slice(APPLICATION_PARTITION_PREFIX.length), read(name));
+    this.latest = checkpoint;
+    this.previousCheckpointPosition = checkpoint.position;
+    this.installedCheckpoints += 1;
+    this.lastInstall = { from: this.executedPosition, to: checkpoint.position };
+    this.executedPosition = checkpoint.position;
+    this.outputs.push({ kind: "install", group: this.group, position: checkpoint.position });
+    this.orderer.install(checkpoint.position, order.mark);
   }
 
   idle(): boolean {

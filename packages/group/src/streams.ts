@@ -1,6 +1,8 @@
 import type { GroupId } from "@amcast/core";
 import { assert } from "@amcast/core";
 import type { CopyInput } from "./inputs.js";
+import type { StreamsState } from "./snapshot.js";
+import { compareText } from "./snapshot.js";
 
 /**
  * Sequence numbers of the streams this group sends on: one stream per destination group. Every
@@ -13,6 +15,16 @@ export class OutgoingStreams {
     const k = this.nextByGroup.get(group) ?? 0;
     this.nextByGroup.set(group, k + 1);
     return k;
+  }
+
+  /** The next item number per destination group, sorted by group. */
+  snapshot(): StreamsState["outgoing"] {
+    return [...this.nextByGroup].sort((a, b) => compareText(a[0], b[0]));
+  }
+
+  restore(state: StreamsState["outgoing"]): void {
+    this.nextByGroup.clear();
+    for (const [group, next] of state) this.nextByGroup.set(group, next);
   }
 }
 
@@ -86,6 +98,43 @@ export class IncomingStreams {
     if (k !== stream.next || stream.votes.size > 0 || this.quorum(fromGroup) !== 1) return false;
     stream.next += 1;
     return true;
+  }
+
+  /**
+   * Per sending group (sorted): the next expected item and the ordered copies counted toward later
+   * ones (voters sorted; digests in the order they were first ordered, which picks the winner).
+   */
+  snapshot(): StreamsState["incoming"] {
+    return [...this.streams.keys()].sort(compareText).map((from) => {
+      const stream = this.streams.get(from) as StreamState;
+      const votes = [...stream.votes]
+        .sort((a, b) => a[0] - b[0])
+        .map(([k, item]) => ({
+          k,
+          voters: [...item.voters].sort(compareText),
+          byDigest: [...item.byDigest].map(([digest, tally]) => [digest, tally.count, tally.body] as const),
+        }));
+      return { from, next: stream.next, votes };
+    });
+  }
+
+  /** Forgets every stream (before `restore`). */
+  reset(): void {
+    this.streams.clear();
+  }
+
+  /** Puts back what `snapshot` returned, into empty streams. */
+  restore(state: StreamsState["incoming"]): void {
+    assert(this.streams.size === 0, "incoming streams restore into empty ones");
+    for (const { from, next, votes } of state) {
+      const byK = new Map<number, ItemVotes>();
+      for (const { k, voters, byDigest } of votes)
+        byK.set(k, {
+          voters: new Set(voters),
+          byDigest: new Map(byDigest.map(([digest, count, body]) => [digest, { count, body }])),
+        });
+      this.streams.set(from, { next, votes: byK });
+    }
   }
 
   /** Records an ordered copy; returns the items that became acceptable, in stream order. */

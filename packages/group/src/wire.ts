@@ -1,4 +1,5 @@
 import type { GroupId, MessageId, Multicast } from "@amcast/core";
+import type { TransferMessage } from "./transfer.js";
 
 /**
  * Envelopes the group layer puts on the wire between processes. The receiver learns who sent an
@@ -13,6 +14,8 @@ import type { GroupId, MessageId, Multicast } from "@amcast/core";
  *   whose overlay (JSON) comes along.
  * - `under-way`: replica -> client, answering a retry: the group ordered the request and its
  *   delivery is under way (the reply comes when it is delivered), so the client keeps waiting.
+ * - `state`: between replicas of one group, state transfer (transfer.ts): manifests and
+ *   partitions of checkpoints.
  */
 export type GroupWire =
   | {
@@ -49,7 +52,8 @@ export type GroupWire =
       readonly view: number;
       readonly overlay: unknown;
     }
-  | { readonly t: "under-way"; readonly id: MessageId };
+  | { readonly t: "under-way"; readonly id: MessageId }
+  | { readonly t: "state"; readonly body: TransferMessage };
 
 /** One sending group's delays in a reply: [group, mean one-way ms, samples]. */
 export type DelayEntry = readonly [GroupId, number, number];
@@ -67,7 +71,7 @@ export function replyBytes(id: MessageId, group: GroupId): number {
   return ENVELOPE_BYTES + id.length + group.length + 8;
 }
 
-const KINDS = new Set(["request", "copy", "consensus", "reply", "redirect", "under-way"]);
+const KINDS = new Set(["request", "copy", "consensus", "reply", "redirect", "under-way", "state"]);
 
 /** Narrows an untrusted body to an envelope kind, or undefined when it is not one. */
 export function readEnvelope(body: unknown): GroupWire | undefined {

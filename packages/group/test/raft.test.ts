@@ -53,6 +53,11 @@ class Cluster {
           },
           useful: (input) => !executed.has(input.key),
           now: () => this.tick,
+          // No checkpoints here: the log is retained (retainedEntriesMax).
+          checkpoints: false,
+          executed: () => {},
+          latestCheckpoint: () => undefined,
+          fetchState: () => {},
         },
         DEFAULT_ORDERING,
         new Prng(seed).derive(`raft/${self}`),

@@ -1,6 +1,6 @@
 import { checkRun } from "@amcast/check";
 import type { DestinationSet, Prng, TraceEvent } from "@amcast/core";
-import { percent, Topology } from "@amcast/core";
+import { percent } from "@amcast/core";
 import type { CrashFault, PartitionFault, SimClient, SimProcess } from "@amcast/sim";
 import { simulate } from "@amcast/sim";
 import { skeen } from "@amcast/skeen";
@@ -17,23 +17,9 @@ import {
   replicaCount,
   SimulatedSignatures,
 } from "../src/index.js";
+import { PAIR_TOPOLOGY } from "./pair-topology.js";
 
-/** Two groups in two regions 20 ms apart; replicas of a group 1 ms apart; two clients per region. */
-const topology = new Topology(
-  "pair",
-  {
-    regions: ["A", "B"],
-    latencyMs: [
-      [1, 20],
-      [22, 1],
-    ],
-  },
-  [
-    { id: "a", region: "A" },
-    { id: "b", region: "B" },
-  ],
-  [],
-);
+const topology = PAIR_TOPOLOGY;
 
 interface RunOptions {
   readonly mode: ReplicationMode;

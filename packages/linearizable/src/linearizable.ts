@@ -59,6 +59,17 @@ interface Waiting {
   acknowledged: boolean;
 }
 
+/** The barrier's state as plain data (`LinearizableGroup.snapshot`). */
+interface LinearizableState {
+  readonly queue: readonly {
+    readonly delivery: Extract<GroupOutput<unknown>, { kind: "deliver" }>;
+    readonly missing: readonly GroupId[];
+    readonly acknowledged: boolean;
+  }[];
+  readonly earlyAcks: readonly { readonly id: MessageId; readonly groups: readonly GroupId[] }[];
+  readonly inner: unknown;
+}
+
 export class LinearizableGroup<M> implements GroupLogic<LinearizableMessage<M>> {
   readonly group: GroupId;
   private readonly inner: GroupLogic<M>;
@@ -72,9 +83,48 @@ export class LinearizableGroup<M> implements GroupLogic<LinearizableMessage<M>> 
   private readonly earlyAcks = new Map<MessageId, Set<GroupId>>();
   private readonly waitingById = new Map<MessageId, Waiting>();
 
+  /** Present when the inner logic can snapshot: the barrier's own state around the inner one's. */
+  readonly snapshot?: () => unknown;
+  readonly restore?: (state: unknown) => void;
+
   constructor(config: GroupConfig, inner: GroupLogic<M>) {
     this.group = config.group;
     this.inner = inner;
+    if (inner.snapshot !== undefined && inner.restore !== undefined) {
+      const innerSnapshot = inner.snapshot.bind(inner);
+      const innerRestore = inner.restore.bind(inner);
+      this.snapshot = () => this.barrierState(innerSnapshot());
+      this.restore = (state) => this.restoreBarrier(state as LinearizableState, innerRestore);
+    }
+  }
+
+  /** The queue from its head, early ACKs sorted by message id (their groups sorted), and the inner state. */
+  private barrierState(inner: unknown): LinearizableState {
+    const queue = this.queue.slice(this.queueHead).map((waiting) => ({
+      delivery: waiting.delivery,
+      missing: [...waiting.missing].sort(),
+      acknowledged: waiting.acknowledged,
+    }));
+    const earlyAcks = [...this.earlyAcks.keys()]
+      .sort()
+      .map((id) => ({ id, groups: [...(this.earlyAcks.get(id) as Set<GroupId>)].sort() }));
+    return { queue, earlyAcks, inner };
+  }
+
+  private restoreBarrier(state: LinearizableState, innerRestore: (state: unknown) => void): void {
+    assert(this.queue.length === 0 && this.earlyAcks.size === 0, "the barrier restores into a fresh group");
+    innerRestore(state.inner);
+    for (const saved of state.queue) {
+      const waiting: Waiting = {
+        message: saved.delivery.message,
+        delivery: saved.delivery,
+        missing: new Set(saved.missing),
+        acknowledged: saved.acknowledged,
+      };
+      this.queue.push(waiting);
+      this.waitingById.set(waiting.message.id, waiting);
+    }
+    for (const { id, groups } of state.earlyAcks) this.earlyAcks.set(id, new Set(groups));
   }
 
   /** Messages ordered but not yet released (for tests and statistics). */

@@ -433,6 +433,9 @@ export class NodeHost {
             `{"ev":"view","group":${jsonString(output.group)},"view":${output.view},"t":${this.stamp()}}`,
           );
           break;
+        case "install":
+          trace?.write(`{"ev":"fault","proc":${jsonString(logic.id)},"kind":"install","t":${this.stamp()}}`);
+          break;
       }
     }
   }

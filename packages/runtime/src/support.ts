@@ -60,8 +60,14 @@ export const NET_SUPPORT: { readonly [K in keyof SystemSpec]-?: FieldSupport<Sys
       "Byzantine replicas; crashes as SIGKILL of the replica's process, partitions as links cut in the transport (what crosses a cut waits at the sender until the heal), both by the cluster runner",
     refuse: [
       {
+        option: "faults.crashes[].kind",
+        when: (faults) => faults.crashes.some((crash) => crash.kind === "amnesia"),
+        why: "amnesia (a replica restarted empty that fetches its state from its group) runs on the simulator only; use a durable crash or --runtime sim",
+      },
+      {
         option: "faults.crashes[].recoverAtMs",
-        when: (faults) => faults.crashes.some((crash) => crash.recoverAtMs !== undefined),
+        when: (faults) =>
+          faults.crashes.some((crash) => crash.recoverAtMs !== undefined && crash.kind !== "amnesia"),
         why: "the network runtime kills crashed replicas (SIGKILL) and cannot recover them (no stable storage); drop recoverAtMs or run this fault plan on the simulator",
       },
       {

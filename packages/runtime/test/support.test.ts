@@ -31,6 +31,13 @@ const CASES: Readonly<Record<string, { readonly spec: SystemSpec; readonly byHan
     byHand: false,
     spec: { ...BASE, faults: { crashes: [{ proc: "a/0", atMs: 10, recoverAtMs: 20 }], partitions: [] } },
   },
+  "faults.crashes[].kind": {
+    byHand: false,
+    spec: {
+      ...BASE,
+      faults: { crashes: [{ proc: "a/0", atMs: 10, recoverAtMs: 20, kind: "amnesia" }], partitions: [] },
+    },
+  },
   "faults.crashes": {
     byHand: true,
     spec: { ...BASE, faults: { crashes: [{ proc: "a/0", atMs: 10 }], partitions: [] } },

@@ -112,6 +112,18 @@ export class SequencerGroup implements GroupLogic<SequencerMessage> {
     return [this.deliver(order.message)];
   }
 
+  /** Plain data: the next and last sequence numbers and the count. */
+  snapshot(): { nextSeq: number; lastSeq: number; delivered: number } {
+    return { nextSeq: this.nextSeq, lastSeq: this.lastSeq, delivered: this.deliveredCount };
+  }
+
+  restore(state: unknown): void {
+    const saved = state as { nextSeq: number; lastSeq: number; delivered: number };
+    this.nextSeq = saved.nextSeq;
+    this.lastSeq = saved.lastSeq;
+    this.deliveredCount = saved.delivered;
+  }
+
   private deliver(message: Multicast): GroupOutput<SequencerMessage> {
     this.deliveredCount += 1;
     return { kind: "deliver", message };

@@ -1,6 +1,7 @@
 export type {
   ClosedLoop,
   CrashFault,
+  CrashKind,
   FaultOptions,
   NetworkOptions,
   OpenLoop,
@@ -12,5 +13,5 @@ export type {
   SimResult,
   StopReason,
 } from "./options.js";
-export { DEFAULT_NETWORK, DEFAULT_PROCESSING, NO_FAULTS } from "./options.js";
+export { CRASH_KINDS, DEFAULT_NETWORK, DEFAULT_PROCESSING, NO_FAULTS } from "./options.js";
 export { Simulator, simulate } from "./simulator.js";

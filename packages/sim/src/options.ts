@@ -33,9 +33,13 @@ export interface ProcessingCost {
 }
 
 /**
- * A process stops at `atMs`; messages reaching it while down are lost. It keeps its state (what a
- * real process keeps on disk) and resumes at `recoverAtMs`, if given. Either `proc` names it, or
- * `leaderOf` names a group whose current leader crashes (resolved when the fault strikes).
+ * A process stops at `atMs`; messages reaching it while down are lost. It resumes at
+ * `recoverAtMs`, if given. Either `proc` names it, or `leaderOf` names a group whose current leader
+ * crashes (resolved when the fault strikes).
+ *
+ * `kind`: `durable` (the default) keeps the process's state, as a real process keeps what it wrote
+ * to disk; `amnesia` loses it: the process comes back as its `SimProcess.restart` builds it (a
+ * replica that kept only its hard state and must fetch the rest from its group).
  */
 export type CrashFault = (
   | { readonly proc: ProcessId; readonly leaderOf?: undefined }
@@ -43,7 +47,11 @@ export type CrashFault = (
 ) & {
   readonly atMs: number;
   readonly recoverAtMs?: number;
+  readonly kind?: CrashKind;
 };
+
+export type CrashKind = "durable" | "amnesia";
+export const CRASH_KINDS: readonly CrashKind[] = ["durable", "amnesia"];
 
 /**
  * Links between `side` and everyone else are cut from `atMs` to `healAtMs`. Links stay reliable:
@@ -86,6 +94,11 @@ export interface SimProcess {
   readonly logic: ProcessLogic;
   readonly region: string;
   readonly group: GroupId;
+  /**
+   * The process after a crash that lost its memory (`amnesia`): built from what its disk kept.
+   * Absent: the process cannot recover from amnesia (the simulator refuses such a fault).
+   */
+  readonly restart?: () => ProcessLogic;
 }
 
 export interface SimClient {

@@ -139,7 +139,9 @@ interface LinkState {
 /** Per-process state the simulator keeps (the process's own state lives in its logic). */
 interface ProcessSlot {
   readonly id: ProcessId;
-  readonly logic: ProcessLogic;
+  /** Replaced when the process recovers from a crash that lost its memory (`amnesia`). */
+  logic: ProcessLogic;
+  readonly restart: (() => ProcessLogic) | undefined;
   readonly region: number;
   /** Group of a replica; undefined for a client. */
   readonly group: string | undefined;
@@ -256,7 +258,7 @@ export class Simulator {
     assert(options.timeLimitMs > 0, `timeLimitMs ${options.timeLimitMs} is not > 0`);
     assert(options.network.jitterSdFraction >= 0, "jitter is not negative");
     for (const process of options.processes) {
-      this.addSlot(process.logic, process.region, process.group, undefined);
+      this.addSlot(process.logic, process.region, process.group, undefined, process.restart);
     }
     for (const client of options.clients) {
       assert(client.loop.multicasts >= 0, "a client's multicast count is not negative");
@@ -325,12 +327,14 @@ export class Simulator {
     region: string,
     group: string | undefined,
     client: ClientSlot | undefined,
+    restart?: () => ProcessLogic,
   ): void {
     assert(!this.indexById.has(logic.id), () => `process ${logic.id} is listed twice`);
     this.indexById.set(logic.id, this.slots.length);
     this.slots.push({
       id: logic.id,
       logic,
+      restart,
       region: this.options.topology.regionIndex(region),
       group,
       client,
@@ -360,6 +364,16 @@ export class Simulator {
     options.faults.crashes.forEach((crash, index) => {
       // A crash of a named process is bound now; a leader's is resolved when it strikes.
       const at = crash.proc === undefined ? -1 : this.indexOf(crash.proc);
+      if (crash.kind === "amnesia")
+        assert(
+          crash.recoverAtMs !== undefined &&
+            (crash.proc === undefined
+              ? options.processes.every(
+                  (process) => process.group !== crash.leaderOf || process.restart !== undefined,
+                )
+              : (this.slots[at] as ProcessSlot).restart !== undefined),
+          () => `an amnesia crash (fault ${index}) needs recoverAtMs and a process that can restart empty`,
+        );
       this.schedule(crash.atMs, EventType.Crash, at, index, undefined, 0);
       if (crash.recoverAtMs !== undefined) {
         assert(crash.recoverAtMs > crash.atMs, "a process recovers after it crashes");
@@ -487,6 +501,11 @@ export class Simulator {
     } else if (slot.crashed) {
       slot.crashed = false;
       this.trace.fault(slot.id, "recover", this.now);
+      if (fault.kind === "amnesia" && slot.restart !== undefined) {
+        // Its memory is gone: it comes back as its disk left it.
+        slot.logic = slot.restart();
+        this.trace.fault(slot.id, "amnesia", this.now);
+      }
     }
   }
 
@@ -649,6 +668,9 @@ export class Simulator {
           break;
         case "view":
           this.trace.view(output.group, output.view, this.now);
+          break;
+        case "install":
+          this.trace.fault(slot.id, "install", this.now);
           break;
       }
     }

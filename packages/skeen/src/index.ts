@@ -1,2 +1,2 @@
-export type { SkeenMessage, SkeenPropose } from "./skeen.js";
+export type { SkeenMessage, SkeenPropose, SkeenState } from "./skeen.js";
 export { SkeenGroup, skeen } from "./skeen.js";

@@ -49,6 +49,20 @@ interface Pending {
   version: number;
 }
 
+/** A Skeen group's state as plain data (`SkeenGroup.snapshot`). */
+export interface SkeenState {
+  readonly clock: number;
+  readonly delivered: number;
+  readonly pending: readonly {
+    readonly id: MessageId;
+    readonly message: Multicast | null;
+    readonly proposers: readonly GroupId[];
+    readonly maxProposal: number;
+    readonly ts: number;
+    readonly final: boolean;
+  }[];
+}
+
 interface QueueEntry {
   readonly ts: number;
   readonly id: MessageId;
@@ -171,6 +185,47 @@ export class SkeenGroup implements GroupLogic<SkeenMessage> {
       this.pending.delete(head.id);
       this.deliveredCount += 1;
       outputs.push({ kind: "deliver", message: entry.message as Multicast });
+    }
+  }
+
+  /** Plain data: the clock, the count, and every pending entry sorted by message id. */
+  snapshot(): SkeenState {
+    const ids = [...this.pending.keys()].sort(compareIds);
+    return {
+      clock: this.clock,
+      delivered: this.deliveredCount,
+      pending: ids.map((id) => {
+        const entry = this.pending.get(id) as Pending;
+        return {
+          id,
+          message: entry.message ?? null,
+          proposers: [...entry.proposers],
+          maxProposal: entry.maxProposal,
+          ts: entry.ts,
+          final: entry.final,
+        };
+      }),
+    };
+  }
+
+  /** Rebuilds the table and the delivery queue (ordered by (ts, id) alone) from `snapshot`. */
+  restore(state: unknown): void {
+    const { clock, delivered, pending } = state as SkeenState;
+    assert(this.pending.size === 0 && this.clock === 0, "Skeen restores into a fresh group");
+    this.clock = clock;
+    this.deliveredCount = delivered;
+    for (const saved of pending) {
+      const entry: Pending = {
+        message: saved.message ?? undefined,
+        proposers: [...saved.proposers],
+        maxProposal: saved.maxProposal,
+        ts: saved.ts,
+        final: saved.final,
+        version: 0,
+      };
+      this.pending.set(saved.id, entry);
+      // Only received messages are queued (a proposal alone waits for its message).
+      if (entry.message !== undefined) this.enqueue(entry, saved.id, entry.ts);
     }
   }
 

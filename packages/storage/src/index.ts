@@ -1,3 +1,4 @@
+export { decodePartition, encodePartition, STATE_CODEC } from "./codec.js";
 export type { Checkpoint, FsyncPolicy, LogEntry, LogOptions, Recovery } from "./log.js";
 export { DEFAULT_LOG_OPTIONS, FSYNC_POLICIES, ReplicaLog, StorageCorruptError } from "./log.js";
 export type { PartitionEntry, Snapshot, SnapshotManifest } from "./snapshot.js";

@@ -1,6 +1,7 @@
 import type {
   GroupId,
   ProcessId,
+  ProcessLogic,
   ProtocolContext,
   ProtocolDefinition,
   Topology,
@@ -15,7 +16,14 @@ import {
   runGroups,
   targetGroups,
 } from "@amcast/core";
-import type { Replica, Signer, Verifier } from "@amcast/group";
+import type {
+  Application,
+  ApplicationState,
+  OrderingOptions,
+  Replica,
+  Signer,
+  Verifier,
+} from "@amcast/group";
 import {
   ByzantineReplica,
   createClient,
@@ -27,6 +35,7 @@ import {
 import { linearizable } from "@amcast/linearizable";
 import { reconfigurable } from "@amcast/reconfig";
 import type { SimClient, SimProcess } from "@amcast/sim";
+import { STATE_CODEC } from "@amcast/storage";
 import type { OffThreadSolver } from "./controller.js";
 import { ReconfigController } from "./controller.js";
 import type { ReconfigSpec, SystemSpec } from "./spec.js";
@@ -44,6 +53,20 @@ export interface BuildOptions {
    * them, `SimulatedSignatures` model them (the simulator).
    */
   readonly signatures?: SignatureScheme;
+  /**
+   * The application of each replica, and its state for checkpoints: called when the replica is
+   * built and again when it restarts after amnesia (so it must return a fresh, empty one).
+   * Absent: replicas answer null and checkpoint only the group layer's and protocol's state.
+   */
+  readonly application?: (
+    id: ProcessId,
+    group: GroupId,
+  ) => {
+    readonly application: Application;
+    readonly state?: ApplicationState;
+  };
+  /** Ordering limits and timeouts for every replica (DEFAULT_ORDERING where absent). */
+  readonly ordering?: Partial<OrderingOptions>;
 }
 
 /** A signature scheme: the signer of each process (only its own process may be given it) and a verifier of all. */
@@ -66,6 +89,8 @@ export interface BuiltSystem {
   readonly leaderOf: (group: GroupId) => ProcessId | undefined;
   /** The reconfiguration controller (its client is the last of `clients`); null: none. */
   readonly controller: ReconfigController | null;
+  /** The correct replica running as `id` now (after an amnesia restart, the new one). */
+  readonly replica: (id: ProcessId) => Replica<unknown> | undefined;
 }
 
 /**
@@ -112,32 +137,45 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
   const signatures: SignatureScheme | undefined =
     mode !== "byzantine" ? undefined : (options.signatures ?? new SimulatedSignatures(spec.seed));
   const strategies = new Map(spec.byzantine.map((fault) => [fault.proc, fault.strategy]));
-  const replicas: Replica<unknown>[] = [];
+  // The correct replicas, by id (for leaderOf); a replica restarted after amnesia replaces its entry.
+  const replicas = new Map<ProcessId, Replica<unknown>>();
   const processes: SimProcess[] = membership.processes().map(({ id, group }) => {
     const signer = signatures?.signerFor(id);
-    const replica = createReplica({
-      protocol,
-      group,
-      id,
-      membership,
-      overlay,
-      params: spec.params,
-      mode,
-      f,
-      seed: spec.seed,
-      ...(signer === undefined || signatures === undefined ? {} : { signer, verifier: signatures }),
-    });
     const strategy = strategies.get(id);
-    if (strategy === undefined) replicas.push(replica);
-    const logic =
-      strategy === undefined || signer === undefined
+    const make = (hardState: unknown): ProcessLogic => {
+      const app = options.application?.(id, group);
+      const replica = createReplica({
+        protocol,
+        group,
+        id,
+        membership,
+        overlay,
+        params: spec.params,
+        mode,
+        f,
+        seed: spec.seed,
+        codec: STATE_CODEC,
+        ...(app === undefined ? {} : { application: app.application }),
+        ...(app?.state === undefined ? {} : { state: app.state }),
+        ...(options.ordering === undefined ? {} : { ordering: options.ordering }),
+        ...(hardState === undefined ? {} : { hardState }),
+        ...(signer === undefined || signatures === undefined ? {} : { signer, verifier: signatures }),
+      });
+      current = replica;
+      if (strategy === undefined) replicas.set(id, replica);
+      return strategy === undefined || signer === undefined
         ? replica
         : new ByzantineReplica(replica, strategy, signer, membership);
-    return { logic, region: topology.groupRegion(group), group };
+    };
+    let current: Replica<unknown> | undefined;
+    const logic = make(undefined);
+    // Amnesia: a fresh replica with only what the disk kept (the orderer's hard state).
+    const restart = (): ProcessLogic => make((current as Replica<unknown>).hardState());
+    return { logic, region: topology.groupRegion(group), group, restart };
   });
   const leaderOf = (group: GroupId): ProcessId | undefined => {
     const votes = new Map<ProcessId, number>();
-    for (const replica of replicas) {
+    for (const replica of replicas.values()) {
       const leader = replica.group === group ? replica.orderer.leader() : undefined;
       if (leader !== undefined) votes.set(leader, (votes.get(leader) ?? 0) + 1);
     }
@@ -215,7 +253,17 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
           clientRegions,
           options.optimizer,
         );
-  return { protocol, context, membership, processes, clients, clientRegions, leaderOf, controller };
+  return {
+    protocol,
+    context,
+    membership,
+    processes,
+    clients,
+    clientRegions,
+    leaderOf,
+    controller,
+    replica: (id) => replicas.get(id),
+  };
 }
 
 /**

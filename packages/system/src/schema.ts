@@ -22,6 +22,7 @@ import type { ReplicationMode } from "@amcast/group";
 import { BYZANTINE_STRATEGIES, REPLICATION_MODES } from "@amcast/group";
 import { protocolByName } from "@amcast/protocols";
 import type { CrashFault, FaultOptions, NetworkOptions, PartitionFault, ProcessingCost } from "@amcast/sim";
+import { CRASH_KINDS } from "@amcast/sim";
 import type { ByzantineFault, ReconfigSpec, SystemSpec, WorkloadShift, WorkloadSpec } from "./spec.js";
 import { RECONFIG_POLICIES, RECONFIG_SOLVERS } from "./spec.js";
 
@@ -305,10 +306,13 @@ const crash = object<CrashFields>(
     leaderOf: optional(string),
     atMs: nonNegative,
     recoverAtMs: optional(nonNegative),
+    kind: optional(choice(CRASH_KINDS)),
   },
   (value, at) => {
     if ((value.proc === undefined) === (value.leaderOf === undefined))
       throw fail(at, "a crash names either proc or leaderOf");
+    if (value.kind === "amnesia" && value.recoverAtMs === undefined)
+      throw fail(field(at, "kind"), "an amnesia crash needs recoverAtMs (the process comes back empty then)");
   },
 ) as Codec<CrashFault>;
 

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { AssertionError, describeValue, didYouMean, InputError, listNames } from "@amcast/core";
 import { displayPath, findProjectRoot, jsonNames } from "@amcast/system";
@@ -7,6 +7,7 @@ import { expectedMulticasts, Progress } from "../progress.js";
 import { provenance, resolvedConfiguration } from "../provenance.js";
 import { recordOf } from "../record.js";
 import { kindsTableData, runNotes, runsTableData, tableText, verdictLines } from "../record-tables.js";
+import { isRecoveryExperiment, readRecoveryPlan } from "../recovery.js";
 import {
   faultImpactTable,
   genuinenessTable,
@@ -35,6 +36,7 @@ import {
 import { formatTable } from "../table.js";
 import { TraceFileWriter } from "../trace-file.js";
 import { NET_EXPERIMENT_OPTIONS, runNetExperiment } from "./experiment-net.js";
+import { runRecoveryExperiment } from "./recovery-experiment.js";
 import { runServiceExperiment } from "./service-experiment.js";
 import { integerFlag, parseCommandArgs, stringFlag, UsageError } from "./usage.js";
 
@@ -65,6 +67,12 @@ export function runExperimentCommand(args: string[]): number | Promise<number> {
   const explain = stringFlag(values.explain);
   const full = values.full === true;
 
+  const text = readFileSync(file, "utf8");
+  if (isRecoveryExperiment(text)) {
+    if ((stringFlag(values.runtime) ?? "sim") !== "sim")
+      throw new UsageError(`experiment: ${name} is a recovery experiment; it runs on the simulator`);
+    return runRecoveryExperiment(text, file, values.json === true);
+  }
   const experiment = selectWorkloads(loadExperiment(file), full);
   // Output paths are checked before anything runs.
   if (traceFile !== undefined) checkWritableFile("--trace", traceFile);
@@ -362,7 +370,16 @@ const RESULT_BYTES_PER_MULTICAST = 60;
 export function experimentList(experimentsDir: string): string {
   const rows = jsonNames(experimentsDir).map((name) => {
     try {
-      const experiment = selectWorkloads(loadExperiment(join(experimentsDir, `${name}.json`)), false);
+      const file = join(experimentsDir, `${name}.json`);
+      const text = readFileSync(file, "utf8");
+      if (isRecoveryExperiment(text)) {
+        const plan = readRecoveryPlan(text, file);
+        const cases = plan.keys.length * plan.modes.length * plan.roles.length;
+        const multicasts = (cases * plan.clients * plan.ratePerSecPerClient * plan.durationMs) / 1000;
+        const description = (JSON.parse(text) as { description?: string }).description ?? "";
+        return [name, cases, Math.round(multicasts), "table only", oneLine(description)];
+      }
+      const experiment = selectWorkloads(loadExperiment(file), false);
       const runs = planRuns(experiment, { recordSends: false, keepSamples: false });
       const multicasts = runs.reduce((sum, run) => sum + expectedMulticasts(run.spec), 0);
       const bytes = runs.reduce(

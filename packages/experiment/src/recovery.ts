@@ -1,0 +1,365 @@
+import { checkRun } from "@amcast/check";
+import type { GroupId, Multicast, ProcessId, TraceEvent } from "@amcast/core";
+import { JsonFields, Topology } from "@amcast/core";
+import type { ApplicationState, ReplicationMode } from "@amcast/group";
+import { protocolByName } from "@amcast/protocols";
+import { simulate } from "@amcast/sim";
+import type { SystemSpec } from "@amcast/system";
+import { buildSystem } from "@amcast/system";
+import { simulatorOptions } from "./scenario.js";
+
+/**
+ * The `recovery` experiment (simulator): one replicated group holds a partitioned key-value state
+ * of N keys under steady open-loop load; one replica (the leader, or a follower) crashes with
+ * amnesia, comes back empty after a pause and recovers its state from its group by state transfer.
+ * Measured per (keys, mode, role): restart -> state installed, restart -> caught up (its first
+ * delivery of a message multicast after the restart), the bytes of the partitions it fetched, the
+ * throughput before the crash, while it is down or catching up, and after; the oracles check the
+ * run (no message lost, none delivered twice, one order) and that all replicas end with one root.
+ */
+export interface RecoveryPlan {
+  readonly keys: readonly number[];
+  readonly modes: readonly Extract<ReplicationMode, "crash" | "byzantine">[];
+  readonly roles: readonly ("leader" | "follower")[];
+  /** Partitions of the key-value state. */
+  readonly partitions: number;
+  readonly clients: number;
+  readonly ratePerSecPerClient: number;
+  /** How long the workload runs, virtual ms. */
+  readonly durationMs: number;
+  readonly crashAtMs: number;
+  readonly pauseMs: number;
+  readonly checkpointEntries: number;
+  /**
+   * A replica's cost per input and per byte. The simulator has no link bandwidth: the receiver's
+   * per-byte cost is what makes a larger state take longer to fetch (8 ns/B: about 1 Gbit/s).
+   */
+  readonly perMessageUs: number;
+  readonly perByteNs: number;
+  readonly seed: number;
+  /** `amnesia` (default): the replica comes back empty; `durable`: with the state it had. */
+  readonly crashKind: "durable" | "amnesia";
+  /**
+   * Keep the trace and run the oracles on it (default). Off for runs of millions of multicasts,
+   * whose trace does not fit in memory: completions and the final roots are still checked.
+   */
+  readonly oracles: boolean;
+}
+
+export interface RecoveryRow {
+  readonly keys: number;
+  readonly mode: string;
+  readonly role: string;
+  readonly crashed: ProcessId;
+  readonly installMs: number | null;
+  readonly caughtUpMs: number | null;
+  readonly transferredBytes: number;
+  readonly positionsBehind: number | null;
+  readonly beforePerSec: number;
+  readonly duringPerSec: number;
+  readonly afterPerSec: number;
+  readonly multicasts: number;
+  readonly completed: number;
+  /** Oracle violations; null when the oracles did not run (`oracles: false`). */
+  readonly violations: number | null;
+  readonly sameRoot: boolean;
+  readonly wallMs: number;
+}
+
+/** Reads a recovery experiment file's `recovery` block (one clear line on a bad field). */
+export function readRecoveryPlan(text: string, file: string): RecoveryPlan {
+  const doc = JsonFields.parse(text, file);
+  doc.string("name");
+  doc.optionalString("description");
+  const block = doc.object("recovery");
+  const keys = block.numbers("keys", { integer: true, min: 1 });
+  const modes = block.array("modes").strings();
+  modes.forEach((mode, index) => {
+    if (mode !== "crash" && mode !== "byzantine")
+      throw block.array("modes").error(index, `expected crash or byzantine, got ${JSON.stringify(mode)}`);
+  });
+  const roles = block.array("roles").strings();
+  roles.forEach((role, index) => {
+    if (role !== "leader" && role !== "follower")
+      throw block.array("roles").error(index, `expected leader or follower, got ${JSON.stringify(role)}`);
+  });
+  const plan: RecoveryPlan = {
+    keys,
+    modes: modes as RecoveryPlan["modes"],
+    roles: roles as RecoveryPlan["roles"],
+    partitions: block.number("partitions", { integer: true, min: 1 }, 64),
+    clients: block.number("clients", { integer: true, min: 1 }, 8),
+    ratePerSecPerClient: block.number("ratePerSecPerClient", { min: 1 }, 250),
+    durationMs: block.number("durationMs", { min: 1 }, 4000),
+    crashAtMs: block.number("crashAtMs", { min: 1 }, 1500),
+    pauseMs: block.number("pauseMs", { min: 1 }, 500),
+    checkpointEntries: block.number("checkpointEntries", { integer: true, min: 1 }, 256),
+    perMessageUs: block.number("perMessageUs", { min: 0 }, 20),
+    perByteNs: block.number("perByteNs", { min: 0 }, 8),
+    seed: block.number("seed", { integer: true, min: 0 }, 1),
+    crashKind: block.has("crashKind")
+      ? (block.choice("crashKind", ["durable", "amnesia"] as const) as RecoveryPlan["crashKind"])
+      : "amnesia",
+    oracles: block.boolean("oracles", true),
+  };
+  block.done();
+  doc.done();
+  if (plan.crashAtMs + plan.pauseMs >= plan.durationMs)
+    throw block.error(
+      "pauseMs",
+      "the replica must come back before the workload ends (crashAtMs + pauseMs < durationMs)",
+    );
+  return plan;
+}
+
+/**
+ * A key-value state of `keys` keys ("k0".."k<keys-1>") in `partitions` partitions (key i in
+ * partition i mod partitions), each value 16 characters at first (the key's number, zero-padded),
+ * then the id of the last message that wrote it. Every
+ * delivered message writes one key, chosen from its id. Keys are only ever overwritten, and a
+ * partition is stored as an array in key order, so its snapshot is canonical without sorting.
+ */
+export class PartitionedKv implements ApplicationState {
+  private readonly values: string[][];
+
+  constructor(
+    private readonly keys: number,
+    private readonly partitionCount: number,
+  ) {
+    this.values = Array.from({ length: partitionCount }, (_, partition) =>
+      Array.from({ length: Math.ceil((keys - partition) / partitionCount) }, (_, slot) =>
+        String(slot * partitionCount + partition).padStart(16, "0"),
+      ),
+    );
+  }
+
+  apply(message: Multicast): null {
+    const key = keyOf(message.id, this.keys);
+    (this.values[key % this.partitionCount] as string[])[Math.floor(key / this.partitionCount)] = message.id;
+    return null;
+  }
+
+  partitions(): readonly string[] {
+    return this.values.map((_, index) => partitionName(index));
+  }
+
+  snapshot(partition: string): unknown {
+    return this.values[partitionIndex(partition)];
+  }
+
+  restore(partition: string, state: unknown): void {
+    this.values[partitionIndex(partition)] = [...(state as string[])];
+  }
+}
+
+function partitionName(index: number): string {
+  return `p${String(index).padStart(4, "0")}`;
+}
+
+function partitionIndex(name: string): number {
+  return Number(name.slice(1));
+}
+
+/** The key a message writes: a hash of its id (FNV-1a), modulo the key count. */
+function keyOf(id: string, keys: number): number {
+  let hash = 0x811c_9dc5;
+  for (let index = 0; index < id.length; index += 1)
+    hash = Math.imul(hash ^ id.charCodeAt(index), 0x0100_0193);
+  return (hash >>> 0) % keys;
+}
+
+const GROUP: GroupId = "a";
+/** A fault plan's `leaderOf` naming this resolves to a replica that does not lead right now. */
+const FOLLOWER_OF_GROUP = "a#follower";
+
+/** Runs one (keys, mode, role) case. */
+export function runRecoveryCase(
+  plan: RecoveryPlan,
+  keys: number,
+  mode: "crash" | "byzantine",
+  role: "leader" | "follower",
+): RecoveryRow {
+  const started = performance.now();
+  const topology = new Topology(
+    "recovery",
+    { regions: ["A"], latencyMs: [[1]] },
+    [{ id: GROUP, region: "A" }],
+    [{ region: "A", count: plan.clients }],
+  );
+  const multicastsPerClient = Math.round((plan.ratePerSecPerClient * plan.durationMs) / 1000);
+  const recoverAtMs = plan.crashAtMs + plan.pauseMs;
+  const spec: SystemSpec = {
+    label: `recovery/${keys}/${mode}/${role}`,
+    seed: plan.seed,
+    topology,
+    protocol: protocolByName("skeen", "recovery", "protocol"),
+    overlay: null,
+    mode,
+    f: 1,
+    workload: {
+      name: "steady",
+      clientsPerGroup: null,
+      loop: "open",
+      multicastsPerClient,
+      outstanding: 1,
+      thinkMs: 0,
+      ratePerSec: plan.ratePerSecPerClient,
+      outstandingMax: 64,
+      payloadBytes: 64,
+      groups: null,
+      locality: { localPercent: 100, globalSizes: [], globalChoice: "nearest" },
+      startSpreadMs: 10,
+    },
+    byzantine: [],
+    faultPlan: `${plan.crashKind} crash of the ${role}`,
+    network: { jitterSdFraction: 0.05, reorder: null },
+    processing: { perMessageUs: plan.perMessageUs, perByteNs: plan.perByteNs },
+    faults: {
+      crashes: [
+        {
+          leaderOf: role === "leader" ? GROUP : FOLLOWER_OF_GROUP,
+          atMs: plan.crashAtMs,
+          recoverAtMs,
+          kind: plan.crashKind,
+        },
+      ],
+      partitions: [],
+    },
+    timeLimitMs: plan.durationMs * 30,
+    tickMs: 10,
+    realTime: false,
+  };
+  const stores = new Map<ProcessId, PartitionedKv>();
+  const built = buildSystem(spec, {
+    application: (id) => {
+      const store = new PartitionedKv(keys, plan.partitions);
+      stores.set(id, store);
+      return { application: (message) => store.apply(message), state: store };
+    },
+    ordering: { checkpointEntries: plan.checkpointEntries },
+  });
+  const replicaIds = built.membership.replicas(GROUP);
+  // Measured as the events stream by; the whole trace is kept only for the oracles.
+  const events: TraceEvent[] = [];
+  const completions: number[] = [];
+  const multicastAt = new Map<string, number>();
+  let crashed = "none";
+  let installAt: number | null = null;
+  let caughtUpAt: number | null = null;
+  const observe = (event: TraceEvent): void => {
+    if (plan.oracles) events.push(event);
+    if (event.ev === "complete") completions.push(event.t);
+    else if (event.ev === "multicast") {
+      if (event.t >= recoverAtMs) multicastAt.set(String(event.id), event.t);
+    } else if (event.ev === "fault") {
+      if (event.kind === "crash") crashed = String(event.proc);
+      else if (event.kind === "install" && String(event.proc) === crashed && installAt === null)
+        installAt = event.t;
+    } else if (
+      event.ev === "deliver" &&
+      caughtUpAt === null &&
+      String(event.proc) === crashed &&
+      event.t >= recoverAtMs &&
+      multicastAt.has(String(event.id))
+    )
+      caughtUpAt = event.t;
+  };
+  const result = simulate({
+    ...simulatorOptions(spec, built, false),
+    leaderOf: (group) => {
+      if (group !== FOLLOWER_OF_GROUP) return built.leaderOf(group);
+      const leader = built.leaderOf(GROUP);
+      return leader === undefined ? undefined : [...replicaIds].reverse().find((id) => id !== leader);
+    },
+    onEvent: observe,
+  });
+  const violations = plan.oracles ? checkRun(events, { liveness: true }).violations.length : null;
+  const rate = (fromMs: number, toMs: number): number =>
+    toMs <= fromMs ? 0 : (completions.filter((t) => t >= fromMs && t < toMs).length * 1000) / (toMs - fromMs);
+  const duringEnd = caughtUpAt ?? plan.durationMs;
+  const afterEnd = Math.min(plan.durationMs, duringEnd + 1000);
+  const replica = built.replica(crashed);
+  const checkpoints = replicaIds.map((id) => built.replica(id)?.latestCheckpoint);
+  const position = Math.min(...checkpoints.map((checkpoint) => checkpoint?.position ?? 0));
+  const roots = new Set(
+    checkpoints.filter((checkpoint) => checkpoint?.position === position).map((c) => c?.state.manifest.root),
+  );
+  return {
+    keys,
+    mode,
+    role,
+    crashed,
+    installMs: installAt === null ? null : installAt - recoverAtMs,
+    caughtUpMs: caughtUpAt === null ? null : caughtUpAt - recoverAtMs,
+    transferredBytes: replica?.transferredBytes ?? 0,
+    positionsBehind:
+      replica?.lastInstall === undefined ? null : replica.lastInstall.to - replica.lastInstall.from,
+    beforePerSec: rate(Math.max(0, plan.crashAtMs - 1000), plan.crashAtMs),
+    duringPerSec: rate(plan.crashAtMs, duringEnd),
+    afterPerSec: rate(duringEnd, afterEnd),
+    multicasts: result.multicasts,
+    completed: result.completed,
+    violations,
+    sameRoot: roots.size === 1 && checkpoints.every((checkpoint) => checkpoint?.position === position),
+    wallMs: performance.now() - started,
+  };
+}
+
+/** Whether an experiment file is a recovery experiment (it has a `recovery` block). */
+export function isRecoveryExperiment(text: string): boolean {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return typeof value === "object" && value !== null && "recovery" in value;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a case passed: every multicast completed, no oracle violation, the replica recovered, one root. */
+export function recoveryPassed(row: RecoveryRow): boolean {
+  return (
+    row.completed === row.multicasts &&
+    (row.violations === null || row.violations === 0) &&
+    row.installMs !== null &&
+    row.caughtUpMs !== null &&
+    row.sameRoot
+  );
+}
+
+export const RECOVERY_HEADER = [
+  "keys",
+  "mode",
+  "role",
+  "crashed",
+  "installed ms",
+  "caught up ms",
+  "transferred KiB",
+  "positions behind",
+  "before /s",
+  "during /s",
+  "after /s",
+  "completed",
+  "violations",
+  "one root",
+  "wall s",
+] as const;
+
+export function recoveryCells(row: RecoveryRow): (string | number)[] {
+  return [
+    row.keys,
+    row.mode,
+    row.role,
+    row.crashed,
+    row.installMs === null ? "never" : Math.round(row.installMs),
+    row.caughtUpMs === null ? "never" : Math.round(row.caughtUpMs),
+    Math.round(row.transferredBytes / 1024),
+    row.positionsBehind ?? "-",
+    Math.round(row.beforePerSec),
+    Math.round(row.duringPerSec),
+    Math.round(row.afterPerSec),
+    `${row.completed}/${row.multicasts}`,
+    row.violations ?? "not run",
+    row.sameRoot ? "yes" : "NO",
+    Math.round(row.wallMs / 100) / 10,
+  ];
+}

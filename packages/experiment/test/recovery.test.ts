@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import type { RecoveryPlan } from "../src/recovery.js";
+import { readRecoveryPlan, recoveryPassed, runRecoveryCase } from "../src/recovery.js";
+
+/** The recovery experiment's smallest case; the full table is `pnpm run experiment recovery`. */
+const PLAN: RecoveryPlan = {
+  keys: [2000],
+  modes: ["crash"],
+  roles: ["follower"],
+  partitions: 16,
+  clients: 4,
+  ratePerSecPerClient: 200,
+  durationMs: 2000,
+  crashAtMs: 700,
+  pauseMs: 300,
+  checkpointEntries: 128,
+  perMessageUs: 20,
+  perByteNs: 8,
+  seed: 1,
+  crashKind: "amnesia",
+  oracles: true,
+};
+
+describe("recovery experiment", () => {
+  it("a follower restarted empty installs a checkpoint from its group and catches up; nothing lost or repeated", () => {
+    const row = runRecoveryCase(PLAN, 2000, "crash", "follower");
+    expect(row.violations).toBe(0);
+    expect(row.completed).toBe(row.multicasts);
+    expect(row.installMs).not.toBeNull();
+    expect(row.caughtUpMs).not.toBeNull();
+    expect(row.transferredBytes).toBeGreaterThan(2000);
+    expect(row.sameRoot).toBe(true);
+    expect(recoveryPassed(row)).toBe(true);
+  });
+
+  it("refuses a plan whose replica would come back after the workload, naming the field", () => {
+    const text = JSON.stringify({
+      name: "r",
+      recovery: { keys: [10], modes: ["crash"], roles: ["leader"], crashAtMs: 3000, pauseMs: 2000 },
+    });
+    expect(() => readRecoveryPlan(text, "r.json")).toThrow(/r\.json.*recovery\.pauseMs/);
+    const badMode = JSON.stringify({
+      name: "r",
+      recovery: { keys: [10], modes: ["solo"], roles: ["leader"] },
+    });
+    expect(() => readRecoveryPlan(badMode, "r.json")).toThrow(/modes.*expected crash or byzantine/);
+  });
+});
