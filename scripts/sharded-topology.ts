@@ -1,6 +1,7 @@
 /**
  * Writes a topology with several groups per AWS region, and its C-DAG order, from the 12-region
- * ones: `overlays/aws-<12*N>.topology.json` and `overlays/aws-<12*N>-cdag-o1.json`.
+ * ones: `overlays/aws-<12*N>.topology.json` and two C-DAG orders, `overlays/aws-<12*N>-cdag-o1.json` and
+ * `overlays/aws-<12*N>-cdag-inter.json`.
  *
  *   pnpm exec tsx scripts/sharded-topology.ts [--per-region 4]
  *
@@ -10,7 +11,8 @@
  * regions the inter-region delay, between two groups of one region the matrix's diagonal (the
  * prototype's measured server-to-server delay inside that region, 1.5-6.7 ms one way). The order
  * is the prototype's first 12-region order ("Flex O1") with each region's groups next to each
- * other, so a region's shards stay together in the C-DAG.
+ * other, so a region's shards stay together in the C-DAG; the interleaved order puts them 12
+ * positions apart (the same regions in the same order, once per shard).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -47,6 +49,17 @@ const order = {
   description: `The prototype's first 12-region order ("Flex O1") with each region's ${perRegion} groups next to each other. Written by scripts/sharded-topology.ts.`,
   order: o1.order.flatMap(shards),
 };
+const interleaved = {
+  kind: "cdag",
+  name: `aws-${count}-inter`,
+  description: `The prototype's first 12-region order ("Flex O1") repeated ${perRegion} times, shard i of every region in round i: a region's groups sit 12 positions apart, so a multicast to one region's shards spans most of the order (FlexCast's notification-heavy case). Written by scripts/sharded-topology.ts.`,
+  order: Array.from({ length: perRegion }, (_, index) =>
+    o1.order.map((region) => `${region}-${index + 1}`),
+  ).flat(),
+};
 writeFileSync(`${root}overlays/aws-${count}.topology.json`, `${JSON.stringify(topology, null, 2)}\n`);
 writeFileSync(`${root}overlays/aws-${count}-cdag-o1.json`, `${JSON.stringify(order, null, 2)}\n`);
-console.log(`wrote overlays/aws-${count}.topology.json and overlays/aws-${count}-cdag-o1.json`);
+writeFileSync(`${root}overlays/aws-${count}-cdag-inter.json`, `${JSON.stringify(interleaved, null, 2)}\n`);
+console.log(
+  `wrote overlays/aws-${count}.topology.json, aws-${count}-cdag-o1.json and aws-${count}-cdag-inter.json`,
+);

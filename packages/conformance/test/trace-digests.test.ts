@@ -52,7 +52,7 @@ const PINNED: Readonly<Record<string, string>> = {
   "flexcast/solo/reorder": "979f4e5bd4aedaca228a8a28",
   "flexcast/crash/mixed/linearizable": "6ebb977d1cbce2e725e27261",
   "flexcast/swarm/6/reconfigure": "2f8e83a3159143c4cbdc9d97",
-  "flexcast/bench-12": "8ea7358289ec0f851c7ebc04",
+  "flexcast/bench-12": "70c57e967d1df67723ca4108",
   "flexcast/swarm/3": "1583657541aa26cd87bd1046",
   "flexcast/swarm/4": "82d2222d1babd226c961b0fc",
   "flexcast/swarm/5": "9d7f3de03370282eed7156f1",

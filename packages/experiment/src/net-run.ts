@@ -48,6 +48,7 @@ export async function runScenarioNet(spec: ScenarioSpec, options: NetRunOptions)
 export type NetSummary = Pick<
   NetRunStats,
   | "killed"
+  | "recovered"
   | "partitions"
   | "messagesHeldByPartition"
   | "dataFrames"
@@ -69,6 +70,7 @@ export function netSummary(outcome: NetOutcome): NetSummary {
   const { net } = outcome;
   return {
     killed: net.killed,
+    recovered: net.recovered.map((entry) => ({ ...entry, restartMs: Math.round(entry.restartMs) })),
     partitions: net.partitions,
     messagesHeldByPartition: net.messagesHeldByPartition,
     processes: net.nodes,

@@ -38,8 +38,8 @@ export interface SwarmOptions {
   /** Install random overlays at random moments (overlay protocols only). */
   readonly reconfigure?: boolean;
   /**
-   * Give every seed a delayed network (see DELAYED_NETWORKS); absent or false: some seeds draw
-   * one (none of the linearizable runs).
+   * Give every seed a delayed network (see DELAYED_NETWORKS); absent or false: a quarter of the
+   * seeds draw one.
    */
   readonly delayedNetwork?: boolean;
   readonly onTrace?: (event: TraceEvent) => void;
@@ -62,13 +62,14 @@ export const DELAYED_NETWORKS: readonly DelayedNetwork[] = [
 ];
 
 /**
- * Seeds that draw a delayed network, in every replication mode. Linearizable runs do not draw
- * one: the barrier releases a queue's head one acknowledgement round at a time, seconds each
- * here, so a hundred multicasts can take most of the time limit (`--linearizable --delayed` runs
- * them on purpose).
+ * Seeds that draw a delayed network, in every replication mode, plain and linearizable. Delayed
+ * seeds run fewer multicasts per client; linearizable ones fewer still: the barrier releases a
+ * queue's head one acknowledgement round at a time, seconds each here, so a hundred multicasts
+ * could take most of the time limit.
  */
 const DELAYED_SEEDS_PERCENT = 25;
 const DELAYED_MULTICASTS_PER_CLIENT_MAX = 10;
+const DELAYED_LINEARIZABLE_MULTICASTS_PER_CLIENT_MAX = 3;
 
 export function swarmCase(
   protocol: ProtocolDefinition<unknown>,
@@ -126,14 +127,15 @@ export function swarmCase(
   const jitterSdFraction = prng.pick([0, 0.05, 0.2, 0.5]);
   // Its own stream, so the seeds that draw no delayed network keep the rest of their draw.
   const delayPrng = new Prng(seed).derive("swarm-delay");
-  const drawsDelay = delayPrng.chance(percent(DELAYED_SEEDS_PERCENT)) && options.linearizable !== true;
+  const drawsDelay = delayPrng.chance(percent(DELAYED_SEEDS_PERCENT));
   const delayed = options.delayedNetwork === true || drawsDelay ? delayPrng.pick(DELAYED_NETWORKS) : null;
   if (delayed !== null) {
     // Under such delays a multicast takes seconds: a few per client keep the run short.
-    workload = {
-      ...workload,
-      multicastsPerClient: Math.min(workload.multicastsPerClient, DELAYED_MULTICASTS_PER_CLIENT_MAX),
-    };
+    const perClientMax =
+      options.linearizable === true
+        ? DELAYED_LINEARIZABLE_MULTICASTS_PER_CLIENT_MAX
+        : DELAYED_MULTICASTS_PER_CLIENT_MAX;
+    workload = { ...workload, multicastsPerClient: Math.min(workload.multicastsPerClient, perClientMax) };
   }
   const network = {
     jitterSdFraction,

@@ -15,7 +15,8 @@ import { buildSystem } from "../src/index.js";
  * each set multicast alone by a client next to one of its groups, with no jitter and no
  * processing cost, so the measured latency (multicast to the last destination's delivery) must be
  * the model's to the microsecond. Before it, the client multicasts once to every group, as the
- * reconfiguration controller does (FlexCast notifies a group only once it has seen it addressed).
+ * reconfiguration controller does (FlexCast notifies a group only when it knows a message for it
+ * that precedes the multicast: the warm-up is one for every group).
  */
 
 const TRIALS = 40;

@@ -80,6 +80,17 @@ beforeAll(() => {
     protocols: [{ protocol: "skeen" }],
     workloads: [{ name: "local", clientsPerGroup: 1, multicastsPerClient: 10, localPercent: 100 }],
   });
+  // One crash-mode group, long enough to kill and restart a replica in the middle.
+  experiment("restart-one", {
+    name: "restart-one",
+    topology: "../overlays/one.topology.json",
+    protocols: [{ protocol: "skeen" }],
+    mode: "crash",
+    f: 1,
+    workloads: [
+      { name: "local", clientsPerGroup: 2, multicastsPerClient: 120, thinkMs: 15, localPercent: 100 },
+    ],
+  });
 });
 
 afterAll(() => {
@@ -618,5 +629,79 @@ describe("a replica process facing bad frames", () => {
     ws.terminate();
     replica.child.kill("SIGTERM");
     expect(await replica.exited).toBe(0);
+  });
+});
+
+describe("a replica restarted by hand from its data directory", () => {
+  it("killed with SIGKILL mid-workload and started again with the same command: it replays its journal, catches up, and the merged trace passes the oracles with it as a correct replica", {
+    timeout: 120_000,
+  }, async () => {
+    const dir = mkdtempSync(join(project, "restart-"));
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const ids = ["a/0", "a/1", "a/2"];
+    const file = join(dir, "deployment.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        kind: "deployment",
+        experiment: "../experiments/restart-one.json",
+        replicas: ids.map((id, index) => ({ id, host: "127.0.0.1", port: ports[index] })),
+        storage: { fsync: "batch" },
+      }),
+    );
+    writeFileSync(join(dir, "cluster.secret"), randomBytes(32));
+    const traceOf = (id: string): string => join(dir, `${encodeURIComponent(id)}.jsonl`);
+    const node = (command: string, id: string): Running =>
+      startCli(
+        command,
+        "--deployment",
+        file,
+        "--id",
+        id,
+        "--secret-file",
+        join(dir, "cluster.secret"),
+        "--trace",
+        traceOf(id),
+        ...(command === "replica" ? ["--data-dir", join(dir, `${encodeURIComponent(id)}.data`)] : []),
+      );
+    const replicas = new Map(ids.map((id) => [id, node("replica", id)]));
+    const clients = node("clients", "clients");
+    const delivered = (id: string): number => {
+      try {
+        return readFileSync(traceOf(id), "utf8").split('"ev":"deliver"').length - 1;
+      } catch {
+        return 0;
+      }
+    };
+    // Mid-workload (the trace is written out every 200 ms): kill a/1, let the others go on.
+    await until(() => delivered("a/1") >= 30, "a/1 to deliver 30 multicasts");
+    const first = replicas.get("a/1") as Running;
+    first.child.kill("SIGKILL");
+    await first.exited;
+    const killedAt = delivered("a/1");
+    await new Promise((resolveWait) => setTimeout(resolveWait, 300));
+    const again = node("replica", "a/1");
+    replicas.set("a/1", again);
+    expect(await clients.exited).toBe(0);
+    expect(clients.stderr).toMatch(/workload done: 240 multicasts, 240 completed/);
+    // The restarted replica replayed its journal and caught up with the rest of its group.
+    await until(() => delivered("a/1") >= 240, "the restarted a/1 to deliver every multicast", 60_000);
+    expect(again.stderr).toMatch(/journal in .*a%2F1\.data \(fsync batch\): \d+ input\(s\) to replay/);
+    expect(again.stderr).toMatch(/replayed \d+ input\(s\)/);
+    expect(killedAt).toBeLessThan(240);
+    for (const replica of replicas.values()) replica.child.kill("SIGTERM");
+    expect(await Promise.all([...replicas.values()].map((replica) => replica.exited))).toEqual([0, 0, 0]);
+    // No fault event: the oracles hold a/1 to everything a correct replica owes (every multicast
+    // delivered once, in the group's order).
+    const events: TraceEvent[] = [];
+    mergeTraceFiles([...ids, "clients"].map(traceOf), (event) => events.push(event));
+    expect(events.filter((event) => event.ev === "fault")).toEqual([]);
+    const report = checkRun(events, { liveness: true, realTime: false });
+    expect(report.violations).toEqual([]);
+    const order = (id: string): unknown[] =>
+      events.flatMap((event) => (event.ev === "deliver" && event.proc === id ? [event.id] : []));
+    expect(order("a/1")).toHaveLength(240);
+    expect(order("a/1")).toEqual(order("a/0"));
+    expect(order("a/2")).toEqual(order("a/0"));
   });
 });

@@ -52,9 +52,29 @@ import { flexcastLatencyMs } from "./model.js";
  *    b must see m2 ~> m0 ~> m1 though c is no destination of m1). So each emitter — the lca when
  *    forwarding, a destination when delivering, a notified group when answering — sends a
  *    notification to every group t below it and above the last destination that is not a
- *    destination and has ever appeared as a destination of a history entry it knew; the
- *    (t, sequence number) pairs travel with the emitter's copies and acknowledgements, and the
- *    destinations below t register them.
+ *    destination and that it must notify (below); the (t, sequence number) pairs travel with the
+ *    emitter's copies and acknowledgements, and the destinations below t register them.
+ *    Which groups. A notification to t serves one thing: a chain x ~> ... ~> m through t's order
+ *    (t delivered some c' then c, c ~> m) that a destination p below t must see before m; t's
+ *    answer waits for the messages for t that precede m and carries t's history. The emitter
+ *    knows such a chain's part c ~> m only if it knows a message c for t that precedes m; a part
+ *    it does not know runs through groups that know it, and each of them notifies with its own
+ *    knowledge (the destinations as they deliver, the notified groups as they answer: a chain
+ *    is followed back one group at a time). So t is a target when the emitter knows a message
+ *    for t that precedes m — the prototype notifies whenever it knows *any* message for t, which
+ *    after the first flushes (they carry every history to every group below) means every group
+ *    between the destinations, a storm that grows with the square of the number of groups.
+ *    Flushes also cover: when the emitter delivered a flush F (addressed to t and every group
+ *    below its issuer) knowing c ~> F, and m follows F, then p waits for F before m (F precedes
+ *    m and is addressed to p), F waits at p for t's acknowledgement (t lies between F's lca and
+ *    p), t delivers F only after c (it is sent the emitter's knowledge c ~> F first) and its
+ *    acknowledgement carries its history up to F: p sees c' before c before F before m — what
+ *    the notification would have shown. A destination that just delivered m knows exactly the
+ *    messages that precede m: those that reach one of its deliveries ("dead", knowledge.ts), and
+ *    it counts a group from the first flush it delivered after one of them died for t
+ *    (`Knowledge.targetsOfDelivered`). A notified group walks back from m over what is not dead
+ *    yet and counts, when the walk meets something dead, every group a message died for since the
+ *    last flush m is known to follow (`Knowledge.targetsOfNotified`).
  * 5. A notified group answers a notification for m once no message for it that it has not
  *    delivered precedes m in its graph — condition (4) of rule 3, as if it were to deliver m
  *    (recomputed from the current graph, never a cached wait set). The notification's window
@@ -149,6 +169,11 @@ interface PendingNotification {
   readonly arrival: number;
   /** An undelivered message for this group that precedes the notified one; recheck once delivered. */
   blockedBy: MessageId | undefined;
+  /**
+   * Rule 4: a flush epoch the notified message was known here to follow when the notification
+   * came (its vertex may be collected before the answer; see `answerNotifications`).
+   */
+  readonly epoch: number;
 }
 
 export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
@@ -185,6 +210,8 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   /** Rule 5: per notified message, this group's history length at its last round of notifications. */
   private readonly lastRound = new Map<MessageId, number>();
   private notificationSeq = 0;
+  /** Rule 4 scratch: the groups (by position) a message's notifications may go to. */
+  private readonly targets: boolean[];
   private deliveriesSinceFlush = 0;
   /** Rule 7: this group's share of the history budget: held own-history entries that make it flush. */
   private readonly flushRetainedMax: number;
@@ -208,6 +235,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     this.queues = Array.from({ length: this.position }, () => []);
     this.queueHeads = Array.from({ length: this.position }, () => 0);
     this.headDirty = Array.from({ length: this.position }, () => false);
+    this.targets = Array.from({ length: config.overlay.order.length }, () => false);
   }
 
   /** Retained history entries over all histories (what rule 7 keeps bounded). */
@@ -289,6 +317,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     assert(entry.dst[0] === this.position, "the lca is the first destination");
     // A message this group orders first was unknown here, so nothing waits for it.
     this.knowledge.deliver(this.knowledge.fresh(entry));
+    this.knowledge.targetsOfDelivered(this.targets);
     const notifs = this.notify(entry.id, entry.dst, outputs);
     for (const to of entry.dst) {
       if (to === this.position) continue;
@@ -385,6 +414,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       seq: body.seq,
       arrival: this.notificationArrivals,
       blockedBy: undefined,
+      epoch: this.knowledge.epochBefore(this.knowledge.vertex(body.id)),
     });
     this.notificationArrivals += 1;
     this.notificationsWaiting += 1;
@@ -484,6 +514,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       outputs.push({ kind: "deliver", message: forward.message });
       this.deliveriesSinceFlush += 1;
     }
+    this.knowledge.targetsOfDelivered(this.targets);
     const notifs = this.notify(id, forward.dst, outputs);
     for (const to of forward.dst) {
       if (to <= this.position) continue;
@@ -529,6 +560,9 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       const ownLength = this.knowledge.mine.end;
       let notifs: readonly NotificationRef[] = [];
       if (this.lastRound.get(waiting.id) !== ownLength) {
+        const vertex = this.knowledge.vertex(waiting.id);
+        const epoch = Math.max(waiting.epoch, this.knowledge.epochBefore(vertex));
+        this.knowledge.targetsOfNotified(vertex, epoch, waiting.dst, this.targets);
         notifs = this.notify(waiting.id, waiting.dst, outputs);
         this.lastRound.delete(waiting.id);
         this.lastRound.set(waiting.id, ownLength);
@@ -559,7 +593,10 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     return waiting.blockedBy === undefined;
   }
 
-  /** Rule 4: notifications for a message, from this group; returns what its copies/acks carry. */
+  /**
+   * Rule 4: notifications for a message, from this group, to the groups between it and the last
+   * destination that are no destination and that `targets` marks; returns what its copies/acks carry.
+   */
   private notify(
     id: MessageId,
     dst: readonly Position[],
@@ -568,7 +605,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     const refs: NotificationRef[] = [];
     const last = dst[dst.length - 1] as number;
     for (let target = this.position + 1; target < last; target += 1) {
-      if (dst.includes(target) || !this.knowledge.hasSeen(target)) continue;
+      if (dst.includes(target) || this.targets[target] !== true) continue;
       const seq = this.notificationSeq;
       this.notificationSeq += 1;
       const body: FlexNotif = { type: "notif", id, dst, seq, hst: this.knowledge.windowsFor(target) };

@@ -36,11 +36,19 @@ export class Vertex {
   clear = false;
   /** (history, absolute offset) of each retained entry of this message. */
   readonly slots: Slot[] = [];
+  /** Histories this message has joined here, retained or not (see `Knowledge.tombstones`). */
+  appearances = 0;
 
   constructor(entry: HistoryEntry, toMe: boolean) {
     this.entry = entry;
     this.toMe = toMe;
   }
+}
+
+/** Where a flush this group delivered sits in an ancestor's history, and the epoch it began (rule 4). */
+interface FlushMark {
+  readonly index: number;
+  readonly epoch: number;
 }
 
 interface Slot {
@@ -55,6 +63,12 @@ export class History {
   base = 0;
   /** Every retained entry below this absolute offset is dead. */
   deadEnd = 0;
+  /**
+   * Absolute offset up to which garbage collection has cut (`base` when it runs; the naive
+   * reference that keeps everything still counts it): rule 4 looks only at entries from here,
+   * so both make the same decisions.
+   */
+  collected = 0;
   private head = 0;
   private readonly entries: HistoryEntry[] = [];
   private readonly vertices: Vertex[] = [];
@@ -161,8 +175,25 @@ export class Knowledge {
   readonly histories: readonly History[];
   readonly self: Position;
   readonly groupCount: number;
-  /** Rule 4: groups seen as a destination of a (non-flush) history entry, ever. Never shrinks. */
-  private readonly seen: boolean[];
+  /**
+   * Rule 4, per group t: the latest flush epoch in which a message for t died here (-1: never).
+   * Epoch k starts when this group delivers its k-th flush (0 before the first). A message dies
+   * when it first reaches one this group delivered; everything this group delivered precedes its
+   * latest delivery, so the messages dead here are exactly those known to precede it. One that
+   * died before epoch k started precedes epoch k's flush, which *covers* it for any message
+   * known to follow that flush (flexcast.ts, rule 4). So `deadSeenEpoch[t] >= k` says this group
+   * knows a message for t that precedes its latest delivery and that no flush from epoch k on
+   * covers. Epochs only grow.
+   */
+  private readonly deadSeenEpoch: number[];
+  /** Flushes this group delivered: the current flush epoch. */
+  private flushEpoch = 0;
+  /**
+   * `flushMarks[a]`: where the flushes this group delivered sit in ancestor a's history, as
+   * (absolute offset, epoch) in history order, from the last one before the retained part on
+   * (rule 4: a notified message that follows one of them in a history follows its epoch's flush).
+   */
+  private readonly flushMarks: FlushMark[][];
   /** `sent[a][d - self - 1]`: how much of history a has been sent to descendant d. */
   private readonly sent: number[][];
   /**
@@ -173,6 +204,14 @@ export class Knowledge {
   private readonly sentToAll: number[];
   private readonly atMinimum: number[];
   private readonly vertices = new Map<MessageId, Vertex>();
+  /**
+   * Messages whose every retained entry was collected while some destination above this group
+   * had not yet shown its entry for them here (by id: how many histories they had joined). Such
+   * an entry comes back in that destination's window; it is dead (everything collected was), and
+   * its vertex comes back dead, as if never collected, so rule 4 counts it the same either way.
+   * At most the messages whose entries are still on their way here.
+   */
+  private readonly tombstones = new Map<MessageId, number>();
   private readonly collect: boolean;
   private search = 0;
   /** Retained entries over all histories (kept as entries come and go). */
@@ -189,7 +228,8 @@ export class Knowledge {
     this.groupCount = groupCount;
     this.collect = collectGarbage;
     this.histories = Array.from({ length: self + 1 }, (_, owner) => new History(owner));
-    this.seen = Array.from({ length: groupCount }, () => false);
+    this.deadSeenEpoch = Array.from({ length: groupCount }, () => -1);
+    this.flushMarks = Array.from({ length: self }, () => []);
     this.sent = Array.from({ length: self + 1 }, () =>
       Array.from({ length: groupCount - self - 1 }, () => 0),
     );
@@ -227,8 +267,97 @@ export class Knowledge {
     return this.vertices.size;
   }
 
-  hasSeen(group: Position): boolean {
-    return this.seen[group] === true;
+  /**
+   * Rule 4 for a message this group just delivered (the latest delivery): the groups t it must
+   * notify are those with a message known to precede it that no flush of the current epoch
+   * covers; marks them in `targets` (indexed by position).
+   */
+  targetsOfDelivered(targets: boolean[]): void {
+    const epoch = this.flushEpoch;
+    for (let group = this.self + 1; group < this.groupCount; group += 1)
+      targets[group] = (this.deadSeenEpoch[group] as number) >= epoch;
+  }
+
+  /**
+   * Rule 4 for a notified message (not delivered here; `vertex` undefined once collected): the
+   * groups of the messages known to precede it that no flush of epoch `epoch` (one it is known to
+   * follow) covers. The live ones (not yet dead) are found by walking back from it; they all sit
+   * after the retained part's start, since only dead entries are collected. Where the walk meets
+   * a dead or collected one, every message dead here since `epoch` may precede it, and all their
+   * groups count (a superset, found the same way with or without collection).
+   */
+  targetsOfNotified(
+    vertex: Vertex | undefined,
+    epoch: number,
+    dst: readonly Position[],
+    targets: boolean[],
+  ): void {
+    // Only the groups between this one and the last destination that are no destination count;
+    // once all of them are found, nothing more can change the answer.
+    const last = dst[dst.length - 1] as number;
+    let open = 0;
+    for (let group = this.self + 1; group < this.groupCount; group += 1) {
+      targets[group] = false;
+      if (group < last && !dst.includes(group)) open += 1;
+    }
+    const mark = (group: Position): void => {
+      if (group > this.self && group < last && !targets[group] && !dst.includes(group)) {
+        targets[group] = true;
+        open -= 1;
+      }
+    };
+    let reachesDead = vertex === undefined || vertex.dead;
+    if (!reachesDead && vertex !== undefined && open > 0) {
+      this.search += 1;
+      const search = this.search;
+      vertex.searched = search;
+      const stack = this.stack;
+      if (stack.length > 0) stack.length = 0;
+      stack.push(vertex);
+      for (let current = stack.pop(); current !== undefined && open > 0; current = stack.pop()) {
+        if (current !== vertex && current.entry.flush !== true)
+          for (const group of current.entry.dst) mark(group);
+        for (const slot of current.slots) {
+          if (slot.index === 0) continue;
+          const history = slot.history;
+          if (slot.index - 1 < history.collected) {
+            reachesDead = true;
+            continue;
+          }
+          const before = history.before(slot.index) as Vertex;
+          if (before.searched === search) continue;
+          before.searched = search;
+          if (before.dead) reachesDead = true;
+          else stack.push(before);
+        }
+      }
+    }
+    if (reachesDead && open > 0)
+      for (let group = this.self + 1; group < last; group += 1)
+        if ((this.deadSeenEpoch[group] as number) >= epoch) mark(group);
+  }
+
+  /**
+   * Rule 4, for a message this group has not delivered (a notified one): the latest epoch whose
+   * flush precedes `vertex` in a history this group knows (0 when none does, or when the vertex
+   * is gone). The flush's entry comes before the message's in that history, so every descendant
+   * that is sent the history sees the flush before the message.
+   */
+  epochBefore(vertex: Vertex | undefined): number {
+    if (vertex === undefined) return 0;
+    let latest = 0;
+    for (const { history, index } of vertex.slots) {
+      if (history.owner === this.self || index < history.collected) continue;
+      const marks = this.flushMarks[history.owner] as FlushMark[];
+      for (let at = marks.length - 1; at >= 0; at -= 1) {
+        const mark = marks[at] as FlushMark;
+        if (mark.index < index) {
+          if (mark.epoch > latest) latest = mark.epoch;
+          break;
+        }
+      }
+    }
+    return latest;
   }
 
   /** Rule 1: merges windows received from `sender` (a group above this one). */
@@ -269,6 +398,12 @@ export class Knowledge {
     if (vertex === undefined) {
       vertex = new Vertex(entry, entry.dst.includes(this.self));
       this.vertices.set(entry.id, vertex);
+      const appearances = this.tombstones.size === 0 ? undefined : this.tombstones.get(entry.id);
+      if (appearances !== undefined) {
+        this.tombstones.delete(entry.id);
+        vertex.appearances = appearances;
+        vertex.dead = true;
+      }
     } else {
       assert(vertex.entry.dst.length === entry.dst.length, () => `${entry.id} changed destinations`);
     }
@@ -276,6 +411,7 @@ export class Knowledge {
     const index = history.push(entry, vertex);
     this.retained += 1;
     vertex.slots.push({ history, index });
+    vertex.appearances += 1;
     // A known message in one more history has new predecessors, and so does everything after it:
     // unless the entry before it here is clear (or dead), they may include an undelivered message
     // for this group, so what was known clear from it on is not any more.
@@ -291,7 +427,6 @@ export class Knowledge {
       );
       history.addUndeliveredToMe(index);
     }
-    if (entry.flush !== true) for (const group of entry.dst) this.seen[group] = true;
     if (vertex.dead) {
       history.deadEnd = index + 1;
       this.collectable = true;
@@ -321,6 +456,19 @@ export class Knowledge {
     vertex.delivered = true;
     this.append(this.self, vertex.entry);
     this.markDead(vertex);
+    if (vertex.entry.flush === true) this.startEpoch(vertex);
+  }
+
+  /** Rule 4: this group delivered `flush`, which starts a new epoch (see `deadSeenEpoch`). */
+  private startEpoch(flush: Vertex): void {
+    this.flushEpoch += 1;
+    for (const { history, index } of flush.slots) {
+      if (history.owner === this.self) continue;
+      const marks = this.flushMarks[history.owner] as FlushMark[];
+      const last = marks[marks.length - 1];
+      assert(last === undefined || last.index < index, "flushes are delivered in every history's order");
+      marks.push({ index, epoch: this.flushEpoch });
+    }
   }
 
   private markDead(start: Vertex): void {
@@ -330,6 +478,8 @@ export class Knowledge {
     for (let vertex = stack.pop(); vertex !== undefined; vertex = stack.pop()) {
       if (vertex.dead) continue;
       vertex.dead = true;
+      if (vertex.entry.flush !== true)
+        for (const group of vertex.entry.dst) this.deadSeenEpoch[group] = this.flushEpoch;
       this.collectable = true;
       for (const slot of vertex.slots) {
         const history = slot.history;
@@ -433,14 +583,24 @@ export class Knowledge {
     this.atMinimum[owner] = count;
   }
 
+  /** How many histories held here a message joins in the end: those of its destinations at or above this group. */
+  private historiesOf(entry: HistoryEntry): number {
+    let count = 0;
+    for (const group of entry.dst) if (group <= this.self) count += 1;
+    return count;
+  }
+
   /** Rule 7: drops every history prefix that is dead here and already sent to every descendant. */
   collectGarbage(): void {
-    if (!this.collect || !this.collectable) return;
+    if (!this.collectable) return;
     this.collectable = false;
     for (const history of this.histories) {
-      if (history.deadEnd <= history.base) continue;
+      if (history.deadEnd <= history.collected) continue;
       const cut = Math.min(history.deadEnd, this.sentToAll[history.owner] as number);
-      if (cut <= history.base) continue;
+      if (cut <= history.collected) continue;
+      history.collected = cut;
+      // The naive reference keeps everything, but notes the cut (see `History.collected`).
+      if (!this.collect) continue;
       for (let index = history.base; index < cut; index += 1) {
         const vertex = history.vertexAt(index);
         if (!vertex.dead) assert(false, "only dead entries are dropped");
@@ -453,10 +613,21 @@ export class Knowledge {
         assert(at < slots.length, "a dropped entry has its slot");
         for (; at + 1 < slots.length; at += 1) slots[at] = slots[at + 1] as Slot;
         slots.pop();
-        if (slots.length === 0) this.vertices.delete(vertex.entry.id);
+        if (slots.length === 0) {
+          this.vertices.delete(vertex.entry.id);
+          if (vertex.appearances < this.historiesOf(vertex.entry))
+            this.tombstones.set(vertex.entry.id, vertex.appearances);
+        }
       }
       this.retained -= cut - history.base;
       history.dropBefore(cut);
+      // Keep the last flush mark before the retained part: a retained entry may follow it.
+      const marks = this.flushMarks[history.owner];
+      if (marks !== undefined) {
+        let drop = 0;
+        while (drop + 1 < marks.length && (marks[drop + 1] as FlushMark).index < cut) drop += 1;
+        if (drop > 0) marks.splice(0, drop);
+      }
     }
   }
 }

@@ -9,9 +9,12 @@ import type { CdagOverlay, DestinationSet, GroupId, LatencyModel } from "@amcast
  *
  * The participants of a multicast are the groups of its *span*: the C-DAG order from the lca (its
  * first destination) to its last destination. Every group of the span that is no destination is
- * notified (rule 4 of flexcast.ts) — the steady state once every group has appeared as the
- * destination of some global multicast, which the reconfiguration controller's statistics and
- * view multicasts (addressed to every group) guarantee. Times, with the lca at the client's leg:
+ * taken as notified (rule 4 of flexcast.ts). That is the most rule 4 asks for: it notifies a group
+ * only when the emitter knows a message for it that precedes the multicast and that no flush
+ * covers, which under a workload that keeps every group busy (and between flushes) is every
+ * group of the span, and otherwise fewer. So the model is the pattern's upper bound: a measured
+ * latency can fall below it (by far on orders where spans are long and few of their groups share
+ * messages, such as aws-48-cdag-inter). Times, with the lca at the client's leg:
  *
  * - a destination d delivers once it heard from every participant above it: the lca's copy, each
  *   destination's acknowledgement, and each notified group's answers, so

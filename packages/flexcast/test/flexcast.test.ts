@@ -190,6 +190,69 @@ describe("FlexCast group logic", () => {
     expect(net.group("c").historyEntries).toBe(0);
   });
 
+  it("after a flush, a message known to precede it covers its group: no notification, still ordered (rule 4)", () => {
+    // Example B with a flush of a's between m0 and m1: m0 <_a flush <_a m1. c is not notified
+    // for m1, yet b sees m2 ~> m0 ~> flush ~> m1: the flush waits for c's acknowledgement, which
+    // c sends only after m0 (m0 precedes the flush), with its history [m2, m0, flush].
+    const net = new Net(["a", "c", "b"], {}, { a: { flushEvery: 1 } });
+    net.request("m2", ["b", "c"]);
+    expect(net.request("m0", ["a", "c"])).toEqual([
+      "deliver m0",
+      "c msg m0",
+      "c msg #flush/a/1",
+      "b msg #flush/a/1",
+    ]);
+    expect(net.request("m1", ["a", "b"])).toEqual([
+      "deliver m1",
+      "b msg m1",
+      "c msg #flush/a/2",
+      "b msg #flush/a/2",
+    ]);
+    // b hears from a first: it holds m1 behind the flush, which waits for c.
+    expect(net.pass("a", "b")).toEqual([]);
+    expect(net.pass("a", "b")).toEqual([]);
+    const atB = net.drain().filter((line) => line.startsWith("b: deliver"));
+    expect(atB).toEqual(["b: deliver m2", "b: deliver m1"]);
+  });
+
+  it("after a flush, a message for a group that dies later still makes it a target (rule 4)", () => {
+    // Order z < w < x < a < c < b. a knows m0 -> {z,c} from z's history before it delivers x's
+    // flush, but m0 comes to precede a's deliveries only afterwards (m0 <_z y, and a delivers y
+    // after the flush). Then m2 <_c m0 <_z y <_a m1, and b must deliver m2 before m1: a must
+    // notify c for m1 although the flush came after it learnt of m0. A rule that forgot, at a
+    // flush, every group known before it would not notify c, and b would deliver m1 first.
+    const net = new Net(["z", "w", "x", "a", "c", "b"], {}, { x: { flushEvery: 1 } });
+    expect(net.request("m0", ["z", "c"])).toEqual(["deliver m0", "c msg m0"]);
+    expect(net.request("y", ["z", "w", "a"])).toEqual(["deliver y", "w msg y", "a msg y"]);
+    expect(net.pass("z", "a")).toEqual([]); // y waits for w's acknowledgement
+    expect(net.request("q", ["x", "a"])).toEqual([
+      "deliver q",
+      "a msg q",
+      "a msg #flush/x/1",
+      "c msg #flush/x/1",
+      "b msg #flush/x/1",
+    ]);
+    expect(net.pass("x", "a")).toEqual(["deliver q"]);
+    expect(net.pass("x", "a")).toEqual(["c ack #flush/x/1", "b ack #flush/x/1"]); // a's flush epoch 1
+    expect(net.pass("z", "w")).toEqual(["deliver y", "a ack y"]);
+    expect(net.pass("w", "a")).toEqual(["deliver y"]); // now m0 precedes a's deliveries
+    // c delivers the flush, then m2, and holds m0 back (its copy is still on z -> c).
+    expect(net.pass("x", "c")).toEqual([]);
+    expect(net.pass("a", "c")).toEqual(["b ack #flush/x/1"]); // c delivers the flush (never to the application)
+    expect(net.request("m2", ["b", "c"])).toEqual(["deliver m2", "b msg m2"]);
+    const m1 = net.request("m1", ["a", "b"]);
+    // b hears from x and a, and c's acknowledgement of the flush: without a notification it
+    // could deliver the flush and m1 now, before m2 (still behind on c -> b).
+    const atB = [net.pass("x", "b"), net.pass("a", "b"), net.pass("a", "b"), net.pass("c", "b")]
+      .flat()
+      .map((line) => `b: ${line}`);
+    atB.push(...net.drain());
+    expect(atB.filter((line) => line.startsWith("b: deliver"))).toEqual(["b: deliver m2", "b: deliver m1"]);
+    expect(m1).toEqual(["deliver m1", "c notif m1 #0", "b msg m1 notifying c#0"]);
+    // c answered only once it delivered m0 (the notification's window shows m0 ~> y ~> m1).
+    expect(net.sent.indexOf("c b ack m1 answers a#0")).toBeGreaterThan(net.sent.indexOf("c b msg m2"));
+  });
+
   it("rejects what the layer below must never hand it", () => {
     const overlay = new CdagOverlay("o", ["a", "b"]);
     const b = new FlexCastGroup({ group: "b", groups: ["a", "b"], overlay, params: undefined });

@@ -14,13 +14,20 @@ export class Net {
   /** Every message ever sent, as transcript lines, in order. */
   readonly sent: string[] = [];
 
-  constructor(order: readonly GroupId[], options: Partial<FlexCastOptions> = {}) {
+  /** `byGroup`: options of single groups, over `options`. */
+  constructor(
+    order: readonly GroupId[],
+    options: Partial<FlexCastOptions> = {},
+    byGroup: Readonly<Record<GroupId, Partial<FlexCastOptions>>> = {},
+  ) {
     this.overlay = new CdagOverlay("test", order);
-    const resolved = { ...DEFAULT_FLEXCAST_OPTIONS, ...options };
     this.groups = new Map(
       order.map((group) => [
         group,
-        new FlexCastGroup({ group, groups: order, overlay: this.overlay, params: undefined }, resolved),
+        new FlexCastGroup(
+          { group, groups: order, overlay: this.overlay, params: undefined },
+          { ...DEFAULT_FLEXCAST_OPTIONS, ...options, ...byGroup[group] },
+        ),
       ]),
     );
   }

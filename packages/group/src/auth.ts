@@ -22,9 +22,10 @@ export function canonical(value: unknown): string {
 }
 
 /**
- * A 64-bit digest of `text` (two independent 32-bit multiply-xor lanes), as 16 hex digits.
- * Enough to tell honest values apart in a simulation; a deployment that must resist crafted
- * collisions plugs a cryptographic hash into the signature scheme instead.
+ * A 64-bit digest of `text` (two independent 32-bit multiply-xor lanes), in base 36. Cheap, and
+ * enough to tell honest values apart in a simulation, but NOT collision resistant: a few seconds
+ * of search find two texts with the same digest. Only `SimulatedSignatures` signs with it; real
+ * signatures bring a cryptographic digest (see `SignedDigest`).
  */
 export function digest(text: string): string {
   let a = 0x811c_9dc5;
@@ -43,14 +44,29 @@ export function digest(text: string): string {
   return `${(a >>> 0).toString(36)}.${(b >>> 0).toString(36)}`;
 }
 
+/**
+ * The digest a signature scheme binds content with. The group layer signs short texts (a request's
+ * digest, a batch's digest, a vote naming one) and compares digests to tell inputs and batches
+ * apart, so a signature is worth exactly as much as this function's collision resistance: two
+ * contents with one digest share every signature and every vote. Which digest is sound is the
+ * scheme's to say, so the scheme supplies it (`Signer.digest`, `Verifier.digest`): the group layer
+ * decides what text is digested and signed (inputs.ts and pbft.ts, one function per kind), the
+ * scheme only how it is hashed.
+ */
+export type SignedDigest = (text: string) => string;
+
 /** What a process uses to sign: it signs with its own key only. */
 export interface Signer {
   readonly id: ProcessId;
+  /** The scheme's digest (the same function as its verifier's). */
+  readonly digest: SignedDigest;
   sign(data: string): string;
 }
 
 /** Checks that `signer` signed `data`. */
 export interface Verifier {
+  /** The scheme's digest (the same function as its signers'). */
+  readonly digest: SignedDigest;
   verify(signer: ProcessId, data: string, signature: string): boolean;
 }
 
@@ -64,8 +80,15 @@ export interface Verifier {
  * registry. Byzantine strategies only ever get the signer of the process they run in, so they can
  * sign anything as themselves and nothing as anyone else — the unforgeability the protocols rely
  * on. A network deployment plugs real signatures (e.g. Ed25519) in through the same interfaces.
+ *
+ * Its digest is the cheap 64-bit `digest`: collisions can be crafted, but no process of a
+ * simulated run searches for them (the Byzantine strategies alter, replay and re-sign content,
+ * they do not craft collisions, and simulated clients are correct), so the model's
+ * unforgeability never rests on collision resistance, and the simulator keeps its speed. Real
+ * signatures, which face adversaries that do search, digest with SHA-256.
  */
 export class SimulatedSignatures implements Verifier {
+  readonly digest: SignedDigest = digest;
   private readonly keys = new Map<ProcessId, string>();
 
   constructor(private readonly seed: number) {}
@@ -73,7 +96,7 @@ export class SimulatedSignatures implements Verifier {
   /** The signer of `id`; only the process `id` may be given it. */
   signerFor(id: ProcessId): Signer {
     const key = this.key(id);
-    return { id, sign: (data) => digest(`${key}|${data}`) };
+    return { id, digest, sign: (data) => digest(`${key}|${data}`) };
   }
 
   verify(signer: ProcessId, data: string, signature: string): boolean {

@@ -191,7 +191,7 @@ export class ByzantineReplica implements ProcessLogic {
     // The second half of the group hears of another batch for the same (view, seq).
     if (replicas.indexOf(send.to) < replicas.length / 2) return send;
     const batch = prePrepare.batch.length > 1 ? [...prePrepare.batch].reverse() : [];
-    const digest = batchDigest(batch);
+    const digest = batchDigest(this.signer.digest, batch);
     const forged: PrePrepare = {
       ...prePrepare,
       batch,
@@ -217,7 +217,7 @@ export class ByzantineReplica implements ProcessLogic {
     if (body.type === "new-view") {
       const newView = body as NewView;
       const prePrepares = newView.prePrepares.map((prePrepare) => {
-        const digest = batchDigest([]);
+        const digest = batchDigest(this.signer.digest, []);
         return {
           ...prePrepare,
           batch: [],
@@ -237,7 +237,7 @@ export class ByzantineReplica implements ProcessLogic {
 
   private signCopy(to: ProcessId, k: number, body: unknown): string {
     assert(this.membership.groupOf(to) !== this.inner.group, "copies go to other groups");
-    return this.signer.sign(copyDigests(this.id, this.inner.group, k, body).signed);
+    return this.signer.sign(copyDigests(this.signer.digest, this.id, this.inner.group, k, body).signed);
   }
 
   private withBody(send: ProcessSend, body: GroupWire): ProcessSend {

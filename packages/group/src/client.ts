@@ -198,7 +198,11 @@ export class MulticastClient implements ClientLogic {
     // first is the lowest.
     const oldest = this.inFlight.size === 0 ? undefined : this.inFlight.values().next().value;
     const settled = Math.min(seq, this.firstAbandonedSeq, oldest === undefined ? seq : oldest.seq);
-    const signature = this.spec.signer?.sign(requestDigest(this.id, seq, message, this.view, settled)) ?? "";
+    const signer = this.spec.signer;
+    const signature =
+      signer === undefined
+        ? ""
+        : signer.sign(requestDigest(signer.digest, this.id, seq, message, this.view, settled));
     const envelope: GroupWire =
       this.view === 0
         ? { t: "request", message, seq, signature, settled }

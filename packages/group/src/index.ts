@@ -1,4 +1,4 @@
-export type { Signer, Verifier } from "./auth.js";
+export type { SignedDigest, Signer, Verifier } from "./auth.js";
 export { canonical, digest, SimulatedSignatures } from "./auth.js";
 export type { ByzantineStrategy } from "./byzantine.js";
 export { BYZANTINE_STRATEGIES, ByzantineReplica } from "./byzantine.js";

@@ -1,6 +1,7 @@
 import type { ClientId, GroupId, Multicast, ProcessId } from "@amcast/core";
 import { assert } from "@amcast/core";
-import { canonical, digest } from "./auth.js";
+import type { SignedDigest } from "./auth.js";
+import { canonical } from "./auth.js";
 
 /**
  * What a group orders. Replicas feed their protocol logic only inputs that consensus decided,
@@ -54,10 +55,16 @@ export interface CopyInput {
  * the only one that digests, runs only there), and nothing the group layer carries is changed once
  * sent. So the text of an item, which can be long (FlexCast's history windows), is made once per
  * item instead of once per copy, per receiver and per check, and its digest once per (item, stream
- * position). A Byzantine strategy that alters an item makes a new object.
+ * position, digest function). A Byzantine strategy that alters an item makes a new object.
+ *
+ * The texts below (`request|…`, `item|…`, `copy|…`, `batch|…`) are the one definition of what a
+ * signature covers; the signature scheme's `SignedDigest` hashes them (see auth.ts).
  */
 const canonicalByObject = new WeakMap<object, string>();
-const itemDigestByObject = new WeakMap<object, { fromGroup: GroupId; k: number; item: string }>();
+const itemDigestByObject = new WeakMap<
+  object,
+  { hash: SignedDigest; fromGroup: GroupId; k: number; item: string }
+>();
 
 function canonicalOf(value: unknown): string {
   if (typeof value !== "object" || value === null) return canonical(value);
@@ -70,27 +77,29 @@ function canonicalOf(value: unknown): string {
 }
 
 /** Digest of item `k` of the stream from `fromGroup` with `body` (the same for every honest sender). */
-function itemDigest(fromGroup: GroupId, k: number, body: unknown): string {
-  if (typeof body !== "object" || body === null) return digest(`item|${fromGroup}|${k}|${canonical(body)}`);
+function itemDigest(hash: SignedDigest, fromGroup: GroupId, k: number, body: unknown): string {
+  if (typeof body !== "object" || body === null) return hash(`item|${fromGroup}|${k}|${canonical(body)}`);
   const known = itemDigestByObject.get(body);
-  if (known !== undefined && known.fromGroup === fromGroup && known.k === k) return known.item;
-  const item = digest(`item|${fromGroup}|${k}|${canonicalOf(body)}`);
-  itemDigestByObject.set(body, { fromGroup, k, item });
+  if (known !== undefined && known.hash === hash && known.fromGroup === fromGroup && known.k === k)
+    return known.item;
+  const item = hash(`item|${fromGroup}|${k}|${canonicalOf(body)}`);
+  itemDigestByObject.set(body, { hash, fromGroup, k, item });
   return item;
 }
 
 /**
  * Digest of a request's content; the client signs this digest. Computed only where it matters
- * (Byzantine mode): `withDigest` false leaves it empty.
+ * (Byzantine mode): without a digest function, `makeRequestInput` leaves it empty.
  */
 export function requestDigest(
+  hash: SignedDigest,
   client: ClientId,
   seq: number,
   message: Multicast,
   view: number,
   settled: number,
 ): string {
-  return digest(`request|${client}|${seq}|${view}|${settled}|${canonicalOf(message)}`);
+  return hash(`request|${client}|${seq}|${view}|${settled}|${canonicalOf(message)}`);
 }
 
 /**
@@ -109,7 +118,7 @@ export function makeRequestInput(
   settled: number,
   signature: string,
   bytes: number,
-  withDigest: boolean,
+  hash: SignedDigest | undefined,
 ): RequestInput {
   return {
     kind: "request",
@@ -119,7 +128,7 @@ export function makeRequestInput(
     message,
     view,
     settled,
-    digest: withDigest ? requestDigest(client, seq, message, view, settled) : "",
+    digest: hash === undefined ? "" : requestDigest(hash, client, seq, message, view, settled),
     signature,
     bytes,
   };
@@ -130,13 +139,14 @@ export function makeRequestInput(
  * its sender signs it. One canonical encoding of the body serves both.
  */
 export function copyDigests(
+  hash: SignedDigest,
   sender: ProcessId,
   fromGroup: GroupId,
   k: number,
   body: unknown,
 ): { item: string; signed: string } {
-  const item = itemDigest(fromGroup, k, body);
-  return { item, signed: digest(`copy|${sender}|${item}`) };
+  const item = itemDigest(hash, fromGroup, k, body);
+  return { item, signed: hash(`copy|${sender}|${item}`) };
 }
 
 export function makeCopyInput(
@@ -146,9 +156,10 @@ export function makeCopyInput(
   body: unknown,
   signature: string,
   bytes: number,
-  withDigest: boolean,
+  hash: SignedDigest | undefined,
 ): CopyInput {
-  const digests = withDigest ? copyDigests(sender, fromGroup, k, body) : { item: "", signed: "" };
+  const digests =
+    hash === undefined ? { item: "", signed: "" } : copyDigests(hash, sender, fromGroup, k, body);
   return {
     kind: "copy",
     key: `${sender}#${k}`,
@@ -167,18 +178,17 @@ export function makeCopyInput(
  * Digest of a batch: of its inputs' digests in order (an empty batch is a no-op). Kept per batch
  * object: a replica checks a proposal's batch and executes the same batch later.
  */
-export function batchDigest(batch: readonly OrderedInput[]): string {
-  let known = batchDigestByObject.get(batch);
-  if (known === undefined) {
-    let text = `batch|${batch.length}`;
-    for (const input of batch) text += `|${input.digest}`;
-    known = digest(text);
-    batchDigestByObject.set(batch, known);
-  }
-  return known;
+export function batchDigest(hash: SignedDigest, batch: readonly OrderedInput[]): string {
+  const known = batchDigestByObject.get(batch);
+  if (known !== undefined && known.hash === hash) return known.batch;
+  let text = `batch|${batch.length}`;
+  for (const input of batch) text += `|${input.digest}`;
+  const computed = hash(text);
+  batchDigestByObject.set(batch, { hash, batch: computed });
+  return computed;
 }
 
-const batchDigestByObject = new WeakMap<readonly OrderedInput[], string>();
+const batchDigestByObject = new WeakMap<readonly OrderedInput[], { hash: SignedDigest; batch: string }>();
 
 export function batchBytes(batch: readonly OrderedInput[]): number {
   let bytes = 8;

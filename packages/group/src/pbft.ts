@@ -1,7 +1,7 @@
 import type { ProcessId } from "@amcast/core";
 import { assert } from "@amcast/core";
 import type { Signer, Verifier } from "./auth.js";
-import { digest, SIGNATURE_BYTES } from "./auth.js";
+import { SIGNATURE_BYTES } from "./auth.js";
 import { BackoffLevel } from "./backoff.js";
 import type { OrderedInput } from "./inputs.js";
 import { batchBytes, batchDigest, InputPool } from "./inputs.js";
@@ -16,7 +16,14 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  *   its view, s is within its watermarks, it accepted no other digest for (v, s), the digest
  *   matches the batch, and every input in the batch is valid (requests validated before ordered:
  *   a request must carry its client's signature, a stream copy its sending replica's); it then
- *   sends PREPARE(v, s, d) to all. With the pre-prepare and 2f matching prepares from distinct
+ *   sends PREPARE(v, s, d) to all. An input a replica received directly is authentic without its
+ *   signature (the authenticated link names its sender, the client or the sending replica), so a
+ *   replica checks a signature only when the input is shown to it by another (in a pre-prepare or
+ *   forwarded, unless it holds the same input, by digest, itself) or by it to others (the
+ *   primary checks what it proposes, so a correct primary never proposes what backups refuse).
+ *   Likewise a vote that came from its signer counts as it is; its signature is checked when it
+ *   joins a certificate this replica may show (its prepared or commit certificate), so a wrongly
+ *   signed one never makes a correct replica's view change or catch-up answer invalid. With the pre-prepare and 2f matching prepares from distinct
  *   backups, (v, s, d) is prepared and the replica sends COMMIT(v, s, d); with 2f+1 matching
  *   commits it is committed. Batches execute in sequence order.
  * - B2 (checkpoints): every `checkpointInterval` sequence numbers a replica signs the digest chain
@@ -166,7 +173,6 @@ const HEADER_BYTES = 24;
 const PATIENCE_LEVEL_MAX = 6;
 /** B3b: calm needed before the patience level drops, in suspicion timeouts of the current level. */
 const CALM_SUSPICION_TIMEOUTS = 10;
-const GENESIS_CHAIN = digest("genesis");
 
 export class PbftOrderer implements Orderer {
   private view = 0;
@@ -187,8 +193,10 @@ export class PbftOrderer implements Orderer {
   /** B3b: the patience level; its calm watches how long executed inputs waited. */
   private readonly patience = new BackoffLevel(PATIENCE_LEVEL_MAX);
   private lastExecuted = 0;
-  private chain = GENESIS_CHAIN;
-  private stable: StableProof = { seq: 0, chain: GENESIS_CHAIN, checkpoints: [] };
+  /** The digest chain of the empty log (the scheme's digest of "genesis"). */
+  private readonly genesisChain: string;
+  private chain: string;
+  private stable: StableProof;
   private nextSeq = 1;
   private readonly slots = new Map<number, Slot>();
   /** Votes by (view, seq, digest); they may arrive before the pre-prepare they are about. */
@@ -221,6 +229,10 @@ export class PbftOrderer implements Orderer {
    */
   private waitingSinceTick = 0;
   private readonly pool: InputPool;
+  /** Inputs whose digest and signature this replica checked (see `checked`). */
+  private readonly checkedInputs = new WeakSet<OrderedInput>();
+  /** Votes whose signature this replica checked, or made (see `certifiedVotes`). */
+  private readonly checkedVotes = new WeakSet<Vote>();
   private readonly proposedKeys = new Set<string>();
   private readonly n: number;
   private readonly quorum: number;
@@ -241,7 +253,11 @@ export class PbftOrderer implements Orderer {
     private readonly f: number,
     private readonly signer: Signer,
     private readonly verifier: Verifier,
-    private readonly validInput: (input: OrderedInput) => boolean,
+    /**
+     * Whether an input is valid: its content's digest and its signature check. `pooled`: one this
+     * replica received directly, checked before this replica proposes it (as primary).
+     */
+    private readonly validInput: (input: OrderedInput, pooled: boolean) => boolean,
     hardState?: PbftHardState,
   ) {
     this.n = host.replicas.length;
@@ -250,6 +266,9 @@ export class PbftOrderer implements Orderer {
     this.quorum = 2 * f + 1;
     this.windowSize = 4 * this.checkpointInterval;
     this.pool = new InputPool(options.poolInputsMax);
+    this.genesisChain = verifier.digest("genesis");
+    this.chain = this.genesisChain;
+    this.stable = { seq: 0, chain: this.genesisChain, checkpoints: [] };
     if (hardState !== undefined) {
       this.view = hardState.view;
       this.viewActive = hardState.viewActive;
@@ -388,7 +407,7 @@ export class PbftOrderer implements Orderer {
         for (const input of Array.isArray(message.inputs) ? message.inputs : []) {
           // Useful ones only: a forward replayed long after its inputs executed must not refill
           // the pool (that would keep the replica from ever being idle).
-          if (!this.pool.has(input?.key) && this.validInput(input) && this.host.useful(input))
+          if (!this.pool.has(input?.key) && this.checked(input, false) && this.host.useful(input))
             this.pool.add(input, this.host.now());
         }
         this.maybePropose();
@@ -494,11 +513,14 @@ export class PbftOrderer implements Orderer {
       this.nextSeq - 1 - this.lastExecuted < this.options.pipelineMax &&
       this.nextSeq <= this.stable.seq + this.windowSize
     ) {
+      // An input is checked when it is shown to others: a primary proposes only what it checked
+      // (one that fails leaves the pool), so a client or a sender cannot make a correct primary
+      // propose what the backups would refuse.
       const batch = this.pool.take(
         this.options.batchInputsMax,
         this.options.batchBytesMax,
         this.proposedKeys,
-        this.host.useful,
+        (input) => this.host.useful(input) && this.checked(input, true),
       );
       if (batch.length === 0) return;
       for (const input of batch) this.proposedKeys.add(input.key);
@@ -510,7 +532,7 @@ export class PbftOrderer implements Orderer {
   }
 
   private signPrePrepare(view: number, seq: number, batch: readonly OrderedInput[]): PrePrepare {
-    const batchHash = batchDigest(batch);
+    const batchHash = batchDigest(this.verifier.digest, batch);
     this.signedSeq = Math.max(this.signedSeq, seq);
     return {
       type: "pre-prepare",
@@ -521,6 +543,15 @@ export class PbftOrderer implements Orderer {
       signer: this.host.self,
       signature: this.signer.sign(prePrepareText(view, seq, batchHash)),
     };
+  }
+
+  /** `validInput`, once per input object (a forwarded or re-proposed input is not checked again). */
+  private checked(input: OrderedInput, pooled: boolean): boolean {
+    if (typeof input !== "object" || input === null) return false;
+    if (this.checkedInputs.has(input)) return true;
+    if (!this.validInput(input, pooled)) return false;
+    this.checkedInputs.add(input);
+    return true;
   }
 
   private validPrePrepare(message: PrePrepare): boolean {
@@ -534,7 +565,7 @@ export class PbftOrderer implements Orderer {
         prePrepareText(message.view, message.seq, message.digest),
         message.signature,
       ) &&
-      batchDigest(message.batch) === message.digest
+      batchDigest(this.verifier.digest, message.batch) === message.digest
     );
   }
 
@@ -554,8 +585,8 @@ export class PbftOrderer implements Orderer {
 
   /**
    * The batch with every input checked: an input this replica received itself (same key, same
-   * digest) is replaced by its own verified copy; any other is verified in full. Undefined when
-   * one is invalid.
+   * digest) is replaced by its own copy (authentic: it came over the sender's own link); any other
+   * is verified in full. Undefined when one is invalid.
    */
   private checkedBatch(batch: readonly OrderedInput[]): readonly OrderedInput[] | undefined {
     let checked: OrderedInput[] | undefined;
@@ -569,7 +600,7 @@ export class PbftOrderer implements Orderer {
         } else checked?.push(own);
         continue;
       }
-      if (!this.validInput(input)) return undefined;
+      if (!this.checked(input, false)) return undefined;
       checked?.push(input);
     }
     return checked ?? batch;
@@ -595,7 +626,7 @@ export class PbftOrderer implements Orderer {
 
   private signVote(type: "prepare" | "commit", view: number, seq: number, batchHash: string): Vote {
     this.signedSeq = Math.max(this.signedSeq, seq);
-    return {
+    const vote: Vote = {
       type,
       view,
       seq,
@@ -603,22 +634,57 @@ export class PbftOrderer implements Orderer {
       signer: this.host.self,
       signature: this.signer.sign(voteText(type, view, seq, batchHash, this.host.self)),
     };
+    this.checkedVotes.add(vote);
+    return vote;
   }
 
   private validVote(vote: Vote): boolean {
-    return (
-      this.host.replicas.includes(vote.signer) &&
-      Number.isSafeInteger(vote.seq) &&
-      this.verifier.verify(
+    return this.wellFormedVote(vote) && this.signedVote(vote);
+  }
+
+  private wellFormedVote(vote: Vote): boolean {
+    return this.host.replicas.includes(vote.signer) && Number.isSafeInteger(vote.seq);
+  }
+
+  private signedVote(vote: Vote): boolean {
+    if (this.checkedVotes.has(vote)) return true;
+    if (
+      !this.verifier.verify(
         vote.signer,
         voteText(vote.type, vote.view, vote.seq, vote.digest, vote.signer),
         vote.signature,
       )
-    );
+    )
+      return false;
+    this.checkedVotes.add(vote);
+    return true;
+  }
+
+  /**
+   * Up to `count` of `votes` whose signatures check, for a certificate (shown to others in a view
+   * change or a catch-up); those that fail are forgotten. A vote that came from its signer is
+   * authentic by the link, so its signature is checked only here, when it joins a certificate.
+   */
+  private certifiedVotes(votes: Map<ProcessId, Vote>, candidates: readonly Vote[], count: number): Vote[] {
+    const certified: Vote[] = [];
+    for (const vote of candidates) {
+      if (certified.length >= count) break;
+      if (this.signedVote(vote)) certified.push(vote);
+      else {
+        votes.delete(vote.signer);
+        this.rejectedMessages += 1;
+      }
+    }
+    return certified;
   }
 
   private onVote(vote: Vote): void {
-    if (!this.validVote(vote) || vote.seq <= this.stable.seq || vote.seq > this.stable.seq + this.windowSize)
+    // Not checked here (B1): it came from its signer; see certifiedVotes.
+    if (
+      !this.wellFormedVote(vote) ||
+      vote.seq <= this.stable.seq ||
+      vote.seq > this.stable.seq + this.windowSize
+    )
       return;
     this.recordVote(vote);
     // 2f+1 commits prove the batch was decided, even if its pre-prepare never reached us (B4).
@@ -644,15 +710,16 @@ export class PbftOrderer implements Orderer {
       const { view, digest: batchHash } = slot.prePrepare;
       const set = this.votes.get(voteKey(view, seq, batchHash));
       if (!slot.prepared && set !== undefined) {
-        const prepares = [...set.prepares.values()].filter((vote) => vote.signer !== slot.prePrepare.signer);
+        const candidates = [...set.prepares.values()].filter(
+          (vote) => vote.signer !== slot.prePrepare.signer,
+        );
+        const prepares =
+          candidates.length >= 2 * this.f ? this.certifiedVotes(set.prepares, candidates, 2 * this.f) : [];
         if (prepares.length >= 2 * this.f) {
           slot.prepared = true;
           const best = this.preparedProofs.get(seq);
           if (best === undefined || best.prePrepare.view <= view)
-            this.preparedProofs.set(seq, {
-              prePrepare: slot.prePrepare,
-              prepares: prepares.slice(0, 2 * this.f),
-            });
+            this.preparedProofs.set(seq, { prePrepare: slot.prePrepare, prepares });
         }
       }
       if (slot.prepared && !slot.commitSent) {
@@ -668,11 +735,9 @@ export class PbftOrderer implements Orderer {
         !this.committed.has(seq) &&
         seq > this.lastExecuted
       ) {
-        this.committed.set(seq, {
-          seq,
-          batch: slot.prePrepare.batch,
-          commits: [...set.commits.values()].slice(0, this.quorum),
-        });
+        const commits = this.certifiedVotes(set.commits, [...set.commits.values()], this.quorum);
+        if (commits.length >= this.quorum)
+          this.committed.set(seq, { seq, batch: slot.prePrepare.batch, commits });
       }
     }
     this.executeReady();
@@ -686,7 +751,7 @@ export class PbftOrderer implements Orderer {
       this.committed.delete(entry.seq);
       this.lastExecuted = entry.seq;
       this.waitingSinceTick = now;
-      this.chain = digest(`${this.chain}|${batchDigest(entry.batch)}`);
+      this.chain = this.verifier.digest(`${this.chain}|${batchDigest(this.verifier.digest, entry.batch)}`);
       for (const input of entry.batch) {
         this.noteWait(now, this.pool.receivedTick(input.key));
         this.pool.delete(input.key);
@@ -765,7 +830,7 @@ export class PbftOrderer implements Orderer {
   }
 
   private validStable(proof: StableProof): boolean {
-    if (proof.seq === 0) return proof.chain === GENESIS_CHAIN;
+    if (proof.seq === 0) return proof.chain === this.genesisChain;
     if (!Array.isArray(proof.checkpoints)) return false;
     const signers = new Set<ProcessId>();
     for (const checkpoint of proof.checkpoints) {
@@ -1014,7 +1079,7 @@ export class PbftOrderer implements Orderer {
         prePrepare !== undefined &&
         prePrepare.view === message.view &&
         prePrepare.seq === entry.seq &&
-        prePrepare.digest === batchDigest(entry.batch) &&
+        prePrepare.digest === batchDigest(this.verifier.digest, entry.batch) &&
         this.validPrePrepare(prePrepare)
       );
     });
@@ -1124,7 +1189,7 @@ export class PbftOrderer implements Orderer {
   }
 
   private validCommitCertificate(entry: DecidedEntry): boolean {
-    const batchHash = batchDigest(entry.batch);
+    const batchHash = batchDigest(this.verifier.digest, entry.batch);
     const signers = new Set<ProcessId>();
     let view: number | undefined;
     for (const vote of entry.commits) {

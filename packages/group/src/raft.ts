@@ -705,14 +705,16 @@ export class RaftOrderer implements Orderer {
   }
 
   /**
-   * Without checkpoints, keeps at most `retainedEntriesMax` applied entries (for lagging
-   * followers), dropping older ones. With checkpoints, `compact` drops them (R6).
+   * Without checkpoints, keeps at least `retainedEntriesMax` applied entries (for lagging
+   * followers), dropping older ones in chunks of a quarter of that: a drop copies the log, so
+   * dropping one entry per apply would cost the whole log's length each time. With checkpoints,
+   * `compact` drops them (R6).
    */
   private dropApplied(): void {
     if (this.host.checkpoints) return;
     const keepFrom = this.lastApplied - this.options.retainedEntriesMax + 1;
-    if (keepFrom <= this.firstIndex) return;
     const dropCount = keepFrom - this.firstIndex;
+    if (dropCount <= 0 || dropCount < Math.max(1, this.options.retainedEntriesMax >> 2)) return;
     this.droppedTerm = this.termAt(keepFrom - 1);
     this.entries = this.entries.slice(dropCount);
     this.firstIndex = keepFrom;

@@ -11,7 +11,7 @@ import type {
   ProtocolDefinition,
 } from "@amcast/core";
 import { assert, assertNever, Prng, protocolContext } from "@amcast/core";
-import type { Signer, Verifier } from "./auth.js";
+import type { SignedDigest, Signer, Verifier } from "./auth.js";
 import { SIGNATURE_BYTES } from "./auth.js";
 import { ClientRequests } from "./clients.js";
 import type { OrderedInput } from "./inputs.js";
@@ -167,6 +167,7 @@ export class Replica<M> implements ProcessLogic {
   private readonly observed = new Map<ProcessId, { sumMs: number; samples: number }>();
   private ticks = 0;
   private executedInputs = 0;
+  private consensusEnvelope: Extract<GroupWire, { t: "consensus" }> | undefined;
 
   constructor(spec: ReplicaSpec<M>) {
     const replicas = spec.membership.replicas(spec.group);
@@ -181,6 +182,10 @@ export class Replica<M> implements ProcessLogic {
       "Byzantine mode needs signatures",
     );
     assert(spec.signer === undefined || spec.signer.id === spec.id, "a replica signs as itself");
+    assert(
+      spec.signer === undefined || spec.verifier === undefined || spec.signer.digest === spec.verifier.digest,
+      "a replica's signer and verifier digest alike (one signature scheme)",
+    );
     this.id = spec.id;
     this.group = spec.group;
     this.mode = spec.mode;
@@ -202,7 +207,11 @@ export class Replica<M> implements ProcessLogic {
       self: spec.id,
       replicas,
       send: (to, message, bytes, label) => {
-        const envelope: GroupWire = { t: "consensus", body: message };
+        // One envelope per message however many replicas it goes to (a broadcast): a runtime
+        // then encodes it once.
+        if (this.consensusEnvelope?.body !== message)
+          this.consensusEnvelope = { t: "consensus", body: message };
+        const envelope = this.consensusEnvelope;
         this.outputs.push({
           kind: "send",
           to,
@@ -248,7 +257,12 @@ export class Replica<M> implements ProcessLogic {
           spec.f,
           spec.signer as Signer,
           spec.verifier as Verifier,
-          (input) => this.validRelayedInput(input),
+          (input, pooled) => {
+            const valid = this.validRelayedInput(input);
+            // One of ours that fails its check before we propose it: its sender signed it wrongly.
+            if (!valid && pooled) this.count("bad-signature");
+            return valid;
+          },
           spec.hardState as ConstructorParameters<typeof PbftOrderer>[6],
         );
         break;
@@ -547,20 +561,9 @@ export class Replica<M> implements ProcessLogic {
       return;
     }
     const bytes = ENVELOPE_BYTES + multicastBytes(message) + this.signatureBytes();
-    const input = makeRequestInput(
-      from,
-      seq,
-      message,
-      view,
-      settled,
-      signature,
-      bytes,
-      this.mode === "byzantine",
-    );
-    if (this.mode === "byzantine" && !this.spec.verifier?.verify(from, input.digest, signature)) {
-      this.drop("bad-signature");
-      return;
-    }
+    const input = makeRequestInput(from, seq, message, view, settled, signature, bytes, this.signedDigest());
+    // Not checked here: the link proved who sent it. Its signature is checked when it is shown to
+    // another replica (PbftOrderer, B1), the one place a forged one could mislead.
     this.orderer.submit(input);
   }
 
@@ -590,19 +593,16 @@ export class Replica<M> implements ProcessLogic {
       envelope.body,
       envelope.signature,
       bytes,
-      this.mode === "byzantine",
+      this.signedDigest(),
     );
-    if (this.mode === "byzantine" && !this.spec.verifier?.verify(from, input.digest, envelope.signature)) {
-      this.drop("bad-signature");
-      return;
-    }
+    // As for requests: the link proved who sent it; the signature is checked when it is shown to others.
     this.orderer.submit(input);
   }
 
   /**
-   * Checks an input relayed by another replica (Byzantine mode's check of a proposal): its digest
-   * is recomputed from its content and its signature checked against that. Returns the input to
-   * order, or undefined when it is invalid.
+   * Checks an input shown to this replica by another (a proposal's inputs, forwarded ones) or by
+   * this replica to others (its own, before it proposes them): its digest is recomputed from its
+   * content and its signature checked against that. Byzantine mode only.
    */
   private validRelayedInput(input: OrderedInput): boolean {
     const verifier = this.spec.verifier;
@@ -617,7 +617,8 @@ export class Replica<M> implements ProcessLogic {
         Number.isSafeInteger(input.settled) &&
         input.settled >= 0 &&
         input.settled <= input.seq &&
-        requestDigest(input.client, input.seq, input.message, input.view, input.settled) === input.digest &&
+        requestDigest(verifier.digest, input.client, input.seq, input.message, input.view, input.settled) ===
+          input.digest &&
         verifier.verify(input.client, input.digest, input.signature)
       );
     }
@@ -629,7 +630,7 @@ export class Replica<M> implements ProcessLogic {
       input.key !== `${input.sender}#${input.k}`
     )
       return false;
-    const digests = copyDigests(input.sender, input.fromGroup, input.k, input.body);
+    const digests = copyDigests(verifier.digest, input.sender, input.fromGroup, input.k, input.body);
     return (
       digests.item === input.itemDigest &&
       digests.signed === input.digest &&
@@ -670,7 +671,7 @@ export class Replica<M> implements ProcessLogic {
   /** A solo replica's copy, decided on arrival: taken now if next in its stream, else counted. */
   private executeCopy(fromGroup: GroupId, sender: ProcessId, k: number, body: unknown): void {
     if (this.incoming.takeNext(fromGroup, k)) this.executeItem(fromGroup, body);
-    else this.execute(makeCopyInput(sender, fromGroup, k, body, "", 0, false));
+    else this.execute(makeCopyInput(sender, fromGroup, k, body, "", 0, undefined));
   }
 
   /** Item of another group's stream, taken in stream order: one step of the logic. */
@@ -693,8 +694,11 @@ export class Replica<M> implements ProcessLogic {
       if (output.kind === "send") {
         assert(output.to !== this.group, () => `group ${this.group} sends to itself`);
         const k = this.outgoing.next(output.to);
+        const signer = this.spec.signer;
         const signature =
-          this.spec.signer?.sign(copyDigests(this.id, this.group, k, output.body).signed) ?? "";
+          signer === undefined
+            ? ""
+            : signer.sign(copyDigests(signer.digest, this.id, this.group, k, output.body).signed);
         const description = this.spec.protocol.describe(output.body);
         const envelope: GroupWire = { t: "copy", k, body: output.body, signature };
         const bytes = ENVELOPE_BYTES + 8 + description.bytes + this.signatureBytes();
@@ -789,6 +793,11 @@ export class Replica<M> implements ProcessLogic {
     }
   }
 
+  /** The digest of what is signed, in Byzantine mode only (the only mode that digests inputs). */
+  private signedDigest(): SignedDigest | undefined {
+    return this.mode === "byzantine" ? this.spec.verifier?.digest : undefined;
+  }
+
   private signatureBytes(): number {
     return this.mode === "byzantine" ? SIGNATURE_BYTES : 0;
   }
@@ -801,8 +810,12 @@ export class Replica<M> implements ProcessLogic {
   }
 
   private drop(reason: DropReason): readonly ProcessOutput[] {
-    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+    this.count(reason);
     return this.flush();
+  }
+
+  private count(reason: DropReason): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
   }
 }
 

@@ -16,6 +16,12 @@ import type { TransferMessage } from "./transfer.js";
  *   delivery is under way (the reply comes when it is delivered), so the client keeps waiting.
  * - `state`: between replicas of one group, state transfer (transfer.ts): manifests and
  *   partitions of checkpoints.
+ *
+ * Only what a process shows to a third party is signed: requests (a primary relays them in its
+ * proposals) and stream copies (relayed likewise, and counted f+1 per item). The answers to a
+ * client (`reply`, `redirect`, `under-way`) are not: the client acts on f+1 matching ones from
+ * distinct replicas of a group in Byzantine mode, each named by its link (authenticated on the
+ * network), so one of them is from a correct replica, and it never passes them on.
  */
 export type GroupWire =
   | {

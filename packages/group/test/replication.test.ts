@@ -1,5 +1,5 @@
 import { checkRun } from "@amcast/check";
-import type { DestinationSet, Prng, TraceEvent } from "@amcast/core";
+import type { DestinationSet, Prng, ProcessLogic, ProcessOutput, TraceEvent } from "@amcast/core";
 import { percent } from "@amcast/core";
 import type { CrashFault, PartitionFault, SimClient, SimProcess } from "@amcast/sim";
 import { simulate } from "@amcast/sim";
@@ -31,6 +31,53 @@ interface RunOptions {
   readonly seed?: number;
   /** Every message held back by up to this much more (links stay FIFO); none when absent. */
   readonly extraDelayMsMax?: number;
+  /** Replicas (counted as Byzantine) whose prepares and commits carry a signature of other data. */
+  readonly badVoteSigners?: readonly string[];
+}
+
+/**
+ * A replica that runs correctly but signs its prepares and commits wrongly (each carries its
+ * signature of its first vote): they come over its own link, so only their signatures are wrong.
+ */
+class BadVoteSigner implements ProcessLogic {
+  readonly id: string;
+  readonly wantsTicks: boolean;
+  private firstSignature: string | undefined;
+  /** The one vote it signed rightly: its first. */
+  first: { type: string; view: number; seq: number } | undefined;
+
+  constructor(private readonly inner: Replica<unknown>) {
+    this.id = inner.id;
+    this.wantsTicks = inner.wantsTicks;
+  }
+
+  receive(from: string, body: unknown): readonly ProcessOutput[] {
+    return this.inner.receive(from, body).map((output) => this.corrupt(output));
+  }
+
+  tick(): readonly ProcessOutput[] {
+    return this.inner.tick().map((output) => this.corrupt(output));
+  }
+
+  idle(): boolean {
+    return true;
+  }
+
+  private corrupt(output: ProcessOutput): ProcessOutput {
+    if (output.kind !== "send") return output;
+    const wire = output.body as {
+      t: string;
+      body?: { type?: string; signature?: string; view: number; seq: number };
+    };
+    const vote = wire.body;
+    if (wire.t !== "consensus" || (vote?.type !== "prepare" && vote?.type !== "commit")) return output;
+    if (this.firstSignature === undefined) {
+      this.firstSignature = vote.signature;
+      this.first = { type: vote.type, view: vote.view, seq: vote.seq };
+    }
+    if (vote.signature === this.firstSignature) return output;
+    return { ...output, body: { ...wire, body: { ...vote, signature: this.firstSignature } } };
+  }
 }
 
 /** Runs Skeen on the replicated groups and returns the trace and the correct replicas. */
@@ -39,6 +86,7 @@ function run(options: RunOptions) {
   const membership = Membership.uniform(topology.groupIds, replicaCount(options.mode, f));
   const signatures = options.mode === "byzantine" ? new SimulatedSignatures(7) : undefined;
   const correct: Replica<unknown>[] = [];
+  const badVoteSigners = new Map<string, BadVoteSigner>();
   const processes: SimProcess[] = membership.processes().map(({ id, group }) => {
     const signer = signatures?.signerFor(id);
     const replica = createReplica({
@@ -52,9 +100,12 @@ function run(options: RunOptions) {
       ...(signer === undefined || signatures === undefined ? {} : { signer, verifier: signatures }),
     }) as Replica<unknown>;
     const strategy = options.byzantine?.get(id);
-    if (strategy === undefined) correct.push(replica);
-    const logic =
-      strategy === undefined || signer === undefined
+    const badVotes = options.badVoteSigners?.includes(id) === true;
+    if (strategy === undefined && !badVotes) correct.push(replica);
+    if (badVotes) badVoteSigners.set(id, new BadVoteSigner(replica));
+    const logic = badVotes
+      ? (badVoteSigners.get(id) as BadVoteSigner)
+      : strategy === undefined || signer === undefined
         ? replica
         : new ByzantineReplica(replica, strategy, signer, membership);
     return { logic, region: topology.groupRegion(group), group };
@@ -103,7 +154,7 @@ function run(options: RunOptions) {
     faults: {
       crashes: options.crashes ?? [],
       partitions: options.partitions ?? [],
-      byzantine: [...(options.byzantine?.keys() ?? [])],
+      byzantine: [...(options.byzantine?.keys() ?? []), ...(options.badVoteSigners ?? [])],
     },
     tickMs: 10,
     timeLimitMs: 300_000,
@@ -114,7 +165,7 @@ function run(options: RunOptions) {
   const report = checkRun(events, { liveness: true });
   const deliveredBy = (proc: string) =>
     events.flatMap((event) => (event.ev === "deliver" && event.proc === proc ? [String(event.id)] : []));
-  return { result, report, correct, deliveredBy, events };
+  return { result, report, correct, deliveredBy, events, badVoteSigners };
 }
 
 function expectClean(outcome: ReturnType<typeof run>): void {
@@ -204,6 +255,32 @@ describe("Byzantine mode (3f+1 replicas, PBFT-style)", () => {
       }
     });
   }
+
+  it("refuses wrongly signed prepares and commits when it certifies: a backup's (a/2) and the primary's (b/0)", () => {
+    const outcome = run({ mode: "byzantine", badVoteSigners: ["a/2", "b/0"], multicastsPerClient: 30 });
+    expectClean(outcome);
+    for (const group of ["a", "b"]) {
+      const replicas = outcome.correct.filter((replica) => replica.group === group);
+      const sequences = replicas.map((replica) => outcome.deliveredBy(replica.id));
+      for (const sequence of sequences) expect(sequence).toEqual(sequences[0]);
+      // The bad votes reached the certificates' checks and were refused there.
+      const refused = replicas.map((replica) => (replica.orderer as PbftOrderer).rejectedMessages);
+      expect(refused.reduce((sum, count) => sum + count, 0)).toBeGreaterThan(0);
+      // No commit certificate a correct replica keeps (and would show in a catch-up) holds one.
+      for (const replica of replicas) {
+        const { decided } = replica.orderer as unknown as {
+          decided: Map<number, { commits: { signer: string; type: string; view: number; seq: number }[] }>;
+        };
+        expect(decided.size).toBeGreaterThan(0);
+        for (const entry of decided.values())
+          for (const vote of entry.commits) {
+            const bad = outcome.badVoteSigners.get(vote.signer);
+            if (bad !== undefined)
+              expect({ type: vote.type, view: vote.view, seq: vote.seq }).toEqual(bad.first);
+          }
+      }
+    }
+  });
 
   it("changes view when the primary is silent, and the new primary takes over", () => {
     const outcome = run({

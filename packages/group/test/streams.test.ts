@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { digest } from "../src/auth.js";
 import { makeCopyInput } from "../src/inputs.js";
 import { IncomingStreams } from "../src/streams.js";
 
 /** A copy of item k of group A's stream, sent by `sender`. */
-const copy = (sender: string, k: number, body: unknown) => makeCopyInput(sender, "A", k, body, "", 10, true);
+const copy = (sender: string, k: number, body: unknown) =>
+  makeCopyInput(sender, "A", k, body, "", 10, digest);
 
 describe("incoming streams (byzcast.md §4): f+1 identical copies, strictly in stream order", () => {
   it("takes an item once f+1 = 2 replicas sent identical copies", () => {

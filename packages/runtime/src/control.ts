@@ -6,19 +6,28 @@ import type { NodeAddress } from "./nodes.js";
  * The control channel between the network runner and the nodes it starts (Node's IPC channel of
  * `child_process.fork`). Nodes started by hand have none and run from their deployment file.
  *
- * runner -> node: `peers` (where every replica listens, once all listen), `start` (client hosts:
- * run the workload), `status` (asks for a `status` answer), `crashed` (a node was killed for a
- * crash fault: stop talking to it), `partition` (the peers a fault plan's partitions cut this
- * node from, from now on), `stop` (write the trace out, close, answer `stopped`, exit).
+ * runner -> node: `peers` (where every replica listens, once all listen; to a restarted replica,
+ * where the live ones listen and which nodes are down), `start` (client hosts: run the workload),
+ * `status` (asks for a `status` answer), `crashed` (a node was killed for a crash fault: stop
+ * talking to it), `recovered` (a killed replica was restarted from its data directory: talk to it
+ * again, at its new address), `partition` (the peers a fault plan's partitions cut this node
+ * from, from now on), `stop` (write the trace out, close, answer `stopped`, exit).
  * node -> runner: `listening` (the port it got), `connected` (its links are up), `progress` and
  * `done` (client hosts), `status`, `stopped`, `fatal` (it cannot go on; it exits next).
  */
 export type RunnerMessage =
-  | { readonly type: "peers"; readonly addresses: Record<string, NodeAddress> }
+  | {
+      readonly type: "peers";
+      readonly addresses: Record<string, NodeAddress>;
+      /** Nodes killed for a crash fault and not restarted (a restarted replica's peers). */
+      readonly down?: readonly string[];
+    }
   | { readonly type: "start" }
   | { readonly type: "status" }
-  /** `node` was killed (a crash fault) and never comes back: drop the link to it. */
+  /** `node` was killed (a crash fault): drop the link to it until it is `recovered`. */
   | { readonly type: "crashed"; readonly node: string }
+  /** `node` was restarted and listens at `address`: the link to it is up again. */
+  | { readonly type: "recovered"; readonly node: string; readonly address: NodeAddress }
   /** From now on the links to exactly `peers` are cut (empty: every link healed). */
   | { readonly type: "partition"; readonly peers: readonly string[] }
   | { readonly type: "stop" };

@@ -1,5 +1,7 @@
 import type { JsonFields as Fields } from "@amcast/core";
 import { describeValue, InputError, JsonFields, listNames } from "@amcast/core";
+import type { FsyncPolicy } from "@amcast/storage";
+import { FSYNC_POLICIES } from "@amcast/storage";
 import type { BuiltSystem, SystemSpec } from "@amcast/system";
 import {
   besideFile,
@@ -29,8 +31,11 @@ import { netRefusals } from "./support.js";
  *   "replicas": [{ "id": "Canada/0", "host": "10.0.0.1", "port": 7000 }, ...],
  *   "clientHosts": [{ "id": "clients-0", "clients": ["c0", "c1"] }],
  *   "transport": { "batchMessagesMax": 512 },
+ *   "storage": { "fsync": "batch" },
  *   "publicKeys": { "Canada/0": "<64 hex digits>", ..., "c0": "..." } }
  * ```
+ * `storage.fsync` is the fsync policy of replicas started with a data directory
+ * (`amcast replica --data-dir DIR`; `--fsync` overrides it).
  * `publicKeys` (Byzantine mode only, where it is required) lists every process's Ed25519 public
  * key, replicas and clients; `amcast keys` derives them from the cluster secret.
  * `run` may leave out what the experiment has only one of (it may also name `linearizable` and
@@ -55,6 +60,8 @@ export interface Deployment {
   readonly limits: Partial<TransportLimits>;
   /** Every process's Ed25519 public key (raw), in Byzantine mode; empty when the file lists none. */
   readonly publicKeys: ReadonlyMap<string, Buffer>;
+  /** The fsync policy of replicas that keep a data directory (default `batch`). */
+  readonly storage?: { readonly fsync: FsyncPolicy };
 }
 
 export const DEFAULT_CLIENT_HOST = "clients";
@@ -90,9 +97,20 @@ export function loadDeployment(file: string, resolveRun?: RunResolver): Deployme
   const nodes = readNodes(doc, system);
   const limits = readLimits(doc.optionalObject("transport"));
   const publicKeys = readPublicKeys(doc, system, nodes);
+  const storage = readStorage(doc.optionalObject("storage"));
   doc.optionalString("description");
   doc.done();
-  return { file, name, system, traceSends, latencyEmulation, nodes, limits, publicKeys };
+  return {
+    file,
+    name,
+    system,
+    traceSends,
+    latencyEmulation,
+    nodes,
+    limits,
+    publicKeys,
+    ...(storage === undefined ? {} : { storage }),
+  };
 }
 
 /**
@@ -113,6 +131,7 @@ export function deploymentToJson(deployment: Omit<Deployment, "file">): Record<s
       .filter((node) => node.role === "clients")
       .map(({ id, processes, host }) => ({ id, clients: processes, ...(host === "" ? {} : { host }) })),
     transport: deployment.limits,
+    ...(deployment.storage === undefined ? {} : { storage: deployment.storage }),
     ...(deployment.publicKeys.size === 0
       ? {}
       : {
@@ -302,6 +321,15 @@ function readPublicKeys(
   }
   listed.done();
   return keys;
+}
+
+function readStorage(doc: Fields | undefined): { readonly fsync: FsyncPolicy } | undefined {
+  if (doc === undefined) return undefined;
+  const fsync = doc.string("fsync");
+  if (!(FSYNC_POLICIES as readonly string[]).includes(fsync))
+    throw doc.error("fsync", `expected one of ${listNames(FSYNC_POLICIES)}, got ${describeValue(fsync)}`);
+  doc.done();
+  return { fsync: fsync as FsyncPolicy };
 }
 
 function readLimits(doc: Fields | undefined): Partial<TransportLimits> {

@@ -12,11 +12,13 @@ import { BinaryHeap, Prng } from "@amcast/core";
 import type { SimClient } from "@amcast/sim";
 import type { Clock } from "./clock.js";
 import type { LatencyEmulation } from "./delay.js";
+import type { ReplayStats, ReplicaJournal } from "./journal.js";
 import type { Keyring } from "./keys.js";
 import type { TransportLimits } from "./limits.js";
 import { QueueOverflowError } from "./limits.js";
 import type { NodeAddress, NodeId, NodeTable } from "./nodes.js";
-import type { TraceSink } from "./trace-writer.js";
+import type { SignatureStats } from "./signatures.js";
+import type { TracedOutputs, TraceSink } from "./trace-writer.js";
 import { formatMs, jsonIds, jsonString } from "./trace-writer.js";
 import type { TransportStats } from "./transport.js";
 import { Transport } from "./transport.js";
@@ -84,6 +86,14 @@ export interface NodeHostOptions {
   readonly onFatal: (error: Error) => void;
   /** Every client finished its workload (all its multicasts started and completed or skipped). */
   readonly onWorkloadDone?: () => void;
+  /**
+   * A replica node's journal (a data directory): every input is recorded before the replica
+   * takes it, and the step's outputs leave once the input is durable; `start` first replays what
+   * the journal holds from before a restart.
+   */
+  readonly journal?: ReplicaJournal;
+  /** What the replica's earlier incarnations traced (with `journal`): replay does not trace it again. */
+  readonly traced?: TracedOutputs;
 }
 
 export interface HostStats {
@@ -108,6 +118,8 @@ export interface HostStats {
   cpuUserMs: number;
   cpuSystemMs: number;
   transport: TransportStats;
+  /** Byzantine mode: the node's Ed25519 work (added by the node when it stops). */
+  signatures?: SignatureStats;
 }
 
 interface ClientSlot {
@@ -199,6 +211,11 @@ export class NodeHost {
       if (group !== undefined)
         this.deliverSuffix.set(logic.id, `"group":${jsonString(group)},"proc":${jsonString(logic.id)}`);
     }
+    if (options.journal !== undefined) {
+      if (options.processes.length !== 1 || (options.workloads?.length ?? 0) > 0)
+        throw new Error("a journal records the inputs of one replica process");
+      options.journal.bind((logic, outputs) => this.apply(logic, outputs), options.onFatal);
+    }
     const root = new Prng(options.seed);
     for (const workload of options.workloads ?? []) {
       const id = workload.logic.id;
@@ -216,10 +233,12 @@ export class NodeHost {
     }
   }
 
-  /** Listens (replicas), writes `member` events and starts ticking; resolves with the port (0 if none). */
+  /**
+   * Replays the journal (a restarted replica), then listens (replicas), writes `member` events
+   * and starts ticking; resolves with the port (0 if none).
+   */
   async start(): Promise<number> {
     this.cpuAtStart = process.cpuUsage();
-    const port = await this.transport.start();
     const t = this.stamp();
     for (const logic of this.options.processes) {
       const group = this.options.groupOf(logic.id);
@@ -228,6 +247,9 @@ export class NodeHost {
           `{"ev":"member","group":${jsonString(group)},"proc":${jsonString(logic.id)},"t":${t}}`,
         );
     }
+    const journal = this.options.journal;
+    if (journal !== undefined && journal.recoveredInputs > 0) this.replayJournal(journal);
+    const port = await this.transport.start();
     if (this.options.processes.some((logic) => logic.wantsTicks)) {
       this.tickTimer = setInterval(() => this.tick(), this.options.tickMs);
     }
@@ -303,7 +325,7 @@ export class NodeHost {
 
   /** True when the node's processes have nothing left to do and its links nothing to deliver. */
   quiet(): boolean {
-    if (this.transport.queuedMessages > 0) return false;
+    if (this.transport.queuedMessages > 0 || this.options.journal?.holding === true) return false;
     for (const logic of this.options.processes) if (logic.idle !== undefined && !logic.idle()) return false;
     return true;
   }
@@ -316,7 +338,10 @@ export class NodeHost {
       if (this.arrivalTimer !== undefined) clearTimeout(this.arrivalTimer);
       for (const timer of this.timers) clearTimeout(timer);
       this.timers.clear();
+      // What waits for the disk is released before the links close (its deliveries traced).
+      await this.options.journal?.drain();
       await this.transport.close();
+      await this.options.journal?.close();
       this.options.trace?.close();
     }
     this.stats.sendsByLabel = Object.fromEntries(this.sendsByLabel);
@@ -353,6 +378,8 @@ export class NodeHost {
     const logic = this.logicById.get(to);
     if (logic === undefined) return;
     this.stats.messageEvents += 1;
+    const journal = this.options.journal;
+    journal?.recordReceive(from, body, delayMs);
     logic.observeDelay?.(from, delayMs);
     let outputs: readonly ProcessOutput[];
     try {
@@ -361,12 +388,15 @@ export class NodeHost {
       this.logicError(logic.id, `a message from ${from}`, error);
       return;
     }
-    this.apply(logic, outputs);
+    if (journal === undefined) this.apply(logic, outputs);
+    else journal.hold(logic, outputs);
   }
 
   private tick(): void {
     if (this.stopped) return;
     this.stats.ticks += 1;
+    const journal = this.options.journal;
+    journal?.recordTick();
     for (const logic of this.options.processes) {
       if (!logic.wantsTicks) continue;
       let outputs: readonly ProcessOutput[];
@@ -376,8 +406,39 @@ export class NodeHost {
         this.logicError(logic.id, "a tick", error);
         continue;
       }
-      this.apply(logic, outputs);
+      if (journal === undefined) this.apply(logic, outputs);
+      else journal.hold(logic, outputs);
     }
+  }
+
+  /**
+   * A restarted replica: feeds its fresh logic the journal's inputs. Sends are not made again
+   * (they left before the restart, or were lost with it, as on a network); deliveries and views
+   * the trace does not hold yet (the kill lost their lines, or cut the process before it traced
+   * them) are traced now, so the trace shows each once.
+   */
+  private replayJournal(journal: ReplicaJournal): ReplayStats {
+    const logic = this.options.processes[0] as ProcessLogic;
+    const traced = this.options.traced ?? { delivered: new Set<string>(), views: new Set<string>() };
+    let traceLater = 0;
+    const stats = journal.replay(
+      logic,
+      (outputs) => {
+        for (const output of outputs) {
+          if (output.kind === "deliver" && !traced.delivered.has(output.message.id)) {
+            traceLater += 1;
+            this.apply(logic, [output]);
+          } else if (output.kind === "view" && !traced.views.has(`${output.group}/${output.view}`))
+            this.apply(logic, [output]);
+        }
+      },
+      (input, error) => this.logicError(logic.id, `${input} (replayed)`, error),
+    );
+    this.options.log(
+      `replayed ${stats.inputs} input(s) from ${journal.storage.dataDir} (${stats.ticks} ticks) in ${Math.round(stats.ms)} ms` +
+        `${stats.truncatedBytes > 0 ? `, after cutting a torn tail of ${stats.truncatedBytes} bytes` : ""}; ${traceLater} deliveries traced now`,
+    );
+    return stats;
   }
 
   private logicError(id: ProcessId, input: string, error: unknown): void {

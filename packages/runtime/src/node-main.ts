@@ -2,12 +2,12 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { deployedNode, loadDeployment } from "./deployment.js";
-import { readKeyring, runNodeProcess } from "./process.js";
+import { nodeStorage, readKeyring, runNodeProcess } from "./process.js";
 
 /**
  * The program the cluster runner forks for each node:
- * `node-main.js replica|clients --deployment FILE --id ID --keys FILE [--trace FILE]`, with a
- * deployment the runner wrote (it carries its system). Nodes started by hand run
+ * `node-main.js replica|clients --deployment FILE --id ID --keys FILE [--trace FILE]
+ * [--data-dir DIR --fsync POLICY]`, with a deployment the runner wrote (it carries its system). Nodes started by hand run
  * `amcast replica` / `amcast clients`, which end in the same `runNodeProcess`.
  */
 async function main(argv: string[]): Promise<number> {
@@ -18,6 +18,8 @@ async function main(argv: string[]): Promise<number> {
       id: { type: "string" },
       keys: { type: "string" },
       trace: { type: "string" },
+      "data-dir": { type: "string" },
+      fsync: { type: "string" },
     },
     allowPositionals: true,
   });
@@ -39,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
     keyring: readKeyring(deployment, node.id, values.keys, undefined),
     traceFile: values.trace === undefined ? null : resolve(values.trace),
     log: (line) => process.stderr.write(`${prefix}${line}\n`),
+    ...nodeStorage(deployment, node, values["data-dir"], values.fsync),
   });
 }
 

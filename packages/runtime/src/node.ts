@@ -1,6 +1,6 @@
 import type { ProcessId, ProcessLogic } from "@amcast/core";
 import { InputError } from "@amcast/core";
-import { buildSystem, CONTROLLER_ID, displayPath, OptimizerThread } from "@amcast/system";
+import { buildSystem, CONTROLLER_ID, displayPath, OptimizerThread, systemToJson } from "@amcast/system";
 import type { Clock } from "./clock.js";
 import { monotonicClock, wallClock } from "./clock.js";
 import type { NodeMessage, NodeStatus, RunnerMessage } from "./control.js";
@@ -9,6 +9,8 @@ import type { LatencyEmulation } from "./delay.js";
 import type { DeployedNode, Deployment } from "./deployment.js";
 import type { ClientWorkload, HostStats } from "./host.js";
 import { NodeHost } from "./host.js";
+import type { ReplicaStorage } from "./journal.js";
+import { openJournalAndTrace, runDigest } from "./journal.js";
 import type { Keyring } from "./keys.js";
 import type { NodeAddress } from "./nodes.js";
 import { NodeTable } from "./nodes.js";
@@ -30,6 +32,11 @@ export interface NodeRunOptions {
   readonly listenHost?: string;
   /** Called once the node has reached every replica (started by hand; readiness probes use it). */
   readonly onConnected?: () => void;
+  /**
+   * A replica's data directory and fsync policy: it journals its inputs there before acting on
+   * them, and, restarted on the same directory, replays them and rejoins its group.
+   */
+  readonly storage?: ReplicaStorage;
 }
 
 /** How long a node waits for its links before it gives up (by hand, peers may start late). */
@@ -40,6 +47,8 @@ const CONNECT_TIMEOUT_MS_BY_HAND = 30 * 60_000;
  * messages after this long unreachable (killed, its machine gone): no runner will say it crashed.
  */
 const UNREACHABLE_GIVE_UP_MS = 5_000;
+/** How often a node looks whether its links are up while it waits for them (under the runner). */
+const CONNECT_POLL_MS = 20;
 /** How often a client host reports progress to the runner. */
 const PROGRESS_INTERVAL_MS = 250;
 
@@ -121,7 +130,20 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
   const exited = new Promise<number>((resolve) => {
     resolveExit = resolve;
   });
-  const trace = options.traceFile === null ? null : new TraceFile(options.traceFile);
+  const { journal, trace, traced } =
+    options.storage === undefined
+      ? {
+          journal: undefined,
+          trace: options.traceFile === null ? null : new TraceFile(options.traceFile),
+          traced: undefined,
+        }
+      : await openJournalAndTrace(
+          options.storage,
+          node.id,
+          runDigest(systemToJson(system)),
+          options.traceFile,
+          log,
+        );
   const host = new NodeHost({
     self: node.id,
     table: new NodeTable(deployment.nodes),
@@ -150,6 +172,8 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
         void control({ type: "done" });
       } else void finishByHand();
     },
+    ...(journal === undefined ? {} : { journal }),
+    ...(traced === undefined ? {} : { traced }),
   });
 
   /** Stops the node once; `report` runs before the exit code is handed back (the runner's answer). */
@@ -263,12 +287,34 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
       void shutdown(70);
     });
   });
+  /** The peers a fault plan's partitions cut this node from now, and those killed and not back. */
+  let cutPeers = new Set<string>();
+  const downPeers = new Set<string>();
   const onControl = async (message: RunnerMessage): Promise<void> => {
     switch (message.type) {
-      case "peers":
-        await connect(new Map(Object.entries(message.addresses)), CONNECT_TIMEOUT_MS_RUNNER);
+      case "peers": {
+        for (const down of message.down ?? []) {
+          downPeers.add(down);
+          host.transport.peerDown(down);
+        }
+        const addresses = new Map(Object.entries(message.addresses));
+        host.connect(addresses);
+        // A restarted replica waits for the live replicas only: not for one a partition cuts it
+        // from, nor for one killed meanwhile.
+        const reachable = (): string[] =>
+          replicaIds.filter((id) => addresses.has(id) && !cutPeers.has(id) && !downPeers.has(id));
+        const deadline = performance.now() + CONNECT_TIMEOUT_MS_RUNNER;
+        while (!host.transport.connectedTo(reachable())) {
+          if (exiting) return;
+          if (performance.now() > deadline)
+            throw new Error(
+              `${node.id}: not connected to ${reachable().join(", ")} after ${CONNECT_TIMEOUT_MS_RUNNER} ms`,
+            );
+          await new Promise((resolve) => setTimeout(resolve, CONNECT_POLL_MS));
+        }
         await control({ type: "connected" });
         break;
+      }
       case "start":
         progressTimer = setInterval(sendProgress, PROGRESS_INTERVAL_MS);
         host.startWorkload();
@@ -289,10 +335,17 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
         break;
       }
       case "crashed":
+        downPeers.add(message.node);
         host.transport.peerDown(message.node);
         log(`${message.node} was killed (crash fault): its link is dropped`);
         break;
+      case "recovered":
+        downPeers.delete(message.node);
+        host.transport.peerUp(message.node, message.address);
+        log(`${message.node} was restarted: its link is up again`);
+        break;
       case "partition":
+        cutPeers = new Set(message.peers);
         host.transport.partition(message.peers);
         log(
           message.peers.length === 0
@@ -304,7 +357,13 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
         await shutdown(0, (stats) => {
           // The controller's record leaves with the node that ran it (the runner's tables need it).
           const controller = runsController ? built.controller?.report() : undefined;
-          return control({ type: "stopped", stats, ...(controller === undefined ? {} : { controller }) });
+          const withSignatures =
+            signatures === null ? stats : { ...stats, signatures: { ...signatures.stats } };
+          return control({
+            type: "stopped",
+            stats: withSignatures,
+            ...(controller === undefined ? {} : { controller }),
+          });
         });
         break;
     }

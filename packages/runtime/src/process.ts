@@ -1,8 +1,11 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { InputError } from "@amcast/core";
+import { describeValue, InputError, listNames } from "@amcast/core";
+import type { FsyncPolicy } from "@amcast/storage";
+import { FSYNC_POLICIES } from "@amcast/storage";
 import { displayPath, readJson } from "@amcast/system";
-import type { Deployment } from "./deployment.js";
+import type { DeployedNode, Deployment } from "./deployment.js";
+import type { ReplicaStorage } from "./journal.js";
 import { CLUSTER_SECRET_BYTES_MIN, Keyring } from "./keys.js";
 import type { NodeRunOptions } from "./node.js";
 import { runNode } from "./node.js";
@@ -35,6 +38,42 @@ export function readKeyring(
     deployment.nodes.map((peer) => peer.id),
     signingProcesses(deployment.system, deployment.nodes.find((peer) => peer.id === node)?.processes ?? []),
   );
+}
+
+/**
+ * A node's `storage` option from `--data-dir DIR` and `--fsync POLICY` (default: the
+ * deployment's `storage.fsync`, else `batch`): none without a data directory. Refuses a policy
+ * it does not know, `--fsync` without a data directory, and a data directory for a client host.
+ */
+export function nodeStorage(
+  deployment: Deployment,
+  node: DeployedNode,
+  dataDir: string | undefined,
+  fsync: string | undefined,
+): { storage?: ReplicaStorage } {
+  if (fsync !== undefined && !(FSYNC_POLICIES as readonly string[]).includes(fsync))
+    throw new InputError(
+      "--fsync",
+      "",
+      `expected one of ${listNames(FSYNC_POLICIES)}, got ${describeValue(fsync)}`,
+    );
+  if (dataDir === undefined) {
+    if (fsync !== undefined)
+      throw new InputError("--fsync", "", "needs --data-dir DIR (where the replica journals)");
+    return {};
+  }
+  if (node.role !== "replica")
+    throw new InputError(
+      "--data-dir",
+      "",
+      `${node.id} is a client host: only replicas keep a data directory`,
+    );
+  return {
+    storage: {
+      dataDir: resolve(dataDir),
+      fsync: (fsync as FsyncPolicy | undefined) ?? deployment.storage?.fsync ?? "batch",
+    },
+  };
 }
 
 /** A cluster secret file: at least CLUSTER_SECRET_BYTES_MIN bytes. */

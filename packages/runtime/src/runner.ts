@@ -9,6 +9,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import type { TraceEvent } from "@amcast/core";
 import type { CrashFault, PartitionFault, SimResult, StopReason } from "@amcast/sim";
+import type { FsyncPolicy } from "@amcast/storage";
 import type { BuiltSystem, ControllerReport, SystemSpec } from "@amcast/system";
 import { buildSystem, stopEvent } from "@amcast/system";
 import { monotonicClock } from "./clock.js";
@@ -39,6 +40,12 @@ export interface NetRunOptions {
   readonly workDir?: string;
   /** Extra Node.js flags for every node (e.g. --cpu-prof). */
   readonly nodeArgs?: readonly string[];
+  /**
+   * Every replica journals its inputs in its own data directory (in the work directory) with
+   * this fsync policy before acting on them. A fault plan whose crashes recover needs it; it
+   * then defaults to `batch`.
+   */
+  readonly storage?: { readonly fsync: FsyncPolicy };
   /** Progress lines (where the files are, when the workload starts). */
   readonly log?: (line: string) => void;
   /** Aborting stops every node and rejects (Ctrl-C). */
@@ -86,6 +93,11 @@ export interface NetRunStats {
   readonly arrivalsSkipped: number;
   /** Replicas killed with SIGKILL (crash faults), with when (trace clock, ms). */
   readonly killed: readonly { readonly proc: string; readonly t: number }[];
+  /**
+   * Killed replicas restarted from their data directories (`recoverAtMs`): when (trace clock, ms)
+   * and how long from the restart until the replica was connected to its live peers again.
+   */
+  readonly recovered: readonly { readonly proc: string; readonly t: number; readonly restartMs: number }[];
   /** The fault plan's partitions as applied: when each was cut and healed (trace clock, ms). */
   readonly partitions: readonly AppliedPartition[];
   /** CPU time (user + system) of the replica processes and of the client hosts, in ms. */
@@ -124,6 +136,8 @@ const STDERR_TAIL_LINES = 30;
 const LISTEN_TIMEOUT_MS = 30_000;
 const CONNECT_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 15_000;
+/** How long a restarted replica may take to replay its journal and listen. */
+const RECOVER_TIMEOUT_MS = 120_000;
 const KILL_GRACE_MS = 2_000;
 const STATUS_INTERVAL_MS = 50;
 /** The period of the runner's own timer that measures how late the machine schedules it. */
@@ -165,6 +179,8 @@ interface NodeProcess {
   exited: boolean;
   /** Killed on purpose (a crash fault): its exit is no failure, and it answers nothing. */
   killed: boolean;
+  /** Started again after a kill, and not yet reconnected to the live replicas. */
+  restarting: boolean;
 }
 
 /**
@@ -205,13 +221,15 @@ class Cluster {
     this.signal?.removeEventListener("abort", this.onAbort);
   }
 
+  /** Starts a node's process (`restart`: a killed replica again, its log file continued). */
   spawn(
     node: DeployedNode,
     file: (kind: string) => string,
     args: string[],
     env: NodeJS.ProcessEnv,
     nodeArgs: readonly string[],
-  ): void {
+    restart = false,
+  ): NodeProcess {
     installExitHook();
     const command = node.role === "replica" ? "replica" : "clients";
     const child = fork(CLI, [command, ...args], {
@@ -221,7 +239,7 @@ class Cluster {
       cwd: this.workDir,
     });
     liveChildren.add(child);
-    const log = createWriteStream(file("log"));
+    const log = createWriteStream(file("log"), { flags: restart ? "a" : "w" });
     const entry: NodeProcess = {
       node,
       child,
@@ -237,6 +255,7 @@ class Cluster {
       stopping: false,
       exited: false,
       killed: false,
+      restarting: restart,
     };
     this.nodes.set(node.id, entry);
     child.stderr?.on("data", (chunk: Buffer) => {
@@ -260,6 +279,7 @@ class Cluster {
         );
       this.changed();
     });
+    return entry;
   }
 
   /** Kills a node with SIGKILL, as a crash would: no goodbye, no trace flush, no stats. */
@@ -271,9 +291,9 @@ class Cluster {
     entry.child.kill("SIGKILL");
   }
 
-  /** Nodes still running (not exited, not killed). */
+  /** Nodes running (not exited, not killed, not in the middle of a restart). */
   live(): NodeProcess[] {
-    return [...this.nodes.values()].filter((entry) => !entry.exited && !entry.killed);
+    return [...this.nodes.values()].filter((entry) => !entry.exited && !entry.killed && !entry.restarting);
   }
 
   send(id: string, message: RunnerMessage): void {
@@ -418,6 +438,13 @@ export async function runCluster(
   const traceTime = (): number => Math.round(clock.now() * 1000) / 1000;
   const runnerEvents: string[] = [];
   const killed: { proc: string; t: number }[] = [];
+  const recovered: { proc: string; t: number; restartMs: number }[] = [];
+  // Replicas keep a data directory when asked to, or when a crash recovers (it restarts from there).
+  const storage =
+    options.storage ??
+    (spec.faults.crashes.some((fault) => fault.recoverAtMs !== undefined)
+      ? { fsync: "batch" as const }
+      : undefined);
   for (const proc of spec.faults.byzantine ?? spec.byzantine.map((fault) => fault.proc))
     runnerEvents.push(JSON.stringify({ ev: "fault", proc, kind: "byzantine", t: 0 }));
 
@@ -434,6 +461,7 @@ export async function runCluster(
         latencyEmulation: options.latencyEmulation,
         nodes,
         limits: options.limits ?? {},
+        ...(storage === undefined ? {} : { storage }),
         publicKeys:
           spec.mode === "byzantine"
             ? new Map(
@@ -472,6 +500,10 @@ export async function runCluster(
   // A holder, because the closures below set it.
   const stop: { reason: StopReason } = { reason: "drained" };
   let workloadStartMs = 0;
+  /** Set once the nodes are told to stop: a restart due later does not happen. */
+  let stopping = false;
+  /** The restart in progress, if any: restarts take turns. */
+  let restartTurn: Promise<unknown> = Promise.resolve();
   let startupMs = 0;
   let workloadMs = 0;
   const crashTimers: NodeJS.Timeout[] = [];
@@ -481,9 +513,9 @@ export async function runCluster(
     log(
       `network runtime: ${nodes.length} processes (${built.processes.length} replicas, ${nodes.length - built.processes.length} client host(s)) in ${workDir}`,
     );
-    const spawn = (node: DeployedNode): void => {
+    const spawn = (node: DeployedNode, restart = false): NodeProcess => {
       const file = files.get(node.id) as (kind: string) => string;
-      cluster.spawn(
+      return cluster.spawn(
         node,
         file,
         [
@@ -495,9 +527,11 @@ export async function runCluster(
           file("keys.json"),
           "--trace",
           file("trace.jsonl"),
+          ...(storage !== undefined && node.role === "replica" ? ["--data-dir", file("data")] : []),
         ],
         env,
         options.nodeArgs ?? [],
+        restart,
       );
     };
     for (const node of nodes) if (node.role === "replica") spawn(node);
@@ -529,20 +563,61 @@ export async function runCluster(
     cluster.gracefulAbort = true;
     cluster.broadcast({ type: "start" }, "clients");
     log("every node is connected: the workload starts");
-    // Crash faults: SIGKILL at their time after the workload's start (a leader is asked for then).
+    // Crash faults: SIGKILL at their time after the workload's start (a leader is asked for then),
+    // and a restart at `recoverAtMs` for those that recover.
+    /** A killed replica's restart, while it is due or under way (resolves once it is back). */
+    const returning = new Map<string, Promise<void>>();
+    const restartLater = async (proc: string, recoverAtMs: number): Promise<void> => {
+      await cluster.sleep(Math.max(0, workloadStartMs + recoverAtMs - performance.now()));
+      if (stopping) return;
+      // One restart at a time: a restarting replica learns of every other one as up or down,
+      // never half-way.
+      const restart = restartTurn.then(() =>
+        recoverNode(
+          cluster,
+          proc,
+          (node) => spawn(node, true),
+          (node) => partitions.retell(node),
+          log,
+        ),
+      );
+      restartTurn = restart.catch(() => undefined);
+      const restartMs = await restart;
+      const t = traceTime();
+      recovered.push({ proc, t, restartMs });
+      runnerEvents.push(JSON.stringify({ ev: "fault", proc, kind: "recover", t }));
+    };
+    const strike = async (fault: CrashFault): Promise<void> => {
+      // A replica down or restarting, but due back (a restart slower than the plan's gap), is
+      // struck once it is back, so the plan's order holds: crash, recover, crash.
+      const targets =
+        fault.proc === undefined ? built.membership.replicas(fault.leaderOf as string) : [fault.proc];
+      await Promise.all(targets.map((id) => returning.get(id)));
+      const proc = await crashNode(
+        cluster,
+        built.membership.replicas.bind(built.membership),
+        fault,
+        spec.tickMs,
+        log,
+      );
+      if (proc === undefined) return;
+      const t = traceTime();
+      killed.push({ proc, t });
+      runnerEvents.push(JSON.stringify({ ev: "fault", proc, kind: "crash", t }));
+      if (fault.recoverAtMs === undefined) return;
+      const back = restartLater(proc, fault.recoverAtMs);
+      returning.set(
+        proc,
+        back.catch(() => undefined),
+      );
+      await back;
+    };
     const crashes = spec.faults.crashes.map(
       (fault) =>
         new Promise<void>((resolve) => {
           crashTimers.push(
             setTimeout(() => {
-              crashNode(cluster, built.membership.replicas.bind(built.membership), fault, spec.tickMs, log)
-                .then((proc) => {
-                  if (proc !== undefined) {
-                    const t = traceTime();
-                    killed.push({ proc, t });
-                    runnerEvents.push(JSON.stringify({ ev: "fault", proc, kind: "crash", t }));
-                  }
-                })
+              strike(fault)
                 .catch((error: Error) => cluster.fail(error))
                 .finally(resolve);
             }, fault.atMs),
@@ -601,7 +676,7 @@ export async function runCluster(
       });
       const lastFaultMs = Math.max(
         0,
-        ...spec.faults.crashes.map((fault) => fault.atMs + LEADER_WAIT_MS),
+        ...spec.faults.crashes.map((fault) => (fault.recoverAtMs ?? fault.atMs) + LEADER_WAIT_MS),
         ...spec.faults.partitions.map((fault) => fault.healAtMs),
       );
       await cluster.until(
@@ -617,6 +692,7 @@ export async function runCluster(
       log("interrupted: stopping every node");
     }
     cluster.gracefulAbort = false;
+    stopping = true;
     workloadMs = performance.now() - workloadStartMs;
     schedulingDelay.disable();
     // Stop: every node writes out its trace and reports its counters.
@@ -699,6 +775,7 @@ export async function runCluster(
         logicErrors: sum((node) => node.logicErrors),
         arrivalsSkipped: sim.arrivalsSkipped,
         killed,
+        recovered,
         partitions: partitionsApplied,
         cpuMsReplicas: cpuOf("replica"),
         cpuMsClients: cpuOf("clients"),
@@ -811,8 +888,62 @@ async function crashNode(
   log(
     `crash fault: killed ${target} (SIGKILL)${fault.leaderOf === undefined ? "" : `, the leader of ${fault.leaderOf}`}`,
   );
-  for (const other of cluster.live()) cluster.send(other.node.id, { type: "crashed", node: target });
+  // Every other node, one that is restarting too (it must not wait for the dead one).
+  for (const other of cluster.nodes.values())
+    if (other !== entry && !other.exited && !other.killed)
+      cluster.send(other.node.id, { type: "crashed", node: target });
   return target;
+}
+
+/**
+ * Restarts a replica killed for a crash fault (`recoverAtMs`): starts its process again on its
+ * data directory (it replays its journal before it listens), tells every live node the link to
+ * it is up again at its new address, gives it the live replicas' addresses and the nodes still
+ * down, and waits until it is connected to the live replicas; from there its group's orderer
+ * catches it up. Resolves with the time that took, in ms.
+ */
+async function recoverNode(
+  cluster: Cluster,
+  id: string,
+  spawn: (node: DeployedNode) => NodeProcess,
+  retellPartitions: (node: string) => void,
+  log: (line: string) => void,
+): Promise<number> {
+  const old = cluster.nodes.get(id) as NodeProcess;
+  // One writer per data directory: the killed process must be gone first.
+  await cluster.until(() => old.exited, `${id} to exit after SIGKILL`, KILL_GRACE_MS + 10_000);
+  const started = performance.now();
+  const entry = spawn(old.node);
+  await cluster.until(
+    () => entry.port !== undefined,
+    `${id} to replay its journal and listen again`,
+    RECOVER_TIMEOUT_MS,
+  );
+  const address = { host: "127.0.0.1", port: entry.port as number };
+  const addresses: Record<string, NodeAddress> = {};
+  for (const other of cluster.live()) {
+    if (other === entry) continue;
+    cluster.send(other.node.id, { type: "recovered", node: id, address });
+    if (other.node.role === "replica" && other.port !== undefined)
+      addresses[other.node.id] = { host: "127.0.0.1", port: other.port };
+  }
+  await cluster.until(() => entry.child.connected, `${id} to start again`, LISTEN_TIMEOUT_MS);
+  retellPartitions(id);
+  // Down now (a crash may have struck while it replayed): it does not wait for those.
+  const down = [...cluster.nodes.values()]
+    .filter((other) => other !== entry && (other.exited || other.killed))
+    .map((other) => other.node.id);
+  cluster.send(id, { type: "peers", addresses, down });
+  await cluster.until(
+    () => entry.connected,
+    `${id} to reconnect to the live replicas (those a partition does not cut it from)`,
+    CONNECT_TIMEOUT_MS,
+  );
+  entry.restarting = false;
+  cluster.changed();
+  const restartMs = performance.now() - started;
+  log(`crash fault: restarted ${id} from its data directory (${Math.round(restartMs)} ms to rejoin)`);
+  return restartMs;
 }
 
 /**
@@ -829,7 +960,13 @@ function schedulePartitions(
   timers: NodeJS.Timeout[],
   traceTime: () => number,
   log: (line: string) => void,
-): { readonly healed: Promise<void>; readonly active: () => boolean; readonly applied: AppliedPartition[] } {
+): {
+  readonly healed: Promise<void>;
+  readonly active: () => boolean;
+  readonly applied: AppliedPartition[];
+  /** Tells a restarted node the cuts in force now (its earlier incarnation knew them, not it). */
+  readonly retell: (node: string) => void;
+} {
   const replicaIds = new Set(nodes.filter((node) => node.role === "replica").map((node) => node.id));
   for (const fault of faults)
     for (const id of fault.side)
@@ -839,18 +976,24 @@ function schedulePartitions(
   const applied: { side: readonly string[]; t: number; healT: number | undefined }[] = faults.map(
     (fault) => ({ side: fault.side, t: Number.NaN, healT: undefined }),
   );
-  const tell = (): void => {
+  const cutFor = (self: string): string[] => {
     const sides = [...inForce].map((index) => new Set((faults[index] as PartitionFault).side));
-    for (const entry of cluster.live()) {
-      const self = entry.node.id;
-      const peers = nodes
-        .filter((peer) => peer.id !== self && sides.some((side) => side.has(self) !== side.has(peer.id)))
-        .map((peer) => peer.id);
-      const key = peers.join("\n");
-      if (sent.get(self) === key) continue;
-      sent.set(self, key);
-      cluster.send(self, { type: "partition", peers });
-    }
+    return nodes
+      .filter((peer) => peer.id !== self && sides.some((side) => side.has(self) !== side.has(peer.id)))
+      .map((peer) => peer.id);
+  };
+  const tellOne = (self: string, force: boolean): void => {
+    const peers = cutFor(self);
+    const key = peers.join("\n");
+    if (!force && sent.get(self) === key) return;
+    sent.set(self, key);
+    cluster.send(self, { type: "partition", peers });
+  };
+  // Every node that listens for it: a replica restarting is told too (it must not wait for a
+  // replica it is cut from).
+  const tell = (): void => {
+    for (const entry of cluster.nodes.values())
+      if (!entry.exited && !entry.killed && entry.port !== undefined) tellOne(entry.node.id, false);
   };
   let pending = faults.length;
   let resolveHealed: () => void = () => {};
@@ -877,5 +1020,5 @@ function schedulePartitions(
       }, fault.healAtMs),
     );
   });
-  return { healed, active: () => inForce.size > 0, applied };
+  return { healed, active: () => inForce.size > 0, applied, retell: (node) => tellOne(node, true) };
 }

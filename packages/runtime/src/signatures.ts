@@ -1,8 +1,8 @@
 import type { KeyObject } from "node:crypto";
-import { createPrivateKey, createPublicKey, hkdfSync, sign, verify } from "node:crypto";
+import { createPrivateKey, createPublicKey, hash, hkdfSync, sign, verify } from "node:crypto";
 import type { ProcessId } from "@amcast/core";
 import { describeValue, InputError } from "@amcast/core";
-import type { Signer, Verifier } from "@amcast/group";
+import type { SignedDigest, Signer, Verifier } from "@amcast/group";
 import type { SystemSpec } from "@amcast/system";
 
 /** Bytes of an Ed25519 private key seed, of a public key and of a signature. */
@@ -15,7 +15,10 @@ const SIGNING_KEY_SALT = "amcast/signing-key/v1";
 /** DER headers that wrap a raw Ed25519 seed (PKCS#8) and a raw public key (SPKI), RFC 8410. */
 const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 const SPKI_ED25519_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
-/** Signatures already checked, remembered so an input checked on arrival is not checked again inside a batch. */
+/**
+ * Signatures already checked, remembered so a signature shown again (the same input in another
+ * batch, a certificate relayed twice) is not checked again: all the processes of a node share them.
+ */
 const VERIFIED_MEMORY = 8192;
 
 /**
@@ -48,6 +51,14 @@ export function readHexKey(value: unknown, bytes: number, source: string, field:
   return Buffer.from(value, "hex");
 }
 
+/**
+ * The digest real signatures bind content with: SHA-256 of the text's UTF-8 bytes, in base64
+ * (44 characters). Every digest the group layer signs or compares (a request's, a stream item's,
+ * a batch's, the checkpoint chain) is one of these, so a signature covers the full content: two
+ * contents share a signature only if they share a SHA-256.
+ */
+export const sha256Digest: SignedDigest = (text) => hash("sha256", text, "base64");
+
 /** Counters of one process's signature work (for the cost per multicast). */
 export interface SignatureStats {
   signed: number;
@@ -61,14 +72,18 @@ export interface SignatureStats {
  * Ed25519 signatures (node:crypto) for Byzantine mode on the network runtime, behind the group
  * layer's `Signer`/`Verifier` seam: a process signs with its own private key only (a node holds
  * the keys of the processes it hosts), and verifies with the public keys the deployment lists.
- * A signature is 64 bytes, carried as base64 text.
+ * A signature is 64 bytes, carried as base64 text. Its digest is `sha256Digest`: the group layer
+ * decides the text of what is signed, this scheme hashes it collision-resistantly (the simulator's
+ * model keeps a cheap one, see `SimulatedSignatures`).
  *
- * node:crypto has no batch verification for Ed25519, so each signature is checked on its own; but
- * an input is checked when it arrives and again inside every batch that orders it, so the
- * signatures that passed are remembered (the last VERIFIED_MEMORY) and a second check of the same
- * signature on the same data costs a map lookup.
+ * node:crypto has no batch verification for Ed25519, so each signature is checked on its own. The
+ * group layer checks few: an input received over its sender's own (authenticated) link is checked
+ * only when it is shown to others (see PbftOrderer, B1). The signatures that passed are
+ * remembered (the last VERIFIED_MEMORY), and a second check of the same signature on the same
+ * data costs a map lookup.
  */
 export class Ed25519Signatures implements Verifier {
+  readonly digest: SignedDigest = sha256Digest;
   private readonly privateKeys = new Map<ProcessId, KeyObject>();
   private readonly publicKeys = new Map<ProcessId, KeyObject>();
   /** signature → "<signer>\0<data>" of a check that passed. */
@@ -111,6 +126,7 @@ export class Ed25519Signatures implements Verifier {
   signerFor(id: ProcessId): Signer {
     return {
       id,
+      digest: this.digest,
       sign: (data) => {
         const key = this.privateKeys.get(id);
         if (key === undefined) throw new Error(`this node holds no signing key of ${id}`);

@@ -1,4 +1,4 @@
-import { closeSync, openSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, truncateSync, writeSync } from "node:fs";
 
 /** Where a host writes its trace lines (JSON Lines, one event per line, without the newline). */
 export interface TraceSink {
@@ -25,8 +25,12 @@ export class TraceFile implements TraceSink {
   private closed = false;
   lines = 0;
 
-  constructor(readonly file: string) {
-    this.fd = openSync(file, "w");
+  /** `append`: continue the file (a restarted replica's trace), else start it afresh. */
+  constructor(
+    readonly file: string,
+    append = false,
+  ) {
+    this.fd = openSync(file, append ? "a" : "w");
     this.timer = setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
     this.timer.unref();
   }
@@ -59,6 +63,36 @@ export class TraceFile implements TraceSink {
     closeSync(this.fd);
     this.closed = true;
   }
+}
+
+/** What a replica's earlier incarnations wrote into its trace: what it must not trace again. */
+export interface TracedOutputs {
+  /** Ids of the messages it delivered. */
+  readonly delivered: Set<string>;
+  /** The views it installed, as `group/view`. */
+  readonly views: Set<string>;
+}
+
+/**
+ * Before a restarted replica continues its trace: cuts an unfinished last line (the old process
+ * was killed while writing it) and lists what the trace already says it delivered, so replaying
+ * its journal traces each delivery once. Lines a kill lost (written to the buffer, not the file)
+ * are not listed: replay traces them then.
+ */
+export function resumeTrace(file: string): TracedOutputs {
+  const traced: TracedOutputs = { delivered: new Set(), views: new Set() };
+  if (!existsSync(file)) return traced;
+  const text = readFileSync(file, "utf8");
+  const end = text.lastIndexOf("\n") + 1;
+  if (end < text.length) truncateSync(file, Buffer.byteLength(text.slice(0, end)));
+  for (const line of text.slice(0, end).split("\n")) {
+    if (line.startsWith('{"ev":"deliver"')) traced.delivered.add((JSON.parse(line) as { id: string }).id);
+    else if (line.startsWith('{"ev":"view"')) {
+      const event = JSON.parse(line) as { group: string; view: number };
+      traced.views.add(`${event.group}/${event.view}`);
+    }
+  }
+  return traced;
 }
 
 /** Keeps lines in memory (tests). */

@@ -3,7 +3,7 @@ import type { Server } from "node:http";
 import { createServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { ProcessId } from "@amcast/core";
-import { Packr, Unpackr } from "msgpackr";
+import { Unpackr } from "msgpackr";
 import type { RawData } from "ws";
 import { WebSocket, WebSocketServer } from "ws";
 import type { LatencyEmulation } from "./delay.js";
@@ -29,6 +29,7 @@ import {
 import type { Keyring } from "./keys.js";
 import type { TransportLimits } from "./limits.js";
 import { checkLimits, DEFAULT_LIMITS, QueueOverflowError } from "./limits.js";
+import { MessagePacker } from "./message-packer.js";
 import type { NodeAddress, NodeId, NodeRole, NodeSpec, NodeTable } from "./nodes.js";
 import type { StrangerStats } from "./strangers.js";
 import { RateLimitedLog, StrangerGate } from "./strangers.js";
@@ -204,7 +205,7 @@ class PeerLink {
   reconnectAttempts = 0;
   reconnectTimer: NodeJS.Timeout | undefined;
   failed = false;
-  /** Declared crashed for good (`peerDown`): no dialing, nothing queued, messages to it dropped. */
+  /** Declared crashed (`peerDown`, until `peerUp`): no dialing, nothing queued, messages to it dropped. */
   down = false;
   /** Handshakes refused in a row, and the last refusal logged (each new one is logged once). */
   refusals = 0;
@@ -279,7 +280,7 @@ export class Transport {
   private readonly links = new Map<NodeId, PeerLink>();
   /** Links by the index of each process their peer hosts, for `send`. */
   private readonly linkOfProcess: (PeerLink | undefined)[] = [];
-  private readonly packr = new Packr({ useRecords: false });
+  private readonly packer = new MessagePacker();
   private readonly unpackr = new Unpackr({ useRecords: false });
   private readonly delay: DelayLine<{ link: PeerLink; packed: Buffer }> | undefined;
   private readonly now: () => number;
@@ -501,7 +502,7 @@ export class Transport {
       throw new Error(`${this.self.id} has no link to process ${to}`);
     // The send instant in units of 10 us: an integer packs smaller than a float.
     const sentAt = Math.round(this.stampMs() * STAMP_UNITS_PER_MS);
-    const packed = this.packr.pack([fromIndex, toIndex, body, sentAt]);
+    const packed = this.packer.pack(fromIndex, toIndex, body, sentAt);
     if (packed.length + DATA_PREFIX_BYTES > this.limits.frameBytesMax)
       throw new QueueOverflowError(
         `a message from ${from} to ${to} packs to ${packed.length} bytes, over frameBytesMax ${this.limits.frameBytesMax}`,
@@ -549,7 +550,7 @@ export class Transport {
   }
 
   /**
-   * Declares `peer` crashed for good (it was killed and will not come back): its link stops
+   * Declares `peer` crashed (it was killed; it comes back only through `peerUp`): its link stops
    * dialing and accepting, drops what it queued, and messages to its processes are dropped from
    * now on, as a crashed process loses what is sent to it. Without this, the link would keep
    * every message for a peer that never acknowledges, and the node would never be quiet.
@@ -584,6 +585,23 @@ export class Transport {
   }
 
   /**
+   * `peer`, declared down, was restarted (from its data directory) and listens at `address`: its
+   * link comes back, empty. The restarted peer is a new incarnation, so the link renumbers at its
+   * first handshake; what was dropped while it was down stays dropped, as a crashed process lost it.
+   */
+  peerUp(peer: NodeId, address: NodeAddress): void {
+    const link = this.links.get(peer);
+    if (link === undefined) return;
+    link.down = false;
+    link.failed = false;
+    link.reconnectAttempts = 0;
+    link.refusals = 0;
+    link.address = address;
+    if (link.dials && link.conn === undefined && link.reconnectTimer === undefined && !link.cut)
+      this.dial(link);
+  }
+
+  /**
    * Fault injection, a fault plan's partition: from now on the links to exactly `peers` are cut
    * (an empty list heals every link). Cutting a link closes its connection (the peer sees close
    * code `HandshakeRefusal.Partitioned`) and refuses handshakes over it; messages sent over it
@@ -597,7 +615,12 @@ export class Transport {
   partition(peers: readonly NodeId[]): void {
     const cut = new Set(peers);
     for (const link of this.links.values()) {
-      if (link.down || cut.has(link.peer.id) === link.cut) continue;
+      if (link.down) {
+        // A peer that is down comes back (`peerUp`) under the cuts in force then.
+        link.cut = cut.has(link.peer.id);
+        continue;
+      }
+      if (cut.has(link.peer.id) === link.cut) continue;
       if (cut.has(link.peer.id)) {
         link.cut = true;
         if (link.reconnectTimer !== undefined) clearTimeout(link.reconnectTimer);
@@ -725,6 +748,8 @@ export class Transport {
   }
 
   private flush(): void {
+    // What the logic sent this turn is sent; a body object seen again later is encoded afresh.
+    this.packer.forget();
     this.flushScheduled = false;
     this.flushTimer = undefined;
     const links = [...this.flushLinks];

@@ -7,7 +7,7 @@ import { protocolByName } from "@amcast/protocols";
 import type { ReconfigSpec, SystemSpec, WorkloadShift, WorkloadSpec } from "@amcast/system";
 import { buildSystem, SYSTEM_SCHEMA, systemToJson } from "@amcast/system";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadDeployment } from "../src/index.js";
+import { deploymentToJson, loadDeployment } from "../src/index.js";
 
 /**
  * One spec, carried whole: a system spec with every field set (none at its default) goes
@@ -129,7 +129,7 @@ const FULL: Required<SystemSpec> = {
 const dir = mkdtempSync(join(tmpdir(), "amcast-deployment-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function deploymentOf(system: unknown, replicas: readonly string[]): string {
+function deploymentOf(system: unknown, replicas: readonly string[], extra: object = {}): string {
   const file = join(dir, `deployment-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(
     file,
@@ -140,6 +140,7 @@ function deploymentOf(system: unknown, replicas: readonly string[]): string {
       traceSends: true,
       latencyEmulation: true,
       replicas: replicas.map((id, index) => ({ id, host: "127.0.0.1", port: 7000 + index })),
+      ...extra,
     }),
   );
   return file;
@@ -184,6 +185,20 @@ describe("a system spec through the deployment file", () => {
     expect(deployment.system.protocol).toBe(FULL.protocol);
     expect(deployment.traceSends).toBe(true);
     expect(deployment.latencyEmulation).toBe(true);
+    expect(deployment.storage).toBeUndefined();
+  });
+
+  it("carries the replicas' fsync policy, and names a bad one", () => {
+    const json = systemToJson(FULL);
+    const read = loadDeployment(deploymentOf(json, REPLICAS, { storage: { fsync: "interval" } }));
+    expect(read.storage).toEqual({ fsync: "interval" });
+    expect(deploymentToJson(read).storage).toEqual({ fsync: "interval" });
+    expect(() => loadDeployment(deploymentOf(json, REPLICAS, { storage: { fsync: "always" } }))).toThrow(
+      /storage\.fsync: expected one of batch, interval or none, got "always"/,
+    );
+    expect(() =>
+      loadDeployment(deploymentOf(json, REPLICAS, { storage: { fsync: "none", dir: "x" } })),
+    ).toThrow(/storage\.dir: is not a known field here/);
   });
 
   it("writes plain JSON: written again, the parsed spec gives the same document", () => {

@@ -2,13 +2,15 @@ import type { ClientId, DestinationSet, GroupId, MessageId, ProcessId } from "@a
 import { describeValue, InputError, listNames } from "@amcast/core";
 import type { MulticastClient } from "@amcast/group";
 import { createClient, createReplica } from "@amcast/group";
-import type { NodeAddress, NodeSpec, TraceSink, TransportLimits } from "@amcast/runtime";
+import type { FsyncPolicy, NodeAddress, NodeSpec, TraceSink, TransportLimits } from "@amcast/runtime";
 import {
   Ed25519Signatures,
   Keyring,
   NodeHost,
   NodeTable,
+  openJournalAndTrace,
   publicKeysFromSecret,
+  runDigest,
   signingProcesses,
   TraceFile,
   wallClock,
@@ -66,6 +68,15 @@ export interface ReplicaOptions<P = unknown, R = unknown> extends Credentials {
   readonly log?: (line: string) => void;
   /** The replica cannot go on (a send queue over its bound); it stops itself. Default: log. */
   readonly onFatal?: (error: Error) => void;
+  /**
+   * Journal every input here before acting on it; started again on the same directory (after a
+   * crash, or a stop), the replica replays the journal — the application sees every delivered
+   * message again, in order, so it must be deterministic — and its group catches it up
+   * (docs/durability.md).
+   */
+  readonly dataDir?: string;
+  /** When the journal is fsynced: per batch of inputs (default), every 10 ms, or never. */
+  readonly fsync?: FsyncPolicy;
 }
 
 export interface ReplicaHandle {
@@ -264,7 +275,23 @@ export async function startReplica<P = unknown, R = unknown>(
     ...(signatures === undefined ? {} : { signer: signatures.signerFor(options.id), verifier: signatures }),
   });
   const log = options.log ?? stderrLog(options.id);
-  const trace: TraceSink | null = options.traceFile === undefined ? null : new TraceFile(options.traceFile);
+  if (options.fsync !== undefined && options.dataDir === undefined)
+    throw new InputError(source, "fsync", "needs dataDir (where the replica journals its inputs)");
+  // A journal replays only into the same cluster (its configuration, the application aside).
+  const { journal, trace, traced } =
+    options.dataDir === undefined
+      ? {
+          journal: undefined,
+          trace: options.traceFile === undefined ? null : (new TraceFile(options.traceFile) as TraceSink),
+          traced: undefined,
+        }
+      : await openJournalAndTrace(
+          { dataDir: options.dataDir, fsync: options.fsync ?? "batch" },
+          options.id,
+          runDigest(options.cluster),
+          options.traceFile ?? null,
+          log,
+        );
   const own = addresses.get(options.id) as NodeAddress;
   let stopped: Promise<void> | undefined;
   const host: NodeHost = new NodeHost({
@@ -285,6 +312,8 @@ export async function startReplica<P = unknown, R = unknown>(
       (options.onFatal ?? ((fatal: Error) => log(`fatal: ${fatal.message}; stopping`)))(error);
       void stop();
     },
+    ...(journal === undefined ? {} : { journal }),
+    ...(traced === undefined ? {} : { traced }),
   });
   const stop = (): Promise<void> => {
     stopped ??= host.stop().then(() => undefined);

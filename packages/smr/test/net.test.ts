@@ -1,4 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { GroupId } from "@amcast/core";
 import { Keyring, publicKeysFromSecret } from "@amcast/runtime";
 import { afterEach, describe, expect, it } from "vitest";
@@ -160,6 +163,56 @@ describe("startReplica / connectClient over the network runtime", () => {
     const again = await connectClient<number, number>({ cluster, secret, log: () => {} });
     clients.push(again);
     expect(await again.multicast("g", 0)).toEqual({ g: 2 });
+  });
+
+  it("crash mode: a replica with a data directory, stopped and started again on it, replays its journal and catches up to its group's state", {
+    timeout: 60_000,
+  }, async () => {
+    const secret = randomBytes(32);
+    const dir = mkdtempSync(join(tmpdir(), "amcast-smr-restart-"));
+    try {
+      const cluster = await config(["a"], 3, { mode: "crash", f: 1 });
+      /** Each replica's application: the payloads it delivered, in order. */
+      const delivered = new Map<string, number[]>();
+      const start = (id: string): Promise<ReplicaHandle> => {
+        const log: number[] = [];
+        delivered.set(id, log);
+        return startReplica<number, number>({
+          cluster,
+          id,
+          secret,
+          application: (message) => {
+            log.push(message.payload as number);
+            return log.length;
+          },
+          dataDir: join(dir, id.replace("/", "-")),
+          fsync: "interval",
+          log: () => {},
+        });
+      };
+      for (const id of ["a/0", "a/1", "a/2"]) replicas.push(await start(id));
+      const client = await connectClient<number, number>({ cluster, secret, log: () => {} });
+      clients.push(client);
+      const send = (from: number, count: number) =>
+        Promise.all(Array.from({ length: count }, (_, index) => client.multicast(["a"], from + index)));
+      await send(0, 40);
+      const stopped = replicas.splice(1, 1)[0] as ReplicaHandle;
+      await stopped.stop();
+      await send(40, 40);
+      // A fresh application on the same data directory: the journal brings it back, the group
+      // the rest.
+      replicas.push(await start("a/1"));
+      expect((delivered.get("a/1") as number[]).length).toBeGreaterThanOrEqual(40);
+      await send(80, 20);
+      const startedAt = Date.now();
+      while ((delivered.get("a/1") as number[]).length < 100 && Date.now() - startedAt < 20_000)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(delivered.get("a/1")).toHaveLength(100);
+      expect(delivered.get("a/1")).toEqual(delivered.get("a/0"));
+      expect(delivered.get("a/2")).toEqual(delivered.get("a/0"));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("refuses what it cannot run, and strangers", { timeout: 30_000 }, async () => {

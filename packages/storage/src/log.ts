@@ -7,6 +7,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  writevSync,
 } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { open, rename, rm } from "node:fs/promises";
@@ -36,6 +37,12 @@ export interface LogOptions {
   readonly segmentBytesMax?: number;
   /** The largest record payload (default 16 MiB); a longer length field on disk is damage. */
   readonly recordBytesMax?: number;
+  /**
+   * false: `open` checks every entry but keeps none in memory (`recovery.entries` is empty,
+   * `recovery.entryCount` says how many there are); read them with `forEachEntry`, one segment
+   * at a time. Default true.
+   */
+  readonly keepEntries?: boolean;
 }
 
 export const DEFAULT_LOG_OPTIONS: Required<LogOptions> = {
@@ -44,6 +51,7 @@ export const DEFAULT_LOG_OPTIONS: Required<LogOptions> = {
   pendingBytesMax: 64 * 1024 * 1024,
   segmentBytesMax: 64 * 1024 * 1024,
   recordBytesMax: 16 * 1024 * 1024,
+  keepEntries: true,
 };
 
 /** One decided entry: its position in the log (1, 2, …) and the bytes the replica appended. */
@@ -61,8 +69,10 @@ export interface Checkpoint {
 /** What `open` found, and what it repaired. */
 export interface Recovery {
   readonly checkpoint: Checkpoint | null;
-  /** The entries after the checkpoint, in order. */
+  /** The entries after the checkpoint, in order (none kept with `keepEntries: false`). */
   readonly entries: readonly LogEntry[];
+  /** How many entries follow the checkpoint. */
+  readonly entryCount: number;
   /** Bytes cut off a torn tail (a write the crash interrupted), 0 if none. */
   readonly truncatedBytes: number;
 }
@@ -123,6 +133,12 @@ export class ReplicaLog {
   private written: number;
   private unsyncedWrites = false;
   private flushing: Promise<void> | null = null;
+  /**
+   * The periodic fsync of `interval`, in flight. Writes go on meanwhile (an fsync covers what was
+   * written before it, and what comes after waits for the next period); only closing or replacing
+   * the file waits for it.
+   */
+  private periodic: Promise<void> | null = null;
   private failure: Error | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
   private closed = false;
@@ -157,8 +173,14 @@ export class ReplicaLog {
     rmSync(join(directory, CHECKPOINT_TEMP), { force: true });
     const checkpoint = readCheckpoint(directory);
     const covered = checkpoint?.position ?? 0;
-    const scan = scanSegments(directory, covered, resolved.recordBytesMax);
-    const last = scan.entries.at(-1)?.position ?? scan.lastPosition;
+    const entries: LogEntry[] = [];
+    const scan = scanSegments(
+      directory,
+      covered,
+      resolved.recordBytesMax,
+      resolved.keepEntries ? (entry) => entries.push(entry) : () => {},
+    );
+    const last = scan.lastPosition;
     const next = Math.max(last, covered) + 1;
     const log = new ReplicaLog(directory, resolved, scan.segments, scan.lastSegmentBytes, next, covered);
     if (scan.lastSegmentBytes === 0 || last < covered) {
@@ -177,10 +199,34 @@ export class ReplicaLog {
       log,
       recovery: {
         checkpoint,
-        entries: scan.entries.filter((entry) => entry.position > covered),
+        entries,
+        entryCount: Math.max(0, last - covered),
         truncatedBytes: scan.truncatedBytes,
       },
     };
+  }
+
+  /**
+   * Hands every written entry after the checkpoint to `onEntry`, in order, reading one segment
+   * at a time (a log too large to hold in memory can be replayed); `onEntry` returning false
+   * stops. Entries appended and not yet written are not read.
+   */
+  forEachEntry(onEntry: (entry: LogEntry) => boolean | undefined): void {
+    this.checkUsable();
+    for (const segment of this.segments) {
+      const contents = readFileSync(segment.path);
+      let offset = SEGMENT_MAGIC.length;
+      let position = segment.firstPosition;
+      while (offset + HEADER_BYTES <= contents.length && position <= this.written) {
+        const length = contents.readUInt32LE(offset);
+        if (position > this.checkpointPosition) {
+          const payload = contents.subarray(offset + HEADER_BYTES, offset + HEADER_BYTES + length);
+          if (onEntry({ position, payload }) === false) return;
+        }
+        offset += HEADER_BYTES + length;
+        position += 1;
+      }
+    }
   }
 
   /** The position the next `append` gets. */
@@ -313,15 +359,18 @@ export class ReplicaLog {
   /** Writes and fsyncs what is buffered, and closes the files. */
   async close(): Promise<void> {
     if (this.closed) return;
+    // No periodic fsync starts from here on: the file is about to close under it.
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
     await this.checkpoints;
     if (this.failure === null) {
       await this.sync();
-      // A periodic fsync may be in flight: let it finish before the last one and the close.
+      // A flush or a periodic fsync may be in flight: let it finish before the last one and the close.
       while (this.flushing !== null) await this.flushing.catch(() => undefined);
+      await this.periodic;
       if (this.handle !== null) await this.handle.sync();
     }
     this.closed = true;
-    if (this.timer !== null) clearInterval(this.timer);
     await this.handle?.close();
     this.handle = null;
   }
@@ -358,21 +407,68 @@ export class ReplicaLog {
     }
   }
 
+  /**
+   * Writes what is appended to the OS now, synchronously and in one `writev`, for the policies
+   * that do not fsync per batch (`interval`, `none`): the entries then survive a killed process as
+   * soon as this returns, without the turns an awaited `sync()` costs. Returns false, writing
+   * nothing, under `batch`, or while a write, a segment change or a checkpoint is in progress, or
+   * when the segment is full: the caller then awaits `sync()`.
+   */
+  writeNow(): boolean {
+    this.checkUsable();
+    if (
+      this.options.fsync === "batch" ||
+      this.flushing !== null ||
+      this.handle === null ||
+      this.segmentBytes >= this.options.segmentBytesMax
+    )
+      return false;
+    if (this.pending.length === 0) return true;
+    const chunks = this.pending;
+    const bytes = this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.pendingFirst = this.next;
+    try {
+      const written = writevSync(this.handle.fd, chunks);
+      if (written !== bytes)
+        throw new Error(`short write to ${this.directory}: ${written} of ${bytes} bytes`);
+    } catch (error) {
+      // As in `flush`: the file's tail is unknown now.
+      this.failure = error instanceof Error ? error : new Error(String(error));
+      throw this.failure;
+    }
+    this.segmentBytes += bytes;
+    this.unsyncedWrites = true;
+    this.written = this.next - 1;
+    return true;
+  }
+
   private periodicSync(): void {
-    if (!this.unsyncedWrites || this.handle === null || this.flushing !== null || this.closed) return;
+    // Not while a write or a segment change is in flight: a segment change closes the file.
+    if (
+      !this.unsyncedWrites ||
+      this.handle === null ||
+      this.periodic !== null ||
+      this.flushing !== null ||
+      this.closed
+    )
+      return;
     this.unsyncedWrites = false;
     const handle = this.handle;
-    this.flushing = handle
+    this.periodic = handle
       .datasync()
       .catch((error: unknown) => {
         this.failure = error instanceof Error ? error : new Error(String(error));
       })
       .finally(() => {
-        this.flushing = null;
+        this.periodic = null;
       });
   }
 
   private async startSegment(firstPosition: number): Promise<void> {
+    // The file a periodic fsync works on is not closed under it.
+    await this.periodic;
     if (this.handle !== null) {
       if (this.options.fsync !== "none") await this.handle.datasync();
       await this.handle.close();
@@ -446,20 +542,23 @@ function readCheckpoint(directory: string): Checkpoint | null {
 
 interface SegmentScan {
   readonly segments: Segment[];
-  readonly entries: LogEntry[];
   /** The last position on disk (before the entries, if none were read: the checkpoint's). */
   readonly lastPosition: number;
   readonly lastSegmentBytes: number;
   readonly truncatedBytes: number;
 }
 
-function scanSegments(directory: string, covered: number, recordBytesMax: number): SegmentScan {
+function scanSegments(
+  directory: string,
+  covered: number,
+  recordBytesMax: number,
+  onEntry: (entry: LogEntry) => void,
+): SegmentScan {
   const segments: Segment[] = readdirSync(directory)
     .map((name) => SEGMENT_PATTERN.exec(name))
     .filter((match) => match !== null)
     .map((match) => ({ firstPosition: Number(match[1]), path: join(directory, match[0]) }))
     .sort((a, b) => a.firstPosition - b.firstPosition);
-  const entries: LogEntry[] = [];
   let expected = segments[0]?.firstPosition ?? covered + 1;
   if (expected > covered + 1)
     throw new StorageCorruptError(
@@ -480,7 +579,7 @@ function scanSegments(directory: string, covered: number, recordBytesMax: number
       );
     expected = segment.firstPosition;
     const contents = readFileSync(segment.path);
-    const good = scanSegment(segment.path, contents, expected, recordBytesMax, isLast, covered, entries);
+    const good = scanSegment(segment.path, contents, expected, recordBytesMax, isLast, covered, onEntry);
     expected = good.nextPosition;
     if (good.validBytes < contents.length) {
       // A torn tail of the last segment: cut it off so appends continue after the last whole record.
@@ -502,7 +601,7 @@ function scanSegments(directory: string, covered: number, recordBytesMax: number
     rmSync(last.path, { force: true });
     lastSegmentBytes = 0;
   }
-  return { segments, entries, lastPosition: expected - 1, lastSegmentBytes, truncatedBytes };
+  return { segments, lastPosition: expected - 1, lastSegmentBytes, truncatedBytes };
 }
 
 function scanSegment(
@@ -512,7 +611,7 @@ function scanSegment(
   recordBytesMax: number,
   isLast: boolean,
   covered: number,
-  entries: LogEntry[],
+  onEntry: (entry: LogEntry) => void,
 ): { nextPosition: number; validBytes: number } {
   if (contents.length < SEGMENT_MAGIC.length) {
     if (isLast) return { nextPosition: firstPosition, validBytes: 0 };
@@ -531,7 +630,7 @@ function scanSegment(
     }
     const length = contents.readUInt32LE(offset);
     if (position > covered)
-      entries.push({
+      onEntry({
         position,
         payload: contents.subarray(offset + HEADER_BYTES, offset + HEADER_BYTES + length),
       });

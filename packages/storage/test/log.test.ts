@@ -51,6 +51,67 @@ describe("the replica log", () => {
     await log.close();
   });
 
+  it("writes at once without fsync per batch (writeNow): what it wrote is in the file before any sync or close", async () => {
+    for (const fsync of ["interval", "none"] as const) {
+      const dir = join(directory, fsync);
+      const { log } = await ReplicaLog.open(dir, { fsync, segmentBytesMax: 600 });
+      for (let index = 1; index <= 40; index += 1) {
+        log.append(entry(index));
+        // A full segment is left to sync(), which starts the next one.
+        if (!log.writeNow()) await log.sync();
+        expect(log.bufferedBytes).toBe(0);
+      }
+      // Read by another opener while the writer still runs (as after a SIGKILL): every entry.
+      const { log: reader, recovery } = await ReplicaLog.open(dir, { fsync });
+      expect(recovery.entries.map((item) => item.payload.toString())).toEqual(
+        Array.from({ length: 40 }, (_, index) => entry(index + 1).toString()),
+      );
+      await reader.close();
+      await log.close();
+    }
+    const { log } = await ReplicaLog.open(join(directory, "batch"), { fsync: "batch" });
+    log.append(entry(1));
+    expect(log.writeNow()).toBe(false);
+    await log.close();
+  });
+
+  it("keeps no entries in memory when asked, and reads them back a segment at a time (forEachEntry)", async () => {
+    const { log: writer } = await ReplicaLog.open(directory, { segmentBytesMax: 400 });
+    for (let index = 1; index <= 60; index += 1) {
+      writer.append(entry(index));
+      if (index % 5 === 0) await writer.sync();
+    }
+    await writer.checkpoint(10, Buffer.from("state after 10"));
+    for (let index = 61; index <= 70; index += 1) writer.append(entry(index));
+    await writer.close();
+    expect(segments().length).toBeGreaterThan(3);
+    const { log, recovery } = await ReplicaLog.open(directory, { keepEntries: false });
+    expect(recovery.entries).toEqual([]);
+    expect(recovery.entryCount).toBe(60);
+    const read: number[] = [];
+    log.forEachEntry((item) => {
+      expect(item.payload.toString()).toBe(entry(item.position).toString());
+      read.push(item.position);
+      return undefined;
+    });
+    expect(read).toEqual(Array.from({ length: 60 }, (_, index) => index + 11));
+    // false stops; an entry appended and not yet written is not read.
+    log.append(entry(71));
+    const firstTwo: number[] = [];
+    log.forEachEntry((item) => {
+      firstTwo.push(item.position);
+      return firstTwo.length < 2;
+    });
+    expect(firstTwo).toEqual([11, 12]);
+    let count = 0;
+    log.forEachEntry(() => {
+      count += 1;
+      return undefined;
+    });
+    expect(count).toBe(60);
+    await log.close();
+  });
+
   it("shares one write among concurrent syncs and keeps appending after a reopen", async () => {
     const { log } = await ReplicaLog.open(directory);
     for (let index = 1; index <= 10; index += 1) log.append(entry(index));

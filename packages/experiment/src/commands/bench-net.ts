@@ -2,9 +2,11 @@ import { availableParallelism, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import type { Overlay, ProtocolDefinition } from "@amcast/core";
 import { CdagOverlay, Topology, TreeOverlay } from "@amcast/core";
+import type { ReplicationMode } from "@amcast/group";
+import { REPLICATION_MODES } from "@amcast/group";
 import { PROTOCOLS } from "@amcast/protocols";
-import type { NetRunOptions } from "@amcast/runtime";
-import { DEFAULT_NET_OPTIONS } from "@amcast/runtime";
+import type { FsyncPolicy, HostStats, NetRunOptions } from "@amcast/runtime";
+import { DEFAULT_NET_OPTIONS, FSYNC_POLICIES } from "@amcast/runtime";
 import type { WorkloadSpec } from "@amcast/system";
 import { findProjectRoot } from "@amcast/system";
 import type { NetOutcome } from "../net-run.js";
@@ -24,11 +26,29 @@ export const NET_BENCH_OPTIONS = {
   section: { type: "string" },
   profile: { type: "string" },
   "batch-messages-max": { type: "string" },
+  "batch-delay-ms": { type: "string" },
   protocol: { type: "string" },
   workload: { type: "string" },
+  fsync: { type: "string" },
 } as const;
 
 const GROUPS = ["g0", "g1", "g2"];
+
+/**
+ * The replication modes the loopback section measures: f = 1 for the replicated ones (3 and 4
+ * replica processes per group), and the default multicasts of a local and of a global-2 run,
+ * sized so a run takes seconds at the mode's speed.
+ */
+const BENCH_MODES: readonly {
+  readonly mode: ReplicationMode;
+  readonly f: number;
+  readonly multicasts: { readonly local: number; readonly "global-2": number };
+}[] = [
+  { mode: "solo", f: 0, multicasts: { local: 240_000, "global-2": 90_000 } },
+  { mode: "crash", f: 1, multicasts: { local: 60_000, "global-2": 20_000 } },
+  { mode: "byzantine", f: 1, multicasts: { local: 6_000, "global-2": 2_000 } },
+];
+const BENCH_WORKLOADS = ["local", "global-2"] as const;
 /** The small WAN experiment the simulator and the runtime are compared on. */
 const WAN_EXPERIMENT = "net-wan";
 
@@ -82,19 +102,29 @@ function benchWorkload(
 
 /**
  * `amcast bench --runtime net [--multicasts N] [--repeat R] [--client-hosts K] [--outstanding O]
- * [--section loopback|wan|all] [--protocol P] [--workload local|global-2] [--profile DIR]
- * [--batch-messages-max B] [--json]`: the network
- * runtime on this machine (`--batch-messages-max 1`: one message per frame, to see what batching does).
+ * [--section loopback|wan|all] [--protocol P] [--mode solo|crash|byzantine]
+ * [--workload local|global-2] [--profile DIR] [--batch-messages-max B] [--batch-delay-ms D]
+ * [--fsync off,none,interval,batch] [--json]`:
+ * the network runtime on this machine (`--batch-messages-max 1`: one message per frame, to see what
+ * batching does; `--batch-delay-ms D`: frames wait D ms for more messages).
  * Each loopback run is repeated R times (default 1) and the median by throughput reported;
  * `--profile DIR` writes a V8 CPU profile of every process there.
  *
- * - loopback: three solo groups, one OS process each, clients in K client hosts (default 1),
- *   closed loop with O multicasts in flight per client (default 64), no emulated delay; every
- *   protocol under a local-only and a 2-destination global workload. Throughput is completed
- *   multicasts per wall second between the first multicast and the last completion; latency is
- *   multicast to delivery at the last destination, from the merged trace.
+ * - loopback: three groups, one OS process per replica, in solo, crash (f = 1, 3 replicas per
+ *   group) and Byzantine mode (f = 1, 4 replicas per group, Ed25519 signatures); clients in K
+ *   client hosts (default 1), closed loop with O multicasts in flight per client (default 64), no
+ *   emulated delay; every protocol under a local-only and a 2-destination global workload.
+ *   Throughput is completed multicasts per wall second between the first multicast and the last
+ *   completion; latency is multicast to delivery at the last destination, from the merged trace.
+ *   A replicated row's ratio is its throughput over the solo row of the same protocol and
+ *   workload (when that ran too); Byzantine rows count the signatures made and checked.
  * - wan: the net-wan experiment on the simulator and on the runtime with latency emulation; the
  *   latency per kind of message side by side, with the difference.
+ *
+ * `--fsync` (a comma list of `off` and the fsync policies) measures what journaling costs: the
+ * loopback section then runs its crash-mode rows only, once per policy in each repetition,
+ * interleaved, every replica journaling its inputs in its own data directory with that policy
+ * (`off`: no journal).
  */
 export async function runNetBench(values: Record<string, string | boolean | undefined>): Promise<number> {
   const section = stringFlag(values.section) ?? "all";
@@ -112,11 +142,20 @@ export async function runNetBench(values: Record<string, string | boolean | unde
     1,
     65_536,
   );
+  const batchDelayMs = integerFlag("bench", "batch-delay-ms", values["batch-delay-ms"], 0, 100);
   const protocolFilter = stringFlag(values.protocol);
   if (protocolFilter !== undefined && !PROTOCOLS.some((protocol) => protocol.name === protocolFilter))
     throw new UsageError(
       `bench: --protocol is one of ${PROTOCOLS.map((protocol) => protocol.name).join(", ")}, got ${JSON.stringify(protocolFilter)}`,
     );
+  const modeFilter = stringFlag(values.mode);
+  if (modeFilter !== undefined && !(REPLICATION_MODES as readonly string[]).includes(modeFilter))
+    throw new UsageError(
+      `bench: --mode is one of ${REPLICATION_MODES.join(", ")}, got ${JSON.stringify(modeFilter)}`,
+    );
+  const fsyncRuns = fsyncList(stringFlag(values.fsync));
+  if (fsyncRuns !== undefined && modeFilter !== undefined && modeFilter !== "crash")
+    throw new UsageError(`bench: --fsync measures crash-mode rows; --mode ${modeFilter} has none`);
   const workloadFilter = stringFlag(values.workload);
   if (workloadFilter !== undefined && !["local", "global-2"].includes(workloadFilter))
     throw new UsageError(`bench: --workload is local or global-2, got ${JSON.stringify(workloadFilter)}`);
@@ -132,13 +171,18 @@ export async function runNetBench(values: Record<string, string | boolean | unde
       ...DEFAULT_NET_OPTIONS,
       clientHosts,
       latencyEmulation: false,
-      ...(batchMessagesMax === undefined ? {} : { limits: { batchMessagesMax } }),
+      limits: {
+        ...(batchMessagesMax === undefined ? {} : { batchMessagesMax }),
+        ...(batchDelayMs === undefined ? {} : { batchDelayMs }),
+      },
       ...(profileDir === undefined
         ? {}
         : { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${resolve(profileDir)}`] }),
     };
     print(
-      `network runtime benchmark: 3 solo groups (one process each) + ${clientHosts} client host(s), ${clientsPerGroup * GROUPS.length} clients ` +
+      `network runtime benchmark: 3 groups (solo: one process each; crash: 3 replicas; byzantine: 4, Ed25519) + ` +
+        `${fsyncRuns === undefined ? "" : `crash mode only, journals: ${fsyncRuns.join(", ")}; `}` +
+        `${clientHosts} client host(s), ${clientsPerGroup * GROUPS.length} clients ` +
         `x ${outstanding} in flight (closed loop), loopback, no latency emulation, traces merged and checked; ` +
         `load average ${loadavg()
           .map((load) => load.toFixed(1))
@@ -147,83 +191,120 @@ export async function runNetBench(values: Record<string, string | boolean | unde
     result.loadAverage = loadavg().map(round);
     const rows: (string | number)[][] = [];
     const runs: Record<string, unknown>[] = [];
-    for (const protocol of PROTOCOLS) {
-      if (protocolFilter !== undefined && protocol.name !== protocolFilter) continue;
-      for (const [name, global, defaultCount] of [
-        ["local", false, 240_000],
-        ["global-2", true, 90_000],
-      ] as const) {
-        if (workloadFilter !== undefined && name !== workloadFilter) continue;
-        const spec: ScenarioSpec = {
-          label: `${protocol.name}/solo/${name}`,
-          seed: 1,
-          topology: loopbackTopology(),
-          protocol,
-          overlay: benchOverlay(protocol),
-          mode: "solo",
-          f: 0,
-          workload: benchWorkload(name, global, multicasts ?? defaultCount, clientsPerGroup, outstanding),
-          byzantine: [],
-          faultPlan: "",
-          network: { jitterSdFraction: 0, reorder: null },
-          processing: { perMessageUs: 0, perByteNs: 0 },
-          faults: { crashes: [], partitions: [] },
-          timeLimitMs: 600_000,
-          tickMs: 10,
-          realTime: false,
-          recordSends: false,
-          check: true,
-          keepSamples: false,
-        };
-        // K runs; the one with the median throughput is reported (the machine is shared and noisy).
-        const outcomes: NetOutcome[] = [];
-        for (let index = 0; index < repeat; index += 1) outcomes.push(await runScenarioNet(spec, options));
-        outcomes.sort((a, b) => a.metrics.multicastsPerSec - b.metrics.multicastsPerSec);
-        const outcome = outcomes[Math.floor(outcomes.length / 2)] as NetOutcome;
-        const violations = outcome.check?.violations.length ?? 0;
-        if (violations > 0 || outcome.metrics.delivered !== outcome.metrics.multicasts) failed = true;
-        const { latency } = outcome.metrics;
-        rows.push([
-          protocol.name,
-          name,
-          outcome.metrics.multicasts,
-          Math.round(outcome.metrics.multicastsPerSec),
-          latency.p50,
-          latency.p99,
-          latency.mean,
-          outcome.net.messagesPerFrame,
-          outcome.net.cpuMsReplicas / 1000,
-          outcome.net.cpuMsClients / 1000,
-          cpuPerMulticastUs(outcome),
-          violations === 0 ? "ok" : `${violations} violations`,
-        ]);
-        if (outcomes.some((run) => (run.check?.violations.length ?? 0) > 0)) failed = true;
-        runs.push({
-          ...runSummary(outcome, "net"),
-          runtime: "net",
-          net: netSummary(outcome),
-          multicastsPerSecAll: outcomes.map((run) => Math.round(run.metrics.multicastsPerSec)),
-          cpuUsPerMulticast: round(cpuPerMulticastUs(outcome)),
-        });
-        print(
-          `  ${spec.label}: ${outcomes.map((run) => Math.round(run.metrics.multicastsPerSec)).join(", ")} multicasts/s`,
-        );
+    /** Solo throughput per "<protocol>/<workload>", the base of the replicated rows' ratios. */
+    const soloPerSec = new Map<string, number>();
+    for (const { mode, f, multicasts: modeMulticasts } of BENCH_MODES) {
+      if (modeFilter !== undefined && mode !== modeFilter) continue;
+      if (fsyncRuns !== undefined && mode !== "crash") continue;
+      for (const protocol of PROTOCOLS) {
+        if (protocolFilter !== undefined && protocol.name !== protocolFilter) continue;
+        for (const name of BENCH_WORKLOADS) {
+          if (workloadFilter !== undefined && name !== workloadFilter) continue;
+          const spec: ScenarioSpec = {
+            label: `${protocol.name}/${mode}/${name}`,
+            seed: 1,
+            topology: loopbackTopology(),
+            protocol,
+            overlay: benchOverlay(protocol),
+            mode,
+            f,
+            workload: benchWorkload(
+              name,
+              name !== "local",
+              multicasts ?? modeMulticasts[name],
+              clientsPerGroup,
+              outstanding,
+            ),
+            byzantine: [],
+            faultPlan: "",
+            network: { jitterSdFraction: 0, reorder: null },
+            processing: { perMessageUs: 0, perByteNs: 0 },
+            faults: { crashes: [], partitions: [] },
+            timeLimitMs: 600_000,
+            tickMs: 10,
+            realTime: false,
+            recordSends: false,
+            check: true,
+            keepSamples: false,
+          };
+          // K runs (of each journal policy, interleaved); the one with the median throughput is
+          // reported (the machine is shared and noisy).
+          const policies = fsyncRuns ?? ["off" as const];
+          const outcomesOf = policies.map((): NetOutcome[] => []);
+          for (let index = 0; index < repeat; index += 1)
+            for (const [which, policy] of policies.entries())
+              outcomesOf[which]?.push(
+                await runScenarioNet(
+                  spec,
+                  policy === "off" ? options : { ...options, storage: { fsync: policy } },
+                ),
+              );
+          for (const [which, outcomes] of outcomesOf.entries()) {
+            const policy = policies[which] as FsyncPolicy | "off";
+            outcomes.sort((a, b) => a.metrics.multicastsPerSec - b.metrics.multicastsPerSec);
+            const outcome = outcomes[Math.floor(outcomes.length / 2)] as NetOutcome;
+            const violations = outcome.check?.violations.length ?? 0;
+            if (violations > 0 || outcome.metrics.delivered !== outcome.metrics.multicasts) failed = true;
+            const { latency } = outcome.metrics;
+            const perSec = outcome.metrics.multicastsPerSec;
+            if (mode === "solo") soloPerSec.set(`${protocol.name}/${name}`, perSec);
+            const solo = soloPerSec.get(`${protocol.name}/${name}`);
+            const ratioToSolo = solo === undefined || solo === 0 ? null : round(perSec / solo);
+            const signatures = signaturesPerMulticast(outcome);
+            rows.push([
+              protocol.name,
+              mode,
+              name,
+              ...(fsyncRuns === undefined ? [] : [policy]),
+              outcome.metrics.multicasts,
+              Math.round(perSec),
+              ratioToSolo === null ? "" : `${ratioToSolo.toFixed(2)}x`,
+              latency.p50,
+              latency.p99,
+              outcome.net.messagesPerFrame,
+              outcome.net.cpuMsReplicas / 1000,
+              outcome.net.cpuMsClients / 1000,
+              cpuPerMulticastUs(outcome),
+              signatures === null
+                ? ""
+                : `${signatures.signed.toFixed(1)} / ${signatures.verified.toFixed(1)}`,
+              violations === 0 ? "ok" : `${violations} violations`,
+            ]);
+            if (outcomes.some((run) => (run.check?.violations.length ?? 0) > 0)) failed = true;
+            runs.push({
+              ...runSummary(outcome, "net"),
+              runtime: "net",
+              ...(fsyncRuns === undefined ? {} : { fsync: policy }),
+              net: netSummary(outcome),
+              multicastsPerSecAll: outcomes.map((run) => Math.round(run.metrics.multicastsPerSec)),
+              cpuUsPerMulticast: round(cpuPerMulticastUs(outcome)),
+              ratioToSolo,
+              ...(signatures === null ? {} : { signaturesPerMulticast: signatures }),
+            });
+            print(
+              `  ${spec.label}${fsyncRuns === undefined ? "" : ` (journal: ${policy})`}: ${outcomes.map((run) => Math.round(run.metrics.multicastsPerSec)).join(", ")} multicasts/s`,
+            );
+          }
+        }
       }
     }
     print(
       formatTable(
         [
           "protocol",
+          "mode",
           "workload",
+          ...(fsyncRuns === undefined ? [] : ["journal"]),
           "multicasts",
           "mcast/s",
+          "vs solo",
           "p50 ms",
           "p99 ms",
-          "mean ms",
           "msgs/frame",
           "cpu s replicas",
           "cpu s clients",
           "cpu µs/mcast",
+          "signed / verified per mcast",
           "checks",
         ],
         rows,
@@ -297,6 +378,19 @@ export async function runNetBench(values: Record<string, string | boolean | unde
   return failed ? 1 : 0;
 }
 
+/** `--fsync off,batch,...`: the journal policies to compare (`off`: no journal), or undefined. */
+function fsyncList(value: string | undefined): (FsyncPolicy | "off")[] | undefined {
+  if (value === undefined) return undefined;
+  const known: readonly string[] = ["off", ...FSYNC_POLICIES];
+  const list = value.split(",").map((item) => item.trim());
+  const bad = list.find((item) => !known.includes(item));
+  if (bad !== undefined || list.length === 0)
+    throw new UsageError(
+      `bench: --fsync: expected a comma list of ${known.join(", ")}, got ${JSON.stringify(value)}`,
+    );
+  return [...new Set(list)] as (FsyncPolicy | "off")[];
+}
+
 interface LatencyRow {
   readonly mean: number;
   readonly p50: number;
@@ -342,6 +436,31 @@ function percent(fraction: number): string {
 
 function round(value: number): number {
   return Math.round(value * 1000) / 1000;
+}
+
+/**
+ * Ed25519 signatures made and checked per multicast, over every node (checks answered from
+ * memory apart); null when no node signed (solo and crash mode).
+ */
+function signaturesPerMulticast(
+  outcome: NetOutcome,
+): { signed: number; verified: number; verifiedFromMemory: number } | null {
+  const counts = { signed: 0, verified: 0, verifiedFromMemory: 0 };
+  let any = false;
+  for (const stats of Object.values(outcome.net.perNode) as HostStats[]) {
+    if (stats.signatures === undefined) continue;
+    any = true;
+    counts.signed += stats.signatures.signed;
+    counts.verified += stats.signatures.verified;
+    counts.verifiedFromMemory += stats.signatures.verifiedFromMemory;
+  }
+  const { multicasts } = outcome.metrics;
+  if (!any || multicasts === 0) return null;
+  return {
+    signed: round(counts.signed / multicasts),
+    verified: round(counts.verified / multicasts),
+    verifiedFromMemory: round(counts.verifiedFromMemory / multicasts),
+  };
 }
 
 /** CPU time of every process (from its host's start to its stop) per multicast, in µs. */

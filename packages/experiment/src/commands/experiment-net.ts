@@ -18,7 +18,7 @@ import type { ResultsStore } from "../store.js";
 import { formatTable } from "../table.js";
 import { TraceFileWriter } from "../trace-file.js";
 import { explainWanted, multicastFromTrace, traceRuns } from "../trace-report.js";
-import { integerFlag, stringFlag, UsageError } from "./usage.js";
+import { fsyncFlag, integerFlag, stringFlag, UsageError } from "./usage.js";
 
 /** Flags of `amcast experiment` that only the network runtime reads. */
 export const NET_EXPERIMENT_OPTIONS = {
@@ -27,6 +27,7 @@ export const NET_EXPERIMENT_OPTIONS = {
   "no-latency": { type: "boolean" },
   "work-dir": { type: "string" },
   "time-limit-s": { type: "string" },
+  fsync: { type: "string" },
 } as const;
 
 export interface NetExperimentArgs {
@@ -44,10 +45,12 @@ export interface NetExperimentArgs {
 
 /**
  * `amcast experiment NAME --runtime net [--client-hosts N] [--no-latency] [--work-dir DIR]
- * [--time-limit-s S]`: every run of the experiment on real processes on this machine (one per
+ * [--time-limit-s S] [--fsync batch|interval|none]`: every run of the experiment on real processes on this machine (one per
  * replica, plus client hosts), with the topology's delays injected in the transport unless
  * `--no-latency`; each run kept the moment it ends, in the same result directory, tables and
- * report as on the simulator (plus what the transport did).
+ * report as on the simulator (plus what the transport did). `--fsync` gives every replica a
+ * data directory and journals its inputs there with that policy (a fault plan whose crashes
+ * recover gets one with `batch` anyway: the restarted replica replays it).
  */
 export async function runNetExperiment(args: NetExperimentArgs): Promise<number> {
   const { experiment, store, values } = args;
@@ -58,6 +61,7 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
   const timeLimitS = integerFlag("experiment", "time-limit-s", values["time-limit-s"], 1, 86_400);
   const workDir = stringFlag(values["work-dir"]);
   const latencyEmulation = values["no-latency"] !== true;
+  const fsync = fsyncFlag("experiment", values.fsync);
   const writer = args.traceFile === undefined ? undefined : new TraceFileWriter(resolve(args.traceFile));
   const plan = planRuns(experiment, {
     ...(args.seed === undefined ? {} : { seed: args.seed }),
@@ -99,6 +103,7 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
         clientHosts,
         latencyEmulation,
         ...(timeLimitS === undefined ? {} : { timeLimitMs: timeLimitS * 1000 }),
+        ...(fsync === undefined ? {} : { storage: { fsync } }),
         ...(workDir === undefined ? {} : { workDir: join(resolve(workDir), `run-${run.index + 1}`) }),
         log: (line) => print(`  ${line}`),
         signal: abort.signal,
@@ -227,8 +232,11 @@ export function netProgressLine(outcome: NetOutcome, index: number, total: numbe
   const checks = checksText(outcome);
   const stop = sim.stoppedBy === "drained" ? "" : ` [stopped: ${sim.stoppedBy}]`;
   const signatures = signatureKind(spec, "net") === "ed25519" ? " (Ed25519 signatures)" : "";
+  const restarted = net.recovered.length === 0 ? "" : `, ${net.recovered.length} restarted`;
   const killed =
-    net.killed.length === 0 ? "" : ` (${net.killed.map((entry) => entry.proc).join(", ")} killed)`;
+    net.killed.length === 0
+      ? ""
+      : ` (${net.killed.map((entry) => entry.proc).join(", ")} killed${restarted})`;
   const partitioned =
     net.partitions.length === 0 ? "" : ` (${net.partitions.length} partition(s) cut and healed)`;
   return (

@@ -7,6 +7,7 @@ import {
   deployedNode,
   Keyring,
   mergeTraceFiles,
+  nodeStorage,
   publicKeysFromSecret,
   readKeyring,
   readSecret,
@@ -29,13 +30,18 @@ const NODE_OPTIONS = {
   host: { type: "string" },
   listen: { type: "string" },
   "health-port": { type: "string" },
+  "data-dir": { type: "string" },
+  fsync: { type: "string" },
 } as const;
 
 /**
  * `amcast replica --deployment FILE (--id ID | --host HOST) (--keys FILE | --secret-file FILE)
- * [--trace FILE] [--listen ADDRESS] [--health-port PORT]`: runs one replica of a deployment until
- * SIGINT/SIGTERM (or until the runner that started it says stop). Start one per replica, on the
- * hosts the deployment names, then `amcast clients`. `--host` picks the replica the deployment
+ * [--trace FILE] [--listen ADDRESS] [--health-port PORT] [--data-dir DIR [--fsync POLICY]]`:
+ * runs one replica of a deployment until SIGINT/SIGTERM (or until the runner that started it says
+ * stop). Start one per replica, on the hosts the deployment names, then `amcast clients`.
+ * `--data-dir` journals the replica's inputs there before it acts on them (fsync `batch`,
+ * `interval` or `none`; default the deployment's `storage.fsync`, else `batch`): the same command
+ * after a crash replays the journal and rejoins the group. `--host` picks the replica the deployment
  * places on HOST (a container or pod knows its own name, not its replica id); `--listen` binds
  * another address than the deployment's (0.0.0.0 in a container); `--health-port` serves
  * /healthz and /readyz (ready once connected to every replica) for probes.
@@ -80,6 +86,7 @@ async function runNodeCommand(command: "replica" | "clients", args: string[]): P
     stringFlag(values["secret-file"]),
   );
   const traceFile = stringFlag(values.trace);
+  const storage = nodeStorage(deployment, node, stringFlag(values["data-dir"]), stringFlag(values.fsync));
   const prefix = `[${node.id}] `;
   let connected = false;
   if (healthPort !== undefined)
@@ -91,6 +98,7 @@ async function runNodeCommand(command: "replica" | "clients", args: string[]): P
     traceFile: traceFile === undefined ? null : resolve(traceFile),
     log: (line) => process.stderr.write(`${prefix}${line}\n`),
     ...(listenHost === undefined ? {} : { listenHost }),
+    ...storage,
     onConnected: () => {
       connected = true;
     },

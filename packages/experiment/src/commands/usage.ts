@@ -1,5 +1,7 @@
 import { parseArgs } from "node:util";
 import { didYouMean } from "@amcast/core";
+import type { FsyncPolicy } from "@amcast/runtime";
+import { FSYNC_POLICIES } from "@amcast/runtime";
 
 /** A command line that cannot be understood: printed as one line, exit code 2. */
 export class UsageError extends Error {
@@ -73,6 +75,16 @@ export function integerFlag(
     throw new UsageError(`${command}: --${name}: expected an integer ${range}, got ${JSON.stringify(value)}`);
   }
   return number;
+}
+
+/** `--fsync POLICY` (the replicas' journal policy on the network runtime), checked. */
+export function fsyncFlag(command: string, value: string | boolean | undefined): FsyncPolicy | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || !(FSYNC_POLICIES as readonly string[]).includes(value))
+    throw new UsageError(
+      `${command}: --fsync: expected ${FSYNC_POLICIES.join(", ")}, got ${JSON.stringify(value)}`,
+    );
+  return value as FsyncPolicy;
 }
 
 export function stringFlag(value: string | boolean | undefined): string | undefined {

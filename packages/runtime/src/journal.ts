@@ -1,0 +1,348 @@
+import { createHash } from "node:crypto";
+import type { ProcessId, ProcessLogic, ProcessOutput } from "@amcast/core";
+import { InputError } from "@amcast/core";
+import type { FsyncPolicy, LogEntry } from "@amcast/storage";
+import { FSYNC_POLICIES, ReplicaLog, StorageCorruptError } from "@amcast/storage";
+import { Packr, Unpackr } from "msgpackr";
+import type { TracedOutputs } from "./trace-writer.js";
+import { resumeTrace, TraceFile } from "./trace-writer.js";
+
+export type { FsyncPolicy };
+/** The fsync policies a replica's journal takes (`@amcast/storage`). */
+export { FSYNC_POLICIES };
+
+/** Where a replica keeps its journal, and when it fsyncs. */
+export interface ReplicaStorage {
+  readonly dataDir: string;
+  readonly fsync: FsyncPolicy;
+}
+
+/** The first entry of every journal: whose it is (format version, replica, run digest). */
+const HEADER_TAG = "amcast-replica-journal";
+const FORMAT_VERSION = 1;
+/** Entries of steps without outputs are written once this many bytes of them wait (or sooner). */
+const UNFORCED_BYTES_MAX = 1 << 20;
+/** Entry kinds after the header. */
+const TICK = 0;
+const RECEIVE = 1;
+
+/** A step's outputs, held until the inputs that caused them are durable. */
+interface HeldStep {
+  readonly logic: ProcessLogic;
+  readonly outputs: readonly ProcessOutput[];
+}
+
+/** What replaying a journal did. */
+export interface ReplayStats {
+  readonly inputs: number;
+  readonly ticks: number;
+  readonly ms: number;
+  /** Bytes a crash cut off the journal's tail (an entry being written). */
+  readonly truncatedBytes: number;
+}
+
+/**
+ * A replica's inputs on disk, written before it acts on them. The replica is a deterministic
+ * function of its inputs (messages, in arrival order, and ticks; its random choices come from
+ * its seeded stream), so recording every input before the step's outputs leave the process lets
+ * a restarted replica replay them into a fresh replica and be exactly where the old one was:
+ * Raft's term, vote and log, PBFT's view and certificates, the client table, the streams and
+ * the application. Outputs of a step are released only once the step's input is durable (per the
+ * fsync policy): what a crash loses was never seen outside, as if the input had been lost on the
+ * network. Steps taken in one event-loop turn share one write and one fsync (with `interval` and
+ * `none`, one synchronous write, after which the outputs leave in the same turn).
+ *
+ * The journal holds consensus traffic too and is never truncated yet: that needs snapshots of
+ * the group layer (docs/durability.md).
+ */
+export class ReplicaJournal {
+  private readonly packr = new Packr({ useRecords: false });
+  private held: HeldStep[] = [];
+  private syncScheduled = false;
+  /** Steps appended to the log and not yet released. */
+  private unreleased = 0;
+  /** Releases go out in order: each waits for the one before. */
+  private releases: Promise<void> = Promise.resolve();
+  /** Turns whose outputs wait for an awaited `sync()`: later turns queue behind them. */
+  private waiting = 0;
+  private failed = false;
+  private release: (logic: ProcessLogic, outputs: readonly ProcessOutput[]) => void = () => {};
+  private onFatal: (error: Error) => void = (error) => {
+    throw error;
+  };
+
+  private constructor(
+    readonly log: ReplicaLog,
+    readonly storage: ReplicaStorage,
+    /** Inputs (entries after the header) written before this start, to replay. */
+    private recovered: number,
+    private readonly truncatedBytes: number,
+    private readonly existed: boolean,
+  ) {}
+
+  /**
+   * Who carries out a step's outputs once its input is durable, and who hears of a disk failure
+   * (the replica cannot go on: it would act on inputs it could lose).
+   */
+  bind(
+    release: (logic: ProcessLogic, outputs: readonly ProcessOutput[]) => void,
+    onFatal: (error: Error) => void,
+  ): void {
+    this.release = release;
+    this.onFatal = onFatal;
+  }
+
+  /**
+   * Opens (or starts) the journal of `replica` in `storage.dataDir`. `runDigest` identifies the
+   * run: a journal of another replica or run is refused, since replaying it would build a
+   * different state.
+   */
+  static async open(storage: ReplicaStorage, replica: ProcessId, runDigest: string): Promise<ReplicaJournal> {
+    let opened: Awaited<ReturnType<typeof ReplicaLog.open>>;
+    try {
+      // The entries are checked here and read again, a segment at a time, when replayed: a long
+      // journal need not fit in memory.
+      opened = await ReplicaLog.open(storage.dataDir, { fsync: storage.fsync, keepEntries: false });
+    } catch (error) {
+      if (error instanceof StorageCorruptError)
+        throw new InputError(storage.dataDir, "", `the replica journal is damaged: ${error.message}`);
+      throw error;
+    }
+    const { log, recovery } = opened;
+    const header = [HEADER_TAG, FORMAT_VERSION, replica, runDigest];
+    let first: LogEntry | undefined;
+    log.forEachEntry((entry) => {
+      first = entry;
+      return false;
+    });
+    if (recovery.checkpoint !== null)
+      throw new InputError(
+        storage.dataDir,
+        "",
+        "holds a checkpoint, which replica journals do not write yet",
+      );
+    if (first === undefined) {
+      log.append(new Packr({ useRecords: false }).pack(header));
+      await log.sync();
+    } else {
+      const found = decodeHeader(first.payload);
+      if (found === undefined || found[0] !== HEADER_TAG || found[1] !== FORMAT_VERSION)
+        throw new InputError(
+          storage.dataDir,
+          "",
+          "does not hold a replica journal (give an empty directory)",
+        );
+      if (found[2] !== replica || found[3] !== runDigest)
+        throw new InputError(
+          storage.dataDir,
+          "",
+          found[2] !== replica
+            ? `holds the journal of replica ${String(found[2])}, not of ${replica}: give each replica its own data directory`
+            : `holds the journal of ${replica} in another run (the deployment's system changed): give an empty directory to start afresh`,
+        );
+    }
+    return new ReplicaJournal(
+      log,
+      storage,
+      Math.max(0, recovery.entryCount - 1),
+      recovery.truncatedBytes,
+      first !== undefined,
+    );
+  }
+
+  /** True when the journal was there before this start: the replica is restarting. */
+  get restarted(): boolean {
+    return this.existed;
+  }
+
+  /** Inputs the journal holds from before this start, to replay before the replica runs. */
+  get recoveredInputs(): number {
+    return this.recovered;
+  }
+
+  /**
+   * Feeds the recovered inputs to `logic` (a fresh replica) in order, and hands each step's
+   * outputs to `onReplayed`: their sends left (or were lost) before the restart and are not sent
+   * again; the caller decides what else to make of them (deliveries the trace lacks).
+   */
+  replay(
+    logic: ProcessLogic,
+    onReplayed: (outputs: readonly ProcessOutput[]) => void,
+    onError: (input: string, error: unknown) => void,
+  ): ReplayStats {
+    const started = performance.now();
+    const unpackr = new Unpackr({ useRecords: false });
+    const inputs = this.recovered;
+    let ticks = 0;
+    let seen = 0;
+    this.log.forEachEntry((entry) => {
+      // The header first; then the inputs written before this start (nothing else is written yet).
+      if (entry.position === 1 || seen === inputs) return seen < inputs;
+      seen += 1;
+      const input = unpackr.unpack(entry.payload) as [number, ProcessId?, unknown?, number?];
+      // An input the logic threw on was dropped when it ran; it is dropped again here.
+      if (input[0] === TICK) {
+        ticks += 1;
+        try {
+          onReplayed(logic.tick());
+        } catch (error) {
+          onError("a tick", error);
+        }
+      } else {
+        const from = input[1] as ProcessId;
+        logic.observeDelay?.(from, input[3] as number);
+        try {
+          onReplayed(logic.receive(from, input[2]));
+        } catch (error) {
+          onError(`a message from ${from}`, error);
+        }
+      }
+      return true;
+    });
+    // Replayed once.
+    this.recovered = 0;
+    return {
+      inputs,
+      ticks,
+      ms: performance.now() - started,
+      truncatedBytes: this.truncatedBytes,
+    };
+  }
+
+  /** Records a message before the replica takes it. */
+  recordReceive(from: ProcessId, body: unknown, delayMs: number): void {
+    this.append(this.packr.pack([RECEIVE, from, body, delayMs]));
+  }
+
+  /** Records a tick before the replica takes it. */
+  recordTick(): void {
+    this.append(this.packr.pack([TICK]));
+  }
+
+  /**
+   * Holds the outputs of the step just recorded until its input is durable. A step without
+   * outputs (a follower's tick, most often) waits for nothing: its entry goes to disk with the
+   * next step that has outputs (the log is in order), and if a crash loses it first, nothing
+   * anyone saw depended on it.
+   */
+  hold(logic: ProcessLogic, outputs: readonly ProcessOutput[]): void {
+    if (this.failed) return;
+    if (outputs.length > 0) {
+      this.held.push({ logic, outputs });
+      this.unreleased += 1;
+    } else if (this.log.bufferedBytes < UNFORCED_BYTES_MAX) return;
+    if (this.syncScheduled) return;
+    this.syncScheduled = true;
+    // Every step of this event-loop turn (a frame's messages, a tick) shares the write and fsync.
+    setImmediate(() => this.syncHeld());
+  }
+
+  /** True while outputs wait for the disk. */
+  get holding(): boolean {
+    return this.unreleased > 0;
+  }
+
+  /** Waits until every held step is released (before stopping). */
+  async drain(): Promise<void> {
+    while (this.syncScheduled || this.unreleased > 0) {
+      if (this.failed) return;
+      await new Promise((resolve) => setImmediate(resolve));
+      await this.releases;
+    }
+  }
+
+  /** Releases what is held and closes the log (fsync included). */
+  async close(): Promise<void> {
+    await this.drain();
+    await this.log.close();
+  }
+
+  private append(payload: Buffer): void {
+    if (this.failed) return;
+    try {
+      this.log.append(payload);
+    } catch (error) {
+      this.fail(error as Error);
+    }
+  }
+
+  private syncHeld(): void {
+    this.syncScheduled = false;
+    const steps = this.held;
+    this.held = [];
+    // Without an fsync per batch (`interval`, `none`), one synchronous write hands the turn's
+    // inputs to the OS, and the outputs leave at once, unless earlier ones still wait.
+    if (this.waiting === 0) {
+      let written: boolean;
+      try {
+        written = this.log.writeNow();
+      } catch (error) {
+        this.fail(error as Error);
+        return;
+      }
+      if (written) {
+        this.releaseSteps(steps);
+        return;
+      }
+    }
+    this.waiting += 1;
+    const synced = this.log.sync();
+    this.releases = Promise.all([this.releases, synced]).then(
+      () => {
+        this.waiting -= 1;
+        this.releaseSteps(steps);
+      },
+      (error: Error) => this.fail(error),
+    );
+  }
+
+  private releaseSteps(steps: readonly HeldStep[]): void {
+    for (const step of steps) this.release(step.logic, step.outputs);
+    this.unreleased -= steps.length;
+  }
+
+  private fail(error: Error): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.held = [];
+    this.onFatal(new Error(`the replica journal in ${this.storage.dataDir} failed: ${error.message}`));
+  }
+}
+
+function decodeHeader(payload: Buffer): unknown[] | undefined {
+  try {
+    const value = new Unpackr({ useRecords: false }).unpack(payload) as unknown;
+    return Array.isArray(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A digest of a run's system (its JSON form): a journal replays only into the same run. */
+export function runDigest(systemJson: unknown): string {
+  return createHash("sha256").update(JSON.stringify(systemJson)).digest("hex").slice(0, 32);
+}
+
+/**
+ * A replica's journal and trace, opened together: on a restart (the journal was there) the trace
+ * is continued, and what it already says the replica delivered is listed so that replay does not
+ * trace it again (`NodeHostOptions.traced`). `log` hears what was found.
+ */
+export async function openJournalAndTrace(
+  storage: ReplicaStorage,
+  replica: ProcessId,
+  digest: string,
+  traceFile: string | null,
+  log: (line: string) => void,
+): Promise<{ journal: ReplicaJournal; trace: TraceFile | null; traced?: TracedOutputs }> {
+  const journal = await ReplicaJournal.open(storage, replica, digest);
+  const traced = journal.restarted && traceFile !== null ? resumeTrace(traceFile) : undefined;
+  log(
+    `journal in ${storage.dataDir} (fsync ${storage.fsync}): ${journal.restarted ? `${journal.recoveredInputs} input(s) to replay` : "new"}`,
+  );
+  return {
+    journal,
+    trace: traceFile === null ? null : new TraceFile(traceFile, traced !== undefined),
+    ...(traced === undefined ? {} : { traced }),
+  };
+}
