@@ -18,9 +18,13 @@
  *   - workload, after the quickstart's locality workload (90% local, global sets of 2 or 3 among
  *     the nearest groups): every target alone 1080 times, with each of its 2 nearest targets 30
  *     times, with each pair of its 3 nearest 20 times (identical sets merged by the optimiser).
- * Every instance runs the ILP with the time limit (trees: after the local search, whose tree is
- * the ILP's cut-off and the answer when the ILP does not beat it in time); the exhaustive search
- * runs where it accepts the instance (C-DAG: at most 9 groups in sets, tree: at most 7 groups).
+ *   - tree, 12 groups: also the FlexCast prototype's ByzCast T1 (overlays/aws-12-tree-prototype-t1.json,
+ *     every group a target).
+ * Every instance runs the local search alone, and the ILP with the time limit after it (its order
+ * or tree is the ILP's cut-off, and the answer when the ILP does not beat it in time); trees also
+ * run the ILP alone (from the current tree); the exhaustive search runs where it accepts the
+ * instance (C-DAG: at most 9 groups in sets, tree: at most 7 groups). Solve times are wall clock
+ * of one run each, in this process (the controller's optimiser thread runs the same code).
  * Hysteresis is off (minGainFraction 0), so "best" is the best overlay found whatever the gain.
  */
 import { readFileSync } from "node:fs";
@@ -80,7 +84,7 @@ interface Row {
   readonly groups: number;
   readonly overlay: string;
   readonly model: string;
-  readonly solver: SolverChoice;
+  readonly solver: SolverChoice | "ilp alone";
   readonly ms: number;
   readonly result: OptimizeResult<unknown>;
 }
@@ -124,7 +128,7 @@ for (const { groups } of cdagInstances) {
   const counts = locality(order, latency);
   const stats = cdagIlpStats(current, counts, latency);
   const model = `${stats.variables} vars (${stats.integerVariables} binary), ${stats.constraints} constraints, ${stats.sets} sets`;
-  for (const solver of ["ilp", "exhaustive"] as const) {
+  for (const solver of ["local-search", "ilp", "exhaustive"] as const) {
     if (solver === "exhaustive" && stats.relevantGroups > 9) continue;
     const { ms, result } = run(() =>
       optimizeCdag(current, counts, latency, { solver, timeLimitMs, minGainFraction: 0 }),
@@ -156,6 +160,13 @@ const treeInstances: { top: Topology; tree: TreeOverlay }[] = [
   twoLevel([...SIX.filter((region) => region !== "Mumbai"), "Tokyo", "California"]),
   twoLevel(allRegions.filter((region) => region !== "Sydney")),
   {
+    top: parseTopology(JSON.parse(read("aws-12.topology.json")), "aws-12.topology.json", read),
+    tree: parseOverlay(
+      JSON.parse(read("aws-12-tree-prototype-t1.json")),
+      "aws-12-tree-prototype-t1.json",
+    ) as TreeOverlay,
+  },
+  {
     top: parseTopology(
       JSON.parse(read("aws-12-byzcast.topology.json")),
       "aws-12-byzcast.topology.json",
@@ -172,14 +183,19 @@ for (const { top, tree } of treeInstances) {
   const counts = locality(tree.targets, latency);
   const stats = treeIlpStats(tree, counts, latency);
   const model = `${stats.variables} vars (${stats.integerVariables} binary), ${stats.constraints} constraints, ${stats.sets} sets`;
-  for (const solver of ["ilp", "exhaustive"] as const) {
+  for (const solver of ["local-search", "ilp", "ilp alone", "exhaustive"] as const) {
     if (solver === "exhaustive" && tree.groups.length > 7) continue;
     const { ms, result } = run(() =>
-      optimizeTree(tree, counts, latency, { solver, timeLimitMs, minGainFraction: 0 }),
+      optimizeTree(tree, counts, latency, {
+        solver: solver === "ilp alone" ? "ilp" : solver,
+        localSearch: solver !== "ilp alone",
+        timeLimitMs,
+        minGainFraction: 0,
+      }),
     );
     print({
       groups: tree.groups.length,
-      overlay: `tree (${tree.groups.length - tree.targets.length} aux)`,
+      overlay: `tree ${tree.name} (${tree.groups.length - tree.targets.length} aux)`,
       model,
       solver,
       ms,
@@ -210,7 +226,7 @@ const table = rows.map((row) => [
   row.result.changed ? "yes" : "no",
   row.result.method,
   row.result.optimal ? "yes" : "no",
-  row.solver === "ilp" ? row.model : "",
+  row.solver.startsWith("ilp") ? row.model : "",
   row.result.method === "fallback" || !row.result.optimal ? row.result.reason : "",
 ]);
 const widths = header.map((title, column) =>

@@ -196,7 +196,9 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
     "reconfig.statsEveryMs": { text: "period of the STATS multicasts that collect destination counts" },
     "reconfig.windowCollections": { text: "collections the optimiser looks at" },
     "reconfig.minGainPercent": { text: "predicted gain needed to install a new overlay" },
-    "reconfig.solver": { text: "integer program (`ilp`) or brute force (`exhaustive`, small overlays)" },
+    "reconfig.solver": {
+      text: "integer program after the local search (`ilp`), brute force (`exhaustive`, small overlays) or the local search alone (`local-search`, large overlays)",
+    },
     "reconfig.solverTimeLimitMs": { text: "wall-clock limit of one optimiser run" },
     "reconfig.loadLimitPercent": {
       text: "a group's share of the messages it may order at most",
@@ -217,8 +219,12 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
     "published.figures[].workload": { text: "a workload's name" },
     "published.figures[].metric": { text: "`throughput` (multicasts/s) or `latency` (mean ms)" },
     "published.figures[].value": { text: "the published value" },
+    "published.figures[].source": { text: "where this figure comes from, printed beside it" },
+    defaultWorkloads: {
+      text: "the workloads a plain invocation runs; `--full` runs every workload (not with `sweep`)",
+    },
     "workloads[].destinationTable": {
-      text: "per home group, the destination sets of its global multicasts with weights (`globalChoice` `table`)",
+      text: "per home group, the destination sets of its global multicasts with weights (`globalChoice` `table`), or the name of a JSON file beside the experiment holding them",
     },
     "workloads[].destinationTable.<home group>": { text: "a home group's destination sets" },
     "workloads[].destinationTable.<home group>[].dst": {
@@ -423,7 +429,7 @@ const EXAMPLES: Record<string, unknown> = {
     },
     published: {
       source: "a paper",
-      figures: [{ run: "skeen", workload: "w", metric: "latency", value: 100 }],
+      figures: [{ run: "skeen", workload: "w", metric: "latency", value: 100, source: "table 2" }],
     },
     sweep: { clientsPerGroup: [1, 2] },
   },
@@ -447,6 +453,16 @@ const EXAMPLES: Record<string, unknown> = {
       { localPercent: 50, perMessageUs: 20, jitterSdFraction: 0.1 },
     ],
     service: { kind: "kv" },
+  },
+  "reference-c.json": {
+    name: "reference-c",
+    topology: "reference-csv.topology.json",
+    protocols: [{ protocol: "skeen" }],
+    workloads: [
+      { name: "small", clientsPerGroup: 1, multicastsPerClient: 1 },
+      { name: "large", clientsPerGroup: 8, multicastsPerClient: 1 },
+    ],
+    defaultWorkloads: ["small"],
   },
   "reference-recovery.json": {
     name: "reference-recovery",
@@ -473,6 +489,8 @@ const EXAMPLES: Record<string, unknown> = {
 /** The kind of configuration file a record came from (by its file name). */
 function kindOf(source: string): ConfigKind {
   if (source.endsWith(".topology.json")) return "topology";
+  // A destination table file holds part of an experiment's workload.
+  if (source.endsWith(".table.json")) return "experiment";
   if (/reference-(cdag|tree)\.json$/.test(source) || /(^|\/)overlays\//.test(source)) return "overlay";
   return "experiment";
 }
@@ -502,6 +520,7 @@ export function referenceFields(extra: readonly FieldRecord[] = []): ReferenceFi
     const records = recordFields(() => {
       loadExperiment(join(dir, "reference-a.json"));
       loadExperiment(join(dir, "reference-b.json"));
+      loadExperiment(join(dir, "reference-c.json"));
       const recovery = join(dir, "reference-recovery.json");
       readRecoveryPlan(readText(recovery, "experiment"), recovery);
       for (const name of ["reference-cdag.json", "reference-tree.json"])

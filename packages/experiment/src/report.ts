@@ -489,9 +489,14 @@ export function reconfigLines(
       "",
       runtime === "sim"
         ? "optimiser runs (wall-clock solve times; the simulated run does not wait for them)"
-        : "optimiser runs (wall-clock solve times, spent in the controller's client host; measured delay pairs: from the messages' send stamps)",
+        : "optimiser runs (wall-clock solve times, in an optimiser thread of the controller's client host; measured delay pairs: from the messages' send stamps)",
       solver,
     );
+  for (const { spec, reconfig } of outcomes) {
+    const errors = reconfig?.solverErrors ?? [];
+    if (errors.length > 0)
+      lines.push(`${spec.label}: ${errors.length} optimiser run(s) failed; the first: ${errors[0]}`);
+  }
   const delays = measuredDelaysTable(outcomes);
   if (delays !== undefined)
     lines.push(
@@ -536,6 +541,7 @@ export function publishedLines(outcomes: readonly ScenarioOutcome[], published: 
       figure.value,
       amcast,
       figure.value > 0 ? amcast / figure.value : "-",
+      figure.source ?? "-",
     ]);
     const key = `${figure.workload} ${figure.metric}`;
     const list = ranks.get(key) ?? [];
@@ -545,7 +551,7 @@ export function publishedLines(outcomes: readonly ScenarioOutcome[], published: 
   if (rows.length === 0) return [];
   const lines = [
     `published figures (${published.source}) beside amcast's`,
-    formatTable(["run", "workload", "metric", "published", "amcast", "amcast/published"], rows),
+    formatTable(["run", "workload", "metric", "published", "amcast", "amcast/published", "source"], rows),
   ];
   for (const [key, list] of ranks) {
     if (list.length < 2) continue;

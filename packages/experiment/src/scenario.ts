@@ -26,7 +26,10 @@ export interface ScenarioOutcome {
   readonly check: CheckReport | null;
   readonly wallMs: number;
   /** What the reconfiguration controller did; null: the run does not reconfigure. */
-  readonly reconfig: Pick<ControllerReport, "reconfigurations" | "plans" | "measuredDelays"> | null;
+  readonly reconfig: Pick<
+    ControllerReport,
+    "reconfigurations" | "plans" | "measuredDelays" | "solverErrors"
+  > | null;
 }
 
 /**

@@ -82,6 +82,11 @@ export interface ExperimentSpec {
   /** Faults tolerated per group (replicas = replicaCount(mode, f)). */
   readonly f: number;
   readonly workloads: readonly WorkloadSpec[];
+  /**
+   * The workloads a plain invocation runs (`defaultWorkloads`); `--full` runs every workload.
+   * Null: every workload, always.
+   */
+  readonly defaultWorkloads: readonly string[] | null;
   readonly network: NetworkOptions;
   readonly processing: ProcessingCost;
   readonly faultPlans: readonly FaultPlan[];
@@ -119,6 +124,8 @@ export interface PublishedFigure {
   readonly workload: string;
   readonly metric: (typeof PUBLISHED_METRICS)[number];
   readonly value: number;
+  /** Where this figure comes from (a file, a table), when the experiment's `source` is not enough. */
+  readonly source?: string;
 }
 
 /** Published figures and where they come from. */
@@ -172,7 +179,7 @@ export function loadExperiment(file: string): ExperimentSpec {
   const service = serviceDoc === undefined ? null : { kind: serviceDoc.string("kind"), doc: serviceDoc };
   // A service experiment's clients are the service's: multicast workloads are optional there.
   const workloads = (service === null || doc.has("workloads") ? doc.array("workloads").objects() : []).map(
-    (item) => readWorkload(item, topology, protocols),
+    (item) => readWorkload(item, file, topology, protocols),
   );
   const workloadNames = new Set<string>();
   workloads.forEach((workload, index) => {
@@ -186,14 +193,28 @@ export function loadExperiment(file: string): ExperimentSpec {
     workloadNames.add(workload.name);
   });
 
+  const defaultItems = doc.optionalArray("defaultWorkloads");
+  const defaultWorkloads = defaultItems === undefined ? null : defaultItems.strings();
+  defaultWorkloads?.forEach((workload, index) => {
+    if (!workloadNames.has(workload))
+      throw defaultItems?.error(
+        index,
+        `workload ${describeValue(workload)} is not one of this experiment's (${listNames([...workloadNames])})`,
+      );
+  });
   const network = readNetwork(doc.optionalObject("network"));
   const processing = readProcessing(doc.optionalObject("processing"));
   const faultPlans = readFaultPlans(doc, topology, modes, f);
   const sweep = readSweep(doc, {
-    workload: (raw, path) => readWorkload(Fields.at(raw, source, path), topology, protocols),
+    workload: (raw, path) => readWorkload(Fields.at(raw, source, path), file, topology, protocols),
     processing: (raw, path) => readProcessing(Fields.at(raw, source, path)),
     network: (raw, path) => readNetwork(Fields.at(raw, source, path)),
   });
+  if (defaultWorkloads !== null && sweep !== null)
+    throw doc.error(
+      "defaultWorkloads",
+      "cannot be combined with a sweep (sweep points follow every workload)",
+    );
   const seeds = doc.numbers("seeds", { integer: true, min: 0, max: SEED_MAX }, [1]);
   const timeLimitMs = doc.number("timeLimitMs", { min: 1 }, 3_600_000);
   const endsAtTimeLimit = doc.boolean("endsAtTimeLimit", false);
@@ -229,6 +250,7 @@ export function loadExperiment(file: string): ExperimentSpec {
     modes,
     f,
     workloads,
+    defaultWorkloads,
     network,
     processing,
     faultPlans,
@@ -270,8 +292,9 @@ function readPublished(
       );
     const metric = item.choice("metric", PUBLISHED_METRICS);
     const value = item.number("value", { min: 0 });
+    const figureSource = item.optionalString("source");
     item.done();
-    return { run, workload, metric, value };
+    return { run, workload, metric, value, ...(figureSource === undefined ? {} : { source: figureSource }) };
   });
   doc.done();
   return { source, figures };
@@ -370,7 +393,12 @@ function readReconfig(doc: JsonFields): ReconfigSpec {
   };
 }
 
-function readWorkload(item: JsonFields, topology: Topology, protocols: readonly ProtocolRun[]): WorkloadSpec {
+function readWorkload(
+  item: JsonFields,
+  experimentFile: string,
+  topology: Topology,
+  protocols: readonly ProtocolRun[],
+): WorkloadSpec {
   const name = item.string("name");
   const clientsPerGroup = item.has("clientsPerGroup")
     ? item.number("clientsPerGroup", { integer: true, min: 1, max: 10_000 })
@@ -394,6 +422,7 @@ function readWorkload(item: JsonFields, topology: Topology, protocols: readonly 
   const locality = readLocality(
     item,
     { localPercent: 90, globalSizes: [2, 3], globalChoice: "nearest" },
+    experimentFile,
     topology,
   );
   const { localPercent } = locality;
@@ -401,7 +430,7 @@ function readWorkload(item: JsonFields, topology: Topology, protocols: readonly 
   let shift: WorkloadShift | null = null;
   if (shiftDoc !== undefined) {
     const atMs = shiftDoc.number("atMs", { min: 0 });
-    shift = { atMs, locality: readLocality(shiftDoc, locality, topology) };
+    shift = { atMs, locality: readLocality(shiftDoc, locality, experimentFile, topology) };
     shiftDoc.done();
   }
   const startSpreadMs = item.number("startSpreadMs", { min: 0 }, 10);
@@ -447,25 +476,49 @@ function readWorkload(item: JsonFields, topology: Topology, protocols: readonly 
 /**
  * A locality model (`localPercent`, `globalSizes`, `globalChoice`, `destinationTable`), each field
  * defaulting to `base`. A destination table gives, per home group, the destination sets of its
- * global multicasts with weights:
+ * global multicasts with weights, inline or as the name of a JSON file beside the experiment
+ * (workloads that share one table name one file):
  *   "globalChoice": "table",
  *   "destinationTable": { "Canada": [{ "dst": ["Canada", "SaoPaulo"], "weight": 95 }, ...], ... }
+ *   "destinationTable": "../overlays/aws-12-locality-99.table.json"
  */
-function readLocality(item: JsonFields, base: LocalitySpec, topology: Topology): LocalitySpec {
+function readLocality(
+  item: JsonFields,
+  base: LocalitySpec,
+  experimentFile: string,
+  topology: Topology,
+): LocalitySpec {
   const localPercent = item.number("localPercent", { integer: true, min: 0, max: 100 }, base.localPercent);
   const globalSizes = item.numbers("globalSizes", { integer: true, min: 2, max: 1000 }, base.globalSizes);
+  const hasTable = item.has("destinationTable");
   const globalChoice = item.choice(
     "globalChoice",
     ["nearest", "uniform", "table"] as const,
-    item.has("destinationTable") ? "table" : base.globalChoice,
+    hasTable ? "table" : base.globalChoice,
   );
   let destinationTable = base.destinationTable;
-  const tableDoc = item.optionalObject("destinationTable");
-  if (tableDoc !== undefined)
-    destinationTable = readDestinationTable(tableDoc, item.raw("destinationTable"), topology);
+  if (hasTable) {
+    const raw = item.raw("destinationTable");
+    if (typeof raw === "string") {
+      const tableFile = besideFile(experimentFile, raw);
+      const tableRaw = readJson(
+        tableFile,
+        `destination table (named by ${item.source} field ${item.fieldPath("destinationTable")})`,
+      );
+      destinationTable = readDestinationTable(
+        // Its fields are named as if inline (workloads[i].destinationTable.<home>...).
+        Fields.at(tableRaw, displayPath(tableFile), item.fieldPath("destinationTable")),
+        tableRaw,
+        topology,
+      );
+    } else {
+      const tableDoc = item.optionalObject("destinationTable");
+      if (tableDoc !== undefined) destinationTable = readDestinationTable(tableDoc, raw, topology);
+    }
+  }
   if (globalChoice === "table" && destinationTable === undefined)
     throw item.error("destinationTable", 'is missing (globalChoice "table" draws from it)');
-  if (globalChoice !== "table" && tableDoc !== undefined)
+  if (globalChoice !== "table" && hasTable)
     throw item.error(
       "globalChoice",
       `is ${describeValue(globalChoice)} but a destinationTable is given; use "table"`,
@@ -715,5 +768,26 @@ function readFaultPlan(
     modes: planModes,
     faults: { crashes, partitions, byzantine: byzantine.map((fault) => fault.proc) },
     byzantine,
+  };
+}
+
+/**
+ * The experiment as an invocation runs it: every workload with `full` (or when it names no
+ * `defaultWorkloads`), else only its default workloads, and the published figures of those.
+ */
+export function selectWorkloads(experiment: ExperimentSpec, full: boolean): ExperimentSpec {
+  const keep = experiment.defaultWorkloads;
+  if (full || keep === null) return experiment;
+  const published =
+    experiment.published === null
+      ? null
+      : {
+          ...experiment.published,
+          figures: experiment.published.figures.filter((figure) => keep.includes(figure.workload)),
+        };
+  return {
+    ...experiment,
+    workloads: experiment.workloads.filter((workload) => keep.includes(workload.name)),
+    published,
   };
 }

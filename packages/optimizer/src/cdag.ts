@@ -90,7 +90,16 @@ export function optimizeCdagWith(
       ? { best: null, method: checked.solver, optimal: true, note: "no multicast to two or more groups" }
       : checked.solver === "exhaustive"
         ? exhaustive(current, problem, currentCostMs)
-        : ilp(current, problem, currentCostMs, checked, orderVariablesMaxSet, localSearch);
+        : checked.solver === "local-search"
+          ? bestOf(
+              current,
+              problem,
+              currentCostMs,
+              localSearchOrder(problem, [...problem.relevant]),
+              "local-search",
+              false,
+            )
+          : ilp(current, problem, currentCostMs, checked, orderVariablesMaxSet, localSearch);
   return decide(current, currentCostMs, outcome, checked.minGainFraction);
 }
 

@@ -1,4 +1,5 @@
 import type { OptimizeMethod, OptimizeOptions, OptimizeResult, SolverChoice } from "./types.js";
+import { SOLVER_CHOICES } from "./types.js";
 
 export const DEFAULT_MIN_GAIN_FRACTION = 0.05;
 
@@ -10,8 +11,10 @@ export interface CheckedOptions {
 
 export function checkOptions(options: OptimizeOptions): CheckedOptions {
   const solver = options.solver ?? "ilp";
-  if (solver !== "ilp" && solver !== "exhaustive")
-    throw new Error(`solver is "ilp" or "exhaustive", got ${JSON.stringify(solver)}`);
+  if (!SOLVER_CHOICES.includes(solver))
+    throw new Error(
+      `solver is ${SOLVER_CHOICES.map((choice) => `"${choice}"`).join(", ")}; got ${JSON.stringify(solver)}`,
+    );
   const minGainFraction = options.minGainFraction ?? DEFAULT_MIN_GAIN_FRACTION;
   if (!Number.isFinite(minGainFraction) || minGainFraction < 0 || minGainFraction >= 1)
     throw new Error(`minGainFraction must be in [0, 1), got ${minGainFraction}`);

@@ -130,7 +130,9 @@ export function optimizeTree(
       ? { best: null, method: checked.solver, optimal: true, note: "no multicast to two or more groups" }
       : checked.solver === "exhaustive"
         ? exhaustive(current, problem, now)
-        : ilp(current, problem, now, checked, options.localSearch ?? true);
+        : checked.solver === "local-search"
+          ? localOnly(current, problem, now)
+          : ilp(current, problem, now, checked, options.localSearch ?? true);
   return decide(current, now.costMs, outcome, checked.minGainFraction, now.feasible);
 }
 
@@ -180,6 +182,30 @@ function exhaustive(
   if (now.feasible)
     return { best: { overlay: current, costMs: now.costMs }, method: "exhaustive", optimal: true, note: "" };
   return { best: null, method: "exhaustive", optimal: true, note: "no tree keeps the load limit" };
+}
+
+/** The local search alone: its tree when it keeps the load limit and beats the current one. */
+function localOnly(
+  current: TreeOverlay,
+  problem: TreeProblem,
+  now: { costMs: number; feasible: boolean },
+): SearchOutcome<TreeOverlay> {
+  const local = localSearchTree(problem, parentsOf(current, problem));
+  if (local.score.excess === 0 && (!now.feasible || local.score.costMs < now.costMs))
+    return {
+      best: { overlay: overlayOf(current, problem, local.parent), costMs: local.score.costMs },
+      method: "local-search",
+      optimal: false,
+      note: "",
+    };
+  if (now.feasible)
+    return {
+      best: { overlay: current, costMs: now.costMs },
+      method: "local-search",
+      optimal: false,
+      note: "",
+    };
+  return { best: null, method: "local-search", optimal: false, note: "the local search kept no load limit" };
 }
 
 /**

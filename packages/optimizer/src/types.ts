@@ -15,9 +15,14 @@ export interface DestinationCount {
 /** One-way latency in ms between two groups (a === b: the intra-group delay, a client's leg to its own group). */
 export type GroupLatencyMs = (from: GroupId, to: GroupId) => number;
 
-export type SolverChoice = "ilp" | "exhaustive";
+/**
+ * The ILP (after the local search, whose overlay is its cut-off), the exhaustive search (small
+ * instances only), or the local search alone (fast on large instances; no proof of optimality).
+ */
+export const SOLVER_CHOICES = ["ilp", "exhaustive", "local-search"] as const;
+export type SolverChoice = (typeof SOLVER_CHOICES)[number];
 
-export type OptimizeMethod = SolverChoice | "local-search" | "fallback";
+export type OptimizeMethod = SolverChoice | "fallback";
 
 export interface OptimizeOptions {
   /** Default "ilp". */

@@ -299,9 +299,37 @@ describe("decisions", () => {
     }
   });
 
+  it("the local search alone: never worse than the current overlay, never better than the optimum, not proven", () => {
+    for (const seed of [1, 2, 3, 4]) {
+      const cdag = randomCdag(seed, 5);
+      const tree = randomTree(seed, { groups: 5 });
+      const [local, localTree, best, bestTree] = (["local-search", "exhaustive"] as const).flatMap(
+        (solver) => [
+          optimizeCdag(cdag.current, cdag.counts, cdag.latency, { minGainFraction: 0, solver }),
+          optimizeTree(tree.current, tree.counts, tree.latency, { minGainFraction: 0, solver }),
+        ],
+      ) as [
+        OptimizeResult<unknown>,
+        OptimizeResult<unknown>,
+        OptimizeResult<unknown>,
+        OptimizeResult<unknown>,
+      ];
+      for (const [result, optimum] of [
+        [local, best],
+        [localTree, bestTree],
+      ] as const) {
+        expect(result).toMatchObject({ method: "local-search", optimal: false });
+        expect(result.bestCostMs).toBeLessThanOrEqual(result.currentCostMs + 1e-9);
+        expect(result.bestCostMs).toBeGreaterThanOrEqual(optimum.bestCostMs - 1e-9);
+      }
+    }
+  });
+
   it("checks its options and its input", () => {
     expect(() => optimizeCdag(current, counts, latency, { minGainFraction: 1 })).toThrow(/minGainFraction/);
     expect(() => optimizeCdag(current, counts, latency, { timeLimitMs: 0 })).toThrow(/timeLimitMs/);
+    // @ts-expect-error: a solver the optimiser does not have
+    expect(() => optimizeCdag(current, counts, latency, { solver: "simplex" })).toThrow(/"local-search"/);
     expect(() => optimizeCdag(current, [{ dst: ["A", "Z"], count: 1 }], latency)).toThrow(/"Z"/);
     expect(() => optimizeCdag(current, [{ dst: ["A", "B"], count: -1 }], latency)).toThrow(/count/);
     expect(() => optimizeCdag(current, counts, () => Number.NaN)).toThrow(/latency/);

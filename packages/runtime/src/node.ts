@@ -1,6 +1,6 @@
 import type { ProcessId, ProcessLogic } from "@amcast/core";
 import { InputError } from "@amcast/core";
-import { buildSystem, CONTROLLER_ID, displayPath, systemToJson } from "@amcast/system";
+import { buildSystem, CONTROLLER_ID, displayPath, OptimizerThread, systemToJson } from "@amcast/system";
 import type { Clock } from "./clock.js";
 import { monotonicClock, wallClock } from "./clock.js";
 import type { NodeMessage, NodeStatus, RunnerMessage } from "./control.js";
@@ -75,7 +75,16 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
       `the network runtime cannot run ${system.label}: ${refused.join("; ")}`,
     );
   const signatures = nodeSignatures(deployment, node, options.keyring);
-  const built = buildSystem(system, signatures === null ? {} : { signatures });
+  // The controller's optimiser solves in a thread of its own: a solve (up to its time limit) would
+  // otherwise hold up the workload clients that share this host's event loop.
+  const optimizer =
+    node.role !== "replica" && system.reconfig !== undefined && node.processes.includes(CONTROLLER_ID)
+      ? new OptimizerThread()
+      : undefined;
+  const built = buildSystem(system, {
+    ...(signatures === null ? {} : { signatures }),
+    ...(optimizer === undefined ? {} : { optimizer }),
+  });
   const processes: ProcessLogic[] = [];
   const workloads: ClientWorkload[] = [];
   if (node.role === "replica") {
@@ -173,6 +182,7 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     exiting = true;
     if (progressTimer !== undefined) clearInterval(progressTimer);
     const stats = await host.stop();
+    await optimizer?.close();
     if (signatures !== null) {
       const { signed, verified, verifiedFromMemory, rejected } = signatures.stats;
       log(

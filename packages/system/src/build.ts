@@ -36,11 +36,18 @@ import { linearizable } from "@amcast/linearizable";
 import { reconfigurable } from "@amcast/reconfig";
 import type { SimClient, SimProcess } from "@amcast/sim";
 import { STATE_CODEC } from "@amcast/storage";
+import type { OffThreadSolver } from "./controller.js";
 import { ReconfigController } from "./controller.js";
 import type { ReconfigSpec, SystemSpec } from "./spec.js";
 import { CONTROLLER_ID } from "./spec.js";
 
 export interface BuildOptions {
+  /**
+   * Where the reconfiguration controller's optimiser runs: off the controller's thread (the
+   * network runtime passes an `OptimizerThread`, so solves do not hold up the clients of its
+   * host). Undefined: in the controller's thread, at once (the simulator).
+   */
+  readonly optimizer?: OffThreadSolver;
   /**
    * How Byzantine mode signs: the network runtime passes real signatures (Ed25519); without
    * them, `SimulatedSignatures` model them (the simulator).
@@ -236,7 +243,16 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
   const controller =
     spec.reconfig === undefined
       ? null
-      : addController(spec, spec.reconfig, protocol, membership, signatures, clients, clientRegions);
+      : addController(
+          spec,
+          spec.reconfig,
+          protocol,
+          membership,
+          signatures,
+          clients,
+          clientRegions,
+          options.optimizer,
+        );
   return {
     protocol,
     context,
@@ -262,6 +278,7 @@ function addController(
   signatures: SignatureScheme | undefined,
   clients: SimClient[],
   clientRegions: Map<string, string>,
+  optimizer: OffThreadSolver | undefined,
 ): ReconfigController {
   const { topology, overlay, mode, f } = spec;
   assert(overlay !== null, "reconfiguration needs an overlay");
@@ -276,6 +293,7 @@ function addController(
     originOf(topology, runGroups(overlay, topology), clientRegions),
     new Prng(spec.seed).derive("reconfig"),
     () => performance.now(),
+    optimizer,
   );
   const region = topology.groupRegion(targets[0] as GroupId);
   // Its region too (the network runtime emulates the delays of its links from it).

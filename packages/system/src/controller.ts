@@ -8,9 +8,10 @@ import {
   parseOverlay,
   TreeOverlay,
 } from "@amcast/core";
-import type { DestinationCount, GroupLatencyMs, OptimizeResult } from "@amcast/optimizer";
-import { optimizeCdag, optimizeTree } from "@amcast/optimizer";
+import type { DestinationCount, GroupLatencyMs, OptimizeAnswer, OptimizeRequest } from "@amcast/optimizer";
+import { optimizeRequest, solveRequest } from "@amcast/optimizer";
 import type { ControlPayload, DestinationCount as GroupCount } from "@amcast/reconfig";
+import type { TimedAnswer } from "./optimizer-thread.js";
 import type { ReconfigSpec } from "./spec.js";
 
 /** One reconfiguration as the controller decided and installed it. */
@@ -51,6 +52,15 @@ export interface MeasuredDelay {
 
 type Sent = "stats" | "view" | null;
 
+/**
+ * Where the controller's optimiser runs when not in the controller's own thread: e.g. an
+ * `OptimizerThread`, so a solve does not hold up the clients that share the controller's event
+ * loop (the network runtime). One solve at a time: the controller asks again only once answered.
+ */
+export interface OffThreadSolver {
+  solve(request: OptimizeRequest): Promise<TimedAnswer>;
+}
+
 /** What a reconfiguration controller did, as plain JSON. */
 export interface ControllerReport {
   readonly reconfigurations: readonly Reconfiguration[];
@@ -59,6 +69,8 @@ export interface ControllerReport {
   readonly overlays: readonly { readonly view: number; readonly overlay: unknown }[];
   /** The group-to-group delays it last had from the replicas (its window's; none when not used). */
   readonly measuredDelays: readonly MeasuredDelay[];
+  /** Why optimiser runs off the controller's thread failed (none when all answered). */
+  readonly solverErrors: readonly string[];
 }
 
 /** The overlay of each view of a controller's report (what latency models per view need). */
@@ -90,6 +102,10 @@ export class ReconfigController {
   private readonly window: Map<string, DestinationCount>[] = [];
   /** The delays the replicas reported with the same answers, per collection and ordered pair. */
   private readonly delayWindow: Map<string, MeasuredDelay>[] = [];
+  /** A solve is under way off the controller's thread. */
+  private solving = false;
+  /** Why solves off the controller's thread failed (each one a lost optimiser run). */
+  readonly solverErrors: string[] = [];
 
   constructor(
     private readonly spec: ReconfigSpec,
@@ -101,6 +117,12 @@ export class ReconfigController {
     private readonly prng: Prng,
     /** Wall clock for solve times (the experiment passes performance.now). */
     private readonly clockMs: () => number,
+    /**
+     * Solves off the controller's thread: an answer applies when it comes (its VIEW goes out
+     * with the controller's next multicast), and no other solve starts meanwhile. Undefined: in
+     * the controller's thread, at once (the simulator: deterministic, the run waits for nothing).
+     */
+    private readonly offThread?: OffThreadSolver,
   ) {
     this.overlay = initial;
     this.overlays.set(0, initial);
@@ -118,6 +140,7 @@ export class ReconfigController {
       plans: this.plans,
       overlays: [...this.overlays].map(([view, overlay]) => ({ view, overlay: overlayToJson(overlay) })),
       measuredDelays: [...this.measuredDelays().values()],
+      solverErrors: [...this.solverErrors],
     };
   }
 
@@ -270,46 +293,68 @@ export class ReconfigController {
   }
 
   private plan(nowMs: number): void {
-    if (this.spec.policy !== "optimise" || this.view >= this.spec.viewsMax) return;
+    // Off the controller's thread, an answer may have come while this STATS was in flight: its
+    // view goes out first, and the next plan starts from it.
+    if (
+      this.spec.policy !== "optimise" ||
+      this.view >= this.spec.viewsMax ||
+      this.solving ||
+      this.pending !== null
+    )
+      return;
     const counts = this.windowCounts();
     if (counts.every(({ dst }) => dst.length < 2)) return; // nothing an overlay changes
-    const options = { solver: this.spec.solver, timeLimitMs: this.spec.solverTimeLimitMs };
     const { latencyMs, measuredPairs } = this.delayFunction();
-    const started = this.clockMs();
-    const result: OptimizeResult<Overlay> =
-      this.overlay.kind === "cdag"
-        ? optimizeCdag(this.overlay, counts, latencyMs, {
-            ...options,
-            minGainFraction: this.spec.minGainFraction,
-          })
-        : optimizeTree(this.overlay, counts, latencyMs, {
-            ...options,
-            minGainFraction: this.spec.minGainFraction,
-            ...(this.spec.loadLimitFraction === null
-              ? {}
-              : { loadLimit: loadLimit(counts, this.spec.loadLimitFraction) }),
-          });
-    const solveMs = this.clockMs() - started;
+    const request = optimizeRequest(this.overlay, counts, latencyMs, {
+      solver: this.spec.solver,
+      timeLimitMs: this.spec.solverTimeLimitMs,
+      minGainFraction: this.spec.minGainFraction,
+      ...(this.overlay.kind === "tree" && this.spec.loadLimitFraction !== null
+        ? { loadLimit: loadLimit(counts, this.spec.loadLimitFraction) }
+        : {}),
+    });
+    if (this.offThread === undefined) {
+      const started = this.clockMs();
+      const answer = solveRequest(request);
+      this.accept(nowMs, answer, this.clockMs() - started, measuredPairs);
+      return;
+    }
+    this.solving = true;
+    this.offThread.solve(request).then(
+      ({ answer, solveMs }) => {
+        this.solving = false;
+        this.accept(nowMs, answer, solveMs, measuredPairs);
+      },
+      (error: Error) => {
+        this.solving = false;
+        this.solverErrors.push(error.message);
+      },
+    );
+  }
+
+  /** Records an optimiser run and, when it proposes a change, the view to send next. */
+  private accept(nowMs: number, answer: OptimizeAnswer, solveMs: number, measuredPairs: number): void {
     this.plans.push({
       atMs: nowMs,
-      currentCostMs: result.currentCostMs,
-      bestCostMs: result.bestCostMs,
-      changed: result.changed,
+      currentCostMs: answer.currentCostMs,
+      bestCostMs: answer.bestCostMs,
+      changed: answer.changed,
       solveMs,
       measuredPairs,
     });
-    if (!result.changed) return;
+    if (!answer.changed || this.view >= this.spec.viewsMax) return;
+    const overlay = parseOverlay(answer.overlay, "the optimiser's answer");
     this.pending = {
-      overlay: result.overlay,
+      overlay,
       record: this.record(
         this.view + 1,
         nowMs,
-        result.currentCostMs,
-        result.bestCostMs,
+        answer.currentCostMs,
+        answer.bestCostMs,
         solveMs,
-        result.method,
-        result.optimal,
-        result.overlay,
+        answer.method,
+        answer.optimal,
+        overlay,
       ),
     };
   }

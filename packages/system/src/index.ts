@@ -2,7 +2,13 @@ export type { BuildOptions, BuiltSystem, RuntimeKind, SignatureKind, SignatureSc
 export { buildSystem, originOf, signatureKind } from "./build.js";
 export type { RunChecks } from "./checks.js";
 export { runChecks, stopEvent } from "./checks.js";
-export type { ControllerReport, MeasuredDelay, PlanRecord, Reconfiguration } from "./controller.js";
+export type {
+  ControllerReport,
+  MeasuredDelay,
+  OffThreadSolver,
+  PlanRecord,
+  Reconfiguration,
+} from "./controller.js";
 export {
   describeOverlay,
   ReconfigController,
@@ -11,6 +17,8 @@ export {
   reportedOverlays,
 } from "./controller.js";
 export { besideFile, displayPath, findProjectRoot, jsonNames, readJson, readText } from "./files.js";
+export type { TimedAnswer } from "./optimizer-thread.js";
+export { OptimizerThread } from "./optimizer-thread.js";
 export type { Codec, Schema } from "./schema.js";
 export { SYSTEM_SCHEMA, systemFromJson, systemToJson } from "./schema.js";
 export type {

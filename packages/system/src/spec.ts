@@ -1,5 +1,6 @@
 import type { LocalitySpec, Overlay, ProcessId, ProtocolDefinition, Topology } from "@amcast/core";
 import type { ByzantineStrategy, ReplicationMode } from "@amcast/group";
+import { SOLVER_CHOICES } from "@amcast/optimizer";
 import type { FaultOptions, NetworkOptions, ProcessingCost } from "@amcast/sim";
 
 /**
@@ -84,7 +85,7 @@ export interface ByzantineFault {
 }
 
 /** The optimiser a reconfiguring run uses (see @amcast/optimizer). */
-export const RECONFIG_SOLVERS = ["ilp", "exhaustive"] as const;
+export const RECONFIG_SOLVERS = SOLVER_CHOICES;
 export const RECONFIG_POLICIES = ["optimise", "random"] as const;
 
 /**

@@ -23,7 +23,7 @@ import { planRuns } from "../run.js";
 import type { ScenarioOutcome } from "../scenario.js";
 import { runScenario } from "../scenario.js";
 import type { ExperimentSpec } from "../spec.js";
-import { loadExperiment } from "../spec.js";
+import { loadExperiment, selectWorkloads } from "../spec.js";
 import type { ResultsHeader } from "../store.js";
 import {
   checkWritableFile,
@@ -65,6 +65,7 @@ export function runExperimentCommand(args: string[]): number | Promise<number> {
   const out = stringFlag(values.out);
   const resume = values.resume === true;
   const explain = stringFlag(values.explain);
+  const full = values.full === true;
 
   const text = readFileSync(file, "utf8");
   if (isRecoveryExperiment(text)) {
@@ -72,7 +73,7 @@ export function runExperimentCommand(args: string[]): number | Promise<number> {
       throw new UsageError(`experiment: ${name} is a recovery experiment; it runs on the simulator`);
     return runRecoveryExperiment(text, file, values.json === true);
   }
-  const experiment = loadExperiment(file);
+  const experiment = selectWorkloads(loadExperiment(file), full);
   // Output paths are checked before anything runs.
   if (traceFile !== undefined) checkWritableFile("--trace", traceFile);
   const runtime = stringFlag(values.runtime) ?? "sim";
@@ -108,7 +109,7 @@ export function runExperimentCommand(args: string[]): number | Promise<number> {
   const chain = [experiment];
   for (const next of experiment.then) {
     if (chain.some((entry) => entry.name === next)) continue;
-    chain.push(loadExperiment(resolveExperimentFile(next, experimentsDir)));
+    chain.push(selectWorkloads(loadExperiment(resolveExperimentFile(next, experimentsDir)), full));
   }
   const stores = chain.map((entry, index) =>
     openStore(entry, {
@@ -150,6 +151,7 @@ const EXPERIMENT_OPTIONS = {
   history: { type: "string" },
   json: { type: "boolean" },
   list: { type: "boolean" },
+  full: { type: "boolean" },
   ...NET_EXPERIMENT_OPTIONS,
 } as const;
 
@@ -377,7 +379,7 @@ export function experimentList(experimentsDir: string): string {
         const description = (JSON.parse(text) as { description?: string }).description ?? "";
         return [name, cases, Math.round(multicasts), "table only", oneLine(description)];
       }
-      const experiment = loadExperiment(file);
+      const experiment = selectWorkloads(loadExperiment(file), false);
       const runs = planRuns(experiment, { recordSends: false, keepSamples: false });
       const multicasts = runs.reduce((sum, run) => sum + expectedMulticasts(run.spec), 0);
       const bytes = runs.reduce(

@@ -37,6 +37,7 @@ export const HELP: Record<string, CommandHelp> = {
       ["--history FILE", "service experiments: write the clients' histories (JSON Lines, docs/history.md)"],
       ["--json", "print one JSON object with every run's summary as the last line"],
       ["--list", "list the experiments: runs, multicasts, expected size of results, description"],
+      ["--full", "run every workload, also those the experiment leaves out by default (defaultWorkloads)"],
       ["--runtime sim|net", "the simulator (default) or real processes on this machine"],
       ["--client-hosts N", "net: client processes (default 1)"],
       ["--no-latency", "net: do not inject the topology's delays"],
@@ -48,6 +49,7 @@ export const HELP: Record<string, CommandHelp> = {
       "pnpm run experiment flexcast-vs-skeen",
       "pnpm run experiment byzcast-saturation-lan --resume",
       "pnpm run experiment quickstart --seed 7 --explain c3:120",
+      "pnpm run experiment paper-flexcast --full",
     ],
   },
   report: {
