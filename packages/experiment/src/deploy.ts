@@ -31,7 +31,15 @@ export const CONTAINER_PATHS = {
   deployment: "/etc/amcast/deployment/deployment.json",
   secret: "/etc/amcast/secret/cluster.secret",
   traces: "/var/lib/amcast",
+  /** Each replica journals its inputs in `<journals>/<its name>` (see docs/durability.md). */
+  journals: "/var/lib/amcast/journals",
 } as const;
+
+/**
+ * The persistent volume each Kubernetes replica journals to. Journals are not truncated yet, so
+ * a long run needs a larger claim (patch `volumeClaimTemplates`).
+ */
+export const JOURNAL_VOLUME_SIZE = "4Gi";
 
 /** The command line of a client host in a container: its id, the mounted files, where its trace goes. */
 function clientHostArgs(id: string, tracePath: string): string[] {
@@ -352,6 +360,10 @@ export function kubernetesLayout(
                   String(options.healthPort),
                   "--trace",
                   `${CONTAINER_PATHS.traces}/$(POD_NAME).trace.jsonl`,
+                  // A container restarted after a crash replays its journal and rejoins with its
+                  // votes and state: an empty restart could vote twice in a term.
+                  "--data-dir",
+                  `${CONTAINER_PATHS.journals}/$(POD_NAME)`,
                 ],
                 env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
                 ports: [
@@ -366,12 +378,22 @@ export function kubernetesLayout(
                 livenessProbe: { httpGet: { path: "/healthz", port: "health" }, periodSeconds: 10 },
                 resources,
                 securityContext: containerSecurity,
-                volumeMounts,
+                volumeMounts: [...volumeMounts, { name: "journal", mountPath: CONTAINER_PATHS.journals }],
               },
             ],
             volumes,
           },
         },
+        // One claim per pod, kept when the pod is replaced: the journal outlives a lost pod.
+        volumeClaimTemplates: [
+          {
+            metadata: { name: "journal", labels },
+            spec: {
+              accessModes: ["ReadWriteOnce"],
+              resources: { requests: { storage: JOURNAL_VOLUME_SIZE } },
+            },
+          },
+        ],
       },
     });
     if (f > 0)
@@ -479,6 +501,9 @@ export function composeFiles(system: SystemSpec, options: DeployOptions): Deploy
         String(options.healthPort),
         "--trace",
         traceOf(node),
+        // On the named volume, so a restarted container replays its journal and rejoins.
+        "--data-dir",
+        `${CONTAINER_PATHS.journals}/${serviceOf(node.id)}`,
       ],
       volumes: mounts,
       healthcheck: {

@@ -162,6 +162,14 @@ describe("amcast deploy k8s", () => {
       expect(
         at(set, "spec", "template", "spec", "containers", 0, "env", 0, "valueFrom", "fieldRef", "fieldPath"),
       ).toBe("metadata.name");
+      // Each pod journals to its own persistent claim, so a replaced pod replays and rejoins.
+      expect(args.slice(args.indexOf("--data-dir"), args.indexOf("--data-dir") + 2)).toEqual([
+        "--data-dir",
+        `${CONTAINER_PATHS.journals}/$(POD_NAME)`,
+      ]);
+      expect(at(set, "spec", "volumeClaimTemplates", 0, "metadata", "name")).toBe("journal");
+      const mounts = at(set, "spec", "template", "spec", "containers", 0, "volumeMounts") as Obj[];
+      expect(mounts).toContainEqual({ name: "journal", mountPath: CONTAINER_PATHS.journals });
     }
     // The ConfigMap carries the deployment file, the Secret the cluster secret.
     expect(at(ofKind("ConfigMap")[0], "data", "deployment.json")).toBe(layout.deployment);
@@ -216,6 +224,8 @@ describe("amcast deploy compose", () => {
         const service = compose.services[node.host];
         const command = service?.command as string[];
         expect(command[command.indexOf("--id") + 1]).toBe(node.id);
+        // Its journal on the named volume, in a directory of its own.
+        expect(command[command.indexOf("--data-dir") + 1]).toBe(`${CONTAINER_PATHS.journals}/${node.host}`);
       } else {
         const service = compose.services[node.id];
         expect(Object.keys(service?.depends_on as Obj).sort()).toEqual(
