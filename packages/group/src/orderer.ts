@@ -141,3 +141,17 @@ export class SoloOrderer implements Orderer {
     return undefined;
   }
 }
+
+/**
+ * The leader the most replicas name (the first so named, in order, on a tie), or undefined when
+ * none names one: who "the leader of a group" is when replicas may disagree during an election —
+ * the target of a fault plan's `leaderOf`, on the simulator and on the network runtime alike.
+ */
+export function mostNamedLeader(named: Iterable<ProcessId | undefined>): ProcessId | undefined {
+  const votes = new Map<ProcessId, number>();
+  for (const leader of named) if (leader !== undefined) votes.set(leader, (votes.get(leader) ?? 0) + 1);
+  let best: ProcessId | undefined;
+  for (const [leader, count] of votes)
+    if (best === undefined || count > (votes.get(best) ?? 0)) best = leader;
+  return best;
+}

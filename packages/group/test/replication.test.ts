@@ -12,6 +12,7 @@ import {
   createClient,
   createReplica,
   Membership,
+  mostNamedLeader,
   type PbftOrderer,
   type Replica,
   replicaCount,
@@ -130,14 +131,10 @@ function run(options: RunOptions) {
   }));
   const events: TraceEvent[] = [];
   // The leader most correct replicas of the group follow.
-  const leaderOf = (group: string) => {
-    const votes = new Map<string, number>();
-    for (const replica of correct) {
-      const leader = replica.group === group ? replica.orderer.leader() : undefined;
-      if (leader !== undefined) votes.set(leader, (votes.get(leader) ?? 0) + 1);
-    }
-    return [...votes.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
-  };
+  const leaderOf = (group: string) =>
+    mostNamedLeader(
+      correct.map((replica) => (replica.group === group ? replica.orderer.leader() : undefined)),
+    );
   const result = simulate({
     seed: options.seed ?? 1,
     topology,

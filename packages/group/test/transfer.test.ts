@@ -11,6 +11,7 @@ import {
   createClient,
   createReplica,
   Membership,
+  mostNamedLeader,
   PARTITION,
   type PbftOrderer,
   type Replica,
@@ -88,15 +89,12 @@ function run(options: RunOptions) {
     destinations: (prng: Prng) => prng.pick(dsts),
   }));
   const events: TraceEvent[] = [];
-  const leaderOf = (group: string) => {
-    const votes = new Map<string, number>();
-    for (const [id, replica] of current) {
-      if (options.byzantine?.has(id) === true || replica.group !== group) continue;
-      const leader = replica.orderer.leader();
-      if (leader !== undefined) votes.set(leader, (votes.get(leader) ?? 0) + 1);
-    }
-    return [...votes.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
-  };
+  const leaderOf = (group: string) =>
+    mostNamedLeader(
+      [...current].map(([id, replica]) =>
+        options.byzantine?.has(id) === true || replica.group !== group ? undefined : replica.orderer.leader(),
+      ),
+    );
   const result = simulate({
     seed: 3,
     topology,

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import type { TraceEvent } from "@amcast/core";
+import { mostNamedLeader } from "@amcast/group";
 import type { CrashFault, PartitionFault, SimResult, StopReason } from "@amcast/sim";
 import type { FsyncPolicy } from "@amcast/storage";
 import type { BuiltSystem, ControllerReport, SystemSpec } from "@amcast/system";
@@ -865,13 +866,7 @@ async function crashNode(
         `the replicas of ${group} to say who leads`,
         10_000,
       );
-      const votes = new Map<string, number>();
-      for (const entry of asked) {
-        const leader = entry.status?.leader;
-        if (leader !== undefined) votes.set(leader, (votes.get(leader) ?? 0) + 1);
-      }
-      let best: string | undefined;
-      for (const [leader, count] of votes) if (count > (votes.get(best ?? "") ?? 0)) best = leader;
+      const best = mostNamedLeader(asked.map((entry) => entry.status?.leader));
       if (best !== undefined && asked.some((entry) => entry.node.id === best)) target = best;
       else if (performance.now() > deadline)
         throw new NetRunError(

@@ -29,6 +29,7 @@ import {
   createClient,
   createReplica,
   Membership,
+  mostNamedLeader,
   replicaCount,
   SimulatedSignatures,
 } from "@amcast/group";
@@ -173,17 +174,12 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
     const restart = (): ProcessLogic => make((current as Replica<unknown>).hardState());
     return { logic, region: topology.groupRegion(group), group, restart };
   });
-  const leaderOf = (group: GroupId): ProcessId | undefined => {
-    const votes = new Map<ProcessId, number>();
-    for (const replica of replicas.values()) {
-      const leader = replica.group === group ? replica.orderer.leader() : undefined;
-      if (leader !== undefined) votes.set(leader, (votes.get(leader) ?? 0) + 1);
-    }
-    let best: ProcessId | undefined;
-    for (const [leader, count] of votes)
-      if (best === undefined || count > (votes.get(best) ?? 0)) best = leader;
-    return best;
-  };
+  const leaderOf = (group: GroupId): ProcessId | undefined =>
+    mostNamedLeader(
+      [...replicas.values()].map((replica) =>
+        replica.group === group ? replica.orderer.leader() : undefined,
+      ),
+    );
 
   const targets = workload.groups ?? targetGroups(overlay, topology);
   const placements: { region: string; home: string }[] = [];
