@@ -1,3 +1,5 @@
+export type { RestoreComparison } from "./restore.js";
+export { restoreChangesNothing, restoringEvery } from "./restore.js";
 export type { DelayedSwarm, PropertyCase } from "./suite.js";
 export {
   CASE_SEEDS,

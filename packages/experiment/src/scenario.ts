@@ -3,7 +3,7 @@ import { failingViolations as failingOf } from "@amcast/check";
 import type { TraceEvent } from "@amcast/core";
 import type { SimOptions, SimResult } from "@amcast/sim";
 import { simulate } from "@amcast/sim";
-import type { BuiltSystem, ControllerReport, SystemSpec } from "@amcast/system";
+import type { BuildOptions, BuiltSystem, ControllerReport, SystemSpec } from "@amcast/system";
 import { buildSystem, stopEvent } from "@amcast/system";
 import type { RunMetrics } from "./metrics.js";
 import { RunObserver } from "./observe.js";
@@ -83,8 +83,8 @@ export function simulatorOptions(spec: SystemSpec, built: BuiltSystem, recordSen
 }
 
 /** Builds the system of a scenario, runs the simulator, checks the trace. */
-export function runScenario(spec: ScenarioSpec): ScenarioOutcome {
-  const built = buildSystem(spec);
+export function runScenario(spec: ScenarioSpec, build: BuildOptions = {}): ScenarioOutcome {
+  const built = buildSystem(spec, build);
   const { controller } = built;
   // With views, the latency model of a multicast follows the view installed everywhere when it
   // started (the controller knows each view's overlay).

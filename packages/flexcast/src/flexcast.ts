@@ -13,8 +13,7 @@ import type {
   WireDescription,
 } from "@amcast/core";
 import { assert, assertNever } from "@amcast/core";
-import type { Vertex } from "./knowledge.js";
-import { Knowledge } from "./knowledge.js";
+import { History, Knowledge, Vertex } from "./knowledge.js";
 import type {
   FlexAck,
   FlexCastMessage,
@@ -26,6 +25,8 @@ import type {
   Position,
 } from "./messages.js";
 import { flexcastLatencyMs } from "./model.js";
+import type { ObjectGraph } from "./state.js";
+import { decodeGraph, encodeGraph } from "./state.js";
 
 /**
  * FlexCast (Batista, Coelho, Alchieri, Dotti, Pedone, Middleware '23): genuine atomic multicast
@@ -176,6 +177,20 @@ interface PendingNotification {
   readonly epoch: number;
 }
 
+/**
+ * Snapshots (`FlexCastGroup.snapshot`): the fields a group's constructor derives from its
+ * configuration — everything else is state and goes into the snapshot, whatever it is — and the
+ * classes the state holds instances of.
+ */
+const CONFIGURATION_FIELDS: ReadonlySet<string> = new Set([
+  "group",
+  "position",
+  "overlay",
+  "options",
+  "flushRetainedMax",
+]);
+const STATE_CLASSES = { Knowledge, History, Vertex };
+
 export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   readonly group: GroupId;
   readonly position: Position;
@@ -269,6 +284,29 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
 
   get flushesIssued(): number {
     return this.flushes;
+  }
+
+  /**
+   * The whole state as plain data (state.ts): every field but the configuration, the history
+   * graph with its sharing, orders and caches as they are, so a group restored from it takes
+   * every later step exactly as this one would.
+   */
+  snapshot(): ObjectGraph {
+    const state: Record<string, unknown> = {};
+    for (const [field, value] of Object.entries(this))
+      if (!CONFIGURATION_FIELDS.has(field)) state[field] = value;
+    return encodeGraph(state, STATE_CLASSES);
+  }
+
+  /** Puts back what `snapshot` returned, on a fresh group of the same configuration. */
+  restore(state: unknown): void {
+    assert(this.deliveredCount === 0 && this.pending.size === 0, "FlexCast restores into a fresh group");
+    const fields = decodeGraph(state as ObjectGraph, STATE_CLASSES) as Record<string, unknown>;
+    for (const field of Object.keys(this)) {
+      if (CONFIGURATION_FIELDS.has(field)) continue;
+      assert(field in fields, () => `FlexCast state lacks ${field}`);
+      (this as unknown as Record<string, unknown>)[field] = fields[field];
+    }
   }
 
   step(input: GroupInput<FlexCastMessage>): readonly GroupOutput<FlexCastMessage>[] {

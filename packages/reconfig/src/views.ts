@@ -104,6 +104,21 @@ export function controlPayload(message: Multicast, controller: ClientId): Contro
   return undefined;
 }
 
+/** A reconfigurable group's state as plain data (`ReconfigurableGroup.snapshot`). */
+interface ReconfigurableState {
+  /** Every view kept, in the order installed: its overlay (JSON) and its instance's state. */
+  readonly views: readonly { readonly view: number; readonly overlay: unknown; readonly logic: unknown }[];
+  readonly current: number;
+  /** Inputs waiting for views not installed yet, by view, in arrival order. */
+  readonly waiting: readonly { readonly view: number; readonly inputs: readonly unknown[] }[];
+  /** The statistics since the last STATS, in the order first counted (STATS answers list them so). */
+  readonly counts: readonly {
+    readonly key: string;
+    readonly entry: { dst: DestinationSet; count: number; client?: ClientId };
+  }[];
+  readonly redirected: number;
+}
+
 export class ReconfigurableGroup<M, P = unknown> implements GroupLogic<ViewedMessage<M>> {
   readonly group: GroupId;
   private readonly protocol: OverlayProtocolDefinition<M, P>;
@@ -119,6 +134,10 @@ export class ReconfigurableGroup<M, P = unknown> implements GroupLogic<ViewedMes
   /** Redirected requests (for statistics). */
   redirected = 0;
 
+  /** Present when the protocol's logic can snapshot: every kept view's state and the wrapper's own. */
+  readonly snapshot?: () => unknown;
+  readonly restore?: (state: unknown) => void;
+
   constructor(config: GroupConfig<P>, protocol: OverlayProtocolDefinition<M, P>, options: ReconfigOptions) {
     assert(config.overlay !== null, "a reconfigurable protocol runs on an overlay");
     this.group = config.group;
@@ -126,6 +145,51 @@ export class ReconfigurableGroup<M, P = unknown> implements GroupLogic<ViewedMes
     this.config = config;
     this.options = { oldViewsMax: OLD_VIEWS_MAX, waitingInputsMax: WAITING_INPUTS_MAX, ...options };
     this.current = this.instance(0, config.overlay);
+    if (this.current.logic.snapshot !== undefined && this.current.logic.restore !== undefined) {
+      this.snapshot = () => this.state();
+      this.restore = (state) => this.restoreState(state as ReconfigurableState);
+    }
+  }
+
+  private state(): ReconfigurableState {
+    return {
+      views: [...this.views.values()].map((instance) => ({
+        view: instance.view,
+        overlay: overlayToJson(instance.overlay),
+        logic: (instance.logic.snapshot as () => unknown)(),
+      })),
+      current: this.current.view,
+      waiting: [...this.waiting].map(([view, inputs]) => ({ view, inputs })),
+      counts: [...this.counts].map(([key, entry]) => ({ key, entry: { ...entry } })),
+      redirected: this.redirected,
+    };
+  }
+
+  private restoreState(state: ReconfigurableState): void {
+    assert(
+      this.views.size === 1 && this.current.view === 0 && this.waitingCount === 0 && this.counts.size === 0,
+      "a reconfigurable group restores into a fresh group",
+    );
+    this.views.clear();
+    for (const saved of state.views) {
+      // View 0 runs on the experiment's overlay; later ones on what their VIEW carried.
+      const overlay =
+        saved.view === 0
+          ? (this.config.overlay as Overlay)
+          : parseOverlay(saved.overlay, `view ${saved.view}`);
+      const logic = this.instance(saved.view, overlay).logic;
+      assert(logic.restore !== undefined, "every view's logic restores");
+      logic.restore(saved.logic);
+    }
+    const current = this.views.get(state.current);
+    assert(current !== undefined, () => `the state's current view ${state.current} is among its views`);
+    this.current = current;
+    for (const { view, inputs } of state.waiting) {
+      this.waiting.set(view, [...inputs] as GroupInput<ViewedMessage<M>>[]);
+      this.waitingCount += inputs.length;
+    }
+    for (const { key, entry } of state.counts) this.counts.set(key, { ...entry });
+    this.redirected = state.redirected;
   }
 
   get view(): number {

@@ -68,6 +68,11 @@ export interface BuildOptions {
   };
   /** Ordering limits and timeouts for every replica (DEFAULT_ORDERING where absent). */
   readonly ordering?: Partial<OrderingOptions>;
+  /**
+   * Wraps the protocol the groups run (views and barrier included) before anything is built:
+   * the conformance suite restores every group from its snapshot mid-run this way.
+   */
+  readonly aroundProtocol?: (protocol: ProtocolDefinition<unknown>) => ProtocolDefinition<unknown>;
 }
 
 /** A signature scheme: the signer of each process (only its own process may be given it) and a verifier of all. */
@@ -123,8 +128,9 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
     spec.reconfig === undefined
       ? spec.protocol
       : (reconfigurable(spec.protocol, { controller: CONTROLLER_ID }) as ProtocolDefinition<unknown>);
-  const protocol =
+  const barriered =
     spec.linearizable === true ? (linearizable(viewed) as ProtocolDefinition<unknown>) : viewed;
+  const protocol = options.aroundProtocol?.(barriered) ?? barriered;
   // Only the groups the protocol uses get replicas: auxiliary groups exist for tree overlays.
   const membership = Membership.uniform(runGroups(overlay, topology), replicaCount(mode, f));
   const context = protocolContext(

@@ -1,0 +1,151 @@
+import { AssertionError, assert } from "@amcast/core";
+
+/**
+ * A FlexCast group's state is a graph: vertices point at the histories that hold them and the
+ * histories at their vertices, entries are shared between histories, windows and pending copies,
+ * and message order lives in Map insertion order and in the order of each vertex's slots (both
+ * steer graph searches, so which blocker a search finds). Writing that graph out field by field
+ * would have to follow every change to the protocol's internals; this codec walks it instead:
+ * every object reached from the root is written once, in the order first met (breadth first),
+ * with its fields in their own order, so restoring rebuilds the same graph — shared objects
+ * shared, Maps in the same order, class instances with their prototypes — and the same state
+ * always gives the same data. A field holding something that is not data (a function, an
+ * unknown class) throws, naming it: a new field that the snapshot cannot carry fails at once
+ * instead of being lost.
+ *
+ * Encoding (msgpack- and JSON-safe apart from byte arrays and non-finite numbers, which msgpack
+ * carries): a value is a number, string, boolean or null as itself, a byte array (any
+ * ArrayBuffer view) as itself, `[]` for undefined, and `[n]` for the n-th object of the table.
+ * Table rows: `["A", ...items]` an array, `["O", key, value, ...]` a plain object, `["M", key,
+ * value, ...]` a Map, `["S", ...items]` a Set, `["C", class, key, value, ...]` an instance of a
+ * class of `classes`.
+ */
+export interface ObjectGraph {
+  readonly root: unknown;
+  readonly objects: readonly unknown[][];
+}
+
+/** Classes whose instances a graph may hold, by the name the encoding uses. */
+export type ClassTable = Readonly<Record<string, { readonly prototype: object }>>;
+
+export function encodeGraph(root: unknown, classes: ClassTable): ObjectGraph {
+  const classNames = new Map<object, string>();
+  for (const [name, stateClass] of Object.entries(classes)) classNames.set(stateClass.prototype, name);
+  const indexOf = new Map<object, number>();
+  const queue: object[] = [];
+  const objects: unknown[][] = [];
+  const value = (item: unknown, where: () => string): unknown => {
+    switch (typeof item) {
+      case "number":
+      case "string":
+      case "boolean":
+        return item;
+      case "undefined":
+        return [];
+      case "object": {
+        if (item === null || ArrayBuffer.isView(item)) return item;
+        let index = indexOf.get(item);
+        if (index === undefined) {
+          index = queue.length;
+          indexOf.set(item, index);
+          queue.push(item);
+        }
+        return [index];
+      }
+      default:
+        throw new AssertionError(`state holds a ${typeof item} at ${where()}: not data`);
+    }
+  };
+  const fields = (row: unknown[], object: object, where: string): void => {
+    for (const [key, item] of Object.entries(object))
+      row.push(
+        key,
+        value(item, () => `${where}.${key}`),
+      );
+  };
+  const encodedRoot = value(root, () => "the root");
+  for (let at = 0; at < queue.length; at += 1) {
+    const object = queue[at] as object;
+    const where = `object ${at}`;
+    let row: unknown[];
+    if (Array.isArray(object)) {
+      row = ["A"];
+      for (let index = 0; index < object.length; index += 1)
+        row.push(value(object[index], () => `${where}[${index}]`));
+    } else if (object instanceof Map) {
+      row = ["M"];
+      for (const [key, item] of object)
+        row.push(
+          value(key, () => `${where} key`),
+          value(item, () => `${where}.get(${String(key)})`),
+        );
+    } else if (object instanceof Set) {
+      row = ["S"];
+      for (const item of object) row.push(value(item, () => `${where} item`));
+    } else {
+      const prototype = Object.getPrototypeOf(object) as object | null;
+      if (prototype === Object.prototype || prototype === null) {
+        row = ["O"];
+      } else {
+        const name = classNames.get(prototype);
+        assert(
+          name !== undefined,
+          () => `state holds an instance of ${prototype.constructor.name} at ${where}: not a known class`,
+        );
+        row = ["C", name];
+      }
+      fields(row, object, where);
+    }
+    objects.push(row);
+  }
+  return { root: encodedRoot, objects };
+}
+
+/** Rebuilds what `encodeGraph` wrote: new objects throughout (nothing shared with `graph`). */
+export function decodeGraph(graph: ObjectGraph, classes: ClassTable): unknown {
+  const built: object[] = graph.objects.map((row) => {
+    switch (row[0]) {
+      case "A":
+        return [];
+      case "M":
+        return new Map();
+      case "S":
+        return new Set();
+      case "O":
+        return {};
+      case "C": {
+        const stateClass = classes[row[1] as string];
+        assert(stateClass !== undefined, () => `state names an unknown class ${String(row[1])}`);
+        return Object.create(stateClass.prototype) as object;
+      }
+      default:
+        throw new AssertionError(`state has a row of unknown kind ${String(row[0])}`);
+    }
+  });
+  const value = (item: unknown): unknown => {
+    if (!Array.isArray(item)) return item;
+    if (item.length === 0) return undefined;
+    const object = built[item[0] as number];
+    assert(object !== undefined, () => `state refers to object ${String(item[0])}, which it lacks`);
+    return object;
+  };
+  graph.objects.forEach((row, index) => {
+    const object = built[index] as Record<string, unknown>;
+    switch (row[0]) {
+      case "A":
+        for (let at = 1; at < row.length; at += 1) (object as unknown as unknown[]).push(value(row[at]));
+        break;
+      case "M":
+        for (let at = 1; at < row.length; at += 2)
+          (object as unknown as Map<unknown, unknown>).set(value(row[at]), value(row[at + 1]));
+        break;
+      case "S":
+        for (let at = 1; at < row.length; at += 1) (object as unknown as Set<unknown>).add(value(row[at]));
+        break;
+      default:
+        for (let at = row[0] === "C" ? 2 : 1; at < row.length; at += 2)
+          object[row[at] as string] = value(row[at + 1]);
+    }
+  });
+  return value(graph.root);
+}
