@@ -157,6 +157,9 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
       text: "a recovery experiment instead of the fields above: one replicated Skeen group with a partitioned key-value state, one replica crashed and restarted (docs/durability.md); simulator only",
       defaultText: "none",
     },
+    "recovery.protocol": {
+      text: "`skeen`: one group, every multicast local; `flexcast`: groups a then b in a C-DAG, half the multicasts to both, b's replica crashes",
+    },
     "recovery.keys": { text: "state sizes to run, in keys" },
     "recovery.modes": { text: "`crash` and/or `byzantine`" },
     "recovery.roles": { text: "which replica crashes: `leader` and/or `follower`" },
@@ -469,6 +472,7 @@ const EXAMPLES: Record<string, unknown> = {
   "reference-recovery.json": {
     name: "reference-recovery",
     recovery: {
+      protocol: "skeen",
       keys: [10],
       modes: ["crash"],
       roles: ["leader"],

@@ -1,6 +1,7 @@
 import { checkRun } from "@amcast/check";
 import type { GroupId, Multicast, ProcessId, TraceEvent } from "@amcast/core";
-import { JsonFields, Topology } from "@amcast/core";
+import type { Overlay } from "@amcast/core";
+import { JsonFields, parseOverlay, Topology } from "@amcast/core";
 import type { ApplicationState, ReplicationMode } from "@amcast/group";
 import { protocolByName } from "@amcast/protocols";
 import { simulate } from "@amcast/sim";
@@ -18,6 +19,12 @@ import { simulatorOptions } from "./scenario.js";
  * run (no message lost, none delivered twice, one order) and that all replicas end with one root.
  */
 export interface RecoveryPlan {
+  /**
+   * `skeen` (default): one group, every multicast local to it. `flexcast`: two groups in a C-DAG
+   * (a, then b), half the multicasts to both, and the replica that crashes is b's: its state
+   * holds a's history, its queues and acknowledgements besides its own order.
+   */
+  readonly protocol: "skeen" | "flexcast";
   readonly keys: readonly number[];
   readonly modes: readonly Extract<ReplicationMode, "crash" | "byzantine">[];
   readonly roles: readonly ("leader" | "follower")[];
@@ -84,6 +91,9 @@ export function readRecoveryPlan(text: string, file: string): RecoveryPlan {
       throw block.array("roles").error(index, `expected leader or follower, got ${JSON.stringify(role)}`);
   });
   const plan: RecoveryPlan = {
+    protocol: block.has("protocol")
+      ? (block.choice("protocol", ["skeen", "flexcast"] as const) as RecoveryPlan["protocol"])
+      : "skeen",
     keys,
     modes: modes as RecoveryPlan["modes"],
     roles: roles as RecoveryPlan["roles"],
@@ -168,9 +178,20 @@ function keyOf(id: string, keys: number): number {
   return (hash >>> 0) % keys;
 }
 
-const GROUP: GroupId = "a";
-/** A fault plan's `leaderOf` naming this resolves to a replica that does not lead right now. */
-const FOLLOWER_OF_GROUP = "a#follower";
+/** A fault plan's `leaderOf` naming this resolves to a replica of the group that does not lead right now. */
+const FOLLOWER_SUFFIX = "#follower";
+
+/** The groups of a plan's system, the overlay, and the group whose replica crashes. */
+function recoverySystem(plan: RecoveryPlan): {
+  groups: GroupId[];
+  overlay: Overlay | null;
+  crashGroup: GroupId;
+  localPercent: number;
+} {
+  if (plan.protocol === "skeen") return { groups: ["a"], overlay: null, crashGroup: "a", localPercent: 100 };
+  const overlay = parseOverlay({ kind: "cdag", name: "recovery-ab", order: ["a", "b"] }, "recovery overlay");
+  return { groups: ["a", "b"], overlay, crashGroup: "b", localPercent: 50 };
+}
 
 /** Runs one (keys, mode, role) case. */
 export function runRecoveryCase(
@@ -180,10 +201,11 @@ export function runRecoveryCase(
   role: "leader" | "follower",
 ): RecoveryRow {
   const started = performance.now();
+  const { groups, overlay, crashGroup, localPercent } = recoverySystem(plan);
   const topology = new Topology(
     "recovery",
     { regions: ["A"], latencyMs: [[1]] },
-    [{ id: GROUP, region: "A" }],
+    groups.map((id) => ({ id, region: "A" })),
     [{ region: "A", count: plan.clients }],
   );
   const multicastsPerClient = Math.round((plan.ratePerSecPerClient * plan.durationMs) / 1000);
@@ -192,8 +214,8 @@ export function runRecoveryCase(
     label: `recovery/${keys}/${mode}/${role}`,
     seed: plan.seed,
     topology,
-    protocol: protocolByName("skeen", "recovery", "protocol"),
-    overlay: null,
+    protocol: protocolByName(plan.protocol, "recovery", "protocol"),
+    overlay,
     mode,
     f: 1,
     workload: {
@@ -207,7 +229,11 @@ export function runRecoveryCase(
       outstandingMax: 64,
       payloadBytes: 64,
       groups: null,
-      locality: { localPercent: 100, globalSizes: [], globalChoice: "nearest" },
+      locality: {
+        localPercent,
+        globalSizes: localPercent === 100 ? [] : [groups.length],
+        globalChoice: localPercent === 100 ? "nearest" : "uniform",
+      },
       startSpreadMs: 10,
     },
     byzantine: [],
@@ -217,7 +243,7 @@ export function runRecoveryCase(
     faults: {
       crashes: [
         {
-          leaderOf: role === "leader" ? GROUP : FOLLOWER_OF_GROUP,
+          leaderOf: role === "leader" ? crashGroup : `${crashGroup}${FOLLOWER_SUFFIX}`,
           atMs: plan.crashAtMs,
           recoverAtMs,
           kind: plan.crashKind,
@@ -238,7 +264,7 @@ export function runRecoveryCase(
     },
     ordering: { checkpointEntries: plan.checkpointEntries },
   });
-  const replicaIds = built.membership.replicas(GROUP);
+  const replicaIds = built.membership.replicas(crashGroup);
   // Measured as the events stream by; the whole trace is kept only for the oracles.
   const events: TraceEvent[] = [];
   const completions: number[] = [];
@@ -267,8 +293,8 @@ export function runRecoveryCase(
   const result = simulate({
     ...simulatorOptions(spec, built, false),
     leaderOf: (group) => {
-      if (group !== FOLLOWER_OF_GROUP) return built.leaderOf(group);
-      const leader = built.leaderOf(GROUP);
+      if (group !== `${crashGroup}${FOLLOWER_SUFFIX}`) return built.leaderOf(group);
+      const leader = built.leaderOf(crashGroup);
       return leader === undefined ? undefined : [...replicaIds].reverse().find((id) => id !== leader);
     },
     onEvent: observe,

@@ -4,6 +4,7 @@ import { readRecoveryPlan, recoveryPassed, runRecoveryCase } from "../src/recove
 
 /** The recovery experiment's smallest case; the full table is `pnpm run experiment recovery`. */
 const PLAN: RecoveryPlan = {
+  protocol: "skeen",
   keys: [2000],
   modes: ["crash"],
   roles: ["follower"],
@@ -22,16 +23,20 @@ const PLAN: RecoveryPlan = {
 };
 
 describe("recovery experiment", () => {
-  it("a follower restarted empty installs a checkpoint from its group and catches up; nothing lost or repeated", () => {
-    const row = runRecoveryCase(PLAN, 2000, "crash", "follower");
-    expect(row.violations).toBe(0);
-    expect(row.completed).toBe(row.multicasts);
-    expect(row.installMs).not.toBeNull();
-    expect(row.caughtUpMs).not.toBeNull();
-    expect(row.transferredBytes).toBeGreaterThan(2000);
-    expect(row.sameRoot).toBe(true);
-    expect(recoveryPassed(row)).toBe(true);
-  });
+  it.each(["skeen", "flexcast"] as const)(
+    "%s: a follower restarted empty installs a checkpoint from its group and catches up; nothing lost or repeated",
+    (protocol) => {
+      const row = runRecoveryCase({ ...PLAN, protocol }, 2000, "crash", "follower");
+      expect(row.crashed).toBe(protocol === "skeen" ? "a/2" : "b/2");
+      expect(row.violations).toBe(0);
+      expect(row.completed).toBe(row.multicasts);
+      expect(row.installMs).not.toBeNull();
+      expect(row.caughtUpMs).not.toBeNull();
+      expect(row.transferredBytes).toBeGreaterThan(2000);
+      expect(row.sameRoot).toBe(true);
+      expect(recoveryPassed(row)).toBe(true);
+    },
+  );
 
   it("refuses a plan whose replica would come back after the workload, naming the field", () => {
     const text = JSON.stringify({

@@ -17,7 +17,7 @@ export function runRecoveryExperiment(text: string, file: string, json: boolean)
   const rows: RecoveryRow[] = [];
   if (!json)
     process.stdout.write(
-      `recovery: one group, ${plan.clients} clients x ${plan.ratePerSecPerClient}/s for ${plan.durationMs} ms; ${plan.crashKind} crash at ${plan.crashAtMs} ms, back ${plan.pauseMs} ms later; checkpoints every ${plan.checkpointEntries} log positions, ${plan.partitions} partitions; a replica costs ${plan.perMessageUs} us per input and ${plan.perByteNs} ns per byte (the simulator has no link bandwidth)\n`,
+      `recovery: ${plan.protocol === "skeen" ? "Skeen, one group" : "FlexCast, groups a then b, half the multicasts to both, b's replica crashes"}, ${plan.clients} clients x ${plan.ratePerSecPerClient}/s for ${plan.durationMs} ms; ${plan.crashKind} crash at ${plan.crashAtMs} ms, back ${plan.pauseMs} ms later; checkpoints every ${plan.checkpointEntries} log positions, ${plan.partitions} partitions; a replica costs ${plan.perMessageUs} us per input and ${plan.perByteNs} ns per byte (the simulator has no link bandwidth)\n`,
     );
   for (const keys of plan.keys)
     for (const mode of plan.modes)
