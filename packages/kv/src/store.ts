@@ -2,7 +2,7 @@ import type { KvOutput } from "@amcast/check";
 import { kvModel } from "@amcast/check";
 import type { GroupId } from "@amcast/core";
 import { describeValue, InputError, lowerBound } from "@amcast/core";
-import type { Application, Message } from "@amcast/smr";
+import type { Application, Message, StatefulApplication } from "@amcast/smr";
 import type { KvCommand, KvReply } from "./operations.js";
 import type { Partitioning } from "./partitioning.js";
 
@@ -24,6 +24,24 @@ export class KvShard {
   /** The service's application for this replica (give it to createSimCluster or startReplica). */
   readonly application: Application<KvCommand, KvReply> = (message: Message<KvCommand>) =>
     this.execute(message.payload);
+
+  /**
+   * The same application with its state explicit (one partition: every key and value, in key
+   * order), so a group's checkpoints carry the shard and a replica that restarts with its memory
+   * lost gets it back from its group (give it to createSimCluster or startReplica instead).
+   */
+  readonly stateful: StatefulApplication<KvCommand, KvReply> = {
+    apply: (message) => this.execute(message.payload),
+    snapshot: () => this.entries(),
+    restore: (_partition, state) => {
+      this.values.clear();
+      this.sorted.length = 0;
+      for (const [key, value] of state as [string, string][]) {
+        this.values.set(key, value);
+        this.sorted.push(key);
+      }
+    },
+  };
 
   /** Applies one command; a malformed one, or one for keys of another shard, is refused. */
   execute(payload: unknown): KvReply {

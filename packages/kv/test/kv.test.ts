@@ -277,3 +277,64 @@ describe("the key-value service on the simulator", () => {
       }
     });
 });
+
+describe("a replica that lost its memory gets its shard back from its group", () => {
+  /** Puts to 2000 keys over three shards while east/1 crashes with amnesia and comes back. */
+  function amnesiaRun(stateful: boolean) {
+    const partitioning = Partitioning.hash(GROUPS);
+    const shards = new Map<string, KvShard>();
+    const sim = createSimCluster<KvCommand, KvReply>({
+      groups: GROUPS,
+      mode: "crash",
+      checkpointEntries: 32,
+      application: (group, replica) => {
+        // Called again for the restarted replica: the map keeps its new, empty shard.
+        const shard = new KvShard(group, partitioning);
+        shards.set(replica, shard);
+        return stateful ? shard.stateful : shard.application;
+      },
+      latencyMs: 5,
+    });
+    const clients = [0, 1, 2, 3].map((client) => {
+      let count = 0;
+      return {
+        multicasts: 150,
+        next: () => {
+          count += 1;
+          const key = `key-${(client * 7919 + count * 31) % 2000}`;
+          return {
+            destinations: partitioning.shardOf(key),
+            payload: { f: "put", key, value: `${client}:${count}` } as KvCommand,
+          };
+        },
+      };
+    });
+    sim.run(clients, {
+      faults: {
+        crashes: [{ proc: "east/1", atMs: 60, recoverAtMs: 2000, kind: "amnesia" }],
+        partitions: [],
+      },
+    });
+    const installed = sim.trace.some(
+      (event) => event.ev === "fault" && event.kind === "install" && event.proc === "east/1",
+    );
+    const entries = (replica: string) => (shards.get(replica) as KvShard).entries();
+    return { sim, installed, entries };
+  }
+
+  it("with the shard's state in the checkpoints (stateful): installs one and ends equal to its peers", () => {
+    const { sim, installed, entries } = amnesiaRun(true);
+    expect(installed).toBe(true);
+    expect(entries("east/0").length).toBeGreaterThan(20);
+    expect(entries("east/1")).toEqual(entries("east/0"));
+    expect(entries("east/2")).toEqual(entries("east/0"));
+    expect(sim.check().violations).toEqual([]);
+  });
+
+  it("without it (a plain application): the restarted replica misses what came before its checkpoint", () => {
+    const { installed, entries } = amnesiaRun(false);
+    expect(installed).toBe(true);
+    expect(entries("east/1").length).toBeLessThan(entries("east/0").length);
+    expect(entries("east/1")).not.toEqual(entries("east/0"));
+  });
+});

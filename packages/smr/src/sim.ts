@@ -12,19 +12,21 @@ import type {
   TraceEvent,
 } from "@amcast/core";
 import { describeValue, InputError, Topology } from "@amcast/core";
-import type { MulticastClient } from "@amcast/group";
+import type { MulticastClient, Replica } from "@amcast/group";
 import { createClient, createReplica, SimulatedSignatures } from "@amcast/group";
 import type { FaultOptions, ProcessingCost, SimClient, SimProcess, SimResult, StopReason } from "@amcast/sim";
 import { DEFAULT_PROCESSING, NO_FAULTS, simulate } from "@amcast/sim";
 import type { Client, ReplicaApplication, Replies, ResolvedService, ServiceOptions } from "./service.js";
-import { destinationsOf, groupApplication, resolveService } from "./service.js";
+import { destinationsOf, groupApplication, groupState, resolveService } from "./service.js";
 
 export interface SimClusterOptions<P = unknown, R = unknown> extends ServiceOptions {
   /** The groups (shards) of the service. */
   readonly groups: readonly GroupId[];
   /**
    * Creates the state machine of one replica: called once per replica of every group, so each
-   * replica has its own state, as it would on its own machine.
+   * replica has its own state, as it would on its own machine, and again for a replica that
+   * restarts after an amnesia crash (so it must return a fresh one). A `StatefulApplication`'s
+   * state goes into the group's checkpoints: that replica gets it back from its group.
    */
   readonly application: (group: GroupId, replica: ProcessId) => ReplicaApplication<P, R>;
   /**
@@ -44,6 +46,11 @@ export interface SimClusterOptions<P = unknown, R = unknown> extends ServiceOpti
    * `perByteNs` per byte, one input at a time, so a busy group queues and saturates.
    */
   readonly processing?: ProcessingCost;
+  /**
+   * Log positions between a group's checkpoints in crash and byzantine mode (default 1024): each
+   * replica snapshots its state there and cuts its log at the previous checkpoint.
+   */
+  readonly checkpointEntries?: number;
   /** Keep the trace (for `trace` and `check()`); default true. */
   readonly keepTrace?: boolean;
   /** Sees every trace event (docs/trace.md), times in virtual ms since the cluster started. */
@@ -98,8 +105,9 @@ export interface SimCluster<P = unknown, R = unknown> {
    * rounds instead. Call it when no async multicast is pending.
    *
    * `faults` strike during the run, times in ms from its start: replicas named by id crash (and
-   * recover), links are cut and heal (see @amcast/sim). A crashed replica keeps its state; a
-   * group of 2f+1 (3f+1) replicas must ride out f crashed ones.
+   * recover), links are cut and heal (see @amcast/sim). A crashed replica keeps its state, unless
+   * its crash is `kind: "amnesia"`: then it restarts with a fresh application and catches up from
+   * its group by state transfer. A group of 2f+1 (3f+1) replicas must ride out f crashed ones.
    */
   run<Q extends SimRequest<P>>(
     clients: readonly SimWorkloadClient<P, R, Q>[],
@@ -223,26 +231,47 @@ export function createSimCluster<P = unknown, R = unknown>(
     [],
   );
   const seed = options.seed ?? 1;
+  const checkpointEntries = options.checkpointEntries;
+  if (checkpointEntries !== undefined && !(Number.isInteger(checkpointEntries) && checkpointEntries >= 1))
+    throw new InputError(
+      source,
+      "checkpointEntries",
+      `expected an integer >= 1, got ${describeValue(checkpointEntries)}`,
+    );
   const tickMs = options.tickMs ?? 10;
   const jitterSdFraction = options.jitterSdFraction ?? 0.05;
   const keepTrace = options.keepTrace ?? true;
   const signatures = mode === "byzantine" ? new SimulatedSignatures(seed) : undefined;
   const processes: SimProcess[] = membership.processes().map(({ id, group }) => {
     const signer = signatures?.signerFor(id);
-    const replica = createReplica({
-      protocol,
-      group,
-      id,
-      membership,
-      overlay,
-      params,
-      mode,
-      f,
-      seed,
-      application: groupApplication(options.application(group, id)),
-      ...(signer === undefined || signatures === undefined ? {} : { signer, verifier: signatures }),
-    });
-    return { logic: replica, region: group, group };
+    // The application's state travels in the group's checkpoints (a StatefulApplication's), so a
+    // replica that restarts with its memory lost gets it back from its group.
+    let current: Replica<unknown> | undefined;
+    const make = (hardState: unknown): Replica<unknown> => {
+      const application = options.application(group, id);
+      const replica = createReplica({
+        protocol,
+        group,
+        id,
+        membership,
+        overlay,
+        params,
+        mode,
+        f,
+        seed,
+        application: groupApplication(application),
+        ...groupState(application),
+        ...(hardState === undefined ? {} : { hardState }),
+        ...(checkpointEntries === undefined ? {} : { ordering: { checkpointEntries } }),
+        ...(signer === undefined || signatures === undefined ? {} : { signer, verifier: signatures }),
+      });
+      current = replica;
+      return replica;
+    };
+    const logic = make(undefined);
+    // Amnesia: a fresh replica, with a fresh application, and only what the disk kept.
+    const restart = (): Replica<unknown> => make((current as Replica<unknown>).hardState());
+    return { logic, region: group, group, restart };
   });
 
   const clients: SimClientProcess<P, R>[] = [];
