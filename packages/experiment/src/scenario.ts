@@ -17,6 +17,12 @@ export interface ScenarioSpec extends SystemSpec {
   readonly keepSamples: boolean;
   /** Sees every trace event (e.g. a trace file writer). */
   readonly onTrace?: (event: TraceEvent) => void;
+  /**
+   * Log positions between a replicated group's checkpoints (the group layer's default where
+   * absent): the swarm draws short intervals where it draws `corrupt-state` replicas, so lagging
+   * replicas fetch state from them.
+   */
+  readonly checkpointEntries?: number;
 }
 
 export interface ScenarioOutcome {
@@ -84,7 +90,12 @@ export function simulatorOptions(spec: SystemSpec, built: BuiltSystem, recordSen
 
 /** Builds the system of a scenario, runs the simulator, checks the trace. */
 export function runScenario(spec: ScenarioSpec, build: BuildOptions = {}): ScenarioOutcome {
-  const built = buildSystem(spec, build);
+  const built = buildSystem(
+    spec,
+    spec.checkpointEntries === undefined
+      ? build
+      : { ...build, ordering: { checkpointEntries: spec.checkpointEntries, ...build.ordering } },
+  );
   const { controller } = built;
   // With views, the latency model of a multicast follows the view installed everywhere when it
   // started (the controller knows each view's overlay).
