@@ -154,6 +154,19 @@ export class ${type}Group implements GroupLogic<${type}Message> {
     return this.deliveredCount;
   }
 
+  /**
+   * The whole state as plain data, for checkpoints (docs/writing-a-protocol.md): add every field
+   * the rules keep. The conformance suite restores groups from it mid-run and fails on what it
+   * forgets.
+   */
+  snapshot(): { readonly delivered: number } {
+    return { delivered: this.deliveredCount };
+  }
+
+  restore(state: unknown): void {
+    this.deliveredCount = (state as { delivered: number }).delivered;
+  }
+
   step(input: GroupInput<${type}Message>): readonly GroupOutput<${type}Message>[] {
     switch (input.kind) {
       case "request":
