@@ -16,7 +16,7 @@ const mixed = PROPERTY_CASES.find((propertyCase) => propertyCase.id === "mixed")
 if (mixed === undefined) throw new Error("the suite has a mixed case");
 const mixedCase = mixed;
 
-const RESTORE_EVERY_STEPS = 5;
+const RESTORE_EVERY_STEPS = 7;
 
 const flushing = {
   ...flexcastProtocol({ flushEvery: 4, historyEntriesMax: 64 }),
