@@ -16,12 +16,14 @@ import { AssertionError, assert } from "@amcast/core";
  * Encoding (msgpack- and JSON-safe apart from byte arrays and non-finite numbers, which msgpack
  * carries): a value is a number, string, boolean or null as itself, a byte array (any
  * ArrayBuffer view) as itself, `[]` for undefined, and `[n]` for the n-th object of the table.
- * Table rows: `["A", ...items]` an array, `["O", key, value, ...]` a plain object, `["M", key,
- * value, ...]` a Map, `["S", ...items]` a Set, `["C", class, key, value, ...]` an instance of a
- * class of `classes`.
+ * Table rows: `["A", ...items]` an array, `["M", key, value, ...]` a Map, `["S", ...items]` a Set,
+ * and `[shape, ...values]` an object: `shapes[shape]` is its class (`""` for a plain object, else
+ * a name of `classes`) and then its keys — written once for all the objects that share them
+ * (thousands of vertices, one shape).
  */
 export interface ObjectGraph {
   readonly root: unknown;
+  readonly shapes: readonly (readonly string[])[];
   readonly objects: readonly unknown[][];
 }
 
@@ -34,7 +36,8 @@ export function encodeGraph(root: unknown, classes: ClassTable): ObjectGraph {
   const indexOf = new Map<object, number>();
   const queue: object[] = [];
   const objects: unknown[][] = [];
-  const value = (item: unknown, where: () => string): unknown => {
+  /** `item` as a value; `at` and `key` say where it sits (for the error only: no text is built otherwise). */
+  const value = (item: unknown, at: number, key: unknown): unknown => {
     switch (typeof item) {
       case "number":
       case "string":
@@ -53,52 +56,63 @@ export function encodeGraph(root: unknown, classes: ClassTable): ObjectGraph {
         return [index];
       }
       default:
-        throw new AssertionError(`state holds a ${typeof item} at ${where()}: not data`);
+        throw new AssertionError(`state holds a ${typeof item} at ${place(at, key)}: not data`);
     }
   };
-  const fields = (row: unknown[], object: object, where: string): void => {
-    for (const [key, item] of Object.entries(object))
-      row.push(
-        key,
-        value(item, () => `${where}.${key}`),
-      );
+  // Shapes by prototype (null: a plain object), compared key by key: no text is built per object.
+  const shapes: string[][] = [];
+  const shapesOf = new Map<object | null, { readonly keys: string[]; readonly index: number }[]>();
+  const shapeOf = (prototype: object | null, className: string, keys: string[]): number => {
+    let known = shapesOf.get(prototype);
+    if (known === undefined) {
+      known = [];
+      shapesOf.set(prototype, known);
+    }
+    for (const shape of known) if (sameKeys(shape.keys, keys)) return shape.index;
+    const index = shapes.length;
+    known.push({ keys, index });
+    shapes.push([className, ...keys]);
+    return index;
   };
-  const encodedRoot = value(root, () => "the root");
+  const encodedRoot = value(root, -1, "");
   for (let at = 0; at < queue.length; at += 1) {
     const object = queue[at] as object;
-    const where = `object ${at}`;
     let row: unknown[];
     if (Array.isArray(object)) {
       row = ["A"];
-      for (let index = 0; index < object.length; index += 1)
-        row.push(value(object[index], () => `${where}[${index}]`));
+      for (let index = 0; index < object.length; index += 1) row.push(value(object[index], at, index));
     } else if (object instanceof Map) {
       row = ["M"];
-      for (const [key, item] of object)
-        row.push(
-          value(key, () => `${where} key`),
-          value(item, () => `${where}.get(${String(key)})`),
-        );
+      for (const [key, item] of object) row.push(value(key, at, "a key"), value(item, at, key));
     } else if (object instanceof Set) {
       row = ["S"];
-      for (const item of object) row.push(value(item, () => `${where} item`));
+      for (const item of object) row.push(value(item, at, "an item"));
     } else {
       const prototype = Object.getPrototypeOf(object) as object | null;
-      if (prototype === Object.prototype || prototype === null) {
-        row = ["O"];
-      } else {
-        const name = classNames.get(prototype);
-        assert(
-          name !== undefined,
-          () => `state holds an instance of ${prototype.constructor.name} at ${where}: not a known class`,
-        );
-        row = ["C", name];
-      }
-      fields(row, object, where);
+      const plain = prototype === Object.prototype || prototype === null;
+      const className = plain ? "" : classNames.get(prototype);
+      assert(
+        className !== undefined,
+        () =>
+          `state holds an instance of ${(prototype as object).constructor.name} at ${place(at, "")}: not a known class`,
+      );
+      const keys = Object.keys(object);
+      row = [shapeOf(plain ? null : prototype, className, keys)];
+      for (const key of keys) row.push(value((object as Record<string, unknown>)[key], at, key));
     }
     objects.push(row);
   }
-  return { root: encodedRoot, objects };
+  return { root: encodedRoot, shapes, objects };
+}
+
+function place(at: number, key: unknown): string {
+  return at < 0 ? "the root" : `object ${at}${key === "" ? "" : ` (${String(key)})`}`;
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let index = 0; index < a.length; index += 1) if (a[index] !== b[index]) return false;
+  return true;
 }
 
 /** Rebuilds what `encodeGraph` wrote: new objects throughout (nothing shared with `graph`). */
@@ -111,15 +125,14 @@ export function decodeGraph(graph: ObjectGraph, classes: ClassTable): unknown {
         return new Map();
       case "S":
         return new Set();
-      case "O":
-        return {};
-      case "C": {
-        const stateClass = classes[row[1] as string];
-        assert(stateClass !== undefined, () => `state names an unknown class ${String(row[1])}`);
+      default: {
+        const shape = graph.shapes[row[0] as number];
+        assert(shape !== undefined, () => `state has a row of unknown kind ${String(row[0])}`);
+        if (shape[0] === "") return {};
+        const stateClass = classes[shape[0] as string];
+        assert(stateClass !== undefined, () => `state names an unknown class ${String(shape[0])}`);
         return Object.create(stateClass.prototype) as object;
       }
-      default:
-        throw new AssertionError(`state has a row of unknown kind ${String(row[0])}`);
     }
   });
   const value = (item: unknown): unknown => {
@@ -142,9 +155,10 @@ export function decodeGraph(graph: ObjectGraph, classes: ClassTable): unknown {
       case "S":
         for (let at = 1; at < row.length; at += 1) (object as unknown as Set<unknown>).add(value(row[at]));
         break;
-      default:
-        for (let at = row[0] === "C" ? 2 : 1; at < row.length; at += 2)
-          object[row[at] as string] = value(row[at + 1]);
+      default: {
+        const shape = graph.shapes[row[0] as number] as readonly string[];
+        for (let at = 1; at < row.length; at += 1) object[shape[at] as string] = value(row[at]);
+      }
     }
   });
   return value(graph.root);
