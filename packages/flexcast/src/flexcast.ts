@@ -289,9 +289,17 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   /**
    * The whole state as plain data (state.ts): every field but the configuration, the history
    * graph with its sharing, orders and caches as they are, so a group restored from it takes
-   * every later step exactly as this one would.
+   * every later step exactly as this one would. Replicas snapshot at the same positions, so the
+   * space let go first is let go at all of them alike.
    */
   snapshot(): ObjectGraph {
+    // What was delivered or collected is let go first (as deliverReady and garbage collection do
+    // every 1024 entries; no decision changes): the snapshot holds what is still needed.
+    for (let lca = 0; lca < this.position; lca += 1) {
+      (this.queues[lca] as MessageId[]).splice(0, this.queueHeads[lca]);
+      this.queueHeads[lca] = 0;
+    }
+    this.knowledge.compactStorage();
     const state: Record<string, unknown> = {};
     for (const [field, value] of Object.entries(this))
       if (!CONFIGURATION_FIELDS.has(field)) state[field] = value;

@@ -146,6 +146,23 @@ export class History {
     }
   }
 
+  /**
+   * Gives back the array space before the retained part now rather than at the next compaction
+   * (`dropBefore`, `markDeliveredToMe`): nothing else changes, and a snapshot then holds only
+   * what is retained.
+   */
+  compactStorage(): void {
+    if (this.head > 0) {
+      this.entries.splice(0, this.head);
+      this.vertices.splice(0, this.head);
+      this.head = 0;
+    }
+    if (this.undeliveredHead > 0) {
+      this.undeliveredToMe.splice(0, this.undeliveredHead);
+      this.undeliveredHead = 0;
+    }
+  }
+
   addUndeliveredToMe(index: number): void {
     const last = this.undeliveredToMe[this.undeliveredToMe.length - 1];
     assert(
@@ -358,6 +375,16 @@ export class Knowledge {
       }
     }
     return latest;
+  }
+
+  /**
+   * Before a snapshot: every history's array space before its retained part, and the walks'
+   * scratch stacks (each walk empties them first), are let go; no decision changes.
+   */
+  compactStorage(): void {
+    for (const history of this.histories) history.compactStorage();
+    this.stack.length = 0;
+    this.walked.length = 0;
   }
 
   /** Rule 1: merges windows received from `sender` (a group above this one). */
