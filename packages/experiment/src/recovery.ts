@@ -1,6 +1,5 @@
 import { checkRun } from "@amcast/check";
-import type { GroupId, Multicast, ProcessId, TraceEvent } from "@amcast/core";
-import type { Overlay } from "@amcast/core";
+import type { GroupId, Multicast, Overlay, ProcessId, TraceEvent } from "@amcast/core";
 import { JsonFields, parseOverlay, Topology } from "@amcast/core";
 import type { ApplicationState, ReplicationMode } from "@amcast/group";
 import { protocolByName } from "@amcast/protocols";
