@@ -1,6 +1,6 @@
 import type { ProtocolDefinition } from "@amcast/core";
 import type { ScenarioSpec } from "@amcast/experiment";
-import { PROTOCOLS, swarmCase } from "@amcast/experiment";
+import { failingViolations, PROTOCOLS, runScenario, swarmCase } from "@amcast/experiment";
 import { flexcastProtocol } from "@amcast/flexcast";
 import { describe, expect, it } from "vitest";
 import { PROPERTY_CASES, restoreChangesNothing } from "../src/index.js";
@@ -47,4 +47,34 @@ describe("restoring a group logic from its snapshot changes nothing", () => {
       });
     }
   }
+});
+
+describe("a reconfigurable group's checkpoint moves between replicas", () => {
+  it("FlexCast in views, crash mode: g0/1, back empty after g0 installed view 1, installs a checkpoint; the run holds", () => {
+    const flexcast = PROTOCOLS.find(
+      (protocol) => protocol.name === "flexcast",
+    ) as ProtocolDefinition<unknown>;
+    const { scenario } = swarmCase(flexcast, 6, {
+      crashes: false,
+      realTime: false,
+      modes: ["crash"],
+      reconfigure: true,
+    });
+    let g0ViewAtMs: number | undefined;
+    let installAtMs: number | undefined;
+    const outcome = runScenario({
+      ...scenario,
+      checkpointEntries: 8,
+      faults: { crashes: [{ proc: "g0/1", atMs: 30, recoverAtMs: 400, kind: "amnesia" }], partitions: [] },
+      onTrace: (event) => {
+        if (event.ev === "view" && event.group === "g0") g0ViewAtMs ??= event.t;
+        if (event.ev === "fault" && event.kind === "install" && event.proc === "g0/1")
+          installAtMs ??= event.t;
+      },
+    });
+    expect(g0ViewAtMs).toBeLessThan(400);
+    expect(installAtMs).toBeGreaterThan(400);
+    expect(failingViolations(outcome)).toEqual([]);
+    expect(outcome.sim.stoppedBy).toBe("drained");
+  });
 });
