@@ -54,7 +54,7 @@ const PINNED: Readonly<Record<string, string>> = {
   "flexcast/swarm/6/reconfigure": "2f8e83a3159143c4cbdc9d97",
   "flexcast/bench-12": "70c57e967d1df67723ca4108",
   "flexcast/swarm/3": "1583657541aa26cd87bd1046",
-  "flexcast/swarm/4": "6cac2b879b1ab6c3b3874a4b",
+  "flexcast/swarm/4": "82d2222d1babd226c961b0fc",
   "flexcast/swarm/5": "9d7f3de03370282eed7156f1",
   "sequencer/solo/mixed": "0e8c85362a70b4d55e596c40",
   "sequencer/crash/mixed": "8ec9e82e31ec74f0edca3ae0",

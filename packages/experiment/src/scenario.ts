@@ -19,8 +19,7 @@ export interface ScenarioSpec extends SystemSpec {
   readonly onTrace?: (event: TraceEvent) => void;
   /**
    * Log positions between a replicated group's checkpoints (the group layer's default where
-   * absent): the swarm draws short intervals where it draws `corrupt-state` replicas, so lagging
-   * replicas fetch state from them.
+   * absent): short intervals make lagging and restarted replicas fetch state.
    */
   readonly checkpointEntries?: number;
 }

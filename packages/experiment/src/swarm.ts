@@ -70,10 +70,6 @@ export const DELAYED_NETWORKS: readonly DelayedNetwork[] = [
 const DELAYED_SEEDS_PERCENT = 25;
 const DELAYED_MULTICASTS_PER_CLIENT_MAX = 10;
 const DELAYED_LINEARIZABLE_MULTICASTS_PER_CLIENT_MAX = 3;
-/** Chance that a drawn Byzantine replica serves corrupt checkpoint partitions instead. */
-const CORRUPT_STATE_PERCENT = 30;
-/** Checkpoint intervals (log positions) of runs with a `corrupt-state` replica: short, so state moves. */
-const CORRUPT_STATE_CHECKPOINT_ENTRIES: readonly number[] = [4, 8, 16, 32];
 
 export function swarmCase(
   protocol: ProtocolDefinition<unknown>,
@@ -203,39 +199,6 @@ export function swarmCase(
       crashes[index] = { ...crash, kind: "amnesia" };
   }
 
-  // Its own stream, after every other draw: in Byzantine mode a Byzantine replica may serve
-  // corrupt checkpoint partitions instead (`corrupt-state`); such a run checkpoints every few
-  // positions and crashes a correct replica of that group with amnesia, so it comes back empty
-  // and fetches state from its group — the corrupt server among the others — and must catch it.
-  const corruptPrng = new Prng(seed).derive("swarm-corrupt-state");
-  for (const [index, fault] of byzantine.entries())
-    if (corruptPrng.chance(percent(CORRUPT_STATE_PERCENT)))
-      byzantine[index] = { ...fault, strategy: "corrupt-state" };
-  const corrupt = byzantine.filter((fault) => fault.strategy === "corrupt-state");
-  const checkpointEntries =
-    corrupt.length === 0 ? undefined : corruptPrng.pick(CORRUPT_STATE_CHECKPOINT_ENTRIES);
-  for (const { proc } of corrupt) {
-    // A correct replica of its group crashes with amnesia and comes back: it fetches a checkpoint
-    // from its group, the corrupt server among the others. (With f = 1 that is two replicas of the
-    // group off the protocol at once; the group still orders, since the corrupt-state replica
-    // orders correctly and lies only where hashes catch it.)
-    const group = proc.slice(0, proc.lastIndexOf("/"));
-    const others = processes.filter(
-      (other) =>
-        other.startsWith(`${group}/`) &&
-        !byzantine.some((fault) => fault.proc === other) &&
-        !crashes.some((crash) => crash.proc === other || crash.leaderOf === group),
-    );
-    if (!options.crashes || others.length === 0) continue;
-    const atMs = round(corruptPrng.float() * 300);
-    crashes.push({
-      proc: corruptPrng.pick(others),
-      atMs,
-      recoverAtMs: round(atMs + 100 + corruptPrng.float() * 500),
-      kind: "amnesia",
-    });
-  }
-
   // Its own stream, so switching reconfiguration on leaves the rest of a seed's draw unchanged.
   const reconfigPrng = new Prng(seed).derive("swarm-reconfig");
   const reconfig: ReconfigSpec | null =
@@ -261,7 +224,6 @@ export function swarmCase(
     byzantine,
     linearizable: options.linearizable === true,
     ...(reconfig === null ? {} : { reconfig }),
-    ...(checkpointEntries === undefined ? {} : { checkpointEntries }),
     network,
     processing,
     faults: { crashes, partitions, byzantine: byzantine.map((fault) => fault.proc) },
@@ -294,7 +256,6 @@ export function swarmCase(
       : `Byzantine ${byzantine.map((fault) => `${fault.proc}:${fault.strategy}`).join(",")}`,
     overlay === null ? "no overlay" : `${overlay.kind} ${overlay.groups.join(">")}`,
     ...(reconfig === null ? [] : [`${reconfig.viewsMax} random views every ${reconfig.statsEveryMs} ms`]),
-    ...(checkpointEntries === undefined ? [] : [`checkpoints every ${checkpointEntries} positions`]),
   ].join(", ");
   return { seed, description, scenario, delayedNetwork: delayed };
 }

@@ -25,9 +25,8 @@ import type { GroupWire } from "./wire.js";
  * - `lie-view-change`: as primary, stalls (so views change); in its view changes, hides every
  *   prepared certificate; as a new primary, proposes empty batches in place of prepared ones.
  * - `corrupt-state`: serves every checkpoint partition a replica fetches from it with one byte
- *   changed (its manifests are honest, so it is trusted until a partition fails its hash). The
- *   swarm draws it from a stream of its own (not from BYZANTINE_STRATEGIES), with short
- *   checkpoint intervals so that state moves in its runs.
+ *   changed (its manifests are honest, so it is trusted until a partition fails its hash). Not
+ *   drawn by the swarm (its runs rarely transfer state); tests and experiments name it.
  */
 export type ByzantineStrategy =
   | "silent"
@@ -46,6 +45,11 @@ export const BYZANTINE_STRATEGIES: readonly ByzantineStrategy[] = [
   "swap",
   "replay",
   "lie-view-change",
+];
+/** Every strategy a fault plan may name: the swarm's draws above and `corrupt-state`. */
+export const BYZANTINE_STRATEGY_NAMES: readonly ByzantineStrategy[] = [
+  ...BYZANTINE_STRATEGIES,
+  "corrupt-state",
 ];
 
 /** Old messages a replaying replica remembers. */
