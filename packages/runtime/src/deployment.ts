@@ -62,6 +62,20 @@ export interface Deployment {
   readonly publicKeys: ReadonlyMap<string, Buffer>;
   /** The fsync policy of replicas that keep a data directory (default `batch`). */
   readonly storage?: { readonly fsync: FsyncPolicy };
+  /** What replicas hold besides the protocol and how often they checkpoint (default: neither set). */
+  readonly replicaState?: ReplicaStateOptions;
+}
+
+/**
+ * A deployment's `replicaState`: how often replicas checkpoint, and the application state they
+ * hold (the `recovery` experiment's partitioned key-value state), so that state transfer between
+ * real processes carries what it would in a service.
+ */
+export interface ReplicaStateOptions {
+  /** Checkpoint every this many log positions (absent: the group layer's default, 1024). */
+  readonly checkpointEntries?: number;
+  /** A key-value state of `keys` keys in `partitions` partitions (`PartitionedKv`). */
+  readonly keyValue?: { readonly keys: number; readonly partitions: number };
 }
 
 export const DEFAULT_CLIENT_HOST = "clients";
@@ -98,6 +112,7 @@ export function loadDeployment(file: string, resolveRun?: RunResolver): Deployme
   const limits = readLimits(doc.optionalObject("transport"));
   const publicKeys = readPublicKeys(doc, system, nodes);
   const storage = readStorage(doc.optionalObject("storage"));
+  const replicaState = readReplicaState(doc.optionalObject("replicaState"));
   doc.optionalString("description");
   doc.done();
   return {
@@ -110,6 +125,7 @@ export function loadDeployment(file: string, resolveRun?: RunResolver): Deployme
     limits,
     publicKeys,
     ...(storage === undefined ? {} : { storage }),
+    ...(replicaState === undefined ? {} : { replicaState }),
   };
 }
 
@@ -132,6 +148,7 @@ export function deploymentToJson(deployment: Omit<Deployment, "file">): Record<s
       .map(({ id, processes, host }) => ({ id, clients: processes, ...(host === "" ? {} : { host }) })),
     transport: deployment.limits,
     ...(deployment.storage === undefined ? {} : { storage: deployment.storage }),
+    ...(deployment.replicaState === undefined ? {} : { replicaState: deployment.replicaState }),
     ...(deployment.publicKeys.size === 0
       ? {}
       : {
@@ -330,6 +347,27 @@ function readStorage(doc: Fields | undefined): { readonly fsync: FsyncPolicy } |
     throw doc.error("fsync", `expected one of ${listNames(FSYNC_POLICIES)}, got ${describeValue(fsync)}`);
   doc.done();
   return { fsync: fsync as FsyncPolicy };
+}
+
+function readReplicaState(doc: Fields | undefined): ReplicaStateOptions | undefined {
+  if (doc === undefined) return undefined;
+  const checkpointEntries = doc.has("checkpointEntries")
+    ? doc.number("checkpointEntries", { integer: true, min: 1 })
+    : undefined;
+  const kv = doc.optionalObject("keyValue");
+  const keyValue =
+    kv === undefined
+      ? undefined
+      : {
+          keys: kv.number("keys", { integer: true, min: 1 }),
+          partitions: kv.number("partitions", { integer: true, min: 1 }),
+        };
+  kv?.done();
+  doc.done();
+  return {
+    ...(checkpointEntries === undefined ? {} : { checkpointEntries }),
+    ...(keyValue === undefined ? {} : { keyValue }),
+  };
 }
 
 function readLimits(doc: Fields | undefined): Partial<TransportLimits> {

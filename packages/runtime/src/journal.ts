@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { existsSync, rmSync } from "node:fs";
 import type { ProcessId, ProcessLogic, ProcessOutput } from "@amcast/core";
 import { InputError } from "@amcast/core";
 import type { FsyncPolicy, LogEntry } from "@amcast/storage";
@@ -324,6 +325,36 @@ export function runDigest(systemJson: unknown): string {
 }
 
 /**
+ * An amnesia crash on the network runtime: the replica's memory and journal are lost, and only
+ * what a real replica's disk must keep to never contradict itself — its orderer's hard state
+ * (Raft's term and vote, PBFT's view, prepared certificates and highest signed sequence number;
+ * the simulator's amnesia keeps the same) — survives. This journal records inputs, not hard state,
+ * so the hard state is read out of it by replaying it into `scratch` (a fresh replica, whose
+ * outputs are dropped; the caller then builds the replica it runs from `scratch`'s hard state),
+ * and the journal is deleted: the replica starts over with an empty one and fetches the rest of
+ * its state from its group. Returns how many inputs the hard state was read from (0: no journal,
+ * a wiped data directory: the replica comes back with no hard state at all).
+ */
+export async function forgetJournal(
+  storage: ReplicaStorage,
+  replica: ProcessId,
+  digest: string,
+  scratch: ProcessLogic,
+): Promise<number> {
+  if (!existsSync(storage.dataDir)) return 0;
+  const journal = await ReplicaJournal.open(storage, replica, digest);
+  const inputs = journal.recoveredInputs;
+  journal.replay(
+    scratch,
+    () => {},
+    () => {},
+  );
+  await journal.log.close();
+  rmSync(storage.dataDir, { recursive: true, force: true });
+  return inputs;
+}
+
+/**
  * A replica's journal and trace, opened together: on a restart (the journal was there) the trace
  * is continued, and what it already says the replica delivered is listed so that replay does not
  * trace it again (`NodeHostOptions.traced`). `log` hears what was found.
@@ -334,6 +365,7 @@ export async function openJournalAndTrace(
   digest: string,
   traceFile: string | null,
   log: (line: string) => void,
+  amnesia = false,
 ): Promise<{ journal: ReplicaJournal; trace: TraceFile | null; traced?: TracedOutputs }> {
   const journal = await ReplicaJournal.open(storage, replica, digest);
   const traced = journal.restarted && traceFile !== null ? resumeTrace(traceFile) : undefined;
@@ -342,7 +374,17 @@ export async function openJournalAndTrace(
   );
   return {
     journal,
-    trace: traceFile === null ? null : new TraceFile(traceFile, traced !== undefined),
+    trace: openTrace(traceFile, traced !== undefined, amnesia),
     ...(traced === undefined ? {} : { traced }),
   };
+}
+
+/**
+ * A node's trace file: continued after a restart (`resumed`, its deliveries listed) or an amnesia
+ * restart (a new incarnation, which delivers again what it fetches: nothing listed), else new.
+ */
+export function openTrace(traceFile: string | null, resumed: boolean, amnesia: boolean): TraceFile | null {
+  if (traceFile === null) return null;
+  if (amnesia && !resumed && existsSync(traceFile)) resumeTrace(traceFile);
+  return new TraceFile(traceFile, resumed || (amnesia && existsSync(traceFile)));
 }

@@ -1,6 +1,13 @@
 import type { ProcessId, ProcessLogic } from "@amcast/core";
 import { InputError } from "@amcast/core";
-import { buildSystem, CONTROLLER_ID, displayPath, OptimizerThread, systemToJson } from "@amcast/system";
+import {
+  buildSystem,
+  CONTROLLER_ID,
+  displayPath,
+  keyValueApplication,
+  OptimizerThread,
+  systemToJson,
+} from "@amcast/system";
 import type { Clock } from "./clock.js";
 import { monotonicClock, wallClock } from "./clock.js";
 import type { NodeMessage, NodeStatus, RunnerMessage } from "./control.js";
@@ -10,13 +17,12 @@ import type { DeployedNode, Deployment } from "./deployment.js";
 import type { ClientWorkload, HostStats } from "./host.js";
 import { NodeHost } from "./host.js";
 import type { ReplicaStorage } from "./journal.js";
-import { openJournalAndTrace, runDigest } from "./journal.js";
+import { forgetJournal, openJournalAndTrace, openTrace, runDigest } from "./journal.js";
 import type { Keyring } from "./keys.js";
 import type { NodeAddress } from "./nodes.js";
 import { NodeTable } from "./nodes.js";
 import { Ed25519Signatures } from "./signatures.js";
 import { netRefusals } from "./support.js";
-import { TraceFile } from "./trace-writer.js";
 
 export interface NodeRunOptions {
   readonly deployment: Deployment;
@@ -37,6 +43,13 @@ export interface NodeRunOptions {
    * them, and, restarted on the same directory, replays them and rejoins its group.
    */
   readonly storage?: ReplicaStorage;
+  /**
+   * The replica comes back from an amnesia crash: its memory and journal are lost but for its
+   * orderer's hard state (read from the journal, which is then deleted; none without a data
+   * directory). It starts as a fresh replica, traces an `amnesia` fault (a new incarnation), and
+   * fetches its state from its group by state transfer.
+   */
+  readonly amnesia?: boolean;
 }
 
 /** How long a node waits for its links before it gives up (by hand, peers may start late). */
@@ -81,16 +94,38 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     node.role !== "replica" && system.reconfig !== undefined && node.processes.includes(CONTROLLER_ID)
       ? new OptimizerThread()
       : undefined;
+  const { replicaState } = deployment;
   const built = buildSystem(system, {
     ...(signatures === null ? {} : { signatures }),
     ...(optimizer === undefined ? {} : { optimizer }),
+    ...(replicaState?.checkpointEntries === undefined
+      ? {}
+      : { ordering: { checkpointEntries: replicaState.checkpointEntries } }),
+    ...(replicaState?.keyValue === undefined
+      ? {}
+      : { application: keyValueApplication(replicaState.keyValue.keys, replicaState.keyValue.partitions) }),
   });
   const processes: ProcessLogic[] = [];
   const workloads: ClientWorkload[] = [];
+  const digest = runDigest(systemToJson(system));
+  const amnesia = options.amnesia === true && node.role === "replica";
   if (node.role === "replica") {
     const replica = built.processes.find((process) => process.logic.id === node.id);
     if (replica === undefined) throw new Error(`the system has no replica ${node.id}`);
-    processes.push(replica.logic);
+    if (amnesia && replica.restart !== undefined) {
+      // The hard state comes out of the old journal through the built replica; the replica that
+      // runs is a fresh one with only that (as the simulator restarts a replica after amnesia).
+      const inputs =
+        options.storage === undefined
+          ? 0
+          : await forgetJournal(options.storage, node.id, digest, replica.logic);
+      log(
+        inputs > 0
+          ? `amnesia: kept the hard state of ${inputs} journalled input(s), discarded the journal; fetching the state from the group`
+          : "amnesia: no journal, no hard state; fetching the state from the group",
+      );
+      processes.push(replica.restart());
+    } else processes.push(replica.logic);
   } else {
     const wanted = new Set(node.processes);
     for (const client of built.clients) {
@@ -134,16 +169,10 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     options.storage === undefined
       ? {
           journal: undefined,
-          trace: options.traceFile === null ? null : new TraceFile(options.traceFile),
+          trace: openTrace(options.traceFile, false, amnesia),
           traced: undefined,
         }
-      : await openJournalAndTrace(
-          options.storage,
-          node.id,
-          runDigest(systemToJson(system)),
-          options.traceFile,
-          log,
-        );
+      : await openJournalAndTrace(options.storage, node.id, digest, options.traceFile, log, amnesia);
   const host = new NodeHost({
     self: node.id,
     table: new NodeTable(deployment.nodes),
@@ -174,6 +203,7 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     },
     ...(journal === undefined ? {} : { journal }),
     ...(traced === undefined ? {} : { traced }),
+    ...(amnesia ? { amnesia } : {}),
   });
 
   /** Stops the node once; `report` runs before the exit code is handed back (the runner's answer). */
