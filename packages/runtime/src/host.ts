@@ -134,6 +134,8 @@ export interface ReplicaStateStats {
   readonly lastInstall?: { readonly from: number; readonly to: number };
   /** Its latest checkpoint: the log position and the root of its state there. */
   readonly checkpoint?: { readonly position: number; readonly root: string };
+  /** Replicas it caught serving a partition that did not match the trusted manifest. */
+  readonly faultyServers: readonly string[];
 }
 
 /** What a replica (`@amcast/group`'s Replica) tells of its state, read without importing it. */
@@ -143,6 +145,7 @@ interface CheckpointingLogic {
   readonly latestCheckpoint:
     | { readonly position: number; readonly state: { readonly manifest: { readonly root: string } } }
     | undefined;
+  readonly faultyServers: ReadonlySet<string>;
 }
 
 function replicaStateOf(logic: ProcessLogic): ReplicaStateStats | undefined {
@@ -151,6 +154,7 @@ function replicaStateOf(logic: ProcessLogic): ReplicaStateStats | undefined {
   const checkpoint = replica.latestCheckpoint;
   return {
     transferredBytes: replica.transferredBytes,
+    faultyServers: [...(replica.faultyServers ?? [])],
     ...(replica.lastInstall === undefined ? {} : { lastInstall: replica.lastInstall }),
     ...(checkpoint === undefined
       ? {}

@@ -1,0 +1,87 @@
+import { checkRun } from "@amcast/check";
+import type { TraceEvent } from "@amcast/core";
+import { DEFAULT_NET_OPTIONS, runCluster } from "@amcast/runtime";
+import type { SystemSpec } from "@amcast/system";
+import { describe, expect, it } from "vitest";
+import type { RecoveryPlan } from "../src/recovery.js";
+import { recoveryPassed, recoverySpec } from "../src/recovery.js";
+import { runRecoveryCaseNet } from "../src/recovery-net.js";
+
+/**
+ * Amnesia crashes on real processes: a replica killed with SIGKILL comes back with only its
+ * orderer's hard state and fetches its group's checkpoint over real links (state transfer),
+ * partition by partition, each checked against the root it trusts.
+ */
+const PLAN: RecoveryPlan = {
+  keys: [4000],
+  modes: ["crash"],
+  roles: ["leader"],
+  partitions: 16,
+  clients: 2,
+  ratePerSecPerClient: 60,
+  durationMs: 3000,
+  crashAtMs: 800,
+  pauseMs: 500,
+  checkpointEntries: 16,
+  perMessageUs: 0,
+  perByteNs: 0,
+  seed: 3,
+  crashKind: "amnesia",
+  oracles: true,
+  net: {},
+};
+const OPTIONS = { ...DEFAULT_NET_OPTIONS, latencyEmulation: false, timeLimitMs: 120_000, stallMs: 30_000 };
+
+describe("amnesia on real processes", () => {
+  it("crash mode: the leader killed and restarted empty installs its group's checkpoint over real links and catches up; nothing lost or duplicated, one root", {
+    timeout: 180_000,
+  }, async () => {
+    const row = await runRecoveryCaseNet(PLAN, 4000, "crash", "leader", OPTIONS);
+    expect(row.violations).toBe(0);
+    expect(row.completed).toBe(row.multicasts);
+    expect(row.installMs).not.toBeNull();
+    expect(row.caughtUpMs).not.toBeNull();
+    expect(row.transferredBytes).toBeGreaterThan(4000 * 16);
+    expect(row.positionsBehind).toBeGreaterThan(0);
+    expect(row.sameRoot).toBe(true);
+    expect(recoveryPassed(row)).toBe(true);
+  });
+
+  it("Byzantine mode: a replica serving corrupt partitions is named faulty by the restarted replica, which installs the true checkpoint from the others", {
+    timeout: 180_000,
+  }, async () => {
+    const base = recoverySpec(PLAN, 4000, "byzantine", "follower");
+    const spec: SystemSpec = {
+      ...base,
+      // a/3 orders correctly but corrupts every partition it serves; a/2 crashes with amnesia.
+      byzantine: [{ proc: "a/3", strategy: "corrupt-state" }],
+      faults: {
+        crashes: base.faults.crashes.map((crash) => ({ ...crash, proc: "a/2", leaderOf: undefined })),
+        partitions: [],
+      },
+    };
+    const events: TraceEvent[] = [];
+    const run = await runCluster(spec, {
+      ...OPTIONS,
+      replicaState: { checkpointEntries: 16, keyValue: { keys: 4000, partitions: 64 } },
+      traceSends: false,
+      onEvent: (event) => events.push(event),
+    });
+    expect(run.sim.stoppedBy).toBe("drained");
+    expect(run.sim.completed).toBe(run.sim.multicasts);
+    expect(checkRun(events, { liveness: true }).violations.map((violation) => violation.message)).toEqual([]);
+    const faults = events.flatMap((event) =>
+      event.ev === "fault" && event.proc === "a/2" ? [event.kind] : [],
+    );
+    // Killed, back with amnesia (a new incarnation), installed a checkpoint fetched from its group.
+    expect(faults.slice(0, 2)).toEqual(["crash", "amnesia"]);
+    expect(faults).toContain("install");
+    const state = run.net.perNode["a/2"]?.replicaState;
+    expect(state?.transferredBytes).toBeGreaterThan(0);
+    expect(state?.faultyServers).toEqual(["a/3"]);
+    // The correct replicas end with one root (they executed the same log, so checkpointed alike).
+    const correct = ["a/0", "a/1", "a/2"].map((proc) => run.net.perNode[proc]?.replicaState?.checkpoint);
+    expect(correct.every((checkpoint) => checkpoint !== undefined)).toBe(true);
+    expect(new Set(correct.map((checkpoint) => `${checkpoint?.position}/${checkpoint?.root}`)).size).toBe(1);
+  });
+});
