@@ -22,7 +22,7 @@ const PLAN: RecoveryPlan = {
   durationMs: 3000,
   crashAtMs: 800,
   pauseMs: 500,
-  checkpointEntries: 16,
+  checkpointEntries: 8,
   perMessageUs: 0,
   perByteNs: 0,
   seed: 3,
@@ -63,7 +63,7 @@ describe("amnesia on real processes", () => {
     const events: TraceEvent[] = [];
     const run = await runCluster(spec, {
       ...OPTIONS,
-      replicaState: { checkpointEntries: 16, keyValue: { keys: 4000, partitions: 64 } },
+      replicaState: { checkpointEntries: 4, keyValue: { keys: 4000, partitions: 64 } },
       traceSends: false,
       onEvent: (event) => events.push(event),
     });

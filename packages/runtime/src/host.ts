@@ -254,7 +254,12 @@ export class NodeHost {
     if (options.journal !== undefined) {
       if (options.processes.length !== 1 || (options.workloads?.length ?? 0) > 0)
         throw new Error("a journal records the inputs of one replica process");
-      options.journal.bind((logic, outputs) => this.apply(logic, outputs), options.onFatal);
+      const replica = options.processes[0] as Partial<{ hardState(): unknown }> | undefined;
+      options.journal.bind(
+        (logic, outputs) => this.apply(logic, outputs),
+        options.onFatal,
+        typeof replica?.hardState === "function" ? () => replica.hardState?.() : undefined,
+      );
     }
     const root = new Prng(options.seed);
     for (const workload of options.workloads ?? []) {

@@ -51,7 +51,7 @@ export type {
 } from "./host.js";
 export { NodeHost } from "./host.js";
 export type { FsyncPolicy, ReplayStats, ReplicaStorage } from "./journal.js";
-export { FSYNC_POLICIES, openJournalAndTrace, ReplicaJournal, runDigest } from "./journal.js";
+export { FSYNC_POLICIES, forgetJournal, openJournalAndTrace, ReplicaJournal, runDigest } from "./journal.js";
 export { CLUSTER_SECRET_BYTES_MIN, deriveLinkKey, Keyring, LINK_KEY_BYTES } from "./keys.js";
 export type { TransportLimits } from "./limits.js";
 export { checkLimits, DEFAULT_LIMITS, QueueOverflowError } from "./limits.js";

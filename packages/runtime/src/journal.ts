@@ -26,6 +26,8 @@ const UNFORCED_BYTES_MAX = 1 << 20;
 /** Entry kinds after the header. */
 const TICK = 0;
 const RECEIVE = 1;
+/** The orderer's hard state, written whenever it changed before a step's outputs leave. */
+const HARD_STATE = 2;
 
 /** A step's outputs, held until the inputs that caused them are durable. */
 interface HeldStep {
@@ -68,6 +70,9 @@ export class ReplicaJournal {
   private waiting = 0;
   private failed = false;
   private release: (logic: ProcessLogic, outputs: readonly ProcessOutput[]) => void = () => {};
+  private hardState: (() => unknown) | undefined;
+  /** The hard state last written (encoded), to write it only when it changed. */
+  private hardStateWritten: Buffer | undefined;
   private onFatal: (error: Error) => void = (error) => {
     throw error;
   };
@@ -88,9 +93,11 @@ export class ReplicaJournal {
   bind(
     release: (logic: ProcessLogic, outputs: readonly ProcessOutput[]) => void,
     onFatal: (error: Error) => void,
+    hardState?: () => unknown,
   ): void {
     this.release = release;
     this.onFatal = onFatal;
+    this.hardState = hardState;
   }
 
   /**
@@ -182,6 +189,7 @@ export class ReplicaJournal {
       seen += 1;
       const input = unpackr.unpack(entry.payload) as [number, ProcessId?, unknown?, number?];
       // An input the logic threw on was dropped when it ran; it is dropped again here.
+      if (input[0] === HARD_STATE) return true;
       if (input[0] === TICK) {
         ticks += 1;
         try {
@@ -271,6 +279,7 @@ export class ReplicaJournal {
     this.syncScheduled = false;
     const steps = this.held;
     this.held = [];
+    this.recordHardState();
     // Without an fsync per batch (`interval`, `none`), one synchronous write hands the turn's
     // inputs to the OS, and the outputs leave at once, unless earlier ones still wait.
     if (this.waiting === 0) {
@@ -295,6 +304,20 @@ export class ReplicaJournal {
       },
       (error: Error) => this.fail(error),
     );
+  }
+
+  /**
+   * Writes the orderer's hard state (Raft's term and vote, PBFT's view, prepared certificates and
+   * highest signed sequence number) when it changed, with the inputs that changed it: a replica
+   * that loses its memory (amnesia) keeps only this (`readHardState`).
+   */
+  private recordHardState(): void {
+    if (this.hardState === undefined) return;
+    const encoded = this.packr.pack([HARD_STATE, this.hardState()]);
+    if (this.hardStateWritten !== undefined && encoded.equals(this.hardStateWritten)) return;
+    // packr reuses its buffer: keep a copy.
+    this.hardStateWritten = Buffer.from(encoded);
+    this.append(this.hardStateWritten);
   }
 
   private releaseSteps(steps: readonly HeldStep[]): void {
@@ -328,30 +351,33 @@ export function runDigest(systemJson: unknown): string {
  * An amnesia crash on the network runtime: the replica's memory and journal are lost, and only
  * what a real replica's disk must keep to never contradict itself — its orderer's hard state
  * (Raft's term and vote, PBFT's view, prepared certificates and highest signed sequence number;
- * the simulator's amnesia keeps the same) — survives. This journal records inputs, not hard state,
- * so the hard state is read out of it by replaying it into `scratch` (a fresh replica, whose
- * outputs are dropped; the caller then builds the replica it runs from `scratch`'s hard state),
- * and the journal is deleted: the replica starts over with an empty one and fetches the rest of
- * its state from its group. Returns how many inputs the hard state was read from (0: no journal,
- * a wiped data directory: the replica comes back with no hard state at all).
+ * the simulator's amnesia keeps the same) — survives. Reads the last hard state the journal
+ * recorded, then deletes the journal: the replica starts over with an empty one and fetches the
+ * rest of its state from its group. `found` is false without a journal (a wiped data directory)
+ * or when none was recorded yet.
  */
 export async function forgetJournal(
   storage: ReplicaStorage,
-  replica: ProcessId,
-  digest: string,
-  scratch: ProcessLogic,
-): Promise<number> {
-  if (!existsSync(storage.dataDir)) return 0;
-  const journal = await ReplicaJournal.open(storage, replica, digest);
-  const inputs = journal.recoveredInputs;
-  journal.replay(
-    scratch,
-    () => {},
-    () => {},
-  );
-  await journal.log.close();
+): Promise<{ readonly found: boolean; readonly hardState: unknown }> {
+  if (!existsSync(storage.dataDir)) return { found: false, hardState: undefined };
+  let opened: Awaited<ReturnType<typeof ReplicaLog.open>>;
+  try {
+    opened = await ReplicaLog.open(storage.dataDir, { fsync: storage.fsync, keepEntries: false });
+  } catch (error) {
+    if (error instanceof StorageCorruptError)
+      throw new InputError(storage.dataDir, "", `the replica journal is damaged: ${error.message}`);
+    throw error;
+  }
+  let last: Buffer | undefined;
+  opened.log.forEachEntry((entry) => {
+    // Every entry is a msgpack array whose first element is its kind: only hard states are read.
+    if (entry.position > 1 && entry.payload[1] === HARD_STATE) last = entry.payload;
+    return true;
+  });
+  await opened.log.close();
   rmSync(storage.dataDir, { recursive: true, force: true });
-  return inputs;
+  if (last === undefined) return { found: false, hardState: undefined };
+  return { found: true, hardState: (new Unpackr({ useRecords: false }).unpack(last) as unknown[])[1] };
 }
 
 /**

@@ -95,6 +95,16 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
       ? new OptimizerThread()
       : undefined;
   const { replicaState } = deployment;
+  const digest = runDigest(systemToJson(system));
+  const amnesia = options.amnesia === true && node.role === "replica";
+  // An amnesia restart keeps only the hard state its journal recorded (none: a wiped directory).
+  const kept = amnesia && options.storage !== undefined ? await forgetJournal(options.storage) : undefined;
+  if (amnesia)
+    log(
+      kept?.found === true
+        ? "amnesia: kept the orderer's hard state, discarded the journal; fetching the state from the group"
+        : "amnesia: no hard state on disk; fetching the state from the group",
+    );
   const built = buildSystem(system, {
     ...(signatures === null ? {} : { signatures }),
     ...(optimizer === undefined ? {} : { optimizer }),
@@ -104,28 +114,18 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     ...(replicaState?.keyValue === undefined
       ? {}
       : { application: keyValueApplication(replicaState.keyValue.keys, replicaState.keyValue.partitions) }),
+    ...(kept?.found === true ? { hardState: (id) => (id === node.id ? kept.hardState : undefined) } : {}),
   });
   const processes: ProcessLogic[] = [];
   const workloads: ClientWorkload[] = [];
-  const digest = runDigest(systemToJson(system));
-  const amnesia = options.amnesia === true && node.role === "replica";
   if (node.role === "replica") {
     const replica = built.processes.find((process) => process.logic.id === node.id);
     if (replica === undefined) throw new Error(`the system has no replica ${node.id}`);
-    if (amnesia && replica.restart !== undefined) {
-      // The hard state comes out of the old journal through the built replica; the replica that
-      // runs is a fresh one with only that (as the simulator restarts a replica after amnesia).
-      const inputs =
-        options.storage === undefined
-          ? 0
-          : await forgetJournal(options.storage, node.id, digest, replica.logic);
-      log(
-        inputs > 0
-          ? `amnesia: kept the hard state of ${inputs} journalled input(s), discarded the journal; fetching the state from the group`
-          : "amnesia: no journal, no hard state; fetching the state from the group",
-      );
-      processes.push(replica.restart());
-    } else processes.push(replica.logic);
+    // Without a hard state on disk, a fresh replica's (term 0, no vote) still marks it as one
+    // that lost its memory: it grants no vote until caught up (Raft R7; PBFT B6 asks first).
+    processes.push(
+      amnesia && kept?.found !== true && replica.restart !== undefined ? replica.restart() : replica.logic,
+    );
   } else {
     const wanted = new Set(node.processes);
     for (const client of built.clients) {

@@ -1,11 +1,11 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ProcessId, ProcessLogic, ProcessOutput } from "@amcast/core";
 import { InputError } from "@amcast/core";
 import { afterAll, describe, expect, it } from "vitest";
 import type { DeployedNode, Deployment, FsyncPolicy } from "../src/index.js";
-import { FSYNC_POLICIES, nodeStorage, ReplicaJournal, resumeTrace } from "../src/index.js";
+import { FSYNC_POLICIES, forgetJournal, nodeStorage, ReplicaJournal, resumeTrace } from "../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "amcast-journal-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -251,5 +251,47 @@ describe("a replica's --data-dir and --fsync", () => {
     expect(() => nodeStorage(deployment(), clients, "d", undefined)).toThrow(
       /--data-dir: clients is a client host: only replicas keep a data directory/,
     );
+  });
+});
+
+describe("the hard state a replica keeps across amnesia", () => {
+  it("is written with the turn's inputs when it changed; forgetJournal reads the last one and deletes the journal", async () => {
+    const where = storage("hard-state", "none");
+    const journal = await ReplicaJournal.open(where, "g/0", "run-1");
+    const toy = new Toy();
+    // The stand-in's "term" is how many messages it took.
+    let term = 0;
+    const released: ProcessOutput[][] = [];
+    journal.bind(
+      (_logic, outputs) => released.push([...outputs]),
+      (error) => {
+        throw error;
+      },
+      () => ({ term }),
+    );
+    for (let n = 1; n <= 5; n += 1) {
+      const body = { n, text: "" };
+      journal.recordReceive("p", body, 0);
+      term += 1;
+      journal.hold(toy, toy.receive("p", body));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await journal.close();
+    expect(released).toHaveLength(5);
+    // A restart that replays it skips the hard states and rebuilds the same replica.
+    const again = await ReplicaJournal.open(where, "g/0", "run-1");
+    const replayed = new Toy();
+    again.replay(
+      replayed,
+      () => {},
+      () => {},
+    );
+    expect(replayed.state).toBe(toy.state);
+    await again.log.close();
+    const kept = await forgetJournal(where);
+    expect(kept).toEqual({ found: true, hardState: { term: 5 } });
+    expect(existsSync(where.dataDir)).toBe(false);
+    // Nothing on disk (a wiped directory): nothing kept.
+    expect(await forgetJournal(where)).toEqual({ found: false, hardState: undefined });
   });
 });

@@ -68,6 +68,11 @@ export interface BuildOptions {
   };
   /** Ordering limits and timeouts for every replica (DEFAULT_ORDERING where absent). */
   readonly ordering?: Partial<OrderingOptions>;
+  /**
+   * The hard state a replica starts from, if any: a replica process restarted after an amnesia
+   * crash (real processes) starts with what its disk kept, as the simulator's `restart` does.
+   */
+  readonly hardState?: (id: ProcessId) => unknown;
 }
 
 /** A signature scheme: the signer of each process (only its own process may be given it) and a verifier of all. */
@@ -169,7 +174,7 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
         : new ByzantineReplica(replica, strategy, signer, membership);
     };
     let current: Replica<unknown> | undefined;
-    const logic = make(undefined);
+    const logic = make(options.hardState?.(id));
     // Amnesia: a fresh replica with only what the disk kept (the orderer's hard state).
     const restart = (): ProcessLogic => make((current as Replica<unknown>).hardState());
     return { logic, region: topology.groupRegion(group), group, restart };
