@@ -38,6 +38,7 @@ export async function runRecoveryCaseNet(
   const events: TraceEvent[] = [];
   const run = await runCluster(spec, {
     ...options,
+    storage: { fsync: plan.netFsync, ...(plan.netTruncateJournal ? { truncate: true } : {}) },
     replicaState: {
       checkpointEntries: plan.checkpointEntries,
       keyValue: { keys, partitions: plan.partitions },
@@ -80,10 +81,17 @@ export async function runRecoveryCaseNet(
   const states = Object.entries(run.net.perNode).flatMap(([node, stats]) =>
     stats.replicaState === undefined ? [] : [{ node, ...stats.replicaState }],
   );
-  const position = Math.min(...states.map((state) => state.checkpoint?.position ?? 0));
-  const roots = new Set(
-    states.filter((state) => state.checkpoint?.position === position).map((state) => state.checkpoint?.root),
-  );
+  // Replicas at the same checkpoint position hold one root; the restarted replica shares its
+  // latest checkpoint with another (one may be a checkpoint ahead when the run stops).
+  const rootAt = new Map<number, Set<string>>();
+  for (const { checkpoint } of states)
+    if (checkpoint !== undefined)
+      rootAt.set(checkpoint.position, (rootAt.get(checkpoint.position) ?? new Set()).add(checkpoint.root));
+  const own = states.find((state) => state.node === crashed)?.checkpoint;
+  const agreeing =
+    [...rootAt.values()].every((roots) => roots.size === 1) &&
+    own !== undefined &&
+    states.filter((state) => state.checkpoint?.position === own.position).length >= 2;
   const restarted = states.find((state) => state.node === crashed);
   return {
     keys,
@@ -101,8 +109,7 @@ export async function runRecoveryCaseNet(
     multicasts: run.sim.multicasts,
     completed: run.sim.completed,
     violations,
-    // Replicas that checkpoint the same position hold the same state; one of them may be ahead.
-    sameRoot: states.length > 0 && roots.size === 1,
+    sameRoot: agreeing,
     wallMs: performance.now() - started,
   };
 }

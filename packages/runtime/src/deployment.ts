@@ -31,11 +31,12 @@ import { netRefusals } from "./support.js";
  *   "replicas": [{ "id": "Canada/0", "host": "10.0.0.1", "port": 7000 }, ...],
  *   "clientHosts": [{ "id": "clients-0", "clients": ["c0", "c1"] }],
  *   "transport": { "batchMessagesMax": 512 },
- *   "storage": { "fsync": "batch" },
+ *   "storage": { "fsync": "batch", "truncate": false },
  *   "publicKeys": { "Canada/0": "<64 hex digits>", ..., "c0": "..." } }
  * ```
  * `storage.fsync` is the fsync policy of replicas started with a data directory
- * (`amcast replica --data-dir DIR`; `--fsync` overrides it).
+ * (`amcast replica --data-dir DIR`; `--fsync` overrides it); `storage.truncate` writes the
+ * group's checkpoints into their journals and truncates them there.
  * `publicKeys` (Byzantine mode only, where it is required) lists every process's Ed25519 public
  * key, replicas and clients; `amcast keys` derives them from the cluster secret.
  * `run` may leave out what the experiment has only one of (it may also name `linearizable` and
@@ -61,9 +62,16 @@ export interface Deployment {
   /** Every process's Ed25519 public key (raw), in Byzantine mode; empty when the file lists none. */
   readonly publicKeys: ReadonlyMap<string, Buffer>;
   /** The fsync policy of replicas that keep a data directory (default `batch`). */
-  readonly storage?: { readonly fsync: FsyncPolicy };
+  readonly storage?: DeploymentStorage;
   /** What replicas hold besides the protocol and how often they checkpoint (default: neither set). */
   readonly replicaState?: ReplicaStateOptions;
+}
+
+/** A deployment's `storage`: how replicas with a data directory journal. */
+export interface DeploymentStorage {
+  readonly fsync: FsyncPolicy;
+  /** Write the group's checkpoints into the journal and truncate it there (default false). */
+  readonly truncate?: boolean;
 }
 
 /**
@@ -340,13 +348,14 @@ function readPublicKeys(
   return keys;
 }
 
-function readStorage(doc: Fields | undefined): { readonly fsync: FsyncPolicy } | undefined {
+function readStorage(doc: Fields | undefined): DeploymentStorage | undefined {
   if (doc === undefined) return undefined;
   const fsync = doc.string("fsync");
   if (!(FSYNC_POLICIES as readonly string[]).includes(fsync))
     throw doc.error("fsync", `expected one of ${listNames(FSYNC_POLICIES)}, got ${describeValue(fsync)}`);
+  const truncate = doc.boolean("truncate", false);
   doc.done();
-  return { fsync: fsync as FsyncPolicy };
+  return { fsync: fsync as FsyncPolicy, ...(truncate ? { truncate } : {}) };
 }
 
 function readReplicaState(doc: Fields | undefined): ReplicaStateOptions | undefined {

@@ -12,7 +12,7 @@ import { BinaryHeap, Prng } from "@amcast/core";
 import type { SimClient } from "@amcast/sim";
 import type { Clock } from "./clock.js";
 import type { LatencyEmulation } from "./delay.js";
-import type { ReplayStats, ReplicaJournal } from "./journal.js";
+import type { JournalledReplica, ReplayStats, ReplicaJournal } from "./journal.js";
 import type { Keyring } from "./keys.js";
 import type { TransportLimits } from "./limits.js";
 import { QueueOverflowError } from "./limits.js";
@@ -254,11 +254,12 @@ export class NodeHost {
     if (options.journal !== undefined) {
       if (options.processes.length !== 1 || (options.workloads?.length ?? 0) > 0)
         throw new Error("a journal records the inputs of one replica process");
-      const replica = options.processes[0] as Partial<{ hardState(): unknown }> | undefined;
+      // A replica (not one running a Byzantine strategy) shows its hard state and checkpoints.
+      const replica = options.processes[0] as Partial<JournalledReplica> | undefined;
       options.journal.bind(
         (logic, outputs) => this.apply(logic, outputs),
         options.onFatal,
-        typeof replica?.hardState === "function" ? () => replica.hardState?.() : undefined,
+        typeof replica?.hardState === "function" ? (replica as JournalledReplica) : undefined,
       );
     }
     const root = new Prng(options.seed);

@@ -16,7 +16,7 @@ import type { LatencyEmulation } from "./delay.js";
 import type { DeployedNode, Deployment } from "./deployment.js";
 import type { ClientWorkload, HostStats } from "./host.js";
 import { NodeHost } from "./host.js";
-import type { ReplicaStorage } from "./journal.js";
+import type { JournalCheckpoint, ReplicaStorage } from "./journal.js";
 import { forgetJournal, openJournalAndTrace, openTrace, runDigest } from "./journal.js";
 import type { Keyring } from "./keys.js";
 import type { NodeAddress } from "./nodes.js";
@@ -105,6 +105,17 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
         ? "amnesia: kept the orderer's hard state, discarded the journal; fetching the state from the group"
         : "amnesia: no hard state on disk; fetching the state from the group",
     );
+  const { journal, trace, traced } =
+    options.storage === undefined
+      ? {
+          journal: undefined,
+          trace: openTrace(options.traceFile, false, amnesia),
+          traced: undefined,
+        }
+      : await openJournalAndTrace(options.storage, node.id, digest, options.traceFile, log, amnesia);
+  // A journal truncated at a checkpoint: the replica starts from it with the hard state after it.
+  const checkpoint = journal?.recoveredCheckpoint;
+  const hardState = kept?.found === true ? kept.hardState : checkpoint?.hardState;
   const built = buildSystem(system, {
     ...(signatures === null ? {} : { signatures }),
     ...(optimizer === undefined ? {} : { optimizer }),
@@ -114,7 +125,9 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     ...(replicaState?.keyValue === undefined
       ? {}
       : { application: keyValueApplication(replicaState.keyValue.keys, replicaState.keyValue.partitions) }),
-    ...(kept?.found === true ? { hardState: (id) => (id === node.id ? kept.hardState : undefined) } : {}),
+    ...(kept?.found === true || checkpoint !== undefined
+      ? { hardState: (id) => (id === node.id ? hardState : undefined) }
+      : {}),
   });
   const processes: ProcessLogic[] = [];
   const workloads: ClientWorkload[] = [];
@@ -123,9 +136,15 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     if (replica === undefined) throw new Error(`the system has no replica ${node.id}`);
     // Without a hard state on disk, a fresh replica's (term 0, no vote) still marks it as one
     // that lost its memory: it grants no vote until caught up (Raft R7; PBFT B6 asks first).
-    processes.push(
-      amnesia && kept?.found !== true && replica.restart !== undefined ? replica.restart() : replica.logic,
-    );
+    const logic =
+      amnesia && kept?.found !== true && replica.restart !== undefined ? replica.restart() : replica.logic;
+    const restorable = logic as Partial<{ restoreCheckpoint(checkpoint: JournalCheckpoint): void }>;
+    if (checkpoint !== undefined) {
+      if (typeof restorable.restoreCheckpoint !== "function")
+        throw new Error(`${node.id} runs a Byzantine strategy: it cannot start from a checkpoint`);
+      restorable.restoreCheckpoint(checkpoint);
+    }
+    processes.push(logic);
   } else {
     const wanted = new Set(node.processes);
     for (const client of built.clients) {
@@ -165,14 +184,6 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
   const exited = new Promise<number>((resolve) => {
     resolveExit = resolve;
   });
-  const { journal, trace, traced } =
-    options.storage === undefined
-      ? {
-          journal: undefined,
-          trace: openTrace(options.traceFile, false, amnesia),
-          traced: undefined,
-        }
-      : await openJournalAndTrace(options.storage, node.id, digest, options.traceFile, log, amnesia);
   const host = new NodeHost({
     self: node.id,
     table: new NodeTable(deployment.nodes),

@@ -10,13 +10,12 @@ import { fileURLToPath } from "node:url";
 import type { TraceEvent } from "@amcast/core";
 import { mostNamedLeader } from "@amcast/group";
 import type { CrashFault, PartitionFault, SimResult, StopReason } from "@amcast/sim";
-import type { FsyncPolicy } from "@amcast/storage";
 import type { BuiltSystem, ControllerReport, SystemSpec } from "@amcast/system";
 import { buildSystem, stopEvent } from "@amcast/system";
 import { monotonicClock } from "./clock.js";
 import type { NodeMessage, NodeStatus, RunnerMessage } from "./control.js";
 import { START_NS_ENV } from "./control.js";
-import type { DeployedNode, ReplicaStateOptions } from "./deployment.js";
+import type { DeployedNode, DeploymentStorage, ReplicaStateOptions } from "./deployment.js";
 import { deploymentNodes, deploymentToJson } from "./deployment.js";
 import type { HostStats } from "./host.js";
 import { Keyring } from "./keys.js";
@@ -46,7 +45,7 @@ export interface NetRunOptions {
    * this fsync policy before acting on them. A fault plan whose crashes recover needs it; it
    * then defaults to `batch`.
    */
-  readonly storage?: { readonly fsync: FsyncPolicy };
+  readonly storage?: DeploymentStorage;
   /** What replicas hold and how often they checkpoint (the deployment's `replicaState`). */
   readonly replicaState?: ReplicaStateOptions;
   /**
