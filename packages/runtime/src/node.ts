@@ -105,6 +105,7 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
         ? "amnesia: kept the orderer's hard state, discarded the journal; fetching the state from the group"
         : "amnesia: no hard state on disk; fetching the state from the group",
     );
+  const journalOpenedAt = performance.now();
   const { journal, trace, traced } =
     options.storage === undefined
       ? {
@@ -143,6 +144,9 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
       if (typeof restorable.restoreCheckpoint !== "function")
         throw new Error(`${node.id} runs a Byzantine strategy: it cannot start from a checkpoint`);
       restorable.restoreCheckpoint(checkpoint);
+      log(
+        `started from the checkpoint at log position ${checkpoint.position} in its journal (${Math.round(checkpoint.state.manifest.partitions.reduce((sum, entry) => sum + entry.bytes, 0) / 1024)} KiB of state) in ${Math.round(performance.now() - journalOpenedAt)} ms`,
+      );
     }
     processes.push(logic);
   } else {
