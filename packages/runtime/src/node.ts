@@ -95,6 +95,7 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
       ? new OptimizerThread()
       : undefined;
   const { replicaState } = deployment;
+  const keyValue = replicaState?.keyValue;
   const digest = runDigest(systemToJson(system));
   const amnesia = options.amnesia === true && node.role === "replica";
   // An amnesia restart keeps only the hard state its journal recorded (none: a wiped directory).
@@ -123,9 +124,13 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     ...(replicaState?.checkpointEntries === undefined
       ? {}
       : { ordering: { checkpointEntries: replicaState.checkpointEntries } }),
-    ...(replicaState?.keyValue === undefined
+    ...(keyValue === undefined
       ? {}
-      : { application: keyValueApplication(replicaState.keyValue.keys, replicaState.keyValue.partitions) }),
+      : {
+          // Only this node's replica runs here: the others' stores are not built.
+          application: (id: ProcessId) =>
+            id === node.id ? keyValueApplication(keyValue.keys, keyValue.partitions)(id) : undefined,
+        }),
     ...(kept?.found === true || checkpoint !== undefined
       ? { hardState: (id) => (id === node.id ? hardState : undefined) }
       : {}),

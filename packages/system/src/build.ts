@@ -57,15 +57,18 @@ export interface BuildOptions {
   /**
    * The application of each replica, and its state for checkpoints: called when the replica is
    * built and again when it restarts after amnesia (so it must return a fresh, empty one).
-   * Absent: replicas answer null and checkpoint only the group layer's and protocol's state.
+   * Absent (or undefined for a replica, e.g. one another process runs): replicas answer null and
+   * checkpoint only the group layer's and protocol's state.
    */
   readonly application?: (
     id: ProcessId,
     group: GroupId,
-  ) => {
-    readonly application: Application;
-    readonly state?: ApplicationState;
-  };
+  ) =>
+    | {
+        readonly application: Application;
+        readonly state?: ApplicationState;
+      }
+    | undefined;
   /** Ordering limits and timeouts for every replica (DEFAULT_ORDERING where absent). */
   readonly ordering?: Partial<OrderingOptions>;
   /**
