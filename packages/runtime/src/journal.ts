@@ -143,17 +143,7 @@ export class ReplicaJournal {
    * different state.
    */
   static async open(storage: ReplicaStorage, replica: ProcessId, runDigest: string): Promise<ReplicaJournal> {
-    let opened: Awaited<ReturnType<typeof ReplicaLog.open>>;
-    try {
-      // The entries are checked here and read again, a segment at a time, when replayed: a long
-      // journal need not fit in memory.
-      opened = await ReplicaLog.open(storage.dataDir, { fsync: storage.fsync, keepEntries: false });
-    } catch (error) {
-      if (error instanceof StorageCorruptError)
-        throw new InputError(storage.dataDir, "", `the replica journal is damaged: ${error.message}`);
-      throw error;
-    }
-    const { log, recovery } = opened;
+    const { log, recovery } = await openLog(storage);
     const header = [HEADER_TAG, FORMAT_VERSION, replica, runDigest];
     const checkHeader = (found: unknown[] | undefined): void => {
       if (found === undefined || found[0] !== HEADER_TAG || found[1] !== FORMAT_VERSION)
@@ -407,6 +397,20 @@ export class ReplicaJournal {
   }
 }
 
+/**
+ * Opens a journal's log. The entries are checked here and read again, a segment at a time, when
+ * replayed: a long journal need not fit in memory. Damage no crash explains is named.
+ */
+async function openLog(storage: ReplicaStorage): ReturnType<typeof ReplicaLog.open> {
+  try {
+    return await ReplicaLog.open(storage.dataDir, { fsync: storage.fsync, keepEntries: false });
+  } catch (error) {
+    if (error instanceof StorageCorruptError)
+      throw new InputError(storage.dataDir, "", `the replica journal is damaged: ${error.message}`);
+    throw error;
+  }
+}
+
 function decodeHeader(payload: Buffer): unknown[] | undefined {
   try {
     const value = new Unpackr({ useRecords: false }).unpack(payload) as unknown;
@@ -434,14 +438,7 @@ export async function forgetJournal(
   storage: ReplicaStorage,
 ): Promise<{ readonly found: boolean; readonly hardState: unknown }> {
   if (!existsSync(storage.dataDir)) return { found: false, hardState: undefined };
-  let opened: Awaited<ReturnType<typeof ReplicaLog.open>>;
-  try {
-    opened = await ReplicaLog.open(storage.dataDir, { fsync: storage.fsync, keepEntries: false });
-  } catch (error) {
-    if (error instanceof StorageCorruptError)
-      throw new InputError(storage.dataDir, "", `the replica journal is damaged: ${error.message}`);
-    throw error;
-  }
+  const opened = await openLog(storage);
   // The last hard state: recorded after the journal's checkpoint, else the checkpoint's own.
   let last: Buffer | undefined;
   const checkpointed = opened.recovery.checkpoint;
