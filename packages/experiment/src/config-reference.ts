@@ -181,7 +181,10 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
     "recovery.net.ratePerSecPerClient": { text: "multicasts each client starts per second" },
     "recovery.net.durationMs": { text: "how long the clients send (wall-clock ms)" },
     "recovery.net.crashAtMs": { text: "when the replica is killed (SIGKILL), after the workload's start" },
-    "recovery.net.pauseMs": { text: "how long until its process is started again", limitsText: "crashAtMs + pauseMs < durationMs" },
+    "recovery.net.pauseMs": {
+      text: "how long until its process is started again",
+      limitsText: "crashAtMs + pauseMs < durationMs",
+    },
     "recovery.net.checkpointEntries": { text: "log positions between checkpoints" },
     "recovery.net.fsync": {
       text: "the replicas' journal fsync policy (with `batch`, each round trip of a state transfer waits for two fsyncs)",

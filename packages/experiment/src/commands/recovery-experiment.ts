@@ -18,6 +18,8 @@ export interface RecoveryNetArgs {
   readonly latencyEmulation: boolean;
   readonly workDir: string | undefined;
   readonly timeLimitMs: number | undefined;
+  /** `--truncate-journal`: over the plan's `net.truncateJournal`. */
+  readonly truncateJournal: boolean;
 }
 
 /**
@@ -32,13 +34,16 @@ export async function runRecoveryExperiment(
   net?: RecoveryNetArgs,
 ): Promise<number> {
   const read = readRecoveryPlan(text, file);
-  const plan = net === undefined ? read : netRecoveryPlan(read);
+  const plan =
+    net === undefined
+      ? read
+      : { ...netRecoveryPlan(read), netTruncateJournal: read.netTruncateJournal || net.truncateJournal };
   const rows: RecoveryRow[] = [];
   if (!json)
     process.stdout.write(
       net === undefined
         ? `recovery: one group, ${plan.clients} clients x ${plan.ratePerSecPerClient}/s for ${plan.durationMs} ms; ${plan.crashKind} crash at ${plan.crashAtMs} ms, back ${plan.pauseMs} ms later; checkpoints every ${plan.checkpointEntries} log positions, ${plan.partitions} partitions; a replica costs ${plan.perMessageUs} us per input and ${plan.perByteNs} ns per byte (the simulator has no link bandwidth)\n`
-        : `recovery on real processes (one per replica, one client host, loopback${net.latencyEmulation ? "" : ", no latency emulation"}): one group, ${plan.clients} clients x ${plan.ratePerSecPerClient}/s for ${plan.durationMs} ms; ${plan.crashKind} crash (SIGKILL) at ${plan.crashAtMs} ms, restarted ${plan.pauseMs} ms later; checkpoints every ${plan.checkpointEntries} log positions, ${plan.partitions} partitions; times count from the restart of the process\n`,
+        : `recovery on real processes (one per replica, one client host, loopback${net.latencyEmulation ? "" : ", no latency emulation"}): one group, ${plan.clients} clients x ${plan.ratePerSecPerClient}/s for ${plan.durationMs} ms; ${plan.crashKind} crash (SIGKILL) at ${plan.crashAtMs} ms, restarted ${plan.pauseMs} ms later; checkpoints every ${plan.checkpointEntries} log positions, ${plan.partitions} partitions; journals fsync per ${plan.netFsync}${plan.netTruncateJournal ? ", truncated at checkpoints" : ""}; times count from the restart of the process\n`,
     );
   let index = 0;
   for (const keys of plan.keys)
