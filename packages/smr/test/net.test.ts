@@ -205,7 +205,12 @@ describe("startReplica / connectClient over the network runtime", () => {
       expect((delivered.get("a/1") as number[]).length).toBeGreaterThanOrEqual(40);
       await send(80, 20);
       const startedAt = Date.now();
-      while ((delivered.get("a/1") as number[]).length < 100 && Date.now() - startedAt < 20_000)
+      // Followers apply what the leader committed a little later: wait for both.
+      while (
+        ((delivered.get("a/1") as number[]).length < 100 ||
+          (delivered.get("a/2") as number[]).length < 100) &&
+        Date.now() - startedAt < 20_000
+      )
         await new Promise((resolve) => setTimeout(resolve, 20));
       expect(delivered.get("a/1")).toHaveLength(100);
       expect(delivered.get("a/1")).toEqual(delivered.get("a/0"));
