@@ -77,7 +77,6 @@ export async function runRecoveryCaseNet(
       caughtUpAt = event.t;
   }
   const violations = plan.oracles ? checkRun(events, { liveness: true }).violations.length : null;
-  const duringEnd = caughtUpAt ?? lastT;
   const states = Object.entries(run.net.perNode).flatMap(([node, stats]) =>
     stats.replicaState === undefined ? [] : [{ node, ...stats.replicaState }],
   );
@@ -93,6 +92,10 @@ export async function runRecoveryCaseNet(
     own !== undefined &&
     states.filter((state) => state.checkpoint?.position === own.position).length >= 2;
   const restarted = states.find((state) => state.node === crashed);
+  // It delivered no multicast started after its restart, yet ends with its group's state: the
+  // checkpoint it installed already covered them (a restart the load outlasted only briefly).
+  if (caughtUpAt === null && installAt !== null && agreeing) caughtUpAt = installAt;
+  const duringEnd = caughtUpAt ?? lastT;
   return {
     keys,
     mode,

@@ -47,7 +47,8 @@ describe("amnesia on real processes", () => {
     expect(row.completed).toBe(row.multicasts);
     expect(row.installMs).not.toBeNull();
     expect(row.caughtUpMs).not.toBeNull();
-    expect(row.transferredBytes).toBeGreaterThan(4000 * 16);
+    // The key-value partitions (4,000 values of up to 16 characters) and the group's state.
+    expect(row.transferredBytes).toBeGreaterThan(4000 * 8);
     expect(row.positionsBehind).toBeGreaterThan(0);
     expect(row.sameRoot).toBe(true);
     expect(recoveryPassed(row)).toBe(true);
