@@ -18,6 +18,9 @@ import type { HistoryEntry, HistoryWindow, Position } from "./messages.js";
  * dropping is a cut at the front. The periodic flush (rule 7) guarantees both cuts advance.
  */
 
+/** The slots of a vertex in no history yet: shared, never mutated (`append` replaces it). */
+const NO_SLOTS: number[] = [];
+
 /** A message of the graph and where it sits in the known histories. */
 export class Vertex {
   readonly entry: HistoryEntry;
@@ -36,10 +39,10 @@ export class Vertex {
   clear = false;
   /**
    * Where each retained entry of this message sits: pairs (history owner, absolute offset), flat
-   * (one number array per vertex, no object per entry: an entry is appended at every group below
-   * its owner, so these are many).
+   * and of exact size (replaced, not grown, on each append: a vertex has a few, and there is one
+   * per retained message at every group below its destinations, so these are many).
    */
-  readonly slots: number[] = [];
+  slots: number[] = NO_SLOTS;
   /** Histories this message has joined here, retained or not (see `Knowledge.tombstones`). */
   appearances = 0;
 
@@ -401,10 +404,10 @@ export class Knowledge {
       const overlapEnd = Math.min(end, window.from + window.entries.length);
       const overlapStart = Math.max(window.from, history.base);
       if (overlapStart < overlapEnd) {
-        for (const index of [overlapStart, overlapEnd - 1]) {
-          if (history.idAt(index) !== window.entries[index - window.from]?.id)
-            assert(false, `${window.group}'s history disagrees at ${index}`);
-        }
+        if (history.idAt(overlapStart) !== window.entries[overlapStart - window.from]?.id)
+          assert(false, `${window.group}'s history disagrees at ${overlapStart}`);
+        if (history.idAt(overlapEnd - 1) !== window.entries[overlapEnd - 1 - window.from]?.id)
+          assert(false, `${window.group}'s history disagrees at ${overlapEnd - 1}`);
       }
       for (let index = end; index < window.from + window.entries.length; index += 1)
         this.append(window.group, window.entries[index - window.from] as HistoryEntry);
@@ -430,7 +433,7 @@ export class Knowledge {
     assert(entry.dst.includes(owner), () => `${owner} delivered ${entry.id}, not addressed to it`);
     const index = history.push(entry, vertex);
     this.retained += 1;
-    vertex.slots.push(owner, index);
+    vertex.slots = vertex.slots.length === 0 ? [owner, index] : vertex.slots.concat(owner, index);
     vertex.appearances += 1;
     // A known message in one more history has new predecessors, and so does everything after it:
     // unless the entry before it here is clear (or dead), they may include an undelivered message
