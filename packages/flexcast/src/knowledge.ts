@@ -21,6 +21,20 @@ import type { HistoryEntry, HistoryWindow, Position } from "./messages.js";
 /** The slots of a vertex in no history yet: shared, never mutated (`append` replaces it). */
 const NO_SLOTS: number[] = [];
 
+/** `slots` with one more (owner, offset) pair, as a new array of exact size (literals for the usual few). */
+function withSlot(slots: readonly number[], owner: Position, index: number): number[] {
+  switch (slots.length) {
+    case 0:
+      return [owner, index];
+    case 2:
+      return [slots[0] as number, slots[1] as number, owner, index];
+    case 4:
+      return [slots[0] as number, slots[1] as number, slots[2] as number, slots[3] as number, owner, index];
+    default:
+      return [...slots, owner, index];
+  }
+}
+
 /** A message of the graph and where it sits in the known histories. */
 export class Vertex {
   readonly entry: HistoryEntry;
@@ -433,7 +447,7 @@ export class Knowledge {
     assert(entry.dst.includes(owner), () => `${owner} delivered ${entry.id}, not addressed to it`);
     const index = history.push(entry, vertex);
     this.retained += 1;
-    vertex.slots = vertex.slots.length === 0 ? [owner, index] : vertex.slots.concat(owner, index);
+    vertex.slots = withSlot(vertex.slots, owner, index);
     vertex.appearances += 1;
     // A known message in one more history has new predecessors, and so does everything after it:
     // unless the entry before it here is clear (or dead), they may include an undelivered message
