@@ -34,6 +34,7 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  * - R3 (commit): an entry of the leader's current term stored by a majority is committed, and so
  *   is everything before it; replicas apply committed entries in index order. A new leader first
  *   appends an empty entry of its own term, which commits whatever earlier terms left undecided.
+ *   Followers learn the commit index from the leader's next append or heartbeat.
  * - R4 (no input lost): every replica pools the inputs it received; a follower forwards those
  *   waiting longer than `requestTimeoutTicks` to the leader, and a new leader proposes from its
  *   own pool, so failover loses nothing. Repeats are dropped at execution.
@@ -680,10 +681,11 @@ export class RaftOrderer implements Orderer {
     if (candidate <= this.commitIndex || this.termAt(candidate) !== this.currentTerm) return;
     this.commitIndex = candidate;
     this.apply();
-    const before = this.lastIndex();
+    // Followers learn the new commit index with the next append or heartbeat (R3), not from a
+    // message of its own: nothing waits on a follower's apply (only the leader answers clients,
+    // and its stream copies are the ones taken), and one such message per commit to every
+    // follower, each answered, was most of a busy group's consensus traffic.
     this.propose();
-    // Tell followers about the new commit now if no proposal carries it.
-    if (this.lastIndex() === before) this.broadcastAppend();
   }
 
   private apply(): void {
