@@ -28,7 +28,7 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  *   majority's) longest silence stayed within half of what the lower level allows, so fast
  *   failover comes back once the network calms down.
  * - R2 (replication): the leader appends a batch of pooled inputs per entry, at most
- *   `pipelineMax` undecided entries at a time, and sends each follower the entries after what it
+ *   `pipelineMax` undecided entries at a time (while one is undecided, only full batches), and sends each follower the entries after what it
  *   is known to hold, with the index and term of the entry before them; a follower accepts only if
  *   it holds that entry (log matching), dropping any conflicting suffix.
  * - R3 (commit): an entry of the leader's current term stored by a majority is committed, and so
@@ -507,6 +507,14 @@ export class RaftOrderer implements Orderer {
     assert(this.role === "leader", "only the leader proposes");
     let proposed = false;
     while (this.lastIndex() - this.commitIndex < this.options.pipelineMax) {
+      // With an entry in flight, only a full batch goes out now; the rest waits for a commit and
+      // leaves then as one entry (fewer, fuller appends: the replicas' cost is per message and
+      // frame more than per input). With nothing in flight, whatever is pooled goes at once.
+      if (
+        this.lastIndex() > this.commitIndex &&
+        this.pool.size - this.proposedKeys.size < this.options.batchInputsMax
+      )
+        break;
       const batch = this.pool.take(
         this.options.batchInputsMax,
         this.options.batchBytesMax,
