@@ -29,11 +29,46 @@ interface RunOptions {
   readonly partitions?: readonly PartitionFault[];
   readonly byzantine?: ReadonlyMap<string, ByzantineStrategy>;
   readonly multicastsPerClient?: number;
+  /** Multicasts each client keeps in flight (default 2). */
+  readonly outstanding?: number;
   readonly seed?: number;
   /** Every message held back by up to this much more (links stay FIFO); none when absent. */
   readonly extraDelayMsMax?: number;
   /** Replicas (counted as Byzantine) whose prepares and commits carry a signature of other data. */
   readonly badVoteSigners?: readonly string[];
+  /** Sees every message a correct replica sends. */
+  readonly observe?: (from: string, send: Extract<ProcessOutput, { kind: "send" }>) => void;
+}
+
+/** A correct replica whose sends are shown to `observe` on their way out. */
+class Observed implements ProcessLogic {
+  readonly id: string;
+  readonly wantsTicks: boolean;
+
+  constructor(
+    private readonly inner: Replica<unknown>,
+    private readonly observe: NonNullable<RunOptions["observe"]>,
+  ) {
+    this.id = inner.id;
+    this.wantsTicks = inner.wantsTicks;
+  }
+
+  receive(from: string, body: unknown): readonly ProcessOutput[] {
+    return this.seen(this.inner.receive(from, body));
+  }
+
+  tick(): readonly ProcessOutput[] {
+    return this.seen(this.inner.tick());
+  }
+
+  idle(): boolean {
+    return this.inner.idle?.() ?? true;
+  }
+
+  private seen(outputs: readonly ProcessOutput[]): readonly ProcessOutput[] {
+    for (const output of outputs) if (output.kind === "send") this.observe(this.id, output);
+    return outputs;
+  }
 }
 
 /**
@@ -107,7 +142,9 @@ function run(options: RunOptions) {
     const logic = badVotes
       ? (badVoteSigners.get(id) as BadVoteSigner)
       : strategy === undefined || signer === undefined
-        ? replica
+        ? options.observe === undefined
+          ? replica
+          : new Observed(replica, options.observe)
         : new ByzantineReplica(replica, strategy, signer, membership);
     return { logic, region: topology.groupRegion(group), group };
   });
@@ -120,11 +157,16 @@ function run(options: RunOptions) {
       overlay: null,
       mode: options.mode,
       f,
-      outstandingMax: 2,
+      outstandingMax: options.outstanding ?? 2,
       ...(signatures === undefined ? {} : { signer: signatures.signerFor(id) }),
     }),
     region: index < 2 ? "A" : "B",
-    loop: { kind: "closed", multicasts: options.multicastsPerClient ?? 40, outstanding: 2, thinkMs: 5 },
+    loop: {
+      kind: "closed",
+      multicasts: options.multicastsPerClient ?? 40,
+      outstanding: options.outstanding ?? 2,
+      thinkMs: 5,
+    },
     payloadBytes: 16,
     startMs: index,
     destinations: (prng: Prng) => prng.pick(dsts),
@@ -234,6 +276,45 @@ describe("Byzantine mode (3f+1 replicas, PBFT-style)", () => {
       const [first, ...others] = [0, 1, 2, 3].map((index) => outcome.deliveredBy(`${group}/${index}`));
       for (const sequence of others) expect(sequence).toEqual(first);
     }
+  });
+
+  it("sends what a decided batch sends to a group as one stream item, and orders f+1 = 2 identical copies of each, together", () => {
+    /** Per receiving primary and item "<fromGroup>#<k>": the pre-prepares (by seq) its copies were proposed in. */
+    const proposedIn = new Map<string, number[]>();
+    let items = 0;
+    let itemsCarryingSeveral = 0;
+    const outcome = run({
+      mode: "byzantine",
+      multicastsPerClient: 60,
+      outstanding: 16,
+      observe: (from, send) => {
+        const wire = send.body as { t: string; k?: number; body?: unknown };
+        if (wire.t === "copy" && send.to.endsWith("/0")) {
+          items += 1;
+          if ((wire.body as unknown[]).length > 1) itemsCarryingSeveral += 1;
+        }
+        const message = wire.body as {
+          type?: string;
+          seq: number;
+          batch: { kind: string; fromGroup: string; k: number }[];
+        };
+        // The primaries of view 0 (a/0, b/0), each pre-prepare counted once (the one to x/1).
+        if (wire.t !== "consensus" || message.type !== "pre-prepare" || !send.to.endsWith("/1")) return;
+        for (const input of message.batch) {
+          if (input.kind !== "copy") continue;
+          const key = `${from}:${input.fromGroup}#${input.k}`;
+          proposedIn.set(key, [...(proposedIn.get(key) ?? []), message.seq]);
+        }
+      },
+    });
+    expectClean(outcome);
+    // Every sender replica copies every item to every receiver; the receiver's primary orders two.
+    expect(items).toBeGreaterThan(0);
+    expect(proposedIn.size * 4).toBe(items);
+    for (const [item, seqs] of proposedIn)
+      expect([item, seqs.length, new Set(seqs).size]).toEqual([item, 2, 1]);
+    // Batches of several requests make items of several messages (Skeen's proposals).
+    expect(itemsCarryingSeveral).toBeGreaterThan(0);
   });
 
   for (const strategy of BYZANTINE_STRATEGIES) {
