@@ -535,14 +535,21 @@ export class PbftOrderer implements Orderer {
    * Whether the primary proposes `input` now (it is then counted as proposed). A stream item is
    * taken once f+1 identical copies of it are ordered: the primary proposes that many, together
    * (it waits until it holds them all: one ordered batch per item rather than one per copy), and
-   * leaves the other copies in the pool, unchecked, where they go once the item is taken. What it
-   * proposes it checks first; one that fails leaves the pool.
+   * leaves the other copies in the pool, unchecked, where they go once the item is taken. A copy
+   * that waited the forwarding timeout without its matches is proposed alone, as every copy was
+   * before: a Byzantine sender's copies that nobody matches (an item far ahead, an altered one)
+   * thus leave the pool in bounded time instead of filling it. What the primary proposes it
+   * checks first; one that fails leaves the pool.
    */
   private proposable(input: OrderedInput): boolean {
     if (input.kind === "copy" && this.host.copiesNeeded !== undefined) {
       const proposed = this.proposedKeys.copiesOf(input);
       const needed = this.host.copiesNeeded(input) - proposed;
-      if (needed <= 0 || (proposed === 0 && this.pool.copiesOf(input) < needed)) return false;
+      if (needed <= 0) return false;
+      if (proposed === 0 && this.pool.copiesOf(input) < needed) {
+        const waitedTicks = this.host.now() - (this.pool.receivedTick(input.key) ?? this.host.now());
+        if (waitedTicks < this.options.requestTimeoutTicks) return false;
+      }
     }
     if (!this.checked(input, true)) {
       this.pool.delete(input.key);

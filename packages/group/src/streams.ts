@@ -27,7 +27,7 @@ export const STREAM_ITEM_BYTES_MAX = 128 * 1024;
 export class OutgoingStreams {
   private readonly nextByGroup = new Map<GroupId, number>();
   /** Messages queued per destination group while holding, in the order their groups were first sent to. */
-  private readonly queued = new Map<GroupId, QueuedMessage[]>();
+  private readonly queued = new Map<GroupId, { messages: QueuedMessage[]; bytes: number }>();
   private holding = false;
 
   next(group: GroupId): number {
@@ -48,26 +48,28 @@ export class OutgoingStreams {
    */
   add(group: GroupId, message: QueuedMessage): QueuedMessage[] | undefined {
     if (!this.holding) return [message];
+    const bytes = message.description.bytes;
     const queue = this.queued.get(group);
     if (queue === undefined) {
-      this.queued.set(group, [message]);
+      this.queued.set(group, { messages: [message], bytes });
       return undefined;
     }
-    let bytes = message.description.bytes;
-    for (const queuedMessage of queue) bytes += queuedMessage.description.bytes;
-    if (queue.length < STREAM_ITEM_MESSAGES_MAX && bytes <= STREAM_ITEM_BYTES_MAX) {
-      queue.push(message);
+    if (queue.messages.length < STREAM_ITEM_MESSAGES_MAX && queue.bytes + bytes <= STREAM_ITEM_BYTES_MAX) {
+      queue.messages.push(message);
+      queue.bytes += bytes;
       return undefined;
     }
-    this.queued.set(group, [message]);
-    return queue;
+    const full = queue.messages;
+    queue.messages = [message];
+    queue.bytes = bytes;
+    return full;
   }
 
   /** Stops holding; the queued items, one per destination group, in the order the groups were first sent to. */
   release(): Array<readonly [GroupId, QueuedMessage[]]> {
     this.holding = false;
     if (this.queued.size === 0) return NOTHING_QUEUED;
-    const items = [...this.queued];
+    const items = [...this.queued].map(([group, queue]) => [group, queue.messages] as const);
     this.queued.clear();
     return items;
   }
