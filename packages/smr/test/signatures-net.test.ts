@@ -263,7 +263,7 @@ describe("Ed25519 signatures on the network runtime", () => {
     timeout: 60_000,
   }, async () => {
     let bad: BadSigner | undefined;
-    const { service, replicas, schemes, clientHost } = await byzantineService({
+    const { replicas, schemes, clientHost } = await byzantineService({
       groups: ["a", "b"],
       schemeOf: ed25519,
       // b/1 is the Byzantine one: the items of b's stream to a carry its bad signatures. a's
@@ -289,7 +289,6 @@ describe("Ed25519 signatures on the network runtime", () => {
           signer,
         }),
     });
-    const { membership } = service;
 
     // Global multicasts: each group sends the other its stream items, b/1's copies among them.
     const multicasts = 30;
