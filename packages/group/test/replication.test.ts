@@ -5,7 +5,7 @@ import type { CrashFault, PartitionFault, SimClient, SimProcess } from "@amcast/
 import { simulate } from "@amcast/sim";
 import { skeen } from "@amcast/skeen";
 import { describe, expect, it } from "vitest";
-import type { ByzantineStrategy, ReplicationMode } from "../src/index.js";
+import type { ByzantineStrategy, ReplicationMode, Signer } from "../src/index.js";
 import {
   BYZANTINE_STRATEGIES,
   ByzantineReplica,
@@ -18,6 +18,7 @@ import {
   replicaCount,
   SimulatedSignatures,
 } from "../src/index.js";
+import { copyDigests } from "../src/inputs.js";
 import { PAIR_TOPOLOGY } from "./pair-topology.js";
 
 const topology = PAIR_TOPOLOGY;
@@ -36,8 +37,57 @@ interface RunOptions {
   readonly extraDelayMsMax?: number;
   /** Replicas (counted as Byzantine) whose prepares and commits carry a signature of other data. */
   readonly badVoteSigners?: readonly string[];
+  /** Replicas (counted as Byzantine) that also send, signed, a copy of each item far ahead of it. */
+  readonly farAheadCopiers?: readonly string[];
   /** Sees every message a correct replica sends. */
   readonly observe?: (from: string, send: Extract<ProcessOutput, { kind: "send" }>) => void;
+}
+
+/**
+ * A Byzantine replica that runs correctly and, with each stream copy it sends, sends a copy of the
+ * same item numbered `FAR_AHEAD` items later, rightly signed: a copy no other replica matches,
+ * for an item its group will not reach in the run.
+ */
+const FAR_AHEAD = 500;
+class FarAheadCopier implements ProcessLogic {
+  readonly id: string;
+  readonly wantsTicks: boolean;
+  farCopiesSent = 0;
+
+  constructor(
+    private readonly inner: Replica<unknown>,
+    private readonly signer: Signer,
+  ) {
+    this.id = inner.id;
+    this.wantsTicks = inner.wantsTicks;
+  }
+
+  receive(from: string, body: unknown): readonly ProcessOutput[] {
+    return this.addFarCopies(this.inner.receive(from, body));
+  }
+
+  tick(): readonly ProcessOutput[] {
+    return this.addFarCopies(this.inner.tick());
+  }
+
+  idle(): boolean {
+    return true;
+  }
+
+  private addFarCopies(outputs: readonly ProcessOutput[]): readonly ProcessOutput[] {
+    const result: ProcessOutput[] = [];
+    for (const output of outputs) {
+      result.push(output);
+      const wire =
+        output.kind === "send" ? (output.body as { t: string; k: number; body: unknown }) : undefined;
+      if (output.kind !== "send" || wire?.t !== "copy") continue;
+      const k = wire.k + FAR_AHEAD;
+      const signed = copyDigests(this.signer.digest, this.id, this.inner.group, k, wire.body).signed;
+      result.push({ ...output, body: { ...wire, k, signature: this.signer.sign(signed) } });
+      this.farCopiesSent += 1;
+    }
+    return result;
+  }
 }
 
 /** A correct replica whose sends are shown to `observe` on their way out. */
@@ -123,6 +173,7 @@ function run(options: RunOptions) {
   const signatures = options.mode === "byzantine" ? new SimulatedSignatures(7) : undefined;
   const correct: Replica<unknown>[] = [];
   const badVoteSigners = new Map<string, BadVoteSigner>();
+  const farAheadCopiers = new Map<string, FarAheadCopier>();
   const processes: SimProcess[] = membership.processes().map(({ id, group }) => {
     const signer = signatures?.signerFor(id);
     const replica = createReplica({
@@ -137,15 +188,19 @@ function run(options: RunOptions) {
     }) as Replica<unknown>;
     const strategy = options.byzantine?.get(id);
     const badVotes = options.badVoteSigners?.includes(id) === true;
-    if (strategy === undefined && !badVotes) correct.push(replica);
+    const farAhead = options.farAheadCopiers?.includes(id) === true && signer !== undefined;
+    if (strategy === undefined && !badVotes && !farAhead) correct.push(replica);
     if (badVotes) badVoteSigners.set(id, new BadVoteSigner(replica));
-    const logic = badVotes
-      ? (badVoteSigners.get(id) as BadVoteSigner)
-      : strategy === undefined || signer === undefined
-        ? options.observe === undefined
-          ? replica
-          : new Observed(replica, options.observe)
-        : new ByzantineReplica(replica, strategy, signer, membership);
+    if (farAhead) farAheadCopiers.set(id, new FarAheadCopier(replica, signer));
+    const logic = farAhead
+      ? (farAheadCopiers.get(id) as FarAheadCopier)
+      : badVotes
+        ? (badVoteSigners.get(id) as BadVoteSigner)
+        : strategy === undefined || signer === undefined
+          ? options.observe === undefined
+            ? replica
+            : new Observed(replica, options.observe)
+          : new ByzantineReplica(replica, strategy, signer, membership);
     return { logic, region: topology.groupRegion(group), group };
   });
   const dsts: DestinationSet[] = [["a"], ["b"], ["a", "b"]];
@@ -193,7 +248,11 @@ function run(options: RunOptions) {
     faults: {
       crashes: options.crashes ?? [],
       partitions: options.partitions ?? [],
-      byzantine: [...(options.byzantine?.keys() ?? []), ...(options.badVoteSigners ?? [])],
+      byzantine: [
+        ...(options.byzantine?.keys() ?? []),
+        ...(options.badVoteSigners ?? []),
+        ...(options.farAheadCopiers ?? []),
+      ],
     },
     tickMs: 10,
     timeLimitMs: 300_000,
@@ -204,7 +263,7 @@ function run(options: RunOptions) {
   const report = checkRun(events, { liveness: true });
   const deliveredBy = (proc: string) =>
     events.flatMap((event) => (event.ev === "deliver" && event.proc === proc ? [String(event.id)] : []));
-  return { result, report, correct, deliveredBy, events, badVoteSigners };
+  return { result, report, correct, deliveredBy, events, badVoteSigners, farAheadCopiers };
 }
 
 function expectClean(outcome: ReturnType<typeof run>): void {
@@ -315,6 +374,16 @@ describe("Byzantine mode (3f+1 replicas, PBFT-style)", () => {
       expect([item, seqs.length, new Set(seqs).size]).toEqual([item, 2, 1]);
     // Batches of several requests make items of several messages (Skeen's proposals).
     expect(itemsCarryingSeveral).toBeGreaterThan(0);
+  });
+
+  it("a sender's copies of items far ahead, which nobody matches, leave the receivers' pools: ordered alone after the forwarding timeout", () => {
+    // a/1 sends b, besides each item, a copy of an item 500 further on; b's primary waits for a
+    // second copy that never comes, so without the timeout those copies would stay pooled (the
+    // backups suspecting the primary for them) and the run would never settle.
+    const outcome = run({ mode: "byzantine", farAheadCopiers: ["a/1"], multicastsPerClient: 20 });
+    expectClean(outcome);
+    expect(outcome.farAheadCopiers.get("a/1")?.farCopiesSent).toBeGreaterThan(0);
+    for (const replica of outcome.correct) expect(replica.idle()).toBe(true);
   });
 
   for (const strategy of BYZANTINE_STRATEGIES) {
