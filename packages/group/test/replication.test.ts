@@ -44,37 +44,54 @@ interface RunOptions {
 }
 
 /**
- * A Byzantine replica that runs correctly and, with each stream copy it sends, sends a copy of the
- * same item numbered `FAR_AHEAD` items later, rightly signed: a copy no other replica matches,
- * for an item its group will not reach in the run.
+ * A replica run as it is, its outputs passed through `rewrite` on their way out: what the tests
+ * below change (a Byzantine replica) or watch (a correct one).
  */
-const FAR_AHEAD = 500;
-class FarAheadCopier implements ProcessLogic {
+abstract class RewritesOutputs implements ProcessLogic {
   readonly id: string;
   readonly wantsTicks: boolean;
-  farCopiesSent = 0;
 
-  constructor(
-    private readonly inner: Replica<unknown>,
-    private readonly signer: Signer,
-  ) {
+  constructor(protected readonly inner: Replica<unknown>) {
     this.id = inner.id;
     this.wantsTicks = inner.wantsTicks;
   }
 
   receive(from: string, body: unknown): readonly ProcessOutput[] {
-    return this.addFarCopies(this.inner.receive(from, body));
+    return this.rewrite(this.inner.receive(from, body));
   }
 
   tick(): readonly ProcessOutput[] {
-    return this.addFarCopies(this.inner.tick());
+    return this.rewrite(this.inner.tick());
   }
 
   idle(): boolean {
+    return this.inner.idle();
+  }
+
+  protected abstract rewrite(outputs: readonly ProcessOutput[]): readonly ProcessOutput[];
+}
+
+/**
+ * A Byzantine replica that runs correctly and, with each stream copy it sends, sends a copy of the
+ * same item numbered `FAR_AHEAD` items later, rightly signed: a copy no other replica matches,
+ * for an item its group will not reach in the run.
+ */
+const FAR_AHEAD = 500;
+class FarAheadCopier extends RewritesOutputs {
+  farCopiesSent = 0;
+
+  constructor(
+    inner: Replica<unknown>,
+    private readonly signer: Signer,
+  ) {
+    super(inner);
+  }
+
+  override idle(): boolean {
     return true;
   }
 
-  private addFarCopies(outputs: readonly ProcessOutput[]): readonly ProcessOutput[] {
+  protected rewrite(outputs: readonly ProcessOutput[]): readonly ProcessOutput[] {
     const result: ProcessOutput[] = [];
     for (const output of outputs) {
       result.push(output);
@@ -91,31 +108,15 @@ class FarAheadCopier implements ProcessLogic {
 }
 
 /** A correct replica whose sends are shown to `observe` on their way out. */
-class Observed implements ProcessLogic {
-  readonly id: string;
-  readonly wantsTicks: boolean;
-
+class Observed extends RewritesOutputs {
   constructor(
-    private readonly inner: Replica<unknown>,
+    inner: Replica<unknown>,
     private readonly observe: NonNullable<RunOptions["observe"]>,
   ) {
-    this.id = inner.id;
-    this.wantsTicks = inner.wantsTicks;
+    super(inner);
   }
 
-  receive(from: string, body: unknown): readonly ProcessOutput[] {
-    return this.seen(this.inner.receive(from, body));
-  }
-
-  tick(): readonly ProcessOutput[] {
-    return this.seen(this.inner.tick());
-  }
-
-  idle(): boolean {
-    return this.inner.idle?.() ?? true;
-  }
-
-  private seen(outputs: readonly ProcessOutput[]): readonly ProcessOutput[] {
+  protected rewrite(outputs: readonly ProcessOutput[]): readonly ProcessOutput[] {
     for (const output of outputs) if (output.kind === "send") this.observe(this.id, output);
     return outputs;
   }
@@ -125,28 +126,17 @@ class Observed implements ProcessLogic {
  * A replica that runs correctly but signs its prepares and commits wrongly (each carries its
  * signature of its first vote): they come over its own link, so only their signatures are wrong.
  */
-class BadVoteSigner implements ProcessLogic {
-  readonly id: string;
-  readonly wantsTicks: boolean;
+class BadVoteSigner extends RewritesOutputs {
   private firstSignature: string | undefined;
   /** The one vote it signed rightly: its first. */
   first: { type: string; view: number; seq: number } | undefined;
 
-  constructor(private readonly inner: Replica<unknown>) {
-    this.id = inner.id;
-    this.wantsTicks = inner.wantsTicks;
-  }
-
-  receive(from: string, body: unknown): readonly ProcessOutput[] {
-    return this.inner.receive(from, body).map((output) => this.corrupt(output));
-  }
-
-  tick(): readonly ProcessOutput[] {
-    return this.inner.tick().map((output) => this.corrupt(output));
-  }
-
-  idle(): boolean {
+  override idle(): boolean {
     return true;
+  }
+
+  protected rewrite(outputs: readonly ProcessOutput[]): readonly ProcessOutput[] {
+    return outputs.map((output) => this.corrupt(output));
   }
 
   private corrupt(output: ProcessOutput): ProcessOutput {
