@@ -213,6 +213,8 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
         mode,
         f,
         outstandingMax,
+        // A workload client's answers are not read: the metrics come from the trace.
+        results: false,
         ...(signatures === undefined ? {} : { signer: signatures.signerFor(id) }),
       }),
       region,
