@@ -116,6 +116,8 @@ export class MulticastClient implements ClientLogic {
   /** The lowest sequence number in flight (`nextSeq` when none is), kept as records complete. */
   private oldestSeq = 0;
   private readonly collectResults: boolean;
+  /** The last destination set found valid: a workload repeats one (read-only) array for its local multicasts. */
+  private lastCheckedDst: DestinationSet | undefined;
   private readonly quorum: number;
   /**
    * The context the client addresses requests under: the system's groups, the protocol's
@@ -171,15 +173,18 @@ export class MulticastClient implements ClientLogic {
     payloadBytes: number,
     payload?: unknown,
   ): { message: Multicast; outputs: readonly ProcessOutput[] } {
-    const { membership } = this.spec;
-    for (const group of dst) {
-      if (!membership.hasGroup(group)) {
-        throw new InputError(
-          "multicast",
-          "dst",
-          `group ${describeValue(group)} does not exist (groups: ${listNames(membership.groups)})`,
-        );
+    if (dst !== this.lastCheckedDst) {
+      const { membership } = this.spec;
+      for (const group of dst) {
+        if (!membership.hasGroup(group)) {
+          throw new InputError(
+            "multicast",
+            "dst",
+            `group ${describeValue(group)} does not exist (groups: ${listNames(membership.groups)})`,
+          );
+        }
       }
+      this.lastCheckedDst = dst;
     }
     assert(
       this.inFlight.size < this.spec.outstandingMax,

@@ -66,13 +66,14 @@ export class ClientRequests {
       this.tables.set(client, table);
     }
     if (seq < table.floor || table.executed.has(seq)) return false;
-    table.executed.set(seq, null);
-    // Slide the window: everything far behind the newest request is settled anyway.
+    // Slide the window: everything far behind the newest request is settled anyway. (The floor
+    // stays at or below `seq`; sliding first leaves the ring only what is still above it.)
     const floor = Math.max(settled, seq - this.window >= table.floor ? seq - Math.floor(this.window / 2) : 0);
     if (floor > table.floor) {
       table.executed.deleteBelow(floor, table.floor);
       table.floor = floor;
     }
+    table.executed.set(seq, null);
     return true;
   }
 
