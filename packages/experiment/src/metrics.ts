@@ -113,11 +113,17 @@ interface Shape {
   readonly perKind: LatencyAccumulator;
 }
 
-/** A client's shapes by destination set, and the last one used (most multicasts repeat it). */
+/**
+ * A client's shapes by destination set, the last one used (most multicasts repeat it), and the
+ * last local one by its destination array (a workload repeats one array for its local
+ * multicasts, so a global multicast in between costs the local ones no lookup).
+ */
 interface ClientShapes {
   readonly byDst: Map<string, Shape>;
   last: Shape | undefined;
   lastKey: string;
+  lastLocal: Shape | undefined;
+  lastLocalDst: DestinationSet | undefined;
 }
 
 interface InFlight {
@@ -259,7 +265,9 @@ export class MetricsCollector implements TraceSink {
   multicast(id: MessageId, client: ProcessId, dst: DestinationSet, t: number): void {
     let shapes = this.shapes.get(client);
     if (shapes === undefined) {
-      shapes = this.ignoredClients.has(client) ? null : { byDst: new Map(), last: undefined, lastKey: "" };
+      shapes = this.ignoredClients.has(client)
+        ? null
+        : { byDst: new Map(), last: undefined, lastKey: "", lastLocal: undefined, lastLocalDst: undefined };
       this.shapes.set(client, shapes);
     }
     if (shapes === null) return;
@@ -321,12 +329,11 @@ export class MetricsCollector implements TraceSink {
   /** The shape of `client`'s multicasts to `dst` (`shapes` are the client's), computed on first use. */
   private shape(shapes: ClientShapes, client: string, dst: DestinationSet): Shape {
     // Most of a client's multicasts go to its home group alone: the last shape answers them.
+    if (dst === shapes.lastLocalDst) return shapes.lastLocal as Shape;
     const key = dst.length === 1 ? (dst[0] as GroupId) : destinationKey(dst);
-    if (shapes.last !== undefined && key === shapes.lastKey) return shapes.last;
-    let shape = shapes.byDst.get(key);
+    let shape = shapes.last !== undefined && key === shapes.lastKey ? shapes.last : shapes.byDst.get(key);
     if (shape !== undefined) {
-      shapes.last = shape;
-      shapes.lastKey = key;
+      this.remember(shapes, dst, key, shape);
       return shape;
     }
     const region = this.clientRegions.get(client);
@@ -351,9 +358,17 @@ export class MetricsCollector implements TraceSink {
       perKind,
     };
     shapes.byDst.set(key, shape);
+    this.remember(shapes, dst, key, shape);
+    return shape;
+  }
+
+  private remember(shapes: ClientShapes, dst: DestinationSet, key: string, shape: Shape): void {
     shapes.last = shape;
     shapes.lastKey = key;
-    return shape;
+    if (dst.length === 1) {
+      shapes.lastLocal = shape;
+      shapes.lastLocalDst = dst;
+    }
   }
 
   private onView(group: string, view: number): void {

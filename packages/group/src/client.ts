@@ -116,6 +116,9 @@ export class MulticastClient implements ClientLogic {
   /** The lowest sequence number in flight (`nextSeq` when none is), kept as records complete. */
   private oldestSeq = 0;
   private readonly collectResults: boolean;
+  /** The sender of the last reply and its group. */
+  private lastFrom: ProcessId | undefined;
+  private lastFromGroup: GroupId | undefined;
   /** The last destination set found valid: a workload repeats one (read-only) array for its local multicasts. */
   private lastCheckedDst: DestinationSet | undefined;
   private readonly quorum: number;
@@ -334,8 +337,13 @@ export class MulticastClient implements ClientLogic {
     if (envelope?.t === "under-way" && typeof envelope.id === "string")
       return this.onUnderWay(from, envelope.id);
     if (envelope?.t !== "reply" || typeof envelope.id !== "string") return NOTHING;
-    // The answering group comes from the link, not from the reply's own field.
-    const group = this.spec.membership.groupOf(from);
+    // The answering group comes from the link, not from the reply's own field (most replies come
+    // from the replica that answered last).
+    if (from !== this.lastFrom) {
+      this.lastFrom = from;
+      this.lastFromGroup = this.spec.membership.groupOf(from);
+    }
+    const group = this.lastFromGroup;
     const record = this.recordOf(envelope.id);
     if (group === undefined || record === undefined) return NOTHING;
     const dst = record.message.dst;
