@@ -57,7 +57,17 @@ class LatencyAccumulator {
     }
   }
 
-  summary(): LatencySummary {
+  /** The samples sorted ascending (a copy). */
+  sorted(): Float64Array {
+    return this.values.slice(0, this.count).sort();
+  }
+
+  /**
+   * `sorted`: the samples sorted ascending when the caller has them (`mergeSorted` of the parts
+   * they were split into), so they are not sorted twice.
+   */
+  summary(sorted = this.sorted()): LatencySummary {
+    assert(sorted.length === this.count, "the sorted samples are this accumulator's");
     const count = this.count;
     if (count === 0) {
       return {
@@ -72,7 +82,6 @@ class LatencyAccumulator {
         meanModelMs: null,
       };
     }
-    const sorted = this.values.slice(0, count).sort();
     let sum = 0;
     for (let index = 0; index < count; index += 1) sum += sorted[index] as number;
     const mean = sum / count;
@@ -90,6 +99,29 @@ class LatencyAccumulator {
       meanModelMs,
     };
   }
+}
+
+/** One ascending array of the ascending `parts`' values (a k-way merge: no sort of the whole). */
+function mergeSorted(parts: readonly Float64Array[]): Float64Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const merged = new Float64Array(length);
+  const next = parts.map(() => 0);
+  for (let index = 0; index < length; index += 1) {
+    let from = -1;
+    let smallest = Number.POSITIVE_INFINITY;
+    for (let part = 0; part < parts.length; part += 1) {
+      const at = next[part] as number;
+      const values = parts[part] as Float64Array;
+      if (at < values.length && (from < 0 || (values[at] as number) < smallest)) {
+        from = part;
+        smallest = values[at] as number;
+      }
+    }
+    merged[index] = smallest;
+    next[from] = (next[from] as number) + 1;
+  }
+  return merged;
 }
 
 /** Nearest-rank percentile of sorted samples. */
@@ -483,13 +515,23 @@ export class MetricsCollector implements TraceSink {
       .map(([kind]) => kind)
       .sort((a, b) => kindOrder(a) - kindOrder(b));
     const spanMs = this.lastCompleteMs - this.firstMulticastMs;
+    // Every sample of `latency` is a sample of exactly one kind: the kinds' sorted samples merged
+    // are the whole's sorted, summed in the same order (so the same mean to the last bit).
+    const sortedByKind = new Map(
+      kinds.map((kind) => [kind, (this.byKind.get(kind) as LatencyAccumulator).sorted()]),
+    );
     return {
       multicasts: this.multicasts,
       delivered: this.delivered,
       completed: this.completed,
-      latency: this.latency.summary(),
+      latency: this.latency.summary(mergeSorted([...sortedByKind.values()])),
       completeLatency: this.completeLatency.summary(),
-      byKind: new Map(kinds.map((kind) => [kind, (this.byKind.get(kind) as LatencyAccumulator).summary()])),
+      byKind: new Map(
+        kinds.map((kind) => [
+          kind,
+          (this.byKind.get(kind) as LatencyAccumulator).summary(sortedByKind.get(kind)),
+        ]),
+      ),
       multicastsPerSec: spanMs > 0 ? (this.completed * 1000) / spanMs : 0,
       samples: this.samples,
       marks: this.marks,

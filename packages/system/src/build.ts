@@ -14,6 +14,7 @@ import {
   Prng,
   protocolContext,
   runGroups,
+  sharedId,
   targetGroups,
 } from "@amcast/core";
 import type {
@@ -197,7 +198,7 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
   const startPrng = new Prng(spec.seed).derive("client-start");
   const clientRegions = new Map<string, string>();
   const clients: SimClient[] = placements.map(({ region, home }, index) => {
-    const id = `c${index}`;
+    const id = sharedId(`c${index}`);
     clientRegions.set(id, region);
     const chooser = new DestinationChooser(workload.locality, topology, targets, home);
     const shift = workload.shift ?? null;
