@@ -225,6 +225,8 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
     },
     "workloads[].destinationTable": {
       text: "per home group, the destination sets of its global multicasts with weights (`globalChoice` `table`), or the name of a JSON file beside the experiment holding them",
+      type: "object, or string (a file name)",
+      defaultText: "none",
     },
     "workloads[].destinationTable.<home group>": { text: "a home group's destination sets" },
     "workloads[].destinationTable.<home group>[].dst": {

@@ -186,6 +186,19 @@ describe("a run that stops at its time limit", () => {
   });
 });
 
+describe("--list", () => {
+  it("counts a run's multicasts from its budgets, and a time-limited run by its time limit", () => {
+    experiment("timed", { ...SMALL_EXPERIMENT, timeLimitMs: 5000, endsAtTimeLimit: true });
+    const result = amcast(project, "experiment", "--list");
+    expect(result.status).toBe(0);
+    const row = (name: string) => result.stdout.split("\n").find((line) => line.startsWith(`${name} `)) ?? "";
+    // 2 clients per group x 3 groups x 30 multicasts.
+    expect(row("small")).toMatch(/^small\s+1\s+180\s+~\d+ kB/);
+    // Its clients' budget (30 each) does not bound a run that ends at its time limit.
+    expect(row("timed")).toMatch(/^timed\s+1\s+5 s each\s+grows with rate/);
+  });
+});
+
 describe("bad input gets one clear line and a non-zero exit", () => {
   it("an unknown experiment name, listing the known ones", () => {
     expectOneLineError(amcast(project, "experiment", "nope"), /unknown experiment "nope" \(known: .*small/);

@@ -163,6 +163,14 @@ describe("a key-value service experiment", () => {
   });
 });
 
+describe("--list", () => {
+  it("counts a service experiment's runs (protocols x linearizable x seeds), naming its service", () => {
+    const result = amcast(project, "experiment", "--list");
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^kv-small\s+18\s+kv service\s+-\s/m);
+  });
+});
+
 describe("a gTPC-C service experiment", () => {
   it("prints committed transactions per second and latency per type for each protocol, and the consistency check", () => {
     experiment("gtpcc-small", {

@@ -22,6 +22,7 @@ import { linesSections, writeReport } from "../report-html.js";
 import { planRuns } from "../run.js";
 import type { ScenarioOutcome } from "../scenario.js";
 import { runScenario } from "../scenario.js";
+import { serviceRuns } from "../service/runs.js";
 import type { ExperimentSpec } from "../spec.js";
 import { loadExperiment, selectWorkloads } from "../spec.js";
 import type { ResultsHeader } from "../store.js";
@@ -381,6 +382,25 @@ export function experimentList(experimentsDir: string): string {
       }
       const experiment = selectWorkloads(loadExperiment(file), false);
       const runs = planRuns(experiment, { recordSends: false, keepSamples: false });
+      // A service experiment's runs drive transactions, counted by its service, not multicasts.
+      if (experiment.service !== null)
+        return [
+          name,
+          serviceRuns(experiment, undefined).length,
+          `${experiment.service.kind} service`,
+          "-",
+          oneLine(experiment.description),
+        ];
+      // Runs that end at their time limit make as many multicasts as their rate allows in it,
+      // not the clients' budgets (which are only set high enough never to run out).
+      if (experiment.endsAtTimeLimit)
+        return [
+          name,
+          runs.length,
+          `${experiment.timeLimitMs / 1000} s each`,
+          "grows with rate",
+          oneLine(experiment.description),
+        ];
       const multicasts = runs.reduce((sum, run) => sum + expectedMulticasts(run.spec), 0);
       const bytes = runs.reduce(
         (sum, run) =>
