@@ -62,9 +62,7 @@ export class Topology {
       .map((group) => group.id)
       .sort(compareIds);
     assert(this.targetGroupIds.length > 0, "a topology has a target group");
-    this.regionIndexByGroup = new Map(
-      this.groups.map((group) => [group.id, this.regionIndex(group.region)]),
-    );
+    this.regionIndexByGroup = new Map(this.groups.map((group) => [group.id, this.regionIndex(group.region)]));
     assert(this.regionIndexByGroup.size === groups.length, "group ids are unique");
     this.clients = clients.map((client) =>
       client.home === undefined ? client : { ...client, home: sharedId(client.home) },

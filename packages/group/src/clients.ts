@@ -1,8 +1,8 @@
 import type { ClientId } from "@amcast/core";
 import { assert } from "@amcast/core";
+import { SequenceMap } from "./sequence-map.js";
 import type { ClientsState } from "./snapshot.js";
 import { compareText } from "./snapshot.js";
-import { SequenceMap } from "./sequence-map.js";
 import type { GroupWire } from "./wire.js";
 
 /**
@@ -142,7 +142,8 @@ export class ClientRequests {
     this.lastTable = undefined;
     for (const { client, floor, executed } of state) {
       const table: ClientTable = { floor, executed: new SequenceMap(this.window) };
-      for (const [seq, reply] of executed) if (seq >= floor) table.executed.set(seq, reply as GroupWire | null);
+      for (const [seq, reply] of executed)
+        if (seq >= floor) table.executed.set(seq, reply as GroupWire | null);
       this.tables.set(client, table);
     }
   }

@@ -41,11 +41,11 @@ export class SequenceMap<V> {
   get(key: number): V | undefined {
     const slot = key & this.mask;
     if (this.keys[slot] === key) return this.values[slot];
-    return this.overflow === undefined ? undefined : this.overflow.get(key);
+    return this.overflow?.get(key);
   }
 
   has(key: number): boolean {
-    return this.keys[key & this.mask] === key || (this.overflow !== undefined && this.overflow.has(key));
+    return this.keys[key & this.mask] === key || this.overflow?.has(key) === true;
   }
 
   set(key: number, value: V): void {
@@ -55,7 +55,7 @@ export class SequenceMap<V> {
       return;
     }
     const overflow = this.overflow;
-    if (overflow !== undefined && overflow.has(key)) {
+    if (overflow?.has(key)) {
       overflow.set(key, value);
       return;
     }
