@@ -143,7 +143,7 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
       limitsText: "> atMs",
     },
     "faultPlans[].crashes[].kind": {
-      text: "`durable`: the replica keeps its state; `amnesia`: it comes back with only its consensus hard state and fetches the rest from its group (replicated modes, simulator only; needs `recoverAtMs`)",
+      text: "`durable`: the replica keeps its state (on real processes: replays its journal); `amnesia`: it comes back with only its consensus hard state and fetches the rest from its group (replicated modes; needs `recoverAtMs`)",
       defaultText: "durable",
     },
     "faultPlans[].partitions": { text: "network partitions; messages across are held until the heal" },
@@ -154,7 +154,7 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
     "faultPlans[].byzantine[].proc": { text: "the replica, `<group>/<index>`" },
     "faultPlans[].byzantine[].strategy": { text: "how it misbehaves (docs/design.md)" },
     recovery: {
-      text: "a recovery experiment instead of the fields above: one replicated Skeen group with a partitioned key-value state, one replica crashed and restarted (docs/durability.md); simulator only",
+      text: "a recovery experiment instead of the fields above: one replicated Skeen group with a partitioned key-value state, one replica crashed and restarted (docs/durability.md); on the simulator, or on real processes with `--runtime net` (then `recovery.net` applies)",
       defaultText: "none",
     },
     "recovery.keys": { text: "state sizes to run, in keys" },
@@ -173,6 +173,27 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
     },
     "recovery.seed": { text: "the seed" },
     "recovery.crashKind": { text: "`amnesia`: the replica comes back empty; `durable`: with its state" },
+    "recovery.net": {
+      text: "with `--runtime net`: these fields replace the ones above (real processes on one machine suit a lighter load)",
+    },
+    "recovery.net.keys": { text: "state sizes to run, in keys" },
+    "recovery.net.clients": { text: "open-loop clients" },
+    "recovery.net.ratePerSecPerClient": { text: "multicasts each client starts per second" },
+    "recovery.net.durationMs": { text: "how long the clients send (wall-clock ms)" },
+    "recovery.net.crashAtMs": { text: "when the replica is killed (SIGKILL), after the workload's start" },
+    "recovery.net.pauseMs": {
+      text: "how long until its process is started again",
+      limitsText: "crashAtMs + pauseMs < durationMs",
+    },
+    "recovery.net.checkpointEntries": { text: "log positions between checkpoints" },
+    "recovery.net.fsync": {
+      text: "the replicas' journal fsync policy (with `batch`, each round trip of a state transfer waits for two fsyncs)",
+      defaultText: "interval",
+    },
+    "recovery.net.truncateJournal": {
+      text: "write the group's checkpoints into the journals and truncate them there (a durable restart then starts from its checkpoint)",
+      defaultText: "false",
+    },
     "recovery.oracles": {
       text: "keep the trace and run the oracles (false for millions of multicasts: completions and final roots are still checked)",
     },
@@ -484,6 +505,17 @@ const EXAMPLES: Record<string, unknown> = {
       seed: 1,
       crashKind: "amnesia",
       oracles: true,
+      net: {
+        keys: [10],
+        clients: 1,
+        ratePerSecPerClient: 5,
+        durationMs: 200,
+        crashAtMs: 50,
+        pauseMs: 50,
+        checkpointEntries: 4,
+        fsync: "interval",
+        truncateJournal: false,
+      },
     },
   },
 };

@@ -1,11 +1,13 @@
 import { checkRun } from "@amcast/check";
-import type { GroupId, Multicast, ProcessId, TraceEvent } from "@amcast/core";
+import type { GroupId, ProcessId, TraceEvent } from "@amcast/core";
 import { JsonFields, Topology } from "@amcast/core";
-import type { ApplicationState, ReplicationMode } from "@amcast/group";
+import type { ReplicationMode } from "@amcast/group";
 import { protocolByName } from "@amcast/protocols";
+import type { FsyncPolicy } from "@amcast/runtime";
+import { FSYNC_POLICIES } from "@amcast/runtime";
 import { simulate } from "@amcast/sim";
 import type { SystemSpec } from "@amcast/system";
-import { buildSystem } from "@amcast/system";
+import { buildSystem, keyValueApplication } from "@amcast/system";
 import { simulatorOptions } from "./scenario.js";
 
 /**
@@ -44,6 +46,29 @@ export interface RecoveryPlan {
    * whose trace does not fit in memory: completions and the final roots are still checked.
    */
   readonly oracles: boolean;
+  /**
+   * What differs with `--runtime net` (real processes on one machine: smaller load and longer
+   * pauses suit them), over the fields above.
+   */
+  readonly net: Partial<NetRecoveryFields>;
+  /**
+   * The replicas' journal policy on real processes (default `interval`: a killed process loses
+   * nothing it wrote; with `batch`, each round trip of a state transfer waits for two fsyncs).
+   */
+  readonly netFsync: FsyncPolicy;
+  /** On real processes: write checkpoints into the journals and truncate them there (default false). */
+  readonly netTruncateJournal: boolean;
+}
+
+/** The fields a recovery plan's `net` block may set for runs on real processes. */
+export type NetRecoveryFields = Pick<
+  RecoveryPlan,
+  "keys" | "clients" | "ratePerSecPerClient" | "durationMs" | "crashAtMs" | "pauseMs" | "checkpointEntries"
+>;
+
+/** The plan a run on real processes follows: the plan with its `net` block over it. */
+export function netRecoveryPlan(plan: RecoveryPlan): RecoveryPlan {
+  return { ...plan, ...plan.net };
 }
 
 export interface RecoveryRow {
@@ -101,85 +126,57 @@ export function readRecoveryPlan(text: string, file: string): RecoveryPlan {
       ? (block.choice("crashKind", ["durable", "amnesia"] as const) as RecoveryPlan["crashKind"])
       : "amnesia",
     oracles: block.boolean("oracles", true),
+    ...readNetFields(block.optionalObject("net")),
   };
   block.done();
   doc.done();
-  if (plan.crashAtMs + plan.pauseMs >= plan.durationMs)
-    throw block.error(
-      "pauseMs",
-      "the replica must come back before the workload ends (crashAtMs + pauseMs < durationMs)",
-    );
+  for (const [fields, at] of [
+    [plan, block],
+    [netRecoveryPlan(plan), block.optionalObject("net") ?? block],
+  ] as const)
+    if (fields.crashAtMs + fields.pauseMs >= fields.durationMs)
+      throw at.error(
+        "pauseMs",
+        "the replica must come back before the workload ends (crashAtMs + pauseMs < durationMs)",
+      );
   return plan;
 }
 
-/**
- * A key-value state of `keys` keys ("k0".."k<keys-1>") in `partitions` partitions (key i in
- * partition i mod partitions), each value 16 characters at first (the key's number, zero-padded),
- * then the id of the last message that wrote it. Every
- * delivered message writes one key, chosen from its id. Keys are only ever overwritten, and a
- * partition is stored as an array in key order, so its snapshot is canonical without sorting.
- */
-export class PartitionedKv implements ApplicationState {
-  private readonly values: string[][];
-
-  constructor(
-    private readonly keys: number,
-    private readonly partitionCount: number,
-  ) {
-    this.values = Array.from({ length: partitionCount }, (_, partition) =>
-      Array.from({ length: Math.ceil((keys - partition) / partitionCount) }, (_, slot) =>
-        String(slot * partitionCount + partition).padStart(16, "0"),
-      ),
-    );
-  }
-
-  apply(message: Multicast): null {
-    const key = keyOf(message.id, this.keys);
-    (this.values[key % this.partitionCount] as string[])[Math.floor(key / this.partitionCount)] = message.id;
-    return null;
-  }
-
-  partitions(): readonly string[] {
-    return this.values.map((_, index) => partitionName(index));
-  }
-
-  snapshot(partition: string): unknown {
-    return this.values[partitionIndex(partition)];
-  }
-
-  restore(partition: string, state: unknown): void {
-    this.values[partitionIndex(partition)] = [...(state as string[])];
-  }
-}
-
-function partitionName(index: number): string {
-  return `p${String(index).padStart(4, "0")}`;
-}
-
-function partitionIndex(name: string): number {
-  return Number(name.slice(1));
-}
-
-/** The key a message writes: a hash of its id (FNV-1a), modulo the key count. */
-function keyOf(id: string, keys: number): number {
-  let hash = 0x811c_9dc5;
-  for (let index = 0; index < id.length; index += 1)
-    hash = Math.imul(hash ^ id.charCodeAt(index), 0x0100_0193);
-  return (hash >>> 0) % keys;
+function readNetFields(block: JsonFields | undefined): {
+  net: Partial<NetRecoveryFields>;
+  netFsync: FsyncPolicy;
+  netTruncateJournal: boolean;
+} {
+  if (block === undefined) return { net: {}, netFsync: "interval", netTruncateJournal: false };
+  const fields: Partial<Record<keyof NetRecoveryFields, unknown>> = {};
+  if (block.has("keys")) fields.keys = block.numbers("keys", { integer: true, min: 1 });
+  if (block.has("clients")) fields.clients = block.number("clients", { integer: true, min: 1 });
+  if (block.has("ratePerSecPerClient"))
+    fields.ratePerSecPerClient = block.number("ratePerSecPerClient", { min: 1 });
+  for (const name of ["durationMs", "crashAtMs", "pauseMs"] as const)
+    if (block.has(name)) fields[name] = block.number(name, { min: 1 });
+  if (block.has("checkpointEntries"))
+    fields.checkpointEntries = block.number("checkpointEntries", { integer: true, min: 1 });
+  const netFsync = block.has("fsync") ? (block.choice("fsync", FSYNC_POLICIES) as FsyncPolicy) : "interval";
+  const netTruncateJournal = block.boolean("truncateJournal", false);
+  block.done();
+  return { net: fields as Partial<NetRecoveryFields>, netFsync, netTruncateJournal };
 }
 
 const GROUP: GroupId = "a";
 /** A fault plan's `leaderOf` naming this resolves to a replica that does not lead right now. */
-const FOLLOWER_OF_GROUP = "a#follower";
+export const FOLLOWER_OF_GROUP = "a#follower";
 
-/** Runs one (keys, mode, role) case. */
-export function runRecoveryCase(
+/**
+ * One case's system: one Skeen group under open-loop load from `plan.clients` clients, a crash of
+ * its leader (or, through the `leaderOf` hook, a follower) at `crashAtMs`, back `pauseMs` later.
+ */
+export function recoverySpec(
   plan: RecoveryPlan,
   keys: number,
   mode: "crash" | "byzantine",
   role: "leader" | "follower",
-): RecoveryRow {
-  const started = performance.now();
+): SystemSpec {
   const topology = new Topology(
     "recovery",
     { regions: ["A"], latencyMs: [[1]] },
@@ -229,13 +226,33 @@ export function runRecoveryCase(
     tickMs: 10,
     realTime: false,
   };
-  const stores = new Map<ProcessId, PartitionedKv>();
+  return spec;
+}
+
+/** Completions per second over [fromMs, toMs). */
+export function completionRate(completions: readonly number[], fromMs: number, toMs: number): number {
+  return toMs <= fromMs
+    ? 0
+    : (completions.filter((t) => t >= fromMs && t < toMs).length * 1000) / (toMs - fromMs);
+}
+
+/** The replica a follower crash strikes: the last replica that does not lead (as on the simulator). */
+export function followerOf(replicas: readonly ProcessId[], leader: ProcessId): ProcessId | undefined {
+  return [...replicas].reverse().find((id) => id !== leader);
+}
+
+/** Runs one (keys, mode, role) case. */
+export function runRecoveryCase(
+  plan: RecoveryPlan,
+  keys: number,
+  mode: "crash" | "byzantine",
+  role: "leader" | "follower",
+): RecoveryRow {
+  const started = performance.now();
+  const recoverAtMs = plan.crashAtMs + plan.pauseMs;
+  const spec = recoverySpec(plan, keys, mode, role);
   const built = buildSystem(spec, {
-    application: (id) => {
-      const store = new PartitionedKv(keys, plan.partitions);
-      stores.set(id, store);
-      return { application: (message) => store.apply(message), state: store };
-    },
+    application: keyValueApplication(keys, plan.partitions),
     ordering: { checkpointEntries: plan.checkpointEntries },
   });
   const replicaIds = built.membership.replicas(GROUP);
@@ -269,13 +286,12 @@ export function runRecoveryCase(
     leaderOf: (group) => {
       if (group !== FOLLOWER_OF_GROUP) return built.leaderOf(group);
       const leader = built.leaderOf(GROUP);
-      return leader === undefined ? undefined : [...replicaIds].reverse().find((id) => id !== leader);
+      return leader === undefined ? undefined : followerOf(replicaIds, leader);
     },
     onEvent: observe,
   });
   const violations = plan.oracles ? checkRun(events, { liveness: true }).violations.length : null;
-  const rate = (fromMs: number, toMs: number): number =>
-    toMs <= fromMs ? 0 : (completions.filter((t) => t >= fromMs && t < toMs).length * 1000) / (toMs - fromMs);
+  const rate = (fromMs: number, toMs: number): number => completionRate(completions, fromMs, toMs);
   const duringEnd = caughtUpAt ?? plan.durationMs;
   const afterEnd = Math.min(plan.durationMs, duringEnd + 1000);
   const replica = built.replica(crashed);
@@ -315,12 +331,14 @@ export function isRecoveryExperiment(text: string): boolean {
   }
 }
 
-/** Whether a case passed: every multicast completed, no oracle violation, the replica recovered, one root. */
+/**
+ * Whether a case passed: every multicast completed, no oracle violation, the replica caught up
+ * (by a checkpoint, or by the log when its group still held it: the row says which), one root.
+ */
 export function recoveryPassed(row: RecoveryRow): boolean {
   return (
     row.completed === row.multicasts &&
     (row.violations === null || row.violations === 0) &&
-    row.installMs !== null &&
     row.caughtUpMs !== null &&
     row.sameRoot
   );
@@ -350,7 +368,8 @@ export function recoveryCells(row: RecoveryRow): (string | number)[] {
     row.mode,
     row.role,
     row.crashed,
-    row.installMs === null ? "never" : Math.round(row.installMs),
+    // Caught up without a checkpoint: its group still held the log from the start.
+    row.installMs === null ? (row.caughtUpMs === null ? "never" : "by log") : Math.round(row.installMs),
     row.caughtUpMs === null ? "never" : Math.round(row.caughtUpMs),
     Math.round(row.transferredBytes / 1024),
     row.positionsBehind ?? "-",

@@ -22,7 +22,7 @@ import {
   targetGroups,
 } from "@amcast/core";
 import type { ByzantineStrategy, ReplicationMode } from "@amcast/group";
-import { BYZANTINE_STRATEGIES, REPLICATION_MODES, replicaCount } from "@amcast/group";
+import { BYZANTINE_STRATEGY_NAMES, REPLICATION_MODES, replicaCount } from "@amcast/group";
 import { protocolByName } from "@amcast/protocols";
 import type {
   CrashFault,
@@ -757,7 +757,7 @@ function readFaultPlan(
   const byzantine: ByzantineFault[] = byzantineItems.map((item) => {
     const proc = item.string("proc");
     checkProcess(item, "proc", proc);
-    const strategy = item.choice<ByzantineStrategy>("strategy", BYZANTINE_STRATEGIES);
+    const strategy = item.choice<ByzantineStrategy>("strategy", BYZANTINE_STRATEGY_NAMES);
     markFaulty(item, "proc", proc.slice(0, proc.lastIndexOf("/")), proc);
     item.done();
     return { proc, strategy };

@@ -19,6 +19,9 @@ const PLAN: RecoveryPlan = {
   seed: 1,
   crashKind: "amnesia",
   oracles: true,
+  net: {},
+  netFsync: "interval",
+  netTruncateJournal: false,
 };
 
 describe("recovery experiment", () => {

@@ -46,6 +46,11 @@ export const BYZANTINE_STRATEGIES: readonly ByzantineStrategy[] = [
   "replay",
   "lie-view-change",
 ];
+/** Every strategy a fault plan may name: the swarm's draws above and `corrupt-state`. */
+export const BYZANTINE_STRATEGY_NAMES: readonly ByzantineStrategy[] = [
+  ...BYZANTINE_STRATEGIES,
+  "corrupt-state",
+];
 
 /** Old messages a replaying replica remembers. */
 const REPLAY_MEMORY = 64;

@@ -1,7 +1,7 @@
 export type { SignedDigest, Signer, Verifier } from "./auth.js";
 export { canonical, digest, SimulatedSignatures } from "./auth.js";
 export type { ByzantineStrategy } from "./byzantine.js";
-export { BYZANTINE_STRATEGIES, ByzantineReplica } from "./byzantine.js";
+export { BYZANTINE_STRATEGIES, BYZANTINE_STRATEGY_NAMES, ByzantineReplica } from "./byzantine.js";
 export type { ClientSpec } from "./client.js";
 export { createClient, MulticastClient } from "./client.js";
 export { CLIENT_SEQ_WINDOW } from "./clients.js";

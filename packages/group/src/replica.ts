@@ -447,6 +447,18 @@ export class Replica<M> implements ProcessLogic {
     if (done.position > this.executedPosition) this.install(done);
   }
 
+  /**
+   * Starts a fresh replica from a checkpoint it wrote to its own disk before a restart (its
+   * journal was truncated there; the disk's checksums vouch for it): as an install of a fetched
+   * one, traced as such; its group catches it up from there. Built with the hard state recorded
+   * after that checkpoint, it votes again only once caught up (Raft R7, PBFT B6).
+   */
+  restoreCheckpoint(checkpoint: ReplicaCheckpoint): void {
+    if (this.spec.codec === undefined || this.executedPosition > 0)
+      throw new Error("restoreCheckpoint: a fresh replica with a state codec starts from a checkpoint");
+    this.install(checkpoint);
+  }
+
   /** Rebuilds the replica from a verified checkpoint, then lets the orderer continue after it. */
   private install(checkpoint: ReplicaCheckpoint): void {
     const codec = this.spec.codec as StateCodec;

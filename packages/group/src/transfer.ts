@@ -3,23 +3,38 @@ import type { ReplicaCheckpoint, SealedState, StateCodec, StateManifest } from "
 
 /**
  * State transfer inside a group: messages between the replicas of one group (the `state`
- * envelope), each bounded by what it carries (one manifest, or one partition).
+ * envelope), each bounded by what it carries (one manifest, or one chunk of a partition).
  *
  * - `manifest-request` / `manifest`: a replica's latest checkpoint: its position and manifest
  *   (null: none yet).
  * - `partition-request` / `partition`: one partition of the checkpoint at `position` (null: the
- *   server no longer holds that checkpoint).
+ *   server no longer holds that checkpoint). A partition larger than `TRANSFER_CHUNK_BYTES`
+ *   travels in chunks of that size, each asked for by its `offset` (absent: 0), so no message
+ *   outgrows a network frame however large the partition; the whole partition is verified
+ *   against its hash once its last chunk arrived.
  */
 export type TransferMessage =
   | { readonly type: "manifest-request" }
   | { readonly type: "manifest"; readonly position: number; readonly manifest: StateManifest | null }
-  | { readonly type: "partition-request"; readonly position: number; readonly name: string }
+  | {
+      readonly type: "partition-request";
+      readonly position: number;
+      readonly name: string;
+      readonly offset?: number;
+    }
   | {
       readonly type: "partition";
       readonly position: number;
       readonly name: string;
+      readonly offset?: number;
       readonly bytes: Uint8Array | null;
     };
+
+/**
+ * The most bytes of a partition one `partition` message carries: well below the network
+ * runtime's frame limit (4 MiB), so a chunk and its envelope always fit.
+ */
+export const TRANSFER_CHUNK_BYTES = 1 << 20;
 
 /** Modelled header bytes of a transfer message; a manifest entry costs its name, hash and size. */
 const HEADER_BYTES = 24;
@@ -64,13 +79,26 @@ export function serveTransfer(
       "state.manifest",
     );
   } else if (message.type === "partition-request" && typeof message.name === "string") {
-    const bytes =
+    const offset = message.offset ?? 0;
+    if (!Number.isSafeInteger(offset) || offset < 0) return;
+    const whole =
       checkpoint !== undefined && checkpoint.position === message.position
         ? (checkpoint.state.partitions.get(message.name) ?? null)
         : null;
+    // A partition that fits one chunk goes whole (the same message as before chunks existed).
+    const bytes =
+      whole === null || whole.length <= TRANSFER_CHUNK_BYTES
+        ? whole
+        : whole.subarray(offset, offset + TRANSFER_CHUNK_BYTES);
     send(
       from,
-      { type: "partition", position: message.position, name: message.name, bytes },
+      {
+        type: "partition",
+        position: message.position,
+        name: message.name,
+        ...(offset === 0 ? {} : { offset }),
+        bytes,
+      },
       HEADER_BYTES + message.name.length + (bytes?.length ?? 0),
       "state.partition",
     );
@@ -101,7 +129,11 @@ export class StateFetch {
   private sources: ProcessId[] = [];
   private readonly received = new Map<string, Uint8Array>();
   private pending: string[] = [];
-  private readonly inFlight = new Map<string, { source: ProcessId; sentAt: number }>();
+  /** Per partition being fetched: its source, when its last chunk was asked for, the chunks so far. */
+  private readonly inFlight = new Map<
+    string,
+    { source: ProcessId; sentAt: number; offset: number; chunks: Uint8Array[] }
+  >();
   private readonly slow = new Set<ProcessId>();
   private turn = 0;
   private askedAt = 0;
@@ -218,30 +250,63 @@ export class StateFetch {
       manifest === undefined ||
       request === undefined ||
       request.source !== from ||
-      message.position !== this.trustedPosition
+      message.position !== this.trustedPosition ||
+      (message.offset ?? 0) !== request.offset
     )
       return undefined;
     this.inFlight.delete(message.name);
+    const size = manifest.partitions.find((entry) => entry.name === message.name)?.bytes ?? 0;
+    const expected =
+      size <= TRANSFER_CHUNK_BYTES ? size : Math.min(TRANSFER_CHUNK_BYTES, size - request.offset);
     if (message.bytes === null) {
       // The server moved on to a newer checkpoint: it is no source of this one any more.
       this.dropSource(from);
       this.pending.push(message.name);
-    } else if (
-      !(message.bytes instanceof Uint8Array) ||
-      !this.codec.partitionMatches(manifest, message.name, message.bytes)
-    ) {
-      this.faulty.add(from);
-      this.dropSource(from);
-      this.pending.push(message.name);
+    } else if (!(message.bytes instanceof Uint8Array) || message.bytes.length !== expected) {
+      this.refuse(from, message.name);
+    } else if (request.offset + expected < size) {
+      // More chunks to come, from the same server (the hash covers the whole partition).
+      this.bytesReceived += expected;
+      const next = { ...request, sentAt: this.host.now(), offset: request.offset + expected };
+      next.chunks.push(message.bytes);
+      this.inFlight.set(message.name, next);
+      this.askChunk(from, message.name, next.offset);
+      return undefined;
     } else {
-      this.bytesReceived += message.bytes.length;
-      this.received.set(message.name, message.bytes);
-      this.slow.delete(from);
+      const bytes =
+        request.chunks.length === 0 ? message.bytes : concatenate([...request.chunks, message.bytes], size);
+      if (!this.codec.partitionMatches(manifest, message.name, bytes)) this.refuse(from, message.name);
+      else {
+        this.bytesReceived += expected;
+        this.received.set(message.name, bytes);
+        this.slow.delete(from);
+      }
     }
     if (this.received.size === manifest.partitions.length)
       return { position: this.trustedPosition, state: { manifest, partitions: this.received } };
     this.pump();
     return undefined;
+  }
+
+  /** A server that sent what the trusted manifest does not hold: faulty, never asked again. */
+  private refuse(source: ProcessId, name: string): void {
+    this.faulty.add(source);
+    this.dropSource(source);
+    this.pending.push(name);
+  }
+
+  private askChunk(source: ProcessId, name: string, offset: number): void {
+    this.host.send(
+      source,
+      {
+        type: "partition-request",
+        position: this.trustedPosition,
+        name,
+        ...(offset === 0 ? {} : { offset }),
+      },
+      HEADER_BYTES + name.length,
+      "state.partition-request",
+    );
   }
 
   private dropSource(source: ProcessId): void {
@@ -261,13 +326,8 @@ export class StateFetch {
       const source = this.pickSource();
       if (source === undefined) return;
       const name = this.pending.shift() as string;
-      this.inFlight.set(name, { source, sentAt: this.host.now() });
-      this.host.send(
-        source,
-        { type: "partition-request", position: this.trustedPosition, name },
-        HEADER_BYTES + name.length,
-        "state.partition-request",
-      );
+      this.inFlight.set(name, { source, sentAt: this.host.now(), offset: 0, chunks: [] });
+      this.askChunk(source, name, 0);
     }
   }
 
@@ -282,6 +342,16 @@ export class StateFetch {
     this.turn = (this.turn + 1) % candidates.length;
     return candidates[this.turn];
   }
+}
+
+function concatenate(chunks: readonly Uint8Array[], size: number): Uint8Array {
+  const whole = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, at);
+    at += chunk.length;
+  }
+  return whole;
 }
 
 export function stateBytes(state: SealedState): number {

@@ -31,11 +31,12 @@ import { netRefusals } from "./support.js";
  *   "replicas": [{ "id": "Canada/0", "host": "10.0.0.1", "port": 7000 }, ...],
  *   "clientHosts": [{ "id": "clients-0", "clients": ["c0", "c1"] }],
  *   "transport": { "batchMessagesMax": 512 },
- *   "storage": { "fsync": "batch" },
+ *   "storage": { "fsync": "batch", "truncate": false },
  *   "publicKeys": { "Canada/0": "<64 hex digits>", ..., "c0": "..." } }
  * ```
  * `storage.fsync` is the fsync policy of replicas started with a data directory
- * (`amcast replica --data-dir DIR`; `--fsync` overrides it).
+ * (`amcast replica --data-dir DIR`; `--fsync` overrides it); `storage.truncate` writes the
+ * group's checkpoints into their journals and truncates them there.
  * `publicKeys` (Byzantine mode only, where it is required) lists every process's Ed25519 public
  * key, replicas and clients; `amcast keys` derives them from the cluster secret.
  * `run` may leave out what the experiment has only one of (it may also name `linearizable` and
@@ -61,7 +62,28 @@ export interface Deployment {
   /** Every process's Ed25519 public key (raw), in Byzantine mode; empty when the file lists none. */
   readonly publicKeys: ReadonlyMap<string, Buffer>;
   /** The fsync policy of replicas that keep a data directory (default `batch`). */
-  readonly storage?: { readonly fsync: FsyncPolicy };
+  readonly storage?: DeploymentStorage;
+  /** What replicas hold besides the protocol and how often they checkpoint (default: neither set). */
+  readonly replicaState?: ReplicaStateOptions;
+}
+
+/** A deployment's `storage`: how replicas with a data directory journal. */
+export interface DeploymentStorage {
+  readonly fsync: FsyncPolicy;
+  /** Write the group's checkpoints into the journal and truncate it there (default false). */
+  readonly truncate?: boolean;
+}
+
+/**
+ * A deployment's `replicaState`: how often replicas checkpoint, and the application state they
+ * hold (the `recovery` experiment's partitioned key-value state), so that state transfer between
+ * real processes carries what it would in a service.
+ */
+export interface ReplicaStateOptions {
+  /** Checkpoint every this many log positions (absent: the group layer's default, 1024). */
+  readonly checkpointEntries?: number;
+  /** A key-value state of `keys` keys in `partitions` partitions (`PartitionedKv`). */
+  readonly keyValue?: { readonly keys: number; readonly partitions: number };
 }
 
 export const DEFAULT_CLIENT_HOST = "clients";
@@ -98,6 +120,7 @@ export function loadDeployment(file: string, resolveRun?: RunResolver): Deployme
   const limits = readLimits(doc.optionalObject("transport"));
   const publicKeys = readPublicKeys(doc, system, nodes);
   const storage = readStorage(doc.optionalObject("storage"));
+  const replicaState = readReplicaState(doc.optionalObject("replicaState"));
   doc.optionalString("description");
   doc.done();
   return {
@@ -110,6 +133,7 @@ export function loadDeployment(file: string, resolveRun?: RunResolver): Deployme
     limits,
     publicKeys,
     ...(storage === undefined ? {} : { storage }),
+    ...(replicaState === undefined ? {} : { replicaState }),
   };
 }
 
@@ -132,6 +156,7 @@ export function deploymentToJson(deployment: Omit<Deployment, "file">): Record<s
       .map(({ id, processes, host }) => ({ id, clients: processes, ...(host === "" ? {} : { host }) })),
     transport: deployment.limits,
     ...(deployment.storage === undefined ? {} : { storage: deployment.storage }),
+    ...(deployment.replicaState === undefined ? {} : { replicaState: deployment.replicaState }),
     ...(deployment.publicKeys.size === 0
       ? {}
       : {
@@ -323,13 +348,35 @@ function readPublicKeys(
   return keys;
 }
 
-function readStorage(doc: Fields | undefined): { readonly fsync: FsyncPolicy } | undefined {
+function readStorage(doc: Fields | undefined): DeploymentStorage | undefined {
   if (doc === undefined) return undefined;
   const fsync = doc.string("fsync");
   if (!(FSYNC_POLICIES as readonly string[]).includes(fsync))
     throw doc.error("fsync", `expected one of ${listNames(FSYNC_POLICIES)}, got ${describeValue(fsync)}`);
+  const truncate = doc.boolean("truncate", false);
   doc.done();
-  return { fsync: fsync as FsyncPolicy };
+  return { fsync: fsync as FsyncPolicy, ...(truncate ? { truncate } : {}) };
+}
+
+function readReplicaState(doc: Fields | undefined): ReplicaStateOptions | undefined {
+  if (doc === undefined) return undefined;
+  const checkpointEntries = doc.has("checkpointEntries")
+    ? doc.number("checkpointEntries", { integer: true, min: 1 })
+    : undefined;
+  const kv = doc.optionalObject("keyValue");
+  const keyValue =
+    kv === undefined
+      ? undefined
+      : {
+          keys: kv.number("keys", { integer: true, min: 1 }),
+          partitions: kv.number("partitions", { integer: true, min: 1 }),
+        };
+  kv?.done();
+  doc.done();
+  return {
+    ...(checkpointEntries === undefined ? {} : { checkpointEntries }),
+    ...(keyValue === undefined ? {} : { keyValue }),
+  };
 }
 
 function readLimits(doc: Fields | undefined): Partial<TransportLimits> {

@@ -12,7 +12,7 @@ import { BinaryHeap, Prng } from "@amcast/core";
 import type { SimClient } from "@amcast/sim";
 import type { Clock } from "./clock.js";
 import type { LatencyEmulation } from "./delay.js";
-import type { ReplayStats, ReplicaJournal } from "./journal.js";
+import type { JournalledReplica, ReplayStats, ReplicaJournal } from "./journal.js";
 import type { Keyring } from "./keys.js";
 import type { TransportLimits } from "./limits.js";
 import { QueueOverflowError } from "./limits.js";
@@ -94,6 +94,8 @@ export interface NodeHostOptions {
   readonly journal?: ReplicaJournal;
   /** What the replica's earlier incarnations traced (with `journal`): replay does not trace it again. */
   readonly traced?: TracedOutputs;
+  /** The replica restarted after an amnesia crash: `start` traces the fault (a new incarnation). */
+  readonly amnesia?: boolean;
 }
 
 export interface HostStats {
@@ -120,6 +122,44 @@ export interface HostStats {
   transport: TransportStats;
   /** Byzantine mode: the node's Ed25519 work (added by the node when it stops). */
   signatures?: SignatureStats;
+  /** A replica that checkpoints: its state when it stopped, and what it fetched from its group. */
+  replicaState?: ReplicaStateStats;
+}
+
+/** A replica's checkpoints and state transfers, as its node saw them when it stopped. */
+export interface ReplicaStateStats {
+  /** Partition bytes it fetched from its group (this incarnation). */
+  readonly transferredBytes: number;
+  /** Its last install of a checkpoint fetched from its group: the positions it skipped. */
+  readonly lastInstall?: { readonly from: number; readonly to: number };
+  /** Its latest checkpoint: the log position and the root of its state there. */
+  readonly checkpoint?: { readonly position: number; readonly root: string };
+  /** Replicas it caught serving a partition that did not match the trusted manifest. */
+  readonly faultyServers: readonly string[];
+}
+
+/** What a replica (`@amcast/group`'s Replica) tells of its state, read without importing it. */
+interface CheckpointingLogic {
+  readonly transferredBytes: number;
+  readonly lastInstall: { readonly from: number; readonly to: number } | undefined;
+  readonly latestCheckpoint:
+    | { readonly position: number; readonly state: { readonly manifest: { readonly root: string } } }
+    | undefined;
+  readonly faultyServers: ReadonlySet<string>;
+}
+
+function replicaStateOf(logic: ProcessLogic): ReplicaStateStats | undefined {
+  const replica = logic as Partial<CheckpointingLogic>;
+  if (typeof replica.transferredBytes !== "number") return undefined;
+  const checkpoint = replica.latestCheckpoint;
+  return {
+    transferredBytes: replica.transferredBytes,
+    faultyServers: [...(replica.faultyServers ?? [])],
+    ...(replica.lastInstall === undefined ? {} : { lastInstall: replica.lastInstall }),
+    ...(checkpoint === undefined
+      ? {}
+      : { checkpoint: { position: checkpoint.position, root: checkpoint.state.manifest.root } }),
+  };
 }
 
 interface ClientSlot {
@@ -214,7 +254,13 @@ export class NodeHost {
     if (options.journal !== undefined) {
       if (options.processes.length !== 1 || (options.workloads?.length ?? 0) > 0)
         throw new Error("a journal records the inputs of one replica process");
-      options.journal.bind((logic, outputs) => this.apply(logic, outputs), options.onFatal);
+      // A replica (not one running a Byzantine strategy) shows its hard state and checkpoints.
+      const replica = options.processes[0] as Partial<JournalledReplica> | undefined;
+      options.journal.bind(
+        (logic, outputs) => this.apply(logic, outputs),
+        options.onFatal,
+        typeof replica?.hardState === "function" ? (replica as JournalledReplica) : undefined,
+      );
     }
     const root = new Prng(options.seed);
     for (const workload of options.workloads ?? []) {
@@ -246,6 +292,8 @@ export class NodeHost {
         this.options.trace?.write(
           `{"ev":"member","group":${jsonString(group)},"proc":${jsonString(logic.id)},"t":${t}}`,
         );
+      if (this.options.amnesia === true)
+        this.options.trace?.write(`{"ev":"fault","proc":${jsonString(logic.id)},"kind":"amnesia","t":${t}}`);
     }
     const journal = this.options.journal;
     if (journal !== undefined && journal.recoveredInputs > 0) this.replayJournal(journal);
@@ -345,6 +393,10 @@ export class NodeHost {
       this.options.trace?.close();
     }
     this.stats.sendsByLabel = Object.fromEntries(this.sendsByLabel);
+    for (const logic of this.options.processes) {
+      const state = replicaStateOf(logic);
+      if (state !== undefined) this.stats.replicaState = state;
+    }
     const cpu = process.cpuUsage(this.cpuAtStart);
     this.stats.cpuUserMs = cpu.user / 1000;
     this.stats.cpuSystemMs = cpu.system / 1000;

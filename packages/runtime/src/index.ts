@@ -4,7 +4,13 @@ export type { NodeMessage, NodeStatus, RunnerMessage } from "./control.js";
 export { START_NS_ENV } from "./control.js";
 export type { LatencyEmulation } from "./delay.js";
 export { DelayLine } from "./delay.js";
-export type { DeployedNode, Deployment, RunResolver, RunSelector } from "./deployment.js";
+export type {
+  DeployedNode,
+  Deployment,
+  ReplicaStateOptions,
+  RunResolver,
+  RunSelector,
+} from "./deployment.js";
 export {
   DEFAULT_CLIENT_HOST,
   deployedNode,
@@ -35,10 +41,17 @@ export {
   WIRE_VERSION,
 } from "./frame.js";
 export { startHealthServer } from "./health.js";
-export type { ClientWorkload, ClosedLoop, HostStats, NodeHostOptions, OpenLoop } from "./host.js";
+export type {
+  ClientWorkload,
+  ClosedLoop,
+  HostStats,
+  NodeHostOptions,
+  OpenLoop,
+  ReplicaStateStats,
+} from "./host.js";
 export { NodeHost } from "./host.js";
 export type { FsyncPolicy, ReplayStats, ReplicaStorage } from "./journal.js";
-export { FSYNC_POLICIES, openJournalAndTrace, ReplicaJournal, runDigest } from "./journal.js";
+export { FSYNC_POLICIES, forgetJournal, openJournalAndTrace, ReplicaJournal, runDigest } from "./journal.js";
 export { CLUSTER_SECRET_BYTES_MIN, deriveLinkKey, Keyring, LINK_KEY_BYTES } from "./keys.js";
 export type { TransportLimits } from "./limits.js";
 export { checkLimits, DEFAULT_LIMITS, QueueOverflowError } from "./limits.js";

@@ -1,8 +1,16 @@
 import { createHash } from "node:crypto";
+import { existsSync, rmSync } from "node:fs";
 import type { ProcessId, ProcessLogic, ProcessOutput } from "@amcast/core";
 import { InputError } from "@amcast/core";
 import type { FsyncPolicy, LogEntry } from "@amcast/storage";
-import { FSYNC_POLICIES, ReplicaLog, StorageCorruptError } from "@amcast/storage";
+import {
+  decodeSnapshot,
+  encodeSnapshot,
+  FSYNC_POLICIES,
+  ReplicaLog,
+  type Snapshot,
+  StorageCorruptError,
+} from "@amcast/storage";
 import { Packr, Unpackr } from "msgpackr";
 import type { TracedOutputs } from "./trace-writer.js";
 import { resumeTrace, TraceFile } from "./trace-writer.js";
@@ -15,6 +23,26 @@ export { FSYNC_POLICIES };
 export interface ReplicaStorage {
   readonly dataDir: string;
   readonly fsync: FsyncPolicy;
+  /**
+   * Write each of the group's checkpoints into the journal and truncate it there: replay stays
+   * bounded, and a restart installs the latest checkpoint (with the hard state recorded after
+   * it) and catches up from its group — a new incarnation in the trace, not an exact replay.
+   */
+  readonly truncate?: boolean;
+}
+
+/** A checkpoint of the group's state the journal holds, and the hard state recorded after it. */
+export interface JournalCheckpoint {
+  /** The group log position the state covers. */
+  readonly position: number;
+  readonly state: Snapshot;
+  readonly hardState: unknown;
+}
+
+/** What a replica shows the journal: its hard state and latest checkpoint (`@amcast/group`'s Replica). */
+export interface JournalledReplica {
+  hardState(): unknown;
+  readonly latestCheckpoint?: { readonly position: number; readonly state: Snapshot } | undefined;
 }
 
 /** The first entry of every journal: whose it is (format version, replica, run digest). */
@@ -25,6 +53,8 @@ const UNFORCED_BYTES_MAX = 1 << 20;
 /** Entry kinds after the header. */
 const TICK = 0;
 const RECEIVE = 1;
+/** The orderer's hard state, written whenever it changed before a step's outputs leave. */
+const HARD_STATE = 2;
 
 /** A step's outputs, held until the inputs that caused them are durable. */
 interface HeldStep {
@@ -67,6 +97,13 @@ export class ReplicaJournal {
   private waiting = 0;
   private failed = false;
   private release: (logic: ProcessLogic, outputs: readonly ProcessOutput[]) => void = () => {};
+  private replica: JournalledReplica | undefined;
+  /** The position of the last entry appended. */
+  private lastAppended = 0;
+  /** The group position of the last checkpoint written into the journal. */
+  private checkpointWritten: number;
+  /** The hard state last written (encoded), to write it only when it changed. */
+  private hardStateWritten: Buffer | undefined;
   private onFatal: (error: Error) => void = (error) => {
     throw error;
   };
@@ -78,7 +115,13 @@ export class ReplicaJournal {
     private recovered: number,
     private readonly truncatedBytes: number,
     private readonly existed: boolean,
-  ) {}
+    /** The checkpoint the journal starts from (a truncated journal), if any. */
+    readonly recoveredCheckpoint: JournalCheckpoint | undefined,
+    /** Whose journal it is: [tag, format version, replica, run digest]. */
+    private readonly header: readonly unknown[],
+  ) {
+    this.checkpointWritten = recoveredCheckpoint?.position ?? 0;
+  }
 
   /**
    * Who carries out a step's outputs once its input is durable, and who hears of a disk failure
@@ -87,9 +130,11 @@ export class ReplicaJournal {
   bind(
     release: (logic: ProcessLogic, outputs: readonly ProcessOutput[]) => void,
     onFatal: (error: Error) => void,
+    replica?: JournalledReplica,
   ): void {
     this.release = release;
     this.onFatal = onFatal;
+    this.replica = replica;
   }
 
   /**
@@ -98,34 +143,9 @@ export class ReplicaJournal {
    * different state.
    */
   static async open(storage: ReplicaStorage, replica: ProcessId, runDigest: string): Promise<ReplicaJournal> {
-    let opened: Awaited<ReturnType<typeof ReplicaLog.open>>;
-    try {
-      // The entries are checked here and read again, a segment at a time, when replayed: a long
-      // journal need not fit in memory.
-      opened = await ReplicaLog.open(storage.dataDir, { fsync: storage.fsync, keepEntries: false });
-    } catch (error) {
-      if (error instanceof StorageCorruptError)
-        throw new InputError(storage.dataDir, "", `the replica journal is damaged: ${error.message}`);
-      throw error;
-    }
-    const { log, recovery } = opened;
+    const { log, recovery } = await openLog(storage);
     const header = [HEADER_TAG, FORMAT_VERSION, replica, runDigest];
-    let first: LogEntry | undefined;
-    log.forEachEntry((entry) => {
-      first = entry;
-      return false;
-    });
-    if (recovery.checkpoint !== null)
-      throw new InputError(
-        storage.dataDir,
-        "",
-        "holds a checkpoint, which replica journals do not write yet",
-      );
-    if (first === undefined) {
-      log.append(new Packr({ useRecords: false }).pack(header));
-      await log.sync();
-    } else {
-      const found = decodeHeader(first.payload);
+    const checkHeader = (found: unknown[] | undefined): void => {
       if (found === undefined || found[0] !== HEADER_TAG || found[1] !== FORMAT_VERSION)
         throw new InputError(
           storage.dataDir,
@@ -140,13 +160,46 @@ export class ReplicaJournal {
             ? `holds the journal of replica ${String(found[2])}, not of ${replica}: give each replica its own data directory`
             : `holds the journal of ${replica} in another run (the deployment's system changed): give an empty directory to start afresh`,
         );
-    }
+    };
+    let first: LogEntry | undefined;
+    let hardState: Buffer | undefined;
+    log.forEachEntry((entry) => {
+      first ??= entry;
+      if (recovery.checkpoint === null) return false;
+      // After a checkpoint only the hard state recorded since is read (the inputs are not replayed).
+      if (entry.payload[1] === HARD_STATE) hardState = entry.payload;
+      return true;
+    });
+    let checkpoint: JournalCheckpoint | undefined;
+    if (recovery.checkpoint !== null) {
+      // [header..., group position, hard state, encoded snapshot]
+      const payload = decodeHeader(recovery.checkpoint.state);
+      checkHeader(payload?.slice(0, 4));
+      const [position, keptHardState, state] = (payload as unknown[]).slice(4) as [
+        number,
+        unknown,
+        Uint8Array,
+      ];
+      checkpoint = {
+        position,
+        state: decodeSnapshot(state),
+        hardState:
+          hardState === undefined
+            ? keptHardState
+            : (new Unpackr({ useRecords: false }).unpack(hardState) as unknown[])[1],
+      };
+    } else if (first === undefined) {
+      log.append(new Packr({ useRecords: false }).pack(header));
+      await log.sync();
+    } else checkHeader(decodeHeader(first.payload));
     return new ReplicaJournal(
       log,
       storage,
-      Math.max(0, recovery.entryCount - 1),
+      checkpoint === undefined ? Math.max(0, recovery.entryCount - 1) : 0,
       recovery.truncatedBytes,
-      first !== undefined,
+      first !== undefined || checkpoint !== undefined,
+      checkpoint,
+      header,
     );
   }
 
@@ -181,6 +234,7 @@ export class ReplicaJournal {
       seen += 1;
       const input = unpackr.unpack(entry.payload) as [number, ProcessId?, unknown?, number?];
       // An input the logic threw on was dropped when it ran; it is dropped again here.
+      if (input[0] === HARD_STATE) return true;
       if (input[0] === TICK) {
         ticks += 1;
         try {
@@ -260,7 +314,7 @@ export class ReplicaJournal {
   private append(payload: Buffer): void {
     if (this.failed) return;
     try {
-      this.log.append(payload);
+      this.lastAppended = this.log.append(payload);
     } catch (error) {
       this.fail(error as Error);
     }
@@ -270,6 +324,8 @@ export class ReplicaJournal {
     this.syncScheduled = false;
     const steps = this.held;
     this.held = [];
+    this.recordHardState();
+    this.recordCheckpoint();
     // Without an fsync per batch (`interval`, `none`), one synchronous write hands the turn's
     // inputs to the OS, and the outputs leave at once, unless earlier ones still wait.
     if (this.waiting === 0) {
@@ -296,6 +352,38 @@ export class ReplicaJournal {
     );
   }
 
+  /**
+   * Writes the orderer's hard state (Raft's term and vote, PBFT's view, prepared certificates and
+   * highest signed sequence number) when it changed, with the inputs that changed it: a replica
+   * that loses its memory (amnesia) keeps only this (`readHardState`).
+   */
+  private recordHardState(): void {
+    if (this.replica === undefined) return;
+    const encoded = this.packr.pack([HARD_STATE, this.replica.hardState()]);
+    if (this.hardStateWritten !== undefined && encoded.equals(this.hardStateWritten)) return;
+    // packr reuses its buffer: keep a copy.
+    this.hardStateWritten = Buffer.from(encoded);
+    this.append(this.hardStateWritten);
+  }
+
+  /**
+   * With `truncate`: writes the replica's latest checkpoint (and its hard state now) as the log's
+   * checkpoint, covering every entry appended so far; the log drops the segments before it.
+   */
+  private recordCheckpoint(): void {
+    const latest = this.replica?.latestCheckpoint;
+    if (this.storage.truncate !== true || latest === undefined || latest.position <= this.checkpointWritten)
+      return;
+    this.checkpointWritten = latest.position;
+    const payload = this.packr.pack([
+      ...this.header,
+      latest.position,
+      this.replica?.hardState(),
+      encodeSnapshot(latest.state),
+    ]);
+    this.log.checkpoint(this.lastAppended, Buffer.from(payload)).catch((error: Error) => this.fail(error));
+  }
+
   private releaseSteps(steps: readonly HeldStep[]): void {
     for (const step of steps) this.release(step.logic, step.outputs);
     this.unreleased -= steps.length;
@@ -306,6 +394,20 @@ export class ReplicaJournal {
     this.failed = true;
     this.held = [];
     this.onFatal(new Error(`the replica journal in ${this.storage.dataDir} failed: ${error.message}`));
+  }
+}
+
+/**
+ * Opens a journal's log. The entries are checked here and read again, a segment at a time, when
+ * replayed: a long journal need not fit in memory. Damage no crash explains is named.
+ */
+async function openLog(storage: ReplicaStorage): ReturnType<typeof ReplicaLog.open> {
+  try {
+    return await ReplicaLog.open(storage.dataDir, { fsync: storage.fsync, keepEntries: false });
+  } catch (error) {
+    if (error instanceof StorageCorruptError)
+      throw new InputError(storage.dataDir, "", `the replica journal is damaged: ${error.message}`);
+    throw error;
   }
 }
 
@@ -324,6 +426,38 @@ export function runDigest(systemJson: unknown): string {
 }
 
 /**
+ * An amnesia crash on the network runtime: the replica's memory and journal are lost, and only
+ * what a real replica's disk must keep to never contradict itself — its orderer's hard state
+ * (Raft's term and vote, PBFT's view, prepared certificates and highest signed sequence number;
+ * the simulator's amnesia keeps the same) — survives. Reads the last hard state the journal
+ * recorded, then deletes the journal: the replica starts over with an empty one and fetches the
+ * rest of its state from its group. `found` is false without a journal (a wiped data directory)
+ * or when none was recorded yet.
+ */
+export async function forgetJournal(
+  storage: ReplicaStorage,
+): Promise<{ readonly found: boolean; readonly hardState: unknown }> {
+  if (!existsSync(storage.dataDir)) return { found: false, hardState: undefined };
+  const opened = await openLog(storage);
+  // The last hard state: recorded after the journal's checkpoint, else the checkpoint's own.
+  let last: Buffer | undefined;
+  const checkpointed = opened.recovery.checkpoint;
+  if (checkpointed !== null) {
+    const payload = decodeHeader(checkpointed.state);
+    if (payload !== undefined) last = new Packr({ useRecords: false }).pack([HARD_STATE, payload[5]]);
+  }
+  opened.log.forEachEntry((entry) => {
+    // Every entry is a msgpack array whose first element is its kind: only hard states are read.
+    if (entry.position > 1 && entry.payload[1] === HARD_STATE) last = entry.payload;
+    return true;
+  });
+  await opened.log.close();
+  rmSync(storage.dataDir, { recursive: true, force: true });
+  if (last === undefined) return { found: false, hardState: undefined };
+  return { found: true, hardState: (new Unpackr({ useRecords: false }).unpack(last) as unknown[])[1] };
+}
+
+/**
  * A replica's journal and trace, opened together: on a restart (the journal was there) the trace
  * is continued, and what it already says the replica delivered is listed so that replay does not
  * trace it again (`NodeHostOptions.traced`). `log` hears what was found.
@@ -334,15 +468,35 @@ export async function openJournalAndTrace(
   digest: string,
   traceFile: string | null,
   log: (line: string) => void,
+  amnesia = false,
 ): Promise<{ journal: ReplicaJournal; trace: TraceFile | null; traced?: TracedOutputs }> {
   const journal = await ReplicaJournal.open(storage, replica, digest);
-  const traced = journal.restarted && traceFile !== null ? resumeTrace(traceFile) : undefined;
+  const checkpoint = journal.recoveredCheckpoint;
+  // A restart from a checkpoint is a new incarnation, which delivers again from there.
+  const traced =
+    journal.restarted && checkpoint === undefined && traceFile !== null ? resumeTrace(traceFile) : undefined;
   log(
-    `journal in ${storage.dataDir} (fsync ${storage.fsync}): ${journal.restarted ? `${journal.recoveredInputs} input(s) to replay` : "new"}`,
+    `journal in ${storage.dataDir} (fsync ${storage.fsync}${storage.truncate === true ? ", truncated at checkpoints" : ""}): ${
+      checkpoint !== undefined
+        ? `starts from its checkpoint at log position ${checkpoint.position}`
+        : journal.restarted
+          ? `${journal.recoveredInputs} input(s) to replay`
+          : "new"
+    }`,
   );
   return {
     journal,
-    trace: traceFile === null ? null : new TraceFile(traceFile, traced !== undefined),
+    trace: openTrace(traceFile, traced !== undefined, amnesia || checkpoint !== undefined),
     ...(traced === undefined ? {} : { traced }),
   };
+}
+
+/**
+ * A node's trace file: continued after a restart (`resumed`, its deliveries listed) or an amnesia
+ * restart (a new incarnation, which delivers again what it fetches: nothing listed), else new.
+ */
+export function openTrace(traceFile: string | null, resumed: boolean, amnesia: boolean): TraceFile | null {
+  if (traceFile === null) return null;
+  if (amnesia && !resumed && existsSync(traceFile)) resumeTrace(traceFile);
+  return new TraceFile(traceFile, resumed || (amnesia && existsSync(traceFile)));
 }

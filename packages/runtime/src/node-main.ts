@@ -7,7 +7,7 @@ import { nodeStorage, readKeyring, runNodeProcess } from "./process.js";
 /**
  * The program the cluster runner forks for each node:
  * `node-main.js replica|clients --deployment FILE --id ID --keys FILE [--trace FILE]
- * [--data-dir DIR --fsync POLICY]`, with a deployment the runner wrote (it carries its system). Nodes started by hand run
+ * [--data-dir DIR --fsync POLICY] [--amnesia]`, with a deployment the runner wrote (it carries its system). Nodes started by hand run
  * `amcast replica` / `amcast clients`, which end in the same `runNodeProcess`.
  */
 async function main(argv: string[]): Promise<number> {
@@ -20,6 +20,7 @@ async function main(argv: string[]): Promise<number> {
       trace: { type: "string" },
       "data-dir": { type: "string" },
       fsync: { type: "string" },
+      amnesia: { type: "boolean" },
     },
     allowPositionals: true,
   });
@@ -42,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
     traceFile: values.trace === undefined ? null : resolve(values.trace),
     log: (line) => process.stderr.write(`${prefix}${line}\n`),
     ...nodeStorage(deployment, node, values["data-dir"], values.fsync),
+    ...(values.amnesia === true ? { amnesia: true } : {}),
   });
 }
 

@@ -1,6 +1,13 @@
 import type { ProcessId, ProcessLogic } from "@amcast/core";
 import { InputError } from "@amcast/core";
-import { buildSystem, CONTROLLER_ID, displayPath, OptimizerThread, systemToJson } from "@amcast/system";
+import {
+  buildSystem,
+  CONTROLLER_ID,
+  displayPath,
+  keyValueApplication,
+  OptimizerThread,
+  systemToJson,
+} from "@amcast/system";
 import type { Clock } from "./clock.js";
 import { monotonicClock, wallClock } from "./clock.js";
 import type { NodeMessage, NodeStatus, RunnerMessage } from "./control.js";
@@ -9,14 +16,13 @@ import type { LatencyEmulation } from "./delay.js";
 import type { DeployedNode, Deployment } from "./deployment.js";
 import type { ClientWorkload, HostStats } from "./host.js";
 import { NodeHost } from "./host.js";
-import type { ReplicaStorage } from "./journal.js";
-import { openJournalAndTrace, runDigest } from "./journal.js";
+import type { JournalCheckpoint, ReplicaStorage } from "./journal.js";
+import { forgetJournal, openJournalAndTrace, openTrace, runDigest } from "./journal.js";
 import type { Keyring } from "./keys.js";
 import type { NodeAddress } from "./nodes.js";
 import { NodeTable } from "./nodes.js";
 import { Ed25519Signatures } from "./signatures.js";
 import { netRefusals } from "./support.js";
-import { TraceFile } from "./trace-writer.js";
 
 export interface NodeRunOptions {
   readonly deployment: Deployment;
@@ -37,6 +43,13 @@ export interface NodeRunOptions {
    * them, and, restarted on the same directory, replays them and rejoins its group.
    */
   readonly storage?: ReplicaStorage;
+  /**
+   * The replica comes back from an amnesia crash: its memory and journal are lost but for its
+   * orderer's hard state (read from the journal, which is then deleted; none without a data
+   * directory). It starts as a fresh replica, traces an `amnesia` fault (a new incarnation), and
+   * fetches its state from its group by state transfer.
+   */
+  readonly amnesia?: boolean;
 }
 
 /** How long a node waits for its links before it gives up (by hand, peers may start late). */
@@ -81,16 +94,66 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     node.role !== "replica" && system.reconfig !== undefined && node.processes.includes(CONTROLLER_ID)
       ? new OptimizerThread()
       : undefined;
+  const { replicaState } = deployment;
+  const keyValue = replicaState?.keyValue;
+  const digest = runDigest(systemToJson(system));
+  const amnesia = options.amnesia === true && node.role === "replica";
+  // An amnesia restart keeps only the hard state its journal recorded (none: a wiped directory).
+  const kept = amnesia && options.storage !== undefined ? await forgetJournal(options.storage) : undefined;
+  if (amnesia)
+    log(
+      kept?.found === true
+        ? "amnesia: kept the orderer's hard state, discarded the journal; fetching the state from the group"
+        : "amnesia: no hard state on disk; fetching the state from the group",
+    );
+  const journalOpenedAt = performance.now();
+  const { journal, trace, traced } =
+    options.storage === undefined
+      ? {
+          journal: undefined,
+          trace: openTrace(options.traceFile, false, amnesia),
+          traced: undefined,
+        }
+      : await openJournalAndTrace(options.storage, node.id, digest, options.traceFile, log, amnesia);
+  // A journal truncated at a checkpoint: the replica starts from it with the hard state after it.
+  const checkpoint = journal?.recoveredCheckpoint;
+  const hardState = kept?.found === true ? kept.hardState : checkpoint?.hardState;
   const built = buildSystem(system, {
     ...(signatures === null ? {} : { signatures }),
     ...(optimizer === undefined ? {} : { optimizer }),
+    ...(replicaState?.checkpointEntries === undefined
+      ? {}
+      : { ordering: { checkpointEntries: replicaState.checkpointEntries } }),
+    ...(keyValue === undefined
+      ? {}
+      : {
+          // Only this node's replica runs here: the others' stores are not built.
+          application: (id: ProcessId) =>
+            id === node.id ? keyValueApplication(keyValue.keys, keyValue.partitions)(id) : undefined,
+        }),
+    ...(kept?.found === true || checkpoint !== undefined
+      ? { hardState: (id) => (id === node.id ? hardState : undefined) }
+      : {}),
   });
   const processes: ProcessLogic[] = [];
   const workloads: ClientWorkload[] = [];
   if (node.role === "replica") {
     const replica = built.processes.find((process) => process.logic.id === node.id);
     if (replica === undefined) throw new Error(`the system has no replica ${node.id}`);
-    processes.push(replica.logic);
+    // Without a hard state on disk, a fresh replica's (term 0, no vote) still marks it as one
+    // that lost its memory: it grants no vote until caught up (Raft R7; PBFT B6 asks first).
+    const logic =
+      amnesia && kept?.found !== true && replica.restart !== undefined ? replica.restart() : replica.logic;
+    const restorable = logic as Partial<{ restoreCheckpoint(checkpoint: JournalCheckpoint): void }>;
+    if (checkpoint !== undefined) {
+      if (typeof restorable.restoreCheckpoint !== "function")
+        throw new Error(`${node.id} runs a Byzantine strategy: it cannot start from a checkpoint`);
+      restorable.restoreCheckpoint(checkpoint);
+      log(
+        `started from the checkpoint at log position ${checkpoint.position} in its journal (${Math.round(checkpoint.state.manifest.partitions.reduce((sum, entry) => sum + entry.bytes, 0) / 1024)} KiB of state) in ${Math.round(performance.now() - journalOpenedAt)} ms`,
+      );
+    }
+    processes.push(logic);
   } else {
     const wanted = new Set(node.processes);
     for (const client of built.clients) {
@@ -130,20 +193,6 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
   const exited = new Promise<number>((resolve) => {
     resolveExit = resolve;
   });
-  const { journal, trace, traced } =
-    options.storage === undefined
-      ? {
-          journal: undefined,
-          trace: options.traceFile === null ? null : new TraceFile(options.traceFile),
-          traced: undefined,
-        }
-      : await openJournalAndTrace(
-          options.storage,
-          node.id,
-          runDigest(systemToJson(system)),
-          options.traceFile,
-          log,
-        );
   const host = new NodeHost({
     self: node.id,
     table: new NodeTable(deployment.nodes),
@@ -174,6 +223,7 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     },
     ...(journal === undefined ? {} : { journal }),
     ...(traced === undefined ? {} : { traced }),
+    ...(amnesia ? { amnesia } : {}),
   });
 
   /** Stops the node once; `report` runs before the exit code is handed back (the runner's answer). */

@@ -10,13 +10,12 @@ import { fileURLToPath } from "node:url";
 import type { TraceEvent } from "@amcast/core";
 import { mostNamedLeader } from "@amcast/group";
 import type { CrashFault, PartitionFault, SimResult, StopReason } from "@amcast/sim";
-import type { FsyncPolicy } from "@amcast/storage";
 import type { BuiltSystem, ControllerReport, SystemSpec } from "@amcast/system";
 import { buildSystem, stopEvent } from "@amcast/system";
 import { monotonicClock } from "./clock.js";
 import type { NodeMessage, NodeStatus, RunnerMessage } from "./control.js";
 import { START_NS_ENV } from "./control.js";
-import type { DeployedNode } from "./deployment.js";
+import type { DeployedNode, DeploymentStorage, ReplicaStateOptions } from "./deployment.js";
 import { deploymentNodes, deploymentToJson } from "./deployment.js";
 import type { HostStats } from "./host.js";
 import { Keyring } from "./keys.js";
@@ -46,7 +45,14 @@ export interface NetRunOptions {
    * this fsync policy before acting on them. A fault plan whose crashes recover needs it; it
    * then defaults to `batch`.
    */
-  readonly storage?: { readonly fsync: FsyncPolicy };
+  readonly storage?: DeploymentStorage;
+  /** What replicas hold and how often they checkpoint (the deployment's `replicaState`). */
+  readonly replicaState?: ReplicaStateOptions;
+  /**
+   * Which replica a `leaderOf` crash strikes, given the group's replicas and the one they follow
+   * (default: that leader). The recovery experiment strikes a follower this way.
+   */
+  readonly crashTarget?: (group: string, leader: string, replicas: readonly string[]) => string;
   /** Progress lines (where the files are, when the workload starts). */
   readonly log?: (line: string) => void;
   /** Aborting stops every node and rejects (Ctrl-C). */
@@ -463,6 +469,7 @@ export async function runCluster(
         nodes,
         limits: options.limits ?? {},
         ...(storage === undefined ? {} : { storage }),
+        ...(options.replicaState === undefined ? {} : { replicaState: options.replicaState }),
         publicKeys:
           spec.mode === "byzantine"
             ? new Map(
@@ -514,7 +521,7 @@ export async function runCluster(
     log(
       `network runtime: ${nodes.length} processes (${built.processes.length} replicas, ${nodes.length - built.processes.length} client host(s)) in ${workDir}`,
     );
-    const spawn = (node: DeployedNode, restart = false): NodeProcess => {
+    const spawn = (node: DeployedNode, restart = false, amnesia = false): NodeProcess => {
       const file = files.get(node.id) as (kind: string) => string;
       return cluster.spawn(
         node,
@@ -529,6 +536,7 @@ export async function runCluster(
           "--trace",
           file("trace.jsonl"),
           ...(storage !== undefined && node.role === "replica" ? ["--data-dir", file("data")] : []),
+          ...(amnesia ? ["--amnesia"] : []),
         ],
         env,
         options.nodeArgs ?? [],
@@ -568,7 +576,7 @@ export async function runCluster(
     // and a restart at `recoverAtMs` for those that recover.
     /** A killed replica's restart, while it is due or under way (resolves once it is back). */
     const returning = new Map<string, Promise<void>>();
-    const restartLater = async (proc: string, recoverAtMs: number): Promise<void> => {
+    const restartLater = async (proc: string, recoverAtMs: number, amnesia: boolean): Promise<void> => {
       await cluster.sleep(Math.max(0, workloadStartMs + recoverAtMs - performance.now()));
       if (stopping) return;
       // One restart at a time: a restarting replica learns of every other one as up or down,
@@ -577,7 +585,7 @@ export async function runCluster(
         recoverNode(
           cluster,
           proc,
-          (node) => spawn(node, true),
+          (node) => spawn(node, true, amnesia),
           (node) => partitions.retell(node),
           log,
         ),
@@ -600,13 +608,14 @@ export async function runCluster(
         fault,
         spec.tickMs,
         log,
+        options.crashTarget,
       );
       if (proc === undefined) return;
       const t = traceTime();
       killed.push({ proc, t });
       runnerEvents.push(JSON.stringify({ ev: "fault", proc, kind: "crash", t }));
       if (fault.recoverAtMs === undefined) return;
-      const back = restartLater(proc, fault.recoverAtMs);
+      const back = restartLater(proc, fault.recoverAtMs, fault.kind === "amnesia");
       returning.set(
         proc,
         back.catch(() => undefined),
@@ -851,6 +860,8 @@ async function crashNode(
   fault: CrashFault,
   tickMs: number,
   log: (line: string) => void,
+  chooseTarget: (group: string, leader: string, replicas: readonly string[]) => string = (_, leader) =>
+    leader,
 ): Promise<string | undefined> {
   let target = fault.proc;
   if (target === undefined) {
@@ -867,7 +878,8 @@ async function crashNode(
         10_000,
       );
       const best = mostNamedLeader(asked.map((entry) => entry.status?.leader));
-      if (best !== undefined && asked.some((entry) => entry.node.id === best)) target = best;
+      if (best !== undefined && asked.some((entry) => entry.node.id === best))
+        target = chooseTarget(group, best, replicasOf(group));
       else if (performance.now() > deadline)
         throw new NetRunError(
           `no replica of ${group} led within ${LEADER_WAIT_MS} ms: cannot crash its leader`,

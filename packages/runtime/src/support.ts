@@ -57,13 +57,8 @@ export const NET_SUPPORT: { readonly [K in keyof SystemSpec]-?: FieldSupport<Sys
   },
   faults: {
     honoured:
-      "Byzantine replicas; crashes as SIGKILL of the replica's process, and recoverAtMs as a restart of it from its data directory (it replays its journal, then its group catches it up); partitions as links cut in the transport (what crosses a cut waits at the sender until the heal); all by the cluster runner",
+      "Byzantine replicas; crashes as SIGKILL of the replica's process, and recoverAtMs as a restart of it from its data directory (a durable crash replays its journal; an amnesia crash keeps only its orderer's hard state and fetches the rest from its group by state transfer; then its group catches it up); partitions as links cut in the transport (what crosses a cut waits at the sender until the heal); all by the cluster runner",
     refuse: [
-      {
-        option: "faults.crashes[].kind",
-        when: (faults) => faults.crashes.some((crash) => crash.kind === "amnesia"),
-        why: "amnesia (a replica restarted empty that fetches its state from its group) runs on the simulator only; use a durable crash (the replica restarts from its data directory) or --runtime sim",
-      },
       {
         option: "faults.crashes",
         when: (faults, context) => context.byHand && faults.crashes.length > 0,

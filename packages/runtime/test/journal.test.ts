@@ -1,11 +1,21 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ProcessId, ProcessLogic, ProcessOutput } from "@amcast/core";
 import { InputError } from "@amcast/core";
+import { buildSnapshot } from "@amcast/storage";
 import { afterAll, describe, expect, it } from "vitest";
 import type { DeployedNode, Deployment, FsyncPolicy } from "../src/index.js";
-import { FSYNC_POLICIES, nodeStorage, ReplicaJournal, resumeTrace } from "../src/index.js";
+import { FSYNC_POLICIES, forgetJournal, nodeStorage, ReplicaJournal, resumeTrace } from "../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "amcast-journal-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -251,5 +261,96 @@ describe("a replica's --data-dir and --fsync", () => {
     expect(() => nodeStorage(deployment(), clients, "d", undefined)).toThrow(
       /--data-dir: clients is a client host: only replicas keep a data directory/,
     );
+  });
+});
+
+describe("the hard state a replica keeps across amnesia", () => {
+  it("is written with the turn's inputs when it changed; forgetJournal reads the last one and deletes the journal", async () => {
+    const where = storage("hard-state", "none");
+    const journal = await ReplicaJournal.open(where, "g/0", "run-1");
+    const toy = new Toy();
+    // The stand-in's "term" is how many messages it took.
+    let term = 0;
+    const released: ProcessOutput[][] = [];
+    journal.bind(
+      (_logic, outputs) => released.push([...outputs]),
+      (error) => {
+        throw error;
+      },
+      { hardState: () => ({ term }) },
+    );
+    for (let n = 1; n <= 5; n += 1) {
+      const body = { n, text: "" };
+      journal.recordReceive("p", body, 0);
+      term += 1;
+      journal.hold(toy, toy.receive("p", body));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await journal.close();
+    expect(released).toHaveLength(5);
+    // A restart that replays it skips the hard states and rebuilds the same replica.
+    const again = await ReplicaJournal.open(where, "g/0", "run-1");
+    const replayed = new Toy();
+    again.replay(
+      replayed,
+      () => {},
+      () => {},
+    );
+    expect(replayed.state).toBe(toy.state);
+    await again.log.close();
+    const kept = await forgetJournal(where);
+    expect(kept).toEqual({ found: true, hardState: { term: 5 } });
+    expect(existsSync(where.dataDir)).toBe(false);
+    // Nothing on disk (a wiped directory): nothing kept.
+    expect(await forgetJournal(where)).toEqual({ found: false, hardState: undefined });
+  });
+});
+
+describe("a journal truncated at the group's checkpoints", () => {
+  it("keeps one checkpoint and the entries since; a restart starts from it with the hard state recorded after it", async () => {
+    const where = { ...storage("truncated", "none"), truncate: true };
+    const journal = await ReplicaJournal.open(where, "g/0", "run-1");
+    const toy = new Toy();
+    let term = 0;
+    let latestCheckpoint: { position: number; state: ReturnType<typeof buildSnapshot> } | undefined;
+    journal.bind(
+      () => {},
+      (error) => {
+        throw error;
+      },
+      {
+        hardState: () => ({ term }),
+        get latestCheckpoint() {
+          return latestCheckpoint;
+        },
+      },
+    );
+    const bytesOnDisk = () =>
+      readdirSync(where.dataDir).reduce((sum, file) => sum + statSync(join(where.dataDir, file)).size, 0);
+    for (let n = 1; n <= 300; n += 1) {
+      const body = { n, text: "x".repeat(200) };
+      journal.recordReceive("p", body, 0);
+      journal.hold(toy, toy.receive("p", body));
+      // The group checkpoints every 100 inputs here.
+      if (n % 100 === 0)
+        latestCheckpoint = { position: n, state: buildSnapshot([["app/s", Buffer.from(`state at ${n}`)]]) };
+      if (n === 250) term = 7;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // Closing waits for the checkpoint being written.
+    await journal.close();
+    // 300 inputs of ~220 bytes; what is left is the last checkpoint and the inputs after it.
+    expect(bytesOnDisk()).toBeLessThan(150 * 220);
+    const again = await ReplicaJournal.open(where, "g/0", "run-1");
+    expect(again.restarted).toBe(true);
+    expect(again.recoveredInputs).toBe(0);
+    expect(again.recoveredCheckpoint?.position).toBe(300);
+    expect(Buffer.from(again.recoveredCheckpoint?.state.partitions.get("app/s") ?? []).toString()).toBe(
+      "state at 300",
+    );
+    expect(again.recoveredCheckpoint?.hardState).toEqual({ term: 7 });
+    await again.close();
+    // Another replica's journal is still refused (the header travels in the checkpoint).
+    await expect(ReplicaJournal.open(where, "g/1", "run-1")).rejects.toThrow(/journal of replica g\/0/);
   });
 });

@@ -27,13 +27,6 @@ const CASES: Readonly<Record<string, { readonly spec: SystemSpec; readonly byHan
     byHand: true,
     spec: { ...BASE, faults: { crashes: [], partitions: [{ side: ["a/0"], atMs: 10, healAtMs: 20 }] } },
   },
-  "faults.crashes[].kind": {
-    byHand: false,
-    spec: {
-      ...BASE,
-      faults: { crashes: [{ proc: "a/0", atMs: 10, recoverAtMs: 20, kind: "amnesia" }], partitions: [] },
-    },
-  },
   "faults.crashes": {
     byHand: true,
     spec: { ...BASE, faults: { crashes: [{ proc: "a/0", atMs: 10 }], partitions: [] } },

@@ -16,7 +16,7 @@ import {
   wallClock,
 } from "@amcast/runtime";
 import type { Client, ReplicaApplication, Replies, ResolvedService, ServiceOptions } from "./service.js";
-import { destinationsOf, groupApplication, resolveService } from "./service.js";
+import { destinationsOf, groupApplication, groupState, resolveService } from "./service.js";
 
 /**
  * Where a service's processes run. Every process of the cluster (each replica, each client host)
@@ -36,6 +36,12 @@ export interface ClusterConfig extends ServiceOptions {
   readonly clientHosts?: Readonly<Record<string, number>>;
   /** Period of the replicas' ticks in ms (leader election and retries in crash mode), default 10. */
   readonly tickMs?: number;
+  /**
+   * Replicated modes: replicas checkpoint every this many log positions (default 1024) — the
+   * group's state and a `StatefulApplication`'s partitions — and keep their logs from the
+   * previous checkpoint on; a replica that comes back without its state fetches a checkpoint.
+   */
+  readonly checkpointEntries?: number;
   /** Transport limits (docs/runtime.md), e.g. `{ batchMessagesMax: 256 }`. */
   readonly transport?: Partial<TransportLimits>;
   /**
@@ -260,6 +266,13 @@ export async function startReplica<P = unknown, R = unknown>(
       "id",
       `${describeValue(options.id)} is not a replica of the cluster (replicas: ${listNames(membership.processes().map((p) => p.id))})`,
     );
+  const { checkpointEntries } = options.cluster;
+  if (checkpointEntries !== undefined && !(Number.isSafeInteger(checkpointEntries) && checkpointEntries >= 1))
+    throw new InputError(
+      source,
+      "cluster.checkpointEntries",
+      `expected a whole number of log positions, at least 1, got ${describeValue(checkpointEntries)}`,
+    );
   const keyring = keyringOf(options, options.id, table, service.mode, source);
   const signatures = signaturesOf(options, options.cluster, cluster, keyring, source);
   const replica = createReplica({
@@ -272,6 +285,8 @@ export async function startReplica<P = unknown, R = unknown>(
     mode: service.mode,
     f: service.f,
     application: groupApplication(options.application),
+    ...groupState(options.application),
+    ...(checkpointEntries === undefined ? {} : { ordering: { checkpointEntries } }),
     ...(signatures === undefined ? {} : { signer: signatures.signerFor(options.id), verifier: signatures }),
   });
   const log = options.log ?? stderrLog(options.id);

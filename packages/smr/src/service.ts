@@ -18,11 +18,18 @@ import {
   protocolContext,
   TreeOverlay,
 } from "@amcast/core";
-import type { Application as GroupApplication, ReplicationMode } from "@amcast/group";
+import type {
+  ApplicationState,
+  Application as GroupApplication,
+  ReplicationMode,
+  StateCodec,
+} from "@amcast/group";
 import { Membership, replicaCount } from "@amcast/group";
 import { linearizable } from "@amcast/linearizable";
 import type { ProtocolName } from "@amcast/protocols";
 import { protocolByName } from "@amcast/protocols";
+import { STATE_CODEC } from "@amcast/storage";
+import { WHOLE_STATE } from "./snapshot.js";
 
 /** A delivered message as the application sees it. */
 export interface Message<P = unknown> {
@@ -239,4 +246,25 @@ export function groupApplication<P, R>(application: ReplicaApplication<P, R>): G
       dst: message.dst,
       payload: message.payload as P,
     });
+}
+
+/**
+ * What the group layer needs to checkpoint a replica running `application`: the state codec
+ * (`@amcast/storage`'s format, so replicas checkpoint, truncate their logs and can fetch a
+ * checkpoint from their group) and, for a `StatefulApplication`, its partitions, which then
+ * travel in every checkpoint as `app/<name>` (a replica that lost its memory gets its
+ * application's state back by state transfer).
+ */
+export function groupState<P, R>(
+  application: ReplicaApplication<P, R>,
+): { readonly codec: StateCodec; readonly state?: ApplicationState } {
+  if (typeof application === "function") return { codec: STATE_CODEC };
+  return {
+    codec: STATE_CODEC,
+    state: {
+      partitions: () => application.partitions?.() ?? [WHOLE_STATE],
+      snapshot: (partition) => application.snapshot(partition),
+      restore: (partition, state) => application.restore(partition, state),
+    },
+  };
 }

@@ -17,6 +17,7 @@ export {
   reportedOverlays,
 } from "./controller.js";
 export { besideFile, displayPath, findProjectRoot, jsonNames, readJson, readText } from "./files.js";
+export { keyValueApplication, PartitionedKv } from "./kv-state.js";
 export type { TimedAnswer } from "./optimizer-thread.js";
 export { OptimizerThread } from "./optimizer-thread.js";
 export type { Codec, Schema } from "./schema.js";

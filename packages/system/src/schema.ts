@@ -19,7 +19,7 @@ import {
   runGroups,
 } from "@amcast/core";
 import type { ReplicationMode } from "@amcast/group";
-import { BYZANTINE_STRATEGIES, REPLICATION_MODES } from "@amcast/group";
+import { BYZANTINE_STRATEGY_NAMES, REPLICATION_MODES } from "@amcast/group";
 import { protocolByName } from "@amcast/protocols";
 import type { CrashFault, FaultOptions, NetworkOptions, PartitionFault, ProcessingCost } from "@amcast/sim";
 import { CRASH_KINDS } from "@amcast/sim";
@@ -271,7 +271,7 @@ const workload: Codec<WorkloadSpec> = object<WorkloadSpec>({
 
 const byzantineFault: Codec<ByzantineFault> = object<ByzantineFault>({
   proc: string,
-  strategy: choice(BYZANTINE_STRATEGIES),
+  strategy: choice(BYZANTINE_STRATEGY_NAMES),
 });
 
 const reconfig: Codec<ReconfigSpec> = object<ReconfigSpec>({

@@ -70,9 +70,23 @@ export function runExperimentCommand(args: string[]): number | Promise<number> {
 
   const text = readFileSync(file, "utf8");
   if (isRecoveryExperiment(text)) {
-    if ((stringFlag(values.runtime) ?? "sim") !== "sim")
-      throw new UsageError(`experiment: ${name} is a recovery experiment; it runs on the simulator`);
-    return runRecoveryExperiment(text, file, values.json === true);
+    const runtime = stringFlag(values.runtime) ?? "sim";
+    if (runtime !== "sim" && runtime !== "net")
+      throw new UsageError(`experiment: --runtime is sim or net, got ${JSON.stringify(runtime)}`);
+    const timeLimitS = integerFlag("experiment", "time-limit-s", values["time-limit-s"], 1, 86_400);
+    return runRecoveryExperiment(
+      text,
+      file,
+      values.json === true,
+      runtime === "sim"
+        ? undefined
+        : {
+            latencyEmulation: values["no-latency"] !== true,
+            workDir: stringFlag(values["work-dir"]),
+            timeLimitMs: timeLimitS === undefined ? undefined : timeLimitS * 1000,
+            truncateJournal: values["truncate-journal"] === true,
+          },
+    );
   }
   const experiment = selectWorkloads(loadExperiment(file), full);
   // Output paths are checked before anything runs.

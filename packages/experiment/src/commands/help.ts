@@ -44,6 +44,10 @@ export const HELP: Record<string, CommandHelp> = {
       ["--work-dir DIR", "net: where nodes keep their deployment, keys and traces"],
       ["--time-limit-s S", "net: stop a run after S seconds"],
       ["--fsync batch|interval|none", "net: replicas journal their inputs with this fsync policy"],
+      [
+        "--truncate-journal",
+        "net: truncate the journals at the group's checkpoints (a restart starts from one)",
+      ],
     ],
     examples: [
       "pnpm run experiment flexcast-vs-skeen",

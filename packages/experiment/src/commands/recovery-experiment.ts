@@ -1,28 +1,65 @@
+import { join, resolve } from "node:path";
+import type { NetRunOptions } from "@amcast/runtime";
+import { DEFAULT_NET_OPTIONS } from "@amcast/runtime";
 import type { RecoveryRow } from "../recovery.js";
 import {
+  netRecoveryPlan,
   RECOVERY_HEADER,
   readRecoveryPlan,
   recoveryCells,
   recoveryPassed,
   runRecoveryCase,
 } from "../recovery.js";
+import { runRecoveryCaseNet } from "../recovery-net.js";
 import { formatTable } from "../table.js";
 
+/** How a recovery experiment runs on real processes (`--runtime net`). */
+export interface RecoveryNetArgs {
+  readonly latencyEmulation: boolean;
+  readonly workDir: string | undefined;
+  readonly timeLimitMs: number | undefined;
+  /** `--truncate-journal`: over the plan's `net.truncateJournal`. */
+  readonly truncateJournal: boolean;
+}
+
 /**
- * Runs a recovery experiment (an experiment file with a `recovery` block) on the simulator: every
- * (keys, mode, role) case, one table row each as it finishes. Exit 0 when every case passed.
+ * Runs a recovery experiment (an experiment file with a `recovery` block) on the simulator, or
+ * with `net` on real processes (the plan's `net` block over it): every (keys, mode, role) case,
+ * one table row each as it finishes. Exit 0 when every case passed.
  */
-export function runRecoveryExperiment(text: string, file: string, json: boolean): number {
-  const plan = readRecoveryPlan(text, file);
+export async function runRecoveryExperiment(
+  text: string,
+  file: string,
+  json: boolean,
+  net?: RecoveryNetArgs,
+): Promise<number> {
+  const read = readRecoveryPlan(text, file);
+  const plan =
+    net === undefined
+      ? read
+      : { ...netRecoveryPlan(read), netTruncateJournal: read.netTruncateJournal || net.truncateJournal };
   const rows: RecoveryRow[] = [];
   if (!json)
     process.stdout.write(
-      `recovery: one group, ${plan.clients} clients x ${plan.ratePerSecPerClient}/s for ${plan.durationMs} ms; ${plan.crashKind} crash at ${plan.crashAtMs} ms, back ${plan.pauseMs} ms later; checkpoints every ${plan.checkpointEntries} log positions, ${plan.partitions} partitions; a replica costs ${plan.perMessageUs} us per input and ${plan.perByteNs} ns per byte (the simulator has no link bandwidth)\n`,
+      net === undefined
+        ? `recovery: one group, ${plan.clients} clients x ${plan.ratePerSecPerClient}/s for ${plan.durationMs} ms; ${plan.crashKind} crash at ${plan.crashAtMs} ms, back ${plan.pauseMs} ms later; checkpoints every ${plan.checkpointEntries} log positions, ${plan.partitions} partitions; a replica costs ${plan.perMessageUs} us per input and ${plan.perByteNs} ns per byte (the simulator has no link bandwidth)\n`
+        : `recovery on real processes (one per replica, one client host, loopback${net.latencyEmulation ? "" : ", no latency emulation"}): one group, ${plan.clients} clients x ${plan.ratePerSecPerClient}/s for ${plan.durationMs} ms; ${plan.crashKind} crash (SIGKILL) at ${plan.crashAtMs} ms, restarted ${plan.pauseMs} ms later; checkpoints every ${plan.checkpointEntries} log positions, ${plan.partitions} partitions; journals fsync per ${plan.netFsync}${plan.netTruncateJournal ? ", truncated at checkpoints" : ""}; times count from the restart of the process\n`,
     );
+  let index = 0;
   for (const keys of plan.keys)
     for (const mode of plan.modes)
       for (const role of plan.roles) {
-        const row = runRecoveryCase(plan, keys, mode, role);
+        index += 1;
+        const options: NetRunOptions = {
+          ...DEFAULT_NET_OPTIONS,
+          latencyEmulation: net?.latencyEmulation ?? false,
+          ...(net?.timeLimitMs === undefined ? {} : { timeLimitMs: net.timeLimitMs }),
+          ...(net?.workDir === undefined ? {} : { workDir: join(resolve(net.workDir), `case-${index}`) }),
+        };
+        const row =
+          net === undefined
+            ? runRecoveryCase(plan, keys, mode, role)
+            : await runRecoveryCaseNet(plan, keys, mode, role, options);
         rows.push(row);
         if (!json)
           process.stdout.write(
