@@ -677,11 +677,25 @@ function sortedPositions(dst: readonly Position[]): boolean {
   return true;
 }
 
+/**
+ * Modelled wire bytes of the windows' entries, remembered per entries array: windows share their
+ * arrays (`History.slice`), so a stretch sent to many descendants is counted once. Short arrays
+ * are cheaper to count than to look up.
+ */
+const ENTRIES_BYTES_CACHED_FROM = 16;
+const entriesBytesCache = new WeakMap<readonly HistoryEntry[], number>();
+
 function entriesBytes(windows: readonly HistoryWindow[]): number {
   let bytes = 0;
   for (const window of windows) {
-    bytes += 6;
-    for (const entry of window.entries) bytes += 2 + entry.id.length + entry.dst.length;
+    const entries = window.entries;
+    let windowBytes = entries.length < ENTRIES_BYTES_CACHED_FROM ? undefined : entriesBytesCache.get(entries);
+    if (windowBytes === undefined) {
+      windowBytes = 0;
+      for (const entry of entries) windowBytes += 2 + entry.id.length + entry.dst.length;
+      if (entries.length >= ENTRIES_BYTES_CACHED_FROM) entriesBytesCache.set(entries, windowBytes);
+    }
+    bytes += 6 + windowBytes;
   }
   return bytes;
 }

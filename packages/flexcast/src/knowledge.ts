@@ -18,6 +18,23 @@ import type { HistoryEntry, HistoryWindow, Position } from "./messages.js";
  * dropping is a cut at the front. The periodic flush (rule 7) guarantees both cuts advance.
  */
 
+/** The slots of a vertex in no history yet: shared, never mutated (`append` replaces it). */
+const NO_SLOTS: number[] = [];
+
+/** `slots` with one more (owner, offset) pair, as a new array of exact size (literals for the usual few). */
+function withSlot(slots: readonly number[], owner: Position, index: number): number[] {
+  switch (slots.length) {
+    case 0:
+      return [owner, index];
+    case 2:
+      return [slots[0] as number, slots[1] as number, owner, index];
+    case 4:
+      return [slots[0] as number, slots[1] as number, slots[2] as number, slots[3] as number, owner, index];
+    default:
+      return [...slots, owner, index];
+  }
+}
+
 /** A message of the graph and where it sits in the known histories. */
 export class Vertex {
   readonly entry: HistoryEntry;
@@ -34,8 +51,12 @@ export class Vertex {
    * (see `append`). Only with garbage collection (the naive reference searches everything).
    */
   clear = false;
-  /** (history, absolute offset) of each retained entry of this message. */
-  readonly slots: Slot[] = [];
+  /**
+   * Where each retained entry of this message sits: pairs (history owner, absolute offset), flat
+   * and of exact size (replaced, not grown, on each append: a vertex has a few, and there is one
+   * per retained message at every group below its destinations, so these are many).
+   */
+  slots: number[] = NO_SLOTS;
   /** Histories this message has joined here, retained or not (see `Knowledge.tombstones`). */
   appearances = 0;
 
@@ -49,11 +70,6 @@ export class Vertex {
 interface FlushMark {
   readonly index: number;
   readonly epoch: number;
-}
-
-interface Slot {
-  readonly history: History;
-  readonly index: number;
 }
 
 /** The retained suffix of one group's delivery sequence, addressed by absolute offsets. */
@@ -79,6 +95,10 @@ export class History {
    */
   private readonly undeliveredToMe: number[] = [];
   private undeliveredHead = 0;
+  /** The last stretch `slice` handed out: entries [lastSliceFrom, lastSliceEnd). */
+  private lastSlice: readonly HistoryEntry[] = [];
+  private lastSliceFrom = -1;
+  private lastSliceEnd = -1;
 
   constructor(owner: Position) {
     this.owner = owner;
@@ -127,10 +147,22 @@ export class History {
     return index;
   }
 
-  /** Entries from absolute offset `from` to the end (a fresh array: windows are never mutated). */
-  slice(from: number): HistoryEntry[] {
+  /**
+   * Entries from absolute offset `from` to the end. Windows are never mutated, so the same stretch
+   * asked for again is the same array: a group sends the same stretch of a history to many
+   * descendants (a flush's copy and acknowledgements go to every group below, and descendants sent
+   * the same before are sent the same again), and at 48 groups most window entries are such
+   * repeats.
+   */
+  slice(from: number): readonly HistoryEntry[] {
     assert(from >= this.base, () => `history of ${this.owner} cut at ${this.base}, asked from ${from}`);
-    return this.entries.slice(this.head + from - this.base);
+    const end = this.end;
+    if (from !== this.lastSliceFrom || end !== this.lastSliceEnd) {
+      this.lastSlice = this.entries.slice(this.head + from - this.base);
+      this.lastSliceFrom = from;
+      this.lastSliceEnd = end;
+    }
+    return this.lastSlice;
   }
 
   /** Drops the entries before absolute offset `cut`. */
@@ -317,14 +349,16 @@ export class Knowledge {
       for (let current = stack.pop(); current !== undefined && open > 0; current = stack.pop()) {
         if (current !== vertex && current.entry.flush !== true)
           for (const group of current.entry.dst) mark(group);
-        for (const slot of current.slots) {
-          if (slot.index === 0) continue;
-          const history = slot.history;
-          if (slot.index - 1 < history.collected) {
+        const slots = current.slots;
+        for (let at = 0; at < slots.length; at += 2) {
+          const index = slots[at + 1] as number;
+          if (index === 0) continue;
+          const history = this.histories[slots[at] as number] as History;
+          if (index - 1 < history.collected) {
             reachesDead = true;
             continue;
           }
-          const before = history.before(slot.index) as Vertex;
+          const before = history.before(index) as Vertex;
           if (before.searched === search) continue;
           before.searched = search;
           if (before.dead) reachesDead = true;
@@ -346,7 +380,10 @@ export class Knowledge {
   epochBefore(vertex: Vertex | undefined): number {
     if (vertex === undefined) return 0;
     let latest = 0;
-    for (const { history, index } of vertex.slots) {
+    const slots = vertex.slots;
+    for (let at = 0; at < slots.length; at += 2) {
+      const history = this.histories[slots[at] as number] as History;
+      const index = slots[at + 1] as number;
       if (history.owner === this.self || index < history.collected) continue;
       const marks = this.flushMarks[history.owner] as FlushMark[];
       for (let at = marks.length - 1; at >= 0; at -= 1) {
@@ -381,10 +418,10 @@ export class Knowledge {
       const overlapEnd = Math.min(end, window.from + window.entries.length);
       const overlapStart = Math.max(window.from, history.base);
       if (overlapStart < overlapEnd) {
-        for (const index of [overlapStart, overlapEnd - 1]) {
-          if (history.idAt(index) !== window.entries[index - window.from]?.id)
-            assert(false, `${window.group}'s history disagrees at ${index}`);
-        }
+        if (history.idAt(overlapStart) !== window.entries[overlapStart - window.from]?.id)
+          assert(false, `${window.group}'s history disagrees at ${overlapStart}`);
+        if (history.idAt(overlapEnd - 1) !== window.entries[overlapEnd - 1 - window.from]?.id)
+          assert(false, `${window.group}'s history disagrees at ${overlapEnd - 1}`);
       }
       for (let index = end; index < window.from + window.entries.length; index += 1)
         this.append(window.group, window.entries[index - window.from] as HistoryEntry);
@@ -410,7 +447,7 @@ export class Knowledge {
     assert(entry.dst.includes(owner), () => `${owner} delivered ${entry.id}, not addressed to it`);
     const index = history.push(entry, vertex);
     this.retained += 1;
-    vertex.slots.push({ history, index });
+    vertex.slots = withSlot(vertex.slots, owner, index);
     vertex.appearances += 1;
     // A known message in one more history has new predecessors, and so does everything after it:
     // unless the entry before it here is clear (or dead), they may include an undelivered message
@@ -449,9 +486,10 @@ export class Knowledge {
     assert(!vertex.delivered, () => `${vertex.entry.id} delivered twice`);
     assert(vertex.toMe, () => `${vertex.entry.id} is not addressed to ${this.self}`);
     assert(!this.collect || !vertex.dead, () => `${vertex.entry.id} reaches a delivered message: a cycle`);
-    for (const { history, index } of vertex.slots) {
-      assert(history.owner !== this.self, "an undelivered message is not in this group's history");
-      history.markDeliveredToMe(index);
+    const slots = vertex.slots;
+    for (let at = 0; at < slots.length; at += 2) {
+      assert(slots[at] !== this.self, "an undelivered message is not in this group's history");
+      (this.histories[slots[at] as number] as History).markDeliveredToMe(slots[at + 1] as number);
     }
     vertex.delivered = true;
     this.append(this.self, vertex.entry);
@@ -462,9 +500,12 @@ export class Knowledge {
   /** Rule 4: this group delivered `flush`, which starts a new epoch (see `deadSeenEpoch`). */
   private startEpoch(flush: Vertex): void {
     this.flushEpoch += 1;
-    for (const { history, index } of flush.slots) {
-      if (history.owner === this.self) continue;
-      const marks = this.flushMarks[history.owner] as FlushMark[];
+    const slots = flush.slots;
+    for (let at = 0; at < slots.length; at += 2) {
+      const owner = slots[at] as number;
+      const index = slots[at + 1] as number;
+      if (owner === this.self) continue;
+      const marks = this.flushMarks[owner] as FlushMark[];
       const last = marks[marks.length - 1];
       assert(last === undefined || last.index < index, "flushes are delivered in every history's order");
       marks.push({ index, epoch: this.flushEpoch });
@@ -481,10 +522,12 @@ export class Knowledge {
       if (vertex.entry.flush !== true)
         for (const group of vertex.entry.dst) this.deadSeenEpoch[group] = this.flushEpoch;
       this.collectable = true;
-      for (const slot of vertex.slots) {
-        const history = slot.history;
-        if (slot.index + 1 > history.deadEnd) history.deadEnd = slot.index + 1;
-        const before = history.before(slot.index);
+      const slots = vertex.slots;
+      for (let at = 0; at < slots.length; at += 2) {
+        const history = this.histories[slots[at] as number] as History;
+        const index = slots[at + 1] as number;
+        if (index + 1 > history.deadEnd) history.deadEnd = index + 1;
+        const before = history.before(index);
         if (before !== undefined) stack.push(before);
       }
     }
@@ -501,8 +544,9 @@ export class Knowledge {
     for (let vertex = stack.pop(); vertex !== undefined; vertex = stack.pop()) {
       if (!vertex.clear) continue;
       vertex.clear = false;
-      for (const slot of vertex.slots) {
-        const after = slot.history.after(slot.index);
+      const slots = vertex.slots;
+      for (let at = 0; at < slots.length; at += 2) {
+        const after = (this.histories[slots[at] as number] as History).after(slots[at + 1] as number);
         if (after?.clear === true) stack.push(after);
       }
     }
@@ -533,8 +577,9 @@ export class Knowledge {
         if (current.toMe && !current.delivered) return current.entry.id;
       }
       if (this.collect) walked.push(current);
-      for (const slot of current.slots) {
-        const before = slot.history.before(slot.index);
+      const slots = current.slots;
+      for (let at = 0; at < slots.length; at += 2) {
+        const before = (this.histories[slots[at] as number] as History).before(slots[at + 1] as number);
         if (before !== undefined && before.searched !== search) {
           before.searched = search;
           stack.push(before);
@@ -609,10 +654,10 @@ export class Knowledge {
         // Its slot in this history goes; the others keep their order (no array is made).
         const slots = vertex.slots;
         let at = 0;
-        while (at < slots.length && (slots[at] as Slot).history !== history) at += 1;
+        while (at < slots.length && slots[at] !== history.owner) at += 2;
         assert(at < slots.length, "a dropped entry has its slot");
-        for (; at + 1 < slots.length; at += 1) slots[at] = slots[at + 1] as Slot;
-        slots.pop();
+        for (; at + 2 < slots.length; at += 1) slots[at] = slots[at + 2] as number;
+        slots.length -= 2;
         if (slots.length === 0) {
           this.vertices.delete(vertex.entry.id);
           if (vertex.appearances < this.historiesOf(vertex.entry))

@@ -1,7 +1,10 @@
 import type { Multicast } from "@amcast/core";
 import { CdagOverlay } from "@amcast/core";
 import { describe, expect, it } from "vitest";
+import type { FlexCastMessage } from "../src/index.js";
 import { FlexCastGroup, flexcast, flexcastLatencyMs } from "../src/index.js";
+import { History, Vertex } from "../src/knowledge.js";
+import type { HistoryEntry } from "../src/messages.js";
 import { Net, windows } from "./net.js";
 
 const message = (id: string, dst: string[]): Multicast => ({ id, client: "c0", dst, payloadBytes: 0 });
@@ -34,6 +37,51 @@ describe("FlexCast group logic", () => {
     net.pass("a", "b");
     expect(windows(net.peek("a", "b"), net.overlay)).toEqual(["a@1:[m2]"]);
     expect(net.pass("a", "b")).toEqual(["deliver m2"]);
+  });
+
+  it("a stretch sent to several descendants is one array, counted alike; what follows it is sent afresh (rule 1)", () => {
+    const net = new Net(["a", "b", "c", "d"]);
+    const earlier = Array.from({ length: 20 }, (_, index) => `x${index}`);
+    for (const id of earlier) net.request(id, ["a", "b"]);
+    net.request("m1", ["a", "c", "d"]);
+    const toC = net.peek("a", "c");
+    const toD = net.peek("a", "d");
+    if (toC === undefined || toD === undefined) throw new Error("m1 was forwarded to c and d");
+    // Both were sent a's history from its start: one stretch, one array.
+    expect(toC.hst[0]?.entries).toBe(toD.hst[0]?.entries);
+    expect(windows(toC, net.overlay)).toEqual([`a@0:[${[...earlier, "m1"].join(",")}]`]);
+    // Its modelled size is the same counted afresh (a copy of the array) and from the shared one.
+    const copied: FlexCastMessage = {
+      ...toC,
+      hst: toC.hst.map((window) => ({ ...window, entries: [...window.entries] })),
+    };
+    const bytes = flexcast.describe(copied).bytes;
+    expect(flexcast.describe(toC).bytes).toBe(bytes);
+    expect(flexcast.describe(toD).bytes).toBe(bytes);
+    // What comes later starts where each was left.
+    net.request("m2", ["a", "c"]);
+    net.request("m3", ["a", "d"]);
+    net.pass("a", "c");
+    net.pass("a", "d");
+    expect(windows(net.peek("a", "c"), net.overlay)).toEqual(["a@21:[m2]"]);
+    expect(windows(net.peek("a", "d"), net.overlay)).toEqual(["a@21:[m2,m3]"]);
+    const delivered = net.drain().filter((line) => line.includes("deliver"));
+    expect(delivered).toContain("c: deliver m2");
+    expect(delivered).toContain("d: deliver m3");
+  });
+
+  it("a history hands out the same array for the same stretch only while the history has not grown", () => {
+    const entry = (id: string): HistoryEntry => ({ id, dst: [0, 1] });
+    const history = new History(0);
+    history.push(entry("m1"), new Vertex(entry("m1"), false));
+    const first = history.slice(0);
+    expect(history.slice(0)).toBe(first);
+    history.push(entry("m2"), new Vertex(entry("m2"), false));
+    expect(history.slice(0).map((each) => each.id)).toEqual(["m1", "m2"]);
+    expect(first.map((each) => each.id)).toEqual(["m1"]);
+    expect(history.slice(1).map((each) => each.id)).toEqual(["m2"]);
+    history.dropBefore(1);
+    expect(history.slice(1).map((each) => each.id)).toEqual(["m2"]);
   });
 
   it("two lcas racing into one destination: b waits for a message only a's history names (Example A)", () => {
