@@ -40,8 +40,11 @@ export interface ClientSpec {
   /** The client's signer: required in Byzantine mode (replicas check requests' signatures). */
   readonly signer?: Signer;
   /**
-   * Ticks without an answer before a request is sent again (doubling up to 8x), and how many
-   * times in a row it is sent again without word that a group ordered it (see `under-way`).
+   * The shortest wait, in ticks, for an answer before a request is sent again (also the wait before
+   * the first answer is timed); the wait follows the answers' smoothed round trip above it (see
+   * `RetryTimer`), doubles with each retry of one request, and stays within
+   * `RETRY_WAIT_FACTOR_MAX` times this. `retriesMax`: how many times in a row a request is sent
+   * again without word that a group ordered it (see `under-way`).
    */
   readonly retryTicks?: number;
   readonly retriesMax?: number;
@@ -68,6 +71,9 @@ interface InFlight {
   /** Requests as last sent (a redirect replaces them), and the view they were sent under. */
   sends: readonly ProcessSend[];
   view: number;
+  /** The entry groups `sends` go to (under `view`), and whether they go to every replica of them. */
+  entryGroups: readonly GroupId[];
+  toEveryone: boolean;
   /** Replicas that refused the version sent under `view` (redirected it to a newer view); created on the first. */
   refusals: Set<ProcessId> | undefined;
   /**
@@ -94,16 +100,76 @@ interface InFlight {
 
 const DEFAULT_RETRY_TICKS = 100;
 const DEFAULT_RETRIES_MAX = 50;
+/** The longest wait before a retry, in multiples of `retryTicks` (backoff included). */
+const RETRY_WAIT_FACTOR_MAX = 16;
+/** Retries of one request double its wait this many times at most. */
+const RETRY_DOUBLINGS_MAX = 3;
+
+/**
+ * How long a client waits for an answer before sending a request again: the smoothed round trip
+ * of its answered requests plus four times their mean deviation (Jacobson and Karels; RFC 6298's
+ * retransmission timer), never below `floorTicks` nor above `RETRY_WAIT_FACTOR_MAX` times it, and
+ * doubled per retry of the request. A group that is merely slow (a saturated one answers in
+ * seconds) is then waited for instead of being sent every request again. Only requests answered
+ * without a retry are timed (Karn's rule: an answer to a retried request may be the first send's).
+ * Integer arithmetic in ticks, scaled as RFC 6298's reference code does (the smoothed round trip
+ * times 8, its deviation times 4), so every process computes the same waits.
+ */
+export class RetryTimer {
+  private smoothedTimes8 = -1;
+  private deviationTimes4 = 0;
+
+  constructor(private readonly floorTicks: number) {
+    assert(
+      Number.isSafeInteger(floorTicks) && floorTicks >= 1,
+      "a retry wait is a whole number of ticks >= 1",
+    );
+  }
+
+  /** One answered request's round trip, in ticks. */
+  observe(roundTripTicks: number): void {
+    if (this.smoothedTimes8 < 0) {
+      this.smoothedTimes8 = roundTripTicks << 3;
+      this.deviationTimes4 = roundTripTicks << 1;
+      return;
+    }
+    let error = roundTripTicks - (this.smoothedTimes8 >> 3);
+    this.smoothedTimes8 += error;
+    if (error < 0) error = -error;
+    this.deviationTimes4 += error - (this.deviationTimes4 >> 2);
+  }
+
+  /** Ticks to wait for an answer to a request already sent `retries` times again. */
+  waitTicks(retries: number): number {
+    const base =
+      this.smoothedTimes8 < 0
+        ? this.floorTicks
+        : Math.max(this.floorTicks, (this.smoothedTimes8 >> 3) + this.deviationTimes4);
+    return Math.min(
+      base * 2 ** Math.min(retries, RETRY_DOUBLINGS_MAX),
+      this.floorTicks * RETRY_WAIT_FACTOR_MAX,
+    );
+  }
+}
 
 /**
  * The client side of a multicast. It numbers its messages ("<client>:<seq>"), sends each request
- * to every replica of the protocol's entry groups, and completes a message once every destination
- * group answered: one reply from a group in solo and crash mode, f+1 matching replies (same
- * result, distinct replicas) in Byzantine mode, so at least one comes from a correct replica.
- * Requests left unanswered are sent again after `retryTicks` (replicas answer a retry from their
- * reply cache and never execute twice). The client gives up after `retriesMax` retries in a row
- * with no word that the request is under way: a group that ordered it answers a retry so (f+1
- * replicas in Byzantine mode), and a slow group is waited for rather than given up on.
+ * to the protocol's entry groups, and completes a message once every destination group answered:
+ * one reply from a group in solo and crash mode, f+1 matching replies (same result, distinct
+ * replicas) in Byzantine mode, so at least one comes from a correct replica.
+ *
+ * In Byzantine mode a request goes to every replica of an entry group. In crash mode only a
+ * group's leader answers clients (see `Replica`), so the replica that last answered is the
+ * group's leader as far as the client knows, and a request goes to it alone (to every replica
+ * while the client knows none); the leader carries it to the others in its log. A retry goes to
+ * every replica of the request's entry groups and forgets their leaders until one answers again,
+ * so a crashed or deposed leader costs a retry, not the request.
+ *
+ * Requests left unanswered are sent again after a wait that follows the observed round trip
+ * (`RetryTimer`); replicas answer a retry from their reply cache and never execute twice. The
+ * client gives up after `retriesMax` retries in a row with no word that the request is under
+ * way: a group that ordered it answers a retry so (f+1 replicas in Byzantine mode), and a slow
+ * group is waited for rather than given up on.
  */
 export class MulticastClient implements ClientLogic {
   readonly id: ClientId;
@@ -130,8 +196,10 @@ export class MulticastClient implements ClientLogic {
   private view = 0;
   /** Redirects to a newer view, per (view, overlay) vote key, from distinct replicas (f+1 in Byzantine mode). */
   private readonly redirectVotes = new Map<string, Set<ProcessId>>();
-  private readonly retryTicks: number;
+  private readonly retry: RetryTimer;
   private readonly retriesMax: number;
+  /** Crash mode: per group, the replica that last answered (its leader, as far as the client knows). */
+  private readonly leaders = new Map<GroupId, ProcessId>();
   /** Multicasts given up on after `retriesMax` retries. */
   abandoned = 0;
   private firstAbandonedSeq = Number.POSITIVE_INFINITY;
@@ -152,7 +220,7 @@ export class MulticastClient implements ClientLogic {
     this.wantsTicks = spec.mode !== "solo";
     this.quorum = replyQuorum(spec.mode, spec.f);
     this.context = systemContext(spec);
-    this.retryTicks = spec.retryTicks ?? DEFAULT_RETRY_TICKS;
+    this.retry = new RetryTimer(spec.retryTicks ?? DEFAULT_RETRY_TICKS);
     this.retriesMax = spec.retriesMax ?? DEFAULT_RETRIES_MAX;
     const firstSeq = spec.firstSeq ?? 0;
     assert(
@@ -199,12 +267,15 @@ export class MulticastClient implements ClientLogic {
       payload === undefined
         ? { id: `${this.id}:${seq}`, client: this.id, dst, payloadBytes }
         : { id: `${this.id}:${seq}`, client: this.id, dst, payloadBytes, payload };
-    const sends = this.requestSends(message, seq);
+    const entryGroups = this.entryGroupsOf(message);
+    const sends = this.requestSends(message, seq, entryGroups, false);
     this.inFlight.set(seq, {
       message,
       seq,
       view: this.view,
       sends,
+      entryGroups,
+      toEveryone: this.reachesEveryone(entryGroups),
       refusals: undefined,
       groupsLeft: undefined,
       votes: undefined,
@@ -217,9 +288,34 @@ export class MulticastClient implements ClientLogic {
     return { message, outputs: sends };
   }
 
-  /** The requests for `message` to every replica of its entry groups under the current view. */
-  private requestSends(message: Multicast, seq: number): ProcessSend[] {
-    const { membership, protocol } = this.spec;
+  /** The protocol's entry groups for `message` under the current view. */
+  private entryGroupsOf(message: Multicast): readonly GroupId[] {
+    const entryGroups = this.spec.protocol.entryGroups(message.dst, this.context);
+    assert(
+      entryGroups.length > 0,
+      () => `protocol ${this.spec.protocol.name} names no entry group for ${message.dst.join(",")}`,
+    );
+    return entryGroups;
+  }
+
+  /** Whether requests to `entryGroups` go to every replica of them (not to known leaders only). */
+  private reachesEveryone(entryGroups: readonly GroupId[]): boolean {
+    if (this.spec.mode !== "crash") return true;
+    for (const group of entryGroups) if (this.leaders.has(group)) return false;
+    return true;
+  }
+
+  /**
+   * The requests for `message` (signed in Byzantine mode) to `entryGroups` under the current
+   * view: in crash mode to each group's known leader unless `everyone`, else to every replica.
+   */
+  private requestSends(
+    message: Multicast,
+    seq: number,
+    entryGroups: readonly GroupId[],
+    everyone: boolean,
+  ): ProcessSend[] {
+    const { membership } = this.spec;
     // Every request below the lowest one in flight (or given up on) is answered: replicas may
     // forget them. An abandoned request is never settled: a late copy of it may still run.
     const settled = Math.min(seq, this.firstAbandonedSeq, this.oldestSeq);
@@ -234,31 +330,40 @@ export class MulticastClient implements ClientLogic {
         : { t: "request", message, seq, signature, settled, view: this.view };
     const bytes =
       ENVELOPE_BYTES + multicastBytes(message) + (this.spec.mode === "byzantine" ? SIGNATURE_BYTES : 0);
-    const entryGroups = protocol.entryGroups(message.dst, this.context);
-    const only = entryGroups.length === 1 ? membership.replicas(entryGroups[0] as GroupId) : undefined;
-    if (only?.length === 1) {
-      // One entry group with one replica (a solo local multicast): the list is that one send.
-      const to = only[0] as ProcessId;
-      return [{ kind: "send", to, body: envelope, bytes, label: "request", id: message.id, protocol: false }];
-    }
     const sends: ProcessSend[] = [];
+    const send = (to: ProcessId): void => {
+      sends.push({
+        kind: "send",
+        to,
+        body: envelope,
+        bytes,
+        label: "request",
+        id: message.id,
+        protocol: false,
+      });
+    };
     for (const group of entryGroups) {
-      for (const to of membership.replicas(group)) {
-        sends.push({
-          kind: "send",
-          to,
-          body: envelope,
-          bytes,
-          label: "request",
-          id: message.id,
-          protocol: false,
-        });
-      }
+      const leader = everyone || this.spec.mode !== "crash" ? undefined : this.leaders.get(group);
+      if (leader !== undefined) send(leader);
+      else for (const to of membership.replicas(group)) send(to);
     }
-    assert(
-      sends.length > 0,
-      () => `protocol ${protocol.name} names no entry group for ${message.dst.join(",")}`,
-    );
+    return sends;
+  }
+
+  /**
+   * A retry of `record`'s request: the same request again, to every replica of its entry groups
+   * (crash mode: their leaders as the client knew them may have crashed or been deposed; they are
+   * forgotten until a replica answers again).
+   */
+  private retrySends(record: InFlight): readonly ProcessSend[] {
+    if (record.toEveryone) return record.sends;
+    for (const group of record.entryGroups) this.leaders.delete(group);
+    const first = record.sends[0] as ProcessSend;
+    const sends: ProcessSend[] = [];
+    for (const group of record.entryGroups)
+      for (const to of this.spec.membership.replicas(group)) sends.push({ ...first, to });
+    record.sends = sends;
+    record.toEveryone = true;
     return sends;
   }
 
@@ -283,7 +388,9 @@ export class MulticastClient implements ClientLogic {
     // Send it again under the view the client knows now (a retry covers lost ones).
     record.view = this.view;
     record.refusals.clear();
-    record.sends = this.requestSends(record.message, record.seq);
+    record.entryGroups = this.entryGroupsOf(record.message);
+    record.sends = this.requestSends(record.message, record.seq, record.entryGroups, false);
+    record.toEveryone = this.reachesEveryone(record.entryGroups);
     record.sentTick = this.ticks;
     return record.sends;
   }
@@ -305,6 +412,12 @@ export class MulticastClient implements ClientLogic {
       record.underWay.clear();
     }
     return NOTHING;
+  }
+
+  /** Crash mode: only a group's leader answers clients, so one that answers leads its group. */
+  private learnLeader(from: ProcessId): void {
+    const group = this.spec.membership.groupOf(from);
+    if (group !== undefined && this.leaders.get(group) !== from) this.leaders.set(group, from);
   }
 
   /** Adopts a newer view and its overlay once `quorum` replicas named the same ones. */
@@ -333,6 +446,7 @@ export class MulticastClient implements ClientLogic {
 
   receive(from: ProcessId, body: unknown): readonly ProcessOutput[] {
     const envelope = readEnvelope(body);
+    if (this.spec.mode === "crash" && envelope !== undefined) this.learnLeader(from);
     if (envelope?.t === "redirect" && typeof envelope.id === "string") return this.onRedirect(from, envelope);
     if (envelope?.t === "under-way" && typeof envelope.id === "string")
       return this.onUnderWay(from, envelope.id);
@@ -389,6 +503,7 @@ export class MulticastClient implements ClientLogic {
       if (groupsLeft.length > 0) return NOTHING;
     }
     this.remove(record);
+    if (record.retries === 0) this.retry.observe(this.ticks - record.sentTick);
     const id = record.message.id;
     const results = record.results;
     if (record.delays === undefined)
@@ -444,8 +559,7 @@ export class MulticastClient implements ClientLogic {
     if (this.inFlight.size === 0) return NOTHING;
     // In the order the multicasts started (by sequence number).
     for (const [, record] of this.inFlight.entries()) {
-      const waitTicks = this.retryTicks * 2 ** Math.min(record.retries, 3);
-      if (this.ticks - record.sentTick < waitTicks) continue;
+      if (this.ticks - record.sentTick < this.retry.waitTicks(record.retries)) continue;
       if (record.silentRetries >= this.retriesMax) {
         this.remove(record);
         this.abandoned += 1;
@@ -456,7 +570,7 @@ export class MulticastClient implements ClientLogic {
       record.silentRetries += 1;
       record.sentTick = this.ticks;
       outputs ??= [];
-      for (const send of record.sends) outputs.push(send);
+      for (const send of this.retrySends(record)) outputs.push(send);
     }
     return outputs ?? NOTHING;
   }

@@ -28,12 +28,13 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  *   majority's) longest silence stayed within half of what the lower level allows, so fast
  *   failover comes back once the network calms down.
  * - R2 (replication): the leader appends a batch of pooled inputs per entry, at most
- *   `pipelineMax` undecided entries at a time, and sends each follower the entries after what it
+ *   `pipelineMax` undecided entries at a time (while one is undecided, only full batches), and sends each follower the entries after what it
  *   is known to hold, with the index and term of the entry before them; a follower accepts only if
  *   it holds that entry (log matching), dropping any conflicting suffix.
  * - R3 (commit): an entry of the leader's current term stored by a majority is committed, and so
  *   is everything before it; replicas apply committed entries in index order. A new leader first
  *   appends an empty entry of its own term, which commits whatever earlier terms left undecided.
+ *   Followers learn the commit index from the leader's next append or heartbeat.
  * - R4 (no input lost): every replica pools the inputs it received; a follower forwards those
  *   waiting longer than `requestTimeoutTicks` to the leader, and a new leader proposes from its
  *   own pool, so failover loses nothing. Repeats are dropped at execution.
@@ -506,6 +507,14 @@ export class RaftOrderer implements Orderer {
     assert(this.role === "leader", "only the leader proposes");
     let proposed = false;
     while (this.lastIndex() - this.commitIndex < this.options.pipelineMax) {
+      // With an entry in flight, only a full batch goes out now; the rest waits for a commit and
+      // leaves then as one entry (fewer, fuller appends: the replicas' cost is per message and
+      // frame more than per input). With nothing in flight, whatever is pooled goes at once.
+      if (
+        this.lastIndex() > this.commitIndex &&
+        this.pool.size - this.proposedKeys.size < this.options.batchInputsMax
+      )
+        break;
       const batch = this.pool.take(
         this.options.batchInputsMax,
         this.options.batchBytesMax,
@@ -680,10 +689,11 @@ export class RaftOrderer implements Orderer {
     if (candidate <= this.commitIndex || this.termAt(candidate) !== this.currentTerm) return;
     this.commitIndex = candidate;
     this.apply();
-    const before = this.lastIndex();
+    // Followers learn the new commit index with the next append or heartbeat (R3), not from a
+    // message of its own: nothing waits on a follower's apply (only the leader answers clients,
+    // and its stream copies are the ones taken), and one such message per commit to every
+    // follower, each answered, was most of a busy group's consensus traffic.
     this.propose();
-    // Tell followers about the new commit now if no proposal carries it.
-    if (this.lastIndex() === before) this.broadcastAppend();
   }
 
   private apply(): void {

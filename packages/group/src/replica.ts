@@ -790,11 +790,19 @@ export class Replica<M> implements ProcessLogic {
     this.sendReply(message.client, redirect);
   }
 
+  /**
+   * Answers a client. In crash mode only the leader does (the others execute alike and keep the
+   * reply for a retry, but send nothing): one reply is all a crash-mode client needs, it comes
+   * over an authenticated link from a replica of the group, and the client learns from it whom
+   * to send its next requests to. A leader that crashed before answering costs the client a
+   * retry, which goes to every replica and is answered by the next leader, from its reply cache.
+   */
   private sendReply(client: ProcessId, reply: GroupWire): void {
     assert(
       reply.t === "reply" || reply.t === "redirect" || reply.t === "under-way",
       "an envelope for a client",
     );
+    if (this.mode === "crash" && this.orderer.leader() !== this.id) return;
     this.outputs.push({
       kind: "send",
       to: client,

@@ -195,7 +195,15 @@ describe("startReplica / connectClient over the network runtime", () => {
       clients.push(client);
       const send = (from: number, count: number) =>
         Promise.all(Array.from({ length: count }, (_, index) => client.multicast(["a"], from + index)));
+      const waitFor = async (id: string, count: number) => {
+        const startedAt = Date.now();
+        while ((delivered.get(id) as number[]).length < count && Date.now() - startedAt < 20_000)
+          await new Promise((resolve) => setTimeout(resolve, 20));
+      };
       await send(0, 40);
+      // Only the leader answers, and a follower learns the commit index with the leader's next
+      // append or heartbeat: a/1 runs the 40 within a heartbeat period of the last answer.
+      await waitFor("a/1", 40);
       const stopped = replicas.splice(1, 1)[0] as ReplicaHandle;
       await stopped.stop();
       await send(40, 40);
@@ -204,14 +212,9 @@ describe("startReplica / connectClient over the network runtime", () => {
       replicas.push(await start("a/1"));
       expect((delivered.get("a/1") as number[]).length).toBeGreaterThanOrEqual(40);
       await send(80, 20);
-      const startedAt = Date.now();
-      // Followers apply what the leader committed a little later: wait for both.
-      while (
-        ((delivered.get("a/1") as number[]).length < 100 ||
-          (delivered.get("a/2") as number[]).length < 100) &&
-        Date.now() - startedAt < 20_000
-      )
-        await new Promise((resolve) => setTimeout(resolve, 20));
+      await waitFor("a/1", 100);
+      await waitFor("a/0", 100);
+      await waitFor("a/2", 100);
       expect(delivered.get("a/1")).toHaveLength(100);
       expect(delivered.get("a/1")).toEqual(delivered.get("a/0"));
       expect(delivered.get("a/2")).toEqual(delivered.get("a/0"));
