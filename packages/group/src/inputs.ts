@@ -197,6 +197,54 @@ export function batchBytes(batch: readonly OrderedInput[]): number {
 }
 
 /**
+ * Keys of the inputs proposed and not yet executed (in a batch this replica proposed or accepted),
+ * and per stream item how many copies with one content they hold: a leader orders no more copies
+ * of an item than its group needs to take it (`OrdererHost.streamQuorum`); the other copies stay
+ * pooled, and go once the item is taken (no longer useful), or are proposed if a view change
+ * loses the first ones.
+ */
+export class ProposedInputs {
+  /** Input key -> the item a copy is of ("" for a request). */
+  private readonly itemByKey = new Map<string, string>();
+  private readonly copiesByItem = new Map<string, number>();
+
+  has(key: string): boolean {
+    return this.itemByKey.has(key);
+  }
+
+  add(input: OrderedInput): void {
+    if (this.itemByKey.has(input.key)) return;
+    const item = input.kind === "copy" ? itemKeyOf(input) : "";
+    this.itemByKey.set(input.key, item);
+    if (item !== "") this.copiesByItem.set(item, (this.copiesByItem.get(item) ?? 0) + 1);
+  }
+
+  delete(key: string): void {
+    const item = this.itemByKey.get(key);
+    if (item === undefined) return;
+    this.itemByKey.delete(key);
+    if (item === "") return;
+    const copies = (this.copiesByItem.get(item) ?? 1) - 1;
+    if (copies > 0) this.copiesByItem.set(item, copies);
+    else this.copiesByItem.delete(item);
+  }
+
+  clear(): void {
+    this.itemByKey.clear();
+    this.copiesByItem.clear();
+  }
+
+  /** Copies proposed of the item `copy` is of, with its content. */
+  copiesOf(copy: CopyInput): number {
+    return this.copiesByItem.get(itemKeyOf(copy)) ?? 0;
+  }
+}
+
+function itemKeyOf(copy: CopyInput): string {
+  return `${copy.fromGroup}#${copy.k}#${copy.itemDigest}`;
+}
+
+/**
  * Inputs a replica received directly (from a client or another group's replica) and that are not
  * yet ordered, in arrival order. The leader proposes from it; the others keep theirs so a new
  * leader can propose what the old one dropped, and time their own requests to detect a stuck
@@ -208,6 +256,8 @@ export class InputPool {
     string,
     { readonly input: OrderedInput; readonly receivedTick: number; forwarded: boolean }
   >();
+  /** Pooled copies per stream item and content (see `copiesOf`). */
+  private readonly copiesByItem = new Map<string, number>();
   refused = 0;
 
   constructor(private readonly inputsMax: number) {
@@ -239,32 +289,52 @@ export class InputPool {
       return false;
     }
     this.inputs.set(input.key, { input, receivedTick: tick, forwarded: false });
+    if (input.kind === "copy") {
+      const item = itemKeyOf(input);
+      this.copiesByItem.set(item, (this.copiesByItem.get(item) ?? 0) + 1);
+    }
     return true;
   }
 
   delete(key: string): void {
+    const entry = this.inputs.get(key);
+    if (entry === undefined) return;
     this.inputs.delete(key);
+    if (entry.input.kind !== "copy") return;
+    const item = itemKeyOf(entry.input);
+    const copies = (this.copiesByItem.get(item) ?? 1) - 1;
+    if (copies > 0) this.copiesByItem.set(item, copies);
+    else this.copiesByItem.delete(item);
+  }
+
+  /** Pooled copies of the item `copy` is of, with its content. */
+  copiesOf(copy: CopyInput): number {
+    return this.copiesByItem.get(itemKeyOf(copy)) ?? 0;
   }
 
   /**
    * Up to `countMax` inputs / `bytesMax` bytes, oldest first, skipping keys in `exclude`; inputs
-   * no longer `useful` are dropped on the way.
+   * no longer `useful` are dropped on the way. `wanted`, when given, is asked last, about each
+   * input that would be taken: one it does not want now is skipped but kept (it may count what
+   * it accepts: everything it accepts is taken).
    */
   take(
     countMax: number,
     bytesMax: number,
-    exclude: ReadonlySet<string>,
+    exclude: { has(key: string): boolean },
     useful: (input: OrderedInput) => boolean,
+    wanted?: (input: OrderedInput) => boolean,
   ): OrderedInput[] {
     const batch: OrderedInput[] = [];
     let bytes = 0;
     for (const [key, { input }] of this.inputs) {
       if (exclude.has(key)) continue;
       if (!useful(input)) {
-        this.inputs.delete(key);
+        this.delete(key);
         continue;
       }
       if (batch.length > 0 && (batch.length >= countMax || bytes + input.bytes > bytesMax)) break;
+      if (wanted !== undefined && !wanted(input)) continue;
       batch.push(input);
       bytes += input.bytes;
     }
@@ -273,7 +343,7 @@ export class InputPool {
 
   /** Drops every input that is no longer `useful`. */
   prune(useful: (input: OrderedInput) => boolean): void {
-    for (const [key, { input }] of this.inputs) if (!useful(input)) this.inputs.delete(key);
+    for (const [key, { input }] of this.inputs) if (!useful(input)) this.delete(key);
   }
 
   /** Age in ticks of the oldest input, or -1 when there is none. */

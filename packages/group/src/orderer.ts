@@ -1,5 +1,5 @@
 import type { ProcessId } from "@amcast/core";
-import type { OrderedInput } from "./inputs.js";
+import type { CopyInput, OrderedInput } from "./inputs.js";
 
 /**
  * The part of a replica that agrees on the order of inputs inside one group. Every mode offers
@@ -42,6 +42,12 @@ export interface OrdererHost {
    * item already taken. Pools drop what is no longer useful instead of ordering it for nothing.
    */
   useful(input: OrderedInput): boolean;
+  /**
+   * Ordered copies identical to `copy` that its group still needs to take its item: the stream
+   * quorum minus those already ordered. A leader proposes no more than that many (PbftOrderer).
+   * Absent: every copy is proposed.
+   */
+  copiesNeeded?(copy: CopyInput): number;
   /** Ticks since the replica started: the orderer's clock. */
   now(): number;
   /**

@@ -4,7 +4,7 @@ import type { Signer, Verifier } from "./auth.js";
 import { SIGNATURE_BYTES } from "./auth.js";
 import { BackoffLevel } from "./backoff.js";
 import type { OrderedInput } from "./inputs.js";
-import { batchBytes, batchDigest, InputPool } from "./inputs.js";
+import { batchBytes, batchDigest, InputPool, ProposedInputs } from "./inputs.js";
 import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
 
 /**
@@ -233,7 +233,7 @@ export class PbftOrderer implements Orderer {
   private readonly checkedInputs = new WeakSet<OrderedInput>();
   /** Votes whose signature this replica checked, or made (see `certifiedVotes`). */
   private readonly checkedVotes = new WeakSet<Vote>();
-  private readonly proposedKeys = new Set<string>();
+  private readonly proposedKeys = new ProposedInputs();
   private readonly n: number;
   private readonly quorum: number;
   private readonly windowSize: number;
@@ -520,15 +520,43 @@ export class PbftOrderer implements Orderer {
         this.options.batchInputsMax,
         this.options.batchBytesMax,
         this.proposedKeys,
-        (input) => this.host.useful(input) && this.checked(input, true),
+        this.host.useful,
+        (input) => this.proposable(input),
       );
       if (batch.length === 0) return;
-      for (const input of batch) this.proposedKeys.add(input.key);
       const prePrepare = this.signPrePrepare(this.view, this.nextSeq, batch);
       this.nextSeq += 1;
       this.broadcast(prePrepare, HEADER_BYTES + SIGNATURE_BYTES + batchBytes(batch), "pbft.pre-prepare");
       this.acceptPrePrepare(prePrepare);
     }
+  }
+
+  /**
+   * Whether the primary proposes `input` now (it is then counted as proposed). A stream item is
+   * taken once f+1 identical copies of it are ordered: the primary proposes that many, together
+   * (it waits until it holds them all: one ordered batch per item rather than one per copy), and
+   * leaves the other copies in the pool, unchecked, where they go once the item is taken. A copy
+   * that waited the forwarding timeout without its matches is proposed alone, as every copy was
+   * before: a Byzantine sender's copies that nobody matches (an item far ahead, an altered one)
+   * thus leave the pool in bounded time instead of filling it. What the primary proposes it
+   * checks first; one that fails leaves the pool.
+   */
+  private proposable(input: OrderedInput): boolean {
+    if (input.kind === "copy" && this.host.copiesNeeded !== undefined) {
+      const proposed = this.proposedKeys.copiesOf(input);
+      const needed = this.host.copiesNeeded(input) - proposed;
+      if (needed <= 0) return false;
+      if (proposed === 0 && this.pool.copiesOf(input) < needed) {
+        const waitedTicks = this.host.now() - (this.pool.receivedTick(input.key) ?? this.host.now());
+        if (waitedTicks < this.options.requestTimeoutTicks) return false;
+      }
+    }
+    if (!this.checked(input, true)) {
+      this.pool.delete(input.key);
+      return false;
+    }
+    this.proposedKeys.add(input);
+    return true;
   }
 
   private signPrePrepare(view: number, seq: number, batch: readonly OrderedInput[]): PrePrepare {
@@ -615,7 +643,7 @@ export class PbftOrderer implements Orderer {
     if (previous !== undefined)
       for (const input of previous.prePrepare.batch) this.proposedKeys.delete(input.key);
     this.slots.set(message.seq, { prePrepare: message, prepared: false, commitSent: false });
-    for (const input of message.batch) this.proposedKeys.add(input.key);
+    for (const input of message.batch) this.proposedKeys.add(input);
     if (message.signer !== this.host.self) {
       const prepare = this.signVote("prepare", message.view, message.seq, message.digest);
       this.broadcast(prepare, HEADER_BYTES + SIGNATURE_BYTES, "pbft.prepare");

@@ -23,7 +23,8 @@ import { PbftOrderer } from "./pbft.js";
 import { RaftOrderer } from "./raft.js";
 import type { ApplicationState, ReplicaCheckpoint, StateCodec } from "./snapshot.js";
 import { APPLICATION_PARTITION_PREFIX, PARTITION } from "./snapshot.js";
-import { IncomingStreams, OutgoingStreams } from "./streams.js";
+import type { QueuedMessage } from "./streams.js";
+import { IncomingStreams, isStreamItem, OutgoingStreams } from "./streams.js";
 import type { TransferMessage, TrustedCheckpoint } from "./transfer.js";
 import { StateFetch, serveTransfer } from "./transfer.js";
 import type { DelayEntry, GroupWire } from "./wire.js";
@@ -232,9 +233,14 @@ export class Replica<M> implements ProcessLogic {
         });
       },
       decide: (batch) => {
+        // What the batch sends to a group leaves as one stream item (see OutgoingStreams).
+        this.outgoing.hold();
         for (const input of batch) this.execute(input);
+        for (const [to, bodies] of this.outgoing.release()) this.sendItem(to, bodies);
       },
       useful: (input) => this.useful(input),
+      copiesNeeded: (copy) =>
+        streamQuorum(spec.mode, spec.f) - this.incoming.votesFor(copy.fromGroup, copy.k, copy.itemDigest),
       now: () => this.ticks,
       checkpoints: this.checkpoints,
       executed: (position, mark) => {
@@ -595,7 +601,12 @@ export class Replica<M> implements ProcessLogic {
       this.drop("unknown-sender");
       return;
     }
-    if (!Number.isSafeInteger(envelope.k) || envelope.k < 0 || typeof envelope.signature !== "string") {
+    if (
+      !Number.isSafeInteger(envelope.k) ||
+      envelope.k < 0 ||
+      typeof envelope.signature !== "string" ||
+      !isStreamItem(envelope.body)
+    ) {
       this.drop("malformed");
       return;
     }
@@ -607,7 +618,7 @@ export class Replica<M> implements ProcessLogic {
       this.executeCopy(fromGroup, from, envelope.k, envelope.body);
       return;
     }
-    const bytes = ENVELOPE_BYTES + 8 + this.bodyBytes(envelope.body) + this.signatureBytes();
+    const bytes = ENVELOPE_BYTES + 8 + this.itemBytes(envelope.body) + this.signatureBytes();
     const input = makeCopyInput(
       from,
       fromGroup,
@@ -647,6 +658,7 @@ export class Replica<M> implements ProcessLogic {
     if (input.kind !== "copy") return false;
     const fromGroup = this.spec.membership.groupOf(input.sender);
     if (
+      !isStreamItem(input.body) ||
       fromGroup !== input.fromGroup ||
       fromGroup === this.group ||
       input.key !== `${input.sender}#${input.k}`
@@ -698,10 +710,12 @@ export class Replica<M> implements ProcessLogic {
     else this.execute(makeCopyInput(sender, fromGroup, k, body, "", 0, undefined));
   }
 
-  /** Item of another group's stream, taken in stream order: one step of the logic. */
-  private executeItem(fromGroup: GroupId, body: unknown): void {
+  /** Item of another group's stream, taken in stream order: a step of the logic per message it carries. */
+  private executeItem(fromGroup: GroupId, item: unknown): void {
     this.executedInputs += 1;
-    this.apply(this.logic.step({ kind: "peer", from: fromGroup, body: body as M }));
+    // Taken items are well formed: checked on arrival, or vouched for by a correct sender.
+    for (const body of item as readonly unknown[])
+      this.apply(this.logic.step({ kind: "peer", from: fromGroup, body: body as M }));
   }
 
   /** Carries out the logic's outputs. */
@@ -717,30 +731,9 @@ export class Replica<M> implements ProcessLogic {
       }
       if (output.kind === "send") {
         assert(output.to !== this.group, () => `group ${this.group} sends to itself`);
-        const k = this.outgoing.next(output.to);
-        const signer = this.spec.signer;
-        const signature =
-          signer === undefined
-            ? ""
-            : signer.sign(copyDigests(signer.digest, this.id, this.group, k, output.body).signed);
         const description = this.spec.protocol.describe(output.body);
-        const envelope: GroupWire = { t: "copy", k, body: output.body, signature };
-        const bytes = ENVELOPE_BYTES + 8 + description.bytes + this.signatureBytes();
-        for (const to of this.spec.membership.replicas(output.to)) {
-          this.outputs.push(
-            description.id === undefined
-              ? { kind: "send", to, body: envelope, bytes, label: description.kind, protocol: true }
-              : {
-                  kind: "send",
-                  to,
-                  body: envelope,
-                  bytes,
-                  label: description.kind,
-                  id: description.id,
-                  protocol: true,
-                },
-          );
-        }
+        const item = this.outgoing.add(output.to, { body: output.body, description });
+        if (item !== undefined) this.sendItem(output.to, item);
       } else {
         const message = output.message;
         assert(
@@ -760,6 +753,38 @@ export class Replica<M> implements ProcessLogic {
         this.sendReply(message.client, reply);
       }
     }
+  }
+
+  /**
+   * Item k of this group's stream to group `to`, carrying `bodies`: copied to every replica of
+   * `to`, signed by this replica in Byzantine mode (one signature for all the messages it carries).
+   */
+  private sendItem(to: GroupId, messages: readonly QueuedMessage[]): void {
+    const k = this.outgoing.next(to);
+    const bodies = messages.map((message) => message.body);
+    const signer = this.spec.signer;
+    const signature =
+      signer === undefined
+        ? ""
+        : signer.sign(copyDigests(signer.digest, this.id, this.group, k, bodies).signed);
+    const envelope: GroupWire = { t: "copy", k, body: bodies, signature };
+    const first = (messages[0] as QueuedMessage).description;
+    // Several messages: labelled as a batch, about the multicast they share if they share one.
+    let label = first.kind;
+    let id = first.id;
+    let bytes = ENVELOPE_BYTES + 8 + this.signatureBytes() + first.bytes;
+    for (let index = 1; index < messages.length; index += 1) {
+      const description = (messages[index] as QueuedMessage).description;
+      label = STREAM_BATCH_LABEL;
+      if (description.id !== id) id = undefined;
+      bytes += description.bytes;
+    }
+    for (const replica of this.spec.membership.replicas(to))
+      this.outputs.push(
+        id === undefined
+          ? { kind: "send", to: replica, body: envelope, bytes, label, protocol: true }
+          : { kind: "send", to: replica, body: envelope, bytes, label, id, protocol: true },
+      );
   }
 
   /**
@@ -817,12 +842,17 @@ export class Replica<M> implements ProcessLogic {
     });
   }
 
-  private bodyBytes(body: unknown): number {
-    try {
-      return this.spec.protocol.describe(body as M).bytes;
-    } catch {
-      return 64;
+  /** Modelled bytes of a stream item's messages (one a sender's protocol cannot describe: 64). */
+  private itemBytes(bodies: readonly unknown[]): number {
+    let bytes = 0;
+    for (const body of bodies) {
+      try {
+        bytes += this.spec.protocol.describe(body as M).bytes;
+      } catch {
+        bytes += 64;
+      }
     }
+    return bytes;
   }
 
   /** The digest of what is signed, in Byzantine mode only (the only mode that digests inputs). */
@@ -852,6 +882,9 @@ export class Replica<M> implements ProcessLogic {
 }
 
 const NO_OUTPUTS: readonly ProcessOutput[] = [];
+
+/** Trace label of a stream item carrying several protocol messages. */
+export const STREAM_BATCH_LABEL = "stream-batch";
 
 /** A request's message is the client's own: its id is "<client>:<seq>" and its fields have their types. */
 function wellFormed(message: Multicast, seq: number, client: ProcessId): boolean {

@@ -1,15 +1,34 @@
-import type { GroupId } from "@amcast/core";
+import type { GroupId, WireDescription } from "@amcast/core";
 import { assert } from "@amcast/core";
 import type { CopyInput } from "./inputs.js";
 import type { StreamsState } from "./snapshot.js";
 import { compareText } from "./snapshot.js";
 
 /**
- * Sequence numbers of the streams this group sends on: one stream per destination group. Every
+ * Protocol messages one stream item carries at most, and their modelled bytes at most (an item
+ * also travels inside the receiving group's ordered batches, `OrderingOptions.batchBytesMax`).
+ * A receiver refuses an item with more messages as malformed.
+ */
+export const STREAM_ITEM_MESSAGES_MAX = 256;
+export const STREAM_ITEM_BYTES_MAX = 128 * 1024;
+
+/**
+ * The streams this group sends on: one stream per destination group, numbered by item. Every
  * correct replica executes the same steps, so it numbers the same items identically.
+ *
+ * A stream item carries one or more protocol messages (a non-empty array). While a decided batch
+ * runs (`hold` ... `release`), the messages the logic sends to one group are queued and leave as
+ * one item at the end of the batch: one copy per replica pair, one signature per sending replica
+ * and one ordered input per copy at the receiver, however many steps of the batch sent to that
+ * group. The batch boundaries are the decided ones, the same at every correct replica, so every
+ * correct replica still makes the same items. Outside a batch (solo mode, which decides each
+ * input on arrival) a message leaves at once, alone in its item.
  */
 export class OutgoingStreams {
   private readonly nextByGroup = new Map<GroupId, number>();
+  /** Messages queued per destination group while holding, in the order their groups were first sent to. */
+  private readonly queued = new Map<GroupId, { messages: QueuedMessage[]; bytes: number }>();
+  private holding = false;
 
   next(group: GroupId): number {
     const k = this.nextByGroup.get(group) ?? 0;
@@ -17,21 +36,76 @@ export class OutgoingStreams {
     return k;
   }
 
+  /** From now until `release`, messages are queued per destination group. */
+  hold(): void {
+    this.holding = true;
+  }
+
+  /**
+   * A message for `group`: returns the messages of an item to send now — this one alone when not
+   * holding, or the group's queue when this one would take it past an item's limits — else
+   * undefined (queued).
+   */
+  add(group: GroupId, message: QueuedMessage): QueuedMessage[] | undefined {
+    if (!this.holding) return [message];
+    const bytes = message.description.bytes;
+    const queue = this.queued.get(group);
+    if (queue === undefined) {
+      this.queued.set(group, { messages: [message], bytes });
+      return undefined;
+    }
+    if (queue.messages.length < STREAM_ITEM_MESSAGES_MAX && queue.bytes + bytes <= STREAM_ITEM_BYTES_MAX) {
+      queue.messages.push(message);
+      queue.bytes += bytes;
+      return undefined;
+    }
+    const full = queue.messages;
+    queue.messages = [message];
+    queue.bytes = bytes;
+    return full;
+  }
+
+  /** Stops holding; the queued items, one per destination group, in the order the groups were first sent to. */
+  release(): Array<readonly [GroupId, QueuedMessage[]]> {
+    this.holding = false;
+    if (this.queued.size === 0) return NOTHING_QUEUED;
+    const items = [...this.queued].map(([group, queue]) => [group, queue.messages] as const);
+    this.queued.clear();
+    return items;
+  }
+
   /** The next item number per destination group, sorted by group. */
   snapshot(): StreamsState["outgoing"] {
+    assert(this.queued.size === 0, "a checkpoint is taken between batches, with nothing queued");
     return [...this.nextByGroup].sort((a, b) => compareText(a[0], b[0]));
   }
 
   restore(state: StreamsState["outgoing"]): void {
     this.nextByGroup.clear();
+    this.queued.clear();
+    this.holding = false;
     for (const [group, next] of state) this.nextByGroup.set(group, next);
   }
+}
+
+/** A protocol message waiting for its stream item, with the protocol's description of it. */
+export interface QueuedMessage {
+  readonly body: unknown;
+  readonly description: WireDescription;
+}
+
+const NOTHING_QUEUED: Array<readonly [GroupId, QueuedMessage[]]> = [];
+
+/** Whether `content` has the shape of a stream item: a non-empty array of at most `STREAM_ITEM_MESSAGES_MAX` messages. */
+export function isStreamItem(content: unknown): content is readonly unknown[] {
+  return Array.isArray(content) && content.length > 0 && content.length <= STREAM_ITEM_MESSAGES_MAX;
 }
 
 /** An item of a stream, taken in order, ready for the protocol logic. */
 export interface AcceptedItem {
   readonly fromGroup: GroupId;
   readonly k: number;
+  /** The item's protocol messages (see `isStreamItem`). */
   readonly body: unknown;
 }
 
@@ -76,6 +150,11 @@ export class IncomingStreams {
   accepts(fromGroup: GroupId, k: number): boolean {
     const next = this.streams.get(fromGroup)?.next ?? 0;
     return k >= next && k < next + this.windowMax;
+  }
+
+  /** Ordered copies of item `k` from `fromGroup` with the item digest `itemDigest` so far (0 once taken). */
+  votesFor(fromGroup: GroupId, k: number, itemDigest: string): number {
+    return this.streams.get(fromGroup)?.votes.get(k)?.byDigest.get(itemDigest)?.count ?? 0;
   }
 
   /** Next item expected from `fromGroup`. */

@@ -5,7 +5,7 @@ import type { CrashFault, PartitionFault, SimClient, SimProcess } from "@amcast/
 import { simulate } from "@amcast/sim";
 import { skeen } from "@amcast/skeen";
 import { describe, expect, it } from "vitest";
-import type { ByzantineStrategy, ReplicationMode } from "../src/index.js";
+import type { ByzantineStrategy, ReplicationMode, Signer } from "../src/index.js";
 import {
   BYZANTINE_STRATEGIES,
   ByzantineReplica,
@@ -18,6 +18,7 @@ import {
   replicaCount,
   SimulatedSignatures,
 } from "../src/index.js";
+import { copyDigests } from "../src/inputs.js";
 import { PAIR_TOPOLOGY } from "./pair-topology.js";
 
 const topology = PAIR_TOPOLOGY;
@@ -29,39 +30,113 @@ interface RunOptions {
   readonly partitions?: readonly PartitionFault[];
   readonly byzantine?: ReadonlyMap<string, ByzantineStrategy>;
   readonly multicastsPerClient?: number;
+  /** Multicasts each client keeps in flight (default 2). */
+  readonly outstanding?: number;
   readonly seed?: number;
   /** Every message held back by up to this much more (links stay FIFO); none when absent. */
   readonly extraDelayMsMax?: number;
   /** Replicas (counted as Byzantine) whose prepares and commits carry a signature of other data. */
   readonly badVoteSigners?: readonly string[];
+  /** Replicas (counted as Byzantine) that also send, signed, a copy of each item far ahead of it. */
+  readonly farAheadCopiers?: readonly string[];
+  /** Sees every message a correct replica sends. */
+  readonly observe?: (from: string, send: Extract<ProcessOutput, { kind: "send" }>) => void;
+}
+
+/**
+ * A replica run as it is, its outputs passed through `rewrite` on their way out: what the tests
+ * below change (a Byzantine replica) or watch (a correct one).
+ */
+abstract class RewritesOutputs implements ProcessLogic {
+  readonly id: string;
+  readonly wantsTicks: boolean;
+
+  constructor(protected readonly inner: Replica<unknown>) {
+    this.id = inner.id;
+    this.wantsTicks = inner.wantsTicks;
+  }
+
+  receive(from: string, body: unknown): readonly ProcessOutput[] {
+    return this.rewrite(this.inner.receive(from, body));
+  }
+
+  tick(): readonly ProcessOutput[] {
+    return this.rewrite(this.inner.tick());
+  }
+
+  idle(): boolean {
+    return this.inner.idle();
+  }
+
+  protected abstract rewrite(outputs: readonly ProcessOutput[]): readonly ProcessOutput[];
+}
+
+/**
+ * A Byzantine replica that runs correctly and, with each stream copy it sends, sends a copy of the
+ * same item numbered `FAR_AHEAD` items later, rightly signed: a copy no other replica matches,
+ * for an item its group will not reach in the run.
+ */
+const FAR_AHEAD = 500;
+class FarAheadCopier extends RewritesOutputs {
+  farCopiesSent = 0;
+
+  constructor(
+    inner: Replica<unknown>,
+    private readonly signer: Signer,
+  ) {
+    super(inner);
+  }
+
+  override idle(): boolean {
+    return true;
+  }
+
+  protected rewrite(outputs: readonly ProcessOutput[]): readonly ProcessOutput[] {
+    const result: ProcessOutput[] = [];
+    for (const output of outputs) {
+      result.push(output);
+      const wire =
+        output.kind === "send" ? (output.body as { t: string; k: number; body: unknown }) : undefined;
+      if (output.kind !== "send" || wire?.t !== "copy") continue;
+      const k = wire.k + FAR_AHEAD;
+      const signed = copyDigests(this.signer.digest, this.id, this.inner.group, k, wire.body).signed;
+      result.push({ ...output, body: { ...wire, k, signature: this.signer.sign(signed) } });
+      this.farCopiesSent += 1;
+    }
+    return result;
+  }
+}
+
+/** A correct replica whose sends are shown to `observe` on their way out. */
+class Observed extends RewritesOutputs {
+  constructor(
+    inner: Replica<unknown>,
+    private readonly observe: NonNullable<RunOptions["observe"]>,
+  ) {
+    super(inner);
+  }
+
+  protected rewrite(outputs: readonly ProcessOutput[]): readonly ProcessOutput[] {
+    for (const output of outputs) if (output.kind === "send") this.observe(this.id, output);
+    return outputs;
+  }
 }
 
 /**
  * A replica that runs correctly but signs its prepares and commits wrongly (each carries its
  * signature of its first vote): they come over its own link, so only their signatures are wrong.
  */
-class BadVoteSigner implements ProcessLogic {
-  readonly id: string;
-  readonly wantsTicks: boolean;
+class BadVoteSigner extends RewritesOutputs {
   private firstSignature: string | undefined;
   /** The one vote it signed rightly: its first. */
   first: { type: string; view: number; seq: number } | undefined;
 
-  constructor(private readonly inner: Replica<unknown>) {
-    this.id = inner.id;
-    this.wantsTicks = inner.wantsTicks;
-  }
-
-  receive(from: string, body: unknown): readonly ProcessOutput[] {
-    return this.inner.receive(from, body).map((output) => this.corrupt(output));
-  }
-
-  tick(): readonly ProcessOutput[] {
-    return this.inner.tick().map((output) => this.corrupt(output));
-  }
-
-  idle(): boolean {
+  override idle(): boolean {
     return true;
+  }
+
+  protected rewrite(outputs: readonly ProcessOutput[]): readonly ProcessOutput[] {
+    return outputs.map((output) => this.corrupt(output));
   }
 
   private corrupt(output: ProcessOutput): ProcessOutput {
@@ -88,6 +163,7 @@ function run(options: RunOptions) {
   const signatures = options.mode === "byzantine" ? new SimulatedSignatures(7) : undefined;
   const correct: Replica<unknown>[] = [];
   const badVoteSigners = new Map<string, BadVoteSigner>();
+  const farAheadCopiers = new Map<string, FarAheadCopier>();
   const processes: SimProcess[] = membership.processes().map(({ id, group }) => {
     const signer = signatures?.signerFor(id);
     const replica = createReplica({
@@ -102,13 +178,19 @@ function run(options: RunOptions) {
     }) as Replica<unknown>;
     const strategy = options.byzantine?.get(id);
     const badVotes = options.badVoteSigners?.includes(id) === true;
-    if (strategy === undefined && !badVotes) correct.push(replica);
+    const farAhead = options.farAheadCopiers?.includes(id) === true && signer !== undefined;
+    if (strategy === undefined && !badVotes && !farAhead) correct.push(replica);
     if (badVotes) badVoteSigners.set(id, new BadVoteSigner(replica));
-    const logic = badVotes
-      ? (badVoteSigners.get(id) as BadVoteSigner)
-      : strategy === undefined || signer === undefined
-        ? replica
-        : new ByzantineReplica(replica, strategy, signer, membership);
+    if (farAhead) farAheadCopiers.set(id, new FarAheadCopier(replica, signer));
+    const logic = farAhead
+      ? (farAheadCopiers.get(id) as FarAheadCopier)
+      : badVotes
+        ? (badVoteSigners.get(id) as BadVoteSigner)
+        : strategy === undefined || signer === undefined
+          ? options.observe === undefined
+            ? replica
+            : new Observed(replica, options.observe)
+          : new ByzantineReplica(replica, strategy, signer, membership);
     return { logic, region: topology.groupRegion(group), group };
   });
   const dsts: DestinationSet[] = [["a"], ["b"], ["a", "b"]];
@@ -120,11 +202,16 @@ function run(options: RunOptions) {
       overlay: null,
       mode: options.mode,
       f,
-      outstandingMax: 2,
+      outstandingMax: options.outstanding ?? 2,
       ...(signatures === undefined ? {} : { signer: signatures.signerFor(id) }),
     }),
     region: index < 2 ? "A" : "B",
-    loop: { kind: "closed", multicasts: options.multicastsPerClient ?? 40, outstanding: 2, thinkMs: 5 },
+    loop: {
+      kind: "closed",
+      multicasts: options.multicastsPerClient ?? 40,
+      outstanding: options.outstanding ?? 2,
+      thinkMs: 5,
+    },
     payloadBytes: 16,
     startMs: index,
     destinations: (prng: Prng) => prng.pick(dsts),
@@ -151,7 +238,11 @@ function run(options: RunOptions) {
     faults: {
       crashes: options.crashes ?? [],
       partitions: options.partitions ?? [],
-      byzantine: [...(options.byzantine?.keys() ?? []), ...(options.badVoteSigners ?? [])],
+      byzantine: [
+        ...(options.byzantine?.keys() ?? []),
+        ...(options.badVoteSigners ?? []),
+        ...(options.farAheadCopiers ?? []),
+      ],
     },
     tickMs: 10,
     timeLimitMs: 300_000,
@@ -162,7 +253,7 @@ function run(options: RunOptions) {
   const report = checkRun(events, { liveness: true });
   const deliveredBy = (proc: string) =>
     events.flatMap((event) => (event.ev === "deliver" && event.proc === proc ? [String(event.id)] : []));
-  return { result, report, correct, deliveredBy, events, badVoteSigners };
+  return { result, report, correct, deliveredBy, events, badVoteSigners, farAheadCopiers };
 }
 
 function expectClean(outcome: ReturnType<typeof run>): void {
@@ -234,6 +325,55 @@ describe("Byzantine mode (3f+1 replicas, PBFT-style)", () => {
       const [first, ...others] = [0, 1, 2, 3].map((index) => outcome.deliveredBy(`${group}/${index}`));
       for (const sequence of others) expect(sequence).toEqual(first);
     }
+  });
+
+  it("sends what a decided batch sends to a group as one stream item, and orders f+1 = 2 identical copies of each, together", () => {
+    /** Per receiving primary and item "<fromGroup>#<k>": the pre-prepares (by seq) its copies were proposed in. */
+    const proposedIn = new Map<string, number[]>();
+    let items = 0;
+    let itemsCarryingSeveral = 0;
+    const outcome = run({
+      mode: "byzantine",
+      multicastsPerClient: 60,
+      outstanding: 16,
+      observe: (from, send) => {
+        const wire = send.body as { t: string; k?: number; body?: unknown };
+        if (wire.t === "copy" && send.to.endsWith("/0")) {
+          items += 1;
+          if ((wire.body as unknown[]).length > 1) itemsCarryingSeveral += 1;
+        }
+        const message = wire.body as {
+          type?: string;
+          seq: number;
+          batch: { kind: string; fromGroup: string; k: number }[];
+        };
+        // The primaries of view 0 (a/0, b/0), each pre-prepare counted once (the one to x/1).
+        if (wire.t !== "consensus" || message.type !== "pre-prepare" || !send.to.endsWith("/1")) return;
+        for (const input of message.batch) {
+          if (input.kind !== "copy") continue;
+          const key = `${from}:${input.fromGroup}#${input.k}`;
+          proposedIn.set(key, [...(proposedIn.get(key) ?? []), message.seq]);
+        }
+      },
+    });
+    expectClean(outcome);
+    // Every sender replica copies every item to every receiver; the receiver's primary orders two.
+    expect(items).toBeGreaterThan(0);
+    expect(proposedIn.size * 4).toBe(items);
+    for (const [item, seqs] of proposedIn)
+      expect([item, seqs.length, new Set(seqs).size]).toEqual([item, 2, 1]);
+    // Batches of several requests make items of several messages (Skeen's proposals).
+    expect(itemsCarryingSeveral).toBeGreaterThan(0);
+  });
+
+  it("a sender's copies of items far ahead, which nobody matches, leave the receivers' pools: ordered alone after the forwarding timeout", () => {
+    // a/1 sends b, besides each item, a copy of an item 500 further on; b's primary waits for a
+    // second copy that never comes, so without the timeout those copies would stay pooled (the
+    // backups suspecting the primary for them) and the run would never settle.
+    const outcome = run({ mode: "byzantine", farAheadCopiers: ["a/1"], multicastsPerClient: 20 });
+    expectClean(outcome);
+    expect(outcome.farAheadCopiers.get("a/1")?.farCopiesSent).toBeGreaterThan(0);
+    for (const replica of outcome.correct) expect(replica.idle()).toBe(true);
   });
 
   for (const strategy of BYZANTINE_STRATEGIES) {

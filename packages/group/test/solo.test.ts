@@ -93,11 +93,16 @@ describe("solo replicas and clients", () => {
     expect(
       g1.receive("c0", { t: "copy", k: 0, body: { type: "propose", id: "x", ts: 1 }, signature: "" }),
     ).toEqual([]);
+    // A stream item from a replica that is not an array of messages, or an empty one.
+    expect(
+      g1.receive("g2/0", { t: "copy", k: 0, body: { type: "propose", id: "x", ts: 1 }, signature: "" }),
+    ).toEqual([]);
+    expect(g1.receive("g2/0", { t: "copy", k: 0, body: [], signature: "" })).toEqual([]);
     expect(sends(g1.receive("c0", request))).toEqual(["deliver", "reply -> c0"]);
     // The retry is answered from the reply cache, not executed again.
     expect(sends(g1.receive("c0", request))).toEqual(["reply -> c0"]);
     expect(Object.fromEntries(g1.drops)).toEqual({
-      malformed: 3,
+      malformed: 5,
       "unknown-sender": 1,
       "duplicate-request": 1,
     });

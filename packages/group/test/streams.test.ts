@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { digest } from "../src/auth.js";
 import { makeCopyInput } from "../src/inputs.js";
-import { IncomingStreams } from "../src/streams.js";
+import {
+  IncomingStreams,
+  isStreamItem,
+  OutgoingStreams,
+  STREAM_ITEM_BYTES_MAX,
+  STREAM_ITEM_MESSAGES_MAX,
+} from "../src/streams.js";
 
 /** A copy of item k of group A's stream, sent by `sender`. */
 const copy = (sender: string, k: number, body: unknown) =>
@@ -57,5 +63,49 @@ describe("incoming streams (byzcast.md §4): f+1 identical copies, strictly in s
     expect(streams.accepts("A", 1)).toBe(true);
     expect(streams.accepts("A", 11)).toBe(false);
     expect(streams.onOrderedCopy(copy("A/0", 50, { m: 51 }))).toEqual([]);
+  });
+});
+
+describe("outgoing streams: what one decided batch sends to a group leaves as one item", () => {
+  const message = (n: number, bytes = 10) => ({ body: { n }, description: { kind: "m", bytes } });
+  const bodiesOf = (items: ReadonlyArray<readonly [string, ReadonlyArray<{ body: unknown }>]>) =>
+    items.map(([group, messages]) => [group, messages.map((queued) => queued.body)]);
+
+  it("sends at once outside a batch, and one item per destination group (in first-send order) for a batch", () => {
+    const streams = new OutgoingStreams();
+    expect(streams.add("B", message(0))?.map((queued) => queued.body)).toEqual([{ n: 0 }]);
+    streams.hold();
+    expect(streams.add("C", message(1))).toBeUndefined();
+    expect(streams.add("B", message(2))).toBeUndefined();
+    expect(streams.add("C", message(3))).toBeUndefined();
+    expect(bodiesOf(streams.release())).toEqual([
+      ["C", [{ n: 1 }, { n: 3 }]],
+      ["B", [{ n: 2 }]],
+    ]);
+    // Released: alone again, and nothing left queued for a checkpoint.
+    expect(streams.add("B", message(4))?.length).toBe(1);
+    expect(streams.release()).toEqual([]);
+    expect(streams.snapshot()).toEqual([]);
+  });
+
+  it("starts a new item when the queue would pass an item's message or byte limit", () => {
+    const streams = new OutgoingStreams();
+    streams.hold();
+    for (let n = 0; n < STREAM_ITEM_MESSAGES_MAX; n += 1)
+      expect(streams.add("B", message(n))).toBeUndefined();
+    expect(streams.add("B", message(STREAM_ITEM_MESSAGES_MAX))?.length).toBe(STREAM_ITEM_MESSAGES_MAX);
+    expect(streams.add("C", message(0, STREAM_ITEM_BYTES_MAX - 5))).toBeUndefined();
+    expect(streams.add("C", message(1, 10))?.length).toBe(1);
+    expect(bodiesOf(streams.release())).toEqual([
+      ["B", [{ n: STREAM_ITEM_MESSAGES_MAX }]],
+      ["C", [{ n: 1 }]],
+    ]);
+  });
+
+  it("recognises the shape of an item: a non-empty array of at most STREAM_ITEM_MESSAGES_MAX messages", () => {
+    expect(isStreamItem([{ n: 0 }])).toBe(true);
+    expect(isStreamItem([])).toBe(false);
+    expect(isStreamItem({ n: 0 })).toBe(false);
+    expect(isStreamItem(new Array(STREAM_ITEM_MESSAGES_MAX + 1).fill(0))).toBe(false);
   });
 });

@@ -52,7 +52,7 @@ const viewTwo = request(
   1,
 );
 /** a's notice to x (an item of a's stream to x): install view 1. */
-const noticeFromA: GroupWire = { t: "copy", k: 0, body: { view: 0, install: view1 }, signature: "" };
+const noticeFromA: GroupWire = { t: "copy", k: 0, body: [{ view: 0, install: view1 }], signature: "" };
 const sendsTo = (outputs: readonly ProcessOutput[], to: string): GroupWire[] =>
   outputs.flatMap((output) => (output.kind === "send" && output.to === to ? [output.body as GroupWire] : []));
 
