@@ -16,6 +16,16 @@ export type MessageId = string;
  */
 export type DestinationSet = readonly GroupId[];
 
+/**
+ * The engine's one shared copy of an id (the copy it keeps for property names). Ids are compared
+ * on every message — senders, destinations, groups —, and two shared copies compare by address,
+ * where two separately built strings are compared character by character. Ids built at run time
+ * (`c${index}`, `${group}/${index}`) or read from a file go through here once, where they are made.
+ */
+export function sharedId<T extends string>(id: T): T {
+  return Object.keys({ [id]: 0 })[0] as T;
+}
+
 /** Builds the canonical destination set from any list of groups; rejects an empty list. */
 export function destinationSet(groups: Iterable<GroupId>): DestinationSet {
   // Insertion into a sorted list: destination sets are short, and a workload makes one per

@@ -2,7 +2,7 @@ export { AssertionError, assert, assertNever, defined, maybe } from "./assert.js
 export { closestName, describeValue, didYouMean, InputError, listNames } from "./errors.js";
 export { BinaryHeap } from "./heap.js";
 export type { ClientId, DestinationSet, GroupId, MessageId, Multicast, ProcessId } from "./ids.js";
-export { compareIds, destinationKey, destinationSet, isGlobal, multicastBytes } from "./ids.js";
+export { compareIds, destinationKey, destinationSet, isGlobal, multicastBytes, sharedId } from "./ids.js";
 export type { FieldRecord, NumberLimits } from "./json.js";
 export { JsonFields, JsonItems } from "./json.js";
 export type { GroupRole, Overlay, OverlayKind } from "./overlay.js";

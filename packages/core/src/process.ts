@@ -73,8 +73,9 @@ export interface ProcessLogic {
   /**
    * A driver's measurement: a message from `from` took `delayMs` on the network (the simulator:
    * the delay it drew for that message; the network runtime: from the sender's send stamp to its
-   * arrival, on the nodes' shared clock). A
-   * process may keep it to report; it never changes what the process does.
+   * arrival, on the nodes' shared clock). A process may keep it to report; it never changes what
+   * the process does. Only delays between groups are ever reported (`ObservedDelay`), so a driver
+   * may leave out messages from clients (the simulator does).
    */
   observeDelay?(from: ProcessId, delayMs: number): void;
 }

@@ -1,7 +1,7 @@
 import { assert } from "./assert.js";
 import { describeValue, InputError, listNames } from "./errors.js";
 import type { GroupId } from "./ids.js";
-import { compareIds } from "./ids.js";
+import { compareIds, sharedId } from "./ids.js";
 import { JsonFields } from "./json.js";
 
 /** A one-way latency matrix in ms: `latencyMs[from][to]`, diagonal = delay inside a region. */
@@ -55,16 +55,18 @@ export class Topology {
     this.regionIndexByName = new Map(matrix.regions.map((region, index) => [region, index]));
     assert(this.regionIndexByName.size === matrix.regions.length, "region names are unique");
     assert(matrix.latencyMs.length === matrix.regions.length, "latency matrix is square");
-    this.groups = groups;
-    this.groupIds = groups.map((group) => group.id).sort(compareIds);
+    this.groups = groups.map((group) => ({ ...group, id: sharedId(group.id) }));
+    this.groupIds = this.groups.map((group) => group.id).sort(compareIds);
     this.targetGroupIds = groups
       .filter((group) => group.role !== "auxiliary")
       .map((group) => group.id)
       .sort(compareIds);
     assert(this.targetGroupIds.length > 0, "a topology has a target group");
-    this.regionIndexByGroup = new Map(groups.map((group) => [group.id, this.regionIndex(group.region)]));
+    this.regionIndexByGroup = new Map(this.groups.map((group) => [group.id, this.regionIndex(group.region)]));
     assert(this.regionIndexByGroup.size === groups.length, "group ids are unique");
-    this.clients = clients;
+    this.clients = clients.map((client) =>
+      client.home === undefined ? client : { ...client, home: sharedId(client.home) },
+    );
   }
 
   hasRegion(region: string): boolean {

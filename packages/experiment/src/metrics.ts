@@ -57,7 +57,17 @@ class LatencyAccumulator {
     }
   }
 
-  summary(): LatencySummary {
+  /** The samples sorted ascending (a copy). */
+  sorted(): Float64Array {
+    return this.values.slice(0, this.count).sort();
+  }
+
+  /**
+   * `sorted`: the samples sorted ascending when the caller has them (`mergeSorted` of the parts
+   * they were split into), so they are not sorted twice.
+   */
+  summary(sorted = this.sorted()): LatencySummary {
+    assert(sorted.length === this.count, "the sorted samples are this accumulator's");
     const count = this.count;
     if (count === 0) {
       return {
@@ -72,7 +82,6 @@ class LatencyAccumulator {
         meanModelMs: null,
       };
     }
-    const sorted = this.values.slice(0, count).sort();
     let sum = 0;
     for (let index = 0; index < count; index += 1) sum += sorted[index] as number;
     const mean = sum / count;
@@ -90,6 +99,29 @@ class LatencyAccumulator {
       meanModelMs,
     };
   }
+}
+
+/** One ascending array of the ascending `parts`' values (a k-way merge: no sort of the whole). */
+function mergeSorted(parts: readonly Float64Array[]): Float64Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const merged = new Float64Array(length);
+  const next = parts.map(() => 0);
+  for (let index = 0; index < length; index += 1) {
+    let from = -1;
+    let smallest = Number.POSITIVE_INFINITY;
+    for (let part = 0; part < parts.length; part += 1) {
+      const at = next[part] as number;
+      const values = parts[part] as Float64Array;
+      if (at < values.length && (from < 0 || (values[at] as number) < smallest)) {
+        from = part;
+        smallest = values[at] as number;
+      }
+    }
+    merged[index] = smallest;
+    next[from] = (next[from] as number) + 1;
+  }
+  return merged;
 }
 
 /** Nearest-rank percentile of sorted samples. */
@@ -113,11 +145,17 @@ interface Shape {
   readonly perKind: LatencyAccumulator;
 }
 
-/** A client's shapes by destination set, and the last one used (most multicasts repeat it). */
+/**
+ * A client's shapes by destination set, the last one used (most multicasts repeat it), and the
+ * last local one by its destination array (a workload repeats one array for its local
+ * multicasts, so a global multicast in between costs the local ones no lookup).
+ */
 interface ClientShapes {
   readonly byDst: Map<string, Shape>;
   last: Shape | undefined;
   lastKey: string;
+  lastLocal: Shape | undefined;
+  lastLocalDst: DestinationSet | undefined;
 }
 
 interface InFlight {
@@ -259,7 +297,9 @@ export class MetricsCollector implements TraceSink {
   multicast(id: MessageId, client: ProcessId, dst: DestinationSet, t: number): void {
     let shapes = this.shapes.get(client);
     if (shapes === undefined) {
-      shapes = this.ignoredClients.has(client) ? null : { byDst: new Map(), last: undefined, lastKey: "" };
+      shapes = this.ignoredClients.has(client)
+        ? null
+        : { byDst: new Map(), last: undefined, lastKey: "", lastLocal: undefined, lastLocalDst: undefined };
       this.shapes.set(client, shapes);
     }
     if (shapes === null) return;
@@ -321,12 +361,11 @@ export class MetricsCollector implements TraceSink {
   /** The shape of `client`'s multicasts to `dst` (`shapes` are the client's), computed on first use. */
   private shape(shapes: ClientShapes, client: string, dst: DestinationSet): Shape {
     // Most of a client's multicasts go to its home group alone: the last shape answers them.
+    if (dst === shapes.lastLocalDst) return shapes.lastLocal as Shape;
     const key = dst.length === 1 ? (dst[0] as GroupId) : destinationKey(dst);
-    if (shapes.last !== undefined && key === shapes.lastKey) return shapes.last;
-    let shape = shapes.byDst.get(key);
+    let shape = shapes.last !== undefined && key === shapes.lastKey ? shapes.last : shapes.byDst.get(key);
     if (shape !== undefined) {
-      shapes.last = shape;
-      shapes.lastKey = key;
+      this.remember(shapes, dst, key, shape);
       return shape;
     }
     const region = this.clientRegions.get(client);
@@ -351,9 +390,17 @@ export class MetricsCollector implements TraceSink {
       perKind,
     };
     shapes.byDst.set(key, shape);
+    this.remember(shapes, dst, key, shape);
+    return shape;
+  }
+
+  private remember(shapes: ClientShapes, dst: DestinationSet, key: string, shape: Shape): void {
     shapes.last = shape;
     shapes.lastKey = key;
-    return shape;
+    if (dst.length === 1) {
+      shapes.lastLocal = shape;
+      shapes.lastLocalDst = dst;
+    }
   }
 
   private onView(group: string, view: number): void {
@@ -468,13 +515,23 @@ export class MetricsCollector implements TraceSink {
       .map(([kind]) => kind)
       .sort((a, b) => kindOrder(a) - kindOrder(b));
     const spanMs = this.lastCompleteMs - this.firstMulticastMs;
+    // Every sample of `latency` is a sample of exactly one kind: the kinds' sorted samples merged
+    // are the whole's sorted, summed in the same order (so the same mean to the last bit).
+    const sortedByKind = new Map(
+      kinds.map((kind) => [kind, (this.byKind.get(kind) as LatencyAccumulator).sorted()]),
+    );
     return {
       multicasts: this.multicasts,
       delivered: this.delivered,
       completed: this.completed,
-      latency: this.latency.summary(),
+      latency: this.latency.summary(mergeSorted([...sortedByKind.values()])),
       completeLatency: this.completeLatency.summary(),
-      byKind: new Map(kinds.map((kind) => [kind, (this.byKind.get(kind) as LatencyAccumulator).summary()])),
+      byKind: new Map(
+        kinds.map((kind) => [
+          kind,
+          (this.byKind.get(kind) as LatencyAccumulator).summary(sortedByKind.get(kind)),
+        ]),
+      ),
       multicastsPerSec: spanMs > 0 ? (this.completed * 1000) / spanMs : 0,
       samples: this.samples,
       marks: this.marks,

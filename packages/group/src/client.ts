@@ -21,8 +21,9 @@ import { requestDigest } from "./inputs.js";
 import type { Membership } from "./membership.js";
 import type { ReplicationMode } from "./replica.js";
 import { replyQuorum, systemContext } from "./replica.js";
+import { SequenceMap } from "./sequence-map.js";
 import type { GroupWire } from "./wire.js";
-import { ENVELOPE_BYTES, multicastBytes, readEnvelope } from "./wire.js";
+import { ENVELOPE_BYTES, multicastBytes, readEnvelope, sequenceAt } from "./wire.js";
 
 export interface ClientSpec {
   readonly id: ClientId;
@@ -53,6 +54,12 @@ export interface ClientSpec {
    * incarnations used, so replicas never take a new request for a retry of an old one.
    */
   readonly firstSeq?: number;
+  /**
+   * Whether a completion carries what each destination group answered (`results` of the
+   * `complete` output; default true). A load generator whose answers nobody reads turns it off,
+   * and the client then keeps no results at all.
+   */
+  readonly results?: boolean;
 }
 
 /** Distinct (view, overlay) claims a client tracks while learning a new view. */
@@ -69,14 +76,18 @@ interface InFlight {
   toEveryone: boolean;
   /** Replicas that refused the version sent under `view` (redirected it to a newer view); created on the first. */
   refusals: Set<ProcessId> | undefined;
-  /** Destination groups not answered yet (a few). */
-  readonly groupsLeft: GroupId[];
+  /**
+   * Destination groups of a multi-group message not answered yet, copied from its destinations
+   * on the first answer; a local message needs no list (its record goes with its one answer).
+   */
+  groupsLeft: GroupId[] | undefined;
   /**
    * When a group's answer needs more than one reply: per group still unanswered, the replicas
    * vouching for each distinct result (created on the first reply).
    */
   votes: Map<GroupId, Map<string, Set<ProcessId>>> | undefined;
-  readonly results: Record<GroupId, unknown>;
+  /** What each group answered, when the client collects results; created on the first answer. */
+  results: Record<GroupId, unknown> | undefined;
   /** Delays replicas reported with their answers (the last report per replica); rarely any. */
   delays?: Map<ProcessId, readonly ObservedDelay[]>;
   sentTick: number;
@@ -166,7 +177,16 @@ export class MulticastClient implements ClientLogic {
   private readonly spec: ClientSpec;
   private nextSeq = 0;
   private ticks = 0;
-  private readonly inFlight = new Map<MessageId, InFlight>();
+  /** Multicasts in flight by sequence number. */
+  private readonly inFlight: SequenceMap<InFlight>;
+  /** The lowest sequence number in flight (`nextSeq` when none is), kept as records complete. */
+  private oldestSeq = 0;
+  private readonly collectResults: boolean;
+  /** The sender of the last reply and its group. */
+  private lastFrom: ProcessId | undefined;
+  private lastFromGroup: GroupId | undefined;
+  /** The last destination set found valid: a workload repeats one (read-only) array for its local multicasts. */
+  private lastCheckedDst: DestinationSet | undefined;
   private readonly quorum: number;
   /**
    * The context the client addresses requests under: the system's groups, the protocol's
@@ -208,6 +228,11 @@ export class MulticastClient implements ClientLogic {
       "a client's first sequence number is a whole number >= 0",
     );
     this.nextSeq = firstSeq;
+    this.oldestSeq = firstSeq;
+    this.collectResults = spec.results ?? true;
+    // Records in flight lie within a window of sequence numbers about `outstandingMax` wide
+    // unless one is stuck; twice that many slots keep even most stragglers in the ring.
+    this.inFlight = new SequenceMap(2 * spec.outstandingMax);
   }
 
   get inFlightCount(): number {
@@ -219,15 +244,18 @@ export class MulticastClient implements ClientLogic {
     payloadBytes: number,
     payload?: unknown,
   ): { message: Multicast; outputs: readonly ProcessOutput[] } {
-    const { membership } = this.spec;
-    for (const group of dst) {
-      if (!membership.hasGroup(group)) {
-        throw new InputError(
-          "multicast",
-          "dst",
-          `group ${describeValue(group)} does not exist (groups: ${listNames(membership.groups)})`,
-        );
+    if (dst !== this.lastCheckedDst) {
+      const { membership } = this.spec;
+      for (const group of dst) {
+        if (!membership.hasGroup(group)) {
+          throw new InputError(
+            "multicast",
+            "dst",
+            `group ${describeValue(group)} does not exist (groups: ${listNames(membership.groups)})`,
+          );
+        }
       }
+      this.lastCheckedDst = dst;
     }
     assert(
       this.inFlight.size < this.spec.outstandingMax,
@@ -241,7 +269,7 @@ export class MulticastClient implements ClientLogic {
         : { id: `${this.id}:${seq}`, client: this.id, dst, payloadBytes, payload };
     const entryGroups = this.entryGroupsOf(message);
     const sends = this.requestSends(message, seq, entryGroups, false);
-    this.inFlight.set(message.id, {
+    this.inFlight.set(seq, {
       message,
       seq,
       view: this.view,
@@ -249,9 +277,9 @@ export class MulticastClient implements ClientLogic {
       entryGroups,
       toEveryone: this.reachesEveryone(entryGroups),
       refusals: undefined,
-      groupsLeft: dst.slice(),
+      groupsLeft: undefined,
       votes: undefined,
-      results: {},
+      results: undefined,
       sentTick: this.ticks,
       retries: 0,
       silentRetries: 0,
@@ -290,10 +318,7 @@ export class MulticastClient implements ClientLogic {
     const { membership } = this.spec;
     // Every request below the lowest one in flight (or given up on) is answered: replicas may
     // forget them. An abandoned request is never settled: a late copy of it may still run.
-    // `inFlight` holds records in the order they were started, that is by sequence number: the
-    // first is the lowest.
-    const oldest = this.inFlight.size === 0 ? undefined : this.inFlight.values().next().value;
-    const settled = Math.min(seq, this.firstAbandonedSeq, oldest === undefined ? seq : oldest.seq);
+    const settled = Math.min(seq, this.firstAbandonedSeq, this.oldestSeq);
     const signer = this.spec.signer;
     const signature =
       signer === undefined
@@ -350,7 +375,7 @@ export class MulticastClient implements ClientLogic {
     from: ProcessId,
     envelope: Extract<GroupWire, { t: "redirect" }>,
   ): readonly ProcessOutput[] {
-    const record = this.inFlight.get(envelope.id);
+    const record = this.recordOf(envelope.id);
     if (record === undefined || !Number.isSafeInteger(envelope.view)) return NOTHING;
     if (envelope.view > this.view) this.learnView(from, envelope.view, envelope.overlay);
     // Only a refusal of the version last sent counts: an older version's refusal says nothing of
@@ -372,7 +397,7 @@ export class MulticastClient implements ClientLogic {
 
   /** A group ordered the request and works on it: once `quorum` of its replicas say so, the retries start over. */
   private onUnderWay(from: ProcessId, id: MessageId): readonly ProcessOutput[] {
-    const record = this.inFlight.get(id);
+    const record = this.recordOf(id);
     const group = this.spec.membership.groupOf(from);
     if (record === undefined || group === undefined) return NOTHING;
     record.underWay ??= new Map();
@@ -426,12 +451,22 @@ export class MulticastClient implements ClientLogic {
     if (envelope?.t === "under-way" && typeof envelope.id === "string")
       return this.onUnderWay(from, envelope.id);
     if (envelope?.t !== "reply" || typeof envelope.id !== "string") return NOTHING;
-    // The answering group comes from the link, not from the reply's own field.
-    const group = this.spec.membership.groupOf(from);
-    const record = this.inFlight.get(envelope.id);
+    // The answering group comes from the link, not from the reply's own field (most replies come
+    // from the replica that answered last).
+    if (from !== this.lastFrom) {
+      this.lastFrom = from;
+      this.lastFromGroup = this.spec.membership.groupOf(from);
+    }
+    const group = this.lastFromGroup;
+    const record = this.recordOf(envelope.id);
     if (group === undefined || record === undefined) return NOTHING;
-    const left = record.groupsLeft.indexOf(group);
-    if (left < 0) return NOTHING;
+    const dst = record.message.dst;
+    let left = 0;
+    if (dst.length > 1) {
+      record.groupsLeft ??= dst.slice();
+      left = record.groupsLeft.indexOf(group);
+      if (left < 0) return NOTHING;
+    } else if (group !== dst[0]) return NOTHING;
     if (envelope.delays !== undefined) {
       const delays = this.readDelays(group, envelope.delays);
       if (delays.length > 0) {
@@ -456,23 +491,45 @@ export class MulticastClient implements ClientLogic {
       if (voters.size < this.quorum) return NOTHING;
       record.votes.delete(group);
     }
-    // The order of the groups left does not matter: the last takes the answered one's place.
-    const last = record.groupsLeft.pop() as GroupId;
-    if (left < record.groupsLeft.length) record.groupsLeft[left] = last;
-    record.results[group] = envelope.result;
-    if (record.groupsLeft.length > 0) return NOTHING;
-    this.inFlight.delete(envelope.id);
+    if (this.collectResults) {
+      record.results ??= {};
+      record.results[group] = envelope.result;
+    }
+    const groupsLeft = record.groupsLeft;
+    if (groupsLeft !== undefined) {
+      // The order of the groups left does not matter: the last takes the answered one's place.
+      const last = groupsLeft.pop() as GroupId;
+      if (left < groupsLeft.length) groupsLeft[left] = last;
+      if (groupsLeft.length > 0) return NOTHING;
+    }
+    this.remove(record);
     if (record.retries === 0) this.retry.observe(this.ticks - record.sentTick);
+    const id = record.message.id;
+    const results = record.results;
+    if (record.delays === undefined)
+      return [results === undefined ? { kind: "complete", id } : { kind: "complete", id, results }];
+    const delays = [...record.delays.values()].flat();
     return [
-      record.delays === undefined
-        ? { kind: "complete", id: envelope.id, results: record.results }
-        : {
-            kind: "complete",
-            id: envelope.id,
-            results: record.results,
-            delays: [...record.delays.values()].flat(),
-          },
+      results === undefined ? { kind: "complete", id, delays } : { kind: "complete", id, results, delays },
     ];
+  }
+
+  /** The record in flight of the message with id `id` ("<client>:<seq>"), if there is one. */
+  private recordOf(id: MessageId): InFlight | undefined {
+    const seq = sequenceAt(id, this.id.length);
+    if (seq === undefined) return undefined;
+    const record = this.inFlight.get(seq);
+    return record !== undefined && record.message.id === id ? record : undefined;
+  }
+
+  /** Forgets a record (answered or given up on), keeping the lowest sequence number in flight. */
+  private remove(record: InFlight): void {
+    this.inFlight.delete(record.seq);
+    if (record.seq !== this.oldestSeq) return;
+    let oldest = record.seq + 1;
+    if (this.inFlight.size === 0) oldest = this.nextSeq;
+    else while (!this.inFlight.has(oldest)) oldest += 1;
+    this.oldestSeq = oldest;
   }
 
   /**
@@ -499,10 +556,12 @@ export class MulticastClient implements ClientLogic {
   tick(): readonly ProcessOutput[] {
     this.ticks += 1;
     let outputs: ProcessOutput[] | undefined;
-    for (const [id, record] of this.inFlight) {
+    if (this.inFlight.size === 0) return NOTHING;
+    // In the order the multicasts started (by sequence number).
+    for (const [, record] of this.inFlight.entries()) {
       if (this.ticks - record.sentTick < this.retry.waitTicks(record.retries)) continue;
       if (record.silentRetries >= this.retriesMax) {
-        this.inFlight.delete(id);
+        this.remove(record);
         this.abandoned += 1;
         this.firstAbandonedSeq = Math.min(this.firstAbandonedSeq, record.seq);
         continue;

@@ -1,5 +1,6 @@
 import type { ClientId } from "@amcast/core";
 import { assert } from "@amcast/core";
+import { SequenceMap } from "./sequence-map.js";
 import type { ClientsState } from "./snapshot.js";
 import { compareText } from "./snapshot.js";
 import type { GroupWire } from "./wire.js";
@@ -16,11 +17,10 @@ interface ClientTable {
   floor: number;
   /**
    * Requests at or above `floor` that were executed, with the reply this replica sent for each
-   * (null until it is sent), for retries. Mostly in sequence order, so entries that fall below the
-   * floor are dropped from the front; one left behind a newer entry is invisible (every lookup
-   * checks the floor) until the front reaches it.
+   * (null until it is sent), for retries. Entries below the floor are removed as it rises; they all
+   * lie within `window` of it, so the ring never overflows.
    */
-  readonly executed: Map<number, GroupWire | null>;
+  readonly executed: SequenceMap<GroupWire | null>;
 }
 
 /**
@@ -62,20 +62,18 @@ export class ClientRequests {
     assert(settled <= seq, "a client settles only requests below the one it sends");
     let table = this.table(client);
     if (table === undefined) {
-      table = { floor: 0, executed: new Map() };
+      table = { floor: 0, executed: new SequenceMap(this.window) };
       this.tables.set(client, table);
     }
     if (seq < table.floor || table.executed.has(seq)) return false;
-    table.executed.set(seq, null);
-    // Slide the window: everything far behind the newest request is settled anyway.
+    // Slide the window: everything far behind the newest request is settled anyway. (The floor
+    // stays at or below `seq`; sliding first leaves the ring only what is still above it.)
     const floor = Math.max(settled, seq - this.window >= table.floor ? seq - Math.floor(this.window / 2) : 0);
     if (floor > table.floor) {
+      table.executed.deleteBelow(floor, table.floor);
       table.floor = floor;
-      for (const old of table.executed.keys()) {
-        if (old >= floor) break;
-        table.executed.delete(old);
-      }
     }
+    table.executed.set(seq, null);
     return true;
   }
 
@@ -124,9 +122,9 @@ export class ClientRequests {
   snapshot(): ClientsState {
     return [...this.tables.keys()].sort(compareText).map((client) => {
       const table = this.tables.get(client) as ClientTable;
-      const executed = [...table.executed]
+      const executed = table.executed
+        .entries()
         .filter(([seq]) => seq >= table.floor)
-        .sort((a, b) => a[0] - b[0])
         .map(([seq, reply]) => {
           if (reply === null || reply.t !== "reply" || reply.delays === undefined)
             return [seq, reply] as const;
@@ -142,11 +140,12 @@ export class ClientRequests {
     assert(this.tables.size === 0, "a client table restores into an empty one");
     this.lastClient = undefined;
     this.lastTable = undefined;
-    for (const { client, floor, executed } of state)
-      this.tables.set(client, {
-        floor,
-        executed: new Map(executed.map(([seq, reply]) => [seq, reply as GroupWire | null])),
-      });
+    for (const { client, floor, executed } of state) {
+      const table: ClientTable = { floor, executed: new SequenceMap(this.window) };
+      for (const [seq, reply] of executed)
+        if (seq >= floor) table.executed.set(seq, reply as GroupWire | null);
+      this.tables.set(client, table);
+    }
   }
 
   /** The reply sent for (client, seq), if it was executed and delivered here and is still cached. */

@@ -1,5 +1,5 @@
 import type { GroupId, ProcessId } from "@amcast/core";
-import { assert, compareIds } from "@amcast/core";
+import { assert, compareIds, sharedId } from "@amcast/core";
 
 /**
  * Which processes replicate which group. The sender of every message is known from the link it
@@ -60,5 +60,5 @@ export class Membership {
 }
 
 export function replicaId(group: GroupId, index: number): ProcessId {
-  return `${group}/${index}`;
+  return sharedId(`${group}/${index}`);
 }

@@ -94,3 +94,22 @@ export function readEnvelope(body: unknown): GroupWire | undefined {
       return undefined;
   }
 }
+
+/**
+ * The number written after the ":" at `colon` in `id`, to its end, if it is a safe integer written
+ * exactly as `String(seq)` writes it (decimal digits, no leading zero); undefined otherwise.
+ * (A client may number from the wall clock in microseconds: 16 digits.)
+ */
+export function sequenceAt(id: string, colon: number): number | undefined {
+  const length = id.length;
+  if (id.charCodeAt(colon) !== 58 || colon + 1 >= length || length - colon - 1 > 16) return undefined;
+  if (id.charCodeAt(colon + 1) === 48 && length > colon + 2) return undefined;
+  let seq = 0;
+  for (let index = colon + 1; index < length; index += 1) {
+    const digit = id.charCodeAt(index) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    seq = seq * 10 + digit;
+  }
+  // Past 2^53 the sum rounds (never below 2^53), so an unsafe number is never taken for a safe one.
+  return seq <= Number.MAX_SAFE_INTEGER ? seq : undefined;
+}

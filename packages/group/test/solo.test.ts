@@ -142,6 +142,40 @@ describe("solo replicas and clients", () => {
     ]);
   });
 
+  it("completes without results when asked to keep none, and finds replies by id in any order", () => {
+    const c = createClient({
+      id: "c0",
+      protocol: skeen,
+      membership,
+      overlay: null,
+      mode: "solo",
+      f: 0,
+      outstandingMax: 3,
+      results: false,
+    });
+    const local = ["g1"];
+    for (let i = 0; i < 3; i += 1) c.multicast(local, 0);
+    // Replies with ids that are not this client's in-flight messages change nothing.
+    for (const id of ["c0:3", "c0:01", "c1:1", "c0", "c0:1x", "x"])
+      expect(c.receive("g1/0", { t: "reply", id, group: "g1", result: 1 })).toEqual([]);
+    expect(c.inFlightCount).toBe(3);
+    expect(c.receive("g1/0", { t: "reply", id: "c0:2", group: "g1", result: 1 })).toEqual([
+      { kind: "complete", id: "c0:2" },
+    ]);
+    // A reply from the wrong group is ignored; the right one completes.
+    expect(c.receive("g2/0", { t: "reply", id: "c0:0", group: "g2", result: 1 })).toEqual([]);
+    expect(c.receive("g1/0", { t: "reply", id: "c0:0", group: "g1", result: 1 })).toEqual([
+      { kind: "complete", id: "c0:0" },
+    ]);
+    // The lowest request in flight is now 1: a new request tells replicas everything below is settled.
+    const next = c.multicast(local, 0);
+    expect(bodyOf(next.outputs[0])).toMatchObject({ t: "request", seq: 3, settled: 1 });
+    expect(c.receive("g1/0", { t: "reply", id: "c0:1", group: "g1", result: 1 })).toEqual([
+      { kind: "complete", id: "c0:1" },
+    ]);
+    expect(bodyOf(c.multicast(local, 0).outputs[0])).toMatchObject({ seq: 4, settled: 3 });
+  });
+
   it("rejects a multicast to a group that does not exist, naming it", () => {
     expect(() => client().multicast(["g1", "g7"], 0)).toThrow(InputError);
     expect(() => client().multicast(["g1", "g7"], 0)).toThrow(

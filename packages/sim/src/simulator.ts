@@ -598,8 +598,10 @@ export class Simulator {
 
   private serve(index: number, slot: ProcessSlot, input: SimEvent): void {
     this.messageEvents += 1;
-    const from = (this.slots[input.from] as ProcessSlot).id;
-    slot.logic.observeDelay?.(from, input.transitMs);
+    const fromSlot = this.slots[input.from] as ProcessSlot;
+    const from = fromSlot.id;
+    // Delays are kept per sending group: a client's messages say nothing a process keeps.
+    if (fromSlot.client === undefined) slot.logic.observeDelay?.(from, input.transitMs);
     this.apply(index, slot, slot.logic.receive(from, input.body));
   }
 

@@ -14,6 +14,7 @@ import {
   Prng,
   protocolContext,
   runGroups,
+  sharedId,
   targetGroups,
 } from "@amcast/core";
 import type {
@@ -211,7 +212,7 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
   const startPrng = new Prng(spec.seed).derive("client-start");
   const clientRegions = new Map<string, string>();
   const clients: SimClient[] = placements.map(({ region, home }, index) => {
-    const id = `c${index}`;
+    const id = sharedId(`c${index}`);
     clientRegions.set(id, region);
     const chooser = new DestinationChooser(workload.locality, topology, targets, home);
     const shift = workload.shift ?? null;
@@ -227,6 +228,8 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
         mode,
         f,
         outstandingMax,
+        // A workload client's answers are not read: the metrics come from the trace.
+        results: false,
         ...(signatures === undefined ? {} : { signer: signatures.signerFor(id) }),
       }),
       region,
