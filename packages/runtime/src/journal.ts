@@ -119,6 +119,11 @@ export class ReplicaJournal {
     readonly recoveredCheckpoint: JournalCheckpoint | undefined,
     /** Whose journal it is: [tag, format version, replica, run digest]. */
     private readonly header: readonly unknown[],
+    /**
+     * The hard state the replica started from, when it did not start from nothing (an amnesia
+     * restart keeps its orderer's hard state): a replay must start from it too.
+     */
+    readonly startingHardState?: unknown,
   ) {
     this.checkpointWritten = recoveredCheckpoint?.position ?? 0;
   }
@@ -163,9 +168,19 @@ export class ReplicaJournal {
     };
     let first: LogEntry | undefined;
     let hardState: Buffer | undefined;
+    let startingHardState: Buffer | undefined;
     log.forEachEntry((entry) => {
+      if (recovery.checkpoint === null) {
+        if (first === undefined) {
+          first = entry;
+          return true;
+        }
+        // Inputs come before the hard state they change: a hard state right after the header is
+        // the one the replica started from (`recordStartingHardState`).
+        if (entry.payload[1] === HARD_STATE) startingHardState = entry.payload;
+        return false;
+      }
       first ??= entry;
-      if (recovery.checkpoint === null) return false;
       // After a checkpoint only the hard state recorded since is read (the inputs are not replayed).
       if (entry.payload[1] === HARD_STATE) hardState = entry.payload;
       return true;
@@ -200,6 +215,9 @@ export class ReplicaJournal {
       first !== undefined || checkpoint !== undefined,
       checkpoint,
       header,
+      startingHardState === undefined
+        ? undefined
+        : (new Unpackr({ useRecords: false }).unpack(startingHardState) as unknown[])[1],
     );
   }
 
@@ -350,6 +368,22 @@ export class ReplicaJournal {
       },
       (error: Error) => this.fail(error),
     );
+  }
+
+  /**
+   * Writes the hard state the bound replica starts from as the journal's first entry and makes it
+   * durable, before the replica takes any input. An amnesia restart starts from the hard state
+   * its old journal kept, and that journal is gone: without this, a later restart that replays
+   * the new journal would rebuild the replica from nothing (term 0, no vote) and could vote
+   * twice in a term.
+   */
+  async recordStartingHardState(): Promise<void> {
+    // A replica running a Byzantine strategy shows no hard state: nothing to keep.
+    if (this.replica === undefined) return;
+    if (this.lastAppended !== 0 || this.existed)
+      throw new Error("the starting hard state goes first into a new journal");
+    this.recordHardState();
+    await this.log.sync();
   }
 
   /**

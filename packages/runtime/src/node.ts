@@ -117,7 +117,9 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
       : await openJournalAndTrace(options.storage, node.id, digest, options.traceFile, log, amnesia);
   // A journal truncated at a checkpoint: the replica starts from it with the hard state after it.
   const checkpoint = journal?.recoveredCheckpoint;
-  const hardState = kept?.found === true ? kept.hardState : checkpoint?.hardState;
+  // Else a journal begun by an amnesia restart: the replay starts from the hard state it kept.
+  const hardState =
+    kept?.found === true ? kept.hardState : (checkpoint?.hardState ?? journal?.startingHardState);
   const built = buildSystem(system, {
     ...(signatures === null ? {} : { signatures }),
     ...(optimizer === undefined ? {} : { optimizer }),
@@ -131,7 +133,7 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
           application: (id: ProcessId) =>
             id === node.id ? keyValueApplication(keyValue.keys, keyValue.partitions)(id) : undefined,
         }),
-    ...(kept?.found === true || checkpoint !== undefined
+    ...(kept?.found === true || checkpoint !== undefined || journal?.startingHardState !== undefined
       ? { hardState: (id) => (id === node.id ? hardState : undefined) }
       : {}),
   });
@@ -294,6 +296,8 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
   // The runner went away (killed, crashed): never outlive it.
   process.once("disconnect", () => void shutdown(0));
 
+  // The hard state an amnesia restart kept goes first into its new journal (see there).
+  if (amnesia && journal !== undefined) await journal.recordStartingHardState();
   const port = await host.start();
   const replicaIds = deployment.nodes
     .filter((peer) => peer.role === "replica" && peer.id !== node.id)

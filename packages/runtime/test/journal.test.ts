@@ -297,12 +297,58 @@ describe("the hard state a replica keeps across amnesia", () => {
       () => {},
     );
     expect(replayed.state).toBe(toy.state);
+    // It started from nothing: a replay starts from nothing too.
+    expect(again.startingHardState).toBeUndefined();
     await again.log.close();
     const kept = await forgetJournal(where);
     expect(kept).toEqual({ found: true, hardState: { term: 5 } });
     expect(existsSync(where.dataDir)).toBe(false);
     // Nothing on disk (a wiped directory): nothing kept.
     expect(await forgetJournal(where)).toEqual({ found: false, hardState: undefined });
+  });
+
+  it("after an amnesia restart, the hard state kept goes first into the new journal: a later restart replays from it", async () => {
+    const where = storage("hard-state-start", "none");
+    const journal = await ReplicaJournal.open(where, "g/0", "run-1");
+    const toy = new Toy();
+    // Started from the kept hard state of term 9; each message taken moves the term on.
+    let term = 9;
+    journal.bind(
+      () => {},
+      (error) => {
+        throw error;
+      },
+      { hardState: () => ({ term }) },
+    );
+    await journal.recordStartingHardState();
+    for (let n = 1; n <= 3; n += 1) {
+      const body = { n, text: "" };
+      journal.recordReceive("p", body, 0);
+      term += 1;
+      journal.hold(toy, toy.receive("p", body));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await journal.close();
+    // A durable restart of that journal: the replica is rebuilt from term 9, then replays.
+    const again = await ReplicaJournal.open(where, "g/0", "run-1");
+    expect(again.startingHardState).toEqual({ term: 9 });
+    const replayed = new Toy();
+    again.replay(
+      replayed,
+      () => {},
+      () => {},
+    );
+    expect(replayed.state).toBe(toy.state);
+    // Only a new journal starts with it.
+    again.bind(
+      () => {},
+      () => {},
+      { hardState: () => ({ term }) },
+    );
+    await expect(again.recordStartingHardState()).rejects.toThrow(/new journal/);
+    await again.log.close();
+    // The last hard state is what a second amnesia restart keeps.
+    expect(await forgetJournal(where)).toEqual({ found: true, hardState: { term: 12 } });
   });
 });
 
