@@ -55,6 +55,12 @@ const TICK = 0;
 const RECEIVE = 1;
 /** The orderer's hard state, written whenever it changed before a step's outputs leave. */
 const HARD_STATE = 2;
+/**
+ * The hard state a replica started from, first in a journal begun by an amnesia restart (a kind
+ * of its own: a fresh start's first turn may record a hard state first too, and a replay must
+ * not take that one for a kept one).
+ */
+const STARTING_HARD_STATE = 3;
 
 /** A step's outputs, held until the inputs that caused them are durable. */
 interface HeldStep {
@@ -175,9 +181,8 @@ export class ReplicaJournal {
           first = entry;
           return true;
         }
-        // Inputs come before the hard state they change: a hard state right after the header is
-        // the one the replica started from (`recordStartingHardState`).
-        if (entry.payload[1] === HARD_STATE) startingHardState = entry.payload;
+        // Written right after the header, before any input (`recordStartingHardState`).
+        if (entry.payload[1] === STARTING_HARD_STATE) startingHardState = entry.payload;
         return false;
       }
       first ??= entry;
@@ -252,7 +257,7 @@ export class ReplicaJournal {
       seen += 1;
       const input = unpackr.unpack(entry.payload) as [number, ProcessId?, unknown?, number?];
       // An input the logic threw on was dropped when it ran; it is dropped again here.
-      if (input[0] === HARD_STATE) return true;
+      if (input[0] === HARD_STATE || input[0] === STARTING_HARD_STATE) return true;
       if (input[0] === TICK) {
         ticks += 1;
         try {
@@ -382,7 +387,11 @@ export class ReplicaJournal {
     if (this.replica === undefined) return;
     if (this.lastAppended !== 0 || this.existed)
       throw new Error("the starting hard state goes first into a new journal");
-    this.recordHardState();
+    // Copies: packr reuses its buffer.
+    const starting = Buffer.from(this.packr.pack([STARTING_HARD_STATE, this.replica.hardState()]));
+    // It is also the last hard state written, as far as `recordHardState` compares.
+    this.hardStateWritten = Buffer.from(this.packr.pack([HARD_STATE, this.replica.hardState()]));
+    this.append(starting);
     await this.log.sync();
   }
 
@@ -482,7 +491,8 @@ export async function forgetJournal(
   }
   opened.log.forEachEntry((entry) => {
     // Every entry is a msgpack array whose first element is its kind: only hard states are read.
-    if (entry.position > 1 && entry.payload[1] === HARD_STATE) last = entry.payload;
+    if (entry.position > 1 && (entry.payload[1] === HARD_STATE || entry.payload[1] === STARTING_HARD_STATE))
+      last = entry.payload;
     return true;
   });
   await opened.log.close();

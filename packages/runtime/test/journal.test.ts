@@ -352,6 +352,28 @@ describe("the hard state a replica keeps across amnesia", () => {
   });
 });
 
+describe("a journal begun by a fresh start", () => {
+  it("is not taken for one begun by an amnesia restart when its first turn (the start, no input) records a hard state", async () => {
+    const where = storage("hard-state-fresh", "none");
+    const journal = await ReplicaJournal.open(where, "g/0", "run-1");
+    const toy = new Toy();
+    journal.bind(
+      () => {},
+      (error) => {
+        throw error;
+      },
+      { hardState: () => ({ term: 0 }) },
+    );
+    // The replica's start: outputs without an input, so the hard state is the first entry.
+    journal.hold(toy, [{ kind: "view", group: "g", view: 0 }]);
+    await new Promise((resolve) => setImmediate(resolve));
+    await journal.close();
+    const again = await ReplicaJournal.open(where, "g/0", "run-1");
+    expect(again.startingHardState).toBeUndefined();
+    await again.log.close();
+  });
+});
+
 describe("a journal truncated at the group's checkpoints", () => {
   it("keeps one checkpoint and the entries since; a restart starts from it with the hard state recorded after it", async () => {
     const where = { ...storage("truncated", "none"), truncate: true };
