@@ -387,10 +387,11 @@ export class ReplicaJournal {
     if (this.replica === undefined) return;
     if (this.lastAppended !== 0 || this.existed)
       throw new Error("the starting hard state goes first into a new journal");
+    const hardState = this.replica.hardState();
     // Copies: packr reuses its buffer.
-    const starting = Buffer.from(this.packr.pack([STARTING_HARD_STATE, this.replica.hardState()]));
+    const starting = Buffer.from(this.packr.pack([STARTING_HARD_STATE, hardState]));
     // It is also the last hard state written, as far as `recordHardState` compares.
-    this.hardStateWritten = Buffer.from(this.packr.pack([HARD_STATE, this.replica.hardState()]));
+    this.hardStateWritten = Buffer.from(this.packr.pack([HARD_STATE, hardState]));
     this.append(starting);
     await this.log.sync();
   }

@@ -264,6 +264,37 @@ describe("a replica's --data-dir and --fsync", () => {
   });
 });
 
+/** Binds `journal` to a stand-in replica whose hard state is `hardState()`. */
+function bindStandIn(
+  journal: ReplicaJournal,
+  hardState: () => unknown,
+  release: (outputs: readonly ProcessOutput[]) => void = () => {},
+): void {
+  journal.bind(
+    (_logic, outputs) => release(outputs),
+    (error) => {
+      throw error;
+    },
+    { hardState },
+  );
+}
+
+/** `count` messages to `toy` through `journal`, a turn each; `beforeHold` runs as each is taken. */
+async function takeMessages(
+  journal: ReplicaJournal,
+  toy: Toy,
+  count: number,
+  beforeHold: () => void,
+): Promise<void> {
+  for (let n = 1; n <= count; n += 1) {
+    const body = { n, text: "" };
+    journal.recordReceive("p", body, 0);
+    beforeHold();
+    journal.hold(toy, toy.receive("p", body));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 describe("the hard state a replica keeps across amnesia", () => {
   it("is written with the turn's inputs when it changed; forgetJournal reads the last one and deletes the journal", async () => {
     const where = storage("hard-state", "none");
@@ -272,20 +303,14 @@ describe("the hard state a replica keeps across amnesia", () => {
     // The stand-in's "term" is how many messages it took.
     let term = 0;
     const released: ProcessOutput[][] = [];
-    journal.bind(
-      (_logic, outputs) => released.push([...outputs]),
-      (error) => {
-        throw error;
-      },
-      { hardState: () => ({ term }) },
+    bindStandIn(
+      journal,
+      () => ({ term }),
+      (outputs) => released.push([...outputs]),
     );
-    for (let n = 1; n <= 5; n += 1) {
-      const body = { n, text: "" };
-      journal.recordReceive("p", body, 0);
+    await takeMessages(journal, toy, 5, () => {
       term += 1;
-      journal.hold(toy, toy.receive("p", body));
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    });
     await journal.close();
     expect(released).toHaveLength(5);
     // A restart that replays it skips the hard states and rebuilds the same replica.
@@ -313,21 +338,11 @@ describe("the hard state a replica keeps across amnesia", () => {
     const toy = new Toy();
     // Started from the kept hard state of term 9; each message taken moves the term on.
     let term = 9;
-    journal.bind(
-      () => {},
-      (error) => {
-        throw error;
-      },
-      { hardState: () => ({ term }) },
-    );
+    bindStandIn(journal, () => ({ term }));
     await journal.recordStartingHardState();
-    for (let n = 1; n <= 3; n += 1) {
-      const body = { n, text: "" };
-      journal.recordReceive("p", body, 0);
+    await takeMessages(journal, toy, 3, () => {
       term += 1;
-      journal.hold(toy, toy.receive("p", body));
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    });
     await journal.close();
     // A durable restart of that journal: the replica is rebuilt from term 9, then replays.
     const again = await ReplicaJournal.open(where, "g/0", "run-1");
@@ -340,11 +355,7 @@ describe("the hard state a replica keeps across amnesia", () => {
     );
     expect(replayed.state).toBe(toy.state);
     // Only a new journal starts with it.
-    again.bind(
-      () => {},
-      () => {},
-      { hardState: () => ({ term }) },
-    );
+    bindStandIn(again, () => ({ term }));
     await expect(again.recordStartingHardState()).rejects.toThrow(/new journal/);
     await again.log.close();
     // The last hard state is what a second amnesia restart keeps.
@@ -357,13 +368,7 @@ describe("a journal begun by a fresh start", () => {
     const where = storage("hard-state-fresh", "none");
     const journal = await ReplicaJournal.open(where, "g/0", "run-1");
     const toy = new Toy();
-    journal.bind(
-      () => {},
-      (error) => {
-        throw error;
-      },
-      { hardState: () => ({ term: 0 }) },
-    );
+    bindStandIn(journal, () => ({ term: 0 }));
     // The replica's start: outputs without an input, so the hard state is the first entry.
     journal.hold(toy, [{ kind: "view", group: "g", view: 0 }]);
     await new Promise((resolve) => setImmediate(resolve));
