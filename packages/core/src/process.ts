@@ -54,6 +54,12 @@ export interface ProcessSend {
   readonly label: string;
   /** The multicast this message is about, when there is one (for `send` trace events). */
   readonly id?: MessageId;
+  /**
+   * For a message that carries several protocol messages (a replicated group's stream item): the
+   * multicast each carried message is about, one entry per message that is about one (for `send`
+   * trace events, so what a batch carries is counted message by message).
+   */
+  readonly ids?: readonly MessageId[];
   /** True for traffic between processes of groups (protocol messages), false for client traffic. */
   readonly protocol: boolean;
 }

@@ -57,6 +57,12 @@ export interface SendEvent extends TraceBase {
   readonly to: TraceId;
   readonly kind: string;
   readonly id?: TraceId;
+  /**
+   * A send that carries several protocol messages (`stream-batch`): the multicast each carried
+   * message is about, one entry per such message (so a multicast appears as often as messages
+   * about it ride along).
+   */
+  readonly ids?: readonly TraceId[];
   readonly bytes?: number;
   /** When the message reaches `to` (the simulator knows; the network runtime leaves it out). */
   readonly arriveT?: number;
@@ -138,6 +144,8 @@ export interface TraceSink {
     t: number,
     /** When the message arrives, where the driver knows it when it sends (the simulator). */
     arriveT?: number,
+    /** What a batch carries: the multicast of each carried message (see `SendEvent.ids`). */
+    ids?: readonly MessageId[],
   ): void;
 }
 
@@ -150,11 +158,15 @@ export function traceEventSink(onEvent: (event: TraceEvent) => void): TraceSink 
     complete: (id, client, t) => onEvent({ ev: "complete", id, client, t }),
     fault: (proc, kind, t) => onEvent({ ev: "fault", proc, kind, t }),
     view: (group, view, t) => onEvent({ ev: "view", group, view, t }),
-    send: (from, to, kind, id, bytes, t, arriveT) => {
+    send: (from, to, kind, id, bytes, t, arriveT, ids) => {
       const event: TraceEvent =
-        id === undefined
-          ? { ev: "send", from, to, kind, bytes, t }
-          : { ev: "send", from, to, kind, id, bytes, t };
+        ids !== undefined
+          ? id === undefined
+            ? { ev: "send", from, to, kind, ids, bytes, t }
+            : { ev: "send", from, to, kind, id, ids, bytes, t }
+          : id === undefined
+            ? { ev: "send", from, to, kind, bytes, t }
+            : { ev: "send", from, to, kind, id, bytes, t };
       onEvent(arriveT === undefined ? event : { ...event, arriveT });
     },
   };
@@ -187,9 +199,9 @@ export function bothSinks(first: TraceSink, second: TraceSink): TraceSink {
       first.view(group, view, t);
       second.view(group, view, t);
     },
-    send: (from, to, kind, id, bytes, t, arriveT) => {
-      first.send(from, to, kind, id, bytes, t, arriveT);
-      second.send(from, to, kind, id, bytes, t, arriveT);
+    send: (from, to, kind, id, bytes, t, arriveT, ids) => {
+      first.send(from, to, kind, id, bytes, t, arriveT, ids);
+      second.send(from, to, kind, id, bytes, t, arriveT, ids);
     },
   };
 }
@@ -224,6 +236,7 @@ export function replayTraceEvent(event: TraceEvent, sink: TraceSink): void {
         event.bytes ?? 0,
         event.t,
         event.arriveT,
+        event.ids?.map(String),
       );
       break;
     case "stop":
@@ -294,6 +307,7 @@ type FieldKind =
   | "id"
   | "id?"
   | "ids"
+  | "ids?"
   | "number"
   | "number?"
   | "string"
@@ -330,6 +344,7 @@ const FIELDS: Record<TraceEventKind, readonly (readonly [string, FieldKind])[]> 
     ["to", "id"],
     ["kind", "string"],
     ["id", "id?"],
+    ["ids", "ids?"],
     ["bytes", "number?"],
     ["arriveT", "number?"],
   ],

@@ -423,16 +423,35 @@ export class MetricsCollector implements TraceSink {
     return context;
   }
 
-  send(_from: ProcessId, to: ProcessId, _kind: string, id: MessageId | undefined): void {
+  send(
+    _from: ProcessId,
+    to: ProcessId,
+    _kind: string,
+    id: MessageId | undefined,
+    _bytes: number,
+    _t: number,
+    _arriveT?: number,
+    ids?: readonly MessageId[],
+  ): void {
     if (this.dstById === null) {
       // The first recorded send: from now on remember destinations, starting with what is in flight.
       this.dstById = new Map([...this.inFlight].map(([inFlightId, record]) => [inFlightId, record.dst]));
     }
+    // A batch (a replicated group's stream item) counts each message it carries, as the same
+    // messages sent one by one would count.
+    if (ids !== undefined) {
+      for (const carried of ids) this.outsideSend(to, carried);
+      return;
+    }
     // Client requests count too: an entry group outside the destinations (ByzCast's auxiliary
     // lca) takes part from the request on. Replies go to clients, which belong to no group.
-    if (id === undefined) return;
+    if (id !== undefined) this.outsideSend(to, id);
+  }
+
+  /** Counts a message about multicast `id` sent to `to`, if `to` is in a group outside its destinations. */
+  private outsideSend(to: ProcessId, id: MessageId): void {
     const group = this.groupOf.get(to);
-    const dst = this.dstById.get(id);
+    const dst = this.dstById?.get(id);
     if (group === undefined || dst === undefined || dst.includes(group)) return;
     this.outsideMessages.set(id, (this.outsideMessages.get(id) ?? 0) + 1);
     let groups = this.outsideGroups.get(id);

@@ -89,6 +89,30 @@ describe("genuineness: protocol messages received by groups outside a multicast'
     ]);
   });
 
+  it("counts every message a batch send carries, by the multicast each is about", () => {
+    const metrics = new MetricsCollector(
+      topology,
+      new Map([["c0", "g0"]]),
+      skeen as ProtocolDefinition<unknown>,
+      { groups: GROUPS, overlay: null, params: undefined },
+      false,
+    );
+    const events: TraceEvent[] = [
+      ...GROUPS.map((group): TraceEvent => ({ ev: "member", group, proc: `${group}/0`, t: 0 })),
+      { ev: "multicast", id: "c0:0", client: "c0", dst: ["g0", "g2"], t: 0 },
+      { ev: "multicast", id: "c0:1", client: "c0", dst: ["g0", "g1"], t: 0 },
+      // A stream item to g1 carrying two messages about c0:0 (outside) and one about c0:1 (inside).
+      { ev: "send", from: "g0/0", to: "g1/0", kind: "stream-batch", ids: ["c0:0", "c0:1", "c0:0"], t: 1 },
+      // One about c0:0 only, to g3: its shared id and its list agree; the list is what counts.
+      { ev: "send", from: "g0/0", to: "g3/0", kind: "stream-batch", id: "c0:0", ids: ["c0:0", "c0:0"], t: 1 },
+    ];
+    for (const event of events) metrics.onEvent(event);
+    const genuineness = metrics.finish().genuineness;
+    expect(genuineness?.outsideMessagesPerMulticast).toBe(2); // 4 outside messages, 2 multicasts
+    expect(genuineness?.outsideGroupsMax).toBe(2); // c0:0 reached g1 and g3
+    expect(genuineness?.multicastsWithOutside).toBe(0.5);
+  });
+
   it("is absent without recorded sends, zero for Skeen, and positive for FlexCast's notifications", () => {
     expect(runScenario(scenario(skeen as ProtocolDefinition<unknown>, false)).metrics.genuineness).toBeNull();
     const skeenRun = runScenario(scenario(skeen as ProtocolDefinition<unknown>, true));

@@ -2,6 +2,7 @@ import type {
   GroupId,
   GroupLogic,
   GroupOutput,
+  MessageId,
   Multicast,
   Overlay,
   ProcessId,
@@ -769,21 +770,34 @@ export class Replica<M> implements ProcessLogic {
         : signer.sign(copyDigests(signer.digest, this.id, this.group, k, bodies).signed);
     const envelope: GroupWire = { t: "copy", k, body: bodies, signature };
     const first = (messages[0] as QueuedMessage).description;
-    // Several messages: labelled as a batch, about the multicast they share if they share one.
-    let label = first.kind;
     let id = first.id;
     let bytes = ENVELOPE_BYTES + 8 + this.signatureBytes() + first.bytes;
-    for (let index = 1; index < messages.length; index += 1) {
-      const description = (messages[index] as QueuedMessage).description;
-      label = STREAM_BATCH_LABEL;
-      if (description.id !== id) id = undefined;
-      bytes += description.bytes;
+    if (messages.length === 1) {
+      for (const replica of this.spec.membership.replicas(to))
+        this.outputs.push(
+          id === undefined
+            ? { kind: "send", to: replica, body: envelope, bytes, label: first.kind, protocol: true }
+            : { kind: "send", to: replica, body: envelope, bytes, label: first.kind, id, protocol: true },
+        );
+      return;
     }
+    // Several messages: labelled as a batch, about the multicast they share if they share one,
+    // and listing the multicast of each message it carries (what genuineness counts).
+    const ids: MessageId[] = [];
+    for (let index = 0; index < messages.length; index += 1) {
+      const description = (messages[index] as QueuedMessage).description;
+      if (description.id !== id) id = undefined;
+      if (description.id !== undefined) ids.push(description.id);
+      if (index > 0) bytes += description.bytes;
+    }
+    const label = STREAM_BATCH_LABEL;
     for (const replica of this.spec.membership.replicas(to))
       this.outputs.push(
         id === undefined
-          ? { kind: "send", to: replica, body: envelope, bytes, label, protocol: true }
-          : { kind: "send", to: replica, body: envelope, bytes, label, id, protocol: true },
+          ? ids.length === 0
+            ? { kind: "send", to: replica, body: envelope, bytes, label, protocol: true }
+            : { kind: "send", to: replica, body: envelope, bytes, label, ids, protocol: true }
+          : { kind: "send", to: replica, body: envelope, bytes, label, id, ids, protocol: true },
       );
   }
 

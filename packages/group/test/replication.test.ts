@@ -340,7 +340,12 @@ describe("Byzantine mode (3f+1 replicas, PBFT-style)", () => {
         const wire = send.body as { t: string; k?: number; body?: unknown };
         if (wire.t === "copy" && send.to.endsWith("/0")) {
           items += 1;
-          if ((wire.body as unknown[]).length > 1) itemsCarryingSeveral += 1;
+          const carried = wire.body as { id: string }[];
+          if (carried.length > 1) {
+            itemsCarryingSeveral += 1;
+            // The trace says which multicast each carried message is about (genuineness counts them).
+            expect([send.label, send.ids]).toEqual(["stream-batch", carried.map((message) => message.id)]);
+          } else expect([send.label, send.id, send.ids]).toEqual(["propose", carried[0]?.id, undefined]);
         }
         const message = wire.body as {
           type?: string;

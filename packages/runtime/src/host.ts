@@ -516,8 +516,9 @@ export class NodeHost {
           this.sendsByLabel.set(output.label, (this.sendsByLabel.get(output.label) ?? 0) + 1);
           if (this.options.recordSends && trace !== null) {
             const id = output.id === undefined ? "" : `,"id":${jsonString(output.id)}`;
+            const ids = output.ids === undefined ? "" : `,"ids":${jsonIds(output.ids)}`;
             trace.write(
-              `{"ev":"send","from":${jsonString(logic.id)},"to":${jsonString(output.to)},"kind":${jsonString(output.label)}${id},"bytes":${output.bytes},"t":${this.stamp()}}`,
+              `{"ev":"send","from":${jsonString(logic.id)},"to":${jsonString(output.to)},"kind":${jsonString(output.label)}${id}${ids},"bytes":${output.bytes},"t":${this.stamp()}}`,
             );
           }
           try {

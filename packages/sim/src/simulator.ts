@@ -702,6 +702,7 @@ export class Simulator {
             output.label,
             output.id,
             output.protocol,
+            output.ids,
           );
           break;
         case "deliver":
@@ -730,6 +731,7 @@ export class Simulator {
     label: string,
     id: string | undefined,
     protocol: boolean,
+    ids: readonly string[] | undefined,
   ): void {
     let to = slot.lastTo;
     if (toId !== slot.lastToId) {
@@ -766,7 +768,7 @@ export class Simulator {
     const departMs = this.partitions.length === 0 ? this.now : this.departureMs(from, to);
     const arrivalMs = Math.max(departMs + delayMs, link.lastArrivalMs);
     link.lastArrivalMs = arrivalMs;
-    if (this.options.recordSends) this.trace.send(slot.id, toId, label, id, bytes, this.now, arrivalMs);
+    if (this.options.recordSends) this.trace.send(slot.id, toId, label, id, bytes, this.now, arrivalMs, ids);
     this.schedule(arrivalMs, EventType.Arrival, to, from, body, bytes, 0, arrivalMs - this.now);
   }
 
