@@ -26,6 +26,10 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  *   signed one never makes a correct replica's view change or catch-up answer invalid. With the pre-prepare and 2f matching prepares from distinct
  *   backups, (v, s, d) is prepared and the replica sends COMMIT(v, s, d); with 2f+1 matching
  *   commits it is committed. Batches execute in sequence order.
+ * - B1a (batching): the primary keeps up to `pipelineMax` batches undecided; while one is, it
+ *   proposes only full batches (`batchInputsMax`), and what is left leaves as one batch at the next
+ *   execution. Each batch costs the same signatures, checks and votes whatever it holds, so under
+ *   load batches fill up; an idle primary proposes what arrives at once.
  * - B2 (checkpoints): every `checkpointInterval` sequence numbers a replica signs the digest chain
  *   of what it executed; 2f+1 matching signatures make a stable checkpoint, which moves the low
  *   watermark and lets old votes go.
@@ -198,6 +202,8 @@ export class PbftOrderer implements Orderer {
   private chain: string;
   private stable: StableProof;
   private nextSeq = 1;
+  /** B1a: inside `maybePropose` (an execution it causes, with f = 0, must not propose again). */
+  private proposing = false;
   private readonly slots = new Map<number, Slot>();
   /** Votes by (view, seq, digest); they may arrive before the pre-prepare they are about. */
   private readonly votes = new Map<string, VoteSet>();
@@ -507,12 +513,30 @@ export class PbftOrderer implements Orderer {
   // B1: normal case.
 
   private maybePropose(): void {
-    if (!this.viewActive || this.primaryOf(this.view) !== this.host.self) return;
+    if (!this.viewActive || this.primaryOf(this.view) !== this.host.self || this.proposing) return;
+    this.proposing = true;
+    try {
+      this.proposeBatches();
+    } finally {
+      this.proposing = false;
+    }
+  }
+
+  private proposeBatches(): void {
     this.nextSeq = Math.max(this.nextSeq, this.lastExecuted + 1, this.signedFloor + 1);
     while (
       this.nextSeq - 1 - this.lastExecuted < this.options.pipelineMax &&
       this.nextSeq <= this.stable.seq + this.windowSize
     ) {
+      // B1a: with a batch in flight, only a full batch goes now; the rest waits for the next
+      // execution and leaves then as one batch. A batch costs the replicas the same signatures,
+      // checks and 2n(n-1) votes however many inputs it holds, so under load fewer, fuller
+      // batches; with nothing in flight, whatever is pooled goes at once (no added latency).
+      if (
+        this.nextSeq - 1 > this.lastExecuted &&
+        this.pool.size - this.proposedKeys.size < this.options.batchInputsMax
+      )
+        return;
       // An input is checked when it is shown to others: a primary proposes only what it checked
       // (one that fails leaves the pool), so a client or a sender cannot make a correct primary
       // propose what the backups would refuse.
@@ -773,9 +797,10 @@ export class PbftOrderer implements Orderer {
 
   private executeReady(): void {
     const now = this.host.now();
+    const before = this.lastExecuted;
     for (;;) {
       const entry = this.committed.get(this.lastExecuted + 1);
-      if (entry === undefined) return;
+      if (entry === undefined) break;
       this.committed.delete(entry.seq);
       this.lastExecuted = entry.seq;
       this.waitingSinceTick = now;
@@ -791,6 +816,8 @@ export class PbftOrderer implements Orderer {
       this.host.executed(entry.seq, this.chain);
       if (entry.seq % this.checkpointInterval === 0) this.sendCheckpoint();
     }
+    // B1a: the pipeline has room again, and what waited for it leaves as one batch.
+    if (this.lastExecuted > before) this.maybePropose();
   }
 
   /**
