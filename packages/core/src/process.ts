@@ -94,4 +94,10 @@ export interface ClientLogic extends ProcessLogic {
     payloadBytes: number,
     payload?: unknown,
   ): { message: Multicast; outputs: readonly ProcessOutput[] };
+  /**
+   * A client built to sign its requests together (one signature for all it sends in one turn)
+   * returns them unsigned; the driver calls this before it sends any of its outputs, and may
+   * gather several multicasts' outputs first (the network runtime does, per turn).
+   */
+  sealRequests?(): void;
 }

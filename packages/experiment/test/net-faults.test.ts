@@ -372,6 +372,11 @@ describe("Byzantine replicas on real processes, with Ed25519 signatures", () => 
           ...base.workload,
           clientsPerGroup: 1,
           multicastsPerClient: 12,
+          // Several in flight and no think time: answers that come together start multicasts
+          // together, whose requests the client signs together.
+          outstanding: 6,
+          outstandingMax: 6,
+          thinkMs: 0,
           locality: { localPercent: 25, globalSizes: [2, 3], globalChoice: "uniform" },
         },
         byzantine: [
@@ -390,5 +395,12 @@ describe("Byzantine replicas on real processes, with Ed25519 signatures", () => 
     expect(outcome.metrics.multicasts).toBe(3 * 12);
     expect(outcome.metrics.completed).toBe(outcome.metrics.multicasts);
     expect(outcome.net.logicErrors).toBe(0);
+    // The client host signs the requests of one turn together: fewer signatures than requests
+    // (each multicast's request, retries sharing its signature).
+    const clientSigned = Object.entries(outcome.net.perNode)
+      .filter(([node]) => !node.includes("/"))
+      .reduce((sum, [, stats]) => sum + (stats.signatures?.signed ?? 0), 0);
+    expect(clientSigned).toBeGreaterThan(0);
+    expect(clientSigned).toBeLessThan(outcome.metrics.multicasts);
   });
 });

@@ -17,7 +17,8 @@ import { assert, describeValue, InputError, listNames, parseOverlay } from "@amc
 import type { Signer } from "./auth.js";
 import { canonical, SIGNATURE_BYTES } from "./auth.js";
 import { CLIENT_SEQ_WINDOW } from "./clients.js";
-import { requestDigest } from "./inputs.js";
+import type { SignedWith } from "./inputs.js";
+import { REQUESTS_PER_SIGNATURE_MAX, requestDigest, requestsDigest, requestsTree } from "./inputs.js";
 import type { Membership } from "./membership.js";
 import type { ReplicationMode } from "./replica.js";
 import { replyQuorum, systemContext } from "./replica.js";
@@ -60,6 +61,12 @@ export interface ClientSpec {
    * and the client then keeps no results at all.
    */
   readonly results?: boolean;
+  /**
+   * Byzantine mode: sign the requests made between two `sealRequests` calls together, one
+   * signature for up to `REQUESTS_PER_SIGNATURE_MAX` of them (default false: each is signed when
+   * made). For drivers that call `sealRequests` before sending the client's outputs.
+   */
+  readonly signsTogether?: boolean;
 }
 
 /** Distinct (view, overlay) claims a client tracks while learning a new view. */
@@ -203,6 +210,11 @@ export class MulticastClient implements ClientLogic {
   /** Multicasts given up on after `retriesMax` retries. */
   abandoned = 0;
   private firstAbandonedSeq = Number.POSITIVE_INFINITY;
+  /** Requests made and not signed yet (`signsTogether`), with their digests; see `sealRequests`. */
+  private readonly unsealed: {
+    envelope: { signature: string; signedWith?: SignedWith };
+    digest: string;
+  }[] = [];
 
   constructor(spec: ClientSpec) {
     assert(spec.outstandingMax >= 1, "a client keeps at least one multicast in flight");
@@ -320,14 +332,15 @@ export class MulticastClient implements ClientLogic {
     // forget them. An abandoned request is never settled: a late copy of it may still run.
     const settled = Math.min(seq, this.firstAbandonedSeq, this.oldestSeq);
     const signer = this.spec.signer;
-    const signature =
-      signer === undefined
-        ? ""
-        : signer.sign(requestDigest(signer.digest, this.id, seq, message, this.view, settled));
+    const digest =
+      signer === undefined ? "" : requestDigest(signer.digest, this.id, seq, message, this.view, settled);
+    const together = signer !== undefined && this.spec.signsTogether === true;
+    const signature = signer === undefined || together ? "" : signer.sign(digest);
     const envelope: GroupWire =
       this.view === 0
         ? { t: "request", message, seq, signature, settled }
         : { t: "request", message, seq, signature, settled, view: this.view };
+    if (together) this.unsealed.push({ envelope: envelope as { signature: string }, digest });
     const bytes =
       ENVELOPE_BYTES + multicastBytes(message) + (this.spec.mode === "byzantine" ? SIGNATURE_BYTES : 0);
     const sends: ProcessSend[] = [];
@@ -551,6 +564,38 @@ export class MulticastClient implements ClientLogic {
       delays.push({ from, to, meanMs, samples });
     }
     return delays;
+  }
+
+  /**
+   * Signs the requests made since the last call (`signsTogether`), split into even chunks of at
+   * most `REQUESTS_PER_SIGNATURE_MAX`: one signature per chunk, over the root of the Merkle tree
+   * of their digests; each request carries it and its place in the tree. A request made alone is
+   * signed alone. Every send and retry of a request shares its envelope, so all carry the signature.
+   */
+  sealRequests(): void {
+    const signer = this.spec.signer;
+    const unsealed = this.unsealed;
+    if (signer === undefined || unsealed.length === 0) return;
+    const chunks = Math.ceil(unsealed.length / REQUESTS_PER_SIGNATURE_MAX);
+    const size = Math.ceil(unsealed.length / chunks);
+    for (let start = 0; start < unsealed.length; start += size) {
+      const chunk = unsealed.slice(start, start + size);
+      const only = chunk.length === 1 ? chunk[0] : undefined;
+      if (only !== undefined) {
+        only.envelope.signature = signer.sign(only.digest);
+        continue;
+      }
+      const tree = requestsTree(
+        signer.digest,
+        chunk.map((request) => request.digest),
+      );
+      const signature = signer.sign(requestsDigest(signer.digest, this.id, tree.root));
+      chunk.forEach((request, index) => {
+        request.envelope.signature = signature;
+        request.envelope.signedWith = tree.places[index] as SignedWith;
+      });
+    }
+    unsealed.length = 0;
   }
 
   tick(): readonly ProcessOutput[] {

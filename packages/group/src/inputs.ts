@@ -30,6 +30,11 @@ export interface RequestInput {
   /** Digest of the signed content (everything but the signature). */
   readonly digest: string;
   readonly signature: string;
+  /**
+   * When the client signed several requests at once: this one's place in their Merkle tree
+   * (`signature` is then over `requestsDigest` of the root). Absent: over `digest` alone.
+   */
+  readonly signedWith?: SignedWith;
   readonly bytes: number;
 }
 
@@ -102,6 +107,98 @@ export function requestDigest(
   return hash(`request|${client}|${seq}|${view}|${settled}|${canonicalOf(message)}`);
 }
 
+/** Most requests a client signs at once (each carries its path in their Merkle tree). */
+export const REQUESTS_PER_SIGNATURE_MAX = 16;
+/** Levels of a Merkle tree of at most `REQUESTS_PER_SIGNATURE_MAX` leaves. */
+const REQUESTS_TREE_DEPTH_MAX = 4;
+/** Modelled bytes of one digest (SHA-256 in base64). */
+export const DIGEST_BYTES = 44;
+
+/**
+ * Where a request the client signed together with others sits among them: its leaf index in the
+ * Merkle tree of their digests, and the sibling at each level from the leaf up to the root (""
+ * where a level has none: the last node of an odd level moves up as it is). The client signs the
+ * root once; a replica shown the request recomputes the root from its digest and this path.
+ */
+export interface SignedWith {
+  readonly at: number;
+  readonly path: readonly string[];
+}
+
+/** An inner node of a requests tree (its text differs in form from a request digest's). */
+function requestsNode(hash: SignedDigest, left: string, right: string): string {
+  return hash(`node|${left}|${right}`);
+}
+
+/** The Merkle tree of `digests`, in order: its root and each leaf's place in it. */
+export function requestsTree(
+  hash: SignedDigest,
+  digests: readonly string[],
+): { root: string; places: SignedWith[] } {
+  const paths = digests.map(() => [] as string[]);
+  let level = [...digests];
+  // The leaves under each node of the level.
+  let under = digests.map((_, leaf) => [leaf]);
+  while (level.length > 1) {
+    const next: string[] = [];
+    const nextUnder: number[][] = [];
+    for (let index = 0; index < level.length; index += 2) {
+      const left = level[index] as string;
+      const leftLeaves = under[index] as number[];
+      const right = level[index + 1];
+      if (right === undefined) {
+        for (const leaf of leftLeaves) paths[leaf]?.push("");
+        next.push(left);
+        nextUnder.push(leftLeaves);
+        continue;
+      }
+      const rightLeaves = under[index + 1] as number[];
+      for (const leaf of leftLeaves) paths[leaf]?.push(right);
+      for (const leaf of rightLeaves) paths[leaf]?.push(left);
+      next.push(requestsNode(hash, left, right));
+      nextUnder.push([...leftLeaves, ...rightLeaves]);
+    }
+    level = next;
+    under = nextUnder;
+  }
+  return { root: level[0] as string, places: paths.map((path, at) => ({ at, path })) };
+}
+
+/** The root of the requests tree that `place` leads to from the leaf `digest`. */
+export function requestsRoot(hash: SignedDigest, digest: string, place: SignedWith): string {
+  let node = digest;
+  let index = place.at;
+  for (const sibling of place.path) {
+    if (sibling !== "")
+      node = index % 2 === 0 ? requestsNode(hash, node, sibling) : requestsNode(hash, sibling, node);
+    index = Math.floor(index / 2);
+  }
+  return node;
+}
+
+/**
+ * What a client signs for requests signed together: the root of their tree (the text differs in
+ * form from a single request's digest, so neither can pass for the other).
+ */
+export function requestsDigest(hash: SignedDigest, client: ClientId, root: string): string {
+  return hash(`requests|${client}|${root}`);
+}
+
+/** Whether `value` is a well-formed `SignedWith` (untrusted input). */
+export function isSignedWith(value: unknown): value is SignedWith {
+  if (typeof value !== "object" || value === null) return false;
+  const { at, path } = value as { at?: unknown; path?: unknown };
+  return (
+    Array.isArray(path) &&
+    path.length >= 1 &&
+    path.length <= REQUESTS_TREE_DEPTH_MAX &&
+    path.every((sibling) => typeof sibling === "string" && sibling.length <= 128) &&
+    Number.isSafeInteger(at) &&
+    (at as number) >= 0 &&
+    (at as number) < 2 ** path.length
+  );
+}
+
 /**
  * The key of a request among inputs waiting to be ordered. The view is part of it: a request sent
  * again under a new view is not a repeat of the old-view one still waiting (which is redirected).
@@ -119,8 +216,9 @@ export function makeRequestInput(
   signature: string,
   bytes: number,
   hash: SignedDigest | undefined,
+  signedWith?: SignedWith,
 ): RequestInput {
-  return {
+  const input: RequestInput = {
     kind: "request",
     key: requestKey(client, seq, view),
     client,
@@ -132,6 +230,7 @@ export function makeRequestInput(
     signature,
     bytes,
   };
+  return signedWith === undefined ? input : { ...input, signedWith };
 }
 
 /**

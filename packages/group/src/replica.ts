@@ -15,8 +15,18 @@ import { assert, assertNever, Prng, protocolContext } from "@amcast/core";
 import type { SignedDigest, Signer, Verifier } from "./auth.js";
 import { SIGNATURE_BYTES } from "./auth.js";
 import { ClientRequests } from "./clients.js";
-import type { OrderedInput } from "./inputs.js";
-import { copyDigests, makeCopyInput, makeRequestInput, requestDigest, requestKey } from "./inputs.js";
+import type { OrderedInput, RequestInput } from "./inputs.js";
+import {
+  copyDigests,
+  DIGEST_BYTES,
+  isSignedWith,
+  makeCopyInput,
+  makeRequestInput,
+  requestDigest,
+  requestKey,
+  requestsDigest,
+  requestsRoot,
+} from "./inputs.js";
 import type { Membership } from "./membership.js";
 import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
 import { DEFAULT_ORDERING, SoloOrderer } from "./orderer.js";
@@ -552,12 +562,14 @@ export class Replica<M> implements ProcessLogic {
         return;
       }
     }
+    const signedWith = envelope.signedWith;
     if (
       !Number.isSafeInteger(view) ||
       view < 0 ||
       !Number.isSafeInteger(settled) ||
       settled < 0 ||
-      settled > seq
+      settled > seq ||
+      (signedWith !== undefined && !isSignedWith(signedWith))
     ) {
       this.drop("malformed");
       return;
@@ -589,8 +601,22 @@ export class Replica<M> implements ProcessLogic {
       this.runRequest(message, seq, view);
       return;
     }
-    const bytes = ENVELOPE_BYTES + multicastBytes(message) + this.signatureBytes();
-    const input = makeRequestInput(from, seq, message, view, settled, signature, bytes, this.signedDigest());
+    const bytes =
+      ENVELOPE_BYTES +
+      multicastBytes(message) +
+      this.signatureBytes() +
+      (signedWith === undefined ? 0 : 2 + signedWith.path.length * DIGEST_BYTES);
+    const input = makeRequestInput(
+      from,
+      seq,
+      message,
+      view,
+      settled,
+      signature,
+      bytes,
+      this.signedDigest(),
+      signedWith,
+    );
     // Not checked here: the link proved who sent it. Its signature is checked when it is shown to
     // another replica (PbftOrderer, B1), the one place a forged one could mislead.
     this.orderer.submit(input);
@@ -653,7 +679,7 @@ export class Replica<M> implements ProcessLogic {
         input.settled <= input.seq &&
         requestDigest(verifier.digest, input.client, input.seq, input.message, input.view, input.settled) ===
           input.digest &&
-        verifier.verify(input.client, input.digest, input.signature)
+        this.signedRequest(verifier, input)
       );
     }
     if (input.kind !== "copy") return false;
@@ -670,6 +696,22 @@ export class Replica<M> implements ProcessLogic {
       digests.item === input.itemDigest &&
       digests.signed === input.digest &&
       verifier.verify(input.sender, input.digest, input.signature)
+    );
+  }
+
+  /**
+   * Whether the client signed `input`: its digest alone, or the root of a requests tree its place
+   * leads to (checked once per tree: the verifier remembers a signature it passed).
+   */
+  private signedRequest(verifier: Verifier, input: RequestInput): boolean {
+    const { signedWith } = input;
+    if (signedWith === undefined) return verifier.verify(input.client, input.digest, input.signature);
+    if (!isSignedWith(signedWith)) return false;
+    const root = requestsRoot(verifier.digest, input.digest, signedWith);
+    return verifier.verify(
+      input.client,
+      requestsDigest(verifier.digest, input.client, root),
+      input.signature,
     );
   }
 

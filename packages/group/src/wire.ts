@@ -1,4 +1,5 @@
 import type { GroupId, MessageId, Multicast } from "@amcast/core";
+import type { SignedWith } from "./inputs.js";
 import type { TransferMessage } from "./transfer.js";
 
 /**
@@ -36,6 +37,11 @@ export type GroupWire =
        * every answer below, so replicas may forget those requests and replies.
        */
       readonly settled?: number;
+      /**
+       * Its place among the requests the client signed together (see `RequestInput.signedWith`);
+       * absent: `signature` is over this request's digest alone.
+       */
+      readonly signedWith?: SignedWith;
     }
   | { readonly t: "copy"; readonly k: number; readonly body: unknown; readonly signature: string }
   | { readonly t: "consensus"; readonly body: unknown }

@@ -205,6 +205,8 @@ export class NodeHost {
   private readonly calls = new Map<MessageId, (results: Readonly<Record<GroupId, unknown>>) => void>();
   /** Closed-loop lanes waiting for congestion to clear. */
   private deferredWakes: ClientSlot[] = [];
+  /** Multicasts started in this turn by clients that sign their requests together, not sent yet. */
+  private startedThisTurn: { logic: ClientLogic; outputs: readonly ProcessOutput[] }[] = [];
   private stopped = false;
   /** The process's CPU time when the host started (module loading and start-up are not the host's). */
   private cpuAtStart: NodeJS.CpuUsage = { user: 0, system: 0 };
@@ -502,6 +504,10 @@ export class NodeHost {
   }
 
   private apply(logic: ProcessLogic, outputs: readonly ProcessOutput[]): void {
+    // A client that signs its requests together gets them signed before any of its sends leaves
+    // (only then: a turn's answers complete multicasts whose new requests wait for its end).
+    const sealable = (logic as Partial<ClientLogic>).sealRequests !== undefined;
+    if (sealable && outputs.some((output) => output.kind === "send")) (logic as ClientLogic).sealRequests?.();
     const trace = this.options.trace;
     for (const output of outputs) {
       switch (output.kind) {
@@ -600,7 +606,23 @@ export class NodeHost {
     this.options.trace?.write(
       `{"ev":"multicast","id":${jsonString(message.id)},"client":${jsonString(logic.id)},"dst":${jsonIds(message.dst)},"t":${this.stamp()}}`,
     );
-    this.apply(logic, outputs);
+    if (logic.sealRequests === undefined) {
+      this.apply(logic, outputs);
+      return;
+    }
+    // The multicasts a turn starts (one per completion in a frame of answers) leave together at
+    // its end, so their requests share one signature (see ClientSpec.signsTogether).
+    this.startedThisTurn.push({ logic, outputs });
+    if (this.startedThisTurn.length === 1) queueMicrotask(() => this.sendStartedThisTurn());
+  }
+
+  /** The requests of the multicasts this turn started: signed together, then sent in order. */
+  private sendStartedThisTurn(): void {
+    const started = this.startedThisTurn;
+    this.startedThisTurn = [];
+    if (this.stopped) return;
+    for (const { logic } of started) logic.sealRequests?.();
+    for (const { logic, outputs } of started) this.apply(logic, outputs);
   }
 
   private onComplete(

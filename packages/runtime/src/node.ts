@@ -121,7 +121,8 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
   const hardState =
     kept?.found === true ? kept.hardState : (checkpoint?.hardState ?? journal?.startingHardState);
   const built = buildSystem(system, {
-    ...(signatures === null ? {} : { signatures }),
+    // Real signatures: a client signs the requests of one turn at once (the host seals them).
+    ...(signatures === null ? {} : { signatures, clientsSignTogether: true }),
     ...(optimizer === undefined ? {} : { optimizer }),
     ...(replicaState?.checkpointEntries === undefined
       ? {}

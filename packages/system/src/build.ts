@@ -56,6 +56,11 @@ export interface BuildOptions {
    */
   readonly signatures?: SignatureScheme;
   /**
+   * Workload clients sign the requests of one turn together (`ClientSpec.signsTogether`): for a
+   * driver that calls `sealRequests` (the network runtime). Default false.
+   */
+  readonly clientsSignTogether?: boolean;
+  /**
    * The application of each replica, and its state for checkpoints: called when the replica is
    * built and again when it restarts after amnesia (so it must return a fresh, empty one).
    * Absent (or undefined for a replica, e.g. one another process runs): replicas answer null and
@@ -231,6 +236,7 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
         // A workload client's answers are not read: the metrics come from the trace.
         results: false,
         ...(signatures === undefined ? {} : { signer: signatures.signerFor(id) }),
+        ...(signatures !== undefined && options.clientsSignTogether === true ? { signsTogether: true } : {}),
       }),
       region,
       loop:
