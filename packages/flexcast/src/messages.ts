@@ -62,13 +62,27 @@ export interface FlexAck {
   readonly answers?: { readonly notifier: Position; readonly seq: number };
 }
 
-/** Rule 4: a notification to a group that is not a destination but lies between them. */
+/**
+ * Rule 4, chained (`notifications: "chain"`): the notification travels from target to target
+ * down the order. `notifier` emitted it (the destinations registered `notifier`'s `seq`);
+ * `rest` are the targets it goes on to after the receiver, ascending.
+ */
+export interface NotificationChain {
+  readonly notifier: Position;
+  readonly rest: readonly Position[];
+}
+
+/**
+ * Rule 4: a notification to a group that is not a destination but lies between them. Without
+ * `chain` the sender emitted it and `seq` is the sender's.
+ */
 export interface FlexNotif {
   readonly type: "notif";
   readonly id: MessageId;
   readonly dst: readonly Position[];
   readonly seq: number;
   readonly hst: readonly HistoryWindow[];
+  readonly chain?: NotificationChain;
 }
 
 export type FlexCastMessage = FlexForward | FlexAck | FlexNotif;
