@@ -98,6 +98,25 @@ import { decodeGraph, encodeGraph } from "./state.js";
  *    sent already. Flush entries never make a group a notification target: a path through a
  *    flush is seen by every destination below, since the flush is addressed to all of them.
  *
+ * 8. Notification pattern (`FlexCastOptions.notifications`, an experiment's
+ *    `params.notifications`). "direct" (the default, rules 4-6 as written): an emitter notifies
+ *    every target at once, each target answers every destination below it and notifies its own
+ *    targets with fresh notifications: about k + k(k-1)/2 notifications and as many answers for
+ *    k targets, in at most three hops (emitter, target, target, destination). "chain": the
+ *    emitter sends one notification, listing its targets in order, to the first; a target that
+ *    may answer (rule 5) adds its own targets (rule 4) to those left and passes the notification
+ *    on to the next, and answers only the destinations between itself and that next target (all
+ *    below it when it is the last). So k notifications and one answer per destination, in k + 1
+ *    hops. Why it is as safe: every target receives, relayed in the windows, the emitter's and
+ *    every earlier target's knowledge (each window carries every history its sender knows), so
+ *    it waits for at least what rule 5 would have made it wait for, notified directly and by the
+ *    earlier targets' own rounds; and the answer a destination gets from the last target above
+ *    it carries, relayed the same way, each earlier target's history up to the moment the chain
+ *    left it — what that target's own answer would have carried. The destinations register the
+ *    emitter's (first target, sequence number) pair; whoever ends the chain answers it. Where a
+ *    message costs more than a hop — replicated groups, where each is an ordered stream item —
+ *    the chain is cheaper and often faster; on a WAN its hops add up.
+ *
  * Single-destination messages are delivered by their group on arrival and never enter a history:
  * one group's order alone cannot close a cycle.
  *
