@@ -35,6 +35,11 @@ export const CASE_SEEDS: readonly number[] = [1, 2];
 export const LINEARIZABLE_CASE_SEEDS: readonly number[] = [1];
 /** Swarm seeds per protocol in every `pnpm test`; `pnpm run swarm --seeds N` runs more. */
 export const SWARM_SEEDS = 200;
+/**
+ * Swarm seeds of FlexCast with chained notifications (`params.notifications`); the plain swarm
+ * runs the default, direct ones.
+ */
+export const CHAINED_FLEXCAST_SWARM_SEEDS = 40;
 /** Swarm seeds per protocol for the linearizable variant (real-time order checked): 3 x 70 >= 200. */
 export const LINEARIZABLE_SWARM_SEEDS = 70;
 /**
@@ -350,7 +355,8 @@ export interface DelayedSwarm {
 
 /**
  * Runs one swarm seed (drawing its mode among all modes; on a delayed network, in
- * `delayed.mode`) and judges it. A linearizable run also owes real-time order.
+ * `delayed.mode`) and judges it. A linearizable run also owes real-time order. `params`: the
+ * protocol's parameters (as an experiment's protocol entry gives them), for every seed.
  */
 export function runSwarmSeed(
   protocol: ProtocolDefinition<unknown>,
@@ -358,8 +364,9 @@ export function runSwarmSeed(
   linearizable = false,
   reconfigure = false,
   delayed: DelayedSwarm | null = null,
+  params?: unknown,
 ): { description: string; problems: string[] } {
-  const { description, scenario: spec } = swarmCase(protocol, seed, {
+  const { description, scenario: drawn } = swarmCase(protocol, seed, {
     crashes: true,
     realTime: false,
     modes: delayed === null ? REPLICATION_MODES : [delayed.mode],
@@ -367,8 +374,10 @@ export function runSwarmSeed(
     reconfigure,
     delayedNetwork: delayed !== null,
   });
+  const spec = params === undefined ? drawn : { ...drawn, params };
   const delayedFlag = delayed === null ? "" : ` --delayed --mode ${delayed.mode}`;
-  const flag = `${linearizable ? " --linearizable" : ""}${reconfigure ? " --reconfigure" : ""}${delayedFlag}`;
+  const paramsFlag = params === undefined ? "" : ` --params '${JSON.stringify(params)}'`;
+  const flag = `${paramsFlag}${linearizable ? " --linearizable" : ""}${reconfigure ? " --reconfigure" : ""}${delayedFlag}`;
   const replay = `pnpm run swarm --protocol ${protocol.name}${flag} --seed ${seed} --trace swarm-${seed}.jsonl`;
   let outcome: ScenarioOutcome;
   try {
@@ -397,10 +406,18 @@ export function swarmFailures(
   linearizable: boolean,
   reconfigure = false,
   delayed: DelayedSwarm | null = null,
+  params?: unknown,
 ): string[] {
   const found: string[] = [];
   for (const seed of typeof seeds === "number" ? swarmSeeds(seeds) : seeds) {
-    const { description, problems } = runSwarmSeed(protocol, seed, linearizable, reconfigure, delayed);
+    const { description, problems } = runSwarmSeed(
+      protocol,
+      seed,
+      linearizable,
+      reconfigure,
+      delayed,
+      params,
+    );
     if (problems.length > 0) found.push(`seed ${seed} (${description}):\n  ${problems.join("\n  ")}`);
   }
   return found;
