@@ -1,7 +1,7 @@
 import type { CheckReport } from "@amcast/check";
 import { formatReportByProcess } from "@amcast/check";
 import type { ProtocolDefinition, TraceEvent } from "@amcast/core";
-import { Prng, percent, Topology } from "@amcast/core";
+import { InputError, Prng, percent, Topology } from "@amcast/core";
 import type { ScenarioOutcome, ScenarioSpec, WorkloadSpec } from "@amcast/experiment";
 import { failingViolations, runScenario, swarmCase, withOverlay } from "@amcast/experiment";
 import type { ReplicationMode } from "@amcast/group";
@@ -310,9 +310,15 @@ export function propertyReplay(
   mode: ReplicationMode,
   seed: number,
   linearizable: boolean,
+  params?: unknown,
 ): string {
-  const variant = linearizable ? " --linearizable" : "";
+  const variant = `${paramsFlag(params)}${linearizable ? " --linearizable" : ""}`;
   return `pnpm run conformance --protocol ${protocol.name} --case ${propertyCase.id} --mode ${mode} --seed ${seed}${variant} --trace property-${seed}.jsonl`;
+}
+
+/** The `--params` flag that gives a replay the same protocol parameters ("" for none). */
+function paramsFlag(params: unknown): string {
+  return params === undefined ? "" : ` --params '${JSON.stringify(params)}'`;
 }
 
 /** Runs one property case once and judges it: empty when every property held. */
@@ -323,10 +329,12 @@ export function runPropertyCase(
   seed: number,
   linearizable: boolean,
   onTrace?: (event: TraceEvent) => void,
+  params?: unknown,
 ): { outcome: ScenarioOutcome | null; problems: string[] } {
-  const spec = propertyCase.scenario(protocol, mode, seed);
+  const drawn = propertyCase.scenario(protocol, mode, seed);
+  const spec = params === undefined ? drawn : { ...drawn, params };
   const label = `${spec.label}${linearizable ? "/lin" : ""}`;
-  const replay = propertyReplay(protocol, propertyCase, mode, seed, linearizable);
+  const replay = propertyReplay(protocol, propertyCase, mode, seed, linearizable, params);
   try {
     const outcome = runScenario({
       ...spec,
@@ -340,6 +348,8 @@ export function runPropertyCase(
         : judge(outcome, propertyCase.live(mode), replay);
     return { outcome, problems };
   } catch (error) {
+    // Bad --params: the caller reports it once.
+    if (error instanceof InputError) throw error;
     // An assertion inside a protocol or the simulator: a bug, which the seed reproduces.
     return {
       outcome: null,
@@ -376,13 +386,14 @@ export function runSwarmSeed(
   });
   const spec = params === undefined ? drawn : { ...drawn, params };
   const delayedFlag = delayed === null ? "" : ` --delayed --mode ${delayed.mode}`;
-  const paramsFlag = params === undefined ? "" : ` --params '${JSON.stringify(params)}'`;
-  const flag = `${paramsFlag}${linearizable ? " --linearizable" : ""}${reconfigure ? " --reconfigure" : ""}${delayedFlag}`;
+  const flag = `${paramsFlag(params)}${linearizable ? " --linearizable" : ""}${reconfigure ? " --reconfigure" : ""}${delayedFlag}`;
   const replay = `pnpm run swarm --protocol ${protocol.name}${flag} --seed ${seed} --trace swarm-${seed}.jsonl`;
   let outcome: ScenarioOutcome;
   try {
     outcome = runScenario(spec);
   } catch (error) {
+    // Bad --params: the caller reports it once.
+    if (error instanceof InputError) throw error;
     // An assertion inside a protocol or the simulator: a bug, which the seed reproduces.
     return {
       description,
