@@ -113,7 +113,8 @@ import { decodeGraph, encodeGraph } from "./state.js";
  *    earlier targets' own rounds; and the answer a destination gets from the last target above
  *    it carries, relayed the same way, each earlier target's history up to the moment the chain
  *    left it — what that target's own answer would have carried. The destinations register the
- *    emitter's (first target, sequence number) pair; whoever ends the chain answers it. Where a
+ *    emitter's reference (its first target and sequence number) from its copy or acknowledgement
+ *    as before; the target that ends the chain above each of them answers it. Where a
  *    message costs more than a hop — replicated groups, where each is an ordered stream item —
  *    the chain is cheaper and often faster; on a WAN its hops add up.
  *

@@ -32,7 +32,10 @@ export interface HistoryWindow {
   readonly entries: readonly HistoryEntry[];
 }
 
-/** A notification the sender emitted for the message: target group and the sender's sequence number. */
+/**
+ * A notification the sender emitted for the message: target group (chained: the chain's first)
+ * and the sender's sequence number. The answer names the sender and the number.
+ */
 export interface NotificationRef {
   readonly target: Position;
   readonly seq: number;
