@@ -56,17 +56,23 @@ function scenario(protocol: ProtocolDefinition<unknown>, recordSends: boolean): 
   };
 }
 
+/** Genuineness of `events` after one replica per group joined, and one client at g0. */
+function genuinenessOf(events: readonly TraceEvent[]) {
+  const metrics = new MetricsCollector(
+    topology,
+    new Map([["c0", "g0"]]),
+    skeen as ProtocolDefinition<unknown>,
+    { groups: GROUPS, overlay: null, params: undefined },
+    false,
+  );
+  for (const group of GROUPS) metrics.onEvent({ ev: "member", group, proc: `${group}/0`, t: 0 });
+  for (const event of events) metrics.onEvent(event);
+  return metrics.finish().genuineness;
+}
+
 describe("genuineness: protocol messages received by groups outside a multicast's destinations", () => {
   it("counts sends with a multicast id between replicas whose receiver's group is no destination", () => {
-    const metrics = new MetricsCollector(
-      topology,
-      new Map([["c0", "g0"]]),
-      skeen as ProtocolDefinition<unknown>,
-      { groups: GROUPS, overlay: null, params: undefined },
-      false,
-    );
     const events: TraceEvent[] = [
-      ...GROUPS.map((group): TraceEvent => ({ ev: "member", group, proc: `${group}/0`, t: 0 })),
       { ev: "multicast", id: "c0:0", client: "c0", dst: ["g0", "g2"], t: 0 },
       { ev: "multicast", id: "c0:1", client: "c0", dst: ["g1"], t: 0 },
       { ev: "send", from: "c0", to: "g0/0", kind: "request", id: "c0:0", t: 0 }, // a client's: not counted
@@ -77,8 +83,7 @@ describe("genuineness: protocol messages received by groups outside a multicast'
       { ev: "send", from: "g0/0", to: "g4/0", kind: "flush", id: "#flush/g0/1", t: 2 }, // no multicast
       { ev: "send", from: "g2/0", to: "c0", kind: "reply", id: "c0:0", t: 3 },
     ];
-    for (const event of events) metrics.onEvent(event);
-    const genuineness = metrics.finish().genuineness;
+    const genuineness = genuinenessOf(events);
     expect(genuineness?.outsideMessagesPerMulticast).toBe(1.5); // 3 outside messages, 2 multicasts
     expect(genuineness?.outsideGroupsPerMulticast).toBe(1); // {g1, g3} for c0:0, none for c0:1
     expect(genuineness?.multicastsWithOutside).toBe(0.5);
@@ -90,15 +95,7 @@ describe("genuineness: protocol messages received by groups outside a multicast'
   });
 
   it("counts every message a batch send carries, by the multicast each is about", () => {
-    const metrics = new MetricsCollector(
-      topology,
-      new Map([["c0", "g0"]]),
-      skeen as ProtocolDefinition<unknown>,
-      { groups: GROUPS, overlay: null, params: undefined },
-      false,
-    );
     const events: TraceEvent[] = [
-      ...GROUPS.map((group): TraceEvent => ({ ev: "member", group, proc: `${group}/0`, t: 0 })),
       { ev: "multicast", id: "c0:0", client: "c0", dst: ["g0", "g2"], t: 0 },
       { ev: "multicast", id: "c0:1", client: "c0", dst: ["g0", "g1"], t: 0 },
       // A stream item to g1 carrying two messages about c0:0 (outside) and one about c0:1 (inside).
@@ -106,8 +103,7 @@ describe("genuineness: protocol messages received by groups outside a multicast'
       // One about c0:0 only, to g3: its shared id and its list agree; the list is what counts.
       { ev: "send", from: "g0/0", to: "g3/0", kind: "stream-batch", id: "c0:0", ids: ["c0:0", "c0:0"], t: 1 },
     ];
-    for (const event of events) metrics.onEvent(event);
-    const genuineness = metrics.finish().genuineness;
+    const genuineness = genuinenessOf(events);
     expect(genuineness?.outsideMessagesPerMulticast).toBe(2); // 4 outside messages, 2 multicasts
     expect(genuineness?.outsideGroupsMax).toBe(2); // c0:0 reached g1 and g3
     expect(genuineness?.multicastsWithOutside).toBe(0.5);
