@@ -1,10 +1,12 @@
+import { byzcast } from "@amcast/byzcast";
 import type { ProtocolDefinition, TraceEvent } from "@amcast/core";
-import { CdagOverlay, Topology } from "@amcast/core";
+import { CdagOverlay, Prng, Topology } from "@amcast/core";
 import { flexcast } from "@amcast/flexcast";
+import type { ReplicationMode } from "@amcast/group";
 import { skeen } from "@amcast/skeen";
 import { describe, expect, it } from "vitest";
 import type { ScenarioSpec } from "../src/index.js";
-import { MetricsCollector, runScenario } from "../src/index.js";
+import { MetricsCollector, runScenario, withOverlay } from "../src/index.js";
 
 const GROUPS = ["g0", "g1", "g2", "g3", "g4"];
 const topology = new Topology(
@@ -119,5 +121,38 @@ describe("genuineness: protocol messages received by groups outside a multicast'
     expect(flexRun.metrics.genuineness?.byKind.get("local")).toBe(0);
     // Only groups strictly between a message's destinations in the order can be notified.
     expect(flexRun.metrics.genuineness?.outsideGroupsMax).toBeLessThanOrEqual(GROUPS.length - 2);
+  });
+
+  it("counts what replicated groups batch, message by message: ByzCast's outside groups are those of solo in every mode", () => {
+    // A random tree with auxiliary groups (inner nodes, outside every destination set).
+    const protocol = byzcast as ProtocolDefinition<unknown>;
+    const { topology: withAuxiliary, overlay } = withOverlay(protocol, topology, new Prng(3));
+    expect(withAuxiliary.groups.length).toBeGreaterThan(GROUPS.length);
+    const metricsIn = (mode: ReplicationMode) => {
+      const base = scenario(protocol, true);
+      // Several in flight: decided batches carry several multicasts' forwards in one stream item.
+      return runScenario({
+        ...base,
+        topology: withAuxiliary,
+        overlay,
+        mode,
+        f: mode === "solo" ? 0 : 1,
+        workload: { ...base.workload, outstanding: 8, outstandingMax: 8, thinkMs: 0 },
+      }).metrics;
+    };
+    const solo = metricsIn("solo").genuineness;
+    expect(solo?.outsideGroupsPerMulticast).toBeGreaterThan(0);
+    for (const mode of ["crash", "byzantine"] as const) {
+      const metrics = metricsIn(mode);
+      expect(metrics.delivered).toBe(metrics.multicasts);
+      const replicated = metrics.genuineness;
+      expect([mode, replicated?.outsideGroupsPerMulticast, replicated?.multicastsWithOutside]).toEqual([
+        mode,
+        solo?.outsideGroupsPerMulticast,
+        solo?.multicastsWithOutside,
+      ]);
+      // Every replica copies every forward to every replica of the outside group.
+      expect(replicated?.outsideMessagesPerMulticast).toBeGreaterThan(solo?.outsideMessagesPerMulticast ?? 0);
+    }
   });
 });
