@@ -39,8 +39,9 @@ export interface NodeRunOptions {
   /** Called once the node has reached every replica (started by hand; readiness probes use it). */
   readonly onConnected?: () => void;
   /**
-   * A replica's data directory and fsync policy: it journals its inputs there before acting on
-   * them, and, restarted on the same directory, replays them and rejoins its group.
+   * A replica's data directory and fsync policy: it journals what it decides (or, with
+   * `truncate: false`, every input) there before its outputs leave, and, restarted on the same
+   * directory, rebuilds itself from the journal and rejoins its group as the same replica.
    */
   readonly storage?: ReplicaStorage;
   /**
@@ -115,11 +116,11 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
           traced: undefined,
         }
       : await openJournalAndTrace(options.storage, node.id, digest, options.traceFile, log, amnesia);
-  // A journal truncated at a checkpoint: the replica starts from it with the hard state after it.
+  // A journal of decisions truncated at a checkpoint: the replica starts from it.
   const checkpoint = journal?.recoveredCheckpoint;
-  // Else a journal begun by an amnesia restart: the replay starts from the hard state it kept.
-  const hardState =
-    kept?.found === true ? kept.hardState : (checkpoint?.hardState ?? journal?.startingHardState);
+  // The hard state an amnesia restart kept; or the one a journal of decisions recorded last
+  // (the orderer is not rebuilt by its replay), or one of inputs began with (an amnesia restart's).
+  const hardState = kept?.found === true ? kept.hardState : journal?.startingHardState;
   const built = buildSystem(system, {
     ...(signatures === null ? {} : { signatures }),
     ...(optimizer === undefined ? {} : { optimizer }),
@@ -133,9 +134,7 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
           application: (id: ProcessId) =>
             id === node.id ? keyValueApplication(keyValue.keys, keyValue.partitions)(id) : undefined,
         }),
-    ...(kept?.found === true || checkpoint !== undefined || journal?.startingHardState !== undefined
-      ? { hardState: (id) => (id === node.id ? hardState : undefined) }
-      : {}),
+    ...(hardState !== undefined ? { hardState: (id) => (id === node.id ? hardState : undefined) } : {}),
   });
   const processes: ProcessLogic[] = [];
   const workloads: ClientWorkload[] = [];

@@ -72,7 +72,7 @@ export function nodeStorage(
     storage: {
       dataDir: resolve(dataDir),
       fsync: (fsync as FsyncPolicy | undefined) ?? deployment.storage?.fsync ?? "batch",
-      ...(deployment.storage?.truncate === true ? { truncate: true } : {}),
+      ...(deployment.storage?.truncate === false ? { truncate: false } : {}),
     },
   };
 }

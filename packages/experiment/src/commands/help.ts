@@ -43,10 +43,10 @@ export const HELP: Record<string, CommandHelp> = {
       ["--no-latency", "net: do not inject the topology's delays"],
       ["--work-dir DIR", "net: where nodes keep their deployment, keys and traces"],
       ["--time-limit-s S", "net: stop a run after S seconds"],
-      ["--fsync batch|interval|none", "net: replicas journal their inputs with this fsync policy"],
+      ["--fsync batch|interval|none", "net: replicas journal what they decide with this fsync policy"],
       [
-        "--truncate-journal",
-        "net: truncate the journals at the group's checkpoints (a restart starts from one)",
+        "--keep-journal",
+        "net: journal every input and keep the whole journal (default: truncated at checkpoints)",
       ],
     ],
     examples: [
