@@ -37,7 +37,8 @@ import { netRefusals } from "./support.js";
  * `storage.fsync` is the fsync policy of replicas started with a data directory
  * (`amcast replica --data-dir DIR`; `--fsync` overrides it); `storage.truncate` (default true)
  * has them journal decided positions and truncate their journals at the group's checkpoints;
- * false keeps every input, the whole journal.
+ * false keeps every input, the whole journal. `storage.clusterState` `"existing"` refuses a
+ * replica whose data directory holds no journal unless it is started with `--rejoin-empty`.
  * `publicKeys` (Byzantine mode only, where it is required) lists every process's Ed25519 public
  * key, replicas and clients; `amcast keys` derives them from the cluster secret.
  * `run` may leave out what the experiment has only one of (it may also name `linearizable` and
@@ -76,6 +77,13 @@ export interface DeploymentStorage {
    * each; false: every input, the whole journal kept (`ReplicaStorage.truncate`).
    */
   readonly truncate?: boolean;
+  /**
+   * `"existing"` once the cluster has run (as etcd's initial cluster state): a replica whose data
+   * directory holds no journal then refuses to start unless told `--rejoin-empty`, since it may
+   * have voted before it lost its disk. `"new"` (the default): an empty data directory is a
+   * first start.
+   */
+  readonly clusterState?: "new" | "existing";
 }
 
 /**
@@ -358,8 +366,15 @@ function readStorage(doc: Fields | undefined): DeploymentStorage | undefined {
   if (!(FSYNC_POLICIES as readonly string[]).includes(fsync))
     throw doc.error("fsync", `expected one of ${listNames(FSYNC_POLICIES)}, got ${describeValue(fsync)}`);
   const truncate = doc.boolean("truncate", true);
+  const clusterState = doc.has("clusterState") ? doc.string("clusterState") : "new";
+  if (clusterState !== "new" && clusterState !== "existing")
+    throw doc.error("clusterState", `expected "new" or "existing", got ${describeValue(clusterState)}`);
   doc.done();
-  return { fsync: fsync as FsyncPolicy, ...(truncate ? {} : { truncate }) };
+  return {
+    fsync: fsync as FsyncPolicy,
+    ...(truncate ? {} : { truncate }),
+    ...(clusterState === "existing" ? { clusterState } : {}),
+  };
 }
 
 function readReplicaState(doc: Fields | undefined): ReplicaStateOptions | undefined {

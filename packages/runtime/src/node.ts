@@ -51,6 +51,12 @@ export interface NodeRunOptions {
    * fetches its state from its group by state transfer.
    */
   readonly amnesia?: boolean;
+  /**
+   * A replica that ran before and lost its data directory (`amcast replica --rejoin-empty`): it
+   * starts as after an amnesia crash with no hard state on disk — a new incarnation, voting only
+   * once caught up with its group (Raft R7, PBFT B6) — and fetches its state from its group.
+   */
+  readonly rejoinEmpty?: boolean;
 }
 
 /** How long a node waits for its links before it gives up (by hand, peers may start late). */
@@ -98,14 +104,16 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
   const { replicaState } = deployment;
   const keyValue = replicaState?.keyValue;
   const digest = runDigest(systemToJson(system));
-  const amnesia = options.amnesia === true && node.role === "replica";
+  const amnesia = (options.amnesia === true || options.rejoinEmpty === true) && node.role === "replica";
   // An amnesia restart keeps only the hard state its journal recorded (none: a wiped directory).
   const kept = amnesia && options.storage !== undefined ? await forgetJournal(options.storage) : undefined;
   if (amnesia)
     log(
       kept?.found === true
         ? "amnesia: kept the orderer's hard state, discarded the journal; fetching the state from the group"
-        : "amnesia: no hard state on disk; fetching the state from the group",
+        : options.rejoinEmpty === true
+          ? "rejoining with an empty data directory: no hard state, so it votes only once caught up; fetching the state from the group"
+          : "amnesia: no hard state on disk; fetching the state from the group",
     );
   const journalOpenedAt = performance.now();
   const { journal, trace, traced } =

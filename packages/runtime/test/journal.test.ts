@@ -1,6 +1,7 @@
 import {
   appendFileSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -262,6 +263,31 @@ describe("a replica's --data-dir and --fsync", () => {
     );
     expect(() => nodeStorage(deployment(), clients, "d", undefined)).toThrow(
       /--data-dir: clients is a client host: only replicas keep a data directory/,
+    );
+  });
+
+  it("refuses a replica without a journal in a cluster that ran before unless --rejoin-empty, and --rejoin-empty over a journal", async () => {
+    const existing = { storage: { fsync: "batch", clusterState: "existing" } } as unknown as Deployment;
+    const empty = join(dir, "wiped");
+    // Missing, then there but empty: both are a lost disk once the cluster has run.
+    for (const made of [false, true]) {
+      if (made) mkdirSync(empty);
+      expect(() => nodeStorage(existing, replica, empty, undefined)).toThrow(
+        /--data-dir: .*wiped holds no journal, and the deployment's storage.clusterState is "existing": .* start it with --rejoin-empty/,
+      );
+      expect(nodeStorage(existing, replica, empty, undefined, true).storage?.dataDir).toBe(empty);
+      // A new cluster's first start.
+      expect(nodeStorage(deployment(), replica, empty, undefined).storage?.dataDir).toBe(empty);
+    }
+    // No data directory at all is a lost disk too.
+    expect(() => nodeStorage(existing, replica, undefined, undefined)).toThrow(/none given/);
+    // A journal there: the replica restarts from it, with or without clusterState.
+    const journal = await ReplicaJournal.open(storage("kept-journal"), "g/0", "run-1");
+    bindStandIn(journal, () => ({ term: 1 }));
+    await journal.close();
+    expect(nodeStorage(existing, replica, join(dir, "kept-journal"), undefined).storage).toBeDefined();
+    expect(() => nodeStorage(existing, replica, join(dir, "kept-journal"), undefined, true)).toThrow(
+      /--rejoin-empty: .*kept-journal holds a journal: the replica restarts from it/,
     );
   });
 });

@@ -144,7 +144,8 @@ export const HELP: Record<string, CommandHelp> = {
         "--batch-delay-ms N",
         "net: how long a batch waits for more messages (default 0: the end of the turn)",
       ],
-      ["--fsync off,batch,interval,none", "net: crash-mode rows, once per journal policy (off: none)"],
+      ["--fsync off,batch,interval,none", "net: replicated rows, once per journal policy (off: none)"],
+      ["--keep-journal", "net, with --fsync: journal every input (default: decided positions, truncated)"],
       ["--protocol NAME", "only this protocol"],
       [
         "--mode solo|crash|byzantine",
@@ -156,7 +157,7 @@ export const HELP: Record<string, CommandHelp> = {
   },
   replica: {
     synopsis:
-      "replica --deployment FILE --id ID (--keys FILE | --secret-file FILE) [--trace FILE] [--data-dir DIR [--fsync POLICY]]",
+      "replica --deployment FILE --id ID (--keys FILE | --secret-file FILE) [--trace FILE] [--data-dir DIR [--fsync POLICY]] [--rejoin-empty]",
     about: "Runs one replica of a deployment until SIGINT/SIGTERM (docs/runtime.md).",
     options: [
       ["--deployment FILE", "the deployment file"],
@@ -167,8 +168,9 @@ export const HELP: Record<string, CommandHelp> = {
       ["--host HOST", "replica: the replica a deployment places on host HOST (instead of --id)"],
       ["--listen ADDRESS", "the address to listen on (default: the deployment's host)"],
       ["--health-port PORT", "serve a health check on this port (containers)"],
-      ["--data-dir DIR", "journal the replica's inputs here; restarted on it, it replays them"],
+      ["--data-dir DIR", "journal what the replica decides here; restarted on it, it rebuilds itself"],
       ["--fsync batch|interval|none", "the journal's fsync policy (default: deployment, else batch)"],
+      ["--rejoin-empty", "it ran before and lost its data directory: no hard state, votes once caught up"],
     ],
   },
   clients: {
@@ -183,7 +185,7 @@ export const HELP: Record<string, CommandHelp> = {
       ["--host HOST", "replica: the replica a deployment places on host HOST (instead of --id)"],
       ["--listen ADDRESS", "the address to listen on (default: the deployment's host)"],
       ["--health-port PORT", "serve a health check on this port (containers)"],
-      ["--data-dir DIR", "replica: journal its inputs here (refused for a client host)"],
+      ["--data-dir DIR", "replica: journal what it decides here (refused for a client host)"],
       ["--fsync batch|interval|none", "replica: the journal's fsync policy"],
     ],
   },
