@@ -99,7 +99,7 @@ describe("amnesia on real processes", () => {
     }, async () => {
       // A durable crash of a/2, once several checkpoints were written (under load, a log
       // position holds several multicasts).
-      const base = recoverySpec({ ...PLAN, crashKind: "durable", crashAtMs: 1500 }, 4000, mode, "follower");
+      const base = recoverySpec({ ...PLAN, crashKind: "durable", crashAtMs: 2000 }, 4000, mode, "follower");
       const spec: SystemSpec = {
         ...base,
         faults: {
@@ -133,7 +133,7 @@ describe("amnesia on real processes", () => {
         [],
       );
       const journal = logs.match(
-        /\[a\/2\] journal in .*: decided positions, truncated at checkpoints; starts from its checkpoint at log position (\d+), (\d+) position\(s\) to replay/,
+        /\[a\/2\] journal in .*: decided positions, truncated at checkpoints; (?:starts from its checkpoint at log position (\d+), )?(\d+) position\(s\) to replay/,
       );
       expect(
         journal,
@@ -142,21 +142,23 @@ describe("amnesia on real processes", () => {
           .filter((line) => line.includes("[a/2]"))
           .join("\n"),
       ).not.toBeNull();
-      const checkpointAt = Number(journal?.[1]);
-      expect(checkpointAt).toBeGreaterThan(0);
+      // On a loaded machine the kill may come before a/2's first checkpoint: it then rebuilds from
+      // the start of its journal, which must be as exact.
+      const checkpointAt = Number(journal?.[1] ?? 0);
       const toReplay = Number(journal?.[2]);
       if (toReplay > 0)
         expect(logs).toMatch(new RegExp(`\\[a/2\\] replayed ${toReplay} decided position\\(s\\)`));
       // The restart is the same replica: no install at the restart (the oracles above read one
       // incarnation up to any install its group sends it later, and that one starts past what
-      // the restart rebuilt, not from nothing).
+      // the restart rebuilt (its checkpoint and the positions replayed), not from nothing).
       const faults = events.flatMap((event) =>
         event.ev === "fault" && event.proc === "a/2" ? [event.kind] : [],
       );
       expect(faults[0]).toBe("crash");
       expect(faults).not.toContain("amnesia");
       const state = run.net.perNode["a/2"]?.replicaState;
-      if (faults.includes("install")) expect(state?.lastInstall?.from).toBeGreaterThan(checkpointAt);
+      if (faults.includes("install"))
+        expect(state?.lastInstall?.from).toBeGreaterThanOrEqual(checkpointAt + toReplay);
       // Every replica ends at one checkpoint, under one root (the group drained).
       const replicas = mode === "crash" ? ["a/0", "a/1", "a/2"] : ["a/0", "a/1", "a/2", "a/3"];
       const latest = replicas.map((proc) => run.net.perNode[proc]?.replicaState?.checkpoint);

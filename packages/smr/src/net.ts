@@ -80,9 +80,14 @@ export interface ReplicaOptions<P = unknown, R = unknown> extends Credentials {
    * group catches it up (docs/durability.md). A `StatefulApplication` is restored from the
    * journal's last checkpoint and sees the messages delivered after it again; a plain function
    * (whose state no checkpoint holds) gets a journal of every input and sees every delivered
-   * message again, in order. Either way it must be deterministic.
+   * message again, in order. Either way it must be deterministic. A journal of decided positions
+   * brings the orderer back with its hard state only, so the replica votes again once caught up
+   * with a leader (R7): a whole crash-mode group restarted at once then elects none. Where that
+   * must work, set `keepJournal`.
    */
   readonly dataDir?: string;
+  /** Journal every input and keep the whole journal (a restart replays it all), whatever the application. */
+  readonly keepJournal?: boolean;
   /** When the journal is fsynced: per batch of inputs (default), every 10 ms, or never. */
   readonly fsync?: FsyncPolicy;
 }
@@ -280,6 +285,8 @@ export async function startReplica<P = unknown, R = unknown>(
   const log = options.log ?? stderrLog(options.id);
   if (options.fsync !== undefined && options.dataDir === undefined)
     throw new InputError(source, "fsync", "needs dataDir (where the replica keeps its journal)");
+  if (options.keepJournal === true && options.dataDir === undefined)
+    throw new InputError(source, "keepJournal", "needs dataDir (where the replica keeps its journal)");
   // A journal replays only into the same cluster (its configuration, the application aside).
   const { journal, trace, traced } =
     options.dataDir === undefined
@@ -293,7 +300,9 @@ export async function startReplica<P = unknown, R = unknown>(
             dataDir: options.dataDir,
             fsync: options.fsync ?? "batch",
             // A plain function's state is not in the group's checkpoints: it sees every input again.
-            ...(typeof options.application === "function" ? { truncate: false } : {}),
+            ...(typeof options.application === "function" || options.keepJournal === true
+              ? { truncate: false }
+              : {}),
           },
           options.id,
           runDigest(options.cluster),

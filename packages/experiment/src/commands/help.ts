@@ -191,6 +191,7 @@ export const HELP: Record<string, CommandHelp> = {
       ["--health-port PORT", "serve a health check on this port (containers)"],
       ["--data-dir DIR", "replica: journal what it decides here (refused for a client host)"],
       ["--fsync batch|interval|none", "replica: the journal's fsync policy"],
+      ["--rejoin-empty", "replica: it ran before and lost its data directory (refused for a client host)"],
     ],
   },
   keys: {
