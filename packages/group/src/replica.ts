@@ -179,6 +179,9 @@ export class Replica<M> implements ProcessLogic {
   private lastRequest: Multicast | undefined;
   private lastRequestSeq = 0;
   private consensusEnvelope: Extract<GroupWire, { t: "consensus" }> | undefined;
+  /** Crash mode: the stream items this replica made last, and whether it led its group at its last step (see `leadsGroup`). */
+  private readonly recentItems = new RecentItems(RECENT_ITEMS_MAX);
+  private leading = false;
 
   constructor(spec: ReplicaSpec<M>) {
     const replicas = spec.membership.replicas(spec.group);
@@ -779,12 +782,33 @@ export class Replica<M> implements ProcessLogic {
       if (description.id !== id) id = undefined;
       bytes += description.bytes;
     }
+    const sends: ProcessOutput[] = [];
     for (const replica of this.spec.membership.replicas(to))
-      this.outputs.push(
+      sends.push(
         id === undefined
           ? { kind: "send", to: replica, body: envelope, bytes, label, protocol: true }
           : { kind: "send", to: replica, body: envelope, bytes, label, id, protocol: true },
       );
+    if (this.mode === "crash") {
+      this.recentItems.add(to, sends);
+      if (!this.leadsGroup()) return;
+    }
+    for (const send of sends) this.outputs.push(send);
+  }
+
+  /**
+   * Crash mode: whether this replica leads its group. Only the leader sends stream items (any
+   * replica of a group is trusted, so one copy per receiving replica is enough); the others keep
+   * the last ones they made (`recentItems`), and a replica that becomes leader sends those again
+   * first: the items a leader that crashed made last may have died with it unsent (on real
+   * processes, in its sockets' buffers), and its successor made them too unless it makes them
+   * now, as leader. Receivers drop the copies of items they already took.
+   */
+  private leadsGroup(): boolean {
+    const leading = this.orderer.leader() === this.id;
+    if (leading && !this.leading) for (const send of this.recentItems.sends()) this.outputs.push(send);
+    this.leading = leading;
+    return leading;
   }
 
   /**
@@ -865,6 +889,7 @@ export class Replica<M> implements ProcessLogic {
   }
 
   private flush(): readonly ProcessOutput[] {
+    if (this.mode === "crash") this.leadsGroup();
     if (this.outputs.length === 0) return NO_OUTPUTS;
     const outputs = this.outputs;
     this.outputs = [];
@@ -882,6 +907,37 @@ export class Replica<M> implements ProcessLogic {
 }
 
 const NO_OUTPUTS: readonly ProcessOutput[] = [];
+
+/**
+ * Crash mode: stream items a replica keeps per destination group for a resend when it becomes
+ * leader. What a crashed leader may have failed to send is what it made in its last moments, and
+ * its successor made the same items within about as many entries; this many per destination
+ * covers that many times over, and bounds the resend.
+ */
+const RECENT_ITEMS_MAX = 256;
+
+/** The sends of the last `itemsMax` stream items per destination group, oldest first. */
+class RecentItems {
+  private readonly byGroup = new Map<GroupId, ProcessOutput[][]>();
+
+  constructor(private readonly itemsMax: number) {}
+
+  add(to: GroupId, sends: ProcessOutput[]): void {
+    let items = this.byGroup.get(to);
+    if (items === undefined) {
+      items = [];
+      this.byGroup.set(to, items);
+    }
+    // Dropped in chunks of a quarter: dropping one per item would copy the list each time.
+    if (items.length >= this.itemsMax + (this.itemsMax >> 2)) items.splice(0, items.length - this.itemsMax);
+    items.push(sends);
+  }
+
+  /** The kept items' sends, per destination group, oldest first. */
+  *sends(): Iterable<ProcessOutput> {
+    for (const items of this.byGroup.values()) for (const item of items.slice(-this.itemsMax)) yield* item;
+  }
+}
 
 /** Trace label of a stream item carrying several protocol messages. */
 export const STREAM_BATCH_LABEL = "stream-batch";
