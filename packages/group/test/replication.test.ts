@@ -615,6 +615,38 @@ describe("clients", () => {
     ]);
   });
 
+  it("time a retried request from its first send once its group said it is under way, and wait that long next time", () => {
+    const membership = Membership.uniform(["a", "b"], 3);
+    const waiting = createClient({
+      id: "c0",
+      protocol: skeen,
+      membership,
+      overlay: null,
+      mode: "crash",
+      f: 1,
+      outstandingMax: 1,
+      retryTicks: 10,
+    });
+    /** Ticks until the client sends the multicast in flight again (at most `limit`). */
+    const ticksToRetry = (limit: number) => {
+      for (let tick = 1; tick <= limit; tick += 1)
+        if (waiting.tick().some((output) => output.kind === "send")) return tick;
+      return limit;
+    };
+    // A saturated group: its answer comes 150 ticks after the first send, the request having
+    // been retried (at 10, then 20 ticks later) and said under way by the group's leader.
+    const first = waiting.multicast(["a"], 8).message;
+    expect(ticksToRetry(200)).toBe(10);
+    expect(ticksToRetry(200)).toBe(20);
+    waiting.receive("a/0", { t: "under-way", id: first.id });
+    for (let tick = 0; tick < 120; tick += 1) waiting.tick();
+    expect(waiting.receive("a/0", { t: "reply", id: first.id, group: "a", result: null })).toHaveLength(1);
+    // Timed at 150 ticks: the next request waits well beyond the 10-tick floor (it retried at
+    // 10 ticks when only requests answered without a retry were timed).
+    waiting.multicast(["a"], 8);
+    expect(ticksToRetry(2000)).toBeGreaterThanOrEqual(150);
+  });
+
   it("crash mode: only leaders answer, and clients send to a group's leader once they know it", () => {
     const outcome = run({ mode: "crash" });
     expectClean(outcome);
