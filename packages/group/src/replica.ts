@@ -180,7 +180,7 @@ export class Replica<M> implements ProcessLogic {
   private lastRequestSeq = 0;
   private consensusEnvelope: Extract<GroupWire, { t: "consensus" }> | undefined;
   /** Crash mode: the stream items this replica made last, and whether it led its group at its last step (see `leadsGroup`). */
-  private readonly recentItems = new RecentItems(RECENT_ITEMS_MAX);
+  private readonly recentItems = new RecentItems();
   private leading = false;
 
   constructor(spec: ReplicaSpec<M>) {
@@ -790,7 +790,7 @@ export class Replica<M> implements ProcessLogic {
           : { kind: "send", to: replica, body: envelope, bytes, label, id, protocol: true },
       );
     if (this.mode === "crash") {
-      this.recentItems.add(to, sends);
+      this.recentItems.add(sends, bytes);
       if (!this.leadsGroup()) return;
     }
     for (const send of sends) this.outputs.push(send);
@@ -798,8 +798,8 @@ export class Replica<M> implements ProcessLogic {
 
   /**
    * Crash mode: whether this replica leads its group. Only the leader sends stream items (any
-   * replica of a group is trusted, so one copy per receiving replica is enough); the others keep
-   * the last ones they made (`recentItems`), and a replica that becomes leader sends those again
+   * replica of a group is trusted, so one copy per receiving replica is enough); every replica
+   * keeps the last ones it made (`RecentItems`), and one that becomes leader sends those again
    * first: the items a leader that crashed made last may have died with it unsent (on real
    * processes, in its sockets' buffers), and its successor made them too unless it makes them
    * now, as leader. Receivers drop the copies of items they already took.
@@ -909,33 +909,41 @@ export class Replica<M> implements ProcessLogic {
 const NO_OUTPUTS: readonly ProcessOutput[] = [];
 
 /**
- * Crash mode: stream items a replica keeps per destination group for a resend when it becomes
- * leader. What a crashed leader may have failed to send is what it made in its last moments, and
- * its successor made the same items within about as many entries; this many per destination
- * covers that many times over, and bounds the resend.
+ * Crash mode: the stream items a replica made last, to send again when it becomes leader. What a
+ * crashed leader may have failed to send is what it made in its last turns (on real processes,
+ * what its sockets had not taken yet), and so what its successor made last. The most recent items
+ * are kept whatever their destination, within this many and this many modelled bytes: a bound on
+ * the memory and on the resend, far above the few decided batches of a leader's last turns.
  */
 const RECENT_ITEMS_MAX = 256;
+const RECENT_ITEM_BYTES_MAX = 1024 * 1024;
 
-/** The sends of the last `itemsMax` stream items per destination group, oldest first. */
+/** The sends of the stream items made last (one send per receiving replica), oldest first. */
 class RecentItems {
-  private readonly byGroup = new Map<GroupId, ProcessOutput[][]>();
+  private items: { readonly sends: readonly ProcessOutput[]; readonly bytes: number }[] = [];
+  private head = 0;
+  private bytes = 0;
 
-  constructor(private readonly itemsMax: number) {}
-
-  add(to: GroupId, sends: ProcessOutput[]): void {
-    let items = this.byGroup.get(to);
-    if (items === undefined) {
-      items = [];
-      this.byGroup.set(to, items);
+  add(sends: readonly ProcessOutput[], bytes: number): void {
+    this.items.push({ sends, bytes });
+    this.bytes += bytes;
+    while (
+      this.items.length - this.head > 1 &&
+      (this.items.length - this.head > RECENT_ITEMS_MAX || this.bytes > RECENT_ITEM_BYTES_MAX)
+    ) {
+      this.bytes -= (this.items[this.head] as { bytes: number }).bytes;
+      this.head += 1;
     }
-    // Dropped in chunks of a quarter: dropping one per item would copy the list each time.
-    if (items.length >= this.itemsMax + (this.itemsMax >> 2)) items.splice(0, items.length - this.itemsMax);
-    items.push(sends);
+    // Compacted now and then: dropping one item per item made would copy the list each time.
+    if (this.head >= RECENT_ITEMS_MAX) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
   }
 
-  /** The kept items' sends, per destination group, oldest first. */
   *sends(): Iterable<ProcessOutput> {
-    for (const items of this.byGroup.values()) for (const item of items.slice(-this.itemsMax)) yield* item;
+    for (let index = this.head; index < this.items.length; index += 1)
+      yield* (this.items[index] as { sends: readonly ProcessOutput[] }).sends;
   }
 }
 
