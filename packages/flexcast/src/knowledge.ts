@@ -35,6 +35,25 @@ function withSlot(slots: readonly number[], owner: Position, index: number): num
   }
 }
 
+/**
+ * `slots` without the pair of history `owner` (which it has), the others in their order: the
+ * shared empty array for a vertex's last slot (the usual case: it then leaves the graph), else a
+ * new array of exact size. Shortening the array in place would cost a call into the runtime per
+ * dropped entry.
+ */
+function withoutSlot(slots: readonly number[], owner: Position): number[] {
+  let at = 0;
+  while (at < slots.length && slots[at] !== owner) at += 2;
+  assert(at < slots.length, "a dropped entry has its slot");
+  if (slots.length === 2) return NO_SLOTS;
+  if (slots.length === 4)
+    return at === 0 ? [slots[2] as number, slots[3] as number] : [slots[0] as number, slots[1] as number];
+  const kept: number[] = [];
+  for (let index = 0; index < slots.length; index += 1)
+    if (index !== at && index !== at + 1) kept.push(slots[index] as number);
+  return kept;
+}
+
 /** A message of the graph and where it sits in the known histories. */
 export class Vertex {
   readonly entry: HistoryEntry;
@@ -678,13 +697,9 @@ export class Knowledge {
         if (!vertex.dead) assert(false, "only dead entries are dropped");
         if (vertex.toMe && !vertex.delivered && history.owner !== this.self)
           assert(false, `${vertex.entry.id} is dead but not delivered`);
-        // Its slot in this history goes; the others keep their order (no array is made).
-        const slots = vertex.slots;
-        let at = 0;
-        while (at < slots.length && slots[at] !== history.owner) at += 2;
-        assert(at < slots.length, "a dropped entry has its slot");
-        for (; at + 2 < slots.length; at += 1) slots[at] = slots[at + 2] as number;
-        slots.length -= 2;
+        // Its slot in this history goes; the others keep their order.
+        const slots = withoutSlot(vertex.slots, history.owner);
+        vertex.slots = slots;
         if (slots.length === 0) {
           this.vertices.delete(vertex.entry.id);
           if (vertex.appearances < this.historiesOf(vertex.entry))

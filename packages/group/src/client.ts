@@ -330,22 +330,24 @@ export class MulticastClient implements ClientLogic {
         : { t: "request", message, seq, signature, settled, view: this.view };
     const bytes =
       ENVELOPE_BYTES + multicastBytes(message) + (this.spec.mode === "byzantine" ? SIGNATURE_BYTES : 0);
+    const send = (to: ProcessId): ProcessSend => ({
+      kind: "send",
+      to,
+      body: envelope,
+      bytes,
+      label: "request",
+      id: message.id,
+      protocol: false,
+    });
+    const soloReplicas =
+      entryGroups.length === 1 ? membership.replicas(entryGroups[0] as GroupId) : undefined;
+    // The usual request, to one group of one replica (solo mode): a list of one.
+    if (soloReplicas?.length === 1) return [send(soloReplicas[0] as ProcessId)];
     const sends: ProcessSend[] = [];
-    const send = (to: ProcessId): void => {
-      sends.push({
-        kind: "send",
-        to,
-        body: envelope,
-        bytes,
-        label: "request",
-        id: message.id,
-        protocol: false,
-      });
-    };
     for (const group of entryGroups) {
       const leader = everyone || this.spec.mode !== "crash" ? undefined : this.leaders.get(group);
-      if (leader !== undefined) send(leader);
-      else for (const to of membership.replicas(group)) send(to);
+      if (leader !== undefined) sends.push(send(leader));
+      else for (const to of membership.replicas(group)) sends.push(send(to));
     }
     return sends;
   }
