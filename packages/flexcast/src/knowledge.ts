@@ -490,6 +490,11 @@ export class Knowledge {
     } else {
       assert(vertex.entry.dst.length === entry.dst.length, () => `${entry.id} changed destinations`);
     }
+    return this.join(owner, history, entry, vertex);
+  }
+
+  /** `vertex` (of `entry`) joins the history of `owner` as its next entry. */
+  private join(owner: Position, history: History, entry: HistoryEntry, vertex: Vertex): Vertex {
     assert(entry.dst.includes(owner), () => `${owner} delivered ${entry.id}, not addressed to it`);
     const index = history.push(entry, vertex);
     this.retained += 1;
@@ -521,9 +526,11 @@ export class Knowledge {
 
   /** The vertex of a message this group orders first, as its lca: nobody knows it yet. */
   fresh(entry: HistoryEntry): Vertex {
-    assert(!this.vertices.has(entry.id), () => `${entry.id} is already known to ${this.self}`);
     const vertex = new Vertex(entry, entry.dst.includes(this.self));
+    const known = this.vertices.size;
     this.vertices.set(entry.id, vertex);
+    // A set that grew the map added the id (one lookup where `has` then `set` take two).
+    assert(this.vertices.size > known, () => `${entry.id} is already known to ${this.self}`);
     return vertex;
   }
 
@@ -538,7 +545,8 @@ export class Knowledge {
       (this.histories[slots[at] as number] as History).markDeliveredToMe(slots[at + 1] as number);
     }
     vertex.delivered = true;
-    this.append(this.self, vertex.entry);
+    // The vertex is at hand: no lookup by id.
+    this.join(this.self, this.mine, vertex.entry, vertex);
     this.markDead(vertex);
     if (vertex.entry.flush === true) this.startEpoch(vertex);
   }
