@@ -187,6 +187,9 @@ export class MulticastClient implements ClientLogic {
   private lastFromGroup: GroupId | undefined;
   /** The last destination set found valid: a workload repeats one (read-only) array for its local multicasts. */
   private lastCheckedDst: DestinationSet | undefined;
+  /** The last entry group a request went to alone, and its replicas. */
+  private lastEntryGroup: GroupId | undefined;
+  private lastEntryReplicas: readonly ProcessId[] | undefined;
   private readonly quorum: number;
   /**
    * The context the client addresses requests under: the system's groups, the protocol's
@@ -339,8 +342,7 @@ export class MulticastClient implements ClientLogic {
       id: message.id,
       protocol: false,
     });
-    const soloReplicas =
-      entryGroups.length === 1 ? membership.replicas(entryGroups[0] as GroupId) : undefined;
+    const soloReplicas = entryGroups.length === 1 ? this.replicasOf(entryGroups[0] as GroupId) : undefined;
     // The usual request, to one group of one replica (solo mode): a list of one.
     if (soloReplicas?.length === 1) return [send(soloReplicas[0] as ProcessId)];
     const sends: ProcessSend[] = [];
@@ -350,6 +352,15 @@ export class MulticastClient implements ClientLogic {
       else for (const to of membership.replicas(group)) sends.push(send(to));
     }
     return sends;
+  }
+
+  /** The replicas of `group` (most of a client's requests go to its home group: one lookup for them). */
+  private replicasOf(group: GroupId): readonly ProcessId[] {
+    if (group !== this.lastEntryGroup || this.lastEntryReplicas === undefined) {
+      this.lastEntryReplicas = this.spec.membership.replicas(group);
+      this.lastEntryGroup = group;
+    }
+    return this.lastEntryReplicas;
   }
 
   /**

@@ -179,13 +179,6 @@ export class Replica<M> implements ProcessLogic {
   /** The last request run and its sequence number: its delivery, often in the same step, needs no parsing of its id. */
   private lastRequest: Multicast | undefined;
   private lastRequestSeq = 0;
-  /**
-   * The sender of the last request that passed the checks (a client, not a replica: membership
-   * does not change), and the last destination array found valid (both are repeated by most
-   * requests in the simulator, and their checks then skipped).
-   */
-  private lastRequestFrom: ProcessId | undefined;
-  private lastValidDst: DestinationSet | undefined;
   private consensusEnvelope: Extract<GroupWire, { t: "consensus" }> | undefined;
 
   constructor(spec: ReplicaSpec<M>) {
@@ -548,23 +541,26 @@ export class Replica<M> implements ProcessLogic {
     const { message, seq, signature } = envelope;
     const view = envelope.view ?? 0;
     const settled = envelope.settled ?? 0;
+    // A client whose request passed these checks before is no replica (membership does not
+    // change), and the destinations it sent then are valid: a workload in the simulator repeats
+    // one read-only array per client, so most requests skip those lookups (a decoded request has
+    // a fresh array and is checked in full).
+    const checkedDst = this.clients.checkedDst(from);
     // Only the client itself may send its request; the link says who sent it.
     if (
-      (from !== this.lastRequestFrom && this.spec.membership.groupOf(from) !== undefined) ||
-      !wellFormed(message, seq, from, this.lastValidDst)
+      (checkedDst === undefined && this.spec.membership.groupOf(from) !== undefined) ||
+      !wellFormed(message, seq, from, checkedDst)
     ) {
       this.drop("malformed");
       return;
     }
-    this.lastRequestFrom = from;
-    if (message.dst !== this.lastValidDst) {
+    if (message.dst !== checkedDst) {
       for (const group of message.dst) {
         if (!this.spec.membership.hasGroup(group)) {
           this.drop("malformed");
           return;
         }
       }
-      this.lastValidDst = message.dst;
     }
     if (
       !Number.isSafeInteger(view) ||
@@ -590,6 +586,7 @@ export class Replica<M> implements ProcessLogic {
       this.mode === "solo"
         ? this.clients.markExecuted(from, seq, settled)
         : !this.clients.isExecuted(from, seq);
+    this.clients.rememberCheckedDst(from, message.dst);
     if (!fresh) {
       // A retry: answer from the reply cache; executing twice is never an option. Not delivered
       // yet (a slow network, a barrier): say it is under way, so the client does not give up.
@@ -901,11 +898,9 @@ const NO_OUTPUTS: readonly ProcessOutput[] = [];
 /** Trace label of a stream item carrying several protocol messages. */
 export const STREAM_BATCH_LABEL = "stream-batch";
 
-/** A request's message is the client's own: its id is "<client>:<seq>" and its fields have their types. */
 /**
- * Whether a request's message is well formed for `client` and `seq`. `validDst`: a destination
- * array already found valid (a workload in the simulator repeats one read-only array; a decoded
- * request has a fresh one), which is not checked again.
+ * A request's message is the client's own: its id is "<client>:<seq>" and its fields have their
+ * types. `validDst`: a destination array already found valid, not checked again.
  */
 function wellFormed(message: Multicast, seq: number, client: ProcessId, validDst?: DestinationSet): boolean {
   if (typeof message !== "object" || message === null || !Number.isSafeInteger(seq) || seq < 0) return false;
