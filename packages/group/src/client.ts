@@ -260,10 +260,8 @@ export class MulticastClient implements ClientLogic {
       }
       this.lastCheckedDst = dst;
     }
-    assert(
-      this.inFlight.size < this.spec.outstandingMax,
-      () => `client ${this.id} exceeds ${this.spec.outstandingMax} multicasts in flight`,
-    );
+    if (!(this.inFlight.size < this.spec.outstandingMax))
+      assert(false, `client ${this.id} exceeds ${this.spec.outstandingMax} multicasts in flight`);
     const seq = this.nextSeq;
     this.nextSeq += 1;
     const message: Multicast =
@@ -294,10 +292,8 @@ export class MulticastClient implements ClientLogic {
   /** The protocol's entry groups for `message` under the current view. */
   private entryGroupsOf(message: Multicast): readonly GroupId[] {
     const entryGroups = this.spec.protocol.entryGroups(message.dst, this.context);
-    assert(
-      entryGroups.length > 0,
-      () => `protocol ${this.spec.protocol.name} names no entry group for ${message.dst.join(",")}`,
-    );
+    if (!(entryGroups.length > 0))
+      assert(false, `protocol ${this.spec.protocol.name} names no entry group for ${message.dst.join(",")}`);
     return entryGroups;
   }
 

@@ -106,10 +106,8 @@ export class ClientRequests {
    */
   forget(client: ClientId, seq: number): boolean {
     const table = this.table(client);
-    assert(
-      table !== undefined && (seq < table.floor || table.executed.has(seq)),
-      () => `${client}#${seq} was not executed`,
-    );
+    if (!(table !== undefined && (seq < table.floor || table.executed.has(seq))))
+      assert(false, `${client}#${seq} was not executed`);
     // Answered (its reply is cached) or below the floor: the client no longer waits for it here.
     if (seq < table.floor || table.executed.get(seq) !== null) return false;
     table.executed.delete(seq);
@@ -119,10 +117,8 @@ export class ClientRequests {
   recordReply(client: ClientId, seq: number, reply: GroupWire): void {
     assert(reply.t === "reply", "replies are cached");
     const table = this.table(client);
-    assert(
-      table !== undefined && seq >= table.floor && table.executed.has(seq),
-      () => `reply for ${client}#${seq}, which was not executed`,
-    );
+    if (!(table !== undefined && seq >= table.floor && table.executed.has(seq)))
+      assert(false, `reply for ${client}#${seq}, which was not executed`);
     table.executed.set(seq, reply);
   }
 

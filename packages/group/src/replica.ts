@@ -742,16 +742,14 @@ export class Replica<M> implements ProcessLogic {
         continue;
       }
       if (output.kind === "send") {
-        assert(output.to !== this.group, () => `group ${this.group} sends to itself`);
+        if (output.to === this.group) assert(false, `group ${this.group} sends to itself`);
         const description = this.spec.protocol.describe(output.body);
         const item = this.outgoing.add(output.to, { body: output.body, description });
         if (item !== undefined) this.sendItem(output.to, item);
       } else {
         const message = output.message;
-        assert(
-          message.dst.includes(this.group),
-          () => `group ${this.group} delivers ${message.id}, not addressed to it`,
-        );
+        if (!message.dst.includes(this.group))
+          assert(false, `group ${this.group} delivers ${message.id}, not addressed to it`);
         this.outputs.push({ kind: "deliver", group: this.group, message });
         // A reconfigurable protocol answers its own control messages; the application the rest.
         const result =
