@@ -329,23 +329,16 @@ export class MulticastClient implements ClientLogic {
         : { t: "request", message, seq, signature, settled, view: this.view };
     const bytes =
       ENVELOPE_BYTES + multicastBytes(message) + (this.spec.mode === "byzantine" ? SIGNATURE_BYTES : 0);
-    const send = (to: ProcessId): ProcessSend => ({
-      kind: "send",
-      to,
-      body: envelope,
-      bytes,
-      label: "request",
-      id: message.id,
-      protocol: false,
-    });
     const soloReplicas = entryGroups.length === 1 ? this.replicasOf(entryGroups[0] as GroupId) : undefined;
     // The usual request, to one group of one replica (solo mode): a list of one.
-    if (soloReplicas?.length === 1) return [send(soloReplicas[0] as ProcessId)];
+    if (soloReplicas?.length === 1)
+      return [requestSend(soloReplicas[0] as ProcessId, envelope, bytes, message.id)];
     const sends: ProcessSend[] = [];
     for (const group of entryGroups) {
       const leader = everyone || this.spec.mode !== "crash" ? undefined : this.leaders.get(group);
-      if (leader !== undefined) sends.push(send(leader));
-      else for (const to of membership.replicas(group)) sends.push(send(to));
+      if (leader !== undefined) sends.push(requestSend(leader, envelope, bytes, message.id));
+      else
+        for (const to of membership.replicas(group)) sends.push(requestSend(to, envelope, bytes, message.id));
     }
     return sends;
   }
@@ -586,6 +579,11 @@ export class MulticastClient implements ClientLogic {
 }
 
 const NOTHING: readonly ProcessOutput[] = [];
+
+/** A request's send to one replica (a function, not a closure per request). */
+function requestSend(to: ProcessId, envelope: GroupWire, bytes: number, id: MessageId): ProcessSend {
+  return { kind: "send", to, body: envelope, bytes, label: "request", id, protocol: false };
+}
 
 export function createClient(spec: ClientSpec): MulticastClient {
   return new MulticastClient(spec);
