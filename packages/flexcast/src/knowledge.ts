@@ -213,11 +213,11 @@ export class History {
   }
 
   addUndeliveredToMe(index: number): void {
-    const last = this.undeliveredToMe[this.undeliveredToMe.length - 1];
-    assert(
-      this.undeliveredHead === this.undeliveredToMe.length || (last !== undefined && last < index),
-      "entries for this group are recorded in history order",
-    );
+    // The last entry is read only when one is still undelivered (usually none is): the read
+    // was 4-5% of a 48-group run (a cache miss, or index -1 of an empty array, a lookup by name).
+    const count = this.undeliveredToMe.length;
+    if (this.undeliveredHead !== count && !((this.undeliveredToMe[count - 1] as number) < index))
+      assert(false, "entries for this group are recorded in history order");
     this.undeliveredToMe.push(index);
   }
 
