@@ -266,7 +266,8 @@ export class StateFetch {
     )
       return undefined;
     this.inFlight.delete(message.name);
-    const size = manifest.partitions.find((entry) => entry.name === message.name)?.bytes ?? 0;
+    const entry = manifest.partitions.find((candidate) => candidate.name === message.name);
+    const size = entry?.bytes ?? 0;
     const expected =
       size <= TRANSFER_CHUNK_BYTES ? size : Math.min(TRANSFER_CHUNK_BYTES, size - request.offset);
     if (message.bytes === null) {
@@ -286,7 +287,6 @@ export class StateFetch {
     } else {
       const bytes =
         request.chunks.length === 0 ? message.bytes : concatenate([...request.chunks, message.bytes], size);
-      const entry = manifest.partitions.find((candidate) => candidate.name === message.name);
       if (entry === undefined || !this.codec.partitionMatches(manifest, message.name, bytes))
         this.refuse(from, message.name);
       else {
