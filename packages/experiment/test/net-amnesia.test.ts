@@ -93,6 +93,74 @@ describe("amnesia on real processes", () => {
     expect(new Set(correct.map((checkpoint) => `${checkpoint?.position}/${checkpoint?.root}`)).size).toBe(1);
   });
 
+  it("Byzantine mode: a replica back from amnesia, killed again and restarted from its journal (begun with the hard state the amnesia restart kept), replays it and catches up; nothing lost or duplicated, one root", {
+    timeout: 180_000,
+  }, async () => {
+    const base = recoverySpec(PLAN, 4000, "byzantine", "follower");
+    const spec: SystemSpec = {
+      ...base,
+      // A closed loop: a loaded machine slows the workload as it slows the restarts, so the
+      // replica still has multicasts to catch up with after its second restart.
+      workload: { ...base.workload, loop: "closed", outstanding: 1, thinkMs: 20, multicastsPerClient: 150 },
+      faults: {
+        crashes: [
+          // The runner strikes the second crash only once the first restart is back.
+          { proc: "a/2", atMs: 600, recoverAtMs: 1100, kind: "amnesia" },
+          { proc: "a/2", atMs: 2000, recoverAtMs: 2400 },
+        ],
+        partitions: [],
+      },
+    };
+    const workDir = mkdtempSync(join(tmpdir(), "amcast-amnesia-durable-"));
+    const events: TraceEvent[] = [];
+    let log: string;
+    let run: Awaited<ReturnType<typeof runCluster>>;
+    try {
+      run = await runCluster(spec, {
+        ...OPTIONS,
+        workDir,
+        storage: { fsync: "interval" },
+        replicaState: { checkpointEntries: 4, keyValue: { keys: 4000, partitions: 64 } },
+        traceSends: false,
+        onEvent: (event) => events.push(event),
+      });
+      log = readdirSync(workDir)
+        .filter((file) => file.endsWith("a_2.log"))
+        .map((file) => readFileSync(join(workDir, file), "utf8"))
+        .join("\n");
+    } finally {
+      rmSync(workDir, { recursive: true, force: true });
+    }
+    expect(run.sim.stoppedBy).toBe("drained");
+    expect(run.sim.completed).toBe(run.sim.multicasts);
+    expect(checkRun(events, { liveness: true }).violations.map((violation) => violation.message)).toEqual([]);
+    const faults = events.flatMap((event) =>
+      event.ev === "fault" && event.proc === "a/2" ? [event.kind] : [],
+    );
+    // Killed, back with amnesia (caught up by its group's log or a checkpoint, as the load
+    // allowed), killed again, back as the same incarnation (no second amnesia).
+    expect(faults.filter((kind) => kind !== "install")).toEqual([
+      "crash",
+      "amnesia",
+      "recover",
+      "crash",
+      "recover",
+    ]);
+    // The second restart found the journal the first one began (with the hard state it kept) and
+    // replayed it: the same replica as before the kill.
+    expect(log).toMatch(/amnesia: kept the orderer's hard state/);
+    expect(log).toMatch(/journal in .*: [1-9]\d* input\(s\) to replay/);
+    expect(log).toMatch(/replayed [1-9]\d* input\(s\)/);
+    // Every replica ends at one checkpoint under one root.
+    const checkpoints = ["a/0", "a/1", "a/2", "a/3"].map(
+      (proc) => run.net.perNode[proc]?.replicaState?.checkpoint,
+    );
+    expect(checkpoints.every((checkpoint) => checkpoint !== undefined)).toBe(true);
+    expect(new Set(checkpoints.map((checkpoint) => `${checkpoint?.position}/${checkpoint?.root}`)).size).toBe(
+      1,
+    );
+  });
+
   it("crash mode, journals truncated at checkpoints: a follower killed and restarted starts from the checkpoint on its own disk, not from every input, and catches up; nothing lost or duplicated", {
     timeout: 180_000,
   }, async () => {

@@ -295,6 +295,10 @@ export class NodeHost {
       if (this.options.amnesia === true)
         this.options.trace?.write(`{"ev":"fault","proc":${jsonString(logic.id)},"kind":"amnesia","t":${t}}`);
     }
+    // On disk before the new incarnation takes any input: killed again before the trace's next
+    // flush, a replica would otherwise come back from its journal with its deliveries traced as
+    // the old incarnation's (the journal re-traces deliveries, not this line).
+    if (this.options.amnesia === true) this.options.trace?.flush();
     const journal = this.options.journal;
     if (journal !== undefined && journal.recoveredInputs > 0) this.replayJournal(journal);
     const port = await this.transport.start();
