@@ -22,11 +22,13 @@ import {
 } from "./suite.js";
 
 const USAGE = `usage: pnpm run conformance [--protocol NAME] [--case ID] [--mode MODE] [--seed N]
-                             [--linearizable] [--trace FILE] [--no-swarm]
+                             [--linearizable] [--trace FILE] [--no-swarm] [--params JSON]
   Runs what pnpm test runs for a protocol (all of them without --protocol): every case of the
   shared property suite in every mode, plain and linearizable, then its swarm seeds. Rebuilds
   what changed first. --case, --mode, --seed and --linearizable narrow it to some runs of the
   property suite (--trace FILE writes the trace of one run); --no-swarm skips the swarm.
+  --params gives every run the protocol parameters an experiment's protocol entry would
+  (e.g. --protocol flexcast --params '{"notifications":"chain"}').
   cases: ${PROPERTY_CASES.map((propertyCase) => propertyCase.id).join(", ")}`;
 
 function choose<T extends { readonly id: string }>(items: readonly T[], id: string, flag: string): T {
@@ -55,6 +57,7 @@ function main(argv: string[]): number {
       linearizable: { type: "boolean", default: false },
       trace: { type: "string" },
       "no-swarm": { type: "boolean", default: false },
+      params: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -66,6 +69,14 @@ function main(argv: string[]): number {
     values.protocol === undefined
       ? PROTOCOLS
       : [protocolByName(values.protocol, "conformance", "--protocol")];
+  let params: unknown;
+  if (values.params !== undefined) {
+    try {
+      params = JSON.parse(values.params);
+    } catch {
+      throw new InputError("conformance", "--params", `expected JSON, got ${describeValue(values.params)}`);
+    }
+  }
   const cases: readonly PropertyCase[] =
     values.case === undefined ? PROPERTY_CASES : [choose(PROPERTY_CASES, values.case, "--case")];
   let seed: number | undefined;
@@ -128,6 +139,7 @@ function main(argv: string[]): number {
       run.seed,
       run.linearizable,
       writer === undefined ? undefined : (event) => writer.write(event),
+      params,
     );
     writer?.close();
     const variant = run.linearizable ? " linearizable" : "";
@@ -188,6 +200,7 @@ function main(argv: string[]): number {
           variant.linearizable,
           variant.reconfigure,
           variant.delayed ?? null,
+          params,
         );
         swarms += 1;
         process.stdout.write(

@@ -3,6 +3,7 @@ export { restoreChangesNothing, restoringEvery } from "./restore.js";
 export type { DelayedSwarm, PropertyCase } from "./suite.js";
 export {
   CASE_SEEDS,
+  CHAINED_FLEXCAST_SWARM_SEEDS,
   DELAYED_SWARM_SEEDS,
   judge,
   LINEARIZABLE_CASE_SEEDS,

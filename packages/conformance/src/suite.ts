@@ -1,7 +1,7 @@
 import type { CheckReport } from "@amcast/check";
 import { formatReportByProcess } from "@amcast/check";
 import type { ProtocolDefinition, TraceEvent } from "@amcast/core";
-import { Prng, percent, Topology } from "@amcast/core";
+import { InputError, Prng, percent, Topology } from "@amcast/core";
 import type { ScenarioOutcome, ScenarioSpec, WorkloadSpec } from "@amcast/experiment";
 import { failingViolations, runScenario, swarmCase, withOverlay } from "@amcast/experiment";
 import type { ReplicationMode } from "@amcast/group";
@@ -35,6 +35,11 @@ export const CASE_SEEDS: readonly number[] = [1, 2];
 export const LINEARIZABLE_CASE_SEEDS: readonly number[] = [1];
 /** Swarm seeds per protocol in every `pnpm test`; `pnpm run swarm --seeds N` runs more. */
 export const SWARM_SEEDS = 200;
+/**
+ * Swarm seeds of FlexCast with chained notifications (`params.notifications`); the plain swarm
+ * runs the default, direct ones.
+ */
+export const CHAINED_FLEXCAST_SWARM_SEEDS = 40;
 /** Swarm seeds per protocol for the linearizable variant (real-time order checked): 3 x 70 >= 200. */
 export const LINEARIZABLE_SWARM_SEEDS = 70;
 /**
@@ -305,9 +310,15 @@ export function propertyReplay(
   mode: ReplicationMode,
   seed: number,
   linearizable: boolean,
+  params?: unknown,
 ): string {
-  const variant = linearizable ? " --linearizable" : "";
+  const variant = `${paramsFlag(params)}${linearizable ? " --linearizable" : ""}`;
   return `pnpm run conformance --protocol ${protocol.name} --case ${propertyCase.id} --mode ${mode} --seed ${seed}${variant} --trace property-${seed}.jsonl`;
+}
+
+/** The `--params` flag that gives a replay the same protocol parameters ("" for none). */
+function paramsFlag(params: unknown): string {
+  return params === undefined ? "" : ` --params '${JSON.stringify(params)}'`;
 }
 
 /** Runs one property case once and judges it: empty when every property held. */
@@ -318,10 +329,12 @@ export function runPropertyCase(
   seed: number,
   linearizable: boolean,
   onTrace?: (event: TraceEvent) => void,
+  params?: unknown,
 ): { outcome: ScenarioOutcome | null; problems: string[] } {
-  const spec = propertyCase.scenario(protocol, mode, seed);
+  const drawn = propertyCase.scenario(protocol, mode, seed);
+  const spec = params === undefined ? drawn : { ...drawn, params };
   const label = `${spec.label}${linearizable ? "/lin" : ""}`;
-  const replay = propertyReplay(protocol, propertyCase, mode, seed, linearizable);
+  const replay = propertyReplay(protocol, propertyCase, mode, seed, linearizable, params);
   try {
     const outcome = runScenario({
       ...spec,
@@ -335,6 +348,8 @@ export function runPropertyCase(
         : judge(outcome, propertyCase.live(mode), replay);
     return { outcome, problems };
   } catch (error) {
+    // Bad --params: the caller reports it once.
+    if (error instanceof InputError) throw error;
     // An assertion inside a protocol or the simulator: a bug, which the seed reproduces.
     return {
       outcome: null,
@@ -350,7 +365,8 @@ export interface DelayedSwarm {
 
 /**
  * Runs one swarm seed (drawing its mode among all modes; on a delayed network, in
- * `delayed.mode`) and judges it. A linearizable run also owes real-time order.
+ * `delayed.mode`) and judges it. A linearizable run also owes real-time order. `params`: the
+ * protocol's parameters (as an experiment's protocol entry gives them), for every seed.
  */
 export function runSwarmSeed(
   protocol: ProtocolDefinition<unknown>,
@@ -358,8 +374,9 @@ export function runSwarmSeed(
   linearizable = false,
   reconfigure = false,
   delayed: DelayedSwarm | null = null,
+  params?: unknown,
 ): { description: string; problems: string[] } {
-  const { description, scenario: spec } = swarmCase(protocol, seed, {
+  const { description, scenario: drawn } = swarmCase(protocol, seed, {
     crashes: true,
     realTime: false,
     modes: delayed === null ? REPLICATION_MODES : [delayed.mode],
@@ -367,13 +384,16 @@ export function runSwarmSeed(
     reconfigure,
     delayedNetwork: delayed !== null,
   });
+  const spec = params === undefined ? drawn : { ...drawn, params };
   const delayedFlag = delayed === null ? "" : ` --delayed --mode ${delayed.mode}`;
-  const flag = `${linearizable ? " --linearizable" : ""}${reconfigure ? " --reconfigure" : ""}${delayedFlag}`;
+  const flag = `${paramsFlag(params)}${linearizable ? " --linearizable" : ""}${reconfigure ? " --reconfigure" : ""}${delayedFlag}`;
   const replay = `pnpm run swarm --protocol ${protocol.name}${flag} --seed ${seed} --trace swarm-${seed}.jsonl`;
   let outcome: ScenarioOutcome;
   try {
     outcome = runScenario(spec);
   } catch (error) {
+    // Bad --params: the caller reports it once.
+    if (error instanceof InputError) throw error;
     // An assertion inside a protocol or the simulator: a bug, which the seed reproduces.
     return {
       description,
@@ -397,10 +417,18 @@ export function swarmFailures(
   linearizable: boolean,
   reconfigure = false,
   delayed: DelayedSwarm | null = null,
+  params?: unknown,
 ): string[] {
   const found: string[] = [];
   for (const seed of typeof seeds === "number" ? swarmSeeds(seeds) : seeds) {
-    const { description, problems } = runSwarmSeed(protocol, seed, linearizable, reconfigure, delayed);
+    const { description, problems } = runSwarmSeed(
+      protocol,
+      seed,
+      linearizable,
+      reconfigure,
+      delayed,
+      params,
+    );
     if (problems.length > 0) found.push(`seed ${seed} (${description}):\n  ${problems.join("\n  ")}`);
   }
   return found;

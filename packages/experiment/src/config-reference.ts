@@ -52,6 +52,9 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
     "protocols[].params.sequencer": {
       text: "sequencer: the group that orders every multicast (its clients send there first)",
     },
+    "protocols[].params.notifications": {
+      text: 'flexcast: `"direct"` (every notified group at once, the default) or `"chain"` (one notification that visits them in order: fewer messages, more hops; see packages/flexcast/src/flexcast.ts, rule 8)',
+    },
     "protocols[].label": {
       text: "the run label's first part",
       defaultText: "`<protocol>/<overlay name>`, or `<protocol>`",

@@ -1,6 +1,6 @@
 import { byzcast } from "@amcast/byzcast";
 import type { DestinationSet, GroupId, Overlay, ProtocolDefinition, TraceEvent } from "@amcast/core";
-import { CdagOverlay, overlayToJson, Prng, ratio, runGroups, Topology } from "@amcast/core";
+import { CdagOverlay, overlayToJson, Prng, protocolContext, ratio, runGroups, Topology } from "@amcast/core";
 import { flexcast } from "@amcast/flexcast";
 import { simulate } from "@amcast/sim";
 import { skeen } from "@amcast/skeen";
@@ -91,12 +91,14 @@ function measure(
   topology: Topology,
   home: GroupId,
   dst: DestinationSet,
+  params: unknown,
 ): number {
   const system = buildSystem({
     label: "alone",
     seed: 1,
     topology,
     protocol,
+    ...(params === undefined ? {} : { params }),
     overlay,
     mode: "solo",
     f: 0,
@@ -139,9 +141,21 @@ function measure(
   return lastMs - measured.t;
 }
 
+/** Each protocol, and FlexCast with chained notifications too (its `params`). */
+const MODELLED: readonly { protocol: ProtocolDefinition<unknown>; params?: unknown; name: string }[] = [
+  { protocol: skeen as ProtocolDefinition<unknown>, name: "skeen" },
+  { protocol: flexcast as ProtocolDefinition<unknown>, name: "flexcast" },
+  {
+    protocol: flexcast as ProtocolDefinition<unknown>,
+    params: { notifications: "chain" },
+    name: "flexcast, chained notifications",
+  },
+  { protocol: byzcast as ProtocolDefinition<unknown>, name: "byzcast" },
+];
+
 describe("each protocol's latency model against the simulator, one multicast at a time", () => {
-  for (const protocol of [skeen, flexcast, byzcast] as ProtocolDefinition<unknown>[]) {
-    it(`${protocol.name}: the model predicts every contention-free latency`, () => {
+  for (const { protocol, params, name } of MODELLED) {
+    it(`${name}: the model predicts every contention-free latency`, () => {
       const prng = new Prng(16, `latency-model/${protocol.name}`);
       let compared = 0;
       for (let trial = 0; trial < TRIALS; trial++) {
@@ -149,12 +163,13 @@ describe("each protocol's latency model against the simulator, one multicast at 
         const overlay = overlays.get(protocol.name) ?? null;
         for (const { home, dst } of sets) {
           const region = topology.groupRegion(home);
-          const context = { groups: runGroups(overlay, topology), overlay, params: undefined };
+          const groups = runGroups(overlay, topology);
+          const context = protocolContext(protocol, params, { groups, overlay }, "test", "params");
           const predicted = protocol.modelLatencyMs?.(dst, context, {
             clientToGroupMs: (group) => topology.regionToGroupMs(region, group),
             groupToGroupMs: (from, to) => topology.groupToGroupMs(from, to),
           });
-          const measured = measure(protocol, overlay, topology, home, dst);
+          const measured = measure(protocol, overlay, topology, home, dst, params);
           expect(
             { trial, home, dst, measured },
             `overlay ${overlay === null ? "none" : JSON.stringify(overlayToJson(overlay))}`,

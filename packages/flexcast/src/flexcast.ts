@@ -12,7 +12,7 @@ import type {
   OverlayProtocolDefinition,
   WireDescription,
 } from "@amcast/core";
-import { assert, assertNever } from "@amcast/core";
+import { assert, assertNever, describeValue, listNames } from "@amcast/core";
 import { History, Knowledge, Vertex } from "./knowledge.js";
 import type {
   FlexAck,
@@ -98,6 +98,26 @@ import { decodeGraph, encodeGraph } from "./state.js";
  *    sent already. Flush entries never make a group a notification target: a path through a
  *    flush is seen by every destination below, since the flush is addressed to all of them.
  *
+ * 8. Notification pattern (`FlexCastOptions.notifications`, an experiment's
+ *    `params.notifications`). "direct" (the default, rules 4-6 as written): an emitter notifies
+ *    every target at once, each target answers every destination below it and notifies its own
+ *    targets with fresh notifications: about k + k(k-1)/2 notifications and as many answers for
+ *    k targets, in at most three hops (emitter, target, target, destination). "chain": the
+ *    emitter sends one notification, listing its targets in order, to the first; a target that
+ *    may answer (rule 5) adds its own targets (rule 4) to those left and passes the notification
+ *    on to the next, and answers only the destinations between itself and that next target (all
+ *    below it when it is the last). So k notifications and one answer per destination, in k + 1
+ *    hops. Why it is as safe: every target receives, relayed in the windows, the emitter's and
+ *    every earlier target's knowledge (each window carries every history its sender knows), so
+ *    it waits for at least what rule 5 would have made it wait for, notified directly and by the
+ *    earlier targets' own rounds; and the answer a destination gets from the last target above
+ *    it carries, relayed the same way, each earlier target's history up to the moment the chain
+ *    left it — what that target's own answer would have carried. The destinations register the
+ *    emitter's reference (its first target and sequence number) from its copy or acknowledgement
+ *    as before; the target that ends the chain above each of them answers it. Where a
+ *    message costs more than a hop — replicated groups, where each is an ordered stream item —
+ *    the chain is cheaper and often faster; on a WAN its hops add up.
+ *
  * Single-destination messages are delivered by their group on arrival and never enter a history:
  * one group's order alone cannot close a cycle.
  *
@@ -132,16 +152,29 @@ export interface FlexCastOptions {
   readonly historyEntriesMax: number;
   /** Drop dead history (rule 7). False keeps everything: the naive reference of the tests. */
   readonly collectGarbage: boolean;
+  /**
+   * Rule 8: "direct" sends a notification to every target at once, "chain" one notification
+   * that visits the targets in order (fewer messages, more hops).
+   */
+  readonly notifications: NotificationPattern;
 }
+
+/** How an emitter reaches its notification targets (rule 8). */
+export type NotificationPattern = "direct" | "chain";
+export const NOTIFICATION_PATTERNS: readonly NotificationPattern[] = ["direct", "chain"];
 
 export const DEFAULT_FLEXCAST_OPTIONS: FlexCastOptions = {
   flushEvery: 1024,
   historyEntriesMax: 16_384,
   collectGarbage: true,
+  notifications: "direct",
 };
 
 /** Bound on the per-message memory of notification rounds (rule 5). */
 const LAST_ROUND_MAX = 4096;
+
+const NO_REFS: readonly NotificationRef[] = [];
+const NO_POSITIONS: readonly Position[] = [];
 
 /** Prefix of flush ids; client message ids are "<client>:<seq>" and never start with it. */
 const FLUSH_PREFIX = "#flush/";
@@ -164,8 +197,11 @@ interface Pending {
 interface PendingNotification {
   readonly id: MessageId;
   readonly dst: readonly Position[];
+  /** The emitter and its sequence number: what the destinations registered and await the answer to. */
   readonly notifier: Position;
   readonly seq: number;
+  /** Rule 8, chained: the targets after this group, ascending (empty when direct). */
+  readonly rest: readonly Position[];
   /** Arrival order: answers that become due together go out in this order. */
   readonly arrival: number;
   /** An undelivered message for this group that precedes the notified one; recheck once delivered. */
@@ -453,11 +489,25 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       !body.dst.includes(this.position) && sender < this.position && this.position < last,
       () => `${this.group} notified for ${body.id} though not between its destinations`,
     );
+    const chain = body.chain;
+    if (chain !== undefined) {
+      assert(this.options.notifications === "chain", () => `${this.group} got a chained notification`);
+      assert(chain.notifier <= sender, () => `notification for ${body.id} chained up the order`);
+      let previous = this.position;
+      for (const target of chain.rest) {
+        assert(
+          target > previous && target < last && !body.dst.includes(target),
+          () => `notification for ${body.id} chained to ${target}, no target below ${this.group}`,
+        );
+        previous = target;
+      }
+    }
     this.notificationsToCheck.push({
       id: body.id,
       dst: body.dst,
-      notifier: sender,
+      notifier: chain?.notifier ?? sender,
       seq: body.seq,
+      rest: chain?.rest ?? NO_POSITIONS,
       arrival: this.notificationArrivals,
       blockedBy: undefined,
       epoch: this.knowledge.epochBefore(this.knowledge.vertex(body.id)),
@@ -604,17 +654,22 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       }
       this.notificationsWaiting -= 1;
       const ownLength = this.knowledge.mine.end;
-      let notifs: readonly NotificationRef[] = [];
-      if (this.lastRound.get(waiting.id) !== ownLength) {
+      const ownRound = this.lastRound.get(waiting.id) !== ownLength;
+      if (ownRound) {
         const vertex = this.knowledge.vertex(waiting.id);
         const epoch = Math.max(waiting.epoch, this.knowledge.epochBefore(vertex));
         this.knowledge.targetsOfNotified(vertex, epoch, waiting.dst, this.targets);
-        notifs = this.notify(waiting.id, waiting.dst, outputs);
         this.lastRound.delete(waiting.id);
         this.lastRound.set(waiting.id, ownLength);
         if (this.lastRound.size > LAST_ROUND_MAX)
           this.lastRound.delete(this.lastRound.keys().next().value as string);
       }
+      if (this.options.notifications === "chain") {
+        if (!ownRound) this.targets.fill(false);
+        this.passOn(waiting, outputs);
+        continue;
+      }
+      const notifs = ownRound ? this.notify(waiting.id, waiting.dst, outputs) : NO_REFS;
       for (const to of waiting.dst) {
         if (to <= this.position) continue;
         const body: FlexAck = {
@@ -647,7 +702,18 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     id: MessageId,
     dst: readonly Position[],
     outputs: GroupOutput<FlexCastMessage>[],
-  ): NotificationRef[] {
+  ): readonly NotificationRef[] {
+    if (this.options.notifications === "chain") {
+      const targets = this.markedTargets(dst);
+      const first = targets[0];
+      if (first === undefined) return NO_REFS;
+      const seq = this.notificationSeq;
+      this.notificationSeq += 1;
+      const chain = { notifier: this.position, rest: targets.slice(1) };
+      const body: FlexNotif = { type: "notif", id, dst, seq, hst: this.knowledge.windowsFor(first), chain };
+      outputs.push({ kind: "send", to: this.groupAt(first), body });
+      return [{ target: first, seq }];
+    }
     const refs: NotificationRef[] = [];
     const last = dst[dst.length - 1] as number;
     for (let target = this.position + 1; target < last; target += 1) {
@@ -659,6 +725,54 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       refs.push({ target, seq });
     }
     return refs;
+  }
+
+  /**
+   * Rule 8: a chained notification, once this group may answer it (rule 5), goes on to the next
+   * of its remaining targets and of this group's own (`targets`, rule 4); the answer goes to the
+   * destinations between this group and that next target (all below it when none is left). Each
+   * destination thus hears one answer per chain, from the last target above it, and that answer
+   * carries, relayed in its windows, every earlier target's history as it was when the chain left
+   * it — what each target's own answer would have carried. Each target was sent, relayed the same
+   * way, the emitter's and every earlier target's knowledge, so it waits for at least what it
+   * would have waited for when notified directly and by the earlier targets' own rounds.
+   */
+  private passOn(waiting: PendingNotification, outputs: GroupOutput<FlexCastMessage>[]): void {
+    for (const target of waiting.rest) this.targets[target] = true;
+    const targets = this.markedTargets(waiting.dst);
+    const next = targets[0];
+    if (next !== undefined) {
+      const body: FlexNotif = {
+        type: "notif",
+        id: waiting.id,
+        dst: waiting.dst,
+        seq: waiting.seq,
+        hst: this.knowledge.windowsFor(next),
+        chain: { notifier: waiting.notifier, rest: targets.slice(1) },
+      };
+      outputs.push({ kind: "send", to: this.groupAt(next), body });
+    }
+    for (const to of waiting.dst) {
+      if (to <= this.position || (next !== undefined && to > next)) continue;
+      const body: FlexAck = {
+        type: "ack",
+        id: waiting.id,
+        dst: waiting.dst,
+        hst: this.knowledge.windowsFor(to),
+        notifs: NO_REFS,
+        answers: { notifier: waiting.notifier, seq: waiting.seq },
+      };
+      outputs.push({ kind: "send", to: this.groupAt(to), body });
+    }
+  }
+
+  /** The groups `targets` marks below this one and above `dst`'s last that are no destination, ascending. */
+  private markedTargets(dst: readonly Position[]): Position[] {
+    const marked: Position[] = [];
+    const last = dst[dst.length - 1] as number;
+    for (let target = this.position + 1; target < last; target += 1)
+      if (this.targets[target] === true && !dst.includes(target)) marked.push(target);
+    return marked;
   }
 
   /** Rule 7: a flush to this group and every group below, every `flushEvery` deliveries or its share of the history budget. */
@@ -771,7 +885,11 @@ function describeFlexCast(body: FlexCastMessage): WireDescription {
         bytes: common + 4 * body.notifs.length + (body.answers === undefined ? 0 : 4),
       };
     case "notif":
-      return { kind: "notif", id: body.id, bytes: common + 4 };
+      return {
+        kind: "notif",
+        id: body.id,
+        bytes: common + 4 + (body.chain === undefined ? 0 : 2 + body.chain.rest.length),
+      };
     default:
       return assertNever(body, "FlexCast message");
   }
@@ -782,21 +900,43 @@ function cdagOf(overlay: Overlay | null): CdagOverlay {
   return overlay;
 }
 
-/** FlexCast with other options (the registered `flexcast` uses the defaults). */
+/**
+ * An experiment's FlexCast parameters (`params` of its protocol entry): `notifications`, the
+ * notification pattern (rule 8), "direct" unless given.
+ */
+export interface FlexCastParams {
+  readonly notifications: NotificationPattern;
+}
+
+/** FlexCast with other options (the registered `flexcast` uses the defaults; `params` override them). */
 export function flexcastProtocol(
   options: Partial<FlexCastOptions> = {},
-): OverlayProtocolDefinition<FlexCastMessage> {
+): OverlayProtocolDefinition<FlexCastMessage, FlexCastParams | undefined> {
   const resolved: FlexCastOptions = { ...DEFAULT_FLEXCAST_OPTIONS, ...options };
+  const patternOf = (params: FlexCastParams | undefined): NotificationPattern =>
+    params?.notifications ?? resolved.notifications;
   return {
     name: "flexcast",
     overlayKind: "cdag",
+    parseParams: (params): FlexCastParams => {
+      const notifications = params.optionalString("notifications") ?? resolved.notifications;
+      if (!(NOTIFICATION_PATTERNS as readonly string[]).includes(notifications))
+        throw params.error(
+          "notifications",
+          `expected ${listNames(NOTIFICATION_PATTERNS)}, got ${describeValue(notifications)}`,
+        );
+      return { notifications: notifications as NotificationPattern };
+    },
     entryGroups: (dst, { overlay }) => [cdagOf(overlay).lca(dst)],
-    createGroup: (config) => new FlexCastGroup(config, resolved),
+    createGroup: (config) =>
+      new FlexCastGroup(config, { ...resolved, notifications: patternOf(config.params) }),
     describe: describeFlexCast,
     // Reconfiguration needs to see a multicast inside a forward (a flush carries none).
     carried: (body) => (body.type === "msg" ? (body.message ?? undefined) : undefined),
-    modelLatencyMs: (dst, { overlay }, latency) => flexcastLatencyMs(dst, cdagOf(overlay), latency),
+    modelLatencyMs: (dst, { overlay, params }, latency) =>
+      flexcastLatencyMs(dst, cdagOf(overlay), latency, patternOf(params)),
   };
 }
 
-export const flexcast: OverlayProtocolDefinition<FlexCastMessage> = flexcastProtocol();
+export const flexcast: OverlayProtocolDefinition<FlexCastMessage, FlexCastParams | undefined> =
+  flexcastProtocol();

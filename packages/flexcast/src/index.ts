@@ -1,9 +1,10 @@
-export type { FlexCastOptions } from "./flexcast.js";
+export type { FlexCastOptions, FlexCastParams, NotificationPattern } from "./flexcast.js";
 export {
   DEFAULT_FLEXCAST_OPTIONS,
   FlexCastGroup,
   flexcast,
   flexcastProtocol,
+  NOTIFICATION_PATTERNS,
 } from "./flexcast.js";
 export type {
   FlexAck,
@@ -12,6 +13,7 @@ export type {
   FlexNotif,
   HistoryEntry,
   HistoryWindow,
+  NotificationChain,
   NotificationRef,
   Position,
 } from "./messages.js";

@@ -32,7 +32,10 @@ export interface HistoryWindow {
   readonly entries: readonly HistoryEntry[];
 }
 
-/** A notification the sender emitted for the message: target group and the sender's sequence number. */
+/**
+ * A notification the sender emitted for the message: target group (chained: the chain's first)
+ * and the sender's sequence number. The answer names the sender and the number.
+ */
 export interface NotificationRef {
   readonly target: Position;
   readonly seq: number;
@@ -62,13 +65,27 @@ export interface FlexAck {
   readonly answers?: { readonly notifier: Position; readonly seq: number };
 }
 
-/** Rule 4: a notification to a group that is not a destination but lies between them. */
+/**
+ * Rule 4, chained (`notifications: "chain"`): the notification travels from target to target
+ * down the order. `notifier` emitted it (the destinations registered `notifier`'s `seq`);
+ * `rest` are the targets it goes on to after the receiver, ascending.
+ */
+export interface NotificationChain {
+  readonly notifier: Position;
+  readonly rest: readonly Position[];
+}
+
+/**
+ * Rule 4: a notification to a group that is not a destination but lies between them. Without
+ * `chain` the sender emitted it and `seq` is the sender's.
+ */
 export interface FlexNotif {
   readonly type: "notif";
   readonly id: MessageId;
   readonly dst: readonly Position[];
   readonly seq: number;
   readonly hst: readonly HistoryWindow[];
+  readonly chain?: NotificationChain;
 }
 
 export type FlexCastMessage = FlexForward | FlexAck | FlexNotif;

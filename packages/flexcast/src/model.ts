@@ -1,4 +1,5 @@
 import type { CdagOverlay, DestinationSet, GroupId, LatencyModel } from "@amcast/core";
+import type { NotificationPattern } from "./flexcast.js";
 
 /**
  * FlexCast's latency model: the time from a client's multicast to the delivery at the last
@@ -29,6 +30,14 @@ import type { CdagOverlay, DestinationSet, GroupId, LatencyModel } from "@amcast
  * The multicast's latency is done(last destination). Every time is the client's leg plus a term
  * that does not depend on it.
  *
+ * With chained notifications (`pattern` "chain", rule 8 of flexcast.ts) each emitter's one
+ * notification visits the notified groups below it in order, each passing it on as it arrives:
+ * it reaches the first at emit(e) + delay(e, t1), the next at that + delay(t1, t2), and so on; a
+ * destination d hears from the chain once, from its last notified group above d. done(d) is then
+ * the max over the destinations a above d of done(a) + delay(a, d) and over the chains of those
+ * emitters of their arrival at that last group plus its delay to d. The optimiser's search
+ * (packages/optimizer) encodes the direct pattern only.
+ *
  * `span` lists the participants in C-DAG order, lca first and last destination last;
  * `isDestination` says which are destinations (the first and the last are). Generic over how a
  * group is named, so the optimiser can evaluate orders over group indices with the same code.
@@ -38,9 +47,11 @@ export function flexcastSpanLatencyMs<G>(
   isDestination: (group: G) => boolean,
   clientToLcaMs: number,
   groupToGroupMs: (from: G, to: G) => number,
+  pattern: NotificationPattern = "direct",
 ): number {
   const count = span.length;
   if (count === 0) throw new Error("a FlexCast span holds at least the lca");
+  if (pattern === "chain") return chainSpanLatencyMs(span, isDestination, clientToLcaMs, groupToGroupMs);
   const done = new Array<number>(count);
   const emit = new Array<number>(count);
   done[0] = clientToLcaMs;
@@ -68,8 +79,48 @@ export function flexcastSpanLatencyMs<G>(
   return done[count - 1] as number;
 }
 
+/** `flexcastSpanLatencyMs` for chained notifications. */
+function chainSpanLatencyMs<G>(
+  span: readonly G[],
+  isDestination: (group: G) => boolean,
+  clientToLcaMs: number,
+  groupToGroupMs: (from: G, to: G) => number,
+): number {
+  const count = span.length;
+  const done = new Array<number>(count).fill(0);
+  // reach[e][t]: when emitter e's chain reaches notified group t (span indices).
+  const reach: number[][] = Array.from({ length: count }, () => new Array<number>(count).fill(0));
+  done[0] = clientToLcaMs;
+  const delay = (from: number, to: number): number => groupToGroupMs(span[from] as G, span[to] as G);
+  for (let index = 1; index < count; index += 1) {
+    const destination = isDestination(span[index] as G);
+    let at = 0;
+    for (let emitter = 0; emitter < index; emitter += 1) {
+      if (!isDestination(span[emitter] as G)) continue;
+      let hop = index - 1;
+      while (hop > emitter && isDestination(span[hop] as G)) hop -= 1;
+      // The chain's last stop above `index`, or the emitter itself when it notifies nobody above it.
+      const from = hop === emitter ? (done[emitter] as number) : (reach[emitter]?.[hop] as number);
+      const arrival = from + delay(hop, index);
+      if (destination) {
+        at = Math.max(at, arrival);
+        if (hop !== emitter) at = Math.max(at, (done[emitter] as number) + delay(emitter, index));
+      } else {
+        (reach[emitter] as number[])[index] = arrival;
+      }
+    }
+    done[index] = at;
+  }
+  return done[count - 1] as number;
+}
+
 /** The model (see `flexcastSpanLatencyMs`) for a multicast to `dst` on a C-DAG overlay. */
-export function flexcastLatencyMs(dst: DestinationSet, overlay: CdagOverlay, latency: LatencyModel): number {
+export function flexcastLatencyMs(
+  dst: DestinationSet,
+  overlay: CdagOverlay,
+  latency: LatencyModel,
+  pattern: NotificationPattern = "direct",
+): number {
   let first = Number.POSITIVE_INFINITY;
   let last = Number.NEGATIVE_INFINITY;
   for (const group of dst) {
@@ -85,5 +136,6 @@ export function flexcastLatencyMs(dst: DestinationSet, overlay: CdagOverlay, lat
     (group) => destinations.has(group),
     latency.clientToGroupMs(lca),
     (from, to) => latency.groupToGroupMs(from, to),
+    pattern,
   );
 }

@@ -185,6 +185,55 @@ describe("FlexCast group logic", () => {
     expect([notifsTo("t1"), notifsTo("t2"), notifsTo("t3")]).toEqual([1, 2, 3]);
   });
 
+  it("a chained notification visits the targets in order; the last answers the destination (rule 8)", () => {
+    // Order a < t1 < t2 < b; m0 makes t1 and t2 targets of m1 -> {a,b}.
+    const net = new Net(["a", "t1", "t2", "b"], { notifications: "chain" });
+    net.request("m0", ["a", "t1", "t2"]);
+    net.drain();
+    expect(net.request("m1", ["a", "b"])).toEqual([
+      "deliver m1",
+      "t1 notif m1 #0 of a then t2",
+      "b msg m1 notifying t1#0",
+    ]);
+    // t1 may answer (it delivered m0): it passes the notification on, and answers nobody (b is below t2).
+    expect(net.pass("a", "t1")).toEqual(["t2 notif m1 #0 of a"]);
+    expect(net.pass("t1", "t2")).toEqual(["b ack m1 answers a#0"]);
+    // b has a's copy, but waits for the chain's answer, which carries t1's history relayed by t2.
+    expect(net.pass("a", "b")).toEqual([]);
+    expect(windows(net.peek("t2", "b"), net.overlay).some((window) => window.startsWith("t1@"))).toBe(true);
+    expect(net.pass("t2", "b")).toEqual(["deliver m1"]);
+    expect(net.drain()).toEqual([]);
+  });
+
+  it("a chain answers each destination from its last target above it, and waits as rule 5 says (rule 8)", () => {
+    // Order a < t1 < c < t2 < b; m0 makes t1 and t2 targets of m -> {a,c,b}, and t2 must deliver
+    // m0 before it answers. c hears the chain from t1, b from t2; c's own chain (t2) answers b too.
+    const net = new Net(["a", "t1", "c", "t2", "b"], { notifications: "chain" });
+    net.request("m0", ["a", "t1", "t2"]);
+    net.pass("a", "t1");
+    expect(net.request("m", ["a", "b", "c"])).toEqual([
+      "deliver m",
+      "t1 notif m #0 of a then t2",
+      "c msg m notifying t1#0",
+      "b msg m notifying t1#0",
+    ]);
+    expect(net.pass("a", "t1")).toEqual(["t2 notif m #0 of a", "c ack m answers a#0"]);
+    expect(net.pass("a", "c")).toEqual([]);
+    expect(net.pass("t1", "c")).toEqual(["deliver m", "t2 notif m #0 of c", "b ack m notifying t2#0"]);
+    // t2 has not delivered m0 (its copy is still on a -> t2): both chains wait there.
+    expect(net.waiting("t1", "t2")).toEqual(["t2 ack m0", "t2 notif m #0 of a"]);
+    expect(net.pass("t1", "t2")).toEqual([]);
+    expect(net.pass("t1", "t2")).toEqual([]);
+    expect(net.pass("c", "t2")).toEqual([]);
+    expect(net.group("t2").pendingNotificationCount).toBe(2);
+    expect(net.pass("a", "t2")).toEqual(["deliver m0", "b ack m answers a#0", "b ack m answers c#0"]);
+    expect(net.pass("a", "b")).toEqual([]);
+    expect(net.pass("c", "b")).toEqual([]);
+    expect(net.pass("t2", "b")).toEqual([]);
+    expect(net.pass("t2", "b")).toEqual(["deliver m"]);
+    expect(net.drain()).toEqual([]);
+  });
+
   it("acknowledgements may arrive before the copy they acknowledge (rule 6)", () => {
     // Order a < c < b; m -> {a,c,b}. c's ack overtakes a's copy on another link.
     const net = new Net(["a", "c", "b"]);

@@ -87,7 +87,13 @@ export function randomRun(spec: RandomRunSpec): RandomRun {
         transcript.push(`${step} ${at} deliver ${output.message.id}`);
       } else if (output.kind === "send") {
         linkOf(at, output.to).queue.push(output.body);
-        transcript.push(`${step} ${at} -> ${output.to} ${output.body.type} ${output.body.id}`);
+        const body = output.body;
+        // A chained notification passed on by a target names the emitter (rule 8).
+        const via =
+          body.type === "notif" && body.chain !== undefined && body.chain.notifier !== overlay.position(at)
+            ? ` via ${overlay.order[body.chain.notifier]}`
+            : "";
+        transcript.push(`${step} ${at} -> ${output.to} ${body.type} ${body.id}${via}`);
       } else throw new Error(`plain FlexCast has no views, yet it output ${output.kind}`);
     }
     const group = groups.get(at) as FlexCastGroup;

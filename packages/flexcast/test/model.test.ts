@@ -40,11 +40,32 @@ describe("FlexCast latency model", () => {
     expect(flexcastSpanLatencyMs(span, (g) => g === "a" || g === "b", 0, delay)).toBe(150);
   });
 
+  it("with chained notifications, adds up each chain's hops (rule 8)", () => {
+    // a < t1 < t2 < t3 < b, 100 ms apart: a's chain reaches t1 at 100, t2 at 200, t3 at 300, b at 400.
+    const overlay = new CdagOverlay("o", ["a", "t1", "t2", "t3", "b"]);
+    expect(flexcastLatencyMs(["a", "b"], overlay, uniform(100, 0), "chain")).toBe(400);
+    // t2 a destination: it delivers at 200 (a's chain through t1), its own chain reaches t3 at 300
+    // and b at 400; a's chain leaves t3 at 200 for b (300).
+    expect(flexcastLatencyMs(["a", "t2", "b"], overlay, uniform(100, 0), "chain")).toBe(400);
+    // Adjacent destinations notify nobody: the same as direct.
+    expect(flexcastLatencyMs(["a", "t1"], overlay, uniform(100, 5), "chain")).toBe(105);
+    // Where the direct pattern is slower: t2 hears a's direct notification late (a -> t2 is 300),
+    // the chain reaches it through t1 at 20 and b at 30, before a's copy (50).
+    const delays: Record<string, number> = { "a>t1": 10, "t1>t2": 10, "a>t2": 300, "t2>b": 10 };
+    const delay = (from: string, to: string) => delays[`${from}>${to}`] ?? 50;
+    const span = ["a", "t1", "t2", "b"];
+    const endpoints = (g: string) => g === "a" || g === "b";
+    expect(flexcastSpanLatencyMs(span, endpoints, 0, delay, "chain")).toBe(50);
+    expect(flexcastSpanLatencyMs(span, endpoints, 0, delay)).toBe(310);
+  });
+
   it("is what the protocol definition reports", () => {
     const overlay = new CdagOverlay("o", ["a", "t1", "t2", "t3", "b"]);
     const latency = uniform(100, 0);
     expect(
       flexcast.modelLatencyMs?.(["a", "b"], { groups: overlay.order, overlay, params: undefined }, latency),
     ).toBe(flexcastLatencyMs(["a", "b"], overlay, latency));
+    const chained = { groups: overlay.order, overlay, params: { notifications: "chain" as const } };
+    expect(flexcast.modelLatencyMs?.(["a", "b"], chained, latency)).toBe(400);
   });
 });

@@ -93,11 +93,15 @@ export class Net {
   }
 }
 
-/** "b msg m1", "c notif m1 #0", "b ack m1 answers a#0 notifying c#1". */
+/** "b msg m1", "c notif m1 #0", "b ack m1 answers a#0 notifying c#1", "t notif m1 #0 of a then u" (chained). */
 export function describe(to: GroupId, body: FlexCastMessage, overlay?: CdagOverlay): string {
   const name = (position: number): string => overlay?.order[position] ?? String(position);
   let line = `${to} ${body.type} ${body.id}`;
   if (body.type === "notif") line += ` #${body.seq}`;
+  if (body.type === "notif" && body.chain !== undefined) {
+    line += ` of ${name(body.chain.notifier)}`;
+    if (body.chain.rest.length > 0) line += ` then ${body.chain.rest.map(name).join(",")}`;
+  }
   if (body.type === "ack" && body.answers !== undefined)
     line += ` answers ${name(body.answers.notifier)}#${body.answers.seq}`;
   if (body.type !== "notif" && body.notifs.length > 0)

@@ -46,6 +46,31 @@ describe("FlexCast under an adversarial scheduler (FIFO links, any cross-link or
   );
 
   it(
+    "chained notifications (rule 8): the same, with flushes and garbage collection changing no decision",
+    () => {
+      const failures: string[] = [];
+      let chained = 0;
+      for (let seed = 0; seed < 150; seed += 1) {
+        const base = specFor(seed);
+        const spec = { ...base, options: { ...base.options, notifications: "chain" as const } };
+        const run = randomRun(spec);
+        const problems = judgeRun(run);
+        if (problems.length > 0)
+          failures.push(`seed ${seed} ${JSON.stringify(spec)}: ${problems.slice(0, 3).join("; ")}`);
+        // A notification passed on from a target to the next: what the rule changes.
+        chained += run.transcript.filter((line) => / notif .* via /.test(line)).length;
+        if (seed < 40 && spec.options.collectGarbage) {
+          const naive = randomRun({ ...spec, options: { ...spec.options, collectGarbage: false } });
+          expect(run.transcript, `seed ${seed}`).toEqual(naive.transcript);
+        }
+      }
+      expect(failures, failures.join("\n")).toEqual([]);
+      expect(chained).toBeGreaterThan(100);
+    },
+    CASE_TIMEOUT_MS,
+  );
+
+  it(
     "garbage collection changes no decision: a naive run that keeps and searches everything does the same",
     () => {
       let flushes = 0;

@@ -100,7 +100,7 @@ export const HELP: Record<string, CommandHelp> = {
   },
   swarm: {
     synopsis:
-      "swarm [--protocol NAME] [--seed N] [--seeds COUNT] [--trace FILE] [--linearizable] [--real-time] [--reconfigure] [--delayed] [--mode MODE]",
+      "swarm [--protocol NAME] [--seed N] [--seeds COUNT] [--trace FILE] [--linearizable] [--real-time] [--reconfigure] [--delayed] [--mode MODE] [--params JSON]",
     about:
       "Runs swarm seeds (random topologies, workloads, network behaviour and faults, checked by the oracles), " +
       "the same cases pnpm test runs, and prints each failure with the command that replays it.",
@@ -117,6 +117,10 @@ export const HELP: Record<string, CommandHelp> = {
         "give every seed a delayed network (a share of messages held back up to 1 s, links FIFO)",
       ],
       ["--mode solo|crash|byzantine", "keep the seeds to one replication mode"],
+      [
+        "--params JSON",
+        "the protocol's parameters for every seed, as an experiment's protocol entry gives them (e.g. '{\"notifications\":\"chain\"}' for flexcast)",
+      ],
     ],
   },
   bench: {

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { formatReport } from "@amcast/check";
-import { listNames } from "@amcast/core";
+import { InputError, listNames } from "@amcast/core";
 import type { ReplicationMode } from "@amcast/group";
 import { REPLICATION_MODES } from "@amcast/group";
 import { PROTOCOLS, protocolByName } from "@amcast/protocols";
@@ -11,9 +11,11 @@ import { integerFlag, parseCommandArgs, stringFlag, UsageError } from "./usage.j
 
 /**
  * `amcast swarm [--protocol NAME] [--seed N] [--seeds COUNT] [--trace FILE] [--linearizable]
- * [--real-time] [--reconfigure] [--delayed] [--mode solo|crash|byzantine]`: runs swarm seeds
- * (the same cases `pnpm test` runs) and prints each failure with the command that replays it.
- * `--delayed` gives every seed a delayed network; `--mode` keeps seeds to one replication mode.
+ * [--real-time] [--reconfigure] [--delayed] [--mode solo|crash|byzantine] [--params JSON]`: runs
+ * swarm seeds (the same cases `pnpm test` runs) and prints each failure with the command that
+ * replays it. `--delayed` gives every seed a delayed network; `--mode` keeps seeds to one
+ * replication mode; `--params` gives every case the protocol parameters an experiment's protocol
+ * entry would (e.g. `'{"notifications":"chain"}'` for FlexCast).
  */
 export function runSwarmCommand(args: string[]): number {
   const { values } = parseCommandArgs(
@@ -29,9 +31,19 @@ export function runSwarmCommand(args: string[]): number {
       reconfigure: { type: "boolean" },
       delayed: { type: "boolean" },
       mode: { type: "string" },
+      params: { type: "string" },
     },
     0,
   );
+  const paramsText = stringFlag(values.params);
+  let params: unknown;
+  if (paramsText !== undefined) {
+    try {
+      params = JSON.parse(paramsText);
+    } catch {
+      throw new UsageError(`swarm: --params is a JSON object, got ${JSON.stringify(paramsText)}`);
+    }
+  }
   const delayedNetwork = values.delayed === true;
   const mode = stringFlag(values.mode);
   if (mode !== undefined && !(REPLICATION_MODES as readonly string[]).includes(mode))
@@ -66,7 +78,7 @@ export function runSwarmCommand(args: string[]): number {
       const writer = traceFile === undefined ? undefined : new TraceFileWriter(resolve(traceFile));
       const {
         description,
-        scenario,
+        scenario: drawn,
         delayedNetwork: delay,
       } = swarmCase(protocol, seed, {
         crashes: true,
@@ -78,14 +90,17 @@ export function runSwarmCommand(args: string[]): number {
         recordSends: writer !== undefined,
         ...(writer === undefined ? {} : { onTrace: (event) => writer.write(event) }),
       });
-      const flags = `${linearizable ? " --linearizable" : ""}${reconfigure ? " --reconfigure" : ""}${delayedNetwork ? " --delayed" : ""}${mode === undefined ? "" : ` --mode ${mode}`}`;
+      const scenario = params === undefined ? drawn : { ...drawn, params };
+      const flags = `${paramsText === undefined ? "" : ` --params '${paramsText}'`}${linearizable ? " --linearizable" : ""}${reconfigure ? " --reconfigure" : ""}${delayedNetwork ? " --delayed" : ""}${mode === undefined ? "" : ` --mode ${mode}`}`;
       const replay = `pnpm run swarm --protocol ${protocol.name}${flags} --seed ${seed} --trace swarm-${seed}.jsonl`;
       let outcome: ReturnType<typeof runScenario>;
       try {
         outcome = runScenario(scenario);
       } catch (error) {
-        // An invariant broke inside a protocol, the group layer or the simulator: a bug.
         writer?.close();
+        // Bad --params: one line, not a failure per seed.
+        if (error instanceof InputError) throw error;
+        // An invariant broke inside a protocol, the group layer or the simulator: a bug.
         failures += 1;
         process.stdout.write(
           `${name} seed ${seed}: ${description}\n  crashed: ${(error as Error).stack ?? String(error)}\n  replay: ${replay}\n`,
