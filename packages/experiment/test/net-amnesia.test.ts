@@ -39,6 +39,21 @@ const PLAN: RecoveryPlan = {
 };
 const OPTIONS = { ...DEFAULT_NET_OPTIONS, latencyEmulation: false, timeLimitMs: 120_000, stallMs: 30_000 };
 
+/**
+ * `replicas` end at one checkpoint (position and root) and, when they stopped, had executed the
+ * same log position with one root over their whole state.
+ */
+function expectOneState(run: Awaited<ReturnType<typeof runCluster>>, replicas: readonly string[]): void {
+  for (const view of ["checkpoint", "now"] as const) {
+    const states = replicas.map((proc) => run.net.perNode[proc]?.replicaState?.[view]);
+    expect(
+      states.every((state) => state !== undefined),
+      view,
+    ).toBe(true);
+    expect(new Set(states.map((state) => `${state?.position}/${state?.root}`)).size, view).toBe(1);
+  }
+}
+
 describe("amnesia on real processes", () => {
   it("crash mode: the leader killed and restarted empty installs its group's checkpoint over real links and catches up; nothing lost or duplicated, one root", {
     timeout: 180_000,
@@ -87,10 +102,10 @@ describe("amnesia on real processes", () => {
     const state = run.net.perNode["a/2"]?.replicaState;
     expect(state?.transferredBytes).toBeGreaterThan(0);
     expect(state?.faultyServers).toEqual(["a/3"]);
-    // The correct replicas end with one root (they executed the same log, so checkpointed alike).
-    const correct = ["a/0", "a/1", "a/2"].map((proc) => run.net.perNode[proc]?.replicaState?.checkpoint);
-    expect(correct.every((checkpoint) => checkpoint !== undefined)).toBe(true);
-    expect(new Set(correct.map((checkpoint) => `${checkpoint?.position}/${checkpoint?.root}`)).size).toBe(1);
+    // The correct replicas end with one root (they executed the same log, so checkpointed alike),
+    // and with one whole state when they stopped (which checks what the restarted replica built
+    // from its install even when it took no checkpoint of its own after it).
+    expectOneState(run, ["a/0", "a/1", "a/2"]);
   });
 
   it("Byzantine mode: a replica back from amnesia, killed again and restarted from its journal (begun with the hard state the amnesia restart kept), replays it and catches up; nothing lost or duplicated, one root", {
@@ -151,14 +166,8 @@ describe("amnesia on real processes", () => {
     expect(log).toMatch(/amnesia: kept the orderer's hard state/);
     expect(log).toMatch(/journal in .*: [1-9]\d* input\(s\) to replay/);
     expect(log).toMatch(/replayed [1-9]\d* input\(s\)/);
-    // Every replica ends at one checkpoint under one root.
-    const checkpoints = ["a/0", "a/1", "a/2", "a/3"].map(
-      (proc) => run.net.perNode[proc]?.replicaState?.checkpoint,
-    );
-    expect(checkpoints.every((checkpoint) => checkpoint !== undefined)).toBe(true);
-    expect(new Set(checkpoints.map((checkpoint) => `${checkpoint?.position}/${checkpoint?.root}`)).size).toBe(
-      1,
-    );
+    // Every replica ends at one checkpoint under one root, and with one whole state.
+    expectOneState(run, ["a/0", "a/1", "a/2", "a/3"]);
   });
 
   it("crash mode, journals truncated at checkpoints: a follower killed and restarted starts from the checkpoint on its own disk, not from every input, and catches up; nothing lost or duplicated", {
