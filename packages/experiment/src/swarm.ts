@@ -78,6 +78,7 @@ const DELAYED_LINEARIZABLE_MULTICASTS_PER_CLIENT_MAX = 3;
 const CORRUPT_STATE_SEEDS_PERCENT = 25;
 /** Checkpoint intervals (log positions) of those runs: short, so the restarted replica fetches state. */
 const CORRUPT_STATE_CHECKPOINT_ENTRIES: readonly number[] = [2, 4, 8, 16];
+const CORRUPT_STATE_MULTICASTS_PER_CLIENT_MAX = 8;
 
 export function swarmCase(
   protocol: ProtocolDefinition<unknown>,
@@ -237,6 +238,12 @@ export function swarmCase(
       kind: "amnesia",
     });
     checkpointEntries = corruptPrng.pick(CORRUPT_STATE_CHECKPOINT_ENTRIES);
+    // Seven replicas per group checkpointing every few positions: fewer multicasts keep such a
+    // run about as cheap as the others (a few checkpoints are all the fetch needs).
+    workload = {
+      ...workload,
+      multicastsPerClient: Math.min(workload.multicastsPerClient, CORRUPT_STATE_MULTICASTS_PER_CLIENT_MAX),
+    };
   }
 
   // Its own stream, so switching reconfiguration on leaves the rest of a seed's draw unchanged.
