@@ -90,12 +90,16 @@ interface InFlight {
   results: Record<GroupId, unknown> | undefined;
   /** Delays replicas reported with their answers (the last report per replica); rarely any. */
   delays?: Map<ProcessId, readonly ObservedDelay[]>;
+  /** When the request was last sent, and when its current version (`view`) was first sent. */
   sentTick: number;
+  firstSentTick: number;
   retries: number;
   /** Retries since an entry group last said the request is under way; `retriesMax` of them and the client gives up. */
   silentRetries: number;
   /** Per entry group, the replicas that said so since (a quorum of one group counts); created on the first. */
   underWay: Map<GroupId, Set<ProcessId>> | undefined;
+  /** Whether a group said the current version is under way: its answer is then timed from `firstSentTick`. */
+  ordered: boolean;
 }
 
 const DEFAULT_RETRY_TICKS = 100;
@@ -111,7 +115,8 @@ const RETRY_DOUBLINGS_MAX = 3;
  * retransmission timer), never below `floorTicks` nor above `RETRY_WAIT_FACTOR_MAX` times it, and
  * doubled per retry of the request. A group that is merely slow (a saturated one answers in
  * seconds) is then waited for instead of being sent every request again. Only requests answered
- * without a retry are timed (Karn's rule: an answer to a retried request may be the first send's).
+ * without a retry are timed (Karn's rule: an answer to a retried request may be the first send's),
+ * and those a group said were under way, from their first send (see `MulticastClient.receive`).
  * Integer arithmetic in ticks, scaled as RFC 6298's reference code does (the smoothed round trip
  * times 8, its deviation times 4), so every process computes the same waits.
  */
@@ -281,9 +286,11 @@ export class MulticastClient implements ClientLogic {
       votes: undefined,
       results: undefined,
       sentTick: this.ticks,
+      firstSentTick: this.ticks,
       retries: 0,
       silentRetries: 0,
       underWay: undefined,
+      ordered: false,
     });
     return { message, outputs: sends };
   }
@@ -392,6 +399,8 @@ export class MulticastClient implements ClientLogic {
     record.sends = this.requestSends(record.message, record.seq, record.entryGroups, false);
     record.toEveryone = this.reachesEveryone(record.entryGroups);
     record.sentTick = this.ticks;
+    record.firstSentTick = this.ticks;
+    record.ordered = false;
     return record.sends;
   }
 
@@ -409,6 +418,7 @@ export class MulticastClient implements ClientLogic {
     voters.add(from);
     if (voters.size >= this.quorum) {
       record.silentRetries = 0;
+      record.ordered = true;
       record.underWay.clear();
     }
     return NOTHING;
@@ -503,7 +513,13 @@ export class MulticastClient implements ClientLogic {
       if (groupsLeft.length > 0) return NOTHING;
     }
     this.remove(record);
+    // Karn's rule: an answer to a retried request may be the first send's or a retry's, so only
+    // one sent once is timed, unless a group said it was under way: it was ordered then, and
+    // the time from its first send is the group's (a slow one's, not a lost send's). Without
+    // those, a client whose requests are nearly all retried (a saturated group) gets no samples,
+    // keeps its short wait, and sends every request again and again.
     if (record.retries === 0) this.retry.observe(this.ticks - record.sentTick);
+    else if (record.ordered) this.retry.observe(this.ticks - record.firstSentTick);
     const id = record.message.id;
     const results = record.results;
     if (record.delays === undefined)

@@ -212,6 +212,10 @@ export class ProposedInputs {
     return this.itemByKey.has(key);
   }
 
+  get size(): number {
+    return this.itemByKey.size;
+  }
+
   add(input: OrderedInput): void {
     if (this.itemByKey.has(input.key)) return;
     const item = input.kind === "copy" ? itemKeyOf(input) : "";

@@ -2,7 +2,7 @@ import type { Prng, ProcessId } from "@amcast/core";
 import { assert } from "@amcast/core";
 import { BackoffLevel } from "./backoff.js";
 import type { OrderedInput } from "./inputs.js";
-import { batchBytes, InputPool } from "./inputs.js";
+import { batchBytes, InputPool, ProposedInputs } from "./inputs.js";
 import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
 
 /**
@@ -31,6 +31,10 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  *   `pipelineMax` undecided entries at a time (while one is undecided, only full batches), and sends each follower the entries after what it
  *   is known to hold, with the index and term of the entry before them; a follower accepts only if
  *   it holds that entry (log matching), dropping any conflicting suffix.
+ * - R2a (one copy per stream item): of the copies of another group's stream item, the leader
+ *   proposes only as many as its group needs to take the item (`OrdererHost.copiesNeeded`: one in
+ *   crash mode); the rest stay pooled until the item is taken, and are proposed if the entry
+ *   holding the first is lost with its leader (every replica pools what it received, R4).
  * - R3 (commit): an entry of the leader's current term stored by a majority is committed, and so
  *   is everything before it; replicas apply committed entries in index order. A new leader first
  *   appends an empty entry of its own term, which commits whatever earlier terms left undecided.
@@ -141,8 +145,11 @@ export class RaftOrderer implements Orderer {
   private readonly lastHeard = new Map<ProcessId, number>();
   private lastHeartbeat = 0;
   private readonly pool: InputPool;
-  /** Keys of inputs in log entries not yet applied: the leader must not propose them again. */
-  private readonly proposedKeys = new Set<string>();
+  /**
+   * Inputs in log entries not yet applied: the leader must not propose them again, nor more copies
+   * of a stream item than its group needs to take it (R2a).
+   */
+  private readonly proposedKeys = new ProposedInputs();
   private readonly majority: number;
   private readonly peers: readonly ProcessId[];
   /** Followers that fell further behind than the retained log reaches (without checkpoints). */
@@ -520,14 +527,31 @@ export class RaftOrderer implements Orderer {
         this.options.batchBytesMax,
         this.proposedKeys,
         this.host.useful,
+        this.proposable,
       );
       if (batch.length === 0) break;
-      for (const input of batch) this.proposedKeys.add(input.key);
       this.entries.push({ term: this.currentTerm, batch });
       proposed = true;
     }
     if (proposed) this.broadcastAppend();
   }
+
+  /**
+   * R2a: whether the leader proposes `input` now (it is then counted as proposed). Of a stream
+   * item's copies it proposes only as many as its group still needs to take the item (one in
+   * crash mode: any replica of the sending group is trusted); the others stay pooled and go once
+   * the item is taken, or are proposed if the entry holding the first is lost with its leader.
+   */
+  private readonly proposable = (input: OrderedInput): boolean => {
+    if (
+      input.kind === "copy" &&
+      this.host.copiesNeeded !== undefined &&
+      this.host.copiesNeeded(input) - this.proposedKeys.copiesOf(input) <= 0
+    )
+      return false;
+    this.proposedKeys.add(input);
+    return true;
+  };
 
   private broadcastAppend(): void {
     this.lastHeartbeat = this.host.now();
@@ -589,7 +613,7 @@ export class RaftOrderer implements Orderer {
         this.dropFrom(index);
       }
       this.entries.push(entry);
-      for (const input of entry.batch) this.proposedKeys.add(input.key);
+      for (const input of entry.batch) this.proposedKeys.add(input);
     }
     const lastNew = message.prevIndex + message.entries.length;
     if (message.commit > this.commitIndex)
@@ -670,7 +694,7 @@ export class RaftOrderer implements Orderer {
     const keep = position <= this.lastIndex() && this.termAt(position) === mark;
     const kept = keep ? this.entries.slice(position + 1 - this.firstIndex) : [];
     this.proposedKeys.clear();
-    for (const entry of kept) for (const input of entry.batch) this.proposedKeys.add(input.key);
+    for (const entry of kept) for (const input of entry.batch) this.proposedKeys.add(input);
     this.entries = kept;
     this.firstIndex = position + 1;
     this.droppedTerm = mark;

@@ -181,6 +181,9 @@ export class Replica<M> implements ProcessLogic {
   private lastRequest: Multicast | undefined;
   private lastRequestSeq = 0;
   private consensusEnvelope: Extract<GroupWire, { t: "consensus" }> | undefined;
+  /** Crash mode: the stream items this replica made last, and whether it led its group at its last step (see `leadsGroup`). */
+  private readonly recentItems = new RecentItems();
+  private leading = false;
 
   constructor(spec: ReplicaSpec<M>) {
     const replicas = spec.membership.replicas(spec.group);
@@ -800,12 +803,33 @@ export class Replica<M> implements ProcessLogic {
       if (description.id !== id) id = undefined;
       bytes += description.bytes;
     }
+    const sends: ProcessOutput[] = [];
     for (const replica of this.spec.membership.replicas(to))
-      this.outputs.push(
+      sends.push(
         id === undefined
           ? { kind: "send", to: replica, body: envelope, bytes, label, protocol: true }
           : { kind: "send", to: replica, body: envelope, bytes, label, id, protocol: true },
       );
+    if (this.mode === "crash") {
+      this.recentItems.add(sends, bytes);
+      if (!this.leadsGroup()) return;
+    }
+    for (const send of sends) this.outputs.push(send);
+  }
+
+  /**
+   * Crash mode: whether this replica leads its group. Only the leader sends stream items (any
+   * replica of a group is trusted, so one copy per receiving replica is enough); every replica
+   * keeps the last ones it made (`RecentItems`), and one that becomes leader sends those again
+   * first: the items a leader that crashed made last may have died with it unsent (on real
+   * processes, in its sockets' buffers), and its successor made them too unless it makes them
+   * now, as leader. Receivers drop the copies of items they already took.
+   */
+  private leadsGroup(): boolean {
+    const leading = this.orderer.leader() === this.id;
+    if (leading && !this.leading) for (const send of this.recentItems.sends()) this.outputs.push(send);
+    this.leading = leading;
+    return leading;
   }
 
   /**
@@ -886,6 +910,7 @@ export class Replica<M> implements ProcessLogic {
   }
 
   private flush(): readonly ProcessOutput[] {
+    if (this.mode === "crash") this.leadsGroup();
     if (this.outputs.length === 0) return NO_OUTPUTS;
     const outputs = this.outputs;
     this.outputs = [];
@@ -903,6 +928,45 @@ export class Replica<M> implements ProcessLogic {
 }
 
 const NO_OUTPUTS: readonly ProcessOutput[] = [];
+
+/**
+ * Crash mode: the stream items a replica made last, to send again when it becomes leader. What a
+ * crashed leader may have failed to send is what it made in its last turns (on real processes,
+ * what its sockets had not taken yet), and so what its successor made last. The most recent items
+ * are kept whatever their destination, within this many and this many modelled bytes: a bound on
+ * the memory and on the resend, far above the few decided batches of a leader's last turns.
+ */
+const RECENT_ITEMS_MAX = 256;
+const RECENT_ITEM_BYTES_MAX = 1024 * 1024;
+
+/** The sends of the stream items made last (one send per receiving replica), oldest first. */
+class RecentItems {
+  private items: { readonly sends: readonly ProcessOutput[]; readonly bytes: number }[] = [];
+  private head = 0;
+  private bytes = 0;
+
+  add(sends: readonly ProcessOutput[], bytes: number): void {
+    this.items.push({ sends, bytes });
+    this.bytes += bytes;
+    while (
+      this.items.length - this.head > 1 &&
+      (this.items.length - this.head > RECENT_ITEMS_MAX || this.bytes > RECENT_ITEM_BYTES_MAX)
+    ) {
+      this.bytes -= (this.items[this.head] as { bytes: number }).bytes;
+      this.head += 1;
+    }
+    // Compacted now and then: dropping one item per item made would copy the list each time.
+    if (this.head >= RECENT_ITEMS_MAX) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  *sends(): Iterable<ProcessOutput> {
+    for (let index = this.head; index < this.items.length; index += 1)
+      yield* (this.items[index] as { sends: readonly ProcessOutput[] }).sends;
+  }
+}
 
 /** Trace label of a stream item carrying several protocol messages. */
 export const STREAM_BATCH_LABEL = "stream-batch";

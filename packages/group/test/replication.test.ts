@@ -41,6 +41,12 @@ interface RunOptions {
   readonly farAheadCopiers?: readonly string[];
   /** Sees every message a correct replica sends. */
   readonly observe?: (from: string, send: Extract<ProcessOutput, { kind: "send" }>) => void;
+  /** The replicas of this group lose the stream copies they send as leader between these ticks of theirs. */
+  readonly leaderLosesCopies?: {
+    readonly group: string;
+    readonly fromTick: number;
+    readonly untilTick: number;
+  };
 }
 
 /**
@@ -123,6 +129,42 @@ class Observed extends RewritesOutputs {
 }
 
 /**
+ * A correct replica whose stream copies, sent while it leads its group within a window of its
+ * ticks, are lost: what a leader's crash does on real processes to what it made last and had not
+ * yet written to its sockets.
+ */
+class LeaderLosesCopies extends RewritesOutputs {
+  private ticks = 0;
+  lostCopies = 0;
+
+  constructor(
+    inner: Replica<unknown>,
+    private readonly window: NonNullable<RunOptions["leaderLosesCopies"]>,
+  ) {
+    super(inner);
+  }
+
+  override tick(): readonly ProcessOutput[] {
+    this.ticks += 1;
+    return super.tick();
+  }
+
+  protected rewrite(outputs: readonly ProcessOutput[]): readonly ProcessOutput[] {
+    if (
+      this.ticks < this.window.fromTick ||
+      this.ticks >= this.window.untilTick ||
+      this.inner.orderer.leader() !== this.id
+    )
+      return outputs;
+    return outputs.filter((output) => {
+      const lost = output.kind === "send" && (output.body as { t: string }).t === "copy";
+      if (lost) this.lostCopies += 1;
+      return !lost;
+    });
+  }
+}
+
+/**
  * A replica that runs correctly but signs its prepares and commits wrongly (each carries its
  * signature of its first vote): they come over its own link, so only their signatures are wrong.
  */
@@ -164,6 +206,7 @@ function run(options: RunOptions) {
   const correct: Replica<unknown>[] = [];
   const badVoteSigners = new Map<string, BadVoteSigner>();
   const farAheadCopiers = new Map<string, FarAheadCopier>();
+  const copyLosers: LeaderLosesCopies[] = [];
   const processes: SimProcess[] = membership.processes().map(({ id, group }) => {
     const signer = signatures?.signerFor(id);
     const replica = createReplica({
@@ -182,15 +225,19 @@ function run(options: RunOptions) {
     if (strategy === undefined && !badVotes && !farAhead) correct.push(replica);
     if (badVotes) badVoteSigners.set(id, new BadVoteSigner(replica));
     if (farAhead) farAheadCopiers.set(id, new FarAheadCopier(replica, signer));
+    const losesCopies = options.leaderLosesCopies?.group === group ? options.leaderLosesCopies : undefined;
+    if (losesCopies !== undefined) copyLosers.push(new LeaderLosesCopies(replica, losesCopies));
     const logic = farAhead
       ? (farAheadCopiers.get(id) as FarAheadCopier)
-      : badVotes
-        ? (badVoteSigners.get(id) as BadVoteSigner)
-        : strategy === undefined || signer === undefined
-          ? options.observe === undefined
-            ? replica
-            : new Observed(replica, options.observe)
-          : new ByzantineReplica(replica, strategy, signer, membership);
+      : losesCopies !== undefined
+        ? (copyLosers.at(-1) as LeaderLosesCopies)
+        : badVotes
+          ? (badVoteSigners.get(id) as BadVoteSigner)
+          : strategy === undefined || signer === undefined
+            ? options.observe === undefined
+              ? replica
+              : new Observed(replica, options.observe)
+            : new ByzantineReplica(replica, strategy, signer, membership);
     return { logic, region: topology.groupRegion(group), group };
   });
   const dsts: DestinationSet[] = [["a"], ["b"], ["a", "b"]];
@@ -253,7 +300,7 @@ function run(options: RunOptions) {
   const report = checkRun(events, { liveness: true });
   const deliveredBy = (proc: string) =>
     events.flatMap((event) => (event.ev === "deliver" && event.proc === proc ? [String(event.id)] : []));
-  return { result, report, correct, deliveredBy, events, badVoteSigners, farAheadCopiers };
+  return { result, report, correct, deliveredBy, events, badVoteSigners, farAheadCopiers, copyLosers };
 }
 
 function expectClean(outcome: ReturnType<typeof run>): void {
@@ -292,6 +339,65 @@ describe("crash mode (2f+1 replicas, Raft-style log)", () => {
       .filter((replica) => replica.group === "a")
       .map((replica) => replica.orderer.leader());
     expect(new Set(leaders).size).toBe(1);
+  });
+
+  it("sends each stream item from the sending group's leader alone, and orders one copy of it", () => {
+    /** Per item "<fromGroup>#<k>": the replicas that sent a copy, and to whom. */
+    const senders = new Map<string, Set<string>>();
+    const receivers = new Map<string, string[]>();
+    /** Per item: the input keys its receiving group's leader put into log entries. */
+    const proposed = new Map<string, Set<string>>();
+    const outcome = run({
+      mode: "crash",
+      multicastsPerClient: 60,
+      outstanding: 8,
+      observe: (from, send) => {
+        const wire = send.body as { t: string; k?: number; body?: unknown };
+        const group = from.split("/")[0] as string;
+        if (wire.t === "copy") {
+          const item = `${group}#${wire.k}`;
+          senders.set(item, (senders.get(item) ?? new Set()).add(from));
+          receivers.set(item, [...(receivers.get(item) ?? []), send.to]);
+        }
+        const append = wire.body as {
+          type?: string;
+          entries?: { batch: { kind: string; key: string; fromGroup: string; k: number }[] }[];
+        };
+        if (wire.t !== "consensus" || append.type !== "append") return;
+        for (const entry of append.entries ?? [])
+          for (const input of entry.batch) {
+            if (input.kind !== "copy") continue;
+            const item = `${input.fromGroup}#${input.k}`;
+            proposed.set(item, (proposed.get(item) ?? new Set()).add(input.key));
+          }
+      },
+    });
+    expectClean(outcome);
+    expect(senders.size).toBeGreaterThan(20);
+    for (const [item, from] of senders) {
+      // One sender (the leader: no faults), one copy to each of the 3 receivers (9 before).
+      expect([item, from.size]).toEqual([item, 1]);
+      expect([item, [...(receivers.get(item) ?? [])].sort()]).toEqual([
+        item,
+        [0, 1, 2].map((index) => `${item.startsWith("a") ? "b" : "a"}/${index}`),
+      ]);
+    }
+    expect(proposed.size).toBe(senders.size);
+    for (const [item, keys] of proposed) expect([item, keys.size]).toEqual([item, 1]);
+  });
+
+  it("a new leader sends again the stream items its crashed predecessor made last and never sent", () => {
+    const outcome = run({
+      mode: "crash",
+      crashes: [{ leaderOf: "a", atMs: 800, recoverAtMs: 2000 }],
+      leaderLosesCopies: { group: "a", fromTick: 50, untilTick: 81 },
+      multicastsPerClient: 60,
+    });
+    // Without the resend, b never gets the items a's first leader made in its last 300 ms (its
+    // successor had made them too, as a follower): the global multicasts among them never
+    // complete (checked: 36 violations and no drain).
+    expect(outcome.copyLosers.reduce((sum, loser) => sum + loser.lostCopies, 0)).toBeGreaterThan(0);
+    expectClean(outcome);
   });
 
   it("lets a follower that was down catch up from the leader", () => {
@@ -507,6 +613,38 @@ describe("clients", () => {
     expect(waiting.receive("a/3", reply)).toEqual([
       { kind: "complete", id: message.id, results: { a: null } },
     ]);
+  });
+
+  it("time a retried request from its first send once its group said it is under way, and wait that long next time", () => {
+    const membership = Membership.uniform(["a", "b"], 3);
+    const waiting = createClient({
+      id: "c0",
+      protocol: skeen,
+      membership,
+      overlay: null,
+      mode: "crash",
+      f: 1,
+      outstandingMax: 1,
+      retryTicks: 10,
+    });
+    /** Ticks until the client sends the multicast in flight again (at most `limit`). */
+    const ticksToRetry = (limit: number) => {
+      for (let tick = 1; tick <= limit; tick += 1)
+        if (waiting.tick().some((output) => output.kind === "send")) return tick;
+      return limit;
+    };
+    // A saturated group: its answer comes 150 ticks after the first send, the request having
+    // been retried (at 10, then 20 ticks later) and said under way by the group's leader.
+    const first = waiting.multicast(["a"], 8).message;
+    expect(ticksToRetry(200)).toBe(10);
+    expect(ticksToRetry(200)).toBe(20);
+    waiting.receive("a/0", { t: "under-way", id: first.id });
+    for (let tick = 0; tick < 120; tick += 1) waiting.tick();
+    expect(waiting.receive("a/0", { t: "reply", id: first.id, group: "a", result: null })).toHaveLength(1);
+    // Timed at 150 ticks: the next request waits well beyond the 10-tick floor (it retried at
+    // 10 ticks when only requests answered without a retry were timed).
+    waiting.multicast(["a"], 8);
+    expect(ticksToRetry(2000)).toBeGreaterThanOrEqual(150);
   });
 
   it("crash mode: only leaders answer, and clients send to a group's leader once they know it", () => {

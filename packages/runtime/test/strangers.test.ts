@@ -43,6 +43,7 @@ describe("connections that do not authenticate", () => {
     };
     const a = await node("a", { limits });
     const b = await node("b", { limits });
+    const startedMs = performance.now();
     wire({ a, b });
     await a.transport.whenConnected(10_000, ["b"]);
     let counting = true;
@@ -111,8 +112,12 @@ describe("connections that do not authenticate", () => {
     expect(slow.every(closed)).toBe(true);
     counting = false;
     await watch;
-    // The log says so without a line per stranger.
-    expect(b.logs.filter((line) => line.includes("unauthenticated")).length).toBeLessThanOrEqual(11);
+    // The log says so without a line per stranger: at most 10 lines and one summary per 10 s
+    // window (a loaded machine can stretch the flood over more than one window).
+    const windows = Math.ceil((performance.now() - startedMs) / 10_000);
+    const strangerLines = b.logs.filter((line) => line.includes("unauthenticated")).length;
+    expect(strangerLines).toBeLessThanOrEqual(11 * windows);
+    expect(strangerLines).toBeLessThan(390);
     expect(b.transport.connectedTo(["a", "clients"])).toBe(true);
     a.transport.send("a/0", "b/0", { n: 101 });
     await until(() => b.received.length === 102, "a message after the flood");
