@@ -196,8 +196,8 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
       text: "the replicas' journal fsync policy (with `batch`, each round trip of a state transfer waits for two fsyncs)",
       defaultText: "interval",
     },
-    "recovery.net.truncateJournal": {
-      text: "write the group's checkpoints into the journals and truncate them there (a durable restart then starts from its checkpoint)",
+    "recovery.net.keepJournal": {
+      text: "journal every input and keep the whole journal (a durable restart replays it all); by default journals hold decided positions and are truncated at the group's checkpoints",
       defaultText: "false",
     },
     "recovery.oracles": {
@@ -521,7 +521,7 @@ const EXAMPLES: Record<string, unknown> = {
         pauseMs: 50,
         checkpointEntries: 4,
         fsync: "interval",
-        truncateJournal: false,
+        keepJournal: false,
       },
     },
   },

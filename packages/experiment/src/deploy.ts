@@ -31,13 +31,15 @@ export const CONTAINER_PATHS = {
   deployment: "/etc/amcast/deployment/deployment.json",
   secret: "/etc/amcast/secret/cluster.secret",
   traces: "/var/lib/amcast",
-  /** Each replica journals its inputs in `<journals>/<its name>` (see docs/durability.md). */
+  /** Each replica journals what it decides in `<journals>/<its name>` (see docs/durability.md). */
   journals: "/var/lib/amcast/journals",
 } as const;
 
 /**
- * The persistent volume each Kubernetes replica journals to. Journals are not truncated yet, so
- * a long run needs a larger claim (patch `volumeClaimTemplates`).
+ * The persistent volume each Kubernetes replica journals to. Journals are truncated at the group's
+ * checkpoints, so this bounds one checkpoint interval and the state; a deployment with
+ * `storage.truncate: false` keeps every input and needs a larger claim for a long run (patch
+ * `volumeClaimTemplates`).
  */
 export const JOURNAL_VOLUME_SIZE = "4Gi";
 
@@ -360,8 +362,8 @@ export function kubernetesLayout(
                   String(options.healthPort),
                   "--trace",
                   `${CONTAINER_PATHS.traces}/$(POD_NAME).trace.jsonl`,
-                  // A container restarted after a crash replays its journal and rejoins with its
-                  // votes and state: an empty restart could vote twice in a term.
+                  // A container restarted after a crash rebuilds itself from its journal and
+                  // rejoins with its votes and state: an empty restart could vote twice in a term.
                   "--data-dir",
                   `${CONTAINER_PATHS.journals}/$(POD_NAME)`,
                 ],
@@ -501,7 +503,7 @@ export function composeFiles(system: SystemSpec, options: DeployOptions): Deploy
         String(options.healthPort),
         "--trace",
         traceOf(node),
-        // On the named volume, so a restarted container replays its journal and rejoins.
+        // On the named volume, so a restarted container rebuilds itself from its journal and rejoins.
         "--data-dir",
         `${CONTAINER_PATHS.journals}/${serviceOf(node.id)}`,
       ],

@@ -38,7 +38,7 @@ export async function runRecoveryCaseNet(
   const events: TraceEvent[] = [];
   const run = await runCluster(spec, {
     ...options,
-    storage: { fsync: plan.netFsync, ...(plan.netTruncateJournal ? { truncate: true } : {}) },
+    storage: { fsync: plan.netFsync, ...(plan.netKeepJournal ? { truncate: false } : {}) },
     replicaState: {
       checkpointEntries: plan.checkpointEntries,
       keyValue: { keys, partitions: plan.partitions },

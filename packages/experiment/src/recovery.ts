@@ -62,8 +62,8 @@ export interface RecoveryPlan {
    * nothing it wrote; with `batch`, each round trip of a state transfer waits for two fsyncs).
    */
   readonly netFsync: FsyncPolicy;
-  /** On real processes: write checkpoints into the journals and truncate them there (default false). */
-  readonly netTruncateJournal: boolean;
+  /** On real processes: journal every input and keep the whole journal (default false: decided positions, truncated at checkpoints). */
+  readonly netKeepJournal: boolean;
 }
 
 /** The fields a recovery plan's `net` block may set for runs on real processes. */
@@ -154,9 +154,9 @@ export function readRecoveryPlan(text: string, file: string): RecoveryPlan {
 function readNetFields(block: JsonFields | undefined): {
   net: Partial<NetRecoveryFields>;
   netFsync: FsyncPolicy;
-  netTruncateJournal: boolean;
+  netKeepJournal: boolean;
 } {
-  if (block === undefined) return { net: {}, netFsync: "interval", netTruncateJournal: false };
+  if (block === undefined) return { net: {}, netFsync: "interval", netKeepJournal: false };
   const fields: Partial<Record<keyof NetRecoveryFields, unknown>> = {};
   if (block.has("keys")) fields.keys = block.numbers("keys", { integer: true, min: 1 });
   if (block.has("clients")) fields.clients = block.number("clients", { integer: true, min: 1 });
@@ -167,9 +167,9 @@ function readNetFields(block: JsonFields | undefined): {
   if (block.has("checkpointEntries"))
     fields.checkpointEntries = block.number("checkpointEntries", { integer: true, min: 1 });
   const netFsync = block.has("fsync") ? (block.choice("fsync", FSYNC_POLICIES) as FsyncPolicy) : "interval";
-  const netTruncateJournal = block.boolean("truncateJournal", false);
+  const netKeepJournal = block.boolean("keepJournal", false);
   block.done();
-  return { net: fields as Partial<NetRecoveryFields>, netFsync, netTruncateJournal };
+  return { net: fields as Partial<NetRecoveryFields>, netFsync, netKeepJournal };
 }
 
 /** A fault plan's `leaderOf` naming this resolves to a replica of the group that does not lead right now. */

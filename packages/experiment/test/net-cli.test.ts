@@ -633,75 +633,102 @@ describe("a replica process facing bad frames", () => {
 });
 
 describe("a replica restarted by hand from its data directory", () => {
-  it("killed with SIGKILL mid-workload and started again with the same command: it replays its journal, catches up, and the merged trace passes the oracles with it as a correct replica", {
-    timeout: 120_000,
-  }, async () => {
-    const dir = mkdtempSync(join(project, "restart-"));
-    const ports = [await freePort(), await freePort(), await freePort()];
-    const ids = ["a/0", "a/1", "a/2"];
-    const file = join(dir, "deployment.json");
-    writeFileSync(
-      file,
-      JSON.stringify({
-        kind: "deployment",
-        experiment: "../experiments/restart-one.json",
-        replicas: ids.map((id, index) => ({ id, host: "127.0.0.1", port: ports[index] })),
-        storage: { fsync: "batch" },
-      }),
-    );
-    writeFileSync(join(dir, "cluster.secret"), randomBytes(32));
-    const traceOf = (id: string): string => join(dir, `${encodeURIComponent(id)}.jsonl`);
-    const node = (command: string, id: string): Running =>
-      startCli(
-        command,
-        "--deployment",
-        file,
-        "--id",
-        id,
-        "--secret-file",
-        join(dir, "cluster.secret"),
-        "--trace",
-        traceOf(id),
-        ...(command === "replica" ? ["--data-dir", join(dir, `${encodeURIComponent(id)}.data`)] : []),
-      );
-    const replicas = new Map(ids.map((id) => [id, node("replica", id)]));
-    const clients = node("clients", "clients");
-    const delivered = (id: string): number => {
-      try {
-        return readFileSync(traceOf(id), "utf8").split('"ev":"deliver"').length - 1;
-      } catch {
-        return 0;
+  for (const lost of [false, true])
+    it(lost
+      ? "killed with SIGKILL mid-workload and its data directory wiped: refused in a cluster that ran before, then started with --rejoin-empty it rejoins as a new incarnation that votes only once caught up; the oracles pass"
+      : "killed with SIGKILL mid-workload and started again with the same command: it rebuilds itself from its journal, catches up, and the merged trace passes the oracles with it as a correct replica", {
+      timeout: 120_000,
+    }, async () => {
+      const dir = mkdtempSync(join(project, "restart-"));
+      const ports = [await freePort(), await freePort(), await freePort()];
+      const ids = ["a/0", "a/1", "a/2"];
+      const file = join(dir, "deployment.json");
+      const deploy = (clusterState: "new" | "existing"): void =>
+        writeFileSync(
+          file,
+          JSON.stringify({
+            kind: "deployment",
+            experiment: "../experiments/restart-one.json",
+            replicas: ids.map((id, index) => ({ id, host: "127.0.0.1", port: ports[index] })),
+            storage: { fsync: "batch", clusterState },
+          }),
+        );
+      deploy("new");
+      writeFileSync(join(dir, "cluster.secret"), randomBytes(32));
+      const traceOf = (id: string): string => join(dir, `${encodeURIComponent(id)}.jsonl`);
+      const dataOf = (id: string): string => join(dir, `${encodeURIComponent(id)}.data`);
+      const node = (command: string, id: string, ...extra: string[]): Running =>
+        startCli(
+          command,
+          "--deployment",
+          file,
+          "--id",
+          id,
+          "--secret-file",
+          join(dir, "cluster.secret"),
+          "--trace",
+          traceOf(id),
+          ...(command === "replica" ? ["--data-dir", dataOf(id)] : []),
+          ...extra,
+        );
+      const replicas = new Map(ids.map((id) => [id, node("replica", id)]));
+      const clients = node("clients", "clients");
+      const delivered = (id: string): number => {
+        try {
+          return readFileSync(traceOf(id), "utf8").split('"ev":"deliver"').length - 1;
+        } catch {
+          return 0;
+        }
+      };
+      // Mid-workload (the trace is written out every 200 ms): kill a/1, let the others go on.
+      await until(() => delivered("a/1") >= 30, "a/1 to deliver 30 multicasts");
+      const first = replicas.get("a/1") as Running;
+      first.child.kill("SIGKILL");
+      await first.exited;
+      const killedAt = delivered("a/1");
+      await new Promise((resolveWait) => setTimeout(resolveWait, 300));
+      if (lost) {
+        // Once the cluster has run, its operator says so (as etcd's initial cluster state).
+        deploy("existing");
+        rmSync(dataOf("a/1"), { recursive: true, force: true });
+        const refused = node("replica", "a/1");
+        expect(await refused.exited).not.toBe(0);
+        expect(refused.stderr).toMatch(
+          /--data-dir: .*a%2F1\.data holds no journal, and the deployment's storage.clusterState is "existing": .*start it with --rejoin-empty/,
+        );
       }
-    };
-    // Mid-workload (the trace is written out every 200 ms): kill a/1, let the others go on.
-    await until(() => delivered("a/1") >= 30, "a/1 to deliver 30 multicasts");
-    const first = replicas.get("a/1") as Running;
-    first.child.kill("SIGKILL");
-    await first.exited;
-    const killedAt = delivered("a/1");
-    await new Promise((resolveWait) => setTimeout(resolveWait, 300));
-    const again = node("replica", "a/1");
-    replicas.set("a/1", again);
-    expect(await clients.exited).toBe(0);
-    expect(clients.stderr).toMatch(/workload done: 240 multicasts, 240 completed/);
-    // The restarted replica replayed its journal and caught up with the rest of its group.
-    await until(() => delivered("a/1") >= 240, "the restarted a/1 to deliver every multicast", 60_000);
-    expect(again.stderr).toMatch(/journal in .*a%2F1\.data \(fsync batch\): \d+ input\(s\) to replay/);
-    expect(again.stderr).toMatch(/replayed \d+ input\(s\)/);
-    expect(killedAt).toBeLessThan(240);
-    for (const replica of replicas.values()) replica.child.kill("SIGTERM");
-    expect(await Promise.all([...replicas.values()].map((replica) => replica.exited))).toEqual([0, 0, 0]);
-    // No fault event: the oracles hold a/1 to everything a correct replica owes (every multicast
-    // delivered once, in the group's order).
-    const events: TraceEvent[] = [];
-    mergeTraceFiles([...ids, "clients"].map(traceOf), (event) => events.push(event));
-    expect(events.filter((event) => event.ev === "fault")).toEqual([]);
-    const report = checkRun(events, { liveness: true, realTime: false });
-    expect(report.violations).toEqual([]);
-    const order = (id: string): unknown[] =>
-      events.flatMap((event) => (event.ev === "deliver" && event.proc === id ? [event.id] : []));
-    expect(order("a/1")).toHaveLength(240);
-    expect(order("a/1")).toEqual(order("a/0"));
-    expect(order("a/2")).toEqual(order("a/0"));
-  });
+      const again = node("replica", "a/1", ...(lost ? ["--rejoin-empty"] : []));
+      replicas.set("a/1", again);
+      expect(await clients.exited).toBe(0);
+      expect(clients.stderr).toMatch(/workload done: 240 multicasts, 240 completed/);
+      // The restarted replica caught up with the rest of its group: from its journal, or, with
+      // nothing on disk, as a new incarnation its group brings up from the start of its log.
+      const owed = lost ? killedAt + 240 : 240;
+      await until(() => delivered("a/1") >= owed, "the restarted a/1 to deliver every multicast", 60_000);
+      if (lost) expect(again.stderr).toMatch(/rejoining with an empty data directory: no hard state/);
+      else {
+        expect(again.stderr).toMatch(
+          /journal in .*a%2F1\.data \(fsync batch\): decided positions, truncated at checkpoints; (\d+) position\(s\) to replay/,
+        );
+        const toReplay = Number(/(\d+) position\(s\) to replay/.exec(again.stderr)?.[1]);
+        if (toReplay > 0) expect(again.stderr).toMatch(`replayed ${toReplay} decided position(s)`);
+      }
+      expect(killedAt).toBeLessThan(240);
+      for (const replica of replicas.values()) replica.child.kill("SIGTERM");
+      expect(await Promise.all([...replicas.values()].map((replica) => replica.exited))).toEqual([0, 0, 0]);
+      const events: TraceEvent[] = [];
+      mergeTraceFiles([...ids, "clients"].map(traceOf), (event) => events.push(event));
+      // A journal: no fault event, so the oracles hold a/1 to everything a correct replica owes
+      // (every multicast delivered once, in the group's order). Wiped: a new incarnation.
+      expect(
+        events.flatMap((event) => (event.ev === "fault" ? [`${event.proc} ${event.kind}`] : [])),
+      ).toEqual(lost ? ["a/1 amnesia"] : []);
+      const report = checkRun(events, { liveness: true, realTime: false });
+      expect(report.violations).toEqual([]);
+      const order = (id: string): unknown[] =>
+        events.flatMap((event) => (event.ev === "deliver" && event.proc === id ? [event.id] : []));
+      expect(order("a/1").slice(lost ? killedAt : 0)).toEqual(order("a/0"));
+      expect(order("a/0")).toHaveLength(240);
+      expect(order("a/2")).toEqual(order("a/0"));
+    });
 });

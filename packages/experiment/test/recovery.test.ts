@@ -22,7 +22,7 @@ const PLAN: RecoveryPlan = {
   oracles: true,
   net: {},
   netFsync: "interval",
-  netTruncateJournal: false,
+  netKeepJournal: false,
 };
 
 describe("recovery experiment", () => {

@@ -13,7 +13,7 @@ export type { PbftHardState } from "./pbft.js";
 export { PbftOrderer } from "./pbft.js";
 export type { RaftHardState } from "./raft.js";
 export { RaftOrderer } from "./raft.js";
-export type { Application, DropReason, ReplicaSpec, ReplicationMode } from "./replica.js";
+export type { Application, DecidedPosition, DropReason, ReplicaSpec, ReplicationMode } from "./replica.js";
 export {
   createReplica,
   REPLICATION_MODES,

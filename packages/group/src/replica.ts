@@ -181,6 +181,12 @@ export class Replica<M> implements ProcessLogic {
   private lastRequest: Multicast | undefined;
   private lastRequestSeq = 0;
   private consensusEnvelope: Extract<GroupWire, { t: "consensus" }> | undefined;
+  /** With `journalDecisions`: the positions decided since the last `takeDecisions`. */
+  private decisions: DecidedPosition[] | undefined;
+  /** The batch of the position being executed (its `executed` call follows), for `decisions`. */
+  private deciding: readonly OrderedInput[] = NO_INPUTS;
+  /** What the orderer calls: `executeDecided` runs a journalled position through it again. */
+  private readonly ordererHost: OrdererHost;
   /** Crash mode: the stream items this replica made last, and whether it led its group at its last step (see `leadsGroup`). */
   private readonly recentItems = new RecentItems();
   private leading = false;
@@ -238,6 +244,7 @@ export class Replica<M> implements ProcessLogic {
         });
       },
       decide: (batch) => {
+        if (this.decisions !== undefined) this.deciding = batch;
         // What the batch sends to a group leaves as one stream item (see OutgoingStreams).
         this.outgoing.hold();
         for (const input of batch) this.execute(input);
@@ -251,6 +258,10 @@ export class Replica<M> implements ProcessLogic {
       executed: (position, mark) => {
         this.executedPosition = position;
         this.executedMark = mark;
+        if (this.decisions !== undefined) {
+          this.decisions.push({ position, mark, batch: this.deciding });
+          this.deciding = NO_INPUTS;
+        }
         if (this.checkpoints && position % ordering.checkpointEntries === 0)
           this.takeCheckpoint(position, mark);
       },
@@ -260,6 +271,7 @@ export class Replica<M> implements ProcessLogic {
           : { position: this.latest.position, root: this.latest.state.manifest.root },
       fetchState: (abovePosition, trusted) => this.fetchState(abovePosition, trusted, ordering),
     };
+    this.ordererHost = host;
     switch (spec.mode) {
       case "solo":
         this.orderer = new SoloOrderer(host);
@@ -477,19 +489,62 @@ export class Replica<M> implements ProcessLogic {
   }
 
   /**
+   * Keeps every position this replica decides, with its batch and the orderer's mark there, for
+   * a journal to take (`takeDecisions`) and write before the outputs they caused leave: a
+   * restart then rebuilds the replica exactly from its last checkpoint and the positions decided
+   * after it (`restoreCheckpoint`, `executeDecided`). False (nothing kept) when the replica
+   * takes no checkpoints (solo mode, or a protocol that cannot snapshot).
+   */
+  journalDecisions(): boolean {
+    if (!this.checkpoints) return false;
+    this.decisions ??= [];
+    return true;
+  }
+
+  /** The positions decided since the last call, in order (`journalDecisions`). */
+  takeDecisions(): readonly DecidedPosition[] {
+    const decisions = this.decisions;
+    if (decisions === undefined || decisions.length === 0) return NO_DECISIONS;
+    this.decisions = [];
+    return decisions;
+  }
+
+  /**
    * Starts a fresh replica from a checkpoint it wrote to its own disk before a restart (its
-   * journal was truncated there; the disk's checksums vouch for it): as an install of a fetched
-   * one, traced as such; its group catches it up from there. Built with the hard state recorded
-   * after that checkpoint, it votes again only once caught up (Raft R7, PBFT B6).
+   * journal was truncated there; the disk's checksums vouch for it). Not an install: the same
+   * replica continues, its journal's later positions executed again (`executeDecided`), so
+   * nothing is traced. Built with the hard state recorded last, it votes again only once caught
+   * up (Raft R7, PBFT B6): the orderer's log after its last decided position is not kept.
    */
   restoreCheckpoint(checkpoint: ReplicaCheckpoint): void {
     if (this.spec.codec === undefined || this.executedPosition > 0)
       throw new Error("restoreCheckpoint: a fresh replica with a state codec starts from a checkpoint");
-    this.install(checkpoint);
+    this.install(checkpoint, false);
   }
 
-  /** Rebuilds the replica from a verified checkpoint, then lets the orderer continue after it. */
-  private install(checkpoint: ReplicaCheckpoint): void {
+  /**
+   * Executes a position its journal recorded (`takeDecisions`) again, as its orderer did before
+   * a restart, after the checkpoint (`restoreCheckpoint`) or the position before it; the orderer
+   * then continues after it. Returns the outputs: the deliveries are the same again, and the
+   * sends left before the restart (or were lost with it).
+   */
+  executeDecided(decided: DecidedPosition): readonly ProcessOutput[] {
+    if (decided.position !== this.executedPosition + 1)
+      throw new Error(
+        `executeDecided: position ${decided.position} does not follow the last executed, ${this.executedPosition}`,
+      );
+    if (decided.batch.length > 0) this.ordererHost.decide(decided.batch);
+    this.ordererHost.executed(decided.position, decided.mark);
+    this.orderer.install(decided.position, decided.mark);
+    return this.flush();
+  }
+
+  /**
+   * Rebuilds the replica from a verified checkpoint, then lets the orderer continue after it.
+   * `fetched`: an install of its group's checkpoint (the positions between are skipped, traced
+   * as such); else the replica's own, from its disk.
+   */
+  private install(checkpoint: ReplicaCheckpoint, fetched = true): void {
     const codec = this.spec.codec as StateCodec;
     const read = (name: string): unknown => codec.decode(checkpoint.state.partitions.get(name) as Uint8Array);
     const order = read(PARTITION.order) as { position: number; mark: number | string };
@@ -518,11 +573,13 @@ export class Replica<M> implements ProcessLogic {
           state.restore(name.slice(APPLICATION_PARTITION_PREFIX.length), read(name));
     this.latest = checkpoint;
     this.previousCheckpointPosition = checkpoint.position;
-    this.installedCheckpoints += 1;
-    this.lastInstall = { from: this.executedPosition, to: checkpoint.position };
+    if (fetched) {
+      this.installedCheckpoints += 1;
+      this.lastInstall = { from: this.executedPosition, to: checkpoint.position };
+      this.outputs.push({ kind: "install", group: this.group, position: checkpoint.position });
+    }
     this.executedPosition = checkpoint.position;
     this.executedMark = order.mark;
-    this.outputs.push({ kind: "install", group: this.group, position: checkpoint.position });
     this.orderer.install(checkpoint.position, order.mark);
   }
 
@@ -928,6 +985,16 @@ export class Replica<M> implements ProcessLogic {
 }
 
 const NO_OUTPUTS: readonly ProcessOutput[] = [];
+const NO_INPUTS: readonly OrderedInput[] = [];
+const NO_DECISIONS: readonly DecidedPosition[] = [];
+
+/** A log position a replica decided: what its journal keeps to execute it again after a restart. */
+export interface DecidedPosition {
+  readonly position: number;
+  /** The orderer's mark there (Raft: the entry's term; PBFT: the digest chain). */
+  readonly mark: number | string;
+  readonly batch: readonly OrderedInput[];
+}
 
 /**
  * Crash mode: the stream items a replica made last, to send again when it becomes leader. What a

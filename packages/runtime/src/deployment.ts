@@ -31,12 +31,14 @@ import { netRefusals } from "./support.js";
  *   "replicas": [{ "id": "Canada/0", "host": "10.0.0.1", "port": 7000 }, ...],
  *   "clientHosts": [{ "id": "clients-0", "clients": ["c0", "c1"] }],
  *   "transport": { "batchMessagesMax": 512 },
- *   "storage": { "fsync": "batch", "truncate": false },
+ *   "storage": { "fsync": "batch", "truncate": true },
  *   "publicKeys": { "Canada/0": "<64 hex digits>", ..., "c0": "..." } }
  * ```
  * `storage.fsync` is the fsync policy of replicas started with a data directory
- * (`amcast replica --data-dir DIR`; `--fsync` overrides it); `storage.truncate` writes the
- * group's checkpoints into their journals and truncates them there.
+ * (`amcast replica --data-dir DIR`; `--fsync` overrides it); `storage.truncate` (default true)
+ * has them journal decided positions and truncate their journals at the group's checkpoints;
+ * false keeps every input, the whole journal. `storage.clusterState` `"existing"` refuses a
+ * replica whose data directory holds no journal unless it is started with `--rejoin-empty`.
  * `publicKeys` (Byzantine mode only, where it is required) lists every process's Ed25519 public
  * key, replicas and clients; `amcast keys` derives them from the cluster secret.
  * `run` may leave out what the experiment has only one of (it may also name `linearizable` and
@@ -70,8 +72,18 @@ export interface Deployment {
 /** A deployment's `storage`: how replicas with a data directory journal. */
 export interface DeploymentStorage {
   readonly fsync: FsyncPolicy;
-  /** Write the group's checkpoints into the journal and truncate it there (default false). */
+  /**
+   * Default true: journals record decided positions and the group's checkpoints, truncated at
+   * each; false: every input, the whole journal kept (`ReplicaStorage.truncate`).
+   */
   readonly truncate?: boolean;
+  /**
+   * `"existing"` once the cluster has run (as etcd's initial cluster state): a replica whose data
+   * directory holds no journal then refuses to start unless told `--rejoin-empty`, since it may
+   * have voted before it lost its disk. `"new"` (the default): an empty data directory is a
+   * first start.
+   */
+  readonly clusterState?: "new" | "existing";
 }
 
 /**
@@ -353,9 +365,16 @@ function readStorage(doc: Fields | undefined): DeploymentStorage | undefined {
   const fsync = doc.string("fsync");
   if (!(FSYNC_POLICIES as readonly string[]).includes(fsync))
     throw doc.error("fsync", `expected one of ${listNames(FSYNC_POLICIES)}, got ${describeValue(fsync)}`);
-  const truncate = doc.boolean("truncate", false);
+  const truncate = doc.boolean("truncate", true);
+  const clusterState = doc.has("clusterState") ? doc.string("clusterState") : "new";
+  if (clusterState !== "new" && clusterState !== "existing")
+    throw doc.error("clusterState", `expected "new" or "existing", got ${describeValue(clusterState)}`);
   doc.done();
-  return { fsync: fsync as FsyncPolicy, ...(truncate ? { truncate } : {}) };
+  return {
+    fsync: fsync as FsyncPolicy,
+    ...(truncate ? {} : { truncate }),
+    ...(clusterState === "existing" ? { clusterState } : {}),
+  };
 }
 
 function readReplicaState(doc: Fields | undefined): ReplicaStateOptions | undefined {

@@ -87,9 +87,9 @@ export interface NodeHostOptions {
   /** Every client finished its workload (all its multicasts started and completed or skipped). */
   readonly onWorkloadDone?: () => void;
   /**
-   * A replica node's journal (a data directory): every input is recorded before the replica
-   * takes it, and the step's outputs leave once the input is durable; `start` first replays what
-   * the journal holds from before a restart.
+   * A replica node's journal (a data directory): what the replica decided (or every input it
+   * takes) is recorded, and the step's outputs leave once that is durable; `start` first replays
+   * what the journal holds from before a restart (after its checkpoint, restored by the caller).
    */
   readonly journal?: ReplicaJournal;
   /** What the replica's earlier incarnations traced (with `journal`): replay does not trace it again. */
@@ -269,6 +269,9 @@ export class NodeHost {
         (logic, outputs) => this.apply(logic, outputs),
         options.onFatal,
         typeof replica?.hardState === "function" ? (replica as JournalledReplica) : undefined,
+        // What the positions a checkpoint covers delivered must be in the trace before the
+        // journal drops them (a restart does not execute them again).
+        () => options.trace?.flush(),
       );
     }
     const root = new Prng(options.seed);
@@ -500,7 +503,7 @@ export class NodeHost {
       (input, error) => this.logicError(logic.id, `${input} (replayed)`, error),
     );
     this.options.log(
-      `replayed ${stats.inputs} input(s) from ${journal.storage.dataDir} (${stats.ticks} ticks) in ${Math.round(stats.ms)} ms` +
+      `replayed ${stats.kind === "decided" ? `${stats.inputs} decided position(s)` : `${stats.inputs} input(s) (${stats.ticks} ticks)`} from ${journal.storage.dataDir} in ${Math.round(stats.ms)} ms` +
         `${stats.truncatedBytes > 0 ? `, after cutting a torn tail of ${stats.truncatedBytes} bytes` : ""}; ${traceLater} deliveries traced now`,
     );
     return stats;

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { existsSync, rmSync } from "node:fs";
 import type { ProcessId, ProcessLogic, ProcessOutput } from "@amcast/core";
 import { InputError } from "@amcast/core";
-import type { FsyncPolicy, LogEntry } from "@amcast/storage";
+import type { DecidedPosition } from "@amcast/group";
+import type { FsyncPolicy } from "@amcast/storage";
 import {
   decodeSnapshot,
   encodeSnapshot,
@@ -24,30 +25,45 @@ export interface ReplicaStorage {
   readonly dataDir: string;
   readonly fsync: FsyncPolicy;
   /**
-   * Write each of the group's checkpoints into the journal and truncate it there: replay stays
-   * bounded, and a restart installs the latest checkpoint (with the hard state recorded after
-   * it) and catches up from its group — a new incarnation in the trace, not an exact replay.
+   * Default true: the journal records the positions the replica decides (not every input), writes
+   * each of the group's checkpoints into the journal and is truncated there, so a restart replays
+   * at most the positions since one checkpoint. False keeps the whole journal of inputs, replayed
+   * in full on a restart. Either way the restart is the same replica (no new incarnation).
    */
   readonly truncate?: boolean;
 }
 
-/** A checkpoint of the group's state the journal holds, and the hard state recorded after it. */
+/** A checkpoint of the group's state the journal holds. */
 export interface JournalCheckpoint {
   /** The group log position the state covers. */
   readonly position: number;
   readonly state: Snapshot;
-  readonly hardState: unknown;
 }
 
-/** What a replica shows the journal: its hard state and latest checkpoint (`@amcast/group`'s Replica). */
+/**
+ * What a replica shows the journal (`@amcast/group`'s Replica): its hard state and latest
+ * checkpoint, and the positions it decides, for a journal of decisions.
+ */
 export interface JournalledReplica {
   hardState(): unknown;
   readonly latestCheckpoint?: { readonly position: number; readonly state: Snapshot } | undefined;
+  journalDecisions?(): boolean;
+  takeDecisions?(): readonly DecidedPosition[];
+  executeDecided?(decided: DecidedPosition): readonly ProcessOutput[];
 }
+
+/**
+ * What a journal records. `inputs`: every message and tick, replayed in full (the whole journal
+ * is kept). `decided`: the positions the replica decided and its checkpoints, truncated at each.
+ */
+export type JournalKind = "inputs" | "decided";
 
 /** The first entry of every journal: whose it is (format version, replica, run digest). */
 const HEADER_TAG = "amcast-replica-journal";
-const FORMAT_VERSION = 1;
+/** 2: the header names the journal's kind (journals of format 1 are refused). */
+const FORMAT_VERSION = 2;
+/** Elements of the header: [tag, format version, replica, run digest, kind]. */
+const HEADER_LENGTH = 5;
 /** Entries of steps without outputs are written once this many bytes of them wait (or sooner). */
 const UNFORCED_BYTES_MAX = 1 << 20;
 /** Entry kinds after the header. */
@@ -61,6 +77,8 @@ const HARD_STATE = 2;
  * not take that one for a kept one).
  */
 const STARTING_HARD_STATE = 3;
+/** A position the replica decided: [kind, position, mark, batch] (`decided` journals). */
+const DECIDED = 4;
 
 /** A step's outputs, held until the inputs that caused them are durable. */
 interface HeldStep {
@@ -70,6 +88,8 @@ interface HeldStep {
 
 /** What replaying a journal did. */
 export interface ReplayStats {
+  readonly kind: JournalKind;
+  /** Inputs (a journal of inputs) or decided positions (a journal of decisions) replayed. */
   readonly inputs: number;
   readonly ticks: number;
   readonly ms: number;
@@ -77,19 +97,37 @@ export interface ReplayStats {
   readonly truncatedBytes: number;
 }
 
+/** A checkpoint to write into the log once the turn that took it is written. */
+interface PendingCheckpoint {
+  /** The last log entry it covers. */
+  readonly cover: number;
+  readonly payload: Buffer;
+  /** Installed from the group: the positions before it were skipped, so it is durable before anything after it leaves. */
+  readonly installed: boolean;
+}
+
 /**
- * A replica's inputs on disk, written before it acts on them. The replica is a deterministic
- * function of its inputs (messages, in arrival order, and ticks; its random choices come from
- * its seeded stream), so recording every input before the step's outputs leave the process lets
- * a restarted replica replay them into a fresh replica and be exactly where the old one was:
- * Raft's term, vote and log, PBFT's view and certificates, the client table, the streams and
- * the application. Outputs of a step are released only once the step's input is durable (per the
- * fsync policy): what a crash loses was never seen outside, as if the input had been lost on the
+ * A replica's journal on disk, written before the replica's outputs leave. Of one of two kinds
+ * (`JournalKind`), chosen when it is started (`ReplicaStorage.truncate`) and named in its header:
+ *
+ * - `decided` (the default): the positions the replica decides, each with its batch and its
+ *   orderer's mark, the orderer's hard state whenever it changed, and each of the group's
+ *   checkpoints, at which the log is truncated. The replica's executed state is a deterministic
+ *   function of its last checkpoint and the positions decided after it, so a restart restores
+ *   the checkpoint and executes those positions again: the same replica, which delivers what
+ *   follows without gap or repeat. Its orderer comes back with its hard state only (Raft's term
+ *   and vote, PBFT's view, certificates and highest signed sequence number), not the entries it
+ *   accepted beyond its last decided position, so it votes again only once caught up (R7/B6).
+ * - `inputs`: every message and tick. The replica is a deterministic function of its inputs
+ *   (its random choices come from its seeded stream), so a restart replays them all into a
+ *   fresh replica, orderer included. Never truncated: replay grows with the run. Used with
+ *   `truncate: false`, and for replicas that take no checkpoints (solo mode, Byzantine
+ *   strategies).
+ *
+ * Outputs of a step are released only once what the step recorded is durable (per the fsync
+ * policy): what a crash loses was never seen outside, as if the input had been lost on the
  * network. Steps taken in one event-loop turn share one write and one fsync (with `interval` and
  * `none`, one synchronous write, after which the outputs leave in the same turn).
- *
- * The journal holds consensus traffic too and is never truncated yet: that needs snapshots of
- * the group layer (docs/durability.md).
  */
 export class ReplicaJournal {
   private readonly packr = new Packr({ useRecords: false });
@@ -103,11 +141,21 @@ export class ReplicaJournal {
   private waiting = 0;
   private failed = false;
   private release: (logic: ProcessLogic, outputs: readonly ProcessOutput[]) => void = () => {};
+  /** Runs before a checkpoint is written (the host writes out its trace: see `writeCheckpoint`). */
+  private beforeCheckpoint: () => void = () => {};
   private replica: JournalledReplica | undefined;
+  /** What this journal records: from its header, or chosen when it is bound (a new journal). */
+  private recording: JournalKind | undefined;
   /** The position of the last entry appended. */
   private lastAppended = 0;
   /** The group position of the last checkpoint written into the journal. */
   private checkpointWritten: number;
+  /** The last position decided (recorded, or replayed). */
+  private lastDecided: number;
+  /** Decided positions not yet covered by a checkpoint, with their log entries: [position, entry]. */
+  private uncovered: [number, number][] = [];
+  /** The last checkpoint handed to the log, written (or failed). */
+  private checkpointsWritten: Promise<void> = Promise.resolve();
   /** The hard state last written (encoded), to write it only when it changed. */
   private hardStateWritten: Buffer | undefined;
   private onFatal: (error: Error) => void = (error) => {
@@ -117,35 +165,58 @@ export class ReplicaJournal {
   private constructor(
     readonly log: ReplicaLog,
     readonly storage: ReplicaStorage,
-    /** Inputs (entries after the header) written before this start, to replay. */
+    /** Entries written before this start, to replay (inputs, or decided positions). */
     private recovered: number,
     private readonly truncatedBytes: number,
-    private readonly existed: boolean,
-    /** The checkpoint the journal starts from (a truncated journal), if any. */
+    /** The kind of a journal that was there before this start. */
+    private readonly existing: JournalKind | undefined,
+    /** The checkpoint the journal starts from (a journal of decisions), if any. */
     readonly recoveredCheckpoint: JournalCheckpoint | undefined,
-    /** Whose journal it is: [tag, format version, replica, run digest]. */
+    /** Whose journal it is: [tag, format version, replica, run digest]; the kind follows. */
     private readonly header: readonly unknown[],
     /**
-     * The hard state the replica started from, when it did not start from nothing (an amnesia
-     * restart keeps its orderer's hard state): a replay must start from it too.
+     * The hard state the replica starts from, if it does not start from nothing: in a journal of
+     * decisions the last one recorded (or its checkpoint's); in a journal of inputs the one an
+     * amnesia restart kept (the replay rebuilds the later ones).
      */
     readonly startingHardState?: unknown,
   ) {
+    this.recording = existing;
     this.checkpointWritten = recoveredCheckpoint?.position ?? 0;
+    this.lastDecided = this.checkpointWritten;
   }
 
   /**
-   * Who carries out a step's outputs once its input is durable, and who hears of a disk failure
-   * (the replica cannot go on: it would act on inputs it could lose).
+   * Who carries out a step's outputs once its input is durable, who hears of a disk failure (the
+   * replica cannot go on: it would act on inputs it could lose), the replica (its hard state,
+   * checkpoints and decisions; none for one running a Byzantine strategy), and what runs before
+   * a checkpoint is written. A new journal gets its header here, naming its kind.
    */
   bind(
     release: (logic: ProcessLogic, outputs: readonly ProcessOutput[]) => void,
     onFatal: (error: Error) => void,
     replica?: JournalledReplica,
+    beforeCheckpoint?: () => void,
   ): void {
     this.release = release;
     this.onFatal = onFatal;
     this.replica = replica;
+    if (beforeCheckpoint !== undefined) this.beforeCheckpoint = beforeCheckpoint;
+    const decisions = replica?.journalDecisions?.() === true;
+    if (this.recording === undefined) {
+      this.recording = this.storage.truncate !== false && decisions ? "decided" : "inputs";
+      this.append(this.packr.pack([...this.header, this.recording]));
+    } else if (this.recording === "decided" && !decisions)
+      throw new InputError(
+        this.storage.dataDir,
+        "",
+        "holds a journal of decided positions, and this replica takes no checkpoints (solo mode or a Byzantine strategy): give an empty directory",
+      );
+  }
+
+  /** What the journal records (known once bound, or from a journal that was there). */
+  get kind(): JournalKind | undefined {
+    return this.recording;
   }
 
   /**
@@ -156,12 +227,19 @@ export class ReplicaJournal {
   static async open(storage: ReplicaStorage, replica: ProcessId, runDigest: string): Promise<ReplicaJournal> {
     const { log, recovery } = await openLog(storage);
     const header = [HEADER_TAG, FORMAT_VERSION, replica, runDigest];
-    const checkHeader = (found: unknown[] | undefined): void => {
-      if (found === undefined || found[0] !== HEADER_TAG || found[1] !== FORMAT_VERSION)
+    /** The kind a journal's header names, or an error saying whose journal it is. */
+    const checkHeader = (found: unknown[] | undefined): JournalKind => {
+      if (found === undefined || found[0] !== HEADER_TAG)
         throw new InputError(
           storage.dataDir,
           "",
           "does not hold a replica journal (give an empty directory)",
+        );
+      if (found[1] !== FORMAT_VERSION || (found[4] !== "inputs" && found[4] !== "decided"))
+        throw new InputError(
+          storage.dataDir,
+          "",
+          `holds a replica journal of format ${String(found[1])}, this version reads ${FORMAT_VERSION}: give an empty directory`,
         );
       if (found[2] !== replica || found[3] !== runDigest)
         throw new InputError(
@@ -171,75 +249,72 @@ export class ReplicaJournal {
             ? `holds the journal of replica ${String(found[2])}, not of ${replica}: give each replica its own data directory`
             : `holds the journal of ${replica} in another run (the deployment's system changed): give an empty directory to start afresh`,
         );
+      return found[4];
     };
-    let first: LogEntry | undefined;
-    let hardState: Buffer | undefined;
-    let startingHardState: Buffer | undefined;
-    log.forEachEntry((entry) => {
-      if (recovery.checkpoint === null) {
-        if (first === undefined) {
-          first = entry;
-          return true;
-        }
-        // Written right after the header, before any input (`recordStartingHardState`).
-        if (entry.payload[1] === STARTING_HARD_STATE) startingHardState = entry.payload;
-        return false;
-      }
-      first ??= entry;
-      // After a checkpoint only the hard state recorded since is read (the inputs are not replayed).
-      if (entry.payload[1] === HARD_STATE) hardState = entry.payload;
-      return true;
-    });
+    let kind: JournalKind | undefined;
     let checkpoint: JournalCheckpoint | undefined;
+    let checkpointHardState: unknown;
     if (recovery.checkpoint !== null) {
-      // [header..., group position, hard state, encoded snapshot]
+      // [header (its kind last), group position, hard state, encoded snapshot]
       const payload = decodeHeader(recovery.checkpoint.state);
-      checkHeader(payload?.slice(0, 4));
-      const [position, keptHardState, state] = (payload as unknown[]).slice(4) as [
+      kind = checkHeader(payload?.slice(0, HEADER_LENGTH));
+      const [position, kept, state] = (payload as unknown[]).slice(HEADER_LENGTH) as [
         number,
         unknown,
         Uint8Array,
       ];
-      checkpoint = {
-        position,
-        state: decodeSnapshot(state),
-        hardState:
-          hardState === undefined
-            ? keptHardState
-            : (new Unpackr({ useRecords: false }).unpack(hardState) as unknown[])[1],
-      };
-    } else if (first === undefined) {
-      log.append(new Packr({ useRecords: false }).pack(header));
-      await log.sync();
-    } else checkHeader(decodeHeader(first.payload));
+      checkpoint = { position, state: decodeSnapshot(state) };
+      checkpointHardState = kept;
+    }
+    let hardState: Buffer | undefined;
+    let decided = 0;
+    log.forEachEntry((entry) => {
+      if (kind === undefined) {
+        kind = checkHeader(decodeHeader(entry.payload));
+        return true;
+      }
+      // Every entry is a msgpack array whose first element is its kind: only that byte is read.
+      const entryKind = entry.payload[1];
+      if (entryKind === DECIDED) decided += 1;
+      else if (entryKind === STARTING_HARD_STATE || (kind === "decided" && entryKind === HARD_STATE))
+        hardState = entry.payload;
+      // A journal of inputs keeps only the starting hard state (right after the header): the
+      // replay rebuilds the rest, so the inputs are not read here.
+      else if (kind === "inputs") return false;
+      return true;
+    });
+    const unpacked =
+      hardState === undefined
+        ? checkpointHardState
+        : (new Unpackr({ useRecords: false }).unpack(hardState) as unknown[])[1];
     return new ReplicaJournal(
       log,
       storage,
-      checkpoint === undefined ? Math.max(0, recovery.entryCount - 1) : 0,
+      kind === "decided" ? decided : Math.max(0, recovery.entryCount - 1),
       recovery.truncatedBytes,
-      first !== undefined || checkpoint !== undefined,
+      kind,
       checkpoint,
       header,
-      startingHardState === undefined
-        ? undefined
-        : (new Unpackr({ useRecords: false }).unpack(startingHardState) as unknown[])[1],
+      unpacked,
     );
   }
 
   /** True when the journal was there before this start: the replica is restarting. */
   get restarted(): boolean {
-    return this.existed;
+    return this.existing !== undefined;
   }
 
-  /** Inputs the journal holds from before this start, to replay before the replica runs. */
+  /** Entries the journal holds from before this start, to replay before the replica runs. */
   get recoveredInputs(): number {
     return this.recovered;
   }
 
   /**
-   * Feeds the recovered inputs to `logic` (a fresh replica) in order, and hands each step's
-   * outputs to `onReplayed`: their sends left (or were lost) before the restart and are not sent
-   * again; the caller decides what else to make of them (deliveries the trace lacks).
+   * Feeds what the journal recorded before this start to `logic` (a fresh replica, already
+   * restored from the journal's checkpoint if there is one) in order — the inputs, or the
+   * decided positions — and hands each step's outputs to `onReplayed`: their sends left (or were
+   * lost) before the restart and are not sent again; the caller decides what else to make of
+   * them (deliveries the trace lacks).
    */
   replay(
     logic: ProcessLogic,
@@ -247,6 +322,20 @@ export class ReplicaJournal {
     onError: (input: string, error: unknown) => void,
   ): ReplayStats {
     const started = performance.now();
+    const stats =
+      this.recording === "decided"
+        ? this.replayDecided(onReplayed, onError)
+        : this.replayInputs(logic, onReplayed, onError);
+    // Replayed once.
+    this.recovered = 0;
+    return { ...stats, ms: performance.now() - started, truncatedBytes: this.truncatedBytes };
+  }
+
+  private replayInputs(
+    logic: ProcessLogic,
+    onReplayed: (outputs: readonly ProcessOutput[]) => void,
+    onError: (input: string, error: unknown) => void,
+  ): { kind: JournalKind; inputs: number; ticks: number } {
     const unpackr = new Unpackr({ useRecords: false });
     const inputs = this.recovered;
     let ticks = 0;
@@ -276,38 +365,82 @@ export class ReplicaJournal {
       }
       return true;
     });
-    // Replayed once.
-    this.recovered = 0;
-    return {
-      inputs,
-      ticks,
-      ms: performance.now() - started,
-      truncatedBytes: this.truncatedBytes,
-    };
-  }
-
-  /** Records a message before the replica takes it. */
-  recordReceive(from: ProcessId, body: unknown, delayMs: number): void {
-    this.append(this.packr.pack([RECEIVE, from, body, delayMs]));
-  }
-
-  /** Records a tick before the replica takes it. */
-  recordTick(): void {
-    this.append(this.packr.pack([TICK]));
+    return { kind: "inputs", inputs, ticks };
   }
 
   /**
-   * Holds the outputs of the step just recorded until its input is durable. A step without
-   * outputs (a follower's tick, most often) waits for nothing: its entry goes to disk with the
-   * next step that has outputs (the log is in order), and if a crash loses it first, nothing
-   * anyone saw depended on it.
+   * Executes the decided positions after the checkpoint again, in order. One that does not follow
+   * the position before it ends the replay: it was decided after an install of the group's
+   * checkpoint whose journal checkpoint a crash cut off, and nothing it caused left the process
+   * (such a turn's outputs wait for that checkpoint); the group catches the replica up from there.
+   */
+  private replayDecided(
+    onReplayed: (outputs: readonly ProcessOutput[]) => void,
+    onError: (input: string, error: unknown) => void,
+  ): { kind: JournalKind; inputs: number; ticks: number } {
+    const replica = this.replica;
+    if (replica?.executeDecided === undefined)
+      throw new Error("a journal of decisions replays into a bound replica");
+    const unpackr = new Unpackr({ useRecords: false });
+    const expected = this.recovered;
+    let replayed = 0;
+    let seen = 0;
+    this.log.forEachEntry((entry) => {
+      if (seen === expected) return false;
+      if (entry.payload[1] !== DECIDED) return true;
+      seen += 1;
+      const [, position, mark, batch] = unpackr.unpack(entry.payload) as [
+        number,
+        number,
+        number | string,
+        DecidedPosition["batch"],
+      ];
+      if (position !== this.lastDecided + 1) {
+        onError(
+          `decided position ${position} (the last one executed is ${this.lastDecided}: the rest is left to the group)`,
+          undefined,
+        );
+        return false;
+      }
+      try {
+        onReplayed(replica.executeDecided?.({ position, mark, batch }) ?? []);
+      } catch (error) {
+        onError(`decided position ${position}`, error);
+        return false;
+      }
+      this.lastDecided = position;
+      this.uncovered.push([position, entry.position]);
+      replayed += 1;
+      return true;
+    });
+    // Already in the journal.
+    replica.takeDecisions?.();
+    return { kind: "decided", inputs: replayed, ticks: 0 };
+  }
+
+  /** Records a message before the replica takes it (a journal of inputs). */
+  recordReceive(from: ProcessId, body: unknown, delayMs: number): void {
+    if (this.recording === "inputs") this.append(this.packr.pack([RECEIVE, from, body, delayMs]));
+  }
+
+  /** Records a tick before the replica takes it (a journal of inputs). */
+  recordTick(): void {
+    if (this.recording === "inputs") this.append(this.packr.pack([TICK]));
+  }
+
+  /**
+   * Holds the outputs of the step just recorded until what it recorded is durable. A step without
+   * outputs (a follower's tick, most often) waits for nothing: its entries go to disk with the
+   * next step that has outputs (the log is in order), and if a crash loses them first, nothing
+   * anyone saw depended on them. A journal of decisions looks at the replica every turn (what it
+   * decided and checkpointed waits in the replica's memory until then).
    */
   hold(logic: ProcessLogic, outputs: readonly ProcessOutput[]): void {
     if (this.failed) return;
     if (outputs.length > 0) {
       this.held.push({ logic, outputs });
       this.unreleased += 1;
-    } else if (this.log.bufferedBytes < UNFORCED_BYTES_MAX) return;
+    } else if (this.recording !== "decided" && this.log.bufferedBytes < UNFORCED_BYTES_MAX) return;
     if (this.syncScheduled) return;
     this.syncScheduled = true;
     // Every step of this event-loop turn (a frame's messages, a tick) shares the write and fsync.
@@ -331,6 +464,7 @@ export class ReplicaJournal {
   /** Releases what is held and closes the log (fsync included). */
   async close(): Promise<void> {
     await this.drain();
+    await this.releases;
     await this.log.close();
   }
 
@@ -348,10 +482,11 @@ export class ReplicaJournal {
     const steps = this.held;
     this.held = [];
     this.recordHardState();
-    this.recordCheckpoint();
+    this.recordDecisions();
+    const checkpoint = this.checkpointToWrite();
     // Without an fsync per batch (`interval`, `none`), one synchronous write hands the turn's
-    // inputs to the OS, and the outputs leave at once, unless earlier ones still wait.
-    if (this.waiting === 0) {
+    // entries to the OS, and the outputs leave at once, unless earlier ones still wait.
+    if (this.waiting === 0 && checkpoint?.installed !== true) {
       let written: boolean;
       try {
         written = this.log.writeNow();
@@ -361,31 +496,34 @@ export class ReplicaJournal {
       }
       if (written) {
         this.releaseSteps(steps);
+        if (checkpoint !== undefined) this.writeCheckpoint(checkpoint);
         return;
       }
     }
     this.waiting += 1;
-    const synced = this.log.sync();
+    // An installed checkpoint is durable before the turn's outputs leave (the install among them).
+    const synced = checkpoint?.installed === true ? this.writeCheckpoint(checkpoint) : this.log.sync();
     this.releases = Promise.all([this.releases, synced]).then(
       () => {
         this.waiting -= 1;
         this.releaseSteps(steps);
+        if (checkpoint !== undefined && !checkpoint.installed) this.writeCheckpoint(checkpoint);
       },
       (error: Error) => this.fail(error),
     );
   }
 
   /**
-   * Writes the hard state the bound replica starts from as the journal's first entry and makes it
+   * Writes the hard state the bound replica starts from after the journal's header and makes it
    * durable, before the replica takes any input. An amnesia restart starts from the hard state
-   * its old journal kept, and that journal is gone: without this, a later restart that replays
-   * the new journal would rebuild the replica from nothing (term 0, no vote) and could vote
-   * twice in a term.
+   * its old journal kept, and that journal is gone: without this, a later restart of the new
+   * journal would rebuild the replica from nothing (term 0, no vote) and could vote twice in a
+   * term.
    */
   async recordStartingHardState(): Promise<void> {
     // A replica running a Byzantine strategy shows no hard state: nothing to keep.
     if (this.replica === undefined) return;
-    if (this.lastAppended !== 0 || this.existed)
+    if (this.lastAppended !== 1 || this.existing !== undefined)
       throw new Error("the starting hard state goes first into a new journal");
     const hardState = this.replica.hardState();
     // Copies: packr reuses its buffer.
@@ -399,7 +537,7 @@ export class ReplicaJournal {
   /**
    * Writes the orderer's hard state (Raft's term and vote, PBFT's view, prepared certificates and
    * highest signed sequence number) when it changed, with the inputs that changed it: a replica
-   * that loses its memory (amnesia) keeps only this (`readHardState`).
+   * that loses its memory (amnesia), or restarts from a journal of decisions, keeps only this.
    */
   private recordHardState(): void {
     if (this.replica === undefined) return;
@@ -410,22 +548,65 @@ export class ReplicaJournal {
     this.append(this.hardStateWritten);
   }
 
+  /** A journal of decisions: appends what the replica decided since the last turn. */
+  private recordDecisions(): void {
+    if (this.recording !== "decided") return;
+    for (const decided of this.replica?.takeDecisions?.() ?? []) {
+      this.append(this.packr.pack([DECIDED, decided.position, decided.mark, decided.batch]));
+      this.uncovered.push([decided.position, this.lastAppended]);
+      this.lastDecided = decided.position;
+    }
+  }
+
   /**
-   * With `truncate`: writes the replica's latest checkpoint (and its hard state now) as the log's
-   * checkpoint, covering every entry appended so far; the log drops the segments before it.
+   * A journal of decisions: the replica's latest checkpoint, if the journal does not hold it yet,
+   * as the log's checkpoint (with the hard state now), covering the log up to the last position
+   * it includes. One the replica installed from its group (past every position it decided)
+   * covers the whole log.
    */
-  private recordCheckpoint(): void {
+  private checkpointToWrite(): PendingCheckpoint | undefined {
     const latest = this.replica?.latestCheckpoint;
-    if (this.storage.truncate !== true || latest === undefined || latest.position <= this.checkpointWritten)
-      return;
+    if (this.recording !== "decided" || latest === undefined || latest.position <= this.checkpointWritten)
+      return undefined;
     this.checkpointWritten = latest.position;
-    const payload = this.packr.pack([
-      ...this.header,
-      latest.position,
-      this.replica?.hardState(),
-      encodeSnapshot(latest.state),
-    ]);
-    this.log.checkpoint(this.lastAppended, Buffer.from(payload)).catch((error: Error) => this.fail(error));
+    const installed = latest.position > this.lastDecided;
+    if (installed) this.lastDecided = latest.position;
+    // The first decided position after the checkpoint starts what stays.
+    let kept = this.uncovered.findIndex(([position]) => position > latest.position);
+    if (kept === -1) kept = this.uncovered.length;
+    const cover =
+      kept < this.uncovered.length ? (this.uncovered[kept] as [number, number])[1] - 1 : this.lastAppended;
+    this.uncovered.splice(0, kept);
+    const payload = Buffer.from(
+      this.packr.pack([
+        ...this.header,
+        "decided",
+        latest.position,
+        this.replica?.hardState(),
+        encodeSnapshot(latest.state),
+      ]),
+    );
+    return { cover, payload, installed };
+  }
+
+  /**
+   * Writes a checkpoint into the log, which then drops the segments it covers. What the positions
+   * it covers delivered is in the trace by now (`beforeCheckpoint` writes it out): a restart
+   * executes only the positions after it again, so a delivery before it that a kill kept out of
+   * the trace would be missing for good.
+   */
+  private writeCheckpoint(checkpoint: PendingCheckpoint): Promise<void> {
+    this.beforeCheckpoint();
+    const written = this.log.checkpoint(checkpoint.cover, checkpoint.payload);
+    written.catch((error: Error) => this.fail(error));
+    this.checkpointsWritten = written.catch(() => undefined);
+    return written;
+  }
+
+  /** Resolves once every checkpoint handed to the log so far is written (and its segments dropped). */
+  async checkpointed(): Promise<void> {
+    await this.releases.catch(() => undefined);
+    await this.checkpointsWritten;
   }
 
   private releaseSteps(steps: readonly HeldStep[]): void {
@@ -488,7 +669,8 @@ export async function forgetJournal(
   const checkpointed = opened.recovery.checkpoint;
   if (checkpointed !== null) {
     const payload = decodeHeader(checkpointed.state);
-    if (payload !== undefined) last = new Packr({ useRecords: false }).pack([HARD_STATE, payload[5]]);
+    if (payload !== undefined)
+      last = new Packr({ useRecords: false }).pack([HARD_STATE, payload[HEADER_LENGTH + 1]]);
   }
   opened.log.forEachEntry((entry) => {
     // Every entry is a msgpack array whose first element is its kind: only hard states are read.
@@ -517,21 +699,23 @@ export async function openJournalAndTrace(
 ): Promise<{ journal: ReplicaJournal; trace: TraceFile | null; traced?: TracedOutputs }> {
   const journal = await ReplicaJournal.open(storage, replica, digest);
   const checkpoint = journal.recoveredCheckpoint;
-  // A restart from a checkpoint is a new incarnation, which delivers again from there.
-  const traced =
-    journal.restarted && checkpoint === undefined && traceFile !== null ? resumeTrace(traceFile) : undefined;
+  // A restart is the same replica (from its checkpoint too): it continues its trace.
+  const traced = journal.restarted && traceFile !== null ? resumeTrace(traceFile) : undefined;
+  const decided = journal.kind === "decided";
   log(
-    `journal in ${storage.dataDir} (fsync ${storage.fsync}${storage.truncate === true ? ", truncated at checkpoints" : ""}): ${
-      checkpoint !== undefined
-        ? `starts from its checkpoint at log position ${checkpoint.position}`
-        : journal.restarted
-          ? `${journal.recoveredInputs} input(s) to replay`
-          : "new"
+    `journal in ${storage.dataDir} (fsync ${storage.fsync}): ${
+      !journal.restarted
+        ? "new"
+        : `${decided ? "decided positions, truncated at checkpoints" : "every input"}; ${
+            checkpoint === undefined
+              ? ""
+              : `starts from its checkpoint at log position ${checkpoint.position}, `
+          }${journal.recoveredInputs} ${decided ? "position(s)" : "input(s)"} to replay`
     }`,
   );
   return {
     journal,
-    trace: openTrace(traceFile, traced !== undefined, amnesia || checkpoint !== undefined),
+    trace: openTrace(traceFile, traced !== undefined, amnesia),
     ...(traced === undefined ? {} : { traced }),
   };
 }

@@ -39,8 +39,9 @@ export interface NodeRunOptions {
   /** Called once the node has reached every replica (started by hand; readiness probes use it). */
   readonly onConnected?: () => void;
   /**
-   * A replica's data directory and fsync policy: it journals its inputs there before acting on
-   * them, and, restarted on the same directory, replays them and rejoins its group.
+   * A replica's data directory and fsync policy: it journals what it decides (or, with
+   * `truncate: false`, every input) there before its outputs leave, and, restarted on the same
+   * directory, rebuilds itself from the journal and rejoins its group as the same replica.
    */
   readonly storage?: ReplicaStorage;
   /**
@@ -50,6 +51,12 @@ export interface NodeRunOptions {
    * fetches its state from its group by state transfer.
    */
   readonly amnesia?: boolean;
+  /**
+   * A replica that ran before and lost its data directory (`amcast replica --rejoin-empty`): it
+   * starts as after an amnesia crash with no hard state on disk — a new incarnation, voting only
+   * once caught up with its group (Raft R7, PBFT B6) — and fetches its state from its group.
+   */
+  readonly rejoinEmpty?: boolean;
 }
 
 /** How long a node waits for its links before it gives up (by hand, peers may start late). */
@@ -97,14 +104,16 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
   const { replicaState } = deployment;
   const keyValue = replicaState?.keyValue;
   const digest = runDigest(systemToJson(system));
-  const amnesia = options.amnesia === true && node.role === "replica";
+  const amnesia = (options.amnesia === true || options.rejoinEmpty === true) && node.role === "replica";
   // An amnesia restart keeps only the hard state its journal recorded (none: a wiped directory).
   const kept = amnesia && options.storage !== undefined ? await forgetJournal(options.storage) : undefined;
   if (amnesia)
     log(
       kept?.found === true
         ? "amnesia: kept the orderer's hard state, discarded the journal; fetching the state from the group"
-        : "amnesia: no hard state on disk; fetching the state from the group",
+        : options.rejoinEmpty === true
+          ? "rejoining with an empty data directory: no hard state, so it votes only once caught up; fetching the state from the group"
+          : "amnesia: no hard state on disk; fetching the state from the group",
     );
   const journalOpenedAt = performance.now();
   const { journal, trace, traced } =
@@ -115,11 +124,11 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
           traced: undefined,
         }
       : await openJournalAndTrace(options.storage, node.id, digest, options.traceFile, log, amnesia);
-  // A journal truncated at a checkpoint: the replica starts from it with the hard state after it.
+  // A journal of decisions truncated at a checkpoint: the replica starts from it.
   const checkpoint = journal?.recoveredCheckpoint;
-  // Else a journal begun by an amnesia restart: the replay starts from the hard state it kept.
-  const hardState =
-    kept?.found === true ? kept.hardState : (checkpoint?.hardState ?? journal?.startingHardState);
+  // The hard state an amnesia restart kept; or the one a journal of decisions recorded last
+  // (the orderer is not rebuilt by its replay), or one of inputs began with (an amnesia restart's).
+  const hardState = kept?.found === true ? kept.hardState : journal?.startingHardState;
   const built = buildSystem(system, {
     ...(signatures === null ? {} : { signatures }),
     ...(optimizer === undefined ? {} : { optimizer }),
@@ -133,9 +142,7 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
           application: (id: ProcessId) =>
             id === node.id ? keyValueApplication(keyValue.keys, keyValue.partitions)(id) : undefined,
         }),
-    ...(kept?.found === true || checkpoint !== undefined || journal?.startingHardState !== undefined
-      ? { hardState: (id) => (id === node.id ? hardState : undefined) }
-      : {}),
+    ...(hardState !== undefined ? { hardState: (id) => (id === node.id ? hardState : undefined) } : {}),
   });
   const processes: ProcessLogic[] = [];
   const workloads: ClientWorkload[] = [];

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describeValue, InputError, listNames } from "@amcast/core";
 import type { FsyncPolicy } from "@amcast/storage";
@@ -44,13 +44,33 @@ export function readKeyring(
  * A node's `storage` option from `--data-dir DIR` and `--fsync POLICY` (default: the
  * deployment's `storage.fsync`, else `batch`): none without a data directory. Refuses a policy
  * it does not know, `--fsync` without a data directory, and a data directory for a client host.
+ * A replica of a cluster that ran before (`storage.clusterState: "existing"`) whose data
+ * directory holds no journal (lost, wiped, or never given) is refused unless `rejoinEmpty`
+ * (`--rejoin-empty`: it then starts as after amnesia with no hard state, voting only once caught
+ * up); `rejoinEmpty` with a journal there is refused too (the replica restarts from it).
  */
 export function nodeStorage(
   deployment: Deployment,
   node: DeployedNode,
   dataDir: string | undefined,
   fsync: string | undefined,
+  rejoinEmpty = false,
 ): { storage?: ReplicaStorage } {
+  if (node.role === "replica") {
+    const journal = dataDir !== undefined && existsSync(dataDir) && readdirSync(dataDir).length > 0;
+    if (rejoinEmpty && journal)
+      throw new InputError(
+        "--rejoin-empty",
+        "",
+        `${dataDir} holds a journal: the replica restarts from it (--rejoin-empty is for a replica whose data directory was lost)`,
+      );
+    if (!rejoinEmpty && !journal && deployment.storage?.clusterState === "existing")
+      throw new InputError(
+        "--data-dir",
+        "",
+        `${dataDir === undefined ? "none given" : `${dataDir} holds no journal`}, and the deployment's storage.clusterState is "existing": a replica that ran before and lost its disk could vote twice in a term; start it with --rejoin-empty (it then votes only once caught up with its group), or set clusterState to "new" for the cluster's first start`,
+      );
+  }
   if (fsync !== undefined && !(FSYNC_POLICIES as readonly string[]).includes(fsync))
     throw new InputError(
       "--fsync",
@@ -72,7 +92,7 @@ export function nodeStorage(
     storage: {
       dataDir: resolve(dataDir),
       fsync: (fsync as FsyncPolicy | undefined) ?? deployment.storage?.fsync ?? "batch",
-      ...(deployment.storage?.truncate === true ? { truncate: true } : {}),
+      ...(deployment.storage?.truncate === false ? { truncate: false } : {}),
     },
   };
 }

@@ -41,8 +41,8 @@ export interface NetRunOptions {
   /** Extra Node.js flags for every node (e.g. --cpu-prof). */
   readonly nodeArgs?: readonly string[];
   /**
-   * Every replica journals its inputs in its own data directory (in the work directory) with
-   * this fsync policy before acting on them. A fault plan whose crashes recover needs it; it
+   * Every replica journals what it decides (or, with `truncate: false`, every input) in its own
+   * data directory (in the work directory) with this fsync policy before its outputs leave. A fault plan whose crashes recover needs it; it
    * then defaults to `batch`.
    */
   readonly storage?: DeploymentStorage;

@@ -201,6 +201,21 @@ describe("a system spec through the deployment file", () => {
     ).toThrow(/storage\.dir: is not a known field here/);
   });
 
+  it("carries whether journals are truncated and whether the cluster ran before (defaults: truncated, new)", () => {
+    const json = systemToJson(FULL);
+    const storage = { fsync: "batch", truncate: false, clusterState: "existing" };
+    const read = loadDeployment(deploymentOf(json, REPLICAS, { storage }));
+    expect(read.storage).toEqual(storage);
+    expect(deploymentToJson(read).storage).toEqual(storage);
+    const defaults = { fsync: "batch", truncate: true, clusterState: "new" };
+    expect(loadDeployment(deploymentOf(json, REPLICAS, { storage: defaults })).storage).toEqual({
+      fsync: "batch",
+    });
+    expect(() =>
+      loadDeployment(deploymentOf(json, REPLICAS, { storage: { fsync: "batch", clusterState: "old" } })),
+    ).toThrow(/storage\.clusterState: expected "new" or "existing", got "old"/);
+  });
+
   it("writes plain JSON: written again, the parsed spec gives the same document", () => {
     const json = systemToJson(FULL);
     const again = systemToJson(loadDeployment(deploymentOf(json, REPLICAS)).system);

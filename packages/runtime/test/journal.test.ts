@@ -1,6 +1,7 @@
 import {
   appendFileSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -12,6 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ProcessId, ProcessLogic, ProcessOutput } from "@amcast/core";
 import { InputError } from "@amcast/core";
+import type { DecidedPosition } from "@amcast/group";
+import type { Snapshot } from "@amcast/storage";
 import { buildSnapshot } from "@amcast/storage";
 import { afterAll, describe, expect, it } from "vitest";
 import type { DeployedNode, Deployment, FsyncPolicy } from "../src/index.js";
@@ -262,6 +265,31 @@ describe("a replica's --data-dir and --fsync", () => {
       /--data-dir: clients is a client host: only replicas keep a data directory/,
     );
   });
+
+  it("refuses a replica without a journal in a cluster that ran before unless --rejoin-empty, and --rejoin-empty over a journal", async () => {
+    const existing = { storage: { fsync: "batch", clusterState: "existing" } } as unknown as Deployment;
+    const empty = join(dir, "wiped");
+    // Missing, then there but empty: both are a lost disk once the cluster has run.
+    for (const made of [false, true]) {
+      if (made) mkdirSync(empty);
+      expect(() => nodeStorage(existing, replica, empty, undefined)).toThrow(
+        /--data-dir: .*wiped holds no journal, and the deployment's storage.clusterState is "existing": .* start it with --rejoin-empty/,
+      );
+      expect(nodeStorage(existing, replica, empty, undefined, true).storage?.dataDir).toBe(empty);
+      // A new cluster's first start.
+      expect(nodeStorage(deployment(), replica, empty, undefined).storage?.dataDir).toBe(empty);
+    }
+    // No data directory at all is a lost disk too.
+    expect(() => nodeStorage(existing, replica, undefined, undefined)).toThrow(/none given/);
+    // A journal there: the replica restarts from it, with or without clusterState.
+    const journal = await ReplicaJournal.open(storage("kept-journal"), "g/0", "run-1");
+    bindStandIn(journal, () => ({ term: 1 }));
+    await journal.close();
+    expect(nodeStorage(existing, replica, join(dir, "kept-journal"), undefined).storage).toBeDefined();
+    expect(() => nodeStorage(existing, replica, join(dir, "kept-journal"), undefined, true)).toThrow(
+      /--rejoin-empty: .*kept-journal holds a journal: the replica restarts from it/,
+    );
+  });
 });
 
 /** Binds `journal` to a stand-in replica whose hard state is `hardState()`. */
@@ -379,51 +407,193 @@ describe("a journal begun by a fresh start", () => {
   });
 });
 
-describe("a journal truncated at the group's checkpoints", () => {
-  it("keeps one checkpoint and the entries since; a restart starts from it with the hard state recorded after it", async () => {
-    const where = { ...storage("truncated", "none"), truncate: true };
+/**
+ * A replica stand-in that journals decisions: each message it takes decides the next position
+ * (batch: the message), its state a running hash of what it executed; it checkpoints every 100
+ * positions and delivers every position.
+ */
+class Decider implements ProcessLogic {
+  readonly id = "g/0";
+  readonly wantsTicks = false;
+  state = 0;
+  executed = 0;
+  term = 0;
+  private decisions: DecidedPosition[] | undefined;
+  latestCheckpoint: { position: number; state: Snapshot } | undefined;
+  receive(_from: ProcessId, body: unknown): readonly ProcessOutput[] {
+    return this.executeDecided({
+      position: this.executed + 1,
+      mark: this.term,
+      batch: [body] as unknown as DecidedPosition["batch"],
+    });
+  }
+  tick(): readonly ProcessOutput[] {
+    return [];
+  }
+  hardState(): unknown {
+    return { term: this.term };
+  }
+  journalDecisions(): boolean {
+    this.decisions ??= [];
+    return true;
+  }
+  takeDecisions(): readonly DecidedPosition[] {
+    const decisions = this.decisions ?? [];
+    this.decisions = [];
+    return decisions;
+  }
+  executeDecided(decided: DecidedPosition): readonly ProcessOutput[] {
+    expect(decided.position).toBe(this.executed + 1);
+    const { n } = decided.batch[0] as unknown as { n: number };
+    this.state = (this.state * 31 + n + decided.position) % 1_000_000_007;
+    this.executed = decided.position;
+    this.decisions?.push(decided);
+    if (decided.position % 100 === 0) this.checkpointAt(decided.position);
+    return [
+      { kind: "deliver", group: "g", message: { id: `m${n}`, client: "c0", dst: ["g"], payloadBytes: 1 } },
+    ];
+  }
+  checkpointAt(position: number): void {
+    this.latestCheckpoint = { position, state: buildSnapshot([["app/s", Buffer.from(String(this.state))]]) };
+  }
+  /** Starts from a checkpoint (the journal's, or one fetched from the group: an install). */
+  restore(checkpoint: { position: number; state: Snapshot }): void {
+    this.state = Number(Buffer.from(checkpoint.state.partitions.get("app/s") ?? []).toString());
+    this.executed = checkpoint.position;
+    this.latestCheckpoint = checkpoint;
+  }
+}
+
+/** Runs messages `from`..`to` through `journal` into `decider`, a turn each; `each(n)` runs before each is taken. */
+async function decide(
+  journal: ReplicaJournal,
+  decider: Decider,
+  from: number,
+  to: number,
+  each: (n: number) => void = () => {},
+): Promise<void> {
+  for (let n = from; n <= to; n += 1) {
+    each(n);
+    const body = { n, text: "x".repeat(200) };
+    journal.recordReceive("p", body, 0);
+    journal.hold(decider, decider.receive("p", body));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+function bindDecider(journal: ReplicaJournal, decider: Decider, released: ProcessOutput[] = []): void {
+  journal.bind(
+    (_logic, outputs) => released.push(...outputs),
+    (error) => {
+      throw error;
+    },
+    decider,
+  );
+}
+
+const bytesOnDisk = (dataDir: string) =>
+  readdirSync(dataDir).reduce((sum, file) => sum + statSync(join(dataDir, file)).size, 0);
+
+describe("a journal of decided positions, truncated at the group's checkpoints", () => {
+  it("keeps one checkpoint and the positions since; a restart rebuilds the same replica from them", async () => {
+    const where = storage("decided", "none");
     const journal = await ReplicaJournal.open(where, "g/0", "run-1");
-    const toy = new Toy();
-    let term = 0;
-    let latestCheckpoint: { position: number; state: ReturnType<typeof buildSnapshot> } | undefined;
-    journal.bind(
-      () => {},
-      (error) => {
-        throw error;
-      },
-      {
-        hardState: () => ({ term }),
-        get latestCheckpoint() {
-          return latestCheckpoint;
-        },
-      },
-    );
-    const bytesOnDisk = () =>
-      readdirSync(where.dataDir).reduce((sum, file) => sum + statSync(join(where.dataDir, file)).size, 0);
-    for (let n = 1; n <= 300; n += 1) {
-      const body = { n, text: "x".repeat(200) };
-      journal.recordReceive("p", body, 0);
-      journal.hold(toy, toy.receive("p", body));
-      // The group checkpoints every 100 inputs here.
-      if (n % 100 === 0)
-        latestCheckpoint = { position: n, state: buildSnapshot([["app/s", Buffer.from(`state at ${n}`)]]) };
-      if (n === 250) term = 7;
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    // Closing waits for the checkpoint being written.
+    const decider = new Decider();
+    const released: ProcessOutput[] = [];
+    bindDecider(journal, decider, released);
+    expect(journal.kind).toBe("decided");
+    // A checkpoint's files take longer than a turn, and this stand-in decides a position per
+    // turn: each is let finish before going on, as it does between a group's checkpoints.
+    await decide(journal, decider, 1, 100);
+    await journal.checkpointed();
+    await decide(journal, decider, 101, 200);
+    await journal.checkpointed();
+    await decide(journal, decider, 201, 250, (n) => {
+      if (n === 230) decider.term = 7;
+    });
     await journal.close();
-    // 300 inputs of ~220 bytes; what is left is the last checkpoint and the inputs after it.
-    expect(bytesOnDisk()).toBeLessThan(150 * 220);
+    expect(released.filter((output) => output.kind === "deliver")).toHaveLength(250);
+    // 250 positions of ~240 bytes each, of which the last checkpoint (200) and the positions
+    // since are left.
+    expect(bytesOnDisk(where.dataDir)).toBeLessThan(60 * 240);
     const again = await ReplicaJournal.open(where, "g/0", "run-1");
     expect(again.restarted).toBe(true);
-    expect(again.recoveredInputs).toBe(0);
-    expect(again.recoveredCheckpoint?.position).toBe(300);
-    expect(Buffer.from(again.recoveredCheckpoint?.state.partitions.get("app/s") ?? []).toString()).toBe(
-      "state at 300",
+    expect(again.kind).toBe("decided");
+    expect(again.recoveredCheckpoint?.position).toBe(200);
+    expect(again.recoveredInputs).toBe(50);
+    // The orderer is not rebuilt by the replay: it starts from the hard state recorded last.
+    expect(again.startingHardState).toEqual({ term: 7 });
+    const rebuilt = new Decider();
+    bindDecider(again, rebuilt);
+    rebuilt.restore(again.recoveredCheckpoint as { position: number; state: Snapshot });
+    const delivered: string[] = [];
+    const stats = again.replay(
+      rebuilt,
+      (outputs) => {
+        for (const output of outputs) if (output.kind === "deliver") delivered.push(output.message.id);
+      },
+      (input, error) => {
+        throw new Error(`${input}: ${String(error)}`);
+      },
     );
-    expect(again.recoveredCheckpoint?.hardState).toEqual({ term: 7 });
+    expect(stats).toMatchObject({ kind: "decided", inputs: 50 });
+    // The same replica: the same state, and the deliveries after the checkpoint again, in order.
+    expect(rebuilt.state).toBe(decider.state);
+    expect(rebuilt.executed).toBe(250);
+    expect(delivered).toEqual(Array.from({ length: 50 }, (_, index) => `m${201 + index}`));
+    // It goes on journalling where it stopped: the replay is not written twice.
+    rebuilt.term = 7;
+    await decide(again, rebuilt, 251, 320);
     await again.close();
+    const third = await ReplicaJournal.open(where, "g/0", "run-1");
+    expect(third.recoveredCheckpoint?.position).toBe(300);
+    expect(third.recoveredInputs).toBe(20);
+    await third.log.close();
     // Another replica's journal is still refused (the header travels in the checkpoint).
     await expect(ReplicaJournal.open(where, "g/1", "run-1")).rejects.toThrow(/journal of replica g\/0/);
+  });
+
+  it("writes a checkpoint installed from the group at once, durable before the install's outputs leave", async () => {
+    const where = storage("decided-install", "batch");
+    const journal = await ReplicaJournal.open(where, "g/0", "run-1");
+    const decider = new Decider();
+    const released: ProcessOutput[] = [];
+    bindDecider(journal, decider, released);
+    await decide(journal, decider, 1, 30);
+    // Far behind: it installs its group's checkpoint at 500 (its state: as if 500 positions ran).
+    const fetched = new Decider();
+    fetched.state = 4242;
+    fetched.checkpointAt(500);
+    decider.restore(fetched.latestCheckpoint as { position: number; state: Snapshot });
+    journal.hold(decider, [{ kind: "install", group: "g", position: 500 }]);
+    await decide(journal, decider, 31, 35);
+    await journal.close();
+    expect(released.map((output) => output.kind)).toContain("install");
+    const again = await ReplicaJournal.open(where, "g/0", "run-1");
+    // Not at its next own checkpoint (600): now, covering the 30 positions before it.
+    expect(again.recoveredCheckpoint?.position).toBe(500);
+    expect(again.recoveredInputs).toBe(5);
+    const rebuilt = new Decider();
+    bindDecider(again, rebuilt);
+    rebuilt.restore(again.recoveredCheckpoint as { position: number; state: Snapshot });
+    again.replay(
+      rebuilt,
+      () => {},
+      () => {},
+    );
+    expect(rebuilt.executed).toBe(505);
+    expect(rebuilt.state).toBe(decider.state);
+    await again.log.close();
+  });
+
+  it("is not used for a replica that takes no checkpoints, nor with truncate: false", async () => {
+    const plain = await ReplicaJournal.open(storage("not-decided"), "g/0", "run-1");
+    bindStandIn(plain, () => ({ term: 0 }));
+    expect(plain.kind).toBe("inputs");
+    await plain.close();
+    const kept = await ReplicaJournal.open({ ...storage("kept"), truncate: false }, "g/0", "run-1");
+    bindDecider(kept, new Decider());
+    expect(kept.kind).toBe("inputs");
+    await kept.close();
   });
 });

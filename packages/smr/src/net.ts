@@ -75,12 +75,19 @@ export interface ReplicaOptions<P = unknown, R = unknown> extends Credentials {
   /** The replica cannot go on (a send queue over its bound); it stops itself. Default: log. */
   readonly onFatal?: (error: Error) => void;
   /**
-   * Journal every input here before acting on it; started again on the same directory (after a
-   * crash, or a stop), the replica replays the journal — the application sees every delivered
-   * message again, in order, so it must be deterministic — and its group catches it up
-   * (docs/durability.md).
+   * Journal here what the replica decides before acting on it; started again on the same
+   * directory (after a crash, or a stop), the replica rebuilds itself from the journal and its
+   * group catches it up (docs/durability.md). A `StatefulApplication` is restored from the
+   * journal's last checkpoint and sees the messages delivered after it again; a plain function
+   * (whose state no checkpoint holds) gets a journal of every input and sees every delivered
+   * message again, in order. Either way it must be deterministic. A journal of decided positions
+   * brings the orderer back with its hard state only, so the replica votes again once caught up
+   * with a leader (R7): a whole crash-mode group restarted at once then elects none. Where that
+   * must work, set `keepJournal`.
    */
   readonly dataDir?: string;
+  /** Journal every input and keep the whole journal (a restart replays it all), whatever the application. */
+  readonly keepJournal?: boolean;
   /** When the journal is fsynced: per batch of inputs (default), every 10 ms, or never. */
   readonly fsync?: FsyncPolicy;
 }
@@ -275,6 +282,33 @@ export async function startReplica<P = unknown, R = unknown>(
     );
   const keyring = keyringOf(options, options.id, table, service.mode, source);
   const signatures = signaturesOf(options, options.cluster, cluster, keyring, source);
+  const log = options.log ?? stderrLog(options.id);
+  if (options.fsync !== undefined && options.dataDir === undefined)
+    throw new InputError(source, "fsync", "needs dataDir (where the replica keeps its journal)");
+  if (options.keepJournal === true && options.dataDir === undefined)
+    throw new InputError(source, "keepJournal", "needs dataDir (where the replica keeps its journal)");
+  // A journal replays only into the same cluster (its configuration, the application aside).
+  const { journal, trace, traced } =
+    options.dataDir === undefined
+      ? {
+          journal: undefined,
+          trace: options.traceFile === undefined ? null : (new TraceFile(options.traceFile) as TraceSink),
+          traced: undefined,
+        }
+      : await openJournalAndTrace(
+          {
+            dataDir: options.dataDir,
+            fsync: options.fsync ?? "batch",
+            // A plain function's state is not in the group's checkpoints: it sees every input again.
+            ...(typeof options.application === "function" || options.keepJournal === true
+              ? { truncate: false }
+              : {}),
+          },
+          options.id,
+          runDigest(options.cluster),
+          options.traceFile ?? null,
+          log,
+        );
   const replica = createReplica({
     protocol: service.protocol,
     group,
@@ -288,25 +322,11 @@ export async function startReplica<P = unknown, R = unknown>(
     ...groupState(options.application),
     ...(checkpointEntries === undefined ? {} : { ordering: { checkpointEntries } }),
     ...(signatures === undefined ? {} : { signer: signatures.signerFor(options.id), verifier: signatures }),
+    // A journal of decided positions rebuilds the orderer from its hard state only.
+    ...(journal?.startingHardState === undefined ? {} : { hardState: journal.startingHardState }),
   });
-  const log = options.log ?? stderrLog(options.id);
-  if (options.fsync !== undefined && options.dataDir === undefined)
-    throw new InputError(source, "fsync", "needs dataDir (where the replica journals its inputs)");
-  // A journal replays only into the same cluster (its configuration, the application aside).
-  const { journal, trace, traced } =
-    options.dataDir === undefined
-      ? {
-          journal: undefined,
-          trace: options.traceFile === undefined ? null : (new TraceFile(options.traceFile) as TraceSink),
-          traced: undefined,
-        }
-      : await openJournalAndTrace(
-          { dataDir: options.dataDir, fsync: options.fsync ?? "batch" },
-          options.id,
-          runDigest(options.cluster),
-          options.traceFile ?? null,
-          log,
-        );
+  // Its checkpoint first; the host executes the positions decided after it again.
+  if (journal?.recoveredCheckpoint !== undefined) replica.restoreCheckpoint(journal.recoveredCheckpoint);
   const own = addresses.get(options.id) as NodeAddress;
   let stopped: Promise<void> | undefined;
   const host: NodeHost = new NodeHost({

@@ -30,6 +30,7 @@ export const NET_BENCH_OPTIONS = {
   protocol: { type: "string" },
   workload: { type: "string" },
   fsync: { type: "string" },
+  "keep-journal": { type: "boolean" },
 } as const;
 
 const GROUPS = ["g0", "g1", "g2"];
@@ -104,7 +105,7 @@ function benchWorkload(
  * `amcast bench --runtime net [--multicasts N] [--repeat R] [--client-hosts K] [--outstanding O]
  * [--section loopback|wan|all] [--protocol P] [--mode solo|crash|byzantine]
  * [--workload local|global-2] [--profile DIR] [--batch-messages-max B] [--batch-delay-ms D]
- * [--fsync off,none,interval,batch] [--json]`:
+ * [--fsync off,none,interval,batch [--keep-journal]] [--json]`:
  * the network runtime on this machine (`--batch-messages-max 1`: one message per frame, to see what
  * batching does; `--batch-delay-ms D`: frames wait D ms for more messages).
  * Each loopback run is repeated R times (default 1) and the median by throughput reported;
@@ -122,9 +123,10 @@ function benchWorkload(
  *   latency per kind of message side by side, with the difference.
  *
  * `--fsync` (a comma list of `off` and the fsync policies) measures what journaling costs: the
- * loopback section then runs its crash-mode rows only, once per policy in each repetition,
- * interleaved, every replica journaling its inputs in its own data directory with that policy
- * (`off`: no journal).
+ * loopback section then runs its replicated rows only (crash and Byzantine mode, or the one
+ * `--mode` names), once per policy in each repetition, interleaved, every replica journaling in
+ * its own data directory with that policy (`off`: no journal): what it decides, truncated at
+ * checkpoints, or with `--keep-journal` every input.
  */
 export async function runNetBench(values: Record<string, string | boolean | undefined>): Promise<number> {
   const section = stringFlag(values.section) ?? "all";
@@ -154,8 +156,11 @@ export async function runNetBench(values: Record<string, string | boolean | unde
       `bench: --mode is one of ${REPLICATION_MODES.join(", ")}, got ${JSON.stringify(modeFilter)}`,
     );
   const fsyncRuns = fsyncList(stringFlag(values.fsync));
-  if (fsyncRuns !== undefined && modeFilter !== undefined && modeFilter !== "crash")
-    throw new UsageError(`bench: --fsync measures crash-mode rows; --mode ${modeFilter} has none`);
+  if (fsyncRuns !== undefined && modeFilter === "solo")
+    throw new UsageError("bench: --fsync measures replicated rows (crash, byzantine); --mode solo has none");
+  const keepJournal = values["keep-journal"] === true;
+  if (keepJournal && fsyncRuns === undefined)
+    throw new UsageError("bench: --keep-journal needs --fsync (the policies to journal with)");
   const workloadFilter = stringFlag(values.workload);
   if (workloadFilter !== undefined && !["local", "global-2"].includes(workloadFilter))
     throw new UsageError(`bench: --workload is local or global-2, got ${JSON.stringify(workloadFilter)}`);
@@ -181,7 +186,7 @@ export async function runNetBench(values: Record<string, string | boolean | unde
     };
     print(
       `network runtime benchmark: 3 groups (solo: one process each; crash: 3 replicas; byzantine: 4, Ed25519) + ` +
-        `${fsyncRuns === undefined ? "" : `crash mode only, journals: ${fsyncRuns.join(", ")}; `}` +
+        `${fsyncRuns === undefined ? "" : `replicated modes only, journals (${keepJournal ? "every input, kept whole" : "decided positions, truncated at checkpoints"}): ${fsyncRuns.join(", ")}; `}` +
         `${clientHosts} client host(s), ${clientsPerGroup * GROUPS.length} clients ` +
         `x ${outstanding} in flight (closed loop), loopback, no latency emulation, traces merged and checked; ` +
         `load average ${loadavg()
@@ -195,7 +200,7 @@ export async function runNetBench(values: Record<string, string | boolean | unde
     const soloPerSec = new Map<string, number>();
     for (const { mode, f, multicasts: modeMulticasts } of BENCH_MODES) {
       if (modeFilter !== undefined && mode !== modeFilter) continue;
-      if (fsyncRuns !== undefined && mode !== "crash") continue;
+      if (fsyncRuns !== undefined && mode === "solo") continue;
       for (const protocol of PROTOCOLS) {
         if (protocolFilter !== undefined && protocol.name !== protocolFilter) continue;
         for (const name of BENCH_WORKLOADS) {
@@ -236,7 +241,9 @@ export async function runNetBench(values: Record<string, string | boolean | unde
               outcomesOf[which]?.push(
                 await runScenarioNet(
                   spec,
-                  policy === "off" ? options : { ...options, storage: { fsync: policy } },
+                  policy === "off"
+                    ? options
+                    : { ...options, storage: { fsync: policy, ...(keepJournal ? { truncate: false } : {}) } },
                 ),
               );
           for (const [which, outcomes] of outcomesOf.entries()) {

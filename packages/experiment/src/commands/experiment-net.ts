@@ -28,7 +28,7 @@ export const NET_EXPERIMENT_OPTIONS = {
   "work-dir": { type: "string" },
   "time-limit-s": { type: "string" },
   fsync: { type: "string" },
-  "truncate-journal": { type: "boolean" },
+  "keep-journal": { type: "boolean" },
 } as const;
 
 export interface NetExperimentArgs {
@@ -46,14 +46,14 @@ export interface NetExperimentArgs {
 
 /**
  * `amcast experiment NAME --runtime net [--client-hosts N] [--no-latency] [--work-dir DIR]
- * [--time-limit-s S] [--fsync batch|interval|none] [--truncate-journal]`: every run of the experiment on real processes on this machine (one per
+ * [--time-limit-s S] [--fsync batch|interval|none] [--keep-journal]`: every run of the experiment on real processes on this machine (one per
  * replica, plus client hosts), with the topology's delays injected in the transport unless
  * `--no-latency`; each run kept the moment it ends, in the same result directory, tables and
  * report as on the simulator (plus what the transport did). `--fsync` gives every replica a
- * data directory and journals its inputs there with that policy (a fault plan whose crashes
- * recover gets one with `batch` anyway: the restarted replica replays it). `--truncate-journal`
- * writes the group's checkpoints into the journals and truncates them there (a restart installs
- * the latest checkpoint and catches up from its group instead of replaying every input).
+ * data directory and journals what it decides there with that policy, truncated at the group's
+ * checkpoints (a fault plan whose crashes recover gets one with `batch` anyway: the restarted
+ * replica rebuilds itself from it). `--keep-journal` journals every input instead and keeps the
+ * whole journal (a restart replays all of it).
  */
 export async function runNetExperiment(args: NetExperimentArgs): Promise<number> {
   const { experiment, store, values } = args;
@@ -65,7 +65,7 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
   const workDir = stringFlag(values["work-dir"]);
   const latencyEmulation = values["no-latency"] !== true;
   const fsync = fsyncFlag("experiment", values.fsync);
-  const truncate = values["truncate-journal"] === true;
+  const keepJournal = values["keep-journal"] === true;
   const writer = args.traceFile === undefined ? undefined : new TraceFileWriter(resolve(args.traceFile));
   const plan = planRuns(experiment, {
     ...(args.seed === undefined ? {} : { seed: args.seed }),
@@ -107,9 +107,9 @@ export async function runNetExperiment(args: NetExperimentArgs): Promise<number>
         clientHosts,
         latencyEmulation,
         ...(timeLimitS === undefined ? {} : { timeLimitMs: timeLimitS * 1000 }),
-        ...(fsync === undefined && !truncate
+        ...(fsync === undefined && !keepJournal
           ? {}
-          : { storage: { fsync: fsync ?? "batch", ...(truncate ? { truncate } : {}) } }),
+          : { storage: { fsync: fsync ?? "batch", ...(keepJournal ? { truncate: false } : {}) } }),
         ...(workDir === undefined ? {} : { workDir: join(resolve(workDir), `run-${run.index + 1}`) }),
         log: (line) => print(`  ${line}`),
         signal: abort.signal,

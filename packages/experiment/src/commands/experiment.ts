@@ -84,7 +84,7 @@ export function runExperimentCommand(args: string[]): number | Promise<number> {
             latencyEmulation: values["no-latency"] !== true,
             workDir: stringFlag(values["work-dir"]),
             timeLimitMs: timeLimitS === undefined ? undefined : timeLimitS * 1000,
-            truncateJournal: values["truncate-journal"] === true,
+            keepJournal: values["keep-journal"] === true,
           },
     );
   }

@@ -43,10 +43,10 @@ export const HELP: Record<string, CommandHelp> = {
       ["--no-latency", "net: do not inject the topology's delays"],
       ["--work-dir DIR", "net: where nodes keep their deployment, keys and traces"],
       ["--time-limit-s S", "net: stop a run after S seconds"],
-      ["--fsync batch|interval|none", "net: replicas journal their inputs with this fsync policy"],
+      ["--fsync batch|interval|none", "net: replicas journal what they decide with this fsync policy"],
       [
-        "--truncate-journal",
-        "net: truncate the journals at the group's checkpoints (a restart starts from one)",
+        "--keep-journal",
+        "net: journal every input and keep the whole journal (default: truncated at checkpoints)",
       ],
     ],
     examples: [
@@ -148,7 +148,8 @@ export const HELP: Record<string, CommandHelp> = {
         "--batch-delay-ms N",
         "net: how long a batch waits for more messages (default 0: the end of the turn)",
       ],
-      ["--fsync off,batch,interval,none", "net: crash-mode rows, once per journal policy (off: none)"],
+      ["--fsync off,batch,interval,none", "net: replicated rows, once per journal policy (off: none)"],
+      ["--keep-journal", "net, with --fsync: journal every input (default: decided positions, truncated)"],
       ["--protocol NAME", "only this protocol"],
       [
         "--mode solo|crash|byzantine",
@@ -160,7 +161,7 @@ export const HELP: Record<string, CommandHelp> = {
   },
   replica: {
     synopsis:
-      "replica --deployment FILE --id ID (--keys FILE | --secret-file FILE) [--trace FILE] [--data-dir DIR [--fsync POLICY]]",
+      "replica --deployment FILE --id ID (--keys FILE | --secret-file FILE) [--trace FILE] [--data-dir DIR [--fsync POLICY]] [--rejoin-empty]",
     about: "Runs one replica of a deployment until SIGINT/SIGTERM (docs/runtime.md).",
     options: [
       ["--deployment FILE", "the deployment file"],
@@ -171,8 +172,9 @@ export const HELP: Record<string, CommandHelp> = {
       ["--host HOST", "replica: the replica a deployment places on host HOST (instead of --id)"],
       ["--listen ADDRESS", "the address to listen on (default: the deployment's host)"],
       ["--health-port PORT", "serve a health check on this port (containers)"],
-      ["--data-dir DIR", "journal the replica's inputs here; restarted on it, it replays them"],
+      ["--data-dir DIR", "journal what the replica decides here; restarted on it, it rebuilds itself"],
       ["--fsync batch|interval|none", "the journal's fsync policy (default: deployment, else batch)"],
+      ["--rejoin-empty", "it ran before and lost its data directory: no hard state, votes once caught up"],
     ],
   },
   clients: {
@@ -187,8 +189,9 @@ export const HELP: Record<string, CommandHelp> = {
       ["--host HOST", "replica: the replica a deployment places on host HOST (instead of --id)"],
       ["--listen ADDRESS", "the address to listen on (default: the deployment's host)"],
       ["--health-port PORT", "serve a health check on this port (containers)"],
-      ["--data-dir DIR", "replica: journal its inputs here (refused for a client host)"],
+      ["--data-dir DIR", "replica: journal what it decides here (refused for a client host)"],
       ["--fsync batch|interval|none", "replica: the journal's fsync policy"],
+      ["--rejoin-empty", "replica: it ran before and lost its data directory (refused for a client host)"],
     ],
   },
   keys: {

@@ -19,8 +19,8 @@ export interface RecoveryNetArgs {
   readonly latencyEmulation: boolean;
   readonly workDir: string | undefined;
   readonly timeLimitMs: number | undefined;
-  /** `--truncate-journal`: over the plan's `net.truncateJournal`. */
-  readonly truncateJournal: boolean;
+  /** `--keep-journal`: over the plan's `net.keepJournal`. */
+  readonly keepJournal: boolean;
 }
 
 /**
@@ -44,13 +44,13 @@ export async function runRecoveryExperiment(
   const plan =
     net === undefined
       ? read
-      : { ...netRecoveryPlan(read), netTruncateJournal: read.netTruncateJournal || net.truncateJournal };
+      : { ...netRecoveryPlan(read), netKeepJournal: read.netKeepJournal || net.keepJournal };
   const rows: RecoveryRow[] = [];
   if (!json)
     process.stdout.write(
       net === undefined
         ? `recovery: ${plan.protocol === "skeen" ? "Skeen, one group" : "FlexCast, groups a then b, half the multicasts to both, b's replica crashes"}, ${plan.clients} clients x ${plan.ratePerSecPerClient}/s for ${plan.durationMs} ms; ${plan.crashKind} crash at ${plan.crashAtMs} ms, back ${plan.pauseMs} ms later; checkpoints every ${plan.checkpointEntries} log positions, ${plan.partitions} partitions; a replica costs ${plan.perMessageUs} us per input and ${plan.perByteNs} ns per byte (the simulator has no link bandwidth)\n`
-        : `recovery on real processes (one per replica, one client host, loopback${net.latencyEmulation ? "" : ", no latency emulation"}): one group, ${plan.clients} clients x ${plan.ratePerSecPerClient}/s for ${plan.durationMs} ms; ${plan.crashKind} crash (SIGKILL) at ${plan.crashAtMs} ms, restarted ${plan.pauseMs} ms later; checkpoints every ${plan.checkpointEntries} log positions, ${plan.partitions} partitions; journals fsync per ${plan.netFsync}${plan.netTruncateJournal ? ", truncated at checkpoints" : ""}; times count from the restart of the process\n`,
+        : `recovery on real processes (one per replica, one client host, loopback${net.latencyEmulation ? "" : ", no latency emulation"}): one group, ${plan.clients} clients x ${plan.ratePerSecPerClient}/s for ${plan.durationMs} ms; ${plan.crashKind} crash (SIGKILL) at ${plan.crashAtMs} ms, restarted ${plan.pauseMs} ms later; checkpoints every ${plan.checkpointEntries} log positions, ${plan.partitions} partitions; journals fsync per ${plan.netFsync}, ${plan.netKeepJournal ? "every input kept" : "decided positions, truncated at checkpoints"}; times count from the restart of the process\n`,
     );
   let index = 0;
   for (const keys of plan.keys)

@@ -32,16 +32,21 @@ const NODE_OPTIONS = {
   "health-port": { type: "string" },
   "data-dir": { type: "string" },
   fsync: { type: "string" },
+  "rejoin-empty": { type: "boolean" },
 } as const;
 
 /**
  * `amcast replica --deployment FILE (--id ID | --host HOST) (--keys FILE | --secret-file FILE)
- * [--trace FILE] [--listen ADDRESS] [--health-port PORT] [--data-dir DIR [--fsync POLICY]]`:
+ * [--trace FILE] [--listen ADDRESS] [--health-port PORT] [--data-dir DIR [--fsync POLICY]]
+ * [--rejoin-empty]`:
  * runs one replica of a deployment until SIGINT/SIGTERM (or until the runner that started it says
  * stop). Start one per replica, on the hosts the deployment names, then `amcast clients`.
- * `--data-dir` journals the replica's inputs there before it acts on them (fsync `batch`,
+ * `--data-dir` journals what the replica decides there before it acts on it (fsync `batch`,
  * `interval` or `none`; default the deployment's `storage.fsync`, else `batch`): the same command
- * after a crash replays the journal and rejoins the group. `--host` picks the replica the deployment
+ * after a crash rebuilds the replica from the journal and rejoins the group. `--rejoin-empty`
+ * starts a replica that ran before and lost its data directory: with no hard state, it votes only
+ * once caught up with its group (required when the deployment's `storage.clusterState` is
+ * `"existing"` and the directory holds no journal). `--host` picks the replica the deployment
  * places on HOST (a container or pod knows its own name, not its replica id); `--listen` binds
  * another address than the deployment's (0.0.0.0 in a container); `--health-port` serves
  * /healthz and /readyz (ready once connected to every replica) for probes.
@@ -86,7 +91,15 @@ async function runNodeCommand(command: "replica" | "clients", args: string[]): P
     stringFlag(values["secret-file"]),
   );
   const traceFile = stringFlag(values.trace);
-  const storage = nodeStorage(deployment, node, stringFlag(values["data-dir"]), stringFlag(values.fsync));
+  const rejoinEmpty = values["rejoin-empty"] === true;
+  if (rejoinEmpty && command !== "replica") throw new UsageError("clients: --rejoin-empty is for a replica");
+  const storage = nodeStorage(
+    deployment,
+    node,
+    stringFlag(values["data-dir"]),
+    stringFlag(values.fsync),
+    rejoinEmpty,
+  );
   const prefix = `[${node.id}] `;
   let connected = false;
   if (healthPort !== undefined)
@@ -99,6 +112,7 @@ async function runNodeCommand(command: "replica" | "clients", args: string[]): P
     log: (line) => process.stderr.write(`${prefix}${line}\n`),
     ...(listenHost === undefined ? {} : { listenHost }),
     ...storage,
+    ...(rejoinEmpty ? { rejoinEmpty } : {}),
     onConnected: () => {
       connected = true;
     },
