@@ -22,7 +22,7 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
 import { DEFAULT_ORDERING, SoloOrderer } from "./orderer.js";
 import { PbftOrderer } from "./pbft.js";
 import { RaftOrderer } from "./raft.js";
-import type { ApplicationState, ReplicaCheckpoint, StateCodec } from "./snapshot.js";
+import type { ApplicationState, ReplicaCheckpoint, SealedState, StateCodec } from "./snapshot.js";
 import { APPLICATION_PARTITION_PREFIX, PARTITION } from "./snapshot.js";
 import type { QueuedMessage } from "./streams.js";
 import { IncomingStreams, isStreamItem, OutgoingStreams } from "./streams.js";
@@ -164,6 +164,8 @@ export class Replica<M> implements ProcessLogic {
   private fetching: StateFetch | undefined;
   /** The last log position executed (or installed). */
   executedPosition = 0;
+  /** The orderer's mark at `executedPosition` (what a checkpoint there records in `group/order`). */
+  private executedMark: number | string = 0;
   /** The last install: the position this replica had executed before it, and the checkpoint's. */
   lastInstall: { readonly from: number; readonly to: number } | undefined;
   /** Checkpoints installed from the group, and the bytes their partitions took. */
@@ -256,6 +258,7 @@ export class Replica<M> implements ProcessLogic {
       checkpoints: this.checkpoints,
       executed: (position, mark) => {
         this.executedPosition = position;
+        this.executedMark = mark;
         if (this.decisions !== undefined) {
           this.decisions.push({ position, mark, batch: this.deciding });
           this.deciding = NO_INPUTS;
@@ -389,11 +392,28 @@ export class Replica<M> implements ProcessLogic {
     return partitions;
   }
 
-  /** Takes a checkpoint at `position`, and lets the orderer drop what the previous one covers. */
-  private takeCheckpoint(position: number, mark: number | string): void {
+  /**
+   * The log position this replica executed last and the root of its whole state now: what a
+   * checkpoint there would hold, so replicas that executed the same log report the same root
+   * whether or not a checkpoint fell there (undefined for a replica that does not checkpoint).
+   */
+  stateNow(): { readonly position: number; readonly root: string } | undefined {
+    if (!this.checkpoints) return undefined;
+    return {
+      position: this.executedPosition,
+      root: this.seal(this.executedPosition, this.executedMark).manifest.root,
+    };
+  }
+
+  private seal(position: number, mark: number | string): SealedState {
     const codec = this.spec.codec as StateCodec;
     const partitions = this.snapshotState(position, mark);
-    const state = codec.seal([...partitions].map(([name, value]) => [name, codec.encode(value)] as const));
+    return codec.seal([...partitions].map(([name, value]) => [name, codec.encode(value)] as const));
+  }
+
+  /** Takes a checkpoint at `position`, and lets the orderer drop what the previous one covers. */
+  private takeCheckpoint(position: number, mark: number | string): void {
+    const state = this.seal(position, mark);
     this.latest = { position, state };
     this.orderer.compact(this.previousCheckpointPosition);
     this.previousCheckpointPosition = position;
@@ -560,6 +580,7 @@ export class Replica<M> implements ProcessLogic {
       this.outputs.push({ kind: "install", group: this.group, position: checkpoint.position });
     }
     this.executedPosition = checkpoint.position;
+    this.executedMark = order.mark;
     this.orderer.install(checkpoint.position, order.mark);
   }
 
