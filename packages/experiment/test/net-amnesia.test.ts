@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { checkRun } from "@amcast/check";
 import type { TraceEvent } from "@amcast/core";
 import { DEFAULT_NET_OPTIONS, runCluster } from "@amcast/runtime";
+import type { CrashFault } from "@amcast/sim";
 import type { SystemSpec } from "@amcast/system";
 import { describe, expect, it } from "vitest";
 import type { RecoveryPlan } from "../src/recovery.js";
@@ -171,13 +172,13 @@ describe("amnesia on real processes", () => {
       timeout: 180_000,
     }, async () => {
       const base = recoverySpec({ ...PLAN, crashKind: "durable", crashAtMs: 1500 }, 4000, mode, "follower");
-      const [crash] = base.faults.crashes;
+      const crash = base.faults.crashes[0] as CrashFault;
       const replicas = mode === "crash" ? ["a/0", "a/1", "a/2"] : ["a/0", "a/1", "a/2", "a/3"];
       const spec: SystemSpec = {
         ...base,
         faults: {
           // Every replica of the group down at once, back after the pause (one after the other).
-          crashes: replicas.map((proc) => ({ ...crash, proc, leaderOf: undefined }) as typeof crash),
+          crashes: replicas.map((proc) => ({ ...crash, proc, leaderOf: undefined })),
           partitions: [],
         },
       };
