@@ -364,10 +364,19 @@ export class MetricsCollector implements TraceSink {
     if (dst === shapes.lastLocalDst) return shapes.lastLocal as Shape;
     const key = dst.length === 1 ? (dst[0] as GroupId) : destinationKey(dst);
     let shape = shapes.last !== undefined && key === shapes.lastKey ? shapes.last : shapes.byDst.get(key);
-    if (shape !== undefined) {
-      this.remember(shapes, dst, key, shape);
-      return shape;
+    if (shape === undefined) {
+      shape = this.newShape(client, dst);
+      shapes.byDst.set(key, shape);
     }
+    this.remember(shapes, dst, key, shape);
+    return shape;
+  }
+
+  /**
+   * The shape of `client`'s multicasts to `dst`, computed. A function of its own: the closures it
+   * makes would otherwise cost every lookup above a context object.
+   */
+  private newShape(client: string, dst: DestinationSet): Shape {
     const region = this.clientRegions.get(client);
     assert(region !== undefined, () => `client ${client} has no region`);
     const latencyModel: LatencyModel = {
@@ -382,16 +391,13 @@ export class MetricsCollector implements TraceSink {
       perKind = new LatencyAccumulator();
       this.byKind.set(kind, perKind);
     }
-    shape = {
+    return {
       kind,
       floorMs,
       latencyModel,
       modelMs: this.protocol.modelLatencyMs?.(dst, this.context, latencyModel) ?? null,
       perKind,
     };
-    shapes.byDst.set(key, shape);
-    this.remember(shapes, dst, key, shape);
-    return shape;
   }
 
   private remember(shapes: ClientShapes, dst: DestinationSet, key: string, shape: Shape): void {

@@ -70,6 +70,15 @@ export const DELAYED_NETWORKS: readonly DelayedNetwork[] = [
 const DELAYED_SEEDS_PERCENT = 25;
 const DELAYED_MULTICASTS_PER_CLIENT_MAX = 10;
 const DELAYED_LINEARIZABLE_MULTICASTS_PER_CLIENT_MAX = 3;
+/**
+ * Byzantine seeds (with crashes) that put a `corrupt-state` server beside a replica that must
+ * fetch state from it: one group gets exactly those two faults, so such a run has f = 2 (seven
+ * replicas per group) and stays within its fault model.
+ */
+const CORRUPT_STATE_SEEDS_PERCENT = 25;
+/** Checkpoint intervals (log positions) of those runs: short, so the restarted replica fetches state. */
+const CORRUPT_STATE_CHECKPOINT_ENTRIES: readonly number[] = [2, 4, 8, 16];
+const CORRUPT_STATE_MULTICASTS_PER_CLIENT_MAX = 8;
 
 export function swarmCase(
   protocol: ProtocolDefinition<unknown>,
@@ -145,7 +154,11 @@ export function swarmCase(
         : { chance: percent(delayed.percent), extraDelayMsMax: delayed.extraDelayMsMax },
   };
   const processing = { perMessageUs: prng.pick([0, 0, 5, 50, 500]), perByteNs: prng.pick([0, 1, 10]) };
-  const f = mode === "solo" ? 0 : mode === "crash" ? prng.pick([1, 1, 2]) : 1;
+  // Its own stream, so the seeds that draw no corrupt-state server keep the rest of their draw.
+  const corruptPrng = new Prng(seed).derive("swarm-corrupt-state");
+  const corruptState =
+    byzantineMode && options.crashes && corruptPrng.chance(percent(CORRUPT_STATE_SEEDS_PERCENT));
+  const f = mode === "solo" ? 0 : mode === "crash" ? prng.pick([1, 1, 2]) : corruptState ? 2 : 1;
   const replicas = replicaCount(mode, f);
   // Faults strike every group the run uses, auxiliary groups of a tree included.
   const groups = runGroups(overlay, topology);
@@ -199,6 +212,40 @@ export function swarmCase(
       crashes[index] = { ...crash, kind: "amnesia" };
   }
 
+  // A corrupt-state seed: one group's faults are exactly a replica that serves corrupt checkpoint
+  // partitions (it orders correctly) and another that crashes with amnesia and comes back, so it
+  // fetches a checkpoint from its group, the corrupt server among the others, and must catch it.
+  let checkpointEntries: number | undefined;
+  if (corruptState) {
+    const group = corruptPrng.pick(groups);
+    const ofGroup = (proc: string | undefined): boolean => proc?.startsWith(`${group}/`) === true;
+    for (let index = byzantine.length - 1; index >= 0; index -= 1)
+      if (ofGroup(byzantine[index]?.proc)) byzantine.splice(index, 1);
+    for (let index = crashes.length - 1; index >= 0; index -= 1) {
+      const crash = crashes[index] as CrashFault;
+      if (ofGroup(crash.proc) || crash.leaderOf === group) crashes.splice(index, 1);
+    }
+    const [server, fetcher] = corruptPrng.sample(
+      Array.from({ length: replicas }, (_, index) => `${group}/${index}`),
+      2,
+    ) as [string, string];
+    byzantine.push({ proc: server, strategy: "corrupt-state" });
+    const atMs = round(corruptPrng.float() * 300);
+    crashes.push({
+      proc: fetcher,
+      atMs,
+      recoverAtMs: round(atMs + 100 + corruptPrng.float() * 500),
+      kind: "amnesia",
+    });
+    checkpointEntries = corruptPrng.pick(CORRUPT_STATE_CHECKPOINT_ENTRIES);
+    // Seven replicas per group checkpointing every few positions: fewer multicasts keep such a
+    // run about as cheap as the others (a few checkpoints are all the fetch needs).
+    workload = {
+      ...workload,
+      multicastsPerClient: Math.min(workload.multicastsPerClient, CORRUPT_STATE_MULTICASTS_PER_CLIENT_MAX),
+    };
+  }
+
   // Its own stream, so switching reconfiguration on leaves the rest of a seed's draw unchanged.
   const reconfigPrng = new Prng(seed).derive("swarm-reconfig");
   const reconfig: ReconfigSpec | null =
@@ -224,6 +271,7 @@ export function swarmCase(
     byzantine,
     linearizable: options.linearizable === true,
     ...(reconfig === null ? {} : { reconfig }),
+    ...(checkpointEntries === undefined ? {} : { checkpointEntries }),
     network,
     processing,
     faults: { crashes, partitions, byzantine: byzantine.map((fault) => fault.proc) },
@@ -256,6 +304,7 @@ export function swarmCase(
       : `Byzantine ${byzantine.map((fault) => `${fault.proc}:${fault.strategy}`).join(",")}`,
     overlay === null ? "no overlay" : `${overlay.kind} ${overlay.groups.join(">")}`,
     ...(reconfig === null ? [] : [`${reconfig.viewsMax} random views every ${reconfig.statsEveryMs} ms`]),
+    ...(checkpointEntries === undefined ? [] : [`checkpoints every ${checkpointEntries} positions`]),
   ].join(", ");
   return { seed, description, scenario, delayedNetwork: delayed };
 }

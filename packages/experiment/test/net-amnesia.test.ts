@@ -40,6 +40,21 @@ const PLAN: RecoveryPlan = {
 };
 const OPTIONS = { ...DEFAULT_NET_OPTIONS, latencyEmulation: false, timeLimitMs: 120_000, stallMs: 30_000 };
 
+/**
+ * `replicas` end at one checkpoint (position and root) and, when they stopped, had executed the
+ * same log position with one root over their whole state.
+ */
+function expectOneState(run: Awaited<ReturnType<typeof runCluster>>, replicas: readonly string[]): void {
+  for (const view of ["checkpoint", "now"] as const) {
+    const states = replicas.map((proc) => run.net.perNode[proc]?.replicaState?.[view]);
+    expect(
+      states.every((state) => state !== undefined),
+      view,
+    ).toBe(true);
+    expect(new Set(states.map((state) => `${state?.position}/${state?.root}`)).size, view).toBe(1);
+  }
+}
+
 describe("amnesia on real processes", () => {
   it("crash mode: the leader killed and restarted empty installs its group's checkpoint over real links and catches up; nothing lost or duplicated, one root", {
     timeout: 180_000,
@@ -88,10 +103,77 @@ describe("amnesia on real processes", () => {
     const state = run.net.perNode["a/2"]?.replicaState;
     expect(state?.transferredBytes).toBeGreaterThan(0);
     expect(state?.faultyServers).toEqual(["a/3"]);
-    // The correct replicas end with one root (they executed the same log, so checkpointed alike).
-    const correct = ["a/0", "a/1", "a/2"].map((proc) => run.net.perNode[proc]?.replicaState?.checkpoint);
-    expect(correct.every((checkpoint) => checkpoint !== undefined)).toBe(true);
-    expect(new Set(correct.map((checkpoint) => `${checkpoint?.position}/${checkpoint?.root}`)).size).toBe(1);
+    // The correct replicas end with one root (they executed the same log, so checkpointed alike),
+    // and with one whole state when they stopped (which checks what the restarted replica built
+    // from its install even when it took no checkpoint of its own after it).
+    expectOneState(run, ["a/0", "a/1", "a/2"]);
+  });
+
+  it("Byzantine mode: a replica back from amnesia, killed again and restarted from its journal (begun with the hard state the amnesia restart kept), replays it and catches up; nothing lost or duplicated, one root", {
+    timeout: 180_000,
+  }, async () => {
+    const base = recoverySpec(PLAN, 4000, "byzantine", "follower");
+    const spec: SystemSpec = {
+      ...base,
+      // A closed loop: a loaded machine slows the workload as it slows the restarts, so the
+      // replica still has multicasts to catch up with after its second restart.
+      workload: { ...base.workload, loop: "closed", outstanding: 1, thinkMs: 20, multicastsPerClient: 150 },
+      faults: {
+        crashes: [
+          // The runner strikes the second crash only once the first restart is back.
+          { proc: "a/2", atMs: 600, recoverAtMs: 1100, kind: "amnesia" },
+          { proc: "a/2", atMs: 2000, recoverAtMs: 2400 },
+        ],
+        partitions: [],
+      },
+    };
+    const workDir = mkdtempSync(join(tmpdir(), "amcast-amnesia-durable-"));
+    const events: TraceEvent[] = [];
+    let log: string;
+    let run: Awaited<ReturnType<typeof runCluster>>;
+    try {
+      run = await runCluster(spec, {
+        ...OPTIONS,
+        workDir,
+        storage: { fsync: "interval" },
+        replicaState: { checkpointEntries: 4, keyValue: { keys: 4000, partitions: 64 } },
+        traceSends: false,
+        onEvent: (event) => events.push(event),
+      });
+      log = readdirSync(workDir)
+        .filter((file) => file.endsWith("a_2.log"))
+        .map((file) => readFileSync(join(workDir, file), "utf8"))
+        .join("\n");
+    } finally {
+      rmSync(workDir, { recursive: true, force: true });
+    }
+    expect(run.sim.stoppedBy).toBe("drained");
+    expect(run.sim.completed).toBe(run.sim.multicasts);
+    expect(checkRun(events, { liveness: true }).violations.map((violation) => violation.message)).toEqual([]);
+    const faults = events.flatMap((event) =>
+      event.ev === "fault" && event.proc === "a/2" ? [event.kind] : [],
+    );
+    // Killed, back with amnesia (caught up by its group's log or a checkpoint, as the load
+    // allowed), killed again, back as the same incarnation (no second amnesia).
+    expect(faults.filter((kind) => kind !== "install")).toEqual([
+      "crash",
+      "amnesia",
+      "recover",
+      "crash",
+      "recover",
+    ]);
+    // The second restart found the journal the first one began (with the hard state it kept) and
+    // rebuilt the replica from it (its checkpoint, an install from the group included, and the
+    // positions after it): the same replica as before the kill.
+    expect(log).toMatch(/amnesia: kept the orderer's hard state/);
+    const journal = log.match(
+      /journal in .*: decided positions, truncated at checkpoints; (?:starts from its checkpoint at log position \d+, )?(\d+) position\(s\) to replay/,
+    );
+    expect(journal, log).not.toBeNull();
+    const toReplay = Number(journal?.[1]);
+    if (toReplay > 0) expect(log).toMatch(new RegExp(`replayed ${toReplay} decided position\\(s\\)`));
+    // Every replica ends at one checkpoint under one root, and with one whole state.
+    expectOneState(run, ["a/0", "a/1", "a/2", "a/3"]);
   });
 
   for (const mode of ["crash", "byzantine"] as const)

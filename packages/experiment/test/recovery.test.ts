@@ -44,6 +44,23 @@ describe("recovery experiment", () => {
     },
   );
 
+  it("Byzantine mode, checkpoints every 4 positions under load: the follower's fetch starts over as its group checkpoints on, and it installs one checkpoint whole (its later checkpoints have its peers' root)", () => {
+    // The fetch trusts the newest checkpoint f+1 replicas report alike; the group moves past it
+    // within a few transfer round trips, so the fetch starts over on a newer one. It once kept
+    // the partitions received for the older one: the application state of one checkpoint beside
+    // the protocol state of another, so the follower's later checkpoints had a root of their own.
+    // Seed 1 started over (and failed this way) before the fix.
+    const row = runRecoveryCase(
+      { ...PLAN, partitions: 64, checkpointEntries: 4, oracles: false },
+      2000,
+      "byzantine",
+      "follower",
+    );
+    expect(row.installMs).not.toBeNull();
+    expect(row.completed).toBe(row.multicasts);
+    expect(row.sameRoot).toBe(true);
+  });
+
   it("refuses a plan whose replica would come back after the workload, naming the field", () => {
     const text = JSON.stringify({
       name: "r",

@@ -192,6 +192,9 @@ export class MulticastClient implements ClientLogic {
   private lastFromGroup: GroupId | undefined;
   /** The last destination set found valid: a workload repeats one (read-only) array for its local multicasts. */
   private lastCheckedDst: DestinationSet | undefined;
+  /** The last entry group a request went to alone, and its replicas. */
+  private lastEntryGroup: GroupId | undefined;
+  private lastEntryReplicas: readonly ProcessId[] | undefined;
   private readonly quorum: number;
   /**
    * The context the client addresses requests under: the system's groups, the protocol's
@@ -262,10 +265,8 @@ export class MulticastClient implements ClientLogic {
       }
       this.lastCheckedDst = dst;
     }
-    assert(
-      this.inFlight.size < this.spec.outstandingMax,
-      () => `client ${this.id} exceeds ${this.spec.outstandingMax} multicasts in flight`,
-    );
+    if (!(this.inFlight.size < this.spec.outstandingMax))
+      assert(false, `client ${this.id} exceeds ${this.spec.outstandingMax} multicasts in flight`);
     const seq = this.nextSeq;
     this.nextSeq += 1;
     const message: Multicast =
@@ -298,10 +299,8 @@ export class MulticastClient implements ClientLogic {
   /** The protocol's entry groups for `message` under the current view. */
   private entryGroupsOf(message: Multicast): readonly GroupId[] {
     const entryGroups = this.spec.protocol.entryGroups(message.dst, this.context);
-    assert(
-      entryGroups.length > 0,
-      () => `protocol ${this.spec.protocol.name} names no entry group for ${message.dst.join(",")}`,
-    );
+    if (!(entryGroups.length > 0))
+      assert(false, `protocol ${this.spec.protocol.name} names no entry group for ${message.dst.join(",")}`);
     return entryGroups;
   }
 
@@ -337,24 +336,27 @@ export class MulticastClient implements ClientLogic {
         : { t: "request", message, seq, signature, settled, view: this.view };
     const bytes =
       ENVELOPE_BYTES + multicastBytes(message) + (this.spec.mode === "byzantine" ? SIGNATURE_BYTES : 0);
+    const soloReplicas = entryGroups.length === 1 ? this.replicasOf(entryGroups[0] as GroupId) : undefined;
+    // The usual request, to one group of one replica (solo mode): a list of one.
+    if (soloReplicas?.length === 1)
+      return [requestSend(soloReplicas[0] as ProcessId, envelope, bytes, message.id)];
     const sends: ProcessSend[] = [];
-    const send = (to: ProcessId): void => {
-      sends.push({
-        kind: "send",
-        to,
-        body: envelope,
-        bytes,
-        label: "request",
-        id: message.id,
-        protocol: false,
-      });
-    };
     for (const group of entryGroups) {
       const leader = everyone || this.spec.mode !== "crash" ? undefined : this.leaders.get(group);
-      if (leader !== undefined) send(leader);
-      else for (const to of membership.replicas(group)) send(to);
+      if (leader !== undefined) sends.push(requestSend(leader, envelope, bytes, message.id));
+      else
+        for (const to of membership.replicas(group)) sends.push(requestSend(to, envelope, bytes, message.id));
     }
     return sends;
+  }
+
+  /** The replicas of `group` (most of a client's requests go to its home group: one lookup for them). */
+  private replicasOf(group: GroupId): readonly ProcessId[] {
+    if (group !== this.lastEntryGroup || this.lastEntryReplicas === undefined) {
+      this.lastEntryReplicas = this.spec.membership.replicas(group);
+      this.lastEntryGroup = group;
+    }
+    return this.lastEntryReplicas;
   }
 
   /**
@@ -593,6 +595,11 @@ export class MulticastClient implements ClientLogic {
 }
 
 const NOTHING: readonly ProcessOutput[] = [];
+
+/** A request's send to one replica (a function, not a closure per request). */
+function requestSend(to: ProcessId, envelope: GroupWire, bytes: number, id: MessageId): ProcessSend {
+  return { kind: "send", to, body: envelope, bytes, label: "request", id, protocol: false };
+}
 
 export function createClient(spec: ClientSpec): MulticastClient {
   return new MulticastClient(spec);

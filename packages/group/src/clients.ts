@@ -1,4 +1,4 @@
-import type { ClientId } from "@amcast/core";
+import type { ClientId, DestinationSet } from "@amcast/core";
 import { assert } from "@amcast/core";
 import { SequenceMap } from "./sequence-map.js";
 import type { ClientsState } from "./snapshot.js";
@@ -21,6 +21,11 @@ interface ClientTable {
    * lie within `window` of it, so the ring never overflows.
    */
   readonly executed: SequenceMap<GroupWire | null>;
+  /**
+   * The destinations of the client's last request that passed the replica's request checks: a
+   * cache, not state (a snapshot leaves it out).
+   */
+  checkedDst: DestinationSet | undefined;
 }
 
 /**
@@ -48,6 +53,21 @@ export class ClientRequests {
     return table;
   }
 
+  /**
+   * The destination array of `client`'s last request that passed the request checks here
+   * (`rememberCheckedDst`), if this replica keeps a table for it: proof that the client is no
+   * replica and that this array is valid.
+   */
+  checkedDst(client: ClientId): DestinationSet | undefined {
+    return this.table(client)?.checkedDst;
+  }
+
+  /** Notes that a request of `client` to `dst` passed the request checks (kept only if it has a table). */
+  rememberCheckedDst(client: ClientId, dst: DestinationSet): void {
+    const table = this.table(client);
+    if (table !== undefined) table.checkedDst = dst;
+  }
+
   isExecuted(client: ClientId, seq: number): boolean {
     const table = this.table(client);
     return table !== undefined && (seq < table.floor || table.executed.has(seq));
@@ -62,7 +82,7 @@ export class ClientRequests {
     assert(settled <= seq, "a client settles only requests below the one it sends");
     let table = this.table(client);
     if (table === undefined) {
-      table = { floor: 0, executed: new SequenceMap(this.window) };
+      table = { floor: 0, executed: new SequenceMap(this.window), checkedDst: undefined };
       this.tables.set(client, table);
     }
     if (seq < table.floor || table.executed.has(seq)) return false;
@@ -86,10 +106,8 @@ export class ClientRequests {
    */
   forget(client: ClientId, seq: number): boolean {
     const table = this.table(client);
-    assert(
-      table !== undefined && (seq < table.floor || table.executed.has(seq)),
-      () => `${client}#${seq} was not executed`,
-    );
+    if (!(table !== undefined && (seq < table.floor || table.executed.has(seq))))
+      assert(false, `${client}#${seq} was not executed`);
     // Answered (its reply is cached) or below the floor: the client no longer waits for it here.
     if (seq < table.floor || table.executed.get(seq) !== null) return false;
     table.executed.delete(seq);
@@ -99,10 +117,8 @@ export class ClientRequests {
   recordReply(client: ClientId, seq: number, reply: GroupWire): void {
     assert(reply.t === "reply", "replies are cached");
     const table = this.table(client);
-    assert(
-      table !== undefined && seq >= table.floor && table.executed.has(seq),
-      () => `reply for ${client}#${seq}, which was not executed`,
-    );
+    if (!(table !== undefined && seq >= table.floor && table.executed.has(seq)))
+      assert(false, `reply for ${client}#${seq}, which was not executed`);
     table.executed.set(seq, reply);
   }
 
@@ -141,7 +157,7 @@ export class ClientRequests {
     this.lastClient = undefined;
     this.lastTable = undefined;
     for (const { client, floor, executed } of state) {
-      const table: ClientTable = { floor, executed: new SequenceMap(this.window) };
+      const table: ClientTable = { floor, executed: new SequenceMap(this.window), checkedDst: undefined };
       for (const [seq, reply] of executed)
         if (seq >= floor) table.executed.set(seq, reply as GroupWire | null);
       this.tables.set(client, table);

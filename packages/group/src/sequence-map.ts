@@ -59,7 +59,8 @@ export class SequenceMap<V> {
       overflow.set(key, value);
       return;
     }
-    assert(Number.isSafeInteger(key) && key >= 0, () => `sequence number ${key} is not a safe integer >= 0`);
+    if (!(Number.isSafeInteger(key) && key >= 0))
+      assert(false, `sequence number ${key} is not a safe integer >= 0`);
     while (this.keys[slot] !== EMPTY && this.keys.length < this.slotsMax) {
       this.grow();
       slot = key & this.mask;

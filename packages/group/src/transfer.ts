@@ -118,6 +118,11 @@ export function serveTransfer(
  * 3. a partition that does not match marks its server faulty (never asked again) and is fetched
  *    from another; one unanswered for `requestTimeoutTicks` goes to another server (the slow one
  *    is asked again only when no other is left); with no server left, it starts over from 1.
+ *
+ * Starting over happens whenever the group checkpoints on faster than the fetch completes (every
+ * server has dropped the checkpoint being fetched). The newer checkpoint keeps only the partitions
+ * already received that it holds unchanged (same hash); every other one is fetched again, so the
+ * checkpoint returned is one checkpoint whole, never partitions of two.
  */
 export class StateFetch {
   /** Servers caught serving a partition that did not match its hash. */
@@ -127,7 +132,8 @@ export class StateFetch {
   private trustedManifest: StateManifest | undefined;
   private trustedPosition = 0;
   private sources: ProcessId[] = [];
-  private readonly received = new Map<string, Uint8Array>();
+  /** Partitions received and verified, with the hash they were verified against. */
+  private readonly received = new Map<string, { readonly bytes: Uint8Array; readonly hash: string }>();
   private pending: string[] = [];
   /** Per partition being fetched: its source, when its last chunk was asked for, the chunks so far. */
   private readonly inFlight = new Map<
@@ -203,12 +209,17 @@ export class StateFetch {
     if (chosen === undefined) return;
     this.trustedManifest = chosen.manifest;
     this.trustedPosition = chosen.position;
+    // After a start over: what was received for an older checkpoint stays only where this one
+    // holds the very same partition (same hash); the rest is that older checkpoint's state.
+    const hashes = new Map(chosen.manifest.partitions.map((entry) => [entry.name, entry.hash]));
+    for (const [name, held] of this.received) if (hashes.get(name) !== held.hash) this.received.delete(name);
     this.sources = [...this.manifests]
       .filter(
         ([, reported]) =>
           reported.position === chosen.position && reported.manifest.root === chosen.manifest.root,
       )
       .map(([peer]) => peer);
+    // Never empty: `group/order` holds the position, so it differs from any older checkpoint's.
     this.pending = chosen.manifest.partitions
       .map((entry) => entry.name)
       .filter((name) => !this.received.has(name));
@@ -255,7 +266,8 @@ export class StateFetch {
     )
       return undefined;
     this.inFlight.delete(message.name);
-    const size = manifest.partitions.find((entry) => entry.name === message.name)?.bytes ?? 0;
+    const entry = manifest.partitions.find((candidate) => candidate.name === message.name);
+    const size = entry?.bytes ?? 0;
     const expected =
       size <= TRANSFER_CHUNK_BYTES ? size : Math.min(TRANSFER_CHUNK_BYTES, size - request.offset);
     if (message.bytes === null) {
@@ -275,15 +287,22 @@ export class StateFetch {
     } else {
       const bytes =
         request.chunks.length === 0 ? message.bytes : concatenate([...request.chunks, message.bytes], size);
-      if (!this.codec.partitionMatches(manifest, message.name, bytes)) this.refuse(from, message.name);
+      if (entry === undefined || !this.codec.partitionMatches(manifest, message.name, bytes))
+        this.refuse(from, message.name);
       else {
         this.bytesReceived += expected;
-        this.received.set(message.name, bytes);
+        this.received.set(message.name, { bytes, hash: entry.hash });
         this.slow.delete(from);
       }
     }
     if (this.received.size === manifest.partitions.length)
-      return { position: this.trustedPosition, state: { manifest, partitions: this.received } };
+      return {
+        position: this.trustedPosition,
+        state: {
+          manifest,
+          partitions: new Map([...this.received].map(([name, held]) => [name, held.bytes])),
+        },
+      };
     this.pump();
     return undefined;
   }
@@ -317,8 +336,10 @@ export class StateFetch {
   private pump(): void {
     if (this.sources.length === 0 && this.pending.length > 0) {
       // Nobody left who serves this checkpoint: start over (a newer one may be vouched for by now).
+      // Answers still under way are for this checkpoint's position: they will be ignored.
       this.trustedManifest = undefined;
       this.manifests = new Map();
+      this.inFlight.clear();
       this.askManifests();
       return;
     }

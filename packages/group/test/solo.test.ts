@@ -108,6 +108,35 @@ describe("solo replicas and clients", () => {
     });
   });
 
+  it("checks a known client's request in full unless it repeats the destination array it sent before", () => {
+    const g1 = replica("g1");
+    const request = (seq: number, dst: readonly string[]): GroupWire => ({
+      t: "request",
+      message: { id: `c0:${seq}`, client: "c0", dst, payloadBytes: 0 },
+      seq,
+      signature: "",
+      settled: seq,
+    });
+    const home = ["g1"];
+    expect(sends(g1.receive("c0", request(0, home)))).toEqual(["deliver", "reply -> c0"]);
+    // The same array again: taken without a second check of its groups.
+    expect(sends(g1.receive("c0", request(1, home)))).toEqual(["deliver", "reply -> c0"]);
+    // Another array from the same client is checked: an unknown group, or groups out of order.
+    expect(g1.receive("c0", request(2, ["g1", "g9"]))).toEqual([]);
+    expect(g1.receive("c0", request(3, ["g2", "g1"]))).toEqual([]);
+    // A replica never passes as a client, whatever a client sent before.
+    const fromReplica: GroupWire = {
+      t: "request",
+      message: { id: "g2/0:4", client: "g2/0", dst: home, payloadBytes: 0 },
+      seq: 4,
+      signature: "",
+      settled: 4,
+    };
+    expect(g1.receive("g2/0", fromReplica)).toEqual([]);
+    expect(sends(g1.receive("c0", request(5, ["g1", "g2"])))).toEqual(["propose -> g2/0"]);
+    expect(Object.fromEntries(g1.drops)).toEqual({ malformed: 3 });
+  });
+
   it("takes a request's id only as `<client>:<seq>` with seq written as a whole number, up to 16 digits", () => {
     const g1 = replica("g1");
     // A client that numbers from the clock in microseconds (a restarted service's client).

@@ -130,6 +130,13 @@ function rootsAt(outcome: ReturnType<typeof run>, ids: readonly string[]) {
   return { position, checkpoints };
 }
 
+/** The replicas executed the same log position last and hold one whole state there (`stateNow`). */
+function expectOneStateNow(outcome: ReturnType<typeof run>, ids: readonly string[]): void {
+  const states = ids.map((id) => (outcome.current.get(id) as Replica<unknown>).stateNow());
+  expect(states.every((state) => state !== undefined)).toBe(true);
+  expect(new Set(states.map((state) => `${state?.position}/${state?.root}`)).size).toBe(1);
+}
+
 describe("checkpoints and state transfer inside a group", () => {
   it("crash mode: a replica down (durably) past the retained log fetches the leader's checkpoint and catches up", () => {
     // What reaches a crashed replica is lost (a partition would hold it and deliver it later).
@@ -145,6 +152,7 @@ describe("checkpoints and state transfer inside a group", () => {
     expect(new Set(checkpoints.map((checkpoint) => checkpoint?.state.manifest.root)).size).toBe(1);
     const names = checkpoints[0]?.state.manifest.partitions.map((entry) => entry.name);
     expect(names).toEqual(expect.arrayContaining(Object.values(PARTITION)));
+    expectOneStateNow(outcome, ["b/0", "b/1", "b/2"]);
     // Its deliveries after the install are a window of the group's sequence (the oracle checked it).
     expect(outcome.events.some((event) => event.ev === "fault" && event.kind === "install")).toBe(true);
   });
@@ -160,6 +168,7 @@ describe("checkpoints and state transfer inside a group", () => {
     const { checkpoints } = rootsAt(outcome, ["a/0", "a/1", "a/2"]);
     expect(new Set(checkpoints.map((checkpoint) => checkpoint?.position)).size).toBe(1);
     expect(new Set(checkpoints.map((checkpoint) => checkpoint?.state.manifest.root)).size).toBe(1);
+    expectOneStateNow(outcome, ["a/0", "a/1", "a/2"]);
   });
 
   it("Byzantine mode: a replica serving corrupt partitions is caught, ignored, and the lagging replica still catches up", () => {
@@ -181,5 +190,6 @@ describe("checkpoints and state transfer inside a group", () => {
     const { checkpoints } = rootsAt(outcome, ["b/0", "b/1", "b/2"]);
     expect(new Set(checkpoints.map((checkpoint) => checkpoint?.position)).size).toBe(1);
     expect(new Set(checkpoints.map((checkpoint) => checkpoint?.state.manifest.root)).size).toBe(1);
+    expectOneStateNow(outcome, ["b/0", "b/1", "b/2"]);
   });
 });

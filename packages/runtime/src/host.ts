@@ -134,6 +134,12 @@ export interface ReplicaStateStats {
   readonly lastInstall?: { readonly from: number; readonly to: number };
   /** Its latest checkpoint: the log position and the root of its state there. */
   readonly checkpoint?: { readonly position: number; readonly root: string };
+  /**
+   * When it stopped: the log position it executed last and the root of its whole state then
+   * (as a checkpoint there would have it), so replicas that executed the same log compare equal
+   * even between checkpoints.
+   */
+  readonly now?: { readonly position: number; readonly root: string };
   /** Replicas it caught serving a partition that did not match the trusted manifest. */
   readonly faultyServers: readonly string[];
 }
@@ -146,12 +152,14 @@ interface CheckpointingLogic {
     | { readonly position: number; readonly state: { readonly manifest: { readonly root: string } } }
     | undefined;
   readonly faultyServers: ReadonlySet<string>;
+  stateNow(): { readonly position: number; readonly root: string } | undefined;
 }
 
 function replicaStateOf(logic: ProcessLogic): ReplicaStateStats | undefined {
   const replica = logic as Partial<CheckpointingLogic>;
   if (typeof replica.transferredBytes !== "number") return undefined;
   const checkpoint = replica.latestCheckpoint;
+  const now = replica.stateNow?.();
   return {
     transferredBytes: replica.transferredBytes,
     faultyServers: [...(replica.faultyServers ?? [])],
@@ -159,6 +167,7 @@ function replicaStateOf(logic: ProcessLogic): ReplicaStateStats | undefined {
     ...(checkpoint === undefined
       ? {}
       : { checkpoint: { position: checkpoint.position, root: checkpoint.state.manifest.root } }),
+    ...(now === undefined ? {} : { now }),
   };
 }
 
@@ -298,6 +307,10 @@ export class NodeHost {
       if (this.options.amnesia === true)
         this.options.trace?.write(`{"ev":"fault","proc":${jsonString(logic.id)},"kind":"amnesia","t":${t}}`);
     }
+    // On disk before the new incarnation takes any input: killed again before the trace's next
+    // flush, a replica would otherwise come back from its journal with its deliveries traced as
+    // the old incarnation's (the journal re-traces deliveries, not this line).
+    if (this.options.amnesia === true) this.options.trace?.flush();
     const journal = this.options.journal;
     if (journal !== undefined && journal.recoveredInputs > 0) this.replayJournal(journal);
     const port = await this.transport.start();

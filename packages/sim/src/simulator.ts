@@ -381,7 +381,7 @@ export class Simulator {
 
   private indexOf(id: ProcessId): number {
     const index = this.indexById.get(id);
-    assert(index !== undefined, () => `unknown process ${id}`);
+    if (index === undefined) assert(false, `unknown process ${id}`);
     return index;
   }
 
@@ -565,10 +565,8 @@ export class Simulator {
       slot.serving = input;
       this.requeue(input, this.now + costMs, EventType.ServiceDone, slot.incarnation);
     } else {
-      assert(
-        slot.inbox.length - slot.inboxHead < INBOX_LIMIT,
-        () => `inbox of ${slot.id} exceeds ${INBOX_LIMIT}`,
-      );
+      if (!(slot.inbox.length - slot.inboxHead < INBOX_LIMIT))
+        assert(false, `inbox of ${slot.id} exceeds ${INBOX_LIMIT}`);
       input.type = EventType.Waiting;
       slot.inbox.push(input);
     }
@@ -576,7 +574,7 @@ export class Simulator {
 
   private finishService(index: number, slot: ProcessSlot): void {
     const input = slot.serving;
-    assert(input !== undefined, () => `${slot.id} finished serving nothing`);
+    if (input === undefined) assert(false, `${slot.id} finished serving nothing`);
     slot.serving = undefined;
     this.serve(index, slot, input);
     if (slot.crashed || slot.serving !== undefined) return;
@@ -662,8 +660,8 @@ export class Simulator {
     delays: readonly ObservedDelay[] | undefined,
   ): void {
     const client = slot.client;
-    assert(client !== undefined, () => `${slot.id} completed a multicast but is no client`);
-    assert(client.inFlight > 0, () => `${slot.id} completed ${id} with nothing in flight`);
+    if (client === undefined) assert(false, `${slot.id} completed a multicast but is no client`);
+    if (!(client.inFlight > 0)) assert(false, `${slot.id} completed ${id} with nothing in flight`);
     client.inFlight -= 1;
     client.completed += 1;
     this.completed += 1;
@@ -737,7 +735,7 @@ export class Simulator {
       slot.lastToId = toId;
       slot.lastTo = to;
     }
-    assert(to !== from, () => `${slot.id} sends to itself`);
+    if (to === from) assert(false, `${slot.id} sends to itself`);
     const toSlot = this.slots[to] as ProcessSlot;
     if (protocol) {
       this.protocolMessages += 1;
@@ -797,7 +795,7 @@ export class Simulator {
    * tick's successor): the same as scheduling a new event, without a new object.
    */
   private requeue(event: SimEvent, t: number, type: EventType, incarnation: number): void {
-    assert(t >= this.now, () => `event scheduled in the past (${t} < ${this.now})`);
+    if (!(t >= this.now)) assert(false, `event scheduled in the past (${t} < ${this.now})`);
     if (type !== EventType.Tick) this.foregroundEvents += 1;
     event.t = t;
     event.seq = this.seq;
@@ -819,7 +817,7 @@ export class Simulator {
     incarnation = 0,
     transitMs = 0,
   ): void {
-    assert(t >= this.now, () => `event scheduled in the past (${t} < ${this.now})`);
+    if (!(t >= this.now)) assert(false, `event scheduled in the past (${t} < ${this.now})`);
     if (type !== EventType.Tick) this.foregroundEvents += 1;
     const event = this.spareEvents.pop();
     if (event === undefined) {

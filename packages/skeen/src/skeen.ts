@@ -102,7 +102,8 @@ export class SkeenGroup implements GroupLogic<SkeenMessage> {
       // Local, with nothing queued before it: its proposal is final at once and it is the head,
       // so it is delivered now (steps 2-4 at once, without a table entry or a queue entry).
       const { message } = input;
-      assert(message.dst[0] === this.group, () => `${this.group} got ${message.id} for ${message.dst[0]}`);
+      if (message.dst[0] !== this.group)
+        assert(false, `${this.group} got ${message.id} for ${message.dst[0]}`);
       this.clock += 1;
       this.deliveredCount += 1;
       return [{ kind: "deliver", message }];
@@ -124,12 +125,10 @@ export class SkeenGroup implements GroupLogic<SkeenMessage> {
 
   /** Step 2: propose a timestamp for m and send it to the other destinations. */
   private onRequest(message: Multicast, outputs: GroupOutput<SkeenMessage>[]): void {
-    assert(
-      message.dst.includes(this.group),
-      () => `${this.group} got ${message.id} for ${message.dst.join(",")}`,
-    );
+    if (!message.dst.includes(this.group))
+      assert(false, `${this.group} got ${message.id} for ${message.dst.join(",")}`);
     const entry = this.entry(message.id);
-    assert(entry.message === undefined, () => `${this.group} got ${message.id} twice`);
+    if (entry.message !== undefined) assert(false, `${this.group} got ${message.id} twice`);
     entry.message = message;
     this.clock += 1;
     const ts = this.clock;
@@ -145,13 +144,11 @@ export class SkeenGroup implements GroupLogic<SkeenMessage> {
   private onPropose(from: GroupId, propose: SkeenPropose, _outputs: GroupOutput<SkeenMessage>[]): void {
     assert(propose.type === "propose", "Skeen has one message type");
     const entry = this.entry(propose.id);
-    assert(!entry.proposers.includes(from), () => `${from} proposed twice for ${propose.id}`);
+    if (entry.proposers.includes(from)) assert(false, `${from} proposed twice for ${propose.id}`);
     this.propose(entry, from, propose.ts);
     if (entry.message !== undefined) {
-      assert(
-        entry.message.dst.includes(from),
-        () => `${from} proposed for ${propose.id} but is not a destination`,
-      );
+      if (!entry.message.dst.includes(from))
+        assert(false, `${from} proposed for ${propose.id} but is not a destination`);
       this.maybeFinalise(entry);
       if (entry.final) this.enqueue(entry, propose.id, entry.ts);
     }
