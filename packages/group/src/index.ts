@@ -8,7 +8,7 @@ export { CLIENT_SEQ_WINDOW } from "./clients.js";
 export type { OrderedInput } from "./inputs.js";
 export { Membership, replicaId } from "./membership.js";
 export type { Orderer, OrderingOptions } from "./orderer.js";
-export { DEFAULT_ORDERING, mostNamedLeader } from "./orderer.js";
+export { amnesiaHardState, DEFAULT_ORDERING, mostNamedLeader } from "./orderer.js";
 export type { PbftHardState } from "./pbft.js";
 export { PbftOrderer } from "./pbft.js";
 export type { RaftHardState } from "./raft.js";

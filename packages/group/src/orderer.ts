@@ -26,8 +26,23 @@ export interface Orderer {
    * (`mark`: what `OrdererHost.executed` reported there). Ignored unless it is ahead.
    */
   install(position: number, mark: number | string): void;
-  /** What the disk keeps across a crash that loses memory (see snapshot.ts, HardState). */
-  hardState(): unknown;
+  /**
+   * What the disk keeps across a crash that loses memory (see snapshot.ts, HardState).
+   * `withLog`: with the orderer's log past its last executed position, for a journal of decided
+   * positions (the positions up to there are in it); that part is what amnesia loses
+   * (`amnesiaHardState`).
+   */
+  hardState(withLog?: boolean): unknown;
+}
+
+/**
+ * What of a hard state survives an amnesia crash: all but the orderer's log (the `log` of a
+ * hard state that holds one, `Orderer.hardState(true)`), which is lost with the journal.
+ */
+export function amnesiaHardState(hardState: unknown): unknown {
+  if (typeof hardState !== "object" || hardState === null || !("log" in hardState)) return hardState;
+  const { log: _lost, ...kept } = hardState as { log: unknown };
+  return kept;
 }
 
 /** What an orderer may do: talk to the group's other replicas and hand out decided batches. */

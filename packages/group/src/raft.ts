@@ -52,6 +52,17 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  * - R7 (amnesia): a replica restarted with only its hard state (term, vote) grants no votes until
  *   it has caught up with a commit index a leader told it: it may have acknowledged entries it no
  *   longer holds, and must not help elect a leader that lacks them.
+ * - R8 (durable restart): a journal of decided positions keeps the log up to the last executed
+ *   position as those positions; the hard state it writes with them (`hardState(true)`) adds the
+ *   rest of the log, the entries past that position, written in the turn that appended them,
+ *   before the acknowledgement leaves. Restarted from that journal, the replica has term, vote
+ *   and its whole log back once the journal's positions are executed again up to the log's start
+ *   (`install` at that position and term): R7 does not hold it, it may campaign and vote at once,
+ *   so a whole group restarted together elects a leader. A log that does not join what was
+ *   rebuilt (a journal cut short) is dropped and R7 holds. While R7 still holds a replica, its
+ *   hard state carries no log (a restart then stays under R7). Bound: the entries past the last
+ *   executed position, at most the leader's pipeline (`pipelineMax`, plus its empty entry) past
+ *   its commit index and the entries committed since the follower last heard of it.
  *
  * Term, vote and log are the state a real deployment keeps on disk; the simulator's durable
  * crashes keep them too (a process resumes with its state), and lose only what is in flight.
@@ -94,10 +105,19 @@ export type RaftMessage =
    */
   | { readonly type: "snapshot"; readonly term: number; readonly position: number; readonly root: string };
 
-/** What crash mode's disk keeps across a crash that loses memory (R7). */
+/** What crash mode's disk keeps across a crash that loses memory (R7), and across a restart (R8). */
 export interface RaftHardState {
   readonly term: number;
   readonly votedFor: ProcessId | null;
+  /** R8: the log past the last executed position (with a journal of decided positions only). */
+  readonly log?: RaftLogSuffix;
+}
+
+/** R8: the entries after position `after`, whose entry was of term `afterTerm`. */
+export interface RaftLogSuffix {
+  readonly after: number;
+  readonly afterTerm: number;
+  readonly entries: readonly Entry[];
 }
 
 type Role = "follower" | "pre-candidate" | "candidate" | "leader";
@@ -158,6 +178,8 @@ export class RaftOrderer implements Orderer {
   private readonly snapshotOfferedTick = new Map<ProcessId, number>();
   /** R7: after amnesia, the commit index to reach before voting again (infinite until a leader says). */
   private recoveringTo: number | undefined;
+  /** R8: the log a restart brought back, until the positions before it are executed again. */
+  private restoredLog: RaftLogSuffix | undefined;
 
   /** `random`: this replica's own stream of the run's seed; it only spreads election timeouts. */
   constructor(
@@ -178,12 +200,38 @@ export class RaftOrderer implements Orderer {
       this.currentTerm = hardState.term;
       this.votedFor = hardState.votedFor;
       this.recoveringTo = Number.POSITIVE_INFINITY;
+      this.restoredLog = hardState.log;
+      // Nothing was executed before it: it joins the empty log at once.
+      this.joinRestoredLog(0, 0);
     }
     this.resetElectionTimer();
   }
 
-  hardState(): RaftHardState {
-    return { term: this.currentTerm, votedFor: this.votedFor };
+  hardState(withLog = false): RaftHardState {
+    const hard = { term: this.currentTerm, votedFor: this.votedFor };
+    // R8: not while R7 holds this replica (its log may lack what it acknowledged before).
+    if (!withLog || (this.recoveringTo !== undefined && this.lastApplied < this.recoveringTo)) return hard;
+    const log: RaftLogSuffix = {
+      after: this.lastApplied,
+      afterTerm: this.termAt(this.lastApplied),
+      entries: this.entries.slice(this.lastApplied + 1 - this.firstIndex),
+    };
+    return { ...hard, log };
+  }
+
+  /**
+   * R8: once the journal's positions are executed again up to `position` (of term `mark`), the
+   * restored log continues there: the replica has its whole log back and R7 no longer holds it.
+   * A log that does not join there is dropped.
+   */
+  private joinRestoredLog(position: number, mark: number | string): void {
+    const restored = this.restoredLog;
+    if (restored === undefined || position < restored.after) return;
+    this.restoredLog = undefined;
+    if (position !== restored.after || mark !== restored.afterTerm || this.lastIndex() !== position) return;
+    this.entries = [...restored.entries];
+    for (const entry of this.entries) for (const input of entry.batch) this.proposedKeys.add(input);
+    this.recoveringTo = undefined;
   }
 
   /** R7: still catching up after amnesia (no votes). */
@@ -700,6 +748,7 @@ export class RaftOrderer implements Orderer {
     this.droppedTerm = mark;
     this.lastApplied = position;
     this.commitIndex = Math.max(this.commitIndex, position);
+    this.joinRestoredLog(position, mark);
     this.apply();
   }
 

@@ -364,9 +364,14 @@ export class Replica<M> implements ProcessLogic {
     return this.flush();
   }
 
-  /** What this replica's disk keeps across a crash that loses its memory (ReplicaSpec.hardState). */
+  /**
+   * What this replica's disk keeps across a crash that loses its memory (ReplicaSpec.hardState).
+   * While it journals its decisions, with the orderer's log past the last decided position: a
+   * restart from that journal then has its whole log back (Raft's term, vote and log) and may
+   * vote at once.
+   */
   hardState(): unknown {
-    return this.orderer.hardState();
+    return this.orderer.hardState(this.decisions !== undefined);
   }
 
   /** The latest checkpoint this replica took or installed. */

@@ -1,7 +1,7 @@
 import { Prng } from "@amcast/core";
 import { describe, expect, it } from "vitest";
-import type { OrderedInput } from "../src/index.js";
-import { DEFAULT_ORDERING, RaftOrderer } from "../src/index.js";
+import type { OrderedInput, RaftHardState } from "../src/index.js";
+import { amnesiaHardState, DEFAULT_ORDERING, RaftOrderer } from "../src/index.js";
 
 /**
  * The crash-mode orderer alone, three replicas on a network this file controls tick by tick: how
@@ -225,5 +225,80 @@ describe("crash-mode elections (pre-vote, leader lease, check-quorum, backoff)",
     expect(firstElection(7)).toBe(firstElection(7));
     const outcomes = new Set([1, 2, 3, 4, 5, 6, 7, 8].map(firstElection));
     expect(outcomes.size).toBeGreaterThan(1);
+  });
+});
+
+describe("R8: a restart from a journal of decided positions", () => {
+  /** One replica alone, its sends kept: what it answered is read from them. */
+  const standalone = (hardState?: RaftHardState) => {
+    const sent: { to: string; message: { type: string; granted?: boolean } }[] = [];
+    const orderer = new RaftOrderer(
+      {
+        self: "r0",
+        replicas: REPLICAS,
+        send: (to, message) => sent.push({ to, message: message as { type: string } }),
+        decide: () => {},
+        useful: () => true,
+        now: () => 0,
+        checkpoints: true,
+        executed: () => {},
+        latestCheckpoint: () => undefined,
+        fetchState: () => {},
+      },
+      DEFAULT_ORDERING,
+      new Prng(1).derive("raft/r0"),
+      hardState,
+    );
+    /** Whether it grants r2 its vote in term 3 for a log ending at `lastIndex` of term 2. */
+    const grants = (lastIndex: number): boolean => {
+      orderer.receive("r2", { type: "vote", term: 3, lastIndex, lastTerm: 2 });
+      const reply = sent.filter(({ message }) => message.type === "vote-reply").at(-1);
+      return reply?.message.granted === true;
+    };
+    return { orderer, grants };
+  };
+  const entry = { term: 2, batch: [request("x")] };
+  /** r0 followed r1 in term 2: three entries accepted, the first of them committed and applied. */
+  const before = (): RaftHardState => {
+    const { orderer } = standalone();
+    orderer.receive("r1", {
+      type: "append",
+      term: 2,
+      prevIndex: 0,
+      prevTerm: 0,
+      entries: [entry, entry, entry],
+      commit: 1,
+    });
+    return orderer.hardState(true);
+  };
+
+  it("keeps the log past the last executed position in the hard state it writes, and amnesia drops it", () => {
+    const hard = before();
+    expect(hard.term).toBe(2);
+    expect(hard.log?.after).toBe(1);
+    expect(hard.log?.afterTerm).toBe(2);
+    expect(hard.log?.entries).toHaveLength(2);
+    expect(standalone().orderer.hardState()).not.toHaveProperty("log");
+    expect(amnesiaHardState(hard)).toEqual({ term: 2, votedFor: null });
+  });
+
+  it("votes at once once the positions before that log are executed again, and only for a log as long as its own", () => {
+    const { orderer, grants } = standalone(before());
+    orderer.install(1, 2);
+    // Its log is 3 entries long again: a candidate with 2 lacks what it may have acknowledged.
+    expect(grants(2)).toBe(false);
+    expect(grants(3)).toBe(true);
+  });
+
+  it("stays under R7 when that log does not join what was rebuilt, or after amnesia", () => {
+    const stopped = standalone(before());
+    // The journal's positions stop before the log starts (a gap), then a later position.
+    stopped.orderer.install(2, 2);
+    expect(stopped.grants(3)).toBe(false);
+    const forgot = standalone(amnesiaHardState(before()) as RaftHardState);
+    forgot.orderer.install(1, 2);
+    expect(forgot.grants(3)).toBe(false);
+    // Under R7 its hard state carries no log: a restart then stays under R7 too.
+    expect(forgot.orderer.hardState(true)).not.toHaveProperty("log");
   });
 });

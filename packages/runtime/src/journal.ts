@@ -3,6 +3,7 @@ import { existsSync, rmSync } from "node:fs";
 import type { ProcessId, ProcessLogic, ProcessOutput } from "@amcast/core";
 import { InputError } from "@amcast/core";
 import type { DecidedPosition } from "@amcast/group";
+import { amnesiaHardState } from "@amcast/group";
 import type { FsyncPolicy } from "@amcast/storage";
 import {
   decodeSnapshot,
@@ -681,7 +682,9 @@ export async function forgetJournal(
   await opened.log.close();
   rmSync(storage.dataDir, { recursive: true, force: true });
   if (last === undefined) return { found: false, hardState: undefined };
-  return { found: true, hardState: (new Unpackr({ useRecords: false }).unpack(last) as unknown[])[1] };
+  // The orderer's log past its last decided position (Raft R8) is lost with the journal.
+  const hardState = (new Unpackr({ useRecords: false }).unpack(last) as unknown[])[1];
+  return { found: true, hardState: amnesiaHardState(hardState) };
 }
 
 /**

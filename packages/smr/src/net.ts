@@ -81,12 +81,14 @@ export interface ReplicaOptions<P = unknown, R = unknown> extends Credentials {
    * journal's last checkpoint and sees the messages delivered after it again; a plain function
    * (whose state no checkpoint holds) gets a journal of every input and sees every delivered
    * message again, in order. Either way it must be deterministic. A journal of decided positions
-   * brings the orderer back with its hard state only, so the replica votes again once caught up
-   * with a leader (R7): a whole crash-mode group restarted at once then elects none. Where that
-   * must work, set `keepJournal`.
+   * also keeps the orderer's hard state, with Raft's log past the last decided position (R8): a
+   * whole group stopped and started again elects a leader and answers.
    */
   readonly dataDir?: string;
-  /** Journal every input and keep the whole journal (a restart replays it all), whatever the application. */
+  /**
+   * Journal every input and keep the whole journal (a restart replays it all), whatever the
+   * application: for replaying exactly what a replica received (debugging); it grows without bound.
+   */
   readonly keepJournal?: boolean;
   /** When the journal is fsynced: per batch of inputs (default), every 10 ms, or never. */
   readonly fsync?: FsyncPolicy;

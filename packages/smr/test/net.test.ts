@@ -289,52 +289,63 @@ describe("startReplica / connectClient over the network runtime", () => {
       }
     });
 
-  it("crash mode, keepJournal: a whole group stopped and started together on its data directories answers again (journals of every input; a journal of decisions would hold every replica back, R7)", {
-    timeout: 60_000,
-  }, async () => {
-    const secret = randomBytes(32);
-    const dir = mkdtempSync(join(tmpdir(), "amcast-smr-whole-"));
-    try {
-      const cluster = await config(["a"], 3, { mode: "crash", f: 1, checkpointEntries: 4 });
-      const counts = new Map<string, number>();
-      const start = (id: string): Promise<ReplicaHandle> =>
-        startReplica<number, number>({
-          cluster,
-          id,
-          secret,
-          // Stateful, so without keepJournal it would journal decisions.
-          application: {
-            apply: () => {
-              counts.set(id, (counts.get(id) ?? 0) + 1);
-              return counts.get(id) as number;
+  it.each([
+    [
+      "a journal of decisions (the default; each replica gets its log past its last decided position back, R8)",
+      false,
+    ],
+    ["keepJournal (journals of every input)", true],
+  ])(
+    "crash mode, %s: a whole group stopped and started together on its data directories answers again",
+    {
+      timeout: 60_000,
+    },
+    async (_journal, keepJournal) => {
+      const secret = randomBytes(32);
+      const dir = mkdtempSync(join(tmpdir(), "amcast-smr-whole-"));
+      try {
+        const cluster = await config(["a"], 3, { mode: "crash", f: 1, checkpointEntries: 4 });
+        const counts = new Map<string, number>();
+        const start = (id: string): Promise<ReplicaHandle> =>
+          startReplica<number, number>({
+            cluster,
+            id,
+            secret,
+            // Stateful, so without keepJournal it would journal decisions.
+            application: {
+              apply: () => {
+                counts.set(id, (counts.get(id) ?? 0) + 1);
+                return counts.get(id) as number;
+              },
+              snapshot: () => counts.get(id) ?? 0,
+              restore: (_partition, state) => {
+                counts.set(id, state as number);
+              },
             },
-            snapshot: () => counts.get(id) ?? 0,
-            restore: (_partition, state) => {
-              counts.set(id, state as number);
-            },
-          },
-          dataDir: join(dir, id.replace("/", "-")),
-          keepJournal: true,
-          fsync: "interval",
-          log: () => {},
-        });
-      const ids = ["a/0", "a/1", "a/2"];
-      const started = await Promise.all(ids.map(start));
-      const client = await connectClient<number, number>({ cluster, secret, log: () => {} });
-      for (let index = 0; index < 12; index += 1) await client.multicast(["a"], index);
-      await client.close();
-      await Promise.all(started.map((replica) => replica.stop()));
-      counts.clear();
-      replicas.push(...(await Promise.all(ids.map(start))));
-      const again = await connectClient<number, number>({ cluster, secret, log: () => {} });
-      clients.push(again);
-      // Each replica's count was rebuilt by the replay: the thirteenth multicast is its thirteenth.
-      const replies = await again.multicast(["a"], 12);
-      expect(replies.a).toBe(13);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+            dataDir: join(dir, id.replace("/", "-")),
+            keepJournal,
+            fsync: "interval",
+            log: () => {},
+          });
+        const ids = ["a/0", "a/1", "a/2"];
+        const started = await Promise.all(ids.map(start));
+        const client = await connectClient<number, number>({ cluster, secret, log: () => {} });
+        for (let index = 0; index < 12; index += 1) await client.multicast(["a"], index);
+        await client.close();
+        await Promise.all(started.map((replica) => replica.stop()));
+        counts.clear();
+        replicas.push(...(await Promise.all(ids.map(start))));
+        const again = await connectClient<number, number>({ cluster, secret, log: () => {} });
+        clients.push(again);
+        // Each replica's count was rebuilt by the replay: the thirteenth multicast is its thirteenth.
+        // Under R7 no replica would vote, no leader would be elected, and this would never answer.
+        const replies = await again.multicast(["a"], 12);
+        expect(replies.a).toBe(13);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it("refuses what it cannot run, and strangers", { timeout: 30_000 }, async () => {
     const secret = randomBytes(32);
