@@ -9,6 +9,7 @@ import type {
   ProcessId,
   ProcessLogic,
   ProcessOutput,
+  ProcessSend,
   ProtocolContext,
   ProtocolDefinition,
 } from "@amcast/core";
@@ -924,17 +925,21 @@ export class Replica<M> implements ProcessLogic {
       if (description.id !== undefined) ids.push(description.id);
       bytes += description.bytes;
     }
+    const carried = ids !== undefined && ids.length > 0 ? ids : undefined;
     const sends: ProcessOutput[] = [];
-    for (const replica of this.spec.membership.replicas(to))
-      sends.push(
-        ids === undefined || ids.length === 0
-          ? id === undefined
-            ? { kind: "send", to: replica, body: envelope, bytes, label, protocol: true }
-            : { kind: "send", to: replica, body: envelope, bytes, label, id, protocol: true }
-          : id === undefined
-            ? { kind: "send", to: replica, body: envelope, bytes, label, ids, protocol: true }
-            : { kind: "send", to: replica, body: envelope, bytes, label, id, ids, protocol: true },
-      );
+    for (const replica of this.spec.membership.replicas(to)) {
+      const send: Mutable<ProcessSend> = {
+        kind: "send",
+        to: replica,
+        body: envelope,
+        bytes,
+        label,
+        protocol: true,
+      };
+      if (id !== undefined) send.id = id;
+      if (carried !== undefined) send.ids = carried;
+      sends.push(send);
+    }
     if (this.mode === "crash") {
       this.recentItems.add(sends, bytes);
       if (!this.leadsGroup()) return;
@@ -1053,6 +1058,8 @@ export class Replica<M> implements ProcessLogic {
 }
 
 const NO_OUTPUTS: readonly ProcessOutput[] = [];
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const NO_INPUTS: readonly OrderedInput[] = [];
 const NO_DECISIONS: readonly DecidedPosition[] = [];
 
