@@ -44,7 +44,7 @@ const OPTIONS = { ...DEFAULT_NET_OPTIONS, latencyEmulation: false, timeLimitMs: 
  * `replicas` end at one checkpoint (position and root) and, when they stopped, had executed the
  * same log position with one root over their whole state.
  */
-function expectOneState(run: Awaited<ReturnType<typeof runCluster>>, replicas: readonly string[]): void {
+function expectOneState(run: ClusterRun, replicas: readonly string[]): void {
   for (const view of ["checkpoint", "now"] as const) {
     const states = replicas.map((proc) => run.net.perNode[proc]?.replicaState?.[view]);
     expect(
@@ -53,6 +53,47 @@ function expectOneState(run: Awaited<ReturnType<typeof runCluster>>, replicas: r
     ).toBe(true);
     expect(new Set(states.map((state) => `${state?.position}/${state?.root}`)).size, view).toBe(1);
   }
+}
+
+type ClusterRun = Awaited<ReturnType<typeof runCluster>>;
+
+/**
+ * Runs `spec` on real processes with journals (fsync `interval`) and a key-value state
+ * checkpointed every 4 positions, in a scratch directory removed afterwards. Returns the run, its
+ * trace events, and the node logs whose file names end with `logSuffix`.
+ */
+async function runJournalled(
+  spec: SystemSpec,
+  prefix: string,
+  partitions: number,
+  logSuffix = ".log",
+): Promise<{ run: ClusterRun; events: TraceEvent[]; logs: string }> {
+  const workDir = mkdtempSync(join(tmpdir(), prefix));
+  const events: TraceEvent[] = [];
+  try {
+    const run = await runCluster(spec, {
+      ...OPTIONS,
+      workDir,
+      storage: { fsync: "interval" },
+      replicaState: { checkpointEntries: 4, keyValue: { keys: 4000, partitions } },
+      traceSends: false,
+      onEvent: (event) => events.push(event),
+    });
+    const logs = readdirSync(workDir)
+      .filter((file) => file.endsWith(logSuffix))
+      .map((file) => readFileSync(join(workDir, file), "utf8"))
+      .join("\n");
+    return { run, events, logs };
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/** The run drained, completed every multicast, and the oracles (liveness too) found nothing. */
+function expectDrainedAndClean(run: ClusterRun, events: readonly TraceEvent[]): void {
+  expect(run.sim.stoppedBy).toBe("drained");
+  expect(run.sim.completed).toBe(run.sim.multicasts);
+  expect(checkRun(events, { liveness: true }).violations.map((violation) => violation.message)).toEqual([]);
 }
 
 describe("amnesia on real processes", () => {
@@ -127,29 +168,8 @@ describe("amnesia on real processes", () => {
         partitions: [],
       },
     };
-    const workDir = mkdtempSync(join(tmpdir(), "amcast-amnesia-durable-"));
-    const events: TraceEvent[] = [];
-    let log: string;
-    let run: Awaited<ReturnType<typeof runCluster>>;
-    try {
-      run = await runCluster(spec, {
-        ...OPTIONS,
-        workDir,
-        storage: { fsync: "interval" },
-        replicaState: { checkpointEntries: 4, keyValue: { keys: 4000, partitions: 64 } },
-        traceSends: false,
-        onEvent: (event) => events.push(event),
-      });
-      log = readdirSync(workDir)
-        .filter((file) => file.endsWith("a_2.log"))
-        .map((file) => readFileSync(join(workDir, file), "utf8"))
-        .join("\n");
-    } finally {
-      rmSync(workDir, { recursive: true, force: true });
-    }
-    expect(run.sim.stoppedBy).toBe("drained");
-    expect(run.sim.completed).toBe(run.sim.multicasts);
-    expect(checkRun(events, { liveness: true }).violations.map((violation) => violation.message)).toEqual([]);
+    const { run, events, logs: log } = await runJournalled(spec, "amcast-amnesia-durable-", 64, "a_2.log");
+    expectDrainedAndClean(run, events);
     const faults = events.flatMap((event) =>
       event.ev === "fault" && event.proc === "a/2" ? [event.kind] : [],
     );
@@ -190,31 +210,8 @@ describe("amnesia on real processes", () => {
           partitions: [],
         },
       };
-      const workDir = mkdtempSync(join(tmpdir(), "amcast-decided-"));
-      const events: TraceEvent[] = [];
-      let logs: string;
-      let run: Awaited<ReturnType<typeof runCluster>>;
-      try {
-        run = await runCluster(spec, {
-          ...OPTIONS,
-          workDir,
-          storage: { fsync: "interval" },
-          replicaState: { checkpointEntries: 4, keyValue: { keys: 4000, partitions: 16 } },
-          traceSends: false,
-          onEvent: (event) => events.push(event),
-        });
-        logs = readdirSync(workDir)
-          .filter((file) => file.endsWith(".log"))
-          .map((file) => readFileSync(join(workDir, file), "utf8"))
-          .join("\n");
-      } finally {
-        rmSync(workDir, { recursive: true, force: true });
-      }
-      expect(run.sim.stoppedBy).toBe("drained");
-      expect(run.sim.completed).toBe(run.sim.multicasts);
-      expect(checkRun(events, { liveness: true }).violations.map((violation) => violation.message)).toEqual(
-        [],
-      );
+      const { run, events, logs } = await runJournalled(spec, "amcast-decided-", 16);
+      expectDrainedAndClean(run, events);
       const journal = logs.match(
         /\[a\/2\] journal in .*: decided positions, truncated at checkpoints; (?:starts from its checkpoint at log position (\d+), )?(\d+) position\(s\) to replay/,
       );
@@ -266,26 +263,8 @@ describe("amnesia on real processes", () => {
           partitions: [],
         },
       };
-      const workDir = mkdtempSync(join(tmpdir(), "amcast-whole-"));
-      const events: TraceEvent[] = [];
-      let run: Awaited<ReturnType<typeof runCluster>>;
-      try {
-        run = await runCluster(spec, {
-          ...OPTIONS,
-          workDir,
-          storage: { fsync: "interval" },
-          replicaState: { checkpointEntries: 4, keyValue: { keys: 4000, partitions: 16 } },
-          traceSends: false,
-          onEvent: (event) => events.push(event),
-        });
-      } finally {
-        rmSync(workDir, { recursive: true, force: true });
-      }
-      expect(run.sim.stoppedBy).toBe("drained");
-      expect(run.sim.completed).toBe(run.sim.multicasts);
-      expect(checkRun(events, { liveness: true }).violations.map((violation) => violation.message)).toEqual(
-        [],
-      );
+      const { run, events } = await runJournalled(spec, "amcast-whole-", 16);
+      expectDrainedAndClean(run, events);
       const faults = (proc: string) =>
         events.flatMap((event) => (event.ev === "fault" && event.proc === proc ? [event.kind] : []));
       for (const proc of replicas) {
