@@ -124,6 +124,8 @@ export interface HostStats {
   signatures?: SignatureStats;
   /** A replica that checkpoints: its state when it stopped, and what it fetched from its group. */
   replicaState?: ReplicaStateStats;
+  /** A replica with a journal: the hard state it wrote there (this incarnation), in bytes and entries. */
+  journal?: { readonly hardStateBytes: number; readonly hardStateEntries: number };
 }
 
 /** A replica's checkpoints and state transfers, as its node saw them when it stopped. */
@@ -411,6 +413,12 @@ export class NodeHost {
       this.options.trace?.close();
     }
     this.stats.sendsByLabel = Object.fromEntries(this.sendsByLabel);
+    const journal = this.options.journal;
+    if (journal !== undefined)
+      this.stats.journal = {
+        hardStateBytes: journal.hardStateBytes,
+        hardStateEntries: journal.hardStateEntries,
+      };
     for (const logic of this.options.processes) {
       const state = replicaStateOf(logic);
       if (state !== undefined) this.stats.replicaState = state;
