@@ -41,6 +41,12 @@ export interface Orderer {
    * prepared certificates); a new field of either kind needs nothing from the journal.
    */
   hardState(withLog?: boolean): unknown;
+  /**
+   * The replica was rebuilt from its disk, its journal replayed (whose sends did not go out
+   * again): learn where the group stands, which an idle group would not say unasked. Absent when
+   * the orderer hears it anyway (Raft: the leader's heartbeats).
+   */
+  restarted?(): void;
 }
 
 /**

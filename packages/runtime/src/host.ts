@@ -317,6 +317,10 @@ export class NodeHost {
     if (this.options.amnesia === true) this.options.trace?.flush();
     const journal = this.options.journal;
     if (journal !== undefined && journal.recoveredInputs > 0) this.replayJournal(journal);
+    // Rebuilt from its journal: the replay's sends did not go out again, and a group with no work
+    // left would never tell the replica it is behind. It asks (PBFT's status question).
+    if (journal?.restarted === true)
+      for (const logic of this.options.processes) (logic as Partial<{ restarted(): void }>).restarted?.();
     const port = await this.transport.start();
     if (this.options.processes.some((logic) => logic.wantsTicks)) {
       this.tickTimer = setInterval(() => this.tick(), this.options.tickMs);
