@@ -547,6 +547,8 @@ export class Simulator {
         // Its memory is gone: it comes back as its disk left it.
         slot.logic = slot.restart();
         this.trace.fault(slot.id, "amnesia", this.now);
+      } else if (slot.logic.recovered !== undefined) {
+        this.apply(at, slot, slot.logic.recovered());
       }
     }
   }
