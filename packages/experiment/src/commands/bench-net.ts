@@ -258,6 +258,7 @@ export async function runNetBench(values: Record<string, string | boolean | unde
             const solo = soloPerSec.get(`${protocol.name}/${name}`);
             const ratioToSolo = solo === undefined || solo === 0 ? null : round(perSec / solo);
             const signatures = signaturesPerMulticast(outcome);
+            const split = cpuSplit(outcome);
             rows.push([
               protocol.name,
               mode,
@@ -272,6 +273,8 @@ export async function runNetBench(values: Record<string, string | boolean | unde
               outcome.net.cpuMsReplicas / 1000,
               outcome.net.cpuMsClients / 1000,
               cpuPerMulticastUs(outcome),
+              `${split.clientUs.toFixed(1)} / ${split.busiestReplicaUs.toFixed(1)} / ${split.otherReplicasUs === null ? "-" : split.otherReplicasUs.toFixed(1)}`,
+              Math.round(cpuBoundPerSec(cpuPerMulticastUs(outcome))),
               signatures === null
                 ? ""
                 : `${signatures.signed.toFixed(1)} / ${signatures.verified.toFixed(1)}`,
@@ -285,6 +288,12 @@ export async function runNetBench(values: Record<string, string | boolean | unde
               net: netSummary(outcome),
               multicastsPerSecAll: outcomes.map((run) => Math.round(run.metrics.multicastsPerSec)),
               cpuUsPerMulticast: round(cpuPerMulticastUs(outcome)),
+              cpuUsPerMulticastByProcess: {
+                client: round(split.clientUs),
+                busiestReplica: round(split.busiestReplicaUs),
+                otherReplicas: split.otherReplicasUs === null ? null : round(split.otherReplicasUs),
+              },
+              cpuBoundMulticastsPerSec: Math.round(cpuBoundPerSec(cpuPerMulticastUs(outcome))),
               ratioToSolo,
               ...(signatures === null ? {} : { signaturesPerMulticast: signatures }),
             });
@@ -311,6 +320,8 @@ export async function runNetBench(values: Record<string, string | boolean | unde
           "cpu s replicas",
           "cpu s clients",
           "cpu µs/mcast",
+          "cpu µs client / busiest / other replicas",
+          "cpu-bound mcast/s",
           "signed / verified per mcast",
           "checks",
         ],
@@ -474,4 +485,49 @@ function signaturesPerMulticast(
 function cpuPerMulticastUs(outcome: NetOutcome): number {
   const { multicasts } = outcome.metrics;
   return multicasts === 0 ? 0 : ((outcome.net.cpuMsReplicas + outcome.net.cpuMsClients) * 1000) / multicasts;
+}
+
+/**
+ * Throughput the machine's cores would allow if CPU were the only limit: every core busy, each
+ * multicast costing what this run measured (cores × 10^6 / CPU µs per multicast). Measured
+ * throughput below it means the run did not keep the cores busy (latency-bound closed loop, or
+ * other work on the machine).
+ */
+function cpuBoundPerSec(cpuUsPerMulticast: number): number {
+  return cpuUsPerMulticast === 0 ? 0 : (availableParallelism() * 1e6) / cpuUsPerMulticast;
+}
+
+/**
+ * CPU per multicast by kind of process, in µs: the client hosts' per multicast; each replica's per
+ * multicast its group delivered, the busiest replica of each group (its leader, in a replicated
+ * mode: it receives the requests, ships them and answers) and the others (followers, backups),
+ * each averaged over the groups.
+ */
+interface CpuSplit {
+  readonly clientUs: number;
+  readonly busiestReplicaUs: number;
+  readonly otherReplicasUs: number | null;
+}
+
+function cpuSplit(outcome: NetOutcome): CpuSplit {
+  const cpuMs = (stats: HostStats): number => stats.cpuUserMs + stats.cpuSystemMs;
+  const busiest: number[] = [];
+  const others: number[] = [];
+  for (const group of GROUPS) {
+    const perReplica = Object.entries(outcome.net.perNode)
+      .filter(([id, stats]) => id.startsWith(`${group}/`) && stats.deliveries > 0)
+      .map(([, stats]) => (cpuMs(stats) * 1000) / stats.deliveries)
+      .sort((a, b) => b - a);
+    const [first, ...rest] = perReplica;
+    if (first !== undefined) busiest.push(first);
+    others.push(...rest);
+  }
+  const mean = (values: readonly number[]): number =>
+    values.reduce((total, value) => total + value, 0) / Math.max(1, values.length);
+  const { multicasts } = outcome.metrics;
+  return {
+    clientUs: multicasts === 0 ? 0 : (outcome.net.cpuMsClients * 1000) / multicasts,
+    busiestReplicaUs: mean(busiest),
+    otherReplicasUs: others.length === 0 ? null : mean(others),
+  };
 }
