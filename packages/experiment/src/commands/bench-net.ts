@@ -275,6 +275,7 @@ export async function runNetBench(values: Record<string, string | boolean | unde
               cpuPerMulticastUs(outcome),
               `${split.clientUs.toFixed(1)} / ${split.busiestReplicaUs.toFixed(1)} / ${split.otherReplicasUs === null ? "-" : split.otherReplicasUs.toFixed(1)}`,
               Math.round(cpuBoundPerSec(cpuPerMulticastUs(outcome))),
+              ...(fsyncRuns === undefined ? [] : [Math.round(hardStateBytesPerMulticast(outcome))]),
               signatures === null
                 ? ""
                 : `${signatures.signed.toFixed(1)} / ${signatures.verified.toFixed(1)}`,
@@ -294,6 +295,9 @@ export async function runNetBench(values: Record<string, string | boolean | unde
                 otherReplicas: split.otherReplicasUs === null ? null : round(split.otherReplicasUs),
               },
               cpuBoundMulticastsPerSec: Math.round(cpuBoundPerSec(cpuPerMulticastUs(outcome))),
+              ...(fsyncRuns === undefined
+                ? {}
+                : { hardStateBytesPerMulticast: round(hardStateBytesPerMulticast(outcome)) }),
               ratioToSolo,
               ...(signatures === null ? {} : { signaturesPerMulticast: signatures }),
             });
@@ -322,6 +326,7 @@ export async function runNetBench(values: Record<string, string | boolean | unde
           "cpu µs/mcast",
           "cpu µs client / busiest / other replicas",
           "cpu-bound mcast/s",
+          ...(fsyncRuns === undefined ? [] : ["hard state B/mcast"]),
           "signed / verified per mcast",
           "checks",
         ],
@@ -479,6 +484,16 @@ function signaturesPerMulticast(
     verified: round(counts.verified / multicasts),
     verifiedFromMemory: round(counts.verifiedFromMemory / multicasts),
   };
+}
+
+/** Bytes of orderer hard state the replicas' journals wrote, per multicast (all replicas together). */
+function hardStateBytesPerMulticast(outcome: NetOutcome): number {
+  const { multicasts } = outcome.metrics;
+  const bytes = Object.values(outcome.net.perNode).reduce(
+    (total, node) => total + (node.journal?.hardStateBytes ?? 0),
+    0,
+  );
+  return multicasts === 0 ? 0 : bytes / multicasts;
 }
 
 /** CPU time of every process (from its host's start to its stop) per multicast, in µs. */
