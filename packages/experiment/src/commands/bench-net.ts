@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import type { Overlay, ProtocolDefinition } from "@amcast/core";
 import { CdagOverlay, Topology, TreeOverlay } from "@amcast/core";
 import type { ReplicationMode } from "@amcast/group";
-import { REPLICATION_MODES } from "@amcast/group";
+import { REPLICATION_MODES, replicaId } from "@amcast/group";
 import { PROTOCOLS } from "@amcast/protocols";
 import type { FsyncPolicy, HostStats, NetRunOptions } from "@amcast/runtime";
 import { DEFAULT_NET_OPTIONS, FSYNC_POLICIES } from "@amcast/runtime";
@@ -529,10 +529,13 @@ function cpuSplit(outcome: NetOutcome): CpuSplit {
   const busiest: number[] = [];
   const others: number[] = [];
   for (const group of GROUPS) {
-    const perReplica = Object.entries(outcome.net.perNode)
-      .filter(([id, stats]) => id.startsWith(`${group}/`) && stats.deliveries > 0)
-      .map(([, stats]) => (cpuMs(stats) * 1000) / stats.deliveries)
-      .sort((a, b) => b - a);
+    const perReplica: number[] = [];
+    for (let index = 0; ; index += 1) {
+      const stats = outcome.net.perNode[replicaId(group, index)];
+      if (stats === undefined) break;
+      if (stats.deliveries > 0) perReplica.push((cpuMs(stats) * 1000) / stats.deliveries);
+    }
+    perReplica.sort((a, b) => b - a);
     const [first, ...rest] = perReplica;
     if (first !== undefined) busiest.push(first);
     others.push(...rest);
