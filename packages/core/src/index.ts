@@ -19,7 +19,15 @@ export {
 export { protocolContext } from "./params.js";
 export type { Ratio } from "./prng.js";
 export { mix32, Prng, percent, ratio } from "./prng.js";
-export type { ClientLogic, ObservedDelay, ProcessLogic, ProcessOutput, ProcessSend } from "./process.js";
+export type {
+  ClientLogic,
+  ObservedDelay,
+  ProcessLogic,
+  ProcessOutput,
+  ProcessOutputSink,
+  ProcessSend,
+} from "./process.js";
+export { OutputCollector } from "./process.js";
 export type {
   FlatProtocolDefinition,
   GroupConfig,

@@ -9,11 +9,12 @@ import type {
   ProcessId,
   ProcessLogic,
   ProcessOutput,
+  ProcessOutputSink,
   ProcessSend,
   ProtocolContext,
   ProtocolDefinition,
 } from "@amcast/core";
-import { assert, assertNever, Prng, protocolContext } from "@amcast/core";
+import { assert, assertNever, OutputCollector, Prng, protocolContext } from "@amcast/core";
 import type { SignedDigest, Signer, Verifier } from "./auth.js";
 import { SIGNATURE_BYTES } from "./auth.js";
 import { ClientRequests } from "./clients.js";
@@ -185,7 +186,10 @@ export class Replica<M> implements ProcessLogic {
   transferredBytes = 0;
   /** Servers caught serving a corrupt partition (never asked again by this replica). */
   readonly faultyServers = new Set<ProcessId>();
-  private outputs: ProcessOutput[] = [];
+  /** Collects outputs for `receive` and `tick` (and those made outside a step, until the next). */
+  private readonly collector = new OutputCollector();
+  /** Where outputs go: the collector, or a driver's sink during `receiveInto`. */
+  private out: ProcessOutputSink = this.collector;
   /** Delays drivers observed per sending replica since the last report (`observeDelay`). */
   private readonly observed = new Map<ProcessId, { sumMs: number; samples: number }>();
   private ticks = 0;
@@ -247,7 +251,7 @@ export class Replica<M> implements ProcessLogic {
         if (this.consensusEnvelope?.body !== message)
           this.consensusEnvelope = { t: "consensus", body: message };
         const envelope = this.consensusEnvelope;
-        this.outputs.push({
+        this.out.output({
           kind: "send",
           to,
           body: envelope,
@@ -307,7 +311,7 @@ export class Replica<M> implements ProcessLogic {
           (input, pooled) => {
             const valid = this.validRelayedInput(input);
             // One of ours that fails its check before we propose it: its sender signed it wrongly.
-            if (!valid && pooled) this.count("bad-signature");
+            if (!valid && pooled) this.drop("bad-signature");
             return valid;
           },
           spec.hardState as ConstructorParameters<typeof PbftOrderer>[6],
@@ -329,8 +333,29 @@ export class Replica<M> implements ProcessLogic {
   }
 
   receive(from: ProcessId, body: unknown): readonly ProcessOutput[] {
+    this.take(from, body);
+    return this.flush();
+  }
+
+  receiveInto(from: ProcessId, body: unknown, sink: ProcessOutputSink): void {
+    // What was made outside a step (before this one) leaves first, as `receive` would return it.
+    this.collector.drainInto(sink);
+    this.out = sink;
+    try {
+      this.take(from, body);
+      if (this.mode === "crash") this.leadsGroup();
+    } finally {
+      this.out = this.collector;
+    }
+  }
+
+  /** One input from `from`: its outputs go to `out`. */
+  private take(from: ProcessId, body: unknown): void {
     const envelope = readEnvelope(body);
-    if (envelope === undefined) return this.drop("malformed");
+    if (envelope === undefined) {
+      this.drop("malformed");
+      return;
+    }
     switch (envelope.t) {
       case "request":
         this.onRequest(from, envelope);
@@ -339,23 +364,27 @@ export class Replica<M> implements ProcessLogic {
         this.onCopy(from, envelope);
         break;
       case "consensus":
-        if (this.spec.membership.groupOf(from) !== this.group || from === this.id)
-          return this.drop("unknown-sender");
+        if (this.spec.membership.groupOf(from) !== this.group || from === this.id) {
+          this.drop("unknown-sender");
+          return;
+        }
         this.orderer.receive(from, envelope.body);
         break;
       case "state":
-        if (this.spec.membership.groupOf(from) !== this.group || from === this.id)
-          return this.drop("unknown-sender");
+        if (this.spec.membership.groupOf(from) !== this.group || from === this.id) {
+          this.drop("unknown-sender");
+          return;
+        }
         this.onState(from, envelope.body);
         break;
       case "reply":
       case "redirect":
       case "under-way":
-        return this.drop("malformed");
+        this.drop("malformed");
+        return;
       default:
-        return assertNever(envelope, "envelope");
+        assertNever(envelope, "envelope");
     }
-    return this.flush();
   }
 
   tick(): readonly ProcessOutput[] {
@@ -455,7 +484,7 @@ export class Replica<M> implements ProcessLogic {
         self: this.id,
         peers,
         send: (to, message, bytes, label) =>
-          this.outputs.push({
+          this.out.output({
             kind: "send",
             to,
             body: { t: "state", body: message },
@@ -484,7 +513,7 @@ export class Replica<M> implements ProcessLogic {
     }
     if (message.type === "manifest-request" || message.type === "partition-request") {
       serveTransfer(this.latest, from, message, (to, reply, bytes, label) =>
-        this.outputs.push({
+        this.out.output({
           kind: "send",
           to,
           body: { t: "state", body: reply },
@@ -594,7 +623,7 @@ export class Replica<M> implements ProcessLogic {
     if (fetched) {
       this.installedCheckpoints += 1;
       this.lastInstall = { from: this.executedPosition, to: checkpoint.position };
-      this.outputs.push({ kind: "install", group: this.group, position: checkpoint.position });
+      this.out.output({ kind: "install", group: this.group, position: checkpoint.position });
     }
     this.executedPosition = checkpoint.position;
     this.executedMark = order.mark;
@@ -864,7 +893,7 @@ export class Replica<M> implements ProcessLogic {
   private apply(outputs: readonly GroupOutput<M>[]): void {
     for (const output of outputs) {
       if (output.kind === "view") {
-        this.outputs.push({ kind: "view", group: this.group, view: output.view });
+        this.out.output({ kind: "view", group: this.group, view: output.view });
         continue;
       }
       if (output.kind === "redirect") {
@@ -880,7 +909,7 @@ export class Replica<M> implements ProcessLogic {
         const message = output.message;
         if (!message.dst.includes(this.group))
           assert(false, `group ${this.group} delivers ${message.id}, not addressed to it`);
-        this.outputs.push({ kind: "deliver", group: this.group, message });
+        this.out.deliver(this.group, message);
         // A reconfigurable protocol answers its own control messages; the application the rest.
         const result =
           "result" in output ? output.result : (this.spec.application?.(message, this.group) ?? null);
@@ -944,7 +973,7 @@ export class Replica<M> implements ProcessLogic {
       this.recentItems.add(sends, bytes);
       if (!this.leadsGroup()) return;
     }
-    for (const send of sends) this.outputs.push(send);
+    for (const send of sends) this.out.output(send);
   }
 
   /**
@@ -957,7 +986,7 @@ export class Replica<M> implements ProcessLogic {
    */
   private leadsGroup(): boolean {
     const leading = this.orderer.leader() === this.id;
-    if (leading && !this.leading) for (const send of this.recentItems.sends()) this.outputs.push(send);
+    if (leading && !this.leading) for (const send of this.recentItems.sends()) this.out.output(send);
     this.leading = leading;
     return leading;
   }
@@ -1003,18 +1032,11 @@ export class Replica<M> implements ProcessLogic {
       "an envelope for a client",
     );
     if (this.mode === "crash" && this.orderer.leader() !== this.id) return;
-    this.outputs.push({
-      kind: "send",
-      to: client,
-      body: reply,
-      bytes:
-        reply.t === "reply"
-          ? replyBytes(reply.id, reply.group) + DELAY_ENTRY_BYTES * (reply.delays?.length ?? 0)
-          : replyBytes(reply.id, "") + (reply.t === "redirect" ? 64 : 0),
-      label: reply.t,
-      id: reply.id,
-      protocol: false,
-    });
+    const bytes =
+      reply.t === "reply"
+        ? replyBytes(reply.id, reply.group) + DELAY_ENTRY_BYTES * (reply.delays?.length ?? 0)
+        : replyBytes(reply.id, "") + (reply.t === "redirect" ? 64 : 0);
+    this.out.send(client, reply, bytes, reply.t, false, reply.id, undefined);
   }
 
   /** Modelled bytes of a stream item's messages (one a sender's protocol cannot describe: 64). */
@@ -1041,23 +1063,14 @@ export class Replica<M> implements ProcessLogic {
 
   private flush(): readonly ProcessOutput[] {
     if (this.mode === "crash") this.leadsGroup();
-    if (this.outputs.length === 0) return NO_OUTPUTS;
-    const outputs = this.outputs;
-    this.outputs = [];
-    return outputs;
+    return this.collector.take();
   }
 
-  private drop(reason: DropReason): readonly ProcessOutput[] {
-    this.count(reason);
-    return this.flush();
-  }
-
-  private count(reason: DropReason): void {
+  /** Counts an input dropped for `reason` (what the step made before it still leaves). */
+  private drop(reason: DropReason): void {
     this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
   }
 }
-
-const NO_OUTPUTS: readonly ProcessOutput[] = [];
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const NO_INPUTS: readonly OrderedInput[] = [];
