@@ -34,6 +34,7 @@ export type {
   GroupInput,
   GroupLogic,
   GroupOutput,
+  GroupOutputSink,
   LatencyModel,
   OverlayProtocolDefinition,
   ParamsSystem,
@@ -41,6 +42,7 @@ export type {
   ProtocolDefinition,
   WireDescription,
 } from "./protocol.js";
+export { GroupOutputCollector } from "./protocol.js";
 export { lowerBound, upperBound } from "./search.js";
 export type { ClientPlacement, GroupPlacement, LatencyMatrix } from "./topology.js";
 export { parseLatencyCsv, parseTopology, Topology, topologyFromMatrix } from "./topology.js";

@@ -3,6 +3,7 @@ import type {
   GroupId,
   GroupLogic,
   GroupOutput,
+  GroupOutputSink,
   MessageId,
   Multicast,
   Overlay,
@@ -190,6 +191,23 @@ export class Replica<M> implements ProcessLogic {
   private readonly collector = new OutputCollector();
   /** Where outputs go: the collector, or a driver's sink during `receiveInto`. */
   private out: ProcessOutputSink = this.collector;
+  /** Where the logic's outputs go when it has `stepInto` (what `apply` does, one at a time). */
+  private readonly logicSink: GroupOutputSink<M> = {
+    send: (to, body) => this.sendToGroup(to, body),
+    deliver: (message) => this.deliver(message, false, undefined, false),
+    output: (output) => this.applyOne(output),
+  };
+  /** The inputs handed to `stepInto`, refilled for every step. */
+  private readonly requestInput: { kind: "request"; message: Multicast; view: number } = {
+    kind: "request",
+    message: { id: "", client: "", dst: [], payloadBytes: 0 },
+    view: 0,
+  };
+  private readonly peerInput: { kind: "peer"; from: GroupId; body: M } = {
+    kind: "peer",
+    from: "",
+    body: undefined as M,
+  };
   /** Delays drivers observed per sending replica since the last report (`observeDelay`). */
   private readonly observed = new Map<ProcessId, { sumMs: number; samples: number }>();
   private ticks = 0;
@@ -872,7 +890,16 @@ export class Replica<M> implements ProcessLogic {
     this.executedInputs += 1;
     this.lastRequest = message;
     this.lastRequestSeq = seq;
-    this.apply(this.logic.step({ kind: "request", message, view }));
+    const logic = this.logic;
+    if (logic.stepInto === undefined) {
+      this.apply(logic.step({ kind: "request", message, view }));
+      return;
+    }
+    // One input object per replica, refilled (a logic keeps an input's fields, not the object).
+    const input = this.requestInput;
+    input.message = message;
+    input.view = view;
+    logic.stepInto(input, this.logicSink);
   }
 
   /** A solo replica's copy, decided on arrival: taken now if next in its stream, else counted. */
@@ -885,43 +912,66 @@ export class Replica<M> implements ProcessLogic {
   private executeItem(fromGroup: GroupId, item: unknown): void {
     this.executedInputs += 1;
     // Taken items are well formed: checked on arrival, or vouched for by a correct sender.
-    for (const body of item as readonly unknown[])
-      this.apply(this.logic.step({ kind: "peer", from: fromGroup, body: body as M }));
+    const logic = this.logic;
+    for (const body of item as readonly unknown[]) {
+      if (logic.stepInto === undefined) {
+        this.apply(logic.step({ kind: "peer", from: fromGroup, body: body as M }));
+        continue;
+      }
+      const input = this.peerInput;
+      input.from = fromGroup;
+      input.body = body as M;
+      logic.stepInto(input, this.logicSink);
+    }
   }
 
   /** Carries out the logic's outputs. */
   private apply(outputs: readonly GroupOutput<M>[]): void {
-    for (const output of outputs) {
-      if (output.kind === "view") {
+    for (const output of outputs) this.applyOne(output);
+  }
+
+  /** Carries out one of the logic's outputs. */
+  private applyOne(output: GroupOutput<M>): void {
+    switch (output.kind) {
+      case "view":
         this.out.output({ kind: "view", group: this.group, view: output.view });
-        continue;
-      }
-      if (output.kind === "redirect") {
+        break;
+      case "redirect":
         this.redirect(output);
-        continue;
-      }
-      if (output.kind === "send") {
-        if (output.to === this.group) assert(false, `group ${this.group} sends to itself`);
-        const description = this.spec.protocol.describe(output.body);
-        const item = this.outgoing.add(output.to, { body: output.body, description });
-        if (item !== undefined) this.sendItem(output.to, item);
-      } else {
-        const message = output.message;
-        if (!message.dst.includes(this.group))
-          assert(false, `group ${this.group} delivers ${message.id}, not addressed to it`);
-        this.out.deliver(this.group, message);
+        break;
+      case "send":
+        this.sendToGroup(output.to, output.body);
+        break;
+      case "deliver":
         // A reconfigurable protocol answers its own control messages; the application the rest.
-        const result =
-          "result" in output ? output.result : (this.spec.application?.(message, this.group) ?? null);
-        const reply: GroupWire =
-          output.withDelays === true
-            ? { t: "reply", id: message.id, group: this.group, result, delays: this.takeObservedDelays() }
-            : { t: "reply", id: message.id, group: this.group, result };
-        const seq = message === this.lastRequest ? this.lastRequestSeq : sequenceOf(message);
-        if (seq !== undefined) this.clients.recordReplyIfExecuted(message.client, seq, reply);
-        this.sendReply(message.client, reply);
-      }
+        this.deliver(output.message, "result" in output, output.result, output.withDelays === true);
+        break;
     }
+  }
+
+  /** The logic's message to group `to`: the next item of the stream to it, or batched into one. */
+  private sendToGroup(to: GroupId, body: M): void {
+    if (to === this.group) assert(false, `group ${this.group} sends to itself`);
+    const description = this.spec.protocol.describe(body);
+    const item = this.outgoing.add(to, { body, description });
+    if (item !== undefined) this.sendItem(to, item);
+  }
+
+  /**
+   * The logic delivers `message`: the driver is told, and the client gets the result (the
+   * logic's own when `ownResult`, else the application's), with the observed delays if asked.
+   */
+  private deliver(message: Multicast, ownResult: boolean, logicResult: unknown, withDelays: boolean): void {
+    if (!message.dst.includes(this.group))
+      assert(false, `group ${this.group} delivers ${message.id}, not addressed to it`);
+    this.out.deliver(this.group, message);
+    const result = ownResult ? logicResult : (this.spec.application?.(message, this.group) ?? null);
+    const reply: GroupWire = withDelays
+      ? { t: "reply", id: message.id, group: this.group, result, delays: this.takeObservedDelays() }
+      : { t: "reply", id: message.id, group: this.group, result };
+    const seq = message === this.lastRequest ? this.lastRequestSeq : sequenceOf(message);
+    if (seq !== undefined) this.clients.recordReplyIfExecuted(message.client, seq, reply);
+    this.sendReply(message.client, reply);
   }
 
   /**
