@@ -149,8 +149,10 @@ export class Prng {
       this.spareNormal = Number.NaN;
       return spare;
     }
-    const u1 = 1 - this.float(); // (0, 1]: log stays finite
-    const u2 = this.float();
+    // Two `float()` draws, written out: a double returned from a call that is not inlined is
+    // boxed, and this runs for every jittered message. u1 is in (0, 1]: its log stays finite.
+    const u1 = 1 - ((this.uint32() >>> 5) * 67_108_864 + (this.uint32() >>> 6)) / 9_007_199_254_740_992;
+    const u2 = ((this.uint32() >>> 5) * 67_108_864 + (this.uint32() >>> 6)) / 9_007_199_254_740_992;
     const radius = Math.sqrt(-2 * Math.log(u1));
     this.spareNormal = radius * Math.sin(2 * Math.PI * u2);
     return radius * Math.cos(2 * Math.PI * u2);
