@@ -182,6 +182,11 @@ const FLUSH_PREFIX = "#flush/";
 interface Pending {
   /** The copy from the lca: undefined until it arrives; `message` null for a flush. */
   forward: FlexForward | undefined;
+  /**
+   * Its vertex, with the copy (the lca's window brought it): kept here, not looked up by id at
+   * every check. An undelivered message for this group is never collected, so it stays the one.
+   */
+  vertex: Vertex | undefined;
   /** Destinations that acknowledged (rule 6): a few, those between the lca and this group. */
   readonly acks: Position[];
   /**
@@ -446,6 +451,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     const pending = this.pendingOf(body.id);
     assert(pending.forward === undefined, () => `${body.id} forwarded twice`);
     pending.forward = body;
+    pending.vertex = vertex;
     this.register(pending, sender, body.notifs);
     const queue = this.queues[sender] as MessageId[];
     queue.push(body.id);
@@ -550,7 +556,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
         if (head === undefined) continue;
         const pending = this.pending.get(head);
         assert(pending?.forward !== undefined, () => `queued ${head} has its copy`);
-        if (!this.ready(head, pending, pending.forward, lca)) continue;
+        if (!this.ready(pending, pending.forward, lca)) continue;
         this.queueHeads[lca] = (this.queueHeads[lca] as number) + 1;
         if ((this.queueHeads[lca] as number) > 1024 && (this.queueHeads[lca] as number) * 2 > queue.length) {
           queue.splice(0, this.queueHeads[lca]);
@@ -570,7 +576,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   }
 
   /** Whether the head of queue `lca` is ready; when a message blocks it, it waits for that one. */
-  private ready(id: MessageId, pending: Pending, forward: FlexForward, lca: Position): boolean {
+  private ready(pending: Pending, forward: FlexForward, lca: Position): boolean {
     // (2) every destination strictly between the lca and this group.
     let acksNeeded = 0;
     for (const group of forward.dst)
@@ -582,8 +588,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     // (4) nothing undelivered for this group precedes it.
     if (pending.blockedBy !== undefined && this.knowledge.vertex(pending.blockedBy)?.delivered === false)
       return false;
-    const vertex = this.knowledge.vertex(id) as Vertex;
-    pending.blockedBy = this.knowledge.firstBlocker(vertex);
+    pending.blockedBy = this.knowledge.firstBlocker(pending.vertex as Vertex);
     if (pending.blockedBy === undefined) return true;
     const waiters = this.headWaiters.get(pending.blockedBy);
     if (waiters === undefined) this.headWaiters.set(pending.blockedBy, [lca]);
@@ -603,7 +608,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       () => `${id} delivered with stray notification answers`,
     );
     this.pending.delete(id);
-    this.knowledge.deliver(this.knowledge.vertex(id) as Vertex);
+    this.knowledge.deliver(pending.vertex as Vertex);
     this.wakeWaitersOf(id);
     if (forward.message !== null) {
       this.deliveredCount += 1;
@@ -799,6 +804,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     if (pending === undefined) {
       pending = {
         forward: undefined,
+        vertex: undefined,
         acks: [],
         notifications: undefined,
         unanswered: 0,
