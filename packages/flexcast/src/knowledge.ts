@@ -97,6 +97,16 @@ export class Vertex {
   }
 }
 
+/** Capacity of a history's rings when it starts (a power of two). */
+const RING_CAPACITY_MIN = 16;
+
+/** A ring of `capacity` empty places (filled one by one: an array of holes would be read slower). */
+function emptyRing<T>(capacity: number): (T | undefined)[] {
+  const ring: (T | undefined)[] = [];
+  for (let at = 0; at < capacity; at += 1) ring.push(undefined);
+  return ring;
+}
+
 /** Where a flush this group delivered sits in an ancestor's history, and the epoch it began (rule 4). */
 interface FlushMark {
   readonly index: number;
@@ -116,9 +126,18 @@ export class History {
    * so both make the same decisions.
    */
   collected = 0;
-  private head = 0;
-  private readonly entries: HistoryEntry[] = [];
-  private readonly vertices: Vertex[] = [];
+  /** Retained entries: absolute offsets [base, base + count). */
+  private count = 0;
+  /**
+   * The retained entries and their vertices in two rings: absolute offset i sits at `i & mask`,
+   * the capacity is a power of two, doubled when full, and a dropped entry's place is emptied.
+   * A history is cut at the front and grows at the back all run long, so arrays cut and grown
+   * again allocated a new backing store per cycle — large, long-lived and copied by the
+   * collector; a ring allocates only when the history holds more than ever before.
+   */
+  private entries: (HistoryEntry | undefined)[] = emptyRing(RING_CAPACITY_MIN);
+  private vertices: (Vertex | undefined)[] = emptyRing(RING_CAPACITY_MIN);
+  private mask = RING_CAPACITY_MIN - 1;
   /**
    * Absolute offsets of the entries addressed to this group that it has not delivered yet, in
    * order (only for histories of groups above it). This group delivers them in exactly this
@@ -136,17 +155,17 @@ export class History {
   }
 
   get end(): number {
-    return this.base + this.entries.length - this.head;
+    return this.base + this.count;
   }
 
   get length(): number {
-    return this.entries.length - this.head;
+    return this.count;
   }
 
   vertexAt(index: number): Vertex {
-    const vertex = this.vertices[this.head + index - this.base];
-    if (!(vertex !== undefined && index >= this.base))
-      assert(false, `history of ${this.owner} has no retained entry ${index}`);
+    const vertex =
+      index >= this.base && index < this.base + this.count ? this.vertices[index & this.mask] : undefined;
+    if (vertex === undefined) assert(false, `history of ${this.owner} has no retained entry ${index}`);
     return vertex;
   }
 
@@ -154,26 +173,44 @@ export class History {
     return this.vertexAt(index).entry;
   }
 
-  /** Message id of the retained entry at absolute offset `index` (at or above `base`). */
+  /** Message id of the retained entry at absolute offset `index` (undefined when not retained). */
   idAt(index: number): MessageId | undefined {
-    return this.entries[this.head + index - this.base]?.id;
+    return index >= this.base && index < this.base + this.count
+      ? this.entries[index & this.mask]?.id
+      : undefined;
   }
 
-  /** The vertex just before absolute offset `index`, or undefined when that entry is not retained. */
+  /** The vertex just before absolute offset `index` (a retained one), or undefined when that entry is not retained. */
   before(index: number): Vertex | undefined {
-    return index - 1 >= this.base ? this.vertices[this.head + index - 1 - this.base] : undefined;
+    return index - 1 >= this.base ? this.vertices[(index - 1) & this.mask] : undefined;
   }
 
-  /** The vertex just after absolute offset `index`, or undefined when it is the last. */
+  /** The vertex just after absolute offset `index` (a retained one), or undefined when it is the last. */
   after(index: number): Vertex | undefined {
-    return this.vertices[this.head + index + 1 - this.base];
+    return index + 1 < this.base + this.count ? this.vertices[(index + 1) & this.mask] : undefined;
   }
 
   push(entry: HistoryEntry, vertex: Vertex): number {
-    const index = this.end;
-    this.entries.push(entry);
-    this.vertices.push(vertex);
+    if (this.count > this.mask) this.resize(2 * (this.mask + 1));
+    const index = this.base + this.count;
+    this.entries[index & this.mask] = entry;
+    this.vertices[index & this.mask] = vertex;
+    this.count += 1;
     return index;
+  }
+
+  /** Moves the retained entries into rings of `capacity` (a power of two, at least `count`). */
+  private resize(capacity: number): void {
+    const entries = emptyRing<HistoryEntry>(capacity);
+    const vertices = emptyRing<Vertex>(capacity);
+    const mask = capacity - 1;
+    for (let index = this.base; index < this.base + this.count; index += 1) {
+      entries[index & mask] = this.entries[index & this.mask];
+      vertices[index & mask] = this.vertices[index & this.mask];
+    }
+    this.entries = entries;
+    this.vertices = vertices;
+    this.mask = mask;
   }
 
   /**
@@ -187,37 +224,36 @@ export class History {
     if (from < this.base) assert(false, `history of ${this.owner} cut at ${this.base}, asked from ${from}`);
     const end = this.end;
     if (from !== this.lastSliceFrom || end !== this.lastSliceEnd) {
-      this.lastSlice = this.entries.slice(this.head + from - this.base);
+      const stretch: HistoryEntry[] = [];
+      for (let index = from; index < end; index += 1)
+        stretch.push(this.entries[index & this.mask] as HistoryEntry);
+      this.lastSlice = stretch;
       this.lastSliceFrom = from;
       this.lastSliceEnd = end;
     }
     return this.lastSlice;
   }
 
-  /** Drops the entries before absolute offset `cut`. */
+  /** Drops the entries before absolute offset `cut`, emptying their places. */
   dropBefore(cut: number): void {
     assert(cut >= this.base && cut <= this.end, "a cut inside the retained history");
-    this.head += cut - this.base;
-    this.base = cut;
-    // Compact once the dead front dominates, so the arrays stay proportional to what is retained.
-    if (this.head > 1024 && this.head * 2 > this.entries.length) {
-      this.entries.splice(0, this.head);
-      this.vertices.splice(0, this.head);
-      this.head = 0;
+    for (let index = this.base; index < cut; index += 1) {
+      this.entries[index & this.mask] = undefined;
+      this.vertices[index & this.mask] = undefined;
     }
+    this.count -= cut - this.base;
+    this.base = cut;
   }
 
   /**
-   * Gives back the array space before the retained part now rather than at the next compaction
-   * (`dropBefore`, `markDeliveredToMe`): nothing else changes, and a snapshot then holds only
-   * what is retained.
+   * Gives back the array space beyond what is retained now rather than never (the rings keep
+   * their size) or at the next compaction (`markDeliveredToMe`): nothing else changes, and a
+   * snapshot then holds little more than what is retained.
    */
   compactStorage(): void {
-    if (this.head > 0) {
-      this.entries.splice(0, this.head);
-      this.vertices.splice(0, this.head);
-      this.head = 0;
-    }
+    let capacity = RING_CAPACITY_MIN;
+    while (capacity < this.count) capacity *= 2;
+    if (capacity <= this.mask) this.resize(capacity);
     if (this.undeliveredHead > 0) {
       this.undeliveredToMe.splice(0, this.undeliveredHead);
       this.undeliveredHead = 0;
