@@ -251,7 +251,8 @@ export class History {
    * snapshot then holds little more than what is retained.
    */
   compactStorage(): void {
-    let capacity = RING_CAPACITY_MIN;
+    // Down to the least power of two that holds them (a quiet history's rings are one place).
+    let capacity = 1;
     while (capacity < this.count) capacity *= 2;
     if (capacity <= this.mask) this.resize(capacity);
     if (this.undeliveredHead > 0) {
