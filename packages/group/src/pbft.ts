@@ -285,6 +285,11 @@ export class PbftOrderer implements Orderer {
     }
   }
 
+  /** B6's question, asked after a restart from the journal too (its replay consumed any earlier one). */
+  restarted(): void {
+    this.askStatus = true;
+  }
+
   hardState(): PbftHardState {
     return {
       view: this.view,
