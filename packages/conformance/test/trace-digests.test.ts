@@ -40,7 +40,7 @@ const PINNED: Readonly<Record<string, string>> = {
   "byzcast/solo/reorder": "7cb5148b8cccd1e766dcfc22",
   "byzcast/crash/mixed/linearizable": "50723cd2b06db39251947f8e",
   "byzcast/swarm/6/reconfigure": "a964b7a84a5156e6aadc8b4b",
-  "byzcast/swarm/3": "595619fe448340e217cdce4b",
+  "byzcast/swarm/3": "e1ce10601d9ae25441c793c2",
   "byzcast/swarm/4": "4f2c8bb7475c826ad04e219f",
   "byzcast/swarm/5": "57d7ebb55385b8c3e8ffe799",
   "flexcast/solo/mixed": "6941522896cdbed303d1e25d",

@@ -20,6 +20,7 @@ export {
   Replica,
   replicaCount,
   replyQuorum,
+  restartFromDecisions,
   streamQuorum,
 } from "./replica.js";
 export type {

@@ -77,6 +77,24 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  * - B6 (amnesia): a replica restarted with only its hard state (view, prepared certificates, the
  *   highest sequence number it signed anything for) never signs a pre-prepare, prepare or commit
  *   at or below that number again: it cannot contradict what it said before it lost its memory.
+ *   The floor is kept in any hard state written after such a restart (`signedFloor` of B7's log).
+ * - B7 (durable restart): a replica that journals its decided positions writes with them a hard
+ *   state that adds (`hardState(true)`), in the turn that changed it, before that turn's outputs
+ *   leave: its stable checkpoint with its 2f+1 signatures, and the pre-prepares of its current
+ *   view it sent or accepted above its last executed sequence number, with whether it signed the
+ *   commit there. Restarted from that journal, it has its view, watermarks and those pre-prepares
+ *   back once the journal's positions are executed again (`install` drops what they cover), and
+ *   at its first tick says again exactly what it said before: a primary its pre-prepares, a
+ *   backup its prepares, and the commits it had signed (signed again, identical: same view,
+ *   sequence number and digest), so the group finishes them in that view, or a view change
+ *   carries them as prepared certificates. It signs nothing that conflicts: one digest per (view,
+ *   sequence number) still holds, as it holds the pre-prepares it accepted, and a primary goes on
+ *   after its own. B6's floor therefore applies only after amnesia (no log in the hard state). A
+ *   replica that stopped in a view change sends its view change again at its first tick (after
+ *   amnesia too): with the whole group stopped at once, nothing else would start that view
+ *   change's timers. Bound of the log: the pre-prepares of one view within the watermark window
+ *   (`4 * checkpointInterval` = 128 sequence numbers) above the last executed one; in practice the
+ *   primary's pipeline (`pipelineMax` batches), each with its batch.
  */
 interface PrePrepare {
   readonly type: "pre-prepare";
@@ -152,12 +170,35 @@ export type PbftMessage =
   /** B5: the batch asked for is no longer kept: fetch a checkpoint. */
   | { readonly type: "behind-log" };
 
-/** What Byzantine mode's disk keeps across a crash that loses memory (B6). */
+/** What Byzantine mode's disk keeps across a crash that loses memory (B6), or not (B7: `log`). */
 export interface PbftHardState {
   readonly view: number;
   readonly viewActive: boolean;
   readonly signedSeq: number;
   readonly prepared: readonly PreparedProof[];
+  /** B7: with a journal of decided positions; lost with it (`amnesiaHardState`). */
+  readonly log?: PbftLog;
+}
+
+/**
+ * B7: what a replica that journals its decided positions adds to its hard state, so a restart
+ * from that journal can say again exactly what it said before, and nothing else.
+ */
+interface PbftLog {
+  /** The stable checkpoint and its 2f+1 signatures: the low watermark of what is accepted. */
+  readonly stable: StableProof;
+  /**
+   * The pre-prepares of the current view this replica sent or accepted above its last executed
+   * sequence number (it signed a prepare for each one it did not send), and whether it signed
+   * its commit there. Its votes are signed again from these, identical.
+   */
+  readonly accepted: readonly AcceptedPrePrepare[];
+  /** B6 still holding after an earlier amnesia: nothing at or below this is signed. */
+  readonly signedFloor: number;
+}
+interface AcceptedPrePrepare {
+  readonly prePrepare: PrePrepare;
+  readonly commitSent: boolean;
 }
 
 interface Slot {
@@ -252,6 +293,10 @@ export class PbftOrderer implements Orderer {
   private signedFloor = 0;
   /** B6: a replica restarted after amnesia asks the others how far they got, once, at its first tick. */
   private askStatus = false;
+  /** B7: restarted with its hard state: says again, at its first tick, what it said before. */
+  private resendRestored = false;
+  /** B7: restarted from a journal of decided positions (its hard state had a log). */
+  private restoredFromLog = false;
 
   constructor(
     private readonly host: OrdererHost,
@@ -279,19 +324,91 @@ export class PbftOrderer implements Orderer {
       this.view = hardState.view;
       this.viewActive = hardState.viewActive;
       this.signedSeq = hardState.signedSeq;
-      this.signedFloor = hardState.signedSeq;
       this.askStatus = true;
+      this.resendRestored = true;
       for (const proof of hardState.prepared) this.preparedProofs.set(proof.prePrepare.seq, proof);
+      const log = hardState.log;
+      // B6: after amnesia nothing it may have signed is signed again; B7: from its journal it
+      // knows what it signed, and says it again (see `resend`).
+      this.signedFloor = log === undefined ? hardState.signedSeq : log.signedFloor;
+      if (log !== undefined) this.restoreLog(log);
     }
   }
 
-  hardState(): PbftHardState {
-    return {
+  /**
+   * B6, and B7 with `withLog` (a journal of decided positions keeps the executed batches): what
+   * this replica signed past its last executed sequence number, and its stable checkpoint.
+   */
+  hardState(withLog = false): PbftHardState {
+    const hard = {
       view: this.view,
       viewActive: this.viewActive,
       signedSeq: this.signedSeq,
       prepared: [...this.preparedProofs.values()],
     };
+    if (!withLog) return hard;
+    const accepted: AcceptedPrePrepare[] = [];
+    for (const [seq, slot] of this.slots)
+      if (seq > this.lastExecuted && slot.prePrepare.view === this.view)
+        accepted.push({ prePrepare: slot.prePrepare, commitSent: slot.commitSent });
+    return { ...hard, log: { stable: this.stable, accepted, signedFloor: this.signedFloor } };
+  }
+
+  /**
+   * B7: takes back the stable checkpoint and the pre-prepares accepted in the current view. The
+   * journal's positions, executed again next (`install`), drop those they cover; the votes on the
+   * rest are sent again at the first tick.
+   */
+  private restoreLog(log: PbftLog): void {
+    this.restoredFromLog = true;
+    this.stable = log.stable;
+    this.noteSeq(log.stable.seq);
+    for (const { prePrepare, commitSent } of log.accepted) {
+      if (prePrepare.view !== this.view) continue;
+      const proof = this.preparedProofs.get(prePrepare.seq);
+      const prepared =
+        commitSent ||
+        (proof?.prePrepare.view === prePrepare.view && proof.prePrepare.digest === prePrepare.digest);
+      this.slots.set(prePrepare.seq, { prePrepare, prepared, commitSent });
+      for (const input of prePrepare.batch) this.proposedKeys.add(input);
+      this.highestAcceptedSeq = Math.max(this.highestAcceptedSeq, prePrepare.seq);
+      // A primary's own pre-prepares: the next one follows them.
+      this.nextSeq = Math.max(this.nextSeq, prePrepare.seq + 1);
+    }
+  }
+
+  /**
+   * B7 (and B3 after any restart): says again what this replica said before it stopped, as it
+   * said it: its pre-prepares (a primary) or prepares, and commits, for what it accepted in its
+   * view and has not executed; or its view change, when it stopped in one (nothing else would
+   * start that view change's timers when the whole group stopped at once).
+   */
+  private resend(): void {
+    if (!this.viewActive) {
+      this.sendViewChange();
+      return;
+    }
+    for (const [seq, slot] of [...this.slots]) {
+      if (seq <= this.lastExecuted || slot.prePrepare.view !== this.view) continue;
+      const { view, digest: batchHash } = slot.prePrepare;
+      if (slot.prePrepare.signer === this.host.self)
+        this.broadcast(
+          slot.prePrepare,
+          HEADER_BYTES + SIGNATURE_BYTES + batchBytes(slot.prePrepare.batch),
+          "pbft.pre-prepare",
+        );
+      else {
+        const prepare = this.signVote("prepare", view, seq, batchHash);
+        this.broadcast(prepare, HEADER_BYTES + SIGNATURE_BYTES, "pbft.prepare");
+        this.recordVote(prepare);
+      }
+      if (slot.commitSent) {
+        const commit = this.signVote("commit", view, seq, batchHash);
+        this.broadcast(commit, HEADER_BYTES + SIGNATURE_BYTES, "pbft.commit");
+        this.recordVote(commit);
+      }
+      this.progress(seq);
+    }
   }
 
   compact(position: number): void {
@@ -425,6 +542,12 @@ export class PbftOrderer implements Orderer {
 
   tick(): void {
     const now = this.host.now();
+    if (this.resendRestored) {
+      this.resendRestored = false;
+      // What it accepted gets the time of a normal case before the primary is suspected (B3).
+      if (this.restoredFromLog) this.waitingSinceTick = now;
+      this.resend();
+    }
     if (this.askStatus) {
       this.askStatus = false;
       this.broadcast(
@@ -930,8 +1053,14 @@ export class PbftOrderer implements Orderer {
     this.patience.raise(now);
     // B3a: the timer starts once 2f+1 replicas are in this view change (see onViewChange).
     this.viewChangeDeadline = Number.POSITIVE_INFINITY;
+    this.sendViewChange();
+  }
+
+  /** B3: sends this replica's view change for its current view (and counts it). */
+  private sendViewChange(): void {
+    const view = this.view;
     this.viewChangeResendTicks = this.viewChangeTimeout();
-    this.viewChangeResendTick = now + this.viewChangeResendTicks;
+    this.viewChangeResendTick = this.host.now() + this.viewChangeResendTicks;
     const prepared = [...this.preparedProofs.values()].filter(
       (proof) => proof.prePrepare.seq > this.stable.seq,
     );
