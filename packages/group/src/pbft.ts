@@ -197,7 +197,9 @@ interface PbftLog {
   readonly signedFloor: number;
 }
 interface AcceptedPrePrepare {
-  readonly prePrepare: PrePrepare;
+  readonly seq: number;
+  /** Absent when the prepared certificate at `seq` (`PbftHardState.prepared`) holds it: once is enough. */
+  readonly prePrepare?: PrePrepare;
   readonly commitSent: boolean;
 }
 
@@ -350,7 +352,11 @@ export class PbftOrderer implements Orderer {
     const accepted: AcceptedPrePrepare[] = [];
     for (const [seq, slot] of this.slots)
       if (seq > this.lastExecuted && slot.prePrepare.view === this.view)
-        accepted.push({ prePrepare: slot.prePrepare, commitSent: slot.commitSent });
+        accepted.push(
+          this.preparedProofs.get(seq)?.prePrepare === slot.prePrepare
+            ? { seq, commitSent: slot.commitSent }
+            : { seq, prePrepare: slot.prePrepare, commitSent: slot.commitSent },
+        );
     return { ...hard, log: { stable: this.stable, accepted, signedFloor: this.signedFloor } };
   }
 
@@ -363,9 +369,12 @@ export class PbftOrderer implements Orderer {
     this.restoredFromLog = true;
     this.stable = log.stable;
     this.noteSeq(log.stable.seq);
-    for (const { prePrepare, commitSent } of log.accepted) {
-      if (prePrepare.view !== this.view) continue;
-      const proof = this.preparedProofs.get(prePrepare.seq);
+    for (const accepted of log.accepted) {
+      const proof = this.preparedProofs.get(accepted.seq);
+      const prePrepare = accepted.prePrepare ?? proof?.prePrepare;
+      if (prePrepare === undefined || prePrepare.seq !== accepted.seq || prePrepare.view !== this.view)
+        continue;
+      const { commitSent } = accepted;
       const prepared =
         commitSent ||
         (proof?.prePrepare.view === prePrepare.view && proof.prePrepare.digest === prePrepare.digest);
