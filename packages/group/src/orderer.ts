@@ -31,8 +31,22 @@ export interface Orderer {
    * `withLog`: with the orderer's log past its last executed position, for a journal of decided
    * positions (the positions up to there are in it); that part is what amnesia loses
    * (`amnesiaHardState`).
+   *
+   * Its shape lets a journal write only what changed (the network runtime's journal does, every
+   * turn): a plain object, nested in plain objects at any depth, whose arrays are collections of
+   * records never changed in place (a record that changes is a new object: needed for a correct
+   * journal) and kept as the same object while unchanged (keeps what it writes small; an equal
+   * copy is written again). Everything else is small and written whole when it
+   * changes. Put what grows with the load into such arrays (Raft: the log entries; PBFT: the
+   * prepared certificates); a new field of either kind needs nothing from the journal.
    */
   hardState(withLog?: boolean): unknown;
+  /**
+   * The replica was rebuilt from its disk, its journal replayed (whose sends did not go out
+   * again): learn where the group stands, which an idle group would not say unasked. Absent when
+   * the orderer hears it anyway (Raft: the leader's heartbeats).
+   */
+  restarted?(): void;
 }
 
 /**

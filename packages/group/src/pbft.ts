@@ -299,6 +299,8 @@ export class PbftOrderer implements Orderer {
   private resendRestored = false;
   /** B7: restarted from a journal of decided positions (its hard state had a log). */
   private restoredFromLog = false;
+  /** B7: each accepted slot's record in the hard state's log (`acceptedRecord`). */
+  private readonly acceptedRecords = new WeakMap<Slot, AcceptedPrePrepare>();
 
   constructor(
     private readonly host: OrdererHost,
@@ -337,6 +339,11 @@ export class PbftOrderer implements Orderer {
     }
   }
 
+  /** B6's question, asked after a restart from the journal too (its replay consumed any earlier one). */
+  restarted(): void {
+    this.askStatus = true;
+  }
+
   /**
    * B6, and B7 with `withLog` (a journal of decided positions keeps the executed batches): what
    * this replica signed past its last executed sequence number, and its stable checkpoint.
@@ -352,12 +359,28 @@ export class PbftOrderer implements Orderer {
     const accepted: AcceptedPrePrepare[] = [];
     for (const [seq, slot] of this.slots)
       if (seq > this.lastExecuted && slot.prePrepare.view === this.view)
-        accepted.push(
-          this.preparedProofs.get(seq)?.prePrepare === slot.prePrepare
-            ? { seq, commitSent: slot.commitSent }
-            : { seq, prePrepare: slot.prePrepare, commitSent: slot.commitSent },
-        );
+        accepted.push(this.acceptedRecord(seq, slot));
     return { ...hard, log: { stable: this.stable, accepted, signedFloor: this.signedFloor } };
+  }
+
+  /**
+   * B7: the record of `slot` in the hard state's log, the same object while it is unchanged (a
+   * journal then writes only the records that changed; see `Orderer.hardState`).
+   */
+  private acceptedRecord(seq: number, slot: Slot): AcceptedPrePrepare {
+    const inProof = this.preparedProofs.get(seq)?.prePrepare === slot.prePrepare;
+    const kept = this.acceptedRecords.get(slot);
+    if (
+      kept !== undefined &&
+      kept.commitSent === slot.commitSent &&
+      (kept.prePrepare === undefined) === inProof
+    )
+      return kept;
+    const record: AcceptedPrePrepare = inProof
+      ? { seq, commitSent: slot.commitSent }
+      : { seq, prePrepare: slot.prePrepare, commitSent: slot.commitSent };
+    this.acceptedRecords.set(slot, record);
+    return record;
   }
 
   /**

@@ -375,6 +375,14 @@ export class Replica<M> implements ProcessLogic {
     return this.orderer.hardState(this.decisions !== undefined);
   }
 
+  /**
+   * This replica was rebuilt from its disk (its journal replayed): its replayed sends did not go
+   * out again, so it asks its group where it stands (`Orderer.restarted`).
+   */
+  restarted(): void {
+    this.orderer.restarted?.();
+  }
+
   /** The latest checkpoint this replica took or installed. */
   get latestCheckpoint(): ReplicaCheckpoint | undefined {
     return this.latest;

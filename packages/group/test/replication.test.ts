@@ -530,6 +530,31 @@ describe("Byzantine mode (3f+1 replicas, PBFT-style)", () => {
     }
   });
 
+  it("a replica rebuilt from its journal asks its group where it stands at its next tick (the replay's question did not go out)", () => {
+    const membership = Membership.uniform(topology.groupIds, replicaCount("byzantine", 1));
+    const signatures = new SimulatedSignatures(7);
+    const [{ id, group }] = membership.processes() as [{ id: string; group: string }];
+    const replica = createReplica({
+      protocol: skeen,
+      group,
+      id,
+      membership,
+      overlay: null,
+      mode: "byzantine",
+      f: 1,
+      signer: signatures.signerFor(id),
+      verifier: signatures,
+    }) as Replica<unknown>;
+    const asks = (outputs: readonly ProcessOutput[]) =>
+      outputs.filter((output) => output.kind === "send" && output.label === "pbft.status").length;
+    // A fresh replica, or one whose replay already ticked: nothing to ask.
+    expect(asks(replica.tick())).toBe(0);
+    replica.restarted();
+    // Its three peers, once.
+    expect(asks(replica.tick())).toBe(3);
+    expect(asks(replica.tick())).toBe(0);
+  });
+
   it("changes view when the primary is silent, and the new primary takes over", () => {
     const outcome = run({
       mode: "byzantine",

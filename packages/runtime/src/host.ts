@@ -124,6 +124,8 @@ export interface HostStats {
   signatures?: SignatureStats;
   /** A replica that checkpoints: its state when it stopped, and what it fetched from its group. */
   replicaState?: ReplicaStateStats;
+  /** A replica with a journal: the hard state it wrote there (this incarnation), in bytes and entries. */
+  journal?: { readonly hardStateBytes: number; readonly hardStateEntries: number };
 }
 
 /** A replica's checkpoints and state transfers, as its node saw them when it stopped. */
@@ -315,6 +317,10 @@ export class NodeHost {
     if (this.options.amnesia === true) this.options.trace?.flush();
     const journal = this.options.journal;
     if (journal !== undefined && journal.recoveredInputs > 0) this.replayJournal(journal);
+    // Rebuilt from its journal: the replay's sends did not go out again, and a group with no work
+    // left would never tell the replica it is behind. It asks (PBFT's status question).
+    if (journal?.restarted === true)
+      for (const logic of this.options.processes) (logic as Partial<{ restarted(): void }>).restarted?.();
     const port = await this.transport.start();
     if (this.options.processes.some((logic) => logic.wantsTicks)) {
       this.tickTimer = setInterval(() => this.tick(), this.options.tickMs);
@@ -411,6 +417,12 @@ export class NodeHost {
       this.options.trace?.close();
     }
     this.stats.sendsByLabel = Object.fromEntries(this.sendsByLabel);
+    const journal = this.options.journal;
+    if (journal !== undefined)
+      this.stats.journal = {
+        hardStateBytes: journal.hardStateBytes,
+        hardStateEntries: journal.hardStateEntries,
+      };
     for (const logic of this.options.processes) {
       const state = replicaStateOf(logic);
       if (state !== undefined) this.stats.replicaState = state;

@@ -14,6 +14,7 @@ import {
   StorageCorruptError,
 } from "@amcast/storage";
 import { Packr, Unpackr } from "msgpackr";
+import { type HardStateChange, HardStateRebuild, HardStateWriter } from "./hard-state-changes.js";
 import type { TracedOutputs } from "./trace-writer.js";
 import { resumeTrace, TraceFile } from "./trace-writer.js";
 
@@ -61,8 +62,11 @@ export type JournalKind = "inputs" | "decided";
 
 /** The first entry of every journal: whose it is (format version, replica, run digest). */
 const HEADER_TAG = "amcast-replica-journal";
-/** 2: the header names the journal's kind (journals of format 1 are refused). */
-const FORMAT_VERSION = 2;
+/**
+ * 3: the hard state is written as changes (journals of an older format are refused). 2: the
+ * header names the journal's kind.
+ */
+const FORMAT_VERSION = 3;
 /** Elements of the header: [tag, format version, replica, run digest, kind]. */
 const HEADER_LENGTH = 5;
 /** Entries of steps without outputs are written once this many bytes of them wait (or sooner). */
@@ -70,7 +74,10 @@ const UNFORCED_BYTES_MAX = 1 << 20;
 /** Entry kinds after the header. */
 const TICK = 0;
 const RECEIVE = 1;
-/** The orderer's hard state, written whenever it changed before a step's outputs leave. */
+/**
+ * The orderer's hard state, whole: [kind, version, hard state]. The first one a process writes;
+ * after it, `HARD_STATE_CHANGE`s (see hard-state-changes.ts).
+ */
 const HARD_STATE = 2;
 /**
  * The hard state a replica started from, first in a journal begun by an amnesia restart (a kind
@@ -80,6 +87,13 @@ const HARD_STATE = 2;
 const STARTING_HARD_STATE = 3;
 /** A position the replica decided: [kind, position, mark, batch] (`decided` journals). */
 const DECIDED = 4;
+/**
+ * What changed in the orderer's hard state, written in every turn it changed, before the turn's
+ * outputs leave: [kind, version, collection changes, skeleton if it changed].
+ */
+const HARD_STATE_CHANGE = 5;
+/** Entry kinds that carry the hard state. */
+const HARD_STATE_KINDS: ReadonlySet<number> = new Set([HARD_STATE, STARTING_HARD_STATE, HARD_STATE_CHANGE]);
 
 /** A step's outputs, held until the inputs that caused them are durable. */
 interface HeldStep {
@@ -112,7 +126,7 @@ interface PendingCheckpoint {
  * (`JournalKind`), chosen when it is started (`ReplicaStorage.truncate`) and named in its header:
  *
  * - `decided` (the default): the positions the replica decides, each with its batch and its
- *   orderer's mark, the orderer's hard state whenever it changed, and each of the group's
+ *   orderer's mark, what changed in the orderer's hard state (hard-state-changes.ts), and each of the group's
  *   checkpoints, at which the log is truncated. The replica's executed state is a deterministic
  *   function of its last checkpoint and the positions decided after it, so a restart restores
  *   the checkpoint and executes those positions again: the same replica, which delivers what
@@ -157,8 +171,11 @@ export class ReplicaJournal {
   private uncovered: [number, number][] = [];
   /** The last checkpoint handed to the log, written (or failed). */
   private checkpointsWritten: Promise<void> = Promise.resolve();
-  /** The hard state last written (encoded), to write it only when it changed. */
-  private hardStateWritten: Buffer | undefined;
+  /** The hard state last written, to write what changed since. */
+  private readonly hardStates: HardStateWriter;
+  /** Bytes and entries of hard state written by this process (a measure of the journal's cost). */
+  hardStateBytes = 0;
+  hardStateEntries = 0;
   private onFatal: (error: Error) => void = (error) => {
     throw error;
   };
@@ -181,7 +198,10 @@ export class ReplicaJournal {
      * amnesia restart kept (the replay rebuilds the later ones).
      */
     readonly startingHardState?: unknown,
+    /** The version of the last hard state in the journal (0: none). */
+    hardStateVersion = 0,
   ) {
+    this.hardStates = new HardStateWriter(hardStateVersion);
     this.recording = existing;
     this.checkpointWritten = recoveredCheckpoint?.position ?? 0;
     this.lastDecided = this.checkpointWritten;
@@ -254,40 +274,30 @@ export class ReplicaJournal {
     };
     let kind: JournalKind | undefined;
     let checkpoint: JournalCheckpoint | undefined;
-    let checkpointHardState: unknown;
+    const hardStates = new HardStateRebuild();
     if (recovery.checkpoint !== null) {
-      // [header (its kind last), group position, hard state, encoded snapshot]
-      const payload = decodeHeader(recovery.checkpoint.state);
-      kind = checkHeader(payload?.slice(0, HEADER_LENGTH));
-      const [position, kept, state] = (payload as unknown[]).slice(HEADER_LENGTH) as [
-        number,
-        unknown,
-        Uint8Array,
-      ];
-      checkpoint = { position, state: decodeSnapshot(state) };
-      checkpointHardState = kept;
+      kind = checkHeader(decodeHeader(recovery.checkpoint.state)?.slice(0, HEADER_LENGTH));
+      const read = readCheckpoint(recovery.checkpoint.state);
+      checkpoint = read.checkpoint;
+      hardStates.whole(read.hardStateVersion, read.hardState);
     }
-    let hardState: Buffer | undefined;
     let decided = 0;
+    const unpackr = new Unpackr({ useRecords: false });
     log.forEachEntry((entry) => {
       if (kind === undefined) {
         kind = checkHeader(decodeHeader(entry.payload));
         return true;
       }
       // Every entry is a msgpack array whose first element is its kind: only that byte is read.
-      const entryKind = entry.payload[1];
+      const entryKind = entry.payload[1] as number;
       if (entryKind === DECIDED) decided += 1;
-      else if (entryKind === STARTING_HARD_STATE || (kind === "decided" && entryKind === HARD_STATE))
-        hardState = entry.payload;
+      else if (entryKind === STARTING_HARD_STATE || (kind === "decided" && HARD_STATE_KINDS.has(entryKind)))
+        readHardState(storage, hardStates, unpackr.unpack(entry.payload) as unknown[]);
       // A journal of inputs keeps only the starting hard state (right after the header): the
       // replay rebuilds the rest, so the inputs are not read here.
       else if (kind === "inputs") return false;
       return true;
     });
-    const unpacked =
-      hardState === undefined
-        ? checkpointHardState
-        : (new Unpackr({ useRecords: false }).unpack(hardState) as unknown[])[1];
     return new ReplicaJournal(
       log,
       storage,
@@ -296,7 +306,8 @@ export class ReplicaJournal {
       kind,
       checkpoint,
       header,
-      unpacked,
+      hardStates.hardState(),
+      hardStates.version,
     );
   }
 
@@ -345,9 +356,9 @@ export class ReplicaJournal {
       // The header first; then the inputs written before this start (nothing else is written yet).
       if (entry.position === 1 || seen === inputs) return seen < inputs;
       seen += 1;
+      if (HARD_STATE_KINDS.has(entry.payload[1] as number)) return true;
       const input = unpackr.unpack(entry.payload) as [number, ProcessId?, unknown?, number?];
       // An input the logic threw on was dropped when it ran; it is dropped again here.
-      if (input[0] === HARD_STATE || input[0] === STARTING_HARD_STATE) return true;
       if (input[0] === TICK) {
         ticks += 1;
         try {
@@ -527,26 +538,31 @@ export class ReplicaJournal {
     if (this.lastAppended !== 1 || this.existing !== undefined)
       throw new Error("the starting hard state goes first into a new journal");
     const hardState = this.replica.hardState();
-    // Copies: packr reuses its buffer.
-    const starting = Buffer.from(this.packr.pack([STARTING_HARD_STATE, hardState]));
-    // It is also the last hard state written, as far as `recordHardState` compares.
-    this.hardStateWritten = Buffer.from(this.packr.pack([HARD_STATE, hardState]));
-    this.append(starting);
+    // Whole, and the base of the changes written after it.
+    const { version } = this.hardStates.next(hardState, true) as { version: number };
+    this.appendHardState(STARTING_HARD_STATE, [version, hardState]);
     await this.log.sync();
   }
 
   /**
-   * Writes the orderer's hard state (Raft's term and vote, PBFT's view, prepared certificates and
-   * highest signed sequence number) when it changed, with the inputs that changed it: a replica
-   * that loses its memory (amnesia), or restarts from a journal of decisions, keeps only this.
+   * Writes what changed in the orderer's hard state (Raft's term, vote and log past its last
+   * executed position; PBFT's view, prepared certificates and highest signed sequence number),
+   * with the inputs that changed it: a replica that loses its memory (amnesia), or restarts from a
+   * journal of decisions, keeps only this. The first one a process writes is whole.
    */
   private recordHardState(): void {
     if (this.replica === undefined) return;
-    const encoded = this.packr.pack([HARD_STATE, this.replica.hardState()]);
-    if (this.hardStateWritten !== undefined && encoded.equals(this.hardStateWritten)) return;
-    // packr reuses its buffer: keep a copy.
-    this.hardStateWritten = Buffer.from(encoded);
-    this.append(this.hardStateWritten);
+    const entry = this.hardStates.next(this.replica.hardState());
+    if (entry === undefined) return;
+    if (entry.whole) this.appendHardState(HARD_STATE, [entry.version, entry.hardState]);
+    else this.appendHardState(HARD_STATE_CHANGE, [entry.version, ...entry.change]);
+  }
+
+  private appendHardState(kind: number, fields: readonly unknown[]): void {
+    const payload = this.packr.pack([kind, ...fields]);
+    this.hardStateBytes += payload.length;
+    this.hardStateEntries += 1;
+    this.append(payload);
   }
 
   /** A journal of decisions: appends what the replica decided since the last turn. */
@@ -578,13 +594,17 @@ export class ReplicaJournal {
     const cover =
       kept < this.uncovered.length ? (this.uncovered[kept] as [number, number])[1] - 1 : this.lastAppended;
     this.uncovered.splice(0, kept);
+    // The hard state written this turn (recordHardState ran first), with its version: a rebuild
+    // skips the entries after `cover` that led to it.
+    const hardState = this.hardStates.lastWritten();
     const payload = Buffer.from(
       this.packr.pack([
         ...this.header,
         "decided",
         latest.position,
-        this.replica?.hardState(),
+        hardState?.hardState,
         encodeSnapshot(latest.state),
+        hardState?.version ?? 0,
       ]),
     );
     return { cover, payload, installed };
@@ -637,6 +657,35 @@ async function openLog(storage: ReplicaStorage): ReturnType<typeof ReplicaLog.op
   }
 }
 
+/**
+ * A journal checkpoint's payload: [header (its kind last), group position, hard state, encoded
+ * snapshot, the hard state's version].
+ */
+function readCheckpoint(payload: Buffer): {
+  checkpoint: JournalCheckpoint;
+  hardState: unknown;
+  hardStateVersion: number;
+} {
+  const [position, hardState, state, hardStateVersion] = (decodeHeader(payload) as unknown[]).slice(
+    HEADER_LENGTH,
+  ) as [number, unknown, Uint8Array, number];
+  return { checkpoint: { position, state: decodeSnapshot(state) }, hardState, hardStateVersion };
+}
+
+/** Reads a hard-state entry ([kind, version, ...]) into `hardStates`; a change it cannot apply names the journal damaged. */
+function readHardState(storage: ReplicaStorage, hardStates: HardStateRebuild, entry: unknown[]): void {
+  const [kind, version] = entry as [number, number];
+  if (kind !== HARD_STATE_CHANGE) {
+    hardStates.whole(version, entry[2]);
+    return;
+  }
+  try {
+    hardStates.change(version, entry.slice(2) as unknown as HardStateChange);
+  } catch (error) {
+    throw new InputError(storage.dataDir, "", `the replica journal is damaged: ${(error as Error).message}`);
+  }
+}
+
 function decodeHeader(payload: Buffer): unknown[] | undefined {
   try {
     const value = new Unpackr({ useRecords: false }).unpack(payload) as unknown;
@@ -665,26 +714,28 @@ export async function forgetJournal(
 ): Promise<{ readonly found: boolean; readonly hardState: unknown }> {
   if (!existsSync(storage.dataDir)) return { found: false, hardState: undefined };
   const opened = await openLog(storage);
-  // The last hard state: recorded after the journal's checkpoint, else the checkpoint's own.
-  let last: Buffer | undefined;
+  // The last hard state: the checkpoint's, then what was recorded after it.
+  const hardStates = new HardStateRebuild();
   const checkpointed = opened.recovery.checkpoint;
   if (checkpointed !== null) {
-    const payload = decodeHeader(checkpointed.state);
-    if (payload !== undefined)
-      last = new Packr({ useRecords: false }).pack([HARD_STATE, payload[HEADER_LENGTH + 1]]);
+    const read = readCheckpoint(checkpointed.state);
+    hardStates.whole(read.hardStateVersion, read.hardState);
   }
-  opened.log.forEachEntry((entry) => {
-    // Every entry is a msgpack array whose first element is its kind: only hard states are read.
-    if (entry.position > 1 && (entry.payload[1] === HARD_STATE || entry.payload[1] === STARTING_HARD_STATE))
-      last = entry.payload;
-    return true;
-  });
-  await opened.log.close();
+  const unpackr = new Unpackr({ useRecords: false });
+  try {
+    opened.log.forEachEntry((entry) => {
+      // Every entry is a msgpack array whose first element is its kind: only hard states are read.
+      if (entry.position > 1 && HARD_STATE_KINDS.has(entry.payload[1] as number))
+        readHardState(storage, hardStates, unpackr.unpack(entry.payload) as unknown[]);
+      return true;
+    });
+  } finally {
+    await opened.log.close();
+  }
   rmSync(storage.dataDir, { recursive: true, force: true });
-  if (last === undefined) return { found: false, hardState: undefined };
+  if (hardStates.version === 0) return { found: false, hardState: undefined };
   // The orderer's log past its last decided position (Raft R8) is lost with the journal.
-  const hardState = (new Unpackr({ useRecords: false }).unpack(last) as unknown[])[1];
-  return { found: true, hardState: amnesiaHardState(hardState) };
+  return { found: true, hardState: amnesiaHardState(hardStates.hardState()) };
 }
 
 /**

@@ -15,7 +15,8 @@ import type { ProcessId, ProcessLogic, ProcessOutput } from "@amcast/core";
 import { InputError } from "@amcast/core";
 import type { DecidedPosition } from "@amcast/group";
 import type { Snapshot } from "@amcast/storage";
-import { buildSnapshot } from "@amcast/storage";
+import { buildSnapshot, ReplicaLog } from "@amcast/storage";
+import { Packr } from "msgpackr";
 import { afterAll, describe, expect, it } from "vitest";
 import type { DeployedNode, Deployment, FsyncPolicy } from "../src/index.js";
 import { FSYNC_POLICIES, forgetJournal, nodeStorage, ReplicaJournal, resumeTrace } from "../src/index.js";
@@ -410,7 +411,8 @@ describe("a journal begun by a fresh start", () => {
 /**
  * A replica stand-in that journals decisions: each message it takes decides the next position
  * (batch: the message), its state a running hash of what it executed; it checkpoints every 100
- * positions and delivers every position.
+ * positions and delivers every position. Its hard state holds, like Raft's (R8), a log past what
+ * it executed: the last three messages it took, as records never changed in place.
  */
 class Decider implements ProcessLogic {
   readonly id = "g/0";
@@ -430,8 +432,9 @@ class Decider implements ProcessLogic {
   tick(): readonly ProcessOutput[] {
     return [];
   }
+  suffix: { readonly n: number; readonly text: string }[] = [];
   hardState(): unknown {
-    return { term: this.term };
+    return { term: this.term, log: { after: this.executed - this.suffix.length, entries: [...this.suffix] } };
   }
   journalDecisions(): boolean {
     this.decisions ??= [];
@@ -445,6 +448,7 @@ class Decider implements ProcessLogic {
   executeDecided(decided: DecidedPosition): readonly ProcessOutput[] {
     expect(decided.position).toBe(this.executed + 1);
     const { n } = decided.batch[0] as unknown as { n: number };
+    this.suffix = [...this.suffix.slice(-2), { n, text: "y".repeat(100) }];
     this.state = (this.state * 31 + n + decided.position) % 1_000_000_007;
     this.executed = decided.position;
     this.decisions?.push(decided);
@@ -513,16 +517,21 @@ describe("a journal of decided positions, truncated at the group's checkpoints",
     });
     await journal.close();
     expect(released.filter((output) => output.kind === "deliver")).toHaveLength(250);
-    // 250 positions of ~240 bytes each, of which the last checkpoint (200) and the positions
-    // since are left.
-    expect(bytesOnDisk(where.dataDir)).toBeLessThan(60 * 240);
+    // 250 positions of ~240 bytes each, and a hard-state change of ~150 bytes with each (the new
+    // record of its log), of which the last checkpoint (200) and the positions since are left.
+    expect(bytesOnDisk(where.dataDir)).toBeLessThan(60 * (240 + 160));
     const again = await ReplicaJournal.open(where, "g/0", "run-1");
     expect(again.restarted).toBe(true);
     expect(again.kind).toBe("decided");
     expect(again.recoveredCheckpoint?.position).toBe(200);
     expect(again.recoveredInputs).toBe(50);
-    // The orderer is not rebuilt by the replay: it starts from the hard state recorded last.
-    expect(again.startingHardState).toEqual({ term: 7 });
+    // The orderer is not rebuilt by the replay: it starts from the hard state recorded last,
+    // rebuilt from the checkpoint's and the changes written after it.
+    expect(again.startingHardState).toEqual(decider.hardState());
+    expect(again.startingHardState).toMatchObject({ term: 7, log: { after: 247 } });
+    // Each turn wrote what changed (one new record and where the log starts), not the whole.
+    expect(journal.hardStateEntries).toBe(250);
+    expect(journal.hardStateBytes / journal.hardStateEntries).toBeLessThan(200);
     const rebuilt = new Decider();
     bindDecider(again, rebuilt);
     rebuilt.restore(again.recoveredCheckpoint as { position: number; state: Snapshot });
@@ -548,9 +557,12 @@ describe("a journal of decided positions, truncated at the group's checkpoints",
     const third = await ReplicaJournal.open(where, "g/0", "run-1");
     expect(third.recoveredCheckpoint?.position).toBe(300);
     expect(third.recoveredInputs).toBe(20);
+    expect(third.startingHardState).toEqual(rebuilt.hardState());
     await third.log.close();
     // Another replica's journal is still refused (the header travels in the checkpoint).
     await expect(ReplicaJournal.open(where, "g/1", "run-1")).rejects.toThrow(/journal of replica g\/0/);
+    // Amnesia keeps the rebuilt hard state but its log.
+    expect(await forgetJournal(where)).toEqual({ found: true, hardState: { term: 7 } });
   });
 
   it("writes a checkpoint installed from the group at once, durable before the install's outputs leave", async () => {
@@ -584,6 +596,18 @@ describe("a journal of decided positions, truncated at the group's checkpoints",
     expect(rebuilt.executed).toBe(505);
     expect(rebuilt.state).toBe(decider.state);
     await again.log.close();
+  });
+
+  it("refuses a journal of the format before hard states were written as changes, in one line", async () => {
+    const where = storage("format-2");
+    const log = (await ReplicaLog.open(where.dataDir, { fsync: "batch", keepEntries: false })).log;
+    log.append(
+      new Packr({ useRecords: false }).pack(["amcast-replica-journal", 2, "g/0", "run-1", "decided"]),
+    );
+    await log.close();
+    await expect(ReplicaJournal.open(where, "g/0", "run-1")).rejects.toThrow(
+      /holds a replica journal of format 2, this version reads 3: give an empty directory$/,
+    );
   });
 
   it("is not used for a replica that takes no checkpoints, nor with truncate: false", async () => {

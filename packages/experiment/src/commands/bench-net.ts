@@ -272,6 +272,7 @@ export async function runNetBench(values: Record<string, string | boolean | unde
               outcome.net.cpuMsReplicas / 1000,
               outcome.net.cpuMsClients / 1000,
               cpuPerMulticastUs(outcome),
+              ...(fsyncRuns === undefined ? [] : [Math.round(hardStateBytesPerMulticast(outcome))]),
               signatures === null
                 ? ""
                 : `${signatures.signed.toFixed(1)} / ${signatures.verified.toFixed(1)}`,
@@ -285,6 +286,9 @@ export async function runNetBench(values: Record<string, string | boolean | unde
               net: netSummary(outcome),
               multicastsPerSecAll: outcomes.map((run) => Math.round(run.metrics.multicastsPerSec)),
               cpuUsPerMulticast: round(cpuPerMulticastUs(outcome)),
+              ...(fsyncRuns === undefined
+                ? {}
+                : { hardStateBytesPerMulticast: round(hardStateBytesPerMulticast(outcome)) }),
               ratioToSolo,
               ...(signatures === null ? {} : { signaturesPerMulticast: signatures }),
             });
@@ -311,6 +315,7 @@ export async function runNetBench(values: Record<string, string | boolean | unde
           "cpu s replicas",
           "cpu s clients",
           "cpu µs/mcast",
+          ...(fsyncRuns === undefined ? [] : ["hard state B/mcast"]),
           "signed / verified per mcast",
           "checks",
         ],
@@ -471,6 +476,16 @@ function signaturesPerMulticast(
 }
 
 /** CPU time of every process (from its host's start to its stop) per multicast, in µs. */
+/** Bytes of orderer hard state the replicas' journals wrote, per multicast (all replicas together). */
+function hardStateBytesPerMulticast(outcome: NetOutcome): number {
+  const { multicasts } = outcome.metrics;
+  const bytes = Object.values(outcome.net.perNode).reduce(
+    (total, node) => total + (node.journal?.hardStateBytes ?? 0),
+    0,
+  );
+  return multicasts === 0 ? 0 : bytes / multicasts;
+}
+
 function cpuPerMulticastUs(outcome: NetOutcome): number {
   const { multicasts } = outcome.metrics;
   return multicasts === 0 ? 0 : ((outcome.net.cpuMsReplicas + outcome.net.cpuMsClients) * 1000) / multicasts;
