@@ -188,9 +188,9 @@ interface PbftLog {
   /** The stable checkpoint and its 2f+1 signatures: the low watermark of what is accepted. */
   readonly stable: StableProof;
   /**
-   * The pre-prepares of the current view this replica sent or accepted above its last executed
-   * sequence number (it signed a prepare for each one it did not send), and whether it signed
-   * its commit there. Its votes are signed again from these, identical.
+   * What this replica signed in the current view above its last executed sequence number: per
+   * sequence number, the digest it sent a pre-prepare (a primary) or prepare for, and whether it
+   * signed the commit there. Its votes are signed again from these, identical.
    */
   readonly accepted: readonly AcceptedPrePrepare[];
   /** B6 still holding after an earlier amnesia: nothing at or below this is signed. */
@@ -198,7 +198,12 @@ interface PbftLog {
 }
 interface AcceptedPrePrepare {
   readonly seq: number;
-  /** Absent when the prepared certificate at `seq` (`PbftHardState.prepared`) holds it: once is enough. */
+  readonly digest: string;
+  /**
+   * A primary's own pre-prepare, to send again; absent once the prepared certificate at `seq`
+   * (`PbftHardState.prepared`) holds it. A backup keeps only the digest: it needs no batch to
+   * sign its prepare again, and takes the batch from the primary's pre-prepare, which must match.
+   */
   readonly prePrepare?: PrePrepare;
   readonly commitSent: boolean;
 }
@@ -301,6 +306,11 @@ export class PbftOrderer implements Orderer {
   private restoredFromLog = false;
   /** B7: each accepted slot's record in the hard state's log (`acceptedRecord`). */
   private readonly acceptedRecords = new WeakMap<Slot, AcceptedPrePrepare>();
+  /**
+   * B7: after a restart, the digests this replica prepared (in the current view) for sequence
+   * numbers whose batch it did not keep: no other digest is accepted there in that view.
+   */
+  private readonly pledges = new Map<number, AcceptedPrePrepare>();
 
   constructor(
     private readonly host: OrdererHost,
@@ -360,6 +370,8 @@ export class PbftOrderer implements Orderer {
     for (const [seq, slot] of this.slots)
       if (seq > this.lastExecuted && slot.prePrepare.view === this.view)
         accepted.push(this.acceptedRecord(seq, slot));
+    for (const [seq, pledge] of this.pledges)
+      if (seq > this.lastExecuted && !this.slots.has(seq) && this.viewActive) accepted.push(pledge);
     return { ...hard, log: { stable: this.stable, accepted, signedFloor: this.signedFloor } };
   }
 
@@ -368,17 +380,15 @@ export class PbftOrderer implements Orderer {
    * journal then writes only the records that changed; see `Orderer.hardState`).
    */
   private acceptedRecord(seq: number, slot: Slot): AcceptedPrePrepare {
-    const inProof = this.preparedProofs.get(seq)?.prePrepare === slot.prePrepare;
+    const { prePrepare, commitSent } = slot;
+    const whole =
+      prePrepare.signer === this.host.self && this.preparedProofs.get(seq)?.prePrepare !== prePrepare;
     const kept = this.acceptedRecords.get(slot);
-    if (
-      kept !== undefined &&
-      kept.commitSent === slot.commitSent &&
-      (kept.prePrepare === undefined) === inProof
-    )
+    if (kept !== undefined && kept.commitSent === commitSent && (kept.prePrepare !== undefined) === whole)
       return kept;
-    const record: AcceptedPrePrepare = inProof
-      ? { seq, commitSent: slot.commitSent }
-      : { seq, prePrepare: slot.prePrepare, commitSent: slot.commitSent };
+    const record: AcceptedPrePrepare = whole
+      ? { seq, digest: prePrepare.digest, prePrepare, commitSent }
+      : { seq, digest: prePrepare.digest, commitSent };
     this.acceptedRecords.set(slot, record);
     return record;
   }
@@ -394,16 +404,24 @@ export class PbftOrderer implements Orderer {
     this.noteSeq(log.stable.seq);
     for (const accepted of log.accepted) {
       const proof = this.preparedProofs.get(accepted.seq);
-      const prePrepare = accepted.prePrepare ?? proof?.prePrepare;
-      if (prePrepare === undefined || prePrepare.seq !== accepted.seq || prePrepare.view !== this.view)
+      const prePrepare =
+        accepted.prePrepare ??
+        (proof?.prePrepare.view === this.view && proof.prePrepare.digest === accepted.digest
+          ? proof.prePrepare
+          : undefined);
+      this.highestAcceptedSeq = Math.max(this.highestAcceptedSeq, accepted.seq);
+      if (prePrepare === undefined) {
+        // A backup's prepare without its batch: the primary's pre-prepare brings it (B1).
+        this.pledges.set(accepted.seq, accepted);
         continue;
+      }
+      if (prePrepare.seq !== accepted.seq || prePrepare.view !== this.view) continue;
       const { commitSent } = accepted;
       const prepared =
         commitSent ||
         (proof?.prePrepare.view === prePrepare.view && proof.prePrepare.digest === prePrepare.digest);
       this.slots.set(prePrepare.seq, { prePrepare, prepared, commitSent });
       for (const input of prePrepare.batch) this.proposedKeys.add(input);
-      this.highestAcceptedSeq = Math.max(this.highestAcceptedSeq, prePrepare.seq);
       // A primary's own pre-prepares: the next one follows them.
       this.nextSeq = Math.max(this.nextSeq, prePrepare.seq + 1);
     }
@@ -441,6 +459,14 @@ export class PbftOrderer implements Orderer {
       }
       this.progress(seq);
     }
+    for (const [seq, pledge] of this.pledges) {
+      if (seq <= this.lastExecuted || this.slots.has(seq)) continue;
+      for (const type of pledge.commitSent ? (["prepare", "commit"] as const) : (["prepare"] as const)) {
+        const vote = this.signVote(type, this.view, seq, pledge.digest);
+        this.broadcast(vote, HEADER_BYTES + SIGNATURE_BYTES, `pbft.${type}`);
+        this.recordVote(vote);
+      }
+    }
   }
 
   compact(position: number): void {
@@ -456,6 +482,7 @@ export class PbftOrderer implements Orderer {
     this.waitingSinceTick = this.host.now();
     for (const seq of this.committed.keys()) if (seq <= position) this.committed.delete(seq);
     for (const seq of this.slots.keys()) if (seq <= position) this.slots.delete(seq);
+    for (const seq of this.pledges.keys()) if (seq <= position) this.pledges.delete(seq);
     this.highestAcceptedSeq = Math.max(this.highestAcceptedSeq, position);
     this.nextSeq = Math.max(this.nextSeq, position + 1);
     this.executeReady();
@@ -816,6 +843,12 @@ export class PbftOrderer implements Orderer {
   private acceptPrePrepare(message: PrePrepare): void {
     // B6: what this replica may have voted on before it lost its memory, it leaves to the others.
     if (message.seq <= this.signedFloor) return;
+    // B7: one digest per (view, sequence number), across a restart too.
+    const pledge = this.pledges.get(message.seq);
+    if (pledge !== undefined) {
+      if (message.view === this.view && message.digest !== pledge.digest) return;
+      this.pledges.delete(message.seq);
+    }
     if (this.lastExecuted >= this.expectedSeq()) this.waitingSinceTick = this.host.now();
     this.highestAcceptedSeq = Math.max(this.highestAcceptedSeq, message.seq);
     const previous = this.slots.get(message.seq);
