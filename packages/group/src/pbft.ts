@@ -308,7 +308,8 @@ export class PbftOrderer implements Orderer {
   private readonly acceptedRecords = new WeakMap<Slot, AcceptedPrePrepare>();
   /**
    * B7: after a restart, the digests this replica prepared (in the current view) for sequence
-   * numbers whose batch it did not keep: no other digest is accepted there in that view.
+   * numbers whose batch it did not keep: no other digest is accepted there in that view. Void
+   * once it leaves that view (what was not prepared binds no later view).
    */
   private readonly pledges = new Map<number, AcceptedPrePrepare>();
 
@@ -846,7 +847,7 @@ export class PbftOrderer implements Orderer {
     // B7: one digest per (view, sequence number), across a restart too.
     const pledge = this.pledges.get(message.seq);
     if (pledge !== undefined) {
-      if (message.view === this.view && message.digest !== pledge.digest) return;
+      if (message.digest !== pledge.digest) return;
       this.pledges.delete(message.seq);
     }
     if (this.lastExecuted >= this.expectedSeq()) this.waitingSinceTick = this.host.now();
@@ -1113,6 +1114,7 @@ export class PbftOrderer implements Orderer {
     this.view = view;
     this.viewActive = false;
     this.installedBy = undefined;
+    this.pledges.clear();
     // B3b: a view change means a faulty primary or timeouts too short to tell; either way the
     // next one waits twice as long.
     this.patience.raise(now);
@@ -1336,6 +1338,7 @@ export class PbftOrderer implements Orderer {
 
   private installView(message: NewView): void {
     this.viewActive = true;
+    this.pledges.clear();
     this.installedBy = message;
     this.ownViewChange = undefined;
     this.viewChangeDeadline = Number.POSITIVE_INFINITY;

@@ -161,7 +161,12 @@ class Group {
  * send what is undecided again, then the rest of the load. Returns the group when it drained, or
  * how far each replica got.
  */
-function stopAndRestart(seed: number, stopWhen: (group: Group) => boolean, cutPrimary = false): Group {
+function stopAndRestart(
+  seed: number,
+  stopWhen: (group: Group) => boolean,
+  cutPrimary = false,
+  primaryLateTicks = 0,
+): Group {
   const keys = 400;
   const group = new Group(seed);
   let next = 0;
@@ -176,6 +181,13 @@ function stopAndRestart(seed: number, stopWhen: (group: Group) => boolean, cutPr
   group.mute.clear();
   group.tick += 50;
   for (const id of REPLICAS) group.start(id);
+  // The primary silent for a while after the restart: the backups change view with what they
+  // prepared before the stop (not what they only accepted) and go on without it.
+  if (primaryLateTicks > 0) {
+    group.mute.add("r0");
+    group.run(primaryLateTicks);
+    group.mute.clear();
+  }
   // The clients send again what they sent and saw no answer for.
   const done = new Set(group.decided("r0"));
   for (let index = 0; index < next; index += 1) if (!done.has(`k${index}`)) group.submit(`k${index}`);
@@ -225,6 +237,19 @@ describe("B7: a whole Byzantine group stopped at once and restarted from journal
       // Stopped with sequence numbers accepted and not executed, at a different point per seed.
       const stopAt = 130 + seed * 7;
       const group = stopAndRestart(seed, (g) => (g.orderers.get("r1")?.executedSeq ?? 0) >= stopAt);
+      expectDrainedInOneOrder(group);
+    });
+
+  for (const seed of [1, 2, 3])
+    it(`mid-load, then a view change after the restart (seed ${seed}): it drains`, () => {
+      const stopAt = 20 + seed * 7;
+      const group = stopAndRestart(
+        seed,
+        (g) => (g.orderers.get("r1")?.executedSeq ?? 0) >= stopAt,
+        false,
+        1_500,
+      );
+      expect(REPLICAS.some((id) => (group.orderers.get(id)?.currentView ?? 0) >= 1)).toBe(true);
       expectDrainedInOneOrder(group);
     });
 
