@@ -80,21 +80,23 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  *   The floor is kept in any hard state written after such a restart (`signedFloor` of B7's log).
  * - B7 (durable restart): a replica that journals its decided positions writes with them a hard
  *   state that adds (`hardState(true)`), in the turn that changed it, before that turn's outputs
- *   leave: its stable checkpoint with its 2f+1 signatures, and the pre-prepares of its current
- *   view it sent or accepted above its last executed sequence number, with whether it signed the
- *   commit there. Restarted from that journal, it has its view, watermarks and those pre-prepares
- *   back once the journal's positions are executed again (`install` drops what they cover), and
- *   at its first tick says again exactly what it said before: a primary its pre-prepares, a
- *   backup its prepares, and the commits it had signed (signed again, identical: same view,
- *   sequence number and digest), so the group finishes them in that view, or a view change
- *   carries them as prepared certificates. It signs nothing that conflicts: one digest per (view,
- *   sequence number) still holds, as it holds the pre-prepares it accepted, and a primary goes on
- *   after its own. B6's floor therefore applies only after amnesia (no log in the hard state). A
- *   replica that stopped in a view change sends its view change again at its first tick (after
- *   amnesia too): with the whole group stopped at once, nothing else would start that view
- *   change's timers. Bound of the log: the pre-prepares of one view within the watermark window
- *   (`4 * checkpointInterval` = 128 sequence numbers) above the last executed one; in practice the
- *   primary's pipeline (`pipelineMax` batches), each with its batch.
+ *   leave: its stable checkpoint with its 2f+1 signatures and, per sequence number above its last
+ *   executed one in its current view, the digest it sent a pre-prepare (a primary) or prepare for
+ *   and whether it signed the commit there; a primary keeps its own pre-prepare too, until a
+ *   prepared certificate of the hard state holds it. Restarted from that journal, it has its
+ *   view, watermarks and those records back once the journal's positions are executed again
+ *   (`install` drops what they cover), and at its first tick says again exactly what it said
+ *   before: a primary its pre-prepares, a backup its prepares, and the commits it had signed
+ *   (signed again, identical: same view, sequence number and digest), so the group finishes them
+ *   in that view, or a view change carries them as prepared certificates. It signs nothing that
+ *   conflicts: a backup that kept only a digest (a pledge) accepts the primary's pre-prepare there
+ *   only with that digest, in that view (what was only prepared binds no later view), and a
+ *   primary goes on after its own. B6's floor therefore applies only after amnesia (no log in the
+ *   hard state). A replica that stopped in a view change sends its view change again at its
+ *   first tick (after amnesia too): with the whole group stopped at once, nothing else would
+ *   start that view change's timers. Bound of the log: one view's records within the watermark
+ *   window (`4 * checkpointInterval` = 128 sequence numbers) above the last executed one; in
+ *   practice the primary's pipeline (`pipelineMax` batches).
  */
 interface PrePrepare {
   readonly type: "pre-prepare";
