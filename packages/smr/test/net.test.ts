@@ -40,10 +40,12 @@ function sequencer(): Application<number, number> {
 
 const replicas: ReplicaHandle[] = [];
 const clients: ServiceClient<unknown, unknown>[] = [];
-afterEach(async () => {
+/** Closes the clients and stops the replicas still running (before their data directories go). */
+async function stopAll(): Promise<void> {
   await Promise.all(clients.splice(0).map((client) => client.close()));
   await Promise.all(replicas.splice(0).map((replica) => replica.stop()));
-});
+}
+afterEach(stopAll);
 
 async function startAll(cluster: ClusterConfig, secret: Buffer, app: () => Application<number, number>) {
   for (const [group, addresses] of Object.entries(cluster.groups))
@@ -219,6 +221,7 @@ describe("startReplica / connectClient over the network runtime", () => {
       expect(delivered.get("a/1")).toEqual(delivered.get("a/0"));
       expect(delivered.get("a/2")).toEqual(delivered.get("a/0"));
     } finally {
+      await stopAll();
       rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -285,6 +288,7 @@ describe("startReplica / connectClient over the network runtime", () => {
         // Every key 0..9 was written: the state covers messages it never received itself.
         expect(sums("a/1").flat()).toHaveLength(10);
       } finally {
+        await stopAll();
         rmSync(dir, { recursive: true, force: true });
       }
     });
@@ -342,6 +346,7 @@ describe("startReplica / connectClient over the network runtime", () => {
         const replies = await again.multicast(["a"], 12);
         expect(replies.a).toBe(13);
       } finally {
+        await stopAll();
         rmSync(dir, { recursive: true, force: true });
       }
     },

@@ -469,16 +469,25 @@ export class ReplicaLog {
   private async startSegment(firstPosition: number): Promise<void> {
     // The file a periodic fsync works on is not closed under it.
     await this.periodic;
-    if (this.handle !== null) {
-      if (this.options.fsync !== "none") await this.handle.datasync();
-      await this.handle.close();
-    }
     const path = join(this.directory, segmentName(firstPosition));
-    const handle = await open(path, "w");
-    await handle.write(SEGMENT_MAGIC);
-    if (this.options.fsync !== "none") {
-      await handle.datasync();
-      syncDirectory(this.directory);
+    let handle: FileHandle;
+    try {
+      if (this.handle !== null) {
+        if (this.options.fsync !== "none") await this.handle.datasync();
+        await this.handle.close();
+        this.handle = null;
+      }
+      handle = await open(path, "w");
+      await handle.write(SEGMENT_MAGIC);
+      if (this.options.fsync !== "none") {
+        await handle.datasync();
+        syncDirectory(this.directory);
+      }
+    } catch (error) {
+      // No segment to write to (its directory gone, the disk full): the log cannot go on, and
+      // nothing may write to the closed file (a later flush or close would).
+      this.failure = error instanceof Error ? error : new Error(String(error));
+      throw this.failure;
     }
     this.handle = handle;
     this.segmentBytes = SEGMENT_MAGIC.length;
