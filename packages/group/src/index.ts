@@ -6,6 +6,7 @@ export type { ClientSpec } from "./client.js";
 export { createClient, MulticastClient } from "./client.js";
 export { CLIENT_SEQ_WINDOW } from "./clients.js";
 export type { OrderedInput } from "./inputs.js";
+export { RequestRecord } from "./inputs.js";
 export { Membership, replicaId } from "./membership.js";
 export type { Orderer, OrderingOptions } from "./orderer.js";
 export { amnesiaHardState, DEFAULT_ORDERING, mostNamedLeader } from "./orderer.js";

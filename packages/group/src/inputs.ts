@@ -218,19 +218,52 @@ export function makeRequestInput(
   hash: SignedDigest | undefined,
   signedWith?: SignedWith,
 ): RequestInput {
-  const input: RequestInput = {
-    kind: "request",
-    key: requestKey(client, seq, view),
-    client,
-    seq,
-    message,
-    view,
-    settled,
-    digest: hash === undefined ? "" : requestDigest(hash, client, seq, message, view, settled),
-    signature,
-    bytes,
-  };
-  return signedWith === undefined ? input : { ...input, signedWith };
+  const digest = hash === undefined ? "" : requestDigest(hash, client, seq, message, view, settled);
+  return new RequestRecord(client, seq, message, view, settled, digest, signature, bytes, signedWith);
+}
+
+/**
+ * A request input as the group layer makes it: a class, so that a runtime can recognise inputs
+ * when it encodes messages and write them in a compact form (their fields in a fixed order, the
+ * key left out: it follows from client, seq and view). Its own enumerable properties are exactly
+ * `RequestInput`'s, `signedWith` only when there is one, so everything else sees a plain input.
+ */
+export class RequestRecord implements RequestInput {
+  // Declared in `RequestInput`'s order, which is the order of the own properties.
+  readonly kind = "request";
+  readonly key: string;
+  readonly client: ClientId;
+  readonly seq: number;
+  readonly message: Multicast;
+  readonly view: number;
+  readonly settled: number;
+  readonly digest: string;
+  readonly signature: string;
+  readonly bytes: number;
+  declare readonly signedWith?: SignedWith;
+
+  constructor(
+    client: ClientId,
+    seq: number,
+    message: Multicast,
+    view: number,
+    settled: number,
+    digest: string,
+    signature: string,
+    bytes: number,
+    signedWith?: SignedWith,
+  ) {
+    this.key = requestKey(client, seq, view);
+    this.client = client;
+    this.seq = seq;
+    this.message = message;
+    this.view = view;
+    this.settled = settled;
+    this.digest = digest;
+    this.signature = signature;
+    this.bytes = bytes;
+    if (signedWith !== undefined) (this as { signedWith?: SignedWith }).signedWith = signedWith;
+  }
 }
 
 /**

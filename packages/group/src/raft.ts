@@ -122,6 +122,15 @@ export interface RaftLogSuffix {
 
 type Role = "follower" | "pre-candidate" | "candidate" | "leader";
 
+type AppendMessage = Extract<RaftMessage, { type: "append" }>;
+
+/** An append built for followers whose next entry is `next` (one broadcast's shared message). */
+interface AppendSent {
+  readonly next: number;
+  readonly message: AppendMessage;
+  readonly bytes: number;
+}
+
 /** Modelled bytes of a Raft message's header (type, term, indices). */
 const HEADER_BYTES = 24;
 /** R1c: highest backoff level (timeouts up to 64x the base). */
@@ -603,31 +612,44 @@ export class RaftOrderer implements Orderer {
 
   private broadcastAppend(): void {
     this.lastHeartbeat = this.host.now();
-    for (const peer of this.peers) this.sendAppend(peer);
+    // Followers that need the same entries (the usual case) get the very same message object: a
+    // runtime encodes a message once however many processes it goes to, and an append carrying a
+    // full batch is the largest thing a leader encodes.
+    let shared: AppendSent | undefined;
+    for (const peer of this.peers) shared = this.sendAppend(peer, shared);
   }
 
-  private sendAppend(peer: ProcessId): void {
+  /** Sends `peer` the entries it needs; reuses `previous` if it held exactly those. */
+  private sendAppend(peer: ProcessId, previous?: AppendSent): AppendSent {
     const next = Math.max(this.nextIndex.get(peer) ?? this.lastIndex() + 1, this.firstIndex);
-    const prevIndex = next - 1;
     const last = Math.min(this.lastIndex(), next + this.options.entriesPerMessageMax - 1);
-    const entries = this.entries.slice(next - this.firstIndex, last - this.firstIndex + 1);
-    let bytes = HEADER_BYTES;
-    for (const entry of entries) bytes += batchBytes(entry.batch);
+    const sent = previous?.next === next ? previous : this.appendFrom(next, last);
     this.host.send(
       peer,
-      {
-        type: "append",
-        term: this.currentTerm,
-        prevIndex,
-        prevTerm: this.termAt(prevIndex),
-        entries,
-        commit: this.commitIndex,
-      },
-      bytes,
-      entries.length === 0 ? "raft.heartbeat" : "raft.append",
+      sent.message,
+      sent.bytes,
+      sent.message.entries.length === 0 ? "raft.heartbeat" : "raft.append",
     );
     // Pipelining: assume success; a failed reply moves `nextIndex` back (R5).
     this.nextIndex.set(peer, last + 1);
+    return sent;
+  }
+
+  /** The append of entries `next`..`last` in the current term, with its modelled bytes. */
+  private appendFrom(next: number, last: number): AppendSent {
+    const prevIndex = next - 1;
+    const entries = this.entries.slice(next - this.firstIndex, last - this.firstIndex + 1);
+    let bytes = HEADER_BYTES;
+    for (const entry of entries) bytes += batchBytes(entry.batch);
+    const message: AppendMessage = {
+      type: "append",
+      term: this.currentTerm,
+      prevIndex,
+      prevTerm: this.termAt(prevIndex),
+      entries,
+      commit: this.commitIndex,
+    };
+    return { next, message, bytes };
   }
 
   private onAppend(from: ProcessId, message: Extract<RaftMessage, { type: "append" }>): void {

@@ -1,4 +1,6 @@
 import { Packr } from "msgpackr";
+// The compact form of request inputs (a msgpack extension), for this packer and every unpacker.
+import "./wire-records.js";
 
 /** Largest unsigned integer the composed form writes itself (msgpack uint32); larger ones are packed whole. */
 const UINT32_MAX = 0xffff_ffff;

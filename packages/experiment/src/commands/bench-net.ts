@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import type { Overlay, ProtocolDefinition } from "@amcast/core";
 import { CdagOverlay, Topology, TreeOverlay } from "@amcast/core";
 import type { ReplicationMode } from "@amcast/group";
-import { REPLICATION_MODES } from "@amcast/group";
+import { REPLICATION_MODES, replicaId } from "@amcast/group";
 import { PROTOCOLS } from "@amcast/protocols";
 import type { FsyncPolicy, HostStats, NetRunOptions } from "@amcast/runtime";
 import { DEFAULT_NET_OPTIONS, FSYNC_POLICIES } from "@amcast/runtime";
@@ -258,6 +258,7 @@ export async function runNetBench(values: Record<string, string | boolean | unde
             const solo = soloPerSec.get(`${protocol.name}/${name}`);
             const ratioToSolo = solo === undefined || solo === 0 ? null : round(perSec / solo);
             const signatures = signaturesPerMulticast(outcome);
+            const split = cpuSplit(outcome);
             rows.push([
               protocol.name,
               mode,
@@ -272,6 +273,8 @@ export async function runNetBench(values: Record<string, string | boolean | unde
               outcome.net.cpuMsReplicas / 1000,
               outcome.net.cpuMsClients / 1000,
               cpuPerMulticastUs(outcome),
+              `${split.clientUs.toFixed(1)} / ${split.busiestReplicaUs.toFixed(1)} / ${split.otherReplicasUs === null ? "-" : split.otherReplicasUs.toFixed(1)}`,
+              Math.round(cpuBoundPerSec(cpuPerMulticastUs(outcome))),
               ...(fsyncRuns === undefined ? [] : [Math.round(hardStateBytesPerMulticast(outcome))]),
               signatures === null
                 ? ""
@@ -286,6 +289,12 @@ export async function runNetBench(values: Record<string, string | boolean | unde
               net: netSummary(outcome),
               multicastsPerSecAll: outcomes.map((run) => Math.round(run.metrics.multicastsPerSec)),
               cpuUsPerMulticast: round(cpuPerMulticastUs(outcome)),
+              cpuUsPerMulticastByProcess: {
+                client: round(split.clientUs),
+                busiestReplica: round(split.busiestReplicaUs),
+                otherReplicas: split.otherReplicasUs === null ? null : round(split.otherReplicasUs),
+              },
+              cpuBoundMulticastsPerSec: Math.round(cpuBoundPerSec(cpuPerMulticastUs(outcome))),
               ...(fsyncRuns === undefined
                 ? {}
                 : { hardStateBytesPerMulticast: round(hardStateBytesPerMulticast(outcome)) }),
@@ -315,6 +324,8 @@ export async function runNetBench(values: Record<string, string | boolean | unde
           "cpu s replicas",
           "cpu s clients",
           "cpu µs/mcast",
+          "cpu µs client / busiest / other replicas",
+          "cpu-bound mcast/s",
           ...(fsyncRuns === undefined ? [] : ["hard state B/mcast"]),
           "signed / verified per mcast",
           "checks",
@@ -475,7 +486,6 @@ function signaturesPerMulticast(
   };
 }
 
-/** CPU time of every process (from its host's start to its stop) per multicast, in µs. */
 /** Bytes of orderer hard state the replicas' journals wrote, per multicast (all replicas together). */
 function hardStateBytesPerMulticast(outcome: NetOutcome): number {
   const { multicasts } = outcome.metrics;
@@ -486,7 +496,56 @@ function hardStateBytesPerMulticast(outcome: NetOutcome): number {
   return multicasts === 0 ? 0 : bytes / multicasts;
 }
 
+/** CPU time of every process (from its host's start to its stop) per multicast, in µs. */
 function cpuPerMulticastUs(outcome: NetOutcome): number {
   const { multicasts } = outcome.metrics;
   return multicasts === 0 ? 0 : ((outcome.net.cpuMsReplicas + outcome.net.cpuMsClients) * 1000) / multicasts;
+}
+
+/**
+ * Throughput the machine's cores would allow if CPU were the only limit: every core busy, each
+ * multicast costing what this run measured (cores × 10^6 / CPU µs per multicast). Measured
+ * throughput below it means the run did not keep the cores busy (latency-bound closed loop, or
+ * other work on the machine).
+ */
+function cpuBoundPerSec(cpuUsPerMulticast: number): number {
+  return cpuUsPerMulticast === 0 ? 0 : (availableParallelism() * 1e6) / cpuUsPerMulticast;
+}
+
+/**
+ * CPU per multicast by kind of process, in µs: the client hosts' per multicast; each replica's per
+ * multicast its group delivered, the busiest replica of each group (its leader, in a replicated
+ * mode: it receives the requests, ships them and answers) and the others (followers, backups),
+ * each averaged over the groups.
+ */
+interface CpuSplit {
+  readonly clientUs: number;
+  readonly busiestReplicaUs: number;
+  readonly otherReplicasUs: number | null;
+}
+
+function cpuSplit(outcome: NetOutcome): CpuSplit {
+  const cpuMs = (stats: HostStats): number => stats.cpuUserMs + stats.cpuSystemMs;
+  const busiest: number[] = [];
+  const others: number[] = [];
+  for (const group of GROUPS) {
+    const perReplica: number[] = [];
+    for (let index = 0; ; index += 1) {
+      const stats = outcome.net.perNode[replicaId(group, index)];
+      if (stats === undefined) break;
+      if (stats.deliveries > 0) perReplica.push((cpuMs(stats) * 1000) / stats.deliveries);
+    }
+    perReplica.sort((a, b) => b - a);
+    const [first, ...rest] = perReplica;
+    if (first !== undefined) busiest.push(first);
+    others.push(...rest);
+  }
+  const mean = (values: readonly number[]): number =>
+    values.reduce((total, value) => total + value, 0) / Math.max(1, values.length);
+  const { multicasts } = outcome.metrics;
+  return {
+    clientUs: multicasts === 0 ? 0 : (outcome.net.cpuMsClients * 1000) / multicasts,
+    busiestReplicaUs: mean(busiest),
+    otherReplicasUs: others.length === 0 ? null : mean(others),
+  };
 }
