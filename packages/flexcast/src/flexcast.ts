@@ -182,6 +182,11 @@ const FLUSH_PREFIX = "#flush/";
 interface Pending {
   /** The copy from the lca: undefined until it arrives; `message` null for a flush. */
   forward: FlexForward | undefined;
+  /**
+   * Its vertex, with the copy (the lca's window brought it): kept here, not looked up by id at
+   * every check. An undelivered message for this group is never collected, so it stays the one.
+   */
+  vertex: Vertex | undefined;
   /** Destinations that acknowledged (rule 6): a few, those between the lca and this group. */
   readonly acks: Position[];
   /**
@@ -376,11 +381,9 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
 
   /** Rule 2: the lca delivers on arrival. */
   private onRequest(message: Multicast, outputs: GroupOutput<FlexCastMessage>[]): void {
-    assert(
-      message.dst.includes(this.group) && this.overlay.lca(message.dst) === this.group,
-      () => `${this.group} got ${message.id} for ${message.dst.join(",")}, not as its lca`,
-    );
-    assert(!message.id.startsWith(FLUSH_PREFIX), () => `client message ${message.id} looks like a flush`);
+    if (!(message.dst.includes(this.group) && this.overlay.lca(message.dst) === this.group))
+      assert(false, `${this.group} got ${message.id} for ${message.dst.join(",")}, not as its lca`);
+    if (message.id.startsWith(FLUSH_PREFIX)) assert(false, `client message ${message.id} looks like a flush`);
     this.deliveredCount += 1;
     if (message.dst.length === 1) {
       outputs.push({ kind: "deliver", message });
@@ -418,8 +421,9 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
 
   private onPeer(from: GroupId, body: FlexCastMessage): void {
     const sender = this.overlay.position(from);
-    assert(sender < this.position, () => `${from} is below ${this.group}: traffic flows down the order`);
-    assert(sortedPositions(body.dst), () => `${body.id}: destinations are sorted positions`);
+    if (sender >= this.position)
+      assert(false, `${from} is below ${this.group}: traffic flows down the order`);
+    if (!sortedPositions(body.dst)) assert(false, `${body.id}: destinations are sorted positions`);
     this.knowledge.merge(sender, body.hst); // rule 1: whatever the message, its windows first
     switch (body.type) {
       case "msg":
@@ -438,14 +442,16 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
 
   /** Rule 3: a copy from the lca joins the lca's queue. */
   private onForward(sender: Position, body: FlexForward): void {
-    assert(body.dst[0] === sender, () => `${body.id} forwarded by ${sender}, not its lca`);
-    assert(body.dst.includes(this.position), () => `${body.id} forwarded to ${this.group}, no destination`);
+    if (body.dst[0] !== sender) assert(false, `${body.id} forwarded by ${sender}, not its lca`);
+    if (!body.dst.includes(this.position))
+      assert(false, `${body.id} forwarded to ${this.group}, no destination`);
     assert((body.message === null) === body.id.startsWith(FLUSH_PREFIX), "only flushes carry no message");
     const vertex = this.knowledge.vertex(body.id);
-    assert(vertex !== undefined && !vertex.delivered, () => `the lca's window holds ${body.id}`);
+    if (vertex === undefined || vertex.delivered) assert(false, `the lca's window holds ${body.id}`);
     const pending = this.pendingOf(body.id);
-    assert(pending.forward === undefined, () => `${body.id} forwarded twice`);
+    if (pending.forward !== undefined) assert(false, `${body.id} forwarded twice`);
     pending.forward = body;
+    pending.vertex = vertex;
     this.register(pending, sender, body.notifs);
     const queue = this.queues[sender] as MessageId[];
     queue.push(body.id);
@@ -454,26 +460,25 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
 
   /** Rule 6: an acknowledgement from a destination or an answer from a notified group. */
   private onAck(sender: Position, body: FlexAck): void {
-    assert(body.dst.includes(this.position), () => `ack for ${body.id} at ${this.group}, no destination`);
+    if (!body.dst.includes(this.position))
+      assert(false, `ack for ${body.id} at ${this.group}, no destination`);
     const pending = this.pendingOf(body.id);
     this.register(pending, sender, body.notifs);
     // An acknowledgement or an answer for the head of its lca's queue: it may be ready now.
     const lca = body.dst[0] as Position;
     if (this.queues[lca]?.[this.queueHeads[lca] as number] === body.id) this.markHeadDirty(lca);
     if (body.answers === undefined) {
-      assert(
-        body.dst.includes(sender) && sender > (body.dst[0] as number),
-        () => `${sender} acknowledged ${body.id} as a destination below its lca`,
-      );
-      assert(!pending.acks.includes(sender), () => `${sender} acknowledged ${body.id} twice`);
+      if (!(body.dst.includes(sender) && sender > (body.dst[0] as number)))
+        assert(false, `${sender} acknowledged ${body.id} as a destination below its lca`);
+      if (pending.acks.includes(sender)) assert(false, `${sender} acknowledged ${body.id} twice`);
       pending.acks.push(sender);
       return;
     }
-    assert(!body.dst.includes(sender), () => `${sender} answered a notification for its own ${body.id}`);
+    if (body.dst.includes(sender)) assert(false, `${sender} answered a notification for its own ${body.id}`);
     const key = `${body.answers.notifier}:${body.answers.seq}`;
     pending.notifications ??= new Map();
     const state = pending.notifications.get(key);
-    assert(state !== "answered", () => `notification ${key} for ${body.id} answered twice`);
+    if (state === "answered") assert(false, `notification ${key} for ${body.id} answered twice`);
     if (state === "registered") {
       pending.notifications.delete(key);
       pending.unanswered -= 1;
@@ -485,20 +490,16 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   /** Rule 5: a notification waits until nothing undelivered here precedes its message. */
   private onNotification(sender: Position, body: FlexNotif): void {
     const last = body.dst[body.dst.length - 1] as number;
-    assert(
-      !body.dst.includes(this.position) && sender < this.position && this.position < last,
-      () => `${this.group} notified for ${body.id} though not between its destinations`,
-    );
+    if (!(!body.dst.includes(this.position) && sender < this.position && this.position < last))
+      assert(false, `${this.group} notified for ${body.id} though not between its destinations`);
     const chain = body.chain;
     if (chain !== undefined) {
-      assert(this.options.notifications === "chain", () => `${this.group} got a chained notification`);
-      assert(chain.notifier <= sender, () => `notification for ${body.id} chained up the order`);
+      if (this.options.notifications !== "chain") assert(false, `${this.group} got a chained notification`);
+      if (chain.notifier > sender) assert(false, `notification for ${body.id} chained up the order`);
       let previous = this.position;
       for (const target of chain.rest) {
-        assert(
-          target > previous && target < last && !body.dst.includes(target),
-          () => `notification for ${body.id} chained to ${target}, no target below ${this.group}`,
-        );
+        if (!(target > previous && target < last && !body.dst.includes(target)))
+          assert(false, `notification for ${body.id} chained to ${target}, no target below ${this.group}`);
         previous = target;
       }
     }
@@ -521,11 +522,11 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     for (const { target, seq } of notifs) {
       assert(target > emitter, "notifications go down");
       if (target > this.position) continue; // it answers the destinations below it
-      assert(target !== this.position, () => `${this.group} is a destination and was notified`);
+      if (target === this.position) assert(false, `${this.group} is a destination and was notified`);
       const key = `${emitter}:${seq}`;
       pending.notifications ??= new Map();
       const state = pending.notifications.get(key);
-      assert(state !== "registered", () => `notification ${key} registered twice`);
+      if (state === "registered") assert(false, `notification ${key} registered twice`);
       if (state === "answered") {
         pending.notifications.delete(key);
       } else {
@@ -549,8 +550,8 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
         const head = queue[this.queueHeads[lca] as number];
         if (head === undefined) continue;
         const pending = this.pending.get(head);
-        assert(pending?.forward !== undefined, () => `queued ${head} has its copy`);
-        if (!this.ready(head, pending, pending.forward, lca)) continue;
+        if (pending?.forward === undefined) assert(false, `queued ${head} has its copy`);
+        if (!this.ready(pending, pending.forward, lca)) continue;
         this.queueHeads[lca] = (this.queueHeads[lca] as number) + 1;
         if ((this.queueHeads[lca] as number) > 1024 && (this.queueHeads[lca] as number) * 2 > queue.length) {
           queue.splice(0, this.queueHeads[lca]);
@@ -570,7 +571,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   }
 
   /** Whether the head of queue `lca` is ready; when a message blocks it, it waits for that one. */
-  private ready(id: MessageId, pending: Pending, forward: FlexForward, lca: Position): boolean {
+  private ready(pending: Pending, forward: FlexForward, lca: Position): boolean {
     // (2) every destination strictly between the lca and this group.
     let acksNeeded = 0;
     for (const group of forward.dst)
@@ -582,8 +583,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     // (4) nothing undelivered for this group precedes it.
     if (pending.blockedBy !== undefined && this.knowledge.vertex(pending.blockedBy)?.delivered === false)
       return false;
-    const vertex = this.knowledge.vertex(id) as Vertex;
-    pending.blockedBy = this.knowledge.firstBlocker(vertex);
+    pending.blockedBy = this.knowledge.firstBlocker(pending.vertex as Vertex);
     if (pending.blockedBy === undefined) return true;
     const waiters = this.headWaiters.get(pending.blockedBy);
     if (waiters === undefined) this.headWaiters.set(pending.blockedBy, [lca]);
@@ -598,12 +598,10 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     outputs: GroupOutput<FlexCastMessage>[],
   ): void {
     // Every emitter above this group was heard from, so every registration arrived.
-    assert(
-      pending.notifications === undefined || pending.notifications.size === 0,
-      () => `${id} delivered with stray notification answers`,
-    );
+    if (!(pending.notifications === undefined || pending.notifications.size === 0))
+      assert(false, `${id} delivered with stray notification answers`);
     this.pending.delete(id);
-    this.knowledge.deliver(this.knowledge.vertex(id) as Vertex);
+    this.knowledge.deliver(pending.vertex as Vertex);
     this.wakeWaitersOf(id);
     if (forward.message !== null) {
       this.deliveredCount += 1;
@@ -799,6 +797,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     if (pending === undefined) {
       pending = {
         forward: undefined,
+        vertex: undefined,
         acks: [],
         notifications: undefined,
         unanswered: 0,

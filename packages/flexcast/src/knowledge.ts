@@ -18,40 +18,26 @@ import type { HistoryEntry, HistoryWindow, Position } from "./messages.js";
  * dropping is a cut at the front. The periodic flush (rule 7) guarantees both cuts advance.
  */
 
-/** The slots of a vertex in no history yet: shared, never mutated (`append` replaces it). */
-const NO_SLOTS: number[] = [];
-
-/** `slots` with one more (owner, offset) pair, as a new array of exact size (literals for the usual few). */
-function withSlot(slots: readonly number[], owner: Position, index: number): number[] {
-  switch (slots.length) {
-    case 0:
-      return [owner, index];
-    case 2:
-      return [slots[0] as number, slots[1] as number, owner, index];
-    case 4:
-      return [slots[0] as number, slots[1] as number, slots[2] as number, slots[3] as number, owner, index];
-    default:
-      return [...slots, owner, index];
-  }
-}
-
 /**
- * `slots` without the pair of history `owner` (which it has), the others in their order: the
- * shared empty array for a vertex's last slot (the usual case: it then leaves the graph), else a
- * new array of exact size. Shortening the array in place would cost a call into the runtime per
- * dropped entry.
+ * Slot space for `pairs` (history owner, offset) pairs, zeroed (literals for the usual few). A
+ * vertex gets room once for every history it can join here (`Knowledge.historiesOf`), so an
+ * append writes into it and a collection shifts within it: no array per append or drop (they
+ * outlived young collections and were most of the history's garbage).
  */
-function withoutSlot(slots: readonly number[], owner: Position): number[] {
-  let at = 0;
-  while (at < slots.length && slots[at] !== owner) at += 2;
-  assert(at < slots.length, "a dropped entry has its slot");
-  if (slots.length === 2) return NO_SLOTS;
-  if (slots.length === 4)
-    return at === 0 ? [slots[2] as number, slots[3] as number] : [slots[0] as number, slots[1] as number];
-  const kept: number[] = [];
-  for (let index = 0; index < slots.length; index += 1)
-    if (index !== at && index !== at + 1) kept.push(slots[index] as number);
-  return kept;
+function slotSpace(pairs: number): number[] {
+  switch (pairs) {
+    case 1:
+      return [0, 0];
+    case 2:
+      return [0, 0, 0, 0];
+    case 3:
+      return [0, 0, 0, 0, 0, 0];
+    default: {
+      const slots: number[] = [];
+      for (let at = 0; at < 2 * pairs; at += 1) slots.push(0);
+      return slots;
+    }
+  }
 }
 
 /** A message of the graph and where it sits in the known histories. */
@@ -71,18 +57,54 @@ export class Vertex {
    */
   clear = false;
   /**
-   * Where each retained entry of this message sits: pairs (history owner, absolute offset), flat
-   * and of exact size (replaced, not grown, on each append: a vertex has a few, and there is one
-   * per retained message at every group below its destinations, so these are many).
+   * Where each retained entry of this message sits: pairs (history owner, absolute offset), flat,
+   * in `slots[0 .. slotEnd)`, in the order the entries joined (searches follow it, so it steers
+   * which blocker a search finds). The array has room for every history the message can join
+   * here (see `slotSpace`): a vertex has a few, and there is one per retained message at every
+   * group below its destinations, so these are many.
    */
-  slots: number[] = NO_SLOTS;
+  slots: number[];
+  slotEnd = 0;
   /** Histories this message has joined here, retained or not (see `Knowledge.tombstones`). */
   appearances = 0;
 
-  constructor(entry: HistoryEntry, toMe: boolean) {
+  constructor(entry: HistoryEntry, toMe: boolean, slotPairs: number) {
     this.entry = entry;
     this.toMe = toMe;
+    this.slots = slotSpace(slotPairs);
   }
+
+  /** Records the entry at absolute offset `index` of history `owner` as this vertex's next slot. */
+  addSlot(owner: Position, index: number): void {
+    const end = this.slotEnd;
+    // Room was made for every history the message can join here; more would be a second entry
+    // in one history, which the caller's checks rule out. Grown all the same rather than lost.
+    if (end === this.slots.length) this.slots = [...this.slots, 0, 0];
+    this.slots[end] = owner;
+    this.slots[end + 1] = index;
+    this.slotEnd = end + 2;
+  }
+
+  /** Removes the slot of history `owner` (which it has), the others keeping their order. */
+  dropSlot(owner: Position): void {
+    const slots = this.slots;
+    const end = this.slotEnd;
+    let at = 0;
+    while (at < end && slots[at] !== owner) at += 2;
+    if (!(at < end)) assert(false, `${this.entry.id} has no entry in ${owner}'s history to drop`);
+    for (let from = at + 2; from < end; from += 1) slots[from - 2] = slots[from] as number;
+    this.slotEnd = end - 2;
+  }
+}
+
+/** Capacity of a history's rings when it starts (a power of two). */
+const RING_CAPACITY_MIN = 16;
+
+/** A ring of `capacity` empty places (filled one by one: an array of holes would be read slower). */
+function emptyRing<T>(capacity: number): (T | undefined)[] {
+  const ring: (T | undefined)[] = [];
+  for (let at = 0; at < capacity; at += 1) ring.push(undefined);
+  return ring;
 }
 
 /** Where a flush this group delivered sits in an ancestor's history, and the epoch it began (rule 4). */
@@ -104,9 +126,18 @@ export class History {
    * so both make the same decisions.
    */
   collected = 0;
-  private head = 0;
-  private readonly entries: HistoryEntry[] = [];
-  private readonly vertices: Vertex[] = [];
+  /** Retained entries: absolute offsets [base, base + count). */
+  private count = 0;
+  /**
+   * The retained entries and their vertices in two rings: absolute offset i sits at `i & mask`,
+   * the capacity is a power of two, doubled when full, and a dropped entry's place is emptied.
+   * A history is cut at the front and grows at the back all run long, so arrays cut and grown
+   * again allocated a new backing store per cycle — large, long-lived and copied by the
+   * collector; a ring allocates only when the history holds more than ever before.
+   */
+  private entries: (HistoryEntry | undefined)[] = emptyRing(RING_CAPACITY_MIN);
+  private vertices: (Vertex | undefined)[] = emptyRing(RING_CAPACITY_MIN);
+  private mask = RING_CAPACITY_MIN - 1;
   /**
    * Absolute offsets of the entries addressed to this group that it has not delivered yet, in
    * order (only for histories of groups above it). This group delivers them in exactly this
@@ -124,17 +155,17 @@ export class History {
   }
 
   get end(): number {
-    return this.base + this.entries.length - this.head;
+    return this.base + this.count;
   }
 
   get length(): number {
-    return this.entries.length - this.head;
+    return this.count;
   }
 
   vertexAt(index: number): Vertex {
-    const vertex = this.vertices[this.head + index - this.base];
-    if (!(vertex !== undefined && index >= this.base))
-      assert(false, `history of ${this.owner} has no retained entry ${index}`);
+    const vertex =
+      index >= this.base && index < this.base + this.count ? this.vertices[index & this.mask] : undefined;
+    if (vertex === undefined) assert(false, `history of ${this.owner} has no retained entry ${index}`);
     return vertex;
   }
 
@@ -142,26 +173,44 @@ export class History {
     return this.vertexAt(index).entry;
   }
 
-  /** Message id of the retained entry at absolute offset `index` (at or above `base`). */
+  /** Message id of the retained entry at absolute offset `index` (undefined when not retained). */
   idAt(index: number): MessageId | undefined {
-    return this.entries[this.head + index - this.base]?.id;
+    return index >= this.base && index < this.base + this.count
+      ? this.entries[index & this.mask]?.id
+      : undefined;
   }
 
-  /** The vertex just before absolute offset `index`, or undefined when that entry is not retained. */
+  /** The vertex just before absolute offset `index` (a retained one), or undefined when that entry is not retained. */
   before(index: number): Vertex | undefined {
-    return index - 1 >= this.base ? this.vertices[this.head + index - 1 - this.base] : undefined;
+    return index - 1 >= this.base ? this.vertices[(index - 1) & this.mask] : undefined;
   }
 
-  /** The vertex just after absolute offset `index`, or undefined when it is the last. */
+  /** The vertex just after absolute offset `index` (a retained one), or undefined when it is the last. */
   after(index: number): Vertex | undefined {
-    return this.vertices[this.head + index + 1 - this.base];
+    return index + 1 < this.base + this.count ? this.vertices[(index + 1) & this.mask] : undefined;
   }
 
   push(entry: HistoryEntry, vertex: Vertex): number {
-    const index = this.end;
-    this.entries.push(entry);
-    this.vertices.push(vertex);
+    if (this.count > this.mask) this.resize(2 * (this.mask + 1));
+    const index = this.base + this.count;
+    this.entries[index & this.mask] = entry;
+    this.vertices[index & this.mask] = vertex;
+    this.count += 1;
     return index;
+  }
+
+  /** Moves the retained entries into rings of `capacity` (a power of two, at least `count`). */
+  private resize(capacity: number): void {
+    const entries = emptyRing<HistoryEntry>(capacity);
+    const vertices = emptyRing<Vertex>(capacity);
+    const mask = capacity - 1;
+    for (let index = this.base; index < this.base + this.count; index += 1) {
+      entries[index & mask] = this.entries[index & this.mask];
+      vertices[index & mask] = this.vertices[index & this.mask];
+    }
+    this.entries = entries;
+    this.vertices = vertices;
+    this.mask = mask;
   }
 
   /**
@@ -175,37 +224,37 @@ export class History {
     if (from < this.base) assert(false, `history of ${this.owner} cut at ${this.base}, asked from ${from}`);
     const end = this.end;
     if (from !== this.lastSliceFrom || end !== this.lastSliceEnd) {
-      this.lastSlice = this.entries.slice(this.head + from - this.base);
+      const stretch: HistoryEntry[] = [];
+      for (let index = from; index < end; index += 1)
+        stretch.push(this.entries[index & this.mask] as HistoryEntry);
+      this.lastSlice = stretch;
       this.lastSliceFrom = from;
       this.lastSliceEnd = end;
     }
     return this.lastSlice;
   }
 
-  /** Drops the entries before absolute offset `cut`. */
+  /** Drops the entries before absolute offset `cut`, emptying their places. */
   dropBefore(cut: number): void {
     assert(cut >= this.base && cut <= this.end, "a cut inside the retained history");
-    this.head += cut - this.base;
-    this.base = cut;
-    // Compact once the dead front dominates, so the arrays stay proportional to what is retained.
-    if (this.head > 1024 && this.head * 2 > this.entries.length) {
-      this.entries.splice(0, this.head);
-      this.vertices.splice(0, this.head);
-      this.head = 0;
+    for (let index = this.base; index < cut; index += 1) {
+      this.entries[index & this.mask] = undefined;
+      this.vertices[index & this.mask] = undefined;
     }
+    this.count -= cut - this.base;
+    this.base = cut;
   }
 
   /**
-   * Gives back the array space before the retained part now rather than at the next compaction
-   * (`dropBefore`, `markDeliveredToMe`): nothing else changes, and a snapshot then holds only
-   * what is retained.
+   * Gives back the array space beyond what is retained now rather than never (the rings keep
+   * their size) or at the next compaction (`markDeliveredToMe`): nothing else changes, and a
+   * snapshot then holds little more than what is retained.
    */
   compactStorage(): void {
-    if (this.head > 0) {
-      this.entries.splice(0, this.head);
-      this.vertices.splice(0, this.head);
-      this.head = 0;
-    }
+    // Down to the least power of two that holds them (a quiet history's rings are one place).
+    let capacity = 1;
+    while (capacity < this.count) capacity *= 2;
+    if (capacity <= this.mask) this.resize(capacity);
     if (this.undeliveredHead > 0) {
       this.undeliveredToMe.splice(0, this.undeliveredHead);
       this.undeliveredHead = 0;
@@ -378,7 +427,8 @@ export class Knowledge {
         if (current !== vertex && current.entry.flush !== true)
           for (const group of current.entry.dst) if (this.markTarget(group, last, dst, targets)) open -= 1;
         const slots = current.slots;
-        for (let at = 0; at < slots.length; at += 2) {
+        const slotEnd = current.slotEnd;
+        for (let at = 0; at < slotEnd; at += 2) {
           const index = slots[at + 1] as number;
           if (index === 0) continue;
           const history = this.histories[slots[at] as number] as History;
@@ -420,7 +470,8 @@ export class Knowledge {
     if (vertex === undefined) return 0;
     let latest = 0;
     const slots = vertex.slots;
-    for (let at = 0; at < slots.length; at += 2) {
+    const slotEnd = vertex.slotEnd;
+    for (let at = 0; at < slotEnd; at += 2) {
       const history = this.histories[slots[at] as number] as History;
       const index = slots[at + 1] as number;
       if (history.owner === this.self || index < history.collected) continue;
@@ -481,7 +532,7 @@ export class Knowledge {
     const history = this.histories[owner] as History;
     let vertex = this.vertices.get(entry.id);
     if (vertex === undefined) {
-      vertex = new Vertex(entry, entry.dst.includes(this.self));
+      vertex = new Vertex(entry, entry.dst.includes(this.self), this.historiesOf(entry));
       this.vertices.set(entry.id, vertex);
       const appearances = this.tombstones.size === 0 ? undefined : this.tombstones.get(entry.id);
       if (appearances !== undefined) {
@@ -500,7 +551,7 @@ export class Knowledge {
     if (!entry.dst.includes(owner)) assert(false, `${owner} delivered ${entry.id}, not addressed to it`);
     const index = history.push(entry, vertex);
     this.retained += 1;
-    vertex.slots = withSlot(vertex.slots, owner, index);
+    vertex.addSlot(owner, index);
     vertex.appearances += 1;
     // A known message in one more history has new predecessors, and so does everything after it:
     // unless the entry before it here is clear (or dead), they may include an undelivered message
@@ -526,7 +577,8 @@ export class Knowledge {
 
   /** The vertex of a message this group orders first, as its lca: nobody knows it yet. */
   fresh(entry: HistoryEntry): Vertex {
-    const vertex = new Vertex(entry, entry.dst.includes(this.self));
+    // Its lca's own history is the only one here it joins.
+    const vertex = new Vertex(entry, entry.dst.includes(this.self), 1);
     const known = this.vertices.size;
     this.vertices.set(entry.id, vertex);
     // A set that grew the map added the id (one lookup where `has` then `set` take two).
@@ -540,7 +592,8 @@ export class Knowledge {
     if (!vertex.toMe) assert(false, `${vertex.entry.id} is not addressed to ${this.self}`);
     if (this.collect && vertex.dead) assert(false, `${vertex.entry.id} reaches a delivered message: a cycle`);
     const slots = vertex.slots;
-    for (let at = 0; at < slots.length; at += 2) {
+    const slotEnd = vertex.slotEnd;
+    for (let at = 0; at < slotEnd; at += 2) {
       assert(slots[at] !== this.self, "an undelivered message is not in this group's history");
       (this.histories[slots[at] as number] as History).markDeliveredToMe(slots[at + 1] as number);
     }
@@ -555,7 +608,8 @@ export class Knowledge {
   private startEpoch(flush: Vertex): void {
     this.flushEpoch += 1;
     const slots = flush.slots;
-    for (let at = 0; at < slots.length; at += 2) {
+    const slotEnd = flush.slotEnd;
+    for (let at = 0; at < slotEnd; at += 2) {
       const owner = slots[at] as number;
       const index = slots[at + 1] as number;
       if (owner === this.self) continue;
@@ -577,7 +631,8 @@ export class Knowledge {
         for (const group of vertex.entry.dst) this.deadSeenEpoch[group] = this.flushEpoch;
       this.collectable = true;
       const slots = vertex.slots;
-      for (let at = 0; at < slots.length; at += 2) {
+      const slotEnd = vertex.slotEnd;
+      for (let at = 0; at < slotEnd; at += 2) {
         const history = this.histories[slots[at] as number] as History;
         const index = slots[at + 1] as number;
         if (index + 1 > history.deadEnd) history.deadEnd = index + 1;
@@ -599,7 +654,8 @@ export class Knowledge {
       if (!vertex.clear) continue;
       vertex.clear = false;
       const slots = vertex.slots;
-      for (let at = 0; at < slots.length; at += 2) {
+      const slotEnd = vertex.slotEnd;
+      for (let at = 0; at < slotEnd; at += 2) {
         const after = (this.histories[slots[at] as number] as History).after(slots[at + 1] as number);
         if (after?.clear === true) stack.push(after);
       }
@@ -632,7 +688,8 @@ export class Knowledge {
       }
       if (this.collect) walked.push(current);
       const slots = current.slots;
-      for (let at = 0; at < slots.length; at += 2) {
+      const slotEnd = current.slotEnd;
+      for (let at = 0; at < slotEnd; at += 2) {
         const before = (this.histories[slots[at] as number] as History).before(slots[at + 1] as number);
         if (before !== undefined && before.searched !== search) {
           before.searched = search;
@@ -706,9 +763,8 @@ export class Knowledge {
         if (vertex.toMe && !vertex.delivered && history.owner !== this.self)
           assert(false, `${vertex.entry.id} is dead but not delivered`);
         // Its slot in this history goes; the others keep their order.
-        const slots = withoutSlot(vertex.slots, history.owner);
-        vertex.slots = slots;
-        if (slots.length === 0) {
+        vertex.dropSlot(history.owner);
+        if (vertex.slotEnd === 0) {
           this.vertices.delete(vertex.entry.id);
           if (vertex.appearances < this.historiesOf(vertex.entry))
             this.tombstones.set(vertex.entry.id, vertex.appearances);

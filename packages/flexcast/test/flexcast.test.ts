@@ -73,15 +73,66 @@ describe("FlexCast group logic", () => {
   it("a history hands out the same array for the same stretch only while the history has not grown", () => {
     const entry = (id: string): HistoryEntry => ({ id, dst: [0, 1] });
     const history = new History(0);
-    history.push(entry("m1"), new Vertex(entry("m1"), false));
+    history.push(entry("m1"), new Vertex(entry("m1"), false, 1));
     const first = history.slice(0);
     expect(history.slice(0)).toBe(first);
-    history.push(entry("m2"), new Vertex(entry("m2"), false));
+    history.push(entry("m2"), new Vertex(entry("m2"), false, 1));
     expect(history.slice(0).map((each) => each.id)).toEqual(["m1", "m2"]);
     expect(first.map((each) => each.id)).toEqual(["m1"]);
     expect(history.slice(1).map((each) => each.id)).toEqual(["m2"]);
     history.dropBefore(1);
     expect(history.slice(1).map((each) => each.id)).toEqual(["m2"]);
+  });
+
+  it("a history's rings keep every retained entry at its offset across cuts, wrap-arounds, growth and a shrink", () => {
+    const entry = (id: string): HistoryEntry => ({ id, dst: [0, 1] });
+    const history = new History(0);
+    const vertices: Vertex[] = [];
+    const add = (count: number): void => {
+      for (let made = 0; made < count; made += 1) {
+        const next = entry(`m${vertices.length}`);
+        const vertex = new Vertex(next, false, 1);
+        expect(history.push(next, vertex)).toBe(vertices.length);
+        vertices.push(vertex);
+      }
+    };
+    const expectRetained = (from: number): void => {
+      expect(history.base).toBe(from);
+      expect(history.end).toBe(vertices.length);
+      expect(history.slice(from).map((each) => each.id)).toEqual(
+        vertices.slice(from).map((vertex) => vertex.entry.id),
+      );
+      for (let index = from; index < vertices.length; index += 1) {
+        expect(history.vertexAt(index)).toBe(vertices[index]);
+        expect(history.idAt(index)).toBe(`m${index}`);
+        expect(history.before(index)).toBe(index > from ? vertices[index - 1] : undefined);
+        expect(history.after(index)).toBe(vertices[index + 1]);
+      }
+      if (from > 0) expect(() => history.vertexAt(from - 1)).toThrow(/no retained entry/);
+      expect(history.idAt(vertices.length)).toBeUndefined();
+    };
+    add(40); // grows past the first capacity twice
+    expectRetained(0);
+    history.dropBefore(30);
+    add(20); // wraps around the freed front, then grows again
+    expectRetained(30);
+    history.dropBefore(55);
+    history.compactStorage(); // five retained: rings of eight
+    expectRetained(55);
+    add(9); // and grows from there
+    expectRetained(55);
+  });
+
+  it("a vertex's slots keep their order when one is dropped, and it takes more than it made room for", () => {
+    const vertex = new Vertex({ id: "m", dst: [0, 1, 2] }, false, 2);
+    vertex.addSlot(2, 7);
+    vertex.addSlot(0, 3);
+    vertex.addSlot(1, 5); // beyond the room made: grown, not lost
+    vertex.dropSlot(2);
+    expect(vertex.slots.slice(0, vertex.slotEnd)).toEqual([0, 3, 1, 5]);
+    vertex.dropSlot(1);
+    expect(vertex.slots.slice(0, vertex.slotEnd)).toEqual([0, 3]);
+    expect(() => vertex.dropSlot(1)).toThrow(/no entry in 1's history/);
   });
 
   it("two lcas racing into one destination: b waits for a message only a's history names (Example A)", () => {

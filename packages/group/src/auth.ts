@@ -6,16 +6,35 @@ import { assert } from "@amcast/core";
  * thing get the same text, so digests and signatures do not depend on field order.
  */
 export function canonical(value: unknown): string {
-  if (value === null || typeof value === "number" || typeof value === "boolean") return JSON.stringify(value);
-  if (typeof value === "string") return JSON.stringify(value);
-  if (Array.isArray(value))
-    return `[${value.map((item) => (item === undefined ? "null" : canonical(item))).join(",")}]`;
-  if (typeof value === "object") {
-    const record = value as Record<string, unknown>;
-    const keys = Object.keys(record)
-      .filter((key) => record[key] !== undefined)
-      .sort();
-    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonical(record[key])}`).join(",")}}`;
+  // Built by appending (no intermediate arrays of parts): every signed or compared digest starts
+  // here, once per input per replica.
+  switch (typeof value) {
+    case "string":
+    case "number":
+    case "boolean":
+      return JSON.stringify(value);
+    case "object": {
+      if (value === null) return "null";
+      if (Array.isArray(value)) {
+        let text = "[";
+        for (let index = 0; index < value.length; index += 1) {
+          const item: unknown = value[index];
+          if (index > 0) text += ",";
+          text += item === undefined ? "null" : canonical(item);
+        }
+        return `${text}]`;
+      }
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record).sort();
+      let text = "{";
+      for (const key of keys) {
+        const field = record[key];
+        if (field === undefined) continue;
+        if (text.length > 1) text += ",";
+        text += `${JSON.stringify(key)}:${canonical(field)}`;
+      }
+      return `${text}}`;
+    }
   }
   assert(value === undefined, () => `cannot encode a ${typeof value}`);
   return "null";

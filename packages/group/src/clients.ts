@@ -122,12 +122,16 @@ export class ClientRequests {
     table.executed.set(seq, reply);
   }
 
-  /** Caches the reply to (client, seq) if this replica executed it (a protocol may deliver others' requests). */
-  recordReplyIfExecuted(client: ClientId, seq: number, reply: GroupWire): void {
+  /**
+   * Caches the reply to (client, seq) if this replica executed it (a protocol may deliver others'
+   * requests): true then, and a retry of the request is answered from the cache.
+   */
+  recordReplyIfExecuted(client: ClientId, seq: number, reply: GroupWire): boolean {
     assert(reply.t === "reply", "replies are cached");
     const table = this.table(client);
-    if (table === undefined || seq < table.floor || !table.executed.has(seq)) return;
+    if (table === undefined || seq < table.floor || !table.executed.has(seq)) return false;
     table.executed.set(seq, reply);
+    return true;
   }
 
   /**

@@ -21,11 +21,15 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  *   replica checks a signature only when the input is shown to it by another (in a pre-prepare or
  *   forwarded, unless it holds the same input, by digest, itself) or by it to others (the
  *   primary checks what it proposes, so a correct primary never proposes what backups refuse).
- *   Likewise a vote that came from its signer counts as it is; its signature is checked when it
- *   joins a certificate this replica may show (its prepared or commit certificate), so a wrongly
- *   signed one never makes a correct replica's view change or catch-up answer invalid. With the pre-prepare and 2f matching prepares from distinct
- *   backups, (v, s, d) is prepared and the replica sends COMMIT(v, s, d); with 2f+1 matching
- *   commits it is committed. Batches execute in sequence order.
+ *   Likewise a vote that came from its signer counts as it is. A prepare's signature is checked
+ *   when it joins this replica's prepared certificate (shown in a view change, which must not
+ *   fail for want of it: a replica prepares only on 2f prepares whose signatures check). Commits
+ *   are shown only in catch-up answers (B4): a replica decides on 2f+1 commits as their signers
+ *   sent them, keeps every commit it received, and checks signatures when an answer shows them
+ *   (the first 2f+1 that check; with fewer, another replica answers). With the pre-prepare and 2f
+ *   matching prepares from distinct backups, (v, s, d) is prepared and the replica sends
+ *   COMMIT(v, s, d); with 2f+1 matching commits it is committed. Batches execute in sequence
+ *   order.
  * - B1a (batching): the primary keeps up to `pipelineMax` batches undecided; while one is, it
  *   proposes only full batches (`batchInputsMax`), and what is left leaves as one batch at the next
  *   execution. Each batch costs the same signatures, checks and votes whatever it holds, so under
@@ -138,6 +142,15 @@ interface DecidedEntry {
   readonly batch: readonly OrderedInput[];
   readonly commits: readonly Vote[];
 }
+/**
+ * A batch this replica decided itself: the commits it holds are every one it received for it
+ * (the vote set, which later ones still join), their signatures checked only when a catch-up
+ * answer shows them (`certifiedEntry`); `commits` is empty. A batch learnt from a catch-up answer
+ * is a `DecidedEntry` with its checked certificate.
+ */
+interface LocalDecision extends DecidedEntry {
+  readonly received: ReadonlyMap<ProcessId, Vote>;
+}
 export type PbftMessage =
   | PrePrepare
   | Vote
@@ -210,9 +223,9 @@ export class PbftOrderer implements Orderer {
   /** The highest-view prepared certificate per sequence number above the stable checkpoint. */
   private readonly preparedProofs = new Map<number, PreparedProof>();
   /** Committed batches waiting for their turn to execute, with their certificates. */
-  private readonly committed = new Map<number, DecidedEntry>();
+  private readonly committed = new Map<number, DecidedEntry | LocalDecision>();
   /** Executed batches kept for replicas that catch up (at most `retainedEntriesMax`). */
-  private readonly decided = new Map<number, DecidedEntry>();
+  private readonly decided = new Map<number, DecidedEntry | LocalDecision>();
   private readonly checkpointVotes = new Map<string, Map<ProcessId, Checkpoint>>();
   private readonly viewChanges = new Map<number, Map<ProcessId, ViewChange>>();
   /**
@@ -792,9 +805,10 @@ export class PbftOrderer implements Orderer {
         !this.committed.has(seq) &&
         seq > this.lastExecuted
       ) {
-        const commits = this.certifiedVotes(set.commits, [...set.commits.values()], this.quorum);
-        if (commits.length >= this.quorum)
-          this.committed.set(seq, { seq, batch: slot.prePrepare.batch, commits });
+        // Committed: 2f+1 commits from distinct replicas, each from its signer (B1). Their
+        // signatures matter only to a replica shown them, so they are checked when a catch-up
+        // answer shows them (`certifiedEntry`); every commit received is kept for that.
+        this.committed.set(seq, { seq, batch: slot.prePrepare.batch, commits: [], received: set.commits });
       }
     }
     this.executeReady();
@@ -1223,12 +1237,30 @@ export class PbftOrderer implements Orderer {
       seq <= this.lastExecuted && entries.length < this.options.entriesPerMessageMax;
       seq += 1
     ) {
-      const entry = this.decided.get(seq);
+      const decided = this.decided.get(seq);
+      const entry = decided === undefined ? undefined : this.certifiedEntry(decided);
       if (entry === undefined) break;
       entries.push(entry);
       bytes += batchBytes(entry.batch) + SIGNATURE_BYTES * entry.commits.length;
     }
     if (entries.length > 0) this.host.send(from, { type: "fetch-reply", entries }, bytes, "pbft.fetch-reply");
+  }
+
+  /**
+   * `entry` with a commit certificate others accept: the first 2f+1 of its commits whose
+   * signatures check (B1: this replica decided on commits as their signers sent them). Undefined
+   * when fewer than 2f+1 check (a Byzantine replica's commit was badly signed and no other came):
+   * another replica answers then.
+   */
+  private certifiedEntry(entry: DecidedEntry | LocalDecision): DecidedEntry | undefined {
+    if (!("received" in entry)) return entry; // learnt from a catch-up answer: checked then
+    const commits: Vote[] = [];
+    for (const vote of entry.received.values()) {
+      if (commits.length >= this.quorum) break;
+      if (this.signedVote(vote)) commits.push(vote);
+      else this.rejectedMessages += 1;
+    }
+    return commits.length >= this.quorum ? { seq: entry.seq, batch: entry.batch, commits } : undefined;
   }
 
   private onFetchReply(entries: readonly DecidedEntry[]): void {

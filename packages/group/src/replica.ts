@@ -892,13 +892,14 @@ export class Replica<M> implements ProcessLogic {
         // A reconfigurable protocol answers its own control messages; the application the rest.
         const result =
           "result" in output ? output.result : (this.spec.application?.(message, this.group) ?? null);
+        const seq = message === this.lastRequest ? this.lastRequestSeq : sequenceOf(message);
+        const answersNow = seq === undefined || this.answersNow(message.client, seq);
         const reply: GroupWire =
-          output.withDelays === true
+          output.withDelays === true && answersNow
             ? { t: "reply", id: message.id, group: this.group, result, delays: this.takeObservedDelays() }
             : { t: "reply", id: message.id, group: this.group, result };
-        const seq = message === this.lastRequest ? this.lastRequestSeq : sequenceOf(message);
-        if (seq !== undefined) this.clients.recordReplyIfExecuted(message.client, seq, reply);
-        this.sendReply(message.client, reply);
+        const cached = seq !== undefined && this.clients.recordReplyIfExecuted(message.client, seq, reply);
+        if (answersNow || !cached) this.sendReply(message.client, reply);
       }
     }
   }
@@ -1005,6 +1006,24 @@ export class Replica<M> implements ProcessLogic {
    * to send its next requests to. A leader that crashed before answering costs the client a
    * retry, which goes to every replica and is answered by the next leader, from its reply cache.
    */
+  /**
+   * Byzantine mode: whether this replica answers the delivery of (client, seq) at once. A client
+   * acts on f+1 matching replies, so f+1 replicas of the group answer, chosen by the request
+   * (rank `seq + h(client)` mod n and the f after it, so the work spreads over the group); the
+   * others keep the reply in their cache. This holds only where the group executed the client's
+   * own request (the caller checks the reply was cached): the client's retry then reaches every
+   * replica of the group, which all answer it from the cache, so a silent or lying chosen replica
+   * costs a retry, never the answer. A group that delivers what another group carried to it
+   * (ByzCast below the entry group) never sees the client's retries: all its replicas answer.
+   */
+  private answersNow(client: ProcessId, seq: number): boolean {
+    if (this.mode !== "byzantine") return true;
+    const replicas = this.spec.membership.replicas(this.group);
+    const rank = replicas.indexOf(this.id);
+    const first = (seq + textHash(client)) % replicas.length;
+    return (rank - first + replicas.length) % replicas.length <= this.spec.f;
+  }
+
   private sendReply(client: ProcessId, reply: GroupWire): void {
     assert(
       reply.t === "reply" || reply.t === "redirect" || reply.t === "under-way",
@@ -1146,6 +1165,13 @@ function median(values: number[]): number {
   return values.length % 2 === 1
     ? (values[middle] as number)
     : ((values[middle - 1] as number) + (values[middle] as number)) / 2;
+}
+
+/** A small, stable hash of a text (spreads clients over the replicas that answer them). */
+function textHash(text: string): number {
+  let hash = 0;
+  for (let index = 0; index < text.length; index += 1) hash = (hash * 31 + text.charCodeAt(index)) % 65_521;
+  return hash;
 }
 
 /** The sequence number in a message id "<client>:<seq>". */

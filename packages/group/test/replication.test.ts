@@ -511,23 +511,68 @@ describe("Byzantine mode (3f+1 replicas, PBFT-style)", () => {
       const replicas = outcome.correct.filter((replica) => replica.group === group);
       const sequences = replicas.map((replica) => outcome.deliveredBy(replica.id));
       for (const sequence of sequences) expect(sequence).toEqual(sequences[0]);
-      // The bad votes reached the certificates' checks and were refused there.
-      const refused = replicas.map((replica) => (replica.orderer as PbftOrderer).rejectedMessages);
-      expect(refused.reduce((sum, count) => sum + count, 0)).toBeGreaterThan(0);
-      // No commit certificate a correct replica keeps (and would show in a catch-up) holds one.
+      // No commit certificate a correct replica would show in a catch-up answer holds one: every
+      // batch it decided has 2f+1 well-signed commits to show.
+      type ShownVote = { signer: string; type: string; view: number; seq: number };
       for (const replica of replicas) {
-        const { decided } = replica.orderer as unknown as {
-          decided: Map<number, { commits: { signer: string; type: string; view: number; seq: number }[] }>;
+        const orderer = replica.orderer as unknown as {
+          decided: Map<number, unknown>;
+          certifiedEntry(entry: unknown): { commits: ShownVote[] } | undefined;
         };
-        expect(decided.size).toBeGreaterThan(0);
-        for (const entry of decided.values())
-          for (const vote of entry.commits) {
+        expect(orderer.decided.size).toBeGreaterThan(0);
+        for (const decided of orderer.decided.values()) {
+          const entry = orderer.certifiedEntry(decided);
+          expect(entry?.commits.length).toBe(3);
+          for (const vote of entry?.commits ?? []) {
             const bad = outcome.badVoteSigners.get(vote.signer);
             if (bad !== undefined)
               expect({ type: vote.type, view: vote.view, seq: vote.seq }).toEqual(bad.first);
           }
+        }
       }
+      // The bad votes reached the certificates' checks and were refused there.
+      const refused = replicas.map((replica) => (replica.orderer as PbftOrderer).rejectedMessages);
+      expect(refused.reduce((sum, count) => sum + count, 0)).toBeGreaterThan(0);
     }
+  });
+
+  it("answers a client from f+1 = 2 replicas of a group that ran its request, the work spread over all four", () => {
+    /** Replies sent per "<multicast>@<group>", and per replica. */
+    const replies = new Map<string, number>();
+    const byReplica = new Map<string, number>();
+    const outcome = run({
+      mode: "byzantine",
+      multicastsPerClient: 30,
+      observe: (from, send) => {
+        const wire = send.body as { t: string; id?: string; group?: string };
+        if (wire.t !== "reply") return;
+        const key = `${wire.id}@${wire.group}`;
+        replies.set(key, (replies.get(key) ?? 0) + 1);
+        byReplica.set(from, (byReplica.get(from) ?? 0) + 1);
+      },
+    });
+    expectClean(outcome);
+    // An answer for every multicast delivered, in each of its destination groups.
+    expect(replies.size).toBe(
+      outcome.events.filter((event) => event.ev === "deliver" && String(event.proc).endsWith("/0")).length,
+    );
+    // At least f+1 each; more only where the client retried (the others answer from their cache).
+    for (const [key, count] of replies) expect([key, count >= 2]).toEqual([key, true]);
+    const answeredOnce = [...replies.values()].filter((count) => count === 2).length;
+    expect(answeredOnce / replies.size).toBeGreaterThan(0.9);
+    expect([...byReplica.keys()].sort()).toEqual(["a/0", "a/1", "a/2", "a/3", "b/0", "b/1", "b/2", "b/3"]);
+  });
+
+  it("completes every multicast when a replica chosen to answer is silent (the client's retry reaches the others)", () => {
+    const outcome = run({
+      mode: "byzantine",
+      byzantine: new Map([
+        ["a/1", "silent"],
+        ["b/2", "silent"],
+      ]),
+      multicastsPerClient: 12,
+    });
+    expectClean(outcome);
   });
 
   it("a replica rebuilt from its journal asks its group where it stands at its next tick (the replay's question did not go out)", () => {

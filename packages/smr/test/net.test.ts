@@ -40,19 +40,12 @@ function sequencer(): Application<number, number> {
 
 const replicas: ReplicaHandle[] = [];
 const clients: ServiceClient<unknown, unknown>[] = [];
-/** Data directories, removed after the replicas that write in them are stopped. */
-const dataDirs: string[] = [];
-afterEach(async () => {
+/** Closes the clients and stops the replicas still running (before their data directories go). */
+async function stopAll(): Promise<void> {
   await Promise.all(clients.splice(0).map((client) => client.close()));
   await Promise.all(replicas.splice(0).map((replica) => replica.stop()));
-  for (const dir of dataDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-function dataDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  dataDirs.push(dir);
-  return dir;
 }
+afterEach(stopAll);
 
 async function startAll(cluster: ClusterConfig, secret: Buffer, app: () => Application<number, number>) {
   for (const [group, addresses] of Object.entries(cluster.groups))
@@ -178,54 +171,59 @@ describe("startReplica / connectClient over the network runtime", () => {
     timeout: 60_000,
   }, async () => {
     const secret = randomBytes(32);
-    const dir = dataDir("amcast-smr-restart-");
-    const cluster = await config(["a"], 3, { mode: "crash", f: 1 });
-    /** Each replica's application: the payloads it delivered, in order. */
-    const delivered = new Map<string, number[]>();
-    const start = (id: string): Promise<ReplicaHandle> => {
-      const log: number[] = [];
-      delivered.set(id, log);
-      return startReplica<number, number>({
-        cluster,
-        id,
-        secret,
-        application: (message) => {
-          log.push(message.payload as number);
-          return log.length;
-        },
-        dataDir: join(dir, id.replace("/", "-")),
-        fsync: "interval",
-        log: () => {},
-      });
-    };
-    for (const id of ["a/0", "a/1", "a/2"]) replicas.push(await start(id));
-    const client = await connectClient<number, number>({ cluster, secret, log: () => {} });
-    clients.push(client);
-    const send = (from: number, count: number) =>
-      Promise.all(Array.from({ length: count }, (_, index) => client.multicast(["a"], from + index)));
-    const waitFor = async (id: string, count: number) => {
-      const startedAt = Date.now();
-      while ((delivered.get(id) as number[]).length < count && Date.now() - startedAt < 20_000)
-        await new Promise((resolve) => setTimeout(resolve, 20));
-    };
-    await send(0, 40);
-    // Only the leader answers, and a follower learns the commit index with the leader's next
-    // append or heartbeat: a/1 runs the 40 within a heartbeat period of the last answer.
-    await waitFor("a/1", 40);
-    const stopped = replicas.splice(1, 1)[0] as ReplicaHandle;
-    await stopped.stop();
-    await send(40, 40);
-    // A fresh application on the same data directory: the journal brings it back, the group
-    // the rest.
-    replicas.push(await start("a/1"));
-    expect((delivered.get("a/1") as number[]).length).toBeGreaterThanOrEqual(40);
-    await send(80, 20);
-    await waitFor("a/1", 100);
-    await waitFor("a/0", 100);
-    await waitFor("a/2", 100);
-    expect(delivered.get("a/1")).toHaveLength(100);
-    expect(delivered.get("a/1")).toEqual(delivered.get("a/0"));
-    expect(delivered.get("a/2")).toEqual(delivered.get("a/0"));
+    const dir = mkdtempSync(join(tmpdir(), "amcast-smr-restart-"));
+    try {
+      const cluster = await config(["a"], 3, { mode: "crash", f: 1 });
+      /** Each replica's application: the payloads it delivered, in order. */
+      const delivered = new Map<string, number[]>();
+      const start = (id: string): Promise<ReplicaHandle> => {
+        const log: number[] = [];
+        delivered.set(id, log);
+        return startReplica<number, number>({
+          cluster,
+          id,
+          secret,
+          application: (message) => {
+            log.push(message.payload as number);
+            return log.length;
+          },
+          dataDir: join(dir, id.replace("/", "-")),
+          fsync: "interval",
+          log: () => {},
+        });
+      };
+      for (const id of ["a/0", "a/1", "a/2"]) replicas.push(await start(id));
+      const client = await connectClient<number, number>({ cluster, secret, log: () => {} });
+      clients.push(client);
+      const send = (from: number, count: number) =>
+        Promise.all(Array.from({ length: count }, (_, index) => client.multicast(["a"], from + index)));
+      const waitFor = async (id: string, count: number) => {
+        const startedAt = Date.now();
+        while ((delivered.get(id) as number[]).length < count && Date.now() - startedAt < 20_000)
+          await new Promise((resolve) => setTimeout(resolve, 20));
+      };
+      await send(0, 40);
+      // Only the leader answers, and a follower learns the commit index with the leader's next
+      // append or heartbeat: a/1 runs the 40 within a heartbeat period of the last answer.
+      await waitFor("a/1", 40);
+      const stopped = replicas.splice(1, 1)[0] as ReplicaHandle;
+      await stopped.stop();
+      await send(40, 40);
+      // A fresh application on the same data directory: the journal brings it back, the group
+      // the rest.
+      replicas.push(await start("a/1"));
+      expect((delivered.get("a/1") as number[]).length).toBeGreaterThanOrEqual(40);
+      await send(80, 20);
+      await waitFor("a/1", 100);
+      await waitFor("a/0", 100);
+      await waitFor("a/2", 100);
+      expect(delivered.get("a/1")).toHaveLength(100);
+      expect(delivered.get("a/1")).toEqual(delivered.get("a/0"));
+      expect(delivered.get("a/2")).toEqual(delivered.get("a/0"));
+    } finally {
+      await stopAll();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   for (const restart of ["without its state (no data directory)", "on its data directory"] as const)
@@ -233,7 +231,7 @@ describe("startReplica / connectClient over the network runtime", () => {
       timeout: 60_000,
     }, async () => {
       const secret = randomBytes(32);
-      const dir = dataDir("amcast-smr-state-");
+      const dir = mkdtempSync(join(tmpdir(), "amcast-smr-state-"));
       const cluster = await config(["a"], 3, { mode: "crash", f: 1, checkpointEntries: 4 });
       /** Each replica's key-value store, in four partitions (key modulo 4). */
       const stores = new Map<string, Map<number, number>[]>();
@@ -264,30 +262,35 @@ describe("startReplica / connectClient over the network runtime", () => {
           log: () => {},
         });
       };
-      for (const id of ["a/0", "a/1", "a/2"]) replicas.push(await start(id));
-      const client = await connectClient<number, number>({ cluster, secret, log: () => {} });
-      clients.push(client);
-      // One at a time, so the log has a position per multicast and passes several checkpoints.
-      const send = async (from: number, count: number) => {
-        for (let index = 0; index < count; index += 1) await client.multicast(["a"], from + index);
-      };
-      await send(0, 22);
-      const stopped = replicas.splice(1, 1)[0] as ReplicaHandle;
-      await stopped.stop();
-      await send(22, 30);
-      // Back empty, its group no longer holds the log from the start, only checkpoints; or
-      // back on its journal, which holds its last checkpoint and the positions after it.
-      replicas.push(await start("a/1"));
-      await send(52, 10);
-      const sums = (id: string) =>
-        (stores.get(id) as Map<number, number>[]).map((partition) => [...partition].sort());
-      const startedAt = Date.now();
-      while (JSON.stringify(sums("a/1")) !== JSON.stringify(sums("a/0")) && Date.now() - startedAt < 20_000)
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      // Sums per key: a message applied twice, or missed, leaves a different sum.
-      expect(sums("a/1")).toEqual(sums("a/0"));
-      // Every key 0..9 was written: the state covers messages it never received itself.
-      expect(sums("a/1").flat()).toHaveLength(10);
+      try {
+        for (const id of ["a/0", "a/1", "a/2"]) replicas.push(await start(id));
+        const client = await connectClient<number, number>({ cluster, secret, log: () => {} });
+        clients.push(client);
+        // One at a time, so the log has a position per multicast and passes several checkpoints.
+        const send = async (from: number, count: number) => {
+          for (let index = 0; index < count; index += 1) await client.multicast(["a"], from + index);
+        };
+        await send(0, 22);
+        const stopped = replicas.splice(1, 1)[0] as ReplicaHandle;
+        await stopped.stop();
+        await send(22, 30);
+        // Back empty, its group no longer holds the log from the start, only checkpoints; or
+        // back on its journal, which holds its last checkpoint and the positions after it.
+        replicas.push(await start("a/1"));
+        await send(52, 10);
+        const sums = (id: string) =>
+          (stores.get(id) as Map<number, number>[]).map((partition) => [...partition].sort());
+        const startedAt = Date.now();
+        while (JSON.stringify(sums("a/1")) !== JSON.stringify(sums("a/0")) && Date.now() - startedAt < 20_000)
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        // Sums per key: a message applied twice, or missed, leaves a different sum.
+        expect(sums("a/1")).toEqual(sums("a/0"));
+        // Every key 0..9 was written: the state covers messages it never received itself.
+        expect(sums("a/1").flat()).toHaveLength(10);
+      } finally {
+        await stopAll();
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
   it.each([
@@ -303,44 +306,49 @@ describe("startReplica / connectClient over the network runtime", () => {
     },
     async (_journal, keepJournal) => {
       const secret = randomBytes(32);
-      const dir = dataDir("amcast-smr-whole-");
-      const cluster = await config(["a"], 3, { mode: "crash", f: 1, checkpointEntries: 4 });
-      const counts = new Map<string, number>();
-      const start = (id: string): Promise<ReplicaHandle> =>
-        startReplica<number, number>({
-          cluster,
-          id,
-          secret,
-          // Stateful, so without keepJournal it would journal decisions.
-          application: {
-            apply: () => {
-              counts.set(id, (counts.get(id) ?? 0) + 1);
-              return counts.get(id) as number;
+      const dir = mkdtempSync(join(tmpdir(), "amcast-smr-whole-"));
+      try {
+        const cluster = await config(["a"], 3, { mode: "crash", f: 1, checkpointEntries: 4 });
+        const counts = new Map<string, number>();
+        const start = (id: string): Promise<ReplicaHandle> =>
+          startReplica<number, number>({
+            cluster,
+            id,
+            secret,
+            // Stateful, so without keepJournal it would journal decisions.
+            application: {
+              apply: () => {
+                counts.set(id, (counts.get(id) ?? 0) + 1);
+                return counts.get(id) as number;
+              },
+              snapshot: () => counts.get(id) ?? 0,
+              restore: (_partition, state) => {
+                counts.set(id, state as number);
+              },
             },
-            snapshot: () => counts.get(id) ?? 0,
-            restore: (_partition, state) => {
-              counts.set(id, state as number);
-            },
-          },
-          dataDir: join(dir, id.replace("/", "-")),
-          keepJournal,
-          fsync: "interval",
-          log: () => {},
-        });
-      const ids = ["a/0", "a/1", "a/2"];
-      const started = await Promise.all(ids.map(start));
-      const client = await connectClient<number, number>({ cluster, secret, log: () => {} });
-      for (let index = 0; index < 12; index += 1) await client.multicast(["a"], index);
-      await client.close();
-      await Promise.all(started.map((replica) => replica.stop()));
-      counts.clear();
-      replicas.push(...(await Promise.all(ids.map(start))));
-      const again = await connectClient<number, number>({ cluster, secret, log: () => {} });
-      clients.push(again);
-      // Each replica's count was rebuilt by the replay: the thirteenth multicast is its thirteenth.
-      // Under R7 no replica would vote, no leader would be elected, and this would never answer.
-      const replies = await again.multicast(["a"], 12);
-      expect(replies.a).toBe(13);
+            dataDir: join(dir, id.replace("/", "-")),
+            keepJournal,
+            fsync: "interval",
+            log: () => {},
+          });
+        const ids = ["a/0", "a/1", "a/2"];
+        const started = await Promise.all(ids.map(start));
+        const client = await connectClient<number, number>({ cluster, secret, log: () => {} });
+        for (let index = 0; index < 12; index += 1) await client.multicast(["a"], index);
+        await client.close();
+        await Promise.all(started.map((replica) => replica.stop()));
+        counts.clear();
+        replicas.push(...(await Promise.all(ids.map(start))));
+        const again = await connectClient<number, number>({ cluster, secret, log: () => {} });
+        clients.push(again);
+        // Each replica's count was rebuilt by the replay: the thirteenth multicast is its thirteenth.
+        // Under R7 no replica would vote, no leader would be elected, and this would never answer.
+        const replies = await again.multicast(["a"], 12);
+        expect(replies.a).toBe(13);
+      } finally {
+        await stopAll();
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   );
 

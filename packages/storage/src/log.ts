@@ -345,16 +345,6 @@ export class ReplicaLog {
   }
 
   private async rollAndDrop(position: number): Promise<void> {
-    try {
-      await this.changeSegmentAndDrop(position);
-    } catch (error) {
-      // As in `flush`: with no current file (or a stale one), nothing more can be written.
-      this.failure ??= error instanceof Error ? error : new Error(String(error));
-      throw error;
-    }
-  }
-
-  private async changeSegmentAndDrop(position: number): Promise<void> {
     const current = this.segments.at(-1) as Segment;
     if (position >= this.next) {
       // Installed from elsewhere: the local log is all before it.
@@ -507,20 +497,25 @@ export class ReplicaLog {
   private async startSegment(firstPosition: number): Promise<void> {
     // The file a periodic fsync works on is not closed under it.
     await this.periodic;
-    const previous = this.handle;
-    if (previous !== null) {
-      if (this.options.fsync !== "none") await previous.datasync();
-      // No file is current until the next one is open: nothing may write to, fsync or close this
-      // one again, even when creating the next fails.
-      this.handle = null;
-      await previous.close();
-    }
     const path = join(this.directory, segmentName(firstPosition));
-    const handle = await open(path, "w");
-    await handle.write(SEGMENT_MAGIC);
-    if (this.options.fsync !== "none") {
-      await handle.datasync();
-      syncDirectory(this.directory);
+    let handle: FileHandle;
+    try {
+      if (this.handle !== null) {
+        if (this.options.fsync !== "none") await this.handle.datasync();
+        await this.handle.close();
+        this.handle = null;
+      }
+      handle = await open(path, "w");
+      await handle.write(SEGMENT_MAGIC);
+      if (this.options.fsync !== "none") {
+        await handle.datasync();
+        syncDirectory(this.directory);
+      }
+    } catch (error) {
+      // No segment to write to (its directory gone, the disk full): the log cannot go on, and
+      // nothing may write to the closed file (a later flush or close would).
+      this.failure = error instanceof Error ? error : new Error(String(error));
+      throw this.failure;
     }
     this.handle = handle;
     this.segmentBytes = SEGMENT_MAGIC.length;

@@ -195,6 +195,19 @@ describe("the replica log", () => {
     await last.log.close();
   });
 
+  it("stops, and closes without touching the closed file, when a checkpoint cannot start its next segment", async () => {
+    const { log } = await ReplicaLog.open(directory, { fsync: "interval" });
+    for (let index = 1; index <= 5; index += 1) log.append(entry(index));
+    await log.sync();
+    // The segment the checkpoint rolls to cannot be created (a directory holds its name).
+    mkdirSync(join(directory, "log-0000000000000006.seg"));
+    await expect(log.checkpoint(3, Buffer.from("state after 3"))).rejects.toThrow(/EISDIR/);
+    // The failure is the log's from now on: no write to the file the roll closed.
+    expect(() => log.append(entry(6))).toThrow(/EISDIR/);
+    await expect(log.sync()).rejects.toThrow(/EISDIR/);
+    await expect(log.close()).resolves.toBeUndefined();
+  });
+
   it("keeps the log contiguous when appends and syncs run while checkpoints roll segments", async () => {
     const { log } = await ReplicaLog.open(directory, { segmentBytesMax: 300 });
     const running: Promise<void>[] = [];
