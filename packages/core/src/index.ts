@@ -19,13 +19,22 @@ export {
 export { protocolContext } from "./params.js";
 export type { Ratio } from "./prng.js";
 export { mix32, Prng, percent, ratio } from "./prng.js";
-export type { ClientLogic, ObservedDelay, ProcessLogic, ProcessOutput, ProcessSend } from "./process.js";
+export type {
+  ClientLogic,
+  ObservedDelay,
+  ProcessLogic,
+  ProcessOutput,
+  ProcessOutputSink,
+  ProcessSend,
+} from "./process.js";
+export { OutputCollector } from "./process.js";
 export type {
   FlatProtocolDefinition,
   GroupConfig,
   GroupInput,
   GroupLogic,
   GroupOutput,
+  GroupOutputSink,
   LatencyModel,
   OverlayProtocolDefinition,
   ParamsSystem,
@@ -33,6 +42,7 @@ export type {
   ProtocolDefinition,
   WireDescription,
 } from "./protocol.js";
+export { GroupOutputCollector } from "./protocol.js";
 export { lowerBound, upperBound } from "./search.js";
 export type { ClientPlacement, GroupPlacement, LatencyMatrix } from "./topology.js";
 export { parseLatencyCsv, parseTopology, Topology, topologyFromMatrix } from "./topology.js";

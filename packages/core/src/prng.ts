@@ -56,10 +56,12 @@ function hashText(hash: number, text: string): number {
 export class Prng {
   readonly seed: number;
   readonly path: string;
-  private s0: number;
-  private s1: number;
-  private s2: number;
-  private s3: number;
+  /**
+   * The four state words, as int32 (the same bits as unsigned: every operation on them is
+   * bitwise). A typed array, because words above 2^30 in plain fields would be boxed as heap
+   * numbers, and every draw would allocate.
+   */
+  private readonly state = new Int32Array(4);
   /** Box-Muller yields normals in pairs; the second waits here for the next call. */
   private spareNormal = Number.NaN;
 
@@ -71,11 +73,12 @@ export class Prng {
     const high = Math.floor(seed / UINT32);
     const base = hashText(mix32(low ^ 0x9e37_79b9) ^ mix32(high + 0x7f4a_7c15), path);
     // Four words from one hash with distinct offsets; xoshiro must not start all-zero.
-    this.s0 = mix32(base + 0x243f_6a88);
-    this.s1 = mix32(base + 0x85a3_08d3);
-    this.s2 = mix32(base + 0x1319_8a2e);
-    this.s3 = mix32(base + 0x0370_7344);
-    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+    const state = this.state;
+    state[0] = mix32(base + 0x243f_6a88);
+    state[1] = mix32(base + 0x85a3_08d3);
+    state[2] = mix32(base + 0x1319_8a2e);
+    state[3] = mix32(base + 0x0370_7344);
+    if ((state[0] | state[1] | state[2] | state[3]) === 0) state[0] = 1;
   }
 
   /** An independent stream for `label` (e.g. "link/a->b", "client/c3"). */
@@ -86,14 +89,22 @@ export class Prng {
 
   /** Next 32 random bits as an unsigned integer. */
   uint32(): number {
-    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
-    const t = this.s1 << 9;
-    this.s2 ^= this.s0;
-    this.s3 ^= this.s1;
-    this.s1 ^= this.s2;
-    this.s0 ^= this.s3;
-    this.s2 ^= t;
-    this.s3 = rotl(this.s3, 11);
+    const state = this.state;
+    let s0 = state[0] as number;
+    let s1 = state[1] as number;
+    let s2 = state[2] as number;
+    let s3 = state[3] as number;
+    const result = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+    const t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    state[0] = s0;
+    state[1] = s1;
+    state[2] = s2;
+    state[3] = rotl(s3, 11);
     return result;
   }
 
@@ -138,8 +149,10 @@ export class Prng {
       this.spareNormal = Number.NaN;
       return spare;
     }
-    const u1 = 1 - this.float(); // (0, 1]: log stays finite
-    const u2 = this.float();
+    // Two `float()` draws, written out: a double returned from a call that is not inlined is
+    // boxed, and this runs for every jittered message. u1 is in (0, 1]: its log stays finite.
+    const u1 = 1 - ((this.uint32() >>> 5) * 67_108_864 + (this.uint32() >>> 6)) / 9_007_199_254_740_992;
+    const u2 = ((this.uint32() >>> 5) * 67_108_864 + (this.uint32() >>> 6)) / 9_007_199_254_740_992;
     const radius = Math.sqrt(-2 * Math.log(u1));
     this.spareNormal = radius * Math.sin(2 * Math.PI * u2);
     return radius * Math.cos(2 * Math.PI * u2);

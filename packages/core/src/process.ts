@@ -64,11 +64,121 @@ export interface ProcessSend {
   readonly protocol: boolean;
 }
 
+/**
+ * Where a process hands its outputs as it makes them (`ProcessLogic.receiveInto`), instead of
+ * returning an array of output objects: the same outputs in the same order, a `send` or
+ * `deliver` given by its fields so the hot path allocates no object for it. A driver carries each
+ * out when it is given, which is what it would do with the returned array's entries in order: a
+ * process never sees a driver's state, so the order of events is the same either way.
+ */
+export interface ProcessOutputSink {
+  /** A `send` output (see `ProcessSend` for the fields). */
+  send(
+    to: ProcessId,
+    body: unknown,
+    bytes: number,
+    label: string,
+    protocol: boolean,
+    id: MessageId | undefined,
+    ids: readonly MessageId[] | undefined,
+  ): void;
+  /** A `deliver` output. */
+  deliver(group: GroupId, message: Multicast): void;
+  /** A `complete` output. */
+  complete(
+    id: MessageId,
+    results: Readonly<Record<GroupId, unknown>> | undefined,
+    delays: readonly ObservedDelay[] | undefined,
+  ): void;
+  /** Any output as an object (one the process keeps anyway, or a rare kind). */
+  output(output: ProcessOutput): void;
+}
+
+/**
+ * A sink that collects outputs into an array (`take`): how a process with `receiveInto`
+ * answers `receive`, so both ways in run the same code.
+ */
+export class OutputCollector implements ProcessOutputSink {
+  private outputs: ProcessOutput[] = [];
+
+  send(
+    to: ProcessId,
+    body: unknown,
+    bytes: number,
+    label: string,
+    protocol: boolean,
+    id: MessageId | undefined,
+    ids: readonly MessageId[] | undefined,
+  ): void {
+    const send: { -readonly [K in keyof ProcessSend]: ProcessSend[K] } = {
+      kind: "send",
+      to,
+      body,
+      bytes,
+      label,
+      protocol,
+    };
+    if (id !== undefined) send.id = id;
+    if (ids !== undefined) send.ids = ids;
+    this.outputs.push(send);
+  }
+
+  deliver(group: GroupId, message: Multicast): void {
+    this.outputs.push({ kind: "deliver", group, message });
+  }
+
+  complete(
+    id: MessageId,
+    results: Readonly<Record<GroupId, unknown>> | undefined,
+    delays: readonly ObservedDelay[] | undefined,
+  ): void {
+    const complete: {
+      kind: "complete";
+      id: MessageId;
+      results?: Readonly<Record<GroupId, unknown>>;
+      delays?: readonly ObservedDelay[];
+    } = { kind: "complete", id };
+    if (results !== undefined) complete.results = results;
+    if (delays !== undefined) complete.delays = delays;
+    this.outputs.push(complete);
+  }
+
+  output(output: ProcessOutput): void {
+    this.outputs.push(output);
+  }
+
+  get size(): number {
+    return this.outputs.length;
+  }
+
+  /** The outputs collected since the last call, in order; the collector starts empty again. */
+  take(): readonly ProcessOutput[] {
+    if (this.outputs.length === 0) return NO_OUTPUTS;
+    const outputs = this.outputs;
+    this.outputs = [];
+    return outputs;
+  }
+
+  /** Hands the outputs collected so far to `sink`, in order; the collector starts empty again. */
+  drainInto(sink: ProcessOutputSink): void {
+    if (this.outputs.length === 0) return;
+    for (const output of this.take()) sink.output(output);
+  }
+}
+
+const NO_OUTPUTS: readonly ProcessOutput[] = [];
+
 export interface ProcessLogic {
   readonly id: ProcessId;
   /** Whether the driver must call `tick` every `tickMs`; drivers skip ticks otherwise. */
   readonly wantsTicks: boolean;
   receive(from: ProcessId, body: unknown): readonly ProcessOutput[];
+  /**
+   * The same as `receive`, the outputs handed to `sink` as they are made (same outputs, same
+   * order). Optional: a driver uses it when present (the simulator does), `receive` otherwise.
+   * A process that has it answers `receive` by the same code (`OutputCollector`).
+   */
+  receiveInto?(from: ProcessId, body: unknown, sink: ProcessOutputSink): void;
   tick(): readonly ProcessOutput[];
   /**
    * For processes that tick (replicas with heartbeats never go quiet): true when nothing it knows

@@ -74,8 +74,58 @@ export type GroupOutput<M> =
     }
   | { readonly kind: "view"; readonly view: number };
 
+/**
+ * Where a group's logic hands its outputs as it makes them (`GroupLogic.stepInto`): the same
+ * outputs in the same order as `step` returns, a `send` or a plain `deliver` by its fields, so a
+ * step allocates no output object or array for them.
+ */
+export interface GroupOutputSink<M> {
+  /** A `send` output. */
+  send(to: GroupId, body: M): void;
+  /** A `deliver` output without `result` or `withDelays`. */
+  deliver(message: Multicast): void;
+  /** Any output as an object. */
+  output(output: GroupOutput<M>): void;
+}
+
+/**
+ * A sink that collects a step's outputs into an array (`take`): how a logic with `stepInto`
+ * answers `step`, so both ways in run the same code.
+ */
+export class GroupOutputCollector<M> implements GroupOutputSink<M> {
+  private outputs: GroupOutput<M>[] = [];
+
+  send(to: GroupId, body: M): void {
+    this.outputs.push({ kind: "send", to, body });
+  }
+
+  deliver(message: Multicast): void {
+    this.outputs.push({ kind: "deliver", message });
+  }
+
+  output(output: GroupOutput<M>): void {
+    this.outputs.push(output);
+  }
+
+  /** The outputs collected since the last call, in order; the collector starts empty again. */
+  take(): readonly GroupOutput<M>[] {
+    if (this.outputs.length === 0) return NO_GROUP_OUTPUTS as readonly GroupOutput<M>[];
+    const outputs = this.outputs;
+    this.outputs = [];
+    return outputs;
+  }
+}
+
+const NO_GROUP_OUTPUTS: readonly GroupOutput<never>[] = [];
+
 export interface GroupLogic<M> {
   step(input: GroupInput<M>): readonly GroupOutput<M>[];
+  /**
+   * The same step as `step`, its outputs handed to `sink` as they are made (same outputs, same
+   * order). Optional: the group layer uses it when present, `step` otherwise. The caller may
+   * reuse `input` once the call returns: a logic keeps its fields, never the input object.
+   */
+  stepInto?(input: GroupInput<M>, sink: GroupOutputSink<M>): void;
   /**
    * The logic's whole state as plain data (objects, arrays, strings, numbers, booleans, null):
    * equal state gives equal data, so sort what a Map or Set holds. A replica checkpoints it with

@@ -9,11 +9,12 @@ import type {
   Overlay,
   ProcessId,
   ProcessOutput,
+  ProcessOutputSink,
   ProcessSend,
   ProtocolContext,
   ProtocolDefinition,
 } from "@amcast/core";
-import { assert, describeValue, InputError, listNames, parseOverlay } from "@amcast/core";
+import { assert, describeValue, InputError, listNames, OutputCollector, parseOverlay } from "@amcast/core";
 import type { Signer } from "./auth.js";
 import { canonical, SIGNATURE_BYTES } from "./auth.js";
 import { CLIENT_SEQ_WINDOW } from "./clients.js";
@@ -219,6 +220,8 @@ export class MulticastClient implements ClientLogic {
   abandoned = 0;
   private firstAbandonedSeq = Number.POSITIVE_INFINITY;
   /** Requests made and not signed yet (`signsTogether`), with their digests; see `sealRequests`. */
+  /** Collects the outputs of `receive` (`receiveInto` hands them to the driver's sink). */
+  private readonly collector = new OutputCollector();
   private readonly unsealed: {
     envelope: { signature: string; signedWith?: SignedWith };
     digest: string;
@@ -470,12 +473,27 @@ export class MulticastClient implements ClientLogic {
   }
 
   receive(from: ProcessId, body: unknown): readonly ProcessOutput[] {
+    this.take(from, body, this.collector);
+    return this.collector.take();
+  }
+
+  receiveInto(from: ProcessId, body: unknown, sink: ProcessOutputSink): void {
+    this.take(from, body, sink);
+  }
+
+  /** An answer from replica `from`: what it makes goes to `sink`. */
+  private take(from: ProcessId, body: unknown, sink: ProcessOutputSink): void {
     const envelope = readEnvelope(body);
     if (this.spec.mode === "crash" && envelope !== undefined) this.learnLeader(from);
-    if (envelope?.t === "redirect" && typeof envelope.id === "string") return this.onRedirect(from, envelope);
-    if (envelope?.t === "under-way" && typeof envelope.id === "string")
-      return this.onUnderWay(from, envelope.id);
-    if (envelope?.t !== "reply" || typeof envelope.id !== "string") return NOTHING;
+    if (envelope?.t === "redirect" && typeof envelope.id === "string") {
+      for (const output of this.onRedirect(from, envelope)) sink.output(output);
+      return;
+    }
+    if (envelope?.t === "under-way" && typeof envelope.id === "string") {
+      for (const output of this.onUnderWay(from, envelope.id)) sink.output(output);
+      return;
+    }
+    if (envelope?.t !== "reply" || typeof envelope.id !== "string") return;
     // The answering group comes from the link, not from the reply's own field (most replies come
     // from the replica that answered last).
     if (from !== this.lastFrom) {
@@ -484,14 +502,14 @@ export class MulticastClient implements ClientLogic {
     }
     const group = this.lastFromGroup;
     const record = this.recordOf(envelope.id);
-    if (group === undefined || record === undefined) return NOTHING;
+    if (group === undefined || record === undefined) return;
     const dst = record.message.dst;
     let left = 0;
     if (dst.length > 1) {
       record.groupsLeft ??= dst.slice();
       left = record.groupsLeft.indexOf(group);
-      if (left < 0) return NOTHING;
-    } else if (group !== dst[0]) return NOTHING;
+      if (left < 0) return;
+    } else if (group !== dst[0]) return;
     if (envelope.delays !== undefined) {
       const delays = this.readDelays(group, envelope.delays);
       if (delays.length > 0) {
@@ -513,7 +531,7 @@ export class MulticastClient implements ClientLogic {
         votes.set(resultKey, voters);
       }
       voters.add(from);
-      if (voters.size < this.quorum) return NOTHING;
+      if (voters.size < this.quorum) return;
       record.votes.delete(group);
     }
     if (this.collectResults) {
@@ -525,7 +543,7 @@ export class MulticastClient implements ClientLogic {
       // The order of the groups left does not matter: the last takes the answered one's place.
       const last = groupsLeft.pop() as GroupId;
       if (left < groupsLeft.length) groupsLeft[left] = last;
-      if (groupsLeft.length > 0) return NOTHING;
+      if (groupsLeft.length > 0) return;
     }
     this.remove(record);
     // Karn's rule: an answer to a retried request may be the first send's or a retry's, so only
@@ -535,14 +553,11 @@ export class MulticastClient implements ClientLogic {
     // keeps its short wait, and sends every request again and again.
     if (record.retries === 0) this.retry.observe(this.ticks - record.sentTick);
     else if (record.ordered) this.retry.observe(this.ticks - record.firstSentTick);
-    const id = record.message.id;
-    const results = record.results;
-    if (record.delays === undefined)
-      return [results === undefined ? { kind: "complete", id } : { kind: "complete", id, results }];
-    const delays = [...record.delays.values()].flat();
-    return [
-      results === undefined ? { kind: "complete", id, delays } : { kind: "complete", id, results, delays },
-    ];
+    sink.complete(
+      record.message.id,
+      record.results,
+      record.delays === undefined ? undefined : [...record.delays.values()].flat(),
+    );
   }
 
   /** The record in flight of the message with id `id` ("<client>:<seq>"), if there is one. */

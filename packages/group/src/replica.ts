@@ -3,17 +3,19 @@ import type {
   GroupId,
   GroupLogic,
   GroupOutput,
+  GroupOutputSink,
   MessageId,
   Multicast,
   Overlay,
   ProcessId,
   ProcessLogic,
   ProcessOutput,
+  ProcessOutputSink,
   ProcessSend,
   ProtocolContext,
   ProtocolDefinition,
 } from "@amcast/core";
-import { assert, assertNever, Prng, protocolContext } from "@amcast/core";
+import { assert, assertNever, OutputCollector, Prng, protocolContext } from "@amcast/core";
 import type { SignedDigest, Signer, Verifier } from "./auth.js";
 import { SIGNATURE_BYTES } from "./auth.js";
 import { ClientRequests } from "./clients.js";
@@ -185,7 +187,27 @@ export class Replica<M> implements ProcessLogic {
   transferredBytes = 0;
   /** Servers caught serving a corrupt partition (never asked again by this replica). */
   readonly faultyServers = new Set<ProcessId>();
-  private outputs: ProcessOutput[] = [];
+  /** Collects outputs for `receive` and `tick` (and those made outside a step, until the next). */
+  private readonly collector = new OutputCollector();
+  /** Where outputs go: the collector, or a driver's sink during `receiveInto`. */
+  private out: ProcessOutputSink = this.collector;
+  /** Where the logic's outputs go when it has `stepInto` (what `apply` does, one at a time). */
+  private readonly logicSink: GroupOutputSink<M> = {
+    send: (to, body) => this.sendToGroup(to, body),
+    deliver: (message) => this.deliver(message, false, undefined, false),
+    output: (output) => this.applyOne(output),
+  };
+  /** The inputs handed to `stepInto`, refilled for every step. */
+  private readonly requestInput: { kind: "request"; message: Multicast; view: number } = {
+    kind: "request",
+    message: { id: "", client: "", dst: [], payloadBytes: 0 },
+    view: 0,
+  };
+  private readonly peerInput: { kind: "peer"; from: GroupId; body: M } = {
+    kind: "peer",
+    from: "",
+    body: undefined as M,
+  };
   /** Delays drivers observed per sending replica since the last report (`observeDelay`). */
   private readonly observed = new Map<ProcessId, { sumMs: number; samples: number }>();
   private ticks = 0;
@@ -247,7 +269,7 @@ export class Replica<M> implements ProcessLogic {
         if (this.consensusEnvelope?.body !== message)
           this.consensusEnvelope = { t: "consensus", body: message };
         const envelope = this.consensusEnvelope;
-        this.outputs.push({
+        this.out.output({
           kind: "send",
           to,
           body: envelope,
@@ -307,7 +329,7 @@ export class Replica<M> implements ProcessLogic {
           (input, pooled) => {
             const valid = this.validRelayedInput(input);
             // One of ours that fails its check before we propose it: its sender signed it wrongly.
-            if (!valid && pooled) this.count("bad-signature");
+            if (!valid && pooled) this.drop("bad-signature");
             return valid;
           },
           spec.hardState as ConstructorParameters<typeof PbftOrderer>[6],
@@ -329,8 +351,29 @@ export class Replica<M> implements ProcessLogic {
   }
 
   receive(from: ProcessId, body: unknown): readonly ProcessOutput[] {
+    this.take(from, body);
+    return this.flush();
+  }
+
+  receiveInto(from: ProcessId, body: unknown, sink: ProcessOutputSink): void {
+    // What was made outside a step (before this one) leaves first, as `receive` would return it.
+    this.collector.drainInto(sink);
+    this.out = sink;
+    try {
+      this.take(from, body);
+      if (this.mode === "crash") this.leadsGroup();
+    } finally {
+      this.out = this.collector;
+    }
+  }
+
+  /** One input from `from`: its outputs go to `out`. */
+  private take(from: ProcessId, body: unknown): void {
     const envelope = readEnvelope(body);
-    if (envelope === undefined) return this.drop("malformed");
+    if (envelope === undefined) {
+      this.drop("malformed");
+      return;
+    }
     switch (envelope.t) {
       case "request":
         this.onRequest(from, envelope);
@@ -339,23 +382,27 @@ export class Replica<M> implements ProcessLogic {
         this.onCopy(from, envelope);
         break;
       case "consensus":
-        if (this.spec.membership.groupOf(from) !== this.group || from === this.id)
-          return this.drop("unknown-sender");
+        if (this.spec.membership.groupOf(from) !== this.group || from === this.id) {
+          this.drop("unknown-sender");
+          return;
+        }
         this.orderer.receive(from, envelope.body);
         break;
       case "state":
-        if (this.spec.membership.groupOf(from) !== this.group || from === this.id)
-          return this.drop("unknown-sender");
+        if (this.spec.membership.groupOf(from) !== this.group || from === this.id) {
+          this.drop("unknown-sender");
+          return;
+        }
         this.onState(from, envelope.body);
         break;
       case "reply":
       case "redirect":
       case "under-way":
-        return this.drop("malformed");
+        this.drop("malformed");
+        return;
       default:
-        return assertNever(envelope, "envelope");
+        assertNever(envelope, "envelope");
     }
-    return this.flush();
   }
 
   tick(): readonly ProcessOutput[] {
@@ -463,7 +510,7 @@ export class Replica<M> implements ProcessLogic {
         self: this.id,
         peers,
         send: (to, message, bytes, label) =>
-          this.outputs.push({
+          this.out.output({
             kind: "send",
             to,
             body: { t: "state", body: message },
@@ -492,7 +539,7 @@ export class Replica<M> implements ProcessLogic {
     }
     if (message.type === "manifest-request" || message.type === "partition-request") {
       serveTransfer(this.latest, from, message, (to, reply, bytes, label) =>
-        this.outputs.push({
+        this.out.output({
           kind: "send",
           to,
           body: { t: "state", body: reply },
@@ -602,7 +649,7 @@ export class Replica<M> implements ProcessLogic {
     if (fetched) {
       this.installedCheckpoints += 1;
       this.lastInstall = { from: this.executedPosition, to: checkpoint.position };
-      this.outputs.push({ kind: "install", group: this.group, position: checkpoint.position });
+      this.out.output({ kind: "install", group: this.group, position: checkpoint.position });
     }
     this.executedPosition = checkpoint.position;
     this.executedMark = order.mark;
@@ -851,7 +898,16 @@ export class Replica<M> implements ProcessLogic {
     this.executedInputs += 1;
     this.lastRequest = message;
     this.lastRequestSeq = seq;
-    this.apply(this.logic.step({ kind: "request", message, view }));
+    const logic = this.logic;
+    if (logic.stepInto === undefined) {
+      this.apply(logic.step({ kind: "request", message, view }));
+      return;
+    }
+    // One input object per replica, refilled (a logic keeps an input's fields, not the object).
+    const input = this.requestInput;
+    input.message = message;
+    input.view = view;
+    logic.stepInto(input, this.logicSink);
   }
 
   /** A solo replica's copy, decided on arrival: taken now if next in its stream, else counted. */
@@ -864,44 +920,68 @@ export class Replica<M> implements ProcessLogic {
   private executeItem(fromGroup: GroupId, item: unknown): void {
     this.executedInputs += 1;
     // Taken items are well formed: checked on arrival, or vouched for by a correct sender.
-    for (const body of item as readonly unknown[])
-      this.apply(this.logic.step({ kind: "peer", from: fromGroup, body: body as M }));
+    const logic = this.logic;
+    for (const body of item as readonly unknown[]) {
+      if (logic.stepInto === undefined) {
+        this.apply(logic.step({ kind: "peer", from: fromGroup, body: body as M }));
+        continue;
+      }
+      const input = this.peerInput;
+      input.from = fromGroup;
+      input.body = body as M;
+      logic.stepInto(input, this.logicSink);
+    }
   }
 
   /** Carries out the logic's outputs. */
   private apply(outputs: readonly GroupOutput<M>[]): void {
-    for (const output of outputs) {
-      if (output.kind === "view") {
-        this.outputs.push({ kind: "view", group: this.group, view: output.view });
-        continue;
-      }
-      if (output.kind === "redirect") {
+    for (const output of outputs) this.applyOne(output);
+  }
+
+  /** Carries out one of the logic's outputs. */
+  private applyOne(output: GroupOutput<M>): void {
+    switch (output.kind) {
+      case "view":
+        this.out.output({ kind: "view", group: this.group, view: output.view });
+        break;
+      case "redirect":
         this.redirect(output);
-        continue;
-      }
-      if (output.kind === "send") {
-        if (output.to === this.group) assert(false, `group ${this.group} sends to itself`);
-        const description = this.spec.protocol.describe(output.body);
-        const item = this.outgoing.add(output.to, { body: output.body, description });
-        if (item !== undefined) this.sendItem(output.to, item);
-      } else {
-        const message = output.message;
-        if (!message.dst.includes(this.group))
-          assert(false, `group ${this.group} delivers ${message.id}, not addressed to it`);
-        this.outputs.push({ kind: "deliver", group: this.group, message });
+        break;
+      case "send":
+        this.sendToGroup(output.to, output.body);
+        break;
+      case "deliver":
         // A reconfigurable protocol answers its own control messages; the application the rest.
-        const result =
-          "result" in output ? output.result : (this.spec.application?.(message, this.group) ?? null);
-        const seq = message === this.lastRequest ? this.lastRequestSeq : sequenceOf(message);
-        const answersNow = seq === undefined || this.answersNow(message.client, seq);
-        const reply: GroupWire =
-          output.withDelays === true && answersNow
-            ? { t: "reply", id: message.id, group: this.group, result, delays: this.takeObservedDelays() }
-            : { t: "reply", id: message.id, group: this.group, result };
-        const cached = seq !== undefined && this.clients.recordReplyIfExecuted(message.client, seq, reply);
-        if (answersNow || !cached) this.sendReply(message.client, reply);
-      }
+        this.deliver(output.message, "result" in output, output.result, output.withDelays === true);
+        break;
     }
+  }
+
+  /** The logic's message to group `to`: the next item of the stream to it, or batched into one. */
+  private sendToGroup(to: GroupId, body: M): void {
+    if (to === this.group) assert(false, `group ${this.group} sends to itself`);
+    const description = this.spec.protocol.describe(body);
+    const item = this.outgoing.add(to, { body, description });
+    if (item !== undefined) this.sendItem(to, item);
+  }
+
+  /**
+   * The logic delivers `message`: the driver is told, and the client gets the result (the
+   * logic's own when `ownResult`, else the application's), with the observed delays if asked.
+   */
+  private deliver(message: Multicast, ownResult: boolean, logicResult: unknown, withDelays: boolean): void {
+    if (!message.dst.includes(this.group))
+      assert(false, `group ${this.group} delivers ${message.id}, not addressed to it`);
+    this.out.deliver(this.group, message);
+    const result = ownResult ? logicResult : (this.spec.application?.(message, this.group) ?? null);
+    const seq = message === this.lastRequest ? this.lastRequestSeq : sequenceOf(message);
+    const answersNow = seq === undefined || this.answersNow(message.client, seq);
+    const reply: GroupWire =
+      withDelays && answersNow
+        ? { t: "reply", id: message.id, group: this.group, result, delays: this.takeObservedDelays() }
+        : { t: "reply", id: message.id, group: this.group, result };
+    const cached = seq !== undefined && this.clients.recordReplyIfExecuted(message.client, seq, reply);
+    if (answersNow || !cached) this.sendReply(message.client, reply);
   }
 
   /**
@@ -953,7 +1033,7 @@ export class Replica<M> implements ProcessLogic {
       this.recentItems.add(sends, bytes);
       if (!this.leadsGroup()) return;
     }
-    for (const send of sends) this.outputs.push(send);
+    for (const send of sends) this.out.output(send);
   }
 
   /**
@@ -966,7 +1046,7 @@ export class Replica<M> implements ProcessLogic {
    */
   private leadsGroup(): boolean {
     const leading = this.orderer.leader() === this.id;
-    if (leading && !this.leading) for (const send of this.recentItems.sends()) this.outputs.push(send);
+    if (leading && !this.leading) for (const send of this.recentItems.sends()) this.out.output(send);
     this.leading = leading;
     return leading;
   }
@@ -1030,18 +1110,11 @@ export class Replica<M> implements ProcessLogic {
       "an envelope for a client",
     );
     if (this.mode === "crash" && this.orderer.leader() !== this.id) return;
-    this.outputs.push({
-      kind: "send",
-      to: client,
-      body: reply,
-      bytes:
-        reply.t === "reply"
-          ? replyBytes(reply.id, reply.group) + DELAY_ENTRY_BYTES * (reply.delays?.length ?? 0)
-          : replyBytes(reply.id, "") + (reply.t === "redirect" ? 64 : 0),
-      label: reply.t,
-      id: reply.id,
-      protocol: false,
-    });
+    const bytes =
+      reply.t === "reply"
+        ? replyBytes(reply.id, reply.group) + DELAY_ENTRY_BYTES * (reply.delays?.length ?? 0)
+        : replyBytes(reply.id, "") + (reply.t === "redirect" ? 64 : 0);
+    this.out.send(client, reply, bytes, reply.t, false, reply.id, undefined);
   }
 
   /** Modelled bytes of a stream item's messages (one a sender's protocol cannot describe: 64). */
@@ -1068,23 +1141,14 @@ export class Replica<M> implements ProcessLogic {
 
   private flush(): readonly ProcessOutput[] {
     if (this.mode === "crash") this.leadsGroup();
-    if (this.outputs.length === 0) return NO_OUTPUTS;
-    const outputs = this.outputs;
-    this.outputs = [];
-    return outputs;
+    return this.collector.take();
   }
 
-  private drop(reason: DropReason): readonly ProcessOutput[] {
-    this.count(reason);
-    return this.flush();
-  }
-
-  private count(reason: DropReason): void {
+  /** Counts an input dropped for `reason` (what the step made before it still leaves). */
+  private drop(reason: DropReason): void {
     this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
   }
 }
-
-const NO_OUTPUTS: readonly ProcessOutput[] = [];
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const NO_INPUTS: readonly OrderedInput[] = [];

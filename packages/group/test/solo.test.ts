@@ -1,5 +1,5 @@
 import type { ProcessOutput } from "@amcast/core";
-import { InputError } from "@amcast/core";
+import { InputError, OutputCollector } from "@amcast/core";
 import { skeen } from "@amcast/skeen";
 import { describe, expect, it } from "vitest";
 import type { GroupWire, Replica } from "../src/index.js";
@@ -79,6 +79,51 @@ describe("solo replicas and clients", () => {
       { kind: "complete", id: "c0:0", results: { g1: null, g2: null } },
     ]);
     expect(c.inFlightCount).toBe(0);
+  });
+
+  it("hand a driver's sink (receiveInto) the same outputs, in the same order, as receive returns", () => {
+    // The same inputs to two copies of each process: one answers `receive`, the other fills a sink.
+    const run = (into: boolean): ProcessOutput[][] => {
+      const c = client();
+      const g1 = replica("g1");
+      const g2 = replica("g2");
+      const take = (
+        process: { receive: typeof g1.receive; receiveInto: typeof g1.receiveInto },
+        from: string,
+        body: unknown,
+      ): ProcessOutput[] => {
+        if (!into) return [...process.receive(from, body)];
+        const sink = new OutputCollector();
+        process.receiveInto(from, body, sink);
+        return [...sink.take()];
+      };
+      const steps: ProcessOutput[][] = [];
+      for (const dst of [["g1", "g2"], ["g1"], ["g2", "g1"]]) {
+        const { outputs } = c.multicast(dst, 8);
+        // Replies to the client, with the replica that sent each.
+        const replies: [string, unknown][] = [];
+        const keep = (from: string, produced: ProcessOutput[]): ProcessOutput[] => {
+          steps.push(produced);
+          for (const output of produced)
+            if (output.kind === "send" && output.to === "c0") replies.push([from, output.body]);
+          return produced;
+        };
+        for (const request of outputs) {
+          if (request.kind !== "send") continue;
+          const [at, atId, other] = request.to === "g1/0" ? [g1, "g1/0", g2] : [g2, "g2/0", g1];
+          for (const output of keep(atId, take(at, "c0", request.body)))
+            if (output.kind === "send" && output.to !== "c0") keep(output.to, take(other, atId, output.body));
+        }
+        for (const [from, body] of replies) steps.push(take(c, from, body));
+        // A malformed input: dropped, nothing out.
+        steps.push(take(g1, "c0", "garbage"));
+      }
+      return steps;
+    };
+    const returned = run(false);
+    expect(returned.flat().some((output) => output.kind === "complete")).toBe(true);
+    expect(returned.flat().some((output) => output.kind === "deliver")).toBe(true);
+    expect(run(true)).toEqual(returned);
   });
 
   it("drops malformed and misattributed inputs without throwing, and answers a retry from its cache", () => {

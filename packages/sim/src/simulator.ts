@@ -1,4 +1,13 @@
-import type { GroupId, ObservedDelay, ProcessId, ProcessLogic, ProcessOutput, TraceSink } from "@amcast/core";
+import type {
+  GroupId,
+  Multicast,
+  ObservedDelay,
+  ProcessId,
+  ProcessLogic,
+  ProcessOutput,
+  ProcessOutputSink,
+  TraceSink,
+} from "@amcast/core";
 import { assert, bothSinks, Prng, traceEventSink } from "@amcast/core";
 import type { SimClient, SimOptions, SimResult, StopReason } from "./options.js";
 
@@ -180,6 +189,8 @@ interface ProcessSlot {
   lastTo: number;
   lastLabel: string | undefined;
   lastLabelCounter: { count: number };
+  /** Carries out this process's outputs as it makes them (`ProcessLogic.receiveInto`). */
+  sink: ProcessOutputSink;
 }
 
 interface ClientSlot {
@@ -359,8 +370,9 @@ export class Simulator {
     restart?: () => ProcessLogic,
   ): void {
     assert(!this.indexById.has(logic.id), () => `process ${logic.id} is listed twice`);
-    this.indexById.set(logic.id, this.slots.length);
-    this.slots.push({
+    const index = this.slots.length;
+    this.indexById.set(logic.id, index);
+    const slot: ProcessSlot = {
       id: logic.id,
       logic,
       restart,
@@ -376,7 +388,16 @@ export class Simulator {
       lastTo: -1,
       lastLabel: undefined,
       lastLabelCounter: { count: 0 },
-    });
+      sink: IGNORE_OUTPUTS,
+    };
+    slot.sink = {
+      send: (to, body, bytes, label, protocol, id, ids) =>
+        this.send(index, slot, to, body, bytes, label, id, protocol, ids),
+      deliver: (group, message) => this.deliver(slot, group, message),
+      complete: (id, results, delays) => this.onComplete(index, slot, id, results, delays),
+      output: (output) => this.applyOne(index, slot, output),
+    };
+    this.slots.push(slot);
   }
 
   private indexOf(id: ProcessId): number {
@@ -599,8 +620,10 @@ export class Simulator {
     const fromSlot = this.slots[input.from] as ProcessSlot;
     const from = fromSlot.id;
     // Delays are kept per sending group: a client's messages say nothing a process keeps.
-    if (fromSlot.client === undefined) slot.logic.observeDelay?.(from, input.transitMs);
-    this.apply(index, slot, slot.logic.receive(from, input.body));
+    const logic = slot.logic;
+    if (fromSlot.client === undefined) logic.observeDelay?.(from, input.transitMs);
+    if (logic.receiveInto !== undefined) logic.receiveInto(from, input.body, slot.sink);
+    else this.apply(index, slot, logic.receive(from, input.body));
   }
 
   private serviceMs(bytes: number): number {
@@ -688,36 +711,42 @@ export class Simulator {
   }
 
   private apply(index: number, slot: ProcessSlot, outputs: readonly ProcessOutput[]): void {
-    for (const output of outputs) {
-      switch (output.kind) {
-        case "send":
-          this.send(
-            index,
-            slot,
-            output.to,
-            output.body,
-            output.bytes,
-            output.label,
-            output.id,
-            output.protocol,
-            output.ids,
-          );
-          break;
-        case "deliver":
-          this.deliveries += 1;
-          this.trace.deliver(output.message.id, output.group, slot.id, this.now);
-          break;
-        case "complete":
-          this.onComplete(index, slot, output.id, output.results, output.delays);
-          break;
-        case "view":
-          this.trace.view(output.group, output.view, this.now);
-          break;
-        case "install":
-          this.trace.fault(slot.id, "install", this.now);
-          break;
-      }
+    for (const output of outputs) this.applyOne(index, slot, output);
+  }
+
+  private applyOne(index: number, slot: ProcessSlot, output: ProcessOutput): void {
+    switch (output.kind) {
+      case "send":
+        this.send(
+          index,
+          slot,
+          output.to,
+          output.body,
+          output.bytes,
+          output.label,
+          output.id,
+          output.protocol,
+          output.ids,
+        );
+        break;
+      case "deliver":
+        this.deliver(slot, output.group, output.message);
+        break;
+      case "complete":
+        this.onComplete(index, slot, output.id, output.results, output.delays);
+        break;
+      case "view":
+        this.trace.view(output.group, output.view, this.now);
+        break;
+      case "install":
+        this.trace.fault(slot.id, "install", this.now);
+        break;
     }
+  }
+
+  private deliver(slot: ProcessSlot, group: GroupId, message: Multicast): void {
+    this.deliveries += 1;
+    this.trace.deliver(message.id, group, slot.id, this.now);
   }
 
   private send(
@@ -855,6 +884,8 @@ function traceSinkOf(options: SimOptions): TraceSink {
 }
 
 const ignore = (): void => {};
+/** A slot's sink until its own is made. */
+const IGNORE_OUTPUTS: ProcessOutputSink = { send: ignore, deliver: ignore, complete: ignore, output: ignore };
 const IGNORE_TRACE: TraceSink = {
   member: ignore,
   multicast: ignore,

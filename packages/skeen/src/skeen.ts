@@ -6,12 +6,13 @@ import type {
   GroupInput,
   GroupLogic,
   GroupOutput,
+  GroupOutputSink,
   LatencyModel,
   MessageId,
   Multicast,
   WireDescription,
 } from "@amcast/core";
-import { assert, assertNever, BinaryHeap, compareIds } from "@amcast/core";
+import { assert, assertNever, BinaryHeap, compareIds, GroupOutputCollector } from "@amcast/core";
 
 /**
  * Skeen's atomic multicast (Birman and Joseph, TOCS 1987), destinations exchanging proposals:
@@ -84,6 +85,8 @@ export class SkeenGroup implements GroupLogic<SkeenMessage> {
   private readonly pending = new Map<MessageId, Pending>();
   private readonly queue = new BinaryHeap<QueueEntry>(queuedBefore);
   private deliveredCount = 0;
+  /** Collects the outputs of `step` (`stepInto` hands them to the caller's sink). */
+  private readonly collector = new GroupOutputCollector<SkeenMessage>();
 
   constructor(config: GroupConfig) {
     this.group = config.group;
@@ -98,6 +101,11 @@ export class SkeenGroup implements GroupLogic<SkeenMessage> {
   }
 
   step(input: GroupInput<SkeenMessage>): readonly GroupOutput<SkeenMessage>[] {
+    this.stepInto(input, this.collector);
+    return this.collector.take();
+  }
+
+  stepInto(input: GroupInput<SkeenMessage>, outputs: GroupOutputSink<SkeenMessage>): void {
     if (input.kind === "request" && input.message.dst.length === 1 && this.queue.size === 0) {
       // Local, with nothing queued before it: its proposal is final at once and it is the head,
       // so it is delivered now (steps 2-4 at once, without a table entry or a queue entry).
@@ -106,25 +114,24 @@ export class SkeenGroup implements GroupLogic<SkeenMessage> {
         assert(false, `${this.group} got ${message.id} for ${message.dst[0]}`);
       this.clock += 1;
       this.deliveredCount += 1;
-      return [{ kind: "deliver", message }];
+      outputs.deliver(message);
+      return;
     }
-    const outputs: GroupOutput<SkeenMessage>[] = [];
     switch (input.kind) {
       case "request":
         this.onRequest(input.message, outputs);
         break;
       case "peer":
-        this.onPropose(input.from, input.body, outputs);
+        this.onPropose(input.from, input.body);
         break;
       default:
         assertNever(input, "input");
     }
     this.deliverReady(outputs);
-    return outputs;
   }
 
   /** Step 2: propose a timestamp for m and send it to the other destinations. */
-  private onRequest(message: Multicast, outputs: GroupOutput<SkeenMessage>[]): void {
+  private onRequest(message: Multicast, outputs: GroupOutputSink<SkeenMessage>): void {
     if (!message.dst.includes(this.group))
       assert(false, `${this.group} got ${message.id} for ${message.dst.join(",")}`);
     const entry = this.entry(message.id);
@@ -134,14 +141,13 @@ export class SkeenGroup implements GroupLogic<SkeenMessage> {
     const ts = this.clock;
     this.propose(entry, this.group, ts);
     for (const group of message.dst) {
-      if (group !== this.group)
-        outputs.push({ kind: "send", to: group, body: { type: "propose", id: message.id, ts } });
+      if (group !== this.group) outputs.send(group, { type: "propose", id: message.id, ts });
     }
     this.maybeFinalise(entry);
     this.enqueue(entry, message.id, entry.final ? entry.ts : ts);
   }
 
-  private onPropose(from: GroupId, propose: SkeenPropose, _outputs: GroupOutput<SkeenMessage>[]): void {
+  private onPropose(from: GroupId, propose: SkeenPropose): void {
     assert(propose.type === "propose", "Skeen has one message type");
     const entry = this.entry(propose.id);
     if (entry.proposers.includes(from)) assert(false, `${from} proposed twice for ${propose.id}`);
@@ -177,7 +183,7 @@ export class SkeenGroup implements GroupLogic<SkeenMessage> {
   }
 
   /** Step 4: deliver final heads in (timestamp, id) order. */
-  private deliverReady(outputs: GroupOutput<SkeenMessage>[]): void {
+  private deliverReady(outputs: GroupOutputSink<SkeenMessage>): void {
     for (;;) {
       const head = this.queue.peek();
       if (head === undefined) return;
@@ -190,7 +196,7 @@ export class SkeenGroup implements GroupLogic<SkeenMessage> {
       this.queue.pop();
       this.pending.delete(head.id);
       this.deliveredCount += 1;
-      outputs.push({ kind: "deliver", message: entry.message as Multicast });
+      outputs.deliver(entry.message as Multicast);
     }
   }
 

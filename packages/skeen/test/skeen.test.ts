@@ -1,4 +1,5 @@
-import type { GroupOutput, Multicast } from "@amcast/core";
+import type { GroupInput, GroupOutput, Multicast } from "@amcast/core";
+import { GroupOutputCollector, Prng } from "@amcast/core";
 import { describe, expect, it } from "vitest";
 import type { SkeenMessage } from "../src/index.js";
 import { SkeenGroup, skeen } from "../src/index.js";
@@ -79,6 +80,55 @@ describe("Skeen group logic", () => {
     expect(
       transcript(g1.step({ kind: "peer", from: "g3", body: { type: "propose", id: "x", ts: 7 } })),
     ).toEqual(["deliver x", "deliver y"]);
+  });
+
+  it("hands a sink (stepInto) the outputs step returns, in order, with one input object reused", () => {
+    // Three groups exchange proposals for random multicasts; each input goes to a copy that
+    // answers `step` and to one that fills a sink from an input object refilled every time.
+    const prng = new Prng(5);
+    const stepped = GROUPS.map(group);
+    const sunk = GROUPS.map(group);
+    const reused = { kind: "request", message: message("", ["g1"]), from: "", body: undefined } as {
+      kind: "request" | "peer";
+      message: Multicast;
+      from: string;
+      body: SkeenMessage | undefined;
+    };
+    const inFlight: [number, GroupInput<SkeenMessage>][] = [];
+    let delivered = 0;
+    for (let id = 0; id < 300 || inFlight.length > 0; ) {
+      if (id < 300 && (inFlight.length === 0 || prng.chance({ numerator: 1, denominator: 3 }))) {
+        const dst = prng.sample(GROUPS, 1 + prng.int(3)).sort();
+        for (const to of dst)
+          inFlight.push([GROUPS.indexOf(to), { kind: "request", message: message(`m${id}`, dst) }]);
+        id += 1;
+        continue;
+      }
+      const [at, input] = inFlight.splice(prng.int(inFlight.length), 1)[0] as [
+        number,
+        GroupInput<SkeenMessage>,
+      ];
+      const outputs = (stepped[at] as SkeenGroup).step(input);
+      const sink = new GroupOutputCollector<SkeenMessage>();
+      reused.kind = input.kind;
+      if (input.kind === "request") reused.message = input.message;
+      else {
+        reused.from = input.from;
+        reused.body = input.body;
+      }
+      (sunk[at] as SkeenGroup).stepInto(reused as GroupInput<SkeenMessage>, sink);
+      expect(sink.take()).toEqual(outputs);
+      for (const output of outputs) {
+        if (output.kind === "deliver") delivered += 1;
+        if (output.kind === "send")
+          inFlight.push([
+            GROUPS.indexOf(output.to),
+            { kind: "peer", from: GROUPS[at] as string, body: output.body },
+          ]);
+      }
+    }
+    expect(delivered).toBeGreaterThan(300);
+    expect(sunk.map((g) => g.snapshot())).toEqual(stepped.map((g) => g.snapshot()));
   });
 
   it("rejects what the layer below must never hand it", () => {
