@@ -146,7 +146,7 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
       limitsText: "> atMs",
     },
     "faultPlans[].crashes[].kind": {
-      text: "`durable`: the replica keeps its state (on real processes: replays its journal); `amnesia`: it comes back with only its consensus hard state and fetches the rest from its group (replicated modes; needs `recoverAtMs`)",
+      text: "`durable`: the replica keeps its state (on real processes: replays its journal); `amnesia`: it comes back with only its consensus hard state and fetches the rest from its group (replicated modes; needs `recoverAtMs`); `journal`: on the simulator, rebuilt from what a journal of decided positions keeps (its checkpoint, the positions after it, its hard state); on real processes as `durable`",
       defaultText: "durable",
     },
     "faultPlans[].partitions": { text: "network partitions; messages across are held until the heal" },

@@ -708,8 +708,8 @@ function readFaultPlan(
       ? item.number("recoverAtMs", { min: atMs + 0.001 })
       : undefined;
     // Durable is the default: such a crash is written without a kind, as before kinds existed.
-    const kind: CrashKind | undefined =
-      item.choice<CrashKind>("kind", CRASH_KINDS, "durable") === "amnesia" ? "amnesia" : undefined;
+    const chosen = item.choice<CrashKind>("kind", CRASH_KINDS, "durable");
+    const kind: CrashKind | undefined = chosen === "durable" ? undefined : chosen;
     if (kind === "amnesia" && recoverAtMs === undefined)
       throw item.error("kind", "an amnesia crash needs recoverAtMs (the replica comes back empty then)");
     if (kind === "amnesia" && runsIn.includes("solo"))

@@ -211,6 +211,19 @@ export function swarmCase(
     if (mode !== "solo" && crash.recoverAtMs !== undefined && amnesiaPrng.chance(percent(40)))
       crashes[index] = { ...crash, kind: "amnesia" };
   }
+  // Of the others that recover, half come back as a journal of decided positions rebuilds them
+  // (their checkpoint, the positions after it, the hard state written last: Raft R8, PBFT B7)
+  // rather than with their whole memory; again from a stream of their own.
+  const journalPrng = new Prng(seed).derive("swarm-journal");
+  for (const [index, crash] of crashes.entries()) {
+    if (
+      mode !== "solo" &&
+      crash.recoverAtMs !== undefined &&
+      crash.kind === undefined &&
+      journalPrng.chance(percent(50))
+    )
+      crashes[index] = { ...crash, kind: "journal" };
+  }
 
   // A corrupt-state seed: one group's faults are exactly a replica that serves corrupt checkpoint
   // partitions (it orders correctly) and another that crashes with amnesia and comes back, so it
@@ -298,7 +311,7 @@ export function swarmCase(
     `${partitions.length} partitions`,
     crashes.length === 0
       ? "no crash"
-      : `crash ${crashes.map((crash) => `${crash.proc ?? `leader of ${crash.leaderOf}`}${crash.kind === "amnesia" ? " (amnesia)" : ""}`).join(",")}`,
+      : `crash ${crashes.map((crash) => `${crash.proc ?? `leader of ${crash.leaderOf}`}${crash.kind === undefined ? "" : ` (${crash.kind})`}`).join(",")}`,
     byzantine.length === 0
       ? "no Byzantine replica"
       : `Byzantine ${byzantine.map((fault) => `${fault.proc}:${fault.strategy}`).join(",")}`,

@@ -21,6 +21,7 @@ export {
   Replica,
   replicaCount,
   replyQuorum,
+  restartFromDecisions,
   streamQuorum,
 } from "./replica.js";
 export type {

@@ -81,6 +81,26 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  * - B6 (amnesia): a replica restarted with only its hard state (view, prepared certificates, the
  *   highest sequence number it signed anything for) never signs a pre-prepare, prepare or commit
  *   at or below that number again: it cannot contradict what it said before it lost its memory.
+ *   The floor is kept in any hard state written after such a restart (`signedFloor` of B7's log).
+ * - B7 (durable restart): a replica that journals its decided positions writes with them a hard
+ *   state that adds (`hardState(true)`), in the turn that changed it, before that turn's outputs
+ *   leave: its stable checkpoint with its 2f+1 signatures and, per sequence number above its last
+ *   executed one in its current view, the digest it sent a pre-prepare (a primary) or prepare for
+ *   and whether it signed the commit there; a primary keeps its own pre-prepare too, until a
+ *   prepared certificate of the hard state holds it. Restarted from that journal, it has its
+ *   view, watermarks and those records back once the journal's positions are executed again
+ *   (`install` drops what they cover), and at its first tick says again exactly what it said
+ *   before: a primary its pre-prepares, a backup its prepares, and the commits it had signed
+ *   (signed again, identical: same view, sequence number and digest), so the group finishes them
+ *   in that view, or a view change carries them as prepared certificates. It signs nothing that
+ *   conflicts: a backup that kept only a digest (a pledge) accepts the primary's pre-prepare there
+ *   only with that digest, in that view (what was only prepared binds no later view), and a
+ *   primary goes on after its own. B6's floor therefore applies only after amnesia (no log in the
+ *   hard state). A replica that stopped in a view change sends its view change again at its
+ *   first tick (after amnesia too): with the whole group stopped at once, nothing else would
+ *   start that view change's timers. Bound of the log: one view's records within the watermark
+ *   window (`4 * checkpointInterval` = 128 sequence numbers) above the last executed one; in
+ *   practice the primary's pipeline (`pipelineMax` batches).
  */
 interface PrePrepare {
   readonly type: "pre-prepare";
@@ -165,12 +185,42 @@ export type PbftMessage =
   /** B5: the batch asked for is no longer kept: fetch a checkpoint. */
   | { readonly type: "behind-log" };
 
-/** What Byzantine mode's disk keeps across a crash that loses memory (B6). */
+/** What Byzantine mode's disk keeps across a crash that loses memory (B6), or not (B7: `log`). */
 export interface PbftHardState {
   readonly view: number;
   readonly viewActive: boolean;
   readonly signedSeq: number;
   readonly prepared: readonly PreparedProof[];
+  /** B7: with a journal of decided positions; lost with it (`amnesiaHardState`). */
+  readonly log?: PbftLog;
+}
+
+/**
+ * B7: what a replica that journals its decided positions adds to its hard state, so a restart
+ * from that journal can say again exactly what it said before, and nothing else.
+ */
+interface PbftLog {
+  /** The stable checkpoint and its 2f+1 signatures: the low watermark of what is accepted. */
+  readonly stable: StableProof;
+  /**
+   * What this replica signed in the current view above its last executed sequence number: per
+   * sequence number, the digest it sent a pre-prepare (a primary) or prepare for, and whether it
+   * signed the commit there. Its votes are signed again from these, identical.
+   */
+  readonly accepted: readonly AcceptedPrePrepare[];
+  /** B6 still holding after an earlier amnesia: nothing at or below this is signed. */
+  readonly signedFloor: number;
+}
+interface AcceptedPrePrepare {
+  readonly seq: number;
+  readonly digest: string;
+  /**
+   * A primary's own pre-prepare, to send again; absent once the prepared certificate at `seq`
+   * (`PbftHardState.prepared`) holds it. A backup keeps only the digest: it needs no batch to
+   * sign its prepare again, and takes the batch from the primary's pre-prepare, which must match.
+   */
+  readonly prePrepare?: PrePrepare;
+  readonly commitSent: boolean;
 }
 
 interface Slot {
@@ -265,6 +315,18 @@ export class PbftOrderer implements Orderer {
   private signedFloor = 0;
   /** B6: a replica restarted after amnesia asks the others how far they got, once, at its first tick. */
   private askStatus = false;
+  /** B7: restarted with its hard state: says again, at its first tick, what it said before. */
+  private resendRestored = false;
+  /** B7: restarted from a journal of decided positions (its hard state had a log). */
+  private restoredFromLog = false;
+  /** B7: each accepted slot's record in the hard state's log (`acceptedRecord`). */
+  private readonly acceptedRecords = new WeakMap<Slot, AcceptedPrePrepare>();
+  /**
+   * B7: after a restart, the digests this replica prepared (in the current view) for sequence
+   * numbers whose batch it did not keep: no other digest is accepted there in that view. Void
+   * once it leaves that view (what was not prepared binds no later view).
+   */
+  private readonly pledges = new Map<number, AcceptedPrePrepare>();
 
   constructor(
     private readonly host: OrdererHost,
@@ -292,9 +354,14 @@ export class PbftOrderer implements Orderer {
       this.view = hardState.view;
       this.viewActive = hardState.viewActive;
       this.signedSeq = hardState.signedSeq;
-      this.signedFloor = hardState.signedSeq;
       this.askStatus = true;
+      this.resendRestored = true;
       for (const proof of hardState.prepared) this.preparedProofs.set(proof.prePrepare.seq, proof);
+      const log = hardState.log;
+      // B6: after amnesia nothing it may have signed is signed again; B7: from its journal it
+      // knows what it signed, and says it again (see `resend`).
+      this.signedFloor = log === undefined ? hardState.signedSeq : log.signedFloor;
+      if (log !== undefined) this.restoreLog(log);
     }
   }
 
@@ -303,13 +370,119 @@ export class PbftOrderer implements Orderer {
     this.askStatus = true;
   }
 
-  hardState(): PbftHardState {
-    return {
+  /**
+   * B6, and B7 with `withLog` (a journal of decided positions keeps the executed batches): what
+   * this replica signed past its last executed sequence number, and its stable checkpoint.
+   */
+  hardState(withLog = false): PbftHardState {
+    const hard = {
       view: this.view,
       viewActive: this.viewActive,
       signedSeq: this.signedSeq,
       prepared: [...this.preparedProofs.values()],
     };
+    if (!withLog) return hard;
+    const accepted: AcceptedPrePrepare[] = [];
+    for (const [seq, slot] of this.slots)
+      if (seq > this.lastExecuted && slot.prePrepare.view === this.view)
+        accepted.push(this.acceptedRecord(seq, slot));
+    for (const [seq, pledge] of this.pledges)
+      if (seq > this.lastExecuted && !this.slots.has(seq) && this.viewActive) accepted.push(pledge);
+    return { ...hard, log: { stable: this.stable, accepted, signedFloor: this.signedFloor } };
+  }
+
+  /**
+   * B7: the record of `slot` in the hard state's log, the same object while it is unchanged (a
+   * journal then writes only the records that changed; see `Orderer.hardState`).
+   */
+  private acceptedRecord(seq: number, slot: Slot): AcceptedPrePrepare {
+    const { prePrepare, commitSent } = slot;
+    const whole =
+      prePrepare.signer === this.host.self && this.preparedProofs.get(seq)?.prePrepare !== prePrepare;
+    const kept = this.acceptedRecords.get(slot);
+    if (kept !== undefined && kept.commitSent === commitSent && (kept.prePrepare !== undefined) === whole)
+      return kept;
+    const record: AcceptedPrePrepare = whole
+      ? { seq, digest: prePrepare.digest, prePrepare, commitSent }
+      : { seq, digest: prePrepare.digest, commitSent };
+    this.acceptedRecords.set(slot, record);
+    return record;
+  }
+
+  /**
+   * B7: takes back the stable checkpoint and the pre-prepares accepted in the current view. The
+   * journal's positions, executed again next (`install`), drop those they cover; the votes on the
+   * rest are sent again at the first tick.
+   */
+  private restoreLog(log: PbftLog): void {
+    this.restoredFromLog = true;
+    this.stable = log.stable;
+    this.noteSeq(log.stable.seq);
+    for (const accepted of log.accepted) {
+      const proof = this.preparedProofs.get(accepted.seq);
+      const prePrepare =
+        accepted.prePrepare ??
+        (proof?.prePrepare.view === this.view && proof.prePrepare.digest === accepted.digest
+          ? proof.prePrepare
+          : undefined);
+      this.highestAcceptedSeq = Math.max(this.highestAcceptedSeq, accepted.seq);
+      if (prePrepare === undefined) {
+        // A backup's prepare without its batch: the primary's pre-prepare brings it (B1).
+        this.pledges.set(accepted.seq, accepted);
+        continue;
+      }
+      if (prePrepare.seq !== accepted.seq || prePrepare.view !== this.view) continue;
+      const { commitSent } = accepted;
+      const prepared =
+        commitSent ||
+        (proof?.prePrepare.view === prePrepare.view && proof.prePrepare.digest === prePrepare.digest);
+      this.slots.set(prePrepare.seq, { prePrepare, prepared, commitSent });
+      for (const input of prePrepare.batch) this.proposedKeys.add(input);
+      // A primary's own pre-prepares: the next one follows them.
+      this.nextSeq = Math.max(this.nextSeq, prePrepare.seq + 1);
+    }
+  }
+
+  /**
+   * B7 (and B3 after any restart): says again what this replica said before it stopped, as it
+   * said it: its pre-prepares (a primary) or prepares, and commits, for what it accepted in its
+   * view and has not executed; or its view change, when it stopped in one (nothing else would
+   * start that view change's timers when the whole group stopped at once).
+   */
+  private resend(): void {
+    if (!this.viewActive) {
+      this.sendViewChange();
+      return;
+    }
+    for (const [seq, slot] of [...this.slots]) {
+      if (seq <= this.lastExecuted || slot.prePrepare.view !== this.view) continue;
+      const { view, digest: batchHash } = slot.prePrepare;
+      if (slot.prePrepare.signer === this.host.self)
+        this.broadcast(
+          slot.prePrepare,
+          HEADER_BYTES + SIGNATURE_BYTES + batchBytes(slot.prePrepare.batch),
+          "pbft.pre-prepare",
+        );
+      else {
+        const prepare = this.signVote("prepare", view, seq, batchHash);
+        this.broadcast(prepare, HEADER_BYTES + SIGNATURE_BYTES, "pbft.prepare");
+        this.recordVote(prepare);
+      }
+      if (slot.commitSent) {
+        const commit = this.signVote("commit", view, seq, batchHash);
+        this.broadcast(commit, HEADER_BYTES + SIGNATURE_BYTES, "pbft.commit");
+        this.recordVote(commit);
+      }
+      this.progress(seq);
+    }
+    for (const [seq, pledge] of this.pledges) {
+      if (seq <= this.lastExecuted || this.slots.has(seq)) continue;
+      for (const type of pledge.commitSent ? (["prepare", "commit"] as const) : (["prepare"] as const)) {
+        const vote = this.signVote(type, this.view, seq, pledge.digest);
+        this.broadcast(vote, HEADER_BYTES + SIGNATURE_BYTES, `pbft.${type}`);
+        this.recordVote(vote);
+      }
+    }
   }
 
   compact(position: number): void {
@@ -325,6 +498,7 @@ export class PbftOrderer implements Orderer {
     this.waitingSinceTick = this.host.now();
     for (const seq of this.committed.keys()) if (seq <= position) this.committed.delete(seq);
     for (const seq of this.slots.keys()) if (seq <= position) this.slots.delete(seq);
+    for (const seq of this.pledges.keys()) if (seq <= position) this.pledges.delete(seq);
     this.highestAcceptedSeq = Math.max(this.highestAcceptedSeq, position);
     this.nextSeq = Math.max(this.nextSeq, position + 1);
     this.executeReady();
@@ -443,6 +617,12 @@ export class PbftOrderer implements Orderer {
 
   tick(): void {
     const now = this.host.now();
+    if (this.resendRestored) {
+      this.resendRestored = false;
+      // What it accepted gets the time of a normal case before the primary is suspected (B3).
+      if (this.restoredFromLog) this.waitingSinceTick = now;
+      this.resend();
+    }
     if (this.askStatus) {
       this.askStatus = false;
       this.broadcast(
@@ -679,6 +859,12 @@ export class PbftOrderer implements Orderer {
   private acceptPrePrepare(message: PrePrepare): void {
     // B6: what this replica may have voted on before it lost its memory, it leaves to the others.
     if (message.seq <= this.signedFloor) return;
+    // B7: one digest per (view, sequence number), across a restart too.
+    const pledge = this.pledges.get(message.seq);
+    if (pledge !== undefined) {
+      if (message.digest !== pledge.digest) return;
+      this.pledges.delete(message.seq);
+    }
     if (this.lastExecuted >= this.expectedSeq()) this.waitingSinceTick = this.host.now();
     this.highestAcceptedSeq = Math.max(this.highestAcceptedSeq, message.seq);
     const previous = this.slots.get(message.seq);
@@ -944,13 +1130,20 @@ export class PbftOrderer implements Orderer {
     this.view = view;
     this.viewActive = false;
     this.installedBy = undefined;
+    this.pledges.clear();
     // B3b: a view change means a faulty primary or timeouts too short to tell; either way the
     // next one waits twice as long.
     this.patience.raise(now);
     // B3a: the timer starts once 2f+1 replicas are in this view change (see onViewChange).
     this.viewChangeDeadline = Number.POSITIVE_INFINITY;
+    this.sendViewChange();
+  }
+
+  /** B3: sends this replica's view change for its current view (and counts it). */
+  private sendViewChange(): void {
+    const view = this.view;
     this.viewChangeResendTicks = this.viewChangeTimeout();
-    this.viewChangeResendTick = now + this.viewChangeResendTicks;
+    this.viewChangeResendTick = this.host.now() + this.viewChangeResendTicks;
     const prepared = [...this.preparedProofs.values()].filter(
       (proof) => proof.prePrepare.seq > this.stable.seq,
     );
@@ -1161,6 +1354,7 @@ export class PbftOrderer implements Orderer {
 
   private installView(message: NewView): void {
     this.viewActive = true;
+    this.pledges.clear();
     this.installedBy = message;
     this.ownViewChange = undefined;
     this.viewChangeDeadline = Number.POSITIVE_INFINITY;

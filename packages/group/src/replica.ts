@@ -646,8 +646,9 @@ export class Replica<M> implements ProcessLogic {
    * Starts a fresh replica from a checkpoint it wrote to its own disk before a restart (its
    * journal was truncated there; the disk's checksums vouch for it). Not an install: the same
    * replica continues, its journal's later positions executed again (`executeDecided`), so
-   * nothing is traced. Built with the hard state recorded last, it votes again only once caught
-   * up (Raft R7, PBFT B6): the orderer's log after its last decided position is not kept.
+   * nothing is traced. Built with the hard state recorded last, its orderer takes back its log
+   * after the last decided position once the positions before it are executed again (Raft R8,
+   * PBFT B7).
    */
   restoreCheckpoint(checkpoint: ReplicaCheckpoint): void {
     if (this.spec.codec === undefined || this.executedPosition > 0)
@@ -1328,6 +1329,33 @@ function sequenceOf(message: Multicast): number | undefined {
   if (seq !== undefined) return seq;
   const parsed = Number(message.id.slice(at + 1));
   return Number.isSafeInteger(parsed) ? parsed : undefined;
+}
+
+/**
+ * A replica rebuilt as a journal of decided positions rebuilds it (the simulator's `journal`
+ * crashes; on the network runtime the journal does the same from disk): built by `make` with the
+ * hard state written last (its orderer's log past the last decided position included: Raft R8,
+ * PBFT B7), its latest checkpoint restored (`restoreCheckpoint`), the positions decided after it
+ * executed again (`executeDecided`; their outputs left before the crash). `kept`: the positions
+ * decided since the latest checkpoint, carried from one incarnation to the next (updated here).
+ * `previous` journals its decisions (`journalDecisions`); so does the replica returned.
+ */
+export function restartFromDecisions(
+  previous: Replica<unknown>,
+  kept: DecidedPosition[],
+  make: (hardState: unknown) => Replica<unknown>,
+): Replica<unknown> {
+  const checkpoint = previous.latestCheckpoint;
+  const decided = [...kept, ...previous.takeDecisions()].filter(
+    (position) => position.position > (checkpoint?.position ?? 0),
+  );
+  const replica = make(previous.hardState());
+  if (checkpoint !== undefined) replica.restoreCheckpoint(checkpoint);
+  for (const position of decided)
+    if (position.position === replica.executedPosition + 1) replica.executeDecided(position);
+  replica.journalDecisions();
+  kept.splice(0, kept.length, ...decided);
+  return replica;
 }
 
 export function createReplica<M>(spec: ReplicaSpec<M>): Replica<M> {

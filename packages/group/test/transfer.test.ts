@@ -5,8 +5,9 @@ import { simulate } from "@amcast/sim";
 import { skeen } from "@amcast/skeen";
 import { STATE_CODEC } from "@amcast/storage";
 import { describe, expect, it } from "vitest";
-import type { ByzantineStrategy, ReplicationMode } from "../src/index.js";
+import type { ByzantineStrategy, DecidedPosition, ReplicationMode } from "../src/index.js";
 import {
+  amnesiaHardState,
   ByzantineReplica,
   createClient,
   createReplica,
@@ -16,6 +17,7 @@ import {
   type PbftOrderer,
   type Replica,
   replicaCount,
+  restartFromDecisions,
   SimulatedSignatures,
 } from "../src/index.js";
 import { PAIR_TOPOLOGY } from "./pair-topology.js";
@@ -28,6 +30,7 @@ interface RunOptions {
   readonly partitions?: readonly PartitionFault[];
   readonly byzantine?: ReadonlyMap<string, ByzantineStrategy>;
   readonly multicastsPerClient?: number;
+  readonly seed?: number;
 }
 
 /**
@@ -63,11 +66,26 @@ function run(options: RunOptions) {
         : new ByzantineReplica(replica, strategy, signer, membership);
     };
     const logic = make(undefined);
+    // `journal` crashes: rebuilt from what a journal of decided positions keeps.
+    const journalled =
+      options.byzantine?.has(id) !== true &&
+      (options.crashes ?? []).some((crash) => crash.kind === "journal" && crash.proc === id) &&
+      (current.get(id) as Replica<unknown>).journalDecisions();
+    const kept: DecidedPosition[] = [];
     return {
       logic,
       region: topology.groupRegion(group),
       group,
-      restart: () => make((current.get(id) as Replica<unknown>).hardState()),
+      restart: () => make(amnesiaHardState((current.get(id) as Replica<unknown>).hardState())),
+      ...(journalled
+        ? {
+            restartFromJournal: () =>
+              restartFromDecisions(current.get(id) as Replica<unknown>, kept, (hardState) => {
+                make(hardState);
+                return current.get(id) as Replica<unknown>;
+              }),
+          }
+        : {}),
     };
   });
   const dsts: DestinationSet[] = [["a"], ["b"], ["a", "b"]];
@@ -96,7 +114,7 @@ function run(options: RunOptions) {
       ),
     );
   const result = simulate({
-    seed: 3,
+    seed: options.seed ?? 3,
     topology,
     processes,
     clients,
@@ -192,4 +210,24 @@ describe("checkpoints and state transfer inside a group", () => {
     expect(new Set(checkpoints.map((checkpoint) => checkpoint?.state.manifest.root)).size).toBe(1);
     expectOneStateNow(outcome, ["b/0", "b/1", "b/2"]);
   });
+
+  for (const seed of [1, 2, 3, 4])
+    it(`Byzantine mode (seed ${seed}): the primary and a backup crashed at once mid-load and rebuilt from journals of decided positions (their checkpoint, the positions after it, the hard state written last) catch up as the same replicas`, () => {
+      const atMs = 150 + seed * 37;
+      const outcome = run({
+        mode: "byzantine",
+        seed,
+        multicastsPerClient: 60,
+        crashes: ["b/0", "b/1"].map((proc, index) => ({
+          proc,
+          atMs,
+          recoverAtMs: atMs + 300 + index * 10,
+          kind: "journal" as const,
+        })),
+      });
+      expectClean(outcome);
+      // The same replicas, not new incarnations: no amnesia.
+      expect(outcome.events.some((event) => event.ev === "fault" && event.kind === "amnesia")).toBe(false);
+      expectOneStateNow(outcome, ["b/0", "b/1", "b/2", "b/3"]);
+    });
 });

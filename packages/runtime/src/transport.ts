@@ -571,6 +571,9 @@ export class Transport {
     link.unacked = [];
     link.unackedHead = 0;
     link.writtenUpTo = 0;
+    // Its next incarnation counts our messages from 1. (A handshake with a new epoch renumbers
+    // too, but only for a peer whose earlier epoch this link knew: not one it never reached.)
+    link.nextSeq = 1;
     link.queuedMessages = 0;
     link.queuedBytes = 0;
     link.held = [];

@@ -371,6 +371,24 @@ describe("transport", () => {
     expect(a.logs.filter((line) => line.includes("gave up"))).toEqual([]);
   });
 
+  it("numbers its messages from 1 for a peer that comes back after it was declared down, even one it never reached before", {
+    timeout: 15_000,
+  }, async () => {
+    // a starts while b is down (a whole group restarted one by one): what it sends b is framed,
+    // then dropped when b is declared down; b's new incarnation must get what a sends next.
+    const a = await node("a");
+    a.transport.send("a/0", "b/0", { n: -1 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    a.transport.peerDown("b");
+    const b = await node("b");
+    wire({ a, b });
+    a.transport.peerUp("b", { host: "127.0.0.1", port: b.port });
+    for (let n = 0; n < 5; n += 1) a.transport.send("a/0", "b/0", { n });
+    await until(() => b.received.length === 5, "the messages sent after the peer came back", 5_000);
+    expect(numbers(b.received)).toEqual([0, 1, 2, 3, 4]);
+    expect(b.logs.filter((line) => line.includes("dropped a frame"))).toEqual([]);
+  });
+
   it("emulates per-pair latency in the sender, keeping FIFO order", async () => {
     const arrivals: number[] = [];
     const delayMs = (from: string, to: string): number => (from === "a/0" && to === "b/0" ? 30 : 0);

@@ -39,7 +39,10 @@ export interface ProcessingCost {
  *
  * `kind`: `durable` (the default) keeps the process's state, as a real process keeps what it wrote
  * to disk; `amnesia` loses it: the process comes back as its `SimProcess.restart` builds it (a
- * replica that kept only its hard state and must fetch the rest from its group).
+ * replica that kept only its hard state and must fetch the rest from its group); `journal` keeps
+ * only what a journal of decided positions keeps: the process comes back as its
+ * `SimProcess.restartFromJournal` builds it (as `durable` when it has none). On the network
+ * runtime `journal` is `durable`: a real process always restarts from its journal.
  */
 export type CrashFault = (
   | { readonly proc: ProcessId; readonly leaderOf?: undefined }
@@ -50,8 +53,8 @@ export type CrashFault = (
   readonly kind?: CrashKind;
 };
 
-export type CrashKind = "durable" | "amnesia";
-export const CRASH_KINDS: readonly CrashKind[] = ["durable", "amnesia"];
+export type CrashKind = "durable" | "amnesia" | "journal";
+export const CRASH_KINDS: readonly CrashKind[] = ["durable", "amnesia", "journal"];
 
 /**
  * Links between `side` and everyone else are cut from `atMs` to `healAtMs`. Links stay reliable:
@@ -99,6 +102,11 @@ export interface SimProcess {
    * Absent: the process cannot recover from amnesia (the simulator refuses such a fault).
    */
   readonly restart?: () => ProcessLogic;
+  /**
+   * The process after a crash of kind `journal`: rebuilt from what a journal of decided positions
+   * keeps (its last checkpoint, the positions decided after it, its orderer's hard state).
+   */
+  readonly restartFromJournal?: () => ProcessLogic;
 }
 
 export interface SimClient {

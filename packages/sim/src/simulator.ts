@@ -169,6 +169,7 @@ interface ProcessSlot {
   /** Replaced when the process recovers from a crash that lost its memory (`amnesia`). */
   logic: ProcessLogic;
   readonly restart: (() => ProcessLogic) | undefined;
+  readonly restartFromJournal: (() => ProcessLogic) | undefined;
   readonly region: number;
   /** Group of a replica; undefined for a client. */
   readonly group: string | undefined;
@@ -298,7 +299,14 @@ export class Simulator {
     assert(options.timeLimitMs > 0, `timeLimitMs ${options.timeLimitMs} is not > 0`);
     assert(options.network.jitterSdFraction >= 0, "jitter is not negative");
     for (const process of options.processes) {
-      this.addSlot(process.logic, process.region, process.group, undefined, process.restart);
+      this.addSlot(
+        process.logic,
+        process.region,
+        process.group,
+        undefined,
+        process.restart,
+        process.restartFromJournal,
+      );
     }
     for (const client of options.clients) {
       assert(client.loop.multicasts >= 0, "a client's multicast count is not negative");
@@ -368,6 +376,7 @@ export class Simulator {
     group: string | undefined,
     client: ClientSlot | undefined,
     restart?: () => ProcessLogic,
+    restartFromJournal?: () => ProcessLogic,
   ): void {
     assert(!this.indexById.has(logic.id), () => `process ${logic.id} is listed twice`);
     const index = this.slots.length;
@@ -376,6 +385,7 @@ export class Simulator {
       id: logic.id,
       logic,
       restart,
+      restartFromJournal,
       region: this.options.topology.regionIndex(region),
       group,
       client,
@@ -568,6 +578,9 @@ export class Simulator {
         // Its memory is gone: it comes back as its disk left it.
         slot.logic = slot.restart();
         this.trace.fault(slot.id, "amnesia", this.now);
+      } else if (fault.kind === "journal" && slot.restartFromJournal !== undefined) {
+        // The same replica, rebuilt from its journal: nothing traced beyond its recovery.
+        slot.logic = slot.restartFromJournal();
       } else if (slot.logic.recovered !== undefined) {
         this.apply(at, slot, slot.logic.recovered());
       }

@@ -141,6 +141,8 @@ export class ReplicaLog {
   private periodic: Promise<void> | null = null;
   private failure: Error | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
+  /** Set when `close()` is called: no new append, write or checkpoint is taken from then on. */
+  private closing: Promise<void> | null = null;
   private closed = false;
   private checkpoints: Promise<void> = Promise.resolve();
 
@@ -249,7 +251,7 @@ export class ReplicaLog {
    * Throws RangeError when more than `pendingBytesMax` would be buffered: await `sync()` first.
    */
   append(payload: Uint8Array): number {
-    this.checkUsable();
+    this.checkOpen();
     if (payload.length > this.options.recordBytesMax)
       throw new RangeError(
         `log entry of ${payload.length} bytes exceeds recordBytesMax ${this.options.recordBytesMax}`,
@@ -296,6 +298,11 @@ export class ReplicaLog {
    * entry is then `position + 1`.
    */
   checkpoint(position: number, state: Uint8Array): Promise<void> {
+    try {
+      this.checkOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     // One at a time, in call order: they share the temp file and each drops what the last kept.
     const run = this.checkpoints.then(() => this.writeCheckpoint(position, state));
     this.checkpoints = run.catch(() => undefined);
@@ -356,28 +363,49 @@ export class ReplicaLog {
     await this.dropSegmentsThrough(position);
   }
 
-  /** Writes and fsyncs what is buffered, and closes the files. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Writes and fsyncs what is buffered, and closes the files, once: later calls share the first.
+   * From the call on, appends, writes and checkpoints are refused; the checkpoints, flush and
+   * periodic fsync already in flight finish first. A failed log (its error thrown where it
+   * happened) only closes its file.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     // No periodic fsync starts from here on: the file is about to close under it.
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+    // No checkpoint is queued after this one (`checkpoint` refuses while closing).
     await this.checkpoints;
-    if (this.failure === null) {
-      await this.sync();
-      // A flush or a periodic fsync may be in flight: let it finish before the last one and the close.
-      while (this.flushing !== null) await this.flushing.catch(() => undefined);
-      await this.periodic;
-      if (this.handle !== null) await this.handle.sync();
+    try {
+      if (this.failure === null) {
+        await this.sync();
+        // A flush or a periodic fsync may be in flight: let it finish before the last one and the close.
+        while (this.flushing !== null) await this.flushing.catch(() => undefined);
+        await this.periodic;
+        if (this.failure === null && this.handle !== null) await this.handle.sync();
+      }
+    } finally {
+      // The file is closed even when the last write fails (that error is the close's).
+      this.closed = true;
+      const handle = this.handle;
+      this.handle = null;
+      await handle?.close();
     }
-    this.closed = true;
-    await this.handle?.close();
-    this.handle = null;
   }
 
   private checkUsable(): void {
     if (this.failure !== null) throw this.failure;
     if (this.closed) throw new Error(`the log in ${this.directory} is closed`);
+  }
+
+  /** `checkUsable`, and not closing: what would start new work after `close()` is refused. */
+  private checkOpen(): void {
+    this.checkUsable();
+    if (this.closing !== null) throw new Error(`the log in ${this.directory} is closed`);
   }
 
   private async flush(): Promise<void> {
@@ -415,7 +443,7 @@ export class ReplicaLog {
    * when the segment is full: the caller then awaits `sync()`.
    */
   writeNow(): boolean {
-    this.checkUsable();
+    this.checkOpen();
     if (
       this.options.fsync === "batch" ||
       this.flushing !== null ||

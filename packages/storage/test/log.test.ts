@@ -274,6 +274,44 @@ describe("the replica log", () => {
     );
   });
 
+  it("fails whole when a segment change cannot create the next file: the closed file is never written or fsynced again, close resolves, nothing written is lost", async () => {
+    const { log } = await ReplicaLog.open(directory, { fsync: "interval" });
+    for (let index = 1; index <= 5; index += 1) log.append(entry(index));
+    await log.sync();
+    // The checkpoint at 3 continues the log in a new segment from 6: a directory there makes
+    // creating it fail after the current file is closed (as a data directory deleted under a
+    // running replica does).
+    const blocker = join(directory, "log-0000000000000006.seg");
+    mkdirSync(blocker);
+    await expect(log.checkpoint(3, Buffer.from("state after 3"))).rejects.toThrow(/EISDIR/);
+    // The log is failed with that cause; it never reaches for the closed file ("file closed").
+    expect(() => log.append(entry(6))).toThrow(/EISDIR/);
+    expect(() => log.writeNow()).toThrow(/EISDIR/);
+    await expect(log.sync()).rejects.toThrow(/EISDIR/);
+    await log.close();
+    rmSync(blocker, { recursive: true });
+    const { log: reopened, recovery } = await ReplicaLog.open(directory);
+    expect(recovery.checkpoint?.position).toBe(3);
+    expect(recovery.entries.map((written) => written.position)).toEqual([4, 5]);
+    await reopened.close();
+  });
+
+  it("closes once, after what is in flight: concurrent closes share it, a checkpoint in progress finishes, new work is refused", async () => {
+    const { log } = await ReplicaLog.open(directory, { fsync: "interval", segmentBytesMax: 64 });
+    for (let index = 1; index <= 6; index += 1) log.append(entry(index));
+    // A checkpoint (with its segment change), a write and two closes, all in flight at once.
+    const checkpoint = log.checkpoint(4, Buffer.from("state after 4"));
+    const closes = [log.close(), log.close()];
+    expect(() => log.append(entry(7))).toThrow(/closed/);
+    await expect(log.checkpoint(5, Buffer.from("late"))).rejects.toThrow(/closed/);
+    await checkpoint;
+    await Promise.all(closes);
+    const { log: reopened, recovery } = await ReplicaLog.open(directory);
+    expect(recovery.checkpoint?.position).toBe(4);
+    expect(recovery.entries.map((written) => written.position)).toEqual([5, 6]);
+    await reopened.close();
+  });
+
   it("bounds its buffer: appending past pendingBytesMax without syncing is refused", async () => {
     const { log } = await ReplicaLog.open(directory, { pendingBytesMax: 1000 });
     const payload = Buffer.alloc(100);

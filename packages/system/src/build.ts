@@ -20,18 +20,21 @@ import {
 import type {
   Application,
   ApplicationState,
+  DecidedPosition,
   OrderingOptions,
   Replica,
   Signer,
   Verifier,
 } from "@amcast/group";
 import {
+  amnesiaHardState,
   ByzantineReplica,
   createClient,
   createReplica,
   Membership,
   mostNamedLeader,
   replicaCount,
+  restartFromDecisions,
   SimulatedSignatures,
 } from "@amcast/group";
 import { linearizable } from "@amcast/linearizable";
@@ -191,8 +194,28 @@ export function buildSystem(spec: SystemSpec, options: BuildOptions = {}): Built
     let current: Replica<unknown> | undefined;
     const logic = make(options.hardState?.(id));
     // Amnesia: a fresh replica with only what the disk kept (the orderer's hard state).
-    const restart = (): ProcessLogic => make((current as Replica<unknown>).hardState());
-    return { logic, region: topology.groupRegion(group), group, restart };
+    const restart = (): ProcessLogic => make(amnesiaHardState((current as Replica<unknown>).hardState()));
+    // A `journal` crash: rebuilt from what a journal of decided positions keeps. A replica that
+    // takes no checkpoints, or runs a Byzantine strategy, journals its inputs: it comes back whole.
+    const journalled =
+      strategy === undefined &&
+      spec.faults.crashes.some(
+        (crash) => crash.kind === "journal" && (crash.proc === id || crash.leaderOf === group),
+      ) &&
+      (current as Replica<unknown>).journalDecisions();
+    const kept: DecidedPosition[] = [];
+    const restartFromJournal = (): ProcessLogic =>
+      restartFromDecisions(current as Replica<unknown>, kept, (hardState) => {
+        make(hardState);
+        return current as Replica<unknown>;
+      });
+    return {
+      logic,
+      region: topology.groupRegion(group),
+      group,
+      restart,
+      ...(journalled ? { restartFromJournal } : {}),
+    };
   });
   const leaderOf = (group: GroupId): ProcessId | undefined =>
     mostNamedLeader(
