@@ -194,6 +194,11 @@ export interface ProcessLogic {
    * may leave out messages from clients (the simulator does).
    */
   observeDelay?(from: ProcessId, delayMs: number): void;
+  /**
+   * The process is back from a crash that kept its memory (the simulator's durable crash): what
+   * reached it while it was down is lost, so it may ask its peers to send that again.
+   */
+  recovered?(): readonly ProcessOutput[];
 }
 
 /** A client process: it starts multicasts on the workload's behalf and reports completions. */

@@ -222,9 +222,15 @@ export class Replica<M> implements ProcessLogic {
   private deciding: readonly OrderedInput[] = NO_INPUTS;
   /** What the orderer calls: `executeDecided` runs a journalled position through it again. */
   private readonly ordererHost: OrdererHost;
-  /** Crash mode: the stream items this replica made last, and whether it led its group at its last step (see `leadsGroup`). */
+  /**
+   * The stream items this replica made last (sent again by a new crash-mode leader, see
+   * `leadsGroup`, and to a replica back from a crash that asks, see `onResend`), and whether it
+   * led its group at its last step.
+   */
   private readonly recentItems = new RecentItems();
   private leading = false;
+  /** When (tick) this replica last answered each asking replica's `resend`: one answer per `RESEND_ANSWER_TICKS_MIN`. */
+  private readonly resentAtTick = new Map<ProcessId, number>();
 
   constructor(spec: ReplicaSpec<M>) {
     const replicas = spec.membership.replicas(spec.group);
@@ -395,6 +401,9 @@ export class Replica<M> implements ProcessLogic {
         }
         this.onState(from, envelope.body);
         break;
+      case "resend":
+        this.onResend(from, envelope);
+        break;
       case "reply":
       case "redirect":
       case "under-way":
@@ -428,6 +437,57 @@ export class Replica<M> implements ProcessLogic {
    */
   restarted(): void {
     this.orderer.restarted?.();
+    this.askResend();
+  }
+
+  /**
+   * This replica is back from a crash that kept its memory (the simulator's durable crash). What
+   * other groups sent to it while it was down is lost; when its whole group was down, no replica
+   * of it has those stream items, and their senders send each item once: it asks them again.
+   */
+  recovered(): readonly ProcessOutput[] {
+    this.askResend();
+    return this.flush();
+  }
+
+  /** Asks every replica of every other group for the items of its stream to this group from the next one taken. */
+  private askResend(): void {
+    if (this.mode === "solo") return;
+    for (const group of this.spec.membership.groups) {
+      if (group === this.group) continue;
+      const envelope: GroupWire = { t: "resend", k: this.incoming.nextExpected(group) };
+      for (const replica of this.spec.membership.replicas(group))
+        this.out.output({
+          kind: "send",
+          to: replica,
+          body: envelope,
+          bytes: ENVELOPE_BYTES + 8,
+          label: RESEND_LABEL,
+          protocol: true,
+        });
+    }
+  }
+
+  /**
+   * A replica of another group asks for this group's stream to its group from item `k` on: the
+   * items this replica still keeps (`RecentItems`) go to it again, its own copies (signed by it
+   * in Byzantine mode, so f+1 answering replicas make a quorum). Bounded: what is kept, once per
+   * `RESEND_ANSWER_TICKS_MIN` per asking replica.
+   */
+  private onResend(from: ProcessId, envelope: Extract<GroupWire, { t: "resend" }>): void {
+    const fromGroup = this.spec.membership.groupOf(from);
+    if (fromGroup === undefined || fromGroup === this.group) {
+      this.drop("unknown-sender");
+      return;
+    }
+    if (!Number.isSafeInteger(envelope.k) || envelope.k < 0) {
+      this.drop("malformed");
+      return;
+    }
+    const answeredAt = this.resentAtTick.get(from);
+    if (answeredAt !== undefined && this.ticks - answeredAt < RESEND_ANSWER_TICKS_MIN) return;
+    this.resentAtTick.set(from, this.ticks);
+    for (const send of this.recentItems.sendsTo(fromGroup, from, envelope.k)) this.out.output(send);
   }
 
   /** The latest checkpoint this replica took or installed. */
@@ -1030,10 +1090,8 @@ export class Replica<M> implements ProcessLogic {
       if (carried !== undefined) send.ids = carried;
       sends.push(send);
     }
-    if (this.mode === "crash") {
-      this.recentItems.add(sends, bytes);
-      if (!this.leadsGroup()) return;
-    }
+    if (this.mode !== "solo") this.recentItems.add(to, k, sends, bytes);
+    if (this.mode === "crash" && !this.leadsGroup()) return;
     for (const send of sends) this.out.output(send);
   }
 
@@ -1164,23 +1222,29 @@ export interface DecidedPosition {
 }
 
 /**
- * Crash mode: the stream items a replica made last, to send again when it becomes leader. What a
+ * The stream items a replica made last. Crash mode: sent again when it becomes leader — what a
  * crashed leader may have failed to send is what it made in its last turns (on real processes,
- * what its sockets had not taken yet), and so what its successor made last. The most recent items
+ * what its sockets had not taken yet), and so what its successor made last. Every replicated
+ * mode: sent again to a replica back from a crash that asks (`resend`). The most recent items
  * are kept whatever their destination, within this many and this many modelled bytes: a bound on
- * the memory and on the resend, far above the few decided batches of a leader's last turns.
+ * the memory and on the resend, far above the few decided batches of a leader's last turns (a
+ * group down for longer than its senders take to make that many items stays behind).
  */
 const RECENT_ITEMS_MAX = 256;
 const RECENT_ITEM_BYTES_MAX = 1024 * 1024;
+/** Ticks between two answers to one replica's `resend` (a replica asks once per restart). */
+const RESEND_ANSWER_TICKS_MIN = 10;
+/** Trace label of a `resend` request. */
+const RESEND_LABEL = "stream-resend";
 
 /** The sends of the stream items made last (one send per receiving replica), oldest first. */
 class RecentItems {
-  private items: { readonly sends: readonly ProcessOutput[]; readonly bytes: number }[] = [];
+  private items: RecentItem[] = [];
   private head = 0;
   private bytes = 0;
 
-  add(sends: readonly ProcessOutput[], bytes: number): void {
-    this.items.push({ sends, bytes });
+  add(to: GroupId, k: number, sends: readonly ProcessOutput[], bytes: number): void {
+    this.items.push({ to, k, sends, bytes });
     this.bytes += bytes;
     while (
       this.items.length - this.head > 1 &&
@@ -1198,8 +1262,25 @@ class RecentItems {
 
   *sends(): Iterable<ProcessOutput> {
     for (let index = this.head; index < this.items.length; index += 1)
-      yield* (this.items[index] as { sends: readonly ProcessOutput[] }).sends;
+      yield* (this.items[index] as RecentItem).sends;
   }
+
+  /** The sends to `replica` of the kept items of the stream to `group` from item `fromK` on, oldest first. */
+  *sendsTo(group: GroupId, replica: ProcessId, fromK: number): Iterable<ProcessOutput> {
+    for (let index = this.head; index < this.items.length; index += 1) {
+      const item = this.items[index] as RecentItem;
+      if (item.to !== group || item.k < fromK) continue;
+      for (const send of item.sends) if (send.kind === "send" && send.to === replica) yield send;
+    }
+  }
+}
+
+interface RecentItem {
+  readonly to: GroupId;
+  readonly k: number;
+  /** One send per receiving replica. */
+  readonly sends: readonly ProcessOutput[];
+  readonly bytes: number;
 }
 
 /** Trace label of a stream item carrying several protocol messages. */

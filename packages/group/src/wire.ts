@@ -17,6 +17,9 @@ import type { TransferMessage } from "./transfer.js";
  *   delivery is under way (the reply comes when it is delivered), so the client keeps waiting.
  * - `state`: between replicas of one group, state transfer (transfer.ts): manifests and
  *   partitions of checkpoints.
+ * - `resend`: a replica back from a crash -> the replicas of another group: it took that group's
+ *   stream to its group up to item `k` (exclusive); the items from `k` on that they still keep
+ *   come again (copies sent while the whole group was down were lost with it).
  *
  * Only what a process shows to a third party is signed: requests (a primary relays them in its
  * proposals) and stream copies (relayed likewise, and counted f+1 per item). The answers to a
@@ -65,7 +68,8 @@ export type GroupWire =
       readonly overlay: unknown;
     }
   | { readonly t: "under-way"; readonly id: MessageId }
-  | { readonly t: "state"; readonly body: TransferMessage };
+  | { readonly t: "state"; readonly body: TransferMessage }
+  | { readonly t: "resend"; readonly k: number };
 
 /** One sending group's delays in a reply: [group, mean one-way ms, samples]. */
 export type DelayEntry = readonly [GroupId, number, number];
@@ -95,6 +99,7 @@ export function readEnvelope(body: unknown): GroupWire | undefined {
     case "redirect":
     case "under-way":
     case "state":
+    case "resend":
       return body as GroupWire;
     default:
       return undefined;

@@ -423,6 +423,38 @@ describe("crash mode (2f+1 replicas, Raft-style log)", () => {
   });
 });
 
+describe("a whole group crashed at once and restarted with its memory (durable)", () => {
+  // Every replica of b is down together: the stream items a sends meanwhile reach no replica of
+  // b, and a sends each item once. Back up, b's replicas ask a for its stream from the next item
+  // they take (`resend`); without that, b never takes the lost item, and every item after it
+  // waits behind it: the run stops at its time limit.
+  for (const mode of ["crash", "byzantine"] as const)
+    it(`drains in ${mode} mode, oracles clean, over several seeds and down times`, () => {
+      const replicas = replicaCount(mode, 1);
+      for (const [seed, atMs, downMs] of [
+        [2, 300, 200],
+        [3, 500, 400],
+        [6, 200, 300],
+        [7, 400, 100],
+      ] as const) {
+        const outcome = run({
+          mode,
+          seed,
+          multicastsPerClient: 30,
+          crashes: Array.from({ length: replicas }, (_, index) => ({
+            proc: `b/${index}`,
+            atMs,
+            recoverAtMs: atMs + downMs,
+            kind: "durable" as const,
+          })),
+        });
+        // Messages did reach b while it was down (so the run tests what it means to).
+        expect(outcome.result.lostToCrashes).toBeGreaterThan(0);
+        expectClean(outcome);
+      }
+    });
+});
+
 describe("Byzantine mode (3f+1 replicas, PBFT-style)", () => {
   it("orders every input once, in the same order at every replica, fault free", () => {
     const outcome = run({ mode: "byzantine" });

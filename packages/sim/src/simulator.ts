@@ -581,6 +581,8 @@ export class Simulator {
       } else if (fault.kind === "journal" && slot.restartFromJournal !== undefined) {
         // The same replica, rebuilt from its journal: nothing traced beyond its recovery.
         slot.logic = slot.restartFromJournal();
+      } else if (slot.logic.recovered !== undefined) {
+        this.apply(at, slot, slot.logic.recovered());
       }
     }
   }
