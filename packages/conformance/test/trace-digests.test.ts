@@ -40,7 +40,7 @@ const PINNED: Readonly<Record<string, string>> = {
   "byzcast/solo/reorder": "7cb5148b8cccd1e766dcfc22",
   "byzcast/crash/mixed/linearizable": "50723cd2b06db39251947f8e",
   "byzcast/swarm/6/reconfigure": "a964b7a84a5156e6aadc8b4b",
-  "byzcast/swarm/3": "d8c1d1c6dc432aa1ae5072e3",
+  "byzcast/swarm/3": "f8b2d359bec98256b444e8b5",
   "byzcast/swarm/4": "9c417a92d43cea7ea2a18ef8",
   "byzcast/swarm/5": "57d7ebb55385b8c3e8ffe799",
   "flexcast/solo/mixed": "6941522896cdbed303d1e25d",

@@ -1338,7 +1338,10 @@ function sequenceOf(message: Multicast): number | undefined {
  * PBFT B7), its latest checkpoint restored (`restoreCheckpoint`), the positions decided after it
  * executed again (`executeDecided`; their outputs left before the crash). `kept`: the positions
  * decided since the latest checkpoint, carried from one incarnation to the next (updated here).
- * `previous` journals its decisions (`journalDecisions`); so does the replica returned.
+ * `previous` journals its decisions (`journalDecisions`); so does the replica returned. Last, as
+ * the network runtime's host does after a replay, it is told it `restarted`: it asks its group
+ * where it stands and the other groups for the stream items sent while it was down (their
+ * outputs leave with its next step).
  */
 export function restartFromDecisions(
   previous: Replica<unknown>,
@@ -1355,6 +1358,7 @@ export function restartFromDecisions(
     if (position.position === replica.executedPosition + 1) replica.executeDecided(position);
   replica.journalDecisions();
   kept.splice(0, kept.length, ...decided);
+  replica.restarted();
   return replica;
 }
 

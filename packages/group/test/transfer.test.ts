@@ -230,4 +230,36 @@ describe("checkpoints and state transfer inside a group", () => {
       expect(outcome.events.some((event) => event.ev === "fault" && event.kind === "amnesia")).toBe(false);
       expectOneStateNow(outcome, ["b/0", "b/1", "b/2", "b/3"]);
     });
+
+  // Every replica of b down together and rebuilt from its journal, as a whole cluster restarted
+  // after a power cut: what a sent meanwhile reached no replica of b, and the rebuilt replicas
+  // must ask for it (as the network runtime's host does after a replay) or b never takes it.
+  for (const mode of ["crash", "byzantine"] as const)
+    it(`${mode} mode: the whole group crashed at once and rebuilt from journals of decided positions drains, oracles clean, one state`, () => {
+      const replicas = replicaCount(mode, 1);
+      for (const [seed, atMs, downMs] of [
+        [2, 300, 200],
+        [3, 500, 400],
+        [6, 200, 300],
+      ] as const) {
+        const outcome = run({
+          mode,
+          seed,
+          multicastsPerClient: 40,
+          crashes: Array.from({ length: replicas }, (_, index) => ({
+            proc: `b/${index}`,
+            atMs,
+            recoverAtMs: atMs + downMs + index * 10,
+            kind: "journal" as const,
+          })),
+        });
+        expect(outcome.result.lostToCrashes).toBeGreaterThan(0);
+        expectClean(outcome);
+        expect(outcome.events.some((event) => event.ev === "fault" && event.kind === "amnesia")).toBe(false);
+        expectOneStateNow(
+          outcome,
+          Array.from({ length: replicas }, (_, index) => `b/${index}`),
+        );
+      }
+    });
 });
