@@ -6,13 +6,14 @@ import type {
   GroupInput,
   GroupLogic,
   GroupOutput,
+  GroupOutputSink,
   MessageId,
   Multicast,
   Overlay,
   OverlayProtocolDefinition,
   WireDescription,
 } from "@amcast/core";
-import { assert, assertNever, describeValue, listNames } from "@amcast/core";
+import { assert, assertNever, describeValue, GroupOutputCollector, listNames } from "@amcast/core";
 import { History, Knowledge, Vertex } from "./knowledge.js";
 import type {
   FlexAck,
@@ -220,8 +221,8 @@ interface PendingNotification {
 
 /**
  * Snapshots (`FlexCastGroup.snapshot`): the fields a group's constructor derives from its
- * configuration — everything else is state and goes into the snapshot, whatever it is — and the
- * classes the state holds instances of.
+ * configuration, and the collector `step` reuses (empty between steps) — everything else is state
+ * and goes into the snapshot, whatever it is — and the classes the state holds instances of.
  */
 const CONFIGURATION_FIELDS: ReadonlySet<string> = new Set([
   "group",
@@ -229,6 +230,7 @@ const CONFIGURATION_FIELDS: ReadonlySet<string> = new Set([
   "overlay",
   "options",
   "flushRetainedMax",
+  "collector",
 ]);
 const STATE_CLASSES = { Knowledge, History, Vertex };
 
@@ -273,6 +275,8 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   private readonly flushRetainedMax: number;
   private flushes = 0;
   private deliveredCount = 0;
+  /** Collects the outputs of `step` (`stepInto` hands them to the caller's sink). */
+  private readonly collector = new GroupOutputCollector<FlexCastMessage>();
   private historyEntriesPeak = 0;
 
   constructor(config: GroupConfig, options: FlexCastOptions = DEFAULT_FLEXCAST_OPTIONS) {
@@ -359,7 +363,15 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   }
 
   step(input: GroupInput<FlexCastMessage>): readonly GroupOutput<FlexCastMessage>[] {
-    const outputs: GroupOutput<FlexCastMessage>[] = [];
+    this.stepInto(input, this.collector);
+    return this.collector.take();
+  }
+
+  /**
+   * The step itself: its outputs go to `outputs` as they arise. Nothing keeps `input` (only the
+   * message and body it carries), so the caller may reuse it.
+   */
+  stepInto(input: GroupInput<FlexCastMessage>, outputs: GroupOutputSink<FlexCastMessage>): void {
     switch (input.kind) {
       case "request":
         this.onRequest(input.message, outputs);
@@ -376,28 +388,27 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     this.knowledge.collectGarbage();
     if (this.knowledge.entryCount > this.historyEntriesPeak)
       this.historyEntriesPeak = this.knowledge.entryCount;
-    return outputs;
   }
 
   /** Rule 2: the lca delivers on arrival. */
-  private onRequest(message: Multicast, outputs: GroupOutput<FlexCastMessage>[]): void {
+  private onRequest(message: Multicast, outputs: GroupOutputSink<FlexCastMessage>): void {
     if (!(message.dst.includes(this.group) && this.overlay.lca(message.dst) === this.group))
       assert(false, `${this.group} got ${message.id} for ${message.dst.join(",")}, not as its lca`);
     if (message.id.startsWith(FLUSH_PREFIX)) assert(false, `client message ${message.id} looks like a flush`);
     this.deliveredCount += 1;
     if (message.dst.length === 1) {
-      outputs.push({ kind: "deliver", message });
+      outputs.deliver(message);
       return;
     }
     const dst = positionsInOrder(message.dst, this.overlay);
-    outputs.push({ kind: "deliver", message });
+    outputs.deliver(message);
     this.deliverAsLca({ id: message.id, dst }, message, outputs);
   }
 
   private deliverAsLca(
     entry: HistoryEntry,
     message: Multicast | null,
-    outputs: GroupOutput<FlexCastMessage>[],
+    outputs: GroupOutputSink<FlexCastMessage>,
   ): void {
     assert(entry.dst[0] === this.position, "the lca is the first destination");
     // A message this group orders first was unknown here, so nothing waits for it.
@@ -414,7 +425,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
         hst: this.knowledge.windowsFor(to),
         notifs,
       };
-      outputs.push({ kind: "send", to: this.groupAt(to), body });
+      outputs.send(this.groupAt(to), body);
     }
     if (entry.flush !== true) this.deliveriesSinceFlush += 1;
   }
@@ -540,7 +551,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
    * Rule 3: delivers queue heads while any qualifies, in passes over the queues in order (one head
    * per queue per pass), checking only the heads something happened to (`headDirty`).
    */
-  private deliverReady(outputs: GroupOutput<FlexCastMessage>[]): void {
+  private deliverReady(outputs: GroupOutputSink<FlexCastMessage>): void {
     while (this.dirtyHeads > 0) {
       for (let lca = 0; lca < this.position; lca += 1) {
         if (!this.headDirty[lca]) continue;
@@ -595,7 +606,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     id: MessageId,
     pending: Pending,
     forward: FlexForward,
-    outputs: GroupOutput<FlexCastMessage>[],
+    outputs: GroupOutputSink<FlexCastMessage>,
   ): void {
     // Every emitter above this group was heard from, so every registration arrived.
     if (!(pending.notifications === undefined || pending.notifications.size === 0))
@@ -605,7 +616,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     this.wakeWaitersOf(id);
     if (forward.message !== null) {
       this.deliveredCount += 1;
-      outputs.push({ kind: "deliver", message: forward.message });
+      outputs.deliver(forward.message);
       this.deliveriesSinceFlush += 1;
     }
     this.knowledge.targetsOfDelivered(this.targets);
@@ -613,7 +624,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     for (const to of forward.dst) {
       if (to <= this.position) continue;
       const body: FlexAck = { type: "ack", id, dst: forward.dst, hst: this.knowledge.windowsFor(to), notifs };
-      outputs.push({ kind: "send", to: this.groupAt(to), body });
+      outputs.send(this.groupAt(to), body);
     }
   }
 
@@ -637,7 +648,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
    * delivered). Only new notifications and those whose blocker was delivered are checked: for the
    * others nothing changed. Those that are due are answered in the order they arrived.
    */
-  private answerNotifications(outputs: GroupOutput<FlexCastMessage>[]): void {
+  private answerNotifications(outputs: GroupOutputSink<FlexCastMessage>): void {
     if (this.notificationsToCheck.length === 0) return;
     const candidates = this.notificationsToCheck;
     this.notificationsToCheck = [];
@@ -678,7 +689,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
           notifs,
           answers: { notifier: waiting.notifier, seq: waiting.seq },
         };
-        outputs.push({ kind: "send", to: this.groupAt(to), body });
+        outputs.send(this.groupAt(to), body);
       }
     }
   }
@@ -699,7 +710,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   private notify(
     id: MessageId,
     dst: readonly Position[],
-    outputs: GroupOutput<FlexCastMessage>[],
+    outputs: GroupOutputSink<FlexCastMessage>,
   ): readonly NotificationRef[] {
     if (this.options.notifications === "chain") {
       const targets = this.markedTargets(dst);
@@ -709,7 +720,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       this.notificationSeq += 1;
       const chain = { notifier: this.position, rest: targets.slice(1) };
       const body: FlexNotif = { type: "notif", id, dst, seq, hst: this.knowledge.windowsFor(first), chain };
-      outputs.push({ kind: "send", to: this.groupAt(first), body });
+      outputs.send(this.groupAt(first), body);
       return [{ target: first, seq }];
     }
     const refs: NotificationRef[] = [];
@@ -719,7 +730,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       const seq = this.notificationSeq;
       this.notificationSeq += 1;
       const body: FlexNotif = { type: "notif", id, dst, seq, hst: this.knowledge.windowsFor(target) };
-      outputs.push({ kind: "send", to: this.groupAt(target), body });
+      outputs.send(this.groupAt(target), body);
       refs.push({ target, seq });
     }
     return refs;
@@ -735,7 +746,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
    * way, the emitter's and every earlier target's knowledge, so it waits for at least what it
    * would have waited for when notified directly and by the earlier targets' own rounds.
    */
-  private passOn(waiting: PendingNotification, outputs: GroupOutput<FlexCastMessage>[]): void {
+  private passOn(waiting: PendingNotification, outputs: GroupOutputSink<FlexCastMessage>): void {
     for (const target of waiting.rest) this.targets[target] = true;
     const targets = this.markedTargets(waiting.dst);
     const next = targets[0];
@@ -748,7 +759,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
         hst: this.knowledge.windowsFor(next),
         chain: { notifier: waiting.notifier, rest: targets.slice(1) },
       };
-      outputs.push({ kind: "send", to: this.groupAt(next), body });
+      outputs.send(this.groupAt(next), body);
     }
     for (const to of waiting.dst) {
       if (to <= this.position || (next !== undefined && to > next)) continue;
@@ -760,7 +771,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
         notifs: NO_REFS,
         answers: { notifier: waiting.notifier, seq: waiting.seq },
       };
-      outputs.push({ kind: "send", to: this.groupAt(to), body });
+      outputs.send(this.groupAt(to), body);
     }
   }
 
@@ -774,7 +785,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   }
 
   /** Rule 7: a flush to this group and every group below, every `flushEvery` deliveries or its share of the history budget. */
-  private maybeFlush(outputs: GroupOutput<FlexCastMessage>[]): void {
+  private maybeFlush(outputs: GroupOutputSink<FlexCastMessage>): void {
     const groupCount = this.overlay.order.length;
     if (this.position === groupCount - 1) return;
     // The budget counts the own history still held (flushes from above included), and needs a

@@ -1,8 +1,8 @@
-import type { Multicast } from "@amcast/core";
-import { CdagOverlay } from "@amcast/core";
+import type { GroupInput, Multicast } from "@amcast/core";
+import { CdagOverlay, GroupOutputCollector, Prng } from "@amcast/core";
 import { describe, expect, it } from "vitest";
 import type { FlexCastMessage } from "../src/index.js";
-import { FlexCastGroup, flexcast, flexcastLatencyMs } from "../src/index.js";
+import { DEFAULT_FLEXCAST_OPTIONS, FlexCastGroup, flexcast, flexcastLatencyMs } from "../src/index.js";
 import { History, Vertex } from "../src/knowledge.js";
 import type { HistoryEntry } from "../src/messages.js";
 import { Net, windows } from "./net.js";
@@ -452,4 +452,75 @@ describe("FlexCast group logic", () => {
       flexcast.modelLatencyMs?.(["a", "t"], { groups: overlay.groups, overlay, params: undefined }, latency),
     ).toBe(15);
   });
+
+  it.each(["direct", "chain"] as const)(
+    "hands a sink (stepInto) the outputs step returns, in order, with one input object reused (%s)",
+    (notifications) => {
+      // Five groups take random multicasts over FIFO links (flushes every 8 deliveries); each input
+      // goes to a copy that answers `step` and to one that fills a sink from an input object
+      // refilled every time.
+      const order = ["a", "b", "c", "d", "e"];
+      const overlay = new CdagOverlay("o", order);
+      const make = (group: string) =>
+        new FlexCastGroup(
+          { group, groups: order, overlay, params: undefined },
+          { ...DEFAULT_FLEXCAST_OPTIONS, flushEvery: 8, notifications },
+        );
+      const stepped = order.map(make);
+      const sunk = order.map(make);
+      const reused = { kind: "request", message: message("", ["a"]), from: "", body: undefined } as {
+        kind: "request" | "peer";
+        message: Multicast;
+        from: string;
+        body: FlexCastMessage | undefined;
+      };
+      const prng = new Prng(7);
+      // links[from * groups + to]: the peer inputs in flight on a link, in order (links are FIFO).
+      const links: GroupInput<FlexCastMessage>[][] = Array.from({ length: order.length ** 2 }, () => []);
+      let delivered = 0;
+      let sent = 0;
+      for (let id = 0; id < 300 || links.some((link) => link.length > 0); ) {
+        const busy = links.flatMap((link, index) => (link.length > 0 ? [index] : []));
+        let at: number;
+        let input: GroupInput<FlexCastMessage>;
+        if (id < 300 && (busy.length === 0 || prng.chance({ numerator: 1, denominator: 3 }))) {
+          const dst = prng.sample(order, 1 + prng.int(4));
+          const lca = overlay.lca(dst);
+          at = order.indexOf(lca);
+          input = { kind: "request", message: message(`m${id}`, dst) };
+          id += 1;
+        } else {
+          const link = prng.pick(busy);
+          at = link % order.length;
+          input = (links[link] as GroupInput<FlexCastMessage>[]).shift() as GroupInput<FlexCastMessage>;
+        }
+        const outputs = (stepped[at] as FlexCastGroup).step(input);
+        const sink = new GroupOutputCollector<FlexCastMessage>();
+        reused.kind = input.kind;
+        if (input.kind === "request") reused.message = input.message;
+        else {
+          reused.from = input.from;
+          reused.body = input.body;
+        }
+        (sunk[at] as FlexCastGroup).stepInto(reused as GroupInput<FlexCastMessage>, sink);
+        expect(sink.take()).toEqual(outputs);
+        for (const output of outputs) {
+          if (output.kind === "deliver") delivered += 1;
+          if (output.kind === "send") {
+            sent += 1;
+            (links[at * order.length + order.indexOf(output.to)] as GroupInput<FlexCastMessage>[]).push({
+              kind: "peer",
+              from: order[at] as string,
+              body: output.body,
+            });
+          }
+        }
+      }
+      expect(delivered).toBeGreaterThan(300);
+      expect(sent).toBeGreaterThan(300);
+      expect(sunk.map((g) => g.flushesIssued)).toEqual(stepped.map((g) => g.flushesIssued));
+      expect(sunk.some((g) => g.flushesIssued > 0)).toBe(true);
+      expect(sunk.map((g) => g.snapshot())).toEqual(stepped.map((g) => g.snapshot()));
+    },
+  );
 });
