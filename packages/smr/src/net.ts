@@ -356,7 +356,11 @@ export async function startReplica<P = unknown, R = unknown>(
     stopped ??= host.stop().then(() => undefined);
     return stopped;
   };
-  const port = await host.start();
+  // Unable to listen (its port taken): it releases its journal, trace and timers before failing.
+  const port = await host.start().catch(async (error: unknown) => {
+    await stop();
+    throw error;
+  });
   host.connect(addresses);
   return { id: options.id, group, port, stop };
 }

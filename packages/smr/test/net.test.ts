@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { GroupId } from "@amcast/core";
@@ -7,14 +8,14 @@ import { Keyring, publicKeysFromSecret } from "@amcast/runtime";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Application, ClusterConfig, ReplicaHandle, ServiceClient } from "../src/index.js";
 import { connectClient, startReplica } from "../src/index.js";
-import { freePorts } from "./ports.js";
+import { freePorts, onFreePorts } from "./ports.js";
 
-async function config(
+function configOn(
+  ports: readonly number[],
   groups: readonly GroupId[],
   perGroup: number,
   extra: Partial<ClusterConfig>,
-): Promise<ClusterConfig> {
-  const ports = await freePorts(groups.length * perGroup);
+): ClusterConfig {
   return {
     groups: Object.fromEntries(
       groups.map((group, g) => [
@@ -27,6 +28,15 @@ async function config(
     ),
     ...extra,
   };
+}
+
+/** A configuration on free loopback ports, for a cluster that is never started. */
+async function config(
+  groups: readonly GroupId[],
+  perGroup: number,
+  extra: Partial<ClusterConfig>,
+): Promise<ClusterConfig> {
+  return configOn(await freePorts(groups.length * perGroup), groups, perGroup, extra);
 }
 
 /** Answers each message with its position in this replica's delivery order. */
@@ -46,6 +56,41 @@ async function stopAll(): Promise<void> {
   await Promise.all(replicas.splice(0).map((replica) => replica.stop()));
 }
 afterEach(stopAll);
+
+/**
+ * A cluster on free loopback ports, its replicas started by `start` (which adds them to
+ * `replicas`). Should another process take one of the ports before its replica listens, the
+ * replicas are stopped, `undo` clears what they left (data directories), and the cluster starts
+ * again on other ports.
+ */
+function startedCluster(
+  groups: readonly GroupId[],
+  perGroup: number,
+  extra: Partial<ClusterConfig>,
+  start: (cluster: ClusterConfig) => Promise<void>,
+  undo?: () => void,
+): Promise<ClusterConfig> {
+  return onFreePorts(
+    groups.length * perGroup,
+    async (ports) => {
+      const cluster = configOn(ports, groups, perGroup, extra);
+      await start(cluster);
+      return cluster;
+    },
+    async () => {
+      await stopAll();
+      undo?.();
+    },
+  );
+}
+
+/** Empties a data directory a failed start may have written to. */
+function emptied(dir: string): () => void {
+  return () => {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir);
+  };
+}
 
 async function startAll(cluster: ClusterConfig, secret: Buffer, app: () => Application<number, number>) {
   for (const [group, addresses] of Object.entries(cluster.groups))
@@ -82,8 +127,9 @@ describe("startReplica / connectClient over the network runtime", () => {
     timeout: 30_000,
   }, async () => {
     const secret = randomBytes(32);
-    const cluster = await config(["g0", "g1", "g2"], 1, { clientHosts: { clients: 2 } });
-    await startAll(cluster, secret, sequencer);
+    const cluster = await startedCluster(["g0", "g1", "g2"], 1, { clientHosts: { clients: 2 } }, (cluster) =>
+      startAll(cluster, secret, sequencer),
+    );
     const client = await connectClient<number, number>({ cluster, secret, log: () => {} });
     clients.push(client);
     // The client host's clock (its trace's): Unix milliseconds.
@@ -104,8 +150,12 @@ describe("startReplica / connectClient over the network runtime", () => {
     timeout: 60_000,
   }, async () => {
     const secret = randomBytes(32);
-    const cluster = await config(["a", "b"], 3, { mode: "crash", f: 1, protocol: "flexcast" });
-    await startAll(cluster, secret, sequencer);
+    const cluster = await startedCluster(
+      ["a", "b"],
+      3,
+      { mode: "crash", f: 1, protocol: "flexcast" },
+      (cluster) => startAll(cluster, secret, sequencer),
+    );
     const client = await connectClient<number, number>({ cluster, secret, log: () => {} });
     clients.push(client);
     const first = await load(client, ["a", "b"], 60);
@@ -120,24 +170,27 @@ describe("startReplica / connectClient over the network runtime", () => {
     timeout: 60_000,
   }, async () => {
     const secret = randomBytes(32);
-    const base = await config(["a", "b"], 4, { mode: "byzantine", f: 1 });
     const replicaIds = ["a", "b"].flatMap((group) => [0, 1, 2, 3].map((index) => `${group}/${index}`));
     const nodes = [...replicaIds, "clients"];
     // Every process holds only its own keyring; the public keys come with the configuration.
-    const cluster: ClusterConfig = {
-      ...base,
-      publicKeys: publicKeysFromSecret(secret, [...replicaIds, "clients.0"]),
-    };
-    for (const id of replicaIds)
-      replicas.push(
-        await startReplica({
-          cluster,
-          id,
-          keys: Keyring.fromSecret(secret, id, nodes, [id]).toJson(),
-          application: sequencer(),
-          log: () => {},
-        }),
-      );
+    const publicKeys = publicKeysFromSecret(secret, [...replicaIds, "clients.0"]);
+    const cluster = await startedCluster(
+      ["a", "b"],
+      4,
+      { mode: "byzantine", f: 1, publicKeys },
+      async (cluster) => {
+        for (const id of replicaIds)
+          replicas.push(
+            await startReplica({
+              cluster,
+              id,
+              keys: Keyring.fromSecret(secret, id, nodes, [id]).toJson(),
+              application: sequencer(),
+              log: () => {},
+            }),
+          );
+      },
+    );
     const client = await connectClient<number, number>({
       cluster,
       keys: Keyring.fromSecret(secret, "clients", nodes, ["clients.0"]).toJson(),
@@ -157,8 +210,7 @@ describe("startReplica / connectClient over the network runtime", () => {
     timeout: 30_000,
   }, async () => {
     const secret = randomBytes(32);
-    const cluster = await config(["g"], 1, {});
-    await startAll(cluster, secret, sequencer);
+    const cluster = await startedCluster(["g"], 1, {}, (cluster) => startAll(cluster, secret, sequencer));
     const once = await connectClient<number, number>({ cluster, secret, log: () => {} });
     expect(await once.multicast("g", 0)).toEqual({ g: 1 });
     await once.close();
@@ -173,10 +225,9 @@ describe("startReplica / connectClient over the network runtime", () => {
     const secret = randomBytes(32);
     const dir = mkdtempSync(join(tmpdir(), "amcast-smr-restart-"));
     try {
-      const cluster = await config(["a"], 3, { mode: "crash", f: 1 });
       /** Each replica's application: the payloads it delivered, in order. */
       const delivered = new Map<string, number[]>();
-      const start = (id: string): Promise<ReplicaHandle> => {
+      const start = (cluster: ClusterConfig, id: string): Promise<ReplicaHandle> => {
         const log: number[] = [];
         delivered.set(id, log);
         return startReplica<number, number>({
@@ -192,7 +243,15 @@ describe("startReplica / connectClient over the network runtime", () => {
           log: () => {},
         });
       };
-      for (const id of ["a/0", "a/1", "a/2"]) replicas.push(await start(id));
+      const cluster = await startedCluster(
+        ["a"],
+        3,
+        { mode: "crash", f: 1 },
+        async (cluster) => {
+          for (const id of ["a/0", "a/1", "a/2"]) replicas.push(await start(cluster, id));
+        },
+        emptied(dir),
+      );
       const client = await connectClient<number, number>({ cluster, secret, log: () => {} });
       clients.push(client);
       const send = (from: number, count: number) =>
@@ -211,7 +270,7 @@ describe("startReplica / connectClient over the network runtime", () => {
       await send(40, 40);
       // A fresh application on the same data directory: the journal brings it back, the group
       // the rest.
-      replicas.push(await start("a/1"));
+      replicas.push(await start(cluster, "a/1"));
       expect((delivered.get("a/1") as number[]).length).toBeGreaterThanOrEqual(40);
       await send(80, 20);
       await waitFor("a/1", 100);
@@ -232,10 +291,9 @@ describe("startReplica / connectClient over the network runtime", () => {
     }, async () => {
       const secret = randomBytes(32);
       const dir = mkdtempSync(join(tmpdir(), "amcast-smr-state-"));
-      const cluster = await config(["a"], 3, { mode: "crash", f: 1, checkpointEntries: 4 });
       /** Each replica's key-value store, in four partitions (key modulo 4). */
       const stores = new Map<string, Map<number, number>[]>();
-      const start = (id: string): Promise<ReplicaHandle> => {
+      const start = (cluster: ClusterConfig, id: string): Promise<ReplicaHandle> => {
         const partitions = Array.from({ length: 4 }, () => new Map<number, number>());
         stores.set(id, partitions);
         return startReplica<number, number>({
@@ -263,7 +321,15 @@ describe("startReplica / connectClient over the network runtime", () => {
         });
       };
       try {
-        for (const id of ["a/0", "a/1", "a/2"]) replicas.push(await start(id));
+        const cluster = await startedCluster(
+          ["a"],
+          3,
+          { mode: "crash", f: 1, checkpointEntries: 4 },
+          async (cluster) => {
+            for (const id of ["a/0", "a/1", "a/2"]) replicas.push(await start(cluster, id));
+          },
+          emptied(dir),
+        );
         const client = await connectClient<number, number>({ cluster, secret, log: () => {} });
         clients.push(client);
         // One at a time, so the log has a position per multicast and passes several checkpoints.
@@ -276,7 +342,7 @@ describe("startReplica / connectClient over the network runtime", () => {
         await send(22, 30);
         // Back empty, its group no longer holds the log from the start, only checkpoints; or
         // back on its journal, which holds its last checkpoint and the positions after it.
-        replicas.push(await start("a/1"));
+        replicas.push(await start(cluster, "a/1"));
         await send(52, 10);
         const sums = (id: string) =>
           (stores.get(id) as Map<number, number>[]).map((partition) => [...partition].sort());
@@ -308,9 +374,8 @@ describe("startReplica / connectClient over the network runtime", () => {
       const secret = randomBytes(32);
       const dir = mkdtempSync(join(tmpdir(), "amcast-smr-whole-"));
       try {
-        const cluster = await config(["a"], 3, { mode: "crash", f: 1, checkpointEntries: 4 });
         const counts = new Map<string, number>();
-        const start = (id: string): Promise<ReplicaHandle> =>
+        const start = (cluster: ClusterConfig, id: string): Promise<ReplicaHandle> =>
           startReplica<number, number>({
             cluster,
             id,
@@ -332,13 +397,21 @@ describe("startReplica / connectClient over the network runtime", () => {
             log: () => {},
           });
         const ids = ["a/0", "a/1", "a/2"];
-        const started = await Promise.all(ids.map(start));
+        const cluster = await startedCluster(
+          ["a"],
+          3,
+          { mode: "crash", f: 1, checkpointEntries: 4 },
+          async (cluster) => {
+            for (const id of ids) replicas.push(await start(cluster, id));
+          },
+          emptied(dir),
+        );
         const client = await connectClient<number, number>({ cluster, secret, log: () => {} });
         for (let index = 0; index < 12; index += 1) await client.multicast(["a"], index);
         await client.close();
-        await Promise.all(started.map((replica) => replica.stop()));
+        await Promise.all(replicas.splice(0).map((replica) => replica.stop()));
         counts.clear();
-        replicas.push(...(await Promise.all(ids.map(start))));
+        replicas.push(...(await Promise.all(ids.map((id) => start(cluster, id)))));
         const again = await connectClient<number, number>({ cluster, secret, log: () => {} });
         clients.push(again);
         // Each replica's count was rebuilt by the replay: the thirteenth multicast is its thirteenth.
@@ -352,9 +425,57 @@ describe("startReplica / connectClient over the network runtime", () => {
     },
   );
 
+  it("a replica whose port another process took fails with EADDRINUSE; the test clusters then start again on other ports", {
+    timeout: 30_000,
+  }, async () => {
+    const secret = randomBytes(32);
+    const dir = mkdtempSync(join(tmpdir(), "amcast-smr-taken-"));
+    const squatter = createServer();
+    try {
+      await new Promise<void>((resolve) => squatter.listen(0, "127.0.0.1", resolve));
+      const taken = (squatter.address() as { port: number }).port;
+      const failures: string[] = [];
+      const cluster = await onFreePorts(
+        1,
+        async ([port]) => {
+          const cluster = configOn([failures.length === 0 ? taken : (port as number)], ["g"], 1, {});
+          try {
+            replicas.push(
+              await startReplica({
+                cluster,
+                id: "g/0",
+                secret,
+                application: sequencer(),
+                dataDir: dir,
+                log: () => {},
+              }),
+            );
+          } catch (error) {
+            failures.push((error as NodeJS.ErrnoException).code ?? String(error));
+            throw error;
+          }
+          return cluster;
+        },
+        async () => {
+          await stopAll();
+          emptied(dir)();
+        },
+      );
+      expect(failures).toEqual(["EADDRINUSE"]);
+      const client = await connectClient<number, number>({ cluster, secret, log: () => {} });
+      clients.push(client);
+      expect(await client.multicast("g", 0)).toEqual({ g: 1 });
+    } finally {
+      await stopAll();
+      squatter.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("refuses what it cannot run, and strangers", { timeout: 30_000 }, async () => {
     const secret = randomBytes(32);
-    const cluster = await config(["g"], 1, {});
+    // Refusals come before a replica listens: g/0 already running on the port changes none of them.
+    const cluster = await startedCluster(["g"], 1, {}, (cluster) => startAll(cluster, secret, sequencer));
     await expect(startReplica({ cluster, id: "h/0", secret, application: sequencer() })).rejects.toThrow(
       /not a replica of the cluster/,
     );
@@ -367,7 +488,6 @@ describe("startReplica / connectClient over the network runtime", () => {
     await expect(
       startReplica({ cluster: byzantine, id: "g/0", keys, application: sequencer() }),
     ).rejects.toThrow(/cluster\.publicKeys: is missing/);
-    await startAll(cluster, secret, sequencer);
     // A client with another secret never gets through the handshake, and is told so at once.
     const startedAt = Date.now();
     await expect(

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Application, ClusterConfig, ProxyHandle, ReplicaHandle } from "../src/index.js";
 import { startProxy, startReplica } from "../src/index.js";
-import { freePorts } from "./ports.js";
+import { onFreePorts } from "./ports.js";
 
 /**
  * `startProxy` (amcast proxy): plain HTTP clients multicast through it; a retry of the same
@@ -26,19 +26,32 @@ afterAll(async () => {
 
 describe("amcast proxy", () => {
   it("multicasts plain JSON requests, answers retries from the first multicast, refuses bad ones", async () => {
-    const [left, right] = await freePorts(2);
-    const cluster: ClusterConfig = {
-      groups: {
-        left: [{ host: "127.0.0.1", port: left as number }],
-        right: [{ host: "127.0.0.1", port: right as number }],
-      },
-    };
     const secret = randomBytes(32);
     const applied: Record<string, string[]> = { left: [], right: [] };
-    for (const group of ["left", "right"])
-      replicas.push(
-        await startReplica({ cluster, id: `${group}/0`, secret, application: counter(applied[group] ?? []) }),
-      );
+    const cluster = await onFreePorts(
+      2,
+      async ([left, right]) => {
+        const cluster: ClusterConfig = {
+          groups: {
+            left: [{ host: "127.0.0.1", port: left as number }],
+            right: [{ host: "127.0.0.1", port: right as number }],
+          },
+        };
+        for (const group of ["left", "right"])
+          replicas.push(
+            await startReplica({
+              cluster,
+              id: `${group}/0`,
+              secret,
+              application: counter(applied[group] ?? []),
+            }),
+          );
+        return cluster;
+      },
+      async () => {
+        await Promise.all(replicas.splice(0).map((replica) => replica.stop()));
+      },
+    );
     proxy = await startProxy({ cluster, secret, bodyBytesMax: 1024 });
     const url = `http://127.0.0.1:${proxy.port}/multicast`;
     const post = async (body: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
