@@ -62,6 +62,8 @@ export type NetSummary = Pick<
   | "logicErrors"
   | "cpuMsReplicas"
   | "cpuMsClients"
+  | "workloadCpuMsReplicas"
+  | "workloadCpuMsClients"
   | "workloadMs"
   | "startupMs"
 > & { readonly processes: number; readonly schedulingDelayMs: number };
@@ -85,6 +87,8 @@ export function netSummary(outcome: NetOutcome): NetSummary {
     logicErrors: net.logicErrors,
     cpuMsReplicas: Math.round(net.cpuMsReplicas),
     cpuMsClients: Math.round(net.cpuMsClients),
+    workloadCpuMsReplicas: Math.round(net.workloadCpuMsReplicas),
+    workloadCpuMsClients: Math.round(net.workloadCpuMsClients),
     workloadMs: Math.round(net.workloadMs),
     startupMs: Math.round(net.startupMs),
     schedulingDelayMs: Math.round(net.schedulingDelayMs.mean * 100) / 100,

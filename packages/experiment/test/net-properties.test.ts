@@ -145,6 +145,18 @@ for (const protocol of PROTOCOLS) {
         expect(outcome.net.logicErrors).toBe(0);
         // Every replica process ran and reported.
         expect(Object.keys(outcome.net.perNode)).toHaveLength(outcome.net.nodes);
+        // A node's CPU in its workload window is part of its whole run's, and none without workload.
+        for (const stats of Object.values(outcome.net.perNode)) {
+          expect(stats.workloadCpuUserMs).toBeGreaterThanOrEqual(0);
+          expect(stats.workloadCpuUserMs).toBeLessThanOrEqual(stats.cpuUserMs);
+          expect(stats.workloadCpuSystemMs).toBeGreaterThanOrEqual(0);
+          expect(stats.workloadCpuSystemMs).toBeLessThanOrEqual(stats.cpuSystemMs);
+          if (stats.multicasts + stats.completed + stats.deliveries === 0)
+            expect(stats.workloadCpuUserMs + stats.workloadCpuSystemMs).toBe(0);
+        }
+        expect(outcome.net.workloadCpuMsClients).toBeGreaterThan(0);
+        expect(outcome.net.workloadCpuMsClients).toBeLessThanOrEqual(outcome.net.cpuMsClients);
+        expect(outcome.net.workloadCpuMsReplicas).toBeLessThanOrEqual(outcome.net.cpuMsReplicas);
       });
     }
   });

@@ -116,9 +116,21 @@ export interface HostStats {
   logicErrors: number;
   /** Times new work was held back because a send queue was congested. */
   congestionEpisodes: number;
-  /** CPU time of the OS process (user and system) from the host's start to its stop, in ms (start-up excluded). */
+  /**
+   * CPU time of the OS process (user and system) from the host's start to its stop, in ms (module
+   * loading excluded; connecting, waiting for the other nodes and the drain and stop tail included).
+   */
   cpuUserMs: number;
   cpuSystemMs: number;
+  /**
+   * CPU time of the OS process (user and system) in the node's workload window, in ms: from its
+   * first workload event — a multicast started or completed (a client host), a delivery (a
+   * replica) — to the first check after its last one (checks every `WORKLOAD_CPU_SAMPLE_MS`, and
+   * at stop). Start-up and the drain and stop tail are left out; so is a replica's work on the
+   * first multicasts before its first delivery (a pipeline's worth). 0 without workload events.
+   */
+  workloadCpuUserMs: number;
+  workloadCpuSystemMs: number;
   transport: TransportStats;
   /** Byzantine mode: the node's Ed25519 work (added by the node when it stops). */
   signatures?: SignatureStats;
@@ -185,6 +197,8 @@ interface ClientSlot {
 
 /** Log lines about logic errors before they are only counted. */
 const LOGIC_ERRORS_LOGGED_MAX = 10;
+/** How often a host checks whether its workload window goes on (see `HostStats.workloadCpuUserMs`). */
+const WORKLOAD_CPU_SAMPLE_MS = 10;
 
 /**
  * Runs process logic on a real node: feeds it what arrives on the node's links, a tick every
@@ -221,6 +235,12 @@ export class NodeHost {
   private stopped = false;
   /** The process's CPU time when the host started (module loading and start-up are not the host's). */
   private cpuAtStart: NodeJS.CpuUsage = { user: 0, system: 0 };
+  /** The process's CPU time at the node's first workload event, and after its last one seen by a check. */
+  private workloadCpuFirst: NodeJS.CpuUsage | undefined;
+  private workloadCpuLast: NodeJS.CpuUsage | undefined;
+  /** Workload events when `workloadCpuLast` was read. */
+  private workloadEventsSampled = 0;
+  private workloadCpuTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: NodeHostOptions) {
     this.options = options;
@@ -256,6 +276,8 @@ export class NodeHost {
       congestionEpisodes: 0,
       cpuUserMs: 0,
       cpuSystemMs: 0,
+      workloadCpuUserMs: 0,
+      workloadCpuSystemMs: 0,
       transport: this.transport.stats,
     };
     for (const logic of options.processes) {
@@ -301,6 +323,10 @@ export class NodeHost {
    */
   async start(): Promise<number> {
     this.cpuAtStart = process.cpuUsage();
+    // Reading the CPU costs a system call: the end of the workload window is checked for
+    // periodically, not at every event.
+    this.workloadCpuTimer = setInterval(() => this.sampleWorkloadCpu(), WORKLOAD_CPU_SAMPLE_MS);
+    this.workloadCpuTimer.unref();
     const t = this.stamp();
     for (const logic of this.options.processes) {
       const group = this.options.groupOf(logic.id);
@@ -382,6 +408,7 @@ export class NodeHost {
     if (this.stopped) throw new Error(`${this.options.self} is stopped`);
     const { message, outputs } = logic.multicast(dst, payloadBytes, payload);
     this.calls.set(message.id, onComplete);
+    this.workloadEvent();
     this.stats.multicasts += 1;
     this.options.trace?.write(
       `{"ev":"multicast","id":${jsonString(message.id)},"client":${jsonString(client)},"dst":${jsonIds(message.dst)},"t":${this.stamp()}}`,
@@ -406,6 +433,8 @@ export class NodeHost {
   async stop(): Promise<HostStats> {
     if (!this.stopped) {
       this.stopped = true;
+      if (this.workloadCpuTimer !== undefined) clearInterval(this.workloadCpuTimer);
+      this.sampleWorkloadCpu();
       if (this.tickTimer !== undefined) clearInterval(this.tickTimer);
       if (this.arrivalTimer !== undefined) clearTimeout(this.arrivalTimer);
       for (const timer of this.timers) clearTimeout(timer);
@@ -430,7 +459,29 @@ export class NodeHost {
     const cpu = process.cpuUsage(this.cpuAtStart);
     this.stats.cpuUserMs = cpu.user / 1000;
     this.stats.cpuSystemMs = cpu.system / 1000;
+    if (this.workloadCpuFirst !== undefined && this.workloadCpuLast !== undefined) {
+      this.stats.workloadCpuUserMs = (this.workloadCpuLast.user - this.workloadCpuFirst.user) / 1000;
+      this.stats.workloadCpuSystemMs = (this.workloadCpuLast.system - this.workloadCpuFirst.system) / 1000;
+    }
     return this.stats;
+  }
+
+  /** Multicasts started, completions and deliveries so far (see `HostStats.workloadCpuUserMs`). */
+  private workloadEvents(): number {
+    return this.stats.multicasts + this.stats.completed + this.stats.deliveries;
+  }
+
+  /** Opens the workload window at the node's first workload event (call before counting it). */
+  private workloadEvent(): void {
+    if (this.workloadCpuFirst === undefined) this.workloadCpuFirst = process.cpuUsage();
+  }
+
+  /** Moves the end of the workload window here if there were workload events since the last check. */
+  private sampleWorkloadCpu(): void {
+    const events = this.workloadEvents();
+    if (events === this.workloadEventsSampled) return;
+    this.workloadEventsSampled = events;
+    this.workloadCpuLast = process.cpuUsage();
   }
 
   private now(): number {
@@ -564,6 +615,7 @@ export class NodeHost {
           break;
         }
         case "deliver": {
+          this.workloadEvent();
           this.stats.deliveries += 1;
           const suffix =
             this.deliverSuffix.get(logic.id) ??
@@ -630,6 +682,7 @@ export class NodeHost {
     }
     const { message, outputs } = started;
     slot.inFlight.add(message.id);
+    this.workloadEvent();
     this.stats.multicasts += 1;
     this.options.trace?.write(
       `{"ev":"multicast","id":${jsonString(message.id)},"client":${jsonString(logic.id)},"dst":${jsonIds(message.dst)},"t":${this.stamp()}}`,
@@ -662,6 +715,7 @@ export class NodeHost {
     const call = this.calls.get(id);
     if (call !== undefined) {
       this.calls.delete(id);
+      this.workloadEvent();
       this.stats.completed += 1;
       this.options.trace?.write(
         `{"ev":"complete","id":${jsonString(id)},"client":${jsonString(client)},"t":${this.stamp()}}`,
@@ -678,6 +732,7 @@ export class NodeHost {
       this.options.log(`${client} completed ${id}, which is not in flight`);
       return;
     }
+    this.workloadEvent();
     this.stats.completed += 1;
     this.options.trace?.write(
       `{"ev":"complete","id":${jsonString(id)},"client":${jsonString(client)},"t":${this.stamp()}}`,

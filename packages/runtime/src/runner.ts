@@ -107,9 +107,12 @@ export interface NetRunStats {
   readonly recovered: readonly { readonly proc: string; readonly t: number; readonly restartMs: number }[];
   /** The fault plan's partitions as applied: when each was cut and healed (trace clock, ms). */
   readonly partitions: readonly AppliedPartition[];
-  /** CPU time (user + system) of the replica processes and of the client hosts, in ms. */
+  /** CPU time (user + system) of the replica processes and of the client hosts, in ms, each from its host's start to its stop. */
   readonly cpuMsReplicas: number;
   readonly cpuMsClients: number;
+  /** The same in each node's workload window (see `HostStats.workloadCpuUserMs`), in ms. */
+  readonly workloadCpuMsReplicas: number;
+  readonly workloadCpuMsClients: number;
   /** Wall time from the workload's start to the last node's stop. */
   readonly workloadMs: number;
   /** Wall time to start the nodes and connect them. */
@@ -760,13 +763,15 @@ export async function runCluster(
       arrivalsSkipped: sum((node) => node.arrivalsSkipped),
     };
     const dataFrames = sum((node) => node.transport.dataFramesSent);
-    const cpuOf = (role: DeployedNode["role"]): number =>
+    const cpuOf = (role: DeployedNode["role"], cpuMs: (stats: HostStats) => number): number =>
       nodes
         .filter((node) => node.role === role)
-        .reduce(
-          (total, node) => total + (perNode[node.id]?.cpuUserMs ?? 0) + (perNode[node.id]?.cpuSystemMs ?? 0),
-          0,
-        );
+        .reduce((total, node) => {
+          const stats = perNode[node.id];
+          return total + (stats === undefined ? 0 : cpuMs(stats));
+        }, 0);
+    const wholeRun = (stats: HostStats): number => stats.cpuUserMs + stats.cpuSystemMs;
+    const workloadWindow = (stats: HostStats): number => stats.workloadCpuUserMs + stats.workloadCpuSystemMs;
     return {
       sim,
       wallMs: performance.now() - startedAt,
@@ -787,8 +792,10 @@ export async function runCluster(
         killed,
         recovered,
         partitions: partitionsApplied,
-        cpuMsReplicas: cpuOf("replica"),
-        cpuMsClients: cpuOf("clients"),
+        cpuMsReplicas: cpuOf("replica", wholeRun),
+        cpuMsClients: cpuOf("clients", wholeRun),
+        workloadCpuMsReplicas: cpuOf("replica", workloadWindow),
+        workloadCpuMsClients: cpuOf("clients", workloadWindow),
         workloadMs,
         startupMs,
         // The histogram holds whole periods: what is late is beyond the period.
