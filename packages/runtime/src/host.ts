@@ -125,8 +125,8 @@ export interface HostStats {
   /**
    * CPU time of the OS process (user and system) in the node's workload window, in ms: from its
    * first workload event — a multicast started or completed (a client host), a delivery (a
-   * replica) — to the first check after its last one (checks every `WORKLOAD_CPU_SAMPLE_MS`, and
-   * at stop). Start-up and the drain and stop tail are left out; so is a replica's work on the
+   * replica) — to the first check after its last one (checks at every tick, or every
+   * `WORKLOAD_CPU_SAMPLE_MS` on a node that does not tick, and at stop). Start-up and the drain and stop tail are left out; so is a replica's work on the
    * first multicasts before its first delivery (a pipeline's worth). 0 without workload events.
    */
   workloadCpuUserMs: number;
@@ -197,7 +197,7 @@ interface ClientSlot {
 
 /** Log lines about logic errors before they are only counted. */
 const LOGIC_ERRORS_LOGGED_MAX = 10;
-/** How often a host checks whether its workload window goes on (see `HostStats.workloadCpuUserMs`). */
+/** How often a host that does not tick checks whether its workload window goes on (see `HostStats.workloadCpuUserMs`). */
 const WORKLOAD_CPU_SAMPLE_MS = 10;
 
 /**
@@ -323,10 +323,6 @@ export class NodeHost {
    */
   async start(): Promise<number> {
     this.cpuAtStart = process.cpuUsage();
-    // Reading the CPU costs a system call: the end of the workload window is checked for
-    // periodically, not at every event.
-    this.workloadCpuTimer = setInterval(() => this.sampleWorkloadCpu(), WORKLOAD_CPU_SAMPLE_MS);
-    this.workloadCpuTimer.unref();
     const t = this.stamp();
     for (const logic of this.options.processes) {
       const group = this.options.groupOf(logic.id);
@@ -350,6 +346,11 @@ export class NodeHost {
     const port = await this.transport.start();
     if (this.options.processes.some((logic) => logic.wantsTicks)) {
       this.tickTimer = setInterval(() => this.tick(), this.options.tickMs);
+    } else {
+      // Reading the CPU costs a system call: the end of the workload window is checked for
+      // periodically, at each tick (below) or, on a node that does not tick, by its own timer.
+      this.workloadCpuTimer = setInterval(() => this.sampleWorkloadCpu(), WORKLOAD_CPU_SAMPLE_MS);
+      this.workloadCpuTimer.unref();
     }
     return port;
   }
@@ -527,6 +528,7 @@ export class NodeHost {
 
   private tick(): void {
     if (this.stopped) return;
+    this.sampleWorkloadCpu();
     this.stats.ticks += 1;
     const journal = this.options.journal;
     journal?.recordTick();
