@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { OrderedInput, OrderingOptions } from "../src/index.js";
+import type { OrderingOptions } from "../src/index.js";
 import { DEFAULT_ORDERING, PbftOrderer, SimulatedSignatures } from "../src/index.js";
+import { request } from "./requests.js";
 
 /**
  * B1b: a primary holds a batch that is not full for the current tick only under load (its last
@@ -116,18 +117,3 @@ describe("PBFT batching (B1b)", () => {
     expect(group.proposed).toEqual([1, 2, 3, 8, 1, 1]);
   });
 });
-
-function request(key: string): OrderedInput {
-  return {
-    kind: "request",
-    key,
-    client: "c",
-    seq: 0,
-    message: { id: key, client: "c", dst: ["g"], payloadBytes: 0 },
-    view: 0,
-    settled: 0,
-    digest: "",
-    signature: "",
-    bytes: 16,
-  };
-}
