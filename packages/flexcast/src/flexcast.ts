@@ -875,13 +875,11 @@ function describeFlexCast(body: FlexCastMessage): WireDescription {
   switch (body.type) {
     case "msg": {
       const message = body.message;
-      const carried =
-        message === null
-          ? 0
-          : 4 +
-            message.client.length +
-            message.dst.reduce((sum, group) => sum + group.length, 0) +
-            message.payloadBytes;
+      let carried = 0;
+      if (message !== null) {
+        carried = 4 + message.client.length + message.payloadBytes;
+        for (const group of message.dst) carried += group.length;
+      }
       return {
         kind: body.message === null ? "flush" : "msg",
         id: body.id,

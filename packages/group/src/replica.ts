@@ -1076,6 +1076,12 @@ export class Replica<M> implements ProcessLogic {
       bytes += description.bytes;
     }
     const carried = ids !== undefined && ids.length > 0 ? ids : undefined;
+    if (this.mode === "solo") {
+      // Nothing keeps a solo item (it is never sent again): its copies go out as they are made.
+      for (const replica of this.spec.membership.replicas(to))
+        this.out.send(replica, envelope, bytes, label, true, id, carried);
+      return;
+    }
     const sends: ProcessOutput[] = [];
     for (const replica of this.spec.membership.replicas(to)) {
       const send: Mutable<ProcessSend> = {
@@ -1090,7 +1096,7 @@ export class Replica<M> implements ProcessLogic {
       if (carried !== undefined) send.ids = carried;
       sends.push(send);
     }
-    if (this.mode !== "solo") this.recentItems.add(to, k, sends, bytes);
+    this.recentItems.add(to, k, sends, bytes);
     if (this.mode === "crash" && !this.leadsGroup()) return;
     for (const send of sends) this.out.output(send);
   }
