@@ -723,7 +723,8 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       outputs.send(this.groupAt(first), body);
       return [{ target: first, seq }];
     }
-    const refs: NotificationRef[] = [];
+    // Most deliveries notify nobody: the shared empty list then.
+    let refs: NotificationRef[] | undefined;
     const last = dst[dst.length - 1] as number;
     for (let target = this.position + 1; target < last; target += 1) {
       if (dst.includes(target) || this.targets[target] !== true) continue;
@@ -731,9 +732,10 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       this.notificationSeq += 1;
       const body: FlexNotif = { type: "notif", id, dst, seq, hst: this.knowledge.windowsFor(target) };
       outputs.send(this.groupAt(target), body);
+      refs ??= [];
       refs.push({ target, seq });
     }
-    return refs;
+    return refs ?? NO_REFS;
   }
 
   /**
