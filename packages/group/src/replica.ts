@@ -501,16 +501,20 @@ export class Replica<M> implements ProcessLogic {
       this.drop("malformed");
       return;
     }
+    let newLeader = false;
     if (this.mode === "crash" && term !== undefined) {
       // A leader of a later term than the one known (Raft has one leader per term).
       const known = this.leaderOf.get(fromGroup);
-      if (known === undefined || term >= known.term) this.leaderOf.set(fromGroup, { replica: from, term });
+      newLeader = known === undefined || term > known.term || (term === known.term && from !== known.replica);
+      if (newLeader) this.leaderOf.set(fromGroup, { replica: from, term });
     }
     // Crash mode: the leader answers for its group (one that becomes leader sends its kept items
     // again anyway, see `leadsGroup`); the followers' copies would only be dropped as repeats.
     if (this.mode === "crash" && !this.leadsGroup()) return;
+    // A new leader's ask is always answered: items sent since any earlier answer to it went to
+    // its predecessor, and may have died there.
     const answeredAt = this.resentAtTick.get(from);
-    if (answeredAt !== undefined && this.ticks - answeredAt < RESEND_ANSWER_TICKS_MIN) return;
+    if (!newLeader && answeredAt !== undefined && this.ticks - answeredAt < RESEND_ANSWER_TICKS_MIN) return;
     this.resentAtTick.set(from, this.ticks);
     for (const send of this.recentItems.sendsTo(fromGroup, from, envelope.k)) this.out.output(send);
   }
