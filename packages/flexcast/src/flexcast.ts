@@ -395,7 +395,8 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     // A local message's lca is its one destination (most requests: no lookup of a position).
     const dst = message.dst;
     const lca = dst.length === 1 ? dst[0] : dst.includes(this.group) ? this.overlay.lca(dst) : undefined;
-    if (lca !== this.group) assert(false, `${this.group} got ${message.id} for ${dst.join(",")}, not as its lca`);
+    if (lca !== this.group)
+      assert(false, `${this.group} got ${message.id} for ${dst.join(",")}, not as its lca`);
     if (message.id.startsWith(FLUSH_PREFIX)) assert(false, `client message ${message.id} looks like a flush`);
     this.deliveredCount += 1;
     if (dst.length === 1) {
