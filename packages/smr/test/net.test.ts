@@ -8,7 +8,7 @@ import { Keyring, publicKeysFromSecret } from "@amcast/runtime";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Application, ClusterConfig, ReplicaHandle, ServiceClient } from "../src/index.js";
 import { connectClient, startReplica } from "../src/index.js";
-import { freePorts, onFreePorts } from "./ports.js";
+import { freeLoopbackPorts, onFreePorts } from "../src/ports.js";
 
 function configOn(
   ports: readonly number[],
@@ -36,7 +36,7 @@ async function config(
   perGroup: number,
   extra: Partial<ClusterConfig>,
 ): Promise<ClusterConfig> {
-  return configOn(await freePorts(groups.length * perGroup), groups, perGroup, extra);
+  return configOn(await freeLoopbackPorts(groups.length * perGroup), groups, perGroup, extra);
 }
 
 /** Answers each message with its position in this replica's delivery order. */
