@@ -572,6 +572,31 @@ describe("Ctrl-C and bad keys on processes started by hand", () => {
   });
 });
 
+/**
+ * Writes DIR/deployment.json (experiments/one.json, its one replica a/0 on `port`, and `extra`)
+ * and starts a/0 from it with the secret in DIR/cluster.secret.
+ */
+function loneReplica(dir: string, port: number, extra: object = {}): Running {
+  writeFileSync(
+    join(dir, "deployment.json"),
+    JSON.stringify({
+      kind: "deployment",
+      experiment: "../experiments/one.json",
+      replicas: [{ id: "a/0", host: "127.0.0.1", port }],
+      ...extra,
+    }),
+  );
+  return startCli(
+    "replica",
+    "--deployment",
+    join(dir, "deployment.json"),
+    "--id",
+    "a/0",
+    "--secret-file",
+    join(dir, "cluster.secret"),
+  );
+}
+
 describe("a replica whose port another process holds", () => {
   it("says so in one line and exits 2; the test's start then tries again on another port", {
     timeout: 60_000,
@@ -584,23 +609,7 @@ describe("a replica whose port another process holds", () => {
     const attempts: Running[] = [];
     try {
       await replicasOnFreePorts(1, ([free]) => {
-        writeFileSync(
-          join(dir, "deployment.json"),
-          JSON.stringify({
-            kind: "deployment",
-            experiment: "../experiments/one.json",
-            replicas: [{ id: "a/0", host: "127.0.0.1", port: attempts.length === 0 ? taken : free }],
-          }),
-        );
-        const replica = startCli(
-          "replica",
-          "--deployment",
-          join(dir, "deployment.json"),
-          "--id",
-          "a/0",
-          "--secret-file",
-          join(dir, "cluster.secret"),
-        );
+        const replica = loneReplica(dir, attempts.length === 0 ? taken : (free as number));
         attempts.push(replica);
         return [replica];
       });
@@ -628,26 +637,7 @@ describe("a replica process facing bad frames", () => {
     let port = 0;
     const [replica] = (await replicasOnFreePorts(1, ([free]) => {
       port = free as number;
-      writeFileSync(
-        join(dir, "deployment.json"),
-        JSON.stringify({
-          kind: "deployment",
-          experiment: "../experiments/one.json",
-          replicas: [{ id: "a/0", host: "127.0.0.1", port }],
-          transport: { frameBytesMax: 65_536, batchBytesMax: 32_768 },
-        }),
-      );
-      return [
-        startCli(
-          "replica",
-          "--deployment",
-          join(dir, "deployment.json"),
-          "--id",
-          "a/0",
-          "--secret-file",
-          join(dir, "cluster.secret"),
-        ),
-      ];
+      return [loneReplica(dir, port, { transport: { frameBytesMax: 65_536, batchBytesMax: 32_768 } })];
     })) as [Running];
 
     /** Connects, reads the challenge, sends `frame`, resolves once the replica closed the connection. */

@@ -1,5 +1,5 @@
 import type { ClusterConfig } from "@amcast/smr";
-import { onFreePorts } from "@amcast/smr";
+import { loopbackGroups, onFreePorts } from "@amcast/smr";
 
 /**
  * A cluster on loopback (`perGroup` replicas per group, each on a free port; `rest` as given),
@@ -17,18 +17,7 @@ export function loopbackCluster(
   return onFreePorts(
     groups.length * perGroup,
     async (ports) => {
-      const cluster: ClusterConfig = {
-        ...rest,
-        groups: Object.fromEntries(
-          groups.map((group, g) => [
-            group,
-            Array.from({ length: perGroup }, (_, r) => ({
-              host: "127.0.0.1",
-              port: ports[g * perGroup + r] as number,
-            })),
-          ]),
-        ),
-      };
+      const cluster: ClusterConfig = { ...rest, groups: loopbackGroups(ports, groups, perGroup) };
       await start(cluster);
       return cluster;
     },

@@ -1,4 +1,5 @@
 import { createServer, type Server } from "node:net";
+import type { ClusterConfig } from "./net.js";
 
 /**
  * `count` distinct ports the kernel hands out on loopback now: free when asked for, not held
@@ -48,4 +49,21 @@ export async function onFreePorts<T>(
       await undo();
     }
   }
+}
+
+/** A cluster's replica addresses on loopback: `perGroup` per group, at `ports` group after group. */
+export function loopbackGroups(
+  ports: readonly number[],
+  groups: readonly string[],
+  perGroup: number,
+): ClusterConfig["groups"] {
+  return Object.fromEntries(
+    groups.map((group, g) => [
+      group,
+      Array.from({ length: perGroup }, (_, r) => ({
+        host: "127.0.0.1",
+        port: ports[g * perGroup + r] as number,
+      })),
+    ]),
+  );
 }
