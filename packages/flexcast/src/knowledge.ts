@@ -67,10 +67,21 @@ export class Vertex {
   slotEnd = 0;
   /** Histories this message has joined here, retained or not (see `Knowledge.tombstones`). */
   appearances = 0;
+  /** Histories held here that this message joins in the end (`Knowledge.historiesOf`). */
+  readonly joins: number;
+  /**
+   * Every destination is above this group: no copy, acknowledgement or notification names it here,
+   * and rule 4 counts no group of it (only groups below count). Kept here so that the walks and
+   * collection need not read the entry.
+   */
+  destinationsAbove = false;
+  /** In the map by id (`Knowledge.vertices`): false once nothing here can ask for it by id. */
+  indexed = true;
 
   constructor(entry: HistoryEntry, toMe: boolean, slotPairs: number) {
     this.entry = entry;
     this.toMe = toMe;
+    this.joins = slotPairs;
     this.slots = slotSpace(slotPairs);
   }
 
@@ -318,7 +329,18 @@ export class Knowledge {
    */
   private readonly sentToAll: number[];
   private readonly atMinimum: number[];
+  /**
+   * The vertices that may still be asked for by id here: a message addressed to this group (its
+   * copy, acknowledgements and blockers name it), one whose destinations span this group (a
+   * notification may name it), and one that has not yet joined every history it joins here (its
+   * next entry looks it up). A message whose destinations are all above this group leaves the map
+   * once it joined all their histories — most vertices at a group low in a long order — so the
+   * map holds little more than the messages in flight and stays small where it is read for every
+   * appended entry. Such a vertex lives on in the histories until collected (`vertexTotal`).
+   */
   private readonly vertices = new Map<MessageId, Vertex>();
+  /** Vertices held here, in the map by id or not: one per retained message. */
+  private vertexTotal = 0;
   /**
    * Messages whose every retained entry was collected while some destination above this group
    * had not yet shown its entry for them here (by id: how many histories they had joined). Such
@@ -379,7 +401,7 @@ export class Knowledge {
   }
 
   get vertexCount(): number {
-    return this.vertices.size;
+    return this.vertexTotal;
   }
 
   /**
@@ -533,7 +555,9 @@ export class Knowledge {
     let vertex = this.vertices.get(entry.id);
     if (vertex === undefined) {
       vertex = new Vertex(entry, entry.dst.includes(this.self), this.historiesOf(entry));
+      vertex.destinationsAbove = (entry.dst[entry.dst.length - 1] as number) < this.self;
       this.vertices.set(entry.id, vertex);
+      this.vertexTotal += 1;
       const appearances = this.tombstones.size === 0 ? undefined : this.tombstones.get(entry.id);
       if (appearances !== undefined) {
         this.tombstones.delete(entry.id);
@@ -543,7 +567,14 @@ export class Knowledge {
     } else {
       if (vertex.entry.dst.length !== entry.dst.length) assert(false, `${entry.id} changed destinations`);
     }
-    return this.join(owner, history, entry, vertex);
+    this.join(owner, history, entry, vertex);
+    // All its destinations above this group and every one of their histories joined: nothing
+    // here names it any more (see `vertices`).
+    if (vertex.destinationsAbove && vertex.appearances === vertex.joins) {
+      this.vertices.delete(entry.id);
+      vertex.indexed = false;
+    }
+    return vertex;
   }
 
   /** `vertex` (of `entry`) joins the history of `owner` as its next entry. */
@@ -583,6 +614,7 @@ export class Knowledge {
     this.vertices.set(entry.id, vertex);
     // A set that grew the map added the id (one lookup where `has` then `set` take two).
     if (this.vertices.size <= known) assert(false, `${entry.id} is already known to ${this.self}`);
+    this.vertexTotal += 1;
     return vertex;
   }
 
@@ -627,7 +659,8 @@ export class Knowledge {
     for (let vertex = stack.pop(); vertex !== undefined; vertex = stack.pop()) {
       if (vertex.dead) continue;
       vertex.dead = true;
-      if (vertex.entry.flush !== true)
+      // Rule 4 reads the epochs of groups below this one only.
+      if (!vertex.destinationsAbove && vertex.entry.flush !== true)
         for (const group of vertex.entry.dst) this.deadSeenEpoch[group] = this.flushEpoch;
       this.collectable = true;
       const slots = vertex.slots;
@@ -765,9 +798,13 @@ export class Knowledge {
         // Its slot in this history goes; the others keep their order.
         vertex.dropSlot(history.owner);
         if (vertex.slotEnd === 0) {
-          this.vertices.delete(vertex.entry.id);
-          if (vertex.appearances < this.historiesOf(vertex.entry))
-            this.tombstones.set(vertex.entry.id, vertex.appearances);
+          this.vertexTotal -= 1;
+          // One out of the map joined every history it joins here: no entry of it comes back.
+          if (vertex.indexed) {
+            this.vertices.delete(vertex.entry.id);
+            if (vertex.appearances < vertex.joins)
+              this.tombstones.set(vertex.entry.id, vertex.appearances);
+          }
         }
       }
       this.retained -= cut - history.base;
