@@ -802,8 +802,7 @@ export class Knowledge {
           // One out of the map joined every history it joins here: no entry of it comes back.
           if (vertex.indexed) {
             this.vertices.delete(vertex.entry.id);
-            if (vertex.appearances < vertex.joins)
-              this.tombstones.set(vertex.entry.id, vertex.appearances);
+            if (vertex.appearances < vertex.joins) this.tombstones.set(vertex.entry.id, vertex.appearances);
           }
         }
       }
