@@ -552,12 +552,22 @@ export class Knowledge {
   /** Appends an entry to the history of `owner` (a window's new entry, or this group's delivery). */
   append(owner: Position, entry: HistoryEntry): Vertex {
     const history = this.histories[owner] as History;
+    // An entry in its lca's history is the message's first here: the lca delivers first, every
+    // group that knows another destination's entry of it knew the lca's before (it came with the
+    // copy), and windows carry the histories in order, the lca's before those below it; so it
+    // has no vertex here and none was collected (a tombstone follows an appearance). No lookup:
+    // the map's size says the id was new, as in `fresh`.
+    if (owner === entry.dst[0]) {
+      const vertex = this.vertexOf(entry);
+      const known = this.vertices.size;
+      this.vertices.set(entry.id, vertex);
+      if (this.vertices.size <= known) assert(false, `${entry.id} known here before its lca's entry`);
+      return this.join(owner, history, entry, vertex);
+    }
     let vertex = this.vertices.get(entry.id);
     if (vertex === undefined) {
-      vertex = new Vertex(entry, entry.dst.includes(this.self), this.historiesOf(entry));
-      vertex.destinationsAbove = (entry.dst[entry.dst.length - 1] as number) < this.self;
+      vertex = this.vertexOf(entry);
       this.vertices.set(entry.id, vertex);
-      this.vertexTotal += 1;
       const appearances = this.tombstones.size === 0 ? undefined : this.tombstones.get(entry.id);
       if (appearances !== undefined) {
         this.tombstones.delete(entry.id);
@@ -574,6 +584,14 @@ export class Knowledge {
       this.vertices.delete(entry.id);
       vertex.indexed = false;
     }
+    return vertex;
+  }
+
+  /** A new vertex for `entry`, counted. */
+  private vertexOf(entry: HistoryEntry): Vertex {
+    const vertex = new Vertex(entry, entry.dst.includes(this.self), this.historiesOf(entry));
+    vertex.destinationsAbove = (entry.dst[entry.dst.length - 1] as number) < this.self;
+    this.vertexTotal += 1;
     return vertex;
   }
 
