@@ -3,7 +3,7 @@ import { CdagOverlay, GroupOutputCollector, Prng } from "@amcast/core";
 import { describe, expect, it } from "vitest";
 import type { FlexCastMessage } from "../src/index.js";
 import { DEFAULT_FLEXCAST_OPTIONS, FlexCastGroup, flexcast, flexcastLatencyMs } from "../src/index.js";
-import { History, Vertex } from "../src/knowledge.js";
+import { History, Knowledge, Vertex } from "../src/knowledge.js";
 import type { HistoryEntry } from "../src/messages.js";
 import { Net, windows } from "./net.js";
 
@@ -133,6 +133,29 @@ describe("FlexCast group logic", () => {
     vertex.dropSlot(1);
     expect(vertex.slots.slice(0, vertex.slotEnd)).toEqual([0, 3]);
     expect(() => vertex.dropSlot(1)).toThrow(/no entry in 1's history/);
+  });
+
+  it("the map by id keeps what can still be asked for by id; an lca's entry is its message's first", () => {
+    // Group 3 of 5: x's destinations are above it, y's span it (a notification may name y).
+    const knowledge = new Knowledge(3, 5, true);
+    const x: HistoryEntry = { id: "x", dst: [0, 1] };
+    const y: HistoryEntry = { id: "y", dst: [1, 4] };
+    knowledge.merge(2, [{ group: 0, from: 0, entries: [x] }]);
+    // x's entry in 1's history is still to come, and finds its vertex by id.
+    const vertexOfX = knowledge.vertex("x");
+    expect(vertexOfX?.slotEnd).toBe(2);
+    knowledge.merge(2, [{ group: 1, from: 0, entries: [x, y] }]);
+    expect(knowledge.vertex("x")).toBeUndefined();
+    expect(vertexOfX?.slotEnd).toBe(4);
+    expect(knowledge.histories[1]?.vertexAt(0)).toBe(vertexOfX);
+    expect(knowledge.vertex("y")?.entry).toBe(y);
+    expect(knowledge.vertexCount).toBe(2);
+    // Another destination's entry before the lca's cannot happen: the lca's entry says so.
+    const w: HistoryEntry = { id: "w", dst: [1, 2] };
+    knowledge.merge(2, [{ group: 2, from: 0, entries: [w] }]);
+    expect(() => knowledge.merge(2, [{ group: 1, from: 2, entries: [w] }])).toThrow(
+      /w known here before its lca's entry/,
+    );
   });
 
   it("two lcas racing into one destination: b waits for a message only a's history names (Example A)", () => {
