@@ -75,14 +75,20 @@ export class Vertex {
    * collection need not read the entry.
    */
   destinationsAbove = false;
-  /** In the map by id (`Knowledge.vertices`): false once nothing here can ask for it by id. */
-  indexed = true;
 
   constructor(entry: HistoryEntry, toMe: boolean, slotPairs: number) {
     this.entry = entry;
     this.toMe = toMe;
     this.joins = slotPairs;
     this.slots = slotSpace(slotPairs);
+  }
+
+  /**
+   * In the map by id (`Knowledge.vertices`): false once nothing here can ask for it by id (all its
+   * destinations above, every one of their histories joined).
+   */
+  get indexed(): boolean {
+    return !(this.destinationsAbove && this.appearances === this.joins);
   }
 
   /** Records the entry at absolute offset `index` of history `owner` as this vertex's next slot. */
@@ -580,10 +586,7 @@ export class Knowledge {
     this.join(owner, history, entry, vertex);
     // All its destinations above this group and every one of their histories joined: nothing
     // here names it any more (see `vertices`).
-    if (vertex.destinationsAbove && vertex.appearances === vertex.joins) {
-      this.vertices.delete(entry.id);
-      vertex.indexed = false;
-    }
+    if (!vertex.indexed) this.vertices.delete(entry.id);
     return vertex;
   }
 
