@@ -144,6 +144,10 @@ export interface ClusterOutcome {
 /** A node's stderr lines kept for error messages. */
 const STDERR_TAIL_LINES = 30;
 const LISTEN_TIMEOUT_MS = 30_000;
+/** Start-up fails when no further node came up for this long (a loaded machine starts them slowly). */
+const LISTEN_QUIET_MS = 30_000;
+/** The longest a whole start-up may take, however steadily it progresses. */
+const STARTUP_CAP_MS = 600_000;
 const CONNECT_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 15_000;
 /** How long a restarted replica may take to replay its journal and listen. */
@@ -198,7 +202,7 @@ interface NodeProcess {
  * condition over the nodes holds, and rejects as soon as a node dies unasked, reports a fatal
  * error, the run is aborted, or time runs out.
  */
-class Cluster {
+export class Cluster {
   readonly nodes = new Map<string, NodeProcess>();
   /** What the reconfiguration controller did, once the client host that ran it stopped. */
   controller: ControllerReport | null = null;
@@ -334,6 +338,63 @@ class Cluster {
       );
       const finish = (error: Error | undefined): void => {
         clearTimeout(timer);
+        this.waiters.delete(check);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /**
+   * Resolves once `ready` holds for every node of `nodes`. Start-up on a loaded machine is slow in
+   * proportion to the number of processes, so the wait times out only when no further node became
+   * ready for `quietMs` (or after `capMs` in all), naming the nodes still waited for.
+   */
+  untilEvery(
+    nodes: () => readonly NodeProcess[],
+    ready: (entry: NodeProcess) => boolean,
+    what: string,
+    quietMs: number,
+    capMs: number,
+  ): Promise<void> {
+    const startedMs = performance.now();
+    let readyCount = -1;
+    let progressMs = startedMs;
+    const waiting = (): string[] =>
+      nodes()
+        .filter((entry) => !ready(entry))
+        .map((entry) => entry.node.id);
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const now = performance.now();
+        const entries = nodes();
+        const count = entries.filter(ready).length;
+        if (count > readyCount) {
+          readyCount = count;
+          progressMs = now;
+        }
+        if (this.failure !== undefined) finish(this.failure);
+        else if (count === entries.length) finish(undefined);
+        else if (now - progressMs >= quietMs || now - startedMs >= capMs) {
+          const late = waiting();
+          const shown = late.slice(0, 8).join(", ") + (late.length > 8 ? ", …" : "");
+          const why =
+            now - startedMs >= capMs
+              ? ` after ${Math.round(capMs)} ms in all`
+              : `, none more for ${Math.round(quietMs)} ms`;
+          finish(
+            new NetRunError(
+              `timed out waiting for ${what} (${count} of ${entries.length} ready${why}; waiting for ${shown})`,
+            ),
+          );
+        }
+      };
+      // Nodes report when they change; the timer notices a wait that has gone quiet.
+      const timer = setInterval(check, Math.min(1_000, quietMs));
+      const finish = (error: Error | undefined): void => {
+        clearInterval(timer);
         this.waiters.delete(check);
         if (error === undefined) resolve();
         else reject(error);
@@ -548,25 +609,31 @@ export async function runCluster(
     };
     for (const node of nodes) if (node.role === "replica") spawn(node);
     const entries = (): NodeProcess[] => [...cluster.nodes.values()];
-    await cluster.until(
-      () => entries().every((entry) => entry.port !== undefined),
+    await cluster.untilEvery(
+      entries,
+      (entry) => entry.port !== undefined,
       "every replica to listen",
-      LISTEN_TIMEOUT_MS,
+      LISTEN_QUIET_MS,
+      STARTUP_CAP_MS,
     );
     for (const node of nodes) if (node.role === "clients") spawn(node);
     const addresses: Record<string, NodeAddress> = {};
     for (const entry of entries())
       addresses[entry.node.id] = { host: "127.0.0.1", port: entry.port as number };
-    await cluster.until(
-      () => entries().every((entry) => entry.child.connected),
+    await cluster.untilEvery(
+      entries,
+      (entry) => entry.child.connected,
       "every node to start",
-      LISTEN_TIMEOUT_MS,
+      LISTEN_QUIET_MS,
+      STARTUP_CAP_MS,
     );
     cluster.broadcast({ type: "peers", addresses });
-    await cluster.until(
-      () => entries().every((entry) => entry.connected),
+    await cluster.untilEvery(
+      entries,
+      (entry) => entry.connected,
       "every link to connect",
       CONNECT_TIMEOUT_MS,
+      STARTUP_CAP_MS,
     );
 
     startupMs = performance.now() - startedAt;
