@@ -190,11 +190,14 @@ export class History {
     return this.vertexAt(index).entry;
   }
 
-  /** Message id of the retained entry at absolute offset `index` (undefined when not retained). */
-  idAt(index: number): MessageId | undefined {
-    return index >= this.base && index < this.base + this.count
-      ? this.entries[index & this.mask]?.id
-      : undefined;
+  /**
+   * Whether the retained entry at absolute offset `index` is `entry`'s message: the same object
+   * (a relayed window shares its entries, so usually without reading either), else the same id.
+   */
+  agreesAt(index: number, entry: HistoryEntry | undefined): boolean {
+    const held =
+      index >= this.base && index < this.base + this.count ? this.entries[index & this.mask] : undefined;
+    return held !== undefined && entry !== undefined && (held === entry || held.id === entry.id);
   }
 
   /** The vertex just before absolute offset `index` (a retained one), or undefined when that entry is not retained. */
@@ -545,9 +548,9 @@ export class Knowledge {
       const overlapEnd = Math.min(end, window.from + window.entries.length);
       const overlapStart = Math.max(window.from, history.base);
       if (overlapStart < overlapEnd) {
-        if (history.idAt(overlapStart) !== window.entries[overlapStart - window.from]?.id)
+        if (!history.agreesAt(overlapStart, window.entries[overlapStart - window.from]))
           assert(false, `${window.group}'s history disagrees at ${overlapStart}`);
-        if (history.idAt(overlapEnd - 1) !== window.entries[overlapEnd - 1 - window.from]?.id)
+        if (!history.agreesAt(overlapEnd - 1, window.entries[overlapEnd - 1 - window.from]))
           assert(false, `${window.group}'s history disagrees at ${overlapEnd - 1}`);
       }
       for (let index = end; index < window.from + window.entries.length; index += 1)

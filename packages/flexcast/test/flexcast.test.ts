@@ -104,12 +104,15 @@ describe("FlexCast group logic", () => {
       );
       for (let index = from; index < vertices.length; index += 1) {
         expect(history.vertexAt(index)).toBe(vertices[index]);
-        expect(history.idAt(index)).toBe(`m${index}`);
+        expect(history.agreesAt(index, entry(`m${index}`))).toBe(true); // another object, the same id
+        expect(history.agreesAt(index, vertices[index]?.entry)).toBe(true);
+        expect(history.agreesAt(index, entry(`m${index + 1}`))).toBe(false);
         expect(history.before(index)).toBe(index > from ? vertices[index - 1] : undefined);
         expect(history.after(index)).toBe(vertices[index + 1]);
       }
       if (from > 0) expect(() => history.vertexAt(from - 1)).toThrow(/no retained entry/);
-      expect(history.idAt(vertices.length)).toBeUndefined();
+      expect(history.agreesAt(vertices.length, entry(`m${vertices.length}`))).toBe(false);
+      if (from > 0) expect(history.agreesAt(from - 1, vertices[from - 1]?.entry)).toBe(false);
     };
     add(40); // grows past the first capacity twice
     expectRetained(0);
