@@ -229,6 +229,11 @@ export class Replica<M> implements ProcessLogic {
    */
   private readonly recentItems = new RecentItems();
   private leading = false;
+  /**
+   * Crash mode: each other group's leader as it last said so (its `resend` with a term), the one
+   * replica of that group its stream items go to (see `sendItem`); every replica while unknown.
+   */
+  private readonly leaderOf = new Map<GroupId, { readonly replica: ProcessId; readonly term: number }>();
   /** When (tick) this replica last answered each asking replica's `resend`: one answer per `RESEND_ANSWER_TICKS_MIN`. */
   private readonly resentAtTick = new Map<ProcessId, number>();
 
@@ -446,16 +451,23 @@ export class Replica<M> implements ProcessLogic {
    * of it has those stream items, and their senders send each item once: it asks them again.
    */
   recovered(): readonly ProcessOutput[] {
+    // Another group may have changed leader while this replica was down, its word lost: its
+    // items go to every replica of every group until each leader says so again.
+    this.leaderOf.clear();
     this.askResend();
     return this.flush();
   }
 
-  /** Asks every replica of every other group for the items of its stream to this group from the next one taken. */
-  private askResend(): void {
+  /**
+   * Asks every replica of every other group for the items of its stream to this group from the
+   * next one taken; `term`: as this group's leader in that term (crash mode, see `leadsGroup`).
+   */
+  private askResend(term?: number): void {
     if (this.mode === "solo") return;
     for (const group of this.spec.membership.groups) {
       if (group === this.group) continue;
-      const envelope: GroupWire = { t: "resend", k: this.incoming.nextExpected(group) };
+      const k = this.incoming.nextExpected(group);
+      const envelope: GroupWire = term === undefined ? { t: "resend", k } : { t: "resend", k, term };
       for (const replica of this.spec.membership.replicas(group))
         this.out.output({
           kind: "send",
@@ -480,12 +492,29 @@ export class Replica<M> implements ProcessLogic {
       this.drop("unknown-sender");
       return;
     }
-    if (!Number.isSafeInteger(envelope.k) || envelope.k < 0) {
+    const { term } = envelope;
+    if (
+      !Number.isSafeInteger(envelope.k) ||
+      envelope.k < 0 ||
+      (term !== undefined && (!Number.isSafeInteger(term) || term < 0))
+    ) {
       this.drop("malformed");
       return;
     }
+    let newLeader = false;
+    if (this.mode === "crash" && term !== undefined) {
+      // A leader of a later term than the one known (Raft has one leader per term).
+      const known = this.leaderOf.get(fromGroup);
+      newLeader = known === undefined || term > known.term || (term === known.term && from !== known.replica);
+      if (newLeader) this.leaderOf.set(fromGroup, { replica: from, term });
+    }
+    // Crash mode: the leader answers for its group (one that becomes leader sends its kept items
+    // again anyway, see `leadsGroup`); the followers' copies would only be dropped as repeats.
+    if (this.mode === "crash" && !this.leadsGroup()) return;
+    // A new leader's ask is always answered: items sent since any earlier answer to it went to
+    // its predecessor, and may have died there.
     const answeredAt = this.resentAtTick.get(from);
-    if (answeredAt !== undefined && this.ticks - answeredAt < RESEND_ANSWER_TICKS_MIN) return;
+    if (!newLeader && answeredAt !== undefined && this.ticks - answeredAt < RESEND_ANSWER_TICKS_MIN) return;
     this.resentAtTick.set(from, this.ticks);
     for (const send of this.recentItems.sendsTo(fromGroup, from, envelope.k)) this.out.output(send);
   }
@@ -1076,23 +1105,27 @@ export class Replica<M> implements ProcessLogic {
       bytes += description.bytes;
     }
     const carried = ids !== undefined && ids.length > 0 ? ids : undefined;
-    const sends: ProcessOutput[] = [];
-    for (const replica of this.spec.membership.replicas(to)) {
-      const send: Mutable<ProcessSend> = {
-        kind: "send",
-        to: replica,
-        body: envelope,
-        bytes,
-        label,
-        protocol: true,
-      };
-      if (id !== undefined) send.id = id;
-      if (carried !== undefined) send.ids = carried;
-      sends.push(send);
+    if (this.mode === "solo") {
+      // Nothing keeps a solo item (it is never sent again): its copies go out as they are made.
+      for (const replica of this.spec.membership.replicas(to))
+        this.out.send(replica, envelope, bytes, label, true, id, carried);
+      return;
     }
-    if (this.mode !== "solo") this.recentItems.add(to, k, sends, bytes);
+    const item: RecentItem = { to, k, envelope, bytes, label, id, ids: carried };
+    this.recentItems.add(item);
     if (this.mode === "crash" && !this.leadsGroup()) return;
-    for (const send of sends) this.out.output(send);
+    for (const replica of this.itemReceivers(to)) this.out.output(itemSend(item, replica));
+  }
+
+  /**
+   * Who gets this group's stream items to group `to`: in crash mode its leader alone once it said
+   * which replica that is (`resend` with a term: a replica that becomes leader asks for the items
+   * its group has not taken yet, see `leadsGroup`), so the other replicas there decode each item
+   * once, inside their leader's append; otherwise every replica of `to`.
+   */
+  private itemReceivers(to: GroupId): readonly ProcessId[] {
+    const leader = this.mode === "crash" ? this.leaderOf.get(to) : undefined;
+    return leader === undefined ? this.spec.membership.replicas(to) : [leader.replica];
   }
 
   /**
@@ -1101,11 +1134,19 @@ export class Replica<M> implements ProcessLogic {
    * keeps the last ones it made (`RecentItems`), and one that becomes leader sends those again
    * first: the items a leader that crashed made last may have died with it unsent (on real
    * processes, in its sockets' buffers), and its successor made them too unless it makes them
-   * now, as leader. Receivers drop the copies of items they already took.
+   * now, as leader. Receivers drop the copies of items they already took. It also tells every
+   * replica of every other group that it leads (`askResend` with its term): their leaders then
+   * send it their items to this group alone, from the first this group has not taken.
    */
   private leadsGroup(): boolean {
     const leading = this.orderer.leader() === this.id;
-    if (leading && !this.leading) for (const send of this.recentItems.sends()) this.out.output(send);
+    if (leading && !this.leading) {
+      for (const item of this.recentItems.items())
+        for (const replica of this.itemReceivers(item.to)) this.out.output(itemSend(item, replica));
+      // Items to this group go to its leader alone: what the previous one received and its group
+      // did not order yet is lost with it unless sent again to this one.
+      this.askResend((this.orderer as RaftOrderer).term);
+    }
     this.leading = leading;
     return leading;
   }
@@ -1239,48 +1280,65 @@ const RESEND_LABEL = "stream-resend";
 
 /** The sends of the stream items made last (one send per receiving replica), oldest first. */
 class RecentItems {
-  private items: RecentItem[] = [];
+  private kept: RecentItem[] = [];
   private head = 0;
   private bytes = 0;
 
-  add(to: GroupId, k: number, sends: readonly ProcessOutput[], bytes: number): void {
-    this.items.push({ to, k, sends, bytes });
-    this.bytes += bytes;
+  add(item: RecentItem): void {
+    this.kept.push(item);
+    this.bytes += item.bytes;
     while (
-      this.items.length - this.head > 1 &&
-      (this.items.length - this.head > RECENT_ITEMS_MAX || this.bytes > RECENT_ITEM_BYTES_MAX)
+      this.kept.length - this.head > 1 &&
+      (this.kept.length - this.head > RECENT_ITEMS_MAX || this.bytes > RECENT_ITEM_BYTES_MAX)
     ) {
-      this.bytes -= (this.items[this.head] as { bytes: number }).bytes;
+      this.bytes -= (this.kept[this.head] as RecentItem).bytes;
       this.head += 1;
     }
     // Compacted now and then: dropping one item per item made would copy the list each time.
     if (this.head >= RECENT_ITEMS_MAX) {
-      this.items = this.items.slice(this.head);
+      this.kept = this.kept.slice(this.head);
       this.head = 0;
     }
   }
 
-  *sends(): Iterable<ProcessOutput> {
-    for (let index = this.head; index < this.items.length; index += 1)
-      yield* (this.items[index] as RecentItem).sends;
+  /** The kept items, oldest first. */
+  *items(): Iterable<RecentItem> {
+    for (let index = this.head; index < this.kept.length; index += 1) yield this.kept[index] as RecentItem;
   }
 
   /** The sends to `replica` of the kept items of the stream to `group` from item `fromK` on, oldest first. */
   *sendsTo(group: GroupId, replica: ProcessId, fromK: number): Iterable<ProcessOutput> {
-    for (let index = this.head; index < this.items.length; index += 1) {
-      const item = this.items[index] as RecentItem;
-      if (item.to !== group || item.k < fromK) continue;
-      for (const send of item.sends) if (send.kind === "send" && send.to === replica) yield send;
-    }
+    for (const item of this.items()) if (item.to === group && item.k >= fromK) yield itemSend(item, replica);
   }
 }
 
+/** A stream item as made: what each of its sends carries. */
 interface RecentItem {
   readonly to: GroupId;
   readonly k: number;
-  /** One send per receiving replica. */
-  readonly sends: readonly ProcessOutput[];
+  readonly envelope: GroupWire;
+  /** Modelled bytes of one copy. */
   readonly bytes: number;
+  readonly label: string;
+  /** The multicast all its messages are about, if one. */
+  readonly id: MessageId | undefined;
+  /** The multicast of each message it carries, when it carries several. */
+  readonly ids: readonly MessageId[] | undefined;
+}
+
+/** The send of `item`'s copy to `replica`. */
+function itemSend(item: RecentItem, replica: ProcessId): ProcessOutput {
+  const send: Mutable<ProcessSend> = {
+    kind: "send",
+    to: replica,
+    body: item.envelope,
+    bytes: item.bytes,
+    label: item.label,
+    protocol: true,
+  };
+  if (item.id !== undefined) send.id = item.id;
+  if (item.ids !== undefined) send.ids = item.ids;
+  return send;
 }
 
 /** Trace label of a stream item carrying several protocol messages. */

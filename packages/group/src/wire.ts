@@ -17,9 +17,11 @@ import type { TransferMessage } from "./transfer.js";
  *   delivery is under way (the reply comes when it is delivered), so the client keeps waiting.
  * - `state`: between replicas of one group, state transfer (transfer.ts): manifests and
  *   partitions of checkpoints.
- * - `resend`: a replica back from a crash -> the replicas of another group: it took that group's
- *   stream to its group up to item `k` (exclusive); the items from `k` on that they still keep
- *   come again (copies sent while the whole group was down were lost with it).
+ * - `resend`: a replica back from a crash, or a crash-mode replica that just became its group's
+ *   leader (with its `term`) -> the replicas of another group: it took that group's stream to its
+ *   group up to item `k` (exclusive); the items from `k` on that they still keep come again
+ *   (copies sent while the whole group was down were lost with it; in crash mode, copies go to
+ *   the receiving group's leader alone, and those its previous leader had not ordered yet were).
  *
  * Only what a process shows to a third party is signed: requests (a primary relays them in its
  * proposals) and stream copies (relayed likewise, and counted f+1 per item). The answers to a
@@ -69,7 +71,11 @@ export type GroupWire =
     }
   | { readonly t: "under-way"; readonly id: MessageId }
   | { readonly t: "state"; readonly body: TransferMessage }
-  | { readonly t: "resend"; readonly k: number };
+  /**
+   * "Send me your group's stream to mine again from item `k`." `term`: the asker leads its group
+   * (crash mode) in that Raft term, so stream items to its group go to it alone from now on.
+   */
+  | { readonly t: "resend"; readonly k: number; readonly term?: number };
 
 /** One sending group's delays in a reply: [group, mean one-way ms, samples]. */
 export type DelayEntry = readonly [GroupId, number, number];

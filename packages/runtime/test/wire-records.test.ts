@@ -47,6 +47,52 @@ describe("request inputs on the wire", () => {
     expect(inputs[1]?.signedWith).toEqual({ at: 1, path: ["a", "", "b"] });
   });
 
+  it("write a client's own multicast as its destinations and payload, and rebuild it exactly", () => {
+    const own = (seq: number, payload?: unknown): RequestRecord => {
+      const message =
+        payload === undefined
+          ? { id: `c0:${seq}`, client: "c0", dst: ["g0", "g1"], payloadBytes: 64 }
+          : { id: `c0:${seq}`, client: "c0", dst: ["g0"], payloadBytes: 64, payload };
+      return new RequestRecord("c0", seq, message, 0, seq - 1, "", "", 110);
+    };
+    // Another client's id, a different key order, an extra key: written whole, as sent.
+    const others = [
+      new RequestRecord("c0", 9, { id: "c1:9", client: "c1", dst: ["g0"], payloadBytes: 1 }, 0, 0, "", "", 9),
+      new RequestRecord("c0", 9, { client: "c0", id: "c0:9", dst: ["g0"], payloadBytes: 1 }, 0, 0, "", "", 9),
+      new RequestRecord(
+        "c0",
+        9,
+        { id: "c0:9", client: "c0", dst: ["g0"], payloadBytes: 1, extra: 1 } as never,
+        0,
+        0,
+        "",
+        "",
+        9,
+      ),
+    ];
+    const batch = [own(10), own(11, { op: "get", key: "k" }), ...others];
+    const decoded = unpackr.unpack(new MessagePacker().pack(1, 2, append(batch), 99)) as [
+      number,
+      number,
+      { body: { entries: { batch: RequestRecord[] }[] } },
+      number,
+    ];
+    const inputs = decoded[2].body.entries[0]?.batch ?? [];
+    expect(inputs).toHaveLength(batch.length);
+    for (const [index, input] of inputs.entries()) {
+      const sent = batch[index] as RequestRecord;
+      expect(Object.keys(input.message)).toEqual(Object.keys(sent.message));
+      expect({ ...input, message: { ...input.message } }).toStrictEqual({
+        ...sent,
+        message: { ...sent.message },
+      });
+    }
+    // The client's own form carries no map for its multicast: id and client are not on the wire.
+    const ownBytes = plain.pack(own(12));
+    expect(ownBytes.includes(Buffer.from("c0:12"))).toBe(false);
+    expect(plain.pack(others[0]).includes(Buffer.from("c1:9"))).toBe(true);
+  });
+
   it("is much smaller than the same inputs written as maps", () => {
     const batch = Array.from({ length: 19 }, (_, index) => request(100 + index));
     const compact = new MessagePacker().pack(1, 2, append(batch), 99).length;
@@ -70,5 +116,16 @@ describe("request inputs on the wire", () => {
     expect(() => unpackr.unpack(wrapped(["c0", 5, {}, 0, 3, "", "", 64, "not a path"]))).toThrow(
       "a request input has a field of the wrong type",
     );
+    // A client's own multicast, malformed: destinations not a list of groups, a missing size.
+    for (const multicast of [[["g0", 1], 64], ["g0", 64], [["g0"]], [["g0"], 64, null, 1], null])
+      expect(() => unpackr.unpack(wrapped(["c0", 5, multicast, 0, 3, "", "", 64]))).toThrow(
+        "a request input has a field of the wrong type",
+      );
+    expect(unpackr.unpack(wrapped(["c0", 5, [["g0"], 64], 0, 3, "", "", 64])).message).toEqual({
+      id: "c0:5",
+      client: "c0",
+      dst: ["g0"],
+      payloadBytes: 64,
+    });
   });
 });
