@@ -70,9 +70,8 @@ export class Vertex {
   /** Histories held here that this message joins in the end (`Knowledge.historiesOf`). */
   readonly joins: number;
   /**
-   * Every destination is above this group: no copy, acknowledgement or notification names it here,
-   * and rule 4 counts no group of it (only groups below count). Kept here so that the walks and
-   * collection need not read the entry.
+   * Every destination is above this group: rule 4 counts no group of it (only groups below count).
+   * Kept here so that marking it dead need not read the entry.
    */
   destinationsAbove = false;
 
@@ -81,14 +80,6 @@ export class Vertex {
     this.toMe = toMe;
     this.joins = slotPairs;
     this.slots = slotSpace(slotPairs);
-  }
-
-  /**
-   * In the map by id (`Knowledge.vertices`): false once nothing here can ask for it by id (all its
-   * destinations above, every one of their histories joined).
-   */
-  get indexed(): boolean {
-    return !(this.destinationsAbove && this.appearances === this.joins);
   }
 
   /** Records the entry at absolute offset `index` of history `owner` as this vertex's next slot. */
@@ -339,17 +330,12 @@ export class Knowledge {
   private readonly sentToAll: number[];
   private readonly atMinimum: number[];
   /**
-   * The vertices that may still be asked for by id here: a message addressed to this group (its
-   * copy, acknowledgements and blockers name it), one whose destinations span this group (a
-   * notification may name it), and one that has not yet joined every history it joins here (its
-   * next entry looks it up). A message whose destinations are all above this group leaves the map
-   * once it joined all their histories — most vertices at a group low in a long order — so the
-   * map holds little more than the messages in flight and stays small where it is read for every
-   * appended entry. Such a vertex lives on in the histories until collected (`vertexTotal`).
+   * Every vertex held here, by id. (Taking a vertex out once nothing here can ask for it by id —
+   * all its destinations above and all their entries joined — kept the map small but cost more
+   * than it saved: each such vertex was set and deleted within a short while, and the map's
+   * tables, reallocated as it shrank and grew, added young-generation collection work.)
    */
   private readonly vertices = new Map<MessageId, Vertex>();
-  /** Vertices held here, in the map by id or not: one per retained message. */
-  private vertexTotal = 0;
   /**
    * Messages whose every retained entry was collected while some destination above this group
    * had not yet shown its entry for them here (by id: how many histories they had joined). Such
@@ -410,7 +396,7 @@ export class Knowledge {
   }
 
   get vertexCount(): number {
-    return this.vertexTotal;
+    return this.vertices.size;
   }
 
   /**
@@ -601,18 +587,13 @@ export class Knowledge {
     } else {
       if (vertex.entry.dst.length !== entry.dst.length) assert(false, `${entry.id} changed destinations`);
     }
-    this.join(owner, history, entry, vertex);
-    // All its destinations above this group and every one of their histories joined: nothing
-    // here names it any more (see `vertices`).
-    if (!vertex.indexed) this.vertices.delete(entry.id);
-    return vertex;
+    return this.join(owner, history, entry, vertex);
   }
 
-  /** A new vertex for `entry`, counted. */
+  /** A new vertex for `entry`. */
   private vertexOf(entry: HistoryEntry): Vertex {
     const vertex = new Vertex(entry, entry.dst.includes(this.self), this.historiesOf(entry));
     vertex.destinationsAbove = (entry.dst[entry.dst.length - 1] as number) < this.self;
-    this.vertexTotal += 1;
     return vertex;
   }
 
@@ -653,7 +634,6 @@ export class Knowledge {
     this.vertices.set(entry.id, vertex);
     // A set that grew the map added the id (one lookup where `has` then `set` take two).
     if (this.vertices.size <= known) assert(false, `${entry.id} is already known to ${this.self}`);
-    this.vertexTotal += 1;
     return vertex;
   }
 
@@ -837,12 +817,8 @@ export class Knowledge {
         // Its slot in this history goes; the others keep their order.
         vertex.dropSlot(history.owner);
         if (vertex.slotEnd === 0) {
-          this.vertexTotal -= 1;
-          // One out of the map joined every history it joins here: no entry of it comes back.
-          if (vertex.indexed) {
-            this.vertices.delete(vertex.entry.id);
-            if (vertex.appearances < vertex.joins) this.tombstones.set(vertex.entry.id, vertex.appearances);
-          }
+          this.vertices.delete(vertex.entry.id);
+          if (vertex.appearances < vertex.joins) this.tombstones.set(vertex.entry.id, vertex.appearances);
         }
       }
       this.retained -= cut - history.base;

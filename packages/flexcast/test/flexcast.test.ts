@@ -138,17 +138,17 @@ describe("FlexCast group logic", () => {
     expect(() => vertex.dropSlot(1)).toThrow(/no entry in 1's history/);
   });
 
-  it("the map by id keeps what can still be asked for by id; an lca's entry is its message's first", () => {
-    // Group 3 of 5: x's destinations are above it, y's span it (a notification may name y).
+  it("an lca's entry makes its message's vertex; a later entry of the message finds it by id", () => {
+    // Group 3 of 5: x's destinations are above it, y's span it.
     const knowledge = new Knowledge(3, 5, true);
     const x: HistoryEntry = { id: "x", dst: [0, 1] };
     const y: HistoryEntry = { id: "y", dst: [1, 4] };
     knowledge.merge(2, [{ group: 0, from: 0, entries: [x] }]);
-    // x's entry in 1's history is still to come, and finds its vertex by id.
     const vertexOfX = knowledge.vertex("x");
     expect(vertexOfX?.slotEnd).toBe(2);
     knowledge.merge(2, [{ group: 1, from: 0, entries: [x, y] }]);
-    expect(knowledge.vertex("x")).toBeUndefined();
+    // x's entry in 1's history joined the vertex its lca's entry made: one vertex, two slots.
+    expect(knowledge.vertex("x")).toBe(vertexOfX);
     expect(vertexOfX?.slotEnd).toBe(4);
     expect(knowledge.histories[1]?.vertexAt(0)).toBe(vertexOfX);
     expect(knowledge.vertex("y")?.entry).toBe(y);
