@@ -38,7 +38,9 @@ export class CdagOverlay {
 
   position(group: GroupId): number {
     const position = this.positions.get(group);
-    assert(position !== undefined, () => `group ${group} is not in C-DAG ${this.name}`);
+    // Not `assert(cond, () => ...)`: the closure would capture `group`, and every call (several per
+    // multicast) would allocate its context.
+    if (position === undefined) assert(false, `group ${group} is not in C-DAG ${this.name}`);
     return position;
   }
 
@@ -56,7 +58,15 @@ export class CdagOverlay {
   lca(dst: DestinationSet): GroupId {
     assert(dst.length > 0, "lca of an empty destination set");
     let best = dst[0] as GroupId;
-    for (const group of dst) if (this.position(group) < this.position(best)) best = group;
+    let bestPosition = this.position(best);
+    for (let index = 1; index < dst.length; index += 1) {
+      const group = dst[index] as GroupId;
+      const position = this.position(group);
+      if (position < bestPosition) {
+        best = group;
+        bestPosition = position;
+      }
+    }
     return best;
   }
 }

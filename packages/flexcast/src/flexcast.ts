@@ -654,7 +654,8 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     this.notificationsToCheck = [];
     if (candidates.length > 1) candidates.sort((a, b) => a.arrival - b.arrival);
     for (const waiting of candidates) {
-      if (!this.notificationReady(waiting)) {
+      const vertex = this.answerableVertex(waiting);
+      if (vertex === null) {
         const blocker = waiting.blockedBy as MessageId;
         const waiters = this.notificationWaiters.get(blocker);
         if (waiters === undefined) this.notificationWaiters.set(blocker, [waiting]);
@@ -663,12 +664,13 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       }
       this.notificationsWaiting -= 1;
       const ownLength = this.knowledge.mine.end;
-      const ownRound = this.lastRound.get(waiting.id) !== ownLength;
+      const lastRound = this.lastRound.get(waiting.id);
+      const ownRound = lastRound !== ownLength;
       if (ownRound) {
-        const vertex = this.knowledge.vertex(waiting.id);
         const epoch = Math.max(waiting.epoch, this.knowledge.epochBefore(vertex));
         this.knowledge.targetsOfNotified(vertex, epoch, waiting.dst, this.targets);
-        this.lastRound.delete(waiting.id);
+        // Moved to the end of the eviction order (a message not in the map has nothing to move).
+        if (lastRound !== undefined) this.lastRound.delete(waiting.id);
         this.lastRound.set(waiting.id, ownLength);
         if (this.lastRound.size > LAST_ROUND_MAX)
           this.lastRound.delete(this.lastRound.keys().next().value as string);
@@ -694,13 +696,18 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     }
   }
 
-  private notificationReady(waiting: PendingNotification): boolean {
+  /**
+   * Rule 5: null while an undelivered message for this group precedes the notified one (then
+   * `blockedBy`), else the notified message's vertex, which its answer goes on with (one lookup
+   * by id): undefined once collected, so dead here, so nothing undelivered for this group
+   * precedes it.
+   */
+  private answerableVertex(waiting: PendingNotification): Vertex | undefined | null {
     if (waiting.blockedBy !== undefined && this.knowledge.vertex(waiting.blockedBy)?.delivered === false)
-      return false;
+      return null;
     const vertex = this.knowledge.vertex(waiting.id);
-    // Absent: collected, so dead here, so nothing undelivered for this group precedes it.
     waiting.blockedBy = vertex === undefined ? undefined : this.knowledge.firstBlocker(vertex);
-    return waiting.blockedBy === undefined;
+    return waiting.blockedBy === undefined ? vertex : null;
   }
 
   /**
@@ -723,7 +730,8 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       outputs.send(this.groupAt(first), body);
       return [{ target: first, seq }];
     }
-    const refs: NotificationRef[] = [];
+    // Most deliveries notify nobody: the shared empty list then.
+    let refs: NotificationRef[] | undefined;
     const last = dst[dst.length - 1] as number;
     for (let target = this.position + 1; target < last; target += 1) {
       if (dst.includes(target) || this.targets[target] !== true) continue;
@@ -731,9 +739,10 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       this.notificationSeq += 1;
       const body: FlexNotif = { type: "notif", id, dst, seq, hst: this.knowledge.windowsFor(target) };
       outputs.send(this.groupAt(target), body);
+      refs ??= [];
       refs.push({ target, seq });
     }
-    return refs;
+    return refs ?? NO_REFS;
   }
 
   /**
@@ -875,13 +884,11 @@ function describeFlexCast(body: FlexCastMessage): WireDescription {
   switch (body.type) {
     case "msg": {
       const message = body.message;
-      const carried =
-        message === null
-          ? 0
-          : 4 +
-            message.client.length +
-            message.dst.reduce((sum, group) => sum + group.length, 0) +
-            message.payloadBytes;
+      let carried = 0;
+      if (message !== null) {
+        carried = 4 + message.client.length + message.payloadBytes;
+        for (const group of message.dst) carried += group.length;
+      }
       return {
         kind: body.message === null ? "flush" : "msg",
         id: body.id,

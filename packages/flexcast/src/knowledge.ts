@@ -415,8 +415,12 @@ export class Knowledge {
       targets[group] = false;
       if (group < last && !dst.includes(group)) open += 1;
     }
+    // Reaching something dead adds every group a message died for since `epoch`, whatever else
+    // the walk finds: they are marked as soon as it is known, so the walk stops once only groups
+    // that no live message could add are left (the answer is the same set).
     let reachesDead = vertex === undefined || vertex.dead;
-    if (!reachesDead && vertex !== undefined && open > 0) {
+    if (reachesDead) open -= this.markDeadSince(epoch, last, dst, targets);
+    if (vertex !== undefined && !vertex.dead && open > 0) {
       this.search += 1;
       const search = this.search;
       vertex.searched = search;
@@ -432,22 +436,33 @@ export class Knowledge {
           const index = slots[at + 1] as number;
           if (index === 0) continue;
           const history = this.histories[slots[at] as number] as History;
-          if (index - 1 < history.collected) {
-            reachesDead = true;
-            continue;
+          let dead = index - 1 < history.collected;
+          if (!dead) {
+            const before = history.before(index) as Vertex;
+            if (before.searched === search) continue;
+            before.searched = search;
+            if (before.dead) dead = true;
+            else stack.push(before);
           }
-          const before = history.before(index) as Vertex;
-          if (before.searched === search) continue;
-          before.searched = search;
-          if (before.dead) reachesDead = true;
-          else stack.push(before);
+          if (dead && !reachesDead) {
+            reachesDead = true;
+            open -= this.markDeadSince(epoch, last, dst, targets);
+          }
         }
       }
     }
-    if (reachesDead && open > 0)
-      for (let group = this.self + 1; group < last; group += 1)
-        if ((this.deadSeenEpoch[group] as number) >= epoch && this.markTarget(group, last, dst, targets))
-          open -= 1;
+  }
+
+  /**
+   * Marks the groups `targetsOfNotified` looks for that a message died for here since `epoch`
+   * (flush epochs, see `deadSeenEpoch`): how many of them were not marked yet.
+   */
+  private markDeadSince(epoch: number, last: Position, dst: readonly Position[], targets: boolean[]): number {
+    let marked = 0;
+    for (let group = this.self + 1; group < last; group += 1)
+      if ((this.deadSeenEpoch[group] as number) >= epoch && this.markTarget(group, last, dst, targets))
+        marked += 1;
+    return marked;
   }
 
   /**

@@ -44,7 +44,8 @@ export class Membership {
 
   replicas(group: GroupId): readonly ProcessId[] {
     const replicas = this.replicasByGroup.get(group);
-    assert(replicas !== undefined, () => `unknown group ${group}`);
+    // A closure here would allocate its context on every call (every copy to a group).
+    if (replicas === undefined) assert(false, `unknown group ${group}`);
     return replicas;
   }
 

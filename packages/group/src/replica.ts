@@ -1105,8 +1105,14 @@ export class Replica<M> implements ProcessLogic {
       bytes += description.bytes;
     }
     const carried = ids !== undefined && ids.length > 0 ? ids : undefined;
+    if (this.mode === "solo") {
+      // Nothing keeps a solo item (it is never sent again): its copies go out as they are made.
+      for (const replica of this.spec.membership.replicas(to))
+        this.out.send(replica, envelope, bytes, label, true, id, carried);
+      return;
+    }
     const item: RecentItem = { to, k, envelope, bytes, label, id, ids: carried };
-    if (this.mode !== "solo") this.recentItems.add(item);
+    this.recentItems.add(item);
     if (this.mode === "crash" && !this.leadsGroup()) return;
     for (const replica of this.itemReceivers(to)) this.out.output(itemSend(item, replica));
   }
