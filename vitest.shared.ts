@@ -11,5 +11,10 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // A package's test files share their worker's modules instead of each starting a fresh
+    // process and loading the package and its dependencies again: that loading was most of the
+    // time of many small files (@amcast/core's: 2.9 s of CPU isolated, 1.2 s shared). No test
+    // changes global state (environment, working directory, mocks) that another file could see.
+    isolate: false,
   },
 });

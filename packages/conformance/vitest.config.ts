@@ -4,7 +4,13 @@ import shared from "../../vitest.shared";
 export default mergeConfig(
   shared,
   defineConfig({
-    // Each test runs whole simulations (the swarm: hundreds); they are deterministic, only slow.
-    test: { testTimeout: 600_000 },
+    test: {
+      // Each test runs whole simulations (the swarm: hundreds); they are deterministic, only slow.
+      testTimeout: 600_000,
+      // The swarm is split over files to be spread over workers, and this package is with
+      // @amcast/experiment the suite's longest: two files at once even on a two-core machine
+      // (vitest would run one there, cores minus one).
+      maxWorkers: 2,
+    },
   }),
 );

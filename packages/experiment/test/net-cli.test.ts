@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { checkRun } from "@amcast/check";
 import type { TraceEvent } from "@amcast/core";
 import {
@@ -14,6 +14,7 @@ import {
   NONCE_BYTES,
   NodeTable,
 } from "@amcast/runtime";
+import { onFreePorts } from "@amcast/smr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { loadDeploymentFile, mergeTraceFiles } from "../src/index.js";
@@ -104,6 +105,8 @@ interface Running {
   stdout: string;
   stderr: string;
   readonly exited: Promise<number | null>;
+  /** Exited, and its output read to the end. */
+  readonly closed: Promise<void>;
 }
 
 function startCli(...args: string[]): Running {
@@ -119,6 +122,7 @@ function startCli(...args: string[]): Running {
     stdout: "",
     stderr: "",
     exited: new Promise((resolveExit) => child.on("exit", (code) => resolveExit(code))),
+    closed: new Promise((resolveClose) => child.on("close", () => resolveClose())),
   };
   child.stdout?.on("data", (chunk: Buffer) => {
     running.stdout += chunk.toString("utf8");
@@ -162,12 +166,40 @@ async function runningNodes(run: Running, count: number): Promise<string> {
   return workDir;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolveListen) => server.listen(0, "127.0.0.1", resolveListen));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
-  return port;
+/** Resolves once `replica` says it listens; rejects if it exits first (code EADDRINUSE if its port was taken). */
+async function listening(replica: Running): Promise<void> {
+  const ended = () => replica.child.exitCode !== null || replica.child.signalCode !== null;
+  await until(() => replica.stderr.includes("replica listening") || ended(), "a replica to listen");
+  if (replica.stderr.includes("replica listening")) return;
+  await replica.closed;
+  throw Object.assign(new Error(`a replica exited before it listened: ${replica.stderr}`), {
+    code: /EADDRINUSE/.test(replica.stderr) ? "EADDRINUSE" : undefined,
+  });
+}
+
+/**
+ * Replicas started by hand on `count` free loopback ports a deployment file names up front:
+ * `start` writes the deployment for `ports` and starts the replicas, which must each say they
+ * listen. Should another process take one of the ports first, the replicas are killed and the
+ * whole start is tried again on other ports.
+ */
+async function replicasOnFreePorts(
+  count: number,
+  start: (ports: number[]) => Running[] | Promise<Running[]>,
+): Promise<Running[]> {
+  let replicas: Running[] = [];
+  return onFreePorts(
+    count,
+    async (ports) => {
+      replicas = await start(ports);
+      await Promise.all(replicas.map(listening));
+      return replicas;
+    },
+    async () => {
+      for (const replica of replicas) replica.child.kill("SIGKILL");
+      await Promise.all(replicas.map((replica) => replica.exited));
+    },
+  );
 }
 
 describe("amcast experiment --runtime net", () => {
@@ -320,30 +352,7 @@ describe("a cluster started by hand from a deployment file", () => {
     timeout: 120_000,
   }, async () => {
     const dir = mkdtempSync(join(project, "hand-"));
-    const ports = [await freePort(), await freePort(), await freePort()];
-    const deployment = {
-      kind: "deployment",
-      name: "by-hand",
-      experiment: "../experiments/small.json",
-      latencyEmulation: true,
-      replicas: ["a/0", "b/0", "c/0"].map((id, index) => ({ id, host: "127.0.0.1", port: ports[index] })),
-      clientHosts: [
-        { id: "clients-0", clients: ["c0", "c1", "c2"] },
-        { id: "clients-1", clients: ["c3", "c4", "c5"] },
-      ],
-    };
-    writeFileSync(join(dir, "deployment.json"), JSON.stringify(deployment));
     writeFileSync(join(dir, "cluster.secret"), randomBytes(32));
-    const keys = startCli(
-      "keys",
-      "--deployment",
-      join(dir, "deployment.json"),
-      "--secret-file",
-      join(dir, "cluster.secret"),
-      "--out",
-      join(dir, "keys"),
-    );
-    expect(await keys.exited).toBe(0);
     const keyFile = (id: string): string => join(dir, "keys", `${encodeURIComponent(id)}.keys.json`);
     const node = (command: string, id: string): Running =>
       startCli(
@@ -357,7 +366,31 @@ describe("a cluster started by hand from a deployment file", () => {
         "--trace",
         join(dir, `${encodeURIComponent(id)}.jsonl`),
       );
-    const replicas = ["a/0", "b/0", "c/0"].map((id) => node("replica", id));
+    const replicas = await replicasOnFreePorts(3, async (ports) => {
+      const deployment = {
+        kind: "deployment",
+        name: "by-hand",
+        experiment: "../experiments/small.json",
+        latencyEmulation: true,
+        replicas: ["a/0", "b/0", "c/0"].map((id, index) => ({ id, host: "127.0.0.1", port: ports[index] })),
+        clientHosts: [
+          { id: "clients-0", clients: ["c0", "c1", "c2"] },
+          { id: "clients-1", clients: ["c3", "c4", "c5"] },
+        ],
+      };
+      writeFileSync(join(dir, "deployment.json"), JSON.stringify(deployment));
+      const keys = startCli(
+        "keys",
+        "--deployment",
+        join(dir, "deployment.json"),
+        "--secret-file",
+        join(dir, "cluster.secret"),
+        "--out",
+        join(dir, "keys"),
+      );
+      expect(await keys.exited).toBe(0);
+      return ["a/0", "b/0", "c/0"].map((id) => node("replica", id));
+    });
     const clients = ["clients-0", "clients-1"].map((id) => node("clients", id));
     expect(await Promise.all(clients.map((client) => client.exited))).toEqual([0, 0]);
     expect(clients[0]?.stderr).toMatch(/\[clients-0\] workload done: 90 multicasts, 90 completed/);
@@ -399,31 +432,40 @@ describe("a cluster started by hand from a deployment file", () => {
 });
 
 describe("Ctrl-C and bad keys on processes started by hand", () => {
-  /** A deployment of experiments/small.json (replicas a/0, b/0, c/0) on free ports, and a secret. */
-  async function smallCluster(name: string): Promise<{ dir: string; file: string }> {
+  /**
+   * A deployment of experiments/small.json (replicas a/0, b/0, c/0) on free ports and a secret,
+   * with the replicas `ids` started from it (and listening).
+   */
+  async function smallCluster(
+    name: string,
+    ids: readonly string[],
+  ): Promise<{ dir: string; file: string; replicas: Running[] }> {
     const dir = mkdtempSync(join(project, `${name}-`));
-    const ports = [await freePort(), await freePort(), await freePort()];
     const file = join(dir, "deployment.json");
-    writeFileSync(
-      file,
-      JSON.stringify({
-        kind: "deployment",
-        experiment: "../experiments/small.json",
-        replicas: ["a/0", "b/0", "c/0"].map((id, index) => ({ id, host: "127.0.0.1", port: ports[index] })),
-      }),
-    );
     writeFileSync(join(dir, "cluster.secret"), randomBytes(32));
-    return { dir, file };
+    const replicas = await replicasOnFreePorts(3, (ports) => {
+      writeFileSync(
+        file,
+        JSON.stringify({
+          kind: "deployment",
+          experiment: "../experiments/small.json",
+          replicas: ["a/0", "b/0", "c/0"].map((id, index) => ({ id, host: "127.0.0.1", port: ports[index] })),
+        }),
+      );
+      return ids.map((id) =>
+        startCli("replica", "--deployment", file, "--id", id, "--secret-file", join(dir, "cluster.secret")),
+      );
+    });
+    return { dir, file, replicas };
   }
 
   it("a replica and a client host stop at the first SIGINT or SIGTERM while still connecting", {
     timeout: 60_000,
   }, async () => {
-    const { dir, file } = await smallCluster("ctrl-c");
-    const secret = ["--secret-file", join(dir, "cluster.secret")];
     // b/0 alone: it dials c/0, which never comes, and waits for a/0.
-    const replica = startCli("replica", "--deployment", file, "--id", "b/0", ...secret);
-    const clients = startCli("clients", "--deployment", file, ...secret);
+    const { dir, file, replicas } = await smallCluster("ctrl-c", ["b/0"]);
+    const replica = replicas[0] as Running;
+    const clients = startCli("clients", "--deployment", file, "--secret-file", join(dir, "cluster.secret"));
     await until(
       () => replica.stderr.includes("connecting to 2 replica(s)"),
       "the replica to start connecting",
@@ -490,10 +532,7 @@ describe("Ctrl-C and bad keys on processes started by hand", () => {
   it("a client host with a wrong keyring is told which replica refused it and why, and exits non-zero", {
     timeout: 60_000,
   }, async () => {
-    const { dir, file } = await smallCluster("bad-keys");
-    const replicas = ["a/0", "b/0", "c/0"].map((id) =>
-      startCli("replica", "--deployment", file, "--id", id, "--secret-file", join(dir, "cluster.secret")),
-    );
+    const { dir, file, replicas } = await smallCluster("bad-keys", ["a/0", "b/0", "c/0"]);
     for (const replica of replicas)
       await until(() => replica.stderr.includes("connected to every replica"), "the replicas to connect");
     // The client host's keyring comes from another secret (an old one, or another cluster's).
@@ -533,33 +572,73 @@ describe("Ctrl-C and bad keys on processes started by hand", () => {
   });
 });
 
+/**
+ * Writes DIR/deployment.json (experiments/one.json, its one replica a/0 on `port`, and `extra`)
+ * and starts a/0 from it with the secret in DIR/cluster.secret.
+ */
+function loneReplica(dir: string, port: number, extra: object = {}): Running {
+  writeFileSync(
+    join(dir, "deployment.json"),
+    JSON.stringify({
+      kind: "deployment",
+      experiment: "../experiments/one.json",
+      replicas: [{ id: "a/0", host: "127.0.0.1", port }],
+      ...extra,
+    }),
+  );
+  return startCli(
+    "replica",
+    "--deployment",
+    join(dir, "deployment.json"),
+    "--id",
+    "a/0",
+    "--secret-file",
+    join(dir, "cluster.secret"),
+  );
+}
+
+describe("a replica whose port another process holds", () => {
+  it("says so in one line and exits 2; the test's start then tries again on another port", {
+    timeout: 60_000,
+  }, async () => {
+    const dir = mkdtempSync(join(project, "taken-"));
+    writeFileSync(join(dir, "cluster.secret"), randomBytes(32));
+    const holder = createServer();
+    await new Promise<void>((resolveListen) => holder.listen(0, "127.0.0.1", resolveListen));
+    const taken = (holder.address() as { port: number }).port;
+    const attempts: Running[] = [];
+    try {
+      await replicasOnFreePorts(1, ([free]) => {
+        const replica = loneReplica(dir, attempts.length === 0 ? taken : (free as number));
+        attempts.push(replica);
+        return [replica];
+      });
+    } finally {
+      holder.close();
+    }
+    expect(attempts).toHaveLength(2);
+    expect(await attempts[0]?.exited).toBe(2);
+    expect(attempts[0]?.stderr).toBe(
+      `amcast: ${relative(project, join(dir, "deployment.json"))}: replicas: a/0 cannot listen on 127.0.0.1:${taken} (EADDRINUSE)\n`,
+    );
+    const replica = attempts[1] as Running;
+    replica.child.kill("SIGTERM");
+    expect(await replica.exited).toBe(0);
+  });
+});
+
 describe("a replica process facing bad frames", () => {
   it("drops garbage, a forged HELLO and an oversized frame, logs each, closes the connection and stays up", {
     timeout: 60_000,
   }, async () => {
     const dir = mkdtempSync(join(project, "bad-"));
-    const port = await freePort();
     const secret = randomBytes(32);
     writeFileSync(join(dir, "cluster.secret"), secret);
-    writeFileSync(
-      join(dir, "deployment.json"),
-      JSON.stringify({
-        kind: "deployment",
-        experiment: "../experiments/one.json",
-        replicas: [{ id: "a/0", host: "127.0.0.1", port }],
-        transport: { frameBytesMax: 65_536, batchBytesMax: 32_768 },
-      }),
-    );
-    const replica = startCli(
-      "replica",
-      "--deployment",
-      join(dir, "deployment.json"),
-      "--id",
-      "a/0",
-      "--secret-file",
-      join(dir, "cluster.secret"),
-    );
-    await until(() => replica.stderr.includes("replica listening"), "the replica to listen");
+    let port = 0;
+    const [replica] = (await replicasOnFreePorts(1, ([free]) => {
+      port = free as number;
+      return [loneReplica(dir, port, { transport: { frameBytesMax: 65_536, batchBytesMax: 32_768 } })];
+    })) as [Running];
 
     /** Connects, reads the challenge, sends `frame`, resolves once the replica closed the connection. */
     const attack = async (frame: (challenge: Buffer) => Buffer): Promise<void> => {
@@ -640,7 +719,7 @@ describe("a replica restarted by hand from its data directory", () => {
       timeout: 120_000,
     }, async () => {
       const dir = mkdtempSync(join(project, "restart-"));
-      const ports = [await freePort(), await freePort(), await freePort()];
+      let ports: number[] = [];
       const ids = ["a/0", "a/1", "a/2"];
       const file = join(dir, "deployment.json");
       const deploy = (clusterState: "new" | "existing"): void =>
@@ -653,7 +732,6 @@ describe("a replica restarted by hand from its data directory", () => {
             storage: { fsync: "batch", clusterState },
           }),
         );
-      deploy("new");
       writeFileSync(join(dir, "cluster.secret"), randomBytes(32));
       const traceOf = (id: string): string => join(dir, `${encodeURIComponent(id)}.jsonl`);
       const dataOf = (id: string): string => join(dir, `${encodeURIComponent(id)}.data`);
@@ -671,7 +749,17 @@ describe("a replica restarted by hand from its data directory", () => {
           ...(command === "replica" ? ["--data-dir", dataOf(id)] : []),
           ...extra,
         );
-      const replicas = new Map(ids.map((id) => [id, node("replica", id)]));
+      const started = await replicasOnFreePorts(3, (free) => {
+        ports = free;
+        deploy("new");
+        // What an attempt that lost a port wrote belongs to other ports (a journal is tied to them).
+        for (const id of ids) {
+          rmSync(dataOf(id), { recursive: true, force: true });
+          rmSync(traceOf(id), { force: true });
+        }
+        return ids.map((id) => node("replica", id));
+      });
+      const replicas = new Map(ids.map((id, index) => [id, started[index] as Running]));
       const clients = node("clients", "clients");
       const delivered = (id: string): number => {
         try {

@@ -188,6 +188,8 @@ export class MulticastClient implements ClientLogic {
   readonly id: ClientId;
   readonly wantsTicks: boolean;
   private readonly spec: ClientSpec;
+  /** "<client>:", which every message id starts with (one string joined per multicast, not two). */
+  private readonly idPrefix: string;
   private nextSeq = 0;
   private ticks = 0;
   /** Multicasts in flight by sequence number. */
@@ -239,6 +241,7 @@ export class MulticastClient implements ClientLogic {
       "a Byzantine-mode client signs its requests as itself",
     );
     this.id = spec.id;
+    this.idPrefix = `${spec.id}:`;
     this.spec = spec;
     this.wantsTicks = spec.mode !== "solo";
     this.quorum = replyQuorum(spec.mode, spec.f);
@@ -286,8 +289,8 @@ export class MulticastClient implements ClientLogic {
     this.nextSeq += 1;
     const message: Multicast =
       payload === undefined
-        ? { id: `${this.id}:${seq}`, client: this.id, dst, payloadBytes }
-        : { id: `${this.id}:${seq}`, client: this.id, dst, payloadBytes, payload };
+        ? { id: `${this.idPrefix}${seq}`, client: this.id, dst, payloadBytes }
+        : { id: `${this.idPrefix}${seq}`, client: this.id, dst, payloadBytes, payload };
     const entryGroups = this.entryGroupsOf(message);
     const sends = this.requestSends(message, seq, entryGroups, false);
     this.inFlight.set(seq, {

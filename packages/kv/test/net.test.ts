@@ -29,29 +29,33 @@ async function runOnNetwork(
   linearizable: boolean,
 ): Promise<HistoryEvent[]> {
   const perGroup = mode === "crash" ? 3 : 1;
-  const cluster = await loopbackCluster(GROUPS, perGroup, {
-    protocol,
-    mode,
-    linearizable,
-    clientHosts: { east: 2, west: 2 },
-  });
   const secret = randomBytes(32);
   const partitioning = Partitioning.range([
     { group: "a", from: "" },
     { group: "b", from: "h" },
     { group: "c", from: "p" },
   ]);
-  for (const group of GROUPS)
-    for (let index = 0; index < perGroup; index += 1)
-      replicas.push(
-        await startReplica({
-          cluster,
-          id: `${group}/${index}`,
-          secret,
-          application: new KvShard(group, partitioning).application,
-          log: () => {},
-        }),
-      );
+  const cluster = await loopbackCluster(
+    GROUPS,
+    perGroup,
+    { protocol, mode, linearizable, clientHosts: { east: 2, west: 2 } },
+    async (cluster) => {
+      for (const group of GROUPS)
+        for (let index = 0; index < perGroup; index += 1)
+          replicas.push(
+            await startReplica({
+              cluster,
+              id: `${group}/${index}`,
+              secret,
+              application: new KvShard(group, partitioning).application,
+              log: () => {},
+            }),
+          );
+    },
+    async () => {
+      await Promise.all(replicas.splice(0).map((replica) => replica.stop()));
+    },
+  );
   const events: HistoryEvent[] = [];
   const kvs: KvClient[] = [];
   for (const host of ["east", "west"]) {

@@ -23,8 +23,8 @@ const PARTITIONING = {
 
 const processes = new Map<string, ChildProcess>();
 const services: ServiceClient<KvCommand, KvReply>[] = [];
-afterAll(async () => {
-  await Promise.all(services.map((service) => service.close()));
+/** Stops every replica process still running and forgets them all. */
+async function stopReplicaProcesses(): Promise<void> {
   await Promise.all(
     [...processes.values()].map(
       (child) =>
@@ -35,9 +35,17 @@ afterAll(async () => {
         }),
     ),
   );
+  processes.clear();
+}
+afterAll(async () => {
+  await Promise.all(services.map((service) => service.close()));
+  await stopReplicaProcesses();
 });
 
-/** Forks replica `id` and waits until it listens. */
+/**
+ * Forks replica `id` and waits until it listens. A replica that could not listen rejects with
+ * its error's code (EADDRINUSE when another process took its port).
+ */
 function startReplicaProcess(id: string, cluster: ClusterConfig, secret: Buffer): Promise<ChildProcess> {
   const child = fork(
     join(__dirname, "replica-process.mjs"),
@@ -49,7 +57,14 @@ function startReplicaProcess(id: string, cluster: ClusterConfig, secret: Buffer)
   );
   processes.set(id, child);
   return new Promise((resolve, reject) => {
-    child.once("message", () => resolve(child));
+    child.once("message", (message: { failed?: string }) => {
+      if (message.failed === undefined) return resolve(child);
+      reject(
+        Object.assign(new Error(`replica ${id} could not start: ${message.failed}`), {
+          code: message.failed,
+        }),
+      );
+    });
     child.once("exit", (code, signal) =>
       reject(new Error(`replica ${id} exited (${code ?? signal}) before it listened`)),
     );
@@ -59,19 +74,23 @@ function startReplicaProcess(id: string, cluster: ClusterConfig, secret: Buffer)
 it("flexcast/crash/linearizable on real processes: a replica killed mid-run, the clients' history is linearizable", {
   timeout: 120_000,
 }, async () => {
-  const cluster = await loopbackCluster(GROUPS, REPLICAS_PER_GROUP, {
-    protocol: "flexcast",
-    mode: "crash",
-    linearizable: true,
-    clientHosts: { east: 1, west: 1 },
-  });
   const secret = randomBytes(32);
-  await Promise.all(
-    GROUPS.flatMap((group) =>
-      Array.from({ length: REPLICAS_PER_GROUP }, (_, index) =>
-        startReplicaProcess(`${group}/${index}`, cluster, secret),
-      ),
-    ),
+  const cluster = await loopbackCluster(
+    GROUPS,
+    REPLICAS_PER_GROUP,
+    { protocol: "flexcast", mode: "crash", linearizable: true, clientHosts: { east: 1, west: 1 } },
+    async (cluster) => {
+      const started = await Promise.allSettled(
+        GROUPS.flatMap((group) =>
+          Array.from({ length: REPLICAS_PER_GROUP }, (_, index) =>
+            startReplicaProcess(`${group}/${index}`, cluster, secret),
+          ),
+        ),
+      );
+      const failed = started.find((result) => result.status === "rejected");
+      if (failed !== undefined) throw failed.reason;
+    },
+    stopReplicaProcesses,
   );
 
   // Two client hosts (here, in the test's process) recording one history on the host's clock.

@@ -16,6 +16,7 @@ export type {
   ServiceClient,
 } from "./net.js";
 export { connectClient, DEFAULT_CLIENT_HOST, startReplica } from "./net.js";
+export { freeLoopbackPorts, isAddressInUse, loopbackGroups, onFreePorts } from "./ports.js";
 export type { ProxyHandle, ProxyOptions } from "./proxy.js";
 export { startProxy } from "./proxy.js";
 export type {

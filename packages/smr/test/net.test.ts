@@ -8,7 +8,7 @@ import { Keyring, publicKeysFromSecret } from "@amcast/runtime";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Application, ClusterConfig, ReplicaHandle, ServiceClient } from "../src/index.js";
 import { connectClient, startReplica } from "../src/index.js";
-import { freePorts, onFreePorts } from "./ports.js";
+import { freeLoopbackPorts, loopbackGroups, onFreePorts } from "../src/ports.js";
 
 function configOn(
   ports: readonly number[],
@@ -16,18 +16,7 @@ function configOn(
   perGroup: number,
   extra: Partial<ClusterConfig>,
 ): ClusterConfig {
-  return {
-    groups: Object.fromEntries(
-      groups.map((group, g) => [
-        group,
-        Array.from({ length: perGroup }, (_, r) => ({
-          host: "127.0.0.1",
-          port: ports[g * perGroup + r] as number,
-        })),
-      ]),
-    ),
-    ...extra,
-  };
+  return { groups: loopbackGroups(ports, groups, perGroup), ...extra };
 }
 
 /** A configuration on free loopback ports, for a cluster that is never started. */
@@ -36,7 +25,7 @@ async function config(
   perGroup: number,
   extra: Partial<ClusterConfig>,
 ): Promise<ClusterConfig> {
-  return configOn(await freePorts(groups.length * perGroup), groups, perGroup, extra);
+  return configOn(await freeLoopbackPorts(groups.length * perGroup), groups, perGroup, extra);
 }
 
 /** Answers each message with its position in this replica's delivery order. */

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Application, ClusterConfig, ProxyHandle, ReplicaHandle } from "../src/index.js";
 import { startProxy, startReplica } from "../src/index.js";
-import { onFreePorts } from "./ports.js";
+import { onFreePorts } from "../src/ports.js";
 
 /**
  * `startProxy` (amcast proxy): plain HTTP clients multicast through it; a retry of the same

@@ -116,6 +116,15 @@ async function runNodeCommand(command: "replica" | "clients", args: string[]): P
     onConnected: () => {
       connected = true;
     },
+  }).catch((error: NodeJS.ErrnoException) => {
+    // A port another process holds (or an address this host does not have) is the deployment's
+    // to fix: one line naming the replica and the address, not a stack trace.
+    if (error.syscall !== "listen") throw error;
+    throw new InputError(
+      displayPath(resolve(file)),
+      "replicas",
+      `${node.id} cannot listen on ${listenHost ?? node.host}:${node.port} (${error.code ?? error.message})`,
+    );
   });
 }
 
