@@ -49,13 +49,14 @@ assert.equal(report.verdict, "linearizable");
 console.log(`simulator: ${formatLinearizabilityReport(report)} at ${sim.nowMs.toFixed(0)} virtual ms`);
 
 // 2. On the network: one replica per shard (here in this process), a client host, a secret.
+// Its ports are below Linux's ephemeral range (32768-60999), so no outgoing connection holds them.
 const secret = randomBytes(32);
 const cluster = {
   protocol: "flexcast" as const,
   groups: {
-    eu: [{ host: "127.0.0.1", port: 47201 }],
-    us: [{ host: "127.0.0.1", port: 47202 }],
-    asia: [{ host: "127.0.0.1", port: 47203 }],
+    eu: [{ host: "127.0.0.1", port: 17201 }],
+    us: [{ host: "127.0.0.1", port: 17202 }],
+    asia: [{ host: "127.0.0.1", port: 17203 }],
   },
 };
 const replicas = await Promise.all(

@@ -82,10 +82,11 @@ assert.deepEqual(sim.check().violations, []); // the oracles agree
 // 2. On the network: one replica per group, each a server (here in this process; normally each
 // runs `startReplica` on its own machine), and a client host, all holding the cluster secret.
 const secret = randomBytes(32);
+// Fixed ports below Linux's ephemeral range (32768-60999): no outgoing connection can hold them.
 const cluster = {
   groups: {
-    left: [{ host: "127.0.0.1", port: 47101 }],
-    right: [{ host: "127.0.0.1", port: 47102 }],
+    left: [{ host: "127.0.0.1", port: 17101 }],
+    right: [{ host: "127.0.0.1", port: 17102 }],
   },
 };
 const stores = { left: kvStore("left"), right: kvStore("right") };
