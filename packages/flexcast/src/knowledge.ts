@@ -67,10 +67,18 @@ export class Vertex {
   slotEnd = 0;
   /** Histories this message has joined here, retained or not (see `Knowledge.tombstones`). */
   appearances = 0;
+  /** Histories held here that this message joins in the end (`Knowledge.historiesOf`). */
+  readonly joins: number;
+  /**
+   * Every destination is above this group: rule 4 counts no group of it (only groups below count).
+   * Kept here so that marking it dead need not read the entry.
+   */
+  destinationsAbove = false;
 
   constructor(entry: HistoryEntry, toMe: boolean, slotPairs: number) {
     this.entry = entry;
     this.toMe = toMe;
+    this.joins = slotPairs;
     this.slots = slotSpace(slotPairs);
   }
 
@@ -173,11 +181,14 @@ export class History {
     return this.vertexAt(index).entry;
   }
 
-  /** Message id of the retained entry at absolute offset `index` (undefined when not retained). */
-  idAt(index: number): MessageId | undefined {
-    return index >= this.base && index < this.base + this.count
-      ? this.entries[index & this.mask]?.id
-      : undefined;
+  /**
+   * Whether the retained entry at absolute offset `index` is `entry`'s message: the same object
+   * (a relayed window shares its entries, so usually without reading either), else the same id.
+   */
+  agreesAt(index: number, entry: HistoryEntry | undefined): boolean {
+    const held =
+      index >= this.base && index < this.base + this.count ? this.entries[index & this.mask] : undefined;
+    return held !== undefined && entry !== undefined && (held === entry || held.id === entry.id);
   }
 
   /** The vertex just before absolute offset `index` (a retained one), or undefined when that entry is not retained. */
@@ -318,6 +329,12 @@ export class Knowledge {
    */
   private readonly sentToAll: number[];
   private readonly atMinimum: number[];
+  /**
+   * Every vertex held here, by id. (Taking a vertex out once nothing here can ask for it by id —
+   * all its destinations above and all their entries joined — kept the map small but cost more
+   * than it saved: each such vertex was set and deleted within a short while, and the map's
+   * tables, reallocated as it shrank and grew, added young-generation collection work.)
+   */
   private readonly vertices = new Map<MessageId, Vertex>();
   /**
    * Messages whose every retained entry was collected while some destination above this group
@@ -532,9 +549,9 @@ export class Knowledge {
       const overlapEnd = Math.min(end, window.from + window.entries.length);
       const overlapStart = Math.max(window.from, history.base);
       if (overlapStart < overlapEnd) {
-        if (history.idAt(overlapStart) !== window.entries[overlapStart - window.from]?.id)
+        if (!history.agreesAt(overlapStart, window.entries[overlapStart - window.from]))
           assert(false, `${window.group}'s history disagrees at ${overlapStart}`);
-        if (history.idAt(overlapEnd - 1) !== window.entries[overlapEnd - 1 - window.from]?.id)
+        if (!history.agreesAt(overlapEnd - 1, window.entries[overlapEnd - 1 - window.from]))
           assert(false, `${window.group}'s history disagrees at ${overlapEnd - 1}`);
       }
       for (let index = end; index < window.from + window.entries.length; index += 1)
@@ -545,9 +562,21 @@ export class Knowledge {
   /** Appends an entry to the history of `owner` (a window's new entry, or this group's delivery). */
   append(owner: Position, entry: HistoryEntry): Vertex {
     const history = this.histories[owner] as History;
+    // An entry in its lca's history is the message's first here: the lca delivers first, every
+    // group that knows another destination's entry of it knew the lca's before (it came with the
+    // copy), and windows carry the histories in order, the lca's before those below it; so it
+    // has no vertex here and none was collected (a tombstone follows an appearance). No lookup:
+    // the map's size says the id was new, as in `fresh`.
+    if (owner === entry.dst[0]) {
+      const vertex = this.vertexOf(entry);
+      const known = this.vertices.size;
+      this.vertices.set(entry.id, vertex);
+      if (this.vertices.size <= known) assert(false, `${entry.id} known here before its lca's entry`);
+      return this.join(owner, history, entry, vertex);
+    }
     let vertex = this.vertices.get(entry.id);
     if (vertex === undefined) {
-      vertex = new Vertex(entry, entry.dst.includes(this.self), this.historiesOf(entry));
+      vertex = this.vertexOf(entry);
       this.vertices.set(entry.id, vertex);
       const appearances = this.tombstones.size === 0 ? undefined : this.tombstones.get(entry.id);
       if (appearances !== undefined) {
@@ -559,6 +588,13 @@ export class Knowledge {
       if (vertex.entry.dst.length !== entry.dst.length) assert(false, `${entry.id} changed destinations`);
     }
     return this.join(owner, history, entry, vertex);
+  }
+
+  /** A new vertex for `entry`. */
+  private vertexOf(entry: HistoryEntry): Vertex {
+    const vertex = new Vertex(entry, entry.dst.includes(this.self), this.historiesOf(entry));
+    vertex.destinationsAbove = (entry.dst[entry.dst.length - 1] as number) < this.self;
+    return vertex;
   }
 
   /** `vertex` (of `entry`) joins the history of `owner` as its next entry. */
@@ -642,7 +678,8 @@ export class Knowledge {
     for (let vertex = stack.pop(); vertex !== undefined; vertex = stack.pop()) {
       if (vertex.dead) continue;
       vertex.dead = true;
-      if (vertex.entry.flush !== true)
+      // Rule 4 reads the epochs of groups below this one only.
+      if (!vertex.destinationsAbove && vertex.entry.flush !== true)
         for (const group of vertex.entry.dst) this.deadSeenEpoch[group] = this.flushEpoch;
       this.collectable = true;
       const slots = vertex.slots;
@@ -781,8 +818,7 @@ export class Knowledge {
         vertex.dropSlot(history.owner);
         if (vertex.slotEnd === 0) {
           this.vertices.delete(vertex.entry.id);
-          if (vertex.appearances < this.historiesOf(vertex.entry))
-            this.tombstones.set(vertex.entry.id, vertex.appearances);
+          if (vertex.appearances < vertex.joins) this.tombstones.set(vertex.entry.id, vertex.appearances);
         }
       }
       this.retained -= cut - history.base;

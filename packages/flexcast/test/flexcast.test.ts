@@ -3,7 +3,7 @@ import { CdagOverlay, GroupOutputCollector, Prng } from "@amcast/core";
 import { describe, expect, it } from "vitest";
 import type { FlexCastMessage } from "../src/index.js";
 import { DEFAULT_FLEXCAST_OPTIONS, FlexCastGroup, flexcast, flexcastLatencyMs } from "../src/index.js";
-import { History, Vertex } from "../src/knowledge.js";
+import { History, Knowledge, Vertex } from "../src/knowledge.js";
 import type { HistoryEntry } from "../src/messages.js";
 import { Net, windows } from "./net.js";
 
@@ -104,12 +104,15 @@ describe("FlexCast group logic", () => {
       );
       for (let index = from; index < vertices.length; index += 1) {
         expect(history.vertexAt(index)).toBe(vertices[index]);
-        expect(history.idAt(index)).toBe(`m${index}`);
+        expect(history.agreesAt(index, entry(`m${index}`))).toBe(true); // another object, the same id
+        expect(history.agreesAt(index, vertices[index]?.entry)).toBe(true);
+        expect(history.agreesAt(index, entry(`m${index + 1}`))).toBe(false);
         expect(history.before(index)).toBe(index > from ? vertices[index - 1] : undefined);
         expect(history.after(index)).toBe(vertices[index + 1]);
       }
       if (from > 0) expect(() => history.vertexAt(from - 1)).toThrow(/no retained entry/);
-      expect(history.idAt(vertices.length)).toBeUndefined();
+      expect(history.agreesAt(vertices.length, entry(`m${vertices.length}`))).toBe(false);
+      if (from > 0) expect(history.agreesAt(from - 1, vertices[from - 1]?.entry)).toBe(false);
     };
     add(40); // grows past the first capacity twice
     expectRetained(0);
@@ -133,6 +136,29 @@ describe("FlexCast group logic", () => {
     vertex.dropSlot(1);
     expect(vertex.slots.slice(0, vertex.slotEnd)).toEqual([0, 3]);
     expect(() => vertex.dropSlot(1)).toThrow(/no entry in 1's history/);
+  });
+
+  it("an lca's entry makes its message's vertex; a later entry of the message finds it by id", () => {
+    // Group 3 of 5: x's destinations are above it, y's span it.
+    const knowledge = new Knowledge(3, 5, true);
+    const x: HistoryEntry = { id: "x", dst: [0, 1] };
+    const y: HistoryEntry = { id: "y", dst: [1, 4] };
+    knowledge.merge(2, [{ group: 0, from: 0, entries: [x] }]);
+    const vertexOfX = knowledge.vertex("x");
+    expect(vertexOfX?.slotEnd).toBe(2);
+    knowledge.merge(2, [{ group: 1, from: 0, entries: [x, y] }]);
+    // x's entry in 1's history joined the vertex its lca's entry made: one vertex, two slots.
+    expect(knowledge.vertex("x")).toBe(vertexOfX);
+    expect(vertexOfX?.slotEnd).toBe(4);
+    expect(knowledge.histories[1]?.vertexAt(0)).toBe(vertexOfX);
+    expect(knowledge.vertex("y")?.entry).toBe(y);
+    expect(knowledge.vertexCount).toBe(2);
+    // Another destination's entry before the lca's cannot happen: the lca's entry says so.
+    const w: HistoryEntry = { id: "w", dst: [1, 2] };
+    knowledge.merge(2, [{ group: 2, from: 0, entries: [w] }]);
+    expect(() => knowledge.merge(2, [{ group: 1, from: 2, entries: [w] }])).toThrow(
+      /w known here before its lca's entry/,
+    );
   });
 
   it("two lcas racing into one destination: b waits for a message only a's history names (Example A)", () => {

@@ -34,6 +34,11 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  *   proposes only full batches (`batchInputsMax`), and what is left leaves as one batch at the next
  *   execution. Each batch costs the same signatures, checks and votes whatever it holds, so under
  *   load batches fill up; an idle primary proposes what arrives at once.
+ * - B1b (holding): with nothing in flight, a primary whose last batch was at least a quarter full
+ *   (load) proposes a batch that is not full only once its oldest input waited a tick (the tick
+ *   proposes it): in a closed loop the replies of one batch bring the next requests over several
+ *   turns, and proposing each turn's few alone costs a full round of votes and signatures for
+ *   each. Under light load (small batches) nothing waits.
  * - B2 (checkpoints): every `checkpointInterval` sequence numbers a replica signs the digest chain
  *   of what it executed; 2f+1 matching signatures make a stable checkpoint, which moves the low
  *   watermark and lets old votes go.
@@ -267,6 +272,8 @@ export class PbftOrderer implements Orderer {
   private nextSeq = 1;
   /** B1a: inside `maybePropose` (an execution it causes, with f = 0, must not propose again). */
   private proposing = false;
+  /** B1b: inputs in the batch this replica last proposed (as primary). */
+  private lastBatchInputs = 0;
   private readonly slots = new Map<number, Slot>();
   /** Votes by (view, seq, digest); they may arrive before the pre-prepare they are about. */
   private readonly votes = new Map<string, VoteSet>();
@@ -730,9 +737,14 @@ export class PbftOrderer implements Orderer {
       // execution and leaves then as one batch. A batch costs the replicas the same signatures,
       // checks and 2n(n-1) votes however many inputs it holds, so under load fewer, fuller
       // batches; with nothing in flight, whatever is pooled goes at once (no added latency).
+      const waiting = this.pool.size - this.proposedKeys.size;
+      if (this.nextSeq - 1 > this.lastExecuted && waiting < this.options.batchInputsMax) return;
+      // B1b: with nothing in flight, a batch that is not full waits for the inputs of the current
+      // tick when the last batch showed load (a quarter full or more): the next tick proposes it.
       if (
-        this.nextSeq - 1 > this.lastExecuted &&
-        this.pool.size - this.proposedKeys.size < this.options.batchInputsMax
+        this.lastBatchInputs * 4 >= this.options.batchInputsMax &&
+        waiting < this.options.batchInputsMax &&
+        this.pool.oldestAgeTicks(this.host.now()) < 1
       )
         return;
       // An input is checked when it is shown to others: a primary proposes only what it checked
@@ -746,6 +758,7 @@ export class PbftOrderer implements Orderer {
         (input) => this.proposable(input),
       );
       if (batch.length === 0) return;
+      this.lastBatchInputs = batch.length;
       const prePrepare = this.signPrePrepare(this.view, this.nextSeq, batch);
       this.nextSeq += 1;
       this.broadcast(prePrepare, HEADER_BYTES + SIGNATURE_BYTES + batchBytes(batch), "pbft.pre-prepare");

@@ -1,7 +1,8 @@
 import { Prng } from "@amcast/core";
 import { describe, expect, it } from "vitest";
-import type { OrderedInput, OrderingOptions, PbftHardState } from "../src/index.js";
+import type { OrderingOptions, PbftHardState } from "../src/index.js";
 import { amnesiaHardState, DEFAULT_ORDERING, PbftOrderer, SimulatedSignatures } from "../src/index.js";
+import { request } from "./requests.js";
 
 /**
  * B7: a whole Byzantine group (4 replicas) stopped at once and restarted from what a journal of
@@ -263,18 +264,3 @@ describe("B7: a whole Byzantine group stopped at once and restarted from journal
       expectDrainedInOneOrder(group);
     });
 });
-
-function request(key: string): OrderedInput {
-  return {
-    kind: "request",
-    key,
-    client: "c",
-    seq: 0,
-    message: { id: key, client: "c", dst: ["g"], payloadBytes: 0 },
-    view: 0,
-    settled: 0,
-    digest: "",
-    signature: "",
-    bytes: 16,
-  };
-}

@@ -1,7 +1,8 @@
 import { Prng } from "@amcast/core";
 import { describe, expect, it } from "vitest";
-import type { OrderedInput, RaftHardState } from "../src/index.js";
+import type { RaftHardState } from "../src/index.js";
 import { amnesiaHardState, DEFAULT_ORDERING, RaftOrderer } from "../src/index.js";
+import { request } from "./requests.js";
 
 /**
  * The crash-mode orderer alone, three replicas on a network this file controls tick by tick: how
@@ -104,21 +105,6 @@ class Cluster {
   submitEverywhere(key: string): void {
     for (const id of REPLICAS) if (!this.crashed.has(id)) this.orderer(id).submit(request(key));
   }
-}
-
-function request(key: string): OrderedInput {
-  return {
-    kind: "request",
-    key,
-    client: "c",
-    seq: 0,
-    message: { id: key, client: "c", dst: ["g"], payloadBytes: 0 },
-    view: 0,
-    settled: 0,
-    digest: "",
-    signature: "",
-    bytes: 16,
-  };
 }
 
 const lan: Delay = () => 1;

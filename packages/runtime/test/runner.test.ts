@@ -27,57 +27,48 @@ function fakeNodes(count: number): FakeNode[] {
   return Array.from({ length: count }, (_, i) => ({ node: { id: `n${i}` }, port: undefined }));
 }
 
+/** Runs `body` while `up` of `total` fake nodes come up one every `everyMs`; returns how many did. */
+async function whileStarting(
+  total: number,
+  up: number,
+  everyMs: number,
+  body: (cluster: Cluster, nodes: () => never[]) => Promise<void>,
+): Promise<number> {
+  const cluster = new Cluster("/nonexistent", undefined);
+  const nodes = fakeNodes(total);
+  const progress = bringUp(cluster, nodes, up, everyMs);
+  try {
+    await body(cluster, () => nodes as never[]);
+    return progress.up;
+  } finally {
+    clearInterval(progress.timer);
+  }
+}
+
 describe("start-up waits", () => {
   it("fail once no further node came up for the quiet time, naming the ones that never did", async () => {
-    const cluster = new Cluster("/nonexistent", undefined);
-    const nodes = fakeNodes(4);
-    const progress = bringUp(cluster, nodes, 3, 50);
-    try {
-      const wait = cluster.untilEvery(
-        () => nodes as never[],
-        listening,
-        "every replica to listen",
-        1_000,
-        10_000,
-      );
+    const came = await whileStarting(4, 3, 50, async (cluster, nodes) => {
+      const wait = cluster.untilEvery(nodes, listening, "every replica to listen", 1_000, 10_000);
       await expect(wait).rejects.toThrow(
         /timed out waiting for every replica to listen \(3 of 4 ready, none more for 1000 ms; waiting for n3\)/,
       );
-      expect(progress.up).toBe(3);
-    } finally {
-      clearInterval(progress.timer);
-    }
+    });
+    expect(came).toBe(3);
   });
 
   it("resolve once every node is up, however long that took in all", async () => {
-    const cluster = new Cluster("/nonexistent", undefined);
-    const nodes = fakeNodes(30);
-    const progress = bringUp(cluster, nodes, 30, 50);
-    try {
-      // 30 x 50 ms > 1,000 ms: a fixed timeout of 1,000 ms would have failed this start-up.
-      await cluster.untilEvery(() => nodes as never[], listening, "every replica to listen", 1_000, 10_000);
-      expect(progress.up).toBe(30);
-    } finally {
-      clearInterval(progress.timer);
-    }
+    // 30 x 50 ms > 1,000 ms: a fixed timeout of 1,000 ms would have failed this start-up.
+    const came = await whileStarting(30, 30, 50, (cluster, nodes) =>
+      cluster.untilEvery(nodes, listening, "every replica to listen", 1_000, 10_000),
+    );
+    expect(came).toBe(30);
   });
 
   it("give up after the cap even while nodes still come up", async () => {
-    const cluster = new Cluster("/nonexistent", undefined);
-    const nodes = fakeNodes(50);
-    const progress = bringUp(cluster, nodes, 50, 20);
-    try {
-      const wait = cluster.untilEvery(
-        () => nodes as never[],
-        listening,
-        "every replica to listen",
-        1_000,
-        200,
-      );
+    const came = await whileStarting(50, 50, 20, async (cluster, nodes) => {
+      const wait = cluster.untilEvery(nodes, listening, "every replica to listen", 1_000, 200);
       await expect(wait).rejects.toThrow(/ready after 200 ms in all; waiting for n\d+/);
-      expect(progress.up).toBeLessThan(nodes.length);
-    } finally {
-      clearInterval(progress.timer);
-    }
+    });
+    expect(came).toBeLessThan(50);
   });
 });
