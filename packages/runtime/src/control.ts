@@ -41,6 +41,8 @@ export interface NodeStatus {
   readonly completed: number;
   /** A replica: the replica its group's orderer believes leads, if any. */
   readonly leader?: string;
+  /** A replica that keeps checkpointed state: the log position of its latest checkpoint (0: none yet). */
+  readonly checkpoint?: number;
 }
 
 export type NodeMessage =

@@ -430,6 +430,18 @@ export class NodeHost {
     return true;
   }
 
+  /**
+   * A replica that keeps checkpointed state: the log position of its latest checkpoint (0 before
+   * its first). Undefined for any other node.
+   */
+  checkpointPosition(): number | undefined {
+    for (const logic of this.options.processes) {
+      const replica = logic as Partial<CheckpointingLogic>;
+      if (typeof replica.transferredBytes === "number") return replica.latestCheckpoint?.position ?? 0;
+    }
+    return undefined;
+  }
+
   /** Stops ticking and the workload, writes out the trace, closes every connection. */
   async stop(): Promise<HostStats> {
     if (!this.stopped) {

@@ -385,6 +385,7 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
         const group = node.role === "replica" ? built.membership.groupOf(node.id) : undefined;
         // Only this node's replica ever runs here, so the group's vote is this replica's belief.
         const leader = group === undefined ? undefined : built.leaderOf(group);
+        const checkpoint = host.checkpointPosition();
         const status: NodeStatus = {
           quiet: host.quiet(),
           messageEvents: host.stats.messageEvents,
@@ -392,6 +393,7 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
           multicasts: host.stats.multicasts,
           completed: host.stats.completed,
           ...(leader === undefined ? {} : { leader }),
+          ...(checkpoint === undefined ? {} : { checkpoint }),
         };
         await control({ type: "status", status });
         break;

@@ -53,6 +53,15 @@ export interface NetRunOptions {
    * (default: that leader). The recovery experiment strikes a follower this way.
    */
   readonly crashTarget?: (group: string, leader: string, replicas: readonly string[]) => string;
+  /**
+   * Crash faults strike no earlier than their `atMs`, and only once every live replica of the
+   * target's group that keeps checkpointed state reports a checkpoint at this log position or later (past its second
+   * checkpoint, the group has truncated its log there), so a fault that needs a group with
+   * history finds one however late a loaded machine ran the workload. Their restarts keep the
+   * plan's pause after the (later) kill. A group that does not get there within
+   * CHECKPOINT_WAIT_MS fails the run, naming where each replica was.
+   */
+  readonly crashesAfterCheckpointAt?: number;
   /** Progress lines (where the files are, when the workload starts). */
   readonly log?: (line: string) => void;
   /** Aborting stops every node and rejects (Ctrl-C). */
@@ -154,6 +163,8 @@ const STOP_TIMEOUT_MS = 15_000;
 const RECOVER_TIMEOUT_MS = 120_000;
 const KILL_GRACE_MS = 2_000;
 const STATUS_INTERVAL_MS = 50;
+/** How long a crash fault waits for its group's checkpoint (`crashesAfterCheckpointAt`). */
+const CHECKPOINT_WAIT_MS = 60_000;
 /** The period of the runner's own timer that measures how late the machine schedules it. */
 const SCHEDULING_SAMPLE_MS = 5;
 /** The longest a run waits for stragglers after the workload is done. */
@@ -672,6 +683,17 @@ export async function runCluster(
       const targets =
         fault.proc === undefined ? built.membership.replicas(fault.leaderOf as string) : [fault.proc];
       await Promise.all(targets.map((id) => returning.get(id)));
+      const gateStartedMs = performance.now();
+      if (options.crashesAfterCheckpointAt !== undefined)
+        await untilGroupCheckpointed(
+          cluster,
+          (fault.leaderOf ?? built.membership.groupOf(fault.proc as string)) as string,
+          built.membership.replicas.bind(built.membership),
+          options.crashesAfterCheckpointAt,
+          log,
+        );
+      // The plan's pause between the kill and the restart holds when the kill waited.
+      const waitedMs = performance.now() - gateStartedMs;
       const proc = await crashNode(
         cluster,
         built.membership.replicas.bind(built.membership),
@@ -685,7 +707,7 @@ export async function runCluster(
       killed.push({ proc, t });
       runnerEvents.push(JSON.stringify({ ev: "fault", proc, kind: "crash", t }));
       if (fault.recoverAtMs === undefined) return;
-      const back = restartLater(proc, fault.recoverAtMs, fault.kind === "amnesia");
+      const back = restartLater(proc, fault.recoverAtMs + waitedMs, fault.kind === "amnesia");
       returning.set(
         proc,
         back.catch(() => undefined),
@@ -921,6 +943,43 @@ export function refuseUnsupported(spec: SystemSpec): void {
 
 /** How long a `leaderOf` crash keeps asking for a leader (an election may be on). */
 const LEADER_WAIT_MS = 10_000;
+
+/**
+ * Waits until every live replica of `group` reports a checkpoint at log position `position` or
+ * later (`crashesAfterCheckpointAt`); throws, naming where each one was, after CHECKPOINT_WAIT_MS.
+ */
+async function untilGroupCheckpointed(
+  cluster: Cluster,
+  group: string,
+  replicasOf: (group: string) => readonly string[],
+  position: number,
+  log: (line: string) => void,
+): Promise<void> {
+  const deadline = performance.now() + CHECKPOINT_WAIT_MS;
+  for (;;) {
+    const asked = cluster.live().filter((entry) => replicasOf(group).includes(entry.node.id));
+    for (const entry of asked) entry.status = undefined;
+    for (const entry of asked) cluster.send(entry.node.id, { type: "status" });
+    await cluster.until(
+      () => asked.every((entry) => entry.status !== undefined || entry.exited),
+      `the replicas of ${group} to say where they checkpointed`,
+      10_000,
+    );
+    // A replica that keeps no checkpointed state (a Byzantine one may not) has none to wait for.
+    const waiting = asked.filter((entry) => !entry.exited && entry.status?.checkpoint !== undefined);
+    if (waiting.every((entry) => (entry.status?.checkpoint as number) >= position)) {
+      log(`crash fault: every replica of ${group} checkpointed at log position ${position} or later`);
+      return;
+    }
+    if (performance.now() > deadline)
+      throw new NetRunError(
+        `crash fault: the replicas of ${group} did not all checkpoint at log position ${position} within ${CHECKPOINT_WAIT_MS} ms (${waiting
+          .map((entry) => `${entry.node.id} at ${entry.status?.checkpoint}`)
+          .join(", ")})`,
+      );
+    await cluster.sleep(STATUS_INTERVAL_MS);
+  }
+}
 
 /**
  * Carries out one crash fault: resolves its target (a named replica, or the replica most of a
