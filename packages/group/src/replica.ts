@@ -11,7 +11,6 @@ import type {
   ProcessLogic,
   ProcessOutput,
   ProcessOutputSink,
-  ProcessSend,
   ProtocolContext,
   ProtocolDefinition,
 } from "@amcast/core";
@@ -516,7 +515,7 @@ export class Replica<M> implements ProcessLogic {
     const answeredAt = this.resentAtTick.get(from);
     if (!newLeader && answeredAt !== undefined && this.ticks - answeredAt < RESEND_ANSWER_TICKS_MIN) return;
     this.resentAtTick.set(from, this.ticks);
-    for (const send of this.recentItems.sendsTo(fromGroup, from, envelope.k)) this.out.output(send);
+    for (const item of this.recentItems.itemsFrom(fromGroup, envelope.k)) this.sendCopy(item, from);
   }
 
   /** The latest checkpoint this replica took or installed. */
@@ -1114,7 +1113,12 @@ export class Replica<M> implements ProcessLogic {
     const item: RecentItem = { to, k, envelope, bytes, label, id, ids: carried };
     this.recentItems.add(item);
     if (this.mode === "crash" && !this.leadsGroup()) return;
-    for (const replica of this.itemReceivers(to)) this.out.output(itemSend(item, replica));
+    for (const replica of this.itemReceivers(to)) this.sendCopy(item, replica);
+  }
+
+  /** Sends `item`'s copy to `replica`. */
+  private sendCopy(item: RecentItem, replica: ProcessId): void {
+    this.out.send(replica, item.envelope, item.bytes, item.label, true, item.id, item.ids);
   }
 
   /**
@@ -1142,7 +1146,7 @@ export class Replica<M> implements ProcessLogic {
     const leading = this.orderer.leader() === this.id;
     if (leading && !this.leading) {
       for (const item of this.recentItems.items())
-        for (const replica of this.itemReceivers(item.to)) this.out.output(itemSend(item, replica));
+        for (const replica of this.itemReceivers(item.to)) this.sendCopy(item, replica);
       // Items to this group go to its leader alone: what the previous one received and its group
       // did not order yet is lost with it unless sent again to this one.
       this.askResend((this.orderer as RaftOrderer).term);
@@ -1250,7 +1254,6 @@ export class Replica<M> implements ProcessLogic {
   }
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const NO_INPUTS: readonly OrderedInput[] = [];
 const NO_DECISIONS: readonly DecidedPosition[] = [];
 
@@ -1306,9 +1309,9 @@ class RecentItems {
     for (let index = this.head; index < this.kept.length; index += 1) yield this.kept[index] as RecentItem;
   }
 
-  /** The sends to `replica` of the kept items of the stream to `group` from item `fromK` on, oldest first. */
-  *sendsTo(group: GroupId, replica: ProcessId, fromK: number): Iterable<ProcessOutput> {
-    for (const item of this.items()) if (item.to === group && item.k >= fromK) yield itemSend(item, replica);
+  /** The kept items of the stream to `group` from item `fromK` on, oldest first. */
+  *itemsFrom(group: GroupId, fromK: number): Iterable<RecentItem> {
+    for (const item of this.items()) if (item.to === group && item.k >= fromK) yield item;
   }
 }
 
@@ -1324,21 +1327,6 @@ interface RecentItem {
   readonly id: MessageId | undefined;
   /** The multicast of each message it carries, when it carries several. */
   readonly ids: readonly MessageId[] | undefined;
-}
-
-/** The send of `item`'s copy to `replica`. */
-function itemSend(item: RecentItem, replica: ProcessId): ProcessOutput {
-  const send: Mutable<ProcessSend> = {
-    kind: "send",
-    to: replica,
-    body: item.envelope,
-    bytes: item.bytes,
-    label: item.label,
-    protocol: true,
-  };
-  if (item.id !== undefined) send.id = item.id;
-  if (item.ids !== undefined) send.ids = item.ids;
-  return send;
 }
 
 /** Trace label of a stream item carrying several protocol messages. */
