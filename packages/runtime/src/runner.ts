@@ -945,6 +945,27 @@ export function refuseUnsupported(spec: SystemSpec): void {
 const LEADER_WAIT_MS = 10_000;
 
 /**
+ * Asks the live replicas of `group` for their status and waits for every answer (or exit);
+ * returns the replicas asked, each with its fresh `status`.
+ */
+async function askGroupStatus(
+  cluster: Cluster,
+  group: string,
+  replicasOf: (group: string) => readonly string[],
+  what: string,
+): Promise<NodeProcess[]> {
+  const asked = cluster.live().filter((entry) => replicasOf(group).includes(entry.node.id));
+  for (const entry of asked) entry.status = undefined;
+  for (const entry of asked) cluster.send(entry.node.id, { type: "status" });
+  await cluster.until(
+    () => asked.every((entry) => entry.status !== undefined || entry.exited),
+    `the replicas of ${group} to say ${what}`,
+    10_000,
+  );
+  return asked;
+}
+
+/**
  * Waits until every live replica of `group` reports a checkpoint at log position `position` or
  * later (`crashesAfterCheckpointAt`); throws, naming where each one was, after CHECKPOINT_WAIT_MS.
  */
@@ -957,14 +978,7 @@ async function untilGroupCheckpointed(
 ): Promise<void> {
   const deadline = performance.now() + CHECKPOINT_WAIT_MS;
   for (;;) {
-    const asked = cluster.live().filter((entry) => replicasOf(group).includes(entry.node.id));
-    for (const entry of asked) entry.status = undefined;
-    for (const entry of asked) cluster.send(entry.node.id, { type: "status" });
-    await cluster.until(
-      () => asked.every((entry) => entry.status !== undefined || entry.exited),
-      `the replicas of ${group} to say where they checkpointed`,
-      10_000,
-    );
+    const asked = await askGroupStatus(cluster, group, replicasOf, "where they checkpointed");
     // A replica that keeps no checkpointed state (a Byzantine one may not) has none to wait for.
     const waiting = asked.filter((entry) => !entry.exited && entry.status?.checkpoint !== undefined);
     if (waiting.every((entry) => (entry.status?.checkpoint as number) >= position)) {
@@ -1001,15 +1015,8 @@ async function crashNode(
     const group = fault.leaderOf as string;
     const deadline = performance.now() + LEADER_WAIT_MS;
     while (target === undefined) {
-      const asked = cluster.live().filter((entry) => replicasOf(group).includes(entry.node.id));
+      const asked = await askGroupStatus(cluster, group, replicasOf, "who leads");
       if (asked.length === 0) return undefined;
-      for (const entry of asked) entry.status = undefined;
-      for (const entry of asked) cluster.send(entry.node.id, { type: "status" });
-      await cluster.until(
-        () => asked.every((entry) => entry.status !== undefined || entry.exited),
-        `the replicas of ${group} to say who leads`,
-        10_000,
-      );
       const best = mostNamedLeader(asked.map((entry) => entry.status?.leader));
       if (best !== undefined && asked.some((entry) => entry.node.id === best))
         target = chooseTarget(group, best, replicasOf(group));
