@@ -4,7 +4,14 @@ import type { Signer, Verifier } from "./auth.js";
 import { SIGNATURE_BYTES } from "./auth.js";
 import { BackoffLevel } from "./backoff.js";
 import type { OrderedInput } from "./inputs.js";
-import { batchBytes, batchDigest, InputPool, ProposedInputs } from "./inputs.js";
+import {
+  batchBytes,
+  batchDigest,
+  chainDigest,
+  InputPool,
+  ProposedInputs,
+  sameBatchDigest,
+} from "./inputs.js";
 import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
 
 /**
@@ -866,7 +873,9 @@ export class PbftOrderer implements Orderer {
       if (!this.checked(input, false)) return undefined;
       checked?.push(input);
     }
-    return checked ?? batch;
+    if (checked === undefined) return batch;
+    sameBatchDigest(checked, batch);
+    return checked;
   }
 
   private acceptPrePrepare(message: PrePrepare): void {
@@ -955,14 +964,14 @@ export class PbftOrderer implements Orderer {
       vote.seq > this.stable.seq + this.windowSize
     )
       return;
-    this.recordVote(vote);
+    const set = this.recordVote(vote);
     // 2f+1 commits prove the batch was decided, even if its pre-prepare never reached us (B4).
-    const set = this.votes.get(voteKey(vote.view, vote.seq, vote.digest));
-    if (set !== undefined && set.commits.size >= this.quorum) this.noteSeq(vote.seq);
+    if (set.commits.size >= this.quorum) this.noteSeq(vote.seq);
     this.progress(vote.seq);
   }
 
-  private recordVote(vote: Vote): void {
+  /** Keeps `vote` with the others for its (view, seq, digest); returns them. */
+  private recordVote(vote: Vote): VoteSet {
     const key = voteKey(vote.view, vote.seq, vote.digest);
     let set = this.votes.get(key);
     if (set === undefined) {
@@ -970,6 +979,7 @@ export class PbftOrderer implements Orderer {
       this.votes.set(key, set);
     }
     (vote.type === "prepare" ? set.prepares : set.commits).set(vote.signer, vote);
+    return set;
   }
 
   /** Moves a sequence number along: prepared -> commit sent -> committed -> executed. */
@@ -978,12 +988,15 @@ export class PbftOrderer implements Orderer {
     if (slot !== undefined && slot.prePrepare.view === this.view && this.viewActive) {
       const { view, digest: batchHash } = slot.prePrepare;
       const set = this.votes.get(voteKey(view, seq, batchHash));
-      if (!slot.prepared && set !== undefined) {
-        const candidates = [...set.prepares.values()].filter(
-          (vote) => vote.signer !== slot.prePrepare.signer,
-        );
-        const prepares =
-          candidates.length >= 2 * this.f ? this.certifiedVotes(set.prepares, candidates, 2 * this.f) : [];
+      // Counted before the candidates are listed: most votes arrive before a quorum does.
+      const primarySigner = slot.prePrepare.signer;
+      if (
+        !slot.prepared &&
+        set !== undefined &&
+        set.prepares.size - (set.prepares.has(primarySigner) ? 1 : 0) >= 2 * this.f
+      ) {
+        const candidates = [...set.prepares.values()].filter((vote) => vote.signer !== primarySigner);
+        const prepares = this.certifiedVotes(set.prepares, candidates, 2 * this.f);
         if (prepares.length >= 2 * this.f) {
           slot.prepared = true;
           const best = this.preparedProofs.get(seq);
@@ -1022,7 +1035,7 @@ export class PbftOrderer implements Orderer {
       this.committed.delete(entry.seq);
       this.lastExecuted = entry.seq;
       this.waitingSinceTick = now;
-      this.chain = this.verifier.digest(`${this.chain}|${batchDigest(this.verifier.digest, entry.batch)}`);
+      this.chain = chainDigest(this.verifier.digest, this.chain, entry.batch);
       for (const input of entry.batch) {
         this.noteWait(now, this.pool.receivedTick(input.key));
         this.pool.delete(input.key);
