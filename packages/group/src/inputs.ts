@@ -548,10 +548,13 @@ export class InputPool {
   ): OrderedInput[] {
     const batch: OrderedInput[] = [];
     let bytes = 0;
-    for (const [key, { input }] of this.inputs) {
-      if (exclude.has(key)) continue;
+    // Over the entries, not [key, entry] pairs (a pair per input per call). Deleting the entry
+    // being visited is safe in a Map's iteration.
+    for (const entry of this.inputs.values()) {
+      const input = entry.input;
+      if (exclude.has(input.key)) continue;
       if (!useful(input)) {
-        this.delete(key);
+        this.delete(input.key);
         continue;
       }
       if (batch.length > 0 && (batch.length >= countMax || bytes + input.bytes > bytesMax)) break;
@@ -564,7 +567,7 @@ export class InputPool {
 
   /** Drops every input that is no longer `useful`. */
   prune(useful: (input: OrderedInput) => boolean): void {
-    for (const [key, { input }] of this.inputs) if (!useful(input)) this.delete(key);
+    for (const entry of this.inputs.values()) if (!useful(entry.input)) this.delete(entry.input.key);
   }
 
   /** Age in ticks of the oldest input, or -1 when there is none. */
