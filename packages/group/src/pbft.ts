@@ -243,6 +243,7 @@ interface Slot {
 }
 
 interface VoteSet {
+  readonly view: number;
   readonly prepares: Map<ProcessId, Vote>;
   readonly commits: Map<ProcessId, Vote>;
 }
@@ -282,8 +283,12 @@ export class PbftOrderer implements Orderer {
   /** B1b: inputs in the batch this replica last proposed (as primary). */
   private lastBatchInputs = 0;
   private readonly slots = new Map<number, Slot>();
-  /** Votes by (view, seq, digest); they may arrive before the pre-prepare they are about. */
-  private readonly votes = new Map<string, VoteSet>();
+  /**
+   * Votes by seq, then digest, one set per view (a few: views that re-proposed the batch); they
+   * may arrive before the pre-prepare they are about. Keyed by what a vote carries, not by a
+   * string built per vote: every replica looks its votes up several times per vote received.
+   */
+  private readonly votes = new Map<number, Map<string, VoteSet[]>>();
   /** The highest-view prepared certificate per sequence number above the stable checkpoint. */
   private readonly preparedProofs = new Map<number, PreparedProof>();
   /** Committed batches waiting for their turn to execute, with their certificates. */
@@ -921,7 +926,13 @@ export class PbftOrderer implements Orderer {
   }
 
   private wellFormedVote(vote: Vote): boolean {
-    return this.host.replicas.includes(vote.signer) && Number.isSafeInteger(vote.seq);
+    // View and digest typed as they are used (a vote's view and digest key its set).
+    return (
+      this.host.replicas.includes(vote.signer) &&
+      Number.isSafeInteger(vote.seq) &&
+      Number.isSafeInteger(vote.view) &&
+      typeof vote.digest === "string"
+    );
   }
 
   private signedVote(vote: Vote): boolean {
@@ -972,14 +983,29 @@ export class PbftOrderer implements Orderer {
 
   /** Keeps `vote` with the others for its (view, seq, digest); returns them. */
   private recordVote(vote: Vote): VoteSet {
-    const key = voteKey(vote.view, vote.seq, vote.digest);
-    let set = this.votes.get(key);
+    let byDigest = this.votes.get(vote.seq);
+    if (byDigest === undefined) {
+      byDigest = new Map();
+      this.votes.set(vote.seq, byDigest);
+    }
+    let sets = byDigest.get(vote.digest);
+    if (sets === undefined) {
+      sets = [];
+      byDigest.set(vote.digest, sets);
+    }
+    let set = viewVotes(sets, vote.view);
     if (set === undefined) {
-      set = { prepares: new Map(), commits: new Map() };
-      this.votes.set(key, set);
+      set = { view: vote.view, prepares: new Map(), commits: new Map() };
+      sets.push(set);
     }
     (vote.type === "prepare" ? set.prepares : set.commits).set(vote.signer, vote);
     return set;
+  }
+
+  /** The votes for (view, seq, digest), if any arrived. */
+  private votesFor(view: number, seq: number, batchHash: string): VoteSet | undefined {
+    const sets = this.votes.get(seq)?.get(batchHash);
+    return sets === undefined ? undefined : viewVotes(sets, view);
   }
 
   /** Moves a sequence number along: prepared -> commit sent -> committed -> executed. */
@@ -987,7 +1013,7 @@ export class PbftOrderer implements Orderer {
     const slot = this.slots.get(seq);
     if (slot !== undefined && slot.prePrepare.view === this.view && this.viewActive) {
       const { view, digest: batchHash } = slot.prePrepare;
-      const set = this.votes.get(voteKey(view, seq, batchHash));
+      const set = this.votesFor(view, seq, batchHash);
       // Counted before the candidates are listed: most votes arrive before a quorum does.
       const primarySigner = slot.prePrepare.signer;
       if (
@@ -1139,10 +1165,7 @@ export class PbftOrderer implements Orderer {
     // Everything at or below a stable checkpoint is settled: its votes and slots can go.
     for (const seq of this.slots.keys()) if (seq <= proof.seq) this.slots.delete(seq);
     for (const seq of this.preparedProofs.keys()) if (seq <= proof.seq) this.preparedProofs.delete(seq);
-    for (const [key, set] of this.votes) {
-      const any = set.prepares.values().next().value ?? set.commits.values().next().value;
-      if (any === undefined || any.seq <= proof.seq) this.votes.delete(key);
-    }
+    for (const seq of this.votes.keys()) if (seq <= proof.seq) this.votes.delete(seq);
     for (const key of this.checkpointVotes.keys())
       if (Number(key.slice(0, key.indexOf("|"))) <= proof.seq) this.checkpointVotes.delete(key);
     this.maybePropose();
@@ -1546,8 +1569,9 @@ function newViewBytes(newView: NewView): number {
   return bytes;
 }
 
-function voteKey(view: number, seq: number, batchHash: string): string {
-  return `${view}|${seq}|${batchHash}`;
+function viewVotes(sets: readonly VoteSet[], view: number): VoteSet | undefined {
+  for (const set of sets) if (set.view === view) return set;
+  return undefined;
 }
 function prePrepareText(view: number, seq: number, batchHash: string): string {
   return `pre-prepare|${view}|${seq}|${batchHash}`;
