@@ -751,13 +751,15 @@ export class Replica<M> implements ProcessLogic {
 
   /** Keeps a driver's delay measurement for the next reply that reports delays (clients' are not groups' delays). */
   observeDelay(from: ProcessId, delayMs: number): void {
-    if (!Number.isFinite(delayMs) || delayMs < 0 || this.spec.membership.groupOf(from) === undefined) return;
+    if (!Number.isFinite(delayMs) || delayMs < 0) return;
+    // Called on every message from a replica: a sender already noted is known to be a replica
+    // (membership does not change), so its group is looked up only when it is first noted.
     const stats = this.observed.get(from);
-    if (stats === undefined) this.observed.set(from, { sumMs: delayMs, samples: 1 });
-    else {
+    if (stats !== undefined) {
       stats.sumMs += delayMs;
       stats.samples += 1;
-    }
+    } else if (this.spec.membership.groupOf(from) !== undefined)
+      this.observed.set(from, { sumMs: delayMs, samples: 1 });
   }
 
   /**
