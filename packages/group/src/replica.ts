@@ -233,6 +233,9 @@ export class Replica<M> implements ProcessLogic {
    * replica of that group its stream items go to (see `sendItem`); every replica while unknown.
    */
   private readonly leaderOf = new Map<GroupId, { readonly replica: ProcessId; readonly term: number }>();
+  /** `sendItem` as one function for `OutgoingStreams.release` (not a closure per decided batch). */
+  private readonly sendItemOut = (to: GroupId, messages: readonly QueuedMessage[]): void =>
+    this.sendItem(to, messages);
   /** When (tick) this replica last answered each asking replica's `resend`: one answer per `RESEND_ANSWER_TICKS_MIN`. */
   private readonly resentAtTick = new Map<ProcessId, number>();
 
@@ -293,7 +296,7 @@ export class Replica<M> implements ProcessLogic {
         // What the batch sends to a group leaves as one stream item (see OutgoingStreams).
         this.outgoing.hold();
         for (const input of batch) this.execute(input);
-        for (const [to, bodies] of this.outgoing.release()) this.sendItem(to, bodies);
+        this.outgoing.release(this.sendItemOut);
       },
       useful: (input) => this.useful(input),
       copiesNeeded: (copy) =>
