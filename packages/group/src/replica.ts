@@ -828,8 +828,8 @@ export class Replica<M> implements ProcessLogic {
     // becoming an input to order (so it is marked executed here, where the others check).
     const fresh =
       this.mode === "solo"
-        ? this.clients.markExecuted(from, seq, settled)
-        : !this.clients.isExecuted(from, seq);
+        ? this.clients.markExecuted(from, seq, view, settled)
+        : !this.clients.isExecuted(from, seq, view);
     this.clients.rememberCheckedDst(from, message.dst);
     if (!fresh) {
       // A retry: answer from the reply cache; executing twice is never an option. Not delivered
@@ -960,7 +960,7 @@ export class Replica<M> implements ProcessLogic {
 
   private useful(input: OrderedInput): boolean {
     return input.kind === "request"
-      ? !this.clients.isExecuted(input.client, input.seq)
+      ? !this.clients.isExecuted(input.client, input.seq, input.view)
       : this.incoming.accepts(input.fromGroup, input.k);
   }
 
@@ -979,7 +979,7 @@ export class Replica<M> implements ProcessLogic {
     view: number,
     settled: number,
   ): void {
-    if (this.clients.markExecuted(client, seq, settled)) this.runRequest(message, seq, view);
+    if (this.clients.markExecuted(client, seq, view, settled)) this.runRequest(message, seq, view);
   }
 
   /** Runs a request marked executed through the logic. */
@@ -1169,10 +1169,6 @@ export class Replica<M> implements ProcessLogic {
       Number.isSafeInteger(output.requestView) && output.requestView >= 0,
       () => `${this.group} redirects ${message.id} with request view ${output.requestView}`,
     );
-    // Not executed after all: the request sent again under the new view (possibly to this very
-    // group) must run, so (client, seq) is forgotten rather than answered from a cache. One the
-    // client settled since, or that was answered here, is not awaited: no redirect.
-    if (!this.clients.forget(message.client, seq)) return;
     const redirect: GroupWire = {
       t: "redirect",
       id: message.id,
@@ -1180,6 +1176,11 @@ export class Replica<M> implements ProcessLogic {
       view: output.view,
       overlay: output.overlay,
     };
+    // Not executed after all: the request sent again under the new view (possibly to this very
+    // group) must run, so (client, seq) is forgotten, but as refused under its view: a copy of
+    // that version still pooled at a replica is stale, and a retry of it gets this redirect. One
+    // the client settled since, or that was answered here, is not awaited: no redirect.
+    if (!this.clients.forget(message.client, seq, redirect)) return;
     this.sendReply(message.client, redirect);
   }
 
