@@ -1064,7 +1064,7 @@ export class Replica<M> implements ProcessLogic {
     this.out.deliver(this.group, message);
     const result = ownResult ? logicResult : (this.spec.application?.(message, this.group) ?? null);
     const seq = message === this.lastRequest ? this.lastRequestSeq : sequenceOf(message);
-    const answersNow = seq === undefined || this.answersNow(message.client, seq);
+    const answersNow = seq === undefined || this.answersNow();
     const reply: GroupWire =
       withDelays && answersNow
         ? { t: "reply", id: message.id, group: this.group, result, delays: this.takeObservedDelays() }
@@ -1193,19 +1193,23 @@ export class Replica<M> implements ProcessLogic {
    */
   /**
    * Byzantine mode: whether this replica answers the delivery of (client, seq) at once. A client
-   * acts on f+1 matching replies, so f+1 replicas of the group answer, chosen by the request
-   * (rank `seq + h(client)` mod n and the f after it, so the work spreads over the group); the
-   * others keep the reply in their cache. This holds only where the group executed the client's
+   * acts on f+1 matching replies, so f+1 replicas of the group answer, chosen by the position
+   * being executed (rank `position` mod n and the f after it): the replies to one ordered batch
+   * come from the same f+1 replicas, so each of them answers a client's requests of that batch in
+   * one frame and the client completes them in one turn (and sends its next requests together),
+   * and the work still spreads over the group from one batch to the next. The others keep the
+   * reply in their cache. This holds only where the group executed the client's
    * own request (the caller checks the reply was cached): the client's retry then reaches every
    * replica of the group, which all answer it from the cache, so a silent or lying chosen replica
    * costs a retry, never the answer. A group that delivers what another group carried to it
    * (ByzCast below the entry group) never sees the client's retries: all its replicas answer.
    */
-  private answersNow(client: ProcessId, seq: number): boolean {
+  private answersNow(): boolean {
     if (this.mode !== "byzantine") return true;
     const replicas = this.spec.membership.replicas(this.group);
     const rank = replicas.indexOf(this.id);
-    const first = (seq + textHash(client)) % replicas.length;
+    // Deliveries happen while a decided position executes: the one after the last executed.
+    const first = (this.executedPosition + 1) % replicas.length;
     return (rank - first + replicas.length) % replicas.length <= this.spec.f;
   }
 
@@ -1358,13 +1362,6 @@ function median(values: number[]): number {
   return values.length % 2 === 1
     ? (values[middle] as number)
     : ((values[middle - 1] as number) + (values[middle] as number)) / 2;
-}
-
-/** A small, stable hash of a text (spreads clients over the replicas that answer them). */
-function textHash(text: string): number {
-  let hash = 0;
-  for (let index = 0; index < text.length; index += 1) hash = (hash * 31 + text.charCodeAt(index)) % 65_521;
-  return hash;
 }
 
 /** The sequence number in a message id "<client>:<seq>". */
