@@ -244,6 +244,9 @@ interface Slot {
 
 interface VoteSet {
   readonly view: number;
+  readonly digest: string;
+  /** The set of another (view, digest) at the same seq. */
+  next: VoteSet | undefined;
   readonly prepares: Map<ProcessId, Vote>;
   readonly commits: Map<ProcessId, Vote>;
 }
@@ -284,11 +287,12 @@ export class PbftOrderer implements Orderer {
   private lastBatchInputs = 0;
   private readonly slots = new Map<number, Slot>();
   /**
-   * Votes by seq, then digest, one set per view (a few: views that re-proposed the batch); they
-   * may arrive before the pre-prepare they are about. Keyed by what a vote carries, not by a
-   * string built per vote: every replica looks its votes up several times per vote received.
+   * Votes by seq, one set per (view, digest) voted on at it, chained (nearly always one: more
+   * only across view changes or from an equivocating primary); they may arrive before the
+   * pre-prepare they are about. Keyed by what a vote carries, not by a string built per vote:
+   * every replica looks its votes up several times per vote received.
    */
-  private readonly votes = new Map<number, Map<string, VoteSet[]>>();
+  private readonly votes = new Map<number, VoteSet>();
   /** The highest-view prepared certificate per sequence number above the stable checkpoint. */
   private readonly preparedProofs = new Map<number, PreparedProof>();
   /** Committed batches waiting for their turn to execute, with their certificates. */
@@ -983,20 +987,23 @@ export class PbftOrderer implements Orderer {
 
   /** Keeps `vote` with the others for its (view, seq, digest); returns them. */
   private recordVote(vote: Vote): VoteSet {
-    let byDigest = this.votes.get(vote.seq);
-    if (byDigest === undefined) {
-      byDigest = new Map();
-      this.votes.set(vote.seq, byDigest);
-    }
-    let sets = byDigest.get(vote.digest);
-    if (sets === undefined) {
-      sets = [];
-      byDigest.set(vote.digest, sets);
-    }
-    let set = viewVotes(sets, vote.view);
+    const first = this.votes.get(vote.seq);
+    let set = first === undefined ? undefined : chainedVotes(first, vote.view, vote.digest);
     if (set === undefined) {
-      set = { view: vote.view, prepares: new Map(), commits: new Map() };
-      sets.push(set);
+      set = {
+        view: vote.view,
+        digest: vote.digest,
+        next: undefined,
+        prepares: new Map(),
+        commits: new Map(),
+      };
+      // Appended: the sets made first (usually the one the primary proposed) stay first to find.
+      if (first === undefined) this.votes.set(vote.seq, set);
+      else {
+        let last = first;
+        while (last.next !== undefined) last = last.next;
+        last.next = set;
+      }
     }
     (vote.type === "prepare" ? set.prepares : set.commits).set(vote.signer, vote);
     return set;
@@ -1004,8 +1011,8 @@ export class PbftOrderer implements Orderer {
 
   /** The votes for (view, seq, digest), if any arrived. */
   private votesFor(view: number, seq: number, batchHash: string): VoteSet | undefined {
-    const sets = this.votes.get(seq)?.get(batchHash);
-    return sets === undefined ? undefined : viewVotes(sets, view);
+    const first = this.votes.get(seq);
+    return first === undefined ? undefined : chainedVotes(first, view, batchHash);
   }
 
   /** Moves a sequence number along: prepared -> commit sent -> committed -> executed. */
@@ -1569,8 +1576,9 @@ function newViewBytes(newView: NewView): number {
   return bytes;
 }
 
-function viewVotes(sets: readonly VoteSet[], view: number): VoteSet | undefined {
-  for (const set of sets) if (set.view === view) return set;
+function chainedVotes(first: VoteSet, view: number, batchHash: string): VoteSet | undefined {
+  for (let set: VoteSet | undefined = first; set !== undefined; set = set.next)
+    if (set.view === view && set.digest === batchHash) return set;
   return undefined;
 }
 function prePrepareText(view: number, seq: number, batchHash: string): string {
