@@ -9,10 +9,14 @@ export function canonical(value: unknown): string {
   // Built by appending (no intermediate arrays of parts): every signed or compared digest starts
   // here, once per input per replica.
   switch (typeof value) {
+    // The leaves as JSON.stringify writes them, without its general machinery (several times the
+    // cost of the text it makes, and canonical JSON is mostly leaves).
     case "string":
+      return plainString(value) ? `"${value}"` : JSON.stringify(value);
     case "number":
+      return Number.isFinite(value) ? String(value) : "null";
     case "boolean":
-      return JSON.stringify(value);
+      return value ? "true" : "false";
     case "object": {
       if (value === null) return "null";
       if (Array.isArray(value)) {
@@ -40,6 +44,18 @@ export function canonical(value: unknown): string {
   }
   assert(value === undefined, () => `cannot encode a ${typeof value}`);
   return "null";
+}
+
+/**
+ * A string JSON writes as it is between quotes: no quote, backslash or control character to
+ * escape, and no surrogate (a lone one is escaped; pairs are left to JSON.stringify too).
+ */
+function plainString(text: string): boolean {
+  for (let i = 0; i < text.length; i += 1) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x22 || code === 0x5c || (code >= 0xd800 && code <= 0xdfff)) return false;
+  }
+  return true;
 }
 
 /**

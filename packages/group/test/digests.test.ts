@@ -60,6 +60,46 @@ describe("canonical", () => {
   });
 });
 
+describe("canonical leaves", () => {
+  it("writes strings, numbers and booleans exactly as JSON.stringify does", () => {
+    const strings = [
+      "",
+      "plain",
+      'quote"inside',
+      "back\\slash",
+      "tab\there",
+      "nul\u0000",
+      "\u001f",
+      "line\u2028sep",
+      "lone\ud800",
+      "\udc00trail",
+      "pair😀",
+      "é ü ☃",
+      "slash/and:colon#",
+    ];
+    for (const text of strings) {
+      expect(canonical(text)).toBe(JSON.stringify(text));
+      expect(canonical({ [text]: text })).toBe(`{${JSON.stringify(text)}:${JSON.stringify(text)}}`);
+    }
+    const numbers = [
+      0,
+      -0,
+      1,
+      -1,
+      0.1,
+      1e21,
+      1e-7,
+      5e-324,
+      2 ** 53,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      -Infinity,
+    ];
+    for (const value of numbers) expect(canonical(value)).toBe(JSON.stringify(value));
+    expect(canonical([true, false])).toBe("[true,false]");
+  });
+});
+
 describe("kept digests", () => {
   const hash = digest;
   const message: Multicast = {
