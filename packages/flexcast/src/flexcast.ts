@@ -18,6 +18,7 @@ import { History, Knowledge, Vertex } from "./knowledge.js";
 import type {
   FlexAck,
   FlexCastMessage,
+  FlexFlushDone,
   FlexForward,
   FlexNotif,
   HistoryEntry,
@@ -148,9 +149,15 @@ export interface FlexCastOptions {
   readonly flushEvery: number;
   /**
    * Retained-history budget of a group, in entries: each group also flushes once it holds this /
-   * (number of groups) entries of its own history (rule 7).
+   * (number of groups) entries of its own history (rule 7), and orders multicasts as their lca
+   * only within its admission share of it (rule 9): no group retains more (see "The bound").
    */
   readonly historyEntriesMax: number;
+  /**
+   * Rule 9: hold client multicasts back at their lca so that no group ever retains more than
+   * `historyEntriesMax` history entries (see "The bound"; false: rules 1-8 alone, no bound).
+   */
+  readonly boundHistory: boolean;
   /** Drop dead history (rule 7). False keeps everything: the naive reference of the tests. */
   readonly collectGarbage: boolean;
   /**
@@ -167,6 +174,7 @@ export const NOTIFICATION_PATTERNS: readonly NotificationPattern[] = ["direct", 
 export const DEFAULT_FLEXCAST_OPTIONS: FlexCastOptions = {
   flushEvery: 1024,
   historyEntriesMax: 16_384,
+  boundHistory: false,
   collectGarbage: true,
   notifications: "direct",
 };
@@ -230,8 +238,18 @@ const CONFIGURATION_FIELDS: ReadonlySet<string> = new Set([
   "overlay",
   "options",
   "flushRetainedMax",
+  "admissionEntriesMax",
+  "changesView",
   "collector",
 ]);
+
+/**
+ * Rule 9: client multicasts a group holds back at most (they wait for a flush's completion; each
+ * is a client waiting for its answer, so a correct load never comes near).
+ */
+const HELD_REQUESTS_MAX = 1 << 20;
+/** Rule 9: flushes of one group not known complete yet, at most (see "The bound"). */
+const FLUSHES_IN_FLIGHT_MAX = 2;
 const STATE_CLASSES = { Knowledge, History, Vertex };
 
 export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
@@ -273,6 +291,28 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   private deliveriesSinceFlush = 0;
   /** Rule 7: this group's share of the history budget: held own-history entries that make it flush. */
   private readonly flushRetainedMax: number;
+  /**
+   * Rule 9: history entries (one per destination) of the multicasts this group may have ordered
+   * as their lca since the flush whose completion it last heard of.
+   */
+  private readonly admissionEntriesMax: number;
+  /** Reconfiguration: whether a request changes the view (nothing is admitted after it here). */
+  private readonly changesView: ((message: Multicast) => boolean) | undefined;
+  /** Rule 9: entries of every multicast this group ordered as lca (one per destination). */
+  private admittedEntries = 0;
+  /** Rule 9: `admittedEntries` when the last flush this group heard completed was issued. */
+  private completedMark = 0;
+  /**
+   * Rule 9: this group's flushes not known complete yet (at most FLUSHES_IN_FLIGHT_MAX), oldest
+   * first, each with `admittedEntries` when it was issued.
+   */
+  private readonly flushesInFlight: { readonly id: MessageId; readonly mark: number }[] = [];
+  /** Rule 9: client multicasts waiting for admission, in arrival order (from `heldHead` on). */
+  private held: Multicast[] = [];
+  private heldHead = 0;
+  private heldCount = 0;
+  /** A request that changes the view was ordered: this instance admits nothing more. */
+  private closed = false;
   private flushes = 0;
   private deliveredCount = 0;
   /** Collects the outputs of `step` (`stepInto` hands them to the caller's sink). */
@@ -286,7 +326,10 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       Number.isInteger(options.historyEntriesMax) && options.historyEntriesMax >= 1,
       "historyEntriesMax is a count >= 1",
     );
-    this.flushRetainedMax = Math.max(1, Math.floor(options.historyEntriesMax / config.overlay.order.length));
+    const groupCount = config.overlay.order.length;
+    this.flushRetainedMax = Math.max(1, Math.floor(options.historyEntriesMax / groupCount));
+    this.admissionEntriesMax = admissionShare(options.historyEntriesMax, groupCount);
+    this.changesView = config.changesView;
     this.overlay = config.overlay;
     this.group = config.group;
     this.position = this.overlay.position(config.group);
@@ -331,6 +374,33 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     return this.flushes;
   }
 
+  /** Rule 9: client multicasts held back now, waiting for a flush's completion. */
+  get heldRequests(): number {
+    return this.held.length - this.heldHead;
+  }
+
+  /** Rule 9: client multicasts ever held back. */
+  get requestsHeldBack(): number {
+    return this.heldCount;
+  }
+
+  /** Rule 9: the retained-history bound of every group of this order, in entries (see "The bound"). */
+  get historyEntriesBound(): number {
+    return historyBound(this.admissionEntriesMax, this.overlay.order.length);
+  }
+
+  /**
+   * Reconfiguration: the requests held back (rule 9), handed over; this instance admits nothing
+   * more (its view ended at a VIEW it ordered).
+   */
+  takeHeldRequests(): readonly Multicast[] {
+    this.closed = true;
+    const taken = this.held.slice(this.heldHead);
+    this.held = [];
+    this.heldHead = 0;
+    return taken;
+  }
+
   /**
    * The whole state as plain data (state.ts): every field but the configuration, the history
    * graph with its sharing, orders and caches as they are, so a group restored from it takes
@@ -344,6 +414,8 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       (this.queues[lca] as MessageId[]).splice(0, this.queueHeads[lca]);
       this.queueHeads[lca] = 0;
     }
+    this.held.splice(0, this.heldHead);
+    this.heldHead = 0;
     this.knowledge.compactStorage();
     const state: Record<string, unknown> = {};
     for (const [field, value] of Object.entries(this))
@@ -377,7 +449,8 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
         this.onRequest(input.message, outputs);
         break;
       case "peer":
-        this.onPeer(input.from, input.body);
+        if (input.body.type === "done") this.onFlushDone(input.from, input.body, outputs);
+        else this.onPeer(input.from, input.body);
         break;
       default:
         assertNever(input, "input");
@@ -398,14 +471,64 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     if (lca !== this.group)
       assert(false, `${this.group} got ${message.id} for ${dst.join(",")}, not as its lca`);
     if (message.id.startsWith(FLUSH_PREFIX)) assert(false, `client message ${message.id} looks like a flush`);
-    this.deliveredCount += 1;
     if (dst.length === 1) {
+      this.deliveredCount += 1;
       outputs.deliver(message);
       return;
     }
-    const positions = positionsInOrder(dst, this.overlay);
+    // Rule 9: in arrival order, within the admission share; the rest waits for a completion.
+    if (this.heldHead < this.held.length || !this.admits(dst.length)) {
+      if (!(this.held.length - this.heldHead < HELD_REQUESTS_MAX))
+        assert(false, `${this.group} holds ${HELD_REQUESTS_MAX} multicasts back`);
+      this.held.push(message);
+      this.heldCount += 1;
+      return;
+    }
+    this.admit(message, outputs);
+  }
+
+  /** Rule 9: whether a multicast to `size` groups may be ordered now. */
+  private admits(size: number): boolean {
+    if (!this.options.boundHistory) return true;
+    if (this.closed) return false;
+    const since = this.admittedEntries - this.completedMark;
+    return since === 0 || since + size <= this.admissionEntriesMax;
+  }
+
+  /** Rule 2 for a client's multicast to several groups, admitted (rule 9). */
+  private admit(message: Multicast, outputs: GroupOutputSink<FlexCastMessage>): void {
+    this.deliveredCount += 1;
+    this.admittedEntries += message.dst.length;
+    const positions = positionsInOrder(message.dst, this.overlay);
     outputs.deliver(message);
     this.deliverAsLca({ id: message.id, dst: positions }, message, outputs);
+    // Reconfiguration: nothing is ordered in this view after the request that ends it.
+    if (this.changesView?.(message) === true) this.closed = true;
+  }
+
+  /** Rule 9: the last group delivered this group's flush; held multicasts may go now. */
+  private onFlushDone(from: GroupId, body: FlexFlushDone, outputs: GroupOutputSink<FlexCastMessage>): void {
+    const sender = this.overlay.position(from);
+    // The last group delivers this group's flushes in the order issued, and links are FIFO.
+    const inFlight = this.flushesInFlight[0];
+    if (!(sender === this.overlay.order.length - 1 && inFlight !== undefined && inFlight.id === body.id))
+      assert(false, `${this.group} told by ${from} that ${body.id} is done, not its oldest flush in flight`);
+    this.completedMark = inFlight.mark;
+    this.flushesInFlight.shift();
+    while (this.heldHead < this.held.length) {
+      const message = this.held[this.heldHead] as Multicast;
+      if (!this.admits(message.dst.length)) break;
+      this.held[this.heldHead] = undefined as unknown as Multicast;
+      this.heldHead += 1;
+      this.admit(message, outputs);
+    }
+    if (this.heldHead === this.held.length) {
+      this.held = [];
+      this.heldHead = 0;
+    } else if (this.heldHead > 1024 && this.heldHead * 2 > this.held.length) {
+      this.held.splice(0, this.heldHead);
+      this.heldHead = 0;
+    }
   }
 
   private deliverAsLca(
@@ -433,7 +556,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     if (entry.flush !== true) this.deliveriesSinceFlush += 1;
   }
 
-  private onPeer(from: GroupId, body: FlexCastMessage): void {
+  private onPeer(from: GroupId, body: Exclude<FlexCastMessage, FlexFlushDone>): void {
     const sender = this.overlay.position(from);
     if (sender >= this.position)
       assert(false, `${from} is below ${this.group}: traffic flows down the order`);
@@ -629,6 +752,15 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       const body: FlexAck = { type: "ack", id, dst: forward.dst, hst: this.knowledge.windowsFor(to), notifs };
       outputs.send(this.groupAt(to), body);
     }
+    // Rule 9: the last group delivered a flush, so every group below its issuer did (rule 3(2)).
+    if (
+      this.options.boundHistory &&
+      forward.message === null &&
+      this.position === this.overlay.order.length - 1
+    ) {
+      const done: FlexFlushDone = { type: "done", id };
+      outputs.send(this.groupAt(forward.dst[0] as Position), done);
+    }
   }
 
   /** `id` was delivered: the queue heads and notifications it blocked are checked again. */
@@ -804,15 +936,23 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     // delivery of this group's own since its last flush: flushes alone never set off flushes.
     const overBudget =
       this.deliveriesSinceFlush > 0 && this.knowledge.ownEntriesUnsent >= this.flushRetainedMax;
-    if (this.deliveriesSinceFlush < this.options.flushEvery && !overBudget) return;
+    // Rule 9: admitted entries no flush covers yet, half the share of them or any held back.
+    const uncovered =
+      this.admittedEntries -
+      (this.flushesInFlight[this.flushesInFlight.length - 1]?.mark ?? this.completedMark);
+    const forAdmission =
+      this.options.boundHistory &&
+      uncovered > 0 &&
+      (2 * uncovered >= this.admissionEntriesMax || this.heldHead < this.held.length);
+    if (this.deliveriesSinceFlush < this.options.flushEvery && !overBudget && !forAdmission) return;
+    // A few flushes in flight at a time (rule 9); one due meanwhile waits for a completion.
+    if (this.options.boundHistory && this.flushesInFlight.length >= FLUSHES_IN_FLIGHT_MAX) return;
     this.deliveriesSinceFlush = 0;
     this.flushes += 1;
+    const id = `${FLUSH_PREFIX}${this.group}/${this.flushes}`;
+    if (this.options.boundHistory) this.flushesInFlight.push({ id, mark: this.admittedEntries });
     const dst = Array.from({ length: groupCount - this.position }, (_, index) => this.position + index);
-    this.deliverAsLca(
-      { id: `${FLUSH_PREFIX}${this.group}/${this.flushes}`, dst, flush: true },
-      null,
-      outputs,
-    );
+    this.deliverAsLca({ id, dst, flush: true }, null, outputs);
   }
 
   private pendingOf(id: MessageId): Pending {
@@ -883,6 +1023,7 @@ function entriesBytes(windows: readonly HistoryWindow[]): number {
 }
 
 function describeFlexCast(body: FlexCastMessage): WireDescription {
+  if (body.type === "done") return { kind: "flush-done", id: body.id, bytes: 8 + body.id.length };
   const common = 8 + body.id.length + body.dst.length + entriesBytes(body.hst);
   switch (body.type) {
     case "msg": {
@@ -915,6 +1056,29 @@ function describeFlexCast(body: FlexCastMessage): WireDescription {
   }
 }
 
+/**
+ * Rule 9: a group's admission share of the budget `historyEntriesMax` among `groupCount` groups:
+ * what is left after the flushes in flight (`flushEntriesMax`), divided by the groups; at least 1.
+ */
+function admissionShare(historyEntriesMax: number, groupCount: number): number {
+  return Math.max(1, Math.floor((historyEntriesMax - flushEntriesMax(groupCount)) / groupCount));
+}
+
+/** Rule 9: entries of flushes in flight a group can hold: FLUSHES_IN_FLIGHT_MAX per group above or at it, one per history from its issuer down. */
+function flushEntriesMax(groupCount: number): number {
+  return (FLUSHES_IN_FLIGHT_MAX * groupCount * (groupCount + 1)) / 2;
+}
+
+/**
+ * Rule 9: the bound on the entries any group retains ("The bound"): every group's admitted
+ * entries since its last completed flush, at most the share or one multicast's destinations
+ * (at most all groups), plus the flushes in flight. At most `historyEntriesMax` when the share
+ * is at least the number of groups.
+ */
+function historyBound(share: number, groupCount: number): number {
+  return groupCount * Math.max(share, groupCount) + flushEntriesMax(groupCount);
+}
+
 function cdagOf(overlay: Overlay | null): CdagOverlay {
   assert(overlay?.kind === "cdag", "FlexCast needs a C-DAG overlay");
   return overlay;
@@ -922,10 +1086,15 @@ function cdagOf(overlay: Overlay | null): CdagOverlay {
 
 /**
  * An experiment's FlexCast parameters (`params` of its protocol entry): `notifications`, the
- * notification pattern (rule 8), "direct" unless given.
+ * notification pattern (rule 8), "direct" unless given; `boundHistory` (rule 9, false unless
+ * given) and `historyEntriesMax` (the budget, 16384 unless given).
  */
 export interface FlexCastParams {
   readonly notifications: NotificationPattern;
+  /** Rule 9 on or off (`FlexCastOptions.boundHistory`); the protocol's option when absent. */
+  readonly boundHistory?: boolean;
+  /** The retained-history budget (`FlexCastOptions.historyEntriesMax`); the option when absent. */
+  readonly historyEntriesMax?: number;
 }
 
 /** FlexCast with other options (the registered `flexcast` uses the defaults; `params` override them). */
@@ -945,11 +1114,29 @@ export function flexcastProtocol(
           "notifications",
           `expected ${listNames(NOTIFICATION_PATTERNS)}, got ${describeValue(notifications)}`,
         );
-      return { notifications: notifications as NotificationPattern };
+      return {
+        notifications: notifications as NotificationPattern,
+        boundHistory: params.boolean("boundHistory", resolved.boundHistory),
+        historyEntriesMax: params.number(
+          "historyEntriesMax",
+          { integer: true, min: 1 },
+          resolved.historyEntriesMax,
+        ),
+      };
     },
     entryGroups: (dst, { overlay }) => [cdagOf(overlay).lca(dst)],
     createGroup: (config) =>
-      new FlexCastGroup(config, { ...resolved, notifications: patternOf(config.params) }),
+      new FlexCastGroup(
+        config,
+        config.params === undefined
+          ? resolved
+          : {
+              ...resolved,
+              notifications: config.params.notifications,
+              boundHistory: config.params.boundHistory ?? resolved.boundHistory,
+              historyEntriesMax: config.params.historyEntriesMax ?? resolved.historyEntriesMax,
+            },
+      ),
     describe: describeFlexCast,
     // Reconfiguration needs to see a multicast inside a forward (a flush carries none).
     carried: (body) => (body.type === "msg" ? (body.message ?? undefined) : undefined),

@@ -1,7 +1,7 @@
 import type { GroupInput, Multicast } from "@amcast/core";
 import { CdagOverlay, GroupOutputCollector, Prng } from "@amcast/core";
 import { describe, expect, it } from "vitest";
-import type { FlexCastMessage } from "../src/index.js";
+import type { FlexCastMessage, FlexForward } from "../src/index.js";
 import { DEFAULT_FLEXCAST_OPTIONS, FlexCastGroup, flexcast, flexcastLatencyMs } from "../src/index.js";
 import { History, Knowledge, Vertex } from "../src/knowledge.js";
 import type { HistoryEntry } from "../src/messages.js";
@@ -46,12 +46,12 @@ describe("FlexCast group logic", () => {
     net.request("m1", ["a", "c", "d"]);
     const toC = net.peek("a", "c");
     const toD = net.peek("a", "d");
-    if (toC === undefined || toD === undefined) throw new Error("m1 was forwarded to c and d");
+    if (toC?.type !== "msg" || toD?.type !== "msg") throw new Error("m1 was forwarded to c and d");
     // Both were sent a's history from its start: one stretch, one array.
     expect(toC.hst[0]?.entries).toBe(toD.hst[0]?.entries);
     expect(windows(toC, net.overlay)).toEqual([`a@0:[${[...earlier, "m1"].join(",")}]`]);
     // Its modelled size is the same counted afresh (a copy of the array) and from the shared one.
-    const copied: FlexCastMessage = {
+    const copied: FlexForward = {
       ...toC,
       hst: toC.hst.map((window) => ({ ...window, entries: [...window.entries] })),
     };
