@@ -120,6 +120,57 @@ import { decodeGraph, encodeGraph } from "./state.js";
  *    message costs more than a hop — replicated groups, where each is an ordered stream item —
  *    the chain is cheaper and often faster; on a WAN its hops add up.
  *
+ * 9. Bounded history (`boundHistory`; off by default). Under rules 1-8 a history is held at a group
+ *    until a flush cuts it there, and a flush reaches the k-th group below its issuer only after
+ *    the k-1 between delivered it (rule 3(2)): whatever is delivered meanwhile is held, so the
+ *    retained history grows with the load times that chain's time (at 48 groups, seconds). Rule 9
+ *    holds the load back instead. (a) The last group in the order, on delivering a flush, tells
+ *    its issuer ("done", the one message that goes up the order; it carries no history): every
+ *    group below the issuer delivered it by then. (b) A group keeps at most FLUSHES_IN_FLIGHT_MAX
+ *    flushes not known done; a flush due meanwhile waits for one. (c) As lca, a group orders a
+ *    client's multicast to several groups only while the entries (one per destination) of those
+ *    it ordered after its last flush known done stay within its share S = (historyEntriesMax - F)
+ *    / G (rounded down, at least 1), F = FLUSHES_IN_FLIGHT_MAX x G(G+1)/2 — or when it ordered
+ *    none since (a multicast to more than S groups then goes alone). Later ones wait, in arrival
+ *    order (the client waits for its answer), until a "done" makes room. A group flushes once
+ *    half its share is ordered and no flush of its covers it, or as soon as a multicast waits.
+ *    Only client multicasts wait: messages from above are delivered as always (holding those
+ *    could deadlock, since a flush's completion can wait for deliveries of messages it follows).
+ *
+ * The bound (rule 9). At the end of every step every group retains at most G x max(S, G) + F
+ * history entries (`historyEntriesBound`): `historyEntriesMax` itself once S >= G, i.e. once
+ * historyEntriesMax >= G^2 + F (with the default 16,384: up to 90 groups).
+ *  (i) When a group p delivers a flush X, it cuts every history h that X is in (its issuer's and
+ *      every one from there down to p) up to X's entry: p knows that entry (h acknowledged X with
+ *      its window, rule 3(2); or h is X's issuer or p), everything before it in h reaches X, which
+ *      is delivered, so it is dead; and in that same step X's copies or acknowledgements carry
+ *      p's windows to every descendant, so it was sent to all of them (rule 7).
+ *  (ii) Take p and, for each group f above or at p, C_f: f's last flush known done at f (none:
+ *      the start). p delivered C_f (a), which is in the history of every h between f and p, so by
+ *      (i) p retains of h only entries after C_f's, for every such f at once. An entry of h is h's
+ *      delivery of a message m whose lca f is above or at h; h delivers f's messages in f's order
+ *      (rule 3's queue, or its own order when h = f), so f ordered m after C_f. So every entry p
+ *      retains belongs either to a multicast its lca f ordered after C_f — together at most the
+ *      entries (c) counts, max(S, G) per f — or to a flush f issued after C_f that p has not
+ *      delivered yet (one p delivered cuts itself, (i)): at most FLUSHES_IN_FLIGHT_MAX per f (b),
+ *      with one entry per history from f down to p. Summed over the groups f above or at p:
+ *      at most G x max(S, G) + F.
+ *  Safety: rule 9 only makes an lca order a client's multicast later (as if it had been sent
+ *  later) and adds flushes, ordered like any message (rules 1-8 hold for them); "done" carries
+ *  no history and changes only the admission count. Acyclic order and collection stand as
+ *  argued for rules 1-8. Liveness: rules 1-8 deliver every ordered message without waiting for
+ *  a later one (a flush included), so every flush is delivered by the last group and its "done"
+ *  arrives (group-to-group traffic: reliable, FIFO, ordered by the group layer like any input).
+ *  A multicast waits at f only while f ordered something since C_f; f then has a flush in flight
+ *  or issues one at once (c), and each "done" either admits the waiting head or frees a place
+ *  for a flush covering everything ordered so far, whose "done" empties the count and admits
+ *  it. Reconfiguration: the instance of view v orders nothing after the request that changes the
+ *  view (`GroupConfig.changesView`); the requests it still holds are handed back on install
+ *  (`takeHeldRequests`) and their clients redirected (reconfig V4). Snapshots carry the held
+ *  multicasts, the marks and the flushes in flight (state); the share is configuration.
+ *  Cost: the lca's throughput is at most S entries per flush round trip (the chain through every
+ *  group below), so with many groups the budget must grow with load x that chain's time.
+ *
  * Single-destination messages are delivered by their group on arrival and never enter a history:
  * one group's order alone cannot close a cycle.
  *
@@ -134,7 +185,7 @@ import { decodeGraph, encodeGraph } from "./state.js";
  * never set off flushes). A group's history is then held, at the group and at every group below,
  * for at most its share plus the entries it delivers while its flush travels down to the holder,
  * and a group holds at most `historyEntriesMax` entries plus what the groups above it deliver
- * while their flushes are in flight. With the defaults and up to 12 groups the share (1,365 and
+ * while their flushes are in flight — no constant: rule 9 makes it one. With the defaults and up to 12 groups the share (1,365 and
  * more) is never reached before `flushEvery` deliveries, so the count decides as before.
  *
  * Bounds (under a steady workload): histories hold what was delivered since the last flush plus
