@@ -33,9 +33,10 @@ import { decodeGraph, encodeGraph } from "./state.js";
 /**
  * FlexCast (Batista, Coelho, Alchieri, Dotti, Pedone, Middleware '23): genuine atomic multicast
  * over a complete DAG. The groups form a total order (the C-DAG); every group may send to every
- * later one, and all group-to-group traffic flows down the order. The lca of a message is its
- * first destination in the order. Every group keeps the *history graph*: the delivery sequences
- * it knows of the groups above it and its own, one edge between consecutive entries.
+ * later one, and all group-to-group traffic flows down the order (but rule 9's "done"). The lca
+ * of a message is its first destination in the order. Every group keeps the *history graph*: the
+ * delivery sequences it knows of the groups above it and its own, one edge between consecutive
+ * entries.
  *
  * 1. Histories travel in windows. Every message a group sends to a descendant d carries, for its
  *    own sequence and each sequence it knows from above, the entries not yet sent to d
