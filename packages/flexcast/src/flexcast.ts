@@ -126,17 +126,19 @@ import { decodeGraph, encodeGraph } from "./state.js";
  *    the k-1 between delivered it (rule 3(2)): whatever is delivered meanwhile is held, so the
  *    retained history grows with the load times that chain's time (at 48 groups, seconds). Rule 9
  *    holds the load back instead. (a) The last group in the order, on delivering a flush, tells
- *    its issuer ("done", the one message that goes up the order; it carries no history): every
- *    group below the issuer delivered it by then. (b) A group keeps at most FLUSHES_IN_FLIGHT_MAX
- *    flushes not known done; a flush due meanwhile waits for one. (c) As lca, a group orders a
- *    client's multicast to several groups only while the entries (one per destination) of those
- *    it ordered after its last flush known done stay within its share S = (historyEntriesMax - F)
- *    / G (rounded down, at least 1), F = FLUSHES_IN_FLIGHT_MAX x G(G+1)/2 — or when it ordered
- *    none since (a multicast to more than S groups then goes alone). Later ones wait, in arrival
- *    order (the client waits for its answer), until a "done" makes room. A group flushes once
- *    half its share is ordered and no flush of its covers it, or as soon as a multicast waits.
- *    Only client multicasts wait: messages from above are delivered as always (holding those
- *    could deadlock, since a flush's completion can wait for deliveries of messages it follows).
+ *    every other destination of it ("done", the one message that goes up the order; it carries
+ *    no history): every destination delivered it by then. (b) A group keeps at most
+ *    FLUSHES_IN_FLIGHT_MAX flushes of its own not known done; a flush due meanwhile waits for
+ *    one. (c) As lca, a group orders a client's multicast to several groups only while the
+ *    entries (one per destination) of those it ordered since it delivered the last flush it
+ *    knows done — its own or one from above: any flush does — stay within its share
+ *    S = (historyEntriesMax - F) / G (rounded down, at least 1), F = FLUSHES_IN_FLIGHT_MAX x
+ *    G(G+1)/2, or when it ordered none since (a multicast to more than S groups then goes alone).
+ *    Later ones wait, in arrival order (the client waits for its answer), until a "done" makes
+ *    room. A group flushes once half its share was ordered since it last delivered a flush, or as
+ *    soon as a multicast waits and it ordered something since. Only client multicasts wait:
+ *    messages from above are delivered as always (holding those could deadlock, since a flush's
+ *    completion can wait for deliveries of messages it follows).
  *
  * The bound (rule 9). At the end of every step every group retains at most G x max(S, G) + F
  * history entries (`historyEntriesBound`): `historyEntriesMax` itself once S >= G, i.e. once
@@ -146,31 +148,34 @@ import { decodeGraph, encodeGraph } from "./state.js";
  *      its window, rule 3(2); or h is X's issuer or p), everything before it in h reaches X, which
  *      is delivered, so it is dead; and in that same step X's copies or acknowledgements carry
  *      p's windows to every descendant, so it was sent to all of them (rule 7).
- *  (ii) Take p and, for each group f above or at p, C_f: f's last flush known done at f (none:
- *      the start). p delivered C_f (a), which is in the history of every h between f and p, so by
- *      (i) p retains of h only entries after C_f's, for every such f at once. An entry of h is h's
- *      delivery of a message m whose lca f is above or at h; h delivers f's messages in f's order
- *      (rule 3's queue, or its own order when h = f), so f ordered m after C_f. So every entry p
- *      retains belongs either to a multicast its lca f ordered after C_f — together at most the
- *      entries (c) counts, max(S, G) per f — or to a flush f issued after C_f that p has not
- *      delivered yet (one p delivered cuts itself, (i)): at most FLUSHES_IN_FLIGHT_MAX per f (b),
- *      with one entry per history from f down to p. Summed over the groups f above or at p:
- *      at most G x max(S, G) + F.
+ *  (ii) Take p, a group g above or at p, and C_g: the last flush g delivered among those it knows
+ *      done (none: the start). p delivered C_g (a), and C_g is addressed to every group from its
+ *      issuer, g or above, down. Let m be a multicast g ordered before it delivered C_g, and h a
+ *      destination of m between g and p. In g's history m precedes C_g, and h is a destination of
+ *      both, so h delivered m before C_g (acyclic order); so m's entry in h comes before C_g's,
+ *      and p, which delivered C_g, no longer holds it (i). So every entry p retains belongs
+ *      either to a multicast its lca g ordered after delivering C_g — together at most the
+ *      entries (c) counts, max(S, G) per g — or to a flush that p has not delivered yet (one it
+ *      delivered cuts itself, (i)), so one its issuer f does not know done: at most
+ *      FLUSHES_IN_FLIGHT_MAX per f (b), with one entry per history from f down to p. Summed over
+ *      the groups above or at p: at most G x max(S, G) + F.
  *  Safety: rule 9 only makes an lca order a client's multicast later (as if it had been sent
  *  later) and adds flushes, ordered like any message (rules 1-8 hold for them); "done" carries
  *  no history and changes only the admission count. Acyclic order and collection stand as
  *  argued for rules 1-8. Liveness: rules 1-8 deliver every ordered message without waiting for
  *  a later one (a flush included), so every flush is delivered by the last group and its "done"
  *  arrives (group-to-group traffic: reliable, FIFO, ordered by the group layer like any input).
- *  A multicast waits at f only while f ordered something since C_f; f then has a flush in flight
- *  or issues one at once (c), and each "done" either admits the waiting head or frees a place
- *  for a flush covering everything ordered so far, whose "done" empties the count and admits
- *  it. Reconfiguration: the instance of view v orders nothing after the request that changes the
- *  view (`GroupConfig.changesView`); the requests it still holds are handed back on install
- *  (`takeHeldRequests`) and their clients redirected (reconfig V4). Snapshots carry the held
- *  multicasts, the marks and the flushes in flight (state); the share is configuration.
- *  Cost: the lca's throughput is at most S entries per flush round trip (the chain through every
- *  group below), so with many groups the budget must grow with load x that chain's time.
+ *  A multicast waits at g only while g ordered something since C_g. Every flush g delivered
+ *  since C_g will be known done, moving C_g on; if g ordered something since the last of them,
+ *  it issues its own at once (c), or as soon as a "done" frees a place for it (b), and that
+ *  flush's "done" empties the count, so the waiting head goes. Reconfiguration: the instance of
+ *  view v orders nothing after the request that changes the view (`GroupConfig.changesView`);
+ *  the requests it still holds are handed back on install (`takeHeldRequests`) and their
+ *  clients redirected (reconfig V4). Snapshots carry the held multicasts, the marks and the
+ *  flushes awaited (state); the share is configuration.
+ *  Cost: an lca orders at most S entries per flush round trip (the chain through every group
+ *  below), so with many groups the budget must grow with the load times that chain's time; and
+ *  at 48 groups a flush costs about G^2/2 acknowledgements.
  *
  * Single-destination messages are delivered by their group on arrival and never enter a history:
  * one group's order alone cannot close a cycle.
@@ -352,8 +357,12 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   private readonly changesView: ((message: Multicast) => boolean) | undefined;
   /** Rule 9: entries of every multicast this group ordered as lca (one per destination). */
   private admittedEntries = 0;
-  /** Rule 9: `admittedEntries` when the last flush this group heard completed was issued. */
+  /** Rule 9: `admittedEntries` when this group delivered the last flush it knows done. */
   private completedMark = 0;
+  /** Rule 9: `admittedEntries` when this group last delivered a flush (its own or one from above). */
+  private coveredMark = 0;
+  /** Rule 9: flushes from above this group delivered and does not know done, with `admittedEntries` then. */
+  private readonly flushesAbove = new Map<MessageId, number>();
   /**
    * Rule 9: this group's flushes not known complete yet (at most FLUSHES_IN_FLIGHT_MAX), oldest
    * first, each with `admittedEntries` when it was issued.
@@ -558,15 +567,23 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     if (this.changesView?.(message) === true) this.closed = true;
   }
 
-  /** Rule 9: the last group delivered this group's flush; held multicasts may go now. */
+  /** Rule 9: the last group delivered a flush this group delivered; held multicasts may go now. */
   private onFlushDone(from: GroupId, body: FlexFlushDone, outputs: GroupOutputSink<FlexCastMessage>): void {
-    const sender = this.overlay.position(from);
+    if (this.overlay.position(from) !== this.overlay.order.length - 1)
+      assert(false, `${this.group} told by ${from}, not the last group, that ${body.id} is done`);
     // The last group delivers this group's flushes in the order issued, and links are FIFO.
-    const inFlight = this.flushesInFlight[0];
-    if (!(sender === this.overlay.order.length - 1 && inFlight !== undefined && inFlight.id === body.id))
-      assert(false, `${this.group} told by ${from} that ${body.id} is done, not its oldest flush in flight`);
-    this.completedMark = inFlight.mark;
-    this.flushesInFlight.shift();
+    const own = this.flushesInFlight[0];
+    let mark: number | undefined;
+    if (own !== undefined && own.id === body.id) {
+      mark = own.mark;
+      this.flushesInFlight.shift();
+    } else {
+      mark = this.flushesAbove.get(body.id);
+      this.flushesAbove.delete(body.id);
+    }
+    if (mark === undefined)
+      assert(false, `${this.group} told that ${body.id} is done, no flush it awaits (or not its oldest)`);
+    if (mark > this.completedMark) this.completedMark = mark;
     while (this.heldHead < this.held.length) {
       const message = this.held[this.heldHead] as Multicast;
       if (!this.admits(message.dst.length)) break;
@@ -804,14 +821,15 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       const body: FlexAck = { type: "ack", id, dst: forward.dst, hst: this.knowledge.windowsFor(to), notifs };
       outputs.send(this.groupAt(to), body);
     }
-    // Rule 9: the last group delivered a flush, so every group below its issuer did (rule 3(2)).
-    if (
-      this.options.boundHistory &&
-      forward.message === null &&
-      this.position === this.overlay.order.length - 1
-    ) {
-      const done: FlexFlushDone = { type: "done", id };
-      outputs.send(this.groupAt(forward.dst[0] as Position), done);
+    if (this.options.boundHistory && forward.message === null) {
+      if (this.position === this.overlay.order.length - 1) {
+        // Rule 9: the last group delivered a flush, so every destination did (rule 3(2)).
+        const done: FlexFlushDone = { type: "done", id };
+        for (const to of forward.dst) if (to !== this.position) outputs.send(this.groupAt(to), done);
+      } else {
+        this.flushesAbove.set(id, this.admittedEntries);
+        this.coveredMark = this.admittedEntries;
+      }
     }
   }
 
@@ -989,9 +1007,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     const overBudget =
       this.deliveriesSinceFlush > 0 && this.knowledge.ownEntriesUnsent >= this.flushRetainedMax;
     // Rule 9: admitted entries no flush covers yet, half the share of them or any held back.
-    const uncovered =
-      this.admittedEntries -
-      (this.flushesInFlight[this.flushesInFlight.length - 1]?.mark ?? this.completedMark);
+    const uncovered = this.admittedEntries - this.coveredMark;
     const forAdmission =
       this.options.boundHistory &&
       uncovered > 0 &&
@@ -1002,7 +1018,10 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     this.deliveriesSinceFlush = 0;
     this.flushes += 1;
     const id = `${FLUSH_PREFIX}${this.group}/${this.flushes}`;
-    if (this.options.boundHistory) this.flushesInFlight.push({ id, mark: this.admittedEntries });
+    if (this.options.boundHistory) {
+      this.flushesInFlight.push({ id, mark: this.admittedEntries });
+      this.coveredMark = this.admittedEntries;
+    }
     const dst = Array.from({ length: groupCount - this.position }, (_, index) => this.position + index);
     this.deliverAsLca({ id, dst, flush: true }, null, outputs);
   }

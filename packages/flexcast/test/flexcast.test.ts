@@ -475,7 +475,7 @@ describe("FlexCast group logic", () => {
     expect(a.heldRequests).toBe(0);
     expect(a.requestsHeldBack).toBe(3);
     expect(() => step(a, { kind: "peer", from: "b", body: { type: "done", id: "#flush/a/3" } })).toThrow(
-      /not its oldest flush in flight/,
+      /no flush it awaits/,
     );
   });
 
