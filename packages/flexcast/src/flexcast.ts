@@ -175,7 +175,7 @@ import { decodeGraph, encodeGraph } from "./state.js";
  *  flushes awaited (state); the share is configuration.
  *  Cost: an lca orders at most S entries per flush round trip (the chain through every group
  *  below), so with many groups the budget must grow with the load times that chain's time; and
- *  at 48 groups a flush costs about G^2/2 acknowledgements.
+ *  a flush from the first of G groups is acknowledged (G-1)(G-2)/2 times.
  *
  * Single-destination messages are delivered by their group on arrival and never enter a history:
  * one group's order alone cannot close a cycle.
