@@ -350,7 +350,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   private readonly flushRetainedMax: number;
   /**
    * Rule 9: history entries (one per destination) of the multicasts this group may have ordered
-   * as their lca since the flush whose completion it last heard of.
+   * as their lca since it delivered the last flush it knows done: its share S.
    */
   private readonly admissionEntriesMax: number;
   /** Reconfiguration: whether a request changes the view (nothing is admitted after it here). */
