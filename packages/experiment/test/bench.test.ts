@@ -59,7 +59,7 @@ describe("amcast bench (simulator)", () => {
       if (run.protocol === "flexcast") expect(run.historyPeak).toBeGreaterThan(0);
       else expect(run.historyPeak).toBeNull();
     }
-    // Replicated rows run a share of the multicasts (a fifth in crash mode, a tenth in Byzantine).
+    // Replicated rows run a share of the multicasts (a fifth in crash mode, a twentieth in Byzantine).
     const solo = runs.find((run) => run.protocol === "skeen" && run.groups === 12 && run.mode === "solo");
     const byzantine = runs.find((run) => run.protocol === "skeen" && run.mode === "byzantine");
     expect(solo?.multicasts).toBeGreaterThan(byzantine?.multicasts ?? Number.POSITIVE_INFINITY);
