@@ -1278,11 +1278,16 @@ export interface DecidedPosition {
 /**
  * The stream items a replica made last. Crash mode: sent again when it becomes leader — what a
  * crashed leader may have failed to send is what it made in its last turns (on real processes,
- * what its sockets had not taken yet), and so what its successor made last. Every replicated
- * mode: sent again to a replica back from a crash that asks (`resend`). The most recent items
- * are kept whatever their destination, within this many and this many modelled bytes: a bound on
- * the memory and on the resend, far above the few decided batches of a leader's last turns (a
- * group down for longer than its senders take to make that many items stays behind).
+ * what its sockets had not taken yet), and so what its successor made last: the most recent
+ * items whatever their destination, within `RECENT_ITEMS_MAX` and `RECENT_ITEM_BYTES_MAX`, far
+ * above the few decided batches of a leader's last turns. Every replicated mode: sent again to
+ * a replica that asks (`resend`: one back from a crash, or a crash-mode group's new leader) from
+ * the first item its group has not taken. Those are kept per receiving group, the last
+ * `RECENT_ITEMS_MAX` items of each stream within `RECENT_ITEM_BYTES_MAX`: a group without a
+ * leader (or down) stays behind only when one sender made that many items to it meanwhile,
+ * whatever the senders made to the other groups. One budget for every stream let the items to
+ * busy groups push out those to a group that had been without a leader for a second, which then
+ * waited forever for an item no replica kept any more (a FlexCast crash-mode swarm, seed 103).
  */
 const RECENT_ITEMS_MAX = 256;
 const RECENT_ITEM_BYTES_MAX = 1024 * 1024;
@@ -1291,8 +1296,38 @@ const RESEND_ANSWER_TICKS_MIN = 10;
 /** Trace label of a `resend` request. */
 const RESEND_LABEL = "stream-resend";
 
-/** The sends of the stream items made last (one send per receiving replica), oldest first. */
+/** The sends of the stream items made last (one send per receiving replica): see `RECENT_ITEMS_MAX`. */
 class RecentItems {
+  /** The last items made, whatever their destination (the burst of a new crash-mode leader). */
+  private readonly latest = new KeptItems();
+  /** The last items of each stream, by receiving group (the answers to `resend`). */
+  private readonly byGroup = new Map<GroupId, KeptItems>();
+
+  add(item: RecentItem): void {
+    this.latest.add(item);
+    let stream = this.byGroup.get(item.to);
+    if (stream === undefined) {
+      stream = new KeptItems();
+      this.byGroup.set(item.to, stream);
+    }
+    stream.add(item);
+  }
+
+  /** The last items made, whatever their destination, oldest first. */
+  items(): Iterable<RecentItem> {
+    return this.latest.items();
+  }
+
+  /** The kept items of the stream to `group` from item `fromK` on, oldest first. */
+  *itemsFrom(group: GroupId, fromK: number): Iterable<RecentItem> {
+    const stream = this.byGroup.get(group);
+    if (stream === undefined) return;
+    for (const item of stream.items()) if (item.k >= fromK) yield item;
+  }
+}
+
+/** Items, oldest first, within `RECENT_ITEMS_MAX` and `RECENT_ITEM_BYTES_MAX` (the last one always). */
+class KeptItems {
   private kept: RecentItem[] = [];
   private head = 0;
   private bytes = 0;
@@ -1317,11 +1352,6 @@ class RecentItems {
   /** The kept items, oldest first. */
   *items(): Iterable<RecentItem> {
     for (let index = this.head; index < this.kept.length; index += 1) yield this.kept[index] as RecentItem;
-  }
-
-  /** The kept items of the stream to `group` from item `fromK` on, oldest first. */
-  *itemsFrom(group: GroupId, fromK: number): Iterable<RecentItem> {
-    for (const item of this.items()) if (item.to === group && item.k >= fromK) yield item;
   }
 }
 
