@@ -27,6 +27,12 @@ export interface Orderer {
    */
   install(position: number, mark: number | string): void;
   /**
+   * A position the replica's journal kept, executed again after a restart (its batch already
+   * decided through `OrdererHost.decide`): the orderer continues after it, keeping it where it
+   * can (Raft: as the log entry there, for followers that lack it). Absent: `install`.
+   */
+  restoreDecided?(position: number, mark: number | string, batch: readonly OrderedInput[]): void;
+  /**
    * What the disk keeps across a crash that loses memory (see snapshot.ts, HardState).
    * `withLog`: with the orderer's log past its last executed position, for a journal of decided
    * positions (the positions up to there are in it); that part is what amnesia loses

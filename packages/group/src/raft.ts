@@ -57,7 +57,8 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  *   rest of the log, the entries past that position, written in the turn that appended them,
  *   before the acknowledgement leaves. Restarted from that journal, the replica has term, vote
  *   and its whole log back once the journal's positions are executed again up to the log's start
- *   (`install` at that position and term): R7 does not hold it, it may campaign and vote at once,
+ *   (`restoreDecided`, each kept as its entry, so that as leader it can still send them to a
+ *   follower that lacks them): R7 does not hold it, it may campaign and vote at once,
  *   so a whole group restarted together elects a leader. A log that does not join what was
  *   rebuilt (a journal cut short) is dropped and R7 holds. While R7 still holds a replica, its
  *   hard state carries no log (a restart then stays under R7). Bound: the entries past the last
@@ -248,7 +249,8 @@ export class RaftOrderer implements Orderer {
     if (restored === undefined || position < restored.after) return;
     this.restoredLog = undefined;
     if (position !== restored.after || mark !== restored.afterTerm || this.lastIndex() !== position) return;
-    this.entries = [...restored.entries];
+    // After the entries up to `position` (`restoreDecided` keeps them; `install` keeps none).
+    this.entries = [...this.entries, ...restored.entries];
     for (const entry of this.entries) for (const input of entry.batch) this.proposedKeys.add(input);
     this.recoveringTo = undefined;
   }
@@ -759,6 +761,31 @@ export class RaftOrderer implements Orderer {
     this.becomeFollower(message.term, from);
     if (message.position > this.lastApplied)
       this.host.fetchState(this.lastApplied, { position: message.position, root: message.root });
+  }
+
+  /**
+   * R8: a position its journal kept, executed again after a restart (the replica ran its batch
+   * itself): kept as the log entry there, as before the crash, so that this replica, once it
+   * leads, can still send it to a follower that lacks it. Taken as a checkpoint instead
+   * (`install`), it was dropped: a restarted leader then held neither the entries up to its
+   * journal's last position nor a checkpoint covering them (none was taken yet), and a follower
+   * restarted with an older log stayed behind for good (a Skeen crash-mode swarm, seed 193).
+   * Anything but the next position of a log applied to its end: as `install`.
+   */
+  restoreDecided(position: number, mark: number | string, batch: readonly OrderedInput[]): void {
+    if (
+      typeof mark !== "number" ||
+      position !== this.lastApplied + 1 ||
+      this.lastIndex() !== this.lastApplied
+    ) {
+      this.install(position, mark);
+      return;
+    }
+    this.entries.push({ term: mark, batch });
+    this.lastApplied = position;
+    this.commitIndex = Math.max(this.commitIndex, position);
+    this.joinRestoredLog(position, mark);
+    this.dropApplied();
   }
 
   compact(position: number): void {

@@ -700,7 +700,9 @@ export class Replica<M> implements ProcessLogic {
       );
     if (decided.batch.length > 0) this.ordererHost.decide(decided.batch);
     this.ordererHost.executed(decided.position, decided.mark);
-    this.orderer.install(decided.position, decided.mark);
+    if (this.orderer.restoreDecided !== undefined)
+      this.orderer.restoreDecided(decided.position, decided.mark, decided.batch);
+    else this.orderer.install(decided.position, decided.mark);
     return this.flush();
   }
 

@@ -276,6 +276,50 @@ describe("R8: a restart from a journal of decided positions", () => {
     expect(grants(3)).toBe(true);
   });
 
+  it("keeps the journal's positions as its log: leading, it sends them to a follower whose log is empty", () => {
+    let now = 0;
+    /** The fields of the messages read here (the append's). */
+    type Sent = { type: string; entries?: readonly { term: number; batch: unknown }[] };
+    const sent: { to: string; message: Sent }[] = [];
+    const orderer = new RaftOrderer(
+      {
+        self: "r0",
+        replicas: REPLICAS,
+        send: (to, message) => sent.push({ to, message: message as Sent }),
+        decide: () => {},
+        useful: () => true,
+        now: () => now,
+        checkpoints: true,
+        executed: () => {},
+        // No checkpoint taken yet: nothing covers the journal's positions but the log.
+        latestCheckpoint: () => undefined,
+        fetchState: () => {},
+      },
+      DEFAULT_ORDERING,
+      new Prng(1).derive("raft/r0"),
+      // The hard state written with the journal: its log ends at the journal's last position.
+      { term: 2, votedFor: null, log: { after: 3, afterTerm: 2, entries: [] } },
+    );
+    const batches = ["a", "b", "c"].map((key) => [request(key)]);
+    batches.forEach((batch, index) => {
+      orderer.restoreDecided(index + 1, 2, batch);
+    });
+    // Elected in term 3 with r1's votes.
+    now = 10 * T;
+    orderer.tick();
+    orderer.receive("r1", { type: "pre-vote-reply", term: 3, granted: true });
+    orderer.receive("r1", { type: "vote-reply", term: 3, granted: true });
+    expect(orderer.isLeader).toBe(true);
+    // r2 restarted from an older journal, its log empty: it is sent the journal's positions.
+    sent.length = 0;
+    orderer.receive("r2", { type: "append-reply", term: 3, success: false, matchIndex: 0 });
+    const append = sent.find(({ to, message }) => to === "r2" && message.type === "append")?.message;
+    expect(append).toMatchObject({ type: "append", term: 3, prevIndex: 0 });
+    const entries = append?.entries ?? [];
+    expect(entries.slice(0, 3).map((entry) => entry.batch)).toEqual(batches);
+    expect(entries.slice(0, 3).map((entry) => entry.term)).toEqual([2, 2, 2]);
+  });
+
   it("stays under R7 when that log does not join what was rebuilt, or after amnesia", () => {
     const stopped = standalone(before());
     // The journal's positions stop before the log starts (a gap), then a later position.
