@@ -31,3 +31,32 @@ describe("a crash-mode group without a leader while its senders make items to ot
     expect(outcome.sim.stoppedBy).toBe("drained");
   });
 });
+
+/**
+ * A crash-mode leader back from a crash that kept its memory must send again what it sent to
+ * leaders replaced meanwhile. Found by the swarm (`pnpm run swarm --protocol skeen --mode crash
+ * --seed 245`): g6's leader g6/1 sent g6's proposal for c2:3 to g5's leader g5/1, which had
+ * crashed; g5/2, elected next, asked every group for its stream while g6/1 was down and g6
+ * elected no other leader, so no one answered. g6/1 came back still leading, asked the other
+ * groups for their streams, but never sent its own again: g5 waited for the proposal forever
+ * (c2:3 and the later multicasts to g5 were never delivered there). Back and still leading, it
+ * now acts as a new leader: sends its kept items again and says it leads.
+ */
+describe("a crash-mode leader back from a crash that kept its memory", () => {
+  it("sends its stream items again: the run drains (skeen, crash swarm seed 245)", () => {
+    const skeen = protocolByName("skeen", "test", "protocol");
+    const { scenario } = swarmCase(skeen, 245, {
+      crashes: true,
+      realTime: false,
+      linearizable: false,
+      reconfigure: false,
+      delayedNetwork: false,
+      modes: ["crash"],
+    });
+    expect(scenario.mode).toBe("crash");
+    const outcome = runScenario(scenario);
+    const problems = judge(outcome, true, "pnpm run swarm --protocol skeen --mode crash --seed 245");
+    expect(problems, problems.join("\n")).toEqual([]);
+    expect(outcome.sim.stoppedBy).toBe("drained");
+  });
+});

@@ -456,7 +456,16 @@ export class Replica<M> implements ProcessLogic {
     // Another group may have changed leader while this replica was down, its word lost: its
     // items go to every replica of every group until each leader says so again.
     this.leaderOf.clear();
-    this.askResend();
+    // Crash mode: the items it sent before the crash went to the leaders it knew, which may have
+    // been replaced since, and their successors' asks (`resend` with a term) died with the
+    // crash. Still leading, it acts as a replica that just became leader (`leadsGroup` in the
+    // flush below): it sends its kept items again and tells every group it leads, which asks
+    // for what was sent to it meanwhile. Otherwise its group's leader answers for the group.
+    // (A Skeen crash-mode swarm, seed 245: g6's leader sent g6's proposal of a multicast to
+    // g5's leader, which crashed; g5's next leader asked g6 while g6's leader was down and g6
+    // elected none; back, g6's leader never sent it again and g5 waited for it forever.)
+    if (this.mode === "crash" && this.orderer.leader() === this.id) this.leading = false;
+    else this.askResend();
     return this.flush();
   }
 
