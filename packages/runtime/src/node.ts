@@ -394,6 +394,8 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
           completed: host.stats.completed,
           ...(leader === undefined ? {} : { leader }),
           ...(checkpoint === undefined ? {} : { checkpoint }),
+          heldByPartition: host.transport.stats.messagesHeldByPartition,
+          ...(host.multicastsTo.size === 0 ? {} : { multicastsTo: Object.fromEntries(host.multicastsTo) }),
         };
         await control({ type: "status", status });
         break;
@@ -416,6 +418,9 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
             ? "partition healed: every link is up again"
             : `partition: cut from ${message.peers.join(", ")}`,
         );
+        break;
+      case "finish":
+        host.finishWorkload();
         break;
       case "stop":
         await shutdown(0, (stats) => {
