@@ -77,7 +77,11 @@ async function runJournalled(
   prefix: string,
   partitions: number,
   logSuffix = ".log",
-  options: { readonly truncate?: boolean; readonly workloadEndsAfterCrashes?: number } = {},
+  options: {
+    readonly truncate?: boolean;
+    readonly workloadEndsAfterCrashes?: number;
+    readonly restartsAfterWorkload?: boolean;
+  } = {},
 ): Promise<{ run: ClusterRun; events: TraceEvent[]; logs: string }> {
   const truncate = options.truncate ?? true;
   const workDir = mkdtempSync(join(tmpdir(), prefix));
@@ -90,6 +94,7 @@ async function runJournalled(
       ...(options.workloadEndsAfterCrashes === undefined
         ? {}
         : { workloadEndsAfterCrashes: options.workloadEndsAfterCrashes }),
+      ...(options.restartsAfterWorkload === true ? { restartsAfterWorkload: true } : {}),
       replicaState: { checkpointEntries: 4, keyValue: { keys: 4000, partitions } },
       traceSends: false,
       onEvent: (event) => events.push(event),
@@ -297,12 +302,13 @@ describe("amnesia on real processes", () => {
     it(`Byzantine mode, a journal of ${kind === "decided" ? "decided positions" : "every input"}: a replica killed mid-workload and restarted from it after the workload ended catches up; one state`, {
       timeout: 180_000,
     }, async () => {
-      // a/2 down from 1.5 s to 6 s; the workload ends at 4.5 s, so no new work reaches it after
-      // its restart. What its peers owed it comes again over the renumbered links, and its own
-      // status question (asked after the replay: group's replication test) tells it how far the
-      // group got.
+      // a/2 down from 1.5 s until the workload ended (the runner's `restartsAfterWorkload`; the
+      // open loop's arrivals end at 4.5 s, later on a loaded machine), so no new work reaches it
+      // after its restart. What its peers owed it comes again over the renumbered links, and its
+      // own status question (asked after the replay: group's replication test) tells it how far
+      // the group got.
       const base = recoverySpec(
-        { ...PLAN, crashKind: "durable", crashAtMs: 1500, pauseMs: 4500 },
+        { ...PLAN, crashKind: "durable", crashAtMs: 1500, pauseMs: 500 },
         4000,
         "byzantine",
         "follower",
@@ -316,6 +322,7 @@ describe("amnesia on real processes", () => {
       };
       const { run, events, logs } = await runJournalled(spec, `amcast-after-${kind}-`, 16, "a_2.log", {
         truncate: kind === "decided",
+        restartsAfterWorkload: true,
       });
       expectDrainedAndClean(run, events);
       // Restarted from its journal, not empty. With decided positions, a kill right after a

@@ -80,6 +80,13 @@ export interface NetRunOptions {
    * idle machine. Without it the workload ends at its counts.
    */
   readonly workloadEndsAfterCrashes?: number;
+  /**
+   * A crash's restart waits, besides its pause, until every client host finished its workload:
+   * the restarted replica then has nothing new to take part in and must learn from its group how
+   * far it got, however late a loaded machine ran the workload. (Not with
+   * `workloadEndsAfterCrashes`, whose end waits for the restarts.)
+   */
+  readonly restartsAfterWorkload?: boolean;
   /** Progress lines (where the files are, when the workload starts). */
   readonly log?: (line: string) => void;
   /** Aborting stops every node and rejects (Ctrl-C). */
@@ -724,6 +731,16 @@ export async function runCluster(
     const returning = new Map<string, Promise<void>>();
     const restartLater = async (proc: string, recoverAtMs: number, amnesia: boolean): Promise<void> => {
       await cluster.sleep(Math.max(0, workloadStartMs + recoverAtMs - performance.now()));
+      if (options.restartsAfterWorkload === true)
+        await cluster.until(
+          () =>
+            stopping ||
+            entries()
+              .filter((entry) => entry.node.role === "clients")
+              .every((entry) => entry.done),
+          `the workload to end before the restart of ${proc}`,
+          Math.min(options.timeLimitMs, spec.timeLimitMs),
+        );
       if (stopping) return;
       // One restart at a time: a restarting replica learns of every other one as up or down,
       // never half-way.
