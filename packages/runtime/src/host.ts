@@ -72,6 +72,11 @@ export interface NodeHostOptions {
   readonly processes: readonly ProcessLogic[];
   /** The group of a replica process (for `member` and `deliver` events); undefined for a client. */
   readonly groupOf: (process: ProcessId) => GroupId | undefined;
+  /**
+   * Measure how late the event loop runs over the workload window
+   * (`HostStats.workloadSchedulingDelayMs`): a sampling timer, so only for measured runs.
+   */
+  readonly measureSchedulingDelay?: boolean;
   /** Client workloads (a client host); their logic must be among `processes`. */
   readonly workloads?: readonly ClientWorkload[];
   /** Seed of the clients' random streams (destinations, open-loop arrivals), as in the simulator. */
@@ -514,7 +519,7 @@ export class NodeHost {
   private workloadEvent(): void {
     if (this.workloadCpuFirst === undefined) {
       this.workloadCpuFirst = process.cpuUsage();
-      this.schedulingDelay.enable();
+      if (this.options.measureSchedulingDelay === true) this.schedulingDelay.enable();
     }
   }
 

@@ -213,6 +213,8 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     processes,
     groupOf: (process) => built.membership.groupOf(process),
     workloads,
+    // Under the runner (the parity guard reads it); a node started by hand keeps no sampling timer.
+    measureSchedulingDelay: control !== null,
     seed: system.seed,
     clock: nodeClock(),
     trace,
