@@ -18,90 +18,153 @@ import type { HistoryEntry, HistoryWindow, Position } from "./messages.js";
  * dropping is a cut at the front. The periodic flush (rule 7) guarantees both cuts advance.
  */
 
-/**
- * Slot space for `pairs` (history owner, offset) pairs, zeroed (literals for the usual few). A
- * vertex gets room once for every history it can join here (`Knowledge.historiesOf`), so an
- * append writes into it and a collection shifts within it: no array per append or drop (they
- * outlived young collections and were most of the history's garbage).
- */
-function slotSpace(pairs: number): number[] {
-  switch (pairs) {
-    case 1:
-      return [0, 0];
-    case 2:
-      return [0, 0, 0, 0];
-    case 3:
-      return [0, 0, 0, 0, 0, 0];
-    default: {
-      const slots: number[] = [];
-      for (let at = 0; at < 2 * pairs; at += 1) slots.push(0);
-      return slots;
-    }
-  }
-}
+/** Bits of `Vertex.flags`. */
+const TO_ME = 1;
+const DELIVERED = 2;
+const DEAD = 4;
+const CLEAR = 8;
+const DESTINATIONS_ABOVE = 16;
 
-/** A message of the graph and where it sits in the known histories. */
+/**
+ * A message of the graph and where it sits in the known histories. There is one per retained
+ * message at every group below its destinations, so these are many — at 48 groups hundreds of
+ * thousands, most of them outliving young collections — and every field counts: the flags share
+ * one number, and the first two places (most messages have two destinations, so a vertex joins
+ * at most two histories) are fields rather than an array of their own, which was a second object
+ * per vertex, a second cache line to read at every step of a graph walk, and a third of the bytes.
+ */
 export class Vertex {
   readonly entry: HistoryEntry;
-  /** Addressed to this group. */
-  readonly toMe: boolean;
-  delivered = false;
-  /** Reaches a message this group delivered (see the class comment). */
-  dead = false;
+  /** TO_ME, DELIVERED, DEAD, CLEAR, DESTINATIONS_ABOVE (see the accessors). */
+  private flags: number;
   /** Number of the last graph search that visited this vertex. */
   searched = 0;
+  /**
+   * Where each retained entry of this message sits: `slotCount` pairs (history owner, absolute
+   * offset) in the order the entries joined (searches follow it, so it steers which blocker a
+   * search finds): the first two in `owner0`/`index0` and `owner1`/`index1`, the others flat in
+   * `more`, made once with room for every further history the message can join here
+   * (`Knowledge.historiesOf`): no array per append or drop.
+   */
+  slotCount = 0;
+  private owner0 = 0;
+  private index0 = 0;
+  private owner1 = 0;
+  private index1 = 0;
+  private more: number[] | null = null;
+  /** Histories this message has joined here, retained or not (see `Knowledge.tombstones`). */
+  appearances = 0;
+  /** Histories held here that this message joins in the end (`Knowledge.historiesOf`). */
+  readonly joins: number;
+
+  constructor(entry: HistoryEntry, toMe: boolean, slotPairs: number) {
+    this.entry = entry;
+    this.flags = toMe ? TO_ME : 0;
+    this.joins = slotPairs;
+  }
+
+  /** Addressed to this group. */
+  get toMe(): boolean {
+    return (this.flags & TO_ME) !== 0;
+  }
+
+  get delivered(): boolean {
+    return (this.flags & DELIVERED) !== 0;
+  }
+
+  set delivered(value: boolean) {
+    this.flags = value ? this.flags | DELIVERED : this.flags & ~DELIVERED;
+  }
+
+  /** Reaches a message this group delivered (see the class comment of the module). */
+  get dead(): boolean {
+    return (this.flags & DEAD) !== 0;
+  }
+
+  set dead(value: boolean) {
+    this.flags = value ? this.flags | DEAD : this.flags & ~DEAD;
+  }
+
   /**
    * Known clear: no undelivered message for this group is this one or precedes it. Set on what a
    * search that found no blocker walked through; taken back when an append may have brought one
    * (see `append`). Only with garbage collection (the naive reference searches everything).
    */
-  clear = false;
-  /**
-   * Where each retained entry of this message sits: pairs (history owner, absolute offset), flat,
-   * in `slots[0 .. slotEnd)`, in the order the entries joined (searches follow it, so it steers
-   * which blocker a search finds). The array has room for every history the message can join
-   * here (see `slotSpace`): a vertex has a few, and there is one per retained message at every
-   * group below its destinations, so these are many.
-   */
-  slots: number[];
-  slotEnd = 0;
-  /** Histories this message has joined here, retained or not (see `Knowledge.tombstones`). */
-  appearances = 0;
-  /** Histories held here that this message joins in the end (`Knowledge.historiesOf`). */
-  readonly joins: number;
+  get clear(): boolean {
+    return (this.flags & CLEAR) !== 0;
+  }
+
+  set clear(value: boolean) {
+    this.flags = value ? this.flags | CLEAR : this.flags & ~CLEAR;
+  }
+
   /**
    * Every destination is above this group: rule 4 counts no group of it (only groups below count).
    * Kept here so that marking it dead need not read the entry.
    */
-  destinationsAbove = false;
+  get destinationsAbove(): boolean {
+    return (this.flags & DESTINATIONS_ABOVE) !== 0;
+  }
 
-  constructor(entry: HistoryEntry, toMe: boolean, slotPairs: number) {
-    this.entry = entry;
-    this.toMe = toMe;
-    this.joins = slotPairs;
-    this.slots = slotSpace(slotPairs);
+  set destinationsAbove(value: boolean) {
+    this.flags = value ? this.flags | DESTINATIONS_ABOVE : this.flags & ~DESTINATIONS_ABOVE;
+  }
+
+  /** The history owner of slot `slot` (< `slotCount`). */
+  slotOwner(slot: number): Position {
+    return slot === 0
+      ? this.owner0
+      : slot === 1
+        ? this.owner1
+        : ((this.more as number[])[2 * slot - 4] as number);
+  }
+
+  /** The absolute offset in its history of slot `slot` (< `slotCount`). */
+  slotIndex(slot: number): number {
+    return slot === 0
+      ? this.index0
+      : slot === 1
+        ? this.index1
+        : ((this.more as number[])[2 * slot - 3] as number);
+  }
+
+  private setSlot(slot: number, owner: Position, index: number): void {
+    if (slot === 0) {
+      this.owner0 = owner;
+      this.index0 = index;
+    } else if (slot === 1) {
+      this.owner1 = owner;
+      this.index1 = index;
+    } else {
+      // Room was made for every history the message can join here; more would be a second entry
+      // in one history, which the caller's checks rule out. Grown all the same rather than lost.
+      let more = this.more;
+      if (more === null) {
+        more = [];
+        for (let at = 0; at < 2 * (this.joins - 2); at += 1) more.push(0);
+        this.more = more;
+      }
+      while (more.length < 2 * slot - 2) more.push(0);
+      more[2 * slot - 4] = owner;
+      more[2 * slot - 3] = index;
+    }
   }
 
   /** Records the entry at absolute offset `index` of history `owner` as this vertex's next slot. */
   addSlot(owner: Position, index: number): void {
-    const end = this.slotEnd;
-    // Room was made for every history the message can join here; more would be a second entry
-    // in one history, which the caller's checks rule out. Grown all the same rather than lost.
-    if (end === this.slots.length) this.slots = [...this.slots, 0, 0];
-    this.slots[end] = owner;
-    this.slots[end + 1] = index;
-    this.slotEnd = end + 2;
+    this.setSlot(this.slotCount, owner, index);
+    this.slotCount += 1;
   }
 
   /** Removes the slot of history `owner` (which it has), the others keeping their order. */
   dropSlot(owner: Position): void {
-    const slots = this.slots;
-    const end = this.slotEnd;
-    let at = 0;
-    while (at < end && slots[at] !== owner) at += 2;
-    if (!(at < end)) assert(false, `${this.entry.id} has no entry in ${owner}'s history to drop`);
-    for (let from = at + 2; from < end; from += 1) slots[from - 2] = slots[from] as number;
-    this.slotEnd = end - 2;
+    const count = this.slotCount;
+    let slot = 0;
+    while (slot < count && this.slotOwner(slot) !== owner) slot += 1;
+    if (!(slot < count)) assert(false, `${this.entry.id} has no entry in ${owner}'s history to drop`);
+    for (let from = slot + 1; from < count; from += 1)
+      this.setSlot(from - 1, this.slotOwner(from), this.slotIndex(from));
+    this.slotCount = count - 1;
   }
 }
 
@@ -202,12 +265,34 @@ export class History {
   }
 
   push(entry: HistoryEntry, vertex: Vertex): number {
-    if (this.count > this.mask) this.resize(2 * (this.mask + 1));
+    if (this.count > this.mask) this.grow();
     const index = this.base + this.count;
     this.entries[index & this.mask] = entry;
     this.vertices[index & this.mask] = vertex;
     this.count += 1;
     return index;
+  }
+
+  /**
+   * Doubles the full rings. Each is concatenated with itself (one allocation of the exact size: an
+   * empty ring built place by place was reallocated as it grew, and at 48 groups the rings' growth
+   * was a tenth of all the bytes a run allocated); every retained entry then sits at its new place
+   * in one of the two copies, and the other copy's place is emptied.
+   */
+  private grow(): void {
+    const capacity = this.mask + 1;
+    const mask = 2 * capacity - 1;
+    const entries = this.entries.concat(this.entries);
+    const vertices = this.vertices.concat(this.vertices);
+    // Full: the retained entries take every place once, so this empties every stale copy.
+    for (let index = this.base; index < this.base + this.count; index += 1) {
+      const stale = (index & mask) ^ capacity;
+      entries[stale] = undefined;
+      vertices[stale] = undefined;
+    }
+    this.entries = entries;
+    this.vertices = vertices;
+    this.mask = mask;
   }
 
   /** Moves the retained entries into rings of `capacity` (a power of two, at least `count`). */
@@ -348,7 +433,13 @@ export class Knowledge {
   private search = 0;
   /** Retained entries over all histories (kept as entries come and go). */
   private retained = 0;
-  /** Scratch stack of the graph walks (they never nest), and what a search walked through. */
+  /**
+   * Scratch stack of the graph walks (they never nest), and what a search walked through: each
+   * walk fills them from the start and keeps its own count. Never cut short (an array's length
+   * set to 0 lets its store go, and one that shrinks gives it back in pops), so a walk allocates
+   * nothing once they are as long as the longest walk; what a walk left behind is overwritten by
+   * the next (or dropped before a snapshot).
+   */
   private readonly stack: Vertex[] = [];
   private readonly walked: Vertex[] = [];
   /** Something may be collectable: a dead prefix grew or a window was sent since the last pass. */
@@ -442,24 +533,28 @@ export class Knowledge {
       const search = this.search;
       vertex.searched = search;
       const stack = this.stack;
-      if (stack.length > 0) stack.length = 0;
-      stack.push(vertex);
-      for (let current = stack.pop(); current !== undefined && open > 0; current = stack.pop()) {
+      stack[0] = vertex;
+      let top = 1;
+      while (top > 0 && open > 0) {
+        top -= 1;
+        const current = stack[top] as Vertex;
         if (current !== vertex && current.entry.flush !== true)
           for (const group of current.entry.dst) if (this.markTarget(group, last, dst, targets)) open -= 1;
-        const slots = current.slots;
-        const slotEnd = current.slotEnd;
-        for (let at = 0; at < slotEnd; at += 2) {
-          const index = slots[at + 1] as number;
+        const slotCount = current.slotCount;
+        for (let slot = 0; slot < slotCount; slot += 1) {
+          const index = current.slotIndex(slot);
           if (index === 0) continue;
-          const history = this.histories[slots[at] as number] as History;
+          const history = this.histories[current.slotOwner(slot)] as History;
           let dead = index - 1 < history.collected;
           if (!dead) {
             const before = history.before(index) as Vertex;
             if (before.searched === search) continue;
             before.searched = search;
             if (before.dead) dead = true;
-            else stack.push(before);
+            else {
+              stack[top] = before;
+              top += 1;
+            }
           }
           if (dead && !reachesDead) {
             reachesDead = true;
@@ -501,11 +596,10 @@ export class Knowledge {
   epochBefore(vertex: Vertex | undefined): number {
     if (vertex === undefined) return 0;
     let latest = 0;
-    const slots = vertex.slots;
-    const slotEnd = vertex.slotEnd;
-    for (let at = 0; at < slotEnd; at += 2) {
-      const history = this.histories[slots[at] as number] as History;
-      const index = slots[at + 1] as number;
+    const slotCount = vertex.slotCount;
+    for (let slot = 0; slot < slotCount; slot += 1) {
+      const history = this.histories[vertex.slotOwner(slot)] as History;
+      const index = vertex.slotIndex(slot);
       if (history.owner === this.self || index < history.collected) continue;
       const marks = this.flushMarks[history.owner] as FlushMark[];
       for (let at = marks.length - 1; at >= 0; at -= 1) {
@@ -521,7 +615,7 @@ export class Knowledge {
 
   /**
    * Before a snapshot: every history's array space before its retained part, and the walks'
-   * scratch stacks (each walk empties them first), are let go; no decision changes.
+   * scratch stacks (each walk overwrites them from the start), are let go; no decision changes.
    */
   compactStorage(): void {
     for (const history of this.histories) history.compactStorage();
@@ -642,11 +736,11 @@ export class Knowledge {
     if (vertex.delivered) assert(false, `${vertex.entry.id} delivered twice`);
     if (!vertex.toMe) assert(false, `${vertex.entry.id} is not addressed to ${this.self}`);
     if (this.collect && vertex.dead) assert(false, `${vertex.entry.id} reaches a delivered message: a cycle`);
-    const slots = vertex.slots;
-    const slotEnd = vertex.slotEnd;
-    for (let at = 0; at < slotEnd; at += 2) {
-      assert(slots[at] !== this.self, "an undelivered message is not in this group's history");
-      (this.histories[slots[at] as number] as History).markDeliveredToMe(slots[at + 1] as number);
+    const slotCount = vertex.slotCount;
+    for (let slot = 0; slot < slotCount; slot += 1) {
+      const owner = vertex.slotOwner(slot);
+      assert(owner !== this.self, "an undelivered message is not in this group's history");
+      (this.histories[owner] as History).markDeliveredToMe(vertex.slotIndex(slot));
     }
     vertex.delivered = true;
     // The vertex is at hand: no lookup by id.
@@ -658,11 +752,10 @@ export class Knowledge {
   /** Rule 4: this group delivered `flush`, which starts a new epoch (see `deadSeenEpoch`). */
   private startEpoch(flush: Vertex): void {
     this.flushEpoch += 1;
-    const slots = flush.slots;
-    const slotEnd = flush.slotEnd;
-    for (let at = 0; at < slotEnd; at += 2) {
-      const owner = slots[at] as number;
-      const index = slots[at + 1] as number;
+    const slotCount = flush.slotCount;
+    for (let slot = 0; slot < slotCount; slot += 1) {
+      const owner = flush.slotOwner(slot);
+      const index = flush.slotIndex(slot);
       if (owner === this.self) continue;
       const marks = this.flushMarks[owner] as FlushMark[];
       const last = marks[marks.length - 1];
@@ -673,23 +766,27 @@ export class Knowledge {
 
   private markDead(start: Vertex): void {
     const stack = this.stack;
-    if (stack.length > 0) stack.length = 0; // an early return may leave some
-    stack.push(start);
-    for (let vertex = stack.pop(); vertex !== undefined; vertex = stack.pop()) {
+    stack[0] = start;
+    let top = 1;
+    while (top > 0) {
+      top -= 1;
+      const vertex = stack[top] as Vertex;
       if (vertex.dead) continue;
       vertex.dead = true;
       // Rule 4 reads the epochs of groups below this one only.
       if (!vertex.destinationsAbove && vertex.entry.flush !== true)
         for (const group of vertex.entry.dst) this.deadSeenEpoch[group] = this.flushEpoch;
       this.collectable = true;
-      const slots = vertex.slots;
-      const slotEnd = vertex.slotEnd;
-      for (let at = 0; at < slotEnd; at += 2) {
-        const history = this.histories[slots[at] as number] as History;
-        const index = slots[at + 1] as number;
+      const slotCount = vertex.slotCount;
+      for (let slot = 0; slot < slotCount; slot += 1) {
+        const history = this.histories[vertex.slotOwner(slot)] as History;
+        const index = vertex.slotIndex(slot);
         if (index + 1 > history.deadEnd) history.deadEnd = index + 1;
         const before = history.before(index);
-        if (before !== undefined) stack.push(before);
+        if (before !== undefined) {
+          stack[top] = before;
+          top += 1;
+        }
       }
     }
   }
@@ -700,16 +797,20 @@ export class Knowledge {
    */
   private unclearFrom(start: Vertex): void {
     const stack = this.stack;
-    if (stack.length > 0) stack.length = 0; // an early return may leave some
-    stack.push(start);
-    for (let vertex = stack.pop(); vertex !== undefined; vertex = stack.pop()) {
+    stack[0] = start;
+    let top = 1;
+    while (top > 0) {
+      top -= 1;
+      const vertex = stack[top] as Vertex;
       if (!vertex.clear) continue;
       vertex.clear = false;
-      const slots = vertex.slots;
-      const slotEnd = vertex.slotEnd;
-      for (let at = 0; at < slotEnd; at += 2) {
-        const after = (this.histories[slots[at] as number] as History).after(slots[at + 1] as number);
-        if (after?.clear === true) stack.push(after);
+      const slotCount = vertex.slotCount;
+      for (let slot = 0; slot < slotCount; slot += 1) {
+        const after = (this.histories[vertex.slotOwner(slot)] as History).after(vertex.slotIndex(slot));
+        if (after?.clear === true) {
+          stack[top] = after;
+          top += 1;
+        }
       }
     }
   }
@@ -729,29 +830,34 @@ export class Knowledge {
     const search = this.search;
     vertex.searched = search;
     const stack = this.stack;
-    if (stack.length > 0) stack.length = 0; // an early return may leave some
-    stack.push(vertex);
+    stack[0] = vertex;
+    let top = 1;
     const walked = this.walked;
-    if (walked.length > 0) walked.length = 0;
-    for (let current = stack.pop(); current !== undefined; current = stack.pop()) {
+    let walkedCount = 0;
+    while (top > 0) {
+      top -= 1;
+      const current = stack[top] as Vertex;
       if (current !== vertex) {
         if (this.collect && (current.dead || current.clear)) continue;
         if (current.toMe && !current.delivered) return current.entry.id;
       }
-      if (this.collect) walked.push(current);
-      const slots = current.slots;
-      const slotEnd = current.slotEnd;
-      for (let at = 0; at < slotEnd; at += 2) {
-        const before = (this.histories[slots[at] as number] as History).before(slots[at + 1] as number);
+      if (this.collect) {
+        walked[walkedCount] = current;
+        walkedCount += 1;
+      }
+      const slotCount = current.slotCount;
+      for (let slot = 0; slot < slotCount; slot += 1) {
+        const before = (this.histories[current.slotOwner(slot)] as History).before(current.slotIndex(slot));
         if (before !== undefined && before.searched !== search) {
           before.searched = search;
-          stack.push(before);
+          stack[top] = before;
+          top += 1;
         }
       }
     }
     // Nothing undelivered for this group precedes `vertex`: all it walked through is clear, and
     // so is `vertex` unless it is itself such a message (a queue head being checked).
-    for (const walkedVertex of walked) walkedVertex.clear = true;
+    for (let at = 0; at < walkedCount; at += 1) (walked[at] as Vertex).clear = true;
     if (vertex.toMe && !vertex.delivered) vertex.clear = false;
     return undefined;
   }
@@ -816,7 +922,7 @@ export class Knowledge {
           assert(false, `${vertex.entry.id} is dead but not delivered`);
         // Its slot in this history goes; the others keep their order.
         vertex.dropSlot(history.owner);
-        if (vertex.slotEnd === 0) {
+        if (vertex.slotCount === 0) {
           this.vertices.delete(vertex.entry.id);
           if (vertex.appearances < vertex.joins) this.tombstones.set(vertex.entry.id, vertex.appearances);
         }
