@@ -24,6 +24,14 @@ const DELIVERED = 2;
 const DEAD = 4;
 const CLEAR = 8;
 const DESTINATIONS_ABOVE = 16;
+/** `Vertex.flags` holds the flags in its low bits and the slot count above them. */
+const FLAG_BITS = 5;
+const FLAGS_MASK = (1 << FLAG_BITS) - 1;
+/** `Vertex.counts` holds the appearances in its low 16 bits and the joins above them. */
+const COUNT_BITS = 16;
+const COUNT_MASK = (1 << COUNT_BITS) - 1;
+/** Counts of histories (at most one per group) fit in COUNT_BITS. */
+const GROUPS_MAX = COUNT_MASK;
 
 /**
  * A message of the graph and where it sits in the known histories. There is one per retained
@@ -35,8 +43,10 @@ const DESTINATIONS_ABOVE = 16;
  */
 export class Vertex {
   readonly entry: HistoryEntry;
-  /** TO_ME, DELIVERED, DEAD, CLEAR, DESTINATIONS_ABOVE (see the accessors). */
+  /** TO_ME, DELIVERED, DEAD, CLEAR, DESTINATIONS_ABOVE (see the accessors), and `slotCount`. */
   private flags: number;
+  /** `appearances` and `joins`. */
+  private counts: number;
   /** Number of the last graph search that visited this vertex. */
   searched = 0;
   /**
@@ -46,21 +56,41 @@ export class Vertex {
    * `more`, made once with room for every further history the message can join here
    * (`Knowledge.historiesOf`): no array per append or drop.
    */
-  slotCount = 0;
   private owner0 = 0;
   private index0 = 0;
   private owner1 = 0;
   private index1 = 0;
   private more: number[] | null = null;
-  /** Histories this message has joined here, retained or not (see `Knowledge.tombstones`). */
-  appearances = 0;
-  /** Histories held here that this message joins in the end (`Knowledge.historiesOf`). */
-  readonly joins: number;
 
   constructor(entry: HistoryEntry, toMe: boolean, slotPairs: number) {
+    if (!(slotPairs <= GROUPS_MAX)) assert(false, `a vertex joins at most ${GROUPS_MAX} histories`);
     this.entry = entry;
     this.flags = toMe ? TO_ME : 0;
-    this.joins = slotPairs;
+    this.counts = slotPairs << COUNT_BITS;
+  }
+
+  /** Number of slots: retained entries of this message. */
+  get slotCount(): number {
+    return this.flags >>> FLAG_BITS;
+  }
+
+  set slotCount(value: number) {
+    this.flags = (this.flags & FLAGS_MASK) | (value << FLAG_BITS);
+  }
+
+  /** Histories this message has joined here, retained or not (see `Knowledge.tombstones`). */
+  get appearances(): number {
+    return this.counts & COUNT_MASK;
+  }
+
+  set appearances(value: number) {
+    if (!(value <= COUNT_MASK)) assert(false, `${this.entry.id} joined more histories than there are`);
+    this.counts = (this.counts & ~COUNT_MASK) | value;
+  }
+
+  /** Histories held here that this message joins in the end (`Knowledge.historiesOf`). */
+  get joins(): number {
+    return this.counts >>> COUNT_BITS;
   }
 
   /** Addressed to this group. */
@@ -405,11 +435,15 @@ export class Knowledge {
    * (rule 4: a notified message that follows one of them in a history follows its epoch's flush).
    */
   private readonly flushMarks: FlushMark[][];
-  /** `sent[a][d - self - 1]`: how much of history a has been sent to descendant d. */
-  private readonly sent: number[][];
   /**
-   * `sentToAll[a]`: how much of history a has been sent to every descendant (the minimum of
-   * `sent[a]`), and `atMinimum[a]` how many descendants are at that minimum: kept as windows go
+   * `sentTo[d - self - 1][a]`: how much of history a has been sent to descendant d. By descendant
+   * first: a window list for d reads one array front to back (one per history, at 48 groups up to
+   * 48 arrays, was a cache line each per message sent).
+   */
+  private readonly sentTo: number[][];
+  /**
+   * `sentToAll[a]`: how much of history a has been sent to every descendant (the minimum over
+   * `sentTo`), and `atMinimum[a]` how many descendants are at that minimum: kept as windows go
    * out, so a garbage-collection pass does not scan every descendant of every history.
    */
   private readonly sentToAll: number[];
@@ -447,14 +481,15 @@ export class Knowledge {
 
   constructor(self: Position, groupCount: number, collectGarbage: boolean) {
     assert(self >= 0 && self < groupCount, "a position in the order");
+    assert(groupCount <= GROUPS_MAX, `at most ${GROUPS_MAX} groups`);
     this.self = self;
     this.groupCount = groupCount;
     this.collect = collectGarbage;
     this.histories = Array.from({ length: self + 1 }, (_, owner) => new History(owner));
     this.deadSeenEpoch = Array.from({ length: groupCount }, () => -1);
     this.flushMarks = Array.from({ length: self }, () => []);
-    this.sent = Array.from({ length: self + 1 }, () =>
-      Array.from({ length: groupCount - self - 1 }, () => 0),
+    this.sentTo = Array.from({ length: groupCount - self - 1 }, () =>
+      Array.from({ length: self + 1 }, () => 0),
     );
     // With no descendant, everything counts as sent to all of them.
     const descendants = groupCount - self - 1;
@@ -866,13 +901,13 @@ export class Knowledge {
   windowsFor(to: Position): HistoryWindow[] {
     if (!(to > this.self && to < this.groupCount)) assert(false, `${this.self} sends down to ${to}`);
     const windows: HistoryWindow[] = [];
+    const sent = this.sentTo[to - this.self - 1] as number[];
     for (const history of this.histories) {
-      const sent = this.sent[history.owner] as number[];
-      const from = sent[to - this.self - 1] as number;
+      const from = sent[history.owner] as number;
       const end = history.end;
       if (end > from) {
         windows.push({ group: history.owner, from, entries: history.slice(from) });
-        sent[to - this.self - 1] = end;
+        sent[history.owner] = end;
         if (from === this.sentToAll[history.owner]) this.leftMinimum(history.owner);
         this.collectable = true;
       }
@@ -880,14 +915,15 @@ export class Knowledge {
     return windows;
   }
 
-  /** A descendant's `sent` of history `owner` moved up from the minimum. */
+  /** A descendant's `sentTo` of history `owner` moved up from the minimum. */
   private leftMinimum(owner: Position): void {
     const left = (this.atMinimum[owner] as number) - 1;
     this.atMinimum[owner] = left;
     if (left > 0) return;
     let minimum = Number.POSITIVE_INFINITY;
     let count = 0;
-    for (const sent of this.sent[owner] as number[]) {
+    for (const sentTo of this.sentTo) {
+      const sent = sentTo[owner] as number;
       if (sent < minimum) {
         minimum = sent;
         count = 1;
