@@ -198,6 +198,12 @@ export class Vertex {
   }
 }
 
+/** The window list of a message that carries nothing new (never changed: windows are read only). */
+const NO_WINDOWS: readonly HistoryWindow[] = [];
+
+/** Longest stretch `History.slice` makes at its size. */
+const STRETCH_PREALLOCATED_MAX = 4096;
+
 /** Capacity of a history's rings when it starts (a power of two). */
 const RING_CAPACITY_MIN = 16;
 
@@ -350,9 +356,12 @@ export class History {
     if (from < this.base) assert(false, `history of ${this.owner} cut at ${this.base}, asked from ${from}`);
     const end = this.end;
     if (from !== this.lastSliceFrom || end !== this.lastSliceEnd) {
-      const stretch: HistoryEntry[] = [];
+      // Made at its size (one grown by pushes starts with room for 16; most stretches are short),
+      // but a long one by pushes: an array made at a size in the hundred thousands is a dictionary.
+      const length = end - from;
+      const stretch = length <= STRETCH_PREALLOCATED_MAX ? new Array<HistoryEntry>(length) : [];
       for (let index = from; index < end; index += 1)
-        stretch.push(this.entries[index & this.mask] as HistoryEntry);
+        stretch[index - from] = this.entries[index & this.mask] as HistoryEntry;
       this.lastSlice = stretch;
       this.lastSliceFrom = from;
       this.lastSliceEnd = end;
@@ -898,15 +907,22 @@ export class Knowledge {
   }
 
   /** Rule 1: the windows for descendant `to`: every history from what `to` was sent before. */
-  windowsFor(to: Position): HistoryWindow[] {
+  windowsFor(to: Position): readonly HistoryWindow[] {
     if (!(to > this.self && to < this.groupCount)) assert(false, `${this.self} sends down to ${to}`);
-    const windows: HistoryWindow[] = [];
     const sent = this.sentTo[to - this.self - 1] as number[];
+    // Counted first, so that the list is made at its size: one grown by pushes starts with room
+    // for 16, and every message sent carries one (most hold one or two windows).
+    let count = 0;
+    for (const history of this.histories) if (history.end > (sent[history.owner] as number)) count += 1;
+    if (count === 0) return NO_WINDOWS;
+    const windows = new Array<HistoryWindow>(count);
+    let at = 0;
     for (const history of this.histories) {
       const from = sent[history.owner] as number;
       const end = history.end;
       if (end > from) {
-        windows.push({ group: history.owner, from, entries: history.slice(from) });
+        windows[at] = { group: history.owner, from, entries: history.slice(from) };
+        at += 1;
         sent[history.owner] = end;
         if (from === this.sentToAll[history.owner]) this.leftMinimum(history.owner);
         this.collectable = true;
