@@ -170,8 +170,11 @@ export class Vertex {
       // in one history, which the caller's checks rule out. Grown all the same rather than lost.
       let more = this.more;
       if (more === null) {
-        more = [];
-        for (let at = 0; at < 2 * (this.joins - 2); at += 1) more.push(0);
+        // Made at its size (pushes would first make room for 16 and grow from there): a flush's
+        // vertex joins the history of every group from its issuer to this one.
+        const length = Math.max(2, 2 * (this.joins - 2));
+        more = new Array<number>(length);
+        for (let at = 0; at < length; at += 1) more[at] = 0;
         this.more = more;
       }
       while (more.length < 2 * slot - 2) more.push(0);
