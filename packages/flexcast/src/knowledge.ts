@@ -488,8 +488,19 @@ export class Knowledge {
    */
   private readonly stack: Vertex[] = [];
   private readonly walked: Vertex[] = [];
-  /** Something may be collectable: a dead prefix grew or a window was sent since the last pass. */
-  private collectable = false;
+  /**
+   * `collectDue[a]`: history a's cut (rule 7) may have moved since the last garbage-collection
+   * pass — its dead prefix grew or every descendant has now been sent more of it — and
+   * `collectDueAny` whether any is. A pass looks at those histories only: looking at every one
+   * after every step read one object per history (at 48 groups up to 48, most of them cold).
+   */
+  private readonly collectDue: boolean[];
+  private collectDueAny = false;
+  /**
+   * `ends[a]`: the end of history a (`History.end`), kept here as entries join, so that building
+   * a window list reads this array rather than every history object.
+   */
+  private readonly ends: number[];
 
   constructor(self: Position, groupCount: number, collectGarbage: boolean) {
     assert(self >= 0 && self < groupCount, "a position in the order");
@@ -509,6 +520,8 @@ export class Knowledge {
       descendants === 0 ? Number.POSITIVE_INFINITY : 0,
     );
     this.atMinimum = Array.from({ length: self + 1 }, () => descendants);
+    this.collectDue = Array.from({ length: self + 1 }, () => false);
+    this.ends = Array.from({ length: self + 1 }, () => 0);
   }
 
   get mine(): History {
@@ -742,6 +755,7 @@ export class Knowledge {
   private join(owner: Position, history: History, entry: HistoryEntry, vertex: Vertex): Vertex {
     if (!entry.dst.includes(owner)) assert(false, `${owner} delivered ${entry.id}, not addressed to it`);
     const index = history.push(entry, vertex);
+    this.ends[owner] = index + 1;
     this.retained += 1;
     vertex.addSlot(owner, index);
     vertex.appearances += 1;
@@ -760,7 +774,7 @@ export class Knowledge {
     }
     if (vertex.dead) {
       history.deadEnd = index + 1;
-      this.collectable = true;
+      this.markCollectDue(owner);
       const before = history.before(index);
       if (before !== undefined) this.markDead(before);
     }
@@ -823,12 +837,15 @@ export class Knowledge {
       // Rule 4 reads the epochs of groups below this one only.
       if (!vertex.destinationsAbove && vertex.entry.flush !== true)
         for (const group of vertex.entry.dst) this.deadSeenEpoch[group] = this.flushEpoch;
-      this.collectable = true;
       const slotCount = vertex.slotCount;
       for (let slot = 0; slot < slotCount; slot += 1) {
-        const history = this.histories[vertex.slotOwner(slot)] as History;
+        const owner = vertex.slotOwner(slot);
+        const history = this.histories[owner] as History;
         const index = vertex.slotIndex(slot);
-        if (index + 1 > history.deadEnd) history.deadEnd = index + 1;
+        if (index + 1 > history.deadEnd) {
+          history.deadEnd = index + 1;
+          this.markCollectDue(owner);
+        }
         const before = history.before(index);
         if (before !== undefined) {
           stack[top] = before;
@@ -915,20 +932,22 @@ export class Knowledge {
     const sent = this.sentTo[to - this.self - 1] as number[];
     // Counted first, so that the list is made at its size: one grown by pushes starts with room
     // for 16, and every message sent carries one (most hold one or two windows).
+    const ends = this.ends;
+    const owners = ends.length;
     let count = 0;
-    for (const history of this.histories) if (history.end > (sent[history.owner] as number)) count += 1;
+    for (let owner = 0; owner < owners; owner += 1)
+      if ((ends[owner] as number) > (sent[owner] as number)) count += 1;
     if (count === 0) return NO_WINDOWS;
     const windows = new Array<HistoryWindow>(count);
     let at = 0;
-    for (const history of this.histories) {
-      const from = sent[history.owner] as number;
-      const end = history.end;
+    for (let owner = 0; owner < owners; owner += 1) {
+      const from = sent[owner] as number;
+      const end = ends[owner] as number;
       if (end > from) {
-        windows[at] = { group: history.owner, from, entries: history.slice(from) };
+        windows[at] = { group: owner, from, entries: (this.histories[owner] as History).slice(from) };
         at += 1;
-        sent[history.owner] = end;
-        if (from === this.sentToAll[history.owner]) this.leftMinimum(history.owner);
-        this.collectable = true;
+        sent[owner] = end;
+        if (from === this.sentToAll[owner]) this.leftMinimum(owner);
       }
     }
     return windows;
@@ -948,8 +967,15 @@ export class Knowledge {
         count = 1;
       } else if (sent === minimum) count += 1;
     }
+    // Only a higher minimum can move the cut (it never falls: sent counts only grow).
+    if (minimum > (this.sentToAll[owner] as number)) this.markCollectDue(owner);
     this.sentToAll[owner] = minimum;
     this.atMinimum[owner] = count;
+  }
+
+  private markCollectDue(owner: Position): void {
+    this.collectDue[owner] = true;
+    this.collectDueAny = true;
   }
 
   /** How many histories held here a message joins in the end: those of its destinations at or above this group. */
@@ -961,9 +987,14 @@ export class Knowledge {
 
   /** Rule 7: drops every history prefix that is dead here and already sent to every descendant. */
   collectGarbage(): void {
-    if (!this.collectable) return;
-    this.collectable = false;
-    for (const history of this.histories) {
+    if (!this.collectDueAny) return;
+    this.collectDueAny = false;
+    const due = this.collectDue;
+    // In the order of the histories, as when every one was looked at: the same drops in the same order.
+    for (let owner = 0; owner < due.length; owner += 1) {
+      if (!due[owner]) continue;
+      due[owner] = false;
+      const history = this.histories[owner] as History;
       if (history.deadEnd <= history.collected) continue;
       const cut = Math.min(history.deadEnd, this.sentToAll[history.owner] as number);
       if (cut <= history.collected) continue;
