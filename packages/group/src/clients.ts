@@ -17,8 +17,9 @@ interface ClientTable {
   floor: number;
   /**
    * Requests at or above `floor` that were executed, with the reply this replica sent for each
-   * (null until it is sent), for retries. Entries below the floor are removed as it rises; they all
-   * lie within `window` of it, so the ring never overflows.
+   * (null until it is sent), for retries; or that the logic refused, with the redirect sent (see
+   * `forget`). Entries below the floor are removed as it rises; they all lie within `window` of
+   * it, so the ring never overflows.
    */
   readonly executed: SequenceMap<GroupWire | null>;
   /**
@@ -68,24 +69,33 @@ export class ClientRequests {
     if (table !== undefined) table.checkedDst = dst;
   }
 
-  isExecuted(client: ClientId, seq: number): boolean {
+  /**
+   * Whether (client, seq) sent under `view` needs no execution here: it was executed, or the
+   * client settled it, or the logic refused it as sent under `view` or an older view (the client
+   * was redirected to send it again under a newer one; a copy of an older version is stale).
+   */
+  isExecuted(client: ClientId, seq: number, view: number): boolean {
     const table = this.table(client);
-    return table !== undefined && (seq < table.floor || table.executed.has(seq));
+    if (table === undefined) return false;
+    if (seq < table.floor) return true;
+    const entry = table.executed.get(seq);
+    return entry !== undefined && !(entry?.t === "redirect" && entry.requestView < view);
   }
 
   /**
-   * Marks (client, seq) executed; false when it already was (a repeat to drop). `settled` (at most
-   * `seq`) is the client's word that it has the answers to every request below it: those are
-   * forgotten, so a client's table holds about what it keeps in flight rather than its history.
+   * Marks (client, seq), sent under `view`, executed; false when it needs no execution
+   * (`isExecuted`: a repeat to drop). `settled` (at most `seq`) is the client's word that it has
+   * the answers to every request below it: those are forgotten, so a client's table holds about
+   * what it keeps in flight rather than its history.
    */
-  markExecuted(client: ClientId, seq: number, settled = 0): boolean {
+  markExecuted(client: ClientId, seq: number, view: number, settled = 0): boolean {
     assert(settled <= seq, "a client settles only requests below the one it sends");
     let table = this.table(client);
     if (table === undefined) {
       table = { floor: 0, executed: new SequenceMap(this.window), checkedDst: undefined };
       this.tables.set(client, table);
     }
-    if (seq < table.floor || table.executed.has(seq)) return false;
+    if (this.isExecuted(client, seq, view)) return false;
     // Slide the window: everything far behind the newest request is settled anyway. (The floor
     // stays at or below `seq`; sliding first leaves the ring only what is still above it.)
     const floor = Math.max(settled, seq - this.window >= table.floor ? seq - Math.floor(this.window / 2) : 0);
@@ -98,38 +108,49 @@ export class ClientRequests {
   }
 
   /**
-   * Undoes `markExecuted` for a request the logic did not run after all (it redirected the
-   * client), so the request sent again may run: true. False, and nothing changes, when the client
-   * no longer waits for it from this replica: it is below the client's floor (the client said it
-   * holds every answer below a later request, or moved a whole window past it) or this replica
-   * answered it (a Byzantine client can do both while the request waits in the logic).
+   * Undoes `markExecuted` for a request the logic did not run after all: it refused the version
+   * sent under `redirect.requestView` and the client is told to send it again under a newer view
+   * (`redirect`): true. The request sent again (a newer view) may then run, while a copy of the
+   * refused version or an older one counts as done (`isExecuted`): the group ordered it, and it
+   * must not stay useful for ever at a replica that holds such a copy but skipped that execution
+   * (it installed a checkpoint past it), nor run again whenever one is forwarded. A retry of the
+   * refused version is answered with `redirect` (`cachedReply`). False, and nothing changes, when
+   * the client no longer waits for it from this replica: it is below the client's floor (the
+   * client said it holds every answer below a later request, or moved a whole window past it) or
+   * this replica answered it (a Byzantine client can do both while the request waits in the logic).
    */
-  forget(client: ClientId, seq: number): boolean {
+  forget(client: ClientId, seq: number, redirect: Extract<GroupWire, { t: "redirect" }>): boolean {
     const table = this.table(client);
-    if (!(table !== undefined && (seq < table.floor || table.executed.has(seq))))
+    const entry = table === undefined || seq < table.floor ? undefined : table.executed.get(seq);
+    if (!(table !== undefined && (seq < table.floor || (entry !== undefined && entry?.t !== "redirect"))))
       assert(false, `${client}#${seq} was not executed`);
     // Answered (its reply is cached) or below the floor: the client no longer waits for it here.
-    if (seq < table.floor || table.executed.get(seq) !== null) return false;
-    table.executed.delete(seq);
+    if (seq < table.floor || entry !== null) return false;
+    table.executed.set(seq, redirect);
     return true;
   }
 
   recordReply(client: ClientId, seq: number, reply: GroupWire): void {
     assert(reply.t === "reply", "replies are cached");
     const table = this.table(client);
-    if (!(table !== undefined && seq >= table.floor && table.executed.has(seq)))
+    const entry = table === undefined || seq < table.floor ? undefined : table.executed.get(seq);
+    if (!(table !== undefined && entry !== undefined && entry?.t !== "redirect"))
       assert(false, `reply for ${client}#${seq}, which was not executed`);
     table.executed.set(seq, reply);
   }
 
   /**
    * Caches the reply to (client, seq) if this replica executed it (a protocol may deliver others'
-   * requests): true then, and a retry of the request is answered from the cache.
+   * requests): true then, and a retry of the request is answered from the cache. False for one
+   * the logic refused here (a redirect is cached): the client sent it again elsewhere, so its
+   * retries do not come here, and every replica must answer the delivery at once.
    */
   recordReplyIfExecuted(client: ClientId, seq: number, reply: GroupWire): boolean {
     assert(reply.t === "reply", "replies are cached");
     const table = this.table(client);
-    if (table === undefined || seq < table.floor || !table.executed.has(seq)) return false;
+    if (table === undefined || seq < table.floor) return false;
+    const entry = table.executed.get(seq);
+    if (entry === undefined || entry?.t === "redirect") return false;
     table.executed.set(seq, reply);
     return true;
   }
@@ -168,7 +189,10 @@ export class ClientRequests {
     }
   }
 
-  /** The reply sent for (client, seq), if it was executed and delivered here and is still cached. */
+  /**
+   * The reply sent for (client, seq), if it was executed and delivered here and is still cached,
+   * or the redirect sent when the logic refused it.
+   */
   cachedReply(client: ClientId, seq: number): GroupWire | undefined {
     const table = this.table(client);
     if (table === undefined || seq < table.floor) return undefined;

@@ -828,8 +828,8 @@ export class Replica<M> implements ProcessLogic {
     // becoming an input to order (so it is marked executed here, where the others check).
     const fresh =
       this.mode === "solo"
-        ? this.clients.markExecuted(from, seq, settled)
-        : !this.clients.isExecuted(from, seq);
+        ? this.clients.markExecuted(from, seq, view, settled)
+        : !this.clients.isExecuted(from, seq, view);
     this.clients.rememberCheckedDst(from, message.dst);
     if (!fresh) {
       // A retry: answer from the reply cache; executing twice is never an option. Not delivered
@@ -960,7 +960,7 @@ export class Replica<M> implements ProcessLogic {
 
   private useful(input: OrderedInput): boolean {
     return input.kind === "request"
-      ? !this.clients.isExecuted(input.client, input.seq)
+      ? !this.clients.isExecuted(input.client, input.seq, input.view)
       : this.incoming.accepts(input.fromGroup, input.k);
   }
 
@@ -979,7 +979,7 @@ export class Replica<M> implements ProcessLogic {
     view: number,
     settled: number,
   ): void {
-    if (this.clients.markExecuted(client, seq, settled)) this.runRequest(message, seq, view);
+    if (this.clients.markExecuted(client, seq, view, settled)) this.runRequest(message, seq, view);
   }
 
   /** Runs a request marked executed through the logic. */
@@ -1064,7 +1064,7 @@ export class Replica<M> implements ProcessLogic {
     this.out.deliver(this.group, message);
     const result = ownResult ? logicResult : (this.spec.application?.(message, this.group) ?? null);
     const seq = message === this.lastRequest ? this.lastRequestSeq : sequenceOf(message);
-    const answersNow = seq === undefined || this.answersNow(message.client, seq);
+    const answersNow = seq === undefined || this.answersNow();
     const reply: GroupWire =
       withDelays && answersNow
         ? { t: "reply", id: message.id, group: this.group, result, delays: this.takeObservedDelays() }
@@ -1169,10 +1169,6 @@ export class Replica<M> implements ProcessLogic {
       Number.isSafeInteger(output.requestView) && output.requestView >= 0,
       () => `${this.group} redirects ${message.id} with request view ${output.requestView}`,
     );
-    // Not executed after all: the request sent again under the new view (possibly to this very
-    // group) must run, so (client, seq) is forgotten rather than answered from a cache. One the
-    // client settled since, or that was answered here, is not awaited: no redirect.
-    if (!this.clients.forget(message.client, seq)) return;
     const redirect: GroupWire = {
       t: "redirect",
       id: message.id,
@@ -1180,6 +1176,11 @@ export class Replica<M> implements ProcessLogic {
       view: output.view,
       overlay: output.overlay,
     };
+    // Not executed after all: the request sent again under the new view (possibly to this very
+    // group) must run, so (client, seq) is forgotten, but as refused under its view: a copy of
+    // that version still pooled at a replica is stale, and a retry of it gets this redirect. One
+    // the client settled since, or that was answered here, is not awaited: no redirect.
+    if (!this.clients.forget(message.client, seq, redirect)) return;
     this.sendReply(message.client, redirect);
   }
 
@@ -1192,19 +1193,23 @@ export class Replica<M> implements ProcessLogic {
    */
   /**
    * Byzantine mode: whether this replica answers the delivery of (client, seq) at once. A client
-   * acts on f+1 matching replies, so f+1 replicas of the group answer, chosen by the request
-   * (rank `seq + h(client)` mod n and the f after it, so the work spreads over the group); the
-   * others keep the reply in their cache. This holds only where the group executed the client's
+   * acts on f+1 matching replies, so f+1 replicas of the group answer, chosen by the position
+   * being executed (rank `position` mod n and the f after it): the replies to one ordered batch
+   * come from the same f+1 replicas, so each of them answers a client's requests of that batch in
+   * one frame and the client completes them in one turn (and sends its next requests together),
+   * and the work still spreads over the group from one batch to the next. The others keep the
+   * reply in their cache. This holds only where the group executed the client's
    * own request (the caller checks the reply was cached): the client's retry then reaches every
    * replica of the group, which all answer it from the cache, so a silent or lying chosen replica
    * costs a retry, never the answer. A group that delivers what another group carried to it
    * (ByzCast below the entry group) never sees the client's retries: all its replicas answer.
    */
-  private answersNow(client: ProcessId, seq: number): boolean {
+  private answersNow(): boolean {
     if (this.mode !== "byzantine") return true;
     const replicas = this.spec.membership.replicas(this.group);
     const rank = replicas.indexOf(this.id);
-    const first = (seq + textHash(client)) % replicas.length;
+    // Deliveries happen while a decided position executes: the one after the last executed.
+    const first = (this.executedPosition + 1) % replicas.length;
     return (rank - first + replicas.length) % replicas.length <= this.spec.f;
   }
 
@@ -1357,13 +1362,6 @@ function median(values: number[]): number {
   return values.length % 2 === 1
     ? (values[middle] as number)
     : ((values[middle - 1] as number) + (values[middle] as number)) / 2;
-}
-
-/** A small, stable hash of a text (spreads clients over the replicas that answer them). */
-function textHash(text: string): number {
-  let hash = 0;
-  for (let index = 0; index < text.length; index += 1) hash = (hash * 31 + text.charCodeAt(index)) % 65_521;
-  return hash;
 }
 
 /** The sequence number in a message id "<client>:<seq>". */
