@@ -14,7 +14,6 @@ import type {
   WireDescription,
 } from "@amcast/core";
 import { assert, assertNever, describeValue, GroupOutputCollector, listNames } from "@amcast/core";
-import { windowsBytes } from "./bytes.js";
 import { History, Knowledge, Vertex } from "./knowledge.js";
 import type {
   FlexAck,
@@ -22,6 +21,7 @@ import type {
   FlexForward,
   FlexNotif,
   HistoryEntry,
+  HistoryWindow,
   NotificationRef,
   Position,
 } from "./messages.js";
@@ -859,8 +859,31 @@ function sortedPositions(dst: readonly Position[]): boolean {
   return true;
 }
 
+/**
+ * Modelled wire bytes of the windows' entries, remembered per entries array: windows share their
+ * arrays (`History.slice`), so a stretch sent to many descendants is counted once. Short arrays
+ * are cheaper to count than to look up.
+ */
+const ENTRIES_BYTES_CACHED_FROM = 16;
+const entriesBytesCache = new WeakMap<readonly HistoryEntry[], number>();
+
+function entriesBytes(windows: readonly HistoryWindow[]): number {
+  let bytes = 0;
+  for (const window of windows) {
+    const entries = window.entries;
+    let windowBytes = entries.length < ENTRIES_BYTES_CACHED_FROM ? undefined : entriesBytesCache.get(entries);
+    if (windowBytes === undefined) {
+      windowBytes = 0;
+      for (const entry of entries) windowBytes += 2 + entry.id.length + entry.dst.length;
+      if (entries.length >= ENTRIES_BYTES_CACHED_FROM) entriesBytesCache.set(entries, windowBytes);
+    }
+    bytes += 6 + windowBytes;
+  }
+  return bytes;
+}
+
 function describeFlexCast(body: FlexCastMessage): WireDescription {
-  const common = 8 + body.id.length + body.dst.length + windowsBytes(body.hst);
+  const common = 8 + body.id.length + body.dst.length + entriesBytes(body.hst);
   switch (body.type) {
     case "msg": {
       const message = body.message;

@@ -1,6 +1,5 @@
 import type { MessageId } from "@amcast/core";
 import { assert } from "@amcast/core";
-import { historyEntryBytes, noteEntriesBytes } from "./bytes.js";
 import type { HistoryEntry, HistoryWindow, Position } from "./messages.js";
 
 /**
@@ -211,13 +210,6 @@ const STRETCH_PREALLOCATED_MAX = 4096;
 /** Capacity of a history's rings when it starts (a power of two). */
 const RING_CAPACITY_MIN = 16;
 
-/** A ring of `capacity` zeros. */
-function zeroRing(capacity: number): number[] {
-  const ring: number[] = [];
-  for (let at = 0; at < capacity; at += 1) ring.push(0);
-  return ring;
-}
-
 /** A ring of `capacity` empty places (filled one by one: an array of holes would be read slower). */
 function emptyRing<T>(capacity: number): (T | undefined)[] {
   const ring: (T | undefined)[] = [];
@@ -255,12 +247,6 @@ export class History {
    */
   private entries: (HistoryEntry | undefined)[] = emptyRing(RING_CAPACITY_MIN);
   private vertices: (Vertex | undefined)[] = emptyRing(RING_CAPACITY_MIN);
-  /**
-   * The modelled wire bytes of each retained entry (`historyEntryBytes`), in a third ring: counted
-   * as the entry joins, when it was just read, so a stretch's bytes are summed from here rather
-   * than from its entries, long after (see bytes.ts).
-   */
-  private entryBytes: number[] = zeroRing(RING_CAPACITY_MIN);
   private mask = RING_CAPACITY_MIN - 1;
   /**
    * Absolute offsets of the entries addressed to this group that it has not delivered yet, in
@@ -322,7 +308,6 @@ export class History {
     const index = this.base + this.count;
     this.entries[index & this.mask] = entry;
     this.vertices[index & this.mask] = vertex;
-    this.entryBytes[index & this.mask] = historyEntryBytes(entry);
     this.count += 1;
     return index;
   }
@@ -338,8 +323,6 @@ export class History {
     const mask = 2 * capacity - 1;
     const entries = this.entries.concat(this.entries);
     const vertices = this.vertices.concat(this.vertices);
-    // Stale copies of byte counts are never read: their places are written before they are.
-    const entryBytes = this.entryBytes.concat(this.entryBytes);
     // Full: the retained entries take every place once, so this empties every stale copy.
     for (let index = this.base; index < this.base + this.count; index += 1) {
       const stale = (index & mask) ^ capacity;
@@ -348,7 +331,6 @@ export class History {
     }
     this.entries = entries;
     this.vertices = vertices;
-    this.entryBytes = entryBytes;
     this.mask = mask;
   }
 
@@ -356,16 +338,13 @@ export class History {
   private resize(capacity: number): void {
     const entries = emptyRing<HistoryEntry>(capacity);
     const vertices = emptyRing<Vertex>(capacity);
-    const entryBytes = zeroRing(capacity);
     const mask = capacity - 1;
     for (let index = this.base; index < this.base + this.count; index += 1) {
       entries[index & mask] = this.entries[index & this.mask];
       vertices[index & mask] = this.vertices[index & this.mask];
-      entryBytes[index & mask] = this.entryBytes[index & this.mask] as number;
     }
     this.entries = entries;
     this.vertices = vertices;
-    this.entryBytes = entryBytes;
     this.mask = mask;
   }
 
@@ -384,12 +363,8 @@ export class History {
       // but a long one by pushes: an array made at a size in the hundred thousands is a dictionary.
       const length = end - from;
       const stretch = length <= STRETCH_PREALLOCATED_MAX ? new Array<HistoryEntry>(length) : [];
-      let bytes = 0;
-      for (let index = from; index < end; index += 1) {
+      for (let index = from; index < end; index += 1)
         stretch[index - from] = this.entries[index & this.mask] as HistoryEntry;
-        bytes += this.entryBytes[index & this.mask] as number;
-      }
-      noteEntriesBytes(stretch, bytes);
       this.lastSlice = stretch;
       this.lastSliceFrom = from;
       this.lastSliceEnd = end;
