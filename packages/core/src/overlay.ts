@@ -12,8 +12,8 @@ export const OVERLAY_KINDS: readonly OverlayKind[] = ["cdag", "tree"];
 
 /**
  * A complete DAG (FlexCast): a total order of the groups; every group links to every later one,
- * and all group-to-group traffic flows down the order. The lca of a message is its destination
- * with the smallest position.
+ * and all group-to-group traffic flows down the order (FlexCast's bounded history sends one
+ * notice back up). The lca of a message is its destination with the smallest position.
  */
 export class CdagOverlay {
   readonly kind = "cdag";

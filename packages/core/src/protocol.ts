@@ -136,6 +136,12 @@ export interface GroupLogic<M> {
   snapshot?(): unknown;
   /** Puts back what `snapshot` returned, on a fresh instance that took no step yet. */
   restore?(state: unknown): void;
+  /**
+   * The requests the logic took and holds back unordered (admission control), handed over and
+   * forgotten: the caller moved on to another instance (a new overlay view) and sends their
+   * clients there. Absent: the logic never holds a request back.
+   */
+  takeHeldRequests?(): readonly Multicast[];
 }
 
 /**
@@ -157,6 +163,12 @@ export interface ProtocolContext<P = unknown> {
 /** What a group's logic is created with: the context, and which group it is. */
 export interface GroupConfig<P = unknown> extends ProtocolContext<P> {
   readonly group: GroupId;
+  /**
+   * Under reconfiguration: whether a request changes the overlay view, after which this instance
+   * orders no request (a logic that holds requests back releases none after it; the caller takes
+   * the rest with `GroupLogic.takeHeldRequests`). Absent: no request does.
+   */
+  readonly changesView?: (message: Multicast) => boolean;
 }
 
 /** How a protocol message is accounted for on the wire and in `send` trace events. */

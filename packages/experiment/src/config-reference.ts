@@ -55,6 +55,12 @@ export const FIELD_TEXT: Record<ConfigKind, Record<string, FieldText>> = {
     "protocols[].params.notifications": {
       text: 'flexcast: `"direct"` (every notified group at once, the default) or `"chain"` (one notification that visits them in order: fewer messages, more hops; see packages/flexcast/src/flexcast.ts, rule 8)',
     },
+    "protocols[].params.boundHistory": {
+      text: "flexcast: hold client multicasts back at their lca so that no group retains more than `historyEntriesMax` history entries (packages/flexcast/src/flexcast.ts, rule 9 and its bound; caps throughput at many groups)",
+    },
+    "protocols[].params.historyEntriesMax": {
+      text: "flexcast: the retained-history budget in entries: a group flushes once it holds this / (number of groups) of its own history (rule 7); with `boundHistory`, the bound",
+    },
     "protocols[].label": {
       text: "the run label's first part",
       defaultText: "`<protocol>/<overlay name>`, or `<protocol>`",

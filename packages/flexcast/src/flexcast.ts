@@ -18,6 +18,7 @@ import { History, Knowledge, Vertex } from "./knowledge.js";
 import type {
   FlexAck,
   FlexCastMessage,
+  FlexFlushDone,
   FlexForward,
   FlexNotif,
   HistoryEntry,
@@ -32,9 +33,10 @@ import { decodeGraph, encodeGraph } from "./state.js";
 /**
  * FlexCast (Batista, Coelho, Alchieri, Dotti, Pedone, Middleware '23): genuine atomic multicast
  * over a complete DAG. The groups form a total order (the C-DAG); every group may send to every
- * later one, and all group-to-group traffic flows down the order. The lca of a message is its
- * first destination in the order. Every group keeps the *history graph*: the delivery sequences
- * it knows of the groups above it and its own, one edge between consecutive entries.
+ * later one, and all group-to-group traffic flows down the order (but rule 9's "done"). The lca
+ * of a message is its first destination in the order. Every group keeps the *history graph*: the
+ * delivery sequences it knows of the groups above it and its own, one edge between consecutive
+ * entries.
  *
  * 1. Histories travel in windows. Every message a group sends to a descendant d carries, for its
  *    own sequence and each sequence it knows from above, the entries not yet sent to d
@@ -119,6 +121,62 @@ import { decodeGraph, encodeGraph } from "./state.js";
  *    message costs more than a hop — replicated groups, where each is an ordered stream item —
  *    the chain is cheaper and often faster; on a WAN its hops add up.
  *
+ * 9. Bounded history (`boundHistory`; off by default). Under rules 1-8 a history is held at a group
+ *    until a flush cuts it there, and a flush reaches the k-th group below its issuer only after
+ *    the k-1 between delivered it (rule 3(2)): whatever is delivered meanwhile is held, so the
+ *    retained history grows with the load times that chain's time (at 48 groups, seconds). Rule 9
+ *    holds the load back instead. (a) The last group in the order, on delivering a flush, tells
+ *    every other destination of it ("done", the one message that goes up the order; it carries
+ *    no history): every destination delivered it by then. (b) A group keeps at most
+ *    FLUSHES_IN_FLIGHT_MAX flushes of its own not known done; a flush due meanwhile waits for
+ *    one. (c) As lca, a group orders a client's multicast to several groups only while the
+ *    entries (one per destination) of those it ordered since it delivered the last flush it
+ *    knows done — its own or one from above: any flush does — stay within its share
+ *    S = (historyEntriesMax - F) / G (rounded down, at least 1), F = FLUSHES_IN_FLIGHT_MAX x
+ *    G(G+1)/2, or when it ordered none since (a multicast to more than S groups then goes alone).
+ *    Later ones wait, in arrival order (the client waits for its answer), until a "done" makes
+ *    room. A group flushes once half its share was ordered since it last delivered a flush, or as
+ *    soon as a multicast waits and it ordered something since. Only client multicasts wait:
+ *    messages from above are delivered as always (holding those could deadlock, since a flush's
+ *    completion can wait for deliveries of messages it follows).
+ *
+ * The bound (rule 9). At the end of every step every group retains at most G x max(S, G) + F
+ * history entries (`historyEntriesBound`): `historyEntriesMax` itself once S >= G, i.e. once
+ * historyEntriesMax >= G^2 + F (with the default 16,384: up to 90 groups).
+ *  (i) When a group p delivers a flush X, it cuts every history h that X is in (its issuer's and
+ *      every one from there down to p) up to X's entry: p knows that entry (h acknowledged X with
+ *      its window, rule 3(2); or h is X's issuer or p), everything before it in h reaches X, which
+ *      is delivered, so it is dead; and in that same step X's copies or acknowledgements carry
+ *      p's windows to every descendant, so it was sent to all of them (rule 7).
+ *  (ii) Take p, a group g above or at p, and C_g: the last flush g delivered among those it knows
+ *      done (none: the start). p delivered C_g (a), and C_g is addressed to every group from its
+ *      issuer, g or above, down. Let m be a multicast g ordered before it delivered C_g, and h a
+ *      destination of m between g and p. In g's history m precedes C_g, and h is a destination of
+ *      both, so h delivered m before C_g (acyclic order); so m's entry in h comes before C_g's,
+ *      and p, which delivered C_g, no longer holds it (i). So every entry p retains belongs
+ *      either to a multicast its lca g ordered after delivering C_g — together at most the
+ *      entries (c) counts, max(S, G) per g — or to a flush that p has not delivered yet (one it
+ *      delivered cuts itself, (i)), so one its issuer f does not know done: at most
+ *      FLUSHES_IN_FLIGHT_MAX per f (b), with one entry per history from f down to p. Summed over
+ *      the groups above or at p: at most G x max(S, G) + F.
+ *  Safety: rule 9 only makes an lca order a client's multicast later (as if it had been sent
+ *  later) and adds flushes, ordered like any message (rules 1-8 hold for them); "done" carries
+ *  no history and changes only the admission count. Acyclic order and collection stand as
+ *  argued for rules 1-8. Liveness: rules 1-8 deliver every ordered message without waiting for
+ *  a later one (a flush included), so every flush is delivered by the last group and its "done"
+ *  arrives (group-to-group traffic: reliable, FIFO, ordered by the group layer like any input).
+ *  A multicast waits at g only while g ordered something since C_g. Every flush g delivered
+ *  since C_g will be known done, moving C_g on; if g ordered something since the last of them,
+ *  it issues its own at once (c), or as soon as a "done" frees a place for it (b), and that
+ *  flush's "done" empties the count, so the waiting head goes. Reconfiguration: the instance of
+ *  view v orders nothing after the request that changes the view (`GroupConfig.changesView`);
+ *  the requests it still holds are handed back on install (`takeHeldRequests`) and their
+ *  clients redirected (reconfig V4). Snapshots carry the held multicasts, the marks and the
+ *  flushes awaited (state); the share is configuration.
+ *  Cost: an lca orders at most S entries per flush round trip (the chain through every group
+ *  below), so with many groups the budget must grow with the load times that chain's time; and
+ *  a flush from the first of G groups is acknowledged (G-1)(G-2)/2 times.
+ *
  * Single-destination messages are delivered by their group on arrival and never enter a history:
  * one group's order alone cannot close a cycle.
  *
@@ -133,7 +191,7 @@ import { decodeGraph, encodeGraph } from "./state.js";
  * never set off flushes). A group's history is then held, at the group and at every group below,
  * for at most its share plus the entries it delivers while its flush travels down to the holder,
  * and a group holds at most `historyEntriesMax` entries plus what the groups above it deliver
- * while their flushes are in flight. With the defaults and up to 12 groups the share (1,365 and
+ * while their flushes are in flight — no constant: rule 9 makes it one. With the defaults and up to 12 groups the share (1,365 and
  * more) is never reached before `flushEvery` deliveries, so the count decides as before.
  *
  * Bounds (under a steady workload): histories hold what was delivered since the last flush plus
@@ -148,9 +206,15 @@ export interface FlexCastOptions {
   readonly flushEvery: number;
   /**
    * Retained-history budget of a group, in entries: each group also flushes once it holds this /
-   * (number of groups) entries of its own history (rule 7).
+   * (number of groups) entries of its own history (rule 7), and orders multicasts as their lca
+   * only within its admission share of it (rule 9): no group retains more (see "The bound").
    */
   readonly historyEntriesMax: number;
+  /**
+   * Rule 9: hold client multicasts back at their lca so that no group ever retains more than
+   * `historyEntriesMax` history entries (see "The bound"; false: rules 1-8 alone, no bound).
+   */
+  readonly boundHistory: boolean;
   /** Drop dead history (rule 7). False keeps everything: the naive reference of the tests. */
   readonly collectGarbage: boolean;
   /**
@@ -167,6 +231,7 @@ export const NOTIFICATION_PATTERNS: readonly NotificationPattern[] = ["direct", 
 export const DEFAULT_FLEXCAST_OPTIONS: FlexCastOptions = {
   flushEvery: 1024,
   historyEntriesMax: 16_384,
+  boundHistory: false,
   collectGarbage: true,
   notifications: "direct",
 };
@@ -230,8 +295,18 @@ const CONFIGURATION_FIELDS: ReadonlySet<string> = new Set([
   "overlay",
   "options",
   "flushRetainedMax",
+  "admissionEntriesMax",
+  "changesView",
   "collector",
 ]);
+
+/**
+ * Rule 9: client multicasts a group holds back at most (they wait for a flush's completion; each
+ * is a client waiting for its answer, so a correct load never comes near).
+ */
+const HELD_REQUESTS_MAX = 1 << 20;
+/** Rule 9: flushes of one group not known complete yet, at most (see "The bound"). */
+const FLUSHES_IN_FLIGHT_MAX = 2;
 const STATE_CLASSES = { Knowledge, History, Vertex };
 
 export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
@@ -273,6 +348,32 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
   private deliveriesSinceFlush = 0;
   /** Rule 7: this group's share of the history budget: held own-history entries that make it flush. */
   private readonly flushRetainedMax: number;
+  /**
+   * Rule 9: history entries (one per destination) of the multicasts this group may have ordered
+   * as their lca since it delivered the last flush it knows done: its share S.
+   */
+  private readonly admissionEntriesMax: number;
+  /** Reconfiguration: whether a request changes the view (nothing is admitted after it here). */
+  private readonly changesView: ((message: Multicast) => boolean) | undefined;
+  /** Rule 9: entries of every multicast this group ordered as lca (one per destination). */
+  private admittedEntries = 0;
+  /** Rule 9: `admittedEntries` when this group delivered the last flush it knows done. */
+  private completedMark = 0;
+  /** Rule 9: `admittedEntries` when this group last delivered a flush (its own or one from above). */
+  private coveredMark = 0;
+  /** Rule 9: flushes from above this group delivered and does not know done, with `admittedEntries` then. */
+  private readonly flushesAbove = new Map<MessageId, number>();
+  /**
+   * Rule 9: this group's flushes not known complete yet (at most FLUSHES_IN_FLIGHT_MAX), oldest
+   * first, each with `admittedEntries` when it was issued.
+   */
+  private readonly flushesInFlight: { readonly id: MessageId; readonly mark: number }[] = [];
+  /** Rule 9: client multicasts waiting for admission, in arrival order (from `heldHead` on). */
+  private held: Multicast[] = [];
+  private heldHead = 0;
+  private heldCount = 0;
+  /** A request that changes the view was ordered: this instance admits nothing more. */
+  private closed = false;
   private flushes = 0;
   private deliveredCount = 0;
   /** Collects the outputs of `step` (`stepInto` hands them to the caller's sink). */
@@ -286,7 +387,10 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       Number.isInteger(options.historyEntriesMax) && options.historyEntriesMax >= 1,
       "historyEntriesMax is a count >= 1",
     );
-    this.flushRetainedMax = Math.max(1, Math.floor(options.historyEntriesMax / config.overlay.order.length));
+    const groupCount = config.overlay.order.length;
+    this.flushRetainedMax = Math.max(1, Math.floor(options.historyEntriesMax / groupCount));
+    this.admissionEntriesMax = admissionShare(options.historyEntriesMax, groupCount);
+    this.changesView = config.changesView;
     this.overlay = config.overlay;
     this.group = config.group;
     this.position = this.overlay.position(config.group);
@@ -331,6 +435,33 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     return this.flushes;
   }
 
+  /** Rule 9: client multicasts held back now, waiting for a flush's completion. */
+  get heldRequests(): number {
+    return this.held.length - this.heldHead;
+  }
+
+  /** Rule 9: client multicasts ever held back. */
+  get requestsHeldBack(): number {
+    return this.heldCount;
+  }
+
+  /** Rule 9: the retained-history bound of every group of this order, in entries (see "The bound"). */
+  get historyEntriesBound(): number {
+    return historyBound(this.admissionEntriesMax, this.overlay.order.length);
+  }
+
+  /**
+   * Reconfiguration: the requests held back (rule 9), handed over; this instance admits nothing
+   * more (its view ended at a VIEW it ordered).
+   */
+  takeHeldRequests(): readonly Multicast[] {
+    this.closed = true;
+    const taken = this.held.slice(this.heldHead);
+    this.held = [];
+    this.heldHead = 0;
+    return taken;
+  }
+
   /**
    * The whole state as plain data (state.ts): every field but the configuration, the history
    * graph with its sharing, orders and caches as they are, so a group restored from it takes
@@ -344,6 +475,8 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       (this.queues[lca] as MessageId[]).splice(0, this.queueHeads[lca]);
       this.queueHeads[lca] = 0;
     }
+    this.held.splice(0, this.heldHead);
+    this.heldHead = 0;
     this.knowledge.compactStorage();
     const state: Record<string, unknown> = {};
     for (const [field, value] of Object.entries(this))
@@ -377,7 +510,8 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
         this.onRequest(input.message, outputs);
         break;
       case "peer":
-        this.onPeer(input.from, input.body);
+        if (input.body.type === "done") this.onFlushDone(input.from, input.body, outputs);
+        else this.onPeer(input.from, input.body);
         break;
       default:
         assertNever(input, "input");
@@ -398,14 +532,72 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     if (lca !== this.group)
       assert(false, `${this.group} got ${message.id} for ${dst.join(",")}, not as its lca`);
     if (message.id.startsWith(FLUSH_PREFIX)) assert(false, `client message ${message.id} looks like a flush`);
-    this.deliveredCount += 1;
     if (dst.length === 1) {
+      this.deliveredCount += 1;
       outputs.deliver(message);
       return;
     }
-    const positions = positionsInOrder(dst, this.overlay);
+    // Rule 9: in arrival order, within the admission share; the rest waits for a completion.
+    if (this.heldHead < this.held.length || !this.admits(dst.length)) {
+      if (!(this.held.length - this.heldHead < HELD_REQUESTS_MAX))
+        assert(false, `${this.group} holds ${HELD_REQUESTS_MAX} multicasts back`);
+      this.held.push(message);
+      this.heldCount += 1;
+      return;
+    }
+    this.admit(message, outputs);
+  }
+
+  /** Rule 9: whether a multicast to `size` groups may be ordered now. */
+  private admits(size: number): boolean {
+    if (!this.options.boundHistory) return true;
+    if (this.closed) return false;
+    const since = this.admittedEntries - this.completedMark;
+    return since === 0 || since + size <= this.admissionEntriesMax;
+  }
+
+  /** Rule 2 for a client's multicast to several groups, admitted (rule 9). */
+  private admit(message: Multicast, outputs: GroupOutputSink<FlexCastMessage>): void {
+    this.deliveredCount += 1;
+    this.admittedEntries += message.dst.length;
+    const positions = positionsInOrder(message.dst, this.overlay);
     outputs.deliver(message);
     this.deliverAsLca({ id: message.id, dst: positions }, message, outputs);
+    // Reconfiguration: nothing is ordered in this view after the request that ends it.
+    if (this.changesView?.(message) === true) this.closed = true;
+  }
+
+  /** Rule 9: the last group delivered a flush this group delivered; held multicasts may go now. */
+  private onFlushDone(from: GroupId, body: FlexFlushDone, outputs: GroupOutputSink<FlexCastMessage>): void {
+    if (this.overlay.position(from) !== this.overlay.order.length - 1)
+      assert(false, `${this.group} told by ${from}, not the last group, that ${body.id} is done`);
+    // The last group delivers this group's flushes in the order issued, and links are FIFO.
+    const own = this.flushesInFlight[0];
+    let mark: number | undefined;
+    if (own !== undefined && own.id === body.id) {
+      mark = own.mark;
+      this.flushesInFlight.shift();
+    } else {
+      mark = this.flushesAbove.get(body.id);
+      this.flushesAbove.delete(body.id);
+    }
+    if (mark === undefined)
+      assert(false, `${this.group} told that ${body.id} is done, no flush it awaits (or not its oldest)`);
+    if (mark > this.completedMark) this.completedMark = mark;
+    while (this.heldHead < this.held.length) {
+      const message = this.held[this.heldHead] as Multicast;
+      if (!this.admits(message.dst.length)) break;
+      this.held[this.heldHead] = undefined as unknown as Multicast;
+      this.heldHead += 1;
+      this.admit(message, outputs);
+    }
+    if (this.heldHead === this.held.length) {
+      this.held = [];
+      this.heldHead = 0;
+    } else if (this.heldHead > 1024 && this.heldHead * 2 > this.held.length) {
+      this.held.splice(0, this.heldHead);
+      this.heldHead = 0;
+    }
   }
 
   private deliverAsLca(
@@ -433,7 +625,7 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     if (entry.flush !== true) this.deliveriesSinceFlush += 1;
   }
 
-  private onPeer(from: GroupId, body: FlexCastMessage): void {
+  private onPeer(from: GroupId, body: Exclude<FlexCastMessage, FlexFlushDone>): void {
     const sender = this.overlay.position(from);
     if (sender >= this.position)
       assert(false, `${from} is below ${this.group}: traffic flows down the order`);
@@ -629,6 +821,16 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
       const body: FlexAck = { type: "ack", id, dst: forward.dst, hst: this.knowledge.windowsFor(to), notifs };
       outputs.send(this.groupAt(to), body);
     }
+    if (this.options.boundHistory && forward.message === null) {
+      if (this.position === this.overlay.order.length - 1) {
+        // Rule 9: the last group delivered a flush, so every destination did (rule 3(2)).
+        const done: FlexFlushDone = { type: "done", id };
+        for (const to of forward.dst) if (to !== this.position) outputs.send(this.groupAt(to), done);
+      } else {
+        this.flushesAbove.set(id, this.admittedEntries);
+        this.coveredMark = this.admittedEntries;
+      }
+    }
   }
 
   /** `id` was delivered: the queue heads and notifications it blocked are checked again. */
@@ -804,15 +1006,24 @@ export class FlexCastGroup implements GroupLogic<FlexCastMessage> {
     // delivery of this group's own since its last flush: flushes alone never set off flushes.
     const overBudget =
       this.deliveriesSinceFlush > 0 && this.knowledge.ownEntriesUnsent >= this.flushRetainedMax;
-    if (this.deliveriesSinceFlush < this.options.flushEvery && !overBudget) return;
+    // Rule 9: admitted entries no flush covers yet, half the share of them or any held back.
+    const uncovered = this.admittedEntries - this.coveredMark;
+    const forAdmission =
+      this.options.boundHistory &&
+      uncovered > 0 &&
+      (2 * uncovered >= this.admissionEntriesMax || this.heldHead < this.held.length);
+    if (this.deliveriesSinceFlush < this.options.flushEvery && !overBudget && !forAdmission) return;
+    // A few flushes in flight at a time (rule 9); one due meanwhile waits for a completion.
+    if (this.options.boundHistory && this.flushesInFlight.length >= FLUSHES_IN_FLIGHT_MAX) return;
     this.deliveriesSinceFlush = 0;
     this.flushes += 1;
+    const id = `${FLUSH_PREFIX}${this.group}/${this.flushes}`;
+    if (this.options.boundHistory) {
+      this.flushesInFlight.push({ id, mark: this.admittedEntries });
+      this.coveredMark = this.admittedEntries;
+    }
     const dst = Array.from({ length: groupCount - this.position }, (_, index) => this.position + index);
-    this.deliverAsLca(
-      { id: `${FLUSH_PREFIX}${this.group}/${this.flushes}`, dst, flush: true },
-      null,
-      outputs,
-    );
+    this.deliverAsLca({ id, dst, flush: true }, null, outputs);
   }
 
   private pendingOf(id: MessageId): Pending {
@@ -883,6 +1094,7 @@ function entriesBytes(windows: readonly HistoryWindow[]): number {
 }
 
 function describeFlexCast(body: FlexCastMessage): WireDescription {
+  if (body.type === "done") return { kind: "flush-done", id: body.id, bytes: 8 + body.id.length };
   const common = 8 + body.id.length + body.dst.length + entriesBytes(body.hst);
   switch (body.type) {
     case "msg": {
@@ -915,6 +1127,29 @@ function describeFlexCast(body: FlexCastMessage): WireDescription {
   }
 }
 
+/**
+ * Rule 9: a group's admission share of the budget `historyEntriesMax` among `groupCount` groups:
+ * what is left after the flushes in flight (`flushEntriesMax`), divided by the groups; at least 1.
+ */
+function admissionShare(historyEntriesMax: number, groupCount: number): number {
+  return Math.max(1, Math.floor((historyEntriesMax - flushEntriesMax(groupCount)) / groupCount));
+}
+
+/** Rule 9: entries of flushes in flight a group can hold: FLUSHES_IN_FLIGHT_MAX per group above or at it, one per history from its issuer down. */
+function flushEntriesMax(groupCount: number): number {
+  return (FLUSHES_IN_FLIGHT_MAX * groupCount * (groupCount + 1)) / 2;
+}
+
+/**
+ * Rule 9: the bound on the entries any group retains ("The bound"): every group's admitted
+ * entries since its last completed flush, at most the share or one multicast's destinations
+ * (at most all groups), plus the flushes in flight. At most `historyEntriesMax` when the share
+ * is at least the number of groups.
+ */
+function historyBound(share: number, groupCount: number): number {
+  return groupCount * Math.max(share, groupCount) + flushEntriesMax(groupCount);
+}
+
 function cdagOf(overlay: Overlay | null): CdagOverlay {
   assert(overlay?.kind === "cdag", "FlexCast needs a C-DAG overlay");
   return overlay;
@@ -922,10 +1157,15 @@ function cdagOf(overlay: Overlay | null): CdagOverlay {
 
 /**
  * An experiment's FlexCast parameters (`params` of its protocol entry): `notifications`, the
- * notification pattern (rule 8), "direct" unless given.
+ * notification pattern (rule 8), "direct" unless given; `boundHistory` (rule 9, false unless
+ * given) and `historyEntriesMax` (the budget, 16384 unless given).
  */
 export interface FlexCastParams {
   readonly notifications: NotificationPattern;
+  /** Rule 9 on or off (`FlexCastOptions.boundHistory`); the protocol's option when absent. */
+  readonly boundHistory?: boolean;
+  /** The retained-history budget (`FlexCastOptions.historyEntriesMax`); the option when absent. */
+  readonly historyEntriesMax?: number;
 }
 
 /** FlexCast with other options (the registered `flexcast` uses the defaults; `params` override them). */
@@ -945,11 +1185,29 @@ export function flexcastProtocol(
           "notifications",
           `expected ${listNames(NOTIFICATION_PATTERNS)}, got ${describeValue(notifications)}`,
         );
-      return { notifications: notifications as NotificationPattern };
+      return {
+        notifications: notifications as NotificationPattern,
+        boundHistory: params.boolean("boundHistory", resolved.boundHistory),
+        historyEntriesMax: params.number(
+          "historyEntriesMax",
+          { integer: true, min: 1 },
+          resolved.historyEntriesMax,
+        ),
+      };
     },
     entryGroups: (dst, { overlay }) => [cdagOf(overlay).lca(dst)],
     createGroup: (config) =>
-      new FlexCastGroup(config, { ...resolved, notifications: patternOf(config.params) }),
+      new FlexCastGroup(
+        config,
+        config.params === undefined
+          ? resolved
+          : {
+              ...resolved,
+              notifications: config.params.notifications,
+              boundHistory: config.params.boundHistory ?? resolved.boundHistory,
+              historyEntriesMax: config.params.historyEntriesMax ?? resolved.historyEntriesMax,
+            },
+      ),
     describe: describeFlexCast,
     // Reconfiguration needs to see a multicast inside a forward (a flush carries none).
     carried: (body) => (body.type === "msg" ? (body.message ?? undefined) : undefined),

@@ -9,6 +9,7 @@ export {
 export type {
   FlexAck,
   FlexCastMessage,
+  FlexFlushDone,
   FlexForward,
   FlexNotif,
   HistoryEntry,

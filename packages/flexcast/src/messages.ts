@@ -88,4 +88,13 @@ export interface FlexNotif {
   readonly chain?: NotificationChain;
 }
 
-export type FlexCastMessage = FlexForward | FlexAck | FlexNotif;
+/**
+ * Rule 9: the last group in the order tells a flush's issuer that it delivered the flush, so every
+ * group below the issuer did (the only message that goes up the order; it carries no history).
+ */
+export interface FlexFlushDone {
+  readonly type: "done";
+  readonly id: MessageId;
+}
+
+export type FlexCastMessage = FlexForward | FlexAck | FlexNotif | FlexFlushDone;

@@ -1,7 +1,7 @@
 import type { GroupInput, Multicast } from "@amcast/core";
 import { CdagOverlay, GroupOutputCollector, Prng } from "@amcast/core";
 import { describe, expect, it } from "vitest";
-import type { FlexCastMessage } from "../src/index.js";
+import type { FlexCastMessage, FlexForward } from "../src/index.js";
 import { DEFAULT_FLEXCAST_OPTIONS, FlexCastGroup, flexcast, flexcastLatencyMs } from "../src/index.js";
 import { History, Knowledge, Vertex } from "../src/knowledge.js";
 import type { HistoryEntry } from "../src/messages.js";
@@ -46,12 +46,12 @@ describe("FlexCast group logic", () => {
     net.request("m1", ["a", "c", "d"]);
     const toC = net.peek("a", "c");
     const toD = net.peek("a", "d");
-    if (toC === undefined || toD === undefined) throw new Error("m1 was forwarded to c and d");
+    if (toC?.type !== "msg" || toD?.type !== "msg") throw new Error("m1 was forwarded to c and d");
     // Both were sent a's history from its start: one stretch, one array.
     expect(toC.hst[0]?.entries).toBe(toD.hst[0]?.entries);
     expect(windows(toC, net.overlay)).toEqual([`a@0:[${[...earlier, "m1"].join(",")}]`]);
     // Its modelled size is the same counted afresh (a copy of the array) and from the shared one.
-    const copied: FlexCastMessage = {
+    const copied: FlexForward = {
       ...toC,
       hst: toC.hst.map((window) => ({ ...window, entries: [...window.entries] })),
     };
@@ -437,6 +437,58 @@ describe("FlexCast group logic", () => {
     expect(m1).toEqual(["deliver m1", "c notif m1 #0", "b msg m1 notifying c#0"]);
     // c answered only once it delivered m0 (the notification's window shows m0 ~> y ~> m1).
     expect(net.sent.indexOf("c b ack m1 answers a#0")).toBeGreaterThan(net.sent.indexOf("c b msg m2"));
+  });
+
+  it("holds client multicasts back until the last group says a flush is done, and orders none after a view change (rule 9)", () => {
+    const overlay = new CdagOverlay("o", ["a", "b"]);
+    // Two groups: flushes in flight take 2 x 3 entries of the budget of 8, the share is 1 entry.
+    const options = { ...DEFAULT_FLEXCAST_OPTIONS, boundHistory: true, historyEntriesMax: 8 };
+    const changesView = (multicast: Multicast): boolean => multicast.id === "view";
+    const config = (group: string) => ({
+      group,
+      groups: ["a", "b"],
+      overlay,
+      params: undefined,
+      changesView,
+    });
+    const a = new FlexCastGroup(config("a"), options);
+    const b = new FlexCastGroup(config("b"), options);
+    const links = { a: [] as FlexCastMessage[], b: [] as FlexCastMessage[] };
+    const step = (group: FlexCastGroup, input: GroupInput<FlexCastMessage>): string[] =>
+      group.step(input).map((output) => {
+        if (output.kind === "deliver") return `deliver ${output.message.id}`;
+        if (output.kind !== "send") throw new Error(`unexpected ${output.kind}`);
+        links[output.to as "a" | "b"].push(output.body);
+        return `${output.to} ${output.body.type} ${output.body.id}`;
+      });
+    const request = (id: string, dst = ["a", "b"]) => step(a, { kind: "request", message: message(id, dst) });
+    const toB = (): string[] =>
+      links.b.splice(0).flatMap((body) => step(b, { kind: "peer", from: "a", body }));
+    const toA = (): string[] =>
+      links.a.splice(0).flatMap((body) => step(a, { kind: "peer", from: "b", body }));
+    expect(a.historyEntriesBound).toBe(2 * Math.max(1, 2) + 6);
+    expect(request("m1")).toEqual(["deliver m1", "b msg m1", "b msg #flush/a/1"]);
+    expect(request("m2")).toEqual([]);
+    expect(request("view")).toEqual([]);
+    expect(request("m3")).toEqual([]);
+    // A local multicast never enters a history: it does not wait.
+    expect(request("l1", ["a"])).toEqual(["deliver l1"]);
+    expect(a.heldRequests).toBe(3);
+    // b, the last group, delivers the flush and tells a; m2 goes, and a flush to make room for the next.
+    expect(toB()).toEqual(["deliver m1", "a done #flush/a/1"]);
+    expect(toA()).toEqual(["deliver m2", "b msg m2", "b msg #flush/a/2"]);
+    expect(toB()).toEqual(["deliver m2", "a done #flush/a/2"]);
+    // The view change goes; nothing after it in this view (a flush may: it reaches no application).
+    expect(toA()).toEqual(["deliver view", "b msg view", "b msg #flush/a/3"]);
+    expect(toB()).toEqual(["deliver view", "a done #flush/a/3"]);
+    expect(toA()).toEqual([]);
+    expect(a.heldRequests).toBe(1);
+    expect(a.takeHeldRequests().map((held) => held.id)).toEqual(["m3"]);
+    expect(a.heldRequests).toBe(0);
+    expect(a.requestsHeldBack).toBe(3);
+    expect(() => step(a, { kind: "peer", from: "b", body: { type: "done", id: "#flush/a/3" } })).toThrow(
+      /no flush it awaits/,
+    );
   });
 
   it("rejects what the layer below must never hand it", () => {

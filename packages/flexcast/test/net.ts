@@ -104,14 +104,14 @@ export function describe(to: GroupId, body: FlexCastMessage, overlay?: CdagOverl
   }
   if (body.type === "ack" && body.answers !== undefined)
     line += ` answers ${name(body.answers.notifier)}#${body.answers.seq}`;
-  if (body.type !== "notif" && body.notifs.length > 0)
+  if ((body.type === "msg" || body.type === "ack") && body.notifs.length > 0)
     line += ` notifying ${body.notifs.map((ref) => `${name(ref.target)}#${ref.seq}`).join(",")}`;
   return line;
 }
 
 /** The windows of a message as "owner@from:[ids]" (owners by name). */
 export function windows(body: FlexCastMessage | undefined, overlay: CdagOverlay): string[] {
-  if (body === undefined) return [];
+  if (body === undefined || body.type === "done") return [];
   return body.hst.map(
     (window) =>
       `${overlay.order[window.group]}@${window.from}:[${window.entries.map((entry) => entry.id).join(",")}]`,

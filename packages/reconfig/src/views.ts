@@ -361,8 +361,12 @@ export class ReconfigurableGroup<M, P = unknown> implements GroupLogic<ViewedMes
   }
 
   private install(view: number, overlay: Overlay, outputs: GroupOutput<ViewedMessage<M>>[]): void {
+    const old = this.current;
     this.current = this.instance(view, overlay);
     outputs.push({ kind: "view", view });
+    // V4 for requests the old view's instance held back unordered (admission control): it orders
+    // nothing after VIEW, so their clients send them again under the new view.
+    for (const message of old.logic.takeHeldRequests?.() ?? []) this.redirect(message, old.view, outputs);
     for (const old of [...this.views.keys()])
       if (old < view - this.options.oldViewsMax) this.views.delete(old);
     // Inputs that waited for this view run now, in arrival order.
@@ -373,7 +377,12 @@ export class ReconfigurableGroup<M, P = unknown> implements GroupLogic<ViewedMes
   }
 
   private instance(view: number, overlay: Overlay): ViewInstance<M, P> {
-    const context: GroupConfig<P> = { ...this.config, overlay };
+    const controller = this.options.controller;
+    const context: GroupConfig<P> = {
+      ...this.config,
+      overlay,
+      changesView: (message) => controlPayload(message, controller)?.control === "view",
+    };
     const instance = { view, overlay, context, logic: this.protocol.createGroup(context) };
     this.views.set(view, instance);
     return instance;
