@@ -9,10 +9,14 @@ export function canonical(value: unknown): string {
   // Built by appending (no intermediate arrays of parts): every signed or compared digest starts
   // here, once per input per replica.
   switch (typeof value) {
+    // The leaves as JSON.stringify writes them, without its general machinery (several times the
+    // cost of the text it makes, and canonical JSON is mostly leaves).
     case "string":
+      return plainString(value) ? `"${value}"` : JSON.stringify(value);
     case "number":
+      return Number.isFinite(value) ? String(value) : "null";
     case "boolean":
-      return JSON.stringify(value);
+      return value ? "true" : "false";
     case "object": {
       if (value === null) return "null";
       if (Array.isArray(value)) {
@@ -25,13 +29,15 @@ export function canonical(value: unknown): string {
         return `${text}]`;
       }
       const record = value as Record<string, unknown>;
-      const keys = Object.keys(record).sort();
+      const keys = sortKeys(Object.keys(record));
       let text = "{";
-      for (const key of keys) {
+      for (let index = 0; index < keys.length; index += 1) {
+        const key = keys[index] as string;
         const field = record[key];
         if (field === undefined) continue;
         if (text.length > 1) text += ",";
-        text += `${JSON.stringify(key)}:${canonical(field)}`;
+        text += quotedKey(key);
+        text += canonical(field);
       }
       return `${text}}`;
     }
@@ -41,14 +47,77 @@ export function canonical(value: unknown): string {
 }
 
 /**
+ * A string JSON writes as it is between quotes: no quote, backslash or control character to
+ * escape, and no surrogate (a lone one is escaped; pairs are left to JSON.stringify too).
+ */
+function plainString(text: string): boolean {
+  for (let i = 0; i < text.length; i += 1) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x22 || code === 0x5c || (code >= 0xd800 && code <= 0xdfff)) return false;
+  }
+  return true;
+}
+
+/**
+ * `keys` sorted in place as `Array.prototype.sort` sorts strings (by UTF-16 code units): by
+ * insertion, as the objects the group layer encodes have a handful of fields, and the built-in
+ * sort copied every key list into a work array (a large share of Byzantine mode's garbage).
+ */
+function sortKeys(keys: string[]): string[] {
+  for (let index = 1; index < keys.length; index += 1) {
+    const key = keys[index] as string;
+    let at = index;
+    while (at > 0 && (keys[at - 1] as string) > key) {
+      keys[at] = keys[at - 1] as string;
+      at -= 1;
+    }
+    keys[at] = key;
+  }
+  return keys;
+}
+
+/** `"key":` as canonical JSON writes it, kept for the field names seen (a bounded few). */
+function quotedKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = `${JSON.stringify(key)}:`;
+    // Field names of the protocols' messages are few; names from elsewhere are not kept forever.
+    if (quotedKeys.size < QUOTED_KEYS_MAX) quotedKeys.set(key, quoted);
+  }
+  return quoted;
+}
+
+const quotedKeys = new Map<string, string>();
+const QUOTED_KEYS_MAX = 4096;
+
+/**
  * A 64-bit digest of `text` (two independent 32-bit multiply-xor lanes), in base 36. Cheap, and
  * enough to tell honest values apart in a simulation, but NOT collision resistant: a few seconds
  * of search find two texts with the same digest. Only `SimulatedSignatures` signs with it; real
  * signatures bring a cryptographic digest (see `SignedDigest`).
  */
 export function digest(text: string): string {
+  return keyedDigest("", text, false);
+}
+
+/**
+ * `digest(\`${key}|${text}\`)` (`keyed`) or `digest(text)`, without building the joined text: a
+ * modelled signature is a keyed digest, made and checked once per vote, per request and per copy,
+ * and the joined text was a string allocated and flattened only to be read once.
+ */
+function keyedDigest(key: string, text: string, keyed: boolean): string {
+  const prefixLength = keyed ? key.length + 1 : 0;
   let a = 0x811c_9dc5;
-  let b = 0x0102_0305 ^ text.length;
+  let b = 0x0102_0305 ^ (prefixLength + text.length);
+  if (keyed) {
+    for (let i = 0; i < key.length; i += 1) {
+      const code = key.charCodeAt(i);
+      a = Math.imul(a ^ code, 0x0100_0193);
+      b = Math.imul(b ^ code, 0x5bd1_e995);
+    }
+    a = Math.imul(a ^ KEY_SEPARATOR, 0x0100_0193);
+    b = Math.imul(b ^ KEY_SEPARATOR, 0x5bd1_e995);
+  }
   for (let i = 0; i < text.length; i += 1) {
     const code = text.charCodeAt(i);
     a = Math.imul(a ^ code, 0x0100_0193);
@@ -62,6 +131,14 @@ export function digest(text: string): string {
   // Base 36 without padding stays unambiguous thanks to the separator, and is cheap to build.
   return `${(a >>> 0).toString(36)}.${(b >>> 0).toString(36)}`;
 }
+
+/** `data` as a template literal shows it (what relayed content claims to be a string may not be one). */
+function asText(data: unknown): string {
+  return typeof data === "string" ? data : `${data}`;
+}
+
+/** "|", between a simulated key and the data it signs. */
+const KEY_SEPARATOR = 0x7c;
 
 /**
  * The digest a signature scheme binds content with. The group layer signs short texts (a request's
@@ -115,11 +192,11 @@ export class SimulatedSignatures implements Verifier {
   /** The signer of `id`; only the process `id` may be given it. */
   signerFor(id: ProcessId): Signer {
     const key = this.key(id);
-    return { id, digest, sign: (data) => digest(`${key}|${data}`) };
+    return { id, digest, sign: (data) => keyedDigest(key, asText(data), true) };
   }
 
   verify(signer: ProcessId, data: string, signature: string): boolean {
-    return typeof signature === "string" && digest(`${this.key(signer)}|${data}`) === signature;
+    return typeof signature === "string" && keyedDigest(this.key(signer), asText(data), true) === signature;
   }
 
   private key(id: ProcessId): string {

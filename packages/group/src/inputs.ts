@@ -66,10 +66,21 @@ export interface CopyInput {
  * signature covers; the signature scheme's `SignedDigest` hashes them (see auth.ts).
  */
 const canonicalByObject = new WeakMap<object, string>();
-const itemDigestByObject = new WeakMap<
-  object,
-  { hash: SignedDigest; fromGroup: GroupId; k: number; item: string }
->();
+const itemDigestByObject = new WeakMap<object, ItemDigests>();
+
+/**
+ * An item's digest, and the digests of its copies as each sender signs them: every replica of the
+ * receiving group gets every sender's copy, so each sender's copy digest is made once, not once
+ * per receiver. Few senders per item (a group's replicas): a short list.
+ */
+interface ItemDigests {
+  readonly hash: SignedDigest;
+  readonly fromGroup: GroupId;
+  readonly k: number;
+  readonly item: string;
+  readonly senders: ProcessId[];
+  readonly signed: string[];
+}
 
 function canonicalOf(value: unknown): string {
   if (typeof value !== "object" || value === null) return canonical(value);
@@ -82,14 +93,14 @@ function canonicalOf(value: unknown): string {
 }
 
 /** Digest of item `k` of the stream from `fromGroup` with `body` (the same for every honest sender). */
-function itemDigest(hash: SignedDigest, fromGroup: GroupId, k: number, body: unknown): string {
-  if (typeof body !== "object" || body === null) return hash(`item|${fromGroup}|${k}|${canonical(body)}`);
+function itemDigests(hash: SignedDigest, fromGroup: GroupId, k: number, body: object): ItemDigests {
   const known = itemDigestByObject.get(body);
   if (known !== undefined && known.hash === hash && known.fromGroup === fromGroup && known.k === k)
-    return known.item;
+    return known;
   const item = hash(`item|${fromGroup}|${k}|${canonicalOf(body)}`);
-  itemDigestByObject.set(body, { hash, fromGroup, k, item });
-  return item;
+  const digests: ItemDigests = { hash, fromGroup, k, item, senders: [], signed: [] };
+  itemDigestByObject.set(body, digests);
+  return digests;
 }
 
 /**
@@ -104,8 +115,36 @@ export function requestDigest(
   view: number,
   settled: number,
 ): string {
-  return hash(`request|${client}|${seq}|${view}|${settled}|${canonicalOf(message)}`);
+  if (typeof message !== "object" || message === null)
+    return hash(`request|${client}|${seq}|${view}|${settled}|${canonical(message)}`);
+  // The client digests its request, then every replica it reaches and every one a leader shows it
+  // to: the same message object with the same fields, so the digest is kept with the message.
+  const known = requestDigestByMessage.get(message);
+  if (
+    known !== undefined &&
+    known.hash === hash &&
+    known.client === client &&
+    known.seq === seq &&
+    known.view === view &&
+    known.settled === settled
+  )
+    return known.request;
+  const request = hash(`request|${client}|${seq}|${view}|${settled}|${canonicalOf(message)}`);
+  requestDigestByMessage.set(message, { hash, client, seq, view, settled, request });
+  return request;
 }
+
+const requestDigestByMessage = new WeakMap<
+  object,
+  {
+    readonly hash: SignedDigest;
+    readonly client: ClientId;
+    readonly seq: number;
+    readonly view: number;
+    readonly settled: number;
+    readonly request: string;
+  }
+>();
 
 /** Most requests a client signs at once (each carries its path in their Merkle tree). */
 export const REQUESTS_PER_SIGNATURE_MAX = 16;
@@ -277,9 +316,26 @@ export function copyDigests(
   k: number,
   body: unknown,
 ): { item: string; signed: string } {
-  const item = itemDigest(hash, fromGroup, k, body);
-  return { item, signed: hash(`copy|${sender}|${item}`) };
+  if (typeof body !== "object" || body === null) {
+    const item = hash(`item|${fromGroup}|${k}|${canonical(body)}`);
+    return { item, signed: hash(`copy|${sender}|${item}`) };
+  }
+  const digests = itemDigests(hash, fromGroup, k, body);
+  const { item, senders, signed } = digests;
+  for (let index = 0; index < senders.length; index += 1)
+    if (senders[index] === sender) return { item, signed: signed[index] as string };
+  const copy = hash(`copy|${sender}|${item}`);
+  // Bounded by the senders that copy one item: a group's replicas, or a few more a Byzantine
+  // strategy claims to be (the cache is only for speed: beyond this, digests are recomputed).
+  if (senders.length < COPY_SENDERS_KEPT_MAX) {
+    senders.push(sender);
+    signed.push(copy);
+  }
+  return { item, signed: copy };
 }
+
+/** Senders' copy digests kept per item (see `ItemDigests`). */
+const COPY_SENDERS_KEPT_MAX = 16;
 
 export function makeCopyInput(
   sender: ProcessId,
@@ -316,11 +372,40 @@ export function batchDigest(hash: SignedDigest, batch: readonly OrderedInput[]):
   let text = `batch|${batch.length}`;
   for (const input of batch) text += `|${input.digest}`;
   const computed = hash(text);
-  batchDigestByObject.set(batch, { hash, batch: computed });
+  batchDigestByObject.set(batch, { hash, batch: computed, afterChain: undefined, chain: undefined });
   return computed;
 }
 
-const batchDigestByObject = new WeakMap<readonly OrderedInput[], { hash: SignedDigest; batch: string }>();
+const batchDigestByObject = new WeakMap<
+  readonly OrderedInput[],
+  { hash: SignedDigest; batch: string; afterChain: string | undefined; chain: string | undefined }
+>();
+
+/**
+ * Notes that `copy` holds inputs with the same digests, in the same order, as `batch` (a replica
+ * put its own copies of inputs it received in place of a proposal's): it has the same batch digest,
+ * and so the same chain digests, kept once for both.
+ */
+export function sameBatchDigest(copy: readonly OrderedInput[], batch: readonly OrderedInput[]): void {
+  const known = batchDigestByObject.get(batch);
+  if (known !== undefined) batchDigestByObject.set(copy, known);
+}
+
+/**
+ * The chain digest after executing `batch` on top of `chain` (PBFT's execution chain). Every
+ * correct replica of a group executes the same batch object after the same chain, so the result
+ * is kept with the batch's digest.
+ */
+export function chainDigest(hash: SignedDigest, chain: string, batch: readonly OrderedInput[]): string {
+  const batchHash = batchDigest(hash, batch);
+  const known = batchDigestByObject.get(batch);
+  if (known === undefined || known.hash !== hash) return hash(`${chain}|${batchHash}`);
+  if (known.afterChain === chain && known.chain !== undefined) return known.chain;
+  const next = hash(`${chain}|${batchHash}`);
+  known.afterChain = chain;
+  known.chain = next;
+  return next;
+}
 
 export function batchBytes(batch: readonly OrderedInput[]): number {
   let bytes = 8;
@@ -463,10 +548,13 @@ export class InputPool {
   ): OrderedInput[] {
     const batch: OrderedInput[] = [];
     let bytes = 0;
-    for (const [key, { input }] of this.inputs) {
-      if (exclude.has(key)) continue;
+    // Over the entries, not [key, entry] pairs (a pair per input per call). Deleting the entry
+    // being visited is safe in a Map's iteration.
+    for (const entry of this.inputs.values()) {
+      const input = entry.input;
+      if (exclude.has(input.key)) continue;
       if (!useful(input)) {
-        this.delete(key);
+        this.delete(input.key);
         continue;
       }
       if (batch.length > 0 && (batch.length >= countMax || bytes + input.bytes > bytesMax)) break;
@@ -479,7 +567,7 @@ export class InputPool {
 
   /** Drops every input that is no longer `useful`. */
   prune(useful: (input: OrderedInput) => boolean): void {
-    for (const [key, { input }] of this.inputs) if (!useful(input)) this.delete(key);
+    for (const entry of this.inputs.values()) if (!useful(entry.input)) this.delete(entry.input.key);
   }
 
   /** Age in ticks of the oldest input, or -1 when there is none. */

@@ -4,7 +4,14 @@ import type { Signer, Verifier } from "./auth.js";
 import { SIGNATURE_BYTES } from "./auth.js";
 import { BackoffLevel } from "./backoff.js";
 import type { OrderedInput } from "./inputs.js";
-import { batchBytes, batchDigest, InputPool, ProposedInputs } from "./inputs.js";
+import {
+  batchBytes,
+  batchDigest,
+  chainDigest,
+  InputPool,
+  ProposedInputs,
+  sameBatchDigest,
+} from "./inputs.js";
 import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
 
 /**
@@ -242,6 +249,10 @@ interface Slot {
 }
 
 interface VoteSet {
+  readonly view: number;
+  readonly digest: string;
+  /** The set of another (view, digest) at the same seq. */
+  next: VoteSet | undefined;
   readonly prepares: Map<ProcessId, Vote>;
   readonly commits: Map<ProcessId, Vote>;
 }
@@ -281,8 +292,13 @@ export class PbftOrderer implements Orderer {
   /** B1b: inputs in the batch this replica last proposed (as primary). */
   private lastBatchInputs = 0;
   private readonly slots = new Map<number, Slot>();
-  /** Votes by (view, seq, digest); they may arrive before the pre-prepare they are about. */
-  private readonly votes = new Map<string, VoteSet>();
+  /**
+   * Votes by seq, one set per (view, digest) voted on at it, chained (nearly always one: more
+   * only across view changes or from an equivocating primary); they may arrive before the
+   * pre-prepare they are about. Keyed by what a vote carries, not by a string built per vote:
+   * every replica looks its votes up several times per vote received.
+   */
+  private readonly votes = new Map<number, VoteSet>();
   /** The highest-view prepared certificate per sequence number above the stable checkpoint. */
   private readonly preparedProofs = new Map<number, PreparedProof>();
   /** Committed batches waiting for their turn to execute, with their certificates. */
@@ -872,7 +888,9 @@ export class PbftOrderer implements Orderer {
       if (!this.checked(input, false)) return undefined;
       checked?.push(input);
     }
-    return checked ?? batch;
+    if (checked === undefined) return batch;
+    sameBatchDigest(checked, batch);
+    return checked;
   }
 
   private acceptPrePrepare(message: PrePrepare): void {
@@ -945,7 +963,13 @@ export class PbftOrderer implements Orderer {
   }
 
   private wellFormedVote(vote: Vote): boolean {
-    return this.host.replicas.includes(vote.signer) && Number.isSafeInteger(vote.seq);
+    // View and digest typed as they are used (a vote's view and digest key its set).
+    return (
+      this.host.replicas.includes(vote.signer) &&
+      Number.isSafeInteger(vote.seq) &&
+      Number.isSafeInteger(vote.view) &&
+      typeof vote.digest === "string"
+    );
   }
 
   private signedVote(vote: Vote): boolean {
@@ -988,21 +1012,40 @@ export class PbftOrderer implements Orderer {
       vote.seq > this.stable.seq + this.windowSize
     )
       return;
-    this.recordVote(vote);
+    const set = this.recordVote(vote);
     // 2f+1 commits prove the batch was decided, even if its pre-prepare never reached us (B4).
-    const set = this.votes.get(voteKey(vote.view, vote.seq, vote.digest));
-    if (set !== undefined && set.commits.size >= this.quorum) this.noteSeq(vote.seq);
+    if (set.commits.size >= this.quorum) this.noteSeq(vote.seq);
     this.progress(vote.seq);
   }
 
-  private recordVote(vote: Vote): void {
-    const key = voteKey(vote.view, vote.seq, vote.digest);
-    let set = this.votes.get(key);
+  /** Keeps `vote` with the others for its (view, seq, digest); returns them. */
+  private recordVote(vote: Vote): VoteSet {
+    const first = this.votes.get(vote.seq);
+    let set = first === undefined ? undefined : chainedVotes(first, vote.view, vote.digest);
     if (set === undefined) {
-      set = { prepares: new Map(), commits: new Map() };
-      this.votes.set(key, set);
+      set = {
+        view: vote.view,
+        digest: vote.digest,
+        next: undefined,
+        prepares: new Map(),
+        commits: new Map(),
+      };
+      // Appended: the sets made first (usually the one the primary proposed) stay first to find.
+      if (first === undefined) this.votes.set(vote.seq, set);
+      else {
+        let last = first;
+        while (last.next !== undefined) last = last.next;
+        last.next = set;
+      }
     }
     (vote.type === "prepare" ? set.prepares : set.commits).set(vote.signer, vote);
+    return set;
+  }
+
+  /** The votes for (view, seq, digest), if any arrived. */
+  private votesFor(view: number, seq: number, batchHash: string): VoteSet | undefined {
+    const first = this.votes.get(seq);
+    return first === undefined ? undefined : chainedVotes(first, view, batchHash);
   }
 
   /** Moves a sequence number along: prepared -> commit sent -> committed -> executed. */
@@ -1010,13 +1053,16 @@ export class PbftOrderer implements Orderer {
     const slot = this.slots.get(seq);
     if (slot !== undefined && slot.prePrepare.view === this.view && this.viewActive) {
       const { view, digest: batchHash } = slot.prePrepare;
-      const set = this.votes.get(voteKey(view, seq, batchHash));
-      if (!slot.prepared && set !== undefined) {
-        const candidates = [...set.prepares.values()].filter(
-          (vote) => vote.signer !== slot.prePrepare.signer,
-        );
-        const prepares =
-          candidates.length >= 2 * this.f ? this.certifiedVotes(set.prepares, candidates, 2 * this.f) : [];
+      const set = this.votesFor(view, seq, batchHash);
+      // Counted before the candidates are listed: most votes arrive before a quorum does.
+      const primarySigner = slot.prePrepare.signer;
+      if (
+        !slot.prepared &&
+        set !== undefined &&
+        set.prepares.size - (set.prepares.has(primarySigner) ? 1 : 0) >= 2 * this.f
+      ) {
+        const candidates = [...set.prepares.values()].filter((vote) => vote.signer !== primarySigner);
+        const prepares = this.certifiedVotes(set.prepares, candidates, 2 * this.f);
         if (prepares.length >= 2 * this.f) {
           slot.prepared = true;
           const best = this.preparedProofs.get(seq);
@@ -1055,7 +1101,7 @@ export class PbftOrderer implements Orderer {
       this.committed.delete(entry.seq);
       this.lastExecuted = entry.seq;
       this.waitingSinceTick = now;
-      this.chain = this.verifier.digest(`${this.chain}|${batchDigest(this.verifier.digest, entry.batch)}`);
+      this.chain = chainDigest(this.verifier.digest, this.chain, entry.batch);
       for (const input of entry.batch) {
         this.noteWait(now, this.pool.receivedTick(input.key));
         this.pool.delete(input.key);
@@ -1159,10 +1205,7 @@ export class PbftOrderer implements Orderer {
     // Everything at or below a stable checkpoint is settled: its votes and slots can go.
     for (const seq of this.slots.keys()) if (seq <= proof.seq) this.slots.delete(seq);
     for (const seq of this.preparedProofs.keys()) if (seq <= proof.seq) this.preparedProofs.delete(seq);
-    for (const [key, set] of this.votes) {
-      const any = set.prepares.values().next().value ?? set.commits.values().next().value;
-      if (any === undefined || any.seq <= proof.seq) this.votes.delete(key);
-    }
+    for (const seq of this.votes.keys()) if (seq <= proof.seq) this.votes.delete(seq);
     for (const key of this.checkpointVotes.keys())
       if (Number(key.slice(0, key.indexOf("|"))) <= proof.seq) this.checkpointVotes.delete(key);
     this.maybePropose();
@@ -1567,8 +1610,10 @@ function newViewBytes(newView: NewView): number {
   return bytes;
 }
 
-function voteKey(view: number, seq: number, batchHash: string): string {
-  return `${view}|${seq}|${batchHash}`;
+function chainedVotes(first: VoteSet, view: number, batchHash: string): VoteSet | undefined {
+  for (let set: VoteSet | undefined = first; set !== undefined; set = set.next)
+    if (set.view === view && set.digest === batchHash) return set;
+  return undefined;
 }
 function prePrepareText(view: number, seq: number, batchHash: string): string {
   return `pre-prepare|${view}|${seq}|${batchHash}`;

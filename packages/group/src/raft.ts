@@ -181,6 +181,14 @@ export class RaftOrderer implements Orderer {
   private readonly proposedKeys = new ProposedInputs();
   private readonly majority: number;
   private readonly peers: readonly ProcessId[];
+  /**
+   * Reused for the per-replica numbers a leader ranks (match indexes with its own last index on
+   * every append reply, peers' last heard times on every tick): a fresh array each time was a
+   * steady share of crash mode's garbage. Typed arrays of fixed length: emptying and refilling a
+   * plain array reallocates its storage.
+   */
+  private readonly matchScratch: Float64Array;
+  private readonly heardScratch: Float64Array;
   /** Followers that fell further behind than the retained log reaches (without checkpoints). */
   readonly followersBeyondLog = new Set<ProcessId>();
   /** R6: tick at which each follower was last offered a checkpoint. */
@@ -204,6 +212,8 @@ export class RaftOrderer implements Orderer {
     );
     this.majority = Math.floor(host.replicas.length / 2) + 1;
     this.peers = host.replicas.filter((replica) => replica !== host.self);
+    this.matchScratch = new Float64Array(this.peers.length + 1);
+    this.heardScratch = new Float64Array(this.peers.length);
     this.pool = new InputPool(options.poolInputsMax);
     if (hardState !== undefined) {
       this.currentTerm = hardState.term;
@@ -400,9 +410,10 @@ export class RaftOrderer implements Orderer {
 
   /** Ticks since a majority (this leader included) was last heard from. */
   private majoritySilence(now: number): number {
-    const heard = this.peers.map((peer) => this.lastHeard.get(peer) ?? Number.NEGATIVE_INFINITY);
-    heard.sort((a, b) => b - a);
-    return now - (heard[this.majority - 2] ?? now);
+    const heard = this.heardScratch;
+    for (let index = 0; index < this.peers.length; index += 1)
+      heard[index] = this.lastHeard.get(this.peers[index] as ProcessId) ?? Number.NEGATIVE_INFINITY;
+    return now - (sortDescending(heard)[this.majority - 2] ?? now);
   }
 
   /** R1b: how long a leader waits to hear from a majority. */
@@ -777,10 +788,11 @@ export class RaftOrderer implements Orderer {
   // R3: commit and apply.
 
   private advanceCommit(): void {
-    const matches = [this.lastIndex(), ...this.peers.map((peer) => this.matchIndex.get(peer) ?? 0)].sort(
-      (a, b) => b - a,
-    );
-    const candidate = matches[this.majority - 1] ?? 0;
+    const matches = this.matchScratch;
+    matches[0] = this.lastIndex();
+    for (let index = 0; index < this.peers.length; index += 1)
+      matches[index + 1] = this.matchIndex.get(this.peers[index] as ProcessId) ?? 0;
+    const candidate = sortDescending(matches)[this.majority - 1] ?? 0;
     if (candidate <= this.commitIndex || this.termAt(candidate) !== this.currentTerm) return;
     this.commitIndex = candidate;
     this.apply();
@@ -840,4 +852,18 @@ export class RaftOrderer implements Orderer {
     if (index < this.firstIndex - 1) return -1;
     return this.entries[index - this.firstIndex]?.term ?? -1;
   }
+}
+
+/** Sorts a few numbers in place, largest first (insertion sort: a group's replicas, no allocation). */
+function sortDescending(values: Float64Array): Float64Array {
+  for (let index = 1; index < values.length; index += 1) {
+    const value = values[index] as number;
+    let at = index;
+    while (at > 0 && (values[at - 1] as number) < value) {
+      values[at] = values[at - 1] as number;
+      at -= 1;
+    }
+    values[at] = value;
+  }
+  return values;
 }

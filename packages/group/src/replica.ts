@@ -233,6 +233,9 @@ export class Replica<M> implements ProcessLogic {
    * replica of that group its stream items go to (see `sendItem`); every replica while unknown.
    */
   private readonly leaderOf = new Map<GroupId, { readonly replica: ProcessId; readonly term: number }>();
+  /** `sendItem` as one function for `OutgoingStreams.release` (not a closure per decided batch). */
+  private readonly sendItemOut = (to: GroupId, messages: readonly QueuedMessage[]): void =>
+    this.sendItem(to, messages);
   /** When (tick) this replica last answered each asking replica's `resend`: one answer per `RESEND_ANSWER_TICKS_MIN`. */
   private readonly resentAtTick = new Map<ProcessId, number>();
 
@@ -293,7 +296,7 @@ export class Replica<M> implements ProcessLogic {
         // What the batch sends to a group leaves as one stream item (see OutgoingStreams).
         this.outgoing.hold();
         for (const input of batch) this.execute(input);
-        for (const [to, bodies] of this.outgoing.release()) this.sendItem(to, bodies);
+        this.outgoing.release(this.sendItemOut);
       },
       useful: (input) => this.useful(input),
       copiesNeeded: (copy) =>
@@ -751,13 +754,15 @@ export class Replica<M> implements ProcessLogic {
 
   /** Keeps a driver's delay measurement for the next reply that reports delays (clients' are not groups' delays). */
   observeDelay(from: ProcessId, delayMs: number): void {
-    if (!Number.isFinite(delayMs) || delayMs < 0 || this.spec.membership.groupOf(from) === undefined) return;
+    if (!Number.isFinite(delayMs) || delayMs < 0) return;
+    // Called on every message from a replica: a sender already noted is known to be a replica
+    // (membership does not change), so its group is looked up only when it is first noted.
     const stats = this.observed.get(from);
-    if (stats === undefined) this.observed.set(from, { sumMs: delayMs, samples: 1 });
-    else {
+    if (stats !== undefined) {
       stats.sumMs += delayMs;
       stats.samples += 1;
-    }
+    } else if (this.spec.membership.groupOf(from) !== undefined)
+      this.observed.set(from, { sumMs: delayMs, samples: 1 });
   }
 
   /**

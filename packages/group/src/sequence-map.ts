@@ -119,6 +119,17 @@ export class SequenceMap<V> {
     if (this.overflow.size === 0) this.overflow = undefined;
   }
 
+  /** Whether `predicate` holds for some value (in no particular order; nothing allocated). */
+  some(predicate: (value: V) => boolean): boolean {
+    if (this.count === 0) return false;
+    const keys = this.keys;
+    for (let slot = 0; slot < keys.length; slot += 1)
+      if (keys[slot] !== EMPTY && predicate(this.values[slot] as V)) return true;
+    if (this.overflow !== undefined)
+      for (const value of this.overflow.values()) if (predicate(value)) return true;
+    return false;
+  }
+
   /** Every entry, keys ascending. */
   entries(): [number, V][] {
     const entries: [number, V][] = [];

@@ -65,13 +65,15 @@ export class OutgoingStreams {
     return full;
   }
 
-  /** Stops holding; the queued items, one per destination group, in the order the groups were first sent to. */
-  release(): Array<readonly [GroupId, QueuedMessage[]]> {
+  /**
+   * Stops holding; hands `send` the queued items, one per destination group, in the order the
+   * groups were first sent to. A callback rather than a list: this runs once per decided batch.
+   */
+  release(send: (group: GroupId, messages: QueuedMessage[]) => void): void {
     this.holding = false;
-    if (this.queued.size === 0) return NOTHING_QUEUED;
-    const items = [...this.queued].map(([group, queue]) => [group, queue.messages] as const);
+    if (this.queued.size === 0) return;
+    for (const [group, queue] of this.queued) send(group, queue.messages);
     this.queued.clear();
-    return items;
   }
 
   /** The next item number per destination group, sorted by group. */
@@ -93,8 +95,6 @@ export interface QueuedMessage {
   readonly body: unknown;
   readonly description: WireDescription;
 }
-
-const NOTHING_QUEUED: Array<readonly [GroupId, QueuedMessage[]]> = [];
 
 /** Whether `content` has the shape of a stream item: a non-empty array of at most `STREAM_ITEM_MESSAGES_MAX` messages. */
 export function isStreamItem(content: unknown): content is readonly unknown[] {

@@ -35,6 +35,10 @@ describe("SequenceMap", () => {
           for (const key of reference.keys()) if (key < floor) reference.delete(key);
         }
         expect(table.size).toBe(reference.size);
+        // `some` sees every value, overflowed ones too.
+        const probe = `v${next - 1 - prng.int(50)}`;
+        expect(table.some((value) => value === probe)).toBe([...reference.values()].includes(probe));
+        expect(table.some(() => true)).toBe(reference.size > 0);
       }
       expect(table.entries()).toEqual([...reference].sort((a, b) => a[0] - b[0]));
       expect(table.delete(-5)).toBe(false);

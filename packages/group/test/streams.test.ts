@@ -70,6 +70,11 @@ describe("outgoing streams: what one decided batch sends to a group leaves as on
   const message = (n: number, bytes = 10) => ({ body: { n }, description: { kind: "m", bytes } });
   const bodiesOf = (items: ReadonlyArray<readonly [string, ReadonlyArray<{ body: unknown }>]>) =>
     items.map(([group, messages]) => [group, messages.map((queued) => queued.body)]);
+  const released = (streams: OutgoingStreams) => {
+    const items: [string, ReadonlyArray<{ body: unknown }>][] = [];
+    streams.release((group, messages) => items.push([group, messages]));
+    return items;
+  };
 
   it("sends at once outside a batch, and one item per destination group (in first-send order) for a batch", () => {
     const streams = new OutgoingStreams();
@@ -78,13 +83,13 @@ describe("outgoing streams: what one decided batch sends to a group leaves as on
     expect(streams.add("C", message(1))).toBeUndefined();
     expect(streams.add("B", message(2))).toBeUndefined();
     expect(streams.add("C", message(3))).toBeUndefined();
-    expect(bodiesOf(streams.release())).toEqual([
+    expect(bodiesOf(released(streams))).toEqual([
       ["C", [{ n: 1 }, { n: 3 }]],
       ["B", [{ n: 2 }]],
     ]);
     // Released: alone again, and nothing left queued for a checkpoint.
     expect(streams.add("B", message(4))?.length).toBe(1);
-    expect(streams.release()).toEqual([]);
+    expect(released(streams)).toEqual([]);
     expect(streams.snapshot()).toEqual([]);
   });
 
@@ -96,7 +101,7 @@ describe("outgoing streams: what one decided batch sends to a group leaves as on
     expect(streams.add("B", message(STREAM_ITEM_MESSAGES_MAX))?.length).toBe(STREAM_ITEM_MESSAGES_MAX);
     expect(streams.add("C", message(0, STREAM_ITEM_BYTES_MAX - 5))).toBeUndefined();
     expect(streams.add("C", message(1, 10))?.length).toBe(1);
-    expect(bodiesOf(streams.release())).toEqual([
+    expect(bodiesOf(released(streams))).toEqual([
       ["B", [{ n: STREAM_ITEM_MESSAGES_MAX }]],
       ["C", [{ n: 1 }]],
     ]);

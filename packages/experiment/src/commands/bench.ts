@@ -27,9 +27,13 @@ const BENCH_OVERLAYS: Partial<Record<OverlayKind, string>> = { cdag: "aws-12-cda
 
 /**
  * The benchmark's rows: each protocol solo on 12 and 48 groups, and replicated (f = 1) on 12.
- * Replicated groups cost several times more per multicast to simulate (crash mode about 5x,
- * Byzantine mode 30-40x: 3f+1 replicas, consensus, modelled signatures), so their rows run a
- * share of the multicasts: what they report (events/s, CPU per multicast) does not depend on it.
+ * Replicated groups cost several times more per multicast to simulate (crash mode about 8x,
+ * Byzantine mode 50-70x: 3f+1 replicas, consensus, modelled signatures), so their rows run a
+ * share of the multicasts. A run also has a fixed cost (building the groups, the closed loop's
+ * ramp-up and tail, the idle settling at the end) that a short row spreads over few multicasts:
+ * in Byzantine mode about as much as 1,400 steady multicasts, a fifth of a 6,000-multicast run's
+ * CPU (a tenth at 12,000). The rows stay this short to keep the whole benchmark near 25 s; a
+ * larger `--multicasts` measures closer to the steady state.
  * A row with `cdagOverlay` runs only the C-DAG protocols, on that order instead of the setup's:
  * the interleaved 48-group order, where a multicast to one region's shards spans most of the
  * order (FlexCast's hardest case for notifications).
