@@ -30,8 +30,13 @@ export interface PropertyCase {
 /** Faults tolerated per group in the replicated modes of the suite. */
 const SUITE_F = 1;
 
-/** Seeds each property case runs with in `pnpm test`; the linearizable variant runs with fewer. */
-export const CASE_SEEDS: readonly number[] = [1, 2];
+/**
+ * Seeds each property case runs with in `pnpm test` (the linearizable variant: the next). One: a second
+ * seed drew the same situation again (a quarter of the property suite's time, most of it Byzantine mode), and
+ * the swarm's random configurations (every mode, crashes and recoveries, Byzantine replicas,
+ * partitions, reordering, delayed networks: SWARM_SEEDS per protocol) are where more draws go.
+ */
+export const CASE_SEEDS: readonly number[] = [1];
 export const LINEARIZABLE_CASE_SEEDS: readonly number[] = [1];
 /** Swarm seeds per protocol in every `pnpm test`; `pnpm run swarm --seeds N` runs more. */
 export const SWARM_SEEDS = 200;

@@ -28,7 +28,7 @@ const PINNED: Readonly<Record<string, string>> = {
   "skeen/solo/reorder": "1e516b5152b4c35785f7c70c",
   "skeen/crash/mixed/linearizable": "7cad76e5faa2b2239ffacc80",
   "skeen/bench-12": "a9951644198ae213962284ec",
-  "skeen/swarm/3": "7abef5fbd7d74d9d6824afbc",
+  "skeen/swarm/3": "d9d26f33a8e9ab38952f1499",
   "skeen/swarm/4": "9ff83e942cccea2a3f4f9807",
   "skeen/swarm/5": "6b399a29e0102f7193fa5aec",
   "byzcast/solo/mixed": "dd042e0ce5590215698a04ef",
@@ -65,7 +65,7 @@ const PINNED: Readonly<Record<string, string>> = {
   "sequencer/solo/reorder": "3fbffe90453318d0ae10657c",
   "sequencer/crash/mixed/linearizable": "e4c70108fc7b479c0ba805fb",
   "sequencer/bench-12": "e8bb95c1af545dd61dcbd042",
-  "sequencer/swarm/3": "949a91e0493d596f957bc862",
+  "sequencer/swarm/3": "394a25320f3ad30a4483156a",
   "sequencer/swarm/4": "5f4d350d6caf15911b44b956",
   "sequencer/swarm/5": "e7d634b3f5da816b077cf233",
 };

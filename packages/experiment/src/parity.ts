@@ -35,8 +35,9 @@ export const REPORTED_QUANTILES = [...COMPARED_QUANTILES, 0.99] as const;
  * measurements behind these numbers). Real processes add their own time to what the simulator
  * models, and on a machine that makes them wait for a core they add a lot, which also changes
  * how messages queue behind each other. The quantiles are compared only when the run had the
- * machine's cores: the runner saw the machine schedule it no later than `overloadedSchedulingMs`
- * on average (other jobs did not crowd it), and the run's own processes used at most
+ * machine's cores: the runner saw the machine schedule it, and the nodes saw it schedule them (the
+ * mean over nodes), no later than `overloadedSchedulingMs` on average (other jobs did not crowd
+ * them; an idle runner is woken first, so it alone under-reports), and the run's own processes used at most
  * `busyCpuShare` of the cores (on 2 cores, 9-13 replica processes that tick every 10 ms do not
  * leave enough idle CPU for a message to find a core at once). Otherwise the result says so, and
  * only `modelRatioMin` holds the latencies.
@@ -268,9 +269,10 @@ export function notComparedBecause(
 ): string | null {
   if (result.quantilesCompared) return null;
   const delay = result.net.outcome.net.schedulingDelayMs.mean;
+  const nodeDelay = result.net.outcome.net.nodeSchedulingDelayMs.mean;
   const share = cpuShare(result.net.outcome);
-  return delay > tolerance.overloadedSchedulingMs
-    ? `the machine was crowded by other jobs (scheduling delay ${delay.toFixed(1)} ms on average, over ${tolerance.overloadedSchedulingMs} ms)`
+  return delay > tolerance.overloadedSchedulingMs || nodeDelay > tolerance.overloadedSchedulingMs
+    ? `the machine was crowded by other jobs (scheduling delay ${delay.toFixed(1)} ms on average at the runner, ${nodeDelay.toFixed(1)} ms at the nodes, over ${tolerance.overloadedSchedulingMs} ms)`
     : `the run's processes kept the cores busy (${(100 * share).toFixed(0)}% of them, over ${100 * tolerance.busyCpuShare}%)`;
 }
 
@@ -296,6 +298,7 @@ export async function runParity(
   );
   const quantilesCompared =
     net.outcome.net.schedulingDelayMs.mean <= tolerance.overloadedSchedulingMs &&
+    net.outcome.net.nodeSchedulingDelayMs.mean <= tolerance.overloadedSchedulingMs &&
     cpuShare(net.outcome) <= tolerance.busyCpuShare;
   return {
     label: spec.label,

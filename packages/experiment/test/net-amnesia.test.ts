@@ -77,8 +77,13 @@ async function runJournalled(
   prefix: string,
   partitions: number,
   logSuffix = ".log",
-  truncate = true,
+  options: {
+    readonly truncate?: boolean;
+    readonly workloadEndsAfterCrashes?: number;
+    readonly restartsAfterWorkload?: boolean;
+  } = {},
 ): Promise<{ run: ClusterRun; events: TraceEvent[]; logs: string }> {
+  const truncate = options.truncate ?? true;
   const workDir = mkdtempSync(join(tmpdir(), prefix));
   const events: TraceEvent[] = [];
   try {
@@ -86,6 +91,10 @@ async function runJournalled(
       ...OPTIONS,
       workDir,
       storage: { fsync: "interval", ...(truncate ? {} : { truncate: false }) },
+      ...(options.workloadEndsAfterCrashes === undefined
+        ? {}
+        : { workloadEndsAfterCrashes: options.workloadEndsAfterCrashes }),
+      ...(options.restartsAfterWorkload === true ? { restartsAfterWorkload: true } : {}),
       replicaState: { checkpointEntries: 4, keyValue: { keys: 4000, partitions } },
       traceSends: false,
       onEvent: (event) => events.push(event),
@@ -118,12 +127,18 @@ describe("amnesia on real processes", () => {
   it("crash mode: the leader killed and restarted empty installs its group's checkpoint over real links and catches up; nothing lost or duplicated, one root", {
     timeout: 180_000,
   }, async () => {
-    const row = await runRecoveryCaseNet(PLAN, 4000, "crash", "leader", {
+    // Each step waits for the one before: the kill for the group's truncation, the restart for
+    // the kill, and the end of the workload (its duration a cap) for the restart and 60 more
+    // multicasts, so the restarted leader has new ones to catch up with however late it is back.
+    const row = await runRecoveryCaseNet({ ...PLAN, durationMs: 60_000 }, 4000, "crash", "leader", {
       ...OPTIONS,
       ...killAfterTruncation(PLAN.checkpointEntries),
+      workloadEndsAfterCrashes: 60,
     });
     expect(row.violations).toBe(0);
     expect(row.completed).toBe(row.multicasts);
+    // Ended by the runner after the restart, not at the cap.
+    expect(row.multicasts).toBeLessThan(2 * 3600);
     expect(row.installMs).not.toBeNull();
     expect(row.caughtUpMs).not.toBeNull();
     // The key-value partitions (4,000 values of up to 16 characters) and the group's state.
@@ -142,7 +157,8 @@ describe("amnesia on real processes", () => {
       // A closed loop of one multicast per client at a time: a decided position then holds at
       // most two, so the group gets past its second checkpoint (the kill's precondition) however
       // a loaded machine batches; an open loop's backlog may fit in fewer positions than that.
-      workload: { ...base.workload, loop: "closed", outstanding: 1, thinkMs: 20, multicastsPerClient: 150 },
+      // Its count is a cap: the runner ends it 30 multicasts after the restart.
+      workload: { ...base.workload, loop: "closed", outstanding: 1, thinkMs: 20, multicastsPerClient: 1000 },
       // a/3 orders correctly but corrupts every partition it serves; a/2 crashes with amnesia.
       byzantine: [{ proc: "a/3", strategy: "corrupt-state" }],
       faults: {
@@ -154,12 +170,14 @@ describe("amnesia on real processes", () => {
     const run = await runCluster(spec, {
       ...OPTIONS,
       ...killAfterTruncation(4),
+      workloadEndsAfterCrashes: 30,
       replicaState: { checkpointEntries: 4, keyValue: { keys: 4000, partitions: 64 } },
       traceSends: false,
       onEvent: (event) => events.push(event),
     });
     expect(run.sim.stoppedBy, positionsNow(run)).toBe("drained");
     expect(run.sim.completed).toBe(run.sim.multicasts);
+    expect(run.sim.multicasts, "ended by the runner after the restart").toBeLessThan(2 * 1000);
     expect(checkRun(events, { liveness: true }).violations.map((violation) => violation.message)).toEqual([]);
     const faults = events.flatMap((event) =>
       event.ev === "fault" && event.proc === "a/2" ? [event.kind] : [],
@@ -182,9 +200,10 @@ describe("amnesia on real processes", () => {
     const base = recoverySpec(PLAN, 4000, "byzantine", "follower");
     const spec: SystemSpec = {
       ...base,
-      // A closed loop: a loaded machine slows the workload as it slows the restarts, so the
-      // replica still has multicasts to catch up with after its second restart.
-      workload: { ...base.workload, loop: "closed", outstanding: 1, thinkMs: 20, multicastsPerClient: 150 },
+      // A closed loop whose count is a cap: the runner ends it 30 multicasts after the second
+      // restart is back, so the replica has multicasts to catch up with after it however late a
+      // loaded machine runs the steps (each waits for the one before).
+      workload: { ...base.workload, loop: "closed", outstanding: 1, thinkMs: 20, multicastsPerClient: 1000 },
       faults: {
         crashes: [
           // The runner strikes the second crash only once the first restart is back.
@@ -194,7 +213,14 @@ describe("amnesia on real processes", () => {
         partitions: [],
       },
     };
-    const { run, events, logs: log } = await runJournalled(spec, "amcast-amnesia-durable-", 64, "a_2.log");
+    const {
+      run,
+      events,
+      logs: log,
+    } = await runJournalled(spec, "amcast-amnesia-durable-", 64, "a_2.log", {
+      workloadEndsAfterCrashes: 30,
+    });
+    expect(run.sim.multicasts, "ended by the runner after the second restart").toBeLessThan(2 * 1000);
     expectDrainedAndClean(run, events);
     const faults = events.flatMap((event) =>
       event.ev === "fault" && event.proc === "a/2" ? [event.kind] : [],
@@ -276,12 +302,13 @@ describe("amnesia on real processes", () => {
     it(`Byzantine mode, a journal of ${kind === "decided" ? "decided positions" : "every input"}: a replica killed mid-workload and restarted from it after the workload ended catches up; one state`, {
       timeout: 180_000,
     }, async () => {
-      // a/2 down from 1.5 s to 6 s; the workload ends at 4.5 s, so no new work reaches it after
-      // its restart. What its peers owed it comes again over the renumbered links, and its own
-      // status question (asked after the replay: group's replication test) tells it how far the
-      // group got.
+      // a/2 down from 1.5 s until the workload ended (the runner's `restartsAfterWorkload`; the
+      // open loop's arrivals end at 4.5 s, later on a loaded machine), so no new work reaches it
+      // after its restart. What its peers owed it comes again over the renumbered links, and its
+      // own status question (asked after the replay: group's replication test) tells it how far
+      // the group got.
       const base = recoverySpec(
-        { ...PLAN, crashKind: "durable", crashAtMs: 1500, pauseMs: 4500 },
+        { ...PLAN, crashKind: "durable", crashAtMs: 1500, pauseMs: 500 },
         4000,
         "byzantine",
         "follower",
@@ -293,13 +320,10 @@ describe("amnesia on real processes", () => {
           partitions: [],
         },
       };
-      const { run, events, logs } = await runJournalled(
-        spec,
-        `amcast-after-${kind}-`,
-        16,
-        "a_2.log",
-        kind === "decided",
-      );
+      const { run, events, logs } = await runJournalled(spec, `amcast-after-${kind}-`, 16, "a_2.log", {
+        truncate: kind === "decided",
+        restartsAfterWorkload: true,
+      });
       expectDrainedAndClean(run, events);
       // Restarted from its journal, not empty. With decided positions, a kill right after a
       // checkpoint leaves none after it to replay: the checkpoint is then all it starts from.

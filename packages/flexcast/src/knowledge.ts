@@ -18,92 +18,194 @@ import type { HistoryEntry, HistoryWindow, Position } from "./messages.js";
  * dropping is a cut at the front. The periodic flush (rule 7) guarantees both cuts advance.
  */
 
-/**
- * Slot space for `pairs` (history owner, offset) pairs, zeroed (literals for the usual few). A
- * vertex gets room once for every history it can join here (`Knowledge.historiesOf`), so an
- * append writes into it and a collection shifts within it: no array per append or drop (they
- * outlived young collections and were most of the history's garbage).
- */
-function slotSpace(pairs: number): number[] {
-  switch (pairs) {
-    case 1:
-      return [0, 0];
-    case 2:
-      return [0, 0, 0, 0];
-    case 3:
-      return [0, 0, 0, 0, 0, 0];
-    default: {
-      const slots: number[] = [];
-      for (let at = 0; at < 2 * pairs; at += 1) slots.push(0);
-      return slots;
-    }
-  }
-}
+/** Bits of `Vertex.flags`. */
+const TO_ME = 1;
+const DELIVERED = 2;
+const DEAD = 4;
+const CLEAR = 8;
+const DESTINATIONS_ABOVE = 16;
+/** `Vertex.flags` holds the flags in its low bits and the slot count above them. */
+const FLAG_BITS = 5;
+const FLAGS_MASK = (1 << FLAG_BITS) - 1;
+/** `Vertex.counts` holds the appearances in its low 16 bits and the joins above them. */
+const COUNT_BITS = 16;
+const COUNT_MASK = (1 << COUNT_BITS) - 1;
+/** Counts of histories (at most one per group) fit in COUNT_BITS. */
+const GROUPS_MAX = COUNT_MASK;
 
-/** A message of the graph and where it sits in the known histories. */
+/**
+ * A message of the graph and where it sits in the known histories. There is one per retained
+ * message at every group below its destinations, so these are many — at 48 groups hundreds of
+ * thousands, most of them outliving young collections — and every field counts: the flags share
+ * one number, and the first two places (most messages have two destinations, so a vertex joins
+ * at most two histories) are fields rather than an array of their own, which was a second object
+ * per vertex, a second cache line to read at every step of a graph walk, and a third of the bytes.
+ */
 export class Vertex {
   readonly entry: HistoryEntry;
-  /** Addressed to this group. */
-  readonly toMe: boolean;
-  delivered = false;
-  /** Reaches a message this group delivered (see the class comment). */
-  dead = false;
+  /** TO_ME, DELIVERED, DEAD, CLEAR, DESTINATIONS_ABOVE (see the accessors), and `slotCount`. */
+  private flags: number;
+  /** `appearances` and `joins`. */
+  private counts: number;
   /** Number of the last graph search that visited this vertex. */
   searched = 0;
+  /**
+   * Where each retained entry of this message sits: `slotCount` pairs (history owner, absolute
+   * offset) in the order the entries joined (searches follow it, so it steers which blocker a
+   * search finds): the first two in `owner0`/`index0` and `owner1`/`index1`, the others flat in
+   * `more`, made once with room for every further history the message can join here
+   * (`Knowledge.historiesOf`): no array per append or drop.
+   */
+  private owner0 = 0;
+  private index0 = 0;
+  private owner1 = 0;
+  private index1 = 0;
+  private more: number[] | null = null;
+
+  constructor(entry: HistoryEntry, toMe: boolean, slotPairs: number) {
+    if (!(slotPairs <= GROUPS_MAX)) assert(false, `a vertex joins at most ${GROUPS_MAX} histories`);
+    this.entry = entry;
+    this.flags = toMe ? TO_ME : 0;
+    this.counts = slotPairs << COUNT_BITS;
+  }
+
+  /** Number of slots: retained entries of this message. */
+  get slotCount(): number {
+    return this.flags >>> FLAG_BITS;
+  }
+
+  set slotCount(value: number) {
+    this.flags = (this.flags & FLAGS_MASK) | (value << FLAG_BITS);
+  }
+
+  /** Histories this message has joined here, retained or not (see `Knowledge.tombstones`). */
+  get appearances(): number {
+    return this.counts & COUNT_MASK;
+  }
+
+  set appearances(value: number) {
+    if (!(value <= COUNT_MASK)) assert(false, `${this.entry.id} joined more histories than there are`);
+    this.counts = (this.counts & ~COUNT_MASK) | value;
+  }
+
+  /** Histories held here that this message joins in the end (`Knowledge.historiesOf`). */
+  get joins(): number {
+    return this.counts >>> COUNT_BITS;
+  }
+
+  /** Addressed to this group. */
+  get toMe(): boolean {
+    return (this.flags & TO_ME) !== 0;
+  }
+
+  get delivered(): boolean {
+    return (this.flags & DELIVERED) !== 0;
+  }
+
+  set delivered(value: boolean) {
+    this.flags = value ? this.flags | DELIVERED : this.flags & ~DELIVERED;
+  }
+
+  /** Reaches a message this group delivered (see the class comment of the module). */
+  get dead(): boolean {
+    return (this.flags & DEAD) !== 0;
+  }
+
+  set dead(value: boolean) {
+    this.flags = value ? this.flags | DEAD : this.flags & ~DEAD;
+  }
+
   /**
    * Known clear: no undelivered message for this group is this one or precedes it. Set on what a
    * search that found no blocker walked through; taken back when an append may have brought one
    * (see `append`). Only with garbage collection (the naive reference searches everything).
    */
-  clear = false;
-  /**
-   * Where each retained entry of this message sits: pairs (history owner, absolute offset), flat,
-   * in `slots[0 .. slotEnd)`, in the order the entries joined (searches follow it, so it steers
-   * which blocker a search finds). The array has room for every history the message can join
-   * here (see `slotSpace`): a vertex has a few, and there is one per retained message at every
-   * group below its destinations, so these are many.
-   */
-  slots: number[];
-  slotEnd = 0;
-  /** Histories this message has joined here, retained or not (see `Knowledge.tombstones`). */
-  appearances = 0;
-  /** Histories held here that this message joins in the end (`Knowledge.historiesOf`). */
-  readonly joins: number;
+  get clear(): boolean {
+    return (this.flags & CLEAR) !== 0;
+  }
+
+  set clear(value: boolean) {
+    this.flags = value ? this.flags | CLEAR : this.flags & ~CLEAR;
+  }
+
   /**
    * Every destination is above this group: rule 4 counts no group of it (only groups below count).
    * Kept here so that marking it dead need not read the entry.
    */
-  destinationsAbove = false;
+  get destinationsAbove(): boolean {
+    return (this.flags & DESTINATIONS_ABOVE) !== 0;
+  }
 
-  constructor(entry: HistoryEntry, toMe: boolean, slotPairs: number) {
-    this.entry = entry;
-    this.toMe = toMe;
-    this.joins = slotPairs;
-    this.slots = slotSpace(slotPairs);
+  set destinationsAbove(value: boolean) {
+    this.flags = value ? this.flags | DESTINATIONS_ABOVE : this.flags & ~DESTINATIONS_ABOVE;
+  }
+
+  /** The history owner of slot `slot` (< `slotCount`). */
+  slotOwner(slot: number): Position {
+    return slot === 0
+      ? this.owner0
+      : slot === 1
+        ? this.owner1
+        : ((this.more as number[])[2 * slot - 4] as number);
+  }
+
+  /** The absolute offset in its history of slot `slot` (< `slotCount`). */
+  slotIndex(slot: number): number {
+    return slot === 0
+      ? this.index0
+      : slot === 1
+        ? this.index1
+        : ((this.more as number[])[2 * slot - 3] as number);
+  }
+
+  private setSlot(slot: number, owner: Position, index: number): void {
+    if (slot === 0) {
+      this.owner0 = owner;
+      this.index0 = index;
+    } else if (slot === 1) {
+      this.owner1 = owner;
+      this.index1 = index;
+    } else {
+      // Room was made for every history the message can join here; more would be a second entry
+      // in one history, which the caller's checks rule out. Grown all the same rather than lost.
+      let more = this.more;
+      if (more === null) {
+        // Made at its size (pushes would first make room for 16 and grow from there): a flush's
+        // vertex joins the history of every group from its issuer to this one.
+        const length = Math.max(2, 2 * (this.joins - 2));
+        more = new Array<number>(length);
+        for (let at = 0; at < length; at += 1) more[at] = 0;
+        this.more = more;
+      }
+      while (more.length < 2 * slot - 2) more.push(0);
+      more[2 * slot - 4] = owner;
+      more[2 * slot - 3] = index;
+    }
   }
 
   /** Records the entry at absolute offset `index` of history `owner` as this vertex's next slot. */
   addSlot(owner: Position, index: number): void {
-    const end = this.slotEnd;
-    // Room was made for every history the message can join here; more would be a second entry
-    // in one history, which the caller's checks rule out. Grown all the same rather than lost.
-    if (end === this.slots.length) this.slots = [...this.slots, 0, 0];
-    this.slots[end] = owner;
-    this.slots[end + 1] = index;
-    this.slotEnd = end + 2;
+    this.setSlot(this.slotCount, owner, index);
+    this.slotCount += 1;
   }
 
   /** Removes the slot of history `owner` (which it has), the others keeping their order. */
   dropSlot(owner: Position): void {
-    const slots = this.slots;
-    const end = this.slotEnd;
-    let at = 0;
-    while (at < end && slots[at] !== owner) at += 2;
-    if (!(at < end)) assert(false, `${this.entry.id} has no entry in ${owner}'s history to drop`);
-    for (let from = at + 2; from < end; from += 1) slots[from - 2] = slots[from] as number;
-    this.slotEnd = end - 2;
+    const count = this.slotCount;
+    let slot = 0;
+    while (slot < count && this.slotOwner(slot) !== owner) slot += 1;
+    if (!(slot < count)) assert(false, `${this.entry.id} has no entry in ${owner}'s history to drop`);
+    for (let from = slot + 1; from < count; from += 1)
+      this.setSlot(from - 1, this.slotOwner(from), this.slotIndex(from));
+    this.slotCount = count - 1;
   }
 }
+
+/** The window list of a message that carries nothing new (never changed: windows are read only). */
+const NO_WINDOWS: readonly HistoryWindow[] = [];
+
+/** Longest stretch `History.slice` makes at its size. */
+const STRETCH_PREALLOCATED_MAX = 4096;
 
 /** Capacity of a history's rings when it starts (a power of two). */
 const RING_CAPACITY_MIN = 16;
@@ -202,12 +304,34 @@ export class History {
   }
 
   push(entry: HistoryEntry, vertex: Vertex): number {
-    if (this.count > this.mask) this.resize(2 * (this.mask + 1));
+    if (this.count > this.mask) this.grow();
     const index = this.base + this.count;
     this.entries[index & this.mask] = entry;
     this.vertices[index & this.mask] = vertex;
     this.count += 1;
     return index;
+  }
+
+  /**
+   * Doubles the full rings. Each is concatenated with itself (one allocation of the exact size: an
+   * empty ring built place by place was reallocated as it grew, and at 48 groups the rings' growth
+   * was a tenth of all the bytes a run allocated); every retained entry then sits at its new place
+   * in one of the two copies, and the other copy's place is emptied.
+   */
+  private grow(): void {
+    const capacity = this.mask + 1;
+    const mask = 2 * capacity - 1;
+    const entries = this.entries.concat(this.entries);
+    const vertices = this.vertices.concat(this.vertices);
+    // Full: the retained entries take every place once, so this empties every stale copy.
+    for (let index = this.base; index < this.base + this.count; index += 1) {
+      const stale = (index & mask) ^ capacity;
+      entries[stale] = undefined;
+      vertices[stale] = undefined;
+    }
+    this.entries = entries;
+    this.vertices = vertices;
+    this.mask = mask;
   }
 
   /** Moves the retained entries into rings of `capacity` (a power of two, at least `count`). */
@@ -235,9 +359,12 @@ export class History {
     if (from < this.base) assert(false, `history of ${this.owner} cut at ${this.base}, asked from ${from}`);
     const end = this.end;
     if (from !== this.lastSliceFrom || end !== this.lastSliceEnd) {
-      const stretch: HistoryEntry[] = [];
+      // Made at its size (one grown by pushes starts with room for 16; most stretches are short),
+      // but a long one by pushes: an array made at a size in the hundred thousands is a dictionary.
+      const length = end - from;
+      const stretch = length <= STRETCH_PREALLOCATED_MAX ? new Array<HistoryEntry>(length) : [];
       for (let index = from; index < end; index += 1)
-        stretch.push(this.entries[index & this.mask] as HistoryEntry);
+        stretch[index - from] = this.entries[index & this.mask] as HistoryEntry;
       this.lastSlice = stretch;
       this.lastSliceFrom = from;
       this.lastSliceEnd = end;
@@ -320,11 +447,15 @@ export class Knowledge {
    * (rule 4: a notified message that follows one of them in a history follows its epoch's flush).
    */
   private readonly flushMarks: FlushMark[][];
-  /** `sent[a][d - self - 1]`: how much of history a has been sent to descendant d. */
-  private readonly sent: number[][];
   /**
-   * `sentToAll[a]`: how much of history a has been sent to every descendant (the minimum of
-   * `sent[a]`), and `atMinimum[a]` how many descendants are at that minimum: kept as windows go
+   * `sentTo[d - self - 1][a]`: how much of history a has been sent to descendant d. By descendant
+   * first: a window list for d reads one array front to back (one per history, at 48 groups up to
+   * 48 arrays, was a cache line each per message sent).
+   */
+  private readonly sentTo: number[][];
+  /**
+   * `sentToAll[a]`: how much of history a has been sent to every descendant (the minimum over
+   * `sentTo`), and `atMinimum[a]` how many descendants are at that minimum: kept as windows go
    * out, so a garbage-collection pass does not scan every descendant of every history.
    */
   private readonly sentToAll: number[];
@@ -348,22 +479,40 @@ export class Knowledge {
   private search = 0;
   /** Retained entries over all histories (kept as entries come and go). */
   private retained = 0;
-  /** Scratch stack of the graph walks (they never nest), and what a search walked through. */
+  /**
+   * Scratch stack of the graph walks (they never nest), and what a search walked through: each
+   * walk fills them from the start and keeps its own count. Never cut short (an array's length
+   * set to 0 lets its store go, and one that shrinks gives it back in pops), so a walk allocates
+   * nothing once they are as long as the longest walk; what a walk left behind is overwritten by
+   * the next (or dropped before a snapshot).
+   */
   private readonly stack: Vertex[] = [];
   private readonly walked: Vertex[] = [];
-  /** Something may be collectable: a dead prefix grew or a window was sent since the last pass. */
-  private collectable = false;
+  /**
+   * `collectDue[a]`: history a's cut (rule 7) may have moved since the last garbage-collection
+   * pass — its dead prefix grew or every descendant has now been sent more of it — and
+   * `collectDueAny` whether any is. A pass looks at those histories only: looking at every one
+   * after every step read one object per history (at 48 groups up to 48, most of them cold).
+   */
+  private readonly collectDue: boolean[];
+  private collectDueAny = false;
+  /**
+   * `ends[a]`: the end of history a (`History.end`), kept here as entries join, so that building
+   * a window list reads this array rather than every history object.
+   */
+  private readonly ends: number[];
 
   constructor(self: Position, groupCount: number, collectGarbage: boolean) {
     assert(self >= 0 && self < groupCount, "a position in the order");
+    assert(groupCount <= GROUPS_MAX, `at most ${GROUPS_MAX} groups`);
     this.self = self;
     this.groupCount = groupCount;
     this.collect = collectGarbage;
     this.histories = Array.from({ length: self + 1 }, (_, owner) => new History(owner));
     this.deadSeenEpoch = Array.from({ length: groupCount }, () => -1);
     this.flushMarks = Array.from({ length: self }, () => []);
-    this.sent = Array.from({ length: self + 1 }, () =>
-      Array.from({ length: groupCount - self - 1 }, () => 0),
+    this.sentTo = Array.from({ length: groupCount - self - 1 }, () =>
+      Array.from({ length: self + 1 }, () => 0),
     );
     // With no descendant, everything counts as sent to all of them.
     const descendants = groupCount - self - 1;
@@ -371,6 +520,8 @@ export class Knowledge {
       descendants === 0 ? Number.POSITIVE_INFINITY : 0,
     );
     this.atMinimum = Array.from({ length: self + 1 }, () => descendants);
+    this.collectDue = Array.from({ length: self + 1 }, () => false);
+    this.ends = Array.from({ length: self + 1 }, () => 0);
   }
 
   get mine(): History {
@@ -442,24 +593,28 @@ export class Knowledge {
       const search = this.search;
       vertex.searched = search;
       const stack = this.stack;
-      if (stack.length > 0) stack.length = 0;
-      stack.push(vertex);
-      for (let current = stack.pop(); current !== undefined && open > 0; current = stack.pop()) {
+      stack[0] = vertex;
+      let top = 1;
+      while (top > 0 && open > 0) {
+        top -= 1;
+        const current = stack[top] as Vertex;
         if (current !== vertex && current.entry.flush !== true)
           for (const group of current.entry.dst) if (this.markTarget(group, last, dst, targets)) open -= 1;
-        const slots = current.slots;
-        const slotEnd = current.slotEnd;
-        for (let at = 0; at < slotEnd; at += 2) {
-          const index = slots[at + 1] as number;
+        const slotCount = current.slotCount;
+        for (let slot = 0; slot < slotCount; slot += 1) {
+          const index = current.slotIndex(slot);
           if (index === 0) continue;
-          const history = this.histories[slots[at] as number] as History;
+          const history = this.histories[current.slotOwner(slot)] as History;
           let dead = index - 1 < history.collected;
           if (!dead) {
             const before = history.before(index) as Vertex;
             if (before.searched === search) continue;
             before.searched = search;
             if (before.dead) dead = true;
-            else stack.push(before);
+            else {
+              stack[top] = before;
+              top += 1;
+            }
           }
           if (dead && !reachesDead) {
             reachesDead = true;
@@ -501,11 +656,10 @@ export class Knowledge {
   epochBefore(vertex: Vertex | undefined): number {
     if (vertex === undefined) return 0;
     let latest = 0;
-    const slots = vertex.slots;
-    const slotEnd = vertex.slotEnd;
-    for (let at = 0; at < slotEnd; at += 2) {
-      const history = this.histories[slots[at] as number] as History;
-      const index = slots[at + 1] as number;
+    const slotCount = vertex.slotCount;
+    for (let slot = 0; slot < slotCount; slot += 1) {
+      const history = this.histories[vertex.slotOwner(slot)] as History;
+      const index = vertex.slotIndex(slot);
       if (history.owner === this.self || index < history.collected) continue;
       const marks = this.flushMarks[history.owner] as FlushMark[];
       for (let at = marks.length - 1; at >= 0; at -= 1) {
@@ -521,7 +675,7 @@ export class Knowledge {
 
   /**
    * Before a snapshot: every history's array space before its retained part, and the walks'
-   * scratch stacks (each walk empties them first), are let go; no decision changes.
+   * scratch stacks (each walk overwrites them from the start), are let go; no decision changes.
    */
   compactStorage(): void {
     for (const history of this.histories) history.compactStorage();
@@ -601,6 +755,7 @@ export class Knowledge {
   private join(owner: Position, history: History, entry: HistoryEntry, vertex: Vertex): Vertex {
     if (!entry.dst.includes(owner)) assert(false, `${owner} delivered ${entry.id}, not addressed to it`);
     const index = history.push(entry, vertex);
+    this.ends[owner] = index + 1;
     this.retained += 1;
     vertex.addSlot(owner, index);
     vertex.appearances += 1;
@@ -619,7 +774,7 @@ export class Knowledge {
     }
     if (vertex.dead) {
       history.deadEnd = index + 1;
-      this.collectable = true;
+      this.markCollectDue(owner);
       const before = history.before(index);
       if (before !== undefined) this.markDead(before);
     }
@@ -642,11 +797,11 @@ export class Knowledge {
     if (vertex.delivered) assert(false, `${vertex.entry.id} delivered twice`);
     if (!vertex.toMe) assert(false, `${vertex.entry.id} is not addressed to ${this.self}`);
     if (this.collect && vertex.dead) assert(false, `${vertex.entry.id} reaches a delivered message: a cycle`);
-    const slots = vertex.slots;
-    const slotEnd = vertex.slotEnd;
-    for (let at = 0; at < slotEnd; at += 2) {
-      assert(slots[at] !== this.self, "an undelivered message is not in this group's history");
-      (this.histories[slots[at] as number] as History).markDeliveredToMe(slots[at + 1] as number);
+    const slotCount = vertex.slotCount;
+    for (let slot = 0; slot < slotCount; slot += 1) {
+      const owner = vertex.slotOwner(slot);
+      assert(owner !== this.self, "an undelivered message is not in this group's history");
+      (this.histories[owner] as History).markDeliveredToMe(vertex.slotIndex(slot));
     }
     vertex.delivered = true;
     // The vertex is at hand: no lookup by id.
@@ -658,11 +813,10 @@ export class Knowledge {
   /** Rule 4: this group delivered `flush`, which starts a new epoch (see `deadSeenEpoch`). */
   private startEpoch(flush: Vertex): void {
     this.flushEpoch += 1;
-    const slots = flush.slots;
-    const slotEnd = flush.slotEnd;
-    for (let at = 0; at < slotEnd; at += 2) {
-      const owner = slots[at] as number;
-      const index = slots[at + 1] as number;
+    const slotCount = flush.slotCount;
+    for (let slot = 0; slot < slotCount; slot += 1) {
+      const owner = flush.slotOwner(slot);
+      const index = flush.slotIndex(slot);
       if (owner === this.self) continue;
       const marks = this.flushMarks[owner] as FlushMark[];
       const last = marks[marks.length - 1];
@@ -673,23 +827,30 @@ export class Knowledge {
 
   private markDead(start: Vertex): void {
     const stack = this.stack;
-    if (stack.length > 0) stack.length = 0; // an early return may leave some
-    stack.push(start);
-    for (let vertex = stack.pop(); vertex !== undefined; vertex = stack.pop()) {
+    stack[0] = start;
+    let top = 1;
+    while (top > 0) {
+      top -= 1;
+      const vertex = stack[top] as Vertex;
       if (vertex.dead) continue;
       vertex.dead = true;
       // Rule 4 reads the epochs of groups below this one only.
       if (!vertex.destinationsAbove && vertex.entry.flush !== true)
         for (const group of vertex.entry.dst) this.deadSeenEpoch[group] = this.flushEpoch;
-      this.collectable = true;
-      const slots = vertex.slots;
-      const slotEnd = vertex.slotEnd;
-      for (let at = 0; at < slotEnd; at += 2) {
-        const history = this.histories[slots[at] as number] as History;
-        const index = slots[at + 1] as number;
-        if (index + 1 > history.deadEnd) history.deadEnd = index + 1;
+      const slotCount = vertex.slotCount;
+      for (let slot = 0; slot < slotCount; slot += 1) {
+        const owner = vertex.slotOwner(slot);
+        const history = this.histories[owner] as History;
+        const index = vertex.slotIndex(slot);
+        if (index + 1 > history.deadEnd) {
+          history.deadEnd = index + 1;
+          this.markCollectDue(owner);
+        }
         const before = history.before(index);
-        if (before !== undefined) stack.push(before);
+        if (before !== undefined) {
+          stack[top] = before;
+          top += 1;
+        }
       }
     }
   }
@@ -700,16 +861,20 @@ export class Knowledge {
    */
   private unclearFrom(start: Vertex): void {
     const stack = this.stack;
-    if (stack.length > 0) stack.length = 0; // an early return may leave some
-    stack.push(start);
-    for (let vertex = stack.pop(); vertex !== undefined; vertex = stack.pop()) {
+    stack[0] = start;
+    let top = 1;
+    while (top > 0) {
+      top -= 1;
+      const vertex = stack[top] as Vertex;
       if (!vertex.clear) continue;
       vertex.clear = false;
-      const slots = vertex.slots;
-      const slotEnd = vertex.slotEnd;
-      for (let at = 0; at < slotEnd; at += 2) {
-        const after = (this.histories[slots[at] as number] as History).after(slots[at + 1] as number);
-        if (after?.clear === true) stack.push(after);
+      const slotCount = vertex.slotCount;
+      for (let slot = 0; slot < slotCount; slot += 1) {
+        const after = (this.histories[vertex.slotOwner(slot)] as History).after(vertex.slotIndex(slot));
+        if (after?.clear === true) {
+          stack[top] = after;
+          top += 1;
+        }
       }
     }
   }
@@ -729,66 +894,88 @@ export class Knowledge {
     const search = this.search;
     vertex.searched = search;
     const stack = this.stack;
-    if (stack.length > 0) stack.length = 0; // an early return may leave some
-    stack.push(vertex);
+    stack[0] = vertex;
+    let top = 1;
     const walked = this.walked;
-    if (walked.length > 0) walked.length = 0;
-    for (let current = stack.pop(); current !== undefined; current = stack.pop()) {
+    let walkedCount = 0;
+    while (top > 0) {
+      top -= 1;
+      const current = stack[top] as Vertex;
       if (current !== vertex) {
         if (this.collect && (current.dead || current.clear)) continue;
         if (current.toMe && !current.delivered) return current.entry.id;
       }
-      if (this.collect) walked.push(current);
-      const slots = current.slots;
-      const slotEnd = current.slotEnd;
-      for (let at = 0; at < slotEnd; at += 2) {
-        const before = (this.histories[slots[at] as number] as History).before(slots[at + 1] as number);
+      if (this.collect) {
+        walked[walkedCount] = current;
+        walkedCount += 1;
+      }
+      const slotCount = current.slotCount;
+      for (let slot = 0; slot < slotCount; slot += 1) {
+        const before = (this.histories[current.slotOwner(slot)] as History).before(current.slotIndex(slot));
         if (before !== undefined && before.searched !== search) {
           before.searched = search;
-          stack.push(before);
+          stack[top] = before;
+          top += 1;
         }
       }
     }
     // Nothing undelivered for this group precedes `vertex`: all it walked through is clear, and
     // so is `vertex` unless it is itself such a message (a queue head being checked).
-    for (const walkedVertex of walked) walkedVertex.clear = true;
+    for (let at = 0; at < walkedCount; at += 1) (walked[at] as Vertex).clear = true;
     if (vertex.toMe && !vertex.delivered) vertex.clear = false;
     return undefined;
   }
 
   /** Rule 1: the windows for descendant `to`: every history from what `to` was sent before. */
-  windowsFor(to: Position): HistoryWindow[] {
+  windowsFor(to: Position): readonly HistoryWindow[] {
     if (!(to > this.self && to < this.groupCount)) assert(false, `${this.self} sends down to ${to}`);
-    const windows: HistoryWindow[] = [];
-    for (const history of this.histories) {
-      const sent = this.sent[history.owner] as number[];
-      const from = sent[to - this.self - 1] as number;
-      const end = history.end;
+    const sent = this.sentTo[to - this.self - 1] as number[];
+    // Counted first, so that the list is made at its size: one grown by pushes starts with room
+    // for 16, and every message sent carries one (most hold one or two windows).
+    const ends = this.ends;
+    const owners = ends.length;
+    let count = 0;
+    for (let owner = 0; owner < owners; owner += 1)
+      if ((ends[owner] as number) > (sent[owner] as number)) count += 1;
+    if (count === 0) return NO_WINDOWS;
+    const windows = new Array<HistoryWindow>(count);
+    let at = 0;
+    for (let owner = 0; owner < owners; owner += 1) {
+      const from = sent[owner] as number;
+      const end = ends[owner] as number;
       if (end > from) {
-        windows.push({ group: history.owner, from, entries: history.slice(from) });
-        sent[to - this.self - 1] = end;
-        if (from === this.sentToAll[history.owner]) this.leftMinimum(history.owner);
-        this.collectable = true;
+        windows[at] = { group: owner, from, entries: (this.histories[owner] as History).slice(from) };
+        at += 1;
+        sent[owner] = end;
+        if (from === this.sentToAll[owner]) this.leftMinimum(owner);
       }
     }
     return windows;
   }
 
-  /** A descendant's `sent` of history `owner` moved up from the minimum. */
+  /** A descendant's `sentTo` of history `owner` moved up from the minimum. */
   private leftMinimum(owner: Position): void {
     const left = (this.atMinimum[owner] as number) - 1;
     this.atMinimum[owner] = left;
     if (left > 0) return;
     let minimum = Number.POSITIVE_INFINITY;
     let count = 0;
-    for (const sent of this.sent[owner] as number[]) {
+    for (const sentTo of this.sentTo) {
+      const sent = sentTo[owner] as number;
       if (sent < minimum) {
         minimum = sent;
         count = 1;
       } else if (sent === minimum) count += 1;
     }
+    // Only a higher minimum can move the cut (it never falls: sent counts only grow).
+    if (minimum > (this.sentToAll[owner] as number)) this.markCollectDue(owner);
     this.sentToAll[owner] = minimum;
     this.atMinimum[owner] = count;
+  }
+
+  private markCollectDue(owner: Position): void {
+    this.collectDue[owner] = true;
+    this.collectDueAny = true;
   }
 
   /** How many histories held here a message joins in the end: those of its destinations at or above this group. */
@@ -800,9 +987,14 @@ export class Knowledge {
 
   /** Rule 7: drops every history prefix that is dead here and already sent to every descendant. */
   collectGarbage(): void {
-    if (!this.collectable) return;
-    this.collectable = false;
-    for (const history of this.histories) {
+    if (!this.collectDueAny) return;
+    this.collectDueAny = false;
+    const due = this.collectDue;
+    // In the order of the histories, as when every one was looked at: the same drops in the same order.
+    for (let owner = 0; owner < due.length; owner += 1) {
+      if (!due[owner]) continue;
+      due[owner] = false;
+      const history = this.histories[owner] as History;
       if (history.deadEnd <= history.collected) continue;
       const cut = Math.min(history.deadEnd, this.sentToAll[history.owner] as number);
       if (cut <= history.collected) continue;
@@ -816,7 +1008,7 @@ export class Knowledge {
           assert(false, `${vertex.entry.id} is dead but not delivered`);
         // Its slot in this history goes; the others keep their order.
         vertex.dropSlot(history.owner);
-        if (vertex.slotEnd === 0) {
+        if (vertex.slotCount === 0) {
           this.vertices.delete(vertex.entry.id);
           if (vertex.appearances < vertex.joins) this.tombstones.set(vertex.entry.id, vertex.appearances);
         }

@@ -127,14 +127,26 @@ describe("FlexCast group logic", () => {
   });
 
   it("a vertex's slots keep their order when one is dropped, and it takes more than it made room for", () => {
-    const vertex = new Vertex({ id: "m", dst: [0, 1, 2] }, false, 2);
+    const slotsOf = (vertex: Vertex): number[] =>
+      Array.from({ length: vertex.slotCount }, (_, slot) => [
+        vertex.slotOwner(slot),
+        vertex.slotIndex(slot),
+      ]).flat();
+    const vertex = new Vertex({ id: "m", dst: [0, 1, 2, 3] }, false, 3);
     vertex.addSlot(2, 7);
     vertex.addSlot(0, 3);
-    vertex.addSlot(1, 5); // beyond the room made: grown, not lost
-    vertex.dropSlot(2);
-    expect(vertex.slots.slice(0, vertex.slotEnd)).toEqual([0, 3, 1, 5]);
+    vertex.addSlot(1, 5);
+    vertex.addSlot(3, 9); // beyond the room made: grown, not lost
+    expect(slotsOf(vertex)).toEqual([2, 7, 0, 3, 1, 5, 3, 9]);
+    vertex.dropSlot(2); // the first: the others move up, out of the spare room too
+    expect(slotsOf(vertex)).toEqual([0, 3, 1, 5, 3, 9]);
     vertex.dropSlot(1);
-    expect(vertex.slots.slice(0, vertex.slotEnd)).toEqual([0, 3]);
+    expect(slotsOf(vertex)).toEqual([0, 3, 3, 9]);
+    vertex.addSlot(2, 11);
+    expect(slotsOf(vertex)).toEqual([0, 3, 3, 9, 2, 11]);
+    vertex.dropSlot(0);
+    vertex.dropSlot(2);
+    expect(slotsOf(vertex)).toEqual([3, 9]);
     expect(() => vertex.dropSlot(1)).toThrow(/no entry in 1's history/);
   });
 
@@ -145,11 +157,11 @@ describe("FlexCast group logic", () => {
     const y: HistoryEntry = { id: "y", dst: [1, 4] };
     knowledge.merge(2, [{ group: 0, from: 0, entries: [x] }]);
     const vertexOfX = knowledge.vertex("x");
-    expect(vertexOfX?.slotEnd).toBe(2);
+    expect(vertexOfX?.slotCount).toBe(1);
     knowledge.merge(2, [{ group: 1, from: 0, entries: [x, y] }]);
     // x's entry in 1's history joined the vertex its lca's entry made: one vertex, two slots.
     expect(knowledge.vertex("x")).toBe(vertexOfX);
-    expect(vertexOfX?.slotEnd).toBe(4);
+    expect(vertexOfX?.slotCount).toBe(2);
     expect(knowledge.histories[1]?.vertexAt(0)).toBe(vertexOfX);
     expect(knowledge.vertex("y")?.entry).toBe(y);
     expect(knowledge.vertexCount).toBe(2);

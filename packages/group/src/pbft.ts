@@ -79,6 +79,12 @@ import type { Orderer, OrdererHost, OrderingOptions } from "./orderer.js";
  * - B3c (view relay): a replica in an installed view that receives a view change for that view or
  *   an older one answers with the NEW-VIEW that installed it (it carries its own proof), so a
  *   replica that missed it (a partition, a crash) joins instead of waiting alone.
+ * - B3d (votes again): a replica installing a new view votes (prepare, commit) for every
+ *   sequence number the NEW-VIEW re-proposes above the stable checkpoint, also those it already
+ *   executed or holds committed, as PBFT's backups do; it executes nothing twice. Otherwise the
+ *   replicas that did not see such a number decided may be too few (fewer than 2f+1) to decide it
+ *   again, and when those that did cannot show its commits (executed again from a journal, or
+ *   dropped at a checkpoint) while no checkpoint above is reported by f+1, the ones behind stall.
  * - B4 (catch-up): a replica that learns it is behind (a stable checkpoint, 2f+1 commits or f+1
  *   status claims above what it executed) fetches decided batches from the others; each comes with
  *   its 2f+1 signed commits, so one correct answer suffices and a Byzantine one cannot mislead.
@@ -911,6 +917,33 @@ export class PbftOrderer implements Orderer {
     this.progress(message.seq);
   }
 
+  /**
+   * B3d: a sequence number a new view re-proposes that this replica already knows decided (it
+   * executed it, or holds its 2f+1 commits behind an earlier gap). It votes for it again in the
+   * new view, as PBFT's backups do for every pre-prepare of a NEW-VIEW, and executes nothing
+   * twice (`progress` commits only above the last executed sequence number, once). Without these
+   * votes the replicas that did not see it decided may be too few to decide it again: after a
+   * whole group restarted from journals, replicas ahead executed it from their journals (so they
+   * hold no commit certificate to answer a catch-up with) and no checkpoint above the others is
+   * reported alike by f+1, so the ones behind could neither fetch it nor order it. Safe: what
+   * this replica saw decided at that sequence number is what the NEW-VIEW (checked against 2f+1
+   * view changes, B3) re-proposes there; a batch it still holds that differs is not voted for.
+   */
+  private voteAgain(prePrepare: PrePrepare): void {
+    const { seq, view, digest } = prePrepare;
+    // B6: nothing at or below the floor is signed again.
+    if (seq <= this.signedFloor) return;
+    const known = this.decided.get(seq) ?? this.committed.get(seq);
+    if (known !== undefined && batchDigest(this.verifier.digest, known.batch) !== digest) return;
+    this.slots.set(seq, { prePrepare, prepared: false, commitSent: false });
+    if (prePrepare.signer !== this.host.self) {
+      const prepare = this.signVote("prepare", view, seq, digest);
+      this.broadcast(prepare, HEADER_BYTES + SIGNATURE_BYTES, "pbft.prepare");
+      this.recordVote(prepare);
+    }
+    this.progress(seq);
+  }
+
   private signVote(type: "prepare" | "commit", view: number, seq: number, batchHash: string): Vote {
     this.signedSeq = Math.max(this.signedSeq, seq);
     const vote: Vote = {
@@ -1431,6 +1464,7 @@ export class PbftOrderer implements Orderer {
       maxSeq = Math.max(maxSeq, prePrepare.seq);
       if (prePrepare.seq > this.lastExecuted && !this.committed.has(prePrepare.seq))
         this.acceptPrePrepare(prePrepare);
+      else if (prePrepare.seq > this.stable.seq) this.voteAgain(prePrepare);
     }
     this.nextSeq = Math.max(maxSeq, this.stable.seq) + 1;
     this.maybePropose();

@@ -11,7 +11,8 @@ import type { NodeAddress } from "./nodes.js";
  * `status` (asks for a `status` answer), `crashed` (a node was killed for a crash fault: stop
  * talking to it), `recovered` (a killed replica was restarted from its data directory: talk to it
  * again, at its new address), `partition` (the peers a fault plan's partitions cut this node
- * from, from now on), `stop` (write the trace out, close, answer `stopped`, exit).
+ * from, from now on), `finish` (client hosts: start no more multicasts, done once those in flight
+ * complete), `stop` (write the trace out, close, answer `stopped`, exit).
  * node -> runner: `listening` (the port it got), `connected` (its links are up), `progress` and
  * `done` (client hosts), `status`, `stopped`, `fatal` (it cannot go on; it exits next).
  */
@@ -30,6 +31,7 @@ export type RunnerMessage =
   | { readonly type: "recovered"; readonly node: string; readonly address: NodeAddress }
   /** From now on the links to exactly `peers` are cut (empty: every link healed). */
   | { readonly type: "partition"; readonly peers: readonly string[] }
+  | { readonly type: "finish" }
   | { readonly type: "stop" };
 
 export interface NodeStatus {
@@ -43,6 +45,10 @@ export interface NodeStatus {
   readonly leader?: string;
   /** A replica that keeps checkpointed state: the log position of its latest checkpoint (0: none yet). */
   readonly checkpoint?: number;
+  /** Messages its transport held so far because a partition cut their link. */
+  readonly heldByPartition: number;
+  /** A client host: the multicasts it started so far to each group (those it started any to). */
+  readonly multicastsTo?: Readonly<Record<string, number>>;
 }
 
 export type NodeMessage =

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import type {
   ClientLogic,
   DestinationSet,
@@ -71,6 +72,11 @@ export interface NodeHostOptions {
   readonly processes: readonly ProcessLogic[];
   /** The group of a replica process (for `member` and `deliver` events); undefined for a client. */
   readonly groupOf: (process: ProcessId) => GroupId | undefined;
+  /**
+   * Measure how late the event loop runs over the workload window
+   * (`HostStats.workloadSchedulingDelayMs`): a sampling timer, so only for measured runs.
+   */
+  readonly measureSchedulingDelay?: boolean;
   /** Client workloads (a client host); their logic must be among `processes`. */
   readonly workloads?: readonly ClientWorkload[];
   /** Seed of the clients' random streams (destinations, open-loop arrivals), as in the simulator. */
@@ -131,6 +137,12 @@ export interface HostStats {
    */
   workloadCpuUserMs: number;
   workloadCpuSystemMs: number;
+  /**
+   * How late this process ran a ready timer in its workload window (its event loop's delay beyond
+   * the sampling period, mean and 90th percentile, in ms): the machine's scheduler and its own
+   * work together. A crowded machine delays a busy node more than an idle observer.
+   */
+  workloadSchedulingDelayMs?: { readonly mean: number; readonly p90: number };
   transport: TransportStats;
   /** Byzantine mode: the node's Ed25519 work (added by the node when it stops). */
   signatures?: SignatureStats;
@@ -190,6 +202,8 @@ interface ClientSlot {
   readonly prng: Prng;
   readonly inFlight: Set<string>;
   started: number;
+  /** The multicasts it starts in all (arrivals included): its workload's count, less once finished early. */
+  limit: number;
   done: boolean;
   /** Open loop: when the next arrival is due (clock ms). */
   nextArrivalMs: number;
@@ -197,6 +211,9 @@ interface ClientSlot {
 
 /** Log lines about logic errors before they are only counted. */
 const LOGIC_ERRORS_LOGGED_MAX = 10;
+/** The period of the timer that measures how late this process runs (`workloadSchedulingDelayMs`). */
+const SCHEDULING_SAMPLE_MS = 5;
+
 /** How often a host that does not tick checks whether its workload window goes on (see `HostStats.workloadCpuUserMs`). */
 const WORKLOAD_CPU_SAMPLE_MS = 10;
 
@@ -210,6 +227,8 @@ const WORKLOAD_CPU_SAMPLE_MS = 10;
 export class NodeHost {
   readonly transport: Transport;
   readonly stats: HostStats;
+  /** The multicasts this host's clients started to each group (the runner's partition gate reads them). */
+  readonly multicastsTo = new Map<GroupId, number>();
   private readonly options: NodeHostOptions;
   private readonly logicById = new Map<ProcessId, ProcessLogic>();
   /** The `"group":...,"proc":...` part of each replica's deliver lines, built once. */
@@ -237,6 +256,8 @@ export class NodeHost {
   private cpuAtStart: NodeJS.CpuUsage = { user: 0, system: 0 };
   /** The process's CPU time at the node's first workload event, and after its last one seen by a check. */
   private workloadCpuFirst: NodeJS.CpuUsage | undefined;
+  /** Samples how late the event loop runs, from the first workload event to the stop. */
+  private readonly schedulingDelay = monitorEventLoopDelay({ resolution: SCHEDULING_SAMPLE_MS });
   private workloadCpuLast: NodeJS.CpuUsage | undefined;
   /** Workload events when `workloadCpuLast` was read. */
   private workloadEventsSampled = 0;
@@ -311,6 +332,7 @@ export class NodeHost {
         prng: root.derive(`client/${id}`),
         inFlight: new Set(),
         started: 0,
+        limit: workload.loop.multicasts,
         done: false,
         nextArrivalMs: 0,
       });
@@ -410,7 +432,7 @@ export class NodeHost {
     const { message, outputs } = logic.multicast(dst, payloadBytes, payload);
     this.calls.set(message.id, onComplete);
     this.workloadEvent();
-    this.stats.multicasts += 1;
+    this.countMulticast(message.dst);
     this.options.trace?.write(
       `{"ev":"multicast","id":${jsonString(message.id)},"client":${jsonString(client)},"dst":${jsonIds(message.dst)},"t":${this.stamp()}}`,
     );
@@ -448,6 +470,15 @@ export class NodeHost {
       this.stopped = true;
       if (this.workloadCpuTimer !== undefined) clearInterval(this.workloadCpuTimer);
       this.sampleWorkloadCpu();
+      this.schedulingDelay.disable();
+      const { count } = this.schedulingDelay;
+      // The histogram holds whole periods: what is late is beyond the period.
+      const late = (ns: number): number => Math.max(0, ns / 1e6 - SCHEDULING_SAMPLE_MS);
+      if (count > 0)
+        this.stats.workloadSchedulingDelayMs = {
+          mean: late(this.schedulingDelay.mean),
+          p90: late(this.schedulingDelay.percentile(90)),
+        };
       if (this.tickTimer !== undefined) clearInterval(this.tickTimer);
       if (this.arrivalTimer !== undefined) clearTimeout(this.arrivalTimer);
       for (const timer of this.timers) clearTimeout(timer);
@@ -486,7 +517,10 @@ export class NodeHost {
 
   /** Opens the workload window at the node's first workload event (call before counting it). */
   private workloadEvent(): void {
-    if (this.workloadCpuFirst === undefined) this.workloadCpuFirst = process.cpuUsage();
+    if (this.workloadCpuFirst === undefined) {
+      this.workloadCpuFirst = process.cpuUsage();
+      if (this.options.measureSchedulingDelay === true) this.schedulingDelay.enable();
+    }
   }
 
   /** Moves the end of the workload window here if there were workload events since the last check. */
@@ -671,7 +705,7 @@ export class NodeHost {
 
   /** A closed-loop lane of `slot` is free: start its next multicast, unless the workload is done. */
   private wake(slot: ClientSlot): void {
-    if (this.stopped || slot.started >= slot.workload.loop.multicasts) return;
+    if (this.stopped || slot.started >= slot.limit) return;
     // A background client stops starting multicasts once the host's workload is done.
     if (slot.workload.background === true && this.foregroundDone()) return;
     if (this.congested) {
@@ -679,6 +713,11 @@ export class NodeHost {
       return;
     }
     this.startMulticast(slot);
+  }
+
+  private countMulticast(dst: DestinationSet): void {
+    this.stats.multicasts += 1;
+    for (const group of dst) this.multicastsTo.set(group, (this.multicastsTo.get(group) ?? 0) + 1);
   }
 
   private startMulticast(slot: ClientSlot): void {
@@ -697,7 +736,7 @@ export class NodeHost {
     const { message, outputs } = started;
     slot.inFlight.add(message.id);
     this.workloadEvent();
-    this.stats.multicasts += 1;
+    this.countMulticast(message.dst);
     this.options.trace?.write(
       `{"ev":"multicast","id":${jsonString(message.id)},"client":${jsonString(logic.id)},"dst":${jsonIds(message.dst)},"t":${this.stamp()}}`,
     );
@@ -757,21 +796,30 @@ export class NodeHost {
       this.logicError(client, `the completion of ${id}`, error);
     }
     const loop = slot.workload.loop;
-    if (loop.kind === "closed" && slot.started < loop.multicasts)
-      this.later(loop.thinkMs, () => this.wake(slot));
+    if (loop.kind === "closed" && slot.started < slot.limit) this.later(loop.thinkMs, () => this.wake(slot));
     this.maybeClientDone(slot);
   }
 
   private maybeClientDone(slot: ClientSlot): void {
     if (slot.workload.background === true) this.maybeWorkloadDone();
-    else if (!slot.done && slot.started >= slot.workload.loop.multicasts && slot.inFlight.size === 0)
-      this.clientDone(slot);
+    else if (!slot.done && slot.started >= slot.limit && slot.inFlight.size === 0) this.clientDone(slot);
   }
 
   private clientDone(slot: ClientSlot): void {
     slot.done = true;
     this.clientsDone += 1;
     this.maybeWorkloadDone();
+  }
+
+  /**
+   * Ends the workload early (the runner's `finish`): no client starts another multicast; each is
+   * done once those in flight complete.
+   */
+  finishWorkload(): void {
+    for (const slot of this.clients.values()) {
+      slot.limit = Math.min(slot.limit, slot.started);
+      this.maybeClientDone(slot);
+    }
   }
 
   /** Every foreground client is done and no background client has a multicast in flight. */
@@ -801,7 +849,7 @@ export class NodeHost {
         if (slot === undefined || slot.nextArrivalMs > nowMs || this.stopped) break;
         heap.pop();
         this.arrive(slot);
-        if (slot.started < slot.workload.loop.multicasts) heap.push(slot);
+        if (slot.started < slot.limit) heap.push(slot);
       }
       this.armArrivals();
     }, delayMs);

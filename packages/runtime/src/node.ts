@@ -213,6 +213,8 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
     processes,
     groupOf: (process) => built.membership.groupOf(process),
     workloads,
+    // Under the runner (the parity guard reads it); a node started by hand keeps no sampling timer.
+    measureSchedulingDelay: control !== null,
     seed: system.seed,
     clock: nodeClock(),
     trace,
@@ -394,6 +396,8 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
           completed: host.stats.completed,
           ...(leader === undefined ? {} : { leader }),
           ...(checkpoint === undefined ? {} : { checkpoint }),
+          heldByPartition: host.transport.stats.messagesHeldByPartition,
+          ...(host.multicastsTo.size === 0 ? {} : { multicastsTo: Object.fromEntries(host.multicastsTo) }),
         };
         await control({ type: "status", status });
         break;
@@ -416,6 +420,9 @@ export async function runNode(options: NodeRunOptions): Promise<number> {
             ? "partition healed: every link is up again"
             : `partition: cut from ${message.peers.join(", ")}`,
         );
+        break;
+      case "finish":
+        host.finishWorkload();
         break;
       case "stop":
         await shutdown(0, (stats) => {

@@ -62,6 +62,31 @@ export interface NetRunOptions {
    * CHECKPOINT_WAIT_MS fails the run, naming where each replica was.
    */
   readonly crashesAfterCheckpointAt?: number;
+  /**
+   * A partition heals no earlier than its `healAtMs`, and only once the cut was seen to hold
+   * traffic: every live node applied it (answered a status question asked after it was told), and
+   * after that a client host started a multicast to a group with a replica on the cut side and
+   * some node held messages across the cut. However late a loaded machine runs the workload, the
+   * cut then outlasts a multicast that had to cross it (`AppliedPartition.appliedT` says from
+   * when). A cut not crossed within PARTITION_CROSS_WAIT_MS fails the run, naming what it lacked.
+   */
+  readonly partitionsHealOnceCrossed?: boolean;
+  /**
+   * The workload's multicast counts become caps: the client hosts finish (start no more, complete
+   * those in flight) once every crash fault was carried out — each restart back — and they
+   * started this many multicasts after that. The workload then outlasts the fault plan's last
+   * step however a loaded machine stretches the steps (each already waits for the one before:
+   * a restart for its kill, a kill for `crashesAfterCheckpointAt`), and ends soon after it on an
+   * idle machine. Without it the workload ends at its counts.
+   */
+  readonly workloadEndsAfterCrashes?: number;
+  /**
+   * A crash's restart waits, besides its pause, until every client host finished its workload:
+   * the restarted replica then has nothing new to take part in and must learn from its group how
+   * far it got, however late a loaded machine ran the workload. (Not with
+   * `workloadEndsAfterCrashes`, whose end waits for the restarts.)
+   */
+  readonly restartsAfterWorkload?: boolean;
   /** Progress lines (where the files are, when the workload starts). */
   readonly log?: (line: string) => void;
   /** Aborting stops every node and rejects (Ctrl-C). */
@@ -132,6 +157,13 @@ export interface NetRunStats {
    * machine delays every step of every process by about this much.
    */
   readonly schedulingDelayMs: { readonly mean: number; readonly p90: number };
+  /**
+   * How late the nodes themselves ran (each node's `workloadSchedulingDelayMs`): the mean over
+   * nodes of their mean delays and the largest mean, in ms. The runner waits idle, and a
+   * scheduler favours a process that wakes from a long sleep: a crowded machine delays the
+   * nodes, which work, more than it delays the runner.
+   */
+  readonly nodeSchedulingDelayMs: { readonly mean: number; readonly worst: number };
   readonly perNode: Readonly<Record<string, HostStats>>;
 }
 
@@ -139,6 +171,11 @@ export interface NetRunStats {
 export interface AppliedPartition {
   readonly side: readonly string[];
   readonly t: number;
+  /**
+   * When every live node had applied the cut (`partitionsHealOnceCrossed`; undefined without it):
+   * a multicast started later cannot have crossed the cut before the heal.
+   */
+  readonly appliedT: number | undefined;
   /** Undefined when the run stopped before the heal. */
   readonly healT: number | undefined;
 }
@@ -165,6 +202,10 @@ const KILL_GRACE_MS = 2_000;
 const STATUS_INTERVAL_MS = 50;
 /** How long a crash fault waits for its group's checkpoint (`crashesAfterCheckpointAt`). */
 const CHECKPOINT_WAIT_MS = 60_000;
+/** How long a partition's heal waits for the cut to be crossed (`partitionsHealOnceCrossed`). */
+const PARTITION_CROSS_WAIT_MS = 60_000;
+/** How long a node may take to answer a status question. */
+const STATUS_ANSWER_MS = 10_000;
 /** The period of the runner's own timer that measures how late the machine schedules it. */
 const SCHEDULING_SAMPLE_MS = 5;
 /** The longest a run waits for stragglers after the workload is done. */
@@ -206,6 +247,12 @@ interface NodeProcess {
   killed: boolean;
   /** Started again after a kill, and not yet reconnected to the live replicas. */
   restarting: boolean;
+  /**
+   * Status questions sent to this process and answers received: the control channel keeps
+   * order, so the answer numbered n (`status` holds the latest) was made after question n.
+   */
+  statusAsked: number;
+  statusAnswered: number;
 }
 
 /**
@@ -244,6 +291,8 @@ export class Cluster {
   /** Lets go of the abort signal (one signal serves many runs). */
   dispose(): void {
     this.signal?.removeEventListener("abort", this.onAbort);
+    // A wait still pending (a fault's gate polling the nodes) ends here, not at its own timeout.
+    this.fail(new NetRunError("the run is over"));
   }
 
   /** Starts a node's process (`restart`: a killed replica again, its log file continued). */
@@ -281,6 +330,8 @@ export class Cluster {
       exited: false,
       killed: false,
       restarting: restart,
+      statusAsked: 0,
+      statusAnswered: 0,
     };
     this.nodes.set(node.id, entry);
     child.stderr?.on("data", (chunk: Buffer) => {
@@ -329,6 +380,26 @@ export class Cluster {
   broadcast(message: RunnerMessage, role?: DeployedNode["role"]): void {
     for (const entry of this.nodes.values())
       if (role === undefined || entry.node.role === role) this.send(entry.node.id, message);
+  }
+
+  /**
+   * Asks `entries` for their status and waits until each answered this question (or exited);
+   * returns those that answered, each with its fresh `status`.
+   */
+  async askStatus(entries: readonly NodeProcess[], what: string): Promise<NodeProcess[]> {
+    const asked = entries.map((entry) => {
+      entry.statusAsked += 1;
+      this.send(entry.node.id, { type: "status" });
+      return { entry, question: entry.statusAsked };
+    });
+    const answered = ({ entry, question }: (typeof asked)[number]): boolean =>
+      entry.statusAnswered >= question;
+    await this.until(
+      () => asked.every((item) => answered(item) || item.entry.exited),
+      what,
+      STATUS_ANSWER_MS,
+    );
+    return asked.filter((item) => answered(item) && !item.entry.exited).map((item) => item.entry);
   }
 
   /** Resolves once `condition` holds (checked whenever a node reports), or rejects (see the class). */
@@ -463,6 +534,7 @@ export class Cluster {
         break;
       case "status":
         entry.status = message.status;
+        entry.statusAnswered += 1;
         break;
       case "stopped":
         entry.stats = message.stats;
@@ -659,6 +731,16 @@ export async function runCluster(
     const returning = new Map<string, Promise<void>>();
     const restartLater = async (proc: string, recoverAtMs: number, amnesia: boolean): Promise<void> => {
       await cluster.sleep(Math.max(0, workloadStartMs + recoverAtMs - performance.now()));
+      if (options.restartsAfterWorkload === true)
+        await cluster.until(
+          () =>
+            stopping ||
+            entries()
+              .filter((entry) => entry.node.role === "clients")
+              .every((entry) => entry.done),
+          `the workload to end before the restart of ${proc}`,
+          Math.min(options.timeLimitMs, spec.timeLimitMs),
+        );
       if (stopping) return;
       // One restart at a time: a restarting replica learns of every other one as up or down,
       // never half-way.
@@ -733,9 +815,30 @@ export async function runCluster(
       crashTimers,
       traceTime,
       log,
+      options.partitionsHealOnceCrossed === true
+        ? (replica) => built.membership.groupOf(replica) as string
+        : undefined,
     );
     partitionsApplied = partitions.applied;
     const clientsOf = (): NodeProcess[] => entries().filter((entry) => entry.node.role === "clients");
+    const multicastsAfter = options.workloadEndsAfterCrashes;
+    if (multicastsAfter !== undefined)
+      void Promise.all(crashes)
+        .then(async () => {
+          if (stopping || cluster.failed !== undefined) return;
+          const asked = await cluster.askStatus(clientsOf(), "the client hosts' multicasts so far");
+          const before = asked.reduce((sum, entry) => sum + (entry.status?.multicasts ?? 0), 0);
+          log(`every crash fault carried out: the workload ends after ${multicastsAfter} more multicasts`);
+          await cluster.until(
+            () =>
+              clientsOf().reduce((sum, entry) => sum + entry.multicasts, 0) >= before + multicastsAfter ||
+              clientsOf().every((entry) => entry.done),
+            `${multicastsAfter} multicasts after the last crash fault`,
+            Math.min(options.timeLimitMs, spec.timeLimitMs),
+          );
+          cluster.broadcast({ type: "finish" }, "clients");
+        })
+        .catch((error: Error) => cluster.fail(error));
     const timeLimitMs = Math.min(options.timeLimitMs, spec.timeLimitMs);
     let lastCompleted = -1;
     let lastProgressMs = performance.now();
@@ -859,6 +962,9 @@ export async function runCluster(
           const stats = perNode[node.id];
           return total + (stats === undefined ? 0 : cpuMs(stats));
         }, 0);
+    const nodeDelays = stats.flatMap((node) =>
+      node.workloadSchedulingDelayMs === undefined ? [] : [node.workloadSchedulingDelayMs.mean],
+    );
     const wholeRun = (stats: HostStats): number => stats.cpuUserMs + stats.cpuSystemMs;
     const workloadWindow = (stats: HostStats): number => stats.workloadCpuUserMs + stats.workloadCpuSystemMs;
     return {
@@ -896,6 +1002,10 @@ export async function runCluster(
               ? 0
               : Math.max(0, schedulingDelay.percentile(90) / 1e6 - SCHEDULING_SAMPLE_MS),
         },
+        nodeSchedulingDelayMs: {
+          mean: nodeDelays.length === 0 ? 0 : nodeDelays.reduce((sum, ms) => sum + ms, 0) / nodeDelays.length,
+          worst: Math.max(0, ...nodeDelays),
+        },
         perNode,
       },
     };
@@ -921,10 +1031,7 @@ async function settle(cluster: Cluster, spec: SystemSpec, options: NetRunOptions
   let quietSinceMs: number | undefined;
   let lastDeliveries = -1;
   while (performance.now() - started < SETTLE_MS_MAX && !cluster.interrupted) {
-    const entries = cluster.live();
-    for (const entry of entries) entry.status = undefined;
-    for (const entry of entries) cluster.send(entry.node.id, { type: "status" });
-    await cluster.until(() => entries.every((entry) => entry.status !== undefined), "status answers", 10_000);
+    const entries = await cluster.askStatus(cluster.live(), "status answers");
     const quiet = entries.every((entry) => entry.status?.quiet === true);
     const deliveries = entries.reduce((sum, entry) => sum + (entry.status?.deliveries ?? 0), 0);
     if (!quiet || deliveries !== lastDeliveries) quietSinceMs = undefined;
@@ -954,15 +1061,10 @@ async function askGroupStatus(
   replicasOf: (group: string) => readonly string[],
   what: string,
 ): Promise<NodeProcess[]> {
-  const asked = cluster.live().filter((entry) => replicasOf(group).includes(entry.node.id));
-  for (const entry of asked) entry.status = undefined;
-  for (const entry of asked) cluster.send(entry.node.id, { type: "status" });
-  await cluster.until(
-    () => asked.every((entry) => entry.status !== undefined || entry.exited),
+  return cluster.askStatus(
+    cluster.live().filter((entry) => replicasOf(group).includes(entry.node.id)),
     `the replicas of ${group} to say ${what}`,
-    10_000,
   );
-  return asked;
 }
 
 /**
@@ -1098,6 +1200,7 @@ async function recoverNode(
  * start, tells every live node which peers it is cut from now (the union over the partitions in
  * force: a side's replicas are cut from every node not on the side, client hosts included, as in
  * the simulator). The transports hold what crosses a cut and send it, in order, at the heal.
+ * With `groupOf` (`partitionsHealOnceCrossed`), a heal also waits until its cut was crossed.
  * `healed` resolves after the last heal; `active` says whether a partition is in force.
  */
 function schedulePartitions(
@@ -1107,6 +1210,7 @@ function schedulePartitions(
   timers: NodeJS.Timeout[],
   traceTime: () => number,
   log: (line: string) => void,
+  groupOf?: (replica: string) => string,
 ): {
   readonly healed: Promise<void>;
   readonly active: () => boolean;
@@ -1120,9 +1224,14 @@ function schedulePartitions(
       if (!replicaIds.has(id)) throw new NetRunError(`partition: ${id} is not a replica of this run`);
   const inForce = new Set<number>();
   const sent = new Map<string, string>();
-  const applied: { side: readonly string[]; t: number; healT: number | undefined }[] = faults.map(
-    (fault) => ({ side: fault.side, t: Number.NaN, healT: undefined }),
-  );
+  const applied: {
+    side: readonly string[];
+    t: number;
+    appliedT: number | undefined;
+    healT: number | undefined;
+  }[] = faults.map((fault) => ({ side: fault.side, t: Number.NaN, appliedT: undefined, healT: undefined }));
+  /** Per partition, with `groupOf`: resolves true once its cut was crossed, false if the run failed first. */
+  const crossings: Promise<boolean>[] = [];
   const cutFor = (self: string): string[] => {
     const sides = [...inForce].map((index) => new Set((faults[index] as PartitionFault).side));
     return nodes
@@ -1150,22 +1259,99 @@ function schedulePartitions(
   if (pending === 0) resolveHealed();
   faults.forEach((fault, index) => {
     const record = applied[index] as (typeof applied)[number];
+    const heal = (): void => {
+      inForce.delete(index);
+      record.healT = traceTime();
+      log(`partition healed: ${fault.side.join(", ")}`);
+      tell();
+      pending -= 1;
+      if (pending === 0) resolveHealed();
+    };
     timers.push(
       setTimeout(() => {
         inForce.add(index);
         record.t = traceTime();
         log(`partition: ${fault.side.join(", ")} cut from the rest until ${fault.healAtMs} ms`);
         tell();
+        if (groupOf !== undefined)
+          crossings[index] = untilPartitionCrossed(cluster, fault, groupOf, traceTime, log).then(
+            (appliedT) => {
+              record.appliedT = appliedT;
+              return true;
+            },
+            (error: Error) => {
+              cluster.fail(error);
+              return false;
+            },
+          );
       }, fault.atMs),
       setTimeout(() => {
-        inForce.delete(index);
-        record.healT = traceTime();
-        log(`partition healed: ${fault.side.join(", ")}`);
-        tell();
-        pending -= 1;
-        if (pending === 0) resolveHealed();
+        const crossing = crossings[index];
+        if (crossing === undefined) heal();
+        else
+          void crossing.then((crossed) => {
+            if (crossed) heal();
+          });
       }, fault.healAtMs),
     );
   });
   return { healed, active: () => inForce.size > 0, applied, retell: (node) => tellOne(node, true) };
+}
+
+/**
+ * Waits until a partition just told to every node was crossed (`partitionsHealOnceCrossed`):
+ * every live node applied it (its answer to a status question asked after the cut was told: the
+ * control channel keeps order), then, counted from answers to questions asked after that, a
+ * client host started a multicast to a group with a replica on the cut side and some node held
+ * messages across a cut. Resolves with the trace time at which every node had applied the cut;
+ * throws, naming what was missing, after PARTITION_CROSS_WAIT_MS.
+ */
+async function untilPartitionCrossed(
+  cluster: Cluster,
+  fault: PartitionFault,
+  groupOf: (replica: string) => string,
+  traceTime: () => number,
+  log: (line: string) => void,
+): Promise<number> {
+  const deadline = performance.now() + PARTITION_CROSS_WAIT_MS;
+  const sideGroups = new Set(fault.side.map(groupOf));
+  const what = `the partition of ${fault.side.join(", ")}`;
+  await cluster.askStatus(cluster.live(), `every node to apply ${what}`);
+  const appliedT = traceTime();
+  const multicastsToSide = (entry: NodeProcess): number =>
+    Object.entries(entry.status?.multicastsTo ?? {}).reduce(
+      (sum, [group, count]) => sum + (sideGroups.has(group) ? count : 0),
+      0,
+    );
+  // Per node, as counted when every node had applied the cut (a node restarted since counts from 0).
+  const heldBefore = new Map<string, number>();
+  const startedBefore = new Map<string, number>();
+  let first = true;
+  for (;;) {
+    const answered = await cluster.askStatus(cluster.live(), `every node's status (${what})`);
+    let held = 0;
+    let started = 0;
+    for (const entry of answered) {
+      const id = entry.node.id;
+      const heldNow = entry.status?.heldByPartition ?? 0;
+      const startedNow = multicastsToSide(entry);
+      if (first) {
+        heldBefore.set(id, heldNow);
+        startedBefore.set(id, startedNow);
+      } else {
+        held += Math.max(0, heldNow - (heldBefore.get(id) ?? heldNow));
+        started += Math.max(0, startedNow - (startedBefore.get(id) ?? startedNow));
+      }
+    }
+    if (!first && held > 0 && started > 0) {
+      log(`partition: ${what} was crossed (${started} multicast(s) to it started, ${held} message(s) held)`);
+      return appliedT;
+    }
+    first = false;
+    if (performance.now() > deadline)
+      throw new NetRunError(
+        `${what} was not crossed within ${PARTITION_CROSS_WAIT_MS} ms of every node applying it: waited for a multicast to ${[...sideGroups].join(", ")} started since (${started} so far) and a message held across the cut since (${held} so far)`,
+      );
+    await cluster.sleep(STATUS_INTERVAL_MS);
+  }
 }

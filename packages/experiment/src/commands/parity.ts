@@ -57,10 +57,10 @@ export async function runParityCommand(args: string[]): Promise<number> {
         { seed, multicastsPerClient },
       );
       results.push(result);
-      const delay = result.net.outcome.net.schedulingDelayMs.mean.toFixed(1);
+      const delay = `${result.net.outcome.net.schedulingDelayMs.mean.toFixed(1)} ms (nodes ${result.net.outcome.net.nodeSchedulingDelayMs.mean.toFixed(1)} ms)`;
       const share = (100 * cpuShare(result.net.outcome)).toFixed(0);
       const compared = result.quantilesCompared
-        ? `quantiles compared: scheduling delay ${delay} ms, the run's processes used ${share}% of the cores`
+        ? `quantiles compared: scheduling delay ${delay}, the run's processes used ${share}% of the cores`
         : `quantiles NOT compared: ${notComparedBecause(result)}`;
       print(
         `[${index + 1}/${cases.length}] ${result.label}: ${result.problems.length === 0 ? "the runtimes agree" : result.problems.join("; ")} (${compared})`,
