@@ -29,6 +29,16 @@ interface ClientTable {
   checkedDst: DestinationSet | undefined;
 }
 
+/** The entry of (its client's) `seq` at or above the floor: undefined when there is none. */
+function entryAt(table: ClientTable | undefined, seq: number): GroupWire | null | undefined {
+  return table === undefined || seq < table.floor ? undefined : table.executed.get(seq);
+}
+
+/** Whether an entry says the request ran here (its reply sent or not yet), not that it was refused. */
+function ranHere(entry: GroupWire | null | undefined): boolean {
+  return entry !== undefined && entry?.t !== "redirect";
+}
+
 /**
  * At-most-once execution per (client, sequence number), and the reply cache that answers a retry
  * without executing twice. Bounded per client by `CLIENT_SEQ_WINDOW`; bounded in clients by the
@@ -121,8 +131,8 @@ export class ClientRequests {
    */
   forget(client: ClientId, seq: number, redirect: Extract<GroupWire, { t: "redirect" }>): boolean {
     const table = this.table(client);
-    const entry = table === undefined || seq < table.floor ? undefined : table.executed.get(seq);
-    if (!(table !== undefined && (seq < table.floor || (entry !== undefined && entry?.t !== "redirect"))))
+    const entry = entryAt(table, seq);
+    if (!(table !== undefined && (seq < table.floor || ranHere(entry))))
       assert(false, `${client}#${seq} was not executed`);
     // Answered (its reply is cached) or below the floor: the client no longer waits for it here.
     if (seq < table.floor || entry !== null) return false;
@@ -133,8 +143,7 @@ export class ClientRequests {
   recordReply(client: ClientId, seq: number, reply: GroupWire): void {
     assert(reply.t === "reply", "replies are cached");
     const table = this.table(client);
-    const entry = table === undefined || seq < table.floor ? undefined : table.executed.get(seq);
-    if (!(table !== undefined && entry !== undefined && entry?.t !== "redirect"))
+    if (!(table !== undefined && ranHere(entryAt(table, seq))))
       assert(false, `reply for ${client}#${seq}, which was not executed`);
     table.executed.set(seq, reply);
   }
@@ -148,9 +157,7 @@ export class ClientRequests {
   recordReplyIfExecuted(client: ClientId, seq: number, reply: GroupWire): boolean {
     assert(reply.t === "reply", "replies are cached");
     const table = this.table(client);
-    if (table === undefined || seq < table.floor) return false;
-    const entry = table.executed.get(seq);
-    if (entry === undefined || entry?.t === "redirect") return false;
+    if (table === undefined || !ranHere(entryAt(table, seq))) return false;
     table.executed.set(seq, reply);
     return true;
   }
